@@ -1,0 +1,3 @@
+from metricsense.cli import main
+
+main()

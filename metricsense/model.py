@@ -1,0 +1,331 @@
+"""The spec model: frozen dataclasses built by the parser, read by every rule.
+
+Nothing here validates: unknown references, duplicates and missing parts are reported by rules.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Union
+
+from metricsense.span import Span
+
+LEVELS = ("input", "process", "output", "outcome")
+AUDIENCES = ("one-to-one", "team", "manager", "leadership", "all-hands")
+
+
+@dataclass(frozen=True, slots=True)
+class NameRef:
+    """A use of a declared name (in `guards`, `responds`, `disturbed`)."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    count: int
+    unit: str  # period, day, week, month, quarter or year (singular)
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class DataSource:
+    """Where a series comes from: a file (`data "x.csv"`) or a query (`data sql "..." from "url"`)."""
+
+    kind: str  # "file" or "sql"
+    path: str | None
+    query: str | None
+    url: str | None
+    column: str | None
+    period: str | None
+    layout: str | None
+    segment: str | None
+    frequency: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Mission:
+    text: str
+    why: str | None
+    owner: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Lever:
+    name: str
+    label: str | None
+    owner: str | None
+    unit: str | None
+    data: DataSource | None
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Disturbance:
+    name: str
+    label: str | None
+    unit: str | None
+    data: DataSource | None
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    name: str
+    label: str
+    level: str
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """`target >= 4.5 by 2027-06-30`, or the vaguer `target "improve"`."""
+
+    comparison: str | None
+    value: float | None
+    words: str | None
+    by: _dt.date | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Gain:
+    """A declared effect: `responds deploys +0.2 lag 2 weeks`."""
+
+    name: str
+    value: float
+    lag: Duration | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class KPI:
+    name: str
+    label: str | None
+    kind: str | None
+    focus: str | None
+    better: str | None
+    unit: str | None
+    owner: str | None
+    scope: str | None
+    target: Target | None
+    link: str | None
+    guards: tuple[NameRef, ...]
+    data: DataSource | None
+    responds: tuple[Gain, ...]
+    disturbed: tuple[Gain, ...]
+    review: Duration | None
+    repeated: tuple[tuple[str, Span], ...]  # clauses given more than once (the later ones)
+    span: Span
+    name_span: Span
+
+
+# ---- trigger expressions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    value: float
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Percent:
+    """`25%` (of the target) or `25% of x`."""
+
+    value: float
+    of: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A series: `csat`, or a paired series `estimate.self`."""
+
+    parts: tuple[str, ...]
+    span: Span
+
+    @property
+    def name(self) -> str:
+        return self.parts[0]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRef:
+    """`target` (of the trigger's KPI) or `target(kpi)`."""
+
+    of: Ref | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    func: str
+    args: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    op: str  # "-", "+", "not", "abs"
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: str  # + - * / < <= > >= == != and or
+    left: Expr
+    right: Expr
+    span: Span
+
+
+Expr = Union[Number, Percent, Ref, TargetRef, Call, Unary, Binary]
+
+
+def walk_expr(expr: Expr) -> Iterator[Expr]:
+    """Every node of an expression, depth first, the root first."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, Binary):
+            stack += (node.right, node.left)
+        elif isinstance(node, Unary):
+            stack.append(node.operand)
+        elif isinstance(node, Call):
+            stack += reversed(node.args)
+        elif isinstance(node, Percent) and node.of is not None:
+            stack.append(node.of)
+        elif isinstance(node, TargetRef) and node.of is not None:
+            stack.append(node.of)
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    name: str
+    condition: Expr
+    duration: Duration | None
+    ask: str | None
+    audience: str | None
+    span: Span
+    name_span: Span
+    audience_span: Span | None = None
+
+    def refs(self) -> list[Ref]:
+        """The series the condition reads, in source order."""
+        return [n for n in walk_expr(self.condition) if isinstance(n, Ref)]
+
+
+@dataclass(frozen=True, slots=True)
+class TrustSignal:
+    name: str
+    managers: str | None
+    team: str | None
+    scale: tuple[int, int] | None
+    data: DataSource | None
+    gap: float | None
+    min_group: int | None
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    path: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """`# msense: ignore[MS013, MS017] reason "..."`: applies to its own line, or the next one."""
+
+    codes: tuple[str, ...]
+    reason: str | None
+    line: int  # the line it suppresses
+    span: Span
+
+
+Statement = Union[Mission, Lever, Disturbance, Failure, KPI, Trigger, TrustSignal, Include, DataSource]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A whole spec: the statements of a file and of every file it includes, in order."""
+
+    statements: tuple[Statement, ...]
+    files: tuple[str, ...]
+    suppressions: tuple[Suppression, ...] = ()
+    root: str = "<string>"
+    _by_kind: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+    def _of(self, kind: type) -> tuple:
+        got = self._by_kind.get(kind)
+        if got is None:
+            got = tuple(s for s in self.statements if type(s) is kind)
+            self._by_kind[kind] = got
+        return got
+
+    @property
+    def missions(self) -> tuple[Mission, ...]:
+        return self._of(Mission)
+
+    @property
+    def mission(self) -> Mission | None:
+        return self.missions[0] if self.missions else None
+
+    @property
+    def levers(self) -> tuple[Lever, ...]:
+        return self._of(Lever)
+
+    @property
+    def disturbances(self) -> tuple[Disturbance, ...]:
+        return self._of(Disturbance)
+
+    @property
+    def failures(self) -> tuple[Failure, ...]:
+        return self._of(Failure)
+
+    @property
+    def kpis(self) -> tuple[KPI, ...]:
+        return self._of(KPI)
+
+    @property
+    def triggers(self) -> tuple[Trigger, ...]:
+        return self._of(Trigger)
+
+    @property
+    def trusts(self) -> tuple[TrustSignal, ...]:
+        return self._of(TrustSignal)
+
+    @property
+    def includes(self) -> tuple[Include, ...]:
+        return self._of(Include)
+
+    @property
+    def data_defaults(self) -> tuple[DataSource, ...]:
+        return self._of(DataSource)
+
+    def named(self) -> Iterator[Lever | Disturbance | Failure | KPI | Trigger | TrustSignal]:
+        """Every statement that declares a name, in source order."""
+        for s in self.statements:
+            if hasattr(s, "name_span"):
+                yield s
+
+    def lookup(self, name: str):
+        """The first statement declaring ``name``, or None."""
+        index = self._by_kind.get("names")
+        if index is None:
+            index = {}
+            for s in self.named():
+                index.setdefault(s.name, s)
+            self._by_kind["names"] = index
+        return index.get(name)

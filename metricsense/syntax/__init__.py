@@ -1,0 +1,6 @@
+"""The only place that knows about Lark: text in, model statements and problems out."""
+
+from metricsense.syntax.errors import SyntaxProblem
+from metricsense.syntax.parser import ParseResult, markdown_to_spec, parse_text
+
+__all__ = ["ParseResult", "SyntaxProblem", "markdown_to_spec", "parse_text"]

@@ -1,0 +1,189 @@
+"""Syntax errors in plain words: where, what was found, what was expected, and a hint."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lark import Lark
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from metricsense.span import Span
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    span: Span
+    message: str
+    hint: str | None = None
+
+
+class SpecValueError(Exception):
+    """Raised while building the model for a value the grammar accepts but no one can mean."""
+
+    def __init__(self, message: str, line: int, column: int, end_column: int) -> None:
+        super().__init__(message)
+        self.message, self.line, self.column, self.end_column = message, line, column, end_column
+
+
+def value_problem(exc: SpecValueError, file: str) -> SyntaxProblem:
+    return SyntaxProblem(Span(file, exc.line, exc.column, exc.line, exc.end_column), exc.message)
+
+
+# Labelled examples (lark's match_examples): an error in the same parser state gets the hint.
+SYNTAX_ERRORS: dict[str, list[str]] = {
+    "write the comparison and the date: `target >= 4.5 by 2027-06-30`": [
+        "kpi a { target 4.5 }",
+        "kpi a { target by 2027-01-01 }",
+    ],
+    "put `by` before the date: `target >= 4.5 by 2027-06-30`": [
+        "kpi a { target >= 4.5 2027-06-30 }",
+    ],
+    'a KPI is named with a bare word, then its label: `kpi csat "Customer satisfaction" {`': [
+        'kpi "csat" {',
+        'lever "deploys"',
+        'failure "outages"',
+    ],
+    'a KPI\'s clauses go in a block: `kpi csat "Customer satisfaction" { kind outcome }`': [
+        'kpi a "A" kind outcome',
+        "kpi a kind outcome",
+    ],
+    'say at which level the failure shows: `failure outages "Customers meet outages" at outcome`': [
+        'failure f "F" kpi',
+        'failure f "F" lever',
+        'failure f "F" }',
+    ],
+    "compare with `==`, not `=`": [
+        "trigger t when a = 1",
+        "kpi a { target = 1 }",
+    ],
+    'a trigger\'s question and audience go in a block: `{ ask "..." with team }`': [
+        'trigger t when a < 1 ask "x"',
+        "trigger t when a < 1 for 2 periods ask",
+    ],
+    "write the duration with its unit: `for 2 periods`": [
+        "trigger t when a < 1 for 2 {",
+    ],
+    "write the scale as a range: `scale 1..5`": [
+        "trust t { scale 1 }",
+        "trust t { scale 1 5 }",
+    ],
+    "give each lever its gain: `responds deploys +0.2, support_hours +0.6`": [
+        "kpi a { responds deploys }",
+        "kpi a { responds deploys, x }",
+    ],
+    "separate names with commas: `guards outages, vulns`": [
+        "kpi a { guards x y }",
+    ],
+    "levers and disturbances carry their data in a block: `lever m1 \"Money supply\" { data \"macro.csv\" column \"m1\" }`": [
+        'lever a "A" { column',
+    ],
+}
+
+_FRIENDLY = {
+    "NAME": "a name",
+    "STRING": 'a quoted string ("...")',
+    "NUMBER": "a number",
+    "INT": "a whole number",
+    "DATE": "a date (YYYY-MM-DD)",
+    "CMP": "a comparison (>=, <=, >, <, ==, !=)",
+    "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*` or `/`",
+    "LEVEL": "a level (input, process, output or outcome)",
+    "FOCUS": "a focus (results or relationships)",
+    "BETTER": "a direction (higher or lower)",
+    "SCOPE": "a scope (individual, team or organization)",
+    "LAYOUT": "a layout (wide or long)",
+    "AUDIENCE": "an audience (one-to-one, team, manager, leadership or all-hands)",
+    "UNIT": "a unit (periods, days, weeks, months, quarters or years)",
+    "$END": "the end of the file",
+}
+_STATEMENTS = ("mission", "lever", "disturbance", "failure", "kpi", "trigger", "trust", "include", "data")
+
+
+def _terminal_words(parser: Lark) -> dict[str, str]:
+    words = {}
+    for term in parser.terminals:
+        if term.pattern.type == "str":
+            words[term.name] = f"`{term.pattern.value}`"
+    return words
+
+
+def expected_words(expected, parser: Lark) -> str:
+    """'a name, `{` or the end of the file': the expected terminals in plain words."""
+    words = _terminal_words(parser)
+    names = set(expected)
+    parts: list[str] = []
+    keyword_values = {words[n].strip("`"): n for n in names if n in words}
+    if all(k in keyword_values for k in _STATEMENTS):
+        parts.append("a statement (" + ", ".join(_STATEMENTS) + ")")
+        for k in _STATEMENTS:
+            names.discard(keyword_values[k])
+    for name in sorted(names, key=lambda n: (n == "$END", n not in words, words.get(n, _FRIENDLY.get(n, n)))):
+        parts.append(words.get(name) or _FRIENDLY.get(name) or name.lower())
+    if not parts:
+        return "nothing more here"
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def _found(exc: UnexpectedInput, text: str) -> str:
+    if isinstance(exc, UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        return f"the character `{ch}`" if ch.strip() else "an unexpected character"
+    if isinstance(exc, UnexpectedToken):
+        if exc.token.type == "$END":
+            return "the end of the file"
+        value = str(exc.token)
+        if len(value) > 40:
+            value = value[:37] + "..."
+        return f"`{value}`"
+    return "the end of the file"
+
+
+def _open_block(text: str) -> tuple[int, int, str] | None:
+    """(line, column, keyword) of the innermost `{` left open at the end of ``text``."""
+    stack: list[tuple[int, int, str]] = []
+    for lineno, line in enumerate(text.split("\n"), 1):
+        clean = re.sub(r'"([^"\\\n]|\\.)*"', lambda m: " " * len(m.group()), line)
+        clean = clean.split("#", 1)[0]
+        for col, ch in enumerate(clean, 1):
+            if ch == "{":
+                head = re.match(r"\s*(\w+)", clean)
+                stack.append((lineno, col, head.group(1) if head else "block"))
+            elif ch == "}" and stack:
+                stack.pop()
+    return stack[-1] if stack else None
+
+
+def describe(exc: UnexpectedInput, text: str, file: str, parser: Lark) -> SyntaxProblem:
+    """Turn a Lark error into a SyntaxProblem with a span, plain words and maybe a hint."""
+    line = getattr(exc, "line", None) or 1
+    column = getattr(exc, "column", None) or 1
+    end_column = column + 1
+    at_end = isinstance(exc, UnexpectedEOF) or (
+        isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
+    )
+    if isinstance(exc, UnexpectedToken) and not at_end:
+        end_column = (exc.token.end_column or column + 1) if exc.token.end_line == exc.token.line else column + 1
+    if line < 0 or column < 0 or at_end:
+        # Lark reports the end of input at the last token; point just past the text instead.
+        lines = text.rstrip("\n").split("\n")
+        line, column = len(lines), len(lines[-1]) + 1
+        end_column = column + 1
+    expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or set()
+    message = f"unexpected {_found(exc, text)}; expected {expected_words(expected, parser)}"
+    if at_end:
+        block = _open_block(text)
+        if block is not None:
+            message = (
+                f"the file ends inside the `{block[2]}` block opened at line {block[0]}, column {block[1]}; "
+                f"expected {expected_words(expected, parser)}"
+            )
+    hint = None
+    try:
+        hint = exc.match_examples(parser.parse, SYNTAX_ERRORS, use_accepts=True)
+    except Exception:  # NOTE: a hint is a courtesy; never let finding one fail the report
+        hint = None
+    return SyntaxProblem(Span(file, line, column, line, end_column), message, hint)

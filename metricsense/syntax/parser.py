@@ -1,0 +1,169 @@
+"""Parse .msense text (or the ```msense fences of a Markdown file) into model statements.
+
+The Lark parser is built once, lazily, from the grammar installed inside the package, with its
+tables cached on disk; the model is built during the parse (LALR callbacks), so no parse tree is
+ever kept.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from importlib import resources
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedInput
+
+from metricsense.model import Suppression
+from metricsense.span import Span
+from metricsense.syntax.transformer import ModelBuilder
+
+_lock = threading.Lock()
+_parser: Lark | None = None
+_builder: ModelBuilder | None = None
+_comments: list[Token] = []
+
+# Where parsing resumes after an error: a line that starts, at column 1, with a statement keyword.
+_RESUME = re.compile(r"^(mission|lever|disturbance|failure|kpi|trigger|trust|include|data)\b", re.M)
+MAX_ERRORS = 50
+
+
+def grammar_text() -> str:
+    """The grammar, as installed inside the package (wheel and editable install alike)."""
+    return resources.files("metricsense").joinpath("grammar_data").joinpath("metricsense.lark").read_text("utf-8")
+
+
+def _collect_comment(token: Token) -> Token:
+    if "msense:" in token:
+        _comments.append(token)
+    return token
+
+
+def get_parser() -> Lark:
+    """The shared LALR parser (built on first use; tables cached between runs)."""
+    global _parser, _builder
+    if _parser is None:
+        _builder = ModelBuilder()
+        kwargs: dict = {}
+        _parser = _build(kwargs)
+    return _parser
+
+
+def _build(kwargs) -> Lark:
+    options = dict(
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        lexer_callbacks={"COMMENT": _collect_comment},
+        cache=True,
+    )
+    try:
+        return Lark(grammar_text(), **options, **kwargs)
+    except Exception:
+        if not kwargs:
+            raise
+        # NOTE: an incompatible lark-cython must never stop a parse: fall back to pure Lark.
+        return Lark(grammar_text(), **options)
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    statements: list
+    suppressions: list[Suppression]
+    errors: list  # of metricsense.syntax.errors.SyntaxProblem
+
+
+def markdown_to_spec(text: str) -> str:
+    """Keep the lines inside ```msense fences, blank out every other line (line numbers kept)."""
+    out: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if fence is None:
+            match = re.match(r"(`{3,}|~{3,})\s*msense\b", stripped)
+            if match:
+                fence = match.group(1)
+            out.append("")
+        elif stripped.startswith(fence[0] * len(fence)) and not stripped.strip(fence[0]):
+            fence = None
+            out.append("")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def parse_text(text: str, file: str = "<string>") -> ParseResult:
+    """Parse one file's text. Syntax errors are collected (recovering at the next statement)."""
+    from metricsense.syntax import errors
+
+    if file.endswith(".md"):
+        text = markdown_to_spec(text)
+    if text.startswith("\ufeff"):
+        text = " " + text[1:]  # a BOM keeps its column so positions stay right
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    parser = get_parser()
+    problems: list = []
+    statements: list = []
+    raw_comments: list[Token] = []
+    offset = 0
+    with _lock:
+        assert _builder is not None
+        _builder.file = file
+        source = text
+        while True:
+            _comments.clear()
+            try:
+                statements.extend(_builder.transform(parser.parse(source)))
+                raw_comments.extend(_comments)
+                break
+            except UnexpectedInput as exc:
+                raw_comments.extend(c for c in _comments if c.start_pos < exc.pos_in_stream)
+                problems.append(errors.describe(exc, text, file, parser))
+            except errors.SpecValueError as exc:
+                problems.append(errors.value_problem(exc, file))
+            if len(problems) >= MAX_ERRORS:
+                break
+            # Resume at the next line that starts a statement, after the error's line.
+            err_line = problems[-1].span.line
+            resume_at = _line_start(text, err_line + 1)
+            match = _RESUME.search(text, resume_at) if resume_at is not None else None
+            if match is None or match.start() <= offset:
+                break
+            offset = match.start()
+            # Blank everything before the resume point but keep newlines: positions stay exact.
+            head = text[:offset]
+            source = re.sub(r"[^\n]", " ", head) + text[offset:]
+            statements.clear()  # NOTE: a file with syntax errors yields no model, only diagnostics
+    suppressions = [s for s in (_suppression(tok, text, file) for tok in raw_comments) if s]
+    return ParseResult(statements if not problems else [], suppressions, problems)
+
+
+def _line_start(text: str, line: int) -> int | None:
+    pos = 0
+    for _ in range(line - 1):
+        pos = text.find("\n", pos)
+        if pos < 0:
+            return None
+        pos += 1
+    return pos
+
+
+_SUPPRESS = re.compile(
+    r"#\s*msense:\s*ignore\s*\[(?P<codes>[^\]]*)\]\s*(?:reason\s+\"(?P<reason>(?:[^\"\\]|\\.)*)\")?"
+)
+
+
+def _suppression(tok: Token, text: str, file: str) -> Suppression | None:
+    match = _SUPPRESS.match(tok)
+    if not match:
+        return None
+    codes = tuple(c.strip() for c in match.group("codes").split(",") if c.strip())
+    reason = match.group("reason")
+    line_start = text.rfind("\n", 0, tok.start_pos) + 1
+    own_line = not text[line_start : tok.start_pos].strip()
+    target = tok.line + 1 if own_line else tok.line
+    span = Span(file, tok.line, tok.column, tok.end_line, tok.end_column)
+    return Suppression(codes, reason.strip() if reason and reason.strip() else None, target, span)
