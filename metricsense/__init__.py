@@ -1,1 +1,71 @@
-"""metricsense."""
+"""metricsense: a linter and explorer for KPI systems.
+
+The public API: ``load`` a spec into its model, ``check`` it into a ``Report``, and the pieces a
+plugin needs (``hookimpl``, ``rule``, ``Option``, ``Diagnostic``, ``Severity``, ``Span``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from metricsense.diagnostics import Diagnostic, Option, Rule, Severity, rule
+from metricsense.hookspecs import hookimpl
+from metricsense.span import Span
+
+if TYPE_CHECKING:
+    from metricsense.engine import Report
+    from metricsense.model import Document
+
+__version__ = "0.1.0"
+__all__ = [
+    "Diagnostic", "Option", "Report", "Rule", "Severity", "Span", "SpecError",
+    "__version__", "check", "hookimpl", "load", "rule",
+]
+
+
+class SpecError(Exception):
+    """A spec that cannot be loaded: ``problems`` lists each one with its position."""
+
+    def __init__(self, problems: list) -> None:
+        self.problems = problems
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{first.span}: {first.message}{more}")
+
+
+def load(path_or_text: str | Path, *, allow_paths=()) -> Document:
+    """Parse a spec (a path to a .msense or .md file, or spec text) into its model.
+
+    Includes are followed. Raises ``SpecError`` listing every syntax or include problem.
+    """
+    from metricsense.engine import _looks_like_text
+    from metricsense.loader import load_path
+
+    if isinstance(path_or_text, str) and _looks_like_text(path_or_text):
+        result = load_path(Path("<string>"), text=path_or_text, allow_paths=list(allow_paths))
+    else:
+        result = load_path(Path(path_or_text), allow_paths=[Path(p) for p in allow_paths])
+    if result.problems or result.document is None:
+        raise SpecError(result.problems)
+    return result.document
+
+
+def check(spec: Any, data: Any = None, config: Any = None, **kwargs: Any) -> Report:
+    """Check a spec (a Document, a path, paths, or spec text) and return the Report.
+
+    ``config`` is a ``Config``, a mapping shaped like ``[tool.metricsense]``, or a path to a
+    config file; by default the nearest msense.toml or pyproject.toml is used. User mistakes
+    never raise: they are diagnostics in the report (exit code 2).
+    """
+    from metricsense.engine import check as _check
+
+    return _check(spec, data=data, config=config, **kwargs)
+
+
+def __getattr__(name: str):
+    if name == "Report":
+        from metricsense.engine import Report
+
+        return Report
+    raise AttributeError(name)

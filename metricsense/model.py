@@ -14,9 +14,13 @@ from metricsense.span import Span
 
 LEVELS = ("input", "process", "output", "outcome")
 AUDIENCES = ("one-to-one", "team", "manager", "leadership", "all-hands")
+#: Functions a trigger condition may call, with how many arguments each takes.
+#: change(x, k): x minus x k periods ago; lag(x, k): x k periods ago; mean/min/max(x, k):
+#: over the last k periods.
+FUNCTIONS = {"change": 2, "lag": 2, "mean": 2, "min": 2, "max": 2}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class NameRef:
     """A use of a declared name (in `guards`, `responds`, `disturbed`)."""
 
@@ -24,14 +28,14 @@ class NameRef:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Duration:
     count: int
     unit: str  # period, day, week, month, quarter or year (singular)
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DataSource:
     """Where a series comes from: a file (`data "x.csv"`) or a query (`data sql "..." from "url"`)."""
 
@@ -47,7 +51,7 @@ class DataSource:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Mission:
     text: str
     why: str | None
@@ -55,7 +59,7 @@ class Mission:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Lever:
     name: str
     label: str | None
@@ -66,7 +70,7 @@ class Lever:
     name_span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Disturbance:
     name: str
     label: str | None
@@ -76,7 +80,7 @@ class Disturbance:
     name_span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Failure:
     name: str
     label: str
@@ -85,7 +89,7 @@ class Failure:
     name_span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Target:
     """`target >= 4.5 by 2027-06-30`, or the vaguer `target "improve"`."""
 
@@ -96,7 +100,7 @@ class Target:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Gain:
     """A declared effect: `responds deploys +0.2 lag 2 weeks`."""
 
@@ -106,7 +110,7 @@ class Gain:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class KPI:
     name: str
     label: str | None
@@ -131,13 +135,13 @@ class KPI:
 # ---- trigger expressions ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Number:
     value: float
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Percent:
     """`25%` (of the target) or `25% of x`."""
 
@@ -146,7 +150,7 @@ class Percent:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Ref:
     """A series: `csat`, or a paired series `estimate.self`."""
 
@@ -158,7 +162,7 @@ class Ref:
         return self.parts[0]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TargetRef:
     """`target` (of the trigger's KPI) or `target(kpi)`."""
 
@@ -166,21 +170,21 @@ class TargetRef:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Call:
     func: str
     args: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Unary:
     op: str  # "-", "+", "not", "abs"
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Binary:
     op: str  # + - * / < <= > >= == != and or
     left: Expr
@@ -209,7 +213,7 @@ def walk_expr(expr: Expr) -> Iterator[Expr]:
             stack.append(node.of)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Trigger:
     name: str
     condition: Expr
@@ -225,7 +229,7 @@ class Trigger:
         return [n for n in walk_expr(self.condition) if isinstance(n, Ref)]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TrustSignal:
     name: str
     managers: str | None
@@ -238,13 +242,13 @@ class TrustSignal:
     name_span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Include:
     path: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Suppression:
     """`# msense: ignore[MS013, MS017] reason "..."`: applies to its own line, or the next one."""
 
@@ -257,7 +261,7 @@ class Suppression:
 Statement = Union[Mission, Lever, Disturbance, Failure, KPI, Trigger, TrustSignal, Include, DataSource]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Document:
     """A whole spec: the statements of a file and of every file it includes, in order."""
 

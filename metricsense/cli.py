@@ -1,0 +1,228 @@
+"""The `msense` command line: a thin layer over metricsense.check and the registry."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from metricsense import __version__
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _disabled(plugin_flags: tuple[str, ...]) -> list[str]:
+    out = []
+    for flag in plugin_flags:
+        if not flag.startswith("no:"):
+            raise click.BadParameter(f"expected `no:NAME` to switch a plugin off, got {flag!r}", param_hint="-p")
+        out.append(flag[3:])
+    return out
+
+
+_plugin_option = click.option(
+    "-p", "plugin_flags", multiple=True, metavar="no:NAME",
+    help="Switch a plugin off (repeatable); `no:all` switches off every third-party plugin.",
+)
+
+
+def _manager(plugin_flags: tuple[str, ...] = ()):
+    from metricsense.plugins import get_plugin_manager
+
+    return get_plugin_manager(disabled=_disabled(plugin_flags))
+
+
+class _Group(click.Group):
+    """The msense group; plugins add subcommands through metricsense_register_commands."""
+
+    _loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        try:
+            pm, _ = _manager()
+            pm.hook.metricsense_register_commands(cli=self)
+        except Exception as exc:  # a broken plugin never takes the CLI down
+            click.echo(f"msense: a plugin failed to add its commands: {type(exc).__name__}: {exc}", err=True)
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._load_plugin_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx):
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="msense")
+def cli() -> None:
+    """metricsense: a linter and explorer for KPI systems."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--format", "fmt", default="text", show_default=True, metavar="NAME",
+              help="Output format: text, json (and those plugins add; see `msense plugins`).")
+@click.option("--select", multiple=True, metavar="RULES", help="Only these rules (codes, prefixes or names).")
+@click.option("--ignore", multiple=True, metavar="RULES", help="Leave these rules out.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "hint", "never"]),
+              help="Exit 1 when a finding is at least this severe [default: warning].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=str),
+              help="A msense.toml or pyproject.toml to use instead of the nearest one.")
+@click.option("--allow-path", "allow_paths", multiple=True, type=click.Path(path_type=str), metavar="DIR",
+              help="Let specs read (include, data) from this folder too.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even with findings (spec errors and crashes still fail).")
+@click.option("--color/--no-color", default=None, help="Colour the text output [default: when a terminal].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), help="Write the report here.")
+@_plugin_option
+def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_zero, color, output, plugin_flags):
+    """Check specs (.msense files, folders, Markdown with ```msense blocks)."""
+    from metricsense.engine import build_registry, check as run_check
+
+    pm, problems = _manager(plugin_flags)
+    registry = build_registry(pm)
+    if fmt not in registry.formats:
+        raise click.BadParameter(f"unknown format {fmt!r}; expected one of {', '.join(sorted(registry.formats))}",
+                                 param_hint="--format")
+    overrides = {}
+    if select:
+        overrides["select"] = _split(select)
+    if ignore:
+        overrides["ignore"] = _split(ignore)
+    if fail_on:
+        overrides["fail_on"] = fail_on
+    report = run_check(
+        list(paths), config=config_path, allow_paths=[Path(p) for p in allow_paths],
+        plugin_manager=pm, overrides=overrides, plugin_problems=problems,
+    )
+    render, _plugin = registry.formats[fmt]
+    if color is None:
+        color = output is None and sys.stdout.isatty()
+    text = render(report, {"color": color})
+    if output:
+        Path(output).write_text(text, "utf-8")
+    else:
+        click.echo(text, nl=False, color=color)
+    code = report.exit_code
+    if exit_zero and code == 1:
+        code = 0
+    sys.exit(code)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_plugin_option
+def rules(fmt, plugin_flags):
+    """List every rule: code, name, default severity and summary."""
+    from metricsense.engine import build_registry
+
+    registry = build_registry(_manager(plugin_flags)[0])
+    items = sorted(registry.rules.values(), key=lambda r: r.code)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([
+            {"code": r.code, "name": r.name, "severity": str(r.severity), "summary": r.summary,
+             "plugin": r.plugin, "options": {k: o.default for k, o in r.options.items()}}
+            for r in items
+        ], indent=2))
+        return
+    width = max((len(r.name) for r in items), default=10)
+    for r in items:
+        click.echo(f"{r.code}  {r.name:<{width}}  {str(r.severity):<7}  {r.summary}")
+
+
+@cli.command()
+@click.argument("rule_ref", metavar="CODE")
+def explain(rule_ref):
+    """Explain a rule: why it matters, an example, and what to do instead."""
+    from metricsense.engine import build_registry
+
+    registry = build_registry(_manager()[0])
+    rule = registry.get(rule_ref)
+    if rule is None:
+        close = [r.code for r in registry.matching(rule_ref)]
+        hint = f" (rules starting so: {', '.join(close)})" if close else ""
+        click.echo(f"msense: no rule {rule_ref!r}{hint}; `msense rules` lists them", err=True)
+        sys.exit(2)
+    click.echo(f"# {rule.code} {rule.name}\n")
+    click.echo(f"{rule.summary}\n")
+    click.echo(f"Default severity: {rule.severity}. From: {rule.plugin}.\n")
+    if rule.explanation:
+        click.echo(rule.explanation + "\n")
+    if rule.options:
+        click.echo("## Options")
+        for name, opt in rule.options.items():
+            click.echo(f"- `{name}` (default {opt.default!r}): {opt.help}")
+        click.echo(f"\nSet them in the configuration under `[tool.metricsense.rules.{rule.code}]`.")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_plugin_option
+def plugins(fmt, plugin_flags):
+    """List the plugins: version, the hooks they implement and the rules they register."""
+    from metricsense.engine import build_registry
+    from metricsense.plugins import plugin_versions
+
+    pm, problems = _manager(plugin_flags)
+    registry = build_registry(pm)
+    versions = plugin_versions()
+    rows = []
+    for name, plugin in pm.list_name_plugin():
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
+        rows.append({
+            "name": name,
+            "version": versions.get(name, f"metricsense {__version__}"),
+            "builtin": name.startswith("metricsense."),
+            "hooks": hooks,
+            "rules": sorted(r.code for r in registry.rules.values() if r.plugin == name),
+            "formats": sorted(f for f, (_, p) in registry.formats.items() if p == name),
+        })
+    rows.sort(key=lambda r: (not r["builtin"], r["name"]))
+    broken = [{"name": p.plugin, "problem": p.message} for p in problems]
+    broken += [{"name": p, "problem": m} for p, m in registry.problems]
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps({"plugins": rows, "problems": broken}, indent=2))
+    else:
+        for row in rows:
+            click.echo(f"{row['name']} ({row['version']})")
+            click.echo(f"  hooks: {', '.join(row['hooks']) or '-'}")
+            if row["rules"]:
+                click.echo(f"  rules: {', '.join(row['rules'])}")
+            if row["formats"]:
+                click.echo(f"  formats: {', '.join(row['formats'])}")
+        for b in broken:
+            click.echo(f"BROKEN {b['name']}: {b['problem']}")
+    sys.exit(3 if broken else 0)
+
+
+@cli.command()
+@click.argument("path", default="kpis.msense", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path, force):
+    """Write a commented starter spec (default: kpis.msense)."""
+    from importlib import resources
+
+    target = Path(path)
+    if target.exists() and not force:
+        click.echo(f"msense: {path} exists; use --force to overwrite it", err=True)
+        sys.exit(2)
+    text = resources.files("metricsense").joinpath("starter.msense").read_text("utf-8")
+    target.write_text(text, "utf-8")
+    click.echo(f"wrote {path}; now run: msense check {path}")
+
+
+def main() -> None:
+    cli(prog_name="msense")

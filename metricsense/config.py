@@ -1,0 +1,147 @@
+"""Configuration from `[tool.metricsense]` in pyproject.toml, or from msense.toml.
+
+Unknown keys, unknown rules and values of the wrong type are errors (exit 2), never silence.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from metricsense.diagnostics import Severity
+
+FAIL_ON = ("error", "warning", "info", "hint", "never")
+_TOP_KEYS = {"select", "ignore", "severity", "fail-on", "rules", "allow-paths", "max-include-depth"}
+
+
+class ConfigError(Exception):
+    """A configuration mistake: the file, the line when known, and what was expected."""
+
+    def __init__(self, message: str, file: str = "<config>", line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.message, self.file, self.line, self.column = message, file, line, column
+
+
+@dataclass
+class Config:
+    """Settings for one run. Rule references (`select`, `ignore`, ...) are codes, prefixes or names."""
+
+    select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    severity: dict[str, str] = field(default_factory=dict)
+    fail_on: str = "warning"
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    allow_paths: list[str] = field(default_factory=list)
+    max_include_depth: int = 16
+    source: str | None = None  # the file it came from
+    base: Path = field(default_factory=Path.cwd)  # relative allow-paths resolve against this
+    _lines: list[str] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], source: str | None = None, text: str = "") -> Config:
+        cfg = cls(source=source, _lines=text.split("\n"))
+        if source:
+            cfg.base = Path(source).resolve().parent
+        for key, value in data.items():
+            if key not in _TOP_KEYS:
+                raise cfg.error(f"unknown key `{key}`; expected one of {', '.join(sorted(_TOP_KEYS))}", key)
+            attr = key.replace("-", "_")
+            if key in ("select", "ignore", "allow-paths"):
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise cfg.error(f"`{key}` must be a list of strings", key)
+            elif key == "severity":
+                if not isinstance(value, dict):
+                    raise cfg.error("`severity` must be a table of rule = severity", key)
+                for rule_ref, sev in value.items():
+                    try:
+                        Severity.parse(str(sev))
+                    except ValueError as exc:
+                        raise cfg.error(str(exc), rule_ref) from None
+            elif key == "fail-on":
+                if value not in FAIL_ON:
+                    raise cfg.error(f"`fail-on` must be one of {', '.join(FAIL_ON)}, not {value!r}", key)
+            elif key == "rules":
+                if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                    raise cfg.error("`rules` holds one table of options per rule: [rules.MS013]", key)
+            elif key == "max-include-depth":
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise cfg.error("`max-include-depth` must be a whole number of at least 1", key)
+            setattr(cfg, attr, value)
+        return cfg
+
+    def error(self, message: str, key: str | None = None) -> ConfigError:
+        """A ConfigError pointing at the line where ``key`` appears, when it can be found."""
+        line, column = 1, 1
+        if key:
+            pattern = re.compile(r"^\s*(\[[^\]]*)?[\"']?" + re.escape(key) + r"[\"']?\s*[=\].]")
+            for i, text in enumerate(self._lines, 1):
+                if pattern.search(text) or re.search(r"\b" + re.escape(key) + r"\b\s*=", text):
+                    line, column = i, text.find(key) + 1
+                    break
+        return ConfigError(message, self.source or "<config>", line, max(column, 1))
+
+    def check_rules(self, registry) -> None:
+        """Every rule reference names a known rule, and every option is known and well typed."""
+        for key in ("select", "ignore"):
+            for ref in getattr(self, key):
+                if not registry.matching(ref):
+                    raise self.error(f"`{key}` names {ref!r}, which matches no rule", ref)
+        for ref in self.severity:
+            if not registry.matching(ref):
+                raise self.error(f"`severity` names {ref!r}, which matches no rule", ref)
+        for ref, opts in self.rules.items():
+            rule = registry.get(ref)
+            if rule is None:
+                raise self.error(f"`rules.{ref}` names no rule; use a code (MS013) or a name", ref)
+            for name, value in opts.items():
+                option = rule.options.get(name)
+                if option is None:
+                    known = ", ".join(sorted(rule.options)) or "none"
+                    raise self.error(f"rule {rule.code} has no option `{name}` (its options: {known})", name)
+                try:
+                    option.check(value)
+                except ValueError as exc:
+                    raise self.error(f"option `{name}` of {rule.code}: {exc}", name) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a config file: msense.toml (top level) or pyproject.toml ([tool.metricsense])."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration: {exc.strerror}", str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("the configuration is not UTF-8 text", str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        line, col = (int(match.group(1)), int(match.group(2))) if match else (1, 1)
+        raise ConfigError(f"invalid TOML: {exc}", str(path), line, col) from None
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("metricsense", {})
+    return Config.from_mapping(data, str(path), text)
+
+
+def discover(start: Path) -> Config:
+    """The nearest msense.toml, or pyproject.toml with [tool.metricsense], from ``start`` up."""
+    here = start.resolve()
+    if here.is_file():
+        here = here.parent
+    for folder in (here, *here.parents):
+        candidate = folder / "msense.toml"
+        if candidate.is_file():
+            return load_config(candidate)
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                text = candidate.read_text("utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if "[tool.metricsense" in text:
+                return load_config(candidate)
+    return Config()

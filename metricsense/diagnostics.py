@@ -1,0 +1,151 @@
+"""Severity, Rule, Diagnostic: what every evaluator produces and every format renders."""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from metricsense.span import Span
+
+CODE_PATTERN = re.compile(r"^[A-Z]{2,4}[0-9]{3}$")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+class Severity(enum.IntEnum):
+    """LSP-style severities; the integer order is used by `fail-on`."""
+
+    HINT = 1
+    INFO = 2
+    WARNING = 3
+    ERROR = 4
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r}; expected error, warning, info or hint") from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Option:
+    """A rule option: its default, its type and what it means (shown by `msense explain`)."""
+
+    default: Any
+    help: str
+
+    def check(self, value: Any) -> Any:
+        kind = type(self.default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule, declared once with the @rule decorator in the file that implements it."""
+
+    code: str
+    name: str
+    severity: Severity
+    func: Callable[..., Iterator[Diagnostic]] | None
+    summary: str
+    explanation: str
+    options: Mapping[str, Option] = field(default_factory=dict)
+    exit_code: int = 1  # 2 for spec, data and config errors
+    plugin: str = "metricsense"
+
+    @property
+    def family(self) -> str:
+        return self.code[:-2]
+
+    def __call__(self, *args, **kwargs):
+        assert self.func is not None
+        return self.func(*args, **kwargs)
+
+
+def rule(
+    *,
+    code: str,
+    name: str,
+    severity: Severity,
+    options: Mapping[str, Option] | None = None,
+    exit_code: int = 1,
+) -> Callable[[Callable], Rule]:
+    """Declare a rule: the decorated function's docstring is its summary and explanation."""
+
+    def wrap(func: Callable) -> Rule:
+        return _make_rule(func, code=code, name=name, severity=severity, options=options, exit_code=exit_code)
+
+    return wrap
+
+
+def declare(*, code: str, name: str, severity: Severity, doc: str, exit_code: int = 1) -> Rule:
+    """A rule reported by the engine itself (syntax, includes, config) rather than an evaluator."""
+    rule_ = _make_rule(None, code=code, name=name, severity=severity, options=None, exit_code=exit_code, doc=doc)
+    return rule_
+
+
+def _make_rule(func, *, code, name, severity, options, exit_code, doc=None) -> Rule:
+    text = inspect.cleandoc(doc if doc is not None else (func.__doc__ or ""))
+    summary, _, body = text.partition("\n")
+    module = getattr(func, "__module__", "") or ""
+    plugin = module.split(".")[0] if module and not module.startswith("metricsense") else "metricsense"
+    return Rule(
+        code=code,
+        name=name,
+        severity=severity,
+        func=func,
+        summary=summary.strip(),
+        explanation=body.strip(),
+        options=dict(options or {}),
+        exit_code=exit_code,
+        plugin=plugin,
+    )
+
+
+@dataclass(frozen=True)
+class Related:
+    span: Span
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"span": self.span.to_dict(), "message": self.message}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding: a rule's code and name, a message naming the objects, where, and why."""
+
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    span: Span
+    related: tuple[Related, ...] = ()
+    help: str | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def sort_key(self) -> tuple:
+        return (self.span.file, self.span.line, self.span.column, self.code, self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "severity": str(self.severity),
+            "message": self.message,
+            "span": self.span.to_dict(),
+            "related": [r.to_dict() for r in self.related],
+            "help": self.help,
+            "evidence": dict(self.evidence),
+        }

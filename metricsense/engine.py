@@ -1,0 +1,453 @@
+"""The rule engine: load specs, run every registered rule in isolation, filter, and report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from metricsense.config import Config, ConfigError, discover, load_config
+from metricsense.diagnostics import CODE_PATTERN, NAME_PATTERN, Diagnostic, Related, Rule, Severity
+from metricsense.loader import Loaded, load_path
+from metricsense.model import Document
+from metricsense.span import Span
+
+JSON_VERSION = 1
+
+
+class RegistrationError(Exception):
+    pass
+
+
+@dataclass
+class Registry:
+    """Every rule and format the plugins registered, with the plugin each came from."""
+
+    rules: dict[str, Rule] = field(default_factory=dict)
+    by_name: dict[str, Rule] = field(default_factory=dict)
+    formats: dict[str, tuple[Callable[..., str], str]] = field(default_factory=dict)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (plugin, message)
+
+    def add_rule(self, rule: Rule, plugin: str) -> None:
+        if not isinstance(rule, Rule):
+            raise RegistrationError(f"registered {rule!r}, which is not a rule made with @metricsense.rule")
+        if not CODE_PATTERN.match(rule.code):
+            raise RegistrationError(f"rule code {rule.code!r} is not 2-4 capital letters and 3 digits")
+        if not NAME_PATTERN.match(rule.name):
+            raise RegistrationError(f"rule name {rule.name!r} is not kebab-case")
+        rule = _with_plugin(rule, plugin)
+        taken = self.rules.get(rule.code) or self.by_name.get(rule.name)
+        if taken is not None:
+            what = f"code {rule.code}" if taken.code == rule.code else f"name {rule.name!r}"
+            raise RegistrationError(
+                f"plugin {plugin!r} registers {what}, already registered by plugin {taken.plugin!r}"
+            )
+        self.rules[rule.code] = rule
+        self.by_name[rule.name] = rule
+
+    def get(self, ref: str) -> Rule | None:
+        return self.rules.get(ref.upper()) or self.by_name.get(ref)
+
+    def matching(self, ref: str) -> list[Rule]:
+        """Rules selected by a code, a code prefix (`MS0`, `MS01`) or a name."""
+        exact = self.get(ref)
+        if exact is not None:
+            return [exact]
+        return [r for c, r in self.rules.items() if c.startswith(ref.upper())] if ref else []
+
+
+def _with_plugin(rule: Rule, plugin: str) -> Rule:
+    from dataclasses import replace
+
+    return replace(rule, plugin=plugin)
+
+
+_registry_cache: dict[int, Registry] = {}
+
+
+def build_registry(pm) -> Registry:
+    """Call every plugin's registration hooks, one plugin at a time, isolating failures."""
+    cached = _registry_cache.get(id(pm))
+    if cached is not None:
+        return cached
+    registry = Registry()
+    for hook, kind in (("metricsense_register_rules", "rules"), ("metricsense_register_formats", "formats")):
+        for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+            plugin = impl.plugin_name
+
+            def register(*args, _plugin=plugin, _kind=kind):
+                if _kind == "rules":
+                    registry.add_rule(args[0], _plugin)
+                else:
+                    name, render = args
+                    if name in registry.formats:
+                        raise RegistrationError(
+                            f"plugin {_plugin!r} registers format {name!r}, already registered by "
+                            f"plugin {registry.formats[name][1]!r}"
+                        )
+                    registry.formats[name] = (render, _plugin)
+
+            try:
+                impl.function(*[{"register": register}[a] for a in impl.argnames])
+            except Exception as exc:
+                registry.problems.append((plugin, f"{type(exc).__name__}: {exc}"))
+    _registry_cache[id(pm)] = registry
+    return registry
+
+
+@dataclass
+class EvalContext:
+    """What a rule sees: the spec, its data (when loaded), its options, and a way to report."""
+
+    spec: Document
+    rule: Rule
+    options: Mapping[str, Any]
+    data: Any = None
+    analysis: dict[str, Any] = field(default_factory=dict)
+
+    def option(self, name: str) -> Any:
+        return self.options[name]
+
+    def report(
+        self,
+        node: Any,
+        message: str,
+        *,
+        related: Iterable[tuple[Any, str]] = (),
+        help: str | None = None,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> Diagnostic:
+        """A Diagnostic against a model node (its name when it has one) or a Span."""
+        return Diagnostic(
+            code=self.rule.code,
+            name=self.rule.name,
+            severity=self.rule.severity,
+            message=message,
+            span=anchor(node),
+            related=tuple(Related(anchor(n), m) for n, m in related),
+            help=help,
+            evidence=dict(evidence or {}),
+        )
+
+
+def anchor(node: Any) -> Span:
+    if isinstance(node, Span):
+        return node
+    return getattr(node, "name_span", None) or node.span
+
+
+@dataclass
+class Report:
+    """The result of a check: diagnostics, numeric analysis per spec, and the exit code."""
+
+    diagnostics: list[Diagnostic]
+    analysis: dict[str, dict[str, Any]]
+    files: list[str]
+    fail_on: str = "warning"
+    suppressed: int = 0
+    registry: Registry | None = field(default=None, repr=False)
+    documents: dict[str, Document] = field(default_factory=dict, repr=False)
+    sources: dict[str, str] = field(default_factory=dict, repr=False)  # text checked inline
+
+    @property
+    def exit_code(self) -> int:
+        """3 a plugin crashed, 2 a spec, data or config error, 1 findings at or above fail-on, 0 clean."""
+        code = 0
+        threshold = None if self.fail_on == "never" else Severity.parse(self.fail_on)
+        for d in self.diagnostics:
+            rule = self.registry.rules.get(d.code) if self.registry else None
+            if d.code == "MS005":
+                code = max(code, 3)
+            elif rule is not None and rule.exit_code == 2:
+                code = max(code, 2)
+            elif threshold is not None and d.severity >= threshold:
+                code = max(code, 1)
+        return code
+
+    def summary(self) -> dict[str, Any]:
+        counts = {str(s): 0 for s in sorted(Severity, reverse=True)}
+        for d in self.diagnostics:
+            counts[str(d.severity)] += 1
+        return {
+            "total": len(self.diagnostics),
+            "by_severity": counts,
+            "suppressed": self.suppressed,
+            "fail_on": self.fail_on,
+            "exit_code": self.exit_code,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        from metricsense import __version__
+
+        return {
+            "version": JSON_VERSION,
+            "metricsense": __version__,
+            "files": list(self.files),
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "analysis": self.analysis,
+            "summary": self.summary(),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False, ensure_ascii=False, allow_nan=False,
+                          default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # NumPy arrays and scalars
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+# ---- the check ---------------------------------------------------------------------------------
+
+
+def resolve_config(config: Config | Mapping[str, Any] | str | Path | None, start: Path) -> Config:
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, Mapping):
+        return Config.from_mapping(dict(config))
+    if isinstance(config, (str, Path)):
+        return load_config(config)
+    return discover(start)
+
+
+def spec_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to check: named files, and in folders every *.msense and every .md with msense fences."""
+    found: list[Path] = []
+    missing: list[tuple[str, str]] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for child in sorted(p.rglob("*")):
+                if any(part.startswith(".") for part in child.relative_to(p).parts):
+                    continue
+                if child.suffix == ".msense" and child.is_file():
+                    found.append(child)
+                elif child.suffix == ".md" and child.is_file() and _has_fence(child):
+                    found.append(child)
+        elif p.exists():
+            found.append(p)
+        else:
+            missing.append((str(raw), "no such file or folder"))
+    return found, missing
+
+
+def _has_fence(path: Path) -> bool:
+    try:
+        return "```msense" in path.read_text("utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def check(
+    spec: Document | str | Path | Iterable[str | Path],
+    data: Any = None,
+    config: Config | Mapping[str, Any] | str | Path | None = None,
+    *,
+    allow_paths: Iterable[str | Path] = (),
+    plugin_manager=None,
+    disabled_plugins: Iterable[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+    plugin_problems: Iterable[Any] = (),
+) -> Report:
+    """Check one spec (a Document, a path, spec text) or several paths; never raises for user mistakes."""
+    from metricsense.plugins import get_plugin_manager
+
+    if isinstance(spec, (str, Path)) and not isinstance(spec, Document) and _looks_like_text(spec):
+        sources: list[tuple[str, Any]] = [("text", str(spec))]
+        start = Path.cwd()
+    elif isinstance(spec, Document):
+        sources = [("document", spec)]
+        start = Path.cwd()
+    else:
+        items = [spec] if isinstance(spec, (str, Path)) else list(spec)
+        files, missing = spec_files(items)
+        sources = [("file", f) for f in files] + [("missing", m) for m in missing]
+        start = Path(items[0]) if items else Path.cwd()
+
+    diagnostics: list[Diagnostic] = []
+    if plugin_manager is not None:
+        pm, plugin_problems = plugin_manager, list(plugin_problems)
+    else:
+        pm, plugin_problems = get_plugin_manager(disabled=disabled_plugins)
+    registry = build_registry(pm)
+    core = registry.rules
+
+    def engine_diag(code: str, span: Span, message: str, help: str | None = None, evidence=None) -> Diagnostic:
+        rule = core[code]
+        return Diagnostic(code, rule.name, rule.severity, message, span, (), help, dict(evidence or {}))
+
+    for problem in plugin_problems:
+        diagnostics.append(engine_diag("MS005", Span.point("<plugins>"), f"plugin {problem.plugin} {problem.message}"))
+    for plugin, message in registry.problems:
+        diagnostics.append(engine_diag("MS005", Span.point("<plugins>"),
+                                       f"plugin {plugin!r} failed while registering: {message}"))
+
+    try:
+        cfg = resolve_config(config, start)
+        for key, value in (overrides or {}).items():
+            setattr(cfg, key, value)
+        cfg.check_rules(registry)
+    except ConfigError as exc:
+        span = Span(exc.file, exc.line, exc.column, exc.line, exc.column + 1)
+        diagnostics.append(engine_diag("MS006", span, exc.message))
+        return Report(sorted(diagnostics, key=Diagnostic.sort_key), {}, [], "warning", 0, registry)
+
+    allowed = [Path(p) if Path(p).is_absolute() else cfg.base / p for p in cfg.allow_paths]
+    allowed += [Path(p) for p in allow_paths]
+    selected = _selected_rules(registry, cfg)
+
+    loaded: list[tuple[str, Loaded]] = []
+    included: set[Path] = set()
+    for kind, item in sources:
+        if kind == "missing":
+            name, why = item
+            diagnostics.append(engine_diag("MS004", Span.point(name), f"cannot check `{name}`: {why}"))
+        elif kind == "document":
+            loaded.append((item.root, Loaded(item)))
+        elif kind == "text":
+            loaded.append(("<string>", load_path(Path("<string>"), text=item, allow_paths=allowed,
+                                                 max_depth=cfg.max_include_depth)))
+        else:
+            result = load_path(item, allow_paths=allowed, max_depth=cfg.max_include_depth)
+            included |= result.included
+            loaded.append((str(item), result))
+
+    analysis: dict[str, dict[str, Any]] = {}
+    files: list[str] = []
+    suppressed = 0
+    documents: dict[str, Document] = {}
+    for name, result in loaded:
+        # A file that another checked spec includes is checked as part of that spec only.
+        if name != "<string>" and Path(name).resolve() in included and len(loaded) > 1:
+            continue
+        found: list[Diagnostic] = []
+        for p in result.problems:
+            found.append(engine_diag(p.code, p.span, p.message, p.help))
+        doc = result.document
+        if doc is not None:
+            files.extend(f for f in doc.files if f not in files)
+            documents[doc.root] = doc
+            spec_analysis: dict[str, Any] = {}
+            found.extend(_run_rules(doc, selected, cfg, data, spec_analysis, engine_diag, pm))
+            analysis[doc.root] = spec_analysis
+            kept, n_suppressed = _apply_suppressions(doc, found, registry, engine_diag)
+            suppressed += n_suppressed
+            found = kept
+        diagnostics.extend(found)
+
+    diagnostics = _filter_and_override(diagnostics, registry, cfg)
+    diagnostics = _dedupe(sorted(diagnostics, key=Diagnostic.sort_key))
+    inline = {"<string>": item for kind, item in sources if kind == "text"}
+    return Report(diagnostics, analysis, files, cfg.fail_on, suppressed, registry, documents, inline)
+
+
+def _looks_like_text(spec: str | Path) -> bool:
+    if isinstance(spec, Path):
+        return False
+    return "\n" in spec or "{" in spec or (not Path(spec).exists() and " " in spec)
+
+
+def _selected_rules(registry: Registry, cfg: Config) -> list[Rule]:
+    chosen = registry.rules.values()
+    if cfg.select:
+        codes = {r.code for ref in cfg.select for r in registry.matching(ref)}
+        chosen = [r for r in chosen if r.code in codes]
+    return [r for r in chosen if r.func is not None]
+
+
+# Engine rules that cannot be switched off: without them a broken run would look clean.
+_ALWAYS = {"MS001", "MS004", "MS005", "MS006"}
+
+
+def _filter_and_override(diags: list[Diagnostic], registry: Registry, cfg: Config) -> list[Diagnostic]:
+    from dataclasses import replace
+
+    ignored = {r.code for ref in cfg.ignore for r in registry.matching(ref)}
+    selected = {r.code for ref in cfg.select for r in registry.matching(ref)} if cfg.select else None
+    overrides = {}
+    for ref, sev in cfg.severity.items():
+        for r in registry.matching(ref):
+            overrides[r.code] = Severity.parse(sev)
+    out = []
+    for d in diags:
+        if d.code not in _ALWAYS:
+            if d.code in ignored or (selected is not None and d.code not in selected):
+                continue
+        if d.code in overrides:
+            d = replace(d, severity=overrides[d.code])
+        out.append(d)
+    return out
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen, out = set(), []
+    for d in diags:
+        key = (d.code, d.span, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _run_rules(doc, rules, cfg, data, analysis, engine_diag, pm) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    first = Span.point(doc.files[0] if doc.files else doc.root)
+    for impl in reversed(pm.hook.metricsense_analyze.get_hookimpls()):
+        args = {"spec": doc, "data": data, "analysis": analysis}
+        try:
+            impl.function(*[args[a] for a in impl.argnames])
+        except Exception as exc:
+            found.append(engine_diag("MS005", first,
+                                     f"plugin {impl.plugin_name!r} crashed while analysing: {type(exc).__name__}: {exc}",
+                                     "the other evaluators still ran"))
+    for rule in rules:
+        options = {name: opt.default for name, opt in rule.options.items()}
+        overrides = cfg.rules.get(rule.code) or cfg.rules.get(rule.name) or {}
+        options.update({k: rule.options[k].check(v) for k, v in overrides.items()})
+        ctx = EvalContext(doc, rule, options, data, analysis)
+        try:
+            for d in rule.func(ctx):
+                if not isinstance(d, Diagnostic):
+                    raise TypeError(f"yielded {type(d).__name__}, not a Diagnostic")
+                found.append(d)
+        except Exception as exc:
+            found.append(
+                engine_diag(
+                    "MS005", first,
+                    f"rule {rule.code} ({rule.name}) from plugin {rule.plugin!r} crashed: "
+                    f"{type(exc).__name__}: {exc}",
+                    "the other rules still ran; report this to the plugin's authors",
+                )
+            )
+    return found
+
+
+def _apply_suppressions(doc: Document, diags: list[Diagnostic], registry: Registry, engine_diag):
+    by_line: dict[tuple[str, int], list] = {}
+    extra: list[Diagnostic] = []
+    for s in doc.suppressions:
+        by_line.setdefault((s.span.file, s.line), []).append(s)
+        if s.reason is None:
+            extra.append(engine_diag("MS007", s.span,
+                                     f"suppression of {', '.join(s.codes) or 'nothing'} gives no reason",
+                                     'add one: # msense: ignore[MS013] reason "why this is fine here"'))
+        for code in s.codes:
+            if registry.get(code) is None:
+                extra.append(engine_diag("MS007", s.span, f"suppression names {code!r}, which is no rule",
+                                         "use a rule code such as MS013, or its name"))
+    kept, n = [], 0
+    for d in diags:
+        hits = by_line.get((d.span.file, d.span.line), ())
+        if d.code not in _ALWAYS and any(d.code in s.codes or d.name in s.codes for s in hits):
+            n += 1
+            continue
+        kept.append(d)
+    return kept + extra, n

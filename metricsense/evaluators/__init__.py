@@ -1,0 +1,1 @@
+"""Built-in evaluators, one plugin per rule family, registered like any third-party plugin."""

@@ -1,0 +1,68 @@
+"""The whole extension surface of metricsense: every hook a plugin may implement.
+
+Plugins are found through the ``metricsense`` entry point group; the built-in evaluators are
+registered through the very same hooks (see ``metricsense.plugins.DEFAULT_PLUGINS``). A hook
+implementation takes only the arguments it needs.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT = "metricsense"
+#: The plugin API version. A plugin may declare ``METRICSENSE_API = N`` in its module; a plugin
+#: that needs a newer API than this one is refused with a clear message.
+API_VERSION = 1
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def metricsense_register_rules(register):
+    """Register rules. Called once, when a check (or ``msense rules``) first needs the registry.
+
+    :param register: call ``register(rule)`` once per rule, where ``rule`` was made with the
+        ``metricsense.rule`` decorator. A code or name that another plugin already registered
+        is an error that names both plugins; one rule never silently replaces another.
+
+    Third-party rules use their own code prefix (two to four capital letters, three digits).
+    """
+
+
+@hookspec
+def metricsense_register_formats(register):
+    """Register output formats for ``msense check --format NAME``.
+
+    :param register: call ``register(name, render)`` where ``render(report, options) -> str``
+        turns a ``metricsense.Report`` into the text written to standard output; ``options`` is a
+        mapping with at least ``color`` (True when writing to a terminal).
+
+    Called when the CLI resolves ``--format`` and by ``msense plugins``.
+    """
+
+
+@hookspec
+def metricsense_register_commands(cli):
+    """Add subcommands to the ``msense`` command line.
+
+    :param cli: the click group behind ``msense``; decorate functions with ``@cli.command()``.
+
+    Called once when the CLI starts, before arguments are parsed.
+    """
+
+
+@hookspec
+def metricsense_analyze(spec, data, analysis):
+    """Compute numeric results for one spec, before its rules run.
+
+    :param spec: the ``metricsense.model.Document`` being checked.
+    :param data: the loaded data for the spec, or None when the check has none.
+    :param analysis: the spec's analysis mapping; add one entry under your own key (for
+        example ``analysis["structure"] = {...}``). It appears in the JSON report's
+        ``analysis`` section whether or not any rule fires, and rules read it through
+        ``ctx.analysis``, so the work is done once.
+
+    Called once per spec, for every plugin, in registration order. An exception becomes an
+    MS005 diagnostic naming the plugin; the other plugins and the rules still run.
+    """

@@ -1,0 +1,139 @@
+"""Read spec files (and the files they include) into one Document, with problems as diagnostics."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from metricsense.model import Document, Include
+from metricsense.span import Span
+
+MAX_SPEC_BYTES = 50 * 1024 * 1024
+
+
+@dataclass
+class Problem:
+    """A problem met while loading: the rule code it is reported under, where, and what."""
+
+    code: str
+    span: Span
+    message: str
+    help: str | None = None
+
+
+@dataclass
+class Loaded:
+    document: Document | None
+    problems: list[Problem] = field(default_factory=list)
+    included: set[Path] = field(default_factory=set)  # resolved paths of included files
+
+
+def display_path(path: Path) -> str:
+    """A path as shown to people: relative to the working folder when inside it, with /."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path.as_posix()
+    return Path(rel).as_posix() if not rel.startswith("..") else path.as_posix()
+
+
+def is_within(path: Path, roots: list[Path]) -> bool:
+    """True when ``path`` (resolved: symlinks followed) lies inside one of ``roots``."""
+    real = path.resolve()
+    return any(real == root or root in real.parents for root in roots)
+
+
+def read_text(path: Path, shown: str, problems: list[Problem], at: Span | None = None) -> str | None:
+    """A file's text; a read or decoding problem becomes MS001/MS004 with a position."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            problems.append(
+                Problem("MS004", at or Span.point(shown),
+                        f"`{shown}` is {size // (1024 * 1024)} MB, over the {MAX_SPEC_BYTES // (1024 * 1024)} MB "
+                        "a spec may have; split it with `include`")
+            )
+            return None
+        raw = path.read_bytes()
+    except OSError as exc:
+        problems.append(Problem("MS004", at or Span.point(shown), f"cannot read `{shown}`: {exc.strerror}"))
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        problems.append(
+            Problem("MS001", Span(shown, line, column, line, column + 1),
+                    f"the file is not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot be decoded",
+                    "save the spec as UTF-8")
+        )
+        return None
+
+
+def load_path(
+    path: Path, *, allow_paths: list[Path] | None = None, max_depth: int = 16, text: str | None = None
+) -> Loaded:
+    """Parse ``path`` and, recursively, every file it includes, into one Document."""
+    from metricsense.syntax import parse_text
+
+    root_file = path.resolve() if text is None else Path.cwd() / "<string>"
+    roots = [root_file.parent] + [p.resolve() for p in (allow_paths or [])]
+    result = Loaded(None)
+    statements: list = []
+    suppressions: list = []
+    files: list[str] = []
+
+    def visit(file: Path, shown: str, source: str | None, stack: tuple[Path, ...], at: Span | None) -> None:
+        if source is None:
+            source = read_text(file, shown, result.problems, at)
+            if source is None:
+                return
+        files.append(shown)
+        parsed = parse_text(source, shown)
+        suppressions.extend(parsed.suppressions)
+        if parsed.errors:
+            for err in parsed.errors:
+                result.problems.append(Problem("MS001", err.span, err.message, err.hint))
+            return
+        for stmt in parsed.statements:
+            statements.append(stmt)
+            if isinstance(stmt, Include):
+                include(stmt, file, stack)
+
+    def include(stmt: Include, parent: Path, stack: tuple[Path, ...]) -> None:
+        target = (parent.parent / stmt.path)
+        shown = display_path(target)
+        if os.path.isabs(stmt.path) or not is_within(target, roots):
+            result.problems.append(
+                Problem("MS004", stmt.span, f"`{stmt.path}` is outside the folder this spec may read",
+                        "move the file beside the spec, or allow its folder with `--allow-path DIR` "
+                        "or `allow-paths` in the configuration")
+            )
+            return
+        resolved = target.resolve()
+        if resolved in stack:
+            chain = " -> ".join(display_path(p) for p in (*stack, resolved))
+            result.problems.append(Problem("MS004", stmt.span, f"`{stmt.path}` includes itself: {chain}",
+                                           "remove one of the includes in the cycle"))
+            return
+        if len(stack) >= max_depth:
+            result.problems.append(
+                Problem("MS004", stmt.span,
+                        f"includes nest deeper than {max_depth} files at `{stmt.path}`",
+                        "flatten the includes, or raise `max-include-depth` in the configuration")
+            )
+            return
+        if not resolved.is_file():
+            result.problems.append(Problem("MS004", stmt.span, f"included file `{stmt.path}` does not exist",
+                                           f"looked for {shown}"))
+            return
+        result.included.add(resolved)
+        visit(resolved, shown, None, (*stack, resolved), stmt.span)
+
+    shown_root = display_path(root_file) if text is None else "<string>"
+    visit(root_file, shown_root, text, (root_file,), None)
+    if files and not any(p.code == "MS001" for p in result.problems):
+        result.document = Document(tuple(statements), tuple(files), tuple(suppressions), shown_root)
+    return result

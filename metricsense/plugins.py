@@ -1,0 +1,100 @@
+"""The plugin manager: built-in evaluators and third-party plugins through the same door."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pluggy
+
+from metricsense import hookspecs
+
+ENTRY_POINT_GROUP = "metricsense"
+
+#: Built-in plugins, registered exactly the way a third-party plugin would be.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "metricsense.evaluators.core",
+    "metricsense.evaluators.structure",
+    "metricsense.formats",
+)
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """A plugin that could not be loaded: named, with what went wrong."""
+
+    plugin: str
+    message: str
+
+
+def disabled_from_env() -> set[str]:
+    raw = os.environ.get("METRICSENSE_DISABLE_PLUGINS", "")
+    return {p.strip() for p in raw.split(",") if p.strip()}
+
+
+def get_plugin_manager(
+    entrypoints: bool = True, disabled: Iterable[str] = ()
+) -> tuple[pluggy.PluginManager, list[PluginProblem]]:
+    """A fresh plugin manager (a factory, not a global) and the problems met loading plugins.
+
+    ``disabled`` (and ``METRICSENSE_DISABLE_PLUGINS``, comma-separated) name plugins to leave
+    out: an entry point's name, or ``all`` for every third-party plugin.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    blocked = set(disabled) | disabled_from_env()
+    problems: list[PluginProblem] = []
+    for name in DEFAULT_PLUGINS:
+        if name in blocked:
+            pm.set_blocked(name)
+            continue
+        pm.register(importlib.import_module(name), name=name)
+    if entrypoints and "all" not in blocked:
+        problems.extend(_load_entrypoints(pm, blocked))
+    pm.check_pending()
+    return pm, problems
+
+
+def _load_entrypoints(pm: pluggy.PluginManager, blocked: set[str]) -> list[PluginProblem]:
+    from importlib.metadata import entry_points
+
+    problems = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if ep.name in blocked:
+            pm.set_blocked(ep.name)
+            continue
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            continue
+        label = f"{ep.dist.name if ep.dist else '?'}[{ep.name}]"
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # a broken plugin is reported and skipped, never fatal
+            problems.append(PluginProblem(label, f"could not be loaded: {type(exc).__name__}: {exc}"))
+            continue
+        needed = getattr(plugin, "METRICSENSE_API", 1)
+        if isinstance(needed, int) and needed > hookspecs.API_VERSION:
+            problems.append(
+                PluginProblem(
+                    label,
+                    f"needs plugin API {needed}, but this metricsense provides API "
+                    f"{hookspecs.API_VERSION}: upgrade metricsense",
+                )
+            )
+            continue
+        try:
+            pm.register(plugin, name=ep.name)
+        except Exception as exc:
+            problems.append(PluginProblem(label, f"could not be registered: {exc}"))
+    return problems
+
+
+def plugin_versions() -> dict[str, str]:
+    """Entry-point name -> 'distribution version', for ``msense plugins``."""
+    from importlib.metadata import entry_points
+
+    out = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        out[ep.name] = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "?"
+    return out
