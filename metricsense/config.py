@@ -120,7 +120,11 @@ def load_config(path: str | Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        line, col = (int(match.group(1)), int(match.group(2))) if match else (1, 1)
+        if match:
+            line, col = int(match.group(1)), int(match.group(2))
+        else:  # "at end of document"
+            lines = text.rstrip("\n").split("\n")
+            line, col = len(lines), len(lines[-1]) + 1
         raise ConfigError(f"invalid TOML: {exc}", str(path), line, col) from None
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("metricsense", {})

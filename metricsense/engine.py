@@ -74,7 +74,7 @@ def build_registry(pm) -> Registry:
         return cached
     registry = Registry()
     for hook, kind in (("metricsense_register_rules", "rules"), ("metricsense_register_formats", "formats")):
-        for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+        for impl in getattr(pm.hook, hook).get_hookimpls():  # registration order: built-ins first
             plugin = impl.plugin_name
 
             def register(*args, _plugin=plugin, _kind=kind):
@@ -400,7 +400,7 @@ def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
 def _run_rules(doc, rules, cfg, data, analysis, engine_diag, pm) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     first = Span.point(doc.files[0] if doc.files else doc.root)
-    for impl in reversed(pm.hook.metricsense_analyze.get_hookimpls()):
+    for impl in pm.hook.metricsense_analyze.get_hookimpls():
         args = {"spec": doc, "data": data, "analysis": analysis}
         try:
             impl.function(*[args[a] for a in impl.argnames])

@@ -56,8 +56,7 @@ INCLUDE_ERROR = declare(
 
 PLUGIN_CRASHED = declare(
     code="MS005", name="plugin-crashed", severity=Severity.ERROR, exit_code=3,
-    doc='''An evaluator plugin failed: it raised, returned something that is not a diagnostic,
-    or could not be loaded.
+    doc='''An evaluator plugin failed: it raised, returned garbage, or could not be loaded.
 
     ## Why is this bad?
     A crashed evaluator checked nothing, so a clean report would lie. The crash is reported as

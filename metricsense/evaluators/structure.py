@@ -127,7 +127,9 @@ def undefined_name(ctx) -> Iterator[Diagnostic]:
     `guards`, `responds`, `disturbed` and trigger conditions tie the KPI system together: which
     failure a KPI watches, which lever moves it, which series a conversation starts from. A
     misspelt or missing name silently cuts that tie, and every rule built on it (levers versus
-    KPIs, coverage of key failures) then judges a different system from the one intended.
+    KPIs, coverage of key failures) then judges a different system from the one intended. Seed
+    002's heuristics (no more KPIs than inputs, decouple the input-output structure) can only be
+    checked on a structure whose every link resolves.
 
     ## Example
     ```msense
@@ -238,7 +240,8 @@ def duplicate_clause(ctx) -> Iterator[Diagnostic]:
 
     ## Why is this bad?
     Two `target` lines (or two `data`, `link`, ...) in one KPI leave readers unsure which one
-    the team is held to. The spec should say one thing once.
+    the team is held to. Behn's specific target (seed 004, practice #3) is one target: the
+    spec should say one thing once.
 
     ## Example
     ```msense

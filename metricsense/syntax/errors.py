@@ -31,18 +31,28 @@ def value_problem(exc: SpecValueError, file: str) -> SyntaxProblem:
 
 
 # Labelled examples (lark's match_examples): an error in the same parser state gets the hint.
+# Lark compares parser states including the stack depth, so each example is expanded: `{KPI}`
+# into a KPI head with and without a label and an earlier clause, `{TRUST}` likewise, and every
+# example with and without an earlier statement.
+_HEADS = {
+    "{KPI}": ("kpi a {", 'kpi a "A" {', "kpi a { kind outcome", 'kpi a "A" { kind outcome'),
+    "{TRUST}": ("trust t {", 'trust t { team "q"'),
+    "{TRIGGER}": ("trigger t when a < 1", "trigger t when a < 1 for 2 periods"),
+}
 SYNTAX_ERRORS: dict[str, list[str]] = {
     "write the comparison and the date: `target >= 4.5 by 2027-06-30`": [
-        "kpi a { target 4.5 }",
-        "kpi a { target by 2027-01-01 }",
+        "{KPI} target 4.5 }",
+        "{KPI} target by 2027-01-01 }",
     ],
     "put `by` before the date: `target >= 4.5 by 2027-06-30`": [
-        "kpi a { target >= 4.5 2027-06-30 }",
+        "{KPI} target >= 4.5 2027-06-30 }",
+        '{KPI} target "better" 2027-06-30 }',
     ],
-    'a KPI is named with a bare word, then its label: `kpi csat "Customer satisfaction" {`': [
+    'name it with a bare word, then its label: `kpi csat "Customer satisfaction" {`': [
         'kpi "csat" {',
         'lever "deploys"',
         'failure "outages"',
+        'disturbance "holiday"',
     ],
     'a KPI\'s clauses go in a block: `kpi csat "Customer satisfaction" { kind outcome }`': [
         'kpi a "A" kind outcome',
@@ -50,35 +60,50 @@ SYNTAX_ERRORS: dict[str, list[str]] = {
     ],
     'say at which level the failure shows: `failure outages "Customers meet outages" at outcome`': [
         'failure f "F" kpi',
-        'failure f "F" lever',
-        'failure f "F" }',
+        'failure f "F"',
     ],
     "compare with `==`, not `=`": [
         "trigger t when a = 1",
-        "kpi a { target = 1 }",
+        "{KPI} target = 1 }",
     ],
     'a trigger\'s question and audience go in a block: `{ ask "..." with team }`': [
-        'trigger t when a < 1 ask "x"',
-        "trigger t when a < 1 for 2 periods ask",
+        '{TRIGGER} ask "x"',
+        "{TRIGGER} with team",
     ],
     "write the duration with its unit: `for 2 periods`": [
         "trigger t when a < 1 for 2 {",
     ],
     "write the scale as a range: `scale 1..5`": [
-        "trust t { scale 1 }",
-        "trust t { scale 1 5 }",
+        "{TRUST} scale 1 }",
+        "{TRUST} scale 1 5 }",
+        "{TRUST} scale 1-5 }",
     ],
     "give each lever its gain: `responds deploys +0.2, support_hours +0.6`": [
-        "kpi a { responds deploys }",
-        "kpi a { responds deploys, x }",
+        "{KPI} responds deploys }",
+        "{KPI} responds deploys, x }",
+        "{KPI} disturbed holiday }",
     ],
     "separate names with commas: `guards outages, vulns`": [
-        "kpi a { guards x y }",
-    ],
-    "levers and disturbances carry their data in a block: `lever m1 \"Money supply\" { data \"macro.csv\" column \"m1\" }`": [
-        'lever a "A" { column',
+        "{KPI} guards x y }",
     ],
 }
+
+
+def _expand(examples: dict[str, list[str]]) -> dict[str, list[str]]:
+    out = {}
+    for label, texts in examples.items():
+        expanded = []
+        for text in texts:
+            variants = [text]
+            for key, heads in _HEADS.items():
+                if key in text:
+                    variants = [v.replace(key, h) for v in variants for h in heads]
+            expanded += variants + ['mission "m"\n' + v for v in variants]
+        out[label] = expanded
+    return out
+
+
+_EXAMPLES = _expand(SYNTAX_ERRORS)
 
 _FRIENDLY = {
     "NAME": "a name",
@@ -174,6 +199,15 @@ def describe(exc: UnexpectedInput, text: str, file: str, parser: Lark) -> Syntax
         end_column = column + 1
     expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or set()
     message = f"unexpected {_found(exc, text)}; expected {expected_words(expected, parser)}"
+    if isinstance(exc, UnexpectedCharacters) and text[exc.pos_in_stream : exc.pos_in_stream + 1] == '"':
+        message = "this string is never closed: a string ends with `\"` on the same line"
+    if isinstance(exc, UnexpectedToken) and not at_end and "RBRACE" in expected and column == 1:
+        block = _open_block(text[: exc.token.start_pos])
+        if block is not None and str(exc.token) in _STATEMENTS:
+            message = (
+                f"the `{block[2]}` block opened at line {block[0]}, column {block[1]} is not closed "
+                f"before this `{exc.token}`; expected {expected_words(expected, parser)}"
+            )
     if at_end:
         block = _open_block(text)
         if block is not None:
@@ -183,7 +217,7 @@ def describe(exc: UnexpectedInput, text: str, file: str, parser: Lark) -> Syntax
             )
     hint = None
     try:
-        hint = exc.match_examples(parser.parse, SYNTAX_ERRORS, use_accepts=True)
+        hint = exc.match_examples(parser.parse, _EXAMPLES, use_accepts=True)
     except Exception:  # NOTE: a hint is a courtesy; never let finding one fail the report
         hint = None
     return SyntaxProblem(Span(file, line, column, line, end_column), message, hint)

@@ -195,8 +195,12 @@ class ModelBuilder(Transformer):
         return self._clause("review", meta, m.Duration(int(count), _unit(unit), self._span(meta)))
 
     def target_number(self, meta, children):
-        cmp_tok, value = children[0], children[1]
-        by = children[2] if len(children) > 2 else None
+        cmp_tok, rest = children[0], list(children[1:])
+        sign = rest.pop(0) if rest and getattr(rest[0], "type", None) == "ADD_OP" else None
+        value = float(rest.pop(0))
+        if sign == "-":
+            value = -value
+        by = rest[0] if rest else None
         return m.Target(str(cmp_tok), value, None, by, self._span(meta))
 
     def target_words(self, meta, children):

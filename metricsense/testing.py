@@ -1,0 +1,106 @@
+"""The case runner metricsense uses for its own rules, for plugin authors too.
+
+A case is a spec whose offending lines carry a marker comment naming the codes expected there:
+
+    kpi lead_time "Lead time" {   # [MS013]
+
+``run_case(path, code)`` checks the spec and compares, for ``code``, the lines diagnostics
+point at with the lines that carry the marker; an ``expected.txt`` beside the spec, when
+present, must equal the rendered text output for that code. A folder of cases per code
+(``cases/MS013/fail.msense``, ``cases/MS013/pass.msense``) becomes pytest parameters with
+``collect_cases``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_MARKER = re.compile(r"#\s*\[([A-Z]{2,4}[0-9]{3}(?:\s*,\s*[A-Z]{2,4}[0-9]{3})*)\]")
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    code: str
+    expected: list[int]
+    found: list[int]
+    report: Any
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.found
+
+    def explain(self) -> str:
+        lines = [f"{self.code}: expected on lines {self.expected}, reported on lines {self.found}"]
+        for d in self.report.diagnostics:
+            lines.append(f"  {d.code} {d.span}: {d.message}")
+        return "\n".join(lines)
+
+
+def markers(text: str) -> dict[str, list[int]]:
+    """Code -> sorted line numbers carrying a `# [CODE]` marker (Markdown fences included)."""
+    out: dict[str, list[int]] = {}
+    for lineno, line in enumerate(text.split("\n"), 1):
+        for match in _MARKER.finditer(line):
+            for code in match.group(1).split(","):
+                out.setdefault(code.strip(), []).append(lineno)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def run_case(path: str | Path, code: str, *, data: Any = None, config: Any = None, plugin_manager=None) -> CaseResult:
+    """Check the case spec and compare the lines reported for ``code`` with its markers."""
+    import metricsense
+
+    path = Path(path)
+    expected = markers(path.read_text("utf-8")).get(code, [])
+    report = metricsense.check(path, data=data, config=config or {}, plugin_manager=plugin_manager)
+    found = sorted(d.span.line for d in report.diagnostics if d.code == code and Path(d.span.file).name == path.name)
+    return CaseResult(code, expected, found, report)
+
+
+def rendered(report, code: str) -> str:
+    """The text output restricted to one code, as compared with a case's expected.txt."""
+    from dataclasses import replace
+
+    from metricsense.render import render_text
+
+    only = replace(report, diagnostics=[d for d in report.diagnostics if d.code == code])
+    return render_text(only)
+
+
+def collect_cases(root: str | Path) -> list[tuple[str, Path]]:
+    """(code, spec path) for every spec below ``root/<CODE>/``: the parameters of a case test."""
+    root = Path(root)
+    cases = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        for spec in sorted(folder.glob("*.msense")) + sorted(folder.glob("*.md")):
+            cases.append((folder.name, spec))
+    return cases
+
+
+def assert_case(path: str | Path, code: str, **kwargs: Any) -> CaseResult:
+    """pytest helper: run the case, fail with the diagnostics when the markers disagree."""
+    result = run_case(path, code, **kwargs)
+    assert result.ok, result.explain()
+    unexpected = [d for d in result.report.diagnostics if d.code in ("MS001", "MS005", "MS006") and d.code != code]
+    assert not unexpected, "the case itself is broken:\n" + result.explain()
+    expected_txt = Path(path).with_name(Path(path).stem + ".expected.txt")
+    if expected_txt.exists():
+        import os
+
+        here = os.getcwd()
+        try:
+            os.chdir(Path(path).parent)
+            text = rendered(metricsense_check_here(Path(path).name, kwargs), code)
+        finally:
+            os.chdir(here)
+        assert text == expected_txt.read_text("utf-8"), f"rendered output differs from {expected_txt.name}:\n{text}"
+    return result
+
+
+def metricsense_check_here(name: str, kwargs: dict) -> Any:
+    import metricsense
+
+    return metricsense.check(name, data=kwargs.get("data"), config=kwargs.get("config") or {})

@@ -1,0 +1,184 @@
+"""The plugin door: hooks, isolation of crashing plugins, no silent replacement of rules."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+import metricsense
+from metricsense import hookimpl
+from metricsense.diagnostics import Severity
+from metricsense.engine import RegistrationError, Registry, build_registry
+from metricsense.plugins import get_plugin_manager
+
+SPEC = 'mission "M"\nlever deploys "D"\nkpi csat "C" { responds deploys +1 }\n'
+
+
+def manager_with(*plugins):
+    pm, problems = get_plugin_manager(entrypoints=False)
+    assert not problems
+    for i, plugin in enumerate(plugins):
+        pm.register(plugin, name=f"test-plugin-{i}")
+    return pm
+
+
+def plugin_module(name, **hooks):
+    mod = types.ModuleType(name)
+    for key, value in hooks.items():
+        setattr(mod, key, value)
+    return mod
+
+
+@metricsense.rule(code="XYZ001", name="kpi-named-csat", severity=Severity.INFO)
+def kpi_named_csat(ctx):
+    """A KPI is called csat.
+
+    ## Why is this bad?
+    It is not; this rule exists to test the plugin door (seed 002).
+    ## Example
+    ## What to do instead
+    """
+    for kpi in ctx.spec.kpis:
+        if kpi.name == "csat":
+            yield ctx.report(kpi, "a KPI named csat", evidence={"n": 1})
+
+
+def test_hook_metricsense_register_rules():
+    @hookimpl
+    def metricsense_register_rules(register):
+        register(kpi_named_csat)
+
+    pm = manager_with(plugin_module("p", metricsense_register_rules=metricsense_register_rules))
+    report = metricsense.check(SPEC, config={}, plugin_manager=pm)
+    (d,) = [d for d in report.diagnostics if d.code == "XYZ001"]
+    assert d.span.line == 3 and d.severity is Severity.INFO and d.evidence == {"n": 1}
+    assert build_registry(pm).rules["XYZ001"].plugin == "test-plugin-0"
+
+
+def test_hook_metricsense_register_formats():
+    @hookimpl
+    def metricsense_register_formats(register):
+        register("count", lambda report, options: f"{len(report.diagnostics)}\n")
+
+    pm = manager_with(plugin_module("p", metricsense_register_formats=metricsense_register_formats))
+    registry = build_registry(pm)
+    render, plugin = registry.formats["count"]
+    report = metricsense.check(SPEC, config={}, plugin_manager=pm)
+    assert render(report, {}) == f"{len(report.diagnostics)}\n" and plugin == "test-plugin-0"
+
+
+def test_hook_metricsense_register_commands():
+    import click
+    from click.testing import CliRunner
+
+    from metricsense.cli import _Group
+
+    group = _Group(name="msense")
+
+    @hookimpl
+    def metricsense_register_commands(cli):
+        @cli.command()
+        def hello():
+            click.echo("hello from a plugin")
+
+    pm = manager_with(plugin_module("p", metricsense_register_commands=metricsense_register_commands))
+    pm.hook.metricsense_register_commands(cli=group)
+    result = CliRunner().invoke(group, ["hello"])
+    assert result.exit_code == 0 and "hello from a plugin" in result.output
+
+
+def test_hook_metricsense_analyze():
+    @hookimpl
+    def metricsense_analyze(spec, analysis):
+        analysis["counts"] = {"kpis": len(spec.kpis)}
+
+    pm = manager_with(plugin_module("p", metricsense_analyze=metricsense_analyze))
+    report = metricsense.check(SPEC, config={}, plugin_manager=pm)
+    assert report.analysis["<string>"]["counts"] == {"kpis": 1}
+    assert report.analysis["<string>"]["structure"]["structural_rank"] == 1
+
+
+def test_a_crashing_rule_is_a_diagnostic_and_the_others_still_run():
+    @metricsense.rule(code="XYZ002", name="always-crashes", severity=Severity.WARNING)
+    def always_crashes(ctx):
+        """Crashes."""
+        raise ZeroDivisionError("no levers")
+        yield
+
+    @hookimpl
+    def metricsense_register_rules(register):
+        register(always_crashes)
+
+    pm = manager_with(plugin_module("p", metricsense_register_rules=metricsense_register_rules))
+    report = metricsense.check(SPEC + 'lever idle "I"\n', config={}, plugin_manager=pm)
+    crash = [d for d in report.diagnostics if d.code == "MS005"]
+    assert len(crash) == 1 and "XYZ002" in crash[0].message and "test-plugin-0" in crash[0].message
+    assert "ZeroDivisionError" in crash[0].message
+    assert any(d.code == "MS017" for d in report.diagnostics)  # the built-in rules still ran
+    assert report.exit_code == 3
+
+
+def test_a_rule_returning_garbage_is_a_crash():
+    @metricsense.rule(code="XYZ003", name="returns-garbage", severity=Severity.WARNING)
+    def garbage(ctx):
+        """Garbage."""
+        yield "not a diagnostic"
+
+    @hookimpl
+    def metricsense_register_rules(register):
+        register(garbage)
+
+    pm = manager_with(plugin_module("p", metricsense_register_rules=metricsense_register_rules))
+    report = metricsense.check(SPEC, config={}, plugin_manager=pm)
+    assert any(d.code == "MS005" and "not a Diagnostic" in d.message for d in report.diagnostics)
+
+
+def test_a_crashing_analysis_is_isolated():
+    @hookimpl
+    def metricsense_analyze(spec, analysis):
+        raise RuntimeError("boom")
+
+    pm = manager_with(plugin_module("p", metricsense_analyze=metricsense_analyze))
+    report = metricsense.check(SPEC, config={}, plugin_manager=pm)
+    assert any(d.code == "MS005" and "boom" in d.message for d in report.diagnostics)
+    assert "structure" in report.analysis["<string>"]
+    assert report.exit_code == 3
+
+
+def test_a_taken_code_is_an_error_naming_both_plugins():
+    from dataclasses import replace
+
+    clash = replace(kpi_named_csat, code="MS013")
+
+    @hookimpl
+    def metricsense_register_rules(register):
+        register(clash)
+
+    pm = manager_with(plugin_module("p", metricsense_register_rules=metricsense_register_rules))
+    registry = build_registry(pm)
+    assert registry.rules["MS013"].name == "more-kpis-than-levers"  # never silently replaced
+    (plugin, message) = registry.problems[0]
+    assert plugin == "test-plugin-0"
+    assert "MS013" in message and "metricsense.evaluators.structure" in message
+    report = metricsense.check(SPEC, config={}, plugin_manager=pm)
+    assert report.exit_code == 3
+
+
+def test_registry_rejects_bad_codes_and_names():
+    from dataclasses import replace
+
+    reg = Registry()
+    with pytest.raises(RegistrationError):
+        reg.add_rule(replace(kpi_named_csat, code="X1"), "p")
+    with pytest.raises(RegistrationError):
+        reg.add_rule(replace(kpi_named_csat, name="Not Kebab"), "p")
+    with pytest.raises(RegistrationError):
+        reg.add_rule("not a rule", "p")
+
+
+def test_builtins_can_be_blocked(monkeypatch):
+    monkeypatch.setenv("METRICSENSE_DISABLE_PLUGINS", "metricsense.evaluators.structure")
+    pm, _ = get_plugin_manager(entrypoints=False)
+    assert "MS013" not in build_registry(pm).rules
+    assert "MS001" in build_registry(pm).rules
