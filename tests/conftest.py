@@ -24,11 +24,15 @@ def require(module: str):
         pytest.skip(f"{module} is not installed")
 
 
+# A run without site (a developer's source-tree run) passes that on to the subprocess.
+_FLAGS = ["-S"] if sys.flags.no_site else []
+
+
 def run_msense(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the installed `msense` as a user would, in a subprocess."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-P", "-m", "metricsense", *args],
+        [sys.executable, *_FLAGS, "-P", "-m", "metricsense", *args],
         cwd=cwd or ROOT, capture_output=True, text=True, env=full_env, timeout=120,
     )
 

