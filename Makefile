@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.metricsense-installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean system-deps
 
 # The venv, the build tools and an editable install with the test extra. meson-python's
 # editable install rebuilds the Cython kernel on import after a .pyx edit.
@@ -22,8 +22,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	. $(BIN)/activate && msense check --exit-zero examples/
 
+# Servers the tests start themselves (PostgreSQL on loopback), from Debian's packages when missing.
+system-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing PostgreSQL (Debian package) for the data tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 # The whole test suite, as CI runs it.
-test: $(STAMP)
+test: $(STAMP) system-deps
 	. $(BIN)/activate && python -P -m pytest
 
 bench: $(STAMP)

@@ -28,6 +28,7 @@ class Registry:
     rules: dict[str, Rule] = field(default_factory=dict)
     by_name: dict[str, Rule] = field(default_factory=dict)
     formats: dict[str, tuple[Callable[..., str], str]] = field(default_factory=dict)
+    readers: dict[str, tuple[Callable[..., Any], str]] = field(default_factory=dict)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (plugin, message)
 
     def add_rule(self, rule: Rule, plugin: str) -> None:
@@ -64,36 +65,38 @@ def _with_plugin(rule: Rule, plugin: str) -> Rule:
     return replace(rule, plugin=plugin)
 
 
-_registry_cache: dict[int, Registry] = {}
-
-
 def build_registry(pm) -> Registry:
     """Call every plugin's registration hooks, one plugin at a time, isolating failures."""
-    cached = _registry_cache.get(id(pm))
+    # NOTE: cached on the manager itself; an id()-keyed cache would hand a new manager the
+    # registry of a dead one that happened to have the same id.
+    cached = getattr(pm, "_metricsense_registry", None)
     if cached is not None:
         return cached
     registry = Registry()
-    for hook, kind in (("metricsense_register_rules", "rules"), ("metricsense_register_formats", "formats")):
+    hooks = (("metricsense_register_rules", "rules"), ("metricsense_register_formats", "formats"),
+             ("metricsense_register_data_sources", "readers"))
+    for hook, kind in hooks:
         for impl in getattr(pm.hook, hook).get_hookimpls():  # registration order: built-ins first
             plugin = impl.plugin_name
 
             def register(*args, _plugin=plugin, _kind=kind):
                 if _kind == "rules":
                     registry.add_rule(args[0], _plugin)
-                else:
-                    name, render = args
-                    if name in registry.formats:
-                        raise RegistrationError(
-                            f"plugin {_plugin!r} registers format {name!r}, already registered by "
-                            f"plugin {registry.formats[name][1]!r}"
-                        )
-                    registry.formats[name] = (render, _plugin)
+                    return
+                name, func = args
+                table = registry.formats if _kind == "formats" else registry.readers
+                if name in table:
+                    what = "format" if _kind == "formats" else "data source"
+                    raise RegistrationError(
+                        f"plugin {_plugin!r} registers {what} {name!r}, already registered by plugin {table[name][1]!r}"
+                    )
+                table[name] = (func, _plugin)
 
             try:
                 impl.function(*[{"register": register}[a] for a in impl.argnames])
             except Exception as exc:
                 registry.problems.append((plugin, f"{type(exc).__name__}: {exc}"))
-    _registry_cache[id(pm)] = registry
+    pm._metricsense_registry = registry
     return registry
 
 
@@ -336,7 +339,11 @@ def check(
             files.extend(f for f in doc.files if f not in files)
             documents[doc.root] = doc
             spec_analysis: dict[str, Any] = {}
-            found.extend(_run_rules(doc, selected, cfg, data, spec_analysis, engine_diag, pm))
+            dataset = None
+            if data is not None or any(_has_data(doc)):
+                dataset, data_diags = _load_data(doc, data, registry, allowed, engine_diag)
+                found.extend(data_diags)
+            found.extend(_run_rules(doc, selected, cfg, dataset, spec_analysis, engine_diag, pm))
             analysis[doc.root] = spec_analysis
             kept, n_suppressed = _apply_suppressions(doc, found, registry, engine_diag)
             suppressed += n_suppressed
@@ -347,6 +354,30 @@ def check(
     diagnostics = _dedupe(sorted(diagnostics, key=Diagnostic.sort_key))
     inline = {"<string>": item for kind, item in sources if kind == "text"}
     return Report(diagnostics, analysis, files, cfg.fail_on, suppressed, registry, documents, inline)
+
+
+def _has_data(doc: Document):
+    yield bool(doc.data_defaults)
+    for node in (*doc.kpis, *doc.levers, *doc.disturbances, *doc.trusts):
+        yield node.data is not None
+
+
+def _load_data(doc: Document, data: Any, registry: Registry, allowed: list[Path], engine_diag):
+    """Read the spec's data; every problem is a diagnostic, a crashed reader is MS005."""
+    from metricsense.data.dataset import build
+
+    root = Path(doc.root).parent if doc.root != "<string>" else Path.cwd()
+    dataset, problems, crashes = build(doc, data, registry.readers, [root, *allowed])
+    diags = []
+    for p in problems:
+        rule = registry.rules[p.code]
+        diags.append(Diagnostic(p.code, rule.name, rule.severity, p.message, p.span,
+                                tuple(Related(s, m) for s, m in p.related), p.help, {}))
+    for plugin, message in crashes:
+        diags.append(engine_diag("MS005", Span.point(doc.files[0] if doc.files else doc.root),
+                                 f"data source plugin {plugin!r} crashed: {message}",
+                                 "the other sources and evaluators still ran"))
+    return dataset, diags
 
 
 def _looks_like_text(spec: str | Path) -> bool:

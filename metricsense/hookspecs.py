@@ -66,3 +66,20 @@ def metricsense_analyze(spec, data, analysis):
     Called once per spec, for every plugin, in registration order. An exception becomes an
     MS005 diagnostic naming the plugin; the other plugins and the rules still run.
     """
+
+
+@hookspec
+def metricsense_register_data_sources(register):
+    """Register readers for data sources.
+
+    :param register: call ``register(kind, reader)``, where ``kind`` is a file suffix with its
+        dot (``".csv"``) for ``data "file"`` clauses, or a URL scheme (``"snowflake"``) for
+        ``data sql "QUERY" from "URL"`` clauses, and ``reader(request) -> Table`` reads one
+        source (``metricsense.data.ReadRequest`` in, ``metricsense.data.Table`` out). A reader
+        raises ``metricsense.data.DataError`` for a problem with the data (a missing file, a bad
+        value): it becomes a diagnostic pointing at the spec's ``data`` clause. Any other
+        exception becomes MS005 naming the plugin.
+
+    Called the first time a check needs to read data. A kind another plugin registered is an
+    error naming both plugins.
+    """

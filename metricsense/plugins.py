@@ -17,6 +17,7 @@ ENTRY_POINT_GROUP = "metricsense"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "metricsense.evaluators.core",
     "metricsense.evaluators.structure",
+    "metricsense.data.plugin",
     "metricsense.formats",
 )
 

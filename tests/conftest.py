@@ -46,3 +46,76 @@ def msense():
 def no_config():
     """An empty configuration, so the repository's own pyproject.toml is never picked up."""
     return {}
+
+
+# ---- a real PostgreSQL server on loopback, for the data tests --------------------------------
+
+PG_PASSWORD = "not-a-real-secret-5150"
+
+
+def _pg_bin() -> Path | None:
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    import shutil
+
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A private PostgreSQL cluster on 127.0.0.1 with the example KPI data loaded; its URL uses
+    `${PGPASSWORD}` (set in the environment for the test session)."""
+    import pwd
+    import shutil
+    import socket
+    import tempfile
+
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        if IN_CI:
+            pytest.fail("PostgreSQL is required in CI (make test installs it)")
+        pytest.skip("PostgreSQL is not installed")
+    psycopg = require("psycopg")
+    as_user: list[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="msense-pg-"))
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use its own account
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    pwfile = folder / "pw"
+    pwfile.write_text(PG_PASSWORD + "\n")
+    if as_user:
+        os.chown(pwfile, pwd.getpwnam("postgres").pw_uid, -1)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = folder / "data"
+    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "msense", "--auth=md5",
+                    f"--pwfile={pwfile}", "-E", "UTF8"], check=True, capture_output=True)
+    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(folder / "log"),
+                    "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"],
+                   check=True, capture_output=True)
+    url = f"postgresql://msense:{PG_PASSWORD}@127.0.0.1:{port}/postgres"
+    try:
+        import csv
+
+        with psycopg.connect(url) as conn:
+            with conn.cursor() as cur:
+                rows = list(csv.DictReader((EXAMPLES / "customer-love" / "data" / "kpis.csv").open()))
+                cols = list(rows[0])
+                cur.execute("CREATE TABLE kpis (period date PRIMARY KEY, "
+                            + ", ".join(f'"{c}" double precision' for c in cols[1:]) + ")")
+                with cur.copy("COPY kpis FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row([row["period"]] + [row[c] or None for c in cols[1:]])
+            conn.commit()
+        os.environ["PGPASSWORD"] = PG_PASSWORD
+        yield f"postgresql://msense:${{PGPASSWORD}}@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+                       capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)

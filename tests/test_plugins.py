@@ -182,3 +182,45 @@ def test_builtins_can_be_blocked(monkeypatch):
     pm, _ = get_plugin_manager(entrypoints=False)
     assert "MS013" not in build_registry(pm).rules
     assert "MS001" in build_registry(pm).rules
+
+
+def test_hook_metricsense_register_data_sources(tmp_path):
+    from metricsense.data import Table
+
+    calls = []
+
+    def read_fixed(request):
+        calls.append(request.source.path)
+        yield Table({"period": __import__("numpy").array([1, 2, 3]), "csat": __import__("numpy").array([1.0, 2.0, 4.0])},
+                    "fixed")
+
+    @hookimpl
+    def metricsense_register_data_sources(register):
+        register(".fixed", read_fixed)
+
+    pm = manager_with(plugin_module("p", metricsense_register_data_sources=metricsense_register_data_sources))
+    spec = tmp_path / "k.msense"
+    spec.write_text('mission "M"\nkpi csat "C" { data "any.fixed" }\n')
+    report = metricsense.check(spec, config={}, plugin_manager=pm)
+    assert calls == ["any.fixed"]
+    summary = report.analysis[next(iter(report.analysis))]["data"]["series"]["csat"]
+    assert summary == {"source": "fixed", "observed": 3, "missing": 0, "first": "1", "last": "3"}
+
+
+def test_a_crashing_data_source_is_isolated(tmp_path):
+    def broken(request):
+        raise KeyError("boom")
+
+    @hookimpl
+    def metricsense_register_data_sources(register):
+        register(".broken", broken)
+
+    pm = manager_with(plugin_module("p", metricsense_register_data_sources=metricsense_register_data_sources))
+    (tmp_path / "ok.csv").write_text("period,b\n1,2\n")
+    spec = tmp_path / "k.msense"
+    spec.write_text('mission "M"\nkpi a "A" { data "x.broken" }\nkpi b "B" { data "ok.csv" }\n')
+    report = metricsense.check(spec, config={}, plugin_manager=pm)
+    crash = [d for d in report.diagnostics if d.code == "MS005"]
+    assert len(crash) == 1 and "test-plugin-0" in crash[0].message and "boom" in crash[0].message
+    assert report.analysis[next(iter(report.analysis))]["data"]["series"]["b"]["observed"] == 1
+    assert report.exit_code == 3

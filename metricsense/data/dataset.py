@@ -1,0 +1,497 @@
+"""Read every series a spec points at into aligned arrays: the evaluators' view of the data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metricsense.data.paths import resolve_inside
+from metricsense.data.table import (
+    DataError,
+    ReadRequest,
+    Table,
+    infer_frequency,
+    period_label,
+    to_numeric,
+    to_periods,
+)
+from metricsense.model import KPI, DataSource, Disturbance, Document, Lever, Ref, TrustSignal, walk_expr
+from metricsense.span import Span
+
+SURVEY_COLUMNS = ("role", "manager_id", "group", "question", "score")
+
+
+@dataclass
+class Series:
+    """One series on the dataset's period index: NaN where a period has no value.
+
+    For long data with a segment column, ``by_segment`` holds one column per segment and
+    ``values`` is their mean per period (NaN where no segment has a value).
+    """
+
+    name: str
+    values: np.ndarray
+    origin: str
+    segments: tuple[str, ...] = ()
+    by_segment: np.ndarray | None = None
+
+
+@dataclass
+class Survey:
+    """A trust signal's survey answers, long form: one array per column, one entry per answer."""
+
+    name: str
+    columns: dict[str, np.ndarray]
+    origin: str
+
+
+@dataclass
+class DataProblem:
+    code: str
+    span: Span
+    message: str
+    related: list[tuple[Span, str]] = field(default_factory=list)
+    help: str | None = None
+
+
+@dataclass
+class DataSet:
+    periods: np.ndarray
+    series_map: dict[str, Series]
+    surveys: dict[str, Survey]
+    frequency: str | None
+    problems: list[DataProblem] = field(default_factory=list)
+
+    def series(self, name: str) -> Series | None:
+        return self.series_map.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.series_map
+
+    def matrix(self, names: Iterable[str]) -> np.ndarray:
+        """T periods x n series (float64, NaN for missing), in the order given."""
+        cols = [self.series_map[n].values for n in names]
+        if not cols:
+            return np.empty((len(self.periods), 0))
+        return np.column_stack(cols)
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "periods": len(self.periods),
+            "first": period_label(self.periods[0]) if len(self.periods) else None,
+            "last": period_label(self.periods[-1]) if len(self.periods) else None,
+            "frequency": self.frequency,
+            "series": {},
+            "surveys": {name: {"source": s.origin} for name, s in sorted(self.surveys.items())},
+        }
+        for name, s in self.series_map.items():
+            present = ~np.isnan(s.values)
+            item: dict[str, Any] = {"source": s.origin, "observed": int(present.sum()),
+                                    "missing": int((~present).sum())}
+            if present.any():
+                idx = np.flatnonzero(present)
+                item["first"] = period_label(self.periods[idx[0]])
+                item["last"] = period_label(self.periods[idx[-1]])
+            if s.segments:
+                item["segments"] = len(s.segments)
+            out["series"][name] = item
+        return out
+
+
+@dataclass
+class _Need:
+    """A series (or survey) the spec wants, and from where."""
+
+    name: str
+    node: Any
+    source: DataSource
+    column: str
+    report_missing: bool
+
+
+Reader = Callable[[ReadRequest], Iterable[Table]]
+
+
+def _source_key(src: DataSource) -> tuple:
+    return (src.kind, src.path, src.query, src.url, src.period, src.layout, src.segment,
+            src.column if src.layout == "long" else None, src.span.file)
+
+
+class _Builder:
+    def __init__(self, doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]],
+                 allowed: list[Path], base: Path) -> None:
+        self.doc, self.data, self.readers = doc, data, readers
+        self.allowed, self.base = allowed, base
+        self.problems: list[DataProblem] = []
+        self.crashes: list[tuple[str, str]] = []  # (plugin, message)
+
+    # ---- which source each series reads ----------------------------------------------------
+    def needs(self) -> tuple[list[_Need], list[_Need]]:
+        doc = self.doc
+        defaults = list(doc.data_defaults)
+        if _single_table(self.data):
+            defaults = [_memory_source("<data>", doc)]
+        series: list[_Need] = []
+        for node in (*doc.kpis, *doc.levers, *doc.disturbances):
+            if node.data is not None:
+                src = node.data
+                column = node.name if src.layout == "long" else (src.column or node.name)
+                series.append(_Need(node.name, node, src, column, True))
+            elif defaults:
+                series.append(_Need(node.name, node, defaults[0], node.name, isinstance(node, KPI)))
+        by_name = {n.name: n for n in series}
+        for trig in doc.triggers:
+            for ref in (r for r in walk_expr(trig.condition) if isinstance(r, Ref) and len(r.parts) > 1):
+                owner = by_name.get(ref.parts[0])
+                dotted = ".".join(ref.parts)
+                if owner is not None and dotted not in by_name:
+                    column = "_".join(ref.parts)
+                    by_name[dotted] = _Need(dotted, ref, owner.source, column, True)
+                    series.append(by_name[dotted])
+        surveys = [_Need(t.name, t, t.data, "", True) for t in doc.trusts if t.data is not None]
+        return series, surveys
+
+    # ---- reading ----------------------------------------------------------------------------
+    def request(self, src: DataSource) -> tuple[Reader, ReadRequest] | None:
+        from metricsense.data import secrets
+
+        spec_dir = (self.base / src.span.file).parent if src.span.file != "<string>" else self.base
+        if src.kind == "memory":
+            return None
+        if src.kind == "file":
+            path = resolve_inside(src.path or "", spec_dir, self.allowed + [spec_dir])
+            suffix = path.suffix.lower()
+            if suffix not in self.readers:
+                known = ", ".join(sorted(k for k in self.readers if k.startswith(".")))
+                raise DataError("MS030", f"no reader for `{src.path}` (files this installation reads: {known})")
+            return self.readers[suffix][0], ReadRequest(src, path=path, base=spec_dir,
+                                                        allowed=tuple(self.allowed + [spec_dir]))
+        template = src.url or ""
+        scheme = template.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme == "postgres":
+            scheme = "postgresql"
+        if scheme not in self.readers:
+            known = ", ".join(sorted(k for k in self.readers if not k.startswith(".")))
+            raise DataError("MS030", f"no reader for `{scheme}:` URLs (this installation reads: {known})")
+        expanded = secrets.expand(template)
+        return self.readers[scheme][0], ReadRequest(
+            src, url=expanded, display_url=secrets.display(template), base=spec_dir,
+            allowed=tuple(self.allowed + [spec_dir]),
+        )
+
+    def batches(self, src: DataSource) -> Iterable[Table]:
+        memory = self.memory_table(src)
+        if memory is not None:
+            return [memory]
+        made = self.request(src)
+        assert made is not None
+        reader, req = made
+        return reader(req)
+
+    def memory_table(self, src: DataSource) -> Table | None:
+        from metricsense.data.readers import table_from_object
+
+        if self.data is None:
+            return None
+        if src.kind == "memory":
+            return table_from_object(self.data, "<data>")
+        if isinstance(self.data, Mapping) and src.path:
+            for key in (src.path, Path(src.path).name, Path(src.path).stem):
+                if key in self.data and _is_table_like(self.data[key]):
+                    return table_from_object(self.data[key], f"<data[{key!r}]>")
+        return None
+
+    def read_all(self, src: DataSource) -> Table:
+        """The whole source as one Table (batches concatenated)."""
+        parts = list(self.batches(src))
+        if not parts:
+            raise DataError("MS034", f"`{_shown(src)}` has no rows")
+        if len(parts) == 1:
+            return parts[0]
+        names = parts[0].columns.keys()
+        cols = {n: np.concatenate([p.columns[n] for p in parts]) for n in names}
+        return Table(cols, parts[0].origin, parts[0].first_line)
+
+
+def _is_table_like(obj: Any) -> bool:
+    return type(obj).__module__.split(".")[0] in ("pandas", "polars") or isinstance(obj, Mapping)
+
+
+def _single_table(data: Any) -> bool:
+    """One table for every series (a DataFrame, or a mapping of column -> values), as opposed to
+    a mapping of source name -> table."""
+    if data is None:
+        return False
+    if not isinstance(data, Mapping):
+        return True
+    return bool(data) and not all(_is_table_like(v) for v in data.values())
+
+
+def _memory_source(name: str, doc: Document) -> DataSource:
+    return DataSource("memory", name, None, None, None, None, None, None, None,
+                      Span.point(doc.files[0] if doc.files else doc.root))
+
+
+def _shown(src: DataSource) -> str:
+    return src.path or "query"
+
+
+def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], allowed: list[Path],
+          base: Path | None = None) -> tuple[DataSet, list[DataProblem], list[tuple[str, str]]]:
+    """Read what ``doc`` points at; problems are returned, never raised."""
+    b = _Builder(doc, data, readers, [Path(a) for a in allowed], base or Path.cwd())
+    series_needs, survey_needs = b.needs()
+    by_source: dict[tuple, list[_Need]] = {}
+    sources: dict[tuple, DataSource] = {}
+    for need in series_needs:
+        key = _source_key(need.source)
+        by_source.setdefault(key, []).append(need)
+        sources[key] = need.source
+    raw: dict[str, tuple[np.ndarray, np.ndarray, str, tuple[str, ...], np.ndarray | None]] = {}
+    for key, needs in by_source.items():
+        src = sources[key]
+        try:
+            if src.layout == "long":
+                raw.update(_read_long(b, src, needs))
+            else:
+                raw.update(_read_wide(b, src, needs))
+        except DataError as exc:
+            b.problems.append(_problem(exc, src, needs))
+        except Exception as exc:  # a reader plugin that crashed: MS005, the rest still runs
+            b.crashes.append((_reader_plugin(b, src), f"{type(exc).__name__}: {exc}"))
+    surveys: dict[str, Survey] = {}
+    for need in survey_needs:
+        try:
+            table = b.read_all(need.source)
+            missing = [c for c in SURVEY_COLUMNS if c not in table.columns]
+            if missing:
+                raise DataError("MS031", f"`{table.origin}` has no column {', '.join(f'`{m}`' for m in missing)}; "
+                                         f"survey data needs {', '.join(SURVEY_COLUMNS)}")
+            cols = dict(table.columns)
+            cols["score"] = to_numeric(cols["score"], table, "score")
+            surveys[need.name] = Survey(need.name, cols, table.origin)
+        except DataError as exc:
+            b.problems.append(_problem(exc, need.source, [need]))
+        except Exception as exc:
+            b.crashes.append((_reader_plugin(b, need.source), f"{type(exc).__name__}: {exc}"))
+    return _align(raw, surveys, b), b.problems, b.crashes
+
+
+def _reader_plugin(b: _Builder, src: DataSource) -> str:
+    kind = Path(src.path).suffix.lower() if src.kind == "file" and src.path else (src.url or "").split(":", 1)[0]
+    return b.readers.get(kind, (None, "metricsense.data"))[1]
+
+
+def _problem(exc: DataError, src: DataSource, needs: list[_Need]) -> DataProblem:
+    related = []
+    if exc.line is not None and src.kind == "file" and src.path:
+        file = (Path(src.span.file).parent / src.path).as_posix() if src.span.file != "<string>" else src.path
+        related.append((Span(file, exc.line, 1, exc.line, 2), "this row"))
+    return DataProblem(exc.code, src.span, exc.message, related)
+
+
+def _period_column(src: DataSource, table: Table) -> str:
+    name = src.period or "period"
+    if name not in table.columns:
+        have = ", ".join(f"`{c}`" for c in list(table.columns)[:12])
+        raise DataError("MS031", f"`{table.origin}` has no period column `{name}` (its columns: {have})")
+    return name
+
+
+def _read_wide(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
+    table = b.read_all(src)
+    if table.rows == 0:
+        raise DataError("MS034", f"`{table.origin}` has no rows")
+    pcol = _period_column(src, table)
+    periods = to_periods(table.columns[pcol], table, pcol)
+    order = np.argsort(periods, kind="stable")
+    sorted_p = periods[order]
+    dup = np.flatnonzero(sorted_p[1:] == sorted_p[:-1])
+    if len(dup):
+        first, second = sorted(int(i) for i in (order[dup[0]], order[dup[0] + 1]))
+        raise DataError("MS033", f"`{table.origin}` has period {period_label(periods[first])} twice: "
+                                 f"{table.where(first)} and {table.where(second)}",
+                        row=second + 1, line=table.line_of(second))
+    out = {}
+    for need in needs:
+        if need.column not in table.columns:
+            if need.report_missing:
+                b.problems.append(_missing_column(need, table))
+            continue
+        try:
+            values = to_numeric(table.columns[need.column], table, need.column)
+        except DataError as exc:
+            b.problems.append(_problem(exc, need.source, [need]))
+            continue
+        out[need.name] = (sorted_p, values[order], table.origin, (), None)
+    return out
+
+
+def _missing_column(need: _Need, table: Table) -> DataProblem:
+    import difflib
+
+    close = difflib.get_close_matches(need.column, list(table.columns), n=1, cutoff=0.6)
+    span = need.source.span if need.node is None or getattr(need.node, "data", None) is need.source else (
+        getattr(need.node, "name_span", None) or need.node.span)
+    return DataProblem(
+        "MS031", span, f"`{table.origin}` has no column `{need.column}` for `{need.name}`",
+        [(need.source.span, "the data it reads")] if span is not need.source.span else [],
+        f"did you mean `{close[0]}`?" if close else f"its columns: {', '.join(list(table.columns)[:12])}",
+    )
+
+
+def _read_long(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
+    """Pivot long rows (period, [series], value, [segment]) into one array per series.
+
+    A series reads the rows whose `series` is its name (every row when there is no `series`
+    column), its values from `column` (default `value`); a paired part `x.self` reads the column
+    `x_self` instead. Two passes over the source: the first finds the periods, series and
+    segments, the second fills arrays of exactly the right size, so memory stays near the size
+    of the result.
+    """
+    seg_col = src.segment
+    default_value = src.column or "value"
+    dotted_bases = {n.name.split(".", 1)[0] for n in needs if "." in n.name}
+
+    def value_col(need: _Need) -> str:
+        return need.column if "." in need.name else default_value
+
+    def label(need: _Need) -> str:
+        return need.name.split(".", 1)[0]
+
+    wanted = {label(n) for n in needs}
+    period_values: list[np.ndarray] = []
+    segment_labels: set[str] = set()
+    labels_seen: set[str] = set()
+    columns_seen: set[str] = set()
+    has_series = False
+    origin = "?"
+    rows = 0
+    for table in b.batches(src):
+        origin = table.origin
+        pcol = _period_column(src, table)
+        if seg_col and seg_col not in table.columns:
+            raise DataError("MS031", f"`{table.origin}` has no segment column `{seg_col}`")
+        columns_seen.update(table.columns)
+        has_series = "series" in table.columns
+        rows += table.rows
+        keep = np.ones(table.rows, dtype=bool)
+        if has_series:
+            labels = table.columns["series"].astype(str)
+            labels_seen.update(np.unique(labels).tolist())
+            keep = np.isin(labels, list(wanted))
+        period_values.append(np.unique(to_periods(table.columns[pcol][keep], table, pcol)))
+        if seg_col:
+            segment_labels.update(np.unique(table.columns[seg_col][keep].astype(str)).tolist())
+    if rows == 0:
+        raise DataError("MS034", f"`{origin}` has no rows")
+    usable = []
+    for need in needs:
+        if value_col(need) not in columns_seen:
+            if need.name in dotted_bases:
+                continue  # a pair's base (`estimate`) is read through its parts only
+            if need.report_missing:
+                b.problems.append(DataProblem("MS031", need.source.span,
+                                              f"`{origin}` has no column `{value_col(need)}` for `{need.name}`"))
+        elif has_series and label(need) not in labels_seen:
+            if need.report_missing:
+                b.problems.append(DataProblem("MS031", need.source.span,
+                                              f"`{origin}` has no rows for series `{label(need)}`"))
+        else:
+            usable.append(need)
+    periods = np.unique(np.concatenate(period_values)) if period_values else np.array([], dtype=np.int64)
+    segments = tuple(sorted(segment_labels)) if seg_col else ("",)
+    seg_index = {s_: i for i, s_ in enumerate(segments)}
+    cube = np.full((len(usable), len(periods), len(segments)), np.nan)
+    filled = np.zeros(cube.shape, dtype=bool)
+    groups: dict[str, list[int]] = {}
+    for i, need in enumerate(usable):
+        groups.setdefault(value_col(need), []).append(i)
+    offset = 0
+    for table in b.batches(src):
+        pcol = _period_column(src, table)
+        n = table.rows
+        labels = table.columns["series"].astype(str) if has_series else None
+        for column, members in groups.items():
+            index = {label(usable[i]): i for i in members}
+            if labels is not None:
+                idx = _lookup(labels, index)
+            else:
+                idx = np.full(n, members[0], dtype=np.int64)
+            keep = idx >= 0
+            if not keep.any():
+                continue
+            p = np.searchsorted(periods, to_periods(table.columns[pcol][keep], table, pcol))
+            values = to_numeric(table.columns[column], table, column)[keep]
+            if seg_col:
+                seg = _lookup(table.columns[seg_col][keep].astype(str), seg_index)
+            else:
+                seg = np.zeros(int(keep.sum()), dtype=np.int64)
+            flat = np.ravel_multi_index((idx[keep], p, seg), cube.shape)
+            already = filled.ravel()[flat]
+            uniq, first_pos, counts = np.unique(flat, return_index=True, return_counts=True)
+            if already.any() or (counts > 1).any():
+                rows_kept = np.flatnonzero(keep)
+                if already.any():
+                    row = int(rows_kept[np.argmax(already)])
+                else:
+                    clash = uniq[counts > 1][0]
+                    row = int(rows_kept[np.flatnonzero(flat == clash)[1]])
+                raise DataError("MS033", f"{table.where(row)} repeats a period already given for the same "
+                                         f"series{' and ' + seg_col if seg_col else ''}",
+                                row=offset + row + 1, line=table.line_of(row))
+            cube.ravel()[flat] = values
+            filled.ravel()[flat] = True
+        offset += n
+    del filled
+    out = {}
+    for i, need in enumerate(usable):
+        block = cube[i]
+        if seg_col:
+            with np.errstate(all="ignore"):
+                counts = (~np.isnan(block)).sum(axis=1)
+                mean = np.where(counts > 0, np.nansum(block, axis=1) / np.maximum(counts, 1), np.nan)
+            out[need.name] = (periods, mean, origin, segments, block)
+        else:
+            out[need.name] = (periods, block[:, 0], origin, (), None)
+    return out
+
+
+def _lookup(labels: np.ndarray, index: Mapping[str, int]) -> np.ndarray:
+    uniq, inverse = np.unique(labels, return_inverse=True)
+    codes = np.array([index.get(u, -1) for u in uniq], dtype=np.int64)
+    return codes[inverse]
+
+
+def _align(raw: dict, surveys: dict[str, Survey], b: _Builder) -> DataSet:
+    kinds = {p.dtype.kind for p, *_ in raw.values() if len(p)}
+    if len(kinds) > 1:
+        b.problems.append(DataProblem(
+            "MS032", Span.point(b.doc.files[0] if b.doc.files else b.doc.root),
+            "some sources use dates as periods and others whole numbers; they cannot be aligned",
+        ))
+        raw = {k: v for k, v in raw.items() if v[0].dtype.kind == "M"}
+    if not raw:
+        return DataSet(np.array([], dtype="datetime64[D]"), {}, surveys, None)
+    union = raw[next(iter(raw))][0]
+    for periods, *_ in raw.values():
+        if len(periods) != len(union) or not np.array_equal(periods, union):
+            union = np.union1d(union, periods)
+    series_map = {}
+    for name, (periods, values, origin, segments, block) in raw.items():
+        if len(periods) == len(union) and np.array_equal(periods, union):
+            aligned, aligned_block = values, block
+        else:
+            pos = np.searchsorted(union, periods)
+            aligned = np.full(len(union), np.nan)
+            aligned[pos] = values
+            aligned_block = None
+            if block is not None:
+                aligned_block = np.full((len(union), block.shape[1]), np.nan)
+                aligned_block[pos] = block
+        series_map[name] = Series(name, aligned, origin, segments, aligned_block)
+    return DataSet(union, series_map, surveys, infer_frequency(union))

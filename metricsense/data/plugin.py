@@ -1,0 +1,153 @@
+"""The built-in data plugin: readers, the data rules (MS030-MS035) and the data summary."""
+
+from __future__ import annotations
+
+from metricsense.diagnostics import Severity, declare
+from metricsense.hookspecs import hookimpl
+
+_DOC_TAIL = """
+    ## What to do instead
+    Fix the source, or the `data` clause that points at it; `msense check --format json` lists,
+    under `analysis.<spec>.data`, every series that was read, from where and over which periods.
+"""
+
+DATA_SOURCE_MISSING = declare(
+    code="MS030", name="data-source-missing", severity=Severity.ERROR, exit_code=2,
+    doc='''A data source cannot be read: the file is missing, the database refuses, the query fails.
+
+    ## Why is this bad?
+    The KPIs that read it cannot be checked against their data, so the noise, redundancy and
+    distortion checks (seed 002, seed 004 practice #9: check for distortions) stay silent about
+    them. The evaluators that do not need this source still run. Credentials in a URL come from
+    the environment (`${PGPASSWORD}`) and are masked in every message.
+
+    ## Example
+    ```msense
+    data "data/kpi.csv"                 # the file is data/kpis.csv
+    kpi csat "C" { data sql "SELECT period, csat FROM kpis" from "postgresql://me:${PGPASSWORD}@db/kpis" }
+    ```
+    ''' + _DOC_TAIL,
+)
+
+DATA_COLUMN_MISSING = declare(
+    code="MS031", name="data-column-missing", severity=Severity.ERROR, exit_code=2,
+    doc='''A source has no column (or, in long layout, no rows) for a series the spec names.
+
+    ## Why is this bad?
+    The KPI is declared but unmeasured: its target can never be met or missed on the record,
+    and a conversation about it (seed 003) has nothing to start from. In wide layout a series
+    reads the column named after it (or `column "..."`); in long layout the rows whose `series`
+    is its name, with values in `column` (default `value`).
+
+    ## Example
+    ```msense
+    data "data/kpis.csv"            # has columns period, csat, nps
+    kpi uptime "Uptime" { }         # no column `uptime`
+    ```
+    ''' + _DOC_TAIL,
+)
+
+DATA_NOT_NUMERIC = declare(
+    code="MS032", name="data-not-numeric", severity=Severity.ERROR, exit_code=2,
+    doc='''A value is not a number (or a period not a date or whole number); the row is named.
+
+    ## Why is this bad?
+    A KPI series with text in it cannot be measured, and guessing (dropping the row, reading
+    "4,5" as 45) would change the numbers a team is held to (seed 004: numbers people trust).
+    Empty cells and NA, N/A, null are missing values, which are kept as gaps, never filled.
+
+    ## Example
+    ```
+    period,csat
+    2026-01-05,4.4
+    2026-01-12,n.a.        <- row 2
+    ```
+    ''' + _DOC_TAIL,
+)
+
+DATA_DUPLICATE_PERIOD = declare(
+    code="MS033", name="data-duplicate-period", severity=Severity.ERROR, exit_code=2,
+    doc='''A period appears twice for the same series (and segment).
+
+    ## Why is this bad?
+    Two values for one week mean one of them is wrong, or the data is at a finer grain than the
+    spec says; either way a variance computed from it misleads the conversation (seed 003).
+
+    ## Example
+    ```
+    period,csat
+    2026-01-05,4.4
+    2026-01-05,4.6
+    ```
+    ''' + _DOC_TAIL,
+)
+
+DATA_EMPTY = declare(
+    code="MS034", name="data-empty", severity=Severity.ERROR, exit_code=2,
+    doc='''A data source has no rows (or no header).
+
+    ## Why is this bad?
+    An empty export usually means a broken pipeline upstream; checking a KPI system against no
+    data would report it clean (seed 004: track the numbers before acting on them).
+
+    ## Example
+    An empty `data/kpis.csv`, or a query that selects no columns.
+    ''' + _DOC_TAIL,
+)
+
+DATA_PATH_OUTSIDE = declare(
+    code="MS035", name="data-path-outside", severity=Severity.ERROR, exit_code=2,
+    doc='''A data path leaves the spec's folder, or is absolute, without being allowed.
+
+    ## Why is this bad?
+    A spec is data written by many hands: it must not be able to read any file on the machine
+    that runs the check (a CI runner's secrets, another team's survey answers, seed 001's
+    confidential value question). Paths are resolved with symlinks followed.
+
+    ## Example
+    ```msense
+    data "../../hr/salaries.csv"
+    data "/etc/passwd"
+    ```
+
+    ## What to do instead
+    Keep data beside the spec, or allow a folder explicitly: `msense check --allow-path ../shared`
+    or `allow-paths = ["../shared"]` in the configuration.
+    ''',
+)
+
+RULES = (DATA_SOURCE_MISSING, DATA_COLUMN_MISSING, DATA_NOT_NUMERIC, DATA_DUPLICATE_PERIOD, DATA_EMPTY,
+         DATA_PATH_OUTSIDE)
+
+
+@hookimpl
+def metricsense_register_rules(register):
+    for rule in RULES:
+        register(rule)
+
+
+def _lazy(name: str):
+    """A reader that imports the reading code (NumPy, Arrow) only when it is first called."""
+
+    def reader(request):
+        from metricsense.data import readers
+
+        return getattr(readers, name)(request)
+
+    reader.__name__ = reader.__qualname__ = name
+    return reader
+
+
+@hookimpl
+def metricsense_register_data_sources(register):
+    register(".csv", _lazy("read_csv"))
+    register(".parquet", _lazy("read_parquet"))
+    register(".pq", _lazy("read_parquet"))
+    register("sqlite", _lazy("read_sqlite"))
+    register("postgresql", _lazy("read_postgresql"))
+
+
+@hookimpl
+def metricsense_analyze(data, analysis):
+    if data is not None:
+        analysis["data"] = data.summary()

@@ -1,0 +1,158 @@
+"""Tables as readers return them, periods, and the errors a data source can have."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metricsense.model import DataSource
+
+
+class DataError(Exception):
+    """A problem with a data source that a person can fix; reported against the `data` clause.
+
+    ``code`` is the rule it is reported under (MS030-MS035); ``row`` is the 1-based data row
+    (header excluded) and ``line`` the line in the file, when known.
+    """
+
+    def __init__(self, code: str, message: str, *, row: int | None = None, line: int | None = None,
+                 column: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.row, self.line, self.column = code, message, row, line, column
+
+
+@dataclass
+class Table:
+    """Columns of equal length, as read from one source.
+
+    ``columns`` maps a column name to a 1-D array (float, integer, datetime64 or object).
+    ``origin`` names the source for messages (a file path, or a URL with its secrets masked);
+    ``first_line`` is the line of the first data row in that file (2 for a CSV with a header),
+    or None where rows have no lines (SQL, Parquet, DataFrames).
+    """
+
+    columns: dict[str, np.ndarray]
+    origin: str
+    first_line: int | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def line_of(self, row_index: int) -> int | None:
+        return None if self.first_line is None else self.first_line + row_index
+
+    def where(self, row_index: int) -> str:
+        line = self.line_of(row_index)
+        return f"{self.origin} line {line}" if line is not None else f"{self.origin} row {row_index + 1}"
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """What a reader is asked to read: the spec's `data` clause, resolved.
+
+    ``path`` is the file for a file source (already checked to lie inside the allowed folders);
+    ``url`` the connection URL for a query with ``${VAR}`` references expanded (never print it:
+    ``display_url`` is the masked form for messages); ``base`` the folder relative paths in a URL
+    resolve against.
+    """
+
+    source: DataSource
+    path: Path | None = None
+    url: str | None = None
+    display_url: str | None = None
+    base: Path = field(default_factory=Path.cwd)
+    allowed: tuple[Path, ...] = ()
+
+    @property
+    def origin(self) -> str:
+        """How to name this source in messages: the file as shown to people, or the masked URL."""
+        if self.path is not None:
+            from metricsense.loader import display_path
+
+            return display_path(self.path)
+        return self.display_url or "?"
+
+
+# ---- periods ---------------------------------------------------------------------------------
+
+UNIT_DAYS = {"day": 1, "week": 7, "month": 30.44, "quarter": 91.31, "year": 365.25}
+
+
+def to_periods(values: np.ndarray, table: Table, column: str) -> np.ndarray:
+    """Period keys: datetime64[D] for dates, int64 for integers. A bad value is a DataError."""
+    if values.dtype.kind == "M":
+        return values.astype("datetime64[D]")
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64)
+    if values.dtype.kind == "f":
+        finite = np.isfinite(values)
+        if finite.all() and np.all(values == np.round(values)):
+            return values.astype(np.int64)
+        bad = int(np.argmax(~finite | (values != np.round(values))))
+        raise DataError("MS032", f"{table.where(bad)}: period {values[bad]!r} is not a date or a whole number",
+                        row=bad + 1, line=table.line_of(bad), column=column)
+    out = np.empty(len(values), dtype="datetime64[D]")
+    as_int: list[int] | None = []
+    for i, raw in enumerate(values):
+        text = "" if raw is None else str(raw).strip()
+        if as_int is not None and text.lstrip("-").isdigit():
+            as_int.append(int(text))
+            continue
+        try:
+            out[i] = np.datetime64(_dt.date.fromisoformat(text[:10]))
+            as_int = None
+        except ValueError:
+            raise DataError(
+                "MS032", f"{table.where(i)}: period {text!r} is not a date (YYYY-MM-DD) or a whole number",
+                row=i + 1, line=table.line_of(i), column=column,
+            ) from None
+    if as_int is not None and len(as_int) == len(values):
+        return np.asarray(as_int, dtype=np.int64)
+    return out
+
+
+def to_numeric(values: np.ndarray, table: Table, column: str) -> np.ndarray:
+    """A float64 column; the first value that is not a number is a DataError naming its row."""
+    if values.dtype.kind in "fiub":
+        return values.astype(np.float64, copy=False)
+    out = np.empty(len(values), dtype=np.float64)
+    for i, raw in enumerate(values):
+        if raw is None:
+            out[i] = np.nan
+            continue
+        text = str(raw).strip()
+        if text.lower() in ("", "na", "n/a", "nan", "null", "none", "-"):
+            out[i] = np.nan
+            continue
+        try:
+            out[i] = float(text)
+        except ValueError:
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise DataError("MS032", f"{table.where(i)}: column `{column}` holds {shown!r}, not a number",
+                            row=i + 1, line=table.line_of(i), column=column) from None
+    return out
+
+
+def infer_frequency(periods: np.ndarray) -> str | None:
+    """day, week, month, quarter, year, or period (integers); None with fewer than two periods."""
+    if len(periods) < 2:
+        return None
+    if periods.dtype.kind in "iu":
+        return "period"
+    gaps = np.diff(periods.astype("datetime64[D]").astype(np.int64))
+    step = float(np.median(gaps))
+    for unit, days in UNIT_DAYS.items():
+        if abs(step - days) <= max(0.5, 0.1 * days):
+            return unit
+    return f"{step:g} days"
+
+
+def period_label(value: Any) -> str:
+    if isinstance(value, np.datetime64):
+        return str(value.astype("datetime64[D]"))
+    return str(value)

@@ -1,0 +1,175 @@
+"""The data layer against independent computations: files, SQL (SQLite and PostgreSQL), DataFrames."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import textwrap
+
+import numpy as np
+import pytest
+
+import metricsense
+from conftest import EXAMPLES, PG_PASSWORD, require, run_msense
+
+SPEC = 'mission "M"\n'
+
+
+def check(folder, text, **kwargs):
+    spec = folder / "k.msense"
+    spec.write_text(textwrap.dedent(text))
+    return metricsense.check(spec, config={}, **kwargs)
+
+
+def series(report, name):
+    (doc,) = report.documents.values()
+    return report.analysis[doc.root]["data"]["series"][name]
+
+
+def dataset_of(folder, text, **kwargs):
+    """The DataSet the evaluators see, through the analyze hook."""
+    from metricsense import hookimpl
+    from metricsense.plugins import get_plugin_manager
+
+    seen = {}
+
+    class Spy:
+        @hookimpl
+        def metricsense_analyze(self, data):
+            seen["data"] = data
+
+    pm, _ = get_plugin_manager(entrypoints=False)
+    pm.register(Spy(), name="spy")
+    report = check(folder, text, plugin_manager=pm, **kwargs)
+    return seen.get("data"), report
+
+
+def test_wide_csv_matches_pandas(tmp_path):
+    pd = require("pandas")
+    (tmp_path / "kpis.csv").write_text(
+        "period,csat,nps\n2026-01-05,4.1,30\n2026-01-12,,31\n2026-01-19,4.3,NA\n2026-01-26,4.4,33\n"
+    )
+    data, report = dataset_of(tmp_path, SPEC + 'data "kpis.csv"\nkpi csat "C" { }\nkpi nps "N" { }\n')
+    assert not [d for d in report.diagnostics if d.code.startswith("MS03")]
+    expected = pd.read_csv(tmp_path / "kpis.csv", parse_dates=["period"])
+    np.testing.assert_array_equal(data.matrix(["csat", "nps"]), expected[["csat", "nps"]].to_numpy())
+    assert data.periods.dtype.kind == "M" and str(data.periods[0]) == "2026-01-05"
+    assert data.frequency == "week"
+    got = series(report, "csat")
+    assert got.pop("source").endswith("kpis.csv")
+    assert got == {"observed": 3, "missing": 1, "first": "2026-01-05", "last": "2026-01-26"}
+
+
+def test_long_layout_with_segments_matches_a_pandas_pivot(tmp_path):
+    pd = require("pandas")
+    rng = np.random.default_rng(3)
+    rows = [(p, f"c{c}", round(float(rng.normal(70, 5)), 3)) for p in (1, 2, 3, 4) for c in range(6)
+            if not (p == 2 and c == 3)]
+    frame = pd.DataFrame(rows, columns=["period", "class", "value"])
+    frame.to_csv(tmp_path / "scores.csv", index=False)
+    data, report = dataset_of(tmp_path, SPEC + 'kpi score "S" { data "scores.csv" layout long segment "class" }\n')
+    s = data.series("score")
+    pivot = frame.pivot(index="period", columns="class", values="value")
+    np.testing.assert_allclose(s.by_segment, pivot.to_numpy(), rtol=0, atol=0)
+    np.testing.assert_allclose(s.values, pivot.mean(axis=1).to_numpy(), rtol=1e-12)
+    assert s.segments == tuple(pivot.columns) and data.periods.tolist() == [1, 2, 3, 4]
+    assert data.frequency == "period"
+
+
+def test_long_layout_with_series_column_and_paired_parts(tmp_path):
+    (tmp_path / "long.csv").write_text(
+        "period,series,value\n1,a,1.5\n2,a,2.5\n1,b,10\n3,b,30\n"
+    )
+    (tmp_path / "est.csv").write_text("period,task,estimate_self,estimate_manager\n1,t1,10,12\n2,t2,5,4\n")
+    text = SPEC + ('data "long.csv" layout long\nkpi a "A" { }\nkpi b "B" { }\n'
+                   'kpi estimate "E" { data "est.csv" layout long segment "task" }\n'
+                   'trigger gap when abs(estimate.self - estimate.manager) > 1 { with one-to-one }\n')
+    data, report = dataset_of(tmp_path, text)
+    assert not [d for d in report.diagnostics if d.code.startswith("MS03")], report.diagnostics
+    np.testing.assert_array_equal(data.series("a").values, [1.5, 2.5, np.nan])
+    np.testing.assert_array_equal(data.series("b").values, [10, np.nan, 30])
+    np.testing.assert_array_equal(data.series("estimate.self").by_segment, [[10, np.nan], [np.nan, 5], [np.nan, np.nan]])
+    assert "estimate" not in data  # the pair is read through its parts
+
+
+def test_sources_align_on_the_period_and_keep_gaps(tmp_path):
+    (tmp_path / "a.csv").write_text("period,x\n2026-01-01,1\n2026-03-01,3\n")
+    (tmp_path / "b.csv").write_text("period,y\n2026-02-01,20\n2026-03-01,30\n")
+    data, _ = dataset_of(tmp_path, SPEC + 'kpi x "X" { data "a.csv" }\nkpi y "Y" { data "b.csv" }\n')
+    assert [str(p) for p in data.periods] == ["2026-01-01", "2026-02-01", "2026-03-01"]
+    np.testing.assert_array_equal(data.matrix(["x", "y"]), [[1, np.nan], [np.nan, 20], [3, 30]])
+    assert data.frequency == "month"
+
+
+def test_parquet_and_lever_blocks(tmp_path):
+    pa = require("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"period": [1, 2, 3], "m1": [1.0, 2.0, 4.0]}), tmp_path / "macro.parquet")
+    data, report = dataset_of(tmp_path, SPEC + 'lever m1 "Money" { data "macro.parquet" column "m1" }\n')
+    np.testing.assert_array_equal(data.series("m1").values, [1.0, 2.0, 4.0])
+
+
+def test_sqlite_read_only(tmp_path):
+    db = tmp_path / "k.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE kpis (period TEXT, csat REAL)")
+        conn.executemany("INSERT INTO kpis VALUES (?, ?)", [("2026-01-05", 4.1), ("2026-01-12", None), ("2026-01-19", 4.4)])
+    text = SPEC + 'kpi csat "C" { data sql "SELECT period, csat FROM kpis ORDER BY period" from "sqlite:///k.db" }\n'
+    data, report = dataset_of(tmp_path, text)
+    np.testing.assert_array_equal(data.series("csat").values, [4.1, np.nan, 4.4])
+    write = SPEC + 'kpi csat "C" { data sql "DELETE FROM kpis RETURNING period, csat" from "sqlite:///k.db" }\n'
+    _, report = dataset_of(tmp_path, write)
+    (d,) = [d for d in report.diagnostics if d.code == "MS030"]
+    assert "readonly" in d.message.replace("-", "").replace(" ", "").lower()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM kpis").fetchone()[0] == 3
+
+
+def test_postgresql_with_masked_credentials(tmp_path, postgres_url, monkeypatch):
+    pd = require("pandas")
+    text = SPEC + f'kpi csat "C" {{ data sql "SELECT period, csat FROM kpis ORDER BY period" from "{postgres_url}" }}\n'
+    data, report = dataset_of(tmp_path, text)
+    assert not report.diagnostics or all(d.code != "MS030" for d in report.diagnostics), report.diagnostics
+    expected = pd.read_csv(EXAMPLES / "customer-love" / "data" / "kpis.csv")["csat"].to_numpy()
+    np.testing.assert_allclose(data.series("csat").values, expected, equal_nan=True)
+    # A failing query: the message names the source with the password masked.
+    bad = SPEC + f'kpi csat "C" {{ data sql "SELECT nope FROM kpis" from "{postgres_url}" }}\n'
+    _, report = dataset_of(tmp_path, bad)
+    (d,) = [d for d in report.diagnostics if d.code == "MS030"]
+    assert PG_PASSWORD not in json.dumps(report.to_dict()) and "***" in d.message
+    # Writes are refused: the transaction is read-only.
+    write = SPEC + f'kpi csat "C" {{ data sql "DELETE FROM kpis RETURNING period, csat" from "{postgres_url}" }}\n'
+    _, report = dataset_of(tmp_path, write)
+    (d,) = [d for d in report.diagnostics if d.code == "MS030"]
+    assert "read-only" in d.message
+    # A missing variable is named, never its value.
+    monkeypatch.delenv("PGPASSWORD")
+    _, report = dataset_of(tmp_path, text)
+    assert any(d.code == "MS030" and "PGPASSWORD" in d.message for d in report.diagnostics)
+
+
+def test_postgresql_through_the_cli(tmp_path, postgres_url):
+    (tmp_path / "msense.toml").write_text("")
+    (tmp_path / "k.msense").write_text(
+        SPEC + f'kpi csat "C" {{ data sql "SELECT period, csat FROM kpis" from "{postgres_url}" }}\n'
+        f'kpi uptime "U" {{ data sql "SELECT period, uptime FROM kpis" from "{postgres_url}" }}\n'
+    )
+    result = run_msense("check", "--format", "json", "k.msense", cwd=tmp_path, env={"PGPASSWORD": PG_PASSWORD})
+    doc = json.loads(result.stdout)
+    assert PG_PASSWORD not in result.stdout + result.stderr
+    summary = doc["analysis"]["k.msense"]["data"]["series"]
+    assert summary["csat"]["observed"] > 50 and "***" in summary["csat"]["source"]
+
+
+def test_in_memory_pandas_polars_and_mappings(tmp_path):
+    pd = require("pandas")
+    pl = require("polars")
+    spec = metricsense.load(SPEC + 'data "kpis.csv"\nkpi csat "C" { }\nkpi nps "N" { }\n')
+    frame = pd.DataFrame({"period": pd.to_datetime(["2026-01-05", "2026-01-12"]), "csat": [4.1, 4.2], "nps": [30, 31]})
+    for data in ({"kpis": frame}, frame, {"kpis": pl.from_pandas(frame)},
+                 {"period": [1, 2], "csat": [4.1, 4.2], "nps": [30, 31]}):
+        report = metricsense.check(spec, data=data, config={})
+        got = report.analysis["<string>"]["data"]["series"]
+        assert got["csat"]["observed"] == 2 and got["nps"]["observed"] == 2, data
+        assert not [d for d in report.diagnostics if d.code.startswith("MS03")]
