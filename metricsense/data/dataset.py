@@ -12,6 +12,7 @@ import numpy as np
 from metricsense.data.paths import resolve_inside
 from metricsense.data.table import (
     DataError,
+    Labels,
     ReadRequest,
     Table,
     infer_frequency,
@@ -183,13 +184,18 @@ class _Builder:
             allowed=tuple(self.allowed + [spec_dir]),
         )
 
-    def batches(self, src: DataSource) -> Iterable[Table]:
+    def batches(self, src: DataSource, columns: tuple[str, ...] | None = None) -> Iterable[Table]:
+        """The source's rows in batches; ``columns`` is a hint that only those are needed."""
         memory = self.memory_table(src)
         if memory is not None:
             return [memory]
         made = self.request(src)
         assert made is not None
         reader, req = made
+        if columns is not None:
+            from dataclasses import replace
+
+            req = replace(req, columns=columns)
         return reader(req)
 
     def memory_table(self, src: DataSource) -> Table | None:
@@ -349,9 +355,8 @@ def _read_long(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
 
     A series reads the rows whose `series` is its name (every row when there is no `series`
     column), its values from `column` (default `value`); a paired part `x.self` reads the column
-    `x_self` instead. Two passes over the source: the first finds the periods, series and
-    segments, the second fills arrays of exactly the right size, so memory stays near the size
-    of the result.
+    `x_self` instead. One pass over the source keeps, per wanted row, only compact keys (period,
+    series and segment positions) and the value; the result is then filled in one step.
     """
     seg_col = src.segment
     default_value = src.column or "value"
@@ -363,14 +368,15 @@ def _read_long(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
     def label(need: _Need) -> str:
         return need.name.split(".", 1)[0]
 
-    wanted = {label(n) for n in needs}
-    period_values: list[np.ndarray] = []
-    segment_labels: set[str] = set()
+    groups: dict[str, list[_Need]] = {}
+    for need in needs:
+        groups.setdefault(value_col(need), []).append(need)
+    seg_index: dict[str, int] = {}
+    parts: dict[str, list[tuple[np.ndarray, ...]]] = {col: [] for col in groups}
     labels_seen: set[str] = set()
     columns_seen: set[str] = set()
     has_series = False
-    origin = "?"
-    rows = 0
+    origin, rows, offset = "?", 0, 0
     for table in b.batches(src):
         origin = table.origin
         pcol = _period_column(src, table)
@@ -378,93 +384,103 @@ def _read_long(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
             raise DataError("MS031", f"`{table.origin}` has no segment column `{seg_col}`")
         columns_seen.update(table.columns)
         has_series = "series" in table.columns
-        rows += table.rows
-        keep = np.ones(table.rows, dtype=bool)
-        if has_series:
-            labels = table.columns["series"].astype(str)
-            labels_seen.update(np.unique(labels).tolist())
-            keep = np.isin(labels, list(wanted))
-        period_values.append(np.unique(to_periods(table.columns[pcol][keep], table, pcol)))
-        if seg_col:
-            segment_labels.update(np.unique(table.columns[seg_col][keep].astype(str)).tolist())
-    if rows == 0:
-        raise DataError("MS034", f"`{origin}` has no rows")
-    usable = []
-    for need in needs:
-        if value_col(need) not in columns_seen:
-            if need.name in dotted_bases:
-                continue  # a pair's base (`estimate`) is read through its parts only
-            if need.report_missing:
-                b.problems.append(DataProblem("MS031", need.source.span,
-                                              f"`{origin}` has no column `{value_col(need)}` for `{need.name}`"))
-        elif has_series and label(need) not in labels_seen:
-            if need.report_missing:
-                b.problems.append(DataProblem("MS031", need.source.span,
-                                              f"`{origin}` has no rows for series `{label(need)}`"))
-        else:
-            usable.append(need)
-    periods = np.unique(np.concatenate(period_values)) if period_values else np.array([], dtype=np.int64)
-    segments = tuple(sorted(segment_labels)) if seg_col else ("",)
-    seg_index = {s_: i for i, s_ in enumerate(segments)}
-    cube = np.full((len(usable), len(periods), len(segments)), np.nan)
-    filled = np.zeros(cube.shape, dtype=bool)
-    groups: dict[str, list[int]] = {}
-    for i, need in enumerate(usable):
-        groups.setdefault(value_col(need), []).append(i)
-    offset = 0
-    for table in b.batches(src):
-        pcol = _period_column(src, table)
         n = table.rows
-        labels = table.columns["series"].astype(str) if has_series else None
+        rows += n
+        labels = _as_labels(table.columns["series"]) if has_series else None
+        if labels is not None:
+            labels_seen.update(labels.unique())
+        seg = None
+        if seg_col:
+            seg_labels = _as_labels(table.columns[seg_col])
+            for name in seg_labels.unique():
+                seg_index.setdefault(name, len(seg_index))
+            seg = seg_labels.lookup(seg_index).astype(np.int32)
         for column, members in groups.items():
-            index = {label(usable[i]): i for i in members}
-            if labels is not None:
-                idx = _lookup(labels, index)
-            else:
-                idx = np.full(n, members[0], dtype=np.int64)
+            if column not in table.columns:
+                continue
+            index = {label(m): i for i, m in enumerate(members)}
+            idx = labels.lookup(index) if labels is not None else np.zeros(n, dtype=np.int64)
             keep = idx >= 0
             if not keep.any():
                 continue
-            p = np.searchsorted(periods, to_periods(table.columns[pcol][keep], table, pcol))
-            values = to_numeric(table.columns[column], table, column)[keep]
-            if seg_col:
-                seg = _lookup(table.columns[seg_col][keep].astype(str), seg_index)
-            else:
-                seg = np.zeros(int(keep.sum()), dtype=np.int64)
-            flat = np.ravel_multi_index((idx[keep], p, seg), cube.shape)
-            already = filled.ravel()[flat]
-            uniq, first_pos, counts = np.unique(flat, return_index=True, return_counts=True)
-            if already.any() or (counts > 1).any():
-                rows_kept = np.flatnonzero(keep)
-                if already.any():
-                    row = int(rows_kept[np.argmax(already)])
-                else:
-                    clash = uniq[counts > 1][0]
-                    row = int(rows_kept[np.flatnonzero(flat == clash)[1]])
-                raise DataError("MS033", f"{table.where(row)} repeats a period already given for the same "
-                                         f"series{' and ' + seg_col if seg_col else ''}",
-                                row=offset + row + 1, line=table.line_of(row))
-            cube.ravel()[flat] = values
-            filled.ravel()[flat] = True
+            periods = to_periods(_take(table.columns[pcol], keep), table, pcol)
+            values = to_numeric(_take(table.columns[column], keep), table, column)
+            where = np.flatnonzero(keep) + offset
+            parts[column].append((periods, idx[keep].astype(np.int32), seg[keep] if seg is not None else None,
+                                  values, where.astype(np.int64), table.first_line or 0))
         offset += n
-    del filled
+    if rows == 0:
+        raise DataError("MS034", f"`{origin}` has no rows")
+    segments = tuple(sorted(seg_index)) if seg_col else ("",)
+    # Segments were numbered as met; renumber them in sorted order.
+    seg_order = np.argsort(np.array(list(seg_index), dtype=object)) if seg_col else np.zeros(1, dtype=np.int64)
+    seg_rank = np.empty(len(seg_order), dtype=np.int64)
+    seg_rank[seg_order] = np.arange(len(seg_order))
     out = {}
-    for i, need in enumerate(usable):
-        block = cube[i]
-        if seg_col:
-            with np.errstate(all="ignore"):
-                counts = (~np.isnan(block)).sum(axis=1)
-                mean = np.where(counts > 0, np.nansum(block, axis=1) / np.maximum(counts, 1), np.nan)
-            out[need.name] = (periods, mean, origin, segments, block)
-        else:
-            out[need.name] = (periods, block[:, 0], origin, (), None)
+    for column, members in groups.items():
+        chunks = parts[column]
+        for i, need in enumerate(members):
+            if column not in columns_seen:
+                if need.name not in dotted_bases and need.report_missing:
+                    b.problems.append(DataProblem(
+                        "MS031", need.source.span, f"`{origin}` has no column `{column}` for `{need.name}`"))
+            elif has_series and label(need) not in labels_seen and need.report_missing:
+                b.problems.append(DataProblem("MS031", need.source.span,
+                                              f"`{origin}` has no rows for series `{label(need)}`"))
+        if not chunks:
+            continue
+        periods = np.concatenate([c[0] for c in chunks])
+        series = np.concatenate([c[1] for c in chunks])
+        values = np.concatenate([c[3] for c in chunks])
+        segs = seg_rank[np.concatenate([c[2] for c in chunks])] if seg_col else np.zeros(len(values), np.int64)
+        first_line = chunks[0][5] or None
+        del chunks
+        uniq_periods, p = np.unique(periods, return_inverse=True)
+        del periods
+        shape = (len(members), len(uniq_periods), len(segments))
+        flat = np.ravel_multi_index((series, p, segs), shape)
+        del p, segs
+        order = np.argsort(flat, kind="stable")
+        repeated = np.flatnonzero(flat[order][1:] == flat[order][:-1])
+        if len(repeated):
+            where = np.concatenate([c[4] for c in parts[column]])
+            row = int(where[order[repeated[0] + 1]])
+            line = f"{origin} line {first_line + row}" if first_line else f"{origin} row {row + 1}"
+            raise DataError("MS033", f"{line} repeats a period already given for the same "
+                                     f"series{' and ' + seg_col if seg_col else ''}",
+                            row=row + 1, line=first_line + row if first_line else None)
+        del order
+        cube = np.full(shape, np.nan)
+        cube.ravel()[flat] = values
+        del flat, values
+        present = set(np.unique(series).tolist())
+        for i, need in enumerate(members):
+            if i not in present:
+                continue
+            block = cube[i]
+            if seg_col:
+                with np.errstate(all="ignore"):
+                    counts = (~np.isnan(block)).sum(axis=1)
+                    mean = np.where(counts > 0, np.nansum(block, axis=1) / np.maximum(counts, 1), np.nan)
+                out[need.name] = (uniq_periods, mean, origin, segments, block)
+            else:
+                out[need.name] = (uniq_periods, block[:, 0], origin, (), None)
     return out
 
 
-def _lookup(labels: np.ndarray, index: Mapping[str, int]) -> np.ndarray:
-    uniq, inverse = np.unique(labels, return_inverse=True)
-    codes = np.array([index.get(u, -1) for u in uniq], dtype=np.int64)
-    return codes[inverse]
+def _as_labels(column) -> Labels:
+    """A text column as Labels (codes into distinct values), whatever the reader returned."""
+    if isinstance(column, Labels):
+        return column
+    values = np.asarray(column).astype(str)
+    uniq, inverse = np.unique(values, return_inverse=True)
+    return Labels(inverse.astype(np.int32), uniq.astype(object))
+
+
+def _take(column, mask: np.ndarray):
+    if mask.all():
+        return column
+    return column[mask]
 
 
 def _align(raw: dict, surveys: dict[str, Survey], b: _Builder) -> DataSet:

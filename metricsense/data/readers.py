@@ -12,32 +12,59 @@ from typing import Any
 
 import numpy as np
 
-from metricsense.data.table import DataError, ReadRequest, Table
+from metricsense.data.table import DataError, Labels, ReadRequest, Table
 
 BATCH_BYTES = 4 << 20
 
 
 def _arrow_batch_to_table(batch, origin: str, first_line: int | None) -> Table:
+    """Arrow columns as NumPy arrays: numbers as float64 (NaN for nulls), dates as
+    datetime64[D], text as Labels. NOTE: no pyarrow.compute here: some of its kernels import
+    pandas on first use, which costs most of a second."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     columns: dict[str, np.ndarray] = {}
     for name, col in zip(batch.schema.names, batch.columns):
         kind = col.type
+        if pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type):
+            codes = _with_nulls(col.indices, -1).astype(np.int32)
+            columns[name] = Labels(codes, np.array(col.dictionary.to_pylist(), dtype=object))
+            continue
         if pa.types.is_dictionary(kind):
             col = col.cast(kind.value_type)
             kind = col.type
         if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
-            columns[name] = col.cast(pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
+            days = _with_nulls(col.cast(pa.date32()).cast(pa.int32()), np.nan)
+            out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[D]")
+            ok = ~np.isnan(days)
+            out[ok] = days[ok].astype(np.int64).astype("datetime64[D]")
+            columns[name] = out
         elif pa.types.is_integer(kind) and col.null_count == 0:
             columns[name] = col.to_numpy(zero_copy_only=False)
         elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-            columns[name] = pc.cast(col, pa.float64()).fill_null(float("nan")).to_numpy(zero_copy_only=False)
+            columns[name] = _with_nulls(col, np.nan)
         elif pa.types.is_null(kind):
             columns[name] = np.full(len(col), np.nan)
         else:
-            columns[name] = col.cast(pa.string()).to_numpy(zero_copy_only=False)
+            columns[name] = np.array(col.cast(pa.string()).to_pylist(), dtype=object)
     return Table(columns, origin, first_line)
+
+
+def _with_nulls(array, fill) -> np.ndarray:
+    """A float64 copy of a numeric Arrow array with nulls replaced by ``fill``, read from its
+    buffers (Arrow's own conversion of arrays with nulls goes through pandas)."""
+    import pyarrow as pa
+
+    arr = array.cast(pa.float64())
+    validity, data = arr.buffers()[0], arr.buffers()[1]
+    n, offset = len(arr), arr.offset
+    if data is None:
+        return np.full(n, fill, dtype=np.float64)
+    values = np.frombuffer(data, dtype=np.float64, count=offset + n)[offset:].copy()
+    if arr.null_count and validity is not None:
+        bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")[offset:offset + n]
+        values[bits == 0] = fill
+    return values
 
 
 def read_csv(request: ReadRequest) -> Iterator[Table]:
@@ -53,7 +80,12 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
     if path.stat().st_size == 0:
         raise DataError("MS034", f"data file `{origin}` is empty")
     read_opts = pacsv.ReadOptions(block_size=BATCH_BYTES)
-    convert = pacsv.ConvertOptions(strings_can_be_null=True)
+    # Text columns arrive dictionary-encoded (see Labels): long files repeat their series names.
+    convert = pacsv.ConvertOptions(strings_can_be_null=True, auto_dict_encode=True,
+                                   auto_dict_max_cardinality=1 << 20)
+    if request.columns:
+        header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
+        convert.include_columns = [c for c in header if c in request.columns]
     line = 2
     try:
         reader = pacsv.open_csv(path, read_options=read_opts, convert_options=convert)
@@ -83,7 +115,7 @@ def _read_csv_as_text(path: Path, origin: str, exc: Exception) -> Iterator[Table
     except (pa.ArrowInvalid, OSError):
         message = re.sub(r"\s+", " ", str(exc)).strip()
         raise DataError("MS032", f"`{origin}` is not a well-formed CSV file: {message}") from None
-    yield Table({n: c.to_numpy(zero_copy_only=False) for n, c in zip(table.column_names, table.columns)},
+    yield Table({n: np.array(c.to_pylist(), dtype=object) for n, c in zip(table.column_names, table.columns)},
                 origin, 2)
 
 

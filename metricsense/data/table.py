@@ -25,6 +25,48 @@ class DataError(Exception):
         self.code, self.message, self.row, self.line, self.column = code, message, row, line, column
 
 
+class Labels:
+    """A text column kept as codes into its distinct values (Arrow's dictionary encoding).
+
+    Readers of long files return one per text column so a million repeated series names cost
+    four bytes each, not a Python string each. It behaves like an object array where needed
+    (``np.asarray``, iteration, ``astype(str)``).
+    """
+
+    dtype = np.dtype(object)
+
+    def __init__(self, codes: np.ndarray, labels: np.ndarray) -> None:
+        self.codes, self.labels = codes, labels
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.labels[self.codes] if len(self.labels) else np.full(len(self.codes), None, dtype=object)
+        return out if dtype is None else out.astype(dtype)
+
+    def __iter__(self):
+        return iter(np.asarray(self))
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            return self.labels[self.codes[index]]
+        return Labels(self.codes[index], self.labels)
+
+    def astype(self, dtype):
+        return np.asarray(self).astype(dtype)
+
+    def lookup(self, index: dict[str, int]) -> np.ndarray:
+        """Each row's position in ``index`` (by label), -1 where the label is not there."""
+        table = np.array([index.get(str(label), -1) for label in self.labels] + [-1], dtype=np.int64)
+        codes = np.where(self.codes < 0, len(self.labels), self.codes)
+        return table[codes]
+
+    def unique(self) -> list[str]:
+        present = np.unique(self.codes[self.codes >= 0])
+        return [str(self.labels[c]) for c in present]
+
+
 @dataclass
 class Table:
     """Columns of equal length, as read from one source.
@@ -67,6 +109,8 @@ class ReadRequest:
     display_url: str | None = None
     base: Path = field(default_factory=Path.cwd)
     allowed: tuple[Path, ...] = ()
+    #: When set, only these columns are needed; a reader may skip the others (a hint).
+    columns: tuple[str, ...] | None = None
 
     @property
     def origin(self) -> str:
