@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.metricsense-installed
 
-.PHONY: demo test install bench clean system-deps
+.PHONY: demo test install bench clean system-deps chromium
 
 # The venv, the build tools and an editable install with the test extra. meson-python's
 # editable install rebuilds the Cython kernel on import after a .pyx edit.
@@ -28,8 +28,14 @@ system-deps:
 	  echo "installing PostgreSQL (Debian package) for the data tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
+# Headless Chromium (Debian's) for the HTML report tests; Playwright drives it, never downloads one.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Chromium (Debian package) for the HTML report tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 # The whole test suite, as CI runs it.
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps chromium
 	. $(BIN)/activate && python -P -m pytest
 
 bench: $(STAMP)

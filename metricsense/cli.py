@@ -224,5 +224,72 @@ def init(path, force):
     click.echo(f"wrote {path}; now run: msense check {path}")
 
 
+@cli.command("fmt")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if a file would be reformatted.")
+@click.option("--diff", "show_diff", is_flag=True, help="Change nothing; print a unified diff of the changes.")
+def fmt_command(paths, check_only, show_diff):
+    """Format specs (and ```msense fences in Markdown) in the canonical style, in place."""
+    import difflib
+
+    from metricsense.engine import spec_files
+    from metricsense.syntax.fmt import FormatError, format_file_text
+
+    files, missing = spec_files(paths)
+    code = 2 if missing else 0
+    for name, why in missing:
+        click.echo(f"msense fmt: {name}: {why}", err=True)
+    changed = 0
+    for path in files:
+        try:
+            raw = path.read_bytes().decode("utf-8")
+            new = format_file_text(raw, str(path))
+        except (OSError, UnicodeDecodeError, FormatError) as exc:
+            click.echo(f"msense fmt: {path}: {exc}", err=True)
+            code = 2
+            continue
+        if new == raw:
+            continue
+        changed += 1
+        if show_diff:
+            shown = path.as_posix()
+            names = (shown, shown) if path.is_absolute() else (f"a/{shown}", f"b/{shown}")
+            click.echo("".join(difflib.unified_diff(raw.splitlines(True), new.splitlines(True), *names)), nl=False)
+        if check_only:
+            if not show_diff:
+                click.echo(f"would reformat {path.as_posix()}", err=True)
+        elif not show_diff:
+            path.write_text(new, "utf-8")
+            click.echo(f"reformatted {path.as_posix()}", err=True)
+    verb = "would be reformatted" if check_only or show_diff else "reformatted"
+    click.echo(f"{changed} file{'s' if changed != 1 else ''} {verb}, {len(files) - changed} unchanged.", err=True)
+    if code == 0 and check_only and changed:
+        code = 1
+    sys.exit(code)
+
+
+@cli.command("diff")
+@click.argument("old", type=click.Path(exists=True, path_type=str))
+@click.argument("new", type=click.Path(exists=True, path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=str),
+              help="A msense.toml or pyproject.toml to use for both checks.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), help="Write the result here.")
+def diff_command(old, new, fmt, config_path, output):
+    """What a change to a KPI system does: KPIs, levers, conditioning, coverage, findings."""
+    from metricsense import diff as msdiff
+    from metricsense.engine import check as run_check
+
+    before = run_check([old], config=config_path)
+    after = run_check([new], config=config_path)
+    result = msdiff.diff_reports(before, after, old, new)
+    text = msdiff.render_json(result) if fmt == "json" else msdiff.render_markdown(result)
+    if output:
+        Path(output).write_text(text, "utf-8")
+    else:
+        click.echo(text, nl=False)
+    sys.exit(max(2 if c >= 2 else 0 for c in result["exit_code"].values()))
+
+
 def main() -> None:
     cli(prog_name="msense")

@@ -11,3 +11,19 @@ def metricsense_register_formats(register):
 
     register("text", render_text)
     register("json", render_json)
+    for name in ("sarif", "junit", "github", "markdown", "html"):
+        register(name, _lazy(name))
+
+
+def _lazy(name: str):
+    """A renderer that imports metricsense.reports.NAME only when used (keeps start-up light)."""
+
+    def render(report, options=None) -> str:
+        import importlib
+
+        module = importlib.import_module(f"metricsense.reports.{name}")
+        return getattr(module, f"render_{name}")(report, options)
+
+    render.__name__ = f"render_{name}"
+    render.__qualname__ = f"render_{name}"
+    return render

@@ -1,0 +1,42 @@
+"""GitHub Actions workflow commands: one `::warning file=...::message` annotation per finding."""
+
+from __future__ import annotations
+
+from metricsense.diagnostics import Severity
+from metricsense.reports import is_file
+
+COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice", Severity.HINT: "notice"}
+
+
+def escape_data(text: str) -> str:
+    """The message part (as @actions/core escapeData)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A property value (as @actions/core escapeProperty): also `:` and `,`."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(d) -> str:
+    props = []
+    span = d.span
+    if is_file(span.file):
+        props += [("file", span.file), ("line", span.line), ("col", span.column),
+                  ("endLine", span.end_line), ("endColumn", span.end_column)]
+    props.append(("title", f"{d.code} {d.name}"))
+    message = d.message
+    for r in d.related:
+        message += f"\nnote: {r.message} ({r.span})"
+    if d.help:
+        message += f"\nhelp: {d.help}"
+    head = ",".join(f"{k}={escape_property(str(v))}" for k, v in props)
+    return f"::{COMMANDS[d.severity]} {head}::{escape_data(message)}"
+
+
+def render_github(report, options=None) -> str:
+    from metricsense.render import summary_line
+
+    lines = [annotation(d) for d in report.diagnostics]
+    lines.append(summary_line(report))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,231 @@
+"""One self-contained HTML file: diagnostics, and pictures drawn as inline SVG.
+
+No script, no stylesheet or font from elsewhere: a Content-Security-Policy forbids every load,
+so the page renders the same offline. Every text from a spec or a diagnostic is escaped.
+Pictures need analysis results; each is drawn when its key is present in
+``report.analysis[spec]`` (see docs/reports.md for the shapes read). The gain matrix the spec
+declares (`responds`) is always drawn, with its condition number and relative gain array.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from metricsense.reports import gains
+from metricsense.reports.svg import esc, gap_bars, heatmap, line_chart
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fff}
+header{background:#1f4e79;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
+header p{margin:4px 0 0;opacity:.9}main{padding:8px 28px 40px;max-width:1200px}
+h2{border-bottom:2px solid #e3e8ef;padding-bottom:4px;margin-top:32px}h3{margin:22px 0 6px}
+table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #e3e8ef;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f6fa}code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12.5px}
+pre{background:#f6f8fa;padding:6px 8px;margin:4px 0;overflow-x:auto;white-space:pre}
+.sev{font-weight:600;border-radius:3px;padding:1px 6px;color:#fff;font-size:12px}
+.sev-error{background:#c62828}.sev-warning{background:#b26a00}.sev-info{background:#0277bd}.sev-hint{background:#2e7d32}
+.help{color:#2d5a27}.note{color:#555}.muted{color:#666}figure{margin:10px 0 18px}figcaption{color:#444;font-size:13px;margin-top:4px}
+.grid{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}.grid figure figcaption{max-width:480px}svg text{font-family:system-ui,sans-serif;font-size:11px;fill:#222}
+.ok{color:#2e7d32;font-weight:600}
+"""
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "∞"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _diagnostics(report, sources) -> list[str]:
+    if not report.diagnostics:
+        return ['<p class="ok">No findings.</p>']
+    out = ['<table id="diagnostics-table"><thead><tr><th>severity</th><th>rule</th><th>where</th>'
+           '<th>finding</th></tr></thead><tbody>']
+    for d in report.diagnostics:
+        sev = str(d.severity)
+        body = [f'<div class="msg">{esc(d.message)}</div>']
+        line = sources.line(d.span.file, d.span.line)
+        if line is not None:
+            body.append(f"<pre>{esc(d.span.line)} | {esc(line)}</pre>")
+        body += [f'<div class="note">note: {esc(r.message)} → <code>{esc(r.span)}</code></div>' for r in d.related]
+        if d.help:
+            body.append(f'<div class="help">help: {esc(d.help)}</div>')
+        out.append(f'<tr class="diag"><td><span class="sev sev-{esc(sev)}">{esc(sev)}</span></td>'
+                   f"<td><code>{esc(d.code)}</code> {esc(d.name)}</td><td><code>{esc(d.span)}</code></td>"
+                   f"<td>{''.join(body)}</td></tr>")
+    out.append("</tbody></table>")
+    return out
+
+
+def _kpi_table(doc) -> list[str]:
+    if not doc.kpis:
+        return []
+    out = ["<table class=\"kpis\"><thead><tr><th>KPI</th><th>label</th><th>kind</th><th>target</th>"
+           "<th>owner</th><th>levers</th></tr></thead><tbody>"]
+    for k in doc.kpis:
+        t = k.target
+        if t is None:
+            target = ""
+        elif t.value is not None:
+            target = f"{t.comparison} {_fmt(t.value, 6)}" + (f" by {t.by.isoformat()}" if t.by else "")
+        else:
+            target = f'"{t.words}"'
+        levers = ", ".join(f"{g.name} {g.value:+g}" for g in k.responds)
+        out.append(f"<tr><td><code>{esc(k.name)}</code></td><td>{esc(k.label or '')}</td><td>{esc(k.kind or '')}</td>"
+                   f"<td>{esc(target)}</td><td>{esc(k.owner or '')}</td><td>{esc(levers)}</td></tr>")
+    out.append("</tbody></table>")
+    return out
+
+
+def _gain_figures(g: dict, doc, title: str) -> list[str]:
+    kpis, levers, matrix = g.get("kpis") or [], g.get("levers") or [], g.get("matrix") or []
+    if not kpis or not levers:
+        return [f"<p class=\"muted\">{esc(title)}: no KPIs or no levers.</p>"]
+    labels = {s.name: (getattr(s, "label", None) or s.name) for s in (doc.named() if doc else ())}
+    cond = g.get("condition_number")
+    caption = (f"condition number {esc(gains.format_condition(cond))}, rank {esc(g.get('rank', '?'))} "
+               f"of {len(kpis)} KPIs and {len(levers)} levers")
+    if g.get("scaled_condition_number") is not None:
+        caption += f", scaled condition number {esc(_fmt(g['scaled_condition_number']))}"
+    figs = [f'<figure class="gain">{heatmap(matrix, kpis, levers, title=title, blank_zero=True, row_titles=[labels.get(k, k) for k in kpis], col_titles=[labels.get(lv, lv) for lv in levers])}'
+            f"<figcaption>{esc(title)}: {caption}.</figcaption></figure>"]
+    rga = g.get("rga")
+    if rga is not None:
+        figs.append(f'<figure class="rga">{heatmap(rga, kpis, levers, title="Relative gain array", limit=1.0, blank_zero=True)}'
+                    "<figcaption>Relative gain array (G ∘ pinv(G)ᵀ): pair each KPI with the lever whose "
+                    "value is near 1; negative or large values warn of interaction.</figcaption></figure>")
+    return ['<div class="grid">', *figs, "</div>"]
+
+
+def _correlation(corr: dict) -> list[str]:
+    kpis, matrix = corr.get("kpis") or [], corr.get("matrix") or []
+    if not kpis:
+        return []
+    eff = corr.get("effective_number")
+    caption = f"{esc(corr.get('method', 'correlation'))} correlation of {esc(corr.get('basis', 'the series'))}"
+    if eff is not None:
+        caption += f"; effective number of KPIs {esc(_fmt(eff))} of {len(kpis)}"
+    return ["<h3>KPI correlation</h3>",
+            f'<figure class="correlation">{heatmap(matrix, kpis, kpis, title="KPI correlation", limit=1.0)}'
+            f"<figcaption>{caption}.</figcaption></figure>"]
+
+
+def _fired_by_kpi(doc, triggers: dict) -> dict[str, list[str]]:
+    fired = triggers.get("fired") or {}
+    items = fired.items() if isinstance(fired, dict) else ((f.get("trigger"), f) for f in fired)
+    by_kpi: dict[str, list[str]] = {}
+    declared = {t.name: t for t in doc.triggers} if doc else {}
+    for name, info in items:
+        kpi = info.get("kpi")
+        if kpi is None and name in declared and declared[name].refs():
+            kpi = declared[name].refs()[0].name
+        if kpi is not None:
+            by_kpi.setdefault(kpi, []).extend(map(str, info.get("periods") or ()))
+    return by_kpi
+
+
+def _series(doc, triggers: dict) -> list[str]:
+    series = triggers.get("series") or {}
+    if not series:
+        return []
+    fired = _fired_by_kpi(doc, triggers)
+    out = ["<h3>KPI series, targets and triggers</h3>", '<div class="grid">']
+    for kpi, s in series.items():
+        node = doc.lookup(kpi) if doc else None
+        target = s.get("target")
+        if target is None and node is not None and getattr(node, "target", None) is not None:
+            target = node.target.value
+        label = getattr(node, "label", None) or kpi
+        n_fired = len(fired.get(kpi, ()))
+        out.append(f'<figure class="kpi-series">{line_chart(s.get("periods") or [], s.get("values") or [], title=str(label), target=target, fired=fired.get(kpi, ()))}'
+                   f"<figcaption><code>{esc(kpi)}</code> {esc(label)}"
+                   + (f"; target {esc(_fmt(target))} (dashed)" if target is not None else "")
+                   + (f"; triggers fired in {n_fired} period{'s' if n_fired != 1 else ''} (shaded)" if n_fired else "")
+                   + "</figcaption></figure>")
+    out.append("</div>")
+    return out
+
+
+def _trust(doc, trust: dict) -> list[str]:
+    signals = trust.get("signals", trust)
+    if not isinstance(signals, dict) or not signals:
+        return []
+    out = ["<h3>Trust gaps</h3>"]
+    for name, info in signals.items():
+        if not isinstance(info, dict):
+            continue
+        node = doc.lookup(name) if doc else None
+        min_group = info.get("min_group", getattr(node, "min_group", None))
+        groups, hidden = [], 0
+        for g in info.get("groups") or ():
+            # Confidentiality: a suppressed group, or one smaller than min_group, is never drawn.
+            n = g.get("n")
+            if g.get("suppressed") or (min_group is not None and (n is None or n < min_group)):
+                hidden += 1
+                continue
+            groups.append(g)
+        threshold = info.get("gap", getattr(node, "gap", None))
+        scale = info.get("scale") or getattr(node, "scale", None)
+        note = " Groups too small to stay anonymous are not shown." if hidden else ""
+        if groups:
+            out.append(f'<figure class="trust-gap">{gap_bars(groups, title=f"Trust gap: {name}", threshold=threshold, scale=tuple(scale) if scale else None)}'
+                       f"<figcaption><code>{esc(name)}</code>: managers' and team's answers per group"
+                       + (f"; gaps over {esc(_fmt(threshold))} in red" if threshold is not None else "")
+                       + f".{esc(note)}</figcaption></figure>")
+        else:
+            out.append(f"<p class=\"muted\"><code>{esc(name)}</code>: no group can be shown.{esc(note)}</p>")
+    return out
+
+
+def _spec_section(root: str, analysis: dict, doc) -> list[str]:
+    out = [f'<section class="spec"><h2>{esc(root)}</h2>']
+    if doc is not None and doc.mission is not None:
+        out.append(f'<p class="mission"><strong>Mission:</strong> {esc(doc.mission.text)}</p>')
+    s = analysis.get("structure") or {}
+    if s:
+        cells = [("KPIs", s.get("kpis")), ("levers", s.get("levers")), ("disturbances", s.get("disturbances")),
+                 ("structural rank", s.get("structural_rank")), ("triggers", s.get("triggers")),
+                 ("trust signals", s.get("trust_signals"))]
+        failures = s.get("failures") or {}
+        cells += [(f"failures at {k}", v) for k, v in failures.items()]
+        out.append("<table class=\"structure\"><tbody>" + "".join(
+            f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in cells if v is not None) + "</tbody></table>")
+    if doc is not None:
+        out += _kpi_table(doc)
+        out.append("<h3>Declared gain matrix</h3>")
+        out += _gain_figures(gains.declared(doc), doc, "Declared gains (responds)")
+    est = analysis.get("gain")
+    if isinstance(est, dict) and est.get("matrix") is not None:
+        out.append(f"<h3>Gain matrix estimated from data ({esc(est.get('source', 'data'))})</h3>")
+        out += _gain_figures(est, doc, "Estimated gains")
+    if isinstance(analysis.get("correlation"), dict):
+        out += _correlation(analysis["correlation"])
+    if isinstance(analysis.get("triggers"), dict):
+        out += _series(doc, analysis["triggers"])
+    if isinstance(analysis.get("trust"), dict):
+        out += _trust(doc, analysis["trust"])
+    out.append("</section>")
+    return out
+
+
+def render_html(report, options=None) -> str:
+    from metricsense import __version__
+    from metricsense.render import SourceCache, summary_line
+
+    sources = SourceCache(getattr(report, "sources", None))
+    body = ["<header><h1>metricsense report</h1>",
+            f'<p id="summary">{esc(summary_line(report))} Files: {esc(len(report.files))}.</p></header><main>',
+            '<section id="diagnostics"><h2>Diagnostics</h2>', *_diagnostics(report, sources), "</section>"]
+    for root, analysis in report.analysis.items():
+        body += _spec_section(root, analysis or {}, report.documents.get(root))
+    body.append(f'<p class="muted">metricsense {esc(__version__)}</p></main>')
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>metricsense report</title><style>{STYLE}</style></head><body>"
+            + "\n".join(body) + "</body></html>\n")

@@ -1,0 +1,72 @@
+"""JUnit XML: one test suite per file, one test case per rule and file.
+
+A case fails when its rule found something in that file at or above `fail-on`; findings below
+it are listed in the case's output, so the CI verdict matches the exit code.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from metricsense.diagnostics import Severity
+from metricsense.reports import rules_of, spec_files_of
+
+
+def _threshold(report):
+    return None if report.fail_on == "never" else Severity.parse(report.fail_on)
+
+
+def _describe(d) -> str:
+    lines = [f"{d.severity}[{d.code}] {d.message}", f"  --> {d.span}"]
+    lines += [f"  = note: {r.message} --> {r.span}" for r in d.related]
+    if d.help:
+        lines.append(f"  = help: {d.help}")
+    return "\n".join(lines)
+
+
+def to_junit(report) -> ET.Element:
+    threshold = _threshold(report)
+    rules = [(r.code, r.name) for r in rules_of(report)]
+    known = {c for c, _ in rules}
+    for d in report.diagnostics:
+        if d.code not in known:
+            known.add(d.code)
+            rules.append((d.code, d.name))
+    rules.sort()
+    by_key: dict[tuple[str, str], list] = {}
+    for d in report.diagnostics:
+        by_key.setdefault((d.span.file, d.code), []).append(d)
+
+    root = ET.Element("testsuites", name="metricsense")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for file in spec_files_of(report):
+        suite = ET.SubElement(root, "testsuite", name=file)
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        for code, name in rules:
+            case = ET.SubElement(suite, "testcase", classname=file, name=f"{code} {name}", file=file)
+            counts["tests"] += 1
+            found = by_key.get((file, code), [])
+            failing = [d for d in found if threshold is not None and d.severity >= threshold]
+            if failing:
+                worst = max(failing, key=lambda d: d.severity)
+                kind = "error" if code == "MS005" else "failure"
+                el = ET.SubElement(case, kind, message=worst.message if len(failing) == 1 else
+                                   f"{len(failing)} findings: {worst.message}", type=str(worst.severity))
+                el.text = "\n\n".join(_describe(d) for d in failing)
+                counts["errors" if kind == "error" else "failures"] += 1
+                case.set("line", str(failing[0].span.line))
+            quiet = [d for d in found if d not in failing]
+            if quiet:
+                ET.SubElement(case, "system-out").text = "\n\n".join(_describe(d) for d in quiet)
+        for k, v in counts.items():
+            suite.set(k, str(v))
+            totals[k] += v
+    for k, v in totals.items():
+        root.set(k, str(v))
+    return root
+
+
+def render_junit(report, options=None) -> str:
+    root = to_junit(report)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

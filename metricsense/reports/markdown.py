@@ -1,0 +1,49 @@
+"""Markdown: a report a team can paste into a wiki page or a pull request."""
+
+from __future__ import annotations
+
+from metricsense.reports import gains
+
+
+def cell(text: object) -> str:
+    """Text safe inside a table cell: no HTML, no pipes, no line breaks."""
+    s = str(text)
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = s.replace("\\", "\\\\").replace("|", "\\|")
+    return " ".join(s.split())
+
+
+def diagnostics_table(diagnostics) -> list[str]:
+    lines = ["| severity | code | rule | where | message |", "|---|---|---|---|---|"]
+    for d in diagnostics:
+        msg = cell(d.message) + (f"<br>_help: {cell(d.help)}_" if d.help else "")
+        lines.append(f"| {d.severity} | {d.code} | {cell(d.name)} | {cell(d.span)} | {msg} |")
+    return lines
+
+
+def render_markdown(report, options=None) -> str:
+    from metricsense.render import summary_line
+
+    out = ["## metricsense report", "", summary_line(report), ""]
+    if report.diagnostics:
+        out += diagnostics_table(report.diagnostics)
+        out.append("")
+    for root, analysis in report.analysis.items():
+        s = analysis.get("structure") or {}
+        doc = report.documents.get(root)
+        out += [f"### `{cell(root)}`", ""]
+        rows = [("KPIs", s.get("kpis")), ("levers", s.get("levers")), ("disturbances", s.get("disturbances")),
+                ("structural rank", s.get("structural_rank"))]
+        if doc is not None:
+            g = gains.declared(doc)
+            rows.append(("condition number (declared gains)", gains.format_condition(g["condition_number"])))
+        corr = analysis.get("correlation")
+        if corr and corr.get("effective_number") is not None:
+            rows.append(("effective number of KPIs", f"{corr['effective_number']:.2f}"))
+        failures = s.get("failures")
+        if failures:
+            rows.append(("key failures by level", ", ".join(f"{k} {v}" for k, v in failures.items())))
+        out += ["| measure | value |", "|---|---|"]
+        out += [f"| {name} | {cell(value)} |" for name, value in rows if value is not None]
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"

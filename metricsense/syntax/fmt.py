@@ -1,0 +1,344 @@
+"""`msense fmt`: one canonical layout for .msense specs (and ```msense fences in Markdown).
+
+Keeps every comment, never changes meaning, and is idempotent. The layout:
+- one statement per line, a block's clauses one per line indented two spaces, `}` on its own line;
+- single spaces between tokens, none inside `f(x, k)`, `a.b`, `1..5`, `25%`, `+0.2`;
+- blank lines kept where the author put them, at most one in a row, none just inside `{` and `}`;
+- runs of one-line `lever`, `disturbance` and `failure` statements aligned in columns;
+- a comment at the end of a line stays there (two spaces before `#`); a comment on its own line
+  stays before what followed it. A suppression therefore keeps applying to the same line.
+
+Every result is parsed again and compared with the original (spans aside): a formatting that
+would change meaning raises FormatError instead of being written.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field, fields, is_dataclass
+
+from lark import Lark, Token, Tree
+from lark.exceptions import LarkError
+
+from metricsense.span import Span
+from metricsense.syntax.parser import grammar_text, parse_text
+
+INDENT = "  "
+_ALIGNED = {"lever", "disturbance", "failure"}
+_lock = threading.Lock()
+_parser: Lark | None = None
+_comments: list[Token] = []
+
+
+class FormatError(Exception):
+    """The text does not parse, or formatting it would change its meaning."""
+
+
+def _get_parser() -> Lark:
+    global _parser
+    if _parser is None:
+        _parser = Lark(grammar_text(), parser="lalr", lexer="contextual", keep_all_tokens=True,
+                       propagate_positions=True, maybe_placeholders=True,
+                       lexer_callbacks={"COMMENT": _comments.append}, cache=True)
+    return _parser
+
+
+def _normalise(text: str) -> str:
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# ---- tokens with their spacing ---------------------------------------------------------------
+
+
+@dataclass
+class _Piece:
+    tok: Token
+    glue: bool  # no space before this piece
+
+
+def _pieces(node, parent: str = "") -> list[_Piece]:
+    """The tokens of a subtree in order, each marked with whether a space goes before it."""
+    out: list[_Piece] = []
+    glue_next = False
+    children = node.children if isinstance(node, Tree) else [node]
+    rule = node.data if isinstance(node, Tree) else parent
+    for child in children:
+        if child is None:
+            continue
+        if isinstance(child, Tree):
+            sub = _pieces(child, child.data)
+            if sub and glue_next:
+                sub[0].glue = True
+            out += sub
+            glue_next = False
+            continue
+        v = str(child)
+        glue = glue_next or v in (",", ")", "%", "..") or (v == "." and rule == "ref")
+        if v == "(" and rule in ("call", "target_ref", "abs_"):
+            glue = True
+        out.append(_Piece(child, glue))
+        glue_next = (v in ("(", "..") or (v == "." and rule == "ref")
+                     or (child.type == "ADD_OP" and rule in ("neg", "signed_number", "target_number")))
+    return out
+
+
+def _join(pieces: list[_Piece]) -> str:
+    text = ""
+    for i, p in enumerate(pieces):
+        text += ("" if i == 0 or p.glue else " ") + str(p.tok)
+    return text
+
+
+# ---- lines -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Line:
+    indent: int
+    pieces: list[_Piece] = field(default_factory=list)
+    comment: str | None = None  # a comment on its own line
+    trailing: str | None = None
+    first: int = 0  # original line of its first item
+    last: int = 0  # original line of its last item
+    opens: bool = False  # ends with `{`
+    closes: bool = False  # is `}`
+    columns: list[str] | None = None  # a one-line statement that may be aligned
+    keyword: str | None = None
+
+    def text(self, widths: dict[int, int] | None = None) -> str:
+        if self.comment is not None:
+            body = self.comment
+        elif self.columns is not None and widths:
+            cols = [c.ljust(widths[i]) if i in widths and i < len(self.columns) - 1 else c
+                    for i, c in enumerate(self.columns)]
+            body = " ".join(cols)
+        else:
+            body = _join(self.pieces)
+        if self.trailing is not None:
+            body += "  " + self.trailing
+        return INDENT * self.indent + body
+
+
+def _block(stmt: Tree):
+    """(header pieces, clause subtrees, `{` token, `}` token) of a statement; no block: clauses None."""
+    kids = [c for c in stmt.children if c is not None]
+    for i, c in enumerate(kids):
+        if isinstance(c, Tree) and c.data in ("mission_body", "item_body"):
+            inner = [x for x in c.children if x is not None]
+            head = Tree(stmt.data, kids[:i])
+            return head, inner[1:-1], inner[0], inner[-1], kids[i + 1:]
+        if isinstance(c, Token) and c == "{":
+            close = max(j for j, x in enumerate(kids) if isinstance(x, Token) and x == "}")
+            return Tree(stmt.data, kids[:i]), kids[i + 1:close], c, kids[close], kids[close + 1:]
+    return stmt, None, None, None, []
+
+
+def _code_line(indent: int, pieces: list[_Piece]) -> _Line:
+    toks = [p.tok for p in pieces]
+    return _Line(indent, pieces, first=min(t.line for t in toks), last=max(t.end_line for t in toks))
+
+
+def _layout(tree: Tree) -> list[_Line]:
+    lines: list[_Line] = []
+    for stmt in tree.children:
+        head, clauses, lbrace, rbrace, after = _block(stmt)
+        if clauses is None:
+            line = _code_line(0, _pieces(stmt, stmt.data))
+            if stmt.data in _ALIGNED:
+                line.keyword = stmt.data
+                kids = [c for c in stmt.children if c is not None]
+                cols = [_join(_pieces(kids[0], stmt.data)), _join(_pieces(kids[1], stmt.data))]
+                rest = kids[2:]
+                if rest and isinstance(rest[0], Token) and rest[0].type == "STRING":
+                    cols.append(str(rest[0]))
+                    rest = rest[1:]
+                    line.keyword += ":label"
+                if rest:
+                    cols.append(_join(_pieces(Tree(stmt.data, rest), stmt.data)))
+                line.columns = cols
+            lines.append(line)
+            continue
+        header = _pieces(head, stmt.data) + [_Piece(lbrace, False)]
+        hl = _code_line(0, header)
+        hl.opens = True
+        lines.append(hl)
+        for clause in clauses:
+            lines.append(_code_line(1, _pieces(clause, clause.data if isinstance(clause, Tree) else stmt.data)))
+        cl = _code_line(0, [_Piece(rbrace, False)] + _pieces(Tree(stmt.data, after), stmt.data))
+        cl.closes = True
+        lines.append(cl)
+    return lines
+
+
+def _attach(lines: list[_Line], comments: list[Token], text: str) -> list[_Line]:
+    """Place comments: trailing ones after their line, own-line ones before the next token."""
+    index = {}  # id of token -> line number in `lines`
+    order: list[Token] = []
+    for n, line in enumerate(lines):
+        for p in line.pieces:
+            index[id(p.tok)] = n
+            order.append(p.tok)
+    order.sort(key=lambda t: t.start_pos)
+    starts = [t.start_pos for t in order]
+    before: dict[int, list[Token]] = {}
+    trailing: dict[int, list[Token]] = {}
+    tail: list[Token] = []
+    import bisect
+
+    for c in comments:
+        k = bisect.bisect_left(starts, c.start_pos)
+        prev = order[k - 1] if k > 0 else None
+        line_start = text.rfind("\n", 0, c.start_pos) + 1
+        own_line = not text[line_start:c.start_pos].strip()
+        if not own_line and prev is not None:
+            trailing.setdefault(index[id(prev)], []).append(c)
+        elif k < len(order):
+            before.setdefault(index[id(order[k])], []).append(c)
+        else:
+            tail.append(c)
+    out: list[_Line] = []
+    for n, line in enumerate(lines):
+        moved = sorted(before.get(n, []), key=lambda t: t.start_pos)
+        ends = sorted(trailing.get(n, []), key=lambda t: t.start_pos)
+        # NOTE: only one comment fits at the end of a line; the others go just above it, where
+        # a suppression still applies to the same line.
+        moved += ends[1:]
+        indent = line.indent + (1 if line.closes else 0)
+        out += [_Line(indent, comment=_clean(c), first=c.line, last=c.line) for c in moved]
+        if ends:
+            line.trailing = _clean(ends[0])
+            line.last = max(line.last, ends[0].line)
+        out.append(line)
+    out += [_Line(0, comment=_clean(c), first=c.line, last=c.line) for c in tail]
+    return out
+
+
+def _clean(comment: Token) -> str:
+    return str(comment).rstrip()
+
+
+def _render(lines: list[_Line]) -> str:
+    # Alignment runs: consecutive one-line statements of one kind, no blank line or comment between.
+    widths_of: dict[int, dict[int, int]] = {}
+    run: list[int] = []
+
+    def close_run():
+        if len(run) > 1:
+            cols = [lines[i].columns for i in run]
+            widths = {1: max(len(c[1]) for c in cols)}
+            if lines[run[0]].keyword.endswith(":label"):
+                widths[2] = max(len(c[2]) for c in cols if len(c) > 3) if any(len(c) > 3 for c in cols) else 0
+            for i in run:
+                widths_of[i] = widths
+        run.clear()
+
+    blank_before = [False] * len(lines)
+    for n in range(1, len(lines)):
+        prev, line = lines[n - 1], lines[n]
+        blank_before[n] = (line.first - prev.last > 1 and not prev.opens and not line.closes)
+    for n, line in enumerate(lines):
+        if line.keyword is None or blank_before[n] or (run and lines[run[-1]].keyword != line.keyword):
+            close_run()
+        if line.keyword is not None:
+            run.append(n)
+    close_run()
+    out: list[str] = []
+    for n, line in enumerate(lines):
+        if blank_before[n] and out:
+            out.append("")
+        out.append(line.text(widths_of.get(n)).rstrip())
+    return "\n".join(out) + "\n" if out else ""
+
+
+def format_spec(text: str, *, check: bool = True) -> str:
+    """The canonical layout of one spec's text. Raises FormatError when it does not parse."""
+    text = _normalise(text)
+    with _lock:
+        parser = _get_parser()
+        _comments.clear()
+        try:
+            tree = parser.parse(text)
+        except LarkError as exc:
+            raise FormatError(f"the spec does not parse: {str(exc).strip().splitlines()[0]}") from None
+        comments = list(_comments)
+    result = _render(_attach(_layout(tree), comments, text))
+    if check:
+        _same_meaning(text, result, "<string>")
+    return result
+
+
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*msense\b")
+
+
+def format_markdown(text: str) -> str:
+    """Format every ```msense fence of a Markdown text; everything else is left as it is."""
+    text = _normalise(text)
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        out.append(lines[i])
+        m = _FENCE.match(lines[i])
+        i += 1
+        if not m:
+            continue
+        indent, fence = m.group("indent"), m.group("fence")
+        body: list[str] = []
+        while i < len(lines):
+            s = lines[i].strip()
+            if s.startswith(fence[0] * len(fence)) and not s.strip(fence[0]):
+                break
+            body.append(lines[i])
+            i += 1
+        closed = i < len(lines)
+        if closed and all(not b.strip() or b.startswith(indent) for b in body) and any(b.strip() for b in body):
+            try:
+                new = format_spec("\n".join(b[len(indent):] for b in body)).rstrip("\n").split("\n")
+                body = [indent + b if b else "" for b in new]
+            except FormatError:
+                pass  # a fence that does not parse alone (or at all) is kept as written
+        out += body
+        if closed:
+            out.append(lines[i])
+            i += 1
+    result = "\n".join(out)
+    _same_meaning(text, result, "x.md")
+    return result
+
+
+def format_file_text(text: str, name: str) -> str:
+    return format_markdown(text) if name.endswith(".md") else format_spec(text)
+
+
+# ---- meaning ---------------------------------------------------------------------------------
+
+
+def without_spans(value):
+    """A model value with every Span (and line number of a suppression) taken out, for comparing."""
+    if isinstance(value, Span):
+        return None
+    if is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__,) + tuple(
+            without_spans(getattr(value, f.name)) for f in fields(value)
+            if f.name not in ("line", "_by_kind") and not f.name.endswith("span"))
+    if isinstance(value, (list, tuple)):
+        return tuple(without_spans(v) for v in value)
+    if isinstance(value, dict):
+        return {k: without_spans(v) for k, v in value.items()}
+    return value
+
+
+def meaning(text: str, file: str = "<string>"):
+    """What a spec says: its statements and suppressions without positions, or its syntax errors."""
+    result = parse_text(text, file)
+    if result.errors:
+        return ("errors", len(result.errors))
+    return without_spans(result.statements), without_spans(result.suppressions)
+
+
+def _same_meaning(before: str, after: str, file: str) -> None:
+    if meaning(before, file) != meaning(after, file):
+        raise FormatError("formatting would change the spec's meaning (a bug in msense fmt: please report it)")

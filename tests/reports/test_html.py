@@ -1,0 +1,198 @@
+"""The HTML report, opened in headless Chromium (Debian's, driven by Playwright): it renders,
+logs no error, loads nothing from anywhere, and shows spec text as text."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI, ROOT, require
+from reports_helpers import examples_report, make_spec  # noqa: F401 (fixture)
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+XSS = "<img src=x onerror=alert(1)>"
+
+SPEC = f'''mission "Serve <b>customers</b> & \\"friends\\""
+lever deploys "Deploys per week" owner "platform"
+lever hours "Support hours"
+failure churn "Customers leave" at outcome
+kpi csat "{XSS}" {{
+  kind outcome
+  target >= 4.5 by 2027-06-30
+  link "the mission's outcome"
+  guards churn
+  responds deploys +0.2, hours +0.6
+}}
+kpi lead "Lead time" {{
+  kind process
+  target <= 24 by 2027-06-30
+  link "speed"
+  responds deploys -0.5, hours +0.1
+}}
+kpi backlog "Backlog" {{
+  link "queue"
+  responds hours -0.4
+}}
+trigger csat_dip when csat < target - 0.3 for 2 periods {{
+  ask "What changed?"
+  with team
+}}
+trust value_question {{
+  managers "What value are you bringing?"
+  team "What value did your manager bring?"
+  scale 1..5
+  gap > 1.0
+  min_group 5
+}}
+'''
+
+# What the data evaluators will put in report.analysis (hand-made until they exist).
+ANALYSIS = {
+    "correlation": {"basis": "weekly changes", "method": "pearson", "kpis": ["csat", "lead", "backlog"],
+                    "matrix": [[1.0, -0.6, 0.2], [-0.6, 1.0, None], [0.2, None, 1.0]], "effective_number": 2.4},
+    "gain": {"kpis": ["csat", "lead"], "levers": ["deploys", "hours"], "matrix": [[0.25, 0.5], [-0.4, 0.05]],
+             "source": "regression", "condition_number": 2.1, "scaled_condition_number": 1.7, "rank": 2,
+             "singular_values": [0.7, 0.33], "rga": [[0.06, 0.94], [0.94, 0.06]]},
+    "triggers": {"series": {"csat": {"periods": [f"2026-W{i:02d}" for i in range(1, 21)],
+                                     "values": [4.6, 4.5, 4.4, 4.2, 4.1, 4.0, None, 4.3, 4.5, 4.6,
+                                                4.7, 4.6, 4.4, 4.1, 3.9, 4.0, 4.2, 4.5, 4.6, 4.7],
+                                     "target": 4.5}},
+                 "fired": {"csat_dip": {"kpi": "csat", "periods": ["2026-W05", "2026-W06", "2026-W15"]}}},
+    "trust": {"signals": {"value_question": {"gap": 1.0, "groups": [
+        {"group": "platform <team>", "managers": 4.5, "team": 3.1, "gap": 1.4, "n": 8},
+        {"group": "support", "managers": 3.9, "team": 3.7, "gap": 0.2, "n": 12},
+        {"group": "SECRET-small-team", "managers": 5.0, "team": 1.0, "gap": 4.0, "n": 2, "suppressed": True},
+        {"group": "SECRET-unmarked-tiny", "managers": 5.0, "team": 2.0, "gap": 3.0, "n": 3},
+    ]}}},
+}
+
+
+def _report(tmp_path, analysis=None):
+    import metricsense
+
+    spec = make_spec(tmp_path, SPEC)
+    report = metricsense.check([spec], config={})
+    if analysis:
+        report.analysis[next(iter(report.analysis))].update(analysis)
+    return report
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require("playwright")
+    from playwright.sync_api import sync_playwright
+
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        if IN_CI:
+            pytest.fail("chromium is required in CI (make test installs it)")
+        pytest.skip("chromium is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+                              headless=True, args=["--no-sandbox", "--disable-gpu", "--disable-quic",
+                                                   "--no-first-run", "--disable-background-networking",
+                                                   "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def _open(browser, path: Path, screenshot: str | None = None):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    seen = {"console": [], "requests": [], "dialogs": [], "errors": []}
+    page.on("console", lambda m: seen["console"].append((m.type, m.text)))
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    page.on("request", lambda r: seen["requests"].append(r.url))
+    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(200)  # give an injected handler the chance to fire
+    if screenshot:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+    return page, seen
+
+
+def _clean(seen, path: Path):
+    assert seen["errors"] == []
+    assert [c for c in seen["console"] if c[0] in ("error", "warning")] == []
+    assert seen["dialogs"] == []
+    assert seen["requests"] == [path.as_uri()], "the report must load nothing else"
+
+
+def test_examples_render(browser, examples_report, tmp_path):
+    from metricsense.reports.html import render_html
+
+    path = tmp_path / "examples.html"
+    path.write_text(render_html(examples_report), "utf-8")
+    page, seen = _open(browser, path, "report-examples.png")
+    _clean(seen, path)
+    rows = page.locator("tr.diag")
+    assert rows.count() == len(examples_report.diagnostics) > 0
+    assert "no KPI responds to the lever `arch_board`" in page.locator("#diagnostics").inner_text()
+    # the declared gain matrix and its RGA, for every spec
+    assert page.locator("section.spec").count() == len(examples_report.analysis)
+    assert page.locator("figure.gain svg rect").count() > 20
+    assert page.locator("figure.rga").count() == len(examples_report.analysis)
+    assert page.locator("figure.gain svg").first.bounding_box()["width"] > 100
+    page.close()
+
+
+def test_every_picture_and_escaping(browser, tmp_path):
+    from metricsense.reports.html import render_html
+
+    html = render_html(_report(tmp_path, ANALYSIS))
+    assert XSS not in html and "SECRET" not in html
+    path = tmp_path / "full.html"
+    path.write_text(html, "utf-8")
+    page, seen = _open(browser, path, "report-full.png")
+    _clean(seen, path)
+    assert page.locator("img").count() == 0 and page.locator("b").count() == 0
+    assert XSS in page.locator("table.kpis").inner_text()
+    assert 'Serve <b>customers</b> & "friends"' in page.locator("p.mission").inner_text()
+    assert page.locator("figure.correlation svg rect").count() == 9
+    assert "effective number of KPIs 2.4" in page.locator("figure.correlation").inner_text()
+    assert page.locator("figure.gain").count() == 2  # declared and estimated
+    assert page.locator("figure.rga").count() == 2
+    series = page.locator("figure.kpi-series")
+    assert series.count() == 1
+    assert series.locator("polyline").count() == 2  # a gap (None) splits the line
+    assert series.locator("line.target").count() == 1
+    assert series.locator("rect.fired").count() == 3
+    trust = page.locator("figure.trust-gap")
+    assert trust.count() == 1
+    text = trust.inner_text()
+    assert "platform <team>" in text and "support" in text and "SECRET" not in text
+    assert trust.locator("circle").count() == 2 + 2 * 2  # legend + two groups shown
+    page.close()
+
+
+def test_no_data_analysis_draws_only_declared_gains(tmp_path):
+    from metricsense.reports.html import render_html
+
+    html = render_html(_report(tmp_path))
+    assert 'class="gain"' in html and 'class="rga"' in html
+    for absent in ("correlation", "kpi-series", "trust-gap"):
+        assert f'class="{absent}"' not in html
+    assert "Content-Security-Policy" in html and "<script" not in html and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_cli_writes_html(tmp_path):
+    from conftest import run_msense
+
+    spec = make_spec(tmp_path, SPEC)
+    out = tmp_path / "r.html"
+    result = run_msense("check", str(spec), "--format", "html", "-o", str(out), "--exit-zero")
+    assert result.returncode == 0, result.stderr
+    assert out.read_text("utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_suppressed_trust_groups_never_rendered(tmp_path):
+    from metricsense.reports.html import render_html
+
+    only_small = {"trust": {"signals": {"value_question": {"groups": [
+        {"group": "SECRET", "managers": 4.0, "team": 1.0, "n": 2, "suppressed": True}]}}}}
+    html = render_html(_report(tmp_path, only_small))
+    assert "SECRET" not in html and "no group can be shown" in html

@@ -1,0 +1,94 @@
+"""msense diff OLD NEW: KPIs and levers, conditioning, coverage and findings, in Markdown and JSON."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import EXAMPLES, run_msense
+
+OLD = '''mission "m"
+lever a "A"
+lever b "B"
+failure f1 "F1" at input
+failure f2 "F2" at outcome
+kpi k1 "K1" {
+  focus relationships
+  link "l"
+  target >= 1 by 2027-01-01
+  guards f1
+  responds a +1.0, b +0.5
+}
+kpi k2 "K2" {
+  link "l"
+  target >= 1 by 2027-01-01
+  guards f2
+  responds a +0.5, b +1.0
+}
+'''
+NEW = OLD.replace("responds a +0.5, b +1.0", "responds a +0.9, b +1.0").replace(
+    'lever b "B"', 'lever b "B"\nlever c "C"').replace("failure f2", "failure f3 \"F3\" at process\nfailure f2")
+
+
+def _write(tmp_path, old=OLD, new=NEW):
+    (tmp_path / "old.msense").write_text(old, "utf-8")
+    (tmp_path / "new.msense").write_text(new, "utf-8")
+    return str(tmp_path / "old.msense"), str(tmp_path / "new.msense")
+
+
+def test_json(tmp_path):
+    old, new = _write(tmp_path)
+    result = run_msense("diff", old, new, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    d = json.loads(result.stdout)
+    assert d["levers"]["added"] == ["c"] and d["levers"]["removed"] == []
+    assert d["kpis"]["added"] == [] and d["kpis"]["count"] == {"old": 2, "new": 2}
+    # cond([[1, .5], [.5, 1]]) = 1.5 / 0.5 = 3
+    assert abs(d["condition_number"]["old"] - 3.0) < 1e-9
+    assert d["condition_number"]["new"] > 5  # the new gains of k2 lean towards those of k1
+    assert d["effective_number"] == {"old": None, "new": None, "note": "needs data"}
+    assert d["failure_levels"]["process"] == {"old": {"failures": 0, "guarded": 0},
+                                              "new": {"failures": 1, "guarded": 0}}
+    new_codes = sorted(f["code"] for f in d["findings"]["new"])
+    gone_codes = sorted(f["code"] for f in d["findings"]["gone"])
+    assert "MS017" in new_codes and "MS015" in new_codes  # idle lever c, unguarded f3
+    assert "MS014" in gone_codes  # the process level is covered now
+
+
+def test_markdown(tmp_path):
+    old, new = _write(tmp_path)
+    result = run_msense("diff", old, new)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "| levers | 2 | 3 | added `c`; removed none |" in text
+    assert "| condition number (declared gains) | 3 |" in text and "worse conditioned" in text
+    assert "| effective number of KPIs | needs data | needs data |" in text
+    assert "### New findings" in text and "no KPI responds to the lever `c`" in text
+    assert "### Findings gone" in text
+
+
+def test_same_spec_is_no_change():
+    spec = str(EXAMPLES / "customer-love" / "customer-love.msense")
+    d = json.loads(run_msense("diff", spec, spec, "--format", "json").stdout)
+    assert d["findings"] == {"new": [], "gone": []}
+    assert d["kpis"]["added"] == d["kpis"]["removed"] == d["levers"]["added"] == []
+    assert d["condition_number"]["old_rank_deficient"] is True
+
+
+def test_effective_number_when_correlation_is_present(tmp_path):
+    import metricsense
+    from metricsense.diff import diff_reports, render_markdown
+
+    old, new = _write(tmp_path)
+    a, b = metricsense.check([old], config={}), metricsense.check([new], config={})
+    for report, eff in ((a, 1.8), (b, 1.2)):
+        next(iter(report.analysis.values()))["correlation"] = {"kpis": ["k1", "k2"], "effective_number": eff}
+    d = diff_reports(a, b)
+    assert d["effective_number"] == {"old": 1.8, "new": 1.2, "note": None}
+    assert "| effective number of KPIs | 1.80 | 1.20 |" in render_markdown(d)
+
+
+def test_broken_new_spec_exits_2(tmp_path):
+    old, new = _write(tmp_path, new="kpi {\n")
+    result = run_msense("diff", old, new)
+    assert result.returncode == 2
+    assert "MS001" in result.stdout

@@ -1,0 +1,214 @@
+"""msense fmt: canonical, idempotent, keeps every comment, and never changes what a spec says."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import EXAMPLES, ROOT, run_msense
+from metricsense.syntax.fmt import FormatError, format_markdown, format_spec, meaning
+
+CASES = sorted((ROOT / "tests" / "evaluators" / "cases").glob("*/*.msense"))
+EXAMPLE_SPECS = sorted(EXAMPLES.rglob("*.msense"))
+COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|(#[^\n]*)')
+
+
+def comments(text: str) -> list[str]:
+    """Every comment's text, in order (a `#` inside a string is no comment)."""
+    return [m.group(1).rstrip() for m in COMMENT.finditer(text) if m.group(1)]
+
+
+def assert_formats_well(text: str, file: str = "<string>") -> str:
+    out = format_markdown(text) if file.endswith(".md") else format_spec(text)
+    assert meaning(out, file) == meaning(text, file)
+    assert comments(out) == comments(text)
+    again = format_markdown(out) if file.endswith(".md") else format_spec(out)
+    assert again == out, "fmt is not idempotent"
+    return out
+
+
+def _parses(text: str, file: str) -> bool:
+    return meaning(text, file)[0] != "errors"
+
+
+@pytest.mark.parametrize("path", EXAMPLE_SPECS + CASES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_real_specs(path):
+    text = path.read_text("utf-8")
+    if not _parses(text, str(path)):
+        with pytest.raises(FormatError):
+            format_spec(text)
+        return
+    assert_formats_well(text)
+
+
+def test_markdown_example():
+    path = EXAMPLES / "school-district" / "README.md"
+    text = path.read_text("utf-8")
+    out = assert_formats_well(text, str(path))
+    prose = [ln for ln in text.splitlines() if ln and not ln.startswith(("lever", "failure", "kpi", " "))]
+    assert all(ln in out.splitlines() for ln in prose[:10])
+
+
+def test_canonical_layout():
+    src = ('# head\nlever   a   "A"   owner "o"   # trailing\nlever bb "B"\n\n\n\nkpi k "K"{kind outcome\n'
+           'responds a +0.2,bb   -1 lag 2 weeks\n  target >= -3 by 2027-01-01 }\n'
+           'trigger t when mean( k , 4 ) < target - 25 % of  lag(k,1) and not (k.self>1) for 2 periods { with team }\n'
+           'trust v { scale 1 .. 5 }\n')
+    assert format_spec(src) == (
+        '# head\nlever a  "A" owner "o"  # trailing\nlever bb "B"\n\nkpi k "K" {\n  kind outcome\n'
+        '  responds a +0.2, bb -1 lag 2 weeks\n  target >= -3 by 2027-01-01\n}\n'
+        'trigger t when mean(k, 4) < target - 25% of lag(k, 1) and not (k.self > 1) for 2 periods {\n'
+        '  with team\n}\ntrust v {\n  scale 1..5\n}\n')
+
+
+def test_comments_inside_and_suppressions_keep_their_line():
+    src = ('kpi k "K" {  # on the brace\n  # before kind\n  kind outcome  # msense: ignore[MS012] reason "r"\n'
+           '  responds a +1,   # after a comma\n    b +2\n  # before the end\n}\n# at the end\n')
+    out = assert_formats_well(src)
+    lines = out.splitlines()
+    assert lines[0] == 'kpi k "K" {  # on the brace'
+    assert "  # before kind" in lines and "  # before the end" in lines and lines[-1] == "# at the end"
+    assert '  kind outcome  # msense: ignore[MS012] reason "r"' in lines
+
+
+def test_does_not_parse():
+    with pytest.raises(FormatError):
+        format_spec('kpi k {\n  target 4.5\n}\n')
+
+
+# ---- property test over generated specs ------------------------------------------------------
+
+NAMES = st.sampled_from(["a", "b", "csat", "lead_time", "kind", "team", "x1"])
+LABELS = st.sampled_from(['"A label"', '"with # hash"', '"esc \\" quote"', '"<b>&amp;</b>"', '""'])
+NUMS = st.sampled_from(["0", "1", "0.25", "4.5", "100", "1e3", "2.5E-2"])
+SIGNS = st.sampled_from(["", "+", "-"])
+WS = st.sampled_from([" ", "  ", "\t", " \t "])
+COMMENTS = st.sampled_from(["# c", "#", "# msense: ignore[MS017] reason \"kept\"", "# ü, { } \"q\"",
+                            "# msense: ignore[MS012]", "#   spaced   "])
+UNITS = st.sampled_from(["period", "weeks", "month", "quarters", "day"])
+
+
+@st.composite
+def expr(draw, depth=0):
+    atoms = [draw(NUMS), draw(NAMES), "target", f"target({draw(NAMES)})", f"{draw(NUMS)}%",
+             f"{draw(NUMS)}% of {draw(NAMES)}", f"{draw(NAMES)}.self", f"abs({draw(NAMES)})",
+             f"mean({draw(NAMES)}, {draw(st.integers(1, 9))})"]
+    if depth > 2 or draw(st.booleans()):
+        return draw(st.sampled_from(atoms))
+    left, right = draw(expr(depth + 1)), draw(expr(depth + 1))
+    op = draw(st.sampled_from(["+", "-", "*", "/", "<", ">=", "==", "and", "or"]))
+    form = draw(st.sampled_from(["{l} {op} {r}", "({l}{op}{r})", "-{l}", "not {l} {op} {r}", "( {l} )"]))
+    return form.format(l=left, r=right, op=op)
+
+
+@st.composite
+def clause(draw):
+    n = draw(NAMES)
+    return draw(st.sampled_from([
+        f"kind {draw(st.sampled_from(['input', 'process', 'output', 'outcome']))}",
+        f"focus {draw(st.sampled_from(['results', 'relationships']))}",
+        f"better {draw(st.sampled_from(['higher', 'lower']))}",
+        f"unit {draw(LABELS)}", f"owner {draw(LABELS)}", f"scope {draw(st.sampled_from(['team', 'individual']))}",
+        f"target {draw(st.sampled_from(['>=', '<', '==']))} {draw(SIGNS)}{draw(NUMS)} by 2027-06-30",
+        f"target {draw(LABELS)}", f"link {draw(LABELS)}", f"guards {n}, {draw(NAMES)}",
+        f'data "d.csv" column {draw(LABELS)} layout long every week',
+        f"responds {n} {draw(SIGNS)}{draw(NUMS)} lag {draw(st.integers(1, 5))} {draw(UNITS)},{draw(NAMES)} -{draw(NUMS)}",
+        f"disturbed {n} {draw(SIGNS)}{draw(NUMS)}", f"review every {draw(st.integers(1, 4))} {draw(UNITS)}",
+    ]))
+
+
+@st.composite
+def statement(draw):
+    n, lab = draw(NAMES), draw(LABELS)
+    ws = draw(WS)
+    clauses = draw(st.lists(clause(), max_size=5))
+    sep = draw(st.sampled_from(["\n", "\n  ", " ", "\n\n    "]))
+    block = "{" + sep + sep.join(c + draw(st.sampled_from(["", "  " + draw(COMMENTS)])) if sep != " " else c
+                                 for c in clauses) + "\n}"
+    return draw(st.sampled_from([
+        f"mission {lab}", f"mission {lab} {{{sep}why {lab}{sep}owner {lab}\n}}",
+        f"lever{ws}{n}{ws}{lab}{ws}owner {lab}", f"lever {n}", f'lever {n} {lab} {{ data "m.csv" column "c" }}',
+        f"disturbance {n}{ws}{lab}", f"failure {n} {lab}{ws}at {draw(st.sampled_from(['input', 'outcome']))}",
+        f"kpi {n} {lab} {block}", f"kpi {n} {{}}",
+        f"trigger {n} when {draw(expr())} for {draw(st.integers(1, 3))} periods {{ ask {lab}\n with team }}",
+        f"trigger {n} when {draw(expr())} {{}}",
+        f"trust {n} {{{sep}managers {lab}{sep}scale 1..5{sep}gap > {draw(NUMS)}{sep}min_group 5\n}}",
+        f'include "x.msense"', f'data "d.csv" column "c"', f'data sql "SELECT 1" from "sqlite:///k.db"',
+    ]))
+
+
+@st.composite
+def spec(draw):
+    parts = []
+    for _ in range(draw(st.integers(0, 8))):
+        if draw(st.integers(0, 3)) == 0:
+            parts.append(draw(COMMENTS))
+        stmt = draw(statement())
+        if draw(st.booleans()):
+            stmt += draw(WS) + draw(COMMENTS)
+        parts.append(stmt)
+        parts.append(draw(st.sampled_from(["", "", "\n", "\n\n\n", "   "])))
+    return "\n".join(parts) + draw(st.sampled_from(["", "\n", "\n# tail"]))
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec())
+def test_property_generated_specs(text):
+    if not _parses(text, "<string>"):
+        with pytest.raises(FormatError):
+            format_spec(text)
+        return
+    assert_formats_well(text)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec(), st.sampled_from(["", "  "]))
+def test_property_markdown_fences(text, indent):
+    body = "\n".join(indent + ln if ln else "" for ln in text.split("\n"))
+    md = f"# Title\n\nSome *prose* | with a pipe.\n\n{indent}```msense\n{body}\n{indent}```\n\nAfter.\n"
+    if not _parses(md, "x.md"):
+        return
+    out = assert_formats_well(md, "x.md")
+    assert out.startswith("# Title\n\nSome *prose* | with a pipe.\n") and out.endswith("\nAfter.\n")
+
+
+# ---- command line ----------------------------------------------------------------------------
+
+
+def test_cli_check_diff_and_rewrite(tmp_path):
+    messy = tmp_path / "m.msense"
+    messy.write_text('lever   a "A"\nkpi k "K" { responds a +1 }\n', "utf-8")
+    tidy = tmp_path / "t.msense"
+    tidy.write_text(format_spec(messy.read_text("utf-8")), "utf-8")
+    result = run_msense("fmt", "--check", str(tidy))
+    assert result.returncode == 0, result.stderr
+    result = run_msense("fmt", "--check", str(messy), str(tidy))
+    assert result.returncode == 1 and "would reformat" in result.stderr
+    assert messy.read_text("utf-8").startswith("lever   a")
+    result = run_msense("fmt", "--diff", str(messy))
+    assert result.returncode == 0
+    assert "-lever   a \"A\"" in result.stdout and "+lever a \"A\"" in result.stdout and result.stdout.startswith("---")
+    result = run_msense("fmt", str(messy))
+    assert result.returncode == 0 and messy.read_text("utf-8") == tidy.read_text("utf-8")
+
+
+def test_cli_refuses_broken_spec(tmp_path):
+    bad = tmp_path / "bad.msense"
+    bad.write_text("kpi {\n", "utf-8")
+    result = run_msense("fmt", str(bad))
+    assert result.returncode == 2 and "does not parse" in result.stderr
+    assert bad.read_text("utf-8") == "kpi {\n"
+
+
+def test_cli_folder_and_markdown(tmp_path):
+    (tmp_path / "doc.md").write_text("Intro\n\n```msense\nlever   a  \"A\"\n```\n", "utf-8")
+    (tmp_path / "plain.md").write_text("no spec   here\n", "utf-8")
+    result = run_msense("fmt", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "doc.md").read_text("utf-8") == 'Intro\n\n```msense\nlever a "A"\n```\n'
+    assert (tmp_path / "plain.md").read_text("utf-8") == "no spec   here\n"
+    assert Path(tmp_path / "doc.md").exists()
