@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 __all__ = [
     "Diagnostic", "Option", "Report", "Rule", "Severity", "Span", "SpecError",
-    "__version__", "check", "hookimpl", "load", "rule",
+    "__version__", "agenda", "check", "hookimpl", "load", "rule",
 ]
 
 
@@ -61,6 +61,17 @@ def check(spec: Any, data: Any = None, config: Any = None, **kwargs: Any) -> Rep
     from metricsense.engine import check as _check
 
     return _check(spec, data=data, config=config, **kwargs)
+
+
+def agenda(report_or_spec: Any, since: Any = None, **kwargs: Any):
+    """The conversation agenda (seed 003) of a Report, or of a spec checked first.
+
+    ``since`` (a date or a period label) keeps the items whose periods end on or after it. The
+    result has ``items``, ``to_markdown()`` and ``to_dict()``, and displays as Markdown.
+    """
+    from metricsense.agenda import agenda as _agenda
+
+    return _agenda(report_or_spec, since=since, **kwargs)
 
 
 def __getattr__(name: str):

@@ -291,5 +291,34 @@ def diff_command(old, new, fmt, config_path, output):
     sys.exit(max(2 if c >= 2 else 0 for c in result["exit_code"].values()))
 
 
+@cli.command("agenda")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--since", metavar="DATE", help="Only conversations sparked on or after this period (2026-01-05).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=str),
+              help="Use this msense.toml or pyproject.toml instead of searching for one.")
+@click.option("--allow-path", "allow_paths", multiple=True, type=click.Path(path_type=str), metavar="DIR",
+              help="Also allow includes and data from this folder (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), help="Write the agenda here.")
+def agenda_command(paths, since, config_path, allow_paths, fmt, output):
+    """Write the conversation agenda: what the triggers and trust gaps ask people to talk about."""
+    import json
+
+    from metricsense.agenda import build
+    from metricsense.engine import check as run_check
+
+    report = run_check(list(paths), config=config_path, allow_paths=allow_paths)
+    result = build(report, since=since)
+    text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n" if fmt == "json" else result.to_markdown()
+    if output:
+        Path(output).write_text(text, "utf-8")
+    else:
+        click.echo(text, nl=False)
+    if report.exit_code >= 2:  # the agenda may be incomplete: say why, on stderr
+        for d in [d for d in report.diagnostics if d.severity.name == "ERROR"][:20]:
+            click.echo(f"msense: {d.span}: {d.code} {d.message}", err=True)
+    sys.exit(report.exit_code if report.exit_code >= 2 else 0)
+
+
 def main() -> None:
     cli(prog_name="msense")

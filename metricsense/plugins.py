@@ -17,6 +17,8 @@ ENTRY_POINT_GROUP = "metricsense"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "metricsense.evaluators.core",
     "metricsense.evaluators.structure",
+    "metricsense.evaluators.trust",
+    "metricsense.evaluators.conversation",
     "metricsense.data.plugin",
     "metricsense.formats",
 )

@@ -1,0 +1,207 @@
+"""The conversation agenda: what the triggers and the trust gaps ask people to talk about.
+
+Seed 003: a KPI's value is the conversation a variance sparks. Each item holds the question,
+what sparked it (values, target, variance, periods) and a blank for what was learned, grouped
+by audience. Built only from a report's analysis, so it shows exactly what the report may show:
+trust groups below the minimum are not in the analysis, and segment names of one person's
+numbers are withheld from public audiences there already.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from metricsense.model import AUDIENCES
+
+NO_AUDIENCE = "anyone (no audience set)"
+
+
+@dataclass
+class AgendaItem:
+    audience: str
+    spec: str
+    source: str                      # the trigger or trust signal that sparked it
+    question: str
+    sparked: list[str]               # what sparked it, one line each
+    start: str | None = None
+    end: str | None = None
+    segment: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"audience": self.audience, "spec": self.spec, "source": self.source, "question": self.question,
+                "sparked": list(self.sparked), "start": self.start, "end": self.end, "segment": self.segment}
+
+
+@dataclass
+class Agenda:
+    items: list[AgendaItem] = field(default_factory=list)
+    since: str | None = None
+
+    def by_audience(self) -> list[tuple[str, list[AgendaItem]]]:
+        order = {a: i for i, a in enumerate((*AUDIENCES, NO_AUDIENCE))}
+        groups: dict[str, list[AgendaItem]] = {}
+        for item in self.items:
+            groups.setdefault(item.audience, []).append(item)
+        return sorted(groups.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"since": self.since, "items": [i.to_dict() for i in self.items]}
+
+    def to_markdown(self) -> str:
+        return render_markdown(self)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+def _md(text: Any) -> str:
+    """Spec or data text made inert in Markdown: no HTML, no links, no emphasis."""
+    out = str(text)
+    for ch in "\\`*_[]<>|#":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("\n", " ")
+
+
+def _n(value: Any) -> str:
+    if value is None:
+        return "missing"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.6g}"
+    return str(value)
+
+
+def _since_key(since: Any) -> str | None:
+    if since is None:
+        return None
+    if isinstance(since, (_dt.date, _dt.datetime)):
+        return since.isoformat()[:10]
+    return str(since)
+
+
+def _not_before(label: str | None, since: str | None) -> bool:
+    if since is None or label is None:
+        return True
+    try:  # whole-number periods compare as numbers
+        return float(label) >= float(since)
+    except ValueError:
+        return label >= since
+
+
+def _trigger_items(root: str, name: str, info: dict, since: str | None) -> list[AgendaItem]:
+    items = []
+    audience = info.get("audience") or NO_AUDIENCE
+    for e in info.get("events") or ():
+        if not _not_before(e.get("end"), since):
+            continue
+        when = e["start"] if e["start"] == e["end"] else f"{e['start']} to {e['end']}"
+        sparked = [f"periods: {when}" + (f" ({e['periods']} in a row)" if e["periods"] > 1 else "")]
+        if e.get("units"):
+            sparked.append(f"units: {e['units']} (names withheld: one person's numbers, a public audience)")
+        elif e.get("segment"):
+            sparked.append(f"unit: {_md(e['segment'])}")
+        values = e.get("values") or {}
+        if values:
+            sparked.append("values: " + ", ".join(f"`{k}` {_n(v)}" for k, v in values.items()))
+        if e.get("target") is not None:
+            sparked.append(f"target: {_n(e['target'])}" + (f" (of `{e['target_of']}`)" if e.get("target_of") else ""))
+        v = e.get("variance")
+        if v and v.get("by") is not None:
+            sparked.append(f"variance: {_n(v['left'])} {v['op']} {_n(v['right'])}, by {_n(v['by'])}")
+        items.append(AgendaItem(audience, root, name, info.get("ask") or "What changed, and what did we learn?",
+                                sparked, e.get("start"), e.get("end"), e.get("segment")))
+    return items
+
+
+def _trust_items(root: str, name: str, info: dict, since: str | None) -> list[AgendaItem]:
+    items = []
+    if not _not_before(info.get("period"), since):
+        return items
+    for g in info.get("groups") or ():
+        # Confidentiality: suppressed groups are placeholders without values; skip them, and
+        # anything smaller than the minimum should it ever appear.
+        if g.get("suppressed") or not g.get("over") or (g.get("n") or 0) < info.get("min_group", 5):
+            continue
+        sparked = [f"period: {info.get('period') or 'all answers'}",
+                   f"group: {_md(g['group'])} (manager {_md(g['manager'])})",
+                   f"the manager's own answer: {_n(g['managers'])}; the team's mean: {_n(g['team'])} (n={g['n']})",
+                   f"gap: {_n(g['gap'])}, over the threshold of {_n(info.get('gap'))}"]
+        if g.get("favourable_gap") is not None:
+            sparked.append(f"favourable answers: manager {g['managers_favourable']:.0%}, team {g['team_favourable']:.0%}")
+        items.append(AgendaItem(
+            "manager", root, name,
+            "How does each side see the value the manager brings, and what would the team like more of?",
+            sparked, info.get("period"), info.get("period"), None))
+    return items
+
+
+def build(report, since: Any = None) -> Agenda:
+    """The agenda of a report: every trigger event and every trust gap, at or after ``since``."""
+    key = _since_key(since)
+    items: list[AgendaItem] = []
+    for root, analysis in report.analysis.items():
+        doc = getattr(report, "documents", {}).get(root)
+        fired = (analysis.get("triggers") or {}).get("fired") or {}
+        order = [t.name for t in doc.triggers] if doc is not None else sorted(fired)
+        for name in order:
+            if isinstance(fired.get(name), dict):
+                items += _trigger_items(root, name, fired[name], key)
+        signals = (analysis.get("trust") or {}).get("signals") or {}
+        for name, info in signals.items():
+            items += _trust_items(root, name, info, key)
+    return Agenda(items, key)
+
+
+def agenda(report_or_spec: Any, since: Any = None, **check_kwargs: Any) -> Agenda:
+    """The conversation agenda of a Report, or of a spec (checked first, like ``check``)."""
+    report = report_or_spec
+    if not hasattr(report, "analysis") or not hasattr(report, "diagnostics"):
+        import metricsense
+
+        report = metricsense.check(report_or_spec, **check_kwargs)
+    return build(report, since)
+
+
+def render_markdown(agenda: Agenda) -> str:
+    lines = ["# Conversation agenda", ""]
+    lines.append("A variance is a reason to talk, not a verdict (seed 003). For each item: ask the question, "
+                 "listen, and write down what was learned.")
+    if agenda.since:
+        lines += ["", f"Since {agenda.since}."]
+    lines.append("")
+    if not agenda.items:
+        lines += ["Nothing sparked a conversation" + (" in this period." if agenda.since else "."), ""]
+        return "\n".join(lines)
+    specs = sorted({i.spec for i in agenda.items})
+    for audience, items in agenda.by_audience():
+        lines += [f"## With {_md(audience)}", ""]
+        topics: dict[tuple[str, str, str], list[AgendaItem]] = {}
+        for item in items:
+            topics.setdefault((item.spec, item.source, item.question), []).append(item)
+        for (spec, source, question), group in topics.items():
+            where = f" ({_md(spec)})" if len(specs) > 1 else ""
+            lines += [f"### `{source}`{where}: {_md(question)}", ""]
+            for n, item in enumerate(group, 1):
+                lines.append(f"{n}. sparked by:")
+                lines += [f"   - {s}" for s in item.sparked]
+                lines.append("   - what we learned: ______________________________")
+            lines.append("")
+    return "\n".join(lines)
+
+
+class _CallableModule(type(_dt)):
+    """NOTE: importing this module sets ``metricsense.agenda`` to the module, hiding the
+    function of the same name in ``metricsense/__init__.py``; calling the module calls
+    ``agenda()`` so ``metricsense.agenda(report)`` works either way."""
+
+    def __call__(self, report_or_spec: Any, since: Any = None, **kwargs: Any) -> Agenda:
+        return agenda(report_or_spec, since=since, **kwargs)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,303 @@
+"""Conversation rules (MS6xx): triggers evaluated over the data, and when they fire.
+
+Seed 003: the value of a KPI is the conversation a variance sparks. The analysis
+(``analysis["triggers"]``) holds every KPI's series with its target, and per trigger the periods
+where it fired and one event per run of firing (values, target, variance, question); the agenda
+(``metricsense.agenda``) is built from those events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from metricsense import expressions as ex
+from metricsense.diagnostics import Diagnostic, Option, Severity, rule
+from metricsense.hookspecs import hookimpl
+from metricsense.model import Document, Trigger
+
+#: Audiences that keep a conversation private: only there may an event name a segment of a
+#: `scope individual` KPI (seed 000: double-check each other, don't inspect).
+PRIVATE_AUDIENCES = ("one-to-one", "manager")
+
+
+def _num(value) -> float | None:
+    """A JSON-safe float: NaN and infinities become None."""
+    import numpy as np
+
+    if value is None:
+        return None
+    v = float(value)
+    return v if np.isfinite(v) else None
+
+
+def _label(periods: np.ndarray, i: int) -> str:
+    from metricsense.data.table import period_label
+
+    return period_label(periods[i])
+
+
+def names_withheld(trigger: Trigger, spec: Document) -> bool:
+    """True when events must not name segments: one person's numbers, a public audience."""
+    personal = any(k.scope == "individual" for k in ex.kpis_read(trigger, spec))
+    return personal and trigger.audience not in PRIVATE_AUDIENCES
+
+
+def evaluate_trigger(trigger: Trigger, spec: Document, data) -> dict:
+    """Everything known about one trigger on the data: where it fired, and why."""
+    import numpy as np
+
+    read = ex.kpis_read(trigger, spec)
+    refs = list(ex.read_refs(trigger.condition))
+    kpi = read[0].name if read else (refs[0].name if refs else None)
+    base = {"kpi": kpi, "audience": trigger.audience, "ask": trigger.ask, "periods": []}
+    problems = ex.type_problems(trigger, spec) + ex.default_target(trigger, spec)[1]
+    if problems:
+        return {**base, "status": "not evaluated: the condition has errors"}
+    inputs, missing = ex.gather(trigger, spec, data.series)
+    if inputs is None:
+        return {**base, "status": "not evaluated: no data for " + ", ".join(f"`{m}`" for m in missing)}
+    rows = ex.own_grid(data.periods, inputs.arrays)
+    inputs = ex.on_grid(inputs, rows)
+    t = len(rows)
+    n = ex.periods_for(trigger.duration, ex.grid_frequency(data.periods, rows))
+    try:
+        cond = ex.evaluate(trigger.condition, inputs, t)
+    except ex.EvalError as exc:
+        return {**base, "status": f"not evaluated: {exc}"}
+    fired = ex.firing(cond, n) & (rows >= 0)[:, None]
+    known = ~np.isnan(cond) & (rows >= 0)[:, None]
+    segmented = inputs.units != ("",)
+    cmp = ex.first_comparison(trigger.condition)
+    left = right = None
+    if cmp is not None:
+        left = ex.evaluate(cmp.left, inputs, t)
+        right = ex.evaluate(cmp.right, inputs, t)
+    target = inputs.default_target
+    kpi_node = ex.default_target(trigger, spec)[0]
+    withheld = segmented and names_withheld(trigger, spec)
+    events = []
+    for unit, first, last in ex.runs(fired):
+        values = {}
+        for name, arr in inputs.arrays.items():
+            col = arr[:, unit if arr.shape[1] > 1 else 0]
+            values[name] = _num(col[last])
+        event = {
+            "start": _label(data.periods, rows[first]),
+            "end": _label(data.periods, rows[last]),
+            "periods": last - first + 1,
+            "segment": None if (withheld or not segmented) else inputs.units[unit],
+            "values": values,
+            "target": _num(target),
+            "target_of": kpi_node.name if kpi_node is not None and target is not None else None,
+        }
+        if cmp is not None:
+            lv, rv = left[last, unit], right[last, unit]
+            event["variance"] = {"left": _num(lv), "op": cmp.op, "right": _num(rv), "by": _num(lv - rv)}
+        events.append(event)
+    if withheld:
+        events = _aggregate(events)
+    events.sort(key=lambda e: (e["end"], e["start"], e["segment"] or ""))
+    fired_rows = np.flatnonzero(fired.any(axis=1))
+    evaluable = int(known.sum())
+    n_fired = int(fired.sum())
+    return {
+        **base,
+        "status": "evaluated",
+        "periods": [_label(data.periods, rows[i]) for i in fired_rows],
+        "for_periods": n,
+        "units": len(inputs.units) if segmented else None,
+        "evaluable": evaluable,
+        "fired": n_fired,
+        "share": (n_fired / evaluable) if evaluable else None,
+        "events": events,
+    }
+
+
+def _aggregate(events: list[dict]) -> list[dict]:
+    """Events of a public trigger on one person's numbers: per period, how many units, no names."""
+    by_end: dict[str, list[dict]] = {}
+    for e in events:
+        by_end.setdefault(e["end"], []).append(e)
+    out = []
+    for end, group in sorted(by_end.items()):
+        out.append({"start": min(e["start"] for e in group), "end": end, "periods": max(e["periods"] for e in group),
+                    "segment": None, "units": len(group), "values": {}, "target": group[0]["target"],
+                    "target_of": group[0]["target_of"]})
+    return out
+
+
+def triggers_of(spec: Document, data) -> dict:
+    """The `triggers` analysis: each KPI's series and target, and each trigger's firing."""
+    series = {}
+    for k in spec.kpis:
+        s = data.series(k.name)
+        if s is None:
+            continue
+        series[k.name] = {
+            "periods": [_label(data.periods, i) for i in range(len(data.periods))],
+            "values": [_num(v) for v in s.values],
+            "target": _num(k.target.value) if k.target is not None and k.target.value is not None else None,
+        }
+    fired = {t.name: evaluate_trigger(t, spec, data) for t in spec.triggers}
+    return {"series": series, "fired": fired}
+
+
+@hookimpl
+def metricsense_analyze(spec, data, analysis):
+    if data is None or not spec.triggers or not len(data.periods):
+        return
+    analysis["triggers"] = triggers_of(spec, data)
+
+
+def _evaluated(ctx) -> Iterator[tuple[Trigger, dict]]:
+    fired = (ctx.analysis.get("triggers") or {}).get("fired") or {}
+    for trig in ctx.spec.triggers:
+        info = fired.get(trig.name)
+        if isinstance(info, dict) and info.get("status") == "evaluated":
+            yield trig, info
+
+
+_MIN_PERIODS = Option(8, "the least number of periods (or units x periods) the condition must be known on to judge")
+
+
+@rule(code="MS601", name="trigger-never-fires", severity=Severity.WARNING, options={"min_periods": _MIN_PERIODS})
+def trigger_never_fires(ctx) -> Iterator[Diagnostic]:
+    """A trigger never fired over the whole history of its data.
+
+    ## Why is this bad?
+    Seed 003: a KPI is worth its conversations, and a trigger that never fires never starts
+    one. Either the threshold sits beyond anything the series has done (so it will not spark a
+    conversation until a crisis), or the condition cannot hold at all (`x > 5 and x < 3`, a
+    duration longer than any run). The spec then promises a conversation nobody will have.
+
+    ## Example
+    ```msense
+    trigger outage_week when uptime < 90 for 1 period {   # uptime has stayed above 99
+      ask "What did customers meet this week?"
+      with leadership
+    }
+    ```
+
+    ## What to do instead
+    Set the threshold where a variance is worth talking about: look at the series (`msense check
+    --format html` draws it with its target), and ask what size of change the team would want
+    to hear about. Option `min_periods`: the history needed to judge (default 8).
+    """
+    least = ctx.option("min_periods")
+    for trig, info in _evaluated(ctx):
+        if info["fired"] == 0 and info["evaluable"] >= least:
+            yield ctx.report(
+                trig, f"trigger `{trig.name}` never fired over {info['evaluable']} "
+                      f"{'unit-periods' if info.get('units') else 'periods'} of data",
+                related=[(trig.condition, "this condition never held"
+                          + (f" for {info['for_periods']} periods in a row" if info["for_periods"] > 1 else ""))],
+                help="move the threshold to a variance worth a conversation, or drop the trigger",
+                evidence={"evaluable": info["evaluable"], "fired": 0, "for_periods": info["for_periods"]},
+            )
+
+
+@rule(code="MS602", name="trigger-always-fires", severity=Severity.WARNING,
+      options={"share": Option(0.5, "the share of periods (units x periods when segmented) above which a trigger fires 'most of the time'"),
+               "min_periods": _MIN_PERIODS})
+def trigger_always_fires(ctx) -> Iterator[Diagnostic]:
+    """A trigger fires in most periods: an alarm people learn to ignore, or to fear.
+
+    ## Why is this bad?
+    Seed 003: the conversation is worth having because a variance is unusual. A trigger that
+    fires most weeks turns the conversation into a ritual, and seed 000 warns what comes next:
+    a number that is always "red" feels like an inspection, people stop listening to it or start
+    hiding from it. For segmented series (one unit per task or class) the share is of the units
+    and periods where the condition could be evaluated.
+
+    ## Example
+    ```msense
+    kpi csat "Customer satisfaction" { target >= 4.5 by 2027-06-30 }
+    trigger csat_low when csat < target for 1 period {    # csat has been below 4.5 all year
+      ask "Why is satisfaction low?"
+      with team
+    }
+    ```
+
+    ## What to do instead
+    Fire on a change (`change(csat, 4) < -0.2`) or on a distance from the usual level
+    (`csat < mean(csat, 8) - 0.3`), or ask for a longer run (`for 3 periods`). Option `share`
+    (default 0.5) sets what "most" means.
+    """
+    share = ctx.option("share")
+    least = ctx.option("min_periods")
+    for trig, info in _evaluated(ctx):
+        if info["evaluable"] >= least and info["share"] is not None and info["share"] > share:
+            yield ctx.report(
+                trig, f"trigger `{trig.name}` fires in {info['share']:.0%} of the "
+                      f"{'unit-periods' if info.get('units') else 'periods'} it can be evaluated on "
+                      f"({info['fired']} of {info['evaluable']})",
+                related=[(trig.condition, "this condition holds most of the time")],
+                help="fire on a change or a distance from the usual level, or ask for a longer run",
+                evidence={"evaluable": info["evaluable"], "fired": info["fired"], "share": info["share"]},
+            )
+
+
+@rule(code="MS603", name="ambiguous-target", severity=Severity.ERROR, exit_code=2)
+def ambiguous_target(ctx) -> Iterator[Diagnostic]:
+    """A bare `target` (or a bare percentage) could mean several KPIs' targets, or none.
+
+    ## Why is this bad?
+    `target` alone is the target of the KPI the condition reads, and `25%` is 25% of it. When the
+    condition reads two KPIs with targets, nobody can tell which one the threshold is about, and
+    the conversation it sparks (seed 003) starts from a number that may not be the one meant.
+    When no KPI it reads has a numeric target, there is nothing to compare with at all (seed 004,
+    practice #3: specific targets).
+
+    ## Example
+    ```msense
+    trigger slow when lead_time > target and cycle_time > target for 2 periods { ask "?" }
+    ```
+
+    ## What to do instead
+    ```msense
+    trigger slow when lead_time > target(lead_time) and cycle_time > target(cycle_time) for 2 periods { ask "?" }
+    ```
+    """
+    for trig in ctx.spec.triggers:
+        for p in ex.default_target(trig, ctx.spec)[1]:
+            yield ctx.report(p.node, p.message, related=[(trig, "in this trigger")], help=p.help)
+
+
+@rule(code="MS604", name="expression-type-error", severity=Severity.ERROR, exit_code=2)
+def expression_type_error(ctx) -> Iterator[Diagnostic]:
+    """A trigger condition mixes numbers and conditions, or gives a function the wrong argument.
+
+    ## Why is this bad?
+    A condition must say when a conversation starts (seed 003: the variance is the spark). A
+    comparison used as a number (`(x > 3) + 1`), a number used as a condition (`when x - 3`,
+    `x and y`) or a window that is not a whole number of periods (`mean(x, 2.5)`) has no
+    meaning; guessing one (Python would add `True + 1`) would fire conversations nobody asked
+    for. The trigger is not evaluated until it is fixed.
+
+    ## Example
+    ```msense
+    trigger gap when abs(estimate.self > estimate.manager) for 1 period { ask "?" }
+    trigger dip when mean(csat, 0.5) for 2 periods { ask "?" }
+    ```
+
+    ## What to do instead
+    ```msense
+    trigger gap when abs(estimate.self - estimate.manager) > 25% of estimate.manager for 1 period { ask "?" }
+    trigger dip when mean(csat, 4) < target - 0.2 for 2 periods { ask "?" }
+    ```
+    """
+    for trig in ctx.spec.triggers:
+        for p in ex.type_problems(trig, ctx.spec):
+            yield ctx.report(p.node, p.message, related=[(trig, "in this trigger")], help=p.help)
+
+
+RULES = (trigger_never_fires, trigger_always_fires, ambiguous_target, expression_type_error)
+
+
+@hookimpl
+def metricsense_register_rules(register):
+    for r in RULES:
+        register(r)
+
+
+__all__ = ["RULES", "evaluate_trigger", "names_withheld", "triggers_of"]

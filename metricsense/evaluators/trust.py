@@ -1,0 +1,280 @@
+"""Trust rules (MS5xx): the value question of seed 001, compared, with confidentiality first.
+
+Per manager (a group and its manager), from the latest survey period: the manager's own answer,
+the team's mean and favourable share, the gap, and the number of team respondents. A group
+with fewer team respondents than ``min_group`` is never shown: not its gap, not its mean, not
+its name, not its manager. When exactly one group is suppressed, or the suppressed groups
+together hold fewer than ``min_group`` respondents, a shown total minus the shown groups would
+give them away (complementary disclosure), so the next-smallest shown group is suppressed too
+(secondary suppression) until that is no longer possible. Nothing here logs or prints values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from metricsense.diagnostics import Diagnostic, Severity, rule
+from metricsense.hookspecs import hookimpl
+from metricsense.model import TrustSignal
+
+DEFAULT_MIN_GROUP = 5
+FLOOR_MIN_GROUP = 3
+DEFAULT_SCALE = (1, 5)
+MANAGER_ROLES = {"manager", "managers", "self"}
+TEAM_ROLES = {"team", "member", "members", "report", "reports", "direct", "directs"}
+
+
+def _text(column) -> np.ndarray:
+    """A survey column as an array of stripped strings (Labels, objects, numbers alike)."""
+    import numpy as np
+
+    return np.array(["" if v is None else str(v).strip() for v in np.asarray(column, dtype=object)], dtype=object)
+
+
+def settings(signal: TrustSignal) -> dict:
+    """The signal's scale, gap threshold and minimum group, with defaults and the safety floor."""
+    lo, hi = signal.scale if signal.scale else DEFAULT_SCALE
+    gap = signal.gap if signal.gap is not None else (hi - lo) / 3.0
+    min_group = signal.min_group if signal.min_group is not None else DEFAULT_MIN_GROUP
+    if min_group < FLOOR_MIN_GROUP:
+        min_group = DEFAULT_MIN_GROUP  # MS503 reports it; never show groups smaller than the default
+    return {"scale": [lo, hi], "gap": float(gap), "min_group": int(min_group)}
+
+
+def favourable_floor(lo: int, hi: int) -> float:
+    """Favourable answers: the top two points of a scale of five points or more, else the top one."""
+    return hi - 1 if hi - lo + 1 >= 5 else hi
+
+
+def _period_key(label: str) -> tuple:
+    """Sort survey periods: whole numbers by value, dates (ISO text) as text, in that order."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def _mean(values: np.ndarray) -> float | None:
+    return float(values.mean()) if len(values) else None
+
+
+def trust_of(signal: TrustSignal, survey) -> dict:
+    """The `trust` analysis of one signal: shown groups, suppressed count, and a safe total."""
+    import numpy as np
+
+    conf = settings(signal)
+    lo, hi = conf["scale"]
+    cols = survey.columns
+    role = np.array([r.lower() for r in _text(cols["role"])], dtype=object)
+    group = _text(cols["group"])
+    manager = _text(cols["manager_id"])
+    question = _text(cols["question"])
+    score = np.asarray(cols["score"], dtype=float)
+    keep = ~np.isnan(score)
+    accepted = {"managers", "team", signal.name, signal.managers or "", signal.team or ""} - {""}
+    asked = np.array([q in accepted for q in question], dtype=bool)
+    if asked.any():  # a survey holding other questions too: only this signal's two
+        keep &= asked
+    period = None
+    if "period" in cols:
+        labels = _text(cols["period"])
+        present = {p for p, k in zip(labels, keep) if k and p}
+        if present:
+            period = max(present, key=_period_key)  # the latest survey round
+            keep &= labels == period
+    fav = favourable_floor(lo, hi)
+    units: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for i in np.flatnonzero(keep):
+        r = role[i]
+        side = "managers" if r in MANAGER_ROLES else "team" if r in TEAM_ROLES else None
+        if side is None:
+            continue
+        units.setdefault((group[i], manager[i]), {"managers": [], "team": []})[side].append(score[i])
+    stats = []
+    for (g, m), answers in sorted(units.items()):
+        own, team = np.array(answers["managers"]), np.array(answers["team"])
+        own_mean, team_mean = _mean(own), _mean(team)
+        gap = own_mean - team_mean if own_mean is not None and team_mean is not None else None
+        stats.append({
+            "group": g, "manager": m, "managers": own_mean, "team": team_mean, "gap": gap, "n": len(team),
+            "managers_favourable": float((own >= fav).mean()) if len(own) else None,
+            "team_favourable": float((team >= fav).mean()) if len(team) else None,
+            "_own_sum": float(own.sum()), "_own_n": len(own), "_team_sum": float(team.sum()),
+        })
+    min_group = conf["min_group"]
+    hidden = {i for i, s in enumerate(stats) if s["n"] < min_group}
+    primary = len(hidden)
+    # Secondary suppression: never leave a suppressed remainder that a total would give away.
+    while hidden and (len(hidden) == 1 or sum(stats[i]["n"] for i in hidden) < min_group):
+        shown = [i for i in range(len(stats)) if i not in hidden]
+        if not shown:
+            break
+        hidden.add(min(shown, key=lambda i: (stats[i]["n"], stats[i]["group"], stats[i]["manager"])))
+    safe_total = not hidden or (len(hidden) >= 2 and sum(stats[i]["n"] for i in hidden) >= min_group)
+    groups = []
+    for i, s in enumerate(stats):
+        if i in hidden:
+            continue
+        g = {k: v for k, v in s.items() if not k.startswith("_")}
+        if g["managers_favourable"] is not None and g["team_favourable"] is not None:
+            g["favourable_gap"] = g["managers_favourable"] - g["team_favourable"]
+        else:
+            g["favourable_gap"] = None
+        g["over"] = g["gap"] is not None and abs(g["gap"]) > conf["gap"]
+        g["suppressed"] = False
+        groups.append(g)
+    # Suppressed groups stay as anonymous placeholders at the end: the report can say that
+    # some were left out, and their position says nothing about their names.
+    groups += [{"suppressed": True} for _ in hidden]
+    total = None
+    n_all = sum(s["n"] for s in stats)
+    if stats and safe_total and n_all >= min_group:
+        own_n = sum(s["_own_n"] for s in stats)
+        own = sum(s["_own_sum"] for s in stats) / own_n if own_n else None
+        team = sum(s["_team_sum"] for s in stats) / n_all
+        total = {"n": n_all, "managers": own, "team": team, "gap": own - team if own is not None else None}
+    return {**conf, "period": period, "groups": groups, "suppressed": len(hidden),
+            "below_minimum": primary, "secondary": len(hidden) - primary, "total": total}
+
+
+@hookimpl
+def metricsense_analyze(spec, data, analysis):
+    if data is None:
+        return
+    signals = {}
+    for t in spec.trusts:
+        survey = data.surveys.get(t.name) if getattr(data, "surveys", None) else None
+        if survey is not None:
+            signals[t.name] = trust_of(t, survey)
+    if signals:
+        analysis["trust"] = {"signals": signals}
+
+
+def _signals(ctx) -> Iterator[tuple[TrustSignal, dict]]:
+    found = (ctx.analysis.get("trust") or {}).get("signals") or {}
+    for t in ctx.spec.trusts:
+        if isinstance(found.get(t.name), dict):
+            yield t, found[t.name]
+
+
+@rule(code="MS501", name="value-gap", severity=Severity.WARNING)
+def value_gap(ctx) -> Iterator[Diagnostic]:
+    """A manager sees the value they bring very differently from how their team sees it.
+
+    ## Why is this bad?
+    Seed 001: ask managers "what value are you bringing to each team member?", ask their teams
+    "what value did your manager bring?", and compare, to find alignment gaps before they become
+    performance problems. A wide gap (by default over a third of the scale, the threshold
+    360-degree tools use) says the manager's picture of their own work and the team's experience
+    have come apart: a conversation to have now, privately and with curiosity (seed 000:
+    double-check, don't inspect). Only groups at or above `min_group` are ever compared.
+
+    ## Example
+    ```msense
+    trust value_question {
+      managers "What value are you bringing to each team member?"
+      team     "What value did your manager bring to your team?"
+      scale 1..5
+      data "survey.csv"
+      gap > 1.0            # a manager at 4.9 whose team says 2.9 is 2.0 apart
+    }
+    ```
+
+    ## What to do instead
+    Talk about it: the manager and their own manager go through what the team values and what
+    the manager thinks they provide (`msense agenda` lists the gaps as conversations). Then ask
+    again next quarter and watch the gap, not the score.
+    """
+    for t, info in _signals(ctx):
+        for g in info["groups"]:
+            if g.get("suppressed") or not g.get("over"):
+                continue
+            yield ctx.report(
+                t, f"`{t.name}`: the manager of `{g['group']}` rates the value they bring {g['managers']:.2f} "
+                   f"and their team {g['team']:.2f} (n={g['n']}): a gap of {abs(g['gap']):.2f}, over {info['gap']:g}",
+                help="have the conversation: what does the team value, and what does the manager think they give?",
+                evidence={"group": g["group"], "manager": g["manager"], "managers": g["managers"], "team": g["team"],
+                          "gap": g["gap"], "n": g["n"], "threshold": info["gap"], "period": info["period"]},
+            )
+
+
+@rule(code="MS502", name="group-below-minimum", severity=Severity.INFO)
+def group_below_minimum(ctx) -> Iterator[Diagnostic]:
+    """Some survey groups are too small to stay anonymous, so they are not shown.
+
+    ## Why is this bad?
+    Seed 001's value question only works if team members answer honestly, and seed 000 says why
+    they will not when answers can be traced back to them: the survey becomes an inspection. A
+    group with fewer than `min_group` team respondents (default 5, as engagement-survey products
+    do) is never shown: not its gap, its mean, its name or its count. A group that could be
+    worked out by subtracting the shown groups from a shown total is suppressed too. This
+    finding says how many groups were left out, never which.
+
+    ## Example
+    ```msense
+    trust value_question {
+      scale 1..5
+      data "survey.csv"    # one team has 3 respondents
+      min_group 5
+    }
+    ```
+
+    ## What to do instead
+    Nothing, if the groups are small by nature: their managers' conversations happen one level
+    up, pooled with a neighbouring team. Otherwise merge small teams for the survey, or survey
+    less often so more people answer.
+    """
+    for t, info in _signals(ctx):
+        if info["suppressed"]:
+            extra = (f" ({info['secondary']} more so that none can be worked out by subtraction)"
+                     if info["secondary"] else "")
+            yield ctx.report(
+                t, f"`{t.name}`: {info['suppressed']} group{'s' if info['suppressed'] != 1 else ''} not shown: "
+                   f"{info['below_minimum']} below the minimum of {info['min_group']} respondents{extra}",
+                help="nothing to fix if teams are small by nature; pool small teams for the survey otherwise",
+                evidence={"suppressed": info["suppressed"], "min_group": info["min_group"]},
+            )
+
+
+@rule(code="MS503", name="min-group-too-small", severity=Severity.ERROR, exit_code=2)
+def min_group_too_small(ctx) -> Iterator[Diagnostic]:
+    """A trust signal's `min_group` is below 3: answers could be traced to a person.
+
+    ## Why is this bad?
+    With one or two respondents a group's mean is (nearly) a person's answer, and the value
+    question of seed 001 becomes an inspection of that person (seed 000). Survey products never
+    allow a minimum under 3. metricsense refuses it: the spec is an error, and until it is fixed
+    the default of 5 is used.
+
+    ## Example
+    ```msense
+    trust value_question {
+      scale 1..5
+      min_group 1
+    }
+    ```
+
+    ## What to do instead
+    ```msense
+    trust value_question {
+      scale 1..5
+      min_group 5
+    }
+    ```
+    """
+    for t in ctx.spec.trusts:
+        if t.min_group is not None and t.min_group < FLOOR_MIN_GROUP:
+            yield ctx.report(
+                t, f"`{t.name}` sets `min_group {t.min_group}`: below {FLOOR_MIN_GROUP}, answers can be traced to a person",
+                help=f"use `min_group {DEFAULT_MIN_GROUP}` (the default) or at least {FLOOR_MIN_GROUP}; "
+                     f"until then {DEFAULT_MIN_GROUP} is used",
+            )
+
+
+RULES = (value_gap, group_below_minimum, min_group_too_small)
+
+
+@hookimpl
+def metricsense_register_rules(register):
+    for r in RULES:
+        register(r)

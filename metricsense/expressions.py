@@ -1,0 +1,475 @@
+"""The trigger-condition interpreter: types, target resolution and NumPy evaluation over periods.
+
+A condition is the expression tree the grammar built (``model.Expr``); nothing is ever handed
+to Python's ``eval``. Every value is a float array of shape (periods, units): one unit for a
+plain series, one per segment (a task, a class) when a series the condition reads is segmented.
+Booleans are floats too, in three-valued (Kleene) logic: 1.0 true, 0.0 false, NaN unknown. A
+comparison with a missing value is unknown, ``not unknown`` is unknown, and only a known true
+can fire, so missing data never fires a trigger and is never filled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from metricsense.model import (
+    FUNCTIONS,
+    KPI,
+    Binary,
+    Call,
+    Disturbance,
+    Document,
+    Expr,
+    Lever,
+    Number,
+    Percent,
+    Ref,
+    TargetRef,
+    Trigger,
+    Unary,
+)
+
+NUMBER, BOOL = "number", "condition"
+COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
+ARITHMETIC = ("+", "-", "*", "/")
+LOGIC = ("and", "or")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A type or name problem in a condition: the rule code, the node it points at, a message."""
+
+    code: str  # MS603 (which target?) or MS604 (type error)
+    node: object
+    message: str
+    help: str | None = None
+
+
+def series_name(ref: Ref) -> str:
+    """The data series a reference reads: `csat`, or `estimate.self` for a paired series."""
+    return ".".join(ref.parts)
+
+
+def read_refs(expr: Expr) -> Iterator[Ref]:
+    """The series references a condition reads, in source order (not those naming a target)."""
+    if isinstance(expr, Ref):
+        yield expr
+    elif isinstance(expr, Binary):
+        yield from read_refs(expr.left)
+        yield from read_refs(expr.right)
+    elif isinstance(expr, Unary):
+        yield from read_refs(expr.operand)
+    elif isinstance(expr, Call):
+        for a in expr.args:
+            yield from read_refs(a)
+    elif isinstance(expr, Percent) and expr.of is not None:
+        yield from read_refs(expr.of)
+
+
+def kpis_read(trigger: Trigger, spec: Document) -> list[KPI]:
+    """The KPIs a trigger's condition reads (a paired `estimate.self` reads `estimate`)."""
+    out: list[KPI] = []
+    for ref in read_refs(trigger.condition):
+        found = spec.lookup(ref.name)
+        if isinstance(found, KPI) and found not in out:
+            out.append(found)
+    return out
+
+
+def _needs_default_target(expr: Expr) -> list[Expr]:
+    """Nodes that mean "the target of the KPI the condition reads": bare `target`, bare `25%`."""
+    out = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, TargetRef) and node.of is None:
+            out.append(node)
+        elif isinstance(node, Percent) and node.of is None:
+            out.append(node)
+        if isinstance(node, Binary):
+            stack += (node.right, node.left)
+        elif isinstance(node, Unary):
+            stack.append(node.operand)
+        elif isinstance(node, Call):
+            stack += reversed(node.args)
+        elif isinstance(node, Percent) and node.of is not None:
+            stack.append(node.of)
+    return out
+
+
+def default_target(trigger: Trigger, spec: Document) -> tuple[KPI | None, list[Problem]]:
+    """The KPI whose target a bare `target` (or a bare `25%`) means, and MS603 problems if unclear."""
+    uses = _needs_default_target(trigger.condition)
+    read = kpis_read(trigger, spec)
+    with_target = [k for k in read if k.target is not None and k.target.value is not None]
+    if not uses:
+        return (with_target[0] if len(with_target) == 1 else None), []
+    if len(with_target) == 1:
+        return with_target[0], []
+    problems = []
+    for node in uses:
+        what = "`target`" if isinstance(node, TargetRef) else f"`{_fmt(node.value)}%` (of the target)"
+        if with_target:
+            listed = ", ".join(f"`{k.name}`" for k in with_target)
+            problems.append(Problem(
+                "MS603", node, f"{what} in trigger `{trigger.name}` is ambiguous: the condition reads "
+                               f"{len(with_target)} KPIs with targets ({listed})",
+                f"name the KPI: `target({with_target[0].name})`"
+                + ("" if isinstance(node, TargetRef) else f" or `{_fmt(node.value)}% of target({with_target[0].name})`"),
+            ))
+        else:
+            which = ", ".join(f"`{k.name}`" for k in read) if read else "no KPI"
+            problems.append(Problem(
+                "MS603", node, f"{what} in trigger `{trigger.name}` has no target to mean: the condition "
+                               f"reads {which}, and no KPI it reads has a numeric target",
+                "give the KPI a target (`target >= 4.5 by 2027-06-30`), or write the number",
+            ))
+    return None, problems
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+# ---- static types ----------------------------------------------------------------------------
+
+
+def type_problems(trigger: Trigger, spec: Document) -> list[Problem]:
+    """MS604 problems: a comparison used as a number, a number used as a condition, bad arguments."""
+    problems: list[Problem] = []
+
+    def infer(node: Expr) -> str | None:
+        """The node's type; None where an error below already explains it (no cascades)."""
+        if isinstance(node, (Number, Ref)):
+            return NUMBER
+        if isinstance(node, Percent):
+            if node.of is not None:
+                want(node.of, NUMBER, f"`{_fmt(node.value)}% of` needs a number")
+            return NUMBER
+        if isinstance(node, TargetRef):
+            if node.of is not None:
+                found = spec.lookup(node.of.name)
+                if isinstance(found, (Lever, Disturbance)):
+                    kind = "lever" if isinstance(found, Lever) else "disturbance"
+                    problems.append(Problem("MS604", node, f"`target({node.of.name})`: `{node.of.name}` is a "
+                                                           f"{kind}, and only KPIs have targets"))
+                elif len(node.of.parts) > 1:
+                    problems.append(Problem("MS604", node, f"`target({series_name(node.of)})`: a target belongs "
+                                                           f"to the KPI, write `target({node.of.name})`"))
+            return NUMBER
+        if isinstance(node, Unary):
+            if node.op == "not":
+                want(node.operand, BOOL, "`not` needs a condition (a comparison)")
+                return BOOL
+            word = "abs" if node.op == "abs" else f"unary `{node.op}`"
+            want(node.operand, NUMBER, f"{'`abs`' if node.op == 'abs' else word} needs a number")
+            return NUMBER
+        if isinstance(node, Call):
+            if node.func not in FUNCTIONS or len(node.args) != FUNCTIONS[node.func]:
+                for a in node.args:
+                    infer(a)
+                return NUMBER  # MS002 reports unknown functions and wrong arity
+            series, k = node.args
+            want(series, NUMBER, f"`{node.func}` reads a number series as its first argument")
+            if not (isinstance(k, Number) and k.value >= 1 and float(k.value).is_integer()):
+                problems.append(Problem(
+                    "MS604", k, f"`{node.func}(x, k)`: k counts periods, so it must be a whole number of at least 1",
+                    f"for example `{node.func}(x, 4)`"))
+            return NUMBER
+        if isinstance(node, Binary):
+            if node.op in LOGIC:
+                want(node.left, BOOL, f"`{node.op}` joins conditions (comparisons)")
+                want(node.right, BOOL, f"`{node.op}` joins conditions (comparisons)")
+                return BOOL
+            if node.op in COMPARISONS:
+                want(node.left, NUMBER, f"`{node.op}` compares numbers")
+                want(node.right, NUMBER, f"`{node.op}` compares numbers")
+                return BOOL
+            want(node.left, NUMBER, f"`{node.op}` needs numbers on both sides")
+            want(node.right, NUMBER, f"`{node.op}` needs numbers on both sides")
+            return NUMBER
+        return None
+
+    def want(node: Expr, kind: str, why: str) -> None:
+        got = infer(node)
+        if got is None or got == kind:
+            return
+        if kind == NUMBER:
+            problems.append(Problem("MS604", node, f"{why}, but this is a condition (true or false)",
+                                    "compare numbers, then join conditions with `and`/`or`"))
+        else:
+            problems.append(Problem("MS604", node, f"{why}, but this is a number",
+                                    "compare it with something: `x > 0.3`"))
+
+    root = infer(trigger.condition)
+    if root == NUMBER:
+        problems.append(Problem("MS604", trigger.condition,
+                                f"the condition of trigger `{trigger.name}` is a number, not a comparison",
+                                "say when it fires: `x > target`, `abs(x - y) > 25% of y`"))
+    return problems
+
+
+# ---- evaluation --------------------------------------------------------------------------------
+
+
+class EvalError(Exception):
+    """Evaluation could not proceed (a type error or a missing series); no firing is computed."""
+
+
+@dataclass
+class Inputs:
+    """The series a condition reads, aligned as (periods, units), and the targets it may name."""
+
+    arrays: dict[str, np.ndarray]          # series name -> (T, U) or (T, 1)
+    units: tuple[str, ...]                 # segment names ("" when not segmented)
+    targets: Mapping[str, float]           # KPI name -> target value
+    default_target: float | None           # what bare `target` and bare `25%` mean
+
+
+def gather(trigger: Trigger, spec: Document, series: Callable[[str], object]) -> tuple[Inputs | None, list[str]]:
+    """Align the series ``trigger`` reads (``series(name)`` returns a data Series or None).
+
+    Returns (inputs, missing series names). Segmented series are aligned on the union of
+    their segment names; unsegmented ones broadcast over every unit.
+    """
+    import numpy as np
+
+    names: list[str] = []
+    for ref in read_refs(trigger.condition):
+        n = series_name(ref)
+        if n not in names:
+            names.append(n)
+    found, missing = {}, []
+    for n in names:
+        s = series(n)
+        if s is None:
+            missing.append(n)
+        else:
+            found[n] = s
+    if missing:
+        return None, missing
+    segments = sorted({seg for s in found.values() if getattr(s, "by_segment", None) is not None
+                       for seg in s.segments})
+    arrays: dict[str, np.ndarray] = {}
+    for n, s in found.items():
+        block = getattr(s, "by_segment", None)
+        if segments and block is not None:
+            pos = {seg: i for i, seg in enumerate(s.segments)}
+            out = np.full((block.shape[0], len(segments)), np.nan)
+            for j, seg in enumerate(segments):
+                if seg in pos:
+                    out[:, j] = block[:, pos[seg]]
+            arrays[n] = out
+        else:
+            arrays[n] = np.asarray(s.values, dtype=float).reshape(-1, 1)
+    targets = {k.name: float(k.target.value) for k in spec.kpis
+               if k.target is not None and k.target.value is not None}
+    kpi, _ = default_target(trigger, spec)
+    default = targets.get(kpi.name) if kpi is not None else None
+    return Inputs(arrays, tuple(segments) if segments else ("",), targets, default), []
+
+
+def evaluate(expr: Expr, inputs: Inputs, periods: int) -> np.ndarray:
+    """The expression's value as a (periods, units) float array (conditions: 1.0, 0.0 or NaN)."""
+    import numpy as np
+
+    shape = (periods, len(inputs.units))
+
+    def full(value: float) -> np.ndarray:
+        return np.full(shape, float(value))
+
+    def ev(node: Expr) -> np.ndarray:
+        if isinstance(node, Number):
+            return full(node.value)
+        if isinstance(node, Ref):
+            return np.broadcast_to(inputs.arrays[series_name(node)], shape)
+        if isinstance(node, TargetRef):
+            name = node.of.name if node.of is not None else None
+            value = inputs.targets.get(name) if name is not None else inputs.default_target
+            if value is None:
+                raise EvalError(f"no target for `{name or 'target'}`")
+            return full(value)
+        if isinstance(node, Percent):
+            if node.of is None:
+                if inputs.default_target is None:
+                    raise EvalError("no target for a bare percentage")
+                return full(node.value / 100.0 * inputs.default_target)
+            return node.value / 100.0 * ev(node.of)
+        if isinstance(node, Unary):
+            x = ev(node.operand)
+            if node.op == "-":
+                return -x
+            if node.op == "+":
+                return x
+            if node.op == "abs":
+                return np.abs(x)
+            return 1.0 - x  # not: NaN stays unknown
+        if isinstance(node, Call):
+            if node.func not in FUNCTIONS or len(node.args) != 2:
+                raise EvalError(f"`{node.func}` is not a trigger function")
+            x = ev(node.args[0])
+            k = node.args[1]
+            if not (isinstance(k, Number) and k.value >= 1 and float(k.value).is_integer()):
+                raise EvalError(f"`{node.func}`: k must be a whole number of at least 1")
+            return window(node.func, x, int(k.value))
+        if isinstance(node, Binary):
+            a, b = ev(node.left), ev(node.right)
+            op = node.op
+            if op in LOGIC:
+                # Kleene logic: unknown as 0.5, and = min, or = max.
+                fa, fb = np.where(np.isnan(a), 0.5, a), np.where(np.isnan(b), 0.5, b)
+                r = np.minimum(fa, fb) if op == "and" else np.maximum(fa, fb)
+                return np.where(r == 0.5, np.nan, r)
+            with np.errstate(all="ignore"):
+                if op in ARITHMETIC:
+                    if op == "+":
+                        r = a + b
+                    elif op == "-":
+                        r = a - b
+                    elif op == "*":
+                        r = a * b
+                    else:
+                        r = np.where(b == 0, np.nan, a / np.where(b == 0, 1.0, b))  # x/0 is unknown
+                    return np.where(np.isfinite(r), r, np.nan)
+                cmp = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
+                       "==": np.equal, "!=": np.not_equal}[op](a, b)
+            return np.where(np.isnan(a) | np.isnan(b), np.nan, cmp.astype(float))
+        raise EvalError(f"cannot evaluate {type(node).__name__}")
+
+    return np.array(ev(expr), dtype=float, copy=True)
+
+
+def window(func: str, x: np.ndarray, k: int) -> np.ndarray:
+    """change/lag/mean/min/max over the last k periods (axis 0); an incomplete window is NaN."""
+    import numpy as np
+
+    t = x.shape[0]
+    if func in ("lag", "change"):
+        lagged = np.full_like(x, np.nan)
+        if k < t:
+            lagged[k:] = x[:-k]
+        return lagged if func == "lag" else x - lagged
+    out = np.full_like(x, np.nan)
+    if k > t:
+        return out
+    view = np.lib.stride_tricks.sliding_window_view(x, k, axis=0)  # (t-k+1, U, k)
+    # NaN anywhere in the window makes the result NaN (pandas rolling with min_periods=k).
+    reduce = {"mean": np.mean, "min": np.min, "max": np.max}[func]
+    out[k - 1:] = reduce(view, axis=-1)
+    return out
+
+
+def firing(condition: np.ndarray, n: int) -> np.ndarray:
+    """Where the condition was (known) true for the last ``n`` consecutive periods, per unit."""
+    import numpy as np
+
+    held = condition == 1.0  # NaN (unknown) never holds
+    if n <= 1:
+        return held
+    c = np.cumsum(held, axis=0, dtype=np.int64)
+    prev = np.vstack([np.zeros((n, held.shape[1]), dtype=np.int64), c[:-n]])[: held.shape[0]]
+    return (c - prev) >= n
+
+
+def runs(fired: np.ndarray) -> list[tuple[int, int, int]]:
+    """(unit, first, last) for every maximal run of fired periods, by unit then period."""
+    import numpy as np
+
+    out = []
+    padded = np.vstack([np.zeros((1, fired.shape[1]), bool), fired, np.zeros((1, fired.shape[1]), bool)])
+    edges = np.diff(padded.astype(np.int8), axis=0)
+    for u in range(fired.shape[1]):
+        starts = np.flatnonzero(edges[:, u] == 1)
+        ends = np.flatnonzero(edges[:, u] == -1) - 1
+        out.extend((u, int(s), int(e)) for s, e in zip(starts, ends))
+    return out
+
+
+def first_comparison(expr: Expr) -> Binary | None:
+    """The first comparison of a condition, depth first: its two sides measure the variance."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Binary):
+            if node.op in COMPARISONS:
+                return node
+            stack += (node.right, node.left)
+        elif isinstance(node, Unary):
+            stack.append(node.operand)
+    return None
+
+
+def periods_for(duration, frequency: str | None) -> int:
+    """`for N periods` in periods; `for 2 weeks` on weekly data is 2, on daily data 14."""
+    import numpy as np
+
+    if duration is None:
+        return 1
+    if duration.unit == "period" or frequency in (None, "period"):
+        return max(1, int(duration.count))
+    from metricsense.data.table import UNIT_DAYS
+
+    step = UNIT_DAYS.get(frequency)
+    days = UNIT_DAYS.get(duration.unit)
+    if step is None or days is None:
+        return max(1, int(duration.count))
+    return max(1, int(np.ceil(duration.count * days / step - 1e-9)))
+
+
+def own_grid(periods: np.ndarray, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The trigger's own periods, as positions into ``periods`` (-1 for a missing period).
+
+    Series of different frequencies share one period index (a monthly pulse among weekly
+    KPIs is NaN three weeks in four), so "for 2 periods" and ``change(x, 1)`` count the periods
+    of the series the condition reads: the rows where any of them has a value. A gap in those
+    rows longer than one and a half of their usual step is a missing period, kept as a
+    missing (never filled) row so a run cannot jump over it.
+    """
+    import numpy as np
+
+    if not arrays:
+        return np.arange(len(periods))
+    present = np.zeros(len(periods), dtype=bool)
+    for arr in arrays.values():
+        present |= ~np.isnan(arr).all(axis=1)
+    rows = np.flatnonzero(present)
+    if len(rows) < 3:
+        return rows
+    p = periods[rows]
+    pos = p.astype("datetime64[D]").astype(np.int64) if p.dtype.kind == "M" else p.astype(np.int64)
+    gaps = np.diff(pos)
+    step = float(np.sort(gaps)[(len(gaps) - 1) // 2])  # the lower median: robust with few periods
+    if step <= 0:
+        return rows
+    missing = np.maximum(np.rint(gaps / step).astype(np.int64) - 1, 0)
+    missing[gaps <= 1.5 * step] = 0
+    if not missing.any():
+        return rows
+    out = []
+    for i, r in enumerate(rows):
+        out.append(r)
+        if i < len(missing) and missing[i]:
+            out.extend([-1] * int(missing[i]))
+    return np.array(out, dtype=np.int64)
+
+
+def on_grid(inputs: Inputs, rows: np.ndarray) -> Inputs:
+    """The inputs restricted to the trigger's own periods (missing rows all NaN)."""
+    import numpy as np
+
+    arrays = {}
+    for name, arr in inputs.arrays.items():
+        out = np.full((len(rows), arr.shape[1]), np.nan)
+        real = rows >= 0
+        out[real] = arr[rows[real]]
+        arrays[name] = out
+    return Inputs(arrays, inputs.units, inputs.targets, inputs.default_target)
+
+
+def grid_frequency(periods: np.ndarray, rows: np.ndarray) -> str | None:
+    """The frequency of the trigger's own periods (day, week, month, ...)."""
+    from metricsense.data.table import infer_frequency
+
+    real = rows[rows >= 0]
+    return infer_frequency(periods[real]) if len(real) >= 2 else None

@@ -1,0 +1,116 @@
+"""Triggers on the bundled examples, checked against pandas and plain loops written here."""
+
+from __future__ import annotations
+
+import pytest
+
+import metricsense
+from support import EXAMPLES
+
+pd = pytest.importorskip("pandas")
+
+
+def _runs(held) -> list[bool]:
+    out, run = [], 0
+    for h in held:
+        run = run + 1 if h else 0
+        out.append(run)
+    return out
+
+
+@pytest.fixture(scope="module")
+def engineering():
+    return metricsense.check(EXAMPLES / "engineering-estimates" / "engineering.msense", config={})
+
+
+@pytest.fixture(scope="module")
+def customer_love():
+    return metricsense.check(EXAMPLES / "customer-love" / "customer-love.msense", config={})
+
+
+def _fired(report, name):
+    (analysis,) = report.analysis.values()
+    return analysis["triggers"]["fired"][name]
+
+
+def test_rework_rising_matches_pandas(engineering):
+    kpis = pd.read_csv(EXAMPLES / "engineering-estimates" / "data" / "kpis.csv")
+    held = (kpis["rework"] > 8 + 4).tolist()  # target <= 8; NaN > x is False in pandas too
+    run = _runs(held)
+    want = [p for p, r in zip(kpis["period"], run) if r >= 2]
+    info = _fired(engineering, "rework_rising")
+    assert info["periods"] == want
+    assert info["fired"] == len(want)
+    for e in info["events"]:
+        row = kpis.loc[kpis["period"] == e["end"]].iloc[0]
+        assert e["values"]["rework"] == pytest.approx(row["rework"], abs=1e-12)
+        assert e["target"] == 8
+        assert e["variance"]["by"] == pytest.approx(row["rework"] - 12, abs=1e-9)
+
+
+def test_late_projects_rolling_mean_matches_pandas(engineering):
+    kpis = pd.read_csv(EXAMPLES / "engineering-estimates" / "data" / "kpis.csv")
+    mean4 = kpis["on_time"].rolling(4).mean()  # NaN when any of the 4 is missing
+    run = _runs((mean4 < 90 - 10).tolist())
+    want = [p for p, r in zip(kpis["period"], run) if r >= 2]
+    info = _fired(engineering, "late_projects")
+    assert info["periods"] == want
+    assert info["evaluable"] == int(mean4.notna().sum())
+    # MS602: the share is fired / evaluable
+    assert info["share"] == pytest.approx(len(want) / int(mean4.notna().sum()), rel=1e-12)
+    assert any(d.code == "MS602" and "late_projects" in d.message for d in engineering.diagnostics)
+
+
+def test_estimate_gap_per_task_matches_pandas(engineering):
+    est = pd.read_csv(EXAMPLES / "engineering-estimates" / "data" / "estimates.csv")
+    hit = est[(est.estimate_self - est.estimate_manager).abs() > 0.25 * est.estimate_manager]
+    want = sorted(zip(hit.period, hit.task))
+    info = _fired(engineering, "estimate_gap")
+    got = sorted((e["end"], e["segment"]) for e in info["events"])
+    assert got == want
+    assert info["units"] == est.task.nunique()
+    assert info["evaluable"] == len(est.dropna(subset=["estimate_self", "estimate_manager"]))
+    by_key = {(r.period, r.task): r for r in hit.itertuples()}
+    for e in info["events"]:
+        r = by_key[(e["end"], e["segment"])]
+        assert e["values"]["estimate.self"] == pytest.approx(r.estimate_self, abs=1e-12)
+        assert e["variance"]["by"] == pytest.approx(abs(r.estimate_self - r.estimate_manager)
+                                                     - 0.25 * r.estimate_manager, abs=1e-9)
+
+
+def test_monthly_pulse_counts_its_own_periods(customer_love):
+    pulse = pd.read_csv(EXAMPLES / "customer-love" / "data" / "pulse.csv")
+    run = _runs((pulse["manager_value"] < 3.45).tolist())
+    want = [p for p, r in zip(pulse["period"], run) if r >= 2]
+    assert want  # fires in its own (monthly) periods although the other KPIs are weekly
+    assert _fired(customer_love, "value_slipping")["periods"] == want
+
+
+def test_never_fires_is_reported(customer_love):
+    info = _fired(customer_love, "lead_time_creep")
+    assert info["fired"] == 0
+    assert [d.code for d in customer_love.diagnostics if "lead_time_creep" in d.message] == ["MS601"]
+
+
+def test_json_is_deterministic_and_has_no_nan():
+    a = metricsense.check(EXAMPLES / "engineering-estimates", config={}).to_json()
+    b = metricsense.check(EXAMPLES / "engineering-estimates", config={}).to_json()
+    assert a == b and "NaN" not in a
+
+
+def test_public_audience_never_names_units_of_one_persons_kpi(tmp_path):
+    (tmp_path / "est.csv").write_text(
+        "period,task,estimate_self,estimate_manager\n"
+        "2026-01-05,task-zebra,20,10\n2026-01-05,task-okapi,10,10\n2026-01-12,task-zebra,12,12\n", "utf-8")
+    (tmp_path / "s.msense").write_text(
+        'mission "M"\nkpi estimate "E" { scope individual\n data "est.csv" layout long segment "task" }\n'
+        'trigger gap when abs(estimate.self - estimate.manager) > 25% of estimate.manager for 1 period {\n'
+        '  ask "?"\n  with team\n}\n', "utf-8")
+    report = metricsense.check(tmp_path / "s.msense", config={})
+    info = _fired(report, "gap")
+    assert info["fired"] == 1 and info["events"][0]["units"] == 1
+    text = report.to_json() + metricsense.agenda(report).to_markdown()
+    assert "task-zebra" not in text
+    (tmp_path / "s.msense").write_text((tmp_path / "s.msense").read_text().replace("with team", "with one-to-one"))
+    report = metricsense.check(tmp_path / "s.msense", config={})
+    assert _fired(report, "gap")["events"][0]["segment"] == "task-zebra"

@@ -1,0 +1,81 @@
+"""Trust statistics checked against a pandas groupby; suppression checked case by case."""
+
+from __future__ import annotations
+
+import pytest
+
+import metricsense
+from support import EXAMPLES
+
+pd = pytest.importorskip("pandas")
+
+
+def test_example_trust_stats_match_pandas_groupby():
+    report = metricsense.check(EXAMPLES / "customer-love" / "customer-love.msense", config={})
+    (analysis,) = report.analysis.values()
+    info = analysis["trust"]["signals"]["value_question"]
+    survey = pd.read_csv(EXAMPLES / "customer-love" / "data" / "survey.csv")
+    latest = survey[survey.period == survey.period.max()]
+    assert info["period"] == survey.period.max()
+    team = latest[latest.role == "team"].groupby(["group", "manager_id"]).score
+    own = latest[latest.role == "manager"].groupby(["group", "manager_id"]).score.mean()
+    n = team.size()
+    shown = {g["group"]: g for g in info["groups"] if not g["suppressed"]}
+    # the group with 3 respondents and the next smallest (secondary suppression) are not shown
+    small = n[n < 5]
+    assert set(small.index.get_level_values(0)) == {"security"}
+    assert "security" not in shown
+    secondary = n.drop(small.index).sort_values(kind="stable").index[0]
+    assert secondary[0] not in shown
+    assert info["suppressed"] == 2 and info["below_minimum"] == 1 and info["secondary"] == 1
+    for (group, manager), count in n.drop(small.index).drop([secondary]).items():
+        g = shown[group]
+        assert g["manager"] == manager and g["n"] == count
+        assert g["team"] == pytest.approx(team.mean()[(group, manager)], abs=1e-12)
+        assert g["managers"] == pytest.approx(own[(group, manager)], abs=1e-12)
+        assert g["gap"] == pytest.approx(own[(group, manager)] - team.mean()[(group, manager)], abs=1e-12)
+        fav = (latest[(latest.role == "team") & (latest.group == group)].score >= 4).mean()
+        assert g["team_favourable"] == pytest.approx(fav, abs=1e-12)
+    # the total covers everyone, and is safe to show: two groups hidden, together >= min_group
+    assert info["total"]["n"] == int(n.sum())
+    assert info["total"]["team"] == pytest.approx(latest[latest.role == "team"].score.mean(), abs=1e-12)
+    gaps = [d for d in report.diagnostics if d.code == "MS501"]
+    over = {g for g, v in shown.items() if abs(v["gap"]) > 1.0}
+    assert over == {"product-eng"} and len(gaps) == 1 and "product-eng" in gaps[0].message
+
+
+def _survey(tmp_path, groups: dict[str, tuple[float, list[int]]], min_group: int = 5):
+    lines = ["group,manager_id,role,question,score"]
+    for g, (own, team) in groups.items():
+        lines.append(f"{g},mgr-{g},manager,managers,{own}")
+        lines += [f"{g},mgr-{g},team,team,{s}" for s in team]
+    (tmp_path / "survey.csv").write_text("\n".join(lines) + "\n", "utf-8")
+    (tmp_path / "s.msense").write_text(
+        f'mission "M"\ntrust vq {{\n  scale 1..5\n  data "survey.csv"\n  min_group {min_group}\n}}\n', "utf-8")
+    report = metricsense.check(tmp_path / "s.msense", config={})
+    (analysis,) = report.analysis.values()
+    return report, analysis["trust"]["signals"]["vq"]
+
+
+def test_no_suppression_when_every_group_is_large(tmp_path):
+    _, info = _survey(tmp_path, {"a": (4, [4] * 5), "b": (4, [3] * 6)})
+    assert info["suppressed"] == 0 and info["total"]["n"] == 11
+    assert info["gap"] == pytest.approx(4 / 3)  # default: a third of the scale
+
+
+def test_two_small_groups_together_below_minimum_pull_in_a_third(tmp_path):
+    _, info = _survey(tmp_path, {"a": (4, [4] * 2), "b": (4, [3] * 2), "c": (4, [3] * 6), "d": (4, [5] * 9)})
+    shown = [g["group"] for g in info["groups"] if not g["suppressed"]]
+    assert shown == ["d"] and info["below_minimum"] == 2 and info["secondary"] == 1
+    assert info["total"] is not None  # hidden: a, b, c with 10 >= 5 respondents
+
+
+def test_total_hidden_when_it_would_equal_a_suppressed_group(tmp_path):
+    _, info = _survey(tmp_path, {"a": (4, [4] * 3)})
+    assert info["groups"] == [{"suppressed": True}] and info["total"] is None
+
+
+def test_min_group_below_three_is_an_error_and_five_is_used(tmp_path):
+    report, info = _survey(tmp_path, {"a": (4, [4] * 4), "b": (4, [3] * 6)}, min_group=2)
+    assert info["min_group"] == 5
+    assert "MS503" in {d.code for d in report.diagnostics} and report.exit_code == 2
