@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import run_msense
+from support import run_msense
 
 CLEAN = '''mission "Serve customers well" { why "They stay." }
 lever deploys "Deploys per week" owner "platform"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import EXAMPLES, run_msense
+from support import EXAMPLES, run_msense
 
 OLD = '''mission "m"
 lever a "A"

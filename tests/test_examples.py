@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import metricsense
-from conftest import EXAMPLES
+from support import EXAMPLES
 
 
 def test_every_example_loads():

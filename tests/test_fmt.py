@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import EXAMPLES, ROOT, run_msense
+from support import EXAMPLES, ROOT, run_msense
 from metricsense.syntax.fmt import FormatError, format_markdown, format_spec, meaning
 
 CASES = sorted((ROOT / "tests" / "evaluators" / "cases").glob("*/*.msense"))

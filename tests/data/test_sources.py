@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import metricsense
-from conftest import EXAMPLES, PG_PASSWORD, require, run_msense
+from support import EXAMPLES, PG_PASSWORD, require, run_msense
 
 SPEC = 'mission "M"\n'
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import EXAMPLES  # tests/conftest.py
+from support import EXAMPLES  # tests/conftest.py
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI, ROOT, require
+from support import IN_CI, ROOT, require
 from reports_helpers import examples_report, make_spec  # noqa: F401 (fixture)
 
 CHROMIUM = "/usr/bin/chromium"
@@ -180,7 +180,7 @@ def test_no_data_analysis_draws_only_declared_gains(tmp_path):
 
 
 def test_cli_writes_html(tmp_path):
-    from conftest import run_msense
+    from support import run_msense
 
     spec = make_spec(tmp_path, SPEC)
     out = tmp_path / "r.html"

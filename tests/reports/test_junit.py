@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from conftest import run_msense
+from support import run_msense
 from reports_helpers import make_spec, examples_report  # noqa: F401 (fixture)
 
 

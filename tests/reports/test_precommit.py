@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import ROOT, require
+from support import ROOT, require
 
 
 def test_hooks():

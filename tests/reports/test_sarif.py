@@ -8,7 +8,7 @@ from importlib import resources
 
 import pytest
 
-from conftest import require, run_msense
+from support import require, run_msense
 from reports_helpers import example_specs, make_spec, examples_report  # noqa: F401 (fixture)
 
 SCHEMA_SHA256 = "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e"
