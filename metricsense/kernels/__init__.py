@@ -1,6 +1,13 @@
 """Numeric kernels: the compiled Cython double when available, the NumPy reference otherwise.
 
-``METRICSENSE_PUREPYTHON=1`` forces the reference. ``BACKEND`` says which one is in use.
+``METRICSENSE_PUREPYTHON=1`` forces the reference. ``BACKEND`` says which one is in use
+("cython" or "reference"); ``COMPILED`` lists the functions that have a compiled double. The
+others are small compositions shared by both backends and always come from the reference.
+
+Correlation: ``pairwise_corr``, ``rolling_corr``, ``rolling_corr_matrix``, ``participation_ratio``.
+Gain matrices (KPIs x levers): ``condition_number``, ``equilibrated_condition_number``,
+``minimized_condition_number``, ``equilibrate``, ``rga``, ``rga_number``.
+Each reference docstring states the formula and the NaN policy.
 """
 
 from __future__ import annotations
@@ -21,6 +28,31 @@ else:
         _impl = _reference
         BACKEND = "reference"
 
-pairwise_corr = _impl.pairwise_corr
+COMPILED = ("pairwise_corr", "rolling_corr", "rolling_corr_matrix", "condition_number", "rga")
 
-__all__ = ["BACKEND", "pairwise_corr"]
+pairwise_corr = _impl.pairwise_corr
+rolling_corr = _impl.rolling_corr
+rolling_corr_matrix = _impl.rolling_corr_matrix
+condition_number = _impl.condition_number
+rga = _impl.rga
+
+equilibrate = _reference.equilibrate
+equilibrated_condition_number = _reference.equilibrated_condition_number
+minimized_condition_number = _reference.minimized_condition_number
+rga_number = _reference.rga_number
+participation_ratio = _reference.participation_ratio
+
+__all__ = [
+    "BACKEND",
+    "COMPILED",
+    "condition_number",
+    "equilibrate",
+    "equilibrated_condition_number",
+    "minimized_condition_number",
+    "pairwise_corr",
+    "participation_ratio",
+    "rga",
+    "rga_number",
+    "rolling_corr",
+    "rolling_corr_matrix",
+]

@@ -1,0 +1,160 @@
+"""Condition numbers, the RGA and the participation ratio, against numpy.linalg and the theory.
+
+Matrices are drawn with a bounded condition number (at most about 1e4): then LAPACK's and the
+one-sided Jacobi singular values agree to about eps * cond, and 1e-9 relative holds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+import metricsense.kernels as kernels
+
+FAST = settings(max_examples=40, deadline=None)
+
+
+@st.composite
+def gains(draw, square: bool = True, max_k: int = 5):
+    """A k x m gain matrix U diag(s) V^T with singular values in [1, 1e4]."""
+    k = draw(st.integers(1, max_k))
+    m = k if square else draw(st.integers(1, max_k))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    u, _ = np.linalg.qr(rng.standard_normal((k, k)))
+    v, _ = np.linalg.qr(rng.standard_normal((m, m)))
+    s = np.zeros((k, m))
+    np.fill_diagonal(s, 10.0 ** rng.uniform(0, 4, size=min(k, m)))
+    return u @ s @ v.T * draw(st.sampled_from([1.0, 1e-6, 1e5]))
+
+
+def invertible_rga(g):
+    return g * np.linalg.inv(g).swapaxes(-1, -2)
+
+
+@FAST
+@given(g=gains(square=False, max_k=6))
+def test_condition_number_matches_numpy(backend, g):
+    assert_allclose(backend.condition_number(g), np.linalg.cond(g), rtol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(200, 3, 3), (50, 2, 4), (20, 5, 5), (4, 12, 12), (3, 10, 7)])
+def test_stacks_match_numpy(backend, shape):
+    g = np.random.default_rng(0).standard_normal(shape)
+    cond = np.linalg.cond(g)
+    ok = cond < 1e8
+    assert_allclose(backend.condition_number(g)[ok], cond[ok], rtol=1e-7)
+    if shape[1] == shape[2]:
+        assert_allclose(backend.rga(g)[ok], invertible_rga(g)[ok], rtol=1e-7, atol=1e-9)
+    else:
+        want = g * np.swapaxes(np.linalg.pinv(g), -1, -2)
+        assert_allclose(backend.rga(g), want, rtol=1e-7, atol=1e-9)
+
+
+def test_singular_and_nan(backend):
+    singular = [np.zeros((3, 3)), np.outer([1.0, 2, 3], [4.0, 5, 6]), np.array([[1.0, 2], [2, 4]]),
+                np.array([[1.0, 2, 3], [1, 2, 3], [4, 5, 6]]), np.array([[1.0, 2, 3], [2, 4, 6]])]
+    for g in singular:
+        assert backend.condition_number(g) == np.inf
+        lam = backend.rga(g)
+        assert np.isfinite(lam).all()
+        assert_allclose(lam.sum(), np.linalg.matrix_rank(g), atol=1e-9)  # pseudo-inverse RGA
+    g = np.eye(3)
+    g[1, 2] = np.nan
+    assert np.isnan(backend.condition_number(g))
+    assert np.isnan(backend.rga(g)).all()
+    assert_array_equal(backend.condition_number(np.stack([np.eye(2), np.zeros((2, 2))])), [1.0, np.inf])
+
+
+@FAST
+@given(g=gains(), seed=st.integers(0, 2**32 - 1))
+def test_rga_properties(backend, g, seed):
+    rng = np.random.default_rng(seed)
+    k = g.shape[0]
+    lam = backend.rga(g)
+    tol = dict(rtol=1e-8, atol=1e-8 * max(1.0, np.abs(lam).max()))
+    assert_allclose(lam.sum(axis=0), np.ones(k), **tol)
+    assert_allclose(lam.sum(axis=1), np.ones(k), **tol)
+    p, q = rng.permutation(k), rng.permutation(k)
+    assert_allclose(backend.rga(g[p][:, q]), lam[p][:, q], **tol)
+    d1, d2 = 10.0 ** rng.uniform(-3, 3, k), 10.0 ** rng.uniform(-3, 3, k)
+    assert_allclose(backend.rga(d1[:, None] * g * d2[None, :]), lam, **tol)
+    assert_allclose(backend.rga(g.T), lam.T, **tol)
+    assert_allclose(backend.rga(np.linalg.inv(g)), lam.T, **tol)
+    assert_allclose(lam, invertible_rga(g), **tol)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 9])
+def test_triangular_rga_is_identity(backend, k):
+    g = np.triu(np.random.default_rng(k).uniform(1, 2, (k, k)))
+    assert_allclose(backend.rga(g), np.eye(k), atol=1e-12)
+    assert_allclose(backend.rga(g.T), np.eye(k), atol=1e-12)
+
+
+@FAST
+@given(g=gains(max_k=2), seed=st.integers(0, 2**32 - 1))
+def test_minimized_2x2_closed_form(g, seed):
+    if g.shape != (2, 2):
+        return
+    lam1 = np.abs(kernels.rga(g)).sum(axis=0).max()
+    closed = lam1 + np.sqrt(lam1 * lam1 - 1)
+    assert_allclose(kernels.minimized_condition_number(g), closed, rtol=1e-12)
+    # The numerical minimisation used for larger G reaches the closed form too; near gamma* = 1
+    # the singular values coalesce at the optimum (a kink), which limits it to about sqrt(eps).
+    assert_allclose(kernels.reference._minimized_gamma_numeric(g), closed, rtol=1e-6)
+    d = 10.0 ** np.random.default_rng(seed).uniform(-2, 2, 4)
+    assert_allclose(kernels.minimized_condition_number(d[:2, None] * g * d[None, 2:]), closed, rtol=1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(g=gains(max_k=4), seed=st.integers(0, 2**32 - 1))
+def test_minimized_bounds(g, seed):
+    k = g.shape[0]
+    gstar = kernels.minimized_condition_number(g)
+    rng = np.random.default_rng(seed)
+    assert gstar <= kernels.condition_number(g) * (1 + 1e-12)
+    assert gstar <= kernels.equilibrated_condition_number(g) * (1 + 1e-12)
+    for _ in range(5):  # no scaling beats it
+        d1, d2 = 10.0 ** rng.uniform(-1, 1, k), 10.0 ** rng.uniform(-1, 1, k)
+        assert gstar <= kernels.condition_number(d1[:, None] * g * d2[None, :]) * (1 + 1e-9)
+    # S&P (A.4): ||L||_m - 1/gamma* <= gamma*, ||L||_m = 2 max(||L||_i1, ||L||_i_inf).
+    lam = np.abs(kernels.rga(g))
+    lm = 2 * max(lam.sum(axis=0).max(), lam.sum(axis=1).max())
+    assert lm - 1 / gstar <= gstar * (1 + 1e-9)
+
+
+def test_scaled_condition_numbers():
+    g = np.array([[1.0, 1e4], [1e-3, 2.0]])
+    assert kernels.equilibrated_condition_number(g) < kernels.condition_number(g)
+    scaled, d1, d2 = kernels.equilibrate(g)
+    assert_allclose(np.linalg.norm(scaled, axis=0), 1.0, rtol=1e-8)
+    assert_allclose(np.linalg.norm(scaled, axis=1), 1.0, rtol=1e-8)
+    assert_allclose(scaled, d1[:, None] * g * d2[None, :])
+    stack = np.stack([g, np.eye(2), np.ones((2, 2))])
+    assert_allclose(kernels.minimized_condition_number(stack)[:2], [kernels.minimized_condition_number(g), 1.0])
+    assert kernels.minimized_condition_number(stack)[2] == np.inf
+    assert kernels.equilibrated_condition_number(np.ones((2, 3))) == np.inf
+    with pytest.raises(ValueError):
+        kernels.minimized_condition_number(np.ones((2, 3)))
+
+
+def test_rga_number():
+    lam = np.array([[0.8, 0.2], [0.2, 0.8]])
+    assert kernels.rga_number(lam, [0, 1]) == pytest.approx(0.8)
+    assert kernels.rga_number(lam, np.eye(2)) == pytest.approx(0.8)
+    assert kernels.rga_number(lam, [1, 0]) == pytest.approx(3.2)
+
+
+def test_participation_ratio():
+    for p, r in [(5, 0.0), (5, 0.5), (8, 0.9), (3, 1.0)]:
+        mat = np.full((p, p), r)
+        np.fill_diagonal(mat, 1.0)
+        assert kernels.participation_ratio(mat) == pytest.approx(p / (1 + (p - 1) * r * r))
+    mat = np.eye(4)
+    mat[3, :] = mat[:, 3] = np.nan  # a constant series: dropped
+    mat[0, 1] = mat[1, 0] = np.nan  # too little overlap: counts as 0
+    assert kernels.participation_ratio(mat) == pytest.approx(3.0)
+    assert np.isnan(kernels.participation_ratio(np.full((2, 2), np.nan)))
+    assert_allclose(kernels.participation_ratio(np.stack([np.eye(3), np.ones((3, 3))])), [3.0, 1.0])
