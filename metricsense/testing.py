@@ -8,7 +8,12 @@ A case is a spec whose offending lines carry a marker comment naming the codes e
 point at with the lines that carry the marker; an ``expected.txt`` beside the spec, when
 present, must equal the rendered text output for that code. A folder of cases per code
 (``cases/MS013/fail.msense``, ``cases/MS013/pass.msense``) becomes pytest parameters with
-``collect_cases``.
+``collect_cases``. A ``<stem>.toml`` beside a case (``fail_ratio.toml`` for ``fail_ratio.msense``)
+is its configuration, shaped like ``msense.toml`` (``[rules.MS019] ratio = 2.0``); data files
+are named by the spec itself (``data "kpis.csv"``, relative to the spec).
+
+A plugin's own tests run its rules without installing it: ``with_plugins(serve=my_module)`` is a
+plugin manager with the built-in plugins and ``my_module``, to pass as ``plugin_manager=``.
 """
 
 from __future__ import annotations
@@ -55,9 +60,36 @@ def run_case(path: str | Path, code: str, *, data: Any = None, config: Any = Non
 
     path = Path(path)
     expected = markers(path.read_text("utf-8")).get(code, [])
-    report = metricsense.check(path, data=data, config=config or {}, plugin_manager=plugin_manager)
+    report = metricsense.check(path, data=data, config=config or case_config(path), plugin_manager=plugin_manager)
     found = sorted(d.span.line for d in report.diagnostics if d.code == code and Path(d.span.file).name == path.name)
     return CaseResult(code, expected, found, report)
+
+
+def case_config(path: str | Path) -> Path | dict:
+    """The case's own configuration file (``<stem>.toml`` beside it), or no configuration at all.
+
+    NOTE: never the nearest msense.toml or pyproject.toml: a case must not depend on where the
+    repository keeps its own configuration.
+    """
+    toml = Path(path).with_name(Path(path).stem + ".toml")
+    return toml if toml.is_file() else {}
+
+
+def with_plugins(*modules: Any, **named: Any):
+    """A plugin manager with the built-in plugins and the given plugin modules, no entry points.
+
+    ``with_plugins(my_plugin)`` registers the module under its ``__name__``;
+    ``with_plugins(serve=my_plugin)`` under the name its entry point will have.
+    """
+    from metricsense.plugins import get_plugin_manager
+
+    pm, problems = get_plugin_manager(entrypoints=False)
+    assert not problems, problems
+    for module in modules:
+        pm.register(module, name=module.__name__)
+    for name, module in named.items():
+        pm.register(module, name=name)
+    return pm
 
 
 def rendered(report, code: str) -> str:
@@ -103,4 +135,5 @@ def assert_case(path: str | Path, code: str, **kwargs: Any) -> CaseResult:
 def metricsense_check_here(name: str, kwargs: dict) -> Any:
     import metricsense
 
-    return metricsense.check(name, data=kwargs.get("data"), config=kwargs.get("config") or {})
+    return metricsense.check(name, data=kwargs.get("data"), config=kwargs.get("config") or case_config(name),
+                             plugin_manager=kwargs.get("plugin_manager"))

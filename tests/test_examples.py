@@ -26,6 +26,12 @@ def test_examples_show_their_intended_weaknesses_and_nothing_broken():
     assert ("MS013", "customer-love.msense") in codes
     assert ("MS017", "customer-love.msense") in codes
     assert ("MS019", "engineering.msense") in codes
+    # noise and distortion: a weekly review of a two-week lever; class averages bunched past 70
+    # and climbing while the state test stays flat (planted in make_data.py)
+    assert ("MS303", "customer-love.msense") in codes
+    assert ("MS401", "school-district.msense") in codes
+    assert ("MS402", "school-district.msense") in codes
+    assert ("MS302", "engineering.msense") in codes
     assert report.exit_code == 1
     assert report.suppressed >= 1
     assert len(report.analysis) == 4  # three specs and the literate README; the include is part of one

@@ -224,3 +224,33 @@ def test_a_crashing_data_source_is_isolated(tmp_path):
     assert len(crash) == 1 and "test-plugin-0" in crash[0].message and "boom" in crash[0].message
     assert report.analysis[next(iter(report.analysis))]["data"]["series"]["b"]["observed"] == 1
     assert report.exit_code == 3
+
+
+def test_a_rule_over_its_time_budget_is_stopped_and_named():
+    import time
+
+    @metricsense.rule(code="XYZ004", name="takes-forever", severity=Severity.WARNING)
+    def takes_forever(ctx):
+        """Never finishes."""
+        yield ctx.report(ctx.spec.kpis[0], "a partial finding that must not be reported")
+        while True:
+            time.sleep(0.01)
+
+    @hookimpl
+    def metricsense_register_rules(register):
+        register(takes_forever)
+
+    pm = manager_with(plugin_module("p", metricsense_register_rules=metricsense_register_rules))
+    started = time.perf_counter()
+    report = metricsense.check(SPEC + 'lever idle "I"\n', config={"time-budget": 0.3}, plugin_manager=pm)
+    assert time.perf_counter() - started < 10
+    (crash,) = [d for d in report.diagnostics if d.code == "MS005"]
+    assert "XYZ004" in crash.message and "time budget of 0.3 s" in crash.message and "test-plugin-0" in crash.message
+    assert not any(d.code == "XYZ004" for d in report.diagnostics)
+    assert any(d.code == "MS017" for d in report.diagnostics)  # the others still ran
+    assert report.exit_code == 3
+
+
+def test_time_budget_must_be_positive():
+    report = metricsense.check(SPEC, config={"time-budget": 0})
+    assert any(d.code == "MS006" and "time-budget" in d.message for d in report.diagnostics)

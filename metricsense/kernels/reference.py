@@ -274,7 +274,18 @@ def equilibrated_condition_number(g: np.ndarray) -> np.ndarray | float:
 def _log_gamma(g: np.ndarray, s: np.ndarray) -> tuple[float, np.ndarray]:
     """log gamma(D1 G D2) with D1 = diag(e^a), D2 = diag(e^b), s = (a, b), and its gradient."""
     k = g.shape[0]
-    u, sv, vt = np.linalg.svd(np.exp(s[:k])[:, None] * g * np.exp(s[k:])[None, :])
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = np.exp(s[:k])[:, None] * g * np.exp(s[k:])[None, :]
+    # NOTE: with structural zeros the infimum lies at infinite scalings (a triangular G tends to
+    # gamma = 1): a step that overflows is refused, so the line search backs off.
+    if not np.isfinite(scaled).all():
+        return np.inf, np.zeros_like(s)
+    try:
+        u, sv, vt = np.linalg.svd(scaled)
+    except np.linalg.LinAlgError:
+        return np.inf, np.zeros_like(s)
+    if not sv[-1] > 0:
+        return np.inf, np.zeros_like(s)
     # d log sigma / d a_i = u_i^2 and / d b_j = v_j^2 (for a simple singular value).
     grad = np.concatenate([u[:, 0] ** 2 - u[:, -1] ** 2, vt[0] ** 2 - vt[-1] ** 2])
     return float(np.log(sv[0]) - np.log(sv[-1])), grad

@@ -158,3 +158,15 @@ def test_participation_ratio():
     assert kernels.participation_ratio(mat) == pytest.approx(3.0)
     assert np.isnan(kernels.participation_ratio(np.full((2, 2), np.nan)))
     assert_allclose(kernels.participation_ratio(np.stack([np.eye(3), np.ones((3, 3))])), [3.0, 1.0])
+
+
+def test_minimized_condition_number_survives_structural_zeros():
+    """A sparse gain matrix (the school-district example's) once overflowed the BFGS scaling."""
+    from metricsense.kernels import reference
+
+    g = np.array([[0.4, 0.0, 0.0, 0.3], [0.0, 0.5, 0.0, 0.0], [0.2, 0.0, 0.6, 0.0], [0.0, 0.3, 0.0, 0.4]])
+    gamma = reference.minimized_condition_number(g)
+    assert np.isfinite(gamma) and 1.0 <= gamma <= reference.condition_number(g) + 1e-9
+    tri = np.triu(np.arange(1.0, 17.0).reshape(4, 4))
+    gamma = reference.minimized_condition_number(tri)
+    assert np.isfinite(gamma) and gamma >= 1.0

@@ -49,12 +49,12 @@ trust value_question {{
 }}
 '''
 
-# What the data evaluators will put in report.analysis (hand-made until they exist).
+# The shapes the data evaluators put in report.analysis (hand-made, to draw every picture).
 ANALYSIS = {
     "correlation": {"basis": "weekly changes", "method": "pearson", "kpis": ["csat", "lead", "backlog"],
                     "matrix": [[1.0, -0.6, 0.2], [-0.6, 1.0, None], [0.2, None, 1.0]], "effective_number": 2.4},
     "gain": {"kpis": ["csat", "lead"], "levers": ["deploys", "hours"], "matrix": [[0.25, 0.5], [-0.4, 0.05]],
-             "source": "regression", "condition_number": 2.1, "scaled_condition_number": 1.7, "rank": 2,
+             "source": "estimated", "condition_number": 2.1, "scaled_condition_number": 1.7, "rank": 2,
              "singular_values": [0.7, 0.33], "rga": [[0.06, 0.94], [0.94, 0.06]]},
     "triggers": {"series": {"csat": {"periods": [f"2026-W{i:02d}" for i in range(1, 21)],
                                      "values": [4.6, 4.5, 4.4, 4.2, 4.1, 4.0, None, 4.3, 4.5, 4.6,

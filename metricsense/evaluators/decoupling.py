@@ -1,0 +1,448 @@
+"""Decoupling rules (MS2xx): can the levers move the KPIs independently, and which lever for which KPI?
+
+The gain matrix G is KPIs x levers: declared by `responds`, or estimated from data by least
+squares of KPI changes on lever changes. NumPy and the kernels load inside the functions only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from metricsense.diagnostics import Diagnostic, Option, Severity, rule
+from metricsense.evaluators.correlation import changes, phi
+from metricsense.hookspecs import hookimpl
+
+MAX_PAIRINGS = 40_320  # 8! candidate pairings searched exhaustively; beyond, a greedy pairing
+
+
+def direction(kpi) -> int:
+    """+1 when higher is better, -1 when lower is, 0 when the spec does not say."""
+    if kpi.better == "higher":
+        return 1
+    if kpi.better == "lower":
+        return -1
+    if kpi.target is not None and kpi.target.comparison in (">", ">="):
+        return 1
+    if kpi.target is not None and kpi.target.comparison in ("<", "<="):
+        return -1
+    return 0
+
+
+def declared_gains(spec):
+    """(KPIs, levers, G) from `responds`, keeping KPIs and levers that take part in a gain."""
+    import numpy as np
+
+    lever_names = [lv.name for lv in spec.levers]
+    kpis = [k for k in spec.kpis if any(g.name in lever_names for g in k.responds)]
+    used = {g.name for k in kpis for g in k.responds}
+    levers = [lv for lv in spec.levers if lv.name in used]
+    g = np.zeros((len(kpis), len(levers)))
+    col = {lv.name: j for j, lv in enumerate(levers)}
+    for i, k in enumerate(kpis):
+        for gain in k.responds:
+            if gain.name in col:
+                g[i, col[gain.name]] = gain.value
+    return kpis, levers, g
+
+
+def estimate_gains(spec, data, kpis, levers, lag: int = 0, min_periods: int = 12):
+    """Standardised least-squares gains of KPI changes on lever changes, with standard errors.
+
+    For each KPI: regress its period-to-period change on the levers' changes `lag` periods
+    earlier (plus an intercept), over the periods where all are present. The slopes are scaled
+    by sd(lever change) / sd(KPI change): the effect of a typical move of the lever, in typical
+    moves of the KPI, which is how declared gains are read. Returns (G, SE, n per KPI); NaN
+    where a KPI has too few periods.
+    """
+    import numpy as np
+
+    names_k = [k.name for k in kpis if k.name in data]
+    names_l = [lv.name for lv in levers if lv.name in data]
+    g = np.full((len(kpis), len(levers)), np.nan)
+    se = np.full_like(g, np.nan)
+    n_used = [0] * len(kpis)
+    if not names_l:
+        return g, se, n_used
+    lcols = [j for j, lv in enumerate(levers) if lv.name in data]
+    xl = changes(data.matrix(names_l))
+    if lag:
+        xl = np.vstack([np.full((lag, xl.shape[1]), np.nan), xl[:-lag]])
+    for i, k in enumerate(kpis):
+        if k.name not in names_k:
+            continue
+        y = changes(data.matrix([k.name]))[:, 0]
+        ok = ~np.isnan(y) & ~np.isnan(xl).any(axis=1)
+        n = int(ok.sum())
+        m = len(names_l)
+        if n < max(min_periods, m + 3):
+            continue
+        x = np.column_stack([np.ones(n), xl[ok]])
+        yy = y[ok]
+        coef, *_ = np.linalg.lstsq(x, yy, rcond=None)
+        resid = yy - x @ coef
+        dof = n - x.shape[1]
+        sigma2 = float(resid @ resid) / dof
+        cov = sigma2 * np.linalg.pinv(x.T @ x)
+        sd_y = float(np.std(yy, ddof=1))
+        sd_x = np.std(xl[ok], axis=0, ddof=1)
+        if sd_y == 0:
+            continue
+        scale = sd_x / sd_y
+        g[i, lcols] = coef[1:] * scale
+        se[i, lcols] = np.sqrt(np.maximum(np.diag(cov)[1:], 0)) * scale
+        n_used[i] = n
+    return g, se, n_used
+
+
+def best_pairing(rga) -> tuple[list[int], float]:
+    """The KPI -> lever pairing (distinct levers) with the smallest RGA number sum |L - P|."""
+    import numpy as np
+
+    k, m = rga.shape
+    total_abs = float(np.abs(rga).sum())
+    best, best_score = None, math.inf
+    count = math.perm(m, k) if k <= m else 0
+    if 0 < count <= MAX_PAIRINGS:
+        for perm in itertools.permutations(range(m), k):
+            picked = rga[np.arange(k), perm]
+            # sum |L - P| = sum |L| - sum_{picked} |l| + sum_{picked} |l - 1|
+            score = total_abs - np.abs(picked).sum() + np.abs(picked - 1).sum()
+            if score < best_score - 1e-12:
+                best, best_score = list(perm), float(score)
+    else:  # greedy: the largest positive element first
+        taken: set[int] = set()
+        best = [-1] * k
+        for idx in np.argsort(-rga, axis=None):
+            i, j = divmod(int(idx), m)
+            if best[i] < 0 and j not in taken:
+                best[i] = j
+                taken.add(j)
+        picked = np.array([rga[i, j] for i, j in enumerate(best) if j >= 0])
+        best_score = float(total_abs - np.abs(picked).sum() + np.abs(picked - 1).sum())
+    return best or [], best_score
+
+
+def gain_analysis(spec, data, lag: int = 0) -> dict[str, Any] | None:
+    import numpy as np
+
+    from metricsense import kernels
+
+    kpis, levers, g = declared_gains(spec)
+    source = "declared"
+    estimated = None
+    if data is not None:
+        est_kpis = [k for k in spec.kpis if k.name in data] if not kpis else kpis
+        est_levers = [lv for lv in spec.levers if lv.name in data] if not levers else levers
+        if est_kpis and est_levers:
+            eg, ese, en = estimate_gains(spec, data, est_kpis, est_levers, lag=lag)
+            if np.isfinite(eg).any():
+                estimated = {"kpis": [k.name for k in est_kpis], "levers": [lv.name for lv in est_levers],
+                             "matrix": _clean(eg), "se": _clean(ese), "n": en, "lag": lag}
+                if not kpis:
+                    rows = [i for i in range(len(est_kpis)) if np.isfinite(eg[i]).all()]
+                    kpis, levers, g = [est_kpis[i] for i in rows], est_levers, eg[rows]
+                    source = "estimated"
+    if g.size == 0:
+        return None
+    sv = np.linalg.svd(g, compute_uv=False)
+    tol = max(g.shape) * np.finfo(float).eps * (sv[0] if len(sv) else 0)
+    rank = int((sv > tol).sum())
+    rga = kernels.rga(kernels.equilibrate(g)[0] if g.shape[0] != g.shape[1] else g)
+    pairing, rga_number = best_pairing(rga)
+    out = {
+        "kpis": [k.name for k in kpis],
+        "levers": [lv.name for lv in levers],
+        "matrix": _clean(g),
+        "source": source,
+        "condition_number": _num(kernels.condition_number(g)),
+        "scaled_condition_number": _num(kernels.equilibrated_condition_number(g)),
+        "minimized_condition_number": (_num(kernels.minimized_condition_number(g))
+                                       if g.shape[0] == g.shape[1] and rank == g.shape[0] else None),
+        "rank": rank,
+        "singular_values": _clean(sv),
+        "rga": _clean(rga),
+        "suggested_pairing": {kpis[i].name: levers[j].name for i, j in enumerate(pairing) if j >= 0},
+        "rga_number": rga_number,
+    }
+    if estimated is not None:
+        out["estimated"] = estimated
+    return out
+
+
+def _num(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _clean(a) -> list:
+    import numpy as np
+
+    arr = np.asarray(a, dtype=float)
+    if arr.ndim == 1:
+        return [None if not np.isfinite(v) else float(v) for v in arr]
+    return [[None if not np.isfinite(v) else float(v) for v in row] for row in arr]
+
+
+@hookimpl
+def metricsense_analyze(spec, data, analysis):
+    if not any(k.responds for k in spec.kpis) and data is None:
+        return
+    result = gain_analysis(spec, data)
+    if result is not None:
+        analysis["gain"] = result
+
+
+def _gain(ctx) -> dict[str, Any] | None:
+    return ctx.analysis.get("gain")
+
+
+@rule(code="MS201", name="ill-conditioned-gains", severity=Severity.WARNING,
+      options={"threshold": Option(10.0, "the scaled condition number above which the gains are ill-conditioned")})
+def ill_conditioned_gains(ctx) -> Iterator[Diagnostic]:
+    """The gain matrix is ill-conditioned: some KPI combinations barely respond to any lever.
+
+    ## Why is this bad?
+    Seed 002: decouple the input-output structure. The condition number of the gain matrix G
+    (KPIs x levers), its largest over its smallest singular value, says how unequally the
+    levers reach the KPIs: at 50, some combination of KPI targets needs fifty times the effort of
+    another, so teams push the easy direction and the hard KPIs drift, and every review argues
+    about effort. Because the raw number depends on units, the verdict uses G scaled so every row
+    and column has unit size (Ruiz equilibration); the raw and, for square G, the minimized
+    condition number over all diagonal scalings (Skogestad & Postlethwaite, App. A.4) are in the
+    evidence. Option `threshold` (10).
+
+    ## Example
+    ```msense
+    kpi lead_time   "Lead time"           { responds deploys -0.5, tests -0.45 }
+    kpi change_fail "Change failure rate" { responds deploys -0.5, tests -0.5 }
+    ```
+    Both KPIs respond almost identically to both levers.
+
+    ## What to do instead
+    Find a lever that moves one KPI and not the other, or merge the two KPIs into one.
+    """
+    gain = _gain(ctx)
+    if not gain or gain["rank"] < min(len(gain["kpis"]), len(gain["levers"])) or len(gain["kpis"]) < 2:
+        return
+    scaled, raw = gain["scaled_condition_number"], gain["condition_number"]
+    if scaled is not None and raw is not None and scaled > ctx.option("threshold"):
+        kpi = ctx.spec.lookup(gain["kpis"][0])
+        yield ctx.report(
+            kpi,
+            f"the {gain['source']} gains of {len(gain['kpis'])} KPIs on {len(gain['levers'])} levers are "
+            f"ill-conditioned (condition number {scaled:.1f} after scaling, {raw:.1f} raw)",
+            help="find a lever that moves one KPI without the others, or merge KPIs that respond alike",
+            evidence={k: gain[k] for k in ("condition_number", "scaled_condition_number",
+                                           "minimized_condition_number", "singular_values", "source")},
+        )
+
+
+@rule(code="MS202", name="gain-rank-deficient", severity=Severity.WARNING)
+def gain_rank_deficient(ctx) -> Iterator[Diagnostic]:
+    """The gain matrix has lower rank than the number of KPIs: some KPI combination no lever moves.
+
+    ## Why is this bad?
+    Tinbergen's rule from economic policy (n independent targets need n independent
+    instruments) is the same law as seed 002's "do not select more KPIs than you have inputs":
+    when rank(G) is below the number of KPIs, there is a weighted combination of KPIs that no
+    setting of the levers can change, so targets on all of them cannot be met together. The
+    combinations are the left null space of G; each is named with its weights.
+
+    ## Example
+    ```msense
+    kpi visits  "Visits"  { responds ads +1.0, seo +0.5 }
+    kpi signups "Signups" { responds ads +0.2, seo +0.1 }   # proportional to visits
+    ```
+
+    ## What to do instead
+    Add a lever that moves the named combination, or keep one KPI of each dependent group as a
+    target and watch the others.
+    """
+    gain = _gain(ctx)
+    if not gain or gain["rank"] >= len(gain["kpis"]):
+        return
+    import numpy as np
+
+    g = np.array([[np.nan if v is None else v for v in row] for row in gain["matrix"]])
+    u, s, _ = np.linalg.svd(g)
+    null = u[:, gain["rank"]:]
+    combos = []
+    for col in null.T:
+        weights = col / np.max(np.abs(col))
+        weights[np.abs(weights) < 1e-9] = 0.0
+        if weights[np.flatnonzero(weights)[0]] < 0:
+            weights = -weights
+        terms = [f"{w:+.2g}×{name}" for w, name in zip(weights, gain["kpis"]) if w != 0]
+        combos.append({"weights": dict(zip(gain["kpis"], map(float, weights))), "text": " ".join(terms)})
+    kpi = ctx.spec.lookup(gain["kpis"][0])
+    yield ctx.report(
+        kpi,
+        f"the {gain['source']} gains have rank {gain['rank']} for {len(gain['kpis'])} KPIs: "
+        f"no lever moves {combos[0]['text']}",
+        related=[(ctx.spec.lookup(n), "in the combination") for n, w in combos[0]["weights"].items()
+                 if w != 0 and n != kpi.name],
+        help="add a lever that moves this combination, or keep fewer of these KPIs as targets",
+        evidence={"rank": gain["rank"], "kpis": len(gain["kpis"]), "combinations": combos},
+    )
+
+
+@rule(code="MS203", name="rga-pairing-risk", severity=Severity.WARNING,
+      options={"large": Option(5.0, "an RGA element on the pairing at or above this is a risk")})
+def rga_pairing_risk(ctx) -> Iterator[Diagnostic]:
+    """The lever each KPI relies on most sits on a negative or very large relative gain.
+
+    ## Why is this bad?
+    Seed 002: decouple the input-output structure, so each KPI has a lever of its own. The
+    relative gain array (Bristol 1966) L = G ∘ (G⁻¹)ᵀ (the pseudo-inverse after scaling for
+    non-square G) says how much a lever's effect on a KPI changes once the other KPIs are held
+    to their targets: 1 is independent, a negative element means the effect reverses (the owner
+    pushes and the KPI goes the wrong way), 5 to 10 and up means the system is hard to steer.
+    The intended pairing is each KPI with the lever it declares the largest gain for; the rule
+    suggests the pairing with the smallest RGA number, sum |L - P| (Skogestad & Postlethwaite).
+
+    ## Example
+    ```msense
+    kpi throughput "Throughput" { responds staff +1.0, overtime +0.9 }
+    kpi quality    "Quality"    { responds staff +0.9, overtime +1.0 }
+    ```
+
+    ## What to do instead
+    Pair each KPI with the suggested lever (give its owner that lever), or change what is
+    measured so each KPI has a lever that moves it alone.
+    """
+    gain = _gain(ctx)
+    if not gain or gain["rank"] < len(gain["kpis"]) or len(gain["kpis"]) < 2:
+        return
+    rga = gain["rga"]
+    g = gain["matrix"]
+    large = ctx.option("large")
+    intended = [max(range(len(row)), key=lambda j: abs(row[j] or 0)) for row in g]
+    if len(set(intended)) < len(intended):
+        return  # no one-lever-per-KPI pairing is intended; MS013 covers competing KPIs
+    risky = [(i, j, rga[i][j]) for i, j in enumerate(intended) if rga[i][j] is not None
+             and (rga[i][j] < 0 or rga[i][j] >= large)]
+    if not risky:
+        return
+    suggestion = gain["suggested_pairing"]
+    i, j, value = risky[0]
+    kpi = ctx.spec.lookup(gain["kpis"][i])
+    better = ", ".join(f"{k} ← {lv}" for k, lv in suggestion.items())
+    what = "negative" if value < 0 else "very large"
+    yield ctx.report(
+        kpi,
+        f"`{gain['kpis'][i]}` relies on `{gain['levers'][j]}`, whose relative gain is {what} ({value:.2f})",
+        related=[(ctx.spec.lookup(gain["kpis"][a]), f"relies on `{gain['levers'][b]}` (RGA {v:.2f})")
+                 for a, b, v in risky[1:]],
+        help=f"pair the KPIs with the levers as {better} (RGA number {gain['rga_number']:.2f})",
+        evidence={"rga": rga, "intended": {gain["kpis"][a]: gain["levers"][b] for a, b in enumerate(intended)},
+                  "suggested": suggestion, "rga_number": gain["rga_number"]},
+    )
+
+
+@rule(code="MS204", name="conflicting-lever", severity=Severity.WARNING)
+def conflicting_lever(ctx) -> Iterator[Diagnostic]:
+    """A lever pushes two KPIs in opposite desired directions.
+
+    ## Why is this bad?
+    Turning this knob improves one KPI and worsens another (seed 002: decouple the input-output
+    structure), so every review becomes a tug of war between the KPIs' owners, and the lever's
+    owner is blamed whichever way it turns. The desired direction is the KPI's `better` (or its
+    target's comparison); the effect is the declared gain (or, without declarations, the
+    estimated one).
+
+    ## Example
+    ```msense
+    lever deploys "Deploys per week"
+    kpi lead_time   "Lead time"           { better lower  responds deploys -0.5 }   # helped
+    kpi change_fail "Change failure rate" { better lower  responds deploys +0.3 }   # hurt
+    ```
+
+    ## What to do instead
+    Make the conflict explicit: a guard KPI with a limit rather than a target, or a second lever
+    (test automation) that removes the side effect.
+    """
+    gain = _gain(ctx)
+    if not gain:
+        return
+    kpis = [ctx.spec.lookup(n) for n in gain["kpis"]]
+    for j, lever_name in enumerate(gain["levers"]):
+        helped, hurt = [], []
+        for i, kpi in enumerate(kpis):
+            value = gain["matrix"][i][j]
+            d = direction(kpi)
+            if value is None or value == 0 or d == 0:
+                continue
+            (helped if value * d > 0 else hurt).append((kpi, value))
+        if helped and hurt:
+            lever = ctx.spec.lookup(lever_name)
+            names_h = ", ".join(f"`{k.name}`" for k, _ in helped)
+            names_w = ", ".join(f"`{k.name}`" for k, _ in hurt)
+            yield ctx.report(
+                lever,
+                f"`{lever_name}` improves {names_h} but worsens {names_w}",
+                related=[(k, f"moved the wrong way (gain {v:+.2g})") for k, v in hurt],
+                help="make one of them a guard with a limit, or add a lever that removes the side effect",
+                evidence={"helped": {k.name: v for k, v in helped}, "hurt": {k.name: v for k, v in hurt},
+                          "source": gain["source"]},
+            )
+
+
+@rule(code="MS205", name="declared-gain-unsupported", severity=Severity.WARNING,
+      options={"z": Option(1.96, "how many standard errors the estimate may be from the declared gain")})
+def declared_gain_unsupported(ctx) -> Iterator[Diagnostic]:
+    """A declared gain is far outside what the data estimates.
+
+    ## Why is this bad?
+    The `responds` gains are the team's theory of how its levers move its KPIs (seed 004,
+    practice #4: clarify the theory linking target and mission). When the data says otherwise,
+    the theory steers the wrong lever, and people are held to effects that do not happen. Gains
+    are read as standardised effects (a typical move of the lever, in typical moves of the KPI);
+    the estimate regresses KPI changes on lever changes. The rule fires when the declared gain
+    lies more than `z` standard errors (1.96) from the estimate.
+
+    ## Example
+    ```msense
+    kpi csat "Customer satisfaction" { responds support_hours +0.6 }   # data: -0.05 ± 0.08
+    ```
+
+    ## What to do instead
+    Talk about it: is the lag longer than the data shows, is another lever doing the work, or
+    is the theory wrong? Then correct the declared gain or the lever.
+    """
+    gain = _gain(ctx)
+    if not gain or gain["source"] != "declared" or "estimated" not in gain:
+        return
+    est = gain["estimated"]
+    z = ctx.option("z")
+    for i, kpi_name in enumerate(gain["kpis"]):
+        kpi = ctx.spec.lookup(kpi_name)
+        for gain_decl in kpi.responds:
+            if gain_decl.name not in est["levers"]:
+                continue
+            j = est["levers"].index(gain_decl.name)
+            value, se = est["matrix"][i][j], est["se"][i][j]
+            if value is None or se is None or se <= 0:
+                continue
+            distance = abs(gain_decl.value - value) / se
+            if distance > z:
+                p = 2 * (1 - phi(distance))
+                yield ctx.report(
+                    gain_decl,
+                    f"`{kpi_name}` is declared to respond to `{gain_decl.name}` with {gain_decl.value:+g}, "
+                    f"but the data estimates {value:+.2f} ± {se:.2f} (n = {est['n'][i]})",
+                    help="check the lag and the other levers, then correct the declared gain",
+                    evidence={"declared": gain_decl.value, "estimate": value, "se": se, "n": est["n"][i],
+                              "z": distance, "p_value": p},
+                )
+
+
+RULES = (ill_conditioned_gains, gain_rank_deficient, rga_pairing_risk, conflicting_lever, declared_gain_unsupported)
+
+
+@hookimpl
+def metricsense_register_rules(register):
+    for r in RULES:
+        register(r)

@@ -1,0 +1,532 @@
+"""Noise rules (MS3xx): targets, triggers and reviews judged against a series' normal variation.
+
+The noise of a series is robust: 1.4826 x the median absolute deviation (MAD) of its
+period-to-period changes, counted on the series' own periods (a monthly series among weekly
+ones, a school year without July and August: a change across a missing period is not a change
+of one period, so it is left out, as the trigger interpreter does). 1.4826 makes the MAD a
+consistent estimate of the standard deviation of normal changes; a few wild periods (an outage,
+a strike) do not inflate it the way a standard deviation would.
+
+"Today's level" is the median of the last ``level_periods`` observed values (default 3): one
+period is itself noise, a long mean lags a trend. For a segmented series (one unit per class
+or task) the KPI's level and noise are those of its mean over units; a trigger, which is
+evaluated per unit, is judged per unit (levels per unit, noise pooled over units' changes).
+
+``analysis["noise"]`` holds, per KPI: ``noise``, ``changes`` (how many went into it),
+``level``, ``target``, ``target_gap`` (target minus level), ``gap_in_noise`` (|gap| / noise);
+``triggers`` (per trigger reading it: threshold, distance, false-alarm rate per period and per
+run of ``for N periods``) and ``review`` (review cadence and the lags of its levers, declared or
+estimated). NumPy is imported inside functions only: ``msense rules`` must stay light.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from metricsense import expressions as ex
+from metricsense.diagnostics import Diagnostic, Option, Severity, rule
+from metricsense.hookspecs import hookimpl
+from metricsense.model import KPI, Binary, Call, Document, Duration, Trigger, walk_expr
+
+#: 1 / Phi^-1(3/4) rounded as the literature writes it: MAD -> standard deviation for normal data.
+MAD_SCALE = 1.4826
+#: Days per unit of a Duration (a month is a twelfth of a Gregorian year, so 3 months = 1 quarter).
+UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
+
+DEFAULTS = {"level_periods": 3, "min_periods": 8, "max_lag": 6}
+
+
+def phi(x: float) -> float:
+    """The standard normal CDF, Phi(x) = (1 + erf(x / sqrt 2)) / 2."""
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def _num(v) -> float | None:
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def robust_noise(changes) -> float:
+    """1.4826 x median(|d - median(d)|) of the changes d (NaN ignored); NaN with none."""
+    import numpy as np
+
+    d = np.asarray(changes, dtype=float).ravel()
+    d = d[~np.isnan(d)]
+    if not len(d):
+        return float("nan")
+    return float(MAD_SCALE * np.median(np.abs(d - np.median(d))))
+
+
+def own_values(periods, values):
+    """A series (T,) or block (T, U) on its own periods: rows where it has no value in a gap longer
+    than its usual step are inserted as NaN rows (so a change never jumps a missing period)."""
+    import numpy as np
+
+    block = np.asarray(values, dtype=float)
+    if block.ndim == 1:
+        block = block[:, None]
+    rows = ex.own_grid(periods, {"x": block})
+    out = np.full((len(rows), block.shape[1]), np.nan)
+    real = rows >= 0
+    out[real] = block[rows[real]]
+    return out, rows
+
+
+def changes_of(block):
+    """Period-to-period changes of a (T, U) block, pooled over units, NaN-free."""
+    import numpy as np
+
+    d = np.diff(block, axis=0).ravel()
+    return d[~np.isnan(d)]
+
+
+def level_of(column, last: int) -> float:
+    """Today's level: the median of the last ``last`` observed values."""
+    import numpy as np
+
+    x = np.asarray(column, dtype=float)
+    x = x[~np.isnan(x)]
+    return float(np.median(x[-last:])) if len(x) else float("nan")
+
+
+def duration_days(d: Duration | None, frequency: str | None) -> float | None:
+    """A Duration in days; `N periods` needs the data's frequency (None when it is unknown)."""
+    if d is None:
+        return None
+    if d.unit == "period":
+        if frequency in UNIT_DAYS:
+            return d.count * UNIT_DAYS[frequency]
+        return None
+    return d.count * UNIT_DAYS.get(d.unit, float("nan"))
+
+
+# ---- per KPI: noise, level, gap ---------------------------------------------------------------
+
+
+def kpi_noise(kpi: KPI, data, level_periods: int) -> dict | None:
+    """The noise entry of one KPI with data (None without a series)."""
+    s = data.series(kpi.name) if data is not None else None
+    if s is None or not len(data.periods):
+        return None
+    block, _ = own_values(data.periods, s.values)
+    d = changes_of(block)
+    noise = robust_noise(d)
+    level = level_of(block[:, 0], level_periods)
+    out = {"noise": _num(noise), "changes": int(len(d)), "level": _num(level), "level_periods": level_periods,
+           "segments": len(s.segments) or None}
+    t = kpi.target
+    if t is not None and t.value is not None and t.comparison in ("<", "<=", ">", ">=", "=="):
+        gap = float(t.value) - level
+        met = {"<": level < t.value, "<=": level <= t.value, ">": level > t.value, ">=": level >= t.value,
+               "==": level == t.value}[t.comparison] if math.isfinite(level) else None
+        out.update({"target": float(t.value), "comparison": t.comparison, "target_gap": _num(gap),
+                    "gap_in_noise": _num(abs(gap) / noise) if noise and noise > 0 else None, "met": met})
+    return out
+
+
+# ---- per trigger: the threshold against the noise ---------------------------------------------
+
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _comparisons(expr) -> tuple[list[Binary], str] | None:
+    """The comparisons of a condition made only of comparisons joined by one of and/or."""
+    if isinstance(expr, Binary) and expr.op in ex.COMPARISONS:
+        return [expr], "and"
+    if isinstance(expr, Binary) and expr.op in ex.LOGIC:
+        left, right = _comparisons(expr.left), _comparisons(expr.right)
+        if left is None or right is None:
+            return None
+        joins = {expr.op} | ({left[1]} if len(left[0]) > 1 else set()) | ({right[1]} if len(right[0]) > 1 else set())
+        if len(joins) > 1:
+            return None
+        return left[0] + right[0], expr.op
+    return None
+
+
+def _reads(expr) -> set[str]:
+    return {ex.series_name(r) for r in ex.read_refs(expr)}
+
+
+def comparison_noise(cmp: Binary, inputs, level_periods: int) -> dict:
+    """One comparison `varying OP constant`: distance of the threshold from today's level, in noise.
+
+    The varying side's values are levels (``x``, ``mean(x, 4)``): its noise is the MAD of their
+    changes, its level the median of the last few. Or they are changes (``change(x, k)`` inside):
+    then the values are themselves the changes, their typical value is their median and their
+    noise the scaled MAD of the values. The false-alarm rate per period is 1 - Phi(distance / noise),
+    a normal approximation, per unit for segmented series (their mean over the units not already
+    past the threshold).
+    """
+    import numpy as np
+
+    left_reads, right_reads = _reads(cmp.left), _reads(cmp.right)
+    if cmp.op not in _FLIP:
+        return {"status": f"`{cmp.op}` is not a one-sided threshold"}
+    if left_reads and not right_reads:
+        varying, const, op = cmp.left, cmp.right, cmp.op
+    elif right_reads and not left_reads:
+        varying, const, op = cmp.right, cmp.left, _FLIP[cmp.op]
+    else:
+        return {"status": "compares two series, not a series with a threshold"}
+    t = len(next(iter(inputs.arrays.values())))
+    try:
+        v = ex.evaluate(varying, inputs, t)
+        c = ex.evaluate(const, inputs, t)
+    except ex.EvalError as exc:
+        return {"status": f"not evaluated: {exc}"}
+    threshold = float(c[0, 0])
+    if not math.isfinite(threshold):
+        return {"status": "the threshold is not a number"}
+    of_changes = any(isinstance(n, Call) and n.func == "change" for n in walk_expr(varying))
+    if of_changes:
+        noise = robust_noise(v)
+        levels = np.array([np.nanmedian(col) if (~np.isnan(col)).any() else np.nan for col in v.T])
+    else:
+        noise = robust_noise(changes_of(v))
+        levels = np.array([level_of(col, level_periods) for col in v.T])
+    n_obs = int((~np.isnan(v)).sum())
+    levels = levels[~np.isnan(levels)]
+    out = {"status": "evaluated", "threshold": threshold, "op": op, "values": "changes" if of_changes else "levels",
+           "noise": _num(noise), "observed": n_obs, "units": len(levels)}
+    if not len(levels) or not (noise > 0):
+        out["status"] = "no variation to judge"
+        return out
+    # distance from today's level to the threshold, in the direction the trigger fires
+    dist = (levels - threshold) if op in ("<", "<=") else (threshold - levels)
+    quiet = dist >= 0
+    out["units_past"] = int((~quiet).sum())
+    if not quiet.any():
+        out["status"] = "already past the threshold at today's level"
+        out["level"] = _num(float(np.median(levels)))
+        out["distance"] = _num(float(np.median(dist)))
+        return out
+    rates = np.array([1.0 - phi(x / noise) for x in dist[quiet]])
+    out["level"] = _num(float(np.median(levels[quiet])))
+    out["distance"] = _num(float(np.median(dist[quiet])))
+    out["distance_in_noise"] = _num(float(np.median(dist[quiet])) / noise)
+    out["rate"] = float(rates.mean())
+    return out
+
+
+def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int) -> dict:
+    """Per trigger: the false-alarm rate per period of its threshold(s), and per run of N periods."""
+    base = {"trigger": trigger.name}
+    found = _comparisons(trigger.condition)
+    if found is None:
+        return {**base, "status": "not a threshold condition"}
+    if ex.type_problems(trigger, spec) or ex.default_target(trigger, spec)[1]:
+        return {**base, "status": "not evaluated: the condition has errors"}
+    inputs, missing = ex.gather(trigger, spec, data.series)
+    if inputs is None:
+        return {**base, "status": "not evaluated: no data for " + ", ".join(f"`{m}`" for m in missing)}
+    rows = ex.own_grid(data.periods, inputs.arrays)
+    inputs = ex.on_grid(inputs, rows)
+    n = ex.periods_for(trigger.duration, ex.grid_frequency(data.periods, rows))
+    comparisons, join = found
+    parts = [comparison_noise(c, inputs, level_periods) for c in comparisons]
+    base.update({"for_periods": n, "join": join, "comparisons": parts})
+    rates = [p["rate"] for p in parts if p.get("status") == "evaluated"]
+    past = [p for p in parts if p.get("status", "").startswith("already past")]
+    # With `and`, a part already past its threshold holds anyway: the other parts decide.
+    if len(rates) != len(parts) and not (join == "and" and rates and len(rates) + len(past) == len(parts)):
+        base["status"] = next(p["status"] for p in parts if p.get("status") != "evaluated")
+        return base
+    # Frechet upper bounds, whatever the dependence: P(A and B) <= min, P(A or B) <= sum.
+    rate = min(rates) if join == "and" else min(1.0, sum(rates))
+    base.update({"status": "evaluated", "rate": rate, "rate_per_run": rate ** n,
+                 "kpis": sorted({k for p in comparisons for k in _reads(p.left) | _reads(p.right)})})
+    return base
+
+
+# ---- review cadence against response lags ----------------------------------------------------
+
+
+def estimate_lag(kpi: KPI, lever: str, sign: float, data, max_lag: int) -> dict | None:
+    """The lag (in periods) at which the lever's changes best predict the KPI's changes.
+
+    Cross-correlation of the lever's changes at t with the KPI's changes at t + k, k = 0..max_lag,
+    on the dataset's periods (pairwise complete); the lag with the largest correlation in the
+    declared gain's sign, kept only when that correlation exceeds 2 / sqrt(n) (about a 5% test).
+    """
+    import numpy as np
+
+    x, y = data.series(lever), data.series(kpi.name)
+    if x is None or y is None:
+        return None
+    dx, dy = np.diff(x.values), np.diff(y.values)
+    best = None
+    for k in range(0, max_lag + 1):
+        a, b = (dx[: len(dx) - k], dy[k:])
+        ok = ~np.isnan(a) & ~np.isnan(b)
+        if ok.sum() < 12:
+            continue
+        a, b = a[ok], b[ok]
+        if a.std() == 0 or b.std() == 0:
+            continue
+        r = float(np.corrcoef(a, b)[0, 1]) * (1.0 if sign >= 0 else -1.0)
+        if best is None or r > best[1]:
+            best = (k, r, int(ok.sum()))
+    if best is None or best[1] <= 2.0 / math.sqrt(best[2]):
+        return None
+    return {"periods": best[0], "correlation": best[1], "n": best[2]}
+
+
+def review_of(kpi: KPI, data, max_lag: int) -> dict | None:
+    """The review cadence of a KPI and its levers' lags (declared, else estimated), in days."""
+    if kpi.review is None:
+        return None
+    freq = data.frequency if data is not None else None
+    every = duration_days(kpi.review, freq)
+    lags = {}
+    for g in kpi.responds:
+        if g.lag is not None:
+            lags[g.name] = {"days": duration_days(g.lag, freq), "source": "declared"}
+        elif data is not None and freq in UNIT_DAYS and len(data.periods) >= 16:
+            est = estimate_lag(kpi, g.name, g.value, data, max_lag)
+            if est is not None and est["periods"] > 0:
+                lags[g.name] = {"days": est["periods"] * UNIT_DAYS[freq], "source": "estimated", **est}
+    return {"every_days": every, "lags": lags}
+
+
+# ---- the analysis -----------------------------------------------------------------------------
+
+
+def noise_of(spec: Document, data, level_periods: int = 3, max_lag: int = 6) -> dict:
+    out: dict = {}
+    for k in spec.kpis:
+        entry = kpi_noise(k, data, level_periods) if data is not None else None
+        review = review_of(k, data, max_lag)
+        if entry is None and review is None:
+            continue
+        entry = entry or {}
+        if review is not None:
+            entry["review"] = review
+        out[k.name] = entry
+    if data is not None and len(data.periods):
+        for trig in spec.triggers:
+            info = trigger_noise(trig, spec, data, level_periods)
+            for name in info.get("kpis", ()):
+                if name in out:
+                    out[name].setdefault("triggers", {})[trig.name] = info
+            if not info.get("kpis"):
+                read = ex.kpis_read(trig, spec)
+                if read and read[0].name in out:
+                    out[read[0].name].setdefault("triggers", {})[trig.name] = info
+    return out
+
+
+@hookimpl
+def metricsense_analyze(spec, data, analysis):
+    if not spec.kpis:
+        return
+    if data is None and not any(k.review is not None for k in spec.kpis):
+        return
+    found = noise_of(spec, data, DEFAULTS["level_periods"], DEFAULTS["max_lag"])
+    if found:
+        analysis["noise"] = found
+
+
+def _current(ctx) -> dict:
+    """The noise analysis for this rule's options (recomputed, and recorded, when they differ)."""
+    level = ctx.options.get("level_periods", DEFAULTS["level_periods"])
+    max_lag = ctx.options.get("max_lag", DEFAULTS["max_lag"])
+    if level == DEFAULTS["level_periods"] and max_lag == DEFAULTS["max_lag"] and "noise" in ctx.analysis:
+        return ctx.analysis["noise"]
+    found = noise_of(ctx.spec, ctx.data, level, max_lag)
+    ctx.analysis.setdefault("noise_options", {})[ctx.rule.code] = found
+    return found
+
+
+def _enough(entry: dict, least: int) -> bool:
+    return entry.get("changes", 0) >= least and (entry.get("noise") or 0) > 0
+
+
+_LEVEL = Option(3, "today's level is the median of this many last observed periods")
+_MIN = Option(8, "the least number of period-to-period changes needed to estimate the noise")
+
+
+@rule(code="MS301", name="target-inside-noise", severity=Severity.WARNING,
+      options={"ratio": Option(1.0, "report when |target - level| is below this many noise units"),
+               "level_periods": _LEVEL, "min_periods": _MIN})
+def target_inside_noise(ctx) -> Iterator[Diagnostic]:
+    """The gap between a KPI's level and its target is smaller than its normal variation.
+
+    ## Why is this bad?
+    Seed 004 (Behn's third practice, set a specific target) asks for a target that the team
+    must work to reach. When today's level already sits within one period's normal movement of
+    the target, meeting or missing it on the review date is a coin toss: a good month will
+    "meet" it and a bad one "miss" it whatever anyone does, and the conversation (seed 003) is
+    about luck. The noise is 1.4826 x the median absolute deviation of the period-to-period
+    changes (robust to a few wild periods); today's level is the median of the last
+    `level_periods` observed values (default 3). For a segmented KPI (one value per class or
+    task) they are those of its mean over the units. A target already met by less than the
+    noise is reported too: it can be lost by chance. Evidence: level, noise, gap, gap / noise.
+
+    ## Example
+    ```msense
+    kpi csat "Customer satisfaction" {
+      target >= 4.30 by 2027-06-30      # csat sits at 4.25 and moves 0.08 a month
+      data "kpis.csv"
+    }
+    ```
+
+    ## What to do instead
+    Set the target where reaching it takes the work you intend (several noise units away), or
+    judge it on a longer window (a quarter's mean) whose noise is smaller. Options: `ratio`
+    (default 1 noise unit), `level_periods`, `min_periods` (default 8 changes).
+    """
+    ratio, least = ctx.option("ratio"), ctx.option("min_periods")
+    found = _current(ctx)
+    for k in ctx.spec.kpis:
+        e = found.get(k.name) or {}
+        if k.target is None or e.get("gap_in_noise") is None or not _enough(e, least):
+            continue
+        if e["gap_in_noise"] < ratio:
+            state = "already meets it" if e.get("met") else "is short of it"
+            yield ctx.report(
+                k.target,
+                f"`{k.name}` {state} by {abs(e['target_gap']):.3g}, less than its normal "
+                f"period-to-period variation of {e['noise']:.3g}: reaching target {e['target']:g} will be luck",
+                related=[(k, f"level {e['level']:.4g} (median of the last {e['level_periods']} periods)")],
+                help="set the target several noise units from today's level, or judge it on a longer window",
+                evidence={"level": e["level"], "target": e["target"], "target_gap": e["target_gap"],
+                          "noise": e["noise"], "gap_in_noise": e["gap_in_noise"], "changes": e["changes"],
+                          "level_periods": e["level_periods"]},
+            )
+
+
+@rule(code="MS302", name="trigger-inside-noise", severity=Severity.WARNING,
+      options={"max_rate": Option(0.1, "report when the estimated false-alarm rate per period is above this"),
+               "level_periods": _LEVEL, "min_periods": _MIN})
+def trigger_inside_noise(ctx) -> Iterator[Diagnostic]:
+    """A trigger's threshold is so close to normal variation that it would fire on noise alone.
+
+    ## Why is this bad?
+    Seed 003: a trigger starts a conversation about a variance worth understanding. If the
+    threshold sits within the series' normal period-to-period movement, it fires on noise, and
+    people learn to explain away (or dread) conversations that were about nothing. For a
+    comparison `x < c`, the distance from today's level (median of the last `level_periods`
+    values) to `c` is compared with the noise (1.4826 x MAD of the changes); for a condition on
+    `change(x, k)` the typical change and the scaled MAD of the changes themselves are used.
+    Under a normal approximation the false-alarm rate per period is 1 - Phi(distance / noise),
+    and for `for N periods` about its N-th power, which assumes independent periods (trending
+    or autocorrelated series fire runs more often than that). Conditions joined by `and` take
+    the smallest rate of their parts, by `or` the sum (bounds that hold whatever the
+    dependence). Segmented series are judged per unit, among the units not already past the
+    threshold. A threshold the level has already crossed is not noise: MS602 reports those.
+
+    ## Example
+    ```msense
+    trigger queue_up when queue > 52 for 1 period {   # queue sits at 50 and moves 4 a week
+      ask "Why is the queue up?"
+    }
+    ```
+
+    ## What to do instead
+    Move the threshold a few noise units away from the usual level, or ask for a run
+    (`for 3 periods`), or compare a smoother quantity (`mean(queue, 4) > 55`). Options:
+    `max_rate` (default 0.1: one false alarm in ten periods), `level_periods`, `min_periods`.
+    """
+    most, least = ctx.option("max_rate"), ctx.option("min_periods")
+    found = _current(ctx)
+    seen = set()
+    for trig in ctx.spec.triggers:
+        info = None
+        for e in found.values():
+            info = (e.get("triggers") or {}).get(trig.name) or info
+        if not info or info.get("status") != "evaluated" or trig.name in seen:
+            continue
+        seen.add(trig.name)
+        parts = [p for p in info["comparisons"] if p.get("status") == "evaluated"]
+        if min((p["observed"] for p in parts), default=0) < least + 1:
+            continue
+        rate = info["rate_per_run"]
+        if rate > most:
+            worst = max(parts, key=lambda p: p["rate"])
+            n = info["for_periods"]
+            run = f" and {rate:.0%} for {n} periods in a row (if periods were independent)" if n > 1 else ""
+            yield ctx.report(
+                trig,
+                f"trigger `{trig.name}` would fire on noise alone: its threshold {worst['threshold']:.4g} is "
+                f"{worst['distance']:.3g} from "
+                f"{'the typical change' if worst['values'] == 'changes' else 'the usual level'}, "
+                f"{worst['distance_in_noise']:.2f} noise units; "
+                f"estimated false-alarm rate {info['rate']:.0%} per period{run}",
+                related=[(trig.condition, f"normal variation: {worst['noise']:.3g} per period")],
+                help="move the threshold a few noise units from the usual level, or ask for a longer run",
+                evidence={"false_alarm_rate": info["rate"], "false_alarm_rate_per_run": rate,
+                          "for_periods": n, "threshold": worst["threshold"], "level": worst["level"],
+                          "distance": worst["distance"], "noise": worst["noise"],
+                          "distance_in_noise": worst["distance_in_noise"], "units": worst["units"], "values": worst["values"],
+                          "observed": worst["observed"]},
+            )
+
+
+@rule(code="MS303", name="review-faster-than-response", severity=Severity.WARNING,
+      options={"max_lag": Option(6, "the longest lag, in periods, searched when estimating a lever's lag from data")})
+def review_faster_than_response(ctx) -> Iterator[Diagnostic]:
+    """A KPI is reviewed more often than its levers' effects can show.
+
+    ## Why is this bad?
+    Seed 002 (see the future; the system's dynamics) and seed 004 (Behn's eleventh practice,
+    act on what you learn): a review judges the last decisions by the KPI. If the lever takes
+    two months to move it and the review comes every month, each review sees only the effect
+    of decisions made before the previous one, and the next decision reacts to noise: the
+    team changes course before the last change could work (a classic cause of oscillation in
+    feedback loops with delay). Lags are the ones declared (`responds coaching +0.3 lag 2
+    months`); without a declaration, and with data, a lag is estimated as the lag (up to
+    `max_lag` periods) at which the lever's changes best predict the KPI's changes in the
+    declared gain's direction, kept only when that correlation exceeds 2 / sqrt(n). A
+    `review every N periods` needs the data's frequency to be compared.
+
+    ## Example
+    ```msense
+    kpi proficiency "Students proficient" {
+      responds tutoring +0.4 lag 3 months
+      review every 1 month
+    }
+    ```
+
+    ## What to do instead
+    Review at least as slowly as the slowest lever you are judging (`review every 1 quarter`),
+    or review a leading indicator that responds within the cadence.
+    """
+    found = _current(ctx) if ctx.data is not None else noise_of(ctx.spec, None)
+    for k in ctx.spec.kpis:
+        review = (found.get(k.name) or {}).get("review")
+        if not review or review.get("every_days") is None:
+            continue
+        slow = [(g, review["lags"][g.name]) for g in k.responds
+                if g.name in review["lags"] and review["lags"][g.name]["days"] is not None
+                and review["lags"][g.name]["days"] > review["every_days"] * 1.01]  # 1%: 13 weeks = 1 quarter
+        if not slow:
+            continue
+        every = k.review
+        words = ", ".join(f"`{g.name}` after about {info['days'] / UNIT_DAYS['day']:.0f} days"
+                          f"{' (estimated)' if info['source'] == 'estimated' else ''}" for g, info in slow)
+        yield ctx.report(
+            every,
+            f"`{k.name}` is reviewed every {every.count} {every.unit}{'s' if every.count != 1 else ''} "
+            f"(about {review['every_days']:.0f} days), but its levers show their effect later: {words}",
+            related=[(g, f"lag {'declared' if info['source'] == 'declared' else 'estimated from the data'}")
+                     for g, info in slow],
+            help="review at least as slowly as the slowest lever, or review a leading indicator",
+            evidence={"review_days": review["every_days"],
+                      "lags": {g.name: {kk: v for kk, v in info.items()} for g, info in slow}},
+        )
+
+
+RULES = (target_inside_noise, trigger_inside_noise, review_faster_than_response)
+
+
+@hookimpl
+def metricsense_register_rules(register):
+    for r in RULES:
+        register(r)
+
+
+__all__ = ["MAD_SCALE", "RULES", "noise_of", "phi", "robust_noise", "trigger_noise"]

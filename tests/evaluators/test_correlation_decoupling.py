@@ -1,0 +1,130 @@
+"""MS1xx and MS2xx numbers against independent computations (pandas, NumPy, textbook formulas)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import metricsense
+from support import require
+
+CASES = Path(__file__).parent / "cases"
+
+
+def analysis(report):
+    (spec,) = report.analysis.values()
+    return spec
+
+
+def test_correlation_matrix_matches_pandas_on_changes():
+    pd = require("pandas")
+    report = metricsense.check(CASES / "MS101" / "fail.msense", config={})
+    corr = analysis(report)["correlation"]
+    frame = pd.read_csv(CASES / "MS101" / "kpis.csv")
+    expected = frame[["lead", "cycle", "nps"]].diff().corr()
+    np.testing.assert_allclose(np.array(corr["matrix"], dtype=float), expected.to_numpy(), rtol=1e-12, atol=1e-14)
+    assert corr["basis"] == "changes" and corr["method"] == "pearson" and corr["kpis"] == ["lead", "cycle", "nps"]
+    (d,) = [d for d in report.diagnostics if d.code == "MS101"]
+    pair = d.evidence["pairs"][0]
+    r, n = pair["r"], pair["n"]
+    assert n == len(frame) - 1
+    # Fisher's z interval and p-value, recomputed by hand.
+    z, se = math.atanh(r), 1 / math.sqrt(n - 3)
+    assert pair["ci"] == pytest.approx([math.tanh(z - 1.959964 * se), math.tanh(z + 1.959964 * se)], rel=1e-12)
+    assert d.evidence["keep"] == "lead" and d.evidence["drop"] == ["cycle"]  # the output over the process
+
+
+def test_levels_basis_and_spearman_options():
+    pd = require("pandas")
+    cfg = {"rules": {"MS101": {"basis": "levels", "method": "spearman", "threshold": 0.5}}}
+    report = metricsense.check(CASES / "MS101" / "fail.msense", config=cfg)
+    frame = pd.read_csv(CASES / "MS101" / "kpis.csv")
+    (d,) = [d for d in report.diagnostics if d.code == "MS101"]
+    expected = frame[["lead", "cycle"]].corr(method="spearman").iloc[0, 1]
+    assert d.evidence["pairs"][0]["r"] == pytest.approx(expected, rel=1e-12)
+    assert d.evidence["basis"] == "levels"
+
+
+def test_effective_number_is_the_participation_ratio():
+    report = metricsense.check(CASES / "MS102" / "fail.msense", config={})
+    corr = analysis(report)["correlation"]
+    r = np.array(corr["matrix"], dtype=float)
+    eigen = np.linalg.eigvalsh(r)
+    assert corr["effective_number"] == pytest.approx(eigen.sum() ** 2 / (eigen ** 2).sum(), rel=1e-10)
+    # The textbook case: p KPIs with equal correlation rho give p / (1 + (p - 1) rho^2).
+    from metricsense import kernels
+
+    p, rho = 6, 0.5
+    equal = np.full((p, p), rho) + (1 - rho) * np.eye(p)
+    assert kernels.participation_ratio(equal) == pytest.approx(p / (1 + (p - 1) * rho**2), rel=1e-12)
+
+
+def test_gain_analysis_of_declared_gains_matches_numpy():
+    report = metricsense.check(CASES / "MS201" / "fail.msense", config={})
+    gain = analysis(report)["gain"]
+    g = np.array([[-0.5, -0.45], [-0.5, -0.5]])
+    assert gain["source"] == "declared" and gain["kpis"] == ["lead_time", "change_fail"]
+    np.testing.assert_allclose(gain["matrix"], g)
+    sv = np.linalg.svd(g, compute_uv=False)
+    assert gain["condition_number"] == pytest.approx(np.linalg.cond(g), rel=1e-12)
+    np.testing.assert_allclose(gain["singular_values"], sv, rtol=1e-12)
+    rga = g * np.linalg.inv(g).T
+    np.testing.assert_allclose(gain["rga"], rga, rtol=1e-10)
+    # 2x2: the minimized condition number has a closed form in the RGA (Grosdidier et al. 1985).
+    l1 = np.abs(rga).sum(axis=0).max()
+    assert gain["minimized_condition_number"] == pytest.approx(l1 + math.sqrt(l1 * l1 - 1), rel=1e-9)
+    assert gain["rank"] == 2
+
+
+def test_rank_deficiency_names_the_left_null_space():
+    report = metricsense.check(CASES / "MS202" / "fail.msense", config={})
+    (d,) = [d for d in report.diagnostics if d.code == "MS202"]
+    (combo,) = d.evidence["combinations"]
+    w = np.array([combo["weights"]["visits"], combo["weights"]["signups"]])
+    g = np.array([[1.0, 0.5], [0.2, 0.1]])
+    np.testing.assert_allclose(w @ g, 0, atol=1e-12)  # no lever moves it
+    assert analysis(report)["gain"]["rank"] == 1
+
+
+def test_rga_pairing_suggestion_minimises_the_rga_number():
+    report = metricsense.check(CASES / "MS203" / "fail.msense", config={})
+    gain = analysis(report)["gain"]
+    rga = np.array(gain["rga"])
+    scores = {}
+    for perm in ([0, 1], [1, 0]):
+        p = np.zeros((2, 2))
+        p[[0, 1], perm] = 1
+        scores[tuple(perm)] = np.abs(rga - p).sum()
+    best = min(scores, key=scores.get)
+    assert gain["rga_number"] == pytest.approx(scores[best], rel=1e-12)
+    assert gain["suggested_pairing"] == {k: gain["levers"][j] for k, j in zip(gain["kpis"], best)}
+    assert any(d.code == "MS203" for d in report.diagnostics)
+
+
+def test_estimated_gains_match_a_standardised_least_squares_fit():
+    pd = require("pandas")
+    report = metricsense.check(CASES / "MS205" / "fail.msense", config={})
+    est = analysis(report)["gain"]["estimated"]
+    frame = pd.read_csv(CASES / "MS205" / "kpis.csv").drop(columns="period").diff().dropna()
+    x = np.column_stack([np.ones(len(frame)), frame["support_hours"]])
+    coef, *_ = np.linalg.lstsq(x, frame["csat"].to_numpy(), rcond=None)
+    standardised = coef[1] * frame["support_hours"].std() / frame["csat"].std()
+    assert est["matrix"][0][0] == pytest.approx(standardised, rel=1e-10)
+    resid = frame["csat"].to_numpy() - x @ coef
+    se = math.sqrt(resid @ resid / (len(frame) - 2) * np.linalg.inv(x.T @ x)[1, 1])
+    assert est["se"][0][0] == pytest.approx(se * frame["support_hours"].std() / frame["csat"].std(), rel=1e-10)
+    assert est["n"] == [len(frame)]
+
+
+def test_conflicting_lever_uses_the_desired_direction():
+    report = metricsense.check(CASES / "MS204" / "fail.msense", config={})
+    (d,) = [d for d in report.diagnostics if d.code == "MS204"]
+    assert d.evidence["helped"] == {"lead_time": -0.5} and d.evidence["hurt"] == {"change_fail": 0.3}
+
+
+def test_no_data_means_no_correlation_and_no_numpy_for_structure_only_specs():
+    report = metricsense.check('mission "M"\nkpi a "A" { }\n', config={})
+    assert "correlation" not in report.analysis["<string>"] and "gain" not in report.analysis["<string>"]
