@@ -62,6 +62,38 @@ class _Group(click.Group):
         return super().list_commands(ctx)
 
 
+class ProgressBar:
+    """A one-line progress bar on standard error, drawn only after `delay` seconds.
+
+    Used only when standard error is a terminal: piped or redirected output never sees it.
+    """
+
+    def __init__(self, delay: float = 0.5, stream=None) -> None:
+        import time
+
+        self.stream = stream or sys.stderr
+        self.start = time.monotonic()
+        self.delay = delay
+        self.drawn = False
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        import time
+
+        if time.monotonic() - self.start < self.delay:
+            return
+        width = 24
+        filled = int(width * done / max(total, 1))
+        text = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {what}"[:100]
+        self.stream.write(text.ljust(100))
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\r" + " " * 100 + "\r")
+            self.stream.flush()
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="msense")
 def cli() -> None:
@@ -100,10 +132,15 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
         overrides["ignore"] = _split(ignore)
     if fail_on:
         overrides["fail_on"] = fail_on
-    report = run_check(
-        list(paths), config=config_path, allow_paths=[Path(p) for p in allow_paths],
-        plugin_manager=pm, overrides=overrides, plugin_problems=problems,
-    )
+    bar = ProgressBar() if sys.stderr.isatty() else None
+    try:
+        report = run_check(
+            list(paths), config=config_path, allow_paths=[Path(p) for p in allow_paths],
+            plugin_manager=pm, overrides=overrides, plugin_problems=problems, progress=bar,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     render, _plugin = registry.formats[fmt]
     if color is None:
         color = output is None and sys.stdout.isatty()

@@ -270,8 +270,13 @@ def check(
     disabled_plugins: Iterable[str] = (),
     overrides: Mapping[str, Any] | None = None,
     plugin_problems: Iterable[Any] = (),
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> Report:
-    """Check one spec (a Document, a path, spec text) or several paths; never raises for user mistakes."""
+    """Check one spec (a Document, a path, spec text) or several paths; never raises for user mistakes.
+
+    ``progress(done, total, what)``, when given, is called as each spec is read and each of its
+    evaluators has run (the CLI draws a progress bar with it on a terminal).
+    """
     from metricsense.plugins import get_plugin_manager
 
     if isinstance(spec, (str, Path)) and not isinstance(spec, Document) and _looks_like_text(spec):
@@ -354,7 +359,7 @@ def check(
             if data is not None or any(_has_data(doc)):
                 dataset, data_diags = _load_data(doc, data, registry, allowed, engine_diag)
                 found.extend(data_diags)
-            found.extend(_run_rules(doc, selected, cfg, dataset, spec_analysis, engine_diag, pm))
+            found.extend(_run_rules(doc, selected, cfg, dataset, spec_analysis, engine_diag, pm, progress))
             analysis[doc.root] = spec_analysis
             kept, n_suppressed = _apply_suppressions(doc, found, registry, engine_diag)
             suppressed += n_suppressed
@@ -477,10 +482,20 @@ class _Budget:
         return False
 
 
-def _run_rules(doc, rules, cfg, data, analysis, engine_diag, pm) -> list[Diagnostic]:
+def _run_rules(doc, rules, cfg, data, analysis, engine_diag, pm, progress=None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     first = Span.point(doc.files[0] if doc.files else doc.root)
-    for impl in pm.hook.metricsense_analyze.get_hookimpls():
+    impls = pm.hook.metricsense_analyze.get_hookimpls()
+    total, done = len(impls) + len(rules), 0
+
+    def tick(what: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total, f"{doc.root}: {what}")
+
+    for impl in impls:
+        tick(f"analysing ({impl.plugin_name})")
         args = {"spec": doc, "data": data, "analysis": analysis}
         try:
             with _Budget(cfg.time_budget):
@@ -493,6 +508,7 @@ def _run_rules(doc, rules, cfg, data, analysis, engine_diag, pm) -> list[Diagnos
                                      f"plugin {impl.plugin_name!r} crashed while analysing: {type(exc).__name__}: {exc}",
                                      "the other evaluators still ran"))
     for rule in rules:
+        tick(f"{rule.code} {rule.name}")
         options = {name: opt.default for name, opt in rule.options.items()}
         overrides = cfg.rules.get(rule.code) or cfg.rules.get(rule.name) or {}
         options.update({k: rule.options[k].check(v) for k, v in overrides.items()})

@@ -183,3 +183,31 @@ def test_plugin_can_be_switched_off_with_p(workdir):
     assert result.returncode == 0, result.stdout
     bad = run_msense("check", "-p", "structure", "k.msense", cwd=workdir)
     assert bad.returncode == 2 and "no:NAME" in bad.stderr
+
+
+def test_progress_bar_draws_only_after_a_moment_and_cleans_up():
+    import io
+
+    from metricsense.cli import ProgressBar
+
+    quiet = io.StringIO()
+    bar = ProgressBar(delay=60, stream=quiet)
+    bar(1, 2, "spec: MS013")
+    bar.close()
+    assert quiet.getvalue() == ""  # a quick check never shows a bar
+    shown = io.StringIO()
+    bar = ProgressBar(delay=0, stream=shown)
+    bar(3, 4, "spec: MS101 redundant-kpis")
+    bar.close()
+    assert "3/4 spec: MS101" in shown.getvalue() and shown.getvalue().endswith("\r")
+
+
+def test_progress_is_reported_per_evaluator_and_never_in_piped_output(workdir):
+    import metricsense
+
+    seen = []
+    metricsense.check(CLEAN, config={}, progress=lambda done, total, what: seen.append((done, total)))
+    assert seen and seen[-1][0] == seen[-1][1] and len({t for _, t in seen}) == 1
+    write(workdir, "clean.msense", CLEAN)
+    result = run_msense("check", "clean.msense", cwd=workdir)
+    assert "\r" not in result.stderr + result.stdout
