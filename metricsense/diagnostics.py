@@ -99,7 +99,8 @@ def _make_rule(func, *, code, name, severity, options, exit_code, doc=None) -> R
     text = inspect.cleandoc(doc if doc is not None else (func.__doc__ or ""))
     summary, _, body = text.partition("\n")
     module = getattr(func, "__module__", "") or ""
-    plugin = module.split(".")[0] if module and not module.startswith("metricsense") else "metricsense"
+    builtin = module == "metricsense" or module.startswith("metricsense.")
+    plugin = "metricsense" if builtin or not module else module.split(".")[0]
     return Rule(
         code=code,
         name=name,

@@ -196,7 +196,8 @@ class _Builder:
             from dataclasses import replace
 
             req = replace(req, columns=columns)
-        return reader(req)
+        result = reader(req)
+        return [result] if isinstance(result, Table) else result
 
     def memory_table(self, src: DataSource) -> Table | None:
         from metricsense.data.readers import table_from_object
