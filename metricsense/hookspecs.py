@@ -74,12 +74,30 @@ def metricsense_register_data_sources(register):
 
     :param register: call ``register(kind, reader)``, where ``kind`` is a file suffix with its
         dot (``".csv"``) for ``data "file"`` clauses, or a URL scheme (``"snowflake"``) for
-        ``data sql "QUERY" from "URL"`` clauses, and ``reader(request) -> Table`` reads one
-        source (``metricsense.data.ReadRequest`` in, ``metricsense.data.Table`` out). A reader
+        ``data sql "QUERY" from "URL"`` clauses, and ``reader(request)`` reads one source:
+        ``metricsense.data.ReadRequest`` in, a ``metricsense.data.Table`` out, or an iterable
+        of Tables (batches with the same columns, for sources too large to hold twice). A reader
         raises ``metricsense.data.DataError`` for a problem with the data (a missing file, a bad
         value): it becomes a diagnostic pointing at the spec's ``data`` clause. Any other
         exception becomes MS005 naming the plugin.
 
     Called the first time a check needs to read data. A kind another plugin registered is an
     error naming both plugins.
+    """
+
+
+@hookspec
+def metricsense_register_explorer_tabs(register):
+    """Add tabs to the notebook explorer (``metricsense.explore``, the ``jupyter`` extra).
+
+    :param register: call ``register(title, build)`` once per tab, where ``title`` is the tab's
+        label and ``build(model) -> widget`` returns an ipywidgets widget for one
+        ``metricsense.widgets.explorer.ExplorerModel``: a traitlets object holding the report,
+        the spec's ``document`` and ``data``, and the reader's choices (``kpis_on``,
+        ``levers_on``, ``threshold``, ``kpi``, ...). Observe its traits to follow them; compute
+        with the core library, not in the widget. Read trust results from ``model.trust``, which
+        never holds a suppressed group.
+
+    Called each time an explorer is built, after the built-in tabs. A registration or a
+    ``build`` that raises becomes a tab saying so; the other tabs still work.
     """

@@ -1,0 +1,107 @@
+"""IPython integration: ``%load_ext metricsense`` registers the ``%%msense`` cell magic.
+
+The cell is a spec. Its ``include`` and ``data`` paths are relative to the notebook (the
+kernel's working folder), as for spec text given to ``metricsense.check``. Options on the magic
+line::
+
+    %%msense [--data VAR] [--select RULES] [--ignore RULES] [--fail-on LEVEL] [--config FILE]
+             [--allow-path DIR] [--as VAR] [--explore]
+
+``--data VAR`` passes a variable of the notebook (a pandas or polars DataFrame, or a mapping of
+file name or stem to one) as ``check(..., data=VAR)``; ``--select``/``--ignore`` take
+comma-separated codes, prefixes or names; ``--as VAR`` stores the Report in a variable;
+``--explore`` shows the explorer instead of the report. The cell's output is the Report, shown
+as the HTML report (diagnostics with their source lines, then the pictures).
+
+Loading the extension also teaches IPython to show a Document and a single Diagnostic as HTML
+(a Report and an Agenda know how to show themselves).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any
+
+
+class MagicUsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # never SystemExit inside a kernel
+        raise MagicUsageError(f"%%msense: {message}\n{self.format_usage()}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="%%msense", add_help=False, description="Check the cell as a metricsense spec.")
+    p.add_argument("--data", metavar="VAR", help="a notebook variable holding the data (DataFrame or mapping)")
+    p.add_argument("--select", metavar="RULES", help="comma-separated codes, prefixes or names")
+    p.add_argument("--ignore", metavar="RULES", help="comma-separated codes, prefixes or names")
+    p.add_argument("--fail-on", dest="fail_on", choices=["error", "warning", "info", "hint", "never"])
+    p.add_argument("--config", metavar="FILE", help="a msense.toml or pyproject.toml")
+    p.add_argument("--allow-path", dest="allow_path", action="append", default=[], metavar="DIR")
+    p.add_argument("--as", dest="name", metavar="VAR", help="store the Report in this variable")
+    p.add_argument("--explore", action="store_true", help="show the explorer instead of the report")
+    return p
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def run_cell(line: str, cell: str, namespace: dict[str, Any]) -> Any:
+    """What ``%%msense`` does, without IPython: check ``cell`` with the options in ``line``."""
+    import metricsense
+
+    args = parser().parse_args(shlex.split(line))
+    data = None
+    if args.data:
+        if args.data not in namespace:
+            raise MagicUsageError(f"%%msense: --data {args.data}: no such variable in the notebook")
+        data = namespace[args.data]
+    overrides: dict[str, Any] = {}
+    if args.select:
+        overrides["select"] = _split(args.select)
+    if args.ignore:
+        overrides["ignore"] = _split(args.ignore)
+    if args.fail_on:
+        overrides["fail_on"] = args.fail_on
+    # NOTE: a cell that holds no newline and no brace would be taken for a path by `check`.
+    text = cell if cell.endswith("\n") else cell + "\n"
+    report = metricsense.check(text, data=data, config=args.config or None,  # None: the nearest msense.toml
+                               allow_paths=args.allow_path, overrides=overrides or None)
+    if args.name:
+        namespace[args.name] = report
+    if args.explore:
+        return metricsense.explore(report, data=data)
+    return report
+
+
+def msense(line: str, cell: str) -> Any:
+    """Check the cell as a metricsense spec and show the report (``%%msense --help`` style options
+    are described in ``metricsense.magic``)."""
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    try:
+        return run_cell(line, cell, ip.user_ns if ip is not None else {})
+    except MagicUsageError as exc:
+        print(exc)
+        return None
+
+
+def register_formatters(ipython: Any) -> None:
+    """HTML for the model and diagnostic classes, which stay free of display code."""
+    from metricsense.diagnostics import Diagnostic
+    from metricsense.model import Document
+    from metricsense.widgets.display import diagnostic_html, document_html
+
+    html = ipython.display_formatter.formatters["text/html"]
+    html.for_type(Document, document_html)
+    html.for_type(Diagnostic, diagnostic_html)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magic_function(msense, magic_kind="cell", magic_name="msense")
+    register_formatters(ipython)

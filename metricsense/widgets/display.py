@@ -1,0 +1,120 @@
+"""Rich display in notebooks: HTML and Markdown for reports, specs, diagnostics and agendas.
+
+The same escaping rules as the HTML report: every text that comes from a spec, its data or a
+diagnostic goes through ``metricsense.reports.svg.esc`` (Markdown through the Markdown report's
+``cell``), and nothing here emits a script. The pictures are the HTML report's inline SVG.
+Imports neither IPython nor ipywidgets: ``Report._repr_html_`` calls it from the core.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from types import SimpleNamespace
+from typing import Any
+
+from metricsense.reports.svg import esc
+
+# Scoped to .msense so a notebook's own styles are left alone; JupyterLab keeps <style> in
+# trusted outputs and drops it in untrusted ones (the tables still read without it).
+STYLE = """
+.msense{font:13px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d1d1f}
+.msense table{border-collapse:collapse;margin:6px 0}.msense th,.msense td{border:1px solid #e3e8ef;padding:3px 7px;text-align:left;vertical-align:top}
+.msense th{background:#f3f6fa}.msense pre{background:#f6f8fa;padding:4px 6px;margin:3px 0;white-space:pre;overflow-x:auto}
+.msense .sev{font-weight:600;border-radius:3px;padding:1px 6px;color:#fff;font-size:12px}
+.msense .sev-error{background:#c62828}.msense .sev-warning{background:#b26a00}.msense .sev-info{background:#0277bd}.msense .sev-hint{background:#2e7d32}
+.msense .help{color:#2d5a27}.msense .note,.msense .muted{color:#555}.msense .ok{color:#2e7d32;font-weight:600}
+.msense figure{margin:8px 0 14px}.msense figcaption{color:#444;font-size:12px}.msense .grid{display:flex;flex-wrap:wrap;gap:20px}
+.msense svg text{font-family:system-ui,sans-serif;font-size:11px;fill:#222}
+"""
+
+
+def wrap(body: Iterable[str] | str, kind: str) -> str:
+    """Body HTML inside a scoped container with the shared style."""
+    text = body if isinstance(body, str) else "".join(body)
+    return f'<div class="msense msense-{esc(kind)}"><style>{STYLE}</style>{text}</div>'
+
+
+def diagnostics_html(diagnostics: Iterable[Any], sources: Any = None) -> str:
+    """The HTML report's diagnostics table (source line, related notes, help) for any list."""
+    from metricsense.render import SourceCache
+    from metricsense.reports.html import _diagnostics
+
+    if sources is None:
+        sources = SourceCache()
+    return "".join(_diagnostics(SimpleNamespace(diagnostics=list(diagnostics)), sources))
+
+
+def report_html(report: Any) -> str:
+    """A report as a notebook output: summary, diagnostics, then each spec's pictures (folded)."""
+    from metricsense.render import SourceCache, summary_line
+    from metricsense.reports.html import _spec_section
+
+    sources = SourceCache(getattr(report, "sources", None))
+    body = [f'<p class="msense-summary"><strong>{esc(summary_line(report))}</strong> '
+            f'Files: {esc(len(report.files))}.</p>', diagnostics_html(report.diagnostics, sources)]
+    for root, analysis in report.analysis.items():
+        body.append(f"<details><summary>{esc(root)}: structure, gains and data pictures</summary>")
+        body += _spec_section(root, analysis or {}, report.documents.get(root))
+        body.append("</details>")
+    return wrap(body, "report")
+
+
+def report_markdown(report: Any) -> str:
+    """The Markdown report (``--format markdown``)."""
+    from metricsense.reports.markdown import render_markdown
+
+    return render_markdown(report)
+
+
+def document_html(doc: Any) -> str:
+    """A spec: its mission, key failures per level with the KPIs that guard them, and its KPIs."""
+    from metricsense.model import LEVELS
+    from metricsense.reports.html import _kpi_table
+
+    body = [f"<p><strong>{esc(doc.root)}</strong>: {len(doc.kpis)} KPIs, {len(doc.levers)} levers, "
+            f"{len(doc.disturbances)} disturbances, {len(doc.triggers)} triggers, "
+            f"{len(doc.trusts)} trust signals.</p>"]
+    if doc.mission is not None:
+        body.append(f'<p class="mission"><strong>Mission:</strong> {esc(doc.mission.text)}</p>')
+    guards: dict[str, list[str]] = {}
+    for k in doc.kpis:
+        for ref in k.guards:
+            guards.setdefault(ref.name, []).append(k.name)
+    if doc.failures:
+        body.append("<table class=\"failures\"><thead><tr><th>level</th><th>key failure</th><th>guarded by</th>"
+                    "</tr></thead><tbody>")
+        for level in LEVELS:
+            for f in (f for f in doc.failures if f.level == level):
+                body.append(f"<tr><td>{esc(level)}</td><td><code>{esc(f.name)}</code> {esc(f.label)}</td>"
+                            f"<td>{esc(', '.join(guards.get(f.name, [])) or 'nobody')}</td></tr>")
+        body.append("</tbody></table>")
+    body += _kpi_table(doc)
+    return wrap(body, "spec")
+
+
+def diagnostic_html(d: Any) -> str:
+    return wrap(diagnostics_html([d]), "diagnostic")
+
+
+def _plain(markdown: str) -> str:
+    """Agenda lines are Markdown-escaped for the Markdown agenda: undo that, drop code ticks."""
+    return re.sub(r"\\([\\`*_\[\]<>|#])", r"\1", markdown).replace("`", "")
+
+
+def agenda_html(agenda: Any) -> str:
+    """An agenda as a table: audience, the question, what sparked it, and the periods."""
+    body = []
+    if not agenda.items:
+        body.append('<p class="ok">Nothing sparked a conversation.</p>')
+    else:
+        body.append("<table class=\"agenda\"><thead><tr><th>with</th><th>from</th><th>question</th>"
+                    "<th>sparked by</th><th>periods</th></tr></thead><tbody>")
+        for audience, items in agenda.by_audience():
+            for item in items:
+                when = " to ".join(esc(p) for p in dict.fromkeys((item.start, item.end)) if p)
+                sparked = "<br>".join(esc(_plain(s)) for s in item.sparked)
+                body.append(f"<tr><td>{esc(audience)}</td><td><code>{esc(item.source)}</code></td>"
+                            f"<td>{esc(item.question)}</td><td>{sparked}</td><td>{when}</td></tr>")
+        body.append("</tbody></table>")
+    return wrap(body, "agenda")

@@ -1,0 +1,83 @@
+"""Every notebook in notebooks/ (MyST Markdown, kept as text by jupytext) runs top to bottom.
+
+Each is read with jupytext and executed with nbclient in a kernel of this venv's Python, from the
+notebooks folder (so their relative paths are the reader's). A failing cell fails the test with
+the cell's source and traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support import ROOT, require
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.md"))
+
+
+def kernel_env() -> dict[str, str]:
+    """The kernel's environment: the venv's bin first on PATH (the editable install rebuilds the
+    Cython kernel with the `cython` found there), and nothing that forces the pure-Python kernels."""
+    env = {k: v for k, v in os.environ.items() if k != "METRICSENSE_PUREPYTHON"}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def install_kernelspec() -> None:
+    """The `python3` kernel of this venv (python -m ipykernel install --sys-prefix; idempotent)."""
+    require("ipykernel")
+    done = subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix"],
+                          capture_output=True, text=True, env=kernel_env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="session")
+def kernelspec():
+    install_kernelspec()
+
+
+_RUN: dict[Path, tuple[object, float]] = {}  # each notebook runs once per session
+
+
+def run_notebook(path: Path, timeout: int = 300) -> tuple[object, float]:
+    if path in _RUN:
+        return _RUN[path]
+    jupytext = require("jupytext")
+    nbclient = require("nbclient")
+    nb = jupytext.read(path)
+    client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    started = time.perf_counter()
+    env = kernel_env()
+    try:
+        client.execute(env=env)
+    except nbclient.exceptions.CellExecutionError as exc:
+        pytest.fail(f"{path.name}: a cell failed\n{exc}", pytrace=False)
+    _RUN[path] = nb, time.perf_counter() - started
+    return _RUN[path]
+
+
+def test_there_are_notebooks():
+    names = {p.name for p in NOTEBOOKS}
+    assert {"tour.md", "what-if.md"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom(path, kernelspec):
+    nb, seconds = run_notebook(path)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", ()) if o.output_type == "error"]
+    assert not errors, errors
+    print(f"{path.name}: {seconds:.1f} s")
+
+
+def test_tour_shows_the_report_and_the_explorer(kernelspec):
+    nb, _ = run_notebook(ROOT / "notebooks" / "tour.md")
+    data = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", ())
+            if o.output_type in ("execute_result", "display_data")]
+    assert any('class="msense msense-report"' in d.get("text/html", "") for d in data)
+    assert any("application/vnd.jupyter.widget-view+json" in d for d in data)

@@ -1,0 +1,170 @@
+"""The explorer's model, with no browser: set traits, assert state (house style 7)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import metricsense
+from support import EXAMPLES, require
+from test_confidentiality import FORBIDDEN, HIDDEN, spec  # noqa: F401  (the fixture with suppressed groups)
+
+CUSTOMER_LOVE = EXAMPLES / "customer-love" / "customer-love.msense"
+
+SMALL = """\
+mission "Ship what customers love"
+failure slow "Changes wait too long" at process
+failure broken "Changes break production" at output
+lever deploys "Deploys per week"
+lever tests "Test automation"
+lever reviews "Review capacity"
+kpi lead "Lead time" { better lower  guards slow  responds deploys -0.5, tests -0.45 }
+kpi fail "Change failure rate" { better lower  guards broken  responds deploys -0.5, tests -0.5 }
+kpi wait "Review wait" { better lower  guards slow  responds reviews -0.8 }
+"""
+
+
+@pytest.fixture(scope="module")
+def report():
+    return metricsense.check(CUSTOMER_LOVE, config={})
+
+
+@pytest.fixture
+def ipywidgets():
+    return require("ipywidgets")
+
+
+def _model(report, **kw):
+    from metricsense.widgets.explorer import ExplorerModel
+
+    return ExplorerModel(report, **kw)
+
+
+def test_overview_lists_failures_with_their_kpis_and_levers(report, ipywidgets):
+    m = _model(report)
+    assert m.overview["mission"].startswith("Enable the organization")
+    by_name = {f["failure"]: f for f in m.overview["failures"]}
+    doc = report.documents[m.spec]
+    assert set(by_name) == {f.name for f in doc.failures}
+    for f in doc.failures:
+        guards = [k.name for k in doc.kpis if f.name in {g.name for g in k.guards}]
+        assert by_name[f.name]["kpis"] == guards
+    assert [f["level"] for f in m.overview["failures"]] == sorted(
+        (f["level"] for f in m.overview["failures"]), key=["input", "process", "output", "outcome"].index)
+
+
+def test_diagnostics_filter_by_family_and_severity(report, ipywidgets):
+    m = _model(report)
+    assert len(m.diagnostics) == len(report.diagnostics)
+    m.severity_filter = ["info"]
+    assert {str(d.severity) for d in m.diagnostics} == {"info"}
+    m.severity_filter = []
+    m.family_filter = ["decoupling"]
+    assert m.diagnostics and all(d.code.startswith("MS2") for d in m.diagnostics)
+    m.family_filter = ["decoupling", "structure"]
+    assert {d.code[:3] for d in m.diagnostics} == {"MS0", "MS2"}
+
+
+def test_threshold_reclusters_with_the_rule_itself(report, ipywidgets):
+    m = _model(report)
+    # at the rule's default (0.9), the pair the check reported
+    ms101 = [d for d in report.diagnostics if d.code == "MS101"]
+    assert [(c["keep"], c["drop"]) for c in m.clusters] == [(d.evidence["keep"], d.evidence["drop"]) for d in ms101]
+    m.threshold = 0.99
+    assert m.clusters == []
+    m.threshold = 0.2
+    assert sum(1 + len(c["drop"]) for c in m.clusters) > 2
+    view = metricsense.explore(report).views["Redundancy"]
+    view.slider.value = 0.99
+    assert view.model.threshold == 0.99 and "No redundant KPIs" in view.clusters.value
+
+
+def test_unticking_a_kpi_updates_condition_number_rank_and_pairing():
+    require("ipywidgets")
+    from metricsense.evaluators.decoupling import gain_analysis
+
+    report = metricsense.check(SMALL, config={})
+    explorer = metricsense.explore(report)
+    m = explorer.model
+    assert m.kpis == ["lead", "fail", "wait"] and m.levers == ["deploys", "tests", "reviews"]
+    before = m.decoupling["condition_number"]
+    assert before == pytest.approx(report.analysis["<string>"]["gain"]["condition_number"])
+    view = explorer.views["Decoupling"]
+    view.kpi_boxes["fail"].value = False  # what a click does
+    assert m.kpis_on == ["lead", "wait"]
+    after = m.decoupling
+    assert after["kpis"] == ["lead", "wait"] and not after["pending"]
+    assert after["condition_number"] != pytest.approx(before)
+    # the numbers are the evaluator's own, on the spec without the KPI
+    expected = gain_analysis(m._sub_document(), None)
+    assert after["condition_number"] == pytest.approx(expected["condition_number"])
+    assert after["rank"] == expected["rank"] == 2
+    assert after["suggested_pairing"] == expected["suggested_pairing"]
+    assert f"{after['condition_number']:.3g}" in view.condition.value
+    # a lever off: the KPI it alone moved has no lever left, and the rank drops
+    view.kpi_boxes["fail"].value = True
+    view.lever_boxes["reviews"].value = False
+    assert m.levers_on == ["deploys", "tests"]
+    assert m.decoupling["without_lever"] == ["wait"] and m.decoupling["rank"] == 2
+
+
+def test_conversations_and_timeline(report, ipywidgets):
+    m = _model(report)
+    assert m.agenda == [i.to_dict() for i in metricsense.agenda(report).items]
+    fired = report.analysis[m.spec]["triggers"]["fired"]
+    assert m.timeline and m.kpi in m.timeline
+    assert any(t["fired"] for t in m.timeline.values()) == any(f.get("periods") for f in fired.values())
+    view = metricsense.explore(report).views["Conversations"]
+    other = list(view.model.timeline)[-1]
+    view.kpi.value = other
+    assert view.model.kpi == other and "<svg" in view.chart.value
+
+
+def test_the_trust_tab_never_holds_a_suppressed_group(spec):  # noqa: F811
+    require("ipywidgets")
+    from ipywidgets.embed import dependency_state
+
+    report = metricsense.check(spec, config={})
+    explorer = metricsense.explore(report)
+    m = explorer.model
+    groups = m.trust["value_question"]["groups"]
+    assert sorted(g["group"] for g in groups) == ["grp-badger", "grp-otter"]
+    assert m.trust["value_question"]["not_shown"] == 2
+    state = {name: getattr(m, name) for name in m.trait_names() if name not in ("report", "document", "data")}
+    text = json.dumps(state, default=str) + json.dumps(dependency_state(explorer), default=str)
+    assert "grp-badger" in text  # the search would find a leak
+    leaked = [s for s in FORBIDDEN if s in text]
+    assert not leaked, leaked
+    assert not any(h in json.dumps(m.trust) for h in HIDDEN)
+
+
+def test_hook_metricsense_register_explorer_tabs(report):
+    w = require("ipywidgets")
+    from metricsense.plugins import get_plugin_manager
+
+    class Tabs:
+        @metricsense.hookimpl
+        def metricsense_register_explorer_tabs(self, register):
+            register("KPIs kept", lambda model: w.Label(f"{len(model.kpis_on)} KPIs kept"))
+            register("Broken", lambda model: 1 / 0)
+
+    pm, _ = get_plugin_manager(entrypoints=False)
+    pm.register(Tabs(), name="acme-tabs")
+    explorer = metricsense.explore(report, plugin_manager=pm)
+    titles = list(explorer.tabs.titles)
+    assert titles[:6] == ["Overview", "Diagnostics", "Redundancy", "Decoupling", "Conversations", "Trust"]
+    assert titles[6:] == ["KPIs kept", "Broken"]
+    assert explorer.views["KPIs kept"].value == f"{len(explorer.model.kpis)} KPIs kept"
+    assert "ZeroDivisionError" in explorer.views["Broken"].value and "acme-tabs" in explorer.views["Broken"].value
+
+
+def test_a_report_of_several_specs_picks_one(ipywidgets):
+    report = metricsense.check(EXAMPLES, config={})
+    roots = list(report.documents)
+    assert len(roots) > 1
+    m = _model(report, spec=roots[-1])
+    assert m.spec == roots[-1]
+    assert all(d.span.file in report.documents[roots[-1]].files for d in m.diagnostics)
+    with pytest.raises(ValueError, match="no spec"):
+        _model(report, spec="nope.msense")
