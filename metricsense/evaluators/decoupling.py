@@ -6,7 +6,6 @@ squares of KPI changes on lever changes. NumPy and the kernels load inside the f
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +14,6 @@ from metricsense.diagnostics import Diagnostic, Option, Severity, rule
 from metricsense.evaluators.correlation import changes, phi
 from metricsense.hookspecs import hookimpl
 
-MAX_PAIRINGS = 40_320  # 8! candidate pairings searched exhaustively; beyond, a greedy pairing
 
 
 def direction(kpi) -> int:
@@ -97,32 +95,76 @@ def estimate_gains(spec, data, kpis, levers, lag: int = 0, min_periods: int = 12
     return g, se, n_used
 
 
-def best_pairing(rga) -> tuple[list[int], float]:
-    """The KPI -> lever pairing (distinct levers) with the smallest RGA number sum |L - P|."""
+def assignment(cost) -> list[int]:
+    """The columns assigned to each row minimising the total cost (rows <= columns).
+
+    The Hungarian method with potentials (Kuhn 1955, Munkres 1957), O(rows^2 x columns).
+    """
     import numpy as np
 
+    cost = np.asarray(cost, dtype=float)
+    n, m = cost.shape
+    inf = float("inf")
+    u, v = np.zeros(n + 1), np.zeros(m + 1)
+    owner = [0] * (m + 1)  # owner[j]: the row (1-based) holding column j
+    way = [0] * (m + 1)
+    for i in range(1, n + 1):
+        owner[0] = i
+        j0 = 0
+        minv = [inf] * (m + 1)
+        used = [False] * (m + 1)
+        while True:
+            used[j0] = True
+            i0, delta, j1 = owner[j0], inf, 0
+            for j in range(1, m + 1):
+                if not used[j]:
+                    cur = cost[i0 - 1, j - 1] - u[i0] - v[j]
+                    if cur < minv[j]:
+                        minv[j], way[j] = cur, j0
+                    if minv[j] < delta:
+                        delta, j1 = minv[j], j
+            for j in range(m + 1):
+                if used[j]:
+                    u[owner[j]] += delta
+                    v[j] -= delta
+                else:
+                    minv[j] -= delta
+            j0 = j1
+            if owner[j0] == 0:
+                break
+        while j0:
+            j1 = way[j0]
+            owner[j0] = owner[j1]
+            j0 = j1
+    rows = [-1] * n
+    for j in range(1, m + 1):
+        if owner[j]:
+            rows[owner[j] - 1] = j - 1
+    return rows
+
+
+def best_pairing(rga) -> tuple[list[int], float]:
+    """The KPI -> lever pairing (distinct levers) with the smallest RGA number sum |L - P|.
+
+    sum |L - P| = sum |L| + sum over the pairs of (|l - 1| - |l|), so the best pairing is a
+    linear assignment on that cost. With more KPIs than levers, each lever gets one KPI and the
+    other KPIs stay unpaired (-1).
+    """
+    import numpy as np
+
+    rga = np.asarray(rga, dtype=float)
     k, m = rga.shape
-    total_abs = float(np.abs(rga).sum())
-    best, best_score = None, math.inf
-    count = math.perm(m, k) if k <= m else 0
-    if 0 < count <= MAX_PAIRINGS:
-        for perm in itertools.permutations(range(m), k):
-            picked = rga[np.arange(k), perm]
-            # sum |L - P| = sum |L| - sum_{picked} |l| + sum_{picked} |l - 1|
-            score = total_abs - np.abs(picked).sum() + np.abs(picked - 1).sum()
-            if score < best_score - 1e-12:
-                best, best_score = list(perm), float(score)
-    else:  # greedy: the largest positive element first
-        taken: set[int] = set()
-        best = [-1] * k
-        for idx in np.argsort(-rga, axis=None):
-            i, j = divmod(int(idx), m)
-            if best[i] < 0 and j not in taken:
-                best[i] = j
-                taken.add(j)
-        picked = np.array([rga[i, j] for i, j in enumerate(best) if j >= 0])
-        best_score = float(total_abs - np.abs(picked).sum() + np.abs(picked - 1).sum())
-    return best or [], best_score
+    cost = np.abs(rga - 1) - np.abs(rga)
+    if k <= m:
+        pairing = assignment(cost)
+    else:
+        by_lever = assignment(cost.T)
+        pairing = [-1] * k
+        for j, i in enumerate(by_lever):
+            pairing[i] = j
+    picked = [(i, j) for i, j in enumerate(pairing) if j >= 0]
+    score = float(np.abs(rga).sum() + sum(cost[i, j] for i, j in picked))
+    return pairing, score
 
 
 def gain_analysis(spec, data, lag: int = 0) -> dict[str, Any] | None:

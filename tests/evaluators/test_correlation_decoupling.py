@@ -128,3 +128,28 @@ def test_conflicting_lever_uses_the_desired_direction():
 def test_no_data_means_no_correlation_and_no_numpy_for_structure_only_specs():
     report = metricsense.check('mission "M"\nkpi a "A" { }\n', config={})
     assert "correlation" not in report.analysis["<string>"] and "gain" not in report.analysis["<string>"]
+
+
+def test_pairing_is_the_exhaustive_optimum():
+    import itertools
+
+    from metricsense.evaluators.decoupling import best_pairing
+
+    rng = np.random.default_rng(5)
+    for k, m in ((3, 3), (4, 6), (5, 5), (6, 4)):
+        rga = rng.normal(0.3, 1.0, (k, m))
+        pairing, score = best_pairing(rga)
+        best = math.inf
+        if k <= m:
+            for perm in itertools.permutations(range(m), k):
+                p = np.zeros((k, m))
+                p[np.arange(k), perm] = 1
+                best = min(best, np.abs(rga - p).sum())
+        else:
+            for perm in itertools.permutations(range(k), m):
+                p = np.zeros((k, m))
+                p[list(perm), np.arange(m)] = 1
+                best = min(best, np.abs(rga - p).sum())
+        assert score == pytest.approx(best, rel=1e-12), (k, m)
+        chosen = [j for j in pairing if j >= 0]
+        assert len(chosen) == len(set(chosen)) == min(k, m)
