@@ -146,7 +146,11 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
         color = output is None and sys.stdout.isatty()
     text = render(report, {"color": color})
     if output:
-        Path(output).write_text(text, "utf-8")
+        try:
+            Path(output).write_text(text, "utf-8")
+        except OSError as exc:
+            click.echo(f"msense: cannot write {output}: {exc.strerror}", err=True)
+            sys.exit(2)
     else:
         click.echo(text, nl=False, color=color)
     code = report.exit_code
@@ -257,7 +261,11 @@ def init(path, force):
         click.echo(f"msense: {path} exists; use --force to overwrite it", err=True)
         sys.exit(2)
     text = resources.files("metricsense").joinpath("starter.msense").read_text("utf-8")
-    target.write_text(text, "utf-8")
+    try:
+        target.write_text(text, "utf-8")
+    except OSError as exc:
+        click.echo(f"msense: cannot write {path}: {exc.strerror}", err=True)
+        sys.exit(2)
     click.echo(f"wrote {path}; now run: msense check {path}")
 
 

@@ -97,10 +97,14 @@ class Config:
         for ref in self.severity:
             if not registry.matching(ref):
                 raise self.error(f"`severity` names {ref!r}, which matches no rule", ref)
+        by_code: dict[str, dict[str, Any]] = {}
         for ref, opts in self.rules.items():
             rule = registry.get(ref)
             if rule is None:
                 raise self.error(f"`rules.{ref}` names no rule; use a code (MS013) or a name", ref)
+            if rule.code in by_code:
+                raise self.error(f"`rules.{ref}` and another table both set options of {rule.code}; keep one", ref)
+            by_code[rule.code] = opts
             for name, value in opts.items():
                 option = rule.options.get(name)
                 if option is None:
@@ -110,6 +114,7 @@ class Config:
                     option.check(value)
                 except ValueError as exc:
                     raise self.error(f"option `{name}` of {rule.code}: {exc}", name) from None
+        self.rules = by_code  # from here on keyed by code, whatever the file used
 
 
 def load_config(path: str | Path) -> Config:

@@ -36,17 +36,30 @@ class Severity(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Option:
-    """A rule option: its default, its type and what it means (shown by `msense explain`)."""
+    """A rule option: its default, its type, its allowed values and what it means.
+
+    ``choices`` lists the values a text option may take; ``minimum`` and ``maximum`` bound a
+    number (inclusive). A value outside them is a configuration error (MS006), never a crash.
+    """
 
     default: Any
     help: str
+    choices: tuple = ()
+    minimum: float | None = None
+    maximum: float | None = None
 
     def check(self, value: Any) -> Any:
         kind = type(self.default)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
+            value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ValueError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"expected one of {', '.join(map(repr, self.choices))}, got {value!r}")
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"expected at least {self.minimum:g}, got {value!r}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"expected at most {self.maximum:g}, got {value!r}")
         return value
 
 

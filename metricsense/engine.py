@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,8 +189,8 @@ class Report:
             "version": JSON_VERSION,
             "metricsense": __version__,
             "files": list(self.files),
-            "diagnostics": [d.to_dict() for d in self.diagnostics],
-            "analysis": self.analysis,
+            "diagnostics": [finite(d.to_dict()) for d in self.diagnostics],
+            "analysis": finite(self.analysis),
             "summary": self.summary(),
         }
 
@@ -207,6 +208,22 @@ class Report:
         from metricsense.widgets.display import report_markdown
 
         return report_markdown(self)
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON has no NaN), recursively.
+
+    NumPy scalars and arrays become plain numbers and lists on the way.
+    """
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if hasattr(value, "tolist") and type(value).__module__.startswith("numpy"):
+        return finite(value.tolist())
+    return value
 
 
 def _json_default(value: Any) -> Any:
@@ -254,8 +271,10 @@ def spec_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str,
 
 
 def _has_fence(path: Path) -> bool:
+    from metricsense.syntax.parser import FENCE_OPEN
+
     try:
-        return "```msense" in path.read_text("utf-8", errors="replace")
+        return FENCE_OPEN.search(path.read_text("utf-8", errors="replace")) is not None
     except OSError:
         return False
 
@@ -311,8 +330,10 @@ def check(
 
     try:
         cfg = resolve_config(config, start)
-        for key, value in (overrides or {}).items():
-            setattr(cfg, key, value)
+        if overrides:
+            from dataclasses import replace as _replace
+
+            cfg = _replace(cfg, **dict(overrides))  # never change a Config the caller passed in
         cfg.check_rules(registry)
     except ConfigError as exc:
         span = Span(exc.file, exc.line, exc.column, exc.line, exc.column + 1)
@@ -343,9 +364,13 @@ def check(
     files: list[str] = []
     suppressed = 0
     documents: dict[str, Document] = {}
+    # A file that another checked spec includes is checked as part of that spec only. Roots are
+    # the files no other checked file includes; files only reachable in an include cycle stay.
+    resolved = {name: Path(name).resolve() for name, _ in loaded if name != "<string>"}
+    roots = [r for name, r in loaded if name == "<string>" or resolved[name] not in included]
+    covered = set().union(*(r.included for r in roots)) if roots else set()
     for name, result in loaded:
-        # A file that another checked spec includes is checked as part of that spec only.
-        if name != "<string>" and Path(name).resolve() in included and len(loaded) > 1:
+        if name != "<string>" and not any(result is r for r in roots) and resolved[name] in covered:
             continue
         found: list[Diagnostic] = []
         for p in result.problems:
@@ -498,7 +523,8 @@ def _run_rules(doc, rules, cfg, data, analysis, engine_diag, pm, progress=None) 
         tick(f"analysing ({impl.plugin_name})")
         args = {"spec": doc, "data": data, "analysis": analysis}
         try:
-            with _Budget(cfg.time_budget):
+            with _Budget(cfg.time_budget), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
                 impl.function(*[args[a] for a in impl.argnames])
         except EvaluatorTimeout as exc:
             found.append(engine_diag("MS005", first, f"plugin {impl.plugin_name!r} {exc} while analysing",
@@ -510,12 +536,15 @@ def _run_rules(doc, rules, cfg, data, analysis, engine_diag, pm, progress=None) 
     for rule in rules:
         tick(f"{rule.code} {rule.name}")
         options = {name: opt.default for name, opt in rule.options.items()}
-        overrides = cfg.rules.get(rule.code) or cfg.rules.get(rule.name) or {}
+        overrides = cfg.rules.get(rule.code) or {}
         options.update({k: rule.options[k].check(v) for k, v in overrides.items()})
         ctx = EvalContext(doc, rule, options, data, analysis)
         produced: list[Diagnostic] = []
         try:
-            with _Budget(cfg.time_budget):
+            with _Budget(cfg.time_budget), warnings.catch_warnings():
+                # NOTE: numeric warnings (a NaN mean, a division by zero) are the evaluator's to
+                # handle; they must not reach the user's terminal as RuntimeWarning lines.
+                warnings.simplefilter("ignore", RuntimeWarning)
                 for d in rule.func(ctx):
                     if not isinstance(d, Diagnostic):
                         raise TypeError(f"yielded {type(d).__name__}, not a Diagnostic")
@@ -538,6 +567,16 @@ def _run_rules(doc, rules, cfg, data, analysis, engine_diag, pm, progress=None) 
     return found
 
 
+def _codes(suppression, registry: Registry) -> set[str]:
+    """The rule codes a suppression names (codes in any case, or rule names)."""
+    found = set()
+    for ref in suppression.codes:
+        rule = registry.get(ref)
+        if rule is not None:
+            found.add(rule.code)
+    return found
+
+
 def _apply_suppressions(doc: Document, diags: list[Diagnostic], registry: Registry, engine_diag):
     by_line: dict[tuple[str, int], list] = {}
     extra: list[Diagnostic] = []
@@ -554,7 +593,7 @@ def _apply_suppressions(doc: Document, diags: list[Diagnostic], registry: Regist
     kept, n = [], 0
     for d in diags:
         hits = by_line.get((d.span.file, d.span.line), ())
-        if d.code not in _ALWAYS and any(d.code in s.codes or d.name in s.codes for s in hits):
+        if d.code not in _ALWAYS and any(d.code in _codes(s, registry) for s in hits):
             n += 1
             continue
         kept.append(d)

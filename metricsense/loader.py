@@ -129,6 +129,8 @@ def load_path(
             result.problems.append(Problem("MS004", stmt.span, f"included file `{stmt.path}` does not exist",
                                            f"looked for {shown}"))
             return
+        if resolved in result.included:
+            return  # a diamond: the file is already part of this spec, once is enough
         result.included.add(resolved)
         visit(resolved, shown, None, (*stack, resolved), stmt.span)
 

@@ -11,6 +11,17 @@ import pytest
 
 from support import EXAMPLES, IN_CI, PG_PASSWORD, require, run_msense  # noqa: F401
 
+# CI runs the property tests on a fixed sequence of examples (reproducible failures, no flakes);
+# locally Hypothesis explores new examples on every run.
+try:
+    from hypothesis import settings as _settings
+
+    _settings.register_profile("ci", derandomize=True, print_blob=True)
+    if IN_CI:
+        _settings.load_profile("ci")
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass
+
 
 @pytest.fixture
 def msense():

@@ -96,11 +96,27 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise DataError("MS034", f"data file `{origin}` has no header row") from None
-        # NOTE: Arrow infers types from the first block; a later bad value lands here. Read it
-        # all as text and let the caller's conversion name the row and the value.
-        yield from _read_csv_as_text(path, origin, exc)
+        # NOTE: Arrow infers types from the first block; a later bad value lands here, after
+        # earlier batches were handed out. Read the file again as text, find the first value
+        # that is not a number in a column Arrow took as numeric, and report it.
+        _raise_first_bad_value(path, origin, exc)
     except OSError as exc:
         raise DataError("MS030", f"cannot read data file `{origin}`: {exc}") from None
+
+
+def _raise_first_bad_value(path: Path, origin: str, exc: Exception) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from metricsense.data.table import to_numeric
+
+    schema = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema
+    numeric = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+    for table in _read_csv_as_text(path, origin, exc):
+        for name in numeric:
+            to_numeric(table.columns[name], table, name)  # raises MS032 naming the row
+    message = re.sub(r"\s+", " ", str(exc)).strip()
+    raise DataError("MS032", f"`{origin}` could not be read as a table: {message}")
 
 
 def _read_csv_as_text(path: Path, origin: str, exc: Exception) -> Iterator[Table]:
@@ -211,7 +227,7 @@ def read_postgresql(request: ReadRequest) -> Iterator[Table]:
                 rows = cur.fetchall()
     except psycopg.Error as exc:
         # NOTE: driver messages can quote the connection string: mask every secret in them.
-        message = mask(re.sub(r"\s+", " ", str(exc)).strip(), request.url or "")
+        message = mask(re.sub(r"\s+", " ", str(exc)).strip(), request.url or "", request.source.url)
         raise DataError("MS030", f"PostgreSQL source {request.display_url}: {message}") from None
     if not names:
         raise DataError("MS034", "the query returned no columns")

@@ -141,21 +141,28 @@ def to_periods(values: np.ndarray, table: Table, column: str) -> np.ndarray:
         raise DataError("MS032", f"{table.where(bad)}: period {values[bad]!r} is not a date or a whole number",
                         row=bad + 1, line=table.line_of(bad), column=column)
     out = np.empty(len(values), dtype="datetime64[D]")
-    as_int: list[int] | None = []
+    as_int: list[int] = []
+    kinds: set[str] = set()
     for i, raw in enumerate(values):
         text = "" if raw is None else str(raw).strip()
-        if as_int is not None and text.lstrip("-").isdigit():
+        if text.lstrip("-").isdigit() and len(text) < 12:
             as_int.append(int(text))
-            continue
-        try:
-            out[i] = np.datetime64(_dt.date.fromisoformat(text[:10]))
-            as_int = None
-        except ValueError:
+            kinds.add("number")
+        else:
+            try:
+                out[i] = np.datetime64(_dt.date.fromisoformat(text[:10]))
+                kinds.add("date")
+            except ValueError:
+                kinds.add("bad")
+        if len(kinds) > 1 or "bad" in kinds:
+            if "bad" not in kinds:
+                raise DataError("MS032", f"{table.where(i)}: period {text!r} mixes whole numbers and dates "
+                                         "in one period column", row=i + 1, line=table.line_of(i), column=column)
             raise DataError(
                 "MS032", f"{table.where(i)}: period {text!r} is not a date (YYYY-MM-DD) or a whole number",
                 row=i + 1, line=table.line_of(i), column=column,
-            ) from None
-    if as_int is not None and len(as_int) == len(values):
+            )
+    if kinds == {"number"}:
         return np.asarray(as_int, dtype=np.int64)
     return out
 
@@ -163,7 +170,13 @@ def to_periods(values: np.ndarray, table: Table, column: str) -> np.ndarray:
 def to_numeric(values: np.ndarray, table: Table, column: str) -> np.ndarray:
     """A float64 column; the first value that is not a number is a DataError naming its row."""
     if values.dtype.kind in "fiub":
-        return values.astype(np.float64, copy=False)
+        out = values.astype(np.float64, copy=False)
+        infinite = np.isinf(out)
+        if infinite.any():
+            bad = int(np.argmax(infinite))
+            raise DataError("MS032", f"{table.where(bad)}: column `{column}` holds {out[bad]}, not a finite number",
+                            row=bad + 1, line=table.line_of(bad), column=column)
+        return out
     out = np.empty(len(values), dtype=np.float64)
     for i, raw in enumerate(values):
         if raw is None:
@@ -175,6 +188,8 @@ def to_numeric(values: np.ndarray, table: Table, column: str) -> np.ndarray:
             continue
         try:
             out[i] = float(text)
+            if out[i] in (np.inf, -np.inf):
+                raise ValueError(text)
         except ValueError:
             shown = text if len(text) <= 40 else text[:37] + "..."
             raise DataError("MS032", f"{table.where(i)}: column `{column}` holds {shown!r}, not a number",

@@ -15,13 +15,17 @@ from metricsense.hookspecs import hookimpl
 #: How close to the mission each kind of KPI is: the one to keep in a redundant cluster.
 KIND_RANK = {"outcome": 0, "output": 1, "process": 2, "input": 3, None: 4}
 
-OPTIONS = {
-    "basis": Option("changes", "`changes` (period-to-period, the default) or `levels`"),
-    "method": Option("pearson", "`pearson` or `spearman`"),
-    "min_periods": Option(8, "the fewest shared periods a correlation needs"),
-    "threshold": Option(0.9, "|r| at or above which two KPIs are redundant"),
-    "ratio": Option(0.6, "MS102 fires when the effective number is below this share of the KPIs"),
+COMMON = {
+    "basis": Option("changes", "`changes` (period-to-period, the default) or `levels`", choices=("changes", "levels")),
+    "method": Option("pearson", "`pearson` or `spearman`", choices=("pearson", "spearman")),
+    "min_periods": Option(8, "the fewest shared periods a correlation needs", minimum=3),
 }
+REDUNDANT_OPTIONS = {**COMMON, "threshold": Option(0.9, "|r| at or above which two KPIs are redundant",
+                                                     minimum=0.0, maximum=1.0)}
+EFFECTIVE_OPTIONS = {**COMMON, "ratio": Option(0.6, "fire when the effective number is below this share of the KPIs",
+                                                 minimum=0.0, maximum=1.0)}
+#: The options the analysis is computed with (the JSON `analysis.correlation` uses the defaults).
+OPTIONS = {**REDUNDANT_OPTIONS, **EFFECTIVE_OPTIONS}
 
 
 def changes(values):
@@ -75,10 +79,14 @@ def correlation_analysis(spec, data, options) -> dict[str, Any] | None:
     present = (~np.isnan(x)).astype(np.float64)
     n = present.T @ present
     usable = [i for i in range(len(kpis)) if np.isfinite(r[i, i])]
-    sub = r[np.ix_(usable, usable)]
+    # KPIs that share too few periods with the others (a monthly KPI among weekly ones) are left
+    # out, the one missing most pairs first, until every remaining pair has a correlation.
+    while usable and not np.isfinite(r[np.ix_(usable, usable)]).all():
+        missing = (~np.isfinite(r[np.ix_(usable, usable)])).sum(axis=1)
+        usable.pop(int(np.argmax(missing)))
     effective = None
-    if len(usable) >= 2 and np.isfinite(sub).all():
-        effective = float(kernels.participation_ratio(sub))
+    if len(usable) >= 2:
+        effective = float(kernels.participation_ratio(r[np.ix_(usable, usable)]))
     return {
         "basis": basis,
         "method": method,
@@ -87,6 +95,7 @@ def correlation_analysis(spec, data, options) -> dict[str, Any] | None:
         "n": n.astype(int).tolist(),
         "effective_number": effective,
         "effective_of": len(usable),
+        "effective_kpis": [kpis[i].name for i in usable],
         "_r": r,
         "_kpis": kpis,
     }
@@ -119,7 +128,7 @@ def _keep_order(kpi) -> tuple:
     return (KIND_RANK.get(kpi.kind, 4), kpi.target is None, not kpi.link)
 
 
-@rule(code="MS101", name="redundant-kpis", severity=Severity.WARNING, options=OPTIONS)
+@rule(code="MS101", name="redundant-kpis", severity=Severity.WARNING, options=REDUNDANT_OPTIONS)
 def redundant_kpis(ctx) -> Iterator[Diagnostic]:
     """Two or more KPIs move together so closely that they say the same thing.
 
@@ -198,7 +207,7 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
         )
 
 
-@rule(code="MS102", name="low-effective-kpi-count", severity=Severity.WARNING, options=OPTIONS)
+@rule(code="MS102", name="low-effective-kpi-count", severity=Severity.WARNING, options=EFFECTIVE_OPTIONS)
 def low_effective_kpi_count(ctx) -> Iterator[Diagnostic]:
     """The KPIs carry far fewer independent signals than their number suggests.
 

@@ -351,11 +351,11 @@ def target_not_specific(ctx) -> Iterator[Diagnostic]:
             continue
         missing = []
         if t.value is None:
-            missing.append("a number")
+            missing.append("number")
         if t.by is None:
-            missing.append("a date")
+            missing.append("valid date")
         if missing:
-            what = " and ".join(missing)
+            what = " and no ".join(missing)
             yield ctx.report(t, f"the target of `{kpi.name}` has no {what}",
                              help="write it as `target >= 4.5 by 2027-06-30` (a date that exists)",
                              evidence={"missing": missing})

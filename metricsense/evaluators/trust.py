@@ -129,8 +129,11 @@ def trust_of(signal: TrustSignal, survey) -> dict:
     total = None
     n_all = sum(s["n"] for s in stats)
     if stats and safe_total and n_all >= min_group:
-        own_n = sum(s["_own_n"] for s in stats)
-        own = sum(s["_own_sum"] for s in stats) / own_n if own_n else None
+        # NOTE: managers' own ratings are one person's answers: the total averages the shown
+        # groups' managers only, so no subtraction can recover a hidden manager's rating.
+        shown_stats = [s for i, s in enumerate(stats) if i not in hidden]
+        own_n = sum(s["_own_n"] for s in shown_stats)
+        own = sum(s["_own_sum"] for s in shown_stats) / own_n if own_n else None
         team = sum(s["_team_sum"] for s in stats) / n_all
         total = {"n": n_all, "managers": own, "team": team, "gap": own - team if own is not None else None}
     return {**conf, "period": period, "groups": groups, "suppressed": len(hidden),

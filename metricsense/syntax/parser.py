@@ -75,6 +75,11 @@ class ParseResult:
     errors: list  # of metricsense.syntax.errors.SyntaxProblem
 
 
+#: The opening line of an msense fence in Markdown: ```msense or ~~~msense, nothing after the
+#: language but spaces (so ```msense-output is not a spec).
+FENCE_OPEN = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*msense[ \t\r]*$", re.M)
+
+
 def markdown_to_spec(text: str) -> str:
     """Keep the lines inside ```msense fences, blank out every other line (line numbers kept)."""
     out: list[str] = []
@@ -82,7 +87,7 @@ def markdown_to_spec(text: str) -> str:
     for line in text.split("\n"):
         stripped = line.lstrip()
         if fence is None:
-            match = re.match(r"(`{3,}|~{3,})\s*msense\b", stripped)
+            match = FENCE_OPEN.match(line)
             if match:
                 fence = match.group(1)
             out.append("")
