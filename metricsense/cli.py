@@ -204,7 +204,7 @@ def explain(rule_ref):
         click.echo("## Options")
         for name, opt in rule.options.items():
             click.echo(f"- `{name}` (default {opt.default!r}): {opt.help}")
-        click.echo(f"\nSet them in the configuration under `[tool.metricsense.rules.{rule.code}]`.")
+        click.echo(f"\nSet them under `[rules.{rule.code}]` in msense.toml, or `[tool.metricsense.rules.{rule.code}]` in pyproject.toml.")
 
 
 @cli.command()

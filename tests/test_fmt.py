@@ -212,3 +212,12 @@ def test_cli_folder_and_markdown(tmp_path):
     assert (tmp_path / "doc.md").read_text("utf-8") == 'Intro\n\n```msense\nlever a "A"\n```\n'
     assert (tmp_path / "plain.md").read_text("utf-8") == "no spec   here\n"
     assert Path(tmp_path / "doc.md").exists()
+
+
+def test_the_starter_and_the_examples_are_already_canonical():
+    """`msense fmt --check` passes on what the project ships, so the pre-commit hook does too."""
+    from support import EXAMPLES, ROOT, run_msense
+
+    files = [str(ROOT / "metricsense" / "starter.msense"), str(EXAMPLES)]
+    result = run_msense("fmt", "--check", *files, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr

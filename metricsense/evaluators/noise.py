@@ -386,11 +386,12 @@ def target_inside_noise(ctx) -> Iterator[Diagnostic]:
         if k.target is None or e.get("gap_in_noise") is None or not _enough(e, least):
             continue
         if e["gap_in_noise"] < ratio:
-            state = "already meets it" if e.get("met") else "is short of it"
+            state = "already meets" if e.get("met") else "is short of"
+            outcome = "keeping" if e.get("met") else "reaching"
             yield ctx.report(
                 k.target,
-                f"`{k.name}` {state} by {abs(e['target_gap']):.3g}, less than its normal "
-                f"period-to-period variation of {e['noise']:.3g}: reaching target {e['target']:g} will be luck",
+                f"`{k.name}` {state} its target {e['target']:g} by {abs(e['target_gap']):.3g}, less than its "
+                f"normal period-to-period variation of {e['noise']:.3g}: {outcome} the target will be luck",
                 related=[(k, f"level {e['level']:.4g} (median of the last {e['level_periods']} periods)")],
                 help="set the target several noise units from today's level, or judge it on a longer window",
                 evidence={"level": e["level"], "target": e["target"], "target_gap": e["target_gap"],
