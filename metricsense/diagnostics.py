@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -108,8 +107,21 @@ def declare(*, code: str, name: str, severity: Severity, doc: str, exit_code: in
     return rule_
 
 
+def cleandoc(text: str) -> str:
+    """A docstring without its common indentation (as inspect.cleandoc; inspect costs start-up)."""
+    lines = text.expandtabs().split("\n")
+    indents = [len(line) - len(line.lstrip()) for line in lines[1:] if line.strip()]
+    margin = min(indents) if indents else 0
+    body = [lines[0].strip()] + [line[margin:].rstrip() for line in lines[1:]]
+    while body and not body[-1]:
+        body.pop()
+    while body and not body[0]:
+        body.pop(0)
+    return "\n".join(body)
+
+
 def _make_rule(func, *, code, name, severity, options, exit_code, doc=None) -> Rule:
-    text = inspect.cleandoc(doc if doc is not None else (func.__doc__ or ""))
+    text = cleandoc(doc if doc is not None else (func.__doc__ or ""))
     summary, _, body = text.partition("\n")
     module = getattr(func, "__module__", "") or ""
     builtin = module == "metricsense" or module.startswith("metricsense.")
