@@ -39,8 +39,14 @@ def display_path(path: Path) -> str:
 
 
 def is_within(path: Path, roots: list[Path]) -> bool:
-    """True when ``path`` (resolved: symlinks followed) lies inside one of ``roots``."""
-    real = path.resolve()
+    """True when ``path`` (resolved: symlinks followed) lies inside one of ``roots``.
+
+    A path that cannot be resolved (a NUL byte, a name longer than the system allows) is not.
+    """
+    try:
+        real = path.resolve()
+    except (OSError, ValueError):
+        return False
     return any(real == root or root in real.parents for root in roots)
 
 
@@ -112,7 +118,12 @@ def load_path(
                         "or `allow-paths` in the configuration")
             )
             return
-        resolved = target.resolve()
+        try:
+            resolved = target.resolve()
+            exists = resolved.is_file()
+        except (OSError, ValueError) as exc:
+            result.problems.append(Problem("MS004", stmt.span, f"`{stmt.path[:80]}` cannot be a file name: {exc}"))
+            return
         if resolved in stack:
             chain = " -> ".join(display_path(p) for p in (*stack, resolved))
             result.problems.append(Problem("MS004", stmt.span, f"`{stmt.path}` includes itself: {chain}",
@@ -125,7 +136,7 @@ def load_path(
                         "flatten the includes, or raise `max-include-depth` in the configuration")
             )
             return
-        if not resolved.is_file():
+        if not exists:
             result.problems.append(Problem("MS004", stmt.span, f"included file `{stmt.path}` does not exist",
                                            f"looked for {shown}"))
             return

@@ -13,8 +13,13 @@ def resolve_inside(raw: str, base: Path, allowed: tuple[Path, ...] | list[Path])
 
     Symlinks are followed before the check, so a link out of the folder is refused too.
     """
+    if "\x00" in raw or any(len(part) > 255 for part in raw.replace("\\", "/").split("/")):
+        raise DataError("MS030", f"`{raw[:80]}` cannot be a file name (a NUL byte, or a name over 255 characters)")
     candidate = Path(raw) if os.path.isabs(raw) else base / raw
-    real = candidate.resolve()
+    try:
+        real = candidate.resolve()
+    except (OSError, ValueError) as exc:
+        raise DataError("MS030", f"`{raw[:80]}` cannot be a file name: {exc}") from None
     roots = [Path(a).resolve() for a in allowed]
     if not any(real == root or root in real.parents for root in roots):
         why = "an absolute path" if os.path.isabs(raw) else "outside the spec's folder"

@@ -189,20 +189,31 @@ def read_sqlite(request: ReadRequest) -> Iterator[Table]:
     raw = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url[len("sqlite://"):]
     if not raw:
         raise DataError("MS030", "an SQLite URL names a database file: sqlite:///path/to/file.db")
+    from metricsense.data.secrets import mask
+
+    shown = request.display_url or "sqlite"
+
+    def hide(message: str) -> str:  # the path may hold ${VAR} values: never show them
+        return mask(message, request.url or "", request.source.url)
+
     path = resolve_inside(raw, request.base, request.allowed)
     if not path.is_file():
-        raise DataError("MS030", f"SQLite database `{raw}` does not exist")
+        raise DataError("MS030", hide(f"SQLite database `{raw}` does not exist"))
     try:
         conn = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        raise DataError("MS030", f"cannot open SQLite database `{raw}`: {exc}") from None
+        raise DataError("MS030", hide(f"cannot open SQLite database `{raw}`: {exc}")) from None
     try:
+        # NOTE: mode=ro and query_only stop writes to this database, not ATTACH, which can
+        # create a database file anywhere: the authorizer refuses it (and DETACH).
+        refused = {sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
+        conn.set_authorizer(lambda action, *args: sqlite3.SQLITE_DENY if action in refused else sqlite3.SQLITE_OK)
         conn.execute("PRAGMA query_only = ON")
         cur = conn.execute(request.source.query or "")
         names = [d[0] for d in cur.description or ()]
         rows = cur.fetchall()
     except sqlite3.Error as exc:
-        raise DataError("MS030", f"the query failed on `{raw}`: {exc}") from None
+        raise DataError("MS030", hide(f"the query failed on {shown}: {exc}")) from None
     finally:
         conn.close()
     if not names:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from lark import Lark, Token
-from lark.exceptions import UnexpectedInput
+from lark.exceptions import UnexpectedInput, VisitError
 
 from metricsense.model import Suppression
 from metricsense.span import Span
@@ -129,6 +129,22 @@ def parse_text(text: str, file: str = "<string>") -> ParseResult:
                 problems.append(errors.describe(exc, text, file, parser))
             except errors.SpecValueError as exc:
                 problems.append(errors.value_problem(exc, file))
+            except VisitError as exc:  # a value the model cannot hold (raised while building it)
+                inner = exc.orig_exc
+                if isinstance(inner, errors.SpecValueError):
+                    problems.append(errors.value_problem(inner, file))
+                else:
+                    meta = getattr(exc.obj, "meta", None)
+                    line = getattr(meta, "line", 1) if meta is not None and not getattr(meta, "empty", True) else 1
+                    problems.append(errors.SyntaxProblem(Span(file, line, 1, line, 2),
+                                                         f"this statement cannot be read: {inner}"))
+            except RecursionError:
+                # NOTE: Lark's tree transformer recurses; thousands of nested `not`, `-` or `(`
+                # exhaust the stack. No reader of a KPI spec nests that deep.
+                problems.append(errors.SyntaxProblem(
+                    Span(file, 1, 1, 1, 2), "an expression nests too deeply to read (thousands of levels)",
+                    "split the condition, or write it without the repeated operators"))
+                break
             if len(problems) >= MAX_ERRORS:
                 break
             # Resume at the next line that starts a statement, after the error's line.

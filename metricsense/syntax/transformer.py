@@ -192,7 +192,7 @@ class ModelBuilder(Transformer):
 
     def review(self, meta, children):
         count, unit = children
-        return self._clause("review", meta, m.Duration(int(count), _unit(unit), self._span(meta)))
+        return self._clause("review", meta, m.Duration(_int(count), _unit(unit), self._span(meta)))
 
     def target_number(self, meta, children):
         cmp_tok, rest = children[0], list(children[1:])
@@ -228,7 +228,7 @@ class ModelBuilder(Transformer):
 
     def lag(self, meta, children):
         count, unit = children
-        return m.Duration(int(count), _unit(unit), self._span(meta))
+        return m.Duration(_int(count), _unit(unit), self._span(meta))
 
     def signed_number(self, meta, children):
         if len(children) == 2:
@@ -291,7 +291,7 @@ class ModelBuilder(Transformer):
 
     def duration(self, meta, children):
         count, unit = children
-        return m.Duration(int(count), _unit(unit), self._span(meta))
+        return m.Duration(_int(count), _unit(unit), self._span(meta))
 
     def ask(self, meta, children):
         return self._clause("ask", meta, unquote(children[0]))
@@ -358,13 +358,27 @@ class ModelBuilder(Transformer):
         return self._clause("team", meta, unquote(children[0]))
 
     def scale(self, meta, children):
-        return self._clause("scale", meta, (int(children[0]), int(children[1])))
+        return self._clause("scale", meta, (_int(children[0]), _int(children[1])))
 
     def gap(self, meta, children):
         return self._clause("gap", meta, float(children[-1]))
 
     def min_group(self, meta, children):
-        return self._clause("min_group", meta, int(children[0]))
+        return self._clause("min_group", meta, _int(children[0]))
+
+
+MAX_DIGITS = 9
+
+
+def _int(tok) -> int:
+    """A whole number from the spec; more than nine digits is no count anyone means."""
+    from metricsense.syntax.errors import SpecValueError
+
+    text = str(tok).lstrip("0") or "0"
+    if len(text) > MAX_DIGITS:
+        raise SpecValueError(f"`{str(tok)[:12]}...` is too large: at most {MAX_DIGITS} digits",
+                             tok.line, tok.column, tok.end_column)
+    return int(text)
 
 
 def _unit(tok) -> str:
