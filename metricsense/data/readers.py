@@ -110,7 +110,10 @@ def _raise_first_bad_value(path: Path, origin: str, exc: Exception) -> None:
 
     from metricsense.data.table import to_numeric
 
-    schema = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema
+    try:
+        schema = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema
+    except pa.ArrowInvalid:
+        schema = pa.schema([])
     numeric = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
     for table in _read_csv_as_text(path, origin, exc):
         for name in numeric:

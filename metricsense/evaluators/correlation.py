@@ -37,10 +37,14 @@ def changes(values):
     import numpy as np
 
     out = np.full(values.shape, np.nan)
-    for j in range(values.shape[1]):
-        idx = np.flatnonzero(~np.isnan(values[:, j]))
-        if len(idx) > 1:
-            out[idx[1:], j] = np.diff(values[idx, j])
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(values.shape[1]):
+            idx = np.flatnonzero(~np.isnan(values[:, j]))
+            if len(idx) > 1:
+                out[idx[1:], j] = np.diff(values[idx, j])
+    # NOTE: a change between values near 1e308 overflows; an infinite change is no change to
+    # learn from (and would make LAPACK print to standard output): it counts as missing.
+    out[~np.isfinite(out)] = np.nan
     return out
 
 

@@ -79,7 +79,13 @@ def estimate_gains(spec, data, kpis, levers, lag: int = 0, min_periods: int = 12
             continue
         x = np.column_stack([np.ones(n), xl[ok]])
         yy = y[ok]
-        coef, *_ = np.linalg.lstsq(x, yy, rcond=None)
+        scale_x = np.abs(x).max()
+        if not (np.isfinite(scale_x) and np.isfinite(yy).all()) or scale_x > 1e150:
+            continue  # values this large overflow the normal equations; nothing to estimate
+        try:
+            coef, *_ = np.linalg.lstsq(x, yy, rcond=None)
+        except np.linalg.LinAlgError:
+            continue
         resid = yy - x @ coef
         dof = n - x.shape[1]
         sigma2 = float(resid @ resid) / dof
