@@ -195,6 +195,9 @@ def gain_analysis(spec, data, lag: int = 0) -> dict[str, Any] | None:
                     source = "estimated"
     if g.size == 0:
         return None
+    finite_gains = np.abs(g[np.isfinite(g)])
+    if not np.isfinite(g).all() or (finite_gains.size and finite_gains.max() > 1e150):
+        return None  # a gain of 1e999 says nothing a matrix can use (MS002-MS021 still run)
     sv = np.linalg.svd(g, compute_uv=False)
     tol = max(g.shape) * np.finfo(float).eps * (sv[0] if len(sv) else 0)
     rank = int((sv > tol).sum())
@@ -207,8 +210,11 @@ def gain_analysis(spec, data, lag: int = 0) -> dict[str, Any] | None:
         "source": source,
         "condition_number": _num(kernels.condition_number(g)),
         "scaled_condition_number": _num(kernels.equilibrated_condition_number(g)),
+        # NOTE: the minimisation is skipped for matrices singular to working precision, where
+        # the scalings it searches run off to infinity.
         "minimized_condition_number": (_num(kernels.minimized_condition_number(g))
-                                       if g.shape[0] == g.shape[1] and rank == g.shape[0] else None),
+                                       if g.shape[0] == g.shape[1] and rank == g.shape[0]
+                                       and sv[-1] > 1e-12 * sv[0] else None),
         "rank": rank,
         "singular_values": _clean(sv),
         "rga": _clean(rga),

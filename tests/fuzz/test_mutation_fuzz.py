@@ -1,0 +1,143 @@
+"""Mutated and random input: every one ends with a diagnostic or a clean result, never a Python
+traceback, within a time bound. Uses the campaign target's oracle (fuzz/fuzz_check.py):
+`check`, `to_json` (no NaN or infinity), SARIF and HTML, and `fmt` (same meaning, idempotent).
+
+- the regression corpus (tests/fuzz/corpus/): inputs that once failed or were found interesting;
+  those of an open finding (F1-F6) are strict xfails until fixed;
+- a seeded random-mutation run over the campaign corpus (fuzz/corpus/), CI-sized;
+- a few inputs through the real command line, in a subprocess with a timeout.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import sys
+
+import pytest
+
+from support import ROOT, run_msense
+
+CORPUS = ROOT / "tests" / "fuzz" / "corpus"
+MUTATIONS = int(os.environ.get("MSENSE_FUZZ_MUTATIONS", "80"))
+SLOW = os.environ.get("MSENSE_FUZZ_SLOW", "") not in ("", "0")
+SLOW_TAGS = {"F2"}  # each costs the evaluator's 30 s time budget: run with MSENSE_FUZZ_SLOW=1
+
+
+def _harness():
+    spec = importlib.util.spec_from_file_location("fuzz_check", ROOT / "fuzz" / "fuzz_check.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("fuzz_check", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+fuzz_check = _harness()
+
+# Open findings (reported to the owners; see docs/robustness.md). Each file is a strict xfail.
+OPEN = {
+    "F1": "deep nesting in a trigger condition (3000 levels, or a 5000-term sum): `check` now reports it, "
+          "but `fmt` still raises RecursionError (syntax/fmt.py _pieces)",
+    "F2": "gains of 1e-320: metricsense.evaluators.decoupling runs past its 30 s time budget "
+          "(MS005, exit 3); the 1e999 form is fixed (the gain analysis leaves non-finite gains out)",
+    "F5": "fmt refuses a valid spec (FormatError 'would change the meaning') when a statement spanning "
+          "lines carries a suppression comment on each line",
+}
+FIXED = {"F2-infinite-gain"}
+# Fixed by their owners during this work (the corpus files stay, as plain regression inputs):
+# F3 5000-digit integers, F4 over-long data/include paths, F6/F10 NUL bytes in paths, F13 a 400-digit lag.
+
+
+def _corpus_params():
+    out = []
+    for path in sorted(CORPUS.iterdir()):
+        if not path.is_file():
+            continue
+        tag = path.name.split("-", 1)[0]
+        if path.stem in FIXED:
+            tag = "fixed"
+        marks = [pytest.mark.xfail(strict=True, reason=f"open finding {tag}: {OPEN[tag]}")] if tag in OPEN else []
+        if tag in SLOW_TAGS and not SLOW:
+            marks.append(pytest.mark.skip(reason=f"open finding {tag} takes 30 s per input; MSENSE_FUZZ_SLOW=1 runs it"))
+        out.append(pytest.param(path, marks=marks, id=path.stem))
+    return out
+
+
+@pytest.mark.parametrize("path", _corpus_params())
+def test_regression_corpus(path):
+    fuzz_check.check_bytes(path.read_bytes(), name="spec" + path.suffix, time_bound=10)
+
+
+def test_the_corpus_covers_the_hostile_shapes():
+    names = {p.name for p in CORPUS.iterdir()}
+    for shape in ("bom-crlf", "lone-cr", "nul", "not-utf8", "truncated-utf8", "deep", "twenty-digit",
+                  "huge-gain", "odd-unicode", "invalid-date", "many-syntax-errors"):
+        assert any(shape in n for n in names), shape
+
+
+def test_seeded_mutations_find_nothing_new(tmp_path):
+    """CI-sized random mutation of the campaign corpus; known findings are counted, not failed."""
+    seeds = [ROOT / "fuzz" / "corpus", *sorted(CORPUS.glob("ok-*"))]  # open findings cost their time bound
+    stats = fuzz_check.plain(300, seeds, seed=20260101,
+                             findings_dir=tmp_path / "findings", quiet=True, max_inputs=MUTATIONS)
+    assert stats["inputs"] == MUTATIONS or stats["seconds"] >= 300
+    new = {sig: (tmp_path / "findings") for sig in stats["new"]}
+    assert not new, f"new findings saved in {tmp_path / 'findings'}: {sorted(stats['new'])}"
+
+
+def test_random_bytes_never_crash():
+    rng = random.Random(7)
+    for _ in range(60):
+        data = bytes(rng.randrange(256) for _ in range(rng.randint(0, 300)))
+        try:
+            fuzz_check.check_bytes(data, time_bound=10)
+        except fuzz_check.Finding as f:
+            assert f.known, f.message
+
+
+@pytest.mark.parametrize("cut", [1, 7, 40, 200, 611, 1500])
+def test_truncations_of_a_real_spec(cut):
+    text = (ROOT / "examples" / "customer-love" / "customer-love.msense").read_bytes()
+    fuzz_check.check_bytes(text[:cut], time_bound=10)
+
+
+# ---- through the command line: never a traceback, always an exit code ---------------------------
+
+CLI_INPUTS = {
+    "nul-and-bom": b"\xef\xbb\xbfmission \"M\"\x00\r\nkpi a {\r\n",
+    "not-utf8": b"kpi \xc3\x28 \"A\" { }\n",
+    "empty": b"",
+    "only-comments": b"# nothing\n# msense: ignore[MS001]\n",
+    "huge-numbers": b'lever l "L"\nkpi a "A" { responds l 1e308 target >= 1e999 review every 99999999999999999999 weeks }\n',
+}
+
+
+@pytest.mark.parametrize("label", sorted(CLI_INPUTS))
+def test_cli_never_prints_a_traceback(tmp_path, label):
+    spec = tmp_path / "spec.msense"
+    spec.write_bytes(CLI_INPUTS[label])
+    (tmp_path / "msense.toml").write_text("")
+    for args in (["check", str(spec), "--format", "json"], ["fmt", "--check", str(spec)]):
+        result = run_msense(*args, cwd=tmp_path)
+        assert "Traceback" not in result.stderr + result.stdout, result.stderr[-2000:]
+        assert result.returncode in (0, 1, 2), (args, result.returncode, result.stderr[-2000:])
+
+
+# F3, fixed during this work: a 5000-digit count is a diagnostic, exit 2, no traceback.
+def test_cli_huge_integer_is_a_diagnostic(tmp_path):
+    spec = tmp_path / "spec.msense"
+    spec.write_bytes((CORPUS / "F3-huge-review-count.msense").read_bytes())
+    (tmp_path / "msense.toml").write_text("")
+    result = run_msense("check", str(spec), cwd=tmp_path)
+    assert "Traceback" not in result.stderr and result.returncode == 2
+
+
+def test_harness_runs_plain_from_the_command_line(tmp_path):
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-P", str(ROOT / "fuzz" / "fuzz_check.py"), "--plain", "--seconds", "90",
+                          "--max-inputs", "10", "--findings", str(tmp_path), str(CORPUS / "ok-bom-crlf.msense")],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "'inputs': 10" in out.stdout
