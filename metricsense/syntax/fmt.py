@@ -264,13 +264,17 @@ def format_spec(text: str, *, check: bool = True) -> str:
         except LarkError as exc:
             raise FormatError(f"the spec does not parse: {str(exc).strip().splitlines()[0]}") from None
         comments = list(_comments)
-    result = _render(_attach(_layout(tree), comments, text))
+    try:
+        result = _render(_attach(_layout(tree), comments, text))
+    except RecursionError:
+        # NOTE: the layout recurses over expressions; thousands of nested levels exhaust the stack.
+        raise FormatError("an expression nests too deeply to format (thousands of levels)") from None
     if check:
         _same_meaning(text, result, "<string>")
     return result
 
 
-_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*msense\b")
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*msense(?![\w-])")
 
 
 def format_markdown(text: str) -> str:
