@@ -26,6 +26,7 @@ from metricsense.model import (
     Percent,
     Ref,
     TargetRef,
+    walk_expr,
     Trigger,
     Unary,
 )
@@ -79,23 +80,7 @@ def kpis_read(trigger: Trigger, spec: Document) -> list[KPI]:
 
 def _needs_default_target(expr: Expr) -> list[Expr]:
     """Nodes that mean "the target of the KPI the condition reads": bare `target`, bare `25%`."""
-    out = []
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, TargetRef) and node.of is None:
-            out.append(node)
-        elif isinstance(node, Percent) and node.of is None:
-            out.append(node)
-        if isinstance(node, Binary):
-            stack += (node.right, node.left)
-        elif isinstance(node, Unary):
-            stack.append(node.operand)
-        elif isinstance(node, Call):
-            stack += reversed(node.args)
-        elif isinstance(node, Percent) and node.of is not None:
-            stack.append(node.of)
-    return out
+    return [node for node in walk_expr(expr) if isinstance(node, (TargetRef, Percent)) and node.of is None]
 
 
 def default_target(trigger: Trigger, spec: Document) -> tuple[KPI | None, list[Problem]]:

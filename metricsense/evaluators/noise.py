@@ -26,6 +26,7 @@ from collections.abc import Iterator
 
 from metricsense import expressions as ex
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule
+from metricsense.evaluators.correlation import phi  # noqa: F401  (distortion imports it from here)
 from metricsense.hookspecs import hookimpl
 from metricsense.model import KPI, Binary, Call, Document, Duration, Trigger, walk_expr
 
@@ -35,11 +36,6 @@ MAD_SCALE = 1.4826
 UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
 
 DEFAULTS = {"level_periods": 3, "min_periods": 8, "max_lag": 6}
-
-
-def phi(x: float) -> float:
-    """The standard normal CDF, Phi(x) = (1 + erf(x / sqrt 2)) / 2."""
-    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
 def _num(v) -> float | None:
