@@ -115,8 +115,14 @@ def cli() -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even with findings (spec errors and crashes still fail).")
 @click.option("--color/--no-color", default=None, help="Colour the text output [default: when a terminal].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), help="Write the report here.")
+@click.option("--by", metavar="COLUMN", help="Check every segment (a column of the data: team, store) on its own.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+              help="Check segments in N worker processes [default: 1, or `jobs` in the config].")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Check segments on this Dask scheduler (tcp://host:8786); workers read their own data.")
 @_plugin_option
-def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_zero, color, output, plugin_flags):
+def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_zero, color, output, by, jobs,
+          scheduler, plugin_flags):
     """Check specs (.msense files, folders, Markdown with ```msense blocks)."""
     from metricsense.engine import build_registry, check as run_check
 
@@ -132,31 +138,102 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
         overrides["ignore"] = _split(ignore)
     if fail_on:
         overrides["fail_on"] = fail_on
-    bar = ProgressBar() if sys.stderr.isatty() else None
+    bar = ProgressBar() if sys.stderr.isatty() and not (by or jobs or scheduler) else None
+    if color is None:
+        color = output is None and sys.stdout.isatty()
+    # Segmented runs in text or JSON stream each segment's result to disk as it arrives, so
+    # memory stays flat however many segments there are; other formats need the whole report.
+    stream = _SegmentSpool(fmt, color) if fmt in ("text", "json") else None
     try:
         report = run_check(
             list(paths), config=config_path, allow_paths=[Path(p) for p in allow_paths],
             plugin_manager=pm, overrides=overrides, plugin_problems=problems, progress=bar,
+            disabled_plugins=_disabled(plugin_flags), by=by, jobs=jobs, scheduler=scheduler,
+            on_segment=stream.add if stream else None, keep_segments=stream is None,
         )
     finally:
         if bar is not None:
             bar.close()
     render, _plugin = registry.formats[fmt]
-    if color is None:
-        color = output is None and sys.stdout.isatty()
-    text = render(report, {"color": color})
-    if output:
-        try:
-            Path(output).write_text(text, "utf-8")
-        except OSError as exc:
-            click.echo(f"msense: cannot write {output}: {exc.strerror}", err=True)
-            sys.exit(2)
-    else:
-        click.echo(text, nl=False, color=color)
+    try:
+        out = open(output, "w", encoding="utf-8") if output else None
+    except OSError as exc:
+        click.echo(f"msense: cannot write {output}: {exc.strerror}", err=True)
+        sys.exit(2)
+    try:
+        if report.segments is not None and stream is not None:
+            for chunk in stream.chunks(report):
+                _write(chunk, out, color)
+        else:
+            _write(render(report, {"color": color}), out, color)
+    except OSError as exc:
+        click.echo(f"msense: cannot write {output}: {exc.strerror}", err=True)
+        sys.exit(2)
+    finally:
+        if out is not None:
+            out.close()
     code = report.exit_code
     if exit_zero and code == 1:
         code = 0
     sys.exit(code)
+
+
+def _write(text: str, out, color: bool) -> None:
+    if out is not None:
+        out.write(text)
+    else:
+        click.echo(text, nl=False, color=color)
+
+
+class _SegmentSpool:
+    """Segment results of a segmented run, kept on disk as they arrive (JSON lines)."""
+
+    def __init__(self, fmt: str, color: bool) -> None:
+        import tempfile
+
+        self.fmt, self.color = fmt, color
+        self.diagnostics = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.results = tempfile.TemporaryFile("w+", encoding="utf-8")
+
+    def add(self, result) -> None:
+        import json
+
+        from metricsense.engine import _json_default, finite
+
+        if self.fmt == "json":
+            for d in result.diagnostics:
+                self.diagnostics.write(json.dumps(finite(d.to_dict()), ensure_ascii=False, allow_nan=False,
+                                                  default=_json_default) + "\n")
+            self.results.write(json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False,
+                                          default=_json_default) + "\n")
+        else:
+            from metricsense.render import render_diagnostics
+
+            self.diagnostics.write(json.dumps(render_diagnostics(result.diagnostics, self.color)) + "\n")
+
+    def _lines(self, spool):
+        import json
+
+        spool.flush()
+        spool.seek(0)
+        for line in spool:
+            yield json.loads(line)
+
+    def chunks(self, report):
+        if self.fmt == "json":
+            yield from report.json_chunks(self._lines(self.diagnostics), self._lines(self.results))
+            yield "\n"
+            return
+        from metricsense.render import render_diagnostics, summary_line
+        from metricsense.segments import rollup_text
+
+        head = render_diagnostics(report.diagnostics, self.color, getattr(report, "sources", None))
+        if head:
+            yield head
+        for text in self._lines(self.diagnostics):
+            yield text
+        yield "\n".join(rollup_text(report.segments)) + "\n\n"
+        yield summary_line(report) + "\n"
 
 
 @cli.command()

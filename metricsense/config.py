@@ -14,7 +14,8 @@ from typing import Any
 from metricsense.diagnostics import Severity
 
 FAIL_ON = ("error", "warning", "info", "hint", "never")
-_TOP_KEYS = {"select", "ignore", "severity", "fail-on", "rules", "allow-paths", "max-include-depth", "time-budget"}
+_TOP_KEYS = {"select", "ignore", "severity", "fail-on", "rules", "allow-paths", "max-include-depth", "time-budget",
+             "by", "jobs", "scheduler"}
 
 
 class ConfigError(Exception):
@@ -37,6 +38,9 @@ class Config:
     allow_paths: list[str] = field(default_factory=list)
     max_include_depth: int = 16
     time_budget: float = 30.0  # seconds one evaluator (a rule, or one plugin's analysis) may take
+    by: str | None = None  # a segment column: check every segment on its own (msense check --by)
+    jobs: int = 1  # worker processes for segments
+    scheduler: str | None = None  # a Dask scheduler address for segments
     source: str | None = None  # the file it came from
     base: Path = field(default_factory=Path.cwd)  # relative allow-paths resolve against this
     _lines: list[str] = field(default_factory=list, repr=False)
@@ -71,6 +75,12 @@ class Config:
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                     raise cfg.error("`time-budget` must be a positive number of seconds", key)
                 value = float(value)
+            elif key in ("by", "scheduler"):
+                if not isinstance(value, str) or not value:
+                    raise cfg.error(f"`{key}` must be a non-empty string", key)
+            elif key == "jobs":
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise cfg.error("`jobs` must be a whole number of at least 1", key)
             elif key == "max-include-depth":
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     raise cfg.error("`max-include-depth` must be a whole number of at least 1", key)

@@ -160,12 +160,14 @@ class Diagnostic:
     related: tuple[Related, ...] = ()
     help: str | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    #: The segment it was found in (`msense check --by`), None for the spec as a whole.
+    segment: str | None = None
 
     def sort_key(self) -> tuple:
         return (self.span.file, self.span.line, self.span.column, self.code, self.message)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "code": self.code,
             "name": self.name,
             "severity": str(self.severity),
@@ -175,3 +177,6 @@ class Diagnostic:
             "help": self.help,
             "evidence": dict(self.evidence),
         }
+        if self.segment is not None:
+            out["segment"] = self.segment
+        return out

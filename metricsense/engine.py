@@ -155,27 +155,27 @@ class Report:
     documents: dict[str, Document] = field(default_factory=dict, repr=False)
     sources: dict[str, str] = field(default_factory=dict, repr=False)  # text checked inline
 
+    #: Per-segment runs (`by`): the per-rule rollup, and each segment's result when kept.
+    segments: Any = None
+    segment_results: list = field(default_factory=list, repr=False)
+    #: Findings of segments streamed out and not kept here (counted by severity), and the exit
+    #: code they call for.
+    streamed_counts: dict[str, int] = field(default_factory=dict, repr=False)
+    streamed_exit: int = 0
+
     @property
     def exit_code(self) -> int:
         """3 a plugin crashed, 2 a spec, data or config error, 1 findings at or above fail-on, 0 clean."""
-        code = 0
-        threshold = None if self.fail_on == "never" else Severity.parse(self.fail_on)
-        for d in self.diagnostics:
-            rule = self.registry.rules.get(d.code) if self.registry else None
-            if d.code == "MS005":
-                code = max(code, 3)
-            elif rule is not None and rule.exit_code == 2:
-                code = max(code, 2)
-            elif threshold is not None and d.severity >= threshold:
-                code = max(code, 1)
-        return code
+        return max(exit_code_of(self.diagnostics, self.registry, self.fail_on), self.streamed_exit)
 
     def summary(self) -> dict[str, Any]:
         counts = {str(s): 0 for s in sorted(Severity, reverse=True)}
         for d in self.diagnostics:
             counts[str(d.severity)] += 1
+        for name, n in self.streamed_counts.items():
+            counts[name] += n
         return {
-            "total": len(self.diagnostics),
+            "total": sum(counts.values()),
             "by_severity": counts,
             "suppressed": self.suppressed,
             "fail_on": self.fail_on,
@@ -191,12 +191,60 @@ class Report:
             "files": list(self.files),
             "diagnostics": [finite(d.to_dict()) for d in self.diagnostics],
             "analysis": finite(self.analysis),
+            **({"segments": self.segments_dict()} if self.segments is not None else {}),
             "summary": self.summary(),
         }
+
+    def segments_dict(self, results: Iterable[dict] | None = None) -> dict[str, Any]:
+        """The `segments` key of a segmented run: the column, the count, the per-rule rollup, and
+        each segment's result (given as dicts when they were streamed elsewhere)."""
+        if results is None:
+            results = [r.to_dict() for r in self.segment_results]
+        return {"by": self.segments.by, "count": self.segments.count, "rules": self.segments.rules(),
+                "results": results}
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, ensure_ascii=False, allow_nan=False,
                           default=_json_default)
+
+    def json_chunks(self, more_diagnostics: Iterable[dict] = (), results: Iterable[dict] | None = None):
+        """The JSON document (as `to_json()` writes it) in pieces, with findings and segment results
+        that were kept outside the report (on disk) streamed in: memory does not grow with them."""
+        doc = self.to_dict()
+        yield "{"
+        first = True
+        for key, value in doc.items():
+            yield ("\n  " if first else ",\n  ") + json.dumps(key) + ": "
+            first = False
+            if key == "diagnostics":
+                import itertools
+
+                yield from _json_list(itertools.chain(value, more_diagnostics), 1)
+            elif key == "segments":
+                yield "{"
+                inner = [(k, v) for k, v in value.items() if k != "results"]
+                for k, v in inner:
+                    yield "\n    " + json.dumps(k) + ": " + _json_value(v, 2) + ","
+                yield '\n    "results": '
+                yield from _json_list(value["results"] if results is None else results, 2)
+                yield "\n  }"
+            else:
+                yield _json_value(value, 1)
+        yield "\n}"
+
+
+def _json_value(value: Any, level: int) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
+    return text.replace("\n", "\n" + "  " * level)
+
+
+def _json_list(items: Iterable[Any], level: int):
+    pad = "  " * (level + 1)
+    empty = True
+    for item in items:
+        yield ("[\n" if empty else ",\n") + pad + _json_value(finite(item), level + 1)
+        empty = False
+    yield "[]" if empty else "\n" + "  " * level + "]"
 
     def _repr_html_(self) -> str:
         """Notebook display: the HTML report's diagnostics and pictures, escaped the same way."""
@@ -290,11 +338,22 @@ def check(
     overrides: Mapping[str, Any] | None = None,
     plugin_problems: Iterable[Any] = (),
     progress: Callable[[int, int, str], None] | None = None,
+    by: str | None = None,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    on_segment: Callable[[Any], None] | None = None,
+    keep_segments: bool = True,
 ) -> Report:
     """Check one spec (a Document, a path, spec text) or several paths; never raises for user mistakes.
 
     ``progress(done, total, what)``, when given, is called as each spec is read and each of its
     evaluators has run (the CLI draws a progress bar with it on a terminal).
+
+    ``by`` names a segment column: the spec is checked once without data (structure), then every
+    evaluator runs once per segment (see metricsense.segments), in ``jobs`` processes or on the
+    Dask ``scheduler`` when given. ``on_segment(result)`` is called with each segment's result
+    in segment order; with ``keep_segments=False`` the report keeps only the per-rule rollup
+    (the CLI streams results so its memory stays flat however many segments there are).
     """
     from metricsense.plugins import get_plugin_manager
 
@@ -343,6 +402,18 @@ def check(
     allowed = [Path(p) if Path(p).is_absolute() else cfg.base / p for p in cfg.allow_paths]
     allowed += [Path(p) for p in allow_paths]
     selected = _selected_rules(registry, cfg)
+    by = by if by is not None else cfg.by
+    seg = None
+    if by:
+        from metricsense.segments import Rollup, SegmentError, check_column
+
+        try:
+            check_column(by)
+        except SegmentError as exc:
+            diagnostics.append(engine_diag("MS006", Span.point("<command line>"), str(exc)))
+            return Report(sorted(diagnostics, key=Diagnostic.sort_key), {}, [], cfg.fail_on, 0, registry)
+        seg = _SegmentRun(by, jobs if jobs is not None else cfg.jobs, scheduler or cfg.scheduler,
+                          on_segment, keep_segments, Rollup(by), list(disabled_plugins), pm)
 
     loaded: list[tuple[str, Loaded]] = []
     included: set[Path] = set()
@@ -381,7 +452,11 @@ def check(
             documents[doc.root] = doc
             spec_analysis: dict[str, Any] = {}
             dataset = None
-            if data is not None or any(_has_data(doc)):
+            segmented = seg is not None and (data is not None or any(_has_data(doc)))
+            if segmented:
+                segments, seg_diags = _discover_segments(doc, seg.by, data, registry, allowed, engine_diag)
+                found.extend(seg_diags)
+            elif data is not None or any(_has_data(doc)):
                 dataset, data_diags = _load_data(doc, data, registry, allowed, engine_diag)
                 found.extend(data_diags)
             found.extend(_run_rules(doc, selected, cfg, dataset, spec_analysis, engine_diag, pm, progress))
@@ -389,12 +464,113 @@ def check(
             kept, n_suppressed = _apply_suppressions(doc, found, registry, engine_diag)
             suppressed += n_suppressed
             found = kept
+            if segmented and segments:
+                spec_level = _dedupe(sorted(_filter_and_override(found, registry, cfg), key=Diagnostic.sort_key))
+                diagnostics.extend(spec_level)
+                found = []
+                seg.run(doc, cfg, segments, allowed, data, {(d.code, d.span, d.message) for d in spec_level})
         diagnostics.extend(found)
 
     diagnostics = _filter_and_override(diagnostics, registry, cfg)
     diagnostics = _dedupe(sorted(diagnostics, key=Diagnostic.sort_key))
     inline = {"<string>": item for kind, item in sources if kind == "text"}
-    return Report(diagnostics, analysis, files, cfg.fail_on, suppressed, registry, documents, inline)
+    report = Report(diagnostics, analysis, files, cfg.fail_on, suppressed, registry, documents, inline)
+    if seg is not None:
+        report.segments = seg.rollup
+        report.segment_results = seg.results
+        report.diagnostics.extend(seg.diagnostics)  # after the spec's own, in segment order
+        report.suppressed += seg.suppressed
+        report.streamed_counts = seg.counts
+        report.streamed_exit = seg.exit
+        if seg.error:
+            report.diagnostics.append(engine_diag("MS006", Span.point("<command line>"), seg.error))
+    return report
+
+
+@dataclass
+class _SegmentRun:
+    """The segmented part of one check: how to run it, and what came back (metricsense.segments)."""
+
+    by: str
+    jobs: int
+    scheduler: str | None
+    on_segment: Callable[[Any], None] | None
+    keep: bool
+    rollup: Any
+    disabled: list[str]
+    pm: Any
+    results: list = field(default_factory=list)
+    diagnostics: list = field(default_factory=list)
+    suppressed: int = 0
+    counts: dict = field(default_factory=dict)  # severity -> findings not kept in the report
+    exit: int = 0  # the exit code the findings not kept in the report call for
+    error: str | None = None
+
+    def run(self, doc: Document, cfg: Config, segments, allowed, data, spec_keys) -> None:
+        from metricsense import segments as sg
+
+        # In-memory tables stay in this process: they are never shipped to workers.
+        local = data is not None or (self.jobs <= 1 and not self.scheduler)
+        workers = 1 if local else max(self.jobs, 2)
+        jobs_iter = sg.make_jobs(doc, cfg, self.by, segments, allowed, Path.cwd(), self.disabled, data,
+                                 sg.batch_size(len(segments), workers), frozenset(spec_keys))
+        registry = build_registry(self.pm)
+        try:
+            if local:
+                results = (r for job in jobs_iter for r in sg.run_batch(job, (self.pm, registry, None)))
+            else:
+                results = sg.run(jobs_iter, jobs=workers, scheduler=self.scheduler)
+            for result in results:
+                result.exit_code = exit_code_of(result.diagnostics, registry, cfg.fail_on)
+                self.rollup.add(result)
+                self.suppressed += result.suppressed
+                if self.keep:
+                    self.results.append(result)
+                    self.diagnostics.extend(result.diagnostics)
+                else:
+                    for d in result.diagnostics:
+                        self.counts[str(d.severity)] = self.counts.get(str(d.severity), 0) + 1
+                    self.exit = max(self.exit, result.exit_code)
+                if self.on_segment is not None:
+                    self.on_segment(result)
+        except sg.SegmentError as exc:
+            self.error = str(exc)
+
+
+def exit_code_of(diagnostics: Iterable[Diagnostic], registry: Registry | None, fail_on: str) -> int:
+    """3 a plugin crashed, 2 a spec, data or config error, 1 findings at or above fail-on, 0 clean."""
+    code = 0
+    threshold = None if fail_on == "never" else Severity.parse(fail_on)
+    for d in diagnostics:
+        rule = registry.rules.get(d.code) if registry else None
+        if d.code == "MS005":
+            code = max(code, 3)
+        elif rule is not None and rule.exit_code == 2:
+            code = max(code, 2)
+        elif threshold is not None and d.severity >= threshold:
+            code = max(code, 1)
+    return code
+
+
+def _discover_segments(doc: Document, by: str, data: Any, registry: Registry, allowed: list[Path], engine_diag):
+    """The segments of a spec's data, and the problems met finding them (reported once, here)."""
+    from metricsense.segments import discover
+
+    root = Path(doc.root).parent if doc.root != "<string>" else Path.cwd()
+    segments, problems, crashes, has_column = discover(doc, by, data, registry.readers, [root, *allowed],
+                                                       Path.cwd())
+    diags = []
+    for p in problems:
+        rule = registry.rules[p.code]
+        diags.append(Diagnostic(p.code, rule.name, rule.severity, p.message, p.span, (), p.help, {}))
+    first = Span.point(doc.files[0] if doc.files else doc.root)
+    for message in crashes:
+        diags.append(engine_diag("MS005", first, f"a data source plugin crashed while finding segments: {message}"))
+    if not has_column and not problems and not crashes:
+        spans = [d.span for d in doc.data_defaults] or [first]
+        diags.append(engine_diag("MS031", spans[0], f"no data source of `{doc.root}` has a column `{by}` "
+                                 "to segment by", "name a column of the data (`--by team`), or leave `--by` out"))
+    return segments, diags
 
 
 def _has_data(doc: Document):
@@ -403,12 +579,32 @@ def _has_data(doc: Document):
         yield node.data is not None
 
 
-def _load_data(doc: Document, data: Any, registry: Registry, allowed: list[Path], engine_diag):
+def evaluate_segment(doc: Document, cfg: Config, registry: Registry, pm, data: Any, allowed: list[Path],
+                     base: Path, where, prefetched) -> tuple[list[Diagnostic], dict[str, Any], int]:
+    """Every selected evaluator on one segment's data: (diagnostics, analysis, suppressed)."""
+    core = registry.rules
+
+    def engine_diag(code: str, span: Span, message: str, help: str | None = None, evidence=None) -> Diagnostic:
+        rule = core[code]
+        return Diagnostic(code, rule.name, rule.severity, message, span, (), help, dict(evidence or {}))
+
+    analysis: dict[str, Any] = {}
+    dataset, found = _load_data(doc, data, registry, allowed, engine_diag, base=base, where=where,
+                                prefetched=prefetched)
+    found.extend(_run_rules(doc, _selected_rules(registry, cfg), cfg, dataset, analysis, engine_diag, pm))
+    kept, suppressed = _apply_suppressions(doc, found, registry, engine_diag)
+    kept = _dedupe(sorted(_filter_and_override(kept, registry, cfg), key=Diagnostic.sort_key))
+    return kept, {doc.root: analysis}, suppressed
+
+
+def _load_data(doc: Document, data: Any, registry: Registry, allowed: list[Path], engine_diag, *,
+               base: Path | None = None, where=None, prefetched=None):
     """Read the spec's data; every problem is a diagnostic, a crashed reader is MS005."""
     from metricsense.data.dataset import build
 
-    root = Path(doc.root).parent if doc.root != "<string>" else Path.cwd()
-    dataset, problems, crashes = build(doc, data, registry.readers, [root, *allowed])
+    root = Path(doc.root).parent if doc.root != "<string>" else (base or Path.cwd())
+    dataset, problems, crashes = build(doc, data, registry.readers, [root, *allowed], base,
+                                       where=where, prefetched=prefetched)
     diags = []
     for p in problems:
         rule = registry.rules[p.code]

@@ -36,17 +36,26 @@ class SourceCache:
 
 def render_text(report, options=None) -> str:
     color = bool((options or {}).get("color"))
-    sources = SourceCache(getattr(report, "sources", None))
+    out = render_diagnostics(report.diagnostics, color, getattr(report, "sources", None))
+    if getattr(report, "segments", None) is not None:
+        from metricsense.segments import rollup_text
+
+        out += "\n".join(rollup_text(report.segments)) + "\n\n"
+    return out + summary_line(report) + "\n"
+
+
+def render_diagnostics(diagnostics, color: bool = False, inline: dict[str, str] | None = None) -> str:
+    """Each diagnostic ruff-style, followed by a blank line."""
+    sources = SourceCache(inline)
     out: list[str] = []
 
     def paint(code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if color else text
 
-    for d in report.diagnostics:
+    for d in diagnostics:
         out.extend(_render_one(d, sources, paint))
         out.append("")
-    out.append(summary_line(report))
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" if out else ""
 
 
 def _render_one(d: Diagnostic, sources: SourceCache, paint) -> list[str]:

@@ -14,6 +14,7 @@ from metricsense.data.table import (
     DataError,
     Labels,
     ReadRequest,
+    RowFilter,
     Table,
     infer_frequency,
     period_label,
@@ -117,16 +118,20 @@ class _Need:
 Reader = Callable[[ReadRequest], Iterable[Table]]
 
 
-def _source_key(src: DataSource) -> tuple:
+def source_key(src: DataSource) -> tuple:
+    """Sources that are read once for every series they serve share a key."""
     return (src.kind, src.path, src.query, src.url, src.period, src.layout, src.segment,
             src.column if src.layout == "long" else None, src.span.file)
 
 
 class _Builder:
     def __init__(self, doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]],
-                 allowed: list[Path], base: Path) -> None:
+                 allowed: list[Path], base: Path, where: RowFilter | None = None,
+                 prefetched: Mapping[tuple, list[Table]] | None = None) -> None:
         self.doc, self.data, self.readers = doc, data, readers
         self.allowed, self.base = allowed, base
+        self.where = where  # one segment's rows (msense check --by), or None for all rows
+        self.prefetched = prefetched or {}  # source key -> its (already filtered) tables
         self.problems: list[DataProblem] = []
         self.crashes: list[tuple[str, str]] = []  # (plugin, message)
 
@@ -185,19 +190,31 @@ class _Builder:
         )
 
     def batches(self, src: DataSource, columns: tuple[str, ...] | None = None) -> Iterable[Table]:
-        """The source's rows in batches; ``columns`` is a hint that only those are needed."""
+        """The source's rows in batches; ``columns`` is a hint that only those are needed.
+
+        With a segment filter (``where``) only that segment's rows are kept, whatever the reader
+        did with the hint; a table without the segment column is shared by every segment.
+        """
+        key = source_key(src)
+        if key in self.prefetched:
+            return self.prefetched[key]
         memory = self.memory_table(src)
         if memory is not None:
-            return [memory]
+            return [memory] if self.where is None else [self.where.apply(memory)]
         made = self.request(src)
         assert made is not None
         reader, req = made
-        if columns is not None:
+        if columns is not None or self.where is not None:
             from dataclasses import replace
 
-            req = replace(req, columns=columns)
+            if columns is not None and self.where is not None:
+                columns = (*columns, self.where.column)
+            req = replace(req, columns=columns, where=self.where)
         result = reader(req)
-        return [result] if isinstance(result, Table) else result
+        batches = [result] if isinstance(result, Table) else result
+        if self.where is None:
+            return batches
+        return (self.where.apply(t) for t in batches)
 
     def memory_table(self, src: DataSource) -> Table | None:
         from metricsense.data.readers import table_from_object
@@ -220,8 +237,17 @@ class _Builder:
         if len(parts) == 1:
             return parts[0]
         names = parts[0].columns.keys()
-        cols = {n: np.concatenate([p.columns[n] for p in parts]) for n in names}
+        cols = {n: _concat([p.columns[n] for p in parts]) for n in names}
+        if any(p.lines is not None for p in parts):  # a segment's rows: keep each row's line
+            lines = [p.lines if p.lines is not None else np.full(p.rows, -1) for p in parts]
+            return Table(cols, parts[0].origin, None, np.concatenate(lines))
         return Table(cols, parts[0].origin, parts[0].first_line)
+
+
+def _concat(columns: list) -> np.ndarray:
+    if all(isinstance(c, Labels) for c in columns):
+        return np.concatenate([np.asarray(c) for c in columns])
+    return np.concatenate([np.asarray(c) if isinstance(c, Labels) else c for c in columns])
 
 
 def _is_table_like(obj: Any) -> bool:
@@ -248,14 +274,20 @@ def _shown(src: DataSource) -> str:
 
 
 def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], allowed: list[Path],
-          base: Path | None = None) -> tuple[DataSet, list[DataProblem], list[tuple[str, str]]]:
-    """Read what ``doc`` points at; problems are returned, never raised."""
-    b = _Builder(doc, data, readers, [Path(a) for a in allowed], base or Path.cwd())
+          base: Path | None = None, *, where: RowFilter | None = None,
+          prefetched: Mapping[tuple, list[Table]] | None = None,
+          ) -> tuple[DataSet, list[DataProblem], list[tuple[str, str]]]:
+    """Read what ``doc`` points at; problems are returned, never raised.
+
+    ``where`` keeps one segment's rows (see metricsense.segments); ``prefetched`` gives tables
+    already read (and filtered) for some sources, by ``source_key``.
+    """
+    b = _Builder(doc, data, readers, [Path(a) for a in allowed], base or Path.cwd(), where, prefetched)
     series_needs, survey_needs = b.needs()
     by_source: dict[tuple, list[_Need]] = {}
     sources: dict[tuple, DataSource] = {}
     for need in series_needs:
-        key = _source_key(need.source)
+        key = source_key(need.source)
         by_source.setdefault(key, []).append(need)
         sources[key] = need.source
     raw: dict[str, tuple[np.ndarray, np.ndarray, str, tuple[str, ...], np.ndarray | None]] = {}

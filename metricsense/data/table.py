@@ -80,17 +80,93 @@ class Table:
     columns: dict[str, np.ndarray]
     origin: str
     first_line: int | None = None
+    #: Each row's line in its file when the rows are not contiguous (a segment's rows).
+    lines: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
     def line_of(self, row_index: int) -> int | None:
+        if self.lines is not None:
+            return int(self.lines[row_index])
         return None if self.first_line is None else self.first_line + row_index
+
+    def take(self, mask: np.ndarray) -> Table:
+        """The rows where ``mask`` is true (line numbers are lost: rows are no longer contiguous)."""
+        idx = np.flatnonzero(mask)
+        cols = {n: (c[idx] if not isinstance(c, Labels) else Labels(c.codes[idx], c.labels))
+                for n, c in self.columns.items()}
+        if self.lines is not None:
+            lines = self.lines[idx]
+        else:
+            lines = None if self.first_line is None else idx + self.first_line
+        return Table(cols, self.origin, None, lines)
 
     def where(self, row_index: int) -> str:
         line = self.line_of(row_index)
         return f"{self.origin} line {line}" if line is not None else f"{self.origin} row {row_index + 1}"
+
+
+def segment_label(value: Any) -> str:
+    """A segment value as text, the same whatever the storage: 7, 7.0, "7" and b"7" are "7"."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, (float, np.floating)):
+        if value != value:
+            return ""
+        if float(value).is_integer():
+            return str(int(value))
+        return repr(float(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (np.datetime64, _dt.date)):
+        return str(value)[:10] if not isinstance(value, _dt.datetime) else value.isoformat()
+    return "" if value is None else str(value)
+
+
+def column_labels(column) -> np.ndarray:
+    """Each row's segment label (an object array of str), "" for a missing value."""
+    if isinstance(column, Labels):
+        labels = np.array([segment_label(v) for v in column.labels] + [""], dtype=object)
+        codes = np.where(column.codes < 0, len(column.labels), column.codes)
+        return labels[codes]
+    arr = np.asarray(column)
+    if arr.dtype.kind == "f":
+        out = np.full(len(arr), "", dtype=object)
+        ok = ~np.isnan(arr)
+        whole = ok & (np.floor(arr) == arr) & (np.abs(arr) < 2**53)
+        out[whole] = arr[whole].astype(np.int64).astype(str)
+        rest = ok & ~whole
+        out[rest] = [repr(float(v)) for v in arr[rest]]
+        return out
+    if arr.dtype.kind in "iu":
+        return arr.astype(str).astype(object)
+    return np.array([segment_label(v) for v in arr], dtype=object)
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Rows whose ``column`` holds one of ``values`` (raw values as found: text or whole numbers).
+
+    Tables without the column are not segmented (data every segment shares, such as a
+    macro-economic lever) and pass whole.
+    """
+
+    column: str
+    values: tuple[Any, ...]
+
+    @property
+    def labels(self) -> frozenset[str]:
+        return frozenset(segment_label(v) for v in self.values)
+
+    def apply(self, table: Table) -> Table:
+        if self.column not in table.columns:
+            return table
+        keep = np.isin(column_labels(table.columns[self.column]), list(self.labels))
+        if keep.all():
+            return table
+        return table.take(keep)
 
 
 @dataclass(frozen=True)
@@ -111,6 +187,13 @@ class ReadRequest:
     allowed: tuple[Path, ...] = ()
     #: When set, only these columns are needed; a reader may skip the others (a hint).
     columns: tuple[str, ...] | None = None
+    #: When set, only the rows of these segments are needed (a hint a reader may push down to
+    #: its storage: Parquet row groups and partitions, a SQL WHERE); rows are filtered again
+    #: after reading, so a reader that ignores it is still correct.
+    where: RowFilter | None = None
+    #: When set, only the distinct values of this column are needed (finding the segments of
+    #: `msense check --by`); a hint, like ``columns``.
+    distinct: str | None = None
 
     @property
     def origin(self) -> str:
