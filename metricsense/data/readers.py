@@ -139,11 +139,17 @@ def _read_csv_as_text(path: Path, origin: str, exc: Exception) -> Iterator[Table
 
 
 def read_parquet(request: ReadRequest) -> Iterator[Table]:
+    """A Parquet file, or a folder of them (`kpis.parquet/team=north/part-0.parquet`, partitions in
+    the paths). A segment filter (``where``) is pushed down: partitions and row groups that
+    cannot hold the segments are not read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     path, origin = request.path, request.origin
     assert path is not None
+    if path.is_dir() or (request.where is not None and path.is_file()):
+        yield from _read_parquet_dataset(request)
+        return
     if not path.is_file():
         raise DataError("MS030", f"data file `{origin}` does not exist")
     try:
@@ -152,11 +158,75 @@ def read_parquet(request: ReadRequest) -> Iterator[Table]:
         raise DataError("MS030", f"`{origin}` is not a readable Parquet file: {exc}") from None
     if parquet.metadata.num_rows == 0:
         raise DataError("MS034", f"data file `{origin}` has no rows")
-    for batch in parquet.iter_batches(batch_size=65536):
+    columns = None
+    if request.columns:
+        columns = [c for c in parquet.schema_arrow.names if c in request.columns] or None
+    for batch in parquet.iter_batches(batch_size=65536, columns=columns):
         yield _arrow_batch_to_table(batch, origin, None)
 
 
+def _read_parquet_dataset(request: ReadRequest) -> Iterator[Table]:
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+
+    path, origin = request.path, request.origin
+    try:
+        dataset = pads.dataset(path, format="parquet", partitioning="hive")
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError("MS030", f"`{origin}` is not a readable Parquet dataset: {exc}") from None
+    names = dataset.schema.names
+    columns = None
+    if request.columns:
+        columns = [c for c in names if c in request.columns]
+    filt = None
+    where = request.where
+    if where is not None and where.column in names:
+        kind = dataset.schema.field(where.column).type
+        values = list(where.values)
+        if pa.types.is_integer(kind):
+            values = [int(v) for v in values if isinstance(v, int) or str(v).lstrip("-").isdigit()]
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
+            values = [str(v) for v in values]
+        else:
+            values = None  # rows are filtered after reading
+        if values is not None:
+            filt = pads.field(where.column).isin(values)
+    try:
+        scanner = dataset.scanner(columns=columns, filter=filt, batch_size=65536)
+        rows = 0
+        for batch in scanner.to_batches():
+            if batch.num_rows:
+                rows += batch.num_rows
+                yield _arrow_batch_to_table(batch, origin, None)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+        raise DataError("MS030", f"cannot read `{origin}`: {exc}") from None
+    if rows == 0 and where is None:
+        raise DataError("MS034", f"data file `{origin}` has no rows")
+
+
 # ---- SQL ---------------------------------------------------------------------------------------
+
+
+def _quote_identifier(name: str) -> str:
+    """A column name as a quoted SQL identifier. Only plain names reach here (letters, digits,
+    _: metricsense.segments checks them), and quotes are doubled all the same."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _segment_query(request: ReadRequest, placeholder: str) -> tuple[str, list] | None:
+    """The spec's query wrapped to return only the segments' rows, or the distinct segments.
+
+    The segment values are bound as parameters, never spliced in. None when nothing is asked.
+    """
+    query = (request.source.query or "").strip().rstrip(";")
+    if request.distinct:
+        col = _quote_identifier(request.distinct)
+        return f"SELECT DISTINCT {col} FROM (\n{query}\n) AS msense_rows", []
+    if request.where is not None and request.where.values:
+        col = _quote_identifier(request.where.column)
+        marks = ", ".join([placeholder] * len(request.where.values))
+        return f"SELECT * FROM (\n{query}\n) AS msense_rows WHERE {col} IN ({marks})", list(request.where.values)
+    return None
 
 
 def _rows_to_table(names: list[str], rows: list[tuple], origin: str) -> Table:
@@ -212,7 +282,15 @@ def read_sqlite(request: ReadRequest) -> Iterator[Table]:
         refused = {sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
         conn.set_authorizer(lambda action, *args: sqlite3.SQLITE_DENY if action in refused else sqlite3.SQLITE_OK)
         conn.execute("PRAGMA query_only = ON")
-        cur = conn.execute(request.source.query or "")
+        cur = None
+        wrapped = _segment_query(request, "?")
+        if wrapped is not None:
+            try:  # NOTE: a query that cannot be wrapped is run as written, filtered after reading
+                cur = conn.execute(*wrapped)
+            except sqlite3.Error:
+                cur = None
+        if cur is None:
+            cur = conn.execute(request.source.query or "")
         names = [d[0] for d in cur.description or ()]
         rows = cur.fetchall()
     except sqlite3.Error as exc:
@@ -236,7 +314,17 @@ def read_postgresql(request: ReadRequest) -> Iterator[Table]:
         with psycopg.connect(request.url or "", connect_timeout=10) as conn:
             conn.read_only = True
             with conn.cursor() as cur:
-                cur.execute(request.source.query or "")
+                wrapped = _segment_query(request, "%s")
+                done = False
+                if wrapped is not None:
+                    try:  # NOTE: a query that cannot be wrapped is run as written, filtered after
+                        with conn.transaction():
+                            cur.execute(*wrapped)
+                        done = True
+                    except psycopg.Error:
+                        done = False
+                if not done:
+                    cur.execute(request.source.query or "")
                 names = [d.name for d in cur.description or ()]
                 rows = cur.fetchall()
     except psycopg.Error as exc:
