@@ -400,11 +400,62 @@ def engineering(rng: np.random.Generator) -> None:
                ["period", "engineer", "task", "estimate_self", "estimate_manager", "actual_hours"], rows)
 
 
+# ---- 4. store-network: one KPI system across twelve stores (msense check --by store) --------
+
+
+STORES = [f"store-{i:02d}" for i in range(1, 13)]
+
+
+def store_network(rng: np.random.Generator) -> None:
+    out = HERE / "store-network" / "data"
+    n = 78
+    periods = weeks(dt.date(2025, 1, 6), n)  # a year and a half of weeks
+    rows = []
+    for s in STORES:
+        z = {"staff_hours": ar1(rng, n, 0.6), "training": ar1(rng, n, 0.8), "replenishment": ar1(rng, n, 0.5),
+             "local_events": ar1(rng, n, 0.3)}
+        y_nps = response(z, {"staff_hours": 0.4, "training": 0.3, "local_events": 0.2}, 0.5, rng)
+        y_avail = response(z, {"replenishment": 0.7}, 0.4, rng)
+        y_queue = response(z, {"staff_hours": -0.6, "local_events": 0.3}, 0.4, rng)
+        y_basket = response(z, {"training": 0.3, "local_events": 0.2}, 0.6, rng)
+        if s in ("store-04", "store-09"):
+            # PLANTED: in two stores the basket is counted from the till's queue log, so basket
+            # size says what queue time says (MS101 fires in these two segments only).
+            y_basket = -y_queue + rng.normal(0, 0.05, n)
+        staff = np.round(420 + 40 * z["staff_hours"])
+        training = np.clip(np.round(6 + 2 * z["training"]), 0, None)
+        replen = np.clip(np.round(10 + 2 * z["replenishment"]), 0, None)
+        events = np.clip(np.round(2 + 1.2 * z["local_events"]), 0, None)
+        nps = 38 + 6 * standardize(y_nps)
+        avail = np.clip(96 + 1.2 * standardize(y_avail), 0, 100)
+        queue = np.clip(4.0 + 1.1 * standardize(y_queue), 0.5, None)
+        basket = 31 + 2.5 * standardize(y_basket)
+        series = {"staff_hours": (staff, 0), "training": (training, 0), "replenishment": (replen, 0),
+                  "local_events": (events, 0), "nps": (nps, 1), "availability": (avail, 2),
+                  "queue_time": (queue, 2), "basket": (basket, 2)}
+        for name, (values, decimals) in series.items():
+            rows += [[p, s, name, fmt(values[i], decimals)] for i, p in enumerate(periods)]
+    # Long: one row per week, store and series; `segment "store"` in the spec.
+    write_rows(out / "stores.csv", ["period", "store", "series", "value"], rows)
+    # The value question (seed 001) once, at the end of the first half-year, per store.
+    rows = []
+    for k, s in enumerate(STORES):
+        team_size = 3 if s == "store-11" else int(rng.integers(6, 11))  # store-11: too few to show
+        own = 5 if s == "store-06" else int(rng.integers(3, 5))
+        lean = -2.2 if s == "store-06" else 0.0  # PLANTED: store-06's manager sees it very differently
+        rows.append(["2025-06-30", s, s, f"m{k + 1:02d}", "manager", "managers", own])
+        for _ in range(team_size):
+            score = int(np.clip(np.round(rng.normal(own - 0.3 + lean, 0.6)), 1, 5))
+            rows.append(["2025-06-30", s, s, f"m{k + 1:02d}", "team", "team", score])
+    write_rows(out / "survey.csv", ["period", "store", "group", "manager_id", "role", "question", "score"], rows)
+
+
 def main() -> None:
     rng = np.random.default_rng(SEED)
     customer_love(rng)
     school_district(rng)
     engineering(rng)
+    store_network(np.random.default_rng(SEED + 4))
     for path in sorted(HERE.glob("*/data/*.csv")):
         print(f"{path.relative_to(HERE.parent)}: {path.stat().st_size / 1024:.0f} KB")
 
