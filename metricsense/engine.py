@@ -404,7 +404,7 @@ def check(
     selected = _selected_rules(registry, cfg)
     by = by if by is not None else cfg.by
     seg = None
-    if by:
+    if by is not None:
         from metricsense.segments import Rollup, SegmentError, check_column
 
         try:

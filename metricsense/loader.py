@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,10 +30,15 @@ class Loaded:
     included: set[Path] = field(default_factory=set)  # resolved paths of included files
 
 
+#: The folder paths are shown relative to: the working folder, or the client's working folder
+#: in a worker that checks segments for it (metricsense.segments), so both show the same text.
+DISPLAY_BASE: ContextVar[str | None] = ContextVar("DISPLAY_BASE", default=None)
+
+
 def display_path(path: Path) -> str:
     """A path as shown to people: relative to the working folder when inside it, with /."""
     try:
-        rel = os.path.relpath(path)
+        rel = os.path.relpath(path, DISPLAY_BASE.get() or os.curdir)
     except ValueError:
         return path.as_posix()
     return Path(rel).as_posix() if not rel.startswith("..") else path.as_posix()

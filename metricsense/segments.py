@@ -183,6 +183,22 @@ def run_batch(job: BatchJob, manager=None) -> list[SegmentResult]:
     from metricsense.data.table import DataError, RowFilter, column_labels
     from metricsense.engine import evaluate_segment
 
+    from metricsense.loader import DISPLAY_BASE
+
+    token = DISPLAY_BASE.set(str(job.base))
+    try:
+        return _run_batch(job, manager)
+    finally:
+        DISPLAY_BASE.reset(token)
+
+
+def _run_batch(job: BatchJob, manager) -> list[SegmentResult]:
+    import numpy as np
+
+    from metricsense.data.dataset import _Builder, source_key
+    from metricsense.data.table import DataError, RowFilter, column_labels
+    from metricsense.engine import evaluate_segment
+
     pm, registry, _ = manager or _manager(job.disabled)
     readers = registry.readers
     allowed = [Path(a) for a in job.allowed]

@@ -1,0 +1,355 @@
+"""Per-segment evaluation (`msense check --by`): each segment checked alone, in any runner.
+
+The oracle is independent of the segment machinery: each segment's rows are written to a file of
+their own (with pandas) and checked by a plain `metricsense.check`; the segmented run must give
+the same findings (prefixed with the segment) and the same analysis.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+import metricsense
+from metricsense.data.readers import read_parquet, read_sqlite
+from metricsense.data.table import ReadRequest, RowFilter
+from metricsense.model import DataSource
+from metricsense.span import Span
+from support import require, run_msense
+
+TEAMS = ["north", "south", "east", "west", "7"]
+
+SPEC = """mission "Serve every region well" { why "Regions are where customers are." }
+DATA
+lever lev "Staff hours" owner "ops"
+disturbance weather "Weather"
+failure f1 "Customers leave" at outcome
+kpi a "Satisfaction" {
+  kind outcome
+  focus relationships
+  better higher
+  owner "ops"
+  target >= 10 by 2027-01-01
+  link "Satisfied customers stay"
+  guards f1
+  responds lev +0.5
+  disturbed weather -0.2
+}
+kpi b "Wait time" {
+  kind process
+  better lower
+  owner "ops"
+  target <= 1 by 2027-01-01
+  link "Waiting drives customers away"
+  responds lev -0.5
+}
+trigger a_low when a < 0 for 2 periods {
+  ask "What happened to satisfaction?"
+  with one-to-one
+}
+trust value_question {
+  managers "What value are you bringing?"
+  team "What value did your manager bring?"
+  scale 1..5
+  data "survey.csv"
+  gap > 1.0
+  min_group 5
+}
+"""
+
+
+def _frame(seed: int = 3):
+    pd = require("pandas")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, team in enumerate(TEAMS):
+        lev = rng.normal(size=40).cumsum()
+        weather = rng.normal(size=40)
+        for i in range(40):
+            a = 0.5 * lev[i] - 0.2 * weather[i] + rng.normal() * 0.2
+            # north: b says what a says (MS101 there only); the others are independent.
+            b = -a + rng.normal() * 0.01 if team == "north" else -0.5 * lev[i] + rng.normal()
+            if team == "west" and i % 7 == 3:
+                b = np.nan  # gaps stay gaps
+            rows.append({"period": i + 1, "team": team, "lev": round(lev[i], 4), "weather": round(weather[i], 4),
+                         "a": round(a, 4), "b": b if np.isnan(b) else round(b, 4)})
+    return pd.DataFrame(rows)
+
+
+def _survey():
+    pd = require("pandas")
+    rows = []
+    sizes = {"north": 7, "south": 3, "east": 6, "west": 8, "7": 6}  # south: below the minimum
+    for k, team in enumerate(TEAMS):
+        own = 5 if team == "east" else 4
+        rows.append({"team": team, "group": f"grp-{team}", "manager_id": f"mgr-{k}", "role": "manager",
+                     "question": "managers", "score": own})
+        for j in range(sizes[team]):
+            score = 2 if team == "east" else (1 + (j * 7 + k) % 5 if team == "south" else 4 - (j % 2))
+            rows.append({"team": team, "group": f"grp-{team}", "manager_id": f"mgr-{k}", "role": "team",
+                         "question": "team", "score": score})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """The same data as CSV, Parquet, a partitioned Parquet folder and SQLite, and the spec for each."""
+    pa = require("pyarrow")
+    import pyarrow.dataset as pads
+    import pyarrow.parquet as pq
+
+    root = tmp_path_factory.mktemp("segments")
+    frame, survey = _frame(), _survey()
+    frame.to_csv(root / "kpis.csv", index=False)
+    survey.to_csv(root / "survey.csv", index=False)
+    table = pa.Table.from_pandas(frame.astype({"team": str}), preserve_index=False)
+    pq.write_table(table, root / "kpis.parquet", row_group_size=40)
+    pads.write_dataset(table, root / "parts.parquet", format="parquet", partitioning=["team"],
+                       partitioning_flavor="hive")
+    with sqlite3.connect(root / "kpis.db") as conn:
+        frame.to_sql("kpis", conn, index=False)
+        conn.execute("CREATE INDEX kpis_team ON kpis(team)")
+    sources = {
+        "csv": 'data "kpis.csv"',
+        "parquet": 'data "kpis.parquet"',
+        "parts": 'data "parts.parquet"',
+        "sqlite": 'data sql "SELECT period, team, lev, weather, a, b FROM kpis -- all of it" from "sqlite:///kpis.db"',
+    }
+    for name, clause in sources.items():
+        (root / f"{name}.msense").write_text(SPEC.replace("DATA", clause), "utf-8")
+    # One folder per segment, holding only that segment's rows: the independent oracle.
+    for team in TEAMS:
+        sub = root / f"only-{team}"
+        sub.mkdir()
+        frame[frame["team"].astype(str) == team].drop(columns="team").to_csv(sub / "kpis.csv", index=False)
+        survey[survey["team"] == team].drop(columns="team").to_csv(sub / "survey.csv", index=False)
+        (sub / "spec.msense").write_text(SPEC.replace("DATA", 'data "kpis.csv"'), "utf-8")
+    return root
+
+
+def _strip(d: dict) -> tuple:
+    message = d["message"]
+    if d.get("segment") is not None:
+        prefix = f"[team={d['segment']}] "
+        assert message.startswith(prefix), message
+        message = message[len(prefix):]
+    return (d["code"], d["span"]["line"], d["span"]["column"], message)
+
+
+def _sorted_teams() -> list[str]:
+    return sorted(TEAMS, key=lambda t: (0, float(t), t) if t.isdigit() else (1, 0.0, t))
+
+
+def test_each_segment_is_checked_as_if_alone(folder):
+    report = metricsense.check(folder / "csv.msense", by="team", config={})
+    doc = json.loads(report.to_json())
+    assert doc["segments"]["by"] == "team"
+    assert doc["segments"]["count"] == len(TEAMS)
+    assert [r["segment"] for r in doc["segments"]["results"]] == _sorted_teams()  # numbers first, then text
+    spec_level = {_strip(d) for d in doc["diagnostics"] if "segment" not in d}
+    assert spec_level, "the structural findings are reported once, for the spec"
+    for result in doc["segments"]["results"]:
+        team = result["segment"]
+        alone = json.loads(metricsense.check(folder / f"only-{team}" / "spec.msense", config={}).to_json())
+        expected = {_strip(d) for d in alone["diagnostics"]} - spec_level
+        got = {_strip(d) for d in doc["diagnostics"] if d.get("segment") == team}
+        assert got == expected, team
+        assert result["diagnostics"] == len(got)
+        ours = result["analysis"][str(folder / "csv.msense")]
+        theirs = alone["analysis"][str(folder / f"only-{team}" / "spec.msense")]
+        for family in ("correlation", "noise"):
+            assert json.dumps(ours.get(family), sort_keys=True) == json.dumps(theirs.get(family), sort_keys=True)
+    fired = {(r["code"], tuple(r["segments"])) for r in doc["segments"]["rules"]}
+    assert ("MS101", ("north",)) in fired  # planted in north only
+    assert doc["summary"]["exit_code"] == report.exit_code == 1
+
+
+@pytest.mark.parametrize("source", ["parquet", "parts", "sqlite"])
+def test_every_source_gives_the_same_segments(folder, source):
+    csv = json.loads(metricsense.check(folder / "csv.msense", by="team", config={}).to_json())
+    other = json.loads(metricsense.check(folder / f"{source}.msense", by="team", config={}).to_json())
+    assert [_strip(d) + (d.get("segment"),) for d in other["diagnostics"]] == \
+           [_strip(d) + (d.get("segment"),) for d in csv["diagnostics"]]
+    assert [r["segment"] for r in other["segments"]["results"]] == [r["segment"] for r in csv["segments"]["results"]]
+
+
+def test_parallel_and_serial_runs_are_byte_identical(folder):
+    serial = run_msense("check", "csv.msense", "--by", "team", "--format", "json", cwd=folder)
+    parallel = run_msense("check", "csv.msense", "--by", "team", "--format", "json", "--jobs", "2", cwd=folder)
+    assert serial.returncode == parallel.returncode == 1, serial.stderr + parallel.stderr
+    assert serial.stdout == parallel.stdout
+    # The CLI streams results through files on disk; the API keeps them: the same document.
+    import os
+
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        api = metricsense.check("csv.msense", by="team").to_json() + "\n"
+    finally:
+        os.chdir(here)
+    assert api == serial.stdout
+
+
+def test_dask_cluster_gives_the_serial_result(folder):
+    require("distributed")
+    from distributed import LocalCluster
+
+    serial = run_msense("check", "sqlite.msense", "--by", "team", "--format", "json", cwd=folder)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      local_directory=str(folder / "dask-work")) as cluster:
+        on_dask = run_msense("check", "sqlite.msense", "--by", "team", "--format", "json",
+                             "--scheduler", cluster.scheduler_address, cwd=folder)
+    assert on_dask.returncode == serial.returncode == 1, on_dask.stderr
+    assert on_dask.stdout == serial.stdout
+
+
+def test_text_output_has_the_rollup(folder):
+    result = run_msense("check", "csv.msense", "--by", "team", cwd=folder)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Segments by `team`: 5 checked." in result.stdout
+    assert "MS101 redundant-kpis: 1 of 5 segments (north)" in result.stdout
+    assert "warning[MS101]: [team=north]" in result.stdout
+
+
+def test_streamed_run_keeps_only_the_rollup(folder):
+    seen = []
+    report = metricsense.check(folder / "csv.msense", by="team", config={}, on_segment=seen.append,
+                               keep_segments=False)
+    kept = metricsense.check(folder / "csv.msense", by="team", config={})
+    assert report.segment_results == [] and len(seen) == len(TEAMS)
+    assert [r.segment for r in seen] == [r.segment for r in kept.segment_results]
+    assert report.summary() == kept.summary()
+    assert report.exit_code == kept.exit_code
+    assert report.segments.rules() == kept.segments.rules()
+
+
+def test_confidentiality_holds_per_segment(folder):
+    """`south` has 3 team answers (< min_group 5): nothing of its survey appears anywhere."""
+    for fmt in ("json", "text", "sarif", "markdown", "html"):
+        result = run_msense("check", "csv.msense", "--by", "team", "--format", fmt, cwd=folder)
+        assert result.returncode == 1, result.stderr
+        text = result.stdout + result.stderr
+        assert "grp-south" not in text and "mgr-1" not in text, fmt
+    doc = json.loads(run_msense("check", "csv.msense", "--by", "team", "--format", "json", cwd=folder).stdout)
+    south = next(r for r in doc["segments"]["results"] if r["segment"] == "south")
+    assert "MS502" in south["codes"]  # the hidden group is counted, not shown
+    east = [d for d in doc["diagnostics"] if d.get("segment") == "east" and d["code"] == "MS501"]
+    assert east and "grp-east" in east[0]["message"]  # a group above the minimum is shown
+
+
+def test_a_column_no_source_has_is_a_clear_error(folder):
+    result = run_msense("check", "csv.msense", "--by", "region", cwd=folder)
+    assert result.returncode == 2
+    assert "error[MS031]: no data source of `csv.msense` has a column `region` to segment by" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("bad", ["te am", "team;drop", "1team", ""])
+def test_a_segment_column_must_be_a_plain_name(folder, bad):
+    result = run_msense("check", "csv.msense", "--by", bad, cwd=folder)
+    assert result.returncode == 2, result.stdout
+    assert "MS006" in result.stdout and "plain name" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(folder):
+    require("distributed")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    result = run_msense("check", "csv.msense", "--by", "team", "--scheduler", f"tcp://127.0.0.1:{port}",
+                        cwd=folder)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "cannot reach the Dask scheduler" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("toml,message", [
+    ("jobs = 0", "`jobs` must be a whole number of at least 1"),
+    ("by = 3", "`by` must be a non-empty string"),
+    ("scheduler = ''", "`scheduler` must be a non-empty string"),
+])
+def test_config_keys_are_checked(folder, tmp_path, toml, message):
+    (tmp_path / "msense.toml").write_text(toml + "\n", "utf-8")
+    result = run_msense("check", str(folder / "csv.msense"), "--config", str(tmp_path / "msense.toml"))
+    assert result.returncode == 2
+    assert message in result.stdout
+
+
+def test_config_by_and_jobs_apply(folder, tmp_path):
+    (tmp_path / "msense.toml").write_text('by = "team"\njobs = 2\n', "utf-8")
+    result = run_msense("check", "csv.msense", "--config", str(tmp_path / "msense.toml"), "--format", "json",
+                        cwd=folder)
+    plain = run_msense("check", "csv.msense", "--by", "team", "--format", "json", cwd=folder)
+    assert json.loads(result.stdout)["segments"]["count"] == len(TEAMS)
+    assert result.stdout == plain.stdout
+
+
+def test_in_memory_data_is_segmented_too(folder):
+    frame = _frame()
+    report = metricsense.check(folder / "csv.msense", data={"kpis.csv": frame}, by="team", config={})
+    from_file = metricsense.check(folder / "csv.msense", by="team", config={})
+    assert [d.message for d in report.diagnostics] == [d.message for d in from_file.diagnostics]
+
+
+# ---- the segment filter pushed down to the storage ------------------------------------------------
+
+
+def _request(source: DataSource, folder, **kw) -> ReadRequest:
+    return ReadRequest(source, base=folder, allowed=(folder,), **kw)
+
+
+def test_sqlite_reads_only_the_segment_rows_with_bound_values(folder):
+    src = DataSource("sql", None, "SELECT * FROM kpis;", "sqlite:///kpis.db", None, None, None, None, None,
+                     Span.point("x.msense"))
+    url = "sqlite:///kpis.db"
+    rows = lambda where: sum(t.rows for t in read_sqlite(_request(src, folder, url=url, display_url=url,
+                                                                    where=where)))
+    assert rows(RowFilter("team", ("north", "7"))) == 80
+    assert rows(RowFilter("team", ("x') OR 1=1 --",))) == 0  # a value is a value, never SQL
+    assert rows(None) == 40 * len(TEAMS)
+    distinct = list(read_sqlite(_request(src, folder, url=url, display_url=url, distinct="team")))
+    assert sorted(map(str, distinct[0].columns["team"])) == sorted(TEAMS)
+    with sqlite3.connect(folder / "kpis.db") as conn:
+        assert conn.execute("SELECT count(*) FROM kpis").fetchone()[0] == 40 * len(TEAMS)
+
+
+def test_parquet_pushes_the_filter_into_partitions_and_row_groups(folder):
+    for name in ("kpis.parquet", "parts.parquet"):
+        src = DataSource("file", name, None, None, None, None, None, None, None, Span.point("x.msense"))
+        tables = list(read_parquet(_request(src, folder, path=folder / name, where=RowFilter("team", ("east",)))))
+        teams = {str(v) for t in tables for v in np.asarray(t.columns["team"])}
+        assert teams == {"east"} and sum(t.rows for t in tables) == 40, name
+
+
+def test_postgresql_segments(postgres_url, tmp_path):
+    psycopg = require("psycopg")
+    import os
+
+    frame = _frame()
+    url = postgres_url.replace("${PGPASSWORD}", os.environ["PGPASSWORD"])
+    with psycopg.connect(url) as conn:
+        with conn.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS regions")
+            cur.execute("CREATE TABLE regions (period integer, team text, lev double precision, "
+                        "weather double precision, a double precision, b double precision)")
+            with cur.copy("COPY regions FROM STDIN") as copy:
+                for row in frame.itertuples(index=False):
+                    copy.write_row([row.period, row.team, row.lev, row.weather, row.a,
+                                    None if np.isnan(row.b) else row.b])
+        conn.commit()
+    _survey().to_csv(tmp_path / "survey.csv", index=False)
+    frame.to_csv(tmp_path / "kpis.csv", index=False)
+    (tmp_path / "pg.msense").write_text(SPEC.replace(
+        "DATA", f'data sql "SELECT * FROM regions" from "{postgres_url}"'), "utf-8")
+    (tmp_path / "csv.msense").write_text(SPEC.replace("DATA", 'data "kpis.csv"'), "utf-8")
+    on_pg = json.loads(run_msense("check", "pg.msense", "--by", "team", "--format", "json", cwd=tmp_path).stdout)
+    on_csv = json.loads(run_msense("check", "csv.msense", "--by", "team", "--format", "json", cwd=tmp_path).stdout)
+    assert [_strip(d) for d in on_pg["diagnostics"]] == [_strip(d) for d in on_csv["diagnostics"]]
+    assert os.environ["PGPASSWORD"] not in json.dumps(on_pg)
