@@ -232,6 +232,17 @@ class Report:
                 yield _json_value(value, 1)
         yield "\n}"
 
+    def _repr_html_(self) -> str:
+        """Notebook display: the HTML report's diagnostics and pictures, escaped the same way."""
+        from metricsense.widgets.display import report_html
+
+        return report_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from metricsense.widgets.display import report_markdown
+
+        return report_markdown(self)
+
 
 def _json_value(value: Any, level: int) -> str:
     text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
@@ -245,17 +256,6 @@ def _json_list(items: Iterable[Any], level: int):
         yield ("[\n" if empty else ",\n") + pad + _json_value(finite(item), level + 1)
         empty = False
     yield "[]" if empty else "\n" + "  " * level + "]"
-
-    def _repr_html_(self) -> str:
-        """Notebook display: the HTML report's diagnostics and pictures, escaped the same way."""
-        from metricsense.widgets.display import report_html
-
-        return report_html(self)
-
-    def _repr_markdown_(self) -> str:
-        from metricsense.widgets.display import report_markdown
-
-        return report_markdown(self)
 
 
 def finite(value: Any) -> Any:

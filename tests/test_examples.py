@@ -34,7 +34,18 @@ def test_examples_show_their_intended_weaknesses_and_nothing_broken():
     assert ("MS302", "engineering.msense") in codes
     assert report.exit_code == 1
     assert report.suppressed >= 1
-    assert len(report.analysis) == 4  # three specs and the literate README; the include is part of one
+    assert ("MS501", "store-network.msense") in codes
+    assert len(report.analysis) == 5  # four specs and the literate README; the include is part of one
+
+
+def test_store_network_by_store_finds_what_was_planted_where_it_was_planted():
+    report = metricsense.check(EXAMPLES / "store-network" / "store-network.msense", config={}, by="store")
+    fired = {item["code"]: item["segments"] for item in report.segments.rules()}
+    assert report.segments.count == 12
+    assert fired["MS101"] == ["store-04", "store-09"]  # basket counted from the queue log there
+    assert fired["MS501"] == ["store-06"]  # the manager who sees it very differently
+    assert fired["MS502"] == ["store-11"]  # three answers: counted, never shown
+    assert not [d for d in report.diagnostics if d.code in ("MS001", "MS002", "MS003", "MS004", "MS005", "MS006")]
 
 
 def test_data_script_is_deterministic(tmp_path):
