@@ -146,9 +146,17 @@ def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], ba
                     break  # a source every segment shares
                 has_column = True
                 column = table.columns[by]
-                numeric = not isinstance(column, Labels) and np.asarray(column).dtype.kind in "iuf"
+                # NOTE: distinct values first, then labels: a Python string per row would make the
+                # client's memory grow with the data, which segmented runs must not do.
+                if isinstance(column, Labels):
+                    codes = np.unique(column.codes[column.codes >= 0])
+                    column, numeric = Labels(codes.astype(np.int32), column.labels), False
+                else:
+                    column = np.asarray(column)
+                    numeric = column.dtype.kind in "iuf"
+                    column = np.unique(column[~np.isnan(column)]) if column.dtype.kind == "f" else np.unique(column)
                 labels = column_labels(column)
-                for label in np.unique(labels[labels != ""]).tolist():
+                for label in labels[labels != ""].tolist():
                     if label not in found:
                         found[label] = int(label) if numeric and re.fullmatch(r"-?\d+", label) else label
         except DataError as exc:
@@ -303,9 +311,20 @@ def _run_processes(jobs_iter: Iterable[BatchJob], jobs: int, window: int | None)
     from concurrent.futures import ProcessPoolExecutor
 
     # NOTE: spawn, not fork: the parent may hold BLAS and Arrow threads, which fork does not copy.
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_one_thread_per_worker) as pool:
         yield from _ordered(lambda job: pool.submit(run_batch, job), lambda fut: fut.result(),
                             jobs_iter, window or 2 * jobs)
+
+
+def _one_thread_per_worker() -> None:
+    """Segments are the parallelism: each worker runs BLAS and OpenMP on one thread (as Dask's
+    nanny does for its workers), or small problems pay for threads fighting over the cores.
+    Runs before the worker imports NumPy or the kernel, which read these once, on loading."""
+    import os
+
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
 
 
 def _run_dask(jobs_iter: Iterable[BatchJob], address: str, window: int | None) -> Iterator[SegmentResult]:

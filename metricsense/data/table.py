@@ -298,3 +298,11 @@ def period_label(value: Any) -> str:
     if isinstance(value, np.datetime64):
         return str(value.astype("datetime64[D]"))
     return str(value)
+
+
+def period_labels(periods: np.ndarray) -> list[str]:
+    """``period_label`` of every period, at once."""
+    periods = np.asarray(periods)
+    if periods.dtype.kind == "M":
+        return np.datetime_as_string(periods.astype("datetime64[D]"), unit="D").tolist()
+    return [str(v) for v in periods.tolist()]

@@ -128,14 +128,23 @@ def _aggregate(events: list[dict]) -> list[dict]:
 
 def triggers_of(spec: Document, data) -> dict:
     """The `triggers` analysis: each KPI's series and target, and each trigger's firing."""
+    import numpy as np
+
+    from metricsense.data.table import period_labels
+
     series = {}
+    labels = period_labels(data.periods)
     for k in spec.kpis:
         s = data.series(k.name)
         if s is None:
             continue
+        values = np.asarray(s.values, dtype=np.float64)
+        listed = values.tolist()
+        for i in np.flatnonzero(~np.isfinite(values)).tolist():
+            listed[i] = None  # JSON has no NaN
         series[k.name] = {
-            "periods": [_label(data.periods, i) for i in range(len(data.periods))],
-            "values": [_num(v) for v in s.values],
+            "periods": list(labels),
+            "values": listed,
             "target": _num(k.target.value) if k.target is not None and k.target.value is not None else None,
         }
     fired = {t.name: evaluate_trigger(t, spec, data) for t in spec.triggers}
