@@ -24,6 +24,7 @@ install: $(STAMP)
 # The main job on the bundled examples (findings are expected: they are teaching examples).
 demo: $(STAMP)
 	. $(BIN)/activate && msense check --exit-zero examples/
+	. $(BIN)/activate && msense check --exit-zero examples/store-network/store-network.msense --by store --jobs 2
 
 # Servers the tests start themselves (PostgreSQL on loopback), from Debian's packages when missing.
 system-deps:
@@ -43,6 +44,7 @@ test: $(STAMP) system-deps chromium
 
 bench: $(STAMP)
 	. $(BIN)/activate && python -P benchmarks/bench_parse.py && python -P benchmarks/bench_kernels.py
+	. $(BIN)/activate && python -P benchmarks/bench_segments.py --segments 1000
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

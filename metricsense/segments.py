@@ -252,8 +252,19 @@ def _run_batch(job: BatchJob, manager) -> list[SegmentResult]:
         diags, analysis, suppressed = evaluate_segment(job.doc, job.config, registry, pm, job.data,
                                                        [root, *allowed], job.base, one, prefetched)
         tagged = [_tag(d, job.by, label) for d in diags if (d.code, d.span, d.message) not in job.spec_keys]
-        out.append(SegmentResult(job.doc.root, label, tagged, analysis, suppressed))
+        out.append(SegmentResult(job.doc.root, label, tagged, _lean(analysis), suppressed))
     return out
+
+
+def _lean(analysis: dict[str, Any]) -> dict[str, Any]:
+    """A segment's analysis without the echo of its input series (`triggers.series`, which the
+    HTML report draws for a whole spec): it is most of the bytes, and the data is the user's own.
+    Every computed number stays."""
+    for spec in analysis.values():
+        triggers = spec.get("triggers") if isinstance(spec, dict) else None
+        if isinstance(triggers, dict):
+            triggers.pop("series", None)
+    return analysis
 
 
 def _tag(d: Diagnostic, by: str, label: str) -> Diagnostic:
