@@ -138,7 +138,7 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
         overrides["ignore"] = _split(ignore)
     if fail_on:
         overrides["fail_on"] = fail_on
-    bar = ProgressBar() if sys.stderr.isatty() and not (by or jobs or scheduler) else None
+    bar = ProgressBar() if sys.stderr.isatty() else None
     if color is None:
         color = output is None and sys.stdout.isatty()
     # Segmented runs in text or JSON stream each segment's result to disk as it arrives, so

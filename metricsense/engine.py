@@ -468,7 +468,8 @@ def check(
                 spec_level = _dedupe(sorted(_filter_and_override(found, registry, cfg), key=Diagnostic.sort_key))
                 diagnostics.extend(spec_level)
                 found = []
-                seg.run(doc, cfg, segments, allowed, data, {(d.code, d.span, d.message) for d in spec_level})
+                seg.run(doc, cfg, segments, allowed, data, {(d.code, d.span, d.message) for d in spec_level},
+                        progress)
         diagnostics.extend(found)
 
     diagnostics = _filter_and_override(diagnostics, registry, cfg)
@@ -506,7 +507,7 @@ class _SegmentRun:
     exit: int = 0  # the exit code the findings not kept in the report call for
     error: str | None = None
 
-    def run(self, doc: Document, cfg: Config, segments, allowed, data, spec_keys) -> None:
+    def run(self, doc: Document, cfg: Config, segments, allowed, data, spec_keys, progress=None) -> None:
         from metricsense import segments as sg
 
         # In-memory tables stay in this process: they are never shipped to workers.
@@ -533,6 +534,9 @@ class _SegmentRun:
                     self.exit = max(self.exit, result.exit_code)
                 if self.on_segment is not None:
                     self.on_segment(result)
+                if progress is not None:
+                    progress(self.rollup.specs[result.spec], len(segments),
+                             f"{doc.root}: {self.by} {result.segment}")
         except sg.SegmentError as exc:
             self.error = str(exc)
 

@@ -353,3 +353,11 @@ def test_postgresql_segments(postgres_url, tmp_path):
     on_csv = json.loads(run_msense("check", "csv.msense", "--by", "team", "--format", "json", cwd=tmp_path).stdout)
     assert [_strip(d) for d in on_pg["diagnostics"]] == [_strip(d) for d in on_csv["diagnostics"]]
     assert os.environ["PGPASSWORD"] not in json.dumps(on_pg)
+
+
+def test_progress_counts_segments(folder):
+    seen = []
+    metricsense.check(folder / "csv.msense", by="team", config={},
+                      progress=lambda done, total, what: seen.append((done, total, what)))
+    ticks = [(d, t) for d, t, w in seen if "team" in w]
+    assert ticks == [(i, len(TEAMS)) for i in range(1, len(TEAMS) + 1)]
