@@ -34,11 +34,13 @@ import resource, sys, time
 sys.argv[0] = "msense"
 from metricsense.cli import main
 t0 = time.perf_counter()
+code = 0
 try:
     main()
-except SystemExit:
-    pass
-sys.stderr.write("\nMSENSE-BENCH %f %d\n" % (time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+except SystemExit as exc:
+    code = exc.code or 0
+sys.stderr.write("\nMSENSE-BENCH %f %d %d\n" % (time.perf_counter() - t0,
+                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code))
 """
 
 
@@ -104,8 +106,8 @@ def run_client(spec: Path, extra: list[str]) -> tuple[float, int, int]:
     line = [ln for ln in result.stderr.splitlines() if ln.startswith("MSENSE-BENCH ")]
     if not line:
         raise SystemExit(f"the check failed:\n{result.stderr[-3000:]}")
-    _, seconds, rss = line[-1].split()
-    return float(seconds), int(rss), result.returncode
+    _, seconds, rss, code = line[-1].split()
+    return float(seconds), int(rss), int(code)
 
 
 def main() -> None:
