@@ -108,10 +108,10 @@ def check_column(by: str) -> str:
 
 
 def _sort_key(label: str) -> tuple:
-    try:
+    """Numbers first, by value (store 2 before store 10), then text; "nan" and "inf" are text."""
+    if re.fullmatch(r"-?\d+(\.\d+)?", label):
         return (0, float(label), label)
-    except ValueError:
-        return (1, 0.0, label)
+    return (1, 0.0, label)
 
 
 def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], base: Path):
