@@ -131,6 +131,10 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
     if fmt not in registry.formats:
         raise click.BadParameter(f"unknown format {fmt!r}; expected one of {', '.join(sorted(registry.formats))}",
                                  param_hint="--format")
+    if (jobs or scheduler) and not by:
+        _usage_error("`--jobs` and `--scheduler` check segments in parallel: add `--by COLUMN`")
+    if jobs and scheduler:
+        _usage_error("give `--jobs N` (processes here) or `--scheduler ADDRESS` (a Dask cluster), not both")
     overrides = {}
     if select:
         overrides["select"] = _split(select)
@@ -178,6 +182,11 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
     sys.exit(code)
 
 
+def _usage_error(message: str) -> None:
+    click.echo(f"msense: {message}", err=True)
+    sys.exit(2)
+
+
 def _write(text: str, out, color: bool) -> None:
     if out is not None:
         out.write(text)
@@ -193,19 +202,19 @@ class _SegmentSpool:
 
         self.fmt, self.color = fmt, color
         self.diagnostics = tempfile.TemporaryFile("w+", encoding="utf-8")
-        self.results = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.results = tempfile.TemporaryFile("w+", encoding="utf-8") if fmt == "json" else None
 
     def add(self, result) -> None:
         import json
 
-        from metricsense.engine import _json_default, finite
+        from metricsense.engine import finite, json_default
 
         if self.fmt == "json":
             for d in result.diagnostics:
                 self.diagnostics.write(json.dumps(finite(d.to_dict()), ensure_ascii=False, allow_nan=False,
-                                                  default=_json_default) + "\n")
+                                                  default=json_default) + "\n")
             self.results.write(json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False,
-                                          default=_json_default) + "\n")
+                                          default=json_default) + "\n")
         else:
             from metricsense.render import render_diagnostics
 

@@ -274,6 +274,11 @@ def finite(value: Any) -> Any:
     return value
 
 
+def json_default(value: Any) -> Any:
+    """How the JSON report writes values JSON has no type for (arrays, sets, dates)."""
+    return _json_default(value)
+
+
 def _json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):  # NumPy arrays and scalars
         return value.tolist()
@@ -413,7 +418,8 @@ def check(
             diagnostics.append(engine_diag("MS006", Span.point("<command line>"), str(exc)))
             return Report(sorted(diagnostics, key=Diagnostic.sort_key), {}, [], cfg.fail_on, 0, registry)
         seg = _SegmentRun(by, jobs if jobs is not None else cfg.jobs, scheduler or cfg.scheduler,
-                          on_segment, keep_segments, Rollup(by), list(disabled_plugins), pm)
+                          on_segment, keep_segments, Rollup(by), list(disabled_plugins), pm, registry,
+                          plugin_manager is None or _workers_can_load(pm, disabled_plugins))
 
     loaded: list[tuple[str, Loaded]] = []
     included: set[Path] = set()
@@ -452,8 +458,8 @@ def check(
             documents[doc.root] = doc
             spec_analysis: dict[str, Any] = {}
             dataset = None
-            segmented = seg is not None and (data is not None or any(_has_data(doc)))
-            if segmented:
+            segments: list = []
+            if seg is not None:
                 segments, seg_diags = _discover_segments(doc, seg.by, data, registry, allowed, engine_diag)
                 found.extend(seg_diags)
             elif data is not None or any(_has_data(doc)):
@@ -461,15 +467,15 @@ def check(
                 found.extend(data_diags)
             found.extend(_run_rules(doc, selected, cfg, dataset, spec_analysis, engine_diag, pm, progress))
             analysis[doc.root] = spec_analysis
+            before = {(d.code, d.span, d.message) for d in found}
             kept, n_suppressed = _apply_suppressions(doc, found, registry, engine_diag)
             suppressed += n_suppressed
             found = kept
-            if segmented and segments:
-                spec_level = _dedupe(sorted(_filter_and_override(found, registry, cfg), key=Diagnostic.sort_key))
-                diagnostics.extend(spec_level)
-                found = []
-                seg.run(doc, cfg, segments, allowed, data, {(d.code, d.span, d.message) for d in spec_level},
-                        progress)
+            if segments:
+                # What the spec says without data is said once: a segment repeats none of it, not
+                # even as a suppression counted again.
+                spec_keys = before | {(d.code, d.span, d.message) for d in kept}
+                seg.run(doc, cfg, segments, allowed, data, frozenset(spec_keys), progress)
         diagnostics.extend(found)
 
     diagnostics = _filter_and_override(diagnostics, registry, cfg)
@@ -479,13 +485,27 @@ def check(
     if seg is not None:
         report.segments = seg.rollup
         report.segment_results = seg.results
-        report.diagnostics.extend(seg.diagnostics)  # after the spec's own, in segment order
+        tail = _dedupe(sorted(_filter_and_override(seg.spec_notes(), registry, cfg), key=Diagnostic.sort_key))
+        report.diagnostics.extend(tail)  # the spec's own, then what segments add up to,
+        report.diagnostics.extend(seg.diagnostics)  # then each segment's, in segment order
         report.suppressed += seg.suppressed
         report.streamed_counts = seg.counts
         report.streamed_exit = seg.exit
         if seg.error:
-            report.diagnostics.append(engine_diag("MS006", Span.point("<command line>"), seg.error))
+            code = "MS005" if seg.failed else "MS006"
+            report.diagnostics.append(engine_diag(code, Span.point("<segments>"), seg.error,
+                                                  "the segments checked before it are reported"
+                                                  if seg.failed else None))
     return report
+
+
+def _workers_can_load(pm, disabled: Iterable[str]) -> bool:
+    """True when worker processes, which load plugins from entry points, get the same plugins as
+    ``pm`` (a plugin registered by hand, in this process, cannot travel to them)."""
+    from metricsense.plugins import get_plugin_manager
+
+    theirs, _ = get_plugin_manager(disabled=list(disabled))
+    return {name for name, _ in pm.list_name_plugin()} <= {name for name, _ in theirs.list_name_plugin()}
 
 
 @dataclass
@@ -500,45 +520,74 @@ class _SegmentRun:
     rollup: Any
     disabled: list[str]
     pm: Any
+    registry: Registry
+    shippable: bool  # worker processes would load the same plugins as this run
     results: list = field(default_factory=list)
     diagnostics: list = field(default_factory=list)
     suppressed: int = 0
     counts: dict = field(default_factory=dict)  # severity -> findings not kept in the report
     exit: int = 0  # the exit code the findings not kept in the report call for
     error: str | None = None
+    failed: bool = False  # a worker failed (MS005), as opposed to a run that could not start
+    withheld: dict = field(default_factory=dict)  # (spec, trust signal) -> [template, segments, groups]
 
     def run(self, doc: Document, cfg: Config, segments, allowed, data, spec_keys, progress=None) -> None:
         from metricsense import segments as sg
 
-        # In-memory tables stay in this process: they are never shipped to workers.
-        local = data is not None or (self.jobs <= 1 and not self.scheduler)
+        # In-memory tables stay in this process (they are never shipped to workers), and so do
+        # runs with plugins registered by hand, which workers could not load.
+        local = data is not None or not self.shippable or (self.jobs <= 1 and not self.scheduler)
         workers = 1 if local else max(self.jobs, 2)
         jobs_iter = sg.make_jobs(doc, cfg, self.by, segments, allowed, Path.cwd(), self.disabled, data,
-                                 sg.batch_size(len(segments), workers), frozenset(spec_keys))
-        registry = build_registry(self.pm)
+                                 sg.batch_size(len(segments), workers), spec_keys)
         try:
             if local:
-                results = (r for job in jobs_iter for r in sg.run_batch(job, (self.pm, registry, None)))
+                manager = (self.pm, self.registry, None)
+                results = (r for job in jobs_iter for r in sg.run_batch(job, manager))
             else:
                 results = sg.run(jobs_iter, jobs=workers, scheduler=self.scheduler)
             for result in results:
-                result.exit_code = exit_code_of(result.diagnostics, registry, cfg.fail_on)
-                self.rollup.add(result)
-                self.suppressed += result.suppressed
-                if self.keep:
-                    self.results.append(result)
-                    self.diagnostics.extend(result.diagnostics)
-                else:
-                    for d in result.diagnostics:
-                        self.counts[str(d.severity)] = self.counts.get(str(d.severity), 0) + 1
-                    self.exit = max(self.exit, result.exit_code)
-                if self.on_segment is not None:
-                    self.on_segment(result)
+                self._take(result, cfg)
                 if progress is not None:
-                    progress(self.rollup.specs[result.spec], len(segments),
-                             f"{doc.root}: {self.by} {result.segment}")
+                    progress(self.rollup.specs[result.spec], len(segments), f"{doc.root}: {self.by} {result.segment}")
+        except sg.WorkerError as exc:
+            self.error, self.failed = str(exc), True
         except sg.SegmentError as exc:
             self.error = str(exc)
+
+    def _take(self, result, cfg: Config) -> None:
+        result.exit_code = exit_code_of(result.diagnostics, self.registry, cfg.fail_on)
+        self.rollup.add(result)
+        self.suppressed += result.suppressed
+        for d in result.withheld:
+            entry = self.withheld.setdefault((result.spec, d.span), [d, 0, 0])
+            entry[1] += 1
+            entry[2] += int(d.evidence.get("suppressed", 0))
+        if self.keep:
+            self.results.append(result)
+            self.diagnostics.extend(result.diagnostics)
+        else:
+            for d in result.diagnostics:
+                self.counts[str(d.severity)] = self.counts.get(str(d.severity), 0) + 1
+            self.exit = max(self.exit, result.exit_code)
+        if self.on_segment is not None:
+            self.on_segment(result)
+
+    def spec_notes(self) -> list[Diagnostic]:
+        """Hidden trust groups, added up over the segments and naming none (MS502): a segment may
+        be a single team, so which segments hide groups is not said."""
+        out = []
+        for (spec, _span), (d, n_segments, groups) in self.withheld.items():
+            total = self.rollup.specs.get(spec, 0)
+            name = d.message.split("`")[1] if d.message.count("`") >= 2 else "trust"
+            out.append(Diagnostic(
+                d.code, d.name, d.severity,
+                f"`{name}`: {groups} group{'s' if groups != 1 else ''} not shown, in {n_segments} of {total} "
+                f"segments: below the minimum of {d.evidence.get('min_group')} respondents, or so that none can "
+                "be worked out by subtraction (which segments is not said)",
+                d.span, (), d.help, {"suppressed": groups, "segments": n_segments,
+                                     "min_group": d.evidence.get("min_group")}))
+        return out
 
 
 def exit_code_of(diagnostics: Iterable[Diagnostic], registry: Registry | None, fail_on: str) -> int:
@@ -557,24 +606,36 @@ def exit_code_of(diagnostics: Iterable[Diagnostic], registry: Registry | None, f
 
 
 def _discover_segments(doc: Document, by: str, data: Any, registry: Registry, allowed: list[Path], engine_diag):
-    """The segments of a spec's data, and the problems met finding them (reported once, here)."""
-    from metricsense.segments import discover
+    """The segments of a spec's data, and what finding them met (each reported once, here)."""
+    from metricsense.segments import discover, shown
 
-    root = Path(doc.root).parent if doc.root != "<string>" else Path.cwd()
-    segments, problems, crashes, has_column = discover(doc, by, data, registry.readers, [root, *allowed],
-                                                       Path.cwd())
-    diags = []
-    for p in problems:
-        rule = registry.rules[p.code]
-        diags.append(Diagnostic(p.code, rule.name, rule.severity, p.message, p.span, (), p.help, {}))
     first = Span.point(doc.files[0] if doc.files else doc.root)
-    for message in crashes:
+    anchor_ = doc.data_defaults[0].span if doc.data_defaults else first
+    if data is None and not any(_has_data(doc)):
+        return [], [engine_diag("MS031", anchor_, f"`{doc.root}` reads no data: there is nothing to segment "
+                                f"by `{by}`", "give the spec a `data` clause, or leave `--by` out")]
+    root = Path(doc.root).parent if doc.root != "<string>" else Path.cwd()
+    found = discover(doc, by, data, registry.readers, [root, *allowed], Path.cwd())
+    diags = [_data_diagnostic(p, registry) for p in found.problems]
+    for message in found.crashes:
         diags.append(engine_diag("MS005", first, f"a data source plugin crashed while finding segments: {message}"))
-    if not has_column and not problems and not crashes:
-        spans = [d.span for d in doc.data_defaults] or [first]
-        diags.append(engine_diag("MS031", spans[0], f"no data source of `{doc.root}` has a column `{by}` "
+    if not found.with_column and not found.problems and not found.crashes:
+        diags.append(engine_diag("MS031", anchor_, f"no data source of `{doc.root}` has a column `{by}` "
                                  "to segment by", "name a column of the data (`--by team`), or leave `--by` out"))
-    return segments, diags
+    elif found.with_column and not found.segments:
+        diags.append(engine_diag("MS031", found.with_column[0].span, f"the column `{by}` has no values: "
+                                 "there are no segments to check", "fill in the column, or leave `--by` out"))
+    for src, origin, rows in found.unassigned:
+        diags.append(engine_diag("MS036", src.span, f"{rows} row{'s' if rows != 1 else ''} of `{shown(origin)}` "
+                                 f"{'have' if rows != 1 else 'has'} no `{by}`: they are in no segment, so no "
+                                 "segment checks them", f"fill in `{by}` on every row, or filter those rows out"))
+    return found.segments, diags
+
+
+def _data_diagnostic(p, registry: Registry) -> Diagnostic:
+    rule = registry.rules[p.code]
+    return Diagnostic(p.code, rule.name, rule.severity, p.message, p.span,
+                      tuple(Related(s, m) for s, m in p.related), p.help, {})
 
 
 def _has_data(doc: Document):
@@ -584,8 +645,11 @@ def _has_data(doc: Document):
 
 
 def evaluate_segment(doc: Document, cfg: Config, registry: Registry, pm, data: Any, allowed: list[Path],
-                     base: Path, where, prefetched) -> tuple[list[Diagnostic], dict[str, Any], int]:
-    """Every selected evaluator on one segment's data: (diagnostics, analysis, suppressed)."""
+                     base: Path, where, prefetched, spec_keys=frozenset()) -> tuple[list[Diagnostic], dict, int]:
+    """Every selected evaluator on one segment's data: (diagnostics, analysis, suppressed).
+
+    Findings whose (code, span, message) is in ``spec_keys`` (the spec's own) are left out before
+    suppressions are counted."""
     core = registry.rules
 
     def engine_diag(code: str, span: Span, message: str, help: str | None = None, evidence=None) -> Diagnostic:
@@ -596,7 +660,9 @@ def evaluate_segment(doc: Document, cfg: Config, registry: Registry, pm, data: A
     dataset, found = _load_data(doc, data, registry, allowed, engine_diag, base=base, where=where,
                                 prefetched=prefetched)
     found.extend(_run_rules(doc, _selected_rules(registry, cfg), cfg, dataset, analysis, engine_diag, pm))
+    found = [d for d in found if (d.code, d.span, d.message) not in spec_keys]
     kept, suppressed = _apply_suppressions(doc, found, registry, engine_diag)
+    kept = [d for d in kept if (d.code, d.span, d.message) not in spec_keys]  # MS007 for the spec's comments
     kept = _dedupe(sorted(_filter_and_override(kept, registry, cfg), key=Diagnostic.sort_key))
     return kept, {doc.root: analysis}, suppressed
 
@@ -609,11 +675,7 @@ def _load_data(doc: Document, data: Any, registry: Registry, allowed: list[Path]
     root = Path(doc.root).parent if doc.root != "<string>" else (base or Path.cwd())
     dataset, problems, crashes = build(doc, data, registry.readers, [root, *allowed], base,
                                        where=where, prefetched=prefetched)
-    diags = []
-    for p in problems:
-        rule = registry.rules[p.code]
-        diags.append(Diagnostic(p.code, rule.name, rule.severity, p.message, p.span,
-                                tuple(Related(s, m) for s, m in p.related), p.help, {}))
+    diags = [_data_diagnostic(p, registry) for p in problems]
     for plugin, message in crashes:
         diags.append(engine_diag("MS005", Span.point(doc.files[0] if doc.files else doc.root),
                                  f"data source plugin {plugin!r} crashed: {message}",

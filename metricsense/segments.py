@@ -42,6 +42,9 @@ class SegmentResult:
     analysis: dict[str, Any]
     suppressed: int = 0
     exit_code: int = 0  # what this segment's findings alone call for (set by the engine)
+    #: Trust groups hidden in this segment (MS502, per trust signal). Never shown per segment:
+    #: the client reports them summed over segments, naming none (a segment may be one group).
+    withheld: list[Diagnostic] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         from metricsense.engine import finite
@@ -49,11 +52,9 @@ class SegmentResult:
         counts: dict[str, int] = {}
         for d in self.diagnostics:
             counts[d.code] = counts.get(d.code, 0) + 1
-        out: dict[str, Any] = {"spec": self.spec, "segment": self.segment,
-                               "diagnostics": len(self.diagnostics), "codes": dict(sorted(counts.items())),
-                               "suppressed": self.suppressed, "exit_code": self.exit_code}
-        out["analysis"] = finite(self.analysis)
-        return out
+        return {"spec": self.spec, "segment": self.segment, "diagnostics": len(self.diagnostics),
+                "codes": dict(sorted(counts.items())), "suppressed": self.suppressed,
+                "exit_code": self.exit_code, "analysis": finite(self.analysis)}
 
 
 @dataclass
@@ -92,7 +93,7 @@ class BatchJob:
     allowed: tuple[Path, ...]
     base: Path
     disabled: tuple[str, ...] = ()
-    data: Any = None  # in-memory tables (serial runs only: they are never shipped to workers)
+    data: Any = None  # in-memory tables (runs in this process only: never shipped to workers)
     #: (code, span, message) of the spec's own findings: not repeated in every segment.
     spec_keys: frozenset = frozenset()
 
@@ -107,6 +108,11 @@ def check_column(by: str) -> str:
     return by
 
 
+def shown(label: str) -> str:
+    """A segment name as printed for people: control characters escaped, never sent raw."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in label)
+
+
 def _sort_key(label: str) -> tuple:
     """Numbers first, by value (store 2 before store 10), then text; "nan" and "inf" are text."""
     if re.fullmatch(r"-?\d+(\.\d+)?", label):
@@ -114,57 +120,80 @@ def _sort_key(label: str) -> tuple:
     return (1, 0.0, label)
 
 
-def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], base: Path):
-    """The segments of ``doc``'s data: [(label, raw value)] sorted, and the problems met.
+@dataclass
+class Found:
+    """What finding the segments met: the segments, and what a person should hear about."""
 
-    Returns (segments, problems, crashes, has_column). Each source is asked only for the
-    distinct values of the column (a reader may push that down: `SELECT DISTINCT`).
+    segments: list[tuple[str, Any]]
+    problems: list = field(default_factory=list)  # DataProblem
+    crashes: list[str] = field(default_factory=list)
+    with_column: list = field(default_factory=list)  # the sources (DataSource) that have it
+    unassigned: list = field(default_factory=list)  # (DataSource, origin, rows without a value)
+
+
+def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], base: Path) -> Found:
+    """The segments of ``doc``'s data, sorted, as (label, raw value) pairs.
+
+    Each source is asked only for the distinct values of the column (a reader may push that
+    down: `SELECT DISTINCT`); files are read one column at a time, batch by batch, so memory does
+    not grow with the rows. A raw value keeps its type (text, whole or decimal number), so a
+    database compares it with the column as stored.
     """
     import numpy as np
 
-    from metricsense.data.dataset import DataProblem, _Builder, source_key
-    from metricsense.data.table import DataError, Labels, column_labels
+    from metricsense.data.dataset import DataProblem, _Builder
+    from metricsense.data.readers import DISTINCT_ROWS
+    from metricsense.data.table import DataError, Labels, column_labels, find_column
 
     b = _Builder(doc, data, readers, [Path(a) for a in allowed], base)
-    series, surveys = b.needs()
-    sources = {}
-    for need in (*series, *surveys):
-        sources.setdefault(source_key(need.source), need.source)
-    found: dict[str, Any] = {}
-    problems, crashes, has_column = [], [], False
-    for src in sources.values():
+    values: dict[str, Any] = {}
+    found = Found([])
+    for src in b.sources().values():
         try:
-            memory = b.memory_table(src)
-            if memory is not None:
-                tables: Iterable = [memory]
-            else:
-                reader, req = b.request(src)
-                result = reader(replace(req, columns=(by,), distinct=by))
-                tables = [result] if not isinstance(result, Iterable) or hasattr(result, "columns") else result
-            for table in tables:
-                if by not in table.columns:
+            missing, origin, seen = 0, "?", False
+            for table in b.batches(src, columns=(by,), distinct=by):
+                origin = table.origin
+                name = find_column(table.columns, by)
+                if name is None:
                     break  # a source every segment shares
-                has_column = True
-                column = table.columns[by]
-                # NOTE: distinct values first, then labels: a Python string per row would make the
-                # client's memory grow with the data, which segmented runs must not do.
+                seen = True
+                column = table.columns[name]
+                if DISTINCT_ROWS in table.columns:  # one row per value, with its number of rows
+                    empty = column_labels(column) == ""
+                    missing += int(np.nansum(np.asarray(table.columns[DISTINCT_ROWS], dtype=float)[empty]))
+                    column = column[~empty] if not isinstance(column, Labels) else column
+                # NOTE: distinct values first, then labels: a Python string per row would make
+                # the client's memory grow with the data, which segmented runs must not do.
                 if isinstance(column, Labels):
-                    codes = np.unique(column.codes[column.codes >= 0])
-                    column, numeric = Labels(codes.astype(np.int32), column.labels), False
+                    missing += int((column.codes < 0).sum())
+                    codes = np.unique(column.codes[column.codes >= 0]).astype(np.int32)
+                    labels, numeric = column_labels(Labels(codes, column.labels)), False
                 else:
                     column = np.asarray(column)
                     numeric = column.dtype.kind in "iuf"
-                    column = np.unique(column[~np.isnan(column)]) if column.dtype.kind == "f" else np.unique(column)
-                labels = column_labels(column)
+                    if column.dtype.kind == "f":
+                        missing += int(np.isnan(column).sum())
+                        column = np.unique(column[~np.isnan(column)])
+                    elif numeric:
+                        column = np.unique(column)
+                    labels = column_labels(column)
+                    if not numeric:
+                        missing += int((labels == "").sum())
+                        labels = np.unique(labels)
                 for label in labels[labels != ""].tolist():
-                    if label not in found:
-                        found[label] = int(label) if numeric and re.fullmatch(r"-?\d+", label) else label
+                    if label not in values:
+                        values[label] = (int(label) if re.fullmatch(r"-?\d+", label) else float(label)) \
+                            if numeric else label
+            if seen:
+                found.with_column.append(src)
+                if missing:
+                    found.unassigned.append((src, origin, missing))
         except DataError as exc:
-            problems.append(DataProblem(exc.code, src.span, exc.message))
+            found.problems.append(DataProblem(exc.code, src.span, exc.message))
         except Exception as exc:  # a reader plugin that crashed
-            crashes.append(f"{type(exc).__name__}: {exc}")
-    ordered = sorted(found, key=_sort_key)
-    return [(label, found[label]) for label in ordered], problems, crashes, has_column
+            found.crashes.append(f"{type(exc).__name__}: {exc}")
+    found.segments = [(label, values[label]) for label in sorted(values, key=_sort_key)]
+    return found
 
 
 # ---- running one batch (in a worker, or here) --------------------------------------------------
@@ -185,12 +214,6 @@ def _manager(disabled: tuple[str, ...]):
 
 def run_batch(job: BatchJob, manager=None) -> list[SegmentResult]:
     """Read the batch's rows once per source, split them per segment, and check each segment."""
-    import numpy as np
-
-    from metricsense.data.dataset import _Builder, source_key
-    from metricsense.data.table import DataError, RowFilter, column_labels
-    from metricsense.engine import evaluate_segment
-
     from metricsense.loader import DISPLAY_BASE
 
     token = DISPLAY_BASE.set(str(job.base))
@@ -200,75 +223,78 @@ def run_batch(job: BatchJob, manager=None) -> list[SegmentResult]:
         DISPLAY_BASE.reset(token)
 
 
-def _run_batch(job: BatchJob, manager) -> list[SegmentResult]:
+def _split(tables: list, column: str, labels: tuple[str, ...]) -> dict[str, list]:
+    """Each segment's rows of ``tables`` (one sort per table, then a slice per segment)."""
     import numpy as np
 
-    from metricsense.data.dataset import _Builder, source_key
-    from metricsense.data.table import DataError, RowFilter, column_labels
+    from metricsense.data.table import column_labels, find_column
+
+    per: dict[str, list] = {label: [] for label in labels}
+    for t in tables:
+        row_labels = column_labels(t.columns[find_column(t.columns, column)])
+        order = np.argsort(row_labels, kind="stable")
+        ordered = row_labels[order]
+        for label in labels:
+            lo, hi = np.searchsorted(ordered, label, side="left"), np.searchsorted(ordered, label, side="right")
+            if hi > lo:
+                mask = np.zeros(t.rows, dtype=bool)
+                mask[order[lo:hi]] = True
+                per[label].append(t.take(mask))
+    return per
+
+
+def _run_batch(job: BatchJob, manager) -> list[SegmentResult]:
+    from metricsense.data.dataset import _Builder
+    from metricsense.data.table import DataError, RowFilter, find_column
     from metricsense.engine import evaluate_segment
 
     pm, registry, _ = manager or _manager(job.disabled)
-    readers = registry.readers
-    allowed = [Path(a) for a in job.allowed]
     root = Path(job.doc.root).parent if job.doc.root != "<string>" else job.base
-    where = RowFilter(job.by, job.values)
-    b = _Builder(job.doc, job.data, readers, [root, *allowed], job.base, where)
-    series, surveys = b.needs()
-    sources = {}
-    for need in (*series, *surveys):
-        sources.setdefault(source_key(need.source), need.source)
-    split: dict[tuple, dict[str, list]] = {}  # source -> segment label -> its tables
-    shared: dict[tuple, list] = {}
-    for key, src in sources.items():
+    allowed = [root, *(Path(a) for a in job.allowed)]
+    b = _Builder(job.doc, job.data, registry.readers, allowed, job.base, RowFilter(job.by, job.values))
+    prefetched: dict[tuple, Any] = {}  # source -> its tables (shared), or segment -> tables
+    split: dict[tuple, dict[str, list]] = {}
+    for key, src in b.sources().items():
         try:
             tables = list(b.batches(src))
-        except DataError:
-            continue  # each segment reads it again and reports the problem itself
-        except Exception:
-            continue  # a crashed reader: reported per segment, as in a plain check
-        segmented = [t for t in tables if job.by in t.columns]
-        if not segmented:
-            shared[key] = tables
+        except Exception:  # noqa: BLE001 - each segment reads it again and reports the problem
             continue
-        per: dict[str, list] = {label: [] for label in job.labels}
-        for t in segmented:
-            labels = column_labels(t.columns[job.by])
-            order = np.argsort(labels, kind="stable")
-            ordered = labels[order]
-            for label in job.labels:
-                lo = np.searchsorted(ordered, label, side="left")
-                hi = np.searchsorted(ordered, label, side="right")
-                if hi > lo:
-                    mask = np.zeros(t.rows, dtype=bool)
-                    mask[order[lo:hi]] = True
-                    per[label].append(t.take(mask))
-        split[key] = per
+        if any(find_column(t.columns, job.by) is not None for t in tables):
+            split[key] = _split(tables, job.by, job.labels)
+        else:
+            prefetched[key] = tables
     out = []
     for value, label in zip(job.values, job.labels):
-        prefetched = dict(shared)
-        for key, per in split.items():
-            prefetched[key] = per[label]
-        one = RowFilter(job.by, (value,))
-        diags, analysis, suppressed = evaluate_segment(job.doc, job.config, registry, pm, job.data,
-                                                       [root, *allowed], job.base, one, prefetched)
-        tagged = [_tag(d, job.by, label) for d in diags if (d.code, d.span, d.message) not in job.spec_keys]
-        out.append(SegmentResult(job.doc.root, label, tagged, _lean(analysis), suppressed))
+        mine = {**prefetched, **{key: per[label] for key, per in split.items()}}
+        diags, analysis, suppressed = evaluate_segment(job.doc, job.config, registry, pm, job.data, allowed,
+                                                       job.base, RowFilter(job.by, (value,)), mine, job.spec_keys)
+        withheld = [d for d in diags if d.code == "MS502"]
+        tagged = [_tag(d, job.by, label) for d in diags if d.code != "MS502"]
+        out.append(SegmentResult(job.doc.root, label, tagged, _lean(analysis), suppressed, 0, withheld))
     return out
 
 
 def _lean(analysis: dict[str, Any]) -> dict[str, Any]:
-    """A segment's analysis without the echo of its input series (`triggers.series`, which the
-    HTML report draws for a whole spec): it is most of the bytes, and the data is the user's own.
-    Every computed number stays."""
+    """A segment's analysis as reported: without the echo of its input series (`triggers.series`,
+    which the HTML report draws for a whole spec: most of the bytes, and the data is the user's
+    own), and without the count of trust groups it hides (a segment may be one group). Every
+    other computed number stays."""
     for spec in analysis.values():
-        triggers = spec.get("triggers") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict):
+            continue
+        triggers = spec.get("triggers")
         if isinstance(triggers, dict):
             triggers.pop("series", None)
+        for signal in ((spec.get("trust") or {}).get("signals") or {}).values():
+            if isinstance(signal, dict):
+                for key in ("suppressed", "below_minimum", "secondary"):
+                    signal.pop(key, None)
+                signal["groups"] = [g for g in signal.get("groups") or () if not g.get("suppressed")]
     return analysis
 
 
 def _tag(d: Diagnostic, by: str, label: str) -> Diagnostic:
-    return replace(d, message=f"[{by}={label}] {d.message}", segment=label)
+    return replace(d, message=f"[{by}={shown(label)}] {d.message}", segment=label)
 
 
 # ---- scheduling ---------------------------------------------------------------------------------
@@ -320,12 +346,30 @@ def _ordered(submit: Callable[[BatchJob], Any], result: Callable[[Any], list], j
 def _run_processes(jobs_iter: Iterable[BatchJob], jobs: int, window: int | None) -> Iterator[SegmentResult]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    def result(fut) -> list[SegmentResult]:
+        try:
+            return fut.result()
+        except BrokenProcessPool:
+            raise WorkerError(
+                "a worker process died before its segments were checked; from a Python script, "
+                "call metricsense.check(..., jobs=N) under `if __name__ == \"__main__\":`") from None
+        except Exception as exc:
+            raise WorkerError(f"a worker process failed: {type(exc).__name__}: {exc}") from None
 
     # NOTE: spawn, not fork: the parent may hold BLAS and Arrow threads, which fork does not copy.
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_one_thread_per_worker) as pool:
-        yield from _ordered(lambda job: pool.submit(run_batch, job), lambda fut: fut.result(),
-                            jobs_iter, window or 2 * jobs)
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_one_thread_per_worker) as pool:
+            yield from _ordered(lambda job: pool.submit(run_batch, job), result, jobs_iter, window or 2 * jobs)
+    except BrokenProcessPool:
+        raise WorkerError("the worker processes could not start or died; from a Python script, call "
+                          "metricsense.check(..., jobs=N) under `if __name__ == \"__main__\":`") from None
+
+
+class WorkerError(SegmentError):
+    """A worker (a process, or a task on a cluster) failed: the run is incomplete (MS005)."""
 
 
 def _one_thread_per_worker() -> None:
@@ -338,18 +382,47 @@ def _one_thread_per_worker() -> None:
         os.environ[name] = "1"
 
 
+_ADDRESS = re.compile(r"(?:(tcp|tls|ws|wss|ucx|inproc)://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?/?\Z")
+
+
+def check_scheduler(address: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a Dask scheduler address such as tcp://10.0.0.5:8786."""
+    match = _ADDRESS.match(address or "")
+    if not match or (match.group(1) in (None, "tcp", "tls") and match.group(3) is None):
+        raise SegmentError(f"`--scheduler {address}`: expected a Dask scheduler address such as "
+                           "tcp://10.0.0.5:8786")
+    return match.group(1) or "tcp", match.group(2).strip("[]"), int(match.group(3)) if match.group(3) else None
+
+
 def _run_dask(jobs_iter: Iterable[BatchJob], address: str, window: int | None) -> Iterator[SegmentResult]:
+    import socket
+
+    scheme, host, port = check_scheduler(address)
     try:
         from distributed import Client
     except ImportError:
         raise SegmentError("`--scheduler` needs Dask: pip install 'metricsense[dask]'") from None
+    if scheme in ("tcp", "tls") and port is not None:
+        # NOTE: a quick look first: Dask's client retries a refused connection until its timeout,
+        # then complains on standard error as it is collected.
+        try:
+            socket.create_connection((host, port), timeout=5).close()
+        except OSError as exc:
+            raise SegmentError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
     try:
         client = Client(address, timeout="10s", set_as_default=False)
     except Exception as exc:
         raise SegmentError(f"cannot reach the Dask scheduler at {address}: {type(exc).__name__}: {exc}") from None
+
+    def result(fut) -> list[SegmentResult]:
+        try:
+            return fut.result()
+        except Exception as exc:
+            raise WorkerError(f"a task on the Dask cluster failed: {type(exc).__name__}: {exc}") from None
+
     try:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
-        yield from _ordered(lambda job: client.submit(run_batch, job, pure=False), lambda fut: fut.result(),
+        yield from _ordered(lambda job: client.submit(run_batch, job, pure=False), result,
                             jobs_iter, window or 2 * workers)
     finally:
         client.close()
@@ -367,8 +440,7 @@ def rollup_text(rollup: Rollup, limit: int = 8) -> list[str]:
     """The per-rule summary of a segmented run, for people."""
     lines = [f"Segments by `{rollup.by}`: {rollup.count} checked."]
     for item in rollup.rules():
-        names = item["segments"]
-        shown = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
-        lines.append(f"  {item['code']} {item['name']}: {item['fired']} of {item['of']} segments ({shown})")
+        names = [shown(n) for n in item["segments"]]
+        listed = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+        lines.append(f"  {item['code']} {item['name']}: {item['fired']} of {item['of']} segments ({listed})")
     return lines
-

@@ -161,6 +161,14 @@ class _Builder:
         surveys = [_Need(t.name, t, t.data, "", True) for t in doc.trusts if t.data is not None]
         return series, surveys
 
+    def sources(self) -> dict[tuple, DataSource]:
+        """Every source the spec reads (series and surveys), once each, by ``source_key``."""
+        series, surveys = self.needs()
+        found: dict[tuple, DataSource] = {}
+        for need in (*series, *surveys):
+            found.setdefault(source_key(need.source), need.source)
+        return found
+
     # ---- reading ----------------------------------------------------------------------------
     def request(self, src: DataSource) -> tuple[Reader, ReadRequest] | None:
         from metricsense.data import secrets
@@ -189,8 +197,10 @@ class _Builder:
             allowed=tuple(self.allowed + [spec_dir]),
         )
 
-    def batches(self, src: DataSource, columns: tuple[str, ...] | None = None) -> Iterable[Table]:
-        """The source's rows in batches; ``columns`` is a hint that only those are needed.
+    def batches(self, src: DataSource, columns: tuple[str, ...] | None = None,
+                distinct: str | None = None) -> Iterable[Table]:
+        """The source's rows in batches; ``columns`` is a hint that only those are needed, and
+        ``distinct`` one that only the distinct values of that column are (see ReadRequest).
 
         With a segment filter (``where``) only that segment's rows are kept, whatever the reader
         did with the hint; a table without the segment column is shared by every segment.
@@ -204,12 +214,12 @@ class _Builder:
         made = self.request(src)
         assert made is not None
         reader, req = made
-        if columns is not None or self.where is not None:
+        if columns is not None or self.where is not None or distinct is not None:
             from dataclasses import replace
 
             if columns is not None and self.where is not None:
                 columns = (*columns, self.where.column)
-            req = replace(req, columns=columns, where=self.where)
+            req = replace(req, columns=columns, where=self.where, distinct=distinct)
         result = reader(req)
         batches = [result] if isinstance(result, Table) else result
         if self.where is None:
@@ -239,15 +249,17 @@ class _Builder:
         names = parts[0].columns.keys()
         cols = {n: _concat([p.columns[n] for p in parts]) for n in names}
         if any(p.lines is not None for p in parts):  # a segment's rows: keep each row's line
-            lines = [p.lines if p.lines is not None else np.full(p.rows, -1) for p in parts]
-            return Table(cols, parts[0].origin, None, np.concatenate(lines))
+            lines = [p.lines if p.lines is not None else
+                     (np.arange(p.rows) + p.first_line if p.first_line is not None else np.full(p.rows, -1))
+                     for p in parts]
+            if all(ln is not None for ln in lines) and not any((ln < 0).any() for ln in lines):
+                return Table(cols, parts[0].origin, None, np.concatenate(lines))
+            return Table(cols, parts[0].origin, None)
         return Table(cols, parts[0].origin, parts[0].first_line)
 
 
 def _concat(columns: list) -> np.ndarray:
-    if all(isinstance(c, Labels) for c in columns):
-        return np.concatenate([np.asarray(c) for c in columns])
-    return np.concatenate([np.asarray(c) if isinstance(c, Labels) else c for c in columns])
+    return np.concatenate([np.asarray(c) for c in columns])
 
 
 def _is_table_like(obj: Any) -> bool:

@@ -116,7 +116,31 @@ DATA_PATH_OUTSIDE = declare(
     ''',
 )
 
+SEGMENT_VALUE_MISSING = declare(
+    code="MS036", name="segment-value-missing", severity=Severity.WARNING,
+    doc='''Rows without a value in the segment column: a segmented run checks them nowhere.
+
+    ## Why is this bad?
+    `msense check --by store` checks every store on its own; a row whose `store` is empty belongs
+    to no store, so none of its numbers is looked at. A KPI system checked store by store should
+    account for every row (seed 004: many indicators, each with its theory; a number nobody reads
+    is not measured), and rows that fall between segments are often the first sign of an export
+    that dropped a field.
+
+    ## Example
+    ```msense
+    data "stores.csv"        # some rows have an empty `store`
+    ```
+    `msense check spec.msense --by store`
+
+    ## What to do instead
+    Fill in the segment on every row, or leave those rows out of the source (a `WHERE store IS
+    NOT NULL` in a query, a filter before the export).
+    ''',
+)
+
 RULES = (DATA_SOURCE_MISSING, DATA_COLUMN_MISSING, DATA_NOT_NUMERIC, DATA_DUPLICATE_PERIOD, DATA_EMPTY,
+         SEGMENT_VALUE_MISSING,
          DATA_PATH_OUTSIDE)
 
 

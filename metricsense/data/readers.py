@@ -207,22 +207,32 @@ def _read_parquet_dataset(request: ReadRequest) -> Iterator[Table]:
 # ---- SQL ---------------------------------------------------------------------------------------
 
 
+#: With ``ReadRequest.distinct``, a reader may return one row per distinct value with the number
+#: of rows holding it in this column (SQL pushes a GROUP BY down); without it, rows count one each.
+DISTINCT_ROWS = "msense_rows"
+
+
 def _quote_identifier(name: str) -> str:
     """A column name as a quoted SQL identifier. Only plain names reach here (letters, digits,
     _: metricsense.segments checks them), and quotes are doubled all the same."""
     return '"' + name.replace('"', '""') + '"'
 
 
-def _segment_query(request: ReadRequest, placeholder: str) -> tuple[str, list] | None:
+def _segment_query(request: ReadRequest, placeholder: str) -> tuple[str, list | None] | None:
     """The spec's query wrapped to return only the segments' rows, or the distinct segments.
 
     The segment values are bound as parameters, never spliced in. None when nothing is asked.
+    With psycopg's ``%s`` placeholders a literal ``%`` in the query is doubled, as its
+    parameter syntax requires.
     """
-    query = (request.source.query or "").strip().rstrip(";")
+    query = (request.source.query or "").strip().rstrip(";").rstrip()
     if request.distinct:
         col = _quote_identifier(request.distinct)
-        return f"SELECT DISTINCT {col} FROM (\n{query}\n) AS msense_rows", []
+        return (f"SELECT {col}, count(*) AS {DISTINCT_ROWS} FROM (\n{query}\n) AS msense_rows GROUP BY {col}",
+                None)
     if request.where is not None and request.where.values:
+        if placeholder == "%s":
+            query = query.replace("%", "%%")
         col = _quote_identifier(request.where.column)
         marks = ", ".join([placeholder] * len(request.where.values))
         return f"SELECT * FROM (\n{query}\n) AS msense_rows WHERE {col} IN ({marks})", list(request.where.values)
@@ -286,7 +296,7 @@ def read_sqlite(request: ReadRequest) -> Iterator[Table]:
         wrapped = _segment_query(request, "?")
         if wrapped is not None:
             try:  # NOTE: a query that cannot be wrapped is run as written, filtered after reading
-                cur = conn.execute(*wrapped)
+                cur = conn.execute(wrapped[0], wrapped[1] or ())
             except sqlite3.Error:
                 cur = None
         if cur is None:

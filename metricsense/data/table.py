@@ -93,7 +93,7 @@ class Table:
         return None if self.first_line is None else self.first_line + row_index
 
     def take(self, mask: np.ndarray) -> Table:
-        """The rows where ``mask`` is true (line numbers are lost: rows are no longer contiguous)."""
+        """The rows where ``mask`` is true, each keeping its line in the file (``lines``)."""
         idx = np.flatnonzero(mask)
         cols = {n: (c[idx] if not isinstance(c, Labels) else Labels(c.codes[idx], c.labels))
                 for n, c in self.columns.items()}
@@ -145,6 +145,15 @@ def column_labels(column) -> np.ndarray:
     return np.array([segment_label(v) for v in arr], dtype=object)
 
 
+def find_column(columns, name: str) -> str | None:
+    """The column called ``name``; else the one column whose name differs only in case (SQL
+    folds or keeps the case of names, depending on the database); else None."""
+    if name in columns:
+        return name
+    folded = [c for c in columns if c.casefold() == name.casefold()]
+    return folded[0] if len(folded) == 1 else None
+
+
 @dataclass(frozen=True)
 class RowFilter:
     """Rows whose ``column`` holds one of ``values`` (raw values as found: text or whole numbers).
@@ -161,9 +170,10 @@ class RowFilter:
         return frozenset(segment_label(v) for v in self.values)
 
     def apply(self, table: Table) -> Table:
-        if self.column not in table.columns:
+        column = find_column(table.columns, self.column)
+        if column is None:
             return table
-        keep = np.isin(column_labels(table.columns[self.column]), list(self.labels))
+        keep = np.isin(column_labels(table.columns[column]), list(self.labels))
         if keep.all():
             return table
         return table.take(keep)
