@@ -88,7 +88,8 @@ cdef class Parser:
     cdef int *inc  # triples: child index, splice, Nones before
     cdef char *ignored
     cdef char *commented
-    cdef list lexer_matchers  # per lexer: tuple of compiled-regex `match` methods
+    cdef list lexer_matchers  # per lexer: the compiled regex's `match` (None until first use)
+    cdef list lexer_patterns  # per lexer: (pattern, flags)
     cdef list lexer_groups  # per lexer: tuple, group index -> terminal id (-1 none)
     cdef list lexer_unless  # per lexer: dict terminal id -> {keyword: terminal id}
     cdef tuple term_names
@@ -100,7 +101,6 @@ cdef class Parser:
         self.actions = NULL
 
     def __init__(self, tables, token_class):
-        import re
         (terminals, nonterminals, actions, start, end, state_lexer, lexers, rules, ws_skip,
          ignore_ids, comment_ids) = tables
         self.term_names = tuple(terminals)
@@ -159,24 +159,29 @@ cdef class Parser:
                     k += 1
         self.rule_names = tuple(names)
         self.lexer_matchers = []
+        self.lexer_patterns = []
         self.lexer_groups = []
         self.lexer_unless = []
         for mres, unless in lexers:
-            matchers = []
-            top = 0
-            for pattern, flags, groups in mres:
-                matchers.append(re.compile(pattern, flags).match)
-                top = max([top] + [g for g, _t in groups])
-            table = [-1] * (top + 1)
-            # Lark's Scanner tries its regexes in order; group numbers are per regex, but each
-            # regex holds different terminals, so one map per lexer needs one regex.
+            # Lark's Scanner tries its regexes in order with group numbers per regex: one map of
+            # group -> terminal per lexer needs one regex (Python 3.11 has no group limit).
             if len(mres) != 1:
                 raise ValueError("one regex per lexer state expected")
-            for g, t in mres[0][2]:
+            pattern, flags, groups = mres[0]
+            table = [-1] * (max([0] + [g for g, _t in groups]) + 1)
+            for g, t in groups:
                 table[g] = t
-            self.lexer_matchers.append(tuple(matchers))
+            self.lexer_matchers.append(None)  # compiled on first use: a small spec visits few states
+            self.lexer_patterns.append((pattern, flags))
             self.lexer_groups.append(tuple(table))
             self.lexer_unless.append({t: dict(words) for t, words in unless})
+
+    cdef object _matcher(self, int lx):
+        import re
+        pattern, flags = self.lexer_patterns[lx]
+        match = re.compile(pattern, flags).match
+        self.lexer_matchers[lx] = match
+        return match
 
     def __dealloc__(self):
         free(self.actions)
@@ -249,11 +254,10 @@ cdef class Parser:
                         at_end = True
                         break
                     lx = self.state_lexer[state]
-                    m = None
-                    for match in <tuple> self.lexer_matchers[lx]:
-                        m = match(text, pos)
-                        if m is not None:
-                            break
+                    match = self.lexer_matchers[lx]
+                    if match is None:
+                        match = self._matcher(lx)
+                    m = match(text, pos)
                     if m is None:
                         raise Fallback("no terminal matches here")
                     term = (<tuple> self.lexer_groups[lx])[m.lastindex]

@@ -37,9 +37,14 @@ def test_wheel_installs_into_a_fresh_venv_and_parses_the_examples(tmp_path):
         "assert 'site-packages' in metricsense.__file__, metricsense.__file__\n"
         "assert resources.files('metricsense').joinpath('grammar_data').joinpath('metricsense.lark').is_file()\n"
         "assert k.BACKEND == 'cython', k.BACKEND\n"
+        "import metricsense._lalr\n"
+        "from metricsense.syntax import compiled\n"
+        "assert compiled.available()\n"
         "specs = sorted(pathlib.Path('examples').rglob('*.msense'))\n"
         "assert specs\n"
         "for p in specs: metricsense.load(p)\n"
+        "from metricsense.syntax.transformer import ModelBuilder\n"
+        "for p in specs: compiled.parse(p.read_text(), ModelBuilder())\n"
         "print(len(specs))\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "METRICSENSE_PUREPYTHON")}

@@ -28,27 +28,27 @@ class Unsupported(Exception):
 
 
 def lark_stamp() -> str:
-    """Which Lark is installed (path, size and time of its package), without importing it."""
+    """Which Lark is installed (where, and its package file's size and time), without importing it."""
     spec = find_spec("lark")
     if spec is None or not spec.origin:
         return "none"
     st = os.stat(spec.origin)
-    version = os.path.join(os.path.dirname(spec.origin), "__init__.py")
-    with open(version, "rb") as fh:
-        head = fh.read(4096)
-    return f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}:{zlib.crc32(head):08x}"
+    return f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def cache_path(grammar: str) -> str | None:
+def cache_path(grammar: str, stamp: str) -> str | None:
+    """One file per grammar and Lark installation (venvs sharing a home keep their own)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     if not os.path.isabs(base):
         return None
-    return os.path.join(base, "metricsense", f"lalr-{FORMAT}-{zlib.crc32(grammar.encode('utf-8')):08x}.marshal")
+    key = zlib.crc32(stamp.encode("utf-8"), zlib.crc32(grammar.encode("utf-8")))
+    return os.path.join(base, "metricsense", f"lalr-{FORMAT}-{key:08x}.marshal")
 
 
 def load_cached(grammar: str) -> tuple | None:
     """The tables for this grammar and this Lark, if a cache file holds them."""
-    path = cache_path(grammar)
+    stamp = lark_stamp()
+    path = cache_path(grammar, stamp)
     if path is None:
         return None
     try:
@@ -58,20 +58,21 @@ def load_cached(grammar: str) -> tuple | None:
         return None
     if not (isinstance(data, tuple) and len(data) == 4 and data[0] == FORMAT):
         return None
-    if data[1] != grammar or data[2] != lark_stamp():
+    if data[1] != grammar or data[2] != stamp:
         return None
     return data[3]
 
 
 def store(grammar: str, tables: tuple) -> None:
-    path = cache_path(grammar)
+    stamp = lark_stamp()
+    path = cache_path(grammar, stamp)
     if path is None:
         return
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "wb") as fh:
-            marshal.dump((FORMAT, grammar, lark_stamp(), tables), fh)
+            marshal.dump((FORMAT, grammar, stamp, tables), fh)
         os.replace(tmp, path)
     except OSError:
         pass  # NOTE: an unwritable cache only costs the next start-up the table extraction
