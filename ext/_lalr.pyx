@@ -6,6 +6,7 @@
 # the caller parses with Lark instead: syntax errors, their messages and recovery stay Lark's.
 
 from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy
 from cpython.unicode cimport PyUnicode_READ, PyUnicode_KIND, PyUnicode_DATA
 
 cdef enum:
@@ -113,7 +114,10 @@ cdef class Parser:
         self.token_class = token_class
         self.str_new = str.__new__
         cdef Py_ssize_t i, n
-        n = len(actions)
+        cdef const unsigned char[:] raw = actions
+        n = len(raw) // sizeof(int)
+        if n * sizeof(int) != len(raw) or n != len(state_lexer) * self.nsym:
+            raise ValueError("the action table does not fit the states and symbols")
         self.actions = <int *> malloc(n * sizeof(int))
         self.state_lexer = <int *> malloc(len(state_lexer) * sizeof(int))
         self.ignored = <char *> malloc(self.nterm)
@@ -131,8 +135,8 @@ cdef class Parser:
                 and self.rule_size and self.rule_flags and self.rule_append and self.rule_inc_start
                 and self.rule_inc_len and self.inc):
             raise MemoryError()
-        for i in range(n):
-            self.actions[i] = actions[i]
+        if n:
+            memcpy(self.actions, &raw[0], n * sizeof(int))
         for i in range(len(state_lexer)):
             self.state_lexer[i] = state_lexer[i]
         for i in range(self.nterm):

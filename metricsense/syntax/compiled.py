@@ -41,17 +41,19 @@ def _load():
     from metricsense.syntax.parser import grammar_text, lark_parser
 
     grammar = grammar_text()
-    data = tables.load_cached(grammar)
-    if data is None:
+    cached = tables.load_cached(grammar)
+    if cached is not None:
         try:
-            data = tables.extract(lark_parser())
-        except tables.Unsupported:
-            return None
-        tables.store(grammar, data)
+            return _lalr.Parser(cached, Token)
+        except Exception:  # noqa: BLE001 - a cache file that does not fit: extract the tables again
+            pass
     try:
-        return _lalr.Parser(data, Token)
-    except (ValueError, TypeError, IndexError):  # a cache file from another layout
+        data = tables.extract(lark_parser())
+        parser = _lalr.Parser(data, Token)
+    except Exception:  # noqa: BLE001 - Unsupported, or another Lark's internals: Lark parses alone
         return None
+    tables.store(grammar, data)
+    return parser
 
 
 def callbacks_for(builder) -> list:

@@ -94,6 +94,25 @@ def test_constructs_parse_the_same(text):
     assert_same(text, must_compile=True)
 
 
+KEYWORDS = ("mission lever kpi trigger trust include data kind focus unit owner scope target link guards "
+            "responds review every by lag sql from column period layout when for ask with or and not of "
+            "abs team scale gap at input output results higher individual wide one-to-one weeks").split()
+PLACES = ['lever {w} "L"\n', 'kpi {w} {{ kind outcome }}\n', 'kpi a {{ guards {w}, b responds {w} +0.1 }}\n',
+          'trigger t when {w} > 1 {{ }}\n', 'trigger t when a.{w} > target({w}) {{ }}\n',
+          'trigger t when {w}(a, 2) > 1 {{ }}\n', 'failure {w} "x" at input\n', 'trust {w} {{ team "q" }}\n',
+          'kpi a {{ responds b 1 lag 2 {w} }}\n', 'kpi a {{ scope {w} }}\n', 'trigger t when a > 1 {{ with {w} }}\n']
+
+
+def test_keywords_in_every_place_parse_the_same():
+    """A keyword is a name where only a name fits and reserved where the keyword fits too."""
+    valid = 0
+    for place in PLACES:
+        for word in KEYWORDS:
+            result, took = assert_same(place.format(w=word))
+            valid += took
+    assert 0 < valid < len(PLACES) * len(KEYWORDS)  # some places take the keyword, some refuse it
+
+
 def test_a_markdown_spec_keeps_the_lines_of_the_markdown_file():
     text = "# Title\n\nprose\n\n```msense\nlever l \"L\"\nkpi a { responds l +0.2 }\n```\n"
     fast, _ = assert_same(text, "doc.md", must_compile=True)
