@@ -52,8 +52,6 @@ def lark_parser():
     return _parser
 
 
-get_parser = lark_parser
-
 
 def _build(kwargs):
     from lark import Lark
