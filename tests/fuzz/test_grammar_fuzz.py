@@ -104,6 +104,10 @@ def _explicit() -> dict:
 
 
 SPECS = from_lark(GRAMMAR, start="start", explicit=_explicit())
+#: The same with keywords for names: valid where only a name fits (`lever kind`), refused where
+#: the keyword fits too (`target` in a condition).
+SPECS_KEYWORD_NAMES = from_lark(GRAMMAR, start="start", explicit={
+    **_explicit(), "NAME": st.sampled_from(sorted(KEYWORDS) + POOL).map(lambda s: s + " ")})
 
 
 class _Timeout(Exception):
@@ -167,7 +171,7 @@ def test_generated_specs_parse_check_and_format(text):
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                     HealthCheck.data_too_large,
                                                                     HealthCheck.filter_too_much])
-@given(SPECS, st.integers(0, 10_000))
+@given(st.one_of(SPECS, SPECS_KEYWORD_NAMES), st.integers(0, 10_000))
 def test_the_compiled_parser_builds_what_lark_builds(text, cut):
     """Same statements (spans included), suppressions and errors as Lark, on the grammar's own
     output and on a prefix of it (which is mostly a syntax error, left to Lark)."""
