@@ -408,13 +408,13 @@ cdef class Parser:
             free(stack)
 
     cdef int _single(self, int r, int top, int size):
-        """The stack index of the one child a `?rule` returns (-1 for a placeholder)."""
-        cdef int base = top - size + 1, k, s = self.rule_inc_start[r]
+        """The stack index of the one child a `?rule` returns (-1: a placeholder, -2: none)."""
+        cdef int base = top - size + 1, s = self.rule_inc_start[r]
         if s < 0:
             return base if size == 1 else -2
-        for k in range(s, s + self.rule_inc_len[r]):
-            return base + self.inc[3 * k]
-        return -1
+        if self.rule_inc_len[r] == 0:
+            return -1
+        return base + self.inc[3 * s]
 
     cdef list _children(self, str text, Entry *stack, list values, int top, int r, int size):
         cdef int base = top - size + 1, k, s = self.rule_inc_start[r], i, nn

@@ -16,7 +16,6 @@ class Token(str):
 
 
 _parser = None  # the compiled parser, False when it is not to be had
-_callbacks: dict[int, list] = {}  # per builder: one bound method (or None) per rule
 
 
 def available() -> bool:
@@ -57,15 +56,14 @@ def _load():
 
 
 def callbacks_for(builder) -> list:
-    """The builder's method for each rule, in the compiled parser's rule order."""
-    key = id(builder)
-    found = _callbacks.get(key)
-    if found is None or found[0] is not builder:
-        parser = _get()
+    """The builder's method for each rule, in the compiled parser's rule order (kept on the builder)."""
+    parser = _get()
+    found = builder.__dict__.get("_lalr_callbacks")
+    if found is None or found[0] is not parser:
         # NOTE: a `?rule` that always has one child needs no method (None: the parse falls back
         # to Lark if it is ever asked for one).
         rows = [None if name is None else getattr(builder, name, None) for name in parser.rule_names]
-        found = _callbacks[key] = [builder, rows]
+        found = builder.__dict__["_lalr_callbacks"] = (parser, rows)
     return found[1]
 
 
