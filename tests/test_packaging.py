@@ -116,3 +116,30 @@ def test_cli_start_up_imports_nothing_heavy():
     flags = ["-S"] if sys.flags.no_site else []
     result = subprocess.run([sys.executable, *flags, "-P", "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_checking_a_spec_without_data_imports_neither_lark_nor_numpy(tmp_path):
+    """The start-up goal's path: a valid spec without data or gains is parsed by the compiled
+    parser (no Lark) and checked without NumPy."""
+    from metricsense.syntax import compiled, parse_text
+
+    if not compiled.available():
+        pytest.skip("metricsense._lalr is not built")
+    parse_text("lever warm\n")  # the compiled parser's tables are cached by now
+    starter = (ROOT / "metricsense" / "starter.msense").read_text("utf-8")
+    spec = tmp_path / "small.msense"
+    spec.write_text("\n".join(line for line in starter.splitlines() if "responds" not in line) + "\n")
+    (tmp_path / "msense.toml").write_text("")
+    code = (
+        "import sys\n"
+        "sys.argv = ['msense', 'check', 'small.msense']\n"
+        "from metricsense.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "heavy = sorted(m for m in ('lark', 'numpy', 'pyarrow', 'ipywidgets', 'IPython') if m in sys.modules)\n"
+        "print(code, heavy, file=sys.stderr)\n"
+        "assert code == 1 and not heavy, (code, heavy)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "METRICSENSE_PUREPYTHON"}
+    result = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "MS017" in result.stdout  # it did check: the levers no KPI responds to
