@@ -129,7 +129,10 @@ cdef class Parser:
         self.rule_append = <int *> malloc(nr * sizeof(int))
         self.rule_inc_start = <int *> malloc(nr * sizeof(int))
         self.rule_inc_len = <int *> malloc(nr * sizeof(int))
-        ninc = sum(len(r[4]) for r in rules if r[4] is not None)
+        ninc = 0
+        for row in rules:
+            if row[4] is not None:
+                ninc += len(row[4])
         self.inc = <int *> malloc((3 * ninc + 1) * sizeof(int))
         if not (self.actions and self.state_lexer and self.ignored and self.commented and self.rule_lhs
                 and self.rule_size and self.rule_flags and self.rule_append and self.rule_inc_start
@@ -172,7 +175,7 @@ cdef class Parser:
             if len(mres) != 1:
                 raise ValueError("one regex per lexer state expected")
             pattern, flags, groups = mres[0]
-            table = [-1] * (max([0] + [g for g, _t in groups]) + 1)
+            table = [-1] * (max([0] + [g for g, _ in groups]) + 1)
             for g, t in groups:
                 table[g] = t
             self.lexer_matchers.append(None)  # compiled on first use: a small spec visits few states
@@ -216,7 +219,7 @@ cdef class Parser:
     def parse(self, str text, list callbacks):
         cdef Py_ssize_t n = len(text)
         cdef Py_ssize_t pos = 0, line_start = 0, tend, j
-        cdef int line = 1, state, term, act, r, size, lx, depth, top, i, k, kk
+        cdef int line = 1, state, term = -1, act, r, size, lx, depth, top, i, kk
         cdef Py_UCS4 ch
         cdef int kind = PyUnicode_KIND(text)
         cdef void *data = PyUnicode_DATA(text)
@@ -237,6 +240,9 @@ cdef class Parser:
         try:
             top = 0
             stack[0].state = self.start_state
+            stack[0].kind = K_NONE
+            stack[0].empty = 1
+            stack[0].depth = 0
             values.append(None)
             while True:
                 # ---- the next token, lexed for the current parser state ----
