@@ -48,6 +48,7 @@ def test_wheel_installs_into_a_fresh_venv_and_parses_the_examples(tmp_path):
         "print(len(specs))\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "METRICSENSE_PUREPYTHON")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # the throwaway venv's parser tables go with it
     result = subprocess.run([str(py), "-c", probe], cwd=work, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     msense = subprocess.run([str(env_dir / "bin" / "msense"), "check", "--exit-zero", "examples"], cwd=work,
