@@ -37,12 +37,18 @@ def test_wheel_installs_into_a_fresh_venv_and_parses_the_examples(tmp_path):
         "assert 'site-packages' in metricsense.__file__, metricsense.__file__\n"
         "assert resources.files('metricsense').joinpath('grammar_data').joinpath('metricsense.lark').is_file()\n"
         "assert k.BACKEND == 'cython', k.BACKEND\n"
+        "import metricsense._lalr\n"
+        "from metricsense.syntax import compiled\n"
+        "assert compiled.available()\n"
         "specs = sorted(pathlib.Path('examples').rglob('*.msense'))\n"
         "assert specs\n"
         "for p in specs: metricsense.load(p)\n"
+        "from metricsense.syntax.transformer import ModelBuilder\n"
+        "for p in specs: compiled.parse(p.read_text(), ModelBuilder())\n"
         "print(len(specs))\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "METRICSENSE_PUREPYTHON")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # the throwaway venv's parser tables go with it
     result = subprocess.run([str(py), "-c", probe], cwd=work, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     msense = subprocess.run([str(env_dir / "bin" / "msense"), "check", "--exit-zero", "examples"], cwd=work,
@@ -79,7 +85,8 @@ def _module(path: Path) -> str:
 
 def test_import_layering_contracts():
     """The layers of house-style section 1, checked on the source: model, span and diagnostics
-    are leaves; Lark stays inside metricsense.syntax; the core never imports the CLI."""
+    are leaves; Lark and the compiled parser stay inside metricsense.syntax; the core never
+    imports the CLI."""
     files = {_module(p): _imports(p) for p in (ROOT / "metricsense").rglob("*.py")}
     assert len(files) > 20
     leaves = {"metricsense.span": set(), "metricsense.model": {"metricsense.span"},
@@ -91,6 +98,8 @@ def test_import_layering_contracts():
         uses_lark = {m for m in imported if m == "lark" or m.startswith("lark.") or m.startswith("lark_")}
         if not module.startswith("metricsense.syntax"):
             assert not uses_lark, f"{module} imports {uses_lark}: Lark belongs in metricsense.syntax"
+            # The compiled parser runs on Lark's tables: it is part of the syntax layer too.
+            assert "metricsense._lalr" not in imported, f"{module} imports the compiled parser"
         if module not in ("metricsense.cli", "metricsense.__main__"):
             assert not {m for m in imported if m.startswith("metricsense.cli")}, f"{module} imports the CLI"
 
@@ -108,3 +117,30 @@ def test_cli_start_up_imports_nothing_heavy():
     flags = ["-S"] if sys.flags.no_site else []
     result = subprocess.run([sys.executable, *flags, "-P", "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_checking_a_spec_without_data_imports_neither_lark_nor_numpy(tmp_path):
+    """The start-up goal's path: a valid spec without data or gains is parsed by the compiled
+    parser (no Lark) and checked without NumPy."""
+    from metricsense.syntax import compiled, parse_text
+
+    if not compiled.available():
+        pytest.skip("metricsense._lalr is not built")
+    parse_text("lever warm\n")  # the compiled parser's tables are cached by now
+    starter = (ROOT / "metricsense" / "starter.msense").read_text("utf-8")
+    spec = tmp_path / "small.msense"
+    spec.write_text("\n".join(line for line in starter.splitlines() if "responds" not in line) + "\n")
+    (tmp_path / "msense.toml").write_text("")
+    code = (
+        "import sys\n"
+        "sys.argv = ['msense', 'check', 'small.msense']\n"
+        "from metricsense.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "heavy = sorted(m for m in ('lark', 'numpy', 'pyarrow', 'ipywidgets', 'IPython') if m in sys.modules)\n"
+        "print(code, heavy, file=sys.stderr)\n"
+        "assert code == 1 and not heavy, (code, heavy)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "METRICSENSE_PUREPYTHON"}
+    result = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "MS017" in result.stdout  # it did check: the levers no KPI responds to

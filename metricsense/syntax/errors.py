@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from lark import Lark
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from typing import TYPE_CHECKING
 
 from metricsense.span import Span
+
+if TYPE_CHECKING:
+    from lark import Lark
+    from lark.exceptions import UnexpectedInput
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,8 @@ def expected_words(expected, parser: Lark) -> str:
 
 
 def _found(exc: UnexpectedInput, text: str) -> str:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
     if isinstance(exc, UnexpectedCharacters):
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
         return f"the character `{ch}`" if ch.strip() else "an unexpected character"
@@ -184,6 +188,8 @@ def _open_block(text: str) -> tuple[int, int, str] | None:
 
 def describe(exc: UnexpectedInput, text: str, file: str, parser: Lark) -> SyntaxProblem:
     """Turn a Lark error into a SyntaxProblem with a span, plain words and maybe a hint."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
     line = getattr(exc, "line", None) or 1
     column = getattr(exc, "column", None) or 1
     end_column = column + 1

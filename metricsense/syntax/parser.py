@@ -1,8 +1,11 @@
 """Parse .msense text (or the ```msense fences of a Markdown file) into model statements.
 
-The Lark parser is built once, lazily, from the grammar installed inside the package, with its
-tables cached on disk; the model is built during the parse (LALR callbacks), so no parse tree is
-ever kept.
+Two parsers, one grammar. The compiled parser (metricsense._lalr, see syntax/compiled.py) runs
+Lark's own LALR table and contextual lexer in C and builds the model on each reduce; it needs no
+`import lark` once its tables are cached. Whenever it cannot finish (a syntax error, anything
+unexpected) the text is parsed again by Lark itself, built once, lazily, from the grammar
+installed inside the package with its tables cached on disk: Lark's errors, hints and recovery
+are the only ones. Both build the model with the same ModelBuilder methods and positions.
 """
 
 from __future__ import annotations
@@ -12,17 +15,16 @@ import threading
 from dataclasses import dataclass
 from importlib import resources
 
-from lark import Lark, Token
-from lark.exceptions import UnexpectedInput, VisitError
-
 from metricsense.model import Suppression
 from metricsense.span import Span
-from metricsense.syntax.transformer import ModelBuilder
+from metricsense.syntax import compiled
+from metricsense.syntax.transformer import ModelBuilder, lark_transformer
 
-_lock = threading.Lock()
-_parser: Lark | None = None
-_builder: ModelBuilder | None = None
-_comments: list[Token] = []
+_lock = threading.RLock()
+_parser = None  # the Lark parser, built on first use
+_builder: ModelBuilder | None = None  # its transformer
+_fast_builder = ModelBuilder()  # the compiled parser's
+_comments: list = []
 
 # Where parsing resumes after an error: a line that starts, at column 1, with a statement keyword.
 _RESUME = re.compile(r"^(mission|lever|disturbance|failure|kpi|trigger|trust|include|data)\b", re.M)
@@ -34,23 +36,26 @@ def grammar_text() -> str:
     return resources.files("metricsense").joinpath("grammar_data").joinpath("metricsense.lark").read_text("utf-8")
 
 
-def _collect_comment(token: Token) -> Token:
+def _collect_comment(token):
     if "msense:" in token:
         _comments.append(token)
     return token
 
 
-def get_parser() -> Lark:
-    """The shared LALR parser (built on first use; tables cached between runs)."""
+def lark_parser():
+    """The shared Lark LALR parser (built on first use; tables cached between runs)."""
     global _parser, _builder
-    if _parser is None:
-        _builder = ModelBuilder()
-        kwargs: dict = {}
-        _parser = _build(kwargs)
+    with _lock:
+        if _parser is None:
+            _builder = lark_transformer()
+            _parser = _build({})
     return _parser
 
 
-def _build(kwargs) -> Lark:
+
+def _build(kwargs):
+    from lark import Lark
+
     options = dict(
         parser="lalr",
         lexer="contextual",
@@ -99,20 +104,46 @@ def markdown_to_spec(text: str) -> str:
     return "\n".join(out)
 
 
-def parse_text(text: str, file: str = "<string>") -> ParseResult:
-    """Parse one file's text. Syntax errors are collected (recovering at the next statement)."""
-    from metricsense.syntax import errors
-
+def _prepare(text: str, file: str) -> str:
     if file.endswith(".md"):
         text = markdown_to_spec(text)
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # a BOM keeps its column so positions stay right
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    parser = get_parser()
+    return text
+
+
+def parse_text(text: str, file: str = "<string>") -> ParseResult:
+    """Parse one file's text. Syntax errors are collected (recovering at the next statement)."""
+    text = _prepare(text, file)
+    with _lock:
+        if compiled.available():
+            _fast_builder.file = file
+            try:
+                statements, comments = compiled.parse(text, _fast_builder)
+            except Exception:  # noqa: BLE001 - Lark parses it again and owns every error
+                pass
+            else:
+                suppressions = [s for s in (_suppression(tok, text, file) for tok in comments) if s]
+                return ParseResult(statements, suppressions, [])
+        return _parse_with_lark(text, file)
+
+
+def parse_text_with_lark(text: str, file: str = "<string>") -> ParseResult:
+    """parse_text with Lark alone (what the compiled parser is tested against)."""
+    return _parse_with_lark(_prepare(text, file), file)
+
+
+def _parse_with_lark(text: str, file: str) -> ParseResult:
+    from lark.exceptions import UnexpectedInput, VisitError
+
+    from metricsense.syntax import errors
+
+    parser = lark_parser()
     problems: list = []
     statements: list = []
-    raw_comments: list[Token] = []
+    raw_comments: list = []
     offset = 0
     with _lock:
         assert _builder is not None
@@ -177,7 +208,7 @@ _SUPPRESS = re.compile(
 )
 
 
-def _suppression(tok: Token, text: str, file: str) -> Suppression | None:
+def _suppression(tok, text: str, file: str) -> Suppression | None:
     match = _SUPPRESS.match(tok)
     if not match:
         return None

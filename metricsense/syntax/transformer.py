@@ -1,10 +1,9 @@
-"""Builds the frozen model from Lark's parse, during the parse (LALR callbacks)."""
+"""Builds the frozen model from the parse: one method per grammar alias, called with the node's
+position (`meta`) and its children, by Lark's tree transformer or by the compiled parser."""
 
 from __future__ import annotations
 
 import datetime as _dt
-
-from lark import Token, Transformer, v_args
 
 from metricsense import model as m
 from metricsense.span import Span
@@ -59,19 +58,17 @@ class _Clauses:
         return self.values.get(key, default)
 
 
-@v_args(meta=True)
-class ModelBuilder(Transformer):
+class ModelBuilder:
     """One method per grammar alias; each only builds model objects with spans."""
 
     def __init__(self) -> None:
-        super().__init__(visit_tokens=False)
         self.file = "<string>"
 
     # ---- helpers ------------------------------------------------------------------------------
     def _span(self, meta) -> Span:
         return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
 
-    def _tspan(self, tok: Token) -> Span:
+    def _tspan(self, tok) -> Span:
         return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
 
     def _clause(self, key, meta, value):
@@ -108,7 +105,7 @@ class ModelBuilder(Transformer):
         name_tok = children[0]
         rest = children[1:]
         label = None
-        if rest and isinstance(rest[0], Token) and rest[0].type == "STRING":
+        if rest and isinstance(rest[0], str) and rest[0].type == "STRING":
             label = unquote(rest[0])
             rest = rest[1:]
         return name_tok, label, rest
@@ -365,6 +362,21 @@ class ModelBuilder(Transformer):
 
     def min_group(self, meta, children):
         return self._clause("min_group", meta, _int(children[0]))
+
+
+def lark_transformer() -> ModelBuilder:
+    """The ModelBuilder as a Lark Transformer, for Lark's trees (imports Lark)."""
+    from lark import Transformer, v_args
+
+    methods = {k: v for k, v in vars(ModelBuilder).items() if callable(v) and not k.startswith("_")}
+
+    def __init__(self) -> None:
+        ModelBuilder.__init__(self)
+        Transformer.__init__(self, visit_tokens=False)
+
+    # NOTE: v_args wraps only methods defined on the class itself, hence the copies.
+    cls = type("LarkModelBuilder", (ModelBuilder, Transformer), {**methods, "__init__": __init__})
+    return v_args(meta=True)(cls)()
 
 
 MAX_DIGITS = 9

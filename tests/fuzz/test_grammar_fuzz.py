@@ -27,7 +27,9 @@ from lark.lexer import PatternStr
 
 import metricsense
 from metricsense.syntax.fmt import format_spec, meaning
-from metricsense.syntax.parser import grammar_text, parse_text
+from metricsense.syntax import compiled
+from metricsense.syntax.parser import _prepare, grammar_text, parse_text, parse_text_with_lark
+from metricsense.syntax.transformer import ModelBuilder
 
 EXAMPLES = int(os.environ.get("MSENSE_FUZZ_EXAMPLES", "150"))
 TIME_BOUND = 5  # seconds per generated spec
@@ -102,6 +104,10 @@ def _explicit() -> dict:
 
 
 SPECS = from_lark(GRAMMAR, start="start", explicit=_explicit())
+#: The same with keywords for names: valid where only a name fits (`lever kind`), refused where
+#: the keyword fits too (`target` in a condition).
+SPECS_KEYWORD_NAMES = from_lark(GRAMMAR, start="start", explicit={
+    **_explicit(), "NAME": st.sampled_from(sorted(KEYWORDS) + POOL).map(lambda s: s + " ")})
 
 
 class _Timeout(Exception):
@@ -159,6 +165,24 @@ def test_generated_specs_parse_check_and_format(text):
     assert _bounded(format_spec, once) == once, "fmt is not idempotent"
     assert meaning(once) == meaning(text), "fmt changed the meaning"
     COUNT["formatted"] += 1
+
+
+@pytest.mark.skipif(not compiled.available(), reason="metricsense._lalr is not built")
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                    HealthCheck.data_too_large,
+                                                                    HealthCheck.filter_too_much])
+@given(st.one_of(SPECS, SPECS_KEYWORD_NAMES), st.integers(0, 10_000))
+def test_the_compiled_parser_builds_what_lark_builds(text, cut):
+    """Same statements (spans included), suppressions and errors as Lark, on the grammar's own
+    output and on a prefix of it (which is mostly a syntax error, left to Lark)."""
+    for sample in (text, text[: cut % (len(text) + 1)]):
+        lark = _bounded(parse_text_with_lark, sample, "gen.msense")
+        assert _bounded(parse_text, sample, "gen.msense") == lark
+        if not lark.errors:  # and the compiled parser did parse it (it raises where Lark takes over)
+            builder = ModelBuilder()
+            builder.file = "gen.msense"
+            statements, _comments = compiled.parse(_prepare(sample, "gen.msense"), builder)
+            assert statements == lark.statements
 
 
 def test_the_generator_reaches_every_statement_kind():
