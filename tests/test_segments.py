@@ -520,3 +520,11 @@ def test_parallel_options_need_by_and_exclude_each_other(folder, args):
     result = run_msense("check", "csv.msense", *args, cwd=folder)
     assert result.returncode == 2
     assert "msense: " in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("fmt,marker", [("markdown", "| MS101 | redundant-kpis | 1 of 5 | north |"),
+                                        ("html", "<td>MS101</td><td>redundant-kpis</td><td>1 of 5</td><td>north</td>")])
+def test_markdown_and_html_reports_show_the_rollup(folder, fmt, marker):
+    result = run_msense("check", "csv.msense", "--by", "team", "--format", fmt, cwd=folder)
+    assert result.returncode == 1, result.stderr
+    assert marker in result.stdout

@@ -218,6 +218,20 @@ def _spec_section(root: str, analysis: dict, doc) -> list[str]:
     return out
 
 
+def _segments(rollup, limit: int = 20) -> list[str]:
+    out = ['<section id="segments">', f"<h2>Segments by <code>{esc(rollup.by)}</code>: {esc(rollup.count)} checked</h2>"]
+    items = rollup.rules()
+    if not items:
+        return out + ['<p class="ok">No rule fired in any segment.</p>', "</section>"]
+    out.append("<table><tr><th>code</th><th>rule</th><th>segments</th><th>which</th></tr>")
+    for item in items:
+        names = item["segments"]
+        which = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+        out.append(f"<tr><td>{esc(item['code'])}</td><td>{esc(item['name'])}</td>"
+                   f"<td>{esc(item['fired'])} of {esc(item['of'])}</td><td>{esc(which)}</td></tr>")
+    return out + ["</table>", "</section>"]
+
+
 def render_html(report, options=None) -> str:
     from metricsense import __version__
     from metricsense.render import SourceCache, summary_line
@@ -226,6 +240,8 @@ def render_html(report, options=None) -> str:
     body = ["<header><h1>metricsense report</h1>",
             f'<p id="summary">{esc(summary_line(report))} Files: {esc(len(report.files))}.</p></header><main>',
             '<section id="diagnostics"><h2>Diagnostics</h2>', *_diagnostics(report, sources), "</section>"]
+    if getattr(report, "segments", None) is not None:
+        body += _segments(report.segments)
     for root, analysis in report.analysis.items():
         body += _spec_section(root, analysis or {}, report.documents.get(root))
     body.append(f'<p class="muted">metricsense {esc(__version__)}</p></main>')

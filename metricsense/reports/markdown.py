@@ -21,6 +21,20 @@ def diagnostics_table(diagnostics) -> list[str]:
     return lines
 
 
+def segments_table(rollup, limit: int = 12) -> list[str]:
+    """A segmented run's rollup: per rule, in how many segments it fired, and which."""
+    out = [f"### Segments by `{cell(rollup.by)}`: {rollup.count} checked", ""]
+    items = rollup.rules()
+    if not items:
+        return out + ["No rule fired in any segment.", ""]
+    out += ["| code | rule | segments | which |", "|---|---|---|---|"]
+    for item in items:
+        names = item["segments"]
+        which = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+        out.append(f"| {item['code']} | {cell(item['name'])} | {item['fired']} of {item['of']} | {cell(which)} |")
+    return out + [""]
+
+
 def render_markdown(report, options=None) -> str:
     from metricsense.render import summary_line
 
@@ -28,6 +42,8 @@ def render_markdown(report, options=None) -> str:
     if report.diagnostics:
         out += diagnostics_table(report.diagnostics)
         out.append("")
+    if getattr(report, "segments", None) is not None:
+        out += segments_table(report.segments)
     for root, analysis in report.analysis.items():
         s = analysis.get("structure") or {}
         doc = report.documents.get(root)
