@@ -546,137 +546,320 @@ def pairwise_corr(x, method="pearson", min_periods=1):
 # --------------------------------------------------------------------------- rolling
 
 
-cdef inline void _add(double* dst, const double* a, double x, double y, const double* rtab) noexcept nogil:
-    # Welford (1962): dst = a = [n, mean_x, mean_y, Sxx, Syy, Sxy] plus one observation.
-    # rtab[c] = 1 / c: counts are small integers, and a table load beats a division.
-    cdef double n = a[0] + 1.0, inv = rtab[<Py_ssize_t> n], dx = x - a[1], dy = y - a[2]
-    cdef double mx = a[1] + dx * inv, my = a[2] + dy * inv
-    dst[3] = a[3] + dx * (x - mx)
-    dst[4] = a[4] + dy * (y - my)
-    dst[5] = a[5] + dx * (y - my)
-    dst[0] = n
-    dst[1] = mx
-    dst[2] = my
+cdef extern from *:
+    """
+    #ifdef __SSE2__
+    #include <emmintrin.h>
+    #endif
+    /* num[k] = clip(num[k] / sqrt(den[k]), -1, 1): two at a time where SSE2 is there. */
+    static inline void ms_ratio_sqrt_clip(double *num, const double *den, Py_ssize_t m) {
+        Py_ssize_t k = 0;
+        double v;
+    #ifdef __SSE2__
+        const __m128d lo = _mm_set1_pd(-1.0), hi = _mm_set1_pd(1.0);
+        for (; k + 2 <= m; k += 2) {
+            __m128d r = _mm_div_pd(_mm_loadu_pd(num + k), _mm_sqrt_pd(_mm_loadu_pd(den + k)));
+            _mm_storeu_pd(num + k, _mm_max_pd(_mm_min_pd(r, hi), lo));
+        }
+    #endif
+        for (; k < m; k++) {
+            v = num[k] / sqrt(den[k]);
+            num[k] = v > 1.0 ? 1.0 : (v < -1.0 ? -1.0 : v);
+        }
+    }
+    """
+    void ms_ratio_sqrt_clip(double* num, const double* den, Py_ssize_t m) nogil
 
 
-cdef inline double _merged_r(const double* a, const double* b, Py_ssize_t minp, bint diag,
-                             const double* rtab) noexcept nogil:
-    # r of the union of two disjoint samples, merged by Chan, Golub & LeVeque (1979).
-    cdef double n = a[0] + b[0], f, dx, dy, sxx, syy, sxy
-    if n < minp or n < 2:
-        return NAN
-    if a[0] == 0:
-        sxx = b[3]
-        syy = b[4]
-        sxy = b[5]
-    elif b[0] == 0:
-        sxx = a[3]
-        syy = a[4]
-        sxy = a[5]
-    else:
-        f = a[0] * b[0] * rtab[<Py_ssize_t> n]
-        dx = b[1] - a[1]
-        dy = b[2] - a[2]
-        sxx = a[3] + b[3] + dx * dx * f
-        syy = a[4] + b[4] + dy * dy * f
-        sxy = a[5] + b[5] + dx * dy * f
-    # Constant samples give exactly 0 here: Welford's mean of equal values is exact.
-    if sxx <= 0.0 or syy <= 0.0:
+cdef double _window_exact(const double[:, ::1] x, const double[:, ::1] y, Py_ssize_t i,
+                          Py_ssize_t j, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t minp,
+                          bint diag) noexcept nogil:
+    # Two-pass centred r of (x[lo:hi, i], y[lo:hi, j]) over the periods where both are present,
+    # constancy tested exactly (the reference's _pair_pearson).
+    cdef Py_ssize_t t, n = 0
+    cdef double a, b, a0 = NAN, b0 = NAN, ma = 0.0, mb = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
+    cdef bint vary_a = False, vary_b = False
+    for t in range(lo, hi):
+        a = x[t, i]
+        b = y[t, j]
+        if not isnan(a) and not isnan(b):
+            if n == 0:
+                a0 = a
+                b0 = b
+            vary_a = vary_a or a != a0
+            vary_b = vary_b or b != b0
+            n += 1
+            ma += a
+            mb += b
+    if n < minp or n < 2 or not vary_a or not vary_b:
         return NAN
     if diag:
         return 1.0
+    ma /= n
+    mb /= n
+    for t in range(lo, hi):
+        a = x[t, i]
+        b = y[t, j]
+        if not isnan(a) and not isnan(b):
+            sxx += (a - ma) * (a - ma)
+            syy += (b - mb) * (b - mb)
+            sxy += (a - ma) * (b - mb)
     return _clip(sxy / sqrt(sxx * syy))
 
 
-cdef void _roll_block(const double[:, ::1] x, const double[:, ::1] y, const double[:, ::1] kx,
-                      const double[:, ::1] ky, const Py_ssize_t* pi, const Py_ssize_t* pj,
-                      const Py_ssize_t* o1, const Py_ssize_t* o2, Py_ssize_t npair, Py_ssize_t w,
-                      Py_ssize_t c, Py_ssize_t minp, double* out, Py_ssize_t ostride,
-                      double* suf, double* pre, const double* rtab) noexcept nogil:
-    # Sliding windows without subtraction (a two-stacks scheme): cut time into blocks of w
-    # periods. A window ending at t in block c is the suffix of block c - 1 starting at
-    # t - w + 1 plus the prefix of block c up to t. This builds the suffix aggregates of block
-    # c - 1 backwards, then walks block c forwards merging one of each per window: O(1) per
-    # window, no Welford "removal" (whose cancellation drifts), and blocks are independent.
-    # suf holds (w + 1) x npair aggregates of 6 doubles, k-major; pre holds npair of them.
-    # NOTE: Welford's running mean of values near 1e6 is rounded to 1e-10 at every update, an
-    # error that enters Sxy to first order (pandas loses 1e-10 this way); so both halves of
-    # block c's windows are accumulated on x - kx[c], y - ky[c], shifts near the local level.
-    cdef Py_ssize_t T = x.shape[0], start = c * w, end = min(c * w + w, T), t, k, q
-    cdef double xv, yv, r
-    cdef double* s
-    cdef double empty[6]
-    memset(empty, 0, 6 * sizeof(double))
+cdef inline void _roll_pair(const double[:, ::1] x, const double[:, ::1] y, Py_ssize_t i,
+                            Py_ssize_t j, double kxi, double kyj, bint diag, Py_ssize_t w,
+                            Py_ssize_t c, Py_ssize_t minp, double* suf, double* res,
+                            const double* rtab, bint gaps) noexcept nogil:
+    # suf: (w + 1) x 6 sums, then two rows of w (denominators and states).
+    # The windows ending in block c of one pair, into res[0 : end - start]. gaps=False: both
+    # columns are complete on blocks c - 1 and c, so no test for NaN and no count (the
+    # compiler makes one copy of this function for each value of the flag).
+    cdef Py_ssize_t T = x.shape[0], start = c * w, end = min(c * w + w, T), t, k
+    cdef double a, b, n = 0.0, sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
+    cdef double m, mx, my, mxx, myy, inv, vx, vy
+    cdef const double* s
+    cdef double* den = suf + (w + 1) * 6
+    cdef double* state = den + w
     if c > 0:
-        memset(&suf[w * npair * 6], 0, npair * 6 * sizeof(double))
         for k in range(w - 1, -1, -1):
             t = start - w + k
-            for q in range(npair):
-                s = &suf[(k * npair + q) * 6]
-                xv = x[t, pi[q]]
-                yv = y[t, pj[q]]
-                if isnan(xv) or isnan(yv):
-                    memcpy(s, s + npair * 6, 6 * sizeof(double))
-                else:
-                    _add(s, s + npair * 6, xv - kx[c, pi[q]], yv - ky[c, pj[q]], rtab)
-    memset(pre, 0, npair * 6 * sizeof(double))
+            a = x[t, i]
+            b = y[t, j]
+            if not gaps or (not isnan(a) and not isnan(b)):
+                a = a - kxi
+                b = b - kyj
+                n += 1.0
+                sx += a
+                sy += b
+                sxx += a * a
+                syy += b * b
+                sxy += a * b
+            suf[k * 6] = n
+            suf[k * 6 + 1] = sx
+            suf[k * 6 + 2] = sy
+            suf[k * 6 + 3] = sxx
+            suf[k * 6 + 4] = syy
+            suf[k * 6 + 5] = sxy
+    n = sx = sy = sxx = syy = sxy = 0.0
+    # The sums first, then every division and square root in one loop without a branch (they
+    # share one unit, and two-wide vector instructions halve its work), then the special cases.
     for t in range(start, end):
-        k = t - start + 1
+        a = x[t, i]
+        b = y[t, j]
+        if not gaps or (not isnan(a) and not isnan(b)):
+            a = a - kxi
+            b = b - kyj
+            n += 1.0
+            sx += a
+            sy += b
+            sxx += a * a
+            syy += b * b
+            sxy += a * b
+        k = t - start
+        s = &suf[(k + 1 if c > 0 else w) * 6]
+        m = n + s[0]
+        inv = rtab[<Py_ssize_t> m]
+        mx = sx + s[1]
+        my = sy + s[2]
+        mxx = sxx + s[3]
+        myy = syy + s[4]
+        vx = mxx - mx * mx * inv
+        vy = myy - my * my * inv
+        res[k] = (sxy + s[5]) - mx * my * inv
+        if m < minp or m < 2.0:
+            state[k] = 1.0  # too few periods: NaN
+            den[k] = 1.0
+        elif vx * _CANCEL > mxx and vy * _CANCEL > myy:
+            state[k] = 0.0
+            den[k] = vx * vy
+        else:
+            state[k] = 2.0  # cancellation, or a constant window: two passes
+            den[k] = 1.0
+    ms_ratio_sqrt_clip(res, den, end - start)
+    for k in range(end - start):
+        if state[k] == 0.0:
+            if diag:
+                res[k] = 1.0
+        elif state[k] == 1.0:
+            res[k] = NAN
+        else:
+            res[k] = _window_exact(x, y, i, j, max(start + k - w + 1, 0), start + k + 1, minp, diag)
+
+
+cdef void _roll_block(const double[:, ::1] x, const double[:, ::1] y, const double[:, ::1] kx,
+                      const double[:, ::1] ky, const double[:, ::1] nx, const double[:, ::1] ny,
+                      const Py_ssize_t* pi, const Py_ssize_t* pj, const Py_ssize_t* o1,
+                      const Py_ssize_t* o2, bint pairs, Py_ssize_t npair, Py_ssize_t w,
+                      Py_ssize_t c, Py_ssize_t minp, double* out, Py_ssize_t ostride, double* suf,
+                      double* buf, const double* rtab, Py_ssize_t* state,
+                      Py_ssize_t* done) noexcept nogil:
+    # Sliding windows without subtraction (a two-stacks scheme): cut time into blocks of w
+    # periods. A window ending at t in block c is the suffix of block c - 1 starting at
+    # t - w + 1 plus the prefix of block c up to t. This builds the suffix sums of block c - 1
+    # backwards, then walks block c forwards adding one of each per window: O(1) per window,
+    # and no point is ever subtracted, so a large value leaves no rounding error behind in the
+    # windows after it. Blocks are independent.
+    # The sums are raw moments [n, Sx, Sy, Sxx, Syy, Sxy] of x - kx[c], y - ky[c], shifts near
+    # the level of blocks c - 1 and c, so V = Sxx - Sx^2 / n cancels only when the window's mean
+    # is far from the shift relative to its spread: where Sxx > _CANCEL * V (or V is rounding
+    # noise from a window that is constant) the window is recomputed exactly in two passes.
+    # That costs O(w), and happens only around jumps, outliers and constant stretches.
+    # One pair at a time, so the running sums stay in registers.
+    # nx, ny: periods present per block (row c + 1 is block c), to find complete pairs.
+    # suf: (w + 1) x 6 sums; row w is the empty suffix (all of block 0's windows use it).
+    # buf: npair x w results. pairs: the column pairs of rolling_corr (write out[o1] only;
+    # never the diagonal rule).
+    cdef Py_ssize_t T = x.shape[0], start = c * w, end = min(c * w + w, T), t, q, i, j
+    cdef double full = <double> (end - start), r
+    cdef bint gaps
+    memset(&suf[w * 6], 0, 6 * sizeof(double))
+    for q in range(npair):
+        i = pi[q]
+        j = pj[q]
+        gaps = not (nx[c + 1, i] == full and ny[c + 1, j] == full
+                    and (c == 0 or (nx[c, i] == w and ny[c, j] == w)))
+        if gaps:
+            _roll_pair(x, y, i, j, kx[c, i], ky[c, j], not pairs and o1[q] == o2[q], w, c, minp,
+                       suf, &buf[q * w], rtab, True)
+        else:
+            _roll_pair(x, y, i, j, kx[c, i], ky[c, j], not pairs and o1[q] == o2[q], w, c, minp,
+                       suf, &buf[q * w], rtab, False)
+    # Publish: the first thread to finish block c writes it (see _rolling). Row by row: matrix
+    # rows are wide, so not one pair's column at a time.
+    if not ms_claim_once(&state[c]):
+        return
+    for t in range(start, end):
         for q in range(npair):
-            xv = x[t, pi[q]]
-            yv = y[t, pj[q]]
-            if not isnan(xv) and not isnan(yv):
-                _add(&pre[q * 6], &pre[q * 6], xv - kx[c, pi[q]], yv - ky[c, pj[q]], rtab)
-            r = _merged_r(&suf[(k * npair + q) * 6] if c > 0 else empty, &pre[q * 6], minp,
-                          o1[q] == o2[q], rtab)
+            r = buf[q * w + t - start]
             out[t * ostride + o1[q]] = r
-            out[t * ostride + o2[q]] = r
+            if not pairs:
+                out[t * ostride + o2[q]] = r
+    ms_fetch_add(done, 1)
 
 
-def _block_levels(x, Py_ssize_t w):
-    """Per block c of w periods and per series, the mean over blocks c - 1 and c (0 if none)."""
-    T, k = x.shape
-    nb = (T + w - 1) // w
-    pad = np.full((nb * w, k), np.nan)
-    pad[:T] = x
-    pad = pad.reshape(nb, w, k)
-    ok = ~np.isnan(pad)
-    tot = np.where(ok, pad, 0.0).sum(axis=1)
-    cnt = ok.sum(axis=1)
-    tot[1:] += tot[:-1].copy()
-    cnt[1:] += cnt[:-1].copy()
-    return np.ascontiguousarray(np.where(cnt > 0, tot / np.maximum(cnt, 1), 0.0))
+def _block_levels(const double[:, ::1] x, Py_ssize_t w):
+    """Per block c of w periods and per series, the mean over blocks c - 1 and c (0 if none),
+    and the count of present values per block (row c + 1 for block c, row 0 is 0)."""
+    cdef Py_ssize_t T = x.shape[0], k = x.shape[1], nb = (T + w - 1) // w, c, t, i
+    cdef double v
+    tot_a = np.zeros((nb + 1, k))
+    cnt_a = np.zeros((nb + 1, k))
+    lev_a = np.zeros((nb, k))
+    cdef double[:, ::1] tot = tot_a
+    cdef double[:, ::1] cnt = cnt_a
+    cdef double[:, ::1] lev = lev_a
+    cdef const double* row
+    cdef double* tr
+    cdef double* cr
+    with nogil:
+        for t in range(T):
+            c = t // w + 1  # row 0 stands for the block before the first
+            row = &x[t, 0]
+            tr = &tot[c, 0]
+            cr = &cnt[c, 0]
+            for i in range(k):  # no branch: the compiler vectorizes it
+                v = row[i]
+                tr[i] += 0.0 if isnan(v) else v
+                cr[i] += 0.0 if isnan(v) else 1.0
+        for c in range(nb):
+            for i in range(k):
+                v = cnt[c, i] + cnt[c + 1, i]
+                if v > 0:
+                    lev[c, i] = (tot[c, i] + tot[c + 1, i]) / v
+    return lev_a, cnt_a
+
+
+cdef extern from *:
+    """
+    static inline Py_ssize_t ms_fetch_add(Py_ssize_t *p, Py_ssize_t v) {
+        return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
+    }
+    static inline Py_ssize_t ms_load(const Py_ssize_t *p) {
+        return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+    }
+    /* 1 for the one caller that turns *p from 0 to 1, 0 for every other. */
+    static inline int ms_claim_once(Py_ssize_t *p) {
+        Py_ssize_t expected = 0;
+        return __atomic_compare_exchange_n(p, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    }
+    """
+    Py_ssize_t ms_fetch_add(Py_ssize_t* p, Py_ssize_t v) nogil
+    Py_ssize_t ms_load(const Py_ssize_t* p) nogil
+    bint ms_claim_once(Py_ssize_t* p) nogil
+
+cdef extern from "<sched.h>":
+    int sched_yield() nogil
+
+
+# Rolling work (pairs x periods) below which no helper thread is started.
+cdef Py_ssize_t _HELPED_WORK = 1 << 15
+
+
+def _roll_claim(const double[:, ::1] x, const double[:, ::1] y, const double[:, ::1] kx,
+                const double[:, ::1] ky, const double[:, ::1] nx, const double[:, ::1] ny,
+                const Py_ssize_t[::1] pi, const Py_ssize_t[::1] pj,
+                const Py_ssize_t[::1] o1, const Py_ssize_t[::1] o2, bint pairs, Py_ssize_t w,
+                Py_ssize_t minp, double[::1] out, Py_ssize_t ostride, const double[::1] rtab,
+                Py_ssize_t[::1] ctl, bint finish):
+    """Compute the blocks of time claimed one by one from ctl[0], publishing each through its
+    flag ctl[2 + c] and counting it in ctl[1]; with ``finish``, then also every block claimed
+    elsewhere and not yet published."""
+    cdef Py_ssize_t npair = pi.shape[0], nblock = (x.shape[0] + w - 1) // w, c
+    cdef double* suf
+    cdef double* buf
+    with nogil:
+        suf = <double*> malloc(((w + 1) * 6 + 2 * w) * sizeof(double))
+        buf = <double*> malloc(npair * w * sizeof(double))
+        while True:
+            c = ms_fetch_add(&ctl[0], 1)
+            if c >= nblock:
+                break
+            _roll_block(x, y, kx, ky, nx, ny, &pi[0], &pj[0], &o1[0], &o2[0], pairs, npair, w, c,
+                        minp, &out[0], ostride, suf, buf, &rtab[0], &ctl[2], &ctl[1])
+        if finish:
+            for c in range(nblock):
+                if ms_load(&ctl[2 + c]) == 0:
+                    _roll_block(x, y, kx, ky, nx, ny, &pi[0], &pj[0], &o1[0], &o2[0], pairs, npair,
+                                w, c, minp, &out[0], ostride, suf, buf, &rtab[0], &ctl[2], &ctl[1])
+        free(suf)
+        free(buf)
 
 
 def _rolling(const double[:, ::1] x, const double[:, ::1] y, const Py_ssize_t[::1] pi,
              const Py_ssize_t[::1] pj, const Py_ssize_t[::1] o1, const Py_ssize_t[::1] o2,
-             Py_ssize_t w, Py_ssize_t minp, double[::1] out, Py_ssize_t ostride):
+             bint pairs, Py_ssize_t w, Py_ssize_t minp, double[::1] out, Py_ssize_t ostride):
     """Rolling r of the column pairs (x[:, pi[q]], y[:, pj[q]]) into out[t * ostride + o1/o2[q]]."""
-    cdef Py_ssize_t npair = pi.shape[0], chunk, c, lo, nblock
-    cdef double* suf
-    cdef double* pre
+    import _thread
+    import os
+
+    cdef Py_ssize_t npair = pi.shape[0], nblock = (x.shape[0] + w - 1) // w, h
+    cdef Py_ssize_t[::1] ctl
     if npair == 0 or x.shape[0] == 0:
         return
-    cdef const double[:, ::1] kx = _block_levels(np.asarray(x), w)
-    cdef const double[:, ::1] ky = _block_levels(np.asarray(y), w)
-    rtab_a = 1.0 / np.maximum(np.arange(2 * w + 2, dtype=np.float64), 1.0)
-    cdef const double[::1] rtab = rtab_a
+    kx, nx = _block_levels(x, w)
+    ky, ny = (kx, nx) if (&x[0, 0] == &y[0, 0]) else _block_levels(y, w)
+    rtab = 1.0 / np.maximum(np.arange(w + 2, dtype=np.float64), 1.0)
     # Threads take blocks of time, so each writes its own rows of out (splitting the pairs
-    # instead made threads share cache lines of every row). Pairs go in chunks that bound the
-    # suffix scratch to 8 MB per thread.
-    chunk = max(1, min(npair, (1 << 20) // ((w + 1) * 6)))
-    nblock = (x.shape[0] + w - 1) // w
-    with nogil, parallel():
-        suf = <double*> malloc((w + 1) * chunk * 6 * sizeof(double))
-        pre = <double*> malloc(chunk * 6 * sizeof(double))
-        for c in prange(nblock, schedule="dynamic"):
-            lo = 0
-            while lo < npair:
-                _roll_block(x, y, kx, ky, &pi[lo], &pj[lo], &o1[lo], &o2[lo], min(chunk, npair - lo),
-                            w, c, minp, &out[0], ostride, suf, pre, &rtab[0])
-                lo = lo + chunk
-        free(suf)
-        free(pre)
+    # instead made threads share cache lines of every row). NOTE: not an OpenMP team: its end
+    # waits for every thread, and on a loaded machine a thread that is not scheduled in time
+    # held the caller for milliseconds. Here helpers claim blocks from a counter and this
+    # thread works too; when none is left, it also computes each block that a helper claimed
+    # but has not published (a helper may be waiting for a core). Each thread computes into
+    # its own buffer, and the first to finish a block writes it to out (a compare-and-swap on
+    # the block's flag), so this thread waits only for writes in progress. A helper that
+    # starts or resumes late finds nothing to claim or publish; it holds its own references
+    # to the arrays.
+    ctl_a = np.zeros(2 + nblock, dtype=np.intp)
+    ctl = ctl_a
+    args = (x, y, kx, ky, nx, ny, pi, pj, o1, o2, pairs, w, minp, out, ostride, rtab, ctl_a)
+    if npair * x.shape[0] >= _HELPED_WORK and nblock > 1:
+        for h in range(min(len(os.sched_getaffinity(0)), nblock, 8) - 1):
+            _thread.start_new_thread(_roll_claim, args + (False,))
+    _roll_claim(*args, True)
+    with nogil:
+        while ms_load(&ctl[1]) < nblock:
+            sched_yield()
 
 
 def rolling_corr(x, y, window, min_periods=None):
@@ -690,18 +873,9 @@ def rolling_corr(x, y, window, min_periods=None):
     T, k = x2.shape
     w = min(w, max(T, 1))  # a window longer than the data is the expanding window
     out = np.empty((T, k))
-    _rolling_pairs(x2, y2, np.arange(k, dtype=np.intp), w, minp, out)
+    idx = np.arange(k, dtype=np.intp)
+    _rolling(x2, y2, idx, idx, idx, idx, True, w, minp, out.reshape(-1), k)
     return out if np.ndim(x) == 2 else out[:, 0]
-
-
-def _rolling_pairs(const double[:, ::1] x, const double[:, ::1] y, const Py_ssize_t[::1] idx,
-                   Py_ssize_t w, Py_ssize_t minp, double[:, ::1] out):
-    """Rolling r of (x[:, q], y[:, q]) into out[:, q]; the diagonal rule never applies."""
-    cdef Py_ssize_t k = idx.shape[0]
-    # o2 points into a spare last column so that o1 != o2 (the diagonal test) for every pair.
-    spare = np.empty((out.shape[0], k + 1))
-    _rolling(x, y, idx, idx, idx, np.full(k, k, dtype=np.intp), w, minp, spare.reshape(-1), k + 1)
-    np.asarray(out)[:] = spare[:, :k]
 
 
 def rolling_corr_matrix(x, window, min_periods=None):
@@ -717,7 +891,7 @@ def rolling_corr_matrix(x, window, min_periods=None):
     pi = pi.astype(np.intp)
     pj = pj.astype(np.intp)
     out = np.empty((T, n, n))
-    _rolling(x, x, pi, pj, pi * n + pj, pj * n + pi, w, minp, out.reshape(-1), n * n)
+    _rolling(x, x, pi, pj, pi * n + pj, pj * n + pi, False, w, minp, out.reshape(-1), n * n)
     return out
 
 
