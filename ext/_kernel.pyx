@@ -15,10 +15,11 @@ cdef double _CANCEL = 16.0
 cdef Py_ssize_t _LONG_RUN = 16
 # Matrices up to MAXSMALL take the compiled Jacobi SVD, up to MAXLU the compiled LU for the RGA;
 # larger ones NumPy's LAPACK. The cut-offs are where LAPACK's per-call overhead stops dominating
-# (measured on 2-core Haswell, OpenBLAS 0.3.31: Jacobi wins up to 6 x 6, LU ties at 8 x 8).
+# (measured on 2-core Haswell, OpenBLAS 0.3.31: Jacobi wins up to 6 x 6; the LU, whose solves
+# run along rows, was 2.9x NumPy's inverse at 20 x 20, 1.3x at 44 x 44 and 0.8x at 60 x 60).
 cdef enum:
     MAXSMALL = 6
-    MAXLU = 8
+    MAXLU = 64
 
 
 def _ref():
@@ -975,17 +976,188 @@ def _cond_small(const double[:, :, ::1] g, double[::1] out):
         out[q] = _jacobi_cond(&g[q, 0, 0], k, m)
 
 
+def _finite_matrices(const double[:, :, ::1] g):
+    """1 for each matrix of the stack that holds only finite values, else 0 (one pass)."""
+    cdef Py_ssize_t q, e, size = g.shape[1] * g.shape[2]
+    cdef const double* a
+    cdef unsigned char ok
+    out_a = np.ones(g.shape[0], dtype=np.uint8)
+    cdef unsigned char[::1] out = out_a
+    if size == 0:
+        return out_a
+    with nogil:
+        for q in range(g.shape[0]):
+            a = &g[q, 0, 0]
+            ok = 1
+            for e in range(size):  # x - x is 0 for a finite x, NaN for NaN and inf: no branch
+                ok = ok & ((a[e] - a[e]) == 0.0)
+            out[q] = ok
+    return out_a
+
+
+def _in_chunks(fn, Py_ssize_t n, Py_ssize_t cost):
+    """[fn(lo, hi) for each chunk of range(n)], on this thread and helper threads.
+
+    cost: the work of one item, in flops. Chunks are claimed from a shared counter, and the
+    first result delivered for a chunk is kept. When none is left to claim, this thread waits
+    for a chunk a helper claimed for at most twice the time a chunk took it, then computes the
+    chunk itself: on a loaded machine a helper may be waiting for a core, and the caller never
+    waits long for it. NumPy's linear algebra releases the GIL, so the helpers run in parallel.
+    """
+    import _thread
+    import itertools
+    import os
+    import threading
+    import time
+
+    cdef Py_ssize_t nthreads = min(len(os.sched_getaffinity(0)), 8)
+    # About 2e7 flops (a few milliseconds) before a second thread pays for itself, then
+    # eight chunks per thread, so a late helper costs at most a small part of the work.
+    if nthreads < 2 or n * cost < 20_000_000:
+        return [fn(0, n)]
+    nchunk = min(n, 8 * nthreads)
+    bounds = [(n * c // nchunk, n * (c + 1) // nchunk) for c in range(nchunk)]
+    results = [None] * nchunk
+    delivered = [threading.Event() for _ in range(nchunk)]
+    claims = itertools.count()  # next() on it is atomic under the GIL
+
+    def work():
+        spent, done = 0.0, 0
+        c = next(claims)
+        while c < nchunk:
+            t0 = time.perf_counter()
+            r = fn(*bounds[c])
+            spent += time.perf_counter() - t0
+            done += 1
+            if results[c] is None:
+                results[c] = r
+                delivered[c].set()
+            c = next(claims)
+        return spent / max(done, 1)
+
+    for _ in range(nthreads - 1):
+        _thread.start_new_thread(work, ())
+    per_chunk = work()
+    for c in range(nchunk):
+        if results[c] is None and not delivered[c].wait(2.0 * per_chunk):
+            results[c] = fn(*bounds[c])
+    return list(results)
+
+
+def _cond_lapack(flat):
+    """Condition numbers of a stack of larger matrices: NumPy's SVD (values only), in chunks."""
+    ref = _ref()
+    n, k, m = flat.shape
+    cut = ref._singular_cutoff(k, m)
+
+    def chunk(lo, hi):
+        g = flat[lo:hi]
+        finite = _finite_matrices(g).view(bool)
+        if not finite.all():  # rare: LAPACK is never handed a NaN or inf
+            g = np.where(finite[:, None, None], g, 0.0)
+        sv = np.linalg.svd(g, compute_uv=False)
+        smax, smin = sv[:, 0], sv[:, -1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(smin <= cut * smax, np.inf, smax / smin)
+        out[~finite] = np.nan
+        return out
+
+    # NOTE: from about 32 x 32 OpenBLAS threads the level-2 products inside the SVD itself, and
+    # helper threads calling it at once were slower than one caller (measured at 60 x 60).
+    if max(k, m) >= 32:
+        return chunk(0, n)
+    parts = _in_chunks(chunk, n, 9 * k * m * min(k, m))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+cdef void _rga_finish(const double[:, :, ::1] g, const double[:, :, ::1] inv,
+                      const unsigned char[::1] finite, double[:, :, ::1] out,
+                      unsigned char[::1] singular, Py_ssize_t off) noexcept nogil:
+    # out[q] = g[q] o inv[q]^T and the reference's singularity rule, kappa_1 = ||G||_1 ||G^-1||_1
+    # > 1 / (k eps), in one pass; a matrix with a NaN or inf gets NaN (its inverse was not
+    # computed from it). Column sums are accumulated row by row, along contiguous memory.
+    cdef Py_ssize_t q, i, j, k = g.shape[1]
+    cdef double ng, ni
+    cdef const double* gq
+    cdef const double* iq
+    cdef double* oq
+    cdef double* cs = <double*> malloc(2 * k * sizeof(double))
+    for q in range(inv.shape[0]):
+        gq = &g[off + q, 0, 0]
+        iq = &inv[q, 0, 0]
+        oq = &out[off + q, 0, 0]
+        if not finite[off + q]:
+            for i in range(k * k):
+                oq[i] = NAN
+            continue
+        memset(cs, 0, 2 * k * sizeof(double))
+        for i in range(k):
+            for j in range(k):
+                cs[j] += fabs(gq[i * k + j])
+                cs[k + j] += fabs(iq[i * k + j])
+        ng = 0.0
+        ni = 0.0
+        for j in range(k):
+            ng = max(ng, cs[j])
+            ni = max(ni, cs[k + j])
+        singular[off + q] = not (ng * ni <= 1.0 / (k * _EPS))
+        for i in range(k):
+            for j in range(k):
+                oq[i * k + j] = gq[i * k + j] * iq[j * k + i]
+    free(cs)
+
+
+def _rga_lapack(flat):
+    """RGA of a stack of larger square matrices: NumPy's inverse, in chunks, and one fused pass."""
+    n, k, _ = flat.shape
+    eye = np.eye(k)
+    finite = _finite_matrices(flat)
+    fine = bool(finite.all())
+
+    def chunk(lo, hi):
+        g = flat[lo:hi]
+        if not fine:  # rare: LAPACK is never handed a NaN or inf
+            g = np.where(finite[lo:hi, None, None].view(bool), g, eye)
+        try:
+            return np.linalg.inv(g), np.zeros(hi - lo, dtype=bool)
+        except np.linalg.LinAlgError:  # an exact zero pivot somewhere: one by one
+            inv = np.full(g.shape, np.nan)
+            exact = np.zeros(hi - lo, dtype=bool)
+            for q in range(hi - lo):
+                try:
+                    inv[q] = np.linalg.inv(g[q])
+                except np.linalg.LinAlgError:
+                    exact[q] = True
+            return inv, exact
+
+    parts = _in_chunks(chunk, n, 3 * k * k * k)
+    out = np.empty_like(flat)
+    singular = np.zeros(n, dtype=np.uint8)
+    cdef Py_ssize_t off = 0
+    for inv, exact in parts:
+        _rga_finish(flat, inv, finite, out, singular, off)
+        singular[off:off + len(inv)] |= exact
+        off += len(inv)
+    bad = singular.view(bool) & finite.view(bool)
+    if bad.any():  # rare: the reference's pseudo-inverse
+        out[bad] = _ref().rga(flat[bad])
+    return out
+
+
 def condition_number(g):
     """2-norm condition number of G or of a stack (see reference)."""
     ga = np.asarray(g, dtype=np.float64)
     if ga.ndim < 2:
         raise ValueError("g must be a matrix or a stack of matrices (... x k x m)")
     k, m = ga.shape[-2:]
-    if max(k, m) > MAXSMALL or min(k, m) == 0:
+    if min(k, m) == 0:
         return _ref().condition_number(ga)
     flat = np.ascontiguousarray(ga.reshape(-1, k, m))
-    out = np.empty(flat.shape[0])
-    _cond_small(flat, out)
+    if max(k, m) > MAXSMALL:
+        out = _cond_lapack(flat)
+    else:
+        out = np.empty(flat.shape[0])
+        _cond_small(flat, out)
     out = out.reshape(ga.shape[:-2])
     return float(out) if out.ndim == 0 else out
 
@@ -997,8 +1169,10 @@ cdef bint _lu_rga(const double* g, Py_ssize_t k, double* out) noexcept nogil:
     cdef double lu[MAXLU * MAXLU]
     cdef double inv[MAXLU * MAXLU]
     cdef Py_ssize_t perm[MAXLU]
+    cdef Py_ssize_t ip[MAXLU]
+    cdef double csum[2 * MAXLU]
     cdef Py_ssize_t i, j, c, piv, tmp
-    cdef double v, f, ng = 0.0, ni = 0.0, cg, ci
+    cdef double v, f, ng = 0.0, ni = 0.0
     for i in range(k * k):
         if not isfinite(g[i]):
             for j in range(k * k):
@@ -1027,31 +1201,45 @@ cdef bint _lu_rga(const double* g, Py_ssize_t k, double* out) noexcept nogil:
             lu[i * k + c] = f
             for j in range(c + 1, k):
                 lu[i * k + j] -= f * lu[c * k + j]
-    # Column j of G^-1 solves G x = e_j, i.e. L U x = P e_j.
+    # With P G = L U (row c of P G is row perm[c] of G): G^-1 = U^-1 L^-1 P, so Z = U^-1 L^-1
+    # holds G^-1 with its columns permuted, G^-1[r, perm[c]] = Z[r, c]. L^-1 is unit lower
+    # triangular, so its rows stop at the diagonal (a sixth of k^3 multiply-adds, not half);
+    # U^-1 then goes a row at a time from the bottom. Every inner loop runs along a row.
+    for i in range(k):
+        memset(&inv[i * k], 0, k * sizeof(double))
+        inv[i * k + i] = 1.0
+        for c in range(i):
+            f = lu[i * k + c]
+            if f != 0.0:
+                for j in range(c + 1):
+                    inv[i * k + j] -= f * inv[c * k + j]
+    for i in range(k - 1, -1, -1):
+        for c in range(i + 1, k):
+            f = lu[i * k + c]
+            if f != 0.0:
+                for j in range(k):
+                    inv[i * k + j] -= f * inv[c * k + j]
+        f = lu[i * k + i]
+        for j in range(k):
+            inv[i * k + j] /= f
+    # 1-norms, the largest absolute column sums (Z's columns are G^-1's, permuted).
     for j in range(k):
-        for i in range(k):
-            v = 1.0 if perm[i] == j else 0.0
-            for c in range(i):
-                v -= lu[i * k + c] * inv[c * k + j]
-            inv[i * k + j] = v
-        for i in range(k - 1, -1, -1):
-            v = inv[i * k + j]
-            for c in range(i + 1, k):
-                v -= lu[i * k + c] * inv[c * k + j]
-            inv[i * k + j] = v / lu[i * k + i]
-    for j in range(k):  # 1-norms: largest absolute column sums
-        cg = 0.0
-        ci = 0.0
-        for i in range(k):
-            cg += fabs(g[i * k + j])
-            ci += fabs(inv[i * k + j])
-        ng = max(ng, cg)
-        ni = max(ni, ci)
-    if not (ng * ni <= 1.0 / (k * _EPS)):
-        return False
+        csum[j] = 0.0
+        csum[MAXLU + j] = 0.0
     for i in range(k):
         for j in range(k):
-            out[i * k + j] = g[i * k + j] * inv[j * k + i]
+            csum[j] += fabs(g[i * k + j])
+            csum[MAXLU + j] += fabs(inv[i * k + j])
+    for j in range(k):
+        ng = max(ng, csum[j])
+        ni = max(ni, csum[MAXLU + j])
+    if not (ng * ni <= 1.0 / (k * _EPS)):
+        return False
+    for c in range(k):
+        ip[perm[c]] = c
+    for i in range(k):  # out[i, j] = g[i, j] G^-1[j, i] = g[i, j] Z[j, ip[i]]
+        for j in range(k):
+            out[i * k + j] = g[i * k + j] * inv[j * k + ip[i]]
     return True
 
 
@@ -1068,9 +1256,11 @@ def rga(g):
     if ga.ndim < 2:
         raise ValueError("g must be a matrix or a stack of matrices (... x k x m)")
     k, m = ga.shape[-2:]
-    if k != m or k > MAXLU or k == 0:
+    if k != m or k == 0:
         return _ref().rga(ga)
     flat = np.ascontiguousarray(ga.reshape(-1, k, k))
+    if k > MAXLU:
+        return _rga_lapack(flat).reshape(ga.shape)
     out = np.empty_like(flat)
     singular = np.zeros(flat.shape[0], dtype=np.uint8)
     _rga_small(flat, out, singular)
