@@ -632,12 +632,12 @@ def _align(raw: dict, surveys: dict[str, Survey], b: _Builder) -> DataSet:
     if not raw:
         return DataSet(np.array([], dtype="datetime64[D]"), {}, surveys, None)
     union = raw[next(iter(raw))][0]
-    for periods, *_ in raw.values():
-        if len(periods) != len(union) or not np.array_equal(periods, union):
+    for periods, *_ in raw.values():  # the series of one long source share one periods array
+        if periods is not union and (len(periods) != len(union) or not np.array_equal(periods, union)):
             union = np.union1d(union, periods)
     series_map = {}
     for name, (periods, values, origin, segments, block) in raw.items():
-        if len(periods) == len(union) and np.array_equal(periods, union):
+        if periods is union or (len(periods) == len(union) and np.array_equal(periods, union)):
             aligned, aligned_block = values, block
         else:
             pos = np.searchsorted(union, periods)

@@ -28,7 +28,11 @@ def _arrow_batch_to_table(batch, origin: str, first_line: int | None) -> Table:
     for name, col in zip(batch.schema.names, batch.columns):
         kind = col.type
         if pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type):
-            codes = _with_nulls(col.indices, -1).astype(np.int32)
+            idx = col.indices
+            if col.null_count == 0 and pa.types.is_int32(idx.type):  # the usual case: no copy
+                codes = np.frombuffer(idx.buffers()[1], dtype=np.int32, count=idx.offset + len(idx))[idx.offset:]
+            else:
+                codes = _with_nulls(idx, -1).astype(np.int32)
             columns[name] = Labels(codes, np.array(col.dictionary.to_pylist(), dtype=object))
             continue
         if pa.types.is_dictionary(kind):
@@ -62,7 +66,7 @@ def _with_nulls(array, fill) -> np.ndarray:
     buffers (Arrow's own conversion of arrays with nulls goes through pandas)."""
     import pyarrow as pa
 
-    arr = array.cast(pa.float64())
+    arr = array if pa.types.is_float64(array.type) else array.cast(pa.float64())
     validity, data = arr.buffers()[0], arr.buffers()[1]
     n, offset = len(arr), arr.offset
     if data is None:
