@@ -13,12 +13,15 @@ cdef double _EPS = 2.220446049250313e-16
 cdef double _CANCEL = 16.0
 # A run of missing periods at least this long is summed from prefix sums, not period by period.
 cdef Py_ssize_t _LONG_RUN = 16
-# Matrices up to MAXSMALL take the compiled Jacobi SVD, up to MAXLU the compiled LU for the RGA;
+# Matrices up to MAXSMALL take the compiled Jacobi SVD, up to MAXLU the compiled LU for the RGA
+# (up to MAXTINY with column-by-column solves, which loop less for tiny matrices);
 # larger ones NumPy's LAPACK. The cut-offs are where LAPACK's per-call overhead stops dominating
 # (measured on 2-core Haswell, OpenBLAS 0.3.31: Jacobi wins up to 6 x 6; the LU, whose solves
-# run along rows, was 2.9x NumPy's inverse at 20 x 20, 1.3x at 44 x 44 and 0.8x at 60 x 60).
+# run along rows, was 2.5x NumPy's inverse at 20 x 20, 1.6x at 44 x 44, 1.35x at 60 x 60, and
+# 1.4x the column-by-column solves at 8 x 8, which won up to 5 x 5).
 cdef enum:
     MAXSMALL = 6
+    MAXTINY = 5
     MAXLU = 64
 
 
@@ -1162,15 +1165,17 @@ def condition_number(g):
     return float(out) if out.ndim == 0 else out
 
 
-cdef bint _lu_rga(const double* g, Py_ssize_t k, double* out) noexcept nogil:
+cdef bint _lu_rga(const double* g, Py_ssize_t k, double* out, double* scratch) noexcept nogil:
     # L = G o (G^-1)^T via LU with partial pivoting; False when G is singular at working
     # precision by the reference's rule (a zero pivot, or ||G||_1 ||G^-1||_1 > 1 / (k eps));
     # the caller then uses the reference's pseudo-inverse.
-    cdef double lu[MAXLU * MAXLU]
-    cdef double inv[MAXLU * MAXLU]
-    cdef Py_ssize_t perm[MAXLU]
-    cdef Py_ssize_t ip[MAXLU]
-    cdef double csum[2 * MAXLU]
+    # scratch: 2 k^2 + 4 k doubles (NOTE: not arrays on the stack sized for the largest k:
+    # such a frame is probed page by page on every call, which cost 3 x 3 matrices 40%).
+    cdef double* lu = scratch
+    cdef double* inv = lu + k * k
+    cdef double* csum = inv + k * k
+    cdef Py_ssize_t* perm = <Py_ssize_t*> (csum + 2 * k)
+    cdef Py_ssize_t* ip = perm + k
     cdef Py_ssize_t i, j, c, piv, tmp
     cdef double v, f, ng = 0.0, ni = 0.0
     for i in range(k * k):
@@ -1225,14 +1230,14 @@ cdef bint _lu_rga(const double* g, Py_ssize_t k, double* out) noexcept nogil:
     # 1-norms, the largest absolute column sums (Z's columns are G^-1's, permuted).
     for j in range(k):
         csum[j] = 0.0
-        csum[MAXLU + j] = 0.0
+        csum[k + j] = 0.0
     for i in range(k):
         for j in range(k):
             csum[j] += fabs(g[i * k + j])
-            csum[MAXLU + j] += fabs(inv[i * k + j])
+            csum[k + j] += fabs(inv[i * k + j])
     for j in range(k):
         ng = max(ng, csum[j])
-        ni = max(ni, csum[MAXLU + j])
+        ni = max(ni, csum[k + j])
     if not (ng * ni <= 1.0 / (k * _EPS)):
         return False
     for c in range(k):
@@ -1243,11 +1248,83 @@ cdef bint _lu_rga(const double* g, Py_ssize_t k, double* out) noexcept nogil:
     return True
 
 
+cdef bint _lu_rga_tiny(const double* g, Py_ssize_t k, double* out) noexcept nogil:
+    # _lu_rga for k <= MAXTINY, on small arrays on the stack: L = G o (G^-1)^T via LU with partial pivoting; False when G is singular at working
+    # precision by the reference's rule (a zero pivot, or ||G||_1 ||G^-1||_1 > 1 / (k eps));
+    # the caller then uses the reference's pseudo-inverse.
+    cdef double lu[MAXTINY * MAXTINY]
+    cdef double inv[MAXTINY * MAXTINY]
+    cdef Py_ssize_t perm[MAXTINY]
+    cdef Py_ssize_t i, j, c, piv, tmp
+    cdef double v, f, ng = 0.0, ni = 0.0, cg, ci
+    for i in range(k * k):
+        if not isfinite(g[i]):
+            for j in range(k * k):
+                out[j] = NAN
+            return True
+        lu[i] = g[i]
+    for i in range(k):
+        perm[i] = i
+    for c in range(k):
+        piv = c
+        for i in range(c + 1, k):
+            if fabs(lu[i * k + c]) > fabs(lu[piv * k + c]):
+                piv = i
+        if lu[piv * k + c] == 0.0:
+            return False
+        if piv != c:
+            for j in range(k):
+                v = lu[c * k + j]
+                lu[c * k + j] = lu[piv * k + j]
+                lu[piv * k + j] = v
+            tmp = perm[c]
+            perm[c] = perm[piv]
+            perm[piv] = tmp
+        for i in range(c + 1, k):
+            f = lu[i * k + c] / lu[c * k + c]
+            lu[i * k + c] = f
+            for j in range(c + 1, k):
+                lu[i * k + j] -= f * lu[c * k + j]
+    # Column j of G^-1 solves G x = e_j, i.e. L U x = P e_j.
+    for j in range(k):
+        for i in range(k):
+            v = 1.0 if perm[i] == j else 0.0
+            for c in range(i):
+                v -= lu[i * k + c] * inv[c * k + j]
+            inv[i * k + j] = v
+        for i in range(k - 1, -1, -1):
+            v = inv[i * k + j]
+            for c in range(i + 1, k):
+                v -= lu[i * k + c] * inv[c * k + j]
+            inv[i * k + j] = v / lu[i * k + i]
+    for j in range(k):  # 1-norms: largest absolute column sums
+        cg = 0.0
+        ci = 0.0
+        for i in range(k):
+            cg += fabs(g[i * k + j])
+            ci += fabs(inv[i * k + j])
+        ng = max(ng, cg)
+        ni = max(ni, ci)
+    if not (ng * ni <= 1.0 / (k * _EPS)):
+        return False
+    for i in range(k):
+        for j in range(k):
+            out[i * k + j] = g[i * k + j] * inv[j * k + i]
+    return True
+
+
 def _rga_small(const double[:, :, ::1] g, double[:, :, ::1] out, unsigned char[::1] singular):
-    """RGA of a stack of small square matrices; flags the numerically singular ones."""
+    """RGA of a stack of square matrices up to MAXLU; flags the numerically singular ones."""
     cdef Py_ssize_t q, k = g.shape[1]
-    for q in prange(g.shape[0], nogil=True, schedule="static"):
-        singular[q] = not _lu_rga(&g[q, 0, 0], k, &out[q, 0, 0])
+    cdef double* scratch
+    with nogil, parallel():
+        scratch = <double*> malloc((2 * k * k + 4 * k) * sizeof(double))
+        for q in prange(g.shape[0], schedule="static"):
+            if k <= MAXTINY:
+                singular[q] = not _lu_rga_tiny(&g[q, 0, 0], k, &out[q, 0, 0])
+            else:
+                singular[q] = not _lu_rga(&g[q, 0, 0], k, &out[q, 0, 0], scratch)
+        free(scratch)
 
 
 def rga(g):
