@@ -774,6 +774,14 @@ def _block_levels(const double[:, ::1] x, Py_ssize_t w):
     return lev_a, cnt_a
 
 
+def _cpus():
+    """The CPUs this process may run on."""
+    import os
+
+    get = getattr(os, "sched_getaffinity", None)
+    return len(get(0)) if get is not None else (os.cpu_count() or 1)
+
+
 cdef extern from *:
     """
     static inline Py_ssize_t ms_fetch_add(Py_ssize_t *p, Py_ssize_t v) {
@@ -835,7 +843,6 @@ def _rolling(const double[:, ::1] x, const double[:, ::1] y, const Py_ssize_t[::
              bint pairs, Py_ssize_t w, Py_ssize_t minp, double[::1] out, Py_ssize_t ostride):
     """Rolling r of the column pairs (x[:, pi[q]], y[:, pj[q]]) into out[t * ostride + o1/o2[q]]."""
     import _thread
-    import os
 
     cdef Py_ssize_t npair = pi.shape[0], nblock = (x.shape[0] + w - 1) // w, h
     cdef Py_ssize_t[::1] ctl
@@ -858,7 +865,7 @@ def _rolling(const double[:, ::1] x, const double[:, ::1] y, const Py_ssize_t[::
     ctl = ctl_a
     args = (x, y, kx, ky, nx, ny, pi, pj, o1, o2, pairs, w, minp, out, ostride, rtab, ctl_a)
     if npair * x.shape[0] >= _HELPED_WORK and nblock > 1:
-        for h in range(min(len(os.sched_getaffinity(0)), nblock, 8) - 1):
+        for h in range(min(_cpus(), nblock, 8) - 1):
             _thread.start_new_thread(_roll_claim, args + (False,))
     _roll_claim(*args, True)
     with nogil:
@@ -1009,11 +1016,10 @@ def _in_chunks(fn, Py_ssize_t n, Py_ssize_t cost):
     """
     import _thread
     import itertools
-    import os
     import threading
     import time
 
-    cdef Py_ssize_t nthreads = min(len(os.sched_getaffinity(0)), 8)
+    cdef Py_ssize_t nthreads = min(_cpus(), 8)
     # About 2e7 flops (a few milliseconds) before a second thread pays for itself, then
     # eight chunks per thread, so a late helper costs at most a small part of the work.
     if nthreads < 2 or n * cost < 20_000_000:
