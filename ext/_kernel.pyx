@@ -979,11 +979,15 @@ cdef double _jacobi_cond(const double* g, Py_ssize_t k, Py_ssize_t m) noexcept n
     return smax / smin
 
 
-def _cond_small(const double[:, :, ::1] g, double[::1] out):
+def _cond_small(const double[:, :, ::1] g):
     """Condition numbers of a stack of small matrices (at most MAXSMALL x MAXSMALL)."""
     cdef Py_ssize_t q, k = g.shape[1], m = g.shape[2]
-    for q in prange(g.shape[0], nogil=True, schedule="static"):
-        out[q] = _jacobi_cond(&g[q, 0, 0], k, m)
+    out_a = np.empty(g.shape[0])
+    cdef double[::1] out = out_a
+    with nogil:
+        for q in range(g.shape[0]):
+            out[q] = _jacobi_cond(&g[q, 0, 0], k, m)
+    return out_a
 
 
 def _finite_matrices(const double[:, :, ::1] g):
@@ -1064,15 +1068,17 @@ def _cond_lapack(flat):
         finite = _finite_matrices(g).view(bool)
         if not finite.all():  # rare: LAPACK is never handed a NaN or inf
             g = np.where(finite[:, None, None], g, 0.0)
-        sv = np.linalg.svd(g, compute_uv=False)
+        # G^T has G's singular values, and its matrices' columns are contiguous rows of G:
+        # NumPy copies each matrix to column-major order for LAPACK, now without a stride.
+        sv = np.linalg.svd(np.swapaxes(g, -1, -2), compute_uv=False)
         smax, smin = sv[:, 0], sv[:, -1]
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.where(smin <= cut * smax, np.inf, smax / smin)
         out[~finite] = np.nan
         return out
 
-    # NOTE: from about 32 x 32 OpenBLAS threads the level-2 products inside the SVD itself, and
-    # helper threads calling it at once were slower than one caller (measured at 60 x 60).
+    # NOTE: from about 32 x 32 OpenBLAS threads the products inside the SVD itself, and helper
+    # threads calling it at once were slower than one caller (measured at 60 x 60).
     if max(k, m) >= 32:
         return chunk(0, n)
     parts = _in_chunks(chunk, n, 9 * k * m * min(k, m))
@@ -1165,8 +1171,10 @@ def condition_number(g):
     if max(k, m) > MAXSMALL:
         out = _cond_lapack(flat)
     else:
-        out = np.empty(flat.shape[0])
-        _cond_small(flat, out)
+        # Helper threads (see _in_chunks), not an OpenMP team: a team's statically split half
+        # on a thread that waits for a core held the whole call on a loaded machine.
+        parts = _in_chunks(lambda lo, hi: _cond_small(flat[lo:hi]), flat.shape[0], 20 * k * m * min(k, m))
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
     out = out.reshape(ga.shape[:-2])
     return float(out) if out.ndim == 0 else out
 
@@ -1319,18 +1327,23 @@ cdef bint _lu_rga_tiny(const double* g, Py_ssize_t k, double* out) noexcept nogi
     return True
 
 
-def _rga_small(const double[:, :, ::1] g, double[:, :, ::1] out, unsigned char[::1] singular):
-    """RGA of a stack of square matrices up to MAXLU; flags the numerically singular ones."""
+def _rga_small(const double[:, :, ::1] g):
+    """RGA of a stack of square matrices up to MAXLU, and a flag for each numerically singular one."""
     cdef Py_ssize_t q, k = g.shape[1]
     cdef double* scratch
-    with nogil, parallel():
+    out_a = np.empty((g.shape[0], k, k))
+    singular_a = np.zeros(g.shape[0], dtype=np.uint8)
+    cdef double[:, :, ::1] out = out_a
+    cdef unsigned char[::1] singular = singular_a
+    with nogil:
         scratch = <double*> malloc((2 * k * k + 4 * k) * sizeof(double))
-        for q in prange(g.shape[0], schedule="static"):
+        for q in range(g.shape[0]):
             if k <= MAXTINY:
                 singular[q] = not _lu_rga_tiny(&g[q, 0, 0], k, &out[q, 0, 0])
             else:
                 singular[q] = not _lu_rga(&g[q, 0, 0], k, &out[q, 0, 0], scratch)
         free(scratch)
+    return out_a, singular_a
 
 
 def rga(g):
@@ -1344,9 +1357,15 @@ def rga(g):
     flat = np.ascontiguousarray(ga.reshape(-1, k, k))
     if k > MAXLU:
         return _rga_lapack(flat).reshape(ga.shape)
-    out = np.empty_like(flat)
-    singular = np.zeros(flat.shape[0], dtype=np.uint8)
-    _rga_small(flat, out, singular)
+    # NOTE: one thread from 32 x 32: helpers there met OpenBLAS's threads, still spinning on the
+    # other core after NumPy's last product, and were slower than one thread (measured at 60 x 60).
+    parts = _in_chunks(lambda lo, hi: _rga_small(flat[lo:hi]), flat.shape[0],
+                       3 * k * k * k + 20 * k * k if k < 32 else 0)
+    if len(parts) == 1:
+        out, singular = parts[0]
+    else:
+        out = np.concatenate([p[0] for p in parts])
+        singular = np.concatenate([p[1] for p in parts])
     bad = singular.view(bool)
     if bad.any():  # rare: the reference's pseudo-inverse
         out[bad] = _ref().rga(flat[bad])
