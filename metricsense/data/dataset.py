@@ -529,9 +529,9 @@ class _PeriodIndex:
 
     def sorted(self) -> tuple[np.ndarray, np.ndarray]:
         """The periods in order, and for each position there the number it was given."""
-        keys = self.all_keys()
-        order = np.argsort(keys, kind="stable")
-        return keys[order].view(self.dtype or np.int64), order
+        periods = self.all_keys().view(self.dtype or np.int64)
+        order = np.argsort(periods, kind="stable")  # as dates: NaT last, as np.unique has it
+        return periods[order], order
 
 
 class _Pivot:

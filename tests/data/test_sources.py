@@ -224,3 +224,14 @@ def test_long_file_problems_name_the_row_past_the_first_batch(tmp_path):
 def run_problems(folder, text):
     report = check(folder, text)
     return report, [d for d in report.diagnostics if d.code.startswith("MS03")]
+
+
+def test_long_layout_with_spread_out_whole_number_periods(tmp_path):
+    # Periods far apart (no lookup table over their range) still come out in order, each row in
+    # its cell.
+    (tmp_path / "l.csv").write_text("period,series,value\n20240101,a,1\n5,a,2\n1000000000000,b,3\n7,b,4\n5,b,5\n")
+    data, report = dataset_of(tmp_path, SPEC + 'data "l.csv" layout long\nkpi a "A" { }\nkpi b "B" { }\n')
+    assert not [d for d in report.diagnostics if d.code.startswith("MS03")], report.diagnostics
+    assert data.periods.tolist() == [5, 7, 20240101, 1000000000000]
+    np.testing.assert_array_equal(data.series("a").values, [2, np.nan, 1, np.nan])
+    np.testing.assert_array_equal(data.series("b").values, [5, 4, np.nan, 3])
