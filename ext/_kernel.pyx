@@ -575,6 +575,104 @@ cdef extern from *:
     void ms_ratio_sqrt_clip(double* num, const double* den, Py_ssize_t m) nogil
 
 
+cdef extern from *:
+    """
+    #ifdef __SSE2__
+    #include <emmintrin.h>
+    #define MS_PAIRS2 1
+    /* The sums of _roll_pair for two pairs with no gap at once, pair 0 in the low lane and pair 1
+       in the high one (the same operations in the same order, so the same results): for each
+       window ending at start + k, the numerator Sxy - Sx Sy / n into num0/num1[k], the
+       denominator Vx Vy (1 where special) into den0/den1[k], the state (0 ordinary, 1 too few
+       periods, 2 two passes) into st0/st1[k]. suf: (w + 1) x 10 doubles, the suffix sums. */
+    static void ms_roll2_sums(const double *x, Py_ssize_t xs, const double *y, Py_ssize_t ys,
+                              Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
+                              double kx0, double kx1, double ky0, double ky1, Py_ssize_t w,
+                              Py_ssize_t start, Py_ssize_t end, int prev, Py_ssize_t minp,
+                              double cancel, double *suf, const double *rtab, double *num0,
+                              double *num1, double *den0, double *den1, double *st0, double *st1) {
+        const __m128d kx = _mm_set_pd(kx1, kx0), ky = _mm_set_pd(ky1, ky0);
+        const __m128d one = _mm_set1_pd(1.0), two = _mm_set1_pd(2.0), cv = _mm_set1_pd(cancel);
+        const __m128d zero = _mm_setzero_pd();
+        __m128d sx = zero, sy = zero, sxx = zero, syy = zero, sxy = zero, a, b;
+        Py_ssize_t k, t, q;
+        for (q = 0; q < 10; q += 2)
+            _mm_storeu_pd(suf + w * 10 + q, zero);
+        if (prev) {
+            for (k = w - 1; k >= 0; k--) {
+                t = start - w + k;
+                a = _mm_sub_pd(_mm_loadh_pd(_mm_load_sd(x + t * xs + i0), x + t * xs + i1), kx);
+                b = _mm_sub_pd(_mm_loadh_pd(_mm_load_sd(y + t * ys + j0), y + t * ys + j1), ky);
+                sx = _mm_add_pd(sx, a);
+                sy = _mm_add_pd(sy, b);
+                sxx = _mm_add_pd(sxx, _mm_mul_pd(a, a));
+                syy = _mm_add_pd(syy, _mm_mul_pd(b, b));
+                sxy = _mm_add_pd(sxy, _mm_mul_pd(a, b));
+                _mm_storeu_pd(suf + k * 10, sx);
+                _mm_storeu_pd(suf + k * 10 + 2, sy);
+                _mm_storeu_pd(suf + k * 10 + 4, sxx);
+                _mm_storeu_pd(suf + k * 10 + 6, syy);
+                _mm_storeu_pd(suf + k * 10 + 8, sxy);
+            }
+        }
+        sx = sy = sxx = syy = sxy = zero;
+        for (t = start; t < end; t++) {
+            const double *s;
+            double m;
+            __m128d inv, mx, my, mxx, myy, vx, vy, num, good, den;
+            k = t - start;
+            a = _mm_sub_pd(_mm_loadh_pd(_mm_load_sd(x + t * xs + i0), x + t * xs + i1), kx);
+            b = _mm_sub_pd(_mm_loadh_pd(_mm_load_sd(y + t * ys + j0), y + t * ys + j1), ky);
+            sx = _mm_add_pd(sx, a);
+            sy = _mm_add_pd(sy, b);
+            sxx = _mm_add_pd(sxx, _mm_mul_pd(a, a));
+            syy = _mm_add_pd(syy, _mm_mul_pd(b, b));
+            sxy = _mm_add_pd(sxy, _mm_mul_pd(a, b));
+            s = suf + (prev ? k + 1 : w) * 10;
+            m = (double) (prev ? w : k + 1);  /* no gaps: the window's length */
+            inv = _mm_set1_pd(rtab[(Py_ssize_t) m]);
+            mx = _mm_add_pd(sx, _mm_loadu_pd(s));
+            my = _mm_add_pd(sy, _mm_loadu_pd(s + 2));
+            mxx = _mm_add_pd(sxx, _mm_loadu_pd(s + 4));
+            myy = _mm_add_pd(syy, _mm_loadu_pd(s + 6));
+            vx = _mm_sub_pd(mxx, _mm_mul_pd(_mm_mul_pd(mx, mx), inv));
+            vy = _mm_sub_pd(myy, _mm_mul_pd(_mm_mul_pd(my, my), inv));
+            num = _mm_sub_pd(_mm_add_pd(sxy, _mm_loadu_pd(s + 8)), _mm_mul_pd(_mm_mul_pd(mx, my), inv));
+            _mm_storel_pd(num0 + k, num);
+            _mm_storeh_pd(num1 + k, num);
+            if (m < minp || m < 2.0) {
+                den0[k] = den1[k] = 1.0;
+                st0[k] = st1[k] = 1.0;
+                continue;
+            }
+            good = _mm_and_pd(_mm_cmpgt_pd(_mm_mul_pd(vx, cv), mxx), _mm_cmpgt_pd(_mm_mul_pd(vy, cv), myy));
+            den = _mm_or_pd(_mm_and_pd(good, _mm_mul_pd(vx, vy)), _mm_andnot_pd(good, one));
+            _mm_storel_pd(den0 + k, den);
+            _mm_storeh_pd(den1 + k, den);
+            den = _mm_andnot_pd(good, two);
+            _mm_storel_pd(st0 + k, den);
+            _mm_storeh_pd(st1 + k, den);
+        }
+    }
+    #else
+    #define MS_PAIRS2 0
+    static void ms_roll2_sums(const double *x, Py_ssize_t xs, const double *y, Py_ssize_t ys,
+                              Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
+                              double kx0, double kx1, double ky0, double ky1, Py_ssize_t w,
+                              Py_ssize_t start, Py_ssize_t end, int prev, Py_ssize_t minp,
+                              double cancel, double *suf, const double *rtab, double *num0,
+                              double *num1, double *den0, double *den1, double *st0, double *st1) {}
+    #endif
+    """
+    bint MS_PAIRS2
+    void ms_roll2_sums(const double* x, Py_ssize_t xs, const double* y, Py_ssize_t ys,
+                       Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
+                       double kx0, double kx1, double ky0, double ky1, Py_ssize_t w,
+                       Py_ssize_t start, Py_ssize_t end, bint prev, Py_ssize_t minp,
+                       double cancel, double* suf, const double* rtab, double* num0,
+                       double* num1, double* den0, double* den1, double* st0, double* st1) nogil
+
+
 cdef double _window_exact(const double[:, ::1] x, const double[:, ::1] y, Py_ssize_t i,
                           Py_ssize_t j, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t minp,
                           bint diag) noexcept nogil:
@@ -625,6 +723,7 @@ cdef inline void _roll_pair(const double[:, ::1] x, const double[:, ::1] y, Py_s
     cdef const double* s
     cdef double* den = suf + (w + 1) * 6
     cdef double* state = den + w
+    memset(&suf[w * 6], 0, 6 * sizeof(double))  # the empty suffix (two pairs at once lay suf out anew)
     if c > 0:
         for k in range(w - 1, -1, -1):
             t = start - w + k
@@ -680,6 +779,14 @@ cdef inline void _roll_pair(const double[:, ::1] x, const double[:, ::1] y, Py_s
         else:
             state[k] = 2.0  # cancellation, or a constant window: two passes
             den[k] = 1.0
+    _roll_finish(x, y, i, j, diag, w, c, minp, res, den, state)
+
+
+cdef inline void _roll_finish(const double[:, ::1] x, const double[:, ::1] y, Py_ssize_t i,
+                              Py_ssize_t j, bint diag, Py_ssize_t w, Py_ssize_t c, Py_ssize_t minp,
+                              double* res, const double* den, const double* state) noexcept nogil:
+    # r = num / sqrt(den) for every window of block c, then the special cases by their state.
+    cdef Py_ssize_t start = c * w, end = min(c * w + w, x.shape[0]), k
     ms_ratio_sqrt_clip(res, den, end - start)
     for k in range(end - start):
         if state[k] == 0.0:
@@ -711,24 +818,41 @@ cdef void _roll_block(const double[:, ::1] x, const double[:, ::1] y, const doub
     # That costs O(w), and happens only around jumps, outliers and constant stretches.
     # One pair at a time, so the running sums stay in registers.
     # nx, ny: periods present per block (row c + 1 is block c), to find complete pairs.
-    # suf: (w + 1) x 6 sums; row w is the empty suffix (all of block 0's windows use it).
-    # buf: npair x w results. pairs: the column pairs of rolling_corr (write out[o1] only;
+    # suf: (w + 1) x 6 sums (x 10 for two pairs at once), then four rows of w; row w of the sums
+    # is the empty suffix (all of block 0's windows use it). buf: npair x w results. pairs: the column pairs of rolling_corr (write out[o1] only;
     # never the diagonal rule).
-    cdef Py_ssize_t T = x.shape[0], start = c * w, end = min(c * w + w, T), t, q, i, j
+    cdef Py_ssize_t T = x.shape[0], start = c * w, end = min(c * w + w, T), t, q = 0, i, j, i1, j1
     cdef double full = <double> (end - start), r
+    cdef double* den2 = suf + (w + 1) * 10
     cdef bint gaps
-    memset(&suf[w * 6], 0, 6 * sizeof(double))
-    for q in range(npair):
+    while q < npair:
         i = pi[q]
         j = pj[q]
         gaps = not (nx[c + 1, i] == full and ny[c + 1, j] == full
                     and (c == 0 or (nx[c, i] == w and ny[c, j] == w)))
+        if not gaps and MS_PAIRS2 and q + 1 < npair:
+            i1 = pi[q + 1]
+            j1 = pj[q + 1]
+            if (nx[c + 1, i1] == full and ny[c + 1, j1] == full
+                    and (c == 0 or (nx[c, i1] == w and ny[c, j1] == w))):
+                # Two gap-free pairs at once, in the two lanes of SSE2 registers.
+                ms_roll2_sums(&x[0, 0], x.shape[1], &y[0, 0], y.shape[1], i, i1, j, j1,
+                              kx[c, i], kx[c, i1], ky[c, j], ky[c, j1], w, start, end, c > 0, minp,
+                              _CANCEL, suf, rtab, &buf[q * w], &buf[(q + 1) * w], den2, den2 + w,
+                              den2 + 2 * w, den2 + 3 * w)
+                _roll_finish(x, y, i, j, not pairs and o1[q] == o2[q], w, c, minp, &buf[q * w],
+                             den2, den2 + 2 * w)
+                _roll_finish(x, y, i1, j1, not pairs and o1[q + 1] == o2[q + 1], w, c, minp,
+                             &buf[(q + 1) * w], den2 + w, den2 + 3 * w)
+                q += 2
+                continue
         if gaps:
             _roll_pair(x, y, i, j, kx[c, i], ky[c, j], not pairs and o1[q] == o2[q], w, c, minp,
                        suf, &buf[q * w], rtab, True)
         else:
             _roll_pair(x, y, i, j, kx[c, i], ky[c, j], not pairs and o1[q] == o2[q], w, c, minp,
                        suf, &buf[q * w], rtab, False)
+        q += 1
     # Publish: the first thread to finish block c writes it (see _rolling). Row by row: matrix
     # rows are wide, so not one pair's column at a time.
     if not ms_claim_once(&state[c]):
@@ -821,7 +945,7 @@ def _roll_claim(const double[:, ::1] x, const double[:, ::1] y, const double[:, 
     cdef double* suf
     cdef double* buf
     with nogil:
-        suf = <double*> malloc(((w + 1) * 6 + 2 * w) * sizeof(double))
+        suf = <double*> malloc(((w + 1) * 10 + 4 * w) * sizeof(double))
         buf = <double*> malloc(npair * w * sizeof(double))
         while True:
             c = ms_fetch_add(&ctl[0], 1)
