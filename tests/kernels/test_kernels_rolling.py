@@ -115,3 +115,19 @@ def test_matrix_on_threads_matches_pairs():
     assert_array_equal(m[:, j, i], pairs)
     for a, b in ((0, 44), (7, 8)):
         same(m[:, a, b], reference.rolling_corr(x[:, a], x[:, b], 40, min_periods=20))
+
+
+def test_gap_free_pairs_two_at_a_time(backend):
+    # The compiled kernel sums two gap-free pairs at once and the others one by one; a block
+    # mixes both, a constant and an offset column among the gap-free ones, an odd pair count.
+    rng = np.random.default_rng(21)
+    t = 300
+    x = rng.standard_normal((t, 7))
+    y = 0.5 * x + rng.standard_normal((t, 7))
+    x[:, 2] = 3.5  # constant: every window recomputed in two passes
+    y[:, 4] += 1e6
+    x[40:45, 5] = np.nan  # gaps in a few blocks only
+    y[rng.random(t) < 0.2, 6] = np.nan
+    for window, minp in ((25, None), (25, 5), (1, None), (300, 2)):
+        same(backend.rolling_corr(x, y, window, minp), reference.rolling_corr(x, y, window, minp))
+    same(backend.rolling_corr_matrix(x[:80], 9, 3), reference.rolling_corr_matrix(x[:80], 9, 3))
