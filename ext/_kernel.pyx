@@ -1303,87 +1303,137 @@ def condition_number(g):
     return float(out) if out.ndim == 0 else out
 
 
-cdef bint _lu_rga(const double* g, Py_ssize_t k, double* out, double* scratch) noexcept nogil:
-    # L = G o (G^-1)^T via LU with partial pivoting; False when G is singular at working
-    # precision by the reference's rule (a zero pivot, or ||G||_1 ||G^-1||_1 > 1 / (k eps));
-    # the caller then uses the reference's pseudo-inverse.
-    # scratch: 2 k^2 + 4 k doubles (NOTE: not arrays on the stack sized for the largest k:
-    # such a frame is probed page by page on every call, which cost 3 x 3 matrices 40%).
-    cdef double* lu = scratch
-    cdef double* inv = lu + k * k
-    cdef double* csum = inv + k * k
-    cdef Py_ssize_t* perm = <Py_ssize_t*> (csum + 2 * k)
-    cdef Py_ssize_t* ip = perm + k
-    cdef Py_ssize_t i, j, c, piv, tmp
-    cdef double v, f, ng = 0.0, ni = 0.0
-    for i in range(k * k):
-        if not isfinite(g[i]):
-            for j in range(k * k):
-                out[j] = NAN
-            return True
-        lu[i] = g[i]
-    for i in range(k):
-        perm[i] = i
-    for c in range(k):
-        piv = c
-        for i in range(c + 1, k):
-            if fabs(lu[i * k + c]) > fabs(lu[piv * k + c]):
-                piv = i
-        if lu[piv * k + c] == 0.0:
-            return False
-        if piv != c:
-            for j in range(k):
-                v = lu[c * k + j]
-                lu[c * k + j] = lu[piv * k + j]
-                lu[piv * k + j] = v
-            tmp = perm[c]
-            perm[c] = perm[piv]
-            perm[piv] = tmp
-        for i in range(c + 1, k):
-            f = lu[i * k + c] / lu[c * k + c]
-            lu[i * k + c] = f
-            for j in range(c + 1, k):
-                lu[i * k + j] -= f * lu[c * k + j]
-    # With P G = L U (row c of P G is row perm[c] of G): G^-1 = U^-1 L^-1 P, so Z = U^-1 L^-1
-    # holds G^-1 with its columns permuted, G^-1[r, perm[c]] = Z[r, c]. L^-1 is unit lower
-    # triangular, so its rows stop at the diagonal (a sixth of k^3 multiply-adds, not half);
-    # U^-1 then goes a row at a time from the bottom. Every inner loop runs along a row.
-    for i in range(k):
-        memset(&inv[i * k], 0, k * sizeof(double))
-        inv[i * k + i] = 1.0
-        for c in range(i):
-            f = lu[i * k + c]
-            if f != 0.0:
-                for j in range(c + 1):
-                    inv[i * k + j] -= f * inv[c * k + j]
-    for i in range(k - 1, -1, -1):
-        for c in range(i + 1, k):
-            f = lu[i * k + c]
-            if f != 0.0:
-                for j in range(k):
-                    inv[i * k + j] -= f * inv[c * k + j]
-        f = lu[i * k + i]
-        for j in range(k):
-            inv[i * k + j] /= f
-    # 1-norms, the largest absolute column sums (Z's columns are G^-1's, permuted).
-    for j in range(k):
-        csum[j] = 0.0
-        csum[k + j] = 0.0
-    for i in range(k):
-        for j in range(k):
-            csum[j] += fabs(g[i * k + j])
-            csum[k + j] += fabs(inv[i * k + j])
-    for j in range(k):
-        ng = max(ng, csum[j])
-        ni = max(ni, csum[k + j])
-    if not (ng * ni <= 1.0 / (k * _EPS)):
-        return False
-    for c in range(k):
-        ip[perm[c]] = c
-    for i in range(k):  # out[i, j] = g[i, j] G^-1[j, i] = g[i, j] Z[j, ip[i]]
-        for j in range(k):
-            out[i * k + j] = g[i * k + j] * inv[j * k + ip[i]]
-    return True
+cdef extern from *:
+    """
+    #include <math.h>
+    #include <string.h>
+    /* Built twice where the compiler can (GCC on x86-64 Linux): for Haswell and later (AVX2:
+       four doubles per instruction in the row loops) and for any x86-64, chosen when the
+       module loads. The same operations in the same order either way (no FMA: ISO C mode). */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define MS_CLONES __attribute__((target_clones("arch=haswell", "default")))
+    #else
+    #define MS_CLONES
+    #endif
+    /* L = G o (G^-1)^T via LU with partial pivoting, G row-major k x k; 0 when G is singular
+       at working precision by the reference's rule (a zero pivot, or ||G||_1 ||G^-1||_1 >
+       1 / (k eps)), the caller then uses the reference's pseudo-inverse; all NaN (and 1) when G
+       holds a NaN or inf. scratch: 2 k^2 + 4 k doubles. */
+    MS_CLONES
+    static int ms_lu_rga(const double *g, Py_ssize_t k, double *out, double *scratch, double eps) {
+        double *lu = scratch, *inv = lu + k * k, *csum = inv + k * k;
+        Py_ssize_t *perm = (Py_ssize_t *) (csum + 2 * k), *ip = perm + k;
+        Py_ssize_t i, j, c, piv, tmp;
+        double v, f, ng = 0.0, ni = 0.0;
+        for (i = 0; i < k * k; i++) {
+            if (!isfinite(g[i])) {
+                for (j = 0; j < k * k; j++)
+                    out[j] = NAN;
+                return 1;
+            }
+            lu[i] = g[i];
+        }
+        for (i = 0; i < k; i++)
+            perm[i] = i;
+        for (c = 0; c < k; c++) {
+            piv = c;
+            for (i = c + 1; i < k; i++)
+                if (fabs(lu[i * k + c]) > fabs(lu[piv * k + c]))
+                    piv = i;
+            if (lu[piv * k + c] == 0.0)
+                return 0;
+            if (piv != c) {
+                for (j = 0; j < k; j++) {
+                    v = lu[c * k + j];
+                    lu[c * k + j] = lu[piv * k + j];
+                    lu[piv * k + j] = v;
+                }
+                tmp = perm[c];
+                perm[c] = perm[piv];
+                perm[piv] = tmp;
+            }
+            for (i = c + 1; i < k; i++) {
+                double *row = lu + i * k;
+                const double *top = lu + c * k;
+                f = row[c] / top[c];
+                row[c] = f;
+                for (j = c + 1; j < k; j++)
+                    row[j] -= f * top[j];
+            }
+        }
+        /* With P G = L U (row c of P G is row perm[c] of G): G^-1 = U^-1 L^-1 P, so
+           Z = U^-1 L^-1 holds G^-1 with its columns permuted, G^-1[r, perm[c]] = Z[r, c].
+           L^-1 is unit lower triangular, so its rows stop at the diagonal (a sixth of k^3
+           multiply-adds, not half); U^-1 then goes a row at a time from the bottom. Every inner
+           loop runs along a row. */
+        /* Four source rows per pass over a row: a load and a store of it for four updates. */
+        for (i = 0; i < k; i++) {
+            double *row = inv + i * k;
+            const double *l = lu + i * k;
+            memset(row, 0, k * sizeof(double));
+            row[i] = 1.0;
+            for (c = 0; c + 4 <= i; c += 4) {
+                /* rows c .. c + 3 of L^-1 are 0 past their diagonal, so all four end at c + 3 */
+                const double *s0 = inv + c * k, *s1 = s0 + k, *s2 = s1 + k, *s3 = s2 + k;
+                double f0 = l[c], f1 = l[c + 1], f2 = l[c + 2], f3 = l[c + 3];
+                for (j = 0; j <= c + 3; j++)
+                    row[j] -= (f0 * s0[j] + f1 * s1[j]) + (f2 * s2[j] + f3 * s3[j]);
+            }
+            for (; c < i; c++) {
+                const double *src = inv + c * k;
+                f = l[c];
+                for (j = 0; j <= c; j++)
+                    row[j] -= f * src[j];
+            }
+        }
+        for (i = k - 1; i >= 0; i--) {
+            double *row = inv + i * k;
+            const double *u = lu + i * k;
+            for (c = i + 1; c + 4 <= k; c += 4) {
+                const double *s0 = inv + c * k, *s1 = s0 + k, *s2 = s1 + k, *s3 = s2 + k;
+                double f0 = u[c], f1 = u[c + 1], f2 = u[c + 2], f3 = u[c + 3];
+                for (j = 0; j < k; j++)
+                    row[j] -= (f0 * s0[j] + f1 * s1[j]) + (f2 * s2[j] + f3 * s3[j]);
+            }
+            for (; c < k; c++) {
+                const double *src = inv + c * k;
+                f = u[c];
+                for (j = 0; j < k; j++)
+                    row[j] -= f * src[j];
+            }
+            f = lu[i * k + i];
+            for (j = 0; j < k; j++)
+                row[j] /= f;
+        }
+        /* 1-norms, the largest absolute column sums (Z's columns are G^-1's, permuted). */
+        for (j = 0; j < 2 * k; j++)
+            csum[j] = 0.0;
+        for (i = 0; i < k; i++)
+            for (j = 0; j < k; j++) {
+                csum[j] += fabs(g[i * k + j]);
+                csum[k + j] += fabs(inv[i * k + j]);
+            }
+        for (j = 0; j < k; j++) {
+            ng = csum[j] > ng ? csum[j] : ng;
+            ni = csum[k + j] > ni ? csum[k + j] : ni;
+        }
+        if (!(ng * ni <= 1.0 / (k * eps)))
+            return 0;
+        for (c = 0; c < k; c++)
+            ip[perm[c]] = c;
+        for (i = 0; i < k; i++)  /* out[i, j] = g[i, j] G^-1[j, i] = g[i, j] Z[j, ip[i]] */
+            for (j = 0; j < k; j++)
+                out[i * k + j] = g[i * k + j] * inv[j * k + ip[i]];
+        return 1;
+    }
+    """
+    bint ms_lu_rga(const double* g, Py_ssize_t k, double* out, double* scratch, double eps) nogil
+
+
+cdef inline bint _lu_rga(const double* g, Py_ssize_t k, double* out, double* scratch) noexcept nogil:
+    # See ms_lu_rga. NOTE: scratch, not arrays on the stack sized for the largest k: such a
+    # frame is probed page by page on every call, which cost 3 x 3 matrices 40%.
+    return ms_lu_rga(g, k, out, scratch, _EPS)
 
 
 cdef bint _lu_rga_tiny(const double* g, Py_ssize_t k, double* out) noexcept nogil:
