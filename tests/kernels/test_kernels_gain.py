@@ -116,8 +116,12 @@ def test_minimized_bounds(g, seed):
     k = g.shape[0]
     gstar = kernels.minimized_condition_number(g)
     rng = np.random.default_rng(seed)
-    assert gstar <= kernels.condition_number(g) * (1 + 1e-12)
-    assert gstar <= kernels.equilibrated_condition_number(g) * (1 + 1e-12)
+    # Where the extreme singular values coalesce (gamma* near 1) gamma* is good to about
+    # sqrt(eps) only, as its docstring says (the 2 x 2 closed form takes a square root of
+    # ||L||_i1^2 - 1); elsewhere to 1e-12.
+    tol = 1e-12 if gstar > 1 + 1e-6 else 3e-8
+    assert gstar <= kernels.condition_number(g) * (1 + tol)
+    assert gstar <= kernels.equilibrated_condition_number(g) * (1 + tol)
     for _ in range(5):  # no scaling beats it
         d1, d2 = 10.0 ** rng.uniform(-1, 1, k), 10.0 ** rng.uniform(-1, 1, k)
         assert gstar <= kernels.condition_number(d1[:, None] * g * d2[None, :]) * (1 + 1e-9)
