@@ -819,8 +819,8 @@ cdef void _roll_block(const double[:, ::1] x, const double[:, ::1] y, const doub
     # One pair at a time, so the running sums stay in registers.
     # nx, ny: periods present per block (row c + 1 is block c), to find complete pairs.
     # suf: (w + 1) x 6 sums (x 10 for two pairs at once), then four rows of w; row w of the sums
-    # is the empty suffix (all of block 0's windows use it). buf: npair x w results. pairs: the column pairs of rolling_corr (write out[o1] only;
-    # never the diagonal rule).
+    # is the empty suffix (all of block 0's windows use it). buf: npair x w results.
+    # pairs: the column pairs of rolling_corr (write out[o1] only; never the diagonal rule).
     cdef Py_ssize_t T = x.shape[0], start = c * w, end = min(c * w + w, T), t, q = 0, i, j, i1, j1
     cdef double full = <double> (end - start), r
     cdef double* den2 = suf + (w + 1) * 10
@@ -1437,7 +1437,8 @@ cdef inline bint _lu_rga(const double* g, Py_ssize_t k, double* out, double* scr
 
 
 cdef bint _lu_rga_tiny(const double* g, Py_ssize_t k, double* out) noexcept nogil:
-    # _lu_rga for k <= MAXTINY, on small arrays on the stack: L = G o (G^-1)^T via LU with partial pivoting; False when G is singular at working
+    # _lu_rga for k <= MAXTINY, on small arrays on the stack, solving a column at a time:
+    # L = G o (G^-1)^T via LU with partial pivoting; False when G is singular at working
     # precision by the reference's rule (a zero pivot, or ||G||_1 ||G^-1||_1 > 1 / (k eps));
     # the caller then uses the reference's pseudo-inverse.
     cdef double lu[MAXTINY * MAXTINY]

@@ -588,7 +588,8 @@ class _Pivot:
             first = min(first, int(later.min()))
         row = first if positions is None else int(positions[first])
         line = table.line_of(row)
-        shown = f"{table.origin} line {line}" if line is not None else f"{table.origin} row {offset + row + 1}"
+        shown = (f"{table.origin} line {line}" if line is not None
+                 else f"{table.origin} row {offset + row + 1}")
         raise DataError("MS033", f"{shown} repeats a period already given for the same "
                                  f"series{' and ' + seg_col if seg_col else ''}",
                         row=offset + row + 1, line=line)

@@ -30,7 +30,8 @@ def _arrow_batch_to_table(batch, origin: str, first_line: int | None) -> Table:
         if pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type):
             idx = col.indices
             if col.null_count == 0 and pa.types.is_int32(idx.type):  # the usual case: no copy
-                codes = np.frombuffer(idx.buffers()[1], dtype=np.int32, count=idx.offset + len(idx))[idx.offset:]
+                raw = np.frombuffer(idx.buffers()[1], dtype=np.int32, count=idx.offset + len(idx))
+                codes = raw[idx.offset:]
             else:
                 codes = _with_nulls(idx, -1).astype(np.int32)
             columns[name] = Labels(codes, np.array(col.dictionary.to_pylist(), dtype=object))
