@@ -1138,9 +1138,9 @@ def _in_chunks(fn, Py_ssize_t n, Py_ssize_t cost):
 
     cost: the work of one item, in flops. Chunks are claimed from a shared counter, and the
     first result delivered for a chunk is kept. When none is left to claim, this thread waits
-    for a chunk a helper claimed for at most twice the time a chunk took it, then computes the
-    chunk itself: on a loaded machine a helper may be waiting for a core, and the caller never
-    waits long for it. NumPy's linear algebra releases the GIL, so the helpers run in parallel.
+    for a chunk a helper claimed for at most the time a chunk took it (a helper that is running
+    needs no more), then computes the chunk itself: on a loaded machine a helper may be waiting
+    for a core, and the caller never waits long for it. NumPy's linear algebra releases the GIL, so the helpers run in parallel.
     """
     import _thread
     import itertools
@@ -1176,7 +1176,7 @@ def _in_chunks(fn, Py_ssize_t n, Py_ssize_t cost):
         _thread.start_new_thread(work, ())
     per_chunk = work()
     for c in range(nchunk):
-        if results[c] is None and not delivered[c].wait(2.0 * per_chunk):
+        if results[c] is None and not delivered[c].wait(per_chunk):
             results[c] = fn(*bounds[c])
     return list(results)
 
