@@ -1307,10 +1307,11 @@ cdef extern from *:
     """
     #include <math.h>
     #include <string.h>
-    /* Built twice where the compiler can (GCC on x86-64 Linux): for Haswell and later (AVX2:
-       four doubles per instruction in the row loops) and for any x86-64, chosen when the
-       module loads. The same operations in the same order either way (no FMA: ISO C mode). */
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    /* Built twice where the compiler can (GCC on x86-64 with glibc, whose ifuncs pick one when
+       the module loads): for Haswell and later (AVX2: four doubles per instruction in the row
+       loops) and for any x86-64. The same operations in the same order either way (no FMA:
+       ISO C mode contracts nothing). */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
     #define MS_CLONES __attribute__((target_clones("arch=haswell", "default")))
     #else
     #define MS_CLONES
