@@ -399,8 +399,13 @@ def _read_long(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
             for name in seg_labels.unique():
                 seg_index.setdefault(name, len(seg_index))
             seg = seg_labels.lookup(seg_index)
-            # A row without a segment goes to the last one met, as it always has.
-            seg[seg < 0] = len(seg_index) - 1
+            missing = seg < 0
+            if missing.any():
+                # A row without a segment goes to the last one met, as it always has (to one
+                # named "" when none has been met yet).
+                if not seg_index:
+                    seg_index[""] = 0
+                seg[missing] = len(seg_index) - 1
         for column, members in groups.items():
             if column not in table.columns:
                 continue
