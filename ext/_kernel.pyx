@@ -13,12 +13,16 @@ cdef double _EPS = 2.220446049250313e-16
 cdef double _CANCEL = 16.0
 # A run of missing periods at least this long is summed from prefix sums, not period by period.
 cdef Py_ssize_t _LONG_RUN = 16
-# Matrices up to MAXSMALL take the compiled Jacobi SVD, up to MAXLU the compiled LU for the RGA;
+# Matrices up to MAXSMALL take the compiled Jacobi SVD, up to MAXLU the compiled LU for the RGA
+# (up to MAXTINY with column-by-column solves, which loop less for tiny matrices);
 # larger ones NumPy's LAPACK. The cut-offs are where LAPACK's per-call overhead stops dominating
-# (measured on 2-core Haswell, OpenBLAS 0.3.31: Jacobi wins up to 6 x 6, LU ties at 8 x 8).
+# (measured on 2-core Haswell, OpenBLAS 0.3.31: Jacobi wins up to 6 x 6; the LU, whose solves
+# run along rows, was 2.5x NumPy's inverse at 20 x 20, 1.6x at 44 x 44, 1.35x at 60 x 60, and
+# 1.4x the column-by-column solves at 8 x 8, which won up to 5 x 5).
 cdef enum:
     MAXSMALL = 6
-    MAXLU = 8
+    MAXTINY = 5
+    MAXLU = 64
 
 
 def _ref():
@@ -546,137 +550,451 @@ def pairwise_corr(x, method="pearson", min_periods=1):
 # --------------------------------------------------------------------------- rolling
 
 
-cdef inline void _add(double* dst, const double* a, double x, double y, const double* rtab) noexcept nogil:
-    # Welford (1962): dst = a = [n, mean_x, mean_y, Sxx, Syy, Sxy] plus one observation.
-    # rtab[c] = 1 / c: counts are small integers, and a table load beats a division.
-    cdef double n = a[0] + 1.0, inv = rtab[<Py_ssize_t> n], dx = x - a[1], dy = y - a[2]
-    cdef double mx = a[1] + dx * inv, my = a[2] + dy * inv
-    dst[3] = a[3] + dx * (x - mx)
-    dst[4] = a[4] + dy * (y - my)
-    dst[5] = a[5] + dx * (y - my)
-    dst[0] = n
-    dst[1] = mx
-    dst[2] = my
+cdef extern from *:
+    """
+    #ifdef __SSE2__
+    #include <emmintrin.h>
+    #endif
+    /* num[k] = clip(num[k] / sqrt(den[k]), -1, 1): two at a time where SSE2 is there. */
+    static inline void ms_ratio_sqrt_clip(double *num, const double *den, Py_ssize_t m) {
+        Py_ssize_t k = 0;
+        double v;
+    #ifdef __SSE2__
+        const __m128d lo = _mm_set1_pd(-1.0), hi = _mm_set1_pd(1.0);
+        for (; k + 2 <= m; k += 2) {
+            __m128d r = _mm_div_pd(_mm_loadu_pd(num + k), _mm_sqrt_pd(_mm_loadu_pd(den + k)));
+            _mm_storeu_pd(num + k, _mm_max_pd(_mm_min_pd(r, hi), lo));
+        }
+    #endif
+        for (; k < m; k++) {
+            v = num[k] / sqrt(den[k]);
+            num[k] = v > 1.0 ? 1.0 : (v < -1.0 ? -1.0 : v);
+        }
+    }
+    """
+    void ms_ratio_sqrt_clip(double* num, const double* den, Py_ssize_t m) nogil
 
 
-cdef inline double _merged_r(const double* a, const double* b, Py_ssize_t minp, bint diag,
-                             const double* rtab) noexcept nogil:
-    # r of the union of two disjoint samples, merged by Chan, Golub & LeVeque (1979).
-    cdef double n = a[0] + b[0], f, dx, dy, sxx, syy, sxy
-    if n < minp or n < 2:
-        return NAN
-    if a[0] == 0:
-        sxx = b[3]
-        syy = b[4]
-        sxy = b[5]
-    elif b[0] == 0:
-        sxx = a[3]
-        syy = a[4]
-        sxy = a[5]
-    else:
-        f = a[0] * b[0] * rtab[<Py_ssize_t> n]
-        dx = b[1] - a[1]
-        dy = b[2] - a[2]
-        sxx = a[3] + b[3] + dx * dx * f
-        syy = a[4] + b[4] + dy * dy * f
-        sxy = a[5] + b[5] + dx * dy * f
-    # Constant samples give exactly 0 here: Welford's mean of equal values is exact.
-    if sxx <= 0.0 or syy <= 0.0:
+cdef extern from *:
+    """
+    #ifdef __SSE2__
+    #include <emmintrin.h>
+    #define MS_PAIRS2 1
+    /* The sums of _roll_pair for two pairs with no gap at once, pair 0 in the low lane and pair 1
+       in the high one (the same operations in the same order, so the same results): for each
+       window ending at start + k, the numerator Sxy - Sx Sy / n into num0/num1[k], the
+       denominator Vx Vy (1 where special) into den0/den1[k], the state (0 ordinary, 1 too few
+       periods, 2 two passes) into st0/st1[k]. suf: (w + 1) x 10 doubles, the suffix sums. */
+    static void ms_roll2_sums(const double *x, Py_ssize_t xs, const double *y, Py_ssize_t ys,
+                              Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
+                              double kx0, double kx1, double ky0, double ky1, Py_ssize_t w,
+                              Py_ssize_t start, Py_ssize_t end, int prev, Py_ssize_t minp,
+                              double cancel, double *suf, const double *rtab, double *num0,
+                              double *num1, double *den0, double *den1, double *st0, double *st1) {
+        const __m128d kx = _mm_set_pd(kx1, kx0), ky = _mm_set_pd(ky1, ky0);
+        const __m128d one = _mm_set1_pd(1.0), two = _mm_set1_pd(2.0), cv = _mm_set1_pd(cancel);
+        const __m128d zero = _mm_setzero_pd();
+        __m128d sx = zero, sy = zero, sxx = zero, syy = zero, sxy = zero, a, b;
+        Py_ssize_t k, t, q;
+        for (q = 0; q < 10; q += 2)
+            _mm_storeu_pd(suf + w * 10 + q, zero);
+        if (prev) {
+            for (k = w - 1; k >= 0; k--) {
+                t = start - w + k;
+                a = _mm_sub_pd(_mm_loadh_pd(_mm_load_sd(x + t * xs + i0), x + t * xs + i1), kx);
+                b = _mm_sub_pd(_mm_loadh_pd(_mm_load_sd(y + t * ys + j0), y + t * ys + j1), ky);
+                sx = _mm_add_pd(sx, a);
+                sy = _mm_add_pd(sy, b);
+                sxx = _mm_add_pd(sxx, _mm_mul_pd(a, a));
+                syy = _mm_add_pd(syy, _mm_mul_pd(b, b));
+                sxy = _mm_add_pd(sxy, _mm_mul_pd(a, b));
+                _mm_storeu_pd(suf + k * 10, sx);
+                _mm_storeu_pd(suf + k * 10 + 2, sy);
+                _mm_storeu_pd(suf + k * 10 + 4, sxx);
+                _mm_storeu_pd(suf + k * 10 + 6, syy);
+                _mm_storeu_pd(suf + k * 10 + 8, sxy);
+            }
+        }
+        sx = sy = sxx = syy = sxy = zero;
+        for (t = start; t < end; t++) {
+            const double *s;
+            double m;
+            __m128d inv, mx, my, mxx, myy, vx, vy, num, good, den;
+            k = t - start;
+            a = _mm_sub_pd(_mm_loadh_pd(_mm_load_sd(x + t * xs + i0), x + t * xs + i1), kx);
+            b = _mm_sub_pd(_mm_loadh_pd(_mm_load_sd(y + t * ys + j0), y + t * ys + j1), ky);
+            sx = _mm_add_pd(sx, a);
+            sy = _mm_add_pd(sy, b);
+            sxx = _mm_add_pd(sxx, _mm_mul_pd(a, a));
+            syy = _mm_add_pd(syy, _mm_mul_pd(b, b));
+            sxy = _mm_add_pd(sxy, _mm_mul_pd(a, b));
+            s = suf + (prev ? k + 1 : w) * 10;
+            m = (double) (prev ? w : k + 1);  /* no gaps: the window's length */
+            inv = _mm_set1_pd(rtab[(Py_ssize_t) m]);
+            mx = _mm_add_pd(sx, _mm_loadu_pd(s));
+            my = _mm_add_pd(sy, _mm_loadu_pd(s + 2));
+            mxx = _mm_add_pd(sxx, _mm_loadu_pd(s + 4));
+            myy = _mm_add_pd(syy, _mm_loadu_pd(s + 6));
+            vx = _mm_sub_pd(mxx, _mm_mul_pd(_mm_mul_pd(mx, mx), inv));
+            vy = _mm_sub_pd(myy, _mm_mul_pd(_mm_mul_pd(my, my), inv));
+            num = _mm_sub_pd(_mm_add_pd(sxy, _mm_loadu_pd(s + 8)), _mm_mul_pd(_mm_mul_pd(mx, my), inv));
+            _mm_storel_pd(num0 + k, num);
+            _mm_storeh_pd(num1 + k, num);
+            if (m < minp || m < 2.0) {
+                den0[k] = den1[k] = 1.0;
+                st0[k] = st1[k] = 1.0;
+                continue;
+            }
+            good = _mm_and_pd(_mm_cmpgt_pd(_mm_mul_pd(vx, cv), mxx), _mm_cmpgt_pd(_mm_mul_pd(vy, cv), myy));
+            den = _mm_or_pd(_mm_and_pd(good, _mm_mul_pd(vx, vy)), _mm_andnot_pd(good, one));
+            _mm_storel_pd(den0 + k, den);
+            _mm_storeh_pd(den1 + k, den);
+            den = _mm_andnot_pd(good, two);
+            _mm_storel_pd(st0 + k, den);
+            _mm_storeh_pd(st1 + k, den);
+        }
+    }
+    #else
+    #define MS_PAIRS2 0
+    static void ms_roll2_sums(const double *x, Py_ssize_t xs, const double *y, Py_ssize_t ys,
+                              Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
+                              double kx0, double kx1, double ky0, double ky1, Py_ssize_t w,
+                              Py_ssize_t start, Py_ssize_t end, int prev, Py_ssize_t minp,
+                              double cancel, double *suf, const double *rtab, double *num0,
+                              double *num1, double *den0, double *den1, double *st0, double *st1) {}
+    #endif
+    """
+    bint MS_PAIRS2
+    void ms_roll2_sums(const double* x, Py_ssize_t xs, const double* y, Py_ssize_t ys,
+                       Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t j0, Py_ssize_t j1,
+                       double kx0, double kx1, double ky0, double ky1, Py_ssize_t w,
+                       Py_ssize_t start, Py_ssize_t end, bint prev, Py_ssize_t minp,
+                       double cancel, double* suf, const double* rtab, double* num0,
+                       double* num1, double* den0, double* den1, double* st0, double* st1) nogil
+
+
+cdef double _window_exact(const double[:, ::1] x, const double[:, ::1] y, Py_ssize_t i,
+                          Py_ssize_t j, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t minp,
+                          bint diag) noexcept nogil:
+    # Two-pass centred r of (x[lo:hi, i], y[lo:hi, j]) over the periods where both are present,
+    # constancy tested exactly (the reference's _pair_pearson).
+    cdef Py_ssize_t t, n = 0
+    cdef double a, b, a0 = NAN, b0 = NAN, ma = 0.0, mb = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
+    cdef bint vary_a = False, vary_b = False
+    for t in range(lo, hi):
+        a = x[t, i]
+        b = y[t, j]
+        if not isnan(a) and not isnan(b):
+            if n == 0:
+                a0 = a
+                b0 = b
+            vary_a = vary_a or a != a0
+            vary_b = vary_b or b != b0
+            n += 1
+            ma += a
+            mb += b
+    if n < minp or n < 2 or not vary_a or not vary_b:
         return NAN
     if diag:
         return 1.0
+    ma /= n
+    mb /= n
+    for t in range(lo, hi):
+        a = x[t, i]
+        b = y[t, j]
+        if not isnan(a) and not isnan(b):
+            sxx += (a - ma) * (a - ma)
+            syy += (b - mb) * (b - mb)
+            sxy += (a - ma) * (b - mb)
     return _clip(sxy / sqrt(sxx * syy))
 
 
-cdef void _roll_block(const double[:, ::1] x, const double[:, ::1] y, const double[:, ::1] kx,
-                      const double[:, ::1] ky, const Py_ssize_t* pi, const Py_ssize_t* pj,
-                      const Py_ssize_t* o1, const Py_ssize_t* o2, Py_ssize_t npair, Py_ssize_t w,
-                      Py_ssize_t c, Py_ssize_t minp, double* out, Py_ssize_t ostride,
-                      double* suf, double* pre, const double* rtab) noexcept nogil:
-    # Sliding windows without subtraction (a two-stacks scheme): cut time into blocks of w
-    # periods. A window ending at t in block c is the suffix of block c - 1 starting at
-    # t - w + 1 plus the prefix of block c up to t. This builds the suffix aggregates of block
-    # c - 1 backwards, then walks block c forwards merging one of each per window: O(1) per
-    # window, no Welford "removal" (whose cancellation drifts), and blocks are independent.
-    # suf holds (w + 1) x npair aggregates of 6 doubles, k-major; pre holds npair of them.
-    # NOTE: Welford's running mean of values near 1e6 is rounded to 1e-10 at every update, an
-    # error that enters Sxy to first order (pandas loses 1e-10 this way); so both halves of
-    # block c's windows are accumulated on x - kx[c], y - ky[c], shifts near the local level.
-    cdef Py_ssize_t T = x.shape[0], start = c * w, end = min(c * w + w, T), t, k, q
-    cdef double xv, yv, r
-    cdef double* s
-    cdef double empty[6]
-    memset(empty, 0, 6 * sizeof(double))
+cdef inline void _roll_pair(const double[:, ::1] x, const double[:, ::1] y, Py_ssize_t i,
+                            Py_ssize_t j, double kxi, double kyj, bint diag, Py_ssize_t w,
+                            Py_ssize_t c, Py_ssize_t minp, double* suf, double* res,
+                            const double* rtab, bint gaps) noexcept nogil:
+    # suf: (w + 1) x 6 sums, then two rows of w (denominators and states).
+    # The windows ending in block c of one pair, into res[0 : end - start]. gaps=False: both
+    # columns are complete on blocks c - 1 and c, so no test for NaN and no count (the
+    # compiler makes one copy of this function for each value of the flag).
+    cdef Py_ssize_t T = x.shape[0], start = c * w, end = min(c * w + w, T), t, k
+    cdef double a, b, n = 0.0, sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
+    cdef double m, mx, my, mxx, myy, inv, vx, vy
+    cdef const double* s
+    cdef double* den = suf + (w + 1) * 6
+    cdef double* state = den + w
+    memset(&suf[w * 6], 0, 6 * sizeof(double))  # the empty suffix (two pairs at once lay suf out anew)
     if c > 0:
-        memset(&suf[w * npair * 6], 0, npair * 6 * sizeof(double))
         for k in range(w - 1, -1, -1):
             t = start - w + k
-            for q in range(npair):
-                s = &suf[(k * npair + q) * 6]
-                xv = x[t, pi[q]]
-                yv = y[t, pj[q]]
-                if isnan(xv) or isnan(yv):
-                    memcpy(s, s + npair * 6, 6 * sizeof(double))
-                else:
-                    _add(s, s + npair * 6, xv - kx[c, pi[q]], yv - ky[c, pj[q]], rtab)
-    memset(pre, 0, npair * 6 * sizeof(double))
+            a = x[t, i]
+            b = y[t, j]
+            if not gaps or (not isnan(a) and not isnan(b)):
+                a = a - kxi
+                b = b - kyj
+                n += 1.0
+                sx += a
+                sy += b
+                sxx += a * a
+                syy += b * b
+                sxy += a * b
+            suf[k * 6] = n
+            suf[k * 6 + 1] = sx
+            suf[k * 6 + 2] = sy
+            suf[k * 6 + 3] = sxx
+            suf[k * 6 + 4] = syy
+            suf[k * 6 + 5] = sxy
+    n = sx = sy = sxx = syy = sxy = 0.0
+    # The sums first, then every division and square root in one loop without a branch (they
+    # share one unit, and two-wide vector instructions halve its work), then the special cases.
     for t in range(start, end):
-        k = t - start + 1
+        a = x[t, i]
+        b = y[t, j]
+        if not gaps or (not isnan(a) and not isnan(b)):
+            a = a - kxi
+            b = b - kyj
+            n += 1.0
+            sx += a
+            sy += b
+            sxx += a * a
+            syy += b * b
+            sxy += a * b
+        k = t - start
+        s = &suf[(k + 1 if c > 0 else w) * 6]
+        m = n + s[0]
+        inv = rtab[<Py_ssize_t> m]
+        mx = sx + s[1]
+        my = sy + s[2]
+        mxx = sxx + s[3]
+        myy = syy + s[4]
+        vx = mxx - mx * mx * inv
+        vy = myy - my * my * inv
+        res[k] = (sxy + s[5]) - mx * my * inv
+        if m < minp or m < 2.0:
+            state[k] = 1.0  # too few periods: NaN
+            den[k] = 1.0
+        elif vx * _CANCEL > mxx and vy * _CANCEL > myy:
+            state[k] = 0.0
+            den[k] = vx * vy
+        else:
+            state[k] = 2.0  # cancellation, or a constant window: two passes
+            den[k] = 1.0
+    _roll_finish(x, y, i, j, diag, w, c, minp, res, den, state)
+
+
+cdef inline void _roll_finish(const double[:, ::1] x, const double[:, ::1] y, Py_ssize_t i,
+                              Py_ssize_t j, bint diag, Py_ssize_t w, Py_ssize_t c, Py_ssize_t minp,
+                              double* res, const double* den, const double* state) noexcept nogil:
+    # r = num / sqrt(den) for every window of block c, then the special cases by their state.
+    cdef Py_ssize_t start = c * w, end = min(c * w + w, x.shape[0]), k
+    ms_ratio_sqrt_clip(res, den, end - start)
+    for k in range(end - start):
+        if state[k] == 0.0:
+            if diag:
+                res[k] = 1.0
+        elif state[k] == 1.0:
+            res[k] = NAN
+        else:
+            res[k] = _window_exact(x, y, i, j, max(start + k - w + 1, 0), start + k + 1, minp, diag)
+
+
+cdef void _roll_block(const double[:, ::1] x, const double[:, ::1] y, const double[:, ::1] kx,
+                      const double[:, ::1] ky, const double[:, ::1] nx, const double[:, ::1] ny,
+                      const Py_ssize_t* pi, const Py_ssize_t* pj, const Py_ssize_t* o1,
+                      const Py_ssize_t* o2, bint pairs, Py_ssize_t npair, Py_ssize_t w,
+                      Py_ssize_t c, Py_ssize_t minp, double* out, Py_ssize_t ostride, double* suf,
+                      double* buf, const double* rtab, Py_ssize_t* state,
+                      Py_ssize_t* done) noexcept nogil:
+    # Sliding windows without subtraction (a two-stacks scheme): cut time into blocks of w
+    # periods. A window ending at t in block c is the suffix of block c - 1 starting at
+    # t - w + 1 plus the prefix of block c up to t. This builds the suffix sums of block c - 1
+    # backwards, then walks block c forwards adding one of each per window: O(1) per window,
+    # and no point is ever subtracted, so a large value leaves no rounding error behind in the
+    # windows after it. Blocks are independent.
+    # The sums are raw moments [n, Sx, Sy, Sxx, Syy, Sxy] of x - kx[c], y - ky[c], shifts near
+    # the level of blocks c - 1 and c, so V = Sxx - Sx^2 / n cancels only when the window's mean
+    # is far from the shift relative to its spread: where Sxx > _CANCEL * V (or V is rounding
+    # noise from a window that is constant) the window is recomputed exactly in two passes.
+    # That costs O(w), and happens only around jumps, outliers and constant stretches.
+    # One pair at a time, so the running sums stay in registers.
+    # nx, ny: periods present per block (row c + 1 is block c), to find complete pairs.
+    # suf: (w + 1) x 6 sums (x 10 for two pairs at once), then four rows of w; row w of the sums
+    # is the empty suffix (all of block 0's windows use it). buf: npair x w results.
+    # pairs: the column pairs of rolling_corr (write out[o1] only; never the diagonal rule).
+    cdef Py_ssize_t T = x.shape[0], start = c * w, end = min(c * w + w, T), t, q = 0, i, j, i1, j1
+    cdef double full = <double> (end - start), r
+    cdef double* den2 = suf + (w + 1) * 10
+    cdef bint gaps
+    while q < npair:
+        i = pi[q]
+        j = pj[q]
+        gaps = not (nx[c + 1, i] == full and ny[c + 1, j] == full
+                    and (c == 0 or (nx[c, i] == w and ny[c, j] == w)))
+        if not gaps and MS_PAIRS2 and q + 1 < npair:
+            i1 = pi[q + 1]
+            j1 = pj[q + 1]
+            if (nx[c + 1, i1] == full and ny[c + 1, j1] == full
+                    and (c == 0 or (nx[c, i1] == w and ny[c, j1] == w))):
+                # Two gap-free pairs at once, in the two lanes of SSE2 registers.
+                ms_roll2_sums(&x[0, 0], x.shape[1], &y[0, 0], y.shape[1], i, i1, j, j1,
+                              kx[c, i], kx[c, i1], ky[c, j], ky[c, j1], w, start, end, c > 0, minp,
+                              _CANCEL, suf, rtab, &buf[q * w], &buf[(q + 1) * w], den2, den2 + w,
+                              den2 + 2 * w, den2 + 3 * w)
+                _roll_finish(x, y, i, j, not pairs and o1[q] == o2[q], w, c, minp, &buf[q * w],
+                             den2, den2 + 2 * w)
+                _roll_finish(x, y, i1, j1, not pairs and o1[q + 1] == o2[q + 1], w, c, minp,
+                             &buf[(q + 1) * w], den2 + w, den2 + 3 * w)
+                q += 2
+                continue
+        if gaps:
+            _roll_pair(x, y, i, j, kx[c, i], ky[c, j], not pairs and o1[q] == o2[q], w, c, minp,
+                       suf, &buf[q * w], rtab, True)
+        else:
+            _roll_pair(x, y, i, j, kx[c, i], ky[c, j], not pairs and o1[q] == o2[q], w, c, minp,
+                       suf, &buf[q * w], rtab, False)
+        q += 1
+    # Publish: the first thread to finish block c writes it (see _rolling). Row by row: matrix
+    # rows are wide, so not one pair's column at a time.
+    if not ms_claim_once(&state[c]):
+        return
+    for t in range(start, end):
         for q in range(npair):
-            xv = x[t, pi[q]]
-            yv = y[t, pj[q]]
-            if not isnan(xv) and not isnan(yv):
-                _add(&pre[q * 6], &pre[q * 6], xv - kx[c, pi[q]], yv - ky[c, pj[q]], rtab)
-            r = _merged_r(&suf[(k * npair + q) * 6] if c > 0 else empty, &pre[q * 6], minp,
-                          o1[q] == o2[q], rtab)
+            r = buf[q * w + t - start]
             out[t * ostride + o1[q]] = r
-            out[t * ostride + o2[q]] = r
+            if not pairs:
+                out[t * ostride + o2[q]] = r
+    ms_fetch_add(done, 1)
 
 
-def _block_levels(x, Py_ssize_t w):
-    """Per block c of w periods and per series, the mean over blocks c - 1 and c (0 if none)."""
-    T, k = x.shape
-    nb = (T + w - 1) // w
-    pad = np.full((nb * w, k), np.nan)
-    pad[:T] = x
-    pad = pad.reshape(nb, w, k)
-    ok = ~np.isnan(pad)
-    tot = np.where(ok, pad, 0.0).sum(axis=1)
-    cnt = ok.sum(axis=1)
-    tot[1:] += tot[:-1].copy()
-    cnt[1:] += cnt[:-1].copy()
-    return np.ascontiguousarray(np.where(cnt > 0, tot / np.maximum(cnt, 1), 0.0))
+def _block_levels(const double[:, ::1] x, Py_ssize_t w):
+    """Per block c of w periods and per series, the mean over blocks c - 1 and c (0 if none),
+    and the count of present values per block (row c + 1 for block c, row 0 is 0)."""
+    cdef Py_ssize_t T = x.shape[0], k = x.shape[1], nb = (T + w - 1) // w, c, t, i
+    cdef double v
+    tot_a = np.zeros((nb + 1, k))
+    cnt_a = np.zeros((nb + 1, k))
+    lev_a = np.zeros((nb, k))
+    cdef double[:, ::1] tot = tot_a
+    cdef double[:, ::1] cnt = cnt_a
+    cdef double[:, ::1] lev = lev_a
+    cdef const double* row
+    cdef double* tr
+    cdef double* cr
+    with nogil:
+        for t in range(T):
+            c = t // w + 1  # row 0 stands for the block before the first
+            row = &x[t, 0]
+            tr = &tot[c, 0]
+            cr = &cnt[c, 0]
+            for i in range(k):  # no branch: the compiler vectorizes it
+                v = row[i]
+                tr[i] += 0.0 if isnan(v) else v
+                cr[i] += 0.0 if isnan(v) else 1.0
+        for c in range(nb):
+            for i in range(k):
+                v = cnt[c, i] + cnt[c + 1, i]
+                if v > 0:
+                    lev[c, i] = (tot[c, i] + tot[c + 1, i]) / v
+    return lev_a, cnt_a
+
+
+def _cpus():
+    """The CPUs this process may run on."""
+    import os
+
+    get = getattr(os, "sched_getaffinity", None)
+    return len(get(0)) if get is not None else (os.cpu_count() or 1)
+
+
+cdef extern from *:
+    """
+    static inline Py_ssize_t ms_fetch_add(Py_ssize_t *p, Py_ssize_t v) {
+        return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
+    }
+    static inline Py_ssize_t ms_load(const Py_ssize_t *p) {
+        return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+    }
+    /* 1 for the one caller that turns *p from 0 to 1, 0 for every other. */
+    static inline int ms_claim_once(Py_ssize_t *p) {
+        Py_ssize_t expected = 0;
+        return __atomic_compare_exchange_n(p, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    }
+    """
+    Py_ssize_t ms_fetch_add(Py_ssize_t* p, Py_ssize_t v) nogil
+    Py_ssize_t ms_load(const Py_ssize_t* p) nogil
+    bint ms_claim_once(Py_ssize_t* p) nogil
+
+cdef extern from "<sched.h>":
+    int sched_yield() nogil
+
+
+# Rolling work (pairs x periods) below which no helper thread is started.
+cdef Py_ssize_t _HELPED_WORK = 1 << 15
+
+
+def _roll_claim(const double[:, ::1] x, const double[:, ::1] y, const double[:, ::1] kx,
+                const double[:, ::1] ky, const double[:, ::1] nx, const double[:, ::1] ny,
+                const Py_ssize_t[::1] pi, const Py_ssize_t[::1] pj,
+                const Py_ssize_t[::1] o1, const Py_ssize_t[::1] o2, bint pairs, Py_ssize_t w,
+                Py_ssize_t minp, double[::1] out, Py_ssize_t ostride, const double[::1] rtab,
+                Py_ssize_t[::1] ctl, bint finish):
+    """Compute the blocks of time claimed one by one from ctl[0], publishing each through its
+    flag ctl[2 + c] and counting it in ctl[1]; with ``finish``, then also every block claimed
+    elsewhere and not yet published."""
+    cdef Py_ssize_t npair = pi.shape[0], nblock = (x.shape[0] + w - 1) // w, c
+    cdef double* suf
+    cdef double* buf
+    with nogil:
+        suf = <double*> malloc(((w + 1) * 10 + 4 * w) * sizeof(double))
+        buf = <double*> malloc(npair * w * sizeof(double))
+        while True:
+            c = ms_fetch_add(&ctl[0], 1)
+            if c >= nblock:
+                break
+            _roll_block(x, y, kx, ky, nx, ny, &pi[0], &pj[0], &o1[0], &o2[0], pairs, npair, w, c,
+                        minp, &out[0], ostride, suf, buf, &rtab[0], &ctl[2], &ctl[1])
+        if finish:
+            for c in range(nblock):
+                if ms_load(&ctl[2 + c]) == 0:
+                    _roll_block(x, y, kx, ky, nx, ny, &pi[0], &pj[0], &o1[0], &o2[0], pairs, npair,
+                                w, c, minp, &out[0], ostride, suf, buf, &rtab[0], &ctl[2], &ctl[1])
+        free(suf)
+        free(buf)
 
 
 def _rolling(const double[:, ::1] x, const double[:, ::1] y, const Py_ssize_t[::1] pi,
              const Py_ssize_t[::1] pj, const Py_ssize_t[::1] o1, const Py_ssize_t[::1] o2,
-             Py_ssize_t w, Py_ssize_t minp, double[::1] out, Py_ssize_t ostride):
+             bint pairs, Py_ssize_t w, Py_ssize_t minp, double[::1] out, Py_ssize_t ostride):
     """Rolling r of the column pairs (x[:, pi[q]], y[:, pj[q]]) into out[t * ostride + o1/o2[q]]."""
-    cdef Py_ssize_t npair = pi.shape[0], chunk, c, lo, nblock
-    cdef double* suf
-    cdef double* pre
+    import _thread
+
+    cdef Py_ssize_t npair = pi.shape[0], nblock = (x.shape[0] + w - 1) // w, h
+    cdef Py_ssize_t[::1] ctl
     if npair == 0 or x.shape[0] == 0:
         return
-    cdef const double[:, ::1] kx = _block_levels(np.asarray(x), w)
-    cdef const double[:, ::1] ky = _block_levels(np.asarray(y), w)
-    rtab_a = 1.0 / np.maximum(np.arange(2 * w + 2, dtype=np.float64), 1.0)
-    cdef const double[::1] rtab = rtab_a
+    kx, nx = _block_levels(x, w)
+    ky, ny = (kx, nx) if (&x[0, 0] == &y[0, 0]) else _block_levels(y, w)
+    rtab = 1.0 / np.maximum(np.arange(w + 2, dtype=np.float64), 1.0)
     # Threads take blocks of time, so each writes its own rows of out (splitting the pairs
-    # instead made threads share cache lines of every row). Pairs go in chunks that bound the
-    # suffix scratch to 8 MB per thread.
-    chunk = max(1, min(npair, (1 << 20) // ((w + 1) * 6)))
-    nblock = (x.shape[0] + w - 1) // w
-    with nogil, parallel():
-        suf = <double*> malloc((w + 1) * chunk * 6 * sizeof(double))
-        pre = <double*> malloc(chunk * 6 * sizeof(double))
-        for c in prange(nblock, schedule="dynamic"):
-            lo = 0
-            while lo < npair:
-                _roll_block(x, y, kx, ky, &pi[lo], &pj[lo], &o1[lo], &o2[lo], min(chunk, npair - lo),
-                            w, c, minp, &out[0], ostride, suf, pre, &rtab[0])
-                lo = lo + chunk
-        free(suf)
-        free(pre)
+    # instead made threads share cache lines of every row). NOTE: not an OpenMP team: its end
+    # waits for every thread, and on a loaded machine a thread that is not scheduled in time
+    # held the caller for milliseconds. Here helpers claim blocks from a counter and this
+    # thread works too; when none is left, it also computes each block that a helper claimed
+    # but has not published (a helper may be waiting for a core). Each thread computes into
+    # its own buffer, and the first to finish a block writes it to out (a compare-and-swap on
+    # the block's flag), so this thread waits only for writes in progress. A helper that
+    # starts or resumes late finds nothing to claim or publish; it holds its own references
+    # to the arrays.
+    ctl_a = np.zeros(2 + nblock, dtype=np.intp)
+    ctl = ctl_a
+    args = (x, y, kx, ky, nx, ny, pi, pj, o1, o2, pairs, w, minp, out, ostride, rtab, ctl_a)
+    if npair * x.shape[0] >= _HELPED_WORK and nblock > 1:
+        for h in range(min(_cpus(), nblock, 8) - 1):
+            _thread.start_new_thread(_roll_claim, args + (False,))
+    _roll_claim(*args, True)
+    with nogil:
+        while ms_load(&ctl[1]) < nblock:
+            sched_yield()
 
 
 def rolling_corr(x, y, window, min_periods=None):
@@ -690,18 +1008,9 @@ def rolling_corr(x, y, window, min_periods=None):
     T, k = x2.shape
     w = min(w, max(T, 1))  # a window longer than the data is the expanding window
     out = np.empty((T, k))
-    _rolling_pairs(x2, y2, np.arange(k, dtype=np.intp), w, minp, out)
+    idx = np.arange(k, dtype=np.intp)
+    _rolling(x2, y2, idx, idx, idx, idx, True, w, minp, out.reshape(-1), k)
     return out if np.ndim(x) == 2 else out[:, 0]
-
-
-def _rolling_pairs(const double[:, ::1] x, const double[:, ::1] y, const Py_ssize_t[::1] idx,
-                   Py_ssize_t w, Py_ssize_t minp, double[:, ::1] out):
-    """Rolling r of (x[:, q], y[:, q]) into out[:, q]; the diagonal rule never applies."""
-    cdef Py_ssize_t k = idx.shape[0]
-    # o2 points into a spare last column so that o1 != o2 (the diagonal test) for every pair.
-    spare = np.empty((out.shape[0], k + 1))
-    _rolling(x, y, idx, idx, idx, np.full(k, k, dtype=np.intp), w, minp, spare.reshape(-1), k + 1)
-    np.asarray(out)[:] = spare[:, :k]
 
 
 def rolling_corr_matrix(x, window, min_periods=None):
@@ -717,7 +1026,7 @@ def rolling_corr_matrix(x, window, min_periods=None):
     pi = pi.astype(np.intp)
     pj = pj.astype(np.intp)
     out = np.empty((T, n, n))
-    _rolling(x, x, pi, pj, pi * n + pj, pj * n + pi, w, minp, out.reshape(-1), n * n)
+    _rolling(x, x, pi, pj, pi * n + pj, pj * n + pi, False, w, minp, out.reshape(-1), n * n)
     return out
 
 
@@ -794,11 +1103,184 @@ cdef double _jacobi_cond(const double* g, Py_ssize_t k, Py_ssize_t m) noexcept n
     return smax / smin
 
 
-def _cond_small(const double[:, :, ::1] g, double[::1] out):
+def _cond_small(const double[:, :, ::1] g):
     """Condition numbers of a stack of small matrices (at most MAXSMALL x MAXSMALL)."""
     cdef Py_ssize_t q, k = g.shape[1], m = g.shape[2]
-    for q in prange(g.shape[0], nogil=True, schedule="static"):
-        out[q] = _jacobi_cond(&g[q, 0, 0], k, m)
+    out_a = np.empty(g.shape[0])
+    cdef double[::1] out = out_a
+    with nogil:
+        for q in range(g.shape[0]):
+            out[q] = _jacobi_cond(&g[q, 0, 0], k, m)
+    return out_a
+
+
+def _finite_matrices(const double[:, :, ::1] g):
+    """1 for each matrix of the stack that holds only finite values, else 0 (one pass)."""
+    cdef Py_ssize_t q, e, size = g.shape[1] * g.shape[2]
+    cdef const double* a
+    cdef unsigned char ok
+    out_a = np.ones(g.shape[0], dtype=np.uint8)
+    cdef unsigned char[::1] out = out_a
+    if size == 0:
+        return out_a
+    with nogil:
+        for q in range(g.shape[0]):
+            a = &g[q, 0, 0]
+            ok = 1
+            for e in range(size):  # x - x is 0 for a finite x, NaN for NaN and inf: no branch
+                ok = ok & ((a[e] - a[e]) == 0.0)
+            out[q] = ok
+    return out_a
+
+
+def _in_chunks(fn, Py_ssize_t n, Py_ssize_t cost):
+    """[fn(lo, hi) for each chunk of range(n)], on this thread and helper threads.
+
+    cost: the work of one item, in flops. Chunks are claimed from a shared counter, and the
+    first result delivered for a chunk is kept. When none is left to claim, this thread waits
+    for a chunk a helper claimed for at most the time a chunk took it (a helper that is running
+    needs no more), then computes the chunk itself: on a loaded machine a helper may be waiting
+    for a core, and the caller never waits long for it. NumPy's linear algebra releases the GIL, so the helpers run in parallel.
+    """
+    import _thread
+    import itertools
+    import threading
+    import time
+
+    cdef Py_ssize_t nthreads = min(_cpus(), 8)
+    # About 2e7 flops (a few milliseconds) before a second thread pays for itself, then
+    # eight chunks per thread, so a late helper costs at most a small part of the work.
+    if nthreads < 2 or n * cost < 20_000_000:
+        return [fn(0, n)]
+    nchunk = min(n, 8 * nthreads)
+    bounds = [(n * c // nchunk, n * (c + 1) // nchunk) for c in range(nchunk)]
+    results = [None] * nchunk
+    delivered = [threading.Event() for _ in range(nchunk)]
+    claims = itertools.count()  # next() on it is atomic under the GIL
+
+    def work():
+        spent, done = 0.0, 0
+        c = next(claims)
+        while c < nchunk:
+            t0 = time.perf_counter()
+            r = fn(*bounds[c])
+            spent += time.perf_counter() - t0
+            done += 1
+            if results[c] is None:
+                results[c] = r
+                delivered[c].set()
+            c = next(claims)
+        return spent / max(done, 1)
+
+    for _ in range(nthreads - 1):
+        _thread.start_new_thread(work, ())
+    per_chunk = work()
+    for c in range(nchunk):
+        if results[c] is None and not delivered[c].wait(per_chunk):
+            results[c] = fn(*bounds[c])
+    return list(results)
+
+
+def _cond_lapack(flat):
+    """Condition numbers of a stack of larger matrices: NumPy's SVD (values only), in chunks."""
+    ref = _ref()
+    n, k, m = flat.shape
+    cut = ref._singular_cutoff(k, m)
+
+    def chunk(lo, hi):
+        g = flat[lo:hi]
+        finite = _finite_matrices(g).view(bool)
+        if not finite.all():  # rare: LAPACK is never handed a NaN or inf
+            g = np.where(finite[:, None, None], g, 0.0)
+        # G^T has G's singular values, and its matrices' columns are contiguous rows of G:
+        # NumPy copies each matrix to column-major order for LAPACK, now without a stride.
+        sv = np.linalg.svd(np.swapaxes(g, -1, -2), compute_uv=False)
+        smax, smin = sv[:, 0], sv[:, -1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(smin <= cut * smax, np.inf, smax / smin)
+        out[~finite] = np.nan
+        return out
+
+    # NOTE: from about 32 x 32 OpenBLAS threads the products inside the SVD itself, and helper
+    # threads calling it at once were slower than one caller (measured at 60 x 60).
+    if max(k, m) >= 32:
+        return chunk(0, n)
+    parts = _in_chunks(chunk, n, 9 * k * m * min(k, m))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+cdef void _rga_finish(const double[:, :, ::1] g, const double[:, :, ::1] inv,
+                      const unsigned char[::1] finite, double[:, :, ::1] out,
+                      unsigned char[::1] singular, Py_ssize_t off) noexcept nogil:
+    # out[q] = g[q] o inv[q]^T and the reference's singularity rule, kappa_1 = ||G||_1 ||G^-1||_1
+    # > 1 / (k eps), in one pass; a matrix with a NaN or inf gets NaN (its inverse was not
+    # computed from it). Column sums are accumulated row by row, along contiguous memory.
+    cdef Py_ssize_t q, i, j, k = g.shape[1]
+    cdef double ng, ni
+    cdef const double* gq
+    cdef const double* iq
+    cdef double* oq
+    cdef double* cs = <double*> malloc(2 * k * sizeof(double))
+    for q in range(inv.shape[0]):
+        gq = &g[off + q, 0, 0]
+        iq = &inv[q, 0, 0]
+        oq = &out[off + q, 0, 0]
+        if not finite[off + q]:
+            for i in range(k * k):
+                oq[i] = NAN
+            continue
+        memset(cs, 0, 2 * k * sizeof(double))
+        for i in range(k):
+            for j in range(k):
+                cs[j] += fabs(gq[i * k + j])
+                cs[k + j] += fabs(iq[i * k + j])
+        ng = 0.0
+        ni = 0.0
+        for j in range(k):
+            ng = max(ng, cs[j])
+            ni = max(ni, cs[k + j])
+        singular[off + q] = not (ng * ni <= 1.0 / (k * _EPS))
+        for i in range(k):
+            for j in range(k):
+                oq[i * k + j] = gq[i * k + j] * iq[j * k + i]
+    free(cs)
+
+
+def _rga_lapack(flat):
+    """RGA of a stack of larger square matrices: NumPy's inverse, in chunks, and one fused pass."""
+    n, k, _ = flat.shape
+    eye = np.eye(k)
+    finite = _finite_matrices(flat)
+    fine = bool(finite.all())
+
+    def chunk(lo, hi):
+        g = flat[lo:hi]
+        if not fine:  # rare: LAPACK is never handed a NaN or inf
+            g = np.where(finite[lo:hi, None, None].view(bool), g, eye)
+        try:
+            return np.linalg.inv(g), np.zeros(hi - lo, dtype=bool)
+        except np.linalg.LinAlgError:  # an exact zero pivot somewhere: one by one
+            inv = np.full(g.shape, np.nan)
+            exact = np.zeros(hi - lo, dtype=bool)
+            for q in range(hi - lo):
+                try:
+                    inv[q] = np.linalg.inv(g[q])
+                except np.linalg.LinAlgError:
+                    exact[q] = True
+            return inv, exact
+
+    parts = _in_chunks(chunk, n, 3 * k * k * k)
+    out = np.empty_like(flat)
+    singular = np.zeros(n, dtype=np.uint8)
+    cdef Py_ssize_t off = 0
+    for inv, exact in parts:
+        _rga_finish(flat, inv, finite, out, singular, off)
+        singular[off:off + len(inv)] |= exact
+        off += len(inv)
+    bad = singular.view(bool) & finite.view(bool)
+    if bad.any():  # rare: the reference's pseudo-inverse
+        out[bad] = _ref().rga(flat[bad])
+    return out
 
 
 def condition_number(g):
@@ -807,22 +1289,162 @@ def condition_number(g):
     if ga.ndim < 2:
         raise ValueError("g must be a matrix or a stack of matrices (... x k x m)")
     k, m = ga.shape[-2:]
-    if max(k, m) > MAXSMALL or min(k, m) == 0:
+    if min(k, m) == 0:
         return _ref().condition_number(ga)
     flat = np.ascontiguousarray(ga.reshape(-1, k, m))
-    out = np.empty(flat.shape[0])
-    _cond_small(flat, out)
+    if max(k, m) > MAXSMALL:
+        out = _cond_lapack(flat)
+    else:
+        # Helper threads (see _in_chunks), not an OpenMP team: a team's statically split half
+        # on a thread that waits for a core held the whole call on a loaded machine.
+        parts = _in_chunks(lambda lo, hi: _cond_small(flat[lo:hi]), flat.shape[0], 20 * k * m * min(k, m))
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
     out = out.reshape(ga.shape[:-2])
     return float(out) if out.ndim == 0 else out
 
 
-cdef bint _lu_rga(const double* g, Py_ssize_t k, double* out) noexcept nogil:
+cdef extern from *:
+    """
+    #include <math.h>
+    #include <string.h>
+    /* Built twice where the compiler can (GCC on x86-64 with glibc, whose ifuncs pick one when
+       the module loads): for Haswell and later (AVX2: four doubles per instruction in the row
+       loops) and for any x86-64. The same operations in the same order either way (no FMA:
+       ISO C mode contracts nothing). */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+    #define MS_CLONES __attribute__((target_clones("arch=haswell", "default")))
+    #else
+    #define MS_CLONES
+    #endif
+    /* L = G o (G^-1)^T via LU with partial pivoting, G row-major k x k; 0 when G is singular
+       at working precision by the reference's rule (a zero pivot, or ||G||_1 ||G^-1||_1 >
+       1 / (k eps)), the caller then uses the reference's pseudo-inverse; all NaN (and 1) when G
+       holds a NaN or inf. scratch: 2 k^2 + 4 k doubles. */
+    MS_CLONES
+    static int ms_lu_rga(const double *g, Py_ssize_t k, double *out, double *scratch, double eps) {
+        double *lu = scratch, *inv = lu + k * k, *csum = inv + k * k;
+        Py_ssize_t *perm = (Py_ssize_t *) (csum + 2 * k), *ip = perm + k;
+        Py_ssize_t i, j, c, piv, tmp;
+        double v, f, ng = 0.0, ni = 0.0;
+        for (i = 0; i < k * k; i++) {
+            if (!isfinite(g[i])) {
+                for (j = 0; j < k * k; j++)
+                    out[j] = NAN;
+                return 1;
+            }
+            lu[i] = g[i];
+        }
+        for (i = 0; i < k; i++)
+            perm[i] = i;
+        for (c = 0; c < k; c++) {
+            piv = c;
+            for (i = c + 1; i < k; i++)
+                if (fabs(lu[i * k + c]) > fabs(lu[piv * k + c]))
+                    piv = i;
+            if (lu[piv * k + c] == 0.0)
+                return 0;
+            if (piv != c) {
+                for (j = 0; j < k; j++) {
+                    v = lu[c * k + j];
+                    lu[c * k + j] = lu[piv * k + j];
+                    lu[piv * k + j] = v;
+                }
+                tmp = perm[c];
+                perm[c] = perm[piv];
+                perm[piv] = tmp;
+            }
+            for (i = c + 1; i < k; i++) {
+                double *row = lu + i * k;
+                const double *top = lu + c * k;
+                f = row[c] / top[c];
+                row[c] = f;
+                for (j = c + 1; j < k; j++)
+                    row[j] -= f * top[j];
+            }
+        }
+        /* With P G = L U (row c of P G is row perm[c] of G): G^-1 = U^-1 L^-1 P, so
+           Z = U^-1 L^-1 holds G^-1 with its columns permuted, G^-1[r, perm[c]] = Z[r, c].
+           L^-1 is unit lower triangular, so its rows stop at the diagonal (a sixth of k^3
+           multiply-adds, not half); U^-1 then goes a row at a time from the bottom. Every inner
+           loop runs along a row. */
+        /* Four source rows per pass over a row: a load and a store of it for four updates. */
+        for (i = 0; i < k; i++) {
+            double *row = inv + i * k;
+            const double *l = lu + i * k;
+            memset(row, 0, k * sizeof(double));
+            row[i] = 1.0;
+            for (c = 0; c + 4 <= i; c += 4) {
+                /* rows c .. c + 3 of L^-1 are 0 past their diagonal, so all four end at c + 3 */
+                const double *s0 = inv + c * k, *s1 = s0 + k, *s2 = s1 + k, *s3 = s2 + k;
+                double f0 = l[c], f1 = l[c + 1], f2 = l[c + 2], f3 = l[c + 3];
+                for (j = 0; j <= c + 3; j++)
+                    row[j] -= (f0 * s0[j] + f1 * s1[j]) + (f2 * s2[j] + f3 * s3[j]);
+            }
+            for (; c < i; c++) {
+                const double *src = inv + c * k;
+                f = l[c];
+                for (j = 0; j <= c; j++)
+                    row[j] -= f * src[j];
+            }
+        }
+        for (i = k - 1; i >= 0; i--) {
+            double *row = inv + i * k;
+            const double *u = lu + i * k;
+            for (c = i + 1; c + 4 <= k; c += 4) {
+                const double *s0 = inv + c * k, *s1 = s0 + k, *s2 = s1 + k, *s3 = s2 + k;
+                double f0 = u[c], f1 = u[c + 1], f2 = u[c + 2], f3 = u[c + 3];
+                for (j = 0; j < k; j++)
+                    row[j] -= (f0 * s0[j] + f1 * s1[j]) + (f2 * s2[j] + f3 * s3[j]);
+            }
+            for (; c < k; c++) {
+                const double *src = inv + c * k;
+                f = u[c];
+                for (j = 0; j < k; j++)
+                    row[j] -= f * src[j];
+            }
+            f = lu[i * k + i];
+            for (j = 0; j < k; j++)
+                row[j] /= f;
+        }
+        /* 1-norms, the largest absolute column sums (Z's columns are G^-1's, permuted). */
+        for (j = 0; j < 2 * k; j++)
+            csum[j] = 0.0;
+        for (i = 0; i < k; i++)
+            for (j = 0; j < k; j++) {
+                csum[j] += fabs(g[i * k + j]);
+                csum[k + j] += fabs(inv[i * k + j]);
+            }
+        for (j = 0; j < k; j++) {
+            ng = csum[j] > ng ? csum[j] : ng;
+            ni = csum[k + j] > ni ? csum[k + j] : ni;
+        }
+        if (!(ng * ni <= 1.0 / (k * eps)))
+            return 0;
+        for (c = 0; c < k; c++)
+            ip[perm[c]] = c;
+        for (i = 0; i < k; i++)  /* out[i, j] = g[i, j] G^-1[j, i] = g[i, j] Z[j, ip[i]] */
+            for (j = 0; j < k; j++)
+                out[i * k + j] = g[i * k + j] * inv[j * k + ip[i]];
+        return 1;
+    }
+    """
+    bint ms_lu_rga(const double* g, Py_ssize_t k, double* out, double* scratch, double eps) nogil
+
+
+cdef inline bint _lu_rga(const double* g, Py_ssize_t k, double* out, double* scratch) noexcept nogil:
+    # See ms_lu_rga. NOTE: scratch, not arrays on the stack sized for the largest k: such a
+    # frame is probed page by page on every call, which cost 3 x 3 matrices 40%.
+    return ms_lu_rga(g, k, out, scratch, _EPS)
+
+
+cdef bint _lu_rga_tiny(const double* g, Py_ssize_t k, double* out) noexcept nogil:
+    # _lu_rga for k <= MAXTINY, on small arrays on the stack, solving a column at a time:
     # L = G o (G^-1)^T via LU with partial pivoting; False when G is singular at working
     # precision by the reference's rule (a zero pivot, or ||G||_1 ||G^-1||_1 > 1 / (k eps));
     # the caller then uses the reference's pseudo-inverse.
-    cdef double lu[MAXLU * MAXLU]
-    cdef double inv[MAXLU * MAXLU]
-    cdef Py_ssize_t perm[MAXLU]
+    cdef double lu[MAXTINY * MAXTINY]
+    cdef double inv[MAXTINY * MAXTINY]
+    cdef Py_ssize_t perm[MAXTINY]
     cdef Py_ssize_t i, j, c, piv, tmp
     cdef double v, f, ng = 0.0, ni = 0.0, cg, ci
     for i in range(k * k):
@@ -881,11 +1503,23 @@ cdef bint _lu_rga(const double* g, Py_ssize_t k, double* out) noexcept nogil:
     return True
 
 
-def _rga_small(const double[:, :, ::1] g, double[:, :, ::1] out, unsigned char[::1] singular):
-    """RGA of a stack of small square matrices; flags the numerically singular ones."""
+def _rga_small(const double[:, :, ::1] g):
+    """RGA of a stack of square matrices up to MAXLU, and a flag for each numerically singular one."""
     cdef Py_ssize_t q, k = g.shape[1]
-    for q in prange(g.shape[0], nogil=True, schedule="static"):
-        singular[q] = not _lu_rga(&g[q, 0, 0], k, &out[q, 0, 0])
+    cdef double* scratch
+    out_a = np.empty((g.shape[0], k, k))
+    singular_a = np.zeros(g.shape[0], dtype=np.uint8)
+    cdef double[:, :, ::1] out = out_a
+    cdef unsigned char[::1] singular = singular_a
+    with nogil:
+        scratch = <double*> malloc((2 * k * k + 4 * k) * sizeof(double))
+        for q in range(g.shape[0]):
+            if k <= MAXTINY:
+                singular[q] = not _lu_rga_tiny(&g[q, 0, 0], k, &out[q, 0, 0])
+            else:
+                singular[q] = not _lu_rga(&g[q, 0, 0], k, &out[q, 0, 0], scratch)
+        free(scratch)
+    return out_a, singular_a
 
 
 def rga(g):
@@ -894,12 +1528,20 @@ def rga(g):
     if ga.ndim < 2:
         raise ValueError("g must be a matrix or a stack of matrices (... x k x m)")
     k, m = ga.shape[-2:]
-    if k != m or k > MAXLU or k == 0:
+    if k != m or k == 0:
         return _ref().rga(ga)
     flat = np.ascontiguousarray(ga.reshape(-1, k, k))
-    out = np.empty_like(flat)
-    singular = np.zeros(flat.shape[0], dtype=np.uint8)
-    _rga_small(flat, out, singular)
+    if k > MAXLU:
+        return _rga_lapack(flat).reshape(ga.shape)
+    # NOTE: one thread from 32 x 32: helpers there met OpenBLAS's threads, still spinning on the
+    # other core after NumPy's last product, and were slower than one thread (measured at 60 x 60).
+    parts = _in_chunks(lambda lo, hi: _rga_small(flat[lo:hi]), flat.shape[0],
+                       3 * k * k * k + 20 * k * k if k < 32 else 0)
+    if len(parts) == 1:
+        out, singular = parts[0]
+    else:
+        out = np.concatenate([p[0] for p in parts])
+        singular = np.concatenate([p[1] for p in parts])
     bad = singular.view(bool)
     if bad.any():  # rare: the reference's pseudo-inverse
         out[bad] = _ref().rga(flat[bad])

@@ -400,8 +400,10 @@ def _read_long(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
 
     A series reads the rows whose `series` is its name (every row when there is no `series`
     column), its values from `column` (default `value`); a paired part `x.self` reads the column
-    `x_self` instead. One pass over the source keeps, per wanted row, only compact keys (period,
-    series and segment positions) and the value; the result is then filled in one step.
+    `x_self` instead. The source streams through once: each batch's wanted rows are written
+    straight into a preallocated series x period x segment array (periods and segments are
+    numbered as met, the axes grow when new ones arrive, and are put in order at the end), so
+    no per-row keys are kept; a byte per cell catches a repeated (series, period, segment).
     """
     seg_col = src.segment
     default_value = src.column or "value"
@@ -416,12 +418,14 @@ def _read_long(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
     groups: dict[str, list[_Need]] = {}
     for need in needs:
         groups.setdefault(value_col(need), []).append(need)
+    indexes = {col: {label(m): i for i, m in enumerate(members)} for col, members in groups.items()}
+    period_index = _PeriodIndex()
     seg_index: dict[str, int] = {}
-    parts: dict[str, list[tuple[np.ndarray, ...]]] = {col: [] for col in groups}
+    pivots = {col: _Pivot(len(members)) for col, members in groups.items()}
     labels_seen: set[str] = set()
     columns_seen: set[str] = set()
     has_series = False
-    origin, rows, offset = "?", 0, 0
+    origin, rows = "?", 0
     for table in b.batches(src):
         origin = table.origin
         pcol = _period_column(src, table)
@@ -430,7 +434,6 @@ def _read_long(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
         columns_seen.update(table.columns)
         has_series = "series" in table.columns
         n = table.rows
-        rows += n
         labels = _as_labels(table.columns["series"]) if has_series else None
         if labels is not None:
             labels_seen.update(labels.unique())
@@ -439,32 +442,40 @@ def _read_long(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
             seg_labels = _as_labels(table.columns[seg_col])
             for name in seg_labels.unique():
                 seg_index.setdefault(name, len(seg_index))
-            seg = seg_labels.lookup(seg_index).astype(np.int32)
+            seg = seg_labels.lookup(seg_index)
+            missing = seg < 0
+            if missing.any():
+                # A row without a segment goes to the last one met, as it always has (to one
+                # named "" when none has been met yet).
+                if not seg_index:
+                    seg_index[""] = 0
+                seg[missing] = len(seg_index) - 1
         for column, members in groups.items():
             if column not in table.columns:
                 continue
-            index = {label(m): i for i, m in enumerate(members)}
-            idx = labels.lookup(index) if labels is not None else np.zeros(n, dtype=np.int64)
+            idx = labels.lookup(indexes[column]) if labels is not None else np.zeros(n, dtype=np.int64)
             keep = idx >= 0
             if not keep.any():
                 continue
-            periods = to_periods(_take(table.columns[pcol], keep), table, pcol)
-            values = to_numeric(_take(table.columns[column], keep), table, column)
-            where = np.flatnonzero(keep) + offset
-            parts[column].append((periods, idx[keep].astype(np.int32), seg[keep] if seg is not None else None,
-                                  values, where.astype(np.int64), table.first_line or 0))
-        offset += n
+            every = bool(keep.all())
+            positions = None if every else np.flatnonzero(keep)
+            where = table if every else _Rows(table, positions)
+            periods = to_periods(_take(table.columns[pcol], keep), where, pcol)
+            values = to_numeric(_take(table.columns[column], keep), where, column)
+            pidx = period_index.add(periods, where, pcol)
+            pivots[column].put(idx if every else idx[positions], pidx,
+                               None if seg is None else (seg if every else seg[positions]),
+                               values, period_index.count, max(len(seg_index), 1), table, positions,
+                               rows, seg_col)
+        rows += n
     if rows == 0:
         raise DataError("MS034", f"`{origin}` has no rows")
     segments = tuple(sorted(seg_index)) if seg_col else ("",)
-    # Segments were numbered as met; renumber them in sorted order.
-    seg_order = np.argsort(np.array(list(seg_index), dtype=object)) if seg_col else np.zeros(1, dtype=np.int64)
-    seg_rank = np.empty(len(seg_order), dtype=np.int64)
-    seg_rank[seg_order] = np.arange(len(seg_order))
+    uniq_periods, p_order = period_index.sorted()
+    s_order = np.argsort(np.array(list(seg_index), dtype=object)) if seg_col else np.zeros(1, dtype=np.int64)
     out = {}
     for column, members in groups.items():
-        chunks = parts[column]
-        for i, need in enumerate(members):
+        for need in members:
             if column not in columns_seen:
                 if need.name not in dotted_bases and need.report_missing:
                     b.problems.append(DataProblem(
@@ -472,35 +483,12 @@ def _read_long(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
             elif has_series and label(need) not in labels_seen and need.report_missing:
                 b.problems.append(DataProblem("MS031", need.source.span,
                                               f"`{origin}` has no rows for series `{label(need)}`"))
-        if not chunks:
+        pivot = pivots[column]
+        if pivot.cube is None:
             continue
-        periods = np.concatenate([c[0] for c in chunks])
-        series = np.concatenate([c[1] for c in chunks])
-        values = np.concatenate([c[3] for c in chunks])
-        segs = seg_rank[np.concatenate([c[2] for c in chunks])] if seg_col else np.zeros(len(values), np.int64)
-        first_line = chunks[0][5] or None
-        del chunks
-        uniq_periods, p = np.unique(periods, return_inverse=True)
-        del periods
-        shape = (len(members), len(uniq_periods), len(segments))
-        flat = np.ravel_multi_index((series, p, segs), shape)
-        del p, segs
-        order = np.argsort(flat, kind="stable")
-        repeated = np.flatnonzero(flat[order][1:] == flat[order][:-1])
-        if len(repeated):
-            where = np.concatenate([c[4] for c in parts[column]])
-            row = int(where[order[repeated[0] + 1]])
-            line = f"{origin} line {first_line + row}" if first_line else f"{origin} row {row + 1}"
-            raise DataError("MS033", f"{line} repeats a period already given for the same "
-                                     f"series{' and ' + seg_col if seg_col else ''}",
-                            row=row + 1, line=first_line + row if first_line else None)
-        del order
-        cube = np.full(shape, np.nan)
-        cube.ravel()[flat] = values
-        del flat, values
-        present = set(np.unique(series).tolist())
+        cube = pivot.finish(p_order, s_order)
         for i, need in enumerate(members):
-            if i not in present:
+            if not pivot.seen[i]:
                 continue
             block = cube[i]
             if seg_col:
@@ -511,6 +499,161 @@ def _read_long(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
             else:
                 out[need.name] = (uniq_periods, block[:, 0], origin, (), None)
     return out
+
+
+class _Rows:
+    """A table's rows at ``positions``, for messages: row i here is row positions[i] there."""
+
+    def __init__(self, table: Table, positions: np.ndarray) -> None:
+        self.table, self.positions = table, positions
+
+    def line_of(self, row_index: int) -> int | None:
+        return self.table.line_of(int(self.positions[row_index]))
+
+    def where(self, row_index: int) -> str:
+        return self.table.where(int(self.positions[row_index]))
+
+
+class _PeriodIndex:
+    """Periods numbered in the order met, for a long source read in batches."""
+
+    def __init__(self) -> None:
+        self.keys: list[np.ndarray] = []  # distinct keys (int64) of each batch that brought new ones
+        self.count = 0
+        self.dtype: np.dtype | None = None
+        self.lo = 0
+        self.lut = np.empty(0, dtype=np.int64)  # key - lo -> number, -1 where not met
+        self.map: dict[int, int] | None = None  # instead of lut, when the keys are spread out
+
+    def add(self, periods: np.ndarray, where, column: str) -> np.ndarray:
+        """The number of each period (datetime64[D] or int64), numbering new ones."""
+        if self.dtype is None:
+            self.dtype = periods.dtype
+        elif periods.dtype.kind != self.dtype.kind:
+            raise DataError("MS032", f"{where.where(0)}: periods mix whole numbers and dates in one period "
+                                     "column", row=1, line=where.line_of(0), column=column)
+        keys = periods.view(np.int64)
+        lo, hi = int(keys.min()), int(keys.max())
+        if self.map is None and self._fits(lo, hi):
+            self._cover(lo, hi)
+            found = self.lut[keys - self.lo]
+            new = found < 0
+            if new.any():
+                fresh = np.unique(keys[new])
+                self.lut[fresh - self.lo] = np.arange(self.count, self.count + len(fresh))
+                self.keys.append(fresh)
+                self.count += len(fresh)
+                found = self.lut[keys - self.lo]
+            return found
+        if self.map is None:  # too spread out for a table: a dict of the distinct keys
+            self.map = {int(k): i for i, k in enumerate(self.all_keys())}
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        number = np.empty(len(uniq), dtype=np.int64)
+        for j, key in enumerate(uniq.tolist()):
+            got = self.map.get(key)
+            if got is None:
+                got = self.map[key] = self.count
+                self.keys.append(np.array([key], dtype=np.int64))
+                self.count += 1
+            number[j] = got
+        return number[inverse]
+
+    def _fits(self, lo: int, hi: int) -> bool:
+        lo = min(lo, self.lo) if len(self.lut) else lo
+        hi = max(hi, self.lo + len(self.lut) - 1) if len(self.lut) else hi
+        return hi - lo < max(1 << 16, 16 * (self.count + 1))
+
+    def _cover(self, lo: int, hi: int) -> None:
+        if len(self.lut) and lo >= self.lo and hi < self.lo + len(self.lut):
+            return
+        new_lo = min(lo, self.lo) if len(self.lut) else lo
+        new_hi = max(hi, self.lo + len(self.lut) - 1) if len(self.lut) else hi
+        lut = np.full(new_hi - new_lo + 1, -1, dtype=np.int64)
+        if len(self.lut):
+            lut[self.lo - new_lo:self.lo - new_lo + len(self.lut)] = self.lut
+        self.lut, self.lo = lut, new_lo
+
+    def all_keys(self) -> np.ndarray:
+        return np.concatenate(self.keys) if self.keys else np.empty(0, dtype=np.int64)
+
+    def sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """The periods in order, and for each position there the number it was given."""
+        periods = self.all_keys().view(self.dtype or np.int64)
+        order = np.argsort(periods, kind="stable")  # as dates: NaT last, as np.unique has it
+        return periods[order], order
+
+
+class _Pivot:
+    """One value column's cells, series x period x segment, filled batch by batch."""
+
+    def __init__(self, members: int) -> None:
+        self.members = members
+        self.cube: np.ndarray | None = None  # float64, NaN where no row gave a value
+        self.filled: np.ndarray | None = None  # 1 where a row gave the cell (even a missing value)
+        self.cells = 0
+        self.seen = np.zeros(members, dtype=bool)
+
+    def _grow(self, periods: int, segments: int) -> None:
+        if self.cube is not None and periods <= self.cube.shape[1] and segments <= self.cube.shape[2]:
+            return
+        old_p, old_s = (0, 0) if self.cube is None else self.cube.shape[1:]
+        # Room for half as many again, so a file sorted by period grows its axis a few times.
+        cap_p = periods if old_p == 0 or periods <= old_p else max(periods, old_p + old_p // 2)
+        cap_s = segments if old_s == 0 or segments <= old_s else max(segments, old_s + old_s // 2)
+        cube = np.full((self.members, cap_p, cap_s), np.nan)
+        filled = np.zeros((self.members, cap_p, cap_s), dtype=np.uint8)
+        if self.cube is not None:
+            cube[:, :old_p, :old_s] = self.cube
+            filled[:, :old_p, :old_s] = self.filled
+        self.cube, self.filled = cube, filled
+
+    def put(self, member, period, segment, values, periods: int, segments: int, table: Table,
+            positions, offset: int, seg_col: str | None) -> None:
+        self._grow(periods, segments)
+        assert self.cube is not None and self.filled is not None
+        _, cap_p, cap_s = self.cube.shape
+        flat = member * cap_p
+        flat += period
+        flat *= cap_s
+        if segment is not None:
+            flat += segment
+        filled = self.filled.reshape(-1)
+        again = filled[flat]
+        filled[flat] = 1
+        cells = self.cells + len(flat)
+        if again.any() or np.count_nonzero(filled) != cells:
+            self._repeated(flat, again, table, positions, offset, seg_col)
+        self.cells = cells
+        self.cube.reshape(-1)[flat] = values
+        self.seen[member] = True
+
+    @staticmethod
+    def _repeated(flat, again, table: Table, positions, offset: int, seg_col: str | None) -> None:
+        # The first row of the batch that repeats a cell, given before or earlier in the batch.
+        first = int(np.argmax(again)) if again.any() else len(flat)
+        order = np.argsort(flat, kind="stable")
+        later = order[1:][flat[order][1:] == flat[order][:-1]]
+        if len(later):
+            first = min(first, int(later.min()))
+        row = first if positions is None else int(positions[first])
+        line = table.line_of(row)
+        shown = (f"{table.origin} line {line}" if line is not None
+                 else f"{table.origin} row {offset + row + 1}")
+        raise DataError("MS033", f"{shown} repeats a period already given for the same "
+                                 f"series{' and ' + seg_col if seg_col else ''}",
+                        row=offset + row + 1, line=line)
+
+    def finish(self, p_order: np.ndarray, s_order: np.ndarray) -> np.ndarray:
+        """The cube with periods and segments in order (in place, a series at a time)."""
+        assert self.cube is not None
+        cube = self.cube[:, :len(p_order), :len(s_order)]
+        self.filled = None
+        p_same = bool(np.all(p_order == np.arange(len(p_order))))
+        s_same = bool(np.all(s_order == np.arange(len(s_order))))
+        if not (p_same and s_same):
+            for i in range(self.members):
+                cube[i] = cube[i][p_order][:, s_order]
+        return cube
 
 
 def _as_labels(column) -> Labels:
@@ -539,12 +682,12 @@ def _align(raw: dict, surveys: dict[str, Survey], b: _Builder) -> DataSet:
     if not raw:
         return DataSet(np.array([], dtype="datetime64[D]"), {}, surveys, None)
     union = raw[next(iter(raw))][0]
-    for periods, *_ in raw.values():
-        if len(periods) != len(union) or not np.array_equal(periods, union):
+    for periods, *_ in raw.values():  # the series of one long source share one periods array
+        if periods is not union and (len(periods) != len(union) or not np.array_equal(periods, union)):
             union = np.union1d(union, periods)
     series_map = {}
     for name, (periods, values, origin, segments, block) in raw.items():
-        if len(periods) == len(union) and np.array_equal(periods, union):
+        if periods is union or (len(periods) == len(union) and np.array_equal(periods, union)):
             aligned, aligned_block = values, block
         else:
             pos = np.searchsorted(union, periods)

@@ -14,7 +14,8 @@ import numpy as np
 
 from metricsense.data.table import DataError, Labels, ReadRequest, Table
 
-BATCH_BYTES = 4 << 20
+# CSV blocks of 1 MB: a long file streams through a few MB of Arrow buffers, whatever its size.
+BATCH_BYTES = 1 << 20
 
 
 def _arrow_batch_to_table(batch, origin: str, first_line: int | None) -> Table:
@@ -27,20 +28,31 @@ def _arrow_batch_to_table(batch, origin: str, first_line: int | None) -> Table:
     for name, col in zip(batch.schema.names, batch.columns):
         kind = col.type
         if pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type):
-            codes = _with_nulls(col.indices, -1).astype(np.int32)
+            idx = col.indices
+            if col.null_count == 0 and pa.types.is_int32(idx.type):  # the usual case: no copy
+                raw = np.frombuffer(idx.buffers()[1], dtype=np.int32, count=idx.offset + len(idx))
+                codes = raw[idx.offset:]
+            else:
+                codes = _with_nulls(idx, -1).astype(np.int32)
             columns[name] = Labels(codes, np.array(col.dictionary.to_pylist(), dtype=object))
             continue
         if pa.types.is_dictionary(kind):
             col = col.cast(kind.value_type)
             kind = col.type
-        if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
+        if (pa.types.is_date(kind) or pa.types.is_timestamp(kind)) and col.null_count == 0:
+            days = col.cast(pa.date32()).cast(pa.int32())  # NOTE: to_numpy() would import pandas
+            raw = np.frombuffer(days.buffers()[1], dtype=np.int32, count=days.offset + len(days))
+            columns[name] = raw[days.offset:].astype("datetime64[D]")
+        elif pa.types.is_date(kind) or pa.types.is_timestamp(kind):
             days = _with_nulls(col.cast(pa.date32()).cast(pa.int32()), np.nan)
             out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[D]")
             ok = ~np.isnan(days)
             out[ok] = days[ok].astype(np.int64).astype("datetime64[D]")
             columns[name] = out
         elif pa.types.is_integer(kind) and col.null_count == 0:
-            columns[name] = col.to_numpy(zero_copy_only=False)
+            ints = col.cast(pa.int64())
+            raw = np.frombuffer(ints.buffers()[1], dtype=np.int64, count=ints.offset + len(ints))
+            columns[name] = raw[ints.offset:].copy()
         elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
             columns[name] = _with_nulls(col, np.nan)
         elif pa.types.is_null(kind):
@@ -55,7 +67,7 @@ def _with_nulls(array, fill) -> np.ndarray:
     buffers (Arrow's own conversion of arrays with nulls goes through pandas)."""
     import pyarrow as pa
 
-    arr = array.cast(pa.float64())
+    arr = array if pa.types.is_float64(array.type) else array.cast(pa.float64())
     validity, data = arr.buffers()[0], arr.buffers()[1]
     n, offset = len(arr), arr.offset
     if data is None:
@@ -88,11 +100,14 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
         convert.include_columns = [c for c in header if c in request.columns]
     line = 2
     try:
-        reader = pacsv.open_csv(path, read_options=read_opts, convert_options=convert)
-        for batch in reader:
-            table = _arrow_batch_to_table(batch, origin, line)
-            line += batch.num_rows
-            yield table
+        # NOTE: memory-mapped: given a path or an OSFile, Arrow reads ahead and holds the whole
+        # file in its pool; mapped, it holds a block or two and the pages stay the OS's cache.
+        with pa.memory_map(str(path)) as source:
+            reader = pacsv.open_csv(source, read_options=read_opts, convert_options=convert)
+            for batch in reader:
+                table = _arrow_batch_to_table(batch, origin, line)
+                line += batch.num_rows
+                yield table
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise DataError("MS034", f"data file `{origin}` has no header row") from None

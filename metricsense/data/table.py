@@ -63,7 +63,8 @@ class Labels:
         return table[codes]
 
     def unique(self) -> list[str]:
-        present = np.unique(self.codes[self.codes >= 0])
+        # A count per label (code -1, a missing value, lands in slot 0): linear, no sort.
+        present = np.flatnonzero(np.bincount(self.codes + 1, minlength=len(self.labels) + 1)[1:])
         return [str(self.labels[c]) for c in present]
 
 

@@ -173,3 +173,65 @@ def test_in_memory_pandas_polars_and_mappings(tmp_path):
         got = report.analysis["<string>"]["data"]["series"]
         assert got["csat"]["observed"] == 2 and got["nps"]["observed"] == 2, data
         assert not [d for d in report.diagnostics if d.code.startswith("MS03")]
+
+
+def test_long_file_over_many_batches_matches_a_pandas_pivot(tmp_path):
+    # Several MB, so it streams through many reader batches: rows in period order (new periods
+    # in every batch), series not in the spec's order, a segment first seen late, gaps, missing
+    # values and rows of series the spec does not read. Checked cell by cell against pandas.
+    pd = require("pandas")
+    rng = np.random.default_rng(8)
+    periods = np.datetime64("2014-01-06") + np.arange(600) * 7
+    names = [f"k{i:03d}" for i in range(90)]
+    frame = pd.DataFrame([(p, n, s, v) for p in periods for n in names + ["other"] for s in ("north", "south")
+                          for v in [round(float(rng.normal(50, 9)), 4)] if rng.random() > 0.1],
+                         columns=["period", "series", "region", "value"])
+    frame = frame[(frame.region == "north") | (frame.period > periods[300])]  # "south" starts late
+    frame.loc[frame.index[::37], "value"] = np.nan
+    frame.to_csv(tmp_path / "long.csv", index=False)
+    assert (tmp_path / "long.csv").stat().st_size > 2 << 20
+    spec = 'data "long.csv" layout long segment "region"\n' + "".join(f'kpi {n} "{n}" {{ }}\n' for n in names[::-1])
+    data, report = dataset_of(tmp_path, SPEC + spec)
+    assert not [d for d in report.diagnostics if d.code.startswith("MS03")], report.diagnostics
+    wanted = frame[frame.series != "other"].copy()
+    wanted["period"] = pd.to_datetime(wanted["period"])
+    cube = wanted.pivot_table(index="period", columns=["series", "region"], values="value", aggfunc="first",
+                              dropna=False)
+    assert data.periods.tolist() == sorted(set(wanted["period"].dt.date))
+    for n in names:
+        s = data.series(n)
+        assert s.segments == ("north", "south")
+        for j, region in enumerate(s.segments):
+            want = wanted[(wanted.series == n) & (wanted.region == region)].set_index("period")["value"]
+            got = pd.Series(s.by_segment[:, j], index=pd.to_datetime(data.periods))
+            np.testing.assert_array_equal(got.reindex(want.index).to_numpy(), want.to_numpy())
+            assert np.isnan(got.drop(want.index)).all()
+    assert cube.shape[0] == len(data.periods)
+
+
+def test_long_file_problems_name_the_row_past_the_first_batch(tmp_path):
+    # The line of a repeated period or of a value that is not a number, counted over the whole
+    # file (rows of series the spec does not read included), after the first batches.
+    body = "".join(f"{p},{n},{p * 0.5}\n" for n in ("x", "skip", "y") for p in range(1, 60_001))
+    (tmp_path / "dup.csv").write_text("period,series,value\n" + body + "17,y,1.0\n")
+    _, (d,) = run_problems(tmp_path, SPEC + 'data "dup.csv" layout long\nkpi x "X" { }\nkpi y "Y" { }\n')
+    assert d.code == "MS033" and f"line {180_002}" in d.message
+    (tmp_path / "bad.csv").write_text("period,series,value\n" + body.replace("\n59999,y,", "\n59999,y,x", 1))
+    _, (d,) = run_problems(tmp_path, SPEC + 'data "bad.csv" layout long\nkpi y "Y" { }\n')
+    assert d.code == "MS032" and f"line {2 + 120_000 + 59_998}" in d.message and "x29999.5" in d.message
+
+
+def run_problems(folder, text):
+    report = check(folder, text)
+    return report, [d for d in report.diagnostics if d.code.startswith("MS03")]
+
+
+def test_long_layout_with_spread_out_whole_number_periods(tmp_path):
+    # Periods far apart (no lookup table over their range) still come out in order, each row in
+    # its cell.
+    (tmp_path / "l.csv").write_text("period,series,value\n20240101,a,1\n5,a,2\n1000000000000,b,3\n7,b,4\n5,b,5\n")
+    data, report = dataset_of(tmp_path, SPEC + 'data "l.csv" layout long\nkpi a "A" { }\nkpi b "B" { }\n')
+    assert not [d for d in report.diagnostics if d.code.startswith("MS03")], report.diagnostics
+    assert data.periods.tolist() == [5, 7, 20240101, 1000000000000]
+    np.testing.assert_array_equal(data.series("a").values, [2, np.nan, 1, np.nan])
+    np.testing.assert_array_equal(data.series("b").values, [5, 4, np.nan, 3])

@@ -116,8 +116,12 @@ def test_minimized_bounds(g, seed):
     k = g.shape[0]
     gstar = kernels.minimized_condition_number(g)
     rng = np.random.default_rng(seed)
-    assert gstar <= kernels.condition_number(g) * (1 + 1e-12)
-    assert gstar <= kernels.equilibrated_condition_number(g) * (1 + 1e-12)
+    # Where the extreme singular values coalesce (gamma* near 1) gamma* is good to about
+    # sqrt(eps) only, as its docstring says (the 2 x 2 closed form takes a square root of
+    # ||L||_i1^2 - 1); elsewhere to 1e-12.
+    tol = 1e-12 if gstar > 1 + 1e-6 else 3e-8
+    assert gstar <= kernels.condition_number(g) * (1 + tol)
+    assert gstar <= kernels.equilibrated_condition_number(g) * (1 + tol)
     for _ in range(5):  # no scaling beats it
         d1, d2 = 10.0 ** rng.uniform(-1, 1, k), 10.0 ** rng.uniform(-1, 1, k)
         assert gstar <= kernels.condition_number(d1[:, None] * g * d2[None, :]) * (1 + 1e-9)
@@ -172,3 +176,28 @@ def test_minimized_condition_number_survives_structural_zeros():
     tri = np.triu(np.arange(1.0, 17.0).reshape(4, 4))
     gamma = reference.minimized_condition_number(tri)
     assert np.isfinite(gamma) and gamma >= 1.0
+
+
+@pytest.mark.parametrize("k, n", [(9, 300), (20, 400), (48, 12), (64, 40), (70, 50)])
+def test_larger_stacks_with_bad_matrices(backend, k, n):
+    # Larger matrices take the compiled LU (up to 64 x 64) or NumPy's inverse and SVD, in chunks
+    # on helper threads for big stacks; a NaN, an inf, an exactly and a numerically singular
+    # matrix in the stack must each get the reference's answer and leave the others alone.
+    rng = np.random.default_rng(k)
+    g = rng.standard_normal((n, k, k))
+    g[1, 2, 3] = np.nan
+    g[2, 0, 0] = np.inf
+    g[3, 4] = 0.0  # a zero row: an exact zero pivot
+    g[4, :, 1] = g[4, :, 0] * (1 + 1e-17)  # two equal columns: singular at working precision
+    ok = np.ones(n, dtype=bool)
+    ok[1:5] = False
+    cond = np.linalg.cond(g[ok])
+    got = backend.condition_number(g)
+    assert_allclose(got[ok], cond, rtol=1e-9)
+    assert np.isnan(got[1]) and np.isnan(got[2]) and got[3] == np.inf and got[4] == np.inf
+    lam = backend.rga(g)
+    assert_allclose(lam[ok], invertible_rga(g[ok]), rtol=1e-7, atol=1e-9)
+    assert np.isnan(lam[1]).all() and np.isnan(lam[2]).all()
+    want = g[3:5] * np.swapaxes(np.linalg.pinv(g[3:5], rcond=k * np.finfo(float).eps), -1, -2)
+    assert_allclose(lam[3:5], want, rtol=1e-7, atol=1e-9)
+    assert_allclose(lam[ok].sum(axis=-1), 1.0, rtol=1e-8)

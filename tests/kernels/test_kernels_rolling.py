@@ -79,3 +79,55 @@ def test_semantics(backend):
         backend.rolling_corr(x, y, 0)
     with pytest.raises(ValueError):
         backend.rolling_corr(x, y[:3], 2)
+
+
+def test_jumps_outliers_and_constant_stretches(backend):
+    # The compiled kernel sums raw moments about a level per block of windows and recomputes a
+    # window in two passes when they would cancel: around a jump, after an outlier, on a stretch
+    # where a series is constant. Each must still agree with the two-pass reference.
+    rng = np.random.default_rng(11)
+    t = 400
+    x = rng.standard_normal((t, 3))
+    y = 0.4 * x + rng.standard_normal((t, 3))
+    x[200:, 0] += 1e8  # a jump far larger than the spread
+    y[150, 1] = 1e12  # one outlier, then ordinary values again
+    x[100:180, 2] = 7.25  # constant for longer than a window
+    x[rng.random((t, 3)) < 0.05] = np.nan
+    for window, minp in ((30, None), (7, 3), (64, 10)):
+        same(backend.rolling_corr(x, y, window, minp), reference.rolling_corr(x, y, window, minp))
+    got = backend.rolling_corr(x, y, 30, 20)
+    assert np.isnan(got[179, 2]) and not np.isnan(got[120, 0]) and not np.isnan(got[210, 0])
+
+
+def test_matrix_on_threads_matches_pairs():
+    # rolling_corr_matrix of many series runs on several threads (blocks of time); each entry
+    # must equal the one-thread rolling_corr of that pair, and the reference on a sample.
+    kernel = compiled_kernel()
+    if kernel is None:
+        pytest.skip("metricsense._kernel is not built")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1500, 45)) + np.linspace(0, 30, 45)
+    x[rng.random(x.shape) < 0.03] = np.nan
+    m = kernel.rolling_corr_matrix(x, 40, min_periods=20)  # 1035 pairs x 1500 periods
+    i, j = np.triu_indices(45, 1)
+    pairs = kernel.rolling_corr(x[:, i], x[:, j], 40, min_periods=20)
+    assert_array_equal(m[:, i, j], pairs)
+    assert_array_equal(m[:, j, i], pairs)
+    for a, b in ((0, 44), (7, 8)):
+        same(m[:, a, b], reference.rolling_corr(x[:, a], x[:, b], 40, min_periods=20))
+
+
+def test_gap_free_pairs_two_at_a_time(backend):
+    # The compiled kernel sums two gap-free pairs at once and the others one by one; a block
+    # mixes both, a constant and an offset column among the gap-free ones, an odd pair count.
+    rng = np.random.default_rng(21)
+    t = 300
+    x = rng.standard_normal((t, 7))
+    y = 0.5 * x + rng.standard_normal((t, 7))
+    x[:, 2] = 3.5  # constant: every window recomputed in two passes
+    y[:, 4] += 1e6
+    x[40:45, 5] = np.nan  # gaps in a few blocks only
+    y[rng.random(t) < 0.2, 6] = np.nan
+    for window, minp in ((25, None), (25, 5), (1, None), (300, 2)):
+        same(backend.rolling_corr(x, y, window, minp), reference.rolling_corr(x, y, window, minp))
+    same(backend.rolling_corr_matrix(x[:80], 9, 3), reference.rolling_corr_matrix(x[:80], 9, 3))
