@@ -406,7 +406,7 @@ def test_decimal_segment_values_reach_sql_as_numbers(tmp_path):
     codes = {t: v for t, v in zip(TEAMS, (1.5, 2, 3.25, 7, 10))}
     frame["team"] = frame["team"].map(codes)
     survey = _survey()
-    survey["team"] = survey["team"].map(codes)
+    survey["team"] = survey["team"].map({t: f"{v:g}" for t, v in codes.items()})  # as written: 2, not 2.0
     survey.to_csv(tmp_path / "survey.csv", index=False)
     with sqlite3.connect(tmp_path / "kpis.db") as conn:
         frame.to_sql("kpis", conn, index=False)
@@ -528,3 +528,18 @@ def test_markdown_and_html_reports_show_the_rollup(folder, fmt, marker):
     result = run_msense("check", "csv.msense", "--by", "team", "--format", fmt, cwd=folder)
     assert result.returncode == 1, result.stderr
     assert marker in result.stdout
+
+
+def test_csv_segment_ids_keep_their_text(tmp_path):
+    """`01` in one CSV file and `01` in another are one segment, not `1` and `01`."""
+    frame = _frame()
+    ids = {t: f"0{i + 1}" for i, t in enumerate(TEAMS)}
+    frame["team"] = frame["team"].map(ids)
+    survey = _survey()
+    survey["team"] = survey["team"].map(ids)
+    frame.to_csv(tmp_path / "kpis.csv", index=False)
+    survey.to_csv(tmp_path / "survey.csv", index=False)
+    spec = _write_spec(tmp_path, 'data "kpis.csv"')
+    report = metricsense.check(spec, by="team", config={})
+    assert [r.segment for r in report.segment_results] == ["01", "02", "03", "04", "05"]
+    assert not [d for d in report.diagnostics if d.code in ("MS031", "MS034")]

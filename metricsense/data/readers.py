@@ -95,9 +95,19 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
     # Text columns arrive dictionary-encoded (see Labels): long files repeat their series names.
     convert = pacsv.ConvertOptions(strings_can_be_null=True, auto_dict_encode=True,
                                    auto_dict_max_cardinality=1 << 20)
-    if request.columns:
+    segment = request.distinct or (request.where.column if request.where is not None else None)
+    if request.columns or segment:
         header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
-        convert.include_columns = [c for c in header if c in request.columns]
+        if request.columns:
+            convert.include_columns = [c for c in header if c in request.columns]
+        if segment:
+            from metricsense.data.table import find_column
+
+            # A segment column is read as text, as written: store "07" stays "07" in every file,
+            # whatever Arrow would infer from the first block.
+            name = find_column(header, segment)
+            if name is not None:
+                convert.column_types = {name: pa.string()}
     line = 2
     try:
         # NOTE: memory-mapped: given a path or an OSFile, Arrow reads ahead and holds the whole
