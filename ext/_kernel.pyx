@@ -25,6 +25,31 @@ cdef enum:
     MAXLU = 64
 
 
+# Below this much work (pairs x periods, roughly) an OpenMP team costs more than it saves: a
+# 30-KPI correlation took 4x longer on two threads than on one here, and far longer when the
+# other core was busy (a team waits for its slowest thread). Small problems run on one thread.
+cdef double _PARALLEL_WORK = 1 << 20
+cdef int _THREADS = 1
+
+
+def _omp_threads():
+    """The threads an OpenMP team may use: OMP_NUM_THREADS when set, else the usable CPUs."""
+    import os
+
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0]))
+    except ValueError:
+        get = getattr(os, "sched_getaffinity", None)
+        return len(get(0)) if get is not None else (os.cpu_count() or 1)
+
+
+_THREADS = _omp_threads()
+
+
+cdef inline int _nt(double work) noexcept nogil:
+    return 1 if work < _PARALLEL_WORK else _THREADS
+
+
 def _ref():
     """The reference module, imported late: metricsense.kernels imports this module."""
     from metricsense.kernels import reference
@@ -83,7 +108,8 @@ def _exact_pairs(const double[:, ::1] x, const Py_ssize_t[::1] ii, const Py_ssiz
     """Fill out[i, j] = out[j, i] with the exact two-pass r for the listed pairs."""
     cdef Py_ssize_t q
     cdef double r
-    for q in prange(ii.shape[0], nogil=True, schedule="dynamic"):
+    for q in prange(ii.shape[0], nogil=True, schedule="dynamic",
+                    num_threads=_nt(<double> ii.shape[0] * x.shape[0])):
         r = _pair_exact(x, ii[q], jj[q], minp)
         out[ii[q], jj[q]] = r
         out[jj[q], ii[q]] = r
@@ -98,7 +124,7 @@ cdef void _finish_complete(double[:, ::1] sp, const unsigned char[::1] dead) noe
     cdef double* d = <double*> malloc(n * sizeof(double))
     for i in range(n):
         d[i] = sqrt(sp[i, i])
-    for i in prange(n, schedule="dynamic"):
+    for i in prange(n, schedule="dynamic", num_threads=_nt(<double> n * n)):
         for j in range(i + 1, n):
             if dead[i] or dead[j]:
                 sp[i, j] = NAN
@@ -216,7 +242,7 @@ cdef void _corrections(const double[:, ::1] x0, const unsigned char[:, ::1] pres
     cdef double* p2
     cdef double* pc
     # Short runs: add the rows of the missing periods, one series per thread.
-    with parallel():
+    with parallel(num_threads=_nt(<double> n * n * (T / 8 + 1))):
         kc = <double*> malloc(n * sizeof(double))
         ts = <Py_ssize_t*> malloc((T + 1) * sizeof(Py_ssize_t))
         for j in prange(n, schedule="dynamic"):
@@ -359,7 +385,7 @@ cdef void _masked_fuse(double[:, ::1] sp, const double[:, ::1] a, const double[:
     cdef Py_ssize_t n = sp.shape[0], bi, bj, i, j, jlo, ilim, jlim, nb
     cdef double nij, si, sj, qi, qj, vi, vj, c
     nb = (n + 63) // 64
-    for bi in prange(nb, schedule="dynamic"):
+    for bi in prange(nb, schedule="dynamic", num_threads=_nt(<double> n * n)):
         ilim = min(bi * 64 + 64, n)
         for bj in range(bi, nb):
             jlim = min(bj * 64 + 64, n)
@@ -433,7 +459,7 @@ def _centred_ranks(const double[:, ::1] xt, const Py_ssize_t[:, ::1] order, doub
     """out[i, t] = average rank of xt[i, t] in its row minus the mean rank (T + 1) / 2."""
     cdef Py_ssize_t n = xt.shape[0], T = xt.shape[1], i, k, g, q
     cdef double avg, mid = (T + 1) / 2.0
-    for i in prange(n, nogil=True, schedule="dynamic"):
+    for i in prange(n, nogil=True, schedule="dynamic", num_threads=_nt(<double> n * T)):
         k = 0
         while k < T:
             g = k + 1
@@ -477,7 +503,7 @@ def _spearman_masked(const double[:, ::1] xt, const Py_ssize_t[:, ::1] order,
     cdef Py_ssize_t* kept
     cdef Py_ssize_t* kept2
     cdef double mid, da, db, sxx, syy, sxy, r
-    with nogil, parallel():
+    with nogil, parallel(num_threads=_nt(<double> n * n * T)):
         ra = <double*> malloc(T * sizeof(double))
         rb = <double*> malloc(T * sizeof(double))
         kept = <Py_ssize_t*> malloc(T * sizeof(Py_ssize_t))
