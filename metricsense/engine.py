@@ -204,6 +204,8 @@ class Report:
                 "results": results}
 
     def to_json(self, indent: int | None = 2) -> str:
+        if self.segments is not None and indent == 2:
+            return "".join(self.json_chunks())  # what the CLI streams, byte for byte
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, ensure_ascii=False, allow_nan=False,
                           default=_json_default)
 
@@ -226,7 +228,9 @@ class Report:
                 for k, v in inner:
                     yield "\n    " + json.dumps(k) + ": " + _json_value(v, 2) + ","
                 yield '\n    "results": '
-                yield from _json_list(value["results"] if results is None else results, 2)
+                # NOTE: one line per segment (C encoder, already finite): the indenting encoder is
+                # pure Python and cost more than checking the segment did.
+                yield from _json_list(value["results"] if results is None else results, 2, compact=True)
                 yield "\n  }"
             else:
                 yield _json_value(value, 1)
@@ -249,11 +253,15 @@ def _json_value(value: Any, level: int) -> str:
     return text.replace("\n", "\n" + "  " * level)
 
 
-def _json_list(items: Iterable[Any], level: int):
+def _json_list(items: Iterable[Any], level: int, compact: bool = False):
     pad = "  " * (level + 1)
     empty = True
     for item in items:
-        yield ("[\n" if empty else ",\n") + pad + _json_value(finite(item), level + 1)
+        if compact:
+            text = json.dumps(item, ensure_ascii=False, allow_nan=False, default=_json_default)
+        else:
+            text = _json_value(finite(item), level + 1)
+        yield ("[\n" if empty else ",\n") + pad + text
         empty = False
     yield "[]" if empty else "\n" + "  " * level + "]"
 

@@ -47,14 +47,13 @@ class SegmentResult:
     withheld: list[Diagnostic] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        from metricsense.engine import finite
-
+        """The JSON form (``analysis`` is already JSON-safe: made so where it was computed)."""
         counts: dict[str, int] = {}
         for d in self.diagnostics:
             counts[d.code] = counts.get(d.code, 0) + 1
         return {"spec": self.spec, "segment": self.segment, "diagnostics": len(self.diagnostics),
                 "codes": dict(sorted(counts.items())), "suppressed": self.suppressed,
-                "exit_code": self.exit_code, "analysis": finite(self.analysis)}
+                "exit_code": self.exit_code, "analysis": self.analysis}
 
 
 @dataclass
@@ -246,7 +245,7 @@ def _split(tables: list, column: str, labels: tuple[str, ...]) -> dict[str, list
 def _run_batch(job: BatchJob, manager) -> list[SegmentResult]:
     from metricsense.data.dataset import _Builder
     from metricsense.data.table import DataError, RowFilter, find_column
-    from metricsense.engine import evaluate_segment
+    from metricsense.engine import evaluate_segment, finite
 
     pm, registry, _ = manager or _manager(job.disabled)
     root = Path(job.doc.root).parent if job.doc.root != "<string>" else job.base
@@ -270,7 +269,9 @@ def _run_batch(job: BatchJob, manager) -> list[SegmentResult]:
                                                        job.base, RowFilter(job.by, (value,)), mine, job.spec_keys)
         withheld = [d for d in diags if d.code == "MS502"]
         tagged = [_tag(d, job.by, label) for d in diags if d.code != "MS502"]
-        out.append(SegmentResult(job.doc.root, label, tagged, _lean(analysis), suppressed, 0, withheld))
+        # JSON-safe here, in the worker: plain lists and numbers travel back cheaply, and the
+        # client (one process for every worker) does no per-number work.
+        out.append(SegmentResult(job.doc.root, label, tagged, finite(_lean(analysis)), suppressed, 0, withheld))
     return out
 
 
