@@ -75,6 +75,15 @@ def test_comments_inside_and_suppressions_keep_their_line():
     assert '  kind outcome  # msense: ignore[MS012] reason "r"' in lines
 
 
+@pytest.mark.parametrize("depth", [1, 490, 3000, 20000])
+def test_deeply_nested_parentheses_are_formatted(depth):
+    # F1 (docs/robustness.md): the parser reads parentheses at any depth (they build no model
+    # node), so fmt must too: it walks the parse tree with a stack, not by recursion.
+    src = 'kpi a "A" { target >= 1 }\ntrigger t when ' + "( " * depth + "a" + " )" * depth + " > 1 {\n}\n"
+    out = assert_formats_well(src)
+    assert out == 'kpi a "A" {\n  target >= 1\n}\ntrigger t when ' + "(" * depth + "a" + ")" * depth + " > 1 {\n}\n"
+
+
 def test_does_not_parse():
     with pytest.raises(FormatError):
         format_spec('kpi k {\n  target 4.5\n}\n')

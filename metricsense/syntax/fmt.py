@@ -60,28 +60,46 @@ class _Piece:
 
 
 def _pieces(node, parent: str = "") -> list[_Piece]:
-    """The tokens of a subtree in order, each marked with whether a space goes before it."""
+    """The tokens of a subtree in order, each marked with whether a space goes before it.
+
+    An explicit stack, not recursion: a condition may nest parentheses thousands deep (the
+    parser accepts any depth of them), deeper than Python's recursion limit.
+    """
     out: list[_Piece] = []
-    glue_next = False
-    children = node.children if isinstance(node, Tree) else [node]
-    rule = node.data if isinstance(node, Tree) else parent
-    for child in children:
+    # A frame: the node's children, the next child's index, the node's rule, whether the next
+    # child is glued to what precedes it, where its pieces start in `out`, and whether the
+    # parent glues this node's first piece.
+    stack: list[list] = []
+
+    def push(n, rule_of_token: str, glued: bool) -> None:
+        children = n.children if isinstance(n, Tree) else [n]
+        rule = n.data if isinstance(n, Tree) else rule_of_token
+        stack.append([children, 0, rule, False, len(out), glued])
+
+    push(node, parent, False)
+    while stack:
+        frame = stack[-1]
+        children, i, rule = frame[0], frame[1], frame[2]
+        if i == len(children):
+            stack.pop()
+            if frame[5] and len(out) > frame[4]:
+                out[frame[4]].glue = True
+            continue
+        frame[1] = i + 1
+        child = children[i]
         if child is None:
             continue
         if isinstance(child, Tree):
-            sub = _pieces(child, child.data)
-            if sub and glue_next:
-                sub[0].glue = True
-            out += sub
-            glue_next = False
+            glued, frame[3] = frame[3], False
+            push(child, child.data, glued)
             continue
         v = str(child)
-        glue = glue_next or v in (",", ")", "%", "..") or (v == "." and rule == "ref")
+        glue = frame[3] or v in (",", ")", "%", "..") or (v == "." and rule == "ref")
         if v == "(" and rule in ("call", "target_ref", "abs_"):
             glue = True
         out.append(_Piece(child, glue))
-        glue_next = (v in ("(", "..") or (v == "." and rule == "ref")
-                     or (child.type == "ADD_OP" and rule in ("neg", "signed_number", "target_number")))
+        frame[3] = (v in ("(", "..") or (v == "." and rule == "ref")
+                    or (child.type == "ADD_OP" and rule in ("neg", "signed_number", "target_number")))
     return out
 
 
@@ -264,11 +282,7 @@ def format_spec(text: str, *, check: bool = True) -> str:
         except LarkError as exc:
             raise FormatError(f"the spec does not parse: {str(exc).strip().splitlines()[0]}") from None
         comments = list(_comments)
-    try:
-        result = _render(_attach(_layout(tree), comments, text))
-    except RecursionError:
-        # NOTE: the layout recurses over expressions; thousands of nested levels exhaust the stack.
-        raise FormatError("an expression nests too deeply to format (thousands of levels)") from None
+    result = _render(_attach(_layout(tree), comments, text))
     if check:
         _same_meaning(text, result, "<string>")
     return result

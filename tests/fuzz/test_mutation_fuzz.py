@@ -37,16 +37,15 @@ fuzz_check = _harness()
 
 # Open findings (reported to the owners; see docs/robustness.md). Each file is a strict xfail.
 OPEN = {
-    "F1": "deep nesting in a trigger condition (3000 levels, or a 5000-term sum): `check` now reports it, "
-          "but `fmt` still raises RecursionError (syntax/fmt.py _pieces)",
     "F2": "gains of 1e-320: metricsense.evaluators.decoupling runs past its 30 s time budget "
           "(MS005, exit 3); the 1e999 form is fixed (the gain analysis leaves non-finite gains out)",
     "F5": "fmt refuses a valid spec (FormatError 'would change the meaning') when a statement spanning "
           "lines carries a suppression comment on each line",
 }
-FIXED = {"F2-infinite-gain", "F1-deep-abs", "F1-deep-negation", "F1-deep-not", "F1-long-sum", "F1-percent-chain"}
-# Fixed by their owners during this work (the corpus files stay, as plain regression inputs):
-# F3 5000-digit integers, F4 over-long data/include paths, F6/F10 NUL bytes in paths, F13 a 400-digit lag.
+FIXED = {"F2-infinite-gain"}
+# Fixed (the corpus files stay, as plain regression inputs): F1 deep nesting (`check` reports it
+# as MS001 beyond the parser's depth; `fmt` formats parentheses at any depth), F3 5000-digit
+# integers, F4 over-long data/include paths, F6/F10 NUL bytes in paths, F13 a 400-digit lag.
 
 
 def _corpus_params():
