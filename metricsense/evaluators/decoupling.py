@@ -109,6 +109,8 @@ def assignment(cost) -> list[int]:
     import numpy as np
 
     cost = np.asarray(cost, dtype=float)
+    if not np.isfinite(cost).all():
+        raise ValueError("the costs must be finite")
     n, m = cost.shape
     inf = float("inf")
     u, v = np.zeros(n + 1), np.zeros(m + 1)
@@ -129,6 +131,8 @@ def assignment(cost) -> list[int]:
                         minv[j], way[j] = cur, j0
                     if minv[j] < delta:
                         delta, j1 = minv[j], j
+            if j1 == 0:  # NOTE: only a NaN or infinite cost leaves no column to take; never loop on it
+                raise ValueError("the costs must be finite")
             for j in range(m + 1):
                 if used[j]:
                     u[owner[j]] += delta
@@ -173,6 +177,23 @@ def best_pairing(rga) -> tuple[list[int], float]:
     return pairing, score
 
 
+#: The largest gain magnitude a matrix analysis can use: beyond about 1e154 the squares that the
+#: SVD, the scaling and the inverse form overflow, below about 1e-154 they underflow (and below
+#: 2.2e-308 the gains themselves are subnormal, with a few significant bits left).
+GAIN_SCALE = (1e-150, 1e150)
+
+
+def usable_scale(g) -> bool:
+    """Whether the gains are finite and their largest magnitude is zero or within GAIN_SCALE."""
+    import numpy as np
+
+    g = np.asarray(g, dtype=float)
+    if not np.isfinite(g).all():
+        return False
+    top = float(np.abs(g).max(initial=0.0))
+    return top == 0.0 or GAIN_SCALE[0] <= top <= GAIN_SCALE[1]
+
+
 def gain_analysis(spec, data, lag: int = 0) -> dict[str, Any] | None:
     import numpy as np
 
@@ -193,16 +214,16 @@ def gain_analysis(spec, data, lag: int = 0) -> dict[str, Any] | None:
                     rows = [i for i in range(len(est_kpis)) if np.isfinite(eg[i]).all()]
                     kpis, levers, g = [est_kpis[i] for i in rows], est_levers, eg[rows]
                     source = "estimated"
-    if g.size == 0:
-        return None
-    finite_gains = np.abs(g[np.isfinite(g)])
-    if not np.isfinite(g).all() or (finite_gains.size and finite_gains.max() > 1e150):
-        return None  # a gain of 1e999 says nothing a matrix can use (MS002-MS021 still run)
+    if g.size == 0 or not usable_scale(g):
+        return None  # a gain of 1e999 or 1e-320 says nothing a matrix can use (MS002-MS021 still run)
     sv = np.linalg.svd(g, compute_uv=False)
     tol = max(g.shape) * np.finfo(float).eps * (sv[0] if len(sv) else 0)
     rank = int((sv > tol).sum())
     rga = kernels.rga(kernels.equilibrate(g)[0] if g.shape[0] != g.shape[1] else g)
-    pairing, rga_number = best_pairing(rga)
+    if np.isfinite(rga).all():
+        pairing, rga_number = best_pairing(rga)
+    else:  # NOTE: not expected for a usable scale; a pairing over NaN would mean nothing
+        pairing, rga_number = [-1] * len(kpis), None
     out = {
         "kpis": [k.name for k in kpis],
         "levers": [lv.name for lv in levers],
@@ -368,7 +389,7 @@ def rga_pairing_risk(ctx) -> Iterator[Diagnostic]:
     measured so each KPI has a lever that moves it alone.
     """
     gain = _gain(ctx)
-    if not gain or gain["rank"] < len(gain["kpis"]) or len(gain["kpis"]) < 2:
+    if not gain or gain["rank"] < len(gain["kpis"]) or len(gain["kpis"]) < 2 or gain["rga_number"] is None:
         return
     rga = gain["rga"]
     g = gain["matrix"]

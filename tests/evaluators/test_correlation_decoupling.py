@@ -153,3 +153,40 @@ def test_pairing_is_the_exhaustive_optimum():
         assert score == pytest.approx(best, rel=1e-12), (k, m)
         chosen = [j for j in pairing if j >= 0]
         assert len(chosen) == len(set(chosen)) == min(k, m)
+
+
+# F2 (docs/robustness.md): gains of 1e-320 once sent the pairing search into an endless loop over
+# a NaN relative gain array, until the evaluator's 30 s budget cut it.
+def _gains_spec(scale: str) -> str:
+    return (f'lever l "L"\nlever m "M"\nkpi a "A" {{ responds l {scale}, m 2{scale[1:]} }}\n'
+            f'kpi b "B" {{ responds l 3{scale[1:]}, m -{scale} }}\n')
+
+
+@pytest.mark.parametrize("scale", ["1e-320", "2e-308", "1e-200", "1e999"])
+def test_gains_too_small_or_large_for_a_matrix_give_no_gain_analysis(scale):
+    report = metricsense.check(_gains_spec(scale), config={})
+    assert "gain" not in analysis(report)
+    assert not [d for d in report.diagnostics if d.code == "MS005"]
+    report.to_json()  # no NaN anywhere
+
+
+def test_the_gain_analysis_is_scale_free_down_to_its_bound():
+    # RGA, condition numbers, rank and pairing of c x G do not depend on c (Bristol 1966): the
+    # smallest scale the analysis accepts gives what unit gains give, computed here with NumPy.
+    g = np.array([[1.0, 2.0], [3.0, -1.0]])
+    rga = g * np.linalg.inv(g).T
+    small = analysis(metricsense.check(_gains_spec("1e-149"), config={}))["gain"]
+    np.testing.assert_allclose(np.array(small["matrix"]) / 1e-149, g, rtol=1e-12)
+    np.testing.assert_allclose(small["rga"], rga, rtol=1e-9)
+    assert small["condition_number"] == pytest.approx(np.linalg.cond(g), rel=1e-9)
+    assert small["rank"] == 2
+    np.testing.assert_allclose(small["singular_values"], 1e-149 * np.linalg.svd(g, compute_uv=False), rtol=1e-9)
+
+
+def test_the_pairing_search_refuses_nan_costs_instead_of_looping():
+    from metricsense.evaluators.decoupling import assignment, best_pairing
+
+    with pytest.raises(ValueError, match="finite"):
+        best_pairing(np.array([[np.nan, 0.5], [0.5, np.nan]]))
+    with pytest.raises(ValueError, match="finite"):
+        assignment(np.array([[np.inf, np.inf], [np.inf, np.inf]]))
