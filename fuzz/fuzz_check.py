@@ -43,8 +43,8 @@ KNOWN = {
 }
 # Fixed, no longer skipped: F1 (RecursionError in check and fmt), F2 (NaN in JSON, then a hang on
 # 1e-320 gains), F3 (int max str digits), F4 (ENAMETOOLONG), F6/F10 (NUL in paths), F7 (no value
-# at all in noise), F8 (NaN in distortion), F9 (SVD on
-# overflowing lever changes), F11 (ATTACH), F12 (secrets), F13, F15 (ragged CSV rows).
+# at all in noise), F8 (NaN in distortion), F9 (SVD on overflowing lever changes), F11 (ATTACH),
+# F12 (secrets), F13 (a 400-digit lag), F15 (ragged CSV rows).
 
 
 class Finding(Exception):
