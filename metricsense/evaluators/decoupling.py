@@ -183,6 +183,10 @@ def best_pairing(rga) -> tuple[list[int], float]:
 GAIN_SCALE = (1e-150, 1e150)
 
 
+#: The largest square gain matrix whose minimized condition number is searched (MS201 evidence).
+MINIMIZED_MAX = 100
+
+
 def usable_scale(g) -> bool:
     """Whether the gains are finite and their largest magnitude is zero or within GAIN_SCALE."""
     import numpy as np
@@ -232,9 +236,10 @@ def gain_analysis(spec, data, lag: int = 0) -> dict[str, Any] | None:
         "condition_number": _num(kernels.condition_number(g)),
         "scaled_condition_number": _num(kernels.equilibrated_condition_number(g)),
         # NOTE: the minimisation is skipped for matrices singular to working precision, where
-        # the scalings it searches run off to infinity.
+        # the scalings it searches run off to infinity, and beyond MINIMIZED_MAX KPIs, where each
+        # of its steps (a full SVD, k^3) costs too much: 600 x 600 took 17 s.
         "minimized_condition_number": (_num(kernels.minimized_condition_number(g))
-                                       if g.shape[0] == g.shape[1] and rank == g.shape[0]
+                                       if g.shape[0] == g.shape[1] <= MINIMIZED_MAX and rank == g.shape[0]
                                        and sv[-1] > 1e-12 * sv[0] else None),
         "rank": rank,
         "singular_values": _clean(sv),
@@ -287,7 +292,7 @@ def ill_conditioned_gains(ctx) -> Iterator[Diagnostic]:
     about effort. Because the raw number depends on units, the verdict uses G scaled so every row
     and column has unit size (Ruiz equilibration); the raw and, for square G, the minimized
     condition number over all diagonal scalings (Skogestad & Postlethwaite, App. A.4) are in the
-    evidence. Option `threshold` (10).
+    evidence (the minimized one up to 100 KPIs). Option `threshold` (10).
 
     ## Example
     ```msense
@@ -342,26 +347,80 @@ def gain_rank_deficient(ctx) -> Iterator[Diagnostic]:
     import numpy as np
 
     g = np.array([[np.nan if v is None else v for v in row] for row in gain["matrix"]])
-    u, s, _ = np.linalg.svd(g)
-    null = u[:, gain["rank"]:]
+    names_k = gain["kpis"]
     combos = []
-    for col in null.T:
-        weights = col / np.max(np.abs(col))
-        weights[np.abs(weights) < 1e-9] = 0.0
-        if weights[np.flatnonzero(weights)[0]] < 0:
-            weights = -weights
-        terms = [f"{w:+.2g}×{name}" for w, name in zip(weights, gain["kpis"]) if w != 0]
-        combos.append({"weights": dict(zip(gain["kpis"], map(float, weights))), "text": " ".join(terms)})
-    kpi = ctx.spec.lookup(gain["kpis"][0])
+    for w in dependent_combinations(g, gain["rank"], limit=COMBINATIONS_SHOWN):
+        used = np.flatnonzero(w)
+        terms = [f"{w[i]:+.2g}×{names_k[i]}" for i in used]
+        text = " ".join(terms[:TERMS_SHOWN]) + (f" (and {len(terms) - TERMS_SHOWN} more)" if len(terms) > TERMS_SHOWN else "")
+        combos.append({"weights": {names_k[i]: float(w[i]) for i in used}, "text": text})
+    first = list(combos[0]["weights"])
+    kpi = ctx.spec.lookup(first[0])
     yield ctx.report(
         kpi,
-        f"the {gain['source']} gains have rank {gain['rank']} for {len(gain['kpis'])} KPIs: "
+        f"the {gain['source']} gains have rank {gain['rank']} for {len(names_k)} KPIs: "
         f"no lever moves {combos[0]['text']}",
-        related=[(ctx.spec.lookup(n), "in the combination") for n, w in combos[0]["weights"].items()
-                 if w != 0 and n != kpi.name],
+        related=[(ctx.spec.lookup(n), "in the combination") for n in first[1:]],
         help="add a lever that moves this combination, or keep fewer of these KPIs as targets",
-        evidence={"rank": gain["rank"], "kpis": len(gain["kpis"]), "combinations": combos},
+        evidence={"rank": gain["rank"], "kpis": len(names_k), "independent_combinations": len(names_k) - gain["rank"],
+                  "combinations": combos},
     )
+
+
+#: MS202 names at most this many combinations (the fewest KPIs first), each in at most this many terms.
+COMBINATIONS_SHOWN = 5
+TERMS_SHOWN = 8
+
+
+def dependent_combinations(g, rank: int, limit: int | None = None, tol: float = 1e-9) -> list:
+    """Weight vectors w with w @ G = 0 (the left null space of G), as sparse as this finds, fewest KPIs first.
+
+    The rows of G (KPIs) are picked greedily, each time the one farthest from the span of those
+    already picked (Gram-Schmidt with pivoting, as QR with column pivoting of G^T: Businger &
+    Golub 1965), until ``rank`` are picked. Every other row f is then a combination of the picked
+    rows B: g_f = c @ G_B, by least squares, and w = e_f - c (on B) is in the left null space;
+    these k - rank vectors are a basis of it, each using at most rank + 1 KPIs (an SVD basis mixes
+    them all, and listing it costs k^2). Each w is scaled to a largest weight of 1, its first
+    weight positive, weights below ``tol`` set to 0.
+    """
+    import numpy as np
+
+    g = np.asarray(g, dtype=float)
+    k = g.shape[0]
+    resid = g.copy()
+    picked: list[int] = []
+    for _ in range(min(rank, k)):
+        norms = np.einsum("ij,ij->i", resid, resid)
+        norms[picked] = -1.0
+        p = int(np.argmax(norms))
+        if not norms[p] > 0:
+            break
+        picked.append(p)
+        q = resid[p] / np.sqrt(norms[p])
+        resid -= np.outer(resid @ q, q)
+    free = np.setdiff1d(np.arange(k), picked)
+    if picked:
+        coef = np.linalg.lstsq(g[picked].T, g[free].T, rcond=None)[0]  # rank x free
+    else:
+        coef = np.zeros((0, len(free)))
+    # Sizes first, from the coefficients alone: building every vector would cost k^2 again. The
+    # scaling below makes the largest weight 1, so a coefficient counts when >= tol * max(1, |c|).
+    top = np.maximum(1.0, np.abs(coef).max(axis=0, initial=0.0))
+    used = np.abs(coef) >= tol * top
+    sizes = 1 + used.sum(axis=0)
+    first = np.minimum(free, np.where(used, np.array(picked, dtype=int)[:, None], k).min(axis=0, initial=k))
+    order = np.lexsort((first, sizes))
+    out = []
+    for col in order[:limit] if limit is not None else order:
+        w = np.zeros(k)
+        w[free[col]] = 1.0
+        w[picked] = -coef[:, col]
+        w /= np.max(np.abs(w))
+        w[np.abs(w) < tol] = 0.0
+        if w[np.flatnonzero(w)[0]] < 0:
+            w = -w
+        out.append(w)
+    return out
 
 
 @rule(code="MS203", name="rga-pairing-risk", severity=Severity.WARNING,
