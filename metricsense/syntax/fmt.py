@@ -234,6 +234,63 @@ def _attach(lines: list[_Line], comments: list[Token], text: str) -> list[_Line]
     return out
 
 
+_SUPPRESSION = re.compile(r"#\s*msense:\s*ignore\s*\[")
+
+
+def _suppressed_lines(comments: list[Token], text: str) -> set[int]:
+    """The lines suppressions apply to: a comment's own, or the next when it is alone on its
+    line (the parser's rule, syntax/parser.py `_suppression`)."""
+    out = set()
+    for c in comments:
+        if _SUPPRESSION.match(str(c)):
+            line_start = text.rfind("\n", 0, c.start_pos) + 1
+            own_line = not text[line_start:c.start_pos].strip()
+            out.add(c.line + 1 if own_line else c.line)
+    return out
+
+
+def _keep_suppressed_lines(lines: list[_Line], targeted: set[int]) -> list[_Line]:
+    """Give the tokens of each line a suppression applies to an output line of their own.
+
+    A suppression applies to the nodes that start on its line. The layout joins a statement or
+    clause written over several lines, and splits a block written on one line into one clause
+    per line; either would change what the suppression applies to (the nodes of the joined
+    lines, or only those of the clause it ends up after). So the tokens of a targeted line stay
+    together, and apart from the others: a continuation line is indented one more level, and a
+    one-line block stays on one line.
+    """
+    split: list[_Line] = []
+    for line in lines:
+        rows = [p.tok.line for p in line.pieces]
+        if len(set(rows)) < 2 or not targeted.intersection(rows):
+            split.append(line)
+            continue
+        groups: list[list[_Piece]] = []
+        for p, row, prev in zip(line.pieces, rows, [None, *rows[:-1]]):
+            if groups and (row == prev or (row not in targeted and prev not in targeted)):
+                groups[-1].append(p)
+            else:
+                groups.append([p])
+        for i, pieces in enumerate(groups):
+            seg = _code_line(line.indent + (1 if i else 0), pieces)
+            seg.opens = line.opens and i == len(groups) - 1
+            seg.closes = line.closes and i == 0
+            split.append(seg)
+    out: list[_Line] = []
+    for line in split:
+        row = line.pieces[0].tok.line if line.pieces else None
+        prev = out[-1] if out else None
+        if (prev is not None and row in targeted and prev.pieces and line.first == line.last == row
+                and prev.first == prev.last == row):
+            first = _Piece(line.pieces[0].tok, False)
+            merged = _code_line(prev.indent, prev.pieces + [first] + line.pieces[1:])
+            merged.opens, merged.closes = line.opens, prev.closes
+            out[-1] = merged
+        else:
+            out.append(line)
+    return out
+
+
 def _clean(comment: Token) -> str:
     return str(comment).rstrip()
 
@@ -282,7 +339,11 @@ def format_spec(text: str, *, check: bool = True) -> str:
         except LarkError as exc:
             raise FormatError(f"the spec does not parse: {str(exc).strip().splitlines()[0]}") from None
         comments = list(_comments)
-    result = _render(_attach(_layout(tree), comments, text))
+    lines = _layout(tree)
+    targeted = _suppressed_lines(comments, text)
+    if targeted:
+        lines = _keep_suppressed_lines(lines, targeted)
+    result = _render(_attach(lines, comments, text))
     if check:
         _same_meaning(text, result, "<string>")
     return result
@@ -349,12 +410,32 @@ def without_spans(value):
     return value
 
 
+def _spans(value, path=()):
+    """(path, Span) of every span in a model value; the path names the node without positions."""
+    if isinstance(value, Span):
+        yield path, value
+    elif is_dataclass(value) and not isinstance(value, type):
+        for f in fields(value):
+            if f.name != "_by_kind":
+                yield from _spans(getattr(value, f.name), path + (f.name,))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _spans(v, path + (i,))
+
+
 def meaning(text: str, file: str = "<string>"):
-    """What a spec says: its statements and suppressions without positions, or its syntax errors."""
+    """What a spec says, or its syntax errors: its statements without positions, and its
+    suppressions, each with the nodes it applies to (those whose span starts on its line:
+    a diagnostic points at a node's name or start), in no particular order."""
     result = parse_text(text, file)
     if result.errors:
         return ("errors", len(result.errors))
-    return without_spans(result.statements), without_spans(result.suppressions)
+    starts: dict[int, list] = {}
+    for path, sp in _spans(result.statements):
+        starts.setdefault(sp.line, []).append(path)
+    suppressions = sorted(((s.codes, s.reason or "", s.reason is None, tuple(sorted(starts.get(s.line, ()), key=repr)))
+                           for s in result.suppressions), key=repr)
+    return without_spans(result.statements), tuple(suppressions)
 
 
 def _same_meaning(before: str, after: str, file: str) -> None:

@@ -66,9 +66,10 @@ numbers = st.one_of(
 ).filter(lambda s: __import__("re").fullmatch(r"\d+(\.\d+)?([eE][+-]?\d+)?", s) is not None)
 ints = st.one_of(st.integers(0, 60).map(str), st.sampled_from(["1", "2", "12", "99999999999999999999"]))
 dates = st.dates().map(lambda d: d.isoformat()).filter(lambda s: len(s) == 10)
-# Suppression comments are left out here: one inside a statement that spans lines is a known
-# finding (F5, see test_fmt_keeps_suppressions_inside_a_multiline_statement below).
-comments = st.sampled_from(["# a comment\n", "#\n", "# <b>x</b> \u00e9 msense\n", "#msense\n"])
+# Suppression comments land anywhere a comment may, so inside statements that span lines too
+# (finding F5, fixed: fmt keeps the tokens of a suppressed line on a line of their own).
+comments = st.sampled_from(["# a comment\n", "#\n", "# <b>x</b> \u00e9 msense\n", "#msense\n",
+                            '# msense: ignore[MS011] reason "r"\n', "# msense: ignore[MS017, MS013]\n"])
 
 
 def _explicit() -> dict:

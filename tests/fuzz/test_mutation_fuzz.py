@@ -3,7 +3,7 @@ traceback, within a time bound. Uses the campaign target's oracle (fuzz/fuzz_che
 `check`, `to_json` (no NaN or infinity), SARIF and HTML, and `fmt` (same meaning, idempotent).
 
 - the regression corpus (tests/fuzz/corpus/): inputs that once failed or were found interesting;
-  those of an open finding (F1-F6) are strict xfails until fixed;
+  those of an open finding (none today) are strict xfails until fixed;
 - a seeded random-mutation run over the campaign corpus (fuzz/corpus/), CI-sized;
 - a few inputs through the real command line, in a subprocess with a timeout.
 """
@@ -33,16 +33,14 @@ def _harness():
 
 fuzz_check = _harness()
 
-# Open findings (reported to the owners; see docs/robustness.md). Each file is a strict xfail.
-OPEN = {
-    "F5": "fmt refuses a valid spec (FormatError 'would change the meaning') when a statement spanning "
-          "lines carries a suppression comment on each line",
-}
-FIXED: set[str] = set()
-# Fixed (the corpus files stay, as plain regression inputs): F2 gains of 1e999 and 1e-320 (the
-# gain analysis leaves out a matrix it cannot use), F1 deep nesting (`check` reports it
-# as MS001 beyond the parser's depth; `fmt` formats parentheses at any depth), F3 5000-digit
-# integers, F4 over-long data/include paths, F6/F10 NUL bytes in paths, F13 a 400-digit lag.
+# Open findings (see docs/robustness.md): a corpus file whose name starts with an open finding's
+# tag is a strict xfail until the finding is fixed. None is open today.
+OPEN: dict[str, str] = {}
+# Fixed (the corpus files stay, as plain regression inputs): F1 deep nesting (`check` reports it
+# as MS001 beyond the parser's depth; `fmt` formats parentheses at any depth), F2 gains of 1e999
+# and 1e-320 (the gain analysis leaves out a matrix it cannot use), F3 5000-digit integers, F4
+# over-long data/include paths, F5 suppressions in a statement over several lines (fmt keeps
+# each suppressed line's tokens together), F6/F10 NUL bytes in paths, F13 a 400-digit lag.
 
 
 def _corpus_params():
@@ -51,8 +49,6 @@ def _corpus_params():
         if not path.is_file():
             continue
         tag = path.name.split("-", 1)[0]
-        if path.stem in FIXED:
-            tag = "fixed"
         marks = [pytest.mark.xfail(strict=True, reason=f"open finding {tag}: {OPEN[tag]}")] if tag in OPEN else []
         out.append(pytest.param(path, marks=marks, id=path.stem))
     return out
