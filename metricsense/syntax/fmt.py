@@ -6,10 +6,14 @@ Keeps every comment, never changes meaning, and is idempotent. The layout:
 - blank lines kept where the author put them, at most one in a row, none just inside `{` and `}`;
 - runs of one-line `lever`, `disturbance` and `failure` statements aligned in columns;
 - a comment at the end of a line stays there (two spaces before `#`); a comment on its own line
-  stays before what followed it. A suppression therefore keeps applying to the same line.
+  stays before what followed it;
+- the tokens of a line a suppression applies to stay together on a line of their own (a
+  statement written over lines keeps that line apart, indented one more level; a one-line
+  block stays on one line), so the suppression applies to the same nodes as before.
 
-Every result is parsed again and compared with the original (spans aside): a formatting that
-would change meaning raises FormatError instead of being written.
+Every result is parsed again and compared with the original (spans aside, but with the nodes
+each suppression applies to): a formatting that would change meaning raises FormatError
+instead of being written.
 """
 
 from __future__ import annotations
