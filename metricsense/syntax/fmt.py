@@ -238,7 +238,7 @@ def _attach(lines: list[_Line], comments: list[Token], text: str) -> list[_Line]
     return out
 
 
-_SUPPRESSION = re.compile(r"#\s*msense:\s*ignore\s*\[")
+_SUPPRESSION = re.compile(r"#\s*msense:\s*ignore\s*\[[^\]]*\]")  # as syntax/parser.py `_SUPPRESS`
 
 
 def _suppressed_lines(comments: list[Token], text: str) -> set[int]:
