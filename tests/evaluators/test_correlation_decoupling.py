@@ -257,3 +257,17 @@ def test_the_minimized_condition_number_is_searched_up_to_100_kpis(n):
         assert 1.0 <= gain["minimized_condition_number"] <= gain["condition_number"] * (1 + 1e-12)
     else:
         assert gain["minimized_condition_number"] is None
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (40, 55), (150, 150)])
+def test_assignment_matches_scipy_linear_sum_assignment(shape):
+    require("scipy")
+    from scipy import optimize
+
+    from metricsense.evaluators.decoupling import assignment
+
+    cost = np.random.default_rng(shape[0]).normal(size=shape)
+    cols = assignment(cost)
+    assert len(set(cols)) == shape[0] and all(0 <= j < shape[1] for j in cols)
+    rows, want = optimize.linear_sum_assignment(cost)
+    assert cost[np.arange(shape[0]), cols].sum() == pytest.approx(cost[rows, want].sum(), rel=1e-12)
