@@ -84,6 +84,15 @@ def test_deeply_nested_parentheses_are_formatted(depth):
     assert out == 'kpi a "A" {\n  target >= 1\n}\ntrigger t when ' + "(" * depth + "a" + ")" * depth + " > 1 {\n}\n"
 
 
+def test_nesting_past_the_parsers_depth_is_refused_with_its_message():
+    # `check` reports `not not ... a` 3000 deep as MS001; fmt refuses it the same way (it cannot
+    # show that its layout keeps a meaning `check` cannot read) instead of a RecursionError.
+    src = 'kpi a "A" { target >= 1 }\ntrigger t when ' + "not " * 3000 + "a > 1 {\n}\n"
+    assert meaning(src)[0] == "errors"
+    with pytest.raises(FormatError, match="does not parse: line 2: an expression nests too deeply"):
+        format_spec(src)
+
+
 def _verdicts(text: str):
     """What `check` reports and how many diagnostics suppressions hid, positions aside."""
     import metricsense

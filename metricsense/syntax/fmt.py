@@ -349,7 +349,14 @@ def format_spec(text: str, *, check: bool = True) -> str:
         lines = _keep_suppressed_lines(lines, targeted)
     result = _render(_attach(lines, comments, text))
     if check:
-        _same_meaning(text, result, "<string>")
+        parsed = parse_text(text)
+        if parsed.errors:
+            # NOTE: what `check` cannot read (a condition nested past the parser's depth), fmt
+            # cannot show it keeps the meaning of: refuse it, as a syntax error is refused.
+            first = parsed.errors[0]
+            raise FormatError(f"the spec does not parse: line {first.span.line}: {first.message}")
+        if _meaning_of(parsed) != meaning(result):
+            raise FormatError(_CHANGED)
     return result
 
 
@@ -431,7 +438,10 @@ def meaning(text: str, file: str = "<string>"):
     """What a spec says, or its syntax errors: its statements without positions, and its
     suppressions, each with the nodes it applies to (those whose span starts on its line:
     a diagnostic points at a node's name or start), in no particular order."""
-    result = parse_text(text, file)
+    return _meaning_of(parse_text(text, file))
+
+
+def _meaning_of(result):
     if result.errors:
         return ("errors", len(result.errors))
     starts: dict[int, list] = {}
@@ -442,6 +452,9 @@ def meaning(text: str, file: str = "<string>"):
     return without_spans(result.statements), tuple(suppressions)
 
 
+_CHANGED = "formatting would change the spec's meaning (a bug in msense fmt: please report it)"
+
+
 def _same_meaning(before: str, after: str, file: str) -> None:
     if meaning(before, file) != meaning(after, file):
-        raise FormatError("formatting would change the spec's meaning (a bug in msense fmt: please report it)")
+        raise FormatError(_CHANGED)

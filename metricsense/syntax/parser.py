@@ -120,8 +120,10 @@ def parse_text(text: str, file: str = "<string>") -> ParseResult:
         source = text
         while True:
             _comments.clear()
+            tree = None
             try:
-                statements.extend(_builder.transform(parser.parse(source)))
+                tree = parser.parse(source)
+                statements.extend(_builder.transform(tree))
                 raw_comments.extend(_comments)
                 break
             except UnexpectedInput as exc:
@@ -141,8 +143,10 @@ def parse_text(text: str, file: str = "<string>") -> ParseResult:
             except RecursionError:
                 # NOTE: Lark's tree transformer recurses; thousands of nested `not`, `-` or `(`
                 # exhaust the stack. No reader of a KPI spec nests that deep.
+                line, column = _deepest_statement(tree)
                 problems.append(errors.SyntaxProblem(
-                    Span(file, 1, 1, 1, 2), "an expression nests too deeply to read (thousands of levels)",
+                    Span(file, line, column, line, column + 1),
+                    "an expression nests too deeply to read (thousands of levels)",
                     "split the condition, or write it without the repeated operators"))
                 break
             if len(problems) >= MAX_ERRORS:
@@ -160,6 +164,25 @@ def parse_text(text: str, file: str = "<string>") -> ParseResult:
             statements.clear()  # NOTE: a file with syntax errors yields no model, only diagnostics
     suppressions = [s for s in (_suppression(tok, text, file) for tok in raw_comments) if s]
     return ParseResult(statements if not problems else [], suppressions, problems)
+
+
+def _deepest_statement(tree) -> tuple[int, int]:
+    """Line and column of the statement whose parse tree is deepest (without recursing)."""
+    from lark import Tree
+
+    best, where = -1, (1, 1)
+    for stmt in getattr(tree, "children", ()):
+        if not isinstance(stmt, Tree):
+            continue
+        deepest, stack = 0, [(stmt, 1)]
+        while stack:
+            node, depth = stack.pop()
+            deepest = max(deepest, depth)
+            stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+        meta = stmt.meta
+        if deepest > best and not getattr(meta, "empty", True):
+            best, where = deepest, (meta.line, meta.column)
+    return where
 
 
 def _line_start(text: str, line: int) -> int | None:

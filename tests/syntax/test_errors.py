@@ -98,3 +98,15 @@ def test_every_hint_label_is_reachable(label):
     report = metricsense.check(example + "\n", config={})
     (error,) = [d for d in report.diagnostics if d.code == "MS001"]
     assert error.help == label
+
+
+@pytest.mark.parametrize("core", ["not " * 3000 + "a > 1", "- " * 3000 + "a > 1", " + ".join(["a"] * 3000) + " > 1"],
+                         ids=["not", "negation", "sum"])
+def test_nesting_past_the_parsers_depth_points_at_its_statement(core):
+    # F1: the transformer recurses, so thousands of nested operators are MS001, on the trigger.
+    from metricsense.syntax.parser import parse_text
+
+    text = 'mission "M"\nkpi a "A" { target >= 1 }\ntrigger ok when a > 1 {\n}\n  trigger t when ' + core + " {\n}\n"
+    (problem,) = parse_text(text, "x.msense").errors
+    assert "nests too deeply" in problem.message
+    assert (problem.span.line, problem.span.column) == (5, 3)
