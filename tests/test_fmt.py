@@ -114,6 +114,9 @@ F5_CASES = {
     # an own-line suppression inside a statement applies to the next line, which stays apart
     "own line": ('lever l "L"\nkpi k\n# msense: ignore[MS011] reason "r"\n"K" { responds l +1 }\n',
                  'lever l "L"\nkpi k\n  # msense: ignore[MS011] reason "r"\n  "K" { responds l +1 }\n'),
+    # alone on its line before a blank line inside a statement: it applies to nothing, and still does
+    "before a blank line": ('kpi m\n# msense: ignore[MS011] reason "r"\n\n"M" { }\n',
+                            'kpi m\n  # msense: ignore[MS011] reason "r"\n\n  "M" {\n}\n'),
     # a suppression in a clause written over lines: the gain it names stays on its own line
     "clause": ('lever a "A"\nkpi k "K" {\n  responds a +1,\n  zz +2 # msense: ignore[MS002] reason "r"\n}\n',
                'lever a "A"\nkpi k "K" {\n  responds a +1,\n    zz +2  # msense: ignore[MS002] reason "r"\n}\n'),

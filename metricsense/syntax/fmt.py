@@ -241,19 +241,22 @@ def _attach(lines: list[_Line], comments: list[Token], text: str) -> list[_Line]
 _SUPPRESSION = re.compile(r"#\s*msense:\s*ignore\s*\[[^\]]*\]")  # as syntax/parser.py `_SUPPRESS`
 
 
-def _suppressed_lines(comments: list[Token], text: str) -> set[int]:
+def _suppressed_lines(comments: list[Token], text: str) -> tuple[set[int], list[int]]:
     """The lines suppressions apply to: a comment's own, or the next when it is alone on its
-    line (the parser's rule, syntax/parser.py `_suppression`)."""
-    out = set()
+    line (the parser's rule, syntax/parser.py `_suppression`); and where those alone on their
+    line are (offsets, in order)."""
+    lines, alone = set(), []
     for c in comments:
         if _SUPPRESSION.match(str(c)):
             line_start = text.rfind("\n", 0, c.start_pos) + 1
             own_line = not text[line_start:c.start_pos].strip()
-            out.add(c.line + 1 if own_line else c.line)
-    return out
+            lines.add(c.line + 1 if own_line else c.line)
+            if own_line:
+                alone.append(c.start_pos)
+    return lines, alone
 
 
-def _keep_suppressed_lines(lines: list[_Line], targeted: set[int]) -> list[_Line]:
+def _keep_suppressed_lines(lines: list[_Line], targeted: set[int], alone: list[int]) -> list[_Line]:
     """Give the tokens of each line a suppression applies to an output line of their own.
 
     A suppression applies to the nodes that start on its line. The layout joins a statement or
@@ -261,17 +264,24 @@ def _keep_suppressed_lines(lines: list[_Line], targeted: set[int]) -> list[_Line
     per line; either would change what the suppression applies to (the nodes of the joined
     lines, or only those of the clause it ends up after). So the tokens of a targeted line stay
     together, and apart from the others: a continuation line is indented one more level, and a
-    one-line block stays on one line.
+    one-line block stays on one line. A suppression alone on its line inside a statement also
+    breaks it there (``alone``: their offsets), so it stays before the line it applies to even
+    when that line holds no token (a blank line: it then applies to nothing, as written).
     """
+    import bisect
+
     split: list[_Line] = []
     for line in lines:
         rows = [p.tok.line for p in line.pieces]
-        if len(set(rows)) < 2 or not targeted.intersection(rows):
+        if len(set(rows)) < 2 or not (targeted.intersection(rows) or alone):
             split.append(line)
             continue
         groups: list[list[_Piece]] = []
-        for p, row, prev in zip(line.pieces, rows, [None, *rows[:-1]]):
-            if groups and (row == prev or (row not in targeted and prev not in targeted)):
+        for p, row, prev in zip(line.pieces, rows, [None, *line.pieces[:-1]]):
+            prev_row = prev.tok.line if prev is not None else None
+            between = prev is not None and bisect.bisect_left(alone, p.tok.start_pos) > bisect.bisect_left(
+                alone, prev.tok.end_pos)
+            if groups and not between and (row == prev_row or (row not in targeted and prev_row not in targeted)):
                 groups[-1].append(p)
             else:
                 groups.append([p])
@@ -344,9 +354,9 @@ def format_spec(text: str, *, check: bool = True) -> str:
             raise FormatError(f"the spec does not parse: {str(exc).strip().splitlines()[0]}") from None
         comments = list(_comments)
     lines = _layout(tree)
-    targeted = _suppressed_lines(comments, text)
+    targeted, alone = _suppressed_lines(comments, text)
     if targeted:
-        lines = _keep_suppressed_lines(lines, targeted)
+        lines = _keep_suppressed_lines(lines, targeted, alone)
     result = _render(_attach(lines, comments, text))
     if check:
         parsed = parse_text(text)
