@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -178,10 +179,16 @@ def broken_statements(draw):
         last = cut + 1
     lines = [p + (draw(st.sampled_from(["", " "])) + draw(SUPPRESSIONS) if draw(st.booleans()) else "")
              for p in pieces]
-    return 'lever a "A"\nlever b "B"\n' + "\n".join(lines) + "\n"
+    # between lines: a line break, a blank line, or a suppression alone on its line (before a
+    # line, a blank line or another comment)
+    joints = [draw(st.sampled_from(["\n", "\n", "\n\n", "\n{s}\n", "\n{s}\n\n", "\n{s}\n# c\n"])).format(
+        s=draw(SUPPRESSIONS)) for _ in lines[1:]]
+    body = lines[0] + "".join(j + ln for j, ln in zip(joints, lines[1:]))
+    return 'lever a "A"\nlever b "B"\n' + body + "\n"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("MSENSE_FMT_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(broken_statements())
 def test_property_suppressions_in_statements_over_lines(text):
     if not _parses(text, "<string>"):
