@@ -110,3 +110,17 @@ def test_nesting_past_the_parsers_depth_points_at_its_statement(core):
     (problem,) = parse_text(text, "x.msense").errors
     assert "nests too deeply" in problem.message
     assert (problem.span.line, problem.span.column) == (5, 3)
+
+
+def test_a_value_problem_inside_a_block_is_the_only_problem():
+    # F19 (docs/robustness.md), found by the grammar fuzz: after a value problem the parser
+    # resumed at the next line starting with a keyword, here the `data` clause inside the block,
+    # and reported its `}` as unexpected. A text that parses is now read statement by statement.
+    from metricsense.syntax.parser import parse_text
+
+    text = 'trust a { scale 0 .. 99999999999999999999 \ndata "" } \nkpi b { review every 1 week }\n'
+    (problem,) = parse_text(text, "x.msense").errors
+    assert "too large" in problem.message and (problem.span.line, problem.span.column) == (1, 22)
+    three = ('kpi a { review every 9999999999 weeks }\nlever l "L"\nkpi b {\n  data "d.csv"\n'
+             '  review every 99999999999 days\n}\nkpi c { review every 2 weeks }\n')
+    assert [(p.span.line, "too large" in p.message) for p in parse_text(three, "x.msense").errors] == [(1, True), (5, True)]
