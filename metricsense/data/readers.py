@@ -75,9 +75,13 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
 
     path, origin = request.path, request.origin
     assert path is not None
-    if not path.is_file():
-        raise DataError("MS030", f"data file `{origin}` does not exist")
-    if path.stat().st_size == 0:
+    try:
+        if not path.is_file():
+            raise DataError("MS030", f"data file `{origin}` does not exist")
+        empty = path.stat().st_size == 0
+    except OSError as exc:  # is_file() passes some errors on (ENAMETOOLONG, EACCES on a folder)
+        raise DataError("MS030", f"cannot read data file `{origin}`: {exc.strerror}") from None
+    if empty:
         raise DataError("MS034", f"data file `{origin}` is empty")
     read_opts = pacsv.ReadOptions(block_size=BATCH_BYTES)
     # Text columns arrive dictionary-encoded (see Labels): long files repeat their series names.
