@@ -374,3 +374,12 @@ def test_output_is_byte_identical_across_processes(tmp_path, fmt):
         assert out.returncode in (1, 2), out.stderr[-2000:]
         outs.append(out.stdout)
     assert outs[0] == outs[1]
+
+
+def test_a_data_path_over_path_max_is_a_diagnostic(tmp_path):
+    name = "/".join(["x" * 250] * 20) + ".csv"  # every name fits NAME_MAX, the path not PATH_MAX
+    spec = tmp_path / "s.msense"
+    spec.write_text(f'kpi a "A" {{ data "{name}" }}\n', "utf-8")
+    report = metricsense.check(spec, config={})
+    assert not [d for d in report.diagnostics if d.code == "MS005"]
+    assert "MS030" in _codes(report)
