@@ -1082,9 +1082,17 @@ cdef double _jacobi_cond(const double* g, Py_ssize_t k, Py_ssize_t m) noexcept n
         rows = m
         cols = k
         memcpy(a, g, k * m * sizeof(double))  # A^T, column-major, is g row-major
+    smax = 0.0
     for p in range(rows * cols):
         if not isfinite(a[p]):
             return NAN
+        smax = max(smax, fabs(a[p]))
+    # NOTE: the test below squares products of column norms (g^4): beyond |g| of about 1e77 it
+    # overflows, below 1e-77 it underflows, and no pair is ever rotated. Scale to a largest
+    # element of 1 first; the condition number does not depend on the scale.
+    if smax > 0.0:
+        for p in range(rows * cols):
+            a[p] = a[p] / smax
     for sweep in range(60):
         for p in range(cols):
             colp = &a[p * rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -73,6 +74,127 @@ def test_comments_inside_and_suppressions_keep_their_line():
     assert lines[0] == 'kpi k "K" {  # on the brace'
     assert "  # before kind" in lines and "  # before the end" in lines and lines[-1] == "# at the end"
     assert '  kind outcome  # msense: ignore[MS012] reason "r"' in lines
+
+
+@pytest.mark.parametrize("depth", [1, 490, 3000, 20000])
+def test_deeply_nested_parentheses_are_formatted(depth):
+    # F1 (docs/robustness.md): the parser reads parentheses at any depth (they build no model
+    # node), so fmt must too: it walks the parse tree with a stack, not by recursion.
+    src = 'kpi a "A" { target >= 1 }\ntrigger t when ' + "( " * depth + "a" + " )" * depth + " > 1 {\n}\n"
+    out = assert_formats_well(src)
+    assert out == 'kpi a "A" {\n  target >= 1\n}\ntrigger t when ' + "(" * depth + "a" + ")" * depth + " > 1 {\n}\n"
+
+
+def test_nesting_past_the_parsers_depth_is_refused_with_its_message():
+    # `check` reports `not not ... a` 3000 deep as MS001; fmt refuses it the same way (it cannot
+    # show that its layout keeps a meaning `check` cannot read) instead of a RecursionError.
+    src = 'kpi a "A" { target >= 1 }\ntrigger t when ' + "not " * 3000 + "a > 1 {\n}\n"
+    assert meaning(src)[0] == "errors"
+    with pytest.raises(FormatError, match="does not parse: line 2: an expression nests too deeply"):
+        format_spec(src)
+
+
+def _verdicts(text: str):
+    """What `check` reports and how many diagnostics suppressions hid, positions aside."""
+    import metricsense
+
+    report = metricsense.check(text, config={})
+    return sorted((d.code, d.message) for d in report.diagnostics), report.suppressed
+
+
+F5_CASES = {
+    # a statement over two lines, a suppression at the end of each (the campaign's input)
+    "failure": ('failure a "F" # msense: ignore[MS015] reason "r"\nat input # msense: ignore[MS014] reason "r"\n',
+                'failure a "F"  # msense: ignore[MS015] reason "r"\n  at input  # msense: ignore[MS014] reason "r"\n'),
+    # a one-line block: the suppression applies to the KPI and its gain, so the block stays on its line
+    "one-line block": ('lever l "L"\nkpi k "K" { responds l +1 }   # msense: ignore[MS011, MS013] reason "r"\n',
+                       'lever l "L"\nkpi k "K" { responds l +1 }  # msense: ignore[MS011, MS013] reason "r"\n'),
+    # two statements on one suppressed line stay together
+    "two statements": ('lever a "A" lever b "B"  # msense: ignore[MS017] reason "r"\nkpi k "K" { }\n',
+                       'lever a "A" lever b "B"  # msense: ignore[MS017] reason "r"\nkpi k "K" {\n}\n'),
+    # an own-line suppression inside a statement applies to the next line, which stays apart
+    "own line": ('lever l "L"\nkpi k\n# msense: ignore[MS011] reason "r"\n"K" { responds l +1 }\n',
+                 'lever l "L"\nkpi k\n  # msense: ignore[MS011] reason "r"\n  "K" { responds l +1 }\n'),
+    # alone on its line before a blank line inside a statement: it applies to nothing, and still does
+    "before a blank line": ('kpi m\n# msense: ignore[MS011] reason "r"\n\n"M" { }\n',
+                            'kpi m\n  # msense: ignore[MS011] reason "r"\n\n  "M" {\n}\n'),
+    # a suppression in a clause written over lines: the gain it names stays on its own line
+    "clause": ('lever a "A"\nkpi k "K" {\n  responds a +1,\n  zz +2 # msense: ignore[MS002] reason "r"\n}\n',
+               'lever a "A"\nkpi k "K" {\n  responds a +1,\n    zz +2  # msense: ignore[MS002] reason "r"\n}\n'),
+}
+
+
+@pytest.mark.parametrize("label", sorted(F5_CASES))
+def test_suppressions_keep_applying_to_the_same_nodes(label):
+    # F5 (docs/robustness.md): fmt refused (or, where the meaning check could not see it, changed)
+    # specs whose suppressed lines it joined or split.
+    src, want = F5_CASES[label]
+    out = assert_formats_well(src)
+    assert out == want
+    assert _verdicts(out) == _verdicts(src)
+
+
+def test_the_campaign_input_of_f5_formats():
+    src = (ROOT / "tests" / "fuzz" / "corpus" / "F5-suppression-in-multiline-statement.msense").read_text("utf-8")
+    assert _verdicts(assert_formats_well(src)) == _verdicts(src)
+
+
+def test_the_meaning_sees_what_a_suppression_applies_to():
+    # The same suppression after a one-line block, and after that block laid out over lines: the
+    # first applies to the KPI (its name starts on that line), the second to nothing.
+    one = 'kpi k "K" { }  # msense: ignore[MS011] reason "r"\n'
+    laid_out = 'kpi k "K" {\n}  # msense: ignore[MS011] reason "r"\n'
+    assert meaning(one)[0] == meaning(laid_out)[0]
+    assert meaning(one) != meaning(laid_out)
+    assert _verdicts(one) != _verdicts(laid_out)  # and check agrees: MS011 is reported for one only
+
+
+def _unquoted_spaces(text: str) -> list[int]:
+    out, quoted, escaped = [], False, False
+    for i, ch in enumerate(text):
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == " " and not quoted:
+            out.append(i)
+    return out
+
+
+SUPPRESSIONS = st.sampled_from(['# msense: ignore[MS011] reason "r"', "# msense: ignore[MS017]",
+                                '# msense: ignore[MS013, MS002] reason "x"', '# msense: ignore[MS015] reason "y"'])
+
+
+@st.composite
+def broken_statements(draw):
+    """A generated statement written over several lines, with suppressions at some line ends."""
+    text = draw(statement())
+    spaces = _unquoted_spaces(text)
+    cuts = sorted(draw(st.sets(st.sampled_from(spaces), max_size=4))) if spaces else []
+    pieces, last = [], 0
+    for cut in cuts + [len(text)]:
+        pieces.append(text[last:cut])
+        last = cut + 1
+    lines = [p + (draw(st.sampled_from(["", " "])) + draw(SUPPRESSIONS) if draw(st.booleans()) else "")
+             for p in pieces]
+    # between lines: a line break, a blank line, or a suppression alone on its line (before a
+    # line, a blank line or another comment)
+    joints = [draw(st.sampled_from(["\n", "\n", "\n\n", "\n{s}\n", "\n{s}\n\n", "\n{s}\n# c\n"])).format(
+        s=draw(SUPPRESSIONS)) for _ in lines[1:]]
+    body = lines[0] + "".join(j + ln for j, ln in zip(joints, lines[1:]))
+    return 'lever a "A"\nlever b "B"\n' + body + "\n"
+
+
+@settings(max_examples=int(os.environ.get("MSENSE_FMT_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(broken_statements())
+def test_property_suppressions_in_statements_over_lines(text):
+    if not _parses(text, "<string>"):
+        return
+    out = assert_formats_well(text)
+    assert _verdicts(out) == _verdicts(text)
 
 
 def test_does_not_parse():

@@ -79,6 +79,15 @@ def _with_nulls(array, fill) -> np.ndarray:
     return values
 
 
+def _is_file(path: Path, what: str) -> bool:
+    """``path.is_file()``, with the errors it passes on (a path over PATH_MAX, a folder it may not
+    enter) as MS030 instead of an OSError out of the data plugin."""
+    try:
+        return path.is_file()
+    except OSError as exc:
+        raise DataError("MS030", f"cannot read {what}: {exc.strerror}") from None
+
+
 def read_csv(request: ReadRequest) -> Iterator[Table]:
     """CSV with a header row. Types are inferred by Arrow; on a conversion error the file is read
     again as text so the exact row and value can be named."""
@@ -87,7 +96,7 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
 
     path, origin = request.path, request.origin
     assert path is not None
-    if not path.is_file():
+    if not _is_file(path, f"data file `{origin}`"):
         raise DataError("MS030", f"data file `{origin}` does not exist")
     if path.stat().st_size == 0:
         raise DataError("MS034", f"data file `{origin}` is empty")
@@ -175,7 +184,7 @@ def read_parquet(request: ReadRequest) -> Iterator[Table]:
     if path.is_dir() or (request.where is not None and path.is_file()):
         yield from _read_parquet_dataset(request)
         return
-    if not path.is_file():
+    if not _is_file(path, f"data file `{origin}`"):
         raise DataError("MS030", f"data file `{origin}` does not exist")
     try:
         parquet = pq.ParquetFile(path)
@@ -305,7 +314,7 @@ def read_sqlite(request: ReadRequest) -> Iterator[Table]:
         return mask(message, request.url or "", request.source.url)
 
     path = resolve_inside(raw, request.base, request.allowed)
-    if not path.is_file():
+    if not _is_file(path, hide(f"SQLite database `{raw}`")):
         raise DataError("MS030", hide(f"SQLite database `{raw}` does not exist"))
     try:
         conn = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True)

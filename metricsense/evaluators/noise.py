@@ -220,6 +220,9 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int) ->
     if inputs is None:
         return {**base, "status": "not evaluated: no data for " + ", ".join(f"`{m}`" for m in missing)}
     rows = ex.own_grid(data.periods, inputs.arrays)
+    if not len(rows):  # every series it reads is empty: no period at all to judge the threshold on
+        names = sorted(ex.series_name(r) for r in ex.read_refs(trigger.condition))
+        return {**base, "status": "not evaluated: no values for " + ", ".join(f"`{n}`" for n in dict.fromkeys(names))}
     inputs = ex.on_grid(inputs, rows)
     n = ex.periods_for(trigger.duration, ex.grid_frequency(data.periods, rows))
     comparisons, join = found

@@ -33,8 +33,10 @@ def analyse(kpis: list[str], levers: list[str], g: np.ndarray) -> dict[str, Any]
     """Condition number (inf when rank-deficient), rank, singular values and RGA of ``g``."""
     out: dict[str, Any] = {"kpis": kpis, "levers": levers, "matrix": g.tolist(), "source": "declared",
                            "condition_number": None, "rank": 0, "singular_values": [], "rga": None}
-    if g.size == 0:
-        return out
+    from metricsense.evaluators.decoupling import usable_scale
+
+    if g.size == 0 or not usable_scale(g):
+        return out  # gains of 1e999 or 1e-320: their inverse and squares overflow or underflow
     s = np.linalg.svd(g, compute_uv=False)
     tol = s.max(initial=0.0) * max(g.shape) * np.finfo(float).eps
     rank = int((s > tol).sum())

@@ -82,7 +82,10 @@ def _result(d: Diagnostic, index: dict[str, int]) -> dict:
         out["relatedLocations"] = related
     out["partialFingerprints"] = {"metricsense/v1": _fingerprint(d)}
     if d.evidence:
-        out["properties"] = {"evidence": d.evidence}
+        from metricsense.engine import finite
+
+        # NOTE: evidence may hold an infinite gain (`disturbed weather -1e999`); JSON has none.
+        out["properties"] = {"evidence": finite(d.evidence)}
     return out
 
 

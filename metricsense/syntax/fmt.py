@@ -6,10 +6,14 @@ Keeps every comment, never changes meaning, and is idempotent. The layout:
 - blank lines kept where the author put them, at most one in a row, none just inside `{` and `}`;
 - runs of one-line `lever`, `disturbance` and `failure` statements aligned in columns;
 - a comment at the end of a line stays there (two spaces before `#`); a comment on its own line
-  stays before what followed it. A suppression therefore keeps applying to the same line.
+  stays before what followed it;
+- the tokens of a line a suppression applies to stay together on a line of their own (a
+  statement written over lines keeps that line apart, indented one more level; a one-line
+  block stays on one line), so the suppression applies to the same nodes as before.
 
-Every result is parsed again and compared with the original (spans aside): a formatting that
-would change meaning raises FormatError instead of being written.
+Every result is parsed again and compared with the original (spans aside, but with the nodes
+each suppression applies to): a formatting that would change meaning raises FormatError
+instead of being written.
 """
 
 from __future__ import annotations
@@ -60,28 +64,46 @@ class _Piece:
 
 
 def _pieces(node, parent: str = "") -> list[_Piece]:
-    """The tokens of a subtree in order, each marked with whether a space goes before it."""
+    """The tokens of a subtree in order, each marked with whether a space goes before it.
+
+    An explicit stack, not recursion: a condition may nest parentheses thousands deep (the
+    parser accepts any depth of them), deeper than Python's recursion limit.
+    """
     out: list[_Piece] = []
-    glue_next = False
-    children = node.children if isinstance(node, Tree) else [node]
-    rule = node.data if isinstance(node, Tree) else parent
-    for child in children:
+    # A frame: the node's children, the next child's index, the node's rule, whether the next
+    # child is glued to what precedes it, where its pieces start in `out`, and whether the
+    # parent glues this node's first piece.
+    stack: list[list] = []
+
+    def push(n, rule_of_token: str, glued: bool) -> None:
+        children = n.children if isinstance(n, Tree) else [n]
+        rule = n.data if isinstance(n, Tree) else rule_of_token
+        stack.append([children, 0, rule, False, len(out), glued])
+
+    push(node, parent, False)
+    while stack:
+        frame = stack[-1]
+        children, i, rule = frame[0], frame[1], frame[2]
+        if i == len(children):
+            stack.pop()
+            if frame[5] and len(out) > frame[4]:
+                out[frame[4]].glue = True
+            continue
+        frame[1] = i + 1
+        child = children[i]
         if child is None:
             continue
         if isinstance(child, Tree):
-            sub = _pieces(child, child.data)
-            if sub and glue_next:
-                sub[0].glue = True
-            out += sub
-            glue_next = False
+            glued, frame[3] = frame[3], False
+            push(child, child.data, glued)
             continue
         v = str(child)
-        glue = glue_next or v in (",", ")", "%", "..") or (v == "." and rule == "ref")
+        glue = frame[3] or v in (",", ")", "%", "..") or (v == "." and rule == "ref")
         if v == "(" and rule in ("call", "target_ref", "abs_"):
             glue = True
         out.append(_Piece(child, glue))
-        glue_next = (v in ("(", "..") or (v == "." and rule == "ref")
-                     or (child.type == "ADD_OP" and rule in ("neg", "signed_number", "target_number")))
+        frame[3] = (v in ("(", "..") or (v == "." and rule == "ref")
+                    or (child.type == "ADD_OP" and rule in ("neg", "signed_number", "target_number")))
     return out
 
 
@@ -216,6 +238,73 @@ def _attach(lines: list[_Line], comments: list[Token], text: str) -> list[_Line]
     return out
 
 
+_SUPPRESSION = re.compile(r"#\s*msense:\s*ignore\s*\[[^\]]*\]")  # as syntax/parser.py `_SUPPRESS`
+
+
+def _suppressed_lines(comments: list[Token], text: str) -> tuple[set[int], list[int]]:
+    """The lines suppressions apply to: a comment's own, or the next when it is alone on its
+    line (the parser's rule, syntax/parser.py `_suppression`); and where those alone on their
+    line are (offsets, in order)."""
+    lines, alone = set(), []
+    for c in comments:
+        if _SUPPRESSION.match(str(c)):
+            line_start = text.rfind("\n", 0, c.start_pos) + 1
+            own_line = not text[line_start:c.start_pos].strip()
+            lines.add(c.line + 1 if own_line else c.line)
+            if own_line:
+                alone.append(c.start_pos)
+    return lines, alone
+
+
+def _keep_suppressed_lines(lines: list[_Line], targeted: set[int], alone: list[int]) -> list[_Line]:
+    """Give the tokens of each line a suppression applies to an output line of their own.
+
+    A suppression applies to the nodes that start on its line. The layout joins a statement or
+    clause written over several lines, and splits a block written on one line into one clause
+    per line; either would change what the suppression applies to (the nodes of the joined
+    lines, or only those of the clause it ends up after). So the tokens of a targeted line stay
+    together, and apart from the others: a continuation line is indented one more level, and a
+    one-line block stays on one line. A suppression alone on its line inside a statement also
+    breaks it there (``alone``: their offsets), so it stays before the line it applies to even
+    when that line holds no token (a blank line: it then applies to nothing, as written).
+    """
+    import bisect
+
+    split: list[_Line] = []
+    for line in lines:
+        rows = [p.tok.line for p in line.pieces]
+        if len(set(rows)) < 2 or not (targeted.intersection(rows) or alone):
+            split.append(line)
+            continue
+        groups: list[list[_Piece]] = []
+        for p, row, prev in zip(line.pieces, rows, [None, *line.pieces[:-1]]):
+            prev_row = prev.tok.line if prev is not None else None
+            between = prev is not None and bisect.bisect_left(alone, p.tok.start_pos) > bisect.bisect_left(
+                alone, prev.tok.end_pos)
+            if groups and not between and (row == prev_row or (row not in targeted and prev_row not in targeted)):
+                groups[-1].append(p)
+            else:
+                groups.append([p])
+        for i, pieces in enumerate(groups):
+            seg = _code_line(line.indent + (1 if i else 0), pieces)
+            seg.opens = line.opens and i == len(groups) - 1
+            seg.closes = line.closes and i == 0
+            split.append(seg)
+    out: list[_Line] = []
+    for line in split:
+        row = line.pieces[0].tok.line if line.pieces else None
+        prev = out[-1] if out else None
+        if (prev is not None and row in targeted and prev.pieces and line.first == line.last == row
+                and prev.first == prev.last == row):
+            first = _Piece(line.pieces[0].tok, False)
+            merged = _code_line(prev.indent, prev.pieces + [first] + line.pieces[1:])
+            merged.opens, merged.closes = line.opens, prev.closes
+            out[-1] = merged
+        else:
+            out.append(line)
+    return out
+
+
 def _clean(comment: Token) -> str:
     return str(comment).rstrip()
 
@@ -264,13 +353,20 @@ def format_spec(text: str, *, check: bool = True) -> str:
         except LarkError as exc:
             raise FormatError(f"the spec does not parse: {str(exc).strip().splitlines()[0]}") from None
         comments = list(_comments)
-    try:
-        result = _render(_attach(_layout(tree), comments, text))
-    except RecursionError:
-        # NOTE: the layout recurses over expressions; thousands of nested levels exhaust the stack.
-        raise FormatError("an expression nests too deeply to format (thousands of levels)") from None
+    lines = _layout(tree)
+    targeted, alone = _suppressed_lines(comments, text)
+    if targeted:
+        lines = _keep_suppressed_lines(lines, targeted, alone)
+    result = _render(_attach(lines, comments, text))
     if check:
-        _same_meaning(text, result, "<string>")
+        parsed = parse_text(text)
+        if parsed.errors:
+            # NOTE: what `check` cannot read (a condition nested past the parser's depth), fmt
+            # cannot show it keeps the meaning of: refuse it, as a syntax error is refused.
+            first = parsed.errors[0]
+            raise FormatError(f"the spec does not parse: line {first.span.line}: {first.message}")
+        if _meaning_of(parsed) != meaning(result):
+            raise FormatError(_CHANGED)
     return result
 
 
@@ -335,14 +431,40 @@ def without_spans(value):
     return value
 
 
+def _spans(value, path=()):
+    """(path, Span) of every span in a model value; the path names the node without positions."""
+    if isinstance(value, Span):
+        yield path, value
+    elif is_dataclass(value) and not isinstance(value, type):
+        for f in fields(value):
+            if f.name != "_by_kind":
+                yield from _spans(getattr(value, f.name), path + (f.name,))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _spans(v, path + (i,))
+
+
 def meaning(text: str, file: str = "<string>"):
-    """What a spec says: its statements and suppressions without positions, or its syntax errors."""
-    result = parse_text(text, file)
+    """What a spec says, or its syntax errors: its statements without positions, and its
+    suppressions, each with the nodes it applies to (those whose span starts on its line:
+    a diagnostic points at a node's name or start), in no particular order."""
+    return _meaning_of(parse_text(text, file))
+
+
+def _meaning_of(result):
     if result.errors:
         return ("errors", len(result.errors))
-    return without_spans(result.statements), without_spans(result.suppressions)
+    starts: dict[int, list] = {}
+    for path, sp in _spans(result.statements):
+        starts.setdefault(sp.line, []).append(path)
+    suppressions = sorted(((s.codes, s.reason or "", s.reason is None, tuple(sorted(starts.get(s.line, ()), key=repr)))
+                           for s in result.suppressions), key=repr)
+    return without_spans(result.statements), tuple(suppressions)
+
+
+_CHANGED = "formatting would change the spec's meaning (a bug in msense fmt: please report it)"
 
 
 def _same_meaning(before: str, after: str, file: str) -> None:
     if meaning(before, file) != meaning(after, file):
-        raise FormatError("formatting would change the spec's meaning (a bug in msense fmt: please report it)")
+        raise FormatError(_CHANGED)

@@ -151,31 +151,25 @@ def _parse_with_lark(text: str, file: str) -> ParseResult:
         source = text
         while True:
             _comments.clear()
+            tree = None
             try:
-                statements.extend(_builder.transform(parser.parse(source)))
+                tree = parser.parse(source)
+                statements.extend(_builder.transform(tree))
                 raw_comments.extend(_comments)
                 break
             except UnexpectedInput as exc:
                 raw_comments.extend(c for c in _comments if c.start_pos < exc.pos_in_stream)
                 problems.append(errors.describe(exc, text, file, parser))
-            except errors.SpecValueError as exc:
-                problems.append(errors.value_problem(exc, file))
-            except VisitError as exc:  # a value the model cannot hold (raised while building it)
-                inner = exc.orig_exc
-                if isinstance(inner, errors.SpecValueError):
-                    problems.append(errors.value_problem(inner, file))
-                else:
-                    meta = getattr(exc.obj, "meta", None)
-                    line = getattr(meta, "line", 1) if meta is not None and not getattr(meta, "empty", True) else 1
-                    problems.append(errors.SyntaxProblem(Span(file, line, 1, line, 2),
-                                                         f"this statement cannot be read: {inner}"))
-            except RecursionError:
-                # NOTE: Lark's tree transformer recurses; thousands of nested `not`, `-` or `(`
-                # exhaust the stack. No reader of a KPI spec nests that deep.
-                problems.append(errors.SyntaxProblem(
-                    Span(file, 1, 1, 1, 2), "an expression nests too deeply to read (thousands of levels)",
-                    "split the condition, or write it without the repeated operators"))
-                break
+            except (errors.SpecValueError, VisitError, RecursionError) as exc:
+                if tree is not None:
+                    # NOTE: the text parsed; only values are wrong, or a condition nests deeper
+                    # than the transformer can recurse. Resuming at the next line that starts with
+                    # a keyword could land inside a block (`data` is a clause too) and report a
+                    # `}` that is fine: read each statement on its own instead.
+                    problems.extend(_value_problems(tree, file))
+                    raw_comments.extend(_comments)
+                    break
+                problems.append(_value_problem(exc, file))
             if len(problems) >= MAX_ERRORS:
                 break
             # Resume at the next line that starts a statement, after the error's line.
@@ -191,6 +185,47 @@ def _parse_with_lark(text: str, file: str) -> ParseResult:
             statements.clear()  # NOTE: a file with syntax errors yields no model, only diagnostics
     suppressions = [s for s in (_suppression(tok, text, file) for tok in raw_comments) if s]
     return ParseResult(statements if not problems else [], suppressions, problems)
+
+
+def _value_problem(exc: Exception, file: str):
+    """The problem a model-building exception (SpecValueError, or VisitError around one) reports."""
+    from metricsense.syntax import errors
+
+    if isinstance(exc, RecursionError):
+        return _too_deep(Span(file, 1, 1, 1, 2))
+    inner = exc.orig_exc if isinstance(exc, VisitError) else exc
+    if isinstance(inner, errors.SpecValueError):
+        return errors.value_problem(inner, file)
+    meta = getattr(getattr(exc, "obj", None), "meta", None)
+    line = getattr(meta, "line", 1) if meta is not None and not getattr(meta, "empty", True) else 1
+    return errors.SyntaxProblem(Span(file, line, 1, line, 2), f"this statement cannot be read: {inner}")
+
+
+def _too_deep(span: Span):
+    from metricsense.syntax import errors
+
+    return errors.SyntaxProblem(span, "an expression nests too deeply to read (thousands of levels)",
+                                "split the condition, or write it without the repeated operators")
+
+
+def _value_problems(tree, file: str) -> list:
+    """The value problems of a parsed text, statement by statement (all of them, in order)."""
+    from metricsense.syntax import errors
+
+    found: list = []
+    for stmt in tree.children:
+        try:
+            _builder.transform(stmt)
+        except (errors.SpecValueError, VisitError) as exc:
+            found.append(_value_problem(exc, file))
+        except RecursionError:
+            # NOTE: Lark's tree transformer recurses; thousands of nested `not`, `-` or `(`
+            # exhaust the stack. No reader of a KPI spec nests that deep.
+            meta = stmt.meta
+            found.append(_too_deep(Span(file, meta.line, meta.column, meta.line, meta.column + 1)))
+        if len(found) >= MAX_ERRORS:
+            break
+    return found
 
 
 def _line_start(text: str, line: int) -> int | None:

@@ -153,3 +153,121 @@ def test_pairing_is_the_exhaustive_optimum():
         assert score == pytest.approx(best, rel=1e-12), (k, m)
         chosen = [j for j in pairing if j >= 0]
         assert len(chosen) == len(set(chosen)) == min(k, m)
+
+
+# F2 (docs/robustness.md): gains of 1e-320 once sent the pairing search into an endless loop over
+# a NaN relative gain array, until the evaluator's 30 s budget cut it.
+def _gains_spec(scale: str) -> str:
+    return (f'lever l "L"\nlever m "M"\nkpi a "A" {{ responds l {scale}, m 2{scale[1:]} }}\n'
+            f'kpi b "B" {{ responds l 3{scale[1:]}, m -{scale} }}\n')
+
+
+@pytest.mark.parametrize("scale", ["1e-320", "2e-308", "1e-200", "1e999"])
+def test_gains_too_small_or_large_for_a_matrix_give_no_gain_analysis(scale):
+    report = metricsense.check(_gains_spec(scale), config={})
+    assert "gain" not in analysis(report)
+    assert not [d for d in report.diagnostics if d.code == "MS005"]
+    report.to_json()  # no NaN anywhere
+
+
+def test_the_gain_analysis_is_scale_free_down_to_its_bound():
+    # RGA, condition numbers, rank and pairing of c x G do not depend on c (Bristol 1966): the
+    # smallest scale the analysis accepts gives what unit gains give, computed here with NumPy.
+    g = np.array([[1.0, 2.0], [3.0, -1.0]])
+    rga = g * np.linalg.inv(g).T
+    small = analysis(metricsense.check(_gains_spec("1e-149"), config={}))["gain"]
+    np.testing.assert_allclose(np.array(small["matrix"]) / 1e-149, g, rtol=1e-12)
+    np.testing.assert_allclose(small["rga"], rga, rtol=1e-9)
+    assert small["condition_number"] == pytest.approx(np.linalg.cond(g), rel=1e-9)
+    assert small["rank"] == 2
+    np.testing.assert_allclose(small["singular_values"], 1e-149 * np.linalg.svd(g, compute_uv=False), rtol=1e-9)
+
+
+def test_the_pairing_search_refuses_nan_costs_instead_of_looping():
+    from metricsense.evaluators.decoupling import assignment, best_pairing
+
+    with pytest.raises(ValueError, match="finite"):
+        best_pairing(np.array([[np.nan, 0.5], [0.5, np.nan]]))
+    with pytest.raises(ValueError, match="finite"):
+        assignment(np.array([[np.inf, np.inf], [np.inf, np.inf]]))
+
+
+def test_dependent_combinations_are_a_sparse_basis_of_the_left_null_space():
+    from metricsense.evaluators.decoupling import dependent_combinations
+
+    rng = np.random.default_rng(11)
+    base = rng.standard_normal((4, 6))
+    g = np.vstack([base, 2 * base[1], base[0] - base[2], rng.standard_normal((3, 4)) @ base])  # 9 x 6, rank 4
+    k, rank = g.shape[0], np.linalg.matrix_rank(g)
+    assert rank == 4
+    basis = dependent_combinations(g, rank)
+    w = np.array(basis)
+    assert w.shape == (k - rank, k)
+    np.testing.assert_allclose(w @ g, 0, atol=1e-9)  # no lever moves any of them
+    assert np.linalg.matrix_rank(w) == k - rank  # and they span the whole left null space
+    assert all(np.count_nonzero(v) <= rank + 1 and np.abs(v).max() == 1.0 for v in basis)
+    sizes = [np.count_nonzero(v) for v in basis]
+    assert sizes == sorted(sizes) and sizes[0] == 2  # row 4 is twice row 1: the smallest comes first
+    assert set(np.flatnonzero(basis[0])) == {1, 4}
+    np.testing.assert_allclose(basis[0][[1, 4]], [1.0, -0.5])
+    assert len(dependent_combinations(g, rank, limit=2)) == 2
+
+
+# F14 (docs/robustness.md): 3000 KPIs over 50 levers. MS202 listed every vector of an SVD basis
+# of the left null space, each over all KPIs: 2950 x 3000 weights, a 279 MB JSON report and 2.7 GB
+# of memory. It now names a few sparse combinations: the report grows with the spec, not its square.
+def test_a_large_rank_deficient_spec_names_few_sparse_combinations():
+    n, m = 3000, 50
+    lines = ['mission "M"'] + [f'lever l{j} "L{j}"' for j in range(m)]
+    g = np.zeros((n, m))
+    for i in range(n):
+        a, b = i % m, (i * 7 + 3) % m
+        ga, gb = (i % 9 + 1) / 10, -((i + 3) % 9 + 1) / 10
+        lines.append(f'kpi k{i} "K{i}" {{ responds l{a} {ga:+.1f}, l{b} {gb:+.1f} }}')
+        g[i, a] += ga
+        g[i, b] += gb
+    text = "\n".join(lines) + "\n"
+    report = metricsense.check(text, config={"select": ["MS202"]})
+    (d,) = [d for d in report.diagnostics if d.code == "MS202"]
+    rank = np.linalg.matrix_rank(g)
+    assert d.evidence["rank"] == rank and d.evidence["independent_combinations"] == n - rank
+    combos = d.evidence["combinations"]
+    assert 1 <= len(combos) <= 5
+    index = {f"k{i}": i for i in range(n)}
+    for combo in combos:
+        w = np.zeros(n)
+        for name, weight in combo["weights"].items():
+            w[index[name]] = weight
+        assert 2 <= np.count_nonzero(w) <= rank + 1
+        np.testing.assert_allclose(w @ g, 0, atol=1e-9)
+    assert len(d.message) < 400 and len(d.related) <= rank
+    assert len(report.to_json()) < 40 * len(text)  # was 1900 x the spec's size
+
+
+@pytest.mark.parametrize("n", [3, 100, 101])
+def test_the_minimized_condition_number_is_searched_up_to_100_kpis(n):
+    from metricsense.evaluators.decoupling import MINIMIZED_MAX
+
+    lines = [f'lever l{j} "L{j}"' for j in range(n)]
+    lines += [f'kpi k{i} "K{i}" {{ responds l{i} +1, l{(i + 1) % n} +0.5 }}' for i in range(n)]
+    gain = analysis(metricsense.check("\n".join(lines) + "\n", config={"select": ["MS201"]}))["gain"]
+    g = np.eye(n) + 0.5 * np.roll(np.eye(n), 1, axis=1)
+    assert gain["rank"] == n and gain["condition_number"] == pytest.approx(np.linalg.cond(g), rel=1e-9)
+    if n <= MINIMIZED_MAX:
+        assert 1.0 <= gain["minimized_condition_number"] <= gain["condition_number"] * (1 + 1e-12)
+    else:
+        assert gain["minimized_condition_number"] is None
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (40, 55), (150, 150)])
+def test_assignment_matches_scipy_linear_sum_assignment(shape):
+    require("scipy")
+    from scipy import optimize
+
+    from metricsense.evaluators.decoupling import assignment
+
+    cost = np.random.default_rng(shape[0]).normal(size=shape)
+    cols = assignment(cost)
+    assert len(set(cols)) == shape[0] and all(0 <= j < shape[1] for j in cols)
+    rows, want = optimize.linear_sum_assignment(cost)
+    assert cost[np.arange(shape[0]), cols].sum() == pytest.approx(cost[rows, want].sum(), rel=1e-12)

@@ -146,11 +146,10 @@ def tables(draw):
 NONFINITE = re.compile(r"\b(nan|inf|infinity)\b", re.I)
 
 
-# Open findings (reported to the owners; each has a strict-xfail regression test below). The
-# properties discard an example that hits one, so they keep looking for new ones.
-KNOWN = {
-    "F7": r"evaluators\.noise' crashed.*IndexError: index 0 is out of bounds",
-}
+# Open findings (each with a strict-xfail regression test below). The properties discard an
+# example that hits one, so they keep looking for new ones. None is open: F7, F8, F9 and F15,
+# found here, are fixed and have plain regression tests at the end of this file.
+KNOWN: dict[str, str] = {}
 
 
 class Known(Exception):
@@ -247,7 +246,7 @@ def _open(tag: str, why: str):
 
 SHAPES = ["empty", "header-only", "one-row", "two-rows",
           "all-constant",
-          pytest.param("all-nan", marks=_open("F7", "no value at all: IndexError in the noise evaluator")),
+          "all-nan",  # F7, found here and fixed: a trigger over series with no value is not evaluated
           "all-inf",
           "1e308",  # F9, found here and fixed: overflowing changes count as missing
           "strings", "mixed-dates", "ints-and-dates"]
@@ -344,12 +343,19 @@ def _weekly(n: int) -> list[str]:
 RAMP = [float((i * 37) % 11) for i in range(30)]
 
 
-@pytest.mark.xfail(strict=True, raises=(AssertionError, Known),
-                   reason="F7: one period whose cells are all empty: the noise evaluator raises IndexError "
-                          "(MS005 from metricsense.evaluators.noise, analysis and MS301)")
-def test_one_period_of_empty_cells():
-    report = metricsense.check(_write(_weekly(1), {s: [""] for s in SERIES}), config={})
+# F7, found here and fixed: with no value at all the trigger's own periods were empty and the
+# noise evaluator indexed the first of them (IndexError, MS005 for the analysis and MS301-MS303).
+@pytest.mark.parametrize("periods,cell", [(1, ""), (30, float("nan")), (30, "")], ids=["one-empty-row", "all-nan", "all-empty"])
+def test_series_without_a_value_give_no_noise_verdict(periods, cell):
+    report = metricsense.check(_write(_weekly(periods), {s: [cell] * periods for s in SERIES}), config={})
     assert not [d for d in report.diagnostics if d.code == "MS005"]
+    assert not [d for d in report.diagnostics if d.code.startswith("MS3")]
+    noise = next(iter(report.analysis.values()))["noise"]
+    for kpi in ("a", "b", "c"):
+        assert noise[kpi]["noise"] is None and noise[kpi]["level"] is None and noise[kpi]["changes"] == 0
+        for info in noise[kpi]["triggers"].values():
+            assert info["status"] == f"not evaluated: no values for `{kpi}`"
+    json.loads(report.to_json(), parse_constant=_refuse_constant)
 
 
 # F8 and F9 were found here and fixed by their owners during this work: now plain regression tests.

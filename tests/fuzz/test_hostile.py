@@ -187,6 +187,19 @@ def test_include_with_a_very_long_name_is_a_diagnostic(tmp_path):
     assert "MS004" in _codes(report) and report.exit_code == 2
 
 
+# F20, found by the campaign: NAME_MAX counts bytes. 80 emoji are 80 characters but 320 bytes,
+# and the data plugin crashed on ENAMETOOLONG (MS005) instead of reporting MS030.
+@pytest.mark.parametrize("name", ["\U0001f600" * 80 + ".csv", "\u00e9" * 128 + ".csv", "data/" + "\u20ac" * 90])
+def test_a_data_name_over_255_bytes_is_a_diagnostic(tmp_path, name):
+    assert len(name.split("/")[-1]) <= 255 < len(name.split("/")[-1].encode("utf-8"))
+    spec = tmp_path / "s.msense"
+    spec.write_text(f'kpi a "A" {{ data "{name}" }}\n', "utf-8")
+    report = metricsense.check(spec, config={})
+    assert not [d for d in report.diagnostics if d.code == "MS005"]
+    (d,) = [d for d in report.diagnostics if d.code == "MS030"]
+    assert "255 bytes" in d.message and d.span.line == 1
+
+
 # ---- SQL: read-only, nothing spliced, secrets masked ---------------------------------------------
 
 def _db(folder: Path) -> Path:
@@ -361,3 +374,12 @@ def test_output_is_byte_identical_across_processes(tmp_path, fmt):
         assert out.returncode in (1, 2), out.stderr[-2000:]
         outs.append(out.stdout)
     assert outs[0] == outs[1]
+
+
+def test_a_data_path_over_path_max_is_a_diagnostic(tmp_path):
+    name = "/".join(["x" * 250] * 20) + ".csv"  # every name fits NAME_MAX, the path not PATH_MAX
+    spec = tmp_path / "s.msense"
+    spec.write_text(f'kpi a "A" {{ data "{name}" }}\n', "utf-8")
+    report = metricsense.check(spec, config={})
+    assert not [d for d in report.diagnostics if d.code == "MS005"]
+    assert "MS030" in _codes(report)

@@ -3,7 +3,7 @@ traceback, within a time bound. Uses the campaign target's oracle (fuzz/fuzz_che
 `check`, `to_json` (no NaN or infinity), SARIF and HTML, and `fmt` (same meaning, idempotent).
 
 - the regression corpus (tests/fuzz/corpus/): inputs that once failed or were found interesting;
-  those of an open finding (F1-F6) are strict xfails until fixed;
+  those of an open finding (none today) are strict xfails until fixed;
 - a seeded random-mutation run over the campaign corpus (fuzz/corpus/), CI-sized;
 - a few inputs through the real command line, in a subprocess with a timeout.
 """
@@ -21,8 +21,6 @@ from support import ROOT, run_msense
 
 CORPUS = ROOT / "tests" / "fuzz" / "corpus"
 MUTATIONS = int(os.environ.get("MSENSE_FUZZ_MUTATIONS", "80"))
-SLOW = os.environ.get("MSENSE_FUZZ_SLOW", "") not in ("", "0")
-SLOW_TAGS = {"F2"}  # each costs the evaluator's 30 s time budget: run with MSENSE_FUZZ_SLOW=1
 
 
 def _harness():
@@ -35,18 +33,14 @@ def _harness():
 
 fuzz_check = _harness()
 
-# Open findings (reported to the owners; see docs/robustness.md). Each file is a strict xfail.
-OPEN = {
-    "F1": "deep nesting in a trigger condition (3000 levels, or a 5000-term sum): `check` now reports it, "
-          "but `fmt` still raises RecursionError (syntax/fmt.py _pieces)",
-    "F2": "gains of 1e-320: metricsense.evaluators.decoupling runs past its 30 s time budget "
-          "(MS005, exit 3); the 1e999 form is fixed (the gain analysis leaves non-finite gains out)",
-    "F5": "fmt refuses a valid spec (FormatError 'would change the meaning') when a statement spanning "
-          "lines carries a suppression comment on each line",
-}
-FIXED = {"F2-infinite-gain", "F1-deep-abs", "F1-deep-negation", "F1-deep-not", "F1-long-sum", "F1-percent-chain"}
-# Fixed by their owners during this work (the corpus files stay, as plain regression inputs):
-# F3 5000-digit integers, F4 over-long data/include paths, F6/F10 NUL bytes in paths, F13 a 400-digit lag.
+# Open findings (see docs/robustness.md): a corpus file whose name starts with an open finding's
+# tag is a strict xfail until the finding is fixed. None is open today.
+OPEN: dict[str, str] = {}
+# Fixed (the corpus files stay, as plain regression inputs): F1 deep nesting (`check` reports it
+# as MS001 beyond the parser's depth; `fmt` formats parentheses at any depth), F2 gains of 1e999
+# and 1e-320 (the gain analysis leaves out a matrix it cannot use), F3 5000-digit integers, F4
+# over-long data/include paths, F5 suppressions in a statement over several lines (fmt keeps
+# each suppressed line's tokens together), F6/F10 NUL bytes in paths, F13 a 400-digit lag.
 
 
 def _corpus_params():
@@ -55,11 +49,7 @@ def _corpus_params():
         if not path.is_file():
             continue
         tag = path.name.split("-", 1)[0]
-        if path.stem in FIXED:
-            tag = "fixed"
         marks = [pytest.mark.xfail(strict=True, reason=f"open finding {tag}: {OPEN[tag]}")] if tag in OPEN else []
-        if tag in SLOW_TAGS and not SLOW:
-            marks.append(pytest.mark.skip(reason=f"open finding {tag} takes 30 s per input; MSENSE_FUZZ_SLOW=1 runs it"))
         out.append(pytest.param(path, marks=marks, id=path.stem))
     return out
 
@@ -78,7 +68,7 @@ def test_the_corpus_covers_the_hostile_shapes():
 
 def test_seeded_mutations_find_nothing_new(tmp_path):
     """CI-sized random mutation of the campaign corpus; known findings are counted, not failed."""
-    seeds = [ROOT / "fuzz" / "corpus", *sorted(CORPUS.glob("ok-*"))]  # open findings cost their time bound
+    seeds = [ROOT / "fuzz" / "corpus", CORPUS]  # the regression inputs too: none is an open finding
     stats = fuzz_check.plain(300, seeds, seed=20260101,
                              findings_dir=tmp_path / "findings", quiet=True, max_inputs=MUTATIONS)
     assert stats["inputs"] == MUTATIONS or stats["seconds"] >= 300

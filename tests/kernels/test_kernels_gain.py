@@ -53,6 +53,17 @@ def test_stacks_match_numpy(backend, shape):
         assert_allclose(backend.rga(g), want, rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize("scale", [1e-300, 1e-150, 1e-100, 1e-80, 1e80, 1e100, 1e150, 1e300])
+def test_condition_number_does_not_depend_on_the_scale(backend, scale):
+    # The compiled Jacobi SVD once tested convergence on g^4, which overflows beyond 1e77 and
+    # underflows below 1e-77: it stopped before the first rotation and returned column norms.
+    rng = np.random.default_rng(3)
+    for k, m in ((2, 2), (3, 3), (4, 2), (2, 5), (6, 6)):
+        g = rng.standard_normal((k, m))
+        assert_allclose(backend.condition_number(g * scale), np.linalg.cond(g), rtol=1e-9)
+        assert_allclose(backend.rga(g * scale), backend.rga(g), rtol=1e-9, atol=1e-12)
+
+
 def test_singular_and_nan(backend):
     singular = [np.zeros((3, 3)), np.outer([1.0, 2, 3], [4.0, 5, 6]), np.array([[1.0, 2], [2, 4]]),
                 np.array([[1.0, 2, 3], [1, 2, 3], [4, 5, 6]]), np.array([[1.0, 2, 3], [2, 4, 6]])]

@@ -79,3 +79,19 @@ def test_sarif_is_deterministic(examples_report):
     from metricsense.reports.sarif import render_sarif
 
     assert render_sarif(examples_report) == render_sarif(examples_report)
+
+
+def test_an_infinite_gain_in_the_evidence_is_null(tmp_path):
+    # F17 (docs/robustness.md): `disturbed weather -1e999` put an infinity in MS019's evidence;
+    # the JSON report maps it to null, SARIF raised ValueError (allow_nan=False).
+    import metricsense
+    from metricsense.reports.sarif import render_sarif
+
+    spec = tmp_path / "inf.msense"
+    spec.write_text('lever p "P"\ndisturbance w "W"\nkpi f "F" {\n  responds p +0.2\n  disturbed w -1e999\n}\n')
+    report = metricsense.check(spec, config={})
+    (d,) = [d for d in report.diagnostics if d.code == "MS019"]
+    assert d.evidence["disturbance_gain"] == float("inf")
+    doc = json.loads(render_sarif(report))
+    (result,) = [r for r in doc["runs"][0]["results"] if r["ruleId"] == "MS019"]
+    assert result["properties"]["evidence"] == {"disturbance_gain": None, "lever_gain": 0.2, "ratio": 1.0}

@@ -98,3 +98,29 @@ def test_every_hint_label_is_reachable(label):
     report = metricsense.check(example + "\n", config={})
     (error,) = [d for d in report.diagnostics if d.code == "MS001"]
     assert error.help == label
+
+
+@pytest.mark.parametrize("core", ["not " * 3000 + "a > 1", "- " * 3000 + "a > 1", " + ".join(["a"] * 3000) + " > 1"],
+                         ids=["not", "negation", "sum"])
+def test_nesting_past_the_parsers_depth_points_at_its_statement(core):
+    # F1: the transformer recurses, so thousands of nested operators are MS001, on the trigger.
+    from metricsense.syntax.parser import parse_text
+
+    text = 'mission "M"\nkpi a "A" { target >= 1 }\ntrigger ok when a > 1 {\n}\n  trigger t when ' + core + " {\n}\n"
+    (problem,) = parse_text(text, "x.msense").errors
+    assert "nests too deeply" in problem.message
+    assert (problem.span.line, problem.span.column) == (5, 3)
+
+
+def test_a_value_problem_inside_a_block_is_the_only_problem():
+    # F19 (docs/robustness.md), found by the grammar fuzz: after a value problem the parser
+    # resumed at the next line starting with a keyword, here the `data` clause inside the block,
+    # and reported its `}` as unexpected. A text that parses is now read statement by statement.
+    from metricsense.syntax.parser import parse_text
+
+    text = 'trust a { scale 0 .. 99999999999999999999 \ndata "" } \nkpi b { review every 1 week }\n'
+    (problem,) = parse_text(text, "x.msense").errors
+    assert "too large" in problem.message and (problem.span.line, problem.span.column) == (1, 22)
+    three = ('kpi a { review every 9999999999 weeks }\nlever l "L"\nkpi b {\n  data "d.csv"\n'
+             '  review every 99999999999 days\n}\nkpi c { review every 2 weeks }\n')
+    assert [(p.span.line, "too large" in p.message) for p in parse_text(three, "x.msense").errors] == [(1, True), (5, True)]
