@@ -181,10 +181,11 @@ def read_parquet(request: ReadRequest) -> Iterator[Table]:
 
     path, origin = request.path, request.origin
     assert path is not None
-    if path.is_dir() or (request.where is not None and path.is_file()):
+    is_file = _is_file(path, f"data file `{origin}`")
+    if (not is_file and path.is_dir()) or (request.where is not None and is_file):
         yield from _read_parquet_dataset(request)
         return
-    if not _is_file(path, f"data file `{origin}`"):
+    if not is_file:
         raise DataError("MS030", f"data file `{origin}` does not exist")
     try:
         parquet = pq.ParquetFile(path)
