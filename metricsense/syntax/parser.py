@@ -189,6 +189,8 @@ def _parse_with_lark(text: str, file: str) -> ParseResult:
 
 def _value_problem(exc: Exception, file: str):
     """The problem a model-building exception (SpecValueError, or VisitError around one) reports."""
+    from lark.exceptions import VisitError
+
     from metricsense.syntax import errors
 
     if isinstance(exc, RecursionError):
@@ -210,6 +212,8 @@ def _too_deep(span: Span):
 
 def _value_problems(tree, file: str) -> list:
     """The value problems of a parsed text, statement by statement (all of them, in order)."""
+    from lark.exceptions import VisitError
+
     from metricsense.syntax import errors
 
     found: list = []
