@@ -187,6 +187,10 @@ def _usage_error(message: str) -> None:
     sys.exit(2)
 
 
+class RawJSON(str):
+    """JSON text already encoded (a segment's finding or result), written as it is."""
+
+
 def _write(text: str, out, color: bool) -> None:
     if out is not None:
         out.write(text)
@@ -205,20 +209,24 @@ class _SegmentSpool:
         self.results = tempfile.TemporaryFile("w+", encoding="utf-8") if fmt == "json" else None
 
     def add(self, result) -> None:
-        import json
-
-        from metricsense.engine import finite, json_default
-
         if self.fmt == "json":
-            for d in result.diagnostics:
-                self.diagnostics.write(json.dumps(finite(d.to_dict()), ensure_ascii=False, allow_nan=False,
-                                                  default=json_default) + "\n")
-            self.results.write(json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False,
-                                          default=json_default) + "\n")
+            found, whole = result.encoded or result.encode()
+            for line in found:
+                self.diagnostics.write(line + "\n")
+            self.results.write(whole + "\n")
         else:
+            import json
+
             from metricsense.render import render_diagnostics
 
             self.diagnostics.write(json.dumps(render_diagnostics(result.diagnostics, self.color)) + "\n")
+
+    def _raw(self, spool):
+        """The spooled lines as they were written: JSON text, passed through unparsed."""
+        spool.flush()
+        spool.seek(0)
+        for line in spool:
+            yield RawJSON(line.rstrip("\n"))
 
     def _lines(self, spool):
         import json
@@ -230,7 +238,7 @@ class _SegmentSpool:
 
     def chunks(self, report):
         if self.fmt == "json":
-            yield from report.json_chunks(self._lines(self.diagnostics), self._lines(self.results))
+            yield from report.json_chunks(self._raw(self.diagnostics), self._raw(self.results))
             yield "\n"
             return
         from metricsense.render import render_diagnostics, summary_line

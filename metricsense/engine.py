@@ -257,7 +257,11 @@ def _json_list(items: Iterable[Any], level: int, compact: bool = False):
     pad = "  " * (level + 1)
     empty = True
     for item in items:
-        if compact:
+        # A segment's finding is one line, like a segment's result (see json_chunks); text is
+        # JSON encoded already, in the worker that checked the segment.
+        if isinstance(item, str):
+            text = item
+        elif compact or (isinstance(item, dict) and "segment" in item):
             text = json.dumps(item, ensure_ascii=False, allow_nan=False, default=_json_default)
         else:
             text = _json_value(finite(item), level + 1)
@@ -564,7 +568,6 @@ class _SegmentRun:
             self.error = str(exc)
 
     def _take(self, result, cfg: Config) -> None:
-        result.exit_code = exit_code_of(result.diagnostics, self.registry, cfg.fail_on)
         self.rollup.add(result)
         self.suppressed += result.suppressed
         for d in result.withheld:

@@ -45,6 +45,19 @@ class SegmentResult:
     #: Trust groups hidden in this segment (MS502, per trust signal). Never shown per segment:
     #: the client reports them summed over segments, naming none (a segment may be one group).
     withheld: list[Diagnostic] = field(default_factory=list)
+    #: The findings and the result as JSON text, made where the segment was checked (so the
+    #: client, one process for every worker, only writes them): ([finding, ...], result).
+    encoded: tuple[list[str], str] | None = None
+
+    def encode(self) -> tuple[list[str], str]:
+        import json
+
+        from metricsense.engine import finite, json_default
+
+        def dumps(value) -> str:
+            return json.dumps(value, ensure_ascii=False, allow_nan=False, default=json_default)
+
+        return [dumps(finite(d.to_dict())) for d in self.diagnostics], dumps(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (``analysis`` is already JSON-safe: made so where it was computed)."""
@@ -245,7 +258,7 @@ def _split(tables: list, column: str, labels: tuple[str, ...]) -> dict[str, list
 def _run_batch(job: BatchJob, manager) -> list[SegmentResult]:
     from metricsense.data.dataset import _Builder
     from metricsense.data.table import DataError, RowFilter, find_column
-    from metricsense.engine import evaluate_segment, finite
+    from metricsense.engine import evaluate_segment, exit_code_of, finite
 
     pm, registry, _ = manager or _manager(job.disabled)
     root = Path(job.doc.root).parent if job.doc.root != "<string>" else job.base
@@ -271,7 +284,10 @@ def _run_batch(job: BatchJob, manager) -> list[SegmentResult]:
         tagged = [_tag(d, job.by, label) for d in diags if d.code != "MS502"]
         # JSON-safe here, in the worker: plain lists and numbers travel back cheaply, and the
         # client (one process for every worker) does no per-number work.
-        out.append(SegmentResult(job.doc.root, label, tagged, finite(_lean(analysis)), suppressed, 0, withheld))
+        result = SegmentResult(job.doc.root, label, tagged, finite(_lean(analysis)), suppressed, 0, withheld)
+        result.exit_code = exit_code_of(tagged, registry, job.config.fail_on)
+        result.encoded = result.encode()
+        out.append(result)
     return out
 
 
