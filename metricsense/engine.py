@@ -432,6 +432,11 @@ def check(
         seg = _SegmentRun(by, jobs if jobs is not None else cfg.jobs, scheduler or cfg.scheduler,
                           on_segment, keep_segments, Rollup(by), list(disabled_plugins), pm, registry,
                           plugin_manager is None or _workers_can_load(pm, disabled_plugins))
+        if data is None and seg.shippable and seg.jobs > 1 and not seg.scheduler:
+            from metricsense.segments import WorkerPool
+
+            seg.pool = WorkerPool(seg.jobs)  # workers start now, while the specs are read
+            seg.pool.warm()
 
     loaded: list[tuple[str, Loaded]] = []
     included: set[Path] = set()
@@ -495,6 +500,8 @@ def check(
     inline = {"<string>": item for kind, item in sources if kind == "text"}
     report = Report(diagnostics, analysis, files, cfg.fail_on, suppressed, registry, documents, inline)
     if seg is not None:
+        if seg.pool is not None:
+            seg.pool.close()
         report.segments = seg.rollup
         report.segment_results = seg.results
         tail = _dedupe(sorted(_filter_and_override(seg.spec_notes(), registry, cfg), key=Diagnostic.sort_key))
@@ -542,6 +549,7 @@ class _SegmentRun:
     error: str | None = None
     failed: bool = False  # a worker failed (MS005), as opposed to a run that could not start
     withheld: dict = field(default_factory=dict)  # (spec, trust signal) -> [template, segments, groups]
+    pool: Any = None  # worker processes started early (metricsense.segments.WorkerPool)
 
     def run(self, doc: Document, cfg: Config, segments, allowed, data, spec_keys, progress=None) -> None:
         from metricsense import segments as sg
@@ -557,7 +565,7 @@ class _SegmentRun:
                 manager = (self.pm, self.registry, None)
                 results = (r for job in jobs_iter for r in sg.run_batch(job, manager))
             else:
-                results = sg.run(jobs_iter, jobs=workers, scheduler=self.scheduler)
+                results = sg.run(jobs_iter, jobs=workers, scheduler=self.scheduler, pool=self.pool)
             for result in results:
                 self._take(result, cfg)
                 if progress is not None:

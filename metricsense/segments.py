@@ -330,12 +330,19 @@ def batch_size(n: int, workers: int) -> int:
 
 
 def run(jobs_iter: Iterable[BatchJob], *, jobs: int = 1, scheduler: str | None = None,
-        window: int | None = None) -> Iterator[SegmentResult]:
-    """Run the batch jobs serially, in ``jobs`` processes or on a Dask scheduler; results in order."""
+        window: int | None = None, pool: WorkerPool | None = None) -> Iterator[SegmentResult]:
+    """Run the batch jobs serially, in ``jobs`` processes (``pool``, when one was started early)
+    or on a Dask scheduler; results in order."""
     if scheduler:
         yield from _run_dask(jobs_iter, scheduler, window)
     elif jobs > 1:
-        yield from _run_processes(jobs_iter, jobs, window)
+        own = pool is None
+        pool = pool or WorkerPool(jobs)
+        try:
+            yield from pool.run(jobs_iter, window)
+        finally:
+            if own:
+                pool.close()
     else:
         for job in jobs_iter:
             yield from run_batch(job)
@@ -360,29 +367,58 @@ def _ordered(submit: Callable[[BatchJob], Any], result: Callable[[Any], list], j
         yield from done
 
 
-def _run_processes(jobs_iter: Iterable[BatchJob], jobs: int, window: int | None) -> Iterator[SegmentResult]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+_DIED = ("a worker process died before its segments were checked; from a Python script, call "
+         "metricsense.check(..., jobs=N) under `if __name__ == \"__main__\":`")
 
-    def result(fut) -> list[SegmentResult]:
+
+def _warm() -> None:
+    """Run in each worker as soon as it starts: the imports and plugins every batch needs."""
+    import numpy  # noqa: F401
+    import pyarrow  # noqa: F401
+
+    import metricsense.data.readers  # noqa: F401
+    import metricsense.engine  # noqa: F401
+    import metricsense.kernels  # noqa: F401
+
+    _manager(())
+
+
+class WorkerPool:
+    """Worker processes for segments, started at once (``warm``): they import and load plugins
+    while this process is still reading the spec and finding the segments."""
+
+    def __init__(self, jobs: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.jobs = jobs
+        # NOTE: spawn, not fork: the parent may hold BLAS and Arrow threads, which fork does not copy.
+        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_one_thread_per_worker)
+        self.warming: list = []
+
+    def warm(self) -> None:
+        self.warming = [self.pool.submit(_warm) for _ in range(self.jobs)]
+
+    def run(self, jobs_iter: Iterable[BatchJob], window: int | None) -> Iterator[SegmentResult]:
+        from concurrent.futures.process import BrokenProcessPool
+
+        def result(fut) -> list[SegmentResult]:
+            try:
+                return fut.result()
+            except BrokenProcessPool:
+                raise WorkerError(_DIED) from None
+            except Exception as exc:
+                raise WorkerError(f"a worker process failed: {type(exc).__name__}: {exc}") from None
+
         try:
-            return fut.result()
+            yield from _ordered(lambda job: self.pool.submit(run_batch, job), result, jobs_iter,
+                                window or 2 * self.jobs)
         except BrokenProcessPool:
-            raise WorkerError(
-                "a worker process died before its segments were checked; from a Python script, "
-                "call metricsense.check(..., jobs=N) under `if __name__ == \"__main__\":`") from None
-        except Exception as exc:
-            raise WorkerError(f"a worker process failed: {type(exc).__name__}: {exc}") from None
+            raise WorkerError(_DIED) from None
 
-    # NOTE: spawn, not fork: the parent may hold BLAS and Arrow threads, which fork does not copy.
-    try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_one_thread_per_worker) as pool:
-            yield from _ordered(lambda job: pool.submit(run_batch, job), result, jobs_iter, window or 2 * jobs)
-    except BrokenProcessPool:
-        raise WorkerError("the worker processes could not start or died; from a Python script, call "
-                          "metricsense.check(..., jobs=N) under `if __name__ == \"__main__\":`") from None
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class WorkerError(SegmentError):
