@@ -559,7 +559,7 @@ class _SegmentRun:
         local = data is not None or not self.shippable or (self.jobs <= 1 and not self.scheduler)
         workers = 1 if local else max(self.jobs, 2)
         jobs_iter = sg.make_jobs(doc, cfg, self.by, segments, allowed, Path.cwd(), self.disabled, data,
-                                 sg.batch_size(len(segments), workers), spec_keys)
+                                 sg.batch_size(len(segments), workers), spec_keys, keep_analysis=self.keep)
         try:
             if local:
                 manager = (self.pm, self.registry, None)
@@ -577,6 +577,10 @@ class _SegmentRun:
 
     def _take(self, result, cfg: Config) -> None:
         self.rollup.add(result)
+        if not self.keep and self.rollup.count % 64 == 0:
+            from metricsense.segments import release_memory
+
+            release_memory()
         self.suppressed += result.suppressed
         for d in result.withheld:
             entry = self.withheld.setdefault((result.spec, d.span), [d, 0, 0])

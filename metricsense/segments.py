@@ -108,6 +108,9 @@ class BatchJob:
     data: Any = None  # in-memory tables (runs in this process only: never shipped to workers)
     #: (code, span, message) of the spec's own findings: not repeated in every segment.
     spec_keys: frozenset = frozenset()
+    #: False when the client streams results as JSON text: the analysis then travels only as
+    #: that text, not also as objects to unpickle.
+    keep_analysis: bool = True
 
 
 # ---- finding the segments ------------------------------------------------------------------------
@@ -287,6 +290,8 @@ def _run_batch(job: BatchJob, manager) -> list[SegmentResult]:
         result = SegmentResult(job.doc.root, label, tagged, finite(_lean(analysis)), suppressed, 0, withheld)
         result.exit_code = exit_code_of(tagged, registry, job.config.fail_on)
         result.encoded = result.encode()
+        if not job.keep_analysis:
+            result.analysis = {}
         out.append(result)
     return out
 
@@ -483,10 +488,32 @@ def _run_dask(jobs_iter: Iterable[BatchJob], address: str, window: int | None) -
 
 def make_jobs(doc: Document, config: Any, by: str, segments: list[tuple[str, Any]], allowed: list[Path],
               base: Path, disabled: Iterable[str], data: Any, size: int,
-              spec_keys: frozenset = frozenset()) -> Iterator[BatchJob]:
+              spec_keys: frozenset = frozenset(), keep_analysis: bool = True) -> Iterator[BatchJob]:
     for part in batches_of(segments, size):
         yield BatchJob(doc, config, by, tuple(v for _, v in part), tuple(label for label, _ in part),
-                       tuple(allowed), base, tuple(disabled), data, spec_keys)
+                       tuple(allowed), base, tuple(disabled), data, spec_keys, keep_analysis)
+
+
+def release_memory() -> None:
+    """Give freed heap memory back to the system (glibc's malloc_trim, as Dask's workers do).
+
+    NOTE: results arrive as large pickles, unpickled on the executor's thread and freed on this
+    one; glibc keeps such memory in its arenas, so without this the client's resident size
+    grows with the number of segments although nothing is kept."""
+    global _TRIM
+    if _TRIM is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM: Any = None
 
 
 def rollup_text(rollup: Rollup, limit: int = 8) -> list[str]:
