@@ -5,7 +5,8 @@
                                            [--sources parquet sqlite] [--runners serial jobs2 dask]
 
 Data is generated once (seeded) into benchmarks/.cache/: a wide table of `segment`, `period`, 6
-levers and the KPIs, sorted by segment, as one Parquet file (row groups of whole segments) and as
+levers and the KPIs, sorted by segment, as one Parquet file (row groups of 50 whole segments,
+25,000 rows: a batch reads one or two) and as
 an SQLite database with an index on `segment`. Each run is a fresh `msense check SPEC --by segment
 --format json -o /dev/null` process; its own peak RSS (getrusage in that process, workers not
 included) is the client's memory. A 2-worker LocalCluster is started by this script and shared
@@ -84,7 +85,7 @@ def generate(segments: int, kpis: int, periods: int) -> Path:
         table = pa.Table.from_arrays(cols, names=names)
         if writer is None:
             writer = pq.ParquetWriter(folder / "kpis.parquet", table.schema)
-        writer.write_table(table, row_group_size=periods * 4)
+        writer.write_table(table, row_group_size=periods * 50)  # row groups of 50 whole segments
         rows = zip(seg.tolist(), per.tolist(), *(c.to_numpy().tolist() for c in cols[2:]))
         db.executemany(f"INSERT INTO kpis VALUES ({', '.join('?' * len(names))})", rows)
     writer.close()
