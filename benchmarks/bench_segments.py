@@ -8,7 +8,7 @@ Data is generated once (seeded) into benchmarks/.cache/: a wide table of `segmen
 levers and the KPIs, sorted by segment, as one Parquet file (row groups of 50 whole segments,
 25,000 rows: a batch reads one or two) and as
 an SQLite database with an index on `segment`. Each run is a fresh `msense check SPEC --by segment
---format json -o /dev/null` process; its own peak RSS (getrusage in that process, workers not
+--format json -o /dev/null` process; its own peak RSS (VmHWM of that process, workers not
 included) is the client's memory. A 2-worker LocalCluster is started by this script and shared
 by the Dask runs. Runs at the larger sizes take a while: pass smaller --segments to sample.
 """
@@ -40,8 +40,13 @@ try:
     main()
 except SystemExit as exc:
     code = exc.code or 0
-sys.stderr.write("\nMSENSE-BENCH %f %d %d\n" % (time.perf_counter() - t0,
-                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code))
+# NOTE: VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork and exec, so a child of a
+# large process would report its parent's size.
+try:
+    hwm = int([ln.split()[1] for ln in open("/proc/self/status") if ln.startswith("VmHWM:")][0])
+except (OSError, IndexError):
+    hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+sys.stderr.write("\nMSENSE-BENCH %f %d %d\n" % (time.perf_counter() - t0, hwm, code))
 """
 
 
