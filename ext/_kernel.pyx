@@ -69,38 +69,8 @@ cdef inline double _clip(double r) noexcept nogil:
 
 cdef double _pair_exact(const double[:, ::1] x, Py_ssize_t i, Py_ssize_t j,
                         Py_ssize_t minp) noexcept nogil:
-    # Two-pass centred Pearson over the periods where both are present; constancy is tested
-    # exactly, because the centred sum of squares of a constant need not round to 0.
-    cdef Py_ssize_t t, n = 0, T = x.shape[0]
-    cdef double a, b, a0 = NAN, b0 = NAN, ma = 0.0, mb = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
-    cdef double da, db
-    cdef bint vary_a = False, vary_b = False
-    for t in range(T):
-        a = x[t, i]
-        b = x[t, j]
-        if not isnan(a) and not isnan(b):
-            if n == 0:
-                a0 = a
-                b0 = b
-            vary_a = vary_a or a != a0
-            vary_b = vary_b or b != b0
-            n += 1
-            ma += a
-            mb += b
-    if n < minp or n == 0 or not vary_a or not vary_b:
-        return NAN
-    ma /= n
-    mb /= n
-    for t in range(T):
-        a = x[t, i]
-        b = x[t, j]
-        if not isnan(a) and not isnan(b):
-            da = a - ma
-            db = b - mb
-            sxx += da * da
-            syy += db * db
-            sxy += da * db
-    return _clip(sxy / sqrt(sxx * syy))
+    # Two-pass centred Pearson over the periods where both are present (see _window_exact).
+    return _window_exact(x, x, i, j, 0, x.shape[0], minp, False)
 
 
 def _exact_pairs(const double[:, ::1] x, const Py_ssize_t[::1] ii, const Py_ssize_t[::1] jj,
@@ -703,7 +673,8 @@ cdef double _window_exact(const double[:, ::1] x, const double[:, ::1] y, Py_ssi
                           Py_ssize_t j, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t minp,
                           bint diag) noexcept nogil:
     # Two-pass centred r of (x[lo:hi, i], y[lo:hi, j]) over the periods where both are present,
-    # constancy tested exactly (the reference's _pair_pearson).
+    # constancy tested exactly (the reference's _pair_pearson): the centred sum of squares of a
+    # constant need not round to 0.
     cdef Py_ssize_t t, n = 0
     cdef double a, b, a0 = NAN, b0 = NAN, ma = 0.0, mb = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0
     cdef bint vary_a = False, vary_b = False
