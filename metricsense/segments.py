@@ -260,7 +260,7 @@ def _split(tables: list, column: str, labels: tuple[str, ...]) -> dict[str, list
 
 def _run_batch(job: BatchJob, manager) -> list[SegmentResult]:
     from metricsense.data.dataset import _Builder
-    from metricsense.data.table import DataError, RowFilter, find_column
+    from metricsense.data.table import RowFilter, find_column
     from metricsense.engine import evaluate_segment, exit_code_of, finite
 
     pm, registry, _ = manager or _manager(job.disabled)
