@@ -477,7 +477,7 @@ def check(
             dataset = None
             segments: list = []
             if seg is not None:
-                segments, seg_diags = _discover_segments(doc, seg.by, data, registry, allowed, engine_diag)
+                segments, seg_diags = _discover_segments(doc, seg, data, registry, allowed, engine_diag)
                 found.extend(seg_diags)
             elif data is not None or any(_has_data(doc)):
                 dataset, data_diags = _load_data(doc, data, registry, allowed, engine_diag)
@@ -551,21 +551,50 @@ class _SegmentRun:
     withheld: dict = field(default_factory=dict)  # (spec, trust signal) -> [template, segments, groups]
     pool: Any = None  # worker processes started early (metricsense.segments.WorkerPool)
 
+    def remote(self, data: Any) -> bool:
+        """True when segments are found and checked by workers, not in this process: in-memory
+        tables stay here (they are never shipped), and so do runs with plugins registered by hand,
+        which workers could not load."""
+        return data is None and self.shippable and (self.jobs > 1 or bool(self.scheduler))
+
+    def runner(self):
+        """The worker processes (started early) or the Dask cluster (connected on first use)."""
+        if self.pool is None:
+            from metricsense.segments import DaskPool, WorkerPool
+
+            self.pool = DaskPool(self.scheduler) if self.scheduler else WorkerPool(max(self.jobs, 2))
+        return self.pool
+
+    def find(self, doc: Document, data: Any, readers, allowed: list[Path]):
+        """The segments of ``doc``'s data (metricsense.segments.Found), found by a worker when
+        the segments will be checked by workers; None when that failed (``error`` says why)."""
+        from metricsense import segments as sg
+
+        if self.error:  # the workers failed on an earlier spec: nothing more is checked
+            return None
+        if not self.remote(data):
+            return sg.discover(doc, self.by, data, readers, allowed, Path.cwd())
+        try:
+            return self.runner().call(sg.discover_here, doc, self.by, tuple(allowed), Path.cwd(),
+                                      tuple(self.disabled))
+        except sg.WorkerError as exc:
+            self.error, self.failed = str(exc), True
+        except sg.SegmentError as exc:
+            self.error = str(exc)
+        return None
+
     def run(self, doc: Document, cfg: Config, segments, allowed, data, spec_keys, progress=None) -> None:
         from metricsense import segments as sg
 
-        # In-memory tables stay in this process (they are never shipped to workers), and so do
-        # runs with plugins registered by hand, which workers could not load.
-        local = data is not None or not self.shippable or (self.jobs <= 1 and not self.scheduler)
-        workers = 1 if local else max(self.jobs, 2)
+        remote = self.remote(data)
         jobs_iter = sg.make_jobs(doc, cfg, self.by, segments, allowed, Path.cwd(), self.disabled, data,
-                                 sg.batch_size(len(segments), workers), spec_keys, keep_analysis=self.keep)
+                                 self.runner().workers if remote else 1, spec_keys, keep_analysis=self.keep)
         try:
-            if local:
+            if remote:
+                results = self.runner().run(jobs_iter)
+            else:
                 manager = (self.pm, self.registry, None)
                 results = (r for job in jobs_iter for r in sg.run_batch(job, manager))
-            else:
-                results = sg.run(jobs_iter, jobs=workers, scheduler=self.scheduler, pool=self.pool)
             for result in results:
                 self._take(result, cfg)
                 if progress is not None:
@@ -590,8 +619,9 @@ class _SegmentRun:
             self.results.append(result)
             self.diagnostics.extend(result.diagnostics)
         else:
-            for d in result.diagnostics:
-                self.counts[str(d.severity)] = self.counts.get(str(d.severity), 0) + 1
+            for _, _, severity in result.brief():
+                name = str(Severity(severity))
+                self.counts[name] = self.counts.get(name, 0) + 1
             self.exit = max(self.exit, result.exit_code)
         if self.on_segment is not None:
             self.on_segment(result)
@@ -628,9 +658,12 @@ def exit_code_of(diagnostics: Iterable[Diagnostic], registry: Registry | None, f
     return code
 
 
-def _discover_segments(doc: Document, by: str, data: Any, registry: Registry, allowed: list[Path], engine_diag):
+def _discover_segments(doc: Document, seg: _SegmentRun, data: Any, registry: Registry, allowed: list[Path],
+                       engine_diag):
     """The segments of a spec's data, and what finding them met (each reported once, here)."""
-    from metricsense.segments import discover, shown
+    from metricsense.segments import shown
+
+    by = seg.by
 
     first = Span.point(doc.files[0] if doc.files else doc.root)
     anchor_ = doc.data_defaults[0].span if doc.data_defaults else first
@@ -638,7 +671,9 @@ def _discover_segments(doc: Document, by: str, data: Any, registry: Registry, al
         return [], [engine_diag("MS031", anchor_, f"`{doc.root}` reads no data: there is nothing to segment "
                                 f"by `{by}`", "give the spec a `data` clause, or leave `--by` out")]
     root = Path(doc.root).parent if doc.root != "<string>" else Path.cwd()
-    found = discover(doc, by, data, registry.readers, [root, *allowed], Path.cwd())
+    found = seg.find(doc, data, registry.readers, [root, *allowed])
+    if found is None:  # the run cannot go on (reported once, at the end)
+        return [], []
     diags = [_data_diagnostic(p, registry) for p in found.problems]
     for message in found.crashes:
         diags.append(engine_diag("MS005", first, f"a data source plugin crashed while finding segments: {message}"))

@@ -49,6 +49,40 @@ class SegmentResult:
     #: client, one process for every worker, only writes them): ([finding, ...], result).
     encoded: tuple[list[str], str] | None = None
 
+    # NOTE: a worker sends its findings packed (one pickle within the pickle) with a brief of
+    # each (code, name, severity): the client, one process for every worker, counts and writes
+    # JSON from those and the encoded text, and unpickles the findings only if it reads them.
+    def __getstate__(self) -> dict[str, Any]:
+        import pickle
+
+        state = dict(self.__dict__)
+        if "diagnostics" in state:
+            found = state.pop("diagnostics")
+            state["_packed"] = pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)
+            state["_brief"] = [(d.code, d.name, int(d.severity)) for d in found]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: the findings of a result that has not unpacked them.
+        packed = self.__dict__.get("_packed")
+        if name != "diagnostics" or packed is None:
+            raise AttributeError(name)
+        import pickle
+
+        found = pickle.loads(packed)
+        self.__dict__["diagnostics"] = found
+        del self.__dict__["_packed"]
+        return found
+
+    def brief(self) -> list[tuple[str, str, int]]:
+        """(code, name, severity) of each finding, without unpacking them."""
+        if "diagnostics" not in self.__dict__ and "_brief" in self.__dict__:
+            return self.__dict__["_brief"]
+        return [(d.code, d.name, int(d.severity)) for d in self.diagnostics]
+
     def encode(self) -> tuple[list[str], str]:
         import json
 
@@ -82,10 +116,11 @@ class Rollup:
     def add(self, result: SegmentResult) -> None:
         self.count += 1
         self.specs[result.spec] = self.specs.get(result.spec, 0) + 1
-        for code in sorted({d.code for d in result.diagnostics}):
+        brief = result.brief()
+        for code in sorted({code for code, _, _ in brief}):
             self.fired.setdefault((result.spec, code), []).append(result.segment)
-        for d in result.diagnostics:
-            self.names.setdefault(d.code, d.name)
+        for code, name, _ in brief:
+            self.names.setdefault(code, name)
 
     def rules(self) -> list[dict[str, Any]]:
         return [{"spec": spec, "code": code, "name": self.names.get(code, ""), "fired": len(segs),
@@ -211,6 +246,20 @@ def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], ba
     return found
 
 
+def discover_here(doc: Document, by: str, allowed: tuple[Path, ...], base: Path,
+                  disabled: tuple[str, ...]) -> Found:
+    """``discover`` run in a worker, with the worker's own readers: the client of a parallel run
+    never opens the data (neither its rows nor, for Parquet, its footer), so its memory does not
+    grow with the data."""
+    from metricsense.loader import DISPLAY_BASE
+
+    token = DISPLAY_BASE.set(str(base))
+    try:
+        return discover(doc, by, None, _manager(disabled)[1].readers, list(allowed), base)
+    finally:
+        DISPLAY_BASE.reset(token)
+
+
 # ---- running one batch (in a worker, or here) --------------------------------------------------
 
 _MANAGERS: dict[tuple[str, ...], Any] = {}
@@ -322,35 +371,16 @@ def _tag(d: Diagnostic, by: str, label: str) -> Diagnostic:
 # ---- scheduling ---------------------------------------------------------------------------------
 
 
-def batches_of(items: list, size: int) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
-def batch_size(n: int, workers: int) -> int:
-    """Segments per task: enough tasks to keep every worker busy, few enough to amortise reading."""
-    if workers <= 1:
-        return max(1, min(32, n))
-    return max(1, min(32, -(-n // (workers * 4))))
-
-
-def run(jobs_iter: Iterable[BatchJob], *, jobs: int = 1, scheduler: str | None = None,
-        window: int | None = None, pool: WorkerPool | None = None) -> Iterator[SegmentResult]:
-    """Run the batch jobs serially, in ``jobs`` processes (``pool``, when one was started early)
-    or on a Dask scheduler; results in order."""
-    if scheduler:
-        yield from _run_dask(jobs_iter, scheduler, window)
-    elif jobs > 1:
-        own = pool is None
-        pool = pool or WorkerPool(jobs)
-        try:
-            yield from pool.run(jobs_iter, window)
-        finally:
-            if own:
-                pool.close()
-    else:
-        for job in jobs_iter:
-            yield from run_batch(job)
+def batch_sizes(n: int, workers: int) -> Iterator[int]:
+    """Segments per task, task by task: enough to amortise reading a batch, and (with several
+    workers) smaller towards the end, so that workers finish together (guided scheduling: a
+    task takes at most a quarter of a worker's share of what is left)."""
+    left = n
+    while left > 0:
+        size = 32 if workers <= 1 else max(2, min(32, -(-left // (workers * 4))))
+        size = min(size, left)
+        yield size
+        left -= size
 
 
 def _ordered(submit: Callable[[BatchJob], Any], result: Callable[[Any], list], jobs_iter: Iterable[BatchJob],
@@ -390,37 +420,46 @@ def _warm() -> None:
 
 class WorkerPool:
     """Worker processes for segments, started at once (``warm``): they import and load plugins
-    while this process is still reading the spec and finding the segments."""
+    while this process is still reading the spec."""
 
     def __init__(self, jobs: int) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        self.jobs = jobs
+        self.workers = jobs
         # NOTE: spawn, not fork: the parent may hold BLAS and Arrow threads, which fork does not copy.
         self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_one_thread_per_worker)
         self.warming: list = []
 
     def warm(self) -> None:
-        self.warming = [self.pool.submit(_warm) for _ in range(self.jobs)]
+        self.warming = [self.pool.submit(_warm) for _ in range(self.workers)]
 
-    def run(self, jobs_iter: Iterable[BatchJob], window: int | None) -> Iterator[SegmentResult]:
+    def _result(self, fut) -> Any:
         from concurrent.futures.process import BrokenProcessPool
 
-        def result(fut) -> list[SegmentResult]:
-            try:
-                return fut.result()
-            except BrokenProcessPool:
-                raise WorkerError(_DIED) from None
-            except Exception as exc:
-                raise WorkerError(f"a worker process failed: {type(exc).__name__}: {exc}") from None
-
         try:
-            yield from _ordered(lambda job: self.pool.submit(run_batch, job), result, jobs_iter,
-                                window or 2 * self.jobs)
+            return fut.result()
         except BrokenProcessPool:
             raise WorkerError(_DIED) from None
+        except Exception as exc:
+            raise WorkerError(f"a worker process failed: {type(exc).__name__}: {exc}") from None
+
+    def _submit(self, fn: Callable, *args: Any) -> Any:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self.pool.submit(fn, *args)
+        except BrokenProcessPool:
+            raise WorkerError(_DIED) from None
+
+    def call(self, fn: Callable, *args: Any) -> Any:
+        """fn(*args) in a worker."""
+        return self._result(self._submit(fn, *args))
+
+    def run(self, jobs_iter: Iterable[BatchJob], window: int | None = None) -> Iterator[SegmentResult]:
+        yield from _ordered(lambda job: self._submit(run_batch, job), self._result, jobs_iter,
+                            window or 2 * self.workers)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -452,44 +491,54 @@ def check_scheduler(address: str) -> tuple[str, str, int | None]:
     return match.group(1) or "tcp", match.group(2).strip("[]"), int(match.group(3)) if match.group(3) else None
 
 
-def _run_dask(jobs_iter: Iterable[BatchJob], address: str, window: int | None) -> Iterator[SegmentResult]:
-    import socket
+class DaskPool:
+    """The workers of an existing Dask cluster (connected on creation), used like WorkerPool."""
 
-    scheme, host, port = check_scheduler(address)
-    try:
-        from distributed import Client
-    except ImportError:
-        raise SegmentError("`--scheduler` needs Dask: pip install 'metricsense[dask]'") from None
-    if scheme in ("tcp", "tls") and port is not None:
-        # NOTE: a quick look first: Dask's client retries a refused connection until its timeout,
-        # then complains on standard error as it is collected.
+    def __init__(self, address: str) -> None:
+        import socket
+
+        scheme, host, port = check_scheduler(address)
         try:
-            socket.create_connection((host, port), timeout=5).close()
-        except OSError as exc:
-            raise SegmentError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
-    try:
-        client = Client(address, timeout="10s", set_as_default=False)
-    except Exception as exc:
-        raise SegmentError(f"cannot reach the Dask scheduler at {address}: {type(exc).__name__}: {exc}") from None
+            from distributed import Client
+        except ImportError:
+            raise SegmentError("`--scheduler` needs Dask: pip install 'metricsense[dask]'") from None
+        if scheme in ("tcp", "tls") and port is not None:
+            # NOTE: a quick look first: Dask's client retries a refused connection until its
+            # timeout, then complains on standard error as it is collected.
+            try:
+                socket.create_connection((host, port), timeout=5).close()
+            except OSError as exc:
+                raise SegmentError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
+        try:
+            self.client = Client(address, timeout="10s", set_as_default=False)
+        except Exception as exc:
+            raise SegmentError(f"cannot reach the Dask scheduler at {address}: {type(exc).__name__}: {exc}") from None
+        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
-    def result(fut) -> list[SegmentResult]:
+    def _result(self, fut) -> Any:
         try:
             return fut.result()
         except Exception as exc:
             raise WorkerError(f"a task on the Dask cluster failed: {type(exc).__name__}: {exc}") from None
 
-    try:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        yield from _ordered(lambda job: client.submit(run_batch, job, pure=False), result,
-                            jobs_iter, window or 2 * workers)
-    finally:
-        client.close()
+    def call(self, fn: Callable, *args: Any) -> Any:
+        return self._result(self.client.submit(fn, *args, pure=False))
+
+    def run(self, jobs_iter: Iterable[BatchJob], window: int | None = None) -> Iterator[SegmentResult]:
+        yield from _ordered(lambda job: self.client.submit(run_batch, job, pure=False), self._result,
+                            jobs_iter, window or 2 * self.workers)
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def make_jobs(doc: Document, config: Any, by: str, segments: list[tuple[str, Any]], allowed: list[Path],
-              base: Path, disabled: Iterable[str], data: Any, size: int,
+              base: Path, disabled: Iterable[str], data: Any, workers: int,
               spec_keys: frozenset = frozenset(), keep_analysis: bool = True) -> Iterator[BatchJob]:
-    for part in batches_of(segments, size):
+    at = 0
+    for size in batch_sizes(len(segments), workers):
+        part = segments[at:at + size]
+        at += size
         yield BatchJob(doc, config, by, tuple(v for _, v in part), tuple(label for label, _ in part),
                        tuple(allowed), base, tuple(disabled), data, spec_keys, keep_analysis)
 

@@ -380,8 +380,9 @@ def _write_spec(folder, clause: str, name: str = "spec.msense"):
     return folder / name
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
 @pytest.mark.parametrize("store", ["parquet", "sqlite"])
-def test_rows_without_a_segment_are_counted_not_a_crash(tmp_path, store):
+def test_rows_without_a_segment_are_counted_not_a_crash(tmp_path, store, jobs):
     frame = _frame()
     frame["team"] = frame["team"].astype(object)
     frame.loc[::13, "team"] = None
@@ -393,7 +394,7 @@ def test_rows_without_a_segment_are_counted_not_a_crash(tmp_path, store):
         with sqlite3.connect(tmp_path / "kpis.db") as conn:
             frame.to_sql("kpis", conn, index=False)
         spec = _write_spec(tmp_path, 'data sql "SELECT * FROM kpis" from "sqlite:///kpis.db"')
-    report = metricsense.check(spec, by="team", config={})
+    report = metricsense.check(spec, by="team", config={}, jobs=jobs)  # jobs=2: found by a worker
     assert report.exit_code == 1, [d.message for d in report.diagnostics if d.code in ("MS005", "MS031")]
     assert report.segments.count == len(TEAMS)
     notes = [d for d in report.diagnostics if d.code == "MS036"]
@@ -543,3 +544,57 @@ def test_csv_segment_ids_keep_their_text(tmp_path):
     report = metricsense.check(spec, by="team", config={})
     assert [r.segment for r in report.segment_results] == ["01", "02", "03", "04", "05"]
     assert not [d for d in report.diagnostics if d.code in ("MS031", "MS034")]
+
+
+def test_batches_shrink_towards_the_end_so_workers_finish_together():
+    from metricsense.segments import batch_sizes
+
+    for n in (1, 2, 7, 12, 100, 1000, 10_007):
+        serial, two = list(batch_sizes(n, 1)), list(batch_sizes(n, 2))
+        assert sum(serial) == sum(two) == n
+        assert serial == [32] * (n // 32) + ([n % 32] if n % 32 else [])
+        assert all(1 <= s <= 32 for s in two)
+        assert two == sorted(two, reverse=True)  # never a big task after a small one
+        if n >= 1000:
+            assert two[0] == 32 and two[-1] <= 2  # the last tasks are a segment or two
+
+
+def test_a_result_from_a_worker_unpacks_its_findings_only_when_read(folder):
+    import pickle
+
+    report = metricsense.check(folder / "csv.msense", by="team", config={})
+    result = next(r for r in report.segment_results if r.diagnostics)
+    copy = pickle.loads(pickle.dumps(result))
+    assert "diagnostics" not in copy.__dict__  # still packed
+    assert copy.brief() == [(d.code, d.name, int(d.severity)) for d in result.diagnostics]
+    assert "diagnostics" not in copy.__dict__
+    assert copy.diagnostics == result.diagnostics  # unpacked on first use, then kept
+    assert "diagnostics" in copy.__dict__ and "_packed" not in copy.__dict__
+    assert copy.brief() == result.brief() and copy.encoded == result.encoded
+    with pytest.raises(AttributeError):
+        copy.no_such_field  # noqa: B018
+    assert pickle.loads(pickle.dumps(copy)).diagnostics == result.diagnostics  # packed again
+
+
+def test_a_parallel_run_never_opens_the_data_in_this_process(folder, tmp_path):
+    """Workers find the segments and read their rows: the client neither imports Arrow nor reads
+    a Parquet footer, so its memory does not grow with the data."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "client.py"
+    script.write_text(
+        "import sys\n"
+        "import metricsense\n"
+        "if __name__ == '__main__':\n"
+        f"    r = metricsense.check({str(folder / 'parquet.msense')!r}, by='team', jobs=2, config={{}},\n"
+        "                          keep_segments=False)\n"
+        "    print('SEGMENTS', r.segments.count, 'EXIT', r.exit_code)\n"
+        "    print('ARROW', 'pyarrow' in sys.modules)\n"
+        "    print('RULES', sorted(i['code'] for i in r.segments.rules()))\n", "utf-8")
+    result = subprocess.run([sys.executable, "-P", str(script)], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path)
+    assert f"SEGMENTS {len(TEAMS)} EXIT 1" in result.stdout, result.stdout + result.stderr[-2000:]
+    assert "ARROW False" in result.stdout
+    serial = metricsense.check(folder / "parquet.msense", by="team", config={})
+    assert f"RULES {sorted(i['code'] for i in serial.segments.rules())}" in result.stdout

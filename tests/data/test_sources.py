@@ -235,3 +235,45 @@ def test_long_layout_with_spread_out_whole_number_periods(tmp_path):
     assert data.periods.tolist() == [5, 7, 20240101, 1000000000000]
     np.testing.assert_array_equal(data.series("a").values, [2, np.nan, 1, np.nan])
     np.testing.assert_array_equal(data.series("b").values, [5, 4, np.nan, 3])
+
+
+def _column_one_by_one(values):
+    """What a SQL column becomes, value by value: whole numbers as int64, numbers with gaps as
+    float64 with NaN, anything else as text (True is not a number)."""
+    from decimal import Decimal
+
+    def number(v):
+        return isinstance(v, (int, float, Decimal)) and not isinstance(v, bool)
+
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values) and \
+            all(-2**63 <= v < 2**63 for v in values):
+        return np.array(values, dtype=np.int64)
+    if all(v is None or number(v) for v in values):
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    return np.array([None if v is None else str(v) for v in values], dtype=object)
+
+
+def test_sql_columns_read_in_one_pass_match_value_by_value():
+    from decimal import Decimal
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from metricsense.data.readers import _column_from_python
+
+    value = st.one_of(st.none(), st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
+                      st.booleans(), st.text(max_size=3),
+                      st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-1e6, max_value=1e6))
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(value, max_size=8))
+    def same(values):
+        got, want = _column_from_python(tuple(values)), _column_one_by_one(values)
+        assert got.dtype == want.dtype
+        if got.dtype.kind == "f":
+            np.testing.assert_array_equal(got, want)  # NaN where NaN
+        else:
+            assert got.tolist() == want.tolist()
+
+    same()
+    assert _column_from_python((Decimal("1.5"), None, 2)).tolist()[::2] == [1.5, 2.0]
