@@ -166,7 +166,7 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
         sys.exit(2)
     try:
         if report.segments is not None and stream is not None:
-            for chunk in stream.chunks(report):
+            for chunk in _joined(stream.chunks(report)):
                 _write(chunk, out, color)
         else:
             _write(render(report, {"color": color}), out, color)
@@ -185,6 +185,21 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
 def _usage_error(message: str) -> None:
     click.echo(f"msense: {message}", err=True)
     sys.exit(2)
+
+
+def _joined(chunks, size: int = 1 << 20):
+    """The chunks joined into pieces of about ``size`` characters: one write each, not one per
+    finding (a segmented report has a line per finding of every segment)."""
+    held: list[str] = []
+    n = 0
+    for chunk in chunks:
+        held.append(chunk)
+        n += len(chunk)
+        if n >= size:
+            yield "".join(held)
+            held, n = [], 0
+    if held:
+        yield "".join(held)
 
 
 class RawJSON(str):
@@ -211,8 +226,8 @@ class _SegmentSpool:
     def add(self, result) -> None:
         if self.fmt == "json":
             found, whole = result.encoded or result.encode()
-            for line in found:
-                self.diagnostics.write(line + "\n")
+            if found:
+                self.diagnostics.write("\n".join(found) + "\n")
             self.results.write(whole + "\n")
         else:
             import json

@@ -527,6 +527,9 @@ def _workers_can_load(pm, disabled: Iterable[str]) -> bool:
     return {name for name, _ in pm.list_name_plugin()} <= {name for name, _ in theirs.list_name_plugin()}
 
 
+_SEVERITY_NAMES = {int(s): str(s) for s in Severity}
+
+
 @dataclass
 class _SegmentRun:
     """The segmented part of one check: how to run it, and what came back (metricsense.segments)."""
@@ -620,7 +623,7 @@ class _SegmentRun:
             self.diagnostics.extend(result.diagnostics)
         else:
             for _, _, severity in result.brief():
-                name = str(Severity(severity))
+                name = _SEVERITY_NAMES[severity]
                 self.counts[name] = self.counts.get(name, 0) + 1
             self.exit = max(self.exit, result.exit_code)
         if self.on_segment is not None:
