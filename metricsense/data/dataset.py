@@ -21,7 +21,7 @@ from metricsense.data.table import (
     to_numeric,
     to_periods,
 )
-from metricsense.model import KPI, DataSource, Disturbance, Document, Lever, Ref, TrustSignal, walk_expr
+from metricsense.model import KPI, DataSource, Document, Ref, walk_expr
 from metricsense.span import Span
 
 SURVEY_COLUMNS = ("role", "manager_id", "group", "question", "score")
