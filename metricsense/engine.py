@@ -552,7 +552,7 @@ class _SegmentRun:
     error: str | None = None
     failed: bool = False  # a worker failed (MS005), as opposed to a run that could not start
     withheld: dict = field(default_factory=dict)  # (spec, trust signal) -> [template, segments, groups]
-    pool: Any = None  # worker processes started early (metricsense.segments.WorkerPool)
+    pool: Any = None  # worker processes started early, or a Dask cluster (metricsense.segments)
 
     def remote(self, data: Any) -> bool:
         """True when segments are found and checked by workers, not in this process: in-memory
@@ -590,9 +590,9 @@ class _SegmentRun:
         from metricsense import segments as sg
 
         remote = self.remote(data)
-        jobs_iter = sg.make_jobs(doc, cfg, self.by, segments, allowed, Path.cwd(), self.disabled, data,
-                                 self.runner().workers if remote else 1, spec_keys, keep_analysis=self.keep)
         try:
+            jobs_iter = sg.make_jobs(doc, cfg, self.by, segments, allowed, Path.cwd(), self.disabled, data,
+                                     self.runner().workers if remote else 1, spec_keys, keep_analysis=self.keep)
             if remote:
                 results = self.runner().run(jobs_iter)
             else:
