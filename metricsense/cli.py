@@ -187,7 +187,7 @@ def _usage_error(message: str) -> None:
     sys.exit(2)
 
 
-def _joined(chunks, size: int = 1 << 20):
+def _joined(chunks, size: int = 1 << 18):
     """The chunks joined into pieces of about ``size`` characters: one write each, not one per
     finding (a segmented report has a line per finding of every segment)."""
     held: list[str] = []

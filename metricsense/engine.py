@@ -226,7 +226,9 @@ class Report:
                 yield "{"
                 inner = [(k, v) for k, v in value.items() if k != "results"]
                 for k, v in inner:
-                    yield "\n    " + json.dumps(k) + ": " + _json_value(v, 2) + ","
+                    yield "\n    " + json.dumps(k) + ": "
+                    yield from _json_pieces(v, 2)  # the rollup names every segment: in pieces
+                    yield ","
                 yield '\n    "results": '
                 # NOTE: one line per segment (C encoder, already finite): the indenting encoder is
                 # pure Python and cost more than checking the segment did.
@@ -251,6 +253,29 @@ class Report:
 def _json_value(value: Any, level: int) -> str:
     text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
     return text.replace("\n", "\n" + "  " * level)
+
+
+def _json_pieces(value: Any, level: int):
+    """``_json_value(value, level)`` in pieces, list item by list item: the same text, without
+    holding all of it (nor json's intermediate pieces) at once."""
+    if isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
+        pad = "\n" + "  " * (level + 1)
+        sep = "{"
+        for k, v in value.items():
+            yield sep + pad + json.dumps(k, ensure_ascii=False) + ": "
+            yield from _json_pieces(v, level + 1)
+            sep = ","
+        yield "\n" + "  " * level + "}"
+    elif isinstance(value, list) and value:
+        pad = "\n" + "  " * (level + 1)
+        sep = "["
+        for v in value:
+            yield sep + pad
+            yield from _json_pieces(v, level + 1)
+            sep = ","
+        yield "\n" + "  " * level + "]"
+    else:
+        yield _json_value(value, level)
 
 
 def _json_list(items: Iterable[Any], level: int, compact: bool = False):

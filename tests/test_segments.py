@@ -598,3 +598,25 @@ def test_a_parallel_run_never_opens_the_data_in_this_process(folder, tmp_path):
     assert "ARROW False" in result.stdout
     serial = metricsense.check(folder / "parquet.msense", by="team", config={})
     assert f"RULES {sorted(i['code'] for i in serial.segments.rules())}" in result.stdout
+
+
+def test_the_rollup_is_written_in_pieces_that_make_the_same_json():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from metricsense.engine import _json_pieces, _json_value
+
+    leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+                     st.text(max_size=4))
+    value = st.recursive(leaf, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(st.text(max_size=3), inner, max_size=4)),
+                         max_leaves=20)
+
+    @settings(max_examples=300, deadline=None)
+    @given(value, st.integers(0, 3))
+    def same(v, level):
+        assert "".join(_json_pieces(v, level)) == _json_value(v, level)
+
+    same()
+    rules = [{"code": "MS101", "segments": [f"s{i:05d}" for i in range(1000)]}]
+    assert max(len(p) for p in _json_pieces(rules, 2)) < 100  # no piece holds the list
