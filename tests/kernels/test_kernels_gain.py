@@ -212,3 +212,107 @@ def test_larger_stacks_with_bad_matrices(backend, k, n):
     want = g[3:5] * np.swapaxes(np.linalg.pinv(g[3:5], rcond=k * np.finfo(float).eps), -1, -2)
     assert_allclose(lam[3:5], want, rtol=1e-7, atol=1e-9)
     assert_allclose(lam[ok].sum(axis=-1), 1.0, rtol=1e-8)
+
+
+def batch_of_hard_cases(rng, n, k, m):
+    """n k x m matrices, each drawn from a mix that makes lanes of one block converge at different
+    sweeps: random, well and badly conditioned (1e2 .. 1e12), identity-like (no rotation), rank
+    deficient, zero, NaN and inf, scaled by 1e-200 .. 1e200, and with a column 1e-150 of the rest."""
+    out = np.empty((n, k, m))
+    r = min(k, m)
+    for q in range(n):
+        kind = rng.integers(10)
+        if kind == 0:
+            g = np.eye(k, m) * rng.uniform(0.5, 2.0)
+        elif kind in (1, 2):
+            u, _ = np.linalg.qr(rng.standard_normal((k, k)))
+            v, _ = np.linalg.qr(rng.standard_normal((m, m)))
+            s = np.zeros((k, m))
+            np.fill_diagonal(s, np.geomspace(1.0, 10.0 ** rng.uniform(2, 12), r))
+            g = u @ s @ v.T
+        elif kind == 3 and r > 1:
+            g = rng.standard_normal((k, r - 1)) @ rng.standard_normal((r - 1, m))
+        elif kind == 4:
+            g = np.zeros((k, m))
+        elif kind == 5:
+            g = rng.standard_normal((k, m))
+            g[rng.integers(k), rng.integers(m)] = rng.choice([np.nan, np.inf, -np.inf])
+        elif kind == 6:
+            g = rng.standard_normal((k, m))
+            g[:, rng.integers(m)] *= 1e-150
+        else:
+            g = rng.standard_normal((k, m))
+        out[q] = g * 10.0 ** rng.choice([0.0, -200.0, 200.0, rng.uniform(-5, 5)])
+    return out
+
+
+SHAPES = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 6), (2, 5), (6, 3), (1, 7), (8, 8), (12, 9), (7, 16), (16, 16)]
+
+
+@pytest.mark.parametrize("k, m", SHAPES)
+@pytest.mark.parametrize("n", [1, 3, 15, 16, 17, 35, 100])
+def test_batched_jacobi_gives_the_scalar_bits(k, m, n):
+    # The batched one-sided Jacobi (16 matrices in vector lanes; generic, AVX2 and AVX-512
+    # builds) runs the scalar routine's operations in the same order: the same bits, for a
+    # block that is full or not, lanes that stop rotating at different sweeps, and NaN, inf,
+    # zero and singular lanes next to ordinary ones.
+    from kernel_support import compiled_kernel
+
+    mod = compiled_kernel()
+    if mod is None:
+        pytest.skip("metricsense._kernel is not built")
+    g = batch_of_hard_cases(np.random.default_rng(1000 * k + 10 * m + n), n, k, m)
+    scalar = mod._cond_small(g, 0)
+    for isa in range(1, mod._JACOBI_ISA + 1):
+        assert_array_equal(mod._cond_small(g, isa), scalar, err_msg=f"isa={isa}")
+    assert_array_equal(mod._cond_small(g), scalar)
+    assert_array_equal(mod.condition_number(g), scalar)
+
+
+def test_batched_jacobi_rejects_what_it_cannot_run():
+    from kernel_support import compiled_kernel
+
+    mod = compiled_kernel()
+    if mod is None:
+        pytest.skip("metricsense._kernel is not built")
+    with pytest.raises(ValueError):
+        mod._cond_small(np.ones((2, 3, 3)), mod._JACOBI_ISA + 1)
+    with pytest.raises(ValueError):
+        mod._cond_small(np.ones((2, 17, 3)))
+    assert mod._cond_small(np.ones((0, 3, 3))).shape == (0,)
+
+
+@pytest.mark.parametrize("k, m", SHAPES)
+def test_hard_batches_match_numpy(backend, k, m):
+    # Against numpy.linalg.cond: to 1e-9 where the condition number is at most 1e4 (the
+    # accuracy of either SVD is about eps * cond), inf where NumPy's own singular values fall
+    # below the cutoff by a clear margin, NaN for NaN and inf, and the lanes do not disturb
+    # each other (each matrix alone gives the same).
+    rng = np.random.default_rng(7 * k + m)
+    g = batch_of_hard_cases(rng, 53, k, m)
+    got = backend.condition_number(g)
+    finite = np.isfinite(g).all(axis=(1, 2))
+    assert np.isnan(got[~finite]).all() and not np.isnan(got[finite]).any()
+    sv = np.linalg.svd(np.where(finite[:, None, None], g, 0.0), compute_uv=False)
+    ratio = sv[:, -1] / np.maximum(sv[:, 0], 1e-300)
+    cut = max(k, m) * np.finfo(float).eps
+    sure_singular = finite & ((sv[:, 0] == 0) | (ratio < cut / 100))
+    assert (got[sure_singular] == np.inf).all()
+    ok = finite & (ratio > 1e-4)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert_allclose(got[ok], np.linalg.cond(g[ok]), rtol=1e-9)
+    assert_array_equal([backend.condition_number(g[q]) for q in range(len(g))], got)
+
+
+@pytest.mark.parametrize("k, m", [(7, 7), (8, 8), (9, 5), (12, 12), (3, 14), (16, 16)])
+def test_condition_number_of_larger_small_matrices(backend, k, m):
+    # Up to 16 x 16 the condition number is the batched Jacobi's, beyond it LAPACK's SVD.
+    rng = np.random.default_rng(k * m)
+    u, _ = np.linalg.qr(rng.standard_normal((200, k, k)))
+    v, _ = np.linalg.qr(rng.standard_normal((200, m, m)))
+    s = np.zeros((200, k, m))
+    for q in range(200):
+        np.fill_diagonal(s[q], 10.0 ** rng.uniform(0, 4, size=min(k, m)))
+    g = u @ s @ np.swapaxes(v, -1, -2)
+    assert_allclose(backend.condition_number(g), np.linalg.cond(g), rtol=1e-9)
+    assert_allclose(backend.condition_number(g * 1e-250), np.linalg.cond(g), rtol=1e-9)
