@@ -1256,8 +1256,10 @@ cdef extern from *:
         ms_jacobi_body(g, n, k, m, out, eps, work, dst);
     }
     /* Built for AVX2 and AVX-512 too where the compiler can, and picked at run time by what
-       the CPU (and the OS) supports: the wheels stay portable, with no -march. */
-    #if defined(__GNUC__) && defined(__x86_64__)
+       the CPU (and the OS) supports: the wheels stay portable, with no -march. The guard is the
+       LU's: GCC on x86-64 glibc. Apple's clang lowers __builtin_cpu_supports to a symbol its
+       runtime lacks (the module would not import), and MinGW cannot align AVX spills. */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
     #define MS_JACOBI_ISAS 3
     __attribute__((target("avx2")))
     static void ms_jacobi_avx2(const double *g, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m,
@@ -1322,8 +1324,10 @@ def _cond_small(const double[:, :, ::1] g, int isa=-1):
     cdef double[::1] out = out_a
     if n == 0:
         return out_a
-    if max(k, m) > MAXSMALL:
+    if max(k, m) > MAXSMALL or max(k, m) > MS_JACOBI_COLS:  # ms_jacobi_block's arrays hold 16 columns
         raise ValueError(f"matrices up to {MAXSMALL} x {MAXSMALL} only")
+    if k * m == 0:  # condition_number sends these to the reference; so does this
+        return np.asarray(_ref().condition_number(np.asarray(g)), dtype=np.float64).reshape(n)
     if isa < 0:
         isa = _JACOBI_ISA
         if n % MS_LANES < _SCALAR_TAIL:

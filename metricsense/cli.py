@@ -188,8 +188,7 @@ def _usage_error(message: str) -> None:
 
 
 def _joined(chunks, size: int = 1 << 18):
-    """The chunks joined into pieces of about ``size`` characters: one write each, not one per
-    finding (a segmented report has a line per finding of every segment)."""
+    """The chunks joined into pieces of about ``size`` characters (one write each, not one per finding)."""
     held: list[str] = []
     n = 0
     for chunk in chunks:

@@ -256,8 +256,7 @@ def _json_value(value: Any, level: int) -> str:
 
 
 def _json_pieces(value: Any, level: int):
-    """``_json_value(value, level)`` in pieces, list item by list item: the same text, without
-    holding all of it (nor json's intermediate pieces) at once."""
+    """``_json_value(value, level)``, the same text, in pieces (list item by list item)."""
     if isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
         pad = "\n" + "  " * (level + 1)
         sep = "{"
@@ -463,83 +462,86 @@ def check(
             seg.pool = WorkerPool(seg.jobs)  # workers start now, while the specs are read
             seg.pool.warm()
 
-    loaded: list[tuple[str, Loaded]] = []
-    included: set[Path] = set()
-    for kind, item in sources:
-        if kind == "missing":
-            name, why = item
-            diagnostics.append(engine_diag("MS004", Span.point(name), f"cannot check `{name}`: {why}"))
-        elif kind == "document":
-            loaded.append((item.root, Loaded(item)))
-        elif kind == "text":
-            loaded.append(("<string>", load_path(Path("<string>"), text=item, allow_paths=allowed,
-                                                 max_depth=cfg.max_include_depth)))
-        else:
-            result = load_path(item, allow_paths=allowed, max_depth=cfg.max_include_depth)
-            included |= result.included
-            loaded.append((str(item), result))
+    try:
+        loaded: list[tuple[str, Loaded]] = []
+        included: set[Path] = set()
+        for kind, item in sources:
+            if kind == "missing":
+                name, why = item
+                diagnostics.append(engine_diag("MS004", Span.point(name), f"cannot check `{name}`: {why}"))
+            elif kind == "document":
+                loaded.append((item.root, Loaded(item)))
+            elif kind == "text":
+                loaded.append(("<string>", load_path(Path("<string>"), text=item, allow_paths=allowed,
+                                                     max_depth=cfg.max_include_depth)))
+            else:
+                result = load_path(item, allow_paths=allowed, max_depth=cfg.max_include_depth)
+                included |= result.included
+                loaded.append((str(item), result))
 
-    analysis: dict[str, dict[str, Any]] = {}
-    files: list[str] = []
-    suppressed = 0
-    documents: dict[str, Document] = {}
-    # A file that another checked spec includes is checked as part of that spec only. Roots are
-    # the files no other checked file includes; files only reachable in an include cycle stay.
-    resolved = {name: Path(name).resolve() for name, _ in loaded if name != "<string>"}
-    roots = [r for name, r in loaded if name == "<string>" or resolved[name] not in included]
-    covered = set().union(*(r.included for r in roots)) if roots else set()
-    for name, result in loaded:
-        if name != "<string>" and not any(result is r for r in roots) and resolved[name] in covered:
-            continue
-        found: list[Diagnostic] = []
-        for p in result.problems:
-            found.append(engine_diag(p.code, p.span, p.message, p.help))
-        doc = result.document
-        if doc is not None:
-            files.extend(f for f in doc.files if f not in files)
-            documents[doc.root] = doc
-            spec_analysis: dict[str, Any] = {}
-            dataset = None
-            segments: list = []
-            if seg is not None:
-                segments, seg_diags = _discover_segments(doc, seg, data, registry, allowed, engine_diag)
-                found.extend(seg_diags)
-            elif data is not None or any(_has_data(doc)):
-                dataset, data_diags = _load_data(doc, data, registry, allowed, engine_diag)
-                found.extend(data_diags)
-            found.extend(_run_rules(doc, selected, cfg, dataset, spec_analysis, engine_diag, pm, progress))
-            analysis[doc.root] = spec_analysis
-            before = {(d.code, d.span, d.message) for d in found}
-            kept, n_suppressed = _apply_suppressions(doc, found, registry, engine_diag)
-            suppressed += n_suppressed
-            found = kept
-            if segments:
-                # What the spec says without data is said once: a segment repeats none of it, not
-                # even as a suppression counted again.
-                spec_keys = before | {(d.code, d.span, d.message) for d in kept}
-                seg.run(doc, cfg, segments, allowed, data, frozenset(spec_keys), progress)
-        diagnostics.extend(found)
+        analysis: dict[str, dict[str, Any]] = {}
+        files: list[str] = []
+        suppressed = 0
+        documents: dict[str, Document] = {}
+        # A file that another checked spec includes is checked as part of that spec only. Roots are
+        # the files no other checked file includes; files only reachable in an include cycle stay.
+        resolved = {name: Path(name).resolve() for name, _ in loaded if name != "<string>"}
+        roots = [r for name, r in loaded if name == "<string>" or resolved[name] not in included]
+        covered = set().union(*(r.included for r in roots)) if roots else set()
+        for name, result in loaded:
+            if name != "<string>" and not any(result is r for r in roots) and resolved[name] in covered:
+                continue
+            found: list[Diagnostic] = []
+            for p in result.problems:
+                found.append(engine_diag(p.code, p.span, p.message, p.help))
+            doc = result.document
+            if doc is not None:
+                files.extend(f for f in doc.files if f not in files)
+                documents[doc.root] = doc
+                spec_analysis: dict[str, Any] = {}
+                dataset = None
+                segments: list = []
+                if seg is not None:
+                    segments, seg_diags = _discover_segments(doc, seg, data, registry, allowed, engine_diag)
+                    found.extend(seg_diags)
+                elif data is not None or any(_has_data(doc)):
+                    dataset, data_diags = _load_data(doc, data, registry, allowed, engine_diag)
+                    found.extend(data_diags)
+                found.extend(_run_rules(doc, selected, cfg, dataset, spec_analysis, engine_diag, pm, progress))
+                analysis[doc.root] = spec_analysis
+                before = {(d.code, d.span, d.message) for d in found}
+                kept, n_suppressed = _apply_suppressions(doc, found, registry, engine_diag)
+                suppressed += n_suppressed
+                found = kept
+                if segments:
+                    # What the spec says without data is said once: a segment repeats none of it, not
+                    # even as a suppression counted again.
+                    spec_keys = before | {(d.code, d.span, d.message) for d in kept}
+                    seg.run(doc, cfg, segments, allowed, data, frozenset(spec_keys), progress)
+            diagnostics.extend(found)
 
-    diagnostics = _filter_and_override(diagnostics, registry, cfg)
-    diagnostics = _dedupe(sorted(diagnostics, key=Diagnostic.sort_key))
-    inline = {"<string>": item for kind, item in sources if kind == "text"}
-    report = Report(diagnostics, analysis, files, cfg.fail_on, suppressed, registry, documents, inline)
-    if seg is not None:
-        if seg.pool is not None:
+        diagnostics = _filter_and_override(diagnostics, registry, cfg)
+        diagnostics = _dedupe(sorted(diagnostics, key=Diagnostic.sort_key))
+        inline = {"<string>": item for kind, item in sources if kind == "text"}
+        report = Report(diagnostics, analysis, files, cfg.fail_on, suppressed, registry, documents, inline)
+        if seg is not None:
+            report.segments = seg.rollup
+            report.segment_results = seg.results
+            tail = _dedupe(sorted(_filter_and_override(seg.spec_notes(), registry, cfg), key=Diagnostic.sort_key))
+            report.diagnostics.extend(tail)  # the spec's own, then what segments add up to,
+            report.diagnostics.extend(seg.diagnostics)  # then each segment's, in segment order
+            report.suppressed += seg.suppressed
+            report.streamed_counts = seg.counts
+            report.streamed_exit = seg.exit
+            if seg.error:
+                code = "MS005" if seg.failed else "MS006"
+                done = seg.failed and seg.rollup.count > 0
+                report.diagnostics.append(engine_diag(code, Span.point("<segments>"), seg.error,
+                                                      "the segments checked before it are reported"
+                                                      if done else None))
+    finally:  # workers and a cluster connection end with the run, however it ends
+        if seg is not None and seg.pool is not None:
             seg.pool.close()
-        report.segments = seg.rollup
-        report.segment_results = seg.results
-        tail = _dedupe(sorted(_filter_and_override(seg.spec_notes(), registry, cfg), key=Diagnostic.sort_key))
-        report.diagnostics.extend(tail)  # the spec's own, then what segments add up to,
-        report.diagnostics.extend(seg.diagnostics)  # then each segment's, in segment order
-        report.suppressed += seg.suppressed
-        report.streamed_counts = seg.counts
-        report.streamed_exit = seg.exit
-        if seg.error:
-            code = "MS005" if seg.failed else "MS006"
-            report.diagnostics.append(engine_diag(code, Span.point("<segments>"), seg.error,
-                                                  "the segments checked before it are reported"
-                                                  if seg.failed else None))
     return report
 
 
@@ -580,9 +582,9 @@ class _SegmentRun:
     pool: Any = None  # worker processes started early, or a Dask cluster (metricsense.segments)
 
     def remote(self, data: Any) -> bool:
-        """True when segments are found and checked by workers, not in this process: in-memory
-        tables stay here (they are never shipped), and so do runs with plugins registered by hand,
-        which workers could not load."""
+        """True when workers find and check the segments, not this process."""
+        # In-memory tables stay here (never shipped), and so do runs with plugins registered by
+        # hand, which workers could not load.
         return data is None and self.shippable and (self.jobs > 1 or bool(self.scheduler))
 
     def runner(self):
@@ -594,8 +596,7 @@ class _SegmentRun:
         return self.pool
 
     def find(self, doc: Document, data: Any, readers, allowed: list[Path]):
-        """The segments of ``doc``'s data (metricsense.segments.Found), found by a worker when
-        the segments will be checked by workers; None when that failed (``error`` says why)."""
+        """The segments of ``doc``'s data (segments.Found), or None when the workers failed."""
         from metricsense import segments as sg
 
         if self.error:  # the workers failed on an earlier spec: nothing more is checked
@@ -606,7 +607,7 @@ class _SegmentRun:
             return self.runner().call(sg.discover_here, doc, self.by, tuple(allowed), Path.cwd(),
                                       tuple(self.disabled))
         except sg.WorkerError as exc:
-            self.error, self.failed = str(exc), True
+            self.error, self.failed = f"while finding the segments of `{doc.root}`: {exc}", True
         except sg.SegmentError as exc:
             self.error = str(exc)
         return None

@@ -65,6 +65,11 @@ class SegmentResult:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
 
+    def __copy__(self) -> SegmentResult:
+        twin = object.__new__(SegmentResult)
+        twin.__dict__.update(self.__dict__)
+        return twin
+
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails: the findings of a result that has not unpacked them.
         packed = self.__dict__.get("_packed")
@@ -248,9 +253,7 @@ def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], ba
 
 def discover_here(doc: Document, by: str, allowed: tuple[Path, ...], base: Path,
                   disabled: tuple[str, ...]) -> Found:
-    """``discover`` run in a worker, with the worker's own readers: the client of a parallel run
-    never opens the data (neither its rows nor, for Parquet, its footer), so its memory does not
-    grow with the data."""
+    """``discover`` in a worker, with its own readers (so the client never opens the data)."""
     from metricsense.loader import DISPLAY_BASE
 
     token = DISPLAY_BASE.set(str(base))
@@ -372,12 +375,13 @@ def _tag(d: Diagnostic, by: str, label: str) -> Diagnostic:
 
 
 def batch_sizes(n: int, workers: int) -> Iterator[int]:
-    """Segments per task, task by task: enough to amortise reading a batch, and (with several
-    workers) smaller towards the end, so that workers finish together (guided scheduling: a
-    task takes at most a quarter of a worker's share of what is left)."""
+    """Segments per task: up to 32, shrinking to 4 towards the end with several workers (guided)."""
+    # NOTE: guided scheduling: a task takes at most half a worker's share of what is left, so
+    # workers finish within a few segments of each other, not one waiting out the other's last
+    # 32. The floor of 4 bounds the extra tasks (and reads) to about 4 per worker.
     left = n
     while left > 0:
-        size = 32 if workers <= 1 else max(2, min(32, -(-left // (workers * 4))))
+        size = 32 if workers <= 1 else max(4, min(32, -(-left // (workers * 2))))
         size = min(size, left)
         yield size
         left -= size
@@ -509,11 +513,14 @@ class DaskPool:
                 socket.create_connection((host, port), timeout=5).close()
             except OSError as exc:
                 raise SegmentError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
+        self.client = None
         try:
             self.client = Client(address, timeout="10s", set_as_default=False)
+            self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
         except Exception as exc:
+            if self.client is not None:
+                self.client.close()
             raise SegmentError(f"cannot reach the Dask scheduler at {address}: {type(exc).__name__}: {exc}") from None
-        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
     def _result(self, fut) -> Any:
         try:
@@ -522,7 +529,11 @@ class DaskPool:
             raise WorkerError(f"a task on the Dask cluster failed: {type(exc).__name__}: {exc}") from None
 
     def call(self, fn: Callable, *args: Any) -> Any:
-        return self._result(self.client.submit(fn, *args, pure=False))
+        try:
+            fut = self.client.submit(fn, *args, pure=False)
+        except Exception as exc:
+            raise WorkerError(f"a task could not be sent to the Dask cluster: {type(exc).__name__}: {exc}") from None
+        return self._result(fut)
 
     def run(self, jobs_iter: Iterable[BatchJob], window: int | None = None) -> Iterator[SegmentResult]:
         yield from _ordered(lambda job: self.client.submit(run_batch, job, pure=False), self._result,

@@ -228,14 +228,15 @@ def test_streamed_run_keeps_only_the_rollup(folder):
     assert report.segments.rules() == kept.segments.rules()
 
 
-def test_confidentiality_holds_per_segment(folder):
+@pytest.mark.parametrize("jobs", [[], ["--jobs", "2"]])
+def test_confidentiality_holds_per_segment(folder, jobs):
     """`south` has 3 team answers (< min_group 5): nothing of its survey appears anywhere."""
     for fmt in ("json", "text", "sarif", "markdown", "html"):
-        result = run_msense("check", "csv.msense", "--by", "team", "--format", fmt, cwd=folder)
+        result = run_msense("check", "csv.msense", "--by", "team", "--format", fmt, *jobs, cwd=folder)
         assert result.returncode == 1, result.stderr
         text = result.stdout + result.stderr
         assert "grp-south" not in text and "mgr-1" not in text, fmt
-    doc = json.loads(run_msense("check", "csv.msense", "--by", "team", "--format", "json", cwd=folder).stdout)
+    doc = json.loads(run_msense("check", "csv.msense", "--by", "team", "--format", "json", *jobs, cwd=folder).stdout)
     # Which segment hides a group is not said (a segment may be one team): the count is summed.
     assert not [d for d in doc["diagnostics"] if d["code"] == "MS502" and "segment" in d]
     notes = [d for d in doc["diagnostics"] if d["code"] == "MS502"]
@@ -463,11 +464,13 @@ def test_a_script_without_a_main_guard_gets_a_diagnostic(folder, tmp_path):
         "import metricsense\n"
         f"r = metricsense.check({str(folder / 'csv.msense')!r}, by='team', jobs=2, config={{}})\n"
         "print('EXIT', r.exit_code)\n"
-        "print([d.message for d in r.diagnostics if d.code == 'MS005'])\n", "utf-8")
+        "print([d.message for d in r.diagnostics if d.code == 'MS005'])\n"
+        "print('HELP', [d.help for d in r.diagnostics if d.code == 'MS005'])\n", "utf-8")
     result = subprocess.run([sys.executable, "-P", str(script)], capture_output=True, text=True, timeout=120,
                             cwd=tmp_path)
     assert "EXIT 3" in result.stdout, result.stdout + result.stderr[-2000:]
-    assert "__main__" in result.stdout
+    assert "__main__" in result.stdout and "while finding the segments of" in result.stdout
+    assert "HELP [None]" in result.stdout  # no segment was checked: none is said to be reported
 
 
 def test_no_data_and_empty_columns_are_errors(tmp_path):
@@ -550,13 +553,16 @@ def test_batches_shrink_towards_the_end_so_workers_finish_together():
     from metricsense.segments import batch_sizes
 
     for n in (1, 2, 7, 12, 100, 1000, 10_007):
-        serial, two = list(batch_sizes(n, 1)), list(batch_sizes(n, 2))
-        assert sum(serial) == sum(two) == n
+        serial = list(batch_sizes(n, 1))
+        assert sum(serial) == n
         assert serial == [32] * (n // 32) + ([n % 32] if n % 32 else [])
-        assert all(1 <= s <= 32 for s in two)
-        assert two == sorted(two, reverse=True)  # never a big task after a small one
-        if n >= 1000:
-            assert two[0] == 32 and two[-1] <= 2  # the last tasks are a segment or two
+        for workers in (2, 8, 100):
+            sizes = list(batch_sizes(n, workers))
+            assert sum(sizes) == n and all(1 <= s <= 32 for s in sizes)
+            assert sizes == sorted(sizes, reverse=True)  # never a big task after a small one
+            assert len(sizes) <= -(-n // 32) + 5 * workers  # the shrinking adds a few tasks a worker
+            if n >= 1000 and workers == 2:
+                assert sizes[0] == 32 and sizes[-1] <= 4  # the last tasks are a few segments
 
 
 def test_a_result_from_a_worker_unpacks_its_findings_only_when_read(folder):

@@ -295,27 +295,34 @@ def _rows_to_table(names: list[str], rows: list[tuple], origin: str) -> Table:
 _NUMBER_TYPES = frozenset({int, float, type(None)})
 
 
+def _whole_numbers(values) -> np.ndarray:
+    """int64, else uint64 (an unsigned 64-bit id), else text: two ids never become one float."""
+    for dtype in (np.int64, np.uint64):
+        try:
+            return np.array(values, dtype=dtype)
+        except OverflowError:
+            pass
+    return np.array([str(v) for v in values], dtype=object)
+
+
 def _column_from_python(values) -> np.ndarray:
     import datetime as dt
     from decimal import Decimal
 
     types = set(map(type, values))
-    try:  # the usual columns, in one C pass each
-        if types == {int}:
-            return np.array(values, dtype=np.int64)
+    if types == {int}:
+        return _whole_numbers(values)
+    try:  # the usual columns, in one C pass
         if types and types <= _NUMBER_TYPES | {Decimal}:
             return np.array(values, dtype=np.float64)
     except (OverflowError, TypeError, ValueError):
-        pass  # integers beyond int64 or float: one by one below
+        pass  # numbers beyond float: one by one below
     present = [v for v in values if v is not None]
     if present and all(isinstance(v, (dt.date, dt.datetime)) for v in present) and len(present) == len(values):
         return np.array([np.datetime64(v.date() if isinstance(v, dt.datetime) else v) for v in values],
                         dtype="datetime64[D]")
     if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present) and len(present) == len(values):
-        try:
-            return np.array(values, dtype=np.int64)
-        except OverflowError:  # beyond int64: as floats, like a number column with gaps
-            pass
+        return _whole_numbers(values)
     if all(isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) for v in present):
         return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
     return np.array([None if v is None else str(v) for v in values], dtype=object)

@@ -245,9 +245,12 @@ def _column_one_by_one(values):
     def number(v):
         return isinstance(v, (int, float, Decimal)) and not isinstance(v, bool)
 
-    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values) and \
-            all(-2**63 <= v < 2**63 for v in values):
-        return np.array(values, dtype=np.int64)
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        if all(-2**63 <= v < 2**63 for v in values):
+            return np.array(values, dtype=np.int64)
+        if all(0 <= v < 2**64 for v in values):
+            return np.array(values, dtype=np.uint64)
+        return np.array([str(v) for v in values], dtype=object)  # an id beyond 64 bits stays itself
     if all(v is None or number(v) for v in values):
         return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
     return np.array([None if v is None else str(v) for v in values], dtype=object)
@@ -277,3 +280,6 @@ def test_sql_columns_read_in_one_pass_match_value_by_value():
 
     same()
     assert _column_from_python((Decimal("1.5"), None, 2)).tolist()[::2] == [1.5, 2.0]
+    # Distinct ids stay distinct, whatever their size (as floats 2**63 and 2**63 + 1 are equal).
+    for ids in ((2**63, 2**63 + 1), (2**64 + 1, 2**64 + 2), (-2**63 - 1, 5)):
+        assert len(set(_column_from_python(ids).tolist())) == 2
