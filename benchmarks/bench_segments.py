@@ -9,8 +9,9 @@ levers and the KPIs, sorted by segment, as one Parquet file (row groups of 50 wh
 25,000 rows: a batch reads one or two) and as
 an SQLite database with an index on `segment`. Each run is a fresh `msense check SPEC --by segment
 --format json -o /dev/null` process; its own peak RSS (VmHWM of that process, workers not
-included) is the client's memory. A 2-worker LocalCluster is started by this script and shared
-by the Dask runs. Runs at the larger sizes take a while: pass smaller --segments to sample.
+included) is the client's memory. The Dask runs come last, on a 2-worker LocalCluster
+this script starts for them (so no idle cluster shares the cores with the other runs). Runs at
+the larger sizes take a while: pass smaller --segments to sample.
 """
 
 from __future__ import annotations
@@ -126,30 +127,40 @@ def main() -> None:
     args = ap.parse_args()
 
     cluster = None
-    if "dask" in args.runners:
-        from distributed import LocalCluster
 
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                               local_directory=str(CACHE / "dask-work"), silence_logs=40)
+    def dask_address() -> str:
+        # NOTE: started for the first Dask run, not before: an idle cluster's heartbeats took a
+        # few percent of a core from the serial and --jobs runs.
+        nonlocal cluster
+        if cluster is None:
+            from distributed import LocalCluster
+
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   local_directory=str(CACHE / "dask-work"), silence_logs=40)
+        return cluster.scheduler_address
+
     rows = []
     try:
+        folders = {}
         for n in args.segments:
             t0 = time.perf_counter()
-            folder = generate(n, args.kpis, args.periods)
+            folders[n] = folder = generate(n, args.kpis, args.periods)
             print(f"data: {n} segments x {args.kpis} KPIs x {args.periods} periods "
                   f"({(folder / 'kpis.parquet').stat().st_size / 2**20:.0f} MiB Parquet, "
                   f"{(folder / 'kpis.db').stat().st_size / 2**20:.0f} MiB SQLite; {time.perf_counter() - t0:.0f} s)",
                   flush=True)
-            for source in args.sources:
-                spec = folder / f"{source}.msense"
-                for runner in args.runners:
-                    extra = {"serial": [], "jobs2": ["--jobs", "2"],
-                             "dask": ["--scheduler", cluster.scheduler_address] if cluster else []}[runner]
-                    seconds, rss, code = run_client(spec, extra)
-                    rows.append({"segments": n, "source": source, "runner": runner, "seconds": seconds,
-                                 "per_second": n / seconds, "client_rss_mib": rss / 1024, "exit": code})
-                    print(f"  {source:<8} {runner:<7} {seconds:8.1f} s  {n / seconds:8.1f} segments/s  "
-                          f"client peak {rss / 1024:6.0f} MiB  (exit {code})", flush=True)
+        # Dask runs come last, so the cluster is idle during no other run.
+        runs = [(n, source, runner) for runner in args.runners if runner != "dask"
+                for n in args.segments for source in args.sources]
+        runs += [(n, source, "dask") for n in args.segments for source in args.sources if "dask" in args.runners]
+        for n, source, runner in runs:
+            spec = folders[n] / f"{source}.msense"
+            extra = ["--jobs", "2"] if runner == "jobs2" else ["--scheduler", dask_address()] if runner == "dask" else []
+            seconds, rss, code = run_client(spec, extra)
+            rows.append({"segments": n, "source": source, "runner": runner, "seconds": seconds,
+                         "per_second": n / seconds, "client_rss_mib": rss / 1024, "exit": code})
+            print(f"  {n:>6} {source:<8} {runner:<7} {seconds:8.1f} s  {n / seconds:8.1f} segments/s  "
+                  f"client peak {rss / 1024:6.0f} MiB  (exit {code})", flush=True)
     finally:
         if cluster is not None:
             cluster.close()
