@@ -310,6 +310,11 @@ def _split(tables: list, column: str, labels: tuple[str, ...]) -> dict[str, list
     return per
 
 
+def _run_part(shared: BatchJob, values: tuple, labels: tuple) -> list[SegmentResult]:
+    """run_batch for these segments of a job whose other parts were sent once (a Dask task)."""
+    return run_batch(replace(shared, values=values, labels=labels))
+
+
 def _run_batch(job: BatchJob, manager) -> list[SegmentResult]:
     from metricsense.data.dataset import _Builder
     from metricsense.data.table import RowFilter, find_column
@@ -536,8 +541,24 @@ class DaskPool:
         return self._result(fut)
 
     def run(self, jobs_iter: Iterable[BatchJob], window: int | None = None) -> Iterator[SegmentResult]:
-        yield from _ordered(lambda job: self.client.submit(run_batch, job, pure=False), self._result,
-                            jobs_iter, window or 2 * self.workers)
+        # NOTE: the jobs of one run share everything but their segments: the spec and the rest go
+        # to every worker once (scattered), and a task carries only its segments. Sent whole
+        # with each task, they cost the client memory that grew with the number of tasks.
+        shared: list = []
+
+        def submit(job: BatchJob):
+            try:
+                if not shared:
+                    shared.append(self.client.scatter(replace(job, values=(), labels=()), broadcast=True,
+                                                      hash=False))
+                return self.client.submit(_run_part, shared[0], job.values, job.labels, pure=False)
+            except Exception as exc:
+                raise WorkerError(f"a task could not be sent to the Dask cluster: {type(exc).__name__}: {exc}") from None
+
+        try:
+            yield from _ordered(submit, self._result, jobs_iter, window or 2 * self.workers)
+        finally:
+            shared.clear()  # the scattered spec is released with its future
 
     def close(self) -> None:
         self.client.close()
