@@ -127,6 +127,8 @@ def main() -> None:
     args = ap.parse_args()
 
     cluster = None
+    if "dask" in args.runners:
+        import distributed  # noqa: F401 - fail now, not after hours of the other runs
 
     def dask_address() -> str:
         # NOTE: started for the first Dask run, not before: an idle cluster's heartbeats took a
@@ -164,6 +166,7 @@ def main() -> None:
     finally:
         if cluster is not None:
             cluster.close()
+        (CACHE / "last.json").write_text(json.dumps(rows, indent=2))  # what ran, even if a run failed
 
     print("\nratios (same source, same size):")
     for n in args.segments:
@@ -186,7 +189,6 @@ def main() -> None:
                     growth = b[0]["client_rss_mib"] / a[0]["client_rss_mib"] - 1
                     print(f"  {source:<8} {runner:<7} {a[0]['client_rss_mib']:6.0f} -> {b[0]['client_rss_mib']:6.0f} MiB "
                           f"({growth:+.1%}) {'PASS' if growth <= 0.10 else 'MISS'}")
-    (CACHE / "last.json").write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

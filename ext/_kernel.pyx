@@ -1324,10 +1324,10 @@ def _cond_small(const double[:, :, ::1] g, int isa=-1):
     cdef double[::1] out = out_a
     if n == 0:
         return out_a
-    if max(k, m) > MAXSMALL or max(k, m) > MS_JACOBI_COLS:  # ms_jacobi_block's arrays hold 16 columns
-        raise ValueError(f"matrices up to {MAXSMALL} x {MAXSMALL} only")
     if k * m == 0:  # condition_number sends these to the reference; so does this
         return np.asarray(_ref().condition_number(np.asarray(g)), dtype=np.float64).reshape(n)
+    if max(k, m) > MAXSMALL or max(k, m) > MS_JACOBI_COLS:  # ms_jacobi_block's arrays hold 16 columns
+        raise ValueError(f"matrices up to {MAXSMALL} x {MAXSMALL} only")
     if isa < 0:
         isa = _JACOBI_ISA
         if n % MS_LANES < _SCALAR_TAIL:

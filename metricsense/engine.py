@@ -541,7 +541,10 @@ def check(
                                                       if done else None))
     finally:  # workers and a cluster connection end with the run, however it ends
         if seg is not None and seg.pool is not None:
-            seg.pool.close()
+            try:
+                seg.pool.close()
+            except Exception as exc:  # noqa: BLE001 - the report (or the run's own error) matters more
+                warnings.warn(f"metricsense: closing the segment workers failed: {exc}", RuntimeWarning, stacklevel=2)
     return report
 
 
@@ -629,7 +632,7 @@ class _SegmentRun:
                 if progress is not None:
                     progress(self.rollup.specs[result.spec], len(segments), f"{doc.root}: {self.by} {result.segment}")
         except sg.WorkerError as exc:
-            self.error, self.failed = str(exc), True
+            self.error, self.failed = f"while checking the segments of `{doc.root}`: {exc}", True
         except sg.SegmentError as exc:
             self.error = str(exc)
 

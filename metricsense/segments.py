@@ -66,7 +66,7 @@ class SegmentResult:
         self.__dict__.update(state)
 
     def __copy__(self) -> SegmentResult:
-        twin = object.__new__(SegmentResult)
+        twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)
         return twin
 
@@ -542,15 +542,16 @@ class DaskPool:
 
     def run(self, jobs_iter: Iterable[BatchJob], window: int | None = None) -> Iterator[SegmentResult]:
         # NOTE: the jobs of one run share everything but their segments: the spec and the rest go
-        # to every worker once (scattered), and a task carries only its segments. Sent whole
+        # to the cluster once (scattered), and a task carries only its segments. Sent whole
         # with each task, they cost the client memory that grew with the number of tasks.
         shared: list = []
 
         def submit(job: BatchJob):
             try:
                 if not shared:
-                    shared.append(self.client.scatter(replace(job, values=(), labels=()), broadcast=True,
-                                                      hash=False))
+                    # NOTE: no broadcast: a worker fetches it for its first task (Dask's memory
+                    # manager would drop broadcast copies anyway).
+                    shared.append(self.client.scatter(replace(job, values=(), labels=()), hash=False))
                 return self.client.submit(_run_part, shared[0], job.values, job.labels, pure=False)
             except Exception as exc:
                 raise WorkerError(f"a task could not be sent to the Dask cluster: {type(exc).__name__}: {exc}") from None

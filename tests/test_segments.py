@@ -560,6 +560,7 @@ def test_batches_shrink_towards_the_end_so_workers_finish_together():
             sizes = list(batch_sizes(n, workers))
             assert sum(sizes) == n and all(1 <= s <= 32 for s in sizes)
             assert sizes == sorted(sizes, reverse=True)  # never a big task after a small one
+            assert all(s >= 4 for s in sizes[:-1])  # the floor (the last task takes what is left)
             assert len(sizes) <= -(-n // 32) + 5 * workers  # the shrinking adds a few tasks a worker
             if n >= 1000 and workers == 2:
                 assert sizes[0] == 32 and sizes[-1] <= 4  # the last tasks are a few segments
@@ -626,3 +627,35 @@ def test_the_rollup_is_written_in_pieces_that_make_the_same_json():
     same()
     rules = [{"code": "MS101", "segments": [f"s{i:05d}" for i in range(1000)]}]
     assert max(len(p) for p in _json_pieces(rules, 2)) < 100  # no piece holds the list
+
+
+def test_a_copy_of_a_packed_result_stays_packed_and_complete(folder):
+    import copy
+    import pickle
+
+    report = metricsense.check(folder / "csv.msense", by="team", config={})
+    result = next(r for r in report.segment_results if r.diagnostics)
+    packed = pickle.loads(pickle.dumps(result))
+    twin = copy.copy(packed)
+    assert type(twin) is type(packed) and "diagnostics" not in twin.__dict__
+    assert twin.brief() == result.brief() and twin.diagnostics == result.diagnostics
+    assert "diagnostics" not in packed.__dict__  # unpacking the copy left the original packed
+    assert packed.diagnostics == result.diagnostics
+
+
+def test_two_specs_on_a_dask_cluster_give_the_serial_result(folder):
+    require("distributed")
+    from distributed import LocalCluster
+
+    specs = ("csv.msense", "parquet.msense")
+    serial = run_msense("check", *specs, "--by", "team", "--format", "json", cwd=folder)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      local_directory=str(folder / "dask-work-2")) as cluster:
+        on_dask = run_msense("check", *specs, "--by", "team", "--format", "json",
+                             "--scheduler", cluster.scheduler_address, cwd=folder)
+        with cluster.get_client() as client:  # nothing the run sent is left on the cluster
+            held = client.run(lambda dask_worker: len(dask_worker.data))
+    assert on_dask.returncode == serial.returncode == 1, on_dask.stderr
+    assert on_dask.stdout == serial.stdout
+    assert json.loads(serial.stdout)["segments"]["count"] == 2 * len(TEAMS)
+    assert sum(held.values()) == 0

@@ -305,6 +305,19 @@ def _whole_numbers(values) -> np.ndarray:
     return np.array([str(v) for v in values], dtype=object)
 
 
+def _big_whole_numbers(values, types: set) -> bool:
+    """Whole numbers (int, or a Decimal without a fraction) with gaps, one beyond 2**53: as
+    floats two ids could become one, so such a column is read as text."""
+    from decimal import Decimal
+
+    if not types <= {int, Decimal, type(None)} or types <= {type(None)}:
+        return False
+    whole = [v for v in values if v is not None]
+    if not all(isinstance(v, int) or (v.is_finite() and v == v.to_integral_value()) for v in whole):
+        return False
+    return any(abs(v) >= 2**53 for v in whole)
+
+
 def _column_from_python(values) -> np.ndarray:
     import datetime as dt
     from decimal import Decimal
@@ -312,6 +325,8 @@ def _column_from_python(values) -> np.ndarray:
     types = set(map(type, values))
     if types == {int}:
         return _whole_numbers(values)
+    if _big_whole_numbers(values, types):
+        return np.array([None if v is None else str(v) for v in values], dtype=object)
     try:  # the usual columns, in one C pass
         if types and types <= _NUMBER_TYPES | {Decimal}:
             return np.array(values, dtype=np.float64)
@@ -363,7 +378,7 @@ def read_sqlite(request: ReadRequest) -> Iterator[Table]:
         if wrapped is not None:
             try:  # NOTE: a query that cannot be wrapped is run as written, filtered after reading
                 cur = conn.execute(wrapped[0], wrapped[1] or ())
-            except sqlite3.Error:
+            except (sqlite3.Error, OverflowError):  # OverflowError: a value SQLite cannot bind
                 cur = None
         if cur is None:
             cur = conn.execute(request.source.query or "")

@@ -153,10 +153,14 @@ def condition_number(g: np.ndarray) -> np.ndarray | float:
     G is k x m (KPIs x levers) and may be non-square: sigma_min is then the smallest of the
     min(k, m) singular values. NaN policy: NaN if G holds a NaN or inf. A G that is rank-deficient
     at working precision (sigma_min <= max(k, m) * eps * sigma_max, the ``matrix_rank`` cutoff;
-    this includes the zero matrix) has condition number inf.
+    this includes the zero matrix) has condition number inf. An empty G (no KPIs or no levers)
+    has none: NaN.
     """
     g = _stack(g)
     k, m = g.shape[-2:]
+    if min(k, m) == 0:
+        out = np.full(g.shape[:-2], np.nan)
+        return float(out) if out.ndim == 0 else out
     finite = np.isfinite(g).all(axis=(-2, -1))
     s = np.linalg.svd(g if finite.all() else np.where(finite[..., None, None], g, 0.0), compute_uv=False)
     smax, smin = s[..., 0], s[..., -1]

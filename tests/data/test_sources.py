@@ -251,6 +251,11 @@ def _column_one_by_one(values):
         if all(0 <= v < 2**64 for v in values):
             return np.array(values, dtype=np.uint64)
         return np.array([str(v) for v in values], dtype=object)  # an id beyond 64 bits stays itself
+    whole = [v for v in values if v is not None]
+    if whole and all((isinstance(v, int) and not isinstance(v, bool)) or
+                     (isinstance(v, Decimal) and v.is_finite() and v == int(v)) for v in whole) and \
+            any(abs(v) >= 2**53 for v in whole):
+        return np.array([None if v is None else str(v) for v in values], dtype=object)  # ids with gaps
     if all(v is None or number(v) for v in values):
         return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
     return np.array([None if v is None else str(v) for v in values], dtype=object)
@@ -280,6 +285,11 @@ def test_sql_columns_read_in_one_pass_match_value_by_value():
 
     same()
     assert _column_from_python((Decimal("1.5"), None, 2)).tolist()[::2] == [1.5, 2.0]
-    # Distinct ids stay distinct, whatever their size (as floats 2**63 and 2**63 + 1 are equal).
-    for ids in ((2**63, 2**63 + 1), (2**64 + 1, 2**64 + 2), (-2**63 - 1, 5)):
-        assert len(set(_column_from_python(ids).tolist())) == 2
+    # Distinct ids stay distinct, whatever their size (as floats 2**63 and 2**63 + 1 are equal),
+    # with gaps (a NULL) and as PostgreSQL's numeric (Decimal) too.
+    for ids in ((2**63, 2**63 + 1), (2**64 + 1, 2**64 + 2), (-2**63 - 1, 5), (2**53 + 1, 2**53, None),
+                (Decimal(2**64 - 1), Decimal(2**64 - 2)), (Decimal(2**60), None, 2**60 + 1)):
+        column = _column_from_python(ids).tolist()
+        assert len({v for v in column if v is not None}) == 2, ids
+    assert _column_from_python((2**53 + 1, None)).tolist() == [str(2**53 + 1), None]
+    assert _column_from_python((Decimal("1.5"), None, 2**60)).dtype == np.float64  # not whole: numbers

@@ -316,3 +316,10 @@ def test_condition_number_of_larger_small_matrices(backend, k, m):
     g = u @ s @ np.swapaxes(v, -1, -2)
     assert_allclose(backend.condition_number(g), np.linalg.cond(g), rtol=1e-9)
     assert_allclose(backend.condition_number(g * 1e-250), np.linalg.cond(g), rtol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(3, 0, 2), (2, 0, 0), (1, 0, 17), (0, 3)])
+def test_an_empty_gain_matrix_has_no_condition_number(backend, shape):
+    """No KPIs or no levers: NaN (there is no smallest singular value), never a crash."""
+    out = np.asarray(backend.condition_number(np.zeros(shape)))
+    assert out.shape == shape[:-2] and np.isnan(out).all()
