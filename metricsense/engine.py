@@ -456,11 +456,8 @@ def check(
         seg = _SegmentRun(by, jobs if jobs is not None else cfg.jobs, scheduler or cfg.scheduler,
                           on_segment, keep_segments, Rollup(by), list(disabled_plugins), pm, registry,
                           plugin_manager is None or _workers_can_load(pm, disabled_plugins))
-        if data is None and seg.shippable and seg.jobs > 1 and not seg.scheduler:
-            from metricsense.segments import WorkerPool
-
-            seg.pool = WorkerPool(seg.jobs)  # workers start now, while the specs are read
-            seg.pool.warm()
+        if seg.remote(data) and not seg.scheduler:
+            seg.runner().warm()  # worker processes start now, while the specs are read
 
     try:
         loaded: list[tuple[str, Loaded]] = []
@@ -609,11 +606,18 @@ class _SegmentRun:
         try:
             return self.runner().call(sg.discover_here, doc, self.by, tuple(allowed), Path.cwd(),
                                       tuple(self.disabled))
-        except sg.WorkerError as exc:
-            self.error, self.failed = f"while finding the segments of `{doc.root}`: {exc}", True
         except sg.SegmentError as exc:
-            self.error = str(exc)
+            self._stop(exc, f"while finding the segments of `{doc.root}`")
         return None
+
+    def _stop(self, exc: Exception, doing: str) -> None:
+        """The run cannot go on: a worker failed (MS005, saying while doing what), or it could not start."""
+        from metricsense.segments import WorkerError
+
+        if isinstance(exc, WorkerError):
+            self.error, self.failed = f"{doing}: {exc}", True
+        else:
+            self.error = str(exc)
 
     def run(self, doc: Document, cfg: Config, segments, allowed, data, spec_keys, progress=None) -> None:
         from metricsense import segments as sg
@@ -631,10 +635,8 @@ class _SegmentRun:
                 self._take(result, cfg)
                 if progress is not None:
                     progress(self.rollup.specs[result.spec], len(segments), f"{doc.root}: {self.by} {result.segment}")
-        except sg.WorkerError as exc:
-            self.error, self.failed = f"while checking the segments of `{doc.root}`: {exc}", True
         except sg.SegmentError as exc:
-            self.error = str(exc)
+            self._stop(exc, f"while checking the segments of `{doc.root}`")
 
     def _take(self, result, cfg: Config) -> None:
         self.rollup.add(result)

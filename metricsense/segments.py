@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,8 @@ class SegmentResult:
 
         state = dict(self.__dict__)
         if "diagnostics" in state:
-            found = state.pop("diagnostics")
-            state["_packed"] = pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)
-            state["_brief"] = [(d.code, d.name, int(d.severity)) for d in found]
+            state["_brief"] = self.brief()
+            state["_packed"] = pickle.dumps(state.pop("diagnostics"), protocol=pickle.HIGHEST_PROTOCOL)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -251,16 +251,23 @@ def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], ba
     return found
 
 
-def discover_here(doc: Document, by: str, allowed: tuple[Path, ...], base: Path,
-                  disabled: tuple[str, ...]) -> Found:
-    """``discover`` in a worker, with its own readers (so the client never opens the data)."""
+@contextmanager
+def _paths_shown_from(base: Path) -> Iterator[None]:
+    """Paths in messages relative to ``base`` (the client's working folder), as the client shows them."""
     from metricsense.loader import DISPLAY_BASE
 
     token = DISPLAY_BASE.set(str(base))
     try:
-        return discover(doc, by, None, _manager(disabled)[1].readers, list(allowed), base)
+        yield
     finally:
         DISPLAY_BASE.reset(token)
+
+
+def discover_here(doc: Document, by: str, allowed: tuple[Path, ...], base: Path,
+                  disabled: tuple[str, ...]) -> Found:
+    """``discover`` in a worker, with its own readers (so the client never opens the data)."""
+    with _paths_shown_from(base):
+        return discover(doc, by, None, _manager(disabled)[1].readers, list(allowed), base)
 
 
 # ---- running one batch (in a worker, or here) --------------------------------------------------
@@ -281,13 +288,8 @@ def _manager(disabled: tuple[str, ...]):
 
 def run_batch(job: BatchJob, manager=None) -> list[SegmentResult]:
     """Read the batch's rows once per source, split them per segment, and check each segment."""
-    from metricsense.loader import DISPLAY_BASE
-
-    token = DISPLAY_BASE.set(str(job.base))
-    try:
+    with _paths_shown_from(job.base):
         return _run_batch(job, manager)
-    finally:
-        DISPLAY_BASE.reset(token)
 
 
 def _split(tables: list, column: str, labels: tuple[str, ...]) -> dict[str, list]:
@@ -533,11 +535,17 @@ class DaskPool:
         except Exception as exc:
             raise WorkerError(f"a task on the Dask cluster failed: {type(exc).__name__}: {exc}") from None
 
-    def call(self, fn: Callable, *args: Any) -> Any:
+    @contextmanager
+    def _sending(self) -> Iterator[None]:
+        """What fails while handing work to the cluster, as a WorkerError."""
         try:
-            fut = self.client.submit(fn, *args, pure=False)
+            yield
         except Exception as exc:
             raise WorkerError(f"a task could not be sent to the Dask cluster: {type(exc).__name__}: {exc}") from None
+
+    def call(self, fn: Callable, *args: Any) -> Any:
+        with self._sending():
+            fut = self.client.submit(fn, *args, pure=False)
         return self._result(fut)
 
     def run(self, jobs_iter: Iterable[BatchJob], window: int | None = None) -> Iterator[SegmentResult]:
@@ -547,14 +555,12 @@ class DaskPool:
         shared: list = []
 
         def submit(job: BatchJob):
-            try:
+            with self._sending():
                 if not shared:
                     # NOTE: no broadcast: a worker fetches it for its first task (Dask's memory
                     # manager would drop broadcast copies anyway).
                     shared.append(self.client.scatter(replace(job, values=(), labels=()), hash=False))
                 return self.client.submit(_run_part, shared[0], job.values, job.labels, pure=False)
-            except Exception as exc:
-                raise WorkerError(f"a task could not be sent to the Dask cluster: {type(exc).__name__}: {exc}") from None
 
         try:
             yield from _ordered(submit, self._result, jobs_iter, window or 2 * self.workers)
