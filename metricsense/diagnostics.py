@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,3 +180,64 @@ class Diagnostic:
         if self.segment is not None:
             out["segment"] = self.segment
         return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A user mistake met before the rules run (syntax, includes, data, config, plugins).
+
+    The one problem type: loading, data reading, configuration and plugin loading all hand
+    these to the pipeline, which turns each into a Diagnostic under ``code`` (``to_diagnostic``).
+    """
+
+    code: str
+    span: Span
+    message: str
+    help: str | None = None
+    related: tuple[tuple[Span, str], ...] = ()
+
+    def to_diagnostic(self, rule: Rule) -> Diagnostic:
+        return Diagnostic(self.code, rule.name, rule.severity, self.message, self.span,
+                          tuple(Related(s, m) for s, m in self.related), self.help, {})
+
+
+def anchor(node: Any) -> Span:
+    """Where a finding about ``node`` points: its name when it has one, else its whole span."""
+    if isinstance(node, Span):
+        return node
+    return getattr(node, "name_span", None) or node.span
+
+
+@dataclass
+class EvalContext:
+    """What a rule sees: the spec, its data (when loaded), its options, the analyses, and a way to report."""
+
+    spec: Any  # metricsense.model.Document
+    rule: Rule
+    options: Mapping[str, Any]
+    data: Any = None
+    analysis: dict[str, Any] = field(default_factory=dict)
+
+    def option(self, name: str) -> Any:
+        return self.options[name]
+
+    def report(
+        self,
+        node: Any,
+        message: str,
+        *,
+        related: Iterable[tuple[Any, str]] = (),
+        help: str | None = None,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> Diagnostic:
+        """A Diagnostic against a model node (its name when it has one) or a Span."""
+        return Diagnostic(
+            code=self.rule.code,
+            name=self.rule.name,
+            severity=self.rule.severity,
+            message=message,
+            span=anchor(node),
+            related=tuple(Related(anchor(n), m) for n, m in related),
+            help=help,
+            evidence=dict(evidence or {}),
+        )

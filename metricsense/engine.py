@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from metricsense.config import Config, ConfigError, discover, load_config
-from metricsense.diagnostics import CODE_PATTERN, NAME_PATTERN, Diagnostic, Related, Rule, Severity
+from metricsense.diagnostics import (  # noqa: F401 - EvalContext and anchor: public names here too
+    CODE_PATTERN, NAME_PATTERN, Diagnostic, EvalContext, Related, Rule, Severity, anchor,
+)
 from metricsense.loader import Loaded, load_path
 from metricsense.model import Document
 from metricsense.span import Span
@@ -99,47 +101,6 @@ def build_registry(pm) -> Registry:
                 registry.problems.append((plugin, f"{type(exc).__name__}: {exc}"))
     pm._metricsense_registry = registry
     return registry
-
-
-@dataclass
-class EvalContext:
-    """What a rule sees: the spec, its data (when loaded), its options, and a way to report."""
-
-    spec: Document
-    rule: Rule
-    options: Mapping[str, Any]
-    data: Any = None
-    analysis: dict[str, Any] = field(default_factory=dict)
-
-    def option(self, name: str) -> Any:
-        return self.options[name]
-
-    def report(
-        self,
-        node: Any,
-        message: str,
-        *,
-        related: Iterable[tuple[Any, str]] = (),
-        help: str | None = None,
-        evidence: Mapping[str, Any] | None = None,
-    ) -> Diagnostic:
-        """A Diagnostic against a model node (its name when it has one) or a Span."""
-        return Diagnostic(
-            code=self.rule.code,
-            name=self.rule.name,
-            severity=self.rule.severity,
-            message=message,
-            span=anchor(node),
-            related=tuple(Related(anchor(n), m) for n, m in related),
-            help=help,
-            evidence=dict(evidence or {}),
-        )
-
-
-def anchor(node: Any) -> Span:
-    if isinstance(node, Span):
-        return node
-    return getattr(node, "name_span", None) or node.span
 
 
 @dataclass
