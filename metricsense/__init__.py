@@ -14,7 +14,7 @@ from metricsense.hookspecs import hookimpl
 from metricsense.span import Span
 
 if TYPE_CHECKING:
-    from metricsense.engine import Report
+    from metricsense.report import Report
     from metricsense.model import Document
 
 __version__ = "0.1.0"
@@ -95,7 +95,28 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def __getattr__(name: str):
     if name == "Report":
-        from metricsense.engine import Report
+        from metricsense.report import Report
 
         return Report
     raise AttributeError(name)
+
+
+def _display_in_ipython() -> None:
+    """Inside IPython (a notebook, a console), show reports, specs and findings as HTML at once."""
+    import sys
+
+    if "IPython" not in sys.modules:  # the CLI and plain scripts never pay for this
+        return
+    try:
+        from IPython import get_ipython
+
+        ipython = get_ipython()
+        if ipython is not None and hasattr(ipython, "display_formatter"):
+            from metricsense.widgets.display import register_formatters
+
+            register_formatters(ipython)
+    except Exception:  # noqa: BLE001 - rich display is a nicety; never fail an import for it
+        pass
+
+
+_display_in_ipython()

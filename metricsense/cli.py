@@ -124,7 +124,8 @@ def cli() -> None:
 def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_zero, color, output, by, jobs,
           scheduler, plugin_flags):
     """Check specs (.msense files, folders, Markdown with ```msense blocks)."""
-    from metricsense.engine import build_registry, check as run_check
+    from metricsense.engine import check as run_check
+    from metricsense.registry import build_registry
 
     pm, problems = _manager(plugin_flags)
     registry = build_registry(pm)
@@ -231,7 +232,7 @@ class _SegmentSpool:
         else:
             import json
 
-            from metricsense.render import render_diagnostics
+            from metricsense.reports.text import render_diagnostics
 
             self.diagnostics.write(json.dumps(render_diagnostics(result.diagnostics, self.color)) + "\n")
 
@@ -255,8 +256,8 @@ class _SegmentSpool:
             yield from report.json_chunks(self._raw(self.diagnostics), self._raw(self.results))
             yield "\n"
             return
-        from metricsense.render import render_diagnostics, summary_line
-        from metricsense.segments import rollup_text
+        from metricsense.reports.text import render_diagnostics, summary_line
+        from metricsense.segments.results import rollup_text
 
         head = render_diagnostics(report.diagnostics, self.color, getattr(report, "sources", None))
         if head:
@@ -272,7 +273,7 @@ class _SegmentSpool:
 @_plugin_option
 def rules(fmt, plugin_flags):
     """List every rule: code, name, default severity and summary."""
-    from metricsense.engine import build_registry
+    from metricsense.registry import build_registry
 
     registry = build_registry(_manager(plugin_flags)[0])
     items = sorted(registry.rules.values(), key=lambda r: r.code)
@@ -294,7 +295,7 @@ def rules(fmt, plugin_flags):
 @click.argument("rule_ref", metavar="CODE")
 def explain(rule_ref):
     """Explain a rule: why it matters, an example, and what to do instead."""
-    from metricsense.engine import build_registry
+    from metricsense.registry import build_registry
 
     registry = build_registry(_manager()[0])
     rule = registry.get(rule_ref)
@@ -320,7 +321,7 @@ def explain(rule_ref):
 @_plugin_option
 def plugins(fmt, plugin_flags):
     """List the plugins: version, the hooks they implement and the rules they register."""
-    from metricsense.engine import build_registry
+    from metricsense.registry import build_registry
     from metricsense.plugins import plugin_versions
 
     pm, problems = _manager(plugin_flags)
@@ -338,8 +339,9 @@ def plugins(fmt, plugin_flags):
             "formats": sorted(f for f, (_, p) in registry.formats.items() if p == name),
         })
     rows.sort(key=lambda r: (not r["builtin"], r["name"]))
-    broken = [{"name": p.plugin, "problem": p.message} for p in problems]
-    broken += [{"name": p, "problem": m} for p, m in registry.problems]
+    broken = [{"name": p.subject, "problem": p.detail} for p in problems]
+    broken += [{"name": p.subject, "problem": p.message.removeprefix(f"plugin {p.subject!r} failed while registering: ")}
+               for p in registry.problems]
     if fmt == "json":
         import json
 

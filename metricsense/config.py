@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metricsense.diagnostics import Severity
+from metricsense.diagnostics import Problem, Severity
+from metricsense.span import Span
 
 FAIL_ON = ("error", "warning", "info", "hint", "never")
 _TOP_KEYS = {"select", "ignore", "severity", "fail-on", "rules", "allow-paths", "max-include-depth", "time-budget",
@@ -24,6 +25,10 @@ class ConfigError(Exception):
     def __init__(self, message: str, file: str = "<config>", line: int = 1, column: int = 1) -> None:
         super().__init__(message)
         self.message, self.file, self.line, self.column = message, file, line, column
+
+    @property
+    def problem(self) -> Problem:
+        return Problem("MS006", Span(self.file, self.line, self.column, self.line, self.column + 1), self.message)
 
 
 @dataclass

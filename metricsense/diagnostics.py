@@ -187,7 +187,7 @@ class Problem:
     """A user mistake met before the rules run (syntax, includes, data, config, plugins).
 
     The one problem type: loading, data reading, configuration and plugin loading all hand
-    these to the pipeline, which turns each into a Diagnostic under ``code`` (``to_diagnostic``).
+    these on, and ``Registry.from_problem`` turns each into a Diagnostic under ``code``.
     """
 
     code: str
@@ -195,10 +195,14 @@ class Problem:
     message: str
     help: str | None = None
     related: tuple[tuple[Span, str], ...] = ()
+    #: Whom it is about, when that is not a place in a file (a plugin's name).
+    subject: str | None = None
 
-    def to_diagnostic(self, rule: Rule) -> Diagnostic:
-        return Diagnostic(self.code, rule.name, rule.severity, self.message, self.span,
-                          tuple(Related(s, m) for s, m in self.related), self.help, {})
+    @property
+    def detail(self) -> str:
+        """The message without its subject (`could not be loaded: ...` for `plugin x could not ...`)."""
+        prefix = f"plugin {self.subject} "
+        return self.message[len(prefix):] if self.subject and self.message.startswith(prefix) else self.message
 
 
 def anchor(node: Any) -> Span:

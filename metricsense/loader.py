@@ -7,20 +7,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from metricsense.diagnostics import Problem
 from metricsense.model import Document, Include
 from metricsense.span import Span
 
 MAX_SPEC_BYTES = 50 * 1024 * 1024
-
-
-@dataclass
-class Problem:
-    """A problem met while loading: the rule code it is reported under, where, and what."""
-
-    code: str
-    span: Span
-    message: str
-    help: str | None = None
 
 
 @dataclass

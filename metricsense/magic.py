@@ -13,8 +13,9 @@ comma-separated codes, prefixes or names; ``--as VAR`` stores the Report in a va
 ``--explore`` shows the explorer instead of the report. The cell's output is the Report, shown
 as the HTML report (diagnostics with their source lines, then the pictures).
 
-Loading the extension also teaches IPython to show a Document and a single Diagnostic as HTML
-(a Report and an Agenda know how to show themselves).
+Loading the extension also registers IPython's display formatters for a Report, a Document and a
+single Diagnostic (``metricsense.widgets.display.register_formatters``); importing metricsense
+inside IPython does the same, so a Report shows as HTML without ``%load_ext``.
 """
 
 from __future__ import annotations
@@ -91,17 +92,8 @@ def msense(line: str, cell: str) -> Any:
         return None
 
 
-def register_formatters(ipython: Any) -> None:
-    """HTML for the model and diagnostic classes, which stay free of display code."""
-    from metricsense.diagnostics import Diagnostic
-    from metricsense.model import Document
-    from metricsense.widgets.display import diagnostic_html, document_html
-
-    html = ipython.display_formatter.formatters["text/html"]
-    html.for_type(Document, document_html)
-    html.for_type(Diagnostic, diagnostic_html)
-
-
 def load_ipython_extension(ipython: Any) -> None:
+    from metricsense.widgets.display import register_formatters
+
     ipython.register_magic_function(msense, magic_kind="cell", magic_name="msense")
     register_formatters(ipython)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import pluggy
 
 from metricsense import hookspecs
+from metricsense.diagnostics import Problem
+from metricsense.span import Span
 
 ENTRY_POINT_GROUP = "metricsense"
 
@@ -24,16 +25,13 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "metricsense.evaluators.noise",
     "metricsense.evaluators.distortion",
     "metricsense.data.plugin",
-    "metricsense.formats",
+    "metricsense.reports",
 )
 
 
-@dataclass(frozen=True)
-class PluginProblem:
-    """A plugin that could not be loaded: named, with what went wrong."""
-
-    plugin: str
-    message: str
+def _problem(label: str, what: str) -> Problem:
+    """A plugin that could not be loaded: named, with what went wrong (reported as MS005)."""
+    return Problem("MS005", Span.point("<plugins>"), f"plugin {label} {what}", subject=label)
 
 
 def disabled_from_env() -> set[str]:
@@ -43,7 +41,7 @@ def disabled_from_env() -> set[str]:
 
 def get_plugin_manager(
     entrypoints: bool = True, disabled: Iterable[str] = ()
-) -> tuple[pluggy.PluginManager, list[PluginProblem]]:
+) -> tuple[pluggy.PluginManager, list[Problem]]:
     """A fresh plugin manager (a factory, not a global) and the problems met loading plugins.
 
     ``disabled`` (and ``METRICSENSE_DISABLE_PLUGINS``, comma-separated) name plugins to leave
@@ -52,7 +50,7 @@ def get_plugin_manager(
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     blocked = set(disabled) | disabled_from_env()
-    problems: list[PluginProblem] = []
+    problems: list[Problem] = []
     for name in DEFAULT_PLUGINS:
         if name in blocked:
             pm.set_blocked(name)
@@ -89,7 +87,7 @@ def _may_have_plugins() -> bool:
     return False
 
 
-def _load_entrypoints(pm: pluggy.PluginManager, blocked: set[str]) -> list[PluginProblem]:
+def _load_entrypoints(pm: pluggy.PluginManager, blocked: set[str]) -> list[Problem]:
     if not _may_have_plugins():
         return []
     from importlib.metadata import entry_points
@@ -105,12 +103,12 @@ def _load_entrypoints(pm: pluggy.PluginManager, blocked: set[str]) -> list[Plugi
         try:
             plugin = ep.load()
         except Exception as exc:  # a broken plugin is reported and skipped, never fatal
-            problems.append(PluginProblem(label, f"could not be loaded: {type(exc).__name__}: {exc}"))
+            problems.append(_problem(label, f"could not be loaded: {type(exc).__name__}: {exc}"))
             continue
         needed = getattr(plugin, "METRICSENSE_API", 1)
         if isinstance(needed, int) and needed > hookspecs.API_VERSION:
             problems.append(
-                PluginProblem(
+                _problem(
                     label,
                     f"needs plugin API {needed}, but this metricsense provides API "
                     f"{hookspecs.API_VERSION}: upgrade metricsense",
@@ -120,7 +118,7 @@ def _load_entrypoints(pm: pluggy.PluginManager, blocked: set[str]) -> list[Plugi
         try:
             pm.register(plugin, name=ep.name)
         except Exception as exc:
-            problems.append(PluginProblem(label, f"could not be registered: {exc}"))
+            problems.append(_problem(label, f"could not be registered: {exc}"))
     return problems
 
 

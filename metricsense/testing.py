@@ -96,7 +96,7 @@ def rendered(report, code: str) -> str:
     """The text output restricted to one code, as compared with a case's expected.txt."""
     from dataclasses import replace
 
-    from metricsense.render import render_text
+    from metricsense.reports.text import render_text
 
     only = replace(report, diagnostics=[d for d in report.diagnostics if d.code == code])
     return render_text(only)

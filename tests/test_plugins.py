@@ -158,9 +158,9 @@ def test_a_taken_code_is_an_error_naming_both_plugins():
     pm = manager_with(plugin_module("p", metricsense_register_rules=metricsense_register_rules))
     registry = build_registry(pm)
     assert registry.rules["MS013"].name == "more-kpis-than-levers"  # never silently replaced
-    (plugin, message) = registry.problems[0]
-    assert plugin == "test-plugin-0"
-    assert "MS013" in message and "metricsense.evaluators.structure" in message
+    problem = registry.problems[0]
+    assert problem.code == "MS005" and problem.subject == "test-plugin-0"
+    assert "MS013" in problem.message and "metricsense.evaluators.structure" in problem.message
     report = metricsense.check(SPEC, config={}, plugin_manager=pm)
     assert report.exit_code == 3
 

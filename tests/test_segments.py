@@ -611,7 +611,7 @@ def test_the_rollup_is_written_in_pieces_that_make_the_same_json():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from metricsense.engine import _json_pieces, _json_value
+    from metricsense.encoding import json_pieces as _json_pieces, json_value as _json_value
 
     leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
                      st.text(max_size=4))

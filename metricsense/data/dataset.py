@@ -22,6 +22,7 @@ from metricsense.data.table import (
     to_periods,
 )
 from metricsense.model import KPI, DataSource, Document, Ref, walk_expr
+from metricsense.diagnostics import Problem
 from metricsense.span import Span
 
 SURVEY_COLUMNS = ("role", "manager_id", "group", "question", "score")
@@ -52,21 +53,12 @@ class Survey:
 
 
 @dataclass
-class DataProblem:
-    code: str
-    span: Span
-    message: str
-    related: list[tuple[Span, str]] = field(default_factory=list)
-    help: str | None = None
-
-
-@dataclass
 class DataSet:
     periods: np.ndarray
     series_map: dict[str, Series]
     surveys: dict[str, Survey]
     frequency: str | None
-    problems: list[DataProblem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     def series(self, name: str) -> Series | None:
         return self.series_map.get(name)
@@ -132,7 +124,7 @@ class _Builder:
         self.allowed, self.base = allowed, base
         self.where = where  # one segment's rows (msense check --by), or None for all rows
         self.prefetched = prefetched or {}  # source key -> its (already filtered) tables
-        self.problems: list[DataProblem] = []
+        self.problems: list[Problem] = []
         self.crashes: list[tuple[str, str]] = []  # (plugin, message)
 
     # ---- which source each series reads ----------------------------------------------------
@@ -288,7 +280,7 @@ def _shown(src: DataSource) -> str:
 def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], allowed: list[Path],
           base: Path | None = None, *, where: RowFilter | None = None,
           prefetched: Mapping[tuple, list[Table]] | None = None,
-          ) -> tuple[DataSet, list[DataProblem], list[tuple[str, str]]]:
+          ) -> tuple[DataSet, list[Problem], list[tuple[str, str]]]:
     """Read what ``doc`` points at; problems are returned, never raised.
 
     ``where`` keeps one segment's rows (see metricsense.segments); ``prefetched`` gives tables
@@ -337,12 +329,12 @@ def _reader_plugin(b: _Builder, src: DataSource) -> str:
     return b.readers.get(kind, (None, "metricsense.data"))[1]
 
 
-def _problem(exc: DataError, src: DataSource, needs: list[_Need]) -> DataProblem:
+def _problem(exc: DataError, src: DataSource, needs: list[_Need]) -> Problem:
     related = []
     if exc.line is not None and src.kind == "file" and src.path:
         file = (Path(src.span.file).parent / src.path).as_posix() if src.span.file != "<string>" else src.path
         related.append((Span(file, exc.line, 1, exc.line, 2), "this row"))
-    return DataProblem(exc.code, src.span, exc.message, related)
+    return Problem(exc.code, src.span, exc.message, related=tuple(related))
 
 
 def _period_column(src: DataSource, table: Table) -> str:
@@ -382,16 +374,16 @@ def _read_wide(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
     return out
 
 
-def _missing_column(need: _Need, table: Table) -> DataProblem:
+def _missing_column(need: _Need, table: Table) -> Problem:
     import difflib
 
     close = difflib.get_close_matches(need.column, list(table.columns), n=1, cutoff=0.6)
     span = need.source.span if need.node is None or getattr(need.node, "data", None) is need.source else (
         getattr(need.node, "name_span", None) or need.node.span)
-    return DataProblem(
+    return Problem(
         "MS031", span, f"`{table.origin}` has no column `{need.column}` for `{need.name}`",
-        [(need.source.span, "the data it reads")] if span is not need.source.span else [],
         f"did you mean `{close[0]}`?" if close else f"its columns: {', '.join(list(table.columns)[:12])}",
+        ((need.source.span, "the data it reads"),) if span is not need.source.span else (),
     )
 
 
@@ -478,10 +470,10 @@ def _read_long(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
         for need in members:
             if column not in columns_seen:
                 if need.name not in dotted_bases and need.report_missing:
-                    b.problems.append(DataProblem(
+                    b.problems.append(Problem(
                         "MS031", need.source.span, f"`{origin}` has no column `{column}` for `{need.name}`"))
             elif has_series and label(need) not in labels_seen and need.report_missing:
-                b.problems.append(DataProblem("MS031", need.source.span,
+                b.problems.append(Problem("MS031", need.source.span,
                                               f"`{origin}` has no rows for series `{label(need)}`"))
         pivot = pivots[column]
         if pivot.cube is None:
@@ -674,7 +666,7 @@ def _take(column, mask: np.ndarray):
 def _align(raw: dict, surveys: dict[str, Survey], b: _Builder) -> DataSet:
     kinds = {p.dtype.kind for p, *_ in raw.values() if len(p)}
     if len(kinds) > 1:
-        b.problems.append(DataProblem(
+        b.problems.append(Problem(
             "MS032", Span.point(b.doc.files[0] if b.doc.files else b.doc.root),
             "some sources use dates as periods and others whole numbers; they cannot be aligned",
         ))

@@ -1,8 +1,38 @@
-"""Report formats beyond text and JSON: one module per format, imported only when chosen."""
+"""The output formats: one module per format, imported only when chosen.
+
+This package is also the built-in plugin that registers them (``metricsense_register_formats``),
+through the same hook a third-party format uses. A new format is one module here with a
+``render_<name>(report, options) -> str`` and its name in ``FORMATS``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from metricsense.hookspecs import hookimpl
+
+#: The built-in formats, in the order `msense plugins` lists them.
+FORMATS = ("text", "json", "sarif", "junit", "github", "markdown", "html")
+
+
+@hookimpl
+def metricsense_register_formats(register):
+    for name in FORMATS:
+        register(name, _lazy(name))
+
+
+def _lazy(name: str):
+    """A renderer that imports metricsense.reports.NAME only when used (keeps start-up light)."""
+
+    def render(report, options=None) -> str:
+        import importlib
+
+        module = importlib.import_module(f"metricsense.reports.{name}")
+        return getattr(module, f"render_{name}")(report, options)
+
+    render.__name__ = f"render_{name}"
+    render.__qualname__ = f"render_{name}"
+    return render
 
 
 def rules_of(report) -> list:
@@ -23,10 +53,3 @@ def spec_files_of(report) -> list[str]:
         if d.span.file not in out:
             out.append(d.span.file)
     return out
-
-
-def finite(value: Any) -> Any:
-    """A float for JSON: None instead of inf or NaN."""
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return None
-    return value

@@ -35,7 +35,7 @@ def annotation(d) -> str:
 
 
 def render_github(report, options=None) -> str:
-    from metricsense.render import summary_line
+    from metricsense.reports.text import summary_line
 
     lines = [annotation(d) for d in report.diagnostics]
     lines.append(summary_line(report))

@@ -41,7 +41,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def _diagnostics(report, sources) -> list[str]:
+def diagnostic_rows(report, sources) -> list[str]:
     if not report.diagnostics:
         return ['<p class="ok">No findings.</p>']
     out = ['<table id="diagnostics-table"><thead><tr><th>severity</th><th>rule</th><th>where</th>'
@@ -62,7 +62,7 @@ def _diagnostics(report, sources) -> list[str]:
     return out
 
 
-def _kpi_table(doc) -> list[str]:
+def kpi_table(doc) -> list[str]:
     if not doc.kpis:
         return []
     out = ["<table class=\"kpis\"><thead><tr><th>KPI</th><th>label</th><th>kind</th><th>target</th>"
@@ -82,7 +82,7 @@ def _kpi_table(doc) -> list[str]:
     return out
 
 
-def _gain_figures(g: dict, doc, title: str) -> list[str]:
+def gain_figures(g: dict, doc, title: str) -> list[str]:
     kpis, levers, matrix = g.get("kpis") or [], g.get("levers") or [], g.get("matrix") or []
     if not kpis or not levers:
         return [f"<p class=\"muted\">{esc(title)}: no KPIs or no levers.</p>"]
@@ -115,7 +115,7 @@ def _correlation(corr: dict) -> list[str]:
             f"<figcaption>{caption}.</figcaption></figure>"]
 
 
-def _fired_by_kpi(doc, triggers: dict) -> dict[str, list[str]]:
+def fired_by_kpi(doc, triggers: dict) -> dict[str, list[str]]:
     fired = triggers.get("fired") or {}
     items = fired.items() if isinstance(fired, dict) else ((f.get("trigger"), f) for f in fired)
     by_kpi: dict[str, list[str]] = {}
@@ -133,7 +133,7 @@ def _series(doc, triggers: dict) -> list[str]:
     series = triggers.get("series") or {}
     if not series:
         return []
-    fired = _fired_by_kpi(doc, triggers)
+    fired = fired_by_kpi(doc, triggers)
     out = ["<h3>KPI series, targets and triggers</h3>", '<div class="grid">']
     for kpi, s in series.items():
         node = doc.lookup(kpi) if doc else None
@@ -182,7 +182,7 @@ def _trust(doc, trust: dict) -> list[str]:
     return out
 
 
-def _spec_section(root: str, analysis: dict, doc) -> list[str]:
+def spec_section(root: str, analysis: dict, doc) -> list[str]:
     out = [f'<section class="spec"><h2>{esc(root)}</h2>']
     if doc is not None and doc.mission is not None:
         out.append(f'<p class="mission"><strong>Mission:</strong> {esc(doc.mission.text)}</p>')
@@ -196,9 +196,9 @@ def _spec_section(root: str, analysis: dict, doc) -> list[str]:
         out.append("<table class=\"structure\"><tbody>" + "".join(
             f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in cells if v is not None) + "</tbody></table>")
     if doc is not None:
-        out += _kpi_table(doc)
+        out += kpi_table(doc)
         out.append("<h3>Declared gain matrix</h3>")
-        out += _gain_figures(gains.declared(doc), doc, "Declared gains (responds)")
+        out += gain_figures(gains.declared(doc), doc, "Declared gains (responds)")
     gain = analysis.get("gain")
     # The decoupling analysis holds the declared gains (drawn above) or, without declarations,
     # gains estimated from data; estimates beside declarations sit under "estimated".
@@ -207,7 +207,7 @@ def _spec_section(root: str, analysis: dict, doc) -> list[str]:
         est = gain if gain.get("source") == "estimated" else gain.get("estimated")
     if isinstance(est, dict) and est.get("matrix") is not None:
         out.append("<h3>Gain matrix estimated from data</h3>")
-        out += _gain_figures(est, doc, "Estimated gains")
+        out += gain_figures(est, doc, "Estimated gains")
     if isinstance(analysis.get("correlation"), dict):
         out += _correlation(analysis["correlation"])
     if isinstance(analysis.get("triggers"), dict):
@@ -234,16 +234,16 @@ def _segments(rollup, limit: int = 20) -> list[str]:
 
 def render_html(report, options=None) -> str:
     from metricsense import __version__
-    from metricsense.render import SourceCache, summary_line
+    from metricsense.reports.text import SourceCache, summary_line
 
     sources = SourceCache(getattr(report, "sources", None))
     body = ["<header><h1>metricsense report</h1>",
             f'<p id="summary">{esc(summary_line(report))} Files: {esc(len(report.files))}.</p></header><main>',
-            '<section id="diagnostics"><h2>Diagnostics</h2>', *_diagnostics(report, sources), "</section>"]
+            '<section id="diagnostics"><h2>Diagnostics</h2>', *diagnostic_rows(report, sources), "</section>"]
     if getattr(report, "segments", None) is not None:
         body += _segments(report.segments)
     for root, analysis in report.analysis.items():
-        body += _spec_section(root, analysis or {}, report.documents.get(root))
+        body += spec_section(root, analysis or {}, report.documents.get(root))
     body.append(f'<p class="muted">metricsense {esc(__version__)}</p></main>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'

@@ -36,7 +36,7 @@ def segments_table(rollup, limit: int = 12) -> list[str]:
 
 
 def render_markdown(report, options=None) -> str:
-    from metricsense.render import summary_line
+    from metricsense.reports.text import summary_line
 
     out = ["## metricsense report", "", summary_line(report), ""]
     if report.diagnostics:

@@ -82,7 +82,7 @@ def _result(d: Diagnostic, index: dict[str, int]) -> dict:
         out["relatedLocations"] = related
     out["partialFingerprints"] = {"metricsense/v1": _fingerprint(d)}
     if d.evidence:
-        from metricsense.engine import finite
+        from metricsense.encoding import finite
 
         # NOTE: evidence may hold an infinite gain (`disturbed weather -1e999`); JSON has none.
         out["properties"] = {"evidence": finite(d.evidence)}
@@ -115,6 +115,6 @@ def to_sarif(report) -> dict:
 
 
 def render_sarif(report, options=None) -> str:
-    from metricsense.engine import _json_default
+    from metricsense.encoding import json_default
 
-    return json.dumps(to_sarif(report), indent=2, ensure_ascii=False, allow_nan=False, default=_json_default) + "\n"
+    return json.dumps(to_sarif(report), indent=2, ensure_ascii=False, allow_nan=False, default=json_default) + "\n"

@@ -3,7 +3,9 @@
 The same escaping rules as the HTML report: every text that comes from a spec, its data or a
 diagnostic goes through ``metricsense.reports.svg.esc`` (Markdown through the Markdown report's
 ``cell``), and nothing here emits a script. The pictures are the HTML report's inline SVG.
-Imports neither IPython nor ipywidgets: ``Report._repr_html_`` calls it from the core.
+Imports neither IPython nor ipywidgets. The core knows nothing of display: ``register_formatters``
+teaches IPython how to show a Report, a Document and a Diagnostic (called by ``%load_ext
+metricsense``, and when metricsense is imported inside IPython).
 """
 
 from __future__ import annotations
@@ -37,25 +39,25 @@ def wrap(body: Iterable[str] | str, kind: str) -> str:
 
 def diagnostics_html(diagnostics: Iterable[Any], sources: Any = None) -> str:
     """The HTML report's diagnostics table (source line, related notes, help) for any list."""
-    from metricsense.render import SourceCache
-    from metricsense.reports.html import _diagnostics
+    from metricsense.reports.text import SourceCache
+    from metricsense.reports.html import diagnostic_rows
 
     if sources is None:
         sources = SourceCache()
-    return "".join(_diagnostics(SimpleNamespace(diagnostics=list(diagnostics)), sources))
+    return "".join(diagnostic_rows(SimpleNamespace(diagnostics=list(diagnostics)), sources))
 
 
 def report_html(report: Any) -> str:
     """A report as a notebook output: summary, diagnostics, then each spec's pictures (folded)."""
-    from metricsense.render import SourceCache, summary_line
-    from metricsense.reports.html import _spec_section
+    from metricsense.reports.text import SourceCache, summary_line
+    from metricsense.reports.html import spec_section
 
     sources = SourceCache(getattr(report, "sources", None))
     body = [f'<p class="msense-summary"><strong>{esc(summary_line(report))}</strong> '
             f'Files: {esc(len(report.files))}.</p>', diagnostics_html(report.diagnostics, sources)]
     for root, analysis in report.analysis.items():
         body.append(f"<details><summary>{esc(root)}: structure, gains and data pictures</summary>")
-        body += _spec_section(root, analysis or {}, report.documents.get(root))
+        body += spec_section(root, analysis or {}, report.documents.get(root))
         body.append("</details>")
     return wrap(body, "report")
 
@@ -70,7 +72,7 @@ def report_markdown(report: Any) -> str:
 def document_html(doc: Any) -> str:
     """A spec: its mission, key failures per level with the KPIs that guard them, and its KPIs."""
     from metricsense.model import LEVELS
-    from metricsense.reports.html import _kpi_table
+    from metricsense.reports.html import kpi_table
 
     body = [f"<p><strong>{esc(doc.root)}</strong>: {len(doc.kpis)} KPIs, {len(doc.levers)} levers, "
             f"{len(doc.disturbances)} disturbances, {len(doc.triggers)} triggers, "
@@ -89,7 +91,7 @@ def document_html(doc: Any) -> str:
                 body.append(f"<tr><td>{esc(level)}</td><td><code>{esc(f.name)}</code> {esc(f.label)}</td>"
                             f"<td>{esc(', '.join(guards.get(f.name, [])) or 'nobody')}</td></tr>")
         body.append("</tbody></table>")
-    body += _kpi_table(doc)
+    body += kpi_table(doc)
     return wrap(body, "spec")
 
 
@@ -118,3 +120,15 @@ def agenda_html(agenda: Any) -> str:
                             f"<td>{esc(item.question)}</td><td>{sparked}</td><td>{when}</td></tr>")
         body.append("</tbody></table>")
     return wrap(body, "agenda")
+
+
+def register_formatters(ipython: Any) -> None:
+    """IPython's HTML and Markdown formatters for the core's classes, which hold no display code.
+
+    Registered by module and class name, so nothing is imported until such an object is shown."""
+    html = ipython.display_formatter.formatters["text/html"]
+    markdown = ipython.display_formatter.formatters["text/markdown"]
+    html.for_type_by_name("metricsense.report", "Report", report_html)
+    markdown.for_type_by_name("metricsense.report", "Report", report_markdown)
+    html.for_type_by_name("metricsense.model", "Document", document_html)
+    html.for_type_by_name("metricsense.diagnostics", "Diagnostic", diagnostic_html)

@@ -249,10 +249,10 @@ class ExplorerModel(HasTraits):
         return [i.to_dict() for i in build(self.report).items if i.spec == self.spec]
 
     def _timeline(self) -> dict:
-        from metricsense.reports.html import _fired_by_kpi
+        from metricsense.reports.html import fired_by_kpi
 
         triggers = (self.report.analysis.get(self.spec) or {}).get("triggers") or {}
-        fired = _fired_by_kpi(self.document, triggers) if triggers else {}
+        fired = fired_by_kpi(self.document, triggers) if triggers else {}
         out = {}
         for name, s in (triggers.get("series") or {}).items():
             node = self.document.lookup(name)
@@ -331,7 +331,7 @@ class DiagnosticsView(w.VBox):
     def _draw(self, change: Any = None) -> None:
         ds = self.model.diagnostics
         self.count.value = f"<b>{len(ds)}</b> of {len(self.model._own_diagnostics())} diagnostics shown"
-        from metricsense.render import SourceCache
+        from metricsense.reports.text import SourceCache
 
         self.table.value = wrap(diagnostics_html(ds, SourceCache(getattr(self.model.report, "sources", None))),
                                 "diagnostics")
@@ -417,7 +417,7 @@ class DecouplingView(w.VBox):
 
     def _draw(self, change: Any = None) -> None:
         from metricsense.reports import gains
-        from metricsense.reports.html import _gain_figures
+        from metricsense.reports.html import gain_figures
 
         d = self.model.decoupling
         if not d:
@@ -440,7 +440,7 @@ class DecouplingView(w.VBox):
                 self.pairing.value = "suggested pairing: none"
             g = {k: d.get(k) for k in ("kpis", "levers", "matrix", "condition_number", "rank", "rga",
                                        "scaled_condition_number")}
-            self.picture.value = wrap(_gain_figures(g, self.model.document, f"{(d.get('source') or '').capitalize()} gains"),
+            self.picture.value = wrap(gain_figures(g, self.model.document, f"{(d.get('source') or '').capitalize()} gains"),
                                       "gains")
 
 

@@ -13,19 +13,29 @@ kpi j "J" { responds l +1 }
 
 
 def test_report_html_escapes_spec_text():
+    from metricsense.widgets.display import report_html
+
     report = metricsense.check(EVIL, config={})
-    html = report._repr_html_()
+    html = report_html(report)
     for raw in ("<script>", "<img src=x", "<iframe>", "<svg onload", "<b>bold"):
         assert raw not in html, raw
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert 'class="msense msense-report"' in html and "<svg" in html  # the gain matrix picture
 
 
-def test_report_markdown_is_the_markdown_report():
+def test_ipython_shows_a_report_as_the_notebook_html_and_markdown():
+    from IPython.core.interactiveshell import InteractiveShell
+
     from metricsense.reports.markdown import render_markdown
+    from metricsense.widgets.display import register_formatters, report_html
 
     report = metricsense.check(EXAMPLES / "customer-love" / "customer-love.msense", config={})
-    assert report._repr_markdown_() == render_markdown(report)
+    shell = InteractiveShell.instance()
+    register_formatters(shell)
+    shown, _ = shell.display_formatter.format(report)
+    assert shown["text/html"] == report_html(report)
+    assert shown["text/markdown"] == render_markdown(report)
+    assert not hasattr(report, "_repr_html_")  # the core holds no display code
 
 
 def test_document_diagnostic_and_agenda_html():

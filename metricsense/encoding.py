@@ -1,0 +1,91 @@
+"""The one JSON encoder: how every report, finding and segment result becomes JSON text.
+
+One non-finite rule (``finite``: NaN and infinities become null, NumPy values plain numbers),
+one fallback for values JSON has no type for (``json_default``), and the pieces a streaming
+writer needs (``json_pieces``, ``json_list``) so that a large report never sits in memory whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+
+def dumps(value: Any) -> str:
+    """One line of JSON (a finding or a segment's result), non-finite numbers as null."""
+    return json.dumps(finite(value), ensure_ascii=False, allow_nan=False, default=json_default)
+
+
+def json_value(value: Any, level: int) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False, default=json_default)
+    return text.replace("\n", "\n" + "  " * level)
+
+
+def json_pieces(value: Any, level: int) -> Iterator[str]:
+    """``json_value(value, level)``, the same text, in pieces (list item by list item)."""
+    if isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
+        pad = "\n" + "  " * (level + 1)
+        sep = "{"
+        for k, v in value.items():
+            yield sep + pad + json.dumps(k, ensure_ascii=False) + ": "
+            yield from json_pieces(v, level + 1)
+            sep = ","
+        yield "\n" + "  " * level + "}"
+    elif isinstance(value, list) and value:
+        pad = "\n" + "  " * (level + 1)
+        sep = "["
+        for v in value:
+            yield sep + pad
+            yield from json_pieces(v, level + 1)
+            sep = ","
+        yield "\n" + "  " * level + "]"
+    else:
+        yield json_value(value, level)
+
+
+def json_list(items: Iterable[Any], level: int, compact: bool = False) -> Iterator[str]:
+    pad = "  " * (level + 1)
+    empty = True
+    for item in items:
+        # A segment's finding is one line, like a segment's result (see json_chunks); text is
+        # JSON encoded already, in the worker that checked the segment.
+        if isinstance(item, str):
+            text = item
+        elif compact or (isinstance(item, dict) and "segment" in item):
+            text = json.dumps(item, ensure_ascii=False, allow_nan=False, default=json_default)
+        else:
+            text = json_value(finite(item), level + 1)
+        yield ("[\n" if empty else ",\n") + pad + text
+        empty = False
+    yield "[]" if empty else "\n" + "  " * level + "]"
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON has no NaN), recursively.
+
+    NumPy scalars and arrays become plain numbers and lists on the way.
+    """
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if hasattr(value, "tolist") and type(value).__module__.startswith("numpy"):
+        return finite(value.tolist())
+    return value
+
+
+def json_default(value: Any) -> Any:
+    """How the JSON report writes values JSON has no type for (arrays, sets, dates, records)."""
+    as_json = getattr(type(value), "__json__", None)
+    if as_json is not None:  # an analysis record (metricsense.analysis.Record)
+        return as_json(value)
+    if hasattr(value, "tolist"):  # NumPy arrays and scalars
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,261 @@
+"""One spec, start to end: data -> analyze -> rules -> suppress -> filter.
+
+The engine calls ``check_spec`` for each spec of a check, and segments call it for each segment
+(with the rows of that segment, and the spec's own findings to leave out). Every evaluator runs in
+isolation: a crash or a run past its time budget is a finding (MS005), never the end of a check.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from metricsense.config import Config
+from metricsense.diagnostics import Diagnostic, EvalContext, Rule, Severity
+from metricsense.model import Document
+from metricsense.registry import Registry
+from metricsense.span import Span
+
+#: Engine rules that cannot be switched off or suppressed: without them a broken run would look clean.
+ALWAYS = frozenset({"MS001", "MS004", "MS005", "MS006"})
+
+
+@dataclass
+class Checked:
+    """What one spec (or one segment of it) gave: findings kept, its analysis, how many were suppressed."""
+
+    diagnostics: list[Diagnostic]
+    analysis: dict[str, Any]
+    suppressed: int
+    #: (code, span, message) of every finding before suppression (a segment leaves these out).
+    keys: frozenset
+
+
+def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules: list[Rule],
+               data: Any = None, load: bool = True, allowed: list[Path] = (), base: Path | None = None,
+               where: Any = None, prefetched: Any = None, found: Iterable[Diagnostic] = (),
+               spec_keys: frozenset = frozenset(), progress: Callable[[int, int, str], None] | None = None,
+               ) -> Checked:
+    """Read ``doc``'s data (when ``load``), run every analysis and rule, and apply its suppressions.
+
+    ``found`` are findings made before (loading the spec, finding its segments): they are suppressed
+    like the rest. Findings whose (code, span, message) is in ``spec_keys`` (the spec's own, when
+    this is one segment) are left out before suppressions are counted. Severity overrides and
+    select/ignore are applied by ``finish``, once over every spec's findings.
+    """
+    found = list(found)
+    analysis: dict[str, Any] = {}
+    dataset = None
+    if load:
+        dataset, data_diags = load_data(doc, data, registry, list(allowed), base=base, where=where,
+                                        prefetched=prefetched)
+        found.extend(data_diags)
+    found.extend(run_rules(doc, rules, cfg, dataset, analysis, registry, pm, progress))
+    if spec_keys:
+        found = [d for d in found if (d.code, d.span, d.message) not in spec_keys]
+    keys = frozenset((d.code, d.span, d.message) for d in found)
+    kept, suppressed = apply_suppressions(doc, found, registry)
+    if spec_keys:
+        kept = [d for d in kept if (d.code, d.span, d.message) not in spec_keys]  # MS007 for the spec's comments
+    return Checked(kept, analysis, suppressed, keys)
+
+
+def finish(diagnostics: Iterable[Diagnostic], registry: Registry, cfg: Config) -> list[Diagnostic]:
+    """select/ignore and severity overrides, then sorted, each finding once."""
+    return dedupe(sorted(filter_and_override(list(diagnostics), registry, cfg), key=Diagnostic.sort_key))
+
+
+def has_data(doc: Document) -> Iterator[bool]:
+    yield bool(doc.data_defaults)
+    for node in (*doc.kpis, *doc.levers, *doc.disturbances, *doc.trusts):
+        yield node.data is not None
+
+
+def spec_anchor(doc: Document) -> Span:
+    """Where findings about the spec as a whole point: the start of its first file."""
+    return Span.point(doc.files[0] if doc.files else doc.root)
+
+
+def load_data(doc: Document, data: Any, registry: Registry, allowed: list[Path], *,
+              base: Path | None = None, where=None, prefetched=None):
+    """Read the spec's data; every problem is a diagnostic, a crashed reader is MS005."""
+    from metricsense.data.dataset import build
+
+    root = Path(doc.root).parent if doc.root != "<string>" else (base or Path.cwd())
+    dataset, problems, crashes = build(doc, data, registry.readers, [root, *allowed], base,
+                                       where=where, prefetched=prefetched)
+    diags = [registry.from_problem(p) for p in problems]
+    for plugin, message in crashes:
+        diags.append(registry.diagnostic("MS005", spec_anchor(doc), f"data source plugin {plugin!r} crashed: {message}",
+                                         "the other sources and evaluators still ran"))
+    return dataset, diags
+
+
+def selected_rules(registry: Registry, cfg: Config) -> list[Rule]:
+    chosen = registry.rules.values()
+    if cfg.select:
+        codes = {r.code for ref in cfg.select for r in registry.matching(ref)}
+        chosen = [r for r in chosen if r.code in codes]
+    return [r for r in chosen if r.func is not None]
+
+
+def filter_and_override(diags: list[Diagnostic], registry: Registry, cfg: Config) -> list[Diagnostic]:
+    ignored = {r.code for ref in cfg.ignore for r in registry.matching(ref)}
+    selected = {r.code for ref in cfg.select for r in registry.matching(ref)} if cfg.select else None
+    overrides = {}
+    for ref, sev in cfg.severity.items():
+        for r in registry.matching(ref):
+            overrides[r.code] = Severity.parse(sev)
+    out = []
+    for d in diags:
+        if d.code not in ALWAYS:
+            if d.code in ignored or (selected is not None and d.code not in selected):
+                continue
+        if d.code in overrides:
+            d = replace(d, severity=overrides[d.code])
+        out.append(d)
+    return out
+
+
+def dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen, out = set(), []
+    for d in diags:
+        key = (d.code, d.span, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+class EvaluatorTimeout(Exception):
+    """Raised inside an evaluator that ran past its time budget."""
+
+
+class Budget:
+    """Interrupts the evaluator it guards after ``seconds`` (SIGALRM, main thread, POSIX).
+
+    NOTE: a signal can only interrupt Python code: an evaluator stuck inside one long C call is
+    stopped when that call returns. Where signals are unavailable (another thread, Windows) the
+    budget is not enforced.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.armed = False
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+            def expire(signum, frame):
+                raise EvaluatorTimeout(f"ran longer than its time budget of {self.seconds:g} s")
+
+            self.previous = signal.signal(signal.SIGALRM, expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.armed = True
+        return self
+
+    def __exit__(self, *exc):
+        if self.armed:
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+
+def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=None) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    first = spec_anchor(doc)
+    impls = pm.hook.metricsense_analyze.get_hookimpls()
+    total, done = len(impls) + len(rules), 0
+
+    def tick(what: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total, f"{doc.root}: {what}")
+
+    for impl in impls:
+        tick(f"analysing ({impl.plugin_name})")
+        args = {"spec": doc, "data": data, "analysis": analysis}
+        try:
+            with Budget(cfg.time_budget), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                impl.function(*[args[a] for a in impl.argnames])
+        except EvaluatorTimeout as exc:
+            found.append(registry.diagnostic("MS005", first, f"plugin {impl.plugin_name!r} {exc} while analysing",
+                                     "the other evaluators still ran; raise `time-budget` if this is expected"))
+        except Exception as exc:
+            found.append(registry.diagnostic("MS005", first,
+                                     f"plugin {impl.plugin_name!r} crashed while analysing: {type(exc).__name__}: {exc}",
+                                     "the other evaluators still ran"))
+    for rule in rules:
+        tick(f"{rule.code} {rule.name}")
+        options = {name: opt.default for name, opt in rule.options.items()}
+        overrides = cfg.rules.get(rule.code) or {}
+        options.update({k: rule.options[k].check(v) for k, v in overrides.items()})
+        ctx = EvalContext(doc, rule, options, data, analysis)
+        produced: list[Diagnostic] = []
+        try:
+            with Budget(cfg.time_budget), warnings.catch_warnings():
+                # NOTE: numeric warnings (a NaN mean, a division by zero) are the evaluator's to
+                # handle; they must not reach the user's terminal as RuntimeWarning lines.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                for d in rule.func(ctx):
+                    if not isinstance(d, Diagnostic):
+                        raise TypeError(f"yielded {type(d).__name__}, not a Diagnostic")
+                    produced.append(d)
+            found.extend(produced)
+        except EvaluatorTimeout as exc:
+            found.append(registry.diagnostic(
+                "MS005", first, f"rule {rule.code} ({rule.name}) from plugin {rule.plugin!r} {exc}",
+                "its findings are left out, the other rules still ran; raise `time-budget` if this is expected",
+            ))
+        except Exception as exc:
+            found.append(
+                registry.diagnostic(
+                    "MS005", first,
+                    f"rule {rule.code} ({rule.name}) from plugin {rule.plugin!r} crashed: "
+                    f"{type(exc).__name__}: {exc}",
+                    "the other rules still ran; report this to the plugin's authors",
+                )
+            )
+    return found
+
+
+def codes_of(suppression, registry: Registry) -> set[str]:
+    """The rule codes a suppression names (codes in any case, or rule names)."""
+    found = set()
+    for ref in suppression.codes:
+        rule = registry.get(ref)
+        if rule is not None:
+            found.add(rule.code)
+    return found
+
+
+def apply_suppressions(doc: Document, diags: list[Diagnostic], registry: Registry):
+    by_line: dict[tuple[str, int], list] = {}
+    extra: list[Diagnostic] = []
+    for s in doc.suppressions:
+        by_line.setdefault((s.span.file, s.line), []).append(s)
+        if s.reason is None:
+            extra.append(registry.diagnostic("MS007", s.span,
+                                     f"suppression of {', '.join(s.codes) or 'nothing'} gives no reason",
+                                     'add one: # msense: ignore[MS013] reason "why this is fine here"'))
+        for code in s.codes:
+            if registry.get(code) is None:
+                extra.append(registry.diagnostic("MS007", s.span, f"suppression names {code!r}, which is no rule",
+                                         "use a rule code such as MS013, or its name"))
+    kept, n = [], 0
+    for d in diags:
+        hits = by_line.get((d.span.file, d.span.line), ())
+        if d.code not in ALWAYS and any(d.code in codes_of(s, registry) for s in hits):
+            n += 1
+            continue
+        kept.append(d)
+    return kept + extra, n

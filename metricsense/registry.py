@@ -1,0 +1,119 @@
+"""The registry: every rule, format, data source and analysis record the plugins registered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from metricsense.diagnostics import CODE_PATTERN, NAME_PATTERN, Diagnostic, Problem, Related, Rule, Severity
+from metricsense.span import Span
+
+class RegistrationError(Exception):
+    pass
+
+
+@dataclass
+class Registry:
+    """Every rule and format the plugins registered, with the plugin each came from."""
+
+    rules: dict[str, Rule] = field(default_factory=dict)
+    by_name: dict[str, Rule] = field(default_factory=dict)
+    formats: dict[str, tuple[Callable[..., str], str]] = field(default_factory=dict)
+    readers: dict[str, tuple[Callable[..., Any], str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)  # plugins that failed while registering (MS005)
+
+    def add_rule(self, rule: Rule, plugin: str) -> None:
+        if not isinstance(rule, Rule):
+            raise RegistrationError(f"registered {rule!r}, which is not a rule made with @metricsense.rule")
+        if not CODE_PATTERN.match(rule.code):
+            raise RegistrationError(f"rule code {rule.code!r} is not 2-4 capital letters and 3 digits")
+        if not NAME_PATTERN.match(rule.name):
+            raise RegistrationError(f"rule name {rule.name!r} is not kebab-case")
+        rule = _with_plugin(rule, plugin)
+        taken = self.rules.get(rule.code) or self.by_name.get(rule.name)
+        if taken is not None:
+            what = f"code {rule.code}" if taken.code == rule.code else f"name {rule.name!r}"
+            raise RegistrationError(
+                f"plugin {plugin!r} registers {what}, already registered by plugin {taken.plugin!r}"
+            )
+        self.rules[rule.code] = rule
+        self.by_name[rule.name] = rule
+
+    def get(self, ref: str) -> Rule | None:
+        return self.rules.get(ref.upper()) or self.by_name.get(ref)
+
+    def diagnostic(self, code: str, span: Span, message: str, help: str | None = None,
+                   evidence: dict[str, Any] | None = None) -> Diagnostic:
+        """A finding of one of the engine's own rules (MS0xx), with its registered name and severity."""
+        rule = self.rules[code]
+        return Diagnostic(code, rule.name, rule.severity, message, span, (), help, dict(evidence or {}))
+
+    def from_problem(self, problem: Problem) -> Diagnostic:
+        """The one place a Problem (syntax, include, data, config, plugin) becomes a Diagnostic."""
+        rule = self.rules[problem.code]
+        return Diagnostic(problem.code, rule.name, rule.severity, problem.message, problem.span,
+                          tuple(Related(s, m) for s, m in problem.related), problem.help, {})
+
+    def matching(self, ref: str) -> list[Rule]:
+        """Rules selected by a code, a code prefix (`MS0`, `MS01`) or a name."""
+        exact = self.get(ref)
+        if exact is not None:
+            return [exact]
+        return [r for c, r in self.rules.items() if c.startswith(ref.upper())] if ref else []
+
+
+def _with_plugin(rule: Rule, plugin: str) -> Rule:
+    return replace(rule, plugin=plugin)
+
+
+def build_registry(pm) -> Registry:
+    """Call every plugin's registration hooks, one plugin at a time, isolating failures."""
+    # NOTE: cached on the manager itself; an id()-keyed cache would hand a new manager the
+    # registry of a dead one that happened to have the same id.
+    cached = getattr(pm, "_metricsense_registry", None)
+    if cached is not None:
+        return cached
+    registry = Registry()
+    hooks = (("metricsense_register_rules", "rules"), ("metricsense_register_formats", "formats"),
+             ("metricsense_register_data_sources", "readers"))
+    for hook, kind in hooks:
+        for impl in getattr(pm.hook, hook).get_hookimpls():  # registration order: built-ins first
+            plugin = impl.plugin_name
+
+            def register(*args, _plugin=plugin, _kind=kind):
+                if _kind == "rules":
+                    registry.add_rule(args[0], _plugin)
+                    return
+                name, func = args
+                table = registry.formats if _kind == "formats" else registry.readers
+                if name in table:
+                    what = "format" if _kind == "formats" else "data source"
+                    raise RegistrationError(
+                        f"plugin {_plugin!r} registers {what} {name!r}, already registered by plugin {table[name][1]!r}"
+                    )
+                table[name] = (func, _plugin)
+
+            try:
+                impl.function(*[{"register": register}[a] for a in impl.argnames])
+            except Exception as exc:
+                registry.problems.append(Problem("MS005", Span.point("<plugins>"),
+                                                 f"plugin {plugin!r} failed while registering: {type(exc).__name__}: {exc}",
+                                                 subject=plugin))
+    pm._metricsense_registry = registry
+    return registry
+
+
+def exit_code_of(diagnostics: Iterable[Diagnostic], registry: Registry | None, fail_on: str) -> int:
+    """3 a plugin crashed, 2 a spec, data or config error, 1 findings at or above fail-on, 0 clean."""
+    code = 0
+    threshold = None if fail_on == "never" else Severity.parse(fail_on)
+    for d in diagnostics:
+        rule = registry.rules.get(d.code) if registry else None
+        if d.code == "MS005":
+            code = max(code, 3)
+        elif rule is not None and rule.exit_code == 2:
+            code = max(code, 2)
+        elif threshold is not None and d.severity >= threshold:
+            code = max(code, 1)
+    return code

@@ -1,0 +1,93 @@
+"""The text report: ruff-style findings for people, with the source line and a caret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from metricsense.diagnostics import Diagnostic, Severity
+from metricsense.segments.results import rollup_text
+
+_COLOURS = {
+    Severity.ERROR: "\x1b[1;31m",
+    Severity.WARNING: "\x1b[1;33m",
+    Severity.INFO: "\x1b[1;36m",
+    Severity.HINT: "\x1b[1;32m",
+}
+_BOLD, _BLUE, _RESET = "\x1b[1m", "\x1b[1;34m", "\x1b[0m"
+
+
+class SourceCache:
+    """Lines of the files diagnostics point at, read once each (text given inline included)."""
+
+    def __init__(self, inline: dict[str, str] | None = None) -> None:
+        self._lines: dict[str, list[str]] = {k: v.split("\n") for k, v in (inline or {}).items()}
+
+    def line(self, file: str, number: int) -> str | None:
+        lines = self._lines.get(file)
+        if lines is None:
+            try:
+                lines = Path(file).read_text("utf-8", errors="replace").split("\n")
+            except OSError:
+                lines = []
+            self._lines[file] = lines
+        if 1 <= number <= len(lines):
+            return lines[number - 1].rstrip("\r")
+        return None
+
+
+def render_text(report, options=None) -> str:
+    color = bool((options or {}).get("color"))
+    out = render_diagnostics(report.diagnostics, color, getattr(report, "sources", None))
+    if getattr(report, "segments", None) is not None:
+        out += "\n".join(rollup_text(report.segments)) + "\n\n"
+    return out + summary_line(report) + "\n"
+
+
+def render_diagnostics(diagnostics, color: bool = False, inline: dict[str, str] | None = None) -> str:
+    """Each diagnostic ruff-style, followed by a blank line."""
+    sources = SourceCache(inline)
+    out: list[str] = []
+
+    def paint(code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if color else text
+
+    for d in diagnostics:
+        out.extend(_render_one(d, sources, paint))
+        out.append("")
+    return "\n".join(out) + "\n" if out else ""
+
+
+def _render_one(d: Diagnostic, sources: SourceCache, paint) -> list[str]:
+    head = paint(_COLOURS[d.severity], f"{d.severity}[{d.code}]") + paint(_BOLD, f": {d.message}")
+    lines = [head]
+    span = d.span
+    gutter = len(str(span.line))
+    pad = " " * gutter
+    lines.append(f"{pad}{paint(_BLUE, '-->')} {span.file}:{span.line}:{span.column}")
+    text = sources.line(span.file, span.line)
+    if text is not None:
+        text = text.expandtabs(1)
+        end = span.end_column if span.end_line == span.line else len(text) + 1
+        width = max(1, min(end, len(text) + 1) - span.column)
+        lines.append(f"{pad} {paint(_BLUE, '|')}")
+        lines.append(f"{paint(_BLUE, str(span.line))} {paint(_BLUE, '|')} {text}")
+        caret = " " * (span.column - 1) + "^" * width
+        lines.append(f"{pad} {paint(_BLUE, '|')} {paint(_COLOURS[d.severity], caret)}")
+        lines.append(f"{pad} {paint(_BLUE, '|')}")
+    for rel in d.related:
+        lines.append(f"{pad} {paint(_BLUE, '=')} note: {rel.message} --> {rel.span}")
+    if d.help:
+        lines.append(f"{pad} {paint(_BLUE, '=')} help: {d.help}")
+    return lines
+
+
+def summary_line(report) -> str:
+    counts = report.summary()["by_severity"]
+    total = sum(counts.values())
+    if total == 0:
+        checked = len(report.files)
+        return f"All checks passed ({checked} file{'s' if checked != 1 else ''})."
+    parts = [f"{n} {name}{'s' if n != 1 and name in ('error', 'warning', 'hint') else ''}"
+             for name, n in counts.items() if n]
+    tail = f", {report.suppressed} suppressed" if report.suppressed else ""
+    return f"Found {total} diagnostic{'s' if total != 1 else ''} ({', '.join(parts)}{tail})."

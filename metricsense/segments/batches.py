@@ -1,0 +1,178 @@
+"""A batch of segments, one task: read each source once, split its rows per segment, check each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from metricsense.diagnostics import Diagnostic
+from metricsense.model import Document
+from metricsense.segments.discover import Found, discover, paths_shown_from, shown
+from metricsense.segments.results import SegmentResult
+
+
+@dataclass
+class BatchJob:
+    """One task: a batch of segments of one spec, with all a worker needs to read and check them."""
+
+    doc: Document
+    config: Any
+    by: str
+    values: tuple[Any, ...]
+    labels: tuple[str, ...]
+    allowed: tuple[Path, ...]
+    base: Path
+    disabled: tuple[str, ...] = ()
+    data: Any = None  # in-memory tables (runs in this process only: never shipped to workers)
+    #: (code, span, message) of the spec's own findings: not repeated in every segment.
+    spec_keys: frozenset = frozenset()
+    #: False when the client streams results as JSON text: the analysis then travels only as
+    #: that text, not also as objects to unpickle.
+    keep_analysis: bool = True
+
+
+# ---- running one batch (in a worker, or here) --------------------------------------------------
+
+_MANAGERS: dict[tuple[str, ...], Any] = {}
+
+
+def manager(disabled: tuple[str, ...]):
+    """The plugin manager and registry of this process, made once per set of disabled plugins."""
+    if disabled not in _MANAGERS:
+        from metricsense.plugins import get_plugin_manager
+        from metricsense.registry import build_registry
+
+        pm, problems = get_plugin_manager(disabled=list(disabled))
+        _MANAGERS[disabled] = (pm, build_registry(pm), problems)
+    return _MANAGERS[disabled]
+
+
+def discover_here(doc: Document, by: str, allowed: tuple[Path, ...], base: Path,
+                  disabled: tuple[str, ...]) -> Found:
+    """``discover`` in a worker, with its own readers (so the client never opens the data)."""
+    with paths_shown_from(base):
+        return discover(doc, by, None, manager(disabled)[1].readers, list(allowed), base)
+
+
+def run_batch(job: BatchJob, plugins=None) -> list[SegmentResult]:
+    """Read the batch's rows once per source, split them per segment, and check each segment."""
+    with paths_shown_from(job.base):
+        return _run_batch(job, plugins)
+
+
+def _split(tables: list, column: str, labels: tuple[str, ...]) -> dict[str, list]:
+    """Each segment's rows of ``tables`` (one sort per table, then a slice per segment)."""
+    import numpy as np
+
+    from metricsense.data.table import column_labels, find_column
+
+    per: dict[str, list] = {label: [] for label in labels}
+    for t in tables:
+        row_labels = column_labels(t.columns[find_column(t.columns, column)])
+        order = np.argsort(row_labels, kind="stable")
+        ordered = row_labels[order]
+        for label in labels:
+            lo, hi = np.searchsorted(ordered, label, side="left"), np.searchsorted(ordered, label, side="right")
+            if hi > lo:
+                mask = np.zeros(t.rows, dtype=bool)
+                mask[order[lo:hi]] = True
+                per[label].append(t.take(mask))
+    return per
+
+
+def run_part(shared: BatchJob, values: tuple, labels: tuple) -> list[SegmentResult]:
+    """run_batch for these segments of a job whose other parts were sent once (a Dask task)."""
+    return run_batch(replace(shared, values=values, labels=labels))
+
+
+def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
+    from metricsense import pipeline
+    from metricsense.data.dataset import _Builder
+    from metricsense.data.table import RowFilter, find_column
+    from metricsense.encoding import finite
+    from metricsense.registry import exit_code_of
+
+    pm, registry, _ = plugins or manager(job.disabled)
+    root = Path(job.doc.root).parent if job.doc.root != "<string>" else job.base
+    allowed = [root, *(Path(a) for a in job.allowed)]
+    b = _Builder(job.doc, job.data, registry.readers, allowed, job.base, RowFilter(job.by, job.values))
+    prefetched: dict[tuple, Any] = {}  # source -> its tables (shared), or segment -> tables
+    split: dict[tuple, dict[str, list]] = {}
+    for key, src in b.sources().items():
+        try:
+            tables = list(b.batches(src))
+        except Exception:  # noqa: BLE001 - each segment reads it again and reports the problem
+            continue
+        if any(find_column(t.columns, job.by) is not None for t in tables):
+            split[key] = _split(tables, job.by, job.labels)
+        else:
+            prefetched[key] = tables
+    rules = pipeline.selected_rules(registry, job.config)
+    out = []
+    for value, label in zip(job.values, job.labels):
+        mine = {**prefetched, **{key: per[label] for key, per in split.items()}}
+        checked = pipeline.check_spec(job.doc, registry=registry, pm=pm, cfg=job.config, rules=rules,
+                                      data=job.data, allowed=allowed, base=job.base,
+                                      where=RowFilter(job.by, (value,)), prefetched=mine, spec_keys=job.spec_keys)
+        diags = pipeline.finish(checked.diagnostics, registry, job.config)
+        analysis, suppressed = {job.doc.root: checked.analysis}, checked.suppressed
+        withheld = [d for d in diags if d.code == "MS502"]
+        tagged = [_tag(d, job.by, label) for d in diags if d.code != "MS502"]
+        # JSON-safe here, in the worker: plain lists and numbers travel back cheaply, and the
+        # client (one process for every worker) does no per-number work.
+        result = SegmentResult(job.doc.root, label, tagged, finite(_lean(analysis)), suppressed, 0, withheld)
+        result.exit_code = exit_code_of(tagged, registry, job.config.fail_on)
+        result.encoded = result.encode()
+        if not job.keep_analysis:
+            result.analysis = {}
+        out.append(result)
+    return out
+
+
+def _lean(analysis: dict[str, Any]) -> dict[str, Any]:
+    """A segment's analysis as reported: without the echo of its input series (`triggers.series`,
+    which the HTML report draws for a whole spec: most of the bytes, and the data is the user's
+    own), and without the count of trust groups it hides (a segment may be one group). Every
+    other computed number stays."""
+    for spec in analysis.values():
+        if not isinstance(spec, dict):
+            continue
+        triggers = spec.get("triggers")
+        if isinstance(triggers, dict):
+            triggers.pop("series", None)
+        for signal in ((spec.get("trust") or {}).get("signals") or {}).values():
+            if isinstance(signal, dict):
+                for key in ("suppressed", "below_minimum", "secondary"):
+                    signal.pop(key, None)
+                signal["groups"] = [g for g in signal.get("groups") or () if not g.get("suppressed")]
+    return analysis
+
+
+def _tag(d: Diagnostic, by: str, label: str) -> Diagnostic:
+    return replace(d, message=f"[{by}={shown(label)}] {d.message}", segment=label)
+
+
+def batch_sizes(n: int, workers: int) -> Iterator[int]:
+    """Segments per task: up to 32, shrinking to 4 towards the end with several workers (guided)."""
+    # NOTE: guided scheduling: a task takes at most half a worker's share of what is left, so
+    # workers finish within a few segments of each other, not one waiting out the other's last
+    # 32. The floor of 4 bounds the extra tasks (and reads) to about 4 per worker.
+    left = n
+    while left > 0:
+        size = 32 if workers <= 1 else max(4, min(32, -(-left // (workers * 2))))
+        size = min(size, left)
+        yield size
+        left -= size
+
+
+def make_jobs(doc: Document, config: Any, by: str, segments: list[tuple[str, Any]], allowed: list[Path],
+              base: Path, disabled: Iterable[str], data: Any, workers: int,
+              spec_keys: frozenset = frozenset(), keep_analysis: bool = True) -> Iterator[BatchJob]:
+    at = 0
+    for size in batch_sizes(len(segments), workers):
+        part = segments[at:at + size]
+        at += size
+        yield BatchJob(doc, config, by, tuple(v for _, v in part), tuple(label for label, _ in part),
+                       tuple(allowed), base, tuple(disabled), data, spec_keys, keep_analysis)

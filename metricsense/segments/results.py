@@ -1,0 +1,113 @@
+"""What a segment's check gives back (packed for the trip from a worker) and the per-rule rollup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from metricsense.diagnostics import Diagnostic
+from metricsense.encoding import dumps
+from metricsense.segments.discover import shown
+
+
+@dataclass
+class SegmentResult:
+    """One segment's findings and analysis (diagnostics already carry the segment)."""
+
+    spec: str
+    segment: str
+    diagnostics: list[Diagnostic]
+    analysis: dict[str, Any]
+    suppressed: int = 0
+    exit_code: int = 0  # what this segment's findings alone call for (set by the engine)
+    #: Trust groups hidden in this segment (MS502, per trust signal). Never shown per segment:
+    #: the client reports them summed over segments, naming none (a segment may be one group).
+    withheld: list[Diagnostic] = field(default_factory=list)
+    #: The findings and the result as JSON text, made where the segment was checked (so the
+    #: client, one process for every worker, only writes them): ([finding, ...], result).
+    encoded: tuple[list[str], str] | None = None
+
+    # NOTE: a worker sends its findings packed (one pickle within the pickle) with a brief of
+    # each (code, name, severity): the client, one process for every worker, counts and writes
+    # JSON from those and the encoded text, and unpickles the findings only if it reads them.
+    def __getstate__(self) -> dict[str, Any]:
+        import pickle
+
+        state = dict(self.__dict__)
+        if "diagnostics" in state:
+            state["_brief"] = self.brief()
+            state["_packed"] = pickle.dumps(state.pop("diagnostics"), protocol=pickle.HIGHEST_PROTOCOL)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __copy__(self) -> SegmentResult:
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: the findings of a result that has not unpacked them.
+        packed = self.__dict__.get("_packed")
+        if name != "diagnostics" or packed is None:
+            raise AttributeError(name)
+        import pickle
+
+        found = pickle.loads(packed)
+        self.__dict__["diagnostics"] = found
+        del self.__dict__["_packed"]
+        return found
+
+    def brief(self) -> list[tuple[str, str, int]]:
+        """(code, name, severity) of each finding, without unpacking them."""
+        if "diagnostics" not in self.__dict__ and "_brief" in self.__dict__:
+            return self.__dict__["_brief"]
+        return [(d.code, d.name, int(d.severity)) for d in self.diagnostics]
+
+    def encode(self) -> tuple[list[str], str]:
+        return [dumps(d.to_dict()) for d in self.diagnostics], dumps(self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``analysis`` is already JSON-safe: made so where it was computed)."""
+        counts: dict[str, int] = {}
+        for d in self.diagnostics:
+            counts[d.code] = counts.get(d.code, 0) + 1
+        return {"spec": self.spec, "segment": self.segment, "diagnostics": len(self.diagnostics),
+                "codes": dict(sorted(counts.items())), "suppressed": self.suppressed,
+                "exit_code": self.exit_code, "analysis": self.analysis}
+
+
+@dataclass
+class Rollup:
+    """Per spec and rule, the segments it fired in (in segment order)."""
+
+    by: str
+    count: int = 0
+    fired: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    specs: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: SegmentResult) -> None:
+        self.count += 1
+        self.specs[result.spec] = self.specs.get(result.spec, 0) + 1
+        brief = result.brief()
+        for code in sorted({code for code, _, _ in brief}):
+            self.fired.setdefault((result.spec, code), []).append(result.segment)
+        for code, name, _ in brief:
+            self.names.setdefault(code, name)
+
+    def rules(self) -> list[dict[str, Any]]:
+        return [{"spec": spec, "code": code, "name": self.names.get(code, ""), "fired": len(segs),
+                 "of": self.specs.get(spec, 0), "segments": list(segs)}
+                for (spec, code), segs in sorted(self.fired.items())]
+
+
+def rollup_text(rollup: Rollup, limit: int = 8) -> list[str]:
+    """The per-rule summary of a segmented run, for people."""
+    lines = [f"Segments by `{rollup.by}`: {rollup.count} checked."]
+    for item in rollup.rules():
+        names = [shown(n) for n in item["segments"]]
+        listed = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+        lines.append(f"  {item['code']} {item['name']}: {item['fired']} of {item['of']} segments ({listed})")
+    return lines

@@ -1,0 +1,223 @@
+"""A segmented check of one or more specs: find each spec's segments, run them, add up what came back.
+
+The engine makes one ``SegmentRun`` per check (``--by``); it runs in this process, in worker
+processes or on a Dask cluster, and keeps either every result or only the rollup (streamed).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from metricsense.config import Config
+from metricsense.diagnostics import Diagnostic, Severity
+from metricsense.model import Document
+from metricsense.pipeline import has_data, spec_anchor
+from metricsense.registry import Registry
+from metricsense.segments import batches as sb
+from metricsense.segments.discover import SegmentError, check_column, discover, shown
+from metricsense.segments.pools import DaskPool, WorkerError, WorkerPool, release_memory
+from metricsense.segments.results import Rollup
+from metricsense.span import Span
+
+__all__ = ["SegmentError", "SegmentRun"]
+_SEVERITY_NAMES = {int(s): str(s) for s in Severity}
+
+
+@dataclass
+class SegmentRun:
+    """The segmented part of one check: how to run it, and what came back (metricsense.segments)."""
+
+    by: str
+    jobs: int
+    scheduler: str | None
+    on_segment: Callable[[Any], None] | None
+    keep: bool
+    rollup: Any
+    disabled: list[str]
+    pm: Any
+    registry: Registry
+    shippable: bool  # worker processes would load the same plugins as this run
+    results: list = field(default_factory=list)
+    diagnostics: list = field(default_factory=list)
+    suppressed: int = 0
+    counts: dict = field(default_factory=dict)  # severity -> findings not kept in the report
+    exit: int = 0  # the exit code the findings not kept in the report call for
+    error: str | None = None
+    failed: bool = False  # a worker failed (MS005), as opposed to a run that could not start
+    withheld: dict = field(default_factory=dict)  # (spec, trust signal) -> [template, segments, groups]
+    pool: Any = None  # worker processes started early, or a Dask cluster (metricsense.segments)
+
+    @classmethod
+    def start(cls, by: str, jobs: int, scheduler: str | None, on_segment, keep: bool, disabled: Iterable[str],
+              pm: Any, registry: Registry, *, hand_made: bool, data: Any) -> SegmentRun:
+        """A segmented run by column ``by`` (SegmentError when the name is no plain column name).
+
+        Worker processes start at once, while the specs are read."""
+        check_column(by)
+        run = cls(by, jobs, scheduler, on_segment, keep, Rollup(by), list(disabled), pm, registry,
+                  not hand_made or workers_can_load(pm, disabled))
+        if run.remote(data) and not run.scheduler:
+            run.runner().warm()
+        return run
+
+    def discover(self, doc: Document, data: Any, allowed: list[Path]) -> tuple[list, list[Diagnostic]]:
+        """The segments of ``doc``'s data, and what finding them met."""
+        return discover_segments(doc, self, data, self.registry, allowed)
+
+    def finish(self, report: Any, cfg: Config) -> None:
+        """Hand the report what the segments gave: the rollup, their findings, counts and exit code.
+
+        The spec's own findings come first, then what segments add up to, then each segment's, in
+        segment order."""
+        from metricsense import pipeline
+
+        report.segments = self.rollup
+        report.segment_results = self.results
+        report.diagnostics.extend(pipeline.finish(self.spec_notes(), self.registry, cfg))
+        report.diagnostics.extend(self.diagnostics)
+        report.suppressed += self.suppressed
+        report.streamed_counts = self.counts
+        report.streamed_exit = self.exit
+        if self.error:
+            done = self.failed and self.rollup.count > 0
+            report.diagnostics.append(self.registry.diagnostic(
+                "MS005" if self.failed else "MS006", Span.point("<segments>"), self.error,
+                "the segments checked before it are reported" if done else None))
+
+    def close(self) -> None:
+        """Workers and a cluster connection end with the run, however it ends."""
+        if self.pool is not None:
+            try:
+                self.pool.close()
+            except Exception as exc:  # noqa: BLE001 - the report (or the run's own error) matters more
+                warnings.warn(f"metricsense: closing the segment workers failed: {exc}", RuntimeWarning, stacklevel=3)
+
+    def remote(self, data: Any) -> bool:
+        """True when workers find and check the segments, not this process."""
+        # In-memory tables stay here (never shipped), and so do runs with plugins registered by
+        # hand, which workers could not load.
+        return data is None and self.shippable and (self.jobs > 1 or bool(self.scheduler))
+
+    def runner(self):
+        """The worker processes (started early) or the Dask cluster (connected on first use)."""
+        if self.pool is None:
+            self.pool = DaskPool(self.scheduler) if self.scheduler else WorkerPool(max(self.jobs, 2))
+        return self.pool
+
+    def find(self, doc: Document, data: Any, readers, allowed: list[Path]):
+        """The segments of ``doc``'s data (segments.Found), or None when the workers failed."""
+        if self.error:  # the workers failed on an earlier spec: nothing more is checked
+            return None
+        if not self.remote(data):
+            return discover(doc, self.by, data, readers, allowed, Path.cwd())
+        try:
+            return self.runner().call(sb.discover_here, doc, self.by, tuple(allowed), Path.cwd(),
+                                      tuple(self.disabled))
+        except SegmentError as exc:
+            self._stop(exc, f"while finding the segments of `{doc.root}`")
+        return None
+
+    def _stop(self, exc: Exception, doing: str) -> None:
+        """The run cannot go on: a worker failed (MS005, saying while doing what), or it could not start."""
+        if isinstance(exc, WorkerError):
+            self.error, self.failed = f"{doing}: {exc}", True
+        else:
+            self.error = str(exc)
+
+    def run(self, doc: Document, cfg: Config, segments, allowed, data, spec_keys, progress=None) -> None:
+        remote = self.remote(data)
+        try:
+            jobs_iter = sb.make_jobs(doc, cfg, self.by, segments, allowed, Path.cwd(), self.disabled, data,
+                                     self.runner().workers if remote else 1, spec_keys, keep_analysis=self.keep)
+            if remote:
+                results = self.runner().run(jobs_iter)
+            else:
+                manager = (self.pm, self.registry, None)
+                results = (r for job in jobs_iter for r in sb.run_batch(job, manager))
+            for result in results:
+                self._take(result, cfg)
+                if progress is not None:
+                    progress(self.rollup.specs[result.spec], len(segments), f"{doc.root}: {self.by} {result.segment}")
+        except SegmentError as exc:
+            self._stop(exc, f"while checking the segments of `{doc.root}`")
+
+    def _take(self, result, cfg: Config) -> None:
+        self.rollup.add(result)
+        if not self.keep and self.rollup.count % 64 == 0:
+            release_memory()
+        self.suppressed += result.suppressed
+        for d in result.withheld:
+            entry = self.withheld.setdefault((result.spec, d.span), [d, 0, 0])
+            entry[1] += 1
+            entry[2] += int(d.evidence.get("suppressed", 0))
+        if self.keep:
+            self.results.append(result)
+            self.diagnostics.extend(result.diagnostics)
+        else:
+            for _, _, severity in result.brief():
+                name = _SEVERITY_NAMES[severity]
+                self.counts[name] = self.counts.get(name, 0) + 1
+            self.exit = max(self.exit, result.exit_code)
+        if self.on_segment is not None:
+            self.on_segment(result)
+
+    def spec_notes(self) -> list[Diagnostic]:
+        """Hidden trust groups, added up over the segments and naming none (MS502): a segment may
+        be a single team, so which segments hide groups is not said."""
+        out = []
+        for (spec, _span), (d, n_segments, groups) in self.withheld.items():
+            total = self.rollup.specs.get(spec, 0)
+            name = d.message.split("`")[1] if d.message.count("`") >= 2 else "trust"
+            out.append(Diagnostic(
+                d.code, d.name, d.severity,
+                f"`{name}`: {groups} group{'s' if groups != 1 else ''} not shown, in {n_segments} of {total} "
+                f"segments: below the minimum of {d.evidence.get('min_group')} respondents, or so that none can "
+                "be worked out by subtraction (which segments is not said)",
+                d.span, (), d.help, {"suppressed": groups, "segments": n_segments,
+                                     "min_group": d.evidence.get("min_group")}))
+        return out
+
+
+def discover_segments(doc: Document, seg: SegmentRun, data: Any, registry: Registry, allowed: list[Path]):
+    """The segments of a spec's data, and what finding them met (each reported once, here)."""
+    by = seg.by
+
+    first = spec_anchor(doc)
+    anchor_ = doc.data_defaults[0].span if doc.data_defaults else first
+    if data is None and not any(has_data(doc)):
+        return [], [registry.diagnostic("MS031", anchor_, f"`{doc.root}` reads no data: there is nothing to segment "
+                                f"by `{by}`", "give the spec a `data` clause, or leave `--by` out")]
+    root = Path(doc.root).parent if doc.root != "<string>" else Path.cwd()
+    found = seg.find(doc, data, registry.readers, [root, *allowed])
+    if found is None:  # the run cannot go on (reported once, at the end)
+        return [], []
+    diags = [registry.from_problem(p) for p in found.problems]
+    for message in found.crashes:
+        diags.append(registry.diagnostic("MS005", first, f"a data source plugin crashed while finding segments: {message}"))
+    if not found.with_column and not found.problems and not found.crashes:
+        diags.append(registry.diagnostic("MS031", anchor_, f"no data source of `{doc.root}` has a column `{by}` "
+                                 "to segment by", "name a column of the data (`--by team`), or leave `--by` out"))
+    elif found.with_column and not found.segments:
+        diags.append(registry.diagnostic("MS031", found.with_column[0].span, f"the column `{by}` has no values: "
+                                 "there are no segments to check", "fill in the column, or leave `--by` out"))
+    for src, origin, rows in found.unassigned:
+        diags.append(registry.diagnostic("MS036", src.span, f"{rows} row{'s' if rows != 1 else ''} of `{shown(origin)}` "
+                                 f"{'have' if rows != 1 else 'has'} no `{by}`: they are in no segment, so no "
+                                 "segment checks them", f"fill in `{by}` on every row, or filter those rows out"))
+    return found.segments, diags
+
+
+def workers_can_load(pm, disabled: Iterable[str]) -> bool:
+    """True when worker processes, which load plugins from entry points, get the same plugins as
+    ``pm`` (a plugin registered by hand, in this process, cannot travel to them)."""
+    from metricsense.plugins import get_plugin_manager
+
+    theirs, _ = get_plugin_manager(disabled=list(disabled))
+    return {name for name, _ in pm.list_name_plugin()} <= {name for name, _ in theirs.list_name_plugin()}
+
+
+
