@@ -68,6 +68,9 @@ def finite(value: Any) -> Any:
     """
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else None
+    as_json = getattr(type(value), "__json__", None)
+    if as_json is not None:  # an analysis record
+        return finite(as_json(value))
     if isinstance(value, dict):
         return {k: finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

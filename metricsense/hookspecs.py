@@ -43,6 +43,21 @@ def metricsense_register_formats(register):
 
 
 @hookspec
+def metricsense_register_analyses(register):
+    """Register the types of the analysis records your ``metricsense_analyze`` produces.
+
+    :param register: call ``register(name, record_type)`` once per record, where ``name`` is
+        the key the record is stored under in a spec's analysis and ``record_type`` a subclass
+        of ``metricsense.analysis.Record`` (a frozen dataclass). A name another plugin already
+        registered is an error naming both plugins.
+
+    Called with the other registration hooks. After the analyses of a spec ran, a value stored
+    under a registered name that is not of its type is reported (MS005) and dropped, so reports
+    and rules can read fields without checking.
+    """
+
+
+@hookspec
 def metricsense_register_commands(cli):
     """Add subcommands to the ``msense`` command line.
 
@@ -58,10 +73,14 @@ def metricsense_analyze(spec, data, analysis):
 
     :param spec: the ``metricsense.model.Document`` being checked.
     :param data: the loaded data for the spec, or None when the check has none.
-    :param analysis: the spec's analysis mapping; add one entry under your own key (for
-        example ``analysis["structure"] = {...}``). It appears in the JSON report's
-        ``analysis`` section whether or not any rule fires, and rules read it through
-        ``ctx.analysis``, so the work is done once.
+    :param analysis: the spec's analysis mapping; add one entry under your own key: a record
+        (a frozen dataclass deriving from ``metricsense.analysis.Record``) whose type your
+        plugin registers under that key with ``metricsense_register_analyses``, for example
+        ``analysis["structure"] = StructureAnalysis(...)``. It appears in the JSON report's
+        ``analysis`` section (its ``to_json()``) whether or not any rule fires, and rules read
+        it through ``ctx.analysis``, so the work is done once. A plain JSON-able dict under an
+        unregistered key is still accepted (plugins written before records), but reports and
+        other plugins can only read a record's fields.
 
     Called once per spec, for every plugin, in registration order. An exception becomes an
     MS005 diagnostic naming the plugin; the other plugins and the rules still run.

@@ -194,6 +194,7 @@ def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=
             found.append(registry.diagnostic("MS005", first,
                                      f"plugin {impl.plugin_name!r} crashed while analysing: {type(exc).__name__}: {exc}",
                                      "the other evaluators still ran"))
+    found.extend(_check_records(analysis, registry, first))
     for rule in rules:
         tick(f"{rule.code} {rule.name}")
         options = {name: opt.default for name, opt in rule.options.items()}
@@ -259,3 +260,17 @@ def apply_suppressions(doc: Document, diags: list[Diagnostic], registry: Registr
             continue
         kept.append(d)
     return kept + extra, n
+
+
+def _check_records(analysis: dict[str, Any], registry: Registry, first: Span) -> list[Diagnostic]:
+    """Drop (and report, MS005) a value under a registered analysis name that is not its record type."""
+    out = []
+    for name, (kind, plugin) in registry.analyses.items():
+        value = analysis.get(name)
+        if value is not None and not isinstance(value, kind):
+            del analysis[name]
+            out.append(registry.diagnostic(
+                "MS005", first, f"analysis {name!r} holds a {type(value).__name__}, not the {kind.__name__} "
+                f"plugin {plugin!r} registered for it: left out",
+                "the plugin that stored it should store the registered record type"))
+    return out

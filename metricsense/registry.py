@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from metricsense.analysis import Record
 from metricsense.diagnostics import CODE_PATTERN, NAME_PATTERN, Diagnostic, Problem, Related, Rule, Severity
 from metricsense.span import Span
 
@@ -21,6 +22,7 @@ class Registry:
     by_name: dict[str, Rule] = field(default_factory=dict)
     formats: dict[str, tuple[Callable[..., str], str]] = field(default_factory=dict)
     readers: dict[str, tuple[Callable[..., Any], str]] = field(default_factory=dict)
+    analyses: dict[str, tuple[type, str]] = field(default_factory=dict)  # name -> (Record type, plugin)
     problems: list[Problem] = field(default_factory=list)  # plugins that failed while registering (MS005)
 
     def add_rule(self, rule: Rule, plugin: str) -> None:
@@ -76,7 +78,7 @@ def build_registry(pm) -> Registry:
         return cached
     registry = Registry()
     hooks = (("metricsense_register_rules", "rules"), ("metricsense_register_formats", "formats"),
-             ("metricsense_register_data_sources", "readers"))
+             ("metricsense_register_data_sources", "readers"), ("metricsense_register_analyses", "analyses"))
     for hook, kind in hooks:
         for impl in getattr(pm.hook, hook).get_hookimpls():  # registration order: built-ins first
             plugin = impl.plugin_name
@@ -86,9 +88,11 @@ def build_registry(pm) -> Registry:
                     registry.add_rule(args[0], _plugin)
                     return
                 name, func = args
-                table = registry.formats if _kind == "formats" else registry.readers
+                table = getattr(registry, _kind)
+                if _kind == "analyses" and not (isinstance(func, type) and issubclass(func, Record)):
+                    raise RegistrationError(f"analysis {name!r}: {func!r} is not a metricsense.analysis.Record type")
                 if name in table:
-                    what = "format" if _kind == "formats" else "data source"
+                    what = {"formats": "format", "readers": "data source", "analyses": "analysis"}[_kind]
                     raise RegistrationError(
                         f"plugin {_plugin!r} registers {what} {name!r}, already registered by plugin {table[name][1]!r}"
                     )

@@ -99,6 +99,69 @@ def test_hook_metricsense_analyze():
     assert report.analysis["<string>"]["structure"]["structural_rank"] == 1
 
 
+def test_hook_metricsense_register_analyses():
+    from dataclasses import dataclass
+
+    from metricsense.analysis import Record
+
+    @dataclass(frozen=True)
+    class Counts(Record):
+        name = "counts"
+        kpis: int
+        names: tuple[str, ...]
+
+    @metricsense.rule(code="XYZ003", name="few-kpis", severity=Severity.INFO)
+    def few_kpis(ctx):
+        """Few KPIs.
+
+        ## Why is this bad?
+        A test rule reading a record by field (seed 002).
+        """
+        counts = Counts.of(ctx.analysis)
+        if counts is not None and counts.kpis < 2:
+            yield ctx.report(ctx.spec.kpis[0], f"{counts.kpis} KPI: {', '.join(counts.names)}")
+
+    class Plugin:
+        @hookimpl
+        def metricsense_register_analyses(register):
+            register("counts", Counts)
+
+        @hookimpl
+        def metricsense_register_rules(register):
+            register(few_kpis)
+
+        @hookimpl
+        def metricsense_analyze(spec, analysis):
+            analysis["counts"] = Counts(len(spec.kpis), tuple(k.name for k in spec.kpis))
+
+    pm = manager_with(Plugin)
+    assert build_registry(pm).analyses["counts"] == (Counts, "test-plugin-0")
+    report = metricsense.check(SPEC, config={}, plugin_manager=pm)
+    assert [d.message for d in report.diagnostics if d.code == "XYZ003"] == ["1 KPI: csat"]
+    import json
+
+    assert json.loads(report.to_json())["analysis"]["<string>"]["counts"] == {"kpis": 1, "names": ["csat"]}
+
+    class Wrong:  # a plugin storing a plain dict under a name registered for a record
+        @hookimpl
+        def metricsense_analyze(analysis):
+            analysis["counts"] = {"kpis": 1}
+
+    pm = manager_with(Plugin, Wrong)
+    report = metricsense.check(SPEC, config={}, plugin_manager=pm)
+    assert "counts" not in report.analysis["<string>"]
+    crash = [d for d in report.diagnostics if d.code == "MS005"]
+    assert len(crash) == 1 and "'counts' holds a dict, not the Counts" in crash[0].message
+
+    class Taken:
+        @hookimpl
+        def metricsense_register_analyses(register):
+            register("counts", Counts)
+
+    registry = build_registry(manager_with(Plugin, Taken))
+    assert "already registered by plugin 'test-plugin-0'" in registry.problems[0].message
+
+
 def test_a_crashing_rule_is_a_diagnostic_and_the_others_still_run():
     @metricsense.rule(code="XYZ002", name="always-crashes", severity=Severity.WARNING)
     def always_crashes(ctx):

@@ -1,0 +1,57 @@
+"""Analysis records: what an evaluator computes for one spec, typed, and read by field.
+
+An evaluator's ``metricsense_analyze`` hook puts one record under its name in the spec's
+analysis (``analysis["trust"] = TrustAnalysis(...)``); the plugin registers the record's type
+under that name (``metricsense_register_analyses``), as it registers its rules. Rules read the
+record through ``ctx.analysis``, reports, the explorer and segments through its fields: nothing
+reads string keys of another evaluator's dict. The JSON report writes ``to_json()``, the stable
+shape documented in docs/reports.md.
+
+A record is a frozen dataclass deriving from ``Record``. ``to_json`` writes its fields in order
+(records inside records too); a record whose JSON shape differs from its fields overrides it.
+``in_segment`` is what one segment's result keeps of it (by default all of it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, is_dataclass
+from typing import Any, ClassVar, TypeVar
+
+R = TypeVar("R", bound="Record")
+
+
+class Record:
+    """The base of every analysis record (subclasses are frozen dataclasses)."""
+
+    #: The key it is stored under in a spec's analysis, and in the JSON report's ``analysis``.
+    name: ClassVar[str] = ""
+
+    @classmethod
+    def of(cls: type[R], analysis: Any) -> R | None:
+        """This record in a spec's analysis, or None when the evaluator did not run or found nothing."""
+        value = analysis.get(cls.name) if isinstance(analysis, dict) else None
+        return value if isinstance(value, cls) else None
+
+    def to_json(self) -> Any:
+        """The JSON form: the fields in order, records and tuples inside it converted too."""
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+    def __json__(self) -> Any:  # how metricsense.encoding writes any record
+        return self.to_json()
+
+    def in_segment(self) -> Record:
+        """What one segment's result keeps (a record may leave out what a segment must not show)."""
+        return self
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every record (or dataclass) inside it turned into its JSON form."""
+    if isinstance(value, Record):
+        return value.to_json()
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
