@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metricsense.diagnostics import Diagnostic, Option, Rule, Severity, rule
+from metricsense.diagnostics import Diagnostic, Option, Rule, Severity, rule, rules_of
 from metricsense.hookspecs import hookimpl
 from metricsense.span import Span
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 __all__ = [
     "Diagnostic", "Option", "Report", "Rule", "Severity", "Span", "SpecError",
-    "__version__", "agenda", "check", "explore", "hookimpl", "load", "load_ipython_extension", "rule",
+    "__version__", "agenda", "check", "explore", "hookimpl", "load", "load_ipython_extension", "rule", "rules_of",
 ]
 
 

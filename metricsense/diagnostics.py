@@ -103,8 +103,22 @@ def rule(
 
 def declare(*, code: str, name: str, severity: Severity, doc: str, exit_code: int = 1) -> Rule:
     """A rule reported by the engine itself (syntax, includes, config) rather than an evaluator."""
-    rule_ = _make_rule(None, code=code, name=name, severity=severity, options=None, exit_code=exit_code, doc=doc)
-    return rule_
+    import sys
+
+    module = sys._getframe(1).f_globals.get("__name__", "")
+    return _make_rule(None, code=code, name=name, severity=severity, options=None, exit_code=exit_code, doc=doc,
+                      module=module)
+
+
+#: The rules each module declared, in order (``@rule`` and ``declare`` collect them: no second list).
+_DECLARED: dict[str, list[Rule]] = {}
+
+
+def rules_of(module: str) -> tuple[Rule, ...]:
+    """The rules declared in ``module`` (a module's ``__name__``), in the order they were declared.
+
+    A family registers them all with ``for r in rules_of(__name__): register(r)``."""
+    return tuple(_DECLARED.get(module, ()))
 
 
 def cleandoc(text: str) -> str:
@@ -120,13 +134,13 @@ def cleandoc(text: str) -> str:
     return "\n".join(body)
 
 
-def _make_rule(func, *, code, name, severity, options, exit_code, doc=None) -> Rule:
+def _make_rule(func, *, code, name, severity, options, exit_code, doc=None, module=None) -> Rule:
     text = cleandoc(doc if doc is not None else (func.__doc__ or ""))
     summary, _, body = text.partition("\n")
-    module = getattr(func, "__module__", "") or ""
+    module = module if module is not None else (getattr(func, "__module__", "") or "")
     builtin = module == "metricsense" or module.startswith("metricsense.")
     plugin = "metricsense" if builtin or not module else module.split(".")[0]
-    return Rule(
+    made = Rule(
         code=code,
         name=name,
         severity=severity,
@@ -137,6 +151,10 @@ def _make_rule(func, *, code, name, severity, options, exit_code, doc=None) -> R
         exit_code=exit_code,
         plugin=plugin,
     )
+    declared = _DECLARED.setdefault(module, [])
+    declared[:] = [r for r in declared if r.code != code]  # a module run again (reload) declares anew
+    declared.append(made)
+    return made
 
 
 @dataclass(frozen=True)

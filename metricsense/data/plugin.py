@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metricsense.diagnostics import Severity, declare
+from metricsense.diagnostics import Severity, declare, rules_of
 from metricsense.hookspecs import hookimpl
 
 _DOC_TAIL = """
@@ -139,15 +139,12 @@ SEGMENT_VALUE_MISSING = declare(
     ''',
 )
 
-RULES = (DATA_SOURCE_MISSING, DATA_COLUMN_MISSING, DATA_NOT_NUMERIC, DATA_DUPLICATE_PERIOD, DATA_EMPTY,
-         SEGMENT_VALUE_MISSING,
-         DATA_PATH_OUTSIDE)
 
 
 @hookimpl
 def metricsense_register_rules(register):
-    for rule in RULES:
-        register(rule)
+    for r in rules_of(__name__):
+        register(r)
 
 
 def _lazy(name: str):

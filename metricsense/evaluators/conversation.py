@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from metricsense import expressions as ex
-from metricsense.diagnostics import Diagnostic, Option, Severity, rule
+from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.hookspecs import hookimpl
 from metricsense.model import Document, Trigger
 
@@ -300,13 +300,12 @@ def expression_type_error(ctx) -> Iterator[Diagnostic]:
             yield ctx.report(p.node, p.message, related=[(trig, "in this trigger")], help=p.help)
 
 
-RULES = (trigger_never_fires, trigger_always_fires, ambiguous_target, expression_type_error)
 
 
 @hookimpl
 def metricsense_register_rules(register):
-    for r in RULES:
+    for r in rules_of(__name__):
         register(r)
 
 
-__all__ = ["RULES", "evaluate_trigger", "names_withheld", "triggers_of"]
+__all__ = ["evaluate_trigger", "names_withheld", "triggers_of"]

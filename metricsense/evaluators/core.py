@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metricsense.diagnostics import Severity, declare
+from metricsense.diagnostics import Severity, declare, rules_of
 from metricsense.hookspecs import hookimpl
 
 SYNTAX_ERROR = declare(
@@ -126,5 +126,5 @@ INVALID_SUPPRESSION = declare(
 
 @hookimpl
 def metricsense_register_rules(register):
-    for rule in (SYNTAX_ERROR, INCLUDE_ERROR, PLUGIN_CRASHED, CONFIG_ERROR, INVALID_SUPPRESSION):
-        register(rule)
+    for r in rules_of(__name__):
+        register(r)

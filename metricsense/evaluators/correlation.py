@@ -9,7 +9,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from metricsense.diagnostics import Diagnostic, Option, Severity, rule
+from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.hookspecs import hookimpl
 
 #: How close to the mission each kind of KPI is: the one to keep in a redundant cluster.
@@ -280,10 +280,9 @@ def constant_series(ctx) -> Iterator[Diagnostic]:
                              evidence={"observed": int(len(values)), "value": float(values[0])})
 
 
-RULES = (redundant_kpis, low_effective_kpi_count, constant_series)
 
 
 @hookimpl
 def metricsense_register_rules(register):
-    for r in RULES:
+    for r in rules_of(__name__):
         register(r)

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from metricsense.diagnostics import Diagnostic, Option, Severity, rule
+from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.evaluators.correlation import changes, phi
 from metricsense.hookspecs import hookimpl
 
@@ -573,10 +573,9 @@ def declared_gain_unsupported(ctx) -> Iterator[Diagnostic]:
                 )
 
 
-RULES = (ill_conditioned_gains, gain_rank_deficient, rga_pairing_risk, conflicting_lever, declared_gain_unsupported)
 
 
 @hookimpl
 def metricsense_register_rules(register):
-    for r in RULES:
+    for r in rules_of(__name__):
         register(r)

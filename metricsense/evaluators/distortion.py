@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from metricsense.diagnostics import Diagnostic, Option, Severity, rule
+from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.evaluators.noise import own_values, phi
 from metricsense.hookspecs import hookimpl
 from metricsense.model import KPI, Document
@@ -575,14 +575,13 @@ def variance_collapse(ctx) -> Iterator[Diagnostic]:
         )
 
 
-RULES = (bunching_at_target, output_outcome_divergence, variance_collapse)
 
 
 @hookimpl
 def metricsense_register_rules(register):
-    for r in RULES:
+    for r in rules_of(__name__):
         register(r)
 
 
-__all__ = ["RULES", "betainc", "brown_forsythe", "distortion_of", "mccrary", "mean_residual_test",
+__all__ = ["betainc", "brown_forsythe", "distortion_of", "mccrary", "mean_residual_test",
            "norm_sf", "phi", "support_step", "t_sf"]

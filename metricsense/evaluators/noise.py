@@ -25,7 +25,7 @@ import math
 from collections.abc import Iterator
 
 from metricsense import expressions as ex
-from metricsense.diagnostics import Diagnostic, Option, Severity, rule
+from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.evaluators.correlation import phi  # noqa: F401  (distortion imports it from here)
 from metricsense.hookspecs import hookimpl
 from metricsense.model import KPI, Binary, Call, Document, Duration, Trigger, walk_expr
@@ -520,13 +520,12 @@ def review_faster_than_response(ctx) -> Iterator[Diagnostic]:
         )
 
 
-RULES = (target_inside_noise, trigger_inside_noise, review_faster_than_response)
 
 
 @hookimpl
 def metricsense_register_rules(register):
-    for r in RULES:
+    for r in rules_of(__name__):
         register(r)
 
 
-__all__ = ["MAD_SCALE", "RULES", "noise_of", "phi", "robust_noise", "trigger_noise"]
+__all__ = ["MAD_SCALE", "noise_of", "phi", "robust_noise", "trigger_noise"]

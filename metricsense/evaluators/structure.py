@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from metricsense.diagnostics import Diagnostic, Option, Severity, rule
+from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.hookspecs import hookimpl
 from metricsense.model import (
     FUNCTIONS,
@@ -690,15 +690,9 @@ def public_inspection(ctx) -> Iterator[Diagnostic]:
             )
 
 
-RULES = (
-    undefined_name, duplicate_name, duplicate_clause, missing_mission, kpi_without_link,
-    target_not_specific, more_kpis_than_levers, failure_level_uncovered, unguarded_failure,
-    no_relationship_kpis, idle_lever, uncontrolled_kpi, disturbance_dominated_kpi,
-    owner_without_lever, public_inspection,
-)
 
 
 @hookimpl
 def metricsense_register_rules(register):
-    for r in RULES:
+    for r in rules_of(__name__):
         register(r)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from metricsense.diagnostics import Diagnostic, Severity, rule
+from metricsense.diagnostics import Diagnostic, Severity, rule, rules_of
 from metricsense.hookspecs import hookimpl
 from metricsense.model import TrustSignal
 
@@ -274,10 +274,9 @@ def min_group_too_small(ctx) -> Iterator[Diagnostic]:
             )
 
 
-RULES = (value_gap, group_below_minimum, min_group_too_small)
 
 
 @hookimpl
 def metricsense_register_rules(register):
-    for r in RULES:
+    for r in rules_of(__name__):
         register(r)
