@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from metricsense.report import Report
     from metricsense.model import Document
 
-__version__ = "0.1.0"
+from metricsense.version import __version__
 __all__ = [
     "Diagnostic", "Option", "Report", "Rule", "Severity", "Span", "SpecError",
     "__version__", "agenda", "check", "explore", "hookimpl", "load", "load_ipython_extension", "rule", "rules_of",

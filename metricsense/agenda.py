@@ -160,9 +160,9 @@ def agenda(report_or_spec: Any, since: Any = None, **check_kwargs: Any) -> Agend
     """The conversation agenda of a Report, or of a spec (checked first, like ``check``)."""
     report = report_or_spec
     if not hasattr(report, "analysis") or not hasattr(report, "diagnostics"):
-        import metricsense
+        from metricsense.engine import check
 
-        report = metricsense.check(report_or_spec, **check_kwargs)
+        report = check(report_or_spec, **check_kwargs)
     return build(report, since)
 
 

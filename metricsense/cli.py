@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from metricsense import __version__
+from metricsense.version import __version__
 
 
 def _split(values: tuple[str, ...]) -> list[str]:

@@ -53,7 +53,8 @@ def _split(value: str | None) -> list[str]:
 
 def run_cell(line: str, cell: str, namespace: dict[str, Any]) -> Any:
     """What ``%%msense`` does, without IPython: check ``cell`` with the options in ``line``."""
-    import metricsense
+    from metricsense.engine import check
+    from metricsense.widgets.explorer import explore
 
     args = parser().parse_args(shlex.split(line))
     data = None
@@ -70,12 +71,12 @@ def run_cell(line: str, cell: str, namespace: dict[str, Any]) -> Any:
         overrides["fail_on"] = args.fail_on
     # NOTE: a cell that holds no newline and no brace would be taken for a path by `check`.
     text = cell if cell.endswith("\n") else cell + "\n"
-    report = metricsense.check(text, data=data, config=args.config or None,  # None: the nearest msense.toml
+    report = check(text, data=data, config=args.config or None,  # None: the nearest msense.toml
                                allow_paths=args.allow_path, overrides=overrides or None)
     if args.name:
         namespace[args.name] = report
     if args.explore:
-        return metricsense.explore(report, data=data)
+        return explore(report, data=data)
     return report
 
 

@@ -57,7 +57,7 @@ class Report:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        from metricsense import __version__  # noqa: PLC0415 - the package's own version
+        from metricsense.version import __version__
 
         return {
             "version": JSON_VERSION,

@@ -56,11 +56,11 @@ def markers(text: str) -> dict[str, list[int]]:
 
 def run_case(path: str | Path, code: str, *, data: Any = None, config: Any = None, plugin_manager=None) -> CaseResult:
     """Check the case spec and compare the lines reported for ``code`` with its markers."""
-    import metricsense
+    from metricsense.engine import check
 
     path = Path(path)
     expected = markers(path.read_text("utf-8")).get(code, [])
-    report = metricsense.check(path, data=data, config=config or case_config(path), plugin_manager=plugin_manager)
+    report = check(path, data=data, config=config or case_config(path), plugin_manager=plugin_manager)
     found = sorted(d.span.line for d in report.diagnostics if d.code == code and Path(d.span.file).name == path.name)
     return CaseResult(code, expected, found, report)
 
@@ -133,7 +133,7 @@ def assert_case(path: str | Path, code: str, **kwargs: Any) -> CaseResult:
 
 
 def metricsense_check_here(name: str, kwargs: dict) -> Any:
-    import metricsense
+    from metricsense.engine import check
 
-    return metricsense.check(name, data=kwargs.get("data"), config=kwargs.get("config") or case_config(name),
+    return check(name, data=kwargs.get("data"), config=kwargs.get("config") or case_config(name),
                              plugin_manager=kwargs.get("plugin_manager"))

@@ -233,7 +233,7 @@ def _segments(rollup, limit: int = 20) -> list[str]:
 
 
 def render_html(report, options=None) -> str:
-    from metricsense import __version__
+    from metricsense.version import __version__
     from metricsense.reports.text import SourceCache, summary_line
 
     sources = SourceCache(getattr(report, "sources", None))

@@ -90,7 +90,7 @@ def _result(d: Diagnostic, index: dict[str, int]) -> dict:
 
 
 def to_sarif(report) -> dict:
-    from metricsense import __version__
+    from metricsense.version import __version__
 
     rules = rules_of(report)
     # Rules a diagnostic names but the registry lacks (a report built by hand) still get an entry.

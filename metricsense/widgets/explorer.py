@@ -554,7 +554,7 @@ def explore(report: Any, spec: str | None = None, data: Any = None, plugin_manag
             **check_kwargs: Any) -> Explorer:
     """An Explorer of one spec of ``report`` (a Report, or a spec or path, checked first)."""
     if not hasattr(report, "analysis") or not hasattr(report, "diagnostics"):
-        import metricsense
+        from metricsense.engine import check
 
-        report = metricsense.check(report, data=data, **check_kwargs)
+        report = check(report, data=data, **check_kwargs)
     return Explorer(ExplorerModel(report, spec=spec, data=data), plugin_manager=plugin_manager)
