@@ -7,7 +7,7 @@ import marshal
 import pytest
 
 from metricsense.syntax import tables
-from metricsense.syntax.parser import grammar_text, lark_parser
+from metricsense.syntax.grammar import grammar_text, lark_parser
 
 
 def _leaf_types(value, found=None) -> set:
@@ -25,10 +25,10 @@ def test_the_tables_of_a_freshly_built_lark_parser_marshal_round_trip():
     lark Tokens, which marshal refuses); the tables must be plain data all the same."""
     from lark import Lark
 
-    from metricsense.syntax.parser import _collect_comment
+    from metricsense.syntax import suppressions
 
     fresh = Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                 maybe_placeholders=True, lexer_callbacks={"COMMENT": _collect_comment}, cache=False)
+                 maybe_placeholders=True, lexer_callbacks={"COMMENT": suppressions.capture}, cache=False)
     data = tables.extract(fresh)
     assert _leaf_types(data) <= {str, int, bool, bytes, type(None)}
     assert marshal.loads(marshal.dumps(data)) == data
