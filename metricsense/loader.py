@@ -7,21 +7,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from metricsense.diagnostics import Problem
 from metricsense.model import Document, Include
 from metricsense.span import Span
 
 MAX_SPEC_BYTES = 50 * 1024 * 1024
-
-
-@dataclass
-class Problem:
-    """A problem met while loading: the rule code it is reported under, where, and what."""
-
-    code: str
-    span: Span
-    message: str
-    help: str | None = None
-
 
 @dataclass
 class Loaded:
@@ -106,8 +96,7 @@ def load_path(
         parsed = parse_text(source, shown)
         suppressions.extend(parsed.suppressions)
         if parsed.errors:
-            for err in parsed.errors:
-                result.problems.append(Problem("MS001", err.span, err.message, err.hint))
+            result.problems.extend(parsed.errors)  # MS001 problems already
             return
         for stmt in parsed.statements:
             statements.append(stmt)

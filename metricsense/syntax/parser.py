@@ -14,6 +14,7 @@ import re
 import threading
 from dataclasses import dataclass
 
+from metricsense.diagnostics import Problem
 from metricsense.model import Suppression
 from metricsense.span import Span
 from metricsense.syntax import compiled, suppressions
@@ -40,7 +41,7 @@ def _lark_builder() -> ModelBuilder:
 class ParseResult:
     statements: list
     suppressions: list[Suppression]
-    errors: list  # of metricsense.syntax.errors.SyntaxProblem
+    errors: list[Problem]  # MS001, each with a span
 
 
 #: The opening line of an msense fence in Markdown: ```msense or ~~~msense, nothing after the
@@ -148,7 +149,7 @@ def _parse_with_lark(text: str, file: str) -> ParseResult:
     return ParseResult(statements if not problems else [], suppressions.suppressions(raw_comments, text, file), problems)
 
 
-def _value_problem(exc: Exception, file: str):
+def _value_problem(exc: Exception, file: str) -> Problem:
     """The problem a model-building exception (SpecValueError, or VisitError around one) reports."""
     from lark.exceptions import VisitError
 
@@ -161,17 +162,17 @@ def _value_problem(exc: Exception, file: str):
         return errors.value_problem(inner, file)
     meta = getattr(getattr(exc, "obj", None), "meta", None)
     line = getattr(meta, "line", 1) if meta is not None and not getattr(meta, "empty", True) else 1
-    return errors.SyntaxProblem(Span(file, line, 1, line, 2), f"this statement cannot be read: {inner}")
+    return errors.syntax_problem(Span(file, line, 1, line, 2), f"this statement cannot be read: {inner}")
 
 
-def _too_deep(span: Span):
+def _too_deep(span: Span) -> Problem:
     from metricsense.syntax import errors
 
-    return errors.SyntaxProblem(span, "an expression nests too deeply to read (thousands of levels)",
-                                "split the condition, or write it without the repeated operators")
+    return errors.syntax_problem(span, "an expression nests too deeply to read (thousands of levels)",
+                                 "split the condition, or write it without the repeated operators")
 
 
-def _value_problems(builder: ModelBuilder, tree, file: str) -> list:
+def _value_problems(builder: ModelBuilder, tree, file: str) -> list[Problem]:
     """The value problems of a parsed text, statement by statement (all of them, in order)."""
     from lark.exceptions import VisitError
 
