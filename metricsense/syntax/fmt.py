@@ -407,7 +407,7 @@ def without_spans(value):
     if is_dataclass(value) and not isinstance(value, type):
         return (type(value).__name__,) + tuple(
             without_spans(getattr(value, f.name)) for f in fields(value)
-            if f.name not in ("line", "_by_kind") and not f.name.endswith("span"))
+            if f.name != "line" and not f.name.endswith("span"))
     if isinstance(value, (list, tuple)):
         return tuple(without_spans(v) for v in value)
     if isinstance(value, dict):
@@ -421,8 +421,7 @@ def _spans(value, path=()):
         yield path, value
     elif is_dataclass(value) and not isinstance(value, type):
         for f in fields(value):
-            if f.name != "_by_kind":
-                yield from _spans(getattr(value, f.name), path + (f.name,))
+            yield from _spans(getattr(value, f.name), path + (f.name,))
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
             yield from _spans(v, path + (i,))
