@@ -3,9 +3,9 @@
 Two parsers, one grammar. The compiled parser (metricsense._lalr, see syntax/compiled.py) runs
 Lark's own LALR table and contextual lexer in C and builds the model on each reduce; it needs no
 `import lark` once its tables are cached. Whenever it cannot finish (a syntax error, anything
-unexpected) the text is parsed again by Lark itself, built once, lazily, from the grammar
-installed inside the package with its tables cached on disk: Lark's errors, hints and recovery
-are the only ones. Both build the model with the same ModelBuilder methods and positions.
+unexpected) the text is parsed again by Lark itself (the shared parser of syntax/grammar.py):
+Lark's errors, hints and recovery are the only ones. Both build the model with the same
+ModelBuilder methods and positions, and read suppressions with syntax/suppressions.py.
 """
 
 from __future__ import annotations
