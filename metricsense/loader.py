@@ -97,8 +97,7 @@ def load_path(
         parsed = parse_text(source, shown)
         suppressions.extend(parsed.suppressions)
         if parsed.errors:
-            for err in parsed.errors:
-                result.problems.append(Problem("MS001", err.span, err.message, err.hint))
+            result.problems.extend(parsed.errors)  # MS001 problems already
             return
         for stmt in parsed.statements:
             statements.append(stmt)

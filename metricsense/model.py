@@ -6,8 +6,10 @@ Nothing here validates: unknown references, duplicates and missing parts are rep
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
+from functools import cached_property
+from types import MappingProxyType
 from typing import Union
 
 from metricsense.span import Span
@@ -269,14 +271,32 @@ class Document:
     files: tuple[str, ...]
     suppressions: tuple[Suppression, ...] = ()
     root: str = "<string>"
-    _by_kind: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+    # NOTE: the indexes below are derived from the frozen fields only, once per Document (a
+    # cached_property is no field: `replace()` makes a new Document that computes its own).
+
+    @cached_property
+    def _by_type(self) -> Mapping[type, tuple]:
+        """The statements of each type, in source order."""
+        groups: dict[type, list] = {}
+        for s in self.statements:
+            groups.setdefault(type(s), []).append(s)
+        return MappingProxyType({kind: tuple(found) for kind, found in groups.items()})
+
+    @cached_property
+    def _by_name(self) -> Mapping[str, Statement]:
+        """The first statement declaring each name."""
+        index: dict[str, Statement] = {}
+        for s in self.named():
+            index.setdefault(s.name, s)
+        return MappingProxyType(index)
 
     def _of(self, kind: type) -> tuple:
-        got = self._by_kind.get(kind)
-        if got is None:
-            got = tuple(s for s in self.statements if type(s) is kind)
-            self._by_kind[kind] = got
-        return got
+        return self._by_type.get(kind, ())
+
+    def __getstate__(self) -> dict:
+        """Only the fields (pickle, copy): the indexes are computed again where they are read."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @property
     def missions(self) -> tuple[Mission, ...]:
@@ -326,10 +346,4 @@ class Document:
 
     def lookup(self, name: str):
         """The first statement declaring ``name``, or None."""
-        index = self._by_kind.get("names")
-        if index is None:
-            index = {}
-            for s in self.named():
-                index.setdefault(s.name, s)
-            self._by_kind["names"] = index
-        return index.get(name)
+        return self._by_name.get(name)

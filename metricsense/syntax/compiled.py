@@ -37,7 +37,7 @@ def _load():
     except ImportError:
         return None
     from metricsense.syntax import tables
-    from metricsense.syntax.parser import grammar_text, lark_parser
+    from metricsense.syntax.grammar import grammar_text, lark_parser
 
     grammar = grammar_text()
     cached = tables.load_cached(grammar)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from metricsense.diagnostics import Problem
 from metricsense.span import Span
 
 if TYPE_CHECKING:
@@ -13,11 +13,13 @@ if TYPE_CHECKING:
     from lark.exceptions import UnexpectedInput
 
 
-@dataclass(frozen=True)
-class SyntaxProblem:
-    span: Span
-    message: str
-    hint: str | None = None
+#: The code every syntax problem is reported under.
+CODE = "MS001"
+
+
+def syntax_problem(span: Span, message: str, help: str | None = None) -> Problem:
+    """A syntax problem: MS001 at ``span``, with an optional hint as its help."""
+    return Problem(CODE, span, message, help)
 
 
 class SpecValueError(Exception):
@@ -28,8 +30,8 @@ class SpecValueError(Exception):
         self.message, self.line, self.column, self.end_column = message, line, column, end_column
 
 
-def value_problem(exc: SpecValueError, file: str) -> SyntaxProblem:
-    return SyntaxProblem(Span(file, exc.line, exc.column, exc.line, exc.end_column), exc.message)
+def value_problem(exc: SpecValueError, file: str) -> Problem:
+    return syntax_problem(Span(file, exc.line, exc.column, exc.line, exc.end_column), exc.message)
 
 
 # Labelled examples (lark's match_examples): an error in the same parser state gets the hint.
@@ -186,8 +188,8 @@ def _open_block(text: str) -> tuple[int, int, str] | None:
     return stack[-1] if stack else None
 
 
-def describe(exc: UnexpectedInput, text: str, file: str, parser: Lark) -> SyntaxProblem:
-    """Turn a Lark error into a SyntaxProblem with a span, plain words and maybe a hint."""
+def describe(exc: UnexpectedInput, text: str, file: str, parser: Lark) -> Problem:
+    """Turn a Lark error into an MS001 Problem with a span, plain words and maybe a hint (its help)."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
     line = getattr(exc, "line", None) or 1
@@ -226,4 +228,4 @@ def describe(exc: UnexpectedInput, text: str, file: str, parser: Lark) -> Syntax
         hint = exc.match_examples(parser.parse, _EXAMPLES, use_accepts=True)
     except Exception:  # NOTE: a hint is a courtesy; never let finding one fail the report
         hint = None
-    return SyntaxProblem(Span(file, line, column, line, end_column), message, hint)
+    return syntax_problem(Span(file, line, column, line, end_column), message, hint)

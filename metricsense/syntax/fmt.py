@@ -19,33 +19,22 @@ instead of being written.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field, fields, is_dataclass
 
-from lark import Lark, Token, Tree
+from lark import Token, Tree
 from lark.exceptions import LarkError
 
 from metricsense.span import Span
-from metricsense.syntax.parser import grammar_text, parse_text
+from metricsense.syntax import suppressions
+from metricsense.syntax.grammar import lark_parser
+from metricsense.syntax.parser import parse_text
 
 INDENT = "  "
 _ALIGNED = {"lever", "disturbance", "failure"}
-_lock = threading.Lock()
-_parser: Lark | None = None
-_comments: list[Token] = []
 
 
 class FormatError(Exception):
     """The text does not parse, or formatting it would change its meaning."""
-
-
-def _get_parser() -> Lark:
-    global _parser
-    if _parser is None:
-        _parser = Lark(grammar_text(), parser="lalr", lexer="contextual", keep_all_tokens=True,
-                       propagate_positions=True, maybe_placeholders=True,
-                       lexer_callbacks={"COMMENT": _comments.append}, cache=True)
-    return _parser
 
 
 def _normalise(text: str) -> str:
@@ -238,18 +227,14 @@ def _attach(lines: list[_Line], comments: list[Token], text: str) -> list[_Line]
     return out
 
 
-_SUPPRESSION = re.compile(r"#\s*msense:\s*ignore\s*\[[^\]]*\]")  # as syntax/parser.py `_SUPPRESS`
-
-
 def _suppressed_lines(comments: list[Token], text: str) -> tuple[set[int], list[int]]:
     """The lines suppressions apply to: a comment's own, or the next when it is alone on its
-    line (the parser's rule, syntax/parser.py `_suppression`); and where those alone on their
+    line (the parser's rule, syntax/suppressions.py `suppression`); and where those alone on their
     line are (offsets, in order)."""
     lines, alone = set(), []
     for c in comments:
-        if _SUPPRESSION.match(str(c)):
-            line_start = text.rfind("\n", 0, c.start_pos) + 1
-            own_line = not text[line_start:c.start_pos].strip()
+        if suppressions.PATTERN.match(str(c)):
+            own_line = suppressions.alone_on_its_line(c, text)
             lines.add(c.line + 1 if own_line else c.line)
             if own_line:
                 alone.append(c.start_pos)
@@ -345,14 +330,13 @@ def _render(lines: list[_Line]) -> str:
 def format_spec(text: str, *, check: bool = True) -> str:
     """The canonical layout of one spec's text. Raises FormatError when it does not parse."""
     text = _normalise(text)
-    with _lock:
-        parser = _get_parser()
-        _comments.clear()
+    parser = lark_parser(keep_all_tokens=True)
+    with suppressions.collecting() as collected:
         try:
             tree = parser.parse(text)
         except LarkError as exc:
             raise FormatError(f"the spec does not parse: {str(exc).strip().splitlines()[0]}") from None
-        comments = list(_comments)
+        comments = list(collected)
     lines = _layout(tree)
     targeted, alone = _suppressed_lines(comments, text)
     if targeted:
@@ -423,7 +407,7 @@ def without_spans(value):
     if is_dataclass(value) and not isinstance(value, type):
         return (type(value).__name__,) + tuple(
             without_spans(getattr(value, f.name)) for f in fields(value)
-            if f.name not in ("line", "_by_kind") and not f.name.endswith("span"))
+            if f.name != "line" and not f.name.endswith("span"))
     if isinstance(value, (list, tuple)):
         return tuple(without_spans(v) for v in value)
     if isinstance(value, dict):
@@ -437,8 +421,7 @@ def _spans(value, path=()):
         yield path, value
     elif is_dataclass(value) and not isinstance(value, type):
         for f in fields(value):
-            if f.name != "_by_kind":
-                yield from _spans(getattr(value, f.name), path + (f.name,))
+            yield from _spans(getattr(value, f.name), path + (f.name,))
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
             yield from _spans(v, path + (i,))

@@ -3,9 +3,9 @@
 Two parsers, one grammar. The compiled parser (metricsense._lalr, see syntax/compiled.py) runs
 Lark's own LALR table and contextual lexer in C and builds the model on each reduce; it needs no
 `import lark` once its tables are cached. Whenever it cannot finish (a syntax error, anything
-unexpected) the text is parsed again by Lark itself, built once, lazily, from the grammar
-installed inside the package with its tables cached on disk: Lark's errors, hints and recovery
-are the only ones. Both build the model with the same ModelBuilder methods and positions.
+unexpected) the text is parsed again by Lark itself (the shared parser of syntax/grammar.py):
+Lark's errors, hints and recovery are the only ones. Both build the model with the same
+ModelBuilder methods and positions, and read suppressions with syntax/suppressions.py.
 """
 
 from __future__ import annotations
@@ -13,71 +13,35 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from importlib import resources
 
+from metricsense.diagnostics import Problem
 from metricsense.model import Suppression
 from metricsense.span import Span
-from metricsense.syntax import compiled
+from metricsense.syntax import compiled, suppressions
+from metricsense.syntax.grammar import lark_parser
 from metricsense.syntax.transformer import ModelBuilder, lark_transformer
 
 _lock = threading.RLock()
-_parser = None  # the Lark parser, built on first use
-_builder: ModelBuilder | None = None  # its transformer
+_builder: ModelBuilder | None = None  # the Lark parser's transformer, built on first use
 _fast_builder = ModelBuilder()  # the compiled parser's
-_comments: list = []
 
 # Where parsing resumes after an error: a line that starts, at column 1, with a statement keyword.
 _RESUME = re.compile(r"^(mission|lever|disturbance|failure|kpi|trigger|trust|include|data)\b", re.M)
 MAX_ERRORS = 50
 
 
-def grammar_text() -> str:
-    """The grammar, as installed inside the package (wheel and editable install alike)."""
-    return resources.files("metricsense").joinpath("grammar_data").joinpath("metricsense.lark").read_text("utf-8")
-
-
-def _collect_comment(token):
-    if "msense:" in token:
-        _comments.append(token)
-    return token
-
-
-def lark_parser():
-    """The shared Lark LALR parser (built on first use; tables cached between runs)."""
-    global _parser, _builder
-    with _lock:
-        if _parser is None:
-            _builder = lark_transformer()
-            _parser = _build({})
-    return _parser
-
-
-
-def _build(kwargs):
-    from lark import Lark
-
-    options = dict(
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        maybe_placeholders=True,
-        lexer_callbacks={"COMMENT": _collect_comment},
-        cache=True,
-    )
-    try:
-        return Lark(grammar_text(), **options, **kwargs)
-    except Exception:
-        if not kwargs:
-            raise
-        # NOTE: an incompatible lark-cython must never stop a parse: fall back to pure Lark.
-        return Lark(grammar_text(), **options)
+def _lark_builder() -> ModelBuilder:
+    global _builder
+    if _builder is None:
+        _builder = lark_transformer()
+    return _builder
 
 
 @dataclass(frozen=True)
 class ParseResult:
     statements: list
     suppressions: list[Suppression]
-    errors: list  # of metricsense.syntax.errors.SyntaxProblem
+    errors: list[Problem]  # MS001, each with a span
 
 
 #: The opening line of an msense fence in Markdown: ```msense or ~~~msense, nothing after the
@@ -125,8 +89,7 @@ def parse_text(text: str, file: str = "<string>") -> ParseResult:
             except Exception:  # noqa: BLE001 - Lark parses it again and owns every error
                 pass
             else:
-                suppressions = [s for s in (_suppression(tok, text, file) for tok in comments) if s]
-                return ParseResult(statements, suppressions, [])
+                return ParseResult(statements, suppressions.suppressions(comments, text, file), [])
         return _parse_with_lark(text, file)
 
 
@@ -145,20 +108,20 @@ def _parse_with_lark(text: str, file: str) -> ParseResult:
     statements: list = []
     raw_comments: list = []
     offset = 0
-    with _lock:
-        assert _builder is not None
-        _builder.file = file
+    with _lock, suppressions.collecting() as comments:
+        builder = _lark_builder()
+        builder.file = file
         source = text
         while True:
-            _comments.clear()
+            comments.clear()
             tree = None
             try:
                 tree = parser.parse(source)
-                statements.extend(_builder.transform(tree))
-                raw_comments.extend(_comments)
+                statements.extend(builder.transform(tree))
+                raw_comments.extend(comments)
                 break
             except UnexpectedInput as exc:
-                raw_comments.extend(c for c in _comments if c.start_pos < exc.pos_in_stream)
+                raw_comments.extend(c for c in comments if c.start_pos < exc.pos_in_stream)
                 problems.append(errors.describe(exc, text, file, parser))
             except (errors.SpecValueError, VisitError, RecursionError) as exc:
                 if tree is not None:
@@ -166,8 +129,8 @@ def _parse_with_lark(text: str, file: str) -> ParseResult:
                     # than the transformer can recurse. Resuming at the next line that starts with
                     # a keyword could land inside a block (`data` is a clause too) and report a
                     # `}` that is fine: read each statement on its own instead.
-                    problems.extend(_value_problems(tree, file))
-                    raw_comments.extend(_comments)
+                    problems.extend(_value_problems(builder, tree, file))
+                    raw_comments.extend(comments)
                     break
                 problems.append(_value_problem(exc, file))
             if len(problems) >= MAX_ERRORS:
@@ -183,11 +146,10 @@ def _parse_with_lark(text: str, file: str) -> ParseResult:
             head = text[:offset]
             source = re.sub(r"[^\n]", " ", head) + text[offset:]
             statements.clear()  # NOTE: a file with syntax errors yields no model, only diagnostics
-    suppressions = [s for s in (_suppression(tok, text, file) for tok in raw_comments) if s]
-    return ParseResult(statements if not problems else [], suppressions, problems)
+    return ParseResult(statements if not problems else [], suppressions.suppressions(raw_comments, text, file), problems)
 
 
-def _value_problem(exc: Exception, file: str):
+def _value_problem(exc: Exception, file: str) -> Problem:
     """The problem a model-building exception (SpecValueError, or VisitError around one) reports."""
     from lark.exceptions import VisitError
 
@@ -200,17 +162,17 @@ def _value_problem(exc: Exception, file: str):
         return errors.value_problem(inner, file)
     meta = getattr(getattr(exc, "obj", None), "meta", None)
     line = getattr(meta, "line", 1) if meta is not None and not getattr(meta, "empty", True) else 1
-    return errors.SyntaxProblem(Span(file, line, 1, line, 2), f"this statement cannot be read: {inner}")
+    return errors.syntax_problem(Span(file, line, 1, line, 2), f"this statement cannot be read: {inner}")
 
 
-def _too_deep(span: Span):
+def _too_deep(span: Span) -> Problem:
     from metricsense.syntax import errors
 
-    return errors.SyntaxProblem(span, "an expression nests too deeply to read (thousands of levels)",
-                                "split the condition, or write it without the repeated operators")
+    return errors.syntax_problem(span, "an expression nests too deeply to read (thousands of levels)",
+                                 "split the condition, or write it without the repeated operators")
 
 
-def _value_problems(tree, file: str) -> list:
+def _value_problems(builder: ModelBuilder, tree, file: str) -> list[Problem]:
     """The value problems of a parsed text, statement by statement (all of them, in order)."""
     from lark.exceptions import VisitError
 
@@ -219,7 +181,7 @@ def _value_problems(tree, file: str) -> list:
     found: list = []
     for stmt in tree.children:
         try:
-            _builder.transform(stmt)
+            builder.transform(stmt)
         except (errors.SpecValueError, VisitError) as exc:
             found.append(_value_problem(exc, file))
         except RecursionError:
@@ -241,20 +203,3 @@ def _line_start(text: str, line: int) -> int | None:
         pos += 1
     return pos
 
-
-_SUPPRESS = re.compile(
-    r"#\s*msense:\s*ignore\s*\[(?P<codes>[^\]]*)\]\s*(?:reason\s+\"(?P<reason>(?:[^\"\\]|\\.)*)\")?"
-)
-
-
-def _suppression(tok, text: str, file: str) -> Suppression | None:
-    match = _SUPPRESS.match(tok)
-    if not match:
-        return None
-    codes = tuple(c.strip() for c in match.group("codes").split(",") if c.strip())
-    reason = match.group("reason")
-    line_start = text.rfind("\n", 0, tok.start_pos) + 1
-    own_line = not text[line_start : tok.start_pos].strip()
-    target = tok.line + 1 if own_line else tok.line
-    span = Span(file, tok.line, tok.column, tok.end_line, tok.end_column)
-    return Suppression(codes, reason.strip() if reason and reason.strip() else None, target, span)

@@ -65,18 +65,24 @@ def load_cached(grammar: str) -> tuple | None:
 
 
 def store(grammar: str, tables: tuple) -> None:
+    """Write the tables to the cache file; a cache that cannot be written is skipped, never fatal."""
     stamp = lark_stamp()
     path = cache_path(grammar, stamp)
     if path is None:
         return
+    tmp = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "wb") as fh:
             marshal.dump((FORMAT, grammar, stamp, tables), fh)
         os.replace(tmp, path)
-    except OSError:
-        pass  # NOTE: an unwritable cache only costs the next start-up the table extraction
+    except (OSError, ValueError, TypeError):
+        # NOTE: an unwritable cache (or tables marshal refuses) only costs the next start-up the
+        # table extraction; the half-written file must not stay behind.
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
 
 
 def extract(lark_parser) -> tuple:
@@ -205,8 +211,28 @@ def extract(lark_parser) -> tuple:
     start = table.start_states["start"]
     end = table.end_states["start"]
     # The action table as native ints in bytes: marshal loads 30,000 small ints far slower.
-    return (tuple(terminals), tuple(nonterminals), array("i", actions).tobytes(), start, end, tuple(state_lexer),
-            tuple(lexers), tuple(rule_rows), bool(ws_skip), tuple(ignore_ids), tuple(comment_ids))
+    return plain((tuple(terminals), tuple(nonterminals), array("i", actions).tobytes(), start, end,
+                  tuple(state_lexer), tuple(lexers), tuple(rule_rows), bool(ws_skip), tuple(ignore_ids),
+                  tuple(comment_ids)))
+
+
+def plain(value):
+    """The value rebuilt of exact str, int, bool, bytes, None, tuples and lists (what marshal writes).
+
+    NOTE: a Lark parser built from the grammar (no cache of Lark's yet: the first run after an
+    install) names its rules with lark Token objects, a str subclass marshal refuses; the same
+    parser loaded from Lark's cache names them with plain str.
+    """
+    kind = type(value)
+    if value is None or kind in (bool, str, int, bytes):
+        return value
+    if isinstance(value, (tuple, list)):
+        return type(value)(plain(v) for v in value) if kind in (tuple, list) else tuple(plain(v) for v in value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    raise Unsupported(f"{kind.__name__} in the tables")
 
 
 _BLANKS = " \t\f\r\n"

@@ -193,7 +193,7 @@ class ExplorerModel(HasTraits):
         kept = tuple(s for s in self.document.statements
                      if not (isinstance(s, KPI) and s.name in kpis_off)
                      and not (isinstance(s, Lever) and s.name in levers_off))
-        return dataclasses.replace(self.document, statements=kept, _by_kind={})
+        return dataclasses.replace(self.document, statements=kept)
 
     @observe("kpis_on", "levers_on")
     def _decouple(self, change: Any = None) -> None:

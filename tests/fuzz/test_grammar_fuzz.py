@@ -28,7 +28,8 @@ from lark.lexer import PatternStr
 import metricsense
 from metricsense.syntax.fmt import format_spec, meaning
 from metricsense.syntax import compiled
-from metricsense.syntax.parser import _prepare, grammar_text, parse_text, parse_text_with_lark
+from metricsense.syntax.grammar import grammar_text
+from metricsense.syntax.parser import _prepare, parse_text, parse_text_with_lark
 from metricsense.syntax.transformer import ModelBuilder
 
 EXAMPLES = int(os.environ.get("MSENSE_FUZZ_EXAMPLES", "150"))

@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from metricsense.syntax import compiled, tables
-from metricsense.syntax.parser import _prepare, grammar_text, lark_parser, parse_text, parse_text_with_lark
+from metricsense.syntax.grammar import grammar_text, lark_parser
+from metricsense.syntax.parser import _prepare, parse_text, parse_text_with_lark
 from metricsense.syntax.transformer import ModelBuilder
 from support import EXAMPLES, ROOT
 

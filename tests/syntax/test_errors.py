@@ -124,3 +124,22 @@ def test_a_value_problem_inside_a_block_is_the_only_problem():
     three = ('kpi a { review every 9999999999 weeks }\nlever l "L"\nkpi b {\n  data "d.csv"\n'
              '  review every 99999999999 days\n}\nkpi c { review every 2 weeks }\n')
     assert [(p.span.line, "too large" in p.message) for p in parse_text(three, "x.msense").errors] == [(1, True), (5, True)]
+
+
+def test_syntax_problems_are_the_one_problem_type(tmp_path):
+    """A syntax error is a metricsense.diagnostics.Problem under MS001 (its hint is its help),
+    and the loader hands on the parser's problems as they are."""
+    from metricsense.diagnostics import Problem
+    from metricsense.loader import load_path
+    from metricsense.syntax.parser import parse_text
+
+    text = 'kpi a "A" {\n  target 4.5\n}\n'
+    (problem,) = parse_text(text, "x.msense").errors
+    assert type(problem) is Problem and problem.code == "MS001" and problem.related == ()
+    assert problem.help and "target >= 4.5 by" in problem.help
+    value = parse_text('kpi a { review every 99999999999 days }\n', "x.msense").errors
+    assert [(type(p), p.code, p.help) for p in value] == [(Problem, "MS001", None)]
+    spec = tmp_path / "x.msense"
+    spec.write_text(text)
+    assert [type(p) for p in load_path(spec).problems] == [Problem]
+    assert not hasattr(metricsense.syntax, "SyntaxProblem")
