@@ -5,10 +5,18 @@ A case is a spec whose offending lines carry a marker comment naming the codes e
     kpi lead_time "Lead time" {   # [MS013]
 
 ``run_case(path, code)`` checks the spec and compares, for ``code``, the lines diagnostics
-point at with the lines that carry the marker; an ``expected.txt`` beside the spec, when
-present, must equal the rendered text output for that code. A folder of cases per code
-(``cases/MS013/fail.msense``, ``cases/MS013/pass.msense``) becomes pytest parameters with
-``collect_cases``. A ``<stem>.toml`` beside a case (``fail_ratio.toml`` for ``fail_ratio.msense``)
+point at with the lines that carry the marker. ``assert_case`` also compares the spec's
+snapshot, when it has one, with the rendered text output for that code (ruff's and insta's
+snapshots: a changed message shows in review). The snapshot of ``fail.msense`` is
+``fail.expected.txt`` beside it; a folder's plain ``expected.txt`` is the snapshot of a spec
+that has no snapshot of its own (one spec a folder: ``model.msense`` and ``expected.txt``).
+The output is rendered from the spec's folder, so the paths in it are the spec's file name,
+never absolute. A passing case needs no snapshot: its markers already say that nothing is
+reported for the code. With ``METRICSENSE_UPDATE_SNAPSHOTS=1`` in the environment,
+``assert_case`` writes the snapshot instead of comparing it: the snapshot a spec has, or
+``<stem>.expected.txt`` for a case with markers; review the difference before committing.
+A folder of cases per code (``cases/MS013/fail.msense``, ``cases/MS013/pass.msense``) becomes
+pytest parameters with ``collect_cases``. A ``<stem>.toml`` beside a case (``fail_ratio.toml`` for ``fail_ratio.msense``)
 is its configuration, shaped like ``msense.toml`` (``[rules.MS019] ratio = 2.0``); data files
 are named by the spec itself (``data "kpis.csv"``, relative to the spec).
 
@@ -18,10 +26,14 @@ plugin manager with the built-in plugins and ``my_module``, to pass as ``plugin_
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+#: Set to 1 to write the snapshots instead of comparing them.
+UPDATE_SNAPSHOTS = "METRICSENSE_UPDATE_SNAPSHOTS"
 
 _MARKER = re.compile(r"#\s*\[([A-Z]{2,4}[0-9]{3}(?:\s*,\s*[A-Z]{2,4}[0-9]{3})*)\]")
 
@@ -112,27 +124,45 @@ def collect_cases(root: str | Path) -> list[tuple[str, Path]]:
     return cases
 
 
+def snapshot_file(path: str | Path) -> Path | None:
+    """The spec's snapshot: ``<stem>.expected.txt`` beside it, else the folder's ``expected.txt``."""
+    path = Path(path)
+    own = path.with_name(path.stem + ".expected.txt")
+    if own.is_file():
+        return own
+    shared = path.with_name("expected.txt")
+    return shared if shared.is_file() else None
+
+
 def assert_case(path: str | Path, code: str, **kwargs: Any) -> CaseResult:
-    """pytest helper: run the case, fail with the diagnostics when the markers disagree."""
+    """pytest helper: run the case, fail with the diagnostics when the markers or the snapshot disagree."""
     result = run_case(path, code, **kwargs)
     assert result.ok, result.explain()
     unexpected = [d for d in result.report.diagnostics if d.code in ("MS001", "MS005", "MS006") and d.code != code]
     assert not unexpected, "the case itself is broken:\n" + result.explain()
-    expected_txt = Path(path).with_name(Path(path).stem + ".expected.txt")
-    if expected_txt.exists():
-        import os
-
-        here = os.getcwd()
-        try:
-            os.chdir(Path(path).parent)
-            text = rendered(metricsense_check_here(Path(path).name, kwargs), code)
-        finally:
-            os.chdir(here)
-        assert text == expected_txt.read_text("utf-8"), f"rendered output differs from {expected_txt.name}:\n{text}"
+    path = Path(path)
+    snapshot = snapshot_file(path)
+    update = os.environ.get(UPDATE_SNAPSHOTS, "") not in ("", "0")
+    if snapshot is None and update and result.expected:
+        snapshot = path.with_name(path.stem + ".expected.txt")
+    if snapshot is None:
+        return result
+    here = os.getcwd()
+    try:
+        os.chdir(path.parent)  # the paths in the output are the spec's name, wherever the tests run
+        text = rendered(metricsense_check_here(path.name, kwargs), code)
+    finally:
+        os.chdir(here)
+    if update:
+        if not snapshot.is_file() or snapshot.read_text("utf-8") != text:
+            snapshot.write_text(text, "utf-8")
+    else:
+        assert text == snapshot.read_text("utf-8"), f"rendered output differs from {snapshot.name}:\n{text}"
     return result
 
 
 def metricsense_check_here(name: str, kwargs: dict) -> Any:
+    """Check the spec ``name`` in the current folder as ``run_case`` does."""
     from metricsense.engine import check
 
     return check(name, data=kwargs.get("data"), config=kwargs.get("config") or case_config(name),

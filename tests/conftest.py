@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support import EXAMPLES, IN_CI, PG_PASSWORD, require, run_msense  # noqa: F401
+from support import EXAMPLES, GROUPS, IN_CI, PG_PASSWORD, require, run_msense  # noqa: F401
 
 # CI runs the property tests on a fixed sequence of examples (reproducible failures, no flakes);
 # locally Hypothesis explores new examples on every run.
@@ -103,3 +103,56 @@ def postgres_url():
         subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
                        capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---- a headless Chromium, for the tests that open HTML reports -----------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium (Playwright) with no network chatter; skipped locally without one."""
+    import shutil
+
+    require("playwright")
+    from playwright.sync_api import sync_playwright
+
+    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if not exe:
+        if IN_CI:
+            pytest.fail("chromium is required in CI (make test installs it)")
+        pytest.skip("chromium is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                                    "--disable-background-networking", "--disable-component-update",
+                                    "--disable-sync"])
+        yield b
+        b.close()
+
+
+# ---- a survey with suppressed groups, for the confidentiality tests ----------------------------
+
+
+@pytest.fixture
+def confidential_spec(tmp_path):
+    """A team spec whose survey has a group below the minimum and one hidden with it (see support.GROUPS)."""
+    lines = ["period,group,manager_id,role,question,score"]
+    for group, (manager, own, team) in GROUPS.items():
+        lines.append(f"2026-03-31,{group},{manager},manager,managers,{own}")
+        lines += [f"2026-03-31,{group},{manager},team,team,{s}" for s in team]
+    (tmp_path / "survey.csv").write_text("\n".join(lines) + "\n", "utf-8")
+    (tmp_path / "kpis.csv").write_text("period,mv\n" + "".join(
+        f"2026-0{m}-28,{v}\n" for m, v in zip(range(1, 10), [3.9, 3.8, 3.2, 3.1, 3.5, 3.7, 3.2, 3.1, 3.6])), "utf-8")
+    path = tmp_path / "team.msense"
+    path.write_text(
+        'mission "Managers who help their people grow"\n'
+        'data "kpis.csv"\n'
+        'kpi mv "Value my manager brings" { scope team\n target >= 3.8 by 2027-01-01 }\n'
+        'trigger mv_low when mv < 3.3 for 2 periods {\n  ask "What would make one-to-ones more useful?"\n  with team\n}\n'
+        'trust value_question {\n'
+        '  managers "What value are you bringing to each team member?"\n'
+        '  team     "What value did your manager bring to your team?"\n'
+        '  scale 1..5\n  data "survey.csv"\n  gap > 1.0\n  min_group 5\n}\n', "utf-8")
+    return path

@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 
+import metricsense
+from metricsense.diagnostics import Severity
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_PASSWORD = "not-a-real-secret-5150"
+#: The smallest spec a plugin rule can act on: one lever, one KPI named csat.
+PLUGIN_SPEC = 'mission "M"\nlever deploys "D"\nkpi csat "C" { responds deploys +1 }\n'
 
 # A run without site (a developer's source-tree run) passes that on to the subprocess.
 _FLAGS = ["-S"] if sys.flags.no_site else []
@@ -35,3 +40,53 @@ def run_msense(*args: str, cwd: Path | None = None, env: dict | None = None) -> 
         [sys.executable, *_FLAGS, "-P", "-m", "metricsense", *args],
         cwd=cwd or ROOT, capture_output=True, text=True, env=full_env, timeout=120,
     )
+
+
+def manager_with(*plugins):
+    """A plugin manager with the built-in plugins and ``plugins``, named test-plugin-0, 1, ..."""
+    from metricsense.plugins import get_plugin_manager
+
+    pm, problems = get_plugin_manager(entrypoints=False)
+    assert not problems
+    for i, plugin in enumerate(plugins):
+        pm.register(plugin, name=f"test-plugin-{i}")
+    return pm
+
+
+def plugin_module(name, **hooks):
+    """A module named ``name`` holding the given hook implementations."""
+    import types
+
+    mod = types.ModuleType(name)
+    for key, value in hooks.items():
+        setattr(mod, key, value)
+    return mod
+
+
+@metricsense.rule(code="XYZ001", name="kpi-named-csat", severity=Severity.INFO)
+def kpi_named_csat(ctx):
+    """A KPI is called csat.
+
+    ## Why is this bad?
+    It is not; this rule exists to test the plugin door (seed 002).
+    ## Example
+    ## What to do instead
+    """
+    for kpi in ctx.spec.kpis:
+        if kpi.name == "csat":
+            yield ctx.report(kpi, "a KPI named csat", evidence={"n": 1})
+
+
+# ---- a survey with groups that must stay hidden (test_confidentiality, the explorer) -------------
+
+GROUPS = {
+    # group: (manager id, the manager's own answer, the team's answers)
+    "grp-quokka": ("mgr-zx81", 5, [1, 1, 2]),            # 3 < 5: suppressed
+    "grp-wombat": ("mgr-qv42", 5, [1, 1, 1, 1, 2, 2]),   # next smallest: secondary suppression
+    "grp-otter": ("mgr-aa11", 4, [4, 4, 4, 5, 3, 4, 4, 4]),
+    "grp-badger": ("mgr-bb22", 5, [3, 3, 2, 3, 3, 3, 3, 3, 3]),  # gap 2.11: MS501, shown
+}
+HIDDEN = ("grp-quokka", "grp-wombat")
+# Both hidden groups have a team mean of 1.333... and a gap of 3.666...; their counts are 3 and 6.
+FORBIDDEN = ["grp-quokka", "mgr-zx81", "grp-wombat", "mgr-qv42", "quokka", "wombat", "zx81", "qv42",
+             "1.33", "1.333", "3.67", "3.666", "3.667", "n=3", "n=6", '"n": 3', '"n": 6', "n: 3", "n: 6"]

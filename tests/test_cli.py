@@ -211,3 +211,13 @@ def test_progress_is_reported_per_evaluator_and_never_in_piped_output(workdir):
     write(workdir, "clean.msense", CLEAN)
     result = run_msense("check", "clean.msense", cwd=workdir)
     assert "\r" not in result.stderr + result.stdout
+
+
+# Review regression: an unwritable output path ended in a traceback.
+def test_unwritable_outputs_are_messages_not_tracebacks(tmp_path):
+    (tmp_path / "msense.toml").write_text("")
+    init = run_msense("init", "nodir/x.msense", cwd=tmp_path)
+    assert init.returncode == 2 and "cannot write" in init.stderr and "Traceback" not in init.stderr
+    (tmp_path / "k.msense").write_text('mission "M"\n')
+    out = run_msense("check", "k.msense", "-o", "nodir/out.txt", cwd=tmp_path)
+    assert out.returncode == 2 and "cannot write" in out.stderr and "Traceback" not in out.stderr

@@ -14,43 +14,9 @@ import logging
 import pytest
 
 import metricsense
-from support import run_msense
-from metricsense.engine import build_registry
+from support import FORBIDDEN, run_msense
+from metricsense.registry import build_registry
 from metricsense.plugins import get_plugin_manager
-
-GROUPS = {
-    # group: (manager id, the manager's own answer, the team's answers)
-    "grp-quokka": ("mgr-zx81", 5, [1, 1, 2]),            # 3 < 5: suppressed
-    "grp-wombat": ("mgr-qv42", 5, [1, 1, 1, 1, 2, 2]),   # next smallest: secondary suppression
-    "grp-otter": ("mgr-aa11", 4, [4, 4, 4, 5, 3, 4, 4, 4]),
-    "grp-badger": ("mgr-bb22", 5, [3, 3, 2, 3, 3, 3, 3, 3, 3]),  # gap 2.11: MS501, shown
-}
-HIDDEN = ("grp-quokka", "grp-wombat")
-# Both hidden groups have a team mean of 1.333... and a gap of 3.666...; their counts are 3 and 6.
-FORBIDDEN = ["grp-quokka", "mgr-zx81", "grp-wombat", "mgr-qv42", "quokka", "wombat", "zx81", "qv42",
-             "1.33", "1.333", "3.67", "3.666", "3.667", "n=3", "n=6", '"n": 3', '"n": 6', "n: 3", "n: 6"]
-
-
-@pytest.fixture
-def spec(tmp_path):
-    lines = ["period,group,manager_id,role,question,score"]
-    for group, (manager, own, team) in GROUPS.items():
-        lines.append(f"2026-03-31,{group},{manager},manager,managers,{own}")
-        lines += [f"2026-03-31,{group},{manager},team,team,{s}" for s in team]
-    (tmp_path / "survey.csv").write_text("\n".join(lines) + "\n", "utf-8")
-    (tmp_path / "kpis.csv").write_text("period,mv\n" + "".join(
-        f"2026-0{m}-28,{v}\n" for m, v in zip(range(1, 10), [3.9, 3.8, 3.2, 3.1, 3.5, 3.7, 3.2, 3.1, 3.6])), "utf-8")
-    path = tmp_path / "team.msense"
-    path.write_text(
-        'mission "Managers who help their people grow"\n'
-        'data "kpis.csv"\n'
-        'kpi mv "Value my manager brings" { scope team\n target >= 3.8 by 2027-01-01 }\n'
-        'trigger mv_low when mv < 3.3 for 2 periods {\n  ask "What would make one-to-ones more useful?"\n  with team\n}\n'
-        'trust value_question {\n'
-        '  managers "What value are you bringing to each team member?"\n'
-        '  team     "What value did your manager bring to your team?"\n'
-        '  scale 1..5\n  data "survey.csv"\n  gap > 1.0\n  min_group 5\n}\n', "utf-8")
-    return path
 
 
 def _assert_clean(text: str, where: str) -> None:
@@ -58,8 +24,8 @@ def _assert_clean(text: str, where: str) -> None:
     assert not found, f"{where} shows {found}"
 
 
-def test_the_fixture_really_has_what_must_be_hidden(spec):
-    report = metricsense.check(spec, config={})
+def test_the_fixture_really_has_what_must_be_hidden(confidential_spec):
+    report = metricsense.check(confidential_spec, config={})
     (analysis,) = report.analysis.values()
     info = analysis["trust"]["signals"]["value_question"]
     assert info["suppressed"] == 2 and info["below_minimum"] == 1 and info["secondary"] == 1
@@ -70,9 +36,9 @@ def test_the_fixture_really_has_what_must_be_hidden(spec):
     assert "grp-badger" in report.to_json() and "mgr-bb22" in report.to_json()
 
 
-def test_no_output_format_shows_a_suppressed_group(spec, caplog, capsys):
+def test_no_output_format_shows_a_suppressed_group(confidential_spec, caplog, capsys):
     caplog.set_level(logging.DEBUG)
-    report = metricsense.check(spec, config={})
+    report = metricsense.check(confidential_spec, config={})
     pm, _ = get_plugin_manager(entrypoints=False)
     registry = build_registry(pm)
     for name, (render, _plugin) in sorted(registry.formats.items()):
@@ -92,8 +58,9 @@ def test_no_output_format_shows_a_suppressed_group(spec, caplog, capsys):
 @pytest.mark.parametrize("args", [["check", "--format", "text", "--no-color"], ["check", "--format", "json"],
                                   ["check", "--format", "html"], ["check", "--format", "markdown"],
                                   ["check", "--format", "sarif"], ["agenda"], ["agenda", "--format", "json"]])
-def test_the_command_line_shows_no_suppressed_group(spec, args):
-    result = run_msense(*args, str(spec), env={"METRICSENSE_PUREPYTHON": "1"}, cwd=spec.parent)
+def test_the_command_line_shows_no_suppressed_group(confidential_spec, args):
+    result = run_msense(*args, str(confidential_spec), env={"METRICSENSE_PUREPYTHON": "1"},
+                        cwd=confidential_spec.parent)
     assert result.returncode in (0, 1), result.stderr
     assert "grp-badger" in result.stdout or args[-1] == "markdown"  # the search would find a leak
     _assert_clean(result.stdout + result.stderr, " ".join(args))

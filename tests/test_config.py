@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import metricsense
 from metricsense.diagnostics import Severity
 
@@ -85,3 +87,20 @@ def test_suppression_needs_a_reason_but_still_suppresses():
     spec = SPEC.replace('lever idle "I"', 'lever idle "I"  # msense: ignore[idle-lever] reason "audit"')
     report = metricsense.check(spec, config={})
     assert "MS017" not in codes(report) and "MS007" not in codes(report)
+
+
+# Review regression: options given twice (by code and by name) or by a lower-case code were not seen.
+def test_rule_options_name_rules_by_code_or_name_case_insensitively():
+    spec = 'mission "M"\nlever idle "I"  # msense: ignore[ms017] reason "kept"\n'
+    two = {"rules": {"MS019": {"ratio": 2.0}, "disturbance-dominated-kpi": {"ratio": 3.0}}}
+    assert any(d.code == "MS006" for d in metricsense.check(spec, config=two).diagnostics)
+    lower = {"rules": {"ms019": {"ratio": 100.0}}}
+    spec2 = 'mission "M"\nlever p "P"\ndisturbance h "H"\nkpi s "S" { responds p +0.5\n disturbed h +0.7 }\n'
+    assert not [d for d in metricsense.check(spec2, config=lower).diagnostics if d.code == "MS019"]
+
+
+# Review regression: option values outside their range were accepted.
+@pytest.mark.parametrize("options", [{"method": "kendall"}, {"basis": "level"}, {"threshold": -5.0}])
+def test_option_values_outside_their_range_are_config_errors(options):
+    report = metricsense.check('mission "M"\n', config={"rules": {"MS101": options}})
+    assert [d.code for d in report.diagnostics] == ["MS006"] and report.exit_code == 2

@@ -8,7 +8,7 @@ import pytest
 
 from metricsense import hookspecs
 from metricsense.diagnostics import CODE_PATTERN, NAME_PATTERN
-from metricsense.engine import build_registry
+from metricsense.registry import build_registry
 from metricsense.plugins import get_plugin_manager
 
 CASES = Path(__file__).parent / "evaluators" / "cases"

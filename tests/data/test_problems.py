@@ -92,3 +92,29 @@ def test_a_spec_without_data_never_imports_the_data_layer(tmp_path):
     flags = ["-S"] if sys.flags.no_site else []
     out = subprocess.run([sys.executable, *flags, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False False", out.stderr
+
+
+# Review regression: an infinite value in a data file is a data problem naming its line.
+def test_an_infinite_value_is_a_data_problem(tmp_path):
+    (tmp_path / "inf.csv").write_text("period,k1\n1,1\n2,inf\n3,2\n")
+    (tmp_path / "i.msense").write_text('mission "M"\nkpi k1 "K1" { data "inf.csv" }\n')
+    report = metricsense.check(tmp_path / "i.msense", config={})
+    (d,) = [d for d in report.diagnostics if d.code == "MS032"]
+    assert "line 3" in d.message and "finite" in d.message
+
+
+# Review regression: whole-number and date periods mixed in one column were read.
+def test_mixed_period_kinds_are_refused(tmp_path):
+    (tmp_path / "k.csv").write_text("period,a\n5,1\n2024-01-01,2\n2024-01-08,3\n")
+    (tmp_path / "k.msense").write_text('mission "M"\nkpi a "A" { data "k.csv" }\n')
+    (d,) = [d for d in metricsense.check(tmp_path / "k.msense", config={}).diagnostics if d.code == "MS032"]
+    assert "mixes whole numbers and dates" in d.message
+
+
+# Review regression: a bad value past the first read block was reported as a duplicate period.
+def test_late_bad_value_is_named_not_a_false_duplicate(tmp_path):
+    rows = "".join(f"{i},{i * 0.25}\n" for i in range(1, 400_001)) + "400001,oops\n"
+    (tmp_path / "k.csv").write_text("period,a\n" + rows)
+    (tmp_path / "k.msense").write_text('mission "M"\nkpi a "A" { data "k.csv" }\n')
+    diags = [d for d in metricsense.check(tmp_path / "k.msense", config={}).diagnostics if d.code.startswith("MS03")]
+    assert [d.code for d in diags] == ["MS032"] and "line 400002" in diags[0].message

@@ -271,3 +271,18 @@ def test_assignment_matches_scipy_linear_sum_assignment(shape):
     assert len(set(cols)) == shape[0] and all(0 <= j < shape[1] for j in cols)
     rows, want = optimize.linear_sum_assignment(cost)
     assert cost[np.arange(shape[0]), cols].sum() == pytest.approx(cost[rows, want].sum(), rel=1e-12)
+
+
+# Review regression: a KPI sharing no period with the others made the effective number None.
+def test_effective_number_leaves_out_kpis_without_shared_periods(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    weekly = ["period,a,b,c"] + [f"2025-01-{d:02d},{rng.normal()},{rng.normal()},{rng.normal()}"
+                                 for d in range(1, 29)]
+    (tmp_path / "w.csv").write_text("\n".join(weekly) + "\n")
+    (tmp_path / "m.csv").write_text("period,monthly\n2024-01-31,1\n2024-02-29,2\n2024-03-31,1\n")
+    (tmp_path / "k.msense").write_text('mission "M"\ndata "w.csv"\nkpi a "A" { }\nkpi b "B" { }\nkpi c "C" { }\n'
+                                       'kpi monthly "M" { data "m.csv" }\n')
+    corr = next(iter(metricsense.check(tmp_path / "k.msense", config={}).analysis.values()))["correlation"]
+    assert corr["effective_number"] is not None and corr["effective_kpis"] == ["a", "b", "c"]

@@ -79,3 +79,22 @@ def test_min_group_below_three_is_an_error_and_five_is_used(tmp_path):
     report, info = _survey(tmp_path, {"a": (4, [4] * 4), "b": (4, [3] * 6)}, min_group=2)
     assert info["min_group"] == 5
     assert "MS503" in {d.code for d in report.diagnostics} and report.exit_code == 2
+
+
+# Review regression: the trust total once included the managers of hidden groups.
+def test_trust_total_never_includes_hidden_managers(tmp_path):
+    rows = ["period,group,manager_id,role,question,score"]
+    for g, m, n, own in (("a", "m1", 6, 5), ("b", "m2", 6, 4), ("c", "m3", 2, 1), ("d", "m4", 2, 2)):
+        rows.append(f"1,{g},{m},manager,managers,{own}")
+        rows += [f"1,{g},{m},team,team,3" for _ in range(n)]
+    (tmp_path / "s.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "k.msense").write_text('mission "M"\ntrust v {\n managers "q"\n team "q"\n scale 1..5\n'
+                                       ' data "s.csv"\n gap > 1.0\n min_group 5\n}\n')
+    report = metricsense.check(tmp_path / "k.msense", config={})
+    trust = next(iter(report.analysis.values()))["trust"]
+    signal = trust["signals"]["v"]
+    total = signal["total"]
+    shown = [g for g in signal["groups"] if not g["suppressed"]]
+    assert shown and len(shown) < 4
+    # the shown managers' own ratings only: no subtraction can recover a hidden one
+    assert total["managers"] == pytest.approx(sum(g["managers"] for g in shown) / len(shown))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -21,13 +20,12 @@ from pathlib import Path
 import pytest
 
 import metricsense
-from support import IN_CI, ROOT, require, run_msense
+from support import ROOT, require, run_msense
 
 XSS = "<img src=x onerror=alert(1)>"
 SCRIPT = "</title><script>alert(2)</script>"
 ATTR = "\" onmouseover=\"alert(3)"
 ATTR_IN_SPEC = ATTR.replace('"', '\\"')
-CHROMIUM = "/usr/bin/chromium"
 
 
 def _codes(report, prefix="MS"):
@@ -92,23 +90,6 @@ def test_junit_and_sarif_stay_well_formed(tmp_path):
     report = _hostile_report(tmp_path)
     ET.fromstring(render_junit(report).encode("utf-8"))
     json.loads(render_sarif(report))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require("playwright")
-    from playwright.sync_api import sync_playwright
-
-    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if not exe:
-        if IN_CI:
-            pytest.fail("chromium is required in CI (make test installs it)")
-        pytest.skip("chromium is not installed")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 def test_hostile_spec_in_chromium_runs_nothing(browser, tmp_path):

@@ -1,17 +1,8 @@
-"""Reports are tested on the bundled examples and on hand-made reports."""
+"""Helpers for the report tests: the bundled example specs, a spec written to a folder."""
 
 from __future__ import annotations
 
-import pytest
-
 from support import EXAMPLES  # tests/conftest.py
-
-
-@pytest.fixture(scope="session")
-def examples_report():
-    import metricsense
-
-    return metricsense.check([EXAMPLES], config={})
 
 
 def example_specs() -> list:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from reports_helpers import examples_report  # noqa: F401 (fixture)
 from metricsense.diagnostics import Diagnostic, Related, Severity
 from metricsense.span import Span
 

@@ -3,15 +3,11 @@ logs no error, loads nothing from anywhere, and shows spec text as text."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
+from support import ROOT
+from reports_helpers import make_spec
 
-from support import IN_CI, ROOT, require
-from reports_helpers import examples_report, make_spec  # noqa: F401 (fixture)
-
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -78,24 +74,6 @@ def _report(tmp_path, analysis=None):
     if analysis:
         report.analysis[next(iter(report.analysis))].update(analysis)
     return report
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require("playwright")
-    from playwright.sync_api import sync_playwright
-
-    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
-        if IN_CI:
-            pytest.fail("chromium is required in CI (make test installs it)")
-        pytest.skip("chromium is not installed")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-                              headless=True, args=["--no-sandbox", "--disable-gpu", "--disable-quic",
-                                                   "--no-first-run", "--disable-background-networking",
-                                                   "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
 
 
 def _open(browser, path: Path, screenshot: str | None = None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from support import run_msense
-from reports_helpers import make_spec, examples_report  # noqa: F401 (fixture)
+from reports_helpers import make_spec
 
 
 def test_one_case_per_rule_and_file(examples_report):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reports_helpers import make_spec, examples_report  # noqa: F401 (fixture)
+from reports_helpers import make_spec
 
 
 def test_table_of_findings(examples_report):

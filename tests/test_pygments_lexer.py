@@ -24,7 +24,8 @@ def test_examples_lex_without_errors_and_round_trip():
     for path in sorted(EXAMPLES.rglob("*.msense")):
         text = path.read_text("utf-8")
         tokens = list(MsenseLexer().get_tokens(text))
-        assert "".join(v for _, v in tokens) == text if text.endswith("\n") else text + "\n"
+        # NOTE: the lexer ends the last line with a newline when the file does not.
+        assert "".join(v for _, v in tokens) == (text if text.endswith("\n") else text + "\n"), path
         assert not [v for t, v in tokens if t in Error], path
     tokens = list(MsenseLexer().get_tokens(
         'kpi csat "Customer satisfaction" { target >= 4.5 by 2027-06-30 }  # msense: ignore[MS011] reason "x"\n'))

@@ -7,8 +7,7 @@ import json
 import pytest
 
 import metricsense
-from support import EXAMPLES, require
-from test_confidentiality import FORBIDDEN, HIDDEN, spec  # noqa: F401  (the fixture with suppressed groups)
+from support import EXAMPLES, FORBIDDEN, HIDDEN, require
 
 CUSTOMER_LOVE = EXAMPLES / "customer-love" / "customer-love.msense"
 
@@ -121,11 +120,11 @@ def test_conversations_and_timeline(report, ipywidgets):
     assert view.model.kpi == other and "<svg" in view.chart.value
 
 
-def test_the_trust_tab_never_holds_a_suppressed_group(spec):  # noqa: F811
+def test_the_trust_tab_never_holds_a_suppressed_group(confidential_spec):
     require("ipywidgets")
     from ipywidgets.embed import dependency_state
 
-    report = metricsense.check(spec, config={})
+    report = metricsense.check(confidential_spec, config={})
     explorer = metricsense.explore(report)
     m = explorer.model
     groups = m.trust["value_question"]["groups"]

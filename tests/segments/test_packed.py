@@ -1,0 +1,39 @@
+"""A segment's result from a worker: packed for the trip, unpacked only when read."""
+
+from __future__ import annotations
+
+
+import pytest
+
+import metricsense
+
+
+def test_a_result_from_a_worker_unpacks_its_findings_only_when_read(folder):
+    import pickle
+
+    report = metricsense.check(folder / "csv.msense", by="team", config={})
+    result = next(r for r in report.segment_results if r.diagnostics)
+    copy = pickle.loads(pickle.dumps(result))
+    assert "diagnostics" not in copy.__dict__  # still packed
+    assert copy.brief() == [(d.code, d.name, int(d.severity)) for d in result.diagnostics]
+    assert "diagnostics" not in copy.__dict__
+    assert copy.diagnostics == result.diagnostics  # unpacked on first use, then kept
+    assert "diagnostics" in copy.__dict__ and "_packed" not in copy.__dict__
+    assert copy.brief() == result.brief() and copy.encoded == result.encoded
+    with pytest.raises(AttributeError):
+        copy.no_such_field  # noqa: B018
+    assert pickle.loads(pickle.dumps(copy)).diagnostics == result.diagnostics  # packed again
+
+
+def test_a_copy_of_a_packed_result_stays_packed_and_complete(folder):
+    import copy
+    import pickle
+
+    report = metricsense.check(folder / "csv.msense", by="team", config={})
+    result = next(r for r in report.segment_results if r.diagnostics)
+    packed = pickle.loads(pickle.dumps(result))
+    twin = copy.copy(packed)
+    assert type(twin) is type(packed) and "diagnostics" not in twin.__dict__
+    assert twin.brief() == result.brief() and twin.diagnostics == result.diagnostics
+    assert "diagnostics" not in packed.__dict__  # unpacking the copy left the original packed
+    assert packed.diagnostics == result.diagnostics

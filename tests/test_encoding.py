@@ -1,0 +1,51 @@
+"""The one JSON encoder: streamed pieces, the non-finite rule, records."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from metricsense.analysis import Record
+from metricsense.encoding import dumps, finite
+
+
+def test_json_pieces_make_the_same_text_as_the_whole_value():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from metricsense.encoding import json_pieces, json_value
+
+    leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+                     st.text(max_size=4))
+    value = st.recursive(leaf, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(st.text(max_size=3), inner, max_size=4)),
+                         max_leaves=20)
+
+    @settings(max_examples=300, deadline=None)
+    @given(value, st.integers(0, 3))
+    def same(v, level):
+        assert "".join(json_pieces(v, level)) == json_value(v, level)
+
+    same()
+    rules = [{"code": "MS101", "segments": [f"s{i:05d}" for i in range(1000)]}]
+    assert max(len(p) for p in json_pieces(rules, 2)) < 100  # no piece holds the list
+
+
+def test_finite_turns_every_non_finite_number_into_null_on_the_way_down():
+    value = {"a": [1.0, math.nan, math.inf], "b": np.array([-np.inf, 2.5]), "c": np.float64(math.nan), "d": (3,)}
+    assert finite(value) == {"a": [1.0, None, None], "b": [None, 2.5], "c": None, "d": [3]}
+    assert json.loads(dumps(value)) == finite(value)
+
+
+def test_a_record_is_written_as_its_json_form():
+    @dataclass(frozen=True)
+    class Noise(Record):
+        name = "noise"
+        noise: float
+        kpis: tuple[str, ...]
+
+    assert finite({"noise": Noise(math.nan, ("a",))}) == {"noise": {"noise": None, "kpis": ["a"]}}
+    assert dumps(Noise(1.5, ("a", "b"))) == '{"noise": 1.5, "kpis": ["a", "b"]}'

@@ -1,0 +1,92 @@
+"""One spec through the pipeline: data, analysis, rules (their runner and time budget), suppressions, filters."""
+
+from __future__ import annotations
+
+import metricsense
+from metricsense import hookimpl
+from metricsense.diagnostics import Severity
+from support import PLUGIN_SPEC as SPEC
+from support import manager_with, plugin_module
+
+
+# Review regression: a suppression naming its rule in lower case was not honoured.
+def test_suppressions_name_rules_case_insensitively():
+    spec = 'mission "M"\nlever idle "I"  # msense: ignore[ms017] reason "kept"\n'
+    assert not [d for d in metricsense.check(spec, config={}).diagnostics if d.code in ("MS017", "MS007")]
+
+
+def test_a_crashing_rule_is_a_diagnostic_and_the_others_still_run():
+    @metricsense.rule(code="XYZ002", name="always-crashes", severity=Severity.WARNING)
+    def always_crashes(ctx):
+        """Crashes."""
+        raise ZeroDivisionError("no levers")
+        yield
+
+    @hookimpl
+    def metricsense_register_rules(register):
+        register(always_crashes)
+
+    pm = manager_with(plugin_module("p", metricsense_register_rules=metricsense_register_rules))
+    report = metricsense.check(SPEC + 'lever idle "I"\n', config={}, plugin_manager=pm)
+    crash = [d for d in report.diagnostics if d.code == "MS005"]
+    assert len(crash) == 1 and "XYZ002" in crash[0].message and "test-plugin-0" in crash[0].message
+    assert "ZeroDivisionError" in crash[0].message
+    assert any(d.code == "MS017" for d in report.diagnostics)  # the built-in rules still ran
+    assert report.exit_code == 3
+
+
+def test_a_rule_returning_garbage_is_a_crash():
+    @metricsense.rule(code="XYZ003", name="returns-garbage", severity=Severity.WARNING)
+    def garbage(ctx):
+        """Garbage."""
+        yield "not a diagnostic"
+
+    @hookimpl
+    def metricsense_register_rules(register):
+        register(garbage)
+
+    pm = manager_with(plugin_module("p", metricsense_register_rules=metricsense_register_rules))
+    report = metricsense.check(SPEC, config={}, plugin_manager=pm)
+    assert any(d.code == "MS005" and "not a Diagnostic" in d.message for d in report.diagnostics)
+
+
+def test_a_crashing_analysis_is_isolated():
+    @hookimpl
+    def metricsense_analyze(spec, analysis):
+        raise RuntimeError("boom")
+
+    pm = manager_with(plugin_module("p", metricsense_analyze=metricsense_analyze))
+    report = metricsense.check(SPEC, config={}, plugin_manager=pm)
+    assert any(d.code == "MS005" and "boom" in d.message for d in report.diagnostics)
+    assert "structure" in report.analysis["<string>"]
+    assert report.exit_code == 3
+
+
+def test_a_rule_over_its_time_budget_is_stopped_and_named():
+    import time
+
+    @metricsense.rule(code="XYZ004", name="takes-forever", severity=Severity.WARNING)
+    def takes_forever(ctx):
+        """Never finishes."""
+        yield ctx.report(ctx.spec.kpis[0], "a partial finding that must not be reported")
+        while True:
+            time.sleep(0.01)
+
+    @hookimpl
+    def metricsense_register_rules(register):
+        register(takes_forever)
+
+    pm = manager_with(plugin_module("p", metricsense_register_rules=metricsense_register_rules))
+    started = time.perf_counter()
+    report = metricsense.check(SPEC + 'lever idle "I"\n', config={"time-budget": 0.3}, plugin_manager=pm)
+    assert time.perf_counter() - started < 10
+    (crash,) = [d for d in report.diagnostics if d.code == "MS005"]
+    assert "XYZ004" in crash.message and "time budget of 0.3 s" in crash.message and "test-plugin-0" in crash.message
+    assert not any(d.code == "XYZ004" for d in report.diagnostics)
+    assert any(d.code == "MS017" for d in report.diagnostics)  # the others still ran
+    assert report.exit_code == 3
+
+
+def test_time_budget_must_be_positive():
+    report = metricsense.check(SPEC, config={"time-budget": 0})
+    assert any(d.code == "MS006" and "time-budget" in d.message for d in report.diagnostics)
