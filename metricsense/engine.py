@@ -7,7 +7,6 @@ each spec's segments to ``metricsense.segments.run``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support import EXAMPLES, IN_CI, ROOT
+from support import EXAMPLES, ROOT
 
 
 @pytest.mark.slow

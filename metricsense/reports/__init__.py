@@ -7,8 +7,6 @@ through the same hook a third-party format uses. A new format is one module here
 
 from __future__ import annotations
 
-from typing import Any
-
 from metricsense.hookspecs import hookimpl
 
 #: The built-in formats, in the order `msense plugins` lists them.

@@ -6,6 +6,7 @@ Lark, which owns every error message. METRICSENSE_PUREPYTHON=1 turns the compile
 
 from __future__ import annotations
 
+import importlib
 import os
 
 
@@ -33,7 +34,7 @@ def _load():
     if os.environ.get("METRICSENSE_PUREPYTHON") == "1":
         return None
     try:
-        from metricsense import _lalr  # type: ignore[attr-defined]
+        _lalr = importlib.import_module("metricsense._lalr")  # the compiled driver (not the facade)
     except ImportError:
         return None
     from metricsense.syntax import tables

@@ -7,7 +7,6 @@ import sqlite3
 import textwrap
 
 import numpy as np
-import pytest
 
 import metricsense
 from support import EXAMPLES, PG_PASSWORD, require, run_msense

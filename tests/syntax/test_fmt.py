@@ -259,7 +259,7 @@ def statement(draw):
         f"trigger {n} when {draw(expr())} for {draw(st.integers(1, 3))} periods {{ ask {lab}\n with team }}",
         f"trigger {n} when {draw(expr())} {{}}",
         f"trust {n} {{{sep}managers {lab}{sep}scale 1..5{sep}gap > {draw(NUMS)}{sep}min_group 5\n}}",
-        f'include "x.msense"', f'data "d.csv" column "c"', f'data sql "SELECT 1" from "sqlite:///k.db"',
+        'include "x.msense"', 'data "d.csv" column "c"', 'data sql "SELECT 1" from "sqlite:///k.db"',
     ]))
 
 
