@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
+from metricsense.diagnostics import Problem, anchor
 from metricsense.model import (
     FUNCTIONS,
     KPI,
@@ -37,14 +38,9 @@ ARITHMETIC = ("+", "-", "*", "/")
 LOGIC = ("and", "or")
 
 
-@dataclass(frozen=True)
-class Problem:
-    """A type or name problem in a condition: the rule code, the node it points at, a message."""
-
-    code: str  # MS603 (which target?) or MS604 (type error)
-    node: object
-    message: str
-    help: str | None = None
+def _problem(code: str, node: object, message: str, help: str | None = None) -> Problem:
+    """A type or name problem in a condition (MS603 which target?, MS604 a type error), at ``node``."""
+    return Problem(code, anchor(node), message, help)
 
 
 def series_name(ref: Ref) -> str:
@@ -97,16 +93,16 @@ def default_target(trigger: Trigger, spec: Document) -> tuple[KPI | None, list[P
         what = "`target`" if isinstance(node, TargetRef) else f"`{_fmt(node.value)}%` (of the target)"
         if with_target:
             listed = ", ".join(f"`{k.name}`" for k in with_target)
-            problems.append(Problem(
-                "MS603", node, f"{what} in trigger `{trigger.name}` is ambiguous: the condition reads "
+            problems.append(_problem(
+"MS603", node, f"{what} in trigger `{trigger.name}` is ambiguous: the condition reads "
                                f"{len(with_target)} KPIs with targets ({listed})",
                 f"name the KPI: `target({with_target[0].name})`"
                 + ("" if isinstance(node, TargetRef) else f" or `{_fmt(node.value)}% of target({with_target[0].name})`"),
             ))
         else:
             which = ", ".join(f"`{k.name}`" for k in read) if read else "no KPI"
-            problems.append(Problem(
-                "MS603", node, f"{what} in trigger `{trigger.name}` has no target to mean: the condition "
+            problems.append(_problem(
+"MS603", node, f"{what} in trigger `{trigger.name}` has no target to mean: the condition "
                                f"reads {which}, and no KPI it reads has a numeric target",
                 "give the KPI a target (`target >= 4.5 by 2027-06-30`), or write the number",
             ))
@@ -137,10 +133,10 @@ def type_problems(trigger: Trigger, spec: Document) -> list[Problem]:
                 found = spec.lookup(node.of.name)
                 if isinstance(found, (Lever, Disturbance)):
                     kind = "lever" if isinstance(found, Lever) else "disturbance"
-                    problems.append(Problem("MS604", node, f"`target({node.of.name})`: `{node.of.name}` is a "
+                    problems.append(_problem("MS604", node, f"`target({node.of.name})`: `{node.of.name}` is a "
                                                            f"{kind}, and only KPIs have targets"))
                 elif len(node.of.parts) > 1:
-                    problems.append(Problem("MS604", node, f"`target({series_name(node.of)})`: a target belongs "
+                    problems.append(_problem("MS604", node, f"`target({series_name(node.of)})`: a target belongs "
                                                            f"to the KPI, write `target({node.of.name})`"))
             return NUMBER
         if isinstance(node, Unary):
@@ -158,8 +154,8 @@ def type_problems(trigger: Trigger, spec: Document) -> list[Problem]:
             series, k = node.args
             want(series, NUMBER, f"`{node.func}` reads a number series as its first argument")
             if not (isinstance(k, Number) and k.value >= 1 and float(k.value).is_integer()):
-                problems.append(Problem(
-                    "MS604", k, f"`{node.func}(x, k)`: k counts periods, so it must be a whole number of at least 1",
+                problems.append(_problem(
+"MS604", k, f"`{node.func}(x, k)`: k counts periods, so it must be a whole number of at least 1",
                     f"for example `{node.func}(x, 4)`"))
             return NUMBER
         if isinstance(node, Binary):
@@ -181,15 +177,15 @@ def type_problems(trigger: Trigger, spec: Document) -> list[Problem]:
         if got is None or got == kind:
             return
         if kind == NUMBER:
-            problems.append(Problem("MS604", node, f"{why}, but this is a condition (true or false)",
+            problems.append(_problem("MS604", node, f"{why}, but this is a condition (true or false)",
                                     "compare numbers, then join conditions with `and`/`or`"))
         else:
-            problems.append(Problem("MS604", node, f"{why}, but this is a number",
+            problems.append(_problem("MS604", node, f"{why}, but this is a number",
                                     "compare it with something: `x > 0.3`"))
 
     root = infer(trigger.condition)
     if root == NUMBER:
-        problems.append(Problem("MS604", trigger.condition,
+        problems.append(_problem("MS604", trigger.condition,
                                 f"the condition of trigger `{trigger.name}` is a number, not a comparison",
                                 "say when it fires: `x > target`, `abs(x - y) > 25% of y`"))
     return problems

@@ -269,7 +269,7 @@ def ambiguous_target(ctx) -> Iterator[Diagnostic]:
     """
     for trig in ctx.spec.triggers:
         for p in ex.default_target(trig, ctx.spec)[1]:
-            yield ctx.report(p.node, p.message, related=[(trig, "in this trigger")], help=p.help)
+            yield ctx.report(p.span, p.message, related=[(trig, "in this trigger")], help=p.help)
 
 
 @rule(code="MS604", name="expression-type-error", severity=Severity.ERROR, exit_code=2)
@@ -297,7 +297,7 @@ def expression_type_error(ctx) -> Iterator[Diagnostic]:
     """
     for trig in ctx.spec.triggers:
         for p in ex.type_problems(trig, ctx.spec):
-            yield ctx.report(p.node, p.message, related=[(trig, "in this trigger")], help=p.help)
+            yield ctx.report(p.span, p.message, related=[(trig, "in this trigger")], help=p.help)
 
 
 
