@@ -114,10 +114,8 @@ def exit_code_of(diagnostics: Iterable[Diagnostic], registry: Registry | None, f
     threshold = None if fail_on == "never" else Severity.parse(fail_on)
     for d in diagnostics:
         rule = registry.rules.get(d.code) if registry else None
-        if d.code == "MS005":
-            code = max(code, 3)
-        elif rule is not None and rule.exit_code == 2:
-            code = max(code, 2)
+        if rule is not None and rule.exit_code >= 2:  # a crash (3) or a spec, data or config error (2)
+            code = max(code, rule.exit_code)
         elif threshold is not None and d.severity >= threshold:
             code = max(code, 1)
     return code

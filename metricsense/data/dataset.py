@@ -116,7 +116,7 @@ def source_key(src: DataSource) -> tuple:
             src.column if src.layout == "long" else None, src.span.file)
 
 
-class _Builder:
+class Builder:
     def __init__(self, doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]],
                  allowed: list[Path], base: Path, where: RowFilter | None = None,
                  prefetched: Mapping[tuple, list[Table]] | None = None) -> None:
@@ -286,7 +286,7 @@ def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], a
     ``where`` keeps one segment's rows (see metricsense.segments); ``prefetched`` gives tables
     already read (and filtered) for some sources, by ``source_key``.
     """
-    b = _Builder(doc, data, readers, [Path(a) for a in allowed], base or Path.cwd(), where, prefetched)
+    b = Builder(doc, data, readers, [Path(a) for a in allowed], base or Path.cwd(), where, prefetched)
     series_needs, survey_needs = b.needs()
     by_source: dict[tuple, list[_Need]] = {}
     sources: dict[tuple, DataSource] = {}
@@ -324,7 +324,7 @@ def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], a
     return _align(raw, surveys, b), b.problems, b.crashes
 
 
-def _reader_plugin(b: _Builder, src: DataSource) -> str:
+def _reader_plugin(b: Builder, src: DataSource) -> str:
     kind = Path(src.path).suffix.lower() if src.kind == "file" and src.path else (src.url or "").split(":", 1)[0]
     return b.readers.get(kind, (None, "metricsense.data"))[1]
 
@@ -345,7 +345,7 @@ def _period_column(src: DataSource, table: Table) -> str:
     return name
 
 
-def _read_wide(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
+def _read_wide(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
     table = b.read_all(src)
     if table.rows == 0:
         raise DataError("MS034", f"`{table.origin}` has no rows")
@@ -387,7 +387,7 @@ def _missing_column(need: _Need, table: Table) -> Problem:
     )
 
 
-def _read_long(b: _Builder, src: DataSource, needs: list[_Need]) -> dict:
+def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
     """Pivot long rows (period, [series], value, [segment]) into one array per series.
 
     A series reads the rows whose `series` is its name (every row when there is no `series`
@@ -663,7 +663,7 @@ def _take(column, mask: np.ndarray):
     return column[mask]
 
 
-def _align(raw: dict, surveys: dict[str, Survey], b: _Builder) -> DataSet:
+def _align(raw: dict, surveys: dict[str, Survey], b: Builder) -> DataSet:
     kinds = {p.dtype.kind for p, *_ in raw.values() if len(p)}
     if len(kinds) > 1:
         b.problems.append(Problem(

@@ -49,7 +49,9 @@ def to_junit(report) -> ET.Element:
             failing = [d for d in found if threshold is not None and d.severity >= threshold]
             if failing:
                 worst = max(failing, key=lambda d: d.severity)
-                kind = "error" if code == "MS005" else "failure"
+                rule = report.registry.rules.get(code) if report.registry is not None else None
+                crashed = rule is not None and rule.exit_code == 3
+                kind = "error" if crashed else "failure"  # a plugin crash, not a finding
                 el = ET.SubElement(case, kind, message=worst.message if len(failing) == 1 else
                                    f"{len(failing)} findings: {worst.message}", type=str(worst.severity))
                 el.text = "\n\n".join(_describe(d) for d in failing)

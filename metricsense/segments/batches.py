@@ -89,7 +89,7 @@ def run_part(shared: BatchJob, values: tuple, labels: tuple) -> list[SegmentResu
 
 def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
     from metricsense import pipeline
-    from metricsense.data.dataset import _Builder
+    from metricsense.data.dataset import Builder
     from metricsense.data.table import RowFilter, find_column
     from metricsense.encoding import finite
     from metricsense.registry import exit_code_of
@@ -97,7 +97,7 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
     pm, registry, _ = plugins or manager(job.disabled)
     root = Path(job.doc.root).parent if job.doc.root != "<string>" else job.base
     allowed = [root, *(Path(a) for a in job.allowed)]
-    b = _Builder(job.doc, job.data, registry.readers, allowed, job.base, RowFilter(job.by, job.values))
+    b = Builder(job.doc, job.data, registry.readers, allowed, job.base, RowFilter(job.by, job.values))
     prefetched: dict[tuple, Any] = {}  # source -> its tables (shared), or segment -> tables
     split: dict[tuple, dict[str, list]] = {}
     for key, src in b.sources().items():

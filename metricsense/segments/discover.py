@@ -59,12 +59,12 @@ def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], ba
     """
     import numpy as np
 
-    from metricsense.data.dataset import _Builder
+    from metricsense.data.dataset import Builder
     from metricsense.diagnostics import Problem
     from metricsense.data.readers import DISTINCT_ROWS
     from metricsense.data.table import DataError, Labels, column_labels, find_column
 
-    b = _Builder(doc, data, readers, [Path(a) for a in allowed], base)
+    b = Builder(doc, data, readers, [Path(a) for a in allowed], base)
     values: dict[str, Any] = {}
     found = Found([])
     for src in b.sources().values():
