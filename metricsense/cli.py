@@ -321,8 +321,8 @@ def explain(rule_ref):
 @_plugin_option
 def plugins(fmt, plugin_flags):
     """List the plugins: version, the hooks they implement and the rules they register."""
-    from metricsense.registry import build_registry
     from metricsense.plugins import plugin_versions
+    from metricsense.registry import build_registry
 
     pm, problems = _manager(plugin_flags)
     registry = build_registry(pm)
@@ -337,6 +337,7 @@ def plugins(fmt, plugin_flags):
             "hooks": hooks,
             "rules": sorted(r.code for r in registry.rules.values() if r.plugin == name),
             "formats": sorted(f for f, (_, p) in registry.formats.items() if p == name),
+            "analyses": sorted(a for a, (_, p) in registry.analyses.items() if p == name),
         })
     rows.sort(key=lambda r: (not r["builtin"], r["name"]))
     broken = [{"name": p.subject, "problem": p.detail} for p in problems]
@@ -354,6 +355,8 @@ def plugins(fmt, plugin_flags):
                 click.echo(f"  rules: {', '.join(row['rules'])}")
             if row["formats"]:
                 click.echo(f"  formats: {', '.join(row['formats'])}")
+            if row["analyses"]:
+                click.echo(f"  analyses: {', '.join(row['analyses'])}")
         for b in broken:
             click.echo(f"BROKEN {b['name']}: {b['problem']}")
     sys.exit(3 if broken else 0)
