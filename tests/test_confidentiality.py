@@ -14,6 +14,7 @@ import logging
 import pytest
 
 import metricsense
+from metricsense.evaluators.records import TrustAnalysis
 from support import run_msense
 from metricsense.engine import build_registry
 from metricsense.plugins import get_plugin_manager
@@ -61,7 +62,7 @@ def _assert_clean(text: str, where: str) -> None:
 def test_the_fixture_really_has_what_must_be_hidden(spec):
     report = metricsense.check(spec, config={})
     (analysis,) = report.analysis.values()
-    info = analysis["trust"]["signals"]["value_question"]
+    info = TrustAnalysis.of(analysis).signals["value_question"].to_json()
     assert info["suppressed"] == 2 and info["below_minimum"] == 1 and info["secondary"] == 1
     assert sorted(g["group"] for g in info["groups"] if not g["suppressed"]) == ["grp-badger", "grp-otter"]
     codes = [d.code for d in report.diagnostics]

@@ -7,6 +7,7 @@ import json
 import pytest
 
 import metricsense
+from metricsense.evaluators.records import TrustAnalysis
 from support import run_msense
 
 SPEC = 'mission "M"\n'
@@ -130,7 +131,7 @@ def test_trust_total_never_includes_hidden_managers(tmp_path):
     (tmp_path / "k.msense").write_text(SPEC + 'trust v {\n managers "q"\n team "q"\n scale 1..5\n'
                                        ' data "s.csv"\n gap > 1.0\n min_group 5\n}\n')
     report = metricsense.check(tmp_path / "k.msense", config={})
-    trust = next(iter(report.analysis.values()))["trust"]
+    trust = TrustAnalysis.of(next(iter(report.analysis.values()))).to_json()
     signal = trust["signals"]["v"] if "signals" in trust else trust["v"]
     total = signal["total"]
     shown = [g for g in signal["groups"] if not g["suppressed"]]
