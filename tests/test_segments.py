@@ -241,6 +241,7 @@ def test_confidentiality_holds_per_segment(folder, jobs):
     assert not [d for d in doc["diagnostics"] if d["code"] == "MS502" and "segment" in d]
     notes = [d for d in doc["diagnostics"] if d["code"] == "MS502"]
     assert len(notes) == 1 and "1 group not shown, in 1 of 5 segments" in notes[0]["message"]
+    assert notes[0]["message"].startswith("`value_question`: ")  # the signal the finding points at
     for r in doc["segments"]["results"]:
         assert "MS502" not in r["codes"]
         signal = r["analysis"][next(iter(r["analysis"]))].get("trust", {}).get("signals", {}).get("value_question")
@@ -249,6 +250,26 @@ def test_confidentiality_holds_per_segment(folder, jobs):
             assert all(not g.get("suppressed") for g in signal["groups"])
     east = [d for d in doc["diagnostics"] if d.get("segment") == "east" and d["code"] == "MS501"]
     assert east and "grp-east" in east[0]["message"]  # a group above the minimum is shown
+
+
+def test_a_segment_keeps_what_each_record_keeps_and_plugins_values_whole():
+    from dataclasses import dataclass
+
+    from metricsense.analysis import Record
+    from metricsense.segments.batches import _lean
+
+    @dataclass(frozen=True)
+    class Secretive(Record):
+        name = "secretive"
+        shown: int
+        hidden: int
+
+        def in_segment(self):
+            return Secretive(self.shown, 0)
+
+    plugin_value = {"series": [1, 2], "signals": {"x": {"suppressed": 3}}}
+    lean = _lean({"s.msense": {"secretive": Secretive(1, 9), "plugin": plugin_value}})
+    assert lean == {"s.msense": {"secretive": Secretive(1, 0), "plugin": plugin_value}}
 
 
 def test_a_column_no_source_has_is_a_clear_error(folder):

@@ -2,8 +2,9 @@
 
 No script, no stylesheet or font from elsewhere: a Content-Security-Policy forbids every load,
 so the page renders the same offline. Every text from a spec or a diagnostic is escaped.
-Pictures need analysis results; each is drawn when its key is present in
-``report.analysis[spec]`` (see docs/reports.md for the shapes read). The gain matrix the spec
+Pictures need analysis results; each is drawn when its result is present in
+``report.analysis[spec]`` (the trust and triggers records are read by field, from
+metricsense.evaluators.records; see docs/reports.md for the other shapes read). The gain matrix the spec
 declares (`responds`) is always drawn, with its condition number and relative gain array.
 """
 
