@@ -13,6 +13,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from metricsense.evaluators.records import TriggerEvaluation, TriggersAnalysis, TrustAnalysis, TrustSignalAnalysis
 from metricsense.model import AUDIENCES
 
 NO_AUDIENCE = "anyone (no audience set)"
@@ -92,50 +93,47 @@ def _not_before(label: str | None, since: str | None) -> bool:
         return label >= since
 
 
-def _trigger_items(root: str, name: str, info: dict, since: str | None) -> list[AgendaItem]:
+def _trigger_items(root: str, name: str, info: TriggerEvaluation, since: str | None) -> list[AgendaItem]:
     items = []
-    audience = info.get("audience") or NO_AUDIENCE
-    for e in info.get("events") or ():
-        if not _not_before(e.get("end"), since):
+    audience = info.audience or NO_AUDIENCE
+    for e in info.events:
+        if not _not_before(e.end, since):
             continue
-        when = e["start"] if e["start"] == e["end"] else f"{e['start']} to {e['end']}"
-        sparked = [f"periods: {when}" + (f" ({e['periods']} in a row)" if e["periods"] > 1 else "")]
-        if e.get("units"):
-            sparked.append(f"units: {e['units']} (names withheld: one person's numbers, a public audience)")
-        elif e.get("segment"):
-            sparked.append(f"unit: {_md(e['segment'])}")
-        values = e.get("values") or {}
-        if values:
-            sparked.append("values: " + ", ".join(f"`{k}` {_n(v)}" for k, v in values.items()))
-        if e.get("target") is not None:
-            sparked.append(f"target: {_n(e['target'])}" + (f" (of `{e['target_of']}`)" if e.get("target_of") else ""))
-        v = e.get("variance")
-        if v and v.get("by") is not None:
-            sparked.append(f"variance: {_n(v['left'])} {v['op']} {_n(v['right'])}, by {_n(v['by'])}")
-        items.append(AgendaItem(audience, root, name, info.get("ask") or "What changed, and what did we learn?",
-                                sparked, e.get("start"), e.get("end"), e.get("segment")))
+        when = e.start if e.start == e.end else f"{e.start} to {e.end}"
+        sparked = [f"periods: {when}" + (f" ({e.periods} in a row)" if e.periods > 1 else "")]
+        if e.units:
+            sparked.append(f"units: {e.units} (names withheld: one person's numbers, a public audience)")
+        elif e.segment:
+            sparked.append(f"unit: {_md(e.segment)}")
+        if e.values:
+            sparked.append("values: " + ", ".join(f"`{k}` {_n(v)}" for k, v in e.values.items()))
+        if e.target is not None:
+            sparked.append(f"target: {_n(e.target)}" + (f" (of `{e.target_of}`)" if e.target_of else ""))
+        v = e.variance
+        if v is not None and v.by is not None:
+            sparked.append(f"variance: {_n(v.left)} {v.op} {_n(v.right)}, by {_n(v.by)}")
+        items.append(AgendaItem(audience, root, name, info.ask or "What changed, and what did we learn?",
+                                sparked, e.start, e.end, e.segment))
     return items
 
 
-def _trust_items(root: str, name: str, info: dict, since: str | None) -> list[AgendaItem]:
+def _trust_items(root: str, name: str, info: TrustSignalAnalysis, since: str | None) -> list[AgendaItem]:
     items = []
-    if not _not_before(info.get("period"), since):
+    if not _not_before(info.period, since):
         return items
-    for g in info.get("groups") or ():
-        # Confidentiality: suppressed groups are placeholders without values; skip them, and
-        # anything smaller than the minimum should it ever appear.
-        if g.get("suppressed") or not g.get("over") or (g.get("n") or 0) < info.get("min_group", 5):
+    for g in info.groups:  # only the groups the trust evaluator shows are in the record
+        if not g.over:
             continue
-        sparked = [f"period: {info.get('period') or 'all answers'}",
-                   f"group: {_md(g['group'])} (manager {_md(g['manager'])})",
-                   f"the manager's own answer: {_n(g['managers'])}; the team's mean: {_n(g['team'])} (n={g['n']})",
-                   f"gap: {_n(g['gap'])}, over the threshold of {_n(info.get('gap'))}"]
-        if g.get("favourable_gap") is not None:
-            sparked.append(f"favourable answers: manager {g['managers_favourable']:.0%}, team {g['team_favourable']:.0%}")
+        sparked = [f"period: {info.period or 'all answers'}",
+                   f"group: {_md(g.group)} (manager {_md(g.manager)})",
+                   f"the manager's own answer: {_n(g.managers)}; the team's mean: {_n(g.team)} (n={g.n})",
+                   f"gap: {_n(g.gap)}, over the threshold of {_n(info.gap)}"]
+        if g.favourable_gap is not None:
+            sparked.append(f"favourable answers: manager {g.managers_favourable:.0%}, team {g.team_favourable:.0%}")
         items.append(AgendaItem(
             "manager", root, name,
             "How does each side see the value the manager brings, and what would the team like more of?",
-            sparked, info.get("period"), info.get("period"), None))
+            sparked, info.period, info.period, None))
     return items
 
 
@@ -145,13 +143,14 @@ def build(report, since: Any = None) -> Agenda:
     items: list[AgendaItem] = []
     for root, analysis in report.analysis.items():
         doc = getattr(report, "documents", {}).get(root)
-        fired = (analysis.get("triggers") or {}).get("fired") or {}
+        triggers = TriggersAnalysis.of(analysis)
+        fired = triggers.fired if triggers is not None else {}
         order = [t.name for t in doc.triggers] if doc is not None else sorted(fired)
         for name in order:
-            if isinstance(fired.get(name), dict):
+            if name in fired:
                 items += _trigger_items(root, name, fired[name], key)
-        signals = (analysis.get("trust") or {}).get("signals") or {}
-        for name, info in signals.items():
+        trust = TrustAnalysis.of(analysis)
+        for name, info in (trust.signals if trust is not None else {}).items():
             items += _trust_items(root, name, info, key)
     return Agenda(items, key)
 

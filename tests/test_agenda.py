@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import metricsense
+from metricsense.evaluators.records import TriggersAnalysis
 from support import EXAMPLES, run_msense
 
 ENGINEERING = EXAMPLES / "engineering-estimates" / "engineering.msense"
@@ -16,7 +17,7 @@ def test_agenda_from_a_spec_and_from_a_report_agree():
     b = metricsense.agenda(ENGINEERING, config={})
     assert a.to_dict() == b.to_dict()
     (analysis,) = report.analysis.values()
-    events = sum(len(t.get("events") or ()) for t in analysis["triggers"]["fired"].values())
+    events = sum(len(t.events) for t in TriggersAnalysis.of(analysis).fired.values())
     assert len(a.items) == events
 
 

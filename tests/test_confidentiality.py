@@ -14,8 +14,9 @@ import logging
 import pytest
 
 import metricsense
-from support import FORBIDDEN, run_msense
+from metricsense.evaluators.records import TrustAnalysis
 from metricsense.registry import build_registry
+from support import FORBIDDEN, run_msense
 from metricsense.plugins import get_plugin_manager
 
 
@@ -27,7 +28,7 @@ def _assert_clean(text: str, where: str) -> None:
 def test_the_fixture_really_has_what_must_be_hidden(confidential_spec):
     report = metricsense.check(confidential_spec, config={})
     (analysis,) = report.analysis.values()
-    info = analysis["trust"]["signals"]["value_question"]
+    info = TrustAnalysis.of(analysis).signals["value_question"].to_json()
     assert info["suppressed"] == 2 and info["below_minimum"] == 1 and info["secondary"] == 1
     assert sorted(g["group"] for g in info["groups"] if not g["suppressed"]) == ["grp-badger", "grp-otter"]
     codes = [d.code for d in report.diagnostics]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import metricsense
+from metricsense.evaluators.records import DataSummary
 from metricsense import hookimpl
 from metricsense.diagnostics import Severity
 from metricsense.registry import build_registry
@@ -156,8 +157,8 @@ def test_hook_metricsense_register_data_sources(tmp_path):
     spec.write_text('mission "M"\nkpi csat "C" { data "any.fixed" }\n')
     report = metricsense.check(spec, config={}, plugin_manager=pm)
     assert calls == ["any.fixed"]
-    summary = report.analysis[next(iter(report.analysis))]["data"]["series"]["csat"]
-    assert summary == {"source": "fixed", "observed": 3, "missing": 0, "first": "1", "last": "3"}
+    summary = DataSummary.of(report.analysis[next(iter(report.analysis))]).series["csat"]
+    assert summary.to_json() == {"source": "fixed", "observed": 3, "missing": 0, "first": "1", "last": "3"}
 
 
 def test_a_crashing_data_source_is_isolated(tmp_path):
@@ -175,5 +176,5 @@ def test_a_crashing_data_source_is_isolated(tmp_path):
     report = metricsense.check(spec, config={}, plugin_manager=pm)
     crash = [d for d in report.diagnostics if d.code == "MS005"]
     assert len(crash) == 1 and "test-plugin-0" in crash[0].message and "boom" in crash[0].message
-    assert report.analysis[next(iter(report.analysis))]["data"]["series"]["b"]["observed"] == 1
+    assert DataSummary.of(report.analysis[next(iter(report.analysis))]).series["b"].observed == 1
     assert report.exit_code == 3

@@ -23,6 +23,7 @@ from metricsense.data.table import (
 )
 from metricsense.model import KPI, DataSource, Document, Ref, walk_expr
 from metricsense.diagnostics import Problem
+from metricsense.evaluators.records import DataSummary, SeriesSummary, SurveySummary
 from metricsense.span import Span
 
 SURVEY_COLUMNS = ("role", "manager_id", "group", "question", "score")
@@ -73,27 +74,25 @@ class DataSet:
             return np.empty((len(self.periods), 0))
         return np.column_stack(cols)
 
-    def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "periods": len(self.periods),
-            "first": period_label(self.periods[0]) if len(self.periods) else None,
-            "last": period_label(self.periods[-1]) if len(self.periods) else None,
-            "frequency": self.frequency,
-            "series": {},
-            "surveys": {name: {"source": s.origin} for name, s in sorted(self.surveys.items())},
-        }
+    def summary(self) -> DataSummary:
+        """What was read: the periods, and per series and survey its source (the `data` analysis)."""
+        series = {}
         for name, s in self.series_map.items():
             present = ~np.isnan(s.values)
-            item: dict[str, Any] = {"source": s.origin, "observed": int(present.sum()),
-                                    "missing": int((~present).sum())}
+            first = last = None
             if present.any():
                 idx = np.flatnonzero(present)
-                item["first"] = period_label(self.periods[idx[0]])
-                item["last"] = period_label(self.periods[idx[-1]])
-            if s.segments:
-                item["segments"] = len(s.segments)
-            out["series"][name] = item
-        return out
+                first, last = period_label(self.periods[idx[0]]), period_label(self.periods[idx[-1]])
+            series[name] = SeriesSummary(s.origin, int(present.sum()), int((~present).sum()), first, last,
+                                         len(s.segments) if s.segments else None)
+        return DataSummary(
+            periods=len(self.periods),
+            first=period_label(self.periods[0]) if len(self.periods) else None,
+            last=period_label(self.periods[-1]) if len(self.periods) else None,
+            frequency=self.frequency,
+            series=series,
+            surveys={name: SurveySummary(s.origin) for name, s in sorted(self.surveys.items())},
+        )
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from metricsense.diagnostics import Severity, declare, rules_of
+from metricsense.evaluators.records import DataSummary
 from metricsense.hookspecs import hookimpl
 
 _DOC_TAIL = """
@@ -166,6 +167,11 @@ def metricsense_register_data_sources(register):
     register(".pq", _lazy("read_parquet"))
     register("sqlite", _lazy("read_sqlite"))
     register("postgresql", _lazy("read_postgresql"))
+
+
+@hookimpl
+def metricsense_register_analyses(register):
+    register(DataSummary.name, DataSummary)
 
 
 @hookimpl

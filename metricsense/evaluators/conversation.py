@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 from metricsense import expressions as ex
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
+from metricsense.encoding import finite
+from metricsense.evaluators.records import KpiSeries, TriggerEvaluation, TriggerEvent, TriggersAnalysis, Variance
 from metricsense.hookspecs import hookimpl
 from metricsense.model import Document, Trigger
 
@@ -21,13 +23,8 @@ PRIVATE_AUDIENCES = ("one-to-one", "manager")
 
 
 def _num(value) -> float | None:
-    """A JSON-safe float: NaN and infinities become None."""
-    import numpy as np
-
-    if value is None:
-        return None
-    v = float(value)
-    return v if np.isfinite(v) else None
+    """A plain float, or None for a missing, NaN or infinite value (``encoding.finite``)."""
+    return None if value is None else finite(float(value))
 
 
 def _label(periods: np.ndarray, i: int) -> str:
@@ -42,20 +39,20 @@ def names_withheld(trigger: Trigger, spec: Document) -> bool:
     return personal and trigger.audience not in PRIVATE_AUDIENCES
 
 
-def evaluate_trigger(trigger: Trigger, spec: Document, data) -> dict:
+def evaluate_trigger(trigger: Trigger, spec: Document, data) -> TriggerEvaluation:
     """Everything known about one trigger on the data: where it fired, and why."""
     import numpy as np
 
     read = ex.kpis_read(trigger, spec)
     refs = list(ex.read_refs(trigger.condition))
     kpi = read[0].name if read else (refs[0].name if refs else None)
-    base = {"kpi": kpi, "audience": trigger.audience, "ask": trigger.ask, "periods": []}
+    base = {"kpi": kpi, "audience": trigger.audience, "ask": trigger.ask, "periods": ()}
     problems = ex.type_problems(trigger, spec) + ex.default_target(trigger, spec)[1]
     if problems:
-        return {**base, "status": "not evaluated: the condition has errors"}
+        return TriggerEvaluation(**base, status="not evaluated: the condition has errors")
     inputs, missing = ex.gather(trigger, spec, data.series)
     if inputs is None:
-        return {**base, "status": "not evaluated: no data for " + ", ".join(f"`{m}`" for m in missing)}
+        return TriggerEvaluation(**base, status="not evaluated: no data for " + ", ".join(f"`{m}`" for m in missing))
     rows = ex.own_grid(data.periods, inputs.arrays)
     inputs = ex.on_grid(inputs, rows)
     t = len(rows)
@@ -63,7 +60,7 @@ def evaluate_trigger(trigger: Trigger, spec: Document, data) -> dict:
     try:
         cond = ex.evaluate(trigger.condition, inputs, t)
     except ex.EvalError as exc:
-        return {**base, "status": f"not evaluated: {exc}"}
+        return TriggerEvaluation(**base, status=f"not evaluated: {exc}")
     fired = ex.firing(cond, n) & (rows >= 0)[:, None]
     known = ~np.isnan(cond) & (rows >= 0)[:, None]
     segmented = inputs.units != ("",)
@@ -81,52 +78,52 @@ def evaluate_trigger(trigger: Trigger, spec: Document, data) -> dict:
         for name, arr in inputs.arrays.items():
             col = arr[:, unit if arr.shape[1] > 1 else 0]
             values[name] = _num(col[last])
-        event = {
-            "start": _label(data.periods, rows[first]),
-            "end": _label(data.periods, rows[last]),
-            "periods": last - first + 1,
-            "segment": None if (withheld or not segmented) else inputs.units[unit],
-            "values": values,
-            "target": _num(target),
-            "target_of": kpi_node.name if kpi_node is not None and target is not None else None,
-        }
+        variance = None
         if cmp is not None:
             lv, rv = left[last, unit], right[last, unit]
-            event["variance"] = {"left": _num(lv), "op": cmp.op, "right": _num(rv), "by": _num(lv - rv)}
-        events.append(event)
+            variance = Variance(_num(lv), cmp.op, _num(rv), _num(lv - rv))
+        events.append(TriggerEvent(
+            start=_label(data.periods, rows[first]),
+            end=_label(data.periods, rows[last]),
+            periods=last - first + 1,
+            segment=None if (withheld or not segmented) else inputs.units[unit],
+            values=values,
+            target=_num(target),
+            target_of=kpi_node.name if kpi_node is not None and target is not None else None,
+            variance=variance,
+        ))
     if withheld:
         events = _aggregate(events)
-    events.sort(key=lambda e: (e["end"], e["start"], e["segment"] or ""))
+    events.sort(key=lambda e: (e.end, e.start, e.segment or ""))
     fired_rows = np.flatnonzero(fired.any(axis=1))
     evaluable = int(known.sum())
     n_fired = int(fired.sum())
-    return {
-        **base,
-        "status": "evaluated",
-        "periods": [_label(data.periods, rows[i]) for i in fired_rows],
-        "for_periods": n,
-        "units": len(inputs.units) if segmented else None,
-        "evaluable": evaluable,
-        "fired": n_fired,
-        "share": (n_fired / evaluable) if evaluable else None,
-        "events": events,
-    }
+    return TriggerEvaluation(
+        **{**base, "periods": tuple(_label(data.periods, rows[i]) for i in fired_rows)},
+        status="evaluated",
+        for_periods=n,
+        units=len(inputs.units) if segmented else None,
+        evaluable=evaluable,
+        fired=n_fired,
+        share=(n_fired / evaluable) if evaluable else None,
+        events=tuple(events),
+    )
 
 
-def _aggregate(events: list[dict]) -> list[dict]:
+def _aggregate(events: list[TriggerEvent]) -> list[TriggerEvent]:
     """Events of a public trigger on one person's numbers: per period, how many units, no names."""
-    by_end: dict[str, list[dict]] = {}
+    by_end: dict[str, list[TriggerEvent]] = {}
     for e in events:
-        by_end.setdefault(e["end"], []).append(e)
+        by_end.setdefault(e.end, []).append(e)
     out = []
     for end, group in sorted(by_end.items()):
-        out.append({"start": min(e["start"] for e in group), "end": end, "periods": max(e["periods"] for e in group),
-                    "segment": None, "units": len(group), "values": {}, "target": group[0]["target"],
-                    "target_of": group[0]["target_of"]})
+        out.append(TriggerEvent(start=min(e.start for e in group), end=end, periods=max(e.periods for e in group),
+                                segment=None, units=len(group), values={}, target=group[0].target,
+                                target_of=group[0].target_of))
     return out
 
 
-def triggers_of(spec: Document, data) -> dict:
+def triggers_of(spec: Document, data) -> TriggersAnalysis:
     """The `triggers` analysis: each KPI's series and target, and each trigger's firing."""
     import numpy as np
 
@@ -138,17 +135,18 @@ def triggers_of(spec: Document, data) -> dict:
         s = data.series(k.name)
         if s is None:
             continue
-        values = np.asarray(s.values, dtype=np.float64)
-        listed = values.tolist()
-        for i in np.flatnonzero(~np.isfinite(values)).tolist():
-            listed[i] = None  # JSON has no NaN
-        series[k.name] = {
-            "periods": list(labels),
-            "values": listed,
-            "target": _num(k.target.value) if k.target is not None and k.target.value is not None else None,
-        }
+        series[k.name] = KpiSeries(
+            periods=tuple(labels),
+            values=tuple(finite(np.asarray(s.values, dtype=np.float64))),
+            target=_num(k.target.value) if k.target is not None else None,
+        )
     fired = {t.name: evaluate_trigger(t, spec, data) for t in spec.triggers}
-    return {"series": series, "fired": fired}
+    return TriggersAnalysis(series, fired)
+
+
+@hookimpl
+def metricsense_register_analyses(register):
+    register(TriggersAnalysis.name, TriggersAnalysis)
 
 
 @hookimpl
@@ -158,11 +156,11 @@ def metricsense_analyze(spec, data, analysis):
     analysis["triggers"] = triggers_of(spec, data)
 
 
-def _evaluated(ctx) -> Iterator[tuple[Trigger, dict]]:
-    fired = (ctx.analysis.get("triggers") or {}).get("fired") or {}
+def _evaluated(ctx) -> Iterator[tuple[Trigger, TriggerEvaluation]]:
+    found = TriggersAnalysis.of(ctx.analysis)
     for trig in ctx.spec.triggers:
-        info = fired.get(trig.name)
-        if isinstance(info, dict) and info.get("status") == "evaluated":
+        info = found.fired.get(trig.name) if found is not None else None
+        if info is not None and info.evaluated:
             yield trig, info
 
 
@@ -194,14 +192,14 @@ def trigger_never_fires(ctx) -> Iterator[Diagnostic]:
     """
     least = ctx.option("min_periods")
     for trig, info in _evaluated(ctx):
-        if info["fired"] == 0 and info["evaluable"] >= least:
+        if info.fired == 0 and info.evaluable >= least:
             yield ctx.report(
-                trig, f"trigger `{trig.name}` never fired over {info['evaluable']} "
-                      f"{'unit-periods' if info.get('units') else 'periods'} of data",
+                trig, f"trigger `{trig.name}` never fired over {info.evaluable} "
+                      f"{'unit-periods' if info.units else 'periods'} of data",
                 related=[(trig.condition, "this condition never held"
-                          + (f" for {info['for_periods']} periods in a row" if info["for_periods"] > 1 else ""))],
+                          + (f" for {info.for_periods} periods in a row" if info.for_periods > 1 else ""))],
                 help="move the threshold to a variance worth a conversation, or drop the trigger",
-                evidence={"evaluable": info["evaluable"], "fired": 0, "for_periods": info["for_periods"]},
+                evidence={"evaluable": info.evaluable, "fired": 0, "for_periods": info.for_periods},
             )
 
 
@@ -235,14 +233,14 @@ def trigger_always_fires(ctx) -> Iterator[Diagnostic]:
     share = ctx.option("share")
     least = ctx.option("min_periods")
     for trig, info in _evaluated(ctx):
-        if info["evaluable"] >= least and info["share"] is not None and info["share"] > share:
+        if info.evaluable >= least and info.share is not None and info.share > share:
             yield ctx.report(
-                trig, f"trigger `{trig.name}` fires in {info['share']:.0%} of the "
-                      f"{'unit-periods' if info.get('units') else 'periods'} it can be evaluated on "
-                      f"({info['fired']} of {info['evaluable']})",
+                trig, f"trigger `{trig.name}` fires in {info.share:.0%} of the "
+                      f"{'unit-periods' if info.units else 'periods'} it can be evaluated on "
+                      f"({info.fired} of {info.evaluable})",
                 related=[(trig.condition, "this condition holds most of the time")],
                 help="fire on a change or a distance from the usual level, or ask for a longer run",
-                evidence={"evaluable": info["evaluable"], "fired": info["fired"], "share": info["share"]},
+                evidence={"evaluable": info.evaluable, "fired": info.fired, "share": info.share},
             )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from metricsense.diagnostics import Diagnostic, Severity, rule, rules_of
+from metricsense.evaluators.records import ShownGroup, TrustAnalysis, TrustSignalAnalysis, TrustTotal
 from metricsense.hookspecs import hookimpl
 from metricsense.model import TrustSignal
 
@@ -58,8 +59,12 @@ def _mean(values: np.ndarray) -> float | None:
     return float(values.mean()) if len(values) else None
 
 
-def trust_of(signal: TrustSignal, survey) -> dict:
-    """The `trust` analysis of one signal: shown groups, suppressed count, and a safe total."""
+def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
+    """The `trust` analysis of one signal: shown groups, how many are not shown, and a safe total.
+
+    NOTE: this is the one place that decides what may be shown: a hidden group's name, manager
+    and numbers never leave this function, so no report, widget or segment has to filter them.
+    """
     import numpy as np
 
     conf = settings(signal)
@@ -115,17 +120,12 @@ def trust_of(signal: TrustSignal, survey) -> dict:
     for i, s in enumerate(stats):
         if i in hidden:
             continue
-        g = {k: v for k, v in s.items() if not k.startswith("_")}
-        if g["managers_favourable"] is not None and g["team_favourable"] is not None:
-            g["favourable_gap"] = g["managers_favourable"] - g["team_favourable"]
-        else:
-            g["favourable_gap"] = None
-        g["over"] = g["gap"] is not None and abs(g["gap"]) > conf["gap"]
-        g["suppressed"] = False
-        groups.append(g)
-    # Suppressed groups stay as anonymous placeholders at the end: the report can say that
-    # some were left out, and their position says nothing about their names.
-    groups += [{"suppressed": True} for _ in hidden]
+        both = s["managers_favourable"] is not None and s["team_favourable"] is not None
+        groups.append(ShownGroup(
+            s["group"], s["manager"], s["managers"], s["team"], s["gap"], s["n"],
+            s["managers_favourable"], s["team_favourable"],
+            s["managers_favourable"] - s["team_favourable"] if both else None,
+            s["gap"] is not None and abs(s["gap"]) > conf["gap"]))
     total = None
     n_all = sum(s["n"] for s in stats)
     if stats and safe_total and n_all >= min_group:
@@ -135,9 +135,15 @@ def trust_of(signal: TrustSignal, survey) -> dict:
         own_n = sum(s["_own_n"] for s in shown_stats)
         own = sum(s["_own_sum"] for s in shown_stats) / own_n if own_n else None
         team = sum(s["_team_sum"] for s in stats) / n_all
-        total = {"n": n_all, "managers": own, "team": team, "gap": own - team if own is not None else None}
-    return {**conf, "period": period, "groups": groups, "suppressed": len(hidden),
-            "below_minimum": primary, "secondary": len(hidden) - primary, "total": total}
+        total = TrustTotal(n_all, own, team, own - team if own is not None else None)
+    # Suppressed groups are only counted: the report says that some were left out, never which.
+    return TrustSignalAnalysis((lo, hi), conf["gap"], min_group, period, tuple(groups), len(hidden),
+                               primary, len(hidden) - primary, total)
+
+
+@hookimpl
+def metricsense_register_analyses(register):
+    register(TrustAnalysis.name, TrustAnalysis)
 
 
 @hookimpl
@@ -150,14 +156,14 @@ def metricsense_analyze(spec, data, analysis):
         if survey is not None:
             signals[t.name] = trust_of(t, survey)
     if signals:
-        analysis["trust"] = {"signals": signals}
+        analysis["trust"] = TrustAnalysis(signals)
 
 
-def _signals(ctx) -> Iterator[tuple[TrustSignal, dict]]:
-    found = (ctx.analysis.get("trust") or {}).get("signals") or {}
+def _signals(ctx) -> Iterator[tuple[TrustSignal, TrustSignalAnalysis]]:
+    found = TrustAnalysis.of(ctx.analysis)
     for t in ctx.spec.trusts:
-        if isinstance(found.get(t.name), dict):
-            yield t, found[t.name]
+        if found is not None and t.name in found.signals:
+            yield t, found.signals[t.name]
 
 
 @rule(code="MS501", name="value-gap", severity=Severity.WARNING)
@@ -189,15 +195,15 @@ def value_gap(ctx) -> Iterator[Diagnostic]:
     again next quarter and watch the gap, not the score.
     """
     for t, info in _signals(ctx):
-        for g in info["groups"]:
-            if g.get("suppressed") or not g.get("over"):
+        for g in info.groups:
+            if not g.over:
                 continue
             yield ctx.report(
-                t, f"`{t.name}`: the manager of `{g['group']}` rates the value they bring {g['managers']:.2f} "
-                   f"and their team {g['team']:.2f} (n={g['n']}): a gap of {abs(g['gap']):.2f}, over {info['gap']:g}",
+                t, f"`{t.name}`: the manager of `{g.group}` rates the value they bring {g.managers:.2f} "
+                   f"and their team {g.team:.2f} (n={g.n}): a gap of {abs(g.gap):.2f}, over {info.gap:g}",
                 help="have the conversation: what does the team value, and what does the manager think they give?",
-                evidence={"group": g["group"], "manager": g["manager"], "managers": g["managers"], "team": g["team"],
-                          "gap": g["gap"], "n": g["n"], "threshold": info["gap"], "period": info["period"]},
+                evidence={"group": g.group, "manager": g.manager, "managers": g.managers, "team": g.team,
+                          "gap": g.gap, "n": g.n, "threshold": info.gap, "period": info.period},
             )
 
 
@@ -228,14 +234,14 @@ def group_below_minimum(ctx) -> Iterator[Diagnostic]:
     less often so more people answer.
     """
     for t, info in _signals(ctx):
-        if info["suppressed"]:
-            extra = (f" ({info['secondary']} more so that none can be worked out by subtraction)"
-                     if info["secondary"] else "")
+        if info.suppressed:
+            extra = (f" ({info.secondary} more so that none can be worked out by subtraction)"
+                     if info.secondary else "")
             yield ctx.report(
-                t, f"`{t.name}`: {info['suppressed']} group{'s' if info['suppressed'] != 1 else ''} not shown: "
-                   f"{info['below_minimum']} below the minimum of {info['min_group']} respondents{extra}",
+                t, f"`{t.name}`: {info.suppressed} group{'s' if info.suppressed != 1 else ''} not shown: "
+                   f"{info.below_minimum} below the minimum of {info.min_group} respondents{extra}",
                 help="nothing to fix if teams are small by nature; pool small teams for the survey otherwise",
-                evidence={"suppressed": info["suppressed"], "min_group": info["min_group"]},
+                evidence={"suppressed": info.suppressed, "min_group": info.min_group},
             )
 
 

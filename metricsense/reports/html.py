@@ -2,8 +2,9 @@
 
 No script, no stylesheet or font from elsewhere: a Content-Security-Policy forbids every load,
 so the page renders the same offline. Every text from a spec or a diagnostic is escaped.
-Pictures need analysis results; each is drawn when its key is present in
-``report.analysis[spec]`` (see docs/reports.md for the shapes read). The gain matrix the spec
+Pictures need analysis results; each is drawn when its result is present in
+``report.analysis[spec]`` (the trust and triggers records are read by field, from
+metricsense.evaluators.records; see docs/reports.md for the other shapes read). The gain matrix the spec
 declares (`responds`) is always drawn, with its condition number and relative gain array.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from metricsense.evaluators.records import TriggersAnalysis, TrustAnalysis, TrustSignalAnalysis
 from metricsense.reports import gains
 from metricsense.reports.svg import esc, gap_bars, heatmap, line_chart
 
@@ -115,34 +117,32 @@ def _correlation(corr: dict) -> list[str]:
             f"<figcaption>{caption}.</figcaption></figure>"]
 
 
-def fired_by_kpi(doc, triggers: dict) -> dict[str, list[str]]:
-    fired = triggers.get("fired") or {}
-    items = fired.items() if isinstance(fired, dict) else ((f.get("trigger"), f) for f in fired)
+def fired_by_kpi(doc, triggers: TriggersAnalysis) -> dict[str, list[str]]:
+    """Per KPI, the periods where a trigger reading it fired."""
     by_kpi: dict[str, list[str]] = {}
     declared = {t.name: t for t in doc.triggers} if doc else {}
-    for name, info in items:
-        kpi = info.get("kpi")
+    for name, info in triggers.fired.items():
+        kpi = info.kpi
         if kpi is None and name in declared and declared[name].refs():
             kpi = declared[name].refs()[0].name
         if kpi is not None:
-            by_kpi.setdefault(kpi, []).extend(map(str, info.get("periods") or ()))
+            by_kpi.setdefault(kpi, []).extend(map(str, info.periods))
     return by_kpi
 
 
-def _series(doc, triggers: dict) -> list[str]:
-    series = triggers.get("series") or {}
-    if not series:
+def _series(doc, triggers: TriggersAnalysis) -> list[str]:
+    if not triggers.series:
         return []
     fired = fired_by_kpi(doc, triggers)
     out = ["<h3>KPI series, targets and triggers</h3>", '<div class="grid">']
-    for kpi, s in series.items():
+    for kpi, s in triggers.series.items():
         node = doc.lookup(kpi) if doc else None
-        target = s.get("target")
+        target = s.target
         if target is None and node is not None and getattr(node, "target", None) is not None:
             target = node.target.value
         label = getattr(node, "label", None) or kpi
         n_fired = len(fired.get(kpi, ()))
-        out.append(f'<figure class="kpi-series">{line_chart(s.get("periods") or [], s.get("values") or [], title=str(label), target=target, fired=fired.get(kpi, ()))}'
+        out.append(f'<figure class="kpi-series">{line_chart(list(s.periods), list(s.values), title=str(label), target=target, fired=fired.get(kpi, ()))}'
                    f"<figcaption><code>{esc(kpi)}</code> {esc(label)}"
                    + (f"; target {esc(_fmt(target))} (dashed)" if target is not None else "")
                    + (f"; triggers fired in {n_fired} period{'s' if n_fired != 1 else ''} (shaded)" if n_fired else "")
@@ -151,32 +151,24 @@ def _series(doc, triggers: dict) -> list[str]:
     return out
 
 
-def _trust(doc, trust: dict) -> list[str]:
-    signals = trust.get("signals", trust)
-    if not isinstance(signals, dict) or not signals:
+def gap_rows(signal: TrustSignalAnalysis) -> list[dict]:
+    """The shown groups of a trust signal as ``gap_bars`` draws them."""
+    return [{"group": g.group, "managers": g.managers, "team": g.team, "gap": g.gap} for g in signal.groups]
+
+
+def _trust(trust: TrustAnalysis) -> list[str]:
+    # Confidentiality is the trust evaluator's: the record holds the groups that may be shown, and
+    # of the others only how many there are.
+    if not trust.signals:
         return []
     out = ["<h3>Trust gaps</h3>"]
-    for name, info in signals.items():
-        if not isinstance(info, dict):
-            continue
-        node = doc.lookup(name) if doc else None
-        min_group = info.get("min_group", getattr(node, "min_group", None))
-        groups, hidden = [], 0
-        for g in info.get("groups") or ():
-            # Confidentiality: a suppressed group, or one smaller than min_group, is never drawn.
-            n = g.get("n")
-            if g.get("suppressed") or (min_group is not None and (n is None or n < min_group)):
-                hidden += 1
-                continue
-            groups.append(g)
-        threshold = info.get("gap", getattr(node, "gap", None))
-        scale = info.get("scale") or getattr(node, "scale", None)
-        note = " Groups too small to stay anonymous are not shown." if hidden else ""
-        if groups:
-            out.append(f'<figure class="trust-gap">{gap_bars(groups, title=f"Trust gap: {name}", threshold=threshold, scale=tuple(scale) if scale else None)}'
+    for name, info in trust.signals.items():
+        note = " Groups too small to stay anonymous are not shown." if info.suppressed else ""
+        if info.groups:
+            out.append(f'<figure class="trust-gap">{gap_bars(gap_rows(info), title=f"Trust gap: {name}", threshold=info.gap, scale=tuple(info.scale))}'
                        f"<figcaption><code>{esc(name)}</code>: managers' and team's answers per group"
-                       + (f"; gaps over {esc(_fmt(threshold))} in red" if threshold is not None else "")
-                       + f".{esc(note)}</figcaption></figure>")
+                       f"; gaps over {esc(_fmt(info.gap))} in red"
+                       f".{esc(note)}</figcaption></figure>")
         else:
             out.append(f"<p class=\"muted\"><code>{esc(name)}</code>: no group can be shown.{esc(note)}</p>")
     return out
@@ -210,10 +202,11 @@ def spec_section(root: str, analysis: dict, doc) -> list[str]:
         out += gain_figures(est, doc, "Estimated gains")
     if isinstance(analysis.get("correlation"), dict):
         out += _correlation(analysis["correlation"])
-    if isinstance(analysis.get("triggers"), dict):
-        out += _series(doc, analysis["triggers"])
-    if isinstance(analysis.get("trust"), dict):
-        out += _trust(doc, analysis["trust"])
+    triggers, trust = TriggersAnalysis.of(analysis), TrustAnalysis.of(analysis)
+    if triggers is not None:
+        out += _series(doc, triggers)
+    if trust is not None:
+        out += _trust(trust)
     out.append("</section>")
     return out
 

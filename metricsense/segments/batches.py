@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from metricsense.analysis import Record
 from metricsense.diagnostics import Diagnostic
 from metricsense.model import Document
 from metricsense.segments.discover import Found, discover, paths_shown_from, shown
@@ -132,22 +133,11 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
 
 
 def _lean(analysis: dict[str, Any]) -> dict[str, Any]:
-    """A segment's analysis as reported: without the echo of its input series (`triggers.series`,
-    which the HTML report draws for a whole spec: most of the bytes, and the data is the user's
-    own), and without the count of trust groups it hides (a segment may be one group). Every
-    other computed number stays."""
-    for spec in analysis.values():
-        if not isinstance(spec, dict):
-            continue
-        triggers = spec.get("triggers")
-        if isinstance(triggers, dict):
-            triggers.pop("series", None)
-        for signal in ((spec.get("trust") or {}).get("signals") or {}).values():
-            if isinstance(signal, dict):
-                for key in ("suppressed", "below_minimum", "secondary"):
-                    signal.pop(key, None)
-                signal["groups"] = [g for g in signal.get("groups") or () if not g.get("suppressed")]
-    return analysis
+    """A segment's analysis as reported: what each record keeps for one segment (``in_segment``:
+    the trust record leaves out how many groups it hides, as a segment may be one group; the
+    triggers record the echo of the segment's own series). A plugin's plain value stays whole."""
+    return {spec: {name: value.in_segment() if isinstance(value, Record) else value for name, value in found.items()}
+            if isinstance(found, dict) else found for spec, found in analysis.items()}
 
 
 def _tag(d: Diagnostic, by: str, label: str) -> Diagnostic:

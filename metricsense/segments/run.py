@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from metricsense.config import Config
-from metricsense.diagnostics import Diagnostic, Severity
+from metricsense.diagnostics import Diagnostic, Severity, anchor
 from metricsense.model import Document
 from metricsense.pipeline import has_data, spec_anchor
 from metricsense.registry import Registry
@@ -49,6 +49,7 @@ class SegmentRun:
     error: str | None = None
     failed: bool = False  # a worker failed (MS005), as opposed to a run that could not start
     withheld: dict = field(default_factory=dict)  # (spec, trust signal) -> [template, segments, groups]
+    trusts: dict = field(default_factory=dict)  # (spec, span an MS502 finding points at) -> trust signal name
     pool: Any = None  # worker processes started early, or a Dask cluster (metricsense.segments)
 
     @classmethod
@@ -129,6 +130,7 @@ class SegmentRun:
             self.error = str(exc)
 
     def run(self, doc: Document, cfg: Config, segments, allowed, data, spec_keys, progress=None) -> None:
+        self.trusts.update({(doc.root, anchor(t)): t.name for t in doc.trusts})
         remote = self.remote(data)
         try:
             jobs_iter = sb.make_jobs(doc, cfg, self.by, segments, allowed, Path.cwd(), self.disabled, data,
@@ -169,9 +171,9 @@ class SegmentRun:
         """Hidden trust groups, added up over the segments and naming none (MS502): a segment may
         be a single team, so which segments hide groups is not said."""
         out = []
-        for (spec, _span), (d, n_segments, groups) in self.withheld.items():
+        for (spec, span), (d, n_segments, groups) in self.withheld.items():
             total = self.rollup.specs.get(spec, 0)
-            name = d.message.split("`")[1] if d.message.count("`") >= 2 else "trust"
+            name = self.trusts.get((spec, span), "trust")
             out.append(Diagnostic(
                 d.code, d.name, d.severity,
                 f"`{name}`: {groups} group{'s' if groups != 1 else ''} not shown, in {n_segments} of {total} "

@@ -23,6 +23,7 @@ import ipywidgets as w
 from traitlets import Any as AnyTrait
 from traitlets import Dict, Float, HasTraits, List, Unicode, observe
 
+from metricsense.evaluators.records import TriggersAnalysis, TrustAnalysis
 from metricsense.model import KPI, LEVELS, Lever
 from metricsense.reports.svg import esc, gap_bars, heatmap, line_chart
 from metricsense.widgets.display import diagnostics_html, wrap
@@ -251,38 +252,30 @@ class ExplorerModel(HasTraits):
     def _timeline(self) -> dict:
         from metricsense.reports.html import fired_by_kpi
 
-        triggers = (self.report.analysis.get(self.spec) or {}).get("triggers") or {}
-        fired = fired_by_kpi(self.document, triggers) if triggers else {}
+        triggers = TriggersAnalysis.of(self.report.analysis.get(self.spec))
+        if triggers is None:
+            return {}
+        fired = fired_by_kpi(self.document, triggers)
         out = {}
-        for name, s in (triggers.get("series") or {}).items():
+        for name, s in (triggers.series or {}).items():
             node = self.document.lookup(name)
-            target = s.get("target")
+            target = s.target
             if target is None and getattr(node, "target", None) is not None:
                 target = node.target.value
-            out[name] = {"periods": list(map(str, s.get("periods") or [])), "values": list(s.get("values") or []),
+            out[name] = {"periods": list(map(str, s.periods)), "values": list(s.values),
                          "target": target, "fired": sorted(set(fired.get(name, ())))}
         return out
 
-    # ---- trust: never a suppressed group -----------------------------------------------------
+    # ---- trust: what the trust evaluator shows, and how many groups it does not ------------------
 
     def _trust(self) -> dict:
-        signals = ((self.report.analysis.get(self.spec) or {}).get("trust") or {}).get("signals") or {}
+        trust = TrustAnalysis.of(self.report.analysis.get(self.spec))
         out = {}
-        for name, info in signals.items():
-            if not isinstance(info, dict):
-                continue
-            node = self.document.lookup(name)
-            min_group = info.get("min_group", getattr(node, "min_group", None))
-            shown, hidden = [], 0
-            for g in info.get("groups") or ():
-                n = g.get("n")
-                # Confidentiality: a suppressed group, or one under min_group, never enters the model.
-                if g.get("suppressed") or (min_group is not None and (n is None or n < min_group)):
-                    hidden += 1
-                    continue
-                shown.append({k: g.get(k) for k in ("group", "manager", "managers", "team", "gap", "n", "over")})
-            out[name] = {"gap": info.get("gap"), "scale": list(info.get("scale") or []) or None,
-                         "period": info.get("period"), "groups": shown, "not_shown": hidden}
+        for name, info in (trust.signals if trust is not None else {}).items():
+            shown = [{"group": g.group, "manager": g.manager, "managers": g.managers, "team": g.team, "gap": g.gap,
+                      "n": g.n, "over": g.over} for g in info.groups]
+            out[name] = {"gap": info.gap, "scale": list(info.scale), "period": info.period, "groups": shown,
+                         "not_shown": info.suppressed}
         return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import metricsense
+from metricsense.evaluators.records import DataSummary
 
 SPEC = 'mission "M"\n'
 
@@ -44,7 +45,7 @@ def test_missing_file_column_and_a_good_source_still_loads(tmp_path):
     assert codes == ["MS030", "MS031"]
     missing = [d for d in diags if d.code == "MS031"][0]
     assert "`cc`" in missing.message and missing.help == "did you mean `c`?"
-    assert report.analysis[next(iter(report.analysis))]["data"]["series"]["b"]["observed"] == 2
+    assert DataSummary.of(report.analysis[next(iter(report.analysis))]).series["b"].observed == 2
 
 
 def test_duplicate_period_wide_and_long(tmp_path):

@@ -9,6 +9,7 @@ import textwrap
 import numpy as np
 
 import metricsense
+from metricsense.evaluators.records import DataSummary
 from support import EXAMPLES, PG_PASSWORD, require, run_msense
 
 SPEC = 'mission "M"\n'
@@ -22,7 +23,7 @@ def check(folder, text, **kwargs):
 
 def series(report, name):
     (doc,) = report.documents.values()
-    return report.analysis[doc.root]["data"]["series"][name]
+    return DataSummary.of(report.analysis[doc.root]).series[name].to_json()
 
 
 def dataset_of(folder, text, **kwargs):
@@ -169,8 +170,8 @@ def test_in_memory_pandas_polars_and_mappings(tmp_path):
     for data in ({"kpis": frame}, frame, {"kpis": pl.from_pandas(frame)},
                  {"period": [1, 2], "csat": [4.1, 4.2], "nps": [30, 31]}):
         report = metricsense.check(spec, data=data, config={})
-        got = report.analysis["<string>"]["data"]["series"]
-        assert got["csat"]["observed"] == 2 and got["nps"]["observed"] == 2, data
+        got = DataSummary.of(report.analysis["<string>"]).series
+        assert got["csat"].observed == 2 and got["nps"].observed == 2, data
         assert not [d for d in report.diagnostics if d.code.startswith("MS03")]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import metricsense
+from metricsense.evaluators.records import TriggersAnalysis
 from support import EXAMPLES
 
 pd = pytest.importorskip("pandas")
@@ -30,7 +31,7 @@ def customer_love():
 
 def _fired(report, name):
     (analysis,) = report.analysis.values()
-    return analysis["triggers"]["fired"][name]
+    return TriggersAnalysis.of(analysis).fired[name].to_json()
 
 
 def test_rework_rising_matches_pandas(engineering):

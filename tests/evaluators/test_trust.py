@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import metricsense
+from metricsense.evaluators.records import TrustAnalysis
 from support import EXAMPLES
 
 pd = pytest.importorskip("pandas")
@@ -13,7 +14,7 @@ pd = pytest.importorskip("pandas")
 def test_example_trust_stats_match_pandas_groupby():
     report = metricsense.check(EXAMPLES / "customer-love" / "customer-love.msense", config={})
     (analysis,) = report.analysis.values()
-    info = analysis["trust"]["signals"]["value_question"]
+    info = TrustAnalysis.of(analysis).signals["value_question"].to_json()
     survey = pd.read_csv(EXAMPLES / "customer-love" / "data" / "survey.csv")
     latest = survey[survey.period == survey.period.max()]
     assert info["period"] == survey.period.max()
@@ -54,7 +55,7 @@ def _survey(tmp_path, groups: dict[str, tuple[float, list[int]]], min_group: int
         f'mission "M"\ntrust vq {{\n  scale 1..5\n  data "survey.csv"\n  min_group {min_group}\n}}\n', "utf-8")
     report = metricsense.check(tmp_path / "s.msense", config={})
     (analysis,) = report.analysis.values()
-    return report, analysis["trust"]["signals"]["vq"]
+    return report, TrustAnalysis.of(analysis).signals["vq"].to_json()
 
 
 def test_no_suppression_when_every_group_is_large(tmp_path):
@@ -91,7 +92,7 @@ def test_trust_total_never_includes_hidden_managers(tmp_path):
     (tmp_path / "k.msense").write_text('mission "M"\ntrust v {\n managers "q"\n team "q"\n scale 1..5\n'
                                        ' data "s.csv"\n gap > 1.0\n min_group 5\n}\n')
     report = metricsense.check(tmp_path / "k.msense", config={})
-    trust = next(iter(report.analysis.values()))["trust"]
+    trust = TrustAnalysis.of(next(iter(report.analysis.values()))).to_json()
     signal = trust["signals"]["v"]
     total = signal["total"]
     shown = [g for g in signal["groups"] if not g["suppressed"]]

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support import ROOT
+from metricsense.evaluators.records import (
+    KpiSeries,
+    ShownGroup,
+    TriggerEvaluation,
+    TriggersAnalysis,
+    TrustAnalysis,
+    TrustSignalAnalysis,
+)
 from reports_helpers import make_spec
+from support import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 XSS = "<img src=x onerror=alert(1)>"
@@ -45,24 +53,31 @@ trust value_question {{
 }}
 '''
 
-# The shapes the data evaluators put in report.analysis (hand-made, to draw every picture).
+def _shown(group: str, managers: float, team: float, n: int) -> ShownGroup:
+    gap = managers - team
+    return ShownGroup(group, f"mgr-{n}", managers, team, gap, n, None, None, None, abs(gap) > 1.0)
+
+
+# What the evaluators put in report.analysis (hand-made, to draw every picture).
 ANALYSIS = {
     "correlation": {"basis": "weekly changes", "method": "pearson", "kpis": ["csat", "lead", "backlog"],
                     "matrix": [[1.0, -0.6, 0.2], [-0.6, 1.0, None], [0.2, None, 1.0]], "effective_number": 2.4},
     "gain": {"kpis": ["csat", "lead"], "levers": ["deploys", "hours"], "matrix": [[0.25, 0.5], [-0.4, 0.05]],
              "source": "estimated", "condition_number": 2.1, "scaled_condition_number": 1.7, "rank": 2,
              "singular_values": [0.7, 0.33], "rga": [[0.06, 0.94], [0.94, 0.06]]},
-    "triggers": {"series": {"csat": {"periods": [f"2026-W{i:02d}" for i in range(1, 21)],
-                                     "values": [4.6, 4.5, 4.4, 4.2, 4.1, 4.0, None, 4.3, 4.5, 4.6,
-                                                4.7, 4.6, 4.4, 4.1, 3.9, 4.0, 4.2, 4.5, 4.6, 4.7],
-                                     "target": 4.5}},
-                 "fired": {"csat_dip": {"kpi": "csat", "periods": ["2026-W05", "2026-W06", "2026-W15"]}}},
-    "trust": {"signals": {"value_question": {"gap": 1.0, "groups": [
-        {"group": "platform <team>", "managers": 4.5, "team": 3.1, "gap": 1.4, "n": 8},
-        {"group": "support", "managers": 3.9, "team": 3.7, "gap": 0.2, "n": 12},
-        {"group": "SECRET-small-team", "managers": 5.0, "team": 1.0, "gap": 4.0, "n": 2, "suppressed": True},
-        {"group": "SECRET-unmarked-tiny", "managers": 5.0, "team": 2.0, "gap": 3.0, "n": 3},
-    ]}}},
+    "triggers": TriggersAnalysis(
+        series={"csat": KpiSeries(periods=tuple(f"2026-W{i:02d}" for i in range(1, 21)),
+                                  values=(4.6, 4.5, 4.4, 4.2, 4.1, 4.0, None, 4.3, 4.5, 4.6,
+                                          4.7, 4.6, 4.4, 4.1, 3.9, 4.0, 4.2, 4.5, 4.6, 4.7),
+                                  target=4.5)},
+        fired={"csat_dip": TriggerEvaluation("csat", "team", "What changed?", ("2026-W05", "2026-W06", "2026-W15"),
+                                             "evaluated")}),
+    # What the trust evaluator lets through: two groups shown, two counted only (they have no
+    # name, manager or numbers to leak).
+    "trust": TrustAnalysis({"value_question": TrustSignalAnalysis(
+        scale=(1, 5), gap=1.0, min_group=5, period=None,
+        groups=(_shown("platform <team>", 4.5, 3.1, 8), _shown("support", 3.9, 3.7, 12)),
+        suppressed=2, below_minimum=1, secondary=1, total=None)}),
 }
 
 
@@ -167,10 +182,24 @@ def test_cli_writes_html(tmp_path):
     assert out.read_text("utf-8").startswith("<!DOCTYPE html>")
 
 
-def test_suppressed_trust_groups_never_rendered(tmp_path):
+def test_a_signal_with_every_group_hidden_says_so(tmp_path):
     from metricsense.reports.html import render_html
 
-    only_small = {"trust": {"signals": {"value_question": {"groups": [
-        {"group": "SECRET", "managers": 4.0, "team": 1.0, "n": 2, "suppressed": True}]}}}}
-    html = render_html(_report(tmp_path, only_small))
-    assert "SECRET" not in html and "no group can be shown" in html
+    none_shown = {"trust": TrustAnalysis({"value_question": TrustSignalAnalysis(
+        (1, 5), 1.0, 5, "2026-Q1", (), 2, 2, 0, None)})}
+    html = render_html(_report(tmp_path, none_shown))
+    assert 'class="trust-gap"' not in html
+    assert "no group can be shown. Groups too small to stay anonymous are not shown." in html
+
+
+def test_html_draws_exactly_the_groups_of_the_trust_record(tmp_path):
+    import re
+
+    from metricsense.reports.html import render_html
+
+    html = render_html(_report(tmp_path, ANALYSIS))
+    figure = html[html.index('<figure class="trust-gap">'):]
+    figure = figure[:figure.index("</figure>")]
+    labels = re.findall(r'text-anchor="end" font-size="11">([^<]*)</text>', figure)
+    assert labels == ["platform &lt;team&gt;", "support"]
+    assert "Groups too small to stay anonymous are not shown." in figure  # two are counted

@@ -70,6 +70,7 @@ def test_confidentiality_holds_per_segment(folder, jobs):
     assert not [d for d in doc["diagnostics"] if d["code"] == "MS502" and "segment" in d]
     notes = [d for d in doc["diagnostics"] if d["code"] == "MS502"]
     assert len(notes) == 1 and "1 group not shown, in 1 of 5 segments" in notes[0]["message"]
+    assert notes[0]["message"].startswith("`value_question`: ")  # the signal the finding points at
     for r in doc["segments"]["results"]:
         assert "MS502" not in r["codes"]
         signal = r["analysis"][next(iter(r["analysis"]))]["trust"]["signals"]["value_question"]

@@ -7,6 +7,7 @@ import json
 import pytest
 
 import metricsense
+from metricsense.evaluators.records import TriggersAnalysis, TrustAnalysis
 from support import EXAMPLES, FORBIDDEN, HIDDEN, require
 
 CUSTOMER_LOVE = EXAMPLES / "customer-love" / "customer-love.msense"
@@ -111,9 +112,9 @@ def test_unticking_a_kpi_updates_condition_number_rank_and_pairing():
 def test_conversations_and_timeline(report, ipywidgets):
     m = _model(report)
     assert m.agenda == [i.to_dict() for i in metricsense.agenda(report).items]
-    fired = report.analysis[m.spec]["triggers"]["fired"]
+    fired = TriggersAnalysis.of(report.analysis[m.spec]).fired
     assert m.timeline and m.kpi in m.timeline
-    assert any(t["fired"] for t in m.timeline.values()) == any(f.get("periods") for f in fired.values())
+    assert any(t["fired"] for t in m.timeline.values()) == any(f.periods for f in fired.values())
     view = metricsense.explore(report).views["Conversations"]
     other = list(view.model.timeline)[-1]
     view.kpi.value = other
@@ -136,6 +137,17 @@ def test_the_trust_tab_never_holds_a_suppressed_group(confidential_spec):
     leaked = [s for s in FORBIDDEN if s in text]
     assert not leaked, leaked
     assert not any(h in json.dumps(m.trust) for h in HIDDEN)
+
+
+def test_the_trust_tab_shows_exactly_the_groups_of_the_trust_record(confidential_spec):
+    require("ipywidgets")
+    report = metricsense.check(confidential_spec, config={})
+    signal = TrustAnalysis.of(report.analysis[next(iter(report.analysis))]).signals["value_question"]
+    m = metricsense.explore(report).model
+    shown = m.trust["value_question"]
+    assert [g["group"] for g in shown["groups"]] == [g.group for g in signal.groups]
+    assert [(g["n"], g["gap"], g["over"]) for g in shown["groups"]] == [(g.n, g.gap, g.over) for g in signal.groups]
+    assert shown["not_shown"] == signal.suppressed
 
 
 def test_hook_metricsense_register_explorer_tabs(report):

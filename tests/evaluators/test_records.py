@@ -1,0 +1,178 @@
+"""The records of the built-in evaluators (metricsense/evaluators/records.py): their JSON shapes,
+what a segment keeps of them, and what they can never hold."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+import pytest
+
+import metricsense
+from metricsense.encoding import dumps
+from metricsense.evaluators.records import (
+    DataSummary,
+    KpiSeries,
+    SeriesSummary,
+    ShownGroup,
+    SurveySummary,
+    TriggerEvaluation,
+    TriggerEvent,
+    TriggersAnalysis,
+    TrustAnalysis,
+    TrustSignalAnalysis,
+    TrustTotal,
+    Variance,
+)
+from metricsense.plugins import get_plugin_manager
+from metricsense.registry import build_registry
+from support import EXAMPLES
+
+# ---- trust ----
+
+
+def test_trust_record_writes_the_report_shape_with_placeholders_last():
+    g = ShownGroup("ops", "m1", 4.5, 3.0, 1.5, 6, 1.0, 0.5, 0.5, True)
+    rec = TrustAnalysis({"vq": TrustSignalAnalysis((1, 5), 1.0, 5, "2026-Q1", (g,), 2, 1, 1,
+                                                   TrustTotal(14, 4.5, 3.2, 1.3))})
+    want = {"signals": {"vq": {
+        "scale": [1, 5], "gap": 1.0, "min_group": 5, "period": "2026-Q1",
+        "groups": [{"group": "ops", "manager": "m1", "managers": 4.5, "team": 3.0, "gap": 1.5, "n": 6,
+                    "managers_favourable": 1.0, "team_favourable": 0.5, "favourable_gap": 0.5, "over": True,
+                    "suppressed": False},
+                   {"suppressed": True}, {"suppressed": True}],
+        "suppressed": 2, "below_minimum": 1, "secondary": 1,
+        "total": {"n": 14, "managers": 4.5, "team": 3.2, "gap": 1.3}}}}
+    # same keys, same order, same values: the JSON text is compared, not only the dicts
+    assert json.dumps(rec.to_json()) == json.dumps(want)
+    assert dumps(rec) == json.dumps(want, ensure_ascii=False)
+    # a segment's result: no count of hidden groups, no placeholder
+    seg = rec.in_segment().to_json()["signals"]["vq"]
+    assert list(seg) == ["scale", "gap", "min_group", "period", "groups", "total"]
+    assert seg["groups"] == [want["signals"]["vq"]["groups"][0]]
+    assert rec.to_json() == want  # in_segment leaves the record itself alone
+
+
+SURVEY = {  # group: (manager, manager's own answer, team answers)
+    "grp-alpha": ("mgr-aa11", 4, [4, 4, 5, 3, 4, 4]),
+    "grp-beta": ("mgr-bb22", 5, [2, 3, 2, 3, 2, 3, 2]),
+    "grp-gamma": ("mgr-cc33", 3, [3, 4, 3, 4, 3]),       # hidden too: secondary suppression
+    "grp-secret": ("mgr-zz99", 1, [1, 2, 2]),            # 3 respondents: below the minimum
+}
+
+
+def _trust_record(tmp_path) -> TrustAnalysis:
+    lines = ["period,group,manager_id,role,question,score"]
+    for group, (manager, own, team) in SURVEY.items():
+        lines.append(f"2026-Q1,{group},{manager},manager,managers,{own}")
+        lines += [f"2026-Q1,{group},{manager},team,team,{s}" for s in team]
+    (tmp_path / "survey.csv").write_text("\n".join(lines) + "\n", "utf-8")
+    (tmp_path / "s.msense").write_text('mission "M"\ntrust vq {\n  scale 1..5\n  data "survey.csv"\n'
+                                       '  gap > 1.0\n  min_group 5\n}\n', "utf-8")
+    report = metricsense.check(tmp_path / "s.msense", config={})
+    rec = TrustAnalysis.of(next(iter(report.analysis.values())))
+    assert rec is not None
+    return rec
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    """Every value anywhere inside a record, a dataclass, a mapping (keys too) or a sequence."""
+    if is_dataclass(value) and not isinstance(value, type):
+        for f in fields(value):
+            yield from _leaves(getattr(value, f.name))
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _leaves(k)
+            yield from _leaves(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def test_the_trust_record_cannot_hold_a_hidden_group(tmp_path):
+    rec = _trust_record(tmp_path)
+    signal = rec.signals["vq"]
+    assert [g.group for g in signal.groups] == ["grp-alpha", "grp-beta"]
+    assert (signal.suppressed, signal.below_minimum, signal.secondary) == (2, 1, 1)
+    hidden_text = ("grp-secret", "mgr-zz99", "grp-gamma", "mgr-cc33")
+    team_mean = sum(SURVEY["grp-secret"][2]) / 3  # 1.666..., and the gap to the manager's 1
+    hidden_numbers = (team_mean, 1 - team_mean, sum(SURVEY["grp-gamma"][2]) / 5, 3 - sum(SURVEY["grp-gamma"][2]) / 5)
+    for where, value in (("record", rec), ("to_json", rec.to_json()), ("in_segment", rec.in_segment()),
+                         ("in_segment().to_json", rec.in_segment().to_json())):
+        leaves = list(_leaves(value))
+        assert "grp-alpha" in leaves  # the search would find a leak
+        assert not [v for v in leaves if isinstance(v, str) and any(h in v for h in hidden_text)], where
+        numbers = [v for v in leaves if isinstance(v, float)]
+        assert not [v for v in numbers if any(v == pytest.approx(h, abs=1e-9) for h in hidden_numbers)], where
+    assert not any(h in dumps(rec) for h in hidden_text)
+
+
+# ---- triggers ----
+
+
+def test_triggers_record_writes_the_report_shape():
+    plain = TriggerEvent("W01", "W02", 2, "north", {"csat": 3.9}, 4.5, "csat", Variance(3.9, "<", 4.2, -0.3))
+    pooled = TriggerEvent("W03", "W03", 1, None, {}, 4.5, "csat", units=3)
+    rec = TriggersAnalysis(
+        {"csat": KpiSeries(("W01", "W02", "W03"), (3.9, None, 4.0), 4.5)},
+        {"dip": TriggerEvaluation("csat", "team", "Why?", ("W01", "W02"), "evaluated", 1, 4, 12, 2, 2 / 12,
+                                  (plain, pooled)),
+         "broken": TriggerEvaluation("nps", None, None, (), "not evaluated: no data for `nps`")})
+    want = {
+        "series": {"csat": {"periods": ["W01", "W02", "W03"], "values": [3.9, None, 4.0], "target": 4.5}},
+        "fired": {
+            "dip": {"kpi": "csat", "audience": "team", "ask": "Why?", "periods": ["W01", "W02"],
+                    "status": "evaluated", "for_periods": 1, "units": 4, "evaluable": 12, "fired": 2,
+                    "share": 2 / 12, "events": [
+                        {"start": "W01", "end": "W02", "periods": 2, "segment": "north", "values": {"csat": 3.9},
+                         "target": 4.5, "target_of": "csat",
+                         "variance": {"left": 3.9, "op": "<", "right": 4.2, "by": -0.3}},
+                        {"start": "W03", "end": "W03", "periods": 1, "segment": None, "units": 3, "values": {},
+                         "target": 4.5, "target_of": "csat"}]},
+            "broken": {"kpi": "nps", "audience": None, "ask": None, "periods": [],
+                       "status": "not evaluated: no data for `nps`"}}}
+    assert json.dumps(rec.to_json()) == json.dumps(want)
+    seg = rec.in_segment().to_json()
+    assert "series" not in seg and json.dumps(seg["fired"]) == json.dumps(want["fired"])
+
+
+def test_triggers_record_of_an_example_run_is_typed_and_json_safe():
+    report = metricsense.check(EXAMPLES / "engineering-estimates" / "engineering.msense", config={})
+    rec = TriggersAnalysis.of(next(iter(report.analysis.values())))
+    assert rec is not None and rec.fired
+    for name, info in rec.fired.items():
+        assert isinstance(info, TriggerEvaluation) and all(isinstance(e, TriggerEvent) for e in info.events)
+    for s in rec.series.values():
+        assert all(v is None or (isinstance(v, float) and v == v) for v in s.values)  # NaN became None
+    doc = json.loads(report.to_json())
+    assert doc["analysis"][next(iter(doc["analysis"]))]["triggers"] == json.loads(json.dumps(rec.to_json()))
+
+
+# ---- data ----
+
+
+def test_data_summary_writes_the_report_shape():
+    rec = DataSummary(3, "1", "3", None,
+                      {"a": SeriesSummary("a.csv", 2, 1, "1", "3"), "b": SeriesSummary("b.csv", 0, 3),
+                       "c": SeriesSummary("long.csv", 3, 0, "1", "3", 4)},
+                      {"vq": SurveySummary("survey.csv")})
+    want = {"periods": 3, "first": "1", "last": "3", "frequency": None, "series": {
+        "a": {"source": "a.csv", "observed": 2, "missing": 1, "first": "1", "last": "3"},
+        "b": {"source": "b.csv", "observed": 0, "missing": 3},
+        "c": {"source": "long.csv", "observed": 3, "missing": 0, "first": "1", "last": "3", "segments": 4}},
+        "surveys": {"vq": {"source": "survey.csv"}}}
+    assert json.dumps(rec.to_json()) == json.dumps(want)
+
+
+# ---- registration ----
+
+
+def test_trust_triggers_and_data_are_registered_records():
+    registry = build_registry(get_plugin_manager(entrypoints=False)[0])
+    assert registry.analyses["trust"][0] is TrustAnalysis
+    assert registry.analyses["triggers"][0] is TriggersAnalysis
+    assert registry.analyses["data"][0] is DataSummary
