@@ -117,8 +117,10 @@ def test_effective_number_leaves_out_kpis_without_shared_periods(tmp_path):
     (tmp_path / "m.csv").write_text("period,monthly\n2024-01-31,1\n2024-02-29,2\n2024-03-31,1\n")
     (tmp_path / "k.msense").write_text(SPEC + 'data "w.csv"\nkpi a "A" { }\nkpi b "B" { }\nkpi c "C" { }\n'
                                        'kpi monthly "M" { data "m.csv" }\n')
-    corr = next(iter(metricsense.check(tmp_path / "k.msense", config={}).analysis.values()))["correlation"]
-    assert corr["effective_number"] is not None and corr["effective_kpis"] == ["a", "b", "c"]
+    from metricsense.evaluators.records import CorrelationAnalysis
+
+    corr = CorrelationAnalysis.of(next(iter(metricsense.check(tmp_path / "k.msense", config={}).analysis.values())))
+    assert corr.effective_number is not None and corr.effective_kpis == ("a", "b", "c")
 
 
 def test_trust_total_never_includes_hidden_managers(tmp_path):
