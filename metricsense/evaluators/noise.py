@@ -43,8 +43,6 @@ from metricsense.model import KPI, Binary, Call, Document, Duration, Trigger, wa
 
 #: 1 / Phi^-1(3/4) rounded as the literature writes it: MAD -> standard deviation for normal data.
 MAD_SCALE = 1.4826
-#: Days per unit of a Duration (a month is a twelfth of a Gregorian year, so 3 months = 1 quarter).
-UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
 
 DEFAULTS = {"level_periods": 3, "min_periods": 8, "max_lag": 6}
 
@@ -81,6 +79,8 @@ def duration_days(d: Duration | None, frequency: str | None) -> float | None:
     """A Duration in days; `N periods` needs the data's frequency (None when it is unknown)."""
     if d is None:
         return None
+    from metricsense.data.table import UNIT_DAYS  # NOTE: here, not at the top: it imports NumPy
+
     if d.unit == "period":
         if frequency in UNIT_DAYS:
             return d.count * UNIT_DAYS[frequency]
@@ -268,6 +268,8 @@ def review_of(kpi: KPI, data, max_lag: int) -> ReviewNoise | None:
     """The review cadence of a KPI and its levers' lags (declared, else estimated), in days."""
     if kpi.review is None:
         return None
+    from metricsense.data.table import UNIT_DAYS
+
     freq = data.frequency if data is not None else None
     every = duration_days(kpi.review, freq)
     lags = {}
@@ -504,6 +506,8 @@ def review_faster_than_response(ctx) -> Iterator[Diagnostic]:
         if not slow:
             continue
         every = k.review
+        from metricsense.data.table import UNIT_DAYS
+
         words = ", ".join(f"`{g.name}` after about {info.days / UNIT_DAYS['day']:.0f} days"
                           f"{' (estimated)' if info.source == 'estimated' else ''}" for g, info in slow)
         yield ctx.report(
