@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from metricsense.evaluators.records import CorrelationAnalysis
 from metricsense.model import LEVELS
 
 NEEDS_DATA = "needs data"
@@ -28,9 +29,9 @@ def _spec_summary(report) -> dict[str, Any]:
         for level in LEVELS:
             at = [f.name for f in doc.failures if f.level == level]
             out["failure_levels"][level] = {"failures": len(at), "guarded": sum(f in guarded for f in at)}
-    corr = analysis.get("correlation") if isinstance(analysis, dict) else None
-    if isinstance(corr, dict) and corr.get("effective_number") is not None:
-        out["effective_number"] = float(corr["effective_number"])
+    corr = CorrelationAnalysis.of(analysis)
+    if corr is not None and corr.effective_number is not None:
+        out["effective_number"] = float(corr.effective_number)
     out["findings"] = [{"code": d.code, "name": d.name, "severity": str(d.severity), "message": d.message,
                         "span": d.span.to_dict()} for d in report.diagnostics]
     return out

@@ -77,11 +77,15 @@ def test_same_spec_is_no_change():
 def test_effective_number_when_correlation_is_present(tmp_path):
     import metricsense
     from metricsense.diff import diff_reports, render_markdown
+    from metricsense.evaluators.records import CorrelationAnalysis
 
     old, new = _write(tmp_path)
     a, b = metricsense.check([old], config={}), metricsense.check([new], config={})
     for report, eff in ((a, 1.8), (b, 1.2)):
-        next(iter(report.analysis.values()))["correlation"] = {"kpis": ["k1", "k2"], "effective_number": eff}
+        # the correlation record the data would give (these specs read none)
+        next(iter(report.analysis.values()))["correlation"] = CorrelationAnalysis(
+            basis="weekly changes", method="pearson", kpis=("k1", "k2"), matrix=[[1.0, 0.5], [0.5, 1.0]],
+            n=[[9, 9], [9, 9]], effective_number=eff, effective_of=2, effective_kpis=("k1", "k2"))
     d = diff_reports(a, b)
     assert d["effective_number"] == {"old": 1.8, "new": 1.2, "note": None}
     assert "| effective number of KPIs | 1.80 | 1.20 |" in render_markdown(d)

@@ -64,7 +64,7 @@ def test_hook_metricsense_analyze():
     pm = manager_with(plugin_module("p", metricsense_analyze=metricsense_analyze))
     report = metricsense.check(SPEC, config={}, plugin_manager=pm)
     assert report.analysis["<string>"]["counts"] == {"kpis": 1}
-    assert report.analysis["<string>"]["structure"]["structural_rank"] == 1
+    assert report.analysis["<string>"]["structure"].structural_rank == 1
 
 
 def test_hook_metricsense_register_analyses():

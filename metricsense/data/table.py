@@ -218,7 +218,9 @@ class ReadRequest:
 
 # ---- periods ---------------------------------------------------------------------------------
 
-UNIT_DAYS = {"day": 1, "week": 7, "month": 30.44, "quarter": 91.31, "year": 365.25}
+#: Days per unit of a Duration or a data frequency (a month is a twelfth of a Gregorian year, so 3 months
+#: are exactly 1 quarter).
+UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
 
 
 def to_periods(values: np.ndarray, table: Table, column: str) -> np.ndarray:

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
+from metricsense.encoding import finite
+from metricsense.evaluators.common import changes, phi, spec_anchor
+from metricsense.evaluators.records import CorrelationAnalysis
 from metricsense.hookspecs import hookimpl
 
 #: How close to the mission each kind of KPI is: the one to keep in a redundant cluster.
@@ -28,31 +31,6 @@ EFFECTIVE_OPTIONS = {**COMMON, "ratio": Option(0.6, "fire when the effective num
 OPTIONS = {**REDUNDANT_OPTIONS, **EFFECTIVE_OPTIONS}
 
 
-def changes(values):
-    """Period-to-period changes on each series' own observed periods (gaps are not bridged by NaN).
-
-    The change is placed at the later period; a series observed weekly inside a monthly-and-weekly
-    period index still has a change every week.
-    """
-    import numpy as np
-
-    out = np.full(values.shape, np.nan)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for j in range(values.shape[1]):
-            idx = np.flatnonzero(~np.isnan(values[:, j]))
-            if len(idx) > 1:
-                out[idx[1:], j] = np.diff(values[idx, j])
-    # NOTE: a change between values near 1e308 overflows; an infinite change is no change to
-    # learn from (and would make LAPACK print to standard output): it counts as missing.
-    out[~np.isfinite(out)] = np.nan
-    return out
-
-
-def phi(x: float) -> float:
-    """The standard normal CDF."""
-    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
-
-
 def fisher(r: float, n: int) -> dict[str, Any]:
     """Two-sided p-value and 95% interval for a correlation, by Fisher's z (n > 3)."""
     if n <= 3 or not math.isfinite(r) or abs(r) >= 1:
@@ -64,7 +42,15 @@ def fisher(r: float, n: int) -> dict[str, Any]:
     }
 
 
-def correlation_analysis(spec, data, options) -> dict[str, Any] | None:
+class Correlation(NamedTuple):
+    """The record, and what the rules need beside it: the raw matrix and the KPIs it is over."""
+
+    record: CorrelationAnalysis
+    r: Any       # the K x K matrix (NumPy), NaN where a pair has too few shared periods
+    kpis: list   # the KPI nodes, in the matrix's order
+
+
+def correlation_analysis(spec, data, options) -> Correlation | None:
     """The KPI correlation matrix on the chosen basis, with overlaps and the effective number."""
     import numpy as np
 
@@ -91,18 +77,22 @@ def correlation_analysis(spec, data, options) -> dict[str, Any] | None:
     effective = None
     if len(usable) >= 2:
         effective = float(kernels.participation_ratio(r[np.ix_(usable, usable)]))
-    return {
-        "basis": basis,
-        "method": method,
-        "kpis": [k.name for k in kpis],
-        "matrix": [[None if not np.isfinite(v) else float(v) for v in row] for row in r],
-        "n": n.astype(int).tolist(),
-        "effective_number": effective,
-        "effective_of": len(usable),
-        "effective_kpis": [kpis[i].name for i in usable],
-        "_r": r,
-        "_kpis": kpis,
-    }
+    record = CorrelationAnalysis(
+        basis=basis,
+        method=method,
+        kpis=tuple(k.name for k in kpis),
+        matrix=finite(np.asarray(r, dtype=float)),
+        n=n.astype(int).tolist(),
+        effective_number=effective,
+        effective_of=len(usable),
+        effective_kpis=tuple(kpis[i].name for i in usable),
+    )
+    return Correlation(record, r, kpis)
+
+
+@hookimpl
+def metricsense_register_analyses(register):
+    register(CorrelationAnalysis.name, CorrelationAnalysis)
 
 
 @hookimpl
@@ -113,10 +103,10 @@ def metricsense_analyze(spec, data, analysis):
     result = correlation_analysis(spec, data, options)
     data.__dict__.setdefault("_correlation_cache", {})[tuple(sorted(options.items()))] = result
     if result is not None:
-        analysis["correlation"] = {k: v for k, v in result.items() if not k.startswith("_")}
+        analysis[CorrelationAnalysis.name] = result.record
 
 
-def _analysis(ctx) -> dict[str, Any] | None:
+def _analysis(ctx) -> Correlation | None:
     """The correlation analysis for this rule's options, computed once per data set and options."""
     if ctx.data is None:
         return None
@@ -162,7 +152,7 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
         return
     import numpy as np
 
-    r, kpis, n = result["_r"], result["_kpis"], np.asarray(result["n"])
+    r, kpis, n = result.r, result.kpis, np.asarray(result.record.n)
     threshold = ctx.option("threshold")
     parent = list(range(len(kpis)))
 
@@ -195,7 +185,7 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
                 evidence_pairs.append({"kpis": [kpis[i].name, kpis[j].name], "r": float(r[i, j]),
                                        "n": int(n[i, j]), **stats})
         strongest = max(evidence_pairs, key=lambda p: abs(p["r"]))
-        basis = "period-to-period changes" if result["basis"] == "changes" else "levels"
+        basis = "period-to-period changes" if result.record.basis == "changes" else "levels"
         names = " and ".join(f"`{kpis[k].name}`" for k in drop)
         yield ctx.report(
             kpis[drop[0]],
@@ -207,7 +197,7 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
             help=f"keep `{kpis[keep].name}` and drop or replace "
                  f"{'it' if len(drop) == 1 else 'the others'}",
             evidence={"keep": kpis[keep].name, "drop": [kpis[k].name for k in drop], "pairs": evidence_pairs,
-                      "threshold": threshold, "basis": result["basis"], "method": result["method"]},
+                      "threshold": threshold, "basis": result.record.basis, "method": result.record.method},
         )
 
 
@@ -231,18 +221,17 @@ def low_effective_kpi_count(ctx) -> Iterator[Diagnostic]:
     Keep one KPI per independent signal (MS101 names the redundant pairs), and spend the freed
     attention on what is not measured yet: relationships, development, outcomes.
     """
-    result = _analysis(ctx)
-    if result is None or result["effective_number"] is None:
+    found = _analysis(ctx)
+    result = found.record if found is not None else None
+    if result is None or result.effective_number is None:
         return
-    p, eff, ratio = result["effective_of"], result["effective_number"], ctx.option("ratio")
+    p, eff, ratio = result.effective_of, result.effective_number, ctx.option("ratio")
     if p >= 3 and eff < ratio * p:
-        from metricsense.evaluators.structure import _spec_anchor
-
         yield ctx.report(
-            _spec_anchor(ctx.spec),
+            spec_anchor(ctx.spec),
             f"{p} KPIs with data carry about {eff:.1f} independent signals (participation ratio)",
             help="drop or replace KPIs that move together (see MS101)",
-            evidence={"effective_number": eff, "kpis": p, "ratio": ratio, "basis": result["basis"]},
+            evidence={"effective_number": eff, "kpis": p, "ratio": ratio, "basis": result.basis},
         )
 
 

@@ -6,14 +6,13 @@ squares of KPI changes on lever changes. NumPy and the kernels load inside the f
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
-from typing import Any
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
-from metricsense.evaluators.correlation import changes, phi
+from metricsense.encoding import finite
+from metricsense.evaluators.common import changes, phi, usable_scale
+from metricsense.evaluators.records import EstimatedGains, GainAnalysis
 from metricsense.hookspecs import hookimpl
-
 
 
 def direction(kpi) -> int:
@@ -177,28 +176,11 @@ def best_pairing(rga) -> tuple[list[int], float]:
     return pairing, score
 
 
-#: The largest gain magnitude a matrix analysis can use: beyond about 1e154 the squares that the
-#: SVD, the scaling and the inverse form overflow, below about 1e-154 they underflow (and below
-#: 2.2e-308 the gains themselves are subnormal, with a few significant bits left).
-GAIN_SCALE = (1e-150, 1e150)
-
-
 #: The largest square gain matrix whose minimized condition number is searched (MS201 evidence).
 MINIMIZED_MAX = 100
 
 
-def usable_scale(g) -> bool:
-    """Whether the gains are finite and their largest magnitude is zero or within GAIN_SCALE."""
-    import numpy as np
-
-    g = np.asarray(g, dtype=float)
-    if not np.isfinite(g).all():
-        return False
-    top = float(np.abs(g).max(initial=0.0))
-    return top == 0.0 or GAIN_SCALE[0] <= top <= GAIN_SCALE[1]
-
-
-def gain_analysis(spec, data, lag: int = 0) -> dict[str, Any] | None:
+def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
     import numpy as np
 
     from metricsense import kernels
@@ -212,8 +194,9 @@ def gain_analysis(spec, data, lag: int = 0) -> dict[str, Any] | None:
         if est_kpis and est_levers:
             eg, ese, en = estimate_gains(spec, data, est_kpis, est_levers, lag=lag)
             if np.isfinite(eg).any():
-                estimated = {"kpis": [k.name for k in est_kpis], "levers": [lv.name for lv in est_levers],
-                             "matrix": _clean(eg), "se": _clean(ese), "n": en, "lag": lag}
+                estimated = EstimatedGains(kpis=tuple(k.name for k in est_kpis),
+                                           levers=tuple(lv.name for lv in est_levers),
+                                           matrix=_clean(eg), se=_clean(ese), n=en, lag=lag)
                 if not kpis:
                     rows = [i for i in range(len(est_kpis)) if np.isfinite(eg[i]).all()]
                     kpis, levers, g = [est_kpis[i] for i in rows], est_levers, eg[rows]
@@ -228,42 +211,38 @@ def gain_analysis(spec, data, lag: int = 0) -> dict[str, Any] | None:
         pairing, rga_number = best_pairing(rga)
     else:  # NOTE: not expected for a usable scale; a pairing over NaN would mean nothing
         pairing, rga_number = [-1] * len(kpis), None
-    out = {
-        "kpis": [k.name for k in kpis],
-        "levers": [lv.name for lv in levers],
-        "matrix": _clean(g),
-        "source": source,
-        "condition_number": _num(kernels.condition_number(g)),
-        "scaled_condition_number": _num(kernels.equilibrated_condition_number(g)),
+    return GainAnalysis(
+        kpis=tuple(k.name for k in kpis),
+        levers=tuple(lv.name for lv in levers),
+        matrix=_clean(g),
+        source=source,
+        condition_number=finite(float(kernels.condition_number(g))),
+        scaled_condition_number=finite(float(kernels.equilibrated_condition_number(g))),
         # NOTE: the minimisation is skipped for matrices singular to working precision, where
         # the scalings it searches run off to infinity, and beyond MINIMIZED_MAX KPIs, where each
         # of its steps (a full SVD, k^3) costs too much: 600 x 600 took 17 s.
-        "minimized_condition_number": (_num(kernels.minimized_condition_number(g))
-                                       if g.shape[0] == g.shape[1] <= MINIMIZED_MAX and rank == g.shape[0]
-                                       and sv[-1] > 1e-12 * sv[0] else None),
-        "rank": rank,
-        "singular_values": _clean(sv),
-        "rga": _clean(rga),
-        "suggested_pairing": {kpis[i].name: levers[j].name for i, j in enumerate(pairing) if j >= 0},
-        "rga_number": rga_number,
-    }
-    if estimated is not None:
-        out["estimated"] = estimated
-    return out
-
-
-def _num(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
+        minimized_condition_number=(finite(float(kernels.minimized_condition_number(g)))
+                                    if g.shape[0] == g.shape[1] <= MINIMIZED_MAX and rank == g.shape[0]
+                                    and sv[-1] > 1e-12 * sv[0] else None),
+        rank=rank,
+        singular_values=_clean(sv),
+        rga=_clean(rga),
+        suggested_pairing={kpis[i].name: levers[j].name for i, j in enumerate(pairing) if j >= 0},
+        rga_number=rga_number,
+        estimated=estimated,
+    )
 
 
 def _clean(a) -> list:
+    """An array as (nested) lists of floats, None where it is not finite."""
     import numpy as np
 
-    arr = np.asarray(a, dtype=float)
-    if arr.ndim == 1:
-        return [None if not np.isfinite(v) else float(v) for v in arr]
-    return [[None if not np.isfinite(v) else float(v) for v in row] for row in arr]
+    return finite(np.asarray(a, dtype=float))
+
+
+@hookimpl
+def metricsense_register_analyses(register):
+    register(GainAnalysis.name, GainAnalysis)
 
 
 @hookimpl
@@ -272,11 +251,11 @@ def metricsense_analyze(spec, data, analysis):
         return
     result = gain_analysis(spec, data)
     if result is not None:
-        analysis["gain"] = result
+        analysis[GainAnalysis.name] = result
 
 
-def _gain(ctx) -> dict[str, Any] | None:
-    return ctx.analysis.get("gain")
+def _gain(ctx) -> GainAnalysis | None:
+    return GainAnalysis.of(ctx.analysis)
 
 
 @rule(code="MS201", name="ill-conditioned-gains", severity=Severity.WARNING,
@@ -305,17 +284,17 @@ def ill_conditioned_gains(ctx) -> Iterator[Diagnostic]:
     Find a lever that moves one KPI and not the other, or merge the two KPIs into one.
     """
     gain = _gain(ctx)
-    if not gain or gain["rank"] < min(len(gain["kpis"]), len(gain["levers"])) or len(gain["kpis"]) < 2:
+    if not gain or gain.rank < min(len(gain.kpis), len(gain.levers)) or len(gain.kpis) < 2:
         return
-    scaled, raw = gain["scaled_condition_number"], gain["condition_number"]
+    scaled, raw = gain.scaled_condition_number, gain.condition_number
     if scaled is not None and raw is not None and scaled > ctx.option("threshold"):
-        kpi = ctx.spec.lookup(gain["kpis"][0])
+        kpi = ctx.spec.lookup(gain.kpis[0])
         yield ctx.report(
             kpi,
-            f"the {gain['source']} gains of {len(gain['kpis'])} KPIs on {len(gain['levers'])} levers are "
+            f"the {gain.source} gains of {len(gain.kpis)} KPIs on {len(gain.levers)} levers are "
             f"ill-conditioned (condition number {scaled:.1f} after scaling, {raw:.1f} raw)",
             help="find a lever that moves one KPI without the others, or merge KPIs that respond alike",
-            evidence={k: gain[k] for k in ("condition_number", "scaled_condition_number",
+            evidence={k: getattr(gain, k) for k in ("condition_number", "scaled_condition_number",
                                            "minimized_condition_number", "singular_values", "source")},
         )
 
@@ -342,14 +321,14 @@ def gain_rank_deficient(ctx) -> Iterator[Diagnostic]:
     target and watch the others.
     """
     gain = _gain(ctx)
-    if not gain or gain["rank"] >= len(gain["kpis"]):
+    if not gain or gain.rank >= len(gain.kpis):
         return
     import numpy as np
 
-    g = np.array([[np.nan if v is None else v for v in row] for row in gain["matrix"]])
-    names_k = gain["kpis"]
+    g = np.array([[np.nan if v is None else v for v in row] for row in gain.matrix])
+    names_k = gain.kpis
     combos = []
-    for w in dependent_combinations(g, gain["rank"], limit=COMBINATIONS_SHOWN):
+    for w in dependent_combinations(g, gain.rank, limit=COMBINATIONS_SHOWN):
         used = np.flatnonzero(w)
         terms = [f"{w[i]:+.2g}×{names_k[i]}" for i in used]
         text = " ".join(terms[:TERMS_SHOWN]) + (f" (and {len(terms) - TERMS_SHOWN} more)" if len(terms) > TERMS_SHOWN else "")
@@ -358,11 +337,11 @@ def gain_rank_deficient(ctx) -> Iterator[Diagnostic]:
     kpi = ctx.spec.lookup(first[0])
     yield ctx.report(
         kpi,
-        f"the {gain['source']} gains have rank {gain['rank']} for {len(names_k)} KPIs: "
+        f"the {gain.source} gains have rank {gain.rank} for {len(names_k)} KPIs: "
         f"no lever moves {combos[0]['text']}",
         related=[(ctx.spec.lookup(n), "in the combination") for n in first[1:]],
         help="add a lever that moves this combination, or keep fewer of these KPIs as targets",
-        evidence={"rank": gain["rank"], "kpis": len(names_k), "independent_combinations": len(names_k) - gain["rank"],
+        evidence={"rank": gain.rank, "kpis": len(names_k), "independent_combinations": len(names_k) - gain.rank,
                   "combinations": combos},
     )
 
@@ -448,10 +427,10 @@ def rga_pairing_risk(ctx) -> Iterator[Diagnostic]:
     measured so each KPI has a lever that moves it alone.
     """
     gain = _gain(ctx)
-    if not gain or gain["rank"] < len(gain["kpis"]) or len(gain["kpis"]) < 2 or gain["rga_number"] is None:
+    if not gain or gain.rank < len(gain.kpis) or len(gain.kpis) < 2 or gain.rga_number is None:
         return
-    rga = gain["rga"]
-    g = gain["matrix"]
+    rga = gain.rga
+    g = gain.matrix
     large = ctx.option("large")
     intended = [max(range(len(row)), key=lambda j: abs(row[j] or 0)) for row in g]
     if len(set(intended)) < len(intended):
@@ -460,19 +439,19 @@ def rga_pairing_risk(ctx) -> Iterator[Diagnostic]:
              and (rga[i][j] < 0 or rga[i][j] >= large)]
     if not risky:
         return
-    suggestion = gain["suggested_pairing"]
+    suggestion = gain.suggested_pairing
     i, j, value = risky[0]
-    kpi = ctx.spec.lookup(gain["kpis"][i])
+    kpi = ctx.spec.lookup(gain.kpis[i])
     better = ", ".join(f"{k} ← {lv}" for k, lv in suggestion.items())
     what = "negative" if value < 0 else "very large"
     yield ctx.report(
         kpi,
-        f"`{gain['kpis'][i]}` relies on `{gain['levers'][j]}`, whose relative gain is {what} ({value:.2f})",
-        related=[(ctx.spec.lookup(gain["kpis"][a]), f"relies on `{gain['levers'][b]}` (RGA {v:.2f})")
+        f"`{gain.kpis[i]}` relies on `{gain.levers[j]}`, whose relative gain is {what} ({value:.2f})",
+        related=[(ctx.spec.lookup(gain.kpis[a]), f"relies on `{gain.levers[b]}` (RGA {v:.2f})")
                  for a, b, v in risky[1:]],
-        help=f"pair the KPIs with the levers as {better} (RGA number {gain['rga_number']:.2f})",
-        evidence={"rga": rga, "intended": {gain["kpis"][a]: gain["levers"][b] for a, b in enumerate(intended)},
-                  "suggested": suggestion, "rga_number": gain["rga_number"]},
+        help=f"pair the KPIs with the levers as {better} (RGA number {gain.rga_number:.2f})",
+        evidence={"rga": rga, "intended": {gain.kpis[a]: gain.levers[b] for a, b in enumerate(intended)},
+                  "suggested": suggestion, "rga_number": gain.rga_number},
     )
 
 
@@ -501,11 +480,11 @@ def conflicting_lever(ctx) -> Iterator[Diagnostic]:
     gain = _gain(ctx)
     if not gain:
         return
-    kpis = [ctx.spec.lookup(n) for n in gain["kpis"]]
-    for j, lever_name in enumerate(gain["levers"]):
+    kpis = [ctx.spec.lookup(n) for n in gain.kpis]
+    for j, lever_name in enumerate(gain.levers):
         helped, hurt = [], []
         for i, kpi in enumerate(kpis):
-            value = gain["matrix"][i][j]
+            value = gain.matrix[i][j]
             d = direction(kpi)
             if value is None or value == 0 or d == 0:
                 continue
@@ -520,7 +499,7 @@ def conflicting_lever(ctx) -> Iterator[Diagnostic]:
                 related=[(k, f"moved the wrong way (gain {v:+.2g})") for k, v in hurt],
                 help="make one of them a guard with a limit, or add a lever that removes the side effect",
                 evidence={"helped": {k.name: v for k, v in helped}, "hurt": {k.name: v for k, v in hurt},
-                          "source": gain["source"]},
+                          "source": gain.source},
             )
 
 
@@ -547,17 +526,17 @@ def declared_gain_unsupported(ctx) -> Iterator[Diagnostic]:
     is the theory wrong? Then correct the declared gain or the lever.
     """
     gain = _gain(ctx)
-    if not gain or gain["source"] != "declared" or "estimated" not in gain:
+    if not gain or gain.source != "declared" or gain.estimated is None:
         return
-    est = gain["estimated"]
+    est = gain.estimated
     z = ctx.option("z")
-    for i, kpi_name in enumerate(gain["kpis"]):
+    for i, kpi_name in enumerate(gain.kpis):
         kpi = ctx.spec.lookup(kpi_name)
         for gain_decl in kpi.responds:
-            if gain_decl.name not in est["levers"]:
+            if gain_decl.name not in est.levers:
                 continue
-            j = est["levers"].index(gain_decl.name)
-            value, se = est["matrix"][i][j], est["se"][i][j]
+            j = est.levers.index(gain_decl.name)
+            value, se = est.matrix[i][j], est.se[i][j]
             if value is None or se is None or se <= 0:
                 continue
             distance = abs(gain_decl.value - value) / se
@@ -566,9 +545,9 @@ def declared_gain_unsupported(ctx) -> Iterator[Diagnostic]:
                 yield ctx.report(
                     gain_decl,
                     f"`{kpi_name}` is declared to respond to `{gain_decl.name}` with {gain_decl.value:+g}, "
-                    f"but the data estimates {value:+.2f} ± {se:.2f} (n = {est['n'][i]})",
+                    f"but the data estimates {value:+.2f} ± {se:.2f} (n = {est.n[i]})",
                     help="check the lag and the other levers, then correct the declared gain",
-                    evidence={"declared": gain_decl.value, "estimate": value, "se": se, "n": est["n"][i],
+                    evidence={"declared": gain_decl.value, "estimate": value, "se": se, "n": est.n[i],
                               "z": distance, "p_value": p},
                 )
 

@@ -22,7 +22,16 @@ import math
 from collections.abc import Iterator
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
-from metricsense.evaluators.noise import own_values, phi
+from metricsense.encoding import finite
+from metricsense.evaluators.common import own_values, phi
+from metricsense.evaluators.records import (
+    BunchingTest,
+    DistortionAnalysis,
+    DistortionOptions,
+    DivergenceTest,
+    KpiDistortion,
+    VarianceTest,
+)
 from metricsense.hookspecs import hookimpl
 from metricsense.model import KPI, Document
 
@@ -83,13 +92,6 @@ def norm_sf(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
-def _num(v) -> float | None:
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
 # ---- McCrary's density test ---------------------------------------------------------------------
 
 
@@ -112,7 +114,8 @@ def support_step(x) -> float:
     return 0.0
 
 
-def mccrary(x, cutoff: float, meets: str = "above", inclusive: bool = True, step: float | None = None) -> dict:
+def mccrary(x, cutoff: float, meets: str = "above", inclusive: bool = True,
+            step: float | None = None) -> BunchingTest:
     """McCrary (2008) density test at ``cutoff``, one-sided toward the side that meets the target.
 
     Bin width b = 2 sd n^-1/2 (a multiple of the support step for discrete data), with the
@@ -128,7 +131,7 @@ def mccrary(x, cutoff: float, meets: str = "above", inclusive: bool = True, step
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
     n = len(x)
-    out: dict = {"n": n, "cutoff": float(cutoff), "meets": meets}
+    out: BunchingTest = {"n": n, "cutoff": float(cutoff), "meets": meets}
     if n < 20 or x.std() == 0:
         return {**out, "status": "too few values"}
     g = support_step(x) if step is None else step
@@ -183,7 +186,7 @@ def mccrary(x, cutoff: float, meets: str = "above", inclusive: bool = True, step
 
     f_minus, bins_l = at_boundary(left)
     f_plus, bins_r = at_boundary(right)
-    out.update({"bandwidth": h, "f_below": _num(f_minus), "f_above": _num(f_plus), "bins_used": [bins_l, bins_r]})
+    out.update({"bandwidth": h, "f_below": finite(f_minus), "f_above": finite(f_plus), "bins_used": [bins_l, bins_r]})
     if not (f_minus > 0 and f_plus > 0):
         return {**out, "status": "no density on one side of the target"}
     theta = math.log(f_plus) - math.log(f_minus)
@@ -286,7 +289,7 @@ def outcomes_for(output: KPI, spec: Document) -> list[KPI]:
     return shared or outcomes
 
 
-def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: int = 6) -> dict | None:
+def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: int = 6) -> KpiDistortion | None:
     import numpy as np
 
     s = data.series(kpi.name)
@@ -295,10 +298,13 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
     observed = ~np.isnan(s.values)
     row, why = set_row(kpi, data, observed, chosen)
     if row is None:
-        return {"status": why}
+        return KpiDistortion(status=why)
     from metricsense.data.table import period_label
 
-    out: dict = {"set": period_label(data.periods[min(row, len(data.periods) - 1)]), "set_from": why}
+    set_at = period_label(data.periods[min(row, len(data.periods) - 1)])
+    bunching: BunchingTest | None = None
+    variance: VarianceTest | None = None
+    divergence: dict[str, DivergenceTest] | None = None
     after = np.arange(len(data.periods)) >= row
     t = kpi.target
     # -- bunching: unit-level values after the target was set
@@ -309,7 +315,7 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
         res = mccrary(values, float(t.value), "above" if t.comparison in (">", ">=") else "below",
                       inclusive=t.comparison in (">=", "<="))
         res["units"] = len(s.segments) or None
-        out["bunching"] = res
+        bunching = res
     # -- variance collapse: per-period spread across units, or period-to-period changes
     if s.by_segment is not None:
         block = s.by_segment
@@ -329,12 +335,12 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
     if len(before_v) >= min_periods and len(after_v) >= min_periods:
         vb, va = float(np.var(before_v, ddof=1)), float(np.var(after_v, ddof=1))
         bf = brown_forsythe(before_v, after_v)
-        out["variance"] = {"of": what, "before": vb, "after": va, "ratio": (va / vb) if vb > 0 else None,
-                           "n_before": len(before_v), "n_after": len(after_v), **bf}
+        variance = {"of": what, "before": vb, "after": va, "ratio": (va / vb) if vb > 0 else None,
+                    "n_before": len(before_v), "n_after": len(after_v), **bf}
     # -- divergence: an output whose outcomes do not follow
     sign = _better(kpi)
     if kpi.kind == "output" and sign is not None:
-        div = {}
+        div: dict[str, DivergenceTest] = {}
         for oc in outcomes_for(kpi, spec):
             o = data.series(oc.name)
             osign = _better(oc)
@@ -342,7 +348,7 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
                 continue
             both = ~np.isnan(s.values) & ~np.isnan(o.values)
             b_rows, a_rows = both & ~after, both & after
-            entry: dict = {"n_before": int(b_rows.sum()), "n_after": int(a_rows.sum())}
+            entry: DivergenceTest = {"n_before": int(b_rows.sum()), "n_after": int(a_rows.sum())}
             if b_rows.sum() < max(min_periods, 4) or a_rows.sum() < 3:
                 div[oc.name] = {**entry, "status": "too few periods"}
                 continue
@@ -362,17 +368,22 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
             res["status"] = "evaluated"
             div[oc.name] = res
         if div:
-            out["divergence"] = div
-    return out
+            divergence = div
+    return KpiDistortion(set=set_at, set_from=why, bunching=bunching, variance=variance, divergence=divergence)
 
 
-def distortion_of(spec: Document, data, chosen: dict | None = None, min_periods: int = 6) -> dict:
+def distortion_of(spec: Document, data, chosen: dict | None = None, min_periods: int = 6) -> DistortionAnalysis:
     out = {}
     for k in spec.kpis:
         got = kpi_distortion(k, spec, data, chosen or {}, min_periods)
         if got is not None:
             out[k.name] = got
-    return out
+    return DistortionAnalysis(kpis=out)
+
+
+@hookimpl
+def metricsense_register_analyses(register):
+    register(DistortionAnalysis.name, DistortionAnalysis)
 
 
 @hookimpl
@@ -380,20 +391,22 @@ def metricsense_analyze(spec, data, analysis):
     if data is None or not len(data.periods) or not spec.kpis:
         return
     found = distortion_of(spec, data)
-    if found:
-        analysis["distortion"] = found
+    if found.kpis:
+        analysis[DistortionAnalysis.name] = found
 
 
-def _current(ctx) -> dict:
+def _current(ctx) -> DistortionAnalysis:
     """The analysis under this rule's `target_set` (recomputed and recorded when one is given)."""
     chosen = ctx.option("target_set")
     least = ctx.options.get("min_periods", 6)
-    if not chosen and least == 6 and "distortion" in ctx.analysis:
-        return ctx.analysis["distortion"]
+    default = DistortionAnalysis.of(ctx.analysis)
+    if not chosen and least == 6 and default is not None:
+        return default
     if ctx.data is None or not len(ctx.data.periods):
-        return {}
+        return DistortionAnalysis(kpis={})
     found = distortion_of(ctx.spec, ctx.data, chosen, least)
-    ctx.analysis.setdefault("distortion_options", {})[ctx.rule.code] = found
+    options: DistortionOptions = ctx.analysis.setdefault("distortion_options", {})
+    options[ctx.rule.code] = found
     return found
 
 
@@ -445,12 +458,13 @@ def bunching_at_target(ctx) -> Iterator[Diagnostic]:
     alpha, least = ctx.option("alpha"), ctx.option("min_values")
     found = _current(ctx)
     for k in ctx.spec.kpis:
-        res = (found.get(k.name) or {}).get("bunching")
+        entry = found.kpis.get(k.name) or KpiDistortion()
+        res = entry.bunching
         if not res or res.get("status") != "evaluated" or res["n"] < least or res["p"] >= alpha:
             continue
         where = "just above" if res["meets"] == "above" else "just below"
         ratio = math.exp(res["theta"] if res["meets"] == "above" else -res["theta"])
-        set_at = found[k.name]["set"]
+        set_at = entry.set
         yield ctx.report(
             k.target,
             f"`{k.name}` values pile up {where} its target {res['cutoff']:g}: the density there is "
@@ -461,7 +475,7 @@ def bunching_at_target(ctx) -> Iterator[Diagnostic]:
                  "an indicator nobody is targeted on",
             evidence={kk: res[kk] for kk in ("n", "cutoff", "meets", "bin", "support_step", "boundary", "bandwidth",
                                              "f_below", "f_above", "theta", "se", "z", "p", "units")}
-            | {"set": set_at, "set_from": found[k.name]["set_from"]},
+            | {"set": set_at, "set_from": entry.set_from},
         )
 
 
@@ -502,8 +516,8 @@ def output_outcome_divergence(ctx) -> Iterator[Diagnostic]:
     alpha = ctx.option("alpha")
     found = _current(ctx)
     for k in ctx.spec.kpis:
-        entry = found.get(k.name) or {}
-        for oc_name, res in (entry.get("divergence") or {}).items():
+        entry = found.kpis.get(k.name) or KpiDistortion()
+        for oc_name, res in (entry.divergence or {}).items():
             if res.get("status") != "evaluated" or res.get("p") is None:
                 continue
             if res["output_change"] <= 0 or not res["theory_holds"] or res["p"] >= alpha:
@@ -511,7 +525,7 @@ def output_outcome_divergence(ctx) -> Iterator[Diagnostic]:
             oc = ctx.spec.lookup(oc_name)
             yield ctx.report(
                 k.target or k,
-                f"`{k.name}` improved by {res['output_change']:.3g} after {entry['set']} but `{oc_name}` fell short "
+                f"`{k.name}` improved by {res['output_change']:.3g} after {entry.set} but `{oc_name}` fell short "
                 f"of what that improvement predicted by {abs(res['mean_residual']):.3g} "
                 f"(t = {res['t_adjusted']:.2f}, p = {res['p']:.2g}, {res['n_before']} periods before, {res['n_after']} after)",
                 related=[(oc, "the outcome it should move, which did not follow")],
@@ -519,7 +533,7 @@ def output_outcome_divergence(ctx) -> Iterator[Diagnostic]:
                 evidence={"outcome": oc_name, **{kk: res[kk] for kk in (
                     "slope", "intercept", "mean_residual", "se", "t", "rho", "t_adjusted", "df", "p", "p_iid", "n_before", "n_after",
                     "output_change", "outcome_change", "residual_sd")},
-                    "set": entry["set"], "set_from": entry["set_from"]},
+                    "set": entry.set, "set_from": entry.set_from},
             )
 
 
@@ -557,8 +571,8 @@ def variance_collapse(ctx) -> Iterator[Diagnostic]:
     alpha, most = ctx.option("alpha"), ctx.option("ratio")
     found = _current(ctx)
     for k in ctx.spec.kpis:
-        entry = found.get(k.name) or {}
-        res = entry.get("variance")
+        entry = found.kpis.get(k.name) or KpiDistortion()
+        res = entry.variance
         if not res or res.get("ratio") is None or res.get("p") is None:
             continue
         if res["ratio"] > most or res["p"] >= alpha:
@@ -566,12 +580,12 @@ def variance_collapse(ctx) -> Iterator[Diagnostic]:
         yield ctx.report(
             k.target or k,
             f"the variance of `{k.name}` ({res['of']}) fell to {res['ratio']:.0%} of what it was after "
-            f"{entry['set']} (Brown-Forsythe t = {res['t']:.2f}, p = {res['p']:.2g}, "
+            f"{entry.set} (Brown-Forsythe t = {res['t']:.2f}, p = {res['p']:.2g}, "
             f"{res['n_before']} values before, {res['n_after']} after)",
             related=[(k, "a number that stopped moving when it started to count")],
             help="look at how the number is produced now, beside a related measure nobody is targeted on",
             evidence={kk: res[kk] for kk in ("of", "before", "after", "ratio", "n_before", "n_after", "t", "df", "F", "p")}
-            | {"set": entry["set"], "set_from": entry["set_from"]},
+            | {"set": entry.set, "set_from": entry.set_from},
         )
 
 

@@ -23,26 +23,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 
 from metricsense import expressions as ex
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
-from metricsense.evaluators.correlation import phi  # noqa: F401  (distortion imports it from here)
+from metricsense.encoding import finite
+from metricsense.evaluators.common import own_values, phi
+from metricsense.evaluators.records import (
+    ComparisonNoise,
+    KpiNoise,
+    LagNoise,
+    NoiseAnalysis,
+    NoiseOptions,
+    ReviewNoise,
+    TriggerNoise,
+)
 from metricsense.hookspecs import hookimpl
 from metricsense.model import KPI, Binary, Call, Document, Duration, Trigger, walk_expr
 
 #: 1 / Phi^-1(3/4) rounded as the literature writes it: MAD -> standard deviation for normal data.
 MAD_SCALE = 1.4826
-#: Days per unit of a Duration (a month is a twelfth of a Gregorian year, so 3 months = 1 quarter).
-UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
 
 DEFAULTS = {"level_periods": 3, "min_periods": 8, "max_lag": 6}
-
-
-def _num(v) -> float | None:
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 def robust_noise(changes) -> float:
@@ -54,21 +56,6 @@ def robust_noise(changes) -> float:
     if not len(d):
         return float("nan")
     return float(MAD_SCALE * np.median(np.abs(d - np.median(d))))
-
-
-def own_values(periods, values):
-    """A series (T,) or block (T, U) on its own periods: rows where it has no value in a gap longer
-    than its usual step are inserted as NaN rows (so a change never jumps a missing period)."""
-    import numpy as np
-
-    block = np.asarray(values, dtype=float)
-    if block.ndim == 1:
-        block = block[:, None]
-    rows = ex.own_grid(periods, {"x": block})
-    out = np.full((len(rows), block.shape[1]), np.nan)
-    real = rows >= 0
-    out[real] = block[rows[real]]
-    return out, rows
 
 
 def changes_of(block):
@@ -92,6 +79,8 @@ def duration_days(d: Duration | None, frequency: str | None) -> float | None:
     """A Duration in days; `N periods` needs the data's frequency (None when it is unknown)."""
     if d is None:
         return None
+    from metricsense.data.table import UNIT_DAYS  # NOTE: here, not at the top: it imports NumPy
+
     if d.unit == "period":
         if frequency in UNIT_DAYS:
             return d.count * UNIT_DAYS[frequency]
@@ -102,7 +91,7 @@ def duration_days(d: Duration | None, frequency: str | None) -> float | None:
 # ---- per KPI: noise, level, gap ---------------------------------------------------------------
 
 
-def kpi_noise(kpi: KPI, data, level_periods: int) -> dict | None:
+def kpi_noise(kpi: KPI, data, level_periods: int) -> KpiNoise | None:
     """The noise entry of one KPI with data (None without a series)."""
     s = data.series(kpi.name) if data is not None else None
     if s is None or not len(data.periods):
@@ -111,15 +100,15 @@ def kpi_noise(kpi: KPI, data, level_periods: int) -> dict | None:
     d = changes_of(block)
     noise = robust_noise(d)
     level = level_of(block[:, 0], level_periods)
-    out = {"noise": _num(noise), "changes": int(len(d)), "level": _num(level), "level_periods": level_periods,
-           "segments": len(s.segments) or None}
+    out = KpiNoise(noise=finite(noise), changes=int(len(d)), level=finite(level), level_periods=level_periods,
+                   segments=len(s.segments) or None)
     t = kpi.target
     if t is not None and t.value is not None and t.comparison in ("<", "<=", ">", ">=", "=="):
         gap = float(t.value) - level
         met = {"<": level < t.value, "<=": level <= t.value, ">": level > t.value, ">=": level >= t.value,
                "==": level == t.value}[t.comparison] if math.isfinite(level) else None
-        out.update({"target": float(t.value), "comparison": t.comparison, "target_gap": _num(gap),
-                    "gap_in_noise": _num(abs(gap) / noise) if noise and noise > 0 else None, "met": met})
+        out = replace(out, target=float(t.value), comparison=t.comparison, target_gap=finite(gap),
+                      gap_in_noise=finite(abs(gap) / noise) if noise and noise > 0 else None, met=met)
     return out
 
 
@@ -147,7 +136,7 @@ def _reads(expr) -> set[str]:
     return {ex.series_name(r) for r in ex.read_refs(expr)}
 
 
-def comparison_noise(cmp: Binary, inputs, level_periods: int) -> dict:
+def comparison_noise(cmp: Binary, inputs, level_periods: int) -> ComparisonNoise:
     """One comparison `varying OP constant`: distance of the threshold from today's level, in noise.
 
     The varying side's values are levels (``x``, ``mean(x, 4)``): its noise is the MAD of their
@@ -186,8 +175,9 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int) -> dict:
         levels = np.array([level_of(col, level_periods) for col in v.T])
     n_obs = int((~np.isnan(v)).sum())
     levels = levels[~np.isnan(levels)]
-    out = {"status": "evaluated", "threshold": threshold, "op": op, "values": "changes" if of_changes else "levels",
-           "noise": _num(noise), "observed": n_obs, "units": len(levels)}
+    out: ComparisonNoise = {"status": "evaluated", "threshold": threshold, "op": op,
+                            "values": "changes" if of_changes else "levels",
+                            "noise": finite(noise), "observed": n_obs, "units": len(levels)}
     if not len(levels) or not (noise > 0):
         out["status"] = "no variation to judge"
         return out
@@ -197,20 +187,20 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int) -> dict:
     out["units_past"] = int((~quiet).sum())
     if not quiet.any():
         out["status"] = "already past the threshold at today's level"
-        out["level"] = _num(float(np.median(levels)))
-        out["distance"] = _num(float(np.median(dist)))
+        out["level"] = finite(float(np.median(levels)))
+        out["distance"] = finite(float(np.median(dist)))
         return out
     rates = np.array([1.0 - phi(x / noise) for x in dist[quiet]])
-    out["level"] = _num(float(np.median(levels[quiet])))
-    out["distance"] = _num(float(np.median(dist[quiet])))
-    out["distance_in_noise"] = _num(float(np.median(dist[quiet])) / noise)
+    out["level"] = finite(float(np.median(levels[quiet])))
+    out["distance"] = finite(float(np.median(dist[quiet])))
+    out["distance_in_noise"] = finite(float(np.median(dist[quiet])) / noise)
     out["rate"] = float(rates.mean())
     return out
 
 
-def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int) -> dict:
+def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int) -> TriggerNoise:
     """Per trigger: the false-alarm rate per period of its threshold(s), and per run of N periods."""
-    base = {"trigger": trigger.name}
+    base: TriggerNoise = {"trigger": trigger.name}
     found = _comparisons(trigger.condition)
     if found is None:
         return {**base, "status": "not a threshold condition"}
@@ -274,48 +264,55 @@ def estimate_lag(kpi: KPI, lever: str, sign: float, data, max_lag: int) -> dict 
     return {"periods": best[0], "correlation": best[1], "n": best[2]}
 
 
-def review_of(kpi: KPI, data, max_lag: int) -> dict | None:
+def review_of(kpi: KPI, data, max_lag: int) -> ReviewNoise | None:
     """The review cadence of a KPI and its levers' lags (declared, else estimated), in days."""
     if kpi.review is None:
         return None
+    from metricsense.data.table import UNIT_DAYS
+
     freq = data.frequency if data is not None else None
     every = duration_days(kpi.review, freq)
     lags = {}
     for g in kpi.responds:
         if g.lag is not None:
-            lags[g.name] = {"days": duration_days(g.lag, freq), "source": "declared"}
+            lags[g.name] = LagNoise(days=duration_days(g.lag, freq), source="declared")
         elif data is not None and freq in UNIT_DAYS and len(data.periods) >= 16:
             est = estimate_lag(kpi, g.name, g.value, data, max_lag)
             if est is not None and est["periods"] > 0:
-                lags[g.name] = {"days": est["periods"] * UNIT_DAYS[freq], "source": "estimated", **est}
-    return {"every_days": every, "lags": lags}
+                lags[g.name] = LagNoise(days=est["periods"] * UNIT_DAYS[freq], source="estimated", **est)
+    return ReviewNoise(every_days=every, lags=lags)
 
 
 # ---- the analysis -----------------------------------------------------------------------------
 
 
-def noise_of(spec: Document, data, level_periods: int = 3, max_lag: int = 6) -> dict:
-    out: dict = {}
+def noise_of(spec: Document, data, level_periods: int = 3, max_lag: int = 6) -> NoiseAnalysis:
+    out: dict[str, KpiNoise] = {}
     for k in spec.kpis:
         entry = kpi_noise(k, data, level_periods) if data is not None else None
         review = review_of(k, data, max_lag)
         if entry is None and review is None:
             continue
-        entry = entry or {}
-        if review is not None:
-            entry["review"] = review
-        out[k.name] = entry
+        out[k.name] = replace(entry or KpiNoise(), review=review)
+    triggers: dict[str, dict[str, TriggerNoise]] = {}  # KPI -> trigger -> its noise
     if data is not None and len(data.periods):
         for trig in spec.triggers:
             info = trigger_noise(trig, spec, data, level_periods)
             for name in info.get("kpis", ()):
                 if name in out:
-                    out[name].setdefault("triggers", {})[trig.name] = info
+                    triggers.setdefault(name, {})[trig.name] = info
             if not info.get("kpis"):
                 read = ex.kpis_read(trig, spec)
                 if read and read[0].name in out:
-                    out[read[0].name].setdefault("triggers", {})[trig.name] = info
-    return out
+                    triggers.setdefault(read[0].name, {})[trig.name] = info
+    for name, found in triggers.items():
+        out[name] = replace(out[name], triggers=found)
+    return NoiseAnalysis(kpis=out)
+
+
+@hookimpl
+def metricsense_register_analyses(register):
+    register(NoiseAnalysis.name, NoiseAnalysis)
 
 
 @hookimpl
@@ -325,23 +322,25 @@ def metricsense_analyze(spec, data, analysis):
     if data is None and not any(k.review is not None for k in spec.kpis):
         return
     found = noise_of(spec, data, DEFAULTS["level_periods"], DEFAULTS["max_lag"])
-    if found:
-        analysis["noise"] = found
+    if found.kpis:
+        analysis[NoiseAnalysis.name] = found
 
 
-def _current(ctx) -> dict:
+def _current(ctx) -> NoiseAnalysis:
     """The noise analysis for this rule's options (recomputed, and recorded, when they differ)."""
     level = ctx.options.get("level_periods", DEFAULTS["level_periods"])
     max_lag = ctx.options.get("max_lag", DEFAULTS["max_lag"])
-    if level == DEFAULTS["level_periods"] and max_lag == DEFAULTS["max_lag"] and "noise" in ctx.analysis:
-        return ctx.analysis["noise"]
+    default = NoiseAnalysis.of(ctx.analysis)
+    if level == DEFAULTS["level_periods"] and max_lag == DEFAULTS["max_lag"] and default is not None:
+        return default
     found = noise_of(ctx.spec, ctx.data, level, max_lag)
-    ctx.analysis.setdefault("noise_options", {})[ctx.rule.code] = found
+    options: NoiseOptions = ctx.analysis.setdefault("noise_options", {})
+    options[ctx.rule.code] = found
     return found
 
 
-def _enough(entry: dict, least: int) -> bool:
-    return entry.get("changes", 0) >= least and (entry.get("noise") or 0) > 0
+def _enough(entry: KpiNoise, least: int) -> bool:
+    return (entry.changes or 0) >= least and (entry.noise or 0) > 0
 
 
 _LEVEL = Option(3, "today's level is the median of this many last observed periods")
@@ -381,21 +380,21 @@ def target_inside_noise(ctx) -> Iterator[Diagnostic]:
     ratio, least = ctx.option("ratio"), ctx.option("min_periods")
     found = _current(ctx)
     for k in ctx.spec.kpis:
-        e = found.get(k.name) or {}
-        if k.target is None or e.get("gap_in_noise") is None or not _enough(e, least):
+        e = found.kpis.get(k.name) or KpiNoise()
+        if k.target is None or e.gap_in_noise is None or not _enough(e, least):
             continue
-        if e["gap_in_noise"] < ratio:
-            state = "already meets" if e.get("met") else "is short of"
-            outcome = "keeping" if e.get("met") else "reaching"
+        if e.gap_in_noise < ratio:
+            state = "already meets" if e.met else "is short of"
+            outcome = "keeping" if e.met else "reaching"
             yield ctx.report(
                 k.target,
-                f"`{k.name}` {state} its target {e['target']:g} by {abs(e['target_gap']):.3g}, less than its "
-                f"normal period-to-period variation of {e['noise']:.3g}: {outcome} the target will be luck",
-                related=[(k, f"level {e['level']:.4g} (median of the last {e['level_periods']} periods)")],
+                f"`{k.name}` {state} its target {e.target:g} by {abs(e.target_gap):.3g}, less than its "
+                f"normal period-to-period variation of {e.noise:.3g}: {outcome} the target will be luck",
+                related=[(k, f"level {e.level:.4g} (median of the last {e.level_periods} periods)")],
                 help="set the target several noise units from today's level, or judge it on a longer window",
-                evidence={"level": e["level"], "target": e["target"], "target_gap": e["target_gap"],
-                          "noise": e["noise"], "gap_in_noise": e["gap_in_noise"], "changes": e["changes"],
-                          "level_periods": e["level_periods"]},
+                evidence={"level": e.level, "target": e.target, "target_gap": e.target_gap,
+                          "noise": e.noise, "gap_in_noise": e.gap_in_noise, "changes": e.changes,
+                          "level_periods": e.level_periods},
             )
 
 
@@ -436,8 +435,8 @@ def trigger_inside_noise(ctx) -> Iterator[Diagnostic]:
     seen = set()
     for trig in ctx.spec.triggers:
         info = None
-        for e in found.values():
-            info = (e.get("triggers") or {}).get(trig.name) or info
+        for e in found.kpis.values():
+            info = (e.triggers or {}).get(trig.name) or info
         if not info or info.get("status") != "evaluated" or trig.name in seen:
             continue
         seen.add(trig.name)
@@ -497,26 +496,29 @@ def review_faster_than_response(ctx) -> Iterator[Diagnostic]:
     """
     found = _current(ctx) if ctx.data is not None else noise_of(ctx.spec, None)
     for k in ctx.spec.kpis:
-        review = (found.get(k.name) or {}).get("review")
-        if not review or review.get("every_days") is None:
+        entry = found.kpis.get(k.name)
+        review = entry.review if entry is not None else None
+        if not review or review.every_days is None:
             continue
-        slow = [(g, review["lags"][g.name]) for g in k.responds
-                if g.name in review["lags"] and review["lags"][g.name]["days"] is not None
-                and review["lags"][g.name]["days"] > review["every_days"] * 1.01]  # 1%: 13 weeks = 1 quarter
+        slow = [(g, review.lags[g.name]) for g in k.responds
+                if g.name in review.lags and review.lags[g.name].days is not None
+                and review.lags[g.name].days > review.every_days * 1.01]  # 1%: 13 weeks = 1 quarter
         if not slow:
             continue
         every = k.review
-        words = ", ".join(f"`{g.name}` after about {info['days'] / UNIT_DAYS['day']:.0f} days"
-                          f"{' (estimated)' if info['source'] == 'estimated' else ''}" for g, info in slow)
+        from metricsense.data.table import UNIT_DAYS
+
+        words = ", ".join(f"`{g.name}` after about {info.days / UNIT_DAYS['day']:.0f} days"
+                          f"{' (estimated)' if info.source == 'estimated' else ''}" for g, info in slow)
         yield ctx.report(
             every,
             f"`{k.name}` is reviewed every {every.count} {every.unit}{'s' if every.count != 1 else ''} "
-            f"(about {review['every_days']:.0f} days), but its levers show their effect later: {words}",
-            related=[(g, f"lag {'declared' if info['source'] == 'declared' else 'estimated from the data'}")
+            f"(about {review.every_days:.0f} days), but its levers show their effect later: {words}",
+            related=[(g, f"lag {'declared' if info.source == 'declared' else 'estimated from the data'}")
                      for g, info in slow],
             help="review at least as slowly as the slowest lever, or review a leading indicator",
-            evidence={"review_days": review["every_days"],
-                      "lags": {g.name: {kk: v for kk, v in info.items()} for g, info in slow}},
+            evidence={"review_days": review.every_days,
+                      "lags": {g.name: info.to_json() for g, info in slow}},
         )
 
 
@@ -528,4 +530,4 @@ def metricsense_register_rules(register):
         register(r)
 
 
-__all__ = ["MAD_SCALE", "noise_of", "phi", "robust_noise", "trigger_noise"]
+__all__ = ["MAD_SCALE", "noise_of", "own_values", "phi", "robust_noise", "trigger_noise"]

@@ -9,9 +9,310 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from metricsense.analysis import Record, plain
+
+# ---- structure ------------------------------------------------------------------------------
+# What the spec says, counted before any data is read (MS0xx).
+
+
+@dataclass(frozen=True)
+class StructureAnalysis(Record):
+    """Counts of the spec's statements and the structural rank of its `responds` graph."""
+
+    name: ClassVar[str] = "structure"
+
+    kpis: int
+    levers: int
+    disturbances: int
+    failures: Mapping[str, int]       # per level (input, process, output, outcome)
+    kpis_by_kind: Mapping[str, int]   # per level
+    declared_gains: int               # `responds` entries on declared levers
+    structural_rank: int              # a maximum matching of KPIs to the levers that move them
+    triggers: int
+    trust_signals: int
+
+
+# ---- correlation ----------------------------------------------------------------------------
+# The KPI correlation matrix at the default options (MS1xx).
+
+
+@dataclass(frozen=True)
+class CorrelationAnalysis(Record):
+    """The correlation of the KPIs with data, on period-to-period changes or levels."""
+
+    name: ClassVar[str] = "correlation"
+
+    basis: str                          # "changes" or "levels"
+    method: str                         # "pearson" or "spearman"
+    kpis: tuple[str, ...]
+    matrix: list[list[float | None]]    # KPI x KPI, None where a pair has too few shared periods
+    n: list[list[int]]                  # shared periods per pair
+    effective_number: float | None      # participation ratio of the usable KPIs
+    effective_of: int                   # how many KPIs it is computed on
+    effective_kpis: tuple[str, ...]
+
+
+# ---- gain -----------------------------------------------------------------------------------
+# The gain matrix (KPIs x levers), declared by `responds` or estimated from data (MS2xx).
+
+
+@dataclass(frozen=True)
+class EstimatedGains(Record):
+    """Standardised least-squares gains of KPI changes on lever changes."""
+
+    kpis: tuple[str, ...]
+    levers: tuple[str, ...]
+    matrix: list[list[float | None]]
+    se: list[list[float | None]]        # standard errors
+    n: list[int]                        # periods used per KPI
+    lag: int
+
+
+@dataclass(frozen=True)
+class GainAnalysis(Record):
+    """The gain matrix with its conditioning, rank, relative gain array and suggested pairing."""
+
+    name: ClassVar[str] = "gain"
+
+    kpis: tuple[str, ...]
+    levers: tuple[str, ...]
+    matrix: list[list[float | None]]
+    source: str                                   # "declared" or "estimated"
+    condition_number: float | None
+    scaled_condition_number: float | None         # after Ruiz equilibration
+    minimized_condition_number: float | None      # square, full rank, up to MINIMIZED_MAX KPIs
+    rank: int
+    singular_values: list[float | None]
+    rga: list[list[float | None]]
+    suggested_pairing: Mapping[str, str]          # KPI -> lever
+    rga_number: float | None
+    estimated: EstimatedGains | None = None       # estimates beside declared gains, with data
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if self.estimated is None:
+            del out["estimated"]  # the key is absent, not null, when nothing was estimated
+        return out
+
+
+# ---- noise ----------------------------------------------------------------------------------
+# Targets, triggers and reviews against each series' normal variation (MS3xx). The per-trigger
+# and per-comparison results are mappings whose keys depend on how far the evaluation got (their
+# "status"); they are typed below, and only the noise rules read them.
+
+
+class ComparisonNoise(TypedDict, total=False):
+    """One comparison of a trigger condition against the noise (keys in this order, as far as it got)."""
+
+    status: str
+    threshold: float
+    op: str
+    values: str                 # "levels" or "changes"
+    noise: float | None
+    observed: int
+    units: int
+    units_past: int
+    level: float | None
+    distance: float | None
+    distance_in_noise: float | None
+    rate: float                 # false-alarm rate per period
+
+
+class TriggerNoise(TypedDict, total=False):
+    """One trigger's false-alarm rate (keys in this order, as far as it got)."""
+
+    trigger: str
+    for_periods: int
+    join: str                   # "and" or "or"
+    comparisons: list[ComparisonNoise]
+    status: str
+    rate: float
+    rate_per_run: float
+    kpis: list[str]
+
+
+@dataclass(frozen=True)
+class LagNoise(Record):
+    """How long a lever takes to move a KPI: declared, or estimated from data."""
+
+    days: float | None
+    source: str                      # "declared" or "estimated"
+    periods: int | None = None       # the estimate only: lag in periods, its correlation and n
+    correlation: float | None = None
+    n: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if self.source != "estimated":
+            for key in ("periods", "correlation", "n"):
+                del out[key]
+        return out
+
+
+@dataclass(frozen=True)
+class ReviewNoise(Record):
+    """A KPI's review cadence and its levers' lags, in days."""
+
+    every_days: float | None
+    lags: Mapping[str, LagNoise]
+
+
+@dataclass(frozen=True)
+class KpiNoise(Record):
+    """One KPI's noise, level and target gap (with data), review and triggers.
+
+    The data part is present when ``changes`` is not None, the target part when ``target`` is
+    not None; either may be absent (a KPI with a review and no data has only ``review``).
+    """
+
+    noise: float | None = None         # 1.4826 x MAD of the period-to-period changes
+    changes: int | None = None         # how many changes went into it
+    level: float | None = None         # median of the last `level_periods` values
+    level_periods: int | None = None
+    segments: int | None = None
+    target: float | None = None
+    comparison: str | None = None
+    target_gap: float | None = None    # target - level
+    gap_in_noise: float | None = None  # |gap| / noise
+    met: bool | None = None
+    review: ReviewNoise | None = None
+    triggers: Mapping[str, TriggerNoise] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.changes is not None:
+            out.update(noise=self.noise, changes=self.changes, level=self.level,
+                       level_periods=self.level_periods, segments=self.segments)
+        if self.target is not None:
+            out.update(target=self.target, comparison=self.comparison, target_gap=self.target_gap,
+                       gap_in_noise=self.gap_in_noise, met=self.met)
+        if self.review is not None:
+            out["review"] = self.review.to_json()
+        if self.triggers is not None:
+            out["triggers"] = plain(self.triggers)
+        return out
+
+
+@dataclass(frozen=True)
+class NoiseAnalysis(Record):
+    """Per KPI (with data or a review), its noise entry; JSON: KPI name -> entry."""
+
+    name: ClassVar[str] = "noise"
+
+    kpis: Mapping[str, KpiNoise]
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: e.to_json() for k, e in self.kpis.items()}
+
+
+#: ``analysis["noise_options"]``: rule code -> the noise analysis under that rule's options, when
+#: they differ from the defaults the ``noise`` record is computed with.
+NoiseOptions = dict[str, NoiseAnalysis]
+
+
+# ---- distortion -----------------------------------------------------------------------------
+# Campbell's law looked for in the data (MS4xx): bunching at the target, output and outcome
+# diverging, variance collapsing. Each test's result is a mapping keyed by how far it got.
+
+
+class BunchingTest(TypedDict, total=False):
+    """McCrary's density test at the target (keys in this order, as far as it got)."""
+
+    n: int
+    cutoff: float
+    meets: str                  # "above" or "below"
+    status: str
+    bin: float
+    support_step: float | None
+    boundary: float
+    bandwidth: float
+    f_below: float | None
+    f_above: float | None
+    bins_used: list[int]
+    theta: float
+    se: float
+    z: float
+    p: float
+    units: int | None
+
+
+class VarianceTest(TypedDict, total=False):
+    """Variance before and after the target was set, Brown-Forsythe's test."""
+
+    of: str
+    before: float
+    after: float
+    ratio: float | None
+    n_before: int
+    n_after: int
+    t: float
+    df: int
+    F: float
+    p: float | None
+
+
+class DivergenceTest(TypedDict, total=False):
+    """An outcome's mean prediction residual from its output after the target was set."""
+
+    n_before: int
+    n_after: int
+    status: str
+    intercept: float
+    slope: float
+    residual_sd: float
+    mean_residual: float
+    se: float
+    t: float
+    df: int
+    rho: float
+    t_adjusted: float
+    output_change: float
+    outcome_change: float
+    p: float | None
+    p_iid: float | None
+    theory_holds: bool
+
+
+@dataclass(frozen=True)
+class KpiDistortion(Record):
+    """One KPI's distortion tests, split where its target was set (or why it could not be split)."""
+
+    set: str | None = None             # the first "after" period
+    set_from: str | None = None        # "target_set" or "midpoint"
+    bunching: BunchingTest | None = None
+    variance: VarianceTest | None = None
+    divergence: Mapping[str, DivergenceTest] | None = None  # per outcome KPI
+    status: str | None = None          # why there is no split (then nothing else is set)
+
+    def to_json(self) -> dict[str, Any]:
+        if self.set is None:
+            return {"status": self.status}
+        out: dict[str, Any] = {"set": self.set, "set_from": self.set_from}
+        for key in ("bunching", "variance", "divergence"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = plain(value)
+        return out
+
+
+@dataclass(frozen=True)
+class DistortionAnalysis(Record):
+    """Per KPI with data, its distortion tests; JSON: KPI name -> entry."""
+
+    name: ClassVar[str] = "distortion"
+
+    kpis: Mapping[str, KpiDistortion]
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: e.to_json() for k, e in self.kpis.items()}
+
+
+#: ``analysis["distortion_options"]``: rule code -> the distortion analysis under that rule's
+#: `target_set` or `min_periods`, when they differ from the defaults.
+DistortionOptions = dict[str, DistortionAnalysis]
+
 
 # ---- trust ----------------------------------------------------------------------------------
 # What may be shown of a trust survey, decided once, by the trust evaluator: a group below the

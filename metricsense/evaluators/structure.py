@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
+from metricsense.evaluators.common import spec_anchor
+from metricsense.evaluators.records import StructureAnalysis
 from metricsense.hookspecs import hookimpl
 from metricsense.model import (
     FUNCTIONS,
@@ -33,17 +35,6 @@ def names(items) -> str:
     if len(quoted) <= 1:
         return "".join(quoted)
     return ", ".join(quoted[:-1]) + " and " + quoted[-1]
-
-
-def _spec_anchor(spec: Document):
-    """Where a whole-spec finding points: the mission, else the first statement, else line 1."""
-    if spec.mission is not None:
-        return spec.mission
-    if spec.statements:
-        return spec.statements[0]
-    from metricsense.span import Span
-
-    return Span.point(spec.files[0] if spec.files else spec.root)
 
 
 # ---- structural analysis: computed once, shown in the JSON, read by the rules ----------------
@@ -93,27 +84,32 @@ def overdetermined(kpis: list[str], edges: dict[str, list[str]]) -> tuple[list[s
     return [k for k in kpis if k in seen_k], sorted(seen_l)
 
 
-def structure_of(spec: Document) -> dict:
+def structure_of(spec: Document) -> StructureAnalysis:
     levers = {lv.name for lv in spec.levers}
     kpis = [k.name for k in spec.kpis]
     edges = {k.name: [g.name for g in k.responds if g.name in levers] for k in spec.kpis}
     matched = max_matching(kpis, edges)
-    return {
-        "kpis": len(kpis),
-        "levers": len(levers),
-        "disturbances": len(spec.disturbances),
-        "failures": {level: sum(f.level == level for f in spec.failures) for level in LEVELS},
-        "kpis_by_kind": {level: sum(k.kind == level for k in spec.kpis) for level in LEVELS},
-        "declared_gains": sum(len(e) for e in edges.values()),
-        "structural_rank": len(matched),
-        "triggers": len(spec.triggers),
-        "trust_signals": len(spec.trusts),
-    }
+    return StructureAnalysis(
+        kpis=len(kpis),
+        levers=len(levers),
+        disturbances=len(spec.disturbances),
+        failures={level: sum(f.level == level for f in spec.failures) for level in LEVELS},
+        kpis_by_kind={level: sum(k.kind == level for k in spec.kpis) for level in LEVELS},
+        declared_gains=sum(len(e) for e in edges.values()),
+        structural_rank=len(matched),
+        triggers=len(spec.triggers),
+        trust_signals=len(spec.trusts),
+    )
+
+
+@hookimpl
+def metricsense_register_analyses(register):
+    register(StructureAnalysis.name, StructureAnalysis)
 
 
 @hookimpl
 def metricsense_analyze(spec, analysis):
-    analysis["structure"] = structure_of(spec)
+    analysis[StructureAnalysis.name] = structure_of(spec)
 
 
 # ---- names ----------------------------------------------------------------------------------
@@ -286,7 +282,7 @@ def missing_mission(ctx) -> Iterator[Diagnostic]:
     ```
     """
     if ctx.spec.mission is None:
-        yield ctx.report(_spec_anchor(ctx.spec), "the spec declares no mission",
+        yield ctx.report(spec_anchor(ctx.spec), "the spec declares no mission",
                          help='start with `mission "..." { why "..." }`: what the KPIs are for')
 
 
@@ -418,7 +414,7 @@ def more_kpis_than_levers(ctx) -> Iterator[Diagnostic]:
         f"({names(levers)}): {names(group)} cannot be moved independently",
         related=[(by_name[k], "competes for the same levers") for k in group[1:]],
         help="add a lever that moves one of them alone, or keep fewer of them as targets",
-        evidence={"kpis": group, "levers": levers, "structural_rank": ctx.analysis["structure"]["structural_rank"]},
+        evidence={"kpis": group, "levers": levers, "structural_rank": StructureAnalysis.of(ctx.analysis).structural_rank},
     )
 
 
@@ -449,7 +445,7 @@ def failure_level_uncovered(ctx) -> Iterator[Diagnostic]:
     missing = [lv for lv in LEVELS if lv not in present]
     if missing and (ctx.spec.kpis or ctx.spec.failures):
         yield ctx.report(
-            _spec_anchor(ctx.spec),
+            spec_anchor(ctx.spec),
             f"no key failure is named at the {names(missing)} level{'s' if len(missing) > 1 else ''}",
             help=f'name what would go wrong there: `failure NAME "..." at {missing[0]}`',
             evidence={"missing_levels": missing},
@@ -505,7 +501,7 @@ def no_relationship_kpis(ctx) -> Iterator[Diagnostic]:
     kpis = ctx.spec.kpis
     if kpis and not any(k.focus == "relationships" for k in kpis):
         yield ctx.report(
-            _spec_anchor(ctx.spec),
+            spec_anchor(ctx.spec),
             (f"all {len(kpis)} KPIs measure results; none measures relationships" if len(kpis) > 1 else f"the only KPI, `{kpis[0].name}`, measures results, not relationships"),
             help="add a KPI with `focus relationships` (trust, development, collaboration)",
         )

@@ -33,7 +33,7 @@ def analyse(kpis: list[str], levers: list[str], g: np.ndarray) -> dict[str, Any]
     """Condition number (inf when rank-deficient), rank, singular values and RGA of ``g``."""
     out: dict[str, Any] = {"kpis": kpis, "levers": levers, "matrix": g.tolist(), "source": "declared",
                            "condition_number": None, "rank": 0, "singular_values": [], "rga": None}
-    from metricsense.evaluators.decoupling import usable_scale
+    from metricsense.evaluators.common import usable_scale
 
     if g.size == 0 or not usable_scale(g):
         return out  # gains of 1e999 or 1e-320: their inverse and squares overflow or underflow

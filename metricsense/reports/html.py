@@ -13,7 +13,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from metricsense.evaluators.records import TriggersAnalysis, TrustAnalysis, TrustSignalAnalysis
+from metricsense.evaluators.records import (
+    CorrelationAnalysis,
+    GainAnalysis,
+    StructureAnalysis,
+    TriggersAnalysis,
+    TrustAnalysis,
+    TrustSignalAnalysis,
+)
 from metricsense.reports import gains
 from metricsense.reports.svg import esc, gap_bars, heatmap, line_chart
 
@@ -104,12 +111,12 @@ def gain_figures(g: dict, doc, title: str) -> list[str]:
     return ['<div class="grid">', *figs, "</div>"]
 
 
-def _correlation(corr: dict) -> list[str]:
-    kpis, matrix = corr.get("kpis") or [], corr.get("matrix") or []
+def _correlation(corr: CorrelationAnalysis) -> list[str]:
+    kpis, matrix = list(corr.kpis), corr.matrix or []
     if not kpis:
         return []
-    eff = corr.get("effective_number")
-    caption = f"{esc(corr.get('method', 'correlation'))} correlation of {esc(corr.get('basis', 'the series'))}"
+    eff = corr.effective_number
+    caption = f"{esc(corr.method)} correlation of {esc(corr.basis)}"
     if eff is not None:
         caption += f"; effective number of KPIs {esc(_fmt(eff))} of {len(kpis)}"
     return ["<h3>KPI correlation</h3>",
@@ -178,30 +185,36 @@ def spec_section(root: str, analysis: dict, doc) -> list[str]:
     out = [f'<section class="spec"><h2>{esc(root)}</h2>']
     if doc is not None and doc.mission is not None:
         out.append(f'<p class="mission"><strong>Mission:</strong> {esc(doc.mission.text)}</p>')
-    s = analysis.get("structure") or {}
-    if s:
-        cells = [("KPIs", s.get("kpis")), ("levers", s.get("levers")), ("disturbances", s.get("disturbances")),
-                 ("structural rank", s.get("structural_rank")), ("triggers", s.get("triggers")),
-                 ("trust signals", s.get("trust_signals"))]
-        failures = s.get("failures") or {}
-        cells += [(f"failures at {k}", v) for k, v in failures.items()]
+    s = StructureAnalysis.of(analysis)
+    if s is not None:
+        cells = [("KPIs", s.kpis), ("levers", s.levers), ("disturbances", s.disturbances),
+                 ("structural rank", s.structural_rank), ("triggers", s.triggers),
+                 ("trust signals", s.trust_signals)]
+        cells += [(f"failures at {k}", v) for k, v in s.failures.items()]
         out.append("<table class=\"structure\"><tbody>" + "".join(
             f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in cells if v is not None) + "</tbody></table>")
     if doc is not None:
         out += kpi_table(doc)
         out.append("<h3>Declared gain matrix</h3>")
         out += gain_figures(gains.declared(doc), doc, "Declared gains (responds)")
-    gain = analysis.get("gain")
+    gain = GainAnalysis.of(analysis)
     # The decoupling analysis holds the declared gains (drawn above) or, without declarations,
-    # gains estimated from data; estimates beside declarations sit under "estimated".
-    est = None
-    if isinstance(gain, dict):
-        est = gain if gain.get("source") == "estimated" else gain.get("estimated")
-    if isinstance(est, dict) and est.get("matrix") is not None:
+    # gains estimated from data; estimates beside declarations sit under `estimated` (which has
+    # no conditioning of its own).
+    est: dict[str, Any] | None = None
+    if gain is not None and gain.source == "estimated":
+        est = {"kpis": list(gain.kpis), "levers": list(gain.levers), "matrix": gain.matrix,
+               "condition_number": gain.condition_number, "rank": gain.rank, "rga": gain.rga,
+               "scaled_condition_number": gain.scaled_condition_number}
+    elif gain is not None and gain.estimated is not None:
+        e = gain.estimated
+        est = {"kpis": list(e.kpis), "levers": list(e.levers), "matrix": e.matrix}
+    if est is not None and est["matrix"] is not None:
         out.append("<h3>Gain matrix estimated from data</h3>")
         out += gain_figures(est, doc, "Estimated gains")
-    if isinstance(analysis.get("correlation"), dict):
-        out += _correlation(analysis["correlation"])
+    corr = CorrelationAnalysis.of(analysis)
+    if corr is not None:
+        out += _correlation(corr)
     triggers, trust = TriggersAnalysis.of(analysis), TrustAnalysis.of(analysis)
     if triggers is not None:
         out += _series(doc, triggers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from metricsense.evaluators.records import CorrelationAnalysis, StructureAnalysis
 from metricsense.reports import gains
 
 
@@ -45,18 +46,18 @@ def render_markdown(report, options=None) -> str:
     if getattr(report, "segments", None) is not None:
         out += segments_table(report.segments)
     for root, analysis in report.analysis.items():
-        s = analysis.get("structure") or {}
+        s = StructureAnalysis.of(analysis)
         doc = report.documents.get(root)
         out += [f"### `{cell(root)}`", ""]
-        rows = [("KPIs", s.get("kpis")), ("levers", s.get("levers")), ("disturbances", s.get("disturbances")),
-                ("structural rank", s.get("structural_rank"))]
+        rows = [("KPIs", s.kpis), ("levers", s.levers), ("disturbances", s.disturbances),
+                ("structural rank", s.structural_rank)] if s is not None else []
         if doc is not None:
             g = gains.declared(doc)
             rows.append(("condition number (declared gains)", gains.format_condition(g["condition_number"])))
-        corr = analysis.get("correlation")
-        if corr and corr.get("effective_number") is not None:
-            rows.append(("effective number of KPIs", f"{corr['effective_number']:.2f}"))
-        failures = s.get("failures")
+        corr = CorrelationAnalysis.of(analysis)
+        if corr is not None and corr.effective_number is not None:
+            rows.append(("effective number of KPIs", f"{corr.effective_number:.2f}"))
+        failures = s.failures if s is not None else None
         if failures:
             rows.append(("key failures by level", ", ".join(f"{k} {v}" for k, v in failures.items())))
         out += ["| measure | value |", "|---|---|"]

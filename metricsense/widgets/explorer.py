@@ -23,7 +23,7 @@ import ipywidgets as w
 from traitlets import Any as AnyTrait
 from traitlets import Dict, Float, HasTraits, List, Unicode, observe
 
-from metricsense.evaluators.records import TriggersAnalysis, TrustAnalysis
+from metricsense.evaluators.records import CorrelationAnalysis, GainAnalysis, TriggersAnalysis, TrustAnalysis
 from metricsense.model import KPI, LEVELS, Lever
 from metricsense.reports.svg import esc, gap_bars, heatmap, line_chart
 from metricsense.widgets.display import diagnostics_html, wrap
@@ -101,10 +101,11 @@ class ExplorerModel(HasTraits):
         self.overview = self._overview()
         self.families = sorted({family(d.code) for d in self._own_diagnostics()})
         self._filter()
-        self.correlation = dict(analysis.get("correlation") or {})
+        corr = CorrelationAnalysis.of(analysis)
+        self.correlation = corr.to_json() if corr is not None else {}
         self._cluster()
-        gain = analysis.get("gain") or {}
-        self.kpis, self.levers = list(gain.get("kpis") or []), list(gain.get("levers") or [])
+        gain = GainAnalysis.of(analysis)
+        self.kpis, self.levers = (list(gain.kpis), list(gain.levers)) if gain is not None else ([], [])
         with self.hold_trait_notifications():
             self.kpis_on, self.levers_on = list(self.kpis), list(self.levers)
         self._decouple()
@@ -204,26 +205,26 @@ class ExplorerModel(HasTraits):
         from metricsense.evaluators.decoupling import declared_gains, gain_analysis
         from metricsense.reports import gains
 
-        full = (self.report.analysis.get(self.spec) or {}).get("gain") or {}
-        if not full:
+        full = GainAnalysis.of(self.report.analysis.get(self.spec) or {})
+        if full is None:
             self.decoupling = {}
             return
         sub = self._sub_document()
-        if full.get("source") == "declared":
+        if full.source == "declared":
             k, lv, g = declared_gains(sub)
             names_k, names_l = [x.name for x in k], [x.name for x in lv]
         else:  # estimated from data: the report's estimate, restricted
-            rows = [i for i, n in enumerate(full["kpis"]) if n in self.kpis_on]
-            cols = [j for j, n in enumerate(full["levers"]) if n in self.levers_on]
-            m = np.array([[np.nan if v is None else v for v in row] for row in full["matrix"]], dtype=float)
+            rows = [i for i, n in enumerate(full.kpis) if n in self.kpis_on]
+            cols = [j for j, n in enumerate(full.levers) if n in self.levers_on]
+            m = np.array([[np.nan if v is None else v for v in row] for row in full.matrix], dtype=float)
             g = m[np.ix_(rows, cols)] if rows and cols else np.zeros((0, 0))
-            names_k, names_l = [full["kpis"][i] for i in rows], [full["levers"][j] for j in cols]
+            names_k, names_l = [full.kpis[i] for i in rows], [full.levers[j] for j in cols]
         left_out = [n for n in self.kpis_on if n not in names_k]
         # First, at once: condition number, rank and RGA from the kernels.
         quick = gains.analyse(names_k, names_l, g) if g.size and np.isfinite(g).all() else {
             "kpis": names_k, "levers": names_l, "matrix": g.tolist(), "condition_number": None, "rank": 0,
             "rga": None, "singular_values": []}
-        quick["source"] = full.get("source")
+        quick["source"] = full.source
         quick["scaled_condition_number"] = (float(kernels.equilibrated_condition_number(g))
                                             if g.size and np.isfinite(g).all() and quick["rank"] == min(g.shape)
                                             else None)
@@ -233,13 +234,13 @@ class ExplorerModel(HasTraits):
         if not g.size:
             return
         # Then the evaluator's analysis, which searches the pairing with the smallest RGA number.
-        result = gain_analysis(sub, self.data if full.get("source") != "declared" else None)
+        result = gain_analysis(sub, self.data if full.source != "declared" else None)
         done = dict(quick, pending=False)
         if result is not None:
-            done.update({k: result.get(k) for k in ("suggested_pairing", "rga_number", "rga",
-                                                     "minimized_condition_number")})
-            if result.get("scaled_condition_number") is not None:
-                done["scaled_condition_number"] = result["scaled_condition_number"]
+            done.update({"suggested_pairing": dict(result.suggested_pairing), "rga_number": result.rga_number,
+                         "rga": result.rga, "minimized_condition_number": result.minimized_condition_number})
+            if result.scaled_condition_number is not None:
+                done["scaled_condition_number"] = result.scaled_condition_number
         self.decoupling = done
 
     # ---- conversations -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import metricsense
+from metricsense.evaluators.records import CorrelationAnalysis, GainAnalysis
 from support import require
 
 CASES = Path(__file__).parent / "cases"
@@ -19,14 +20,22 @@ def analysis(report):
     return spec
 
 
+def correlation(report) -> CorrelationAnalysis:
+    return CorrelationAnalysis.of(analysis(report))
+
+
+def gain(report) -> GainAnalysis:
+    return GainAnalysis.of(analysis(report))
+
+
 def test_correlation_matrix_matches_pandas_on_changes():
     pd = require("pandas")
     report = metricsense.check(CASES / "MS101" / "fail.msense", config={})
-    corr = analysis(report)["correlation"]
+    corr = correlation(report)
     frame = pd.read_csv(CASES / "MS101" / "kpis.csv")
     expected = frame[["lead", "cycle", "nps"]].diff().corr()
-    np.testing.assert_allclose(np.array(corr["matrix"], dtype=float), expected.to_numpy(), rtol=1e-12, atol=1e-14)
-    assert corr["basis"] == "changes" and corr["method"] == "pearson" and corr["kpis"] == ["lead", "cycle", "nps"]
+    np.testing.assert_allclose(np.array(corr.matrix, dtype=float), expected.to_numpy(), rtol=1e-12, atol=1e-14)
+    assert corr.basis == "changes" and corr.method == "pearson" and corr.kpis == ("lead", "cycle", "nps")
     (d,) = [d for d in report.diagnostics if d.code == "MS101"]
     pair = d.evidence["pairs"][0]
     r, n = pair["r"], pair["n"]
@@ -50,10 +59,10 @@ def test_levels_basis_and_spearman_options():
 
 def test_effective_number_is_the_participation_ratio():
     report = metricsense.check(CASES / "MS102" / "fail.msense", config={})
-    corr = analysis(report)["correlation"]
-    r = np.array(corr["matrix"], dtype=float)
+    corr = correlation(report)
+    r = np.array(corr.matrix, dtype=float)
     eigen = np.linalg.eigvalsh(r)
-    assert corr["effective_number"] == pytest.approx(eigen.sum() ** 2 / (eigen ** 2).sum(), rel=1e-10)
+    assert corr.effective_number == pytest.approx(eigen.sum() ** 2 / (eigen ** 2).sum(), rel=1e-10)
     # The textbook case: p KPIs with equal correlation rho give p / (1 + (p - 1) rho^2).
     from metricsense import kernels
 
@@ -64,19 +73,19 @@ def test_effective_number_is_the_participation_ratio():
 
 def test_gain_analysis_of_declared_gains_matches_numpy():
     report = metricsense.check(CASES / "MS201" / "fail.msense", config={})
-    gain = analysis(report)["gain"]
+    g_ = gain(report)
     g = np.array([[-0.5, -0.45], [-0.5, -0.5]])
-    assert gain["source"] == "declared" and gain["kpis"] == ["lead_time", "change_fail"]
-    np.testing.assert_allclose(gain["matrix"], g)
+    assert g_.source == "declared" and g_.kpis == ("lead_time", "change_fail")
+    np.testing.assert_allclose(g_.matrix, g)
     sv = np.linalg.svd(g, compute_uv=False)
-    assert gain["condition_number"] == pytest.approx(np.linalg.cond(g), rel=1e-12)
-    np.testing.assert_allclose(gain["singular_values"], sv, rtol=1e-12)
+    assert g_.condition_number == pytest.approx(np.linalg.cond(g), rel=1e-12)
+    np.testing.assert_allclose(g_.singular_values, sv, rtol=1e-12)
     rga = g * np.linalg.inv(g).T
-    np.testing.assert_allclose(gain["rga"], rga, rtol=1e-10)
+    np.testing.assert_allclose(g_.rga, rga, rtol=1e-10)
     # 2x2: the minimized condition number has a closed form in the RGA (Grosdidier et al. 1985).
     l1 = np.abs(rga).sum(axis=0).max()
-    assert gain["minimized_condition_number"] == pytest.approx(l1 + math.sqrt(l1 * l1 - 1), rel=1e-9)
-    assert gain["rank"] == 2
+    assert g_.minimized_condition_number == pytest.approx(l1 + math.sqrt(l1 * l1 - 1), rel=1e-9)
+    assert g_.rank == 2
 
 
 def test_rank_deficiency_names_the_left_null_space():
@@ -86,37 +95,37 @@ def test_rank_deficiency_names_the_left_null_space():
     w = np.array([combo["weights"]["visits"], combo["weights"]["signups"]])
     g = np.array([[1.0, 0.5], [0.2, 0.1]])
     np.testing.assert_allclose(w @ g, 0, atol=1e-12)  # no lever moves it
-    assert analysis(report)["gain"]["rank"] == 1
+    assert gain(report).rank == 1
 
 
 def test_rga_pairing_suggestion_minimises_the_rga_number():
     report = metricsense.check(CASES / "MS203" / "fail.msense", config={})
-    gain = analysis(report)["gain"]
-    rga = np.array(gain["rga"])
+    g_ = gain(report)
+    rga = np.array(g_.rga)
     scores = {}
     for perm in ([0, 1], [1, 0]):
         p = np.zeros((2, 2))
         p[[0, 1], perm] = 1
         scores[tuple(perm)] = np.abs(rga - p).sum()
     best = min(scores, key=scores.get)
-    assert gain["rga_number"] == pytest.approx(scores[best], rel=1e-12)
-    assert gain["suggested_pairing"] == {k: gain["levers"][j] for k, j in zip(gain["kpis"], best)}
+    assert g_.rga_number == pytest.approx(scores[best], rel=1e-12)
+    assert g_.suggested_pairing == {k: g_.levers[j] for k, j in zip(g_.kpis, best)}
     assert any(d.code == "MS203" for d in report.diagnostics)
 
 
 def test_estimated_gains_match_a_standardised_least_squares_fit():
     pd = require("pandas")
     report = metricsense.check(CASES / "MS205" / "fail.msense", config={})
-    est = analysis(report)["gain"]["estimated"]
+    est = gain(report).estimated
     frame = pd.read_csv(CASES / "MS205" / "kpis.csv").drop(columns="period").diff().dropna()
     x = np.column_stack([np.ones(len(frame)), frame["support_hours"]])
     coef, *_ = np.linalg.lstsq(x, frame["csat"].to_numpy(), rcond=None)
     standardised = coef[1] * frame["support_hours"].std() / frame["csat"].std()
-    assert est["matrix"][0][0] == pytest.approx(standardised, rel=1e-10)
+    assert est.matrix[0][0] == pytest.approx(standardised, rel=1e-10)
     resid = frame["csat"].to_numpy() - x @ coef
     se = math.sqrt(resid @ resid / (len(frame) - 2) * np.linalg.inv(x.T @ x)[1, 1])
-    assert est["se"][0][0] == pytest.approx(se * frame["support_hours"].std() / frame["csat"].std(), rel=1e-10)
-    assert est["n"] == [len(frame)]
+    assert est.se[0][0] == pytest.approx(se * frame["support_hours"].std() / frame["csat"].std(), rel=1e-10)
+    assert est.n == [len(frame)]
 
 
 def test_conflicting_lever_uses_the_desired_direction():
@@ -175,12 +184,12 @@ def test_the_gain_analysis_is_scale_free_down_to_its_bound():
     # smallest scale the analysis accepts gives what unit gains give, computed here with NumPy.
     g = np.array([[1.0, 2.0], [3.0, -1.0]])
     rga = g * np.linalg.inv(g).T
-    small = analysis(metricsense.check(_gains_spec("1e-149"), config={}))["gain"]
-    np.testing.assert_allclose(np.array(small["matrix"]) / 1e-149, g, rtol=1e-12)
-    np.testing.assert_allclose(small["rga"], rga, rtol=1e-9)
-    assert small["condition_number"] == pytest.approx(np.linalg.cond(g), rel=1e-9)
-    assert small["rank"] == 2
-    np.testing.assert_allclose(small["singular_values"], 1e-149 * np.linalg.svd(g, compute_uv=False), rtol=1e-9)
+    small = gain(metricsense.check(_gains_spec("1e-149"), config={}))
+    np.testing.assert_allclose(np.array(small.matrix) / 1e-149, g, rtol=1e-12)
+    np.testing.assert_allclose(small.rga, rga, rtol=1e-9)
+    assert small.condition_number == pytest.approx(np.linalg.cond(g), rel=1e-9)
+    assert small.rank == 2
+    np.testing.assert_allclose(small.singular_values, 1e-149 * np.linalg.svd(g, compute_uv=False), rtol=1e-9)
 
 
 def test_the_pairing_search_refuses_nan_costs_instead_of_looping():
@@ -250,13 +259,13 @@ def test_the_minimized_condition_number_is_searched_up_to_100_kpis(n):
 
     lines = [f'lever l{j} "L{j}"' for j in range(n)]
     lines += [f'kpi k{i} "K{i}" {{ responds l{i} +1, l{(i + 1) % n} +0.5 }}' for i in range(n)]
-    gain = analysis(metricsense.check("\n".join(lines) + "\n", config={"select": ["MS201"]}))["gain"]
+    g_ = gain(metricsense.check("\n".join(lines) + "\n", config={"select": ["MS201"]}))
     g = np.eye(n) + 0.5 * np.roll(np.eye(n), 1, axis=1)
-    assert gain["rank"] == n and gain["condition_number"] == pytest.approx(np.linalg.cond(g), rel=1e-9)
+    assert g_.rank == n and g_.condition_number == pytest.approx(np.linalg.cond(g), rel=1e-9)
     if n <= MINIMIZED_MAX:
-        assert 1.0 <= gain["minimized_condition_number"] <= gain["condition_number"] * (1 + 1e-12)
+        assert 1.0 <= g_.minimized_condition_number <= g_.condition_number * (1 + 1e-12)
     else:
-        assert gain["minimized_condition_number"] is None
+        assert g_.minimized_condition_number is None
 
 
 @pytest.mark.parametrize("shape", [(6, 6), (40, 55), (150, 150)])
@@ -284,5 +293,7 @@ def test_effective_number_leaves_out_kpis_without_shared_periods(tmp_path):
     (tmp_path / "m.csv").write_text("period,monthly\n2024-01-31,1\n2024-02-29,2\n2024-03-31,1\n")
     (tmp_path / "k.msense").write_text('mission "M"\ndata "w.csv"\nkpi a "A" { }\nkpi b "B" { }\nkpi c "C" { }\n'
                                        'kpi monthly "M" { data "m.csv" }\n')
-    corr = next(iter(metricsense.check(tmp_path / "k.msense", config={}).analysis.values()))["correlation"]
-    assert corr["effective_number"] is not None and corr["effective_kpis"] == ["a", "b", "c"]
+    from metricsense.evaluators.records import CorrelationAnalysis
+
+    corr = CorrelationAnalysis.of(next(iter(metricsense.check(tmp_path / "k.msense", config={}).analysis.values())))
+    assert corr.effective_number is not None and corr.effective_kpis == ("a", "b", "c")

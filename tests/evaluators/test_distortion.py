@@ -18,6 +18,7 @@ from metricsense.evaluators.distortion import (
     support_step,
     t_sf,
 )
+from metricsense.evaluators.records import DistortionAnalysis
 from support import EXAMPLES, require
 
 CASES = Path(__file__).parent / "cases"
@@ -168,7 +169,7 @@ def test_school_district_bunching_and_divergence():
     found = {d.code: d for d in report.diagnostics if d.code.startswith("MS4")}
     assert found["MS401"].evidence["z"] > 3 and found["MS401"].evidence["units"] == 80
     assert found["MS402"].evidence["outcome"] == "proficiency"
-    assert analysis["distortion"]["class_scores"]["set_from"] == "midpoint"
+    assert DistortionAnalysis.of(analysis).kpis["class_scores"].set_from == "midpoint"
     assert "MS403" not in found
 
 
@@ -177,8 +178,8 @@ def test_target_set_option_moves_the_split():
     report, analysis = _school(config)
     (d,) = [d for d in report.diagnostics if d.code == "MS401"]
     assert d.evidence["set"] == "2024-09-30" and d.evidence["set_from"] == "target_set"
-    assert analysis["distortion_options"]["MS401"]["class_scores"]["bunching"]["n"] == d.evidence["n"]
-    assert analysis["distortion"]["class_scores"]["set_from"] == "midpoint"
+    assert analysis["distortion_options"]["MS401"].kpis["class_scores"].bunching["n"] == d.evidence["n"]
+    assert DistortionAnalysis.of(analysis).kpis["class_scores"].set_from == "midpoint"
 
 
 def test_variance_collapse_recomputed_with_scipy():
@@ -198,5 +199,5 @@ def test_analysis_present_when_no_rule_fires():
     report = metricsense.check(CASES / "MS403" / "pass.msense", config={})
     (analysis,) = report.analysis.values()
     assert not [d for d in report.diagnostics if d.code.startswith("MS4")]
-    assert analysis["distortion"]["honest"]["variance"]["ratio"] > 0.5
+    assert DistortionAnalysis.of(analysis).kpis["honest"].variance["ratio"] > 0.5
     report.to_json()

@@ -146,3 +146,18 @@ def test_never_python_eval(monkeypatch):
     monkeypatch.setattr(builtins, "exec", boom)
     cond, _ = _run('kpi x "X" { }\ntrigger t when x > 1 for 1 period { ask "?" }', {"x": _S([0.0, 2.0])}, 2)
     assert cond[:, 0].tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("count,unit,frequency,periods", [
+    (3, "month", "quarter", 1), (6, "month", "quarter", 2), (1, "year", "quarter", 4), (1, "year", "month", 12),
+    (1, "quarter", "month", 3), (2, "week", "day", 14),
+])
+def test_calendar_units_divide_exactly(count, unit, frequency, periods):
+    # One UNIT_DAYS (data.table) for triggers and the noise evaluator: a month is a twelfth of a
+    # year, so 3 months are exactly a quarter (with 30.44 and 91.31 days they were 2 quarters).
+    from metricsense.data.table import UNIT_DAYS
+    from metricsense.model import Duration
+    from metricsense.span import Span
+
+    assert ex.periods_for(Duration(count, unit, Span.point("<string>")), frequency) == periods
+    assert 3 * UNIT_DAYS["month"] == UNIT_DAYS["quarter"] and 4 * UNIT_DAYS["quarter"] == UNIT_DAYS["year"]

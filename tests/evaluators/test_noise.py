@@ -10,9 +10,14 @@ import pytest
 
 import metricsense
 from metricsense.evaluators.noise import MAD_SCALE, phi, robust_noise
+from metricsense.evaluators.records import KpiNoise, NoiseAnalysis
 from support import EXAMPLES, require
 
 CASES = Path(__file__).parent / "cases"
+
+
+def _kpi(analysis, name: str) -> KpiNoise:
+    return NoiseAnalysis.of(analysis).kpis[name]
 
 
 def _analysis(path, config=None):
@@ -39,14 +44,14 @@ def test_robust_noise_matches_scipy_mad():
 
 def test_target_noise_recomputed_from_the_csv():
     _, analysis = _analysis(CASES / "MS301" / "fail.msense")
-    e = analysis["noise"]["csat"]
+    e = _kpi(analysis, "csat")
     x = np.loadtxt(CASES / "MS301" / "kpis.csv", delimiter=",", skiprows=1, usecols=1)
     d = np.diff(x)
-    assert e["changes"] == len(d)
-    assert e["noise"] == pytest.approx(1.4826 * np.median(np.abs(d - np.median(d))), rel=1e-12)
-    assert e["level"] == pytest.approx(np.median(x[-3:]), rel=1e-12)
-    assert e["target_gap"] == pytest.approx(4.03 - np.median(x[-3:]), rel=1e-12)
-    assert e["gap_in_noise"] < 1.0
+    assert e.changes == len(d)
+    assert e.noise == pytest.approx(1.4826 * np.median(np.abs(d - np.median(d))), rel=1e-12)
+    assert e.level == pytest.approx(np.median(x[-3:]), rel=1e-12)
+    assert e.target_gap == pytest.approx(4.03 - np.median(x[-3:]), rel=1e-12)
+    assert e.gap_in_noise < 1.0
 
 
 def test_trigger_false_alarm_rate_is_the_normal_tail():
@@ -56,7 +61,7 @@ def test_trigger_false_alarm_rate_is_the_normal_tail():
     d = np.diff(x)
     s = stats.median_abs_deviation(d, scale=1 / 1.4826)
     level = np.median(x[-3:])
-    info = analysis["noise"]["queue"]["triggers"]["queue_up"]
+    info = _kpi(analysis, "queue").triggers["queue_up"]
     assert info["rate"] == pytest.approx(stats.norm.sf((52 - level) / s), rel=1e-9)
     (diag,) = [d for d in report.diagnostics if d.code == "MS302"]
     assert diag.evidence["false_alarm_rate"] == pytest.approx(info["rate"], rel=1e-12)
@@ -65,7 +70,7 @@ def test_trigger_false_alarm_rate_is_the_normal_tail():
 
 def test_a_run_of_n_periods_takes_the_nth_power():
     _, analysis = _analysis(CASES / "MS302" / "pass.msense")
-    stuck = analysis["noise"]["queue"]["triggers"]["queue_stuck"]
+    stuck = _kpi(analysis, "queue").triggers["queue_stuck"]
     assert stuck["for_periods"] == 3
     assert stuck["rate_per_run"] == pytest.approx(stuck["rate"] ** 3, rel=1e-12)
     assert stuck["rate"] > 0.1 > stuck["rate_per_run"]  # one period would be noise; three in a row are not
@@ -73,16 +78,16 @@ def test_a_run_of_n_periods_takes_the_nth_power():
 
 def test_segmented_trigger_judged_per_unit_and_past_units_left_out():
     _, analysis = _analysis(EXAMPLES / "school-district" / "school-district.msense")
-    part = analysis["noise"]["class_scores"]["triggers"]["class_below"]["comparisons"][0]
+    part = _kpi(analysis, "class_scores").triggers["class_below"]["comparisons"][0]
     assert part["units"] == 80 and 0 < part["units_past"] < 80
     assert 0 < part["rate"] < 0.5
 
 
 def test_review_against_declared_lags_needs_no_data():
     report, analysis = _analysis(CASES / "MS303" / "fail.msense")
-    e = analysis["noise"]["proficiency"]["review"]
-    assert e["every_days"] == pytest.approx(365.25 / 12)
-    assert e["lags"]["tutoring"] == {"days": pytest.approx(365.25 / 4), "source": "declared"}
+    e = _kpi(analysis, "proficiency").review
+    assert e.every_days == pytest.approx(365.25 / 12)
+    assert e.lags["tutoring"].to_json() == {"days": pytest.approx(365.25 / 4), "source": "declared"}
     (diag,) = [d for d in report.diagnostics if d.code == "MS303"]
     assert diag.evidence["review_days"] == pytest.approx(365.25 / 12)
 
@@ -97,12 +102,12 @@ def test_options_recompute_and_are_recorded():
     report, analysis = _analysis(CASES / "MS301" / "fail.msense", config)
     assert not [d for d in report.diagnostics if d.code == "MS301"]
     x = np.loadtxt(CASES / "MS301" / "kpis.csv", delimiter=",", skiprows=1, usecols=1)
-    assert analysis["noise_options"]["MS301"]["csat"]["level"] == pytest.approx(x[-1])
-    assert analysis["noise"]["csat"]["level_periods"] == 3  # the default analysis stays
+    assert analysis["noise_options"]["MS301"].kpis["csat"].level == pytest.approx(x[-1])
+    assert _kpi(analysis, "csat").level_periods == 3  # the default analysis stays
 
 
 def test_analysis_present_when_no_rule_fires():
     report, analysis = _analysis(CASES / "MS301" / "pass.msense")
     assert not [d for d in report.diagnostics if d.code.startswith("MS3")]
-    assert analysis["noise"]["csat"]["noise"] > 0
+    assert _kpi(analysis, "csat").noise > 0
     report.to_json()  # JSON-safe

@@ -350,10 +350,12 @@ def test_series_without_a_value_give_no_noise_verdict(periods, cell):
     report = metricsense.check(_write(_weekly(periods), {s: [cell] * periods for s in SERIES}), config={})
     assert not [d for d in report.diagnostics if d.code == "MS005"]
     assert not [d for d in report.diagnostics if d.code.startswith("MS3")]
-    noise = next(iter(report.analysis.values()))["noise"]
+    from metricsense.evaluators.records import NoiseAnalysis
+
+    noise = NoiseAnalysis.of(next(iter(report.analysis.values()))).kpis
     for kpi in ("a", "b", "c"):
-        assert noise[kpi]["noise"] is None and noise[kpi]["level"] is None and noise[kpi]["changes"] == 0
-        for info in noise[kpi]["triggers"].values():
+        assert noise[kpi].noise is None and noise[kpi].level is None and noise[kpi].changes == 0
+        for info in noise[kpi].triggers.values():
             assert info["status"] == f"not evaluated: no values for `{kpi}`"
     json.loads(report.to_json(), parse_constant=_refuse_constant)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from metricsense.evaluators.records import (
+    CorrelationAnalysis,
+    GainAnalysis,
     KpiSeries,
     ShownGroup,
     TriggerEvaluation,
@@ -60,11 +62,15 @@ def _shown(group: str, managers: float, team: float, n: int) -> ShownGroup:
 
 # What the evaluators put in report.analysis (hand-made, to draw every picture).
 ANALYSIS = {
-    "correlation": {"basis": "weekly changes", "method": "pearson", "kpis": ["csat", "lead", "backlog"],
-                    "matrix": [[1.0, -0.6, 0.2], [-0.6, 1.0, None], [0.2, None, 1.0]], "effective_number": 2.4},
-    "gain": {"kpis": ["csat", "lead"], "levers": ["deploys", "hours"], "matrix": [[0.25, 0.5], [-0.4, 0.05]],
-             "source": "estimated", "condition_number": 2.1, "scaled_condition_number": 1.7, "rank": 2,
-             "singular_values": [0.7, 0.33], "rga": [[0.06, 0.94], [0.94, 0.06]]},
+    "correlation": CorrelationAnalysis(
+        basis="weekly changes", method="pearson", kpis=("csat", "lead", "backlog"),
+        matrix=[[1.0, -0.6, 0.2], [-0.6, 1.0, None], [0.2, None, 1.0]], n=[[20, 19, 19], [19, 20, 0], [19, 0, 20]],
+        effective_number=2.4, effective_of=3, effective_kpis=("csat", "lead", "backlog")),
+    "gain": GainAnalysis(
+        kpis=("csat", "lead"), levers=("deploys", "hours"), matrix=[[0.25, 0.5], [-0.4, 0.05]],
+        source="estimated", condition_number=2.1, scaled_condition_number=1.7, minimized_condition_number=None,
+        rank=2, singular_values=[0.7, 0.33], rga=[[0.06, 0.94], [0.94, 0.06]],
+        suggested_pairing={"csat": "hours", "lead": "deploys"}, rga_number=0.24),
     "triggers": TriggersAnalysis(
         series={"csat": KpiSeries(periods=tuple(f"2026-W{i:02d}" for i in range(1, 21)),
                                   values=(4.6, 4.5, 4.4, 4.2, 4.1, 4.0, None, 4.3, 4.5, 4.6,

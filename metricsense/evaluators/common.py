@@ -1,0 +1,80 @@
+"""What more than one evaluator family computes: the families never import each other.
+
+NumPy is imported inside the functions: a spec without data never loads it.
+"""
+
+from __future__ import annotations
+
+import math
+
+# ---- structure, correlation, decoupling, noise, distortion ------------------------------------
+
+
+def spec_anchor(spec):
+    """Where a whole-spec finding points: the mission, else the first statement, else line 1."""
+    if spec.mission is not None:
+        return spec.mission
+    if spec.statements:
+        return spec.statements[0]
+    from metricsense.span import Span
+
+    return Span.point(spec.files[0] if spec.files else spec.root)
+
+
+def phi(x: float) -> float:
+    """The standard normal CDF."""
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def changes(values):
+    """Period-to-period changes on each series' own observed periods (gaps are not bridged by NaN).
+
+    The change is placed at the later period; a series observed weekly inside a monthly-and-weekly
+    period index still has a change every week.
+    """
+    import numpy as np
+
+    out = np.full(values.shape, np.nan)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(values.shape[1]):
+            idx = np.flatnonzero(~np.isnan(values[:, j]))
+            if len(idx) > 1:
+                out[idx[1:], j] = np.diff(values[idx, j])
+    # NOTE: a change between values near 1e308 overflows; an infinite change is no change to
+    # learn from (and would make LAPACK print to standard output): it counts as missing.
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def own_values(periods, values):
+    """A series (T,) or block (T, U) on its own periods: rows where it has no value in a gap longer
+    than its usual step are inserted as NaN rows (so a change never jumps a missing period)."""
+    import numpy as np
+
+    from metricsense import expressions as ex
+
+    block = np.asarray(values, dtype=float)
+    if block.ndim == 1:
+        block = block[:, None]
+    rows = ex.own_grid(periods, {"x": block})
+    out = np.full((len(rows), block.shape[1]), np.nan)
+    real = rows >= 0
+    out[real] = block[rows[real]]
+    return out, rows
+
+
+#: The largest gain magnitude a matrix analysis can use: beyond about 1e154 the squares that the
+#: SVD, the scaling and the inverse form overflow, below about 1e-154 they underflow (and below
+#: 2.2e-308 the gains themselves are subnormal, with a few significant bits left).
+GAIN_SCALE = (1e-150, 1e150)
+
+
+def usable_scale(g) -> bool:
+    """Whether the gains are finite and their largest magnitude is zero or within GAIN_SCALE."""
+    import numpy as np
+
+    g = np.asarray(g, dtype=float)
+    if not np.isfinite(g).all():
+        return False
+    top = float(np.abs(g).max(initial=0.0))
+    return top == 0.0 or GAIN_SCALE[0] <= top <= GAIN_SCALE[1]
