@@ -389,7 +389,7 @@ def periods_for(duration, frequency: str | None) -> int:
         return 1
     if duration.unit == "period" or frequency in (None, "period"):
         return max(1, int(duration.count))
-    from metricsense.data.table import UNIT_DAYS
+    from metricsense.model import UNIT_DAYS
 
     step = UNIT_DAYS.get(frequency)
     days = UNIT_DAYS.get(duration.unit)

@@ -30,6 +30,11 @@ class NameRef:
     span: Span
 
 
+#: Days in each calendar unit of a duration (`lag 2 weeks`, `for 3 months`): a month is a twelfth
+#: of a year, so 3 months are exactly a quarter.
+UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
+
+
 @dataclass(frozen=True)
 class Duration:
     count: int

@@ -72,6 +72,7 @@ def test_same_spec_is_no_change():
     assert d["findings"] == {"new": [], "gone": []}
     assert d["kpis"]["added"] == d["kpis"]["removed"] == d["levers"]["added"] == []
     assert d["condition_number"]["old_rank_deficient"] is True
+    assert d["effective_number"]["old"] == d["effective_number"]["new"] > 1  # read from the correlation record
 
 
 def test_effective_number_when_correlation_is_present(tmp_path):

@@ -23,7 +23,7 @@ from metricsense.data.table import (
 )
 from metricsense.model import KPI, DataSource, Document, Ref, walk_expr
 from metricsense.diagnostics import Problem
-from metricsense.evaluators.records import DataSummary, SeriesSummary, SurveySummary
+from metricsense.data.summary import DataSummary, SeriesSummary, SurveySummary
 from metricsense.span import Span
 
 SURVEY_COLUMNS = ("role", "manager_id", "group", "question", "score")

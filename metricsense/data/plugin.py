@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from metricsense.diagnostics import Severity, declare, rules_of
-from metricsense.evaluators.records import DataSummary
+from metricsense.data.summary import DataSummary
 from metricsense.hookspecs import hookimpl
 
 _DOC_TAIL = """

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from metricsense.model import DataSource
+from metricsense.model import UNIT_DAYS, DataSource
 
 
 class DataError(Exception):
@@ -217,11 +217,6 @@ class ReadRequest:
 
 
 # ---- periods ---------------------------------------------------------------------------------
-
-#: Days per unit of a Duration or a data frequency (a month is a twelfth of a Gregorian year, so 3 months
-#: are exactly 1 quarter).
-UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
-
 
 def to_periods(values: np.ndarray, table: Table, column: str) -> np.ndarray:
     """Period keys: datetime64[D] for dates, int64 for integers. A bad value is a DataError."""

@@ -39,7 +39,7 @@ from metricsense.evaluators.records import (
     TriggerNoise,
 )
 from metricsense.hookspecs import hookimpl
-from metricsense.model import KPI, Binary, Call, Document, Duration, Trigger, walk_expr
+from metricsense.model import KPI, UNIT_DAYS, Binary, Call, Document, Duration, Trigger, walk_expr
 
 #: 1 / Phi^-1(3/4) rounded as the literature writes it: MAD -> standard deviation for normal data.
 MAD_SCALE = 1.4826
@@ -79,7 +79,6 @@ def duration_days(d: Duration | None, frequency: str | None) -> float | None:
     """A Duration in days; `N periods` needs the data's frequency (None when it is unknown)."""
     if d is None:
         return None
-    from metricsense.data.table import UNIT_DAYS  # NOTE: here, not at the top: it imports NumPy
 
     if d.unit == "period":
         if frequency in UNIT_DAYS:
@@ -268,7 +267,6 @@ def review_of(kpi: KPI, data, max_lag: int) -> ReviewNoise | None:
     """The review cadence of a KPI and its levers' lags (declared, else estimated), in days."""
     if kpi.review is None:
         return None
-    from metricsense.data.table import UNIT_DAYS
 
     freq = data.frequency if data is not None else None
     every = duration_days(kpi.review, freq)
@@ -506,8 +504,7 @@ def review_faster_than_response(ctx) -> Iterator[Diagnostic]:
         if not slow:
             continue
         every = k.review
-        from metricsense.data.table import UNIT_DAYS
-
+    
         words = ", ".join(f"`{g.name}` after about {info.days / UNIT_DAYS['day']:.0f} days"
                           f"{' (estimated)' if info.source == 'estimated' else ''}" for g, info in slow)
         yield ctx.report(

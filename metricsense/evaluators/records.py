@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypedDict
 
 from metricsense.analysis import Record, plain
+from metricsense.data.summary import DataSummary, SeriesSummary, SurveySummary  # noqa: F401 - named here too
 
 # ---- structure ------------------------------------------------------------------------------
 # What the spec says, counted before any data is read (MS0xx).
@@ -490,45 +491,5 @@ class TriggersAnalysis(Record):
 
 
 # ---- data -----------------------------------------------------------------------------------
-# The data plugin's summary: what was read, from where, over which periods.
-
-
-@dataclass(frozen=True)
-class SeriesSummary:
-    source: str
-    observed: int
-    missing: int
-    first: str | None = None         # the first and last period with a value (None: no value)
-    last: str | None = None
-    segments: int | None = None      # segments of a long series, None when not segmented
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"source": self.source, "observed": self.observed, "missing": self.missing}
-        if self.first is not None:
-            out.update(first=self.first, last=self.last)
-        if self.segments is not None:
-            out["segments"] = self.segments
-        return out
-
-
-@dataclass(frozen=True)
-class SurveySummary:
-    source: str
-
-
-@dataclass(frozen=True)
-class DataSummary(Record):
-    """The data read for a spec: its periods, and per series and survey where it came from."""
-
-    name: ClassVar[str] = "data"
-    periods: int
-    first: str | None
-    last: str | None
-    frequency: str | None
-    series: Mapping[str, SeriesSummary]
-    surveys: Mapping[str, SurveySummary]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"periods": self.periods, "first": self.first, "last": self.last, "frequency": self.frequency,
-                "series": {k: s.to_json() for k, s in self.series.items()},
-                "surveys": {k: plain(s) for k, s in self.surveys.items()}}
+# The data plugin's summary is the data package's own record (metricsense.data.summary), imported
+# above so readers find every built-in record type in this one module.
