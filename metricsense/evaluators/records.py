@@ -197,15 +197,20 @@ class KpiNoise(Record):
 
 
 @dataclass(frozen=True)
-class NoiseAnalysis(Record):
-    """Per KPI (with data or a review), its noise entry; JSON: KPI name -> entry."""
+class PerKpi(Record):
+    """A record that is one entry per KPI; JSON: KPI name -> entry."""
 
-    name: ClassVar[str] = "noise"
-
-    kpis: Mapping[str, KpiNoise]
+    kpis: Mapping[str, Any]
 
     def to_json(self) -> dict[str, Any]:
         return {k: e.to_json() for k, e in self.kpis.items()}
+
+
+@dataclass(frozen=True)
+class NoiseAnalysis(PerKpi):
+    """Per KPI (with data or a review), its noise entry (a KpiNoise)."""
+
+    name: ClassVar[str] = "noise"
 
 
 #: ``analysis["noise_options"]``: rule code -> the noise analysis under that rule's options, when
@@ -299,15 +304,10 @@ class KpiDistortion(Record):
 
 
 @dataclass(frozen=True)
-class DistortionAnalysis(Record):
-    """Per KPI with data, its distortion tests; JSON: KPI name -> entry."""
+class DistortionAnalysis(PerKpi):
+    """Per KPI with data, its distortion tests (a KpiDistortion)."""
 
     name: ClassVar[str] = "distortion"
-
-    kpis: Mapping[str, KpiDistortion]
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: e.to_json() for k, e in self.kpis.items()}
 
 
 #: ``analysis["distortion_options"]``: rule code -> the distortion analysis under that rule's
