@@ -7,14 +7,17 @@ isolation: a crash or a run past its time budget is a finding (MS005), never the
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from metricsense.analysis import Record
 from metricsense.config import Config
 from metricsense.diagnostics import Diagnostic, EvalContext, Rule, Severity
+from metricsense.encoding import finite, json_default
 from metricsense.model import Document
 from metricsense.registry import Registry
 from metricsense.span import Span
@@ -226,6 +229,7 @@ def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=
                     "the other rules still ran; report this to the plugin's authors",
                 )
             )
+    found.extend(_check_records(analysis, registry, first))  # what rules stored in it (ctx.analysis)
     return found
 
 
@@ -263,14 +267,28 @@ def apply_suppressions(doc: Document, diags: list[Diagnostic], registry: Registr
 
 
 def _check_records(analysis: dict[str, Any], registry: Registry, first: Span) -> list[Diagnostic]:
-    """Drop (and report, MS005) a value under a registered analysis name that is not its record type."""
+    """Leave out (and report, MS005) what the report could not write: a value under a registered
+    name that is not its record type, and a plugin's value that cannot be written as JSON (or,
+    for a record, whose segment form cannot be). The built-in records are trusted as they are."""
     out = []
-    for name, (kind, plugin) in registry.analyses.items():
-        value = analysis.get(name)
-        if value is not None and not isinstance(value, kind):
+    for name in list(analysis):
+        value = analysis[name]
+        kind, plugin = registry.analyses.get(name, (None, None))
+        problem = None
+        if kind is not None and not isinstance(value, kind):
+            problem = (f"analysis {name!r} holds a {type(value).__name__}, not the {kind.__name__} "
+                       f"plugin {plugin!r} registered for it: left out",
+                       "the plugin that stored it should store the registered record type")
+        elif kind is None or not plugin.startswith("metricsense."):
+            try:
+                json.dumps(finite(value), allow_nan=False, default=json_default)
+                if isinstance(value, Record):
+                    json.dumps(finite(value.in_segment()), allow_nan=False, default=json_default)
+            except Exception as exc:  # noqa: BLE001 - a plugin's value: whatever it raises is its own
+                owner = f"plugin {plugin!r}" if plugin else "a plugin"
+                problem = (f"analysis {name!r} (from {owner}) cannot be written to the report: "
+                           f"{type(exc).__name__}: {exc}: left out", "report this to the plugin's authors")
+        if problem is not None:
             del analysis[name]
-            out.append(registry.diagnostic(
-                "MS005", first, f"analysis {name!r} holds a {type(value).__name__}, not the {kind.__name__} "
-                f"plugin {plugin!r} registered for it: left out",
-                "the plugin that stored it should store the registered record type"))
+            out.append(registry.diagnostic("MS005", first, *problem))
     return out

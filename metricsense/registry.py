@@ -69,6 +69,12 @@ def _with_plugin(rule: Rule, plugin: str) -> Rule:
     return replace(rule, plugin=plugin)
 
 
+def _frozen_record(kind: Any) -> bool:
+    """A record type: a frozen dataclass deriving from Record (its values cannot change under a report)."""
+    params = getattr(kind, "__dataclass_params__", None)
+    return isinstance(kind, type) and issubclass(kind, Record) and params is not None and params.frozen
+
+
 def build_registry(pm) -> Registry:
     """Call every plugin's registration hooks, one plugin at a time, isolating failures."""
     # NOTE: cached on the manager itself; an id()-keyed cache would hand a new manager the
@@ -89,8 +95,9 @@ def build_registry(pm) -> Registry:
                     return
                 name, func = args
                 table = getattr(registry, _kind)
-                if _kind == "analyses" and not (isinstance(func, type) and issubclass(func, Record)):
-                    raise RegistrationError(f"analysis {name!r}: {func!r} is not a metricsense.analysis.Record type")
+                if _kind == "analyses" and not _frozen_record(func):
+                    raise RegistrationError(f"analysis {name!r}: {func!r} is not a frozen dataclass deriving "
+                                            "from metricsense.analysis.Record")
                 if name in table:
                     what = {"formats": "format", "readers": "data source", "analyses": "analysis"}[_kind]
                     raise RegistrationError(

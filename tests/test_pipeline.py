@@ -90,3 +90,53 @@ def test_a_rule_over_its_time_budget_is_stopped_and_named():
 def test_time_budget_must_be_positive():
     report = metricsense.check(SPEC, config={"time-budget": 0})
     assert any(d.code == "MS006" and "time-budget" in d.message for d in report.diagnostics)
+
+
+# Attack regression: a plugin's analysis the JSON report cannot write (a record whose to_json
+# raises, whose segment form raises, a dict with a tuple key) crashed `--format json` and `--by`
+# runs with a traceback; it is MS005 now, left out, and the rest of the report is written.
+def test_an_analysis_the_report_cannot_write_is_left_out_and_reported(tmp_path):
+    import json
+    from dataclasses import dataclass
+
+    from metricsense.analysis import Record
+    from metricsense.reports.json import render_json
+
+    @dataclass(frozen=True)
+    class BadJson(Record):
+        name = "xbadjson"
+        a: int = 0
+
+        def to_json(self):
+            raise ValueError("to_json boom")
+
+    @dataclass(frozen=True)
+    class BadSegment(Record):
+        name = "xbadseg"
+        a: int = 0
+
+        def in_segment(self):
+            raise RuntimeError("in_segment boom")
+
+    class Plugin:
+        @hookimpl
+        def metricsense_register_analyses(register):
+            register("xbadjson", BadJson)
+            register("xbadseg", BadSegment)
+
+        @hookimpl
+        def metricsense_analyze(analysis):
+            analysis["xbadjson"], analysis["xbadseg"] = BadJson(), BadSegment()
+            analysis["xplain"] = {("a", 1): 2}  # an unregistered plain value JSON cannot write
+
+    (tmp_path / "k.csv").write_text("period,region,k\n1,n,1\n2,n,2\n1,s,3\n2,s,4\n")
+    (tmp_path / "k.msense").write_text('mission "M"\ndata "k.csv"\nkpi k "K" { }\n')
+    for by in (None, "region"):
+        report = metricsense.check(tmp_path / "k.msense", config={}, plugin_manager=manager_with(Plugin), by=by)
+        crashed = sorted(d.message.split("'")[1] for d in report.diagnostics if d.code == "MS005")
+        assert crashed == ["xbadjson", "xbadseg", "xplain"], by
+        doc = json.loads(render_json(report))
+        assert not {"xbadjson", "xbadseg", "xplain"} & set(doc["analysis"][str(tmp_path / "k.msense")])
+        assert report.exit_code == 3
+        if by:
+            assert doc["segments"]["count"] == 2  # every segment is still reported

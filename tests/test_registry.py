@@ -40,3 +40,27 @@ def test_registry_rejects_bad_codes_and_names():
         reg.add_rule(replace(kpi_named_csat, name="Not Kebab"), "p")
     with pytest.raises(RegistrationError):
         reg.add_rule("not a rule", "p")
+
+
+def test_an_analysis_type_must_be_a_frozen_record_dataclass():
+    from dataclasses import dataclass, field
+
+    from metricsense.analysis import Record
+
+    @dataclass
+    class NotFrozen(Record):
+        name = "xnotfrozen"
+        a: list = field(default_factory=list)
+
+    class NotADataclass(Record):
+        name = "xplain"
+
+    for kind in (NotFrozen, NotADataclass, dict):
+        class Plugin:
+            @hookimpl
+            def metricsense_register_analyses(register, _kind=kind):
+                register("x", _kind)
+
+        registry = build_registry(manager_with(Plugin))
+        assert "x" not in registry.analyses
+        assert "is not a frozen dataclass deriving from metricsense.analysis.Record" in registry.problems[0].message

@@ -33,6 +33,14 @@ def _lazy(name: str):
     return render
 
 
+def printable(text: str) -> str:
+    """Text for a terminal, a log or an XML file: control and other unprintable characters (a
+    data value's ESC sequence or newline) written as escapes (``\\x1b``, ``\\n``), never raw."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def rules_of(report) -> list:
     """Every rule the registry knows, sorted by code (empty without a registry)."""
     registry = getattr(report, "registry", None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from metricsense.diagnostics import Severity
-from metricsense.reports import is_file
+from metricsense.reports import is_file, printable
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice", Severity.HINT: "notice"}
 
@@ -25,12 +25,12 @@ def annotation(d) -> str:
         props += [("file", span.file), ("line", span.line), ("col", span.column),
                   ("endLine", span.end_line), ("endColumn", span.end_column)]
     props.append(("title", f"{d.code} {d.name}"))
-    message = d.message
+    message = printable(d.message)
     for r in d.related:
-        message += f"\nnote: {r.message} ({r.span})"
+        message += f"\nnote: {printable(r.message)} ({printable(str(r.span))})"
     if d.help:
-        message += f"\nhelp: {d.help}"
-    head = ",".join(f"{k}={escape_property(str(v))}" for k, v in props)
+        message += f"\nhelp: {printable(d.help)}"
+    head = ",".join(f"{k}={escape_property(printable(str(v)))}" for k, v in props)
     return f"::{COMMANDS[d.severity]} {head}::{escape_data(message)}"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from metricsense.diagnostics import Severity
-from metricsense.reports import rules_of, spec_files_of
+from metricsense.reports import printable, rules_of, spec_files_of
 
 
 def _threshold(report):
@@ -17,10 +17,12 @@ def _threshold(report):
 
 
 def _describe(d) -> str:
-    lines = [f"{d.severity}[{d.code}] {d.message}", f"  --> {d.span}"]
-    lines += [f"  = note: {r.message} --> {r.span}" for r in d.related]
+    # NOTE: XML 1.0 cannot hold most control characters at all: every text from a finding goes
+    # through printable(), so a data value's ESC or NUL cannot make the file unreadable.
+    lines = [f"{d.severity}[{d.code}] {printable(d.message)}", f"  --> {printable(str(d.span))}"]
+    lines += [f"  = note: {printable(r.message)} --> {printable(str(r.span))}" for r in d.related]
     if d.help:
-        lines.append(f"  = help: {d.help}")
+        lines.append(f"  = help: {printable(d.help)}")
     return "\n".join(lines)
 
 
@@ -40,10 +42,11 @@ def to_junit(report) -> ET.Element:
     root = ET.Element("testsuites", name="metricsense")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for file in spec_files_of(report):
-        suite = ET.SubElement(root, "testsuite", name=file)
+        shown = printable(file)
+        suite = ET.SubElement(root, "testsuite", name=shown)
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for code, name in rules:
-            case = ET.SubElement(suite, "testcase", classname=file, name=f"{code} {name}", file=file)
+            case = ET.SubElement(suite, "testcase", classname=shown, name=f"{code} {name}", file=shown)
             counts["tests"] += 1
             found = by_key.get((file, code), [])
             failing = [d for d in found if threshold is not None and d.severity >= threshold]
@@ -52,8 +55,8 @@ def to_junit(report) -> ET.Element:
                 rule = report.registry.rules.get(code) if report.registry is not None else None
                 crashed = rule is not None and rule.exit_code == 3
                 kind = "error" if crashed else "failure"  # a plugin crash, not a finding
-                el = ET.SubElement(case, kind, message=worst.message if len(failing) == 1 else
-                                   f"{len(failing)} findings: {worst.message}", type=str(worst.severity))
+                el = ET.SubElement(case, kind, message=printable(worst.message) if len(failing) == 1 else
+                                   f"{len(failing)} findings: {printable(worst.message)}", type=str(worst.severity))
                 el.text = "\n\n".join(_describe(d) for d in failing)
                 counts["errors" if kind == "error" else "failures"] += 1
                 case.set("line", str(failing[0].span.line))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from metricsense.diagnostics import Diagnostic, Severity
+from metricsense.reports import printable
 from metricsense.segments.results import rollup_text
 
 _COLOURS = {
@@ -58,12 +59,12 @@ def render_diagnostics(diagnostics, color: bool = False, inline: dict[str, str] 
 
 
 def _render_one(d: Diagnostic, sources: SourceCache, paint) -> list[str]:
-    head = paint(_COLOURS[d.severity], f"{d.severity}[{d.code}]") + paint(_BOLD, f": {d.message}")
+    head = paint(_COLOURS[d.severity], f"{d.severity}[{d.code}]") + paint(_BOLD, f": {printable(d.message)}")
     lines = [head]
     span = d.span
     gutter = len(str(span.line))
     pad = " " * gutter
-    lines.append(f"{pad}{paint(_BLUE, '-->')} {span.file}:{span.line}:{span.column}")
+    lines.append(f"{pad}{paint(_BLUE, '-->')} {printable(span.file)}:{span.line}:{span.column}")
     text = sources.line(span.file, span.line)
     if text is not None:
         text = text.expandtabs(1)
@@ -75,9 +76,9 @@ def _render_one(d: Diagnostic, sources: SourceCache, paint) -> list[str]:
         lines.append(f"{pad} {paint(_BLUE, '|')} {paint(_COLOURS[d.severity], caret)}")
         lines.append(f"{pad} {paint(_BLUE, '|')}")
     for rel in d.related:
-        lines.append(f"{pad} {paint(_BLUE, '=')} note: {rel.message} --> {rel.span}")
+        lines.append(f"{pad} {paint(_BLUE, '=')} note: {printable(rel.message)} --> {printable(str(rel.span))}")
     if d.help:
-        lines.append(f"{pad} {paint(_BLUE, '=')} help: {d.help}")
+        lines.append(f"{pad} {paint(_BLUE, '=')} help: {printable(d.help)}")
     return lines
 
 
