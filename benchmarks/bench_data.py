@@ -31,7 +31,7 @@ import numpy, pyarrow.csv, pyarrow.compute  # imported before the baseline: libr
 import metricsense
 import metricsense.data.readers
 from metricsense.data.dataset import build
-from metricsense.engine import build_registry
+from metricsense.registry import build_registry
 from metricsense.plugins import get_plugin_manager
 folder = Path(sys.argv[1])
 doc = metricsense.load(folder / "bench.msense")

@@ -39,10 +39,10 @@ def load(path_or_text: str | Path, *, allow_paths=()) -> Document:
 
     Includes are followed. Raises ``SpecError`` listing every syntax or include problem.
     """
-    from metricsense.engine import _looks_like_text
+    from metricsense.engine import looks_like_text
     from metricsense.loader import load_path
 
-    if isinstance(path_or_text, str) and _looks_like_text(path_or_text):
+    if isinstance(path_or_text, str) and looks_like_text(path_or_text):
         result = load_path(Path("<string>"), text=path_or_text, allow_paths=list(allow_paths))
     else:
         result = load_path(Path(path_or_text), allow_paths=[Path(p) for p in allow_paths])

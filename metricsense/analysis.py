@@ -34,7 +34,13 @@ class Record:
 
     def to_json(self) -> Any:
         """The JSON form: the fields in order, records and tuples inside it converted too."""
-        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+        return fields_json(self)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # NOTE: `name = "x"` without ClassVar would become a dataclass field: say so at once.
+        if "name" in getattr(cls, "__annotations__", {}) and "ClassVar" not in str(cls.__annotations__["name"]):
+            raise TypeError(f"{cls.__name__}.name must be a ClassVar[str] (the record's key), not a field")
 
     def __json__(self) -> Any:  # how metricsense.encoding writes any record
         return self.to_json()
@@ -44,12 +50,20 @@ class Record:
         return self
 
 
+def fields_json(value: Any) -> dict[str, Any]:
+    """A dataclass's fields in order, each in its JSON form (what ``to_json`` writes by default)."""
+    return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+
+
 def plain(value: Any) -> Any:
-    """``value`` with every record (or dataclass) inside it turned into its JSON form."""
-    if isinstance(value, Record):
-        return value.to_json()
+    """``value`` with every record (or dataclass) inside it turned into its JSON form.
+
+    Anything with a ``to_json`` method (a record, or a dataclass a record holds) is written by it."""
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json) and not isinstance(value, type):
+        return to_json()
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+        return fields_json(value)
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

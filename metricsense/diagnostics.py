@@ -73,8 +73,10 @@ class Rule:
     summary: str
     explanation: str
     options: Mapping[str, Option] = field(default_factory=dict)
-    exit_code: int = 1  # 2 for spec, data and config errors
+    exit_code: int = 1  # 2 for spec, data and config errors, 3 for a plugin crash
     plugin: str = "metricsense"
+    #: Never switched off (select/ignore) or suppressed: without it a broken run would look clean.
+    always: bool = False
 
     @property
     def family(self) -> str:
@@ -101,13 +103,14 @@ def rule(
     return wrap
 
 
-def declare(*, code: str, name: str, severity: Severity, doc: str, exit_code: int = 1) -> Rule:
+def declare(*, code: str, name: str, severity: Severity, doc: str, exit_code: int = 1,
+            always: bool = False) -> Rule:
     """A rule reported by the engine itself (syntax, includes, config) rather than an evaluator."""
     import sys
 
     module = sys._getframe(1).f_globals.get("__name__", "")
     return _make_rule(None, code=code, name=name, severity=severity, options=None, exit_code=exit_code, doc=doc,
-                      module=module)
+                      module=module, always=always)
 
 
 #: The rules each module declared, in order (``@rule`` and ``declare`` collect them: no second list).
@@ -134,7 +137,7 @@ def cleandoc(text: str) -> str:
     return "\n".join(body)
 
 
-def _make_rule(func, *, code, name, severity, options, exit_code, doc=None, module=None) -> Rule:
+def _make_rule(func, *, code, name, severity, options, exit_code, doc=None, module=None, always=False) -> Rule:
     text = cleandoc(doc if doc is not None else (func.__doc__ or ""))
     summary, _, body = text.partition("\n")
     module = module if module is not None else (getattr(func, "__module__", "") or "")
@@ -150,6 +153,7 @@ def _make_rule(func, *, code, name, severity, options, exit_code, doc=None, modu
         options=dict(options or {}),
         exit_code=exit_code,
         plugin=plugin,
+        always=always,
     )
     declared = _DECLARED.setdefault(module, [])
     declared[:] = [r for r in declared if r.code != code]  # a module run again (reload) declares anew

@@ -84,7 +84,7 @@ def json_default(value: Any) -> Any:
     """How the JSON report writes values JSON has no type for (arrays, sets, dates, records)."""
     as_json = getattr(type(value), "__json__", None)
     if as_json is not None:  # an analysis record (metricsense.analysis.Record)
-        return as_json(value)
+        return finite(as_json(value))
     if hasattr(value, "tolist"):  # NumPy arrays and scalars
         return value.tolist()
     if isinstance(value, (set, frozenset, tuple)):

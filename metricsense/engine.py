@@ -160,7 +160,7 @@ def check(
 
 def _sources(spec: Any) -> tuple[list[tuple[str, Any]], Path]:
     """What to check, each as (kind, item), and where to start looking for the configuration."""
-    if isinstance(spec, (str, Path)) and not isinstance(spec, Document) and _looks_like_text(spec):
+    if isinstance(spec, (str, Path)) and not isinstance(spec, Document) and looks_like_text(spec):
         return [("text", str(spec))], Path.cwd()
     if isinstance(spec, Document):
         return [("document", spec)], Path.cwd()
@@ -202,7 +202,7 @@ def _roots(loaded: list[tuple[str, Loaded]]) -> list[Loaded]:
             if name == "<string>" or any(r is x for x in roots) or resolved[name] not in covered]
 
 
-def _looks_like_text(spec: str | Path) -> bool:
+def looks_like_text(spec: str | Path) -> bool:
     if isinstance(spec, Path):
         return False
     return "\n" in spec or "{" in spec or (not Path(spec).exists() and " " in spec)

@@ -22,10 +22,6 @@ from metricsense.model import Document
 from metricsense.registry import Registry
 from metricsense.span import Span
 
-#: Engine rules that cannot be switched off or suppressed: without them a broken run would look clean.
-ALWAYS = frozenset({"MS001", "MS004", "MS005", "MS006"})
-
-
 @dataclass
 class Checked:
     """What one spec (or one segment of it) gave: findings kept, its analysis, how many were suppressed."""
@@ -114,13 +110,18 @@ def filter_and_override(diags: list[Diagnostic], registry: Registry, cfg: Config
             overrides[r.code] = Severity.parse(sev)
     out = []
     for d in diags:
-        if d.code not in ALWAYS:
+        if not _always(d, registry):
             if d.code in ignored or (selected is not None and d.code not in selected):
                 continue
         if d.code in overrides:
             d = replace(d, severity=overrides[d.code])
         out.append(d)
     return out
+
+
+def _always(d: Diagnostic, registry: Registry) -> bool:
+    rule = registry.rules.get(d.code)
+    return rule is not None and rule.always
 
 
 def dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
@@ -259,7 +260,7 @@ def apply_suppressions(doc: Document, diags: list[Diagnostic], registry: Registr
     kept, n = [], 0
     for d in diags:
         hits = by_line.get((d.span.file, d.span.line), ())
-        if d.code not in ALWAYS and any(d.code in codes_of(s, registry) for s in hits):
+        if not _always(d, registry) and any(d.code in codes_of(s, registry) for s in hits):
             n += 1
             continue
         kept.append(d)

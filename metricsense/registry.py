@@ -47,7 +47,8 @@ class Registry:
 
     def diagnostic(self, code: str, span: Span, message: str, help: str | None = None,
                    evidence: dict[str, Any] | None = None) -> Diagnostic:
-        """A finding of one of the engine's own rules (MS0xx), with its registered name and severity."""
+        """A finding under a registered rule's code, made by the engine, the pipeline or segments (not a rule
+        function), with the rule's name and severity."""
         rule = self.rules[code]
         return Diagnostic(code, rule.name, rule.severity, message, span, (), help, dict(evidence or {}))
 
@@ -98,6 +99,9 @@ def build_registry(pm) -> Registry:
                 if _kind == "analyses" and not _frozen_record(func):
                     raise RegistrationError(f"analysis {name!r}: {func!r} is not a frozen dataclass deriving "
                                             "from metricsense.analysis.Record")
+                if _kind == "analyses" and func.name != name:
+                    raise RegistrationError(f"analysis {name!r}: {func.__name__}.name is {func.name!r} "
+                                            f"(Record.of looks it up by that name): register it as {func.name!r}")
                 if name in table:
                     what = {"formats": "format", "readers": "data source", "analyses": "analysis"}[_kind]
                     raise RegistrationError(

@@ -25,7 +25,6 @@ def _run(code: str) -> subprocess.CompletedProcess:
 def test_the_import_contracts_hold():
     result = _run("from importlinter.cli import lint_imports\nsys.exit(lint_imports(no_cache=True, no_logo=True))")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "broken" not in result.stdout.lower().replace("0 broken", "")
     assert result.stdout.count(" KEPT") == 5  # every contract in pyproject.toml ran
 
 

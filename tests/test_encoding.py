@@ -49,3 +49,35 @@ def test_a_record_is_written_as_its_json_form():
 
     assert finite({"noise": Noise(math.nan, ("a",))}) == {"noise": {"noise": None, "kpis": ["a"]}}
     assert dumps(Noise(1.5, ("a", "b"))) == '{"noise": 1.5, "kpis": ["a", "b"]}'
+
+
+def test_a_record_s_nested_parts_are_written_by_their_own_to_json():
+    # Review regression: plain() wrote a nested dataclass's raw fields although it had a to_json,
+    # and json_default wrote a record holding NaN as a NaN token (invalid JSON).
+    from metricsense.analysis import plain
+    from metricsense.encoding import json_default
+
+    @dataclass(frozen=True)
+    class Part:
+        x: float
+
+        def to_json(self):
+            return {"x": self.x, "kind": "part"}
+
+    @dataclass(frozen=True)
+    class Whole(Record):
+        name = "whole"
+        parts: tuple[Part, ...]
+
+    assert plain(Whole((Part(1.0),))) == {"parts": [{"x": 1.0, "kind": "part"}]}
+    text = json.dumps({"w": Whole((Part(math.nan),))}, default=json_default, allow_nan=False)
+    assert json.loads(text) == {"w": {"parts": [{"x": None, "kind": "part"}]}}
+
+
+def test_a_record_name_is_a_class_variable_not_a_field():
+    import pytest
+
+    with pytest.raises(TypeError, match="must be a ClassVar"):
+        @dataclass(frozen=True)
+        class Wrong(Record):
+            name: str = "wrong"

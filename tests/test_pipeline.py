@@ -11,8 +11,19 @@ from support import manager_with, plugin_module
 
 # Review regression: a suppression naming its rule in lower case was not honoured.
 def test_suppressions_name_rules_case_insensitively():
+    bare = 'mission "M"\nlever idle "I"\n'
+    assert [d.code for d in metricsense.check(bare, config={}).diagnostics if d.code == "MS017"] == ["MS017"]
     spec = 'mission "M"\nlever idle "I"  # msense: ignore[ms017] reason "kept"\n'
-    assert not [d for d in metricsense.check(spec, config={}).diagnostics if d.code in ("MS017", "MS007")]
+    report = metricsense.check(spec, config={})
+    assert not [d for d in report.diagnostics if d.code in ("MS017", "MS007")]
+    assert report.suppressed == 1
+
+
+def test_the_rules_that_keep_a_broken_run_visible_cannot_be_ignored_or_suppressed():
+    spec = 'mission "M"\nkpi k "K" { target 4.5 }  # msense: ignore[MS001] reason "no"\n'
+    report = metricsense.check(spec, config={"ignore": ["MS0"]})
+    assert [d.code for d in report.diagnostics] == ["MS001"] and report.exit_code == 2
+    assert report.suppressed == 0
 
 
 def test_a_crashing_rule_is_a_diagnostic_and_the_others_still_run():

@@ -64,3 +64,25 @@ def test_an_analysis_type_must_be_a_frozen_record_dataclass():
         registry = build_registry(manager_with(Plugin))
         assert "x" not in registry.analyses
         assert "is not a frozen dataclass deriving from metricsense.analysis.Record" in registry.problems[0].message
+
+
+def test_an_analysis_is_registered_under_its_record_name():
+    # Review regression: register("counts", Counts) with Counts.name == "count" registered, and
+    # Counts.of() then never found what the plugin stored.
+    from dataclasses import dataclass
+
+    from metricsense.analysis import Record
+
+    @dataclass(frozen=True)
+    class Counts(Record):
+        name = "count"
+        n: int
+
+    class Plugin:
+        @hookimpl
+        def metricsense_register_analyses(register):
+            register("counts", Counts)
+
+    registry = build_registry(manager_with(Plugin))
+    assert "counts" not in registry.analyses
+    assert "register it as 'count'" in registry.problems[0].message

@@ -6,7 +6,7 @@ from metricsense.diagnostics import Severity, declare, rules_of
 from metricsense.hookspecs import hookimpl
 
 SYNTAX_ERROR = declare(
-    code="MS001", name="syntax-error", severity=Severity.ERROR, exit_code=2,
+    code="MS001", name="syntax-error", severity=Severity.ERROR, exit_code=2, always=True,
     doc='''The spec is not valid .msense syntax.
 
     ## Why is this bad?
@@ -33,7 +33,7 @@ SYNTAX_ERROR = declare(
 )
 
 INCLUDE_ERROR = declare(
-    code="MS004", name="include-error", severity=Severity.ERROR, exit_code=2,
+    code="MS004", name="include-error", severity=Severity.ERROR, exit_code=2, always=True,
     doc='''An `include` (or a spec named on the command line) cannot be read.
 
     ## Why is this bad?
@@ -55,7 +55,7 @@ INCLUDE_ERROR = declare(
 )
 
 PLUGIN_CRASHED = declare(
-    code="MS005", name="plugin-crashed", severity=Severity.ERROR, exit_code=3,
+    code="MS005", name="plugin-crashed", severity=Severity.ERROR, exit_code=3, always=True,
     doc='''An evaluator plugin failed: it raised, returned garbage, or could not be loaded.
 
     ## Why is this bad?
@@ -73,7 +73,7 @@ PLUGIN_CRASHED = declare(
 )
 
 CONFIG_ERROR = declare(
-    code="MS006", name="config-error", severity=Severity.ERROR, exit_code=2,
+    code="MS006", name="config-error", severity=Severity.ERROR, exit_code=2, always=True,
     doc='''The configuration (`msense.toml`, or `[tool.metricsense]` in pyproject.toml) is wrong.
 
     ## Why is this bad?

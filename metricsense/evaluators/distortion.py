@@ -8,7 +8,8 @@ looking at the values, so the split cannot be tuned to find an effect (a change 
 for in the data would find one in pure noise); when the true date is earlier, part of the
 "before" half is already distorted and the tests lose power but not their size.
 
-``analysis["distortion"]`` holds per KPI with data: ``set`` (the first "after" period) and
+The ``DistortionAnalysis`` record (``analysis["distortion"]``) holds per KPI with data a
+``KpiDistortion``: ``set`` (the first "after" period) and
 ``set_from`` (``"target_set"`` or ``"midpoint"``); ``bunching`` (the McCrary density test at
 the target: n, bin, bandwidth, densities below and above, theta, se, z, p); ``divergence``
 (per outcome KPI: the mean prediction residual after the target, its t and p); ``variance``

@@ -12,7 +12,8 @@ period is itself noise, a long mean lags a trend. For a segmented series (one un
 or task) the KPI's level and noise are those of its mean over units; a trigger, which is
 evaluated per unit, is judged per unit (levels per unit, noise pooled over units' changes).
 
-``analysis["noise"]`` holds, per KPI: ``noise``, ``changes`` (how many went into it),
+The ``NoiseAnalysis`` record (``analysis["noise"]``, metricsense.evaluators.records) holds, per
+KPI, a ``KpiNoise``: ``noise``, ``changes`` (how many went into it),
 ``level``, ``target``, ``target_gap`` (target minus level), ``gap_in_noise`` (|gap| / noise);
 ``triggers`` (per trigger reading it: threshold, distance, false-alarm rate per period and per
 run of ``for N periods``) and ``review`` (review cadence and the lags of its levers, declared or

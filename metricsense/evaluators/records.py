@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypedDict
 
-from metricsense.analysis import Record, plain
+from metricsense.analysis import Record, fields_json, plain
 from metricsense.data.summary import DataSummary, SeriesSummary, SurveySummary  # noqa: F401 - named here too
 
 # ---- structure ------------------------------------------------------------------------------
@@ -336,7 +336,7 @@ class ShownGroup:
     over: bool                       # |gap| over the signal's threshold
 
     def to_json(self) -> dict[str, Any]:
-        return {**plain(self), "suppressed": False}
+        return {**fields_json(self), "suppressed": False}
 
 
 @dataclass(frozen=True)

@@ -414,7 +414,7 @@ def more_kpis_than_levers(ctx) -> Iterator[Diagnostic]:
         f"({names(levers)}): {names(group)} cannot be moved independently",
         related=[(by_name[k], "competes for the same levers") for k in group[1:]],
         help="add a lever that moves one of them alone, or keep fewer of them as targets",
-        evidence={"kpis": group, "levers": levers, "structural_rank": StructureAnalysis.of(ctx.analysis).structural_rank},
+        evidence={"kpis": group, "levers": levers, "structural_rank": (StructureAnalysis.of(ctx.analysis) or structure_of(ctx.spec)).structural_rank},
     )
 
 

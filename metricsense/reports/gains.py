@@ -1,7 +1,8 @@
 """The gain matrix a spec declares (`responds`), with its condition number and RGA.
 
-The data evaluators will estimate a gain matrix from data (``analysis["gain"]``); this is the
-one the spec states, available without data, so reports and `msense diff` can always show it.
+The decoupling evaluator's `GainAnalysis` record holds the gains it used (declared, or estimated
+from data); this is the one the spec states, available without any evaluator or data, so reports,
+the explorer and `msense diff` can always show it.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ class SegmentResult:
     diagnostics: list[Diagnostic]
     analysis: dict[str, Any]
     suppressed: int = 0
-    exit_code: int = 0  # what this segment's findings alone call for (set by the engine)
+    exit_code: int = 0  # what this segment's findings alone call for (set where it was checked)
     #: Trust groups hidden in this segment (MS502, per trust signal). Never shown per segment:
     #: the client reports them summed over segments, naming none (a segment may be one group).
     withheld: list[Diagnostic] = field(default_factory=list)

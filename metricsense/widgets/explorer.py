@@ -173,7 +173,7 @@ class ExplorerModel(HasTraits):
         if self.data is None or rule is None or rule.func is None or not self.correlation:
             self.clusters = []
             return
-        from metricsense.engine import EvalContext
+        from metricsense.diagnostics import EvalContext
 
         options = {name: opt.default for name, opt in rule.options.items()}
         options.update({k: self.correlation[k] for k in ("basis", "method") if k in self.correlation})

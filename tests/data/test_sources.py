@@ -293,3 +293,37 @@ def test_sql_columns_read_in_one_pass_match_value_by_value():
         assert len({v for v in column if v is not None}) == 2, ids
     assert _column_from_python((2**53 + 1, None)).tolist() == [str(2**53 + 1), None]
     assert _column_from_python((Decimal("1.5"), None, 2**60)).dtype == np.float64  # not whole: numbers
+
+
+def test_a_reader_in_a_module_of_its_own_is_registered_as_the_recipe_says(tmp_path, monkeypatch):
+    # Review regression: docs/architecture.md's "add a data source" recipe put the reader in its
+    # own module, which the built-in registration could not import (MS005, exit 3).
+    import sys
+    import types
+
+    from metricsense import hookimpl
+    from metricsense.data import Table
+    from metricsense.data.plugin import lazy_reader
+    from support import manager_with
+
+    module = types.ModuleType("metricsense_test_tsv")
+
+    def read_tsv(request):
+        rows = [line.split("\t") for line in request.path.read_text().splitlines()]
+        return Table({name: np.array([float(r[i]) for r in rows[1:]]) for i, name in enumerate(rows[0])},
+                     str(request.path))
+
+    module.read_tsv = read_tsv
+    monkeypatch.setitem(sys.modules, "metricsense_test_tsv", module)
+
+    class Plugin:
+        @hookimpl
+        def metricsense_register_data_sources(register):
+            register(".tsv", lazy_reader("metricsense_test_tsv", "read_tsv"))
+
+    (tmp_path / "k.tsv").write_text("period\tk\n1\t1.0\n2\t2.5\n3\t2.0\n")
+    (tmp_path / "k.msense").write_text('mission "M"\ndata "k.tsv"\nkpi k "K" { }\n')
+    report = metricsense.check(tmp_path / "k.msense", config={}, plugin_manager=manager_with(Plugin))
+    assert not [d for d in report.diagnostics if d.code in ("MS005", "MS030", "MS031")], report.diagnostics
+    summary = DataSummary.of(report.analysis[str(tmp_path / "k.msense")])
+    assert summary.series["k"].observed == 3

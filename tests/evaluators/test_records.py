@@ -3,7 +3,6 @@ what a segment keeps of them, and what they can never hold."""
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
@@ -323,20 +322,3 @@ def test_a_rule_reads_other_families_records_by_field():
     report = metricsense.check(spec, config={}, plugin_manager=pm)
     assert seen["ranks"] == (2, 1, ("visits", "signups"))
     assert [d.message for d in report.diagnostics if d.code == "XYZ901"] == ["rank 1 below 2"]
-
-
-FAMILIES = ("structure", "correlation", "decoupling", "noise", "distortion", "trust", "conversation")
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-def test_evaluator_families_do_not_import_each_other(family):
-    tree = ast.parse((ROOT / "metricsense" / "evaluators" / f"{family}.py").read_text("utf-8"))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module)
-            imported.update(f"{node.module}.{a.name}" for a in node.names)
-        elif isinstance(node, ast.Import):
-            imported.update(a.name for a in node.names)
-    others = {f"metricsense.evaluators.{f}" for f in FAMILIES if f != family}
-    assert not imported & others, f"{family} imports {sorted(imported & others)}"

@@ -8,7 +8,7 @@ import pytest
 
 import metricsense
 import metricsense_serve
-from metricsense.engine import build_registry
+from metricsense.registry import build_registry
 from metricsense.testing import with_plugins
 from metricsense_serve import DEVELOPMENT_KEYWORDS, INNOVATION_KEYWORDS, matcher
 
