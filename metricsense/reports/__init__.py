@@ -33,12 +33,14 @@ def _lazy(name: str):
     return render
 
 
-def printable(text: str) -> str:
+def printable(text: str, keep: str = "") -> str:
     """Text for a terminal, a log or an XML file: control and other unprintable characters (a
-    data value's ESC sequence or newline) written as escapes (``\\x1b``, ``\\n``), never raw."""
+    data value's ESC sequence or newline) written as escapes (``\\x1b``, ``\\n``), never raw.
+
+    ``keep`` names characters the format escapes its own way (GitHub's ``%0A`` for a newline)."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return "".join(c if c.isprintable() or c in keep else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def rules_of(report) -> list:

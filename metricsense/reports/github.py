@@ -25,11 +25,13 @@ def annotation(d) -> str:
         props += [("file", span.file), ("line", span.line), ("col", span.column),
                   ("endLine", span.end_line), ("endColumn", span.end_column)]
     props.append(("title", f"{d.code} {d.name}"))
-    message = printable(d.message)
+    # NOTE: CR and LF are the workflow command's to escape (%0D, %0A: the annotation keeps its
+    # lines); every other control character (a data value's ESC) is written as an escape.
+    message = printable(d.message, keep="\r\n")
     for r in d.related:
-        message += f"\nnote: {printable(r.message)} ({printable(str(r.span))})"
+        message += f"\nnote: {printable(r.message, keep="\r\n")} ({printable(str(r.span))})"
     if d.help:
-        message += f"\nhelp: {printable(d.help)}"
+        message += f"\nhelp: {printable(d.help, keep="\r\n")}"
     head = ",".join(f"{k}={escape_property(printable(str(v)))}" for k, v in props)
     return f"::{COMMANDS[d.severity]} {head}::{escape_data(message)}"
 

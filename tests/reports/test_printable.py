@@ -41,6 +41,7 @@ def test_text_github_and_junit_write_no_control_character(tmp_path):
         assert "\x1b" not in text and "\x00" not in text, name
         assert not any(line.startswith("::error file=x") for line in text.splitlines()), name
         assert "INJECTED\\x1b[31mRED" in text, name
+    assert "Evil%0A::error" in render_github(report)  # GitHub's own escape for a newline
     junit = render_junit(report)
     root = ET.fromstring(junit.split("\n", 1)[1])  # parses: no character XML 1.0 forbids
     assert "INJECTED\\x1b[31mRED" in ET.tostring(root, encoding="unicode")
