@@ -5,6 +5,8 @@ from __future__ import annotations
 from metricsense.diagnostics import Severity
 from metricsense.reports import is_file, printable
 
+_LINE_ENDS = "\r\n"  # escaped by the workflow command itself (%0D, %0A)
+
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice", Severity.HINT: "notice"}
 
 
@@ -27,11 +29,11 @@ def annotation(d) -> str:
     props.append(("title", f"{d.code} {d.name}"))
     # NOTE: CR and LF are the workflow command's to escape (%0D, %0A: the annotation keeps its
     # lines); every other control character (a data value's ESC) is written as an escape.
-    message = printable(d.message, keep="\r\n")
+    message = printable(d.message, keep=_LINE_ENDS)
     for r in d.related:
-        message += f"\nnote: {printable(r.message, keep="\r\n")} ({printable(str(r.span))})"
+        message += f"\nnote: {printable(r.message, keep=_LINE_ENDS)} ({printable(str(r.span))})"
     if d.help:
-        message += f"\nhelp: {printable(d.help, keep="\r\n")}"
+        message += f"\nhelp: {printable(d.help, keep=_LINE_ENDS)}"
     head = ",".join(f"{k}={escape_property(printable(str(v)))}" for k, v in props)
     return f"::{COMMANDS[d.severity]} {head}::{escape_data(message)}"
 
