@@ -340,9 +340,7 @@ def plugins(fmt, plugin_flags):
             "analyses": sorted(a for a, (_, p) in registry.analyses.items() if p == name),
         })
     rows.sort(key=lambda r: (not r["builtin"], r["name"]))
-    broken = [{"name": p.subject, "problem": p.detail} for p in problems]
-    broken += [{"name": p.subject, "problem": p.message.removeprefix(f"plugin {p.subject!r} failed while registering: ")}
-               for p in registry.problems]
+    broken = [{"name": p.subject, "problem": p.detail} for p in (*problems, *registry.problems)]
     if fmt == "json":
         import json
 

@@ -217,14 +217,10 @@ class Problem:
     message: str
     help: str | None = None
     related: tuple[tuple[Span, str], ...] = ()
-    #: Whom it is about, when that is not a place in a file (a plugin's name).
+    #: Whom it is about, when that is not a place in a file (a plugin's name), and what went wrong
+    #: without it (`msense plugins` lists the two apart).
     subject: str | None = None
-
-    @property
-    def detail(self) -> str:
-        """The message without its subject (`could not be loaded: ...` for `plugin x could not ...`)."""
-        prefix = f"plugin {self.subject} "
-        return self.message[len(prefix):] if self.subject and self.message.startswith(prefix) else self.message
+    detail: str | None = None
 
 
 def anchor(node: Any) -> Span:

@@ -36,7 +36,7 @@ _MODULES = {"metricsense.formats": "metricsense.reports"}
 
 def _problem(label: str, what: str) -> Problem:
     """A plugin that could not be loaded: named, with what went wrong (reported as MS005)."""
-    return Problem("MS005", Span.point("<plugins>"), f"plugin {label} {what}", subject=label)
+    return Problem("MS005", Span.point("<plugins>"), f"plugin {label} {what}", subject=label, detail=what)
 
 
 def disabled_from_env() -> set[str]:

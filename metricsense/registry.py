@@ -112,9 +112,10 @@ def build_registry(pm) -> Registry:
             try:
                 impl.function(*[{"register": register}[a] for a in impl.argnames])
             except Exception as exc:
+                what = f"{type(exc).__name__}: {exc}"
                 registry.problems.append(Problem("MS005", Span.point("<plugins>"),
-                                                 f"plugin {plugin!r} failed while registering: {type(exc).__name__}: {exc}",
-                                                 subject=plugin))
+                                                 f"plugin {plugin!r} failed while registering: {what}",
+                                                 subject=plugin, detail=what))
     pm._metricsense_registry = registry
     return registry
 
