@@ -189,3 +189,27 @@ def test_segmented_reports_in_python_withhold_too():
     assert not any("MS501" in r["codes"] for r in doc["segments"]["results"])
     assert "MS501" not in [r["code"] for r in doc["segments"]["rules"]]
     assert report.segments.rules() != report.for_reader(False).segments.rules()  # the report keeps them
+
+
+def test_msense_diff_compares_no_personal_finding(confidential_spec):
+    from metricsense import diff as msdiff
+
+    old = confidential_spec.parent / "old.msense"
+    old.write_text(confidential_spec.read_text("utf-8").split("trust value_question")[0], "utf-8")
+    new_report = metricsense.check(confidential_spec, config={}, show_personal=True)  # even when asked
+    result = msdiff.diff_reports(metricsense.check(old, config={}), new_report, "old", "new")
+    assert "MS501" not in [f["code"] for f in result["findings"]["new"]]
+    assert result["withheld"] == {"old": 0, "new": 1}
+    md = msdiff.render_markdown(result)
+    assert not _named(md) and "Personal findings (about one named person) are not compared here" in md
+
+
+def test_the_notebook_display_follows_the_html_and_markdown_rules(confidential_spec):
+    from metricsense.widgets.display import report_html, report_markdown
+
+    hidden = metricsense.check(confidential_spec, config={})
+    shown = metricsense.check(confidential_spec, config={}, show_personal=True)
+    assert "the manager of" not in report_html(hidden) and "1 personal finding (MS501)" in report_html(hidden)
+    assert "the manager of" in report_html(shown)
+    for report in (hidden, shown):
+        assert not _named(report_markdown(report)) and "1 personal finding (MS501)" in report_markdown(report)
