@@ -361,7 +361,8 @@ def rules(fmt, plugin_flags):
 
         click.echo(json.dumps([
             {"code": r.code, "name": r.name, "severity": str(r.severity), "summary": r.summary,
-             "plugin": r.plugin, "options": {k: o.default for k, o in r.options.items()}}
+             "plugin": r.plugin, "options": {k: o.default for k, o in r.options.items()},
+             **({"personal": True} if r.personal else {})}
             for r in items
         ], indent=2))
         return
@@ -386,6 +387,9 @@ def explain(rule_ref):
     click.echo(f"# {rule.code} {rule.name}\n")
     click.echo(f"{rule.summary}\n")
     click.echo(f"Default severity: {rule.severity}. From: {rule.plugin}.\n")
+    if rule.personal:
+        click.echo("Personal: each finding names one person. Shown in the agenda's private section, and in "
+                   "text, HTML and JSON with --show-personal; SARIF, JUnit, GitHub and Markdown only count them.\n")
     if rule.explanation:
         click.echo(rule.explanation + "\n")
     if rule.options:

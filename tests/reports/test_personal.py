@@ -213,3 +213,10 @@ def test_the_notebook_display_follows_the_html_and_markdown_rules(confidential_s
     assert "the manager of" in report_html(shown)
     for report in (hidden, shown):
         assert not _named(report_markdown(report)) and "1 personal finding (MS501)" in report_markdown(report)
+
+
+def test_rules_and_explain_say_which_rules_are_personal():
+    listed = {r["code"]: r for r in json.loads(run_msense("rules", "--format", "json").stdout)}
+    assert listed["MS501"]["personal"] is True and "personal" not in listed["MS502"]
+    assert "Personal: each finding names one person" in run_msense("explain", "MS501").stdout
+    assert "Personal:" not in run_msense("explain", "MS502").stdout
