@@ -120,9 +120,12 @@ def cli() -> None:
               help="Check segments in N worker processes [default: 1, or `jobs` in the config].")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Check segments on this Dask scheduler (tcp://host:8786); workers read their own data.")
+@click.option("--show-personal", is_flag=True, default=False,
+              help="Show findings about one named person (MS501) in text, HTML and JSON; "
+                   "SARIF, JUnit, GitHub and Markdown never show them.")
 @_plugin_option
 def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_zero, color, output, by, jobs,
-          scheduler, plugin_flags):
+          scheduler, show_personal, plugin_flags):
     """Check specs (.msense files, folders, Markdown with ```msense blocks)."""
     from metricsense.engine import check as run_check
     from metricsense.registry import build_registry
@@ -143,12 +146,14 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
         overrides["ignore"] = _split(ignore)
     if fail_on:
         overrides["fail_on"] = fail_on
+    if show_personal:
+        overrides["show_personal"] = True
     bar = ProgressBar() if sys.stderr.isatty() else None
     if color is None:
         color = output is None and sys.stdout.isatty()
     # Segmented runs in text or JSON stream each segment's result to disk as it arrives, so
     # memory stays flat however many segments there are; other formats need the whole report.
-    stream = _SegmentSpool(fmt, color) if fmt in ("text", "json") else None
+    stream = _SegmentSpool(fmt, color, registry) if fmt in ("text", "json") else None
     try:
         report = run_check(
             list(paths), config=config_path, allow_paths=[Path(p) for p in allow_paths],
@@ -214,58 +219,132 @@ def _write(text: str, out, color: bool) -> None:
 
 
 class _SegmentSpool:
-    """Segment results of a segmented run, kept on disk as they arrive (JSON lines)."""
+    """Segment results of a segmented run, kept on disk as they arrive (JSON lines).
 
-    def __init__(self, fmt: str, color: bool) -> None:
+    Each line starts with a tag: `-` for what every reader may see, `P` for a personal finding
+    or a segment's result that counts one; what is written is decided at the end, when the
+    report says whether the reader asked to see them (``Report.for_reader``, as for every
+    format)."""
+
+    def __init__(self, fmt: str, color: bool, registry=None) -> None:
         import tempfile
 
+        from metricsense.report import personal_codes
+
         self.fmt, self.color = fmt, color
+        self.personal = personal_codes(registry)
+        self.registry = registry
+        self.withheld: dict[str, dict[str, int]] = {}
         self.diagnostics = tempfile.TemporaryFile("w+", encoding="utf-8")
         self.results = tempfile.TemporaryFile("w+", encoding="utf-8") if fmt == "json" else None
 
+    def _count(self, code: str, severity: str) -> None:
+        by = self.withheld.setdefault(code, {})
+        by[severity] = by.get(severity, 0) + 1
+
     def add(self, result) -> None:
+        from metricsense.diagnostics import Severity
+
         if self.fmt == "json":
             found, whole = result.encoded or result.encode()
-            if found:
-                self.diagnostics.write("\n".join(found) + "\n")
-            self.results.write(whole + "\n")
+            brief = result.brief()
+            # NOTE: a finding's JSON has `"personal": true` only when it is marked personal.
+            marked = [code in self.personal or '"personal": true' in line for (code, _, _), line in zip(brief, found)]
+            for line, mark, (code, _, severity) in zip(found, marked, brief):
+                self.diagnostics.write(("P" if mark else "-") + line + "\n")
+                if mark:
+                    self._count(code, str(Severity(severity)))
+            if any(marked):
+                import json
+
+                self.results.write("P" + json.dumps([whole, [b for b, m in zip(brief, marked) if m],
+                                                     [b for b, m in zip(brief, marked) if not m]]) + "\n")
+            else:
+                self.results.write("-" + whole + "\n")
         else:
             import json
 
+            from metricsense.report import is_personal
             from metricsense.reports.text import render_diagnostics
 
-            self.diagnostics.write(json.dumps(render_diagnostics(result.diagnostics, self.color)) + "\n")
+            personal = [d for d in result.diagnostics if is_personal(d, self.registry)]
+            public = [d for d in result.diagnostics if not is_personal(d, self.registry)]
+            for d in personal:
+                self._count(d.code, str(d.severity))
+            self.diagnostics.write("-" + json.dumps(render_diagnostics(public, self.color)) + "\n")
+            if personal:
+                self.diagnostics.write("P" + json.dumps(render_diagnostics(personal, self.color)) + "\n")
 
-    def _raw(self, spool):
-        """The spooled lines as they were written: JSON text, passed through unparsed."""
+    def _public(self, whole: str, hidden: list, shown: list, fail_on: str) -> str:
+        """A segment's JSON result without its personal findings: codes, count and exit code."""
+        import json
+        from types import SimpleNamespace
+
+        from metricsense.diagnostics import Severity
+        from metricsense.encoding import dumps
+        from metricsense.registry import exit_code_of
+
+        doc = json.loads(whole)
+        codes = dict(doc.get("codes", {}))
+        for code, _, _ in hidden:
+            codes[code] -= 1
+            if not codes[code]:
+                del codes[code]
+        doc.update(codes=codes, diagnostics=len(shown), exit_code=exit_code_of(
+            [SimpleNamespace(code=c, severity=Severity(s)) for c, _, s in shown], self.registry, fail_on))
+        return dumps(doc)
+
+    def _tagged(self, spool, show: bool):
+        """The spooled lines this reader may see, without their tags."""
         spool.flush()
         spool.seek(0)
         for line in spool:
-            yield RawJSON(line.rstrip("\n"))
+            tag, text = line[0], line[1:].rstrip("\n")
+            if tag == "-" or (tag == "P" and show):
+                yield text
 
-    def _lines(self, spool):
+    def _results(self, show: bool, fail_on: str):
+        """Each segment's JSON result, without its personal findings unless the reader asked."""
         import json
 
-        spool.flush()
-        spool.seek(0)
-        for line in spool:
-            yield json.loads(line)
+        self.results.flush()
+        self.results.seek(0)
+        for line in self.results:
+            tag, text = line[0], line[1:].rstrip("\n")
+            if tag == "-":
+                yield RawJSON(text)
+            else:
+                whole, hidden, shown = json.loads(text)
+                yield RawJSON(whole if show else self._public(whole, hidden, shown, fail_on))
 
     def chunks(self, report):
+        from dataclasses import replace
+
+        show = report.show_personal
+        view = report.for_reader(True)  # what a reader format may show of the report itself
+        if not show and self.withheld:
+            merged = {code: dict(by) for code, by in view.withheld.items()}
+            for code, by in self.withheld.items():
+                for severity, n in by.items():
+                    merged.setdefault(code, {})[severity] = merged.get(code, {}).get(severity, 0) + n
+            view = replace(view, withheld=dict(sorted(merged.items())))
         if self.fmt == "json":
-            yield from report.json_chunks(self._raw(self.diagnostics), self._raw(self.results))
+            yield from view.json_chunks((RawJSON(t) for t in self._tagged(self.diagnostics, show)),
+                                        self._results(show, report.fail_on))
             yield "\n"
             return
-        from metricsense.reports.text import render_diagnostics, summary_line
+        import json
+
+        from metricsense.reports.text import render_diagnostics, summary_lines
         from metricsense.segments.results import rollup_text
 
-        head = render_diagnostics(report.diagnostics, self.color, getattr(report, "sources", None))
+        head = render_diagnostics(view.diagnostics, self.color, getattr(view, "sources", None))
         if head:
             yield head
-        for text in self._lines(self.diagnostics):
-            yield text
-        yield "\n".join(rollup_text(report.segments)) + "\n\n"
-        yield summary_line(report) + "\n"
+        for text in self._tagged(self.diagnostics, show):
+            yield json.loads(text)
+        yield "\n".join(rollup_text(view.segments)) + "\n\n"
+        yield summary_lines(view) + "\n"
 
 
 @cli.command()
@@ -282,7 +361,8 @@ def rules(fmt, plugin_flags):
 
         click.echo(json.dumps([
             {"code": r.code, "name": r.name, "severity": str(r.severity), "summary": r.summary,
-             "plugin": r.plugin, "options": {k: o.default for k, o in r.options.items()}}
+             "plugin": r.plugin, "options": {k: o.default for k, o in r.options.items()},
+             **({"personal": True} if r.personal else {})}
             for r in items
         ], indent=2))
         return
@@ -307,6 +387,9 @@ def explain(rule_ref):
     click.echo(f"# {rule.code} {rule.name}\n")
     click.echo(f"{rule.summary}\n")
     click.echo(f"Default severity: {rule.severity}. From: {rule.plugin}.\n")
+    if rule.personal:
+        click.echo("Personal: each finding names one person. Shown in the agenda's private section, and in "
+                   "text, HTML and JSON with --show-personal; SARIF, JUnit, GitHub and Markdown only count them.\n")
     if rule.explanation:
         click.echo(rule.explanation + "\n")
     if rule.options:

@@ -16,7 +16,7 @@ from metricsense.span import Span
 
 FAIL_ON = ("error", "warning", "info", "hint", "never")
 _TOP_KEYS = {"select", "ignore", "severity", "fail-on", "rules", "allow-paths", "max-include-depth", "time-budget",
-             "by", "jobs", "scheduler"}
+             "by", "jobs", "scheduler", "show-personal"}
 
 
 class ConfigError(Exception):
@@ -46,6 +46,8 @@ class Config:
     by: str | None = None  # a segment column: check every segment on its own (msense check --by)
     jobs: int = 1  # worker processes for segments
     scheduler: str | None = None  # a Dask scheduler address for segments
+    #: Text, HTML and JSON show findings about one named person (MS501); CI formats never do.
+    show_personal: bool = False
     source: str | None = None  # the file it came from
     base: Path = field(default_factory=Path.cwd)  # relative allow-paths resolve against this
     _lines: list[str] = field(default_factory=list, repr=False)
@@ -86,6 +88,9 @@ class Config:
             elif key == "jobs":
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     raise cfg.error("`jobs` must be a whole number of at least 1", key)
+            elif key == "show-personal":
+                if not isinstance(value, bool):
+                    raise cfg.error(f"`show-personal` must be true or false, not {value!r}", key)
             elif key == "max-include-depth":
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     raise cfg.error("`max-include-depth` must be a whole number of at least 1", key)

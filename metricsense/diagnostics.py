@@ -77,6 +77,10 @@ class Rule:
     plugin: str = "metricsense"
     #: Never switched off (select/ignore) or suppressed: without it a broken run would look clean.
     always: bool = False
+    #: Its findings are about one named person (MS501: a manager): shown only where their audience
+    #: reads them (the agenda's private sections; text, HTML and JSON with `--show-personal`),
+    #: never in a format made for CI or a pull request. Every finding it reports is marked.
+    personal: bool = False
 
     @property
     def family(self) -> str:
@@ -94,11 +98,15 @@ def rule(
     severity: Severity,
     options: Mapping[str, Option] | None = None,
     exit_code: int = 1,
+    personal: bool = False,
 ) -> Callable[[Callable], Rule]:
-    """Declare a rule: the decorated function's docstring is its summary and explanation."""
+    """Declare a rule: the decorated function's docstring is its summary and explanation.
+
+    ``personal=True``: every finding names one person (see ``Rule.personal``)."""
 
     def wrap(func: Callable) -> Rule:
-        return _make_rule(func, code=code, name=name, severity=severity, options=options, exit_code=exit_code)
+        return _make_rule(func, code=code, name=name, severity=severity, options=options, exit_code=exit_code,
+                          personal=personal)
 
     return wrap
 
@@ -137,7 +145,8 @@ def cleandoc(text: str) -> str:
     return "\n".join(body)
 
 
-def _make_rule(func, *, code, name, severity, options, exit_code, doc=None, module=None, always=False) -> Rule:
+def _make_rule(func, *, code, name, severity, options, exit_code, doc=None, module=None, always=False,
+               personal=False) -> Rule:
     text = cleandoc(doc if doc is not None else (func.__doc__ or ""))
     summary, _, body = text.partition("\n")
     module = module if module is not None else (getattr(func, "__module__", "") or "")
@@ -154,6 +163,7 @@ def _make_rule(func, *, code, name, severity, options, exit_code, doc=None, modu
         exit_code=exit_code,
         plugin=plugin,
         always=always,
+        personal=bool(personal),
     )
     declared = _DECLARED.setdefault(module, [])
     declared[:] = [r for r in declared if r.code != code]  # a module run again (reload) declares anew
@@ -184,6 +194,9 @@ class Diagnostic:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     #: The segment it was found in (`msense check --by`), None for the spec as a whole.
     segment: str | None = None
+    #: About one named person (its rule is personal, or the rule marked this finding): see
+    #: ``Rule.personal``. Formats decide what to show with ``Report.for_reader``.
+    personal: bool = False
 
     def sort_key(self) -> tuple:
         return (self.span.file, self.span.line, self.span.column, self.code, self.message)
@@ -201,6 +214,8 @@ class Diagnostic:
         }
         if self.segment is not None:
             out["segment"] = self.segment
+        if self.personal:
+            out["personal"] = True
         return out
 
 
@@ -251,8 +266,12 @@ class EvalContext:
         related: Iterable[tuple[Any, str]] = (),
         help: str | None = None,
         evidence: Mapping[str, Any] | None = None,
+        personal: bool = False,
     ) -> Diagnostic:
-        """A Diagnostic against a model node (its name when it has one) or a Span."""
+        """A Diagnostic against a model node (its name when it has one) or a Span.
+
+        ``personal=True`` marks one finding as naming a person (a rule whose findings only
+        sometimes do); a personal rule's findings are all marked."""
         return Diagnostic(
             code=self.rule.code,
             name=self.rule.name,
@@ -262,4 +281,5 @@ class EvalContext:
             related=tuple(Related(anchor(n), m) for n, m in related),
             help=help,
             evidence=dict(evidence or {}),
+            personal=self.rule.personal or personal,
         )

@@ -32,8 +32,12 @@ def _spec_summary(report) -> dict[str, Any]:
     corr = CorrelationAnalysis.of(analysis)
     if corr is not None and corr.effective_number is not None:
         out["effective_number"] = float(corr.effective_number)
+    # A pull request is public: findings about one named person (MS501) are never compared here,
+    # only counted (as every CI format does: Report.for_reader).
+    shown = report.for_reader(False) if callable(getattr(report, "for_reader", None)) else report
     out["findings"] = [{"code": d.code, "name": d.name, "severity": str(d.severity), "message": d.message,
-                        "span": d.span.to_dict()} for d in report.diagnostics]
+                        "span": d.span.to_dict()} for d in shown.diagnostics]
+    out["withheld"] = dict(getattr(shown, "withheld", None) or {})
     return out
 
 
@@ -70,8 +74,14 @@ def diff_reports(old, new, old_name: str = "OLD", new_name: str = "NEW") -> dict
         "failure_levels": {lv: change(a["failure_levels"].get(lv), b["failure_levels"].get(lv)) for lv in LEVELS},
         "findings": {"new": [f for f in b["findings"] if _key(f) not in old_keys],
                      "gone": [f for f in a["findings"] if _key(f) not in new_keys]},
+        **({"withheld": change(_count(a["withheld"]), _count(b["withheld"]))}
+           if a["withheld"] or b["withheld"] else {}),
         "exit_code": {"old": old.exit_code, "new": new.exit_code},
     }
+
+
+def _count(withheld: dict) -> int:
+    return sum(sum(by.values()) for by in withheld.values())
 
 
 def _cond(value, deficient) -> str:
@@ -117,6 +127,10 @@ def render_markdown(d: dict[str, Any]) -> str:
         else:
             out.append("none")
         out.append("")
+    withheld = d.get("withheld")
+    if withheld:
+        out += [f"Personal findings (about one named person) are not compared here: {withheld['old']} before, "
+                f"{withheld['new']} after; see `msense agenda` or `msense check --show-personal`.", ""]
     return "\n".join(out).rstrip("\n") + "\n"
 
 

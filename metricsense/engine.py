@@ -78,6 +78,7 @@ def check(
     scheduler: str | None = None,
     on_segment: Callable[[Any], None] | None = None,
     keep_segments: bool = True,
+    show_personal: bool | None = None,
 ) -> Report:
     """Check one spec (a Document, a path, spec text) or several paths; never raises for user mistakes.
 
@@ -89,6 +90,10 @@ def check(
     Dask ``scheduler`` when given. ``on_segment(result)`` is called with each segment's result
     in segment order; with ``keep_segments=False`` the report keeps only the per-rule rollup
     (the CLI streams results so its memory stays flat however many segments there are).
+
+    ``show_personal=True`` (or ``show-personal = true`` in the configuration) lets the text, HTML
+    and JSON outputs of the report show findings about one named person (MS501); the report's
+    ``diagnostics`` hold them either way, and CI formats never show them (``Report.for_reader``).
     """
     from metricsense.plugins import get_plugin_manager
 
@@ -101,8 +106,9 @@ def check(
     diagnostics = [registry.from_problem(p) for p in (*plugin_problems, *registry.problems)]
     try:
         cfg = resolve_config(config, start)
-        if overrides:
-            cfg = replace(cfg, **dict(overrides))  # never change a Config the caller passed in
+        if overrides or show_personal is not None:
+            more = {} if show_personal is None else {"show_personal": bool(show_personal)}
+            cfg = replace(cfg, **{**dict(overrides or {}), **more})  # never change a Config the caller passed in
         cfg.check_rules(registry)
     except ConfigError as exc:
         diagnostics.append(registry.from_problem(exc.problem))
@@ -120,11 +126,13 @@ def check(
                                    registry, hand_made=plugin_manager is not None, data=data)
         except SegmentError as exc:
             diagnostics.append(registry.diagnostic("MS006", Span.point("<command line>"), str(exc)))
-            return Report(sorted(diagnostics, key=Diagnostic.sort_key), {}, [], cfg.fail_on, 0, registry)
+            return Report(sorted(diagnostics, key=Diagnostic.sort_key), {}, [], cfg.fail_on, 0, registry,
+                          show_personal=cfg.show_personal)
     try:
         loaded = _load(sources, allowed, cfg, registry, diagnostics)
         report = Report([], {}, [], cfg.fail_on, 0, registry, {},
-                        {"<string>": item for kind, item in sources if kind == "text"})
+                        {"<string>": item for kind, item in sources if kind == "text"},
+                        show_personal=cfg.show_personal)
         rules = pipeline.selected_rules(registry, cfg)
         for result in _roots(loaded):
             found = [registry.from_problem(p) for p in result.problems]

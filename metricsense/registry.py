@@ -66,6 +66,28 @@ class Registry:
         return [r for c, r in self.rules.items() if c.startswith(ref.upper())] if ref else []
 
 
+def _for_readers(render: Callable[..., str]) -> Callable[..., str]:
+    """A format as the registry hands it out: given ``report.for_reader(...)``, never the report.
+
+    Formats show no finding about one named person (MS501) unless they opt in with
+    ``render.shows_personal = True`` (text, HTML and JSON do), and then only when the reader asked
+    (``--show-personal``): a format made for CI or a pull request, a plugin's included, is safe
+    by default. What is left out is counted in the report's ``withheld``.
+    """
+    shows = getattr(render, "shows_personal", False) is True
+
+    def render_for_readers(report, *args, **kwargs):
+        view = report.for_reader(shows) if callable(getattr(report, "for_reader", None)) else report
+        return render(view, *args, **kwargs)
+
+    render_for_readers.shows_personal = shows
+    render_for_readers.__wrapped__ = render
+    render_for_readers.__name__ = getattr(render, "__name__", "render")
+    render_for_readers.__qualname__ = getattr(render, "__qualname__", "render")
+    render_for_readers.__doc__ = getattr(render, "__doc__", None)
+    return render_for_readers
+
+
 def _with_plugin(rule: Rule, plugin: str) -> Rule:
     return replace(rule, plugin=plugin)
 
@@ -102,6 +124,8 @@ def build_registry(pm) -> Registry:
                 if _kind == "analyses" and func.name != name:
                     raise RegistrationError(f"analysis {name!r}: {func.__name__}.name is {func.name!r} "
                                             f"(Record.of looks it up by that name): register it as {func.name!r}")
+                if _kind == "formats":
+                    func = _for_readers(func)
                 if name in table:
                     what = {"formats": "format", "readers": "data source", "analyses": "analysis"}[_kind]
                     raise RegistrationError(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from metricsense.diagnostics import Diagnostic, Severity
@@ -14,6 +15,28 @@ from metricsense.model import Document
 from metricsense.registry import Registry, exit_code_of
 
 JSON_VERSION = 1
+
+
+def is_personal(d: Diagnostic, registry: Registry | None = None) -> bool:
+    """A finding about one named person: marked so, or reported by a personal rule (MS501)."""
+    if d.personal:
+        return True
+    rule = registry.rules.get(d.code) if registry is not None else None
+    return rule is not None and rule.personal
+
+
+def personal_codes(registry: Registry | None) -> frozenset[str]:
+    """The codes of the personal rules (every finding of theirs names a person)."""
+    return frozenset(c for c, r in registry.rules.items() if r.personal) if registry is not None else frozenset()
+
+
+def withheld_sentence(withheld: Mapping[str, Mapping[str, int]]) -> str:
+    """What a format says in place of the personal findings it does not show: how many, and where
+    to read them; never whom, which group, which number or where."""
+    n = sum(sum(by.values()) for by in withheld.values())
+    codes = ", ".join(sorted(withheld))
+    return (f"{n} personal finding{'s' if n != 1 else ''} ({codes}) {'are' if n != 1 else 'is'} not shown here: "
+            "see `msense agenda` or run with --show-personal")
 
 
 @dataclass
@@ -36,6 +59,11 @@ class Report:
     #: code they call for.
     streamed_counts: dict[str, int] = field(default_factory=dict, repr=False)
     streamed_exit: int = 0
+    #: Text, HTML and JSON may show findings about one named person (`--show-personal`).
+    show_personal: bool = False
+    #: Personal findings left out of this report, counted by code and severity
+    #: (``{"MS501": {"warning": 2}}``): set on what ``for_reader`` returns.
+    withheld: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -56,9 +84,60 @@ class Report:
             "exit_code": self.exit_code,
         }
 
+    def for_reader(self, shows_personal: bool = False) -> Report:
+        """The report a format may write: the one place that decides what each format may show.
+
+        A finding about one named person (``is_personal``: MS501 names a manager) is shown only
+        by a format that opts in (``shows_personal``: text, HTML and JSON; see
+        ``Registry.formats``) and only when the reader asked (``show_personal``). Otherwise it is
+        left out, counted in ``withheld`` by code, and so is any segment it would name (the
+        rollup's list of segments for a personal rule, a segment's count of its codes). The
+        summary and the exit code still count it, so CI fails without naming anyone.
+        """
+        if shows_personal and self.show_personal:
+            return self
+        codes = personal_codes(self.registry)
+        hidden = [d for d in self.diagnostics if is_personal(d, self.registry)]
+        results, changed = [], False
+        for r in self.segment_results:
+            public = self._public_segment(r, codes)
+            changed = changed or public is not r
+            results.append(public)
+        fired = self.segments is not None and any(code in codes for _, code in self.segments.fired)
+        if not hidden and not changed and not fired:
+            return self
+        withheld = {code: dict(by) for code, by in self.withheld.items()}
+        counts = dict(self.streamed_counts)
+        for d in hidden:
+            by = withheld.setdefault(d.code, {})
+            by[str(d.severity)] = by.get(str(d.severity), 0) + 1
+            counts[str(d.severity)] = counts.get(str(d.severity), 0) + 1
+        segments = self.segments
+        if fired:
+            segments = replace(segments, fired={k: v for k, v in segments.fired.items() if k[1] not in codes})
+        return replace(self, diagnostics=[d for d in self.diagnostics if not is_personal(d, self.registry)],
+                       streamed_counts=counts, streamed_exit=self.exit_code, withheld=dict(sorted(withheld.items())),
+                       segments=segments, segment_results=results)
+
+    def _public_segment(self, result: Any, codes: frozenset[str]) -> Any:
+        """A segment's result without its personal findings (the same object when it has none)."""
+        if not any(code in codes for code, _, _ in result.brief()) and not any(
+                d.personal for d in result.diagnostics):
+            return result
+        twin = copy.copy(result)
+        shown = [d for d in result.diagnostics if not is_personal(d, self.registry)]
+        twin.__dict__.update(diagnostics=shown, encoded=None)
+        twin.__dict__.pop("_brief", None)
+        twin.exit_code = exit_code_of(shown, self.registry, self.fail_on)
+        return twin
+
     def to_dict(self) -> dict[str, Any]:
+        """The JSON report: what a reader format may show (``for_reader``)."""
         from metricsense.version import __version__
 
+        shown = self.for_reader(True)
+        if shown is not self:
+            return shown.to_dict()
         return {
             "version": JSON_VERSION,
             "metricsense": __version__,
@@ -66,8 +145,14 @@ class Report:
             "diagnostics": [finite(d.to_dict()) for d in self.diagnostics],
             "analysis": finite(self.analysis),
             **({"segments": self.segments_dict()} if self.segments is not None else {}),
+            **({"withheld": self.withheld_dict()} if self.withheld else {}),
             "summary": self.summary(),
         }
+
+    def withheld_dict(self) -> dict[str, Any]:
+        """The JSON `withheld` key: how many personal findings are not in `diagnostics`, by code."""
+        codes = {code: sum(by.values()) for code, by in self.withheld.items()}
+        return {"personal": sum(codes.values()), "codes": codes}
 
     def segments_dict(self, results: Iterable[dict] | None = None) -> dict[str, Any]:
         """The `segments` key of a segmented run: the column, the count, the per-rule rollup, and

@@ -166,7 +166,7 @@ def _signals(ctx) -> Iterator[tuple[TrustSignal, TrustSignalAnalysis]]:
             yield t, found.signals[t.name]
 
 
-@rule(code="MS501", name="value-gap", severity=Severity.WARNING)
+@rule(code="MS501", name="value-gap", severity=Severity.WARNING, personal=True)
 def value_gap(ctx) -> Iterator[Diagnostic]:
     """A manager sees the value they bring very differently from how their team sees it.
 

@@ -11,6 +11,11 @@ from metricsense.hookspecs import hookimpl
 
 #: The built-in formats, in the order `msense plugins` lists them.
 FORMATS = ("text", "json", "sarif", "junit", "github", "markdown", "html")
+#: The formats a reader reads for themselves: they show findings about one named person (MS501)
+#: when the reader asks (`--show-personal`). Every other format, a plugin's included unless it
+#: sets ``render.shows_personal = True``, is given ``report.for_reader(False)`` by the registry:
+#: it never sees them, only their count (``report.withheld``; ``withheld_line`` says it).
+READER_FORMATS = ("text", "json", "html")
 
 
 @hookimpl
@@ -30,7 +35,16 @@ def _lazy(name: str):
 
     render.__name__ = f"render_{name}"
     render.__qualname__ = f"render_{name}"
+    render.shows_personal = name in READER_FORMATS
     return render
+
+
+def withheld_line(report) -> str | None:
+    """The sentence a format writes in place of the personal findings it was not given, or None."""
+    from metricsense.report import withheld_sentence
+
+    withheld = getattr(report, "withheld", None)
+    return withheld_sentence(withheld) if withheld else None
 
 
 def printable(text: str, keep: str = "") -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from metricsense.diagnostics import Severity
-from metricsense.reports import is_file, printable
+from metricsense.reports import is_file, printable, withheld_line
 
 _LINE_ENDS = "\r\n"  # escaped by the workflow command itself (%0D, %0A)
 
@@ -42,5 +42,8 @@ def render_github(report, options=None) -> str:
     from metricsense.reports.text import summary_line
 
     lines = [annotation(d) for d in report.diagnostics]
+    withheld = withheld_line(report)
+    if withheld:  # no file, no line: a personal finding is never pinned to a place
+        lines.append(f"::notice title={escape_property('metricsense: personal findings')}::{escape_data(withheld)}")
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"

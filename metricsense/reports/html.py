@@ -21,7 +21,7 @@ from metricsense.evaluators.records import (
     TrustAnalysis,
     TrustSignalAnalysis,
 )
-from metricsense.reports import gains
+from metricsense.reports import gains, withheld_line
 from metricsense.reports.svg import esc, gap_bars, heatmap, line_chart
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -69,6 +69,12 @@ def diagnostic_rows(report, sources) -> list[str]:
                    f"<td>{''.join(body)}</td></tr>")
     out.append("</tbody></table>")
     return out
+
+
+def withheld_html(report) -> list[str]:
+    """The sentence on personal findings not shown (none are given to this page), if any."""
+    line = withheld_line(report)
+    return [f'<p class="muted" id="withheld">{esc(line)}</p>'] if line else []
 
 
 def kpi_table(doc) -> list[str]:
@@ -245,7 +251,8 @@ def render_html(report, options=None) -> str:
     sources = SourceCache(getattr(report, "sources", None))
     body = ["<header><h1>metricsense report</h1>",
             f'<p id="summary">{esc(summary_line(report))} Files: {esc(len(report.files))}.</p></header><main>',
-            '<section id="diagnostics"><h2>Diagnostics</h2>', *diagnostic_rows(report, sources), "</section>"]
+            '<section id="diagnostics"><h2>Diagnostics</h2>', *diagnostic_rows(report, sources),
+            *withheld_html(report), "</section>"]
     if getattr(report, "segments", None) is not None:
         body += _segments(report.segments)
     for root, analysis in report.analysis.items():

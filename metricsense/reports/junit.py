@@ -9,6 +9,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from metricsense.diagnostics import Severity
+from metricsense.report import withheld_sentence
 from metricsense.reports import printable, rules_of, spec_files_of
 
 
@@ -66,9 +67,34 @@ def to_junit(report) -> ET.Element:
         for k, v in counts.items():
             suite.set(k, str(v))
             totals[k] += v
+    if getattr(report, "withheld", None):
+        _withheld_suite(root, report, threshold, totals)
     for k, v in totals.items():
         root.set(k, str(v))
     return root
+
+
+def _withheld_suite(root, report, threshold, totals) -> None:
+    """Personal findings are not shown here: one case per rule, failing as its findings would
+    (so the verdict still matches the exit code), saying how many and where to read them."""
+    names = {code: name for code, name in ((r.code, r.name) for r in rules_of(report))}
+    suite = ET.SubElement(root, "testsuite", name="personal findings (not shown here)")
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for code, by in sorted(report.withheld.items()):
+        case = ET.SubElement(suite, "testcase", classname="personal findings",
+                             name=f"{code} {names.get(code, '')}".rstrip())
+        counts["tests"] += 1
+        failing = threshold is not None and any(Severity.parse(sev) >= threshold for sev in by)
+        text = withheld_sentence({code: by})
+        if failing:
+            worst = max((Severity.parse(sev) for sev in by), default=Severity.WARNING)
+            ET.SubElement(case, "failure", message=text, type=str(worst)).text = text
+            counts["failures"] += 1
+        else:
+            ET.SubElement(case, "system-out").text = text
+    for k, v in counts.items():
+        suite.set(k, str(v))
+        totals[k] += v
 
 
 def render_junit(report, options=None) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from metricsense.evaluators.records import CorrelationAnalysis, StructureAnalysis
-from metricsense.reports import gains
+from metricsense.reports import gains, withheld_line
 
 
 def cell(text: object) -> str:
@@ -40,6 +40,9 @@ def render_markdown(report, options=None) -> str:
     from metricsense.reports.text import summary_line
 
     out = ["## metricsense report", "", summary_line(report), ""]
+    withheld = withheld_line(report)
+    if withheld:
+        out += [f"_{cell(withheld)}_", ""]
     if report.diagnostics:
         out += diagnostics_table(report.diagnostics)
         out.append("")

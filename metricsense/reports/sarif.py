@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from metricsense.diagnostics import Diagnostic, Severity
-from metricsense.reports import is_file, rules_of
+from metricsense.reports import is_file, rules_of, withheld_line
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://github.com/metricsense/metricsense"
@@ -103,10 +103,15 @@ def to_sarif(report) -> dict:
     index = {r["id"]: i for i, r in enumerate(driver_rules)}
     artifacts = [{"location": {"uri": uri(f)}} for f in report.files if is_file(f)]
     code = report.exit_code
+    invocation = {"executionSuccessful": code in (0, 1), "exitCode": code}
+    withheld = withheld_line(report)
+    if withheld:  # a notification, not a result: no location, no name, no number
+        invocation["toolExecutionNotifications"] = [
+            {"level": "note", "descriptor": {"id": "personal-findings-withheld"}, "message": {"text": withheld}}]
     run = {
         "tool": {"driver": {"name": "metricsense", "version": __version__, "semanticVersion": __version__,
                             "informationUri": INFO_URI, "rules": driver_rules}},
-        "invocations": [{"executionSuccessful": code in (0, 1), "exitCode": code}],
+        "invocations": [invocation],
         "artifacts": artifacts,
         "columnKind": "unicodeCodePoints",
         "results": [_result(d, index) for d in report.diagnostics],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from metricsense.diagnostics import Diagnostic, Severity
-from metricsense.reports import printable
+from metricsense.reports import printable, withheld_line
 from metricsense.segments.results import rollup_text
 
 _COLOURS = {
@@ -41,7 +41,13 @@ def render_text(report, options=None) -> str:
     out = render_diagnostics(report.diagnostics, color, getattr(report, "sources", None))
     if getattr(report, "segments", None) is not None:
         out += "\n".join(rollup_text(report.segments)) + "\n\n"
-    return out + summary_line(report) + "\n"
+    return out + summary_lines(report) + "\n"
+
+
+def summary_lines(report) -> str:
+    """The summary line, after the sentence on personal findings not shown, if any."""
+    line = withheld_line(report)
+    return (f"{line}\n" if line else "") + summary_line(report)
 
 
 def render_diagnostics(diagnostics, color: bool = False, inline: dict[str, str] | None = None) -> str:

@@ -47,14 +47,23 @@ def diagnostics_html(diagnostics: Iterable[Any], sources: Any = None) -> str:
     return "".join(diagnostic_rows(SimpleNamespace(diagnostics=list(diagnostics)), sources))
 
 
-def report_html(report: Any) -> str:
-    """A report as a notebook output: summary, diagnostics, then each spec's pictures (folded)."""
-    from metricsense.reports.text import SourceCache, summary_line
-    from metricsense.reports.html import spec_section
+def _for_reader(report: Any, shows_personal: bool) -> Any:
+    """What the matching format may show of ``report`` (``Report.for_reader``: personal findings)."""
+    return report.for_reader(shows_personal) if callable(getattr(report, "for_reader", None)) else report
 
+
+def report_html(report: Any) -> str:
+    """A report as a notebook output: summary, diagnostics, then each spec's pictures (folded).
+
+    As the HTML report: findings about one named person only when the reader asked."""
+    from metricsense.reports.text import SourceCache, summary_line
+    from metricsense.reports.html import spec_section, withheld_html
+
+    report = _for_reader(report, True)
     sources = SourceCache(getattr(report, "sources", None))
     body = [f'<p class="msense-summary"><strong>{esc(summary_line(report))}</strong> '
-            f'Files: {esc(len(report.files))}.</p>', diagnostics_html(report.diagnostics, sources)]
+            f'Files: {esc(len(report.files))}.</p>', diagnostics_html(report.diagnostics, sources),
+            *withheld_html(report)]
     for root, analysis in report.analysis.items():
         body.append(f"<details><summary>{esc(root)}: structure, gains and data pictures</summary>")
         body += spec_section(root, analysis or {}, report.documents.get(root))
@@ -63,10 +72,10 @@ def report_html(report: Any) -> str:
 
 
 def report_markdown(report: Any) -> str:
-    """The Markdown report (``--format markdown``)."""
+    """The Markdown report (``--format markdown``: never a finding about one named person)."""
     from metricsense.reports.markdown import render_markdown
 
-    return render_markdown(report)
+    return render_markdown(_for_reader(report, False))
 
 
 def document_html(doc: Any) -> str:

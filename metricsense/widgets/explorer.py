@@ -156,7 +156,9 @@ class ExplorerModel(HasTraits):
 
     def _own_diagnostics(self) -> list:
         files = set(self.document.files) | {self.spec}
-        return [d for d in self.report.diagnostics if d.span.file in files or len(self.report.documents) == 1]
+        # As the HTML report: findings about one named person only when the reader asked.
+        report = self.report.for_reader(True) if callable(getattr(self.report, "for_reader", None)) else self.report
+        return [d for d in report.diagnostics if d.span.file in files or len(self.report.documents) == 1]
 
     @observe("family_filter", "severity_filter")
     def _filter(self, change: Any = None) -> None:

@@ -76,7 +76,11 @@ def test_confidentiality_holds_per_segment(folder, jobs):
         signal = r["analysis"][next(iter(r["analysis"]))]["trust"]["signals"]["value_question"]
         assert "suppressed" not in signal and "below_minimum" not in signal
         assert all(not g.get("suppressed") for g in signal["groups"])
-    east = [d for d in doc["diagnostics"] if d.get("segment") == "east" and d["code"] == "MS501"]
+    # MS501 names a manager: shown only when the reader asks (--show-personal), then per segment
+    assert not [d for d in doc["diagnostics"] if d["code"] == "MS501"] and doc["withheld"]["codes"]["MS501"] >= 1
+    asked = json.loads(run_msense("check", "csv.msense", "--by", "team", "--format", "json", "--show-personal",
+                                  *jobs, cwd=folder).stdout)
+    east = [d for d in asked["diagnostics"] if d.get("segment") == "east" and d["code"] == "MS501"]
     assert east and "grp-east" in east[0]["message"]  # a group above the minimum is shown
 
 

@@ -34,7 +34,7 @@ def test_ipython_shows_a_report_as_the_notebook_html_and_markdown():
     register_formatters(shell)
     shown, _ = shell.display_formatter.format(report)
     assert shown["text/html"] == report_html(report)
-    assert shown["text/markdown"] == render_markdown(report)
+    assert shown["text/markdown"] == render_markdown(report.for_reader(False))  # as --format markdown
     assert not hasattr(report, "_repr_html_")  # the core holds no display code
 
 
