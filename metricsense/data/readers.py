@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from metricsense.data.table import DataError, Labels, ReadRequest, Table
+from metricsense.data.table import DataError, Labels, ReadRequest, Table, refuse_repeated_names
 
 # CSV blocks of 1 MB: a long file streams through a few MB of Arrow buffers, whatever its size.
 BATCH_BYTES = 1 << 20
@@ -24,6 +24,7 @@ def _arrow_batch_to_table(batch, origin: str, first_line: int | None) -> Table:
     pandas on first use, which costs most of a second."""
     import pyarrow as pa
 
+    refuse_repeated_names(batch.schema.names, origin, first_line)
     columns: dict[str, np.ndarray] = {}
     for name, col in zip(batch.schema.names, batch.columns):
         kind = col.type
@@ -50,15 +51,36 @@ def _arrow_batch_to_table(batch, origin: str, first_line: int | None) -> Table:
             out[ok] = days[ok].astype(np.int64).astype("datetime64[D]")
             columns[name] = out
         elif pa.types.is_integer(kind) and col.null_count == 0:
-            ints = col.cast(pa.int64())
-            raw = np.frombuffer(ints.buffers()[1], dtype=np.int64, count=ints.offset + len(ints))
-            columns[name] = raw[ints.offset:].copy()
-        elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+            wide = pa.uint64() if pa.types.is_uint64(kind) else pa.int64()
+            ints = col.cast(wide)
+            raw = np.frombuffer(ints.buffers()[1], dtype=np.uint64 if wide == pa.uint64() else np.int64, count=ints.offset + len(ints))
+            values = raw[ints.offset:].copy()
+            # NOTE: a uint64 above 2**63 stays uint64 (an id, exact); the int64 cast refused it.
+            if values.dtype == np.uint64 and (not len(values) or values.max() < 2**63):
+                values = values.astype(np.int64)
+            columns[name] = values
+        elif pa.types.is_integer(kind):
+            try:
+                columns[name] = _with_nulls(col, np.nan)
+            except pa.ArrowInvalid:  # beyond 2**53 a float is not exact: Python ints, None for nulls
+                columns[name] = np.array(col.to_pylist(), dtype=object)
+        elif pa.types.is_floating(kind) or pa.types.is_boolean(kind):
             columns[name] = _with_nulls(col, np.nan)
         elif pa.types.is_null(kind):
             columns[name] = np.full(len(col), np.nan)
+        elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
+            # Bytes that are not UTF-8 are shown escaped (b"\xff" as "\\xff"): text no other value
+            # can have, refused as a number (MS032 naming the row) where a series reads it.
+            columns[name] = np.array([None if v is None else v.decode("utf-8", "backslashreplace")
+                                      for v in col.to_pylist()], dtype=object)
         else:
-            columns[name] = np.array(col.cast(pa.string()).to_pylist(), dtype=object)
+            try:
+                columns[name] = np.array(col.cast(pa.string()).to_pylist(), dtype=object)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                # A list, struct or map column has no number or label in it: each cell as the text
+                # of its value ("[1, 2]"), which a series reading it refuses with MS032 and its row.
+                columns[name] = np.array([None if v is None else str(v) for v in col.to_pylist()],
+                                         dtype=object)
     return Table(columns, origin, first_line)
 
 
@@ -106,7 +128,13 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
                                    auto_dict_max_cardinality=1 << 20)
     segment = request.distinct or (request.where.column if request.where is not None else None)
     if request.columns or segment:
-        header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
+        try:
+            header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
+        except UnicodeDecodeError:
+            _raise_not_utf8(path, origin)
+            raise
+        except pa.ArrowInvalid:
+            header = []  # the full read below reports it
         if request.columns:
             convert.include_columns = [c for c in header if c in request.columns]
         if segment:
@@ -127,15 +155,46 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
                 table = _arrow_batch_to_table(batch, origin, line)
                 line += batch.num_rows
                 yield table
+    except UnicodeDecodeError:  # a header name that is not UTF-8 (pyarrow decodes names itself)
+        _raise_not_utf8(path, origin)
+        raise
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise DataError("MS034", f"data file `{origin}` has no header row") from None
+        if "UTF8" in str(exc):
+            _raise_not_utf8(path, origin)
         # NOTE: Arrow infers types from the first block; a later bad value lands here, after
         # earlier batches were handed out. Read the file again as text, find the first value
         # that is not a number in a column Arrow took as numeric, and report it.
         _raise_first_bad_value(path, origin, exc)
     except OSError as exc:
         raise DataError("MS030", f"cannot read data file `{origin}`: {exc}") from None
+
+
+def _raise_not_utf8(path: Path, origin: str) -> None:
+    """MS032 naming the first line and column of a CSV file whose bytes are not UTF-8 text."""
+    import csv
+
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+        reader = csv.reader(f)
+        header: list[str] = []
+        for fields in reader:
+            if not header:
+                header = fields
+            for i, field in enumerate(fields):
+                bad = next((c for c in field if "\udc80" <= c <= "\udcff"), None)
+                if bad is None:
+                    continue
+                byte = f"0x{ord(bad) - 0xDC00:02x}"
+                line = reader.line_num
+                if fields is header:
+                    raise DataError("MS032", f"{origin} line {line}: the name of column {i + 1} holds byte {byte}, "
+                                             "which is not UTF-8 text (save the file as UTF-8)", row=None, line=line)
+                name = header[i] if i < len(header) else str(i + 1)
+                name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                raise DataError("MS032", f"{origin} line {line}: column `{name}` holds byte {byte}, which is not "
+                                         "UTF-8 text (save the file as UTF-8)", row=line - 1, line=line, column=name)
+    raise DataError("MS032", f"`{origin}` is not UTF-8 text (save the file as UTF-8)")
 
 
 def _raise_first_bad_value(path: Path, origin: str, exc: Exception) -> None:
@@ -168,6 +227,7 @@ def _read_csv_as_text(path: Path, origin: str, exc: Exception) -> Iterator[Table
     except (pa.ArrowInvalid, OSError):
         message = re.sub(r"\s+", " ", str(exc)).strip()
         raise DataError("MS032", f"`{origin}` is not a well-formed CSV file: {message}") from None
+    refuse_repeated_names(table.column_names, origin, 2)
     yield Table({n: np.array(c.to_pylist(), dtype=object) for n, c in zip(table.column_names, table.columns)},
                 origin, 2)
 
@@ -287,6 +347,7 @@ def _segment_query(request: ReadRequest, placeholder: str) -> tuple[str, list | 
 def _rows_to_table(names: list[str], rows: list[tuple], origin: str) -> Table:
     # NOTE: zip(*rows) turns rows into columns in C; a list per column built in Python cost
     # most of the time of reading a segment's rows.
+    refuse_repeated_names(names, origin, None)
     values = list(zip(*rows)) if rows else [() for _ in names]
     return Table({name: _column_from_python(col) for name, col in zip(names, values)}, origin, None)
 
@@ -437,8 +498,10 @@ def table_from_object(obj: Any, origin: str) -> Table:
         frame = obj
         if frame.index.name and frame.index.name not in frame.columns:
             frame = frame.reset_index()
+        refuse_repeated_names(frame.columns, origin, None)
         columns = {str(c): _from_series(frame[c].to_numpy()) for c in frame.columns}
     elif module == "polars":
+        refuse_repeated_names(obj.columns, origin, None)
         columns = {str(c): _from_series(obj[c].to_numpy()) for c in obj.columns}
     elif isinstance(obj, Mapping):
         columns = {str(k): _from_series(np.asarray(v)) for k, v in obj.items()}

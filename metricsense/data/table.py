@@ -115,6 +115,20 @@ class Table:
         return f"{self.origin} line {line}" if line is not None else f"{self.origin} row {row_index + 1}"
 
 
+def refuse_repeated_names(names, origin: str, first_line: int | None) -> None:
+    """MS031 when two columns share a name: a series would read one of them silently (the last)."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        name = str(name)
+        if name in seen:
+            where = f"{origin} line {first_line - 1}" if first_line is not None and first_line > 1 else origin
+            raise DataError("MS031", f"{where}: columns {seen[name] + 1} and {i + 1} are both named `{name}`; "
+                                     "which one a series reads would be a guess: rename one",
+                            line=first_line - 1 if first_line is not None and first_line > 1 else None,
+                            column=name)
+        seen[name] = i
+
+
 def segment_label(value: Any) -> str:
     """A segment value as text, the same whatever the storage: 7, 7.0, "7" and b"7" are "7"."""
     if isinstance(value, bytes):
@@ -229,13 +243,23 @@ def to_periods(values: np.ndarray, table: Table, column: str) -> np.ndarray:
     if values.dtype.kind == "M":
         return values.astype("datetime64[D]")
     if values.dtype.kind in "iu":
+        if values.dtype.kind == "u" and len(values) and values.max() >= 2**63:  # astype would wrap
+            bad = int(np.argmax(values >= 2**63))
+            raise DataError("MS032", f"{table.where(bad)}: period {int(values[bad])} is beyond the whole numbers "
+                                     "a period can be (-2**63 to 2**63-1)", row=bad + 1, line=table.line_of(bad),
+                            column=column)
         return values.astype(np.int64)
     if values.dtype.kind == "f":
-        finite = np.isfinite(values)
-        if finite.all() and np.all(values == np.round(values)):
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(values) & (values == np.round(values))
+            # NOTE: beyond 2**53 a float is not exact, and beyond 2**63 astype(int64) wraps around.
+            exact = whole & (np.abs(values) <= 2**53)
+        if exact.all():
             return values.astype(np.int64)
-        bad = int(np.argmax(~finite | (values != np.round(values))))
-        raise DataError("MS032", f"{table.where(bad)}: period {values[bad]!r} is not a date or a whole number",
+        bad = int(np.argmax(~exact))
+        why = ("a whole number too large to be read exactly (beyond 2**53)" if whole[bad]
+               else "not a date or a whole number")
+        raise DataError("MS032", f"{table.where(bad)}: period {float(values[bad])!r} is {why}",
                         row=bad + 1, line=table.line_of(bad), column=column)
     out = np.empty(len(values), dtype="datetime64[D]")
     as_int: list[int] = []
@@ -297,6 +321,8 @@ def _not_a_number(raw, table: Table, column: str, i: int) -> DataError:
     why = ""
     if "_" in text:
         why = " (no `_` between digits)"
+    elif "\\x" in text:
+        why = " (bytes that are not UTF-8 text)"
     elif any(c.isdigit() and not c.isascii() for c in text):
         why = " (digits are 0-9; other scripts' digits are refused, not guessed)"
     return DataError("MS032", f"{table.where(i)}: column `{column}` holds {shown!r}, not a number{why}",

@@ -77,3 +77,69 @@ def test_survey_blanks_are_not_answers(tmp_path):
     signal = TrustAnalysis.of(next(iter(report.analysis.values()))).signals["v"].to_json()
     shown = {g["group"]: g for g in signal["groups"] if not g["suppressed"]}
     assert shown["a"]["n"] == 3
+
+
+# ---- 2. odd bytes and types are MS03x naming the file, row and column, never MS005 ---------
+
+def _parquet(path, columns):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table(columns), path)
+
+
+def test_csv_header_not_utf8_is_ms032(tmp_path):
+    _, (d,) = run(tmp_path, SPEC + 'data "k.csv"\nkpi a "A" { }\n', {"k.csv": b"period,caf\xe9,a\n1,2,3\n"})
+    assert d.code == "MS032" and "k.csv line 1" in d.message and "column 2" in d.message and "0xe9" in d.message
+
+
+def test_csv_cell_not_utf8_names_row_and_column(tmp_path):
+    _, (d,) = run(tmp_path, SPEC + 'data "k.csv"\nkpi a "A" { }\n', {"k.csv": b"period,a\n1,2\n2,caf\xe9\n"})
+    assert d.code == "MS032" and "line 3" in d.message and "`a`" in d.message and "UTF-8" in d.message
+
+
+def test_parquet_uint64_above_2_63_and_odd_types(tmp_path):
+    import pyarrow as pa
+
+    _parquet(tmp_path / "u.parquet", {"period": pa.array([1, 2], pa.int64()),
+                                       "a": pa.array([2**63 + 5, 1], pa.uint64())})
+    report, diags = run(tmp_path, SPEC + 'data "u.parquet"\nkpi a "A" { }\n')
+    assert diags == [] and summary(report).series["a"].observed == 2
+    _parquet(tmp_path / "l.parquet", {"period": [1, 2], "a": [[1, 2], [3]], "s": [{"x": 1}, {"x": 2}],
+                                       "b": pa.array([b"\xff\xfe", b"1"], pa.binary())})
+    _, diags = run(tmp_path, SPEC + 'data "l.parquet"\nkpi a "A" { }\nkpi s "S" { }\nkpi b "B" { }\n')
+    assert sorted(d.code for d in diags) == ["MS032"] * 3
+    assert all("l.parquet row 1" in d.message for d in diags)
+
+
+def test_parquet_int64_with_nulls_beyond_2_53(tmp_path):
+    import pyarrow as pa
+
+    _parquet(tmp_path / "n.parquet", {"period": [1, 2, 3], "a": pa.array([1, None, 2**53 + 1], pa.int64())})
+    report, diags = run(tmp_path, SPEC + 'data "n.parquet"\nkpi a "A" { }\n')
+    assert diags == [] and (summary(report).series["a"].observed, summary(report).series["a"].missing) == (2, 1)
+
+
+# ---- 4. periods beyond 64 bits; two columns of one name ------------------------------------
+
+def test_period_beyond_int64_is_refused_not_wrapped(tmp_path):
+    import pyarrow as pa
+
+    _, (d,) = run(tmp_path, SPEC + 'data "k.csv"\nkpi a "A" { }\n',
+                  {"k.csv": "period,a\n1,2\n99999999999999999999,3\n"})
+    assert d.code == "MS032" and "line 3" in d.message
+    _parquet(tmp_path / "u.parquet", {"period": pa.array([1, 2**64 - 1], pa.uint64()), "a": [1.0, 2.0]})
+    _, (d,) = run(tmp_path, SPEC + 'data "u.parquet"\nkpi a "A" { }\n')
+    assert d.code == "MS032" and "row 2" in d.message and "18446744073709551615" in d.message
+
+
+def test_two_columns_of_one_name_are_refused(tmp_path):
+    _, (d,) = run(tmp_path, SPEC + 'data "k.csv"\nkpi a "A" { }\n', {"k.csv": "period,a,a\n1,2,3\n2,3,4\n"})
+    assert d.code == "MS031" and "columns 2 and 3" in d.message and "`a`" in d.message
+    _, (d,) = run(tmp_path, SPEC + 'data "m.csv"\nkpi a "A" { }\n', data={"m.csv": _frame_with_twice_a()})
+    assert d.code == "MS031" and "columns 2 and 3" in d.message
+
+
+def _frame_with_twice_a():
+    pd = pytest.importorskip("pandas")
+    return pd.DataFrame([[1, 2, 3], [2, 3, 4]], columns=["period", "a", "a"])
