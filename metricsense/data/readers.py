@@ -404,6 +404,32 @@ def _column_from_python(values) -> np.ndarray:
     return np.array([None if v is None else str(v) for v in values], dtype=object)
 
 
+def sqlite_uri(path: Path) -> str:
+    """The ``file:`` URI that opens ``path`` read-only, writing nothing beside it.
+
+    The path is percent-quoted: pasted as it is, a `#` ended the path (`?mode=ro` was lost and
+    the cut name opened read-write, created if missing) and a `%2F` was decoded by SQLite into a
+    path other than the one checked against the allowed folders. A database in WAL mode opened
+    `mode=ro` creates `-wal` and `-shm` files beside itself and leaves them: without a `-wal`
+    file every committed row is in the database file, and it is opened `immutable=1` (no lock,
+    no file written); with one (a writer is at work, or stopped before a checkpoint) its rows
+    are read too, through `mode=ro`.
+    """
+    import os
+    from urllib.parse import quote
+
+    params = "mode=ro"
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError:
+        header = b""
+    wal = len(header) == 20 and header.startswith(b"SQLite format 3\x00") and header[18] == 2
+    if wal and not os.path.exists(os.fspath(path) + "-wal"):
+        params += "&immutable=1"
+    return f"file:{quote(path.as_posix(), safe='/')}?{params}"
+
+
 def read_sqlite(request: ReadRequest) -> Iterator[Table]:
     """`data sql "SELECT ..." from "sqlite:///relative/path.db"`, opened read-only."""
     import sqlite3
@@ -425,7 +451,7 @@ def read_sqlite(request: ReadRequest) -> Iterator[Table]:
     if not _is_file(path, hide(f"SQLite database `{raw}`")):
         raise DataError("MS030", hide(f"SQLite database `{raw}` does not exist"))
     try:
-        conn = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True)
+        conn = sqlite3.connect(sqlite_uri(path), uri=True)
     except sqlite3.Error as exc:
         raise DataError("MS030", hide(f"cannot open SQLite database `{raw}`: {exc}")) from None
     try:

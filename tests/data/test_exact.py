@@ -143,3 +143,56 @@ def test_two_columns_of_one_name_are_refused(tmp_path):
 def _frame_with_twice_a():
     pd = pytest.importorskip("pandas")
     return pd.DataFrame([[1, 2, 3], [2, 3, 4]], columns=["period", "a", "a"])
+
+
+# ---- 5. an SQLite path is quoted in its URI; reading writes nothing beside the database -----
+
+def _db(path, rows=((1, 2.0), (2, 3.0)), wal=False):
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    if wal:
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (period INTEGER, a REAL)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", rows)
+    conn.commit()
+    conn.close()
+
+
+def _sql_spec(file):
+    return SPEC + f'kpi a "A" {{ data sql "SELECT period, a FROM t" from "sqlite:///{file}" }}\n'
+
+
+def test_sqlite_hash_in_path_keeps_read_only(tmp_path):
+    _db(tmp_path / "k#x.db")
+    report, diags = run(tmp_path, _sql_spec("k#x.db"))
+    assert diags == [] and summary(report).series["a"].observed == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k#x.db", "k.msense"]  # no `k` created
+
+
+def test_sqlite_percent_in_path_is_not_decoded_out_of_the_folder(tmp_path):
+    (tmp_path / "spec").mkdir()
+    _db(tmp_path / "x.db", rows=((1, 42.0), (2, 43.0)))  # outside the spec's folder
+    (tmp_path / "spec" / "..%2Fx.db").write_bytes(b"")  # the name the allowed-folder check saw
+    spec = tmp_path / "spec" / "k.msense"
+    spec.write_text(_sql_spec("..%2Fx.db"))
+    report = metricsense.check(spec, config={})
+    assert "a" not in summary(report).series  # x.db was not read
+    assert [d.code for d in report.diagnostics if d.code.startswith("MS03")] == ["MS030"]
+
+
+def test_sqlite_wal_database_is_read_writing_nothing_beside_it(tmp_path):
+    import sqlite3
+
+    _db(tmp_path / "w.db", wal=True)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    report, diags = run(tmp_path, _sql_spec("w.db"))
+    assert diags == [] and summary(report).series["a"].observed == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before + ["k.msense"])
+    # a writer at work: its committed rows (still in the -wal file) are read too
+    writer = sqlite3.connect(tmp_path / "w.db")
+    writer.execute("INSERT INTO t VALUES (3, 4.0)")
+    writer.commit()
+    report, diags = run(tmp_path, _sql_spec("w.db"))
+    writer.close()
+    assert diags == [] and summary(report).series["a"].observed == 3
