@@ -6,6 +6,7 @@ Each reader yields Tables in batches, so a long file never has to be held twice 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -311,6 +312,36 @@ def _read_parquet_dataset(request: ReadRequest) -> Iterator[Table]:
 
 # ---- SQL ---------------------------------------------------------------------------------------
 
+#: Rows a query result is read by: a Table per batch, so at most one batch is held as Python rows.
+SQL_BATCH_ROWS = 100_000
+
+
+def _too_long(request: ReadRequest, shown: str) -> str:
+    return (f"the query on {shown} was stopped after {request.timeout:g} s (`query-timeout` in the "
+            "configuration's [data] table raises the limit)")
+
+
+def _bounded(fetch, names: list[str], request: ReadRequest, shown: str) -> list[Table]:
+    """The result read batch by batch (``fetch`` returns the next rows, empty at the end) as Tables;
+    more than ``request.max_rows`` rows, or past ``request.timeout``, is MS030."""
+    origin = request.display_url or shown
+    deadline = time.monotonic() + request.timeout
+    tables: list[Table] = []
+    count = 0
+    while True:
+        rows = fetch()
+        if not rows:
+            break
+        count += len(rows)
+        if count > request.max_rows:
+            raise DataError("MS030", f"the query on {shown} returns more than {request.max_rows:,} rows; it was "
+                                     "stopped (`max-rows` in the configuration's [data] table raises the limit)")
+        if time.monotonic() > deadline:
+            raise DataError("MS030", _too_long(request, shown))
+        tables.append(_rows_to_table(names, rows, origin))
+    return tables or [_rows_to_table(names, [], origin)]
+
+
 
 #: With ``ReadRequest.distinct``, a reader may return one row per distinct value with the number
 #: of rows holding it in this column (SQL pushes a GROUP BY down); without it, rows count one each.
@@ -460,24 +491,40 @@ def read_sqlite(request: ReadRequest) -> Iterator[Table]:
         refused = {sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
         conn.set_authorizer(lambda action, *args: sqlite3.SQLITE_DENY if action in refused else sqlite3.SQLITE_OK)
         conn.execute("PRAGMA query_only = ON")
+        # The query is stopped past its time (a handler called every 10,000 SQLite steps, during
+        # the fetch too: rows are computed as they are read) and past its rows (read in batches).
+        deadline = time.monotonic() + request.timeout
+        late = []
+
+        def stop() -> int:
+            if time.monotonic() > deadline:
+                late.append(True)
+                return 1
+            return 0
+
+        conn.set_progress_handler(stop, 10_000)
         cur = None
         wrapped = _segment_query(request, "?")
         if wrapped is not None:
             try:  # NOTE: a query that cannot be wrapped is run as written, filtered after reading
                 cur = conn.execute(wrapped[0], wrapped[1] or ())
             except (sqlite3.Error, OverflowError):  # OverflowError: a value SQLite cannot bind
+                if late:
+                    raise
                 cur = None
         if cur is None:
             cur = conn.execute(request.source.query or "")
         names = [d[0] for d in cur.description or ()]
-        rows = cur.fetchall()
+        tables = _bounded(lambda: cur.fetchmany(SQL_BATCH_ROWS), names, request, shown)
     except sqlite3.Error as exc:
+        if late:
+            raise DataError("MS030", _too_long(request, shown)) from None
         raise DataError("MS030", hide(f"the query failed on {shown}: {exc}")) from None
     finally:
         conn.close()
     if not names:
         raise DataError("MS034", "the query returned no columns")
-    yield _rows_to_table(names, rows, request.display_url or "sqlite")
+    yield from tables
 
 
 def read_postgresql(request: ReadRequest) -> Iterator[Table]:
@@ -488,30 +535,70 @@ def read_postgresql(request: ReadRequest) -> Iterator[Table]:
         raise DataError("MS030", "PostgreSQL sources need psycopg: pip install 'metricsense[postgres]'") from None
     from metricsense.data.secrets import mask
 
+    shown = request.display_url or "postgresql"
+    conn = None
     try:
-        with psycopg.connect(request.url or "", connect_timeout=10) as conn:
-            conn.read_only = True
-            with conn.cursor() as cur:
-                wrapped = _segment_query(request, "%s")
-                done = False
-                if wrapped is not None:
-                    try:  # NOTE: a query that cannot be wrapped is run as written, filtered after
-                        with conn.transaction():
-                            cur.execute(*wrapped)
-                        done = True
-                    except psycopg.Error:
-                        done = False
-                if not done:
-                    cur.execute(request.source.query or "")
-                names = [d.name for d in cur.description or ()]
-                rows = cur.fetchall()
+        # NOTE: no `with` around the connection: its exit rolls back, which waits until a stream
+        # stopped early (too many rows) has been read to its end; closed, the server stops it.
+        conn = psycopg.connect(request.url or "", connect_timeout=10)
+        conn.read_only = True
+        # The server stops a statement past the time; rows are streamed (never the whole
+        # result in the client's memory at once) and counted.
+        conn.execute("SELECT set_config('statement_timeout', %s, false)",
+                     [f"{max(1, int(request.timeout * 1000))}ms"])
+        with conn.cursor() as cur:
+            wrapped = _segment_query(request, "%s")
+            query, params = (request.source.query or "", None)
+            if wrapped is not None:
+                try:  # NOTE: a query that cannot be wrapped is run as written, filtered after
+                    with conn.transaction():
+                        cur.execute(f"EXPLAIN {wrapped[0]}", wrapped[1])
+                    query, params = wrapped
+                except psycopg.Error:
+                    pass
+            try:
+                rows = cur.stream(query, params, size=SQL_BATCH_ROWS)
+            except TypeError:  # psycopg 3.1: one row at a time
+                rows = cur.stream(query, params)
+            batch: list = []
+
+            def fetch() -> list:
+                batch.clear()
+                for row in rows:
+                    batch.append(row)
+                    if len(batch) >= SQL_BATCH_ROWS:
+                        break
+                return list(batch)
+
+            first = fetch()
+            names = [d.name for d in cur.description or ()]
+            pending = [first]
+            try:
+                tables = _bounded(lambda: pending.pop() if pending else fetch(), names, request, shown)
+            except DataError:
+                _cancel(conn)
+                raise
+    except psycopg.errors.QueryCanceled:
+        raise DataError("MS030", _too_long(request, shown)) from None
     except psycopg.Error as exc:
         # NOTE: driver messages can quote the connection string: mask every secret in them.
         message = mask(re.sub(r"\s+", " ", str(exc)).strip(), request.url or "", request.source.url)
         raise DataError("MS030", f"PostgreSQL source {request.display_url}: {message}") from None
+    finally:
+        if conn is not None:
+            conn.close()
     if not names:
         raise DataError("MS034", "the query returned no columns")
-    yield _rows_to_table(names, rows, request.display_url or "postgresql")
+    yield from tables
+
+
+def _cancel(conn) -> None:
+    """Ask the server to stop the running query (best effort: the connection is closed next)."""
+    try:
+        cancel = getattr(conn, "cancel_safe", None) or conn.cancel
+        cancel()
+    except Exception:  # noqa: BLE001 - closing the connection stops it all the same
+        pass
 
 
 # ---- in memory ---------------------------------------------------------------------------------

@@ -225,6 +225,10 @@ class ReadRequest:
     #: When set, only the distinct values of this column are needed (finding the segments of
     #: `msense check --by`); a hint, like ``columns``.
     distinct: str | None = None
+    #: A query may return at most this many rows and run this many seconds (`[data] max-rows`,
+    #: `query-timeout`); past either it is stopped (MS030), never read without bound.
+    max_rows: int = 10_000_000
+    timeout: float = 60.0
 
     @property
     def origin(self) -> str:

@@ -196,3 +196,69 @@ def test_sqlite_wal_database_is_read_writing_nothing_beside_it(tmp_path):
     report, diags = run(tmp_path, _sql_spec("w.db"))
     writer.close()
     assert diags == [] and summary(report).series["a"].observed == 3
+
+
+# ---- 6. a query's result is bounded: rows and time ------------------------------------------
+
+_ENDLESS = ("WITH RECURSIVE n(period) AS (SELECT 1 UNION ALL SELECT period + 1 FROM n) "
+            "SELECT period, period AS a FROM n")
+_MANY = ("WITH RECURSIVE n(period) AS (SELECT 1 UNION ALL SELECT period + 1 FROM n WHERE period < 5000) "
+         "SELECT period, period AS a FROM n")
+
+
+def _query_spec(query, url):
+    return SPEC + f'kpi a "A" {{ data sql "{query}" from "{url}" }}\n'
+
+
+def _limits(**data):
+    from metricsense.config import Config
+
+    return Config.from_mapping({"data": data})
+
+
+def test_data_limits_are_configured_and_checked():
+    from metricsense.config import ConfigError
+
+    cfg = _limits(**{"max-rows": 10, "query-timeout": 0.5})
+    assert (cfg.max_rows, cfg.query_timeout) == (10, 0.5)
+    assert (_limits().max_rows, _limits().query_timeout) == (10_000_000, 60.0)
+    for bad in ({"max-rows": 0}, {"max-rows": "many"}, {"query-timeout": -1}, {"rows": 5}):
+        with pytest.raises(ConfigError):
+            _limits(**bad)
+
+
+def test_sqlite_query_stopped_past_its_rows(tmp_path):
+    _db(tmp_path / "k.db")
+    _, (d,) = run(tmp_path, _query_spec(_MANY, "sqlite:///k.db"), config=_limits(**{"max-rows": 1000}))
+    assert d.code == "MS030" and "more than 1,000 rows" in d.message and "k.db" in d.message
+    report, diags = run(tmp_path, _query_spec(_MANY, "sqlite:///k.db"))
+    assert diags == [] and summary(report).series["a"].observed == 5000
+
+
+def test_sqlite_endless_query_stopped_past_its_time(tmp_path):
+    import time
+
+    _db(tmp_path / "k.db")
+    start = time.monotonic()
+    _, (d,) = run(tmp_path, _query_spec(_ENDLESS, "sqlite:///k.db"),
+                  config=_limits(**{"query-timeout": 0.5, "max-rows": 10**9}))
+    assert d.code == "MS030" and "stopped after 0.5 s" in d.message and "k.db" in d.message
+    assert time.monotonic() - start < 20
+
+
+def test_postgresql_query_bounded(tmp_path, postgres_url):
+    import time
+
+    _, (d,) = run(tmp_path, _query_spec(_MANY, postgres_url), config=_limits(**{"max-rows": 1000}))
+    assert d.code == "MS030" and "more than 1,000 rows" in d.message
+    start = time.monotonic()
+    _, (d,) = run(tmp_path, _query_spec("SELECT 1 AS period, 2 AS a FROM pg_sleep(30)", postgres_url),
+                  config=_limits(**{"query-timeout": 0.5}))
+    assert d.code == "MS030" and "stopped after 0.5 s" in d.message
+    assert time.monotonic() - start < 20
+    start = time.monotonic()
+    _, (d,) = run(tmp_path, _query_spec(_ENDLESS, postgres_url), config=_limits(**{"max-rows": 100_000}))
+    assert d.code == "MS030" and "more than 100,000 rows" in d.message
+    assert time.monotonic() - start < 20
+    report, diags = run(tmp_path, _query_spec(_MANY, postgres_url))
+    assert diags == [] and summary(report).series["a"].observed == 5000
