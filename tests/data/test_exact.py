@@ -262,3 +262,23 @@ def test_postgresql_query_bounded(tmp_path, postgres_url):
     assert time.monotonic() - start < 20
     report, diags = run(tmp_path, _query_spec(_MANY, postgres_url))
     assert diags == [] and summary(report).series["a"].observed == 5000
+
+
+# ---- 7. a password written in a URL is masked in the quoted spec line too --------------------
+
+def test_literal_password_masked_in_quoted_source_lines(tmp_path):
+    pytest.importorskip("psycopg")
+    from metricsense.reports.html import render_html
+    from metricsense.reports.text import render_text
+
+    secret = "hunter2-literal-5150"
+    report, (d,) = run(tmp_path, SPEC + 'kpi a "A" { data sql "SELECT 1" '
+                                         f'from "postgresql://me:{secret}@127.0.0.1:1/kpis?password={secret}x" }}\n')
+    assert d.code == "MS030"
+    text, html = render_text(report), render_html(report)
+    assert "postgresql://me:***@127.0.0.1:1/kpis?password=***" in text
+    assert secret not in text and secret not in html and "me:***@" in html
+    # a ${VAR} reference names the secret; it is shown as written
+    from metricsense.data.secrets import mask_text
+
+    assert mask_text('from "postgresql://me:${PGPASSWORD}@db/k"') == 'from "postgresql://me:${PGPASSWORD}@db/k"'
