@@ -136,6 +136,11 @@ def test_period_beyond_int64_is_refused_not_wrapped(tmp_path):
 def test_two_columns_of_one_name_are_refused(tmp_path):
     _, (d,) = run(tmp_path, SPEC + 'data "k.csv"\nkpi a "A" { }\n', {"k.csv": "period,a,a\n1,2,3\n2,3,4\n"})
     assert d.code == "MS031" and "columns 2 and 3" in d.message and "`a`" in d.message
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "d.db").close()
+    _, (d,) = run(tmp_path, SPEC + 'kpi a "A" { data sql "SELECT 1 AS period, 2 AS a, 3 AS a" from "sqlite:///d.db" }\n')
+    assert d.code == "MS031" and "columns 2 and 3" in d.message
     _, (d,) = run(tmp_path, SPEC + 'data "m.csv"\nkpi a "A" { }\n', data={"m.csv": _frame_with_twice_a()})
     assert d.code == "MS031" and "columns 2 and 3" in d.message
 
