@@ -16,7 +16,8 @@ from metricsense.span import Span
 
 FAIL_ON = ("error", "warning", "info", "hint", "never")
 _TOP_KEYS = {"select", "ignore", "severity", "fail-on", "rules", "allow-paths", "max-include-depth", "time-budget",
-             "by", "jobs", "scheduler", "show-personal"}
+             "by", "jobs", "scheduler", "show-personal", "data"}
+_DATA_KEYS = ("max-rows", "query-timeout")
 
 
 class ConfigError(Exception):
@@ -48,6 +49,8 @@ class Config:
     scheduler: str | None = None  # a Dask scheduler address for segments
     #: Text, HTML and JSON show findings about one named person (MS501); CI formats never do.
     show_personal: bool = False
+    max_rows: int = 10_000_000  # [data] max-rows: rows a `data sql` query may return
+    query_timeout: float = 60.0  # [data] query-timeout: seconds a `data sql` query may run
     source: str | None = None  # the file it came from
     base: Path = field(default_factory=Path.cwd)  # relative allow-paths resolve against this
     _lines: list[str] = field(default_factory=list, repr=False)
@@ -91,6 +94,21 @@ class Config:
             elif key == "show-personal":
                 if not isinstance(value, bool):
                     raise cfg.error(f"`show-personal` must be true or false, not {value!r}", key)
+            elif key == "data":
+                if not isinstance(value, dict):
+                    raise cfg.error("`data` is a table: [data] max-rows = ..., query-timeout = ...", key)
+                for name, setting in value.items():
+                    if name == "max-rows":
+                        if not isinstance(setting, int) or isinstance(setting, bool) or setting < 1:
+                            raise cfg.error("`data.max-rows` must be a whole number of at least 1", name)
+                        cfg.max_rows = setting
+                    elif name == "query-timeout":
+                        if isinstance(setting, bool) or not isinstance(setting, (int, float)) or not setting > 0:
+                            raise cfg.error("`data.query-timeout` must be a positive number of seconds", name)
+                        cfg.query_timeout = float(setting)
+                    else:
+                        raise cfg.error(f"unknown key `data.{name}`; expected one of {', '.join(_DATA_KEYS)}", name)
+                continue
             elif key == "max-include-depth":
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     raise cfg.error("`max-include-depth` must be a whole number of at least 1", key)

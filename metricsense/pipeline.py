@@ -50,7 +50,7 @@ def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules
     dataset = None
     if load:
         dataset, data_diags = load_data(doc, data, registry, list(allowed), base=base, where=where,
-                                        prefetched=prefetched)
+                                        prefetched=prefetched, limits=(cfg.max_rows, cfg.query_timeout))
         found.extend(data_diags)
     found.extend(run_rules(doc, rules, cfg, dataset, analysis, registry, pm, progress))
     if spec_keys:
@@ -79,13 +79,13 @@ def spec_anchor(doc: Document) -> Span:
 
 
 def load_data(doc: Document, data: Any, registry: Registry, allowed: list[Path], *,
-              base: Path | None = None, where=None, prefetched=None):
+              base: Path | None = None, where=None, prefetched=None, limits=None):
     """Read the spec's data; every problem is a diagnostic, a crashed reader is MS005."""
     from metricsense.data.dataset import build
 
     root = Path(doc.root).parent if doc.root != "<string>" else (base or Path.cwd())
     dataset, problems, crashes = build(doc, data, registry.readers, [root, *allowed], base,
-                                       where=where, prefetched=prefetched)
+                                       where=where, prefetched=prefetched, limits=limits)
     diags = [registry.from_problem(p) for p in problems]
     for plugin, message in crashes:
         diags.append(registry.diagnostic("MS005", spec_anchor(doc), f"data source plugin {plugin!r} crashed: {message}",

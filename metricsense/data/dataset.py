@@ -118,8 +118,10 @@ def source_key(src: DataSource) -> tuple:
 class Builder:
     def __init__(self, doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]],
                  allowed: list[Path], base: Path, where: RowFilter | None = None,
-                 prefetched: Mapping[tuple, list[Table]] | None = None) -> None:
+                 prefetched: Mapping[tuple, list[Table]] | None = None,
+                 limits: tuple[int, float] | None = None) -> None:
         self.doc, self.data, self.readers = doc, data, readers
+        self.limits = limits  # (max rows, timeout in seconds) of a query; None: the defaults
         self.allowed, self.base = allowed, base
         self.where = where  # one segment's rows (msense check --by), or None for all rows
         self.prefetched = prefetched or {}  # source key -> its (already filtered) tables
@@ -183,10 +185,13 @@ class Builder:
             known = ", ".join(sorted(k for k in self.readers if not k.startswith(".")))
             raise DataError("MS030", f"no reader for `{scheme}:` URLs (this installation reads: {known})")
         expanded = secrets.expand(template)
-        return self.readers[scheme][0], ReadRequest(
-            src, url=expanded, display_url=secrets.display(template), base=spec_dir,
-            allowed=tuple(self.allowed + [spec_dir]),
-        )
+        request = ReadRequest(src, url=expanded, display_url=secrets.display(template), base=spec_dir,
+                              allowed=tuple(self.allowed + [spec_dir]))
+        if self.limits is not None:
+            from dataclasses import replace
+
+            request = replace(request, max_rows=self.limits[0], timeout=self.limits[1])
+        return self.readers[scheme][0], request
 
     def batches(self, src: DataSource, columns: tuple[str, ...] | None = None,
                 distinct: str | None = None) -> Iterable[Table]:
@@ -278,14 +283,14 @@ def _shown(src: DataSource) -> str:
 
 def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], allowed: list[Path],
           base: Path | None = None, *, where: RowFilter | None = None,
-          prefetched: Mapping[tuple, list[Table]] | None = None,
+          prefetched: Mapping[tuple, list[Table]] | None = None, limits: tuple[int, float] | None = None,
           ) -> tuple[DataSet, list[Problem], list[tuple[str, str]]]:
     """Read what ``doc`` points at; problems are returned, never raised.
 
     ``where`` keeps one segment's rows (see metricsense.segments); ``prefetched`` gives tables
     already read (and filtered) for some sources, by ``source_key``.
     """
-    b = Builder(doc, data, readers, [Path(a) for a in allowed], base or Path.cwd(), where, prefetched)
+    b = Builder(doc, data, readers, [Path(a) for a in allowed], base or Path.cwd(), where, prefetched, limits)
     series_needs, survey_needs = b.needs()
     by_source: dict[tuple, list[_Need]] = {}
     sources: dict[tuple, DataSource] = {}

@@ -6,13 +6,14 @@ Each reader yields Tables in batches, so a long file never has to be held twice 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from metricsense.data.table import DataError, Labels, ReadRequest, Table
+from metricsense.data.table import DataError, Labels, ReadRequest, Table, refuse_repeated_names
 
 # CSV blocks of 1 MB: a long file streams through a few MB of Arrow buffers, whatever its size.
 BATCH_BYTES = 1 << 20
@@ -24,6 +25,7 @@ def _arrow_batch_to_table(batch, origin: str, first_line: int | None) -> Table:
     pandas on first use, which costs most of a second."""
     import pyarrow as pa
 
+    refuse_repeated_names(batch.schema.names, origin, first_line)
     columns: dict[str, np.ndarray] = {}
     for name, col in zip(batch.schema.names, batch.columns):
         kind = col.type
@@ -50,15 +52,36 @@ def _arrow_batch_to_table(batch, origin: str, first_line: int | None) -> Table:
             out[ok] = days[ok].astype(np.int64).astype("datetime64[D]")
             columns[name] = out
         elif pa.types.is_integer(kind) and col.null_count == 0:
-            ints = col.cast(pa.int64())
-            raw = np.frombuffer(ints.buffers()[1], dtype=np.int64, count=ints.offset + len(ints))
-            columns[name] = raw[ints.offset:].copy()
-        elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+            wide = pa.uint64() if pa.types.is_uint64(kind) else pa.int64()
+            ints = col.cast(wide)
+            raw = np.frombuffer(ints.buffers()[1], dtype=np.uint64 if wide == pa.uint64() else np.int64, count=ints.offset + len(ints))
+            values = raw[ints.offset:].copy()
+            # NOTE: a uint64 above 2**63 stays uint64 (an id, exact); the int64 cast refused it.
+            if values.dtype == np.uint64 and (not len(values) or values.max() < 2**63):
+                values = values.astype(np.int64)
+            columns[name] = values
+        elif pa.types.is_integer(kind):
+            try:
+                columns[name] = _with_nulls(col, np.nan)
+            except pa.ArrowInvalid:  # beyond 2**53 a float is not exact: Python ints, None for nulls
+                columns[name] = np.array(col.to_pylist(), dtype=object)
+        elif pa.types.is_floating(kind) or pa.types.is_boolean(kind):
             columns[name] = _with_nulls(col, np.nan)
         elif pa.types.is_null(kind):
             columns[name] = np.full(len(col), np.nan)
+        elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
+            # Bytes that are not UTF-8 are shown escaped (b"\xff" as "\\xff"): text no other value
+            # can have, refused as a number (MS032 naming the row) where a series reads it.
+            columns[name] = np.array([None if v is None else v.decode("utf-8", "backslashreplace")
+                                      for v in col.to_pylist()], dtype=object)
         else:
-            columns[name] = np.array(col.cast(pa.string()).to_pylist(), dtype=object)
+            try:
+                columns[name] = np.array(col.cast(pa.string()).to_pylist(), dtype=object)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                # A list, struct or map column has no number or label in it: each cell as the text
+                # of its value ("[1, 2]"), which a series reading it refuses with MS032 and its row.
+                columns[name] = np.array([None if v is None else str(v) for v in col.to_pylist()],
+                                         dtype=object)
     return Table(columns, origin, first_line)
 
 
@@ -106,7 +129,13 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
                                    auto_dict_max_cardinality=1 << 20)
     segment = request.distinct or (request.where.column if request.where is not None else None)
     if request.columns or segment:
-        header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
+        try:
+            header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
+        except UnicodeDecodeError:
+            _raise_not_utf8(path, origin)
+            raise
+        except pa.ArrowInvalid:
+            header = []  # the full read below reports it
         if request.columns:
             convert.include_columns = [c for c in header if c in request.columns]
         if segment:
@@ -127,15 +156,46 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
                 table = _arrow_batch_to_table(batch, origin, line)
                 line += batch.num_rows
                 yield table
+    except UnicodeDecodeError:  # a header name that is not UTF-8 (pyarrow decodes names itself)
+        _raise_not_utf8(path, origin)
+        raise
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise DataError("MS034", f"data file `{origin}` has no header row") from None
+        if "UTF8" in str(exc):
+            _raise_not_utf8(path, origin)
         # NOTE: Arrow infers types from the first block; a later bad value lands here, after
         # earlier batches were handed out. Read the file again as text, find the first value
         # that is not a number in a column Arrow took as numeric, and report it.
         _raise_first_bad_value(path, origin, exc)
     except OSError as exc:
         raise DataError("MS030", f"cannot read data file `{origin}`: {exc}") from None
+
+
+def _raise_not_utf8(path: Path, origin: str) -> None:
+    """MS032 naming the first line and column of a CSV file whose bytes are not UTF-8 text."""
+    import csv
+
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+        reader = csv.reader(f)
+        header: list[str] = []
+        for fields in reader:
+            if not header:
+                header = fields
+            for i, field in enumerate(fields):
+                bad = next((c for c in field if "\udc80" <= c <= "\udcff"), None)
+                if bad is None:
+                    continue
+                byte = f"0x{ord(bad) - 0xDC00:02x}"
+                line = reader.line_num
+                if fields is header:
+                    raise DataError("MS032", f"{origin} line {line}: the name of column {i + 1} holds byte {byte}, "
+                                             "which is not UTF-8 text (save the file as UTF-8)", row=None, line=line)
+                name = header[i] if i < len(header) else str(i + 1)
+                name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                raise DataError("MS032", f"{origin} line {line}: column `{name}` holds byte {byte}, which is not "
+                                         "UTF-8 text (save the file as UTF-8)", row=line - 1, line=line, column=name)
+    raise DataError("MS032", f"`{origin}` is not UTF-8 text (save the file as UTF-8)")
 
 
 def _raise_first_bad_value(path: Path, origin: str, exc: Exception) -> None:
@@ -168,6 +228,7 @@ def _read_csv_as_text(path: Path, origin: str, exc: Exception) -> Iterator[Table
     except (pa.ArrowInvalid, OSError):
         message = re.sub(r"\s+", " ", str(exc)).strip()
         raise DataError("MS032", f"`{origin}` is not a well-formed CSV file: {message}") from None
+    refuse_repeated_names(table.column_names, origin, 2)
     yield Table({n: np.array(c.to_pylist(), dtype=object) for n, c in zip(table.column_names, table.columns)},
                 origin, 2)
 
@@ -251,6 +312,36 @@ def _read_parquet_dataset(request: ReadRequest) -> Iterator[Table]:
 
 # ---- SQL ---------------------------------------------------------------------------------------
 
+#: Rows a query result is read by: a Table per batch, so at most one batch is held as Python rows.
+SQL_BATCH_ROWS = 100_000
+
+
+def _too_long(request: ReadRequest, shown: str) -> str:
+    return (f"the query on {shown} was stopped after {request.timeout:g} s (`query-timeout` in the "
+            "configuration's [data] table raises the limit)")
+
+
+def _bounded(fetch, names: list[str], request: ReadRequest, shown: str) -> list[Table]:
+    """The result read batch by batch (``fetch`` returns the next rows, empty at the end) as Tables;
+    more than ``request.max_rows`` rows, or past ``request.timeout``, is MS030."""
+    origin = request.display_url or shown
+    deadline = time.monotonic() + request.timeout
+    tables: list[Table] = []
+    count = 0
+    while True:
+        rows = fetch()
+        if not rows:
+            break
+        count += len(rows)
+        if count > request.max_rows:
+            raise DataError("MS030", f"the query on {shown} returns more than {request.max_rows:,} rows; it was "
+                                     "stopped (`max-rows` in the configuration's [data] table raises the limit)")
+        if time.monotonic() > deadline:
+            raise DataError("MS030", _too_long(request, shown))
+        tables.append(_rows_to_table(names, rows, origin))
+    return tables or [_rows_to_table(names, [], origin)]
+
+
 
 #: With ``ReadRequest.distinct``, a reader may return one row per distinct value with the number
 #: of rows holding it in this column (SQL pushes a GROUP BY down); without it, rows count one each.
@@ -287,6 +378,7 @@ def _segment_query(request: ReadRequest, placeholder: str) -> tuple[str, list | 
 def _rows_to_table(names: list[str], rows: list[tuple], origin: str) -> Table:
     # NOTE: zip(*rows) turns rows into columns in C; a list per column built in Python cost
     # most of the time of reading a segment's rows.
+    refuse_repeated_names(names, origin, None)
     values = list(zip(*rows)) if rows else [() for _ in names]
     return Table({name: _column_from_python(col) for name, col in zip(names, values)}, origin, None)
 
@@ -343,6 +435,32 @@ def _column_from_python(values) -> np.ndarray:
     return np.array([None if v is None else str(v) for v in values], dtype=object)
 
 
+def sqlite_uri(path: Path) -> str:
+    """The ``file:`` URI that opens ``path`` read-only, writing nothing beside it.
+
+    The path is percent-quoted: pasted as it is, a `#` ended the path (`?mode=ro` was lost and
+    the cut name opened read-write, created if missing) and a `%2F` was decoded by SQLite into a
+    path other than the one checked against the allowed folders. A database in WAL mode opened
+    `mode=ro` creates `-wal` and `-shm` files beside itself and leaves them: without a `-wal`
+    file every committed row is in the database file, and it is opened `immutable=1` (no lock,
+    no file written); with one (a writer is at work, or stopped before a checkpoint) its rows
+    are read too, through `mode=ro`.
+    """
+    import os
+    from urllib.parse import quote
+
+    params = "mode=ro"
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError:
+        header = b""
+    wal = len(header) == 20 and header.startswith(b"SQLite format 3\x00") and header[18] == 2
+    if wal and not os.path.exists(os.fspath(path) + "-wal"):
+        params += "&immutable=1"
+    return f"file:{quote(path.as_posix(), safe='/')}?{params}"
+
+
 def read_sqlite(request: ReadRequest) -> Iterator[Table]:
     """`data sql "SELECT ..." from "sqlite:///relative/path.db"`, opened read-only."""
     import sqlite3
@@ -364,7 +482,7 @@ def read_sqlite(request: ReadRequest) -> Iterator[Table]:
     if not _is_file(path, hide(f"SQLite database `{raw}`")):
         raise DataError("MS030", hide(f"SQLite database `{raw}` does not exist"))
     try:
-        conn = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True)
+        conn = sqlite3.connect(sqlite_uri(path), uri=True)
     except sqlite3.Error as exc:
         raise DataError("MS030", hide(f"cannot open SQLite database `{raw}`: {exc}")) from None
     try:
@@ -373,24 +491,40 @@ def read_sqlite(request: ReadRequest) -> Iterator[Table]:
         refused = {sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
         conn.set_authorizer(lambda action, *args: sqlite3.SQLITE_DENY if action in refused else sqlite3.SQLITE_OK)
         conn.execute("PRAGMA query_only = ON")
+        # The query is stopped past its time (a handler called every 10,000 SQLite steps, during
+        # the fetch too: rows are computed as they are read) and past its rows (read in batches).
+        deadline = time.monotonic() + request.timeout
+        late = []
+
+        def stop() -> int:
+            if time.monotonic() > deadline:
+                late.append(True)
+                return 1
+            return 0
+
+        conn.set_progress_handler(stop, 10_000)
         cur = None
         wrapped = _segment_query(request, "?")
         if wrapped is not None:
             try:  # NOTE: a query that cannot be wrapped is run as written, filtered after reading
                 cur = conn.execute(wrapped[0], wrapped[1] or ())
             except (sqlite3.Error, OverflowError):  # OverflowError: a value SQLite cannot bind
+                if late:
+                    raise
                 cur = None
         if cur is None:
             cur = conn.execute(request.source.query or "")
         names = [d[0] for d in cur.description or ()]
-        rows = cur.fetchall()
+        tables = _bounded(lambda: cur.fetchmany(SQL_BATCH_ROWS), names, request, shown)
     except sqlite3.Error as exc:
+        if late:
+            raise DataError("MS030", _too_long(request, shown)) from None
         raise DataError("MS030", hide(f"the query failed on {shown}: {exc}")) from None
     finally:
         conn.close()
     if not names:
         raise DataError("MS034", "the query returned no columns")
-    yield _rows_to_table(names, rows, request.display_url or "sqlite")
+    yield from tables
 
 
 def read_postgresql(request: ReadRequest) -> Iterator[Table]:
@@ -401,30 +535,70 @@ def read_postgresql(request: ReadRequest) -> Iterator[Table]:
         raise DataError("MS030", "PostgreSQL sources need psycopg: pip install 'metricsense[postgres]'") from None
     from metricsense.data.secrets import mask
 
+    shown = request.display_url or "postgresql"
+    conn = None
     try:
-        with psycopg.connect(request.url or "", connect_timeout=10) as conn:
-            conn.read_only = True
-            with conn.cursor() as cur:
-                wrapped = _segment_query(request, "%s")
-                done = False
-                if wrapped is not None:
-                    try:  # NOTE: a query that cannot be wrapped is run as written, filtered after
-                        with conn.transaction():
-                            cur.execute(*wrapped)
-                        done = True
-                    except psycopg.Error:
-                        done = False
-                if not done:
-                    cur.execute(request.source.query or "")
-                names = [d.name for d in cur.description or ()]
-                rows = cur.fetchall()
+        # NOTE: no `with` around the connection: its exit rolls back, which waits until a stream
+        # stopped early (too many rows) has been read to its end; closed, the server stops it.
+        conn = psycopg.connect(request.url or "", connect_timeout=10)
+        conn.read_only = True
+        # The server stops a statement past the time; rows are streamed (never the whole
+        # result in the client's memory at once) and counted.
+        conn.execute("SELECT set_config('statement_timeout', %s, false)",
+                     [f"{max(1, int(request.timeout * 1000))}ms"])
+        with conn.cursor() as cur:
+            wrapped = _segment_query(request, "%s")
+            query, params = (request.source.query or "", None)
+            if wrapped is not None:
+                try:  # NOTE: a query that cannot be wrapped is run as written, filtered after
+                    with conn.transaction():
+                        cur.execute(f"EXPLAIN {wrapped[0]}", wrapped[1])
+                    query, params = wrapped
+                except psycopg.Error:
+                    pass
+            try:
+                rows = cur.stream(query, params, size=SQL_BATCH_ROWS)
+            except TypeError:  # psycopg 3.1: one row at a time
+                rows = cur.stream(query, params)
+            batch: list = []
+
+            def fetch() -> list:
+                batch.clear()
+                for row in rows:
+                    batch.append(row)
+                    if len(batch) >= SQL_BATCH_ROWS:
+                        break
+                return list(batch)
+
+            first = fetch()
+            names = [d.name for d in cur.description or ()]
+            pending = [first]
+            try:
+                tables = _bounded(lambda: pending.pop() if pending else fetch(), names, request, shown)
+            except DataError:
+                _cancel(conn)
+                raise
+    except psycopg.errors.QueryCanceled:
+        raise DataError("MS030", _too_long(request, shown)) from None
     except psycopg.Error as exc:
         # NOTE: driver messages can quote the connection string: mask every secret in them.
         message = mask(re.sub(r"\s+", " ", str(exc)).strip(), request.url or "", request.source.url)
         raise DataError("MS030", f"PostgreSQL source {request.display_url}: {message}") from None
+    finally:
+        if conn is not None:
+            conn.close()
     if not names:
         raise DataError("MS034", "the query returned no columns")
-    yield _rows_to_table(names, rows, request.display_url or "postgresql")
+    yield from tables
+
+
+def _cancel(conn) -> None:
+    """Ask the server to stop the running query (best effort: the connection is closed next)."""
+    try:
+        cancel = getattr(conn, "cancel_safe", None) or conn.cancel
+        cancel()
+    except Exception:  # noqa: BLE001 - closing the connection stops it all the same
+        pass
 
 
 # ---- in memory ---------------------------------------------------------------------------------
@@ -437,8 +611,10 @@ def table_from_object(obj: Any, origin: str) -> Table:
         frame = obj
         if frame.index.name and frame.index.name not in frame.columns:
             frame = frame.reset_index()
+        refuse_repeated_names(frame.columns, origin, None)
         columns = {str(c): _from_series(frame[c].to_numpy()) for c in frame.columns}
     elif module == "polars":
+        refuse_repeated_names(obj.columns, origin, None)
         columns = {str(c): _from_series(obj[c].to_numpy()) for c in obj.columns}
     elif isinstance(obj, Mapping):
         columns = {str(k): _from_series(np.asarray(v)) for k, v in obj.items()}

@@ -1,4 +1,7 @@
-"""`${VAR}` references in connection URLs: expanded from the environment, masked in all output."""
+"""`${VAR}` references in connection URLs: expanded from the environment, masked in all output.
+
+It imports no NumPy: the text and HTML reports mask the spec lines they quote with ``mask_text``.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,12 @@ import os
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-from metricsense.data.table import DataError
-
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def expand(url: str) -> str:
     """The URL with every ``${VAR}`` replaced by the environment's value; a missing one is MS030."""
+    from metricsense.data.table import DataError  # NOTE: here, so the reports can mask without NumPy
 
     def sub(match: re.Match) -> str:
         name = match.group(1)
@@ -56,3 +58,26 @@ def mask(message: str, expanded_url: str, template: str | None = None) -> str:
     for secret in sorted(set(secrets), key=len, reverse=True):
         message = message.replace(secret, "***")
     return message
+
+
+# A password written in a URL (`scheme://user:PASSWORD@host`; greedy to the last `@`, as
+# urlsplit reads it) or as a query parameter (`?password=...`), wherever the URL stands in a text.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@\"'<>]*:)([^\s\"'<>/]*)(?=@)")
+_PARAM_PASSWORD = re.compile(r"(?i)([?&](?:password|passwd|pwd|secret|token)=)([^&#\s\"'<>]*)")
+
+
+def mask_text(text: str) -> str:
+    """``text`` (a line of a spec, say) with every password written in a URL replaced by ***.
+
+    A `${VAR}` reference is kept as written: it names the secret, it is not one.
+    """
+    if "://" not in text and "=" not in text:
+        return text
+
+    def hide(match: re.Match) -> str:
+        value = match.group(2)
+        if not value or value == "***" or _REF.fullmatch(value):
+            return match.group(0)
+        return match.group(1) + "***"
+
+    return _PARAM_PASSWORD.sub(hide, _URL_PASSWORD.sub(hide, text))

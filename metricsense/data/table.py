@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,11 @@ class Labels:
         return len(self.codes)
 
     def __array__(self, dtype=None, copy=None):
-        out = self.labels[self.codes] if len(self.labels) else np.full(len(self.codes), None, dtype=object)
+        # NOTE: code -1 is a missing value: indexed as it is, it would read the last label (every
+        # empty cell of a column took another row's value), so it reads None from a slot of its own.
+        table = np.empty(len(self.labels) + 1, dtype=object)
+        table[:len(self.labels)] = self.labels
+        out = table[np.where(self.codes < 0, len(self.labels), self.codes)]
         return out if dtype is None else out.astype(dtype)
 
     def __iter__(self):
@@ -50,7 +55,8 @@ class Labels:
 
     def __getitem__(self, index):
         if isinstance(index, (int, np.integer)):
-            return self.labels[self.codes[index]]
+            code = self.codes[index]
+            return None if code < 0 else self.labels[code]
         return Labels(self.codes[index], self.labels)
 
     def astype(self, dtype):
@@ -107,6 +113,20 @@ class Table:
     def where(self, row_index: int) -> str:
         line = self.line_of(row_index)
         return f"{self.origin} line {line}" if line is not None else f"{self.origin} row {row_index + 1}"
+
+
+def refuse_repeated_names(names, origin: str, first_line: int | None) -> None:
+    """MS031 when two columns share a name: a series would read one of them silently (the last)."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        name = str(name)
+        if name in seen:
+            where = f"{origin} line {first_line - 1}" if first_line is not None and first_line > 1 else origin
+            raise DataError("MS031", f"{where}: columns {seen[name] + 1} and {i + 1} are both named `{name}`; "
+                                     "which one a series reads would be a guess: rename one",
+                            line=first_line - 1 if first_line is not None and first_line > 1 else None,
+                            column=name)
+        seen[name] = i
 
 
 def segment_label(value: Any) -> str:
@@ -205,6 +225,10 @@ class ReadRequest:
     #: When set, only the distinct values of this column are needed (finding the segments of
     #: `msense check --by`); a hint, like ``columns``.
     distinct: str | None = None
+    #: A query may return at most this many rows and run this many seconds (`[data] max-rows`,
+    #: `query-timeout`); past either it is stopped (MS030), never read without bound.
+    max_rows: int = 10_000_000
+    timeout: float = 60.0
 
     @property
     def origin(self) -> str:
@@ -223,20 +247,30 @@ def to_periods(values: np.ndarray, table: Table, column: str) -> np.ndarray:
     if values.dtype.kind == "M":
         return values.astype("datetime64[D]")
     if values.dtype.kind in "iu":
+        if values.dtype.kind == "u" and len(values) and values.max() >= 2**63:  # astype would wrap
+            bad = int(np.argmax(values >= 2**63))
+            raise DataError("MS032", f"{table.where(bad)}: period {int(values[bad])} is beyond the whole numbers "
+                                     "a period can be (-2**63 to 2**63-1)", row=bad + 1, line=table.line_of(bad),
+                            column=column)
         return values.astype(np.int64)
     if values.dtype.kind == "f":
-        finite = np.isfinite(values)
-        if finite.all() and np.all(values == np.round(values)):
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(values) & (values == np.round(values))
+            # NOTE: beyond 2**53 a float is not exact, and beyond 2**63 astype(int64) wraps around.
+            exact = whole & (np.abs(values) <= 2**53)
+        if exact.all():
             return values.astype(np.int64)
-        bad = int(np.argmax(~finite | (values != np.round(values))))
-        raise DataError("MS032", f"{table.where(bad)}: period {values[bad]!r} is not a date or a whole number",
+        bad = int(np.argmax(~exact))
+        why = ("a whole number too large to be read exactly (beyond 2**53)" if whole[bad]
+               else "not a date or a whole number")
+        raise DataError("MS032", f"{table.where(bad)}: period {float(values[bad])!r} is {why}",
                         row=bad + 1, line=table.line_of(bad), column=column)
     out = np.empty(len(values), dtype="datetime64[D]")
     as_int: list[int] = []
     kinds: set[str] = set()
     for i, raw in enumerate(values):
         text = "" if raw is None else str(raw).strip()
-        if text.lstrip("-").isdigit() and len(text) < 12:
+        if _WHOLE.fullmatch(text) and len(text) < 12:  # ASCII digits: str.isdigit() takes `４` and `²`
             as_int.append(int(text))
             kinds.add("number")
         else:
@@ -258,8 +292,61 @@ def to_periods(values: np.ndarray, table: Table, column: str) -> np.ndarray:
     return out
 
 
+_WHOLE = re.compile(r"-?[0-9]+")
+
+#: Text read as a missing value in a numeric column.
+MISSING_TEXT = frozenset(("", "na", "n/a", "nan", "null", "none", "-"))
+
+#: A number as written in a data file: ASCII digits, an optional sign, point and exponent. Python's
+#: float() also takes `4_2` (as 42) and digits of other scripts (`４`, `٤`); neither is accepted here.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _parse_number(raw) -> float | None:
+    """The float a cell holds, NaN for a missing value, None when it is not a number."""
+    if raw is None:
+        return np.nan
+    if isinstance(raw, (float, np.floating)):
+        return float(raw) if np.isfinite(raw) or raw != raw else None
+    if isinstance(raw, (int, np.integer)) and not isinstance(raw, (bool, np.bool_)):
+        return float(raw)
+    text = str(raw).strip()
+    if text.lower() in MISSING_TEXT:
+        return np.nan
+    if not _NUMBER.fullmatch(text):
+        return None
+    value = float(text)
+    return value if np.isfinite(value) else None
+
+
+def _not_a_number(raw, table: Table, column: str, i: int) -> DataError:
+    text = str(raw).strip()
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    why = ""
+    if "_" in text:
+        why = " (no `_` between digits)"
+    elif "\\x" in text:
+        why = " (bytes that are not UTF-8 text)"
+    elif any(c.isdigit() and not c.isascii() for c in text):
+        why = " (digits are 0-9; other scripts' digits are refused, not guessed)"
+    return DataError("MS032", f"{table.where(i)}: column `{column}` holds {shown!r}, not a number{why}",
+                     row=i + 1, line=table.line_of(i), column=column)
+
+
 def to_numeric(values: np.ndarray, table: Table, column: str) -> np.ndarray:
-    """A float64 column; the first value that is not a number is a DataError naming its row."""
+    """A float64 column; the first value that is not a number is a DataError naming its row.
+
+    Missing values (empty cells, NA, null, ...) are NaN; a number is ASCII digits with an optional
+    sign, point and exponent (see ``_NUMBER``); anything else is refused, never guessed.
+    """
+    if isinstance(values, Labels):  # each distinct label parsed once; code -1 is missing
+        parsed = np.array([_parse_number(v) for v in values.labels] + [np.nan], dtype=object)
+        codes = np.where(values.codes < 0, len(values.labels), values.codes)
+        bad_label = np.array([v is None for v in parsed], dtype=bool)
+        if bad_label.any():
+            i = int(np.argmax(bad_label[codes]))
+            raise _not_a_number(values.labels[codes[i]], table, column, i)
+        return parsed.astype(np.float64)[codes]
     if values.dtype.kind in "fiub":
         out = values.astype(np.float64, copy=False)
         infinite = np.isinf(out)
@@ -270,21 +357,10 @@ def to_numeric(values: np.ndarray, table: Table, column: str) -> np.ndarray:
         return out
     out = np.empty(len(values), dtype=np.float64)
     for i, raw in enumerate(values):
-        if raw is None:
-            out[i] = np.nan
-            continue
-        text = str(raw).strip()
-        if text.lower() in ("", "na", "n/a", "nan", "null", "none", "-"):
-            out[i] = np.nan
-            continue
-        try:
-            out[i] = float(text)
-            if out[i] in (np.inf, -np.inf):
-                raise ValueError(text)
-        except ValueError:
-            shown = text if len(text) <= 40 else text[:37] + "..."
-            raise DataError("MS032", f"{table.where(i)}: column `{column}` holds {shown!r}, not a number",
-                            row=i + 1, line=table.line_of(i), column=column) from None
+        value = _parse_number(raw)
+        if value is None:
+            raise _not_a_number(raw, table, column, i)
+        out[i] = value
     return out
 
 

@@ -205,17 +205,25 @@ def mean_residual_test(x1, y1, x2, y2) -> dict:
     r = mean(y2 - a - b x2); Var(r) = s^2 (1/n2 + m' (X1'X1)^-1 m) with m = (1, mean x2) and
     s^2 = SSR / (n1 - 2): the exact variance of the mean prediction error under iid normal
     errors (future errors independent of the fit). t = r / sqrt(Var(r)) with n1 - 2 df.
+    None when x before does not vary (a singular design): it cannot be tested.
     """
     import numpy as np
 
     x1, y1, x2, y2 = (np.asarray(a, dtype=float) for a in (x1, y1, x2, y2))
     n1, n2 = len(x1), len(x2)
+    # NOTE: x before that does not vary (up to rounding: twenty 0.3s have a std of 5e-17, not 0)
+    # makes X1'X1 singular: there is no line to predict from, so no test (None), not a crash.
+    if n1 < 3 or not np.ptp(x1) > 64 * np.finfo(float).eps * float(np.abs(x1).max()):
+        return None
     X1 = np.column_stack([np.ones(n1), x1])
     beta, *_ = np.linalg.lstsq(X1, y1, rcond=None)
     resid = y1 - X1 @ beta
     s2 = float(resid @ resid) / (n1 - 2)
     m = np.array([1.0, x2.mean()])
-    var = s2 * (1.0 / n2 + float(m @ np.linalg.solve(X1.T @ X1, m)))
+    try:
+        var = s2 * (1.0 / n2 + float(m @ np.linalg.solve(X1.T @ X1, m)))
+    except np.linalg.LinAlgError:  # singular all the same: cannot test
+        return None
     r = float((y2 - beta[0] - beta[1] * x2).mean())
     t = r / math.sqrt(var) if var > 0 else float("nan")
     # KPI series wander (autocorrelated errors make the iid test too eager): the variance of a
@@ -355,10 +363,10 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
                 continue
             x1, y1 = s.values[b_rows], o.values[b_rows]
             x2, y2 = s.values[a_rows], o.values[a_rows]
-            if np.std(x1) == 0:
+            res = mean_residual_test(x1, y1, x2, y2) if np.std(x1) != 0 else None
+            if res is None:
                 div[oc.name] = {**entry, "status": "the output did not vary before"}
                 continue
-            res = mean_residual_test(x1, y1, x2, y2)
             res["output_change"] = float(sign * (x2.mean() - x1.mean()))
             res["outcome_change"] = float(osign * (y2.mean() - y1.mean()))
             z = -osign * res["t_adjusted"]  # positive when the outcome falls short of what the output predicts

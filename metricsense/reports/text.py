@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from metricsense.data.secrets import mask_text
 from metricsense.diagnostics import Diagnostic, Severity
 from metricsense.reports import printable, withheld_line
 from metricsense.segments.results import rollup_text
@@ -32,7 +33,9 @@ class SourceCache:
                 lines = []
             self._lines[file] = lines
         if 1 <= number <= len(lines):
-            return lines[number - 1].rstrip("\r")
+            # A password written in a connection URL is masked wherever a line is quoted (text
+            # and HTML reports), as in every message.
+            return mask_text(lines[number - 1].rstrip("\r"))
         return None
 
 

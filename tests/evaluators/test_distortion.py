@@ -201,3 +201,18 @@ def test_analysis_present_when_no_rule_fires():
     assert not [d for d in report.diagnostics if d.code.startswith("MS4")]
     assert DistortionAnalysis.of(analysis).kpis["honest"].variance["ratio"] > 0.5
     report.to_json()
+
+
+# Issue 19: an output that is blank, then a value that does not change (0.3: its std is 5e-17,
+# not 0), beside a constant outcome made X1'X1 singular: four MS005 (LinAlgError).
+def test_constant_output_before_is_cannot_test_not_a_crash(tmp_path):
+    assert mean_residual_test([0.3] * 20, [0.3] * 20, [0.3] * 5, [0.3] * 5) is None
+    rows = ["period,a,b"] + [f"{i},,0.3" for i in range(1, 11)] + [f"{i},0.3,0.3" for i in range(11, 31)]
+    (tmp_path / "k.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "k.msense").write_text(
+        'mission "M"\ndata "k.csv"\nkpi a "A" {\n kind output\n target >= 1 by 2027-01-01\n}\n'
+        'kpi b "B" {\n kind outcome\n target >= 1 by 2027-01-01\n}\n')
+    report = metricsense.check(tmp_path / "k.msense", config={})
+    assert "MS005" not in {d.code for d in report.diagnostics}
+    a = DistortionAnalysis.of(next(iter(report.analysis.values()))).kpis["a"]
+    assert a.divergence["b"]["status"] == "the output did not vary before"
