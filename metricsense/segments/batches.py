@@ -98,7 +98,8 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
     pm, registry, _ = plugins or manager(job.disabled)
     root = Path(job.doc.root).parent if job.doc.root != "<string>" else job.base
     allowed = [root, *(Path(a) for a in job.allowed)]
-    b = Builder(job.doc, job.data, registry.readers, allowed, job.base, RowFilter(job.by, job.values))
+    b = Builder(job.doc, job.data, registry.readers, allowed, job.base, RowFilter(job.by, job.values),
+                limits=(job.config.max_rows, job.config.query_timeout))
     prefetched: dict[tuple, Any] = {}  # source -> its tables (shared), or segment -> tables
     split: dict[tuple, dict[str, list]] = {}
     for key, src in b.sources().items():

@@ -287,3 +287,17 @@ def test_literal_password_masked_in_quoted_source_lines(tmp_path):
     from metricsense.data.secrets import mask_text
 
     assert mask_text('from "postgresql://me:${PGPASSWORD}@db/k"') == 'from "postgresql://me:${PGPASSWORD}@db/k"'
+
+
+def test_a_segmented_run_keeps_the_configured_query_limits(tmp_path):
+    # The batch that reads a query once for its segments used the default limits, not [data]'s.
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "t.db") as con:
+        con.execute("CREATE TABLE k (period INTEGER, team TEXT, a REAL)")
+        con.executemany("INSERT INTO k VALUES (?, ?, ?)", [(p, t, p * 1.0) for p in range(1, 501) for t in "xy"])
+    spec = 'mission "M"\ndata sql "SELECT period, team, a FROM k" from "sqlite:///t.db"\nkpi a "A" { }\n'
+    (tmp_path / "k.msense").write_text(spec)
+    report = metricsense.check(tmp_path / "k.msense", config=_limits(**{"max-rows": 100}), by="team")
+    assert any(d.code == "MS030" and "more than 100 rows" in d.message for d in report.diagnostics), \
+        [(d.code, d.message) for d in report.diagnostics]
