@@ -330,7 +330,8 @@ class ShownGroup:
     managers: float | None           # the manager's own mean answer
     team: float | None               # the team's mean answer
     gap: float | None                # managers - team
-    n: int                           # team respondents
+    n: int                           # team respondents in the round: distinct `respondent`
+                                     # (or `respondent_id`) values, else one per answer row
     managers_favourable: float | None
     team_favourable: float | None
     favourable_gap: float | None
