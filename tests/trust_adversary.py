@@ -1,9 +1,10 @@
 """An adversary for the trust tables: generate a survey, publish it every way, try to solve it.
 
-``generate(rng)`` writes a survey (groups of 1 to 20 respondents, several rounds, two segment
-columns: ``site`` splits a group, ``region`` holds whole groups; blank cells) and a spec reading
-it. ``publish(case)`` runs every way metricsense can publish it in this process (a whole run,
-``--by`` each segment column; JSON, text and Markdown reports; the agenda as JSON).
+``generate(rng)`` writes a survey (groups of 0 to 20 respondents, several rounds, two segment
+columns: ``site`` splits a group, ``region`` holds whole groups; blank cells), a KPI read per
+site, and a spec reading both. ``publish(case)`` runs every way metricsense can publish them in
+this process (a whole run, ``--by`` site, region and group (a column of the survey alone); JSON,
+text and Markdown reports; the agenda as JSON).
 ``audit(case, outputs)`` collects every trust number published anywhere in the JSON (the spec's
 record and any segment's), writes each as a linear equation over the unknowns (each finest
 cell's respondent count and score sum: round x group x site x region), and checks with NumPy
@@ -117,8 +118,16 @@ def generate(rng: np.random.Generator, folder: Path, seed: int = 0) -> Case:
             if has_ids:
                 out.append(row["rid"])
             w.writerow(out)
+    # A KPI read per site, with each site's region: the data the segments of `--by` come from.
+    with open(folder / "kpis.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["period", "site", "region", "value"])
+        for k, site in enumerate(sites):
+            for period in range(1, 7):
+                w.writerow([period, site, regions[k % len(regions)], int(rng.integers(0, 100))])
     option = ' period "round"' if declared else ""
-    case.spec.write_text(f'mission "M"\ntrust vq {{\n  scale 1..5\n  data "survey.csv"{option}\n'
+    case.spec.write_text(f'mission "M"\ndata "kpis.csv" layout long segment "site"\nkpi k "K" {{ kind outcome }}\n'
+                         f'trust vq {{\n  scale 1..5\n  data "survey.csv"{option}\n'
                          f'  min_group {min_group}\n  gap > 1.0\n}}\n', "utf-8")
     return case
 
@@ -132,7 +141,7 @@ def publish(case: Case) -> dict[str, str]:
     pm, _ = get_plugin_manager()
     registry = build_registry(pm)
     outputs: dict[str, str] = {}
-    for by in (None, "site", "region"):
+    for by in (None, "site", "region", "group"):  # `group`: a column of the survey alone
         report = metricsense.check(case.spec, config={}, by=by, jobs=1, plugin_manager=pm)
         tag = f"--by {by}" if by else "whole"
         for name in ("json", "text", "markdown"):
@@ -193,7 +202,7 @@ def audit(case: Case, outputs: dict[str, str]) -> Audit:
         for rec, where in _records(json.loads(text), {}):
             period = rec.get("period")
             seg = where.get("segment")
-            col = {"site": 3, "region": 4}.get(by) if seg is not None else None
+            col = {"site": 3, "region": 4, "group": 1}.get(by) if seg is not None else None
 
             def inside(c, period=period, seg=seg, col=col):
                 return (period is None or c[0] == period) and (col is None or c[col] == seg)
@@ -220,6 +229,9 @@ def audit(case: Case, outputs: dict[str, str]) -> Audit:
                     rows.append(row(inside, 0))
                 if total.get("team") is not None:
                     rows.append(row(inside, 1))
+    whole = [rec for rec, where in _records(json.loads(outputs["whole json"]), {}) if "segment" not in where]
+    if case.latest is not None and len(whole) != 1:
+        wrong.append(f"the whole run has {len(whole)} trust tables, not one")  # an audit of nothing passes nothing
     present = {(c[1], c[2]) for c in cells if c[0] == case.latest}
     hidden = sorted(present - shown)
     a = np.array(rows) if rows else np.zeros((0, 2 * k))

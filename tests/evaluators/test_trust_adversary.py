@@ -213,10 +213,10 @@ def test_the_adversary_finds_a_leak_when_there_is_one(tmp_path):
     else:
         pytest.fail("no generated survey hides groups under a shown total")
     assert audit(case, outputs).ok
-    # forge what the old `--by` run published: each hidden group's own table in a segment
+    # forge what the old `--by group` run published: a hidden group's own table in its segment
     hidden = audit(case, outputs).hidden
     forged = {"segments": {"results": [
-        {"segment": "x", "analysis": {"s": {"trust": {"signals": {"vq": {
+        {"segment": g, "analysis": {"s": {"trust": {"signals": {"vq": {
             "min_group": 5, "period": case.latest, "total": None,
             "groups": [{"group": g, "manager": m, "n": 1, "team": 1.0, "suppressed": False}]}}}}}}
         for g, m in hidden[:1]]}}
