@@ -117,9 +117,22 @@ def _trigger_items(root: str, name: str, info: TriggerEvaluation, since: str | N
     return items
 
 
+def _round_not_before(label: str | None, since: str | None) -> bool:
+    """A survey round against ``since`` by time (``Q1 2025`` is after ``2024-12-31``), as the
+    trust evaluator orders rounds; labels of different kinds compare as before."""
+    from metricsense.evaluators.trust import period_key
+
+    if since is None or label is None:
+        return True
+    mine, theirs = period_key(label), period_key(since)
+    if mine[0] == theirs[0] == 0:
+        return mine[1:4] >= theirs[1:4]
+    return _not_before(label, since)
+
+
 def _trust_items(root: str, name: str, info: TrustSignalAnalysis, since: str | None) -> list[AgendaItem]:
     items = []
-    if not _not_before(info.period, since):
+    if not _round_not_before(info.period, since):
         return items
     for g in info.groups:  # only the groups the trust evaluator shows are in the record
         if not g.over:

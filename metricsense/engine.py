@@ -85,8 +85,8 @@ def check(
     ``progress(done, total, what)``, when given, is called as each spec is read and each of its
     evaluators has run (the CLI draws a progress bar with it on a terminal).
 
-    ``by`` names a segment column: the spec is checked once without data (structure), then every
-    evaluator runs once per segment (see metricsense.segments), in ``jobs`` processes or on the
+    ``by`` names a segment column: the spec is checked once without data (structure, and the
+    trust surveys read whole: their one table), then every other evaluator runs once per segment (see metricsense.segments), in ``jobs`` processes or on the
     Dask ``scheduler`` when given. ``on_segment(result)`` is called with each segment's result
     in segment order; with ``keep_segments=False`` the report keeps only the per-rule rollup
     (the CLI streams results so its memory stays flat however many segments there are).
@@ -141,13 +141,18 @@ def check(
                 report.files.extend(f for f in doc.files if f not in report.files)
                 report.documents[doc.root] = doc
                 segments: list = []
+                surveys = None
                 if seg is not None:
                     segments, seg_diags = seg.discover(doc, data, allowed)
                     found.extend(seg_diags)
+                    # The spec's own pass reads no data but the trust surveys, whole: their one
+                    # table (and MS501/MS502) is made once; segments never read a survey.
+                    surveys, survey_diags = seg.surveys(doc, data, allowed)
+                    found.extend(survey_diags)
                 checked = pipeline.check_spec(
                     doc, registry=registry, pm=pm, cfg=cfg, rules=rules, data=data, allowed=allowed,
                     load=seg is None and (data is not None or any(pipeline.has_data(doc))),
-                    found=found, progress=progress)
+                    found=found, progress=progress, surveys=surveys)
                 report.analysis[doc.root] = checked.analysis
                 report.suppressed += checked.suppressed
                 found = checked.diagnostics

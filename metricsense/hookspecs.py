@@ -68,11 +68,14 @@ def metricsense_register_commands(cli):
 
 
 @hookspec
-def metricsense_analyze(spec, data, analysis):
+def metricsense_analyze(spec, data, analysis, surveys):
     """Compute numeric results for one spec, before its rules run.
 
     :param spec: the ``metricsense.model.Document`` being checked.
     :param data: the loaded data for the spec, or None when the check has none.
+    :param surveys: the survey answers of the spec's trust signals (name -> ``Survey``), always
+        read whole, for the spec: also in a segmented run, whose own pass has no ``data``; None in
+        one segment's check (a segment never reads or shows a survey: metricsense.evaluators.trust).
     :param analysis: the spec's analysis mapping; add one entry under your own key: a record
         (a frozen dataclass deriving from ``metricsense.analysis.Record``) whose type your
         plugin registers under that key with ``metricsense_register_analyses``, for example

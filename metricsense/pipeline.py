@@ -37,8 +37,12 @@ def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules
                data: Any = None, load: bool = True, allowed: list[Path] = (), base: Path | None = None,
                where: Any = None, prefetched: Any = None, found: Iterable[Diagnostic] = (),
                spec_keys: frozenset = frozenset(), progress: Callable[[int, int, str], None] | None = None,
-               ) -> Checked:
+               surveys: Any = None) -> Checked:
     """Read ``doc``'s data (when ``load``), run every analysis and rule, and apply its suppressions.
+
+    ``surveys`` are the trust surveys read whole when this pass reads no data (the spec's own
+    pass of a segmented run, ``SegmentRun.surveys``): their one table is made here, once, and
+    never per segment (a segment's check, ``where``, reads no survey).
 
     ``found`` are findings made before (loading the spec, finding its segments): they are suppressed
     like the rest. Findings whose (code, span, message) is in ``spec_keys`` (the spec's own, when
@@ -52,7 +56,9 @@ def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules
         dataset, data_diags = load_data(doc, data, registry, list(allowed), base=base, where=where,
                                         prefetched=prefetched, limits=(cfg.max_rows, cfg.query_timeout))
         found.extend(data_diags)
-    found.extend(run_rules(doc, rules, cfg, dataset, analysis, registry, pm, progress))
+        if where is None:
+            surveys = dataset.surveys
+    found.extend(run_rules(doc, rules, cfg, dataset, analysis, registry, pm, progress, surveys))
     if spec_keys:
         found = [d for d in found if (d.code, d.span, d.message) not in spec_keys]
     keys = frozenset((d.code, d.span, d.message) for d in found)
@@ -79,18 +85,24 @@ def spec_anchor(doc: Document) -> Span:
 
 
 def load_data(doc: Document, data: Any, registry: Registry, allowed: list[Path], *,
-              base: Path | None = None, where=None, prefetched=None, limits=None):
+              base: Path | None = None, where=None, prefetched=None, limits=None,
+              surveys_only: bool = False):
     """Read the spec's data; every problem is a diagnostic, a crashed reader is MS005."""
     from metricsense.data.dataset import build
 
     root = Path(doc.root).parent if doc.root != "<string>" else (base or Path.cwd())
     dataset, problems, crashes = build(doc, data, registry.readers, [root, *allowed], base,
-                                       where=where, prefetched=prefetched, limits=limits)
+                                       where=where, prefetched=prefetched, limits=limits, surveys_only=surveys_only)
+    return dataset, data_diagnostics(doc, problems, crashes, registry)
+
+
+def data_diagnostics(doc: Document, problems, crashes, registry: Registry) -> list[Diagnostic]:
+    """What reading a spec's data met, as findings: problems, and a crashed reader as MS005."""
     diags = [registry.from_problem(p) for p in problems]
     for plugin, message in crashes:
         diags.append(registry.diagnostic("MS005", spec_anchor(doc), f"data source plugin {plugin!r} crashed: {message}",
                                          "the other sources and evaluators still ran"))
-    return dataset, diags
+    return diags
 
 
 def selected_rules(registry: Registry, cfg: Config) -> list[Rule]:
@@ -172,7 +184,8 @@ class Budget:
         return False
 
 
-def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=None) -> list[Diagnostic]:
+def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=None,
+              surveys=None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     first = spec_anchor(doc)
     impls = pm.hook.metricsense_analyze.get_hookimpls()
@@ -186,7 +199,7 @@ def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=
 
     for impl in impls:
         tick(f"analysing ({impl.plugin_name})")
-        args = {"spec": doc, "data": data, "analysis": analysis}
+        args = {"spec": doc, "data": data, "analysis": analysis, "surveys": surveys}
         try:
             with Budget(cfg.time_budget), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)

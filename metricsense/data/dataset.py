@@ -51,6 +51,7 @@ class Survey:
     name: str
     columns: dict[str, np.ndarray]
     origin: str
+    period: str | None = None  # the column holding the survey round (the data clause's `period`)
 
 
 @dataclass
@@ -151,7 +152,9 @@ class Builder:
                     column = "_".join(ref.parts)
                     by_name[dotted] = _Need(dotted, ref, owner.source, column, True)
                     series.append(by_name[dotted])
-        surveys = [_Need(t.name, t, t.data, "", True) for t in doc.trusts if t.data is not None]
+        # A segment reads no survey: trust is one table per survey, for the spec (evaluators.trust).
+        surveys = ([] if self.where is not None else
+                   [_Need(t.name, t, t.data, "", True) for t in doc.trusts if t.data is not None])
         return series, surveys
 
     def sources(self) -> dict[tuple, DataSource]:
@@ -284,14 +287,17 @@ def _shown(src: DataSource) -> str:
 def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], allowed: list[Path],
           base: Path | None = None, *, where: RowFilter | None = None,
           prefetched: Mapping[tuple, list[Table]] | None = None, limits: tuple[int, float] | None = None,
+          surveys_only: bool = False,
           ) -> tuple[DataSet, list[Problem], list[tuple[str, str]]]:
     """Read what ``doc`` points at; problems are returned, never raised.
 
-    ``where`` keeps one segment's rows (see metricsense.segments); ``prefetched`` gives tables
-    already read (and filtered) for some sources, by ``source_key``.
+    ``where`` keeps one segment's rows (see metricsense.segments), and then no survey is read;
+    ``prefetched`` gives tables already read (and filtered) for some sources, by ``source_key``;
+    ``surveys_only`` reads the surveys and no series (the spec's own pass of a segmented run).
     """
     b = Builder(doc, data, readers, [Path(a) for a in allowed], base or Path.cwd(), where, prefetched, limits)
     series_needs, survey_needs = b.needs()
+    series_needs = [] if surveys_only else series_needs
     by_source: dict[tuple, list[_Need]] = {}
     sources: dict[tuple, DataSource] = {}
     for need in series_needs:
@@ -318,9 +324,11 @@ def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], a
             if missing:
                 raise DataError("MS031", f"`{table.origin}` has no column {', '.join(f'`{m}`' for m in missing)}; "
                                          f"survey data needs {', '.join(SURVEY_COLUMNS)}")
+            if need.source.period:  # a declared round column must be there: rounds are never pooled
+                _period_column(need.source, table)
             cols = dict(table.columns)
             cols["score"] = to_numeric(cols["score"], table, "score")
-            surveys[need.name] = Survey(need.name, cols, table.origin)
+            surveys[need.name] = Survey(need.name, cols, table.origin, need.source.period)
         except DataError as exc:
             b.problems.append(_problem(exc, need.source, [need]))
         except Exception as exc:

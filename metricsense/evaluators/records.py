@@ -316,8 +316,9 @@ DistortionOptions = dict[str, DistortionAnalysis]
 
 
 # ---- trust ----------------------------------------------------------------------------------
-# What may be shown of a trust survey, decided once, by the trust evaluator: a group below the
-# minimum (or suppressed so that none can be worked out by subtraction) never enters a record.
+# What may be shown of a trust survey, decided once per survey, for the whole spec, by the trust
+# evaluator: a group below the minimum (or suppressed so that none can be worked out by
+# subtraction) never enters a record, and no segment has one.
 
 
 @dataclass(frozen=True)
@@ -329,7 +330,8 @@ class ShownGroup:
     managers: float | None           # the manager's own mean answer
     team: float | None               # the team's mean answer
     gap: float | None                # managers - team
-    n: int                           # team respondents
+    n: int                           # team respondents in the round: distinct `respondent`
+                                     # (or `respondent_id`) values, else one per answer row
     managers_favourable: float | None
     team_favourable: float | None
     favourable_gap: float | None
@@ -351,9 +353,9 @@ class TrustTotal:
 
 @dataclass(frozen=True)
 class TrustSignalAnalysis:
-    """One trust signal: its settings, its latest period, the shown groups, and how many are not shown.
+    """One trust signal: its settings, its latest round, the shown groups, and how many are not shown.
 
-    The counts of groups not shown are None in a segment's result (a segment may be one group).
+    Made once per survey, for the whole spec, whatever the run (segments never make one).
     """
 
     scale: tuple[int, int]
@@ -388,9 +390,9 @@ class TrustAnalysis(Record):
         return {"signals": {k: s.to_json() for k, s in self.signals.items()}}
 
     def in_segment(self) -> TrustAnalysis:
-        """Without the counts of groups not shown: a segment may be one group."""
-        return replace(self, signals={k: replace(s, suppressed=None, below_minimum=None, secondary=None)
-                                      for k, s in self.signals.items()})
+        """Never in a segment: a segment reads no survey (one table per survey, made for the
+        spec: metricsense.evaluators.trust). Should one be there anyway, nothing of it is kept."""
+        return replace(self, signals={})
 
 
 # ---- triggers -------------------------------------------------------------------------------

@@ -1,16 +1,48 @@
 """Trust rules (MS5xx): the value question of seed 001, compared, with confidentiality first.
 
-Per manager (a group and its manager), from the latest survey period: the manager's own answer,
+Per manager (a group and its manager), from the latest survey round: the manager's own answer,
 the team's mean and favourable share, the gap, and the number of team respondents. A group
 with fewer team respondents than ``min_group`` is never shown: not its gap, not its mean, not
 its name, not its manager. When exactly one group is suppressed, or the suppressed groups
 together hold fewer than ``min_group`` respondents, a shown total minus the shown groups would
 give them away (complementary disclosure), so the next-smallest shown group is suppressed too
 (secondary suppression) until that is no longer possible. Nothing here logs or prints values.
+
+Rounds and respondents. A survey's round is the column its data clause names
+(``data "survey.csv" period "round"``), else ``period``; rounds are never pooled, and the latest
+by time (``period_key``: dates, months, quarters in either order, whole numbers) is the one
+reported. A respondent is one voice per round: with a ``respondent`` (or ``respondent_id``)
+column their answers are averaged and counted once; without one, each answer row is one
+respondent.
+
+One table per survey. Statistical disclosure control calls several published views of the same
+data *linked tables*: a whole run, a run per store and a run per site are three tables sharing
+cells, and a cell hidden in one can be solved from the others (measured here before: the whole
+run's total minus a ``--by store`` run's per-store records gave a hidden group's exact size and
+mean). sdcTable (``protect_linked_tables``), tau-ARGUS and GaussSuppression protect linked tables
+by choosing primary and secondary suppressions over all of them at once ("global protection",
+one system of equations for every published cell), because protecting each table alone, or
+iterating table by table, leaves a residual risk. metricsense avoids the problem instead of
+solving it: whatever the run (whole, ``--by`` any column, any format, the agenda, the explorer),
+it publishes exactly one table per survey and round, computed here once on the whole survey:
+the shown groups and one marginal, the total. Segments never read a survey (data.dataset), so
+no segment has a trust record, a per-segment finding, or an empty list that says where a hidden
+group is. With one marginal the only equations an adversary has are the shown cells and
+``total = sum of all cells`` (for the respondent count and for the score sum alike). The hidden
+cells then enter exactly one equation, their sum; the total is published only when at least two
+cells are hidden, and they hold at least ``min_group`` respondents together, so that sum has at
+least two unknowns and no hidden cell's count or sum is determined (the system's row space never
+holds a single hidden cell: tests/evaluators/test_trust_adversary.py checks it with NumPy on
+generated surveys, and benchmarks/trust_adversary_campaign.py on ten thousand). Only hidden
+groups with team respondents count: a group nobody on its team answered adds nothing to the
+total and protects nobody. The hidden remainder is itself at least ``min_group`` respondents,
+so the subtraction the total allows is a pooled group as large as a shown one. The managers'
+total averages the shown groups' managers only, so it adds no equation about a hidden one.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from metricsense.diagnostics import Diagnostic, Severity, rule, rules_of
@@ -23,6 +55,8 @@ FLOOR_MIN_GROUP = 3
 DEFAULT_SCALE = (1, 5)
 MANAGER_ROLES = {"manager", "managers", "self"}
 TEAM_ROLES = {"team", "member", "members", "report", "reports", "direct", "directs"}
+#: A survey column naming who answered: a respondent answering twice in a round counts once.
+RESPONDENT_COLUMNS = ("respondent", "respondent_id")
 
 
 def _text(column) -> np.ndarray:
@@ -47,12 +81,37 @@ def favourable_floor(lo: int, hi: int) -> float:
     return hi - 1 if hi - lo + 1 >= 5 else hi
 
 
-def _period_key(label: str) -> tuple:
-    """Sort survey periods: whole numbers by value, dates (ISO text) as text, in that order."""
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?$")
+_YEAR_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_YEAR_QUARTER = re.compile(r"^(\d{4})\s*[-/ ]?\s*Q([1-4])$", re.IGNORECASE)
+_QUARTER_YEAR = re.compile(r"^Q([1-4])\s*[-/ ]?\s*(\d{4})$", re.IGNORECASE)
+
+
+def period_key(label: str) -> tuple:
+    """Sort survey rounds by time, not as text: ISO dates (``2025-06-30``, a time after it is
+    ignored), months (``2025-06``), quarters (``2025-Q1``, ``2025 Q1``, ``Q1 2025``, ``Q1-2025``)
+    on one calendar (a month or quarter at its first day), then whole numbers by value, then
+    anything else as text."""
+    label = label.strip()
+    m = _ISO_DATE.match(label)
+    if m:
+        return (0, int(m[1]), int(m[2]), int(m[3]), label)
+    m = _YEAR_MONTH.match(label)
+    if m:
+        return (0, int(m[1]), int(m[2]), 1, label)
+    m = _YEAR_QUARTER.match(label)
+    if m:
+        return (0, int(m[1]), 3 * int(m[2]) - 2, 1, label)
+    m = _QUARTER_YEAR.match(label)
+    if m:
+        return (0, int(m[2]), 3 * int(m[1]) - 2, 1, label)
     try:
-        return (0, float(label), "")
+        value = float(label)
     except ValueError:
-        return (1, 0.0, label)
+        return (2, 0, 0, 0, label)
+    if value != value:  # "nan" is text, not a round
+        return (2, 0, 0, 0, label)
+    return (1, value, 0, 0, label)  # the label last: "9" and "9.0" still sort one way
 
 
 def _mean(values: np.ndarray) -> float | None:
@@ -81,23 +140,33 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
     if asked.any():  # a survey holding other questions too: only this signal's two
         keep &= asked
     period = None
-    if "period" in cols:
-        labels = _text(cols["period"])
+    column = getattr(survey, "period", None) or "period"  # the data clause's `period "..."`, or `period`
+    if column in cols:
+        labels = _text(cols[column])
         present = {p for p, k in zip(labels, keep) if k and p}
         if present:
-            period = max(present, key=_period_key)  # the latest survey round
+            period = max(present, key=period_key)  # the latest survey round, by time
             keep &= labels == period
+    ids = next((_text(cols[c]) for c in RESPONDENT_COLUMNS if c in cols), None)
     fav = favourable_floor(lo, hi)
-    units: dict[tuple[str, str], dict[str, list[float]]] = {}
+    units: dict[tuple[str, str], dict[str, list]] = {}
     for i in np.flatnonzero(keep):
         r = role[i]
         side = "managers" if r in MANAGER_ROLES else "team" if r in TEAM_ROLES else None
         if side is None:
             continue
-        units.setdefault((group[i], manager[i]), {"managers": [], "team": []})[side].append(score[i])
+        unit = units.setdefault((group[i], manager[i]), {"managers": [], "team": {}})
+        if side == "managers":
+            unit["managers"].append(score[i])
+        else:
+            # One respondent is one voice: their answers in the round are averaged. Without a
+            # respondent id (or with a blank one) each answer row is one respondent.
+            who = ids[i] if ids is not None and ids[i] else ("", int(i))
+            unit["team"].setdefault(who, []).append(score[i])
     stats = []
     for (g, m), answers in sorted(units.items()):
-        own, team = np.array(answers["managers"]), np.array(answers["team"])
+        own = np.array(answers["managers"], dtype=float)
+        team = np.array([np.mean(v) for v in answers["team"].values()], dtype=float)
         own_mean, team_mean = _mean(own), _mean(team)
         gap = own_mean - team_mean if own_mean is not None and team_mean is not None else None
         stats.append({
@@ -110,12 +179,19 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
     hidden = {i for i, s in enumerate(stats) if s["n"] < min_group}
     primary = len(hidden)
     # Secondary suppression: never leave a suppressed remainder that a total would give away.
-    while hidden and (len(hidden) == 1 or sum(stats[i]["n"] for i in hidden) < min_group):
+    # NOTE: only hidden groups with team respondents protect each other: a group nobody on the
+    # team answered adds nothing to the total, so beside it one hidden group would be the total
+    # minus the shown ones (found by the adversary of tests/trust_adversary.py).
+    def exposed(hidden: set[int]) -> bool:
+        held = [stats[i]["n"] for i in hidden if stats[i]["n"] > 0]
+        return bool(held) and (len(held) == 1 or sum(held) < min_group)
+
+    while exposed(hidden):
         shown = [i for i in range(len(stats)) if i not in hidden]
         if not shown:
             break
         hidden.add(min(shown, key=lambda i: (stats[i]["n"], stats[i]["group"], stats[i]["manager"])))
-    safe_total = not hidden or (len(hidden) >= 2 and sum(stats[i]["n"] for i in hidden) >= min_group)
+    safe_total = not exposed(hidden)
     groups = []
     for i, s in enumerate(stats):
         if i in hidden:
@@ -147,12 +223,14 @@ def metricsense_register_analyses(register):
 
 
 @hookimpl
-def metricsense_analyze(spec, data, analysis):
-    if data is None:
+def metricsense_analyze(spec, analysis, surveys):
+    # The surveys, read whole for the spec (also in a segmented run); None in one segment's
+    # check: a segment never computes or shows trust (one table per survey, see the docstring).
+    if not surveys:
         return
     signals = {}
     for t in spec.trusts:
-        survey = data.surveys.get(t.name) if getattr(data, "surveys", None) else None
+        survey = surveys.get(t.name)
         if survey is not None:
             signals[t.name] = trust_of(t, survey)
     if signals:

@@ -57,6 +57,17 @@ def discover_here(doc: Document, by: str, allowed: tuple[Path, ...], base: Path,
         return discover(doc, by, None, manager(disabled)[1].readers, list(allowed), base)
 
 
+def surveys_here(doc: Document, allowed: tuple[Path, ...], base: Path, disabled: tuple[str, ...]):
+    """The spec's trust surveys read whole, in a worker (so the client never opens the data):
+    (name -> Survey, problems, crashed readers)."""
+    from metricsense.data.dataset import build
+
+    with paths_shown_from(base):
+        dataset, problems, crashes = build(doc, None, manager(disabled)[1].readers, list(allowed), base,
+                                           surveys_only=True)
+    return dataset.surveys, problems, crashes
+
+
 def run_batch(job: BatchJob, plugins=None) -> list[SegmentResult]:
     """Read the batch's rows once per source, split them per segment, and check each segment."""
     with paths_shown_from(job.base):
@@ -120,11 +131,12 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
                                       where=RowFilter(job.by, (value,)), prefetched=mine, spec_keys=job.spec_keys)
         diags = pipeline.finish(checked.diagnostics, registry, job.config)
         analysis, suppressed = {job.doc.root: checked.analysis}, checked.suppressed
-        withheld = [d for d in diags if d.code == "MS502"]
-        tagged = [_tag(d, job.by, label) for d in diags if d.code != "MS502"]
+        # A segment reads no survey (data.dataset), so it has no trust record and no MS5xx
+        # finding about groups: the trust table is made once, for the spec (engine.check).
+        tagged = [_tag(d, job.by, label) for d in diags]
         # JSON-safe here, in the worker: plain lists and numbers travel back cheaply, and the
         # client (one process for every worker) does no per-number work.
-        result = SegmentResult(job.doc.root, label, tagged, finite(_lean(analysis)), suppressed, 0, withheld)
+        result = SegmentResult(job.doc.root, label, tagged, finite(_lean(analysis)), suppressed, 0)
         result.exit_code = exit_code_of(tagged, registry, job.config.fail_on)
         result.encoded = result.encode()
         if not job.keep_analysis:
@@ -135,8 +147,8 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
 
 def _lean(analysis: dict[str, Any]) -> dict[str, Any]:
     """A segment's analysis as reported: what each record keeps for one segment (``in_segment``:
-    the trust record leaves out how many groups it hides, as a segment may be one group; the
-    triggers record the echo of the segment's own series). A plugin's plain value stays whole."""
+    the triggers record leaves out the echo of the segment's own series). A plugin's plain value
+    stays whole."""
     return {spec: {name: value.in_segment() if isinstance(value, Record) else value for name, value in found.items()}
             if isinstance(found, dict) else found for spec, found in analysis.items()}
 

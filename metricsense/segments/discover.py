@@ -59,7 +59,7 @@ def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], ba
     """
     import numpy as np
 
-    from metricsense.data.dataset import Builder
+    from metricsense.data.dataset import Builder, source_key
     from metricsense.diagnostics import Problem
     from metricsense.data.readers import DISTINCT_ROWS
     from metricsense.data.table import DataError, Labels, column_labels, find_column
@@ -67,7 +67,10 @@ def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], ba
     b = Builder(doc, data, readers, [Path(a) for a in allowed], base)
     values: dict[str, Any] = {}
     found = Found([])
-    for src in b.sources().values():
+    # Segments are of the series' data: a survey is never split (its one table is the spec's),
+    # so its columns make no segments (`--by group` would list every group, hidden ones too).
+    series = {source_key(n.source) for n in b.needs()[0]}
+    for src in (s for k, s in b.sources().items() if k in series):
         try:
             missing, origin, seen = 0, "?", False
             for table in b.batches(src, columns=(by,), distinct=by):

@@ -20,9 +20,6 @@ class SegmentResult:
     analysis: dict[str, Any]
     suppressed: int = 0
     exit_code: int = 0  # what this segment's findings alone call for (set where it was checked)
-    #: Trust groups hidden in this segment (MS502, per trust signal). Never shown per segment:
-    #: the client reports them summed over segments, naming none (a segment may be one group).
-    withheld: list[Diagnostic] = field(default_factory=list)
     #: The findings and the result as JSON text, made where the segment was checked (so the
     #: client, one process for every worker, only writes them): ([finding, ...], result).
     encoded: tuple[list[str], str] | None = None

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from metricsense.config import Config
-from metricsense.diagnostics import Diagnostic, Severity, anchor
+from metricsense.diagnostics import Diagnostic, Severity
 from metricsense.model import Document
 from metricsense.pipeline import has_data, spec_anchor
 from metricsense.registry import Registry
@@ -48,8 +48,6 @@ class SegmentRun:
     exit: int = 0  # the exit code the findings not kept in the report call for
     error: str | None = None
     failed: bool = False  # a worker failed (MS005), as opposed to a run that could not start
-    withheld: dict = field(default_factory=dict)  # (spec, trust signal) -> [template, segments, groups]
-    trusts: dict = field(default_factory=dict)  # (spec, span an MS502 finding points at) -> trust signal name
     pool: Any = None  # worker processes started early, or a Dask cluster (metricsense.segments)
 
     @classmethod
@@ -78,7 +76,6 @@ class SegmentRun:
 
         report.segments = self.rollup
         report.segment_results = self.results
-        report.diagnostics.extend(pipeline.finish(self.spec_notes(), self.registry, cfg))
         report.diagnostics.extend(self.diagnostics)
         report.suppressed += self.suppressed
         report.streamed_counts = self.counts
@@ -122,6 +119,26 @@ class SegmentRun:
             self._stop(exc, f"while finding the segments of `{doc.root}`")
         return None
 
+    def surveys(self, doc: Document, data: Any, allowed: list[Path]) -> tuple[dict | None, list[Diagnostic]]:
+        """The spec's trust surveys, read whole, and what reading them met: the trust table is made
+        once per survey, for the spec, never per segment (metricsense.evaluators.trust). Workers
+        read them when they read the data."""
+        from metricsense import pipeline
+
+        if self.error or not any(t.data is not None for t in doc.trusts):
+            return None, []
+        if not self.remote(data):
+            dataset, diags = pipeline.load_data(doc, data, self.registry, allowed, surveys_only=True)
+            return dataset.surveys, diags
+        root = Path(doc.root).parent if doc.root != "<string>" else Path.cwd()
+        try:
+            surveys, problems, crashes = self.runner().call(sb.surveys_here, doc, (root, *allowed), Path.cwd(),
+                                                            tuple(self.disabled))
+        except SegmentError as exc:
+            self._stop(exc, f"while reading the surveys of `{doc.root}`")
+            return None, []
+        return surveys, pipeline.data_diagnostics(doc, problems, crashes, self.registry)
+
     def _stop(self, exc: Exception, doing: str) -> None:
         """The run cannot go on: a worker failed (MS005, saying while doing what), or it could not start."""
         if isinstance(exc, WorkerError):
@@ -130,7 +147,6 @@ class SegmentRun:
             self.error = str(exc)
 
     def run(self, doc: Document, cfg: Config, segments, allowed, data, spec_keys, progress=None) -> None:
-        self.trusts.update({(doc.root, anchor(t)): t.name for t in doc.trusts})
         remote = self.remote(data)
         try:
             jobs_iter = sb.make_jobs(doc, cfg, self.by, segments, allowed, Path.cwd(), self.disabled, data,
@@ -152,10 +168,6 @@ class SegmentRun:
         if not self.keep and self.rollup.count % 64 == 0:
             release_memory()
         self.suppressed += result.suppressed
-        for d in result.withheld:
-            entry = self.withheld.setdefault((result.spec, d.span), [d, 0, 0])
-            entry[1] += 1
-            entry[2] += int(d.evidence.get("suppressed", 0))
         if self.keep:
             self.results.append(result)
             self.diagnostics.extend(result.diagnostics)
@@ -166,22 +178,6 @@ class SegmentRun:
             self.exit = max(self.exit, result.exit_code)
         if self.on_segment is not None:
             self.on_segment(result)
-
-    def spec_notes(self) -> list[Diagnostic]:
-        """Hidden trust groups, added up over the segments and naming none (MS502): a segment may
-        be a single team, so which segments hide groups is not said."""
-        out = []
-        for (spec, span), (d, n_segments, groups) in self.withheld.items():
-            total = self.rollup.specs.get(spec, 0)
-            name = self.trusts.get((spec, span), "trust")
-            out.append(Diagnostic(
-                d.code, d.name, d.severity,
-                f"`{name}`: {groups} group{'s' if groups != 1 else ''} not shown, in {n_segments} of {total} "
-                f"segments: below the minimum of {d.evidence.get('min_group')} respondents, or so that none can "
-                "be worked out by subtraction (which segments is not said)",
-                d.span, (), d.help, {"suppressed": groups, "segments": n_segments,
-                                     "min_group": d.evidence.get("min_group")}))
-        return out
 
 
 def discover_segments(doc: Document, seg: SegmentRun, data: Any, registry: Registry, allowed: list[Path]):

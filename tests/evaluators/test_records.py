@@ -61,10 +61,9 @@ def test_trust_record_writes_the_report_shape_with_placeholders_last():
     # same keys, same order, same values: the JSON text is compared, not only the dicts
     assert json.dumps(rec.to_json()) == json.dumps(want)
     assert dumps(rec) == json.dumps(want, ensure_ascii=False)
-    # a segment's result: no count of hidden groups, no placeholder
-    seg = rec.in_segment().to_json()["signals"]["vq"]
-    assert list(seg) == ["scale", "gap", "min_group", "period", "groups", "total"]
-    assert seg["groups"] == [want["signals"]["vq"]["groups"][0]]
+    # a segment never has a trust table (one per survey, for the spec): should one be there,
+    # nothing of it is kept
+    assert rec.in_segment().to_json() == {"signals": {}}
     assert rec.to_json() == want  # in_segment leaves the record itself alone
 
 
@@ -114,8 +113,7 @@ def test_the_trust_record_cannot_hold_a_hidden_group(tmp_path):
     hidden_text = ("grp-secret", "mgr-zz99", "grp-gamma", "mgr-cc33")
     team_mean = sum(SURVEY["grp-secret"][2]) / 3  # 1.666..., and the gap to the manager's 1
     hidden_numbers = (team_mean, 1 - team_mean, sum(SURVEY["grp-gamma"][2]) / 5, 3 - sum(SURVEY["grp-gamma"][2]) / 5)
-    for where, value in (("record", rec), ("to_json", rec.to_json()), ("in_segment", rec.in_segment()),
-                         ("in_segment().to_json", rec.in_segment().to_json())):
+    for where, value in (("record", rec), ("to_json", rec.to_json())):
         leaves = list(_leaves(value))
         assert "grp-alpha" in leaves  # the search would find a leak
         assert not [v for v in leaves if isinstance(v, str) and any(h in v for h in hidden_text)], where

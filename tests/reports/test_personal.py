@@ -172,11 +172,12 @@ def test_segmented_runs_name_no_segment_for_a_personal_finding():
     for fmt in ("text", "markdown", "github"):
         assert "1 personal finding (MS501)" in outputs[fmt].stdout.replace("\\", ""), fmt
     shown = run_msense("check", "--format", "text", "--no-color", str(spec), "--by", "store", "--show-personal")
-    assert "the manager of `store-06`" in shown.stdout and "MS501 value-gap: 1 of 12 segments (store-06)" in shown.stdout
+    # Trust is one table per survey, checked for the spec (never per segment): the gap is the spec's
+    assert "the manager of `store-06`" in shown.stdout and "MS501 value-gap" not in shown.stdout
     assert shown.returncode == 1
     (gap,) = [d for d in json.loads(run_msense("check", "--format", "json", str(spec), "--by", "store",
                                                "--show-personal").stdout)["diagnostics"] if d["code"] == "MS501"]
-    assert gap["segment"] == "store-06" and gap["personal"] is True
+    assert "segment" not in gap and gap["personal"] is True
 
 
 def test_segmented_reports_in_python_withhold_too():
@@ -188,7 +189,8 @@ def test_segmented_reports_in_python_withhold_too():
     assert doc["withheld"]["codes"] == {"MS501": 1}
     assert not any("MS501" in r["codes"] for r in doc["segments"]["results"])
     assert "MS501" not in [r["code"] for r in doc["segments"]["rules"]]
-    assert report.segments.rules() != report.for_reader(False).segments.rules()  # the report keeps them
+    # trust is checked for the spec, never per segment: no segment holds a personal finding
+    assert not any(d.code == "MS501" and d.segment for d in report.diagnostics)
 
 
 def test_msense_diff_compares_no_personal_finding(confidential_spec):

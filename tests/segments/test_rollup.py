@@ -22,8 +22,8 @@ def test_each_segment_is_checked_as_if_alone(folder):
     for result in doc["segments"]["results"]:
         team = result["segment"]
         alone = json.loads(metricsense.check(folder / f"only-{team}" / "spec.msense", config={}).to_json())
-        # Hidden trust groups (MS502) are added up over segments, never reported per segment.
-        expected = {strip_segment(d) for d in alone["diagnostics"] if d["code"] != "MS502"} - spec_level
+        # A segment never computes trust (MS5xx): the survey's one table is the spec's.
+        expected = {strip_segment(d) for d in alone["diagnostics"] if not d["code"].startswith("MS5")} - spec_level
         got = {strip_segment(d) for d in doc["diagnostics"] if d.get("segment") == team}
         assert got == expected, team
         assert result["diagnostics"] == len(got)
@@ -66,22 +66,27 @@ def test_confidentiality_holds_per_segment(folder, jobs):
         text = result.stdout + result.stderr
         assert "grp-south" not in text and "mgr-1" not in text, fmt
     doc = json.loads(run_msense("check", "csv.msense", "--by", "team", "--format", "json", *jobs, cwd=folder).stdout)
-    # Which segment hides a group is not said (a segment may be one team): the count is summed.
-    assert not [d for d in doc["diagnostics"] if d["code"] == "MS502" and "segment" in d]
+    whole = json.loads(run_msense("check", "csv.msense", "--format", "json", cwd=folder).stdout)
+    # One table per survey, whatever the run: the spec's trust record is the whole run's, and no
+    # segment has one, nor an MS5xx finding (which segment holds a hidden group is never said).
+    spec = next(iter(doc["analysis"]))
+    assert doc["analysis"][spec]["trust"] == whole["analysis"][spec]["trust"]
+    trust_findings = sorted((d["code"], d["message"]) for d in doc["diagnostics"] if d["code"].startswith("MS5"))
+    assert trust_findings == sorted((d["code"], d["message"]) for d in whole["diagnostics"] if d["code"].startswith("MS5"))
+    assert not [d for d in doc["diagnostics"] if d["code"].startswith("MS5") and "segment" in d]
     notes = [d for d in doc["diagnostics"] if d["code"] == "MS502"]
-    assert len(notes) == 1 and "1 group not shown, in 1 of 5 segments" in notes[0]["message"]
-    assert notes[0]["message"].startswith("`value_question`: ")  # the signal the finding points at
+    assert len(notes) == 1 and notes[0]["message"].startswith("`value_question`: ")
     for r in doc["segments"]["results"]:
-        assert "MS502" not in r["codes"]
-        signal = r["analysis"][next(iter(r["analysis"]))]["trust"]["signals"]["value_question"]
-        assert "suppressed" not in signal and "below_minimum" not in signal
-        assert all(not g.get("suppressed") for g in signal["groups"])
-    # MS501 names a manager: shown only when the reader asks (--show-personal), then per segment
+        assert not [c for c in r["codes"] if c.startswith("MS5")]
+        assert "trust" not in r["analysis"][next(iter(r["analysis"]))]
+    # MS501 names a manager: withheld unless the reader asks (--show-personal), then once, for the spec
     assert not [d for d in doc["diagnostics"] if d["code"] == "MS501"] and doc["withheld"]["codes"]["MS501"] >= 1
     asked = json.loads(run_msense("check", "csv.msense", "--by", "team", "--format", "json", "--show-personal",
                                   *jobs, cwd=folder).stdout)
-    east = [d for d in asked["diagnostics"] if d.get("segment") == "east" and d["code"] == "MS501"]
-    assert east and "grp-east" in east[0]["message"]  # a group above the minimum is shown
+    gaps = [d for d in asked["diagnostics"] if d["code"] == "MS501"]
+    assert gaps and not [d for d in gaps if "segment" in d]
+    assert any("grp-east" in d["message"] for d in gaps)  # a group above the minimum is shown
+    assert all("grp-south" not in d["message"] for d in gaps)
 
 
 def test_in_memory_data_is_segmented_too(folder):
