@@ -45,6 +45,11 @@ class Record:
     def __json__(self) -> Any:  # how metricsense.encoding writes any record
         return self.to_json()
 
+    def public(self) -> Record:
+        """What a reader who did not ask for findings about named persons (``--show-personal``)
+        may see of it: all of it, unless the record names people (the trust record's groups)."""
+        return self
+
     def in_segment(self) -> Record:
         """What one segment's result keeps (a record may leave out what a segment must not show)."""
         return self

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from metricsense.analysis import Record
 from metricsense.diagnostics import Diagnostic, Severity
 from metricsense.encoding import finite, json_default, json_list, json_pieces, json_value
 from metricsense.model import Document
@@ -92,10 +93,12 @@ class Report:
         ``Registry.formats``) and only when the reader asked (``show_personal``). Otherwise it is
         left out, counted in ``withheld`` by code, and so is any segment it would name (the
         rollup's list of segments for a personal rule, a segment's count of its codes). The
-        summary and the exit code still count it, so CI fails without naming anyone.
+        summary and the exit code still count it, so CI fails without naming anyone. Each analysis
+        record is given as its ``public()`` copy (the trust record without its named groups).
         """
         if shows_personal and self.show_personal:
             return self
+        analysis = self._public_analysis()
         codes = personal_codes(self.registry)
         hidden = [d for d in self.diagnostics if is_personal(d, self.registry)]
         results, changed = [], False
@@ -105,7 +108,7 @@ class Report:
             results.append(public)
         fired = self.segments is not None and any(code in codes for _, code in self.segments.fired)
         if not hidden and not changed and not fired:
-            return self
+            return self if analysis is self.analysis else replace(self, analysis=analysis)
         withheld = {code: dict(by) for code, by in self.withheld.items()}
         counts = dict(self.streamed_counts)
         for d in hidden:
@@ -115,9 +118,23 @@ class Report:
         segments = self.segments
         if fired:
             segments = replace(segments, fired={k: v for k, v in segments.fired.items() if k[1] not in codes})
-        return replace(self, diagnostics=[d for d in self.diagnostics if not is_personal(d, self.registry)],
+        return replace(self, analysis=analysis,
+                       diagnostics=[d for d in self.diagnostics if not is_personal(d, self.registry)],
                        streamed_counts=counts, streamed_exit=self.exit_code, withheld=dict(sorted(withheld.items())),
                        segments=segments, segment_results=results)
+
+    def _public_analysis(self) -> dict[str, dict[str, Any]]:
+        """Each spec's analysis with every record replaced by its ``public()`` copy (the same dict
+        when no record changes)."""
+        out, changed = {}, False
+        for spec, found in self.analysis.items():
+            if isinstance(found, dict):
+                public = {k: v.public() if isinstance(v, Record) else v for k, v in found.items()}
+                changed = changed or any(public[k] is not found[k] for k in found)
+                out[spec] = public
+            else:
+                out[spec] = found
+        return out if changed else self.analysis
 
     def _public_segment(self, result: Any, codes: frozenset[str]) -> Any:
         """A segment's result without its personal findings (the same object when it has none)."""

@@ -33,8 +33,11 @@ def test_the_fixture_really_has_what_must_be_hidden(confidential_spec):
     assert sorted(g["group"] for g in info["groups"] if not g["suppressed"]) == ["grp-badger", "grp-otter"]
     codes = [d.code for d in report.diagnostics]
     assert "MS501" in codes and "MS502" in codes
-    # and the baseline: the shown groups do appear (the search would find a leak)
-    assert "grp-badger" in report.to_json() and "mgr-bb22" in report.to_json()
+    # and the baseline: the shown groups do appear to a reader who asked (the search would find a
+    # leak); without asking, no group is named at all (each names its manager)
+    asked = metricsense.check(confidential_spec, config={}, show_personal=True).to_json()
+    assert "grp-badger" in asked and "mgr-bb22" in asked
+    assert "grp-badger" not in report.to_json() and '"not_named": 2' in report.to_json()
 
 
 def test_no_output_format_shows_a_suppressed_group(confidential_spec, caplog, capsys):
@@ -57,8 +60,8 @@ def test_no_output_format_shows_a_suppressed_group(confidential_spec, caplog, ca
 
 
 @pytest.mark.parametrize("args", [["check", "--format", "text", "--no-color", "--show-personal"],
-                                  ["check", "--format", "json"],
-                                  ["check", "--format", "html"], ["check", "--format", "markdown"],
+                                  ["check", "--format", "json", "--show-personal"],
+                                  ["check", "--format", "html", "--show-personal"], ["check", "--format", "markdown"],
                                   ["check", "--format", "sarif"], ["agenda"], ["agenda", "--format", "json"]])
 def test_the_command_line_shows_no_suppressed_group(confidential_spec, args):
     result = run_msense(*args, str(confidential_spec), env={"METRICSENSE_PUREPYTHON": "1"},

@@ -367,6 +367,9 @@ class TrustSignalAnalysis:
     below_minimum: int | None        # below min_group, and
     secondary: int | None            # suppressed so that none can be worked out by subtraction
     total: TrustTotal | None
+    #: Groups large enough to show but left out of this copy: each names its manager, so they are
+    #: shown only to a reader who asked (`--show-personal`; the agenda's manager section has them).
+    not_named: int = 0
 
     def to_json(self) -> dict[str, Any]:
         # The report's shape: hidden groups are anonymous placeholders after the shown ones.
@@ -376,6 +379,8 @@ class TrustSignalAnalysis:
             out["groups"] += [{"suppressed": True} for _ in range(self.suppressed)]
             out.update(suppressed=self.suppressed, below_minimum=self.below_minimum, secondary=self.secondary)
         out["total"] = plain(self.total)
+        if self.not_named:
+            out["not_named"] = self.not_named
         return out
 
 
@@ -388,6 +393,13 @@ class TrustAnalysis(Record):
 
     def to_json(self) -> dict[str, Any]:
         return {"signals": {k: s.to_json() for k, s in self.signals.items()}}
+
+    def public(self) -> TrustAnalysis:
+        """Without the groups: each names a manager and their gap (a finding about one person)."""
+        if not any(s.groups for s in self.signals.values()):
+            return self  # NOTE: the same object: a report's public copy is its own public copy
+        return replace(self, signals={k: replace(s, groups=(), not_named=s.not_named + len(s.groups))
+                                      for k, s in self.signals.items()})
 
     def in_segment(self) -> TrustAnalysis:
         """Never in a segment: a segment reads no survey (one table per survey, made for the

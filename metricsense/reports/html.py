@@ -182,6 +182,10 @@ def _trust(trust: TrustAnalysis) -> list[str]:
                        f"<figcaption><code>{esc(name)}</code>: managers' and team's answers per group"
                        f"; gaps over {esc(_fmt(info.gap))} in red"
                        f".{esc(note)}</figcaption></figure>")
+        elif info.not_named:
+            out.append(f"<p class=\"muted\"><code>{esc(name)}</code>: {info.not_named} group"
+                       f"{'s are' if info.not_named != 1 else ' is'} not named here: each gap names a manager "
+                       f"(run with --show-personal, or see msense agenda).{esc(note)}</p>")
         else:
             out.append(f"<p class=\"muted\"><code>{esc(name)}</code>: no group can be shown.{esc(note)}</p>")
     return out

@@ -272,13 +272,16 @@ class ExplorerModel(HasTraits):
     # ---- trust: what the trust evaluator shows, and how many groups it does not ------------------
 
     def _trust(self) -> dict:
-        trust = TrustAnalysis.of(self.report.analysis.get(self.spec))
+        # The HTML report's rule: a group names its manager, so groups are shown only when the
+        # reader asked (show_personal); otherwise only how many (`not_named`).
+        report = self.report.for_reader(True) if callable(getattr(self.report, "for_reader", None)) else self.report
+        trust = TrustAnalysis.of(report.analysis.get(self.spec))
         out = {}
         for name, info in (trust.signals if trust is not None else {}).items():
             shown = [{"group": g.group, "manager": g.manager, "managers": g.managers, "team": g.team, "gap": g.gap,
                       "n": g.n, "over": g.over} for g in info.groups]
             out[name] = {"gap": info.gap, "scale": list(info.scale), "period": info.period, "groups": shown,
-                         "not_shown": info.suppressed}
+                         "not_shown": info.suppressed, "not_named": info.not_named}
         return out
 
 

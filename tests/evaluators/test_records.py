@@ -320,3 +320,15 @@ def test_a_rule_reads_other_families_records_by_field():
     report = metricsense.check(spec, config={}, plugin_manager=pm)
     assert seen["ranks"] == (2, 1, ("visits", "signups"))
     assert [d.message for d in report.diagnostics if d.code == "XYZ901"] == ["rank 1 below 2"]
+
+
+def test_the_trust_record_s_public_copy_names_no_group_and_is_its_own_public_copy():
+    group = ShownGroup("grp-a", "mgr-a", 4.5, 3.0, 1.5, 6, 1.0, 0.5, 0.5, True)
+    signal = TrustSignalAnalysis((1, 5), 1.0, 5, "2025-Q1", (group,), 1, 1, 0, None)
+    record = TrustAnalysis({"vq": signal})
+    public = record.public()
+    text = dumps(public)
+    assert "grp-a" not in text and "mgr-a" not in text and '"not_named": 1' in text
+    assert public.signals["vq"].suppressed == 1  # how many are hidden, as before
+    assert public.public() is public  # a report's public copy is its own public copy
+    assert "not_named" not in dumps(record)  # the JSON shape is unchanged for a reader who asked

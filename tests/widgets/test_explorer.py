@@ -125,7 +125,7 @@ def test_the_trust_tab_never_holds_a_suppressed_group(confidential_spec):
     require("ipywidgets")
     from ipywidgets.embed import dependency_state
 
-    report = metricsense.check(confidential_spec, config={})
+    report = metricsense.check(confidential_spec, config={}, show_personal=True)
     explorer = metricsense.explore(report)
     m = explorer.model
     groups = m.trust["value_question"]["groups"]
@@ -141,13 +141,16 @@ def test_the_trust_tab_never_holds_a_suppressed_group(confidential_spec):
 
 def test_the_trust_tab_shows_exactly_the_groups_of_the_trust_record(confidential_spec):
     require("ipywidgets")
-    report = metricsense.check(confidential_spec, config={})
+    report = metricsense.check(confidential_spec, config={}, show_personal=True)
     signal = TrustAnalysis.of(report.analysis[next(iter(report.analysis))]).signals["value_question"]
     m = metricsense.explore(report).model
     shown = m.trust["value_question"]
     assert [g["group"] for g in shown["groups"]] == [g.group for g in signal.groups]
     assert [(g["n"], g["gap"], g["over"]) for g in shown["groups"]] == [(g.n, g.gap, g.over) for g in signal.groups]
     assert shown["not_shown"] == signal.suppressed
+    # without asking (the HTML report's rule), the tab names no group, and says how many it leaves out
+    quiet = metricsense.explore(metricsense.check(confidential_spec, config={})).model.trust["value_question"]
+    assert quiet["groups"] == [] and quiet["not_named"] == len(signal.groups) > 0
 
 
 def test_hook_metricsense_register_explorer_tabs(report):
