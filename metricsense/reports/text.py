@@ -8,6 +8,7 @@ from metricsense.data.secrets import mask_text
 from metricsense.diagnostics import Diagnostic, Severity
 from metricsense.reports import printable, withheld_line
 from metricsense.segments.results import rollup_text
+from metricsense.span import split_lines
 
 _COLOURS = {
     Severity.ERROR: "\x1b[1;31m",
@@ -22,13 +23,13 @@ class SourceCache:
     """Lines of the files diagnostics point at, read once each (text given inline included)."""
 
     def __init__(self, inline: dict[str, str] | None = None) -> None:
-        self._lines: dict[str, list[str]] = {k: v.split("\n") for k, v in (inline or {}).items()}
+        self._lines: dict[str, list[str]] = {k: split_lines(v) for k, v in (inline or {}).items()}
 
     def line(self, file: str, number: int) -> str | None:
         lines = self._lines.get(file)
         if lines is None:
             try:
-                lines = Path(file).read_text("utf-8", errors="replace").split("\n")
+                lines = split_lines(Path(file).read_text("utf-8", errors="replace"))
             except OSError:
                 lines = []
             self._lines[file] = lines
