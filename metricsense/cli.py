@@ -496,6 +496,10 @@ def fmt_command(paths, check_only, show_diff):
             click.echo(f"msense fmt: {path}: {exc}", err=True)
             code = 2
             continue
+        except RecursionError:  # NOTE: a last guard; the formatter walks trees with stacks
+            click.echo(f"msense fmt: {path}: the spec nests too deeply to format; it is left as it is", err=True)
+            code = 2
+            continue
         if new == raw:
             continue
         changed += 1
