@@ -68,6 +68,22 @@ def render_diagnostics(diagnostics, color: bool = False, inline: dict[str, str] 
     return "\n".join(out) + "\n" if out else ""
 
 
+def _shown_line(text: str, column: int, end: int) -> tuple[str, int, int]:
+    """A source line as shown (control characters, a NUL or an ESC in the spec, as escapes: never
+    raw on a terminal or in a CI log), and the columns ``column`` and ``end`` moved to match."""
+    if text.isprintable():
+        return text, column, end
+    parts = [c if c.isprintable() else printable(c) for c in text]
+    starts = [0]
+    for part in parts:
+        starts.append(starts[-1] + len(part))
+
+    def moved(c: int) -> int:
+        return starts[min(max(c, 1), len(text) + 1) - 1] + 1
+
+    return "".join(parts), moved(column), moved(end)
+
+
 def _render_one(d: Diagnostic, sources: SourceCache, paint) -> list[str]:
     head = paint(_COLOURS[d.severity], f"{d.severity}[{d.code}]") + paint(_BOLD, f": {printable(d.message)}")
     lines = [head]
@@ -79,10 +95,11 @@ def _render_one(d: Diagnostic, sources: SourceCache, paint) -> list[str]:
     if text is not None:
         text = text.expandtabs(1)
         end = span.end_column if span.end_line == span.line else len(text) + 1
-        width = max(1, min(end, len(text) + 1) - span.column)
+        text, start, stop = _shown_line(text, span.column, min(end, len(text) + 1))
+        width = max(1, stop - start)
         lines.append(f"{pad} {paint(_BLUE, '|')}")
         lines.append(f"{paint(_BLUE, str(span.line))} {paint(_BLUE, '|')} {text}")
-        caret = " " * (span.column - 1) + "^" * width
+        caret = " " * (start - 1) + "^" * width
         lines.append(f"{pad} {paint(_BLUE, '|')} {paint(_COLOURS[d.severity], caret)}")
         lines.append(f"{pad} {paint(_BLUE, '|')}")
     for rel in d.related:
