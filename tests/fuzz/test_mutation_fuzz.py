@@ -127,20 +127,29 @@ def test_the_same_input_checked_twice_gives_the_same_json(tmp_path):
                                    formats=False, time_bound=20)
 
 
+@pytest.fixture(scope="module")
+def data_copies(tmp_path_factory):
+    return {p.name: p for p in fuzz_check.data_folders(tmp_path_factory.mktemp("data"))}
+
+
 @pytest.mark.parametrize("odd", fuzz_check.ODD_NUMBERS)
-def test_unicode_digits_and_blanks_in_data(tmp_path, odd):
+def test_unicode_digits_and_blanks_in_data(data_copies, odd):
     """Numbers in Unicode digits, or digits mixed with blanks, in a KPI's data: a diagnostic or a
     value, never a crash; every format still readable."""
-    folder = fuzz_check.data_folders(tmp_path)[0]  # customer-love: kpis.csv, wide
-    csv = folder / "data" / "kpis.csv"
-    lines = csv.read_text("utf-8").split("\n")
-    for row in (5, 9):
+    folder = data_copies["store-network"]  # long data: period, store, series, value
+    csv = folder / "data" / "stores.csv"
+    original = csv.read_bytes()
+    lines = original.decode("utf-8").split("\n")
+    for row in (5, 9, 40):
         cells = lines[row].split(",")
-        cells[1 + row % 3] = f'"{odd}"' if row == 5 else odd.replace(",", " ")
+        cells[3] = f'"{odd}"' if row == 5 else odd.replace(",", " ")
         lines[row] = ",".join(cells)
     csv.write_text("\n".join(lines), "utf-8")
-    spec = sorted(folder.glob("*.msense"))[0].read_bytes()
-    fuzz_check.check_bytes(spec, name="fuzz.msense", folder=folder, time_bound=20)
+    try:
+        spec = sorted(folder.glob("*.msense"))[0].read_bytes()
+        fuzz_check.check_bytes(spec, name="fuzz.msense", folder=folder, time_bound=20)
+    finally:
+        csv.write_bytes(original)
 
 
 @pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
