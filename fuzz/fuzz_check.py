@@ -45,21 +45,14 @@ TIME_BOUND = float(os.environ.get("MSENSE_FUZZ_TIME_BOUND", "10"))  # seconds pe
 
 # Signatures (a regular expression over the finding's text) of findings already reported but not
 # yet fixed: the campaign counts them and keeps going. Each has a strict-xfail regression test in
-# tests/fuzz/. F21 and F22 are open.
-KNOWN: dict[str, str] = {
-    # F21 (open, data reading: metricsense/data/readers.py read_sqlite): an SQLite path holding
-    # `#` is cut there by the `file:` URI, `?mode=ro` is lost, and SQLite creates an empty
-    # database beside the spec (`sqlite:///k#1.db` creates `k`).
-    "F21": r"check changed the spec's folder: \[\('k', \(0,",
-    # F22 (open, data reading: metricsense/data/table.py, the period column): a period cell that
-    # str.isdigit() accepts but int() does not (`²`, a superscript) is MS005, a crash.
-    "F22": r"metricsense\.data\.plugin' crashed: ValueError: invalid literal for int\(\) with base 10",
-}
+# tests/fuzz/. None is open today.
+KNOWN: dict[str, str] = {}
 # Fixed, no longer skipped: F1 (RecursionError in check and fmt), F2 (NaN in JSON, then a hang on
 # 1e-320 gains), F3 (int max str digits), F4 (ENAMETOOLONG), F5 (fmt refused suppressions in a
 # statement over lines), F6/F10 (NUL in paths), F7 (no value at all in noise), F8 (NaN in
 # distortion), F9 (SVD on overflowing lever changes), F11 (ATTACH), F12 (secrets), F13 (a
-# 400-digit lag), F15 (ragged CSV rows).
+# 400-digit lag), F15 (ragged CSV rows), F21 (an SQLite path read as a URI: `#`, `?`, `%`;
+# D5) and F22 (a superscript digit in a period: D1), both fixed in data reading.
 
 
 class Finding(Exception):

@@ -101,7 +101,7 @@ def test_seeded_mutations_beside_data_find_nothing_new(tmp_path):
     never ran. Here each is written into a copy of an example folder, beside its data (whose
     cells are mutated: Unicode digits, digits with blanks) and SQLite files with `#`, `?`, `%` in
     their names; every format is read back, some inputs are checked twice (same JSON), some are
-    Markdown (LF, CRLF, CR). Known findings (F21) are counted, not failed."""
+    Markdown (LF, CRLF, CR)."""
     seeds = [ROOT / "fuzz" / "corpus", CORPUS]
     stats = fuzz_check.plain(300, seeds, seed=20261206, findings_dir=tmp_path / "findings", quiet=True,
                              max_inputs=DATA_MUTATIONS, data=True, formats=0.5, twice=0.3, markdown=0.2)
@@ -219,11 +219,9 @@ def test_harness_runs_plain_from_the_command_line(tmp_path):
     assert "'inputs': 10" in out.stdout
 
 
-# F22 (open, data reading), found by the data campaign: a period cell that str.isdigit() takes
-# for a number but int() cannot read (`²`, `¹`: superscripts) is MS005, a crash of the data plugin
-# (metricsense/data/table.py reads periods with `text.lstrip("-").isdigit()` then `int(text)`;
-# readers.py does the same for segment values).
-@pytest.mark.xfail(strict=True, reason="F22 (open, data reading): a superscript digit in a period cell is MS005")
+# F22, found by the data campaign, fixed on main meanwhile (D1: periods are whole numbers only in
+# ASCII digits): a period cell that str.isdigit() takes for a number but int() cannot read (`²`,
+# `¹`: superscripts) was MS005, a crash of the data plugin.
 @pytest.mark.parametrize("period", ["\u00b2", "-\u00b9", "2\u00b3"])
 def test_a_superscript_digit_in_a_period_is_a_diagnostic(tmp_path, period):
     (tmp_path / "k.csv").write_text(f"period,a\n2024-01-01,1\n{period},2\n2024-01-03,3\n", "utf-8")
