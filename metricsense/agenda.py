@@ -61,11 +61,17 @@ class Agenda:
 
 
 def _md(text: Any) -> str:
-    """Spec or data text made inert in Markdown: no HTML, no links, no emphasis."""
-    out = str(text)
-    for ch in "\\`*_[]<>|#":
-        out = out.replace(ch, "\\" + ch)
-    return out.replace("\n", " ")
+    """Spec or data text made inert in Markdown: no HTML, no links, no emphasis (the report's own)."""
+    from metricsense.reports.markdown import md_text
+
+    return md_text(text)
+
+
+def _code(text: Any) -> str:
+    """A name from the spec (a trigger, a series) as a code span, shown as written."""
+    from metricsense.reports.markdown import md_code
+
+    return md_code(text)
 
 
 def _n(value: Any) -> str:
@@ -73,7 +79,7 @@ def _n(value: Any) -> str:
         return "missing"
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.6g}"
-    return str(value)
+    return _md(value)
 
 
 def _since_key(since: Any) -> str | None:
@@ -99,18 +105,19 @@ def _trigger_items(root: str, name: str, info: TriggerEvaluation, since: str | N
     for e in info.events:
         if not _not_before(e.end, since):
             continue
-        when = e.start if e.start == e.end else f"{e.start} to {e.end}"
+        when = _md(e.start) if e.start == e.end else f"{_md(e.start)} to {_md(e.end)}"
         sparked = [f"periods: {when}" + (f" ({e.periods} in a row)" if e.periods > 1 else "")]
         if e.units:
             sparked.append(f"units: {e.units} (names withheld: one person's numbers, a public audience)")
         elif e.segment:
             sparked.append(f"unit: {_md(e.segment)}")
         if e.values:
-            sparked.append("values: " + ", ".join(f"`{k}` {_n(v)}" for k, v in e.values.items()))
+            sparked.append("values: " + ", ".join(f"{_code(k)} {_n(v)}" for k, v in e.values.items()))
         if e.target is not None:
-            sparked.append(f"target: {_n(e.target)}" + (f" (of `{e.target_of}`)" if e.target_of else ""))
+            sparked.append(f"target: {_n(e.target)}" + (f" (of {_code(e.target_of)})" if e.target_of else ""))
         v = e.variance
         if v is not None and v.by is not None:
+            # NOTE: v.op is one of the grammar's comparison operators (`>=`, `<`...), never raw HTML
             sparked.append(f"variance: {_n(v.left)} {v.op} {_n(v.right)}, by {_n(v.by)}")
         items.append(AgendaItem(audience, root, name, info.ask or "What changed, and what did we learn?",
                                 sparked, e.start, e.end, e.segment))
@@ -137,7 +144,7 @@ def _trust_items(root: str, name: str, info: TrustSignalAnalysis, since: str | N
     for g in info.groups:  # only the groups the trust evaluator shows are in the record
         if not g.over:
             continue
-        sparked = [f"period: {info.period or 'all answers'}",
+        sparked = [f"period: {_md(info.period) if info.period else 'all answers'}",
                    f"group: {_md(g.group)} (manager {_md(g.manager)})",
                    f"the manager's own answer: {_n(g.managers)}; the team's mean: {_n(g.team)} (n={g.n})",
                    f"gap: {_n(g.gap)}, over the threshold of {_n(info.gap)}"]
@@ -183,7 +190,7 @@ def render_markdown(agenda: Agenda) -> str:
     lines.append("A variance is a reason to talk, not a verdict (seed 003). For each item: ask the question, "
                  "listen, and write down what was learned.")
     if agenda.since:
-        lines += ["", f"Since {agenda.since}."]
+        lines += ["", f"Since {_md(agenda.since)}."]
     lines.append("")
     if not agenda.items:
         lines += ["Nothing sparked a conversation" + (" in this period." if agenda.since else "."), ""]
@@ -196,7 +203,7 @@ def render_markdown(agenda: Agenda) -> str:
             topics.setdefault((item.spec, item.source, item.question), []).append(item)
         for (spec, source, question), group in topics.items():
             where = f" ({_md(spec)})" if len(specs) > 1 else ""
-            lines += [f"### `{source}`{where}: {_md(question)}", ""]
+            lines += [f"### {_code(source)}{where}: {_md(question)}", ""]
             for n, item in enumerate(group, 1):
                 lines.append(f"{n}. sparked by:")
                 lines += [f"   - {s}" for s in item.sparked]

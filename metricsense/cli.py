@@ -188,6 +188,15 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
     sys.exit(code)
 
 
+def _write_file(output: str, text: str) -> None:
+    """Write a command's result to ``-o PATH``; a path that cannot be written is a message, exit 2."""
+    try:
+        Path(output).write_text(text, "utf-8")
+    except OSError as exc:
+        click.echo(f"msense: cannot write {output}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+
+
 def _usage_error(message: str) -> None:
     click.echo(f"msense: {message}", err=True)
     sys.exit(2)
@@ -487,6 +496,10 @@ def fmt_command(paths, check_only, show_diff):
             click.echo(f"msense fmt: {path}: {exc}", err=True)
             code = 2
             continue
+        except RecursionError:  # NOTE: a last guard; the formatter walks trees with stacks
+            click.echo(f"msense fmt: {path}: the spec nests too deeply to format; it is left as it is", err=True)
+            code = 2
+            continue
         if new == raw:
             continue
         changed += 1
@@ -524,7 +537,7 @@ def diff_command(old, new, fmt, config_path, output):
     result = msdiff.diff_reports(before, after, old, new)
     text = msdiff.render_json(result) if fmt == "json" else msdiff.render_markdown(result)
     if output:
-        Path(output).write_text(text, "utf-8")
+        _write_file(output, text)
     else:
         click.echo(text, nl=False)
     sys.exit(max(2 if c >= 2 else 0 for c in result["exit_code"].values()))
@@ -550,7 +563,7 @@ def agenda_command(paths, since, config_path, allow_paths, fmt, output):
     result = build(report, since=since)
     text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n" if fmt == "json" else result.to_markdown()
     if output:
-        Path(output).write_text(text, "utf-8")
+        _write_file(output, text)
     else:
         click.echo(text, nl=False)
     if report.exit_code >= 2:  # the agenda may be incomplete: say why, on stderr

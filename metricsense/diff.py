@@ -90,21 +90,19 @@ def _cond(value, deficient) -> str:
     return "n/a" if value is None else f"{value:.3g}"
 
 
-def _cell(text: object) -> str:
-    from metricsense.reports.markdown import cell
-
-    return cell(text)
-
-
 def _names(items: list[str]) -> str:
-    return ", ".join(f"`{_cell(i)}`" for i in items) or "none"
+    from metricsense.reports.markdown import md_code
+
+    return ", ".join(md_code(i, table=True) for i in items) or "none"
 
 
 def render_markdown(d: dict[str, Any]) -> str:
+    from metricsense.reports.markdown import md_code, md_text
+
     c, e = d["condition_number"], d["effective_number"]
     cond_old, cond_new = _cond(c["old"], c["old_rank_deficient"]), _cond(c["new"], c["new_rank_deficient"])
     eff = (lambda v: NEEDS_DATA if v is None else f"{v:.2f}")
-    out = [f"## KPI system change: `{_cell(d['old'])}` → `{_cell(d['new'])}`", "",
+    out = [f"## KPI system change: {md_code(d['old'])} → {md_code(d['new'])}", "",
            "| | before | after | change |", "|---|---|---|---|",
            f"| KPIs | {d['kpis']['count']['old']} | {d['kpis']['count']['new']} | "
            f"added {_names(d['kpis']['added'])}; removed {_names(d['kpis']['removed'])} |",
@@ -123,7 +121,8 @@ def render_markdown(d: dict[str, Any]) -> str:
         out += [f"### {title} ({len(items)})", ""]
         if items:
             out += ["| severity | code | rule | message |", "|---|---|---|---|"]
-            out += [f"| {f['severity']} | {f['code']} | {_cell(f['name'])} | {_cell(f['message'])} |" for f in items]
+            out += ["| " + " | ".join(md_text(f[k]) for k in ("severity", "code", "name", "message")) + " |"
+                    for f in items]
         else:
             out.append("none")
         out.append("")

@@ -54,10 +54,11 @@ def spec_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str,
 
 
 def _has_fence(path: Path) -> bool:
+    from metricsense.span import normalise_line_ends
     from metricsense.syntax.parser import FENCE_OPEN
 
     try:
-        return FENCE_OPEN.search(path.read_text("utf-8", errors="replace")) is not None
+        return FENCE_OPEN.search(normalise_line_ends(path.read_text("utf-8", errors="replace"))) is not None
     except OSError:
         return False
 

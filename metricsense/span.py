@@ -30,3 +30,13 @@ class Span:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
+
+
+def normalise_line_ends(text: str) -> str:
+    """CR LF and a lone CR written as LF: one line end each, as an editor counts lines."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of a text as the parser counts them (LF, CR LF or a lone CR ends a line)."""
+    return normalise_line_ends(text).split("\n")

@@ -221,3 +221,14 @@ def test_unwritable_outputs_are_messages_not_tracebacks(tmp_path):
     (tmp_path / "k.msense").write_text('mission "M"\n')
     out = run_msense("check", "k.msense", "-o", "nodir/out.txt", cwd=tmp_path)
     assert out.returncode == 2 and "cannot write" in out.stderr and "Traceback" not in out.stderr
+
+
+# Issue 19 regression: `agenda -o` and `diff -o` to a path that cannot be written printed a traceback.
+@pytest.mark.parametrize("target", ["nodir/out.md", "k.msense/out.md"])
+def test_agenda_and_diff_unwritable_outputs_are_messages(tmp_path, target):
+    (tmp_path / "msense.toml").write_text("")
+    (tmp_path / "k.msense").write_text('mission "M"\n')
+    for args in (("agenda", "k.msense"), ("diff", "k.msense", "k.msense")):
+        out = run_msense(*args, "-o", target, cwd=tmp_path)
+        assert out.returncode == 2, (args, out.stderr)
+        assert "cannot write" in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)

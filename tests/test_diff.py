@@ -62,7 +62,7 @@ def test_markdown(tmp_path):
     assert "| levers | 2 | 3 | added `c`; removed none |" in text
     assert "| condition number (declared gains) | 3 |" in text and "worse conditioned" in text
     assert "| effective number of KPIs | needs data | needs data |" in text
-    assert "### New findings" in text and "no KPI responds to the lever `c`" in text
+    assert "### New findings" in text and "no KPI responds to the lever \\`c\\`" in text  # spec text escaped
     assert "### Findings gone" in text
 
 

@@ -20,7 +20,7 @@ def _threshold(report):
 def _describe(d) -> str:
     # NOTE: XML 1.0 cannot hold most control characters at all: every text from a finding goes
     # through printable(), so a data value's ESC or NUL cannot make the file unreadable.
-    lines = [f"{d.severity}[{d.code}] {printable(d.message)}", f"  --> {printable(str(d.span))}"]
+    lines = [printable(f"{d.severity}[{d.code}] {d.message}"), f"  --> {printable(str(d.span))}"]
     lines += [f"  = note: {printable(r.message)} --> {printable(str(r.span))}" for r in d.related]
     if d.help:
         lines.append(f"  = help: {printable(d.help)}")
@@ -47,7 +47,7 @@ def to_junit(report) -> ET.Element:
         suite = ET.SubElement(root, "testsuite", name=shown)
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for code, name in rules:
-            case = ET.SubElement(suite, "testcase", classname=shown, name=f"{code} {name}", file=shown)
+            case = ET.SubElement(suite, "testcase", classname=shown, name=printable(f"{code} {name}"), file=shown)
             counts["tests"] += 1
             found = by_key.get((file, code), [])
             failing = [d for d in found if threshold is not None and d.severity >= threshold]
@@ -57,7 +57,7 @@ def to_junit(report) -> ET.Element:
                 crashed = rule is not None and rule.exit_code == 3
                 kind = "error" if crashed else "failure"  # a plugin crash, not a finding
                 el = ET.SubElement(case, kind, message=printable(worst.message) if len(failing) == 1 else
-                                   f"{len(failing)} findings: {printable(worst.message)}", type=str(worst.severity))
+                                   f"{len(failing)} findings: {printable(worst.message)}", type=printable(str(worst.severity)))
                 el.text = "\n\n".join(_describe(d) for d in failing)
                 counts["errors" if kind == "error" else "failures"] += 1
                 case.set("line", str(failing[0].span.line))

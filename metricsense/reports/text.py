@@ -8,6 +8,7 @@ from metricsense.data.secrets import mask_text
 from metricsense.diagnostics import Diagnostic, Severity
 from metricsense.reports import printable, withheld_line
 from metricsense.segments.results import rollup_text
+from metricsense.span import split_lines
 
 _COLOURS = {
     Severity.ERROR: "\x1b[1;31m",
@@ -22,13 +23,13 @@ class SourceCache:
     """Lines of the files diagnostics point at, read once each (text given inline included)."""
 
     def __init__(self, inline: dict[str, str] | None = None) -> None:
-        self._lines: dict[str, list[str]] = {k: v.split("\n") for k, v in (inline or {}).items()}
+        self._lines: dict[str, list[str]] = {k: split_lines(v) for k, v in (inline or {}).items()}
 
     def line(self, file: str, number: int) -> str | None:
         lines = self._lines.get(file)
         if lines is None:
             try:
-                lines = Path(file).read_text("utf-8", errors="replace").split("\n")
+                lines = split_lines(Path(file).read_text("utf-8", errors="replace"))
             except OSError:
                 lines = []
             self._lines[file] = lines
@@ -67,6 +68,22 @@ def render_diagnostics(diagnostics, color: bool = False, inline: dict[str, str] 
     return "\n".join(out) + "\n" if out else ""
 
 
+def _shown_line(text: str, column: int, end: int) -> tuple[str, int, int]:
+    """A source line as shown (control characters, a NUL or an ESC in the spec, as escapes: never
+    raw on a terminal or in a CI log), and the columns ``column`` and ``end`` moved to match."""
+    if text.isprintable():
+        return text, column, end
+    parts = [c if c.isprintable() else printable(c) for c in text]
+    starts = [0]
+    for part in parts:
+        starts.append(starts[-1] + len(part))
+
+    def moved(c: int) -> int:
+        return starts[min(max(c, 1), len(text) + 1) - 1] + 1
+
+    return "".join(parts), moved(column), moved(end)
+
+
 def _render_one(d: Diagnostic, sources: SourceCache, paint) -> list[str]:
     head = paint(_COLOURS[d.severity], f"{d.severity}[{d.code}]") + paint(_BOLD, f": {printable(d.message)}")
     lines = [head]
@@ -78,10 +95,11 @@ def _render_one(d: Diagnostic, sources: SourceCache, paint) -> list[str]:
     if text is not None:
         text = text.expandtabs(1)
         end = span.end_column if span.end_line == span.line else len(text) + 1
-        width = max(1, min(end, len(text) + 1) - span.column)
+        text, start, stop = _shown_line(text, span.column, min(end, len(text) + 1))
+        width = max(1, stop - start)
         lines.append(f"{pad} {paint(_BLUE, '|')}")
         lines.append(f"{paint(_BLUE, str(span.line))} {paint(_BLUE, '|')} {text}")
-        caret = " " * (span.column - 1) + "^" * width
+        caret = " " * (start - 1) + "^" * width
         lines.append(f"{pad} {paint(_BLUE, '|')} {paint(_COLOURS[d.severity], caret)}")
         lines.append(f"{pad} {paint(_BLUE, '|')}")
     for rel in d.related:

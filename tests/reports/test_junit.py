@@ -51,3 +51,28 @@ def test_escaping_in_xml(tmp_path):
     spec = make_spec(tmp_path, 'lever x "<a & \\"b\\">"\n')
     result = run_msense("check", str(spec), "--format", "junit")
     ET.fromstring(result.stdout)  # well-formed whatever the spec says
+
+
+# Issue 19 regression: a message, help, file name or rule name quoting a character XML 1.0 cannot
+# hold (U+FFFF, U+FFFE, a lone surrogate, a C0 or C1 control character) still gives a well-formed,
+# UTF-8-encodable file; the characters are written as escapes.
+def test_characters_xml_cannot_hold_are_escaped():
+    import dataclasses
+
+    import metricsense
+    from metricsense.reports.junit import render_junit
+
+    bad = "a\uffff b\ufffe c\ud800 d\udfff e\x01 f\x7f g\x85 h\x0b"
+    report = metricsense.check('mission "M"\nlever x "X"\n', config={})
+    d = report.diagnostics[0]
+    span = dataclasses.replace(d.span, file="f\uffff\x01.msense")
+    report.diagnostics[:] = [dataclasses.replace(d, message=bad, help=bad, code="XX901", name="rule\ufffe",
+                                                 span=span)]
+    text = render_junit(report)
+    data = text.encode("utf-8")  # strict: no surrogate left
+    root = ET.fromstring(data.split(b"\n", 1)[1])
+    failure = root.find(".//failure")
+    assert "a\\uffff b\\ufffe c\\ud800 d\\udfff e\\x01" in failure.get("message")
+    assert "\\uffff" in failure.text and "\\x0b" in failure.text
+    assert any(s.get("name") == "f\\uffff\\x01.msense" for s in root.findall("testsuite"))
+    assert any(c.get("name") == "XX901 rule\\ufffe" for c in root.iter("testcase"))

@@ -45,3 +45,25 @@ def test_text_github_and_junit_write_no_control_character(tmp_path):
     junit = render_junit(report)
     root = ET.fromstring(junit.split("\n", 1)[1])  # parses: no character XML 1.0 forbids
     assert "INJECTED\\x1b[31mRED" in ET.tostring(root, encoding="unicode")
+
+
+# Issue 19, found by the extended fuzzing: the text report printed the spec's source line raw, so
+# a NUL or an ESC sequence in a spec reached the terminal or the CI log. The line is shown with
+# escapes, and the caret still points at the token.
+def test_text_shows_a_source_line_with_escapes_and_the_caret_in_place():
+    import metricsense
+    from metricsense.reports.text import render_text
+
+    text = render_text(metricsense.check('mission "M"\nlever idle "I"  # \x1b[2J\x07\x00\n', config={}))
+    assert "\x1b" not in text and "\x00" not in text and "\x07" not in text, text
+    lines = text.splitlines()
+    row = next(i for i, ln in enumerate(lines) if ln.startswith("2 | "))
+    shown, caret = lines[row], lines[row + 1]
+    assert shown == '2 | lever idle "I"  # \\x1b[2J\\x07\\x00'
+    assert shown.index("idle") == caret.index("^") and caret.count("^") == len("idle")
+    # a finding on the character itself: the caret covers its escape
+    text = render_text(metricsense.check('mission "M"\nlever \x1b[31m x "X"\n', config={}))
+    lines = text.splitlines()
+    row = next(i for i, ln in enumerate(lines) if ln.startswith("2 | "))
+    assert lines[row] == '2 | lever \\x1b[31m x "X"' and lines[row + 1].index("^") == lines[row].index("\\x1b")
+    assert lines[row + 1].count("^") == 4

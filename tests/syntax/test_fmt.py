@@ -94,6 +94,44 @@ def test_nesting_past_the_parsers_depth_is_refused_with_its_message():
         format_spec(src)
 
 
+# Issue 19 regression: nested function calls past about 244 levels (which `check` accepts) made
+# fmt raise RecursionError: the meaning check walked the model recursively. Every depth `check`
+# reads formats; past it, fmt refuses with the parser's message (exit 2), never a traceback.
+@pytest.mark.parametrize("call", ["lag({}, 1)", "mean({}, 3)", "change({})", "abs({})", "mean(change(lag({}, 1)), 2)"])
+@pytest.mark.parametrize("depth", [244, 300, 400])
+def test_deeply_nested_function_calls_are_formatted(call, depth):
+    inner = "a"
+    for _ in range(depth // call.count("(")):
+        inner = call.format(inner)
+    src = "trigger t when " + inner + " > 1 {\n}\n"
+    assert not meaning(src)[0] == "errors"
+    assert assert_formats_well(src) == src
+
+
+def test_nested_calls_past_the_parsers_depth_are_a_message_from_the_cli(tmp_path):
+    (tmp_path / "deep.msense").write_text("trigger t when " + "lag(" * 3000 + "a" + ", 1)" * 3000 + " > 1 {\n}\n")
+    (tmp_path / "ok.msense").write_text("trigger t when " + "change(" * 300 + "a" + ")" * 300 + " > 1 {\n}\n")
+    result = run_msense("fmt", "--check", "deep.msense", "ok.msense", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "deep.msense: the spec does not parse: line 1: an expression nests too deeply" in result.stderr
+    assert "ok.msense" not in result.stderr  # already canonical
+
+
+# Issue 19 regression: fmt was not idempotent on a statement written over several lines (CRLF
+# or LF) when a suppression stood alone on its line elsewhere in the file: the statement was
+# re-laid out without its alignment columns, so only the second run aligned it.
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_fmt_is_idempotent_on_a_statement_over_lines(eol):
+    src = eol.join(['mission "M"', "lever deploys", '"Deploys per week"', 'lever idle "Idle"  ',
+                    '# msense: ignore[MS017] reason "kept"', 'kpi c "C" { responds deploys +0.2 }', ""])
+    once = format_spec(src)
+    assert format_spec(once) == once
+    assert 'lever deploys "Deploys per week"\nlever idle    "Idle"\n' in once
+    md = eol.join(["# KPIs", "", "```msense", *src.split(eol)[:-1], "```", ""])
+    once = format_markdown(md)
+    assert format_markdown(once) == once and "lever idle    " in once
+
+
 def _verdicts(text: str):
     """What `check` reports and how many diagnostics suppressions hid, positions aside."""
     import metricsense

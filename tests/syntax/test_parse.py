@@ -150,3 +150,27 @@ def test_load_raises_spec_error_with_every_problem():
         metricsense.load('kpi a {\n  target 4\n}\nlever "x"\n')
     assert len(info.value.problems) == 2
     assert [p.span.line for p in info.value.problems] == [2, 4]
+
+
+# Issue 19 regression: a Markdown file with CR-only line ends had no fence found (neither when a
+# folder is scanned nor when the file is named): its spec was silently unchecked.
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_markdown_fences_are_found_with_every_line_end(tmp_path, eol):
+    from metricsense.engine import spec_files
+    from metricsense.reports.text import render_text
+
+    lines = ["# Our KPIs", "", "```msense", 'mission "M"', 'lever deploys "D"', "```", "", "prose",
+             "~~~msense", "kpi k \"K\" {", "  responds nowhere +1", "}", "~~~", ""]
+    md = tmp_path / "spec.md"
+    md.write_bytes(eol.join(lines).encode("utf-8"))
+    (tmp_path / "msense.toml").write_text("")
+    assert spec_files([tmp_path])[0] == [md]
+    doc = metricsense.load(md)
+    assert doc.mission.span.line == 4
+    assert doc.levers[0].name_span.line == 5 and doc.levers[0].name_span.column == 7
+    assert doc.kpis[0].span.line == 10
+    report = metricsense.check([md], config={})
+    where = {d.code: d.span.line for d in report.diagnostics}
+    assert where.get("MS002") == 11, report.diagnostics  # the unknown lever, on the Markdown file's line
+    text = render_text(report)
+    assert "responds nowhere +1" in text and "\\r" not in text and "\r" not in text
