@@ -38,6 +38,13 @@ groups with team respondents count: a group nobody on its team answered adds not
 total and protects nobody. The hidden remainder is itself at least ``min_group`` respondents,
 so the subtraction the total allows is a pooled group as large as a shown one. The managers'
 total averages the shown groups' managers only, so it adds no equation about a hidden one.
+
+NOTE: linear algebra is not all an adversary has: counts are whole numbers with known bounds (a
+hidden group is below ``min_group``, a secondary one at most the smallest shown) and answers
+lie on the scale. An attack used those to solve a hidden one-person group from a total beside
+two hidden groups (a pool of 6 summing to 6 on 1..5: everyone answered 1). So the total is now
+published only when no group with team answers is hidden: the one table then has no equation
+about a hidden group at all, and secondary suppression only keeps the counts honest.
 """
 
 from __future__ import annotations
@@ -191,7 +198,11 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
         if not shown:
             break
         hidden.add(min(shown, key=lambda i: (stats[i]["n"], stats[i]["group"], stats[i]["manager"])))
-    safe_total = not exposed(hidden)
+    # NOTE: the total is published only when no group with team answers is hidden. A total beside
+    # hidden groups is one more equation, and with what else is known (a hidden group is below
+    # min_group, a secondary one at most the smallest shown, answers lie on the scale) an attack
+    # solved a hidden one-person group from it (a pool of 6 summing to 6 on 1..5: all answered 1).
+    safe_total = not any(stats[i]["n"] > 0 for i in hidden)
     groups = []
     for i, s in enumerate(stats):
         if i in hidden:

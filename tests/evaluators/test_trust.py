@@ -37,9 +37,8 @@ def test_example_trust_stats_match_pandas_groupby():
         assert g["gap"] == pytest.approx(own[(group, manager)] - team.mean()[(group, manager)], abs=1e-12)
         fav = (latest[(latest.role == "team") & (latest.group == group)].score >= 4).mean()
         assert g["team_favourable"] == pytest.approx(fav, abs=1e-12)
-    # the total covers everyone, and is safe to show: two groups hidden, together >= min_group
-    assert info["total"]["n"] == int(n.sum())
-    assert info["total"]["team"] == pytest.approx(latest[latest.role == "team"].score.mean(), abs=1e-12)
+    # groups are hidden, so no total is shown: beside hidden groups it would be one more equation
+    assert info["total"] is None
     gaps = [d for d in report.diagnostics if d.code == "MS501"]
     over = {g for g, v in shown.items() if abs(v["gap"]) > 1.0}
     assert over == {"product-eng"} and len(gaps) == 1 and "product-eng" in gaps[0].message
@@ -68,7 +67,7 @@ def test_two_small_groups_together_below_minimum_pull_in_a_third(tmp_path):
     _, info = _survey(tmp_path, {"a": (4, [4] * 2), "b": (4, [3] * 2), "c": (4, [3] * 6), "d": (4, [5] * 9)})
     shown = [g["group"] for g in info["groups"] if not g["suppressed"]]
     assert shown == ["d"] and info["below_minimum"] == 2 and info["secondary"] == 1
-    assert info["total"] is not None  # hidden: a, b, c with 10 >= 5 respondents
+    assert info["total"] is None  # groups with answers are hidden: no total to subtract from
 
 
 def test_total_hidden_when_it_would_equal_a_suppressed_group(tmp_path):
@@ -94,8 +93,23 @@ def test_trust_total_never_includes_hidden_managers(tmp_path):
     report = metricsense.check(tmp_path / "k.msense", config={})
     trust = TrustAnalysis.of(next(iter(report.analysis.values()))).to_json()
     signal = trust["signals"]["v"]
-    total = signal["total"]
     shown = [g for g in signal["groups"] if not g["suppressed"]]
     assert shown and len(shown) < 4
-    # the shown managers' own ratings only: no subtraction can recover a hidden one
-    assert total["managers"] == pytest.approx(sum(g["managers"] for g in shown) / len(shown))
+    # with groups hidden no total is shown at all (nothing to subtract from)
+    assert signal["total"] is None
+    # and with none hidden, the total's managers are the shown managers' own ratings
+    (tmp_path / "k.msense").write_text((tmp_path / "k.msense").read_text().replace("min_group 5", "min_group 3")
+                                       .replace('"s.csv"', '"t.csv"'))
+    (tmp_path / "t.csv").write_text("\n".join(r for r in rows if ",c," not in r and ",d," not in r) + "\n")
+    signal = TrustAnalysis.of(next(iter(metricsense.check(tmp_path / "k.msense", config={}).analysis.values()))
+                              ).to_json()["signals"]["v"]
+    total, shown = signal["total"], signal["groups"]
+    assert len(shown) == 2 and total["managers"] == pytest.approx(sum(g["managers"] for g in shown) / 2)
+
+
+# Attack regression (leak): with a total beside hidden groups, the counts' bounds and the scale's
+# solved a hidden one-person group: hidden pool n=6 summing to 6 on 1..5 means all answered 1.
+def test_no_total_beside_hidden_groups_even_when_the_pool_is_large_enough(tmp_path):
+    _, info = _survey(tmp_path, {"alpha": (4, [1]), "bravo": (4, [1] * 5), "charlie": (4, [3] * 5),
+                                 "delta": (4, [3] * 10)})
+    assert info["suppressed"] >= 2 and info["total"] is None
