@@ -36,7 +36,7 @@ def display(url: str) -> str:
         userinfo, host = netloc.rsplit("@", 1)
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-    query = re.sub(r"(?i)(password|passwd|pwd|secret|token)=[^&]*", r"\1=***", parts.query)
+    query = re.sub(r"(?i)((?:^|(?<=&))[\w.-]*(?:password|passwd|pwd|secret|token)=)[^&]*", r"\1***", parts.query)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -63,7 +63,8 @@ def mask(message: str, expanded_url: str, template: str | None = None) -> str:
 # A password written in a URL (`scheme://user:PASSWORD@host`; greedy to the last `@`, as
 # urlsplit reads it) or as a query parameter (`?password=...`), wherever the URL stands in a text.
 _URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@\"'<>]*:)([^\s\"'<>/]*)(?=@)")
-_PARAM_PASSWORD = re.compile(r"(?i)([?&](?:password|passwd|pwd|secret|token)=)([^&#\s\"'<>]*)")
+# NOTE: a parameter whose name ends in one of these words too (`sslpassword`, `client_secret`).
+_PARAM_PASSWORD = re.compile(r"(?i)([?&][\w.-]*(?:password|passwd|pwd|secret|token)=)([^&#\s\"'<>]*)")
 
 
 def mask_text(text: str) -> str:

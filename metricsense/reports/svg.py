@@ -11,7 +11,13 @@ from html import escape
 
 
 def esc(text: object) -> str:
-    return escape(str(text), quote=True)
+    """Text for HTML and SVG: markup escaped, and control and bidi-override characters written as
+    visible escapes (a BEL or U+202E in a group name must not reach the page raw)."""
+    shown = escape(str(text), quote=True)
+    if shown.isprintable():
+        return shown
+    return "".join(c if c.isprintable() or c in "\n\t" else c.encode("unicode_escape").decode("ascii")
+                   for c in shown)
 
 
 def _num(value: float) -> str:

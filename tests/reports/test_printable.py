@@ -67,3 +67,11 @@ def test_text_shows_a_source_line_with_escapes_and_the_caret_in_place():
     row = next(i for i, ln in enumerate(lines) if ln.startswith("2 | "))
     assert lines[row] == '2 | lever \\x1b[31m x "X"' and lines[row + 1].index("^") == lines[row].index("\\x1b")
     assert lines[row + 1].count("^") == 4
+
+
+# Attack regression (A9): a BEL or a right-to-left override in a name reached the HTML raw.
+def test_html_writes_control_and_bidi_characters_as_escapes():
+    from metricsense.reports.svg import esc
+
+    assert esc("a\x07b\u202ec <b>") == "a\\x07b\\u202ec &lt;b&gt;"
+    assert esc("Beta ü 😀") == "Beta ü 😀"
