@@ -198,6 +198,11 @@ class Diagnostic:
     #: ``Rule.personal``. Formats decide what to show with ``Report.for_reader``.
     personal: bool = False
 
+    @property
+    def key(self) -> tuple:
+        """What makes two findings the same one (dedupe, and a segment leaving out the spec's own)."""
+        return (self.code, self.span, self.message)
+
     def sort_key(self) -> tuple:
         return (self.span.file, self.span.line, self.span.column, self.code, self.message)
 

@@ -92,3 +92,13 @@ def json_default(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+def printable(text: str, keep: str = "") -> str:
+    """Text for a terminal, a log or an XML file: control and other unprintable characters (a
+    data value's ESC sequence or newline) written as escapes (``\\x1b``, ``\\n``), never raw.
+
+    ``keep`` names characters the format escapes its own way (GitHub's ``%0A`` for a newline)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else c.encode("unicode_escape").decode("ascii") for c in text)

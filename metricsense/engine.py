@@ -160,7 +160,7 @@ def check(
                 if segments:
                     # What the spec says without data is said once: a segment repeats none of it, not
                     # even as a suppression counted again.
-                    spec_keys = checked.keys | {(d.code, d.span, d.message) for d in found}
+                    spec_keys = checked.keys | {d.key for d in found}
                     seg.run(doc, cfg, segments, allowed, data, frozenset(spec_keys), progress)
             diagnostics.extend(found)
         report.diagnostics = pipeline.finish(diagnostics, registry, cfg)

@@ -60,11 +60,11 @@ def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules
             surveys = dataset.surveys
     found.extend(run_rules(doc, rules, cfg, dataset, analysis, registry, pm, progress, surveys))
     if spec_keys:
-        found = [d for d in found if (d.code, d.span, d.message) not in spec_keys]
-    keys = frozenset((d.code, d.span, d.message) for d in found)
+        found = [d for d in found if d.key not in spec_keys]
+    keys = frozenset(d.key for d in found)
     kept, suppressed = apply_suppressions(doc, found, registry)
     if spec_keys:
-        kept = [d for d in kept if (d.code, d.span, d.message) not in spec_keys]  # MS007 for the spec's comments
+        kept = [d for d in kept if d.key not in spec_keys]  # MS007 for the spec's comments
     return Checked(kept, analysis, suppressed, keys)
 
 
@@ -139,9 +139,8 @@ def _always(d: Diagnostic, registry: Registry) -> bool:
 def dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
     seen, out = set(), []
     for d in diags:
-        key = (d.code, d.span, d.message)
-        if key not in seen:
-            seen.add(key)
+        if d.key not in seen:
+            seen.add(d.key)
             out.append(d)
     return out
 

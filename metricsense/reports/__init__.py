@@ -7,6 +7,7 @@ through the same hook a third-party format uses. A new format is one module here
 
 from __future__ import annotations
 
+from metricsense.encoding import printable  # noqa: F401 - the formats escape text with it
 from metricsense.hookspecs import hookimpl
 
 #: The built-in formats, in the order `msense plugins` lists them.
@@ -45,16 +46,6 @@ def withheld_line(report) -> str | None:
 
     withheld = getattr(report, "withheld", None)
     return withheld_sentence(withheld) if withheld else None
-
-
-def printable(text: str, keep: str = "") -> str:
-    """Text for a terminal, a log or an XML file: control and other unprintable characters (a
-    data value's ESC sequence or newline) written as escapes (``\\x1b``, ``\\n``), never raw.
-
-    ``keep`` names characters the format escapes its own way (GitHub's ``%0A`` for a newline)."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() or c in keep else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def rules_of(report) -> list:

@@ -9,15 +9,13 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from metricsense.encoding import printable
+
 
 def esc(text: object) -> str:
     """Text for HTML and SVG: markup escaped, and control and bidi-override characters written as
     visible escapes (a BEL or U+202E in a group name must not reach the page raw)."""
-    shown = escape(str(text), quote=True)
-    if shown.isprintable():
-        return shown
-    return "".join(c if c.isprintable() or c in "\n\t" else c.encode("unicode_escape").decode("ascii")
-                   for c in shown)
+    return printable(escape(str(text), quote=True), keep="\n\t")
 
 
 def _num(value: float) -> str:

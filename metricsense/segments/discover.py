@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from metricsense.encoding import printable
 from metricsense.model import Document
 
 #: A segment column is a plain identifier: it may be quoted into SQL (never spliced raw).
@@ -28,7 +29,7 @@ def check_column(by: str) -> str:
 
 def shown(label: str) -> str:
     """A segment name as printed for people: control characters escaped, never sent raw."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in label)
+    return printable(label)
 
 
 def _sort_key(label: str) -> tuple:
