@@ -306,7 +306,7 @@ TOKENS = [
     b"mission", b"lever", b"disturbance", b"failure", b"kpi", b"trigger", b"trust", b"include", b"data",
     b"kind", b"focus", b"better", b"unit", b"owner", b"scope", b"target", b"link", b"guards", b"responds",
     b"disturbed", b"review every 1 week", b"lag 2 weeks", b"for 2 periods", b"when", b"ask", b"with team",
-    b"managers", b"team", b"scale 1..5", b"gap > 1.0", b"min_group 5", b"at outcome", b"by 2027-06-30",
+    b"managers", b"team", b"scale 1..5", b"gap > 1.0", b"min_group 5", b"open \"2025-Q2\"", b"scale 5..1", b"at outcome", b"by 2027-06-30",
     b"{", b"}", b"(", b")", b",", b".", b"%", b"% of ", b"..", b">=", b"<", b"==", b"!=", b"+", b"-", b"*", b"/",
     b"and", b"or", b"not", b"abs(", b"mean(a, 3)", b"change(a, 1)", b"lag(a, 2)", b"max(a, 0)", b"target(a)",
     b"\"", b"\"x\"", b"\"\\\"\"", b"\"\\\\\"", b"#", b"# msense: ignore[MS017] reason \"r\"\n",

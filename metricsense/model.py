@@ -247,6 +247,8 @@ class TrustSignal:
     min_group: int | None
     span: Span
     name_span: Span
+    #: A round still collecting answers (`open "2025-Q3"`): never reported, see evaluators.trust.
+    open_round: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation
 DECLARATIONS = ("mission", "lever", "disturbance", "failure", "kpi", "trigger", "trust", "include", "data")
 CLAUSES = ("why", "owner", "unit", "kind", "focus", "better", "scope", "target", "by", "link", "guards",
            "column", "responds", "disturbed", "lag", "review", "every", "for", "when", "ask", "with", "at",
-           "managers", "team", "scale", "gap", "min_group", "sql", "from", "layout", "period", "segment")
+           "managers", "team", "scale", "gap", "min_group", "open", "sql", "from", "layout", "period", "segment")
 CONSTANTS = ("input", "process", "output", "outcome", "results", "relationships", "higher", "lower",
              "individual", "organization", "one-to-one", "manager", "leadership", "all-hands", "wide", "long",
              "periods", "days", "day", "weeks", "week", "months", "month", "quarters", "quarter", "years", "year")

@@ -82,11 +82,12 @@ def kpi_named_csat(ctx):
 GROUPS = {
     # group: (manager id, the manager's own answer, the team's answers)
     "grp-quokka": ("mgr-zx81", 5, [1, 1, 2]),            # 3 < 5: suppressed
-    "grp-wombat": ("mgr-qv42", 5, [1, 1, 1, 1, 2, 2]),   # next smallest: secondary suppression
+    "grp-wombat": ("mgr-qv42", 5, [1, 2, 1]),            # 3 < 5: suppressed
     "grp-otter": ("mgr-aa11", 4, [4, 4, 4, 5, 3, 4, 4, 4]),
     "grp-badger": ("mgr-bb22", 5, [3, 3, 2, 3, 3, 3, 3, 3, 3]),  # gap 2.11: MS501, shown
 }
 HIDDEN = ("grp-quokka", "grp-wombat")
-# Both hidden groups have a team mean of 1.333... and a gap of 3.666...; their counts are 3 and 6.
+# Both hidden groups have a team mean of 1.333... and a gap of 3.666...; their counts are 3 (and 6
+# together, which is not published either: no total beside a hidden group).
 FORBIDDEN = ["grp-quokka", "mgr-zx81", "grp-wombat", "mgr-qv42", "quokka", "wombat", "zx81", "qv42",
              "1.33", "1.333", "3.67", "3.666", "3.667", "n=3", "n=6", '"n": 3', '"n": 6', "n: 3", "n: 6"]

@@ -1,7 +1,7 @@
 """Suppressed trust groups leave no trace: every output is searched for their names and values.
 
-The fixture has one group below the minimum (3 respondents) and one that must be suppressed
-with it (secondary suppression: otherwise the total minus the shown groups gives it away). Their
+The fixture has two groups below the minimum (3 respondents each): no total is published beside
+them (the total minus the shown groups would give their sum away). Their
 group names, manager ids, means, gaps and counts must appear nowhere: text, JSON, SARIF, JUnit,
 GitHub, Markdown, HTML, the agenda (Markdown and JSON), the command line, and log records.
 """
@@ -29,7 +29,8 @@ def test_the_fixture_really_has_what_must_be_hidden(confidential_spec):
     report = metricsense.check(confidential_spec, config={})
     (analysis,) = report.analysis.values()
     info = TrustAnalysis.of(analysis).signals["value_question"].to_json()
-    assert info["suppressed"] == 2 and info["below_minimum"] == 1 and info["secondary"] == 1
+    assert info["suppressed"] == 2 and info["below_minimum"] == 2 and info["secondary"] == 0
+    assert info["total"] is None
     assert sorted(g["group"] for g in info["groups"] if not g["suppressed"]) == ["grp-badger", "grp-otter"]
     codes = [d.code for d in report.diagnostics]
     assert "MS501" in codes and "MS502" in codes

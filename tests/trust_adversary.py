@@ -50,8 +50,19 @@ class Case:
 
     @property
     def latest(self) -> str | None:
-        """The latest round that has answers (a round nobody answered is not in the data)."""
-        return next((r for r in reversed(self.rounds) if r in self.answered), None)
+        """The round the table must be of: the latest with answers (a round nobody answered is not
+        in the data) in which some group reaches min_group; with none such, the latest with
+        answers (everything in it hidden). A later round of small groups only is never reported:
+        it would say which small team answered (attack A12)."""
+        answered = [r for r in reversed(self.rounds) if r in self.answered]
+        for r in answered:
+            counts: dict[tuple[str, str], int] = {}
+            for c, people in self.team.items():
+                if c[0] == r:
+                    counts[(c[1], c[2])] = counts.get((c[1], c[2]), 0) + len(people)
+            if any(n >= self.min_group for n in counts.values()):
+                return r
+        return answered[0] if answered else None
 
 
 def generate(rng: np.random.Generator, folder: Path, seed: int = 0) -> Case:

@@ -26,7 +26,7 @@ from metricsense.diagnostics import Problem
 from metricsense.data.summary import DataSummary, SeriesSummary, SurveySummary
 from metricsense.span import Span
 
-SURVEY_COLUMNS = ("role", "manager_id", "group", "question", "score")
+from metricsense.data.survey import SURVEY_COLUMNS  # noqa: E402  (re-exported: data.dataset.SURVEY_COLUMNS)
 
 
 @dataclass
@@ -128,6 +128,8 @@ class Builder:
         self.prefetched = prefetched or {}  # source key -> its (already filtered) tables
         self.problems: list[Problem] = []
         self.crashes: list[tuple[str, str]] = []  # (plugin, message)
+        self.reads_survey: list[tuple[_Need, str]] = []  # series refused: they read a trust signal's survey
+        self._identities: dict[tuple, tuple | None] = {}
 
     # ---- which source each series reads ----------------------------------------------------
     def needs(self) -> tuple[list[_Need], list[_Need]]:
@@ -155,7 +157,38 @@ class Builder:
         # A segment reads no survey: trust is one table per survey, for the spec (evaluators.trust).
         surveys = ([] if self.where is not None else
                    [_Need(t.name, t, t.data, "", True) for t in doc.trusts if t.data is not None])
+        # NOTE: a series reading a trust signal's survey (a KPI `segment "group"` on survey.csv)
+        # would publish every group, hidden ones too, with its exact mean: it is not read (MS037).
+        held = {}
+        for t in doc.trusts:
+            if t.data is not None:
+                held.setdefault(self.identity(t.data), t.name)
+        held.pop(None, None)
+        self.reads_survey = ([(n, held[self.identity(n.source)]) for n in series if self.identity(n.source) in held]
+                             if held else [])
+        if self.reads_survey:
+            refused = {id(n) for n, _ in self.reads_survey}
+            series = [n for n in series if id(n) not in refused]
         return series, surveys
+
+    def identity(self, src: DataSource) -> tuple | None:
+        """What a source reads (a resolved file, a URL and query), None when it cannot be read."""
+        key = source_key(src)
+        if key not in self._identities:
+            try:
+                made = self.request(src)
+            except DataError:
+                made = False
+            if made is False:
+                found = None
+            elif made is None:
+                found = ("memory", src.path)
+            elif made[1].path is not None:
+                found = ("file", str(Path(made[1].path).resolve()))
+            else:
+                found = ("url", src.url, src.query)
+            self._identities[key] = found
+        return self._identities[key]
 
     def sources(self) -> dict[tuple, DataSource]:
         """Every source the spec reads (series and surveys), once each, by ``source_key``."""
@@ -316,10 +349,27 @@ def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], a
             b.problems.append(_problem(exc, src, needs))
         except Exception as exc:  # a reader plugin that crashed: MS005, the rest still runs
             b.crashes.append((_reader_plugin(b, src), f"{type(exc).__name__}: {exc}"))
+    for need, signal in b.reads_survey:
+        b.problems.append(_problem(DataError(
+            "MS037", f"`{need.name}` reads `{_shown(need.source)}`, the survey of trust signal `{signal}`: survey "
+                     "answers are read by their trust signal only (its groups below `min_group` stay hidden)"),
+            need.source, [need]))
+    surveys = _read_surveys(b, survey_needs)
+    return _align(raw, surveys, b), b.problems, b.crashes
+
+
+def _read_surveys(b: Builder, needs: list[_Need]) -> dict[str, Survey]:
+    """Each trust signal's survey, checked (``data.survey.check``); what cannot be read safely is
+    MS037 and no survey, and no message about a survey quotes an answer (``survey.private``)."""
+    from metricsense.data import survey as sv
+
     surveys: dict[str, Survey] = {}
-    for need in survey_needs:
+    read: dict[tuple, list[tuple[str, np.ndarray]]] = {}  # identity -> (signal, rows it reads)
+    for need in needs:
+        origin = None
         try:
             table = b.read_all(need.source)
+            origin = table.origin
             missing = [c for c in SURVEY_COLUMNS if c not in table.columns]
             if missing:
                 raise DataError("MS031", f"`{table.origin}` has no column {', '.join(f'`{m}`' for m in missing)}; "
@@ -328,12 +378,23 @@ def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], a
                 _period_column(need.source, table)
             cols = dict(table.columns)
             cols["score"] = to_numeric(cols["score"], table, "score")
+            checked = Table(cols, table.origin, table.first_line, table.lines)
+            sv.check(need.node, checked, need.node.scale, need.source.period or "period")
+            rows = sv.asked(need.node, checked)
+            identity = b.identity(need.source)
+            for other, other_rows in read.get(identity, []) if identity is not None else []:
+                if sv.overlaps(rows, other_rows):
+                    raise DataError("MS037", f"trust signals `{other}` and `{need.name}` read the same answers of "
+                                             f"`{table.origin}`: two tables of the same answers can be subtracted "
+                                             "to reveal a person's; give each signal its own questions")
+            if identity is not None:
+                read.setdefault(identity, []).append((need.name, rows))
             surveys[need.name] = Survey(need.name, cols, table.origin, need.source.period)
         except DataError as exc:
-            b.problems.append(_problem(exc, need.source, [need]))
+            b.problems.append(_problem(sv.private(exc, origin or _shown(need.source)), need.source, [need]))
         except Exception as exc:
-            b.crashes.append((_reader_plugin(b, need.source), f"{type(exc).__name__}: {exc}"))
-    return _align(raw, surveys, b), b.problems, b.crashes
+            b.crashes.append((_reader_plugin(b, need.source), f"{type(exc).__name__}"))
+    return surveys
 
 
 def _reader_plugin(b: Builder, src: DataSource) -> str:

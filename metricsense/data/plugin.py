@@ -1,4 +1,4 @@
-"""The built-in data plugin: readers, the data rules (MS030-MS035) and the data summary."""
+"""The built-in data plugin: readers, the data rules (MS030-MS037) and the data summary."""
 
 from __future__ import annotations
 
@@ -140,6 +140,38 @@ SEGMENT_VALUE_MISSING = declare(
     ''',
 )
 
+
+
+SURVEY_UNSAFE = declare(
+    code="MS037", name="survey-unsafe", severity=Severity.ERROR, exit_code=2,
+    doc='''A survey cannot be read without risking a person's answers, so it is not read.
+
+    ## Why is this bad?
+    Survey answers are personal (seed 000: double-check, don't inspect; seed 001: the value
+    question works only if people answer honestly). Every way of reading an unclear survey
+    "approximately" was found to publish a small group: answers to other questions or other
+    rounds pooled in (a two-person team shown as six respondents), two trust signals' tables of
+    the same answers subtracted from each other, a KPI reading the survey file, scores off the
+    scale averaged into a mean. So the trust signal reads nothing until the survey is clear, and
+    this finding names the line and column, never an answer.
+
+    ## Example
+    ```msense
+    trust value_question {
+      team "What value did your manager bring to your team?"   # the survey words it differently
+      scale 1..5
+      data "survey.csv"        # rounds in a `wave` column, not declared
+    }
+    kpi team_mood "Mood" { data "survey.csv" column "score" }   # a KPI reading the survey
+    ```
+
+    ## What to do instead
+    Word the questions as the survey does (or use the codes `managers` and `team`), declare the
+    round column (`data "survey.csv" period "wave"`), give each trust signal its own questions,
+    keep scores on the declared scale, and keep KPIs off the survey file (publish the survey's
+    trust signal, not its rows).
+    ''',
+)
 
 
 @hookimpl

@@ -363,13 +363,17 @@ class TrustSignalAnalysis:
     min_group: int
     period: str | None
     groups: tuple[ShownGroup, ...]
-    suppressed: int | None           # groups not shown, of which
-    below_minimum: int | None        # below min_group, and
-    secondary: int | None            # suppressed so that none can be worked out by subtraction
+    suppressed: int | None           # groups not shown: below min_group
+    below_minimum: int | None        # the same count (kept for the JSON contract)
+    secondary: int | None            # always 0: no secondary suppression (see evaluators.trust)
     total: TrustTotal | None
     #: Groups large enough to show but left out of this copy: each names its manager, so they are
     #: shown only to a reader who asked (`--show-personal`; the agenda's manager section has them).
     not_named: int = 0
+    #: Later rounds not reported: no group in them reached min_group (counted, never named).
+    unreported_rounds: int = 0
+    #: The round the spec declares still open (`open "..."`) when the survey holds answers to it.
+    open_round: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         # The report's shape: hidden groups are anonymous placeholders after the shown ones.
@@ -381,6 +385,10 @@ class TrustSignalAnalysis:
         out["total"] = plain(self.total)
         if self.not_named:
             out["not_named"] = self.not_named
+        if self.unreported_rounds:
+            out["unreported_rounds"] = self.unreported_rounds
+        if self.open_round is not None:
+            out["open_round"] = self.open_round
         return out
 
 

@@ -3,10 +3,10 @@
 Per manager (a group and its manager), from the latest survey round: the manager's own answer,
 the team's mean and favourable share, the gap, and the number of team respondents. A group
 with fewer team respondents than ``min_group`` is never shown: not its gap, not its mean, not
-its name, not its manager. When exactly one group is suppressed, or the suppressed groups
-together hold fewer than ``min_group`` respondents, a shown total minus the shown groups would
-give them away (complementary disclosure), so the next-smallest shown group is suppressed too
-(secondary suppression) until that is no longer possible. Nothing here logs or prints values.
+its name, not its manager, and no total is published beside it (a shown total minus the shown
+groups would give it away: complementary disclosure). With no total beside a hidden group,
+secondary suppression (hiding a shown group too) would protect nobody, and its count leaked the
+hidden groups' sizes, so there is none. Nothing here logs or prints values.
 
 Rounds and respondents. A survey's round is the column its data clause names
 (``data "survey.csv" period "round"``), else ``period``; rounds are never pooled, and the latest
@@ -27,24 +27,23 @@ solving it: whatever the run (whole, ``--by`` any column, any format, the agenda
 it publishes exactly one table per survey and round, computed here once on the whole survey:
 the shown groups and one marginal, the total. Segments never read a survey (data.dataset), so
 no segment has a trust record, a per-segment finding, or an empty list that says where a hidden
-group is. With one marginal the only equations an adversary has are the shown cells and
-``total = sum of all cells`` (for the respondent count and for the score sum alike). The hidden
-cells then enter exactly one equation, their sum; the total is published only when at least two
-cells are hidden, and they hold at least ``min_group`` respondents together, so that sum has at
-least two unknowns and no hidden cell's count or sum is determined (the system's row space never
-holds a single hidden cell: tests/evaluators/test_trust_adversary.py checks it with NumPy on
-generated surveys, and benchmarks/trust_adversary_campaign.py on ten thousand). Only hidden
-groups with team respondents count: a group nobody on its team answered adds nothing to the
-total and protects nobody. The hidden remainder is itself at least ``min_group`` respondents,
-so the subtraction the total allows is a pooled group as large as a shown one. The managers'
-total averages the shown groups' managers only, so it adds no equation about a hidden one.
+group is, and no series may read a survey file (MS037).
 
-NOTE: linear algebra is not all an adversary has: counts are whole numbers with known bounds (a
-hidden group is below ``min_group``, a secondary one at most the smallest shown) and answers
-lie on the scale. An attack used those to solve a hidden one-person group from a total beside
-two hidden groups (a pool of 6 summing to 6 on 1..5: everyone answered 1). So the total is now
-published only when no group with team answers is hidden: the one table then has no equation
-about a hidden group at all, and secondary suppression only keeps the counts honest.
+The total is published only when no group with team answers is hidden, so the one table has no
+equation about a hidden group at all. (Before, the total was published beside two or more
+hidden groups holding ``min_group`` together, with secondary suppression to make sure; linear
+algebra said no hidden cell was determined, but counts are whole numbers with known bounds and
+answers lie on the scale, and an attack used those to solve a hidden one-person group: a pool
+of 6 summing to 6 on 1..5, everyone answered 1. With no total beside a hidden group, secondary
+suppression protects nobody, and its count said whether the hidden groups together reach
+``min_group``; it is gone.) tests/evaluators/test_trust_adversary.py and
+benchmarks/trust_adversary_campaign.py collect every published number across runs and formats
+and check that none determines a hidden group. The managers' total averages the shown groups'
+managers only.
+
+Across runs on changing data the same holds only for a closed round: two runs on a round still
+collecting answers, one respondent apart, differ by that person's answers. See ``open`` in the
+trust clause (MS505) and docs/robustness.md.
 """
 
 from __future__ import annotations
@@ -62,15 +61,6 @@ FLOOR_MIN_GROUP = 3
 DEFAULT_SCALE = (1, 5)
 MANAGER_ROLES = {"manager", "managers", "self"}
 TEAM_ROLES = {"team", "member", "members", "report", "reports", "direct", "directs"}
-#: A survey column naming who answered: a respondent answering twice in a round counts once.
-RESPONDENT_COLUMNS = ("respondent", "respondent_id")
-
-
-def _text(column) -> np.ndarray:
-    """A survey column as an array of stripped strings (Labels, objects, numbers alike)."""
-    import numpy as np
-
-    return np.array(["" if v is None else str(v).strip() for v in np.asarray(column, dtype=object)], dtype=object)
 
 
 def settings(signal: TrustSignal) -> dict:
@@ -125,39 +115,17 @@ def _mean(values: np.ndarray) -> float | None:
     return float(values.mean()) if len(values) else None
 
 
-def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
-    """The `trust` analysis of one signal: shown groups, how many are not shown, and a safe total.
+def valid_scale(signal: TrustSignal) -> bool:
+    """A scale runs from its lowest point up to a higher one (`scale 5..1` is MS504)."""
+    return signal.scale is None or signal.scale[0] < signal.scale[1]
 
-    NOTE: this is the one place that decides what may be shown: a hidden group's name, manager
-    and numbers never leave this function, so no report, widget or segment has to filter them.
-    """
+
+def _round_stats(role, group, manager, score, ids, rows, fav) -> list[dict]:
+    """Per (group, manager) in one round: the manager's and the team's means, favourable shares, n."""
     import numpy as np
 
-    conf = settings(signal)
-    lo, hi = conf["scale"]
-    cols = survey.columns
-    role = np.array([r.lower() for r in _text(cols["role"])], dtype=object)
-    group = _text(cols["group"])
-    manager = _text(cols["manager_id"])
-    question = _text(cols["question"])
-    score = np.asarray(cols["score"], dtype=float)
-    keep = ~np.isnan(score)
-    accepted = {"managers", "team", signal.name, signal.managers or "", signal.team or ""} - {""}
-    asked = np.array([q in accepted for q in question], dtype=bool)
-    if asked.any():  # a survey holding other questions too: only this signal's two
-        keep &= asked
-    period = None
-    column = getattr(survey, "period", None) or "period"  # the data clause's `period "..."`, or `period`
-    if column in cols:
-        labels = _text(cols[column])
-        present = {p for p, k in zip(labels, keep) if k and p}
-        if present:
-            period = max(present, key=period_key)  # the latest survey round, by time
-            keep &= labels == period
-    ids = next((_text(cols[c]) for c in RESPONDENT_COLUMNS if c in cols), None)
-    fav = favourable_floor(lo, hi)
     units: dict[tuple[str, str], dict[str, list]] = {}
-    for i in np.flatnonzero(keep):
+    for i in np.flatnonzero(rows):
         r = role[i]
         side = "managers" if r in MANAGER_ROLES else "team" if r in TEAM_ROLES else None
         if side is None:
@@ -182,50 +150,92 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
             "team_favourable": float((team >= fav).mean()) if len(team) else None,
             "_own_sum": float(own.sum()), "_own_n": len(own), "_team_sum": float(team.sum()),
         })
-    min_group = conf["min_group"]
-    hidden = {i for i, s in enumerate(stats) if s["n"] < min_group}
-    primary = len(hidden)
-    # Secondary suppression: never leave a suppressed remainder that a total would give away.
-    # NOTE: only hidden groups with team respondents protect each other: a group nobody on the
-    # team answered adds nothing to the total, so beside it one hidden group would be the total
-    # minus the shown ones (found by the adversary of tests/trust_adversary.py).
-    def exposed(hidden: set[int]) -> bool:
-        held = [stats[i]["n"] for i in hidden if stats[i]["n"] > 0]
-        return bool(held) and (len(held) == 1 or sum(held) < min_group)
+    return stats
 
-    while exposed(hidden):
-        shown = [i for i in range(len(stats)) if i not in hidden]
-        if not shown:
+
+def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
+    """The `trust` analysis of one signal: shown groups, how many are not shown, and a safe total.
+
+    NOTE: this is the one place that decides what may be shown: a hidden group's name, manager
+    and numbers never leave this function, so no report, widget or segment has to filter them.
+    """
+    import numpy as np
+
+    from metricsense.data.survey import RESPONDENT_COLUMNS, asked, text as _text
+    from metricsense.data.table import Table
+
+    conf = settings(signal)
+    lo, hi = conf["scale"]
+    min_group = conf["min_group"]
+    cols = survey.columns
+    role = np.array([r.lower() for r in _text(cols["role"])], dtype=object)
+    group = _text(cols["group"])
+    manager = _text(cols["manager_id"])
+    score = np.asarray(cols["score"], dtype=float)
+    # The rows of this signal's questions (data.survey.asked: a survey whose questions do not
+    # match is MS037 when read, and never pooled here).
+    keep = ~np.isnan(score) & asked(signal, Table(dict(cols), getattr(survey, "origin", "<survey>")))
+    ids = next((_text(cols[c]) for c in RESPONDENT_COLUMNS if c in cols), None)
+    fav = favourable_floor(lo, hi)
+    column = getattr(survey, "period", None) or "period"  # the data clause's `period "..."`, or `period`
+    rounds: list[tuple[str | None, np.ndarray]] = [(None, keep)]
+    still_open = None
+    if column in cols:
+        labels = _text(cols[column])
+        present = {p for p, k in zip(labels, keep) if k and p}
+        if signal.open_round is not None and signal.open_round.strip() in present:
+            # NOTE: a round still collecting answers is never reported: two runs on it one late
+            # respondent apart differ by that person's answers (a total, or a shown group's mean).
+            still_open = signal.open_round.strip()
+            present.discard(still_open)
+            keep = keep & (labels != still_open)
+        if present:
+            rounds = [(p, keep & (labels == p)) for p in sorted(present, key=period_key, reverse=True)]
+    # The latest round by time in which some group reaches min_group. NOTE: a later round with
+    # only small groups in it (one team's pulse) is not reported: reporting it would say which
+    # round one small team answered in, and that it holds 1..min_group-1 answers (an attack
+    # found it); it is counted in `unreported_rounds`, never named.
+    chosen = 0
+    for k, (_label, rows) in enumerate(rounds):
+        if any(st["n"] >= min_group for st in _round_stats(role, group, manager, score, ids, rows, fav)):
+            chosen = k
             break
-        hidden.add(min(shown, key=lambda i: (stats[i]["n"], stats[i]["group"], stats[i]["manager"])))
+    period, rows = rounds[chosen]
+    unreported = chosen
+    stats = _round_stats(role, group, manager, score, ids, rows, fav)
+    # NOTE: a group below min_group is not shown, and nothing else is suppressed: no secondary
+    # suppression. The one table per survey has no total beside a hidden group (see below), so no
+    # equation holds a hidden group and a secondary suppression would protect nobody, while its
+    # count said whether the hidden groups together reach min_group (it pinned one at n=4).
+    hidden = {i for i, st in enumerate(stats) if st["n"] < min_group}
     # NOTE: the total is published only when no group with team answers is hidden. A total beside
     # hidden groups is one more equation, and with what else is known (a hidden group is below
-    # min_group, a secondary one at most the smallest shown, answers lie on the scale) an attack
-    # solved a hidden one-person group from it (a pool of 6 summing to 6 on 1..5: all answered 1).
+    # min_group, answers lie on the scale) an attack solved a hidden one-person group from it (a
+    # pool of 6 summing to 6 on 1..5: all answered 1).
     safe_total = not any(stats[i]["n"] > 0 for i in hidden)
     groups = []
-    for i, s in enumerate(stats):
+    for i, st in enumerate(stats):
         if i in hidden:
             continue
-        both = s["managers_favourable"] is not None and s["team_favourable"] is not None
+        both = st["managers_favourable"] is not None and st["team_favourable"] is not None
         groups.append(ShownGroup(
-            s["group"], s["manager"], s["managers"], s["team"], s["gap"], s["n"],
-            s["managers_favourable"], s["team_favourable"],
-            s["managers_favourable"] - s["team_favourable"] if both else None,
-            s["gap"] is not None and abs(s["gap"]) > conf["gap"]))
+            st["group"], st["manager"], st["managers"], st["team"], st["gap"], st["n"],
+            st["managers_favourable"], st["team_favourable"],
+            st["managers_favourable"] - st["team_favourable"] if both else None,
+            st["gap"] is not None and abs(st["gap"]) > conf["gap"]))
     total = None
-    n_all = sum(s["n"] for s in stats)
+    n_all = sum(st["n"] for st in stats)
     if stats and safe_total and n_all >= min_group:
         # NOTE: managers' own ratings are one person's answers: the total averages the shown
         # groups' managers only, so no subtraction can recover a hidden manager's rating.
-        shown_stats = [s for i, s in enumerate(stats) if i not in hidden]
-        own_n = sum(s["_own_n"] for s in shown_stats)
-        own = sum(s["_own_sum"] for s in shown_stats) / own_n if own_n else None
-        team = sum(s["_team_sum"] for s in stats) / n_all
+        shown_stats = [st for i, st in enumerate(stats) if i not in hidden]
+        own_n = sum(st["_own_n"] for st in shown_stats)
+        own = sum(st["_own_sum"] for st in shown_stats) / own_n if own_n else None
+        team = sum(st["_team_sum"] for st in stats) / n_all
         total = TrustTotal(n_all, own, team, own - team if own is not None else None)
     # Suppressed groups are only counted: the report says that some were left out, never which.
     return TrustSignalAnalysis((lo, hi), conf["gap"], min_group, period, tuple(groups), len(hidden),
-                               primary, len(hidden) - primary, total)
+                               len(hidden), 0, total, unreported_rounds=unreported, open_round=still_open)
 
 
 @hookimpl
@@ -242,7 +252,7 @@ def metricsense_analyze(spec, analysis, surveys):
     signals = {}
     for t in spec.trusts:
         survey = surveys.get(t.name)
-        if survey is not None:
+        if survey is not None and valid_scale(t):  # a reversed scale is MS504: nothing is shown
             signals[t.name] = trust_of(t, survey)
     if signals:
         analysis["trust"] = TrustAnalysis(signals)
@@ -304,9 +314,10 @@ def group_below_minimum(ctx) -> Iterator[Diagnostic]:
     Seed 001's value question only works if team members answer honestly, and seed 000 says why
     they will not when answers can be traced back to them: the survey becomes an inspection. A
     group with fewer than `min_group` team respondents (default 5, as engagement-survey products
-    do) is never shown: not its gap, its mean, its name or its count. A group that could be
-    worked out by subtracting the shown groups from a shown total is suppressed too. This
-    finding says how many groups were left out, never which.
+    do) is never shown: not its gap, its mean, its name or its count, and no total is shown
+    beside it (a total minus the shown groups would give it away). A later round in which no
+    group reaches `min_group` is not reported either (it would say which small team answered).
+    This finding says how many groups, and how many later rounds, were left out, never which.
 
     ## Example
     ```msense
@@ -323,14 +334,19 @@ def group_below_minimum(ctx) -> Iterator[Diagnostic]:
     less often so more people answer.
     """
     for t, info in _signals(ctx):
-        if info.suppressed:
-            extra = (f" ({info.secondary} more so that none can be worked out by subtraction)"
-                     if info.secondary else "")
+        still = f"; round `{info.open_round}` is open: reported once it closes" if info.open_round else ""
+        later = (f"; {info.unreported_rounds} later round{'s' if info.unreported_rounds != 1 else ''} not reported: "
+                 f"no group in {'them' if info.unreported_rounds != 1 else 'it'} reached the minimum"
+                 if info.unreported_rounds else "")
+        later += still
+        if info.suppressed or later:
+            count = (f"{info.suppressed} group{'s' if info.suppressed != 1 else ''} not shown: below the minimum of "
+                     f"{info.min_group} respondents" if info.suppressed else "every group shown")
             yield ctx.report(
-                t, f"`{t.name}`: {info.suppressed} group{'s' if info.suppressed != 1 else ''} not shown: "
-                   f"{info.below_minimum} below the minimum of {info.min_group} respondents{extra}",
+                t, f"`{t.name}`: {count}{later}",
                 help="nothing to fix if teams are small by nature; pool small teams for the survey otherwise",
-                evidence={"suppressed": info.suppressed, "min_group": info.min_group},
+                evidence={"suppressed": info.suppressed, "min_group": info.min_group,
+                          "unreported_rounds": info.unreported_rounds},
             )
 
 
@@ -369,6 +385,37 @@ def min_group_too_small(ctx) -> Iterator[Diagnostic]:
             )
 
 
+
+
+@rule(code="MS504", name="invalid-scale", severity=Severity.ERROR, exit_code=2)
+def invalid_scale(ctx) -> Iterator[Diagnostic]:
+    """A trust signal's scale does not run from a lower point to a higher one (`scale 5..1`).
+
+    ## Why is this bad?
+    The gap threshold (a third of the scale), the favourable answers (the top two points) and
+    the check that every score lies on the scale all read the scale from low to high. Read the
+    other way, every group's gap crosses a negative threshold and the value question of seed
+    001 turns into an accusation of every manager. metricsense refuses the scale and shows no
+    group of the signal until it is fixed.
+
+    ## Example
+    ```msense
+    trust value_question {
+      scale 5..1           # 5 is "no value", 1 is "a lot"
+    }
+    ```
+
+    ## What to do instead
+    Write the scale from its lowest point to its highest (`scale 1..5`); if the survey's 1 is its
+    best answer, recode the scores in the export (6 - score) so that higher means more value.
+    """
+    for t in ctx.spec.trusts:
+        if not valid_scale(t):
+            lo, hi = t.scale
+            yield ctx.report(
+                t, f"`{t.name}` sets `scale {lo}..{hi}`: a scale runs from its lowest point to a higher one",
+                help=f"write `scale {min(lo, hi)}..{max(lo, hi)}`" if lo != hi else "a scale needs at least two points",
+            )
 
 
 @hookimpl

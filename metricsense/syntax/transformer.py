@@ -346,6 +346,7 @@ class ModelBuilder:
         return m.TrustSignal(
             str(name_tok), body.get("managers"), body.get("team"), body.get("scale"), body.get("data"),
             body.get("gap"), body.get("min_group"), self._span(meta), self._tspan(name_tok),
+            body.get("open_round"),
         )
 
     def managers(self, meta, children):
@@ -362,6 +363,9 @@ class ModelBuilder:
 
     def min_group(self, meta, children):
         return self._clause("min_group", meta, _int(children[0]))
+
+    def open_round(self, meta, children):
+        return self._clause("open_round", meta, unquote(children[0]))
 
 
 def lark_transformer() -> ModelBuilder:

@@ -108,11 +108,13 @@ def _leaves(value: Any) -> Iterator[Any]:
 def test_the_trust_record_cannot_hold_a_hidden_group(tmp_path):
     rec = _trust_record(tmp_path)
     signal = rec.signals["vq"]
-    assert [g.group for g in signal.groups] == ["grp-alpha", "grp-beta"]
-    assert (signal.suppressed, signal.below_minimum, signal.secondary) == (2, 1, 1)
-    hidden_text = ("grp-secret", "mgr-zz99", "grp-gamma", "mgr-cc33")
+    # No secondary suppression (no total is published beside a hidden group): gamma (n=5) is shown.
+    assert [g.group for g in signal.groups] == ["grp-alpha", "grp-beta", "grp-gamma"]
+    assert (signal.suppressed, signal.below_minimum, signal.secondary) == (1, 1, 0)
+    assert signal.total is None
+    hidden_text = ("grp-secret", "mgr-zz99")
     team_mean = sum(SURVEY["grp-secret"][2]) / 3  # 1.666..., and the gap to the manager's 1
-    hidden_numbers = (team_mean, 1 - team_mean, sum(SURVEY["grp-gamma"][2]) / 5, 3 - sum(SURVEY["grp-gamma"][2]) / 5)
+    hidden_numbers = (team_mean, 1 - team_mean)
     for where, value in (("record", rec), ("to_json", rec.to_json())):
         leaves = list(_leaves(value))
         assert "grp-alpha" in leaves  # the search would find a leak

@@ -45,7 +45,7 @@ def test_store_network_by_store_publishes_the_whole_runs_table_and_nothing_per_s
     by = json.loads(metricsense.check(STORES, by="store", config={}).to_json())
     spec = next(iter(whole["analysis"]))
     table = whole["analysis"][spec]["trust"]
-    assert table["signals"]["value_question"]["suppressed"] == 2  # store-11 (n=3) and store-04 (secondary)
+    assert table["signals"]["value_question"]["suppressed"] == 1  # store-11 (n=3); no secondary suppression
     # one table per survey: the `--by` run's is the whole run's, and it is the only one
     records = list(_trust_records(by))
     assert [w for w, _ in records] == ["spec"]
@@ -53,7 +53,7 @@ def test_store_network_by_store_publishes_the_whole_runs_table_and_nothing_per_s
     for result in by["segments"]["results"]:
         assert not [c for c in result["codes"] if c.startswith("MS5")]
     text = json.dumps(by)
-    for hidden in ('"store-04", "manager"', '"store-11", "manager"', "m04", "m11"):
+    for hidden in ('"store-11", "manager"', "m11"):
         assert hidden not in text
     # the MS5xx findings are the whole run's, said once, for the spec
     mine = sorted((d["code"], d["message"]) for d in by["diagnostics"] if d["code"].startswith("MS5"))
@@ -95,9 +95,9 @@ def test_a_declared_round_column_is_read_never_pooled(tmp_path):
     rounds = ["2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4", "2025-Q1", "2025-Q2"]
     _, info = _rounds_spec(tmp_path, rounds, lambda r: {"small": 3, "big-1": 8, "big-2": 9})
     assert info.period == "2025-Q2"
-    # six rounds of 3 are not a group of 18: small is hidden, and big-1 with it (secondary)
-    assert [(g.group, g.n) for g in info.groups] == [("big-2", 9)]
-    assert (info.suppressed, info.below_minimum, info.secondary) == (2, 1, 1)
+    # six rounds of 3 are not a group of 18: small is hidden (and only it: no secondary suppression)
+    assert [(g.group, g.n) for g in info.groups] == [("big-1", 8), ("big-2", 9)]
+    assert (info.suppressed, info.below_minimum, info.secondary) == (1, 1, 0)
     assert info.total is None  # groups are hidden: no total to subtract them from
 
 
@@ -144,18 +144,19 @@ def test_period_key_orders_by_time():
 
 @pytest.mark.parametrize("column", ["respondent", "respondent_id"])
 def test_a_respondent_answering_twice_counts_once(tmp_path, column):
-    rows = [f"group,manager_id,role,question,score,{column}"]
+    rows = [f"period,group,manager_id,role,question,score,{column}"]
     for g, people in (("a", 3), ("b", 6)):
-        rows.append(f"{g},m-{g},manager,managers,4,boss-{g}")
+        rows.append(f"1,{g},m-{g},manager,managers,4,boss-{g}")
         for p in range(people):
-            rows += [f"{g},m-{g},team,team,2,{g}{p}", f"{g},m-{g},team,team,4,{g}{p}"]  # twice each
+            rows += [f"1,{g},m-{g},team,team,2,{g}{p}", f"1,{g},m-{g},team,team,4,{g}{p}"]  # twice each
     (tmp_path / "survey.csv").write_text("\n".join(rows) + "\n", "utf-8")
     (tmp_path / "s.msense").write_text('mission "M"\ntrust vq {\n  scale 1..5\n  data "survey.csv"\n'
                                        '  min_group 5\n}\n', "utf-8")
     report = metricsense.check(tmp_path / "s.msense", config={})
     info = TrustAnalysis.of(next(iter(report.analysis.values()))).signals["vq"]
-    # a: 3 people (6 answers) is hidden, and b with it (secondary); without ids a would show n=6
-    assert info.groups == () and info.suppressed == 2 and info.below_minimum == 1 and info.total is None
+    # a: 3 people (6 answers) is hidden; without ids it would show as n=6
+    assert [(g.group, g.n) for g in info.groups] == [("b", 6)]
+    assert info.suppressed == 1 and info.below_minimum == 1 and info.total is None
     # with a minimum of 3 both show: people, each their mean (3.0), not answers
     (tmp_path / "s.msense").write_text((tmp_path / "s.msense").read_text().replace("min_group 5", "min_group 3"))
     info = TrustAnalysis.of(next(iter(metricsense.check(tmp_path / "s.msense", config={}).analysis.values()))

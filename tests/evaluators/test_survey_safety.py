@@ -1,0 +1,210 @@
+"""What an attack after the trust campaign found (docs/robustness.md, A2-A12): each is refused
+(MS037, MS504) or no longer published, and every message is searched for the answers it must
+not quote."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import metricsense
+from metricsense.evaluators.records import TrustAnalysis
+from support import run_msense
+
+SIGNAL = ('trust vq {{\n  managers "How much value do you bring?"\n  team "How much value did you get?"\n'
+          '  scale 1..5\n  data "survey.csv"{option}\n  min_group 5\n{extra}}}\n')
+
+
+def _check(tmp_path, rows: list[str], *, option: str = "", extra: str = "", more: str = "", **kwargs):
+    (tmp_path / "survey.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    (tmp_path / "s.msense").write_text('mission "M"\n' + more + SIGNAL.format(option=option, extra=extra), "utf-8")
+    report = metricsense.check(tmp_path / "s.msense", config={}, **kwargs)
+    assert not [d for d in report.diagnostics if d.code == "MS005"], [d.message for d in report.diagnostics]
+    found = TrustAnalysis.of(next(iter(report.analysis.values())))
+    return report, (found.signals.get("vq") if found is not None else None)
+
+
+def _codes(report) -> list[str]:
+    return [d.code for d in report.diagnostics]
+
+
+def _team(group: str, n: int, question: str = "How much value did you get?", score=lambda i: 1 + i % 5,
+          period: str | None = None) -> list[str]:
+    lead = f"{period}," if period is not None else ""
+    return [f"{lead}{group},m-{group},team,{question},{score(i)}" for i in range(n)]
+
+
+HEADER = "group,manager_id,role,question,score"
+
+
+# ---- A3: questions and rounds pooled when a name does not match ------------------------------
+
+def test_a_survey_of_several_questions_none_the_signals_is_refused(tmp_path):
+    # three questions, two answers each from a two-person team: pooled, it was n=6
+    rows = [HEADER] + [r for q in ("Q one", "Q two", "Q three") for r in _team("pair", 2, q)]
+    report, info = _check(tmp_path, rows)
+    (d,) = [d for d in report.diagnostics if d.code == "MS037"]
+    assert "`Q one`" in d.message and "none is trust signal `vq`" in d.message
+    assert info is None and report.exit_code == 2
+
+
+def test_the_signals_own_question_is_read_and_the_others_are_not(tmp_path):
+    rows = [HEADER] + _team("a", 6) + _team("a", 6, "Another question", score=lambda i: 5)
+    report, info = _check(tmp_path, rows)
+    assert "MS037" not in _codes(report)
+    assert [(g.group, g.n) for g in info.groups] == [("a", 6)]
+    assert info.groups[0].team == pytest.approx(sum(1 + i % 5 for i in range(6)) / 6)
+
+
+def test_one_question_each_way_is_read_however_it_is_worded(tmp_path):
+    rows = [HEADER, "a,m-a,manager,Value you give?,4"] + _team("a", 6, "Value you get?")
+    report, info = _check(tmp_path, rows)
+    assert "MS037" not in _codes(report) and [g.n for g in info.groups] == [6]
+
+
+def test_an_answer_with_no_question_beside_named_questions_is_refused(tmp_path):
+    rows = [HEADER] + _team("a", 6) + ["a,m-a,team,,3"]
+    report, info = _check(tmp_path, rows)
+    (d,) = [d for d in report.diagnostics if d.code == "MS037"]
+    assert "line 8" in d.message and info is None
+
+
+@pytest.mark.parametrize("column", ["wave", "survey_date", "Round"])
+def test_rounds_in_an_undeclared_column_are_refused_not_pooled(tmp_path, column):
+    rows = [f"{column},{HEADER}"] + [r for w in ("1", "2", "3") for r in _team("pair", 2, period=w)]
+    report, info = _check(tmp_path, rows)
+    (d,) = [d for d in report.diagnostics if d.code == "MS037"]
+    assert f"`{column}`" in d.message and f'period "{column}"' in d.message and info is None
+    # declared, the rounds are read one at a time: the pair is 2 people, hidden
+    report, info = _check(tmp_path, rows, option=f' period "{column}"')
+    assert "MS037" not in _codes(report) and info.groups == () and info.suppressed == 1
+
+
+def test_a_column_of_one_value_is_not_rounds(tmp_path):
+    rows = [f"wave,{HEADER}"] + _team("a", 6, period="2025")
+    report, info = _check(tmp_path, rows)
+    assert "MS037" not in _codes(report) and [g.n for g in info.groups] == [6]
+
+
+def test_a_respondent_answering_twice_with_no_round_column_is_refused(tmp_path):
+    rows = [HEADER + ",respondent"] + [f"{r},p{i % 3}" for i, r in enumerate(_team("a", 6))]
+    report, info = _check(tmp_path, rows)
+    (d,) = [d for d in report.diagnostics if d.code == "MS037"]
+    assert "a second time" in d.message and "line 5" in d.message and info is None
+
+
+def test_an_answer_with_no_round_is_refused(tmp_path):
+    rows = ["period," + HEADER] + _team("a", 6, period="2025-Q1") + [",a,m-a,team,How much value did you get?,4"]
+    report, info = _check(tmp_path, rows)
+    (d,) = [d for d in report.diagnostics if d.code == "MS037"]
+    assert "no round" in d.message and "line 8" in d.message and "nan" not in d.message and info is None
+
+
+# ---- A2: two signals' tables of the same answers -----------------------------------------------
+
+def test_two_signals_reading_the_same_answers_are_refused(tmp_path):
+    rows = ["period,round," + HEADER] + [f"{1 + i // 6},{1 + i // 5},{r}" for i, r in enumerate(_team("a", 12))]
+    more = ('trust other {\n  managers "How much value do you bring?"\n  team "How much value did you get?"\n'
+            '  scale 1..5\n  data "survey.csv" period "round"\n}\n')
+    report, info = _check(tmp_path, rows, more=more)
+    (d,) = [d for d in report.diagnostics if d.code == "MS037"]
+    assert "`other` and `vq` read the same answers" in d.message
+    signals = TrustAnalysis.of(next(iter(report.analysis.values()))).signals
+    assert list(signals) == ["other"]  # the first signal only: one table of these answers
+
+
+def test_two_signals_on_their_own_questions_share_a_survey(tmp_path):
+    rows = [HEADER] + _team("a", 6) + _team("a", 7, "Do you feel safe to speak up?")
+    more = 'trust safety {\n  team "Do you feel safe to speak up?"\n  scale 1..5\n  data "survey.csv"\n}\n'
+    report, info = _check(tmp_path, rows, more=more)
+    assert "MS037" not in _codes(report)
+    signals = TrustAnalysis.of(next(iter(report.analysis.values()))).signals
+    assert [g.n for g in signals["safety"].groups] == [7] and [g.n for g in signals["vq"].groups] == [6]
+
+
+# ---- A4: a KPI reading the survey file -------------------------------------------------------
+
+@pytest.mark.parametrize("by", [None, "group"])
+def test_a_kpi_reading_the_survey_is_refused(tmp_path, by):
+    rows = ["period," + HEADER] + _team("big", 6, period="2025-01-01") + _team("tiny", 2, period="2025-01-01")
+    more = 'kpi mood "Mood" { data "./survey.csv" column "score" segment "group" layout long }\n'
+    report, info = _check(tmp_path, rows, more=more, by=by)
+    refused = [d for d in report.diagnostics if d.code == "MS037"]
+    assert refused and "`mood` reads `./survey.csv`, the survey of trust signal `vq`" in refused[0].message
+    text = report.to_json() + "".join(d.message for d in report.diagnostics)
+    assert "tiny" not in text  # neither a segment, nor a series, nor a finding names the hidden group
+    assert [g.group for g in info.groups] == ["big"] and info.suppressed == 1  # tiny: hidden
+
+
+# ---- A5: a reader's message quoting a person's row -------------------------------------------
+
+def test_a_malformed_survey_row_is_named_by_line_not_quoted(tmp_path):
+    rows = [HEADER] + _team("a", 6) + ["a,m-a,team,How much value did you get?,4,jane.doe@example.com,hates her boss"]
+    report, info = _check(tmp_path, rows)
+    text = report.to_json() + "".join(f"{d.message} {d.help}" for d in report.diagnostics)
+    assert "jane.doe" not in text and "hates" not in text
+    (d,) = [d for d in report.diagnostics if d.code == "MS032"]
+    assert "survey.csv" in d.message and "not shown" in d.message
+
+
+def test_a_text_score_is_named_by_line_and_column_not_quoted(tmp_path):
+    rows = [HEADER] + _team("a", 6) + ["a,m-a,team,How much value did you get?,call me: 555-0199"]
+    report, info = _check(tmp_path, rows)
+    (d,) = [d for d in report.diagnostics if d.code == "MS032"]
+    assert "555" not in d.message and "line 8" in d.message and "`score`" in d.message
+
+
+# ---- A7: scales ------------------------------------------------------------------------------
+
+def test_a_reversed_scale_is_an_error_and_shows_nothing(tmp_path):
+    rows = [HEADER, "a,m-a,manager,How much value do you bring?,1"] + _team("a", 6)
+    (tmp_path / "survey.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    (tmp_path / "s.msense").write_text('mission "M"\ntrust vq {\n  scale 5..1\n  data "survey.csv"\n}\n', "utf-8")
+    report = metricsense.check(tmp_path / "s.msense", config={})
+    (d,) = [d for d in report.diagnostics if d.code == "MS504"]
+    assert "scale 1..5" in d.help and report.exit_code == 2
+    assert TrustAnalysis.of(next(iter(report.analysis.values()))) is None
+    assert "MS501" not in _codes(report)
+
+
+@pytest.mark.parametrize("score", ["99", "-50", "5.5"])
+def test_a_score_off_the_scale_is_refused_without_quoting_it(tmp_path, score):
+    rows = [HEADER] + _team("a", 6) + [f"a,m-a,team,How much value did you get?,{score}"]
+    report, info = _check(tmp_path, rows)
+    (d,) = [d for d in report.diagnostics if d.code == "MS037"]
+    assert "outside the scale 1..5" in d.message and "line 8" in d.message and score not in d.message
+    assert info is None
+
+
+# ---- A12 and A10: which round is reported -----------------------------------------------------
+
+def test_a_later_round_with_only_a_small_groups_pulse_is_not_the_reported_round(tmp_path):
+    rows = ["period," + HEADER] + _team("a", 6, period="2025-Q1") + _team("b", 7, period="2025-Q1")
+    rows += _team("a", 2, period="2025-Q2")  # one small team's pulse
+    report, info = _check(tmp_path, rows, show_personal=True)
+    assert info.period == "2025-Q1" and info.unreported_rounds == 1
+    assert sorted(g.group for g in info.groups) == ["a", "b"] and info.suppressed == 0
+    (note,) = [d for d in report.diagnostics if d.code == "MS502"]
+    assert "1 later round not reported" in note.message and "2025-Q2" not in report.to_json()
+
+
+def test_an_open_round_is_not_reported(tmp_path):
+    rows = ["period," + HEADER] + _team("a", 6, period="2025-Q1") + _team("a", 6, period="2025-Q2")
+    first, info = _check(tmp_path, rows, extra='  open "2025-Q2"\n')
+    assert info.period == "2025-Q1" and info.open_round == "2025-Q2"
+    (note,) = [d for d in first.diagnostics if d.code == "MS502"]
+    assert "round `2025-Q2` is open" in note.message
+    # a late respondent changes nothing published while the round is open
+    second, _ = _check(tmp_path, rows + _team("a", 1, period="2025-Q2", score=lambda i: 1), extra='  open "2025-Q2"\n')
+    assert json.loads(first.to_json())["analysis"] == json.loads(second.to_json())["analysis"]
+
+
+def test_open_is_part_of_the_language(tmp_path):
+    spec = tmp_path / "s.msense"
+    spec.write_text('mission "M"\ntrust vq {\n  scale 1..5\n  open   "2025-Q2"\n}\n', "utf-8")
+    result = run_msense("fmt", "--check", str(spec))
+    assert result.returncode == 1  # the spacing is not the house style, and fmt keeps the clause
+    run_msense("fmt", str(spec))
+    assert 'open "2025-Q2"' in spec.read_text("utf-8")
+    assert metricsense.load(spec).trusts[0].open_round == "2025-Q2"
