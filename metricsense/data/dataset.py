@@ -18,9 +18,9 @@ from metricsense.data.table import (
     Table,
     infer_frequency,
     period_label,
-    to_numeric,
     to_periods,
 )
+from metricsense.data.numbers import NumberReader
 from metricsense.model import KPI, DataSource, Document, Ref, walk_expr
 from metricsense.diagnostics import Problem
 from metricsense.data.summary import DataSummary, SeriesSummary, SurveySummary
@@ -42,6 +42,8 @@ class Series:
     origin: str
     segments: tuple[str, ...] = ()
     by_segment: np.ndarray | None = None
+    #: What the values were written in when the file said (`%`, a currency symbol), else None.
+    unit: str | None = None
 
 
 @dataclass
@@ -85,7 +87,7 @@ class DataSet:
                 idx = np.flatnonzero(present)
                 first, last = period_label(self.periods[idx[0]]), period_label(self.periods[idx[-1]])
             series[name] = SeriesSummary(s.origin, int(present.sum()), int((~present).sum()), first, last,
-                                         len(s.segments) if s.segments else None)
+                                         len(s.segments) if s.segments else None, s.unit)
         return DataSummary(
             periods=len(self.periods),
             first=period_label(self.periods[0]) if len(self.periods) else None,
@@ -113,7 +115,8 @@ Reader = Callable[[ReadRequest], Iterable[Table]]
 def source_key(src: DataSource) -> tuple:
     """Sources that are read once for every series they serve share a key."""
     return (src.kind, src.path, src.query, src.url, src.period, src.layout, src.segment,
-            src.column if src.layout == "long" else None, src.span.file)
+            src.column if src.layout == "long" else None, src.span.file,
+            src.decimal, src.currency, src.sheet, src.cells, src.table)
 
 
 class Builder:
@@ -304,7 +307,7 @@ def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], a
         key = source_key(need.source)
         by_source.setdefault(key, []).append(need)
         sources[key] = need.source
-    raw: dict[str, tuple[np.ndarray, np.ndarray, str, tuple[str, ...], np.ndarray | None]] = {}
+    raw: dict[str, tuple[np.ndarray, np.ndarray, str, tuple[str, ...], np.ndarray | None, str | None]] = {}
     for key, needs in by_source.items():
         src = sources[key]
         try:
@@ -327,7 +330,7 @@ def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], a
             if need.source.period:  # a declared round column must be there: rounds are never pooled
                 _period_column(need.source, table)
             cols = dict(table.columns)
-            cols["score"] = to_numeric(cols["score"], table, "score")
+            cols["score"] = NumberReader("score", need.source.decimal, need.source.currency)(cols["score"], table)
             surveys[need.name] = Survey(need.name, cols, table.origin, need.source.period)
         except DataError as exc:
             b.problems.append(_problem(exc, need.source, [need]))
@@ -378,11 +381,12 @@ def _read_wide(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
                 b.problems.append(_missing_column(need, table))
             continue
         try:
-            values = to_numeric(table.columns[need.column], table, need.column)
+            numbers = NumberReader(need.column, src.decimal, src.currency)
+            values = numbers(table.columns[need.column], table)
         except DataError as exc:
             b.problems.append(_problem(exc, need.source, [need]))
             continue
-        out[need.name] = (sorted_p, values[order], table.origin, (), None)
+        out[need.name] = (sorted_p, values[order], table.origin, (), None, numbers.unit)
     return out
 
 
@@ -426,6 +430,8 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
     period_index = PeriodIndex()
     seg_index: dict[str, int] = {}
     pivots = {col: Pivot(len(members)) for col, members in groups.items()}
+    # One reader per value column for the whole source: a convention (`%`) holds across batches.
+    numbers = {col: NumberReader(col, src.decimal, src.currency) for col in groups}
     labels_seen: set[str] = set()
     columns_seen: set[str] = set()
     has_series = False
@@ -465,7 +471,7 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
             positions = None if every else np.flatnonzero(keep)
             where = table if every else Rows(table, positions)
             periods = to_periods(take(table.columns[pcol], keep), where, pcol)
-            values = to_numeric(take(table.columns[column], keep), where, column)
+            values = numbers[column](take(table.columns[column], keep), where)
             pidx = period_index.add(periods, where, pcol)
             pivots[column].put(idx if every else idx[positions], pidx,
                                None if seg is None else (seg if every else seg[positions]),
@@ -499,9 +505,9 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
                 with np.errstate(all="ignore"):
                     counts = (~np.isnan(block)).sum(axis=1)
                     mean = np.where(counts > 0, np.nansum(block, axis=1) / np.maximum(counts, 1), np.nan)
-                out[need.name] = (uniq_periods, mean, origin, segments, block)
+                out[need.name] = (uniq_periods, mean, origin, segments, block, numbers[column].unit)
             else:
-                out[need.name] = (uniq_periods, block[:, 0], origin, (), None)
+                out[need.name] = (uniq_periods, block[:, 0], origin, (), None, numbers[column].unit)
     return out
 
 
@@ -520,7 +526,7 @@ def _align(raw: dict, surveys: dict[str, Survey], b: Builder) -> DataSet:
         if periods is not union and (len(periods) != len(union) or not np.array_equal(periods, union)):
             union = np.union1d(union, periods)
     series_map = {}
-    for name, (periods, values, origin, segments, block) in raw.items():
+    for name, (periods, values, origin, segments, block, unit) in raw.items():
         if periods is union or (len(periods) == len(union) and np.array_equal(periods, union)):
             aligned, aligned_block = values, block
         else:
@@ -531,5 +537,5 @@ def _align(raw: dict, surveys: dict[str, Survey], b: Builder) -> DataSet:
             if block is not None:
                 aligned_block = np.full((len(union), block.shape[1]), np.nan)
                 aligned_block[pos] = block
-        series_map[name] = Series(name, aligned, origin, segments, aligned_block)
+        series_map[name] = Series(name, aligned, origin, segments, aligned_block, unit)
     return DataSet(union, series_map, surveys, infer_frequency(union))
