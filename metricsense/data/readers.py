@@ -342,6 +342,21 @@ def _segment_query(request: ReadRequest, placeholder: str) -> tuple[str, list | 
     return None
 
 
+def _lacks_segment_column(request: ReadRequest, columns) -> bool:
+    """True when the query's result has no column for the segment asked about (``columns``: its
+    names, from running it with LIMIT 0). Such a source is shared by every segment; wrapped, SQLite
+    would read the unknown quoted name as a string literal and every segment would come back empty."""
+    from metricsense.data.table import find_column
+
+    segment = request.distinct or (request.where.column if request.where is not None else None)
+    return segment is not None and find_column(list(columns), segment) is None
+
+
+def _probe_query(request: ReadRequest) -> str:
+    query = (request.source.query or "").strip().rstrip(";").rstrip()
+    return f"SELECT * FROM (\n{query}\n) AS msense_rows LIMIT 0"
+
+
 def _rows_to_table(names: list[str], rows: list[tuple], origin: str) -> Table:
     # NOTE: zip(*rows) turns rows into columns in C; a list per column built in Python cost
     # most of the time of reading a segment's rows.
@@ -472,6 +487,15 @@ def read_sqlite(request: ReadRequest) -> Iterator[Table]:
         conn.set_progress_handler(stop, 10_000)
         cur = None
         wrapped = _segment_query(request, "?")
+        if wrapped is not None:
+            try:
+                probe = [d[0] for d in conn.execute(_probe_query(request)).description or ()]
+            except sqlite3.Error:
+                probe = None  # run as written below, which names the error
+            if probe is not None and _lacks_segment_column(request, probe):
+                wrapped = None
+                if request.distinct:  # no segments here: the source is shared by them all
+                    return (yield _rows_to_table(probe, [], shown))
         if wrapped is not None:
             try:  # NOTE: a query that cannot be wrapped is run as written, filtered after reading
                 cur = conn.execute(wrapped[0], wrapped[1] or ())
