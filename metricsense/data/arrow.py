@@ -53,6 +53,9 @@ def _arrow_batch_to_table(batch, origin: str, first_line: int | None) -> Table:
                 columns[name] = _with_nulls(col, np.nan)
             except pa.ArrowInvalid:  # beyond 2**53 a float is not exact: Python ints, None for nulls
                 columns[name] = np.array(col.to_pylist(), dtype=object)
+        elif pa.types.is_decimal(kind) and not (kind.scale == 0 and kind.precision > 15):
+            # NOTE: through text: Arrow's decimal-to-float cast is not correctly rounded (4.1 -> 4.1000000000000005).
+            columns[name] = _with_nulls(col.cast(pa.string()).cast(pa.float64()), np.nan)
         elif pa.types.is_floating(kind) or pa.types.is_boolean(kind):
             columns[name] = _with_nulls(col, np.nan)
         elif pa.types.is_null(kind):

@@ -181,8 +181,12 @@ class Builder:
             if suffix not in self.readers:
                 known = ", ".join(sorted(k for k in self.readers if k.startswith(".")))
                 raise DataError("MS030", f"no reader for `{src.path}` (files this installation reads: {known})")
-            return self.readers[suffix][0], ReadRequest(src, path=path, base=spec_dir,
-                                                        allowed=tuple(self.allowed + [spec_dir]))
+            request = ReadRequest(src, path=path, base=spec_dir, allowed=tuple(self.allowed + [spec_dir]))
+            if self.limits is not None:  # a workbook is bounded like a query (metricsense.data.excel)
+                from dataclasses import replace
+
+                request = replace(request, max_rows=self.limits[0], timeout=self.limits[1])
+            return self.readers[suffix][0], request
         template = src.url or ""
         scheme = template.split(":", 1)[0].split("+", 1)[0].lower()
         if scheme == "postgres":
