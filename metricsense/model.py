@@ -56,6 +56,13 @@ class DataSource:
     segment: str | None
     frequency: str | None
     span: Span
+    # How numbers are written (`decimal ","`, `currency "$"`) and, in a workbook, where the table
+    # is (`sheet "KPIs"`, `range "B3:F40"` or `table "Sales"`): see metricsense.data.numbers, .excel.
+    decimal: str | None = None
+    currency: str | None = None
+    sheet: str | None = None
+    cells: str | None = None
+    table: str | None = None
 
 
 @dataclass(frozen=True)

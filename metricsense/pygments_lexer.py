@@ -14,6 +14,7 @@ DECLARATIONS = ("mission", "lever", "disturbance", "failure", "kpi", "trigger", 
 CLAUSES = ("why", "owner", "unit", "kind", "focus", "better", "scope", "target", "by", "link", "guards",
            "column", "responds", "disturbed", "lag", "review", "every", "for", "when", "ask", "with", "at",
            "managers", "team", "scale", "gap", "min_group", "open", "sql", "from", "layout", "period", "segment")
+CLAUSES += ("decimal", "currency", "sheet", "range", "table")  # how numbers are written; where in a workbook
 CONSTANTS = ("input", "process", "output", "outcome", "results", "relationships", "higher", "lower",
              "individual", "organization", "one-to-one", "manager", "leadership", "all-hands", "wide", "long",
              "periods", "days", "day", "weeks", "week", "months", "month", "quarters", "quarter", "years", "year")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,9 @@ from metricsense.data.table import (
     Table,
     infer_frequency,
     period_label,
-    to_numeric,
     to_periods,
 )
+from metricsense.data.numbers import NumberReader
 from metricsense.model import KPI, DataSource, Document, Ref, walk_expr
 from metricsense.diagnostics import Problem
 from metricsense.data.summary import DataSummary, SeriesSummary, SurveySummary
@@ -42,6 +42,8 @@ class Series:
     origin: str
     segments: tuple[str, ...] = ()
     by_segment: np.ndarray | None = None
+    #: What the values were written in when the file said (`%`, a currency symbol), else None.
+    unit: str | None = None
 
 
 @dataclass
@@ -85,7 +87,7 @@ class DataSet:
                 idx = np.flatnonzero(present)
                 first, last = period_label(self.periods[idx[0]]), period_label(self.periods[idx[-1]])
             series[name] = SeriesSummary(s.origin, int(present.sum()), int((~present).sum()), first, last,
-                                         len(s.segments) if s.segments else None)
+                                         len(s.segments) if s.segments else None, s.unit)
         return DataSummary(
             periods=len(self.periods),
             first=period_label(self.periods[0]) if len(self.periods) else None,
@@ -113,7 +115,8 @@ Reader = Callable[[ReadRequest], Iterable[Table]]
 def source_key(src: DataSource) -> tuple:
     """Sources that are read once for every series they serve share a key."""
     return (src.kind, src.path, src.query, src.url, src.period, src.layout, src.segment,
-            src.column if src.layout == "long" else None, src.span.file)
+            src.column if src.layout == "long" else None, src.span.file,
+            src.decimal, src.currency, src.sheet, src.cells, src.table)
 
 
 class Builder:
@@ -158,37 +161,76 @@ class Builder:
         surveys = ([] if self.where is not None else
                    [_Need(t.name, t, t.data, "", True) for t in doc.trusts if t.data is not None])
         # NOTE: a series reading a trust signal's survey (a KPI `segment "group"` on survey.csv)
-        # would publish every group, hidden ones too, with its exact mean: it is not read (MS037).
-        held = {}
+        # would publish every group, hidden ones too, with its exact mean: it is not read (MS037),
+        # whether a trust signal of this spec names the file or its header says it is survey
+        # answers (a spec with the KPI alone; data.survey.is_survey_file).
+        held: dict[tuple, str] = {}
         for t in doc.trusts:
             if t.data is not None:
-                held.setdefault(self.identity(t.data), t.name)
+                held.setdefault(self.identity(t.data), f"the survey of trust signal `{t.name}`")
         held.pop(None, None)
-        self.reads_survey = ([(n, held[self.identity(n.source)]) for n in series if self.identity(n.source) in held]
-                             if held else [])
-        if self.reads_survey:
-            refused = {id(n) for n, _ in self.reads_survey}
-            series = [n for n in series if id(n) not in refused]
-        return series, surveys
+        self.reads_survey = []
+        kept = []
+        for n in series:
+            identity = self.identity(n.source)
+            why = held.get(identity) if identity is not None else None
+            if why is None and identity is not None and identity[0] == "file":
+                from metricsense.data.survey import is_survey_file
+
+                why = "survey answers (its columns are a survey's)" if is_survey_file(identity[-1]) else None
+            if why is None:
+                kept.append(n)
+            else:
+                self.reads_survey.append((n, why))
+        return kept, surveys
+
+    def survey_refusals(self) -> list[Problem]:
+        """MS037 for each series not read because its source is survey answers (see ``needs``)."""
+        self.needs()
+        return [_problem(DataError("MS037", f"`{need.name}` reads `{_shown(need.source)}`, {why}: survey answers "
+                                            "are read by a trust signal only (its groups below `min_group` stay "
+                                            "hidden)"), need.source, [need])
+                for need, why in self.reads_survey]
 
     def identity(self, src: DataSource) -> tuple | None:
-        """What a source reads (a resolved file, a URL and query), None when it cannot be read."""
+        """What a source reads: a file (its device and inode, so a hard link is the same file,
+        and its resolved path last), an in-memory table (the object), a URL and its query; None
+        when it cannot be read."""
         key = source_key(src)
         if key not in self._identities:
+            memory = self._memory_object(src)
             try:
-                made = self.request(src)
+                made = None if memory is not None else self.request(src)
             except DataError:
                 made = False
-            if made is False:
+            if memory is not None:
+                found = ("memory", id(memory))
+            elif made is False or made is None:
                 found = None
-            elif made is None:
-                found = ("memory", src.path)
             elif made[1].path is not None:
-                found = ("file", str(Path(made[1].path).resolve()))
+                path = Path(made[1].path).resolve()
+                try:
+                    stat = path.stat()
+                    found = ("file", stat.st_dev, stat.st_ino, str(path))
+                except OSError:
+                    found = ("file", None, None, str(path))
             else:
                 found = ("url", src.url, src.query)
             self._identities[key] = found
         return self._identities[key]
+
+    def _memory_object(self, src: DataSource) -> Any:
+        """The object in ``data`` a source reads (as ``memory_table`` finds it), None when it reads
+        a file or a URL: one object under several keys is one source."""
+        if self.data is None:
+            return None
+        if src.kind == "memory":
+            return self.data
+        if isinstance(self.data, Mapping) and src.path:
+            for key in (src.path, Path(src.path).name, Path(src.path).stem):
+                if key in self.data and _is_table_like(self.data[key]):
+                    return self.data[key]
+        return None
 
     def sources(self) -> dict[tuple, DataSource]:
         """Every source the spec reads (series and surveys), once each, by ``source_key``."""
@@ -211,8 +253,12 @@ class Builder:
             if suffix not in self.readers:
                 known = ", ".join(sorted(k for k in self.readers if k.startswith(".")))
                 raise DataError("MS030", f"no reader for `{src.path}` (files this installation reads: {known})")
-            return self.readers[suffix][0], ReadRequest(src, path=path, base=spec_dir,
-                                                        allowed=tuple(self.allowed + [spec_dir]))
+            request = ReadRequest(src, path=path, base=spec_dir, allowed=tuple(self.allowed + [spec_dir]))
+            if self.limits is not None:  # a workbook is bounded like a query (metricsense.data.excel)
+                from dataclasses import replace
+
+                request = replace(request, max_rows=self.limits[0], timeout=self.limits[1])
+            return self.readers[suffix][0], request
         template = src.url or ""
         scheme = template.split(":", 1)[0].split("+", 1)[0].lower()
         if scheme == "postgres":
@@ -337,7 +383,7 @@ def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], a
         key = source_key(need.source)
         by_source.setdefault(key, []).append(need)
         sources[key] = need.source
-    raw: dict[str, tuple[np.ndarray, np.ndarray, str, tuple[str, ...], np.ndarray | None]] = {}
+    raw: dict[str, tuple[np.ndarray, np.ndarray, str, tuple[str, ...], np.ndarray | None, str | None]] = {}
     for key, needs in by_source.items():
         src = sources[key]
         try:
@@ -349,11 +395,8 @@ def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], a
             b.problems.append(_problem(exc, src, needs))
         except Exception as exc:  # a reader plugin that crashed: MS005, the rest still runs
             b.crashes.append((_reader_plugin(b, src), f"{type(exc).__name__}: {exc}"))
-    for need, signal in b.reads_survey:
-        b.problems.append(_problem(DataError(
-            "MS037", f"`{need.name}` reads `{_shown(need.source)}`, the survey of trust signal `{signal}`: survey "
-                     "answers are read by their trust signal only (its groups below `min_group` stay hidden)"),
-            need.source, [need]))
+    if where is None:  # said once, by the spec's own pass (a segment's build would repeat it)
+        b.problems.extend(b.survey_refusals())
     surveys = _read_surveys(b, survey_needs)
     return _align(raw, surveys, b), b.problems, b.crashes
 
@@ -377,9 +420,10 @@ def _read_surveys(b: Builder, needs: list[_Need]) -> dict[str, Survey]:
             if need.source.period:  # a declared round column must be there: rounds are never pooled
                 _period_column(need.source, table)
             cols = dict(table.columns)
-            cols["score"] = to_numeric(cols["score"], table, "score")
-            checked = Table(cols, table.origin, table.first_line, table.lines)
-            sv.check(need.node, checked, need.node.scale, need.source.period or "period")
+            cols["score"] = NumberReader("score", need.source.decimal, need.source.currency)(cols["score"], table)
+            checked = replace(table, columns=cols)
+            # the default scale (1..5, evaluators.trust) is checked too when none is written
+            sv.check(need.node, checked, need.node.scale or (1, 5), need.source.period or "period")
             rows = sv.asked(need.node, checked)
             identity = b.identity(need.source)
             for other, other_rows in read.get(identity, []) if identity is not None else []:
@@ -439,11 +483,12 @@ def _read_wide(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
                 b.problems.append(_missing_column(need, table))
             continue
         try:
-            values = to_numeric(table.columns[need.column], table, need.column)
+            numbers = NumberReader(need.column, src.decimal, src.currency)
+            values = numbers(table.columns[need.column], table)
         except DataError as exc:
             b.problems.append(_problem(exc, need.source, [need]))
             continue
-        out[need.name] = (sorted_p, values[order], table.origin, (), None)
+        out[need.name] = (sorted_p, values[order], table.origin, (), None, numbers.unit)
     return out
 
 
@@ -487,6 +532,8 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
     period_index = PeriodIndex()
     seg_index: dict[str, int] = {}
     pivots = {col: Pivot(len(members)) for col, members in groups.items()}
+    # One reader per value column for the whole source: a convention (`%`) holds across batches.
+    numbers = {col: NumberReader(col, src.decimal, src.currency) for col in groups}
     labels_seen: set[str] = set()
     columns_seen: set[str] = set()
     has_series = False
@@ -526,7 +573,7 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
             positions = None if every else np.flatnonzero(keep)
             where = table if every else Rows(table, positions)
             periods = to_periods(take(table.columns[pcol], keep), where, pcol)
-            values = to_numeric(take(table.columns[column], keep), where, column)
+            values = numbers[column](take(table.columns[column], keep), where)
             pidx = period_index.add(periods, where, pcol)
             pivots[column].put(idx if every else idx[positions], pidx,
                                None if seg is None else (seg if every else seg[positions]),
@@ -560,9 +607,9 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
                 with np.errstate(all="ignore"):
                     counts = (~np.isnan(block)).sum(axis=1)
                     mean = np.where(counts > 0, np.nansum(block, axis=1) / np.maximum(counts, 1), np.nan)
-                out[need.name] = (uniq_periods, mean, origin, segments, block)
+                out[need.name] = (uniq_periods, mean, origin, segments, block, numbers[column].unit)
             else:
-                out[need.name] = (uniq_periods, block[:, 0], origin, (), None)
+                out[need.name] = (uniq_periods, block[:, 0], origin, (), None, numbers[column].unit)
     return out
 
 
@@ -581,7 +628,7 @@ def _align(raw: dict, surveys: dict[str, Survey], b: Builder) -> DataSet:
         if periods is not union and (len(periods) != len(union) or not np.array_equal(periods, union)):
             union = np.union1d(union, periods)
     series_map = {}
-    for name, (periods, values, origin, segments, block) in raw.items():
+    for name, (periods, values, origin, segments, block, unit) in raw.items():
         if periods is union or (len(periods) == len(union) and np.array_equal(periods, union)):
             aligned, aligned_block = values, block
         else:
@@ -592,5 +639,5 @@ def _align(raw: dict, surveys: dict[str, Survey], b: Builder) -> DataSet:
             if block is not None:
                 aligned_block = np.full((len(union), block.shape[1]), np.nan)
                 aligned_block[pos] = block
-        series_map[name] = Series(name, aligned, origin, segments, aligned_block)
+        series_map[name] = Series(name, aligned, origin, segments, aligned_block, unit)
     return DataSet(union, series_map, surveys, infer_frequency(union))

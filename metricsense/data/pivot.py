@@ -16,8 +16,8 @@ class Rows:
     def line_of(self, row_index: int) -> int | None:
         return self.table.line_of(int(self.positions[row_index]))
 
-    def where(self, row_index: int) -> str:
-        return self.table.where(int(self.positions[row_index]))
+    def where(self, row_index: int, column: str | None = None) -> str:
+        return self.table.where(int(self.positions[row_index]), column)
 
 
 class PeriodIndex:

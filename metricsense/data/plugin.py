@@ -201,6 +201,9 @@ def metricsense_register_data_sources(register):
     register(".pq", lazy_reader("metricsense.data.readers", "read_parquet"))
     register("sqlite", lazy_reader("metricsense.data.readers", "read_sqlite"))
     register("postgresql", lazy_reader("metricsense.data.readers", "read_postgresql"))
+    register(".xlsx", lazy_reader("metricsense.data.excel", "read_excel"))
+    register(".xlsm", lazy_reader("metricsense.data.excel", "read_excel"))
+    register("duckdb", lazy_reader("metricsense.data.duckdb", "read_duckdb"))
 
 
 @hookimpl

@@ -13,93 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from metricsense.data.table import DataError, Labels, ReadRequest, Table, refuse_repeated_names
+from metricsense.data.arrow import _arrow_batch_to_table
+from metricsense.data.table import DataError, ReadRequest, Table, refuse_repeated_names
 
 # CSV blocks of 1 MB: a long file streams through a few MB of Arrow buffers, whatever its size.
 BATCH_BYTES = 1 << 20
-
-
-def _arrow_batch_to_table(batch, origin: str, first_line: int | None) -> Table:
-    """Arrow columns as NumPy arrays: numbers as float64 (NaN for nulls), dates as
-    datetime64[D], text as Labels. NOTE: no pyarrow.compute here: some of its kernels import
-    pandas on first use, which costs most of a second."""
-    import pyarrow as pa
-
-    refuse_repeated_names(batch.schema.names, origin, first_line)
-    columns: dict[str, np.ndarray] = {}
-    for name, col in zip(batch.schema.names, batch.columns):
-        kind = col.type
-        if pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type):
-            idx = col.indices
-            if col.null_count == 0 and pa.types.is_int32(idx.type):  # the usual case: no copy
-                raw = np.frombuffer(idx.buffers()[1], dtype=np.int32, count=idx.offset + len(idx))
-                codes = raw[idx.offset:]
-            else:
-                codes = _with_nulls(idx, -1).astype(np.int32)
-            columns[name] = Labels(codes, np.array(col.dictionary.to_pylist(), dtype=object))
-            continue
-        if pa.types.is_dictionary(kind):
-            col = col.cast(kind.value_type)
-            kind = col.type
-        if (pa.types.is_date(kind) or pa.types.is_timestamp(kind)) and col.null_count == 0:
-            days = col.cast(pa.date32()).cast(pa.int32())  # NOTE: to_numpy() would import pandas
-            raw = np.frombuffer(days.buffers()[1], dtype=np.int32, count=days.offset + len(days))
-            columns[name] = raw[days.offset:].astype("datetime64[D]")
-        elif pa.types.is_date(kind) or pa.types.is_timestamp(kind):
-            days = _with_nulls(col.cast(pa.date32()).cast(pa.int32()), np.nan)
-            out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[D]")
-            ok = ~np.isnan(days)
-            out[ok] = days[ok].astype(np.int64).astype("datetime64[D]")
-            columns[name] = out
-        elif pa.types.is_integer(kind) and col.null_count == 0:
-            wide = pa.uint64() if pa.types.is_uint64(kind) else pa.int64()
-            ints = col.cast(wide)
-            raw = np.frombuffer(ints.buffers()[1], dtype=np.uint64 if wide == pa.uint64() else np.int64, count=ints.offset + len(ints))
-            values = raw[ints.offset:].copy()
-            # NOTE: a uint64 above 2**63 stays uint64 (an id, exact); the int64 cast refused it.
-            if values.dtype == np.uint64 and (not len(values) or values.max() < 2**63):
-                values = values.astype(np.int64)
-            columns[name] = values
-        elif pa.types.is_integer(kind):
-            try:
-                columns[name] = _with_nulls(col, np.nan)
-            except pa.ArrowInvalid:  # beyond 2**53 a float is not exact: Python ints, None for nulls
-                columns[name] = np.array(col.to_pylist(), dtype=object)
-        elif pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-            columns[name] = _with_nulls(col, np.nan)
-        elif pa.types.is_null(kind):
-            columns[name] = np.full(len(col), np.nan)
-        elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
-            # Bytes that are not UTF-8 are shown escaped (b"\xff" as "\\xff"): text no other value
-            # can have, refused as a number (MS032 naming the row) where a series reads it.
-            columns[name] = np.array([None if v is None else v.decode("utf-8", "backslashreplace")
-                                      for v in col.to_pylist()], dtype=object)
-        else:
-            try:
-                columns[name] = np.array(col.cast(pa.string()).to_pylist(), dtype=object)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                # A list, struct or map column has no number or label in it: each cell as the text
-                # of its value ("[1, 2]"), which a series reading it refuses with MS032 and its row.
-                columns[name] = np.array([None if v is None else str(v) for v in col.to_pylist()],
-                                         dtype=object)
-    return Table(columns, origin, first_line)
-
-
-def _with_nulls(array, fill) -> np.ndarray:
-    """A float64 copy of a numeric Arrow array with nulls replaced by ``fill``, read from its
-    buffers (Arrow's own conversion of arrays with nulls goes through pandas)."""
-    import pyarrow as pa
-
-    arr = array if pa.types.is_float64(array.type) else array.cast(pa.float64())
-    validity, data = arr.buffers()[0], arr.buffers()[1]
-    n, offset = len(arr), arr.offset
-    if data is None:
-        return np.full(n, fill, dtype=np.float64)
-    values = np.frombuffer(data, dtype=np.float64, count=offset + n)[offset:].copy()
-    if arr.null_count and validity is not None:
-        bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")[offset:offset + n]
-        values[bits == 0] = fill
-    return values
 
 
 def _is_file(path: Path, what: str) -> bool:
@@ -111,9 +29,35 @@ def _is_file(path: Path, what: str) -> bool:
         raise DataError("MS030", f"cannot read {what}: {exc.strerror}") from None
 
 
+def _parse_options(path: Path):
+    """Fields are separated by commas; by semicolons when the header line has semicolons and no
+    comma (the CSV that spreadsheets write where the decimal mark is a comma: read as commas, it
+    would be one column, so this reads nothing differently that could have been read at all)."""
+    import pyarrow.csv as pacsv
+
+    try:
+        with open(path, "rb") as f:
+            header = f.read(1 << 16).split(b"\n", 1)[0]
+    except OSError:
+        header = b""
+    delimiter = ";" if b";" in header and b"," not in header else ","
+    return pacsv.ParseOptions(delimiter=delimiter)
+
+
+def _csv_batches(path: Path, read_opts, parse, convert):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    # NOTE: memory-mapped: given a path or an OSFile, Arrow reads ahead and holds the whole
+    # file in its pool; mapped, it holds a block or two and the pages stay the OS's cache.
+    with pa.memory_map(str(path)) as source:
+        yield from pacsv.open_csv(source, read_options=read_opts, parse_options=parse, convert_options=convert)
+
+
 def read_csv(request: ReadRequest) -> Iterator[Table]:
-    """CSV with a header row. Types are inferred by Arrow; on a conversion error the file is read
-    again as text so the exact row and value can be named."""
+    """CSV with a header row (commas, or semicolons: see ``_parse_options``). Types are inferred
+    by Arrow; on a conversion error the file is read again as text so the exact row and value can
+    be named."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -123,6 +67,7 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
         raise DataError("MS030", f"data file `{origin}` does not exist")
     if path.stat().st_size == 0:
         raise DataError("MS034", f"data file `{origin}` is empty")
+    parse = _parse_options(path)
     read_opts = pacsv.ReadOptions(block_size=BATCH_BYTES)
     # Text columns arrive dictionary-encoded (see Labels): long files repeat their series names.
     convert = pacsv.ConvertOptions(strings_can_be_null=True, auto_dict_encode=True,
@@ -130,7 +75,8 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
     segment = request.distinct or (request.where.column if request.where is not None else None)
     if request.columns or segment:
         try:
-            header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
+            header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16),
+                                    parse_options=parse).schema.names
         except UnicodeDecodeError:
             _raise_not_utf8(path, origin)
             raise
@@ -146,13 +92,32 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
             name = find_column(header, segment)
             if name is not None:
                 convert.column_types = {name: pa.string()}
-    line = 2
+    line, done, schema = 2, 0, None
     try:
-        # NOTE: memory-mapped: given a path or an OSFile, Arrow reads ahead and holds the whole
-        # file in its pool; mapped, it holds a block or two and the pages stay the OS's cache.
-        with pa.memory_map(str(path)) as source:
-            reader = pacsv.open_csv(source, read_options=read_opts, convert_options=convert)
-            for batch in reader:
+        try:
+            for batch in _csv_batches(path, read_opts, parse, convert):
+                schema = schema or batch.schema
+                table = _arrow_batch_to_table(batch, origin, line)
+                line += batch.num_rows
+                done += batch.num_rows
+                yield table
+        except pa.ArrowInvalid as exc:
+            # NOTE: Arrow infers types from the first block; a later block holding what that type
+            # cannot (`1,001` or `71.5%` after plain numbers) stops the stream after batches were
+            # handed out. The rest is read again with the columns Arrow typed as text, for
+            # metricsense.data.numbers to read or refuse (naming the row) like any other text;
+            # rows are skipped by count, the same count both reads make.
+            if not done or schema is None or "conversion error" not in str(exc):
+                raise
+            texts = {f.name: pa.string() for f in schema
+                     if not (pa.types.is_string(f.type) or pa.types.is_dictionary(f.type))}
+            convert.column_types = {**texts, **dict(convert.column_types)}
+            skip = done
+            for batch in _csv_batches(path, read_opts, parse, convert):
+                if skip >= batch.num_rows:
+                    skip -= batch.num_rows
+                    continue
+                batch, skip = batch.slice(skip), 0
                 table = _arrow_batch_to_table(batch, origin, line)
                 line += batch.num_rows
                 yield table
@@ -167,7 +132,7 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
         # NOTE: Arrow infers types from the first block; a later bad value lands here, after
         # earlier batches were handed out. Read the file again as text, find the first value
         # that is not a number in a column Arrow took as numeric, and report it.
-        _raise_first_bad_value(path, origin, exc)
+        _raise_first_bad_value(path, origin, exc, parse)
     except OSError as exc:
         raise DataError("MS030", f"cannot read data file `{origin}`: {exc}") from None
 
@@ -177,7 +142,7 @@ def _raise_not_utf8(path: Path, origin: str) -> None:
     import csv
 
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
-        reader = csv.reader(f)
+        reader = csv.reader(f, delimiter=_parse_options(path).delimiter)
         header: list[str] = []
         for fields in reader:
             if not header:
@@ -198,33 +163,35 @@ def _raise_not_utf8(path: Path, origin: str) -> None:
     raise DataError("MS032", f"`{origin}` is not UTF-8 text (save the file as UTF-8)")
 
 
-def _raise_first_bad_value(path: Path, origin: str, exc: Exception) -> None:
+def _raise_first_bad_value(path: Path, origin: str, exc: Exception, parse) -> None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from metricsense.data.table import to_numeric
+    from metricsense.data.numbers import to_numeric
 
     try:
-        schema = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema
+        schema = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16),
+                                parse_options=parse).schema
     except pa.ArrowInvalid:
         schema = pa.schema([])
     numeric = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
-    for table in _read_csv_as_text(path, origin, exc):
+    for table in _read_csv_as_text(path, origin, exc, parse):
         for name in numeric:
             to_numeric(table.columns[name], table, name)  # raises MS032 naming the row
     message = re.sub(r"\s+", " ", str(exc)).strip()
     raise DataError("MS032", f"`{origin}` could not be read as a table: {message}")
 
 
-def _read_csv_as_text(path: Path, origin: str, exc: Exception) -> Iterator[Table]:
+def _read_csv_as_text(path: Path, origin: str, exc: Exception, parse) -> Iterator[Table]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     try:
-        header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
+        header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16),
+                                parse_options=parse).schema.names
         types = {name: pa.string() for name in header}
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types,
-                                                                          strings_can_be_null=True))
+        table = pacsv.read_csv(path, parse_options=parse,
+                               convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
     except (pa.ArrowInvalid, OSError):
         message = re.sub(r"\s+", " ", str(exc)).strip()
         raise DataError("MS032", f"`{origin}` is not a well-formed CSV file: {message}") from None
@@ -375,6 +342,21 @@ def _segment_query(request: ReadRequest, placeholder: str) -> tuple[str, list | 
     return None
 
 
+def _lacks_segment_column(request: ReadRequest, columns) -> bool:
+    """True when the query's result has no column for the segment asked about (``columns``: its
+    names, from running it with LIMIT 0). Such a source is shared by every segment; wrapped, SQLite
+    would read the unknown quoted name as a string literal and every segment would come back empty."""
+    from metricsense.data.table import find_column
+
+    segment = request.distinct or (request.where.column if request.where is not None else None)
+    return segment is not None and find_column(list(columns), segment) is None
+
+
+def _probe_query(request: ReadRequest) -> str:
+    query = (request.source.query or "").strip().rstrip(";").rstrip()
+    return f"SELECT * FROM (\n{query}\n) AS msense_rows LIMIT 0"
+
+
 def _rows_to_table(names: list[str], rows: list[tuple], origin: str) -> Table:
     # NOTE: zip(*rows) turns rows into columns in C; a list per column built in Python cost
     # most of the time of reading a segment's rows.
@@ -505,6 +487,15 @@ def read_sqlite(request: ReadRequest) -> Iterator[Table]:
         conn.set_progress_handler(stop, 10_000)
         cur = None
         wrapped = _segment_query(request, "?")
+        if wrapped is not None:
+            try:
+                probe = [d[0] for d in conn.execute(_probe_query(request)).description or ()]
+            except sqlite3.Error:
+                probe = None  # run as written below, which names the error
+            if probe is not None and _lacks_segment_column(request, probe):
+                wrapped = None
+                if request.distinct:  # no segments here: the source is shared by them all
+                    return (yield _rows_to_table(probe, [], shown))
         if wrapped is not None:
             try:  # NOTE: a query that cannot be wrapped is run as written, filtered after reading
                 cur = conn.execute(wrapped[0], wrapped[1] or ())

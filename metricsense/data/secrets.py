@@ -37,7 +37,12 @@ def display(url: str) -> str:
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
     query = re.sub(r"(?i)((?:^|(?<=&))[\w.-]*(?:password|passwd|pwd|secret|token)=)[^&]*", r"\1***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing to hide
+    shown = urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if not netloc and url.startswith(f"{parts.scheme}://"):  # NOTE: urlunsplit writes sqlite:///k.db as sqlite:/k.db
+        shown = f"{parts.scheme}://{shown[len(parts.scheme) + 1:]}"
+    return shown
 
 
 def secrets_of(template: str) -> list[str]:

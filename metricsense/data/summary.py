@@ -17,6 +17,7 @@ class SeriesSummary:
     first: str | None = None         # the first and last period with a value (None: no value)
     last: str | None = None
     segments: int | None = None      # segments of a long series, None when not segmented
+    unit: str | None = None          # `%` or a currency symbol the values were written with
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"source": self.source, "observed": self.observed, "missing": self.missing}
@@ -24,6 +25,8 @@ class SeriesSummary:
             out.update(first=self.first, last=self.last)
         if self.segments is not None:
             out["segments"] = self.segments
+        if self.unit is not None:
+            out["unit"] = self.unit
         return out
 
 

@@ -89,15 +89,23 @@ class Table:
     first_line: int | None = None
     #: Each row's line in its file when the rows are not contiguous (a segment's rows).
     lines: np.ndarray | None = None
+    #: A spreadsheet's rows are not lines of a text file: ``sheet`` names the sheet, ``first_line``
+    #: and ``lines`` are then its row numbers and ``letters`` each column's letter, so messages
+    #: name the cell (`sheet KPIs cell C7`) and no diagnostic quotes a "line" of a binary file.
+    sheet: str | None = None
+    letters: dict[str, str] | None = None
 
     @property
     def rows(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
-    def line_of(self, row_index: int) -> int | None:
+    def _number(self, row_index: int) -> int | None:
         if self.lines is not None:
             return int(self.lines[row_index])
         return None if self.first_line is None else self.first_line + row_index
+
+    def line_of(self, row_index: int) -> int | None:
+        return None if self.sheet is not None else self._number(row_index)
 
     def take(self, mask: np.ndarray) -> Table:
         """The rows where ``mask`` is true, each keeping its line in the file (``lines``)."""
@@ -108,11 +116,16 @@ class Table:
             lines = self.lines[idx]
         else:
             lines = None if self.first_line is None else idx + self.first_line
-        return Table(cols, self.origin, None, lines)
+        return Table(cols, self.origin, None, lines, self.sheet, self.letters)
 
-    def where(self, row_index: int) -> str:
-        line = self.line_of(row_index)
-        return f"{self.origin} line {line}" if line is not None else f"{self.origin} row {row_index + 1}"
+    def where(self, row_index: int, column: str | None = None) -> str:
+        """The row as people find it: `file line 7`, `file row 7` or `book.xlsx sheet KPIs cell C7`."""
+        number = self._number(row_index)
+        if self.sheet is not None:
+            letter = (self.letters or {}).get(column) if column is not None else None
+            place = f"cell {letter}{number}" if letter and number is not None else f"row {number}"
+            return f"{self.origin} sheet `{self.sheet}` {place}"
+        return f"{self.origin} line {number}" if number is not None else f"{self.origin} row {row_index + 1}"
 
 
 def refuse_repeated_names(names, origin: str, first_line: int | None) -> None:
@@ -293,75 +306,6 @@ def to_periods(values: np.ndarray, table: Table, column: str) -> np.ndarray:
 
 
 _WHOLE = re.compile(r"-?[0-9]+")
-
-#: Text read as a missing value in a numeric column.
-MISSING_TEXT = frozenset(("", "na", "n/a", "nan", "null", "none", "-"))
-
-#: A number as written in a data file: ASCII digits, an optional sign, point and exponent. Python's
-#: float() also takes `4_2` (as 42) and digits of other scripts (`４`, `٤`); neither is accepted here.
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-
-
-def _parse_number(raw) -> float | None:
-    """The float a cell holds, NaN for a missing value, None when it is not a number."""
-    if raw is None:
-        return np.nan
-    if isinstance(raw, (float, np.floating)):
-        return float(raw) if np.isfinite(raw) or raw != raw else None
-    if isinstance(raw, (int, np.integer)) and not isinstance(raw, (bool, np.bool_)):
-        return float(raw)
-    text = str(raw).strip()
-    if text.lower() in MISSING_TEXT:
-        return np.nan
-    if not _NUMBER.fullmatch(text):
-        return None
-    value = float(text)
-    return value if np.isfinite(value) else None
-
-
-def _not_a_number(raw, table: Table, column: str, i: int) -> DataError:
-    text = str(raw).strip()
-    shown = text if len(text) <= 40 else text[:37] + "..."
-    why = ""
-    if "_" in text:
-        why = " (no `_` between digits)"
-    elif "\\x" in text:
-        why = " (bytes that are not UTF-8 text)"
-    elif any(c.isdigit() and not c.isascii() for c in text):
-        why = " (digits are 0-9; other scripts' digits are refused, not guessed)"
-    return DataError("MS032", f"{table.where(i)}: column `{column}` holds {shown!r}, not a number{why}",
-                     row=i + 1, line=table.line_of(i), column=column)
-
-
-def to_numeric(values: np.ndarray, table: Table, column: str) -> np.ndarray:
-    """A float64 column; the first value that is not a number is a DataError naming its row.
-
-    Missing values (empty cells, NA, null, ...) are NaN; a number is ASCII digits with an optional
-    sign, point and exponent (see ``_NUMBER``); anything else is refused, never guessed.
-    """
-    if isinstance(values, Labels):  # each distinct label parsed once; code -1 is missing
-        parsed = np.array([_parse_number(v) for v in values.labels] + [np.nan], dtype=object)
-        codes = np.where(values.codes < 0, len(values.labels), values.codes)
-        bad_label = np.array([v is None for v in parsed], dtype=bool)
-        if bad_label.any():
-            i = int(np.argmax(bad_label[codes]))
-            raise _not_a_number(values.labels[codes[i]], table, column, i)
-        return parsed.astype(np.float64)[codes]
-    if values.dtype.kind in "fiub":
-        out = values.astype(np.float64, copy=False)
-        infinite = np.isinf(out)
-        if infinite.any():
-            bad = int(np.argmax(infinite))
-            raise DataError("MS032", f"{table.where(bad)}: column `{column}` holds {out[bad]}, not a finite number",
-                            row=bad + 1, line=table.line_of(bad), column=column)
-        return out
-    out = np.empty(len(values), dtype=np.float64)
-    for i, raw in enumerate(values):
-        value = _parse_number(raw)
-        if value is None:
-            raise _not_a_number(raw, table, column, i)
-        out[i] = value
-    return out
 
 
 def infer_frequency(periods: np.ndarray) -> str | None:

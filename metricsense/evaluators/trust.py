@@ -111,6 +111,15 @@ def period_key(label: str) -> tuple:
     return (1, value, 0, 0, label)  # the label last: "9" and "9.0" still sort one way
 
 
+def same_round(a: str, b: str) -> bool:
+    """Two round labels name the same round: the same period in time (`Q2 2025`, `2025-Q2`), or
+    the same text for labels that are not periods."""
+    ka, kb = period_key(a), period_key(b)
+    if ka[0] == 2 or kb[0] == 2:
+        return a.strip() == b.strip()
+    return ka[:-1] == kb[:-1]
+
+
 def _mean(values: np.ndarray) -> float | None:
     return float(values.mean()) if len(values) else None
 
@@ -179,30 +188,44 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
     fav = favourable_floor(lo, hi)
     column = getattr(survey, "period", None) or "period"  # the data clause's `period "..."`, or `period`
     rounds: list[tuple[str | None, np.ndarray]] = [(None, keep)]
-    still_open = None
+    still_open = signal.open_round.strip() if signal.open_round is not None else None
     if column in cols:
         labels = _text(cols[column])
         present = {p for p, k in zip(labels, keep) if k and p}
-        if signal.open_round is not None and signal.open_round.strip() in present:
+        if signal.open_round is not None:
             # NOTE: a round still collecting answers is never reported: two runs on it one late
             # respondent apart differ by that person's answers (a total, or a shown group's mean).
-            still_open = signal.open_round.strip()
-            present.discard(still_open)
-            keep = keep & (labels != still_open)
+            # It matches as a period (`Q2 2025` is `2025-Q2`), and it is echoed whether or not
+            # the survey holds it, so `open` is no test of which labels exist.
+            closed = {p for p in present if not same_round(p, still_open)}
+            keep = keep & np.array([p in closed for p in labels], dtype=bool)
+            present = closed
         if present:
             rounds = [(p, keep & (labels == p)) for p in sorted(present, key=period_key, reverse=True)]
     # The latest round by time in which some group reaches min_group. NOTE: a later round with
     # only small groups in it (one team's pulse) is not reported: reporting it would say which
     # round one small team answered in, and that it holds 1..min_group-1 answers (an attack
     # found it); it is counted in `unreported_rounds`, never named.
-    chosen = 0
+    # A round in which no group reaches min_group is never the reported one, even with no other:
+    # its label would say that a small team answered then (and `open` on the others could make
+    # it the last one left); then no round is reported and nothing is shown.
+    chosen = None
     for k, (_label, rows) in enumerate(rounds):
         if any(st["n"] >= min_group for st in _round_stats(role, group, manager, score, ids, rows, fav)):
             chosen = k
             break
-    period, rows = rounds[chosen]
-    unreported = chosen
-    stats = _round_stats(role, group, manager, score, ids, rows, fav)
+    if chosen is None and rounds[0][0] is None:
+        chosen = 0  # no round column: the one round, every group hidden (and counted)
+    if chosen is None:
+        period, stats = None, []
+        unreported = len(rounds)
+    else:
+        period, rows = rounds[chosen]
+        unreported = chosen
+        stats = _round_stats(role, group, manager, score, ids, rows, fav)
+    # NOTE: a group whose team gave no answer has nothing to compare and is not counted: "1 group
+    # not shown" beside a published total said that its team had not answered.
+    stats = [st for st in stats if st["n"] > 0]
     # NOTE: a group below min_group is not shown, and nothing else is suppressed: no secondary
     # suppression. The one table per survey has no total beside a hidden group (see below), so no
     # equation holds a hidden group and a secondary suppression would protect nobody, while its

@@ -71,6 +71,7 @@ def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], ba
     # Segments are of the series' data: a survey is never split (its one table is the spec's),
     # so its columns make no segments (`--by group` would list every group, hidden ones too).
     series = {source_key(n.source) for n in b.needs()[0]}
+    found.problems.extend(b.survey_refusals())  # a series on survey answers is read nowhere (MS037)
     for src in (s for k, s in b.sources().items() if k in series):
         try:
             missing, origin, seen = 0, "?", False

@@ -249,6 +249,11 @@ class ModelBuilder:
             segment=opts.get("segment"),
             frequency=opts.get("frequency"),
             span=self._span(meta),
+            decimal=opts.get("decimal"),
+            currency=opts.get("currency"),
+            sheet=opts.get("sheet"),
+            cells=opts.get("cells"),
+            table=opts.get("table"),
         )
 
     def data_file(self, meta, children):
@@ -271,6 +276,21 @@ class ModelBuilder:
 
     def frequency(self, meta, children):
         return ("frequency", _unit(children[0]))
+
+    def decimal(self, meta, children):
+        return ("decimal", unquote(children[0]))
+
+    def currency(self, meta, children):
+        return ("currency", unquote(children[0]))
+
+    def sheet(self, meta, children):
+        return ("sheet", unquote(children[0]))
+
+    def cells(self, meta, children):
+        return ("cells", unquote(children[0]))
+
+    def excel_table(self, meta, children):
+        return ("table", unquote(children[0]))
 
     # ---- triggers -----------------------------------------------------------------------------
     def trigger(self, meta, children):

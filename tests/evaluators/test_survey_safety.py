@@ -45,7 +45,8 @@ def test_a_survey_of_several_questions_none_the_signals_is_refused(tmp_path):
     rows = [HEADER] + [r for q in ("Q one", "Q two", "Q three") for r in _team("pair", 2, q)]
     report, info = _check(tmp_path, rows)
     (d,) = [d for d in report.diagnostics if d.code == "MS037"]
-    assert "`Q one`" in d.message and "none is trust signal `vq`" in d.message
+    assert "asks 3 questions; none is trust signal `vq`" in d.message
+    assert "Q one" not in d.message  # counted, never quoted: a query can put anything there
     assert info is None and report.exit_code == 2
 
 
@@ -76,9 +77,11 @@ def test_rounds_in_an_undeclared_column_are_refused_not_pooled(tmp_path, column)
     report, info = _check(tmp_path, rows)
     (d,) = [d for d in report.diagnostics if d.code == "MS037"]
     assert f"`{column}`" in d.message and f'period "{column}"' in d.message and info is None
-    # declared, the rounds are read one at a time: the pair is 2 people, hidden
+    # declared, the rounds are read one at a time: the pair is 2 people in each, so no round is
+    # reported at all (a round with no group shown would say when a small team answered)
     report, info = _check(tmp_path, rows, option=f' period "{column}"')
-    assert "MS037" not in _codes(report) and info.groups == () and info.suppressed == 1
+    assert "MS037" not in _codes(report) and info.groups == () and info.period is None
+    assert info.unreported_rounds == 3
 
 
 def test_a_column_of_one_value_is_not_rounds(tmp_path):
@@ -173,11 +176,125 @@ def test_a_score_off_the_scale_is_refused_without_quoting_it(tmp_path, score):
     rows = [HEADER] + _team("a", 6) + [f"a,m-a,team,How much value did you get?,{score}"]
     report, info = _check(tmp_path, rows)
     (d,) = [d for d in report.diagnostics if d.code == "MS037"]
-    assert "outside the scale 1..5" in d.message and "line 8" in d.message and score not in d.message
+    assert "outside the scale 1..5" in d.message and score not in d.message
     assert info is None
 
 
+# Attack regression (F1): the count and lines of off-scale scores, over several spec scales, were
+# every answer's histogram, hidden groups' included.
+def test_off_scale_findings_say_neither_how_many_nor_where(tmp_path):
+    messages = []
+    for extra in (1, 4):
+        rows = [HEADER] + _team("a", 6) + _team("tiny", extra, score=lambda i: 5)
+        report, _ = _check(tmp_path, [r.replace("scale 1..5", "") for r in rows])
+        (tmp_path / "s.msense").write_text((tmp_path / "s.msense").read_text().replace("scale 1..5", "scale 1..4"))
+        report = metricsense.check(tmp_path / "s.msense", config={})
+        (d,) = [d for d in report.diagnostics if d.code == "MS037"]
+        messages.append((d.message, d.related))
+    assert messages[0] == messages[1] and "line" not in messages[0][0]
+
+
+def test_a_score_off_the_default_scale_is_refused(tmp_path):
+    rows = [HEADER] + _team("a", 6) + ["a,m-a,team,How much value did you get?,99"]
+    (tmp_path / "survey.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    (tmp_path / "s.msense").write_text('mission "M"\ntrust vq {\n  data "survey.csv"\n}\n', "utf-8")
+    report = metricsense.check(tmp_path / "s.msense", config={})
+    assert [d for d in report.diagnostics if d.code == "MS037" and "1..5" in d.message]
+
+
 # ---- A12 and A10: which round is reported -----------------------------------------------------
+
+# ---- the second attack (F2-F12) ---------------------------------------------------------------
+
+def test_a_kpi_reading_a_survey_file_is_refused_without_its_trust_signal(tmp_path):
+    rows = ["period," + HEADER] + _team("big", 6, period="2025-01-01") + _team("tiny", 2, period="2025-01-01")
+    (tmp_path / "survey.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    (tmp_path / "kpi.msense").write_text('mission "M"\nkpi mood "Mood" { data "survey.csv" column "score" '
+                                         'segment "group" layout long }\n', "utf-8")
+    for by in (None, "group"):
+        report = metricsense.check(tmp_path / "kpi.msense", config={}, by=by)
+        assert [d for d in report.diagnostics if d.code == "MS037" and "survey answers" in d.message]
+        assert "tiny" not in report.to_json() and "2.375" not in report.to_json()
+
+
+def test_a_hard_link_or_another_key_for_the_same_table_is_the_same_survey(tmp_path):
+    import os
+
+    rows = ["period," + HEADER] + _team("big", 6, period="2025-01-01")
+    (tmp_path / "survey.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    os.link(tmp_path / "survey.csv", tmp_path / "copy.csv")
+    more = 'kpi mood "Mood" { data "copy.csv" column "score" }\n'
+    report, _ = _check(tmp_path, rows, more=more)
+    assert [d for d in report.diagnostics if d.code == "MS037" and "`mood`" in d.message]
+
+
+@pytest.mark.parametrize("column", ["role", "question", "manager_id", "group", "respondent"])
+def test_a_survey_column_cannot_be_the_round_column(tmp_path, column):
+    rows = ["wave,respondent," + HEADER] + [f"{w},p{i},{r}" for w in (1, 2, 3) for i, r in enumerate(_team("pair", 2))]
+    report, info = _check(tmp_path, rows, option=f' period "{column}"')
+    assert [d for d in report.diagnostics if d.code == "MS037" and f"`{column}` cannot be the round" in d.message]
+    assert info is None
+
+
+def test_one_signal_matching_several_questions_is_refused(tmp_path):
+    rows = [HEADER] + [r for q in ("q1", "q2", "q3") for r in _team("pair", 2, q)]
+    (tmp_path / "survey.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    (tmp_path / "s.msense").write_text('mission "M"\ntrust q1 {\n  managers "q2"\n  team "q3"\n  scale 1..5\n'
+                                       '  data "survey.csv"\n  min_group 3\n}\n', "utf-8")
+    report = metricsense.check(tmp_path / "s.msense", config={})
+    assert [d for d in report.diagnostics if d.code == "MS037" and "more than one question" in d.message]
+    assert TrustAnalysis.of(next(iter(report.analysis.values()))) is None
+
+
+@pytest.mark.parametrize("column,values", [("Timestamp", ("2025-01-03 10:00", "2025-04-02 09:00")),
+                                           ("RecordedDate", ("1/3/2025", "4/2/2025")),
+                                           ("fielded_in", ("2025-Q1", "2025-Q2")),
+                                           ("x", ("Nov 2024", "Feb 2025"))])
+def test_answer_dates_pool_rounds_whatever_the_columns_name(tmp_path, column, values):
+    rows = [f"{column},{HEADER}"] + [f"{v},{r}" for v in values for r in _team("pair", 3)]
+    report, info = _check(tmp_path, rows)
+    assert [d for d in report.diagnostics if d.code == "MS037" and f"`{column}`" in d.message] and info is None
+
+
+def test_columns_that_are_not_rounds_are_left_alone(tmp_path):
+    rows = ["site,store," + HEADER] + [f"s{i % 2},{1000 + i},{r}" for i, r in enumerate(_team("a", 6))]
+    report, info = _check(tmp_path, rows)
+    assert "MS037" not in _codes(report) and [g.n for g in info.groups] == [6]
+
+
+def test_open_matches_the_round_as_a_period_and_no_round_of_small_groups_is_reported(tmp_path):
+    rows = ["period," + HEADER] + _team("a", 6, period="2025-Q1") + _team("a", 6, period="2025-Q2")
+    _, info = _check(tmp_path, rows, extra='  open "Q2 2025"\n')
+    assert info.period == "2025-Q1" and info.open_round == "Q2 2025"
+    # echoed whether or not the survey has such a round: no test of which labels exist
+    _, other = _check(tmp_path, rows, extra='  open "Q4 2031"\n')
+    assert other.open_round == "Q4 2031" and other.period == "2025-Q2"
+    # only a small team's round left: no round is reported, and none named
+    rows = ["period," + HEADER] + _team("a", 6, period="2025-Q1") + _team("tiny", 2, period="2025-Q2")
+    report, info = _check(tmp_path, rows, extra='  open "2025-Q1"\n')
+    assert info.period is None and info.groups == () and info.suppressed == 0
+    assert "2025-Q2" not in report.to_json()
+
+
+def test_a_group_whose_team_did_not_answer_is_not_counted(tmp_path):
+    rows = [HEADER, "solo,m-solo,manager,How much value do you bring?,5"] + _team("a", 6)
+    report, info = _check(tmp_path, rows)
+    assert info.suppressed == 0 and info.total is not None and info.total.n == 6
+
+
+def test_a_person_answering_as_manager_and_as_team_member_is_not_answering_twice(tmp_path):
+    rows = [HEADER + ",respondent", "a,m-a,manager,q,4,boss"] + [f"{r},p{i}" for i, r in enumerate(_team("a", 5, "q"))]
+    rows += ["b,m-b,team,q,3,boss"] + [f"{r},b{i}" for i, r in enumerate(_team("b", 5, "q"))]
+    report, info = _check(tmp_path, rows)
+    assert "MS037" not in _codes(report)
+    assert sorted((g.group, g.n) for g in info.groups) == [("a", 5), ("b", 6)]
+
+
+def test_a_numeric_group_is_named_as_written(tmp_path):
+    rows = [HEADER] + [r.replace("seven,", "7,", 1) for r in _team("seven", 6)]
+    _, info = _check(tmp_path, rows)
+    assert [g.group for g in info.groups] == ["7"]
+
 
 def test_a_later_round_with_only_a_small_groups_pulse_is_not_the_reported_round(tmp_path):
     rows = ["period," + HEADER] + _team("a", 6, period="2025-Q1") + _team("b", 7, period="2025-Q1")

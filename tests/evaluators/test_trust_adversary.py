@@ -195,9 +195,10 @@ def test_a_group_nobody_answered_protects_no_other(tmp_path):
     info = TrustAnalysis.of(next(iter(metricsense.check(tmp_path / "s.msense", config={}).analysis.values())))
     signal = info.signals["vq"]
     # before: quiet (n=0) pulled mid in as its secondary, and the total gave mid away
-    # (23 - 9 - 8 = 6, and its mean). An empty group hides no answer: mid is simply shown.
+    # (23 - 9 - 8 = 6, and its mean). An empty group hides no answer: mid is simply shown, and
+    # quiet is not counted ("1 group not shown" beside a total said its team had not answered).
     assert sorted(g.group for g in signal.groups) == ["big-1", "big-2", "mid"]
-    assert (signal.suppressed, signal.secondary) == (1, 0)
+    assert (signal.suppressed, signal.secondary) == (0, 0)
     assert signal.total.n == sum(g.n for g in signal.groups) == 23
 
 

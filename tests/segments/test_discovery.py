@@ -166,3 +166,27 @@ def test_csv_segment_ids_keep_their_text(tmp_path):
     report = metricsense.check(spec, by="team", config={})
     assert [r.segment for r in report.segment_results] == ["01", "02", "03", "04", "05"]
     assert not [d for d in report.diagnostics if d.code in ("MS031", "MS034")]
+
+
+def test_a_sqlite_source_without_the_segment_column_is_shared_by_every_segment(tmp_path):
+    # SQLite reads an unknown quoted name as a string literal: wrapped, every segment came back
+    # empty (MS034 once per segment, exit 2) and the message showed the URL as `sqlite:/macro.db`.
+    with sqlite3.connect(tmp_path / "macro.db") as conn:
+        conn.execute("CREATE TABLE m (period TEXT, rate REAL)")
+        conn.executemany("INSERT INTO m VALUES (?, ?)", [(f"2026-0{i}-01", i * 0.5) for i in range(1, 7)])
+    (tmp_path / "stores.csv").write_text("period,store,sales\n" + "".join(
+        f"2026-0{i}-01,{s},{i * 10 + j}\n" for i in range(1, 7) for j, s in enumerate(("north", "south"))))
+    (tmp_path / "k.msense").write_text(
+        'mission "M"\nlever rate "R" { data sql "SELECT period, rate FROM m" from "sqlite:///macro.db" }\n'
+        'data "stores.csv" layout long column "sales" segment "store"\nkpi sales "S" { responds rate +1 }\n')
+    report = json.loads(metricsense.check(tmp_path / "k.msense", by="store", config={}).to_json())
+    assert [r["segment"] for r in report["segments"]["results"]] == ["north", "south"]
+    assert not [d for d in report["diagnostics"] if d["code"].startswith("MS03")], report["diagnostics"]
+    src = DataSource("sql", None, "SELECT period, rate FROM m", "sqlite:///macro.db", None, None, None, None, None,
+                     Span.point("x.msense"))
+    url = "sqlite:///macro.db"
+    tables = list(read_sqlite(_request(src, tmp_path, url=url, display_url=url, where=RowFilter("store", ("north",)))))
+    assert sum(t.rows for t in tables) == 6  # the whole source, for every segment
+    from metricsense.data.secrets import display
+
+    assert display(url) == url and display("sqlite:///a.db?password=x") == "sqlite:///a.db?password=***"

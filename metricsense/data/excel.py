@@ -1,0 +1,217 @@
+"""Excel workbooks (`.xlsx`, `.xlsm`): a sheet, a range of it, or a named table, read with openpyxl.
+
+`data "kpis.xlsx"` reads the first sheet; `sheet "KPIs"` another; `range "B3:F40"` a block of it
+and `table "Sales"` an Excel table (both: header in their first row). Without a range the header
+is the sheet's first row that holds anything. Cells are read as Excel computed them (the values
+saved in the file): numbers, dates, text. A cell formatted as a percentage (0.715 shown as 71.5%)
+is read as the number shown, 71.5, with the unit `%`, as a CSV's `71.5%` is. An error cell
+(`#DIV/0!`) is refused naming the cell; `#N/A` is a missing value; a formula saved without its
+value (by a program that does not calculate) is refused, never read as empty. Rows with no value
+at all are skipped; columns without a header are not read (no series can name them).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+import zipfile
+from collections.abc import Iterator
+from decimal import Decimal
+
+import numpy as np
+
+from metricsense.data.readers import _column_from_python, _is_file
+from metricsense.data.table import DataError, ReadRequest, Table, refuse_repeated_names
+
+SUFFIXES = (".xlsx", ".xlsm")
+
+
+def read_excel(request: ReadRequest) -> Iterator[Table]:
+    try:
+        import openpyxl
+        from openpyxl.utils.cell import get_column_letter, range_boundaries
+    except ImportError:
+        raise DataError("MS030", "Excel workbooks need openpyxl: pip install 'metricsense[excel]'") from None
+    path, origin, src = request.path, request.origin, request.source
+    assert path is not None
+    if not _is_file(path, f"workbook `{origin}`"):
+        raise DataError("MS030", f"workbook `{origin}` does not exist")
+    if src.table and src.cells:
+        raise DataError("MS030", f"`{origin}`: name a `table` or a `range`, not both")
+    deadline = time.monotonic() + request.timeout
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except Exception as exc:  # noqa: BLE001 - a zip, XML or format error from a file people hand in
+        raise DataError("MS030", f"`{origin}` is not a readable Excel workbook ({type(exc).__name__}: "
+                                 f"{str(exc)[:120]})") from None
+    try:
+        sheet, bounds = _where(book, path, origin, src, range_boundaries)
+        worksheet = book[sheet]
+        if bounds is None:
+            worksheet.reset_dimensions()  # NOTE: a writer's stale <dimension> would cut the sheet short
+        rows = _rows(worksheet, bounds, request, origin, sheet, deadline)
+        header_row, header = next(rows, (None, None))
+        if header is None:
+            raise DataError("MS034", f"`{origin}` sheet `{sheet}` has no rows")
+        first_col = bounds[0] if bounds else 1
+        named = [(i, _name(cell.value)) for i, cell in enumerate(header) if _name(cell.value)]
+        refuse_repeated_names([n for _, n in named], f"{origin} sheet `{sheet}`", None)
+        letters = {name: get_column_letter(first_col + i) for i, name in named}
+        columns: dict[str, list] = {name: [] for _, name in named}
+        numbers: list[int] = []
+        empty: list[tuple[int, int]] = []  # (row, column index) of cells without a value
+        for row_number, cells in rows:
+            values = [_value(cells[i]) if i < len(cells) else None for i, _ in named]
+            if all(v is None for v in values):
+                continue
+            numbers.append(row_number)
+            for (i, name), value in zip(named, values):
+                columns[name].append(value)
+                if value is None:
+                    empty.append((row_number, i))
+    finally:
+        book.close()
+    if empty:
+        _refuse_formulas_without_values(path, sheet, bounds, empty, named, letters, origin)
+    if not numbers:
+        shown = ", ".join(f"`{n}`" for _, n in named[:6])
+        raise DataError("MS034", f"`{origin}` sheet `{sheet}`: row {header_row} ({shown}) is read as the header and "
+                                 "no row below it has a value under a header; name the block with `range \"B3:F40\"`")
+    table = Table({name: _column_from_python(values) for name, values in columns.items()}, origin, None,
+                  np.asarray(numbers, dtype=np.int64), sheet, letters)
+    yield table
+
+
+def _where(book, path, origin: str, src, range_boundaries) -> tuple[str, tuple[int, int, int, int] | None]:
+    """The sheet to read and the (min col, min row, max col, max row) of the block, None for all."""
+    if src.table:
+        sheet, ref = _find_table(book, path, src.table, origin)
+        return sheet, range_boundaries(ref)
+    sheet = src.sheet or book.sheetnames[0]
+    if sheet not in book.sheetnames:
+        raise DataError("MS031", f"`{origin}` has no sheet `{sheet}` (its sheets: "
+                                 f"{', '.join(f'`{s}`' for s in book.sheetnames[:12])})")
+    if not src.cells:
+        return sheet, None
+    try:
+        bounds = range_boundaries(src.cells.replace("$", ""))
+    except (ValueError, TypeError):
+        bounds = (None,)
+    if None in bounds:
+        raise DataError("MS030", f"`range {src.cells!r}` is not a block of cells such as \"B3:F40\"")
+    return sheet, bounds
+
+
+def _find_table(book, path, name: str, origin: str) -> tuple[str, str]:
+    """(sheet, ref) of the Excel table called ``name`` (its name or display name, any case).
+
+    NOTE: openpyxl reads tables only when it loads every cell of the workbook; in read-only mode
+    they are found here, from the package: each sheet's relationships name its table parts.
+    """
+    import xml.etree.ElementTree as ET
+
+    rel = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+    found: list[str] = []
+    with zipfile.ZipFile(path) as archive:
+        present = set(archive.namelist())
+        for ws in book.worksheets:
+            part = ws._worksheet_path.lstrip("/")
+            rels = posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
+            if rels not in present:
+                continue
+            for r in ET.fromstring(archive.read(rels)).iter(rel):
+                if not r.get("Type", "").endswith("/table"):
+                    continue
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(part), r.get("Target", "")))
+                if r.get("Target", "").startswith("/"):
+                    target = r.get("Target", "").lstrip("/")
+                if target not in present:
+                    continue
+                table = ET.fromstring(archive.read(target))
+                names = {table.get("name", ""), table.get("displayName", "")}
+                found.extend(n for n in names if n)
+                if name.casefold() in {n.casefold() for n in names} and table.get("ref"):
+                    return ws.title, table.get("ref")
+    have = ", ".join(f"`{n}`" for n in sorted(set(found))[:12]) or "none"
+    raise DataError("MS031", f"`{origin}` has no table `{name}` (its tables: {have})")
+
+
+def _rows(worksheet, bounds, request: ReadRequest, origin: str, sheet: str, deadline: float):
+    """(row number, cells) of the block, from its first row that holds anything; bounded."""
+    if bounds is None:
+        it = worksheet.iter_rows()
+    else:
+        min_col, min_row, max_col, max_row = bounds
+        it = worksheet.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col)
+    started, count, first = False, 0, bounds[1] if bounds else 1
+    for index, cells in enumerate(it):
+        cells = tuple(cells)
+        if not started:
+            if bounds is None and all(c.value is None for c in cells):
+                continue
+            started = True
+        row = next((c.row for c in cells if getattr(c, "row", None)), first + index)
+        count += 1
+        if count > request.max_rows + 1:
+            raise DataError("MS030", f"`{origin}` sheet `{sheet}` has more than {request.max_rows:,} rows; it was "
+                                     "not read (`max-rows` in the configuration's [data] table raises the limit)")
+        if count % 1000 == 0 and time.monotonic() > deadline:
+            raise DataError("MS030", f"reading `{origin}` was stopped after {request.timeout:g} s "
+                                     "(`query-timeout` in the configuration's [data] table raises the limit)")
+        yield row, cells
+
+
+def _name(value) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10] if not hasattr(value, "hour") or not value.hour else value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _value(cell):
+    """A cell as the data layer reads it: a percentage as the text shown (`71.5%`)."""
+    value = cell.value
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and "%" in (cell.number_format or ""):
+        # NOTE: the decimal shift of the value as Python writes it (0.715 -> 71.5), not 0.715 * 100
+        # (71.49999999999999).
+        shifted = Decimal(repr(float(value))).scaleb(2)
+        return f"{shifted:f}%"
+    return value
+
+
+def _refuse_formulas_without_values(path, sheet, bounds, empty, named, letters, origin) -> None:
+    """MS032 for the first empty cell that holds a formula: it was saved without its value."""
+    import openpyxl
+
+    wanted = set(empty)
+    book = openpyxl.load_workbook(path, read_only=True, data_only=False, keep_links=False)
+    try:
+        worksheet = book[sheet]
+        if bounds is None:
+            worksheet.reset_dimensions()
+            it = worksheet.iter_rows()
+        else:
+            min_col, min_row, max_col, max_row = bounds
+            it = worksheet.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col)
+        last = max(r for r, _ in empty)
+        for index, cells in enumerate(it):
+            cells = tuple(cells)
+            row = next((c.row for c in cells if getattr(c, "row", None)), (bounds[1] if bounds else 1) + index)
+            if row > last:
+                break
+            for i, name in named:
+                if (row, i) in wanted and i < len(cells) and isinstance(cells[i].value, str) \
+                        and cells[i].value.startswith("="):
+                    formula = cells[i].value if len(cells[i].value) <= 40 else cells[i].value[:37] + "..."
+                    raise DataError(
+                        "MS032", f"{origin} sheet `{sheet}` cell {letters[name]}{row}: column `{name}` holds the "
+                                 f"formula {formula!r} with no value saved (the file was written by a program that "
+                                 "does not calculate: open and save it in Excel or LibreOffice)",
+                        row=None, column=name)
+    finally:
+        book.close()

@@ -1,0 +1,133 @@
+"""Excel workbooks through the data-source hook, against pandas reading the same file."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from support import require, run_msense
+from test_numbers import problems
+from test_sources import SPEC, dataset_of, series
+
+
+@pytest.fixture
+def book(tmp_path):
+    """kpis.xlsx: a title row, a blank row, then a table at B3 (periods, csat, share as percent
+    cells), a blank row inside it, and a second sheet with a named Excel table."""
+    openpyxl = require("openpyxl")
+    from openpyxl.worksheet.table import Table
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "KPIs"
+    ws["A1"] = "Exported 2026-02-01"
+    ws.append([])
+    for col, name in zip("BCD", ("period", "csat", "share")):
+        ws[f"{col}3"] = name
+    rows = [(dt.date(2026, 1, 5), 4.1, 0.715), (dt.date(2026, 1, 12), None, 0.7),
+            None, (dt.date(2026, 1, 19), 4.3, 0.0), (dt.date(2026, 1, 26), 4.25, 0.123)]
+    r = 4
+    for row in rows:
+        if row is not None:
+            ws[f"B{r}"], ws[f"C{r}"], ws[f"D{r}"] = row
+            ws[f"D{r}"].number_format = "0.0%"
+        r += 1
+    other = wb.create_sheet("Sales")
+    other.append(["period", "revenue", "store"])
+    for i in range(1, 6):
+        other.append([2020 + i, 1000.5 * i, "north"])
+    other.add_table(Table(displayName="Revenue", ref="A1:C6"))
+    wb.save(tmp_path / "kpis.xlsx")
+    return tmp_path / "kpis.xlsx"
+
+
+def test_a_sheet_matches_pandas_and_percent_cells_are_the_number_shown(tmp_path, book):
+    pd = require("pandas")
+    data, report = dataset_of(tmp_path, SPEC + 'data "kpis.xlsx" sheet "KPIs" range "B3:D8"\n'
+                                               'kpi csat "C" { }\nkpi share "S" { }\n')
+    assert not problems(report), [d.message for d in problems(report)]
+    frame = pd.read_excel(book, sheet_name="KPIs", header=2, usecols="B:D", engine="openpyxl").dropna(how="all")
+    np.testing.assert_array_equal(data.series("csat").values, frame["csat"].to_numpy(dtype=float))
+    np.testing.assert_allclose(data.series("share").values, frame["share"].to_numpy(dtype=float) * 100, rtol=1e-15)
+    assert data.series("share").values.tolist() == [71.5, 70.0, 0.0, 12.3]  # as shown, not 71.49999999999999
+    assert series(report, "share")["unit"] == "%" and "unit" not in series(report, "csat")
+    assert [str(p) for p in data.periods] == ["2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26"]
+
+
+def test_without_a_range_the_header_is_the_first_row_that_holds_anything(tmp_path, book):
+    # Row 1 holds a title: without a range it is the header, and no row has a value under it.
+    _, report = dataset_of(tmp_path, SPEC + 'data "kpis.xlsx"\nkpi csat "C" { }\n')
+    (d,) = problems(report)
+    assert d.code == "MS034" and "row 1 (`Exported 2026-02-01`) is read as the header" in d.message
+    assert 'range "B3:F40"' in d.message
+
+
+def test_a_named_table_matches_pandas(tmp_path, book):
+    pd = require("pandas")
+    data, report = dataset_of(tmp_path, SPEC + 'data "kpis.xlsx" table "revenue"\nkpi revenue "R" { }\n')
+    assert not problems(report)
+    frame = pd.read_excel(book, sheet_name="Sales", engine="openpyxl")
+    np.testing.assert_array_equal(data.series("revenue").values, frame["revenue"].to_numpy(dtype=float))
+    assert data.periods.tolist() == frame["period"].tolist()
+
+
+def test_bad_cells_name_the_sheet_and_cell(tmp_path):
+    openpyxl = require("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "KPIs"
+    ws.append(["period", "csat", "nps", "calc"])
+    ws.append([1, 4.1, 30, 1])
+    ws.append([2, "n.a.", "#DIV/0!", "=B2*2"])
+    wb.save(tmp_path / "bad.xlsx")
+    _, report = dataset_of(tmp_path, SPEC + 'data "bad.xlsx" range "A1:C3"\nkpi csat "C" { }\n')
+    (d,) = problems(report)
+    assert d.code == "MS032" and "bad.xlsx sheet `KPIs` cell B3" in d.message and "'n.a.'" in d.message
+    assert not d.related  # a workbook has no lines to quote
+    _, report = dataset_of(tmp_path, SPEC + 'data "bad.xlsx" range "A1:C3"\nkpi nps "N" { }\n')
+    (d,) = problems(report)
+    assert "cell C3" in d.message and "'#DIV/0!'" in d.message
+    # A formula saved without its value (openpyxl does not calculate) is refused, not read as empty.
+    _, report = dataset_of(tmp_path, SPEC + 'data "bad.xlsx"\nkpi calc "K" { }\n')
+    (d,) = problems(report)
+    assert d.code == "MS032" and "cell D3" in d.message and "=B2*2" in d.message
+
+
+def test_missing_sheet_table_range_and_file_are_clear_errors(tmp_path, book):
+    for clause, code, words in [('sheet "Nope"', "MS031", "no sheet `Nope` (its sheets: `KPIs`, `Sales`)"),
+                                ('table "Nope"', "MS031", "no table `Nope` (its tables: `Revenue`)"),
+                                ('range "B3:"', "MS030", "not a block of cells"),
+                                ('table "Revenue" range "A1:B2"', "MS030", "not both")]:
+        _, report = dataset_of(tmp_path, SPEC + f'data "kpis.xlsx" {clause}\nkpi revenue "R" {{ }}\n')
+        (d,) = problems(report)
+        assert d.code == code and words in d.message, d.message
+    (tmp_path / "broken.xlsx").write_bytes(b"not a zip")
+    _, report = dataset_of(tmp_path, SPEC + 'data "broken.xlsx"\nkpi x "X" { }\n')
+    (d,) = problems(report)
+    assert d.code == "MS030" and "not a readable Excel workbook" in d.message
+
+
+def test_a_workbook_outside_the_folder_is_refused(tmp_path, book):
+    spec = tmp_path / "spec"
+    spec.mkdir()
+    (spec / "k.msense").write_text(SPEC + 'data "../kpis.xlsx"\nkpi csat "C" { }\n')
+    result = run_msense("check", "k.msense", "--select", "MS035", cwd=spec)
+    assert result.returncode == 2 and "MS035" in result.stdout
+
+
+def test_rows_are_bounded_by_max_rows(tmp_path, book):
+    (tmp_path / "msense.toml").write_text("[data]\nmax-rows = 3\n")
+    (tmp_path / "k.msense").write_text(SPEC + 'data "kpis.xlsx" sheet "Sales"\nkpi revenue "R" { }\n')
+    result = run_msense("check", "k.msense", "--select", "MS030", cwd=tmp_path)
+    assert result.returncode == 2 and "more than 3 rows" in result.stdout, result.stdout
+
+
+def test_without_openpyxl_the_message_names_the_extra(tmp_path, book):
+    (tmp_path / "k.msense").write_text(SPEC + 'data "kpis.xlsx"\nkpi csat "C" { }\n')
+    (tmp_path / "hide").mkdir()
+    (tmp_path / "hide" / "openpyxl.py").write_text("raise ImportError('hidden')\n")
+    result = run_msense("check", "k.msense", "--select", "MS030", cwd=tmp_path,
+                        env={"PYTHONPATH": str(tmp_path / "hide")})
+    assert "pip install 'metricsense[excel]'" in result.stdout and "Traceback" not in result.stderr
