@@ -11,16 +11,8 @@ import numpy as np
 
 from metricsense.data.paths import resolve_inside
 from metricsense.data.pivot import PeriodIndex, Pivot, Rows, as_labels, take
-from metricsense.data.table import (
-    DataError,
-    ReadRequest,
-    RowFilter,
-    Table,
-    infer_frequency,
-    period_label,
-    to_numeric,
-    to_periods,
-)
+from metricsense.data import periods as P
+from metricsense.data.table import DataError, ReadRequest, RowFilter, Table, to_numeric
 from metricsense.model import KPI, DataSource, Document, Ref, walk_expr
 from metricsense.diagnostics import Problem
 from metricsense.data.summary import DataSummary, SeriesSummary, SurveySummary
@@ -56,11 +48,72 @@ class Survey:
 
 @dataclass
 class DataSet:
+    """Every series on one period index (the union of their calendar periods, in order).
+
+    ``units`` is each series' frequency (day, week, month, quarter, year; "period" for whole
+    numbers; None when its dates follow no calendar unit); ``frequency`` the series' common unit,
+    or the finest when they differ (see ``aligned`` for how series of different units meet).
+    """
+
     periods: np.ndarray
     series_map: dict[str, Series]
     surveys: dict[str, Survey]
     frequency: str | None
     problems: list[Problem] = field(default_factory=list)
+    units: dict[str, str | None] = field(default_factory=dict)
+
+    def unit_of(self, name: str) -> str | None:
+        return self.units.get(name, self.frequency)
+
+    def label(self, i: int) -> str:
+        """Period ``i`` as people write it: ``2024-03`` for a month, ``2024-Q1``, ``2024``; a day
+        or a week as its (first) date. Among series of different frequencies, a period is named
+        at the coarsest frequency of the series with a value in it."""
+        if self.mixed is None:
+            return P.label(self.periods[i], self.frequency)
+        return P.label(self.periods[i], self._row_units[i])
+
+    def labels(self) -> list[str]:
+        """``label`` of every period."""
+        if self.mixed is None:
+            return P.labels(self.periods, self.frequency)
+        return [P.label(p, u) for p, u in zip(self.periods, self._row_units)]
+
+    @property
+    def _row_units(self) -> list[str | None]:
+        order = {u: i for i, u in enumerate(P.UNITS)}
+        best = np.full(len(self.periods), -1)
+        for name, s in self.series_map.items():
+            rank = order.get(self.units.get(name), -1)
+            best = np.where(~np.isnan(s.values) & (rank > best), rank, best)
+        return [P.UNITS[b] if b >= 0 else None for b in best.tolist()]
+
+    @property
+    def mixed(self) -> tuple[str, ...] | None:
+        """The distinct units of the series when they differ, else None."""
+        found = sorted({u for u in self.units.values() if u is not None}, key=_unit_order)
+        return tuple(found) if len(found) > 1 else None
+
+    def aligned(self, names: Iterable[str]) -> tuple[np.ndarray, str | None]:
+        """The series on one regular calendar: G consecutive periods x n series (NaN: missing).
+
+        The unit is the coarsest of the series' units; a series of a finer unit is its mean over
+        the periods it has in each coarser one (a weekly lever against a monthly KPI is the
+        lever's monthly mean). Every period between the first and the last is a row, so a row
+        and the next are consecutive periods and a change between them never bridges a gap.
+        """
+        return aligned(self, list(names))
+
+    def changes(self, names: Iterable[str]) -> np.ndarray:
+        """Period-to-period changes on ``aligned``: a change exists only between two consecutive
+        periods that both have a value (as pandas' ``diff()``); the first row is NaN."""
+        x, _ = self.aligned(names)
+        out = np.full(x.shape, np.nan)
+        if len(x) > 1:
+            with np.errstate(over="ignore", invalid="ignore"):
+                out[1:] = x[1:] - x[:-1]
+        out[~np.isfinite(out)] = np.nan
+        return out
 
     def series(self, name: str) -> Series | None:
         return self.series_map.get(name)
@@ -83,13 +136,13 @@ class DataSet:
             first = last = None
             if present.any():
                 idx = np.flatnonzero(present)
-                first, last = period_label(self.periods[idx[0]]), period_label(self.periods[idx[-1]])
+                first, last = self.label(idx[0]), self.label(idx[-1])
             series[name] = SeriesSummary(s.origin, int(present.sum()), int((~present).sum()), first, last,
                                          len(s.segments) if s.segments else None)
         return DataSummary(
             periods=len(self.periods),
-            first=period_label(self.periods[0]) if len(self.periods) else None,
-            last=period_label(self.periods[-1]) if len(self.periods) else None,
+            first=self.label(0) if len(self.periods) else None,
+            last=self.label(-1) if len(self.periods) else None,
             frequency=self.frequency,
             series=series,
             surveys={name: SurveySummary(s.origin) for name, s in sorted(self.surveys.items())},
@@ -362,13 +415,18 @@ def _read_wide(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
     if table.rows == 0:
         raise DataError("MS034", f"`{table.origin}` has no rows")
     pcol = _period_column(src, table)
-    periods = to_periods(table.columns[pcol], table, pcol)
+    parsed = P.read_periods(table.columns[pcol], table, pcol, src.period_format, src.frequency)
+    periods, unit = parsed.keys, _declared(src) or parsed.unit
+    if unit is None and periods.dtype.kind == "M":  # the series of one wide file share its rows' unit
+        from metricsense.data.align import own_unit
+
+        unit = own_unit(periods)
     order = np.argsort(periods, kind="stable")
     sorted_p = periods[order]
     dup = np.flatnonzero(sorted_p[1:] == sorted_p[:-1])
     if len(dup):
         first, second = sorted(int(i) for i in (order[dup[0]], order[dup[0] + 1]))
-        raise DataError("MS033", f"`{table.origin}` has period {period_label(periods[first])} twice: "
+        raise DataError("MS033", f"`{table.origin}` has period {P.label(periods[first])} twice: "
                                  f"{table.where(first)} and {table.where(second)}",
                         row=second + 1, line=table.line_of(second))
     out = {}
@@ -382,8 +440,13 @@ def _read_wide(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
         except DataError as exc:
             b.problems.append(_problem(exc, need.source, [need]))
             continue
-        out[need.name] = (sorted_p, values[order], table.origin, (), None)
+        out[need.name] = (sorted_p, values[order], table.origin, (), None, unit)
     return out
+
+
+def _declared(src: DataSource) -> str | None:
+    """The unit the data clause declares (`every month`), None for none or `every period`."""
+    return src.frequency if src.frequency in P.UNITS else None
 
 
 def _missing_column(need: _Need, table: Table) -> Problem:
@@ -430,6 +493,7 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
     columns_seen: set[str] = set()
     has_series = False
     origin, rows = "?", 0
+    form_unit = _UNSET
     for table in b.batches(src):
         origin = table.origin
         pcol = _period_column(src, table)
@@ -464,7 +528,14 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
             every = bool(keep.all())
             positions = None if every else np.flatnonzero(keep)
             where = table if every else Rows(table, positions)
-            periods = to_periods(take(table.columns[pcol], keep), where, pcol)
+            parsed = P.read_periods(take(table.columns[pcol], keep), where, pcol, src.period_format,
+                                    src.frequency)
+            periods = parsed.keys
+            if parsed.unit != form_unit and form_unit is not _UNSET:
+                raise DataError("MS032", f"{where.where(0)}: periods of this batch are {parsed.unit or 'dates'}s, "
+                                         f"earlier ones {form_unit or 'date'}s: one period column holds one form",
+                                row=1, line=where.line_of(0), column=pcol)
+            form_unit = parsed.unit
             values = to_numeric(take(table.columns[column], keep), where, column)
             pidx = period_index.add(periods, where, pcol)
             pivots[column].put(idx if every else idx[positions], pidx,
@@ -474,6 +545,7 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
         rows += n
     if rows == 0:
         raise DataError("MS034", f"`{origin}` has no rows")
+    unit = _declared(src) or (None if form_unit is _UNSET else form_unit)
     segments = tuple(sorted(seg_index)) if seg_col else ("",)
     uniq_periods, p_order = period_index.sorted()
     s_order = np.argsort(np.array(list(seg_index), dtype=object)) if seg_col else np.zeros(1, dtype=np.int64)
@@ -499,37 +571,32 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
                 with np.errstate(all="ignore"):
                     counts = (~np.isnan(block)).sum(axis=1)
                     mean = np.where(counts > 0, np.nansum(block, axis=1) / np.maximum(counts, 1), np.nan)
-                out[need.name] = (uniq_periods, mean, origin, segments, block)
+                out[need.name] = (uniq_periods, mean, origin, segments, block, unit)
             else:
-                out[need.name] = (uniq_periods, block[:, 0], origin, (), None)
+                out[need.name] = (uniq_periods, block[:, 0], origin, (), None, unit)
     return out
 
 
 def _align(raw: dict, surveys: dict[str, Survey], b: Builder) -> DataSet:
-    kinds = {p.dtype.kind for p, *_ in raw.values() if len(p)}
-    if len(kinds) > 1:
-        b.problems.append(Problem(
-            "MS032", Span.point(b.doc.files[0] if b.doc.files else b.doc.root),
-            "some sources use dates as periods and others whole numbers; they cannot be aligned",
-        ))
-        raw = {k: v for k, v in raw.items() if v[0].dtype.kind == "M"}
-    if not raw:
-        return DataSet(np.array([], dtype="datetime64[D]"), {}, surveys, None)
-    union = raw[next(iter(raw))][0]
-    for periods, *_ in raw.values():  # the series of one long source share one periods array
-        if periods is not union and (len(periods) != len(union) or not np.array_equal(periods, union)):
-            union = np.union1d(union, periods)
-    series_map = {}
-    for name, (periods, values, origin, segments, block) in raw.items():
-        if periods is union or (len(periods) == len(union) and np.array_equal(periods, union)):
-            aligned, aligned_block = values, block
-        else:
-            pos = np.searchsorted(union, periods)
-            aligned = np.full(len(union), np.nan)
-            aligned[pos] = values
-            aligned_block = None
-            if block is not None:
-                aligned_block = np.full((len(union), block.shape[1]), np.nan)
-                aligned_block[pos] = block
-        series_map[name] = Series(name, aligned, origin, segments, aligned_block)
-    return DataSet(union, series_map, surveys, infer_frequency(union))
+    from metricsense.data.align import align
+
+    union, placed, units, frequency, problems = align(raw, b.doc)
+    b.problems.extend(problems)
+    series_map = {name: Series(name, values, raw[name][2], raw[name][3], block)
+                  for name, (values, block) in placed.items()}
+    return DataSet(union, series_map, surveys, frequency, units=units)
+
+
+def _unit_order(unit: str) -> int:
+    return P.UNITS.index(unit) if unit in P.UNITS else len(P.UNITS)
+
+
+def aligned(data: DataSet, names: list[str]) -> tuple[np.ndarray, str | None]:
+    from metricsense.data.align import regular
+
+    return regular(data.periods, [data.series_map[n].values for n in names],
+                   [data.unit_of(n) for n in names])
+
+
+#: No batch read yet (a form's unit may be None: a full date).
+_UNSET = object()

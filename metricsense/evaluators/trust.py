@@ -95,30 +95,16 @@ _QUARTER_YEAR = re.compile(r"^Q([1-4])\s*[-/ ]?\s*(\d{4})$", re.IGNORECASE)
 
 
 def period_key(label: str) -> tuple:
-    """Sort survey rounds by time, not as text: ISO dates (``2025-06-30``, a time after it is
-    ignored), months (``2025-06``), quarters (``2025-Q1``, ``2025 Q1``, ``Q1 2025``, ``Q1-2025``)
-    on one calendar (a month or quarter at its first day), then whole numbers by value, then
-    anything else as text."""
-    label = label.strip()
-    m = _ISO_DATE.match(label)
-    if m:
-        return (0, int(m[1]), int(m[2]), int(m[3]), label)
-    m = _YEAR_MONTH.match(label)
-    if m:
-        return (0, int(m[1]), int(m[2]), 1, label)
-    m = _YEAR_QUARTER.match(label)
-    if m:
-        return (0, int(m[1]), 3 * int(m[2]) - 2, 1, label)
-    m = _QUARTER_YEAR.match(label)
-    if m:
-        return (0, int(m[2]), 3 * int(m[1]) - 2, 1, label)
-    try:
-        value = float(label)
-    except ValueError:
-        return (2, 0, 0, 0, label)
-    if value != value:  # "nan" is text, not a round
-        return (2, 0, 0, 0, label)
-    return (1, value, 0, 0, label)  # the label last: "9" and "9.0" still sort one way
+    """Sort survey rounds by time, not as text, with the period machinery of the data layer
+    (``metricsense.data.periods``): dates and timestamps, months (``2025-06``, ``Nov 2024``),
+    quarters in either order (``2025-Q1``, ``Q1 2025``), ISO weeks (``2025-W52``) and years, on
+    one calendar (a period at its first day), then whole numbers by value. A label that is no
+    period (a blank, ``nan``, ``inf``, ``1_0``, free text, ``31/12/2024`` without a format) sorts
+    before every round, so it is never taken as the latest; the data layer refuses such labels
+    (MS032 naming the row) before they get here."""
+    from metricsense.data.periods import round_key
+
+    return round_key(label)
 
 
 def _mean(values: np.ndarray) -> float | None:
