@@ -22,8 +22,9 @@ def own_unit(observed: np.ndarray) -> str | None:
     """The calendar unit of a series' observed dates, when each falls in a period of its own."""
     unit = P.infer_unit(observed)
     if unit in P.UNITS and unit != "day":
-        keys = P.bucket(observed, unit)
-        if len(np.unique(keys)) < len(np.unique(observed)):
+        days = np.unique(observed) if not (np.diff(observed.view(np.int64)) > 0).all() else observed
+        keys = P.bucket(days, unit)
+        if (keys[1:] == keys[:-1]).any():
             return None  # every 28 days is no month: two dates would share one
     return unit
 
@@ -54,9 +55,10 @@ def align(raw: dict, doc) -> tuple[np.ndarray, dict, dict, str | None, list[Prob
         if units[name] is None and int((~np.isnan(values)).sum()) < 2 and known:
             units[name] = P.finest(known)  # one value has no step of its own: the others' unit
     bucketed: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
+    shared: dict[tuple, tuple] = {}  # (periods, unit) -> their buckets: the series of a long file share periods
     for name, (periods, values, origin, _s, block, _h) in raw.items():
         try:
-            bucketed[name] = _to_buckets(name, periods, values, block, units[name])
+            bucketed[name] = _to_buckets(name, periods, values, block, units[name], shared)
         except ValueError as exc:
             problems.append(Problem("MS033", anchor, f"`{origin}`: {exc}"))
             units.pop(name)
@@ -87,10 +89,14 @@ def align(raw: dict, doc) -> tuple[np.ndarray, dict, dict, str | None, list[Prob
     return union, placed, units, frequency, problems
 
 
-def _to_buckets(name: str, periods: np.ndarray, values: np.ndarray, block, unit: str | None):
+def _to_buckets(name: str, periods: np.ndarray, values: np.ndarray, block, unit: str | None, shared: dict):
     """The series on its periods at ``unit``; ValueError when two values fall in one period."""
-    keys = P.bucket(periods, unit)
-    if len(keys) < 2 or not (keys[1:] == keys[:-1]).any():
+    key = (id(periods), unit)
+    if key not in shared:
+        keys = P.bucket(periods, unit)
+        shared[key] = (periods, keys, len(keys) >= 2 and bool((keys[1:] == keys[:-1]).any()))
+    _p, keys, repeats = shared[key]
+    if not repeats:
         return keys, values, block
     # Several of the source's dates in one period (a monthly series among weekly rows): at most
     # one of them may hold a value, per segment.

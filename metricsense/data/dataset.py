@@ -380,6 +380,9 @@ def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], a
             if need.source.period:  # a declared round column must be there: rounds are never pooled
                 _period_column(need.source, table)
             cols = dict(table.columns)
+            rounds = need.source.period or "period"
+            if rounds in cols:
+                cols[rounds] = _round_labels(cols[rounds], table, rounds, need.source)
             cols["score"] = to_numeric(cols["score"], table, "score")
             surveys[need.name] = Survey(need.name, cols, table.origin, need.source.period)
         except DataError as exc:
@@ -387,6 +390,20 @@ def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], a
         except Exception as exc:
             b.crashes.append((_reader_plugin(b, need.source), f"{type(exc).__name__}: {exc}"))
     return _align(raw, surveys, b), b.problems, b.crashes
+
+
+def _round_labels(column, table: Table, name: str, src: DataSource) -> np.ndarray:
+    """A survey's round column, checked: every round is a period of one form (MS032 naming the
+    row otherwise: a blank round, free text, `31/12/2024` without a `format`), so rounds order by
+    time (``trust.period_key``). Labels stay as written, except with a `format` (and for dates a
+    reader gave as dates), which become ISO labels the trust evaluator can order."""
+    parsed = P.read_periods(column, table, name, src.period_format, src.frequency)
+    arr = column.labels[column.codes] if hasattr(column, "codes") else np.asarray(column)
+    if src.period_format is None and arr.dtype.kind == "O" and all(isinstance(v, str) for v in arr.tolist()):
+        return np.array([v.strip() for v in arr.tolist()], dtype=object)
+    if parsed.unit == "period":
+        return parsed.keys.astype(str).astype(object)
+    return np.array(P.labels(parsed.keys, parsed.unit), dtype=object)
 
 
 def _reader_plugin(b: Builder, src: DataSource) -> str:
@@ -444,6 +461,15 @@ def _read_wide(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
     return out
 
 
+def _unit_of(values: np.ndarray, unit: str | None, common: str | None) -> str | None:
+    """A long series' unit: the declared or written one, else the source's when the series has a
+    value in at least 4 of 5 of its periods (then its dates step by the source's unit), else None
+    (inferred from its own dates: a monthly series among weekly ones in one file)."""
+    if unit is not None or common is None:
+        return unit
+    return common if np.count_nonzero(~np.isnan(values)) >= 0.8 * len(values) else None
+
+
 def _declared(src: DataSource) -> str | None:
     """The unit the data clause declares (`every month`), None for none or `every period`."""
     return src.frequency if src.frequency in P.UNITS else None
@@ -494,6 +520,7 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
     has_series = False
     origin, rows = "?", 0
     form_unit = _UNSET
+    cache: dict = {}
     for table in b.batches(src):
         origin = table.origin
         pcol = _period_column(src, table)
@@ -529,7 +556,7 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
             positions = None if every else np.flatnonzero(keep)
             where = table if every else Rows(table, positions)
             parsed = P.read_periods(take(table.columns[pcol], keep), where, pcol, src.period_format,
-                                    src.frequency)
+                                    src.frequency, cache)
             periods = parsed.keys
             if parsed.unit != form_unit and form_unit is not _UNSET:
                 raise DataError("MS032", f"{where.where(0)}: periods of this batch are {parsed.unit or 'dates'}s, "
@@ -548,6 +575,11 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
     unit = _declared(src) or (None if form_unit is _UNSET else form_unit)
     segments = tuple(sorted(seg_index)) if seg_col else ("",)
     uniq_periods, p_order = period_index.sorted()
+    common = None  # the unit of the source's own dates: that of a series with most of them
+    if unit is None and uniq_periods.dtype.kind == "M":
+        from metricsense.data.align import own_unit
+
+        common = own_unit(uniq_periods)
     s_order = np.argsort(np.array(list(seg_index), dtype=object)) if seg_col else np.zeros(1, dtype=np.int64)
     out = {}
     for column, members in groups.items():
@@ -571,9 +603,9 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
                 with np.errstate(all="ignore"):
                     counts = (~np.isnan(block)).sum(axis=1)
                     mean = np.where(counts > 0, np.nansum(block, axis=1) / np.maximum(counts, 1), np.nan)
-                out[need.name] = (uniq_periods, mean, origin, segments, block, unit)
+                out[need.name] = (uniq_periods, mean, origin, segments, block, _unit_of(mean, unit, common))
             else:
-                out[need.name] = (uniq_periods, block[:, 0], origin, (), None, unit)
+                out[need.name] = (uniq_periods, block[:, 0], origin, (), None, _unit_of(block[:, 0], unit, common))
     return out
 
 

@@ -135,15 +135,17 @@ def _with_format(text: str, fmt: str) -> tuple[Any, str | None]:
     return np.datetime64(when.date(), "D"), _format_unit(fmt)
 
 
-def read_periods(values, where, column: str, fmt: str | None = None, every: str | None = None) -> Periods:
+def read_periods(values, where, column: str, fmt: str | None = None, every: str | None = None,
+                 cache: dict | None = None) -> Periods:
     """The period keys of a column (text, numbers, dates or datetimes as a reader gave them).
 
     ``where`` names rows in messages (a Table, or Rows of one); ``fmt`` is the data clause's
     `format` (a strptime pattern, or ``"excel"`` for serial day numbers); ``every`` its `every`
-    unit (``every period`` keeps four-digit whole numbers as whole numbers, not years).
+    unit (``every period`` keeps four-digit whole numbers as whole numbers, not years); ``cache``
+    keeps labels already parsed (the batches of one long file repeat them).
     """
     if isinstance(values, Labels):
-        return _read_labels(values.labels, values.codes, where, column, fmt, every)
+        return _read_labels(values.labels, values.codes, where, column, fmt, every, cache)
     values = np.asarray(values)
     if fmt is not None and fmt.lower() == "excel" and values.dtype.kind in "iuf":
         return _excel(values, where, column)
@@ -214,16 +216,24 @@ def _label_key(raw, fmt: str | None) -> tuple[Any, str | None]:
     return parse_label(str(raw), fmt)
 
 
-def _read_labels(labels, codes, where, column: str, fmt: str | None, every: str | None) -> Periods:
+def _read_labels(labels, codes, where, column: str, fmt: str | None, every: str | None,
+                 cache: dict | None = None) -> Periods:
     """Each distinct label parsed once; code -1 (a missing value) is blank."""
     n = len(labels)
     dated = np.empty(n + 1, dtype="datetime64[D]")
     whole = np.zeros(n + 1, dtype=np.int64)  # the value of a label that is a whole number
     units: dict[str | None, int] = {}
     failed: dict[int, str] = {}
+    cache = {} if cache is None else cache
     for i, raw in enumerate(labels):
         try:
-            key, unit = _label_key(raw, fmt)
+            if type(raw) is str:
+                got = cache.get(raw)
+                if got is None:
+                    got = cache[raw] = _label_key(raw, fmt)
+                key, unit = got
+            else:
+                key, unit = _label_key(raw, fmt)
         except _Bad as exc:
             failed[i] = exc.why
             continue
@@ -338,12 +348,15 @@ def infer_unit(keys: np.ndarray) -> str | None:
     fewer than two dates or a step that is no calendar unit (every 14 days)."""
     if keys.dtype.kind in "iu":
         return "period"
-    distinct = np.unique(keys.astype("datetime64[D]"))
-    if len(distinct) < 2:
+    days = keys.astype("datetime64[D]").astype(np.int64)
+    gaps = np.diff(days)
+    if not (gaps > 0).all():  # not sorted and distinct already (the pivot's periods are)
+        gaps = np.diff(np.unique(days))
+    if len(gaps) < 1:
         return None
     # The lower quartile of the gaps: a series missing some periods still steps by one unit
     # between most of the others.
-    gaps = np.sort(np.diff(distinct.astype(np.int64)))
+    gaps = np.sort(gaps)
     step = float(gaps[(len(gaps) - 1) // 4])
     for unit, days in _UNIT_DAYS.items():
         if abs(step - days) <= max(0.5, 0.1 * days):

@@ -128,6 +128,7 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
     convert = pacsv.ConvertOptions(strings_can_be_null=True, auto_dict_encode=True,
                                    auto_dict_max_cardinality=1 << 20)
     segment = request.distinct or (request.where.column if request.where is not None else None)
+    period = request.source.period or "period"
     if request.columns or segment:
         try:
             header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
@@ -145,13 +146,20 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
             # whatever Arrow would infer from the first block.
             name = find_column(header, segment)
             if name is not None:
-                convert.column_types = {name: pa.string()}
+                convert.column_types = {**convert.column_types, name: pa.string()}
     line = 2
     try:
         # NOTE: memory-mapped: given a path or an OSFile, Arrow reads ahead and holds the whole
         # file in its pool; mapped, it holds a block or two and the pages stay the OS's cache.
         with pa.memory_map(str(path)) as source:
             reader = pacsv.open_csv(source, read_options=read_opts, convert_options=convert)
+            kind = reader.schema.field(period).type if period in reader.schema.names else None
+            if kind is not None and pa.types.is_timestamp(kind) and kind.tz is not None:
+                # NOTE: Arrow turns `2024-03-31T23:30-05:00` into the UTC day after; a period is
+                # the date as written, so this column is read as text (metricsense.data.periods).
+                convert.column_types = {**convert.column_types, period: pa.dictionary(pa.int32(), pa.string())}
+                source.seek(0)
+                reader = pacsv.open_csv(source, read_options=read_opts, convert_options=convert)
             for batch in reader:
                 table = _arrow_batch_to_table(batch, origin, line)
                 line += batch.num_rows
