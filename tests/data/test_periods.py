@@ -245,6 +245,9 @@ def _survey(tmp_path, rounds, option=' period "round"'):
 
 
 def test_round_labels_order_by_time():
+    from metricsense.evaluators.trust import period_key
+
+    assert period_key("nan") < period_key("2024-Q1")  # before: free text sorted after every date
     labels = ["2025-W52", "Nov 2024", "2024-12-31", "Q1 2025", "2025-06"]
     assert sorted(labels, key=round_key) == ["Nov 2024", "2024-12-31", "Q1 2025", "2025-06", "2025-W52"]
     # never a number, never the latest: a blank, nan, inf, 1_0, full-width digits, free text
@@ -293,7 +296,8 @@ def test_an_impossible_since_date_is_a_syntax_finding():
 def test_each_spec_in_a_checked_folder_uses_its_nearest_configuration(tmp_path):
     team = tmp_path / "teams" / "a"
     team.mkdir(parents=True)
-    (team / "msense.toml").write_text('ignore = ["MS010"]\n')
+    (team / "msense.toml").write_text('ignore = ["MS011"]\n')
     (team / "s.msense").write_text('mission "M"\nkpi a "A" { }\n')
     found = {d.code for d in metricsense.check(tmp_path / "teams").diagnostics}
-    assert "MS010" not in found and found  # before: the parent's (no) configuration was used
+    assert "MS011" not in found and "MS012" in found  # before: the parent's (no) configuration was used
+    assert "MS011" in {d.code for d in metricsense.check(team / "s.msense", config={}).diagnostics}
