@@ -168,8 +168,8 @@ def regular(periods: np.ndarray, columns: list[np.ndarray], units: list[str | No
             rank = np.clip(np.searchsorted(seen, raw), 0, len(seen) - 1)
             steps = rank + extra[rank]
     pos_of = steps[observed]
-    if not len(pos_of):
-        return np.full((0, len(columns)), np.nan), unit
+    if not len(pos_of):  # no value at all: every period missing, as the series themselves say
+        return np.full((len(periods), len(columns)), np.nan), unit
     lo, hi = int(pos_of.min()), int(pos_of.max())
     if hi - lo + 1 > max(100_000, 20 * len(periods)):
         # Too sparse for a row per period (whole numbers far apart): a missing row between two
