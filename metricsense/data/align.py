@@ -1,5 +1,5 @@
 """Series of one spec on one period index: each on calendar buckets at its own frequency, series of
-different frequencies said so (MS037), and the regular calendar on which two series are compared.
+different frequencies said so (MS038), and the regular calendar on which two series are compared.
 
 A series' frequency is the unit its data clause declares (`every month`), else the unit its
 period form carries (`2024-03` is a month), else the unit its own dates step by (see
@@ -129,7 +129,7 @@ def _mixed(units: dict, distinct: list[str], anchor: Span) -> Problem:
     said = "; ".join(f"{_adjective(u)}: " + ", ".join(f"`{n}`" for n in names[:6]) +
                      (f" and {len(names) - 6} more" if len(names) > 6 else "") for u, names in by_unit.items())
     coarse = distinct[-1]
-    return Problem("MS037", anchor,
+    return Problem("MS038", anchor,
                    f"series of different frequencies ({said}): each is checked on its own periods; "
                    f"where two of different frequencies are compared (correlation, gains, lags), the finer "
                    f"one is taken as its mean per {distinct[1] if len(distinct) == 2 else 'coarser period'}",

@@ -141,7 +141,7 @@ SEGMENT_VALUE_MISSING = declare(
 )
 
 DATA_FREQUENCIES_MIXED = declare(
-    code="MS037", name="data-frequencies-mixed", severity=Severity.INFO,
+    code="MS038", name="data-frequencies-mixed", severity=Severity.INFO,
     doc='''Series of different frequencies (weekly levers, monthly KPIs): how they are compared.
 
     ## Why is this bad?

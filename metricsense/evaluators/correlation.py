@@ -64,7 +64,7 @@ def correlation_analysis(spec, data, options) -> Correlation | None:
     minp = max(int(options["min_periods"]), 2)
     names = [k.name for k in kpis]
     # KPIs of one frequency are compared on their own calendar; a pair of different frequencies
-    # on the coarser one, the finer KPI as its mean per period (said by MS037), never silently.
+    # on the coarser one, the finer KPI as its mean per period (said by MS038), never silently.
     groups: dict = {}
     for i, name in enumerate(names):
         groups.setdefault(data.unit_of(name), []).append(i)

@@ -182,7 +182,7 @@ def test_mixed_frequencies_are_said_never_silent(tmp_path):
     (tmp_path / "m.csv").write_text("period,y\n" + "".join(f"{m},{i}\n" for i, m in enumerate(MONTHS[:6])))
     (tmp_path / "s.msense").write_text('mission "M"\nlever u "U" { data "w.csv" }\nkpi y "Y" { data "m.csv" }\n')
     report = metricsense.check(tmp_path / "s.msense", config={})
-    (d,) = [d for d in report.diagnostics if d.code == "MS037"]
+    (d,) = [d for d in report.diagnostics if d.code == "MS038"]
     assert "weekly: `u`" in d.message and "monthly: `y`" in d.message and "mean per month" in d.message
     assert d.severity.name == "INFO"
 
