@@ -138,6 +138,12 @@ def check(
         for result in _roots(loaded):
             found = [registry.from_problem(p) for p in result.problems]
             doc = result.document
+            spec_cfg, spec_rules = cfg, rules
+            if doc is not None and config is None and doc.root != "<string>":
+                # The configuration nearest to each spec file (a folder checked from its parent
+                # keeps each spec's own msense.toml: its rule options, such as `target_set`).
+                spec_cfg = _nearest(doc.root, cfg, overrides, show_personal, registry, found)
+                spec_rules = rules if spec_cfg is cfg else pipeline.selected_rules(registry, spec_cfg)
             if doc is not None:
                 report.files.extend(f for f in doc.files if f not in report.files)
                 report.documents[doc.root] = doc
@@ -151,7 +157,7 @@ def check(
                     surveys, survey_diags = seg.surveys(doc, data, allowed)
                     found.extend(survey_diags)
                 checked = pipeline.check_spec(
-                    doc, registry=registry, pm=pm, cfg=cfg, rules=rules, data=data, allowed=allowed,
+                    doc, registry=registry, pm=pm, cfg=spec_cfg, rules=spec_rules, data=data, allowed=allowed,
                     load=seg is None and (data is not None or any(pipeline.has_data(doc))),
                     found=found, progress=progress, surveys=surveys)
                 report.analysis[doc.root] = checked.analysis
@@ -162,7 +168,7 @@ def check(
                     # even as a suppression counted again.
                     spec_keys = checked.keys | {d.key for d in found}
                     seg.run(doc, cfg, segments, allowed, data, frozenset(spec_keys), progress)
-            diagnostics.extend(found)
+            diagnostics.extend(found if spec_cfg is cfg else pipeline.finish(found, registry, spec_cfg))
         report.diagnostics = pipeline.finish(diagnostics, registry, cfg)
         if seg is not None:
             seg.finish(report, cfg)
@@ -170,6 +176,27 @@ def check(
         if seg is not None:
             seg.close()
     return report
+
+
+def _nearest(root: str, cfg: Config, overrides, show_personal, registry: Registry, found: list) -> Config:
+    """The configuration nearest to the spec file ``root``, or ``cfg`` when that is the same
+    file (or none is found); a broken one is MS006 and ``cfg`` is used."""
+    try:
+        near = discover(Path(root))
+    except ConfigError as exc:
+        found.append(registry.from_problem(exc.problem))
+        return cfg
+    if near.source is None or (cfg.source is not None and Path(near.source).resolve() == Path(cfg.source).resolve()):
+        return cfg
+    try:
+        if overrides or show_personal is not None:
+            more = {} if show_personal is None else {"show_personal": bool(show_personal)}
+            near = replace(near, **{**dict(overrides or {}), **more})
+        near.check_rules(registry)
+    except ConfigError as exc:
+        found.append(registry.from_problem(exc.problem))
+        return cfg
+    return near
 
 
 def _sources(spec: Any) -> tuple[list[tuple[str, Any]], Path]:

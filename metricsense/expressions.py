@@ -450,7 +450,7 @@ def on_grid(inputs: Inputs, rows: np.ndarray) -> Inputs:
 
 def grid_frequency(periods: np.ndarray, rows: np.ndarray) -> str | None:
     """The frequency of the trigger's own periods (day, week, month, ...)."""
-    from metricsense.data.table import infer_frequency
+    from metricsense.data.periods import infer_unit
 
     real = rows[rows >= 0]
-    return infer_frequency(periods[real]) if len(real) >= 2 else None
+    return infer_unit(periods[real]) if len(real) >= 2 else None

@@ -63,6 +63,9 @@ class DataSource:
     sheet: str | None = None
     cells: str | None = None
     table: str | None = None
+    #: `format "%d/%m/%Y"`: how the period column writes its periods (a strptime pattern, or
+    #: "excel" for serial day numbers); None: the forms metricsense reads by itself.
+    period_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,13 +108,16 @@ class Failure:
 
 @dataclass(frozen=True)
 class Target:
-    """`target >= 4.5 by 2027-06-30`, or the vaguer `target "improve"`."""
+    """`target >= 4.5 by 2027-06-30 since 2025-01-01`, or the vaguer `target "improve"`.
+
+    ``since`` is the date the target took effect (the distortion rules split on it)."""
 
     comparison: str | None
     value: float | None
     words: str | None
     by: _dt.date | None
     span: Span
+    since: _dt.date | None = None
 
 
 @dataclass(frozen=True)

@@ -11,22 +11,17 @@ import numpy as np
 
 from metricsense.data.paths import resolve_inside
 from metricsense.data.pivot import PeriodIndex, Pivot, Rows, as_labels, take
-from metricsense.data.table import (
-    DataError,
-    ReadRequest,
-    RowFilter,
-    Table,
-    infer_frequency,
-    period_label,
-    to_periods,
-)
+from metricsense.data import periods as P
 from metricsense.data.numbers import NumberReader
+from metricsense.data.table import DataError, ReadRequest, RowFilter, Table
 from metricsense.model import KPI, DataSource, Document, Ref, walk_expr
 from metricsense.diagnostics import Problem
 from metricsense.data.summary import DataSummary, SeriesSummary, SurveySummary
 from metricsense.span import Span
 
-from metricsense.data.survey import SURVEY_COLUMNS  # noqa: E402  (re-exported: data.dataset.SURVEY_COLUMNS)
+from metricsense.data.sources import Survey, period_column as _period_column, problem as _problem  # noqa: E402
+from metricsense.data.sources import reader_plugin as _reader_plugin, shown as _shown  # noqa: E402
+from metricsense.data.survey import SURVEY_COLUMNS  # noqa: E402,F401  (re-exported here)
 
 
 @dataclass
@@ -47,22 +42,73 @@ class Series:
 
 
 @dataclass
-class Survey:
-    """A trust signal's survey answers, long form: one array per column, one entry per answer."""
-
-    name: str
-    columns: dict[str, np.ndarray]
-    origin: str
-    period: str | None = None  # the column holding the survey round (the data clause's `period`)
-
-
-@dataclass
 class DataSet:
+    """Every series on one period index (the union of their calendar periods, in order).
+
+    ``units`` is each series' frequency (day, week, month, quarter, year; "period" for whole
+    numbers; None when its dates follow no calendar unit); ``frequency`` the series' common unit,
+    or the finest when they differ (see ``aligned`` for how series of different units meet).
+    """
+
     periods: np.ndarray
     series_map: dict[str, Series]
     surveys: dict[str, Survey]
     frequency: str | None
     problems: list[Problem] = field(default_factory=list)
+    units: dict[str, str | None] = field(default_factory=dict)
+
+    def unit_of(self, name: str) -> str | None:
+        return self.units.get(name, self.frequency)
+
+    def label(self, i: int) -> str:
+        """Period ``i`` as people write it: ``2024-03`` for a month, ``2024-Q1``, ``2024``; a day
+        or a week as its (first) date. Among series of different frequencies, a period is named
+        at the coarsest frequency of the series with a value in it."""
+        if self.mixed is None:
+            return P.label(self.periods[i], self.frequency)
+        return P.label(self.periods[i], self._row_units[i])
+
+    def labels(self) -> list[str]:
+        """``label`` of every period."""
+        if self.mixed is None:
+            return P.labels(self.periods, self.frequency)
+        return [P.label(p, u) for p, u in zip(self.periods, self._row_units)]
+
+    @property
+    def _row_units(self) -> list[str | None]:
+        order = {u: i for i, u in enumerate(P.UNITS)}
+        best = np.full(len(self.periods), -1)
+        for name, s in self.series_map.items():
+            rank = order.get(self.units.get(name), -1)
+            best = np.where(~np.isnan(s.values) & (rank > best), rank, best)
+        return [P.UNITS[b] if b >= 0 else None for b in best.tolist()]
+
+    @property
+    def mixed(self) -> tuple[str, ...] | None:
+        """The distinct units of the series when they differ, else None."""
+        found = sorted({u for u in self.units.values() if u is not None}, key=_unit_order)
+        return tuple(found) if len(found) > 1 else None
+
+    def aligned(self, names: Iterable[str]) -> tuple[np.ndarray, str | None]:
+        """The series on one regular calendar: G consecutive periods x n series (NaN: missing).
+
+        The unit is the coarsest of the series' units; a series of a finer unit is its mean over
+        the periods it has in each coarser one (a weekly lever against a monthly KPI is the
+        lever's monthly mean). Every period between the first and the last is a row, so a row
+        and the next are consecutive periods and a change between them never bridges a gap.
+        """
+        return aligned(self, list(names))
+
+    def changes(self, names: Iterable[str]) -> np.ndarray:
+        """Period-to-period changes on ``aligned``: a change exists only between two consecutive
+        periods that both have a value (as pandas' ``diff()``); the first row is NaN."""
+        x, _ = self.aligned(names)
+        out = np.full(x.shape, np.nan)
+        if len(x) > 1:
+            with np.errstate(over="ignore", invalid="ignore"):
+                out[1:] = x[1:] - x[:-1]
+        out[~np.isfinite(out)] = np.nan
+        return out
 
     def series(self, name: str) -> Series | None:
         return self.series_map.get(name)
@@ -85,13 +131,13 @@ class DataSet:
             first = last = None
             if present.any():
                 idx = np.flatnonzero(present)
-                first, last = period_label(self.periods[idx[0]]), period_label(self.periods[idx[-1]])
+                first, last = self.label(idx[0]), self.label(idx[-1])
             series[name] = SeriesSummary(s.origin, int(present.sum()), int((~present).sum()), first, last,
                                          len(s.segments) if s.segments else None, s.unit)
         return DataSummary(
             periods=len(self.periods),
-            first=period_label(self.periods[0]) if len(self.periods) else None,
-            last=period_label(self.periods[-1]) if len(self.periods) else None,
+            first=self.label(0) if len(self.periods) else None,
+            last=self.label(-1) if len(self.periods) else None,
             frequency=self.frequency,
             series=series,
             surveys={name: SurveySummary(s.origin) for name, s in sorted(self.surveys.items())},
@@ -359,10 +405,6 @@ def _memory_source(name: str, doc: Document) -> DataSource:
                       Span.point(doc.files[0] if doc.files else doc.root))
 
 
-def _shown(src: DataSource) -> str:
-    return src.path or "query"
-
-
 def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], allowed: list[Path],
           base: Path | None = None, *, where: RowFilter | None = None,
           prefetched: Mapping[tuple, list[Table]] | None = None, limits: tuple[int, float] | None = None,
@@ -397,69 +439,10 @@ def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], a
             b.crashes.append((_reader_plugin(b, src), f"{type(exc).__name__}: {exc}"))
     if where is None:  # said once, by the spec's own pass (a segment's build would repeat it)
         b.problems.extend(b.survey_refusals())
-    surveys = _read_surveys(b, survey_needs)
+    from metricsense.data.survey import read_surveys
+
+    surveys = read_surveys(b, survey_needs)
     return _align(raw, surveys, b), b.problems, b.crashes
-
-
-def _read_surveys(b: Builder, needs: list[_Need]) -> dict[str, Survey]:
-    """Each trust signal's survey, checked (``data.survey.check``); what cannot be read safely is
-    MS037 and no survey, and no message about a survey quotes an answer (``survey.private``)."""
-    from metricsense.data import survey as sv
-
-    surveys: dict[str, Survey] = {}
-    read: dict[tuple, list[tuple[str, np.ndarray]]] = {}  # identity -> (signal, rows it reads)
-    for need in needs:
-        origin = None
-        try:
-            table = b.read_all(need.source)
-            origin = table.origin
-            missing = [c for c in SURVEY_COLUMNS if c not in table.columns]
-            if missing:
-                raise DataError("MS031", f"`{table.origin}` has no column {', '.join(f'`{m}`' for m in missing)}; "
-                                         f"survey data needs {', '.join(SURVEY_COLUMNS)}")
-            if need.source.period:  # a declared round column must be there: rounds are never pooled
-                _period_column(need.source, table)
-            cols = dict(table.columns)
-            cols["score"] = NumberReader("score", need.source.decimal, need.source.currency)(cols["score"], table)
-            checked = replace(table, columns=cols)
-            # the default scale (1..5, evaluators.trust) is checked too when none is written
-            sv.check(need.node, checked, need.node.scale or (1, 5), need.source.period or "period")
-            rows = sv.asked(need.node, checked)
-            identity = b.identity(need.source)
-            for other, other_rows in read.get(identity, []) if identity is not None else []:
-                if sv.overlaps(rows, other_rows):
-                    raise DataError("MS037", f"trust signals `{other}` and `{need.name}` read the same answers of "
-                                             f"`{table.origin}`: two tables of the same answers can be subtracted "
-                                             "to reveal a person's; give each signal its own questions")
-            if identity is not None:
-                read.setdefault(identity, []).append((need.name, rows))
-            surveys[need.name] = Survey(need.name, cols, table.origin, need.source.period)
-        except DataError as exc:
-            b.problems.append(_problem(sv.private(exc, origin or _shown(need.source)), need.source, [need]))
-        except Exception as exc:
-            b.crashes.append((_reader_plugin(b, need.source), f"{type(exc).__name__}"))
-    return surveys
-
-
-def _reader_plugin(b: Builder, src: DataSource) -> str:
-    kind = Path(src.path).suffix.lower() if src.kind == "file" and src.path else (src.url or "").split(":", 1)[0]
-    return b.readers.get(kind, (None, "metricsense.data"))[1]
-
-
-def _problem(exc: DataError, src: DataSource, needs: list[_Need]) -> Problem:
-    related = []
-    if exc.line is not None and src.kind == "file" and src.path:
-        file = (Path(src.span.file).parent / src.path).as_posix() if src.span.file != "<string>" else src.path
-        related.append((Span(file, exc.line, 1, exc.line, 2), "this row"))
-    return Problem(exc.code, src.span, exc.message, related=tuple(related))
-
-
-def _period_column(src: DataSource, table: Table) -> str:
-    name = src.period or "period"
-    if name not in table.columns:
-        have = ", ".join(f"`{c}`" for c in list(table.columns)[:12])
-        raise DataError("MS031", f"`{table.origin}` has no period column `{name}` (its columns: {have})")
-    return name
 
 
 def _read_wide(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
@@ -467,13 +450,18 @@ def _read_wide(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
     if table.rows == 0:
         raise DataError("MS034", f"`{table.origin}` has no rows")
     pcol = _period_column(src, table)
-    periods = to_periods(table.columns[pcol], table, pcol)
+    parsed = P.read_periods(table.columns[pcol], table, pcol, src.period_format, src.frequency)
+    periods, unit = parsed.keys, _declared(src) or parsed.unit
+    if unit is None and periods.dtype.kind == "M":  # the series of one wide file share its rows' unit
+        from metricsense.data.align import own_unit
+
+        unit = own_unit(periods)
     order = np.argsort(periods, kind="stable")
     sorted_p = periods[order]
     dup = np.flatnonzero(sorted_p[1:] == sorted_p[:-1])
     if len(dup):
         first, second = sorted(int(i) for i in (order[dup[0]], order[dup[0] + 1]))
-        raise DataError("MS033", f"`{table.origin}` has period {period_label(periods[first])} twice: "
+        raise DataError("MS033", f"`{table.origin}` has period {P.label(periods[first])} twice: "
                                  f"{table.where(first)} and {table.where(second)}",
                         row=second + 1, line=table.line_of(second))
     out = {}
@@ -488,8 +476,22 @@ def _read_wide(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
         except DataError as exc:
             b.problems.append(_problem(exc, need.source, [need]))
             continue
-        out[need.name] = (sorted_p, values[order], table.origin, (), None, numbers.unit)
+        out[need.name] = (sorted_p, values[order], table.origin, (), None, unit, numbers.unit)
     return out
+
+
+def _unit_of(values: np.ndarray, unit: str | None, common: str | None) -> str | None:
+    """A long series' unit: the declared or written one, else the source's when the series has a
+    value in at least 4 of 5 of its periods (then its dates step by the source's unit), else None
+    (inferred from its own dates: a monthly series among weekly ones in one file)."""
+    if unit is not None or common is None:
+        return unit
+    return common if np.count_nonzero(~np.isnan(values)) >= 0.8 * len(values) else None
+
+
+def _declared(src: DataSource) -> str | None:
+    """The unit the data clause declares (`every month`), None for none or `every period`."""
+    return src.frequency if src.frequency in P.UNITS else None
 
 
 def _missing_column(need: _Need, table: Table) -> Problem:
@@ -538,6 +540,8 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
     columns_seen: set[str] = set()
     has_series = False
     origin, rows = "?", 0
+    form_unit = _UNSET
+    cache: dict = {}
     for table in b.batches(src):
         origin = table.origin
         pcol = _period_column(src, table)
@@ -572,7 +576,14 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
             every = bool(keep.all())
             positions = None if every else np.flatnonzero(keep)
             where = table if every else Rows(table, positions)
-            periods = to_periods(take(table.columns[pcol], keep), where, pcol)
+            parsed = P.read_periods(take(table.columns[pcol], keep), where, pcol, src.period_format,
+                                    src.frequency, cache)
+            periods = parsed.keys
+            if parsed.unit != form_unit and form_unit is not _UNSET:
+                raise DataError("MS032", f"{where.where(0)}: periods of this batch are {parsed.unit or 'dates'}s, "
+                                         f"earlier ones {form_unit or 'date'}s: one period column holds one form",
+                                row=1, line=where.line_of(0), column=pcol)
+            form_unit = parsed.unit
             values = numbers[column](take(table.columns[column], keep), where)
             pidx = period_index.add(periods, where, pcol)
             pivots[column].put(idx if every else idx[positions], pidx,
@@ -582,8 +593,14 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
         rows += n
     if rows == 0:
         raise DataError("MS034", f"`{origin}` has no rows")
+    unit = _declared(src) or (None if form_unit is _UNSET else form_unit)
     segments = tuple(sorted(seg_index)) if seg_col else ("",)
     uniq_periods, p_order = period_index.sorted()
+    common = None  # the unit of the source's own dates: that of a series with most of them
+    if unit is None and uniq_periods.dtype.kind == "M":
+        from metricsense.data.align import own_unit
+
+        common = own_unit(uniq_periods)
     s_order = np.argsort(np.array(list(seg_index), dtype=object)) if seg_col else np.zeros(1, dtype=np.int64)
     out = {}
     for column, members in groups.items():
@@ -607,37 +624,34 @@ def _read_long(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
                 with np.errstate(all="ignore"):
                     counts = (~np.isnan(block)).sum(axis=1)
                     mean = np.where(counts > 0, np.nansum(block, axis=1) / np.maximum(counts, 1), np.nan)
-                out[need.name] = (uniq_periods, mean, origin, segments, block, numbers[column].unit)
+                out[need.name] = (uniq_periods, mean, origin, segments, block, _unit_of(mean, unit, common),
+                                  numbers[column].unit)
             else:
-                out[need.name] = (uniq_periods, block[:, 0], origin, (), None, numbers[column].unit)
+                out[need.name] = (uniq_periods, block[:, 0], origin, (), None, _unit_of(block[:, 0], unit, common),
+                                  numbers[column].unit)
     return out
 
 
 def _align(raw: dict, surveys: dict[str, Survey], b: Builder) -> DataSet:
-    kinds = {p.dtype.kind for p, *_ in raw.values() if len(p)}
-    if len(kinds) > 1:
-        b.problems.append(Problem(
-            "MS032", Span.point(b.doc.files[0] if b.doc.files else b.doc.root),
-            "some sources use dates as periods and others whole numbers; they cannot be aligned",
-        ))
-        raw = {k: v for k, v in raw.items() if v[0].dtype.kind == "M"}
-    if not raw:
-        return DataSet(np.array([], dtype="datetime64[D]"), {}, surveys, None)
-    union = raw[next(iter(raw))][0]
-    for periods, *_ in raw.values():  # the series of one long source share one periods array
-        if periods is not union and (len(periods) != len(union) or not np.array_equal(periods, union)):
-            union = np.union1d(union, periods)
-    series_map = {}
-    for name, (periods, values, origin, segments, block, unit) in raw.items():
-        if periods is union or (len(periods) == len(union) and np.array_equal(periods, union)):
-            aligned, aligned_block = values, block
-        else:
-            pos = np.searchsorted(union, periods)
-            aligned = np.full(len(union), np.nan)
-            aligned[pos] = values
-            aligned_block = None
-            if block is not None:
-                aligned_block = np.full((len(union), block.shape[1]), np.nan)
-                aligned_block[pos] = block
-        series_map[name] = Series(name, aligned, origin, segments, aligned_block, unit)
-    return DataSet(union, series_map, surveys, infer_frequency(union))
+    from metricsense.data.align import align
+
+    union, placed, units, frequency, problems = align(raw, b.doc)
+    b.problems.extend(problems)
+    series_map = {name: Series(name, values, raw[name][2], raw[name][3], block, raw[name][6])
+                  for name, (values, block) in placed.items()}
+    return DataSet(union, series_map, surveys, frequency, units=units)
+
+
+def _unit_order(unit: str) -> int:
+    return P.UNITS.index(unit) if unit in P.UNITS else len(P.UNITS)
+
+
+def aligned(data: DataSet, names: list[str]) -> tuple[np.ndarray, str | None]:
+    from metricsense.data.align import regular
+
+    return regular(data.periods, [data.series_map[n].values for n in names],
+                   [data.unit_of(n) for n in names])
+
+
+#: No batch read yet (a form's unit may be None: a full date).
+_UNSET = object()

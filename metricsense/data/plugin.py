@@ -140,6 +140,29 @@ SEGMENT_VALUE_MISSING = declare(
     ''',
 )
 
+DATA_FREQUENCIES_MIXED = declare(
+    code="MS038", name="data-frequencies-mixed", severity=Severity.INFO,
+    doc='''Series of different frequencies (weekly levers, monthly KPIs): how they are compared.
+
+    ## Why is this bad?
+    It is not wrong, but a weekly lever and a monthly KPI have no common period until one is
+    chosen, and a comparison made on a silently chosen calendar misleads the conversation it
+    starts (seed 003). Each series is checked on its own periods (its noise, its triggers); where
+    two of different frequencies are compared (correlation, estimated gains, response lags), the
+    finer one is taken as its mean over the values it has in each coarser period (a weekly
+    lever's monthly mean against a monthly KPI). This finding says which series are which.
+
+    ## Example
+    ```msense
+    lever deploys "Deploys" { data "weekly.csv" }      # dated every Monday
+    kpi csat "C" { data "monthly.csv" responds deploys +0.3 }   # one value a month
+    ```
+
+    ## What to do instead
+    Nothing, when the monthly means are what you mean; when another summary is meant (a
+    monthly sum, the month's last value), export the finer series monthly that way.
+    ''',
+)
 
 
 SURVEY_UNSAFE = declare(

@@ -44,14 +44,22 @@ def _parse_options(path: Path):
     return pacsv.ParseOptions(delimiter=delimiter)
 
 
-def _csv_batches(path: Path, read_opts, parse, convert):
+def _csv_batches(path: Path, read_opts, parse, convert, period: str | None = None):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     # NOTE: memory-mapped: given a path or an OSFile, Arrow reads ahead and holds the whole
     # file in its pool; mapped, it holds a block or two and the pages stay the OS's cache.
     with pa.memory_map(str(path)) as source:
-        yield from pacsv.open_csv(source, read_options=read_opts, parse_options=parse, convert_options=convert)
+        reader = pacsv.open_csv(source, read_options=read_opts, parse_options=parse, convert_options=convert)
+        kind = reader.schema.field(period).type if period and period in reader.schema.names else None
+        if kind is not None and pa.types.is_timestamp(kind) and kind.tz is not None:
+            # NOTE: Arrow turns `2024-03-31T23:30-05:00` into the UTC day after; a period is
+            # the date as written, so this column is read as text (metricsense.data.periods).
+            convert.column_types = {**dict(convert.column_types), period: pa.dictionary(pa.int32(), pa.string())}
+            source.seek(0)
+            reader = pacsv.open_csv(source, read_options=read_opts, parse_options=parse, convert_options=convert)
+        yield from reader
 
 
 def read_csv(request: ReadRequest) -> Iterator[Table]:
@@ -73,6 +81,7 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
     convert = pacsv.ConvertOptions(strings_can_be_null=True, auto_dict_encode=True,
                                    auto_dict_max_cardinality=1 << 20)
     segment = request.distinct or (request.where.column if request.where is not None else None)
+    period = request.source.period or "period"
     if request.columns or segment:
         try:
             header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16),
@@ -91,11 +100,11 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
             # whatever Arrow would infer from the first block.
             name = find_column(header, segment)
             if name is not None:
-                convert.column_types = {name: pa.string()}
+                convert.column_types = {**dict(convert.column_types), name: pa.string()}
     line, done, schema = 2, 0, None
     try:
         try:
-            for batch in _csv_batches(path, read_opts, parse, convert):
+            for batch in _csv_batches(path, read_opts, parse, convert, period):
                 schema = schema or batch.schema
                 table = _arrow_batch_to_table(batch, origin, line)
                 line += batch.num_rows
@@ -113,7 +122,7 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
                      if not (pa.types.is_string(f.type) or pa.types.is_dictionary(f.type))}
             convert.column_types = {**texts, **dict(convert.column_types)}
             skip = done
-            for batch in _csv_batches(path, read_opts, parse, convert):
+            for batch in _csv_batches(path, read_opts, parse, convert, period):
                 if skip >= batch.num_rows:
                     skip -= batch.num_rows
                     continue

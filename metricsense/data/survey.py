@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from metricsense.data import periods as P
 from metricsense.data.table import DataError, Labels, Table
 
 #: The columns every survey has (see README, "Survey data").
@@ -110,6 +111,14 @@ def _one_question_each_way(table: Table, question: np.ndarray, rows: np.ndarray 
     return len(asked_managers) <= 1 and len(asked_teams) <= 1
 
 
+def check_round_column(signal, round_column: str) -> None:
+    """MS037 when the round column is one of the survey's own columns (`period "manager_id"`:
+    every manager a round, and the rounds' checks off)."""
+    if round_column in SURVEY_COLUMNS or round_column in RESPONDENT_COLUMNS:
+        raise DataError("MS037", f"`{round_column}` cannot be the round column of trust signal `{signal.name}`: it "
+                                 "is one of the survey's own columns", column=round_column)
+
+
 def check(signal, table: Table, scale: tuple[int, int] | None, round_column: str) -> None:
     """MS037 for a survey that cannot be read safely for ``signal`` (see the module docstring)."""
     rows = asked(signal, table)
@@ -124,9 +133,7 @@ def check(signal, table: Table, scale: tuple[int, int] | None, round_column: str
             raise DataError("MS037", f"`{table.origin}` holds scores outside the scale {scale[0]}..{scale[1]} of "
                                      f"trust signal `{signal.name}` (where and how many is {_PRIVATE}): check the "
                                      "export's `score` column, or the `scale`", column="score")
-    if round_column in SURVEY_COLUMNS or round_column in RESPONDENT_COLUMNS:
-        raise DataError("MS037", f"`{round_column}` cannot be the round column of trust signal `{signal.name}`: it "
-                                 "is one of the survey's own columns", column=round_column)
+    check_round_column(signal, round_column)
     if round_column in table.columns:
         rounds = text(table.columns[round_column])
         missing = scored & (rounds == "")
@@ -184,7 +191,14 @@ def private(exc: DataError, origin: str | None) -> DataError:
         return exc
     if exc.code == "MS032" and exc.column is not None:
         where = f"{origin} line {exc.line}" if exc.line is not None and origin else (origin or "the survey")
-        message = f"{where}: column `{exc.column}` holds a value that is not a number (the value is {_PRIVATE})"
+        if exc.column == "score":
+            message = f"{where}: column `{exc.column}` holds a value that is not a number (the value is {_PRIVATE})"
+        else:  # a round: what kind of problem, from the reader's own words, never the value
+            low = exc.message.lower()
+            why = [w for w in ("blank", "not a period", "day-first", "month-first", "one form") if w in low]
+            hint = "; say how it is written with the `format` option" if "format" in low else ""
+            message = (f"{where}: column `{exc.column}` holds a value it cannot hold"
+                       f"{' (' + ', '.join(why) + ')' if why else ''}{hint} (the value is {_PRIVATE})")
     else:
         head = exc.message.split(": ", 1)[0]
         details = [m.group(0) for m in _SAFE_DETAIL.finditer(exc.message[len(head):])]
@@ -228,3 +242,68 @@ def _header_is_survey(path: str, _mtime: int, _size: int) -> bool:
     except Exception:  # noqa: BLE001 - unreadable here: the reader reports it
         return False
     return set(SURVEY_COLUMNS) <= {n.strip().lower() for n in names}
+
+
+def read_surveys(b, needs: list) -> dict:
+    """Each trust signal's survey, checked (``data.survey.check``); what cannot be read safely is
+    MS037 and no survey, and no message about a survey quotes an answer (``survey.private``)."""
+    import sys
+    from dataclasses import replace
+
+    from metricsense.data.sources import Survey, period_column as _period_column, problem as _problem
+    from metricsense.data.sources import reader_plugin as _reader_plugin, shown as _shown
+    from metricsense.data.numbers import NumberReader
+
+    sv = sys.modules[__name__]
+
+    surveys: dict[str, Survey] = {}
+    read: dict[tuple, list[tuple[str, np.ndarray]]] = {}  # identity -> (signal, rows it reads)
+    for need in needs:
+        origin = None
+        try:
+            table = b.read_all(need.source)
+            origin = table.origin
+            missing = [c for c in SURVEY_COLUMNS if c not in table.columns]
+            if missing:
+                raise DataError("MS031", f"`{table.origin}` has no column {', '.join(f'`{m}`' for m in missing)}; "
+                                         f"survey data needs {', '.join(SURVEY_COLUMNS)}")
+            if need.source.period:  # a declared round column must be there: rounds are never pooled
+                _period_column(need.source, table)
+            cols = dict(table.columns)
+            rounds = need.source.period or "period"
+            sv.check_round_column(need.node, rounds)  # before it is read as periods
+            if rounds in cols:
+                cols[rounds] = _round_labels(cols[rounds], table, rounds, need.source)
+            cols["score"] = NumberReader("score", need.source.decimal, need.source.currency)(cols["score"], table)
+            checked = replace(table, columns=cols)
+            # the default scale (1..5, evaluators.trust) is checked too when none is written
+            sv.check(need.node, checked, need.node.scale or (1, 5), need.source.period or "period")
+            rows = sv.asked(need.node, checked)
+            identity = b.identity(need.source)
+            for other, other_rows in read.get(identity, []) if identity is not None else []:
+                if sv.overlaps(rows, other_rows):
+                    raise DataError("MS037", f"trust signals `{other}` and `{need.name}` read the same answers of "
+                                             f"`{table.origin}`: two tables of the same answers can be subtracted "
+                                             "to reveal a person's; give each signal its own questions")
+            if identity is not None:
+                read.setdefault(identity, []).append((need.name, rows))
+            surveys[need.name] = Survey(need.name, cols, table.origin, need.source.period)
+        except DataError as exc:
+            b.problems.append(_problem(sv.private(exc, origin or _shown(need.source)), need.source, [need]))
+        except Exception as exc:
+            b.crashes.append((_reader_plugin(b, need.source), f"{type(exc).__name__}"))
+    return surveys
+
+
+def _round_labels(column, table: Table, name: str, src: DataSource) -> np.ndarray:
+    """A survey's round column, checked: every round is a period of one form (MS032 naming the
+    row otherwise: a blank round, free text, `31/12/2024` without a `format`), so rounds order by
+    time (``trust.period_key``). Labels stay as written, except with a `format` (and for dates a
+    reader gave as dates), which become ISO labels the trust evaluator can order."""
+    parsed = P.read_periods(column, table, name, src.period_format, src.frequency)
+    arr = column.labels[column.codes] if hasattr(column, "codes") else np.asarray(column)
+    if src.period_format is None and arr.dtype.kind == "O" and all(isinstance(v, str) for v in arr.tolist()):
+        return np.array([v.strip() for v in arr.tolist()], dtype=object)
+    if parsed.unit == "period":
+        return parsed.keys.astype(str).astype(object)
+    return np.array(P.labels(parsed.keys, parsed.unit), dtype=object)

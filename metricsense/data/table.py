@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from metricsense.model import UNIT_DAYS, DataSource
+from metricsense.model import UNIT_DAYS, DataSource  # noqa: F401 - named here too
 
 
 class DataError(Exception):
@@ -253,84 +253,4 @@ class ReadRequest:
         return self.display_url or "?"
 
 
-# ---- periods ---------------------------------------------------------------------------------
 
-def to_periods(values: np.ndarray, table: Table, column: str) -> np.ndarray:
-    """Period keys: datetime64[D] for dates, int64 for integers. A bad value is a DataError."""
-    if values.dtype.kind == "M":
-        return values.astype("datetime64[D]")
-    if values.dtype.kind in "iu":
-        if values.dtype.kind == "u" and len(values) and values.max() >= 2**63:  # astype would wrap
-            bad = int(np.argmax(values >= 2**63))
-            raise DataError("MS032", f"{table.where(bad)}: period {int(values[bad])} is beyond the whole numbers "
-                                     "a period can be (-2**63 to 2**63-1)", row=bad + 1, line=table.line_of(bad),
-                            column=column)
-        return values.astype(np.int64)
-    if values.dtype.kind == "f":
-        with np.errstate(invalid="ignore"):
-            whole = np.isfinite(values) & (values == np.round(values))
-            # NOTE: beyond 2**53 a float is not exact, and beyond 2**63 astype(int64) wraps around.
-            exact = whole & (np.abs(values) <= 2**53)
-        if exact.all():
-            return values.astype(np.int64)
-        bad = int(np.argmax(~exact))
-        why = ("a whole number too large to be read exactly (beyond 2**53)" if whole[bad]
-               else "not a date or a whole number")
-        raise DataError("MS032", f"{table.where(bad)}: period {float(values[bad])!r} is {why}",
-                        row=bad + 1, line=table.line_of(bad), column=column)
-    out = np.empty(len(values), dtype="datetime64[D]")
-    as_int: list[int] = []
-    kinds: set[str] = set()
-    for i, raw in enumerate(values):
-        text = "" if raw is None else str(raw).strip()
-        if _WHOLE.fullmatch(text) and len(text) < 12:  # ASCII digits: str.isdigit() takes `４` and `²`
-            as_int.append(int(text))
-            kinds.add("number")
-        else:
-            try:
-                out[i] = np.datetime64(_dt.date.fromisoformat(text[:10]))
-                kinds.add("date")
-            except ValueError:
-                kinds.add("bad")
-        if len(kinds) > 1 or "bad" in kinds:
-            if "bad" not in kinds:
-                raise DataError("MS032", f"{table.where(i)}: period {text!r} mixes whole numbers and dates "
-                                         "in one period column", row=i + 1, line=table.line_of(i), column=column)
-            raise DataError(
-                "MS032", f"{table.where(i)}: period {text!r} is not a date (YYYY-MM-DD) or a whole number",
-                row=i + 1, line=table.line_of(i), column=column,
-            )
-    if kinds == {"number"}:
-        return np.asarray(as_int, dtype=np.int64)
-    return out
-
-
-_WHOLE = re.compile(r"-?[0-9]+")
-
-
-def infer_frequency(periods: np.ndarray) -> str | None:
-    """day, week, month, quarter, year, or period (integers); None with fewer than two periods."""
-    if len(periods) < 2:
-        return None
-    if periods.dtype.kind in "iu":
-        return "period"
-    gaps = np.diff(periods.astype("datetime64[D]").astype(np.int64))
-    step = float(np.median(gaps))
-    for unit, days in UNIT_DAYS.items():
-        if abs(step - days) <= max(0.5, 0.1 * days):
-            return unit
-    return f"{step:g} days"
-
-
-def period_label(value: Any) -> str:
-    if isinstance(value, np.datetime64):
-        return str(value.astype("datetime64[D]"))
-    return str(value)
-
-
-def period_labels(periods: np.ndarray) -> list[str]:
-    """``period_label`` of every period, at once."""
-    periods = np.asarray(periods)
-    if periods.dtype.kind == "M":
-        return np.datetime_as_string(periods.astype("datetime64[D]"), unit="D").tolist()
-    return [str(v) for v in periods.tolist()]

@@ -26,26 +26,6 @@ def phi(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
-def changes(values):
-    """Period-to-period changes on each series' own observed periods (gaps are not bridged by NaN).
-
-    The change is placed at the later period; a series observed weekly inside a monthly-and-weekly
-    period index still has a change every week.
-    """
-    import numpy as np
-
-    out = np.full(values.shape, np.nan)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for j in range(values.shape[1]):
-            idx = np.flatnonzero(~np.isnan(values[:, j]))
-            if len(idx) > 1:
-                out[idx[1:], j] = np.diff(values[idx, j])
-    # NOTE: a change between values near 1e308 overflows; an infinite change is no change to
-    # learn from (and would make LAPACK print to standard output): it counts as missing.
-    out[~np.isfinite(out)] = np.nan
-    return out
-
-
 def own_values(periods, values):
     """A series (T,) or block (T, U) on its own periods: rows where it has no value in a gap longer
     than its usual step are inserted as NaN rows (so a change never jumps a missing period)."""

@@ -27,10 +27,8 @@ def _num(value) -> float | None:
     return None if value is None else finite(float(value))
 
 
-def _label(periods: np.ndarray, i: int) -> str:
-    from metricsense.data.table import period_label
-
-    return period_label(periods[i])
+def _label(data, i: int) -> str:
+    return data.label(i)
 
 
 def names_withheld(trigger: Trigger, spec: Document) -> bool:
@@ -83,8 +81,8 @@ def evaluate_trigger(trigger: Trigger, spec: Document, data) -> TriggerEvaluatio
             lv, rv = left[last, unit], right[last, unit]
             variance = Variance(_num(lv), cmp.op, _num(rv), _num(lv - rv))
         events.append(TriggerEvent(
-            start=_label(data.periods, rows[first]),
-            end=_label(data.periods, rows[last]),
+            start=_label(data, rows[first]),
+            end=_label(data, rows[last]),
             periods=last - first + 1,
             segment=None if (withheld or not segmented) else inputs.units[unit],
             values=values,
@@ -99,7 +97,7 @@ def evaluate_trigger(trigger: Trigger, spec: Document, data) -> TriggerEvaluatio
     evaluable = int(known.sum())
     n_fired = int(fired.sum())
     return TriggerEvaluation(
-        **{**base, "periods": tuple(_label(data.periods, rows[i]) for i in fired_rows)},
+        **{**base, "periods": tuple(_label(data, rows[i]) for i in fired_rows)},
         status="evaluated",
         for_periods=n,
         units=len(inputs.units) if segmented else None,
@@ -127,10 +125,8 @@ def triggers_of(spec: Document, data) -> TriggersAnalysis:
     """The `triggers` analysis: each KPI's series and target, and each trigger's firing."""
     import numpy as np
 
-    from metricsense.data.table import period_labels
-
     series = {}
-    labels = period_labels(data.periods)
+    labels = data.labels()
     for k in spec.kpis:
         s = data.series(k.name)
         if s is None:

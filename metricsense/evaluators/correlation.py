@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite
-from metricsense.evaluators.common import changes, phi, spec_anchor
+from metricsense.evaluators.common import phi, spec_anchor
 from metricsense.evaluators.records import CorrelationAnalysis
 from metricsense.hookspecs import hookimpl
 
@@ -59,15 +59,28 @@ def correlation_analysis(spec, data, options) -> Correlation | None:
     kpis = [k for k in spec.kpis if k.name in data]
     if len(kpis) < 2:
         return None
-    x = data.matrix([k.name for k in kpis])
     basis = options["basis"]
-    if basis == "changes":
-        x = changes(x)
     method = options["method"]
     minp = max(int(options["min_periods"]), 2)
-    r = kernels.pairwise_corr(np.ascontiguousarray(x), method=method, min_periods=minp)
-    present = (~np.isnan(x)).astype(np.float64)
-    n = present.T @ present
+    names = [k.name for k in kpis]
+    # KPIs of one frequency are compared on their own calendar; a pair of different frequencies
+    # on the coarser one, the finer KPI as its mean per period (said by MS038), never silently.
+    groups: dict = {}
+    for i, name in enumerate(names):
+        groups.setdefault(data.unit_of(name), []).append(i)
+    r = np.full((len(names), len(names)), np.nan)
+    n = np.zeros((len(names), len(names)))
+    keys = list(groups)
+    for a_i, a in enumerate(keys):
+        for b in keys[a_i:]:
+            idx = groups[a] if a == b else groups[a] + groups[b]
+            chosen = [names[i] for i in idx]
+            x = data.changes(chosen) if basis == "changes" else data.aligned(chosen)[0]
+            sub = kernels.pairwise_corr(np.ascontiguousarray(x), method=method, min_periods=minp)
+            present = (~np.isnan(x)).astype(np.float64)
+            r[np.ix_(idx, idx)] = np.where(np.isnan(r[np.ix_(idx, idx)]), sub, r[np.ix_(idx, idx)])
+            counts = present.T @ present
+            n[np.ix_(idx, idx)] = np.maximum(n[np.ix_(idx, idx)], counts)
     usable = [i for i in range(len(kpis)) if np.isfinite(r[i, i])]
     # KPIs that share too few periods with the others (a monthly KPI among weekly ones) are left
     # out, the one missing most pairs first, until every remaining pair has a correlation.

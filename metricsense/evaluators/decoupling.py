@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite
-from metricsense.evaluators.common import changes, phi, usable_scale
+from metricsense.evaluators.common import phi, usable_scale
 from metricsense.evaluators.records import EstimatedGains, GainAnalysis
 from metricsense.hookspecs import hookimpl
 
@@ -64,13 +64,15 @@ def estimate_gains(spec, data, kpis, levers, lag: int = 0, min_periods: int = 12
     if not names_l:
         return g, se, n_used
     lcols = [j for j, lv in enumerate(levers) if lv.name in data]
-    xl = changes(data.matrix(names_l))
-    if lag:
-        xl = np.vstack([np.full((lag, xl.shape[1]), np.nan), xl[:-lag]])
     for i, k in enumerate(kpis):
         if k.name not in names_k:
             continue
-        y = changes(data.matrix([k.name]))[:, 0]
+        # One regular calendar for the KPI and its levers (the coarsest of their frequencies):
+        # a change exists only between consecutive periods that both have a value.
+        d = data.changes([*names_l, k.name])
+        xl, y = d[:, :-1], d[:, -1]
+        if lag:
+            xl = np.vstack([np.full((lag, xl.shape[1]), np.nan), xl[:-lag]])
         ok = ~np.isnan(y) & ~np.isnan(xl).any(axis=1)
         n = int(ok.sum())
         m = len(names_l)

@@ -1,16 +1,17 @@
 """Distortion rules (MS4xx): Campbell's law, looked for in the data (Behn's ninth practice).
 
-When was the target set? The spec says only `target >= 70 by 2027-06-30`: the date it must be
-met, not the date it started to bite. Each rule takes an option `target_set`, a table of KPI
-name -> date (`"2024-09-01"`) or whole-number period; a KPI it does not name is split at the
-midpoint of its observed periods (the later half is "after"). The midpoint is chosen before
+When was the target set? `target >= 70 by 2027-06-30 since 2024-09-01` says it in the spec:
+`by` is the date it must be met, `since` the date it started to bite (the period holding that
+date is the first "after" one). Each rule also takes an option `target_set`, a table of KPI
+name -> date (`"2024-09-01"`) or whole-number period, which wins over `since`; a KPI with
+neither is split at the midpoint of its observed periods (the later half is "after"). The midpoint is chosen before
 looking at the values, so the split cannot be tuned to find an effect (a change point searched
 for in the data would find one in pure noise); when the true date is earlier, part of the
 "before" half is already distorted and the tests lose power but not their size.
 
 The ``DistortionAnalysis`` record (``analysis["distortion"]``) holds per KPI with data a
 ``KpiDistortion``: ``set`` (the first "after" period) and
-``set_from`` (``"target_set"`` or ``"midpoint"``); ``bunching`` (the McCrary density test at
+``set_from`` (``"target_set"``, ``"since"`` or ``"midpoint"``); ``bunching`` (the McCrary density test at
 the target: n, bin, bandwidth, densities below and above, theta, se, z, p); ``divergence``
 (per outcome KPI: the mean prediction residual after the target, its t and p); ``variance``
 (before and after variances, their ratio, the Brown-Forsythe t and p). NumPy only, imported
@@ -262,14 +263,20 @@ def set_row(kpi: KPI, data, observed, chosen: dict) -> tuple[int | None, str]:
     """The first row of ``data.periods`` counted as "after the target was set", and why."""
     import numpy as np
 
+    from metricsense.data.periods import bucket
+
     periods = data.periods
-    given = chosen.get(kpi.name)
+    given, source = chosen.get(kpi.name), "target_set"
+    if given is None and kpi.target is not None and kpi.target.since is not None:
+        given, source = kpi.target.since, "since"  # `target ... since 2023-10-01` in the spec
     if given is not None:
         try:
             if periods.dtype.kind == "M":
-                at = np.datetime64(str(given), "D")
-                return int(np.searchsorted(periods.astype("datetime64[D]"), at)), "target_set"
-            return int(np.searchsorted(periods, int(given))), "target_set"
+                # the period holding the date is the first one after it (a target set on
+                # 2024-09-15 counts from September on monthly data)
+                at = bucket(np.array([np.datetime64(str(given), "D")]), data.unit_of(kpi.name))[0]
+                return int(np.searchsorted(periods.astype("datetime64[D]"), at)), source
+            return int(np.searchsorted(periods, int(given))), source
         except (ValueError, TypeError):
             return None, f"`target_set` for `{kpi.name}` is not a date or period: {given!r}"
     rows = np.flatnonzero(observed)
@@ -308,9 +315,7 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
     row, why = set_row(kpi, data, observed, chosen)
     if row is None:
         return KpiDistortion(status=why)
-    from metricsense.data.table import period_label
-
-    set_at = period_label(data.periods[min(row, len(data.periods) - 1)])
+    set_at = data.label(min(row, len(data.periods) - 1))
     bunching: BunchingTest | None = None
     variance: VarianceTest | None = None
     divergence: dict[str, DivergenceTest] | None = None
@@ -420,7 +425,7 @@ def _current(ctx) -> DistortionAnalysis:
 
 
 _SET = Option({}, "KPI name -> the date (\"2024-09-01\") or period the target was set; "
-                  "default: the midpoint of the KPI's observed periods")
+                  "default: the target's `since` date, else the midpoint of the KPI's observed periods")
 _ALPHA = Option(0.05, "one-sided significance level of the test")
 
 

@@ -246,9 +246,13 @@ def estimate_lag(kpi: KPI, lever: str, sign: float, data, max_lag: int) -> dict 
     x, y = data.series(lever), data.series(kpi.name)
     if x is None or y is None:
         return None
-    dx, dy = np.diff(x.values), np.diff(y.values)
+    # changes on one regular calendar: never across a missing period (pandas' diff())
+    d = data.changes([lever, kpi.name])
+    dx, dy = d[1:, 0], d[1:, 1]
     best = None
     for k in range(0, max_lag + 1):
+        if k >= len(dx):  # a calendar shorter than the lag (found by the data fuzz test)
+            break
         a, b = (dx[: len(dx) - k], dy[k:])
         ok = ~np.isnan(a) & ~np.isnan(b)
         if ok.sum() < 12:

@@ -286,7 +286,7 @@ class KpiDistortion(Record):
     """One KPI's distortion tests, split where its target was set (or why it could not be split)."""
 
     set: str | None = None             # the first "after" period
-    set_from: str | None = None        # "target_set" or "midpoint"
+    set_from: str | None = None        # "target_set", "since" or "midpoint"
     bunching: BunchingTest | None = None
     variance: VarianceTest | None = None
     divergence: Mapping[str, DivergenceTest] | None = None  # per outcome KPI

@@ -48,7 +48,6 @@ trust clause (MS505) and docs/robustness.md.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from metricsense.diagnostics import Diagnostic, Severity, rule, rules_of
@@ -78,44 +77,24 @@ def favourable_floor(lo: int, hi: int) -> float:
     return hi - 1 if hi - lo + 1 >= 5 else hi
 
 
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?$")
-_YEAR_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
-_YEAR_QUARTER = re.compile(r"^(\d{4})\s*[-/ ]?\s*Q([1-4])$", re.IGNORECASE)
-_QUARTER_YEAR = re.compile(r"^Q([1-4])\s*[-/ ]?\s*(\d{4})$", re.IGNORECASE)
-
-
 def period_key(label: str) -> tuple:
-    """Sort survey rounds by time, not as text: ISO dates (``2025-06-30``, a time after it is
-    ignored), months (``2025-06``), quarters (``2025-Q1``, ``2025 Q1``, ``Q1 2025``, ``Q1-2025``)
-    on one calendar (a month or quarter at its first day), then whole numbers by value, then
-    anything else as text."""
-    label = label.strip()
-    m = _ISO_DATE.match(label)
-    if m:
-        return (0, int(m[1]), int(m[2]), int(m[3]), label)
-    m = _YEAR_MONTH.match(label)
-    if m:
-        return (0, int(m[1]), int(m[2]), 1, label)
-    m = _YEAR_QUARTER.match(label)
-    if m:
-        return (0, int(m[1]), 3 * int(m[2]) - 2, 1, label)
-    m = _QUARTER_YEAR.match(label)
-    if m:
-        return (0, int(m[2]), 3 * int(m[1]) - 2, 1, label)
-    try:
-        value = float(label)
-    except ValueError:
-        return (2, 0, 0, 0, label)
-    if value != value:  # "nan" is text, not a round
-        return (2, 0, 0, 0, label)
-    return (1, value, 0, 0, label)  # the label last: "9" and "9.0" still sort one way
+    """Sort survey rounds by time, not as text, with the period machinery of the data layer
+    (``metricsense.data.periods``): dates and timestamps, months (``2025-06``, ``Nov 2024``),
+    quarters in either order (``2025-Q1``, ``Q1 2025``), ISO weeks (``2025-W52``) and years, on
+    one calendar (a period at its first day), then whole numbers by value. A label that is no
+    period (a blank, ``nan``, ``inf``, ``1_0``, free text, ``31/12/2024`` without a format) sorts
+    before every round, so it is never taken as the latest; the data layer refuses such labels
+    (MS032 naming the row) before they get here."""
+    from metricsense.data.periods import round_key
+
+    return round_key(label)
 
 
 def same_round(a: str, b: str) -> bool:
     """Two round labels name the same round: the same period in time (`Q2 2025`, `2025-Q2`), or
     the same text for labels that are not periods."""
     ka, kb = period_key(a), period_key(b)
-    if ka[0] == 2 or kb[0] == 2:
+    if ka[0] == -1 or kb[0] == -1:  # not periods: the same text
         return a.strip() == b.strip()
     return ka[:-1] == kb[:-1]
 

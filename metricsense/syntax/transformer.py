@@ -197,12 +197,22 @@ class ModelBuilder:
         value = float(rest.pop(0))
         if sign == "-":
             value = -value
-        by = rest[0] if rest else None
-        return m.Target(str(cmp_tok), value, None, by, self._span(meta))
+        by, since = _dates(rest)
+        return m.Target(str(cmp_tok), value, None, by, self._span(meta), since)
 
     def target_words(self, meta, children):
-        by = children[1] if len(children) > 1 else None
-        return m.Target(None, None, unquote(children[0]), by, self._span(meta))
+        by, since = _dates(children[1:])
+        return m.Target(None, None, unquote(children[0]), by, self._span(meta), since)
+
+    def since_date(self, meta, children):
+        from metricsense.syntax.errors import SpecValueError
+
+        tok = children[0]
+        try:
+            return _Since(_dt.date.fromisoformat(str(tok)))
+        except ValueError:
+            raise SpecValueError(f"`since {tok}` is not a calendar date", tok.line, tok.column,
+                                 tok.end_column) from None
 
     def by_date(self, meta, children):
         tok = children[0]
@@ -254,6 +264,7 @@ class ModelBuilder:
             sheet=opts.get("sheet"),
             cells=opts.get("cells"),
             table=opts.get("table"),
+            period_format=opts.get("period_format"),
         )
 
     def data_file(self, meta, children):
@@ -291,6 +302,9 @@ class ModelBuilder:
 
     def excel_table(self, meta, children):
         return ("table", unquote(children[0]))
+
+    def period_format(self, meta, children):
+        return ("period_format", unquote(children[0]))
 
     # ---- triggers -----------------------------------------------------------------------------
     def trigger(self, meta, children):
@@ -415,6 +429,24 @@ def _int(tok) -> int:
         raise SpecValueError(f"`{str(tok)[:12]}...` is too large: at most {MAX_DIGITS} digits",
                              tok.line, tok.column, tok.end_column)
     return int(text)
+
+
+class _Since:
+    """The date of a `since` clause, told apart from the `by` date beside it."""
+
+    def __init__(self, date: _dt.date) -> None:
+        self.date = date
+
+
+def _dates(children) -> tuple[_dt.date | None, _dt.date | None]:
+    """A target's (`by` date, `since` date) from the children after its value."""
+    by = since = None
+    for child in children:
+        if isinstance(child, _Since):
+            since = child.date
+        else:
+            by = child
+    return by, since
 
 
 def _unit(tok) -> str:

@@ -177,7 +177,7 @@ def test_target_set_option_moves_the_split():
     config = {"rules": {"MS401": {"target_set": {"class_scores": "2024-09-01"}}}}
     report, analysis = _school(config)
     (d,) = [d for d in report.diagnostics if d.code == "MS401"]
-    assert d.evidence["set"] == "2024-09-30" and d.evidence["set_from"] == "target_set"
+    assert d.evidence["set"] == "2024-09" and d.evidence["set_from"] == "target_set"
     assert analysis["distortion_options"]["MS401"].kpis["class_scores"].bunching["n"] == d.evidence["n"]
     assert DistortionAnalysis.of(analysis).kpis["class_scores"].set_from == "midpoint"
 

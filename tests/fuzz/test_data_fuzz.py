@@ -236,6 +236,21 @@ def test_fuzzed_in_memory_data_gives_diagnostics_not_crashes(table):
         reject()
 
 
+# Found by the in-memory fuzz test once (after changes moved to a regular calendar): a lever with
+# no value and a KPI observed 4 weeks of 16 made a calendar of fewer changes than the lags tried,
+# and the lag estimate sliced arrays of different lengths (MS005 from the noise evaluator).
+def test_regression_a_calendar_shorter_than_the_lags_tried():
+    p = [str(np.datetime64("2000-01-01") + 7 * i) for i in range(16)]
+    cols = {"a": [0.0] * 4 + [""] * 12, "b": [""] * 16, "c": [""] * 16, "l1": [""] * 16, "l2": [""] * 16,
+            "d": [0.0] * 16}
+    memory = {"period": np.array(p, dtype=object)}
+    for name, values in cols.items():
+        memory[name] = (np.array(values, dtype=float) if all(not isinstance(v, str) for v in values)
+                        else np.array(values, dtype=object))
+    _check(_write([], {}), data={"k.csv": memory})
+    _check(_write(p, cols))
+
+
 def _refuse_constant(token: str):
     raise AssertionError(f"the JSON holds {token}")
 
