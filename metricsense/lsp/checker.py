@@ -1,9 +1,10 @@
 """Checking one open document as `msense check` would: the same plugins, rules, configuration
 discovery and include resolution, with the editors' unsaved texts read instead of the files.
 
-Two passes. ``check(..., data=False)`` parses and runs every rule without reading data (syntax,
-structure, declared gains): cheap, run on every change. ``check(..., data=True)`` also reads the
-spec's data files: run on open and save, off the editor's thread.
+Two passes. ``check(..., data=False)`` parses and runs the syntax and structure rules (MS0xx)
+with their own analysis only: cheap, run on every change. ``check(..., data=True)`` runs every
+rule (declared gain matrices too) and reads the spec's data files: run on open and save, off the
+editor's thread.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from metricsense.diagnostics import Diagnostic
 from metricsense.loader import display_path, load_path
 from metricsense.model import Document, Include
 from metricsense.syntax import parse_text
+
+#: The family checked on every change: syntax and structure, which need no data and no matrices.
+STRUCTURE = "MS0"
 
 
 @dataclass
@@ -79,9 +83,11 @@ class Checker:
         read = False
         if doc is not None:
             read = data and any(pipeline.has_data(doc))
-            checked = pipeline.check_spec(doc, registry=registry, pm=self.pm, cfg=cfg,
-                                          rules=pipeline.selected_rules(registry, cfg), load=read,
-                                          allowed=allowed, found=found)
+            rules = pipeline.selected_rules(registry, cfg)
+            if not data:  # as you type: syntax and structure (MS0xx), not the gain matrices
+                rules = [r for r in rules if r.family == STRUCTURE]
+            checked = pipeline.check_spec(doc, registry=registry, pm=self.pm, cfg=cfg, rules=rules, load=read,
+                                          allowed=allowed, found=found, analyses_of_rules=not data)
             found, analysis = checked.diagnostics, checked.analysis
         own = [s for s in doc.statements if s.span.file == shown] if doc is not None else []
         if doc is None:

@@ -188,3 +188,13 @@ def test_tokens_classify_keywords_names_values_and_declarations():
     assert ('"C"', "string", 0) in kinds and ("# note", "comment", 0) in kinds and ("0.2", "number", 0) in kinds
     data = tokens.encode(found)
     assert data[:5] == [0, 0, 3, tokens.TOKEN_TYPES.index("keyword"), 0] and data[5:7] == [0, 4]
+
+
+def test_the_check_as_you_type_is_structure_only_and_open_and_save_run_everything(checker):
+    from support import EXAMPLES
+
+    spec = EXAMPLES / "customer-love" / "customer-love.msense"
+    fast = checker.check(spec, spec.read_text("utf-8"))
+    full = checker.check(spec, spec.read_text("utf-8"), data=True)
+    assert {d.code[:3] for d in fast.diagnostics} == {"MS0"} and "gain" not in fast.analysis
+    assert full.data and {"MS101", "MS204", "MS301"} <= {d.code for d in full.diagnostics}
