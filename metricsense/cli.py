@@ -572,5 +572,23 @@ def agenda_command(paths, since, config_path, allow_paths, fmt, output):
     sys.exit(report.exit_code if report.exit_code >= 2 else 0)
 
 
+@cli.command("lsp")
+@click.option("--tcp", metavar="HOST:PORT", help="Serve on this TCP address instead of standard input and output.")
+@click.option("--stdio", is_flag=True, hidden=True, help="Serve on standard input and output (the default).")
+def lsp_command(tcp, stdio):
+    """Start the language server (editors start it): diagnostics as you type, hover, completion, rename."""
+    if tcp is not None:
+        host, _, port = tcp.rpartition(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            _usage_error(f"`--tcp` takes HOST:PORT (127.0.0.1:2087), not {tcp!r}")
+    try:
+        from metricsense.lsp.server import main as serve
+    except ImportError as exc:  # NOTE: pygls is an extra; say how to get it, not a traceback
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        _usage_error("the language server needs the `lsp` extra: pip install 'metricsense[lsp]'")
+    serve(tcp)
+
+
 def main() -> None:
     cli(prog_name="msense")

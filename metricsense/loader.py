@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,9 +77,13 @@ def read_text(path: Path, shown: str, problems: list[Problem], at: Span | None =
 
 
 def load_path(
-    path: Path, *, allow_paths: list[Path] | None = None, max_depth: int = 16, text: str | None = None
+    path: Path, *, allow_paths: list[Path] | None = None, max_depth: int = 16, text: str | None = None,
+    overlay: Mapping[Path, str] | None = None,
 ) -> Loaded:
-    """Parse ``path`` and, recursively, every file it includes, into one Document."""
+    """Parse ``path`` and, recursively, every file it includes, into one Document.
+
+    ``overlay`` maps resolved paths to the text to read instead of the file (what an editor holds
+    but has not saved: the language server); names and positions stay those of the files."""
     from metricsense.syntax import parse_text
 
     root_file = path.resolve() if text is None else Path.cwd() / "<string>"
@@ -89,6 +94,8 @@ def load_path(
     files: list[str] = []
 
     def visit(file: Path, shown: str, source: str | None, stack: tuple[Path, ...], at: Span | None) -> None:
+        if source is None and overlay:
+            source = overlay.get(file)
         if source is None:
             source = read_text(file, shown, result.problems, at)
             if source is None:

@@ -37,12 +37,15 @@ def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules
                data: Any = None, load: bool = True, allowed: list[Path] = (), base: Path | None = None,
                where: Any = None, prefetched: Any = None, found: Iterable[Diagnostic] = (),
                spec_keys: frozenset = frozenset(), progress: Callable[[int, int, str], None] | None = None,
-               surveys: Any = None) -> Checked:
+               surveys: Any = None, analyses_of_rules: bool = False) -> Checked:
     """Read ``doc``'s data (when ``load``), run every analysis and rule, and apply its suppressions.
 
     ``surveys`` are the trust surveys read whole when this pass reads no data (the spec's own
     pass of a segmented run, ``SegmentRun.surveys``): their one table is made here, once, and
     never per segment (a segment's check, ``where``, reads no survey).
+
+    ``analyses_of_rules=True`` runs only the analyses of the plugins whose ``rules`` run (the
+    language server's check as you type runs the structure rules without the gain matrices).
 
     ``found`` are findings made before (loading the spec, finding its segments): they are suppressed
     like the rest. Findings whose (code, span, message) is in ``spec_keys`` (the spec's own, when
@@ -58,7 +61,8 @@ def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules
         found.extend(data_diags)
         if where is None:
             surveys = dataset.surveys
-    found.extend(run_rules(doc, rules, cfg, dataset, analysis, registry, pm, progress, surveys))
+    only = {r.plugin for r in rules} if analyses_of_rules else None
+    found.extend(run_rules(doc, rules, cfg, dataset, analysis, registry, pm, progress, surveys, only))
     if spec_keys:
         found = [d for d in found if d.key not in spec_keys]
     keys = frozenset(d.key for d in found)
@@ -184,10 +188,10 @@ class Budget:
 
 
 def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=None,
-              surveys=None) -> list[Diagnostic]:
+              surveys=None, only: set[str] | None = None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     first = spec_anchor(doc)
-    impls = pm.hook.metricsense_analyze.get_hookimpls()
+    impls = [i for i in pm.hook.metricsense_analyze.get_hookimpls() if only is None or i.plugin_name in only]
     total, done = len(impls) + len(rules), 0
 
     def tick(what: str) -> None:

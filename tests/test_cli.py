@@ -232,3 +232,41 @@ def test_agenda_and_diff_unwritable_outputs_are_messages(tmp_path, target):
         out = run_msense(*args, "-o", target, cwd=tmp_path)
         assert out.returncode == 2, (args, out.stderr)
         assert "cannot write" in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)
+
+
+_BLOCK_PYGLS = (
+    "import sys\n"
+    "class Block:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.split('.')[0] in ('pygls', 'lsprotocol'):\n"
+    "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+    "sys.meta_path.insert(0, Block())\n"
+)
+
+
+def _run_cli(code: str, *args: str):
+    import subprocess
+    import sys
+
+    flags = ["-S"] if sys.flags.no_site else []
+    script = code + f"sys.argv = ['msense', *{list(args)!r}]\nfrom metricsense.cli import main\nmain()\n"
+    return subprocess.run([sys.executable, *flags, "-P", "-c", script], capture_output=True, text=True, timeout=120)
+
+
+def test_lsp_without_the_extra_says_how_to_install_it():
+    result = _run_cli(_BLOCK_PYGLS, "lsp")
+    assert result.returncode == 2
+    assert "pip install 'metricsense[lsp]'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_lsp_is_listed_without_importing_pygls():
+    result = _run_cli(_BLOCK_PYGLS, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "lsp" in result.stdout and "language server" in result.stdout
+
+
+def test_lsp_tcp_address_is_checked():
+    result = _run_cli("import sys\n", "lsp", "--tcp", "localhost")
+    assert result.returncode == 2
+    assert "HOST:PORT" in result.stderr

@@ -110,7 +110,8 @@ def test_cli_start_up_imports_nothing_heavy():
         "sys.argv = ['msense', 'rules']\n"
         "from metricsense.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('numpy', 'ipywidgets', 'IPython', 'pandas', 'scipy', 'jupyterlab') if m in sys.modules]\n"
+        "heavy = [m for m in ('numpy', 'ipywidgets', 'IPython', 'pandas', 'scipy', 'jupyterlab', 'pygls', 'lsprotocol')\n"
+        "         if m in sys.modules]\n"
         "print(heavy)\n"
         "assert not heavy, heavy\n"
     )

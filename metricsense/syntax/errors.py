@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from metricsense.diagnostics import Problem
+from metricsense.model import AUDIENCES, LEVELS
 from metricsense.span import Span
 
 if TYPE_CHECKING:
@@ -188,6 +189,41 @@ def _open_block(text: str) -> tuple[int, int, str] | None:
     return stack[-1] if stack else None
 
 
+#: The clauses whose value is one word of a fixed list, the list's terminal, and its words in order.
+_VALUE_OF = {"kind": "LEVEL", "at": "LEVEL", "focus": "FOCUS", "better": "BETTER", "scope": "SCOPE",
+             "with": "AUDIENCE", "layout": "LAYOUT"}
+_VALUES = {"LEVEL": LEVELS, "AUDIENCE": AUDIENCES, "FOCUS": ("results", "relationships"),
+           "BETTER": ("higher", "lower"), "SCOPE": ("individual", "team", "organization"), "LAYOUT": ("wide", "long")}
+_WORD_CHAR = re.compile(r"[A-Za-z0-9_-]")
+
+
+def _glued_word(exc, text: str) -> tuple[int, str, str] | None:
+    """(start, word, clause) when the error is inside a word that began as a clause's value:
+    `kind outcomes` lexes `outcome` and then fails at `s`, but the mistake is the whole word."""
+    pos = getattr(exc, "pos_in_stream", None)
+    if pos is None or not 0 < pos <= len(text) or not _WORD_CHAR.match(text[pos:pos + 1] or " "):
+        return None
+    start = pos
+    while start > 0 and _WORD_CHAR.match(text[start - 1]):
+        start -= 1
+    end = pos
+    while end < len(text) and _WORD_CHAR.match(text[end]):
+        end += 1
+    if start == pos:
+        return None
+    before = re.search(r"([A-Za-z_]+)[ \t]+$", text[:start])
+    if before is None or before.group(1) not in _VALUE_OF:
+        return None
+    return start, text[start:end], before.group(1)
+
+
+def _did_you_mean(word: str, candidates) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
 def describe(exc: UnexpectedInput, text: str, file: str, parser: Lark) -> Problem:
     """Turn a Lark error into an MS001 Problem with a span, plain words and maybe a hint (its help)."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
@@ -228,4 +264,16 @@ def describe(exc: UnexpectedInput, text: str, file: str, parser: Lark) -> Proble
         hint = exc.match_examples(parser.parse, _EXAMPLES, use_accepts=True)
     except Exception:  # NOTE: a hint is a courtesy; never let finding one fail the report
         hint = None
+    glued = None if at_end else _glued_word(exc, text)
+    if glued is not None:
+        start, word, clause = glued
+        values = _VALUES[_VALUE_OF[clause]]
+        column = start - (text.rfind("\n", 0, start) + 1) + 1
+        end_column = column + len(word)
+        message = f"unexpected `{word}`; expected one of {', '.join(values)}"
+        hint = hint or _did_you_mean(word, values)
+    elif isinstance(exc, UnexpectedToken) and not at_end and re.fullmatch(r"[A-Za-z_][\w-]*", str(exc.token)):
+        words = _terminal_words(parser)
+        keywords = [words[n].strip("`") for n in expected if n in words]
+        hint = hint or _did_you_mean(str(exc.token), keywords)
     return syntax_problem(Span(file, line, column, line, end_column), message, hint)
