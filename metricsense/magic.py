@@ -69,8 +69,10 @@ def run_cell(line: str, cell: str, namespace: dict[str, Any]) -> Any:
         overrides["ignore"] = _split(args.ignore)
     if args.fail_on:
         overrides["fail_on"] = args.fail_on
-    # NOTE: a cell that holds no newline and no brace would be taken for a path by `check`.
-    text = cell if cell.endswith("\n") else cell + "\n"
+    # NOTE: the cell's first line is the `%%msense` line: the spec starts on line 2, so one blank
+    # line goes first and findings name the lines the notebook shows. It also keeps a cell with
+    # no brace from being taken for a path by `check`.
+    text = "\n" + (cell if cell.endswith("\n") else cell + "\n")
     report = check(text, data=data, config=args.config or None,  # None: the nearest msense.toml
                                allow_paths=args.allow_path, overrides=overrides or None)
     if args.name:

@@ -72,3 +72,14 @@ def test_examples_through_the_magic(ip):
     text = (EXAMPLES / "engineering-estimates" / "engineering.msense").read_text("utf-8")
     report = ip.run_cell_magic("msense", "--fail-on never", text)
     assert report.exit_code in (0, 2)  # its data paths are relative to its own folder, not this one
+
+
+def test_a_cells_findings_name_the_lines_the_notebook_shows(ip):
+    # line 1 of the cell is `%%msense`: the spec's first line is line 2 of the cell
+    report = ip.run_cell_magic("msense", "--fail-on never", 'mission "M"\nkpi k "K" { kind outcomes }\n')
+    (d,) = [d for d in report.diagnostics if d.code == "MS001"]
+    assert d.span.line == 3
+    from metricsense.reports.html import render_html
+
+    page = render_html(report)
+    assert 'class="caret"' in page and "^^^^^^^^" in page  # `outcomes` underlined whole

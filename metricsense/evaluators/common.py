@@ -58,3 +58,26 @@ def usable_scale(g) -> bool:
         return False
     top = float(np.abs(g).max(initial=0.0))
     return top == 0.0 or GAIN_SCALE[0] <= top <= GAIN_SCALE[1]
+
+
+def closest(name: str, candidates: list[str]) -> str | None:
+    """The candidate ``name`` most likely misspells (difflib, cutoff 0.75), or None."""
+    import difflib
+
+    hits = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+    return hits[0] if hits else None
+
+
+def meant_levers(spec) -> set[str]:
+    """Levers that a KPI's `responds` names misspelt (`responds coachng` for `coaching`): the
+    structure rules leave their consequences (an idle lever) to MS002's did-you-mean."""
+    levers = [lv.name for lv in spec.levers]
+    declared = set(levers)
+    found = set()
+    for kpi in spec.kpis:
+        for g in kpi.responds:
+            if g.name not in declared and spec.lookup(g.name) is None:
+                hit = closest(g.name, levers)
+                if hit is not None:
+                    found.add(hit)
+    return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
-from metricsense.evaluators.common import spec_anchor
+from metricsense.evaluators.common import closest, meant_levers, spec_anchor
 from metricsense.evaluators.records import StructureAnalysis
 from metricsense.hookspecs import hookimpl
 from metricsense.model import (
@@ -146,7 +146,7 @@ def undefined_name(ctx) -> Iterator[Diagnostic]:
     def check(ref_name: str, span, expected: tuple[type, ...], what: str):
         found = spec.lookup(ref_name)
         if found is None:
-            close = _closest(ref_name, [s.name for s in spec.named() if isinstance(s, expected)])
+            close = closest(ref_name, [s.name for s in spec.named() if isinstance(s, expected)])
             return ctx.report(span, f"`{ref_name}` is not declared; {what} expected here",
                               help=f"did you mean `{close}`?" if close else None)
         if not isinstance(found, expected):
@@ -186,13 +186,6 @@ def undefined_name(ctx) -> Iterator[Diagnostic]:
                 elif len(node.args) != FUNCTIONS[node.func]:
                     yield ctx.report(node, f"`{node.func}` takes {FUNCTIONS[node.func]} arguments, "
                                            f"not {len(node.args)}")
-
-
-def _closest(name: str, candidates: list[str]) -> str | None:
-    import difflib
-
-    hits = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
-    return hits[0] if hits else None
 
 
 @rule(code="MS003", name="duplicate-name", severity=Severity.ERROR, exit_code=2)
@@ -524,7 +517,8 @@ def idle_lever(ctx) -> Iterator[Diagnostic]:
     ## What to do instead
     Declare the KPIs it moves (`responds sec_reviews -0.4` in `open_vulns`), or drop it.
     """
-    used = {g.name for kpi in ctx.spec.kpis for g in kpi.responds}
+    # a lever some KPI meant but misspelt is MS002's finding (with its did-you-mean), not idle
+    used = {g.name for kpi in ctx.spec.kpis for g in kpi.responds} | meant_levers(ctx.spec)
     for lever in ctx.spec.levers:
         if lever.name not in used:
             yield ctx.report(lever, f"no KPI responds to the lever `{lever.name}`",
@@ -623,8 +617,8 @@ def owner_without_lever(ctx) -> Iterator[Diagnostic]:
     """
     levers = {lv.name: lv for lv in ctx.spec.levers}
     for kpi in ctx.spec.kpis:
-        if kpi.owner is None:
-            continue
+        if kpi.owner is None or any(g.name not in levers for g in kpi.responds):
+            continue  # a lever it names is not declared (MS002): which it holds is not known yet
         movers = [levers[g.name] for g in kpi.responds if g.name in levers]
         if not any(lv.owner == kpi.owner for lv in movers):
             held = [lv for lv in movers if lv.owner]

@@ -23,6 +23,7 @@ from metricsense.evaluators.records import (
 )
 from metricsense.reports import gains, withheld_line
 from metricsense.reports.svg import esc, gap_bars, heatmap, line_chart
+from metricsense.reports.text import source_and_caret
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -36,7 +37,7 @@ th{background:#f3f6fa}code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,mon
 pre{background:#f6f8fa;padding:6px 8px;margin:4px 0;overflow-x:auto;white-space:pre}
 .sev{font-weight:600;border-radius:3px;padding:1px 6px;color:#fff;font-size:12px}
 .sev-error{background:#c62828}.sev-warning{background:#b26a00}.sev-info{background:#0277bd}.sev-hint{background:#2e7d32}
-.help{color:#2d5a27}.note{color:#555}.muted{color:#666}figure{margin:10px 0 18px}figcaption{color:#444;font-size:13px;margin-top:4px}
+.caret{color:#b3261e}.help{color:#2d5a27}.note{color:#555}.muted{color:#666}figure{margin:10px 0 18px}figcaption{color:#444;font-size:13px;margin-top:4px}
 .grid{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}.grid figure figcaption{max-width:480px}svg text{font-family:system-ui,sans-serif;font-size:11px;fill:#222}
 .ok{color:#2e7d32;font-weight:600}
 """
@@ -58,9 +59,11 @@ def diagnostic_rows(report, sources) -> list[str]:
     for d in report.diagnostics:
         sev = str(d.severity)
         body = [f'<div class="msg">{esc(d.message)}</div>']
-        line = sources.line(d.span.file, d.span.line)
-        if line is not None:
-            body.append(f"<pre>{esc(d.span.line)} | {esc(line)}</pre>")
+        quoted = source_and_caret(d.span, sources)
+        if quoted is not None:
+            text, caret = quoted
+            gutter = " " * len(str(d.span.line))
+            body.append(f'<pre>{esc(d.span.line)} | {esc(text)}\n{gutter} | <span class="caret">{esc(caret)}</span></pre>')
         body += [f'<div class="note">note: {esc(r.message)} → <code>{esc(r.span)}</code></div>' for r in d.related]
         if d.help:
             body.append(f'<div class="help">help: {esc(d.help)}</div>')

@@ -84,6 +84,18 @@ def _shown_line(text: str, column: int, end: int) -> tuple[str, int, int]:
     return "".join(parts), moved(column), moved(end)
 
 
+def source_and_caret(span, sources: SourceCache) -> tuple[str, str] | None:
+    """The span's source line as shown (tabs as one space, a long line cut around the span) and
+    the caret line under it; None when the source line is not to be had. Text and HTML share it."""
+    text = sources.line(span.file, span.line)
+    if text is None:
+        return None
+    text = text.expandtabs(1)
+    end = span.end_column if span.end_line == span.line else len(text) + 1
+    text, start, stop = _shown_line(text, span.column, min(end, len(text) + 1))
+    return text, " " * (start - 1) + "^" * max(1, stop - start)
+
+
 def _render_one(d: Diagnostic, sources: SourceCache, paint) -> list[str]:
     head = paint(_COLOURS[d.severity], f"{d.severity}[{d.code}]") + paint(_BOLD, f": {printable(d.message)}")
     lines = [head]
@@ -91,15 +103,11 @@ def _render_one(d: Diagnostic, sources: SourceCache, paint) -> list[str]:
     gutter = len(str(span.line))
     pad = " " * gutter
     lines.append(f"{pad}{paint(_BLUE, '-->')} {printable(span.file)}:{span.line}:{span.column}")
-    text = sources.line(span.file, span.line)
-    if text is not None:
-        text = text.expandtabs(1)
-        end = span.end_column if span.end_line == span.line else len(text) + 1
-        text, start, stop = _shown_line(text, span.column, min(end, len(text) + 1))
-        width = max(1, stop - start)
+    quoted = source_and_caret(span, sources)
+    if quoted is not None:
+        text, caret = quoted
         lines.append(f"{pad} {paint(_BLUE, '|')}")
         lines.append(f"{paint(_BLUE, str(span.line))} {paint(_BLUE, '|')} {text}")
-        caret = " " * (start - 1) + "^" * width
         lines.append(f"{pad} {paint(_BLUE, '|')} {paint(_COLOURS[d.severity], caret)}")
         lines.append(f"{pad} {paint(_BLUE, '|')}")
     for rel in d.related:
