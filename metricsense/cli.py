@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 from pathlib import Path
 
 import click
@@ -101,9 +102,10 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--format", "fmt", default="text", show_default=True, metavar="NAME",
-              help="Output format: text, json (and those plugins add; see `msense plugins`).")
+              help="Output format: text, json, sarif, junit, github, markdown, html (and those plugins add; "
+                   "see `msense plugins`).")
 @click.option("--select", multiple=True, metavar="RULES", help="Only these rules (codes, prefixes or names).")
 @click.option("--ignore", multiple=True, metavar="RULES", help="Leave these rules out.")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info", "hint", "never"]),
@@ -126,8 +128,10 @@ def cli() -> None:
 @_plugin_option
 def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_zero, color, output, by, jobs,
           scheduler, show_personal, plugin_flags):
-    """Check specs (.msense files, folders, Markdown with ```msense blocks)."""
+    """Check specs (.msense files, folders, Markdown with ```msense blocks; `-` reads a spec from
+    standard input). With no PATHS, the current folder is checked."""
     from metricsense.engine import check as run_check
+    from metricsense.engine import spec_files
     from metricsense.registry import build_registry
 
     pm, problems = _manager(plugin_flags)
@@ -135,6 +139,24 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
     if fmt not in registry.formats:
         raise click.BadParameter(f"unknown format {fmt!r}; expected one of {', '.join(sorted(registry.formats))}",
                                  param_hint="--format")
+    for option, refs in (("--select", select), ("--ignore", ignore)):
+        for ref in _split(refs):
+            if not registry.matching(ref):
+                raise click.BadParameter(f"{ref!r} matches no rule (see `msense rules`)", param_hint=option)
+    paths = tuple(paths) or (".",)
+    target: Any = list(paths)
+    if paths == ("-",):
+        target = sys.stdin.read()
+        if "\n" not in target:
+            target += "\n"  # a one-line spec is text, never a path
+    elif "-" in paths:
+        _usage_error("`-` (a spec from standard input) cannot be given with other paths")
+    else:
+        found, missing = spec_files(list(paths))
+        if not found and not missing:
+            click.echo(f"msense: no spec found in {', '.join(paths)} (no *.msense file, and no Markdown with an "
+                       "```msense block): nothing was checked", err=True)
+            sys.exit(2)
     if (jobs or scheduler) and not by:
         _usage_error("`--jobs` and `--scheduler` check segments in parallel: add `--by COLUMN`")
     if jobs and scheduler:
@@ -150,13 +172,13 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
         overrides["show_personal"] = True
     bar = ProgressBar() if sys.stderr.isatty() else None
     if color is None:
-        color = output is None and sys.stdout.isatty()
+        color = _colour_wanted(output is None and sys.stdout.isatty())
     # Segmented runs in text or JSON stream each segment's result to disk as it arrives, so
     # memory stays flat however many segments there are; other formats need the whole report.
     stream = _SegmentSpool(fmt, color, registry) if fmt in ("text", "json") else None
     try:
         report = run_check(
-            list(paths), config=config_path, allow_paths=[Path(p) for p in allow_paths],
+            target, config=config_path, allow_paths=[Path(p) for p in allow_paths],
             plugin_manager=pm, overrides=overrides, plugin_problems=problems, progress=bar,
             disabled_plugins=_disabled(plugin_flags), by=by, jobs=jobs, scheduler=scheduler,
             on_segment=stream.add if stream else None, keep_segments=stream is None,
@@ -186,6 +208,18 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
     if exit_zero and code == 1:
         code = 0
     sys.exit(code)
+
+
+def _colour_wanted(terminal: bool) -> bool:
+    """Colour when writing to a terminal, unless NO_COLOR is set (no-color.org); FORCE_COLOR
+    asks for it anywhere. An explicit --color/--no-color wins over both."""
+    import os
+
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return terminal
 
 
 def _write_file(output: str, text: str) -> None:
@@ -473,32 +507,46 @@ def init(path, force):
 
 
 @cli.command("fmt")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if a file would be reformatted.")
 @click.option("--diff", "show_diff", is_flag=True, help="Change nothing; print a unified diff of the changes.")
 def fmt_command(paths, check_only, show_diff):
-    """Format specs (and ```msense fences in Markdown) in the canonical style, in place."""
+    """Format specs (and ```msense fences in Markdown) in the canonical style, in place (`-`:
+    standard input to standard output). With no PATHS, the current folder. A file keeps its line
+    endings (CRLF stays CRLF)."""
     import difflib
 
     from metricsense.engine import spec_files
     from metricsense.syntax.fmt import FormatError, format_file_text
 
-    files, missing = spec_files(paths)
+    paths = tuple(paths) or (".",)
+    if "-" in paths:
+        if paths != ("-",):
+            _usage_error("`-` (a spec from standard input) cannot be given with other paths")
+        raw = sys.stdin.read()
+        try:
+            new = _keep_line_ends(raw, lambda text: format_file_text(text, "<stdin>"))
+        except (FormatError, RecursionError) as exc:
+            click.echo(f"msense fmt: <stdin>: {_fmt_failure(exc)}", err=True)
+            sys.exit(2)
+        if show_diff:
+            click.echo("".join(difflib.unified_diff(raw.splitlines(True), new.splitlines(True), "<stdin>",
+                                                    "<stdin>")), nl=False)
+        elif not check_only:
+            click.echo(new, nl=False)
+        sys.exit(1 if (check_only or show_diff) and new != raw else 0)
+    files, missing = spec_files(list(paths))
     code = 2 if missing else 0
     for name, why in missing:
         click.echo(f"msense fmt: {name}: {why}", err=True)
-    changed = 0
+    changed = failed = 0
     for path in files:
         try:
             raw = path.read_bytes().decode("utf-8")
-            new = format_file_text(raw, str(path))
-        except (OSError, UnicodeDecodeError, FormatError) as exc:
-            click.echo(f"msense fmt: {path}: {exc}", err=True)
-            code = 2
-            continue
-        except RecursionError:  # NOTE: a last guard; the formatter walks trees with stacks
-            click.echo(f"msense fmt: {path}: the spec nests too deeply to format; it is left as it is", err=True)
-            code = 2
+            new = _keep_line_ends(raw, lambda text: format_file_text(text, str(path)))
+        except (OSError, UnicodeDecodeError, FormatError, RecursionError) as exc:
+            click.echo(f"msense fmt: {path.as_posix()}: {_fmt_failure(exc)}", err=True)
+            code, failed = 2, failed + 1
             continue
         if new == raw:
             continue
@@ -511,13 +559,34 @@ def fmt_command(paths, check_only, show_diff):
             if not show_diff:
                 click.echo(f"would reformat {path.as_posix()}", err=True)
         elif not show_diff:
-            path.write_text(new, "utf-8")
+            path.write_bytes(new.encode("utf-8"))  # as formatted: its own line ends, no translation
             click.echo(f"reformatted {path.as_posix()}", err=True)
     verb = "would be reformatted" if check_only or show_diff else "reformatted"
-    click.echo(f"{changed} file{'s' if changed != 1 else ''} {verb}, {len(files) - changed} unchanged.", err=True)
-    if code == 0 and check_only and changed:
+    failures = f", {failed} could not be formatted" if failed else ""
+    click.echo(f"{changed} file{'s' if changed != 1 else ''} {verb}, {len(files) - changed - failed} unchanged"
+               f"{failures}.", err=True)
+    if code == 0 and (check_only or show_diff) and changed:
         code = 1
     sys.exit(code)
+
+
+def _keep_line_ends(raw: str, format_text) -> str:
+    """``format_text`` on ``raw`` with its line ends kept: a file written with CRLF throughout is
+    formatted as LF and written back with CRLF (it would otherwise always "need" reformatting)."""
+    if "\r\n" in raw and raw.count("\r\n") == raw.count("\n"):
+        return format_text(raw.replace("\r\n", "\n")).replace("\n", "\r\n")
+    return format_text(raw)
+
+
+def _fmt_failure(exc: BaseException) -> str:
+    """Why a file was not formatted, in the checker's words (a syntax error: its line and column)."""
+    if isinstance(exc, RecursionError):
+        return "the spec nests too deeply to format; it is left as it is"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return f"not formatted: {exc}"
 
 
 @cli.command("diff")

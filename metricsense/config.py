@@ -23,13 +23,20 @@ _DATA_KEYS = ("max-rows", "query-timeout")
 class ConfigError(Exception):
     """A configuration mistake: the file, the line when known, and what was expected."""
 
-    def __init__(self, message: str, file: str = "<config>", line: int = 1, column: int = 1) -> None:
+    def __init__(self, message: str, file: str = "<config>", line: int = 1, column: int = 1,
+                 more: list[ConfigError] | None = None) -> None:
         super().__init__(message)
         self.message, self.file, self.line, self.column = message, file, line, column
+        self.more = more or []  # the other mistakes found in the same file (every one is reported)
 
     @property
     def problem(self) -> Problem:
         return Problem("MS006", Span(self.file, self.line, self.column, self.line, self.column + 1), self.message)
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every mistake found: this one first, then the others in the file's order."""
+        return [self.problem, *(e.problem for e in self.more)]
 
 
 @dataclass
@@ -60,60 +67,80 @@ class Config:
         cfg = cls(source=source, _lines=text.split("\n"))
         if source:
             cfg.base = Path(source).resolve().parent
+        # NOTE: every mistake is reported, not only the first: each key is checked on its own and
+        # its error kept; the file is refused (MS006) with all of them at once.
+        errors: list[ConfigError] = []
         for key, value in data.items():
-            if key not in _TOP_KEYS:
-                raise cfg.error(f"unknown key `{key}`; expected one of {', '.join(sorted(_TOP_KEYS))}", key)
-            attr = key.replace("-", "_")
-            if key in ("select", "ignore", "allow-paths"):
-                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise cfg.error(f"`{key}` must be a list of strings", key)
-            elif key == "severity":
-                if not isinstance(value, dict):
-                    raise cfg.error("`severity` must be a table of rule = severity", key)
-                for rule_ref, sev in value.items():
-                    try:
-                        Severity.parse(str(sev))
-                    except ValueError as exc:
-                        raise cfg.error(str(exc), rule_ref) from None
-            elif key == "fail-on":
-                if value not in FAIL_ON:
-                    raise cfg.error(f"`fail-on` must be one of {', '.join(FAIL_ON)}, not {value!r}", key)
-            elif key == "rules":
-                if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-                    raise cfg.error("`rules` holds one table of options per rule: [rules.MS013]", key)
-            elif key == "time-budget":
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                    raise cfg.error("`time-budget` must be a positive number of seconds", key)
-                value = float(value)
-            elif key in ("by", "scheduler"):
-                if not isinstance(value, str) or not value:
-                    raise cfg.error(f"`{key}` must be a non-empty string", key)
-            elif key == "jobs":
-                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    raise cfg.error("`jobs` must be a whole number of at least 1", key)
-            elif key == "show-personal":
-                if not isinstance(value, bool):
-                    raise cfg.error(f"`show-personal` must be true or false, not {value!r}", key)
-            elif key == "data":
-                if not isinstance(value, dict):
-                    raise cfg.error("`data` is a table: [data] max-rows = ..., query-timeout = ...", key)
-                for name, setting in value.items():
-                    if name == "max-rows":
-                        if not isinstance(setting, int) or isinstance(setting, bool) or setting < 1:
-                            raise cfg.error("`data.max-rows` must be a whole number of at least 1", name)
-                        cfg.max_rows = setting
-                    elif name == "query-timeout":
-                        if isinstance(setting, bool) or not isinstance(setting, (int, float)) or not setting > 0:
-                            raise cfg.error("`data.query-timeout` must be a positive number of seconds", name)
-                        cfg.query_timeout = float(setting)
-                    else:
-                        raise cfg.error(f"unknown key `data.{name}`; expected one of {', '.join(_DATA_KEYS)}", name)
-                continue
-            elif key == "max-include-depth":
-                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    raise cfg.error("`max-include-depth` must be a whole number of at least 1", key)
-            setattr(cfg, attr, value)
+            try:
+                cfg._set(key, value)
+            except ConfigError as exc:
+                errors.append(exc)
+        if errors:
+            errors.sort(key=lambda e: (e.line, e.column))
+            first = errors[0]
+            raise ConfigError(first.message, first.file, first.line, first.column, errors[1:])
         return cfg
+
+    def _set(self, key: str, value: Any) -> None:
+        """Check one key and its value, and set it (a ConfigError names the key's line)."""
+        cfg = self
+        if key not in _TOP_KEYS:
+            import difflib
+
+            guess = key.replace("_", "-") if key.replace("_", "-") in _TOP_KEYS else next(
+                iter(difflib.get_close_matches(key, sorted(_TOP_KEYS), n=1, cutoff=0.7)), None)
+            hint = f"; did you mean `{guess}`?" if guess else f"; expected one of {', '.join(sorted(_TOP_KEYS))}"
+            raise cfg.error(f"unknown key `{key}`{hint}", key)
+        attr = key.replace("-", "_")
+        if key in ("select", "ignore", "allow-paths"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise cfg.error(f"`{key}` must be a list of strings", key)
+        elif key == "severity":
+            if not isinstance(value, dict):
+                raise cfg.error("`severity` must be a table of rule = severity", key)
+            for rule_ref, sev in value.items():
+                try:
+                    Severity.parse(str(sev))
+                except ValueError as exc:
+                    raise cfg.error(str(exc), rule_ref) from None
+        elif key == "fail-on":
+            if value not in FAIL_ON:
+                raise cfg.error(f"`fail-on` must be one of {', '.join(FAIL_ON)}, not {value!r}", key)
+        elif key == "rules":
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                raise cfg.error("`rules` holds one table of options per rule: [rules.MS013]", key)
+        elif key == "time-budget":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise cfg.error("`time-budget` must be a positive number of seconds", key)
+            value = float(value)
+        elif key in ("by", "scheduler"):
+            if not isinstance(value, str) or not value:
+                raise cfg.error(f"`{key}` must be a non-empty string", key)
+        elif key == "jobs":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise cfg.error("`jobs` must be a whole number of at least 1", key)
+        elif key == "show-personal":
+            if not isinstance(value, bool):
+                raise cfg.error(f"`show-personal` must be true or false, not {value!r}", key)
+        elif key == "data":
+            if not isinstance(value, dict):
+                raise cfg.error("`data` is a table: [data] max-rows = ..., query-timeout = ...", key)
+            for name, setting in value.items():
+                if name == "max-rows":
+                    if not isinstance(setting, int) or isinstance(setting, bool) or setting < 1:
+                        raise cfg.error("`data.max-rows` must be a whole number of at least 1", name)
+                    cfg.max_rows = setting
+                elif name == "query-timeout":
+                    if isinstance(setting, bool) or not isinstance(setting, (int, float)) or not setting > 0:
+                        raise cfg.error("`data.query-timeout` must be a positive number of seconds", name)
+                    cfg.query_timeout = float(setting)
+                else:
+                    raise cfg.error(f"unknown key `data.{name}`; expected one of {', '.join(_DATA_KEYS)}", name)
+            return
+        elif key == "max-include-depth":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise cfg.error("`max-include-depth` must be a whole number of at least 1", key)
+        setattr(cfg, attr, value)
 
     def error(self, message: str, key: str | None = None) -> ConfigError:
         """A ConfigError pointing at the line where ``key`` appears, when it can be found."""
@@ -127,31 +154,40 @@ class Config:
         return ConfigError(message, self.source or "<config>", line, max(column, 1))
 
     def check_rules(self, registry) -> None:
-        """Every rule reference names a known rule, and every option is known and well typed."""
+        """Every rule reference names a known rule, and every option is known and well typed;
+        every mistake is reported (a ConfigError with the others in ``more``)."""
+        errors: list[ConfigError] = []
         for key in ("select", "ignore"):
             for ref in getattr(self, key):
                 if not registry.matching(ref):
-                    raise self.error(f"`{key}` names {ref!r}, which matches no rule", ref)
+                    errors.append(self.error(f"`{key}` names {ref!r}, which matches no rule", ref))
         for ref in self.severity:
             if not registry.matching(ref):
-                raise self.error(f"`severity` names {ref!r}, which matches no rule", ref)
+                errors.append(self.error(f"`severity` names {ref!r}, which matches no rule", ref))
         by_code: dict[str, dict[str, Any]] = {}
         for ref, opts in self.rules.items():
             rule = registry.get(ref)
             if rule is None:
-                raise self.error(f"`rules.{ref}` names no rule; use a code (MS013) or a name", ref)
+                errors.append(self.error(f"`rules.{ref}` names no rule; use a code (MS013) or a name", ref))
+                continue
             if rule.code in by_code:
-                raise self.error(f"`rules.{ref}` and another table both set options of {rule.code}; keep one", ref)
+                errors.append(self.error(f"`rules.{ref}` and another table both set options of {rule.code}; keep one",
+                                         ref))
+                continue
             by_code[rule.code] = opts
             for name, value in opts.items():
                 option = rule.options.get(name)
                 if option is None:
                     known = ", ".join(sorted(rule.options)) or "none"
-                    raise self.error(f"rule {rule.code} has no option `{name}` (its options: {known})", name)
+                    errors.append(self.error(f"rule {rule.code} has no option `{name}` (its options: {known})", name))
+                    continue
                 try:
                     option.check(value)
                 except ValueError as exc:
-                    raise self.error(f"option `{name}` of {rule.code}: {exc}", name) from None
+                    errors.append(self.error(f"option `{name}` of {rule.code}: {exc}", name))
+        if errors:
+            errors.sort(key=lambda e: (e.line, e.column))
+            raise ConfigError(errors[0].message, errors[0].file, errors[0].line, errors[0].column, errors[1:])
         self.rules = by_code  # from here on keyed by code, whatever the file used
 
 

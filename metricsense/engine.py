@@ -112,7 +112,7 @@ def check(
             cfg = replace(cfg, **{**dict(overrides or {}), **more})  # never change a Config the caller passed in
         cfg.check_rules(registry)
     except ConfigError as exc:
-        diagnostics.append(registry.from_problem(exc.problem))
+        diagnostics.extend(registry.from_problem(p) for p in exc.problems)
         return Report(sorted(diagnostics, key=Diagnostic.sort_key), {}, [], "warning", 0, registry)
 
     allowed = [Path(p) if Path(p).is_absolute() else cfg.base / p for p in cfg.allow_paths]
@@ -184,7 +184,7 @@ def _nearest(root: str, cfg: Config, overrides, show_personal, registry: Registr
     try:
         near = discover(Path(root))
     except ConfigError as exc:
-        found.append(registry.from_problem(exc.problem))
+        found.extend(registry.from_problem(p) for p in exc.problems)
         return cfg
     if near.source is None or (cfg.source is not None and Path(near.source).resolve() == Path(cfg.source).resolve()):
         return cfg
@@ -194,7 +194,7 @@ def _nearest(root: str, cfg: Config, overrides, show_personal, registry: Registr
             near = replace(near, **{**dict(overrides or {}), **more})
         near.check_rules(registry)
     except ConfigError as exc:
-        found.append(registry.from_problem(exc.problem))
+        found.extend(registry.from_problem(p) for p in exc.problems)
         return cfg
     return near
 

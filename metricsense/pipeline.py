@@ -268,7 +268,8 @@ def apply_suppressions(doc: Document, diags: list[Diagnostic], registry: Registr
         if s.reason is None:
             extra.append(registry.diagnostic("MS007", s.span,
                                      f"suppression of {', '.join(s.codes) or 'nothing'} gives no reason",
-                                     'add one: # msense: ignore[MS013] reason "why this is fine here"'))
+                                     f'add one: # msense: ignore[{", ".join(s.codes) or "CODE"}] reason '
+                                     '"why this is fine here"'))
         for code in s.codes:
             if registry.get(code) is None:
                 extra.append(registry.diagnostic("MS007", s.span, f"suppression names {code!r}, which is no rule",

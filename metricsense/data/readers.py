@@ -191,6 +191,24 @@ def _raise_first_bad_value(path: Path, origin: str, exc: Exception, parse) -> No
     raise DataError("MS032", f"`{origin}` could not be read as a table: {message}")
 
 
+def _ragged_line(path: Path, delimiter: str) -> tuple[int, int, int] | None:
+    """The first line whose number of fields differs from the header's: (line, fields, header's)."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            header = next(reader, None)
+            if header is None:
+                return None
+            for fields in reader:
+                if fields and len(fields) != len(header):
+                    return reader.line_num, len(fields), len(header)
+    except (OSError, csv.Error):
+        return None
+    return None
+
+
 def _read_csv_as_text(path: Path, origin: str, exc: Exception, parse) -> Iterator[Table]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -203,6 +221,11 @@ def _read_csv_as_text(path: Path, origin: str, exc: Exception, parse) -> Iterato
                                convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
     except (pa.ArrowInvalid, OSError):
         message = re.sub(r"\s+", " ", str(exc)).strip()
+        line = _ragged_line(path, parse.delimiter)
+        if line is not None:
+            where, fields, expected = line
+            raise DataError("MS032", f"{origin} line {where}: {fields} fields where the header has {expected}: "
+                                     f"`{origin}` is not a well-formed CSV file ({message})", line=where) from None
         raise DataError("MS032", f"`{origin}` is not a well-formed CSV file: {message}") from None
     refuse_repeated_names(table.column_names, origin, 2)
     yield Table({n: np.array(c.to_pylist(), dtype=object) for n, c in zip(table.column_names, table.columns)},

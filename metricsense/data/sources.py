@@ -47,3 +47,23 @@ def period_column(src: DataSource, table: Table) -> str:
 
 def shown(src: DataSource) -> str:
     return src.path or "query"
+
+
+def header_names(path: str) -> list[str] | None:
+    """The column names of a CSV (comma or semicolon) or Parquet file, None when not to be had."""
+    suffix = path.lower().rsplit(".", 1)[-1]
+    try:
+        if suffix == "csv":
+            import csv
+
+            with open(path, "rb") as fh:
+                first = fh.read(65536).split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r")
+            delimiter = ";" if ";" in first and "," not in first else ","
+            return [n.strip() for n in next(csv.reader([first], delimiter=delimiter), [])]
+        if suffix in ("parquet", "pq"):
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+    except Exception:  # noqa: BLE001 - unreadable here: the reader reports it
+        return None
+    return None

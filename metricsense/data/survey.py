@@ -225,22 +225,9 @@ def is_survey_file(path: str) -> bool:
 
 @functools.lru_cache(maxsize=256)
 def _header_is_survey(path: str, _mtime: int, _size: int) -> bool:
-    names: list[str] = []
-    suffix = path.lower().rsplit(".", 1)[-1]
-    try:
-        if suffix == "csv":
-            import csv
+    from metricsense.data.sources import header_names
 
-            with open(path, "rb") as fh:
-                first = fh.read(65536).split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff")
-            delimiter = ";" if ";" in first and "," not in first else ","
-            names = next(csv.reader([first], delimiter=delimiter), [])
-        elif suffix in ("parquet", "pq"):
-            import pyarrow.parquet as pq
-
-            names = list(pq.read_schema(path).names)
-    except Exception:  # noqa: BLE001 - unreadable here: the reader reports it
-        return False
+    names = header_names(path) or []
     return set(SURVEY_COLUMNS) <= {n.strip().lower() for n in names}
 
 

@@ -58,7 +58,7 @@ class Checker:
             cfg = discover(path.parent if path is not None else Path.cwd())
             cfg.check_rules(self.registry)
         except ConfigError as exc:
-            return Config(), [self.registry.from_problem(exc.problem)]
+            return Config(), [self.registry.from_problem(p) for p in exc.problems]
         return cfg, []
 
     def check(self, path: Path | None, text: str, *, version: int | None = None,

@@ -48,6 +48,7 @@ class Found:
     crashes: list[str] = field(default_factory=list)
     with_column: list = field(default_factory=list)  # the sources (DataSource) that have it
     unassigned: list = field(default_factory=list)  # (DataSource, origin, rows without a value)
+    columns: dict = field(default_factory=dict)  # the columns of files without it: column -> None
 
 
 def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], base: Path) -> Found:
@@ -79,6 +80,7 @@ def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], ba
                 origin = table.origin
                 name = find_column(table.columns, by)
                 if name is None:
+                    _columns_of(b, src, found.columns)  # for the message when no source has it
                     break  # a source every segment shares
                 seen = True
                 column = table.columns[name]
@@ -118,6 +120,19 @@ def discover(doc: Document, by: str, data: Any, readers, allowed: list[Path], ba
             found.crashes.append(f"{type(exc).__name__}: {exc}")
     found.segments = [(label, values[label]) for label in sorted(values, key=_sort_key)]
     return found
+
+
+def _columns_of(b, src, into: dict) -> None:
+    """The columns of a file source (its header, read again cheaply), added to ``into``."""
+    from metricsense.data.sources import header_names
+
+    try:
+        made = b.request(src)
+    except Exception:  # noqa: BLE001 - only for a message; the read itself reports problems
+        return
+    if made is not None and made[1].path is not None:
+        for name in header_names(str(made[1].path)) or []:
+            into.setdefault(name, None)
 
 
 @contextmanager

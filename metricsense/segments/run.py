@@ -197,8 +197,11 @@ def discover_segments(doc: Document, seg: SegmentRun, data: Any, registry: Regis
     for message in found.crashes:
         diags.append(registry.diagnostic("MS005", first, f"a data source plugin crashed while finding segments: {message}"))
     if not found.with_column and not found.problems and not found.crashes:
+        have = list(found.columns)
+        listed = (f" (its columns: {', '.join(f'`{c}`' for c in have[:12])}{', ...' if len(have) > 12 else ''})"
+                  if have else "")
         diags.append(registry.diagnostic("MS031", anchor_, f"no data source of `{doc.root}` has a column `{by}` "
-                                 "to segment by", "name a column of the data (`--by team`), or leave `--by` out"))
+                                 f"to segment by{listed}", "name a column of the data (`--by team`), or leave `--by` out"))
     elif found.with_column and not found.segments:
         diags.append(registry.diagnostic("MS031", found.with_column[0].span, f"the column `{by}` has no values: "
                                  "there are no segments to check", "fill in the column, or leave `--by` out"))

@@ -340,6 +340,12 @@ def format_spec(text: str, *, check: bool = True) -> str:
         try:
             tree = parser.parse(text)
         except LarkError as exc:
+            # the checker's own words (MS001: the line, the column, what was expected), not Lark's
+            errors = parse_text(text).errors
+            if errors:
+                first = errors[0]
+                raise FormatError(f"the spec does not parse (line {first.span.line}, column {first.span.column}): "
+                                  f"{first.message}") from None
             raise FormatError(f"the spec does not parse: {str(exc).strip().splitlines()[0]}") from None
         comments = list(collected)
     lines = _layout(tree)
