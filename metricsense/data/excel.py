@@ -176,7 +176,7 @@ def _value(cell):
     value = cell.value
     if isinstance(value, str):
         return value if value.strip() else None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and "%" in (cell.number_format or ""):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and _scales_by_100(cell.number_format):
         # NOTE: the decimal shift of the value as Python writes it (0.715 -> 71.5), not 0.715 * 100
         # (71.49999999999999).
         shifted = Decimal(repr(float(value))).scaleb(2)
@@ -215,3 +215,20 @@ def _refuse_formulas_without_values(path, sheet, bounds, empty, named, letters, 
                         row=None, column=name)
     finally:
         book.close()
+
+
+def _scales_by_100(number_format: str | None) -> bool:
+    """A number format that shows the value times 100 with a percent sign: a bare `%` in a
+    section, not one in quotes (`0" %"`) or escaped (`0\\%`), which only prints the sign."""
+    text = number_format or ""
+    i, quoted = 0, False
+    while i < len(text):
+        c = text[i]
+        if c == '"':
+            quoted = not quoted
+        elif not quoted and c == "\\":
+            i += 1  # the next character is printed as it is
+        elif not quoted and c == "%":
+            return True
+        i += 1
+    return False

@@ -149,6 +149,13 @@ def read_periods(values, where, column: str, fmt: str | None = None, every: str 
     values = np.asarray(values)
     if fmt is not None and fmt.lower() == "excel" and values.dtype.kind in "iuf":
         return _excel(values, where, column)
+    if fmt is not None and values.dtype.kind in "iuf":
+        # `format "%Y%m"` on a column a reader gave as numbers: read as the digits written
+        with np.errstate(invalid="ignore"):
+            text = np.array([None if v != v else (str(int(v)) if float(v).is_integer() else str(v))
+                             for v in values.tolist()], dtype=object)
+        labels, codes = _distinct(text)
+        return _read_labels(labels, codes, where, column, fmt, every)
     if values.dtype.kind == "M":
         keys = values.astype("datetime64[D]")
         missing = np.isnat(keys)
@@ -269,8 +276,44 @@ def _read_labels(labels, codes, where, column: str, fmt: str | None, every: str 
                f"{kinds[0]}s and {kinds[1]}s in one period column (one column holds one form)")
     unit = next(iter(units))
     if unit == "period":
+        if every != "period" and fmt is None:
+            _refuse_dated_whole(whole[codes], where, column)
         return Periods(whole[codes], "period")
     return Periods(dated[codes], unit)
+
+
+def _refuse_dated_whole(keys: np.ndarray, where, column: str) -> None:
+    """MS032 for whole numbers that are dates written as digits (202401, 20240131) or Excel serial
+    day numbers (45292): read as counted periods, 202412 -> 202501 would be 89 periods apart and
+    every December-to-January change silently lost (found by an attack). Never guessed: the
+    message names the `format` that reads them (or `every period` if they do count periods)."""
+    distinct = np.unique(keys)
+    if len(distinct) < 2:
+        return
+    lo, hi = int(distinct[0]), int(distinct[-1])
+    month = distinct % 100
+    if 190001 <= lo and hi <= 210012 and ((month >= 1) & (month <= 12)).all():
+        form, example = "%Y%m", "YYYYMM (202401)"
+    elif 19000101 <= lo and hi <= 21001231 and all(_valid_ymd(int(k)) for k in distinct):
+        form, example = "%Y%m%d", "YYYYMMDD (20240131)"
+    elif 20000 <= lo and hi <= 80000 and (np.median(np.diff(distinct)) in (7,) or
+                                         28 <= np.median(np.diff(distinct)) <= 31 or
+                                         89 <= np.median(np.diff(distinct)) <= 92):
+        form, example = "excel", "an Excel serial day number (45292)"
+    else:
+        return
+    row = int(np.argmax(keys == distinct[0]))
+    _raise(where, column, row, str(int(distinct[0])),
+           f"a whole number that looks like a date written as {example}: say how with `format \"{form}\"` "
+           "in the data clause (or `every period` if the column counts periods)")
+
+
+def _valid_ymd(key: int) -> bool:
+    try:
+        _dt.date(key // 10000, key // 100 % 100, key % 100)
+    except ValueError:
+        return False
+    return True
 
 
 def _unit_name(unit: str | None) -> str:
@@ -283,6 +326,8 @@ def _whole(values: np.ndarray, where, column: str, every: str | None) -> Periods
         _raise(where, column, bad, str(int(values[bad])),
                "beyond the whole numbers a period can be (-2**63 to 2**63-1)")
     keys = values.astype(np.int64)
+    if every != "period":
+        _refuse_dated_whole(keys, where, column)
     if len(keys) and every != "period" and keys.min() >= 1000 and keys.max() <= 9999:
         years = (keys - 1970).astype("datetime64[Y]").astype("datetime64[D]")
         return Periods(years, "year")

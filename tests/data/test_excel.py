@@ -132,3 +132,14 @@ def test_without_openpyxl_the_message_names_the_extra(tmp_path, book):
     result = run_msense("check", "k.msense", "--select", "MS030", cwd=tmp_path,
                         env={"PYTHONPATH": str(tmp_path / "hide")})
     assert "pip install 'metricsense[excel]'" in result.stdout and "Traceback" not in result.stderr
+
+
+# Attack regression (issue 20, F2): a format that only prints a percent sign (`0" %"`, `0\%`)
+# does not multiply by 100; only a bare `%` does, as in Excel.
+@pytest.mark.parametrize("number_format,scaled", [("0%", True), ("0.0%", True), ("#,##0.00 %", True),
+                                                  ('0" %"', False), ("0\\%", False), ("General", False),
+                                                  ('"%"0', False)])
+def test_only_a_bare_percent_sign_scales_a_cell(number_format, scaled):
+    from metricsense.data.excel import _scales_by_100
+
+    assert _scales_by_100(number_format) is scaled

@@ -301,3 +301,43 @@ def test_each_spec_in_a_checked_folder_uses_its_nearest_configuration(tmp_path):
     found = {d.code for d in metricsense.check(tmp_path / "teams").diagnostics}
     assert "MS011" not in found and "MS012" in found  # before: the parent's (no) configuration was used
     assert "MS011" in {d.code for d in metricsense.check(team / "s.msense", config={}).diagnostics}
+
+
+# Attack regressions (issue 20, F4): dates written as whole numbers were read as counted periods
+# and every change across a year boundary (202412 -> 202501) was silently lost.
+@pytest.mark.parametrize("labels,form", [
+    ([f"{y}{m:02d}" for y in (2023, 2024) for m in range(1, 13)], "%Y%m"),
+    ([f"2024{m:02d}01" for m in range(1, 13)], "%Y%m%d"),
+    ([str(45292 + 30 * i) for i in range(12)], "excel"),
+])
+def test_dates_written_as_whole_numbers_are_refused_naming_the_format(tmp_path, labels, form):
+    import metricsense
+
+    rows = ["period,v"] + [f"{p},{i}" for i, p in enumerate(labels)]
+    (tmp_path / "k.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    (tmp_path / "s.msense").write_text('mission "M"\ndata "k.csv"\nkpi v "V" { }\n', "utf-8")
+    report = metricsense.check(tmp_path / "s.msense", config={})
+    (d,) = [d for d in report.diagnostics if d.code == "MS032"]
+    assert f'format "{form}"' in d.message and "line 2" in d.message
+    (tmp_path / "s.msense").write_text(f'mission "M"\ndata "k.csv" format "{form}"\nkpi v "V" {{ }}\n', "utf-8")
+    report = metricsense.check(tmp_path / "s.msense", config={})
+    assert not [d for d in report.diagnostics if d.code.startswith("MS03")]
+    (tmp_path / "s.msense").write_text('mission "M"\ndata "k.csv" every period\nkpi v "V" { }\n', "utf-8")
+    assert not [d for d in metricsense.check(tmp_path / "s.msense", config={}).diagnostics if d.code == "MS032"]
+
+
+def test_decimal_comma_applies_to_columns_that_look_like_plain_numbers(tmp_path):
+    # attack F1: `1.234` in a `decimal ","` file is 1234, not 1.234
+    import metricsense
+    from metricsense.data.dataset import build
+
+    (tmp_path / "k.csv").write_text("period;visits\n2024-01;1.234\n2024-02;2.345\n2024-03;3.456\n", "utf-8")
+    (tmp_path / "s.msense").write_text('mission "M"\ndata "k.csv" decimal ","\nkpi visits "V" { }\n', "utf-8")
+    doc = metricsense.load(tmp_path / "s.msense")
+    from metricsense.plugins import get_plugin_manager
+    from metricsense.registry import build_registry
+
+    readers = build_registry(get_plugin_manager(entrypoints=False)[0]).readers
+    data, problems, _ = build(doc, None, readers, [tmp_path], tmp_path)
+    assert not problems
+    assert data.series("visits").values.tolist() == [1234.0, 2345.0, 3456.0]
