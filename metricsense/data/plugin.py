@@ -144,6 +144,10 @@ DATA_FREQUENCIES_MIXED = declare(
     code="MS038", name="data-frequencies-mixed", severity=Severity.INFO,
     doc='''Series of different frequencies (weekly levers, monthly KPIs): how they are compared.
 
+    Also said when weekly series are dated on different weekdays (a lever by each week's Sunday,
+    a KPI by its Saturday): weeks are ISO weeks, Monday to Sunday, and such series may be paired
+    one week apart.
+
     ## Why is this bad?
     It is not wrong, but a weekly lever and a monthly KPI have no common period until one is
     chosen, and a comparison made on a silently chosen calendar misleads the conversation it

@@ -341,3 +341,19 @@ def test_decimal_comma_applies_to_columns_that_look_like_plain_numbers(tmp_path)
     data, problems, _ = build(doc, None, readers, [tmp_path], tmp_path)
     assert not problems
     assert data.series("visits").values.tolist() == [1234.0, 2345.0, 3456.0]
+
+
+def test_weekly_series_dated_on_different_weekdays_are_said(tmp_path):
+    # attack F3: a lever dated by each week's Sunday start, a KPI by its Saturday end
+    import metricsense
+
+    sundays = [str(np.datetime64("2024-01-07") + 7 * i) for i in range(30)]
+    saturdays = [str(np.datetime64("2024-01-13") + 7 * i) for i in range(30)]
+    (tmp_path / "l.csv").write_text("period,l\n" + "".join(f"{d},{i % 5}\n" for i, d in enumerate(sundays)))
+    (tmp_path / "k.csv").write_text("period,k\n" + "".join(f"{d},{i % 7}\n" for i, d in enumerate(saturdays)))
+    (tmp_path / "s.msense").write_text('mission "M"\nlever l "L" { data "l.csv" }\n'
+                                       'kpi k "K" { data "k.csv"\n responds l 0.5 }\n', "utf-8")
+    notes = [d for d in metricsense.check(tmp_path / "s.msense", config={}).diagnostics if d.code == "MS038"]
+    assert len(notes) == 1 and "Saturdays: `k`" in notes[0].message and "Sundays: `l`" in notes[0].message
+    (tmp_path / "k.csv").write_text("period,k\n" + "".join(f"{d},{i % 7}\n" for i, d in enumerate(sundays)))
+    assert not [d for d in metricsense.check(tmp_path / "s.msense", config={}).diagnostics if d.code == "MS038"]
