@@ -145,3 +145,12 @@ def test_checking_a_spec_without_data_imports_neither_lark_nor_numpy(tmp_path):
     result = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "MS017" in result.stdout  # it did check: the levers no KPI responds to
+
+
+def test_a_kernel_can_have_the_widgets_without_jupyterlab():
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["optional-dependencies"]
+    widgets = " ".join(extras["widgets"])
+    assert "ipywidgets" in widgets and "ipython" in widgets and "jupyterlab" not in widgets
+    assert set(extras["widgets"]) < set(extras["jupyter"]) and any(d.startswith("jupyterlab") for d in extras["jupyter"])
