@@ -603,6 +603,14 @@ def diff_command(old, new, fmt, config_path, output):
 
     before = run_check([old], config=config_path)
     after = run_check([new], config=config_path)
+    # NOTE: a spec that does not parse has no KPIs to compare: every KPI would look removed.
+    for name, report in ((old, before), (new, after)):
+        broken = [d for d in report.diagnostics if d.code in ("MS001", "MS004")]
+        if broken:
+            d = broken[0]
+            click.echo(f"msense diff: {name} cannot be read ({d.span.file}:{d.span.line}:{d.span.column}: "
+                       f"{d.code} {d.message}); nothing is compared", err=True)
+            sys.exit(2)
     result = msdiff.diff_reports(before, after, old, new)
     text = msdiff.render_json(result) if fmt == "json" else msdiff.render_markdown(result)
     if output:

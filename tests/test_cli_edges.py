@@ -129,3 +129,11 @@ def test_the_readme_rule_table_lists_every_built_in_rule():
     ranged = {f"MS0{n}" for n in range(30, 36)}  # the MS030-MS035 row
     missing = [c for c in sorted(codes - ranged) if c.startswith("MS") and f"| {c} |" not in readme]
     assert not missing, missing
+
+
+def test_diff_against_a_spec_that_does_not_parse_compares_nothing(tmp_path):
+    (tmp_path / "old.msense").write_text('mission "M"\nlever l "L"\nkpi k "K" { responds l 0.5 }\n', "utf-8")
+    (tmp_path / "new.msense").write_text('mission "M"\nlever l "L"\nkpi k "K" { responds l 0.5 \n', "utf-8")
+    result = run_msense("diff", "old.msense", "new.msense", cwd=tmp_path)
+    assert result.returncode == 2 and "new.msense cannot be read" in result.stderr
+    assert "removed" not in result.stdout

@@ -96,4 +96,5 @@ def test_broken_new_spec_exits_2(tmp_path):
     old, new = _write(tmp_path, new="kpi {\n")
     result = run_msense("diff", old, new)
     assert result.returncode == 2
-    assert "MS001" in result.stdout
+    assert "MS001" in result.stderr and "nothing is compared" in result.stderr
+    assert "removed" not in result.stdout  # a spec that does not parse has no KPIs to lose
