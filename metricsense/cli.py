@@ -122,12 +122,16 @@ def cli() -> None:
               help="Check segments in N worker processes [default: 1, or `jobs` in the config].")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Check segments on this Dask scheduler (tcp://host:8786); workers read their own data.")
+@click.option("--baseline", "baseline", type=click.Path(dir_okay=False, path_type=str), metavar="FILE",
+              help="Report only findings not in this baseline (written by --write-baseline).")
+@click.option("--write-baseline", "write_baseline", type=click.Path(dir_okay=False, path_type=str), metavar="FILE",
+              help="Write the findings of this run as a baseline (personal findings are never written).")
 @click.option("--show-personal", is_flag=True, default=False,
               help="Show findings about one named person (MS501) in text, HTML and JSON; "
                    "SARIF, JUnit, GitHub and Markdown never show them.")
 @_plugin_option
 def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_zero, color, output, by, jobs,
-          scheduler, show_personal, plugin_flags):
+          scheduler, baseline, write_baseline, show_personal, plugin_flags):
     """Check specs (.msense files, folders, Markdown with ```msense blocks; `-` reads a spec from
     standard input). With no PATHS, the current folder is checked."""
     from metricsense.engine import check as run_check
@@ -175,7 +179,10 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
         color = _colour_wanted(output is None and sys.stdout.isatty())
     # Segmented runs in text or JSON stream each segment's result to disk as it arrives, so
     # memory stays flat however many segments there are; other formats need the whole report.
-    stream = _SegmentSpool(fmt, color, registry) if fmt in ("text", "json") else None
+    known = _read_baseline(baseline) if baseline else None
+    # a baseline compares every finding: segments' findings are then kept, not streamed
+    stream = _SegmentSpool(fmt, color, registry) if fmt in ("text", "json") and not (baseline or write_baseline) \
+        else None
     try:
         report = run_check(
             target, config=config_path, allow_paths=[Path(p) for p in allow_paths],
@@ -186,6 +193,13 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
     finally:
         if bar is not None:
             bar.close()
+    if write_baseline:
+        _write_baseline(write_baseline, report)
+    if known is not None:
+        report, hidden = _without_baseline(report, known)
+        if hidden:
+            click.echo(f"msense: {hidden} finding{'s' if hidden != 1 else ''} in the baseline "
+                       f"{'are' if hidden != 1 else 'is'} not shown ({baseline})", err=True)
     render, _plugin = registry.formats[fmt]
     try:
         out = open(output, "w", encoding="utf-8") if output else None
@@ -208,6 +222,54 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
     if exit_zero and code == 1:
         code = 0
     sys.exit(code)
+
+
+def _read_baseline(path: str):
+    """The baseline's fingerprints, counted (a finding twice in the baseline hides two)."""
+    import json
+    from collections import Counter
+
+    try:
+        data = json.loads(Path(path).read_text("utf-8"))
+        found = Counter(str(f["fingerprint"]) for f in data["findings"])
+    except OSError as exc:
+        _usage_error(f"cannot read the baseline {path}: {exc.strerror}")
+    except (ValueError, KeyError, TypeError):
+        _usage_error(f"{path} is not a metricsense baseline (write one with --write-baseline)")
+    return found
+
+
+def _write_baseline(path: str, report) -> None:
+    """The run's findings as a baseline: rule, file, segment, fingerprint and message. Personal
+    findings (about one named person) are never written: a baseline is committed for all to read."""
+    import json
+
+    from metricsense.report import is_personal
+
+    findings = [{"code": d.code, "file": d.span.file, "segment": d.segment, "fingerprint": d.fingerprint(),
+                 "message": d.message}
+                for d in sorted(report.diagnostics, key=lambda d: d.sort_key())
+                if not is_personal(d, report.registry)]
+    _write_file(path, json.dumps({"version": 1, "findings": findings}, indent=1, ensure_ascii=False) + "\n")
+
+
+def _without_baseline(report, known) -> tuple[Any, int]:
+    from collections import Counter
+    from dataclasses import replace
+
+    left, kept, hidden = Counter(known), [], 0
+    rules = report.registry.rules if report.registry is not None else {}
+    for d in report.diagnostics:
+        key = d.fingerprint()
+        rule = rules.get(d.code)
+        if rule is not None and (rule.exit_code or 0) >= 2:
+            kept.append(d)  # a spec, data or plugin error is never baselined: it stops the check
+        elif left[key] > 0:
+            left[key] -= 1
+            hidden += 1
+        else:
+            kept.append(d)
+    return replace(report, diagnostics=kept), hidden
 
 
 def _colour_wanted(terminal: bool) -> bool:

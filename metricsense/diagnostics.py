@@ -203,6 +203,16 @@ class Diagnostic:
         """What makes two findings the same one (dedupe, and a segment leaving out the spec's own)."""
         return (self.code, self.span, self.message)
 
+    def fingerprint(self) -> str:
+        """A finding's identity across edits and data updates (a baseline's key): its rule, file,
+        segment and message with the numbers taken out, never its line (moving a KPI keeps it)."""
+        import hashlib
+        import re
+
+        words = re.sub(r"[-+]?\d+(?:[.,]\d+)*(?:[eE][-+]?\d+)?", "#", self.message)
+        text = "\0".join((self.code, self.span.file, self.segment or "", words))
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
     def sort_key(self) -> tuple:
         return (self.span.file, self.span.line, self.span.column, self.code, self.message)
 

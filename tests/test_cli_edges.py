@@ -137,3 +137,46 @@ def test_diff_against_a_spec_that_does_not_parse_compares_nothing(tmp_path):
     result = run_msense("diff", "old.msense", "new.msense", cwd=tmp_path)
     assert result.returncode == 2 and "new.msense cannot be read" in result.stderr
     assert "removed" not in result.stdout
+
+
+def test_a_baseline_hides_known_findings_by_fingerprint_not_line(tmp_path):
+    import json
+
+    spec = tmp_path / "a.msense"
+    spec.write_text('mission "M"\nlever coaching "C"\nlever mentoring "M"\n', "utf-8")  # two idle levers
+    first = run_msense("check", "--write-baseline", "base.json", "a.msense", cwd=tmp_path)
+    assert first.returncode == 1
+    written = json.loads((tmp_path / "base.json").read_text())
+    assert sorted(f["code"] for f in written["findings"]).count("MS017") == 2
+    # lines move and a third idle lever appears: only it is reported
+    spec.write_text('# a comment\nmission "M"\n\nlever coaching "C"\nlever mentoring "M"\nlever pairing "P"\n',
+                    "utf-8")
+    result = run_msense("check", "--baseline", "base.json", "a.msense", cwd=tmp_path)
+    assert result.returncode == 1 and "`pairing`" in result.stdout
+    assert "`coaching`" not in result.stdout and "in the baseline are not shown" in result.stderr
+    # everything known: clean
+    spec.write_text('mission "M"\nlever coaching "C"\nlever mentoring "M"\n', "utf-8")
+    assert run_msense("check", "--baseline", "base.json", "a.msense", cwd=tmp_path).returncode == 0
+    # a spec error is never hidden by a baseline
+    spec.write_text('mission "M"\nkpi {\n', "utf-8")
+    run_msense("check", "--write-baseline", "broken.json", "a.msense", cwd=tmp_path)
+    assert run_msense("check", "--baseline", "broken.json", "a.msense", cwd=tmp_path).returncode == 2
+
+
+def test_a_baseline_that_is_not_one_is_a_usage_error(tmp_path):
+    (tmp_path / "a.msense").write_text(SPEC, "utf-8")
+    (tmp_path / "base.json").write_text("[1, 2]", "utf-8")
+    result = run_msense("check", "--baseline", "base.json", "a.msense", cwd=tmp_path)
+    assert result.returncode == 2 and "is not a metricsense baseline" in result.stderr
+
+
+def test_a_fingerprint_ignores_the_numbers_in_a_message():
+    from metricsense.diagnostics import Diagnostic, Severity
+    from metricsense.span import Span
+
+    def make(message, line):
+        return Diagnostic("MS301", "target-inside-noise", Severity.WARNING, message, Span("a.msense", line, 1, line, 2))
+
+    assert make("`csat` is 4.21, 0.3 from its target", 3).fingerprint() == \
+        make("`csat` is 4.35, 0.25 from its target", 9).fingerprint()
+    assert make("`csat` is 4.21", 3).fingerprint() != make("`nps` is 4.21", 3).fingerprint()
