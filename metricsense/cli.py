@@ -104,7 +104,7 @@ def cli() -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--format", "fmt", default="text", show_default=True, metavar="NAME",
-              help="Output format: text, json, sarif, junit, github, markdown, html (and those plugins add; "
+              help="Output format: text, json, sarif, junit, github, gitlab, markdown, html (and those plugins add; "
                    "see `msense plugins`).")
 @click.option("--select", multiple=True, metavar="RULES", help="Only these rules (codes, prefixes or names).")
 @click.option("--ignore", multiple=True, metavar="RULES", help="Leave these rules out.")

@@ -47,7 +47,7 @@ def test_an_unknown_rule_on_the_command_line_names_the_option(tmp_path):
 
 def test_help_lists_every_built_in_format():
     result = run_msense("check", "--help")
-    for name in ("text", "json", "sarif", "junit", "github", "markdown", "html"):
+    for name in ("text", "json", "sarif", "junit", "github", "gitlab", "markdown", "html"):
         assert name in result.stdout
 
 

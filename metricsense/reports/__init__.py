@@ -11,7 +11,7 @@ from metricsense.encoding import printable  # noqa: F401 - the formats escape te
 from metricsense.hookspecs import hookimpl
 
 #: The built-in formats, in the order `msense plugins` lists them.
-FORMATS = ("text", "json", "sarif", "junit", "github", "markdown", "html")
+FORMATS = ("text", "json", "sarif", "junit", "github", "gitlab", "markdown", "html")
 #: The formats a reader reads for themselves: they show findings about one named person (MS501)
 #: when the reader asks (`--show-personal`). Every other format, a plugin's included unless it
 #: sets ``render.shows_personal = True``, is given ``report.for_reader(False)`` by the registry:

@@ -254,7 +254,7 @@ def _leaks(tmp_path, url: str, monkeypatch) -> list[str]:
     spec.write_text(f'kpi a "A" {{ data sql "SELECT period, a FROM k" from "{url}" }}\n', "utf-8")
     (tmp_path / "msense.toml").write_text("")
     found = []
-    for fmt in ("text", "json", "sarif", "junit", "github", "markdown", "html"):
+    for fmt in ("text", "json", "sarif", "junit", "github", "gitlab", "markdown", "html"):
         out = run_msense("check", str(spec), "--format", fmt, cwd=tmp_path, env={"MSENSE_FUZZ_SECRET": SECRET})
         assert "Traceback" not in out.stderr
         if SECRET in out.stdout + out.stderr:
