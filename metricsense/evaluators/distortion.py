@@ -486,10 +486,11 @@ def bunching_at_target(ctx) -> Iterator[Diagnostic]:
     direction-aware (`>=`: the pile-up is just above). Values are unit-level, from the periods
     after the target was set (option `target_set`; by default the later half). The finding names
     the units with more values just past than just short. Measured (benchmarks/calib_distortion.py,
-    80 units x 12 periods, 500 replications, MC SE about 0.01): false-positive rate 0.03-0.06 on
-    iid values, panels with ICC 0.5/0.9/0.99 (the old test: 0.23 at ICC 0.99), lognormal and
-    exponential densities with the target in the tail (old: 0.12), integer scores; power when
-    5/10/20% of the values within half a sd short are moved just past: about 0.25/0.6/1.0.
+    80 units x 12 periods, 500 replications, MC SE about 0.01): false-positive rate 0.01-0.04 on
+    iid values, panels with ICC 0.5/0.9/0.99 (the old test: 0.20 at ICC 0.99), lognormal and
+    exponential densities with the target in the tail (old: 0.07), scores 1-10; 0.08 on whole
+    scores 0-20 (old 0.05); power when 5/10/20% of the values within half a sd short are moved
+    just past: 0.28/0.68/0.99 (as before).
     Evidence: n, clusters, bin, bandwidth, densities, theta, se, z, df, p, named units.
 
     ## Example
@@ -559,11 +560,11 @@ def output_outcome_divergence(ctx) -> Iterator[Diagnostic]:
     matched to the residuals' lag-1 autocorrelation so that it is not biased toward zero in short
     series; the t reference has Satterthwaite's degrees of freedom. Reported only when the output
     improved after the split and the fit before says a better output went with a better outcome.
-    Measured (36 periods, 200 replications, MC SE about 0.02): false-positive rate 0.05 with iid
-    errors, 0.065 AR(1) 0.5, 0.13 AR(1) 0.8, 0.09 AR(1) 0.95, 0.085 random-walk errors (the old
-    test: 0.055, 0.085, 0.17, 0.195, 0.19): persistent errors in 18 periods still fool it more
-    often than 5%; treat a single MS402 on a wandering outcome as a question. Power at a shortfall
-    of twice the error sd: 0.93 (iid), 0.80 (AR 0.5), 0.55 (AR 0.8). Split: option `target_set`,
+    Measured (36 periods, 500 replications, MC SE about 0.01-0.016): false-positive rate 0.024
+    with iid errors, 0.058 AR(1) 0.5, 0.096 AR(1) 0.8, 0.11 AR(1) 0.95, 0.16 random-walk errors
+    (the old test: 0.028, 0.076, 0.146, 0.19, 0.27): persistent errors in 18 periods still fool
+    it more often than 5%; treat a single MS402 on a wandering outcome as a question. Power at a
+    shortfall of twice the error sd: 0.91 (iid), 0.76 (AR 0.5), 0.57 (AR 0.8). Split: option `target_set`,
     else the midpoint. Evidence: slope, mean residual, se, t, r1, rho, df, p, changes.
 
     ## Example
