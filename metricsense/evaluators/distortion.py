@@ -26,6 +26,16 @@ from collections.abc import Iterator
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite
 from metricsense.evaluators.common import own_values, phi
+from metricsense.evaluators.distortion_stats import (
+    betainc,
+    bunching_units,
+    clustered_density_test,
+    mean_residual_ar1,
+    norm_sf,
+    paired_spread_test,
+    t_sf,
+    whole_cycles,
+)
 from metricsense.evaluators.records import (
     BunchingTest,
     DistortionAnalysis,
@@ -38,61 +48,6 @@ from metricsense.hookspecs import hookimpl
 from metricsense.model import KPI, Document
 
 DEFAULTS = {"target_set": {}}
-
-# ---- distributions ------------------------------------------------------------------------------
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta (modified Lentz; Numerical Recipes 6.4)."""
-    tiny, eps = 1e-300, 1e-15
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 400):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < eps:
-            break
-    return h
-
-
-def betainc(a: float, b: float, x: float) -> float:
-    """The regularized incomplete beta I_x(a, b)."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(lbeta) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(lbeta) * _betacf(b, a, 1.0 - x) / b
-
-
-def t_sf(t: float, df: float) -> float:
-    """P(T > t) for Student's t with df degrees of freedom."""
-    if not math.isfinite(t):
-        return 0.0 if t > 0 else 1.0
-    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))
-    return tail if t > 0 else 1.0 - tail
-
-
-def norm_sf(z: float) -> float:
-    """P(Z > z) = 1 - Phi(z), computed without cancellation in the upper tail."""
-    return 0.5 * math.erfc(z / math.sqrt(2.0))
-
 
 # ---- McCrary's density test ---------------------------------------------------------------------
 
@@ -114,6 +69,28 @@ def support_step(x) -> float:
             g = int(np.gcd.reduce((ints - ints.min()).astype(np.int64)))
             return g / 10.0**decimals if g > 0 else 0.0
     return 0.0
+
+
+def mccrary_bandwidth(mid, y, left, right) -> float | None:
+    """McCrary's rule of thumb: a global quartic on each side's bin heights gives
+    h = 3.348 [mse * range / sum f''^2]^(1/5); the mean over the sides (None when neither has one)."""
+    import numpy as np
+
+    def side_h(mask) -> float | None:
+        X, Y = mid[mask], y[mask]
+        coef = np.polyfit(X, Y, 4)
+        resid = Y - np.polyval(coef, X)
+        mse = float(resid @ resid) / max(1, len(X) - 5)
+        a4, a3, a2 = coef[0], coef[1], coef[2]
+        fpp = 2 * a2 + 6 * a3 * X + 12 * a4 * X**2
+        denom = float(fpp @ fpp)
+        span = float(np.abs(X).max())
+        if denom <= 0 or mse <= 0:
+            return None
+        return 3.348 * (mse * span / denom) ** 0.2
+
+    hs = [h for h in (side_h(left), side_h(right)) if h is not None]
+    return float(np.mean(hs)) if hs else None
 
 
 def mccrary(x, cutoff: float, meets: str = "above", inclusive: bool = True,
@@ -156,24 +133,9 @@ def mccrary(x, cutoff: float, meets: str = "above", inclusive: bool = True,
     if left.sum() < 6 or right.sum() < 6:
         return {**out, "status": "the target is at the edge of the data"}
 
-    def side_h(mask: np.ndarray) -> float | None:
-        X, Y = mid[mask], y[mask]
-        coef = np.polyfit(X, Y, 4)
-        resid = Y - np.polyval(coef, X)
-        mse = float(resid @ resid) / max(1, len(X) - 5)
-        a4, a3, a2 = coef[0], coef[1], coef[2]
-        fpp = 2 * a2 + 6 * a3 * X + 12 * a4 * X**2
-        denom = float(fpp @ fpp)
-        span = float(np.abs(X).max())
-        if denom <= 0 or mse <= 0:
-            return None
-        return 3.348 * (mse * span / denom) ** 0.2
-
-    hl, hr = side_h(left), side_h(right)
-    hs = [h for h in (hl, hr) if h is not None]
-    if not hs:
+    h = mccrary_bandwidth(mid, y, left, right)
+    if h is None:
         return {**out, "status": "no bandwidth"}
-    h = float(np.mean(hs))
 
     def at_boundary(mask: np.ndarray) -> tuple[float, int]:
         X, Y = mid[mask], y[mask]
@@ -305,6 +267,98 @@ def outcomes_for(output: KPI, spec: Document) -> list[KPI]:
     return shared or outcomes
 
 
+def _bunching(s, after, t) -> BunchingTest:
+    """MS401's test on the values after the target was set: each unit's values one cluster (a
+    plain series: 20 runs of consecutive periods)."""
+    import numpy as np
+
+    if s.by_segment is not None:
+        block = s.by_segment[after]
+        units = np.broadcast_to(np.arange(block.shape[1]), block.shape).ravel()
+        values = block.ravel()
+    else:
+        values = s.values[after]
+        units = np.arange(len(values)) * 20 // max(1, len(values))
+    keep = ~np.isnan(values)
+    values, units = values[keep], units[keep]
+    meets = "above" if t.comparison in (">", ">=") else "below"
+    res = clustered_density_test(values, units, float(t.value), meets, inclusive=t.comparison in (">=", "<="),
+                                 step=support_step(values), bandwidth_of=mccrary_bandwidth)
+    res["units"] = len(s.segments) or None
+    if res.get("status") == "evaluated" and s.by_segment is not None:
+        res["named"] = [list(r) for r in bunching_units(values, units, res["boundary"], res["bandwidth"] / 2,
+                                                         meets, s.segments)]
+    return res
+
+
+def _windows(data, row: int, after, observed, unit: str | None):
+    """The rows compared before and after the split: for weekly, monthly or quarterly data, the
+    same whole number of years on each side next to the split (so each side holds every season
+    equally often); None (and why) when a side has less than a whole year."""
+    import numpy as np
+
+    rows = np.flatnonzero(observed)
+    before, later = rows[rows < row], rows[rows >= row]
+    cycle, _ = whole_cycles(unit, len(before), len(later))
+    if cycle is None or data.periods.dtype.kind != "M" or not len(before) or not len(later):
+        return ~after & observed, after & observed, None
+    day = data.periods.astype("datetime64[D]").astype(np.int64).astype(float)
+    step = float(np.median(np.diff(day[rows]))) if len(rows) > 1 else 1.0
+    split = day[later[0]]
+    span = min(split - day[before[0]], day[later[-1]] + step - split)
+    years = int((span + step / 2) // 365.25)
+    if years < 1:
+        return None, None, 0
+    lo, hi = split - years * 365.25 - step / 2, split + years * 365.25 - step / 2
+    return observed & ~after & (day >= lo), observed & after & (day < hi), years
+
+
+def _variance(s, data, row: int, after, unit: str | None, min_periods: int) -> VarianceTest | None:
+    """MS403's comparison: the spread as it is and relative to the level (logs, when every value is
+    positive); a fall must show on both scales (the larger p-value and ratio are reported)."""
+    import numpy as np
+
+    block = s.by_segment if s.by_segment is not None else s.values[:, None]
+    observed = ~np.isnan(block).all(axis=1)
+    wb, wa, years = _windows(data, row, after, observed, unit)
+    if wb is None:
+        return {"status": "less than a whole year on each side of the target (seasons and the target "
+                          "cannot be told apart)", "years": 0}
+    positive = bool(np.nanmin(block) > 0)
+    scales = [("as is", block)] + ([("relative to the level", np.log(block))] if positive else [])
+    found = []
+    for name, vals in scales:
+        if s.by_segment is not None:
+            with np.errstate(all="ignore"):
+                med = np.nanmedian(np.where(observed[:, None], vals, 0.0), axis=1)
+            dev = vals - med[:, None]
+            db, da = dev[wb], dev[wa]
+            vb_all, va_all = db[~np.isnan(db)], da[~np.isnan(da)]
+            test = paired_spread_test(db, da) if min(len(vb_all), len(va_all)) >= min_periods else None
+            what = "spread across units around each period's median"
+        else:
+            grid, rows = own_values(data.periods, vals[:, 0])
+            d = np.diff(grid[:, 0])  # NaN across a missing period
+            side = np.full(len(rows), -1)
+            side[rows >= 0] = np.where(wb[rows[rows >= 0]], 0, np.where(wa[rows[rows >= 0]], 1, -1))
+            vb_all = d[(side[:-1] == 0) & (side[1:] == 0)]
+            va_all = d[(side[:-1] == 1) & (side[1:] == 1)]
+            vb_all, va_all = vb_all[~np.isnan(vb_all)], va_all[~np.isnan(va_all)]
+            test = brown_forsythe(vb_all, va_all) if min(len(vb_all), len(va_all)) >= min_periods else None
+            what = "period-to-period changes"
+        if test is None or test.get("p") is None:
+            return None
+        vb, va = float(np.var(vb_all, ddof=1)), float(np.var(va_all, ddof=1))
+        found.append({"of": what, "scale": name, "before": vb, "after": va, "ratio": (va / vb) if vb > 0 else None,
+                      "n_before": len(vb_all), "n_after": len(va_all), **test})
+    if any(f["ratio"] is None for f in found):
+        return None
+    worst = max(found, key=lambda f: (f["p"], f["ratio"]))
+    out: VarianceTest = {**worst, "ratio": max(f["ratio"] for f in found), "years": years,
+                         "p_by_scale": {f["scale"]: f["p"] for f in found}}
+    return out
+
+
 def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: int = 6) -> KpiDistortion | None:
     import numpy as np
 
@@ -321,36 +375,10 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
     divergence: dict[str, DivergenceTest] | None = None
     after = np.arange(len(data.periods)) >= row
     t = kpi.target
-    # -- bunching: unit-level values after the target was set
+    # -- bunching: unit-level values after the target was set, clustered by unit
     if t is not None and t.value is not None and t.comparison in ("<", "<=", ">", ">="):
-        block = s.by_segment if s.by_segment is not None else s.values[:, None]
-        values = block[after].ravel()
-        values = values[~np.isnan(values)]
-        res = mccrary(values, float(t.value), "above" if t.comparison in (">", ">=") else "below",
-                      inclusive=t.comparison in (">=", "<="))
-        res["units"] = len(s.segments) or None
-        bunching = res
-    # -- variance collapse: per-period spread across units, or period-to-period changes
-    if s.by_segment is not None:
-        block = s.by_segment
-        with np.errstate(all="ignore"):
-            med = np.nanmedian(np.where(np.isnan(block).all(axis=1, keepdims=True), 0.0, block), axis=1)
-        dev = block - med[:, None]
-        before_v = dev[~after].ravel()
-        after_v = dev[after].ravel()
-        what = "spread across units around each period's median"
-    else:
-        grid, rows = own_values(data.periods, s.values)
-        d = np.diff(grid[:, 0])  # NaN across a missing period
-        later = rows[1:] >= row
-        before_v, after_v = d[~later], d[later]
-        what = "period-to-period changes"
-    before_v, after_v = before_v[~np.isnan(before_v)], after_v[~np.isnan(after_v)]
-    if len(before_v) >= min_periods and len(after_v) >= min_periods:
-        vb, va = float(np.var(before_v, ddof=1)), float(np.var(after_v, ddof=1))
-        bf = brown_forsythe(before_v, after_v)
-        variance = {"of": what, "before": vb, "after": va, "ratio": (va / vb) if vb > 0 else None,
-                    "n_before": len(before_v), "n_after": len(after_v), **bf}
+        bunching = _bunching(s, after, t)
+    variance = _variance(s, data, row, after, data.unit_of(kpi.name), min_periods)
     # -- divergence: an output whose outcomes do not follow
     sign = _better(kpi)
     if kpi.kind == "output" and sign is not None:
@@ -366,17 +394,21 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
             if b_rows.sum() < max(min_periods, 4) or a_rows.sum() < 3:
                 div[oc.name] = {**entry, "status": "too few periods"}
                 continue
+            # times on the two series' own grid (a missing period is a step, not nothing)
+            _, grid_rows = own_values(data.periods, np.column_stack([s.values, o.values]))
+            when = np.full(len(data.periods), -1)
+            when[grid_rows[grid_rows >= 0]] = np.flatnonzero(grid_rows >= 0)
             x1, y1 = s.values[b_rows], o.values[b_rows]
             x2, y2 = s.values[a_rows], o.values[a_rows]
-            res = mean_residual_test(x1, y1, x2, y2) if np.std(x1) != 0 else None
+            res = mean_residual_ar1(x1, y1, when[b_rows], x2, y2, when[a_rows]) if np.std(x1) != 0 else None
             if res is None:
                 div[oc.name] = {**entry, "status": "the output did not vary before"}
                 continue
             res["output_change"] = float(sign * (x2.mean() - x1.mean()))
             res["outcome_change"] = float(osign * (y2.mean() - y1.mean()))
-            z = -osign * res["t_adjusted"]  # positive when the outcome falls short of what the output predicts
+            z = -osign * res["t"]  # positive when the outcome falls short of what the output predicts
             res["p"] = t_sf(z, res["df"]) if math.isfinite(z) else None
-            res["p_iid"] = t_sf(-osign * res["t"], res["df"]) if math.isfinite(res["t"]) else None
+            res["p_iid"] = t_sf(-osign * res["t_iid"], res["n_before"] - 2) if math.isfinite(res["t_iid"]) else None
             # the theory: improving the output predicted an improving outcome before the target
             res["theory_holds"] = bool(res["slope"] * sign * osign > 0)
             res["status"] = "evaluated"
@@ -443,17 +475,23 @@ def bunching_at_target(ctx) -> Iterator[Diagnostic]:
     (2019) found about 40% of New York test scores near proficiency cut-offs inflated; emergency
     departments bunch departures just before a four-hour target (Bevan & Hood 2006).
 
-    The test is McCrary's (2008) density discontinuity: the density of the values just past the
-    target against just short of it, from triangular-weighted local linear fits on a fine
-    histogram, with a data-driven bandwidth. It is direction-aware: for `>=` the pile-up is just
-    above the target, for `<=` just below it. Discrete or rounded values (scores, minutes
-    rounded to 5) get bins aligned to their support, with the target inside the meeting bin.
-    Values are unit-level (each segment's value in each period: each class each month) from the
-    periods after the target was set: option `target_set` (KPI -> date); by default the later
-    half of the observed periods. Simulated at n = 2000, its false-positive rate is about 0.05
-    and its power above 0.9 when a fifth of the units just short are moved past (tests). A plain
-    binomial count in a window around the target is not used: its false-positive rate grows
-    with n where the density slopes. Evidence: n, bin, bandwidth, densities, theta, se, z, p.
+    The test is a density discontinuity at the target, built as McCrary's (2008) (a fine
+    histogram, bins aligned to a discrete support with the target inside the meeting bin, his
+    bandwidth) with two changes for the data KPIs have: the densities at the target come from
+    triangular-weighted local quadratic fits (the robust bias correction Cattaneo, Jansson & Ma's
+    rddensity uses), so a target in a tail of a skewed or sloped density is not a jump; and the
+    standard error is a delete-one-unit jackknife (each ward's or store's values across periods
+    one cluster, Student's t on units - 1 df), so persistent unit levels are not counted as
+    independent evidence (at least 10 units; a plain series: 20 runs of periods). It is
+    direction-aware (`>=`: the pile-up is just above). Values are unit-level, from the periods
+    after the target was set (option `target_set`; by default the later half). The finding names
+    the units with more values just past than just short. Measured (benchmarks/calib_distortion.py,
+    80 units x 12 periods, 500 replications, MC SE about 0.01): false-positive rate 0.01-0.04 on
+    iid values, panels with ICC 0.5/0.9/0.99 (the old test: 0.20 at ICC 0.99), lognormal and
+    exponential densities with the target in the tail (old: 0.07), scores 1-10; 0.08 on whole
+    scores 0-20 (old 0.05); power when 5/10/20% of the values within half a sd short are moved
+    just past: 0.28/0.68/0.99 (as before).
+    Evidence: n, clusters, bin, bandwidth, densities, theta, se, z, df, p, named units.
 
     ## Example
     ```msense
@@ -471,25 +509,35 @@ def bunching_at_target(ctx) -> Iterator[Diagnostic]:
     """
     alpha, least = ctx.option("alpha"), ctx.option("min_values")
     found = _current(ctx)
-    for k in ctx.spec.kpis:
-        entry = found.kpis.get(k.name) or KpiDistortion()
+    tested = [(k, found.kpis.get(k.name) or KpiDistortion()) for k in ctx.spec.kpis]
+    tested = [(k, e) for k, e in tested if e.bunching and e.bunching.get("status") == "evaluated"
+              and e.bunching["n"] >= least]
+    getattr(ctx, "tests", lambda n: None)(len(tested))
+    for k, entry in tested:
         res = entry.bunching
-        if not res or res.get("status") != "evaluated" or res["n"] < least or res["p"] >= alpha:
+        if res["p"] > alpha:
             continue
         where = "just above" if res["meets"] == "above" else "just below"
+        other = "just below" if res["meets"] == "above" else "just above"
         ratio = math.exp(res["theta"] if res["meets"] == "above" else -res["theta"])
         set_at = entry.set
+        named = res.get("named") or []
+        units = ", ".join(f"`{u}` ({a} just past, {m} just short)" for u, a, m in named)
+        who = f"; most in {units}" if units else ""
         yield ctx.report(
             k.target,
-            f"`{k.name}` values pile up {where} its target {res['cutoff']:g}: the density there is "
-            f"{ratio:.2f} times the density on the other side (McCrary z = {res['z']:.2f}, p = {res['p']:.2g}, "
-            f"n = {res['n']} values from {set_at} on)",
+            f"`{k.name}` values pile up {where} its target {res['cutoff']:g} and thin out {other} it since "
+            f"{set_at}{who}: {ratio:.2f} times as many values per point on the side that meets it "
+            f"(p = {res['p']:.2g}, {res['n']} values from {res['clusters']} "
+            f"{'units' if res.get('units') else 'runs of periods'})",
             related=[(k, "a number people are judged by, bent toward its target")],
-            help="look at what happens near the cut-off with the people closest to it; judge the KPI beside "
-                 "an indicator nobody is targeted on",
-            evidence={kk: res[kk] for kk in ("n", "cutoff", "meets", "bin", "support_step", "boundary", "bandwidth",
-                                             "f_below", "f_above", "theta", "se", "z", "p", "units")}
-            | {"set": set_at, "set_from": entry.set_from},
+            help="ask the people in those units what happens near the cut-off, audit a sample, and judge the KPI "
+                 "beside an indicator nobody is targeted on; the test: a density discontinuity at the target "
+                 f"(local quadratic fits, se by a delete-one-unit jackknife, t = {res['z']:.2f} on {res['df']} df)",
+            evidence={kk: res.get(kk) for kk in ("n", "cutoff", "meets", "bin", "support_step", "boundary", "bandwidth",
+                                                 "f_below", "f_above", "theta", "se", "z", "df", "p", "units",
+                                                 "clusters", "named")}
+            | {"set": set_at, "set_from": entry.set_from, "p_value": res["p"]},
         )
 
 
@@ -507,14 +555,17 @@ def output_outcome_divergence(ctx) -> Iterator[Diagnostic]:
     output is being produced for the target (teaching to the interim test while the state test
     stays flat): Campbell's law again. The test ("target met, mission flat"): fit the outcome on
     the output over the periods before the target was set; after it, test the mean prediction
-    residual (one-sided, toward the outcome falling short, with the exact variance of a mean
-    prediction error, inflated by (1 + rho) / (1 - rho) for the lag-1 autocorrelation rho > 0 of
-    the residuals: KPI series wander, and an iid test would be too eager). It is reported only
-    when the output improved after the split and the fit before says that a better output went
-    with a better outcome (the theory held). In simulation it beats a Chow test (power 0.91 against 0.70 at moderate
-    gaming, size 0.05). Split: option `target_set` (KPI -> date), else the midpoint of the
-    output's observed periods. Evidence: slope, mean residual, its se, t, df, p, and how much
-    the output and the outcome changed.
+    residual (one-sided, toward the outcome falling short) with its exact variance under AR(1)
+    errors: KPI errors persist, and a shortfall that is only a slow wander is not gaming. rho is
+    matched to the residuals' lag-1 autocorrelation so that it is not biased toward zero in short
+    series; the t reference has Satterthwaite's degrees of freedom. Reported only when the output
+    improved after the split and the fit before says a better output went with a better outcome.
+    Measured (36 periods, 500 replications, MC SE about 0.01-0.016): false-positive rate 0.024
+    with iid errors, 0.058 AR(1) 0.5, 0.096 AR(1) 0.8, 0.11 AR(1) 0.95, 0.16 random-walk errors
+    (the old test: 0.028, 0.076, 0.146, 0.19, 0.27): persistent errors in 18 periods still fool
+    it more often than 5%; treat a single MS402 on a wandering outcome as a question. Power at a
+    shortfall of twice the error sd: 0.91 (iid), 0.76 (AR 0.5), 0.57 (AR 0.8). Split: option `target_set`,
+    else the midpoint. Evidence: slope, mean residual, se, t, r1, rho, df, p, changes.
 
     ## Example
     ```msense
@@ -529,26 +580,32 @@ def output_outcome_divergence(ctx) -> Iterator[Diagnostic]:
     """
     alpha = ctx.option("alpha")
     found = _current(ctx)
+    pairs = []
     for k in ctx.spec.kpis:
         entry = found.kpis.get(k.name) or KpiDistortion()
         for oc_name, res in (entry.divergence or {}).items():
-            if res.get("status") != "evaluated" or res.get("p") is None:
-                continue
-            if res["output_change"] <= 0 or not res["theory_holds"] or res["p"] >= alpha:
-                continue
-            oc = ctx.spec.lookup(oc_name)
-            yield ctx.report(
-                k.target or k,
-                f"`{k.name}` improved by {res['output_change']:.3g} after {entry.set} but `{oc_name}` fell short "
-                f"of what that improvement predicted by {abs(res['mean_residual']):.3g} "
-                f"(t = {res['t_adjusted']:.2f}, p = {res['p']:.2g}, {res['n_before']} periods before, {res['n_after']} after)",
-                related=[(oc, "the outcome it should move, which did not follow")],
-                help="ask what the output's improvement is made of; weigh the outcome at least as much in reviews",
-                evidence={"outcome": oc_name, **{kk: res[kk] for kk in (
-                    "slope", "intercept", "mean_residual", "se", "t", "rho", "t_adjusted", "df", "p", "p_iid", "n_before", "n_after",
-                    "output_change", "outcome_change", "residual_sd")},
-                    "set": entry.set, "set_from": entry.set_from},
-            )
+            if res.get("status") == "evaluated" and res.get("p") is not None:
+                pairs.append((k, entry, oc_name, res))
+    getattr(ctx, "tests", lambda n: None)(len(pairs))
+    for k, entry, oc_name, res in pairs:
+        if res["output_change"] <= 0 or not res["theory_holds"] or res["p"] > alpha:
+            continue
+        oc = ctx.spec.lookup(oc_name)
+        yield ctx.report(
+            k.target or k,
+            f"`{k.name}` improved after its target was set ({entry.set}) but `{oc_name}` did not follow: it "
+            f"fell short of what `{k.name}`'s improvement predicted by {abs(res['mean_residual']):.3g} on average "
+            f"over the {res['n_after']} periods since (p = {res['p']:.2g}; the link was fitted on the "
+            f"{res['n_before']} periods before)",
+            related=[(oc, "the outcome it should move, which did not follow")],
+            help="ask what the output's improvement is made of; weigh the outcome at least as much in reviews; the "
+                 f"test: the mean prediction residual with AR(1) errors (rho = {res['rho']:.2f}), "
+                 f"t = {res['t']:.2f} on {res['df']} df",
+            evidence={"outcome": oc_name, **{kk: res[kk] for kk in (
+                "slope", "intercept", "mean_residual", "se", "t", "r1", "rho", "t_iid", "df", "p", "p_iid",
+                "n_before", "n_after", "output_change", "outcome_change", "residual_sd")},
+                "set": entry.set, "set_from": entry.set_from, "p_value": res["p"]},
+        )
 
 
 @rule(code="MS403", name="variance-collapse", severity=Severity.WARNING,
@@ -563,14 +620,21 @@ def variance_collapse(ctx) -> Iterator[Diagnostic]:
     once it carries a target (response times all at 59 minutes, every class average at 70.4),
     the likeliest story is that the number is being steered (Campbell's law; seed 004, Behn's
     ninth practice: check for distortions), and it no longer tells you what the work is doing.
-    For a plain series the spread compared is that of its period-to-period changes (so a trend
-    does not count); for a segmented one (a class per unit), the spread across units around
-    each period's median. Before and after are compared by Brown-Forsythe's test (a t test on
-    absolute deviations from each side's median, robust to non-normal data), one-sided toward a
-    drop, and by the effect size: the variance ratio after / before must be at most `ratio`
-    (default 0.5), so a tiny but significant drop in a large sample is not reported. Split:
-    option `target_set`, else the midpoint of the observed periods. Evidence: variances, ratio,
-    t, df, p.
+    For a plain series the spread compared is that of its period-to-period changes (so a trend or
+    a wander does not count), by Brown-Forsythe's test; for a segmented one (a class per unit),
+    each unit's mean absolute deviation from each period's median, by a paired t test across
+    units. Seasons and levels change spread without anyone gaming: weekly, monthly and quarterly
+    data are compared over the same whole number of years on each side of the target (each side
+    holds every season equally often; less than a year on either side is not tested: a volatile
+    winter and a target cannot be told apart), and when every value is positive the spread is
+    compared both as it is and relative to the level (in logs), and must fall on both: a
+    genuine improvement (defects 40 -> 8 a week, with noise in proportion) is not a collapse.
+    The variance ratio after / before must also be at most `ratio` (default 0.5). Measured
+    (weekly, 2 years, 200 replications, MC SE about 0.015): false-positive rate 0-0.04 on iid,
+    AR(1), random walks, trends, seasonality, volatile winters, improvements 40 -> 8 (old: 1.00
+    lognormal, 0.67 Poisson), panels; a year of weekly data with volatile winters: 0 (old 0.26).
+    Power: 0.39 at a halving of the variance, 0.97 when it falls to a quarter. Evidence:
+    variances, ratio, scale, years, t, df, p.
 
     ## Example
     ```msense
@@ -584,25 +648,30 @@ def variance_collapse(ctx) -> Iterator[Diagnostic]:
     """
     alpha, most = ctx.option("alpha"), ctx.option("ratio")
     found = _current(ctx)
-    for k in ctx.spec.kpis:
-        entry = found.kpis.get(k.name) or KpiDistortion()
+    tested = [(k, found.kpis.get(k.name) or KpiDistortion()) for k in ctx.spec.kpis]
+    tested = [(k, e) for k, e in tested if e.variance and e.variance.get("ratio") is not None
+              and e.variance.get("p") is not None]
+    getattr(ctx, "tests", lambda n: None)(len(tested))
+    for k, entry in tested:
         res = entry.variance
-        if not res or res.get("ratio") is None or res.get("p") is None:
+        if res["ratio"] > most or res["p"] > alpha:
             continue
-        if res["ratio"] > most or res["p"] >= alpha:
-            continue
+        span = f"the {res['years']} year{'s' if res['years'] > 1 else ''} before and after" if res.get("years") \
+            else f"the {res['n_before']} values before and {res['n_after']} after"
         yield ctx.report(
             k.target or k,
-            f"the variance of `{k.name}` ({res['of']}) fell to {res['ratio']:.0%} of what it was after "
-            f"{entry.set} (Brown-Forsythe t = {res['t']:.2f}, p = {res['p']:.2g}, "
-            f"{res['n_before']} values before, {res['n_after']} after)",
+            f"`{k.name}` stopped moving after its target was set ({entry.set}): the variance of its "
+            f"{res['of']} fell to {res['ratio']:.0%} of what it was, comparing {span} "
+            f"(p = {res['p']:.2g})",
             related=[(k, "a number that stopped moving when it started to count")],
-            help="look at how the number is produced now, beside a related measure nobody is targeted on",
-            evidence={kk: res[kk] for kk in ("of", "before", "after", "ratio", "n_before", "n_after", "t", "df", "F", "p")}
-            | {"set": entry.set, "set_from": entry.set_from},
+            help="look at how the number is produced now, beside a related measure nobody is targeted on; the test: "
+                 + ("a paired t test across units of the mean absolute deviation" if res.get("units")
+                    else "Brown-Forsythe on the changes")
+                 + f", as is and relative to the level (both must fall), t = {res['t']:.2f} on {res['df']} df",
+            evidence={kk: res.get(kk) for kk in ("of", "scale", "before", "after", "ratio", "n_before", "n_after",
+                                                 "units", "years", "t", "df", "p", "p_by_scale")}
+            | {"set": entry.set, "set_from": entry.set_from, "p_value": res["p"]},
         )
-
-
 
 
 @hookimpl

@@ -242,6 +242,9 @@ class BunchingTest(TypedDict, total=False):
     z: float
     p: float
     units: int | None
+    clusters: int                # units (or runs of periods) in the jackknife
+    df: int
+    named: list                  # [unit, values just past, values just short], the largest excess first
 
 
 class VarianceTest(TypedDict, total=False):
@@ -257,6 +260,11 @@ class VarianceTest(TypedDict, total=False):
     df: int
     F: float
     p: float | None
+    status: str
+    scale: str                   # "as is" or "relative to the level" (the larger p of the two)
+    years: int | None            # whole years on each side (seasonal data)
+    units: int
+    p_by_scale: dict
 
 
 class DivergenceTest(TypedDict, total=False):
@@ -273,7 +281,8 @@ class DivergenceTest(TypedDict, total=False):
     t: float
     df: int
     rho: float
-    t_adjusted: float
+    r1: float
+    t_iid: float
     output_change: float
     outcome_change: float
     p: float | None

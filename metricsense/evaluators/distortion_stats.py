@@ -1,0 +1,328 @@
+"""The statistics behind the distortion rules (MS401-MS403), kept apart from the rules' wording.
+
+NumPy only, imported inside the functions. Each test here is built to hold its size on the data
+KPI systems actually have (issue 21): values pooled over units x periods with persistent unit
+levels (clustered by unit), errors that persist from period to period (AR(1) errors), and
+levels and seasons that change the spread of a number without anyone gaming it (whole years on
+each side, and a spread measured both as it is and relative to the level).
+"""
+
+from __future__ import annotations
+
+import math
+
+# ---- distributions ------------------------------------------------------------------------------
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta (modified Lentz; Numerical Recipes 6.4)."""
+    tiny, eps = 1e-300, 1e-15
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 400):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < eps:
+            break
+    return h
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(lbeta) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(lbeta) * _betacf(b, a, 1.0 - x) / b
+
+
+def t_sf(t: float, df: float) -> float:
+    """P(T > t) for Student's t with df degrees of freedom."""
+    if not math.isfinite(t):
+        return 0.0 if t > 0 else 1.0
+    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))
+    return tail if t > 0 else 1.0 - tail
+
+
+def norm_sf(z: float) -> float:
+    """P(Z > z) = 1 - Phi(z), computed without cancellation in the upper tail."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+# ---- MS401: a density discontinuity, clustered by unit -----------------------------------------
+
+#: At most this many clusters in the jackknife: with more units, units are dealt into this many
+#: groups (a grouped jackknife; groups of whole units are still independent).
+MAX_CLUSTERS = 200
+#: Fewer units than this cannot carry a clustered variance.
+MIN_CLUSTERS = 10
+
+
+def _boundary_weights(mid, h: float, degree: int):
+    """The row of the triangular-weighted polynomial fit that gives the value at 0 (a linear map
+    of the bin heights), or None when the window holds too few bins."""
+    import numpy as np
+
+    w = np.maximum(0.0, 1.0 - np.abs(mid) / h)
+    keep = w > 0
+    if keep.sum() < degree + 2:
+        return None
+    A = np.vander(mid, degree + 1, increasing=True)
+    AtW = A.T * w
+    try:
+        row = np.linalg.solve(AtW @ A, np.eye(degree + 1)[:, 0]) @ AtW
+    except np.linalg.LinAlgError:
+        return None
+    return row
+
+
+def clustered_density_test(x, clusters, cutoff: float, meets: str = "above", inclusive: bool = True,
+                           step: float = 0.0, bandwidth_of=None) -> dict:
+    """A bias-corrected density discontinuity test at ``cutoff`` with a variance clustered by unit.
+
+    Bins and bandwidth as McCrary (2008) (bins aligned to a discrete support, the boundary between
+    the last value that misses and the first that meets; ``bandwidth_of(mid, y, left, right)`` is
+    his quartic rule of thumb). The densities at the boundary come from triangular-weighted local
+    *quadratic* fits at that local-linear bandwidth: the robust bias correction of Calonico,
+    Cattaneo & Titiunik (2014), which Cattaneo, Jansson & Ma's (2020) density test (rddensity)
+    uses too (it fits one degree higher than the bandwidth was chosen for), so a density that is
+    curved or sloped at the target (a target in a tail) does not look like a jump. At least five
+    bins with weight on each side (discrete scores: five score points). theta = ln f+ - ln f-.
+    Its standard error is a delete-one-cluster jackknife over ``clusters`` (units: a ward's,
+    a store's values across periods stay together, so persistent unit levels do not count as
+    independent evidence), grouped into at most MAX_CLUSTERS groups; z = theta / se toward the
+    side that meets, p from Student's t with G - 1 degrees of freedom (G clusters).
+    """
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    cl = np.asarray(clusters)
+    ok = np.isfinite(x)
+    x, cl = x[ok], cl[ok]
+    n = len(x)
+    out = {"n": n, "cutoff": float(cutoff), "meets": meets}
+    _, cid = np.unique(cl, return_inverse=True)
+    G = int(cid.max()) + 1 if n else 0
+    out["clusters"] = G
+    if n < 20 or x.std() == 0:
+        return {**out, "status": "too few values"}
+    if G < MIN_CLUSTERS:
+        return {**out, "status": f"fewer than {MIN_CLUSTERS} units"}
+    if G > MAX_CLUSTERS:
+        cid = cid % MAX_CLUSTERS
+        G = MAX_CLUSTERS
+    g = step
+    b = 2.0 * x.std(ddof=1) / math.sqrt(n)
+    edge = float(cutoff)
+    if g > 0:
+        b = max(g, math.ceil(b / g - 1e-9) * g)
+        on_grid = abs((cutoff - x.min()) / g - round((cutoff - x.min()) / g)) < 1e-6
+        if on_grid:
+            lower = (meets == "above") == inclusive
+            edge = cutoff - g / 2 if lower else cutoff + g / 2
+    k = np.floor((x - edge) / b + 1e-9).astype(np.int64)
+    kmin, kmax = int(k.min()), int(k.max())
+    K = kmax - kmin + 1
+    by_cluster = np.zeros((G, K))
+    np.add.at(by_cluster, (cid, k - kmin), 1.0)
+    counts = by_cluster.sum(axis=0)
+    ks = np.arange(kmin, kmax + 1)
+    mid = (ks + 0.5) * b
+    y = counts / (n * b)
+    left, right = ks < 0, ks >= 0
+    out.update({"bin": b, "support_step": g or None, "boundary": edge})
+    if left.sum() < 6 or right.sum() < 6:
+        return {**out, "status": "the target is at the edge of the data"}
+    h = bandwidth_of(mid, y, left, right) if bandwidth_of is not None else None
+    if h is None:
+        return {**out, "status": "no bandwidth"}
+    h = max(h, 5.5 * b)  # five bins with weight on each side at least
+    wl = _boundary_weights(mid[left], h, 2)
+    wr = _boundary_weights(mid[right], h, 2)
+    if wl is None or wr is None:
+        return {**out, "status": "too few bins near the target"}
+    out["bandwidth"] = h
+    f_minus = float(wl @ y[left])
+    f_plus = float(wr @ y[right])
+    out.update({"f_below": f_minus, "f_above": f_plus})
+    if not (f_minus > 0 and f_plus > 0):
+        return {**out, "status": "no density on one side of the target"}
+    theta = math.log(f_plus) - math.log(f_minus)
+    # the jackknife: each cluster's counts left out in turn (the fits are linear in the counts)
+    rest = counts[None, :] - by_cluster
+    n_rest = n - by_cluster.sum(axis=1)
+    fm = rest[:, left] @ wl / (n_rest * b)
+    fp = rest[:, right] @ wr / (n_rest * b)
+    if not ((fm > 0).all() and (fp > 0).all()):
+        return {**out, "status": "no density on one side of the target without one unit"}
+    th = np.log(fp) - np.log(fm)
+    se = math.sqrt((G - 1) / G * float(((th - th.mean()) ** 2).sum()))
+    if not se > 0:
+        return {**out, "status": "no variation between units"}
+    z = (theta if meets == "above" else -theta) / se
+    return {**out, "status": "evaluated", "theta": theta, "se": se, "z": z, "df": G - 1,
+            "p": t_sf(z, G - 1)}
+
+
+def bunching_units(x, units, edge: float, width: float, meets: str, names) -> list[tuple[str, int, int]]:
+    """The units with more values just on the meeting side of ``edge`` (within ``width``) than
+    just on the other: (name, just past, just short), the largest excess first (at most five)."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    units = np.asarray(units)
+    past = (x >= edge) & (x < edge + width) if meets == "above" else (x < edge) & (x >= edge - width)
+    short = (x < edge) & (x >= edge - width) if meets == "above" else (x >= edge) & (x < edge + width)
+    found = []
+    for u in np.unique(units):
+        mine = units == u
+        a, s = int((past & mine).sum()), int((short & mine).sum())
+        if a > s:
+            found.append((str(names[int(u)]) if names is not None else str(u), a, s))
+    found.sort(key=lambda r: (-(r[1] - r[2]), r[0]))
+    return found[:5]
+
+
+# ---- MS402: a mean prediction residual under AR(1) errors ---------------------------------------
+
+
+def ar1_corr(times, rho: float):
+    """The AR(1) correlation matrix rho^|t_i - t_j| at the given (integer) times."""
+    import numpy as np
+
+    t = np.asarray(times, dtype=float)
+    return rho ** np.abs(t[:, None] - t[None, :])
+
+
+def ar1_rho(resid, X, times, grid: int = 100) -> tuple[float, float]:
+    """The lag-1 autocorrelation of the residuals (``r1``) and the AR(1) rho that would give it on
+    average: E[r1] for residuals of a fit on X under AR(1) errors with parameter rho is, to a ratio
+    of expectations, tr(M L M R) / tr(M R) (M = I - H, L the lag-one pairs at the given times,
+    halved and symmetric); rho is the value in [0, 0.995] whose expectation matches r1. The plain
+    r1 is biased toward zero by about (1 + 3 rho) / n in short series (Kendall 1954); this
+    matching removes that bias, so persistent errors are not taken for independent ones."""
+    import numpy as np
+
+    resid = np.asarray(resid, dtype=float)
+    t = np.asarray(times, dtype=float)
+    n = len(resid)
+    lag = (np.abs(t[:, None] - t[None, :]) == 1).astype(float) / 2.0
+    ss = float(resid @ resid)
+    if n < 4 or ss <= 0:
+        return 0.0, 0.0
+    r1 = float(resid @ lag @ resid) / ss
+    M = np.eye(n) - X @ np.linalg.pinv(X)
+    MLM = M @ lag @ M
+    rhos = np.linspace(0.0, 0.995, grid)
+    expect = np.array([float(np.sum(MLM * R)) / float(np.sum(M * R)) for R in (ar1_corr(t, r) for r in rhos)])
+    # the largest rho the residuals do not rule out at one standard error of r1 (about
+    # sqrt((1 - rho^2) / n)): a rho too small makes a persistent error look like a shortfall, one
+    # too large only costs power, so the rule takes the upper end of that range
+    sd = np.sqrt(np.maximum(1.0 - rhos**2, 1.0 / n) / n)
+    ok = np.flatnonzero(expect - UPPER_Z * sd <= r1)
+    return r1, float(rhos[ok[-1]]) if len(ok) else 0.0
+
+
+#: How many standard errors of r1 above the matched rho the rule's rho may go (see ar1_rho).
+UPPER_Z = 0.0
+
+
+def mean_residual_ar1(x1, y1, t1, x2, y2, t2) -> dict | None:
+    """Fit y = a + b x by least squares on the periods before (times t1); the mean prediction
+    residual r of the periods after (times t2), with its exact variance under AR(1) errors.
+
+    r = c'u with c = (-X1 (X1'X1)^-1 m, 1/n2) for m = (1, mean x2), so Var(r) = s^2 c' R c, R the
+    AR(1) correlation at the periods' times (a shortfall right after the split counts less than
+    one far from it when errors persist). rho comes from ``ar1_rho`` on the residuals before;
+    s^2 = SSR / tr(M R11), unbiased for the error variance under that rho. t = r / sqrt(Var r),
+    compared with Student's t on Satterthwaite's degrees of freedom for s^2, less one for rho. At rho = 0 this is the classical
+    variance of a mean prediction error. None when x before does not vary."""
+    import numpy as np
+
+    x1, y1, x2, y2 = (np.asarray(a, dtype=float) for a in (x1, y1, x2, y2))
+    t1, t2 = np.asarray(t1, dtype=float), np.asarray(t2, dtype=float)
+    n1, n2 = len(x1), len(x2)
+    if n1 < 4 or not np.ptp(x1) > 64 * np.finfo(float).eps * float(np.abs(x1).max()):
+        return None
+    X1 = np.column_stack([np.ones(n1), x1])
+    beta, *_ = np.linalg.lstsq(X1, y1, rcond=None)
+    resid = y1 - X1 @ beta
+    try:
+        G = np.linalg.inv(X1.T @ X1)
+    except np.linalg.LinAlgError:
+        return None
+    r1, rho = ar1_rho(resid, X1, t1)
+    times = np.concatenate([t1, t2])
+    R = ar1_corr(times, rho)
+    M = np.eye(n1) - X1 @ G @ X1.T
+    MR = M @ R[:n1, :n1]
+    s2 = float(resid @ resid) / float(np.trace(MR))
+    # Satterthwaite: s^2 is a quadratic form in correlated errors, worth tr(MR)^2 / tr(MRMR)
+    # independent squares (fewer the more the errors persist), less one for rho
+    df = max(1.0, float(np.trace(MR)) ** 2 / float(np.sum(MR * MR.T)) - 1.0)
+    m = np.array([1.0, x2.mean()])
+    c = np.concatenate([-(X1 @ G @ m), np.full(n2, 1.0 / n2)])
+    var = s2 * float(c @ R @ c)
+    r = float((y2 - beta[0] - beta[1] * x2).mean())
+    t = r / math.sqrt(var) if var > 0 else float("nan")
+    s2_iid = float(resid @ resid) / (n1 - 2)
+    var_iid = s2_iid * (1.0 / n2 + float(m @ G @ m))
+    return {"intercept": float(beta[0]), "slope": float(beta[1]), "residual_sd": math.sqrt(s2),
+            "mean_residual": r, "se": math.sqrt(var), "t": t, "df": df, "n_before": n1, "n_after": n2,
+            "r1": r1, "rho": rho, "t_iid": r / math.sqrt(var_iid) if var_iid > 0 else float("nan")}
+
+
+# ---- MS403: spread before and after, by unit, in whole years ------------------------------------
+
+
+def paired_spread_test(dev_before, dev_after) -> dict | None:
+    """Per unit (columns), the mean absolute deviation before and after; a paired t test across
+    units that it fell (t > 0 when the spread after is smaller), n units - 1 df. Units, not
+    unit-periods, are the independent pieces: a unit far from the median stays far."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        mb = np.nanmean(np.abs(dev_before), axis=0)
+        ma = np.nanmean(np.abs(dev_after), axis=0)
+    both = np.isfinite(mb) & np.isfinite(ma)
+    d = (mb - ma)[both]
+    u = len(d)
+    if u < 6:
+        return None
+    sd = float(d.std(ddof=1))
+    t = float(d.mean()) / (sd / math.sqrt(u)) if sd > 0 else float("nan")
+    return {"t": t, "df": u - 1, "units": u, "p": t_sf(t, u - 1) if math.isfinite(t) else None}
+
+
+#: Periods in a year, by calendar unit (the cycle a season repeats on).
+CYCLE = {"day": 365, "week": 52, "month": 12, "quarter": 4}
+
+
+def whole_cycles(unit: str | None, n_before: int, n_after: int) -> tuple[int | None, int]:
+    """(periods per year, whole years on each side) for sub-annual calendar data; (None, 0) when
+    the periods follow no season (whole numbers, years)."""
+    cycle = CYCLE.get(unit or "")
+    if cycle is None:
+        return None, 0
+    return cycle, min(n_before, n_after) // cycle
+
+
+__all__ = ["betainc", "norm_sf", "t_sf", "ar1_corr", "ar1_rho", "bunching_units", "clustered_density_test", "mean_residual_ar1",
+           "paired_spread_test", "whole_cycles"]
