@@ -154,3 +154,13 @@ def test_a_kernel_can_have_the_widgets_without_jupyterlab():
     widgets = " ".join(extras["widgets"])
     assert "ipywidgets" in widgets and "ipython" in widgets and "jupyterlab" not in widgets
     assert set(extras["widgets"]) < set(extras["jupyter"]) and any(d.startswith("jupyterlab") for d in extras["jupyter"])
+
+
+def test_the_package_carries_its_license_types_and_links():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    assert project["license"] == "MIT" and "MIT License" in (ROOT / "LICENSE").read_text("utf-8")
+    assert project["license-files"] == ["LICENSE"] and (ROOT / "metricsense" / "py.typed").is_file()
+    assert "Typing :: Typed" in project["classifiers"] and {"Homepage", "Changelog"} <= set(project["urls"])
+    assert (ROOT / "CHANGELOG.md").is_file()
