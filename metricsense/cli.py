@@ -549,11 +549,25 @@ def plugins(fmt, plugin_flags):
 
 
 @cli.command()
-@click.argument("path", default="kpis.msense", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("path", default=None, required=False, type=click.Path(path_type=str))
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def init(path, force):
-    """Write a commented starter spec (default: kpis.msense)."""
+@click.option("--plugin", "plugin", metavar="NAME",
+              help="Write an evaluator plugin package metricsense-plugin-NAME (in PATH, default here).")
+def init(path, force, plugin):
+    """Write a commented starter spec (default: kpis.msense), or with --plugin a plugin package."""
     from importlib import resources
+
+    if plugin is not None:
+        from metricsense import scaffold
+
+        try:
+            root = scaffold.write(plugin, Path(path or "."), force)
+        except (ValueError, OSError) as exc:
+            click.echo(f"msense: {exc}", err=True)
+            sys.exit(2)
+        click.echo(f"wrote {root}; now run: pip install -e '{root}[test]' && pytest {root}")
+        return
+    path = path or "kpis.msense"
 
     target = Path(path)
     if target.exists() and not force:
