@@ -122,6 +122,8 @@ def cli() -> None:
               help="Check segments in N worker processes [default: 1, or `jobs` in the config].")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Check segments on this Dask scheduler (tcp://host:8786); workers read their own data.")
+@click.option("--changed", is_flag=True,
+              help="PATHS are changed files (pre-commit): check the specs that include them or read them.")
 @click.option("--baseline", "baseline", type=click.Path(dir_okay=False, path_type=str), metavar="FILE",
               help="Report only findings not in this baseline (written by --write-baseline).")
 @click.option("--write-baseline", "write_baseline", type=click.Path(dir_okay=False, path_type=str), metavar="FILE",
@@ -131,7 +133,7 @@ def cli() -> None:
                    "SARIF, JUnit, GitHub and Markdown never show them.")
 @_plugin_option
 def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_zero, color, output, by, jobs,
-          scheduler, baseline, write_baseline, show_personal, plugin_flags):
+          scheduler, changed, baseline, write_baseline, show_personal, plugin_flags):
     """Check specs (.msense files, folders, Markdown with ```msense blocks; `-` reads a spec from
     standard input). With no PATHS, the current folder is checked."""
     from metricsense.engine import check as run_check
@@ -147,6 +149,13 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
         for ref in _split(refs):
             if not registry.matching(ref):
                 raise click.BadParameter(f"{ref!r} matches no rule (see `msense rules`)", param_hint=option)
+    if changed:
+        from metricsense.changed import specs_for
+
+        paths = tuple(specs_for(list(paths), Path.cwd()))
+        if not paths:
+            click.echo("msense: no spec uses the changed files: nothing to check", err=True)
+            sys.exit(0)
     paths = tuple(paths) or (".",)
     target: Any = list(paths)
     if paths == ("-",):
