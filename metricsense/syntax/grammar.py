@@ -16,8 +16,22 @@ _parsers: dict[bool, object] = {}  # keep_all_tokens -> the Lark parser
 
 
 def grammar_text() -> str:
-    """The grammar, as installed inside the package (wheel and editable install alike)."""
-    return resources.files("metricsense").joinpath("grammar_data").joinpath("metricsense.lark").read_text("utf-8")
+    """The grammar, as installed inside the package (wheel and editable install alike).
+
+    NOTE: `python -m metricsense` run inside a source checkout imports the checkout's package
+    folder (it shadows the installed one), which has no grammar_data: the grammar is then read
+    from the checkout's own `grammar/` folder, where the build takes it from."""
+    try:
+        return resources.files("metricsense").joinpath("grammar_data").joinpath("metricsense.lark").read_text("utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        from pathlib import Path
+
+        checkout = Path(__file__).resolve().parents[2] / "grammar" / "metricsense.lark"
+        if checkout.is_file():
+            return checkout.read_text("utf-8")
+        raise RuntimeError("metricsense's grammar is missing from this installation: reinstall it "
+                           "(pip install --force-reinstall metricsense), or run from outside a source "
+                           "checkout so the installed package is the one imported") from None
 
 
 def lark_parser(*, keep_all_tokens: bool = False):

@@ -68,3 +68,20 @@ def test_store_never_fails_when_the_cache_cannot_be_written(tmp_path, monkeypatc
     tables.store(grammar_text(), ("kpi",))
     assert _no_tmp_left(tmp_path) == []
     assert tables.load_cached(grammar_text()) is None
+
+
+def test_the_grammar_is_found_from_a_source_checkout(monkeypatch):
+    # `python -m metricsense` inside a checkout imports the checkout's package, with no grammar_data
+    from metricsense.syntax import grammar
+
+    class Missing:
+        def joinpath(self, *_):
+            return self
+
+        def read_text(self, *_):
+            raise FileNotFoundError("grammar_data/metricsense.lark")
+
+    monkeypatch.setattr(grammar.resources, "files", lambda _pkg: Missing())
+    from support import ROOT
+
+    assert grammar.grammar_text() == (ROOT / "grammar" / "metricsense.lark").read_text("utf-8")
