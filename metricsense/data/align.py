@@ -85,11 +85,21 @@ def align(raw: dict, doc) -> tuple[np.ndarray, dict, dict, str | None, list[Prob
     distinct = sorted({u for u in units.values() if u in P.UNITS}, key=P.UNITS.index)
     frequency = distinct[0] if distinct else ("period" if union.dtype.kind in "iu" else None)
     if len(distinct) > 1:
-        problems.append(_mixed(units, distinct, anchor))
+        finest = sorted((n for n, u in units.items() if u == distinct[0]))
+        problems.append(_mixed(units, distinct, _data_span(doc, finest[0], anchor)))
     weekdays = _weekdays(raw, units)
     if len(set(weekdays.values())) > 1:
-        problems.append(_weekdays_differ(weekdays, anchor))
+        problems.append(_weekdays_differ(weekdays, _data_span(doc, sorted(weekdays)[0], anchor)))
     return union, placed, units, frequency, problems
+
+
+def _data_span(doc, name: str, fallback: Span) -> Span:
+    """The data clause a series reads (its own, else the spec's default): where MS038 points."""
+    node = doc.lookup(name) if hasattr(doc, "lookup") else None
+    data = getattr(node, "data", None)
+    if data is not None:
+        return data.span
+    return doc.data_defaults[0].span if getattr(doc, "data_defaults", None) else fallback
 
 
 _DAY_NAMES = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")

@@ -41,6 +41,7 @@ _WEEK = re.compile(r"(\d{4})-?W(\d{2})", re.IGNORECASE | re.ASCII)
 _YEAR = re.compile(r"\d{4}", re.ASCII)
 _WHOLE = re.compile(r"-?[0-9]{1,18}", re.ASCII)
 _SLASHED = re.compile(r"\d{1,4}[/.]\d{1,2}[/.]\d{1,4}", re.ASCII)
+_YEAR_FIRST = re.compile(r"(\d{4})([/.])(\d{1,2})\2(\d{1,2})", re.ASCII)
 _MONTH_NAMES = {name: i for i, names in enumerate(
     [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
      ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"),
@@ -102,6 +103,9 @@ def parse_label(text: str, fmt: str | None = None) -> tuple[Any, str | None]:
     m = _NAMED_MONTH.fullmatch(text)
     if m and m[1].lower() in _MONTH_NAMES:
         return np.datetime64(_date(int(m[2]), _MONTH_NAMES[m[1].lower()], 1), "D"), "month"
+    m = _YEAR_FIRST.fullmatch(text)
+    if m:  # 2024/01/15, 2024.01.15: year first is never day-first
+        return np.datetime64(_date(int(m[1]), int(m[3]), int(m[4])), "D"), None
     if _SLASHED.fullmatch(text):
         raise _Bad("a date that could be day-first or month-first: say which with the data clause's "
                    '`format` (`format "%d/%m/%Y"` or `format "%m/%d/%Y"`)')
@@ -131,7 +135,7 @@ def _with_format(text: str, fmt: str) -> tuple[Any, str | None]:
     try:
         when = _dt.datetime.strptime(text, fmt)
     except ValueError:
-        raise _Bad(f"does not match the period format {fmt!r}") from None
+        raise _Bad(f"not written in the period format {fmt!r}") from None
     return np.datetime64(when.date(), "D"), _format_unit(fmt)
 
 

@@ -357,3 +357,11 @@ def test_weekly_series_dated_on_different_weekdays_are_said(tmp_path):
     assert len(notes) == 1 and "Saturdays: `k`" in notes[0].message and "Sundays: `l`" in notes[0].message
     (tmp_path / "k.csv").write_text("period,k\n" + "".join(f"{d},{i % 7}\n" for i, d in enumerate(sundays)))
     assert not [d for d in metricsense.check(tmp_path / "s.msense", config={}).diagnostics if d.code == "MS038"]
+
+
+@pytest.mark.parametrize("label", ["2024/01/15", "2024.01.15"])
+def test_a_year_first_date_with_slashes_or_dots_is_no_ambiguity(label):
+    # attack F11: called ambiguous, though a year first is never day-first
+    from metricsense.data.periods import parse_label
+
+    assert parse_label(label)[0] == np.datetime64("2024-01-15")
