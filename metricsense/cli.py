@@ -8,6 +8,9 @@ from pathlib import Path
 
 import click
 
+from metricsense.cli_support import (  # noqa: F401 - _usage_error, _write_file are used below
+    ProgressBar, _usage_error, _write_file, fmt_failure, keep_line_ends,
+)
 from metricsense.version import __version__
 
 
@@ -61,38 +64,6 @@ class _Group(click.Group):
     def list_commands(self, ctx):
         self._load_plugin_commands()
         return super().list_commands(ctx)
-
-
-class ProgressBar:
-    """A one-line progress bar on standard error, drawn only after `delay` seconds.
-
-    Used only when standard error is a terminal: piped or redirected output never sees it.
-    """
-
-    def __init__(self, delay: float = 0.5, stream=None) -> None:
-        import time
-
-        self.stream = stream or sys.stderr
-        self.start = time.monotonic()
-        self.delay = delay
-        self.drawn = False
-
-    def __call__(self, done: int, total: int, what: str) -> None:
-        import time
-
-        if time.monotonic() - self.start < self.delay:
-            return
-        width = 24
-        filled = int(width * done / max(total, 1))
-        text = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {what}"[:100]
-        self.stream.write(text.ljust(100))
-        self.stream.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\r" + " " * 100 + "\r")
-            self.stream.flush()
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -188,7 +159,9 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
         color = _colour_wanted(output is None and sys.stdout.isatty())
     # Segmented runs in text or JSON stream each segment's result to disk as it arrives, so
     # memory stays flat however many segments there are; other formats need the whole report.
-    known = _read_baseline(baseline) if baseline else None
+    from metricsense import cli_support
+
+    known = cli_support.read_baseline(baseline) if baseline else None
     # a baseline compares every finding: segments' findings are then kept, not streamed
     stream = _SegmentSpool(fmt, color, registry) if fmt in ("text", "json") and not (baseline or write_baseline) \
         else None
@@ -203,9 +176,9 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
         if bar is not None:
             bar.close()
     if write_baseline:
-        _write_baseline(write_baseline, report)
+        cli_support.write_baseline(write_baseline, report)
     if known is not None:
-        report, hidden = _without_baseline(report, known)
+        report, hidden = cli_support.without_baseline(report, known)
         if hidden:
             click.echo(f"msense: {hidden} finding{'s' if hidden != 1 else ''} in the baseline "
                        f"{'are' if hidden != 1 else 'is'} not shown ({baseline})", err=True)
@@ -233,54 +206,6 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
     sys.exit(code)
 
 
-def _read_baseline(path: str):
-    """The baseline's fingerprints, counted (a finding twice in the baseline hides two)."""
-    import json
-    from collections import Counter
-
-    try:
-        data = json.loads(Path(path).read_text("utf-8"))
-        found = Counter(str(f["fingerprint"]) for f in data["findings"])
-    except OSError as exc:
-        _usage_error(f"cannot read the baseline {path}: {exc.strerror}")
-    except (ValueError, KeyError, TypeError):
-        _usage_error(f"{path} is not a metricsense baseline (write one with --write-baseline)")
-    return found
-
-
-def _write_baseline(path: str, report) -> None:
-    """The run's findings as a baseline: rule, file, segment, fingerprint and message. Personal
-    findings (about one named person) are never written: a baseline is committed for all to read."""
-    import json
-
-    from metricsense.report import is_personal
-
-    findings = [{"code": d.code, "file": d.span.file, "segment": d.segment, "fingerprint": d.fingerprint(),
-                 "message": d.message}
-                for d in sorted(report.diagnostics, key=lambda d: d.sort_key())
-                if not is_personal(d, report.registry)]
-    _write_file(path, json.dumps({"version": 1, "findings": findings}, indent=1, ensure_ascii=False) + "\n")
-
-
-def _without_baseline(report, known) -> tuple[Any, int]:
-    from collections import Counter
-    from dataclasses import replace
-
-    left, kept, hidden = Counter(known), [], 0
-    rules = report.registry.rules if report.registry is not None else {}
-    for d in report.diagnostics:
-        key = d.fingerprint()
-        rule = rules.get(d.code)
-        if rule is not None and (rule.exit_code or 0) >= 2:
-            kept.append(d)  # a spec, data or plugin error is never baselined: it stops the check
-        elif left[key] > 0:
-            left[key] -= 1
-            hidden += 1
-        else:
-            kept.append(d)
-    return replace(report, diagnostics=kept), hidden
-
-
 def _colour_wanted(terminal: bool) -> bool:
     """Colour when writing to a terminal, unless NO_COLOR is set (no-color.org); FORCE_COLOR
     asks for it anywhere. An explicit --color/--no-color wins over both."""
@@ -291,20 +216,6 @@ def _colour_wanted(terminal: bool) -> bool:
     if os.environ.get("FORCE_COLOR"):
         return True
     return terminal
-
-
-def _write_file(output: str, text: str) -> None:
-    """Write a command's result to ``-o PATH``; a path that cannot be written is a message, exit 2."""
-    try:
-        Path(output).write_text(text, "utf-8")
-    except OSError as exc:
-        click.echo(f"msense: cannot write {output}: {exc.strerror or exc}", err=True)
-        sys.exit(2)
-
-
-def _usage_error(message: str) -> None:
-    click.echo(f"msense: {message}", err=True)
-    sys.exit(2)
 
 
 def _joined(chunks, size: int = 1 << 18):
@@ -610,9 +521,9 @@ def fmt_command(paths, check_only, show_diff):
             _usage_error("`-` (a spec from standard input) cannot be given with other paths")
         raw = sys.stdin.read()
         try:
-            new = _keep_line_ends(raw, lambda text: format_file_text(text, "<stdin>"))
+            new = keep_line_ends(raw, lambda text: format_file_text(text, "<stdin>"))
         except (FormatError, RecursionError) as exc:
-            click.echo(f"msense fmt: <stdin>: {_fmt_failure(exc)}", err=True)
+            click.echo(f"msense fmt: <stdin>: {fmt_failure(exc)}", err=True)
             sys.exit(2)
         if show_diff:
             click.echo("".join(difflib.unified_diff(raw.splitlines(True), new.splitlines(True), "<stdin>",
@@ -628,9 +539,9 @@ def fmt_command(paths, check_only, show_diff):
     for path in files:
         try:
             raw = path.read_bytes().decode("utf-8")
-            new = _keep_line_ends(raw, lambda text: format_file_text(text, str(path)))
+            new = keep_line_ends(raw, lambda text: format_file_text(text, str(path)))
         except (OSError, UnicodeDecodeError, FormatError, RecursionError) as exc:
-            click.echo(f"msense fmt: {path.as_posix()}: {_fmt_failure(exc)}", err=True)
+            click.echo(f"msense fmt: {path.as_posix()}: {fmt_failure(exc)}", err=True)
             code, failed = 2, failed + 1
             continue
         if new == raw:
@@ -653,25 +564,6 @@ def fmt_command(paths, check_only, show_diff):
     if code == 0 and (check_only or show_diff) and changed:
         code = 1
     sys.exit(code)
-
-
-def _keep_line_ends(raw: str, format_text) -> str:
-    """``format_text`` on ``raw`` with its line ends kept: a file written with CRLF throughout is
-    formatted as LF and written back with CRLF (it would otherwise always "need" reformatting)."""
-    if "\r\n" in raw and raw.count("\r\n") == raw.count("\n"):
-        return format_text(raw.replace("\r\n", "\n")).replace("\n", "\r\n")
-    return format_text(raw)
-
-
-def _fmt_failure(exc: BaseException) -> str:
-    """Why a file was not formatted, in the checker's words (a syntax error: its line and column)."""
-    if isinstance(exc, RecursionError):
-        return "the spec nests too deeply to format; it is left as it is"
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    if isinstance(exc, UnicodeDecodeError):
-        return "not UTF-8 text"
-    return f"not formatted: {exc}"
 
 
 @cli.command("diff")

@@ -350,7 +350,7 @@ def test_cli_check_diff_and_rewrite(tmp_path):
     assert result.returncode == 1 and "would reformat" in result.stderr
     assert messy.read_text("utf-8").startswith("lever   a")
     result = run_msense("fmt", "--diff", str(messy))
-    assert result.returncode == 0
+    assert result.returncode == 1  # a change to show: as --check, exit 1
     assert "-lever   a \"A\"" in result.stdout and "+lever a \"A\"" in result.stdout and result.stdout.startswith("---")
     result = run_msense("fmt", str(messy))
     assert result.returncode == 0 and messy.read_text("utf-8") == tidy.read_text("utf-8")
