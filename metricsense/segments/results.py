@@ -23,6 +23,9 @@ class SegmentResult:
     #: The findings and the result as JSON text, made where the segment was checked (so the
     #: client, one process for every worker, only writes them): ([finding, ...], result).
     encoded: tuple[list[str], str] | None = None
+    #: Hypothesis tests the rules ran on this segment: its share of the rollup's family
+    #: (the statistical findings are adjusted for multiple testing over every segment).
+    tests: int = 0
 
     # NOTE: a worker sends its findings packed (one pickle within the pickle) with a brief of
     # each (code, name, severity): the client, one process for every worker, counts and writes

@@ -72,8 +72,8 @@ class SegmentRun:
 
         The spec's own findings come first, then what segments add up to, then each segment's, in
         segment order."""
-        from metricsense import pipeline
-
+        if self.keep and self.results:
+            self.control(cfg)
         report.segments = self.rollup
         report.segment_results = self.results
         report.diagnostics.extend(self.diagnostics)
@@ -85,6 +85,35 @@ class SegmentRun:
             report.diagnostics.append(self.registry.diagnostic(
                 "MS005" if self.failed else "MS006", Span.point("<segments>"), self.error,
                 "the segments checked before it are reported" if done else None))
+
+    def control(self, cfg: Config) -> None:
+        """Benjamini-Hochberg over the statistical findings of every segment of a spec: the
+        family is the rollup (metricsense.fdr), its size the tests the segments' rules ran. Each
+        result's findings, exit code and JSON text, and the rollup, are made again from what is kept.
+
+        NOTE: a streamed run (results not kept) cannot wait for every segment: each segment's
+        findings are adjusted over that segment alone, where it is checked."""
+        from metricsense.fdr import decide
+        from metricsense.registry import exit_code_of
+
+        by_spec: dict[str, list] = {}
+        for result in self.results:
+            by_spec.setdefault(result.spec, []).append(result)
+        for results in by_spec.values():
+            flat = [d for r in results for d in r.diagnostics]
+            decided = decide(flat, sum(r.tests for r in results), cfg.fdr_q)
+            at = 0
+            for r in results:
+                mine = decided[at:at + len(r.diagnostics)]
+                at += len(r.diagnostics)
+                if any(a is not b for a, b in zip(mine, r.diagnostics)):
+                    r.diagnostics = [d for d in mine if d is not None]
+                    r.exit_code = exit_code_of(r.diagnostics, self.registry, cfg.fail_on)
+                    r.encoded = r.encode()
+        self.diagnostics = [d for r in self.results for d in r.diagnostics]
+        self.rollup = Rollup(self.by)
+        for r in self.results:
+            self.rollup.add(r)
 
     def close(self) -> None:
         """Workers and a cluster connection end with the run, however it ends."""
@@ -150,7 +179,8 @@ class SegmentRun:
         remote = self.remote(data)
         try:
             jobs_iter = sb.make_jobs(doc, cfg, self.by, segments, allowed, Path.cwd(), self.disabled, data,
-                                     self.runner().workers if remote else 1, spec_keys, keep_analysis=self.keep)
+                                     self.runner().workers if remote else 1, spec_keys, keep_analysis=self.keep,
+                                     fdr_later=self.keep)
             if remote:
                 results = self.runner().run(jobs_iter)
             else:
