@@ -146,9 +146,35 @@ def test_a_by_run_adjusts_over_every_segment(tmp_path):
         [("u0", {"XYZ101": 1})]
     assert json.loads(report.segment_results[0].encoded[1])["codes"] == {"XYZ101": 1}
     assert [(i["code"], i["fired"]) for i in report.segments.rules()] == [("XYZ101", 1)]
-    # a streamed run (results not kept) can only adjust each segment over itself
-    streamed = []
-    metricsense.check(tmp_path / "k.msense", config={}, plugin_manager=_plugin(10), by="unit",
-                      on_segment=streamed.append, keep_segments=False)
-    assert sorted(d.evidence["p_value"] for r in streamed for d in r.diagnostics if d.code == "XYZ101") == \
-        [0.0001, 0.004]
+    # a streamed run (the command line's text and JSON) adjusts over the rollup too: the
+    # segments go out unadjusted, the report's decisions say which findings are kept, and the
+    # spooled output leaves out the others: what is written is what the kept run writes
+    from metricsense.cli import _SegmentSpool
+    from metricsense.reports.json import render_json
+
+    for q, kept in ((0.05, [0.0001]), (0.5, [0.0001, 0.004, 0.02])):
+        kept_run = metricsense.check(tmp_path / "k.msense", config={"fdr-q": q}, plugin_manager=_plugin(10), by="unit")
+        assert _kept(kept_run) == kept
+        for fmt in ("json", "text"):
+            streamed = []
+            spool = _SegmentSpool(fmt, False, kept_run.registry)
+
+            def add(result, streamed=streamed, spool=spool):
+                streamed.append(result)
+                spool.add(result)
+
+            report = metricsense.check(tmp_path / "k.msense", config={"fdr-q": q}, plugin_manager=_plugin(10),
+                                       by="unit", on_segment=add, keep_segments=False)
+            raw = [d.evidence["p_value"] for r in streamed for d in r.diagnostics if d.code == "XYZ101"]
+            assert raw == list(P_VALUES)  # on_segment saw them unadjusted
+            decided = sorted(report.streamed_fdr.items())
+            assert [k for k, v in decided if v is not None] == [(0, P_VALUES.index(p)) for p in kept]
+            assert report.summary() == kept_run.summary() and report.exit_code == kept_run.exit_code
+            assert report.segments.rules() == kept_run.segments.rules()
+            text = "".join(spool.chunks(report))
+            if fmt == "json":
+                doc, whole = json.loads(text), json.loads(render_json(kept_run))
+                assert doc["diagnostics"] == whole["diagnostics"]
+                assert doc["segments"] == whole["segments"]
+            else:
+                assert text.count("XYZ101") == len(kept) + 1  # each kept finding, and the rollup's line

@@ -32,8 +32,8 @@ class BatchJob:
     #: False when the client streams results as JSON text: the analysis then travels only as
     #: that text, not also as objects to unpickle.
     keep_analysis: bool = True
-    #: True when the client adjusts the statistical findings over every segment (the kept
-    #: results of a `--by` run); False (a streamed run) adjusts each segment's here.
+    #: True when the client adjusts the statistical findings over every segment (a `--by`
+    #: run: SegmentRun); False adjusts each segment's here, over itself.
     fdr_later: bool = False
 
 
@@ -107,6 +107,7 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
     from metricsense.data.dataset import Builder
     from metricsense.data.table import RowFilter, find_column
     from metricsense.encoding import finite
+    from metricsense.fdr import p_value_of
     from metricsense.registry import exit_code_of
 
     pm, registry, _ = plugins or manager(job.disabled)
@@ -126,10 +127,11 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
         else:
             prefetched[key] = tables
     rules = pipeline.selected_rules(registry, job.config)
+    cfg = job.config
     out = []
     for value, label in zip(job.values, job.labels):
         mine = {**prefetched, **{key: per[label] for key, per in split.items()}}
-        checked = pipeline.check_spec(job.doc, registry=registry, pm=pm, cfg=job.config, rules=rules,
+        checked = pipeline.check_spec(job.doc, registry=registry, pm=pm, cfg=cfg, rules=rules,
                                       data=job.data, allowed=allowed, base=job.base,
                                       where=RowFilter(job.by, (value,)), prefetched=mine, spec_keys=job.spec_keys,
                                       fdr=not job.fdr_later)
@@ -141,7 +143,8 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
         # JSON-safe here, in the worker: plain lists and numbers travel back cheaply, and the
         # client (one process for every worker) does no per-number work.
         result = SegmentResult(job.doc.root, label, tagged, finite(_lean(analysis)), suppressed, 0,
-                               tests=checked.tests)
+                               tests=checked.tests,
+                               p_values=[(i, p) for i, d in enumerate(tagged) if (p := p_value_of(d)) is not None])
         result.exit_code = exit_code_of(tagged, registry, job.config.fail_on)
         result.encoded = result.encode()
         if not job.keep_analysis:
