@@ -15,7 +15,7 @@ Planted effects (``effect``) turn a healthy draw into one with a known problem:
 the target to just past it: drawn from the nearest 15/30/60% short of it), ``halve`` (the variance of a KPI's noise halved after the target
 date), ``redundant`` (a KPI whose changes correlate at r = 0.95 with another's), ``wrong_gain``
 (a declared gain of +0.5 on a lever that does not move the KPI), ``diverge`` (an output KPI
-that improves by 1.5 noise units after its target while the outcome it predicts does not).
+that improves by 3 noise units (SDs of its weekly changes) after its target while the outcomes it predicts do not).
 """
 
 from __future__ import annotations
@@ -113,11 +113,14 @@ def ar1(e: np.ndarray, phi: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def _design(k: int, rng: np.random.Generator):
-    """Gains (each KPI moved by one or two levers, every lever by some KPI), directions, kinds."""
+    """Gains (each KPI moved by one or two levers, every lever by some KPI; an outcome KPI also
+    by the lever of the output KPI before it, so the output predicts it), directions, kinds."""
     gains = np.zeros((k, len(LEVERS)))
     for i in range(k):
         gains[i, i % len(LEVERS)] = 0.5
-        if i >= len(LEVERS):
+        if KINDS[i % 4] == "outcome":  # an outcome follows the lever of the output before it (MS402's theory)
+            gains[i, (i - 1) % len(LEVERS)] = 0.4
+        elif i >= len(LEVERS):
             gains[i, (i + 1) % len(LEVERS)] = 0.3
     better = [1 if i % 3 else -1 for i in range(k)]
     gains *= np.array(better)[:, None]  # every lever improves every KPI it moves (no MS204)
@@ -132,7 +135,7 @@ def draw(family: str, seed: int, k: int = 10, t: int = 104, effect: str | None =
     gains, better, dist_gain, kinds = _design(k, rng)
     declared = gains.copy()
     lev = np.cumsum(rng.standard_normal((len(LEVERS), t)), axis=1)
-    dis = np.cumsum(rng.standard_normal(t), axis=1 if False else 0)
+    dis = np.cumsum(rng.standard_normal(t))
     set_row = t // 2
     raw = noise(family, rng, k, t, units)
     if effect == "wrong_gain":
@@ -170,9 +173,9 @@ def draw(family: str, seed: int, k: int = 10, t: int = 104, effect: str | None =
             z = (values[i] - np.nanmean(values[i])) / np.nanstd(values[i])
             values[i] = np.clip(np.round(4 + 1.2 * z), 1, 7)
     if effect == "diverge":
-        # KPI 2 is an output (kinds[2]); after its target it improves by 1.5 noise units that its
-        # outcome (KPI 3) does not follow
-        values[2, set_row:] += better[2] * 1.5 * sd_level[2]
+        # KPI 2 is an output (kinds[2]); after its target it improves by 3 noise units that its
+        # outcomes (KPIs 3 and 7) do not follow
+        values[2, set_row:] += better[2] * 3.0 * sd_level[2]
     targets = []
     for i in range(k):
         if panel:
