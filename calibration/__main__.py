@@ -31,6 +31,17 @@ def cell(hits: int, n: int) -> str:
     return f"{100 * p:.1f} ± {100 * se:.1f}"
 
 
+def per_test(got, code: str) -> str:
+    """Mean findings per test, in percent, ± one Monte Carlo standard error."""
+    import math
+
+    x = [(o.counts or {}).get(code, 0) / max((o.tests or {}).get(code, 1), 1) for o in got]
+    n = len(x)
+    mean = sum(x) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in x) / (n - 1)) if n > 1 else 0.0
+    return f"{100 * mean:.1f} ± {100 * sd / math.sqrt(n):.1f}"
+
+
 def tables(outcomes, families, effects, reps: int) -> str:
     by = {}
     for o in outcomes:
@@ -52,6 +63,17 @@ def tables(outcomes, families, effects, reps: int) -> str:
         lines.append(f"| {fam} | " + " | ".join(row) + f" | {cell(anyraw, n)} | {cell(anyfdr, n)} |")
     lines += ["", "Cells: percent of draws ± one Monte Carlo standard error. A rule's rate here is per draw "
               "(any of its findings in a 10-KPI system), not per test.", ""]
+    lines += ["### Healthy systems: findings per test (%) (fdr-q = 1)", "",
+              "Findings of the rule over the tests it can run on the system (`calibration/harness.py` "
+              "`tests_of`: 45 KPI pairs for MS101, 17 declared gains for MS205, 4 output-outcome pairs "
+              "for MS402, 10 KPIs for MS301, MS303, MS401, MS403, 1 for the others), ± one Monte Carlo "
+              "standard error (of the mean over draws). Compare with the rule's stated size (5%).", "",
+              "| family | " + " | ".join(STATISTICAL) + " |", "|---" * (len(STATISTICAL) + 1) + "|"]
+    for fam in families:
+        got = by.get((fam, None), [])
+        if got:
+            lines.append(f"| {fam} | " + " | ".join(per_test(got, c) for c in STATISTICAL) + " |")
+    lines.append("")
     if effects:
         lines += ["### Power at planted effects (% of draws in which the rule meant to find it reported)", "",
                   "| effect | family | rule | healthy rate | power, fdr-q = 1 | power, BH q=0.05 |", "|---|---|---|---|---|---|"]

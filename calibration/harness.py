@@ -38,6 +38,22 @@ class Outcome:
     fdr: frozenset  # the same with the default configuration (BH at q = 0.05)
     design: frozenset  # codes found without data
     crashed: str | None = None
+    counts: dict | None = None  # code -> statistical findings, fdr-q = 1
+    tests: dict | None = None  # code -> the tests the rule could run on this system (tests_of)
+
+
+def tests_of(s) -> dict[str, int]:
+    """How many tests each rule can run on system ``s``: the denominators of a per-test rate.
+
+    Pairs of KPIs (MS101), declared gains (MS205), output-outcome pairs sharing a failure
+    (MS402), KPIs (MS301, MS303, MS401, MS403), the trigger (MS302, MS601, MS602), and one for
+    the system's gain matrix and correlation structure (MS102, MS201-MS204)."""
+    k = s.k
+    outputs = sum(1 for kind in s.kinds if kind == "output")
+    outcomes = sum(1 for kind in s.kinds if kind == "outcome")
+    one = {c: 1 for c in ("MS102", "MS201", "MS202", "MS203", "MS204", "MS302", "MS601", "MS602")}
+    return {**one, "MS101": k * (k - 1) // 2, "MS205": int((s.declared != 0).sum()), "MS301": k, "MS303": k,
+            "MS401": k, "MS402": outputs * outcomes, "MS403": k}
 
 
 def check_one(task: Task) -> Outcome:
@@ -48,6 +64,7 @@ def check_one(task: Task) -> Outcome:
         path = write(s, Path(tmp))
         design = {(d.code, d.message) for d in metricsense.check(spec_text(s, None), config={}).diagnostics}
         found = {}
+        counts: dict[str, int] = {}
         crashed = None
         for name, cfg in (("raw", {"fdr-q": 1.0}), ("fdr", {})):
             report = metricsense.check(str(path), config=cfg)
@@ -57,8 +74,10 @@ def check_one(task: Task) -> Outcome:
                     crashed = crashed or f"{d.code}: {d.message}"
                 if d.code in STATISTICAL and (d.code, d.message) not in design:
                     codes.add(d.code)
+                    if name == "raw":
+                        counts[d.code] = counts.get(d.code, 0) + 1
             found[name] = frozenset(codes)
-    return Outcome(task, found["raw"], found["fdr"], frozenset(c for c, _ in design), crashed)
+    return Outcome(task, found["raw"], found["fdr"], frozenset(c for c, _ in design), crashed, counts, tests_of(s))
 
 
 def run(tasks: list[Task], jobs: int = 1) -> list[Outcome]:
