@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.metricsense-installed
 
-.PHONY: demo test install bench clean system-deps chromium
+.PHONY: demo test install bench calibrate clean system-deps chromium
 
 # The venv, the build tools and an editable install with the test extra. meson-python's
 # editable install rebuilds the Cython kernel on import after a .pyx edit. setuptools>=77 lets
@@ -45,6 +45,14 @@ test: $(STAMP) system-deps chromium
 bench: $(STAMP)
 	. $(BIN)/activate && python -P benchmarks/bench_parse.py && python -P benchmarks/bench_kernels.py
 	. $(BIN)/activate && python -P benchmarks/bench_segments.py --segments 1000
+
+# The calibration suite (calibration/README.md): false-positive rates of the statistical rules on
+# simulated healthy KPI systems, power at planted effects, and the healthy-system goal. The table
+# is kept in calibration/README.md. `make calibrate REPS=1000 JOBS=2`.
+REPS ?= 200
+JOBS ?= 2
+calibrate: $(STAMP)
+	. $(BIN)/activate && python -m calibration --reps $(REPS) --jobs $(JOBS) --readme calibration/README.md
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -262,6 +262,12 @@ class _SegmentSpool:
         self.withheld: dict[str, dict[str, int]] = {}
         self.diagnostics = tempfile.TemporaryFile("w+", encoding="utf-8")
         self.results = tempfile.TemporaryFile("w+", encoding="utf-8") if fmt == "json" else None
+        # A segment with statistical findings is held here (its findings only, not its analysis)
+        # until the rollup's multiple-testing control says which are kept (Report.streamed_fdr);
+        # its place in the spool is a line `H<number>`.
+        self.seq = 0
+        self.held: dict[int, tuple] = {}
+        self.decisions: dict = {}
 
     def _count(self, code: str, severity: str) -> None:
         by = self.withheld.setdefault(code, {})
@@ -270,6 +276,20 @@ class _SegmentSpool:
     def add(self, result) -> None:
         from metricsense.diagnostics import Severity
 
+        seq, self.seq = self.seq, self.seq + 1
+        if result.p_values:
+            stat = frozenset(i for i, _ in result.p_values)
+            if self.fmt == "json":
+                found, whole = result.encoded or result.encode()
+                self.held[seq] = (stat, found, whole, result.brief())
+                self.results.write(f"H{seq}\n")
+            else:
+                self.held[seq] = (stat, list(result.diagnostics))
+            self.diagnostics.write(f"H{seq}\n")
+            for i, (code, _, severity) in enumerate(result.brief()):
+                if i not in stat and code in self.personal:
+                    self._count(code, str(Severity(severity)))
+            return
         if self.fmt == "json":
             found, whole = result.encoded or result.encode()
             brief = result.brief()
@@ -319,13 +339,58 @@ class _SegmentSpool:
             [SimpleNamespace(code=c, severity=Severity(s)) for c, _, s in shown], self.registry, fail_on))
         return dumps(doc)
 
+    def _kept(self, seq: int, i: int):
+        """(q-value, family) when the statistical finding ``i`` of result ``seq`` is kept, else None."""
+        return self.decisions.get((seq, i))
+
+    def _held(self, seq: int, show: bool):
+        """A held segment's lines, as ``_tagged`` gives them: without its dropped statistical
+        findings, the kept ones with their q-value and family."""
+        import json
+
+        from metricsense.encoding import dumps
+
+        if self.fmt == "json":
+            stat, found, _, brief = self.held[seq]
+            for i, (line, (code, _, _)) in enumerate(zip(found, brief)):
+                if i in stat:
+                    kept = self._kept(seq, i)
+                    if kept is None:
+                        continue
+                    doc = json.loads(line)
+                    doc["evidence"] = {**doc.get("evidence", {}), "q_value": kept[0], "family": kept[1]}
+                    line = dumps(doc)
+                if show or not (code in self.personal or '"personal": true' in line):
+                    yield line
+            return
+        from dataclasses import replace
+
+        from metricsense.report import is_personal
+        from metricsense.reports.text import render_diagnostics
+
+        stat, diagnostics = self.held.pop(seq)
+        kept = []
+        for i, d in enumerate(diagnostics):
+            if i in stat:
+                got = self._kept(seq, i)
+                if got is None:
+                    continue
+                d = replace(d, evidence={**dict(d.evidence), "q_value": got[0], "family": got[1]})
+            kept.append(d)
+        yield json.dumps(render_diagnostics([d for d in kept if not is_personal(d, self.registry)], self.color))
+        personal = [d for d in kept if is_personal(d, self.registry)]
+        if personal and show:
+            yield json.dumps(render_diagnostics(personal, self.color))
+
     def _tagged(self, spool, show: bool):
         """The spooled lines this reader may see, without their tags."""
         spool.flush()
         spool.seek(0)
         for line in spool:
             tag, text = line[0], line[1:].rstrip("\n")
-            if tag == "-" or (tag == "P" and show):
+            if tag == "H":
+                yield from self._held(int(text), show)
+            elif tag == "-" or (tag == "P" and show):
                 yield text
 
     def _results(self, show: bool, fail_on: str):
@@ -336,15 +401,27 @@ class _SegmentSpool:
         self.results.seek(0)
         for line in self.results:
             tag, text = line[0], line[1:].rstrip("\n")
-            if tag == "-":
+            if tag == "H":
+                seq = int(text)
+                stat, found, whole, brief = self.held[seq]
+                gone = [b for i, b in enumerate(brief) if i in stat and self._kept(seq, i) is None]
+                left = [(i, b) for i, b in enumerate(brief) if not (i in stat and self._kept(seq, i) is None)]
+                hidden = gone + [b for i, b in left if not show and self._personal(b, found[i])]
+                shown = [b for i, b in left if show or not self._personal(b, found[i])]
+                yield RawJSON(self._public(whole, hidden, shown, fail_on))
+            elif tag == "-":
                 yield RawJSON(text)
             else:
                 whole, hidden, shown = json.loads(text)
                 yield RawJSON(whole if show else self._public(whole, hidden, shown, fail_on))
 
+    def _personal(self, brief, line: str) -> bool:
+        return brief[0] in self.personal or '"personal": true' in line
+
     def chunks(self, report):
         from dataclasses import replace
 
+        self.decisions = getattr(report, "streamed_fdr", {}) or {}
         show = report.show_personal
         view = report.for_reader(True)  # what a reader format may show of the report itself
         if not show and self.withheld:

@@ -16,7 +16,7 @@ from metricsense.span import Span
 
 FAIL_ON = ("error", "warning", "info", "hint", "never")
 _TOP_KEYS = {"select", "ignore", "severity", "fail-on", "rules", "allow-paths", "max-include-depth", "time-budget",
-             "by", "jobs", "scheduler", "show-personal", "data"}
+             "by", "jobs", "scheduler", "show-personal", "data", "fdr-q"}
 _DATA_KEYS = ("max-rows", "query-timeout")
 
 
@@ -58,6 +58,9 @@ class Config:
     show_personal: bool = False
     max_rows: int = 10_000_000  # [data] max-rows: rows a `data sql` query may return
     query_timeout: float = 60.0  # [data] query-timeout: seconds a `data sql` query may run
+    #: The false discovery rate kept over a spec's statistical findings (Benjamini-Hochberg,
+    #: metricsense.fdr); 1 keeps every finding a rule reports.
+    fdr_q: float = 0.05
     source: str | None = None  # the file it came from
     base: Path = field(default_factory=Path.cwd)  # relative allow-paths resolve against this
     _lines: list[str] = field(default_factory=list, repr=False)
@@ -137,6 +140,10 @@ class Config:
                 else:
                     raise cfg.error(f"unknown key `data.{name}`; expected one of {', '.join(_DATA_KEYS)}", name)
             return
+        elif key == "fdr-q":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+                raise cfg.error(f"`fdr-q` must be a number above 0 and at most 1, not {value!r}", key)
+            value = float(value)
         elif key == "max-include-depth":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise cfg.error("`max-include-depth` must be a whole number of at least 1", key)

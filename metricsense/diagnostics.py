@@ -269,9 +269,22 @@ class EvalContext:
     options: Mapping[str, Any]
     data: Any = None
     analysis: dict[str, Any] = field(default_factory=dict)
+    #: How many hypothesis tests the rule ran in this check (``tests``): the size of its share of
+    #: the spec's multiple-testing family (metricsense.fdr).
+    tested: int = 0
 
     def option(self, name: str) -> Any:
         return self.options[name]
+
+    def tests(self, n: int) -> None:
+        """Say that the rule ran ``n`` more hypothesis tests (call once per batch of tests).
+
+        Every test counts, whether or not it gave a finding: the pipeline's Benjamini-Hochberg
+        control over the spec's statistical findings (those with ``evidence["p_value"]``) uses
+        the sum over its rules as the family size."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"tests(n) takes a whole number of tests, not {n!r}")
+        self.tested += n
 
     def report(
         self,

@@ -31,13 +31,15 @@ class Checked:
     suppressed: int
     #: (code, span, message) of every finding before suppression (a segment leaves these out).
     keys: frozenset
+    #: Hypothesis tests the rules ran (``EvalContext.tests``): the multiple-testing family's size.
+    tests: int = 0
 
 
 def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules: list[Rule],
                data: Any = None, load: bool = True, allowed: list[Path] = (), base: Path | None = None,
                where: Any = None, prefetched: Any = None, found: Iterable[Diagnostic] = (),
                spec_keys: frozenset = frozenset(), progress: Callable[[int, int, str], None] | None = None,
-               surveys: Any = None, analyses_of_rules: bool = False) -> Checked:
+               surveys: Any = None, analyses_of_rules: bool = False, fdr: bool = True) -> Checked:
     """Read ``doc``'s data (when ``load``), run every analysis and rule, and apply its suppressions.
 
     ``surveys`` are the trust surveys read whole when this pass reads no data (the spec's own
@@ -46,6 +48,10 @@ def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules
 
     ``analyses_of_rules=True`` runs only the analyses of the plugins whose ``rules`` run (the
     language server's check as you type runs the structure rules without the gain matrices).
+
+    ``fdr=False`` leaves the statistical findings unadjusted (a segment of a ``--by`` run whose
+    family is the whole rollup: ``SegmentRun.finish`` adjusts them); otherwise Benjamini-Hochberg
+    at ``cfg.fdr_q`` is applied over this spec's statistical findings (metricsense.fdr).
 
     ``found`` are findings made before (loading the spec, finding its segments): they are suppressed
     like the rest. Findings whose (code, span, message) is in ``spec_keys`` (the spec's own, when
@@ -62,14 +68,20 @@ def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules
         if where is None:
             surveys = dataset.surveys
     only = {r.plugin for r in rules} if analyses_of_rules else None
-    found.extend(run_rules(doc, rules, cfg, dataset, analysis, registry, pm, progress, surveys, only))
+    counts: dict[str, int] = {}
+    found.extend(run_rules(doc, rules, cfg, dataset, analysis, registry, pm, progress, surveys, only, counts))
+    tests = sum(counts.values())
+    if fdr:
+        from metricsense.fdr import control
+
+        found = control(found, tests, cfg.fdr_q)
     if spec_keys:
         found = [d for d in found if d.key not in spec_keys]
     keys = frozenset(d.key for d in found)
     kept, suppressed = apply_suppressions(doc, found, registry)
     if spec_keys:
         kept = [d for d in kept if d.key not in spec_keys]  # MS007 for the spec's comments
-    return Checked(kept, analysis, suppressed, keys)
+    return Checked(kept, analysis, suppressed, keys, tests)
 
 
 def finish(diagnostics: Iterable[Diagnostic], registry: Registry, cfg: Config) -> list[Diagnostic]:
@@ -188,7 +200,9 @@ class Budget:
 
 
 def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=None,
-              surveys=None, only: set[str] | None = None) -> list[Diagnostic]:
+              surveys=None, only: set[str] | None = None, counts: dict[str, int] | None = None) -> list[Diagnostic]:
+    """Every analysis, then every rule, each in isolation; ``counts`` gets the number of
+    hypothesis tests each rule said it ran (``EvalContext.tests``), by code."""
     found: list[Diagnostic] = []
     first = spec_anchor(doc)
     impls = [i for i in pm.hook.metricsense_analyze.get_hookimpls() if only is None or i.plugin_name in only]
@@ -232,6 +246,8 @@ def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=
                         raise TypeError(f"yielded {type(d).__name__}, not a Diagnostic")
                     produced.append(d)
             found.extend(produced)
+            if counts is not None and ctx.tested:
+                counts[rule.code] = counts.get(rule.code, 0) + ctx.tested
         except EvaluatorTimeout as exc:
             found.append(registry.diagnostic(
                 "MS005", first, f"rule {rule.code} ({rule.name}) from plugin {rule.plugin!r} {exc}",

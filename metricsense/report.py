@@ -60,6 +60,9 @@ class Report:
     #: code they call for.
     streamed_counts: dict[str, int] = field(default_factory=dict, repr=False)
     streamed_exit: int = 0
+    #: A streamed segmented run's multiple-testing decisions: (result number, finding number) ->
+    #: (q-value, family) for a statistical finding kept, None for one dropped (SegmentRun).
+    streamed_fdr: dict = field(default_factory=dict, repr=False)
     #: Text, HTML and JSON may show findings about one named person (`--show-personal`).
     show_personal: bool = False
     #: Personal findings left out of this report, counted by code and severity

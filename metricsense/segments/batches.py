@@ -32,6 +32,9 @@ class BatchJob:
     #: False when the client streams results as JSON text: the analysis then travels only as
     #: that text, not also as objects to unpickle.
     keep_analysis: bool = True
+    #: True when the client adjusts the statistical findings over every segment (a `--by`
+    #: run: SegmentRun); False adjusts each segment's here, over itself.
+    fdr_later: bool = False
 
 
 # ---- running one batch (in a worker, or here) --------------------------------------------------
@@ -104,6 +107,7 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
     from metricsense.data.dataset import Builder
     from metricsense.data.table import RowFilter, find_column
     from metricsense.encoding import finite
+    from metricsense.fdr import p_value_of
     from metricsense.registry import exit_code_of
 
     pm, registry, _ = plugins or manager(job.disabled)
@@ -123,12 +127,14 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
         else:
             prefetched[key] = tables
     rules = pipeline.selected_rules(registry, job.config)
+    cfg = job.config
     out = []
     for value, label in zip(job.values, job.labels):
         mine = {**prefetched, **{key: per[label] for key, per in split.items()}}
-        checked = pipeline.check_spec(job.doc, registry=registry, pm=pm, cfg=job.config, rules=rules,
+        checked = pipeline.check_spec(job.doc, registry=registry, pm=pm, cfg=cfg, rules=rules,
                                       data=job.data, allowed=allowed, base=job.base,
-                                      where=RowFilter(job.by, (value,)), prefetched=mine, spec_keys=job.spec_keys)
+                                      where=RowFilter(job.by, (value,)), prefetched=mine, spec_keys=job.spec_keys,
+                                      fdr=not job.fdr_later)
         diags = pipeline.finish(checked.diagnostics, registry, job.config)
         analysis, suppressed = {job.doc.root: checked.analysis}, checked.suppressed
         # A segment reads no survey (data.dataset), so it has no trust record and no MS5xx
@@ -136,7 +142,9 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
         tagged = [_tag(d, job.by, label) for d in diags]
         # JSON-safe here, in the worker: plain lists and numbers travel back cheaply, and the
         # client (one process for every worker) does no per-number work.
-        result = SegmentResult(job.doc.root, label, tagged, finite(_lean(analysis)), suppressed, 0)
+        result = SegmentResult(job.doc.root, label, tagged, finite(_lean(analysis)), suppressed, 0,
+                               tests=checked.tests,
+                               p_values=[(i, p) for i, d in enumerate(tagged) if (p := p_value_of(d)) is not None])
         result.exit_code = exit_code_of(tagged, registry, job.config.fail_on)
         result.encoded = result.encode()
         if not job.keep_analysis:
@@ -172,10 +180,11 @@ def batch_sizes(n: int, workers: int) -> Iterator[int]:
 
 def make_jobs(doc: Document, config: Any, by: str, segments: list[tuple[str, Any]], allowed: list[Path],
               base: Path, disabled: Iterable[str], data: Any, workers: int,
-              spec_keys: frozenset = frozenset(), keep_analysis: bool = True) -> Iterator[BatchJob]:
+              spec_keys: frozenset = frozenset(), keep_analysis: bool = True,
+              fdr_later: bool = False) -> Iterator[BatchJob]:
     at = 0
     for size in batch_sizes(len(segments), workers):
         part = segments[at:at + size]
         at += size
         yield BatchJob(doc, config, by, tuple(v for _, v in part), tuple(label for label, _ in part),
-                       tuple(allowed), base, tuple(disabled), data, spec_keys, keep_analysis)
+                       tuple(allowed), base, tuple(disabled), data, spec_keys, keep_analysis, fdr_later)

@@ -23,6 +23,11 @@ class SegmentResult:
     #: The findings and the result as JSON text, made where the segment was checked (so the
     #: client, one process for every worker, only writes them): ([finding, ...], result).
     encoded: tuple[list[str], str] | None = None
+    #: Hypothesis tests the rules ran on this segment: its share of the rollup's family
+    #: (the statistical findings are adjusted for multiple testing over every segment).
+    tests: int = 0
+    #: (finding number, p-value) of its statistical findings, unadjusted (set where it was checked)
+    p_values: list = field(default_factory=list)
 
     # NOTE: a worker sends its findings packed (one pickle within the pickle) with a brief of
     # each (code, name, severity): the client, one process for every worker, counts and writes
@@ -85,14 +90,28 @@ class Rollup:
     names: dict[str, str] = field(default_factory=dict)
     specs: dict[str, int] = field(default_factory=dict)
 
-    def add(self, result: SegmentResult) -> None:
+    #: (spec, segment) -> the order it was added in (``fire`` keeps segment order).
+    order: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+
+    def add(self, result: SegmentResult, skip: frozenset = frozenset()) -> None:
+        """Count ``result``, leaving out its findings numbered in ``skip`` (statistical findings
+        of a streamed run, added with ``fire`` once the rollup's multiple-testing control kept them)."""
         self.count += 1
         self.specs[result.spec] = self.specs.get(result.spec, 0) + 1
-        brief = result.brief()
+        self.order[(result.spec, result.segment)] = self.count
+        brief = [b for i, b in enumerate(result.brief()) if i not in skip]
         for code in sorted({code for code, _, _ in brief}):
             self.fired.setdefault((result.spec, code), []).append(result.segment)
         for code, name, _ in brief:
             self.names.setdefault(code, name)
+
+    def fire(self, spec: str, segment: str, code: str, name: str) -> None:
+        """Rule ``code`` fired in ``segment`` too (kept in segment order, once)."""
+        segs = self.fired.setdefault((spec, code), [])
+        if segment not in segs:
+            segs.append(segment)
+            segs.sort(key=lambda s: self.order.get((spec, s), 0))
+        self.names.setdefault(code, name)
 
     def rules(self) -> list[dict[str, Any]]:
         return [{"spec": spec, "code": code, "name": self.names.get(code, ""), "fired": len(segs),

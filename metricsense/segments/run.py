@@ -49,6 +49,13 @@ class SegmentRun:
     error: str | None = None
     failed: bool = False  # a worker failed (MS005), as opposed to a run that could not start
     pool: Any = None  # worker processes started early, or a Dask cluster (metricsense.segments)
+    #: A streamed run's statistical findings, until the rollup's multiple-testing control:
+    #: (spec, result number, finding number, p-value, code, name, severity, segment).
+    pending: list = field(default_factory=list)
+    tests: dict = field(default_factory=dict)  # spec -> tests its segments' rules ran
+    taken: int = 0  # results taken (a streamed result's number, as on_segment saw them)
+    #: A streamed run's decisions: (result number, finding number) -> (q-value, family) kept, None dropped.
+    fdr: dict = field(default_factory=dict)
 
     @classmethod
     def start(cls, by: str, jobs: int, scheduler: str | None, on_segment, keep: bool, disabled: Iterable[str],
@@ -72,9 +79,12 @@ class SegmentRun:
 
         The spec's own findings come first, then what segments add up to, then each segment's, in
         segment order."""
-        from metricsense import pipeline
-
+        if self.keep and self.results:
+            self.control(cfg)
+        elif not self.keep:
+            self.control_streamed(cfg)
         report.segments = self.rollup
+        report.streamed_fdr = self.fdr
         report.segment_results = self.results
         report.diagnostics.extend(self.diagnostics)
         report.suppressed += self.suppressed
@@ -85,6 +95,61 @@ class SegmentRun:
             report.diagnostics.append(self.registry.diagnostic(
                 "MS005" if self.failed else "MS006", Span.point("<segments>"), self.error,
                 "the segments checked before it are reported" if done else None))
+
+    def control(self, cfg: Config) -> None:
+        """Benjamini-Hochberg over the statistical findings of every segment of a spec: the
+        family is the rollup (metricsense.fdr), its size the tests the segments' rules ran. Each
+        result's findings, exit code and JSON text, and the rollup, are made again from what is kept.
+
+        A streamed run (results not kept) is adjusted by ``control_streamed``."""
+        from metricsense.fdr import decide
+        from metricsense.registry import exit_code_of
+
+        by_spec: dict[str, list] = {}
+        for result in self.results:
+            by_spec.setdefault(result.spec, []).append(result)
+        for results in by_spec.values():
+            flat = [d for r in results for d in r.diagnostics]
+            decided = decide(flat, sum(r.tests for r in results), cfg.fdr_q)
+            at = 0
+            for r in results:
+                mine = decided[at:at + len(r.diagnostics)]
+                at += len(r.diagnostics)
+                if any(a is not b for a, b in zip(mine, r.diagnostics)):
+                    r.diagnostics = [d for d in mine if d is not None]
+                    r.exit_code = exit_code_of(r.diagnostics, self.registry, cfg.fail_on)
+                    r.encoded = r.encode()
+        self.diagnostics = [d for r in self.results for d in r.diagnostics]
+        self.rollup = Rollup(self.by)
+        for r in self.results:
+            self.rollup.add(r)
+
+    def control_streamed(self, cfg: Config) -> None:
+        """Benjamini-Hochberg over a streamed run's statistical findings, per spec, as ``control``:
+        the segments went out with their findings unadjusted (``on_segment`` saw them so), and
+        ``fdr`` says which are kept (with their q-value and family) for the writer of the spooled
+        results (the CLI) to leave out the others; the counts, exit code and rollup add the kept."""
+        from types import SimpleNamespace
+
+        from metricsense.fdr import bh_adjust
+        from metricsense.registry import exit_code_of
+
+        by_spec: dict[str, list] = {}
+        for entry in self.pending:
+            by_spec.setdefault(entry[0], []).append(entry)
+        for spec, entries in by_spec.items():
+            m = max(self.tests.get(spec, 0), len(entries))
+            for (_, seq, i, _, code, name, severity, segment), q in zip(entries, bh_adjust([e[3] for e in entries], m)):
+                if q > cfg.fdr_q:
+                    self.fdr[(seq, i)] = None
+                    continue
+                self.fdr[(seq, i)] = (q, m)
+                label = _SEVERITY_NAMES[severity]
+                self.counts[label] = self.counts.get(label, 0) + 1
+                self.exit = max(self.exit, exit_code_of([SimpleNamespace(code=code, severity=Severity(severity))],
+                                                        self.registry, cfg.fail_on))
+                self.rollup.fire(spec, segment, code, name)
+        self.pending = []
 
     def close(self) -> None:
         """Workers and a cluster connection end with the run, however it ends."""
@@ -150,7 +215,8 @@ class SegmentRun:
         remote = self.remote(data)
         try:
             jobs_iter = sb.make_jobs(doc, cfg, self.by, segments, allowed, Path.cwd(), self.disabled, data,
-                                     self.runner().workers if remote else 1, spec_keys, keep_analysis=self.keep)
+                                     self.runner().workers if remote else 1, spec_keys, keep_analysis=self.keep,
+                                     fdr_later=True)
             if remote:
                 results = self.runner().run(jobs_iter)
             else:
@@ -164,18 +230,35 @@ class SegmentRun:
             self._stop(exc, f"while checking the segments of `{doc.root}`")
 
     def _take(self, result, cfg: Config) -> None:
-        self.rollup.add(result)
+        seq, self.taken = self.taken, self.taken + 1
+        stat = {} if self.keep else dict(result.p_values)
+        self.rollup.add(result, frozenset(stat))
         if not self.keep and self.rollup.count % 64 == 0:
             release_memory()
         self.suppressed += result.suppressed
         if self.keep:
             self.results.append(result)
             self.diagnostics.extend(result.diagnostics)
-        else:
+        elif not stat:
             for _, _, severity in result.brief():
                 name = _SEVERITY_NAMES[severity]
                 self.counts[name] = self.counts.get(name, 0) + 1
             self.exit = max(self.exit, result.exit_code)
+        else:  # its statistical findings wait for the rollup's multiple-testing control
+            from types import SimpleNamespace
+
+            from metricsense.registry import exit_code_of
+
+            brief = result.brief()
+            rest = [b for i, b in enumerate(brief) if i not in stat]
+            for _, _, severity in rest:
+                name = _SEVERITY_NAMES[severity]
+                self.counts[name] = self.counts.get(name, 0) + 1
+            self.exit = max(self.exit, exit_code_of([SimpleNamespace(code=c, severity=Severity(s)) for c, _, s in rest],
+                                                    self.registry, cfg.fail_on))
+            self.pending.extend((result.spec, seq, i, p, *brief[i], result.segment) for i, p in stat.items())
+        if not self.keep:
+            self.tests[result.spec] = self.tests.get(result.spec, 0) + result.tests
         if self.on_segment is not None:
             self.on_segment(result)
 

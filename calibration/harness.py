@@ -1,0 +1,95 @@
+"""Check simulated systems through `metricsense.check` and count what each rule says.
+
+One task = one draw: its spec and data are written to a temporary folder and checked as a user
+would (`metricsense.check(path)`), twice: with `fdr-q = 1` (each rule alone, as it reports) and
+with the default configuration (the pipeline's Benjamini-Hochberg control at q = 0.05). A finding
+is *statistical* when its rule is one of STATISTICAL and it is not said of the spec without data
+(the design findings: a 10-KPI, 4-lever system has MS013 and a rank-deficient declared gain
+matrix whatever its data).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from calibration.systems import draw, spec_text, write
+
+STATISTICAL = ("MS101", "MS102", "MS201", "MS202", "MS203", "MS204", "MS205", "MS301", "MS302", "MS303",
+               "MS401", "MS402", "MS403", "MS601", "MS602")
+
+
+@dataclass(frozen=True)
+class Task:
+    family: str
+    seed: int
+    effect: str | None = None
+    k: int = 10
+    t: int = 104
+
+
+@dataclass
+class Outcome:
+    task: Task
+    raw: frozenset  # rule codes with a statistical finding, fdr-q = 1
+    fdr: frozenset  # the same with the default configuration (BH at q = 0.05)
+    design: frozenset  # codes found without data
+    crashed: str | None = None
+    counts: dict | None = None  # code -> statistical findings, fdr-q = 1
+    tests: dict | None = None  # code -> the tests the rule could run on this system (tests_of)
+
+
+def tests_of(s) -> dict[str, int]:
+    """How many tests each rule can run on system ``s``: the denominators of a per-test rate.
+
+    Pairs of KPIs (MS101), declared gains (MS205), output-outcome pairs sharing a failure
+    (MS402), KPIs (MS301, MS303, MS401, MS403), the trigger (MS302, MS601, MS602), and one for
+    the system's gain matrix and correlation structure (MS102, MS201-MS204)."""
+    k = s.k
+    outputs = sum(1 for kind in s.kinds if kind == "output")
+    outcomes = sum(1 for kind in s.kinds if kind == "outcome")
+    one = {c: 1 for c in ("MS102", "MS201", "MS202", "MS203", "MS204", "MS302", "MS601", "MS602")}
+    return {**one, "MS101": k * (k - 1) // 2, "MS205": int((s.declared != 0).sum()), "MS301": k, "MS303": k,
+            "MS401": k, "MS402": outputs * outcomes, "MS403": k}
+
+
+def check_one(task: Task) -> Outcome:
+    import metricsense
+
+    s = draw(task.family, task.seed, k=task.k, t=task.t, effect=task.effect)
+    with tempfile.TemporaryDirectory(prefix="msense-calib-") as tmp:
+        path = write(s, Path(tmp))
+        design = {(d.code, d.message) for d in metricsense.check(spec_text(s, None), config={}).diagnostics}
+        found = {}
+        counts: dict[str, int] = {}
+        crashed = None
+        for name, cfg in (("raw", {"fdr-q": 1.0}), ("fdr", {})):
+            report = metricsense.check(str(path), config=cfg)
+            codes = set()
+            for d in report.diagnostics:
+                if d.code == "MS005" or d.code.startswith("MS03"):
+                    crashed = crashed or f"{d.code}: {d.message}"
+                if d.code in STATISTICAL and (d.code, d.message) not in design:
+                    codes.add(d.code)
+                    if name == "raw":
+                        counts[d.code] = counts.get(d.code, 0) + 1
+            found[name] = frozenset(codes)
+    return Outcome(task, found["raw"], found["fdr"], frozenset(c for c, _ in design), crashed, counts, tests_of(s))
+
+
+def run(tasks: list[Task], jobs: int = 1) -> list[Outcome]:
+    if jobs <= 1:
+        return [check_one(t) for t in tasks]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(check_one, tasks, chunksize=4))
+
+
+def rate(hits: int, n: int) -> tuple[float, float]:
+    """A share and its Monte Carlo standard error."""
+    if n == 0:
+        return math.nan, math.nan
+    p = hits / n
+    return p, math.sqrt(p * (1 - p) / n)

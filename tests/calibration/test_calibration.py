@@ -1,0 +1,116 @@
+"""A small fixed-seed slice of the calibration suite (calibration/, `make calibrate`).
+
+It checks the harness, not the rules' calibration: the families have the properties they are
+named for, the specs are well designed, and planted effects are found."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import metricsense  # noqa: E402
+from calibration.__main__ import main  # noqa: E402
+from calibration.__main__ import tables  # noqa: E402, F401
+from calibration.harness import Task, check_one  # noqa: E402
+from calibration.systems import FAMILIES, PANELS, draw, noise, spec_text, write  # noqa: E402
+
+
+def ar_coefficient(x: np.ndarray) -> float:
+    """The least-squares AR(1) coefficient (with an intercept), plain NumPy."""
+    y, lag = x[1:], x[:-1]
+    design = np.column_stack([np.ones_like(lag), lag])
+    return float(np.linalg.lstsq(design, y, rcond=None)[0][1])
+
+
+@pytest.mark.parametrize("family,phi", [("iid", 0.0), ("ar05", 0.5), ("ar08", 0.8), ("ar095", 0.95)])
+def test_the_ar_families_have_their_coefficient(family, phi):
+    x = noise(family, np.random.default_rng(7), 40, 500)
+    fitted = np.mean([ar_coefficient(row) for row in x])
+    assert fitted == pytest.approx(phi, abs=0.02)  # mean of 40 fits of 500 periods: SE < 0.005
+
+
+def test_a_random_walk_has_independent_changes_and_the_ragged_family_gaps():
+    x = noise("rw", np.random.default_rng(8), 40, 500)
+    assert np.mean([ar_coefficient(np.diff(row)) for row in x]) == pytest.approx(0.0, abs=0.02)
+    r = noise("ragged", np.random.default_rng(8), 10, 104)
+    missing = np.isnan(r).mean()
+    assert 0.1 < missing < 0.4 and np.isnan(r[:, :5]).all(axis=1).any()  # some KPIs start late
+
+
+def one_way_icc(block: np.ndarray) -> float:
+    """ICC(1) of a units x periods block: one-way ANOVA (plain NumPy)."""
+    u, t = block.shape
+    means = block.mean(axis=1)
+    msb = t * np.var(means, ddof=1)
+    msw = np.sum((block - means[:, None]) ** 2) / (u * (t - 1))
+    return float((msb - msw) / (msb + (t - 1) * msw))
+
+
+@pytest.mark.parametrize("family", ["panel_icc05", "panel_icc09", "panel_icc099"])
+def test_the_panel_data_written_has_its_icc(family, tmp_path):
+    # read back from the CSV the spec reads: each KPI's values less each period's mean over
+    # units (the levers move every unit alike) have the family's ICC
+    icc = PANELS[family]
+    s = draw(family, 3, units=60)
+    write(s, tmp_path)
+    rows = list(csv.DictReader(open(tmp_path / "data.csv")))
+    found = []
+    for k in range(s.k):
+        mine = [r for r in rows if r["series"] == f"k{k}"]
+        units = sorted({r["unit"] for r in mine})
+        periods = sorted({r["period"] for r in mine})
+        block = np.full((len(units), len(periods)), np.nan)
+        for r in mine:
+            block[units.index(r["unit"]), periods.index(r["period"])] = float(r["value"])
+        found.append(one_way_icc(block - block.mean(axis=0)))
+    assert np.mean(found) == pytest.approx(icc, abs=0.05)
+
+
+def test_the_declared_gains_are_the_true_standardised_gains_of_changes():
+    # the KPI changes regressed on the lever and disturbance changes (independent noise) give
+    # back the declared gains
+    est = []
+    for seed in range(20):
+        s = draw("iid", seed)
+        x = np.column_stack([np.diff(s.levers, axis=1).T, np.diff(s.disturbance)])
+        y = np.diff(s.values, axis=1).T
+        xs, ys = (x - x.mean(0)) / x.std(0), (y - y.mean(0)) / y.std(0)
+        est.append(np.linalg.lstsq(xs, ys, rcond=None)[0].T)
+    truth = np.column_stack([s.gains, s.dist_gain])
+    assert np.abs(np.mean(est, axis=0) - truth).max() < 0.08
+
+
+def test_the_healthy_spec_is_well_designed():
+    # without data, only what 10 KPIs on 4 levers must give: MS013 and a rank-deficient gain matrix
+    for family in FAMILIES:
+        s = draw(family, 1)
+        codes = sorted({d.code for d in metricsense.check(spec_text(s, None), config={}).diagnostics})
+        assert codes == ["MS013", "MS202"], family
+
+
+@pytest.mark.parametrize("effect,rule,seeds", [("bunch20", "MS401", (1, 2, 3)), ("wrong_gain", "MS205", (1, 2, 3)),
+                                               ("redundant", "MS101", (1, 2, 3))])
+def test_the_harness_finds_planted_effects(effect, rule, seeds):
+    family = "panel_icc05" if effect.startswith("bunch") else "iid"
+    for seed in seeds:
+        got = check_one(Task(family, seed, effect))
+        assert got.crashed is None
+        assert rule in got.raw, (effect, seed, sorted(got.raw))
+        assert "MS013" not in got.raw and "MS013" in got.design  # design findings are not counted
+
+
+def test_the_command_prints_and_keeps_its_table(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Calibration\n\n<!-- calibration:start -->\nold\n<!-- calibration:end -->\n\nkept\n")
+    assert main(["--reps", "2", "--families", "iid", "panel_icc05", "--effects", "bunch20", "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "old" not in text and text.endswith("\n\nkept\n")
+    assert "| iid |" in text and "| bunch20 | panel_icc05 | MS401 |" in text
+    assert "The healthy-system goal" in text and "4 draws over 2 families" in text
+    assert "python -m calibration --reps 2" in capsys.readouterr().out
