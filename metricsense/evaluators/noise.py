@@ -29,6 +29,7 @@ from dataclasses import replace
 from metricsense import expressions as ex
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite
+from metricsense.evaluators import serial
 from metricsense.evaluators.common import own_values, phi
 from metricsense.evaluators.records import (
     ComparisonNoise,
@@ -45,7 +46,7 @@ from metricsense.model import KPI, UNIT_DAYS, Binary, Call, Document, Duration, 
 #: 1 / Phi^-1(3/4) rounded as the literature writes it: MAD -> standard deviation for normal data.
 MAD_SCALE = 1.4826
 
-DEFAULTS = {"level_periods": 3, "min_periods": 8, "max_lag": 6}
+DEFAULTS = {"level_periods": 3, "min_periods": 8, "max_lag": 6, "max_rate": 0.1, "ratio": 1.0}
 
 
 def robust_noise(changes) -> float:
@@ -91,25 +92,61 @@ def duration_days(d: Duration | None, frequency: str | None) -> float | None:
 # ---- per KPI: noise, level, gap ---------------------------------------------------------------
 
 
-def kpi_noise(kpi: KPI, data, level_periods: int) -> KpiNoise | None:
-    """The noise entry of one KPI with data (None without a series)."""
+def kpi_noise(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> KpiNoise | None:
+    """The noise entry of one KPI with data (None without a series).
+
+    ``noise`` is the robust scale of one period's change. The target is judged against a model
+    of the level (metricsense.evaluators.serial: AR(1), or a random walk when it wanders): the
+    level is the model's forecast ``horizon`` periods after the last value (the review cadence
+    in periods when declared, else 1), the spread that forecast's standard deviation, and
+    ``gap_in_noise`` = |target - forecast| / spread. ``p_value``: H0 |gap| >= ratio x spread,
+    by a parametric bootstrap of the model.
+    """
+    import numpy as np
+
     s = data.series(kpi.name) if data is not None else None
     if s is None or not len(data.periods):
         return None
     block, _ = own_values(data.periods, s.values)
     d = changes_of(block)
     noise = robust_noise(d)
-    level = level_of(block[:, 0], level_periods)
+    series = block[:, 0] if block.shape[1] == 1 else _row_mean(block)
+    level = level_of(series, level_periods)
     out = KpiNoise(noise=finite(noise), changes=int(len(d)), level=finite(level), level_periods=level_periods,
                    segments=len(s.segments) or None)
     t = kpi.target
-    if t is not None and t.value is not None and t.comparison in ("<", "<=", ">", ">=", "=="):
-        gap = float(t.value) - level
-        met = {"<": level < t.value, "<=": level <= t.value, ">": level > t.value, ">=": level >= t.value,
-               "==": level == t.value}[t.comparison] if math.isfinite(level) else None
-        out = replace(out, target=float(t.value), comparison=t.comparison, target_gap=finite(gap),
-                      gap_in_noise=finite(abs(gap) / noise) if noise and noise > 0 else None, met=met)
-    return out
+    if t is None or t.value is None or t.comparison not in ("<", "<=", ">", ">=", "=="):
+        return out
+    model = serial.fit_ar1(series)
+    if model is not None:
+        freq = data.frequency
+        h = 1
+        if kpi.review is not None and freq in UNIT_DAYS:
+            days = duration_days(kpi.review, freq)
+            h = max(1, round(days / UNIT_DAYS[freq])) if days else 1
+        h = int(min(h, max(1, int((~np.isnan(series)).sum()))))
+        mean, sd = (float(a[0]) for a in serial.forecast(model, h))
+        boot = serial.bootstrap(model, ~np.isnan(series))
+        bm, bs = serial.forecast(boot, h)
+        z = np.abs(float(t.value) - bm[:, 0]) / bs[:, 0]
+        p_value = (1 + int((z >= ratio).sum())) / (len(z) + 1)
+        level = mean
+        out = replace(out, level=finite(mean), spread=finite(sd), horizon=h, model=model.to_json(),
+                      p_value=p_value)
+    else:
+        sd = noise
+    gap = float(t.value) - level
+    met = {"<": level < t.value, "<=": level <= t.value, ">": level > t.value, ">=": level >= t.value,
+           "==": level == t.value}[t.comparison] if math.isfinite(level) else None
+    return replace(out, target=float(t.value), comparison=t.comparison, target_gap=finite(gap),
+                   gap_in_noise=finite(abs(gap) / sd) if sd and sd > 0 else None, met=met)
+
+
+def _row_mean(block):
+    import numpy as np
+
+    ok = ~np.isnan(block)
+    return np.where(ok.any(axis=1), np.nansum(block, axis=1) / np.maximum(ok.sum(axis=1), 1), np.nan)
 
 
 # ---- per trigger: the threshold against the noise ---------------------------------------------
@@ -136,15 +173,21 @@ def _reads(expr) -> set[str]:
     return {ex.series_name(r) for r in ex.read_refs(expr)}
 
 
-def comparison_noise(cmp: Binary, inputs, level_periods: int) -> ComparisonNoise:
-    """One comparison `varying OP constant`: distance of the threshold from today's level, in noise.
+def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 0.1, n_run: int = 1) -> ComparisonNoise:
+    """One comparison `varying OP constant` judged against a model of the varying side's values.
 
-    The varying side's values are levels (``x``, ``mean(x, 4)``): its noise is the MAD of their
-    changes, its level the median of the last few. Or they are changes (``change(x, k)`` inside):
-    then the values are themselves the changes, their typical value is their median and their
-    noise the scaled MAD of the values. The false-alarm rate per period is 1 - Phi(distance / noise),
-    a normal approximation, per unit for segmented series (their mean over the units not already
-    past the threshold).
+    The values (``x``, ``mean(x, 4)``, ``change(x, 1)``: levels or changes, per unit for a
+    segmented series) get an AR(1) fit (pooled coefficient and scale over units, a level per
+    unit; a random walk, with drift when clear, when the bias-corrected coefficient is 0.98 or
+    more: metricsense.evaluators.serial). From each unit's last value, over the next
+    ``horizon`` periods (as many as observed, 13 to 104), the false-alarm rate per period is the
+    mean of P(value past the threshold) h periods ahead (exact normal forecasts), and the rate
+    of `for n_run periods` runs is simulated from the model (never a power of the per-period
+    rate: persistent series hold their runs). A parametric bootstrap (the model refitted on
+    series simulated with the data's gaps) gives the run rate's sampling distribution
+    (``bootstrap_rates``, not in the JSON) for the p-value of H0: rate <= max_rate. Units whose
+    centre (a stationary unit's mean, a wandering unit's last value) is already past the
+    threshold are left out: that is MS602's finding, not noise.
     """
     import numpy as np
 
@@ -167,39 +210,68 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int) -> ComparisonNoise
     if not math.isfinite(threshold):
         return {"status": "the threshold is not a number"}
     of_changes = any(isinstance(n, Call) and n.func == "change" for n in walk_expr(varying))
-    if of_changes:
-        noise = robust_noise(v)
-        levels = np.array([np.nanmedian(col) if (~np.isnan(col)).any() else np.nan for col in v.T])
-    else:
-        noise = robust_noise(changes_of(v))
-        levels = np.array([level_of(col, level_periods) for col in v.T])
+    v = np.asarray(v, dtype=float)
+    noise = robust_noise(v) if of_changes else robust_noise(changes_of(v))
     n_obs = int((~np.isnan(v)).sum())
-    levels = levels[~np.isnan(levels)]
+    has = (~np.isnan(v)).any(axis=0)
     out: ComparisonNoise = {"status": "evaluated", "threshold": threshold, "op": op,
                             "values": "changes" if of_changes else "levels",
-                            "noise": finite(noise), "observed": n_obs, "units": len(levels)}
-    if not len(levels) or not (noise > 0):
+                            "noise": finite(noise), "observed": n_obs, "units": int(has.sum())}
+    v = v[:, has]
+    model = serial.fit_ar1(v) if v.shape[1] else None
+    if model is None:
         out["status"] = "no variation to judge"
         return out
-    # distance from today's level to the threshold, in the direction the trigger fires
-    dist = (levels - threshold) if op in ("<", "<=") else (threshold - levels)
+    centre = model.last if model.walk else model.mean
+    dist = (centre - threshold) if op in ("<", "<=") else (threshold - centre)
     quiet = dist >= 0
     out["units_past"] = int((~quiet).sum())
+    out["model"] = model.to_json()
     if not quiet.any():
         out["status"] = "already past the threshold at today's level"
-        out["level"] = finite(float(np.median(levels)))
+        out["level"] = finite(float(np.median(centre)))
         out["distance"] = finite(float(np.median(dist)))
         return out
-    rates = np.array([1.0 - phi(x / noise) for x in dist[quiet]])
-    out["level"] = finite(float(np.median(levels[quiet])))
-    out["distance"] = finite(float(np.median(dist[quiet])))
-    out["distance_in_noise"] = finite(float(np.median(dist[quiet])) / noise)
-    out["rate"] = float(rates.mean())
+    keep = np.flatnonzero(quiet)
+    horizon = int(min(max(len(v), 13), 104))
+    b = serial.BOOTSTRAP
+    if b * len(keep) * horizon * 20 > serial.CELLS:  # many units: an even sample of them
+        keep = keep[np.linspace(0, len(keep) - 1, max(1, serial.CELLS // (b * horizon * 20))).astype(int)]
+    model = replace_model(model, keep)
+    mean_h = np.stack([serial.forecast(model, h)[0] for h in range(1, horizon + 1)])
+    sd_h = np.stack([serial.forecast(model, h)[1] for h in range(1, horizon + 1)])
+    zs = (threshold - mean_h) / sd_h
+    p_past = serial.norm_cdf(zs) if op in ("<", "<=") else 1 - serial.norm_cdf(zs)
+    rate = float(p_past.mean())
+    paths = max(20, min(serial.PATHS, serial.CELLS // max(1, b * len(keep) * horizon)))
+    z = np.random.default_rng(serial.SEED).standard_normal((serial.PATHS, horizon))
+    run = float(serial.run_rate(serial.simulate_paths(model, horizon, z), threshold, op, n_run).mean())
+    boot = serial.bootstrap(model, ~np.isnan(v[:, keep]))
+    boot_runs = serial.run_rate(serial.simulate_paths(boot, horizon, z[:paths]), threshold, op, n_run).mean(axis=-1)
+    spread = float(np.median(sd_h[-1]))
+    out["level"] = finite(float(np.median(centre[keep])))
+    out["distance"] = finite(float(np.median(dist[keep])))
+    out["spread"] = finite(spread)
+    out["distance_in_noise"] = finite(float(np.median(dist[keep])) / spread) if spread > 0 else None
+    out["horizon"] = horizon
+    out["rate"] = rate
+    out["rate_run"] = run
+    out["bootstrap_rates"] = boot_runs
     return out
 
 
-def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int) -> TriggerNoise:
-    """Per trigger: the false-alarm rate per period of its threshold(s), and per run of N periods."""
+def replace_model(model, keep):
+    """The model restricted to the units ``keep``."""
+    import numpy as np
+
+    return replace(model, mean=np.asarray(model.mean)[..., keep], last=np.asarray(model.last)[keep])
+
+
+def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, max_rate: float = 0.1) -> TriggerNoise:
+    """Per trigger: the false-alarm rate per period of its threshold(s), and per run of N periods,
+    with the p-value of H0: the rate of runs is at most ``max_rate`` (parametric bootstrap)."""
+    import numpy as np
+
     base: TriggerNoise = {"trigger": trigger.name}
     found = _comparisons(trigger.condition)
     if found is None:
@@ -216,17 +288,27 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int) ->
     inputs = ex.on_grid(inputs, rows)
     n = ex.periods_for(trigger.duration, ex.grid_frequency(data.periods, rows))
     comparisons, join = found
-    parts = [comparison_noise(c, inputs, level_periods) for c in comparisons]
+    parts = [comparison_noise(c, inputs, level_periods, max_rate, n) for c in comparisons]
+    boots = [p.pop("bootstrap_rates") for p in parts if "bootstrap_rates" in p]
     base.update({"for_periods": n, "join": join, "comparisons": parts})
     rates = [p["rate"] for p in parts if p.get("status") == "evaluated"]
+    runs = [p["rate_run"] for p in parts if p.get("status") == "evaluated"]
     past = [p for p in parts if p.get("status", "").startswith("already past")]
     # With `and`, a part already past its threshold holds anyway: the other parts decide.
     if len(rates) != len(parts) and not (join == "and" and rates and len(rates) + len(past) == len(parts)):
         base["status"] = next(p["status"] for p in parts if p.get("status") != "evaluated")
         return base
-    # Frechet upper bounds, whatever the dependence: P(A and B) <= min, P(A or B) <= sum.
-    rate = min(rates) if join == "and" else min(1.0, sum(rates))
-    base.update({"status": "evaluated", "rate": rate, "rate_per_run": rate ** n,
+    # Frechet upper bounds, whatever the dependence between the parts: P(A and B) <= min,
+    # P(A or B) <= sum; a run of `A or B` is bounded by its last period's rate.
+    if join == "and":
+        rate, run, boot = min(rates), min(runs), np.min(boots, axis=0)
+    else:
+        rate = min(1.0, sum(rates))
+        run = min(1.0, sum(runs)) if n == 1 else rate
+        boot = np.minimum(1.0, np.sum(boots, axis=0))
+    p_value = (1 + int((boot <= max_rate).sum())) / (len(boot) + 1)
+    base.update({"status": "evaluated", "rate": rate, "rate_per_run": run, "p_value": p_value,
+                 "max_rate": max_rate, "bootstrap": len(boot),
                  "kpis": sorted({k for p in comparisons for k in _reads(p.left) | _reads(p.right)})})
     return base
 
@@ -289,10 +371,11 @@ def review_of(kpi: KPI, data, max_lag: int) -> ReviewNoise | None:
 # ---- the analysis -----------------------------------------------------------------------------
 
 
-def noise_of(spec: Document, data, level_periods: int = 3, max_lag: int = 6) -> NoiseAnalysis:
+def noise_of(spec: Document, data, level_periods: int = 3, max_lag: int = 6, max_rate: float = 0.1,
+             ratio: float = 1.0) -> NoiseAnalysis:
     out: dict[str, KpiNoise] = {}
     for k in spec.kpis:
-        entry = kpi_noise(k, data, level_periods) if data is not None else None
+        entry = kpi_noise(k, data, level_periods, ratio) if data is not None else None
         review = review_of(k, data, max_lag)
         if entry is None and review is None:
             continue
@@ -300,7 +383,7 @@ def noise_of(spec: Document, data, level_periods: int = 3, max_lag: int = 6) -> 
     triggers: dict[str, dict[str, TriggerNoise]] = {}  # KPI -> trigger -> its noise
     if data is not None and len(data.periods):
         for trig in spec.triggers:
-            info = trigger_noise(trig, spec, data, level_periods)
+            info = trigger_noise(trig, spec, data, level_periods, max_rate)
             for name in info.get("kpis", ()):
                 if name in out:
                     triggers.setdefault(name, {})[trig.name] = info
@@ -324,22 +407,34 @@ def metricsense_analyze(spec, data, analysis):
         return
     if data is None and not any(k.review is not None for k in spec.kpis):
         return
-    found = noise_of(spec, data, DEFAULTS["level_periods"], DEFAULTS["max_lag"])
+    found = noise_of(spec, data, *(DEFAULTS[k] for k in _KEYS))
     if found.kpis:
         analysis[NoiseAnalysis.name] = found
 
 
+_KEYS = ("level_periods", "max_lag", "max_rate", "ratio")
+
+
 def _current(ctx) -> NoiseAnalysis:
     """The noise analysis for this rule's options (recomputed, and recorded, when they differ)."""
-    level = ctx.options.get("level_periods", DEFAULTS["level_periods"])
-    max_lag = ctx.options.get("max_lag", DEFAULTS["max_lag"])
+    values = [ctx.options.get(k, DEFAULTS[k]) for k in _KEYS]
     default = NoiseAnalysis.of(ctx.analysis)
-    if level == DEFAULTS["level_periods"] and max_lag == DEFAULTS["max_lag"] and default is not None:
+    if values == [DEFAULTS[k] for k in _KEYS] and default is not None:
         return default
-    found = noise_of(ctx.spec, ctx.data, level, max_lag)
+    found = noise_of(ctx.spec, ctx.data, *values)
     options: NoiseOptions = ctx.analysis.setdefault("noise_options", {})
     options[ctx.rule.code] = found
     return found
+
+
+#: Each rule's own test level; the pipeline applies Benjamini-Hochberg over the spec's findings.
+ALPHA = 0.05
+
+
+def _tests(ctx, n: int) -> None:
+    """Tell the pipeline how many hypothesis tests this rule ran (the multiple-testing family)."""
+    if n:
+        getattr(ctx, "tests", lambda n: None)(n)
 
 
 def _enough(entry: KpiNoise, least: int) -> bool:
@@ -382,23 +477,31 @@ def target_inside_noise(ctx) -> Iterator[Diagnostic]:
     """
     ratio, least = ctx.option("ratio"), ctx.option("min_periods")
     found = _current(ctx)
+    tested = 0
     for k in ctx.spec.kpis:
         e = found.kpis.get(k.name) or KpiNoise()
-        if k.target is None or e.gap_in_noise is None or not _enough(e, least):
+        if k.target is None or e.gap_in_noise is None or not _enough(e, least) or e.p_value is None:
             continue
-        if e.gap_in_noise < ratio:
+        tested += 1
+        if e.gap_in_noise < ratio and e.p_value <= ALPHA:
             state = "already meets" if e.met else "is short of"
             outcome = "keeping" if e.met else "reaching"
+            when = "next period" if e.horizon == 1 else f"{e.horizon} periods ahead (its review cadence)"
+            chance = phi(-e.gap_in_noise)
             yield ctx.report(
                 k.target,
                 f"`{k.name}` {state} its target {e.target:g} by {abs(e.target_gap):.3g}, less than its "
-                f"normal period-to-period variation of {e.noise:.3g}: {outcome} the target will be luck",
-                related=[(k, f"level {e.level:.4g} (median of the last {e.level_periods} periods)")],
-                help="set the target several noise units from today's level, or judge it on a longer window",
+                f"normal variation {when} ({e.spread:.3g}): {outcome} the target will be luck "
+                f"(about {chance:.0%} chance of crossing it without any change)",
+                related=[(k, f"expected level {e.level:.4g} {when}, from "
+                             f"{'a random walk' if e.model['model'] == 'random walk' else 'an AR(1) model'} of its history")],
+                help=f"set the target several spreads from the expected level, or judge it on a longer window; "
+                     f"test: |gap| / spread = {e.gap_in_noise:.2f} < {ratio:g}, parametric bootstrap p = {e.p_value:.3f}",
                 evidence={"level": e.level, "target": e.target, "target_gap": e.target_gap,
-                          "noise": e.noise, "gap_in_noise": e.gap_in_noise, "changes": e.changes,
-                          "level_periods": e.level_periods},
+                          "noise": e.noise, "spread": e.spread, "gap_in_noise": e.gap_in_noise,
+                          "changes": e.changes, "horizon": e.horizon, "model": e.model, "p_value": e.p_value},
             )
+    _tests(ctx, tested)
 
 
 @rule(code="MS302", name="trigger-inside-noise", severity=Severity.WARNING,
@@ -433,9 +536,13 @@ def trigger_inside_noise(ctx) -> Iterator[Diagnostic]:
     (`for 3 periods`), or compare a smoother quantity (`mean(queue, 4) > 55`). Options:
     `max_rate` (default 0.1: one false alarm in ten periods), `level_periods`, `min_periods`.
     """
+    from metricsense.evaluators.records import TriggersAnalysis
+
     most, least = ctx.option("max_rate"), ctx.option("min_periods")
     found = _current(ctx)
+    history = TriggersAnalysis.of(ctx.analysis)
     seen = set()
+    tested = 0
     for trig in ctx.spec.triggers:
         info = None
         for e in found.kpis.values():
@@ -446,26 +553,38 @@ def trigger_inside_noise(ctx) -> Iterator[Diagnostic]:
         parts = [p for p in info["comparisons"] if p.get("status") == "evaluated"]
         if min((p["observed"] for p in parts), default=0) < least + 1:
             continue
-        rate = info["rate_per_run"]
-        if rate > most:
-            worst = max(parts, key=lambda p: p["rate"])
+        tested += 1
+        rate, p_value = info["rate_per_run"], info["p_value"]
+        if rate > most and p_value <= ALPHA:
+            worst = max(parts, key=lambda p: p["rate_run"])
             n = info["for_periods"]
-            run = f" and {rate:.0%} for {n} periods in a row (if periods were independent)" if n > 1 else ""
+            past = history.fired.get(trig.name) if history is not None else None
+            seen_rate = (f"; in its history it fired in {past.fired} of {past.evaluable} periods"
+                         if past is not None and past.evaluable else "")
+            what = "the typical change" if worst["values"] == "changes" else "the usual level"
+            model = worst["model"]
             yield ctx.report(
                 trig,
-                f"trigger `{trig.name}` would fire on noise alone: its threshold {worst['threshold']:.4g} is "
-                f"{worst['distance']:.3g} from "
-                f"{'the typical change' if worst['values'] == 'changes' else 'the usual level'}, "
-                f"{worst['distance_in_noise']:.2f} noise units; "
-                f"estimated false-alarm rate {info['rate']:.0%} per period{run}",
-                related=[(trig.condition, f"normal variation: {worst['noise']:.3g} per period")],
-                help="move the threshold a few noise units from the usual level, or ask for a longer run",
+                f"trigger `{trig.name}` would fire on noise alone: its threshold {worst['threshold']:.4g} "
+                f"is {worst['distance']:.3g} from {what} of {', '.join(f'`{k}`' for k in info['kpis'])}, "
+                f"so it would fire in about {rate:.0%} of periods"
+                f"{f' (a run of {n} periods)' if n > 1 else ''} with nothing wrong{seen_rate}",
+                related=[(trig.condition, f"normal spread: {worst['spread']:.3g} "
+                                          f"({'a random walk' if model['model'] == 'random walk' else 'an AR(1) model'}"
+                                          f", phi {model['phi']:.2f})")],
+                help=f"move the threshold a few spreads from the usual level, or ask for a longer run; "
+                     f"test: simulated false-alarm rate {rate:.1%} > {most:g} over {worst['horizon']} periods, "
+                     f"parametric bootstrap p = {p_value:.3f}",
                 evidence={"false_alarm_rate": info["rate"], "false_alarm_rate_per_run": rate,
                           "for_periods": n, "threshold": worst["threshold"], "level": worst["level"],
-                          "distance": worst["distance"], "noise": worst["noise"],
-                          "distance_in_noise": worst["distance_in_noise"], "units": worst["units"], "values": worst["values"],
-                          "observed": worst["observed"]},
+                          "distance": worst["distance"], "noise": worst["noise"], "spread": worst["spread"],
+                          "distance_in_noise": worst["distance_in_noise"], "units": worst["units"],
+                          "values": worst["values"], "observed": worst["observed"], "model": model,
+                          "horizon": worst["horizon"], "p_value": p_value,
+                          "history": ({"fired": past.fired, "evaluable": past.evaluable, "share": past.share}
+                                      if past is not None and past.evaluable else None)},
             )
+    _tests(ctx, tested)
 
 
 @rule(code="MS303", name="review-faster-than-response", severity=Severity.WARNING,

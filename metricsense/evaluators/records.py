@@ -180,6 +180,10 @@ class KpiNoise(Record):
     met: bool | None = None
     review: ReviewNoise | None = None
     triggers: Mapping[str, TriggerNoise] | None = None
+    spread: float | None = None        # sd of the fitted model's forecast `horizon` periods ahead
+    horizon: int | None = None
+    model: Mapping[str, Any] | None = None  # the AR(1) or random walk fitted to the level
+    p_value: float | None = None       # H0: |gap| >= ratio x spread (parametric bootstrap)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -189,6 +193,8 @@ class KpiNoise(Record):
         if self.target is not None:
             out.update(target=self.target, comparison=self.comparison, target_gap=self.target_gap,
                        gap_in_noise=self.gap_in_noise, met=self.met)
+            if self.spread is not None:
+                out.update(spread=self.spread, horizon=self.horizon, model=self.model, p_value=self.p_value)
         if self.review is not None:
             out["review"] = self.review.to_json()
         if self.triggers is not None:
