@@ -316,12 +316,15 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
 # ---- review cadence against response lags ----------------------------------------------------
 
 
-def estimate_lag(kpi: KPI, lever: str, sign: float, data, max_lag: int) -> dict | None:
-    """The lag (in periods) at which the lever's changes best predict the KPI's changes.
+def estimate_lag(kpi: KPI, lever: str, sign: float, data, max_lag: int, alpha: float = 0.05) -> dict | None:
+    """The lag (in periods) at which the lever's changes best predict the KPI's changes, if any.
 
-    Cross-correlation of the lever's changes at t with the KPI's changes at t + k, k = 0..max_lag,
-    on the dataset's periods (pairwise complete); the lag with the largest correlation in the
-    declared gain's sign, kept only when that correlation exceeds 2 / sqrt(n) (about a 5% test).
+    Cross-correlation r_k of the lever's changes at t with the KPI's changes at t + k,
+    k = 0..max_lag (pairwise complete, at least 12 pairs). Each r_k is a one-sided z-test in the
+    declared gain's direction with Bartlett's (1935) variance for two autocorrelated series,
+    var r = (1 + 2 sum_j rho_x(j) rho_y(j)) / n, j up to n/4 (at most 10). The best lag is the
+    largest z; its p-value is multiplied by the number of lags searched (Bonferroni), so the
+    search holds its 5% size. Kept when that corrected p-value is at most ``alpha``.
     """
     import numpy as np
 
@@ -331,7 +334,7 @@ def estimate_lag(kpi: KPI, lever: str, sign: float, data, max_lag: int) -> dict 
     # changes on one regular calendar: never across a missing period (pandas' diff())
     d = data.changes([lever, kpi.name])
     dx, dy = d[1:, 0], d[1:, 1]
-    best = None
+    best, searched = None, 0
     for k in range(0, max_lag + 1):
         if k >= len(dx):  # a calendar shorter than the lag (found by the data fuzz test)
             break
@@ -342,12 +345,20 @@ def estimate_lag(kpi: KPI, lever: str, sign: float, data, max_lag: int) -> dict 
         a, b = a[ok], b[ok]
         if a.std() == 0 or b.std() == 0:
             continue
+        searched += 1
+        n = int(ok.sum())
         r = float(np.corrcoef(a, b)[0, 1]) * (1.0 if sign >= 0 else -1.0)
-        if best is None or r > best[1]:
-            best = (k, r, int(ok.sum()))
-    if best is None or best[1] <= 2.0 / math.sqrt(best[2]):
+        j_max = min(10, n // 4)
+        inflation = 1 + 2 * sum(serial.autocorr(a, j) * serial.autocorr(b, j) for j in range(1, j_max + 1))
+        z = r / math.sqrt(max(inflation, 0.1) / n)
+        if best is None or z > best[3]:
+            best = (k, r, n, z)
+    if best is None:
         return None
-    return {"periods": best[0], "correlation": best[1], "n": best[2]}
+    p_value = min(1.0, searched * (1 - phi(best[3])))
+    if p_value > alpha:
+        return None
+    return {"periods": best[0], "correlation": best[1], "n": best[2], "p_value": p_value}
 
 
 def review_of(kpi: KPI, data, max_lag: int) -> ReviewNoise | None:
@@ -617,32 +628,39 @@ def review_faster_than_response(ctx) -> Iterator[Diagnostic]:
     or review a leading indicator that responds within the cadence.
     """
     found = _current(ctx) if ctx.data is not None else noise_of(ctx.spec, None)
+    tested = 0
     for k in ctx.spec.kpis:
         entry = found.kpis.get(k.name)
         review = entry.review if entry is not None else None
         if not review or review.every_days is None:
             continue
+        if ctx.data is not None and ctx.data.frequency in UNIT_DAYS and len(ctx.data.periods) >= 16:
+            tested += sum(1 for g in k.responds if g.lag is None and g.name in ctx.data and k.name in ctx.data)
         slow = [(g, review.lags[g.name]) for g in k.responds
                 if g.name in review.lags and review.lags[g.name].days is not None
                 and review.lags[g.name].days > review.every_days * 1.01]  # 1%: 13 weeks = 1 quarter
         if not slow:
             continue
         every = k.review
-    
         words = ", ".join(f"`{g.name}` after about {info.days / UNIT_DAYS['day']:.0f} days"
                           f"{' (estimated)' if info.source == 'estimated' else ''}" for g, info in slow)
+        estimated = [info for _, info in slow if info.source == "estimated"]
+        evidence = {"review_days": review.every_days, "lags": {g.name: info.to_json() for g, info in slow}}
+        tests = ""
+        if len(estimated) == len(slow):  # only estimated lags: a statistical finding
+            evidence["p_value"] = min(info.p_value for info in estimated)
+            tests = (f"; test: best lagged correlation of changes, Bartlett-corrected z, Bonferroni over the "
+                     f"{ctx.option('max_lag') + 1} lags searched, p = {evidence['p_value']:.3f}")
         yield ctx.report(
             every,
             f"`{k.name}` is reviewed every {every.count} {every.unit}{'s' if every.count != 1 else ''} "
             f"(about {review.every_days:.0f} days), but its levers show their effect later: {words}",
             related=[(g, f"lag {'declared' if info.source == 'declared' else 'estimated from the data'}")
                      for g, info in slow],
-            help="review at least as slowly as the slowest lever, or review a leading indicator",
-            evidence={"review_days": review.every_days,
-                      "lags": {g.name: info.to_json() for g, info in slow}},
+            help="review at least as slowly as the slowest lever, or review a leading indicator" + tests,
+            evidence=evidence,
         )
-
-
+    _tests(ctx, tested)
 
 
 @hookimpl

@@ -143,12 +143,15 @@ class LagNoise(Record):
     periods: int | None = None       # the estimate only: lag in periods, its correlation and n
     correlation: float | None = None
     n: int | None = None
+    p_value: float | None = None     # the estimate only: corrected for the search over lags
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
         if self.source != "estimated":
-            for key in ("periods", "correlation", "n"):
+            for key in ("periods", "correlation", "n", "p_value"):
                 del out[key]
+        elif self.p_value is None:
+            del out["p_value"]
         return out
 
 
