@@ -45,61 +45,88 @@ def declared_gains(spec):
     return kpis, levers, g
 
 
+def lag_periods(duration, frequency) -> int:
+    """A declared `lag` in periods of the data (0 when there is none or the frequency is unknown)."""
+    from metricsense.model import UNIT_DAYS
+
+    if duration is None:
+        return 0
+    if duration.unit == "period":
+        return int(duration.count)
+    if frequency not in UNIT_DAYS or duration.unit not in UNIT_DAYS:
+        return 0
+    return int(round(duration.count * UNIT_DAYS[duration.unit] / UNIT_DAYS[frequency]))
+
+
+def _shift(col, k: int):
+    import numpy as np
+
+    return col if k <= 0 else np.concatenate([np.full(k, np.nan), col[:-k]])
+
+
 def estimate_gains(spec, data, kpis, levers, lag: int = 0, min_periods: int = 12):
     """Standardised least-squares gains of KPI changes on lever changes, with standard errors.
 
-    For each KPI: regress its period-to-period change on the levers' changes `lag` periods
-    earlier (plus an intercept), over the periods where all are present. The slopes are scaled
-    by sd(lever change) / sd(KPI change): the effect of a typical move of the lever, in typical
-    moves of the KPI, which is how declared gains are read. Returns (G, SE, n per KPI); NaN
-    where a KPI has too few periods.
+    For each KPI: regress its period-to-period change on the levers' changes, each at the lag
+    the KPI declares for it (`responds x +0.3 lag 2 weeks`, in periods of the data; else
+    ``lag``), and on the changes of the disturbances it declares (`disturbed weather +0.2`, at
+    their lags), plus an intercept, over the periods where all are present. Leaving a declared
+    disturbance out would confound a lever planned around it. The slopes are scaled by
+    sd(lever change) / sd(KPI change): the effect of a typical move of the lever, in typical
+    moves of the KPI, which is how declared gains are read. Standard errors are Newey-West
+    (autocorrelation-robust), and the standardised gain's by the delta method (the two standard
+    deviations are estimated too; metricsense.evaluators.serial.standardised_gains). Returns
+    (G, SE, n per KPI, lags, controls); NaN where a KPI has too few periods.
     """
     import numpy as np
 
-    names_k = [k.name for k in kpis if k.name in data]
+    from metricsense.evaluators import serial
+
     names_l = [lv.name for lv in levers if lv.name in data]
     g = np.full((len(kpis), len(levers)), np.nan)
     se = np.full_like(g, np.nan)
     n_used = [0] * len(kpis)
+    lags: dict[str, dict[str, int]] = {}
+    controls: dict[str, list[str]] = {}
     if not names_l:
-        return g, se, n_used
+        return g, se, n_used, lags, controls
     lcols = [j for j, lv in enumerate(levers) if lv.name in data]
+    freq = getattr(data, "frequency", None)
     for i, k in enumerate(kpis):
-        if k.name not in names_k:
+        if k.name not in data:
             continue
-        # One regular calendar for the KPI and its levers (the coarsest of their frequencies):
+        declared = {r.name: lag_periods(r.lag, freq) for r in k.responds if r.lag is not None}
+        dist = [(d.name, lag_periods(d.lag, freq)) for d in getattr(k, "disturbed", ())
+                if d.name in data and d.name not in names_l and d.name != k.name]
+        # One regular calendar for the KPI and its regressors (the coarsest of their frequencies):
         # a change exists only between consecutive periods that both have a value.
-        d = data.changes([*names_l, k.name])
-        xl, y = d[:, :-1], d[:, -1]
-        if lag:
-            xl = np.vstack([np.full((lag, xl.shape[1]), np.nan), xl[:-lag]])
+        d = data.changes([*names_l, *(n for n, _ in dist), k.name])
+        y = d[:, -1]
+        kl = [declared.get(n, lag) for n in names_l]
+        cols = [_shift(d[:, j], kl[j]) for j in range(len(names_l))]
+        cols += [_shift(d[:, len(names_l) + j], dl) for j, (_, dl) in enumerate(dist)]
+        xl = np.column_stack(cols)
         ok = ~np.isnan(y) & ~np.isnan(xl).any(axis=1)
         n = int(ok.sum())
-        m = len(names_l)
+        m = xl.shape[1]
         if n < max(min_periods, m + 3):
             continue
-        x = np.column_stack([np.ones(n), xl[ok]])
-        yy = y[ok]
-        scale_x = np.abs(x).max()
+        xs, yy = xl[ok], y[ok]
+        scale_x = np.abs(xs).max()
         if not (np.isfinite(scale_x) and np.isfinite(yy).all()) or scale_x > 1e150:
             continue  # values this large overflow the normal equations; nothing to estimate
+        if np.std(yy) == 0 or (np.std(xs[:, :len(names_l)], axis=0) == 0).any():
+            continue
         try:
-            coef, *_ = np.linalg.lstsq(x, yy, rcond=None)
-        except np.linalg.LinAlgError:
+            _, _, gain, se_gain, _ = serial.standardised_gains(yy, xs)
+        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
             continue
-        resid = yy - x @ coef
-        dof = n - x.shape[1]
-        sigma2 = float(resid @ resid) / dof
-        cov = sigma2 * np.linalg.pinv(x.T @ x)
-        sd_y = float(np.std(yy, ddof=1))
-        sd_x = np.std(xl[ok], axis=0, ddof=1)
-        if sd_y == 0:
-            continue
-        scale = sd_x / sd_y
-        g[i, lcols] = coef[1:] * scale
-        se[i, lcols] = np.sqrt(np.maximum(np.diag(cov)[1:], 0)) * scale
+        g[i, lcols] = gain[:len(names_l)]
+        se[i, lcols] = se_gain[:len(names_l)]
         n_used[i] = n
-    return g, se, n_used
+        lags[k.name] = dict(zip(names_l, kl))
+        controls[k.name] = [n for n, _ in dist]
+    return g, se, n_used, lags, controls
 
 
 def assignment(cost) -> list[int]:
@@ -194,11 +221,12 @@ def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
         est_kpis = [k for k in spec.kpis if k.name in data] if not kpis else kpis
         est_levers = [lv for lv in spec.levers if lv.name in data] if not levers else levers
         if est_kpis and est_levers:
-            eg, ese, en = estimate_gains(spec, data, est_kpis, est_levers, lag=lag)
+            eg, ese, en, elags, econtrols = estimate_gains(spec, data, est_kpis, est_levers, lag=lag)
             if np.isfinite(eg).any():
                 estimated = EstimatedGains(kpis=tuple(k.name for k in est_kpis),
                                            levers=tuple(lv.name for lv in est_levers),
-                                           matrix=_clean(eg), se=_clean(ese), n=en, lag=lag)
+                                           matrix=_clean(eg), se=_clean(ese), n=en, lag=lag,
+                                           lags=elags, controls=econtrols)
                 if not kpis:
                     rows = [i for i in range(len(est_kpis)) if np.isfinite(eg[i]).all()]
                     kpis, levers, g = [est_kpis[i] for i in rows], est_levers, eg[rows]
@@ -532,6 +560,7 @@ def declared_gain_unsupported(ctx) -> Iterator[Diagnostic]:
         return
     est = gain.estimated
     z = ctx.option("z")
+    tested = 0
     for i, kpi_name in enumerate(gain.kpis):
         kpi = ctx.spec.lookup(kpi_name)
         for gain_decl in kpi.responds:
@@ -541,19 +570,28 @@ def declared_gain_unsupported(ctx) -> Iterator[Diagnostic]:
             value, se = est.matrix[i][j], est.se[i][j]
             if value is None or se is None or se <= 0:
                 continue
+            tested += 1
             distance = abs(gain_decl.value - value) / se
+            p = 2 * (1 - phi(distance))
             if distance > z:
-                p = 2 * (1 - phi(distance))
+                lag = (est.lags or {}).get(kpi_name, {}).get(gain_decl.name, est.lag)
+                held = (est.controls or {}).get(kpi_name, [])
+                when = f" {lag} period{'s' if lag != 1 else ''} later" if lag else " in the same period"
+                also = f", allowing for {', '.join(f'`{h}`' for h in held)}" if held else ""
                 yield ctx.report(
                     gain_decl,
-                    f"`{kpi_name}` is declared to respond to `{gain_decl.name}` with {gain_decl.value:+g}, "
-                    f"but the data estimates {value:+.2f} ± {se:.2f} (n = {est.n[i]})",
-                    help="check the lag and the other levers, then correct the declared gain",
+                    f"the data does not back the theory that `{gain_decl.name}` moves `{kpi_name}` by "
+                    f"{gain_decl.value:+g}: over {est.n[i]} periods a typical move of `{gain_decl.name}` came "
+                    f"with {value:+.2f} typical moves of `{kpi_name}`{when}{also} "
+                    f"(95% interval {value - 1.96 * se:+.2f} to {value + 1.96 * se:+.2f})",
+                    help="check the lag, the other levers and the disturbances, then correct the declared gain; "
+                         f"test: least squares of the changes with Newey-West errors, delta-method SE "
+                         f"{se:.3f} of the standardised gain, z = {distance:.2f}, p = {p:.3g}",
                     evidence={"declared": gain_decl.value, "estimate": value, "se": se, "n": est.n[i],
-                              "z": distance, "p_value": p},
+                              "lag": lag, "controls": held, "z": distance, "p_value": p},
                 )
-
-
+    if tested:
+        getattr(ctx, "tests", lambda n: None)(tested)
 
 
 @hookimpl

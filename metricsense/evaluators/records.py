@@ -69,6 +69,16 @@ class EstimatedGains(Record):
     se: list[list[float | None]]        # standard errors
     n: list[int]                        # periods used per KPI
     lag: int
+    lags: Mapping[str, Mapping[str, int]] | None = None   # per KPI, each lever's lag in periods
+    controls: Mapping[str, list[str]] | None = None       # per KPI, the declared disturbances held fixed
+    conditioning: Mapping[str, Any] | None = None         # bootstrap of the estimated matrix (no declarations)
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        for key in ("lags", "controls", "conditioning"):
+            if out[key] is None:
+                del out[key]
+        return out
 
 
 @dataclass(frozen=True)

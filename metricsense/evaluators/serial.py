@@ -241,3 +241,133 @@ def autocorr(x, k: int) -> float:
     x = np.asarray(x, dtype=float) - np.mean(x)
     den = float(x @ x)
     return float(x[k:] @ x[:-k]) / den if den > 0 and 0 < k < len(x) else 0.0
+
+
+def _long_run(psi, lags: int):
+    """Newey-West long-run covariance sum of the (n, p) influence terms psi (Bartlett weights)."""
+    s = psi.T @ psi
+    for j in range(1, lags + 1):
+        g = psi[j:].T @ psi[:-j]
+        s += (1 - j / (lags + 1)) * (g + g.T)
+    return s
+
+
+def standardised_gains(y, x, lags: int | None = None):
+    """OLS of y on [1, x] with Newey-West SEs, and the standardised slopes b_j sd(x_j) / sd(y).
+
+    The standardised slope's SE is by the delta method on the joint influence functions of the
+    slopes and the two variances (both are estimates: Var g = grad' Omega grad / n^2 with
+    grad = (sd_x/sd_y, g / (2 var_x), -g / (2 var_y))), with the same Bartlett long-run covariance.
+    Returns (b, se_b, g, se_g, lags) for the slopes of x's columns.
+    """
+    import numpy as np
+
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    n, m = x.shape
+    xx = np.column_stack([np.ones(n), x])
+    if lags is None:  # Andrews' plug-in on the slopes' score terms (never fewer than Newey-West's rule)
+        coef0, *_ = np.linalg.lstsq(xx, y, rcond=None)
+        lags = max(int(math.floor(4 * (n / 100.0) ** (2.0 / 9.0))),
+                   andrews_lags(xx[:, 1:] * (y - xx @ coef0)[:, None]))
+    coef, cov, resid, lags = ols_hac(y, xx, lags)
+    inv = np.linalg.pinv(xx.T @ xx) * n
+    psi_b = (xx * resid[:, None]) @ inv.T             # (n, m+1): n (X'X)^-1 x_t u_t
+    vx = x.var(axis=0, ddof=1)
+    vy = y.var(ddof=1)
+    psi_vx = (x - x.mean(axis=0)) ** 2 - vx            # (n, m)
+    psi_vy = (y - y.mean()) ** 2 - vy                  # (n,)
+    b = coef[1:]
+    g = b * np.sqrt(vx / vy)
+    se_g = np.empty(m)
+    for j in range(m):
+        psi = np.column_stack([psi_b[:, j + 1], psi_vx[:, j], psi_vy])
+        omega = _long_run(psi, lags)
+        grad = np.array([math.sqrt(vx[j] / vy), g[j] / (2 * vx[j]), -g[j] / (2 * vy)])
+        # n / (n - k): the small-sample factor for the k estimated coefficients (measured: without
+        # it the SE is 7% short at n = 60 with independent changes)
+        se_g[j] = math.sqrt(max(float(grad @ omega @ grad), 0.0) * n / (n - m - 1)) / n
+    return b, np.sqrt(np.maximum(np.diag(cov)[1:], 0)), g, se_g, lags
+
+
+def andrews_lags(psi) -> int:
+    """Andrews' (1991) AR(1) plug-in bandwidth for Bartlett weights: floor(1.1447 (alpha n)^(1/3))."""
+    import numpy as np
+
+    psi = np.asarray(psi, dtype=float)
+    n = len(psi)
+    num = den = 0.0
+    for col in psi.T:
+        a, b = col[:-1], col[1:]
+        rho = float(np.clip(a @ b / (a @ a), -0.97, 0.97)) if a @ a > 0 else 0.0
+        s2 = float(np.mean((b - rho * a) ** 2))
+        num += 4 * rho ** 2 * s2 ** 2 / ((1 - rho) ** 6 * (1 + rho) ** 2)
+        den += s2 ** 2 / (1 - rho) ** 4
+    alpha = num / den if den > 0 else 0.0
+    return int(min(n // 3, math.floor(1.1447 * (alpha * n) ** (1 / 3))))
+
+
+def chi2_sf(x: float, df: int) -> float:
+    """P(chi2_df > x): the regularised upper incomplete gamma Q(df/2, x/2) (series or continued fraction)."""
+    a, z = df / 2.0, x / 2.0
+    if z <= 0:
+        return 1.0
+    lg = math.lgamma(a)
+    if z < a + 1:  # series for P, then Q = 1 - P
+        term = total = 1.0 / a
+        k = a
+        for _ in range(500):
+            k += 1
+            term *= z / k
+            total += term
+            if abs(term) < abs(total) * 1e-15:
+                break
+        return max(0.0, 1.0 - total * math.exp(-z + a * math.log(z) - lg))
+    b = z + 1 - a  # Lentz's continued fraction for Q
+    c = 1 / 1e-300
+    d = 1 / b
+    h = d
+    for i in range(1, 500):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = 1e-300 if abs(d) < 1e-300 else d
+        c = b + an / c
+        c = 1e-300 if abs(c) < 1e-300 else c
+        d = 1 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < 1e-15:
+            break
+    return min(1.0, math.exp(-z + a * math.log(z) - lg) * h)
+
+
+def block_indices(n: int, b: int, rng, length: int | None = None):
+    """(b, n) row indices of a moving-block bootstrap (Kunsch 1989), blocks of n^(1/3) rows."""
+    import numpy as np
+
+    length = length or max(1, int(round(n ** (1 / 3))))
+    starts = rng.integers(0, n - length + 1, size=(b, -(-n // length)))
+    idx = (starts[..., None] + np.arange(length)).reshape(b, -1)[:, :n]
+    return idx
+
+
+def rank_test(g, cov_vec, rank: int):
+    """Kleibergen-Paap-style test of H0: rank(G) <= rank, with cov_vec the covariance of vec(G) (column-major).
+
+    Project G on the singular vectors beyond ``rank`` (u_perp, v_perp); the statistic
+    theta' Var(theta)^-1 theta, theta = (v_perp kron u_perp)' vec(G), is chi-square with
+    (k - rank)(m - rank) degrees of freedom under H0. Returns (statistic, df, p_value).
+    """
+    import numpy as np
+
+    g = np.asarray(g, dtype=float)
+    k, m = g.shape
+    u, _, vt = np.linalg.svd(g)
+    up, vp = u[:, rank:], vt.T[:, rank:]
+    proj = np.kron(vp, up)                       # (k m, (k-r)(m-r)) for column-major vec
+    theta = proj.T @ g.reshape(-1, order="F")
+    var = proj.T @ cov_vec @ proj
+    stat = float(theta @ np.linalg.pinv(var) @ theta)
+    df = (k - rank) * (m - rank)
+    return stat, df, chi2_sf(stat, df)

@@ -122,9 +122,17 @@ def test_estimated_gains_match_a_standardised_least_squares_fit():
     coef, *_ = np.linalg.lstsq(x, frame["csat"].to_numpy(), rcond=None)
     standardised = coef[1] * frame["support_hours"].std() / frame["csat"].std()
     assert est.matrix[0][0] == pytest.approx(standardised, rel=1e-10)
-    resid = frame["csat"].to_numpy() - x @ coef
-    se = math.sqrt(resid @ resid / (len(frame) - 2) * np.linalg.inv(x.T @ x)[1, 1])
-    assert est.se[0][0] == pytest.approx(se * frame["support_hours"].std() / frame["csat"].std(), rel=1e-10)
+    # the SE is the delta method on Newey-West influence terms: the slope part alone is
+    # statsmodels' HAC SE scaled; the estimated scales add to it
+    require("statsmodels")
+    import statsmodels.api as sm
+
+    from metricsense.evaluators.serial import standardised_gains
+
+    _, se_b, _, se_g, lags = standardised_gains(frame["csat"].to_numpy(), frame[["support_hours"]].to_numpy())
+    fit = sm.OLS(frame["csat"].to_numpy(), x).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    assert lags >= 3 and se_b[0] == pytest.approx(fit.bse[1], rel=1e-10)
+    assert est.se[0][0] == pytest.approx(se_g[0], rel=1e-10)
     assert est.n == [len(frame)]
 
 
