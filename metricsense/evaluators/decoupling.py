@@ -182,27 +182,52 @@ def assignment(cost) -> list[int]:
 
 
 def best_pairing(rga) -> tuple[list[int], float]:
-    """The KPI -> lever pairing (distinct levers) with the smallest RGA number sum |L - P|.
+    """The KPI -> lever pairing (distinct levers) with the smallest RGA number sum |L - P|, on positive elements.
 
     sum |L - P| = sum |L| + sum over the pairs of (|l - 1| - |l|), so the best pairing is a
-    linear assignment on that cost. With more KPIs than levers, each lever gets one KPI and the
-    other KPIs stay unpaired (-1).
+    linear assignment on that cost. A pairing on a negative (or zero) relative gain reverses the
+    loop's sign once the other loops close (Skogestad & Postlethwaite, 2nd ed., 3.4): those
+    elements cost more than any positive pairing can save, and a KPI the assignment still puts on
+    one is left unpaired (-1). With more KPIs than levers, each lever gets one KPI and the other
+    KPIs stay unpaired.
     """
     import numpy as np
 
     rga = np.asarray(rga, dtype=float)
     k, m = rga.shape
     cost = np.abs(rga - 1) - np.abs(rga)
+    penalty = 4.0 * (np.abs(cost).sum() + 1.0)  # more than any sum of positive-pairing costs
+    cost_pos = np.where(rga > 0, cost, cost + penalty)
     if k <= m:
-        pairing = assignment(cost)
+        pairing = assignment(cost_pos)
     else:
-        by_lever = assignment(cost.T)
+        by_lever = assignment(cost_pos.T)
         pairing = [-1] * k
         for j, i in enumerate(by_lever):
             pairing[i] = j
+    pairing = [j if j >= 0 and rga[i, j] > 0 else -1 for i, j in enumerate(pairing)]
     picked = [(i, j) for i, j in enumerate(pairing) if j >= 0]
     score = float(np.abs(rga).sum() + sum(cost[i, j] for i, j in picked))
     return pairing, score
+
+
+def niederlinski(g, pairing) -> float | None:
+    """Niederlinski's index det(G) / prod g_ii of a square G with the pairing on the diagonal.
+
+    Negative: closing the paired loops with integral action cannot be stable (Niederlinski 1971;
+    Grosdidier, Morari & Holt 1985), whatever the tuning. None unless G is square and every KPI
+    is paired.
+    """
+    import numpy as np
+
+    g = np.asarray(g, dtype=float)
+    if g.shape[0] != g.shape[1] or any(j < 0 for j in pairing) or len(set(pairing)) != len(pairing):
+        return None
+    gp = g[:, list(pairing)]
+    diag = np.prod(np.diag(gp))
+    if diag == 0 or not np.isfinite(gp).all():
+        return None
+    return float(np.linalg.det(gp) / diag)
 
 
 #: The largest square gain matrix whose minimized condition number is searched (MS201 evidence).
@@ -239,6 +264,9 @@ def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
     rga = kernels.rga(kernels.equilibrate(g)[0] if g.shape[0] != g.shape[1] else g)
     if np.isfinite(rga).all():
         pairing, rga_number = best_pairing(rga)
+        ni = niederlinski(g, pairing)
+        if ni is not None and ni <= 0:
+            pairing = [-1] * len(kpis)  # no pairing of these levers is safe to suggest
     else:  # NOTE: not expected for a usable scale; a pairing over NaN would mean nothing
         pairing, rga_number = [-1] * len(kpis), None
     return GainAnalysis(
@@ -456,6 +484,8 @@ def rga_pairing_risk(ctx) -> Iterator[Diagnostic]:
     Pair each KPI with the suggested lever (give its owner that lever), or change what is
     measured so each KPI has a lever that moves it alone.
     """
+    import numpy as np
+
     gain = _gain(ctx)
     if not gain or gain.rank < len(gain.kpis) or len(gain.kpis) < 2 or gain.rga_number is None:
         return
@@ -465,23 +495,42 @@ def rga_pairing_risk(ctx) -> Iterator[Diagnostic]:
     intended = [max(range(len(row)), key=lambda j: abs(row[j] or 0)) for row in g]
     if len(set(intended)) < len(intended):
         return  # no one-lever-per-KPI pairing is intended; MS013 covers competing KPIs
+    gm = np.array([[np.nan if v is None else v for v in row] for row in g])
+    ni = niederlinski(gm, intended)
     risky = [(i, j, rga[i][j]) for i, j in enumerate(intended) if rga[i][j] is not None
              and (rga[i][j] < 0 or rga[i][j] >= large)]
-    if not risky:
+    if not risky and not (ni is not None and ni < 0):
         return
     suggestion = gain.suggested_pairing
-    i, j, value = risky[0]
+    ni_text = f"; Niederlinski index of this pairing {ni:.2f}" if ni is not None else ""
+    if risky:
+        i, j, value = risky[0]
+        what = ("negative: once the other KPIs are held to their targets, the lever moves it the "
+                "other way" if value < 0 else "very large: the other KPIs' levers undo most of its effect")
+        message = (f"`{gain.kpis[i]}` relies on `{gain.levers[j]}`, whose relative gain is {what} "
+                   f"({value:.2f})")
+    else:
+        i, j = 0, intended[0]
+        message = (f"the intended pairing ({', '.join(f'`{gain.kpis[a]}` ← `{gain.levers[b]}`' for a, b in enumerate(intended))}) "
+                   f"cannot work together: its Niederlinski index is negative ({ni:.2f}), so closing all the loops "
+                   f"drives the KPIs apart")
     kpi = ctx.spec.lookup(gain.kpis[i])
-    better = ", ".join(f"{k} ← {lv}" for k, lv in suggestion.items())
-    what = "negative" if value < 0 else "very large"
+    if suggestion and all(k in suggestion for k in gain.kpis):
+        ni_best = niederlinski(gm, [gain.levers.index(suggestion[k]) for k in gain.kpis])
+        help_text = (f"pair the KPIs with the levers as {', '.join(f'{k} ← {lv}' for k, lv in suggestion.items())} "
+                     f"(relative gains all positive, RGA number {gain.rga_number:.2f}"
+                     f"{f', Niederlinski index {ni_best:.2f}' if ni_best is not None else ''})")
+    else:
+        help_text = ("no pairing of these levers with these KPIs has positive relative gains and a positive "
+                     "Niederlinski index: change what is measured so each KPI has a lever that moves it alone")
     yield ctx.report(
         kpi,
-        f"`{gain.kpis[i]}` relies on `{gain.levers[j]}`, whose relative gain is {what} ({value:.2f})",
+        message + ni_text,
         related=[(ctx.spec.lookup(gain.kpis[a]), f"relies on `{gain.levers[b]}` (RGA {v:.2f})")
                  for a, b, v in risky[1:]],
-        help=f"pair the KPIs with the levers as {better} (RGA number {gain.rga_number:.2f})",
+        help=help_text,
         evidence={"rga": rga, "intended": {gain.kpis[a]: gain.levers[b] for a, b in enumerate(intended)},
-                  "suggested": suggestion, "rga_number": gain.rga_number},
+                  "suggested": suggestion, "rga_number": gain.rga_number, "niederlinski": ni},
     )
 
 
