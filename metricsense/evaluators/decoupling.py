@@ -7,6 +7,7 @@ squares of KPI changes on lever changes. NumPy and the kernels load inside the f
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite
@@ -230,6 +231,61 @@ def niederlinski(g, pairing) -> float | None:
     return float(np.linalg.det(gp) / diag)
 
 
+def conditioning_bootstrap(data, kpis, levers, lag: int = 0, threshold: float = 10.0, b: int = 199,
+                           min_periods: int = 12) -> dict | None:
+    """How sure the data is about the conditioning and rank of gains estimated from it.
+
+    The standardised gains of all KPIs on all levers are re-estimated on B moving-block bootstrap
+    samples of the periods (Kunsch 1989; blocks of n^(1/3) periods keep the autocorrelation)
+    where every series has a change. Returns the percentile interval of the scaled condition
+    number, ``p_ill_conditioned`` = the bootstrap share at or below ``threshold`` (H0: the
+    condition number is at most the threshold), and a Kleibergen-Paap-style rank test of
+    H0: rank <= min(KPIs, levers) - 1 with the bootstrap covariance of the gains
+    (metricsense.evaluators.serial.rank_test). None with too few complete periods.
+    """
+    import numpy as np
+
+    from metricsense import kernels
+    from metricsense.evaluators import serial
+
+    names_l = [lv.name for lv in levers]
+    names_k = [k.name for k in kpis]
+    d = data.changes([*names_l, *names_k])
+    x = np.column_stack([_shift(d[:, j], lag) for j in range(len(names_l))])
+    y = d[:, len(names_l):]
+    ok = ~np.isnan(x).any(axis=1) & ~np.isnan(y).any(axis=1)
+    x, y = x[ok], y[ok]
+    n, m = x.shape
+    k = y.shape[1]
+    if n < max(min_periods, m + 3) or min(k, m) < 2:
+        return None
+
+    def gains(xs, ys):
+        sx, sy = xs.std(axis=0, ddof=1), ys.std(axis=0, ddof=1)
+        if (sx == 0).any() or (sy == 0).any():
+            return None
+        coef, *_ = np.linalg.lstsq(np.column_stack([np.ones(len(xs)), xs]), ys, rcond=None)
+        return (coef[1:] * sx[:, None] / sy[None, :]).T  # KPIs x levers
+
+    g0 = gains(x, y)
+    if g0 is None or not np.isfinite(g0).all():
+        return None
+    rng = np.random.default_rng(serial.SEED)
+    reps = [gains(x[i], y[i]) for i in serial.block_indices(n, b, rng)]
+    reps = np.array([r for r in reps if r is not None and np.isfinite(r).all()])
+    if len(reps) < b // 2:
+        return None
+    conds = np.array([float(kernels.equilibrated_condition_number(r)) for r in reps])
+    conds = np.where(np.isfinite(conds), conds, np.inf)
+    cov = np.cov(np.stack([r.reshape(-1, order="F") for r in reps]).T)  # of vec(G), column-major
+    stat, df, p_rank = serial.rank_test(g0, np.atleast_2d(cov), min(k, m) - 1)
+    return {"bootstrap": int(len(reps)), "periods": int(n), "threshold": threshold,
+            "condition_interval": [finite(float(np.quantile(conds, 0.025))), finite(float(np.quantile(conds, 0.975)))],
+            "condition_q05": finite(float(np.quantile(conds, 0.05))),
+            "p_ill_conditioned": (1 + int((conds <= threshold).sum())) / (len(conds) + 1),
+            "rank_test": {"rank": min(k, m) - 1, "statistic": stat, "df": df, "p_value": p_rank}}
+
+
 #: The largest square gain matrix whose minimized condition number is searched (MS201 evidence).
 MINIMIZED_MAX = 100
 
@@ -256,6 +312,10 @@ def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
                     rows = [i for i in range(len(est_kpis)) if np.isfinite(eg[i]).all()]
                     kpis, levers, g = [est_kpis[i] for i in rows], est_levers, eg[rows]
                     source = "estimated"
+                    if kpis:
+                        cond = conditioning_bootstrap(data, kpis, levers, lag=lag)
+                        if cond is not None:
+                            estimated = replace(estimated, conditioning=cond)
     if g.size == 0 or not usable_scale(g):
         return None  # a gain of 1e999 or 1e-320 says nothing a matrix can use (MS002-MS021 still run)
     sv = np.linalg.svd(g, compute_uv=False)
@@ -345,16 +405,48 @@ def ill_conditioned_gains(ctx) -> Iterator[Diagnostic]:
     if not gain or gain.rank < min(len(gain.kpis), len(gain.levers)) or len(gain.kpis) < 2:
         return
     scaled, raw = gain.scaled_condition_number, gain.condition_number
-    if scaled is not None and raw is not None and scaled > ctx.option("threshold"):
+    threshold = ctx.option("threshold")
+    evidence = {k: getattr(gain, k) for k in ("condition_number", "scaled_condition_number",
+                                             "minimized_condition_number", "singular_values", "source")}
+    shown = [f"`{k}`" for k in gain.kpis[:6]]
+    names = (", ".join(shown[:-1]) + " and " + shown[-1]) if len(gain.kpis) <= 6 else ", ".join(shown) + " and others"
+    test = ""
+    if gain.source == "estimated":
+        cond = _conditioning(gain)
+        if cond is None:
+            return  # too few complete periods to say how sure the estimate is
+        getattr(ctx, "tests", lambda n: None)(1)
+        p = _p_ill(cond, threshold)
+        if p > 0.05 or cond["rank_test"]["p_value"] > 0.05:
+            return  # not shown to be ill-conditioned, or not shown to have full rank (MS202 speaks)
+        lo, hi = cond["condition_interval"]
+        evidence.update(p_value=p, condition_interval=cond["condition_interval"], rank_test=cond["rank_test"],
+                        bootstrap=cond["bootstrap"])
+        test = (f"; test: moving-block bootstrap ({cond['bootstrap']} samples of {cond['periods']} periods), "
+                f"95% interval of the scaled condition number {lo:.1f} to {hi:.1f}, p = {p:.3f} for at most "
+                f"{threshold:g}; rank test p = {cond['rank_test']['p_value']:.3g}")
+    if scaled is not None and raw is not None and scaled > threshold:
         kpi = ctx.spec.lookup(gain.kpis[0])
         yield ctx.report(
             kpi,
-            f"the {gain.source} gains of {len(gain.kpis)} KPIs on {len(gain.levers)} levers are "
-            f"ill-conditioned (condition number {scaled:.1f} after scaling, {raw:.1f} raw)",
-            help="find a lever that moves one KPI without the others, or merge KPIs that respond alike",
-            evidence={k: getattr(gain, k) for k in ("condition_number", "scaled_condition_number",
-                                           "minimized_condition_number", "singular_values", "source")},
+            f"the levers barely reach some combinations of {names}: by the {gain.source} gains of these "
+            f"{len(gain.kpis)} KPIs on {len(gain.levers)} levers, one combination needs about "
+            f"{scaled:.0f} times the effort of another (condition number {scaled:.1f} after scaling, {raw:.1f} raw)",
+            help="find a lever that moves one KPI without the others, or merge KPIs that respond alike" + test,
+            evidence=evidence,
         )
+
+
+def _conditioning(gain):
+    return gain.estimated.conditioning if gain.estimated is not None else None
+
+
+def _p_ill(cond, threshold: float) -> float:
+    """The bootstrap p-value of H0: condition number <= threshold (the stored one, else from the 5% quantile)."""
+    if threshold == cond["threshold"]:
+        return cond["p_ill_conditioned"]
+    q05 = cond["condition_q05"]
+    return 0.05 if q05 is not None and q05 > threshold else 1.0
 
 
 @rule(code="MS202", name="gain-rank-deficient", severity=Severity.WARNING)
@@ -378,29 +470,45 @@ def gain_rank_deficient(ctx) -> Iterator[Diagnostic]:
     Add a lever that moves the named combination, or keep one KPI of each dependent group as a
     target and watch the others.
     """
-    gain = _gain(ctx)
-    if not gain or gain.rank >= len(gain.kpis):
-        return
     import numpy as np
 
+    gain = _gain(ctx)
+    if not gain:
+        return
+    rank, evidence, test = gain.rank, {}, ""
+    if rank >= len(gain.kpis):
+        cond = _conditioning(gain) if gain.source == "estimated" else None
+        if cond is None or cond["rank_test"]["rank"] != len(gain.kpis) - 1:
+            return
+        getattr(ctx, "tests", lambda n: None)(1)
+        p = _p_ill(cond, 10.0)
+        if p > 0.05 or cond["rank_test"]["p_value"] <= 0.05:
+            return  # well-conditioned, or shown to have full rank
+        rank = cond["rank_test"]["rank"]
+        evidence = {"p_value": p, "rank_test": cond["rank_test"], "condition_interval": cond["condition_interval"],
+                    "bootstrap": cond["bootstrap"]}
+        test = (f"; test: the estimated gains cannot be told from rank {rank} (rank test p = "
+                f"{cond['rank_test']['p_value']:.3g}) and their scaled condition number exceeds 10 "
+                f"(moving-block bootstrap p = {p:.3f})")
     g = np.array([[np.nan if v is None else v for v in row] for row in gain.matrix])
     names_k = gain.kpis
     combos = []
-    for w in dependent_combinations(g, gain.rank, limit=COMBINATIONS_SHOWN):
+    for w in dependent_combinations(g, rank, limit=COMBINATIONS_SHOWN):
         used = np.flatnonzero(w)
         terms = [f"{w[i]:+.2g}×{names_k[i]}" for i in used]
         text = " ".join(terms[:TERMS_SHOWN]) + (f" (and {len(terms) - TERMS_SHOWN} more)" if len(terms) > TERMS_SHOWN else "")
         combos.append({"weights": {names_k[i]: float(w[i]) for i in used}, "text": text})
     first = list(combos[0]["weights"])
     kpi = ctx.spec.lookup(first[0])
+    seen = "the data shows" if test else f"the {gain.source} gains say"
     yield ctx.report(
         kpi,
-        f"the {gain.source} gains have rank {gain.rank} for {len(names_k)} KPIs: "
-        f"no lever moves {combos[0]['text']}",
+        f"no lever moves {combos[0]['text']}: {seen} the levers reach only {rank} independent "
+        f"combination{'s' if rank != 1 else ''} of these {len(names_k)} KPIs (rank {rank})",
         related=[(ctx.spec.lookup(n), "in the combination") for n in first[1:]],
-        help="add a lever that moves this combination, or keep fewer of these KPIs as targets",
-        evidence={"rank": gain.rank, "kpis": len(names_k), "independent_combinations": len(names_k) - gain.rank,
-                  "combinations": combos},
+        help="add a lever that moves this combination, or keep fewer of these KPIs as targets" + test,
+        evidence={"rank": rank, "kpis": len(names_k), "independent_combinations": len(names_k) - rank,
+                  "combinations": combos, **evidence},
     )
 
 
