@@ -324,46 +324,15 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
 def estimate_lag(kpi: KPI, lever: str, sign: float, data, max_lag: int, alpha: float = 0.05) -> dict | None:
     """The lag (in periods) at which the lever's changes best predict the KPI's changes, if any.
 
-    Cross-correlation r_k of the lever's changes at t with the KPI's changes at t + k,
-    k = 0..max_lag (pairwise complete, at least 12 pairs). Each r_k is a one-sided z-test in the
-    declared gain's direction with Bartlett's (1935) variance for two autocorrelated series,
-    var r = (1 + 2 sum_j rho_x(j) rho_y(j)) / n, j up to n/4 (at most 10). The best lag is the
-    largest z; its p-value is multiplied by the number of lags searched (Bonferroni), so the
-    search holds its 5% size. Kept when that corrected p-value is at most ``alpha``.
+    On the changes of one regular calendar (never across a missing period, as pandas' diff());
+    the test, corrected for the search over lags 0..max_lag, is serial.best_lag. Kept when its
+    corrected p-value is at most ``alpha``.
     """
-    import numpy as np
-
-    x, y = data.series(lever), data.series(kpi.name)
-    if x is None or y is None:
+    if data.series(lever) is None or data.series(kpi.name) is None:
         return None
-    # changes on one regular calendar: never across a missing period (pandas' diff())
     d = data.changes([lever, kpi.name])
-    dx, dy = d[1:, 0], d[1:, 1]
-    best, searched = None, 0
-    for k in range(0, max_lag + 1):
-        if k >= len(dx):  # a calendar shorter than the lag (found by the data fuzz test)
-            break
-        a, b = (dx[: len(dx) - k], dy[k:])
-        ok = ~np.isnan(a) & ~np.isnan(b)
-        if ok.sum() < 12:
-            continue
-        a, b = a[ok], b[ok]
-        if a.std() == 0 or b.std() == 0:
-            continue
-        searched += 1
-        n = int(ok.sum())
-        r = float(np.corrcoef(a, b)[0, 1]) * (1.0 if sign >= 0 else -1.0)
-        j_max = min(10, n // 4)
-        inflation = 1 + 2 * sum(serial.autocorr(a, j) * serial.autocorr(b, j) for j in range(1, j_max + 1))
-        z = r / math.sqrt(max(inflation, 0.1) / n)
-        if best is None or z > best[3]:
-            best = (k, r, n, z)
-    if best is None:
-        return None
-    p_value = min(1.0, searched * (1 - phi(best[3])))
-    if p_value > alpha:
-        return None
-    return {"periods": best[0], "correlation": best[1], "n": best[2], "p_value": p_value}
+    best = serial.best_lag(d[1:, 0], d[1:, 1], sign, max_lag)
+    return best if best is not None and best["p_value"] <= alpha else None
 
 
 def review_of(kpi: KPI, data, max_lag: int) -> ReviewNoise | None:

@@ -371,3 +371,39 @@ def rank_test(g, cov_vec, rank: int):
     stat = float(theta @ np.linalg.pinv(var) @ theta)
     df = (k - rank) * (m - rank)
     return stat, df, chi2_sf(stat, df)
+
+
+def best_lag(dx, dy, sign: float, max_lag: int, least: int = 12) -> dict | None:
+    """The lag k in 0..max_lag at which x's changes best predict y's changes k periods later.
+
+    Each lag's correlation r_k (pairwise complete, at least ``least`` pairs) is a one-sided
+    z-test in the direction ``sign`` with Bartlett's (1935) variance for two autocorrelated
+    series, var r = (1 + 2 sum_j rho_x(j) rho_y(j)) / n, j up to n/4 (at most 10). The best lag
+    is the largest z; its p-value is multiplied by the number of lags searched (Bonferroni), so
+    the search keeps its size. Returns {periods, correlation, n, p_value} or None.
+    """
+    import numpy as np
+
+    dx, dy = np.asarray(dx, dtype=float), np.asarray(dy, dtype=float)
+    best, searched = None, 0
+    for k in range(0, max_lag + 1):
+        if k >= len(dx):  # a calendar shorter than the lag (found by the data fuzz test)
+            break
+        a, b = dx[: len(dx) - k], dy[k:]
+        ok = ~np.isnan(a) & ~np.isnan(b)
+        if ok.sum() < least:
+            continue
+        a, b = a[ok], b[ok]
+        if a.std() == 0 or b.std() == 0:
+            continue
+        searched += 1
+        n = int(ok.sum())
+        r = float(np.corrcoef(a, b)[0, 1]) * (1.0 if sign >= 0 else -1.0)
+        inflation = 1 + 2 * sum(autocorr(a, j) * autocorr(b, j) for j in range(1, min(10, n // 4) + 1))
+        z = r / math.sqrt(max(inflation, 0.1) / n)
+        if best is None or z > best[3]:
+            best = (k, r, n, z)
+    if best is None:
+        return None
+    p_value = min(1.0, searched * 0.5 * math.erfc(best[3] / math.sqrt(2)))
+    return {"periods": best[0], "correlation": best[1], "n": best[2], "p_value": p_value}
