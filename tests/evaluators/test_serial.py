@@ -95,3 +95,28 @@ def test_fit_ar1_walk_and_stationary():
     model = serial.fit_ar1(stationary)
     assert not model.walk and 0 < model.phi < 0.7
     assert serial.fit_ar1([1.0, 2.0, np.nan]) is None
+
+
+def test_lag_search_keeps_its_size_where_the_best_of_seven_did_not():
+    # unrelated lever and KPI changes (the KPI's changes autocorrelated): a plain NumPy simulation
+    rng = np.random.default_rng(6)
+    reps, n = 1000, 100
+    ours = old = 0
+    for _ in range(reps):
+        dx = rng.standard_normal(n)
+        dy = np.diff(serial_ar(rng, n + 1, 0.5))
+        found = serial.best_lag(dx, dy, +1.0, 6)
+        ours += found is not None and found["p_value"] <= 0.05
+        r = [np.corrcoef(dx[: n - k], dy[k:])[0, 1] for k in range(7)]
+        old += max(r) > 2 / math.sqrt(n - np.argmax(r))
+    se = math.sqrt(0.05 * 0.95 / reps)
+    assert ours / reps <= 0.05 + 2 * se
+    assert old / reps > 0.05 + 2 * se  # the uncorrected search, as the issue measured it
+
+
+def test_lag_search_finds_a_real_lag():
+    rng = np.random.default_rng(7)
+    dx = rng.standard_normal(104)
+    dy = 0.5 * np.concatenate([np.zeros(3), dx[:-3]]) + rng.standard_normal(104)
+    found = serial.best_lag(dx, dy, +1.0, 6)
+    assert found["periods"] == 3 and found["p_value"] < 0.001
