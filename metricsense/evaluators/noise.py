@@ -455,7 +455,10 @@ def target_inside_noise(ctx) -> Iterator[Diagnostic]:
     with the MAD of one period's change, which is not the spread of a persistent KPI's level.
 
     Measured (benchmarks/calib_noise.py, 52 weeks, 100 replications each; MC SE in brackets):
-    MS301_MEASURED
+    target 2 true spreads
+    away (healthy): fired in 0.00 [0.00] of independent, AR(1) 0.5 and random-walk KPIs (the
+    earlier rule: 0.22, 0.18, 0.12); 0.3 spreads away (planted): 0.92 [0.03], 0.87 [0.03],
+    0.53 [0.05] (earlier 0.93, 0.89, 0.79: power lost on random walks for the size gained).
 
     ## Example
     ```msense
@@ -526,7 +529,15 @@ def trigger_inside_noise(ctx) -> Iterator[Diagnostic]:
     left out: a threshold the level has crossed is MS602's finding.
 
     Measured (benchmarks/calib_noise.py, 52 weeks, threshold set so the true rate over the next
-    52 weeks is 5% or 30%; 100 replications each; MC SE in brackets): MS302_MEASURED
+    52 weeks is 5% or 30%; 100 replications each; MC SE in brackets): healthy (5%): fired 0.00-0.02
+    [<= 0.014] on AR(1) 0.8 and 0.95, random walks with and without drift and a trend (the
+    earlier rule: 0.12 [0.03] at AR 0.8); the stated rate averaged 0.03-0.09 against the true
+    0.05 (earlier 0.000-0.046; runs of 3 at AR 0.95: 0.089 against 0.003), except on a trend,
+    which an AR(1) reads as reverting to its mean (0.005: understated). Planted (30%): 0.995
+    [0.005] on independent values (200 replications), 0.24 [0.04] at AR 0.8, 0.17 [0.04] at
+    0.95, 0.28 [0.05] on a random walk, 0.06 [0.02] with drift, 0.00 on a trend (earlier 0.42,
+    0.26, 0.14, -, 0.02 without size control): a year of a persistent KPI rarely proves a rate
+    above 10%.
 
     ## Example
     ```msense
@@ -614,7 +625,10 @@ def review_faster_than_response(ctx) -> Iterator[Diagnostic]:
     to be compared.
 
     Measured (benchmarks/calib_noise.py, 104 weeks, lever a random walk, 100 replications; MC
-    SE in brackets): MS303_MEASURED
+    SE in brackets): unrelated series: fired
+    0.00 [0.00], 0.04 [0.02], 0.01 [0.01] for an independent, AR(1) 0.5 and random-walk KPI
+    (the earlier rule: 0.07, 0.11, 0.12); a real 3-week lag: 0.81 [0.04], 0.96 [0.02], 1.00
+    (earlier 0.93, 1.00, 1.00).
 
     ## Example
     ```msense
