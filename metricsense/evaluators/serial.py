@@ -29,7 +29,7 @@ RANDOM_WALK_PHI = 0.98
 BOOTSTRAP = 199
 PATHS = 200
 #: Cap on bootstrap x units x paths x horizon (memory: 8 bytes each).
-CELLS = 4_000_000
+CELLS = 2_000_000
 SEED = 20_261_206
 
 
@@ -168,12 +168,9 @@ def run_rate(paths, threshold: float, op: str, n: int):
 
     past = {"<": paths < threshold, "<=": paths <= threshold, ">": paths > threshold,
             ">=": paths >= threshold}[op]
-    if n > 1:
-        c = np.cumsum(past, axis=-1)
-        c = np.concatenate([np.zeros(c.shape[:-1] + (1,), dtype=c.dtype), c], axis=-1)
-        held = (c[..., n:] - c[..., :-n]) >= n
-    else:
-        held = past
+    held = past[..., n - 1:]
+    for j in range(1, n):  # held at t when past at t, t-1, ..., t-n+1 (n is a handful)
+        held = held & past[..., n - 1 - j: past.shape[-1] - j]
     return held.mean(axis=(-2, -1)) if held.shape[-1] else np.zeros(held.shape[:-2])
 
 
