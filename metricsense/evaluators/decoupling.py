@@ -167,8 +167,8 @@ def ill_conditioned_gains(ctx) -> Iterator[Diagnostic]:
     (`evidence["p_value"]`, the interval in `condition_interval`) and a Kleibergen-Paap-style
     rank test shows full rank; a matrix that cannot be told from a lower rank is MS202's.
     Measured (benchmarks/calib_decoupling.py, 2 KPIs x 2 levers, 80 weeks, 100
-    replications): a true rank-1 system got MS202 in 0.90 [0.03] and MS201 in 0.00; a
-    well-conditioned one got neither (0.00, 0.00).
+    replications): a true rank-1 system got MS202 in 0.90 [0.03] and MS201 in 0.00 (the earlier
+    rule: MS202 0.00, MS201 0.85); a well-conditioned one got neither (0.00, 0.00).
 
     ## Example
     ```msense
@@ -456,9 +456,10 @@ def declared_gain_unsupported(ctx) -> Iterator[Diagnostic]:
     Measured (benchmarks/calib_decoupling.py, 80 weeks, 100 replications; MC SE in brackets):
     a true declared gain at `lag 2 weeks` with a confounding declared disturbance fired in
     0.10 [0.03], 0.06 [0.02], 0.06 [0.02] with AR(1) errors 0, 0.5, 0.8 on the changes (the
-    earlier rule: 0.13 with independent errors); in process on the same regression, 0.067
+    earlier rule, which ignored the lag: 0.13, 0.11, 0.06); in process on the same regression, 0.067
     [0.006] (2,000 replications) to 0.075-0.097 with AR errors: Newey-West is still short in 80
-    weeks, so read p near 0.05 with care. A declared +0.6 where the truth is 0: 1.00.
+    weeks, so read p near 0.05 with care. A declared +0.6 where the truth is 0: 1.00 (earlier
+    0.72).
 
     ## Example
     ```msense

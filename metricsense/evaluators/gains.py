@@ -218,7 +218,7 @@ def conditioning_bootstrap(data, kpis, levers, lag: int = 0, threshold: float = 
     x = np.column_stack([_shift(d[:, j], lag) for j in range(len(names_l))])
     y = d[:, len(names_l):]
     ok = ~np.isnan(x).any(axis=1) & ~np.isnan(y).any(axis=1)
-    x, y = x[ok], y[ok]
+    x, y = x[ok][-4 * serial.TAIL:], y[ok][-4 * serial.TAIL:]  # NOTE: B resamples of millions of rows would not fit
     n, m = x.shape
     k = y.shape[1]
     if n < max(min_periods, m + 3) or min(k, m) < 2:

@@ -122,6 +122,7 @@ def kpi_noise(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> KpiNois
     t = kpi.target
     if t is None or t.value is None or t.comparison not in ("<", "<=", ">", ">=", "=="):
         return out
+    series = series[-serial.TAIL:]
     model = serial.fit_ar1(series)
     if model is not None:
         freq = data.frequency
@@ -222,7 +223,7 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     out: ComparisonNoise = {"status": "evaluated", "threshold": threshold, "op": op,
                             "values": "changes" if of_changes else "levels",
                             "noise": finite(noise), "observed": n_obs, "units": int(has.sum())}
-    v = v[:, has]
+    v = v[-serial.TAIL:, has]
     model = serial.fit_ar1(v) if v.shape[1] else None
     if model is None:
         out["status"] = "no variation to judge"

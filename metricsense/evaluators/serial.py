@@ -31,6 +31,9 @@ PATHS = 200
 #: Cap on bootstrap x units x paths x horizon (memory: 8 bytes each).
 CELLS = 2_000_000
 SEED = 20_261_206
+#: Models are fitted on at most this many last periods: ten years of weeks say all a bootstrap
+#: needs, and a 2.5-million-row series must not become B copies of itself.
+TAIL = 520
 
 
 def norm_ppf(p: float) -> float:
