@@ -255,8 +255,6 @@ def gain_rank_deficient(ctx) -> Iterator[Diagnostic]:
     Add a lever that moves the named combination, or keep one KPI of each dependent group as a
     target and watch the others.
     """
-    import numpy as np
-
     gain = _gain(ctx)
     if not gain:
         return
@@ -278,6 +276,8 @@ def gain_rank_deficient(ctx) -> Iterator[Diagnostic]:
                 f"test with a moving-block bootstrap covariance, p = {cond['rank_test']['p_value']:.3g}; "
                 f"95% interval of the scaled condition number {cond['condition_interval'][0]:.1f} to "
                 f"{cond['condition_interval'][1]:.1f})")
+    import numpy as np
+
     g = np.array([[np.nan if v is None else v for v in row] for row in gain.matrix])
     names_k = gain.kpis
     combos = []
@@ -333,8 +333,6 @@ def rga_pairing_risk(ctx) -> Iterator[Diagnostic]:
     Pair each KPI with the suggested lever (give its owner that lever), or change what is
     measured so each KPI has a lever that moves it alone.
     """
-    import numpy as np
-
     gain = _gain(ctx)
     if not gain or gain.rank < len(gain.kpis) or len(gain.kpis) < 2 or gain.rga_number is None:
         return
@@ -344,6 +342,8 @@ def rga_pairing_risk(ctx) -> Iterator[Diagnostic]:
     intended = [max(range(len(row)), key=lambda j: abs(row[j] or 0)) for row in g]
     if len(set(intended)) < len(intended):
         return  # no one-lever-per-KPI pairing is intended; MS013 covers competing KPIs
+    import numpy as np
+
     gm = np.array([[np.nan if v is None else v for v in row] for row in g])
     ni = niederlinski(gm, intended)
     risky = [(i, j, rga[i][j]) for i, j in enumerate(intended) if rga[i][j] is not None
