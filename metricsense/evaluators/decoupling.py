@@ -7,10 +7,20 @@ squares of KPI changes on lever changes. NumPy and the kernels load inside the f
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite
 from metricsense.evaluators.common import phi, usable_scale
+from metricsense.evaluators.gains import (  # noqa: F401 - the decoupling family's statistics, named here too
+    assignment,
+    best_pairing,
+    conditioning_bootstrap,
+    dependent_combinations,
+    estimate_gains,
+    lag_periods,
+    niederlinski,
+)
 from metricsense.evaluators.records import EstimatedGains, GainAnalysis
 from metricsense.hookspecs import hookimpl
 
@@ -45,139 +55,6 @@ def declared_gains(spec):
     return kpis, levers, g
 
 
-def estimate_gains(spec, data, kpis, levers, lag: int = 0, min_periods: int = 12):
-    """Standardised least-squares gains of KPI changes on lever changes, with standard errors.
-
-    For each KPI: regress its period-to-period change on the levers' changes `lag` periods
-    earlier (plus an intercept), over the periods where all are present. The slopes are scaled
-    by sd(lever change) / sd(KPI change): the effect of a typical move of the lever, in typical
-    moves of the KPI, which is how declared gains are read. Returns (G, SE, n per KPI); NaN
-    where a KPI has too few periods.
-    """
-    import numpy as np
-
-    names_k = [k.name for k in kpis if k.name in data]
-    names_l = [lv.name for lv in levers if lv.name in data]
-    g = np.full((len(kpis), len(levers)), np.nan)
-    se = np.full_like(g, np.nan)
-    n_used = [0] * len(kpis)
-    if not names_l:
-        return g, se, n_used
-    lcols = [j for j, lv in enumerate(levers) if lv.name in data]
-    for i, k in enumerate(kpis):
-        if k.name not in names_k:
-            continue
-        # One regular calendar for the KPI and its levers (the coarsest of their frequencies):
-        # a change exists only between consecutive periods that both have a value.
-        d = data.changes([*names_l, k.name])
-        xl, y = d[:, :-1], d[:, -1]
-        if lag:
-            xl = np.vstack([np.full((lag, xl.shape[1]), np.nan), xl[:-lag]])
-        ok = ~np.isnan(y) & ~np.isnan(xl).any(axis=1)
-        n = int(ok.sum())
-        m = len(names_l)
-        if n < max(min_periods, m + 3):
-            continue
-        x = np.column_stack([np.ones(n), xl[ok]])
-        yy = y[ok]
-        scale_x = np.abs(x).max()
-        if not (np.isfinite(scale_x) and np.isfinite(yy).all()) or scale_x > 1e150:
-            continue  # values this large overflow the normal equations; nothing to estimate
-        try:
-            coef, *_ = np.linalg.lstsq(x, yy, rcond=None)
-        except np.linalg.LinAlgError:
-            continue
-        resid = yy - x @ coef
-        dof = n - x.shape[1]
-        sigma2 = float(resid @ resid) / dof
-        cov = sigma2 * np.linalg.pinv(x.T @ x)
-        sd_y = float(np.std(yy, ddof=1))
-        sd_x = np.std(xl[ok], axis=0, ddof=1)
-        if sd_y == 0:
-            continue
-        scale = sd_x / sd_y
-        g[i, lcols] = coef[1:] * scale
-        se[i, lcols] = np.sqrt(np.maximum(np.diag(cov)[1:], 0)) * scale
-        n_used[i] = n
-    return g, se, n_used
-
-
-def assignment(cost) -> list[int]:
-    """The columns assigned to each row minimising the total cost (rows <= columns).
-
-    The Hungarian method with potentials (Kuhn 1955, Munkres 1957), O(rows^2 x columns); the scan
-    over the columns is one NumPy step, so 400 x 400 takes a fraction of a second, not 15 s.
-    """
-    import numpy as np
-
-    cost = np.asarray(cost, dtype=float)
-    if not np.isfinite(cost).all():
-        raise ValueError("the costs must be finite")
-    n, m = cost.shape
-    inf = float("inf")
-    u, v = np.zeros(n + 1), np.zeros(m + 1)
-    owner = np.zeros(m + 1, dtype=int)  # owner[j]: the row (1-based) holding column j
-    way = np.zeros(m + 1, dtype=int)
-    for i in range(1, n + 1):
-        owner[0] = i
-        j0 = 0
-        minv = np.full(m + 1, inf)
-        used = np.zeros(m + 1, dtype=bool)
-        while True:
-            used[j0] = True
-            i0 = owner[j0]
-            cur = np.empty(m + 1)
-            cur[0] = inf
-            cur[1:] = cost[i0 - 1] - u[i0] - v[1:]
-            better = ~used & (cur < minv)
-            minv[better] = cur[better]
-            way[better] = j0
-            open_ = np.where(used, inf, minv)
-            j1 = int(np.argmin(open_))  # the first smallest, as a scan with `<` finds it
-            delta = open_[j1]
-            if not np.isfinite(delta):  # NOTE: only a NaN or infinite cost gets here; never loop on it
-                raise ValueError("the costs must be finite")
-            u[owner[used]] += delta
-            v[used] -= delta
-            minv[~used] -= delta
-            j0 = j1
-            if owner[j0] == 0:
-                break
-        while j0:
-            j1 = way[j0]
-            owner[j0] = owner[j1]
-            j0 = j1
-    rows = [-1] * n
-    for j in range(1, m + 1):
-        if owner[j]:
-            rows[owner[j] - 1] = j - 1
-    return rows
-
-
-def best_pairing(rga) -> tuple[list[int], float]:
-    """The KPI -> lever pairing (distinct levers) with the smallest RGA number sum |L - P|.
-
-    sum |L - P| = sum |L| + sum over the pairs of (|l - 1| - |l|), so the best pairing is a
-    linear assignment on that cost. With more KPIs than levers, each lever gets one KPI and the
-    other KPIs stay unpaired (-1).
-    """
-    import numpy as np
-
-    rga = np.asarray(rga, dtype=float)
-    k, m = rga.shape
-    cost = np.abs(rga - 1) - np.abs(rga)
-    if k <= m:
-        pairing = assignment(cost)
-    else:
-        by_lever = assignment(cost.T)
-        pairing = [-1] * k
-        for j, i in enumerate(by_lever):
-            pairing[i] = j
-    picked = [(i, j) for i, j in enumerate(pairing) if j >= 0]
-    score = float(np.abs(rga).sum() + sum(cost[i, j] for i, j in picked))
-    return pairing, score
-
-
 #: The largest square gain matrix whose minimized condition number is searched (MS201 evidence).
 MINIMIZED_MAX = 100
 
@@ -194,15 +71,20 @@ def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
         est_kpis = [k for k in spec.kpis if k.name in data] if not kpis else kpis
         est_levers = [lv for lv in spec.levers if lv.name in data] if not levers else levers
         if est_kpis and est_levers:
-            eg, ese, en = estimate_gains(spec, data, est_kpis, est_levers, lag=lag)
+            eg, ese, en, elags, econtrols = estimate_gains(spec, data, est_kpis, est_levers, lag=lag)
             if np.isfinite(eg).any():
                 estimated = EstimatedGains(kpis=tuple(k.name for k in est_kpis),
                                            levers=tuple(lv.name for lv in est_levers),
-                                           matrix=_clean(eg), se=_clean(ese), n=en, lag=lag)
+                                           matrix=_clean(eg), se=_clean(ese), n=en, lag=lag,
+                                           lags=elags, controls=econtrols)
                 if not kpis:
                     rows = [i for i in range(len(est_kpis)) if np.isfinite(eg[i]).all()]
                     kpis, levers, g = [est_kpis[i] for i in rows], est_levers, eg[rows]
                     source = "estimated"
+                    if kpis:
+                        cond = conditioning_bootstrap(data, kpis, levers, lag=lag)
+                        if cond is not None:
+                            estimated = replace(estimated, conditioning=cond)
     if g.size == 0 or not usable_scale(g):
         return None  # a gain of 1e999 or 1e-320 says nothing a matrix can use (MS002-MS021 still run)
     sv = np.linalg.svd(g, compute_uv=False)
@@ -211,6 +93,9 @@ def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
     rga = kernels.rga(kernels.equilibrate(g)[0] if g.shape[0] != g.shape[1] else g)
     if np.isfinite(rga).all():
         pairing, rga_number = best_pairing(rga)
+        ni = niederlinski(g, pairing)
+        if ni is not None and ni <= 0:
+            pairing = [-1] * len(kpis)  # no pairing of these levers is safe to suggest
     else:  # NOTE: not expected for a usable scale; a pairing over NaN would mean nothing
         pairing, rga_number = [-1] * len(kpis), None
     return GainAnalysis(
@@ -275,6 +160,16 @@ def ill_conditioned_gains(ctx) -> Iterator[Diagnostic]:
     condition number over all diagonal scalings (Skogestad & Postlethwaite, App. A.4) are in the
     evidence (the minimized one up to 100 KPIs). Option `threshold` (10).
 
+    Gains estimated from data (no `responds` declared) are uncertain, and noise makes a
+    rank-deficient matrix look merely ill-conditioned. So for them the rule re-estimates the
+    gains on 199 moving-block bootstrap samples of the periods (Kunsch 1989) and speaks only
+    when the scaled condition number is above `threshold` with bootstrap p <= 0.05
+    (`evidence["p_value"]`, the interval in `condition_interval`) and a Kleibergen-Paap-style
+    rank test shows full rank; a matrix that cannot be told from a lower rank is MS202's.
+    Measured (benchmarks/calib_decoupling.py, 2 KPIs x 2 levers, 80 weeks, 100
+    replications): a true rank-1 system got MS202 in 0.90 [0.03] and MS201 in 0.00 (the earlier
+    rule: MS202 0.00, MS201 0.85); a well-conditioned one got neither (0.00, 0.00).
+
     ## Example
     ```msense
     kpi lead_time   "Lead time"           { responds deploys -0.5, tests -0.45 }
@@ -289,16 +184,48 @@ def ill_conditioned_gains(ctx) -> Iterator[Diagnostic]:
     if not gain or gain.rank < min(len(gain.kpis), len(gain.levers)) or len(gain.kpis) < 2:
         return
     scaled, raw = gain.scaled_condition_number, gain.condition_number
-    if scaled is not None and raw is not None and scaled > ctx.option("threshold"):
+    threshold = ctx.option("threshold")
+    evidence = {k: getattr(gain, k) for k in ("condition_number", "scaled_condition_number",
+                                             "minimized_condition_number", "singular_values", "source")}
+    shown = [f"`{k}`" for k in gain.kpis[:6]]
+    names = (", ".join(shown[:-1]) + " and " + shown[-1]) if len(gain.kpis) <= 6 else ", ".join(shown) + " and others"
+    test = ""
+    if gain.source == "estimated":
+        cond = _conditioning(gain)
+        if cond is None:
+            return  # too few complete periods to say how sure the estimate is
+        getattr(ctx, "tests", lambda n: None)(1)
+        p = _p_ill(cond, threshold)
+        if p > 0.05 or cond["rank_test"]["p_value"] > 0.05:
+            return  # not shown to be ill-conditioned, or not shown to have full rank (MS202 speaks)
+        lo, hi = cond["condition_interval"]
+        evidence.update(p_value=p, condition_interval=cond["condition_interval"], rank_test=cond["rank_test"],
+                        bootstrap=cond["bootstrap"])
+        test = (f"; test: moving-block bootstrap ({cond['bootstrap']} samples of {cond['periods']} periods), "
+                f"95% interval of the scaled condition number {lo:.1f} to {hi:.1f}, p = {p:.3f} for at most "
+                f"{threshold:g}; rank test p = {cond['rank_test']['p_value']:.3g}")
+    if scaled is not None and raw is not None and scaled > threshold:
         kpi = ctx.spec.lookup(gain.kpis[0])
         yield ctx.report(
             kpi,
-            f"the {gain.source} gains of {len(gain.kpis)} KPIs on {len(gain.levers)} levers are "
-            f"ill-conditioned (condition number {scaled:.1f} after scaling, {raw:.1f} raw)",
-            help="find a lever that moves one KPI without the others, or merge KPIs that respond alike",
-            evidence={k: getattr(gain, k) for k in ("condition_number", "scaled_condition_number",
-                                           "minimized_condition_number", "singular_values", "source")},
+            f"the levers barely reach some combinations of {names}: by the {gain.source} gains of these "
+            f"{len(gain.kpis)} KPIs on {len(gain.levers)} levers, one combination needs about "
+            f"{scaled:.0f} times the effort of another (condition number {scaled:.1f} after scaling, {raw:.1f} raw)",
+            help="find a lever that moves one KPI without the others, or merge KPIs that respond alike" + test,
+            evidence=evidence,
         )
+
+
+def _conditioning(gain):
+    return gain.estimated.conditioning if gain.estimated is not None else None
+
+
+def _p_ill(cond, threshold: float) -> float:
+    """The bootstrap p-value of H0: condition number <= threshold (the stored one, else from the 5% quantile)."""
+    if threshold == cond["threshold"]:
+        return cond["p_ill_conditioned"]
+    q05 = cond["condition_q05"]
+    return 0.05 if q05 is not None and q05 > threshold else 1.0
 
 
 @rule(code="MS202", name="gain-rank-deficient", severity=Severity.WARNING)
@@ -312,6 +239,12 @@ def gain_rank_deficient(ctx) -> Iterator[Diagnostic]:
     setting of the levers can change, so targets on all of them cannot be met together. The
     combinations are the left null space of G; each is named with its weights.
 
+    For gains estimated from data (no declarations) the estimate always has full rank
+    numerically; the rule then reports when a Kleibergen-Paap-style rank test (statistic
+    chi-square with (k - r)(m - r) degrees of freedom, covariance of the gains from a
+    moving-block bootstrap) cannot reject rank k - 1 at 5%. That is an absence of evidence for
+    independent steering, not a discovery: the rank test's p-value is in `evidence["rank_test"]`.
+
     ## Example
     ```msense
     kpi visits  "Visits"  { responds ads +1.0, seo +0.5 }
@@ -323,85 +256,53 @@ def gain_rank_deficient(ctx) -> Iterator[Diagnostic]:
     target and watch the others.
     """
     gain = _gain(ctx)
-    if not gain or gain.rank >= len(gain.kpis):
+    if not gain:
         return
+    rank, evidence, test = gain.rank, {}, ""
+    if rank >= len(gain.kpis):
+        cond = _conditioning(gain) if gain.source == "estimated" else None
+        if cond is None or cond["rank_test"]["rank"] != len(gain.kpis) - 1:
+            return
+        if cond["rank_test"]["p_value"] <= 0.05:
+            return  # the data shows full rank
+        # NOTE: not a discovery with a p-value: the finding is that the data cannot show the
+        # levers reach every combination (the rank test does not reject rank k - 1). It carries
+        # the rank test's p-value under `rank_test`, not `p_value`, so the spec's false-discovery
+        # control does not treat a large p as evidence.
+        rank = cond["rank_test"]["rank"]
+        evidence = {"rank_test": cond["rank_test"], "condition_interval": cond["condition_interval"],
+                    "bootstrap": cond["bootstrap"]}
+        test = (f"; test: the estimated gains cannot be told from rank {rank} (Kleibergen-Paap-style rank "
+                f"test with a moving-block bootstrap covariance, p = {cond['rank_test']['p_value']:.3g}; "
+                f"95% interval of the scaled condition number {cond['condition_interval'][0]:.1f} to "
+                f"{cond['condition_interval'][1]:.1f})")
     import numpy as np
 
     g = np.array([[np.nan if v is None else v for v in row] for row in gain.matrix])
     names_k = gain.kpis
     combos = []
-    for w in dependent_combinations(g, gain.rank, limit=COMBINATIONS_SHOWN):
+    for w in dependent_combinations(g, rank, limit=COMBINATIONS_SHOWN):
         used = np.flatnonzero(w)
         terms = [f"{w[i]:+.2g}×{names_k[i]}" for i in used]
         text = " ".join(terms[:TERMS_SHOWN]) + (f" (and {len(terms) - TERMS_SHOWN} more)" if len(terms) > TERMS_SHOWN else "")
         combos.append({"weights": {names_k[i]: float(w[i]) for i in used}, "text": text})
     first = list(combos[0]["weights"])
     kpi = ctx.spec.lookup(first[0])
+    seen = "the data shows" if test else f"the {gain.source} gains say"
     yield ctx.report(
         kpi,
-        f"the {gain.source} gains have rank {gain.rank} for {len(names_k)} KPIs: "
-        f"no lever moves {combos[0]['text']}",
+        f"no lever moves {combos[0]['text']}: {seen} the levers reach only {rank} independent "
+        f"combination{'s' if rank != 1 else ''} of these {len(names_k)} KPIs (rank {rank})",
         related=[(ctx.spec.lookup(n), "in the combination") for n in first[1:]],
-        help="add a lever that moves this combination, or keep fewer of these KPIs as targets",
-        evidence={"rank": gain.rank, "kpis": len(names_k), "independent_combinations": len(names_k) - gain.rank,
-                  "combinations": combos},
+        help="add a lever that moves this combination, or keep fewer of these KPIs as targets" + test,
+        evidence={"rank": rank, "kpis": len(names_k), "independent_combinations": len(names_k) - rank,
+                  "combinations": combos, **evidence},
     )
 
 
 #: MS202 names at most this many combinations (the fewest KPIs first), each in at most this many terms.
 COMBINATIONS_SHOWN = 5
 TERMS_SHOWN = 8
-
-
-def dependent_combinations(g, rank: int, limit: int | None = None, tol: float = 1e-9) -> list:
-    """Weight vectors w with w @ G = 0 (the left null space of G), as sparse as this finds, fewest KPIs first.
-
-    The rows of G (KPIs) are picked greedily, each time the one farthest from the span of those
-    already picked (Gram-Schmidt with pivoting, as QR with column pivoting of G^T: Businger &
-    Golub 1965), until ``rank`` are picked. Every other row f is then a combination of the picked
-    rows B: g_f = c @ G_B, by least squares, and w = e_f - c (on B) is in the left null space;
-    these k - rank vectors are a basis of it, each using at most rank + 1 KPIs (an SVD basis mixes
-    them all, and listing it costs k^2). Each w is scaled to a largest weight of 1, its first
-    weight positive, weights below ``tol`` set to 0.
-    """
-    import numpy as np
-
-    g = np.asarray(g, dtype=float)
-    k = g.shape[0]
-    resid = g.copy()
-    picked: list[int] = []
-    for _ in range(min(rank, k)):
-        norms = np.einsum("ij,ij->i", resid, resid)
-        norms[picked] = -1.0
-        p = int(np.argmax(norms))
-        if not norms[p] > 0:
-            break
-        picked.append(p)
-        q = resid[p] / np.sqrt(norms[p])
-        resid -= np.outer(resid @ q, q)
-    free = np.setdiff1d(np.arange(k), picked)
-    if picked:
-        coef = np.linalg.lstsq(g[picked].T, g[free].T, rcond=None)[0]  # rank x free
-    else:
-        coef = np.zeros((0, len(free)))
-    # Sizes first, from the coefficients alone: building every vector would cost k^2 again. The
-    # scaling below makes the largest weight 1, so a coefficient counts when >= tol * max(1, |c|).
-    top = np.maximum(1.0, np.abs(coef).max(axis=0, initial=0.0))
-    used = np.abs(coef) >= tol * top
-    sizes = 1 + used.sum(axis=0)
-    first = np.minimum(free, np.where(used, np.array(picked, dtype=int)[:, None], k).min(axis=0, initial=k))
-    order = np.lexsort((first, sizes))
-    out = []
-    for col in order[:limit] if limit is not None else order:
-        w = np.zeros(k)
-        w[free[col]] = 1.0
-        w[picked] = -coef[:, col]
-        w /= np.max(np.abs(w))
-        w[np.abs(w) < tol] = 0.0
-        if w[np.flatnonzero(w)[0]] < 0:
-            w = -w
-        out.append(w)
-    return out
 
 
 @rule(code="MS203", name="rga-pairing-risk", severity=Severity.WARNING,
@@ -415,8 +316,12 @@ def rga_pairing_risk(ctx) -> Iterator[Diagnostic]:
     non-square G) says how much a lever's effect on a KPI changes once the other KPIs are held
     to their targets: 1 is independent, a negative element means the effect reverses (the owner
     pushes and the KPI goes the wrong way), 5 to 10 and up means the system is hard to steer.
-    The intended pairing is each KPI with the lever it declares the largest gain for; the rule
-    suggests the pairing with the smallest RGA number, sum |L - P| (Skogestad & Postlethwaite).
+    The intended pairing is each KPI with the lever it declares the largest gain for; it is
+    also reported when its Niederlinski index det(G) / prod g_ii is negative (closing all the
+    loops cannot be stable, Niederlinski 1971). The rule suggests the pairing with the smallest
+    RGA number, sum |L - P| (Skogestad & Postlethwaite), among pairings on positive relative
+    gains only, and only when that pairing's Niederlinski index is positive; otherwise it says
+    that no pairing is safe.
 
     ## Example
     ```msense
@@ -437,23 +342,44 @@ def rga_pairing_risk(ctx) -> Iterator[Diagnostic]:
     intended = [max(range(len(row)), key=lambda j: abs(row[j] or 0)) for row in g]
     if len(set(intended)) < len(intended):
         return  # no one-lever-per-KPI pairing is intended; MS013 covers competing KPIs
+    import numpy as np
+
+    gm = np.array([[np.nan if v is None else v for v in row] for row in g])
+    ni = niederlinski(gm, intended)
     risky = [(i, j, rga[i][j]) for i, j in enumerate(intended) if rga[i][j] is not None
              and (rga[i][j] < 0 or rga[i][j] >= large)]
-    if not risky:
+    if not risky and not (ni is not None and ni < 0):
         return
     suggestion = gain.suggested_pairing
-    i, j, value = risky[0]
+    ni_text = f"; Niederlinski index of this pairing {ni:.2f}" if ni is not None else ""
+    if risky:
+        i, j, value = risky[0]
+        what = ("negative: once the other KPIs are held to their targets, the lever moves it the "
+                "other way" if value < 0 else "very large: the other KPIs' levers undo most of its effect")
+        message = (f"`{gain.kpis[i]}` relies on `{gain.levers[j]}`, whose relative gain is {what} "
+                   f"({value:.2f})")
+    else:
+        i, j = 0, intended[0]
+        message = (f"the intended pairing ({', '.join(f'`{gain.kpis[a]}` ← `{gain.levers[b]}`' for a, b in enumerate(intended))}) "
+                   f"cannot work together: its Niederlinski index is negative ({ni:.2f}), so closing all the loops "
+                   f"drives the KPIs apart")
     kpi = ctx.spec.lookup(gain.kpis[i])
-    better = ", ".join(f"{k} ← {lv}" for k, lv in suggestion.items())
-    what = "negative" if value < 0 else "very large"
+    if suggestion and all(k in suggestion for k in gain.kpis):
+        ni_best = niederlinski(gm, [gain.levers.index(suggestion[k]) for k in gain.kpis])
+        help_text = (f"pair the KPIs with the levers as {', '.join(f'{k} ← {lv}' for k, lv in suggestion.items())} "
+                     f"(relative gains all positive, RGA number {gain.rga_number:.2f}"
+                     f"{f', Niederlinski index {ni_best:.2f}' if ni_best is not None else ''})")
+    else:
+        help_text = ("no pairing of these levers with these KPIs has positive relative gains and a positive "
+                     "Niederlinski index: change what is measured so each KPI has a lever that moves it alone")
     yield ctx.report(
         kpi,
-        f"`{gain.kpis[i]}` relies on `{gain.levers[j]}`, whose relative gain is {what} ({value:.2f})",
+        message + ni_text,
         related=[(ctx.spec.lookup(gain.kpis[a]), f"relies on `{gain.levers[b]}` (RGA {v:.2f})")
                  for a, b, v in risky[1:]],
-        help=f"pair the KPIs with the levers as {better} (RGA number {gain.rga_number:.2f})",
+        help=help_text,
         evidence={"rga": rga, "intended": {gain.kpis[a]: gain.levers[b] for a, b in enumerate(intended)},
-                  "suggested": suggestion, "rga_number": gain.rga_number},
+                  "suggested": suggestion, "rga_number": gain.rga_number, "niederlinski": ni},
     )
 
 
@@ -513,10 +439,27 @@ def declared_gain_unsupported(ctx) -> Iterator[Diagnostic]:
     ## Why is this bad?
     The `responds` gains are the team's theory of how its levers move its KPIs (seed 004,
     practice #4: clarify the theory linking target and mission). When the data says otherwise,
-    the theory steers the wrong lever, and people are held to effects that do not happen. Gains
-    are read as standardised effects (a typical move of the lever, in typical moves of the KPI);
-    the estimate regresses KPI changes on lever changes. The rule fires when the declared gain
-    lies more than `z` standard errors (1.96) from the estimate.
+    the theory steers the wrong lever, and people are held to effects that do not happen.
+
+    How it is judged: gains are read as standardised effects (a typical move of the lever, in
+    typical moves of the KPI). The KPI's period-to-period changes are regressed on the levers'
+    changes, each at the lag the KPI declares for it (`responds x +0.3 lag 2 weeks`), and on the
+    changes of the disturbances it declares (`disturbed weather +0.2`): leaving a declared
+    disturbance out confounds a lever that is planned around it. Standard errors are Newey-West
+    (robust to autocorrelation; Andrews' bandwidth), and the standardised gain's SE is by the
+    delta method, since the two standard deviations that scale it are estimates too. The rule
+    fires when the declared gain lies more than `z` (1.96) standard errors from the estimate,
+    on Student's t with n - k degrees of freedom (`evidence["p_value"]`, two-sided). Earlier
+    versions ignored the declared lag and disturbances and treated the scaling as fixed
+    (measured size 0-9%).
+
+    Measured (benchmarks/calib_decoupling.py, 80 weeks, 100 replications; MC SE in brackets):
+    a true declared gain at `lag 2 weeks` with a confounding declared disturbance fired in
+    0.10 [0.03], 0.06 [0.02], 0.06 [0.02] with AR(1) errors 0, 0.5, 0.8 on the changes (the
+    earlier rule, which ignored the lag: 0.13, 0.11, 0.06); in process on the same regression, 0.067
+    [0.006] (2,000 replications) to 0.075-0.097 with AR errors: Newey-West is still short in 80
+    weeks, so read p near 0.05 with care. A declared +0.6 where the truth is 0: 1.00 (earlier
+    0.72).
 
     ## Example
     ```msense
@@ -532,6 +475,7 @@ def declared_gain_unsupported(ctx) -> Iterator[Diagnostic]:
         return
     est = gain.estimated
     z = ctx.option("z")
+    tested = 0
     for i, kpi_name in enumerate(gain.kpis):
         kpi = ctx.spec.lookup(kpi_name)
         for gain_decl in kpi.responds:
@@ -541,19 +485,32 @@ def declared_gain_unsupported(ctx) -> Iterator[Diagnostic]:
             value, se = est.matrix[i][j], est.se[i][j]
             if value is None or se is None or se <= 0:
                 continue
+            tested += 1
             distance = abs(gain_decl.value - value) / se
+            # Student's t with n - k degrees of freedom, by Hill's normal approximation (measured:
+            # the z-test on the Newey-West delta-method SE rejected 7% of true gains at n = 79)
+            df = max(1, est.n[i] - len(est.levers) - len((est.controls or {}).get(kpi_name, [])) - 1)
+            distance = distance * (1 - 1 / (4 * df)) / (1 + distance ** 2 / (2 * df)) ** 0.5
+            p = 2 * (1 - phi(distance))
             if distance > z:
-                p = 2 * (1 - phi(distance))
+                lag = (est.lags or {}).get(kpi_name, {}).get(gain_decl.name, est.lag)
+                held = (est.controls or {}).get(kpi_name, [])
+                when = f" {lag} period{'s' if lag != 1 else ''} later" if lag else " in the same period"
+                also = f", allowing for {', '.join(f'`{h}`' for h in held)}" if held else ""
                 yield ctx.report(
                     gain_decl,
-                    f"`{kpi_name}` is declared to respond to `{gain_decl.name}` with {gain_decl.value:+g}, "
-                    f"but the data estimates {value:+.2f} ± {se:.2f} (n = {est.n[i]})",
-                    help="check the lag and the other levers, then correct the declared gain",
+                    f"the data does not back the theory that `{gain_decl.name}` moves `{kpi_name}` by "
+                    f"{gain_decl.value:+g}: over {est.n[i]} periods a typical move of `{gain_decl.name}` came "
+                    f"with {value:+.2f} typical moves of `{kpi_name}`{when}{also} "
+                    f"(95% interval {value - 1.96 * se:+.2f} to {value + 1.96 * se:+.2f})",
+                    help="check the lag, the other levers and the disturbances, then correct the declared gain; "
+                         f"test: least squares of the changes with Newey-West errors, delta-method SE "
+                         f"{se:.3f} of the standardised gain, t with {df} df, p = {p:.3g}",
                     evidence={"declared": gain_decl.value, "estimate": value, "se": se, "n": est.n[i],
-                              "z": distance, "p_value": p},
+                              "lag": lag, "controls": held, "z": distance, "p_value": p},
                 )
-
-
+    if tested:
+        getattr(ctx, "tests", lambda n: None)(tested)
 
 
 @hookimpl

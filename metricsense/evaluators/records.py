@@ -69,6 +69,16 @@ class EstimatedGains(Record):
     se: list[list[float | None]]        # standard errors
     n: list[int]                        # periods used per KPI
     lag: int
+    lags: Mapping[str, Mapping[str, int]] | None = None   # per KPI, each lever's lag in periods
+    controls: Mapping[str, list[str]] | None = None       # per KPI, the declared disturbances held fixed
+    conditioning: Mapping[str, Any] | None = None         # bootstrap of the estimated matrix (no declarations)
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        for key in ("lags", "controls", "conditioning"):
+            if out[key] is None:
+                del out[key]
+        return out
 
 
 @dataclass(frozen=True)
@@ -143,12 +153,15 @@ class LagNoise(Record):
     periods: int | None = None       # the estimate only: lag in periods, its correlation and n
     correlation: float | None = None
     n: int | None = None
+    p_value: float | None = None     # the estimate only: corrected for the search over lags
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
         if self.source != "estimated":
-            for key in ("periods", "correlation", "n"):
+            for key in ("periods", "correlation", "n", "p_value"):
                 del out[key]
+        elif self.p_value is None:
+            del out["p_value"]
         return out
 
 
@@ -180,6 +193,10 @@ class KpiNoise(Record):
     met: bool | None = None
     review: ReviewNoise | None = None
     triggers: Mapping[str, TriggerNoise] | None = None
+    spread: float | None = None        # sd of the fitted model's forecast `horizon` periods ahead
+    horizon: int | None = None
+    model: Mapping[str, Any] | None = None  # the AR(1) or random walk fitted to the level
+    p_value: float | None = None       # H0: |gap| >= ratio x spread (parametric bootstrap)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -189,6 +206,8 @@ class KpiNoise(Record):
         if self.target is not None:
             out.update(target=self.target, comparison=self.comparison, target_gap=self.target_gap,
                        gap_in_noise=self.gap_in_noise, met=self.met)
+            if self.spread is not None:
+                out.update(spread=self.spread, horizon=self.horizon, model=self.model, p_value=self.p_value)
         if self.review is not None:
             out["review"] = self.review.to_json()
         if self.triggers is not None:

@@ -122,9 +122,17 @@ def test_estimated_gains_match_a_standardised_least_squares_fit():
     coef, *_ = np.linalg.lstsq(x, frame["csat"].to_numpy(), rcond=None)
     standardised = coef[1] * frame["support_hours"].std() / frame["csat"].std()
     assert est.matrix[0][0] == pytest.approx(standardised, rel=1e-10)
-    resid = frame["csat"].to_numpy() - x @ coef
-    se = math.sqrt(resid @ resid / (len(frame) - 2) * np.linalg.inv(x.T @ x)[1, 1])
-    assert est.se[0][0] == pytest.approx(se * frame["support_hours"].std() / frame["csat"].std(), rel=1e-10)
+    # the SE is the delta method on Newey-West influence terms: the slope part alone is
+    # statsmodels' HAC SE scaled; the estimated scales add to it
+    require("statsmodels")
+    import statsmodels.api as sm
+
+    from metricsense.evaluators.serial import standardised_gains
+
+    _, se_b, _, se_g, lags = standardised_gains(frame["csat"].to_numpy(), frame[["support_hours"]].to_numpy())
+    fit = sm.OLS(frame["csat"].to_numpy(), x).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    assert lags >= 3 and se_b[0] == pytest.approx(fit.bse[1], rel=1e-10)
+    assert est.se[0][0] == pytest.approx(se_g[0], rel=1e-10)
     assert est.n == [len(frame)]
 
 
@@ -139,7 +147,7 @@ def test_no_data_means_no_correlation_and_no_numpy_for_structure_only_specs():
     assert "correlation" not in report.analysis["<string>"] and "gain" not in report.analysis["<string>"]
 
 
-def test_pairing_is_the_exhaustive_optimum():
+def test_pairing_is_the_exhaustive_optimum_on_positive_elements():
     import itertools
 
     from metricsense.evaluators.decoupling import best_pairing
@@ -148,20 +156,33 @@ def test_pairing_is_the_exhaustive_optimum():
     for k, m in ((3, 3), (4, 6), (5, 5), (6, 4)):
         rga = rng.normal(0.3, 1.0, (k, m))
         pairing, score = best_pairing(rga)
-        best = math.inf
-        if k <= m:
-            for perm in itertools.permutations(range(m), k):
-                p = np.zeros((k, m))
-                p[np.arange(k), perm] = 1
-                best = min(best, np.abs(rga - p).sum())
-        else:
-            for perm in itertools.permutations(range(k), m):
-                p = np.zeros((k, m))
-                p[list(perm), np.arange(m)] = 1
-                best = min(best, np.abs(rga - p).sum())
-        assert score == pytest.approx(best, rel=1e-12), (k, m)
+        cost = np.abs(rga - 1) - np.abs(rga)
+        best = None
+        pairs = (itertools.permutations(range(m), k) if k <= m else itertools.permutations(range(k), m))
+        for perm in pairs:
+            rows, cols = (np.arange(k), np.array(perm)) if k <= m else (np.array(perm), np.arange(m))
+            positive = rga[rows, cols] > 0
+            # fewest pairs on non-positive elements first (they are left unpaired), then the RGA number
+            key = (int((~positive).sum()), float(cost[rows, cols].sum()))
+            value = float(np.abs(rga).sum() + cost[rows[positive], cols[positive]].sum())
+            if best is None or key < best[0]:
+                best = (key, value)
+        assert score == pytest.approx(best[1], rel=1e-12), (k, m)
         chosen = [j for j in pairing if j >= 0]
-        assert len(chosen) == len(set(chosen)) == min(k, m)
+        assert len(chosen) == len(set(chosen))
+        assert all(rga[i, j] > 0 for i, j in enumerate(pairing) if j >= 0)  # never a negative element
+
+
+def test_niederlinski_index_matches_its_definition_and_vetoes_a_pairing():
+    from metricsense.evaluators.decoupling import niederlinski
+
+    g = np.array([[1.0, 0.5], [0.4, 1.0]])
+    assert niederlinski(g, [0, 1]) == pytest.approx(np.linalg.det(g) / (1.0 * 1.0))
+    assert niederlinski(g, [1, 0]) == pytest.approx(np.linalg.det(g[:, [1, 0]]) / (0.5 * 0.4))
+    assert niederlinski(g, [1, 0]) < 0  # the off-diagonal pairing: lambda_12 = 1 - lambda_11 < 0
+    report = metricsense.check(CASES / "MS203" / "fail.msense", config={})
+    (d,) = [d for d in report.diagnostics if d.code == "MS203"]
+    assert d.evidence["niederlinski"] == pytest.approx(1 - 0.9 * 0.9)
 
 
 # F2 (docs/robustness.md): gains of 1e-320 once sent the pairing search into an endless loop over

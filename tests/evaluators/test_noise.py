@@ -42,6 +42,18 @@ def test_robust_noise_matches_scipy_mad():
     assert math.isnan(robust_noise([np.nan]))
 
 
+def _ar1_by_statsmodels(x):
+    """Kendall-corrected AR(1) on the demeaned series, by statsmodels OLS (an independent fit)."""
+    require("statsmodels.api")
+    import statsmodels.api as sm
+
+    m = x.mean()
+    fit = sm.OLS(x[1:] - m, x[:-1] - m).fit()
+    phi = min(1.0, fit.params[0] + (1 + 3 * fit.params[0]) / (len(x) - 1))
+    resid = (x[1:] - m) - phi * (x[:-1] - m)
+    return m, phi, np.sqrt(resid @ resid / (len(x) - 3))
+
+
 def test_target_noise_recomputed_from_the_csv():
     _, analysis = _analysis(CASES / "MS301" / "fail.msense")
     e = _kpi(analysis, "csat")
@@ -49,31 +61,76 @@ def test_target_noise_recomputed_from_the_csv():
     d = np.diff(x)
     assert e.changes == len(d)
     assert e.noise == pytest.approx(1.4826 * np.median(np.abs(d - np.median(d))), rel=1e-12)
-    assert e.level == pytest.approx(np.median(x[-3:]), rel=1e-12)
-    assert e.target_gap == pytest.approx(4.03 - np.median(x[-3:]), rel=1e-12)
-    assert e.gap_in_noise < 1.0
+    m, ph, sigma = _ar1_by_statsmodels(x)
+    assert e.model["model"] == "AR(1)" and e.model["phi"] == pytest.approx(ph, rel=1e-9)
+    assert e.horizon == 1
+    assert e.level == pytest.approx(m + ph * (x[-1] - m), rel=1e-9)  # the one-step forecast
+    assert e.spread == pytest.approx(sigma, rel=1e-9)
+    assert e.target_gap == pytest.approx(4.03 - e.level, rel=1e-12)
+    assert e.gap_in_noise < 1.0 and 0 < e.p_value <= 0.05
 
 
-def test_trigger_false_alarm_rate_is_the_normal_tail():
+def test_trigger_false_alarm_rate_is_the_model_forecast_tail():
     stats = require("scipy.stats").stats
     report, analysis = _analysis(CASES / "MS302" / "fail.msense")
     x = np.loadtxt(CASES / "MS302" / "kpis.csv", delimiter=",", skiprows=1, usecols=1)
-    d = np.diff(x)
-    s = stats.median_abs_deviation(d, scale=1 / 1.4826)
-    level = np.median(x[-3:])
+    m, ph, sigma = _ar1_by_statsmodels(x)
     info = _kpi(analysis, "queue").triggers["queue_up"]
-    assert info["rate"] == pytest.approx(stats.norm.sf((52 - level) / s), rel=1e-9)
+    part = info["comparisons"][0]
+    h = np.arange(1, part["horizon"] + 1)
+    mean = m + ph ** h * (x[-1] - m)
+    sd = sigma * np.sqrt((1 - ph ** (2 * h)) / (1 - ph ** 2))
+    assert info["rate"] == pytest.approx(stats.norm.sf((52 - mean) / sd).mean(), rel=1e-6)
+    # for one period the simulated rate of "runs" estimates the same number (200 paths x 36 periods)
+    assert info["rate_per_run"] == pytest.approx(info["rate"], abs=0.03)
+    # the trigger's own history: fired in 10 of 36 periods
+    assert abs(info["rate"] - 10 / 36) < 0.1
     (diag,) = [d for d in report.diagnostics if d.code == "MS302"]
     assert diag.evidence["false_alarm_rate"] == pytest.approx(info["rate"], rel=1e-12)
-    assert diag.evidence["noise"] == pytest.approx(s, rel=1e-12)
+    assert diag.evidence["history"] == {"fired": 10, "evaluable": 36, "share": pytest.approx(10 / 36)}
+    assert 0 < diag.evidence["p_value"] <= 0.05
 
 
-def test_a_run_of_n_periods_takes_the_nth_power():
+def test_a_run_of_n_periods_is_simulated_not_the_nth_power():
     _, analysis = _analysis(CASES / "MS302" / "pass.msense")
     stuck = _kpi(analysis, "queue").triggers["queue_stuck"]
     assert stuck["for_periods"] == 3
-    assert stuck["rate_per_run"] == pytest.approx(stuck["rate"] ** 3, rel=1e-12)
-    assert stuck["rate"] > 0.1 > stuck["rate_per_run"]  # one period would be noise; three in a row are not
+    assert stuck["rate_per_run"] > stuck["rate"] ** 3  # persistence holds runs together
+    assert stuck["rate_per_run"] < 0.1 and stuck["p_value"] > 0.05
+
+
+def test_run_rate_matches_a_plain_simulation_of_a_persistent_series():
+    from metricsense.evaluators import serial
+
+    rng = np.random.default_rng(7)
+    x = np.zeros(60)
+    for t in range(1, 60):
+        x[t] = 0.9 * x[t - 1] + rng.standard_normal()
+    model = serial.fit_ar1(x)
+    z = rng.standard_normal((4000, 40))
+    ours = float(serial.run_rate(serial.simulate_paths(model, 40, z), 2.5, ">", 3).mean())
+    # the same model, simulated by a plain loop and counted with a sliding window
+    rng2 = np.random.default_rng(8)
+    hits = []
+    for _ in range(4000):
+        y, path = x[-1], []
+        for _ in range(40):
+            y = model.mean[0] + model.phi * (y - model.mean[0]) + model.sigma * rng2.standard_normal()
+            path.append(y > 2.5)
+        p = np.array(path)
+        hits.append(np.mean(p[2:] & p[1:-1] & p[:-2]))
+    assert ours == pytest.approx(np.mean(hits), abs=0.01)
+    # and far above the cube of the per-period rate, which assumes independent periods
+    per = float(serial.run_rate(serial.simulate_paths(model, 40, z), 2.5, ">", 1).mean())
+    assert ours > 3 * per ** 3
+
+
+def test_norm_ppf_matches_scipy():
+    stats = require("scipy.stats").stats
+    from metricsense.evaluators.serial import norm_ppf
+
+    for p in (1e-10, 0.001, 0.025, 0.3, 0.5, 0.9, 0.975, 0.999999):
+        assert norm_ppf(p) == pytest.approx(stats.norm.ppf(p), rel=1e-9, abs=1e-12)
 
 
 def test_segmented_trigger_judged_per_unit_and_past_units_left_out():
@@ -101,8 +158,8 @@ def test_options_recompute_and_are_recorded():
     config = {"rules": {"MS301": {"level_periods": 1, "ratio": 0.01}}}
     report, analysis = _analysis(CASES / "MS301" / "fail.msense", config)
     assert not [d for d in report.diagnostics if d.code == "MS301"]
-    x = np.loadtxt(CASES / "MS301" / "kpis.csv", delimiter=",", skiprows=1, usecols=1)
-    assert analysis["noise_options"]["MS301"].kpis["csat"].level == pytest.approx(x[-1])
+    assert analysis["noise_options"]["MS301"].kpis["csat"].level_periods == 1
+    assert analysis["noise_options"]["MS301"].kpis["csat"].p_value > 0.05  # H0 |gap| >= 0.01 spreads
     assert _kpi(analysis, "csat").level_periods == 3  # the default analysis stays
 
 

@@ -203,6 +203,7 @@ KEYS = {
 }
 NOISE_DATA = ["noise", "changes", "level", "level_periods", "segments"]
 NOISE_TARGET = ["target", "comparison", "target_gap", "gap_in_noise", "met"]
+NOISE_MODEL = ["spread", "horizon", "model", "p_value"]  # the target judged against a fitted model
 RECORDS = {"structure": StructureAnalysis, "correlation": CorrelationAnalysis, "gain": GainAnalysis,
            "noise": NoiseAnalysis, "distortion": DistortionAnalysis}
 SPECS = ["store-network/store-network.msense", "school-district/school-district.msense",
@@ -248,7 +249,9 @@ def test_noise_and_distortion_entries_keep_their_shape(checked):
         keys = list(entry)
         assert keys[:len(NOISE_DATA)] == NOISE_DATA
         assert keys[len(NOISE_DATA):len(NOISE_DATA) + len(NOISE_TARGET)] in (NOISE_TARGET, [])
-        assert set(keys) - set(NOISE_DATA) - set(NOISE_TARGET) <= {"review", "triggers"}
+        rest = keys[len(NOISE_DATA) + len(NOISE_TARGET):]
+        assert rest[:len(NOISE_MODEL)] == NOISE_MODEL or not set(NOISE_MODEL) & set(rest)
+        assert set(keys) - set(NOISE_DATA) - set(NOISE_TARGET) - set(NOISE_MODEL) <= {"review", "triggers"}
     for entry in DistortionAnalysis.of(analysis).to_json().values():
         assert list(entry)[:2] == ["set", "set_from"]
         assert set(entry) <= {"set", "set_from", "bunching", "variance", "divergence"}

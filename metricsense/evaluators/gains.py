@@ -1,0 +1,301 @@
+"""The statistics behind the decoupling rules (MS2xx): gains estimated from data, their
+uncertainty, pairings on the relative gain array, and the combinations no lever moves.
+
+Only metricsense.evaluators.decoupling uses it (evaluator families never import each other);
+NumPy and the kernels load inside the functions only.
+"""
+
+from __future__ import annotations
+
+from metricsense.encoding import finite
+
+
+def lag_periods(duration, frequency) -> int:
+    """A declared `lag` in periods of the data (0 when there is none or the frequency is unknown)."""
+    from metricsense.model import UNIT_DAYS
+
+    if duration is None:
+        return 0
+    if duration.unit == "period":
+        return int(duration.count)
+    if frequency not in UNIT_DAYS or duration.unit not in UNIT_DAYS:
+        return 0
+    return int(round(duration.count * UNIT_DAYS[duration.unit] / UNIT_DAYS[frequency]))
+
+
+def _shift(col, k: int):
+    import numpy as np
+
+    return col if k <= 0 else np.concatenate([np.full(k, np.nan), col[:-k]])
+
+
+def estimate_gains(spec, data, kpis, levers, lag: int = 0, min_periods: int = 12):
+    """Standardised least-squares gains of KPI changes on lever changes, with standard errors.
+
+    For each KPI: regress its period-to-period change on the levers' changes, each at the lag
+    the KPI declares for it (`responds x +0.3 lag 2 weeks`, in periods of the data; else
+    ``lag``), and on the changes of the disturbances it declares (`disturbed weather +0.2`, at
+    their lags), plus an intercept, over the periods where all are present. Leaving a declared
+    disturbance out would confound a lever planned around it. The slopes are scaled by
+    sd(lever change) / sd(KPI change): the effect of a typical move of the lever, in typical
+    moves of the KPI, which is how declared gains are read. Standard errors are Newey-West
+    (autocorrelation-robust), and the standardised gain's by the delta method (the two standard
+    deviations are estimated too; metricsense.evaluators.serial.standardised_gains). Returns
+    (G, SE, n per KPI, lags, controls); NaN where a KPI has too few periods.
+    """
+    import numpy as np
+
+    from metricsense.evaluators import serial
+
+    names_l = [lv.name for lv in levers if lv.name in data]
+    g = np.full((len(kpis), len(levers)), np.nan)
+    se = np.full_like(g, np.nan)
+    n_used = [0] * len(kpis)
+    lags: dict[str, dict[str, int]] = {}
+    controls: dict[str, list[str]] = {}
+    if not names_l:
+        return g, se, n_used, lags, controls
+    lcols = [j for j, lv in enumerate(levers) if lv.name in data]
+    freq = getattr(data, "frequency", None)
+    for i, k in enumerate(kpis):
+        if k.name not in data:
+            continue
+        declared = {r.name: lag_periods(r.lag, freq) for r in k.responds if r.lag is not None}
+        dist = [(d.name, lag_periods(d.lag, freq)) for d in getattr(k, "disturbed", ())
+                if d.name in data and d.name not in names_l and d.name != k.name]
+        # One regular calendar for the KPI and its regressors (the coarsest of their frequencies):
+        # a change exists only between consecutive periods that both have a value.
+        d = data.changes([*names_l, *(n for n, _ in dist), k.name])
+        y = d[:, -1]
+        kl = [declared.get(n, lag) for n in names_l]
+        cols = [_shift(d[:, j], kl[j]) for j in range(len(names_l))]
+        cols += [_shift(d[:, len(names_l) + j], dl) for j, (_, dl) in enumerate(dist)]
+        xl = np.column_stack(cols)
+        ok = ~np.isnan(y) & ~np.isnan(xl).any(axis=1)
+        n = int(ok.sum())
+        m = xl.shape[1]
+        if n < max(min_periods, m + 3):
+            continue
+        xs, yy = xl[ok], y[ok]
+        scale_x = np.abs(xs).max()
+        if not (np.isfinite(scale_x) and np.isfinite(yy).all()) or scale_x > 1e150:
+            continue  # values this large overflow the normal equations; nothing to estimate
+        if np.std(yy) == 0 or (np.std(xs[:, :len(names_l)], axis=0) == 0).any():
+            continue
+        try:
+            _, _, gain, se_gain, _ = serial.standardised_gains(yy, xs)
+        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
+            continue
+        g[i, lcols] = gain[:len(names_l)]
+        se[i, lcols] = se_gain[:len(names_l)]
+        n_used[i] = n
+        lags[k.name] = dict(zip(names_l, kl))
+        controls[k.name] = [n for n, _ in dist]
+    return g, se, n_used, lags, controls
+
+
+def assignment(cost) -> list[int]:
+    """The columns assigned to each row minimising the total cost (rows <= columns).
+
+    The Hungarian method with potentials (Kuhn 1955, Munkres 1957), O(rows^2 x columns); the scan
+    over the columns is one NumPy step, so 400 x 400 takes a fraction of a second, not 15 s.
+    """
+    import numpy as np
+
+    cost = np.asarray(cost, dtype=float)
+    if not np.isfinite(cost).all():
+        raise ValueError("the costs must be finite")
+    n, m = cost.shape
+    inf = float("inf")
+    u, v = np.zeros(n + 1), np.zeros(m + 1)
+    owner = np.zeros(m + 1, dtype=int)  # owner[j]: the row (1-based) holding column j
+    way = np.zeros(m + 1, dtype=int)
+    for i in range(1, n + 1):
+        owner[0] = i
+        j0 = 0
+        minv = np.full(m + 1, inf)
+        used = np.zeros(m + 1, dtype=bool)
+        while True:
+            used[j0] = True
+            i0 = owner[j0]
+            cur = np.empty(m + 1)
+            cur[0] = inf
+            cur[1:] = cost[i0 - 1] - u[i0] - v[1:]
+            better = ~used & (cur < minv)
+            minv[better] = cur[better]
+            way[better] = j0
+            open_ = np.where(used, inf, minv)
+            j1 = int(np.argmin(open_))  # the first smallest, as a scan with `<` finds it
+            delta = open_[j1]
+            if not np.isfinite(delta):  # NOTE: only a NaN or infinite cost gets here; never loop on it
+                raise ValueError("the costs must be finite")
+            u[owner[used]] += delta
+            v[used] -= delta
+            minv[~used] -= delta
+            j0 = j1
+            if owner[j0] == 0:
+                break
+        while j0:
+            j1 = way[j0]
+            owner[j0] = owner[j1]
+            j0 = j1
+    rows = [-1] * n
+    for j in range(1, m + 1):
+        if owner[j]:
+            rows[owner[j] - 1] = j - 1
+    return rows
+
+
+def best_pairing(rga) -> tuple[list[int], float]:
+    """The KPI -> lever pairing (distinct levers) with the smallest RGA number sum |L - P|, on positive elements.
+
+    sum |L - P| = sum |L| + sum over the pairs of (|l - 1| - |l|), so the best pairing is a
+    linear assignment on that cost. A pairing on a negative (or zero) relative gain reverses the
+    loop's sign once the other loops close (Skogestad & Postlethwaite, 2nd ed., 3.4): those
+    elements cost more than any positive pairing can save, and a KPI the assignment still puts on
+    one is left unpaired (-1). With more KPIs than levers, each lever gets one KPI and the other
+    KPIs stay unpaired.
+    """
+    import numpy as np
+
+    rga = np.asarray(rga, dtype=float)
+    k, m = rga.shape
+    cost = np.abs(rga - 1) - np.abs(rga)
+    penalty = 4.0 * (np.abs(cost).sum() + 1.0)  # more than any sum of positive-pairing costs
+    cost_pos = np.where(rga > 0, cost, cost + penalty)
+    if k <= m:
+        pairing = assignment(cost_pos)
+    else:
+        by_lever = assignment(cost_pos.T)
+        pairing = [-1] * k
+        for j, i in enumerate(by_lever):
+            pairing[i] = j
+    pairing = [j if j >= 0 and rga[i, j] > 0 else -1 for i, j in enumerate(pairing)]
+    picked = [(i, j) for i, j in enumerate(pairing) if j >= 0]
+    score = float(np.abs(rga).sum() + sum(cost[i, j] for i, j in picked))
+    return pairing, score
+
+
+def niederlinski(g, pairing) -> float | None:
+    """Niederlinski's index det(G) / prod g_ii of a square G with the pairing on the diagonal.
+
+    Negative: closing the paired loops with integral action cannot be stable (Niederlinski 1971;
+    Grosdidier, Morari & Holt 1985), whatever the tuning. None unless G is square and every KPI
+    is paired.
+    """
+    import numpy as np
+
+    g = np.asarray(g, dtype=float)
+    if g.shape[0] != g.shape[1] or any(j < 0 for j in pairing) or len(set(pairing)) != len(pairing):
+        return None
+    gp = g[:, list(pairing)]
+    diag = np.prod(np.diag(gp))
+    if diag == 0 or not np.isfinite(gp).all():
+        return None
+    return float(np.linalg.det(gp) / diag)
+
+
+def conditioning_bootstrap(data, kpis, levers, lag: int = 0, threshold: float = 10.0, b: int = 199,
+                           min_periods: int = 12) -> dict | None:
+    """How sure the data is about the conditioning and rank of gains estimated from it.
+
+    The standardised gains of all KPIs on all levers are re-estimated on B moving-block bootstrap
+    samples of the periods (Kunsch 1989; blocks of n^(1/3) periods keep the autocorrelation)
+    where every series has a change. Returns the percentile interval of the scaled condition
+    number, ``p_ill_conditioned`` = the bootstrap share at or below ``threshold`` (H0: the
+    condition number is at most the threshold), and a Kleibergen-Paap-style rank test of
+    H0: rank <= min(KPIs, levers) - 1 with the bootstrap covariance of the gains
+    (metricsense.evaluators.serial.rank_test). None with too few complete periods.
+    """
+    import numpy as np
+
+    from metricsense import kernels
+    from metricsense.evaluators import serial
+
+    names_l = [lv.name for lv in levers]
+    names_k = [k.name for k in kpis]
+    d = data.changes([*names_l, *names_k])
+    x = np.column_stack([_shift(d[:, j], lag) for j in range(len(names_l))])
+    y = d[:, len(names_l):]
+    ok = ~np.isnan(x).any(axis=1) & ~np.isnan(y).any(axis=1)
+    x, y = x[ok][-4 * serial.TAIL:], y[ok][-4 * serial.TAIL:]  # NOTE: B resamples of millions of rows would not fit
+    n, m = x.shape
+    k = y.shape[1]
+    if n < max(min_periods, m + 3) or min(k, m) < 2:
+        return None
+
+    def gains(xs, ys):
+        sx, sy = xs.std(axis=0, ddof=1), ys.std(axis=0, ddof=1)
+        if (sx == 0).any() or (sy == 0).any():
+            return None
+        coef, *_ = np.linalg.lstsq(np.column_stack([np.ones(len(xs)), xs]), ys, rcond=None)
+        return (coef[1:] * sx[:, None] / sy[None, :]).T  # KPIs x levers
+
+    g0 = gains(x, y)
+    if g0 is None or not np.isfinite(g0).all():
+        return None
+    rng = np.random.default_rng(serial.SEED)
+    reps = [gains(x[i], y[i]) for i in serial.block_indices(n, b, rng)]
+    reps = np.array([r for r in reps if r is not None and np.isfinite(r).all()])
+    if len(reps) < b // 2:
+        return None
+    conds = np.array([float(kernels.equilibrated_condition_number(r)) for r in reps])
+    conds = np.where(np.isfinite(conds), conds, np.inf)
+    cov = np.cov(np.stack([r.reshape(-1, order="F") for r in reps]).T)  # of vec(G), column-major
+    stat, df, p_rank = serial.rank_test(g0, np.atleast_2d(cov), min(k, m) - 1)
+    return {"bootstrap": int(len(reps)), "periods": int(n), "threshold": threshold,
+            "condition_interval": [finite(float(np.quantile(conds, 0.025))), finite(float(np.quantile(conds, 0.975)))],
+            "condition_q05": finite(float(np.quantile(conds, 0.05))),
+            "p_ill_conditioned": (1 + int((conds <= threshold).sum())) / (len(conds) + 1),
+            "rank_test": {"rank": min(k, m) - 1, "statistic": stat, "df": df, "p_value": p_rank}}
+
+
+def dependent_combinations(g, rank: int, limit: int | None = None, tol: float = 1e-9) -> list:
+    """Weight vectors w with w @ G = 0 (the left null space of G), as sparse as this finds, fewest KPIs first.
+
+    The rows of G (KPIs) are picked greedily, each time the one farthest from the span of those
+    already picked (Gram-Schmidt with pivoting, as QR with column pivoting of G^T: Businger &
+    Golub 1965), until ``rank`` are picked. Every other row f is then a combination of the picked
+    rows B: g_f = c @ G_B, by least squares, and w = e_f - c (on B) is in the left null space;
+    these k - rank vectors are a basis of it, each using at most rank + 1 KPIs (an SVD basis mixes
+    them all, and listing it costs k^2). Each w is scaled to a largest weight of 1, its first
+    weight positive, weights below ``tol`` set to 0.
+    """
+    import numpy as np
+
+    g = np.asarray(g, dtype=float)
+    k = g.shape[0]
+    resid = g.copy()
+    picked: list[int] = []
+    for _ in range(min(rank, k)):
+        norms = np.einsum("ij,ij->i", resid, resid)
+        norms[picked] = -1.0
+        p = int(np.argmax(norms))
+        if not norms[p] > 0:
+            break
+        picked.append(p)
+        q = resid[p] / np.sqrt(norms[p])
+        resid -= np.outer(resid @ q, q)
+    free = np.setdiff1d(np.arange(k), picked)
+    if picked:
+        coef = np.linalg.lstsq(g[picked].T, g[free].T, rcond=None)[0]  # rank x free
+    else:
+        coef = np.zeros((0, len(free)))
+    # Sizes first, from the coefficients alone: building every vector would cost k^2 again. The
+    # scaling below makes the largest weight 1, so a coefficient counts when >= tol * max(1, |c|).
+    top = np.maximum(1.0, np.abs(coef).max(axis=0, initial=0.0))
+    used = np.abs(coef) >= tol * top
+    sizes = 1 + used.sum(axis=0)
+    first = np.minimum(free, np.where(used, np.array(picked, dtype=int)[:, None], k).min(axis=0, initial=k))
+    order = np.lexsort((first, sizes))
+    out = []
+    for col in order[:limit] if limit is not None else order:
+        w = np.zeros(k)
+        w[free[col]] = 1.0
+        w[picked] = -coef[:, col]
+        w /= np.max(np.abs(w))
+        w[np.abs(w) < tol] = 0.0
+        if w[np.flatnonzero(w)[0]] < 0:
+            w = -w
+        out.append(w)
+    return out
