@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.metricsense-installed
 
-.PHONY: demo test install bench clean system-deps chromium
+.PHONY: demo test install bench clean system-deps chromium node labextension
 
 # The venv, the build tools and an editable install with the test extra. meson-python's
 # editable install rebuilds the Cython kernel on import after a .pyx edit. setuptools>=77 lets
@@ -19,7 +19,30 @@ $(STAMP): pyproject.toml meson.build ext/meson.build
 	. $(BIN)/activate && python -m pip install -q --no-build-isolation -e '.[test,jupyter]'
 	touch $@
 
-install: $(STAMP)
+install: $(STAMP) labextension
+
+# The JupyterLab extension (jupyterlab/): built with Node from npm packages (@jupyter/builder), into
+# jupyterlab/labextension/, which the wheel and the sdist carry. An editable install places no
+# share/ data, so the venv gets a link to the built folder instead.
+LABEXT := jupyterlab/labextension/package.json
+LABEXT_LINK := $(VENV)/share/jupyter/labextensions/metricsense
+
+node:
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Node and npm (Debian packages) to build the JupyterLab extension"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+
+jupyterlab/node_modules/.package-lock.json: jupyterlab/package.json jupyterlab/package-lock.json
+	$(MAKE) node
+	cd jupyterlab && npm ci --no-audit --no-fund --loglevel=error
+
+$(LABEXT): jupyterlab/node_modules/.package-lock.json jupyterlab/tsconfig.json $(wildcard jupyterlab/src/*.ts) \
+           jupyterlab/style/index.css jupyterlab/style/icon.svg metricsense/starter.msense
+	cd jupyterlab && npm run --silent build && cp install.json labextension/install.json
+
+labextension: $(LABEXT) $(STAMP)
+	mkdir -p $(dir $(LABEXT_LINK))
+	ln -sfn $(CURDIR)/jupyterlab/labextension $(LABEXT_LINK)
 
 # The main job on the bundled examples (findings are expected: they are teaching examples).
 demo: $(STAMP)
@@ -39,7 +62,7 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # The whole test suite, as CI runs it.
-test: $(STAMP) system-deps chromium
+test: $(STAMP) labextension system-deps chromium
 	. $(BIN)/activate && python -P -m pytest
 
 bench: $(STAMP)
@@ -47,4 +70,4 @@ bench: $(STAMP)
 	. $(BIN)/activate && python -P benchmarks/bench_segments.py --segments 1000
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache
+	rm -rf $(VENV) build dist .pytest_cache jupyterlab/node_modules jupyterlab/lib jupyterlab/labextension
