@@ -5,6 +5,7 @@ import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ILauncher } from '@jupyterlab/launcher';
 import { IMainMenu } from '@jupyterlab/mainmenu';
+import { ICellModel } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { LanguageSupport } from '@codemirror/language';
@@ -78,39 +79,53 @@ const cells: JupyterFrontEndPlugin<void> = {
   id: 'metricsense:cell-magic',
   description: 'Highlights %%msense cells as msense.',
   autoStart: true,
-  requires: [INotebookTracker],
-  activate: (app: JupyterFrontEnd, tracker: INotebookTracker) => {
+  requires: [INotebookTracker, IEditorLanguageRegistry],
+  activate: (app: JupyterFrontEnd, tracker: INotebookTracker, languages: IEditorLanguageRegistry) => {
     tracker.widgetAdded.connect((_, panel: NotebookPanel) => {
-      const watched = new WeakSet<object>();
-      const apply = () => {
-        const notebook = panel.content;
-        const list = notebook.model?.cells;
-        if (!list) {
+      const notebook = panel.content;
+      const watched = new WeakSet<ICellModel>();
+      const wanted = (cell: ICellModel): string | null => {
+        const spec = CELL_MAGIC.test(cell.sharedModel.getSource());
+        const want = spec ? MIME : notebook.codeMimetype;
+        return cell.mimeType !== want && (spec || cell.mimeType === MIME) ? want : null;
+      };
+      const fix = (cell: ICellModel) => {
+        if (wanted(cell) === null) {
           return;
         }
-        for (let i = 0; i < list.length; i++) {
+        // NOTE: a cell's editor applies each MIME type's language when it has loaded, without
+        // checking that it is still the cell's: switch only once the language just set (the
+        // kernel's, loaded lazily) is in, or it lands after msense and wins.
+        void languages
+          .getLanguage(cell.mimeType)
+          .catch(() => null)
+          .then(() =>
+            setTimeout(() => {
+              const want = wanted(cell);
+              if (want !== null) {
+                cell.mimeType = want;
+              }
+            }, 0)
+          );
+      };
+      const apply = () => {
+        const list = notebook.model?.cells;
+        for (let i = 0; list && i < list.length; i++) {
           const cell = list.get(i);
           if (cell.type !== 'code') {
             continue;
           }
-          const fix = () => {
-            const spec = CELL_MAGIC.test(cell.sharedModel.getSource());
-            const want = spec ? MIME : notebook.codeMimetype;
-            if (cell.mimeType !== want && (spec || cell.mimeType === MIME)) {
-              cell.mimeType = want;
-            }
-          };
           if (!watched.has(cell)) {
             watched.add(cell);
-            cell.contentChanged.connect(fix);
-            cell.mimeTypeChanged.connect(fix);
+            cell.contentChanged.connect(() => fix(cell));
+            cell.mimeTypeChanged.connect(() => fix(cell));
           }
-          fix();
+          fix(cell);
         }
       };
-      panel.context.ready.then(() => {
+      void panel.context.ready.then(() => {
         apply();
-        panel.content.model?.cells.changed.connect(apply);
+        notebook.model?.cells.changed.connect(apply);
       });
     });
   }
