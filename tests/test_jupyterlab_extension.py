@@ -96,6 +96,7 @@ def lab(tmp_path_factory):
     root = tmp / "root"
     root.mkdir()
     (root / "kpis.msense").write_text(SPEC, "utf-8")
+    (root / "broken.msense").write_text(SPEC.replace("kind outcome", "kind outcome\n  guards nowhere"), "utf-8")
     (root / "notes.md").write_text(f"# Notes\n\nA spec:\n\n```msense\n{SPEC}```\n", "utf-8")
     cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
             "source": "%%msense\n" + SPEC}
@@ -240,3 +241,16 @@ def test_jupyterlab_sends_msense_documents_to_msense_lsp(lab):
         status = json.loads(r.read().decode())
     assert "msense" in status["specs"], sorted(status["specs"])
     assert status["specs"]["msense"]["mime_types"] == ["text/x-msense"]
+
+
+def test_jupyterlab_lsp_underlines_msense_lsp_diagnostics(lab, page):
+    """The whole chain: jupyterlab-lsp sends the open spec to `msense lsp` (via jupyter-lsp and the
+    entry point) and draws the diagnostic it publishes (an unknown failure, MS002)."""
+    require("jupyter_lsp")
+    base, token, _ = lab
+    page.goto(f"{base}/lab/tree/broken.msense?reset&token={token}")
+    _tokens(page, ".jp-FileEditor .cm-content", "kpi")
+    underlined = page.locator(".jp-FileEditor .cm-lintRange")
+    _wait("the diagnostic on `nowhere`", lambda: any("nowhere" in t for t in underlined.all_inner_texts()),
+          timeout=60)
+    page.screenshot(path=str(ARTIFACTS / "jupyterlab-lsp-diagnostic.png"))
