@@ -27,18 +27,27 @@ install: $(STAMP) labextension
 LABEXT := jupyterlab/labextension/package.json
 LABEXT_LINK := $(VENV)/share/jupyter/labextensions/metricsense
 
+# Node >= 20.19 (@jupyter/builder's rspack needs it). Debian's nodejs and npm when there is no npm;
+# Debian 12's nodejs is 18, so then a Node 20 binary comes from the npm registry (node-linux-ARCH)
+# into jupyterlab/.node/bin, which the build puts first on PATH.
+NODE_PATH_ := PATH="$(CURDIR)/jupyterlab/.node/bin:$$PATH"
+NODE_OK := node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'
+
 node:
 	@command -v npm >/dev/null 2>&1 || { \
 	  echo "installing Node and npm (Debian packages) to build the JupyterLab extension"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	@$(NODE_PATH_) $(NODE_OK) || { \
+	  arch=$$(node -p process.arch); echo "Node $$(node --version) is older than 20.19: node-linux-$$arch 20 from npm"; \
+	  npm install --prefix jupyterlab/.node --no-save --no-audit --no-fund --loglevel=error "node-linux-$$arch@~20.19" && \
+	  ln -sfn node_modules/node-linux-$$arch/bin jupyterlab/.node/bin && $(NODE_PATH_) $(NODE_OK); }
 
-jupyterlab/node_modules/.package-lock.json: jupyterlab/package.json jupyterlab/package-lock.json
-	$(MAKE) node
-	cd jupyterlab && npm ci --no-audit --no-fund --loglevel=error
+jupyterlab/node_modules/.package-lock.json: jupyterlab/package.json jupyterlab/package-lock.json | node
+	cd jupyterlab && $(NODE_PATH_) npm ci --no-audit --no-fund --loglevel=error
 
 $(LABEXT): jupyterlab/node_modules/.package-lock.json jupyterlab/tsconfig.json $(wildcard jupyterlab/src/*.ts) \
            jupyterlab/style/index.css jupyterlab/style/icon.svg metricsense/starter.msense
-	cd jupyterlab && npm run --silent build && cp install.json labextension/install.json
+	cd jupyterlab && $(NODE_PATH_) npm run --silent build && cp install.json labextension/install.json
 
 labextension: $(LABEXT) $(STAMP)
 	mkdir -p $(dir $(LABEXT_LINK))
@@ -70,4 +79,4 @@ bench: $(STAMP)
 	. $(BIN)/activate && python -P benchmarks/bench_segments.py --segments 1000
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache jupyterlab/node_modules jupyterlab/lib jupyterlab/labextension
+	rm -rf $(VENV) build dist .pytest_cache jupyterlab/node_modules jupyterlab/lib jupyterlab/labextension jupyterlab/.node
