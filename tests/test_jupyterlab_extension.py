@@ -166,11 +166,13 @@ def test_a_msense_file_opens_in_the_editor_highlighted(lab, page):
     page.goto(f"{base}/lab/tree/kpis.msense?reset&token={token}")
     tokens = _tokens(page, ".jp-FileEditor .cm-content", "kpi")
     _assert_highlighted(page, tokens)
-    # the file type's icon in the file browser
+    # the file type's icon in the file browser and on the editor's tab
     item = page.locator(".jp-DirListing-item", has_text="kpis.msense").first
     item.wait_for(state="visible", timeout=20_000)
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-msense-file.png"))
     assert item.locator("svg[data-icon='metricsense:spec']").count() == 1, item.inner_html()
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="kpis.msense").first
+    assert tab.locator("svg[data-icon='metricsense:spec']").count() == 1, tab.inner_html()
     print(f"msense file: {time.perf_counter() - started:.1f} s")
 
 

@@ -3,6 +3,7 @@
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { IEditorTracker } from '@jupyterlab/fileeditor';
 import { ILauncher } from '@jupyterlab/launcher';
 import { IMainMenu } from '@jupyterlab/mainmenu';
 import { ICellModel } from '@jupyterlab/cells';
@@ -26,13 +27,14 @@ const language: JupyterFrontEndPlugin<void> = {
   description: 'The msense language, the .msense file type and the New KPI spec command.',
   autoStart: true,
   requires: [IEditorLanguageRegistry],
-  optional: [ILauncher, IMainMenu, IDefaultFileBrowser],
+  optional: [ILauncher, IMainMenu, IDefaultFileBrowser, IEditorTracker],
   activate: (
     app: JupyterFrontEnd,
     languages: IEditorLanguageRegistry,
     launcher: ILauncher | null,
     mainMenu: IMainMenu | null,
-    browser: IDefaultFileBrowser | null
+    browser: IDefaultFileBrowser | null,
+    editors: IEditorTracker | null
   ) => {
     // findBest() then finds it by name for ```msense fences in Markdown (editor and preview).
     languages.addLanguage({
@@ -65,6 +67,17 @@ const language: JupyterFrontEndPlugin<void> = {
         return app.commands.execute('docmanager:open', { path: model.path, factory: 'Editor' });
       }
     });
+    // The file editor's tab takes a file type's icon only for audio files: give specs theirs.
+    editors?.widgetAdded.connect((_, widget) => {
+      const mark = () => {
+        if (widget.context.path.endsWith('.msense')) {
+          widget.title.icon = msenseIcon;
+        }
+      };
+      widget.context.pathChanged.connect(mark);
+      mark();
+    });
+
     launcher?.add({ command: NEW_SPEC, category: 'Other', rank: 10 });
     mainMenu?.fileMenu.newMenu.addGroup([{ command: NEW_SPEC }], 40);
   }
