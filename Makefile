@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.metricsense-installed
 
-.PHONY: demo test install bench calibrate clean system-deps chromium
+.PHONY: demo test install bench calibrate clean system-deps chromium node labextension
 
 # The venv, the build tools and an editable install with the test extra. meson-python's
 # editable install rebuilds the Cython kernel on import after a .pyx edit. setuptools>=77 lets
@@ -19,7 +19,39 @@ $(STAMP): pyproject.toml meson.build ext/meson.build
 	. $(BIN)/activate && python -m pip install -q --no-build-isolation -e '.[test,jupyter]'
 	touch $@
 
-install: $(STAMP)
+install: $(STAMP) labextension
+
+# The JupyterLab extension (jupyterlab/): built with Node from npm packages (@jupyter/builder), into
+# jupyterlab/labextension/, which the wheel and the sdist carry. An editable install places no
+# share/ data, so the venv gets a link to the built folder instead.
+LABEXT := jupyterlab/labextension/package.json
+LABEXT_LINK := $(VENV)/share/jupyter/labextensions/metricsense
+
+# Node >= 20.19 (@jupyter/builder's rspack needs it). Debian's nodejs and npm when there is no npm;
+# Debian 12's nodejs is 18, so then a Node 20 binary comes from the npm registry (node-linux-ARCH)
+# into jupyterlab/.node/bin, which the build puts first on PATH.
+NODE_PATH_ := PATH="$(CURDIR)/jupyterlab/.node/bin:$$PATH"
+NODE_OK := node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'
+
+node:
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Node and npm (Debian packages) to build the JupyterLab extension"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	@$(NODE_PATH_) $(NODE_OK) || { \
+	  arch=$$(node -p process.arch); echo "Node $$(node --version) is older than 20.19: node-linux-$$arch 20 from npm"; \
+	  npm install --prefix jupyterlab/.node --no-save --no-audit --no-fund --loglevel=error "node-linux-$$arch@~20.19" && \
+	  ln -sfn node_modules/node-linux-$$arch/bin jupyterlab/.node/bin && $(NODE_PATH_) $(NODE_OK); }
+
+jupyterlab/node_modules/.package-lock.json: jupyterlab/package.json jupyterlab/package-lock.json | node
+	cd jupyterlab && $(NODE_PATH_) npm ci --no-audit --no-fund --loglevel=error
+
+$(LABEXT): jupyterlab/node_modules/.package-lock.json jupyterlab/tsconfig.json $(wildcard jupyterlab/src/*.ts) \
+           jupyterlab/style/index.css jupyterlab/style/icon.svg metricsense/starter.msense
+	cd jupyterlab && $(NODE_PATH_) npm run --silent build && cp install.json labextension/install.json
+
+labextension: $(LABEXT) $(STAMP)
+	mkdir -p $(dir $(LABEXT_LINK))
+	ln -sfn $(CURDIR)/jupyterlab/labextension $(LABEXT_LINK)
 
 # The main job on the bundled examples (findings are expected: they are teaching examples).
 demo: $(STAMP)
@@ -39,7 +71,7 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # The whole test suite, as CI runs it.
-test: $(STAMP) system-deps chromium
+test: $(STAMP) labextension system-deps chromium
 	. $(BIN)/activate && python -P -m pytest
 
 bench: $(STAMP)
@@ -55,4 +87,4 @@ calibrate: $(STAMP)
 	. $(BIN)/activate && python -m calibration --reps $(REPS) --jobs $(JOBS) --readme calibration/README.md
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache
+	rm -rf $(VENV) build dist .pytest_cache jupyterlab/node_modules jupyterlab/lib jupyterlab/labextension jupyterlab/.node

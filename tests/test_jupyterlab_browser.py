@@ -9,6 +9,7 @@ Never `playwright install`: the browser is /usr/bin/chromium (`make chromium`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import socket
@@ -49,15 +50,10 @@ def _wait(what: str, check, timeout: float = 60.0, every: float = 0.25):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def lab(tmp_path):
-    require("jupyterlab")
-    require("ipywidgets")
-    jupytext = require("jupytext")
-    install_kernelspec()
-    root = tmp_path / "root"
-    (root / "notebooks").mkdir(parents=True)
-    jupytext.write(jupytext.read(ROOT / "notebooks" / "tour.md"), root / "notebooks" / "tour.ipynb")
+@contextlib.contextmanager
+def serve_lab(tmp_path, root, *args: str):
+    """JupyterLab on loopback serving ``root``, with private settings, runtime and workspaces:
+    yields (base URL, token) and ends the server it started."""
     settings = tmp_path / "settings"
     for name, value in (("@jupyterlab/notebook-extension/tracker.jupyterlab-settings", {"autoStartDefaultKernel": True}),
                         ("@jupyterlab/apputils-extension/notification.jupyterlab-settings", {"fetchNews": "false"})):
@@ -70,7 +66,7 @@ def lab(tmp_path):
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
          f"--IdentityProvider.token={token}", "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
-         "--LabApp.extension_manager=readonly", f"--ServerApp.root_dir={root}"],
+         "--LabApp.extension_manager=readonly", f"--ServerApp.root_dir={root}", *args],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -86,6 +82,19 @@ def lab(tmp_path):
         log.close()
         if sys.exc_info()[0] is not None:
             print((tmp_path / "lab.log").read_text()[-3000:])
+
+
+@pytest.fixture
+def lab(tmp_path):
+    require("jupyterlab")
+    require("ipywidgets")
+    jupytext = require("jupytext")
+    install_kernelspec()
+    root = tmp_path / "root"
+    (root / "notebooks").mkdir(parents=True)
+    jupytext.write(jupytext.read(ROOT / "notebooks" / "tour.md"), root / "notebooks" / "tour.ipynb")
+    with serve_lab(tmp_path, root) as served:
+        yield served
 
 
 def test_explorer_renders_and_unticking_a_kpi_changes_the_condition_number(lab, browser):

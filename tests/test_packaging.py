@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support import EXAMPLES, ROOT
+from support import EXAMPLES, IN_CI, ROOT
 
 
 @pytest.mark.slow
@@ -23,6 +23,7 @@ def test_wheel_installs_into_a_fresh_venv_and_parses_the_examples(tmp_path):
     )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     (wheel,) = dist.glob("metricsense-*.whl")
+    _assert_has_labextension(wheel)
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
@@ -55,6 +56,49 @@ def test_wheel_installs_into_a_fresh_venv_and_parses_the_examples(tmp_path):
                             capture_output=True, text=True, env=env)
     assert msense.returncode == 0, msense.stdout + msense.stderr
     assert "error[MS001]" not in msense.stdout
+
+
+LABEXT_IN_WHEEL = "metricsense-0.1.0.data/data/share/jupyter/labextensions/metricsense/"
+
+
+def _labextension_built() -> bool:
+    """Whether jupyterlab/labextension is built (`make labextension`); CI must have built it."""
+    if (ROOT / "jupyterlab" / "labextension" / "package.json").is_file():
+        return True
+    if IN_CI:
+        pytest.fail("the JupyterLab extension is not built (make labextension)")
+    return False
+
+
+def _assert_has_labextension(wheel: Path) -> None:
+    """The wheel installs the prebuilt extension where JupyterLab looks: <prefix>/share/jupyter/labextensions."""
+    import zipfile
+
+    if not _labextension_built():
+        return
+    names = zipfile.ZipFile(wheel).namelist()
+    for name in ("package.json", "install.json"):
+        assert LABEXT_IN_WHEEL + name in names, sorted(n for n in names if ".data/" in n)
+    assert any(n.startswith(LABEXT_IN_WHEEL + "static/remoteEntry.") for n in names)
+
+
+@pytest.mark.slow
+def test_the_sdist_carries_the_extension_sources_and_its_build(tmp_path):
+    """`pip install` of the sdist needs no Node: the built extension is in it (jupyterlab/dist.py)."""
+    import tarfile
+
+    if not _labextension_built():
+        pytest.skip("the JupyterLab extension is not built (make labextension)")
+    build = subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(tmp_path), str(ROOT)],
+                           capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    (sdist,) = tmp_path.glob("metricsense-*.tar.gz")
+    names = {n.split("/", 1)[1] for n in tarfile.open(sdist).getnames() if "/" in n}
+    for name in ("jupyterlab/package.json", "jupyterlab/package-lock.json", "jupyterlab/src/index.ts",
+                 "jupyterlab/src/language.ts", "jupyterlab/labextension/package.json",
+                 "jupyterlab/labextension/install.json", "metricsense/lsp/jupyter.py"):
+        assert name in names, name
+    assert not any(n.startswith("jupyterlab/node_modules") for n in names)
 
 
 def _imports(path: Path) -> set[str]:
