@@ -125,3 +125,213 @@ def fmt_failure(exc: BaseException) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text"
     return str(exc)
+
+
+class RawJSON(str):
+    """JSON text already encoded (a segment's finding or result), written as it is."""
+
+
+class _SegmentSpool:
+    """Segment results of a segmented run, kept on disk as they arrive (JSON lines).
+
+    Each line starts with a tag: `-` for what every reader may see, `P` for a personal finding
+    or a segment's result that counts one; what is written is decided at the end, when the
+    report says whether the reader asked to see them (``Report.for_reader``, as for every
+    format)."""
+
+    def __init__(self, fmt: str, color: bool, registry=None) -> None:
+        import tempfile
+
+        from metricsense.report import personal_codes
+
+        self.fmt, self.color = fmt, color
+        self.personal = personal_codes(registry)
+        self.registry = registry
+        self.withheld: dict[str, dict[str, int]] = {}
+        self.diagnostics = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.results = tempfile.TemporaryFile("w+", encoding="utf-8") if fmt == "json" else None
+        # A segment with statistical findings is held here (its findings only, not its analysis)
+        # until the rollup's multiple-testing control says which are kept (Report.streamed_fdr);
+        # its place in the spool is a line `H<number>`.
+        self.seq = 0
+        self.held: dict[int, tuple] = {}
+        self.decisions: dict = {}
+
+    def _count(self, code: str, severity: str) -> None:
+        by = self.withheld.setdefault(code, {})
+        by[severity] = by.get(severity, 0) + 1
+
+    def add(self, result) -> None:
+        from metricsense.diagnostics import Severity
+
+        seq, self.seq = self.seq, self.seq + 1
+        if result.p_values:
+            stat = frozenset(i for i, _ in result.p_values)
+            if self.fmt == "json":
+                found, whole = result.encoded or result.encode()
+                self.held[seq] = (stat, found, whole, result.brief())
+                self.results.write(f"H{seq}\n")
+            else:
+                self.held[seq] = (stat, list(result.diagnostics))
+            self.diagnostics.write(f"H{seq}\n")
+            for i, (code, _, severity) in enumerate(result.brief()):
+                if i not in stat and code in self.personal:
+                    self._count(code, str(Severity(severity)))
+            return
+        if self.fmt == "json":
+            found, whole = result.encoded or result.encode()
+            brief = result.brief()
+            # NOTE: a finding's JSON has `"personal": true` only when it is marked personal.
+            marked = [code in self.personal or '"personal": true' in line for (code, _, _), line in zip(brief, found)]
+            for line, mark, (code, _, severity) in zip(found, marked, brief):
+                self.diagnostics.write(("P" if mark else "-") + line + "\n")
+                if mark:
+                    self._count(code, str(Severity(severity)))
+            if any(marked):
+                import json
+
+                self.results.write("P" + json.dumps([whole, [b for b, m in zip(brief, marked) if m],
+                                                     [b for b, m in zip(brief, marked) if not m]]) + "\n")
+            else:
+                self.results.write("-" + whole + "\n")
+        else:
+            import json
+
+            from metricsense.report import is_personal
+            from metricsense.reports.text import render_diagnostics
+
+            personal = [d for d in result.diagnostics if is_personal(d, self.registry)]
+            public = [d for d in result.diagnostics if not is_personal(d, self.registry)]
+            for d in personal:
+                self._count(d.code, str(d.severity))
+            self.diagnostics.write("-" + json.dumps(render_diagnostics(public, self.color)) + "\n")
+            if personal:
+                self.diagnostics.write("P" + json.dumps(render_diagnostics(personal, self.color)) + "\n")
+
+    def _public(self, whole: str, hidden: list, shown: list, fail_on: str) -> str:
+        """A segment's JSON result without its personal findings: codes, count and exit code."""
+        import json
+        from types import SimpleNamespace
+
+        from metricsense.diagnostics import Severity
+        from metricsense.encoding import dumps
+        from metricsense.registry import exit_code_of
+
+        doc = json.loads(whole)
+        codes = dict(doc.get("codes", {}))
+        for code, _, _ in hidden:
+            codes[code] -= 1
+            if not codes[code]:
+                del codes[code]
+        doc.update(codes=codes, diagnostics=len(shown), exit_code=exit_code_of(
+            [SimpleNamespace(code=c, severity=Severity(s)) for c, _, s in shown], self.registry, fail_on))
+        return dumps(doc)
+
+    def _kept(self, seq: int, i: int):
+        """(q-value, family) when the statistical finding ``i`` of result ``seq`` is kept, else None."""
+        return self.decisions.get((seq, i))
+
+    def _held(self, seq: int, show: bool):
+        """A held segment's lines, as ``_tagged`` gives them: without its dropped statistical
+        findings, the kept ones with their q-value and family."""
+        import json
+
+        from metricsense.encoding import dumps
+
+        if self.fmt == "json":
+            stat, found, _, brief = self.held[seq]
+            for i, (line, (code, _, _)) in enumerate(zip(found, brief)):
+                if i in stat:
+                    kept = self._kept(seq, i)
+                    if kept is None:
+                        continue
+                    doc = json.loads(line)
+                    doc["evidence"] = {**doc.get("evidence", {}), "q_value": kept[0], "family": kept[1]}
+                    line = dumps(doc)
+                if show or not (code in self.personal or '"personal": true' in line):
+                    yield line
+            return
+        from dataclasses import replace
+
+        from metricsense.report import is_personal
+        from metricsense.reports.text import render_diagnostics
+
+        stat, diagnostics = self.held.pop(seq)
+        kept = []
+        for i, d in enumerate(diagnostics):
+            if i in stat:
+                got = self._kept(seq, i)
+                if got is None:
+                    continue
+                d = replace(d, evidence={**dict(d.evidence), "q_value": got[0], "family": got[1]})
+            kept.append(d)
+        yield json.dumps(render_diagnostics([d for d in kept if not is_personal(d, self.registry)], self.color))
+        personal = [d for d in kept if is_personal(d, self.registry)]
+        if personal and show:
+            yield json.dumps(render_diagnostics(personal, self.color))
+
+    def _tagged(self, spool, show: bool):
+        """The spooled lines this reader may see, without their tags."""
+        spool.flush()
+        spool.seek(0)
+        for line in spool:
+            tag, text = line[0], line[1:].rstrip("\n")
+            if tag == "H":
+                yield from self._held(int(text), show)
+            elif tag == "-" or (tag == "P" and show):
+                yield text
+
+    def _results(self, show: bool, fail_on: str):
+        """Each segment's JSON result, without its personal findings unless the reader asked."""
+        import json
+
+        self.results.flush()
+        self.results.seek(0)
+        for line in self.results:
+            tag, text = line[0], line[1:].rstrip("\n")
+            if tag == "H":
+                seq = int(text)
+                stat, found, whole, brief = self.held[seq]
+                gone = [b for i, b in enumerate(brief) if i in stat and self._kept(seq, i) is None]
+                left = [(i, b) for i, b in enumerate(brief) if not (i in stat and self._kept(seq, i) is None)]
+                hidden = gone + [b for i, b in left if not show and self._personal(b, found[i])]
+                shown = [b for i, b in left if show or not self._personal(b, found[i])]
+                yield RawJSON(self._public(whole, hidden, shown, fail_on))
+            elif tag == "-":
+                yield RawJSON(text)
+            else:
+                whole, hidden, shown = json.loads(text)
+                yield RawJSON(whole if show else self._public(whole, hidden, shown, fail_on))
+
+    def _personal(self, brief, line: str) -> bool:
+        return brief[0] in self.personal or '"personal": true' in line
+
+    def chunks(self, report):
+        from dataclasses import replace
+
+        self.decisions = getattr(report, "streamed_fdr", {}) or {}
+        show = report.show_personal
+        view = report.for_reader(True)  # what a reader format may show of the report itself
+        if not show and self.withheld:
+            merged = {code: dict(by) for code, by in view.withheld.items()}
+            for code, by in self.withheld.items():
+                for severity, n in by.items():
+                    merged.setdefault(code, {})[severity] = merged.get(code, {}).get(severity, 0) + n
+            view = replace(view, withheld=dict(sorted(merged.items())))
+        if self.fmt == "json":
+            yield from view.json_chunks((RawJSON(t) for t in self._tagged(self.diagnostics, show)),
+                                        self._results(show, report.fail_on))
+            yield "\n"
+            return
+        import json
+
+        from metricsense.reports.text import render_diagnostics, summary_lines
+        from metricsense.segments.results import rollup_text
+
+        head = render_diagnostics(view.diagnostics, self.color, getattr(view, "sources", None))
+        if head:
+            yield head
+        for text in self._tagged(self.diagnostics, show):
+            yield json.loads(text)
+        yield "\n".join(rollup_text(view.segments)) + "\n\n"
+        yield summary_lines(view) + "\n"

@@ -114,12 +114,12 @@ def _kept(report):
 def test_the_pipeline_applies_bh_over_the_family_the_rules_report():
     expect = lambda m: sorted(p for p, q in zip(P_VALUES, bh_adjust(P_VALUES, m)) if q <= 0.05)  # noqa: E731
     for tests in (4, 20, 200):
-        report = metricsense.check(SPEC, config={}, plugin_manager=_plugin(tests))
+        report = metricsense.check(SPEC, config={"fdr-q": 0.05}, plugin_manager=_plugin(tests))
         assert _kept(report) == expect(tests), tests
         for d in report.diagnostics:
             if d.code == "XYZ101":
                 assert d.evidence["family"] == tests
-    assert _kept(metricsense.check(SPEC, config={}, plugin_manager=_plugin(200))) == [0.0001]
+    assert _kept(metricsense.check(SPEC, config={"fdr-q": 0.05}, plugin_manager=_plugin(200))) == [0.0001]
     # fdr-q = 1 keeps what the rule said; a stricter q keeps less
     assert _kept(metricsense.check(SPEC, config={"fdr-q": 1}, plugin_manager=_plugin(200))) == list(P_VALUES)
     assert _kept(metricsense.check(SPEC, config={"fdr-q": 0.00001}, plugin_manager=_plugin(4))) == []
@@ -137,7 +137,7 @@ def test_a_by_run_adjusts_over_every_segment(tmp_path):
     # (0.0001 and 0.004 kept), in the rollup 50 (only 0.0001 kept)
     (tmp_path / "k.csv").write_text("period,unit,k\n" + "".join(f"{t},u{u},{t + u}\n" for u in range(5) for t in range(4)))
     (tmp_path / "k.msense").write_text('mission "M"\ndata "k.csv"\nkpi k "K" { }\n')
-    report = metricsense.check(tmp_path / "k.msense", config={}, plugin_manager=_plugin(10), by="unit")
+    report = metricsense.check(tmp_path / "k.msense", config={"fdr-q": 0.05}, plugin_manager=_plugin(10), by="unit")
     found = [d for d in report.diagnostics if d.code == "XYZ101"]
     assert [(d.evidence["p_value"], d.evidence["family"], d.segment) for d in found] == [(0.0001, 50, "u0")]
     assert found[0].evidence["q_value"] == pytest.approx(0.005)
