@@ -1,8 +1,10 @@
 """Quick fixes: suppress a finding with a reason, the did-you-mean a finding already computed,
 and the help lines that are mechanical (a `link` stub, a target date).
 
-A finding's fixes are computed when it is published and travel in its `data`; the code action
-request only reads them back, so the fixes always match the text they were made for."""
+A finding's fixes are computed when it is published and travel in its `data`, each with the text
+of the line it was made for; the code action request offers only those whose line still holds
+that text (an editor moves a finding's range as you type, never its data: a cold attack applied a
+stale did-you-mean to the wrong text), and skips malformed ones."""
 
 from __future__ import annotations
 
@@ -54,7 +56,21 @@ def fixes(d: Diagnostic, lines: Lines, doc: Document | None, today: _dt.date | N
         cur = types.Position(line=end.line, character=end.character + 4)
         out.append(fix(f"Add a target date (by {date})", end, end, f" by {date}",
                        types.Range(start=cur, end=types.Position(line=end.line, character=cur.character + len(date)))))
+    for f in out:  # the line each fix was made for: a fix whose line changed since is not offered
+        f["line"] = lines.line(f["range"][0])
     return out
+
+
+def _still_fits(f, lines: Lines) -> bool:
+    """A fix the client echoed back still applies: well formed, in the document, and made for the
+    text its line holds now (an editor moves a finding's range as you type, never its data)."""
+    try:
+        r = [int(v) for v in f["range"]]
+        ok = (isinstance(f["title"], str) and isinstance(f["text"], str) and len(r) == 4
+              and 0 <= r[0] <= r[2] < len(lines.lines) and min(r) >= 0)
+        return ok and f.get("line") == lines.line(r[0])
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def suppress(code: str, line: int, lines: Lines) -> dict:
@@ -96,9 +112,11 @@ def actions(uri: str, diagnostics: list[types.Diagnostic], lines: Lines, registr
         data = diag.data if isinstance(diag.data, dict) else {}
         if diag.source != "msense" or data.get("elsewhere"):
             continue
-        for f in data.get("fixes", ()):
-            out.append(to_action(f, uri, diag, show_document, preferred=True))
+        fixes_ = data.get("fixes", ())
+        for f in fixes_ if isinstance(fixes_, list) else ():
+            if _still_fits(f, lines):
+                out.append(to_action(f, uri, diag, show_document, preferred=True))
         rule = registry.rules.get(str(diag.code))
-        if rule is not None and not rule.always:
+        if rule is not None and not rule.always and 0 <= diag.range.start.line < len(lines.lines):
             out.append(to_action(suppress(rule.code, diag.range.start.line, lines), uri, diag, show_document))
     return out

@@ -36,14 +36,33 @@ def _declared(ls, st, text: str) -> dict[str, str]:
     return out
 
 
+def _in_comment_or_string(line: str, col: int) -> bool:
+    """Column ``col`` (0-based code points) of ``line`` lies in a `#` comment or a quoted string."""
+    quoted = False
+    i = 0
+    while i < len(line) and i <= col:
+        c = line[i]
+        if quoted and c == "\\":
+            i += 2
+            continue
+        if c == '"':
+            quoted = not quoted
+            if i == col:
+                return True
+        elif c == "#" and not quoted:
+            return True
+        i += 1
+    return quoted
+
+
 def _occurrence(ls, uri: str, pos: types.Position):
     """(document, name, occurrence or None) under the cursor, or None."""
     st = ls.state(uri)
     doc = st.document
     lines = Lines(ls.current(uri)[1])
     word = lines.word_at(pos)
-    if doc is None or word is None:
-        return None
+    if doc is None or word is None or _in_comment_or_string(lines.line(pos.line), lines.column(pos) - 1):
+        return None  # a word in a comment or a string is no name: nothing to hover, rename or follow
     occ = navigation.occurrence_at(doc, st.shown, pos.line + 1, lines.column(pos))
     if occ is not None:
         return doc, occ.name, occ

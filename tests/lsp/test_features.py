@@ -198,3 +198,40 @@ def test_the_check_as_you_type_is_structure_only_and_open_and_save_run_everythin
     full = checker.check(spec, spec.read_text("utf-8"), data=True)
     assert {d.code[:3] for d in fast.diagnostics} == {"MS0"} and "gain" not in fast.analysis
     assert full.data and {"MS101", "MS204", "MS301"} <= {d.code for d in full.diagnostics}
+
+
+# Attack regressions (the cold attack on msense lsp)
+def test_stale_or_malformed_fixes_are_not_offered():
+    from lsprotocol import types
+
+    from metricsense.lsp import actions
+    from metricsense.lsp.positions import Lines
+    from metricsense.plugins import get_plugin_manager
+    from metricsense.registry import build_registry
+
+    registry = build_registry(get_plugin_manager(entrypoints=False)[0])
+    lines = Lines('mission "M"\nfailure outages "O" at outcome\nkpi k "K" { guards outage }\n')
+    good = {"title": "Replace with `outages`", "range": [2, 19, 2, 25], "text": "outages", "line": lines.line(2)}
+
+    def diag(line, fixes):
+        rng = types.Range(start=types.Position(line=line, character=0), end=types.Position(line=line, character=3))
+        return types.Diagnostic(range=rng, message="x", code="MS002", source="msense", data={"fixes": fixes})
+
+    titles = [a.title for a in actions.actions("file:///a.msense", [diag(2, [good])], lines, registry, False)]
+    assert "Replace with `outages`" in titles
+    moved = Lines('# a new line\n' + "\n".join(lines.lines))  # the finding's line moved down: its data did not
+    assert not [a for a in actions.actions("file:///a.msense", [diag(2, [good])], moved, registry, False)
+                if a.title.startswith("Replace")]
+    broken = [{"text": "outages"}, {"title": "t", "range": [50, 0, 50, 3], "text": "x", "line": ""}]
+    assert not [a for a in actions.actions("file:///a.msense", [diag(2, broken)], lines, registry, False)
+                if a.title.startswith(("Replace", "t"))]
+    assert actions.actions("file:///a.msense", [diag(50, [])], lines, registry, False) == []  # past the end
+
+
+def test_words_in_comments_and_strings_are_no_names():
+    from metricsense.lsp.features import _in_comment_or_string
+
+    line = 'failure outages "meet csat" at outcome  # csat deploys'
+    assert not _in_comment_or_string(line, line.index("outages"))
+    assert _in_comment_or_string(line, line.index("csat")) and _in_comment_or_string(line, line.rindex("csat"))
+    assert not _in_comment_or_string(line, line.index("outcome"))
