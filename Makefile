@@ -84,7 +84,7 @@ bench: $(STAMP)
 REPS ?= 200
 JOBS ?= 2
 calibrate: $(STAMP)
-	. $(BIN)/activate && python -m calibration --reps $(REPS) --jobs $(JOBS) --readme calibration/README.md
+	. $(BIN)/activate && python -m calibration --reps $(REPS) --jobs $(JOBS) --readme calibration/README.md --json metricsense/calibration.json
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache jupyterlab/node_modules jupyterlab/lib jupyterlab/labextension jupyterlab/.node

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from calibration.harness import STATISTICAL, Task, rate, run
-from calibration.systems import EFFECT_FAMILY, EFFECT_RULE, EFFECTS, FAMILIES
+from calibration.systems import EFFECT_ABOUT, EFFECT_FAMILY, EFFECT_RULE, EFFECTS, FAMILIES
 
 MARK_START, MARK_END = "<!-- calibration:start -->", "<!-- calibration:end -->"
 
@@ -31,15 +31,72 @@ def cell(hits: int, n: int) -> str:
     return f"{100 * p:.1f} ± {100 * se:.1f}"
 
 
-def per_test(got, code: str) -> str:
-    """Mean findings per test, in percent, ± one Monte Carlo standard error."""
+STATED = 0.05  # every statistical rule's stated size per test
+
+
+def per_test_rate(got, code: str) -> tuple[float, float]:
+    """Mean findings per test over the draws ``got`` and its Monte Carlo standard error."""
     import math
 
     x = [(o.counts or {}).get(code, 0) / max((o.tests or {}).get(code, 1), 1) for o in got]
     n = len(x)
+    if not n:
+        return math.nan, math.nan
     mean = sum(x) / n
     sd = math.sqrt(sum((v - mean) ** 2 for v in x) / (n - 1)) if n > 1 else 0.0
-    return f"{100 * mean:.1f} ± {100 * sd / math.sqrt(n):.1f}"
+    return mean, sd / math.sqrt(n)
+
+
+def per_test(got, code: str) -> str:
+    """Mean findings per test, in percent, ± one Monte Carlo standard error."""
+    mean, se = per_test_rate(got, code)
+    return f"{100 * mean:.1f} ± {100 * se:.1f}"
+
+
+def holds(mean: float, se: float, stated: float = STATED) -> bool:
+    """A rule holds its stated size on a family when its per-test rate is at most the stated size
+    plus two Monte Carlo standard errors (issue 21's criterion)."""
+    return mean <= stated + 2 * se
+
+
+def summary(outcomes, families, effects, reps: int, run: dict) -> dict:
+    """Everything the tables show, as data: `msense explain` reads this (metricsense/calibration.json)."""
+    by: dict = {}
+    for o in outcomes:
+        by.setdefault((o.task.family, o.task.effect), []).append(o)
+    rules: dict = {}
+    for code in STATISTICAL:
+        fams = {}
+        for fam in families:
+            got = by.get((fam, None), [])
+            if got:
+                mean, se = per_test_rate(got, code)
+                fams[fam] = {"per_test": [mean, se], "per_draw": list(rate(sum(code in o.raw for o in got), len(got))),
+                             "holds": holds(mean, se)}
+        rules[code] = {"families": fams, "holds": all(f["holds"] for f in fams.values()), "power": []}
+    for eff in effects:
+        got = by.get((EFFECT_FAMILY[eff], eff), [])
+        if got:
+            code = EFFECT_RULE[eff]
+            rules[code]["power"].append({
+                "effect": eff, "family": EFFECT_FAMILY[eff], "about": EFFECT_ABOUT[eff],
+                "raw": list(rate(sum(o.planted[0] for o in got), len(got))),
+                "bh": list(rate(sum(o.planted[1] for o in got), len(got)))})
+    healthy = [o for fam in families for o in by.get((fam, None), [])]
+    goal = {"draws": len(healthy), "bh": list(rate(sum(bool(o.fdr) for o in healthy), len(healthy))),
+            "raw": list(rate(sum(bool(o.raw) for o in healthy), len(healthy)))}
+    return {"run": {**run, "reps": reps, "stated_size": STATED}, "rules": rules, "goal": goal}
+
+
+def rounded(x):
+    """Floats to 5 significant places, all the way down (the JSON is committed)."""
+    if isinstance(x, float):
+        return float(f"{x:.5g}")
+    if isinstance(x, dict):
+        return {k: rounded(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [rounded(v) for v in x]
+    return x
 
 
 def tables(outcomes, families, effects, reps: int) -> str:
@@ -67,26 +124,39 @@ def tables(outcomes, families, effects, reps: int) -> str:
               "Findings of the rule over the tests it can run on the system (`calibration/harness.py` "
               "`tests_of`: 45 KPI pairs for MS101, 17 declared gains for MS205, 4 output-outcome pairs "
               "for MS402, 10 KPIs for MS301, MS303, MS401, MS403, 1 for the others), ± one Monte Carlo "
-              "standard error (of the mean over draws). Compare with the rule's stated size (5%).", "",
+              "standard error (of the mean over draws). Compare with the rule's stated size (5%): a cell "
+              "marked ✗ is above 5% plus two standard errors.", "",
               "| family | " + " | ".join(STATISTICAL) + " |", "|---" * (len(STATISTICAL) + 1) + "|"]
     for fam in families:
         got = by.get((fam, None), [])
         if got:
-            lines.append(f"| {fam} | " + " | ".join(per_test(got, c) for c in STATISTICAL) + " |")
+            lines.append(f"| {fam} | " + " | ".join(
+                per_test(got, c) + ("" if holds(*per_test_rate(got, c)) else " ✗") for c in STATISTICAL) + " |")
+    lines += ["", "### Each rule against its stated size (5% per test, fdr-q = 1)", "",
+              "| rule | highest per-test rate (family) | families above 5% + 2 SE |", "|---|---|---|"]
+    for c in STATISTICAL:
+        rates = [(per_test_rate(by[(f, None)], c), f) for f in families if by.get((f, None))]
+        if not rates:
+            continue
+        (worst, se), fam = max(rates, key=lambda r: r[0][0])
+        over = [f for (m, e), f in rates if not holds(m, e)]
+        lines.append(f"| {c} | {100 * worst:.1f} ± {100 * se:.1f} ({fam}) | {', '.join(over) or 'none: holds'} |")
     lines.append("")
     if effects:
         lines += ["### Power at planted effects (% of draws in which the rule meant to find it reported)", "",
-                  "| effect | family | rule | healthy rate | power, fdr-q = 1 | power, BH q=0.05 |", "|---|---|---|---|---|---|"]
+                  "Power counts a finding of the effect's rule about the KPI the effect was planted on "
+                  "(`calibration/systems.py` EFFECT_KPIS), not one anywhere in the system.", "",
+                  "| effect | family | rule | healthy, per test | power, fdr-q = 1 | power, BH q=0.05 |", "|---|---|---|---|---|---|"]
         for eff in effects:
             got = by.get((EFFECT_FAMILY[eff], eff), [])
             base = by.get((EFFECT_FAMILY[eff], None), [])
             code = EFFECT_RULE[eff]
             if not got:
                 continue
-            healthy = cell(sum(code in o.raw for o in base), len(base)) if base else "n/a"
+            healthy = per_test(base, code) if base else "n/a"
             lines.append(f"| {eff} | {EFFECT_FAMILY[eff]} | {code} | {healthy} | "
-                         f"{cell(sum(code in o.raw for o in got), len(got))} | "
-                         f"{cell(sum(code in o.fdr for o in got), len(got))} |")
+                         f"{cell(sum(o.planted[0] for o in got), len(got))} | "
+                         f"{cell(sum(o.planted[1] for o in got), len(got))} |")
         lines.append("")
     if goal_n:
         p, se = rate(goal_hits, goal_n)
@@ -113,6 +183,8 @@ def main(argv=None) -> int:
     ap.add_argument("--goal", action="store_true", help="only the healthy families (no planted effects)")
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument("--readme", type=Path, help="write the tables into this Markdown file, between its markers")
+    ap.add_argument("--json", type=Path, help="write the measurements as JSON (metricsense/calibration.json is "
+                    "what `msense explain` states)")
     args = ap.parse_args(argv)
     effects = [] if args.goal else args.effects
     tasks = []
@@ -129,6 +201,13 @@ def main(argv=None) -> int:
     header = (f"Run {dt.date.today().isoformat()}: `{command}` ({args.reps} draws per family and effect, "
               f"{len(tasks)} checks, {took / 60:.0f} min with {args.jobs} jobs, Python {platform.python_version()}).\n\n")
     print(header + text)
+    if args.json:
+        import json
+
+        run_info = {"date": dt.date.today().isoformat(), "command": command, "minutes": round(took / 60, 1),
+                    "jobs": args.jobs, "python": platform.python_version()}
+        data = rounded(summary(outcomes, args.families, effects, args.reps, run_info))
+        args.json.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     if args.readme:
         old = args.readme.read_text() if args.readme.exists() else f"{MARK_START}\n{MARK_END}\n"
         head, _, rest = old.partition(MARK_START)

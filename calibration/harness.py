@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from calibration.systems import draw, spec_text, write
+from calibration.systems import EFFECT_KPIS, EFFECT_RULE, draw, spec_text, write
 
 STATISTICAL = ("MS101", "MS102", "MS201", "MS202", "MS203", "MS204", "MS205", "MS301", "MS302", "MS303",
                "MS401", "MS402", "MS403", "MS601", "MS602")
@@ -40,6 +40,7 @@ class Outcome:
     crashed: str | None = None
     counts: dict | None = None  # code -> statistical findings, fdr-q = 1
     tests: dict | None = None  # code -> the tests the rule could run on this system (tests_of)
+    planted: tuple = (False, False)  # the effect's rule named the KPI it was planted on (raw, BH)
 
 
 def tests_of(s) -> dict[str, int]:
@@ -66,9 +67,13 @@ def check_one(task: Task) -> Outcome:
         found = {}
         counts: dict[str, int] = {}
         crashed = None
+        planted = {}
+        rule = EFFECT_RULE.get(task.effect or "")
+        names = [f"`k{i}`" for i in EFFECT_KPIS.get(task.effect or "", ())]
         for name, cfg in (("raw", {"fdr-q": 1.0}), ("fdr", {})):
             report = metricsense.check(str(path), config=cfg)
             codes = set()
+            planted[name] = any(d.code == rule and any(n in d.message for n in names) for d in report.diagnostics)
             for d in report.diagnostics:
                 if d.code == "MS005" or d.code.startswith("MS03"):
                     crashed = crashed or f"{d.code}: {d.message}"
@@ -77,7 +82,8 @@ def check_one(task: Task) -> Outcome:
                     if name == "raw":
                         counts[d.code] = counts.get(d.code, 0) + 1
             found[name] = frozenset(codes)
-    return Outcome(task, found["raw"], found["fdr"], frozenset(c for c, _ in design), crashed, counts, tests_of(s))
+    return Outcome(task, found["raw"], found["fdr"], frozenset(c for c, _ in design), crashed, counts, tests_of(s),
+                   (planted["raw"], planted["fdr"]))
 
 
 def run(tasks: list[Task], jobs: int = 1) -> list[Outcome]:

@@ -36,6 +36,18 @@ EFFECT_FAMILY = {"bunch05": "panel_icc05", "bunch10": "panel_icc05", "bunch20": 
                  "halve": "iid", "redundant": "iid", "wrong_gain": "iid", "diverge": "iid"}
 EFFECT_RULE = {"bunch05": "MS401", "bunch10": "MS401", "bunch20": "MS401", "halve": "MS403",
                "redundant": "MS101", "wrong_gain": "MS205", "diverge": "MS402"}
+#: What each planted effect is, in words (`msense explain` states the power with it).
+EFFECT_ABOUT = {"bunch05": "5% of a panel KPI's values moved from just short of the target to just past it",
+                "bunch10": "10% of a panel KPI's values moved from just short of the target to just past it",
+                "bunch20": "20% of a panel KPI's values moved from just short of the target to just past it",
+                "halve": "the variance of a KPI's noise halved from the date its target took effect",
+                "redundant": "two KPIs whose changes correlate at r = 0.95",
+                "wrong_gain": "a declared gain of 0.5 on a lever that does not move the KPI",
+                "diverge": "an output KPI improving by 3 noise units after its target while its outcomes do not"}
+#: The KPIs (indices, named `k0`, `k1`, ...) each effect is planted on: power counts a finding of
+#: the effect's rule that names one of them, not one anywhere in the system.
+EFFECT_KPIS = {"bunch05": (0,), "bunch10": (0,), "bunch20": (0,), "halve": (0,), "redundant": (0, 1),
+               "wrong_gain": (0,), "diverge": (2,)}
 START = dt.date(2025, 1, 6)  # a Monday
 LEVERS = ("staffing", "training", "tooling", "outreach")
 KINDS = ("input", "process", "output", "outcome")

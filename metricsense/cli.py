@@ -284,6 +284,10 @@ def explain(rule_ref):
                    "text, HTML and JSON with --show-personal; SARIF, JUnit, GitHub and Markdown only count them.\n")
     if rule.explanation:
         click.echo(rule.explanation + "\n")
+    from metricsense.calibrated import measured
+
+    if (text := measured(rule.code)) is not None:
+        click.echo(text + "\n")
     if rule.options:
         click.echo("## Options")
         for name, opt in rule.options.items():

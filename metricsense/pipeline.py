@@ -70,11 +70,14 @@ def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules
     only = {r.plugin for r in rules} if analyses_of_rules else None
     counts: dict[str, int] = {}
     found.extend(run_rules(doc, rules, cfg, dataset, analysis, registry, pm, progress, surveys, only, counts))
-    tests = sum(counts.values())
+    # NOTE: the family is what the user will see: rules left out by `ignore` (or not chosen by
+    # `select`) ran, but neither their tests nor their findings count in it.
+    dropped = left_out(registry, cfg)
+    tests = sum(n for code, n in counts.items() if code not in dropped)
     if fdr:
         from metricsense.fdr import control
 
-        found = control(found, tests, cfg.fdr_q)
+        found = control([d for d in found if d.code not in dropped], tests, cfg.fdr_q)
     if spec_keys:
         found = [d for d in found if d.key not in spec_keys]
     keys = frozenset(d.key for d in found)
@@ -127,6 +130,15 @@ def selected_rules(registry: Registry, cfg: Config) -> list[Rule]:
         codes = {r.code for ref in cfg.select for r in registry.matching(ref)}
         chosen = [r for r in chosen if r.code in codes]
     return [r for r in chosen if r.func is not None]
+
+
+def left_out(registry: Registry, cfg: Config) -> set[str]:
+    """The codes `ignore` and `select` leave out of the report (never an `always` rule's)."""
+    ignored = {r.code for ref in cfg.ignore for r in registry.matching(ref)}
+    if cfg.select:
+        chosen = {r.code for ref in cfg.select for r in registry.matching(ref)}
+        ignored |= {code for code in registry.rules if code not in chosen}
+    return {code for code in ignored if not (registry.rules.get(code) and registry.rules[code].always)}
 
 
 def filter_and_override(diags: list[Diagnostic], registry: Registry, cfg: Config) -> list[Diagnostic]:

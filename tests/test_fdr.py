@@ -125,6 +125,47 @@ def test_the_pipeline_applies_bh_over_the_family_the_rules_report():
     assert _kept(metricsense.check(SPEC, config={"fdr-q": 0.00001}, plugin_manager=_plugin(4))) == []
 
 
+def _two_rules():
+    """XYZ101 (4 tests, the P_VALUES found) beside XYZ102: 200 tests, one finding at p = 0.0002."""
+
+    @metricsense.rule(code="XYZ101", name="few-tests", severity=Severity.WARNING)
+    def few(ctx):
+        """Runs 4 tests."""
+        ctx.tests(4)
+        for p in P_VALUES:
+            yield ctx.report(ctx.spec.kpis[0], f"a test at p = {p}", evidence={"p_value": p})
+
+    @metricsense.rule(code="XYZ102", name="many-quiet-tests", severity=Severity.WARNING)
+    def many(ctx):
+        """Runs 200 tests."""
+        ctx.tests(200)
+        yield ctx.report(ctx.spec.kpis[0], "a test at p = 0.0002", evidence={"p_value": 0.0002})
+
+    @hookimpl
+    def metricsense_register_rules(register):
+        register(few)
+        register(many)
+
+    class Plugin:
+        pass
+
+    Plugin.metricsense_register_rules = staticmethod(metricsense_register_rules)
+    return manager_with(Plugin)
+
+
+@pytest.mark.parametrize("how", [{"ignore": ["XYZ102"]}, {"select": ["XYZ101"]}])
+def test_a_rule_left_out_of_the_report_is_left_out_of_the_family(how):
+    # the family is what the user sees: an ignored rule's 200 tests (and its finding) would
+    # otherwise make the shown rule's findings harder to keep
+    both = metricsense.check(SPEC, config={"fdr-q": 0.05}, plugin_manager=_two_rules())
+    assert {d.evidence.get("family") for d in both.diagnostics if d.code.startswith("XYZ")} == {204}
+    assert _kept(both) == sorted(p for p, q in zip(P_VALUES, bh_adjust([*P_VALUES, 0.0002], 204)) if q <= 0.05)
+    alone = metricsense.check(SPEC, config={"fdr-q": 0.05, **how}, plugin_manager=_two_rules())
+    assert not [d for d in alone.diagnostics if d.code == "XYZ102"]
+    assert _kept(alone) == sorted(p for p, q in zip(P_VALUES, bh_adjust(P_VALUES, 4)) if q <= 0.05)
+    assert {d.evidence["family"] for d in alone.diagnostics if d.code == "XYZ101"} == {4}
+
+
 @pytest.mark.parametrize("bad", [0, 1.5, -0.1, "0.05", True])
 def test_a_bad_fdr_q_is_a_config_error(bad):
     report = metricsense.check(SPEC, config={"fdr-q": bad})

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import metricsense  # noqa: E402
 from calibration.__main__ import main  # noqa: E402
 from calibration.__main__ import tables  # noqa: E402, F401
-from calibration.harness import Task, check_one  # noqa: E402
+from calibration.harness import STATISTICAL, Task, check_one  # noqa: E402
 from calibration.systems import FAMILIES, PANELS, draw, noise, spec_text, write  # noqa: E402
 
 
@@ -102,6 +102,7 @@ def test_the_harness_finds_planted_effects(effect, rule, seeds):
         got = check_one(Task(family, seed, effect))
         assert got.crashed is None
         assert rule in got.raw, (effect, seed, sorted(got.raw))
+        assert got.planted[0], (effect, seed)  # found on the KPI it was planted on
         assert "MS013" not in got.raw and "MS013" in got.design  # design findings are not counted
 
 
@@ -110,7 +111,46 @@ def test_the_command_prints_and_keeps_its_table(tmp_path, capsys):
     readme.write_text("# Calibration\n\n<!-- calibration:start -->\nold\n<!-- calibration:end -->\n\nkept\n")
     assert main(["--reps", "2", "--families", "iid", "panel_icc05", "--effects", "bunch20", "--readme", str(readme)]) == 0
     text = readme.read_text()
-    assert "old" not in text and text.endswith("\n\nkept\n")
+    assert "\nold\n" not in text and text.endswith("\n\nkept\n")
     assert "| iid |" in text and "| bunch20 | panel_icc05 | MS401 |" in text
     assert "The healthy-system goal" in text and "4 draws over 2 families" in text
     assert "python -m calibration --reps 2" in capsys.readouterr().out
+
+
+def test_the_json_a_run_writes_is_what_explain_states(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    import metricsense.calibrated as calibrated
+    from calibration.__main__ import per_test_rate
+    from calibration.harness import run
+    from metricsense.cli import cli
+
+    out = tmp_path / "calibration.json"
+    assert main(["--reps", "3", "--families", "iid", "--effects", "halve", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["run"]["reps"] == 3 and data["run"]["stated_size"] == 0.05
+    assert set(data["rules"]) == set(STATISTICAL)
+    # the same draws again (the seeds are fixed): the rates written are the harness's own
+    again = [o for o in run([Task("iid", 21 * 10_000_000 + r) for r in range(3)])]
+    for code in STATISTICAL:
+        mean, se = per_test_rate(again, code)
+        assert data["rules"][code]["families"]["iid"]["per_test"] == pytest.approx([mean, se], abs=1e-4)
+    power = data["rules"]["MS403"]["power"]
+    assert [p["effect"] for p in power] == ["halve"] and 0 <= power[0]["raw"][0] <= 1
+    monkeypatch.setattr(calibrated, "measurements", lambda: data)
+    text = CliRunner().invoke(cli, ["explain", "MS403"]).output
+    assert "## Measured" in text and "3 simulated healthy KPI systems per family" in text
+    mean, se = data["rules"]["MS403"]["families"]["iid"]["per_test"]
+    assert f"{100 * mean:.1f}% ± {100 * se:.1f} (iid)" in text
+    assert f"Power: {100 * power[0]['raw'][0]:.1f}%" in text and "halved" in text
+    # a rule the suite does not measure has no such section
+    assert "## Measured" not in CliRunner().invoke(cli, ["explain", "MS001"]).output
+
+
+def test_explain_says_nothing_measured_when_the_file_is_missing(monkeypatch):
+    import metricsense.calibrated as calibrated
+
+    monkeypatch.setattr(calibrated, "measurements", lambda: {})
+    assert calibrated.measured("MS205") is None
