@@ -23,7 +23,10 @@ def _spec_summary(report) -> dict[str, Any]:
         out["levers"] = [lv.name for lv in doc.levers]
         g = gains.declared(doc)
         cond = g["condition_number"]
-        out["rank_deficient"] = cond == float("inf")
+        # NOTE: rank-deficient as MS202 says it: fewer independent directions than KPIs (three KPIs
+        # on two levers have a finite condition number, but one KPI combination no lever moves).
+        out["rank_deficient"] = cond == float("inf") or (cond is not None and g["rank"] < len(out["kpis"]))
+        out["rank"] = g["rank"]
         out["condition_number"] = None if cond is None or cond == float("inf") else cond
         guarded = {ref.name for k in doc.kpis for ref in k.guards}
         for level in LEVELS:
@@ -67,7 +70,7 @@ def diff_reports(old, new, old_name: str = "OLD", new_name: str = "NEW") -> dict
                    "count": change(len(a["levers"]), len(b["levers"]))},
         "condition_number": {"old": a["condition_number"], "new": b["condition_number"],
                              "old_rank_deficient": a["rank_deficient"], "new_rank_deficient": b["rank_deficient"],
-                             "source": "declared gains"},
+                             "old_rank": a.get("rank"), "new_rank": b.get("rank"), "source": "declared gains"},
         "effective_number": {"old": a["effective_number"], "new": b["effective_number"],
                              "note": None if a["effective_number"] is not None and b["effective_number"] is not None
                              else NEEDS_DATA},
@@ -84,9 +87,9 @@ def _count(withheld: dict) -> int:
     return sum(sum(by.values()) for by in withheld.values())
 
 
-def _cond(value, deficient) -> str:
+def _cond(value, deficient, rank=None, kpis=None) -> str:
     if deficient:
-        return "∞ (rank-deficient)"
+        return "∞ (rank-deficient)" if rank is None or kpis is None else f"∞ (rank {rank} for {kpis} KPIs)"
     return "n/a" if value is None else f"{value:.3g}"
 
 
@@ -100,7 +103,8 @@ def render_markdown(d: dict[str, Any]) -> str:
     from metricsense.reports.markdown import md_code, md_text
 
     c, e = d["condition_number"], d["effective_number"]
-    cond_old, cond_new = _cond(c["old"], c["old_rank_deficient"]), _cond(c["new"], c["new_rank_deficient"])
+    cond_old = _cond(c["old"], c["old_rank_deficient"], c.get("old_rank"), d["kpis"]["count"]["old"])
+    cond_new = _cond(c["new"], c["new_rank_deficient"], c.get("new_rank"), d["kpis"]["count"]["new"])
     eff = (lambda v: NEEDS_DATA if v is None else f"{v:.2f}")
     out = [f"## KPI system change: {md_code(d['old'])} → {md_code(d['new'])}", "",
            "| | before | after | change |", "|---|---|---|---|",

@@ -98,3 +98,20 @@ def test_broken_new_spec_exits_2(tmp_path):
     assert result.returncode == 2
     assert "MS001" in result.stderr and "nothing is compared" in result.stderr
     assert "removed" not in result.stdout  # a spec that does not parse has no KPIs to lose
+
+
+def test_a_third_kpi_on_two_levers_is_rank_deficient_not_better_conditioned(tmp_path):
+    # MS202 says rank 2 for 3 KPIs: the diff must not call the new matrix better conditioned
+    head = 'mission "M"\nlever a "A"\nlever b "B"\n'
+    old = tmp_path / "old.msense"
+    new = tmp_path / "new.msense"
+    old.write_text(head + 'kpi k1 "K1" { responds a +1, b +0.9 }\nkpi k2 "K2" { responds a +0.9, b +1 }\n')
+    new.write_text(old.read_text() + 'kpi k3 "K3" { responds a +1, b -1 }\n')
+    d = json.loads(run_msense("diff", old, new, "--format", "json").stdout)
+    c = d["condition_number"]
+    assert c["old_rank_deficient"] is False and c["new_rank_deficient"] is True
+    assert c["new_rank"] == 2 and c["new"] < c["old"]  # the raw number did fall
+    text = run_msense("diff", old, new).stdout
+    assert "better conditioned" not in text and "worse conditioned" in text
+    assert "∞ (rank 2 for 3 KPIs)" in text
+    assert any(f["code"] == "MS202" for f in d["findings"]["new"])
