@@ -29,6 +29,7 @@ class AgendaItem:
     start: str | None = None
     end: str | None = None
     segment: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # the series' values at the event's last period
 
     def to_dict(self) -> dict[str, Any]:
         return {"audience": self.audience, "spec": self.spec, "source": self.source, "question": self.question,
@@ -99,28 +100,66 @@ def _not_before(label: str | None, since: str | None) -> bool:
         return label >= since
 
 
-def _trigger_items(root: str, name: str, info: TriggerEvaluation, since: str | None) -> list[AgendaItem]:
+#: A comparison in words: "`x` was 6.6, above `y` (4.5) by 2.1".
+_OP_WORDS = {">": "above", ">=": "at or above", "<": "below", "<=": "at or below", "==": "equal to",
+             "!=": "not equal to"}
+
+
+def _sides(trigger) -> tuple[str | None, str | None]:
+    """The spec's text of the two sides of the trigger's first comparison (what the variance's
+    numbers are), or None when there is no trigger or comparison."""
+    from metricsense.expressions import expr_text, first_comparison
+
+    cmp = first_comparison(trigger.condition) if trigger is not None else None
+    if cmp is None:
+        return None, None
+    return expr_text(cmp.left), expr_text(cmp.right)
+
+
+def _run_periods(info: TriggerEvaluation, e) -> list[str]:
+    """Every period of an event, in order: the trigger's fired periods from its start to its end
+    (a run is consecutive periods of the data, each one fired)."""
+    fired = list(info.periods)
+    if e.start in fired and e.end in fired:
+        i, j = fired.index(e.start), fired.index(e.end)
+        if j >= i and j - i + 1 == e.periods:
+            return fired[i:j + 1]
+    return [e.start] if e.start == e.end else [e.start, e.end]
+
+
+def _trigger_items(root: str, name: str, info: TriggerEvaluation, since: str | None,
+                   trigger=None) -> list[AgendaItem]:
     items = []
     audience = info.audience or NO_AUDIENCE
+    left_text, right_text = _sides(trigger)
     for e in info.events:
         if not _not_before(e.end, since):
             continue
-        when = _md(e.start) if e.start == e.end else f"{_md(e.start)} to {_md(e.end)}"
-        sparked = [f"periods: {when}" + (f" ({e.periods} in a row)" if e.periods > 1 else "")]
+        if e.periods > 1:
+            run = _run_periods(info, e)
+            listed = ", ".join(_md(p) for p in run) if len(run) == e.periods else f"{_md(e.start)} to {_md(e.end)}"
+            sparked = [f"periods ({e.periods} in a row): {listed}"]
+        else:
+            sparked = [f"period: {_md(e.start)}"]
         if e.units:
             sparked.append(f"units: {e.units} (names withheld: one person's numbers, a public audience)")
         elif e.segment:
             sparked.append(f"unit: {_md(e.segment)}")
+        last = f" in {_md(e.end)}" if e.periods > 1 else ""
         if e.values:
-            sparked.append("values: " + ", ".join(f"{_code(k)} {_n(v)}" for k, v in e.values.items()))
+            sparked.append(f"values{last}: " + ", ".join(f"{_code(k)} {_n(v)}" for k, v in e.values.items()))
         if e.target is not None:
             sparked.append(f"target: {_n(e.target)}" + (f" (of {_code(e.target_of)})" if e.target_of else ""))
         v = e.variance
         if v is not None and v.by is not None:
             # NOTE: v.op is one of the grammar's comparison operators (`>=`, `<`...), never raw HTML
-            sparked.append(f"variance: {_n(v.left)} {v.op} {_n(v.right)}, by {_n(v.by)}")
+            if left_text is not None:
+                sparked.append(f"variance{last}: {_code(left_text)} was {_n(v.left)}, "
+                               f"{_OP_WORDS.get(v.op, v.op)} {_code(right_text)} ({_n(v.right)}) by {_n(v.by)}")
+            else:
+                sparked.append(f"variance{last}: {_n(v.left)} {v.op} {_n(v.right)}, by {_n(v.by)}")
         items.append(AgendaItem(audience, root, name, info.ask or "What changed, and what did we learn?",
-                                sparked, e.start, e.end, e.segment))
+                                sparked, e.start, e.end, e.segment, dict(e.values or {})))
     return items
 
 
@@ -165,10 +204,11 @@ def build(report, since: Any = None) -> Agenda:
         doc = getattr(report, "documents", {}).get(root)
         triggers = TriggersAnalysis.of(analysis)
         fired = triggers.fired if triggers is not None else {}
-        order = [t.name for t in doc.triggers] if doc is not None else sorted(fired)
+        declared = {t.name: t for t in doc.triggers} if doc is not None else {}
+        order = list(declared) if doc is not None else sorted(fired)
         for name in order:
             if name in fired:
-                items += _trigger_items(root, name, fired[name], key)
+                items += _trigger_items(root, name, fired[name], key, declared.get(name))
         trust = TrustAnalysis.of(analysis)
         for name, info in (trust.signals if trust is not None else {}).items():
             items += _trust_items(root, name, info, key)
@@ -187,8 +227,9 @@ def agenda(report_or_spec: Any, since: Any = None, **check_kwargs: Any) -> Agend
 
 def render_markdown(agenda: Agenda) -> str:
     lines = ["# Conversation agenda", ""]
-    lines.append("A variance is a reason to talk, not a verdict (seed 003). For each item: ask the question, "
-                 "listen, and write down what was learned.")
+    lines.append("A variance is a reason to talk, not a verdict: each item below is a number that moved past "
+                 "where the team agreed to look. For each: ask the question, listen, and write down what was "
+                 "learned.")
     if agenda.since:
         lines += ["", f"Since {_md(agenda.since)}."]
     lines.append("")
@@ -204,12 +245,64 @@ def render_markdown(agenda: Agenda) -> str:
         for (spec, source, question), group in topics.items():
             where = f" ({_md(spec)})" if len(specs) > 1 else ""
             lines += [f"### {_code(source)}{where}: {_md(question)}", ""]
-            for n, item in enumerate(group, 1):
-                lines.append(f"{n}. sparked by:")
-                lines += [f"   - {s}" for s in item.sparked]
-                lines.append("   - what we learned: ______________________________")
-            lines.append("")
+            lines += _overview(group)
+            units: dict[str | None, list[AgendaItem]] = {}
+            for item in group:
+                units.setdefault(item.segment, []).append(item)
+            by_unit = len(units) > 1 and None not in units and any(len(v) > 1 for v in units.values())
+            n = 0
+            # NOTE: grouped by unit (a store, a person's assignment), the units with most events first,
+            # so one unit's repeated slips read as one conversation and not as scattered items
+            for unit, mine in sorted(units.items(), key=lambda kv: (-len(kv[1]), str(kv[0]))):
+                if by_unit:
+                    lines += [f"#### {_md(unit)} ({len(mine)} time{'s' if len(mine) > 1 else ''})", ""]
+                for item in mine:
+                    n += 1
+                    lines.append(f"{n}. sparked by:")
+                    lines += [f"   - {s}" for s in item.sparked if not (by_unit and s.startswith("unit: "))]
+                    lines.append("   - what we learned: ______________________________")
+                if by_unit:
+                    lines.append("")
+            if not by_unit:
+                lines.append("")
     return "\n".join(lines)
+
+
+def _one_way(group: list[AgendaItem]) -> str:
+    """When the events compare two series (`estimate.self`, `estimate.manager`) and one was above the
+    other in most of them, say so: a gap that always leans one way is the team's, not a task's."""
+    pairs = [tuple(i.values.items()) for i in group if len(i.values) == 2]
+    pairs = [((a, x), (b, y)) for (a, x), (b, y) in pairs if isinstance(x, (int, float)) and isinstance(y, (int, float))]
+    if len(pairs) < 5 or len({(a, b) for (a, _), (b, _) in pairs}) != 1:
+        return ""
+    (a, _), (b, _) = pairs[0]
+    above = sum(x > y for (_, x), (_, y) in pairs)
+    below = sum(x < y for (_, x), (_, y) in pairs)
+    lean, first, second = (above, a, b) if above >= below else (below, b, a)
+    if lean < 0.75 * len(pairs):
+        return ""
+    return (f" In {lean} of {len(pairs)}, {_code(first)} was above {_code(second)}: a gap that leans one way "
+            "this often is a shared habit worth one conversation with the whole team.")
+
+
+def _overview(group: list[AgendaItem]) -> list[str]:
+    """One line over a trigger's events: how often, for how many units, and the period in which most
+    units fired together (several at once point to a shared cause: a team's conversation first)."""
+    units = {i.segment for i in group if i.segment is not None}
+    if len(group) < 2 or not units:
+        return []
+    at: dict[str, set] = {}
+    for item in group:
+        if item.segment is not None and item.end is not None:
+            at.setdefault(item.end, set()).add(item.segment)
+    line = f"{len(group)} times, for {len(units)} unit{'s' if len(units) > 1 else ''}."
+    line += _one_way(group)
+    if at:
+        period, most = max(at.items(), key=lambda kv: (len(kv[1]), kv[0]))
+        if len(most) >= 3 and len(most) >= 0.25 * len(units):
+            line += (f" In {_md(period)}, {len(most)} units at once: a shared cause is likelier than {len(most)} "
+                     "separate ones; start with the team.")
+    return [line, ""]
 
 
 class _CallableModule(type(_dt)):

@@ -367,6 +367,43 @@ def runs(fired: np.ndarray) -> list[tuple[int, int, int]]:
     return out
 
 
+_PRECEDENCE = {"or": 1, "and": 2, **{op: 4 for op in COMPARISONS}, "+": 5, "-": 5, "*": 6, "/": 6}
+
+
+def expr_text(expr: Expr) -> str:
+    """An expression as the spec would write it (`abs(estimate.self - estimate.manager)`), for
+    saying what a number is; parentheses only where precedence needs them."""
+
+    def side(node: Expr, parent: str, right: bool) -> str:
+        text = expr_text(node)
+        if isinstance(node, Binary):
+            mine, theirs = _PRECEDENCE.get(node.op, 9), _PRECEDENCE.get(parent, 9)
+            if mine < theirs or (right and mine == theirs and parent in ("-", "/")):
+                return f"({text})"
+        return text
+
+    if isinstance(expr, Number):
+        return f"{expr.value:g}"
+    if isinstance(expr, Percent):
+        return f"{expr.value:g}%" + (f" of {expr_text(expr.of)}" if expr.of is not None else "")
+    if isinstance(expr, Ref):
+        return ".".join(expr.parts)
+    if isinstance(expr, TargetRef):
+        return "target" + (f"({expr_text(expr.of)})" if expr.of is not None else "")
+    if isinstance(expr, Call):
+        return f"{expr.func}({', '.join(expr_text(a) for a in expr.args)})"
+    if isinstance(expr, Unary):
+        inner = expr_text(expr.operand)
+        if expr.op == "abs":
+            return f"abs({inner})"
+        if isinstance(expr.operand, Binary):
+            inner = f"({inner})"
+        return f"not {inner}" if expr.op == "not" else f"{expr.op}{inner}"
+    if isinstance(expr, Binary):
+        return f"{side(expr.left, expr.op, False)} {expr.op} {side(expr.right, expr.op, True)}"
+    return str(expr)
+
+
 def first_comparison(expr: Expr) -> Binary | None:
     """The first comparison of a condition, depth first: its two sides measure the variance."""
     stack = [expr]

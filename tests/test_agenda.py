@@ -63,3 +63,68 @@ def test_cli_agenda_of_a_broken_spec_exits_2(tmp_path):
     result = run_msense("agenda", str(spec))
     assert result.returncode == 2
     assert "MS604" in result.stderr
+
+
+STORES = EXAMPLES / "store-network" / "store-network.msense"
+
+
+def test_each_number_says_what_it_is_and_every_period_of_a_run_is_listed():
+    md = metricsense.agenda(ENGINEERING, config={}).to_markdown()
+    assert "seed 003" not in md  # plain words, not a reference the reader cannot follow
+    # the variance names the two sides of the condition as the spec writes them
+    assert "variance: `abs(estimate.self - estimate.manager)` was " in md
+    assert ", above `25% of estimate.manager` (" in md
+    agenda = metricsense.agenda(STORES, config={})
+    runs = [i for i in agenda.items if i.start != i.end]
+    assert runs, "store-network has runs of several periods"
+    (analysis,) = metricsense.check(STORES, config={}).analysis.values()
+    fired = TriggersAnalysis.of(analysis).fired["queue_up"]
+    text = agenda.to_markdown()
+    for e in fired.events:
+        if e.periods > 1:
+            # every period from its start to its end, in order, each one fired
+            i = list(fired.periods).index(e.start)
+            listed = list(fired.periods)[i:i + e.periods]
+            assert listed[-1] == e.end
+            assert f"periods ({e.periods} in a row): {', '.join(listed)}" in text
+            assert f"variance in {e.end}: `queue_time` was " in text
+
+
+def test_items_are_grouped_by_unit_and_a_one_way_gap_is_named():
+    whole = metricsense.agenda(STORES, config={}).to_markdown()
+    text = whole.split("### `queue_up`", 1)[1].split("\n### ", 1)[0]
+    items = [i for i in metricsense.agenda(STORES, config={}).items if i.source == "queue_up"]
+    per_unit = {}
+    for i in items:
+        per_unit[i.segment] = per_unit.get(i.segment, 0) + 1
+    # one heading per unit, the units with most events first, with their counts
+    headings = [line for line in text.splitlines() if line.startswith("#### ")]
+    assert len(headings) == len(per_unit)
+    counts = [int(h.rsplit("(", 1)[1].split(" ")[0]) for h in headings]
+    assert counts == sorted(counts, reverse=True) and sum(counts) == len(items)
+    assert f"{len(items)} times, for {len(per_unit)} units." in text
+    # the estimates: the engineer's estimate is above the manager's in most events: said once, up front
+    eng = metricsense.agenda(ENGINEERING, config={})
+    pairs = [tuple(i.values.values()) for i in eng.items if i.source == "estimate_gap"]
+    above = sum(a > b for a, b in pairs)
+    assert above >= 0.75 * len(pairs)
+    assert f"In {above} of {len(pairs)}, `estimate.self` was above `estimate.manager`" in eng.to_markdown()
+
+
+def test_expr_text_writes_what_the_spec_means():
+    from metricsense.expressions import expr_text, first_comparison
+    from metricsense.syntax.fmt import without_spans
+
+    for cond, left, right in [
+        ("abs(a.self - a.manager) > 25% of a.manager", "abs(a.self - a.manager)", "25% of a.manager"),
+        ("(x - y) - z < target - 1", "x - y - z", "target - 1"),
+        ("x - (y - z) >= 2 * (x + 1)", "x - (y - z)", "2 * (x + 1)"),
+        ("mean(x, 4) / -x <= target(y) / (2 / x)", "mean(x, 4) / -x", "target(y) / (2 / x)"),
+    ]:
+        doc = metricsense.load(f'mission "M"\nkpi x "X" {{ }}\nkpi y "Y" {{ }}\nkpi z "Z" {{ }}\n'
+                                f'kpi a "A" {{ }}\ntrigger t when {cond} for 1 period {{ ask "?" }}\n')
+        cmp = first_comparison(doc.triggers[0].condition)
+        assert (expr_text(cmp.left), expr_text(cmp.right)) == (left, right), cond
+        # written back, it parses to the same expression
+        again = metricsense.load(f'mission "M"\ntrigger t when {expr_text(cmp)} for 1 period {{ ask "?" }}\n')
+        assert without_spans(again.triggers[0].condition) == without_spans(doc.triggers[0].condition), cond
