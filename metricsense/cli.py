@@ -154,7 +154,7 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
         overrides["fail_on"] = fail_on
     if show_personal:
         overrides["show_personal"] = True
-    bar = ProgressBar() if sys.stderr.isatty() else None
+    bar = _progress_bar()
     if color is None:
         color = _colour_wanted(output is None and sys.stdout.isatty())
     # Segmented runs in text or JSON stream each segment's result to disk as it arrives, so
@@ -261,6 +261,11 @@ def rules(fmt, plugin_flags):
     width = max((len(r.name) for r in items), default=10)
     for r in items:
         click.echo(f"{r.code}  {r.name:<{width}}  {str(r.severity):<7}  {r.summary}")
+
+
+def _progress_bar():
+    """A progress bar on standard error when it is a terminal; None for piped or redirected output."""
+    return ProgressBar() if sys.stderr.isatty() else None
 
 
 @cli.command()
@@ -449,8 +454,15 @@ def diff_command(old, new, fmt, config_path, output):
     from metricsense import diff as msdiff
     from metricsense.engine import check as run_check
 
-    before = run_check([old], config=config_path)
-    after = run_check([new], config=config_path)
+    from metricsense.engine import over_files
+
+    bar = _progress_bar()
+    try:  # one bar over both checks
+        before = run_check([old], config=config_path, progress=over_files(bar, 0, 2))
+        after = run_check([new], config=config_path, progress=over_files(bar, 1, 2))
+    finally:
+        if bar is not None:
+            bar.close()
     # NOTE: a spec that does not parse has no KPIs to compare: every KPI would look removed.
     for name, report in ((old, before), (new, after)):
         broken = [d for d in report.diagnostics if d.code in ("MS001", "MS004")]
@@ -484,7 +496,12 @@ def agenda_command(paths, since, config_path, allow_paths, fmt, output):
     from metricsense.agenda import build
     from metricsense.engine import check as run_check
 
-    report = run_check(list(paths), config=config_path, allow_paths=allow_paths)
+    bar = _progress_bar()
+    try:
+        report = run_check(list(paths), config=config_path, allow_paths=allow_paths, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     result = build(report, since=since)
     text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n" if fmt == "json" else result.to_markdown()
     if output:

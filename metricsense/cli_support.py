@@ -30,34 +30,47 @@ def _write_file(output: str, text: str) -> None:
 class ProgressBar:
     """A one-line progress bar on standard error, drawn only after `delay` seconds.
 
-    Used only when standard error is a terminal: piped or redirected output never sees it.
+    Used only when standard error is a terminal: piped or redirected output never sees it. As wide
+    as the terminal (less one column, so it never wraps); the text after the bar is clipped from
+    the left, so the end of a long path and the rule at work stay in view.
     """
 
-    def __init__(self, delay: float = 0.5, stream=None) -> None:
+    def __init__(self, delay: float = 0.5, stream=None, width: int | None = None) -> None:
         import time
 
         self.stream = stream or sys.stderr
         self.start = time.monotonic()
         self.delay = delay
         self.drawn = False
+        self.width = width
+
+    def columns(self) -> int:
+        if self.width is not None:
+            return max(self.width, 20)
+        import shutil
+
+        return max(shutil.get_terminal_size((80, 24)).columns - 1, 20)
 
     def __call__(self, done: int, total: int, what: str) -> None:
         import time
 
         if time.monotonic() - self.start < self.delay:
             return
-        width = 24
-        filled = int(width * done / max(total, 1))
-        text = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {what}"[:100]
-        self.stream.write(text.ljust(100))
+        cols = self.columns()
+        bar = max(min(24, cols // 4), 5)
+        share = min(max(done / max(total, 1), 0.0), 1.0)
+        filled = int(bar * share)
+        head = f"[{'#' * filled}{'.' * (bar - filled)}] {100 * share:3.0f}% "
+        room = cols - len(head)
+        text = what if len(what) <= room else "…" + what[len(what) - room + 1:]
+        self.stream.write("\r" + (head + text).ljust(cols))
         self.stream.flush()
         self.drawn = True
 
     def close(self) -> None:
         if self.drawn:
-            self.stream.write("\r" + " " * 100 + "\r")
+            self.stream.write("\r" + " " * self.columns() + "\r")
             self.stream.flush()
-
 
 
 def read_baseline(path: str):

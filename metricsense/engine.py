@@ -135,7 +135,9 @@ def check(
                         {"<string>": item for kind, item in sources if kind == "text"},
                         show_personal=cfg.show_personal)
         rules = pipeline.selected_rules(registry, cfg)
-        for result in _roots(loaded):
+        roots = _roots(loaded)
+        for index, result in enumerate(roots):
+            step = over_files(progress, index, len(roots))
             found = [registry.from_problem(p) for p in result.problems]
             doc = result.document
             spec_cfg, spec_rules = cfg, rules
@@ -159,7 +161,7 @@ def check(
                 checked = pipeline.check_spec(
                     doc, registry=registry, pm=pm, cfg=spec_cfg, rules=spec_rules, data=data, allowed=allowed,
                     load=seg is None and (data is not None or any(pipeline.has_data(doc))),
-                    found=found, progress=progress, surveys=surveys)
+                    found=found, progress=step, surveys=surveys)
                 report.analysis[doc.root] = checked.analysis
                 report.suppressed += checked.suppressed
                 found = checked.diagnostics
@@ -167,7 +169,7 @@ def check(
                     # What the spec says without data is said once: a segment repeats none of it, not
                     # even as a suppression counted again.
                     spec_keys = checked.keys | {d.key for d in found}
-                    seg.run(doc, cfg, segments, allowed, data, frozenset(spec_keys), progress)
+                    seg.run(doc, cfg, segments, allowed, data, frozenset(spec_keys), step)
             diagnostics.extend(found if spec_cfg is cfg else pipeline.finish(found, registry, spec_cfg))
         report.diagnostics = pipeline.finish(diagnostics, registry, cfg)
         if seg is not None:
@@ -226,6 +228,21 @@ def _load(sources, allowed: list[Path], cfg: Config, registry: Registry, diagnos
         else:
             loaded.append((str(item), load_path(item, allow_paths=allowed, max_depth=cfg.max_include_depth)))
     return loaded
+
+
+def over_files(progress, index: int, count: int):
+    """``progress`` for the ``index``-th of ``count`` specs: one bar over the whole run (it does
+    not restart for every file), each spec an equal share, its name and place said."""
+    if progress is None:
+        return None
+    if count <= 1:
+        return progress
+
+    def step(done: int, total: int, what: str) -> None:
+        total = max(total, 1)
+        progress(index * total + min(done, total), count * total, f"({index + 1} of {count}) {what}")
+
+    return step
 
 
 def _roots(loaded: list[tuple[str, Loaded]]) -> list[Loaded]:

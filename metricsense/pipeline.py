@@ -224,10 +224,10 @@ def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=
         nonlocal done
         done += 1
         if progress is not None:
-            progress(done, total, f"{doc.root}: {what}")
+            progress(done, total, f"{_shown_path(doc.root)}: {what}")
 
     for impl in impls:
-        tick(f"analysing ({impl.plugin_name})")
+        tick(f"analysing ({impl.plugin_name.removeprefix('metricsense.evaluators.')})")
         args = {"spec": doc, "data": data, "analysis": analysis, "surveys": surveys}
         try:
             with Budget(cfg.time_budget), warnings.catch_warnings():
@@ -276,6 +276,13 @@ def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=
             )
     found.extend(_check_records(analysis, registry, first))  # what rules stored in it (ctx.analysis)
     return found
+
+
+def _shown_path(root: str) -> str:
+    """A spec's path as the user would type it: relative to the current folder when inside it."""
+    from metricsense.loader import display_path
+
+    return root if root == "<string>" else display_path(Path(root))
 
 
 def codes_of(suppression, registry: Registry) -> set[str]:

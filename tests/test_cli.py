@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from support import run_msense
+from support import EXAMPLES, run_msense
 
 CLEAN = '''mission "Serve customers well" { why "They stay." }
 lever deploys "Deploys per week" owner "platform"
@@ -196,10 +196,42 @@ def test_progress_bar_draws_only_after_a_moment_and_cleans_up():
     bar.close()
     assert quiet.getvalue() == ""  # a quick check never shows a bar
     shown = io.StringIO()
-    bar = ProgressBar(delay=0, stream=shown)
+    bar = ProgressBar(delay=0, stream=shown, width=60)
     bar(3, 4, "spec: MS101 redundant-kpis")
     bar.close()
-    assert "3/4 spec: MS101" in shown.getvalue() and shown.getvalue().endswith("\r")
+    assert " 75% spec: MS101 redundant-kpis" in shown.getvalue() and shown.getvalue().endswith("\r")
+
+
+@pytest.mark.parametrize("width", [30, 80, 200])
+def test_progress_bar_fits_the_terminal_and_keeps_the_end_of_a_long_name(width):
+    import io
+
+    from metricsense.cli import ProgressBar
+
+    out = io.StringIO()
+    bar = ProgressBar(delay=0, stream=out, width=width)
+    name = "teams/" + "very-long-folder-name/" * 8 + "support.msense: MS403 variance-collapse"
+    bar(1, 2, name)
+    drawn = out.getvalue()
+    assert drawn.startswith("\r") and len(drawn) == 1 + width  # one line, never wider than the terminal
+    assert drawn.rstrip().endswith("MS403 variance-collapse"[-min(len("MS403 variance-collapse"), width - 40):])
+    assert ("…" in drawn) == (len(name) > width - len("[#####.....]  50% "))
+    bar.close()
+    assert out.getvalue().endswith(" " * width + "\r")
+
+
+def test_progress_is_one_bar_over_every_spec_with_no_internal_names(workdir):
+    import metricsense
+
+    for name in ("a", "b", "c"):
+        write(workdir, f"{name}.msense", CLEAN)
+    seen = []
+    metricsense.check(workdir, config={}, progress=lambda done, total, what: seen.append((done / total, what)))
+    shares = [s for s, _ in seen]
+    assert shares == sorted(shares) and shares[-1] == 1.0  # never restarts for the next file
+    assert {w.split(")", 1)[0] for w, in [(w,) for _, w in seen]} == {"(1 of 3", "(2 of 3", "(3 of 3"}
+    assert not any("metricsense.evaluators" in w for _, w in seen)
+    assert any("analysing (noise)" in w for _, w in seen)
 
 
 def test_progress_is_reported_per_evaluator_and_never_in_piped_output(workdir):
@@ -270,3 +302,30 @@ def test_lsp_tcp_address_is_checked():
     result = _run_cli("import sys\n", "lsp", "--tcp", "localhost")
     assert result.returncode == 2
     assert "HOST:PORT" in result.stderr
+
+
+@pytest.mark.parametrize("args", [("agenda", "store-network"), ("diff", "store-network/store-network.msense",
+                                                                  "store-network/store-network.msense")])
+def test_agenda_and_diff_show_progress_on_a_terminal(monkeypatch, args):
+    from click.testing import CliRunner
+
+    import metricsense.cli as cli_module
+
+    calls = []
+
+    class Recorder:
+        def __call__(self, done, total, what):
+            calls.append(done / total)
+
+        def close(self):
+            calls.append("closed")
+
+    monkeypatch.setattr(cli_module, "_progress_bar", Recorder)
+    paths = [str(EXAMPLES / a) if "/" in a or a == "store-network" else a for a in args[1:]]
+    result = CliRunner().invoke(cli_module.cli, [args[0], *paths])
+    assert result.exit_code == 0, result.output
+    assert calls[-1] == "closed" and calls[-2] == 1.0
+    shares = calls[:-1]
+    assert len(shares) > 5 and shares == sorted(shares)  # one bar, over both checks for diff
+    if args[0] == "diff":
+        assert shares[len(shares) // 2 - 1] <= 0.5 <= shares[len(shares) // 2 + 1]
