@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.metricsense-installed
 
-.PHONY: demo test install bench calibrate clean system-deps chromium node labextension
+.PHONY: demo test install bench calibrate clean system-deps chromium node labextension wheel
 
 # The venv, the build tools and an editable install with the test extra. meson-python's
 # editable install rebuilds the Cython kernel on import after a .pyx edit. setuptools>=77 lets
@@ -73,6 +73,18 @@ chromium:
 # The whole test suite, as CI runs it.
 test: $(STAMP) labextension system-deps chromium
 	. $(BIN)/activate && python -P -m pytest
+
+# A wheel for a package index: built with the prebuilt JupyterLab extension, then made manylinux
+# by auditwheel (it vendors the OpenMP runtime the kernel links and tags the wheel with the oldest
+# glibc its symbols need). Release steps: docs/releasing.md.
+wheel: $(STAMP) labextension
+	rm -rf dist/raw
+	. $(BIN)/activate && python -m pip install -q 'auditwheel>=6' && \
+	  python -m build --wheel --no-isolation --outdir dist/raw . && \
+	  auditwheel repair --wheel-dir dist dist/raw/metricsense-*.whl && \
+	  python -m build --sdist --outdir dist .
+	rm -rf dist/raw
+	@ls dist
 
 bench: $(STAMP)
 	. $(BIN)/activate && python -P benchmarks/bench_parse.py && python -P benchmarks/bench_kernels.py

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,15 @@ def test_wheel_installs_into_a_fresh_venv_and_parses_the_examples(tmp_path):
         capture_output=True, text=True, timeout=600,
     )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    (wheel,) = dist.glob("metricsense-*.whl")
+    (raw,) = dist.glob("metricsense-*.whl")
+    # the release wheel (make wheel): auditwheel makes it manylinux, vendoring the OpenMP runtime
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    repair = subprocess.run([sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", str(tmp_path / "wheel"),
+                             str(raw)], capture_output=True, text=True, timeout=600, env=env)
+    assert repair.returncode == 0, repair.stdout[-3000:] + repair.stderr[-3000:]
+    (wheel,) = (tmp_path / "wheel").glob("metricsense-*.whl")
+    assert "-manylinux_" in wheel.name and "linux_x86_64" not in wheel.name.replace("manylinux_", ""), wheel.name
+    assert any(n.startswith("metricsense.libs/libgomp") for n in zipfile.ZipFile(wheel).namelist())
     _assert_has_labextension(wheel)
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
@@ -208,3 +217,15 @@ def test_the_package_carries_its_license_types_and_links():
     assert project["license-files"] == ["LICENSE"] and (ROOT / "metricsense" / "py.typed").is_file()
     assert "Typing :: Typed" in project["classifiers"] and {"Homepage", "Changelog"} <= set(project["urls"])
     assert (ROOT / "CHANGELOG.md").is_file()
+
+
+def test_the_version_is_the_same_in_every_place_a_release_sets_it():
+    import re
+    import tomllib
+
+    from metricsense.version import __version__
+
+    meson = re.search(r"version:\s*'([^']+)'", (ROOT / "meson.build").read_text()).group(1)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert meson == project == __version__
+    assert LABEXT_IN_WHEEL.startswith(f"metricsense-{__version__}.data/")
