@@ -105,6 +105,9 @@ def lab(tmp_path_factory):
                                                                      "language": "python"}},
                 "nbformat": 4, "nbformat_minor": 5}
     (root / "cells.ipynb").write_text(json.dumps(notebook), "utf-8")
+    load = {**cell, "source": "%load_ext metricsense"}
+    broken = {**cell, "source": "%%msense\n" + SPEC.replace("kind outcome", "kind outcome\n  guards nowhere")}
+    (root / "report.ipynb").write_text(json.dumps({**notebook, "cells": [load, broken]}), "utf-8")
     with serve_lab(tmp, root, "--LabApp.expose_app_in_browser=True") as (base, token):
         yield base, token, root
 
@@ -208,6 +211,54 @@ def test_a_msense_cell_is_highlighted_as_msense_and_a_python_cell_is_not(lab, pa
     # a Python name (CodeMirror leaves it unstyled), not an msense keyword
     assert "kind" not in python or python["kind"]["colour"] != colours["keyword"], python
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-msense-cell.png"))
+
+
+def _kernel_ready(base: str, token: str, path: str) -> bool:
+    """The kernel of the notebook at ``path`` is connected and idle (a Run All sent earlier is dropped)."""
+    sessions = _get(f"{base}/api/sessions?token={token}")
+    ids = {s["kernel"]["id"] for s in sessions if s.get("path") == path and s.get("kernel")}
+    kernels = _get(f"{base}/api/kernels?token={token}")
+    return any(k["id"] in ids and k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels)
+
+
+# For each element of a cell's report: its text alignment, and the contrast of its text with the
+# ground it is drawn on (the first ancestor with a background; WCAG's ratio).
+REPORT_JS = """() => {
+  const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+                                    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const ground = el => { for (let n = el; n; n = n.parentElement) { const c = rgb(getComputedStyle(n).backgroundColor);
+                           if (c.length === 3 || c[3] > 0.5) return c.slice(0, 3); } return [255, 255, 255]; };
+  const report = document.querySelector('.jp-OutputArea-output .msense-report');
+  const read = sel => { const el = report.querySelector(sel); const s = getComputedStyle(el);
+    const [a, b] = [lum(rgb(s.color).slice(0, 3)), lum(ground(el))];
+    return {align: s.textAlign, contrast: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)}; };
+  return {summary: read('.msense-summary'), th: read('th'), td: read('td'), pre: read('pre'), help: read('.help')};
+}"""
+
+
+def test_a_msense_cells_report_reads_in_the_light_and_the_dark_theme(lab, page):
+    """The report of a `%%msense` cell: left-aligned (a caret under its column, not JupyterLab's
+    right-aligned table cells) and readable text in both themes."""
+    base, token, _ = lab
+    page.goto(f"{base}/lab/tree/report.ipynb?reset&token={token}")
+    _wait("the notebook's kernel", lambda: _kernel_ready(base, token, "report.ipynb"), timeout=60)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.locator(".jp-OutputArea-output .msense-report").first.wait_for(state="visible", timeout=60_000)
+    change = "([theme]) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})"
+    try:
+        for theme in ("JupyterLab Light", "JupyterLab Dark"):
+            page.evaluate(change, [theme])
+            _wait(theme, lambda: page.evaluate("() => document.body.dataset.jpThemeName") == theme, timeout=20)
+            time.sleep(0.5)
+            got = page.evaluate(REPORT_JS)
+            page.screenshot(path=str(ARTIFACTS / f"jupyterlab-cell-report-{theme.split()[-1].lower()}.png"))
+            assert got["td"]["align"] == got["pre"]["align"] == "left", (theme, got)
+            for part in ("summary", "th", "td", "pre"):
+                assert got[part]["contrast"] >= 4.5, (theme, part, got)
+            assert got["help"]["contrast"] >= 3, (theme, got)
+    finally:
+        page.evaluate(change, ["JupyterLab Light"])
 
 
 def test_the_launcher_item_creates_the_starter_spec(lab, page):
