@@ -307,3 +307,18 @@ def test_jupyterlab_lsp_underlines_msense_lsp_diagnostics(lab, page):
     _wait("the diagnostic on `nowhere`", lambda: any("nowhere" in t for t in underlined.all_inner_texts()),
           timeout=60)
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-lsp-diagnostic.png"))
+
+
+def test_jupyterlab_lsp_underlines_a_msense_cells_findings_at_the_cells_lines(lab, page):
+    """A `%%msense` cell's body goes to `msense lsp` as a document of its own (the extension's code
+    extractor), as soon as the notebook opens, with no Python language server installed: its
+    finding is underlined on the cell's line, and the Python cell gets none."""
+    require("jupyter_lsp")
+    base, token, _ = lab
+    page.goto(f"{base}/lab/tree/report.ipynb?reset&token={token}")
+    cell = page.locator(".jp-Notebook .jp-CodeCell").nth(1)
+    cell.wait_for(state="visible", timeout=30_000)
+    underlined = cell.locator(".cm-line", has_text="guards nowhere").locator(".cm-lintRange")
+    _wait("the diagnostic on `nowhere` in the cell", lambda: "nowhere" in underlined.all_inner_texts(), timeout=60)
+    page.screenshot(path=str(ARTIFACTS / "jupyterlab-lsp-cell-diagnostic.png"))
+    assert page.locator(".jp-Notebook .jp-CodeCell").nth(0).locator(".cm-lintRange").count() == 0
