@@ -23,7 +23,7 @@ from pygls.lsp.server import LanguageServer
 from metricsense.diagnostics import Diagnostic, Severity
 from metricsense.lsp import actions
 from metricsense.lsp.checker import Checker, Result
-from metricsense.lsp.positions import Files, Lines, span_path, uri_to_path
+from metricsense.lsp.positions import Files, Lines, document_path, span_path, uri_to_path
 from metricsense.model import Include
 from metricsense.version import __version__
 
@@ -81,7 +81,7 @@ class MsenseServer(LanguageServer):
 
     def state(self, uri: str) -> State:
         if uri not in self.states:
-            self.states[uri] = State(uri, uri_to_path(uri))
+            self.states[uri] = State(uri, document_path(uri))
         return self.states[uri]
 
     def current(self, uri: str) -> tuple[int | None, str]:
@@ -98,7 +98,9 @@ class MsenseServer(LanguageServer):
 
     def files(self, st: State) -> Files:
         buffers = {} if st.path is not None else {"<string>": (st.uri, self.current(st.uri)[1])}
-        return Files(self.overlay(), buffers)
+        moved = {s.path.resolve(): s.uri for s in self.states.values()
+                 if s.path is not None and s.path != uri_to_path(s.uri)}  # notebook cells
+        return Files(self.overlay(), buffers, moved)
 
     def schedule(self, uri: str, delay: float) -> None:
         st = self.state(uri)

@@ -65,6 +65,24 @@ async def test_included_file_changes_in_an_editor_are_seen(client, tmp_path):
     assert any(d.code == "MS002" and "support_hours" in d.message for d in params.diagnostics)
 
 
+async def test_a_notebook_cells_spec_reads_includes_beside_the_notebook(client, tmp_path):
+    """jupyterlab-lsp sends a `%%msense` cell as a document under jupyter-lsp's
+    `.virtual_documents/` folder: its includes (and data) are the notebook's folder's, as when the
+    cell runs, and what the server answers still names the cell's document."""
+    workspace(tmp_path)
+    shadow = tmp_path / ".virtual_documents" / "tour.ipynb.python-1(msense).msense"
+    shadow.parent.mkdir()
+    shadow.write_text(MAIN, "utf-8")  # jupyter-lsp writes the cell there
+    uri = open_doc(client, shadow)
+    params = await published(client, uri, 1)
+    assert not [d for d in params.diagnostics if d.code == "MS004"], params.diagnostics
+    at = pos(MAIN, "guards outages", offset=7)  # declared in the cell itself
+    defs = await client.text_document_definition_async(types.DefinitionParams(doc_id(uri), at))
+    assert [(d.uri, d.range.start.line) for d in defs] == [(uri, pos(MAIN, "failure outages").line)]
+    defs = await client.text_document_definition_async(types.DefinitionParams(doc_id(uri), pos(MAIN, "support_hours")))
+    assert [d.uri for d in defs] == [(tmp_path / "parts.msense").as_uri()]
+
+
 async def test_hover_rule_code_and_name(client, tmp_path):
     main, _ = workspace(tmp_path)
     text = MAIN.replace("lever deploys", '# msense: ignore[MS017] reason "x"\nlever deploys')
