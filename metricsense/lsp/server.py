@@ -79,10 +79,17 @@ class MsenseServer(LanguageServer):
 
     # ---- documents and checks ----------------------------------------------------------------
 
-    def state(self, uri: str) -> State:
+    def open(self, uri: str) -> State:
+        """The state of a document the editor opened (kept until it is closed)."""
         if uri not in self.states:
             self.states[uri] = State(uri, document_path(uri))
         return self.states[uri]
+
+    def state(self, uri: str) -> State:
+        """An open document's state; for any other URI (a request after didClose) an empty one
+        that is not kept, so no later check publishes for a document the editor closed."""
+        st = self.states.get(uri)
+        return st if st is not None else State(uri, document_path(uri))
 
     def current(self, uri: str) -> tuple[int | None, str]:
         doc = self.workspace.get_text_document(uri)
