@@ -57,6 +57,25 @@ def test_the_lsp_spec_entry_point_starts_msense_lsp_for_msense_documents():
     assert b'"capabilities"' in proc.stdout, proc.stderr[-2000:]
 
 
+def test_without_pygls_the_jupyter_server_log_says_how_to_get_live_diagnostics(monkeypatch, caplog):
+    """jupyter-lsp drops a spec with no command silently: the entry point says why, in its log."""
+    import importlib.util
+    import logging
+
+    from metricsense.lsp import jupyter
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(jupyter, "find_spec", lambda name: None if name == "pygls" else real(name))
+    manager = type("Manager", (), {"log": logging.getLogger("jupyter-lsp-test")})()
+    with caplog.at_level(logging.WARNING, logger="jupyter-lsp-test"):
+        spec = jupyter.spec(manager)["msense"]
+    assert spec["argv"] == []
+    assert "pip install 'metricsense[lsp]'" in caplog.text and "restart" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(jupyter, "find_spec", real)
+    assert jupyter.spec(manager)["msense"]["argv"] and not caplog.text  # installed: nothing to say
+
+
 def test_the_lsp_spec_is_valid_for_jupyter_lsp():
     require("jupyter_lsp")
     from jupyter_lsp.schema import LANGUAGE_SERVER_SPEC_MAP, SPEC_VERSION
