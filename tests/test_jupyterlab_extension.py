@@ -76,6 +76,14 @@ def test_without_pygls_the_jupyter_server_log_says_how_to_get_live_diagnostics(m
     assert jupyter.spec(manager)["msense"]["argv"] and not caplog.text  # installed: nothing to say
 
 
+def test_the_jupyter_extra_opens_the_myst_notebooks_as_notebooks():
+    """The project's notebooks are MyST Markdown: the `jupyter` extra brings jupytext to open them."""
+    import tomllib
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["optional-dependencies"]["jupyter"]
+    assert any(re.match(r"jupytext\b", r) for r in extra), extra
+
+
 def test_the_lsp_spec_is_valid_for_jupyter_lsp():
     require("jupyter_lsp")
     from jupyter_lsp.schema import LANGUAGE_SERVER_SPEC_MAP, SPEC_VERSION
