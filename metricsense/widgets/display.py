@@ -19,15 +19,21 @@ from metricsense.reports.svg import esc
 
 # Scoped to .msense so a notebook's own styles are left alone; JupyterLab keeps <style> in
 # trusted outputs and drops it in untrusted ones (the tables still read without it).
+# NOTE: `.msense.msense` outweighs JupyterLab's `:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td`
+# (right-aligned cells, which put a caret under the wrong column); colours are JupyterLab's theme
+# variables where it has them (a dark theme stays readable), the light ones elsewhere. The pictures
+# draw dark text, so they keep a light ground.
 STYLE = """
-.msense{font:13px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d1d1f}
-.msense table{border-collapse:collapse;margin:6px 0}.msense th,.msense td{border:1px solid #e3e8ef;padding:3px 7px;text-align:left;vertical-align:top}
-.msense th{background:#f3f6fa}.msense pre{background:#f6f8fa;padding:4px 6px;margin:3px 0;white-space:pre;overflow-x:auto}
+.msense{font:13px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--jp-content-font-color1,#1d1d1f)}
+.msense.msense table{border-collapse:collapse;margin:6px 0}
+.msense.msense th,.msense.msense td{border:1px solid var(--jp-border-color2,#e3e8ef);padding:3px 7px;text-align:left;vertical-align:top;white-space:normal;background:none;color:inherit}
+.msense.msense th{background:var(--jp-layout-color2,#f3f6fa);font-weight:600}
+.msense.msense pre{background:var(--jp-layout-color2,#f6f8fa);color:inherit;padding:4px 6px;margin:3px 0;white-space:pre;overflow-x:auto;text-align:left}
 .msense .sev{font-weight:600;border-radius:3px;padding:1px 6px;color:#fff;font-size:12px}
 .msense .sev-error{background:#c62828}.msense .sev-warning{background:#b26a00}.msense .sev-info{background:#0277bd}.msense .sev-hint{background:#2e7d32}
-.msense .help{color:#2d5a27}.msense .note,.msense .muted{color:#555}.msense .ok{color:#2e7d32;font-weight:600}
-.msense figure{margin:8px 0 14px}.msense figcaption{color:#444;font-size:12px}.msense .grid{display:flex;flex-wrap:wrap;gap:20px}
-.msense svg text{font-family:system-ui,sans-serif;font-size:11px;fill:#222}
+.msense .caret{color:var(--jp-error-color1,#b3261e)}.msense .help{color:var(--jp-success-color1,#2d5a27)}.msense .note,.msense .muted{color:var(--jp-content-font-color2,#555)}.msense .ok{color:var(--jp-success-color1,#2e7d32);font-weight:600}
+.msense figure{margin:8px 0 14px}.msense figcaption{color:var(--jp-content-font-color2,#444);font-size:12px}.msense .grid{display:flex;flex-wrap:wrap;gap:20px}
+.msense svg{background:#fff;border-radius:3px}.msense svg text{font-family:system-ui,sans-serif;font-size:11px;fill:#222}
 """
 
 
