@@ -21,6 +21,7 @@ from metricsense.version import __version__
 __all__ = [
     "Diagnostic", "Option", "Report", "Rule", "Severity", "Span", "SpecError",
     "__version__", "agenda", "check", "explore", "hookimpl", "load", "load_ipython_extension", "rule", "rules_of",
+    "select",
 ]
 
 
@@ -49,6 +50,39 @@ def load(path_or_text: str | Path, *, allow_paths=()) -> Document:
     if result.problems or result.document is None:
         raise SpecError(result.problems)
     return result.document
+
+
+def select(spec_or_path: Any, size: int | None = None, top: int = 5, data: Any = None, *, allow_paths=()):
+    """Choose the KPIs to hold at their targets: the ``top`` best sets of ``size`` KPIs.
+
+    Self-optimizing control's exact local method (``msense select``; docs/select.md): each set's
+    worst-case and average loss, the loss of the spec's targeted KPIs, the best combination of all
+    KPIs and the null-space check. ``size`` defaults to the number of levers (seed 002: no more
+    KPIs than levers). ``data`` (as for ``check``) gives each KPI's noise when it declares none;
+    by default the spec's own data is read, when it has any. Returns a
+    ``metricsense.selection.Selection`` (``.as_dict()`` is the JSON); raises ``SpecError`` for a
+    spec that does not parse and ``metricsense.selection.SelectError`` (with ``span``) for one
+    that `select` cannot use.
+    """
+    from metricsense.model import Document
+    from metricsense.selection import select_document
+
+    doc = spec_or_path if isinstance(spec_or_path, Document) else load(spec_or_path, allow_paths=allow_paths)
+    return select_document(doc, size=size, top=top, dataset=_dataset(doc, data, allow_paths))
+
+
+def _dataset(doc: Document, data: Any, allow_paths=()):
+    """The spec's data for `select` (its KPIs' noise), or None; a problem reading it only means no data."""
+    from metricsense import pipeline
+
+    if data is None and not any(pipeline.has_data(doc)):
+        return None
+    from metricsense.plugins import get_plugin_manager
+    from metricsense.registry import build_registry
+
+    pm, _ = get_plugin_manager()
+    dataset, _ = pipeline.load_data(doc, data, build_registry(pm), [Path(p) for p in allow_paths])
+    return dataset
 
 
 def check(spec: Any, data: Any = None, config: Any = None, **kwargs: Any) -> Report:
