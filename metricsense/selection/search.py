@@ -82,13 +82,20 @@ class Stats:
 
 def floor_of(prep: Prepared) -> float:
     """The lambda below which a set counts as unable to hold the levers."""
-    lam_all = criterion(prep, range(prep.ny))
-    return FEASIBLE * lam_all if lam_all > 0 else math.inf
+    w = np.linalg.eigvalsh(information(prep, range(prep.ny)))
+    # NOTE: when even all the KPIs together cannot tell the levers apart (G_y of rank < n_u), lambda
+    # of every set is rounding noise, which enumeration and the bounds compute differently: no set
+    # can hold the levers.
+    if not w[0] > 1e-10 * w[-1]:
+        return math.inf
+    return FEASIBLE * float(w[0])
 
 
 def enumerate_best(prep: Prepared, size: int, top: int) -> list[tuple[float, tuple[int, ...]]]:
     """Every set of ``size`` KPIs, evaluated: the reference the branch and bound must equal."""
     found = Found(top, floor_of(prep))
+    if found.floor == math.inf:
+        return []
     for rows in itertools.combinations(range(prep.ny), size):
         found.offer(criterion(prep, rows), rows)
     return found.sets
