@@ -64,25 +64,12 @@ def select(spec_or_path: Any, size: int | None = None, top: int = 5, data: Any =
     spec that does not parse and ``metricsense.selection.SelectError`` (with ``span``) for one
     that `select` cannot use.
     """
-    from metricsense.model import Document
-    from metricsense.selection import select_document
+    from metricsense.selection.run import Unreadable, select_spec
 
-    doc = spec_or_path if isinstance(spec_or_path, Document) else load(spec_or_path, allow_paths=allow_paths)
-    return select_document(doc, size=size, top=top, dataset=_dataset(doc, data, allow_paths))
-
-
-def _dataset(doc: Document, data: Any, allow_paths=()):
-    """The spec's data for `select` (its KPIs' noise), or None; a problem reading it only means no data."""
-    from metricsense import pipeline
-
-    if data is None and not any(pipeline.has_data(doc)):
-        return None
-    from metricsense.plugins import get_plugin_manager
-    from metricsense.registry import build_registry
-
-    pm, _ = get_plugin_manager()
-    dataset, _ = pipeline.load_data(doc, data, build_registry(pm), [Path(p) for p in allow_paths])
-    return dataset
+    try:
+        return select_spec(spec_or_path, size=size, top=top, data=data, allow_paths=allow_paths)
+    except Unreadable as exc:
+        raise SpecError(exc.problems) from None
 
 
 def check(spec: Any, data: Any = None, config: Any = None, **kwargs: Any) -> Report:

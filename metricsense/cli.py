@@ -509,13 +509,13 @@ def agenda_command(paths, since, config_path, allow_paths, fmt, output):
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), help="Write the result here.")
 def select_command(path, size, top, fmt, allow_paths, output):
     """Choose the KPIs to hold at their targets: the sets that lose least when disturbances and noise hit."""
-    from metricsense import SpecError, select
     from metricsense.reports import selection as render
     from metricsense.selection import SelectError
+    from metricsense.selection.run import Unreadable, select_spec
 
     try:
-        result = select(path, size=size, top=top, allow_paths=allow_paths)
-    except SpecError as exc:
+        result = select_spec(path, size=size, top=top, allow_paths=allow_paths)
+    except Unreadable as exc:
         for p in exc.problems[:20]:
             click.echo(f"msense select: {p.span}: {p.message}", err=True)
         sys.exit(2)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from metricsense.selection.problem import DEFAULT_NOISE
+
 
 def _loss(x) -> str:
     return "cannot hold the levers" if x is None else f"{x:.4g}"
@@ -62,9 +64,10 @@ def render_text(selection) -> str:
     lines += _combination_lines(selection, "")
     defaults = [k for k, src in zip(inp.kpis, inp.noise_from) if src == "default"]
     if defaults:
-        lines.append(f"noise: {len(defaults)} KPIs declare none and have no data to measure it: "
-                     f"{_names(defaults[:6])}{' and others' if len(defaults) > 6 else ''} use the default "
-                     f"(declare `noise 0.2` in a KPI)")
+        many = len(defaults) > 1
+        lines.append(f"noise: {_names(defaults[:6])}{' and others' if len(defaults) > 6 else ''} "
+                     f"declare{'' if many else 's'} no noise and {'have' if many else 'has'} no data to measure it: "
+                     f"the default {DEFAULT_NOISE:g} is used (declare `noise 0.2` in a KPI)")
     return "\n".join(lines) + "\n"
 
 

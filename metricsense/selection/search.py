@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +79,8 @@ class Found:
 class Stats:
     nodes: int = 0
     evaluated: int = 0
+    #: False when a time limit stopped the search: the sets found are then the best *so far*
+    complete: bool = True
 
 
 def floor_of(prep: Prepared) -> float:
@@ -101,9 +104,11 @@ def enumerate_best(prep: Prepared, size: int, top: int) -> list[tuple[float, tup
     return found.sets
 
 
-def branch_and_bound(prep: Prepared, size: int, top: int, stats: Stats | None = None
-                     ) -> list[tuple[float, tuple[int, ...]]]:
-    """The ``top`` sets of ``size`` KPIs with the largest lambda (smallest worst-case loss), best first."""
+def branch_and_bound(prep: Prepared, size: int, top: int, stats: Stats | None = None,
+                     seconds: float | None = None) -> list[tuple[float, tuple[int, ...]]]:
+    """The ``top`` sets of ``size`` KPIs with the largest lambda (smallest worst-case loss), best first.
+
+    ``seconds``: stop after this long (``stats.complete`` is then False); by default, never."""
     ny, nu = prep.ny, prep.nu
     if not nu <= size <= ny:
         raise ValueError(f"a set must have between n_u = {nu} and n_y = {ny} KPIs, not {size}")
@@ -112,7 +117,11 @@ def branch_and_bound(prep: Prepared, size: int, top: int, stats: Stats | None = 
     if found.floor == math.inf:
         return []
     stack: list[tuple[tuple[int, ...], np.ndarray]] = [((), np.arange(ny))]
+    end = None if seconds is None else time.perf_counter() + seconds
     while stack:
+        if end is not None and stats.nodes % 64 == 0 and time.perf_counter() > end:
+            stats.complete = False
+            break
         fixed, cand = stack.pop()
         stats.nodes += 1
         child = _bound(prep, size, fixed, cand, found)
