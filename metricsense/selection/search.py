@@ -28,8 +28,10 @@ bar, or misses it by rounding, is never pruned but evaluated, and its lambda is 
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -46,6 +48,21 @@ FEASIBLE = 1e-9
 #: many KPIs, or when at most DOWN_SLACK candidates are to be dropped (Cao & Kariwala do likewise).
 DOWN_ROWS = 60
 DOWN_SLACK = 8
+
+
+def _compiled():
+    """metricsense._select (the bounds in Cython) unless METRICSENSE_PUREPYTHON=1 or it is not built."""
+    if os.environ.get("METRICSENSE_PUREPYTHON", "") not in ("", "0"):
+        return None
+    try:
+        return importlib.import_module("metricsense._select")
+    except ImportError:
+        return None
+
+
+_FAST = _compiled()
+#: "cython" when the square-case bounds run compiled, else "reference" (NumPy, below).
+BACKEND = "cython" if _FAST is not None else "reference"
 
 
 @dataclass
@@ -185,7 +202,7 @@ def _bound(prep: Prepared, size: int, fixed: tuple[int, ...], cand: np.ndarray, 
         cut = bar * (1 - RTOL) if len(found.sets) >= found.top else bar
         down = None
         if len(fixed) + len(cand) <= DOWN_ROWS or len(cand) - r <= DOWN_SLACK:
-            down = _downward(prep, list(fixed) + cand.tolist(), len(fixed), cut)
+            down = downward(prep, list(fixed) + cand.tolist(), len(fixed), cut)
             if down is None:
                 return None
             must = down <= 0
@@ -195,7 +212,7 @@ def _bound(prep: Prepared, size: int, fixed: tuple[int, ...], cand: np.ndarray, 
                 continue
         up = None
         if size == nu:
-            up = _upward_square(prep, fixed, cand, cut)
+            up = upward_square(prep, fixed, cand, cut)
             if up is None:
                 return None
         elif r - 1 < nu:  # a bound on F + i exists: lambda_r of A(F + i)
@@ -211,6 +228,25 @@ def _bound(prep: Prepared, size: int, fixed: tuple[int, ...], cand: np.ndarray, 
                     down = down[~bad]
                 continue
         return fixed, cand, up, down
+
+
+def upward_square(prep: Prepared, fixed: tuple[int, ...], cand: np.ndarray, cut: float) -> np.ndarray | None:
+    """`_upward_square`, compiled when metricsense._select is built."""
+    if _FAST is None:
+        return _upward_square(prep, fixed, cand, cut)
+    out = np.empty(len(cand))
+    ok = _FAST.upward_square(prep.gt, prep.y2, np.asarray(fixed, dtype=np.intp), np.asarray(cand, dtype=np.intp),
+                             float(cut), out)
+    return out if ok else None
+
+
+def downward(prep: Prepared, rows: list[int], nfixed: int, cut: float) -> np.ndarray | None:
+    """`_downward`, compiled when metricsense._select is built."""
+    if _FAST is None:
+        return _downward(prep, rows, nfixed, cut)
+    out = np.empty(len(rows) - nfixed)
+    ok = _FAST.downward(prep.gt, prep.y2, np.asarray(rows, dtype=np.intp), nfixed, float(cut), out)
+    return out if ok else None
 
 
 def _upward_node(prep: Prepared, fixed: tuple[int, ...], k: int) -> float:
