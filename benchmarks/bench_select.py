@@ -54,6 +54,8 @@ def pysoc_time(system, n: int, top: int):
         from pysoc.bnb import pb3wc  # noqa: PLC0415 - optional
     except ImportError:
         return None
+    except Exception as exc:  # noqa: BLE001 - pySOC 1.x uses np.Inf, gone in NumPy 2
+        return f"fails to import ({type(exc).__name__})"
     g, gd, juu, jud, wd, wn = system
     t = time.perf_counter()
     pb3wc(g, gd, np.diag(wd), np.diag(wn), juu, jud, n, nc=top)
@@ -99,7 +101,8 @@ def main(argv=None) -> int:
         enum = f"{r['enum_s']:.3f} s" if r["enum_s"] is not None else "not feasible"
         ratio = f"{r['enum_s'] / r['bnb_s']:.0f}x faster" if r["enum_s"] is not None else ""
         same = "" if r["same"] is None else ("yes" if r["same"] else "NO")
-        soc = f"{r['pysoc_s']:.3f} s" if r["pysoc_s"] is not None else "not installed"
+        soc = (r["pysoc_s"] if isinstance(r["pysoc_s"], str) else f"{r['pysoc_s']:.3f} s" if r["pysoc_s"] is not None
+               else "not installed")
         print(f"| {r['case']} | {bnb} | {r['evaluated']:,} / {r['sets']:.3g} | {enum} | {ratio} | {same} | {soc} |",
               flush=True)
     return 0
