@@ -58,8 +58,8 @@ def better_kpi_set(ctx) -> Iterator[Diagnostic]:
     """
     spec = ctx.spec
     targeted = [k for k in spec.kpis if k.target is not None and (k.responds or k.disturbed)]
-    if not targeted:
-        return
+    if not targeted or not any(k.responds for k in spec.kpis):
+        return  # no gains: nothing to choose from (and no NumPy for a spec without gains)
     from metricsense.selection import SelectError, build_inputs, evaluate, prepared
     from metricsense.selection.search import branch_and_bound, floor_of
 
