@@ -14,6 +14,10 @@ def _loss(x) -> str:
     return "cannot hold the levers" if x is None else f"{x:.4g}"
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def _names(kpis) -> str:
     return ", ".join(kpis)
 
@@ -45,8 +49,8 @@ def _combination_lines(selection, bullet: str) -> list[str]:
 
 def render_text(selection) -> str:
     inp = selection.inputs
-    lines = [f"choosing {selection.size} KPIs of {len(inp.kpis)} for {len(inp.levers)} levers and "
-             f"{len(inp.disturbances)} disturbances (exact local method; loss in units of the mission's cost)", ""]
+    lines = [f"choosing {_n(selection.size, 'KPI')} of {len(inp.kpis)} for {_n(len(inp.levers), 'lever')} and "
+             f"{_n(len(inp.disturbances), 'disturbance')} (exact local method; loss in units of the mission's cost)", ""]
     cur = selection.current
     if cur is not None:
         lines.append(f"current targets: {_names(cur.kpis)}")
@@ -73,8 +77,8 @@ def render_text(selection) -> str:
 
 def render_markdown(selection) -> str:
     inp = selection.inputs
-    lines = [f"## Choosing {selection.size} KPIs of {len(inp.kpis)}", "",
-             f"{len(inp.levers)} levers, {len(inp.disturbances)} disturbances; losses by the exact local method "
+    lines = [f"## Choosing {_n(selection.size, 'KPI')} of {len(inp.kpis)}", "",
+             f"{_n(len(inp.levers), 'lever')}, {_n(len(inp.disturbances), 'disturbance')}; losses by the exact local method "
              "of self-optimizing control, in units of the mission's cost.", "",
              "| | KPIs | worst-case loss | average loss |", "|---|---|---|---|"]
     cur = selection.current
