@@ -120,8 +120,8 @@ def complete(line_before: str, text_before: str, names: dict[str, str], registry
 
 
 def _list_clause(code: str) -> str | None:
-    """`guards`, `responds` or `disturbed` when the cursor is where that clause's next name goes."""
-    m = re.search(r"\b(guards|responds|disturbed)\b([^{}]*)$", code)
+    """`guards`, `responds`, `disturbed` or `best` when the cursor is where that clause's next name goes."""
+    m = re.search(r"\b(guards|responds|disturbed|best)\b([^{}]*)$", code)
     if m is None:
         return None
     rest = m.group(2)
