@@ -101,6 +101,38 @@ def better_kpi_set(ctx) -> Iterator[Diagnostic]:
     )
 
 
+@rule(code="MS039", name="weight-not-positive", severity=Severity.WARNING)
+def weight_not_positive(ctx) -> Iterator[Diagnostic]:
+    """A lever's `cost` or a KPI's `noise` is 0: `msense select` cannot weigh it.
+
+    ## Why is this bad?
+    Seed 002 treats managing as an optimization problem, and `msense select` chooses the KPIs by
+    what holding them costs the mission. `cost` says how much it costs when the lever is off its best setting (the
+    curvature Juu of self-optimizing control), `noise` how much of a KPI's move is measurement
+    error (Wn). A cost of 0 says the lever does not matter at all, so no set of KPIs is better than
+    another at holding it; a noise of 0 says the KPI is read without error, which no KPI is, and
+    makes the loss of the sets that hold it depend on rounding. `msense select` refuses both, and
+    MS206 stays silent, so the mistake is reported here.
+
+    ## Example
+    ```msense
+    lever overtime "Overtime hours" { cost 0 }
+    ```
+
+    ## What to do instead
+    Give the relative cost (1 is the default, 2 twice as costly), or leave a lever that truly
+    does not matter out; give the noise as a share of a typical move (0.05 for a very precise KPI).
+    """
+    for lever in ctx.spec.levers:
+        if lever.cost is not None and not lever.cost.value > 0:
+            yield ctx.report(lever.cost.span, f"`cost {lever.cost.value:g}` on lever `{lever.name}`: a cost must be above 0",
+                             help="1 is the default; 2 says being off this lever's best setting costs twice as much")
+    for kpi in ctx.spec.kpis:
+        if kpi.noise is not None and not kpi.noise.value > 0:
+            yield ctx.report(kpi.noise.span, f"`noise {kpi.noise.value:g}` on KPI `{kpi.name}`: noise must be above 0",
+                             help="give the noise as a share of a typical move, e.g. 0.05 for a very precise KPI")
+
+
 def _count(n: int) -> str:
     return "targeted KPI" if n == 1 else f"{n} targeted KPIs"
 
