@@ -280,6 +280,10 @@ def niederlinski(g, pairing) -> float | None:
     return float(np.linalg.det(gp) / diag)
 
 
+#: The relative gain at or above which MS203 calls a pairing hard to steer (its option `large`).
+RGA_LARGE = 5.0
+
+
 def conditioning_bootstrap(data, kpis, levers, lag: int = 0, threshold: float = 10.0, b: int = 199,
                            min_periods: int = 12) -> dict | None:
     """How sure the data is about the conditioning and rank of gains estimated from it.
@@ -328,7 +332,18 @@ def conditioning_bootstrap(data, kpis, levers, lag: int = 0, threshold: float = 
     conds = np.where(np.isfinite(conds), conds, np.inf)
     cov = np.cov(np.stack([r.reshape(-1, order="F") for r in reps]).T)  # of vec(G), column-major
     stat, df, p_rank = serial.rank_test(g0, np.atleast_2d(cov), min(k, m) - 1)
+    rgas = np.array([kernels.rga(kernels.equilibrate(r)[0] if k != m else r) for r in reps])
+    intended = [int(np.argmax(np.abs(row))) for row in g0]
+    ni = np.array([niederlinski(r, intended) if k == m else None for r in reps], dtype=float)
+    b1 = len(reps) + 1
     return {"bootstrap": int(len(reps)), "periods": int(n), "threshold": threshold,
+            # percentile-bootstrap p-values for MS203's claims about the relative gains: an element
+            # is negative (H0: >= 0), an element is at least `large` (H0: < large, large = 5), the
+            # intended pairing's Niederlinski index is negative (H0: >= 0)
+            "rga_p_negative": ((1 + (~(rgas < 0)).sum(axis=0)) / b1).tolist(),
+            "rga_p_large": ((1 + (~(rgas >= RGA_LARGE)).sum(axis=0)) / b1).tolist(),
+            "rga_large": RGA_LARGE,
+            "niederlinski_p_negative": (float((1 + (~(ni < 0)).sum()) / b1) if k == m else None),
             "condition_interval": [finite(float(np.quantile(conds, 0.025))), finite(float(np.quantile(conds, 0.975)))],
             "condition_q05": finite(float(np.quantile(conds, 0.05))),
             "p_ill_conditioned": (1 + int((conds <= threshold).sum())) / (len(conds) + 1),

@@ -443,3 +443,58 @@ def test_corrected_effective_number_is_not_lowered_by_sampling_error():
         raw.append(kernels.participation_ratio(r))
         fixed.append(corrected_effective_number(r, np.full((10, 10), 40)))
     assert np.mean(raw) < 8.5 < 8.9 < np.mean(fixed) <= 10.0
+
+
+def _estimated_system(tmp_path, g, n=80, seed=1, noise=0.5, better=("higher", "higher")):
+    """Two KPIs on two levers, no `responds`: the gains are estimated from data made with ``g``."""
+    import datetime as dt
+
+    rng = np.random.default_rng(seed)
+    du = rng.standard_normal((n, 2))
+    dy = du @ np.asarray(g, dtype=float).T + noise * rng.standard_normal((n, 2))
+    cols = {"a": np.cumsum(du[:, 0]), "b": np.cumsum(du[:, 1]), "x": np.cumsum(dy[:, 0]), "y": np.cumsum(dy[:, 1])}
+    rows = ["period," + ",".join(cols)]
+    for i in range(n):
+        rows.append(f"{dt.date(2024, 1, 1) + dt.timedelta(weeks=i)}," + ",".join(f"{cols[c][i]:.6f}" for c in cols))
+    (tmp_path / "kpis.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "s.msense").write_text('mission "M"\ndata "kpis.csv"\nlever a "A"\nlever b "B"\n'
+                                       f'kpi x "X" {{ better {better[0]} }}\nkpi y "Y" {{ better {better[1]} }}\n')
+    return metricsense.check(tmp_path / "s.msense", config={"fdr-q": 1.0})
+
+
+def test_estimated_gains_rank_one_gets_ms202_with_the_bootstrap_p_value(tmp_path):
+    report = _estimated_system(tmp_path, [[0.6, 0.4], [0.6, 0.4]], n=150, noise=0.2, seed=3)
+    (d,) = [d for d in report.diagnostics if d.code == "MS202"]
+    cond = gain(report).estimated.conditioning
+    assert d.evidence["p_value"] == cond["p_ill_conditioned"] <= 0.05
+    assert d.evidence["rank_test"]["p_value"] > 0.05
+    assert "cannot show" in d.message and "×x" in d.message and "×y" in d.message
+
+
+def test_estimated_gains_well_conditioned_but_noisy_get_no_rank_finding(tmp_path):
+    """The rank test lacks power on 20 noisy periods; without the data showing ill-conditioning
+    MS202 stays quiet (it used to speak for want of power alone)."""
+    report = _estimated_system(tmp_path, [[0.3, 0.0], [0.0, 0.3]], n=20, noise=1.0, seed=5)
+    cond = gain(report).estimated.conditioning
+    assert cond["rank_test"]["p_value"] > 0.05  # no power: the old rule spoke here
+    assert not [d for d in report.diagnostics if d.code in ("MS201", "MS202", "MS203")]
+
+
+def test_estimated_conflict_needs_both_gains_shown(tmp_path):
+    # lever a raises x (better higher) and y (better lower): a real conflict, both gains clear
+    report = _estimated_system(tmp_path, [[0.7, 0.0], [0.7, 0.3]], better=("higher", "lower"), seed=2)
+    (d,) = [d for d in report.diagnostics if d.code == "MS204"]
+    est = gain(report).estimated
+    require("scipy")
+    from scipy import stats
+
+    ps = {}
+    for k in ("x", "y"):
+        i = est.kpis.index(k)
+        t = est.matrix[i][0] / est.se[i][0]
+        ps[k] = 2 * stats.t.sf(abs(t), math.ceil(0.4 * est.n[i] ** (2 / 3)))
+    assert d.evidence["p_value"] == pytest.approx(max(ps.values()), rel=1e-9)
+    assert d.evidence["p_value"] <= 0.05
+    # the same lever with no effect on y: y's estimated gain is noise and does not count
+    quiet = _estimated_system(tmp_path, [[0.7, 0.0], [0.0, 0.3]], better=("higher", "lower"), seed=2)
+    assert not [d for d in quiet.diagnostics if d.code == "MS204" and "`a`" in d.message]
