@@ -280,6 +280,10 @@ def niederlinski(g, pairing) -> float | None:
     return float(np.linalg.det(gp) / diag)
 
 
+#: A scaled condition number at most this is well-conditioned: MS202 on estimated gains speaks only
+#: when the data rules that out (the bootstrap's share at or below it, p <= 0.05).
+WELL_CONDITIONED = 5.0
+
 #: The relative gain at or above which MS203 calls a pairing hard to steer (its option `large`).
 RGA_LARGE = 5.0
 
@@ -347,6 +351,8 @@ def conditioning_bootstrap(data, kpis, levers, lag: int = 0, threshold: float = 
             "condition_interval": [finite(float(np.quantile(conds, 0.025))), finite(float(np.quantile(conds, 0.975)))],
             "condition_q05": finite(float(np.quantile(conds, 0.05))),
             "p_ill_conditioned": (1 + int((conds <= threshold).sum())) / (len(conds) + 1),
+            # H0: the scaled condition number is at most WELL_CONDITIONED (MS202's bar on estimated gains)
+            "p_not_well_conditioned": (1 + int((conds <= WELL_CONDITIONED).sum())) / (len(conds) + 1),
             "rank_test": {"rank": min(k, m) - 1, "statistic": stat, "df": df, "p_value": p_rank}}
 
 

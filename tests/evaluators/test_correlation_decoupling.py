@@ -466,7 +466,7 @@ def test_estimated_gains_rank_one_gets_ms202_with_the_bootstrap_p_value(tmp_path
     report = _estimated_system(tmp_path, [[0.6, 0.4], [0.6, 0.4]], n=150, noise=0.2, seed=3)
     (d,) = [d for d in report.diagnostics if d.code == "MS202"]
     cond = gain(report).estimated.conditioning
-    assert d.evidence["p_value"] == cond["p_ill_conditioned"] <= 0.05
+    assert d.evidence["p_value"] == cond["p_not_well_conditioned"] <= 0.05
     assert d.evidence["rank_test"]["p_value"] > 0.05
     assert "cannot show" in d.message and "×x" in d.message and "×y" in d.message
 
