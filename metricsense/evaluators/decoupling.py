@@ -252,6 +252,9 @@ def gain_rank_deficient(ctx) -> Iterator[Diagnostic]:
     (statistic chi-square with (k - r)(m - r) degrees of freedom, covariance of the gains from the
     bootstrap) cannot reject rank k - 1 at 5% (its p-value in `evidence["rank_test"]`). Without
     the first condition a short, noisy series would get the finding for want of power alone.
+    Measured (benchmarks/calib_decoupling.py's systems, 2 KPIs x 2 levers, 80 weeks, 60
+    replications, MC SE in brackets): a true rank-1 system got MS202 in 0.82 [0.05] (with a bar
+    of 10 instead of 5: 0.08), a well-conditioned one in 0.00; MS201 0.00 on both.
 
     ## Example
     ```msense
