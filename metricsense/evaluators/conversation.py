@@ -165,8 +165,7 @@ _MIN_PERIODS = Option(8, "the least number of periods (or units x periods) the c
 
 @rule(code="MS601", name="trigger-never-fires", severity=Severity.WARNING, options={"min_periods": _MIN_PERIODS})
 def trigger_never_fires(ctx) -> Iterator[Diagnostic]:
-    """A trigger never fired over the whole history of its data, and its condition is beyond
-    what the series does.
+    """A trigger never fired over its data's history, and its condition lies beyond what the series does.
 
     ## Why is this bad?
     Seed 003: a KPI is worth its conversations, and a trigger that never fires never starts
