@@ -272,6 +272,8 @@ def spec_text(s: System, data_file: str | None) -> str:
     # its history (per unit-period for a panel): a slip worth a conversation, neither never nor always
     level = s.values[1].ravel()
     floor = float(np.percentile(level[np.isfinite(level)], 10))
+    if s.integer:  # whole scores: between two scores, so `<` holds on about 10% (not on a tie)
+        floor = float(np.floor(floor)) + 0.5
     out.append(f"trigger k1_slip when k1 < {floor:.3f} for 2 periods {{\n"
                '  ask "What made k1 slip these two weeks, and what would help?"\n  with one-to-one\n}\n')
     return "\n".join(out) + "\n"
