@@ -11,11 +11,12 @@ for in the data would find one in pure noise); when the true date is earlier, pa
 
 The ``DistortionAnalysis`` record (``analysis["distortion"]``) holds per KPI with data a
 ``KpiDistortion``: ``set`` (the first "after" period) and
-``set_from`` (``"target_set"``, ``"since"`` or ``"midpoint"``); ``bunching`` (the McCrary density test at
-the target: n, bin, bandwidth, densities below and above, theta, se, z, p); ``divergence``
-(per outcome KPI: the mean prediction residual after the target, its t and p); ``variance``
-(before and after variances, their ratio, the Brown-Forsythe t and p). NumPy only, imported
-inside functions; Phi with math.erf and Student's t through the regularized incomplete beta.
+``set_from`` (``"target_set"``, ``"since"`` or ``"midpoint"``); ``bunching`` (the density test at
+the target, clustered by unit, or on coarse scores the masses at the scores next to it: n, bin,
+bandwidth, densities or masses below and above, theta, se, z, df, p); ``divergence`` (per outcome
+KPI: the mean prediction residual after the target under AR(1) errors, its t and p); ``variance``
+(before and after variances, their ratio, the break test's t and p). The statistics are in
+distortion_stats.py. NumPy only, imported inside functions.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from metricsense.model import KPI, Document
 
 DEFAULTS = {"target_set": {}}
 
-# ---- McCrary's density test ---------------------------------------------------------------------
+# ---- the histogram behind MS401 ------------------------------------------------------------------
 
 
 def support_step(x) -> float:
