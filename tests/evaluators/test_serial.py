@@ -120,3 +120,71 @@ def test_lag_search_finds_a_real_lag():
     dy = 0.5 * np.concatenate([np.zeros(3), dx[:-3]]) + rng.standard_normal(104)
     found = serial.best_lag(dx, dy, +1.0, 6)
     assert found["periods"] == 3 and found["p_value"] < 0.001
+
+
+def test_autocorrs_match_statsmodels_acf():
+    require("statsmodels")
+    from statsmodels.tsa.stattools import acf
+
+    rng = np.random.default_rng(12)
+    for n, lags in ((200, 10), (12, 10), (5, 3)):
+        x = serial_ar(rng, n, 0.6)
+        want = acf(x, nlags=min(lags, n - 1), adjusted=False, fft=False)[1:]
+        got = serial.autocorrs(x, lags)
+        assert got[: len(want)] == pytest.approx(want, rel=1e-10, abs=1e-14)
+        assert serial.autocorr(x, 2) == pytest.approx(want[1], rel=1e-10)
+    assert not serial.autocorrs(np.ones(20), 4).any()  # a constant series: no correlation
+    assert serial.autocorr(np.arange(5.0), 5) == 0.0  # a lag past the end
+
+
+def _best_lag_by_loops(dx, dy, sign, max_lag, least=12):
+    """The lag search written out with np.corrcoef and statsmodels' acf (an independent version)."""
+    from statsmodels.tsa.stattools import acf
+
+    best, searched = None, 0
+    for k in range(min(max_lag + 1, len(dx))):
+        a, b = dx[: len(dx) - k], dy[k:]
+        ok = ~np.isnan(a) & ~np.isnan(b)
+        if ok.sum() < least or a[ok].std() == 0 or b[ok].std() == 0:
+            continue
+        searched += 1
+        a, b, n = a[ok], b[ok], int(ok.sum())
+        r = np.corrcoef(a, b)[0, 1] * np.sign(sign)
+        j = min(10, n // 4)
+        ra, rb = acf(a, nlags=j, adjusted=False, fft=False)[1:], acf(b, nlags=j, adjusted=False, fft=False)[1:]
+        z = r / math.sqrt(max(1 + 2 * ra @ rb, 0.1) / n)
+        if best is None or z > best[3]:
+            best = (k, r, n, z)
+    return best[0], best[1], best[2], min(1.0, searched * stats_norm_sf(best[3]))
+
+
+def stats_norm_sf(z):
+    return require("scipy.stats").stats.norm.sf(z)
+
+
+def test_vectorised_lag_search_matches_the_plain_loops():
+    require("statsmodels")
+    rng = np.random.default_rng(13)
+    for trial in range(20):
+        n = int(rng.integers(20, 150))
+        dx = rng.standard_normal(n)
+        dy = 0.3 * np.roll(dx, trial % 4) + rng.standard_normal(n)
+        dx[rng.random(n) < 0.1] = np.nan
+        found = serial.best_lag(dx, dy, 1.0 if trial % 2 else -1.0, 6)
+        k, r, m, p = _best_lag_by_loops(dx, dy, 1.0 if trial % 2 else -1.0, 6)
+        assert (found["periods"], found["n"]) == (k, m)
+        assert found["correlation"] == pytest.approx(r, rel=1e-10)
+        assert found["p_value"] == pytest.approx(p, rel=1e-8, abs=1e-15)
+
+
+def test_rate_p_value_is_the_normal_tail_of_the_logit_bootstrap():
+    stats = require("scipy.stats").stats
+    rng = np.random.default_rng(14)
+    boot = 1 / (1 + np.exp(-rng.normal(-1.0, 0.3, 199)))  # rates around 27%
+    lo = np.log(boot / (1 - boot))
+    want = stats.norm.cdf((math.log(0.1 / 0.9) - lo.mean()) / lo.std(ddof=1))
+    assert serial.rate_p_value(boot, 0.1, 10_000) == pytest.approx(want, rel=1e-10)
+    assert serial.rate_p_value(boot, 0.1, 10_000) < 1e-4  # finer than 1 / (B + 1)
+    # the share of bootstrap rates at or below the bound, smoothed: close to it in the body
+    mid = 1 / (1 + math.exp(1.0))
+    assert serial.rate_p_value(boot, mid, 10_000) == pytest.approx(np.mean(boot <= mid), abs=0.06)
