@@ -232,6 +232,34 @@ def rate_p_value(boot, bound: float, cells: int) -> float:
     return 0.5 * math.erfc((centre - edge) / sd / math.sqrt(2))
 
 
+def share_test(hits, known, bound: float, least_lags: int = 1):
+    """The share of hits among known cells over time, and the p-value of H0: share <= ``bound``.
+
+    ``hits`` and ``known`` are per-period counts (a trigger's firings and the unit-periods where
+    it could be evaluated). The share is sum(hits) / sum(known); its standard error is the
+    ratio estimator's, from the Newey-West long-run variance of u_t = (hits_t - share known_t) /
+    mean(known) with Bartlett weights and Andrews' (1991) plug-in bandwidth (never below the
+    Newey-West rule nor ``least_lags``: a run of N periods holds N periods together). The
+    p-value is the one-sided normal tail. Returns (share, se, p), NaN without known cells."""
+    import numpy as np
+
+    hits, known = np.asarray(hits, dtype=float), np.asarray(known, dtype=float)
+    keep = known > 0
+    hits, known = hits[keep], known[keep]
+    t = len(known)
+    if t < 2:
+        return math.nan, math.nan, math.nan
+    share = float(hits.sum() / known.sum())
+    u = (hits - share * known) / known.mean()
+    lags = max(int(math.floor(4 * (t / 100.0) ** (2.0 / 9.0))), int(least_lags),
+               andrews_lags(u[:, None]) if np.any(u != u[0]) else 0)
+    lags = min(lags, t - 1)
+    se = math.sqrt(max(float(_long_run(u[:, None], lags)[0, 0]), 0.0)) / t
+    if not se > 0:
+        return share, 0.0, (0.0 if share > bound else 1.0)
+    return share, se, 0.5 * math.erfc((share - bound) / se / math.sqrt(2))
+
+
 def ols_hac(y, x, lags: int | None = None):
     """Least squares of y on x (x includes the intercept column) with Newey-West covariance.
 

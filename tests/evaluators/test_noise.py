@@ -258,3 +258,22 @@ def test_analysis_present_when_no_rule_fires():
     assert not [d for d in report.diagnostics if d.code.startswith("MS3")]
     assert _kpi(analysis, "csat").noise > 0
     report.to_json()  # JSON-safe
+
+
+def test_trigger_needs_its_history_and_the_model_to_agree():
+    report, analysis = _analysis(CASES / "MS302" / "fail.msense")
+    info = _kpi(analysis, "queue").triggers["queue_up"]
+    assert info["history_share"] == pytest.approx(10 / 36)  # what MS601/MS602 count
+    assert info["p_value"] == max(info["p_model"], info["p_history"])  # intersection-union
+    (diag,) = [d for d in report.diagnostics if d.code == "MS302"]
+    assert diag.message.startswith("trigger `queue_up` fires too often") and "p =" not in diag.message
+    assert "10 of 36 periods" in diag.message
+    # the same threshold with `for 3 periods` held in fewer periods than 10%: no finding
+    stuck = _kpi(_analysis(CASES / "MS302" / "pass.msense")[1], "queue").triggers["queue_stuck"]
+    assert stuck["p_value"] > 0.05
+
+
+def test_planted_trigger_in_the_examples_is_found():
+    report = metricsense.check(EXAMPLES / "engineering-estimates" / "engineering.msense", config={})
+    (diag,) = [d for d in report.diagnostics if d.code == "MS302"]
+    assert "rework_rising" in diag.message and diag.evidence["p_value"] < 0.01

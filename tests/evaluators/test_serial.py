@@ -188,3 +188,43 @@ def test_rate_p_value_is_the_normal_tail_of_the_logit_bootstrap():
     # the share of bootstrap rates at or below the bound, smoothed: close to it in the body
     mid = 1 / (1 + math.exp(1.0))
     assert serial.rate_p_value(boot, mid, 10_000) == pytest.approx(np.mean(boot <= mid), abs=0.06)
+
+
+def test_share_test_matches_statsmodels_hac_on_the_linearised_share():
+    require("statsmodels")
+    import statsmodels.api as sm
+
+    stats = require("scipy.stats").stats
+    rng = np.random.default_rng(15)
+    x = serial_ar(rng, 104, 0.8)
+    hits = (x > 0.5).astype(float)
+    known = np.ones(104)
+    share, se, p = serial.share_test(hits, known, 0.1, 2)
+    assert share == pytest.approx(hits.mean(), rel=1e-12)
+    u = hits - share
+    lags = max(int(math.floor(4 * (104 / 100) ** (2 / 9))), 2, serial.andrews_lags(u[:, None]))
+    fit = sm.OLS(u, np.ones(104)).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    assert se == pytest.approx(fit.bse[0], rel=1e-10)
+    assert p == pytest.approx(stats.norm.sf((share - 0.1) / se), rel=1e-10)
+
+
+def test_share_test_holds_its_size_on_a_persistent_series():
+    """Fixed seed, plain NumPy: an AR(1) 0.8 KPI of 104 periods and a threshold whose true rate of
+    runs of 2 periods is exactly 10% (the null's boundary): rejected at most 5% + 2 MC SE."""
+    rng = np.random.default_rng(16)
+    reps, n = 400, 104
+    x = np.empty((reps, n))
+    x[:, 0] = rng.standard_normal(reps) / 0.6
+    for t in range(1, n):
+        x[:, t] = 0.8 * x[:, t - 1] + rng.standard_normal(reps)
+    long = x[:, 20:].ravel()  # the true rate of runs, from the same model
+    pairs = np.stack([x[:, 19:-1].ravel(), x[:, 20:].ravel()])
+    lo, hi = np.quantile(long, [0.5, 0.99])
+    for _ in range(60):  # bisection: P(x_t > c and x_{t-1} > c) = 0.10
+        c = (lo + hi) / 2
+        lo, hi = (c, hi) if np.mean((pairs > c).all(axis=0)) > 0.10 else (lo, c)
+    rejected = 0
+    for row in x:
+        held = (row[1:] > c) & (row[:-1] > c)
+        rejected += serial.share_test(held.astype(float), np.ones(n - 1), 0.10, 2)[2] <= 0.05
+    assert rejected / reps <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / reps)
