@@ -277,3 +277,25 @@ def test_planted_trigger_in_the_examples_is_found():
     report = metricsense.check(EXAMPLES / "engineering-estimates" / "engineering.msense", config={})
     (diag,) = [d for d in report.diagnostics if d.code == "MS302"]
     assert "rework_rising" in diag.message and diag.evidence["p_value"] < 0.01
+
+
+def _weekly_check(tmp_path, x, trigger: str):
+    import datetime as dt
+
+    start = dt.date(2025, 1, 6)
+    (tmp_path / "d.csv").write_text("period,x\n" + "".join(
+        f"{start + dt.timedelta(weeks=i)},{v:.5f}\n" for i, v in enumerate(x)))
+    (tmp_path / "s.msense").write_text(
+        'mission "m" { why "w" owner "o" }\ndata "d.csv"\nkpi x "X" {\n  better higher\n}\n'
+        f'trigger up when {trigger} {{\n  ask "why?"\n}}\n')
+    report = metricsense.check(str(tmp_path / "s.msense"), config={"select": ["MS302"]})
+    return [d for d in report.diagnostics if d.code == "MS302"]
+
+
+def test_trigger_power_and_quiet_on_fixed_seeds(tmp_path):
+    """Two years of weekly, independent values (mean 50, SD 1): a threshold half an SD above the
+    mean (fires in 31% of weeks) is reported; one 1.645 SDs above (5%) is not."""
+    x = 50 + np.random.default_rng(30).standard_normal(104)
+    (found,) = _weekly_check(tmp_path, x, "x > 50.5 for 1 period")
+    assert found.evidence["p_value"] < 1e-3 and 0.2 < found.evidence["history_share"] < 0.45
+    assert not _weekly_check(tmp_path, x, "x > 51.645 for 1 period")
