@@ -466,8 +466,8 @@ def target_inside_noise(ctx) -> Iterator[Diagnostic]:
     true spreads from today's level, so a move of the usual size does not decide it. The
     rule reports when a chi-square test on the spread rejects that null at 5% (the spread's
     degrees of freedom are reduced for overlapping and autocorrelated moves and for heavy tails;
-    `evidence["p_value"]`), so an ambitious target that is only a little more than one spread
-    away is rarely reported. A drift in the KPI is not extrapolated toward the target: the
+    `evidence["p_value"]`): a target exactly `ratio` spreads away is meant to be reported in at
+    most 5% of cases, and the calibration suite measures it. A drift in the KPI is not extrapolated toward the target: the
     spread is measured about the average move. A segmented KPI (one series per unit) is not
     judged: its target is met or missed unit by unit, and where it sits among the units is a
     choice, not noise.
