@@ -105,9 +105,7 @@ def gain_figures(g: dict, doc, title: str) -> list[str]:
     if not kpis or not levers:
         return [f"<p class=\"muted\">{esc(title)}: no KPIs or no levers.</p>"]
     labels = {s.name: (getattr(s, "label", None) or s.name) for s in (doc.named() if doc else ())}
-    cond = g.get("condition_number")
-    caption = (f"condition number {esc(gains.format_condition(cond))}, rank {esc(g.get('rank', '?'))} "
-               f"of {len(kpis)} KPIs and {len(levers)} levers")
+    caption = esc(gains.describe(g))
     if g.get("scaled_condition_number") is not None:
         caption += f", scaled condition number {esc(_fmt(g['scaled_condition_number']))}"
     figs = [f'<figure class="gain">{heatmap(matrix, kpis, levers, title=title, blank_zero=True, row_titles=[labels.get(k, k) for k in kpis], col_titles=[labels.get(lv, lv) for lv in levers])}'
