@@ -140,6 +140,12 @@ class ExplorerModel(HasTraits):
         dataset, _problems, _crashes = build(doc, data, readers, [root])
         return dataset
 
+    def reader(self) -> Any:
+        """What the HTML report may show of the report: findings and trust groups about one named
+        person only when the reader asked (``Report.for_reader``, the one place that decides)."""
+        report = self.report
+        return report.for_reader(True) if callable(getattr(report, "for_reader", None)) else report
+
     # ---- overview ----------------------------------------------------------------------------
 
     def _overview(self) -> dict:
@@ -166,8 +172,7 @@ class ExplorerModel(HasTraits):
     def _own_diagnostics(self) -> list:
         files = set(self.document.files) | {self.spec}
         # As the HTML report: findings about one named person only when the reader asked.
-        report = self.report.for_reader(True) if callable(getattr(self.report, "for_reader", None)) else self.report
-        return [d for d in report.diagnostics if d.span.file in files or len(self.report.documents) == 1]
+        return [d for d in self.reader().diagnostics if d.span.file in files or len(self.report.documents) == 1]
 
     @observe("family_filter", "severity_filter")
     def _filter(self, change: Any = None) -> None:
@@ -229,7 +234,10 @@ class ExplorerModel(HasTraits):
     def _agenda(self) -> list:
         from metricsense.agenda import build
 
-        return [i.to_dict() for i in build(self.report).items if i.spec == self.spec]
+        # The reader's report: a trust gap names a manager, so it is on the agenda shown here only
+        # when the reader asked (as the Trust tab and the HTML report); `msense agenda` lists it
+        # in its private section.
+        return [i.to_dict() for i in build(self.reader()).items if i.spec == self.spec]
 
     def _timeline(self) -> dict:
         from metricsense.reports.html import fired_by_kpi
@@ -253,8 +261,7 @@ class ExplorerModel(HasTraits):
     def _trust(self) -> dict:
         # The HTML report's rule: a group names its manager, so groups are shown only when the
         # reader asked (show_personal); otherwise only how many (`not_named`).
-        report = self.report.for_reader(True) if callable(getattr(self.report, "for_reader", None)) else self.report
-        trust = TrustAnalysis.of(report.analysis.get(self.spec))
+        trust = TrustAnalysis.of(self.reader().analysis.get(self.spec))
         out = {}
         for name, info in (trust.signals if trust is not None else {}).items():
             shown = [{"group": g.group, "manager": g.manager, "managers": g.managers, "team": g.team, "gap": g.gap,
@@ -311,8 +318,11 @@ class DiagnosticsView(w.VBox):
         self.count.value = f"<b>{len(ds)}</b> of {len(self.model._own_diagnostics())} diagnostics shown"
         from metricsense.reports.text import SourceCache
 
-        self.table.value = wrap(diagnostics_html(ds, SourceCache(getattr(self.model.report, "sources", None))),
-                                "diagnostics")
+        from metricsense.reports.html import withheld_html
+
+        # As the HTML report: personal findings not given to this reader are counted, never shown.
+        self.table.value = wrap([diagnostics_html(ds, SourceCache(getattr(self.model.report, "sources", None))),
+                                 *withheld_html(self.model.reader())], "diagnostics")
 
 
 class RedundancyView(w.VBox):
@@ -572,6 +582,36 @@ class Explorer(w.VBox):
         self.whatif = WhatIfView(model)
         super().__init__([header, self.whatif, self.tabs])
         self.add_class("msense-explorer")
+
+    # ---- without a kernel: the snapshot (metricsense.widgets.snapshot) ---------------------------
+
+    def snapshot(self) -> str:
+        """Self-contained HTML of the tabs as they show now (what nbconvert and a page without a kernel show)."""
+        from metricsense.widgets.snapshot import snapshot_html
+
+        return snapshot_html(self)
+
+    def save_html(self, path: str | Path) -> Path:
+        """Write the snapshot as a page that opens offline (no script, nothing loaded); returns the path."""
+        from metricsense.widgets.snapshot import page
+
+        path = Path(path)
+        path.write_text(page(self), "utf-8")
+        return path
+
+    def __repr__(self) -> str:
+        from metricsense.widgets.snapshot import snapshot_text
+
+        return snapshot_text(self)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        # The live widget where a widget manager runs; the snapshot for the rest: nbconvert takes
+        # text/html when the notebook holds no widget state for this view, and so do front ends
+        # that show no widgets.
+        data = super()._repr_mimebundle_(**kwargs) or {}
+        data["text/plain"] = repr(self)
+        data["text/html"] = self.snapshot()
+        return data
 
 
 def explore(report: Any, spec: str | None = None, data: Any = None, plugin_manager: Any = None,

@@ -111,7 +111,10 @@ def test_unticking_a_kpi_updates_condition_number_rank_and_pairing():
 
 def test_conversations_and_timeline(report, ipywidgets):
     m = _model(report)
-    assert m.agenda == [i.to_dict() for i in metricsense.agenda(report).items]
+    # the reader's agenda: a trust gap names a manager, on the agenda here only when the reader asked
+    assert m.agenda == [i.to_dict() for i in metricsense.agenda(report.for_reader(True)).items]
+    assert not report.show_personal and not [i for i in m.agenda if i["source"] == "value_question"]
+    assert [i for i in metricsense.agenda(report).items if i.source == "value_question"]  # msense agenda's private section
     fired = TriggersAnalysis.of(report.analysis[m.spec]).fired
     assert m.timeline and m.kpi in m.timeline
     assert any(t["fired"] for t in m.timeline.values()) == any(f.periods for f in fired.values())
