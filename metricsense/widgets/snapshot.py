@@ -54,7 +54,7 @@ def widget_html(widget: Any) -> str:
     if isinstance(widget, w.Tab):
         return tabs_html(widget.titles, widget.children, widget.selected_index)
     if isinstance(widget, w.Box):
-        inner = "".join(widget_html(c) for c in widget.children)
+        inner = "".join(f"<div>{widget_html(c)}</div>" for c in widget.children)
         return f'<div class="row">{inner}</div>' if isinstance(widget, w.HBox) else f"<div>{inner}</div>"
     return f'<p class="muted">({esc(type(widget).__name__)}: shown only with a kernel)</p>'
 
