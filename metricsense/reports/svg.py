@@ -81,7 +81,7 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
             if shown:
                 size = 11 if cell >= 40 else 8
                 out.append(f'<text class="val" x="{_num(x + (cell - 2) / 2)}" y="{_num(top + i * cell + cell / 2 + 3)}" '
-                           f'text-anchor="middle" font-size="{size}">{esc(shown)}</text>')
+                           f'text-anchor="middle" font-size="{size}" pointer-events="none">{esc(shown)}</text>')
     out.append("</svg>")
     return "".join(out)
 

@@ -194,7 +194,7 @@ class ExplorerModel(HasTraits):
         return whatif.sub_document(self.document, set(self.kpis) - set(self.kpis_on),
                                    set(self.levers) - set(self.levers_on))
 
-    def _decouple(self) -> None:
+    def _decouple(self, search: bool = True) -> None:
         quick = whatif.gains(self._source, self.kpis, self.levers, self._matrix, self.kpis_on, self.levers_on)
         if not quick:
             self.decoupling = {}
@@ -203,12 +203,16 @@ class ExplorerModel(HasTraits):
         quick.update({"suggested_pairing": None, "rga_number": None, "pending": bool(quick["kpis"] and quick["levers"]),
                       "without_lever": list(quick["orphaned"])})
         self.decoupling = quick
-        if not quick["pending"]:
+        if search:
+            self._search_pairing()
+
+    def _search_pairing(self) -> None:
+        """The evaluator's analysis, which searches the pairing with the smallest RGA number."""
+        if not self.decoupling.get("pending"):
             return
-        # Then the evaluator's analysis, which searches the pairing with the smallest RGA number.
         found = whatif.pairing(self.document, self.data, self._source, set(self.kpis) - set(self.kpis_on),
                                set(self.levers) - set(self.levers_on))
-        self.decoupling = dict(quick, pending=False, **found)
+        self.decoupling = dict(self.decoupling, pending=False, **found)
 
     @observe("kpis_on", "levers_on", "threshold")
     def _changed(self, change: Any) -> None:
@@ -219,15 +223,18 @@ class ExplorerModel(HasTraits):
             self._cluster()
             what = f"redundancy threshold {change['old']:.2f} → {change['new']:.2f}"
         else:
+            # The numbers first, then the groups, the before -> after, and last the pairing search.
+            self._decouple(search=False)
             if change["name"] == "kpis_on":
                 self._cluster()
-            self._decouple()
             kind = "KPI" if change["name"] == "kpis_on" else "lever"
             off = [n for n in change["old"] if n not in change["new"]]
             on = [n for n in change["new"] if n not in change["old"]]
             what = "; ".join([*(f"unticked {kind} {n}" for n in off), *(f"ticked {kind} {n}" for n in on)]) or "no change"
         self.now = whatif.summary(self.decoupling, self.redundancy)
         self.last_change = {"change": what, "before": before, "after": dict(self.now)}
+        if change["name"] != "threshold":
+            self._search_pairing()
 
     # ---- conversations -----------------------------------------------------------------------
 
