@@ -13,7 +13,6 @@ to test-artifacts/explorer-latency.json: reported, not asserted. Screenshots: te
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -51,20 +50,42 @@ COLOURS = """(sel) => {
 }"""
 
 
-@pytest.fixture
-def lab_walk(tmp_path):
+#: What each walk unticks and what the page must then say (the numbers as the core computes them:
+#: tests/widgets/test_whatif.py checks the same on the model).
+CASES = {
+    "tour": {"kpi": "cycle", "lever": "reviews", "orphan": "wait", "rank": (3, 4), "after_kpi": (3, 3),
+             "after_lever": (2, 3)},
+    "customer-love": {"kpi": "cycle_time", "lever": "sec_reviews", "orphan": "vuln_age", "rank": (8, 9),
+                      "after_kpi": (8, 8), "after_lever": (7, 8)},
+}
+
+
+def _notebook(case: str):
+    jupytext = require("jupytext")
+    nbformat = require("nbformat")
+    if case == "tour":
+        nb = jupytext.read(ROOT / "notebooks" / "tour.md")
+    else:
+        spec = ROOT / "examples" / "customer-love" / "customer-love.msense"
+        nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                               "language": "python"}})
+        nb.cells = [nbformat.v4.new_code_cell(f"import metricsense\nreport = metricsense.check({str(spec)!r})\nreport"),
+                    nbformat.v4.new_code_cell("explorer = metricsense.explore(report)\nexplorer")]
+    nb.cells.append(nbformat.v4.new_code_cell(STATE_CELL))
+    return nb
+
+
+@pytest.fixture(params=list(CASES))
+def lab_walk(request, tmp_path):
     require("jupyterlab")
     require("ipywidgets")
-    jupytext = require("jupytext")
     nbformat = require("nbformat")
     install_kernelspec()
     root = tmp_path / "root"
     (root / "notebooks").mkdir(parents=True)
-    nb = jupytext.read(ROOT / "notebooks" / "tour.md")
-    nb.cells.append(nbformat.v4.new_code_cell(STATE_CELL))
-    jupytext.write(nb, root / "notebooks" / "tour.ipynb")
+    nbformat.write(_notebook(request.param), root / "notebooks" / "walk.ipynb")
     with serve_lab(tmp_path, root) as served:
-        yield served
+        yield (*served, request.param)
 
 
 # Latency measured in the page: from the user's input event (pointerdown or keydown, captured
@@ -89,6 +110,15 @@ ARM = """(marks) => { window.__msense = new Promise((resolve) => {
 }); }"""
 
 
+def _box(explorer, cls: str, name: str):
+    """The checkbox of the toggle whose label is exactly ``name`` (`reviews`, not `sec_reviews`)."""
+    toggles = explorer.locator(cls)
+    for i in range(toggles.count()):
+        if toggles.nth(i).inner_text().strip() == name:
+            return toggles.nth(i).locator("input[type=checkbox]")
+    raise AssertionError(f"no toggle {name!r} in {toggles.all_inner_texts()}")
+
+
 def _measured(page, latency: dict, action, **marks: dict) -> None:
     """Do ``action`` and wait until each mark holds; record the ms from input to each mark."""
     page.evaluate(ARM, [{"name": k, **v} for k, v in marks.items()])
@@ -99,12 +129,14 @@ def _measured(page, latency: dict, action, **marks: dict) -> None:
 
 
 def test_walk_every_tab_move_the_threshold_untick_a_kpi_and_a_lever(lab_walk, browser):
-    base, token = lab_walk
+    base, token, name = lab_walk
+    case = CASES[name]
+    kpi, lever, orphan = case["kpi"], case["lever"], case["orphan"]
     ARTIFACTS.mkdir(exist_ok=True)
     latency: dict[str, int] = {}
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     try:
-        page.goto(f"{base}/lab/tree/notebooks/tour.ipynb?token={token}")
+        page.goto(f"{base}/lab/tree/notebooks/walk.ipynb?token={token}")
 
         def kernel_ready():
             kernels = _get(f"{base}/api/kernels?token={token}")
@@ -134,7 +166,7 @@ def test_walk_every_tab_move_the_threshold_untick_a_kpi_and_a_lever(lab_walk, br
             _measured(page, latency, tab(title).click, **{f"tab {title}": {"sel": f".msense-explorer {selector}", "visible": True}})
             if text:
                 assert text in target.inner_text(), (title, target.inner_text())
-            page.screenshot(path=str(ARTIFACTS / f"walk-{title.lower()}.png"))
+            page.screenshot(path=str(ARTIFACTS / f"walk-{name}-{title.lower()}.png"))
 
         # Redundancy: 0.90 -> 0.60 redraws the text, whatever the groups do
         tab("Redundancy").click()
@@ -152,35 +184,40 @@ def test_walk_every_tab_move_the_threshold_untick_a_kpi_and_a_lever(lab_walk, br
         cell.hover()
         hovered = cell.locator("title").text_content()
         assert " × " in hovered and any(ch.isdigit() for ch in hovered), hovered
-        page.screenshot(path=str(ARTIFACTS / "walk-threshold-0.60.png"))
+        page.screenshot(path=str(ARTIFACTS / f"walk-{name}-threshold-0.60.png"))
 
-        # Decoupling: untick the KPI cycle, then the lever reviews
+        # Decoupling: untick a KPI, then a lever that leaves a KPI with none
         tab("Decoupling").click()
         condition = explorer.locator(".msense-condition .value").first
         rank = explorer.locator(".msense-rank").first
-        assert condition.inner_text() == "∞ (rank-deficient)" and "rank 3 of 4 KPIs" in rank.inner_text()
+        r, k = case["rank"]
+        assert condition.inner_text() == "∞ (rank-deficient)" and f"rank {r} of {k} KPIs" in rank.inner_text()
         before = condition.inner_text()
-        kpi_box = explorer.locator(".msense-kpi-toggle", has_text="cycle").locator("input[type=checkbox]").first
+        kpi_box = _box(explorer, ".msense-kpi-toggle", kpi)
         _measured(page, latency, kpi_box.uncheck,
-                  **{"untick KPI cycle: numbers": {"sel": ".msense-explorer .msense-condition .value", "lacks": "∞"},
-                     "untick KPI cycle: what-if box": {"sel": ".msense-explorer .msense-whatif", "has": "unticked KPI cycle"},
-                     "untick KPI cycle: pairing": {"sel": ".msense-explorer .msense-pairing", "lacks": "searching",
-                                                   "changed": True}})
+                  **{f"untick KPI {kpi}: numbers": {"sel": ".msense-explorer .msense-condition .value", "lacks": "∞"},
+                     f"untick KPI {kpi}: what-if box": {"sel": ".msense-explorer .msense-whatif", "has": f"unticked KPI {kpi}"},
+                     f"untick KPI {kpi}: pairing": {"sel": ".msense-explorer .msense-pairing", "lacks": "searching",
+                                                    "changed": True}})
         assert condition.inner_text() != before
         after_kpi = condition.inner_text()
         assert "∞" not in after_kpi and float(after_kpi) > 0
-        lever_box = explorer.locator(".msense-lever-toggle", has_text="reviews").locator("input[type=checkbox]").first
+        r, k = case["after_kpi"]
+        assert f"rank {r} of {k} KPIs" in rank.inner_text()
+        lever_box = _box(explorer, ".msense-lever-toggle", lever)
         _measured(page, latency, lever_box.uncheck,
-                  **{"untick lever reviews: numbers": {"sel": ".msense-explorer .msense-rank", "has": "orphaned"},
-                     "untick lever reviews: what-if box": {"sel": ".msense-explorer .msense-whatif", "has": "unticked lever reviews"},
-                     "untick lever reviews: pairing": {"sel": ".msense-explorer .msense-pairing", "lacks": "searching",
-                                                       "changed": True}})
+                  **{f"untick lever {lever}: numbers": {"sel": ".msense-explorer .msense-rank", "has": "orphaned"},
+                     f"untick lever {lever}: what-if box": {"sel": ".msense-explorer .msense-whatif",
+                                                            "has": f"unticked lever {lever}"},
+                     f"untick lever {lever}: pairing": {"sel": ".msense-explorer .msense-pairing", "lacks": "searching",
+                                                        "changed": True}})
         assert condition.inner_text() == "∞ (rank-deficient)"
-        assert "rank 2 of 3 KPIs" in rank.inner_text()
+        r2, k2 = case["after_lever"]
+        assert f"rank {r2} of {k2} KPIs" in rank.inner_text() and orphan in rank.inner_text()
         whatif = explorer.locator(".msense-whatif").first.inner_text()
-        assert "unticked lever reviews" in whatif and f"condition number {after_kpi} → ∞ (rank-deficient)" in whatif
-        assert "rank 3 of 3 KPIs → 2 of 3 KPIs" in whatif and "Orphaned: no lever left for wait." in whatif
-        page.screenshot(path=str(ARTIFACTS / "walk-unticked.png"))
+        assert f"unticked lever {lever}" in whatif and f"condition number {after_kpi} → ∞ (rank-deficient)" in whatif
+        assert f"rank {r} of {k} KPIs → {r2} of {k2} KPIs" in whatif and f"Orphaned: no lever left for {orphan}." in whatif
+        page.screenshot(path=str(ARTIFACTS / f"walk-{name}-unticked.png"))
 
         # what the kernel's model holds: the last cell run again
         last = page.locator(".jp-Cell.jp-CodeCell").nth(page.locator(".jp-Cell.jp-CodeCell").count() - 1)
@@ -191,7 +228,7 @@ def test_walk_every_tab_move_the_threshold_untick_a_kpi_and_a_lever(lab_walk, br
         try:
             _wait("the state cell", lambda: "MSENSE-STATE" in out.inner_text() and "0.6" in out.inner_text(), timeout=30)
         except AssertionError:
-            page.screenshot(path=str(ARTIFACTS / "walk-state-cell.png"))
+            page.screenshot(path=str(ARTIFACTS / f"walk-{name}-state-cell.png"))
             print("state cell output:", out.all_inner_texts(), last.inner_text()[:500])
             raise
         state = json.loads(out.inner_text().split("MSENSE-STATE", 1)[1].strip())
@@ -199,9 +236,9 @@ def test_walk_every_tab_move_the_threshold_untick_a_kpi_and_a_lever(lab_walk, br
         now = " ".join(clusters.text_content().split())  # the Redundancy tab, redrawn for the kept KPIs
         assert "|r| ≥ 0.60" in now
         assert f"{state['groups']} redundant group" in now if state["groups"] else "No redundant KPIs at |r| ≥ 0.60" in now
-        assert state["kpis_on"] == ["lead", "fail", "wait"] and "reviews" not in state["levers_on"]
-        assert state["condition"] == "∞ (rank-deficient)" and state["rank"] == 2 and state["kpis"] == 3
-        assert state["orphaned"] == ["wait"] and state["last"] == "unticked lever reviews"
+        assert kpi not in state["kpis_on"] and lever not in state["levers_on"]
+        assert state["condition"] == "∞ (rank-deficient)" and (state["rank"], state["kpis"]) == case["after_lever"]
+        assert state["orphaned"] == [orphan] and state["last"] == f"unticked lever {lever}"
 
         # the dark theme: the report and the explorer still read
         page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
@@ -213,8 +250,8 @@ def test_walk_every_tab_move_the_threshold_untick_a_kpi_and_a_lever(lab_walk, br
             c = page.evaluate(COLOURS, selector)
             assert contrast(c["text"], c["background"]) >= 4.5, (selector, c)
         explorer.scroll_into_view_if_needed()
-        page.screenshot(path=str(ARTIFACTS / "walk-dark.png"))
+        page.screenshot(path=str(ARTIFACTS / f"walk-{name}-dark.png"))
     finally:
         page.close()
-        (ARTIFACTS / "explorer-latency.json").write_text(json.dumps(latency, indent=1), "utf-8")
-    print("latency (ms, action to the page showing it):", json.dumps(latency))
+        (ARTIFACTS / f"explorer-latency-{name}.json").write_text(json.dumps(latency, indent=1), "utf-8")
+    print(f"{name} latency (ms, input to the first frame showing it):", json.dumps(latency))

@@ -48,10 +48,11 @@ _RULES = """
 STYLE = _RULES.replace("{s}", SCOPE)
 
 
-def wrap(body: Iterable[str] | str, kind: str) -> str:
-    """Body HTML inside a scoped container with the shared style."""
+def wrap(body: Iterable[str] | str, kind: str, style: bool = True) -> str:
+    """Body HTML inside a scoped container with the shared style (``style=False``: the page has it)."""
     text = body if isinstance(body, str) else "".join(body)
-    return f'<div class="msense msense-{esc(kind)}"><style>{STYLE}</style>{text}</div>'
+    sheet = f"<style>{STYLE}</style>" if style else ""
+    return f'<div class="msense msense-{esc(kind)}">{sheet}{text}</div>'
 
 
 def diagnostics_html(diagnostics: Iterable[Any], sources: Any = None) -> str:

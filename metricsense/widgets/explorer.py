@@ -28,7 +28,8 @@ from metricsense.evaluators.records import CorrelationAnalysis, GainAnalysis, Tr
 from metricsense.model import LEVELS, Lever
 from metricsense.widgets import whatif
 from metricsense.reports.svg import esc, gap_bars, heatmap, line_chart
-from metricsense.widgets.display import diagnostics_html, wrap
+from metricsense.widgets.display import STYLE, diagnostics_html
+from metricsense.widgets.display import wrap as _wrap
 
 SEVERITIES = ("error", "warning", "info", "hint")
 FAMILIES = {"MS1": "correlation", "MS2": "decoupling", "MS3": "noise", "MS4": "distortion", "MS5": "trust",
@@ -45,6 +46,12 @@ def family(code: str) -> str:
         return FAMILIES.get(code[:3], "structure")
     m = re.match(r"[A-Z]+", code)
     return m.group(0) if m else code
+
+
+def wrap(body: Any, kind: str) -> str:
+    # NOTE: the explorer's header carries the style sheet once: a <style> in every view's HTML
+    # made each redraw restyle the whole JupyterLab page (a third of an interaction's time).
+    return _wrap(body, kind, style=False)
 
 
 def _finite(v: Any) -> bool:
@@ -511,7 +518,7 @@ class WhatIfView(w.VBox):
         self.model = model
         self.body = _html("whatif")
         super().__init__([self.body])
-        model.observe(self._draw, names=["now", "last_change"])
+        model.observe(self._draw, names="last_change")  # set after `now`, once per change
         self._draw()
 
     def _draw(self, change: Any = None) -> None:
@@ -585,7 +592,7 @@ class Explorer(w.VBox):
         self.views = dict(zip(titles, children))
         self.tabs = w.Tab(children=children, titles=titles)
         self.tabs.add_class("msense-tabs")
-        header = w.HTML(f"<b>metricsense explorer</b>: <code>{esc(model.spec)}</code>")
+        header = w.HTML(f"<style>{STYLE}</style><b>metricsense explorer</b>: <code>{esc(model.spec)}</code>")
         self.whatif = WhatIfView(model)
         super().__init__([header, self.whatif, self.tabs])
         self.add_class("msense-explorer")

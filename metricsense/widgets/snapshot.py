@@ -29,7 +29,7 @@ EXTRA = """
 
 
 def _strip_style(value: str) -> str:
-    # Each view's HTML carries the shared <style>; the snapshot carries it once.
+    # The header and a few views carry the shared <style>; the snapshot carries it once.
     return value.replace(f"<style>{STYLE}</style>", "")
 
 
