@@ -12,7 +12,7 @@ halfway through the data.
 
 Planted effects (``effect``) turn a healthy draw into one with a known problem:
 ``bunch05/10/20`` (5/10/20% of a panel KPI's values after the target moved from just short of
-the target to just past it: drawn from the nearest 15/30/60% short of it), ``halve`` (the variance of a KPI's noise halved after the target
+the target to just past it: drawn from the nearest 15/30/60% short of it), ``halve`` (the variance of a KPI's changes halved after the target
 date), ``redundant`` (a KPI whose changes correlate at r = 0.95 with another's), ``wrong_gain``
 (a declared gain of +0.5 on a lever that does not move the KPI), ``diverge`` (an output KPI
 that improves by 3 noise units (SDs of its weekly changes) after its target while the outcomes it predicts do not).
@@ -40,7 +40,7 @@ EFFECT_RULE = {"bunch05": "MS401", "bunch10": "MS401", "bunch20": "MS401", "halv
 EFFECT_ABOUT = {"bunch05": "5% of a panel KPI's values moved from just short of the target to just past it",
                 "bunch10": "10% of a panel KPI's values moved from just short of the target to just past it",
                 "bunch20": "20% of a panel KPI's values moved from just short of the target to just past it",
-                "halve": "the variance of a KPI's noise halved from the date its target took effect",
+                "halve": "the variance of a KPI's changes halved from the date its target took effect",
                 "redundant": "two KPIs whose changes correlate at r = 0.95",
                 "wrong_gain": "a declared gain of 0.5 on a lever that does not move the KPI",
                 "diverge": "an output KPI improving by 3 noise units after its target while its outcomes do not"}
@@ -152,9 +152,6 @@ def draw(family: str, seed: int, k: int = 10, t: int = 104, effect: str | None =
     raw = noise(family, rng, k, t, units)
     if effect == "wrong_gain":
         gains[0] = 0.0  # the first KPI is moved by no lever, but declared to be
-    if effect == "halve":
-        # variance of the noise (and so of its changes) halved from the target date on
-        raw[0, set_row:] = raw[0, set_row:] * np.sqrt(0.5)
     if effect == "redundant":
         # KPI 1's noise changes correlate at 0.95 with KPI 0's, both with no lever or disturbance
         gains[:2] = 0.0
@@ -184,6 +181,12 @@ def draw(family: str, seed: int, k: int = 10, t: int = 104, effect: str | None =
         for i in range(k):
             z = (values[i] - np.nanmean(values[i])) / np.nanstd(values[i])
             values[i] = np.clip(np.round(4 + 1.2 * z), 1, 7)
+    if effect == "halve":
+        # the number is steered: the variance of the KPI's period-to-period changes (lever-driven
+        # and noise alike) halved from the target date on, its level carried on from there
+        d = np.diff(values[0])
+        d[set_row - 1:] *= np.sqrt(0.5)
+        values[0] = values[0][0] + np.concatenate([[0.0], np.cumsum(d)])
     if effect == "diverge":
         # KPI 2 is an output (kinds[2]); after its target it improves by 3 noise units that its
         # outcomes (KPIs 3 and 7) do not follow
@@ -272,6 +275,8 @@ def spec_text(s: System, data_file: str | None) -> str:
     # its history (per unit-period for a panel): a slip worth a conversation, neither never nor always
     level = s.values[1].ravel()
     floor = float(np.percentile(level[np.isfinite(level)], 10))
+    if s.integer:  # whole scores: between two scores, so `<` holds on about 10% (not on a tie)
+        floor = float(np.floor(floor)) + 0.5
     out.append(f"trigger k1_slip when k1 < {floor:.3f} for 2 periods {{\n"
                '  ask "What made k1 slip these two weeks, and what would help?"\n  with one-to-one\n}\n')
     return "\n".join(out) + "\n"

@@ -21,6 +21,7 @@ from metricsense.version import __version__
 __all__ = [
     "Diagnostic", "Option", "Report", "Rule", "Severity", "Span", "SpecError",
     "__version__", "agenda", "check", "explore", "hookimpl", "load", "load_ipython_extension", "rule", "rules_of",
+    "select",
 ]
 
 
@@ -49,6 +50,26 @@ def load(path_or_text: str | Path, *, allow_paths=()) -> Document:
     if result.problems or result.document is None:
         raise SpecError(result.problems)
     return result.document
+
+
+def select(spec_or_path: Any, size: int | None = None, top: int = 5, data: Any = None, *, allow_paths=()):
+    """Choose the KPIs to hold at their targets: the ``top`` best sets of ``size`` KPIs.
+
+    Self-optimizing control's exact local method (``msense select``; docs/select.md): each set's
+    worst-case and average loss, the loss of the spec's targeted KPIs, the best combination of all
+    KPIs and the null-space check. ``size`` defaults to the number of levers (seed 002: no more
+    KPIs than levers). ``data`` (as for ``check``) gives each KPI's noise when it declares none;
+    by default the spec's own data is read, when it has any. Returns a
+    ``metricsense.selection.Selection`` (``.as_dict()`` is the JSON); raises ``SpecError`` for a
+    spec that does not parse and ``metricsense.selection.SelectError`` (with ``span``) for one
+    that `select` cannot use.
+    """
+    from metricsense.selection.run import Unreadable, select_spec
+
+    try:
+        return select_spec(spec_or_path, size=size, top=top, data=data, allow_paths=allow_paths)
+    except Unreadable as exc:
+        raise SpecError(exc.problems) from None
 
 
 def check(spec: Any, data: Any = None, config: Any = None, **kwargs: Any) -> Report:

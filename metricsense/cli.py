@@ -514,6 +514,40 @@ def agenda_command(paths, since, config_path, allow_paths, fmt, output):
     sys.exit(report.exit_code if report.exit_code >= 2 else 0)
 
 
+@cli.command("select")
+@click.argument("path", type=click.Path(path_type=str))
+@click.option("--size", type=click.IntRange(min=1), metavar="N",
+              help="How many KPIs to hold at their targets [default: as many as the levers].")
+@click.option("--top", type=click.IntRange(min=1, max=1000), default=5, show_default=True, metavar="K",
+              help="How many of the best sets to show.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--allow-path", "allow_paths", multiple=True, type=click.Path(path_type=str), metavar="DIR",
+              help="Also allow includes and data from this folder (repeatable).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), help="Write the result here.")
+def select_command(path, size, top, fmt, allow_paths, output):
+    """Choose the KPIs to hold at their targets: the sets that lose least when disturbances and noise hit."""
+    from metricsense.reports import selection as render
+    from metricsense.selection import SelectError
+    from metricsense.selection.run import Unreadable, select_spec
+
+    try:
+        result = select_spec(path, size=size, top=top, allow_paths=allow_paths)
+    except Unreadable as exc:
+        for p in exc.problems[:20]:
+            click.echo(f"msense select: {p.span}: {p.message}", err=True)
+        sys.exit(2)
+    except SelectError as exc:
+        click.echo(f"msense select: {exc.span}: {exc.message}", err=True)
+        if exc.help:
+            click.echo(f"  help: {exc.help}", err=True)
+        sys.exit(2)
+    text = {"json": render.render_json, "markdown": render.render_markdown}.get(fmt, render.render_text)(result)
+    if output:
+        _write_file(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
 @cli.command("lsp")
 @click.option("--tcp", metavar="HOST:PORT", help="Serve on this TCP address instead of standard input and output.")
 @click.option("--stdio", is_flag=True, hidden=True, help="Serve on standard input and output (the default).")

@@ -77,6 +77,14 @@ class Mission:
 
 
 @dataclass(frozen=True)
+class Declared:
+    """A number declared for `msense select` (`cost 2`, `size 2`, `noise 0.2`), with its clause's span."""
+
+    value: float
+    span: Span
+
+
+@dataclass(frozen=True)
 class Lever:
     name: str
     label: str | None
@@ -85,6 +93,8 @@ class Lever:
     data: DataSource | None
     span: Span
     name_span: Span
+    #: `cost 2`: how costly it is to be off this lever's best setting (a diagonal of Juu); None: 1.
+    cost: Declared | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,11 @@ class Disturbance:
     data: DataSource | None
     span: Span
     name_span: Span
+    #: `size 2`: the disturbance's usual size in typical moves (a diagonal of Wd); None: 1.
+    size: Declared | None = None
+    #: `best support_hours +0.5`: how the best lever settings move when it moves by one (gives
+    #: Jud); empty: they do not move.
+    best: tuple[Gain, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +165,8 @@ class KPI:
     repeated: tuple[tuple[str, Span], ...]  # clauses given more than once (the later ones)
     span: Span
     name_span: Span
+    #: `noise 0.2`: the KPI's noise in typical moves (a diagonal of Wn); None: from its data.
+    noise: Declared | None = None
 
 
 # ---- trigger expressions ---------------------------------------------------------------------

@@ -20,6 +20,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "metricsense.evaluators.structure",
     "metricsense.evaluators.correlation",
     "metricsense.evaluators.decoupling",
+    "metricsense.evaluators.selection",
     "metricsense.evaluators.trust",
     "metricsense.evaluators.conversation",
     "metricsense.evaluators.noise",

@@ -15,6 +15,7 @@ CLAUSES = ("why", "owner", "unit", "kind", "focus", "better", "scope", "target",
            "column", "responds", "disturbed", "lag", "review", "every", "for", "when", "ask", "with", "at",
            "managers", "team", "scale", "gap", "min_group", "open", "sql", "from", "layout", "period", "segment")
 CLAUSES += ("decimal", "currency", "sheet", "range", "table")  # how numbers are written; where in a workbook
+CLAUSES += ("cost", "size", "best", "noise")  # what `msense select` weighs: Juu, Wd, Jud, Wn
 CONSTANTS = ("input", "process", "output", "outcome", "results", "relationships", "higher", "lower",
              "individual", "organization", "one-to-one", "manager", "leadership", "all-hands", "wide", "long",
              "periods", "days", "day", "weeks", "week", "months", "month", "quarters", "quarter", "years", "year")

@@ -57,6 +57,33 @@ def test_the_lsp_spec_entry_point_starts_msense_lsp_for_msense_documents():
     assert b'"capabilities"' in proc.stdout, proc.stderr[-2000:]
 
 
+def test_without_pygls_the_jupyter_server_log_says_how_to_get_live_diagnostics(monkeypatch, caplog):
+    """jupyter-lsp drops a spec with no command silently: the entry point says why, in its log."""
+    import importlib.util
+    import logging
+
+    from metricsense.lsp import jupyter
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(jupyter, "find_spec", lambda name: None if name == "pygls" else real(name))
+    manager = type("Manager", (), {"log": logging.getLogger("jupyter-lsp-test")})()
+    with caplog.at_level(logging.WARNING, logger="jupyter-lsp-test"):
+        spec = jupyter.spec(manager)["msense"]
+    assert spec["argv"] == []
+    assert "pip install 'metricsense[lsp]'" in caplog.text and "restart" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(jupyter, "find_spec", real)
+    assert jupyter.spec(manager)["msense"]["argv"] and not caplog.text  # installed: nothing to say
+
+
+def test_the_jupyter_extra_opens_the_myst_notebooks_as_notebooks():
+    """The project's notebooks are MyST Markdown: the `jupyter` extra brings jupytext to open them."""
+    import tomllib
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["optional-dependencies"]["jupyter"]
+    assert any(re.match(r"jupytext\b", r) for r in extra), extra
+
+
 def test_the_lsp_spec_is_valid_for_jupyter_lsp():
     require("jupyter_lsp")
     from jupyter_lsp.schema import LANGUAGE_SERVER_SPEC_MAP, SPEC_VERSION
@@ -105,6 +132,9 @@ def lab(tmp_path_factory):
                                                                      "language": "python"}},
                 "nbformat": 4, "nbformat_minor": 5}
     (root / "cells.ipynb").write_text(json.dumps(notebook), "utf-8")
+    load = {**cell, "source": "%load_ext metricsense"}
+    broken = {**cell, "source": "%%msense\n" + SPEC.replace("kind outcome", "kind outcome\n  guards nowhere")}
+    (root / "report.ipynb").write_text(json.dumps({**notebook, "cells": [load, broken]}), "utf-8")
     with serve_lab(tmp, root, "--LabApp.expose_app_in_browser=True") as (base, token):
         yield base, token, root
 
@@ -210,21 +240,75 @@ def test_a_msense_cell_is_highlighted_as_msense_and_a_python_cell_is_not(lab, pa
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-msense-cell.png"))
 
 
+def _kernel_ready(base: str, token: str, path: str) -> bool:
+    """The kernel of the notebook at ``path`` is connected and idle (a Run All sent earlier is dropped)."""
+    sessions = _get(f"{base}/api/sessions?token={token}")
+    ids = {s["kernel"]["id"] for s in sessions if s.get("path") == path and s.get("kernel")}
+    kernels = _get(f"{base}/api/kernels?token={token}")
+    return any(k["id"] in ids and k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels)
+
+
+# For each element of a cell's report: its text alignment, and the contrast of its text with the
+# ground it is drawn on (the first ancestor with a background; WCAG's ratio).
+REPORT_JS = """() => {
+  const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+                                    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const ground = el => { for (let n = el; n; n = n.parentElement) { const c = rgb(getComputedStyle(n).backgroundColor);
+                           if (c.length === 3 || c[3] > 0.5) return c.slice(0, 3); } return [255, 255, 255]; };
+  const report = document.querySelector('.jp-OutputArea-output .msense-report');
+  const read = sel => { const el = report.querySelector(sel); const s = getComputedStyle(el);
+    const [a, b] = [lum(rgb(s.color).slice(0, 3)), lum(ground(el))];
+    return {align: s.textAlign, contrast: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)}; };
+  return {summary: read('.msense-summary'), th: read('th'), td: read('td'), pre: read('pre'), help: read('.help')};
+}"""
+
+
+def test_a_msense_cells_report_reads_in_the_light_and_the_dark_theme(lab, page):
+    """The report of a `%%msense` cell: left-aligned (a caret under its column, not JupyterLab's
+    right-aligned table cells) and readable text in both themes."""
+    base, token, _ = lab
+    page.goto(f"{base}/lab/tree/report.ipynb?reset&token={token}")
+    _wait("the notebook's kernel", lambda: _kernel_ready(base, token, "report.ipynb"), timeout=60)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.locator(".jp-OutputArea-output .msense-report").first.wait_for(state="visible", timeout=60_000)
+    change = "([theme]) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})"
+    try:
+        for theme in ("JupyterLab Light", "JupyterLab Dark"):
+            page.evaluate(change, [theme])
+            _wait(theme, lambda: page.evaluate("() => document.body.dataset.jpThemeName") == theme, timeout=20)
+            time.sleep(0.5)
+            got = page.evaluate(REPORT_JS)
+            page.screenshot(path=str(ARTIFACTS / f"jupyterlab-cell-report-{theme.split()[-1].lower()}.png"))
+            assert got["td"]["align"] == got["pre"]["align"] == "left", (theme, got)
+            for part in ("summary", "th", "td", "pre"):
+                assert got[part]["contrast"] >= 4.5, (theme, part, got)
+            assert got["help"]["contrast"] >= 3, (theme, got)
+    finally:
+        page.evaluate(change, ["JupyterLab Light"])
+
+
+def _specs(root) -> set:
+    """The specs in ``root``. NOTE: not `root.glob("*.msense")` alone: pathlib's `*` matches dot
+    files, and while the Jupyter server saves a file it keeps a copy of the old one beside it
+    (`.~untitled.msense`, its atomic writing): a glob that lands in a save sees two new specs."""
+    return {p for p in root.glob("*.msense") if not p.name.startswith(".")}
+
+
 def test_the_launcher_item_creates_the_starter_spec(lab, page):
     base, token, root = lab
-    before = set(root.glob("*.msense"))
+    before = _specs(root)
     page.goto(f"{base}/lab?reset&token={token}")
     card = page.locator(".jp-LauncherCard", has_text="KPI spec").first
     card.wait_for(state="visible", timeout=30_000)
     assert card.locator("svg[data-icon='metricsense:spec']").count() == 1
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-launcher.png"))
     card.click()
-    created = _wait("the new spec", lambda: set(root.glob("*.msense")) - before, timeout=20)
-    time.sleep(1)
-    created = set(root.glob("*.msense")) - before
-    assert len(created) == 1, sorted(created)  # one click, one file
-    (path,) = created
+    # the file is created empty, then the starter text is saved into it
+    (path,) = _wait("the new spec", lambda: _specs(root) - before, timeout=20)
     _wait("the starter text", lambda: path.read_text("utf-8") == STARTER, timeout=10)
+    time.sleep(1)
+    assert _specs(root) - before == {path}  # one click, one file
     tokens = _tokens(page, ".jp-FileEditor .cm-content", "kpi")
     assert tokens["kpi"]["colour"] == page.evaluate(COLOURS_JS)["keyword"]
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-new-spec.png"))
@@ -256,3 +340,18 @@ def test_jupyterlab_lsp_underlines_msense_lsp_diagnostics(lab, page):
     _wait("the diagnostic on `nowhere`", lambda: any("nowhere" in t for t in underlined.all_inner_texts()),
           timeout=60)
     page.screenshot(path=str(ARTIFACTS / "jupyterlab-lsp-diagnostic.png"))
+
+
+def test_jupyterlab_lsp_underlines_a_msense_cells_findings_at_the_cells_lines(lab, page):
+    """A `%%msense` cell's body goes to `msense lsp` as a document of its own (the extension's code
+    extractor), as soon as the notebook opens, with no Python language server installed: its
+    finding is underlined on the cell's line, and the Python cell gets none."""
+    require("jupyter_lsp")
+    base, token, _ = lab
+    page.goto(f"{base}/lab/tree/report.ipynb?reset&token={token}")
+    cell = page.locator(".jp-Notebook .jp-CodeCell").nth(1)
+    cell.wait_for(state="visible", timeout=30_000)
+    underlined = cell.locator(".cm-line", has_text="guards nowhere").locator(".cm-lintRange")
+    _wait("the diagnostic on `nowhere` in the cell", lambda: "nowhere" in underlined.all_inner_texts(), timeout=60)
+    page.screenshot(path=str(ARTIFACTS / "jupyterlab-lsp-cell-diagnostic.png"))
+    assert page.locator(".jp-Notebook .jp-CodeCell").nth(0).locator(".cm-lintRange").count() == 0

@@ -83,3 +83,15 @@ def test_a_cells_findings_name_the_lines_the_notebook_shows(ip):
 
     page = render_html(report)
     assert 'class="caret"' in page and "^^^^^^^^" in page  # `outcomes` underlined whole
+
+
+@pytest.mark.parametrize("last, message", [
+    ("kpi", "unexpected end of the file; expected a name"),  # a cell cut off on its last line
+    ("kpi çsat", "unexpected character `ç`; expected a name"),
+    ("kpi\u00a0csat", "unexpected invisible character U+00A0;"),  # a no-break space pasted from a document
+])
+def test_a_cells_syntax_error_on_its_last_line_reads_plainly(ip, last, message):
+    report = ip.run_cell_magic("msense", "--fail-on never", 'mission "M"\n' + last)
+    (d,) = [d for d in report.diagnostics if d.code == "MS001"]
+    assert d.message.startswith(message), d.message
+    assert d.span.line == 3

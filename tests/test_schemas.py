@@ -67,3 +67,16 @@ def test_the_config_schema_agrees_with_the_configuration(tmp_path, toml, valid):
         reader_ok = False
     assert schema_ok is valid and reader_ok is valid
 
+
+
+@pytest.mark.parametrize("spec", ["examples/customer-love/customer-love.msense", "tests/selection/toy.msense"])
+def test_select_json_matches_the_select_schema(spec):
+    result = subprocess.run([sys.executable, "-P", "-m", "metricsense", "select", spec, "--format", "json"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    jsonschema.validate(out, _schema("select.schema.json"))
+    # the schema can fail: the public names are required
+    del out["select"]["candidates"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(out, _schema("select.schema.json"))

@@ -7,6 +7,12 @@ import { IEditorTracker } from '@jupyterlab/fileeditor';
 import { ILauncher } from '@jupyterlab/launcher';
 import { IMainMenu } from '@jupyterlab/mainmenu';
 import { ICellModel } from '@jupyterlab/cells';
+import {
+  IExtractedCode,
+  IForeignCodeExtractor,
+  ILSPCodeExtractorsManager,
+  ILSPDocumentConnectionManager
+} from '@jupyterlab/lsp';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { LanguageSupport } from '@codemirror/language';
@@ -94,6 +100,11 @@ const cells: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [INotebookTracker, IEditorLanguageRegistry],
   activate: (app: JupyterFrontEnd, tracker: INotebookTracker, languages: IEditorLanguageRegistry) => {
+    // NOTE: jupyterlab-lsp's syntax highlighting switches a cell whose body is mostly msense (its
+    // `%%msense` document) to msense without waiting for the language the notebook just gave it
+    // (IPython's, loaded lazily when the kernel's info comes): that load then lands last and the
+    // cell shows Python. Loading IPython's language early closes that window.
+    void languages.getLanguage('text/x-ipython').catch(() => null);
     tracker.widgetAdded.connect((_, panel: NotebookPanel) => {
       const notebook = panel.content;
       const watched = new WeakSet<ICellModel>();
@@ -144,4 +155,67 @@ const cells: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [language, cells];
+/**
+ * Sends the body of a `%%msense` cell (the lines after the magic) to `msense lsp` as a document of
+ * its own: jupyterlab-lsp then underlines its findings in the cell, at the cell's lines. Without
+ * it, jupyterlab-lsp gives a notebook's cells only to the kernel language's server.
+ */
+export class MsenseCellExtractor implements IForeignCodeExtractor {
+  readonly language = 'msense';
+  readonly cellType = ['code'];
+  readonly standalone = true; // each cell is a spec of its own, as the magic checks it
+  readonly fileExtension = 'msense';
+
+  hasForeignCode(code: string, cellType: string): boolean {
+    return cellType === 'code' && CELL_MAGIC.test(code);
+  }
+
+  extractForeignCode(code: string): IExtractedCode[] {
+    if (!CELL_MAGIC.test(code)) {
+      return [{ foreignCode: null, range: null, virtualShift: null, hostCode: code }];
+    }
+    const lines = code.split('\n');
+    const last = lines.length - 1;
+    const end = { line: last, column: lines[last].length };
+    const start = last === 0 ? end : { line: 1, column: 0 };
+    const body = last === 0 ? '' : lines.slice(1).join('\n');
+    // The kernel language's document keeps nothing of the cell: it is no Python.
+    return [{ foreignCode: body, range: { start, end }, virtualShift: null, hostCode: '' }];
+  }
+}
+
+const lsp: JupyterFrontEndPlugin<void> = {
+  id: 'metricsense:lsp-cells',
+  description: 'Sends %%msense cells to msense lsp through jupyterlab-lsp.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ILSPCodeExtractorsManager, ILSPDocumentConnectionManager],
+  activate: (
+    app: JupyterFrontEnd,
+    notebooks: INotebookTracker,
+    extractors: ILSPCodeExtractorsManager | null,
+    connections: ILSPDocumentConnectionManager | null
+  ) => {
+    if (!extractors) {
+      return;
+    }
+    extractors.register(new MsenseCellExtractor(), null); // any kernel language: the magic decides
+    // NOTE: a notebook's cells are split into documents when its kernel language's server
+    // connects, or on an edit; with no server for that language (no Python server installed),
+    // the `%%msense` cells of a notebook just opened would wait for the first keystroke. The
+    // adapter (jupyterlab-lsp's or JupyterLab's) is filed under the notebook's path.
+    notebooks.widgetAdded.connect((_, panel: NotebookPanel) => {
+      void panel.context.ready
+        .then(async () => {
+          const adapter = connections?.adapters.get(panel.context.path);
+          if (adapter) {
+            await adapter.ready;
+            await adapter.updateDocuments();
+          }
+        })
+        .catch(() => undefined);
+    });
+  }
+};
+
+export default [language, cells, lsp];

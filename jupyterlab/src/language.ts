@@ -8,7 +8,8 @@ export const CLAUSES = [
   'why', 'owner', 'unit', 'kind', 'focus', 'better', 'scope', 'target', 'by', 'link', 'guards',
   'column', 'responds', 'disturbed', 'lag', 'review', 'every', 'for', 'when', 'ask', 'with', 'at',
   'managers', 'team', 'scale', 'gap', 'min_group', 'open', 'sql', 'from', 'layout', 'period', 'segment',
-  'decimal', 'currency', 'sheet', 'range', 'table'
+  'decimal', 'currency', 'sheet', 'range', 'table',
+  'cost', 'size', 'best', 'noise'
 ];
 export const CONSTANTS = [
   'input', 'process', 'output', 'outcome', 'results', 'relationships', 'higher', 'lower',

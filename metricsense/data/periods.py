@@ -354,19 +354,38 @@ def _raise(where, column: str, row: int, shown: str, why: str) -> None:
 
 
 def round_key(text) -> tuple:
-    """A survey round's place in time: ``(0, year, month, day, label)`` for a period of any form
-    ``parse_label`` reads (at its first day), ``(1, value, 0, 0, label)`` for a whole number, and
-    ``(-1, 0, 0, 0, label)`` for anything else (a blank, ``nan``, free text, ``31/12/2024``), so
-    that such a label never sorts after a real round. The label itself breaks ties."""
+    """A survey round's place in time: ``(0, year, month, day, unit, label)`` for a period of any
+    form ``parse_label`` reads (at its first day; ``unit`` its kind: a month and the quarter that
+    starts the same day are different rounds), ``(1, value, 0, 0, "period", label)`` for a whole
+    number, and ``(-1, 0, 0, 0, "", label)`` for anything else (a blank, ``nan``, free text,
+    ``31/12/2024``), so that such a label never sorts after a real round. The label breaks ties."""
     text = "" if text is None else str(text).strip()
     try:
         key, unit = parse_label(text)
     except _Bad:
-        return (-1, 0, 0, 0, text)
+        return (-1, 0, 0, 0, "", text)
     if unit == "period":
-        return (1, key, 0, 0, text)
+        return (1, key, 0, 0, "period", text)
     day = key.astype(object)
-    return (0, day.year, day.month, day.day, text)
+    return (0, day.year, day.month, day.day, unit or "day", text)
+
+
+def round_span(text) -> tuple | None:
+    """The time a round label covers, ``(first day, day after its last)`` as dates (a whole number
+    ``n`` covers ``(n, n + 1)``), or None for a label that is no period."""
+    text = "" if text is None else str(text).strip()
+    try:
+        key, unit = parse_label(text)
+    except _Bad:
+        return None
+    if unit == "period":
+        return (key, key + 1)
+    day = key.astype(object)
+    months = {"month": 1, "quarter": 3, "year": 12}.get(unit or "")
+    if months:
+        y, m = divmod(day.month - 1 + months, 12)
+        return (day, _dt.date(day.year + y, m + 1, 1))
+    return (day, day + _dt.timedelta(days=7 if unit == "week" else 1))
 
 
 # ---- calendar buckets and frequencies --------------------------------------------------------

@@ -165,13 +165,23 @@ _MIN_PERIODS = Option(8, "the least number of periods (or units x periods) the c
 
 @rule(code="MS601", name="trigger-never-fires", severity=Severity.WARNING, options={"min_periods": _MIN_PERIODS})
 def trigger_never_fires(ctx) -> Iterator[Diagnostic]:
-    """A trigger never fired over the whole history of its data.
+    """A trigger never fired over its data's history, and its condition lies beyond what the series does.
 
     ## Why is this bad?
     Seed 003: a KPI is worth its conversations, and a trigger that never fires never starts
     one. Either the threshold sits beyond anything the series has done (so it will not spark a
     conversation until a crisis), or the condition cannot hold at all (`x > 5 and x < 3`, a
     duration longer than any run). The spec then promises a conversation nobody will have.
+
+    How it is judged: from the share of (unit-)periods in which the condition held, without
+    `for N periods`, the rule reckons how many runs of N would come over a history this long if
+    the periods were independent. It speaks when the condition never held at all; when it held
+    so rarely that fewer than 0.1 runs would be expected (it would fire less than once in ten
+    such histories: a conversation that starts only in a crisis); or when at least 3 runs would
+    be expected and none came (the run is too long for this series). In between, the trigger
+    has simply not fired *so far* and the rule stays quiet: a trigger at the 10th percentile of
+    a wandering series, `for 2 periods`, does not fire in 60-100 weeks in about 1 draw in 70 by
+    chance. This is a statement about the history, not a test: no p-value.
 
     ## Example
     ```msense
@@ -188,15 +198,63 @@ def trigger_never_fires(ctx) -> Iterator[Diagnostic]:
     """
     least = ctx.option("min_periods")
     for trig, info in _evaluated(ctx):
-        if info.fired == 0 and info.evaluable >= least:
-            yield ctx.report(
-                trig, f"trigger `{trig.name}` never fired over {info.evaluable} "
-                      f"{'unit-periods' if info.units else 'periods'} of data",
-                related=[(trig.condition, "this condition never held"
-                          + (f" for {info.for_periods} periods in a row" if info.for_periods > 1 else ""))],
-                help="move the threshold to a variance worth a conversation, or drop the trigger",
-                evidence={"evaluable": info.evaluable, "fired": 0, "for_periods": info.for_periods},
-            )
+        if info.fired != 0 or info.evaluable < least:
+            continue
+        where = "unit-periods" if info.units else "periods"
+        held = _held(trig, ctx.spec, ctx.data) if info.for_periods > 1 else 0
+        if held is None:
+            continue
+        expected = held * (held / info.evaluable) ** (info.for_periods - 1) if held else 0.0
+        if held and RARE_RUNS <= expected < EXPECTED_RUNS:
+            continue  # it held now and then: a run of the required length may simply not have come yet
+        if held and expected >= EXPECTED_RUNS:
+            message = (f"trigger `{trig.name}` never fired over {info.evaluable} {where} of data: its condition held "
+                       f"in {held} of them, but never {info.for_periods} in a row, where about {expected:.0f} such "
+                       f"runs would be expected if it held at random")
+            what = f"this condition never held for {info.for_periods} periods in a row"
+            help_text = "ask for a shorter run, or fire on a change or a distance from the usual level"
+        elif held:
+            message = (f"trigger `{trig.name}` never fired over {info.evaluable} {where} of data: its condition held "
+                       f"in only {held} of them and never {info.for_periods} in a row; at that rate it would fire "
+                       f"about once in {info.evaluable / expected:,.0f} {where}, so the conversation it promises "
+                       f"would start only in a crisis")
+            what = f"this condition held in {held} {where}, never for {info.for_periods} in a row"
+            help_text = "move the threshold to a variance worth a conversation, or ask for a shorter run"
+        else:
+            message = (f"trigger `{trig.name}` never fired over {info.evaluable} {where} of data: its condition "
+                       f"did not hold even once, so the threshold is beyond anything the data has done")
+            what = "this condition never held"
+            help_text = "move the threshold to a variance worth a conversation, or drop the trigger"
+        yield ctx.report(
+            trig, message,
+            related=[(trig.condition, what)],
+            help=help_text,
+            evidence={"evaluable": info.evaluable, "fired": 0, "for_periods": info.for_periods, "held": held,
+                      "expected_runs": expected},
+        )
+
+
+#: MS601 speaks about a condition that held but never long enough when this many runs were expected
+#: (independent periods: the chance of none is about exp(-3) = 5%), or when fewer than RARE_RUNS
+#: were (it would fire less than once in ten histories as long as this one).
+EXPECTED_RUNS = 3.0
+RARE_RUNS = 0.1
+
+
+def _held(trigger: Trigger, spec: Document, data) -> int | None:
+    """In how many known (unit-)periods the trigger's condition held, without its `for N periods`."""
+    import numpy as np
+
+    inputs, _ = ex.gather(trigger, spec, data.series)
+    if inputs is None:
+        return None
+    rows = ex.own_grid(data.periods, inputs.arrays)
+    inputs = ex.on_grid(inputs, rows)
+    try:
+        cond = ex.evaluate(trigger.condition, inputs, len(rows))
+    except ex.EvalError:
+        return None
+    return int(((cond == 1.0) & (rows >= 0)[:, None]).sum())
 
 
 @rule(code="MS602", name="trigger-always-fires", severity=Severity.WARNING,

@@ -24,7 +24,9 @@ COMMON = {
     "min_periods": Option(8, "the fewest shared periods a correlation needs", minimum=3),
 }
 REDUNDANT_OPTIONS = {**COMMON, "threshold": Option(0.9, "|r| at or above which two KPIs are redundant",
-                                                     minimum=0.0, maximum=1.0)}
+                                                     minimum=0.0, maximum=1.0),
+                     "floor": Option(0.8, "the |correlation| the data must show a redundant pair is above (one-sided, 5%)",
+                                     minimum=0.0, maximum=0.99)}
 EFFECTIVE_OPTIONS = {**COMMON, "ratio": Option(0.6, "fire when the effective number is below this share of the KPIs",
                                                  minimum=0.0, maximum=1.0)}
 #: The options the analysis is computed with (the JSON `analysis.correlation` uses the defaults).
@@ -40,6 +42,42 @@ def fisher(r: float, n: int) -> dict[str, Any]:
         "p_value": 2.0 * (1.0 - phi(abs(z) / se)),
         "ci": [math.tanh(z - 1.959964 * se), math.tanh(z + 1.959964 * se)],
     }
+
+
+def effective_n(a, b, n: int | None = None) -> float:
+    """The effective number of independent pairs behind a correlation of two autocorrelated series.
+
+    Bartlett's variance of r under autocorrelation, as Pyper & Peterman (1998) use it:
+    1/n* = 1/n + (2/n) sum_{j=1}^{n/5} ((n - j)/n) rho_a(j) rho_b(j), with the autocorrelations
+    of each series over the periods both have (NaN rows dropped, so a gap is bridged: the sum is
+    short a little there). Never more than n: negatively autocorrelated changes would raise it,
+    and the rule does not count on that."""
+    import numpy as np
+
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
+    n = len(a) if n is None else n
+    if len(a) < 8 or not (a.any() and b.any()):
+        return float(n)
+    va, vb = float(a @ a), float(b @ b)
+    total = 0.0
+    m = len(a)
+    for j in range(1, max(1, m // 5) + 1):
+        total += (m - j) / m * (float(a[j:] @ a[:-j]) / va) * (float(b[j:] @ b[:-j]) / vb)
+    inv = 1.0 / m + 2.0 / m * total
+    return float(min(n, max(4.0, 1.0 / inv))) if inv > 0 else float(n)
+
+
+def above(r: float, n_eff: float, floor: float, method: str = "pearson") -> dict[str, Any]:
+    """One-sided test of H0: |rho| <= floor by Fisher's z on n_eff pairs (Spearman's SE x sqrt(1.06),
+    Fieller, Hartley & Pearson 1957), and the one-sided 95% lower bound of |rho|."""
+    if n_eff <= 3 or not math.isfinite(r):
+        return {"p_value": None, "lower": None}
+    se = math.sqrt((1.06 if method == "spearman" else 1.0) / (n_eff - 3))
+    z = math.atanh(min(abs(r), 1 - 1e-15))
+    return {"p_value": 1.0 - phi((z - math.atanh(floor)) / se), "lower": math.tanh(max(z - 1.644854 * se, 0.0))}
 
 
 class Correlation(NamedTuple):
@@ -145,10 +183,17 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
     out a KPI that would tell a different story. Redundancy is judged on period-to-period
     changes by default (option `basis`): two trending series correlate near 1 in levels while
     telling different stories. Pearson by default (`method = "spearman"` for ranks), over the
-    periods both have (at least `min_periods`), against `threshold` (0.9). The KPI suggested to
-    keep is the one closest to the mission: an outcome over an output over a process over an
-    input, then one with a target and a link. The evidence holds r, the shared periods n, a
-    two-sided p-value and a 95% interval (Fisher's z).
+    periods both have (at least `min_periods`). A pair is redundant when its correlation is at
+    least `threshold` (0.9) and the data shows it is above `floor` (0.8): a one-sided test by
+    Fisher's z on an effective number of periods (Bartlett's correction for autocorrelated
+    series, never more than the periods themselves), p <= 0.05, so a short or wandering pair
+    that reaches 0.9 by sampling error is not called redundant. Each pair with a correlation is
+    one test for the spec's false-discovery control; a finding's `p_value` is the largest of
+    its pairs'. The KPI suggested to keep is the one closest to the mission: an outcome over an
+    output over a process over an input, then one with a target and a link. The evidence holds
+    per pair r, the shared periods n, the effective n, the one-sided p-value (`p_value`) and 95%
+    lower bound (`lower`), and Fisher's 95% interval (`ci`) and two-sided p-value for r = 0
+    (`p_r_zero`) on the n periods.
 
     ## Example
     ```msense
@@ -166,7 +211,8 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
     import numpy as np
 
     r, kpis, n = result.r, result.kpis, np.asarray(result.record.n)
-    threshold = ctx.option("threshold")
+    threshold, floor = ctx.option("threshold"), ctx.option("floor")
+    basis, method = result.record.basis, result.record.method
     parent = list(range(len(kpis)))
 
     def find(i: int) -> int:
@@ -175,42 +221,55 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
             i = parent[i]
         return i
 
-    pairs = []
-    for i in range(len(kpis)):
-        for j in range(i + 1, len(kpis)):
-            if np.isfinite(r[i, j]) and abs(r[i, j]) >= threshold:
-                pairs.append((i, j))
-                parent[find(i)] = find(j)
+    upper = np.triu(np.isfinite(r), 1)
+    getattr(ctx, "tests", lambda m: None)(int(upper.sum()))  # every pair with a correlation is judged
+    pairs, stats = [], {}
+    for i, j in zip(*np.nonzero(upper & (np.abs(np.where(np.isfinite(r), r, 0)) >= threshold))):
+        i, j = int(i), int(j)
+        names = [kpis[i].name, kpis[j].name]
+        x = ctx.data.changes(names) if basis == "changes" else ctx.data.aligned(names)[0]
+        n_eff = effective_n(x[:, 0], x[:, 1], int(n[i, j]))
+        test = above(float(r[i, j]), n_eff, floor, method)
+        if test["p_value"] is None or test["p_value"] > 0.05:
+            continue  # as strong as the threshold here, but not shown to be beyond `floor`: sampling error may do it
+        zero = fisher(float(r[i, j]), int(n[i, j]))
+        stats[(i, j)] = {"kpis": names, "r": float(r[i, j]), "n": int(n[i, j]), "effective_n": n_eff,
+                         **test, "ci": zero["ci"], "p_r_zero": zero["p_value"]}
+        pairs.append((i, j))
+        parent[find(i)] = find(j)
     clusters: dict[int, list[int]] = {}
     for i, j in pairs:
         for k in (i, j):
             members = clusters.setdefault(find(k), [])
             if k not in members:
                 members.append(k)
+    words = "period-to-period changes" if basis == "changes" else "levels"
+    counted = {2: "the two", 3: "the three", 4: "the four"}
     for members in clusters.values():
         members.sort()
         keep = min(members, key=lambda k: (_keep_order(kpis[k]), k))
         drop = [k for k in members if k != keep]
-        evidence_pairs = []
-        for i, j in pairs:
-            if i in members:
-                stats = fisher(float(r[i, j]), int(n[i, j]))
-                evidence_pairs.append({"kpis": [kpis[i].name, kpis[j].name], "r": float(r[i, j]),
-                                       "n": int(n[i, j]), **stats})
-        strongest = max(evidence_pairs, key=lambda p: abs(p["r"]))
-        basis = "period-to-period changes" if result.record.basis == "changes" else "levels"
+        evidence_pairs = [stats[(i, j)] for i, j in pairs if i in members]
+        strongest = max(evidence_pairs, key=lambda q: abs(q["r"]))
+        p = max(q["p_value"] for q in evidence_pairs)  # every link of the group is claimed
         names = " and ".join(f"`{kpis[k].name}`" for k in drop)
+        one = len(drop) == 1
+        together = (("rises and falls with" if one else "rise and fall with") if strongest["r"] > 0
+                    else ("moves as the mirror image of" if one else "move as the mirror image of"))
         yield ctx.report(
             kpis[drop[0]],
-            f"{names} move{'s' if len(drop) == 1 else ''} with `{kpis[keep].name}` "
-            f"(r = {strongest['r']:.2f} on {basis}, n = {strongest['n']}): "
-            f"{'it says' if len(drop) == 1 else 'they say'} the same thing",
+            f"{names} {together} `{kpis[keep].name}` (their {words} correlate at {strongest['r']:.2f} over "
+            f"{strongest['n']} periods): {counted.get(len(members), f'the {len(members)}')} tell one story, which counts "
+            f"it {'twice' if one else f'{len(members)} times'} in every review and leaves less room for a KPI that "
+            f"shows something else",
             related=[(kpis[keep], "the one to keep: closest to the mission")]
-            + [(kpis[k], "redundant with it too") for k in drop[1:]],
-            help=f"keep `{kpis[keep].name}` and drop or replace "
-                 f"{'it' if len(drop) == 1 else 'the others'}",
+            + [(kpis[k], "moves with it too") for k in drop[1:]],
+            help=f"keep `{kpis[keep].name}` and drop {'it' if len(drop) == 1 else 'the others'} or replace "
+                 f"{'it' if len(drop) == 1 else 'them'} with a KPI that measures something else; test: Fisher's z on "
+                 f"an effective {strongest['effective_n']:.0f} periods (autocorrelation allowed for), |r| above "
+                 f"{floor:g} with one-sided p = {p:.3g}, 95% lower bound {strongest['lower']:.2f}",
             evidence={"keep": kpis[keep].name, "drop": [kpis[k].name for k in drop], "pairs": evidence_pairs,
-                      "threshold": threshold, "basis": result.record.basis, "method": result.record.method},
+                      "threshold": threshold, "floor": floor, "basis": basis, "method": method, "p_value": p},
         )
 
 
@@ -223,8 +282,12 @@ def low_effective_kpi_count(ctx) -> Iterator[Diagnostic]:
     a dashboard of twelve KPIs that move as three is three KPIs and nine distractions. The
     effective number of independent KPIs is the participation ratio of their correlation matrix,
     (sum of eigenvalues)^2 / (sum of squared eigenvalues) = p^2 / ||R||_F^2, between 1 and p; for
-    p KPIs all correlated at r it is p / (1 + (p - 1) r^2). The rule fires when it is below
-    `ratio` (0.6) times the number of KPIs with data, for three KPIs or more.
+    p KPIs all correlated at r it is p / (1 + (p - 1) r^2). Sampling error alone adds about 1/n
+    to each squared correlation and so lowers the ratio on short series; the rule corrects each
+    r^2 (Ezekiel's adjustment, r^2 - (1 - r^2)/(n - 2)) before it compares the ratio with `ratio`
+    (0.6) times the number of KPIs with data, for three KPIs or more. The finding names the
+    groups of KPIs that move together (correlations of 0.5 or more). It is a threshold on an
+    estimate, not a test: no p-value; the raw ratio is in the evidence.
 
     ## Example
     Six delivery KPIs (lead time, cycle time, deploy frequency, batch size, queue length, WIP)
@@ -238,14 +301,77 @@ def low_effective_kpi_count(ctx) -> Iterator[Diagnostic]:
     result = found.record if found is not None else None
     if result is None or result.effective_number is None:
         return
-    p, eff, ratio = result.effective_of, result.effective_number, ctx.option("ratio")
-    if p >= 3 and eff < ratio * p:
-        yield ctx.report(
-            spec_anchor(ctx.spec),
-            f"{p} KPIs with data carry about {eff:.1f} independent signals (participation ratio)",
-            help="drop or replace KPIs that move together (see MS101)",
-            evidence={"effective_number": eff, "kpis": p, "ratio": ratio, "basis": result.basis},
-        )
+    import numpy as np
+
+    p, raw, ratio = result.effective_of, result.effective_number, ctx.option("ratio")
+    idx = [found.kpis.index(next(k for k in found.kpis if k.name == name)) for name in result.effective_kpis]
+    r = found.r[np.ix_(idx, idx)]
+    n = np.asarray(result.n)[np.ix_(idx, idx)]
+    eff = corrected_effective_number(r, n)
+    if p < 3 or not eff < ratio * p:
+        return
+    names = [found.kpis[i].name for i in idx]
+    groups = moving_groups(r, names)
+    if groups:
+        shown = "; ".join(_and([f"`{m}`" for m in g[:5]]) + (f" (and {len(g) - 5} more)" if len(g) > 5 else "")
+                          for g in groups[:3])
+        where = f"; these move together: {shown}"
+    else:
+        where = ""
+    yield ctx.report(
+        spec_anchor(ctx.spec),
+        f"{p} KPIs with data carry only about {eff:.1f} independent signals{where}: much of what they show, "
+        f"they show more than once",
+        help="keep one KPI for each group that moves together (MS101 names near-duplicates) and spend the "
+             f"attention freed on something not yet measured; test: participation ratio of the correlation matrix "
+             f"of {result.basis}, {eff:.2f} after the small-sample correction of each r² ({raw:.2f} raw), below "
+             f"{ratio:g} x {p}",
+        evidence={"effective_number": eff, "effective_number_raw": raw, "kpis": p, "ratio": ratio,
+                  "basis": result.basis, "groups": groups},
+    )
+
+
+def corrected_effective_number(r, n) -> float:
+    """The participation ratio p^2 / ||R||_F^2 with each off-diagonal r^2 replaced by Ezekiel's
+    unbiased-in-the-mean estimate of rho^2, max(0, r^2 - (1 - r^2) / (n - 2)): sampling error
+    alone adds about 1 / n to each r^2 and so lowers the raw ratio (by 1 in 6 for 10 KPIs over 50
+    periods). Pairs without a correlation count as 0, as in the raw ratio."""
+    import numpy as np
+
+    r = np.asarray(r, dtype=float)
+    n = np.asarray(n, dtype=float)
+    p = r.shape[0]
+    off = ~np.eye(p, dtype=bool) & np.isfinite(r)
+    r2 = np.where(off, r * r, 0.0)
+    adj = np.where(off & (n > 2), np.maximum(r2 - (1 - r2) / np.maximum(n - 2, 1), 0.0), r2)
+    return float(p * p / (p + adj.sum()))
+
+
+def moving_groups(r, names, at: float = 0.5) -> list[list[str]]:
+    """Groups of KPIs linked by correlations of at least ``at`` in size (connected components,
+    largest first, each in the order given); none for KPIs that move alone."""
+    import numpy as np
+
+    p = len(names)
+    parent = list(range(p))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    strong = np.isfinite(r) & (np.abs(np.where(np.isfinite(r), r, 0)) >= at) & ~np.eye(p, dtype=bool)
+    for i, j in zip(*np.nonzero(np.triu(strong, 1))):
+        parent[find(int(i))] = find(int(j))
+    comps: dict[int, list[str]] = {}
+    for i in range(p):
+        comps.setdefault(find(i), []).append(names[i])
+    return sorted((c for c in comps.values() if len(c) > 1), key=lambda c: -len(c))
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 @rule(code="MS103", name="constant-series", severity=Severity.WARNING)

@@ -11,11 +11,12 @@ for in the data would find one in pure noise); when the true date is earlier, pa
 
 The ``DistortionAnalysis`` record (``analysis["distortion"]``) holds per KPI with data a
 ``KpiDistortion``: ``set`` (the first "after" period) and
-``set_from`` (``"target_set"``, ``"since"`` or ``"midpoint"``); ``bunching`` (the McCrary density test at
-the target: n, bin, bandwidth, densities below and above, theta, se, z, p); ``divergence``
-(per outcome KPI: the mean prediction residual after the target, its t and p); ``variance``
-(before and after variances, their ratio, the Brown-Forsythe t and p). NumPy only, imported
-inside functions; Phi with math.erf and Student's t through the regularized incomplete beta.
+``set_from`` (``"target_set"``, ``"since"`` or ``"midpoint"``); ``bunching`` (the density test at
+the target, clustered by unit, or on coarse scores the masses at the scores next to it: n, bin,
+bandwidth, densities or masses below and above, theta, se, z, df, p); ``divergence`` (per outcome
+KPI: the mean prediction residual after the target under AR(1) errors, its t and p); ``variance``
+(before and after variances, their ratio, the break test's t and p). The statistics are in
+distortion_stats.py. NumPy only, imported inside functions.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import math
 from collections.abc import Iterator
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
-from metricsense.encoding import finite
 from metricsense.evaluators.common import own_values, phi
 from metricsense.evaluators.distortion_stats import (
     betainc,
@@ -33,6 +33,7 @@ from metricsense.evaluators.distortion_stats import (
     mean_residual_ar1,
     norm_sf,
     paired_spread_test,
+    spread_break_test,
     t_sf,
     whole_cycles,
 )
@@ -49,7 +50,7 @@ from metricsense.model import KPI, Document
 
 DEFAULTS = {"target_set": {}}
 
-# ---- McCrary's density test ---------------------------------------------------------------------
+# ---- the histogram behind MS401 ------------------------------------------------------------------
 
 
 def support_step(x) -> float:
@@ -91,131 +92,6 @@ def mccrary_bandwidth(mid, y, left, right) -> float | None:
 
     hs = [h for h in (side_h(left), side_h(right)) if h is not None]
     return float(np.mean(hs)) if hs else None
-
-
-def mccrary(x, cutoff: float, meets: str = "above", inclusive: bool = True,
-            step: float | None = None) -> BunchingTest:
-    """McCrary (2008) density test at ``cutoff``, one-sided toward the side that meets the target.
-
-    Bin width b = 2 sd n^-1/2 (a multiple of the support step for discrete data), with the
-    boundary between the last value that misses and the first that meets on a bin edge; bin
-    heights count / (n b); a global quartic on each side gives the bandwidth
-    h = 3.348 [mse * range / sum f''^2]^(1/5), averaged over the two sides; triangular-weighted
-    linear fits on each side give the densities f- and f+ at the boundary; theta = ln f+ - ln f-,
-    se = sqrt((1/(n h)) (24/5) (1/f+ + 1/f-)). z = theta / se when meeting is above (`>=`, `>`),
-    -theta / se when it is below (`<=`, `<`), and p = 1 - Phi(z).
-    """
-    import numpy as np
-
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    n = len(x)
-    out: BunchingTest = {"n": n, "cutoff": float(cutoff), "meets": meets}
-    if n < 20 or x.std() == 0:
-        return {**out, "status": "too few values"}
-    g = support_step(x) if step is None else step
-    b = 2.0 * x.std(ddof=1) / math.sqrt(n)
-    edge = float(cutoff)
-    if g > 0:
-        b = max(g, math.ceil(b / g - 1e-9) * g)
-        on_grid = abs((cutoff - x.min()) / g - round((cutoff - x.min()) / g)) < 1e-6
-        if on_grid:  # the boundary lies half a step from the target, on the side that misses
-            lower = (meets == "above") == inclusive
-            edge = cutoff - g / 2 if lower else cutoff + g / 2
-    k = np.floor((x - edge) / b + 1e-9).astype(np.int64)
-    kmin, kmax = int(k.min()), int(k.max())
-    counts = np.bincount(k - kmin, minlength=kmax - kmin + 1).astype(float)
-    ks = np.arange(kmin, kmax + 1)
-    mid = (ks + 0.5) * b  # bin midpoints relative to the boundary
-    y = counts / (n * b)
-    left, right = ks < 0, ks >= 0
-    out.update({"bin": b, "support_step": g or None, "boundary": edge})
-    if left.sum() < 6 or right.sum() < 6:
-        return {**out, "status": "the target is at the edge of the data"}
-
-    h = mccrary_bandwidth(mid, y, left, right)
-    if h is None:
-        return {**out, "status": "no bandwidth"}
-
-    def at_boundary(mask: np.ndarray) -> tuple[float, int]:
-        X, Y = mid[mask], y[mask]
-        w = np.maximum(0.0, 1.0 - np.abs(X) / h)
-        keep = w > 0
-        if keep.sum() < 2:
-            return float("nan"), int(keep.sum())
-        X, Y, w = X[keep], Y[keep], w[keep]
-        A = np.column_stack([np.ones_like(X), X]) * np.sqrt(w)[:, None]
-        coef, *_ = np.linalg.lstsq(A, Y * np.sqrt(w), rcond=None)
-        return float(coef[0]), int(keep.sum())
-
-    f_minus, bins_l = at_boundary(left)
-    f_plus, bins_r = at_boundary(right)
-    out.update({"bandwidth": h, "f_below": finite(f_minus), "f_above": finite(f_plus), "bins_used": [bins_l, bins_r]})
-    if not (f_minus > 0 and f_plus > 0):
-        return {**out, "status": "no density on one side of the target"}
-    theta = math.log(f_plus) - math.log(f_minus)
-    se = math.sqrt((1.0 / (n * h)) * (24.0 / 5.0) * (1.0 / f_plus + 1.0 / f_minus))
-    z = (theta if meets == "above" else -theta) / se
-    return {**out, "status": "evaluated", "theta": theta, "se": se, "z": z, "p": norm_sf(z)}
-
-
-# ---- target met, mission flat -------------------------------------------------------------------
-
-
-def mean_residual_test(x1, y1, x2, y2) -> dict:
-    """Fit y = a + b x on the first period; test the mean prediction residual of the second.
-
-    r = mean(y2 - a - b x2); Var(r) = s^2 (1/n2 + m' (X1'X1)^-1 m) with m = (1, mean x2) and
-    s^2 = SSR / (n1 - 2): the exact variance of the mean prediction error under iid normal
-    errors (future errors independent of the fit). t = r / sqrt(Var(r)) with n1 - 2 df.
-    None when x before does not vary (a singular design): it cannot be tested.
-    """
-    import numpy as np
-
-    x1, y1, x2, y2 = (np.asarray(a, dtype=float) for a in (x1, y1, x2, y2))
-    n1, n2 = len(x1), len(x2)
-    # NOTE: x before that does not vary (up to rounding: twenty 0.3s have a std of 5e-17, not 0)
-    # makes X1'X1 singular: there is no line to predict from, so no test (None), not a crash.
-    if n1 < 3 or not np.ptp(x1) > 64 * np.finfo(float).eps * float(np.abs(x1).max()):
-        return None
-    X1 = np.column_stack([np.ones(n1), x1])
-    beta, *_ = np.linalg.lstsq(X1, y1, rcond=None)
-    resid = y1 - X1 @ beta
-    s2 = float(resid @ resid) / (n1 - 2)
-    m = np.array([1.0, x2.mean()])
-    try:
-        var = s2 * (1.0 / n2 + float(m @ np.linalg.solve(X1.T @ X1, m)))
-    except np.linalg.LinAlgError:  # singular all the same: cannot test
-        return None
-    r = float((y2 - beta[0] - beta[1] * x2).mean())
-    t = r / math.sqrt(var) if var > 0 else float("nan")
-    # KPI series wander (autocorrelated errors make the iid test too eager): the variance of a
-    # mean of AR(1) errors is inflated by about (1 + rho) / (1 - rho), rho the lag-1
-    # autocorrelation of the residuals before; only rho > 0 inflates, and it is capped at 0.9.
-    rho = float(resid[1:] @ resid[:-1] / (resid @ resid)) if n1 > 2 and resid @ resid > 0 else 0.0
-    rho = min(max(rho, 0.0), 0.9)
-    inflate = (1.0 + rho) / (1.0 - rho)
-    return {"intercept": float(beta[0]), "slope": float(beta[1]), "residual_sd": math.sqrt(s2),
-            "mean_residual": r, "se": math.sqrt(var), "t": t, "df": n1 - 2, "n_before": n1, "n_after": n2,
-            "rho": rho, "t_adjusted": t / math.sqrt(inflate)}
-
-
-# ---- variance collapse --------------------------------------------------------------------------
-
-
-def brown_forsythe(before, after) -> dict:
-    """Brown-Forsythe for two groups: a pooled t test on |v - group median|; t > 0 when the
-    spread after is smaller. Two-sided F = t^2 equals scipy.stats.levene(center="median")."""
-    import numpy as np
-
-    a, b = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
-    za, zb = np.abs(a - np.median(a)), np.abs(b - np.median(b))
-    n1, n2 = len(za), len(zb)
-    sp2 = (((za - za.mean()) ** 2).sum() + ((zb - zb.mean()) ** 2).sum()) / (n1 + n2 - 2)
-    se = math.sqrt(sp2 * (1.0 / n1 + 1.0 / n2))
-    t = (za.mean() - zb.mean()) / se if se > 0 else float("nan")
-    df = n1 + n2 - 2
-    return {"t": t, "df": df, "F": t * t, "p": t_sf(t, df) if math.isfinite(t) else None}
 
 
 # ---- the target-set split ------------------------------------------------------------------------
@@ -321,6 +197,7 @@ def _variance(s, data, row: int, after, unit: str | None, min_periods: int) -> V
     block = s.by_segment if s.by_segment is not None else s.values[:, None]
     observed = ~np.isnan(block).all(axis=1)
     wb, wa, years = _windows(data, row, after, observed, unit)
+    cycle = whole_cycles(unit, 0, 0)[0] if years else None
     if wb is None:
         return {"status": "less than a whole year on each side of the target (seasons and the target "
                           "cannot be told apart)", "years": 0}
@@ -341,10 +218,13 @@ def _variance(s, data, row: int, after, unit: str | None, min_periods: int) -> V
             d = np.diff(grid[:, 0])  # NaN across a missing period
             side = np.full(len(rows), -1)
             side[rows >= 0] = np.where(wb[rows[rows >= 0]], 0, np.where(wa[rows[rows >= 0]], 1, -1))
-            vb_all = d[(side[:-1] == 0) & (side[1:] == 0)]
-            va_all = d[(side[:-1] == 1) & (side[1:] == 1)]
+            inb, ina = (side[:-1] == 0) & (side[1:] == 0), (side[:-1] == 1) & (side[1:] == 1)
+            vb_all, va_all = d[inb], d[ina]
             vb_all, va_all = vb_all[~np.isnan(vb_all)], va_all[~np.isnan(va_all)]
-            test = brown_forsythe(vb_all, va_all) if min(len(vb_all), len(va_all)) >= min_periods else None
+            use = (inb | ina) & ~np.isnan(d)
+            when = np.arange(1, len(d) + 1, dtype=float)  # a change's period on the series' own grid
+            test = spread_break_test(d[use], when[use], ina[use], cycle) \
+                if min(len(vb_all), len(va_all)) >= min_periods else None
             what = "period-to-period changes"
         if test is None or test.get("p") is None:
             return None
@@ -484,14 +364,16 @@ def bunching_at_target(ctx) -> Iterator[Diagnostic]:
     one cluster, Student's t on units - 1 df), so persistent unit levels are not counted as
     independent evidence (at least 10 units; a plain series: 20 runs of periods). It is
     direction-aware (`>=`: the pile-up is just above). Values are unit-level, from the periods
-    after the target was set (option `target_set`; by default the later half). The finding names
-    the units with more values just past than just short. Measured (benchmarks/calib_distortion.py,
-    80 units x 12 periods, 500 replications, MC SE about 0.01): false-positive rate 0.01-0.04 on
-    iid values, panels with ICC 0.5/0.9/0.99 (the old test: 0.20 at ICC 0.99), lognormal and
-    exponential densities with the target in the tail (old: 0.07), scores 1-10; 0.08 on whole
-    scores 0-20 (old 0.05); power when 5/10/20% of the values within half a sd short are moved
-    just past: 0.28/0.68/0.99 (as before).
-    Evidence: n, clusters, bin, bandwidth, densities, theta, se, z, df, p, named units.
+    after the target was set (option `target_set`; by default the later half). On coarse scores
+    (one score per histogram bin: scores 1-7 or 0-20) a density is no density: the test compares
+    the mass at the first score that meets the target with the two scores short of it and the
+    one past it (a smooth distribution has a log mass locally quadratic in the score, so the jump
+    against the average slope either side is zero), with the same unit jackknife and Student's t
+    on Satterthwaite's degrees of freedom (fewer than units - 1 when a few units carry the
+    variance). The finding names the units with more values just past than just short. Its size
+    and power are measured by the calibration suite (`python -m calibration`).
+    Evidence: n, clusters, bin, bandwidth, densities (masses on scores), theta, se, z, df, p,
+    p_value, named units.
 
     ## Example
     ```msense
@@ -523,20 +405,25 @@ def bunching_at_target(ctx) -> Iterator[Diagnostic]:
         set_at = entry.set
         named = res.get("named") or []
         units = ", ".join(f"`{u}` ({a} just past, {m} just short)" for u, a, m in named)
-        who = f"; most in {units}" if units else ""
+        who = f", most in {units}" if units else ""
+        scores = res.get("test") == "mass points"
+        seen = (f"the score that first meets it holds {ratio:.1f} times the share its neighbours would lead you to "
+                "expect" if scores else f"{ratio:.1f} times as many values per point on the side that meets it")
         yield ctx.report(
             k.target,
             f"`{k.name}` values pile up {where} its target {res['cutoff']:g} and thin out {other} it since "
-            f"{set_at}{who}: {ratio:.2f} times as many values per point on the side that meets it "
-            f"(p = {res['p']:.2g}, {res['n']} values from {res['clusters']} "
-            f"{'units' if res.get('units') else 'runs of periods'})",
+            f"{set_at}{who} ({seen}); this can mean results near the line were nudged across it (generous "
+            f"marking, a re-count, a record adjusted), or a real last push by those just short",
             related=[(k, "a number people are judged by, bent toward its target")],
-            help="ask the people in those units what happens near the cut-off, audit a sample, and judge the KPI "
-                 "beside an indicator nobody is targeted on; the test: a density discontinuity at the target "
-                 f"(local quadratic fits, se by a delete-one-unit jackknife, t = {res['z']:.2f} on {res['df']} df)",
+            help="look at a sample of the values just past the target in those units and ask the people there how "
+                 "they were produced; judge the KPI beside an indicator nobody is targeted on; the test: "
+                 + ("the mass at the first score that meets the target against its neighbours" if scores else
+                    "a density discontinuity at the target (local quadratic fits)")
+                 + f", se by a delete-one-unit jackknife, t = {res['z']:.2f} on {res['df']:.3g} df, p = {res['p']:.2g}, "
+                 f"{res['n']} values from {res['clusters']} {'units' if res.get('units') else 'runs of periods'}",
             evidence={kk: res.get(kk) for kk in ("n", "cutoff", "meets", "bin", "support_step", "boundary", "bandwidth",
                                                  "f_below", "f_above", "theta", "se", "z", "df", "p", "units",
-                                                 "clusters", "named")}
+                                                 "clusters", "named", "test", "masses")}
             | {"set": set_at, "set_from": entry.set_from, "p_value": res["p"]},
         )
 
@@ -557,15 +444,15 @@ def output_outcome_divergence(ctx) -> Iterator[Diagnostic]:
     the output over the periods before the target was set; after it, test the mean prediction
     residual (one-sided, toward the outcome falling short) with its exact variance under AR(1)
     errors: KPI errors persist, and a shortfall that is only a slow wander is not gaming. rho is
-    matched to the residuals' lag-1 autocorrelation so that it is not biased toward zero in short
-    series; the t reference has Satterthwaite's degrees of freedom. Reported only when the output
-    improved after the split and the fit before says a better output went with a better outcome.
-    Measured (36 periods, 500 replications, MC SE about 0.01-0.016): false-positive rate 0.024
-    with iid errors, 0.058 AR(1) 0.5, 0.096 AR(1) 0.8, 0.11 AR(1) 0.95, 0.16 random-walk errors
-    (the old test: 0.028, 0.076, 0.146, 0.19, 0.27): persistent errors in 18 periods still fool
-    it more often than 5%; treat a single MS402 on a wandering outcome as a question. Power at a
-    shortfall of twice the error sd: 0.91 (iid), 0.76 (AR 0.5), 0.57 (AR 0.8). Split: option `target_set`,
-    else the midpoint. Evidence: slope, mean residual, se, t, r1, rho, df, p, changes.
+    matched to the residuals' lag-1 autocorrelation (so that it is not biased toward zero in short
+    series) and then taken at the upper end of what they allow (three standard errors of that
+    autocorrelation above it): a rho too small makes a wander look like a shortfall, one too large
+    only costs power. The t reference has Satterthwaite's degrees of freedom. Reported only when
+    the output improved after the split and the fit before says a better output went with a
+    better outcome. With 15 periods on a side of persistent data the test can say little: a
+    wandering outcome is not evidence. Its size and power are measured by the calibration suite
+    (`python -m calibration`). Split: option `target_set`,
+    else the midpoint. Evidence: slope, mean residual, se, t, r1, rho, df, p, p_value, changes.
 
     ## Example
     ```msense
@@ -595,12 +482,13 @@ def output_outcome_divergence(ctx) -> Iterator[Diagnostic]:
             k.target or k,
             f"`{k.name}` improved after its target was set ({entry.set}) but `{oc_name}` did not follow: it "
             f"fell short of what `{k.name}`'s improvement predicted by {abs(res['mean_residual']):.3g} on average "
-            f"over the {res['n_after']} periods since (p = {res['p']:.2g}; the link was fitted on the "
-            f"{res['n_before']} periods before)",
+            f"over the {res['n_after']} periods since (the link between them was read from the "
+            f"{res['n_before']} periods before); this can mean `{k.name}` is being produced for its target rather "
+            f"than for `{oc_name}`, or that the link between them has changed",
             related=[(oc, "the outcome it should move, which did not follow")],
             help="ask what the output's improvement is made of; weigh the outcome at least as much in reviews; the "
-                 f"test: the mean prediction residual with AR(1) errors (rho = {res['rho']:.2f}), "
-                 f"t = {res['t']:.2f} on {res['df']} df",
+                 f"test: the mean prediction residual with persistent (AR(1)) errors, rho = {res['rho']:.2f} (the "
+                 f"upper end of what the residuals allow), t = {res['t']:.2f} on {res['df']:.3g} df, p = {res['p']:.2g}",
             evidence={"outcome": oc_name, **{kk: res[kk] for kk in (
                 "slope", "intercept", "mean_residual", "se", "t", "r1", "rho", "t_iid", "df", "p", "p_iid",
                 "n_before", "n_after", "output_change", "outcome_change", "residual_sd")},
@@ -621,20 +509,22 @@ def variance_collapse(ctx) -> Iterator[Diagnostic]:
     the likeliest story is that the number is being steered (Campbell's law; seed 004, Behn's
     ninth practice: check for distortions), and it no longer tells you what the work is doing.
     For a plain series the spread compared is that of its period-to-period changes (so a trend or
-    a wander does not count), by Brown-Forsythe's test; for a segmented one (a class per unit),
-    each unit's mean absolute deviation from each period's median, by a paired t test across
-    units. Seasons and levels change spread without anyone gaming: weekly, monthly and quarterly
-    data are compared over the same whole number of years on each side of the target (each side
-    holds every season equally often; less than a year on either side is not tested: a volatile
-    winter and a target cannot be told apart), and when every value is positive the spread is
-    compared both as it is and relative to the level (in logs), and must fall on both: a
-    genuine improvement (defects 40 -> 8 a week, with noise in proportion) is not a collapse.
-    The variance ratio after / before must also be at most `ratio` (default 0.5). Measured
-    (weekly, 2 years, 200 replications, MC SE about 0.015): false-positive rate 0-0.04 on iid,
-    AR(1), random walks, trends, seasonality, volatile winters, improvements 40 -> 8 (old: 1.00
-    lognormal, 0.67 Poisson), panels; a year of weekly data with volatile winters: 0 (old 0.26).
-    Power: 0.39 at a halving of the variance, 0.97 when it falls to a quarter. Evidence:
-    variances, ratio, scale, years, t, df, p.
+    a wander does not count); for a segmented one (a class per unit), each unit's mean absolute
+    deviation from each period's median, by a paired t test across units. Seasons and levels
+    change spread without anyone gaming: weekly, monthly and quarterly data are compared over the
+    same whole number of years on each side of the target (each side holds every season equally
+    often; less than a year on either side is not tested: a volatile winter and a target cannot
+    be told apart). A genuine improvement shrinks the spread too (defects falling 40 -> 8 a week
+    vary less as they fall, gradually): for a plain series the test is for a fall *at* the
+    target date beyond any trend the spread already had, a regression of the changes' absolute
+    deviations (to the power 2/3, nearly symmetric) on a trend and the step at the target, with
+    HC3 standard errors. When every value is
+    positive the spread is also compared relative to the level (in logs), and must fall on both
+    scales. The variance ratio after / before must also be at most `ratio` (default 0.5). Its
+    size and power are measured by the calibration suite (`python -m calibration`): a spread
+    that falls gradually is not told from one that falls at the target, so a halving at the
+    target is found less often than a plain before/after comparison would (which accused
+    improvements). Evidence: variances, ratio, scale, years, t, df, p, p_value.
 
     ## Example
     ```msense
@@ -658,16 +548,21 @@ def variance_collapse(ctx) -> Iterator[Diagnostic]:
             continue
         span = f"the {res['years']} year{'s' if res['years'] > 1 else ''} before and after" if res.get("years") \
             else f"the {res['n_before']} values before and {res['n_after']} after"
+        share = f"{res['ratio']:.0%}" if res["ratio"] >= 0.01 else "less than 1%"
         yield ctx.report(
             k.target or k,
-            f"`{k.name}` stopped moving after its target was set ({entry.set}): the variance of its "
-            f"{res['of']} fell to {res['ratio']:.0%} of what it was, comparing {span} "
-            f"(p = {res['p']:.2g})",
+            f"`{k.name}` moves much less since its target was set ({entry.set}): the variance of its "
+            f"{res['of']} fell to {share} of what it was, comparing {span}"
+            + ("" if res.get("units") else ", and it fell at that date, beyond any trend it already had")
+            + "; this can mean the number is being steered toward the target, or that the way it is counted "
+              "changed then",
             related=[(k, "a number that stopped moving when it started to count")],
             help="look at how the number is produced now, beside a related measure nobody is targeted on; the test: "
                  + ("a paired t test across units of the mean absolute deviation" if res.get("units")
-                    else "Brown-Forsythe on the changes")
-                 + f", as is and relative to the level (both must fall), t = {res['t']:.2f} on {res['df']} df",
+                    else "the step at the target in the changes' absolute deviations, beside a trend "
+                         "(HC3 standard errors)")
+                 + f", as is and relative to the level (both must fall), t = {res['t']:.2f} on {res['df']} df, "
+                   f"p = {res['p']:.2g}",
             evidence={kk: res.get(kk) for kk in ("of", "scale", "before", "after", "ratio", "n_before", "n_after",
                                                  "units", "years", "t", "df", "p", "p_by_scale")}
             | {"set": entry.set, "set_from": entry.set_from, "p_value": res["p"]},
@@ -680,5 +575,4 @@ def metricsense_register_rules(register):
         register(r)
 
 
-__all__ = ["betainc", "brown_forsythe", "distortion_of", "mccrary", "mean_residual_test",
-           "norm_sf", "phi", "support_step", "t_sf"]
+__all__ = ["betainc", "distortion_of", "mccrary_bandwidth", "norm_sf", "phi", "support_step", "t_sf"]

@@ -167,6 +167,11 @@ def undefined_name(ctx) -> Iterator[Diagnostic]:
             d = check(gain.name, gain.span, (Disturbance,), "a disturbance")
             if d:
                 yield d
+    for dist in spec.disturbances:  # `best staff +0.5`: the levers whose best setting follows it
+        for move in dist.best:
+            d = check(move.name, move.span, (Lever,), "a lever")
+            if d:
+                yield d
     for trig in spec.triggers:
         for node in walk_expr(trig.condition):
             if isinstance(node, Ref):

@@ -92,11 +92,24 @@ def period_key(label: str) -> tuple:
 
 def same_round(a: str, b: str) -> bool:
     """Two round labels name the same round: the same period in time (`Q2 2025`, `2025-Q2`), or
-    the same text for labels that are not periods."""
+    the same text for labels that are not periods. A month and the quarter that starts on its
+    first day are different rounds."""
     ka, kb = period_key(a), period_key(b)
     if ka[0] == -1 or kb[0] == -1:  # not periods: the same text
         return a.strip() == b.strip()
     return ka[:-1] == kb[:-1]
+
+
+def overlaps(a: str, b: str) -> bool:
+    """The two round labels share some time (`2025-02` lies in `Q1 2025`; a year holds its
+    quarters), or are the same text when either is no period. `open` excludes every round its
+    label overlaps: a round still collecting answers is never reported, however it is written."""
+    from metricsense.data.periods import round_span
+
+    sa, sb = round_span(a), round_span(b)
+    if sa is None or sb is None or type(sa[0]) is not type(sb[0]):
+        return same_round(a, b)
+    return sa[0] < sb[1] and sb[0] < sa[1]
 
 
 def _mean(values: np.ndarray) -> float | None:
@@ -174,11 +187,13 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
         if signal.open_round is not None:
             # NOTE: a round still collecting answers is never reported: two runs on it one late
             # respondent apart differ by that person's answers (a total, or a shown group's mean).
-            # It matches as a period (`Q2 2025` is `2025-Q2`), and it is echoed whether or not
+            # It matches as a period (`Q2 2025` is `2025-Q2`; `2025-05` lies in it), and it is echoed whether or not
             # the survey holds it, so `open` is no test of which labels exist.
-            closed = {p for p in present if not same_round(p, still_open)}
+            closed = {p for p in present if not overlaps(p, still_open)}
             keep = keep & np.array([p in closed for p in labels], dtype=bool)
             present = closed
+            # NOTE: every round open: nothing is read (before, the whole survey was pooled and shown)
+            rounds = [(None, keep)]
         if present:
             rounds = [(p, keep & (labels == p)) for p in sorted(present, key=period_key, reverse=True)]
     # The latest round by time in which some group reaches min_group. NOTE: a later round with

@@ -13,12 +13,12 @@ from metricsense.model import AUDIENCES, FUNCTIONS, LEVELS
 STATEMENTS = ("mission", "lever", "disturbance", "failure", "kpi", "trigger", "trust", "include", "data")
 CLAUSES = {
     "kpi": ("kind", "focus", "better", "unit", "owner", "scope", "target", "link", "guards", "data", "responds",
-            "disturbed", "review every"),
+            "disturbed", "review every", "noise"),
     "trigger": ("ask", "with"),
     "trust": ("managers", "team", "scale", "data", "gap", "min_group", "open"),
     "mission": ("why", "owner"),
-    "lever": ("data", "owner", "unit"),
-    "disturbance": ("data", "owner", "unit"),
+    "lever": ("data", "owner", "unit", "cost"),
+    "disturbance": ("data", "owner", "unit", "size", "best"),
 }
 VALUES = {
     "kind": LEVELS, "at": LEVELS, "focus": ("results", "relationships"), "better": ("higher", "lower"),
@@ -26,8 +26,9 @@ VALUES = {
 }
 TIME_UNITS = ("periods", "days", "weeks", "months", "quarters", "years")
 COMMON_UNITS = ("%", "points", "hours", "days", "count", "per week")
-#: Which declared names fit after a clause: guards failures, responds levers, disturbed disturbances.
-NAMES_AFTER = {"guards": ("failure",), "responds": ("lever",), "disturbed": ("disturbance",)}
+#: Which declared names fit after a clause: guards failures, responds (and a disturbance's best) levers,
+#: disturbed disturbances.
+NAMES_AFTER = {"guards": ("failure",), "responds": ("lever",), "disturbed": ("disturbance",), "best": ("lever",)}
 
 _SUPPRESSION = re.compile(r"#\s*msense:\s*ignore\s*\[([^\]]*)$")
 _STRINGS = re.compile(r'"([^"\\\n]|\\.)*"')
@@ -119,8 +120,8 @@ def complete(line_before: str, text_before: str, names: dict[str, str], registry
 
 
 def _list_clause(code: str) -> str | None:
-    """`guards`, `responds` or `disturbed` when the cursor is where that clause's next name goes."""
-    m = re.search(r"\b(guards|responds|disturbed)\b([^{}]*)$", code)
+    """`guards`, `responds`, `disturbed` or `best` when the cursor is where that clause's next name goes."""
+    m = re.search(r"\b(guards|responds|disturbed|best)\b([^{}]*)$", code)
     if m is None:
         return None
     rest = m.group(2)

@@ -91,7 +91,7 @@ def register(ls) -> None:
     @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(ls, params: types.DidOpenTextDocumentParams):
         uri = params.text_document.uri
-        ls.state(uri)
+        ls.open(uri)
         await ls.check_fast(uri)
         ls.background(ls.check_data(uri))
 

@@ -64,15 +64,23 @@ def declaration_markdown(node, doc: Document, analysis: dict | None = None) -> s
             lines.append(f"disturbed by {_gains(node.disturbed)}")
         if node.guards:
             lines.append("guards " + ", ".join(f"`{g.name}`" for g in node.guards))
+        if node.noise is not None:
+            lines.append(f"noise {_num(node.noise.value)} typical moves (declared, for `msense select`)")
         lines += _noise_lines(node, analysis)
     elif isinstance(node, Lever):
         if node.owner:
             lines.append(f'owner "{node.owner}"')
         moves = _moved_by(doc, node.name, "responds")
         lines.append("moves " + ", ".join(moves) if moves else "moves no KPI")
+        if node.cost is not None:
+            lines.append(f"cost {_num(node.cost.value)} of being off its best setting (for `msense select`)")
     elif isinstance(node, Disturbance):
         hits = _moved_by(doc, node.name, "disturbed")
         lines.append("disturbs " + ", ".join(hits) if hits else "disturbs no KPI")
+        if node.size is not None:
+            lines.append(f"size {_num(node.size.value)} typical moves (for `msense select`)")
+        if node.best:
+            lines.append("best lever response " + _gains(node.best))
     elif isinstance(node, Failure):
         lines.append(f"at {node.level}")
         guards = [f"`{k.name}`" for k in doc.kpis if any(g.name == node.name for g in k.guards)]

@@ -20,6 +20,12 @@ def spec(manager=None) -> dict:
     installed = all(find_spec(m) is not None for m in ("pygls", "lsprotocol"))
     # The Jupyter server's own Python: the entry point was found in it, so metricsense is too.
     argv = [sys.executable, "-m", "metricsense", "lsp"] if installed else []
+    log = getattr(manager, "log", None)
+    if not installed and log is not None:
+        # NOTE: jupyter-lsp drops a spec with no argv without a word: say why in the server's log.
+        log.warning("metricsense: no live diagnostics for msense specs in JupyterLab: `msense lsp` needs "
+                    "pygls (pip install 'metricsense[lsp]' into the Python that runs JupyterLab, then "
+                    "restart it); highlighting works without it")
     return {
         "msense": {
             "version": 2,

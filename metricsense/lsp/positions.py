@@ -100,18 +100,38 @@ def uri_to_path(uri: str) -> Path | None:
     return Path(os.path.normpath(path))
 
 
+#: jupyter-lsp's folder (under the Jupyter server's root) for the documents it makes of notebooks.
+VIRTUAL_DOCUMENTS = ".virtual_documents"
+
+
+def document_path(uri: str) -> Path | None:
+    """The file a document stands for: ``uri_to_path``, except that a notebook cell's document
+    under jupyter-lsp's ``.virtual_documents/`` stands beside its notebook (where the `%%msense`
+    cell reads its includes and data when it runs)."""
+    path = uri_to_path(uri)
+    if path is None or VIRTUAL_DOCUMENTS not in path.parts[:-1]:
+        return path
+    parts = list(path.parts)
+    del parts[len(parts) - 2 - parts[-2::-1].index(VIRTUAL_DOCUMENTS)]  # the last such folder
+    return Path(*parts)
+
+
 class Files:
     """Span file names as URIs and lines: an editor's text when the file is open, else the disk's."""
 
-    def __init__(self, texts: dict[Path, str], buffers: dict[str, tuple[str, str]] | None = None) -> None:
+    def __init__(self, texts: dict[Path, str], buffers: dict[str, tuple[str, str]] | None = None,
+                 uris: dict[Path, str] | None = None) -> None:
         self.texts = texts  # resolved path -> the editor's text
         self.buffers = buffers or {}  # span file name ("<string>") -> (uri, text) of an unsaved buffer
+        self.uris = uris or {}  # resolved path -> the URI of the document standing for it (notebook cells)
         self._read: dict[str, Lines] = {}
 
     def uri(self, file: str) -> str | None:
         if file in self.buffers:
             return self.buffers[file][0]
         path = span_path(file)
+        if path is not None and self.uris and path.resolve() in self.uris:
+            return self.uris[path.resolve()]
         return path_to_uri(path) if path is not None else None
 
     def lines(self, file: str) -> Lines:

@@ -23,7 +23,7 @@ from pygls.lsp.server import LanguageServer
 from metricsense.diagnostics import Diagnostic, Severity
 from metricsense.lsp import actions
 from metricsense.lsp.checker import Checker, Result
-from metricsense.lsp.positions import Files, Lines, span_path, uri_to_path
+from metricsense.lsp.positions import Files, Lines, document_path, span_path, uri_to_path
 from metricsense.model import Include
 from metricsense.version import __version__
 
@@ -79,10 +79,17 @@ class MsenseServer(LanguageServer):
 
     # ---- documents and checks ----------------------------------------------------------------
 
-    def state(self, uri: str) -> State:
+    def open(self, uri: str) -> State:
+        """The state of a document the editor opened (kept until it is closed)."""
         if uri not in self.states:
-            self.states[uri] = State(uri, uri_to_path(uri))
+            self.states[uri] = State(uri, document_path(uri))
         return self.states[uri]
+
+    def state(self, uri: str) -> State:
+        """An open document's state; for any other URI (a request after didClose) an empty one
+        that is not kept, so no later check publishes for a document the editor closed."""
+        st = self.states.get(uri)
+        return st if st is not None else State(uri, document_path(uri))
 
     def current(self, uri: str) -> tuple[int | None, str]:
         doc = self.workspace.get_text_document(uri)
@@ -98,7 +105,9 @@ class MsenseServer(LanguageServer):
 
     def files(self, st: State) -> Files:
         buffers = {} if st.path is not None else {"<string>": (st.uri, self.current(st.uri)[1])}
-        return Files(self.overlay(), buffers)
+        moved = {s.path.resolve(): s.uri for s in self.states.values()
+                 if s.path is not None and s.path != uri_to_path(s.uri)}  # notebook cells
+        return Files(self.overlay(), buffers, moved)
 
     def schedule(self, uri: str, delay: float) -> None:
         st = self.state(uri)

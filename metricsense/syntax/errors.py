@@ -163,15 +163,18 @@ def _found(exc: UnexpectedInput, text: str) -> str:
 
     if isinstance(exc, UnexpectedCharacters):
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
-        return f"the character `{ch}`" if ch.strip() else "an unexpected character"
+        if not ch:
+            return "end of the file"
+        # an invisible one (a no-break space pasted from a document) by its code point
+        return f"character `{ch}`" if ch.isprintable() and ch.strip() else f"invisible character U+{ord(ch):04X}"
     if isinstance(exc, UnexpectedToken):
         if exc.token.type == "$END":
-            return "the end of the file"
+            return "end of the file"
         value = str(exc.token)
         if len(value) > 40:
             value = value[:37] + "..."
         return f"`{value}`"
-    return "the end of the file"
+    return "end of the file"
 
 
 def _open_block(text: str) -> tuple[int, int, str] | None:

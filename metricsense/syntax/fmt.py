@@ -137,7 +137,7 @@ def _block(stmt: Tree):
     """(header pieces, clause subtrees, `{` token, `}` token) of a statement; no block: clauses None."""
     kids = [c for c in stmt.children if c is not None]
     for i, c in enumerate(kids):
-        if isinstance(c, Tree) and c.data in ("mission_body", "item_body"):
+        if isinstance(c, Tree) and c.data in ("mission_body", "item_body", "lever_body", "disturbance_body"):
             inner = [x for x in c.children if x is not None]
             head = Tree(stmt.data, kids[:i])
             return head, inner[1:-1], inner[0], inner[-1], kids[i + 1:]

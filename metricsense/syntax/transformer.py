@@ -89,6 +89,30 @@ class ModelBuilder:
     def item_body(self, meta, children):
         return children
 
+    def lever_body(self, meta, children):
+        return children
+
+    def disturbance_body(self, meta, children):
+        return children
+
+    def cost(self, meta, children):
+        return self._clause("cost", meta, m.Declared(float(children[0]), self._span(meta)))
+
+    def size(self, meta, children):
+        return self._clause("size", meta, m.Declared(float(children[0]), self._span(meta)))
+
+    def noise(self, meta, children):
+        return self._clause("noise", meta, m.Declared(float(children[0]), self._span(meta)))
+
+    def best(self, meta, children):
+        return self._clause("best", meta, children[0])
+
+    def move_list(self, meta, children):
+        return tuple(children)
+
+    def move(self, meta, children):
+        return m.Gain(str(children[0]), children[1], None, self._span(meta))
+
     def why(self, meta, children):
         return self._clause("why", meta, unquote(children[0]))
 
@@ -118,14 +142,15 @@ class ModelBuilder:
         body = _Clauses(clauses)
         return m.Lever(
             str(name_tok), label, body.get("owner"), body.get("unit"), body.get("data"),
-            self._span(meta), self._tspan(name_tok),
+            self._span(meta), self._tspan(name_tok), body.get("cost"),
         )
 
     def disturbance(self, meta, children):
         name_tok, label, rest = self._named_head(children)
         body = _Clauses(rest[0] if rest else ())
         return m.Disturbance(
-            str(name_tok), label, body.get("unit"), body.get("data"), self._span(meta), self._tspan(name_tok)
+            str(name_tok), label, body.get("unit"), body.get("data"), self._span(meta), self._tspan(name_tok),
+            body.get("size"), body.get("best", ()),
         )
 
     def failure(self, meta, children):
@@ -161,6 +186,7 @@ class ModelBuilder:
             repeated=tuple(body.repeated),
             span=self._span(meta),
             name_span=self._tspan(name_tok),
+            noise=body.get("noise"),
         )
 
     def kind(self, meta, children):

@@ -91,6 +91,7 @@ class ExplorerModel(HasTraits):
     kpis_on = List(Unicode(), help="KPIs kept (ticked)")
     levers_on = List(Unicode(), help="levers kept (ticked)")
     decoupling = Dict(help="gain analysis of the kept KPIs and levers; `pending` until the pairing is searched")
+    suggestion = Dict(help="`suggest()`: the best set of KPIs for the ticked levers, worst-case loss before and after")
 
     baseline = Dict(help="the numbers of the spec as written (whatif.summary)")
     now = Dict(help="the numbers with the reader's choices (whatif.summary)")
@@ -242,6 +243,31 @@ class ExplorerModel(HasTraits):
         self.last_change = {"change": what, "before": before, "after": dict(self.now)}
         if change["name"] != "threshold":
             self._search_pairing()
+
+    def suggest(self) -> None:
+        """Tick the best set of KPIs for the ticked levers (msense select), keeping the losses before and after."""
+        from metricsense.selection import SelectError, evaluate, prepared, select_document
+        from metricsense.selection.search import floor_of
+
+        levers_off = set(self.levers) - set(self.levers_on)
+        doc = whatif.sub_document(self.document, set(), levers_off)
+        try:
+            chosen = select_document(doc, top=1, dataset=self.data)
+        except SelectError as exc:
+            self.suggestion = {"error": exc.message}
+            return
+        if not chosen.candidates:
+            self.suggestion = {"error": "no set of KPIs can hold these levers"}
+            return
+        inputs = chosen.inputs
+        prep = prepared(inputs)
+        held = [inputs.kpis.index(k) for k in self.kpis_on if k in inputs.kpis]
+        before = evaluate(inputs, prep, held, floor_of(prep)) if held else None
+        best = chosen.candidates[0]
+        self.suggestion = {"kpis": list(best.kpis), "after": best.worst_case_loss,
+                           "before": before.worst_case_loss if before is not None else None,
+                           "before_kpis": [inputs.kpis[i] for i in sorted(held)]}
+        self.kpis_on = [k for k in self.kpis if k in best.kpis]
 
     # ---- conversations -----------------------------------------------------------------------
 
@@ -405,13 +431,28 @@ class DecouplingView(w.VBox):
         self.rank = _html("rank")
         self.pairing = _html("pairing")
         self.picture = _html("gains")
+        self.suggest = w.Button(description="suggest", tooltip="tick the best KPIs for the ticked levers (msense select)")
+        self.suggest.add_class("msense-suggest")
+        self.suggest.on_click(lambda _: model.suggest())
+        self.suggested = _html("suggestion")
         choose = w.HBox([w.VBox([w.HTML("<b>KPIs</b>"), *self.kpi_boxes.values()]),
                          w.VBox([w.HTML("<b>levers</b>"), *self.lever_boxes.values()])])
-        summary = w.VBox([self.condition, self.rank, self.pairing])
+        summary = w.VBox([self.condition, self.rank, self.pairing, self.suggest, self.suggested])
         super().__init__([w.HBox([choose, summary]), self.picture])
         model.observe(self._draw, names="decoupling")
         model.observe(self._sync, names=["kpis_on", "levers_on"])
+        model.observe(self._draw_suggestion, names="suggestion")
         self._draw()
+
+    def _draw_suggestion(self, change: Any = None) -> None:
+        s = self.model.suggestion
+        if s.get("error"):
+            self.suggested.value = f"<i>{esc(s['error'])}</i>"
+            return
+        before = "cannot hold the levers" if s.get("before") is None else _fmt(s["before"])
+        self.suggested.value = (f"worst-case loss <b class=\"value\">{esc(before)}</b> → "
+                                f"<b class=\"value\">{esc(_fmt(s.get('after')))}</b> holding "
+                                f"{esc(', '.join(s.get('kpis') or []))}")
 
     def _sync(self, change: Any = None) -> None:
         """Boxes follow the model when code sets its traits (a box that already agrees sends nothing)."""

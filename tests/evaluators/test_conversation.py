@@ -116,3 +116,37 @@ def test_public_audience_never_names_units_of_one_persons_kpi(tmp_path):
     (tmp_path / "s.msense").write_text((tmp_path / "s.msense").read_text().replace("with team", "with one-to-one"))
     report = metricsense.check(tmp_path / "s.msense", config={})
     assert _fired(report, "gap")["events"][0]["segment"] == "task-zebra"
+
+
+def _trigger_spec(values, condition, for_periods):
+    import datetime as dt
+
+    rows = "\n".join(f"{dt.date(2025, 1, 6) + dt.timedelta(weeks=i)},{v}" for i, v in enumerate(values))
+    return (f'mission "M"\ndata "kpis.csv"\nkpi k "K" {{ }}\n'
+            f'trigger t when {condition} for {for_periods} periods {{\n  ask "Why?"\n  with team\n}}\n',
+            "period,k\n" + rows + "\n")
+
+
+@pytest.mark.parametrize(("values", "condition", "n", "fires"), [
+    # held in 8 of 80 periods, never twice in a row: 0.8 runs expected, not yet come: quiet
+    ([0 if i % 10 == 3 else 5 for i in range(80)], "k < 1", 2, False),
+    # held in 3 of 100, never 3 in a row: 0.003 runs expected: it would start only in a crisis
+    ([0 if i in (10, 40, 70) else 5 for i in range(100)], "k < 1", 3, True),
+    # held in every other period of 100, never twice in a row: 25 runs expected: the run is too long
+    ([0 if i % 2 else 5 for i in range(100)], "k < 1", 2, True),
+    # never held at all
+    ([5] * 40, "k < 1", 2, True),
+])
+def test_never_fires_speaks_when_the_condition_is_beyond_the_series(tmp_path, values, condition, n, fires):
+    spec, data = _trigger_spec(values, condition, n)
+    (tmp_path / "kpis.csv").write_text(data)
+    (tmp_path / "s.msense").write_text(spec)
+    report = metricsense.check(tmp_path / "s.msense", config={"select": ["MS601"]})
+    found = [d for d in report.diagnostics if d.code == "MS601"]
+    assert bool(found) == fires
+    if found:
+        held = sum(1 for v in values if v < 1)
+        expected = held * (held / len(values)) ** (n - 1)  # independent periods, recomputed here
+        assert found[0].evidence["held"] == held
+        assert found[0].evidence["expected_runs"] == pytest.approx(expected, rel=1e-12)
+        assert "p_value" not in found[0].evidence  # a statement about the history, not a test

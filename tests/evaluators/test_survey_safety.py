@@ -317,6 +317,31 @@ def test_an_open_round_is_not_reported(tmp_path):
     assert json.loads(first.to_json())["analysis"] == json.loads(second.to_json())["analysis"]
 
 
+# Review regression: a month and the quarter starting the same day were one round, and an `open`
+# month inside a quarter did not hold that quarter back.
+@pytest.mark.parametrize("open_label,reported", [("2025-05", "2025-Q1"), ("2025-04", "2025-Q1"), ("2025", None),
+                                                 ("2025-W20", "2025-Q1"), ("2025-03", "2025-Q2")])
+def test_open_holds_back_every_round_it_overlaps_in_time(tmp_path, open_label, reported):
+    rows = ["period," + HEADER] + _team("a", 6, period="2025-Q1") + _team("a", 6, period="2025-Q2")
+    report, info = _check(tmp_path, rows, extra=f'  open "{open_label}"\n')
+    assert info.period == reported, open_label
+    if reported is None:
+        assert info.groups == () and "2025-Q" not in report.to_json()
+    # a late respondent in the open quarter changes nothing published
+    late = rows + _team("a", 1, period="2025-Q2" if reported != "2025-Q2" else "2025-Q1", score=lambda i: 1)
+    again, _ = _check(tmp_path, late, extra=f'  open "{open_label}"\n')
+    assert json.loads(report.to_json())["analysis"] == json.loads(again.to_json())["analysis"], open_label
+
+
+def test_a_month_and_the_quarter_it_starts_are_different_rounds():
+    from metricsense.evaluators.trust import overlaps, same_round
+
+    assert not same_round("2025-01", "Q1 2025") and not same_round("2025", "2025-01-01")
+    assert same_round("Q1 2025", "2025-Q1") and same_round("Jan 2025", "2025-01")
+    assert overlaps("2025-02", "Q1 2025") and overlaps("2025", "Q3 2025") and not overlaps("2025-04", "Q1 2025")
+    assert overlaps("7", "7") and not overlaps("7", "8") and overlaps("pilot", " pilot")
+
+
 def test_open_is_part_of_the_language(tmp_path):
     spec = tmp_path / "s.msense"
     spec.write_text('mission "M"\ntrust vq {\n  scale 1..5\n  open   "2025-Q2"\n}\n', "utf-8")

@@ -90,6 +90,17 @@ def test_hover_texts(checked, checker):
     assert hover.rule_hover(checker.registry, "deploys") is None
 
 
+def test_hover_shows_what_select_weighs():
+    import metricsense
+
+    doc = metricsense.load('lever a "A" { cost 2 }\ndisturbance d { size 3 best a +0.5 }\n'
+                           'kpi k { responds a +1 disturbed d +1 noise 0.2 }\n')
+    assert "cost 2" in hover.declaration_markdown(doc.lookup("a"), doc)
+    shown = hover.declaration_markdown(doc.lookup("d"), doc)
+    assert "size 3" in shown and "`a` +0.5" in shown
+    assert "noise 0.2" in hover.declaration_markdown(doc.lookup("k"), doc)
+
+
 def test_rename_refuses_keywords_and_non_names(checked):
     _, _, result = checked
     files = Files({})
@@ -127,6 +138,10 @@ DECLARED = {"csat": "kpi", "deploys": "lever", "season": "disturbance", "outages
     ("trigger t when ", "trigger t when ", {"csat", "deploys", "season", "target", "abs", "mean"}),
     ("trigger t when csat < 1 for 2 ", "trigger t when csat < 1 for 2 ", {"periods", "weeks"}),
     ('  unit "', 'kpi a {\n  unit "', {"points", "%"}),
+    ("  ", 'kpi a {\n  ', {"noise"}),
+    ("  ", 'lever x "X" {\n  ', {"cost", "data", "owner"}),
+    ("  ", 'disturbance d {\n  ', {"size", "best"}),
+    ("  best ", 'disturbance d {\n  best ', {"deploys"}),
 ])
 def test_completion_fits_the_place(checker, line, text, expected):
     got = set(labels(completion.complete(line, text, DECLARED, checker.registry)))

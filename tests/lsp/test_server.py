@@ -1,5 +1,7 @@
 """`msense lsp` end to end over stdio (pytest-lsp), with VS Code's and Neovim's recorded capabilities."""
 
+import asyncio
+
 import pytest
 import pytest_lsp
 from lsprotocol import types
@@ -63,6 +65,24 @@ async def test_included_file_changes_in_an_editor_are_seen(client, tmp_path):
     change(client, uri, MAIN + "\n", 2)
     params = await published(client, uri, 2)
     assert any(d.code == "MS002" and "support_hours" in d.message for d in params.diagnostics)
+
+
+async def test_a_notebook_cells_spec_reads_includes_beside_the_notebook(client, tmp_path):
+    """jupyterlab-lsp sends a `%%msense` cell as a document under jupyter-lsp's
+    `.virtual_documents/` folder: its includes (and data) are the notebook's folder's, as when the
+    cell runs, and what the server answers still names the cell's document."""
+    workspace(tmp_path)
+    shadow = tmp_path / ".virtual_documents" / "tour.ipynb.python-1(msense).msense"
+    shadow.parent.mkdir()
+    shadow.write_text(MAIN, "utf-8")  # jupyter-lsp writes the cell there
+    uri = open_doc(client, shadow)
+    params = await published(client, uri, 1)
+    assert not [d for d in params.diagnostics if d.code == "MS004"], params.diagnostics
+    at = pos(MAIN, "guards outages", offset=7)  # declared in the cell itself
+    defs = await client.text_document_definition_async(types.DefinitionParams(doc_id(uri), at))
+    assert [(d.uri, d.range.start.line) for d in defs] == [(uri, pos(MAIN, "failure outages").line)]
+    defs = await client.text_document_definition_async(types.DefinitionParams(doc_id(uri), pos(MAIN, "support_hours")))
+    assert [d.uri for d in defs] == [(tmp_path / "parts.msense").as_uri()]
 
 
 async def test_hover_rule_code_and_name(client, tmp_path):
@@ -199,3 +219,24 @@ async def test_a_configuration_change_is_read_again(client, tmp_path):
         uri=(tmp_path / "msense.toml").as_uri(), type=types.FileChangeType.Created)]))
     again = await published(client, uri, 1, after=mark)
     assert "MS017" not in {d.code for d in again.diagnostics}
+
+
+async def test_a_closed_document_stays_closed_after_late_requests(client, tmp_path):
+    """A request that arrives after didClose (an editor's late hover) is answered from the disk,
+    and no later check publishes findings for the closed document again."""
+    main, parts = workspace(tmp_path)
+    uri = open_doc(client, main)
+    await published(client, uri, 1)
+    other = open_doc(client, parts)
+    await published(client, other, 1)
+    mark = len(client.published)
+    client.text_document_did_close(types.DidCloseTextDocumentParams(doc_id(uri)))
+    assert not (await published(client, uri, None, after=mark)).diagnostics  # cleared
+    mark = len(client.published)
+    await client.text_document_hover_async(types.HoverParams(doc_id(uri), pos(MAIN, "csat")))
+    await client.text_document_document_symbol_async(types.DocumentSymbolParams(doc_id(uri)))
+    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[types.FileEvent(
+        uri=(tmp_path / "msense.toml").as_uri(), type=types.FileChangeType.Created)]))
+    await published(client, other, 1, after=mark)  # the open document is checked again...
+    await asyncio.sleep(0.3)
+    assert [p.uri for p in client.published[mark:] if p.uri == uri] == []  # ...the closed one is not

@@ -17,7 +17,7 @@ MALFORMED = [
     ("kpi-without-block", 'kpi a "A" kind outcome\n', [(1, 11, "`{`")], "go in a block"),
     ("failure-without-level", 'failure f "F"\n', [(1, 14, "`at`")], "which level"),
     ("unknown-level", 'failure f "F" at sometimes\n', [(1, 18, "a level (input, process, output or outcome)")], None),
-    ("single-equals", "trigger t when a = 1 {\n}\n", [(1, 18, "the character `=`")], "`==`"),
+    ("single-equals", "trigger t when a = 1 {\n}\n", [(1, 18, "unexpected character `=`")], "`==`"),
     ("trigger-without-block", 'trigger t when a < 1 ask "x"\n', [(1, 22, "`ask`")], "in a block"),
     ("duration-without-unit", "trigger t when a < 1 for 2 {\n}\n", [(1, 28, "a unit")], "for 2 periods"),
     ("scale-without-range", "trust t {\n  scale 1 5\n}\n", [(2, 11, "`..`")], "scale 1..5"),

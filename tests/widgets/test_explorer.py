@@ -73,8 +73,12 @@ def test_threshold_reclusters_with_the_rule_itself(report, ipywidgets):
     assert [(c["keep"], c["drop"]) for c in m.clusters] == [(d.evidence["keep"], d.evidence["drop"]) for d in ms101]
     m.threshold = 0.99
     assert m.clusters == []
+    # MS101 also asks the data to show |r| above its `floor` (0.8): below that, a lower threshold
+    # finds what the rule finds with that option, no more
     m.threshold = 0.2
-    assert sum(1 + len(c["drop"]) for c in m.clusters) > 2
+    at_02 = metricsense.check(CUSTOMER_LOVE, config={"rules": {"MS101": {"threshold": 0.2}}}).diagnostics
+    assert [(c["keep"], c["drop"]) for c in m.clusters] == [
+        (d.evidence["keep"], d.evidence["drop"]) for d in at_02 if d.code == "MS101"]
     view = metricsense.explore(report).views["Redundancy"]
     view.slider.value = 0.99
     assert view.model.threshold == 0.99 and "No redundant KPIs" in view.clusters.value
@@ -185,3 +189,35 @@ def test_a_report_of_several_specs_picks_one(ipywidgets):
     assert all(d.span.file in report.documents[roots[-1]].files for d in m.diagnostics)
     with pytest.raises(ValueError, match="no spec"):
         _model(report, spec="nope.msense")
+
+
+SUGGEST = """\
+mission "Customers get answers"
+lever staff "Support staff"
+disturbance season "Seasonal demand" { size 2 }
+kpi queue "Queue length" { target <= 20 by 2027-01-01  responds staff -0.3  disturbed season +0.8 }
+kpi wait "Time to reply" { better lower  responds staff -0.6  disturbed season +0.1 }
+"""
+
+
+def test_suggest_ticks_the_best_set_with_the_losses_before_and_after(ipywidgets):
+    from metricsense.widgets.explorer import DecouplingView
+
+    report = metricsense.check(SUGGEST, config={})
+    m = _model(report)
+    view = DecouplingView(m)
+    m.kpis_on = ["queue"]
+    view.suggest.click()
+    # the independent numbers: M = (g)^-1 [f Wd, Wn] for one KPI, Wn the default 0.25
+    queue = ((0.8 * 2) ** 2 + 0.25 ** 2) / 0.3 ** 2 / 2
+    wait = ((0.1 * 2) ** 2 + 0.25 ** 2) / 0.6 ** 2 / 2
+    assert m.kpis_on == ["wait"] and m.suggestion["kpis"] == ["wait"]
+    assert m.suggestion["before"] == pytest.approx(queue) and m.suggestion["after"] == pytest.approx(wait)
+    assert "→" in view.suggested.value and "wait" in view.suggested.value
+    assert [b.value for b in view.kpi_boxes.values()] == [False, True]
+
+
+def test_suggest_says_why_it_cannot(ipywidgets):
+    m = _model(metricsense.check('lever a "A"\nkpi k "K" { target >= 1 by 2027-01-01 }\n', config={}))
+    m.suggest()
+    assert "needs the gains" in m.suggestion["error"]

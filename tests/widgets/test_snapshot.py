@@ -52,6 +52,8 @@ def test_the_snapshot_loads_nothing_and_runs_nothing(explorer):
 
 
 def test_repr_is_plain_text_with_the_numbers(explorer):
+    from metricsense.reports.html import severity_counts
+
     text = repr(explorer)
     assert not text.startswith("Explorer(") and "HTML(" not in text
     assert text.splitlines() == [
@@ -60,7 +62,7 @@ def test_repr_is_plain_text_with_the_numbers(explorer):
         "(idle: arch_board, incident_drills)",
         f"  redundancy: 1 redundant group at |r| >= 0.90; effective number of KPIs "
         f"{explorer.model.redundancy['effective_number']:.3g} of 9",
-        f"  diagnostics: {len(explorer.model.diagnostics)} shown (18 warnings, 2 info)",
+        f"  diagnostics: {len(explorer.model.diagnostics)} shown ({severity_counts(explorer.model.diagnostics)})",
     ]
 
 

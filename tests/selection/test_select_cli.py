@@ -1,0 +1,97 @@
+"""`msense select` and `metricsense.select`: the JSON contract, the outputs, and user mistakes as errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import metricsense
+from metricsense.cli import cli
+from metricsense.selection import SelectError
+from metricsense.selection.problem import DEFAULT_NOISE, data_noise
+
+HERE = Path(__file__).parent
+EXAMPLES = HERE.parents[1] / "examples"
+
+
+def _run(*args):
+    return CliRunner().invoke(cli, ["select", *args], catch_exceptions=False)
+
+
+def test_json_has_the_public_shape():
+    result = _run(str(HERE / "toy.msense"), "--format", "json", "--top", "3", "--size", "1")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)["select"]
+    assert out["size"] == 1
+    assert set(out["inputs"]) >= {"G_y", "G_yd", "Wd", "Wn", "Juu", "Jud", "kpis", "levers", "disturbances"}
+    assert set(out["current"]) >= {"kpis", "worst_case_loss", "average_loss"}
+    assert [set(c) >= {"kpis", "worst_case_loss", "average_loss"} for c in out["candidates"]] == [True] * 3
+    assert set(out["combination"]) >= {"H", "worst_case_loss"}
+    assert out["candidates"][0]["kpis"] == ["y3"] and out["candidates"][0]["worst_case_loss"] == pytest.approx(0.26)
+    # anyone can recompute a candidate's loss from `inputs`
+    i = out["inputs"]
+    gy, gyd, juu, jud = (np.array(i[k], dtype=float) for k in ("G_y", "G_yd", "Juu", "Jud"))
+    f = -(gy @ np.linalg.inv(juu) @ jud - gyd)
+    row = i["kpis"].index("y2")
+    m = np.sqrt(juu) @ np.linalg.inv(gy[[row]]) @ np.hstack([f[[row]] * i["Wd"], [[i["Wn"][row]]]])
+    assert out["candidates"][1]["worst_case_loss"] == pytest.approx(np.linalg.norm(m, 2) ** 2 / 2)
+
+
+def test_text_and_markdown_name_the_best_set_and_why():
+    text = _run(str(HERE / "toy.msense"), "--size", "1").output
+    assert "1. y3" in text and "worst-case loss 0.26" in text and "why:" in text
+    md = _run(str(HERE / "toy.msense"), "--size", "2", "--format", "markdown").output
+    assert md.startswith("## Choosing 2 KPIs of 4") and "| best 1 | y2, y3 | 0.04057 |" in md
+
+
+def test_customer_love_drops_the_redundant_cycle_time():
+    # examples/customer-love targets 9 KPIs with 8 levers (MS013); select keeps 8 and drops cycle_time,
+    # the KPI its comments call redundant with lead time
+    result = metricsense.select(str(EXAMPLES / "customer-love" / "customer-love.msense"))
+    assert result.size == 8 and "cycle_time" not in result.candidates[0].kpis
+    assert "stop targeting `cycle_time`" in result.why
+
+
+@pytest.mark.parametrize(("text", "where", "what"), [
+    ('lever a "A" { cost 0 }\nkpi k { responds a +1 }\n', ":1:15:", "a cost must be above 0"),
+    ('lever a\ndisturbance d { best b +1 }\nkpi k { responds a +1 disturbed d +1 }\n', ":2:22:",
+     "`b` is not a declared lever"),
+    ('lever a\nkpi k { responds a +1 noise 0 }\n', ":2:23:", "noise must be above 0"),
+    ('lever a\nkpi k { target >= 1 by 2027-01-01 }\n', ":1:1:", "needs the gains"),
+])
+def test_user_mistakes_are_errors_with_file_line_and_column(tmp_path, text, where, what):
+    spec = tmp_path / "s.msense"
+    spec.write_text(text)
+    result = CliRunner().invoke(cli, ["select", str(spec)])
+    assert result.exit_code == 2
+    assert f"s.msense{where}" in result.output and what in result.output and "Traceback" not in result.output
+
+
+def test_size_out_of_range_and_syntax_errors_exit_2(tmp_path):
+    assert _run(str(HERE / "toy.msense"), "--size", "5").exit_code == 2
+    bad = tmp_path / "bad.msense"
+    bad.write_text("kpi {\n")
+    result = _run(str(bad))
+    assert result.exit_code == 2 and "bad.msense:1:" in result.output
+
+
+def test_api_raises_select_error_with_a_span(tmp_path):
+    with pytest.raises(SelectError) as info:
+        metricsense.select('lever a "A" { cost 0 }\nkpi k { responds a +1 }\n')
+    assert info.value.span.line == 1
+
+
+def test_noise_from_data_follows_the_local_level_model():
+    rng = np.random.default_rng(3)
+    walk = np.cumsum(rng.normal(size=4000))
+    noise = rng.normal(size=4000)
+    # a random walk seen through noise of sd 1: var(changes) = 1 + 2, so noise / typical move = 1/sqrt(3)
+    assert data_noise(walk + noise) == pytest.approx(1 / np.sqrt(3), abs=0.03)
+    assert data_noise(noise) == pytest.approx(np.sqrt(0.5), abs=0.03)  # pure noise
+    assert data_noise(walk) == 0.05  # a pure walk: the floor
+    assert data_noise([1.0, 2.0, np.nan, 3.0]) is None
+    assert 0 < DEFAULT_NOISE < 1
