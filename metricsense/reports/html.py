@@ -133,9 +133,14 @@ def gain_figures(g: dict, doc, title: str) -> list[str]:
             f"<figcaption>{esc(title)}: {caption}.</figcaption></figure>"]
     rga = g.get("rga")
     if rga is not None:
-        figs.append(f'<figure class="rga">{heatmap(rga, kpis, levers, title="Relative gain array", limit=1.0, blank_zero=True)}'
+        # The decoupling evaluator's suggested pairing (the smallest RGA number), framed.
+        pairing = g.get("suggested_pairing") or {}
+        marked = [(kpis.index(k), levers.index(lv)) for k, lv in pairing.items() if k in kpis and lv in levers]
+        said = (" Framed: the suggested pairing (" + ", ".join(f"{k} ← {lv}" for k, lv in pairing.items()) + ")."
+                if marked else "")
+        figs.append(f'<figure class="rga">{heatmap(rga, kpis, levers, title="Relative gain array", limit=1.0, blank_zero=True, marked=marked, marked_as="suggested pair")}'
                     "<figcaption>Relative gain array (G ∘ pinv(G)ᵀ): pair each KPI with the lever whose "
-                    "value is near 1; negative or large values warn of interaction.</figcaption></figure>")
+                    f"value is near 1; negative or large values warn of interaction.{esc(said)}</figcaption></figure>")
     return ['<div class="grid">', *figs, "</div>"]
 
 
@@ -228,7 +233,11 @@ def spec_section(root: str, analysis: dict, doc) -> list[str]:
     if doc is not None:
         out += kpi_table(doc)
         out.append("<h3>Declared gain matrix</h3>")
-        out += gain_figures(gains.declared(doc), doc, "Declared gains (responds)")
+        declared = gains.declared(doc)
+        found = GainAnalysis.of(analysis)
+        if found is not None and found.source == "declared":
+            declared["suggested_pairing"] = dict(found.suggested_pairing or {})
+        out += gain_figures(declared, doc, "Declared gains (responds)")
     gain = GainAnalysis.of(analysis)
     # The decoupling analysis holds the declared gains (drawn above) or, without declarations,
     # gains estimated from data; estimates beside declarations sit under `estimated` (which has
