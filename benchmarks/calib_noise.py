@@ -4,7 +4,10 @@
 runs `metricsense.check` end to end on a weekly spec with one KPI (52 weeks), writing the data to
 a temporary CSV, and prints for each family the share of replications where the rule fired, its
 Monte Carlo SE sqrt(p (1 - p) / reps), and for MS302 the mean stated false-alarm rate against the
-true one. Point it at another checkout with PYTHONPATH to measure before and after.
+true one. Point it at another checkout with PYTHONPATH to measure before and after. The system-level
+reference is the calibration suite (calibration/, `make calibrate`); this script keeps the
+single-KPI setups the noise rules were first measured on (MS301 now judges the target against the
+KPI's moves over one review period: see `msense explain MS301`).
 
 - MS302 (`trigger t when kpi > c for N periods`, `max_rate` 0.1): the threshold c is set so the
   TRUE rate of firing over the next 52 weeks, from the series' last state, is 5% (healthy: the

@@ -59,11 +59,8 @@ class Config:
     max_rows: int = 10_000_000  # [data] max-rows: rows a `data sql` query may return
     query_timeout: float = 60.0  # [data] query-timeout: seconds a `data sql` query may run
     #: The false discovery rate kept over a spec's statistical findings (Benjamini-Hochberg,
-    #: metricsense.fdr); 1 keeps every finding a rule reports.
-    #: NOTE: off (1) by default until the calibration (issue 21) shows the rules' p-values fine
-    #: enough for it: MS301/MS302's bootstrap p-values (at least 1/200) cannot pass BH in a family
-    #: of more than ~10 tests, and the examples' planted findings were lost. `fdr-q = 0.05` turns it on.
-    fdr_q: float = 1.0
+    #: metricsense.fdr, q = 0.05 by default); 1 keeps every finding a rule reports.
+    fdr_q: float = 0.05
     source: str | None = None  # the file it came from
     base: Path = field(default_factory=Path.cwd)  # relative allow-paths resolve against this
     _lines: list[str] = field(default_factory=list, repr=False)

@@ -193,10 +193,10 @@ class KpiNoise(Record):
     met: bool | None = None
     review: ReviewNoise | None = None
     triggers: Mapping[str, TriggerNoise] | None = None
-    spread: float | None = None        # sd of the fitted model's forecast `horizon` periods ahead
-    horizon: int | None = None
-    model: Mapping[str, Any] | None = None  # the AR(1) or random walk fitted to the level
-    p_value: float | None = None       # H0: |gap| >= ratio x spread (parametric bootstrap)
+    spread: float | None = None        # sd of the KPI's own moves over `horizon` periods (MS301)
+    horizon: int | None = None         # the review cadence, in periods
+    model: Mapping[str, Any] | None = None  # how the spread was measured: method, moves, mean_move, df
+    p_value: float | None = None       # H0: |gap| >= ratio x spread (chi-square on the moves' spread)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -267,7 +267,9 @@ class BunchingTest(TypedDict, total=False):
 
 
 class VarianceTest(TypedDict, total=False):
-    """Variance before and after the target was set, Brown-Forsythe's test."""
+    """The spread of a KPI's changes before and after its target was set (MS403): a fall at the
+    target beyond any trend (absolute deviations regressed on a trend and a step at the split, HC3
+    errors; ``step``, ``t``, ``df``, ``p``), on the values as they are and relative to their level."""
 
     of: str
     before: float

@@ -54,20 +54,110 @@ def _ar1_by_statsmodels(x):
     return m, phi, np.sqrt(resid @ resid / (len(x) - 3))
 
 
+def _spread_test_by_scipy(x, h, k, gap, ratio, lags):
+    """MS301's statistic recomputed with statsmodels' acf and SciPy's kurtosis and chi-square."""
+    require("statsmodels")
+    stats = require("scipy.stats").stats
+    from statsmodels.tsa.stattools import acf
+
+    level = np.array([np.median(x[t - k + 1: t + 1]) for t in range(k - 1, len(x) - h)])
+    e = x[k - 1 + h:] - level
+    s = e.std(ddof=1)
+    r = acf(e, nlags=max(lags, len(e) // 4), adjusted=False, fft=False)[1:]
+    nu = (len(e) - 1) / ((1 + 2 * r @ r) * max(1.0, (stats.kurtosis(e, fisher=False) - 1) / 2))
+    return s, nu, stats.chi2.sf(nu * s ** 2 * ratio ** 2 / gap ** 2, nu), len(e)
+
+
 def test_target_noise_recomputed_from_the_csv():
-    _, analysis = _analysis(CASES / "MS301" / "fail.msense")
+    report, analysis = _analysis(CASES / "MS301" / "fail.msense")
     e = _kpi(analysis, "csat")
     x = np.loadtxt(CASES / "MS301" / "kpis.csv", delimiter=",", skiprows=1, usecols=1)
     d = np.diff(x)
     assert e.changes == len(d)
     assert e.noise == pytest.approx(1.4826 * np.median(np.abs(d - np.median(d))), rel=1e-12)
-    m, ph, sigma = _ar1_by_statsmodels(x)
-    assert e.model["model"] == "AR(1)" and e.model["phi"] == pytest.approx(ph, rel=1e-9)
-    assert e.horizon == 1
-    assert e.level == pytest.approx(m + ph * (x[-1] - m), rel=1e-9)  # the one-step forecast
-    assert e.spread == pytest.approx(sigma, rel=1e-9)
+    assert e.horizon == 1 and e.level == pytest.approx(np.median(x[-3:]), rel=1e-12)  # today's level
     assert e.target_gap == pytest.approx(4.03 - e.level, rel=1e-12)
+    s, nu, p, n = _spread_test_by_scipy(x, 1, 3, 4.03 - e.level, 1.0, 1 + 3)
+    assert e.model["moves"] == n
+    assert e.spread == pytest.approx(s, rel=1e-10)
+    assert e.model["df"] == pytest.approx(nu, rel=1e-10)
+    assert e.p_value == pytest.approx(p, rel=1e-8)
     assert e.gap_in_noise < 1.0 and 0 < e.p_value <= 0.05
+    (diag,) = [d for d in report.diagnostics if d.code == "MS301"]
+    assert diag.message.startswith("`csat` ")  # plain words first, the test in the help line
+    assert "p =" not in diag.message and "p =" in diag.help
+
+
+def test_spread_test_matches_scipy_with_a_review_cadence_and_gaps():
+    from metricsense.evaluators import serial
+
+    rng = np.random.default_rng(11)
+    x = np.cumsum(rng.standard_normal(120)) + rng.standard_normal(120)
+    for h, k in ((4, 3), (1, 1), (13, 5)):
+        e = serial.moves(x, h, k)
+        s, nu, p = serial.spread_test(e, 2.0, 1.0, h + k)
+        s2, nu2, p2, n = _spread_test_by_scipy(x, h, k, 2.0, 1.0, h + k)
+        assert len(e) == n and s == pytest.approx(s2, rel=1e-12) and nu == pytest.approx(nu2, rel=1e-10)
+        assert p == pytest.approx(p2, rel=1e-8)
+    # a missing period: the level is the median of the last k observed values, and no move
+    # starts at (or ends on) a missing period
+    y = x.copy()
+    y[50] = np.nan
+    lv = serial.level_path(y, 3)
+    assert math.isnan(lv[50]) and lv[51] == np.median([y[48], y[49], y[51]])
+    assert len(serial.moves(y, 4, 3)) == len(serial.moves(x, 4, 3)) - 2
+
+
+def _true_spread(make, h, k, rng, reps=20_000, n=40):
+    """The spread of h-period moves from the median-of-k level, by plain simulation (long run)."""
+    x = make(rng, reps, n)
+    level = np.median(np.stack([x[:, n - h - 1 - j] for j in range(k)]), axis=0)
+    return float(np.std(x[:, n - 1] - level))
+
+
+def _rw(rng, reps, n):
+    return np.cumsum(rng.standard_normal((reps, n)), axis=1)
+
+
+def _ar08(rng, reps, n):
+    x = np.empty((reps, n))
+    x[:, 0] = rng.standard_normal(reps) / 0.6
+    for t in range(1, n):
+        x[:, t] = 0.8 * x[:, t - 1] + rng.standard_normal(reps)
+    return x
+
+
+def _local_level(rng, reps, n):  # a wandering level seen through independent noise
+    return _rw(rng, reps, n) * 0.6 + rng.standard_normal((reps, n))
+
+
+@pytest.mark.parametrize("make", [_rw, _ar08, _local_level])
+def test_target_test_holds_its_size_and_has_power(make):
+    """Fixed seed: a target exactly one true spread away (the null's boundary) is reported at
+    most 5% + 2 Monte Carlo SE of the time; one at 0.5 spreads (truly inside the noise) at least
+    80% of the time. 104 weekly values, a monthly review (h = 4), today's level the median of 3."""
+    from metricsense.evaluators import serial
+
+    rng = np.random.default_rng(21)
+    h, k, reps = 4, 3, 300
+    true = _true_spread(make, h, k, rng)
+    x = make(rng, reps, 104)
+    size = power = 0
+    for row in x:
+        e = serial.moves(row, h, k)
+        size += serial.spread_test(e, 1.0 * true, 1.0, h + k)[2] <= 0.05
+        power += serial.spread_test(e, 0.5 * true, 1.0, h + k)[2] <= 0.05
+    assert size / reps <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / reps)
+    assert power / reps >= 0.8
+    # fine p-values: a target at 0.3 spreads is below 1e-4 (Benjamini-Hochberg over ~100 tests)
+    assert serial.spread_test(serial.moves(x[0], h, k), 0.3 * true, 1.0, h + k)[2] < 1e-4
+
+
+def test_segmented_target_is_not_judged_as_noise():
+    _, analysis = _analysis(EXAMPLES / "school-district" / "school-district.msense")
+    e = _kpi(analysis, "class_scores")
+    assert e.segments and e.p_value is None and e.spread is None
+    assert e.model["method"].startswith("not judged")
 
 
 def test_trigger_false_alarm_rate_is_the_model_forecast_tail():
@@ -168,3 +258,44 @@ def test_analysis_present_when_no_rule_fires():
     assert not [d for d in report.diagnostics if d.code.startswith("MS3")]
     assert _kpi(analysis, "csat").noise > 0
     report.to_json()  # JSON-safe
+
+
+def test_trigger_needs_its_history_and_the_model_to_agree():
+    report, analysis = _analysis(CASES / "MS302" / "fail.msense")
+    info = _kpi(analysis, "queue").triggers["queue_up"]
+    assert info["history_share"] == pytest.approx(10 / 36)  # what MS601/MS602 count
+    assert info["p_value"] == max(info["p_model"], info["p_history"])  # intersection-union
+    (diag,) = [d for d in report.diagnostics if d.code == "MS302"]
+    assert diag.message.startswith("trigger `queue_up` fires too often") and "p =" not in diag.message
+    assert "10 of 36 periods" in diag.message
+    # the same threshold with `for 3 periods` held in fewer periods than 10%: no finding
+    stuck = _kpi(_analysis(CASES / "MS302" / "pass.msense")[1], "queue").triggers["queue_stuck"]
+    assert stuck["p_value"] > 0.05
+
+
+def test_planted_trigger_in_the_examples_is_found():
+    report = metricsense.check(EXAMPLES / "engineering-estimates" / "engineering.msense", config={})
+    (diag,) = [d for d in report.diagnostics if d.code == "MS302"]
+    assert "rework_rising" in diag.message and diag.evidence["p_value"] < 0.01
+
+
+def _weekly_check(tmp_path, x, trigger: str):
+    import datetime as dt
+
+    start = dt.date(2025, 1, 6)
+    (tmp_path / "d.csv").write_text("period,x\n" + "".join(
+        f"{start + dt.timedelta(weeks=i)},{v:.5f}\n" for i, v in enumerate(x)))
+    (tmp_path / "s.msense").write_text(
+        'mission "m" { why "w" owner "o" }\ndata "d.csv"\nkpi x "X" {\n  better higher\n}\n'
+        f'trigger up when {trigger} {{\n  ask "why?"\n}}\n')
+    report = metricsense.check(str(tmp_path / "s.msense"), config={"select": ["MS302"]})
+    return [d for d in report.diagnostics if d.code == "MS302"]
+
+
+def test_trigger_power_and_quiet_on_fixed_seeds(tmp_path):
+    """Two years of weekly, independent values (mean 50, SD 1): a threshold half an SD above the
+    mean (fires in 31% of weeks) is reported; one 1.645 SDs above (5%) is not."""
+    x = 50 + np.random.default_rng(30).standard_normal(104)
+    (found,) = _weekly_check(tmp_path, x, "x > 50.5 for 1 period")
+    assert found.evidence["p_value"] < 1e-3 and 0.2 < found.evidence["history_share"] < 0.45
+    assert not _weekly_check(tmp_path, x, "x > 51.645 for 1 period")

@@ -120,3 +120,111 @@ def test_lag_search_finds_a_real_lag():
     dy = 0.5 * np.concatenate([np.zeros(3), dx[:-3]]) + rng.standard_normal(104)
     found = serial.best_lag(dx, dy, +1.0, 6)
     assert found["periods"] == 3 and found["p_value"] < 0.001
+
+
+def test_autocorrs_match_statsmodels_acf():
+    require("statsmodels")
+    from statsmodels.tsa.stattools import acf
+
+    rng = np.random.default_rng(12)
+    for n, lags in ((200, 10), (12, 10), (5, 3)):
+        x = serial_ar(rng, n, 0.6)
+        want = acf(x, nlags=min(lags, n - 1), adjusted=False, fft=False)[1:]
+        got = serial.autocorrs(x, lags)
+        assert got[: len(want)] == pytest.approx(want, rel=1e-10, abs=1e-14)
+        assert serial.autocorr(x, 2) == pytest.approx(want[1], rel=1e-10)
+    assert not serial.autocorrs(np.ones(20), 4).any()  # a constant series: no correlation
+    assert serial.autocorr(np.arange(5.0), 5) == 0.0  # a lag past the end
+
+
+def _best_lag_by_loops(dx, dy, sign, max_lag, least=12):
+    """The lag search written out with np.corrcoef and statsmodels' acf (an independent version)."""
+    from statsmodels.tsa.stattools import acf
+
+    best, searched = None, 0
+    for k in range(min(max_lag + 1, len(dx))):
+        a, b = dx[: len(dx) - k], dy[k:]
+        ok = ~np.isnan(a) & ~np.isnan(b)
+        if ok.sum() < least or a[ok].std() == 0 or b[ok].std() == 0:
+            continue
+        searched += 1
+        a, b, n = a[ok], b[ok], int(ok.sum())
+        r = np.corrcoef(a, b)[0, 1] * np.sign(sign)
+        j = min(10, n // 4)
+        ra, rb = acf(a, nlags=j, adjusted=False, fft=False)[1:], acf(b, nlags=j, adjusted=False, fft=False)[1:]
+        z = r / math.sqrt(max(1 + 2 * ra @ rb, 0.1) / n)
+        if best is None or z > best[3]:
+            best = (k, r, n, z)
+    return best[0], best[1], best[2], min(1.0, searched * stats_norm_sf(best[3]))
+
+
+def stats_norm_sf(z):
+    return require("scipy.stats").stats.norm.sf(z)
+
+
+def test_vectorised_lag_search_matches_the_plain_loops():
+    require("statsmodels")
+    rng = np.random.default_rng(13)
+    for trial in range(20):
+        n = int(rng.integers(20, 150))
+        dx = rng.standard_normal(n)
+        dy = 0.3 * np.roll(dx, trial % 4) + rng.standard_normal(n)
+        dx[rng.random(n) < 0.1] = np.nan
+        found = serial.best_lag(dx, dy, 1.0 if trial % 2 else -1.0, 6)
+        k, r, m, p = _best_lag_by_loops(dx, dy, 1.0 if trial % 2 else -1.0, 6)
+        assert (found["periods"], found["n"]) == (k, m)
+        assert found["correlation"] == pytest.approx(r, rel=1e-10)
+        assert found["p_value"] == pytest.approx(p, rel=1e-8, abs=1e-15)
+
+
+def test_rate_p_value_is_the_normal_tail_of_the_logit_bootstrap():
+    stats = require("scipy.stats").stats
+    rng = np.random.default_rng(14)
+    boot = 1 / (1 + np.exp(-rng.normal(-1.0, 0.3, 199)))  # rates around 27%
+    lo = np.log(boot / (1 - boot))
+    want = stats.norm.cdf((math.log(0.1 / 0.9) - lo.mean()) / lo.std(ddof=1))
+    assert serial.rate_p_value(boot, 0.1, 10_000) == pytest.approx(want, rel=1e-10)
+    assert serial.rate_p_value(boot, 0.1, 10_000) < 1e-4  # finer than 1 / (B + 1)
+    # the share of bootstrap rates at or below the bound, smoothed: close to it in the body
+    mid = 1 / (1 + math.exp(1.0))
+    assert serial.rate_p_value(boot, mid, 10_000) == pytest.approx(np.mean(boot <= mid), abs=0.06)
+
+
+def test_share_test_matches_statsmodels_hac_on_the_linearised_share():
+    require("statsmodels")
+    import statsmodels.api as sm
+
+    stats = require("scipy.stats").stats
+    rng = np.random.default_rng(15)
+    x = serial_ar(rng, 104, 0.8)
+    hits = (x > 0.5).astype(float)
+    known = np.ones(104)
+    share, se, p = serial.share_test(hits, known, 0.1, 2)
+    assert share == pytest.approx(hits.mean(), rel=1e-12)
+    u = hits - share
+    lags = max(int(math.floor(4 * (104 / 100) ** (2 / 9))), 2, serial.andrews_lags(u[:, None]))
+    fit = sm.OLS(u, np.ones(104)).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    assert se == pytest.approx(fit.bse[0], rel=1e-10)
+    assert p == pytest.approx(stats.norm.sf((share - 0.1) / se), rel=1e-10)
+
+
+def test_share_test_holds_its_size_on_a_persistent_series():
+    """Fixed seed, plain NumPy: an AR(1) 0.8 KPI of 104 periods and a threshold whose true rate of
+    runs of 2 periods is exactly 10% (the null's boundary): rejected at most 5% + 2 MC SE."""
+    rng = np.random.default_rng(16)
+    reps, n = 400, 104
+    x = np.empty((reps, n))
+    x[:, 0] = rng.standard_normal(reps) / 0.6
+    for t in range(1, n):
+        x[:, t] = 0.8 * x[:, t - 1] + rng.standard_normal(reps)
+    long = x[:, 20:].ravel()  # the true rate of runs, from the same model
+    pairs = np.stack([x[:, 19:-1].ravel(), x[:, 20:].ravel()])
+    lo, hi = np.quantile(long, [0.5, 0.99])
+    for _ in range(60):  # bisection: P(x_t > c and x_{t-1} > c) = 0.10
+        c = (lo + hi) / 2
+        lo, hi = (c, hi) if np.mean((pairs > c).all(axis=0)) > 0.10 else (lo, c)
+    rejected = 0
+    for row in x:
+        held = (row[1:] > c) & (row[:-1] > c)
+        rejected += serial.share_test(held.astype(float), np.ones(n - 1), 0.10, 2)[2] <= 0.05
+    assert rejected / reps <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / reps)
