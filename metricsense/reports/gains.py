@@ -39,14 +39,16 @@ def declared_gain_matrix(doc: Document) -> tuple[list[str], list[str], np.ndarra
 
 def _conditioning(g: np.ndarray) -> tuple[int, float | None, list[float]]:
     """(rank, condition number for the KPIs, singular values): infinite when the rank is below the
-    number of KPIs (rows), as MS202 says it; None for an empty or all-zero matrix."""
-    if g.size == 0:
+    number of KPIs (rows), as MS202 says it (no lever, or gains all zero, included); None without KPIs."""
+    if g.shape[0] == 0:
         return 0, None, []
+    if g.size == 0:
+        return 0, float("inf"), []  # KPIs and no lever: nothing moves them
     s = np.linalg.svd(g, compute_uv=False)
     tol = s.max(initial=0.0) * max(g.shape) * np.finfo(float).eps
     rank = int((s > tol).sum())
     if not s.size or s[0] <= 0:
-        return rank, None, s.tolist()
+        return rank, float("inf"), s.tolist()
     return rank, (float(s[0] / s[-1]) if rank == g.shape[0] else float("inf")), s.tolist()
 
 
@@ -63,7 +65,10 @@ def analyse(kpis: list[str], levers: list[str], g: np.ndarray) -> dict[str, Any]
                            "steerable_kpis": [], "steerable_condition_number": None}
     from metricsense.evaluators.common import usable_scale
 
-    if g.size == 0 or not usable_scale(g):
+    if g.size == 0:
+        out["condition_number"] = _conditioning(g)[1]  # KPIs and no lever: ∞; nothing at all: None
+        return out
+    if not usable_scale(g):
         return out  # gains of 1e999 or 1e-320: their inverse and squares overflow or underflow
     rank, cond, s = _conditioning(g)
     out.update(rank=rank, singular_values=s, condition_number=cond)
@@ -78,8 +83,12 @@ def analyse(kpis: list[str], levers: list[str], g: np.ndarray) -> dict[str, Any]
 
 
 def declared(doc: Document) -> dict[str, Any]:
-    """`analyse` of the spec's declared gain matrix."""
-    return analyse(*declared_gain_matrix(doc))
+    """`analyse` of the spec's declared gain matrix (no condition number when no KPI declares a gain:
+    nothing is declared, which is not the same as levers that move nothing)."""
+    out = analyse(*declared_gain_matrix(doc))
+    if not any(k.responds for k in doc.kpis) and doc.levers:
+        out["condition_number"] = None
+    return out
 
 
 def describe(g: dict[str, Any]) -> str:

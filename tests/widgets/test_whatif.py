@@ -151,3 +151,14 @@ def test_unticking_a_kpi_reclusters_and_recounts_the_effective_number():
     assert m.redundancy["effective_number"] == pytest.approx(float(kernels.participation_ratio(r)))
     assert m.last_change["before"]["clusters"] == 1 and m.last_change["after"]["clusters"] == 0
     assert m.last_change["after"]["effective_of"] == m.last_change["before"]["effective_of"] - len(cluster["drop"])
+
+
+def test_with_every_lever_unticked_every_kpi_is_orphaned_and_nothing_can_be_steered(small):
+    explorer = metricsense.explore(small)
+    m = explorer.model
+    m.levers_on = []
+    d = m.decoupling
+    assert d["kpis"] == ["lead", "fail", "wait"] and d["levers"] == []
+    assert d["rank"] == 0 and d["condition_number"] == float("inf") and d["orphaned"] == ["lead", "fail", "wait"]
+    assert not d["pending"] and m.last_change["after"]["orphaned"] == ["lead", "fail", "wait"]
+    assert "∞ (rank-deficient)" in explorer.views["Decoupling"].condition.value
