@@ -69,8 +69,14 @@ def _notebook(case: str):
         spec = ROOT / "examples" / "customer-love" / "customer-love.msense"
         nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                "language": "python"}})
+        # an edited copy without cycle_time, for the Diff tab
+        edit = ("import pathlib, shutil, tempfile\n"
+                f"work = pathlib.Path(tempfile.mkdtemp()) / 'cl'\nshutil.copytree({str(spec.parent)!r}, work)\n"
+                "edited = work / 'customer-love.msense'\ntext = edited.read_text()\n"
+                "start = text.index('kpi cycle_time'); end = text.index('\\n}\\n', start) + 3\n"
+                "edited.write_text(text[:start] + text[end:])\n")
         nb.cells = [nbformat.v4.new_code_cell(f"import metricsense\nreport = metricsense.check({str(spec)!r})\nreport"),
-                    nbformat.v4.new_code_cell("explorer = metricsense.explore(report)\nexplorer")]
+                    nbformat.v4.new_code_cell(edit + "explorer = metricsense.explore(report, compare=edited)\nexplorer")]
     nb.cells.append(nbformat.v4.new_code_cell(STATE_CELL))
     return nb
 
@@ -218,6 +224,14 @@ def test_walk_every_tab_move_the_threshold_untick_a_kpi_and_a_lever(lab_walk, br
         assert f"unticked lever {lever}" in whatif and f"condition number {after_kpi} → ∞ (rank-deficient)" in whatif
         assert f"rank {r} of {k} KPIs → {r2} of {k2} KPIs" in whatif and f"Orphaned: no lever left for {orphan}." in whatif
         page.screenshot(path=str(ARTIFACTS / f"walk-{name}-unticked.png"))
+
+        if name == "customer-love":  # the Diff tab: the spec against its copy without cycle_time
+            diff = explorer.locator(".msense-diff").first
+            _measured(page, latency, tab("Diff").click, **{"tab Diff": {"sel": ".msense-explorer .msense-diff", "visible": True}})
+            shown = " ".join(diff.inner_text().split())
+            assert "removed cycle_time" in shown and "∞ (rank 8 for 9 KPIs)" in shown, shown
+            assert "KPIs 9 8" in shown and "condition number (declared gains) ∞ (rank 8 for 9 KPIs) 3.35 better conditioned" in shown
+            page.screenshot(path=str(ARTIFACTS / f"walk-{name}-diff.png"))
 
         # what the kernel's model holds: the last cell run again
         last = page.locator(".jp-Cell.jp-CodeCell").nth(page.locator(".jp-Cell.jp-CodeCell").count() - 1)

@@ -83,6 +83,7 @@ class ExplorerModel(HasTraits):
     timeline = Dict(help="per KPI: periods, values, target and the periods where triggers fired")
 
     trust = Dict(help="per trust signal: the groups that may be shown, and how many are not")
+    compare = AnyTrait(None, allow_none=True, help="another Report to diff against (the Diff tab), or None")
 
     def __init__(self, report: Any, spec: str | None = None, data: Any = None, **kwargs: Any) -> None:
         roots = list(report.analysis) or list(report.documents)
@@ -523,7 +524,12 @@ class Explorer(w.VBox):
 
     def __init__(self, model: ExplorerModel, plugin_manager: Any = None) -> None:
         self.model = model
-        tabs = [(title, build, "metricsense") for title, build in BUILT_IN_TABS] + plugin_tabs(plugin_manager)
+        tabs = [(title, build, "metricsense") for title, build in BUILT_IN_TABS]
+        if model.compare is not None:
+            from metricsense.widgets.diffview import DiffView
+
+            tabs.append(("Diff", DiffView, "metricsense"))
+        tabs += plugin_tabs(plugin_manager)
         children, titles = [], []
         for title, build, plugin in tabs:
             try:
@@ -574,10 +580,14 @@ class Explorer(w.VBox):
 
 
 def explore(report: Any, spec: str | None = None, data: Any = None, plugin_manager: Any = None,
-            **check_kwargs: Any) -> Explorer:
-    """An Explorer of one spec of ``report`` (a Report, or a spec or path, checked first)."""
-    if not hasattr(report, "analysis") or not hasattr(report, "diagnostics"):
-        from metricsense.engine import check
+            compare: Any = None, **check_kwargs: Any) -> Explorer:
+    """An Explorer of one spec of ``report`` (a Report, or a spec or path, checked first); with
+    ``compare`` (another Report, spec or path, checked the same way) a Diff tab, `msense diff`'s view."""
+    from metricsense.engine import check
 
+    if not hasattr(report, "analysis") or not hasattr(report, "diagnostics"):
         report = check(report, data=data, **check_kwargs)
-    return Explorer(ExplorerModel(report, spec=spec, data=data), plugin_manager=plugin_manager)
+    if compare is not None and not (hasattr(compare, "analysis") and hasattr(compare, "diagnostics")):
+        compare = check(compare, data=data, **check_kwargs)
+    model = ExplorerModel(report, spec=spec, data=data, compare=compare)
+    return Explorer(model, plugin_manager=plugin_manager)

@@ -162,3 +162,28 @@ def test_with_every_lever_unticked_every_kpi_is_orphaned_and_nothing_can_be_stee
     assert d["rank"] == 0 and d["condition_number"] == float("inf") and d["orphaned"] == ["lead", "fail", "wait"]
     assert not d["pending"] and m.last_change["after"]["orphaned"] == ["lead", "fail", "wait"]
     assert "∞ (rank-deficient)" in explorer.views["Decoupling"].condition.value
+
+
+def test_the_diff_tab_is_msense_diff_between_the_spec_and_an_edited_copy(small):
+    from metricsense.diff import diff_reports
+
+    fixed = SMALL.replace('kpi fail "Change failure rate" { better lower  guards broken  responds deploys -0.5, tests -0.5 }\n',
+                          "") + 'lever canary "Canary releases"\nkpi fail "Change failure rate" { better lower  guards broken  responds tests -0.3, canary -0.6 }\n'
+    other = metricsense.check(fixed, config={})
+    explorer = metricsense.explore(small, compare=other)
+    assert list(explorer.tabs.titles)[-1] == "Diff"
+    d = diff_reports(small, other, old_name="<string>", new_name="<string>")
+    view = explorer.views["Diff"]
+    assert view.diff == d
+    text = re.sub(r"<[^>]+>", "", view.body.value)
+    s_old = np.linalg.svd(G, compute_uv=False)
+    g_new = np.array([[-0.5, -0.45, 0, 0], [0, 0, -0.8, 0], [0, -0.3, 0, -0.6]])
+    s_new = np.linalg.svd(g_new, compute_uv=False)
+    assert f"condition number (declared gains){s_old[0] / s_old[-1]:.3g}{s_new[0] / s_new[-1]:.3g}" in text
+    assert "levers34added canary; removed none" in text
+    assert f"New findings ({len(d['findings']['new'])})" in text and f"Findings gone ({len(d['findings']['gone'])})" in text
+    assert all(f["message"] in view.body.value.replace("&#x27;", "'").replace("&quot;", '"') or "&" in f["message"]
+               for f in d["findings"]["gone"])
+    # the snapshot carries the Diff tab too
+    assert '<summary>Diff</summary>' in explorer.snapshot()
+    assert "Diff" not in list(metricsense.explore(small).tabs.titles)
