@@ -51,6 +51,8 @@ def widget_html(widget: Any) -> str:
         return f'<div class="control">{esc(widget.description)} <strong>{esc(value)}</strong></div>'
     if isinstance(widget, (w.SelectMultiple, w.Select, w.Dropdown, w.RadioButtons, w.ToggleButtons)):
         return f'<div class="control">{esc(widget.description)}: <strong>{esc(_options(widget))}</strong></div>'
+    if isinstance(widget, w.Button):
+        return ""  # an action: nothing to show without a kernel
     if isinstance(widget, w.Tab):
         return tabs_html(widget.titles, widget.children, widget.selected_index)
     if isinstance(widget, w.Box):

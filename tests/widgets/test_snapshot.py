@@ -43,6 +43,7 @@ def test_the_snapshot_shows_the_tabs_as_last_shown(explorer):
     assert "rank 7 of 9 KPIs" in text
     assert html.count("<svg") >= 4  # heatmap, gains, RGA, a series
     assert html.count("<style>") == 1  # one style sheet, not one per view
+    assert "shown only with a kernel" not in html  # every widget of the built-in tabs has a static form
 
 
 def test_the_snapshot_loads_nothing_and_runs_nothing(explorer):
