@@ -100,7 +100,10 @@ def explore(report: Any, spec: str | None = None, data: Any = None, **kwargs: An
 
     Tabs: overview, diagnostics (by family and severity), redundancy (a threshold that
     re-clusters), decoupling (tick KPIs and levers off and see the condition number, rank and
-    pairing), conversations and trust. ``spec`` picks one spec of a report that holds several.
+    pairing), conversations and trust; above them, every change before -> after. ``spec`` picks
+    one spec of a report that holds several; ``compare=`` (another Report, spec or path) adds a
+    Diff tab (`msense diff`'s view). ``explorer.snapshot()`` and ``explorer.save_html(path)`` give
+    the tabs as last shown, for a page without a kernel.
     """
     from metricsense.widgets.explorer import explore as _explore
 

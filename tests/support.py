@@ -91,3 +91,26 @@ HIDDEN = ("grp-quokka", "grp-wombat")
 # together, which is not published either: no total beside a hidden group).
 FORBIDDEN = ["grp-quokka", "mgr-zx81", "grp-wombat", "mgr-qv42", "quokka", "wombat", "zx81", "qv42",
              "1.33", "1.333", "3.67", "3.666", "3.667", "n=3", "n=6", '"n": 3', '"n": 6', "n: 3", "n: 6"]
+
+
+# ---- colours, for the layout tests in the browser -------------------------------------------------
+
+
+def _rgba(css: str) -> tuple[float, ...]:
+    inside = css[css.index("(") + 1: css.index(")")].replace("/", ",")
+    v = [float(x) for x in inside.replace(" ", ",").split(",") if x]
+    return tuple(v[:3]) + (v[3] if len(v) > 3 else 1.0,)
+
+
+def contrast(text: str, background: str) -> float:
+    """WCAG 2 contrast ratio of a CSS text colour (its alpha blended over the background) and the background."""
+    *bg, _ = _rgba(background)
+    *fg, a = _rgba(text)
+    fg = [a * f + (1 - a) * b for f, b in zip(fg, bg)]
+
+    def lum(c):
+        ch = [v / 255 for v in c]
+        ch = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in ch]
+        return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
+    hi, lo = sorted((lum(fg), lum(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)

@@ -110,7 +110,8 @@ def test_a_third_kpi_on_two_levers_is_rank_deficient_not_better_conditioned(tmp_
     d = json.loads(run_msense("diff", old, new, "--format", "json").stdout)
     c = d["condition_number"]
     assert c["old_rank_deficient"] is False and c["new_rank_deficient"] is True
-    assert c["new_rank"] == 2 and c["new"] < c["old"]  # the raw number did fall
+    # no finite condition number for three KPIs on rank 2 (reports.gains.analyse, as every output says it)
+    assert c["new_rank"] == 2 and c["new"] is None and c["old"] is not None
     text = run_msense("diff", old, new).stdout
     assert "better conditioned" not in text and "worse conditioned" in text
     assert "∞ (rank 2 for 3 KPIs)" in text

@@ -81,3 +81,24 @@ def test_tour_shows_the_report_and_the_explorer(kernelspec):
             if o.output_type in ("execute_result", "display_data")]
     assert any('class="msense msense-report"' in d.get("text/html", "") for d in data)
     assert any("application/vnd.jupyter.widget-view+json" in d for d in data)
+
+
+def test_the_jupyter_extra_opens_the_notebooks_as_notebooks():
+    # The notebooks are text (MyST Markdown): the `jupyter` extra alone must bring what opens them
+    # as notebooks in JupyterLab (jupytext and its lab extension, "Open With > Jupytext Notebook").
+    import sys
+    import tomllib
+    from importlib.metadata import distribution
+
+    from packaging.requirements import Requirement
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["optional-dependencies"]["jupyter"]
+    assert "jupytext" in {Requirement(r).name for r in extra}
+    jupytext = require("jupytext")
+    assert any(f.as_posix().startswith("share/jupyter/labextensions/jupyterlab-jupytext/")
+               for f in (distribution("jupytext").files or ())) or \
+        (Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "jupyterlab-jupytext").is_dir()
+    for path in NOTEBOOKS:
+        nb = jupytext.read(path)
+        assert nb.metadata["kernelspec"]["name"] == "python3", path.name
+        assert sum(c.cell_type == "code" for c in nb.cells) >= 3, path.name

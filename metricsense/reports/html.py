@@ -40,6 +40,9 @@ pre{background:#f6f8fa;padding:6px 8px;margin:4px 0;overflow-x:auto;white-space:
 .caret{color:#b3261e}.help{color:#2d5a27}.note{color:#555}.muted{color:#666}figure{margin:10px 0 18px}figcaption{color:#444;font-size:13px;margin-top:4px}
 .grid{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}.grid figure figcaption{max-width:480px}svg text{font-family:system-ui,sans-serif;font-size:11px;fill:#222}
 .ok{color:#2e7d32;font-weight:600}
+table.diagnostics{table-layout:fixed;width:100%}table.diagnostics col.sev{width:78px}table.diagnostics col.rule{width:150px}
+table.diagnostics col.where{width:170px}table.diagnostics td{overflow-wrap:anywhere}table.diagnostics td pre{overflow-wrap:normal}
+.diag-summary{margin:6px 0 2px}
 """
 
 
@@ -51,12 +54,30 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+#: Errors first: the order of the diagnostics table (a stable sort keeps each severity's order).
+SEVERITY_ORDER = ("error", "warning", "info", "hint")
+
+
+def severity_counts(diagnostics) -> str:
+    """'2 errors, 5 warnings, 1 info' (severities present, errors first)."""
+    counts = {s: 0 for s in SEVERITY_ORDER}
+    for d in diagnostics:
+        counts[str(d.severity)] = counts.get(str(d.severity), 0) + 1
+    plural = {"error": "errors", "warning": "warnings", "info": "info", "hint": "hints"}
+    return ", ".join(f"{n} {plural.get(s, s) if n != 1 else s}" for s, n in counts.items() if n)
+
+
 def diagnostic_rows(report, sources) -> list[str]:
+    """The diagnostics table, errors first, under a line that counts them by severity."""
     if not report.diagnostics:
         return ['<p class="ok">No findings.</p>']
-    out = ['<table id="diagnostics-table"><thead><tr><th>severity</th><th>rule</th><th>where</th>'
+    rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+    ordered = sorted(report.diagnostics, key=lambda d: rank.get(str(d.severity), len(rank)))
+    out = [f'<p class="diag-summary"><strong>{esc(severity_counts(ordered))}</strong>; errors first.</p>',
+           '<table id="diagnostics-table" class="diagnostics"><colgroup><col class="sev"><col class="rule">'
+           '<col class="where"><col class="finding"></colgroup><thead><tr><th>severity</th><th>rule</th><th>where</th>'
            '<th>finding</th></tr></thead><tbody>']
-    for d in report.diagnostics:
+    for d in ordered:
         sev = str(d.severity)
         body = [f'<div class="msg">{esc(d.message)}</div>']
         quoted = source_and_caret(d.span, sources)
@@ -105,18 +126,21 @@ def gain_figures(g: dict, doc, title: str) -> list[str]:
     if not kpis or not levers:
         return [f"<p class=\"muted\">{esc(title)}: no KPIs or no levers.</p>"]
     labels = {s.name: (getattr(s, "label", None) or s.name) for s in (doc.named() if doc else ())}
-    cond = g.get("condition_number")
-    caption = (f"condition number {esc(gains.format_condition(cond))}, rank {esc(g.get('rank', '?'))} "
-               f"of {len(kpis)} KPIs and {len(levers)} levers")
+    caption = esc(gains.describe(g))
     if g.get("scaled_condition_number") is not None:
         caption += f", scaled condition number {esc(_fmt(g['scaled_condition_number']))}"
     figs = [f'<figure class="gain">{heatmap(matrix, kpis, levers, title=title, blank_zero=True, row_titles=[labels.get(k, k) for k in kpis], col_titles=[labels.get(lv, lv) for lv in levers])}'
             f"<figcaption>{esc(title)}: {caption}.</figcaption></figure>"]
     rga = g.get("rga")
     if rga is not None:
-        figs.append(f'<figure class="rga">{heatmap(rga, kpis, levers, title="Relative gain array", limit=1.0, blank_zero=True)}'
+        # The decoupling evaluator's suggested pairing (the smallest RGA number), framed.
+        pairing = g.get("suggested_pairing") or {}
+        marked = [(kpis.index(k), levers.index(lv)) for k, lv in pairing.items() if k in kpis and lv in levers]
+        said = (" Framed: the suggested pairing (" + ", ".join(f"{k} ← {lv}" for k, lv in pairing.items()) + ")."
+                if marked else "")
+        figs.append(f'<figure class="rga">{heatmap(rga, kpis, levers, title="Relative gain array", limit=1.0, blank_zero=True, marked=marked, marked_as="suggested pair")}'
                     "<figcaption>Relative gain array (G ∘ pinv(G)ᵀ): pair each KPI with the lever whose "
-                    "value is near 1; negative or large values warn of interaction.</figcaption></figure>")
+                    f"value is near 1; negative or large values warn of interaction.{esc(said)}</figcaption></figure>")
     return ['<div class="grid">', *figs, "</div>"]
 
 
@@ -209,7 +233,11 @@ def spec_section(root: str, analysis: dict, doc) -> list[str]:
     if doc is not None:
         out += kpi_table(doc)
         out.append("<h3>Declared gain matrix</h3>")
-        out += gain_figures(gains.declared(doc), doc, "Declared gains (responds)")
+        declared = gains.declared(doc)
+        found = GainAnalysis.of(analysis)
+        if found is not None and found.source == "declared":
+            declared["suggested_pairing"] = dict(found.suggested_pairing or {})
+        out += gain_figures(declared, doc, "Declared gains (responds)")
     gain = GainAnalysis.of(analysis)
     # The decoupling analysis holds the declared gains (drawn above) or, without declarations,
     # gains estimated from data; estimates beside declarations sit under `estimated` (which has

@@ -89,7 +89,7 @@ def render_markdown(report, options=None) -> str:
                 ("structural rank", s.structural_rank)] if s is not None else []
         if doc is not None:
             g = gains.declared(doc)
-            rows.append(("condition number (declared gains)", gains.format_condition(g["condition_number"])))
+            rows.append(("declared gains", gains.describe(g)))
         corr = CorrelationAnalysis.of(analysis)
         if corr is not None and corr.effective_number is not None:
             rows.append(("effective number of KPIs", f"{corr.effective_number:.2f}"))

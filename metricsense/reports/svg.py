@@ -6,7 +6,7 @@ Every text that may come from a spec goes through `esc` (html.escape, quotes inc
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from html import escape
 
 from metricsense.encoding import printable
@@ -45,8 +45,10 @@ def _short(label: str, n: int = 22) -> str:
 
 def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols: Sequence[str], *,
             title: str, limit: float | None = None, digits: int = 2, row_titles: Sequence[str] | None = None,
-            col_titles: Sequence[str] | None = None, blank_zero: bool = False) -> str:
-    """A labelled matrix of coloured cells (diverging around 0), the value written in each cell."""
+            col_titles: Sequence[str] | None = None, blank_zero: bool = False,
+            marked: Collection[tuple[int, int]] = (), marked_as: str = "marked", legend: bool = True) -> str:
+    """A labelled matrix of coloured cells (diverging around 0), the value written in each cell and
+    said on hover; ``marked`` cells (row, column) framed; a colour legend under it."""
     cell = 44 if len(cols) <= 6 else 36 if len(cols) <= 12 else 28
     left = 8 + 7 * max((len(_short(r)) for r in rows), default=4)
     longest = max((len(_short(c)) for c in cols), default=4)
@@ -56,6 +58,10 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
     values = [v for row in matrix for v in row if _is_number(v)]
     if limit is None:
         limit = max((abs(v) for v in values), default=1.0) or 1.0
+    marked = set(marked)
+    if legend:
+        height += LEGEND_HEIGHT
+        width = max(width, left + LEGEND_WIDTH)
     out = [f'<svg class="heatmap" xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}"><title>{esc(title)}</title>']
     for j, c in enumerate(cols):
@@ -76,13 +82,48 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
             shown = "" if empty else f"{v:.{digits}f}"
             if shown.startswith("-") and not shown.strip("-0."):
                 shown = shown[1:]  # no "-0.00"
+            note = f" ({marked_as})" if (i, j) in marked else ""
             out.append(f'<rect x="{x}" y="{top + i * cell}" width="{cell - 2}" height="{cell - 2}" fill="{fill}">'
-                       f'<title>{esc(r)} × {esc(cols[j])}: {esc(shown or "none")}</title></rect>')
+                       f'<title>{esc(r)} × {esc(cols[j])}: {esc(shown or "none")}{esc(note)}</title></rect>')
             if shown:
                 size = 11 if cell >= 40 else 8
                 out.append(f'<text class="val" x="{_num(x + (cell - 2) / 2)}" y="{_num(top + i * cell + cell / 2 + 3)}" '
-                           f'text-anchor="middle" font-size="{size}">{esc(shown)}</text>')
+                           f'text-anchor="middle" font-size="{size}" pointer-events="none">{esc(shown)}</text>')
+            if (i, j) in marked:
+                out.append(f'<rect class="marked" x="{x + 1}" y="{top + i * cell + 1}" width="{cell - 4}" '
+                           f'height="{cell - 4}" fill="none" stroke="#111" stroke-width="2.5" pointer-events="none"/>')
+    if legend:
+        out.append(_legend(left, top + cell * len(rows) + 8, limit, digits, marked_as if marked else None))
     out.append("</svg>")
+    return "".join(out)
+
+
+#: The colour legend under a heatmap: LEGEND_STEPS swatches from -limit to +limit.
+LEGEND_STEPS, LEGEND_WIDTH, LEGEND_HEIGHT = 11, 300, 34
+
+
+def _legend(x0: float, y0: float, limit: float, digits: int, marked_as: str | None) -> str:
+    step = 14
+    out = ['<g class="legend" pointer-events="none">']
+    for k in range(LEGEND_STEPS):
+        v = -limit + 2 * limit * k / (LEGEND_STEPS - 1)
+        out.append(f'<rect class="legend" x="{_num(x0 + k * step)}" y="{_num(y0)}" width="{step}" height="10" '
+                   f'fill="{diverging(v, limit)}"/>')
+    end = x0 + LEGEND_STEPS * step
+    out.append(f'<text class="legend" x="{_num(x0)}" y="{_num(y0 + 22)}" font-size="10">{esc(f"{-limit:.{digits}g}")}</text>'
+               f'<text class="legend" x="{_num(x0 + LEGEND_STEPS * step / 2)}" y="{_num(y0 + 22)}" font-size="10" '
+               f'text-anchor="middle">0</text>'
+               f'<text class="legend" x="{_num(end)}" y="{_num(y0 + 22)}" font-size="10" text-anchor="end">'
+               f'{esc(f"+{limit:.{digits}g}")}</text>')
+    x = end + 10
+    out.append(f'<rect class="legend" x="{_num(x)}" y="{_num(y0)}" width="10" height="10" fill="#d9d9d9"/>'
+               f'<text class="legend" x="{_num(x + 14)}" y="{_num(y0 + 9)}" font-size="10">none</text>')
+    if marked_as:
+        x += 50
+        out.append(f'<rect class="legend" x="{_num(x)}" y="{_num(y0)}" width="10" height="10" fill="none" stroke="#111" '
+                   f'stroke-width="2"/><text class="legend" x="{_num(x + 14)}" y="{_num(y0 + 9)}" font-size="10">'
+                   f"{esc(marked_as)}</text>")
+    out.append("</g>")
     return "".join(out)
 
 

@@ -19,28 +19,41 @@ from metricsense.reports.svg import esc
 
 # Scoped to .msense so a notebook's own styles are left alone; JupyterLab keeps <style> in
 # trusted outputs and drops it in untrusted ones (the tables still read without it).
-# NOTE: `.msense.msense` outweighs JupyterLab's `:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td`
-# (right-aligned cells, which put a caret under the wrong column); colours are JupyterLab's theme
-# variables where it has them (a dark theme stays readable), the light ones elsewhere. The pictures
-# draw dark text, so they keep a light ground.
-STYLE = """
-.msense{font:13px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--jp-content-font-color1,#1d1d1f)}
-.msense.msense table{border-collapse:collapse;margin:6px 0}
-.msense.msense th,.msense.msense td{border:1px solid var(--jp-border-color2,#e3e8ef);padding:3px 7px;text-align:left;vertical-align:top;white-space:normal;background:none;color:inherit}
-.msense.msense th{background:var(--jp-layout-color2,#f3f6fa);font-weight:600}
-.msense.msense pre{background:var(--jp-layout-color2,#f6f8fa);color:inherit;padding:4px 6px;margin:3px 0;white-space:pre;overflow-x:auto;text-align:left}
-.msense .sev{font-weight:600;border-radius:3px;padding:1px 6px;color:#fff;font-size:12px}
-.msense .sev-error{background:#c62828}.msense .sev-warning{background:#b26a00}.msense .sev-info{background:#0277bd}.msense .sev-hint{background:#2e7d32}
-.msense .caret{color:var(--jp-error-color1,#b3261e)}.msense .help{color:var(--jp-success-color1,#2d5a27)}.msense .note,.msense .muted{color:var(--jp-content-font-color2,#555)}.msense .ok{color:var(--jp-success-color1,#2e7d32);font-weight:600}
-.msense figure{margin:8px 0 14px}.msense figcaption{color:var(--jp-content-font-color2,#444);font-size:12px}.msense .grid{display:flex;flex-wrap:wrap;gap:20px}
-.msense svg{background:#fff;border-radius:3px}.msense svg text{font-family:system-ui,sans-serif;font-size:11px;fill:#222}
+# NOTE: JupyterLab's `:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td` (right-aligned) and
+# `.jp-ThemedContainer .jp-RenderedHTMLCommon pre` (pre-wrap) weigh two classes and an element,
+# more than `.msense td`; nbconvert's lab template carries the same rules. Every rule below is
+# scoped with `.msense:not(#msense-scope)`, which weighs an id (no element carries that id), so
+# ours win whatever the order of the style sheets. Colours are JupyterLab's theme variables,
+# with the light theme's values as fallbacks (nbconvert's page and other front ends). The
+# pictures draw dark text, so they keep a light ground.
+SCOPE = ".msense:not(#msense-scope)"
+_RULES = """
+{s}{font:13px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--jp-content-font-color1,#1d1d1f)}
+{s} table{border-collapse:collapse;margin:6px 0;table-layout:auto;color:inherit;font-size:inherit}
+{s} th,{s} td{border:1px solid var(--jp-border-color2,#e3e8ef);padding:3px 7px;text-align:left;vertical-align:top;white-space:normal;line-height:1.45;background:none;color:inherit}
+{s} th{background:var(--jp-layout-color2,#f3f6fa);color:inherit;font-weight:600}
+{s} code{font-family:var(--jp-code-font-family,ui-monospace,SFMono-Regular,Menlo,monospace);background:none;color:inherit;padding:0}
+{s} pre{background:var(--jp-layout-color2,#f6f8fa);color:inherit;padding:4px 6px;margin:3px 0;white-space:pre;overflow-x:auto;overflow-wrap:normal;word-break:normal;font-family:var(--jp-code-font-family,ui-monospace,SFMono-Regular,Menlo,monospace);font-size:12px;line-height:1.35}
+{s} table.diagnostics{table-layout:fixed;width:100%;max-width:1100px}
+{s} table.diagnostics col.sev{width:78px}{s} table.diagnostics col.rule{width:150px}{s} table.diagnostics col.where{width:170px}
+{s} table.diagnostics td{overflow-wrap:anywhere}{s} table.diagnostics td pre{overflow-wrap:normal}
+{s} .diag-summary{margin:6px 0 2px}
+{s} .sev{font-weight:600;border-radius:3px;padding:1px 6px;color:#fff;font-size:12px}
+{s} .sev-error{background:#c62828}{s} .sev-warning{background:#b26a00}{s} .sev-info{background:#0277bd}{s} .sev-hint{background:#2e7d32}
+{s} .caret{color:var(--jp-error-color1,#b3261e)}
+{s} .help{color:var(--jp-success-color1,#2d5a27)}{s} .note,{s} .muted{color:var(--jp-content-font-color2,#555)}{s} .ok{color:var(--jp-success-color1,#2e7d32);font-weight:600}
+{s} .orphaned{color:var(--jp-error-color1,#b3261e)}{s} table.whatif tr.changed td{font-weight:600}
+{s} figure{margin:8px 0 14px}{s} figcaption{color:var(--jp-content-font-color2,#444);font-size:12px}{s} .grid{display:flex;flex-wrap:wrap;gap:20px}
+{s} svg{background:#fff;border-radius:3px}{s} svg text{font-family:system-ui,sans-serif;font-size:11px;fill:#222}
 """
+STYLE = _RULES.replace("{s}", SCOPE)
 
 
-def wrap(body: Iterable[str] | str, kind: str) -> str:
-    """Body HTML inside a scoped container with the shared style."""
+def wrap(body: Iterable[str] | str, kind: str, style: bool = True) -> str:
+    """Body HTML inside a scoped container with the shared style (``style=False``: the page has it)."""
     text = body if isinstance(body, str) else "".join(body)
-    return f'<div class="msense msense-{esc(kind)}"><style>{STYLE}</style>{text}</div>'
+    sheet = f"<style>{STYLE}</style>" if style else ""
+    return f'<div class="msense msense-{esc(kind)}">{sheet}{text}</div>'
 
 
 def diagnostics_html(diagnostics: Iterable[Any], sources: Any = None) -> str:

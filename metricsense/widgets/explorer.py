@@ -2,18 +2,18 @@
 
 ``ExplorerModel`` (traitlets) holds one spec of a report, the choices a reader makes (families
 and severities shown, the redundancy threshold, the KPIs and levers kept, the KPI whose timeline
-is shown) and the results derived from them. Every number comes from the core library: the
-check's analysis, the MS101 rule run again at another threshold, the decoupling evaluator's
-``gain_analysis`` on the spec without the unticked KPIs and levers (with the condition number,
-rank and RGA from the kernels first, at once, and the searched pairing right after), the agenda.
-The views only draw (with the HTML report's inline SVG) and set traits. Tests set traits and
-assert the model's state, with no browser.
+is shown) and the results derived from them. Every number comes from the core library
+(``metricsense.widgets.whatif``): the check's analysis, the MS101 rule run again at another
+threshold on the kept KPIs, the shared reading of the gain matrix (``reports.gains.analyse``, as
+the HTML report says it: a KPI left with no lever is counted and named, never dropped), then the
+decoupling evaluator's pairing search. Each change records the numbers before and after it
+(``last_change``) beside the spec as written (``baseline``). The views only draw (with the HTML
+report's inline SVG) and set traits; ``snapshot`` keeps the tabs as last shown, for a page with
+no kernel. Tests set traits and assert the model's state, with no browser.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -24,9 +24,11 @@ from traitlets import Any as AnyTrait
 from traitlets import Dict, Float, HasTraits, List, Unicode, observe
 
 from metricsense.evaluators.records import CorrelationAnalysis, GainAnalysis, TriggersAnalysis, TrustAnalysis
-from metricsense.model import KPI, LEVELS, Lever
-from metricsense.reports.svg import esc, gap_bars, heatmap, line_chart
-from metricsense.widgets.display import diagnostics_html, wrap
+from metricsense.model import LEVELS, Lever
+from metricsense.widgets import whatif
+from metricsense.reports.svg import esc, gap_bars, line_chart
+from metricsense.widgets.display import STYLE, diagnostics_html
+from metricsense.widgets.panels import _fmt, decoupling_html, redundancy_html, whatif_html, wrap
 
 SEVERITIES = ("error", "warning", "info", "hint")
 FAMILIES = {"MS1": "correlation", "MS2": "decoupling", "MS3": "noise", "MS4": "distortion", "MS5": "trust",
@@ -45,18 +47,6 @@ def family(code: str) -> str:
     return m.group(0) if m else code
 
 
-def _finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _fmt(v: Any, digits: int = 3) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return "∞" if math.isinf(v) else f"{v:.{digits}g}"
-    return str(v)
-
-
 class ExplorerModel(HasTraits):
     """The state of one explorer: one spec of a report, the reader's choices, and derived results."""
 
@@ -73,21 +63,27 @@ class ExplorerModel(HasTraits):
     diagnostics = List(help="the Diagnostics shown")
 
     threshold = Float(0.9, help="|r| at or above which KPIs are redundant (MS101's option)")
-    correlation = Dict(help="the correlation analysis: kpis, matrix, basis, method, effective_number")
-    clusters = List(help="redundant groups at the threshold: {keep, drop, r, n}")
+    correlation = Dict(help="the check's correlation analysis: kpis, matrix, basis, method, effective_number")
+    clusters = List(help="redundant groups of the kept KPIs at the threshold: {keep, drop, r, n}")
+    redundancy = Dict(help="threshold, clusters, and the kept KPIs' correlation and effective number")
 
-    kpis = List(Unicode(), help="KPIs of the gain analysis")
-    levers = List(Unicode(), help="levers of the gain analysis")
+    kpis = List(Unicode(), help="KPIs of the gain matrix (declared: every KPI of the spec)")
+    levers = List(Unicode(), help="levers of the gain matrix (declared: every lever of the spec)")
     kpis_on = List(Unicode(), help="KPIs kept (ticked)")
     levers_on = List(Unicode(), help="levers kept (ticked)")
     decoupling = Dict(help="gain analysis of the kept KPIs and levers; `pending` until the pairing is searched")
     suggestion = Dict(help="`suggest()`: the best set of KPIs for the ticked levers, worst-case loss before and after")
+
+    baseline = Dict(help="the numbers of the spec as written (whatif.summary)")
+    now = Dict(help="the numbers with the reader's choices (whatif.summary)")
+    last_change = Dict(help="the last change: {change, before, after} (whatif.summary each)")
 
     agenda = List(help="agenda items of this spec, as dicts")
     kpi = Unicode(help="the KPI whose timeline is shown")
     timeline = Dict(help="per KPI: periods, values, target and the periods where triggers fired")
 
     trust = Dict(help="per trust signal: the groups that may be shown, and how many are not")
+    compare = AnyTrait(None, allow_none=True, help="another Report to diff against (the Diff tab), or None")
 
     def __init__(self, report: Any, spec: str | None = None, data: Any = None, **kwargs: Any) -> None:
         roots = list(report.analysis) or list(report.documents)
@@ -104,12 +100,14 @@ class ExplorerModel(HasTraits):
         self._filter()
         corr = CorrelationAnalysis.of(analysis)
         self.correlation = corr.to_json() if corr is not None else {}
+        self._source, self.kpis, self.levers, self._matrix = whatif.gain_source(
+            self.document, GainAnalysis.of(analysis))
+        self._ready = False
+        self.kpis_on, self.levers_on = list(self.kpis), list(self.levers)
         self._cluster()
-        gain = GainAnalysis.of(analysis)
-        self.kpis, self.levers = (list(gain.kpis), list(gain.levers)) if gain is not None else ([], [])
-        with self.hold_trait_notifications():
-            self.kpis_on, self.levers_on = list(self.kpis), list(self.levers)
         self._decouple()
+        self.baseline = self.now = whatif.summary(self.decoupling, self.redundancy)
+        self._ready = True
         self.agenda = self._agenda()
         self.timeline = self._timeline()
         self.kpi = next(iter(self.timeline), "")
@@ -131,6 +129,12 @@ class ExplorerModel(HasTraits):
         root = Path(doc.root).parent if doc.root != "<string>" else Path.cwd()
         dataset, _problems, _crashes = build(doc, data, readers, [root])
         return dataset
+
+    def reader(self) -> Any:
+        """What the HTML report may show of the report: findings and trust groups about one named
+        person only when the reader asked (``Report.for_reader``, the one place that decides)."""
+        report = self.report
+        return report.for_reader(True) if callable(getattr(report, "for_reader", None)) else report
 
     # ---- overview ----------------------------------------------------------------------------
 
@@ -158,8 +162,7 @@ class ExplorerModel(HasTraits):
     def _own_diagnostics(self) -> list:
         files = set(self.document.files) | {self.spec}
         # As the HTML report: findings about one named person only when the reader asked.
-        report = self.report.for_reader(True) if callable(getattr(self.report, "for_reader", None)) else self.report
-        return [d for d in report.diagnostics if d.span.file in files or len(self.report.documents) == 1]
+        return [d for d in self.reader().diagnostics if d.span.file in files or len(self.report.documents) == 1]
 
     @observe("family_filter", "severity_filter")
     def _filter(self, change: Any = None) -> None:
@@ -167,84 +170,61 @@ class ExplorerModel(HasTraits):
         self.diagnostics = [d for d in self._own_diagnostics()
                             if (not fams or family(d.code) in fams) and (not sevs or str(d.severity) in sevs)]
 
-    # ---- redundancy: MS101 itself, at the chosen threshold ---------------------------------------
+    # ---- redundancy: MS101 itself, at the chosen threshold, on the kept KPIs ------------------------
 
-    @observe("threshold")
-    def _cluster(self, change: Any = None) -> None:
+    def _cluster(self) -> None:
         registry = self.report.registry
-        rule = registry.rules.get("MS101") if registry is not None else None
-        if self.data is None or rule is None or rule.func is None or not self.correlation:
-            self.clusters = []
-            return
-        from metricsense.diagnostics import EvalContext
+        kept = [k.name for k in self.document.kpis if k.name in self.kpis_on or k.name not in self.kpis]
+        self.redundancy = whatif.redundancy(self.document, self.data, registry, kept, self.threshold)
+        self.clusters = self.redundancy["clusters"]
 
-        options = {name: opt.default for name, opt in rule.options.items()}
-        options.update({k: self.correlation[k] for k in ("basis", "method") if k in self.correlation})
-        options["threshold"] = float(self.threshold)
-        ctx = EvalContext(self.document, rule, options, self.data, {})
-        clusters = []
-        for d in rule.func(ctx):
-            ev = d.evidence
-            strongest = max(ev.get("pairs") or [{}], key=lambda p: abs(p.get("r", 0)))
-            clusters.append({"keep": ev.get("keep"), "drop": list(ev.get("drop") or []),
-                             "r": strongest.get("r"), "n": strongest.get("n"), "message": d.message})
-        self.clusters = clusters
-
-    # ---- decoupling: the evaluator's own analysis of the kept KPIs and levers ---------------------
+    # ---- decoupling: the shared reading of the kept gains, then the evaluator's pairing -----------
 
     def _sub_document(self):
-        kpis_off = set(self.kpis) - set(self.kpis_on)
-        levers_off = set(self.levers) - set(self.levers_on)
-        kept = tuple(s for s in self.document.statements
-                     if not (isinstance(s, KPI) and s.name in kpis_off)
-                     and not (isinstance(s, Lever) and s.name in levers_off))
-        return dataclasses.replace(self.document, statements=kept)
+        return whatif.sub_document(self.document, set(self.kpis) - set(self.kpis_on),
+                                   set(self.levers) - set(self.levers_on))
 
-    @observe("kpis_on", "levers_on")
-    def _decouple(self, change: Any = None) -> None:
-        import numpy as np
-
-        from metricsense import kernels
-        from metricsense.evaluators.decoupling import declared_gains, gain_analysis
-        from metricsense.reports import gains
-
-        full = GainAnalysis.of(self.report.analysis.get(self.spec) or {})
-        if full is None:
+    def _decouple(self, search: bool = True) -> None:
+        quick = whatif.gains(self._source, self.kpis, self.levers, self._matrix, self.kpis_on, self.levers_on)
+        if not quick:
             self.decoupling = {}
             return
-        sub = self._sub_document()
-        if full.source == "declared":
-            k, lv, g = declared_gains(sub)
-            names_k, names_l = [x.name for x in k], [x.name for x in lv]
-        else:  # estimated from data: the report's estimate, restricted
-            rows = [i for i, n in enumerate(full.kpis) if n in self.kpis_on]
-            cols = [j for j, n in enumerate(full.levers) if n in self.levers_on]
-            m = np.array([[np.nan if v is None else v for v in row] for row in full.matrix], dtype=float)
-            g = m[np.ix_(rows, cols)] if rows and cols else np.zeros((0, 0))
-            names_k, names_l = [full.kpis[i] for i in rows], [full.levers[j] for j in cols]
-        left_out = [n for n in self.kpis_on if n not in names_k]
-        # First, at once: condition number, rank and RGA from the kernels.
-        quick = gains.analyse(names_k, names_l, g) if g.size and np.isfinite(g).all() else {
-            "kpis": names_k, "levers": names_l, "matrix": g.tolist(), "condition_number": None, "rank": 0,
-            "rga": None, "singular_values": []}
-        quick["source"] = full.source
-        quick["scaled_condition_number"] = (float(kernels.equilibrated_condition_number(g))
-                                            if g.size and np.isfinite(g).all() and quick["rank"] == min(g.shape)
-                                            else None)
-        quick.update({"suggested_pairing": None, "rga_number": None, "pending": bool(g.size),
-                      "without_lever": left_out})
+        # First, at once: condition number, rank, RGA and the KPIs left with no lever.
+        quick.update({"suggested_pairing": None, "rga_number": None, "pending": bool(quick["kpis"] and quick["levers"]),
+                      "without_lever": list(quick["orphaned"])})
         self.decoupling = quick
-        if not g.size:
+        if search:
+            self._search_pairing()
+
+    def _search_pairing(self) -> None:
+        """The evaluator's analysis, which searches the pairing with the smallest RGA number."""
+        if not self.decoupling.get("pending"):
             return
-        # Then the evaluator's analysis, which searches the pairing with the smallest RGA number.
-        result = gain_analysis(sub, self.data if full.source != "declared" else None)
-        done = dict(quick, pending=False)
-        if result is not None:
-            done.update({"suggested_pairing": dict(result.suggested_pairing), "rga_number": result.rga_number,
-                         "rga": result.rga, "minimized_condition_number": result.minimized_condition_number})
-            if result.scaled_condition_number is not None:
-                done["scaled_condition_number"] = result.scaled_condition_number
-        self.decoupling = done
+        found = whatif.pairing(self.document, self.data, self._source, set(self.kpis) - set(self.kpis_on),
+                               set(self.levers) - set(self.levers_on))
+        self.decoupling = dict(self.decoupling, pending=False, **found)
+
+    @observe("kpis_on", "levers_on", "threshold")
+    def _changed(self, change: Any) -> None:
+        if not getattr(self, "_ready", False):
+            return
+        before = dict(self.now)
+        if change["name"] == "threshold":
+            self._cluster()
+            what = f"redundancy threshold {change['old']:.2f} → {change['new']:.2f}"
+        else:
+            # The numbers first, then the groups, the before -> after, and last the pairing search.
+            self._decouple(search=False)
+            if change["name"] == "kpis_on":
+                self._cluster()
+            kind = "KPI" if change["name"] == "kpis_on" else "lever"
+            off = [n for n in change["old"] if n not in change["new"]]
+            on = [n for n in change["new"] if n not in change["old"]]
+            what = "; ".join([*(f"unticked {kind} {n}" for n in off), *(f"ticked {kind} {n}" for n in on)]) or "no change"
+        self.now = whatif.summary(self.decoupling, self.redundancy)
+        self.last_change = {"change": what, "before": before, "after": dict(self.now)}
+        if change["name"] != "threshold":
+            self._search_pairing()
 
     def suggest(self) -> None:
         """Tick the best set of KPIs for the ticked levers (msense select), keeping the losses before and after."""
@@ -252,8 +232,7 @@ class ExplorerModel(HasTraits):
         from metricsense.selection.search import floor_of
 
         levers_off = set(self.levers) - set(self.levers_on)
-        doc = dataclasses.replace(self.document, statements=tuple(
-            st for st in self.document.statements if not (isinstance(st, Lever) and st.name in levers_off)))
+        doc = whatif.sub_document(self.document, set(), levers_off)
         try:
             chosen = select_document(doc, top=1, dataset=self.data)
         except SelectError as exc:
@@ -277,7 +256,10 @@ class ExplorerModel(HasTraits):
     def _agenda(self) -> list:
         from metricsense.agenda import build
 
-        return [i.to_dict() for i in build(self.report).items if i.spec == self.spec]
+        # The reader's report: a trust gap names a manager, so it is on the agenda shown here only
+        # when the reader asked (as the Trust tab and the HTML report); `msense agenda` lists it
+        # in its private section.
+        return [i.to_dict() for i in build(self.reader()).items if i.spec == self.spec]
 
     def _timeline(self) -> dict:
         from metricsense.reports.html import fired_by_kpi
@@ -301,8 +283,7 @@ class ExplorerModel(HasTraits):
     def _trust(self) -> dict:
         # The HTML report's rule: a group names its manager, so groups are shown only when the
         # reader asked (show_personal); otherwise only how many (`not_named`).
-        report = self.report.for_reader(True) if callable(getattr(self.report, "for_reader", None)) else self.report
-        trust = TrustAnalysis.of(report.analysis.get(self.spec))
+        trust = TrustAnalysis.of(self.reader().analysis.get(self.spec))
         out = {}
         for name, info in (trust.signals if trust is not None else {}).items():
             shown = [{"group": g.group, "manager": g.manager, "managers": g.managers, "team": g.team, "gap": g.gap,
@@ -359,8 +340,11 @@ class DiagnosticsView(w.VBox):
         self.count.value = f"<b>{len(ds)}</b> of {len(self.model._own_diagnostics())} diagnostics shown"
         from metricsense.reports.text import SourceCache
 
-        self.table.value = wrap(diagnostics_html(ds, SourceCache(getattr(self.model.report, "sources", None))),
-                                "diagnostics")
+        from metricsense.reports.html import withheld_html
+
+        # As the HTML report: personal findings not given to this reader are counted, never shown.
+        self.table.value = wrap([diagnostics_html(ds, SourceCache(getattr(self.model.report, "sources", None))),
+                                 *withheld_html(self.model.reader())], "diagnostics")
 
 
 class RedundancyView(w.VBox):
@@ -373,37 +357,14 @@ class RedundancyView(w.VBox):
         self.picture = _html("heatmap")
         super().__init__([self.slider, self.clusters, self.picture])
         w.link((self.slider, "value"), (model, "threshold"))
-        model.observe(self._draw, names="clusters")
+        # NOTE: `redundancy` holds the threshold: it changes with every move of the slider, even
+        # when the groups stay the same (the text says the threshold it was computed at).
+        model.observe(self._draw, names="redundancy")
         self._draw()
 
     def _draw(self, change: Any = None) -> None:
-        corr = self.model.correlation
-        if not corr:
-            self.clusters.value = wrap('<p class="muted">No correlation analysis: the spec has no data for two or '
-                                       "more KPIs.</p>", "clusters")
-            self.picture.value = ""
-            return
-        cl = self.model.clusters
-        if cl:
-            items = "".join(f"<li>keep <code>{esc(c['keep'])}</code>, drop "
-                            f"{', '.join(f'<code>{esc(n)}</code>' for n in c['drop'])} (r = {esc(_fmt(c['r'], 2))}, "
-                            f"n = {esc(c['n'])})</li>" for c in cl)
-            text = f"<p><b>{len(cl)}</b> redundant group{'s' if len(cl) != 1 else ''} at |r| ≥ {self.model.threshold:.2f}:</p><ul>{items}</ul>"
-        else:
-            text = f"<p>No redundant KPIs at |r| ≥ {self.model.threshold:.2f}.</p>"
-        eff = corr.get("effective_number")
-        if eff is not None:
-            text += f"<p class=\"muted\">Effective number of KPIs: {esc(_fmt(eff))} of {esc(corr.get('effective_of', len(corr['kpis'])))}.</p>"
-        self.clusters.value = wrap(text, "clusters")
-        # Members of a group side by side, so the blocks show.
-        kpis = list(corr["kpis"])
-        order = [n for c in cl for n in [c["keep"], *c["drop"]] if n in kpis]
-        order += [n for n in kpis if n not in order]
-        idx = [kpis.index(n) for n in order]
-        matrix = [[corr["matrix"][i][j] for j in idx] for i in idx]
-        caption = f"{corr.get('method', 'pearson')} correlation of {corr.get('basis', 'the series')}"
-        self.picture.value = wrap(f'<figure>{heatmap(matrix, order, order, title="KPI correlation", limit=1.0)}'
-                                  f"<figcaption>{esc(caption)}</figcaption></figure>", "heatmap")
+        with self.hold_sync():
+            self.clusters.value, self.picture.value = redundancy_html(self.model.redundancy)
 
 
 class DecouplingView(w.VBox):
@@ -457,32 +418,9 @@ class DecouplingView(w.VBox):
         setattr(self.model, trait, chosen)
 
     def _draw(self, change: Any = None) -> None:
-        from metricsense.reports import gains
-        from metricsense.reports.html import gain_figures
-
-        d = self.model.decoupling
-        if not d:
-            self.condition.value = "<i>No gain matrix: no KPI declares `responds`, and no data to estimate one.</i>"
-            self.rank.value = self.pairing.value = self.picture.value = ""
-            return
         with self.hold_sync():
-            self.condition.value = (f"condition number <b class=\"value\">{esc(gains.format_condition(d.get('condition_number')))}</b>"
-                                    f" (scaled {esc(_fmt(d.get('scaled_condition_number')))})")
-            self.rank.value = (f"rank <b class=\"value\">{esc(d.get('rank'))}</b> of {len(d.get('kpis') or [])} KPIs "
-                               f"and {len(d.get('levers') or [])} levers ({esc(d.get('source'))} gains)"
-                               + (f"; no lever left for {esc(', '.join(d['without_lever']))}" if d.get("without_lever") else ""))
-            if d.get("pending"):
-                self.pairing.value = "suggested pairing: <i>searching…</i>"
-            elif d.get("suggested_pairing"):
-                pairs = "".join(f"<li><code>{esc(k)}</code> ← <code>{esc(v)}</code></li>" for k, v in d["suggested_pairing"].items())
-                self.pairing.value = (f"suggested pairing (RGA number {esc(_fmt(d.get('rga_number')))}):"
-                                      f"<ul class=\"pairing\">{pairs}</ul>")
-            else:
-                self.pairing.value = "suggested pairing: none"
-            g = {k: d.get(k) for k in ("kpis", "levers", "matrix", "condition_number", "rank", "rga",
-                                       "scaled_condition_number")}
-            self.picture.value = wrap(gain_figures(g, self.model.document, f"{(d.get('source') or '').capitalize()} gains"),
-                                      "gains")
+            self.condition.value, self.rank.value, self.pairing.value, self.picture.value = \
+                decoupling_html(self.model.decoupling, self.model.document)
 
 
 class ConversationsView(w.VBox):
@@ -538,6 +476,20 @@ class TrustView(w.VBox):
         self.body.value = wrap(parts or ['<p class="muted">No trust signal with survey data.</p>'], "trust")
 
 
+class WhatIfView(w.VBox):
+    """Above the tabs: the last change before -> after, and the spec as written beside now."""
+
+    def __init__(self, model: ExplorerModel) -> None:
+        self.model = model
+        self.body = _html("whatif")
+        super().__init__([self.body])
+        model.observe(self._draw, names="last_change")  # set after `now`, once per change
+        self._draw()
+
+    def _draw(self, change: Any = None) -> None:
+        self.body.value = whatif_html(self.model.baseline, self.model.now, self.model.last_change)
+
+
 BUILT_IN_TABS: list[tuple[str, Callable[[ExplorerModel], w.Widget]]] = [
     ("Overview", OverviewView), ("Diagnostics", DiagnosticsView), ("Redundancy", RedundancyView),
     ("Decoupling", DecouplingView), ("Conversations", ConversationsView), ("Trust", TrustView),
@@ -572,7 +524,12 @@ class Explorer(w.VBox):
 
     def __init__(self, model: ExplorerModel, plugin_manager: Any = None) -> None:
         self.model = model
-        tabs = [(title, build, "metricsense") for title, build in BUILT_IN_TABS] + plugin_tabs(plugin_manager)
+        tabs = [(title, build, "metricsense") for title, build in BUILT_IN_TABS]
+        if model.compare is not None:
+            from metricsense.widgets.diffview import DiffView
+
+            tabs.append(("Diff", DiffView, "metricsense"))
+        tabs += plugin_tabs(plugin_manager)
         children, titles = [], []
         for title, build, plugin in tabs:
             try:
@@ -586,16 +543,51 @@ class Explorer(w.VBox):
         self.views = dict(zip(titles, children))
         self.tabs = w.Tab(children=children, titles=titles)
         self.tabs.add_class("msense-tabs")
-        header = w.HTML(f"<b>metricsense explorer</b>: <code>{esc(model.spec)}</code>")
-        super().__init__([header, self.tabs])
+        header = w.HTML(f"<style>{STYLE}</style><b>metricsense explorer</b>: <code>{esc(model.spec)}</code>")
+        self.whatif = WhatIfView(model)
+        super().__init__([header, self.whatif, self.tabs])
         self.add_class("msense-explorer")
+
+    # ---- without a kernel: the snapshot (metricsense.widgets.snapshot) ---------------------------
+
+    def snapshot(self) -> str:
+        """Self-contained HTML of the tabs as they show now (what nbconvert and a page without a kernel show)."""
+        from metricsense.widgets.snapshot import snapshot_html
+
+        return snapshot_html(self)
+
+    def save_html(self, path: str | Path) -> Path:
+        """Write the snapshot as a page that opens offline (no script, nothing loaded); returns the path."""
+        from metricsense.widgets.snapshot import page
+
+        path = Path(path)
+        path.write_text(page(self), "utf-8")
+        return path
+
+    def __repr__(self) -> str:
+        from metricsense.widgets.snapshot import snapshot_text
+
+        return snapshot_text(self)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        # The live widget where a widget manager runs; the snapshot for the rest: nbconvert takes
+        # text/html when the notebook holds no widget state for this view, and so do front ends
+        # that show no widgets.
+        data = super()._repr_mimebundle_(**kwargs) or {}
+        data["text/plain"] = repr(self)
+        data["text/html"] = self.snapshot()
+        return data
 
 
 def explore(report: Any, spec: str | None = None, data: Any = None, plugin_manager: Any = None,
-            **check_kwargs: Any) -> Explorer:
-    """An Explorer of one spec of ``report`` (a Report, or a spec or path, checked first)."""
-    if not hasattr(report, "analysis") or not hasattr(report, "diagnostics"):
-        from metricsense.engine import check
+            compare: Any = None, **check_kwargs: Any) -> Explorer:
+    """An Explorer of one spec of ``report`` (a Report, or a spec or path, checked first); with
+    ``compare`` (another Report, spec or path, checked the same way) a Diff tab, `msense diff`'s view."""
+    from metricsense.engine import check
 
+    if not hasattr(report, "analysis") or not hasattr(report, "diagnostics"):
         report = check(report, data=data, **check_kwargs)
-    return Explorer(ExplorerModel(report, spec=spec, data=data), plugin_manager=plugin_manager)
+    if compare is not None and not (hasattr(compare, "analysis") and hasattr(compare, "diagnostics")):
+        compare = check(compare, data=data, **check_kwargs)
+    model = ExplorerModel(report, spec=spec, data=data, compare=compare)
+    return Explorer(model, plugin_manager=plugin_manager)

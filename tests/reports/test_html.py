@@ -150,7 +150,7 @@ def test_every_picture_and_escaping(browser, tmp_path):
     assert page.locator("img").count() == 0 and page.locator("b").count() == 0
     assert XSS in page.locator("table.kpis").inner_text()
     assert 'Serve <b>customers</b> & "friends"' in page.locator("p.mission").inner_text()
-    assert page.locator("figure.correlation svg rect").count() == 9
+    assert page.locator("figure.correlation svg rect:not(.legend)").count() == 9
     assert "effective number of KPIs 2.4" in page.locator("figure.correlation").inner_text()
     assert page.locator("figure.gain").count() == 2  # declared and estimated
     assert page.locator("figure.rga").count() == 2
@@ -209,3 +209,26 @@ def test_html_draws_exactly_the_groups_of_the_trust_record(tmp_path):
     labels = re.findall(r'text-anchor="end" font-size="11">([^<]*)</text>', figure)
     assert labels == ["platform &lt;team&gt;", "support"]
     assert "Groups too small to stay anonymous are not shown." in figure  # two are counted
+
+
+def test_every_heatmap_has_a_colour_legend_and_the_rga_frames_the_suggested_pairing(browser, examples_report, tmp_path):
+    from metricsense.evaluators.records import GainAnalysis
+    from metricsense.reports.html import render_html
+
+    path = tmp_path / "examples.html"
+    path.write_text(render_html(examples_report), "utf-8")
+    page, seen = _open(browser, path)
+    _clean(seen, path)
+    heatmaps = page.locator("svg.heatmap")
+    assert heatmaps.count() > 0 and page.locator("svg.heatmap g.legend").count() == heatmaps.count()
+    # each legend spans -limit..+limit: the RGA's is -1 .. +1
+    assert page.locator("figure.rga").first.locator("g.legend text").all_text_contents()[:3] == ["-1", "0", "+1"]
+    rgas = page.locator("section.spec")
+    for i, (root, analysis) in enumerate(examples_report.analysis.items()):
+        gain = GainAnalysis.of(analysis or {})
+        pairing = dict(gain.suggested_pairing) if gain is not None and gain.source == "declared" else {}
+        rga = rgas.nth(i).locator("figure.rga").first
+        framed = [t for t in rga.locator("rect:not(.legend) title").all_text_contents() if "(suggested pair)" in t]
+        assert sorted(t.split(":")[0] for t in framed) == sorted(f"{k} × {lv}" for k, lv in pairing.items()), root
+        assert rga.locator("rect.marked").count() == len(pairing)
+    page.close()

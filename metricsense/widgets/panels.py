@@ -1,0 +1,104 @@
+"""The HTML the explorer's views draw: pure functions of the model's derived traits.
+
+The snapshot (``metricsense.widgets.snapshot``) and the views share them. No widgets here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from metricsense.reports.svg import esc, heatmap
+from metricsense.widgets import whatif
+from metricsense.widgets.display import wrap as _wrap
+
+
+def wrap(body: Any, kind: str) -> str:
+    # NOTE: the explorer's header carries the style sheet once: a <style> in every view's HTML
+    # made each redraw restyle the whole JupyterLab page (a third of an interaction's time).
+    return _wrap(body, kind, style=False)
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return "∞" if math.isinf(v) else f"{v:.{digits}g}"
+    return str(v)
+
+
+def redundancy_html(red: dict) -> tuple[str, str]:
+    """(groups text, heatmap) of a ``whatif.redundancy`` result."""
+    corr = red.get("correlation") or {}
+    if not corr:
+        return (wrap('<p class="muted">No correlation analysis: the spec has no data for two or more kept KPIs.</p>',
+                     "clusters"), "")
+    cl, at = red.get("clusters") or [], float(red.get("threshold", 0.9))
+    if cl:
+        items = "".join(f"<li>keep <code>{esc(c['keep'])}</code>, drop "
+                        f"{', '.join(f'<code>{esc(n)}</code>' for n in c['drop'])} (r = {esc(_fmt(c['r'], 2))}, "
+                        f"n = {esc(c['n'])})</li>" for c in cl)
+        text = (f'<p class="groups"><b>{len(cl)}</b> redundant group{"s" if len(cl) != 1 else ""} at '
+                f"|r| ≥ {at:.2f}:</p><ul>{items}</ul>")
+    else:
+        text = f'<p class="groups">No redundant KPIs at |r| ≥ {at:.2f}.</p>'
+    eff = red.get("effective_number")
+    if eff is not None:
+        text += (f'<p class="muted effective">Effective number of KPIs: {esc(_fmt(eff))} of '
+                 f"{esc(red.get('effective_of'))}.</p>")
+    # Members of a group side by side, so the blocks show.
+    kpis = list(corr["kpis"])
+    order = [n for c in cl for n in [c["keep"], *c["drop"]] if n in kpis]
+    order += [n for n in kpis if n not in order]
+    idx = [kpis.index(n) for n in order]
+    matrix = [[corr["matrix"][i][j] for j in idx] for i in idx]
+    caption = f"{corr.get('method', 'pearson')} correlation of {corr.get('basis', 'the series')}"
+    picture = wrap(f'<figure>{heatmap(matrix, order, order, title="KPI correlation", limit=1.0)}'
+                   f"<figcaption>{esc(caption)}</figcaption></figure>", "heatmap")
+    return wrap(text, "clusters"), picture
+
+
+def decoupling_html(d: dict, document: Any) -> tuple[str, str, str, str]:
+    """(condition number, rank and levers, pairing, figures) of a decoupling result."""
+    from metricsense.reports import gains
+    from metricsense.reports.html import gain_figures
+
+    if not d:
+        return "<i>No gain matrix: no KPI declares `responds`, and no data to estimate one.</i>", "", "", ""
+    cond = (f"condition number <b class=\"value\">{esc(gains.format_condition(d.get('condition_number')))}</b>"
+            + (f" (scaled {esc(_fmt(d['scaled_condition_number']))})" if d.get("scaled_condition_number") is not None else ""))
+    levers, idle = d.get("levers") or [], d.get("idle") or []
+    rank = (f"rank <b class=\"value\">{esc(d.get('rank'))}</b> of {len(d.get('kpis') or [])} KPIs; "
+            f"{len(levers) - len(idle)} of {len(levers)} levers move them ({esc(d.get('source'))} gains)"
+            + (f"; idle: {esc(', '.join(idle))}" if idle else ""))
+    if d.get("orphaned"):
+        rank += (f'<div class="orphaned">orphaned: no lever moves '
+                 f"{', '.join(f'<code>{esc(k)}</code>' for k in d['orphaned'])}</div>")
+    if d.get("pending"):
+        pairing = "suggested pairing: <i>searching…</i>"
+    elif d.get("suggested_pairing"):
+        pairs = "".join(f"<li><code>{esc(k)}</code> ← <code>{esc(v)}</code></li>" for k, v in d["suggested_pairing"].items())
+        pairing = f"suggested pairing (RGA number {esc(_fmt(d.get('rga_number')))}):<ul class=\"pairing\">{pairs}</ul>"
+    else:
+        pairing = "suggested pairing: none"
+    title = f"{(d.get('source') or '').capitalize()} gains"
+    return cond, rank, pairing, wrap(gain_figures(d, document, title), "gains")
+
+
+def whatif_html(baseline: dict, now: dict, last: dict) -> str:
+    """The what-if box: the last change's numbers before -> after, then as written -> now."""
+    if not baseline:
+        return ""
+    parts = []
+    if last:
+        moved = [(m, a, b) for m, a, b in whatif.compare(last["before"], last["after"]) if a != b]
+        said = "; ".join(f"{esc(m)} {esc(a)} → <b>{esc(b)}</b>" for m, a, b in moved) or "no number changed"
+        parts.append(f'<p class="last-change"><b>{esc(last["change"])}</b>: {said}.</p>')
+    rows = "".join(f'<tr class="{"changed" if a != b else ""}"><th>{esc(m)}</th><td>{esc(a)}</td><td>{esc(b)}</td></tr>'
+                   for m, a, b in whatif.compare(baseline, now))
+    parts.append(f'<table class="whatif"><thead><tr><th></th><th>as written</th><th>now</th></tr></thead>'
+                 f"<tbody>{rows}</tbody></table>")
+    if now.get("orphaned"):
+        parts.append(f'<p class="orphaned">Orphaned: no lever left for '
+                     f"{', '.join(f'<code>{esc(k)}</code>' for k in now['orphaned'])}.</p>")
+    return wrap(parts, "whatif")

@@ -1,0 +1,153 @@
+"""The explorer's what-if, computed by the core: the gains, the redundancy and a before -> after.
+
+No widgets here: functions of a spec, its data and the reader's choices (KPIs and levers kept,
+the redundancy threshold), so the model, the snapshot and the tests share them. Every KPI that
+stays ticked stays counted: a KPI left with no lever is `orphaned` and makes the gains
+rank-deficient (`metricsense.reports.gains.analyse`, the reading the HTML and Markdown reports
+use), never dropped from the count.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any
+
+from metricsense.evaluators.records import GainAnalysis
+from metricsense.model import KPI, Lever
+
+
+def sub_document(document, kpis_off: set[str], levers_off: set[str]):
+    """The spec without the unticked KPIs and levers (every other statement kept)."""
+    kept = tuple(s for s in document.statements
+                 if not (isinstance(s, KPI) and s.name in kpis_off)
+                 and not (isinstance(s, Lever) and s.name in levers_off))
+    return dataclasses.replace(document, statements=kept)
+
+
+def gain_source(document, gain: GainAnalysis | None) -> tuple[str | None, list[str], list[str], list[list[float]]]:
+    """(source, KPIs, levers, matrix) the explorer ticks over.
+
+    Declared gains: every KPI and every lever of the spec (the HTML report's declared matrix), so a
+    KPI no lever moves and an idle lever are there to see. Estimated gains: the evaluator's
+    estimate (a KPI or lever without data is not in it)."""
+    from metricsense.reports.gains import declared_gain_matrix
+
+    if gain is not None and gain.source == "estimated":
+        matrix = [[float("nan") if v is None else float(v) for v in row] for row in gain.matrix]
+        return "estimated", list(gain.kpis), list(gain.levers), matrix
+    if any(k.responds for k in document.kpis):
+        kpis, levers, g = declared_gain_matrix(document)
+        return "declared", kpis, levers, g.tolist()
+    return None, [], [], []
+
+
+def gains(source: str | None, kpis: list[str], levers: list[str], matrix: list[list[float]],
+          kpis_on: list[str], levers_on: list[str]) -> dict[str, Any]:
+    """``gains.analyse`` of the kept rows and columns, with the scaled condition number."""
+    import numpy as np
+
+    from metricsense import kernels
+    from metricsense.reports import gains as shared
+
+    if source is None:
+        return {}
+    rows = [i for i, n in enumerate(kpis) if n in kpis_on]
+    cols = [j for j, n in enumerate(levers) if n in levers_on]
+    m = np.asarray(matrix, dtype=float).reshape(len(kpis), len(levers))
+    g = m[np.ix_(rows, cols)]
+    names_k, names_l = [kpis[i] for i in rows], [levers[j] for j in cols]
+    out = shared.analyse(names_k, names_l, g)
+    out["source"] = source
+    out["scaled_condition_number"] = None
+    cond = out["condition_number"]
+    if cond is not None and cond != float("inf"):
+        moved = (g != 0)
+        sub = g[np.ix_(moved.any(axis=1), moved.any(axis=0))]  # zero columns (idle levers) add nothing
+        out["scaled_condition_number"] = float(kernels.equilibrated_condition_number(sub))
+    return out
+
+
+def pairing(document, data, source: str | None, kpis_off: set[str], levers_off: set[str]) -> dict[str, Any]:
+    """The decoupling evaluator's pairing search (the smallest RGA number) on the kept spec."""
+    from metricsense.evaluators.decoupling import gain_analysis
+
+    result = gain_analysis(sub_document(document, kpis_off, levers_off), data if source == "estimated" else None)
+    if result is None:
+        return {"suggested_pairing": None, "rga_number": None}
+    return {"suggested_pairing": dict(result.suggested_pairing), "rga_number": result.rga_number,
+            "minimized_condition_number": result.minimized_condition_number}
+
+
+def redundancy(document, data, registry, kpis_on: list[str], threshold: float) -> dict[str, Any]:
+    """MS101 itself at ``threshold`` on the kept KPIs, and their correlation and effective number.
+
+    The correlation is the evaluator's (`correlation_analysis`, with the options the check's
+    analysis uses); the groups are what the rule reports on the kept spec."""
+    out: dict[str, Any] = {"threshold": float(threshold), "clusters": [], "correlation": {},
+                           "effective_number": None, "effective_of": 0}
+    rule = registry.rules.get("MS101") if registry is not None else None
+    if data is None:
+        return out
+    from metricsense.diagnostics import EvalContext
+    from metricsense.evaluators.correlation import OPTIONS, correlation_analysis
+
+    kpis_off = {k.name for k in document.kpis} - set(kpis_on)
+    spec = sub_document(document, kpis_off, set())
+    options = {name: opt.default for name, opt in OPTIONS.items()}
+    result = correlation_analysis(spec, data, options)
+    if result is None:
+        return out
+    record = result.record
+    out.update(correlation=record.to_json(), effective_number=record.effective_number,
+               effective_of=record.effective_of)
+    if rule is None or rule.func is None:
+        return out
+    # NOTE: the correlation evaluator caches its analysis on the data set by options, not by the
+    # KPIs of the spec: the rule gets a shallow copy with a cache of its own for this KPI set.
+    mine = copy.copy(data)
+    mine.__dict__["_correlation_cache"] = {}
+    rule_options = {name: opt.default for name, opt in rule.options.items()}
+    rule_options.update({k: options[k] for k in ("basis", "method", "min_periods") if k in rule_options})
+    rule_options["threshold"] = float(threshold)
+    ctx = EvalContext(spec, rule, rule_options, mine, {})
+    for d in rule.func(ctx):
+        ev = d.evidence
+        strongest = max(ev.get("pairs") or [{}], key=lambda p: abs(p.get("r", 0)))
+        out["clusters"].append({"keep": ev.get("keep"), "drop": list(ev.get("drop") or []),
+                                "r": strongest.get("r"), "n": strongest.get("n"), "message": d.message})
+    return out
+
+
+def summary(decoupling: dict[str, Any], redundancy: dict[str, Any]) -> dict[str, Any]:
+    """The numbers a change is judged by: what the before -> after compares."""
+    return {"condition_number": decoupling.get("condition_number"), "rank": decoupling.get("rank"),
+            "kpis": len(decoupling.get("kpis") or []), "levers": len(decoupling.get("levers") or []),
+            "idle": list(decoupling.get("idle") or []), "orphaned": list(decoupling.get("orphaned") or []),
+            "effective_number": redundancy.get("effective_number"), "effective_of": redundancy.get("effective_of"),
+            "clusters": len(redundancy.get("clusters") or []), "threshold": redundancy.get("threshold")}
+
+
+def _num(v: Any) -> str:
+    from metricsense.reports.gains import format_condition
+
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return format_condition(v) if v == float("inf") else f"{v:.3g}"
+    return str(v)
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(measure, before, after) rows, in words a manager reads."""
+    rows = [("condition number", _num(before["condition_number"]), _num(after["condition_number"])),
+            ("rank", f"{_num(before['rank'])} of {before['kpis']} KPIs", f"{_num(after['rank'])} of {after['kpis']} KPIs"),
+            ("levers that move a KPI", f"{before['levers'] - len(before['idle'])} of {before['levers']}",
+             f"{after['levers'] - len(after['idle'])} of {after['levers']}"),
+            ("KPIs no lever moves", ", ".join(before["orphaned"]) or "none", ", ".join(after["orphaned"]) or "none"),
+            ("effective number of KPIs",
+             f"{_num(before['effective_number'])} of {before['effective_of']}" if before["effective_number"] is not None else "n/a",
+             f"{_num(after['effective_number'])} of {after['effective_of']}" if after["effective_number"] is not None else "n/a"),
+            ("redundant groups", f"{before['clusters']} at |r| ≥ {before['threshold']:.2f}",
+             f"{after['clusters']} at |r| ≥ {after['threshold']:.2f}")]
+    return rows
