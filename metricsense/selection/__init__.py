@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from metricsense.selection import losses
-from metricsense.selection.problem import DEFAULT_NOISE, Inputs, SelectError, build_inputs, data_noise  # noqa: F401
+from metricsense.selection.problem import (  # noqa: F401
+    DEFAULT_NOISE, Inputs, SelectError, build_inputs, data_noise, extreme_number)
 from metricsense.selection.search import Stats, branch_and_bound, floor_of
 
 
@@ -107,6 +108,22 @@ def evaluate(inputs: Inputs, prep: losses.Prepared, rows, floor: float, note: st
 def select_document(spec, size: int | None = None, top: int = 5, dataset=None) -> Selection:
     """Choose ``size`` KPIs (default: as many as the levers) of a Document; raises SelectError."""
     inputs = build_inputs(spec, dataset)
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            return _select(spec, inputs, size, top)
+    except (FloatingPointError, np.linalg.LinAlgError) as exc:
+        # NOTE: finite but extreme numbers (`cost 1e-320`, a gain of 1e308) overflow the products of
+        # the method: name the number farthest from a typical move rather than fail with a traceback
+        where = extreme_number(spec)
+        text, span = where if where is not None else (None, problem_anchor(spec))
+        raise SelectError(
+            "the declared numbers are too large or too small to compute with" + (f": `{text}` is the "
+            f"farthest from a typical move" if text else f" ({exc})"), span,
+            "every number is in typical moves of the series: 1 is one typical move, and values "
+            "millions of times larger or smaller say the units are not standardised") from None
+
+
+def _select(spec, inputs: Inputs, size: int | None, top: int) -> Selection:
     prep = prepared(inputs)
     nu, ny = prep.nu, prep.ny
     size = nu if size is None else size

@@ -80,6 +80,10 @@ def data_noise(values) -> float | None:
     if pairs.sum() < MIN_CHANGES:
         return None
     a, b = d[1:][pairs], d[:-1][pairs]
+    scale = float(max(np.abs(a).max(), np.abs(b).max()))
+    if not 0 < scale < np.inf:
+        return None
+    a, b = a / scale, b / scale  # series in large units (1e300) do not overflow the products below
     a, b = a - a.mean(), b - b.mean()
     den = float(np.sqrt((a * a).sum() * (b * b).sum()))
     if den == 0:
@@ -96,8 +100,42 @@ def spec_anchor(spec) -> Span:
     return Span.point(spec.files[0] if spec.files else spec.root)
 
 
+def declared_numbers(spec):
+    """Every number the selection reads from ``spec``: (clause text, value, span), in the spec's order."""
+    for lv in spec.levers:
+        if lv.cost is not None:
+            yield f"cost {lv.cost.value:g}` on lever `{lv.name}", lv.cost.value, lv.cost.span
+    for d in spec.disturbances:
+        if d.size is not None:
+            yield f"size {d.size.value:g}` on disturbance `{d.name}", d.size.value, d.size.span
+        for move in d.best:
+            yield f"best {move.name} {move.value:+g}` on disturbance `{d.name}", move.value, move.span
+    for k in spec.kpis:
+        for word, gains in (("responds", k.responds), ("disturbed", k.disturbed)):
+            for g in gains:
+                yield f"{word} {g.name} {g.value:+g}` in KPI `{k.name}", g.value, g.span
+        if k.noise is not None:
+            yield f"noise {k.noise.value:g}` on KPI `{k.name}", k.noise.value, k.noise.span
+
+
+def extreme_number(spec):
+    """The declared number farthest from a typical move (1) in orders of magnitude: (text, span) or None."""
+    best, where = -1.0, None
+    for text, value, span in declared_numbers(spec):
+        if value == 0:
+            continue
+        far = abs(float(np.log10(abs(value)))) if np.isfinite(value) else float("inf")
+        if far > best:
+            best, where = far, (text, span)
+    return where
+
+
 def build_inputs(spec, dataset=None) -> Inputs:
     """The matrices of ``spec`` (a Document); ``dataset`` (a DataSet, optional) gives undeclared noise."""
+    for text, value, span in declared_numbers(spec):
+        if not np.isfinite(value):
+            raise SelectError(f"`{text}`: the number is too large to compute with (it reads as infinity)", span,
+                              "every number is in typical moves of the series: 1 is one typical move")
     lever_decl = {lv.name: lv for lv in spec.levers}
     dist_decl = {d.name: d for d in spec.disturbances}
     used_levers = {g.name for k in spec.kpis for g in k.responds if g.name in lever_decl}

@@ -95,3 +95,58 @@ def test_noise_from_data_follows_the_local_level_model():
     assert data_noise(walk) == 0.05  # a pure walk: the floor
     assert data_noise([1.0, 2.0, np.nan, 3.0]) is None
     assert 0 < DEFAULT_NOISE < 1
+
+
+@pytest.mark.parametrize(("clause", "where"), [
+    ('lever a "A" { cost 1e-320 }\nkpi k { responds a +1 }\nkpi j { responds a +2 }\n', ":1:15:"),
+    ('lever a "A" { cost 1e308 }\nkpi k { responds a +1 }\nkpi j { responds a +2 }\n', ":1:15:"),
+    ('lever a\nkpi k { responds a 1e308 }\nkpi j { responds a +2 }\n', ":2:18:"),
+    ('lever a\ndisturbance d { size 1e308 }\nkpi k { responds a +1 disturbed d +1 }\nkpi j { responds a +2 }\n',
+     ":2:17:"),
+    ('lever a\nkpi k { responds a +1 noise 1e308 }\nkpi j { responds a +2 }\n', ":2:23:"),
+    ('lever a\ndisturbance d { best a 1e308 }\nkpi k { responds a +1 disturbed d +1 }\nkpi j { responds a +2 }\n',
+     ":2:22:"),
+])
+def test_extreme_numbers_are_errors_naming_the_clause(tmp_path, clause, where):
+    # finite numbers far from a typical move overflow the method's products: an error at the clause
+    spec = tmp_path / "s.msense"
+    spec.write_text(clause)
+    result = CliRunner().invoke(cli, ["select", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert f"s.msense{where}" in result.output and "too large or too small" in result.output
+
+
+@pytest.mark.parametrize(("clause", "where"), [
+    ('lever a "A" { cost 1e400 }\nkpi k { responds a +1 }\n', ":1:15:"),
+    ('lever a\nkpi k { responds a 1e400 }\nkpi j { responds a +2 }\n', ":2:18:"),
+    ('lever a\ndisturbance d { size 1e400 }\nkpi k { responds a +1 disturbed d +1 }\n', ":2:17:"),
+    ('lever a\nkpi k { responds a +1 noise 1e400 }\n', ":2:23:"),
+    ('lever a\ndisturbance d { best a 1e400 }\nkpi k { responds a +1 disturbed d +1 }\n', ":2:22:"),
+])
+def test_numbers_that_read_as_infinity_are_errors_at_the_clause(tmp_path, clause, where):
+    # 1e400 parses as infinity: a gain of it used to read as "rank 0", a cost or size as a traceback
+    spec = tmp_path / "s.msense"
+    spec.write_text(clause)
+    result = CliRunner().invoke(cli, ["select", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert f"s.msense{where}" in result.output and "reads as infinity" in result.output
+
+
+def test_noise_from_data_in_huge_units_does_not_overflow():
+    rng = np.random.default_rng(5)
+    noise = rng.normal(size=400)
+    assert data_noise(1e300 * noise) == pytest.approx(data_noise(noise))
+    assert data_noise(np.full(50, 1e300)) is None  # constant: nothing to measure
+
+
+def test_a_disturbance_that_only_moves_the_best_settings_has_no_null_space():
+    # F's column for `e` is G_y B: every h with h F = 0 has h G_y B = 0, so H G_y cannot be invertible;
+    # rounding left that matrix of full numerical rank and the null-space solve failed (a traceback)
+    text = ('lever u { cost 2 }\nlever v { cost 1.5e-3 }\ndisturbance d { best u +1 }\n'
+            'disturbance e { size 0.5 best u -0.25, v +1e2 }\n'
+            'kpi y1 { responds u +0.1 disturbed d -0.1 noise 1 }\nkpi y2 { responds u +20 noise 1 }\n'
+            'kpi y3 { responds u +10 disturbed d -5 noise 1 }\nkpi y4 { responds u +1 noise 1 }\n'
+            'kpi y5 { responds v +1 noise 0.3 }\n')
+    result = metricsense.select(text)
+    assert result.combination["null_space"]["possible"] is False
+    assert result.candidates and result.candidates[0].worst_case_loss is not None
