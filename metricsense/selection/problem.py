@@ -130,8 +130,40 @@ def extreme_number(spec):
     return where
 
 
+#: The clauses the selection reads: given twice, only the last would count (MS009).
+SELECT_CLAUSES = {"responds", "disturbed", "noise", "cost", "size", "best"}
+
+
+def _refuse_ambiguous(spec) -> None:
+    """A name declared twice (MS003) or a clause the selection reads given twice (MS009) is an error:
+    the matrices would silently hold one of them."""
+    seen: dict[str, object] = {}
+    for node in [*spec.levers, *spec.disturbances, *spec.kpis]:
+        if node.name in seen:
+            raise SelectError(f"`{node.name}` is declared twice (MS003): `msense select` cannot tell which "
+                              f"one's gains and weights to use", node.name_span, "rename one of them")
+        seen[node.name] = node
+    for kind, nodes in (("lever", spec.levers), ("disturbance", spec.disturbances), ("KPI", spec.kpis)):
+        for node in nodes:
+            for clause, span in getattr(node, "repeated", ()):
+                if clause in SELECT_CLAUSES:
+                    listed = clause in ("responds", "disturbed", "best")
+                    raise SelectError(f"`{clause}` is given more than once in {kind} `{node.name}` (MS009): "
+                                      f"only the last would count", span,
+                                      "give all its gains in one clause, separated by commas" if listed else "keep one")
+    for node in [*spec.kpis, *spec.disturbances]:
+        for clause in ("responds", "disturbed", "best"):
+            names: set[str] = set()
+            for g in getattr(node, clause, ()):
+                if g.name in names:
+                    raise SelectError(f"`{g.name}` is named twice in the `{clause}` of `{node.name}`: only the last "
+                                      f"gain would count", g.span, "give each one gain")
+                names.add(g.name)
+
+
 def build_inputs(spec, dataset=None) -> Inputs:
     """The matrices of ``spec`` (a Document); ``dataset`` (a DataSet, optional) gives undeclared noise."""
+    _refuse_ambiguous(spec)
     for text, value, span in declared_numbers(spec):
         if not np.isfinite(value):
             raise SelectError(f"`{text}`: the number is too large to compute with (it reads as infinity)", span,

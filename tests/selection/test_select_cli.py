@@ -150,3 +150,23 @@ def test_a_disturbance_that_only_moves_the_best_settings_has_no_null_space():
     result = metricsense.select(text)
     assert result.combination["null_space"]["possible"] is False
     assert result.candidates and result.candidates[0].worst_case_loss is not None
+
+
+@pytest.mark.parametrize(("text", "where", "what"), [
+    # two `responds` lines: the model kept only the last, so select saw 1 lever of 2 (MS009)
+    ('lever x\nlever y\nkpi a { responds x +1\nresponds y +1 }\nkpi b { responds x +2, y +1 }\n', ":4:1:",
+     "`responds` is given more than once in KPI `a`"),
+    ('lever x { cost 1\ncost 5 }\nkpi a { responds x +1 }\n', ":2:1:", "`cost` is given more than once in lever `x`"),
+    ('lever x\ndisturbance d { best x +1\nbest x +2 }\nkpi a { responds x +1 disturbed d +1 }\n', ":3:1:",
+     "`best` is given more than once in disturbance `d`"),
+    ('lever x\nlever x { cost 3 }\nkpi a { responds x +1 }\n', ":2:7:", "`x` is declared twice"),
+    ('lever x\nkpi a { responds x +1 }\nkpi a { responds x +2 }\n', ":3:5:", "`a` is declared twice"),
+    ('lever x\nlever y\nkpi a { responds x +1, y +1, x +2 }\nkpi b { responds y +1 }\n', ":3:30:",
+     "`x` is named twice in the `responds` of `a`"),
+])
+def test_names_and_clauses_given_twice_are_errors_not_silently_one_of_them(tmp_path, text, where, what):
+    spec = tmp_path / "s.msense"
+    spec.write_text(text)
+    result = CliRunner().invoke(cli, ["select", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert f"s.msense{where}" in result.output and what in result.output
