@@ -14,15 +14,24 @@ import dataclasses
 from typing import Any
 
 from metricsense.evaluators.records import GainAnalysis
-from metricsense.model import KPI, Lever
+from metricsense.model import KPI, Disturbance, Lever
 
 
 def sub_document(document, kpis_off: set[str], levers_off: set[str]):
-    """The spec without the unticked KPIs and levers (every other statement kept)."""
-    kept = tuple(s for s in document.statements
+    """The spec without the unticked KPIs and levers (every other statement kept).
+
+    A disturbance's `best` moves of an unticked lever go with it: the lever is no longer there to
+    move (msense select, behind the explorer's suggest, refuses a `best` naming no lever)."""
+    kept = tuple(_without_best(s, levers_off) for s in document.statements
                  if not (isinstance(s, KPI) and s.name in kpis_off)
                  and not (isinstance(s, Lever) and s.name in levers_off))
     return dataclasses.replace(document, statements=kept)
+
+
+def _without_best(statement, levers_off: set[str]):
+    if not isinstance(statement, Disturbance) or not any(g.name in levers_off for g in statement.best):
+        return statement
+    return dataclasses.replace(statement, best=tuple(g for g in statement.best if g.name not in levers_off))
 
 
 def gain_source(document, gain: GainAnalysis | None) -> tuple[str | None, list[str], list[str], list[list[float]]]:
