@@ -523,15 +523,18 @@ def agenda_command(paths, since, config_path, allow_paths, fmt, output):
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--allow-path", "allow_paths", multiple=True, type=click.Path(path_type=str), metavar="DIR",
               help="Also allow includes and data from this folder (repeatable).")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop the search after this long and show the best sets found so far (large specs) "
+                   "[default: search to the end].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), help="Write the result here.")
-def select_command(path, size, top, fmt, allow_paths, output):
+def select_command(path, size, top, fmt, allow_paths, time_limit, output):
     """Choose the KPIs to hold at their targets: the sets that lose least when disturbances and noise hit."""
     from metricsense.reports import selection as render
     from metricsense.selection import SelectError
     from metricsense.selection.run import Unreadable, select_spec
 
     try:
-        result = select_spec(path, size=size, top=top, allow_paths=allow_paths)
+        result = select_spec(path, size=size, top=top, allow_paths=allow_paths, time_limit=time_limit)
     except Unreadable as exc:
         for p in exc.problems[:20]:
             click.echo(f"msense select: {p.span}: {p.message}", err=True)

@@ -28,6 +28,11 @@ def render_json(selection) -> str:
     return json.dumps(selection.as_dict(), indent=2, ensure_ascii=False, default=json_default, allow_nan=False) + "\n"
 
 
+#: Said when the time limit stopped the search.
+STOPPED = ("the search stopped at its time limit: these are the best sets found so far, not proven the best "
+           "(a longer `--time-limit`, or none, searches on)")
+
+
 def _combination_lines(selection, bullet: str) -> list[str]:
     comb = selection.combination
     out = [f"{bullet}best combination of all {len(comb['kpis'])} KPIs (Alstad, Skogestad & Hori 2009): "
@@ -59,11 +64,14 @@ def render_text(selection) -> str:
             lines.append(f"  note: {cur.note}")
         lines.append("")
     lines.append("best sets:")
+    if not selection.complete:
+        lines.append(f"  note: {STOPPED}")
     for i, c in enumerate(selection.candidates, 1):
         lines.append(f"  {i}. {_names(c.kpis)}")
         lines.append(f"     worst-case loss {_loss(c.worst_case_loss)}, average {_loss(c.average_loss)}")
     if not selection.candidates:
-        lines.append("  none: no set of this size can hold the levers")
+        lines.append("  none: no set of this size can hold the levers" if selection.complete
+                     else "  none found before the time limit")
     lines += ["", f"why: {selection.why}", ""]
     lines += _combination_lines(selection, "")
     defaults = [k for k, src in zip(inp.kpis, inp.noise_from) if src == "default"]
@@ -87,6 +95,8 @@ def render_markdown(selection) -> str:
     for i, c in enumerate(selection.candidates, 1):
         lines.append(f"| best {i} | {_names(c.kpis)} | {_loss(c.worst_case_loss)} | {_loss(c.average_loss)} |")
     lines += ["", f"**Why:** {selection.why}", ""]
+    if not selection.complete:
+        lines += [f"*Note:* {STOPPED[0].upper()}{STOPPED[1:]}.", ""]
     if cur is not None and cur.note:
         lines += [f"*Note:* {cur.note}", ""]
     lines += _combination_lines(selection, "- ")

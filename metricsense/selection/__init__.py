@@ -56,6 +56,8 @@ class Selection:
     why: str
     nodes: int = 0
     evaluated: int = 0
+    #: False when the time limit stopped the search: the candidates are the best found so far
+    complete: bool = True
 
     def as_dict(self) -> dict:
         """The JSON shape (`select` at the top): size, inputs, current, candidates, combination."""
@@ -67,7 +69,7 @@ class Selection:
             "combination": self.combination,
             "why": self.why,
             "search": {"method": "bidirectional branch and bound (Kariwala & Cao 2009)",
-                       "nodes": self.nodes, "sets_evaluated": self.evaluated},
+                       "nodes": self.nodes, "sets_evaluated": self.evaluated, "complete": self.complete},
         }}
 
 
@@ -105,12 +107,13 @@ def evaluate(inputs: Inputs, prep: losses.Prepared, rows, floor: float, note: st
     return KpiSet(names, worst, average, sources, note)
 
 
-def select_document(spec, size: int | None = None, top: int = 5, dataset=None) -> Selection:
+def select_document(spec, size: int | None = None, top: int = 5, dataset=None,
+                    time_limit: float | None = None) -> Selection:
     """Choose ``size`` KPIs (default: as many as the levers) of a Document; raises SelectError."""
     inputs = build_inputs(spec, dataset)
     try:
         with np.errstate(over="raise", invalid="raise"):
-            return _select(spec, inputs, size, top)
+            return _select(spec, inputs, size, top, time_limit)
     except (FloatingPointError, np.linalg.LinAlgError) as exc:
         # NOTE: finite but extreme numbers (`cost 1e-320`, a gain of 1e308) overflow the products of
         # the method: name the number farthest from a typical move rather than fail with a traceback
@@ -123,7 +126,7 @@ def select_document(spec, size: int | None = None, top: int = 5, dataset=None) -
             "millions of times larger or smaller say the units are not standardised") from None
 
 
-def _select(spec, inputs: Inputs, size: int | None, top: int) -> Selection:
+def _select(spec, inputs: Inputs, size: int | None, top: int, time_limit: float | None = None) -> Selection:
     prep = prepared(inputs)
     nu, ny = prep.nu, prep.ny
     size = nu if size is None else size
@@ -132,7 +135,7 @@ def _select(spec, inputs: Inputs, size: int | None, top: int) -> Selection:
             f"a set of {size} KPIs cannot be chosen here: between {nu} (the levers) and {ny} (the KPIs with "
             f"gains)", problem_anchor(spec), "seed 002: no more KPIs than levers; `--size` defaults to the levers")
     stats = Stats()
-    found = branch_and_bound(prep, size, top, stats)
+    found = branch_and_bound(prep, size, top, stats, seconds=time_limit)
     floor = floor_of(prep)
     candidates = tuple(evaluate(inputs, prep, rows, floor) for _, rows in found)
     current = None
@@ -152,8 +155,10 @@ def _select(spec, inputs: Inputs, size: int | None, top: int) -> Selection:
         "average_loss": _finite(float(np.sum(m ** 2)) / (6 * (ny + prep.nd))),
         "null_space": null_space_check(inputs, prep),
     }
-    return Selection(size, inputs, current, candidates, combination, why_text(current, candidates),
-                     stats.nodes, stats.evaluated)
+    why = why_text(current, candidates)
+    if not candidates and not stats.complete:
+        why = "the search stopped at its time limit before it found a set that holds the levers"
+    return Selection(size, inputs, current, candidates, combination, why, stats.nodes, stats.evaluated, stats.complete)
 
 
 def problem_anchor(spec):

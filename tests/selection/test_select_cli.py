@@ -170,3 +170,31 @@ def test_names_and_clauses_given_twice_are_errors_not_silently_one_of_them(tmp_p
     result = CliRunner().invoke(cli, ["select", str(spec)])
     assert result.exit_code == 2, result.output
     assert f"s.msense{where}" in result.output and what in result.output
+
+
+def _large_spec(ny=60, nu=12, nd=4, seed=7) -> str:
+    rng = np.random.default_rng(seed)
+    lines = [f"lever u{j}" for j in range(nu)] + [f"disturbance d{k}" for k in range(nd)]
+    for i in range(ny):
+        gains = ", ".join(f"u{j} {rng.normal():+.2f}" for j in rng.choice(nu, 3, replace=False))
+        dist = ", ".join(f"d{k} {rng.normal():+.2f}" for k in rng.choice(nd, 2, replace=False))
+        lines.append(f"kpi y{i} {{ responds {gains} disturbed {dist} noise {rng.uniform(0.1, 1):.2f} }}")
+    return "\n".join(lines) + "\n"
+
+
+def test_time_limit_stops_the_search_and_says_so(tmp_path):
+    # 20 of 200 KPIs ran for many minutes with no way to stop it: a time limit returns the best so far
+    schema = json.loads((HERE.parents[1] / "schemas" / "select.schema.json").read_text())
+    jsonschema = pytest.importorskip("jsonschema")
+    spec = tmp_path / "large.msense"
+    spec.write_text(_large_spec())
+    result = _run(str(spec), "--time-limit", "1e-9", "--format", "json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    jsonschema.validate(out, schema)
+    assert out["select"]["search"]["complete"] is False
+    text = _run(str(spec), "--time-limit", "1e-9").output
+    assert "the search stopped at its time limit" in text and "cannot hold" not in text.split("why:")[1].split("\n")[0]
+    assert _run(str(spec), "--time-limit", "0").exit_code == 2
+    done = metricsense.select(_large_spec(ny=14, nu=3, nd=2), time_limit=60)
+    assert done.complete and done.as_dict()["select"]["search"]["complete"] is True
