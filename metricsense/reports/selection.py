@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from metricsense.selection.problem import DEFAULT_NOISE
+from metricsense.selection.problem import DEFAULT_NOISE, MIN_CHANGES
 
 
 def _loss(x) -> str:
@@ -78,7 +78,8 @@ def render_text(selection) -> str:
     if defaults:
         many = len(defaults) > 1
         lines.append(f"noise: {_names(defaults[:6])}{' and others' if len(defaults) > 6 else ''} "
-                     f"declare{'' if many else 's'} no noise and {'have' if many else 'has'} no data to measure it: "
+                     f"declare{'' if many else 's'} no noise and {'have' if many else 'has'} no data to measure it from (it takes "
+                     f"{MIN_CHANGES + 1} consecutive periods that vary): "
                      f"the default {DEFAULT_NOISE:g} is used (declare `noise 0.2` in a KPI)")
     return "\n".join(lines) + "\n"
 

@@ -198,3 +198,12 @@ def test_time_limit_stops_the_search_and_says_so(tmp_path):
     assert _run(str(spec), "--time-limit", "0").exit_code == 2
     done = metricsense.select(_large_spec(ny=14, nu=3, nd=2), time_limit=60)
     assert done.complete and done.as_dict()["select"]["search"]["complete"] is True
+
+
+def test_noise_note_does_not_say_no_data_for_a_kpi_whose_data_is_constant(tmp_path):
+    # `flat` has 30 weeks of data, all 5: its noise cannot be measured, but it does have data
+    (tmp_path / "kpis.csv").write_text("period,flat\n" + "".join(f"2024-W{w:02d},5\n" for w in range(1, 31)))
+    (tmp_path / "s.msense").write_text('data "kpis.csv"\nlever x\nkpi flat { responds x +1 }\nkpi b { responds x +2 }\n')
+    text = _run(str(tmp_path / "s.msense")).output
+    assert "noise: flat, b declare no noise and have no data to measure it from (it takes 9 consecutive periods " \
+           "that vary)" in text
