@@ -109,7 +109,12 @@ def evaluate(inputs: Inputs, prep: losses.Prepared, rows, floor: float, note: st
 
 def select_document(spec, size: int | None = None, top: int = 5, dataset=None,
                     time_limit: float | None = None) -> Selection:
-    """Choose ``size`` KPIs (default: as many as the levers) of a Document; raises SelectError."""
+    """Choose ``size`` KPIs (default: as many as the levers) of a Document; raises SelectError
+    (ValueError for a ``size`` or ``top`` that is not a whole number, or a ``top`` below 1)."""
+    size = None if size is None else _whole("size", size)
+    top = _whole("top", top)
+    if top < 1:
+        raise ValueError(f"top must be at least 1 (how many of the best sets to show), not {top}")
     inputs = build_inputs(spec, dataset)
     try:
         with np.errstate(over="raise", invalid="raise"):
@@ -124,6 +129,12 @@ def select_document(spec, size: int | None = None, top: int = 5, dataset=None,
             f"farthest from a typical move" if text else f" ({exc})"), span,
             "every number is in typical moves of the series: 1 is one typical move, and values "
             "millions of times larger or smaller say the units are not standardised") from None
+
+
+def _whole(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    return int(value)
 
 
 def _select(spec, inputs: Inputs, size: int | None, top: int, time_limit: float | None = None) -> Selection:

@@ -207,3 +207,11 @@ def test_noise_note_does_not_say_no_data_for_a_kpi_whose_data_is_constant(tmp_pa
     text = _run(str(tmp_path / "s.msense")).output
     assert "noise: flat, b declare no noise and have no data to measure it from (it takes 9 consecutive periods " \
            "that vary)" in text
+
+
+@pytest.mark.parametrize("kwargs", [{"top": 0}, {"top": -1}, {"top": 2.5}, {"top": None}, {"size": "2"},
+                                    {"size": 2.5}, {"size": True}])
+def test_api_size_and_top_that_are_not_whole_numbers_are_value_errors(kwargs):
+    # top=0 was an IndexError from deep inside, size=2.5 an IndexError, size=True a set of "True" KPIs
+    with pytest.raises(ValueError, match="must be"):
+        metricsense.select((HERE / "toy.msense").read_text(), **kwargs)
