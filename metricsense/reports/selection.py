@@ -42,6 +42,10 @@ def _combination_lines(selection, bullet: str) -> list[str]:
         terms = [f"{v / top:+.2f} {k}" for v, k in zip(row, comb["kpis"]) if abs(v / top) >= 0.005]
         out.append(f"{bullet}  index: {' '.join(terms)}")
     ns = comb["null_space"]
+    if not selection.inputs.disturbances:
+        out.append(f"{bullet}null space: no disturbance is declared, so there is none to cancel (declare them, "
+                   f"and the KPIs they move with `disturbed`)")
+        return out
     if ns["possible"]:
         out.append(f"{bullet}null space: an index of the KPIs cancels every disturbance (H F = 0; "
                    f"{ns['kpis']} KPIs >= {ns['kpis_needed']} levers + disturbances); with noise its "

@@ -183,7 +183,7 @@ def null_space_check(inputs: Inputs, prep: losses.Prepared) -> dict:
     need = prep.nu + prep.nd
     f_wd = prep.y[:, :prep.nd]
     out = {"possible": False, "kpis_needed": need, "kpis": prep.ny}
-    h = losses.null_space(prep, f_wd) if prep.nd else None
+    h = losses.null_space(prep, f_wd)  # no disturbances: every H cancels them, the best is the combination
     if h is not None:
         m = losses.loss_matrix(prep, h)
         out.update(possible=True, H=h.tolist(),

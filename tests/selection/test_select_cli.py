@@ -215,3 +215,13 @@ def test_api_size_and_top_that_are_not_whole_numbers_are_value_errors(kwargs):
     # top=0 was an IndexError from deep inside, size=2.5 an IndexError, size=True a set of "True" KPIs
     with pytest.raises(ValueError, match="must be"):
         metricsense.select((HERE / "toy.msense").read_text(), **kwargs)
+
+
+def test_no_disturbances_is_not_a_null_space_that_fails(tmp_path):
+    # it said "no index cancels every disturbance (2 KPIs, 1 needed)": a contradiction, with none to cancel
+    spec = tmp_path / "s.msense"
+    spec.write_text("lever x\nkpi a { responds x +1 }\nkpi b { responds x +2 }\n")
+    text = _run(str(spec)).output
+    assert "no index cancels" not in text and "no disturbance is declared, so there is none to cancel" in text
+    ns = json.loads(_run(str(spec), "--format", "json").output)["select"]["combination"]["null_space"]
+    assert ns["possible"] is True and ns["disturbance_loss"] == 0
