@@ -515,7 +515,7 @@ def agenda_command(paths, since, config_path, allow_paths, fmt, output):
 
 
 @cli.command("select")
-@click.argument("path", type=click.Path(path_type=str))
+@click.argument("path", type=click.Path(path_type=str))  # `-`: standard input
 @click.option("--size", type=click.IntRange(min=1), metavar="N",
               help="How many KPIs to hold at their targets [default: as many as the levers].")
 @click.option("--top", type=click.IntRange(min=1, max=1000), default=5, show_default=True, metavar="K",
@@ -533,8 +533,13 @@ def select_command(path, size, top, fmt, allow_paths, time_limit, output):
     from metricsense.selection import SelectError
     from metricsense.selection.run import Unreadable, select_spec
 
+    target = path
+    if path == "-":  # as check and fmt: the spec from standard input
+        target = sys.stdin.read()
+        if "\n" not in target:
+            target += "\n"  # a one-line spec is text, never a path
     try:
-        result = select_spec(path, size=size, top=top, allow_paths=allow_paths, time_limit=time_limit)
+        result = select_spec(target, size=size, top=top, allow_paths=allow_paths, time_limit=time_limit)
     except Unreadable as exc:
         for p in exc.problems[:20]:
             click.echo(f"msense select: {p.span}: {p.message}", err=True)

@@ -225,3 +225,12 @@ def test_no_disturbances_is_not_a_null_space_that_fails(tmp_path):
     assert "no index cancels" not in text and "no disturbance is declared, so there is none to cancel" in text
     ns = json.loads(_run(str(spec), "--format", "json").output)["select"]["combination"]["null_space"]
     assert ns["possible"] is True and ns["disturbance_loss"] == 0
+
+
+def test_a_spec_from_standard_input():
+    # check and fmt read `-`; select said "cannot read `-`: No such file or directory"
+    result = CliRunner().invoke(cli, ["select", "-", "--size", "1"], input=(HERE / "toy.msense").read_text())
+    assert result.exit_code == 0, result.output
+    assert "1. y3" in result.output
+    one_line = CliRunner().invoke(cli, ["select", "-"], input="lever x kpi a { responds x +1 }")
+    assert one_line.exit_code == 0 and "1. a" in one_line.output
