@@ -128,3 +128,26 @@ def test_expr_text_writes_what_the_spec_means():
         # written back, it parses to the same expression
         again = metricsense.load(f'mission "M"\ntrigger t when {expr_text(cmp)} for 1 period {{ ask "?" }}\n')
         assert without_spans(again.triggers[0].condition) == without_spans(doc.triggers[0].condition), cond
+
+
+def test_expr_text_reads_back_as_the_same_expression_however_it_nests():
+    from metricsense.expressions import expr_text
+    from metricsense.syntax.fmt import without_spans
+
+    head = 'mission "M"\nkpi x "X" { }\nkpi y "Y" { }\nkpi revenue "R" { }\n'
+    for cond, text in [
+        ("revenue < 1250000", "revenue < 1250000"),             # not `1.25e+06`
+        ("x > 0.1234567", "x > 0.1234567"),                     # not rounded to 6 digits
+        ("x + (y - 1) > 2", "x + (y - 1) > 2"),                 # a right operand of its own level
+        ("x * (y / 2) > 1", "x * (y / 2) > 1"),
+        ("10% of (x + y) > 1", "10% of (x + y) > 1"),           # `of` takes an atom
+        ("(x > y) > 0", "(x > y) > 0"),                         # comparisons do not chain
+        ("(not x) + 1 > 0", "(not x) + 1 > 0"),
+        ("-(not x) < 0", "-(not x) < 0"),
+        ("x or (y and x) or (x or y)", "x or y and x or (x or y)"),
+        ("not not x > 1", "not not (x > 1)"),
+    ]:
+        cond_expr = metricsense.load(f'{head}trigger t when {cond} for 1 period {{ ask "?" }}\n').triggers[0].condition
+        assert expr_text(cond_expr) == text, cond
+        again = metricsense.load(f'{head}trigger t when {text} for 1 period {{ ask "?" }}\n').triggers[0].condition
+        assert without_spans(again) == without_spans(cond_expr), cond
