@@ -100,11 +100,6 @@ def _not_before(label: str | None, since: str | None) -> bool:
         return label >= since
 
 
-#: A comparison in words: "`x` was 6.6, above `y` (4.5) by 2.1".
-_OP_WORDS = {">": "above", ">=": "at or above", "<": "below", "<=": "at or below", "==": "equal to",
-             "!=": "not equal to"}
-
-
 def _sides(trigger) -> tuple[str | None, str | None]:
     """The spec's text of the two sides of the trigger's first comparison (what the variance's
     numbers are), or None when there is no trigger or comparison."""
@@ -114,6 +109,14 @@ def _sides(trigger) -> tuple[str | None, str | None]:
     if cmp is None:
         return None, None
     return expr_text(cmp.left), expr_text(cmp.right)
+
+
+def _is_number(text: str | None) -> bool:
+    try:
+        float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _run_periods(info: TriggerEvaluation, e) -> list[str]:
@@ -154,8 +157,17 @@ def _trigger_items(root: str, name: str, info: TriggerEvaluation, since: str | N
         if v is not None and v.by is not None:
             # NOTE: v.op is one of the grammar's comparison operators (`>=`, `<`...), never raw HTML
             if left_text is not None:
-                sparked.append(f"variance{last}: {_code(left_text)} was {_n(v.left)}, "
-                               f"{_OP_WORDS.get(v.op, v.op)} {_code(right_text)} ({_n(v.right)}) by {_n(v.by)}")
+                # a side that is a number as written needs no second reading; the words say the
+                # direction, so the gap is its size (`below 4.2 by 0.01`, not `by -0.01`)
+                # NOTE: the words are what the two numbers were, not the operator: the first
+                # comparison need not hold when the trigger fires (`not (x < 3)`, `x < 3 or y > 5`)
+                right = _n(v.right) if _is_number(right_text) else f"{_code(right_text)} ({_n(v.right)})"
+                if v.left is None or v.right is None or v.left == v.right:
+                    sparked.append(f"variance{last}: {_code(left_text)} was {_n(v.left)}, against {right}")
+                else:
+                    word = "above" if v.left > v.right else "below"
+                    sparked.append(f"variance{last}: {_code(left_text)} was {_n(v.left)}, {word} {right} "
+                                   f"by {_n(abs(v.by))}")
             else:
                 sparked.append(f"variance{last}: {_n(v.left)} {v.op} {_n(v.right)}, by {_n(v.by)}")
         items.append(AgendaItem(audience, root, name, info.ask or "What changed, and what did we learn?",

@@ -151,3 +151,19 @@ def test_expr_text_reads_back_as_the_same_expression_however_it_nests():
         assert expr_text(cond_expr) == text, cond
         again = metricsense.load(f'{head}trigger t when {text} for 1 period {{ ask "?" }}\n').triggers[0].condition
         assert without_spans(again) == without_spans(cond_expr), cond
+
+
+def test_the_variance_says_what_the_numbers_were_not_what_the_operator_hoped(tmp_path):
+    # the first comparison need not hold when the trigger fires: `not (x < 7)` fires when x is
+    # above 7, and the agenda must not say "below"; a literal side is not read twice
+    rows = ["period,x"] + [f"2025-01-{d:02d},{v}" for d, v in zip((6, 13, 20, 27), (6, 7.5, 6, 8))]
+    (tmp_path / "x.csv").write_text("\n".join(rows) + "\n")
+    spec = tmp_path / "s.msense"
+    spec.write_text('data "x.csv"\nmission "M"\nkpi x "X" { }\n'
+                    'trigger high when not (x < 7) for 1 period { ask "?" with team }\n'
+                    'trigger low when x < 7 for 1 period { ask "?" with team }\n')
+    md = metricsense.agenda(spec, config={}).to_markdown()
+    assert "`x` was 7.5, above 7 by 0.5" in md
+    assert "`x` was 8, above 7 by 1" in md
+    assert "`x` was 6, below 7 by 1" in md
+    assert "below `7`" not in md and "by -" not in md
