@@ -196,6 +196,10 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
             rounds = [(None, keep)]
         if present:
             rounds = [(p, keep & (labels == p)) for p in sorted(present, key=period_key, reverse=True)]
+    elif still_open is not None:
+        # NOTE: no round column, and a round is open: any answer may be the open round's, so none
+        # is read (pooled and shown, two runs one late respondent apart differed by that answer)
+        rounds = [(None, np.zeros_like(keep))]
     # The latest round by time in which some group reaches min_group. NOTE: a later round with
     # only small groups in it (one team's pulse) is not reported: reporting it would say which
     # round one small team answered in, and that it holds 1..min_group-1 answers (an attack
@@ -358,7 +362,8 @@ def group_below_minimum(ctx) -> Iterator[Diagnostic]:
         later += still
         if info.suppressed or later:
             count = (f"{info.suppressed} group{'s' if info.suppressed != 1 else ''} not shown: below the minimum of "
-                     f"{info.min_group} respondents" if info.suppressed else "every group shown")
+                     f"{info.min_group} respondents" if info.suppressed
+                     else "every group shown" if info.groups else "no group shown")
             yield ctx.report(
                 t, f"`{t.name}`: {count}{later}",
                 help="nothing to fix if teams are small by nature; pool small teams for the survey otherwise",
