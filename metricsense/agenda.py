@@ -91,9 +91,27 @@ def _since_key(since: Any) -> str | None:
     return str(since)
 
 
+def since_problem(since: Any) -> str | None:
+    """Why ``since`` is no period (`2025-13-45`, `last week`), or None when it is one."""
+    from metricsense.data.periods import round_span
+
+    key = _since_key(since)
+    if key is None or round_span(key) is not None:
+        return None
+    return (f"{key!r} is not a period: write a date (2026-01-05), a month (2026-01), a quarter "
+            "(2026-Q1), an ISO week (2026-W02), a year (2026) or a whole-number period")
+
+
 def _not_before(label: str | None, since: str | None) -> bool:
+    """A period at or after ``since`` by time: it ends after ``since`` starts (`2025-08-04` is after
+    `2025-Q3`, the month `2025-06` is not before `2025-06-15`); whole numbers by value."""
+    from metricsense.data.periods import round_span
+
     if since is None or label is None:
         return True
+    mine, theirs = round_span(label), round_span(since)
+    if mine is not None and theirs is not None and type(mine[0]) is type(theirs[0]):
+        return mine[1] > theirs[0]
     try:  # whole-number periods compare as numbers
         return float(label) >= float(since)
     except ValueError:
@@ -211,6 +229,9 @@ def _trust_items(root: str, name: str, info: TrustSignalAnalysis, since: str | N
 def build(report, since: Any = None) -> Agenda:
     """The agenda of a report: every trigger event and every trust gap, at or after ``since``."""
     key = _since_key(since)
+    problem = since_problem(key)
+    if problem is not None:
+        raise ValueError(f"since: {problem}")
     items: list[AgendaItem] = []
     for root, analysis in report.analysis.items():
         doc = getattr(report, "documents", {}).get(root)

@@ -493,9 +493,11 @@ def agenda_command(paths, since, config_path, allow_paths, fmt, output):
     """Write the conversation agenda: what the triggers and trust gaps ask people to talk about."""
     import json
 
-    from metricsense.agenda import build
+    from metricsense.agenda import build, since_problem
     from metricsense.engine import check as run_check
 
+    if since_problem(since) is not None:  # a user's mistake: said before any work, exit 2
+        raise click.BadParameter(since_problem(since), param_hint="'--since'")
     bar = _progress_bar()
     try:
         report = run_check(list(paths), config=config_path, allow_paths=allow_paths, progress=bar)

@@ -167,3 +167,15 @@ def test_the_variance_says_what_the_numbers_were_not_what_the_operator_hoped(tmp
     assert "`x` was 8, above 7 by 1" in md
     assert "`x` was 6, below 7 by 1" in md
     assert "below `7`" not in md and "by -" not in md
+
+
+def test_since_is_a_period_compared_by_time():
+    # a quarter or an ISO week selects by time (as text, `2025-Q3` sorted after every date of 2025)
+    whole = metricsense.agenda(EXAMPLES / "customer-love", config={})
+    after = [i for i in whole.items if i.end is not None and i.end >= "2025-07"]
+    for since in ("2025-Q3", "Q3 2025", "2025-07", "2025-07-01"):
+        assert len(metricsense.agenda(EXAMPLES / "customer-love", since=since, config={}).items) == len(after), since
+    # a since that is no period is the user's mistake, said (it selected nothing, silently)
+    result = run_msense("agenda", str(EXAMPLES / "customer-love"), "--since", "last week")
+    assert result.returncode == 2 and "'last week' is not a period" in result.stderr
+    assert "Traceback" not in result.stderr
