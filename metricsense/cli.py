@@ -471,6 +471,14 @@ def diff_command(old, new, fmt, config_path, output):
             click.echo(f"msense diff: {name} cannot be read ({d.span.file}:{d.span.line}:{d.span.column}: "
                        f"{d.code} {d.message}); nothing is compared", err=True)
             sys.exit(2)
+        # NOTE: a folder of several specs: the first of each was compared with the other's first
+        specs = list(report.documents)
+        if len(specs) != 1:
+            held = (f"holds {len(specs)} specs ({', '.join(specs[:5])}{', ...' if len(specs) > 5 else ''})"
+                    if specs else "holds no spec")
+            click.echo(f"msense diff: {name} {held}; diff compares one spec with another: name the files; "
+                       "nothing is compared", err=True)
+            sys.exit(2)
     result = msdiff.diff_reports(before, after, old, new)
     text = msdiff.render_json(result) if fmt == "json" else msdiff.render_markdown(result)
     if output:

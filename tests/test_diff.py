@@ -135,3 +135,13 @@ def test_a_kpi_no_lever_moves_is_named_beside_the_infinite_condition_number(tmp_
     text = run_msense("diff", old, new).stdout
     assert "∞ (rank 2 for 3 KPIs); no lever moves `watched`: 3 among the other 2" in text
     assert not any(f["code"] == "MS202" for f in d["findings"]["new"])
+
+
+def test_a_folder_of_several_specs_is_not_compared_first_with_first(tmp_path):
+    # `msense diff examples/ copy/` compared customer-love with the copy's first spec: every KPI
+    # "removed"; a diff is of one spec with another, and a folder of several is the user's mistake
+    result = run_msense("diff", EXAMPLES, EXAMPLES / "store-network")
+    assert result.returncode == 2 and "holds 5 specs" in result.stderr and "removed" not in result.stdout
+    assert "Traceback" not in result.stderr
+    result = run_msense("diff", EXAMPLES / "store-network", EXAMPLES / "store-network" / "store-network.msense")
+    assert result.returncode == 0 and "added none; removed none" in result.stdout
