@@ -102,13 +102,19 @@ def same_round(a: str, b: str) -> bool:
 
 def overlaps(a: str, b: str) -> bool:
     """The two round labels share some time (`2025-02` lies in `Q1 2025`; a year holds its
-    quarters), or are the same text when either is no period. `open` excludes every round its
+    quarters), or may (a whole number and a period in time), or are the same text when either is
+    no period. `open` excludes every round its
     label overlaps: a round still collecting answers is never reported, however it is written."""
     from metricsense.data.periods import round_span
 
     sa, sb = round_span(a), round_span(b)
-    if sa is None or sb is None or type(sa[0]) is not type(sb[0]):
+    if sa is None or sb is None:
         return same_round(a, b)
+    if type(sa[0]) is not type(sb[0]):
+        # NOTE: a whole number (wave `3`, or `202506`) and a period in time (`2025-06`): nothing
+        # says whether they share time, so they may (`open "2025-06"` on rounds written 202506 held
+        # nothing back and the open round was shown)
+        return True
     return sa[0] < sb[1] and sb[0] < sa[1]
 
 

@@ -363,3 +363,14 @@ def test_open_on_a_survey_without_rounds_shows_nothing(tmp_path):
     late = rows + _team("a", 1, score=lambda i: 1)
     again, _ = _check(tmp_path, late, extra='  open "2025-Q2"\n')
     assert json.loads(report.to_json())["analysis"] == json.loads(again.to_json())["analysis"]
+
+
+def test_open_written_as_a_date_holds_back_rounds_written_as_whole_numbers(tmp_path):
+    # waves 1 and 2 and `open "2025-06"`: nothing says which wave is June's, and the last wave
+    # (perhaps the open one) was shown
+    from metricsense.evaluators.trust import overlaps
+
+    assert overlaps("2", "2025-06") and overlaps("3", "2025") and not overlaps("3", "4")
+    rows = ["period," + HEADER] + _team("a", 6, period="1") + _team("a", 6, period="2")
+    report, info = _check(tmp_path, rows, extra='  open "2025-06"\n')
+    assert info.groups == () and info.period is None
