@@ -302,13 +302,15 @@ def render_markdown(agenda: Agenda) -> str:
 
 
 def _one_way(group: list[AgendaItem]) -> str:
-    """When the events compare two series (`estimate.self`, `estimate.manager`) and one was above the
-    other in most of them, say so: a gap that always leans one way is the team's, not a task's."""
+    """When the events compare the two series of one paired KPI (`estimate.self`, `estimate.manager`)
+    and one was above the other in most of them, say so: a gap that always leans one way is the team's, not a task's."""
     pairs = [tuple(i.values.items()) for i in group if len(i.values) == 2]
     pairs = [((a, x), (b, y)) for (a, x), (b, y) in pairs if isinstance(x, (int, float)) and isinstance(y, (int, float))]
     if len(pairs) < 5 or len({(a, b) for (a, _), (b, _) in pairs}) != 1:
         return ""
     (a, _), (b, _) = pairs[0]
+    if "." not in a or a.split(".")[0] != b.split(".")[0]:
+        return ""  # two sides of one KPI (`estimate.self`, `estimate.manager`), not two KPIs on their own scales
     above = sum(x > y for (_, x), (_, y) in pairs)
     below = sum(x < y for (_, x), (_, y) in pairs)
     lean, first, second = (above, a, b) if above >= below else (below, b, a)

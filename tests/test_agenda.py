@@ -179,3 +179,20 @@ def test_since_is_a_period_compared_by_time():
     result = run_msense("agenda", str(EXAMPLES / "customer-love"), "--since", "last week")
     assert result.returncode == 2 and "'last week' is not a period" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_one_way_gap_is_said_only_of_one_kpis_two_sides(tmp_path):
+    # `score < 4 and load > 0` read two KPIs on their own scales: "In 26 of 26, `load` was above
+    # `score`: a shared habit" compared minutes with points
+    rows = ["period,person,series,value"]
+    for week in range(12):
+        day = f"2025-{1 + week // 4:02d}-{1 + 7 * (week % 4):02d}"
+        for person in ("ann", "bo", "cy"):
+            rows += [f"{day},{person},score,{3 if (week + len(person)) % 2 else 5}", f"{day},{person},load,10"]
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
+    spec = tmp_path / "s.msense"
+    spec.write_text('data "p.csv" layout long segment "person"\nmission "M"\nkpi score "S" { }\nkpi load "L" { }\n'
+                    'trigger both when score < 4 and load > 0 for 1 period { ask "?" with one-to-one }\n')
+    agenda = metricsense.agenda(spec, config={})
+    assert len(agenda.items) >= 5
+    assert "was above `score`" not in agenda.to_markdown()
