@@ -79,7 +79,9 @@ def _n(value: Any) -> str:
     if value is None:
         return "missing"
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.6g}"
+        # NOTE: a number of four digits or more is written whole (12345, 1250000), never as
+        # 1.234e+04: a reader compares it with the spec and the data
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}" if abs(value) < 1e15 else f"{value:.6g}"
     return _md(value)
 
 

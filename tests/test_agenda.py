@@ -196,3 +196,14 @@ def test_a_one_way_gap_is_said_only_of_one_kpis_two_sides(tmp_path):
     agenda = metricsense.agenda(spec, config={})
     assert len(agenda.items) >= 5
     assert "was above `score`" not in agenda.to_markdown()
+
+
+def test_large_numbers_are_written_whole(tmp_path):
+    # revenue of 12345 read "1.234e+04", and 1250000 "1.25e+06"
+    rows = ["period,revenue"] + [f"2025-01-{d:02d},{v}" for d, v in zip((6, 13, 20), (1300000, 12345.4, 1300000))]
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
+    spec = tmp_path / "s.msense"
+    spec.write_text('data "r.csv"\nmission "M"\nkpi revenue "R" { }\n'
+                    'trigger low when revenue < 1250000 for 1 period { ask "?" with team }\n')
+    md = metricsense.agenda(spec, config={}).to_markdown()
+    assert "`revenue` was 12345, below 1250000 by 1237655" in md and "e+0" not in md
