@@ -490,7 +490,8 @@ def diff_command(old, new, fmt, config_path, output):
 
 @cli.command("agenda")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--since", metavar="DATE", help="Only conversations sparked on or after this period (2026-01-05).")
+@click.option("--since", metavar="PERIOD",
+              help="Only conversations sparked on or after this period (2026-01-05, 2026-01, 2026-Q1, 2026-W02, 2026).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=str),
               help="Use this msense.toml or pyproject.toml instead of searching for one.")
 @click.option("--allow-path", "allow_paths", multiple=True, type=click.Path(path_type=str), metavar="DIR",
