@@ -158,17 +158,20 @@ def _trigger_items(root: str, name: str, info: TriggerEvaluation, since: str | N
     for e in info.events:
         if not _not_before(e.end, since):
             continue
-        if e.periods > 1:
-            run = _run_periods(info, e)
-            listed = ", ".join(_md(p) for p in run) if len(run) == e.periods else f"{_md(e.start)} to {_md(e.end)}"
-            sparked = [f"periods ({e.periods} in a row): {listed}"]
+        # NOTE: every period the condition held in: a `for 2 periods` trigger fires in the second,
+        # and the first held too (listing only the fired periods said one period, or one too few)
+        held = list(getattr(e, "held", ()) or ())
+        run = held if len(held) > 1 else (_run_periods(info, e) if e.periods > 1 else [e.start])
+        if len(run) > 1:
+            listed = ", ".join(_md(p) for p in run)
+            sparked = [f"periods ({len(run)} in a row): {listed}"]
         else:
             sparked = [f"period: {_md(e.start)}"]
         if e.units:
             sparked.append(f"units: {e.units} (names withheld: one person's numbers, a public audience)")
         elif e.segment:
             sparked.append(f"unit: {_md(e.segment)}")
-        last = f" in {_md(e.end)}" if e.periods > 1 else ""
+        last = f" in {_md(e.end)}" if len(run) > 1 else ""
         if e.values:
             sparked.append(f"values{last}: " + ", ".join(f"{_code(k)} {_n(v)}" for k, v in e.values.items()))
         if e.target is not None:

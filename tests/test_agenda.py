@@ -77,17 +77,18 @@ def test_each_number_says_what_it_is_and_every_period_of_a_run_is_listed():
     agenda = metricsense.agenda(STORES, config={})
     runs = [i for i in agenda.items if i.start != i.end]
     assert runs, "store-network has runs of several periods"
+    assert "for 2 periods" in STORES.read_text()
     (analysis,) = metricsense.check(STORES, config={}).analysis.values()
     fired = TriggersAnalysis.of(analysis).fired["queue_up"]
     text = agenda.to_markdown()
     for e in fired.events:
-        if e.periods > 1:
-            # every period from its start to its end, in order, each one fired
-            i = list(fired.periods).index(e.start)
-            listed = list(fired.periods)[i:i + e.periods]
-            assert listed[-1] == e.end
-            assert f"periods ({e.periods} in a row): {', '.join(listed)}" in text
-            assert f"variance in {e.end}: `queue_time` was " in text
+        # every period the condition held in: the fired ones, and the one before them that the
+        # trigger's `for 2 weeks` needed
+        i = list(fired.periods).index(e.start)
+        listed = list(fired.periods)[i:i + e.periods]
+        assert listed[-1] == e.end and list(e.held[-e.periods:]) == listed and len(e.held) == e.periods + 1
+        assert f"periods ({len(e.held)} in a row): {', '.join(e.held)}" in text
+        assert f"variance in {e.end}: `queue_time` was " in text
 
 
 def test_items_are_grouped_by_unit_and_a_one_way_gap_is_named():
@@ -207,3 +208,17 @@ def test_large_numbers_are_written_whole(tmp_path):
                     'trigger low when revenue < 1250000 for 1 period { ask "?" with team }\n')
     md = metricsense.agenda(spec, config={}).to_markdown()
     assert "`revenue` was 12345, below 1250000 by 1237655" in md and "e+0" not in md
+
+
+def test_every_period_the_condition_held_in_is_listed(tmp_path):
+    # `for 2 periods` fires in the second of two low weeks: the agenda said "period: 2025-01-13"
+    # alone; a gap in the data (no 2025-01-20) ends a run
+    rows = ["period,x", "2025-01-06,1", "2025-01-13,1", "2025-01-27,1", "2025-02-03,1", "2025-02-10,9",
+            "2025-02-17,9", "2025-02-24,9", "2025-03-03,9"]
+    (tmp_path / "x.csv").write_text("\n".join(rows) + "\n")
+    spec = tmp_path / "s.msense"
+    spec.write_text('data "x.csv"\nmission "M"\nkpi x "X" { }\n'
+                    'trigger low when x < 5 for 2 periods { ask "?" with team }\n')
+    md = metricsense.agenda(spec, config={}).to_markdown()
+    assert "periods (2 in a row): 2025-01-06, 2025-01-13" in md
+    assert "periods (2 in a row): 2025-01-27, 2025-02-03" in md and "period: " not in md
