@@ -78,7 +78,7 @@ test: $(STAMP) labextension system-deps chromium
 # by auditwheel (it vendors the OpenMP runtime the kernel links and tags the wheel with the oldest
 # glibc its symbols need). Release steps: docs/releasing.md.
 wheel: $(STAMP) labextension
-	rm -rf dist/raw
+	rm -rf dist/raw dist/metricsense-*
 	. $(BIN)/activate && python -m pip install -q 'auditwheel>=6' && \
 	  python -m build --wheel --no-isolation --outdir dist/raw . && \
 	  auditwheel repair --wheel-dir dist dist/raw/metricsense-*.whl && \

@@ -182,6 +182,8 @@ def main(argv=None) -> int:
     ap.add_argument("--effects", nargs="*", default=list(EFFECTS), choices=EFFECTS)
     ap.add_argument("--goal", action="store_true", help="only the healthy families (no planted effects)")
     ap.add_argument("--seed", type=int, default=21)
+    ap.add_argument("--select", nargs="*", default=[], metavar="CODE",
+                    help="check only these rules (their columns; BH over their tests alone, so not the goal)")
     ap.add_argument("--readme", type=Path, help="write the tables into this Markdown file, between its markers")
     ap.add_argument("--json", type=Path, help="write the measurements as JSON (metricsense/calibration.json is "
                     "what `msense explain` states)")
@@ -189,10 +191,11 @@ def main(argv=None) -> int:
     effects = [] if args.goal else args.effects
     tasks = []
     for fi, fam in enumerate(args.families):
-        tasks += [Task(fam, args.seed * 10_000_000 + fi * 100_000 + r) for r in range(args.reps)]
-    for ei, eff in enumerate(effects):
-        tasks += [Task(EFFECT_FAMILY[eff], args.seed * 10_000_000 + (50 + ei) * 100_000 + r, eff)
+        tasks += [Task(fam, args.seed * 10_000_000 + fi * 100_000 + r, select=tuple(args.select))
                   for r in range(args.reps)]
+    for ei, eff in enumerate(effects):
+        tasks += [Task(EFFECT_FAMILY[eff], args.seed * 10_000_000 + (50 + ei) * 100_000 + r, eff,
+                       select=tuple(args.select)) for r in range(args.reps)]
     started = time.time()
     outcomes = run(tasks, args.jobs)
     took = time.time() - started

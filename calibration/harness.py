@@ -30,6 +30,7 @@ class Task:
     effect: str | None = None
     k: int = 10
     t: int = 104
+    select: tuple = ()  # only these rules (a rule's own slice; the goal needs them all)
 
 
 @dataclass
@@ -86,7 +87,8 @@ def check_one(task: Task) -> Outcome:
         planted = {}
         rule = EFFECT_RULE.get(task.effect or "")
         names = [f"`k{i}`" for i in EFFECT_KPIS.get(task.effect or "", ())]
-        every = metricsense.check(str(path), config={"fdr-q": 1.0}).diagnostics
+        cfg = {"fdr-q": 1.0, **({"select": list(task.select)} if task.select else {})}
+        every = metricsense.check(str(path), config=cfg).diagnostics
         for name, diags in (("raw", every), ("fdr", kept_at(every))):
             codes = set()
             planted[name] = any(d.code == rule and any(n in d.message for n in names) for d in diags)

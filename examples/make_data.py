@@ -236,15 +236,15 @@ def customer_love(rng: np.random.Generator) -> None:
 
 def school_district(rng: np.random.Generator) -> None:
     out = HERE / "school-district" / "data"
-    n = 36
-    periods = month_ends(2023, 9, n)  # three school years, September 2023 to August 2026
+    n = 72
+    periods = month_ends(2020, 9, n)  # six school years, September 2020 to August 2026
     month = np.array([dt.date.fromisoformat(p).month for p in periods])
     in_session = ~np.isin(month, [7, 8])
 
     z = {
         "tutoring": standardize(ar1(rng, n, 0.8) + np.linspace(-0.8, 0.8, n)),
         "coaching": standardize(ar1(rng, n, 0.8)),
-        "advisory": standardize(np.repeat(rng.normal(0, 1, 3), 12) + rng.normal(0, 0.3, n)),
+        "advisory": standardize(np.repeat(rng.normal(0, 1, n // 12), 12) + rng.normal(0, 0.3, n)),
         "family_outreach": standardize(ar1(rng, n, 0.6)),
         "student_projects": standardize(ar1(rng, n, 0.7) + np.linspace(-0.5, 0.5, n)),
         "mentoring": standardize(ar1(rng, n, 0.85)),
@@ -253,7 +253,7 @@ def school_district(rng: np.random.Generator) -> None:
     z["flu_season"] = standardize(flu)
     housing = ar1(rng, n, 0.9)
     z["housing"] = standardize(housing)
-    budget = np.repeat([0.0, -1.0, -0.6], 12)  # the state cut funding in the second year
+    budget = np.repeat([0.0, 0.0, 0.0, 0.0, -1.0, -0.6], 12)  # the state cut funding in the fifth year
     z["funding"] = standardize(budget + rng.normal(0, 0.05, n))
 
     y_prof = response(z, {"tutoring": 0.4, "coaching": 0.3, "housing": -0.2}, 0.4, rng,
@@ -273,8 +273,8 @@ def school_district(rng: np.random.Generator) -> None:
     for s in (proficiency, attendance, belonging, agency):
         s[~in_session] = np.nan
     # The belonging and agency survey started in January 2024 (ragged start).
-    belonging[:4] = np.nan
-    agency[:4] = np.nan
+    belonging[:40] = np.nan
+    agency[:40] = np.nan
     attendance = holes(rng, attendance, 0.03)
 
     write_wide(out / "kpis.csv", periods, {
@@ -309,10 +309,10 @@ def school_district(rng: np.random.Generator) -> None:
         base = 66.5 + 2.2 * y_prof[i] + (3.0 if month[i] in (5, 6) else 0.0)
         after = dt.date.fromisoformat(p) >= target_set
         # PLANTED: teaching to the interim assessment. From the target on, class averages creep up
-        # (a quarter of a point a month, up to 2.5) while the state test (proficiency) does not.
+        # (4 points at once, then a quarter of a point a month, up to 6) while the state test (proficiency) does not.
         # Deterministic, so the random draws (and every other series) stay as they were.
         day = dt.date.fromisoformat(p)
-        drift = min(2.5, 0.25 * ((day.year - 2024) * 12 + day.month - 9)) if after else 0.0
+        drift = min(6.0, 4.0 + 0.25 * ((day.year - 2024) * 12 + day.month - 9)) if after else 0.0
         for c, name in enumerate(classes):
             v = base + class_effect[c] + rng.normal(0, 3.5)
             if after and 64.0 <= v < 70.0 and rng.random() < 0.35:
@@ -453,7 +453,10 @@ def store_network(rng: np.random.Generator) -> None:
 def main() -> None:
     rng = np.random.default_rng(SEED)
     customer_love(rng)
-    school_district(rng)
+    school_district(np.random.default_rng(SEED + 2))  # its own stream: six school years of draws
+    # the 6,254 draws the three-year school district took from this stream until issue 21, skipped
+    # so that the engineering example's data stays exactly as it was
+    rng.bit_generator.advance(6254)
     engineering(rng)
     store_network(np.random.default_rng(SEED + 4))
     for path in sorted(HERE.glob("*/data/*.csv")):

@@ -79,7 +79,9 @@ def _n(value: Any) -> str:
     if value is None:
         return "missing"
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.6g}"
+        # NOTE: a number of four digits or more is written whole (12345, 1250000), never as
+        # 1.234e+04: a reader compares it with the spec and the data
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}" if abs(value) < 1e15 else f"{value:.6g}"
     return _md(value)
 
 
@@ -91,18 +93,31 @@ def _since_key(since: Any) -> str | None:
     return str(since)
 
 
+def since_problem(since: Any) -> str | None:
+    """Why ``since`` is no period (`2025-13-45`, `last week`), or None when it is one."""
+    from metricsense.data.periods import round_span
+
+    key = _since_key(since)
+    if key is None or round_span(key) is not None:
+        return None
+    return (f"{key!r} is not a period: write a date (2026-01-05), a month (2026-01), a quarter "
+            "(2026-Q1), an ISO week (2026-W02), a year (2026) or a whole-number period")
+
+
 def _not_before(label: str | None, since: str | None) -> bool:
+    """A period at or after ``since`` by time: it ends after ``since`` starts (`2025-08-04` is after
+    `2025-Q3`, the month `2025-06` is not before `2025-06-15`); whole numbers by value."""
+    from metricsense.data.periods import round_span
+
     if since is None or label is None:
         return True
+    mine, theirs = round_span(label), round_span(since)
+    if mine is not None and theirs is not None and type(mine[0]) is type(theirs[0]):
+        return mine[1] > theirs[0]
     try:  # whole-number periods compare as numbers
         return float(label) >= float(since)
     except ValueError:
         return label >= since
-
-
-#: A comparison in words: "`x` was 6.6, above `y` (4.5) by 2.1".
-_OP_WORDS = {">": "above", ">=": "at or above", "<": "below", "<=": "at or below", "==": "equal to",
-             "!=": "not equal to"}
 
 
 def _sides(trigger) -> tuple[str | None, str | None]:
@@ -114,6 +129,14 @@ def _sides(trigger) -> tuple[str | None, str | None]:
     if cmp is None:
         return None, None
     return expr_text(cmp.left), expr_text(cmp.right)
+
+
+def _is_number(text: str | None) -> bool:
+    try:
+        float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _run_periods(info: TriggerEvaluation, e) -> list[str]:
@@ -135,17 +158,20 @@ def _trigger_items(root: str, name: str, info: TriggerEvaluation, since: str | N
     for e in info.events:
         if not _not_before(e.end, since):
             continue
-        if e.periods > 1:
-            run = _run_periods(info, e)
-            listed = ", ".join(_md(p) for p in run) if len(run) == e.periods else f"{_md(e.start)} to {_md(e.end)}"
-            sparked = [f"periods ({e.periods} in a row): {listed}"]
+        # NOTE: every period the condition held in: a `for 2 periods` trigger fires in the second,
+        # and the first held too (listing only the fired periods said one period, or one too few)
+        held = list(getattr(e, "held", ()) or ())
+        run = held if len(held) > 1 else (_run_periods(info, e) if e.periods > 1 else [e.start])
+        if len(run) > 1:
+            listed = ", ".join(_md(p) for p in run)
+            sparked = [f"periods ({len(run)} in a row): {listed}"]
         else:
             sparked = [f"period: {_md(e.start)}"]
         if e.units:
             sparked.append(f"units: {e.units} (names withheld: one person's numbers, a public audience)")
         elif e.segment:
             sparked.append(f"unit: {_md(e.segment)}")
-        last = f" in {_md(e.end)}" if e.periods > 1 else ""
+        last = f" in {_md(e.end)}" if len(run) > 1 else ""
         if e.values:
             sparked.append(f"values{last}: " + ", ".join(f"{_code(k)} {_n(v)}" for k, v in e.values.items()))
         if e.target is not None:
@@ -154,8 +180,17 @@ def _trigger_items(root: str, name: str, info: TriggerEvaluation, since: str | N
         if v is not None and v.by is not None:
             # NOTE: v.op is one of the grammar's comparison operators (`>=`, `<`...), never raw HTML
             if left_text is not None:
-                sparked.append(f"variance{last}: {_code(left_text)} was {_n(v.left)}, "
-                               f"{_OP_WORDS.get(v.op, v.op)} {_code(right_text)} ({_n(v.right)}) by {_n(v.by)}")
+                # a side that is a number as written needs no second reading; the words say the
+                # direction, so the gap is its size (`below 4.2 by 0.01`, not `by -0.01`)
+                # NOTE: the words are what the two numbers were, not the operator: the first
+                # comparison need not hold when the trigger fires (`not (x < 3)`, `x < 3 or y > 5`)
+                right = _n(v.right) if _is_number(right_text) else f"{_code(right_text)} ({_n(v.right)})"
+                if v.left is None or v.right is None or v.left == v.right:
+                    sparked.append(f"variance{last}: {_code(left_text)} was {_n(v.left)}, against {right}")
+                else:
+                    word = "above" if v.left > v.right else "below"
+                    sparked.append(f"variance{last}: {_code(left_text)} was {_n(v.left)}, {word} {right} "
+                                   f"by {_n(abs(v.by))}")
             else:
                 sparked.append(f"variance{last}: {_n(v.left)} {v.op} {_n(v.right)}, by {_n(v.by)}")
         items.append(AgendaItem(audience, root, name, info.ask or "What changed, and what did we learn?",
@@ -199,6 +234,9 @@ def _trust_items(root: str, name: str, info: TrustSignalAnalysis, since: str | N
 def build(report, since: Any = None) -> Agenda:
     """The agenda of a report: every trigger event and every trust gap, at or after ``since``."""
     key = _since_key(since)
+    problem = since_problem(key)
+    if problem is not None:
+        raise ValueError(f"since: {problem}")
     items: list[AgendaItem] = []
     for root, analysis in report.analysis.items():
         doc = getattr(report, "documents", {}).get(root)
@@ -269,13 +307,15 @@ def render_markdown(agenda: Agenda) -> str:
 
 
 def _one_way(group: list[AgendaItem]) -> str:
-    """When the events compare two series (`estimate.self`, `estimate.manager`) and one was above the
-    other in most of them, say so: a gap that always leans one way is the team's, not a task's."""
+    """When the events compare the two series of one paired KPI (`estimate.self`, `estimate.manager`)
+    and one was above the other in most of them, say so: a gap that always leans one way is the team's, not a task's."""
     pairs = [tuple(i.values.items()) for i in group if len(i.values) == 2]
     pairs = [((a, x), (b, y)) for (a, x), (b, y) in pairs if isinstance(x, (int, float)) and isinstance(y, (int, float))]
     if len(pairs) < 5 or len({(a, b) for (a, _), (b, _) in pairs}) != 1:
         return ""
     (a, _), (b, _) = pairs[0]
+    if "." not in a or a.split(".")[0] != b.split(".")[0]:
+        return ""  # two sides of one KPI (`estimate.self`, `estimate.manager`), not two KPIs on their own scales
     above = sum(x > y for (_, x), (_, y) in pairs)
     below = sum(x < y for (_, x), (_, y) in pairs)
     lean, first, second = (above, a, b) if above >= below else (below, b, a)

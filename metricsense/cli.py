@@ -471,6 +471,14 @@ def diff_command(old, new, fmt, config_path, output):
             click.echo(f"msense diff: {name} cannot be read ({d.span.file}:{d.span.line}:{d.span.column}: "
                        f"{d.code} {d.message}); nothing is compared", err=True)
             sys.exit(2)
+        # NOTE: a folder of several specs: the first of each was compared with the other's first
+        specs = list(report.documents)
+        if len(specs) != 1:
+            held = (f"holds {len(specs)} specs ({', '.join(specs[:5])}{', ...' if len(specs) > 5 else ''})"
+                    if specs else "holds no spec")
+            click.echo(f"msense diff: {name} {held}; diff compares one spec with another: name the files; "
+                       "nothing is compared", err=True)
+            sys.exit(2)
     result = msdiff.diff_reports(before, after, old, new)
     text = msdiff.render_json(result) if fmt == "json" else msdiff.render_markdown(result)
     if output:
@@ -482,7 +490,8 @@ def diff_command(old, new, fmt, config_path, output):
 
 @cli.command("agenda")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--since", metavar="DATE", help="Only conversations sparked on or after this period (2026-01-05).")
+@click.option("--since", metavar="PERIOD",
+              help="Only conversations sparked on or after this period (2026-01-05, 2026-01, 2026-Q1, 2026-W02, 2026).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=str),
               help="Use this msense.toml or pyproject.toml instead of searching for one.")
 @click.option("--allow-path", "allow_paths", multiple=True, type=click.Path(path_type=str), metavar="DIR",
@@ -493,9 +502,11 @@ def agenda_command(paths, since, config_path, allow_paths, fmt, output):
     """Write the conversation agenda: what the triggers and trust gaps ask people to talk about."""
     import json
 
-    from metricsense.agenda import build
+    from metricsense.agenda import build, since_problem
     from metricsense.engine import check as run_check
 
+    if since_problem(since) is not None:  # a user's mistake: said before any work, exit 2
+        raise click.BadParameter(since_problem(since), param_hint="'--since'")
     bar = _progress_bar()
     try:
         report = run_check(list(paths), config=config_path, allow_paths=allow_paths, progress=bar)

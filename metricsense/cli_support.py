@@ -45,11 +45,22 @@ class ProgressBar:
         self.width = width
 
     def columns(self) -> int:
+        """The columns the bar may use: the terminal's (of the stream it draws on, not standard
+        output, which is often redirected) less one; ``COLUMNS`` wins, as for shutil."""
         if self.width is not None:
-            return max(self.width, 20)
-        import shutil
+            return max(self.width, 1)
+        import os
 
-        return max(shutil.get_terminal_size((80, 24)).columns - 1, 20)
+        try:
+            cols = int(os.environ.get("COLUMNS", ""))
+        except ValueError:
+            cols = 0
+        if cols <= 0:
+            try:
+                cols = os.get_terminal_size(self.stream.fileno()).columns
+            except (AttributeError, ValueError, OSError):
+                cols = 0
+        return max((cols or 80) - 1, 1)
 
     def __call__(self, done: int, total: int, what: str) -> None:
         import time
@@ -57,13 +68,15 @@ class ProgressBar:
         if time.monotonic() - self.start < self.delay:
             return
         cols = self.columns()
-        bar = max(min(24, cols // 4), 5)
         share = min(max(done / max(total, 1), 0.0), 1.0)
-        filled = int(bar * share)
-        head = f"[{'#' * filled}{'.' * (bar - filled)}] {100 * share:3.0f}% "
-        room = cols - len(head)
-        text = what if len(what) <= room else "…" + what[len(what) - room + 1:]
-        self.stream.write("\r" + (head + text).ljust(cols))
+        if cols < 20:  # a narrow terminal: the share alone, never wider than the line
+            line = f"{100 * share:3.0f}%"[:cols]
+        else:
+            bar = max(min(24, cols // 4), 5)
+            filled = int(bar * share)
+            head = f"[{'#' * filled}{'.' * (bar - filled)}] {100 * share:3.0f}% "
+            line = head + _clip_left(what, cols - len(head))
+        self.stream.write("\r" + line + " " * (cols - _cells(line)))
         self.stream.flush()
         self.drawn = True
 
@@ -71,6 +84,29 @@ class ProgressBar:
         if self.drawn:
             self.stream.write("\r" + " " * self.columns() + "\r")
             self.stream.flush()
+
+
+def _cells(text: str) -> int:
+    """The terminal columns ``text`` takes: wide (East Asian) characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 0 if unicodedata.combining(c) else 1
+               for c in text)
+
+
+def _clip_left(text: str, room: int) -> str:
+    """``text`` on one line in ``room`` columns, clipped from the left behind an ellipsis."""
+    text = "".join(c if c.isprintable() else " " for c in text)
+    if _cells(text) <= room:
+        return text
+    out, used = [], 1
+    for c in reversed(text):
+        w = _cells(c)
+        if used + w > room:
+            break
+        out.append(c)
+        used += w
+    return "…" + "".join(reversed(out))
 
 
 def read_baseline(path: str):

@@ -27,6 +27,11 @@ def _spec_summary(report) -> dict[str, Any]:
         # on two levers have a finite condition number, but one KPI combination no lever moves).
         out["rank_deficient"] = cond == float("inf") or (cond is not None and g["rank"] < len(out["kpis"]))
         out["rank"] = g["rank"]
+        # NOTE: a KPI no lever moves (a paired estimate, a KPI only watched) makes the whole ∞ while
+        # MS201/MS202 judge the KPIs that declare gains: the table names it and gives the rest's number
+        out["orphaned"] = list(g.get("orphaned") or [])
+        steer = g.get("steerable_condition_number")
+        out["steerable_condition_number"] = None if steer is None or steer == float("inf") else steer
         out["condition_number"] = None if cond is None or cond == float("inf") else cond
         guarded = {ref.name for k in doc.kpis for ref in k.guards}
         for level in LEVELS:
@@ -70,7 +75,10 @@ def diff_reports(old, new, old_name: str = "OLD", new_name: str = "NEW") -> dict
                    "count": change(len(a["levers"]), len(b["levers"]))},
         "condition_number": {"old": a["condition_number"], "new": b["condition_number"],
                              "old_rank_deficient": a["rank_deficient"], "new_rank_deficient": b["rank_deficient"],
-                             "old_rank": a.get("rank"), "new_rank": b.get("rank"), "source": "declared gains"},
+                             "old_rank": a.get("rank"), "new_rank": b.get("rank"),
+                             "old_orphaned": a.get("orphaned", []), "new_orphaned": b.get("orphaned", []),
+                             "old_steerable": a.get("steerable_condition_number"),
+                             "new_steerable": b.get("steerable_condition_number"), "source": "declared gains"},
         "effective_number": {"old": a["effective_number"], "new": b["effective_number"],
                              "note": None if a["effective_number"] is not None and b["effective_number"] is not None
                              else NEEDS_DATA},
@@ -87,9 +95,14 @@ def _count(withheld: dict) -> int:
     return sum(sum(by.values()) for by in withheld.values())
 
 
-def _cond(value, deficient, rank=None, kpis=None) -> str:
+def _cond(value, deficient, rank=None, kpis=None, orphaned=(), steerable=None) -> str:
     if deficient:
-        return "∞ (rank-deficient)" if rank is None or kpis is None else f"∞ (rank {rank} for {kpis} KPIs)"
+        text = "∞ (rank-deficient)" if rank is None or kpis is None else f"∞ (rank {rank} for {kpis} KPIs)"
+        if orphaned:
+            text += f"; no lever moves {_names(list(orphaned))}"
+            if steerable is not None:
+                text += f": {steerable:.3g} among the other {kpis - len(orphaned)}" if kpis else ""
+        return text
     return "n/a" if value is None else f"{value:.3g}"
 
 
@@ -103,8 +116,10 @@ def render_markdown(d: dict[str, Any]) -> str:
     from metricsense.reports.markdown import md_code, md_text
 
     c, e = d["condition_number"], d["effective_number"]
-    cond_old = _cond(c["old"], c["old_rank_deficient"], c.get("old_rank"), d["kpis"]["count"]["old"])
-    cond_new = _cond(c["new"], c["new_rank_deficient"], c.get("new_rank"), d["kpis"]["count"]["new"])
+    cond_old = _cond(c["old"], c["old_rank_deficient"], c.get("old_rank"), d["kpis"]["count"]["old"],
+                     c.get("old_orphaned") or (), c.get("old_steerable"))
+    cond_new = _cond(c["new"], c["new_rank_deficient"], c.get("new_rank"), d["kpis"]["count"]["new"],
+                     c.get("new_orphaned") or (), c.get("new_steerable"))
     eff = (lambda v: NEEDS_DATA if v is None else f"{v:.2f}")
     out = [f"## KPI system change: {md_code(d['old'])} → {md_code(d['new'])}", "",
            "| | before | after | change |", "|---|---|---|---|",

@@ -158,10 +158,13 @@ def check(
                     # table (and MS501/MS502) is made once; segments never read a survey.
                     surveys, survey_diags = seg.surveys(doc, data, allowed)
                     found.extend(survey_diags)
+                # NOTE: with segments the spec's own pass is one share of its bar and the segments the
+                # rest, so the bar does not reach 100% and start again at the first segment
+                whole = len(segments) + 1
                 checked = pipeline.check_spec(
                     doc, registry=registry, pm=pm, cfg=spec_cfg, rules=spec_rules, data=data, allowed=allowed,
                     load=seg is None and (data is not None or any(pipeline.has_data(doc))),
-                    found=found, progress=step, surveys=surveys)
+                    found=found, progress=_share(step, 0, 1, whole), surveys=surveys)
                 report.analysis[doc.root] = checked.analysis
                 report.suppressed += checked.suppressed
                 found = checked.diagnostics
@@ -169,7 +172,8 @@ def check(
                     # What the spec says without data is said once: a segment repeats none of it, not
                     # even as a suppression counted again.
                     spec_keys = checked.keys | {d.key for d in found}
-                    seg.run(doc, cfg, segments, allowed, data, frozenset(spec_keys), step)
+                    seg.run(doc, cfg, segments, allowed, data, frozenset(spec_keys),
+                            _share(step, 1, len(segments), whole))
             diagnostics.extend(found if spec_cfg is cfg else pipeline.finish(found, registry, spec_cfg))
         report.diagnostics = pipeline.finish(diagnostics, registry, cfg)
         if seg is not None:
@@ -241,6 +245,19 @@ def over_files(progress, index: int, count: int):
     def step(done: int, total: int, what: str) -> None:
         total = max(total, 1)
         progress(index * total + min(done, total), count * total, f"({index + 1} of {count}) {what}")
+
+    return step
+
+
+def _share(progress, first: int, size: int, whole: int):
+    """``progress`` for a part of one spec's work: its ``done`` of ``total`` fills ``size`` of the
+    ``whole`` units of the spec's bar, after the ``first`` ones."""
+    if progress is None or whole <= 1:
+        return progress
+
+    def step(done: int, total: int, what: str) -> None:
+        total = max(total, 1)
+        progress(first * total + size * min(done, total), whole * total, what)
 
     return step
 

@@ -367,25 +367,42 @@ def runs(fired: np.ndarray) -> list[tuple[int, int, int]]:
     return out
 
 
-_PRECEDENCE = {"or": 1, "and": 2, **{op: 4 for op in COMPARISONS}, "+": 5, "-": 5, "*": 6, "/": 6}
+#: The grammar's binding levels (or < and < not < comparison < sum < product < unary < atom).
+_LEVEL = {"or": 1, "and": 2, "not": 3, **{op: 4 for op in COMPARISONS}, "+": 5, "-": 5, "*": 6, "/": 6}
+_UNARY, _ATOM = 7, 8
+
+
+def _number_text(value: float) -> str:
+    """A number as written: the shortest text that reads back as the same float (`1250000`,
+    `0.1234567`, `1e+20`), never rounded as `:g` would (`1.25e+06`)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return "1e999"  # NOTE: only an overflowing literal reads as infinity; NaN cannot be written
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
+
+
+def _level(expr: Expr) -> int:
+    if isinstance(expr, Binary):
+        return _LEVEL.get(expr.op, _ATOM)
+    if isinstance(expr, Unary) and expr.op != "abs":
+        return _LEVEL["not"] if expr.op == "not" else _UNARY
+    return _ATOM
 
 
 def expr_text(expr: Expr) -> str:
     """An expression as the spec would write it (`abs(estimate.self - estimate.manager)`), for
-    saying what a number is; parentheses only where precedence needs them."""
+    saying what a number is; parentheses only where the grammar needs them (and around what `not`
+    negates, for the reader), so the text parses back to the same expression."""
 
-    def side(node: Expr, parent: str, right: bool) -> str:
+    def at_least(node: Expr, level: int) -> str:
         text = expr_text(node)
-        if isinstance(node, Binary):
-            mine, theirs = _PRECEDENCE.get(node.op, 9), _PRECEDENCE.get(parent, 9)
-            if mine < theirs or (right and mine == theirs and parent in ("-", "/")):
-                return f"({text})"
-        return text
+        return f"({text})" if _level(node) < level else text
 
     if isinstance(expr, Number):
-        return f"{expr.value:g}"
+        return _number_text(expr.value)
     if isinstance(expr, Percent):
-        return f"{expr.value:g}%" + (f" of {expr_text(expr.of)}" if expr.of is not None else "")
+        return f"{_number_text(expr.value)}%" + (f" of {at_least(expr.of, _ATOM)}" if expr.of is not None else "")
     if isinstance(expr, Ref):
         return ".".join(expr.parts)
     if isinstance(expr, TargetRef):
@@ -393,14 +410,18 @@ def expr_text(expr: Expr) -> str:
     if isinstance(expr, Call):
         return f"{expr.func}({', '.join(expr_text(a) for a in expr.args)})"
     if isinstance(expr, Unary):
-        inner = expr_text(expr.operand)
         if expr.op == "abs":
-            return f"abs({inner})"
-        if isinstance(expr.operand, Binary):
-            inner = f"({inner})"
-        return f"not {inner}" if expr.op == "not" else f"{expr.op}{inner}"
+            return f"abs({expr_text(expr.operand)})"
+        if expr.op == "not":
+            inner = expr_text(expr.operand)
+            return f"not ({inner})" if isinstance(expr.operand, Binary) else f"not {at_least(expr.operand, 3)}"
+        return f"{expr.op}{at_least(expr.operand, _UNARY)}"
     if isinstance(expr, Binary):
-        return f"{side(expr.left, expr.op, False)} {expr.op} {side(expr.right, expr.op, True)}"
+        level = _LEVEL.get(expr.op, _ATOM)
+        # every operator is left-associative except comparisons, which do not chain: the left side
+        # binds at the operator's own level (a comparison's one tighter), the right side tighter
+        left = level + 1 if expr.op in COMPARISONS else level
+        return f"{at_least(expr.left, left)} {expr.op} {at_least(expr.right, level + 1)}"
     return str(expr)
 
 

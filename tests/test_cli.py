@@ -329,3 +329,59 @@ def test_agenda_and_diff_show_progress_on_a_terminal(monkeypatch, args):
     assert len(shares) > 5 and shares == sorted(shares)  # one bar, over both checks for diff
     if args[0] == "diff":
         assert shares[len(shares) // 2 - 1] <= 0.5 <= shares[len(shares) // 2 + 1]
+
+
+# Review regression (issue 26's attack): with standard output redirected (`msense agenda DIR >
+# agenda.md`), the bar took the width of standard output (80 by default) and wrapped on every
+# update in a narrower terminal; a terminal under 21 columns always wrapped; a wide character
+# counted as one column.
+def test_progress_bar_takes_the_width_of_its_own_terminal(monkeypatch):
+    import fcntl
+    import os
+    import struct
+    import termios
+
+    from metricsense.cli import ProgressBar
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    main, side = os.openpty()
+    try:
+        fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 20, 43, 0, 0))
+        with os.fdopen(side, "w", encoding="utf-8", closefd=False) as stream:
+            assert ProgressBar(delay=0, stream=stream).columns() == 42
+    finally:
+        os.close(main)
+        os.close(side)
+
+
+@pytest.mark.parametrize("width", [1, 5, 12, 19])
+def test_progress_bar_in_a_narrow_terminal_never_wraps(width):
+    import io
+
+    from metricsense.cli import ProgressBar
+
+    out = io.StringIO()
+    ProgressBar(delay=0, stream=out, width=width)(1, 2, "examples/store-network.msense: MS101")
+    assert len(out.getvalue()) == 1 + width and "\n" not in out.getvalue()
+
+
+def test_progress_bar_counts_wide_characters_as_two_columns():
+    import io
+
+    from metricsense.cli import ProgressBar
+    from metricsense.cli_support import _cells
+
+    out = io.StringIO()
+    ProgressBar(delay=0, stream=out, width=40)(1, 2, "チーム/サポート/指標の仕様書.msense\n: MS101")
+    line = out.getvalue()[1:]
+    assert _cells(line) == 40 and "\n" not in line and line.rstrip().endswith("MS101")
+
+
+def test_progress_with_segments_never_goes_back():
+    # the spec's own pass reached 100% and the bar started again at the first store
+    import metricsense
+
+    spec = EXAMPLES / "store-network" / "store-network.msense"
+    seen = []
+    metricsense.check(spec, by="store", jobs=1, progress=lambda done, total, what: seen.append(done / total))
+    assert seen == sorted(seen) and seen[-1] == 1.0 and max(seen[:-1]) < 1.0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from support import EXAMPLES, run_msense
 
 OLD = '''mission "m"
@@ -116,3 +118,30 @@ def test_a_third_kpi_on_two_levers_is_rank_deficient_not_better_conditioned(tmp_
     assert "better conditioned" not in text and "worse conditioned" in text
     assert "∞ (rank 2 for 3 KPIs)" in text
     assert any(f["code"] == "MS202" for f in d["findings"]["new"])
+
+
+def test_a_kpi_no_lever_moves_is_named_beside_the_infinite_condition_number(tmp_path):
+    # a watched KPI without `responds` makes the whole ∞ while MS201/MS202 judge the KPIs with
+    # gains: the table says which KPI and what the others' number is, not a bare ∞
+    head = 'mission "M"\nlever a "A"\nlever b "B"\n'
+    old = tmp_path / "old.msense"
+    new = tmp_path / "new.msense"
+    old.write_text(head + 'kpi k1 "K1" { responds a +1, b +0.5 }\nkpi k2 "K2" { responds a +0.5, b +1 }\n')
+    new.write_text(old.read_text() + 'kpi watched "W" { }\n')
+    d = json.loads(run_msense("diff", old, new, "--format", "json").stdout)
+    c = d["condition_number"]
+    assert c["new_rank_deficient"] is True and c["new_orphaned"] == ["watched"]
+    assert c["new_steerable"] == pytest.approx(3.0)
+    text = run_msense("diff", old, new).stdout
+    assert "∞ (rank 2 for 3 KPIs); no lever moves `watched`: 3 among the other 2" in text
+    assert not any(f["code"] == "MS202" for f in d["findings"]["new"])
+
+
+def test_a_folder_of_several_specs_is_not_compared_first_with_first(tmp_path):
+    # `msense diff examples/ copy/` compared customer-love with the copy's first spec: every KPI
+    # "removed"; a diff is of one spec with another, and a folder of several is the user's mistake
+    result = run_msense("diff", EXAMPLES, EXAMPLES / "store-network")
+    assert result.returncode == 2 and "holds 5 specs" in result.stderr and "removed" not in result.stdout
+    assert "Traceback" not in result.stderr
+    result = run_msense("diff", EXAMPLES / "store-network", EXAMPLES / "store-network" / "store-network.msense")
+    assert result.returncode == 0 and "added none; removed none" in result.stdout

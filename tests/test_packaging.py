@@ -229,3 +229,18 @@ def test_the_version_is_the_same_in_every_place_a_release_sets_it():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert meson == project == __version__
     assert LABEXT_IN_WHEEL.startswith(f"metricsense-{__version__}.data/")
+
+
+def test_make_wheel_leaves_only_this_builds_artefacts_in_dist():
+    # docs/releasing.md uploads `dist/*`: an earlier version's files, or an unrepaired
+    # linux_x86_64 wheel from a plain `python -m build`, were left there and uploaded with them
+    lines = (ROOT / "Makefile").read_text("utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("wheel:"))
+    recipe = []
+    for line in lines[start + 1:]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line.strip())
+    first = recipe[0].split()
+    assert first[:2] == ["rm", "-rf"] and "dist/metricsense-*" in first, recipe[0]
+    assert "twine upload dist/*" in (ROOT / "docs" / "releasing.md").read_text("utf-8")

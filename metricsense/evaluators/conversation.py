@@ -89,6 +89,7 @@ def evaluate_trigger(trigger: Trigger, spec: Document, data) -> TriggerEvaluatio
             target=_num(target),
             target_of=kpi_node.name if kpi_node is not None and target is not None else None,
             variance=variance,
+            held=tuple(_label(data, rows[i]) for i in range(max(first - n + 1, 0), last + 1)) if n > 1 else (),
         ))
     if withheld:
         events = _aggregate(events)
@@ -117,7 +118,7 @@ def _aggregate(events: list[TriggerEvent]) -> list[TriggerEvent]:
     for end, group in sorted(by_end.items()):
         out.append(TriggerEvent(start=min(e.start for e in group), end=end, periods=max(e.periods for e in group),
                                 segment=None, units=len(group), values={}, target=group[0].target,
-                                target_of=group[0].target_of))
+                                target_of=group[0].target_of, held=max((e.held for e in group), key=len)))
     return out
 
 

@@ -14,7 +14,8 @@ The ``DistortionAnalysis`` record (``analysis["distortion"]``) holds per KPI wit
 ``set_from`` (``"target_set"``, ``"since"`` or ``"midpoint"``); ``bunching`` (the density test at
 the target, clustered by unit, or on coarse scores the masses at the scores next to it: n, bin,
 bandwidth, densities or masses below and above, theta, se, z, df, p); ``divergence`` (per outcome
-KPI: the mean prediction residual after the target under AR(1) errors, its t and p); ``variance``
+KPI: the step in the outcome at the split beyond what the output predicts, errors an AR(1)
+plus a random walk, its t and p); ``variance``
 (before and after variances, their ratio, the break test's t and p). The statistics are in
 distortion_stats.py. NumPy only, imported inside functions.
 """
@@ -30,7 +31,7 @@ from metricsense.evaluators.distortion_stats import (
     betainc,
     bunching_units,
     clustered_density_test,
-    mean_residual_ar1,
+    step_test,
     norm_sf,
     paired_spread_test,
     spread_break_test,
@@ -280,7 +281,7 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
             when[grid_rows[grid_rows >= 0]] = np.flatnonzero(grid_rows >= 0)
             x1, y1 = s.values[b_rows], o.values[b_rows]
             x2, y2 = s.values[a_rows], o.values[a_rows]
-            res = mean_residual_ar1(x1, y1, when[b_rows], x2, y2, when[a_rows]) if np.std(x1) != 0 else None
+            res = step_test(x1, y1, when[b_rows], x2, y2, when[a_rows]) if np.std(x1) != 0 else None
             if res is None:
                 div[oc.name] = {**entry, "status": "the output did not vary before"}
                 continue
@@ -440,19 +441,17 @@ def output_outcome_divergence(ctx) -> Iterator[Diagnostic]:
     output keeps improving after its target is set but the outcome KPIs it shares a key
     failure with (`guards`; all outcome KPIs when none shares one) stay where they were, the
     output is being produced for the target (teaching to the interim test while the state test
-    stays flat): Campbell's law again. The test ("target met, mission flat"): fit the outcome on
-    the output over the periods before the target was set; after it, test the mean prediction
-    residual (one-sided, toward the outcome falling short) with its exact variance under AR(1)
-    errors: KPI errors persist, and a shortfall that is only a slow wander is not gaming. rho is
-    matched to the residuals' lag-1 autocorrelation (so that it is not biased toward zero in short
-    series) and then taken at the upper end of what they allow (three standard errors of that
-    autocorrelation above it): a rho too small makes a wander look like a shortfall, one too large
-    only costs power. The t reference has Satterthwaite's degrees of freedom. Reported only when
-    the output improved after the split and the fit before says a better output went with a
-    better outcome. With 15 periods on a side of persistent data the test can say little: a
-    wandering outcome is not evidence. Its size and power are measured by the calibration suite
-    (`python -m calibration`). Split: option `target_set`,
-    else the midpoint. Evidence: slope, mean residual, se, t, r1, rho, df, p, p_value, changes.
+    stays flat): Campbell's law again. The test: Box and Tiao's intervention analysis, a
+    regression of the outcome on the output over all periods with a step at the date the target
+    took effect, one-sided toward the outcome falling short. Its errors are an AR(1) part plus a
+    random walk, fitted by restricted likelihood (of the periods before the target; the least
+    favourable of the models within half a log-likelihood unit of the best): the gap between two KPIs wanders with
+    everything that moves one and not the other (other levers, disturbances), and a wander is not
+    gaming; where the gap wanders, the test compares the periods just before and just after the
+    target date. The t reference has n - 5 degrees of freedom. Reported only when the output
+    improved after the split and the fit says a better output goes with a better outcome. Its
+    size and power are measured by the calibration suite (`python -m calibration`). Split: option `target_set`,
+    else the midpoint. Evidence: slope, step (mean_residual), se, t, r1, rho, q, df, p, p_value, changes.
 
     ## Example
     ```msense
@@ -482,15 +481,16 @@ def output_outcome_divergence(ctx) -> Iterator[Diagnostic]:
             k.target or k,
             f"`{k.name}` improved after its target was set ({entry.set}) but `{oc_name}` did not follow: it "
             f"fell short of what `{k.name}`'s improvement predicted by {abs(res['mean_residual']):.3g} on average "
-            f"over the {res['n_after']} periods since (the link between them was read from the "
-            f"{res['n_before']} periods before); this can mean `{k.name}` is being produced for its target rather "
+            f"over the {res['n_after']} periods since (the link between them was read from all "
+            f"{res['n_before'] + res['n_after']} periods, allowing for that shortfall); this can mean `{k.name}` is being produced for its target rather "
             f"than for `{oc_name}`, or that the link between them has changed",
             related=[(oc, "the outcome it should move, which did not follow")],
             help="ask what the output's improvement is made of; weigh the outcome at least as much in reviews; the "
-                 f"test: the mean prediction residual with persistent (AR(1)) errors, rho = {res['rho']:.2f} (the "
-                 f"upper end of what the residuals allow), t = {res['t']:.2f} on {res['df']:.3g} df, p = {res['p']:.2g}",
+                 f"test: a step at the target date in the regression of the outcome on the output (Box-Tiao), errors "
+                 f"AR(1) with rho = {res['rho']:.2f} plus a random walk whose steps have {res['q']:.3g} times its variance, "
+                 f"t = {res['t']:.2f} on {res['df']:.3g} df, p = {res['p']:.2g}",
             evidence={"outcome": oc_name, **{kk: res[kk] for kk in (
-                "slope", "intercept", "mean_residual", "se", "t", "r1", "rho", "t_iid", "df", "p", "p_iid",
+                "slope", "intercept", "mean_residual", "se", "t", "r1", "rho", "q", "t_iid", "df", "p", "p_iid",
                 "n_before", "n_after", "output_change", "outcome_change", "residual_sd")},
                 "set": entry.set, "set_from": entry.set_from, "p_value": res["p"]},
         )

@@ -481,12 +481,17 @@ class TriggerEvent:
     target_of: str | None
     variance: Variance | None = None
     units: int | None = None         # set when names are withheld: how many units fired then
+    # every period the condition held in, from the first of the `for N periods` that made it fire
+    # (N - 1 before ``start``) to ``end``; empty when the trigger needs one period
+    held: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"start": self.start, "end": self.end, "periods": self.periods,
                                "segment": self.segment}
         if self.units is not None:
             out["units"] = self.units
+        if self.held:
+            out["held"] = list(self.held)
         out.update(values=dict(self.values), target=self.target, target_of=self.target_of)
         if self.variance is not None:
             out["variance"] = plain(self.variance)

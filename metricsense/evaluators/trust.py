@@ -102,13 +102,19 @@ def same_round(a: str, b: str) -> bool:
 
 def overlaps(a: str, b: str) -> bool:
     """The two round labels share some time (`2025-02` lies in `Q1 2025`; a year holds its
-    quarters), or are the same text when either is no period. `open` excludes every round its
+    quarters), or may (a whole number and a period in time), or are the same text when either is
+    no period. `open` excludes every round its
     label overlaps: a round still collecting answers is never reported, however it is written."""
     from metricsense.data.periods import round_span
 
     sa, sb = round_span(a), round_span(b)
-    if sa is None or sb is None or type(sa[0]) is not type(sb[0]):
+    if sa is None or sb is None:
         return same_round(a, b)
+    if type(sa[0]) is not type(sb[0]):
+        # NOTE: a whole number (wave `3`, or `202506`) and a period in time (`2025-06`): nothing
+        # says whether they share time, so they may (`open "2025-06"` on rounds written 202506 held
+        # nothing back and the open round was shown)
+        return True
     return sa[0] < sb[1] and sb[0] < sa[1]
 
 
@@ -196,6 +202,10 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
             rounds = [(None, keep)]
         if present:
             rounds = [(p, keep & (labels == p)) for p in sorted(present, key=period_key, reverse=True)]
+    elif still_open is not None:
+        # NOTE: no round column, and a round is open: any answer may be the open round's, so none
+        # is read (pooled and shown, two runs one late respondent apart differed by that answer)
+        rounds = [(None, np.zeros_like(keep))]
     # The latest round by time in which some group reaches min_group. NOTE: a later round with
     # only small groups in it (one team's pulse) is not reported: reporting it would say which
     # round one small team answered in, and that it holds 1..min_group-1 answers (an attack
@@ -358,7 +368,8 @@ def group_below_minimum(ctx) -> Iterator[Diagnostic]:
         later += still
         if info.suppressed or later:
             count = (f"{info.suppressed} group{'s' if info.suppressed != 1 else ''} not shown: below the minimum of "
-                     f"{info.min_group} respondents" if info.suppressed else "every group shown")
+                     f"{info.min_group} respondents" if info.suppressed
+                     else "every group shown" if info.groups else "no group shown")
             yield ctx.report(
                 t, f"`{t.name}`: {count}{later}",
                 help="nothing to fix if teams are small by nature; pool small teams for the survey otherwise",

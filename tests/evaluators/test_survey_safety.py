@@ -350,3 +350,27 @@ def test_open_is_part_of_the_language(tmp_path):
     run_msense("fmt", str(spec))
     assert 'open "2025-Q2"' in spec.read_text("utf-8")
     assert metricsense.load(spec).trusts[0].open_round == "2025-Q2"
+
+
+# Review regression (issue 26's attack): a survey without a round column (all of it perhaps the
+# open round) was pooled and shown beside `open`: a late respondent changed what was published.
+def test_open_on_a_survey_without_rounds_shows_nothing(tmp_path):
+    rows = [HEADER] + _team("a", 6) + _team("b", 7)
+    report, info = _check(tmp_path, rows, extra='  open "2025-Q2"\n')
+    assert info.groups == () and info.total is None and info.period is None
+    (note,) = [d for d in report.diagnostics if d.code == "MS502"]
+    assert note.message.startswith("`vq`: no group shown; round `2025-Q2` is open"), note.message
+    late = rows + _team("a", 1, score=lambda i: 1)
+    again, _ = _check(tmp_path, late, extra='  open "2025-Q2"\n')
+    assert json.loads(report.to_json())["analysis"] == json.loads(again.to_json())["analysis"]
+
+
+def test_open_written_as_a_date_holds_back_rounds_written_as_whole_numbers(tmp_path):
+    # waves 1 and 2 and `open "2025-06"`: nothing says which wave is June's, and the last wave
+    # (perhaps the open one) was shown
+    from metricsense.evaluators.trust import overlaps
+
+    assert overlaps("2", "2025-06") and overlaps("3", "2025") and not overlaps("3", "4")
+    rows = ["period," + HEADER] + _team("a", 6, period="1") + _team("a", 6, period="2")
+    report, info = _check(tmp_path, rows, extra='  open "2025-06"\n')
+    assert info.groups == () and info.period is None
