@@ -151,6 +151,17 @@ def _refuse_ambiguous(spec) -> None:
                     raise SelectError(f"`{clause}` is given more than once in {kind} `{node.name}` (MS009): "
                                       f"only the last would count", span,
                                       "give all its gains in one clause, separated by commas" if listed else "keep one")
+    levers = {lv.name for lv in spec.levers}
+    dists = {d.name for d in spec.disturbances}
+    for k in spec.kpis:
+        for clause, names, want in (("responds", levers, "lever"), ("disturbed", dists, "disturbance")):
+            for g in getattr(k, clause):
+                if g.name not in names:
+                    what = ("is a lever, not a disturbance" if g.name in levers else "is a disturbance, not a lever"
+                            if g.name in dists else f"is not declared: a {want} is expected here")
+                    raise SelectError(f"`{clause} {g.name}` in KPI `{k.name}`: `{g.name}` {what} (MS002)",
+                                      g.span, f"`{clause}` names the {want}s that move the KPI; the gain would be "
+                                              f"left out of the choice")
     for node in [*spec.kpis, *spec.disturbances]:
         for clause in ("responds", "disturbed", "best"):
             names: set[str] = set()

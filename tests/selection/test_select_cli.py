@@ -234,3 +234,20 @@ def test_a_spec_from_standard_input():
     assert "1. y3" in result.output
     one_line = CliRunner().invoke(cli, ["select", "-"], input="lever x kpi a { responds x +1 }")
     assert one_line.exit_code == 0 and "1. a" in one_line.output
+
+
+@pytest.mark.parametrize(("text", "where", "what"), [
+    ('lever x\ndisturbance d\nkpi a { responds x +1, d +2 }\nkpi b { responds x +2 }\n', ":3:24:",
+     "`d` is a disturbance, not a lever"),
+    ('lever x\ndisturbance d\nkpi a { responds x +1 disturbed x +1 }\nkpi b { responds x +2 disturbed d +1 }\n',
+     ":3:33:", "`x` is a lever, not a disturbance"),
+    ('lever x\nkpi a { responds x +1 }\nkpi b { responds x +1, nope +1 }\n', ":3:24:",
+     "`nope` is not declared: a lever is expected here"),
+])
+def test_gains_naming_no_lever_or_disturbance_are_errors_not_left_out(tmp_path, text, where, what):
+    # select dropped these gains silently and chose on the rest (check reports them as MS002)
+    spec = tmp_path / "s.msense"
+    spec.write_text(text)
+    result = CliRunner().invoke(cli, ["select", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert f"s.msense{where}" in result.output and what in result.output
