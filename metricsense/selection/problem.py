@@ -238,6 +238,11 @@ def build_inputs(spec, dataset=None) -> Inputs:
             measured = data_noise(dataset.series(k.name).values)
         noise.append(measured if measured is not None else DEFAULT_NOISE)
         noise_from.append("data" if measured is not None else "default")
+    if len(kpis) < len(levers):
+        raise SelectError(
+            f"{len(kpis)} KPI{'' if len(kpis) == 1 else 's'} with gains for {len(levers)} levers: no set of KPIs can "
+            f"hold them all", spec_anchor(spec),
+            "seed 002: as many KPIs as levers; add a KPI for the levers no target can steer, or leave levers out")
     if np.linalg.matrix_rank(gy) < len(levers):
         raise SelectError(
             f"the declared gains do not let the KPIs tell the {len(levers)} levers apart (rank "

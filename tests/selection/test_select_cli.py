@@ -251,3 +251,9 @@ def test_gains_naming_no_lever_or_disturbance_are_errors_not_left_out(tmp_path, 
     result = CliRunner().invoke(cli, ["select", str(spec)])
     assert result.exit_code == 2, result.output
     assert f"s.msense{where}" in result.output and what in result.output
+
+
+def test_fewer_kpis_than_levers_says_so():
+    # it said "the declared gains do not let the KPIs tell the 3 levers apart (rank 2)"
+    with pytest.raises(SelectError, match="2 KPIs with gains for 3 levers"):
+        metricsense.select("lever x\nlever y\nlever z\nkpi a { responds x +1, y +1 }\nkpi b { responds x +2, z +1 }\n")
