@@ -52,7 +52,8 @@ def load(path_or_text: str | Path, *, allow_paths=()) -> Document:
     return result.document
 
 
-def select(spec_or_path: Any, size: int | None = None, top: int = 5, data: Any = None, *, allow_paths=()):
+def select(spec_or_path: Any, size: int | None = None, top: int = 5, data: Any = None, *, allow_paths=(),
+           time_limit: float | None = None):
     """Choose the KPIs to hold at their targets: the ``top`` best sets of ``size`` KPIs.
 
     Self-optimizing control's exact local method (``msense select``; docs/select.md): each set's
@@ -62,12 +63,14 @@ def select(spec_or_path: Any, size: int | None = None, top: int = 5, data: Any =
     by default the spec's own data is read, when it has any. Returns a
     ``metricsense.selection.Selection`` (``.as_dict()`` is the JSON); raises ``SpecError`` for a
     spec that does not parse and ``metricsense.selection.SelectError`` (with ``span``) for one
-    that `select` cannot use.
+    that `select` cannot use. ``time_limit`` (seconds): stop the search then and return the best
+    sets found so far (``result.complete`` is False); by default it runs to the end.
     """
     from metricsense.selection.run import Unreadable, select_spec
 
     try:
-        return select_spec(spec_or_path, size=size, top=top, data=data, allow_paths=allow_paths)
+        return select_spec(spec_or_path, size=size, top=top, data=data, allow_paths=allow_paths,
+                           time_limit=time_limit)
     except Unreadable as exc:
         raise SpecError(exc.problems) from None
 

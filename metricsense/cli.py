@@ -526,7 +526,7 @@ def agenda_command(paths, since, config_path, allow_paths, fmt, output):
 
 
 @cli.command("select")
-@click.argument("path", type=click.Path(path_type=str))
+@click.argument("path", type=click.Path(path_type=str))  # `-`: standard input
 @click.option("--size", type=click.IntRange(min=1), metavar="N",
               help="How many KPIs to hold at their targets [default: as many as the levers].")
 @click.option("--top", type=click.IntRange(min=1, max=1000), default=5, show_default=True, metavar="K",
@@ -534,15 +534,23 @@ def agenda_command(paths, since, config_path, allow_paths, fmt, output):
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--allow-path", "allow_paths", multiple=True, type=click.Path(path_type=str), metavar="DIR",
               help="Also allow includes and data from this folder (repeatable).")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop the search after this long and show the best sets found so far (large specs) "
+                   "[default: search to the end].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), help="Write the result here.")
-def select_command(path, size, top, fmt, allow_paths, output):
+def select_command(path, size, top, fmt, allow_paths, time_limit, output):
     """Choose the KPIs to hold at their targets: the sets that lose least when disturbances and noise hit."""
     from metricsense.reports import selection as render
     from metricsense.selection import SelectError
     from metricsense.selection.run import Unreadable, select_spec
 
+    target = path
+    if path == "-":  # as check and fmt: the spec from standard input
+        target = sys.stdin.read()
+        if "\n" not in target:
+            target += "\n"  # a one-line spec is text, never a path
     try:
-        result = select_spec(path, size=size, top=top, allow_paths=allow_paths)
+        result = select_spec(target, size=size, top=top, allow_paths=allow_paths, time_limit=time_limit)
     except Unreadable as exc:
         for p in exc.problems[:20]:
             click.echo(f"msense select: {p.span}: {p.message}", err=True)

@@ -95,6 +95,8 @@ class Lever:
     name_span: Span
     #: `cost 2`: how costly it is to be off this lever's best setting (a diagonal of Juu); None: 1.
     cost: Declared | None = None
+    #: clauses given more than once (the later ones; only the last counts): MS009
+    repeated: tuple[tuple[str, Span], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ class Disturbance:
     #: `best support_hours +0.5`: how the best lever settings move when it moves by one (gives
     #: Jud); empty: they do not move.
     best: tuple[Gain, ...] = ()
+    #: clauses given more than once (the later ones; only the last counts): MS009
+    repeated: tuple[tuple[str, Span], ...] = ()
 
 
 @dataclass(frozen=True)

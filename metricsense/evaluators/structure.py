@@ -230,7 +230,7 @@ def duplicate_name(ctx) -> Iterator[Diagnostic]:
 
 @rule(code="MS009", name="duplicate-clause", severity=Severity.ERROR, exit_code=2)
 def duplicate_clause(ctx) -> Iterator[Diagnostic]:
-    """A KPI gives the same clause twice; only the last one would count.
+    """A KPI, lever or disturbance gives the same clause twice; only the last one would count.
 
     ## Why is this bad?
     Two `target` lines (or two `data`, `link`, ...) in one KPI leave readers unsure which one
@@ -248,10 +248,11 @@ def duplicate_clause(ctx) -> Iterator[Diagnostic]:
     ## What to do instead
     Keep one clause; put a later, more ambitious target in the next revision of the spec.
     """
-    for kpi in ctx.spec.kpis:
-        for clause, span in kpi.repeated:
-            yield ctx.report(span, f"`{clause}` is given more than once in KPI `{kpi.name}`",
-                             related=[(kpi, "in this KPI")], help="keep one")
+    for kind, nodes in (("lever", ctx.spec.levers), ("disturbance", ctx.spec.disturbances), ("KPI", ctx.spec.kpis)):
+        for node in nodes:
+            for clause, span in node.repeated:
+                yield ctx.report(span, f"`{clause}` is given more than once in {kind} `{node.name}`",
+                                 related=[(node, f"in this {kind}")], help="keep one")
 
 
 # ---- Behn's practices -------------------------------------------------------------------------

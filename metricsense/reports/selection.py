@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from metricsense.selection.problem import DEFAULT_NOISE
+from metricsense.selection.problem import DEFAULT_NOISE, MIN_CHANGES
 
 
 def _loss(x) -> str:
@@ -28,6 +28,11 @@ def render_json(selection) -> str:
     return json.dumps(selection.as_dict(), indent=2, ensure_ascii=False, default=json_default, allow_nan=False) + "\n"
 
 
+#: Said when the time limit stopped the search.
+STOPPED = ("the search stopped at its time limit: these are the best sets found so far, not proven the best "
+           "(a longer `--time-limit`, or none, searches on)")
+
+
 def _combination_lines(selection, bullet: str) -> list[str]:
     comb = selection.combination
     out = [f"{bullet}best combination of all {len(comb['kpis'])} KPIs (Alstad, Skogestad & Hori 2009): "
@@ -37,6 +42,10 @@ def _combination_lines(selection, bullet: str) -> list[str]:
         terms = [f"{v / top:+.2f} {k}" for v, k in zip(row, comb["kpis"]) if abs(v / top) >= 0.005]
         out.append(f"{bullet}  index: {' '.join(terms)}")
     ns = comb["null_space"]
+    if not selection.inputs.disturbances:
+        out.append(f"{bullet}null space: no disturbance is declared, so there is none to cancel (declare them, "
+                   f"and the KPIs they move with `disturbed`)")
+        return out
     if ns["possible"]:
         out.append(f"{bullet}null space: an index of the KPIs cancels every disturbance (H F = 0; "
                    f"{ns['kpis']} KPIs >= {ns['kpis_needed']} levers + disturbances); with noise its "
@@ -59,18 +68,22 @@ def render_text(selection) -> str:
             lines.append(f"  note: {cur.note}")
         lines.append("")
     lines.append("best sets:")
+    if not selection.complete:
+        lines.append(f"  note: {STOPPED}")
     for i, c in enumerate(selection.candidates, 1):
         lines.append(f"  {i}. {_names(c.kpis)}")
         lines.append(f"     worst-case loss {_loss(c.worst_case_loss)}, average {_loss(c.average_loss)}")
     if not selection.candidates:
-        lines.append("  none: no set of this size can hold the levers")
+        lines.append("  none: no set of this size can hold the levers" if selection.complete
+                     else "  none found before the time limit")
     lines += ["", f"why: {selection.why}", ""]
     lines += _combination_lines(selection, "")
     defaults = [k for k, src in zip(inp.kpis, inp.noise_from) if src == "default"]
     if defaults:
         many = len(defaults) > 1
         lines.append(f"noise: {_names(defaults[:6])}{' and others' if len(defaults) > 6 else ''} "
-                     f"declare{'' if many else 's'} no noise and {'have' if many else 'has'} no data to measure it: "
+                     f"declare{'' if many else 's'} no noise and {'have' if many else 'has'} no data to measure it from (it takes "
+                     f"{MIN_CHANGES + 1} consecutive periods that vary): "
                      f"the default {DEFAULT_NOISE:g} is used (declare `noise 0.2` in a KPI)")
     return "\n".join(lines) + "\n"
 
@@ -87,6 +100,8 @@ def render_markdown(selection) -> str:
     for i, c in enumerate(selection.candidates, 1):
         lines.append(f"| best {i} | {_names(c.kpis)} | {_loss(c.worst_case_loss)} | {_loss(c.average_loss)} |")
     lines += ["", f"**Why:** {selection.why}", ""]
+    if not selection.complete:
+        lines += [f"*Note:* {STOPPED[0].upper()}{STOPPED[1:]}.", ""]
     if cur is not None and cur.note:
         lines += [f"*Note:* {cur.note}", ""]
     lines += _combination_lines(selection, "- ")

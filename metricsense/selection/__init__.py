@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from metricsense.selection import losses
-from metricsense.selection.problem import DEFAULT_NOISE, Inputs, SelectError, build_inputs, data_noise  # noqa: F401
+from metricsense.selection.problem import (  # noqa: F401
+    DEFAULT_NOISE, Inputs, SelectError, build_inputs, data_noise, extreme_number)
 from metricsense.selection.search import Stats, branch_and_bound, floor_of
 
 
@@ -55,6 +56,8 @@ class Selection:
     why: str
     nodes: int = 0
     evaluated: int = 0
+    #: False when the time limit stopped the search: the candidates are the best found so far
+    complete: bool = True
 
     def as_dict(self) -> dict:
         """The JSON shape (`select` at the top): size, inputs, current, candidates, combination."""
@@ -66,7 +69,7 @@ class Selection:
             "combination": self.combination,
             "why": self.why,
             "search": {"method": "bidirectional branch and bound (Kariwala & Cao 2009)",
-                       "nodes": self.nodes, "sets_evaluated": self.evaluated},
+                       "nodes": self.nodes, "sets_evaluated": self.evaluated, "complete": self.complete},
         }}
 
 
@@ -104,9 +107,37 @@ def evaluate(inputs: Inputs, prep: losses.Prepared, rows, floor: float, note: st
     return KpiSet(names, worst, average, sources, note)
 
 
-def select_document(spec, size: int | None = None, top: int = 5, dataset=None) -> Selection:
-    """Choose ``size`` KPIs (default: as many as the levers) of a Document; raises SelectError."""
+def select_document(spec, size: int | None = None, top: int = 5, dataset=None,
+                    time_limit: float | None = None) -> Selection:
+    """Choose ``size`` KPIs (default: as many as the levers) of a Document; raises SelectError
+    (ValueError for a ``size`` or ``top`` that is not a whole number, or a ``top`` below 1)."""
+    size = None if size is None else _whole("size", size)
+    top = _whole("top", top)
+    if top < 1:
+        raise ValueError(f"top must be at least 1 (how many of the best sets to show), not {top}")
     inputs = build_inputs(spec, dataset)
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            return _select(spec, inputs, size, top, time_limit)
+    except (FloatingPointError, np.linalg.LinAlgError) as exc:
+        # NOTE: finite but extreme numbers (`cost 1e-320`, a gain of 1e308) overflow the products of
+        # the method: name the number farthest from a typical move rather than fail with a traceback
+        where = extreme_number(spec)
+        text, span = where if where is not None else (None, problem_anchor(spec))
+        raise SelectError(
+            "the declared numbers are too large or too small to compute with" + (f": `{text}` is the "
+            f"farthest from a typical move" if text else f" ({exc})"), span,
+            "every number is in typical moves of the series: 1 is one typical move, and values "
+            "millions of times larger or smaller say the units are not standardised") from None
+
+
+def _whole(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    return int(value)
+
+
+def _select(spec, inputs: Inputs, size: int | None, top: int, time_limit: float | None = None) -> Selection:
     prep = prepared(inputs)
     nu, ny = prep.nu, prep.ny
     size = nu if size is None else size
@@ -115,7 +146,7 @@ def select_document(spec, size: int | None = None, top: int = 5, dataset=None) -
             f"a set of {size} KPIs cannot be chosen here: between {nu} (the levers) and {ny} (the KPIs with "
             f"gains)", problem_anchor(spec), "seed 002: no more KPIs than levers; `--size` defaults to the levers")
     stats = Stats()
-    found = branch_and_bound(prep, size, top, stats)
+    found = branch_and_bound(prep, size, top, stats, seconds=time_limit)
     floor = floor_of(prep)
     candidates = tuple(evaluate(inputs, prep, rows, floor) for _, rows in found)
     current = None
@@ -135,8 +166,10 @@ def select_document(spec, size: int | None = None, top: int = 5, dataset=None) -
         "average_loss": _finite(float(np.sum(m ** 2)) / (6 * (ny + prep.nd))),
         "null_space": null_space_check(inputs, prep),
     }
-    return Selection(size, inputs, current, candidates, combination, why_text(current, candidates),
-                     stats.nodes, stats.evaluated)
+    why = why_text(current, candidates)
+    if not candidates and not stats.complete:
+        why = "the search stopped at its time limit before it found a set that holds the levers"
+    return Selection(size, inputs, current, candidates, combination, why, stats.nodes, stats.evaluated, stats.complete)
 
 
 def problem_anchor(spec):
@@ -150,7 +183,7 @@ def null_space_check(inputs: Inputs, prep: losses.Prepared) -> dict:
     need = prep.nu + prep.nd
     f_wd = prep.y[:, :prep.nd]
     out = {"possible": False, "kpis_needed": need, "kpis": prep.ny}
-    h = losses.null_space(prep, f_wd) if prep.nd else None
+    h = losses.null_space(prep, f_wd)  # no disturbances: every H cancels them, the best is the combination
     if h is not None:
         m = losses.loss_matrix(prep, h)
         out.update(possible=True, H=h.tolist(),

@@ -135,7 +135,11 @@ def null_space(prep: Prepared, f_wd: np.ndarray) -> np.ndarray | None:
     rank = int((s > max(f_wd.shape) * np.finfo(float).eps * (s[0] if len(s) else 0)).sum()) if s.size else 0
     basis = u[:, rank:]  # n_y x (n_y - rank): every h with h F Wd = 0 is h = x^T basis^T
     g = basis.T @ prep.gt
-    if np.linalg.matrix_rank(g) < nu:
+    # NOTE: relative to G~ itself (the basis is orthonormal): a disturbance that only moves the best
+    # lever settings (`best`, no `disturbed`) has F = G_y B, so every h with h F = 0 has h G_y B = 0
+    # and H G_y is singular in exact arithmetic, though rounding leaves g of full numerical rank
+    sg = np.linalg.svd(g, compute_uv=False)
+    if len(sg) < nu or not sg[-1] > 1e-9 * np.linalg.norm(prep.gt, 2):
         return None
     wn = prep.y[:, prep.nd:]
     noise = basis.T @ wn

@@ -80,6 +80,10 @@ def data_noise(values) -> float | None:
     if pairs.sum() < MIN_CHANGES:
         return None
     a, b = d[1:][pairs], d[:-1][pairs]
+    scale = float(max(np.abs(a).max(), np.abs(b).max()))
+    if not 0 < scale < np.inf:
+        return None
+    a, b = a / scale, b / scale  # series in large units (1e300) do not overflow the products below
     a, b = a - a.mean(), b - b.mean()
     den = float(np.sqrt((a * a).sum() * (b * b).sum()))
     if den == 0:
@@ -96,8 +100,85 @@ def spec_anchor(spec) -> Span:
     return Span.point(spec.files[0] if spec.files else spec.root)
 
 
+def declared_numbers(spec):
+    """Every number the selection reads from ``spec``: (clause text, value, span), in the spec's order."""
+    for lv in spec.levers:
+        if lv.cost is not None:
+            yield f"cost {lv.cost.value:g}` on lever `{lv.name}", lv.cost.value, lv.cost.span
+    for d in spec.disturbances:
+        if d.size is not None:
+            yield f"size {d.size.value:g}` on disturbance `{d.name}", d.size.value, d.size.span
+        for move in d.best:
+            yield f"best {move.name} {move.value:+g}` on disturbance `{d.name}", move.value, move.span
+    for k in spec.kpis:
+        for word, gains in (("responds", k.responds), ("disturbed", k.disturbed)):
+            for g in gains:
+                yield f"{word} {g.name} {g.value:+g}` in KPI `{k.name}", g.value, g.span
+        if k.noise is not None:
+            yield f"noise {k.noise.value:g}` on KPI `{k.name}", k.noise.value, k.noise.span
+
+
+def extreme_number(spec):
+    """The declared number farthest from a typical move (1) in orders of magnitude: (text, span) or None."""
+    best, where = -1.0, None
+    for text, value, span in declared_numbers(spec):
+        if value == 0:
+            continue
+        far = abs(float(np.log10(abs(value)))) if np.isfinite(value) else float("inf")
+        if far > best:
+            best, where = far, (text, span)
+    return where
+
+
+#: The clauses the selection reads: given twice, only the last would count (MS009).
+SELECT_CLAUSES = {"responds", "disturbed", "noise", "cost", "size", "best"}
+
+
+def _refuse_ambiguous(spec) -> None:
+    """A name declared twice (MS003) or a clause the selection reads given twice (MS009) is an error:
+    the matrices would silently hold one of them."""
+    seen: dict[str, object] = {}
+    for node in [*spec.levers, *spec.disturbances, *spec.kpis]:
+        if node.name in seen:
+            raise SelectError(f"`{node.name}` is declared twice (MS003): `msense select` cannot tell which "
+                              f"one's gains and weights to use", node.name_span, "rename one of them")
+        seen[node.name] = node
+    for kind, nodes in (("lever", spec.levers), ("disturbance", spec.disturbances), ("KPI", spec.kpis)):
+        for node in nodes:
+            for clause, span in getattr(node, "repeated", ()):
+                if clause in SELECT_CLAUSES:
+                    listed = clause in ("responds", "disturbed", "best")
+                    raise SelectError(f"`{clause}` is given more than once in {kind} `{node.name}` (MS009): "
+                                      f"only the last would count", span,
+                                      "give all its gains in one clause, separated by commas" if listed else "keep one")
+    levers = {lv.name for lv in spec.levers}
+    dists = {d.name for d in spec.disturbances}
+    for k in spec.kpis:
+        for clause, names, want in (("responds", levers, "lever"), ("disturbed", dists, "disturbance")):
+            for g in getattr(k, clause):
+                if g.name not in names:
+                    what = ("is a lever, not a disturbance" if g.name in levers else "is a disturbance, not a lever"
+                            if g.name in dists else f"is not declared: a {want} is expected here")
+                    raise SelectError(f"`{clause} {g.name}` in KPI `{k.name}`: `{g.name}` {what} (MS002)",
+                                      g.span, f"`{clause}` names the {want}s that move the KPI; the gain would be "
+                                              f"left out of the choice")
+    for node in [*spec.kpis, *spec.disturbances]:
+        for clause in ("responds", "disturbed", "best"):
+            names: set[str] = set()
+            for g in getattr(node, clause, ()):
+                if g.name in names:
+                    raise SelectError(f"`{g.name}` is named twice in the `{clause}` of `{node.name}`: only the last "
+                                      f"gain would count", g.span, "give each one gain")
+                names.add(g.name)
+
+
 def build_inputs(spec, dataset=None) -> Inputs:
     """The matrices of ``spec`` (a Document); ``dataset`` (a DataSet, optional) gives undeclared noise."""
+    _refuse_ambiguous(spec)
+    for text, value, span in declared_numbers(spec):
+        if not np.isfinite(value):
+            raise SelectError(f"`{text}`: the number is too large to compute with (it reads as infinity)", span,
+                              "every number is in typical moves of the series: 1 is one typical move")
     lever_decl = {lv.name: lv for lv in spec.levers}
     dist_decl = {d.name: d for d in spec.disturbances}
     used_levers = {g.name for k in spec.kpis for g in k.responds if g.name in lever_decl}
@@ -157,6 +238,11 @@ def build_inputs(spec, dataset=None) -> Inputs:
             measured = data_noise(dataset.series(k.name).values)
         noise.append(measured if measured is not None else DEFAULT_NOISE)
         noise_from.append("data" if measured is not None else "default")
+    if len(kpis) < len(levers):
+        raise SelectError(
+            f"{len(kpis)} KPI{'' if len(kpis) == 1 else 's'} with gains for {len(levers)} levers: no set of KPIs can "
+            f"hold them all", spec_anchor(spec),
+            "seed 002: as many KPIs as levers; add a KPI for the levers no target can steer, or leave levers out")
     if np.linalg.matrix_rank(gy) < len(levers):
         raise SelectError(
             f"the declared gains do not let the KPIs tell the {len(levers)} levers apart (rank "

@@ -14,7 +14,8 @@ class Unreadable(Exception):
         self.problems = problems
 
 
-def select_spec(spec_or_path: Any, size: int | None = None, top: int = 5, data: Any = None, allow_paths=()):
+def select_spec(spec_or_path: Any, size: int | None = None, top: int = 5, data: Any = None, allow_paths=(),
+                time_limit: float | None = None):
     """metricsense.select: raises SpecError (the spec does not parse) or SelectError (it cannot be used)."""
     from metricsense.loader import load_path
     from metricsense.model import Document
@@ -32,7 +33,7 @@ def select_spec(spec_or_path: Any, size: int | None = None, top: int = 5, data: 
         if result.problems or result.document is None:
             raise Unreadable(result.problems)
         doc = result.document
-    return select_document(doc, size=size, top=top, dataset=_dataset(doc, data, allow_paths))
+    return select_document(doc, size=size, top=top, dataset=_dataset(doc, data, allow_paths), time_limit=time_limit)
 
 
 def _dataset(doc, data: Any, allow_paths=()):

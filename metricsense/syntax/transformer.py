@@ -142,7 +142,7 @@ class ModelBuilder:
         body = _Clauses(clauses)
         return m.Lever(
             str(name_tok), label, body.get("owner"), body.get("unit"), body.get("data"),
-            self._span(meta), self._tspan(name_tok), body.get("cost"),
+            self._span(meta), self._tspan(name_tok), body.get("cost"), tuple(body.repeated),
         )
 
     def disturbance(self, meta, children):
@@ -150,7 +150,7 @@ class ModelBuilder:
         body = _Clauses(rest[0] if rest else ())
         return m.Disturbance(
             str(name_tok), label, body.get("unit"), body.get("data"), self._span(meta), self._tspan(name_tok),
-            body.get("size"), body.get("best", ()),
+            body.get("size"), body.get("best", ()), tuple(body.repeated),
         )
 
     def failure(self, meta, children):

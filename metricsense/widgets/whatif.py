@@ -14,15 +14,27 @@ import dataclasses
 from typing import Any
 
 from metricsense.evaluators.records import GainAnalysis
-from metricsense.model import KPI, Lever
+from metricsense.model import KPI, Disturbance, Lever
 
 
 def sub_document(document, kpis_off: set[str], levers_off: set[str]):
-    """The spec without the unticked KPIs and levers (every other statement kept)."""
-    kept = tuple(s for s in document.statements
+    """The spec without the unticked KPIs and levers (every other statement kept).
+
+    A KPI's `responds` gains and a disturbance's `best` moves of an unticked lever go with it: the
+    lever is no longer there (msense select, behind the explorer's suggest, refuses a gain or a
+    `best` naming no lever)."""
+    kept = tuple(_without_best(s, levers_off) for s in document.statements
                  if not (isinstance(s, KPI) and s.name in kpis_off)
                  and not (isinstance(s, Lever) and s.name in levers_off))
     return dataclasses.replace(document, statements=kept)
+
+
+def _without_best(statement, levers_off: set[str]):
+    field = "best" if isinstance(statement, Disturbance) else "responds" if isinstance(statement, KPI) else None
+    if field is None or not any(g.name in levers_off for g in getattr(statement, field)):
+        return statement
+    return dataclasses.replace(statement, **{field: tuple(g for g in getattr(statement, field)
+                                                          if g.name not in levers_off)})
 
 
 def gain_source(document, gain: GainAnalysis | None) -> tuple[str | None, list[str], list[str], list[list[float]]]:

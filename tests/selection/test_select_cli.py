@@ -95,3 +95,165 @@ def test_noise_from_data_follows_the_local_level_model():
     assert data_noise(walk) == 0.05  # a pure walk: the floor
     assert data_noise([1.0, 2.0, np.nan, 3.0]) is None
     assert 0 < DEFAULT_NOISE < 1
+
+
+@pytest.mark.parametrize(("clause", "where"), [
+    ('lever a "A" { cost 1e-320 }\nkpi k { responds a +1 }\nkpi j { responds a +2 }\n', ":1:15:"),
+    ('lever a "A" { cost 1e308 }\nkpi k { responds a +1 }\nkpi j { responds a +2 }\n', ":1:15:"),
+    ('lever a\nkpi k { responds a 1e308 }\nkpi j { responds a +2 }\n', ":2:18:"),
+    ('lever a\ndisturbance d { size 1e308 }\nkpi k { responds a +1 disturbed d +1 }\nkpi j { responds a +2 }\n',
+     ":2:17:"),
+    ('lever a\nkpi k { responds a +1 noise 1e308 }\nkpi j { responds a +2 }\n', ":2:23:"),
+    ('lever a\ndisturbance d { best a 1e308 }\nkpi k { responds a +1 disturbed d +1 }\nkpi j { responds a +2 }\n',
+     ":2:22:"),
+])
+def test_extreme_numbers_are_errors_naming_the_clause(tmp_path, clause, where):
+    # finite numbers far from a typical move overflow the method's products: an error at the clause
+    spec = tmp_path / "s.msense"
+    spec.write_text(clause)
+    result = CliRunner().invoke(cli, ["select", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert f"s.msense{where}" in result.output and "too large or too small" in result.output
+
+
+@pytest.mark.parametrize(("clause", "where"), [
+    ('lever a "A" { cost 1e400 }\nkpi k { responds a +1 }\n', ":1:15:"),
+    ('lever a\nkpi k { responds a 1e400 }\nkpi j { responds a +2 }\n', ":2:18:"),
+    ('lever a\ndisturbance d { size 1e400 }\nkpi k { responds a +1 disturbed d +1 }\n', ":2:17:"),
+    ('lever a\nkpi k { responds a +1 noise 1e400 }\n', ":2:23:"),
+    ('lever a\ndisturbance d { best a 1e400 }\nkpi k { responds a +1 disturbed d +1 }\n', ":2:22:"),
+])
+def test_numbers_that_read_as_infinity_are_errors_at_the_clause(tmp_path, clause, where):
+    # 1e400 parses as infinity: a gain of it used to read as "rank 0", a cost or size as a traceback
+    spec = tmp_path / "s.msense"
+    spec.write_text(clause)
+    result = CliRunner().invoke(cli, ["select", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert f"s.msense{where}" in result.output and "reads as infinity" in result.output
+
+
+def test_noise_from_data_in_huge_units_does_not_overflow():
+    rng = np.random.default_rng(5)
+    noise = rng.normal(size=400)
+    assert data_noise(1e300 * noise) == pytest.approx(data_noise(noise))
+    assert data_noise(np.full(50, 1e300)) is None  # constant: nothing to measure
+
+
+def test_a_disturbance_that_only_moves_the_best_settings_has_no_null_space():
+    # F's column for `e` is G_y B: every h with h F = 0 has h G_y B = 0, so H G_y cannot be invertible;
+    # rounding left that matrix of full numerical rank and the null-space solve failed (a traceback)
+    text = ('lever u { cost 2 }\nlever v { cost 1.5e-3 }\ndisturbance d { best u +1 }\n'
+            'disturbance e { size 0.5 best u -0.25, v +1e2 }\n'
+            'kpi y1 { responds u +0.1 disturbed d -0.1 noise 1 }\nkpi y2 { responds u +20 noise 1 }\n'
+            'kpi y3 { responds u +10 disturbed d -5 noise 1 }\nkpi y4 { responds u +1 noise 1 }\n'
+            'kpi y5 { responds v +1 noise 0.3 }\n')
+    result = metricsense.select(text)
+    assert result.combination["null_space"]["possible"] is False
+    assert result.candidates and result.candidates[0].worst_case_loss is not None
+
+
+@pytest.mark.parametrize(("text", "where", "what"), [
+    # two `responds` lines: the model kept only the last, so select saw 1 lever of 2 (MS009)
+    ('lever x\nlever y\nkpi a { responds x +1\nresponds y +1 }\nkpi b { responds x +2, y +1 }\n', ":4:1:",
+     "`responds` is given more than once in KPI `a`"),
+    ('lever x { cost 1\ncost 5 }\nkpi a { responds x +1 }\n', ":2:1:", "`cost` is given more than once in lever `x`"),
+    ('lever x\ndisturbance d { best x +1\nbest x +2 }\nkpi a { responds x +1 disturbed d +1 }\n', ":3:1:",
+     "`best` is given more than once in disturbance `d`"),
+    ('lever x\nlever x { cost 3 }\nkpi a { responds x +1 }\n', ":2:7:", "`x` is declared twice"),
+    ('lever x\nkpi a { responds x +1 }\nkpi a { responds x +2 }\n', ":3:5:", "`a` is declared twice"),
+    ('lever x\nlever y\nkpi a { responds x +1, y +1, x +2 }\nkpi b { responds y +1 }\n', ":3:30:",
+     "`x` is named twice in the `responds` of `a`"),
+])
+def test_names_and_clauses_given_twice_are_errors_not_silently_one_of_them(tmp_path, text, where, what):
+    spec = tmp_path / "s.msense"
+    spec.write_text(text)
+    result = CliRunner().invoke(cli, ["select", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert f"s.msense{where}" in result.output and what in result.output
+
+
+def _large_spec(ny=60, nu=12, nd=4, seed=7) -> str:
+    rng = np.random.default_rng(seed)
+    lines = [f"lever u{j}" for j in range(nu)] + [f"disturbance d{k}" for k in range(nd)]
+    for i in range(ny):
+        gains = ", ".join(f"u{j} {rng.normal():+.2f}" for j in rng.choice(nu, 3, replace=False))
+        dist = ", ".join(f"d{k} {rng.normal():+.2f}" for k in rng.choice(nd, 2, replace=False))
+        lines.append(f"kpi y{i} {{ responds {gains} disturbed {dist} noise {rng.uniform(0.1, 1):.2f} }}")
+    return "\n".join(lines) + "\n"
+
+
+def test_time_limit_stops_the_search_and_says_so(tmp_path):
+    # 20 of 200 KPIs ran for many minutes with no way to stop it: a time limit returns the best so far
+    schema = json.loads((HERE.parents[1] / "schemas" / "select.schema.json").read_text())
+    jsonschema = pytest.importorskip("jsonschema")
+    spec = tmp_path / "large.msense"
+    spec.write_text(_large_spec())
+    result = _run(str(spec), "--time-limit", "1e-9", "--format", "json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    jsonschema.validate(out, schema)
+    assert out["select"]["search"]["complete"] is False
+    text = _run(str(spec), "--time-limit", "1e-9").output
+    assert "the search stopped at its time limit" in text and "cannot hold" not in text.split("why:")[1].split("\n")[0]
+    assert _run(str(spec), "--time-limit", "0").exit_code == 2
+    done = metricsense.select(_large_spec(ny=14, nu=3, nd=2), time_limit=60)
+    assert done.complete and done.as_dict()["select"]["search"]["complete"] is True
+
+
+def test_noise_note_does_not_say_no_data_for_a_kpi_whose_data_is_constant(tmp_path):
+    # `flat` has 30 weeks of data, all 5: its noise cannot be measured, but it does have data
+    (tmp_path / "kpis.csv").write_text("period,flat\n" + "".join(f"2024-W{w:02d},5\n" for w in range(1, 31)))
+    (tmp_path / "s.msense").write_text('data "kpis.csv"\nlever x\nkpi flat { responds x +1 }\nkpi b { responds x +2 }\n')
+    text = _run(str(tmp_path / "s.msense")).output
+    assert "noise: flat, b declare no noise and have no data to measure it from (it takes 9 consecutive periods " \
+           "that vary)" in text
+
+
+@pytest.mark.parametrize("kwargs", [{"top": 0}, {"top": -1}, {"top": 2.5}, {"top": None}, {"size": "2"},
+                                    {"size": 2.5}, {"size": True}])
+def test_api_size_and_top_that_are_not_whole_numbers_are_value_errors(kwargs):
+    # top=0 was an IndexError from deep inside, size=2.5 an IndexError, size=True a set of "True" KPIs
+    with pytest.raises(ValueError, match="must be"):
+        metricsense.select((HERE / "toy.msense").read_text(), **kwargs)
+
+
+def test_no_disturbances_is_not_a_null_space_that_fails(tmp_path):
+    # it said "no index cancels every disturbance (2 KPIs, 1 needed)": a contradiction, with none to cancel
+    spec = tmp_path / "s.msense"
+    spec.write_text("lever x\nkpi a { responds x +1 }\nkpi b { responds x +2 }\n")
+    text = _run(str(spec)).output
+    assert "no index cancels" not in text and "no disturbance is declared, so there is none to cancel" in text
+    ns = json.loads(_run(str(spec), "--format", "json").output)["select"]["combination"]["null_space"]
+    assert ns["possible"] is True and ns["disturbance_loss"] == 0
+
+
+def test_a_spec_from_standard_input():
+    # check and fmt read `-`; select said "cannot read `-`: No such file or directory"
+    result = CliRunner().invoke(cli, ["select", "-", "--size", "1"], input=(HERE / "toy.msense").read_text())
+    assert result.exit_code == 0, result.output
+    assert "1. y3" in result.output
+    one_line = CliRunner().invoke(cli, ["select", "-"], input="lever x kpi a { responds x +1 }")
+    assert one_line.exit_code == 0 and "1. a" in one_line.output
+
+
+@pytest.mark.parametrize(("text", "where", "what"), [
+    ('lever x\ndisturbance d\nkpi a { responds x +1, d +2 }\nkpi b { responds x +2 }\n', ":3:24:",
+     "`d` is a disturbance, not a lever"),
+    ('lever x\ndisturbance d\nkpi a { responds x +1 disturbed x +1 }\nkpi b { responds x +2 disturbed d +1 }\n',
+     ":3:33:", "`x` is a lever, not a disturbance"),
+    ('lever x\nkpi a { responds x +1 }\nkpi b { responds x +1, nope +1 }\n', ":3:24:",
+     "`nope` is not declared: a lever is expected here"),
+])
+def test_gains_naming_no_lever_or_disturbance_are_errors_not_left_out(tmp_path, text, where, what):
+    # select dropped these gains silently and chose on the rest (check reports them as MS002)
+    spec = tmp_path / "s.msense"
+    spec.write_text(text)
+    result = CliRunner().invoke(cli, ["select", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert f"s.msense{where}" in result.output and what in result.output
+
+
+def test_fewer_kpis_than_levers_says_so():
+    # it said "the declared gains do not let the KPIs tell the 3 levers apart (rank 2)"
+    with pytest.raises(SelectError, match="2 KPIs with gains for 3 levers"):
+        metricsense.select("lever x\nlever y\nlever z\nkpi a { responds x +1, y +1 }\nkpi b { responds x +2, z +1 }\n")

@@ -217,6 +217,18 @@ def test_suggest_ticks_the_best_set_with_the_losses_before_and_after(ipywidgets)
     assert [b.value for b in view.kpi_boxes.values()] == [False, True]
 
 
+def test_suggest_with_an_unticked_lever_that_a_disturbance_best_names(ipywidgets):
+    # `best overtime +0.5` named a lever the what-if spec no longer had: suggest said
+    # "`overtime` is not a declared lever" instead of choosing for the ticked levers
+    spec = SUGGEST.replace('lever staff "Support staff"\n', 'lever staff "Support staff"\nlever overtime "Overtime"\n')
+    spec = spec.replace("{ size 2 }", "{ size 2  best overtime +0.5 }")
+    spec += 'kpi backlog "Backlog" { responds overtime -0.4 }\n'
+    m = _model(metricsense.check(spec, config={}))
+    m.levers_on = ["staff"]
+    m.suggest()
+    assert "error" not in m.suggestion and m.suggestion["kpis"] == ["wait"]
+
+
 def test_suggest_says_why_it_cannot(ipywidgets):
     m = _model(metricsense.check('lever a "A"\nkpi k "K" { target >= 1 by 2027-01-01 }\n', config={}))
     m.suggest()
