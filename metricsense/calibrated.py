@@ -35,7 +35,8 @@ def measured(code: str) -> str | None:
     """The `## Measured` section of ``code``'s explanation, or None for a rule not calibrated."""
     data = measurements()
     rule = (data.get("rules") or {}).get(code)
-    run = data.get("run") or {}
+    # NOTE: a rule changed after the full run carries the run of its own slice (`--select`)
+    run = (rule or {}).get("run") or data.get("run") or {}
     if not rule or not rule.get("families"):
         return None
     fams = rule["families"]

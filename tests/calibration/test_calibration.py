@@ -176,3 +176,17 @@ def test_one_check_gives_what_a_check_at_q_keeps(tmp_path):
         assert all("q_value" in d.evidence for d in every if p_value_of(d) is not None)
         dropped += len(every) - len(at_q)
     assert dropped > 0  # some findings were dropped at q = 0.05: the comparison is not vacuous
+
+
+def test_a_rule_measured_in_its_own_slice_states_that_run(monkeypatch):
+    import metricsense.calibrated as calibrated
+
+    fams = {"iid": {"per_test": [0.01, 0.002], "per_draw": [0.04, 0.01], "holds": True}}
+    data = {"run": {"date": "2026-01-01", "reps": 1000, "stated_size": 0.05},
+            "rules": {"MS402": {"families": fams, "holds": True, "power": [],
+                                "run": {"date": "2026-01-02", "reps": 200, "stated_size": 0.05}},
+                      "MS403": {"families": fams, "holds": True, "power": []}}}
+    monkeypatch.setattr(calibrated, "measurements", lambda: data)
+    assert "(2026-01-02, 200 simulated" in calibrated.measured("MS402")
+    assert "(2026-01-01, 1000 simulated" in calibrated.measured("MS403")
+
