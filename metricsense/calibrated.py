@@ -54,7 +54,9 @@ def measured(code: str) -> str | None:
         lines.append(f"Above the stated size (more than two standard errors) on: {', '.join(sorted(over))}.")
     else:
         lines.append("Within the stated size on every family.")
+    # a rule's own slice controls the false-discovery rate over its own tests only
+    control = "over this rule's tests alone" if rule.get("run") else "over the whole system's tests"
     for p in rule.get("power") or []:
         lines.append(f"Power: {_pct(p['raw'])} of draws with {p['about']} found it on that KPI "
-                     f"({_pct(p['bh'])} after the false-discovery-rate control).")
+                     f"({_pct(p['bh'])} after the false-discovery-rate control {control}).")
     return "\n".join(lines)

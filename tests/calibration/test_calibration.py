@@ -190,3 +190,15 @@ def test_a_rule_measured_in_its_own_slice_states_that_run(monkeypatch):
     assert "(2026-01-02, 200 simulated" in calibrated.measured("MS402")
     assert "(2026-01-01, 1000 simulated" in calibrated.measured("MS403")
 
+
+def test_the_committed_measurements_cover_every_rule_and_family():
+    # what `msense explain` states comes from a full run (1,000 draws per family) or, for a rule
+    # changed after it, from that rule's own slice; every statistical rule, every family
+    import json
+
+    data = json.loads((Path(__file__).resolve().parents[2] / "metricsense" / "calibration.json").read_text())
+    assert data["run"]["reps"] >= 1000 and data["goal"]["draws"] >= 1000 * len(FAMILIES)
+    assert set(data["rules"]) == set(STATISTICAL)
+    for code, rule in data["rules"].items():
+        assert set(rule["families"]) == set(FAMILIES), code
+        assert rule.get("run", data["run"])["reps"] >= 200, code
