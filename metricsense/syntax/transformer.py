@@ -96,13 +96,13 @@ class ModelBuilder:
         return children
 
     def cost(self, meta, children):
-        return self._clause("cost", meta, m.Declared(float(children[0]), self._span(meta)))
+        return self._clause("cost", meta, m.Declared(_num(children[0]), self._span(meta)))
 
     def size(self, meta, children):
-        return self._clause("size", meta, m.Declared(float(children[0]), self._span(meta)))
+        return self._clause("size", meta, m.Declared(_num(children[0]), self._span(meta)))
 
     def noise(self, meta, children):
-        return self._clause("noise", meta, m.Declared(float(children[0]), self._span(meta)))
+        return self._clause("noise", meta, m.Declared(_num(children[0]), self._span(meta)))
 
     def best(self, meta, children):
         return self._clause("best", meta, children[0])
@@ -220,7 +220,7 @@ class ModelBuilder:
     def target_number(self, meta, children):
         cmp_tok, rest = children[0], list(children[1:])
         sign = rest.pop(0) if rest and getattr(rest[0], "type", None) == "ADD_OP" else None
-        value = float(rest.pop(0))
+        value = _num(rest.pop(0))
         if sign == "-":
             value = -value
         by, since = _dates(rest)
@@ -266,9 +266,9 @@ class ModelBuilder:
     def signed_number(self, meta, children):
         if len(children) == 2:
             sign, num = children
-            value = float(num)
+            value = _num(num)
             return -value if sign == "-" else value
-        return float(children[0])
+        return _num(children[0])
 
     # ---- data ---------------------------------------------------------------------------------
     def data_clause(self, meta, children):
@@ -379,11 +379,11 @@ class ModelBuilder:
         return m.Unary(str(op), operand, self._span(meta))
 
     def number(self, meta, children):
-        return m.Number(float(children[0]), self._span(meta))
+        return m.Number(_num(children[0]), self._span(meta))
 
     def percent(self, meta, children):
         of = children[1] if len(children) > 1 else None
-        return m.Percent(float(children[0]), of, self._span(meta))
+        return m.Percent(_num(children[0]), of, self._span(meta))
 
     def target_ref(self, meta, children):
         return m.TargetRef(children[0] if children else None, self._span(meta))
@@ -419,7 +419,7 @@ class ModelBuilder:
         return self._clause("scale", meta, (_int(children[0]), _int(children[1])))
 
     def gap(self, meta, children):
-        return self._clause("gap", meta, float(children[-1]))
+        return self._clause("gap", meta, _num(children[-1]))
 
     def min_group(self, meta, children):
         return self._clause("min_group", meta, _int(children[0]))
@@ -455,6 +455,20 @@ def _int(tok) -> int:
         raise SpecValueError(f"`{str(tok)[:12]}...` is too large: at most {MAX_DIGITS} digits",
                              tok.line, tok.column, tok.end_column)
     return int(text)
+
+
+def _num(tok) -> float:
+    """A number from the spec; one too large for a float (`1e400`) is an error, not infinity."""
+    import math
+
+    from metricsense.syntax.errors import SpecValueError
+
+    value = float(tok)
+    if not math.isfinite(value):
+        shown = str(tok) if len(str(tok)) <= 24 else str(tok)[:20] + "..."
+        raise SpecValueError(f"`{shown}` is too large: a number must be at most about 1.8e308",
+                             tok.line, tok.column, tok.end_column)
+    return value
 
 
 class _Since:

@@ -143,3 +143,25 @@ def test_syntax_problems_are_the_one_problem_type(tmp_path):
     spec.write_text(text)
     assert [type(p) for p in load_path(spec).problems] == [Problem]
     assert not hasattr(metricsense.syntax, "SyntaxProblem")
+
+
+def test_a_number_too_large_for_a_float_is_an_error_not_infinity():
+    # `target >= 1e400` was read as infinity and checked as such; every number in a spec is one
+    # path (targets, expressions, percents, gaps, gains, cost/size/noise), each points at itself.
+    from metricsense.syntax.parser import parse_text
+
+    cases = {
+        'kpi a "A" {\n  target >= 1e400\n}\n': (2, 13),
+        'kpi a "A" {\n  responds l +2e308\n}\nlever l "L"\n': (2, 15),
+        'kpi a "A" { target >= 1 }\ntrigger t when a > 9e999 {\n}\n': (2, 20),
+        'kpi a "A" { target >= 1 }\ntrigger t when a > 1e309% of a {\n}\n': (2, 20),
+        'lever l "L" {\n  cost 1e500\n}\n': (2, 8),
+    }
+    for text, where in cases.items():
+        problems = parse_text(text, "x.msense").errors
+        assert len(problems) == 1, (text, problems)
+        assert "too large" in problems[0].message, problems[0].message
+        assert (problems[0].span.line, problems[0].span.column) == where, (text, problems[0].span)
+    # the largest finite double still reads as itself
+    done = parse_text('kpi a "A" {\n  target >= 1.7e308\n}\n', "x.msense")
+    assert not done.errors and done.statements[0].target.value == 1.7e308
