@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from metricsense.data.arrow import _arrow_batch_to_table
-from metricsense.data.table import DataError, ReadRequest, Table, refuse_repeated_names
+from metricsense.data.table import DataError, Labels, ReadRequest, Table, refuse_repeated_names
 
 # CSV blocks of 1 MB: a long file streams through a few MB of Arrow buffers, whatever its size.
 BATCH_BYTES = 1 << 20
@@ -78,7 +78,11 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
     parse = _parse_options(path)
     read_opts = pacsv.ReadOptions(block_size=BATCH_BYTES)
     # Text columns arrive dictionary-encoded (see Labels): long files repeat their series names.
-    convert = pacsv.ConvertOptions(strings_can_be_null=True, auto_dict_encode=True,
+    # NOTE: Arrow reads `NA`, `nan`, `NULL` ... in a text column as missing: Namibia's rows (`NA`)
+    # were in no segment (MS036) and a survey group `NA` merged with answers that had no group.
+    # Text is read as written and only an empty cell is missing (_empty_is_missing); in a number
+    # column those markers are still missing numbers (Arrow's null_values, and data.numbers).
+    convert = pacsv.ConvertOptions(strings_can_be_null=False, auto_dict_encode=True,
                                    auto_dict_max_cardinality=1 << 20)
     segment = request.distinct or (request.where.column if request.where is not None else None)
     period = request.source.period or "period"
@@ -113,7 +117,7 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
         try:
             for batch in _csv_batches(path, read_opts, parse, convert, period):
                 schema = schema or batch.schema
-                table = _arrow_batch_to_table(batch, origin, line)
+                table = _empty_is_missing(_arrow_batch_to_table(batch, origin, line))
                 line += batch.num_rows
                 done += batch.num_rows
                 yield table
@@ -134,7 +138,7 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
                     skip -= batch.num_rows
                     continue
                 batch, skip = batch.slice(skip), 0
-                table = _arrow_batch_to_table(batch, origin, line)
+                table = _empty_is_missing(_arrow_batch_to_table(batch, origin, line))
                 line += batch.num_rows
                 yield table
     except UnicodeDecodeError:  # a header name that is not UTF-8 (pyarrow decodes names itself)
@@ -151,6 +155,25 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
         _raise_first_bad_value(path, origin, exc, parse)
     except OSError as exc:
         raise DataError("MS030", f"cannot read data file `{origin}`: {exc}") from None
+
+
+def _empty_is_missing(table: Table) -> Table:
+    """Read with ``strings_can_be_null`` off, a text column holds its empty cells as ``""``: each
+    is missing, as Arrow would have read it; `NA`, `null`, `nan` stay the text they are."""
+    for name, col in table.columns.items():
+        if isinstance(col, Labels):
+            empty = np.flatnonzero(col.labels == "")
+            if len(empty):
+                codes = col.codes.copy()
+                codes[np.isin(codes, empty)] = -1
+                table.columns[name] = Labels(codes, col.labels)
+        elif col.dtype == object:
+            hit = np.fromiter((v == "" for v in col), dtype=bool, count=len(col))
+            if hit.any():
+                col = col.copy()
+                col[hit] = None
+                table.columns[name] = col
+    return table
 
 
 def _raise_not_utf8(path: Path, origin: str) -> None:

@@ -133,6 +133,16 @@ def check(signal, table: Table, scale: tuple[int, int] | None, round_column: str
             raise DataError("MS037", f"`{table.origin}` holds scores outside the scale {scale[0]}..{scale[1]} of "
                                      f"trust signal `{signal.name}` (where and how many is {_PRIVATE}): check the "
                                      "export's `score` column, or the `scale`", column="score")
+    for name in ("group", "manager_id", "role"):
+        blank = scored & (text(table.columns[name]) == "")
+        if blank.any():
+            i = int(np.argmax(blank))
+            # NOTE: answers with no group were one group named `` (shown, and pooled with a group
+            # `NA` that the reader took for missing): whose answer it is would be a guess.
+            raise DataError("MS037", f"{table.where(i)}: an answer with no `{name}`: which "
+                                     f"{'group' if name == 'group' else 'manager' if name == 'manager_id' else 'role'}"
+                                     " it belongs to would be a guess, and answers are never pooled by guess",
+                            row=i + 1, line=table.line_of(i), column=name)
     check_round_column(signal, round_column)
     if round_column in table.columns:
         rounds = text(table.columns[round_column])

@@ -365,3 +365,24 @@ def test_a_year_first_date_with_slashes_or_dots_is_no_ambiguity(label):
     from metricsense.data.periods import parse_label
 
     assert parse_label(label)[0] == np.datetime64("2024-01-15")
+
+
+def _groups_survey(tmp_path, groups):
+    rows = ["group,manager_id,role,question,score"]
+    for k, g in enumerate(groups):
+        rows.append(f"{g},m-{k},manager,managers,5")
+        rows += [f"{g},m-{k},team,team,{1 + i % 2}" for i in range(6)]
+    (tmp_path / "survey.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "s.msense").write_text('mission "M"\ntrust vq {\n  scale 1..5\n  data "survey.csv"\n  gap > 1\n}\n')
+    return metricsense.check(tmp_path / "s.msense", config={}, show_personal=True)
+
+
+def test_a_group_named_na_is_a_group_and_an_answer_without_one_is_refused(tmp_path):
+    # A group `NA` was read as missing and shown, with answers that had no group, as group ``.
+    report = _groups_survey(tmp_path, ["NA", "nan", "B"])
+    named = sorted(d.message.split("`")[3] for d in report.diagnostics if d.code == "MS501")
+    assert named == ["B", "NA", "nan"]
+    report = _groups_survey(tmp_path, ["A", "", "B"])
+    (d,) = [d for d in report.diagnostics if d.code == "MS037"]
+    assert "survey.csv line 9: an answer with no `group`" in d.message
+    assert not [d for d in report.diagnostics if d.code == "MS501"]

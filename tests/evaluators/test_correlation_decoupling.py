@@ -268,12 +268,19 @@ def _gains_spec(scale: str) -> str:
             f'kpi b "B" {{ responds l 3{scale[1:]}, m -{scale} }}\n')
 
 
-@pytest.mark.parametrize("scale", ["1e-320", "2e-308", "1e-200", "1e999"])
+@pytest.mark.parametrize("scale", ["1e-320", "2e-308", "1e-200", "1e300"])
 def test_gains_too_small_or_large_for_a_matrix_give_no_gain_analysis(scale):
     report = metricsense.check(_gains_spec(scale), config={})
     assert "gain" not in analysis(report)
     assert not [d for d in report.diagnostics if d.code == "MS005"]
     report.to_json()  # no NaN anywhere
+
+
+def test_a_gain_beyond_the_largest_float_is_a_syntax_error():
+    # `1e999` was read as infinity; it is MS001 at the number now (and no analysis runs).
+    report = metricsense.check(_gains_spec("1e999"), config={})
+    assert [(d.code, d.span.line, d.span.column) for d in report.diagnostics] == [("MS001", 3, 24), ("MS001", 4, 24)]
+    assert "too large" in report.diagnostics[0].message
 
 
 def test_the_gain_analysis_is_scale_free_down_to_its_bound():

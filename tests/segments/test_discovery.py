@@ -190,3 +190,29 @@ def test_a_sqlite_source_without_the_segment_column_is_shared_by_every_segment(t
     from metricsense.data.secrets import display
 
     assert display(url) == url and display("sqlite:///a.db?password=x") == "sqlite:///a.db?password=***"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_segment_values_that_look_like_missing_markers_are_segments(tmp_path, jobs):
+    """`NA` is Namibia: only an empty cell is a missing segment. Arrow reads `NA`, `nan`, `NULL`
+    and `n/a` in text columns as missing, so their rows were in no segment (MS036) and never
+    checked. Numbers written `NA` (R's write.csv) stay missing numbers."""
+    names = {"north": "NA", "south": "nan", "east": "NULL", "west": "n/a", "7": "7"}
+    frame, survey = kpi_frame(), survey_frame()
+    for folder, rename in (("odd", names), ("plain", {t: f"t{t}" for t in TEAMS})):
+        (tmp_path / folder).mkdir()
+        frame.assign(team=frame["team"].map(rename)).to_csv(tmp_path / folder / "kpis.csv", index=False, na_rep="NA")
+        survey.assign(team=survey["team"].map(rename)).to_csv(tmp_path / folder / "survey.csv", index=False)
+        write_spec(tmp_path / folder, 'data "kpis.csv"')
+    odd = metricsense.check(tmp_path / "odd" / "spec.msense", by="team", config={}, jobs=jobs)
+    plain = metricsense.check(tmp_path / "plain" / "spec.msense", by="team", config={}, jobs=jobs)
+    assert sorted(r.segment for r in odd.segment_results) == sorted(names.values())
+    assert not [d for d in odd.diagnostics if d.code in ("MS031", "MS032", "MS036")]
+    back = {v: f"t{k}" for k, v in names.items()}
+    seen = sorted((back[d.segment] if d.segment else "", d.code, d.span.line) for d in odd.diagnostics)
+    assert seen == sorted((d.segment or "", d.code, d.span.line) for d in plain.diagnostics)
+    # an empty cell is still a row without a segment
+    frame.loc[::13, "team"] = ""
+    frame.to_csv(tmp_path / "odd" / "kpis.csv", index=False, na_rep="NA")
+    again = metricsense.check(tmp_path / "odd" / "spec.msense", by="team", config={}, jobs=jobs)
+    assert [d.code for d in again.diagnostics].count("MS036") == 1
