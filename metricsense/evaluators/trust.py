@@ -187,9 +187,11 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
     column = getattr(survey, "period", None) or "period"  # the data clause's `period "..."`, or `period`
     rounds: list[tuple[str | None, np.ndarray]] = [(None, keep)]
     still_open = signal.open_round.strip() if signal.open_round is not None else None
+    answered: list[str] = []  # every round with answers, `open` or not, latest first
     if column in cols:
         labels = _text(cols[column])
         present = {p for p, k in zip(labels, keep) if k and p}
+        answered = sorted(present, key=period_key, reverse=True)
         if signal.open_round is not None:
             # NOTE: a round still collecting answers is never reported: two runs on it one late
             # respondent apart differ by that person's answers (a total, or a shown group's mean).
@@ -220,13 +222,17 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
             break
     if chosen is None and rounds[0][0] is None:
         chosen = 0  # no round column: the one round, every group hidden (and counted)
+    # NOTE: the later rounds are counted among every round with answers, `open` or not: counted
+    # among the closed ones, `open "2025-Q3"` took one off the count exactly when the survey held
+    # answers in 2025-Q3, and spans (`open "2025"`, months, weeks) found which round a small team
+    # answered in (an attack). `open` can only move the reported round, whose label is published.
     if chosen is None:
         period, stats = None, []
-        unreported = len(rounds)
     else:
         period, rows = rounds[chosen]
-        unreported = chosen
         stats = _round_stats(role, group, manager, score, ids, rows, fav)
+    unreported = (len(answered) if period is None else
+                  sum(1 for p in answered if period_key(p) > period_key(period)))
     # NOTE: a group whose team gave no answer has nothing to compare and is not counted: "1 group
     # not shown" beside a published total said that its team had not answered.
     stats = [st for st in stats if st["n"] > 0]
@@ -362,8 +368,10 @@ def group_below_minimum(ctx) -> Iterator[Diagnostic]:
     """
     for t, info in _signals(ctx):
         still = f"; round `{info.open_round}` is open: reported once it closes" if info.open_round else ""
-        later = (f"; {info.unreported_rounds} later round{'s' if info.unreported_rounds != 1 else ''} not reported: "
-                 f"no group in {'them' if info.unreported_rounds != 1 else 'it'} reached the minimum"
+        why = "open, or no group in {} reached the minimum" if info.open_round else "no group in {} reached the minimum"
+        later = (f"; {info.unreported_rounds}{' later' if info.period else ''} round"
+                 f"{'s' if info.unreported_rounds != 1 else ''} not reported: "
+                 + why.format('them' if info.unreported_rounds != 1 else 'it')
                  if info.unreported_rounds else "")
         later += still
         if info.suppressed or later:
