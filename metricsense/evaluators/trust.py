@@ -5,8 +5,9 @@ the team's mean and favourable share, the gap, and the number of team respondent
 with fewer team respondents than ``min_group`` is never shown: not its gap, not its mean, not
 its name, not its manager, and no total is published beside it (a shown total minus the shown
 groups would give it away: complementary disclosure). With no total beside a hidden group,
-secondary suppression (hiding a shown group too) would protect nobody, and its count leaked the
-hidden groups' sizes, so there is none. Nothing here logs or prints values.
+secondary suppression (hiding a shown group too) would protect nobody among groups that share
+no respondent, and its count leaked the hidden groups' sizes, so there is none for them (groups
+sharing respondents are below). Nothing here logs or prints values.
 
 Rounds and respondents. A survey's round is the column its data clause names
 (``data "survey.csv" period "round"``), else ``period``; rounds are never pooled, and the latest
@@ -40,6 +41,14 @@ suppression protects nobody, and its count said whether the hidden groups togeth
 benchmarks/trust_adversary_campaign.py collect every published number across runs and formats
 and check that none determines a hidden group. The managers' total averages the shown groups'
 managers only.
+
+Groups that share respondents (with respondent ids: a department exported beside its own teams,
+one person in two teams) are linked cells inside the one table: the department minus a shown
+team is the other teams' sum. For them, and only them, a shown group that would let fewer than
+``min_group`` respondents be worked out is left out too: secondary suppression by GaussSuppression's
+method (``secondary_suppression``), counted in ``secondary``. Without respondent ids each answer row
+is one respondent and groups never share any, so an export that repeats the same answers under a
+department and its teams cannot be told from two sets of people: give the ids.
 
 Across runs on changing data the same holds only for a closed round: two runs on a round still
 collecting answers, one respondent apart, differ by that person's answers. See ``open`` in the
@@ -156,8 +165,77 @@ def _round_stats(role, group, manager, score, ids, rows, fav) -> list[dict]:
             "managers_favourable": float((own >= fav).mean()) if len(own) else None,
             "team_favourable": float((team >= fav).mean()) if len(team) else None,
             "_own_sum": float(own.sum()), "_own_n": len(own), "_team_sum": float(team.sum()),
+            "_who": frozenset(answers["team"]),
         })
     return stats
+
+
+def secondary_suppression(stats: list[dict], hidden: set[int], min_group: int) -> set[int]:
+    """The groups to leave out beside the hidden ones so that no set of fewer than ``min_group``
+    respondents can be worked out from the shown groups: secondary suppression.
+
+    Groups share respondents only with respondent ids (a department and its teams exported as
+    groups of their own, or one person in two teams); otherwise each answer row is one respondent
+    and groups are disjoint, so nothing is added. The method is GaussSuppression's (Langsrud,
+    SSBtools; sdcTable's default method since 0.32): the candidates, largest group first (the
+    smallest are the cheapest to lose, as sdcTable weighs cells by their counts), are taken one
+    by one, and a candidate is left out when with it the shown groups would determine something
+    that must stay hidden. Here that is any sum over respondents who together are fewer than
+    ``min_group``: respondents are merged into classes that the shown groups cannot tell apart
+    (the same groups hold them), and a candidate is left out when the span of the shown groups'
+    rows would hold a nonzero vector over the classes smaller than ``min_group`` alone (rank of
+    the rows over every class above the rank over the large classes). The merge covers
+    GaussSuppression's singleton problem: two hidden one-person teams inside a department form one
+    class of 2, so `department - other team` is refused although it names neither alone.
+    """
+    member: dict = {}
+    for i, st in enumerate(stats):
+        for who in st["_who"]:
+            member.setdefault(who, []).append(i)
+    if all(len(units) == 1 for units in member.values()):
+        return set()
+    # groups linked by shared respondents: only these can be subtracted from one another
+    parent = list(range(len(stats)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for units in member.values():
+        for j in units[1:]:
+            parent[root(j)] = root(units[0])
+    left_out: set[int] = set()
+    order = sorted((i for i in range(len(stats)) if i not in hidden),
+                   key=lambda i: (-stats[i]["n"], stats[i]["group"], stats[i]["manager"]))
+    shown: dict[int, list[int]] = {}  # component -> the candidates kept so far
+    for i in order:
+        kept = shown.setdefault(root(i), [])
+        if kept and _determines_a_small_set(kept + [i], member, min_group):
+            left_out.add(i)
+        else:
+            kept.append(i)  # one group alone is a class of its own n >= min_group
+    return left_out
+
+
+def _determines_a_small_set(rows: list[int], member: dict, min_group: int) -> bool:
+    """Whether the groups ``rows`` (each a set of respondents) determine a sum over fewer than
+    ``min_group`` respondents (see ``secondary_suppression``)."""
+    import numpy as np
+
+    classes: dict[tuple, int] = {}
+    for units in member.values():
+        key = tuple(sorted(u for u in units if u in rows))
+        if key:
+            classes[key] = classes.get(key, 0) + 1
+    keys = list(classes)
+    matrix = np.array([[1.0 if r in key else 0.0 for key in keys] for r in rows])
+    large = np.array([classes[key] >= min_group for key in keys])
+    if large.all():
+        return False
+    rank = np.linalg.matrix_rank(matrix)
+    return rank > (np.linalg.matrix_rank(matrix[:, large]) if large.any() else 0)
 
 
 def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
@@ -240,7 +318,12 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
     # suppression. The one table per survey has no total beside a hidden group (see below), so no
     # equation holds a hidden group and a secondary suppression would protect nobody, while its
     # count said whether the hidden groups together reach min_group (it pinned one at n=4).
-    hidden = {i for i, st in enumerate(stats) if st["n"] < min_group}
+    below = {i for i, st in enumerate(stats) if st["n"] < min_group}
+    # NOTE: groups that share respondents (a department and its teams, with respondent ids) can be
+    # subtracted: the department minus a shown team was a hidden team's exact sum (an attack). A
+    # shown group that would let that happen is left out too (secondary suppression).
+    secondary = secondary_suppression(stats, below, min_group)
+    hidden = below | secondary
     # NOTE: the total is published only when no group with team answers is hidden. A total beside
     # hidden groups is one more equation, and with what else is known (a hidden group is below
     # min_group, answers lie on the scale) an attack solved a hidden one-person group from it (a
@@ -268,7 +351,8 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
         total = TrustTotal(n_all, own, team, own - team if own is not None else None)
     # Suppressed groups are only counted: the report says that some were left out, never which.
     return TrustSignalAnalysis((lo, hi), conf["gap"], min_group, period, tuple(groups), len(hidden),
-                               len(hidden), 0, total, unreported_rounds=unreported, open_round=still_open)
+                               len(below), len(secondary), total, unreported_rounds=unreported,
+                               open_round=still_open)
 
 
 @hookimpl
@@ -375,8 +459,10 @@ def group_below_minimum(ctx) -> Iterator[Diagnostic]:
                  if info.unreported_rounds else "")
         later += still
         if info.suppressed or later:
+            beside = (f" ({info.below_minimum}), or sharing respondents with a shown group so that fewer could be "
+                      f"worked out ({info.secondary})" if info.secondary else "")
             count = (f"{info.suppressed} group{'s' if info.suppressed != 1 else ''} not shown: below the minimum of "
-                     f"{info.min_group} respondents" if info.suppressed
+                     f"{info.min_group} respondents{beside}" if info.suppressed
                      else "every group shown" if info.groups else "no group shown")
             yield ctx.report(
                 t, f"`{t.name}`: {count}{later}",

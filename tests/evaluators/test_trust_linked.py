@@ -68,3 +68,80 @@ def test_open_holding_back_every_shown_round_says_nothing_about_the_others(tmp_p
     assert info.groups == () and info.unreported_rounds == 2, probe
     (note,) = [d for d in report.diagnostics if d.code == "MS502"]
     assert "2 rounds not reported: open, or no group in them reached the minimum" in note.message
+
+
+# ---- L2: groups nested in one another (a department beside its teams, respondent ids) -----------
+
+def _respondent_rows(units: dict[str, list[str]], score) -> list[str]:
+    rows = [HEADER + ",respondent"]
+    for group, people in units.items():
+        rows += [f"2025-Q1,{group},m-{group},team,team,{score[p]},{p}" for p in people]
+    return rows
+
+
+def _determined(units: dict[str, list[str]], shown: list[str], people: list[str]) -> bool:
+    """NumPy, on its own: whether the shown groups' sums (and counts: the same rows) determine the
+    sum over ``people``; unknowns are the respondents' answers."""
+    everyone = sorted({p for ps in units.values() for p in ps})
+    a = np.array([[1.0 if p in units[g] else 0.0 for p in everyone] for g in shown]) if shown else np.zeros((0, len(everyone)))
+    target = np.array([[1.0 if p in people else 0.0 for p in everyone]])
+    return len(a) > 0 and np.linalg.matrix_rank(np.vstack([a, target])) == np.linalg.matrix_rank(a)
+
+
+PLATFORM = [f"p{i}" for i in range(10)]
+
+
+@pytest.mark.parametrize("tools", [["t0", "t1"], ["t0"], ["t0", "t1", "t2", "t3"]])
+def test_a_department_minus_its_shown_team_is_not_a_hidden_teams_sum(tmp_path, tools):
+    # `eng` is exported as a group of its own beside its teams: eng (12) minus eng-platform (10)
+    # was eng-tools' exact sum (2 people: each then knew the other's answer)
+    units = {"eng": PLATFORM + tools, "eng-platform": PLATFORM, "eng-tools": tools}
+    score = {**{p: 3 for p in PLATFORM}, **{t: 5 - 4 * (k % 2) for k, t in enumerate(tools)}}
+    report, info = _check(tmp_path, _respondent_rows(units, score))
+    shown = [g.group for g in info.groups]
+    assert shown == ["eng"] and info.total is None
+    assert (info.suppressed, info.below_minimum, info.secondary) == (2, 1, 1)
+    assert not _determined(units, shown, tools)
+    (note,) = [d for d in report.diagnostics if d.code == "MS502"]
+    assert "2 groups not shown: below the minimum of 5 respondents (1), or sharing respondents" in note.message
+    text = _published(report)
+    assert "eng-platform" not in text and "eng-tools" not in text
+
+
+def test_two_hidden_one_person_teams_inside_a_department_are_not_given_away_together(tmp_path):
+    # GaussSuppression's singleton problem: eng - eng-platform is t0 + t1, two people who each
+    # know their own answer; neither hidden team alone is determined, their sum is
+    units = {"eng": PLATFORM + ["t0", "t1"], "eng-platform": PLATFORM, "solo-a": ["t0"], "solo-b": ["t1"]}
+    score = {**{p: 3 for p in PLATFORM}, "t0": 5, "t1": 1}
+    _, info = _check(tmp_path, _respondent_rows(units, score))
+    shown = [g.group for g in info.groups]
+    assert shown == ["eng"] and (info.below_minimum, info.secondary) == (2, 1)
+    assert not _determined(units, shown, ["t0", "t1"])
+
+
+def test_groups_sharing_enough_respondents_are_all_shown(tmp_path):
+    # a department and two teams of 6: its two teams are each >= min_group, so everything shown
+    # determines only sums over 6 people or more; one person in two teams (a matrix) likewise
+    a, b, c, d = ([f"{k}{i}" for i in range(6)] for k in "abcd")
+    units = {"dept": a + b, "team-a": a, "team-b": b, "matrix-1": c[:5] + ["x"], "matrix-2": d[:5] + ["x"]}
+    score = {p: 1 + k % 5 for k, p in enumerate(sorted({p for ps in units.values() for p in ps}))}
+    _, info = _check(tmp_path, _respondent_rows(units, score))
+    assert sorted(g.group for g in info.groups) == sorted(units) and info.secondary == 0
+
+
+def test_a_shown_team_minus_an_overlapping_one_is_not_two_peoples_difference(tmp_path):
+    # team-a (6) and a matrix group of five of them and `x`: their difference is a5 - x, two
+    # answers that `x` (or a5) can solve for the other
+    a = [f"a{i}" for i in range(6)]
+    units = {"team-a": a, "matrix": a[:5] + ["x"]}
+    score = {**{p: 3 for p in a}, "a5": 5, "x": 1}
+    _, info = _check(tmp_path, _respondent_rows(units, score))
+    assert [g.group for g in info.groups] == ["matrix"] or [g.group for g in info.groups] == ["team-a"]
+    assert info.secondary == 1
+
+
+def test_groups_sharing_no_respondent_have_no_secondary_suppression(tmp_path):
+    # without respondent ids each row is its own respondent: hidden groups hide only themselves
+    rows = [HEADER] + _team("2025-Q1", "a", 6) + _team("2025-Q1", "b", 2) + _team("2025-Q1", "c", 7)
+    _, info = _check(tmp_path, rows)
+    assert sorted(g.group for g in info.groups) == ["a", "c"] and (info.below_minimum, info.secondary) == (1, 0)
