@@ -119,13 +119,49 @@ def check_round_column(signal, round_column: str) -> None:
                                  "is one of the survey's own columns", column=round_column)
 
 
+#: The minimum group when a signal writes none, and the floor below which it is not taken (the
+#: trust evaluator's ``settings`` applies the same rule: tests/evaluators/test_trust_linked.py).
+DEFAULT_MIN_GROUP, FLOOR_MIN_GROUP = 5, 3
+#: Team roles, as the trust evaluator reads them (any other role is not read).
+TEAM_ROLES = {"team", "member", "members", "report", "reports", "direct", "directs"}
+
+
+def min_group_of(signal) -> int:
+    """The signal's minimum group as the trust evaluator applies it."""
+    written = getattr(signal, "min_group", None)
+    return written if written is not None and written >= FLOOR_MIN_GROUP else DEFAULT_MIN_GROUP
+
+
+def could_be_shown(table: Table, rows: np.ndarray, round_column: str, min_group: int) -> np.ndarray:
+    """The rows of ``rows`` that belong to a group (a group and its manager, in one round) with at
+    least ``min_group`` team respondents: the only answers any published number can hold. A group
+    below the minimum is never shown and no total is shown beside it, so nothing read from its
+    answers may be published either, not even whether one lies off the scale."""
+    role = np.array([r.lower() for r in text(table.columns["role"])], dtype=object)
+    group, manager = text(table.columns["group"]), text(table.columns["manager_id"])
+    rounds = text(table.columns[round_column]) if round_column in table.columns else np.full(len(role), "")
+    ids = next((text(table.columns[c]) for c in RESPONDENT_COLUMNS if c in table.columns), None)
+    people: dict[tuple, set] = {}
+    for i in np.flatnonzero(rows):
+        if role[i] in TEAM_ROLES:
+            who = ids[i] if ids is not None and ids[i] else ("", int(i))
+            people.setdefault((rounds[i], group[i], manager[i]), set()).add(who)
+    large = {unit for unit, who in people.items() if len(who) >= min_group}
+    return rows & np.array([(rounds[i], group[i], manager[i]) in large for i in range(len(role))], dtype=bool)
+
+
 def check(signal, table: Table, scale: tuple[int, int] | None, round_column: str) -> None:
     """MS037 for a survey that cannot be read safely for ``signal`` (see the module docstring)."""
     rows = asked(signal, table)
     score = np.asarray(table.columns["score"], dtype=float)
     scored = rows & ~np.isnan(score)
     if scale is not None and scale[0] < scale[1]:
-        off = scored & ((score < scale[0]) | (score > scale[1]))
+        # NOTE: only the answers of groups that reach the minimum: with hidden groups' answers in
+        # it, the one bit (is any answer off this scale?) over a few scales gave a hidden person's
+        # answer (the shown group's mean of 3.00 on 3..5 said it held only 3s; 1..3 refused, 1..4
+        # did not: the one hidden answer was 4)
+        off = could_be_shown(table, scored, round_column, min_group_of(signal)) & (
+            (score < scale[0]) | (score > scale[1]))
         if off.any():
             # NOTE: neither how many nor where: the spec sets the scale, and counts or lines of the
             # scores outside it, over several scales, were every answer's histogram (hidden groups'

@@ -78,6 +78,7 @@ def settings(signal: TrustSignal) -> dict:
     min_group = signal.min_group if signal.min_group is not None else DEFAULT_MIN_GROUP
     if min_group < FLOOR_MIN_GROUP:
         min_group = DEFAULT_MIN_GROUP  # MS503 reports it; never show groups smaller than the default
+    # NOTE: data.survey.min_group_of is the same rule (the scale check reads only groups this large)
     return {"scale": [lo, hi], "gap": float(gap), "min_group": int(min_group)}
 
 

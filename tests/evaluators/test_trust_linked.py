@@ -145,3 +145,46 @@ def test_groups_sharing_no_respondent_have_no_secondary_suppression(tmp_path):
     rows = [HEADER] + _team("2025-Q1", "a", 6) + _team("2025-Q1", "b", 2) + _team("2025-Q1", "c", 7)
     _, info = _check(tmp_path, rows)
     assert sorted(g.group for g in info.groups) == ["a", "c"] and (info.below_minimum, info.secondary) == (1, 0)
+
+
+# ---- L3: the scale as a probe of a hidden group's answers ----------------------------------------
+
+def _refused(report) -> bool:
+    return any(d.code == "MS037" for d in report.diagnostics)
+
+
+def test_the_scale_check_is_no_probe_of_a_hidden_answer(tmp_path):
+    # `big` (6 people) all answered 3, and its mean of 3.00 on 1..5 shows no more than that; the
+    # hidden one-person team answered 4. Before: 3..5 passed (nobody below 3), 1..3 was refused
+    # (someone above 3), 1..4 passed: the hidden answer was 4.
+    rows = [HEADER] + _team("2025-Q1", "big", 6) + _team("2025-Q1", "solo", 1, score=lambda i: 4)
+    seen = {scale: _refused(_check(tmp_path, rows, scale=scale)[0]) for scale in ("1..5", "3..5", "1..3", "1..4")}
+    assert seen == {"1..5": False, "3..5": False, "1..3": False, "1..4": False}
+    # the same with the hidden answer at 1 or 5: every scale reads alike
+    for hidden in (1, 5):
+        other = [HEADER] + _team("2025-Q1", "big", 6) + _team("2025-Q1", "solo", 1, score=lambda i, h=hidden: h)
+        assert {s: _refused(_check(tmp_path, other, scale=s)[0]) for s in seen} == seen, hidden
+
+
+def test_a_score_off_the_scale_in_a_group_that_could_be_shown_is_still_refused(tmp_path):
+    # a group of 6 in an earlier round, a manager of a shown group: their answers can be published
+    rows = [HEADER] + _team("2025-Q1", "big", 6) + _team("2024-Q4", "old", 5, score=lambda i: 3 + 6 * (i == 0))
+    assert _refused(_check(tmp_path, rows)[0])
+    rows = [HEADER] + _team("2025-Q1", "big", 6) + ["2025-Q1,big,m-big,manager,managers,7"]
+    assert _refused(_check(tmp_path, rows)[0])
+    # and a hidden group's off-scale answer is never read: nothing of it is shown
+    rows = [HEADER] + _team("2025-Q1", "big", 6) + _team("2025-Q1", "tiny", 2, score=lambda i: 9)
+    report, info = _check(tmp_path, rows)
+    assert not _refused(report) and [g.group for g in info.groups] == ["big"] and info.total is None
+
+
+@pytest.mark.parametrize("written", [None, 1, 2, 3, 4, 7])
+def test_the_data_layer_and_the_evaluator_agree_on_the_minimum(written):
+    from types import SimpleNamespace
+
+    from metricsense.data.survey import TEAM_ROLES, min_group_of
+    from metricsense.evaluators import trust
+
+    signal = SimpleNamespace(min_group=written, scale=None, gap=None)
+    assert min_group_of(signal) == trust.settings(signal)["min_group"]
+    assert TEAM_ROLES == trust.TEAM_ROLES
