@@ -223,6 +223,12 @@ def _where(table: Table, i: int) -> str:
 def private(exc: DataError, origin: str | None) -> DataError:
     """``exc`` as it may be shown for a survey: the reader's details can quote a whole row (a
     person's e-mail, a comment) or a value, so only its line, column and a safe gist remain."""
+    if exc.code in ("MS031", "MS034"):
+        # NOTE: names from the header row, which is a person's answer when the export has no
+        # header (`columns 6 and 9 are both named `4``, an e-mail): the names are not quoted
+        message = re.sub(r"both named `[^`\n]*`", f"named alike (the name is {_PRIVATE})", exc.message)
+        message = re.sub(r"(row \d+) \(.*\) is read as the header", r"\1 is read as the header", message, flags=re.S)
+        return DataError(exc.code, message, row=exc.row, line=exc.line, column=None) if message != exc.message else exc
     if exc.code not in ("MS030", "MS032"):
         return exc
     if exc.code == "MS032" and exc.column is not None:

@@ -188,3 +188,27 @@ def test_the_data_layer_and_the_evaluator_agree_on_the_minimum(written):
     signal = SimpleNamespace(min_group=written, scale=None, gap=None)
     assert min_group_of(signal) == trust.settings(signal)["min_group"]
     assert TEAM_ROLES == trust.TEAM_ROLES
+
+
+# ---- L4: a survey exported without its header row ------------------------------------------------
+
+def test_a_header_row_that_is_a_persons_answer_is_not_quoted(tmp_path):
+    # the export lost its header: the first answer (a score of 4 given twice, an e-mail) is read
+    # as the column names, and MS031 quoted the repeated one
+    first = "2025-Q1,grp-x,m-x,team,alice@example.com,4,alice@example.com,4"
+    rows = [first] + [r + ",a,b" for r in _team("2025-Q1", "big", 6)]
+    report, info = _check(tmp_path, rows)
+    (d,) = [d for d in report.diagnostics if d.code == "MS031"]
+    assert "line 1: columns 5 and 7 are named alike" in d.message
+    text = _published(report)
+    assert "alice" not in text and "`4`" not in text and info is None
+
+
+def test_an_excel_header_guess_is_not_quoted():
+    from metricsense.data.survey import private
+    from metricsense.data.table import DataError
+
+    exc = DataError("MS034", "`s.xlsx` sheet `S`: row 1 (`alice@example.com`, `4 (strongly)`) is read as the header "
+                             "and no row below it has a value under a header; name the block with `range \"B3:F40\"`")
+    shown = private(exc, "s.xlsx").message
+    assert "alice" not in shown and "strongly" not in shown and "row 1 is read as the header" in shown
