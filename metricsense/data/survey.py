@@ -111,6 +111,28 @@ def _one_question_each_way(table: Table, question: np.ndarray, rows: np.ndarray 
     return len(asked_managers) <= 1 and len(asked_teams) <= 1
 
 
+def check_round_values(signal, table: Table, round_column: str) -> None:
+    """MS037 for a declared round column that does not say it holds rounds: neither its name
+    (`wave`, `round`, `cycle`, `quarter`, `date`...) nor its values as written (dates, months,
+    quarters, weeks). Any column can be read as rounds, and a column that is no round splits the
+    answers: a one-off survey read whole and then `period "tenure"` published a team of 6 and
+    the 5 of it with tenure 3, so the sixth person's answer was the difference (an attack).
+    Whole numbers and bare years count rounds only in a column named like rounds."""
+    if round_column not in table.columns or _ROUND_LIKE.search(round_column):
+        return
+    column = table.columns[round_column]
+    if np.asarray(column).dtype.kind == "M":
+        return
+    values = set(text(column)) - {""}
+    if values and all(_DATE_LIKE.match(v) for v in values):
+        return
+    raise DataError("MS037", f"`{round_column}` is the round column of trust signal `{signal.name}`, but neither its "
+                             "name nor its values say it holds survey rounds: read as rounds, a column such as "
+                             "tenure or level splits each team, and two runs would differ by a person's answer; "
+                             "name the export's round column after what it is (`wave`, `round`, `cycle`, "
+                             "`quarter`, `date`...)", column=round_column)
+
+
 def check_round_column(signal, round_column: str) -> None:
     """MS037 when the round column is one of the survey's own columns (`period "manager_id"`:
     every manager a round, and the rounds' checks off)."""
@@ -301,6 +323,7 @@ def read_surveys(b, needs: list) -> dict:
             cols = dict(table.columns)
             rounds = need.source.period or "period"
             sv.check_round_column(need.node, rounds)  # before it is read as periods
+            sv.check_round_values(need.node, table, rounds)  # as written, before a `format` reads them
             if rounds in cols:
                 cols[rounds] = _round_labels(cols[rounds], table, rounds, need.source)
             cols["score"] = NumberReader("score", need.source.decimal, need.source.currency)(cols["score"], table)

@@ -212,3 +212,34 @@ def test_an_excel_header_guess_is_not_quoted():
                              "and no row below it has a value under a header; name the block with `range \"B3:F40\"`")
     shown = private(exc, "s.xlsx").message
     assert "alice" not in shown and "strongly" not in shown and "row 1 is read as the header" in shown
+
+
+# ---- L5: a column that is no round, read as rounds -----------------------------------------------
+
+def _tenure_survey() -> list[str]:
+    # a one-off survey (no round column) with the respondents' tenure in years
+    return (["tenure,group,manager_id,role,question,score"] + ["3,big,m-big,team,team,3"] * 5
+            + ["7,big,m-big,team,team,5"] + ["3,other,m-other,team,team,2"] * 5)
+
+
+@pytest.mark.parametrize("option", [' period "tenure"', ' period "tenure" format "%d"', ' period "tenure" format "excel"',
+                                    ' period "tenure" every period'])
+def test_a_column_that_is_no_round_cannot_split_the_teams(tmp_path, option):
+    # read whole, `big` is 6 with a sum of 20; read with tenure as rounds, the 5 of tenure 3 sum
+    # to 15: the sixth person (tenure 7) answered 5
+    whole, info = _check(tmp_path, _tenure_survey())
+    assert [(g.group, g.n) for g in info.groups] == [("big", 6), ("other", 5)]
+    split, info = _check(tmp_path, _tenure_survey(), option=option)
+    (d,) = [d for d in split.diagnostics if d.code == "MS037"]
+    assert "`tenure` is the round column of trust signal `vq`, but neither its name nor its values" in d.message
+    assert info is None and "big" not in _published(split)
+
+
+@pytest.mark.parametrize("column,values", [("wave", ("1", "2")), ("survey_year", ("2024", "2025")),
+                                           ("fielded", ("2025-01-31", "2025-04-30")), ("x", ("2025-Q1", "Q2 2025")),
+                                           ("x", ("Nov 2024", "2025-02")), ("when", ("31/12/2024", "31/03/2025"))])
+def test_round_columns_named_or_written_as_rounds_are_read(tmp_path, column, values):
+    rows = [f"{column},group,manager_id,role,question,score"] + [f"{v},a,m-a,team,team,3" for v in values for _ in range(5)]
+    fmt = ' format "%d/%m/%Y"' if "/" in values[0] else ""
+    report, info = _check(tmp_path, rows, option=f' period "{column}"{fmt}')
+    assert "MS037" not in [d.code for d in report.diagnostics] and [g.n for g in info.groups] == [5]
