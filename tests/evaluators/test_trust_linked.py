@@ -243,3 +243,24 @@ def test_round_columns_named_or_written_as_rounds_are_read(tmp_path, column, val
     fmt = ' format "%d/%m/%Y"' if "/" in values[0] else ""
     report, info = _check(tmp_path, rows, option=f' period "{column}"{fmt}')
     assert "MS037" not in [d.code for d in report.diagnostics] and [g.n for g in info.groups] == [5]
+
+
+# ---- L6: an evaluator crashing on a survey answer -------------------------------------------------
+
+def test_an_evaluator_crashing_on_a_survey_does_not_quote_it(tmp_path):
+    from metricsense.hookspecs import hookimpl
+    from support import manager_with, plugin_module
+
+    @hookimpl
+    def metricsense_analyze(surveys):
+        survey = next(iter(surveys.values()))
+        raise ValueError(f"cannot read group {survey.columns['group'][-1]!r}")  # a hidden group's name
+
+    rows = [HEADER] + _team("2025-Q1", "big", 6) + _team("2025-Q1", "tiny-secret", 1)
+    pm = manager_with(plugin_module("p", metricsense_analyze=metricsense_analyze))
+    (tmp_path / "survey.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    (tmp_path / "s.msense").write_text('mission "M"\ntrust vq {\n  data "survey.csv"\n}\n', "utf-8")
+    report = metricsense.check(tmp_path / "s.msense", config={}, plugin_manager=pm)
+    (d,) = [d for d in report.diagnostics if d.code == "MS005"]
+    assert "crashed while analysing: ValueError" in d.message
+    assert "tiny-secret" not in report.to_json()
