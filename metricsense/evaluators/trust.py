@@ -171,6 +171,11 @@ def _round_stats(role, group, manager, score, ids, rows, fav) -> list[dict]:
     return stats
 
 
+#: Groups linked by shared respondents beyond this many are kept laminar (``_laminar``): the
+#: rank test of ``_gauss`` grows as a power of the groups (benchmarks/bench_trust.py: seconds at 200).
+GAUSS_LIMIT = 40
+
+
 def secondary_suppression(stats: list[dict], hidden: set[int], min_group: int) -> set[int]:
     """The groups to leave out beside the hidden ones so that no set of fewer than ``min_group``
     respondents can be worked out from the shown groups: secondary suppression.
@@ -184,10 +189,12 @@ def secondary_suppression(stats: list[dict], hidden: set[int], min_group: int) -
     that must stay hidden. Here that is any sum over respondents who together are fewer than
     ``min_group``: respondents are merged into classes that the shown groups cannot tell apart
     (the same groups hold them), and a candidate is left out when the span of the shown groups'
-    rows would hold a nonzero vector over the classes smaller than ``min_group`` alone (rank of
-    the rows over every class above the rank over the large classes). The merge covers
-    GaussSuppression's singleton problem: two hidden one-person teams inside a department form one
-    class of 2, so `department - other team` is refused although it names neither alone.
+    rows would hold a nonzero vector over the classes smaller than ``min_group`` alone (``_gauss``).
+    The merge covers GaussSuppression's singleton problem: two hidden one-person teams inside a
+    department form one class of 2, so `department - other team` is refused although it names
+    neither alone. Groups linked through more than ``GAUSS_LIMIT`` others are kept laminar
+    instead (any two shown ones disjoint or nested, ``_laminar``), where the same test is exact
+    and linear.
     """
     member: dict = {}
     for i, st in enumerate(stats):
@@ -207,36 +214,73 @@ def secondary_suppression(stats: list[dict], hidden: set[int], min_group: int) -
     for units in member.values():
         for j in units[1:]:
             parent[root(j)] = root(units[0])
+    linked: dict[int, list[int]] = {}
+    for i in sorted(set(range(len(stats))) - hidden,
+                    key=lambda i: (-stats[i]["n"], stats[i]["group"], stats[i]["manager"])):
+        linked.setdefault(root(i), []).append(i)
     left_out: set[int] = set()
-    order = sorted((i for i in range(len(stats)) if i not in hidden),
-                   key=lambda i: (-stats[i]["n"], stats[i]["group"], stats[i]["manager"]))
-    shown: dict[int, list[int]] = {}  # component -> the candidates kept so far
-    for i in order:
-        kept = shown.setdefault(root(i), [])
-        if kept and _determines_a_small_set(kept + [i], member, min_group):
-            left_out.add(i)
-        else:
-            kept.append(i)  # one group alone is a class of its own n >= min_group
+    for candidates in linked.values():
+        if len(candidates) > 1:
+            method = _gauss if len(candidates) <= GAUSS_LIMIT else _laminar
+            left_out |= method(candidates, stats, min_group)
     return left_out
 
 
-def _determines_a_small_set(rows: list[int], member: dict, min_group: int) -> bool:
-    """Whether the groups ``rows`` (each a set of respondents) determine a sum over fewer than
-    ``min_group`` respondents (see ``secondary_suppression``)."""
+def _gauss(candidates: list[int], stats: list[dict], min_group: int) -> set[int]:
+    """GaussSuppression over respondent classes (see ``secondary_suppression``)."""
     import numpy as np
 
-    classes: dict[tuple, int] = {}
-    for units in member.values():
-        key = tuple(sorted(u for u in units if u in rows))
-        if key:
-            classes[key] = classes.get(key, 0) + 1
-    keys = list(classes)
-    matrix = np.array([[1.0 if r in key else 0.0 for key in keys] for r in rows])
-    large = np.array([classes[key] >= min_group for key in keys])
-    if large.all():
-        return False
-    rank = np.linalg.matrix_rank(matrix)
-    return rank > (np.linalg.matrix_rank(matrix[:, large]) if large.any() else 0)
+    left_out: set[int] = set()
+    kept: list[int] = []
+    for i in candidates:
+        rows = kept + [i]
+        holders: dict = {}
+        for r in rows:
+            for who in stats[r]["_who"]:
+                holders.setdefault(who, []).append(r)
+        classes: dict[tuple, int] = {}
+        for units in holders.values():
+            classes[tuple(units)] = classes.get(tuple(units), 0) + 1
+        keys = list(classes)
+        large = np.array([classes[key] >= min_group for key in keys])
+        if not large.all():
+            matrix = np.array([[1.0 if r in key else 0.0 for key in keys] for r in rows])
+            # a vector of the rows' span over the small classes alone: the rank over every class
+            # is above the rank over the large ones
+            if np.linalg.matrix_rank(matrix) > (np.linalg.matrix_rank(matrix[:, large]) if large.any() else 0):
+                left_out.add(i)
+                continue
+        kept.append(i)  # (one group alone is a class of its own n >= min_group)
+    return left_out
+
+
+def _laminar(candidates: list[int], stats: list[dict], min_group: int) -> set[int]:
+    """Secondary suppression keeping the shown groups laminar: a candidate that crosses a shown
+    group (shares some respondents, holds others) is left out. In a laminar family each shown
+    group's residual (its respondents in no smaller shown group) is one class, and the span of
+    the groups is the span of their disjoint residuals, so the test of ``_gauss`` is exact here:
+    no residual of 1 to ``min_group - 1`` respondents. Largest first, a candidate has no shown
+    group inside it, and lies in the residual of the smallest shown group holding it."""
+    left_out: set[int] = set()
+    residual: dict[int, set] = {}
+    holders: dict = {}
+    for i in candidates:
+        team = stats[i]["_who"]
+        touching = {k for who in team for k in holders.get(who, ())}
+        if any(not team <= stats[k]["_who"] for k in touching):
+            left_out.add(i)  # crosses a shown group
+            continue
+        if touching:
+            holder = min(touching, key=lambda k: len(stats[k]["_who"]))
+            rest = residual[holder] - team
+            if 0 < len(rest) < min_group:
+                left_out.add(i)
+                continue
+            residual[holder] = rest
+        residual[i] = set(team)
+        for who in team:
+            holders.setdefault(who, []).append(i)
+    return left_out
 
 
 def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:

@@ -264,3 +264,58 @@ def test_an_evaluator_crashing_on_a_survey_does_not_quote_it(tmp_path):
     (d,) = [d for d in report.diagnostics if d.code == "MS005"]
     assert "crashed while analysing: ValueError" in d.message
     assert "tiny-secret" not in report.to_json()
+
+
+def _random_groups(rng, laminar: bool) -> list[dict]:
+    """Groups over up to 14 respondents: a hierarchy (laminar) or groups drawn at random."""
+    people = [f"r{i}" for i in range(int(rng.integers(6, 15)))]
+    sets: list[frozenset] = []
+    if laminar:
+        def split(block, depth):
+            sets.append(frozenset(block))
+            if depth < 3 and len(block) > 1:
+                cut = int(rng.integers(1, len(block)))
+                for part in (block[:cut], block[cut:]):
+                    if rng.random() < 0.8:
+                        split(part, depth + 1)
+        split(people, 0)
+    else:
+        for _ in range(int(rng.integers(2, 7))):
+            sets.append(frozenset(p for p in people if rng.random() < 0.5) or frozenset(people[:1]))
+    return [{"group": f"g{k}", "manager": "m", "n": len(s), "_who": s} for k, s in enumerate(sets)]
+
+
+def _leaks(stats: list[dict], shown: list[int], min_group: int) -> bool:
+    """NumPy at the level of respondents, without classes: a nonzero vector in the shown groups'
+    span supported on fewer than min_group respondents (rank drops when they are left out)."""
+    from itertools import combinations
+
+    people = sorted({p for st in stats for p in st["_who"]})
+    a = np.array([[1.0 if p in stats[i]["_who"] else 0.0 for p in people] for i in shown])
+    if not len(a):
+        return False
+    rank = np.linalg.matrix_rank(a)
+    for size in range(1, min_group):
+        for subset in combinations(range(len(people)), size):
+            rest = [j for j in range(len(people)) if j not in subset]
+            if np.linalg.matrix_rank(a[:, rest]) < rank:
+                return True
+    return False
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_secondary_suppression_leaves_nothing_of_fewer_than_min_group_determined(seed):
+    from metricsense.evaluators.trust import _gauss, _laminar, secondary_suppression
+
+    rng = np.random.default_rng(seed)
+    min_group = int(rng.integers(3, 5))
+    for laminar in (True, False):
+        stats = _random_groups(rng, laminar)
+        hidden = {i for i, st in enumerate(stats) if st["n"] < min_group}
+        order = sorted(set(range(len(stats))) - hidden, key=lambda i: (-stats[i]["n"], stats[i]["group"]))
+        for method in (_gauss, _laminar):
+            out = method(order, stats, min_group) if len(order) > 1 else set()
+            assert not _leaks(stats, [i for i in order if i not in out], min_group), (seed, laminar, method)
+        if laminar:  # on a hierarchy the two methods are the same test
+            assert _gauss(order, stats, min_group) == _laminar(order, stats, min_group), seed
+        assert secondary_suppression(stats, hidden, min_group) == (_gauss(order, stats, min_group) if len(order) > 1 else set())
