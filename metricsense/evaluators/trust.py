@@ -359,10 +359,10 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
     # NOTE: a group whose team gave no answer has nothing to compare and is not counted: "1 group
     # not shown" beside a published total said that its team had not answered.
     stats = [st for st in stats if st["n"] > 0]
-    # NOTE: a group below min_group is not shown, and nothing else is suppressed: no secondary
-    # suppression. The one table per survey has no total beside a hidden group (see below), so no
-    # equation holds a hidden group and a secondary suppression would protect nobody, while its
-    # count said whether the hidden groups together reach min_group (it pinned one at n=4).
+    # NOTE: a group below min_group is not shown, and among groups that share no respondent
+    # nothing else is suppressed. The one table per survey has no total beside a hidden group (see
+    # below), so no equation holds a hidden group and a secondary suppression would protect nobody,
+    # while its count said whether the hidden groups together reach min_group (it pinned one at n=4).
     below = {i for i, st in enumerate(stats) if st["n"] < min_group}
     # NOTE: groups that share respondents (a department and its teams, with respondent ids) can be
     # subtracted: the department minus a shown team was a hidden team's exact sum (an attack). A
