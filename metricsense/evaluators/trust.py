@@ -195,7 +195,23 @@ def secondary_suppression(stats: list[dict], hidden: set[int], min_group: int) -
     neither alone. Groups linked through more than ``GAUSS_LIMIT`` others are kept laminar
     instead (any two shown ones disjoint or nested, ``_laminar``), where the same test is exact
     and linear.
+
+    Runs at every minimum from the floor (3) up to ``min_group``, each choosing among the groups
+    the one below kept: so a higher minimum shows a subset of what a lower one shows, and two runs
+    of the spec with different minimums (the author may set any down to the floor) together show
+    no more than the lower one alone. Chosen at each minimum on its own, the two sets of shown
+    groups could differ both ways, and their union determine what neither does.
     """
+    candidates = {i for i in range(len(stats)) if i not in hidden}
+    kept = set(range(len(stats)))  # from the floor, groups hidden at min_group are candidates too
+    for level in range(min(FLOOR_MIN_GROUP, min_group), min_group + 1):
+        kept = {i for i in kept if stats[i]["n"] >= level}
+        kept -= _secondary_at(stats, set(range(len(stats))) - kept, level)
+    return candidates - kept
+
+
+def _secondary_at(stats: list[dict], hidden: set[int], min_group: int) -> set[int]:
+    """``secondary_suppression`` at one minimum, among the groups not in ``hidden``."""
     member: dict = {}
     for i, st in enumerate(stats):
         for who in st["_who"]:

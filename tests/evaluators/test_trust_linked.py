@@ -316,6 +316,32 @@ def test_secondary_suppression_leaves_nothing_of_fewer_than_min_group_determined
         for method in (_gauss, _laminar):
             out = method(order, stats, min_group) if len(order) > 1 else set()
             assert not _leaks(stats, [i for i in order if i not in out], min_group), (seed, laminar, method)
-        if laminar:  # on a hierarchy the two methods are the same test
+        if laminar and len(order) > 1:  # on a hierarchy the two methods are the same test
             assert _gauss(order, stats, min_group) == _laminar(order, stats, min_group), seed
-        assert secondary_suppression(stats, hidden, min_group) == (_gauss(order, stats, min_group) if len(order) > 1 else set())
+        # what is shown at two minimums: the higher one's a subset, and the two together are safe
+        # at the lower one (two runs of the spec with `min_group 3` and `min_group 5`)
+        shown = {}
+        for level in (3, 4, 5):
+            below = {i for i, st in enumerate(stats) if st["n"] < level}
+            shown[level] = set(range(len(stats))) - below - secondary_suppression(stats, below, level)
+            assert not _leaks(stats, sorted(shown[level]), level), (seed, laminar, level)
+        assert shown[5] <= shown[4] <= shown[3], seed
+
+
+def test_two_runs_with_different_minimums_show_nothing_together_that_either_hides(tmp_path):
+    # a division of 11, a unit of 8 in it (two teams: 2 and 6) and 3 people in no unit. Chosen at
+    # each minimum alone, `min_group 3` showed division and unit (11 - 8 = 3 people), and
+    # `min_group 5` showed division and the team of 6 (11 - 6 = 5); together, unit minus team
+    # was the pair's sum. The shown groups at 5 are now a subset of those at 3.
+    r = [f"r{i}" for i in range(11)]
+    units = {"division": r, "unit": r[3:], "pair": r[3:5], "six": r[5:]}
+    score = {p: 1 + k % 5 for k, p in enumerate(r)}
+    shown = {}
+    for level in (3, 5):
+        _check(tmp_path, _respondent_rows(units, score))  # writes the survey and a spec at 5
+        spec = tmp_path / "s.msense"
+        spec.write_text(spec.read_text("utf-8").replace("min_group 5", f"min_group {level}"), "utf-8")
+        found = TrustAnalysis.of(next(iter(metricsense.check(spec, config={}, show_personal=True).analysis.values())))
+        shown[level] = {g.group for g in found.signals["vq"].groups}
+    assert shown[5] <= shown[3] and shown[3] == {"division", "unit"}
+    assert not _determined(units, sorted(shown[3] | shown[5]), r[3:5])
