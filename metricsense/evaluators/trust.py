@@ -182,11 +182,12 @@ def secondary_suppression(stats: list[dict], hidden: set[int], min_group: int) -
 
     Groups share respondents only with respondent ids (a department and its teams exported as
     groups of their own, or one person in two teams); otherwise each answer row is one respondent
-    and groups are disjoint, so nothing is added. The method is GaussSuppression's (Langsrud,
-    SSBtools; sdcTable's default method since 0.32): the candidates, largest group first (the
-    smallest are the cheapest to lose, as sdcTable weighs cells by their counts), are taken one
-    by one, and a candidate is left out when with it the shown groups would determine something
-    that must stay hidden. Here that is any sum over respondents who together are fewer than
+    and groups are disjoint, so nothing is added. The method is GaussSuppression's (Langsrud 2024;
+    R packages SSBtools and GaussSuppression of Statistics Norway, the default method of
+    easySdcTable, their interface to sdcTable, whose own SIMPLEHEURISTIC solves the same problem
+    by a search for covering cells): the candidates, largest group first (its default order is
+    by count, so the small are the ones lost), are taken one by one, and a candidate is left out
+    when with it the shown groups would determine something that must stay hidden. Here that is any sum over respondents who together are fewer than
     ``min_group``: respondents are merged into classes that the shown groups cannot tell apart
     (the same groups hold them), and a candidate is left out when the span of the shown groups'
     rows would hold a nonzero vector over the classes smaller than ``min_group`` alone (``_gauss``).
