@@ -1,8 +1,9 @@
 """An adversary for the trust tables: generate a survey, publish it every way, try to solve it.
 
 ``generate(rng)`` writes a survey (groups of 0 to 20 respondents, several rounds, two segment
-columns: ``site`` splits a group, ``region`` holds whole groups; blank cells), a KPI read per
-site, and a spec reading both. ``publish(case)`` runs every way metricsense can publish them in
+columns: ``site`` splits a group, ``region`` holds whole groups; blank cells; sometimes a later
+pulse of one small team, and with respondent ids sometimes a department exported beside some of
+its groups), a KPI read per site, and a spec reading both. ``publish(case)`` runs every way metricsense can publish them in
 this process (a whole run, ``--by`` site, region and group (a column of the survey alone); JSON,
 text and Markdown reports; the agenda as JSON).
 ``audit(case, outputs)`` collects every trust number published anywhere in the JSON (the spec's
