@@ -237,8 +237,11 @@ def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=
             found.append(registry.diagnostic("MS005", first, f"plugin {impl.plugin_name!r} {exc} while analysing",
                                      "the other evaluators still ran; raise `time-budget` if this is expected"))
         except Exception as exc:
+            # NOTE: an evaluator given the surveys may crash on an answer and its message quote it
+            # (a comment, a hidden group's name): then only the exception's type is shown
+            said = type(exc).__name__ if "surveys" in impl.argnames and surveys else f"{type(exc).__name__}: {exc}"
             found.append(registry.diagnostic("MS005", first,
-                                     f"plugin {impl.plugin_name!r} crashed while analysing: {type(exc).__name__}: {exc}",
+                                     f"plugin {impl.plugin_name!r} crashed while analysing: {said}",
                                      "the other evaluators still ran"))
     found.extend(_check_records(analysis, registry, first))
     for rule in rules:

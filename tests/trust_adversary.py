@@ -1,8 +1,9 @@
 """An adversary for the trust tables: generate a survey, publish it every way, try to solve it.
 
 ``generate(rng)`` writes a survey (groups of 0 to 20 respondents, several rounds, two segment
-columns: ``site`` splits a group, ``region`` holds whole groups; blank cells), a KPI read per
-site, and a spec reading both. ``publish(case)`` runs every way metricsense can publish them in
+columns: ``site`` splits a group, ``region`` holds whole groups; blank cells; sometimes a later
+pulse of one small team, and with respondent ids sometimes a department exported beside some of
+its groups), a KPI read per site, and a spec reading both. ``publish(case)`` runs every way metricsense can publish them in
 this process (a whole run, ``--by`` site, region and group (a column of the survey alone); JSON,
 text and Markdown reports; the agenda as JSON).
 ``audit(case, outputs)`` collects every trust number published anywhere in the JSON (the spec's
@@ -47,6 +48,14 @@ class Case:
     has_ids: bool = False
     seed: int = 0
     answered: set = field(default_factory=set)  # rounds with at least one answer (a score)
+    #: (department, director) -> the groups it holds: exported as a group of its own whose rows
+    #: repeat its groups' team answers (same respondents), so it has no cells of its own
+    departments: dict = field(default_factory=dict)
+    far: str = ""  # a round label in the survey's style that it does not hold (years later)
+
+    def members(self, key: tuple[str, str]) -> set[tuple[str, str]]:
+        """The groups whose cells a published group sums: itself, or a department's groups."""
+        return set(self.departments.get(key, [key]))
 
     @property
     def latest(self) -> str | None:
@@ -60,6 +69,8 @@ class Case:
             for c, people in self.team.items():
                 if c[0] == r:
                     counts[(c[1], c[2])] = counts.get((c[1], c[2]), 0) + len(people)
+            for dept, groups in self.departments.items():
+                counts[dept] = sum(counts.get(g, 0) for g in groups)
             if any(n >= self.min_group for n in counts.values()):
                 return r
         return None  # no round reaches min_group: none is reported (attack F7)
@@ -83,7 +94,8 @@ def generate(rng: np.random.Generator, folder: Path, seed: int = 0) -> Case:
     regions = [f"region-{c}" for c in "abc"[: int(rng.integers(1, 4))]]
     region_of = {g: regions[int(rng.integers(len(regions)))] for g, _ in groups}
     sites = [f"site-{c}" for c in "pqr"[: int(rng.integers(1, 4))]]
-    case = Case(folder, folder / "s.msense", min_group, rounds, groups, has_ids=has_ids, seed=seed)
+    case = Case(folder, folder / "s.msense", min_group, rounds, groups, has_ids=has_ids, seed=seed,
+                far=round_label(style, 40))
     rows = []
     person = 0
     for r in rounds:
@@ -115,6 +127,39 @@ def generate(rng: np.random.Generator, folder: Path, seed: int = 0) -> Case:
                     key = rid if has_ids else (rid, len(rows))
                     case.team.setdefault((r, g, m, site, region), {})[key] = kept
     order = rng.permutation(len(rows))
+    # A department exported beside its own groups (with respondent ids, 40% of those surveys):
+    # its rows repeat some groups' team answers, the same people, under its own name and director.
+    # Drawn from a generator of its own, so every other draw (and each regression seed) is as before.
+    pulses = np.random.default_rng([seed, 11])
+    if pulses.random() < 0.3:
+        # a later pulse of one small team (fewer than min_group): never the reported round, and
+        # `open` on it must read as `open` on no round at all (attack L1)
+        pulse = round_label(style, n_rounds)
+        g, m = groups[int(pulses.integers(n_groups))]
+        case.rounds.append(pulse)
+        for _ in range(int(pulses.integers(1, min_group))):
+            person += 1
+            rid, score = f"p{person}", int(pulses.integers(1, 6))
+            rows.append({"role": "team", "question": "team", "group": g, "manager_id": m, "score": score,
+                         "site": sites[0], "region": region_of[g], "round": pulse, "rid": rid})
+            case.team.setdefault((pulse, g, m, sites[0], region_of[g]), {})[rid if has_ids else (rid, len(rows))] = [
+                float(score)]
+        case.answered.add(pulse)
+        order = np.concatenate([order, np.arange(len(order), len(rows))])
+    more = np.random.default_rng([seed, 7])
+    if has_ids and n_groups >= 2 and more.random() < 0.4:
+        size = int(more.integers(2, n_groups + 1))
+        inside = [groups[int(i)] for i in more.choice(n_groups, size=size, replace=False)]
+        token = f"{int(more.integers(0, 2**32)):08x}"
+        dept = (f"dept-{token}", f"dir-{token}")
+        case.departments[dept] = sorted(inside)
+        copies = [{**row, "group": dept[0], "manager_id": dept[1]} for row in rows
+                  if row["role"] == "team" and (row["group"], row["manager_id"]) in set(inside)]
+        copies += [{"role": "manager", "question": "managers", "group": dept[0], "manager_id": dept[1],
+                    "score": int(more.integers(1, 6)), "site": sites[0], "region": regions[0], "round": r,
+                    "rid": f"self-{dept[1]}"} for r in rounds if r in case.answered]
+        rows += copies
+        order = np.concatenate([order, len(rows) - len(copies) + more.permutation(len(copies))])
     period_col = "round" if declared else "period"
     header = ["role", "question", "group", "manager_id", "score", "site", "region", period_col]
     if has_ids:
@@ -160,6 +205,16 @@ def publish(case: Case) -> dict[str, str]:
         for name in ("json", "text", "markdown"):
             outputs[f"{tag} {name}"] = registry.formats[name][0](report)
         outputs[f"{tag} agenda"] = json.dumps(metricsense.agenda(report).to_dict())
+    # `open` as a probe (attack L1): on a later round that holds answers, and on a label the
+    # survey does not hold, the spec's table must read the same but for the label echoed
+    later = [r for r in case.rounds if r in case.answered and case.latest is not None
+             and case.rounds.index(r) > case.rounds.index(case.latest)]
+    for label in ([later[-1], case.far] if later else []):
+        probe = case.spec.with_name("s-open.msense")
+        probe.write_text(case.spec.read_text("utf-8").replace("  gap > 1.0\n", f'  gap > 1.0\n  open "{label}"\n'),
+                         "utf-8")
+        report = metricsense.check(probe, config={}, jobs=1, plugin_manager=pm, show_personal=True)
+        outputs[f"open {'far' if label == case.far else 'later'} json"] = registry.formats["json"][0](report)
     return outputs
 
 
@@ -224,12 +279,13 @@ def audit(case: Case, outputs: dict[str, str]) -> Audit:
                 if g.get("suppressed"):
                     continue
                 key = (g["group"], g["manager"])
+                holds = case.members(key)
                 if seg is None and period == case.latest:
                     shown.add(key)
-                    n = sum(len(case.team.get(c, {})) for c in cells if c[0] == period and (c[1], c[2]) == key)
+                    n = sum(len(case.team.get(c, {})) for c in cells if c[0] == period and (c[1], c[2]) in holds)
                     if g.get("n") != n:
                         wrong.append(f"{name}: {key[0]} has n={g.get('n')}, not its {n} respondents")
-                match = lambda c, key=key, inside=inside: inside(c) and (c[1], c[2]) == key  # noqa: E731
+                match = lambda c, holds=holds, inside=inside: inside(c) and (c[1], c[2]) in holds  # noqa: E731
                 if g.get("n") is not None:
                     rows.append(row(match, 0))
                 if g.get("team") is not None:
@@ -242,21 +298,36 @@ def audit(case: Case, outputs: dict[str, str]) -> Audit:
                     rows.append(row(inside, 0))
                 if total.get("team") is not None:
                     rows.append(row(inside, 1))
+    if "open later json" in outputs:
+        probes = [[{k: v for k, v in rec.items() if k != "open_round"} for rec, _ in _records(json.loads(outputs[name]), {})]
+                  for name in ("open later json", "open far json")]
+        if probes[0] != probes[1]:
+            wrong.append("`open` on a later round with answers reads differently from `open` on no round: a test "
+                         "of which round a small team answered in")
     whole = [rec for rec, where in _records(json.loads(outputs["whole json"]), {}) if "segment" not in where]
     if case.latest is not None and len(whole) != 1:
         wrong.append(f"the whole run has {len(whole)} trust tables, not one")  # an audit of nothing passes nothing
     present = {(c[1], c[2]) for c in cells if c[0] == case.latest}
+    present |= {d for d, groups in case.departments.items() if present & set(groups)}
     hidden = sorted(present - shown)
     a = np.array(rows) if rows else np.zeros((0, 2 * k))
     rank = np.linalg.matrix_rank(a) if len(a) else 0
+    # what must stay hidden: each hidden group, and (GaussSuppression's singleton problem) the hidden
+    # groups of a department together when they hold fewer than min_group respondents
+    targets = [(f"{g}", case.members((g, m))) for g, m in hidden]
+    for dept, groups in case.departments.items():
+        inside = [gm for gm in groups if gm in hidden]
+        n = sum(len(case.team.get(c, {})) for c in cells if c[0] == case.latest and (c[1], c[2]) in inside)
+        if len(inside) > 1 and 0 < n < case.min_group:
+            targets.append((f"{dept[0]}'s hidden groups together", set(inside)))
     solved = []
-    for g, m in hidden:
+    for label, holds in targets:
         for part, what in ((0, "n"), (1, "sum")):
-            target = row(lambda c, g=g, m=m: c[0] == case.latest and (c[1], c[2]) == (g, m), part)
+            target = row(lambda c, holds=holds: c[0] == case.latest and (c[1], c[2]) in holds, part)
             if not target.any():
                 continue
             if np.linalg.matrix_rank(np.vstack([a, target])) == rank:
-                solved.append(f"{g}: {what}")
+                solved.append(f"{label}: {what}")
     named = []
     # A hidden group's name or manager must appear nowhere (a group hidden in the latest round
     # and shown in none: every name not shown in the latest round's table).

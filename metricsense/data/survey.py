@@ -111,6 +111,28 @@ def _one_question_each_way(table: Table, question: np.ndarray, rows: np.ndarray 
     return len(asked_managers) <= 1 and len(asked_teams) <= 1
 
 
+def check_round_values(signal, table: Table, round_column: str) -> None:
+    """MS037 for a declared round column that does not say it holds rounds: neither its name
+    (`wave`, `round`, `cycle`, `quarter`, `date`...) nor its values as written (dates, months,
+    quarters, weeks). Any column can be read as rounds, and a column that is no round splits the
+    answers: a one-off survey read whole and then `period "tenure"` published a team of 6 and
+    the 5 of it with tenure 3, so the sixth person's answer was the difference (an attack).
+    Whole numbers and bare years count rounds only in a column named like rounds."""
+    if round_column not in table.columns or _ROUND_LIKE.search(round_column):
+        return
+    column = table.columns[round_column]
+    if np.asarray(column).dtype.kind == "M":
+        return
+    values = set(text(column)) - {""}
+    if values and all(_DATE_LIKE.match(v) for v in values):
+        return
+    raise DataError("MS037", f"`{round_column}` is the round column of trust signal `{signal.name}`, but neither its "
+                             "name nor its values say it holds survey rounds: read as rounds, a column such as "
+                             "tenure or level splits each team, and two runs would differ by a person's answer; "
+                             "name the export's round column after what it is (`wave`, `round`, `cycle`, "
+                             "`quarter`, `date`...)", column=round_column)
+
+
 def check_round_column(signal, round_column: str) -> None:
     """MS037 when the round column is one of the survey's own columns (`period "manager_id"`:
     every manager a round, and the rounds' checks off)."""
@@ -119,13 +141,49 @@ def check_round_column(signal, round_column: str) -> None:
                                  "is one of the survey's own columns", column=round_column)
 
 
+#: The minimum group when a signal writes none, and the floor below which it is not taken (the
+#: trust evaluator's ``settings`` applies the same rule: tests/evaluators/test_trust_linked.py).
+DEFAULT_MIN_GROUP, FLOOR_MIN_GROUP = 5, 3
+#: Team roles, as the trust evaluator reads them (any other role is not read).
+TEAM_ROLES = {"team", "member", "members", "report", "reports", "direct", "directs"}
+
+
+def min_group_of(signal) -> int:
+    """The signal's minimum group as the trust evaluator applies it."""
+    written = getattr(signal, "min_group", None)
+    return written if written is not None and written >= FLOOR_MIN_GROUP else DEFAULT_MIN_GROUP
+
+
+def could_be_shown(table: Table, rows: np.ndarray, round_column: str, min_group: int) -> np.ndarray:
+    """The rows of ``rows`` that belong to a group (a group and its manager, in one round) with at
+    least ``min_group`` team respondents: the only answers any published number can hold. A group
+    below the minimum is never shown and no total is shown beside it, so nothing read from its
+    answers may be published either, not even whether one lies off the scale."""
+    role = np.array([r.lower() for r in text(table.columns["role"])], dtype=object)
+    group, manager = text(table.columns["group"]), text(table.columns["manager_id"])
+    rounds = text(table.columns[round_column]) if round_column in table.columns else np.full(len(role), "")
+    ids = next((text(table.columns[c]) for c in RESPONDENT_COLUMNS if c in table.columns), None)
+    people: dict[tuple, set] = {}
+    for i in np.flatnonzero(rows):
+        if role[i] in TEAM_ROLES:
+            who = ids[i] if ids is not None and ids[i] else ("", int(i))
+            people.setdefault((rounds[i], group[i], manager[i]), set()).add(who)
+    large = {unit for unit, who in people.items() if len(who) >= min_group}
+    return rows & np.array([(rounds[i], group[i], manager[i]) in large for i in range(len(role))], dtype=bool)
+
+
 def check(signal, table: Table, scale: tuple[int, int] | None, round_column: str) -> None:
     """MS037 for a survey that cannot be read safely for ``signal`` (see the module docstring)."""
     rows = asked(signal, table)
     score = np.asarray(table.columns["score"], dtype=float)
     scored = rows & ~np.isnan(score)
     if scale is not None and scale[0] < scale[1]:
-        off = scored & ((score < scale[0]) | (score > scale[1]))
+        # NOTE: only the answers of groups that reach the minimum: with hidden groups' answers in
+        # it, the one bit (is any answer off this scale?) over a few scales gave a hidden person's
+        # answer (the shown group's mean of 3.00 on 3..5 said it held only 3s; 1..3 refused, 1..4
+        # did not: the one hidden answer was 4)
+        off = could_be_shown(table, scored, round_column, min_group_of(signal)) & (
+            (score < scale[0]) | (score > scale[1]))
         if off.any():
             # NOTE: neither how many nor where: the spec sets the scale, and counts or lines of the
             # scores outside it, over several scales, were every answer's histogram (hidden groups'
@@ -197,6 +255,12 @@ def _where(table: Table, i: int) -> str:
 def private(exc: DataError, origin: str | None) -> DataError:
     """``exc`` as it may be shown for a survey: the reader's details can quote a whole row (a
     person's e-mail, a comment) or a value, so only its line, column and a safe gist remain."""
+    if exc.code in ("MS031", "MS034"):
+        # NOTE: names from the header row, which is a person's answer when the export has no
+        # header (`columns 6 and 9 are both named `4``, an e-mail): the names are not quoted
+        message = re.sub(r"both named `[^`\n]*`", f"named alike (the name is {_PRIVATE})", exc.message)
+        message = re.sub(r"(row \d+) \(.*\) is read as the header", r"\1 is read as the header", message, flags=re.S)
+        return DataError(exc.code, message, row=exc.row, line=exc.line, column=None) if message != exc.message else exc
     if exc.code not in ("MS030", "MS032"):
         return exc
     if exc.code == "MS032" and exc.column is not None:
@@ -269,6 +333,7 @@ def read_surveys(b, needs: list) -> dict:
             cols = dict(table.columns)
             rounds = need.source.period or "period"
             sv.check_round_column(need.node, rounds)  # before it is read as periods
+            sv.check_round_values(need.node, table, rounds)  # as written, before a `format` reads them
             if rounds in cols:
                 cols[rounds] = _round_labels(cols[rounds], table, rounds, need.source)
             cols["score"] = NumberReader("score", need.source.decimal, need.source.currency)(cols["score"], table)

@@ -393,9 +393,12 @@ class TrustSignalAnalysis:
     min_group: int
     period: str | None
     groups: tuple[ShownGroup, ...]
-    suppressed: int | None           # groups not shown: below min_group
-    below_minimum: int | None        # the same count (kept for the JSON contract)
-    secondary: int | None            # always 0: no secondary suppression (see evaluators.trust)
+    suppressed: int | None           # groups not shown: below_minimum + secondary
+    below_minimum: int | None        # groups below min_group
+    secondary: int | None            # shown-size groups left out because they share respondents with
+                                     # another shown group and the two would give away fewer than
+                                     # min_group (evaluators.trust.secondary_suppression); 0 when
+                                     # groups share no respondent
     total: TrustTotal | None
     #: Groups large enough to show but left out of this copy: each names its manager, so they are
     #: shown only to a reader who asked (`--show-personal`; the agenda's manager section has them).

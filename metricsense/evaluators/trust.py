@@ -5,8 +5,9 @@ the team's mean and favourable share, the gap, and the number of team respondent
 with fewer team respondents than ``min_group`` is never shown: not its gap, not its mean, not
 its name, not its manager, and no total is published beside it (a shown total minus the shown
 groups would give it away: complementary disclosure). With no total beside a hidden group,
-secondary suppression (hiding a shown group too) would protect nobody, and its count leaked the
-hidden groups' sizes, so there is none. Nothing here logs or prints values.
+secondary suppression (hiding a shown group too) would protect nobody among groups that share
+no respondent, and its count leaked the hidden groups' sizes, so there is none for them (groups
+sharing respondents are below). Nothing here logs or prints values.
 
 Rounds and respondents. A survey's round is the column its data clause names
 (``data "survey.csv" period "round"``), else ``period``; rounds are never pooled, and the latest
@@ -41,6 +42,14 @@ benchmarks/trust_adversary_campaign.py collect every published number across run
 and check that none determines a hidden group. The managers' total averages the shown groups'
 managers only.
 
+Groups that share respondents (with respondent ids: a department exported beside its own teams,
+one person in two teams) are linked cells inside the one table: the department minus a shown
+team is the other teams' sum. For them, and only them, a shown group that would let fewer than
+``min_group`` respondents be worked out is left out too: secondary suppression by GaussSuppression's
+method (``secondary_suppression``), counted in ``secondary``. Without respondent ids each answer row
+is one respondent and groups never share any, so an export that repeats the same answers under a
+department and its teams cannot be told from two sets of people: give the ids.
+
 Across runs on changing data the same holds only for a closed round: two runs on a round still
 collecting answers, one respondent apart, differ by that person's answers. See ``open`` in the
 trust clause (MS505) and docs/robustness.md.
@@ -69,6 +78,7 @@ def settings(signal: TrustSignal) -> dict:
     min_group = signal.min_group if signal.min_group is not None else DEFAULT_MIN_GROUP
     if min_group < FLOOR_MIN_GROUP:
         min_group = DEFAULT_MIN_GROUP  # MS503 reports it; never show groups smaller than the default
+    # NOTE: data.survey.min_group_of is the same rule (the scale check reads only groups this large)
     return {"scale": [lo, hi], "gap": float(gap), "min_group": int(min_group)}
 
 
@@ -156,8 +166,138 @@ def _round_stats(role, group, manager, score, ids, rows, fav) -> list[dict]:
             "managers_favourable": float((own >= fav).mean()) if len(own) else None,
             "team_favourable": float((team >= fav).mean()) if len(team) else None,
             "_own_sum": float(own.sum()), "_own_n": len(own), "_team_sum": float(team.sum()),
+            "_who": frozenset(answers["team"]),
         })
     return stats
+
+
+#: Groups linked by shared respondents beyond this many are kept laminar (``_laminar``): the
+#: rank test of ``_gauss`` grows as a power of the groups (benchmarks/bench_trust.py: seconds at 200).
+GAUSS_LIMIT = 40
+
+
+def secondary_suppression(stats: list[dict], hidden: set[int], min_group: int) -> set[int]:
+    """The groups to leave out beside the hidden ones so that no set of fewer than ``min_group``
+    respondents can be worked out from the shown groups: secondary suppression.
+
+    Groups share respondents only with respondent ids (a department and its teams exported as
+    groups of their own, or one person in two teams); otherwise each answer row is one respondent
+    and groups are disjoint, so nothing is added. The method is GaussSuppression's (Langsrud 2024;
+    R packages SSBtools and GaussSuppression of Statistics Norway, the default method of
+    easySdcTable, their interface to sdcTable, whose own SIMPLEHEURISTIC solves the same problem
+    by a search for covering cells): the candidates, largest group first (its default order is
+    by count, so the small are the ones lost), are taken one by one, and a candidate is left out
+    when with it the shown groups would determine something that must stay hidden. Here that is any sum over respondents who together are fewer than
+    ``min_group``: respondents are merged into classes that the shown groups cannot tell apart
+    (the same groups hold them), and a candidate is left out when the span of the shown groups'
+    rows would hold a nonzero vector over the classes smaller than ``min_group`` alone (``_gauss``).
+    The merge covers GaussSuppression's singleton problem: two hidden one-person teams inside a
+    department form one class of 2, so `department - other team` is refused although it names
+    neither alone. Groups linked through more than ``GAUSS_LIMIT`` others are kept laminar
+    instead (any two shown ones disjoint or nested, ``_laminar``), where the same test is exact
+    and linear.
+
+    Runs at every minimum from the floor (3) up to ``min_group``, each choosing among the groups
+    the one below kept: so a higher minimum shows a subset of what a lower one shows, and two runs
+    of the spec with different minimums (the author may set any down to the floor) together show
+    no more than the lower one alone. Chosen at each minimum on its own, the two sets of shown
+    groups could differ both ways, and their union determine what neither does.
+    """
+    candidates = {i for i in range(len(stats)) if i not in hidden}
+    kept = set(range(len(stats)))  # from the floor, groups hidden at min_group are candidates too
+    for level in range(min(FLOOR_MIN_GROUP, min_group), min_group + 1):
+        kept = {i for i in kept if stats[i]["n"] >= level}
+        kept -= _secondary_at(stats, set(range(len(stats))) - kept, level)
+    return candidates - kept
+
+
+def _secondary_at(stats: list[dict], hidden: set[int], min_group: int) -> set[int]:
+    """``secondary_suppression`` at one minimum, among the groups not in ``hidden``."""
+    member: dict = {}
+    for i, st in enumerate(stats):
+        for who in st["_who"]:
+            member.setdefault(who, []).append(i)
+    if all(len(units) == 1 for units in member.values()):
+        return set()
+    # groups linked by shared respondents: only these can be subtracted from one another
+    parent = list(range(len(stats)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for units in member.values():
+        for j in units[1:]:
+            parent[root(j)] = root(units[0])
+    linked: dict[int, list[int]] = {}
+    for i in sorted(set(range(len(stats))) - hidden,
+                    key=lambda i: (-stats[i]["n"], stats[i]["group"], stats[i]["manager"])):
+        linked.setdefault(root(i), []).append(i)
+    left_out: set[int] = set()
+    for candidates in linked.values():
+        if len(candidates) > 1:
+            method = _gauss if len(candidates) <= GAUSS_LIMIT else _laminar
+            left_out |= method(candidates, stats, min_group)
+    return left_out
+
+
+def _gauss(candidates: list[int], stats: list[dict], min_group: int) -> set[int]:
+    """GaussSuppression over respondent classes (see ``secondary_suppression``)."""
+    import numpy as np
+
+    left_out: set[int] = set()
+    kept: list[int] = []
+    for i in candidates:
+        rows = kept + [i]
+        holders: dict = {}
+        for r in rows:
+            for who in stats[r]["_who"]:
+                holders.setdefault(who, []).append(r)
+        classes: dict[tuple, int] = {}
+        for units in holders.values():
+            classes[tuple(units)] = classes.get(tuple(units), 0) + 1
+        keys = list(classes)
+        large = np.array([classes[key] >= min_group for key in keys])
+        if not large.all():
+            matrix = np.array([[1.0 if r in key else 0.0 for key in keys] for r in rows])
+            # a vector of the rows' span over the small classes alone: the rank over every class
+            # is above the rank over the large ones
+            if np.linalg.matrix_rank(matrix) > (np.linalg.matrix_rank(matrix[:, large]) if large.any() else 0):
+                left_out.add(i)
+                continue
+        kept.append(i)  # (one group alone is a class of its own n >= min_group)
+    return left_out
+
+
+def _laminar(candidates: list[int], stats: list[dict], min_group: int) -> set[int]:
+    """Secondary suppression keeping the shown groups laminar: a candidate that crosses a shown
+    group (shares some respondents, holds others) is left out. In a laminar family each shown
+    group's residual (its respondents in no smaller shown group) is one class, and the span of
+    the groups is the span of their disjoint residuals, so the test of ``_gauss`` is exact here:
+    no residual of 1 to ``min_group - 1`` respondents. Largest first, a candidate has no shown
+    group inside it, and lies in the residual of the smallest shown group holding it."""
+    left_out: set[int] = set()
+    residual: dict[int, set] = {}
+    holders: dict = {}
+    for i in candidates:
+        team = stats[i]["_who"]
+        touching = {k for who in team for k in holders.get(who, ())}
+        if any(not team <= stats[k]["_who"] for k in touching):
+            left_out.add(i)  # crosses a shown group
+            continue
+        if touching:
+            holder = min(touching, key=lambda k: len(stats[k]["_who"]))
+            rest = residual[holder] - team
+            if 0 < len(rest) < min_group:
+                left_out.add(i)
+                continue
+            residual[holder] = rest
+        residual[i] = set(team)
+        for who in team:
+            holders.setdefault(who, []).append(i)
+    return left_out
 
 
 def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
@@ -187,9 +327,11 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
     column = getattr(survey, "period", None) or "period"  # the data clause's `period "..."`, or `period`
     rounds: list[tuple[str | None, np.ndarray]] = [(None, keep)]
     still_open = signal.open_round.strip() if signal.open_round is not None else None
+    answered: list[str] = []  # every round with answers, `open` or not, latest first
     if column in cols:
         labels = _text(cols[column])
         present = {p for p, k in zip(labels, keep) if k and p}
+        answered = sorted(present, key=period_key, reverse=True)
         if signal.open_round is not None:
             # NOTE: a round still collecting answers is never reported: two runs on it one late
             # respondent apart differ by that person's answers (a total, or a shown group's mean).
@@ -220,21 +362,30 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
             break
     if chosen is None and rounds[0][0] is None:
         chosen = 0  # no round column: the one round, every group hidden (and counted)
+    # NOTE: the later rounds are counted among every round with answers, `open` or not: counted
+    # among the closed ones, `open "2025-Q3"` took one off the count exactly when the survey held
+    # answers in 2025-Q3, and spans (`open "2025"`, months, weeks) found which round a small team
+    # answered in (an attack). `open` can only move the reported round, whose label is published.
     if chosen is None:
         period, stats = None, []
-        unreported = len(rounds)
     else:
         period, rows = rounds[chosen]
-        unreported = chosen
         stats = _round_stats(role, group, manager, score, ids, rows, fav)
+    unreported = (len(answered) if period is None else
+                  sum(1 for p in answered if period_key(p) > period_key(period)))
     # NOTE: a group whose team gave no answer has nothing to compare and is not counted: "1 group
     # not shown" beside a published total said that its team had not answered.
     stats = [st for st in stats if st["n"] > 0]
-    # NOTE: a group below min_group is not shown, and nothing else is suppressed: no secondary
-    # suppression. The one table per survey has no total beside a hidden group (see below), so no
-    # equation holds a hidden group and a secondary suppression would protect nobody, while its
-    # count said whether the hidden groups together reach min_group (it pinned one at n=4).
-    hidden = {i for i, st in enumerate(stats) if st["n"] < min_group}
+    # NOTE: a group below min_group is not shown, and among groups that share no respondent
+    # nothing else is suppressed. The one table per survey has no total beside a hidden group (see
+    # below), so no equation holds a hidden group and a secondary suppression would protect nobody,
+    # while its count said whether the hidden groups together reach min_group (it pinned one at n=4).
+    below = {i for i, st in enumerate(stats) if st["n"] < min_group}
+    # NOTE: groups that share respondents (a department and its teams, with respondent ids) can be
+    # subtracted: the department minus a shown team was a hidden team's exact sum (an attack). A
+    # shown group that would let that happen is left out too (secondary suppression).
+    secondary = secondary_suppression(stats, below, min_group)
+    hidden = below | secondary
     # NOTE: the total is published only when no group with team answers is hidden. A total beside
     # hidden groups is one more equation, and with what else is known (a hidden group is below
     # min_group, answers lie on the scale) an attack solved a hidden one-person group from it (a
@@ -262,7 +413,8 @@ def trust_of(signal: TrustSignal, survey) -> TrustSignalAnalysis:
         total = TrustTotal(n_all, own, team, own - team if own is not None else None)
     # Suppressed groups are only counted: the report says that some were left out, never which.
     return TrustSignalAnalysis((lo, hi), conf["gap"], min_group, period, tuple(groups), len(hidden),
-                               len(hidden), 0, total, unreported_rounds=unreported, open_round=still_open)
+                               len(below), len(secondary), total, unreported_rounds=unreported,
+                               open_round=still_open)
 
 
 @hookimpl
@@ -362,13 +514,17 @@ def group_below_minimum(ctx) -> Iterator[Diagnostic]:
     """
     for t, info in _signals(ctx):
         still = f"; round `{info.open_round}` is open: reported once it closes" if info.open_round else ""
-        later = (f"; {info.unreported_rounds} later round{'s' if info.unreported_rounds != 1 else ''} not reported: "
-                 f"no group in {'them' if info.unreported_rounds != 1 else 'it'} reached the minimum"
+        why = "open, or no group in {} reached the minimum" if info.open_round else "no group in {} reached the minimum"
+        later = (f"; {info.unreported_rounds}{' later' if info.period else ''} round"
+                 f"{'s' if info.unreported_rounds != 1 else ''} not reported: "
+                 + why.format('them' if info.unreported_rounds != 1 else 'it')
                  if info.unreported_rounds else "")
         later += still
         if info.suppressed or later:
+            beside = (f" ({info.below_minimum}), or sharing respondents with a shown group so that fewer could be "
+                      f"worked out ({info.secondary})" if info.secondary else "")
             count = (f"{info.suppressed} group{'s' if info.suppressed != 1 else ''} not shown: below the minimum of "
-                     f"{info.min_group} respondents" if info.suppressed
+                     f"{info.min_group} respondents{beside}" if info.suppressed
                      else "every group shown" if info.groups else "no group shown")
             yield ctx.report(
                 t, f"`{t.name}`: {count}{later}",

@@ -181,7 +181,10 @@ SAMPLE = int(os.environ.get("MSENSE_TRUST_ADVERSARY_EXAMPLES", "120"))
 #: whose team did not answer was counted as protecting the one other hidden group).
 #: 6211 and 7769 (the campaign): a last round nobody answered (the audit's mistake, not the
 #: tool's: the latest round is the latest with answers).
-REGRESSIONS: list[int] = [1033, 1113, 1119, 6211, 7769]
+#: 1006, 1008, 1018, 1052 (a department exported beside its groups, respondent ids): before
+#: secondary suppression, the department minus its shown groups was a hidden group's count and
+#: sum (1008: two hidden groups' together, the singleton problem).
+REGRESSIONS: list[int] = [1033, 1113, 1119, 6211, 7769, 1006, 1008, 1018, 1052]
 
 
 def test_a_group_nobody_answered_protects_no_other(tmp_path):
@@ -230,3 +233,35 @@ def test_the_adversary_finds_a_leak_when_there_is_one(tmp_path):
     outputs["--by group json"] = json.dumps(forged)
     leaked = audit(case, outputs)
     assert leaked.named and leaked.solved
+
+
+@pytest.mark.parametrize("seed", [1006, 1008])
+def test_the_adversary_finds_the_department_leak_without_secondary_suppression(tmp_path, seed, monkeypatch):
+    """The audit of groups sharing respondents: with secondary suppression switched off, the
+    department minus its shown groups solves a hidden group (1008: two hidden groups together)."""
+    from metricsense.evaluators import trust
+
+    case, result = run_case(seed, tmp_path / "on")
+    assert case.departments and result.ok
+    monkeypatch.setattr(trust, "secondary_suppression", lambda *args: set())
+    _, leaked = run_case(seed, tmp_path / "off")
+    assert leaked.solved and not leaked.named
+
+
+def test_the_adversary_tells_open_probes_apart(tmp_path):
+    """The audit of `open` as a probe: a survey with a later pulse of a small team is run with
+    `open` on that round and on a round it does not hold; a difference in the table is flagged."""
+    for seed in range(1000, 1100):
+        case = generate(np.random.default_rng(seed), tmp_path / str(seed), seed)
+        outputs = publish(case)
+        if "open later json" in outputs:
+            break
+    else:
+        pytest.fail("no generated survey has a later round of small teams only")
+    assert audit(case, outputs).ok
+    # forge what the count taken among the closed rounds published: one later round fewer
+    doc = json.loads(outputs["open later json"])
+    signal = doc["analysis"][next(iter(doc["analysis"]))]["trust"]["signals"]["vq"]
+    signal["unreported_rounds"] = signal.get("unreported_rounds", 1) - 1
+    outputs["open later json"] = json.dumps(doc)
+    assert [w for w in audit(case, outputs).wrong if "`open`" in w]
