@@ -161,8 +161,14 @@ def test_triggers_record_of_an_example_run_is_typed_and_json_safe():
         assert isinstance(info, TriggerEvaluation) and all(isinstance(e, TriggerEvent) for e in info.events)
     for s in rec.series.values():
         assert all(v is None or (isinstance(v, float) and v == v) for v in s.values)  # NaN became None
-    doc = json.loads(report.to_json())
+    doc = json.loads(report.to_json(analysis="full"))
     assert doc["analysis"][next(iter(doc["analysis"]))]["triggers"] == json.loads(json.dumps(rec.to_json()))
+    compact = json.loads(report.to_json())["analysis"][next(iter(doc["analysis"]))]["triggers"]  # the default
+    assert compact == json.loads(json.dumps(rec.compact())) and "series" not in compact
+    fired = next(t for t in rec.fired.values() if t.events)
+    got = compact["fired"][next(k for k, t in rec.fired.items() if t is fired)]
+    assert got["events_total"] == len(fired.events) and len(got["latest_events"]) == min(3, len(fired.events))
+    assert got["latest_events"][-1] == json.loads(json.dumps(fired.events[-1].to_json()))
 
 
 # ---- data ----
