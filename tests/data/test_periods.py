@@ -135,7 +135,7 @@ def test_month_ends_and_month_starts_are_the_same_period(tmp_path):
     (tmp_path / "s.msense").write_text('mission "M"\nlever u "U" { data "lever.csv" }\n'
                                        'kpi y "Y" { data "kpi.csv" responds u +1 }\n')
     report = metricsense.check(tmp_path / "s.msense", config={})
-    info = json.loads(report.to_json())["analysis"][str(tmp_path / "s.msense")]
+    info = json.loads(report.to_json(analysis="full"))["analysis"][str(tmp_path / "s.msense")]
     assert info["data"]["frequency"] == "month" and info["data"]["periods"] == n
     assert info["gain"]["estimated"]["n"] == [n - 1]  # every month but the first has its change
     assert info["gain"]["estimated"]["matrix"][0][0] == pytest.approx(1.0, abs=0.05)

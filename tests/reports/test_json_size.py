@@ -152,3 +152,44 @@ def test_the_full_analysis_is_written_on_request():
     pair = compact["analysis"]["s"]["correlation"]["pairs"][0]
     a, b = (kpis.index(k) for k in pair["kpis"])
     assert full["analysis"]["s"]["correlation"]["matrix"][a][b] == pair["r"]
+
+
+SMALL = '''mission "M"
+data "k.csv"
+lever u "U"
+kpi a "A" { kind output  target >= 60 by 2030-01-01  responds u +0.5 }
+kpi b "B" { kind outcome }
+trigger low when a < 55 for 2 periods { ask "Why?" with team }
+'''
+
+
+def _small(folder):
+    rng = np.random.default_rng(3)
+    rows = "".join(f"2024-{1 + w // 4:02d}-{1 + 7 * (w % 4):02d},{50 + rng.normal():.3f},{60 + rng.normal():.3f},"
+                   f"{rng.normal():.3f}\n" for w in range(40))
+    (folder / "k.csv").write_text("period,a,b,u\n" + rows)
+    (folder / "k.msense").write_text(SMALL)
+
+
+def test_analysis_is_chosen_on_the_command_line_and_in_the_configuration(tmp_path):
+    from support import run_msense
+
+    _small(tmp_path)
+    docs = {}
+    for form in ("compact", "full", None):
+        args = ["check", "k.msense", "--format", "json", "--exit-zero"] + (["--analysis", form] if form else [])
+        done = run_msense(*args, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        docs[form] = json.loads(done.stdout)
+    assert docs[None]["analysis_form"] == "compact" and docs[None]["analysis"] == docs["compact"]["analysis"]
+    assert docs["full"]["analysis_form"] == "full" and "matrix" in docs["full"]["analysis"]["k.msense"]["correlation"]
+    assert "matrix" not in docs["compact"]["analysis"]["k.msense"]["correlation"]
+    assert docs["full"]["diagnostics"] == docs["compact"]["diagnostics"]
+    (tmp_path / "msense.toml").write_text('analysis = "full"\n')
+    done = run_msense("check", "k.msense", "--format", "json", "--exit-zero", cwd=tmp_path)
+    assert json.loads(done.stdout)["analysis_form"] == "full"
+    (tmp_path / "msense.toml").write_text('analysis = "whole"\n')
+    done = run_msense("check", "k.msense", "--format", "json", "--exit-zero", cwd=tmp_path)
+    assert done.returncode == 2 and "`analysis` must be one of compact, full" in done.stdout
+    done = run_msense("check", "k.msense", "--analysis", "whole", cwd=tmp_path)
+    assert done.returncode == 2 and "whole" in done.stderr
