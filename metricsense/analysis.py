@@ -5,7 +5,7 @@ analysis (``analysis["trust"] = TrustAnalysis(...)``); the plugin registers the 
 under that name (``metricsense_register_analyses``), as it registers its rules. Rules read the
 record through ``ctx.analysis``, reports, the explorer and segments through its fields: nothing
 reads string keys of another evaluator's dict. The JSON report writes ``to_json()``, the stable
-shape documented in docs/reports.md.
+shape documented in docs/reports.md, or by default its ``compact()`` form.
 
 A record is a frozen dataclass deriving from ``Record``. ``to_json`` writes its fields in order
 (records inside records too); a record whose JSON shape differs from its fields overrides it.
@@ -41,6 +41,14 @@ class Record:
         # NOTE: `name = "x"` without ClassVar would become a dataclass field: say so at once.
         if "name" in getattr(cls, "__annotations__", {}) and "ClassVar" not in str(cls.__annotations__["name"]):
             raise TypeError(f"{cls.__name__}.name must be a ClassVar[str] (the record's key), not a field")
+
+    def compact(self) -> Any:
+        """The compact JSON form the report writes by default (``--analysis compact``): linear in
+        the KPIs and findings, a matrix as the entries that matter. By default ``to_json()``; a
+        record that grows faster (a KPI x KPI matrix, a test per pair) overrides it, leaving out
+        those keys and adding new ones for what it keeps (a key present means what it means in
+        ``to_json()``). ``--analysis full`` writes ``to_json()``."""
+        return self.to_json()
 
     def __json__(self) -> Any:  # how metricsense.encoding writes any record
         return self.to_json()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from metricsense.filenames import unusable
+
 
 def specs_for(changed: list[str], root: Path) -> list[str]:
     """The spec files to check, in a stable order (each once)."""
@@ -32,7 +34,7 @@ def specs_for(changed: list[str], root: Path) -> list[str]:
             continue
         sources = [n.data for n in (*doc.kpis, *doc.levers, *doc.disturbances, *doc.trusts) if n.data is not None]
         for src in (*sources, *doc.data_defaults):
-            if src.kind == "file" and src.path:
+            if src.kind == "file" and src.path and unusable(src.path) is None:
                 base = Path(src.span.file).parent if src.span.file != "<string>" else root
                 readers.setdefault((base / src.path).resolve(), set()).add(spec)
     chosen: set[Path] = set()
@@ -40,7 +42,7 @@ def specs_for(changed: list[str], root: Path) -> list[str]:
     for name in changed:
         path = Path(name).resolve()
         if path.name in ("msense.toml", "pyproject.toml"):
-            chosen.update(s.resolve() for s in specs if path.parent in s.resolve().parents)
+            chosen.update(s.resolve() for s in specs if s.resolve().is_relative_to(path.parent))
         elif path in includers:
             chosen.update(_roots(path, includers))
         elif path in readers:

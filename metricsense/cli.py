@@ -102,9 +102,12 @@ def cli() -> None:
 @click.option("--show-personal", is_flag=True, default=False,
               help="Show findings about one named person (MS501) in text, HTML and JSON; "
                    "SARIF, JUnit, GitHub and Markdown never show them.")
+@click.option("--analysis", "analysis_form", type=click.Choice(["compact", "full"]),
+              help="How the JSON report writes the analysis: compact (each matrix as the entries that matter, "
+                   "linear in the KPIs) or full (every matrix whole) [default: compact, or `analysis` in the config].")
 @_plugin_option
 def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_zero, color, output, by, jobs,
-          scheduler, changed, baseline, write_baseline, show_personal, plugin_flags):
+          scheduler, changed, baseline, write_baseline, show_personal, analysis_form, plugin_flags):
     """Check specs (.msense files, folders, Markdown with ```msense blocks; `-` reads a spec from
     standard input). With no PATHS, the current folder is checked."""
     from metricsense.engine import check as run_check
@@ -154,6 +157,8 @@ def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_ze
         overrides["fail_on"] = fail_on
     if show_personal:
         overrides["show_personal"] = True
+    if analysis_form:
+        overrides["analysis"] = analysis_form
     bar = _progress_bar()
     if color is None:
         color = _colour_wanted(output is None and sys.stdout.isatty())

@@ -16,7 +16,8 @@ from metricsense.span import Span
 
 FAIL_ON = ("error", "warning", "info", "hint", "never")
 _TOP_KEYS = {"select", "ignore", "severity", "fail-on", "rules", "allow-paths", "max-include-depth", "time-budget",
-             "by", "jobs", "scheduler", "show-personal", "data", "fdr-q"}
+             "by", "jobs", "scheduler", "show-personal", "data", "fdr-q", "analysis"}
+ANALYSIS_FORMS = ("compact", "full")
 _DATA_KEYS = ("max-rows", "query-timeout")
 
 
@@ -61,6 +62,9 @@ class Config:
     #: The false discovery rate kept over a spec's statistical findings (Benjamini-Hochberg,
     #: metricsense.fdr, q = 0.05 by default); 1 keeps every finding a rule reports.
     fdr_q: float = 0.05
+    #: How the JSON report writes the analysis: "compact" (linear in the KPIs) or "full"
+    #: (every matrix whole): `msense check --analysis`.
+    analysis: str = "compact"
     source: str | None = None  # the file it came from
     base: Path = field(default_factory=Path.cwd)  # relative allow-paths resolve against this
     _lines: list[str] = field(default_factory=list, repr=False)
@@ -122,6 +126,9 @@ class Config:
         elif key == "jobs":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise cfg.error("`jobs` must be a whole number of at least 1", key)
+        elif key == "analysis":
+            if value not in ANALYSIS_FORMS:
+                raise cfg.error(f"`analysis` must be one of {', '.join(ANALYSIS_FORMS)}, not {value!r}", key)
         elif key == "show-personal":
             if not isinstance(value, bool):
                 raise cfg.error(f"`show-personal` must be true or false, not {value!r}", key)

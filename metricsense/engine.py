@@ -133,7 +133,7 @@ def check(
         loaded = _load(sources, allowed, cfg, registry, diagnostics)
         report = Report([], {}, [], cfg.fail_on, 0, registry, {},
                         {"<string>": item for kind, item in sources if kind == "text"},
-                        show_personal=cfg.show_personal)
+                        show_personal=cfg.show_personal, analysis_form=cfg.analysis)
         rules = pipeline.selected_rules(registry, cfg)
         roots = _roots(loaded)
         for index, result in enumerate(roots):

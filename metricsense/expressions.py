@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from metricsense.diagnostics import Problem, anchor
+from metricsense.names import listed as few
 from metricsense.model import (
     FUNCTIONS,
     KPI,
@@ -92,7 +93,7 @@ def default_target(trigger: Trigger, spec: Document) -> tuple[KPI | None, list[P
     for node in uses:
         what = "`target`" if isinstance(node, TargetRef) else f"`{_fmt(node.value)}%` (of the target)"
         if with_target:
-            listed = ", ".join(f"`{k.name}`" for k in with_target)
+            listed = few([k.name for k in with_target], last=", ")
             problems.append(_problem(
 "MS603", node, f"{what} in trigger `{trigger.name}` is ambiguous: the condition reads "
                                f"{len(with_target)} KPIs with targets ({listed})",
@@ -100,7 +101,7 @@ def default_target(trigger: Trigger, spec: Document) -> tuple[KPI | None, list[P
                 + ("" if isinstance(node, TargetRef) else f" or `{_fmt(node.value)}% of target({with_target[0].name})`"),
             ))
         else:
-            which = ", ".join(f"`{k.name}`" for k in read) if read else "no KPI"
+            which = few([k.name for k in read], last=", ") if read else "no KPI"
             problems.append(_problem(
 "MS603", node, f"{what} in trigger `{trigger.name}` has no target to mean: the condition "
                                f"reads {which}, and no KPI it reads has a numeric target",
@@ -244,10 +245,17 @@ def gather(trigger: Trigger, spec: Document, series: Callable[[str], object]) ->
             arrays[n] = out
         else:
             arrays[n] = np.asarray(s.values, dtype=float).reshape(-1, 1)
-    targets = {k.name: float(k.target.value) for k in spec.kpis
-               if k.target is not None and k.target.value is not None}
+    # NOTE: only the targets the condition names (`target(x)`): every KPI's, for each of a
+    # thousand triggers, made gathering quadratic in the KPIs.
+    named = {node.of.name for node in walk_expr(trigger.condition) if isinstance(node, TargetRef) and node.of is not None}
+    targets = {}
+    for name in named:
+        k = spec.lookup(name)
+        if isinstance(k, KPI) and k.target is not None and k.target.value is not None:
+            targets[name] = float(k.target.value)
     kpi, _ = default_target(trigger, spec)
-    default = targets.get(kpi.name) if kpi is not None else None
+    default = float(kpi.target.value) if kpi is not None and kpi.target is not None and kpi.target.value is not None \
+        else None
     return Inputs(arrays, tuple(segments) if segments else ("",), targets, default), []
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from metricsense.diagnostics import Problem
+from metricsense.filenames import inside, unusable
+from metricsense.filenames import shown as shown_name
 from metricsense.model import Document, Include
 from metricsense.span import Span
 
@@ -45,7 +47,7 @@ def is_within(path: Path, roots: list[Path]) -> bool:
         real = path.resolve()
     except (OSError, ValueError):
         return False
-    return any(real == root or root in real.parents for root in roots)
+    return any(inside(real, root) for root in roots)
 
 
 def read_text(path: Path, shown: str, problems: list[Problem], at: Span | None = None) -> str | None:
@@ -112,11 +114,15 @@ def load_path(
                 include(stmt, file, stack)
 
     def include(stmt: Include, parent: Path, stack: tuple[Path, ...]) -> None:
+        why = unusable(stmt.path)
+        if why is not None:
+            result.problems.append(Problem("MS004", stmt.span, f"`{shown_name(stmt.path)}` cannot be a file name ({why})"))
+            return
         target = (parent.parent / stmt.path)
         shown = display_path(target)
         if os.path.isabs(stmt.path) or not is_within(target, roots):
             result.problems.append(
-                Problem("MS004", stmt.span, f"`{stmt.path}` is outside the folder this spec may read",
+                Problem("MS004", stmt.span, f"`{shown_name(stmt.path)}` is outside the folder this spec may read",
                         "move the file beside the spec, or allow its folder with `--allow-path DIR` "
                         "or `allow-paths` in the configuration")
             )
@@ -125,7 +131,7 @@ def load_path(
             resolved = target.resolve()
             exists = resolved.is_file()
         except (OSError, ValueError) as exc:
-            result.problems.append(Problem("MS004", stmt.span, f"`{stmt.path[:80]}` cannot be a file name: {exc}"))
+            result.problems.append(Problem("MS004", stmt.span, f"`{shown_name(stmt.path)}` cannot be a file name: {exc}"))
             return
         if resolved in stack:
             chain = " -> ".join(display_path(p) for p in (*stack, resolved))

@@ -11,7 +11,7 @@ from typing import Any
 
 from metricsense.analysis import Record
 from metricsense.diagnostics import Diagnostic, Severity
-from metricsense.encoding import finite, json_default, json_list, json_pieces, json_value
+from metricsense.encoding import finite, json_default, json_list, json_pieces, json_rows, json_value
 from metricsense.model import Document
 from metricsense.registry import Registry, exit_code_of
 
@@ -38,6 +38,16 @@ def withheld_sentence(withheld: Mapping[str, Mapping[str, int]]) -> str:
     codes = ", ".join(sorted(withheld))
     return (f"{n} personal finding{'s' if n != 1 else ''} ({codes}) {'are' if n != 1 else 'is'} not shown here: "
             "see `msense agenda` or run with --show-personal")
+
+
+def compact_value(value: Any) -> Any:
+    """An analysis entry in its compact JSON form: a record's ``compact()``, and so for each record
+    of a mapping of them (``distortion_options``: rule code -> record); anything else as it is."""
+    if isinstance(value, Record):
+        return value.compact()
+    if isinstance(value, dict) and any(isinstance(v, Record) for v in value.values()):
+        return {k: v.compact() if isinstance(v, Record) else v for k, v in value.items()}
+    return value
 
 
 @dataclass
@@ -68,6 +78,9 @@ class Report:
     #: Personal findings left out of this report, counted by code and severity
     #: (``{"MS501": {"warning": 2}}``): set on what ``for_reader`` returns.
     withheld: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: How the JSON writes the analysis: "compact" (linear in the KPIs: each record's
+    #: ``compact()``) or "full" (``to_json()``, every matrix whole): `--analysis`.
+    analysis_form: str = "compact"
 
     @property
     def exit_code(self) -> int:
@@ -163,11 +176,20 @@ class Report:
             "metricsense": __version__,
             "files": list(self.files),
             "diagnostics": [finite(d.to_dict()) for d in self.diagnostics],
-            "analysis": finite(self.analysis),
+            "analysis": self.analysis_json(),
+            "analysis_form": self.analysis_form,
             **({"segments": self.segments_dict()} if self.segments is not None else {}),
             **({"withheld": self.withheld_dict()} if self.withheld else {}),
             "summary": self.summary(),
         }
+
+    def analysis_json(self, form: str | None = None) -> dict[str, Any]:
+        """The JSON `analysis` key: each spec's records in ``form`` ("compact" or "full";
+        by default the report's ``analysis_form``)."""
+        if (form or self.analysis_form) == "full":
+            return finite(self.analysis)
+        return finite({spec: {k: compact_value(v) for k, v in found.items()} if isinstance(found, dict) else found
+                       for spec, found in self.analysis.items()})
 
     def withheld_dict(self) -> dict[str, Any]:
         """The JSON `withheld` key: how many personal findings are not in `diagnostics`, by code."""
@@ -182,8 +204,11 @@ class Report:
         return {"by": self.segments.by, "count": self.segments.count, "rules": self.segments.rules(),
                 "results": results}
 
-    def to_json(self, indent: int | None = 2) -> str:
-        if self.segments is not None and indent == 2:
+    def to_json(self, indent: int | None = 2, analysis: str | None = None) -> str:
+        """The JSON report; ``analysis`` ("compact" or "full") overrides ``analysis_form``."""
+        if analysis is not None and analysis != self.analysis_form:
+            return replace(self, analysis_form=analysis).to_json(indent)
+        if (self.segments is not None or self.analysis_form == "compact") and indent == 2:
             return "".join(self.json_chunks())  # what the CLI streams, byte for byte
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, ensure_ascii=False, allow_nan=False,
                           default=json_default)
@@ -213,6 +238,9 @@ class Report:
                 # pure Python and cost more than checking the segment did.
                 yield from json_list(value["results"] if results is None else results, 2, compact=True)
                 yield "\n  }"
+            elif key == "analysis" and doc.get("analysis_form") == "compact":
+                # spec -> record indented; below, a line per KPI, pair or trigger (encoding.json_rows)
+                yield from json_rows(value, 1, 2)
             else:
                 yield json_value(value, 1)
         yield "\n}"

@@ -90,8 +90,9 @@ def test_json_contract(workdir):
     result = run_msense("check", "--format", "json", "k.msense", cwd=workdir)
     assert result.returncode == 1
     doc = json.loads(result.stdout)
-    assert list(doc) == ["version", "metricsense", "files", "diagnostics", "analysis", "summary"]
-    assert doc["version"] == 1 and doc["files"] == ["k.msense"]
+    # `analysis_form` (issue 25) is new beside the version-1 keys: how `analysis` was written
+    assert list(doc) == ["version", "metricsense", "files", "diagnostics", "analysis", "analysis_form", "summary"]
+    assert doc["version"] == 1 and doc["files"] == ["k.msense"] and doc["analysis_form"] == "compact"
     (d,) = doc["diagnostics"]
     assert set(d) == {"code", "name", "severity", "message", "span", "related", "help", "evidence"}
     assert d["code"] == "MS017" and d["name"] == "idle-lever" and d["severity"] == "warning"

@@ -226,15 +226,19 @@ def regular(periods: np.ndarray, columns: list[np.ndarray], units: list[str | No
         lo, hi = int(steps[observed].min()), int(steps[observed].max())
     size = hi - lo + 1
     out = np.full((size, len(columns)), np.nan)
-    for j, col in enumerate(columns):
-        ok = ~np.isnan(col)
-        if not ok.any():
-            continue
-        pos = steps[ok] - lo
-        total = np.zeros(size)
-        count = np.zeros(size)
-        np.add.at(total, pos, col[ok])
-        np.add.at(count, pos, 1.0)
-        with np.errstate(invalid="ignore", over="ignore"):
-            out[:, j] = np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
+    # NOTE: every column at once (the rows' positions are shared): a loop of np.add.at per
+    # column cost a KPI regressed on 200 levers 400 calls, and 2,000 such KPIs seconds.
+    rows = np.flatnonzero(observed)
+    pos = steps[rows] - lo
+    x = np.column_stack(columns)[rows] if columns else np.empty((len(rows), 0))
+    if len(pos) < 2 or bool((np.diff(pos) > 0).all()):
+        out[pos] = x  # one period per row: each value is its own mean
+        return out, unit
+    ok = ~np.isnan(x)
+    total = np.zeros((size, len(columns)))
+    count = np.zeros((size, len(columns)))
+    np.add.at(total, pos, np.where(ok, x, 0.0))
+    np.add.at(count, pos, ok.astype(np.float64))
+    with np.errstate(invalid="ignore", over="ignore"):
+        out[:] = np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
     return out, unit

@@ -64,15 +64,24 @@ class DataSet:
         """Period ``i`` as people write it: ``2024-03`` for a month, ``2024-Q1``, ``2024``; a day
         or a week as its (first) date. Among series of different frequencies, a period is named
         at the coarsest frequency of the series with a value in it."""
-        if self.mixed is None:
-            return P.label(self.periods[i], self.frequency)
-        return P.label(self.periods[i], self._row_units[i])
+        return self._labels()[i]
 
     def labels(self) -> list[str]:
         """``label`` of every period."""
-        if self.mixed is None:
-            return P.labels(self.periods, self.frequency)
-        return [P.label(p, u) for p, u in zip(self.periods, self._row_units)]
+        return list(self._labels())
+
+    def _labels(self) -> tuple[str, ...]:
+        # NOTE: made once: a label looked at every series (`mixed`, `_row_units`), and a
+        # thousand triggers each naming their periods made that quadratic in the series.
+        key = (id(self.periods), len(self.periods), self.frequency, len(self.series_map), len(self.units))
+        cached = self.__dict__.get("_label_cache")
+        if cached is None or cached[0] != key:
+            if self.mixed is None:
+                made = tuple(P.labels(self.periods, self.frequency))
+            else:
+                made = tuple(P.label(p, u) for p, u in zip(self.periods, self._row_units))
+            cached = self.__dict__["_label_cache"] = (key, made)
+        return cached[1]
 
     @property
     def _row_units(self) -> list[str | None]:
@@ -465,10 +474,15 @@ def _read_wide(b: Builder, src: DataSource, needs: list[_Need]) -> dict:
                                  f"{table.where(first)} and {table.where(second)}",
                         row=second + 1, line=table.line_of(second))
     out = {}
+    suggest = None
     for need in needs:
         if need.column not in table.columns:
             if need.report_missing:
-                b.problems.append(_missing_column(need, table))
+                if suggest is None:  # one for the table: a thousand missing columns are not a million comparisons
+                    from metricsense.names import Suggester
+
+                    suggest = Suggester(list(table.columns), cutoff=0.6)
+                b.problems.append(_missing_column(need, table, suggest))
             continue
         try:
             numbers = NumberReader(need.column, src.decimal, src.currency)
@@ -494,10 +508,8 @@ def _declared(src: DataSource) -> str | None:
     return src.frequency if src.frequency in P.UNITS else None
 
 
-def _missing_column(need: _Need, table: Table) -> Problem:
-    import difflib
-
-    close = difflib.get_close_matches(need.column, list(table.columns), n=1, cutoff=0.6)
+def _missing_column(need: _Need, table: Table, suggest) -> Problem:
+    close = [hit] if (hit := suggest(need.column)) is not None else []
     span = need.source.span if need.node is None or getattr(need.node, "data", None) is need.source else (
         getattr(need.node, "name_span", None) or need.node.span)
     return Problem(

@@ -71,13 +71,16 @@ def closest(name: str, candidates: list[str]) -> str | None:
 def meant_levers(spec) -> set[str]:
     """Levers that a KPI's `responds` names misspelt (`responds coachng` for `coaching`): the
     structure rules leave their consequences (an idle lever) to MS002's did-you-mean."""
+    from metricsense.names import Suggester
+
     levers = [lv.name for lv in spec.levers]
     declared = set(levers)
+    suggest = Suggester(levers)
     found = set()
     for kpi in spec.kpis:
         for g in kpi.responds:
             if g.name not in declared and spec.lookup(g.name) is None:
-                hit = closest(g.name, levers)
+                hit = suggest(g.name)
                 if hit is not None:
                     found.add(hit)
     return found

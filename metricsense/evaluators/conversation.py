@@ -15,6 +15,7 @@ from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite
 from metricsense.evaluators.records import KpiSeries, TriggerEvaluation, TriggerEvent, TriggersAnalysis, Variance
 from metricsense.hookspecs import hookimpl
+from metricsense.names import listed
 from metricsense.model import Document, Trigger
 
 #: Audiences that keep a conversation private: only there may an event name a segment of a
@@ -50,7 +51,7 @@ def evaluate_trigger(trigger: Trigger, spec: Document, data) -> TriggerEvaluatio
         return TriggerEvaluation(**base, status="not evaluated: the condition has errors")
     inputs, missing = ex.gather(trigger, spec, data.series)
     if inputs is None:
-        return TriggerEvaluation(**base, status="not evaluated: no data for " + ", ".join(f"`{m}`" for m in missing))
+        return TriggerEvaluation(**base, status="not evaluated: no data for " + listed(missing, last=", "))
     rows = ex.own_grid(data.periods, inputs.arrays)
     inputs = ex.on_grid(inputs, rows)
     t = len(rows)

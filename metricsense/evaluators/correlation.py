@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
-from metricsense.encoding import finite
 from metricsense.evaluators.common import phi, spec_anchor
 from metricsense.evaluators.records import CorrelationAnalysis
 from metricsense.hookspecs import hookimpl
+from metricsense.names import first, listed
 
 #: How close to the mission each kind of KPI is: the one to keep in a redundant cluster.
 KIND_RANK = {"outcome": 0, "output": 1, "process": 2, "input": 3, None: 4}
@@ -132,13 +132,26 @@ def correlation_analysis(spec, data, options) -> Correlation | None:
         basis=basis,
         method=method,
         kpis=tuple(k.name for k in kpis),
-        matrix=finite(np.asarray(r, dtype=float)),
+        matrix=_listed(r),
         n=n.astype(int).tolist(),
         effective_number=effective,
         effective_of=len(usable),
         effective_kpis=tuple(kpis[i].name for i in usable),
     )
     return Correlation(record, r, kpis)
+
+
+def _listed(r) -> list[list[float | None]]:
+    """The matrix as lists, None where it is not finite (``encoding.finite`` at once: that one
+    walks every number in Python, seconds for 2,000 KPIs)."""
+    import numpy as np
+
+    ok = np.isfinite(r)
+    rows = np.where(ok, r, 0.0).tolist()
+    if not ok.all():
+        for i, j in zip(*np.nonzero(~ok)):
+            rows[i][j] = None
+    return rows
 
 
 @hookimpl
@@ -252,7 +265,7 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
         evidence_pairs = [stats[(i, j)] for i, j in pairs if i in members]
         strongest = max(evidence_pairs, key=lambda q: abs(q["r"]))
         p = max(q["p_value"] for q in evidence_pairs)  # every link of the group is claimed
-        names = " and ".join(f"`{kpis[k].name}`" for k in drop)
+        names = listed([kpis[k].name for k in drop])
         one = len(drop) == 1
         together = (("rises and falls with" if one else "rise and fall with") if strongest["r"] > 0
                     else ("moves as the mirror image of" if one else "move as the mirror image of"))
@@ -263,7 +276,7 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
             f"it {'twice' if one else f'{len(members)} times'} in every review and leaves less room for a KPI that "
             f"shows something else",
             related=[(kpis[keep], "the one to keep: closest to the mission")]
-            + [(kpis[k], "moves with it too") for k in drop[1:]],
+            + [(kpis[k], "moves with it too") for k in first(drop[1:])],
             help=f"keep `{kpis[keep].name}` and drop {'it' if len(drop) == 1 else 'the others'} or replace "
                  f"{'it' if len(drop) == 1 else 'them'} with a KPI that measures something else; test: Fisher's z on "
                  f"an effective {strongest['effective_n']:.0f} periods (autocorrelation allowed for), |r| above "
@@ -304,7 +317,10 @@ def low_effective_kpi_count(ctx) -> Iterator[Diagnostic]:
     import numpy as np
 
     p, raw, ratio = result.effective_of, result.effective_number, ctx.option("ratio")
-    idx = [found.kpis.index(next(k for k in found.kpis if k.name == name)) for name in result.effective_kpis]
+    at = {}
+    for i, k in enumerate(found.kpis):
+        at.setdefault(k.name, i)  # NOTE: a dict: a search per name was quadratic in the KPIs
+    idx = [at[name] for name in result.effective_kpis]
     r = found.r[np.ix_(idx, idx)]
     n = np.asarray(result.n)[np.ix_(idx, idx)]
     eff = corrected_effective_number(r, n)

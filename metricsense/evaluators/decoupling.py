@@ -26,6 +26,8 @@ from metricsense.evaluators.gains import (  # noqa: F401 - the decoupling family
 )
 from metricsense.evaluators.records import EstimatedGains, GainAnalysis
 from metricsense.hookspecs import hookimpl
+from metricsense.names import first as first_few
+from metricsense.names import listed
 
 
 def direction(kpi) -> int:
@@ -313,7 +315,7 @@ def gain_rank_deficient(ctx) -> Iterator[Diagnostic]:
     yield ctx.report(
         kpi,
         message,
-        related=[(ctx.spec.lookup(n), "in the combination") for n in first[1:]],
+        related=[(ctx.spec.lookup(n), "in the combination") for n in first_few(first[1:])],
         help="add a lever that moves this combination, or keep fewer of these KPIs as targets" + test,
         evidence={"rank": rank, "kpis": len(names_k), "independent_combinations": len(names_k) - rank,
                   "combinations": combos, **evidence},
@@ -407,13 +409,13 @@ def rga_pairing_risk(ctx) -> Iterator[Diagnostic]:
                    f"({value:.2f})")
     else:
         i, j = 0, intended[0]
-        message = (f"the intended pairing ({', '.join(f'`{gain.kpis[a]}` ← `{gain.levers[b]}`' for a, b in enumerate(intended))}) "
+        message = (f"the intended pairing ({listed([f'`{gain.kpis[a]}` ← `{gain.levers[b]}`' for a, b in enumerate(intended)], quote=False, last=', ')}) "
                    f"cannot work together: its Niederlinski index is negative ({ni:.2f}), so closing all the loops "
                    f"drives the KPIs apart")
     kpi = ctx.spec.lookup(gain.kpis[i])
     if suggestion and all(k in suggestion for k in gain.kpis):
         ni_best = niederlinski(gm, [gain.levers.index(suggestion[k]) for k in gain.kpis])
-        help_text = (f"pair the KPIs with the levers as {', '.join(f'{k} ← {lv}' for k, lv in suggestion.items())} "
+        help_text = (f"pair the KPIs with the levers as {listed([f'{k} ← {lv}' for k, lv in suggestion.items()], quote=False, last=', ')} "
                      f"(relative gains all positive, RGA number {gain.rga_number:.2f}"
                      f"{f', Niederlinski index {ni_best:.2f}' if ni_best is not None else ''})")
     else:
@@ -426,7 +428,7 @@ def rga_pairing_risk(ctx) -> Iterator[Diagnostic]:
         kpi,
         message + ni_text,
         related=[(ctx.spec.lookup(gain.kpis[a]), f"relies on `{gain.levers[b]}` (RGA {v:.2f})")
-                 for a, b, v in risky[1:]],
+                 for a, b, v in first_few(risky[1:])],
         help=help_text,
         evidence={"rga": rga, "intended": {gain.kpis[a]: gain.levers[b] for a, b in enumerate(intended)},
                   "suggested": suggestion, "rga_number": gain.rga_number, "niederlinski": ni,
@@ -496,15 +498,14 @@ def conflicting_lever(ctx) -> Iterator[Diagnostic]:
                 lever,
                 f"{seen}turning up `{lever_name}` improves {names_h} but worsens {names_w}: whoever owns it is "
                 f"blamed whichever way it turns, and reviews become a tug of war between these KPIs' owners",
-                related=[(k, f"moved the wrong way (gain {v:+.2g})") for k, v in hurt],
+                related=[(k, f"moved the wrong way (gain {v:+.2g})") for k, v in first_few(hurt)],
                 help="make one of them a guard with a limit, or add a lever that removes the side effect" + test,
                 evidence=evidence,
             )
 
 
 def _names(names: list[str]) -> str:
-    shown = [f"`{n}`" for n in names]
-    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+    return listed(names)
 
 
 def _p_zero(gain: GainAnalysis, kpi: str, lever: str) -> float | None:
@@ -582,7 +583,7 @@ def declared_gain_unsupported(ctx) -> Iterator[Diagnostic]:
             lag = (est.lags or {}).get(kpi_name, {}).get(gain_decl.name, est.lag)
             held = (est.controls or {}).get(kpi_name, [])
             when = f"{lag} period{'s' if lag != 1 else ''} later" if lag else "in the same period"
-            also = f", with {', '.join(f'`{h}`' for h in held)} taken into account" if held else ""
+            also = f", with {listed(held, last=', ')} taken into account" if held else ""
             size = _size_words(value)
             lo, hi = value - t_quantile(df) * se, value + t_quantile(df) * se
             yield ctx.report(

@@ -54,6 +54,11 @@ class CorrelationAnalysis(Record):
     effective_of: int                   # how many KPIs it is computed on
     effective_kpis: tuple[str, ...]
 
+    def compact(self) -> dict[str, Any]:
+        from metricsense.evaluators import compact
+
+        return compact.correlation(self)
+
 
 # ---- gain -----------------------------------------------------------------------------------
 # The gain matrix (KPIs x levers), declared by `responds` or estimated from data (MS2xx).
@@ -106,6 +111,11 @@ class GainAnalysis(Record):
         if self.estimated is None:
             del out["estimated"]  # the key is absent, not null, when nothing was estimated
         return out
+
+    def compact(self) -> dict[str, Any]:
+        from metricsense.evaluators import compact
+
+        return compact.gain(self)
 
 
 # ---- noise ----------------------------------------------------------------------------------
@@ -332,12 +342,20 @@ class KpiDistortion(Record):
                 out[key] = plain(value)
         return out
 
+    def compact(self) -> dict[str, Any]:
+        from metricsense.evaluators import compact
+
+        return compact.distortion(self)
+
 
 @dataclass(frozen=True)
 class DistortionAnalysis(PerKpi):
     """Per KPI with data, its distortion tests (a KpiDistortion)."""
 
     name: ClassVar[str] = "distortion"
+
+    def compact(self) -> dict[str, Any]:
+        return {k: e.compact() for k, e in self.kpis.items()}
 
 
 #: ``analysis["distortion_options"]``: rule code -> the distortion analysis under that rule's
@@ -548,6 +566,13 @@ class TriggersAnalysis(Record):
     def in_segment(self) -> TriggersAnalysis:
         """Without the series: an echo of the segment's own data, and most of the bytes."""
         return replace(self, series=None)
+
+    def compact(self) -> dict[str, Any]:
+        """Without the series (an echo of the data: `--analysis full` writes them), each trigger
+        with its latest events."""
+        from metricsense.evaluators import compact
+
+        return {"fired": {k: compact.trigger(t) for k, t in self.fired.items()}}
 
 
 # ---- data -----------------------------------------------------------------------------------

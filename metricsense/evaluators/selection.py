@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.hookspecs import hookimpl
+from metricsense.names import first, listed
 
 #: Beyond this many KPIs with gains the rule stays silent (the search is `msense select`'s to run:
 #: a check must stay quick); no real spec in the examples comes near.
@@ -92,9 +93,9 @@ def better_kpi_set(ctx) -> Iterator[Diagnostic]:
         spec.lookup(dropped[0]),
         f"holding the {_count(len(rows))} loses {times} what the best set of {len(rows)} loses when "
         f"disturbances and noise hit (worst case {cur_text} against {best.worst_case_loss:.3g}){because}",
-        related=[(spec.lookup(k), "the best set targets this instead") for k in added],
-        help=(f"target {', '.join(f'`{k}`' for k in added)} instead of {', '.join(f'`{k}`' for k in dropped)} "
-              f"(the best set: {', '.join(best.kpis)}); `msense select` shows the ranking and why"),
+        related=[(spec.lookup(k), "the best set targets this instead") for k in first(added)],
+        help=(f"target {listed(added, last=', ')} instead of {listed(dropped, last=', ')} "
+              f"(the best set: {listed(best.kpis, quote=False, last=', ')}); `msense select` shows the ranking and why"),
         evidence={"current": current.as_dict(), "best": best.as_dict(), "ratio": ratio,
                   "method": "exact local method (Halvorsen et al. 2003), bidirectional branch and bound "
                             "(Kariwala & Cao 2009)"},

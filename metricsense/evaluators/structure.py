@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
-from metricsense.evaluators.common import closest, meant_levers, spec_anchor
+from metricsense.evaluators.common import meant_levers, spec_anchor
 from metricsense.evaluators.records import StructureAnalysis
 from metricsense.hookspecs import hookimpl
 from metricsense.model import (
@@ -21,6 +21,7 @@ from metricsense.model import (
     TargetRef,
     walk_expr,
 )
+from metricsense.names import Suggester, first, listed
 
 _KIND_WORD = {Lever: "a lever", Disturbance: "a disturbance", Failure: "a failure", KPI: "a KPI"}
 
@@ -30,11 +31,8 @@ def _kind(node) -> str:
 
 
 def names(items) -> str:
-    """`a`, `b` and `c`."""
-    quoted = [f"`{i}`" for i in items]
-    if len(quoted) <= 1:
-        return "".join(quoted)
-    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    """`a`, `b` and `c`; past a handful, "and N more" (the full list goes in the evidence)."""
+    return listed(items)
 
 
 # ---- structural analysis: computed once, shown in the JSON, read by the rules ----------------
@@ -142,11 +140,15 @@ def undefined_name(ctx) -> Iterator[Diagnostic]:
     disturbances, and trigger conditions KPIs, levers or disturbances.
     """
     spec = ctx.spec
+    suggesters: dict[tuple[type, ...], Suggester] = {}  # one per kind of name expected
 
     def check(ref_name: str, span, expected: tuple[type, ...], what: str):
         found = spec.lookup(ref_name)
         if found is None:
-            close = closest(ref_name, [s.name for s in spec.named() if isinstance(s, expected)])
+            suggest = suggesters.get(expected)
+            if suggest is None:
+                suggest = suggesters[expected] = Suggester([s.name for s in spec.named() if isinstance(s, expected)])
+            close = suggest(ref_name)
             return ctx.report(span, f"`{ref_name}` is not declared; {what} expected here",
                               help=f"did you mean `{close}`?" if close else None)
         if not isinstance(found, expected):
@@ -396,7 +398,7 @@ def more_kpis_than_levers(ctx) -> Iterator[Diagnostic]:
             yield ctx.report(
                 extra[0],
                 f"{n} KPIs but only {m} lever{'s' if m != 1 else ''}: at most {m} can be moved independently",
-                related=[(k, "also needs a lever of its own") for k in extra[1:]],
+                related=[(k, "also needs a lever of its own") for k in first(extra[1:])],
                 help="declare `responds` gains to see which KPIs compete, or add levers",
                 evidence={"kpis": n, "levers": m},
             )
@@ -411,7 +413,7 @@ def more_kpis_than_levers(ctx) -> Iterator[Diagnostic]:
         head,
         f"{len(group)} KPIs compete for {len(levers)} lever{'s' if len(levers) != 1 else ''} "
         f"({names(levers)}): {names(group)} cannot be moved independently",
-        related=[(by_name[k], "competes for the same levers") for k in group[1:]],
+        related=[(by_name[k], "competes for the same levers") for k in first(group[1:])],
         help="add a lever that moves one of them alone, or keep fewer of them as targets",
         evidence={"kpis": group, "levers": levers, "structural_rank": (StructureAnalysis.of(ctx.analysis) or structure_of(ctx.spec)).structural_rank},
     )
@@ -681,7 +683,7 @@ def public_inspection(ctx) -> Iterator[Diagnostic]:
                 trig.audience_span or trig,
                 f"trigger `{trig.name}` raises one person's {names(k.name for k in personal)} "
                 f"with `{trig.audience}`: a public inspection",
-                related=[(k, "`scope individual`: one person's numbers") for k in personal],
+                related=[(k, "`scope individual`: one person's numbers") for k in first(personal)],
                 help="address it `with one-to-one` (or `manager`), and ask what was learned",
             )
 

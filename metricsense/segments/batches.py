@@ -142,7 +142,7 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
         tagged = [_tag(d, job.by, label) for d in diags]
         # JSON-safe here, in the worker: plain lists and numbers travel back cheaply, and the
         # client (one process for every worker) does no per-number work.
-        result = SegmentResult(job.doc.root, label, tagged, finite(_lean(analysis)), suppressed, 0,
+        result = SegmentResult(job.doc.root, label, tagged, finite(_lean(analysis, cfg.analysis)), suppressed, 0,
                                tests=checked.tests,
                                p_values=[(i, p) for i, d in enumerate(tagged) if (p := p_value_of(d)) is not None])
         result.exit_code = exit_code_of(tagged, registry, job.config.fail_on)
@@ -153,11 +153,18 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
     return out
 
 
-def _lean(analysis: dict[str, Any]) -> dict[str, Any]:
+def _lean(analysis: dict[str, Any], form: str = "full") -> dict[str, Any]:
     """A segment's analysis as reported: what each record keeps for one segment (``in_segment``:
-    the triggers record leaves out the echo of the segment's own series). A plugin's plain value
+    the triggers record leaves out the echo of the segment's own series), in the report's
+    ``form`` (`--analysis`: a record's ``compact()`` or ``to_json()``). A plugin's plain value
     stays whole."""
-    return {spec: {name: value.in_segment() if isinstance(value, Record) else value for name, value in found.items()}
+    from metricsense.report import compact_value
+
+    def one(value: Any) -> Any:
+        value = value.in_segment() if isinstance(value, Record) else value
+        return compact_value(value) if form == "compact" else value
+
+    return {spec: {name: one(value) for name, value in found.items()}
             if isinstance(found, dict) else found for spec, found in analysis.items()}
 
 

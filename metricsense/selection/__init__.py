@@ -228,5 +228,6 @@ def why_text(current: KpiSet | None, candidates: tuple[KpiSet, ...]) -> str:
 
 
 def _list(names) -> str:
-    names = [f"`{n}`" for n in names]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else "nothing"
+    from metricsense.names import listed
+
+    return listed(names) if names else "nothing"

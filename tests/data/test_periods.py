@@ -135,7 +135,7 @@ def test_month_ends_and_month_starts_are_the_same_period(tmp_path):
     (tmp_path / "s.msense").write_text('mission "M"\nlever u "U" { data "lever.csv" }\n'
                                        'kpi y "Y" { data "kpi.csv" responds u +1 }\n')
     report = metricsense.check(tmp_path / "s.msense", config={})
-    info = json.loads(report.to_json())["analysis"][str(tmp_path / "s.msense")]
+    info = json.loads(report.to_json(analysis="full"))["analysis"][str(tmp_path / "s.msense")]
     assert info["data"]["frequency"] == "month" and info["data"]["periods"] == n
     assert info["gain"]["estimated"]["n"] == [n - 1]  # every month but the first has its change
     assert info["gain"]["estimated"]["matrix"][0][0] == pytest.approx(1.0, abs=0.05)
@@ -153,7 +153,7 @@ def test_a_change_never_bridges_a_gap(tmp_path):
     report = _check(tmp_path, "period,a,b\n" + rows, kpis=())
     (tmp_path / "k.msense").write_text('mission "M"\ndata "k.csv"\nkpi a "A" { }\nkpi b "B" { }\n')
     report = metricsense.check(tmp_path / "k.msense", config={})
-    info = json.loads(report.to_json())["analysis"][str(tmp_path / "k.msense")]["correlation"]
+    info = json.loads(report.to_json(analysis="full"))["analysis"][str(tmp_path / "k.msense")]["correlation"]
     assert info["matrix"][0][1] == pytest.approx(1.0, abs=1e-12)
     want = pd.Series(x).diff().corr(pd.Series(gappy).diff())
     assert info["matrix"][0][1] == pytest.approx(want, abs=1e-12)
@@ -171,7 +171,7 @@ def test_a_gap_does_not_bias_an_estimated_gain(tmp_path):
     rows = "".join(f"{d.date()},{a},{'' if np.isnan(b) else b}\n" for d, a, b in zip(days, u, y_gappy))
     (tmp_path / "k.csv").write_text("period,u,y\n" + rows)
     (tmp_path / "k.msense").write_text('mission "M"\ndata "k.csv"\nlever u "U"\nkpi y "Y" { responds u +1 }\n')
-    info = json.loads(metricsense.check(tmp_path / "k.msense", config={}).to_json())
+    info = json.loads(metricsense.check(tmp_path / "k.msense", config={}).to_json(analysis="full"))
     gain = info["analysis"][str(tmp_path / "k.msense")]["gain"]["estimated"]["matrix"][0][0]
     assert gain == pytest.approx(1.0, abs=1e-9)  # y moves exactly with u: standardised gain 1
 

@@ -161,8 +161,14 @@ def test_triggers_record_of_an_example_run_is_typed_and_json_safe():
         assert isinstance(info, TriggerEvaluation) and all(isinstance(e, TriggerEvent) for e in info.events)
     for s in rec.series.values():
         assert all(v is None or (isinstance(v, float) and v == v) for v in s.values)  # NaN became None
-    doc = json.loads(report.to_json())
+    doc = json.loads(report.to_json(analysis="full"))
     assert doc["analysis"][next(iter(doc["analysis"]))]["triggers"] == json.loads(json.dumps(rec.to_json()))
+    compact = json.loads(report.to_json())["analysis"][next(iter(doc["analysis"]))]["triggers"]  # the default
+    assert compact == json.loads(json.dumps(rec.compact())) and "series" not in compact
+    fired = next(t for t in rec.fired.values() if t.events)
+    got = compact["fired"][next(k for k, t in rec.fired.items() if t is fired)]
+    assert got["events_total"] == len(fired.events) and len(got["latest_events"]) == min(3, len(fired.events))
+    assert got["latest_events"][-1] == json.loads(json.dumps(fired.events[-1].to_json()))
 
 
 # ---- data ----
@@ -220,31 +226,35 @@ def checked(request):
     """A spec checked in this process, and the JSON `msense check --format json` wrote for it."""
     spec = EXAMPLES / request.param
     out = subprocess.run([sys.executable, "-P", "-m", "metricsense", "check", "--exit-zero", "--format", "json",
-                          str(spec)], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+                          "--analysis", "full", str(spec)], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     (cli,) = json.loads(out)["analysis"].values()
-    (analysis,) = metricsense.check(spec).analysis.values()
-    return analysis, cli
+    report = metricsense.check(spec)
+    (analysis,) = report.analysis.values()
+    (compact,) = json.loads(report.to_json())["analysis"].values()  # the default form
+    return analysis, cli, compact
 
 
 @pytest.mark.parametrize("name", list(RECORDS))
 def test_each_record_writes_what_the_json_report_holds(checked, name):
-    analysis, cli = checked
+    analysis, cli, compact = checked
     record = RECORDS[name].of(analysis)
     assert record is not None, f"no {name} record"
-    assert _json(record.to_json()) == cli[name]
+    assert _json(record.to_json()) == cli[name]  # --analysis full
     assert list(record.to_json()) == list(cli[name])  # and in the same order
+    assert _json(record.compact()) == compact[name]  # the default
+    assert list(record.compact()) == list(compact[name])
 
 
 @pytest.mark.parametrize("name", list(KEYS))
 def test_record_keys_are_the_documented_shape(checked, name):
-    analysis, _cli = checked
+    analysis, _cli, _compact = checked
     keys = list(RECORDS[name].of(analysis).to_json())
     # `estimated` follows the gain record's keys only when data gave estimates beside declarations
     assert keys in (KEYS[name], KEYS[name] + ["estimated"])
 
 
 def test_noise_and_distortion_entries_keep_their_shape(checked):
-    analysis, _cli = checked
+    analysis, _cli, _compact = checked
     for entry in NoiseAnalysis.of(analysis).to_json().values():
         keys = list(entry)
         assert keys[:len(NOISE_DATA)] == NOISE_DATA
@@ -282,10 +292,12 @@ def test_option_variants_are_records_in_the_json():
     config = {"rules": {"MS401": {"target_set": {"class_scores": "2024-09-01"}}, "MS301": {"level_periods": 1}}}
     report = metricsense.check(spec, config=config)
     (analysis,) = report.analysis.values()
-    (written,) = json.loads(report.to_json())["analysis"].values()
+    (written,) = json.loads(report.to_json(analysis="full"))["analysis"].values()
+    (compact,) = json.loads(report.to_json())["analysis"].values()
     distortion = analysis["distortion_options"]["MS401"]
     assert isinstance(distortion, DistortionAnalysis)
     assert written["distortion_options"]["MS401"] == _json(distortion.to_json())
+    assert compact["distortion_options"]["MS401"] == _json(distortion.compact())  # each record of the mapping
     assert written["distortion_options"]["MS401"]["class_scores"]["set_from"] == "target_set"
     noise = analysis["noise_options"]["MS301"]
     assert isinstance(noise, NoiseAnalysis)
