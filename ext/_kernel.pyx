@@ -1786,3 +1786,66 @@ def rga(g):
     if bad.any():  # rare: the reference's pseudo-inverse
         out[bad] = _ref().rga(flat[bad])
     return out.reshape(ga.shape)
+
+
+# --------------------------------------------------------------------------- simulated runs
+# reference.path_run_rates without the paths: each (model, unit) walks its M paths period by
+# period, keeping each path's run of periods past the threshold; x is updated with the
+# reference's operations in its order (no FMA: ext/meson.build), so every comparison, and so
+# every count, is the reference's.
+
+cdef void _runs_one(double last, double mean, double phi, double sigma, double drift, const double[:, ::1] zt,
+                    double threshold, int op, Py_ssize_t n, double* x, Py_ssize_t* run, double* out) noexcept nogil:
+    cdef Py_ssize_t m, t, M = zt.shape[1], H = zt.shape[0]
+    cdef long long count = 0
+    cdef double v
+    cdef bint past
+    for m in range(M):
+        x[m] = last
+        run[m] = 0
+    for t in range(H):
+        for m in range(M):
+            v = mean + phi * (x[m] - mean) + drift + sigma * zt[t, m]
+            x[m] = v
+            if op == 0:
+                past = v < threshold
+            elif op == 1:
+                past = v <= threshold
+            elif op == 2:
+                past = v > threshold
+            else:
+                past = v >= threshold
+            run[m] = run[m] + 1 if past else 0
+            if t >= n - 1 and run[m] >= n:
+                count += 1
+    out[0] = (<double>count) / (<double>(M * (H - n + 1)))
+
+
+def path_run_rates(last, mean, phi, sigma, drift, z, double threshold, str op, Py_ssize_t n):
+    cdef const double[::1] last_ = np.ascontiguousarray(last, dtype=np.float64)
+    mean_a = np.ascontiguousarray(mean, dtype=np.float64)
+    mean_a = np.where(np.isnan(mean_a), 0.0, mean_a)
+    cdef const double[:, ::1] mean_ = mean_a
+    cdef const double[::1] phi_ = np.ascontiguousarray(phi, dtype=np.float64)
+    cdef const double[::1] sigma_ = np.ascontiguousarray(sigma, dtype=np.float64)
+    cdef const double[::1] drift_ = np.ascontiguousarray(drift, dtype=np.float64)
+    cdef const double[:, ::1] zt = np.ascontiguousarray(np.asarray(z, dtype=np.float64).T)
+    cdef Py_ssize_t B = phi_.shape[0], U = last_.shape[0], M = zt.shape[1], H = zt.shape[0]
+    cdef int code = {"<": 0, "<=": 1, ">": 2, ">=": 3}[op]
+    out = np.zeros((B, U))
+    if H < n or M == 0 or B == 0 or U == 0:
+        return out
+    cdef double[:, ::1] out_ = out
+    cdef Py_ssize_t b, u, nt = _nt(<double>B * U * M * H)
+    cdef double* xs
+    cdef Py_ssize_t* runs
+    with nogil, parallel(num_threads=nt):
+        xs = <double*>malloc(M * sizeof(double))
+        runs = <Py_ssize_t*>malloc(M * sizeof(Py_ssize_t))
+        for b in prange(B, schedule="static"):
+            for u in range(U):
+                _runs_one(last_[u], mean_[b, u], phi_[b], sigma_[b], drift_[b], zt, threshold, code, n,
+                          xs, runs, &out_[b, u])
+        free(xs)
+        free(runs)
+    return out

@@ -165,6 +165,40 @@ def simulate_paths(model: AR1, horizon: int, z):
     return out
 
 
+def forecasts(model: AR1, horizon: int):
+    """``forecast`` at h = 1..horizon: mean and standard deviation, (horizon, ..., U) arrays (the
+    same operations, all h at once)."""
+    import numpy as np
+
+    phi = np.asarray(model.phi, dtype=float)[..., None]
+    sigma = np.asarray(model.sigma, dtype=float)[..., None]
+    drift = np.asarray(model.drift, dtype=float)[..., None]
+    walk = phi >= 1.0
+    base = np.where(walk, 1.0, phi)
+    h = np.arange(1, horizon + 1).reshape((horizon,) + (1,) * phi.ndim)
+    ph = np.stack([base ** k for k in range(1, horizon + 1)])
+    mean = np.where(walk, model.last + h * drift, model.mean + ph * (model.last - model.mean))
+    var = np.where(walk, h * sigma ** 2, sigma ** 2 * (1 - ph ** 2) / np.where(walk, 1.0, 1 - phi ** 2))
+    return mean, np.sqrt(var)
+
+
+def run_rates(model: AR1, z, threshold: float, op: str, n: int):
+    """``run_rate(simulate_paths(model, horizon, z), threshold, op, n)`` without keeping the paths
+    (metricsense.kernels.path_run_rates: the same paths, period by period): (..., U)."""
+    import numpy as np
+
+    from metricsense import kernels
+
+    phi = np.asarray(model.phi, dtype=float)
+    lead = phi.shape
+    last = np.asarray(model.last, dtype=float)
+    b, u = int(np.prod(lead, dtype=np.int64)), len(last)
+    mean = np.broadcast_to(np.asarray(model.mean, dtype=float), lead + (u,)).reshape(b, u)
+    flat = [np.broadcast_to(np.asarray(a, dtype=float), lead).reshape(b) for a in (phi, model.sigma, model.drift)]
+    rates = kernels.path_run_rates(last, mean, *flat, np.asarray(z, dtype=float), float(threshold), op, int(n))
+    return rates.reshape(lead + (u,))
+
+
 def run_rate(paths, threshold: float, op: str, n: int):
     """Share of periods at which `value OP threshold` held for the last n periods: (...,) by unit."""
     import numpy as np
