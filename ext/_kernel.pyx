@@ -1794,31 +1794,48 @@ def rga(g):
 # reference's operations in its order (no FMA: ext/meson.build), so every comparison, and so
 # every count, is the reference's.
 
-cdef void _runs_one(double last, double mean, double phi, double sigma, double drift, const double[:, ::1] zt,
-                    double threshold, int op, Py_ssize_t n, double* x, Py_ssize_t* run, double* out) noexcept nogil:
-    cdef Py_ssize_t m, t, M = zt.shape[1], H = zt.shape[0]
-    cdef long long count = 0
-    cdef double v
-    cdef bint past
+cdef void _runs_one(double last, double mean, double phi, double sigma, double drift, const double* zt,
+                    Py_ssize_t M, Py_ssize_t H, double threshold, int op, double n,
+                    double* x, double* run, double* cnt, double* out) noexcept nogil:
+    # run[m]: periods in a row past the threshold up to t (at t < n - 1 it is below n, so
+    # counting run >= n counts exactly the periods t >= n - 1 that held); doubles, so the loop
+    # over paths vectorises (every value is a small whole number, exact)
+    cdef Py_ssize_t m, t
+    cdef double v, total = 0.0
+    cdef const double* z
     for m in range(M):
         x[m] = last
-        run[m] = 0
+        run[m] = 0.0
+        cnt[m] = 0.0
     for t in range(H):
-        for m in range(M):
-            v = mean + phi * (x[m] - mean) + drift + sigma * zt[t, m]
-            x[m] = v
-            if op == 0:
-                past = v < threshold
-            elif op == 1:
-                past = v <= threshold
-            elif op == 2:
-                past = v > threshold
-            else:
-                past = v >= threshold
-            run[m] = run[m] + 1 if past else 0
-            if t >= n - 1 and run[m] >= n:
-                count += 1
-    out[0] = (<double>count) / (<double>(M * (H - n + 1)))
+        z = zt + t * M
+        if op == 0:
+            for m in range(M):
+                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
+                x[m] = v
+                run[m] = (run[m] + 1.0) if v < threshold else 0.0
+                cnt[m] += 1.0 if run[m] >= n else 0.0
+        elif op == 1:
+            for m in range(M):
+                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
+                x[m] = v
+                run[m] = (run[m] + 1.0) if v <= threshold else 0.0
+                cnt[m] += 1.0 if run[m] >= n else 0.0
+        elif op == 2:
+            for m in range(M):
+                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
+                x[m] = v
+                run[m] = (run[m] + 1.0) if v > threshold else 0.0
+                cnt[m] += 1.0 if run[m] >= n else 0.0
+        else:
+            for m in range(M):
+                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
+                x[m] = v
+                run[m] = (run[m] + 1.0) if v >= threshold else 0.0
+                cnt[m] += 1.0 if run[m] >= n else 0.0
+    for m in range(M):
+        total += cnt[m]
+    out[0] = total / (<double>(M * (H - <Py_ssize_t>n + 1)))
 
 
 def path_run_rates(last, mean, phi, sigma, drift, z, double threshold, str op, Py_ssize_t n):
@@ -1838,14 +1855,12 @@ def path_run_rates(last, mean, phi, sigma, drift, z, double threshold, str op, P
     cdef double[:, ::1] out_ = out
     cdef Py_ssize_t b, u, nt = _nt(<double>B * U * M * H)
     cdef double* xs
-    cdef Py_ssize_t* runs
+    cdef const double* zp = &zt[0, 0]
     with nogil, parallel(num_threads=nt):
-        xs = <double*>malloc(M * sizeof(double))
-        runs = <Py_ssize_t*>malloc(M * sizeof(Py_ssize_t))
+        xs = <double*>malloc(3 * M * sizeof(double))
         for b in prange(B, schedule="static"):
             for u in range(U):
-                _runs_one(last_[u], mean_[b, u], phi_[b], sigma_[b], drift_[b], zt, threshold, code, n,
-                          xs, runs, &out_[b, u])
+                _runs_one(last_[u], mean_[b, u], phi_[b], sigma_[b], drift_[b], zp, M, H, threshold, code,
+                          <double>n, xs, xs + M, xs + 2 * M, &out_[b, u])
         free(xs)
-        free(runs)
     return out
