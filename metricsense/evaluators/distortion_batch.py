@@ -214,8 +214,10 @@ def step_tests(xb, xa, yb, ya, t1, t2, rhos=STEP_RHOS, qs=STEP_QS, slack: float 
             var_iid = rss / (n1 - 2) * (1.0 / n2 + 1.0 / n1 + x2m[blk, None] ** 2 / sxx[blk, None])
             t_iid = np.where(var_iid > 0, (y2m[None, :] - beta * x2m[blk, None]) / np.sqrt(var_iid), np.nan)
             bad |= ~direct
-        cells = {"intercept": icpt, "slope": sl, "residual_sd": np.sqrt(eg / (n - k)), "mean_residual": dl,
-                 "se": se, "t": np.where(se > 0, dl / se, np.nan), "r1": r1, "rho": rho_of[g], "q": q_of[g],
+        with np.errstate(all="ignore"):  # a residual that cancelled (below zero) goes to the reference
+            rsd, tg = np.sqrt(eg / (n - k)), np.where(se > 0, dl / se, np.nan)
+        cells = {"intercept": icpt, "slope": sl, "residual_sd": rsd, "mean_residual": dl,
+                 "se": se, "t": tg, "r1": r1, "rho": rho_of[g], "q": q_of[g],
                  "t_iid": t_iid}
         for f, v in cells.items():
             out[f][xi] = v
