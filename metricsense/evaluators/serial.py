@@ -18,6 +18,7 @@ NumPy is imported inside the functions: ``msense rules`` stays light.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -211,6 +212,17 @@ def run_rate(paths, threshold: float, op: str, n: int):
     return held.mean(axis=(-2, -1)) if held.shape[-1] else np.zeros(held.shape[:-2])
 
 
+@functools.lru_cache(maxsize=8)
+def _normals(b: int, t: int, u: int, seed: int):
+    """The bootstrap's standard normals, (b, t, u) from ``seed``: the same for every series of one
+    shape, so drawn once (read-only)."""
+    import numpy as np
+
+    e = np.random.default_rng(seed).standard_normal((b, t, u))
+    e.flags.writeable = False
+    return e
+
+
 def bootstrap(model: AR1, mask, b: int = BOOTSTRAP, seed: int = SEED) -> AR1:
     """Parametric bootstrap: B series from the fitted model on the data's own gaps, refitted.
 
@@ -224,8 +236,7 @@ def bootstrap(model: AR1, mask, b: int = BOOTSTRAP, seed: int = SEED) -> AR1:
     if mask.ndim == 1:
         mask = mask[:, None]
     t, u = mask.shape
-    rng = np.random.default_rng(seed)
-    e = rng.standard_normal((b, t, u))
+    e = _normals(b, t, u, seed)
     x = np.empty((b, t, u))
     walk = model.walk
     mean = np.where(np.isnan(model.mean), 0.0, model.mean) if not walk else np.zeros(u)
