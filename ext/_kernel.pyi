@@ -16,3 +16,6 @@ def path_run_rates(
     last: ArrayLike, mean: ArrayLike, phi: ArrayLike, sigma: ArrayLike, drift: ArrayLike, z: ArrayLike,
     threshold: float, op: str, n: int,
 ) -> NDArray[np.float64]: ...
+def ar1_fill(
+    x: NDArray[np.float64], mean: ArrayLike, phi: float, drift: float, sigma: float, e: ArrayLike
+) -> NDArray[np.float64]: ...

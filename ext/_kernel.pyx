@@ -1864,3 +1864,15 @@ def path_run_rates(last, mean, phi, sigma, drift, z, double threshold, str op, P
                           <double>n, xs, xs + M, xs + 2 * M, &out_[b, u])
         free(xs)
     return out
+
+
+def ar1_fill(double[:, :, ::1] x, mean, double phi, double drift, double sigma, e):
+    cdef const double[::1] mean_ = np.ascontiguousarray(mean, dtype=np.float64)
+    cdef const double[:, :, ::1] e_ = np.ascontiguousarray(e, dtype=np.float64)
+    cdef Py_ssize_t b, i, u, B = x.shape[0], T = x.shape[1], U = x.shape[2]
+    with nogil:
+        for b in range(B):
+            for i in range(1, T):
+                for u in range(U):
+                    x[b, i, u] = mean_[u] + phi * (x[b, i - 1, u] - mean_[u]) + drift + sigma * e_[b, i, u]
+    return np.asarray(x)

@@ -232,6 +232,8 @@ def bootstrap(model: AR1, mask, b: int = BOOTSTRAP, seed: int = SEED) -> AR1:
     """
     import numpy as np
 
+    from metricsense import kernels
+
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim == 1:
         mask = mask[:, None]
@@ -241,8 +243,7 @@ def bootstrap(model: AR1, mask, b: int = BOOTSTRAP, seed: int = SEED) -> AR1:
     walk = model.walk
     mean = np.where(np.isnan(model.mean), 0.0, model.mean) if not walk else np.zeros(u)
     x[:, 0] = mean + (model.sigma * e[:, 0] / math.sqrt(1 - model.phi ** 2) if not walk else 0.0)
-    for i in range(1, t):
-        x[:, i] = mean + model.phi * (x[:, i - 1] - mean) + model.drift + model.sigma * e[:, i]
+    kernels.ar1_fill(x, np.asarray(mean, dtype=float), float(model.phi), float(model.drift), float(model.sigma), e)
     x[:, ~mask] = np.nan
     phi, sigma, drift, means, _ = _fit_arrays(x)
     if walk:

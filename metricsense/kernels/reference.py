@@ -416,3 +416,12 @@ def path_run_rates(last: np.ndarray, mean: np.ndarray, phi: np.ndarray, sigma: n
     for j in range(1, n):
         held = held & past[..., n - 1 - j: past.shape[-1] - j]
     return held.mean(axis=(-2, -1)) if held.shape[-1] else np.zeros(held.shape[:-2])
+
+
+def ar1_fill(x: np.ndarray, mean: np.ndarray, phi: float, drift: float, sigma: float, e: np.ndarray) -> np.ndarray:
+    """Fill x (B, T, U) from its first period on: x[:, i] = (mean + phi (x[:, i - 1] - mean) +
+    drift) + sigma e[:, i] for i >= 1, in that order of operations (serial.bootstrap's series);
+    ``mean`` (U,), ``e`` (B, T, U). Returns x (filled in place)."""
+    for i in range(1, x.shape[1]):
+        x[:, i] = mean + phi * (x[:, i - 1] - mean) + drift + sigma * e[:, i]
+    return x

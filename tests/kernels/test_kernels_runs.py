@@ -67,3 +67,17 @@ def test_serial_run_rates_and_forecasts_are_the_per_step_ones():
         mean, sd = serial.forecasts(model, 60)
         assert np.array_equal(mean, np.stack([serial.forecast(model, h)[0] for h in range(1, 61)]))
         assert np.array_equal(sd, np.stack([serial.forecast(model, h)[1] for h in range(1, 61)]))
+
+
+def test_ar1_fill_is_the_period_by_period_loop(backend):  # noqa: F811
+    """serial.bootstrap's series: each backend fills x exactly as the NumPy loop over periods."""
+    rng = np.random.default_rng(2)
+    e = rng.standard_normal((9, 30, 3))
+    mean = rng.normal(0, 1, 3)
+    for phi, drift, sigma in ((0.7, 0.0, 1.3), (1.0, 0.25, 0.5), (-0.4, 0.0, 2.0)):
+        x = np.empty((9, 30, 3))
+        x[:, 0] = mean + sigma * e[:, 0]
+        want = x.copy()
+        for i in range(1, 30):
+            want[:, i] = mean + phi * (want[:, i - 1] - mean) + drift + sigma * e[:, i]
+        assert np.array_equal(backend.ar1_fill(x, mean, phi, drift, sigma, e), want)
