@@ -6,7 +6,7 @@ Each size is a generated, realistic spec (issue 25): every KPI with its own colu
 periods in one wide CSV, a target, two `responds` gains on levers (one lever per ten KPIs), a
 `guards` failure and a trigger. Each run is a fresh `msense check SPEC --format json -o FILE
 --exit-zero` process; its wall time, the JSON's size and the process's peak RSS (VmHWM) are
-reported, with the issue's goals (2,000 KPIs in 3 s, 10,000 in 20 s, time(2,000)/time(500) at
+reported (and its CPU seconds), with the issue's goals (2,000 KPIs in 3 s, 10,000 in 20 s, time(2,000)/time(500) at
 most 5, JSON at most 10 MB at 2,000 KPIs, peak memory under 2 GB at 10,000). `--against REV`
 also runs a worktree of another revision (built into its own venv by `make`) side by side.
 """
@@ -72,16 +72,21 @@ def generate(n: int, folder: Path) -> Path:
     return spec
 
 
-def run(python: str, spec: Path, out: Path) -> tuple[float, int, int]:
-    """Wall seconds, JSON bytes and peak RSS (KiB) of one `msense check`."""
+def run(python: str, spec: Path, out: Path) -> tuple[float, int, int, float]:
+    """Wall seconds, JSON bytes, peak RSS (KiB) and CPU seconds (user + system, every thread) of
+    one `msense check`. On a shared machine the CPU seconds are the steadier figure: the wall time
+    grows with whatever else runs."""
     started = time.perf_counter()
+    before = os.times()
     done = subprocess.run([python, "-P", "-c", CLIENT, "check", str(spec), "--format", "json", "-o", str(out),
                            "--exit-zero"], capture_output=True, text=True)
     took = time.perf_counter() - started
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     peak = next((int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("PEAK_KB")), 0)
     if not out.exists():
         raise SystemExit(f"msense check failed on {spec}: {done.stderr[-2000:]}")
-    return took, out.stat().st_size, peak
+    return took, out.stat().st_size, peak, cpu
 
 
 def main(argv=None) -> int:
@@ -96,17 +101,17 @@ def main(argv=None) -> int:
         spec = generate(n, CACHE / f"k{n}")
         for name, py in pythons:
             rows[(name, n)] = run(py, spec, CACHE / f"k{n}" / f"{name}.json")
-            took, size, peak = rows[(name, n)]
-            print(f"{name:8} {n:>6} KPIs  {took:8.1f} s  {size / 1e6:8.1f} MB JSON  {peak / 1024:8.0f} MiB peak",
-                  flush=True)
+            took, size, peak, cpu = rows[(name, n)]
+            print(f"{name:8} {n:>6} KPIs  {took:8.1f} s  {cpu:8.1f} s CPU  {size / 1e6:8.1f} MB JSON  "
+                  f"{peak / 1024:8.0f} MiB peak", flush=True)
     print()
-    print("| KPIs | " + " | ".join(f"{name}: time | JSON | peak" for name, _ in pythons) + " |")
-    print("|---:|" + "---:|---:|---:|" * len(pythons))
+    print("| KPIs | " + " | ".join(f"{name}: time | CPU | JSON | peak" for name, _ in pythons) + " |")
+    print("|---:|" + "---:|---:|---:|---:|" * len(pythons))
     for n in args.kpis:
         cells = []
         for name, _ in pythons:
-            took, size, peak = rows[(name, n)]
-            cells.append(f"{took:.1f} s | {size / 1e6:.1f} MB | {peak / 1024:.0f} MiB")
+            took, size, peak, cpu = rows[(name, n)]
+            cells.append(f"{took:.1f} s | {cpu:.1f} s | {size / 1e6:.1f} MB | {peak / 1024:.0f} MiB")
         print(f"| {n:,} | " + " | ".join(cells) + " |")
     if 500 in args.kpis and 2000 in args.kpis:
         for name, _ in pythons:

@@ -1786,3 +1786,93 @@ def rga(g):
     if bad.any():  # rare: the reference's pseudo-inverse
         out[bad] = _ref().rga(flat[bad])
     return out.reshape(ga.shape)
+
+
+# --------------------------------------------------------------------------- simulated runs
+# reference.path_run_rates without the paths: each (model, unit) walks its M paths period by
+# period, keeping each path's run of periods past the threshold; x is updated with the
+# reference's operations in its order (no FMA: ext/meson.build), so every comparison, and so
+# every count, is the reference's.
+
+cdef void _runs_one(double last, double mean, double phi, double sigma, double drift, const double* zt,
+                    Py_ssize_t M, Py_ssize_t H, double threshold, int op, double n,
+                    double* x, double* run, double* cnt, double* out) noexcept nogil:
+    # run[m]: periods in a row past the threshold up to t (at t < n - 1 it is below n, so
+    # counting run >= n counts exactly the periods t >= n - 1 that held); doubles, so the loop
+    # over paths vectorises (every value is a small whole number, exact)
+    cdef Py_ssize_t m, t
+    cdef double v, total = 0.0
+    cdef const double* z
+    for m in range(M):
+        x[m] = last
+        run[m] = 0.0
+        cnt[m] = 0.0
+    for t in range(H):
+        z = zt + t * M
+        if op == 0:
+            for m in range(M):
+                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
+                x[m] = v
+                run[m] = (run[m] + 1.0) if v < threshold else 0.0
+                cnt[m] += 1.0 if run[m] >= n else 0.0
+        elif op == 1:
+            for m in range(M):
+                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
+                x[m] = v
+                run[m] = (run[m] + 1.0) if v <= threshold else 0.0
+                cnt[m] += 1.0 if run[m] >= n else 0.0
+        elif op == 2:
+            for m in range(M):
+                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
+                x[m] = v
+                run[m] = (run[m] + 1.0) if v > threshold else 0.0
+                cnt[m] += 1.0 if run[m] >= n else 0.0
+        else:
+            for m in range(M):
+                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
+                x[m] = v
+                run[m] = (run[m] + 1.0) if v >= threshold else 0.0
+                cnt[m] += 1.0 if run[m] >= n else 0.0
+    for m in range(M):
+        total += cnt[m]
+    out[0] = total / (<double>(M * (H - <Py_ssize_t>n + 1)))
+
+
+def path_run_rates(last, mean, phi, sigma, drift, z, double threshold, str op, Py_ssize_t n):
+    cdef const double[::1] last_ = np.ascontiguousarray(last, dtype=np.float64)
+    mean_a = np.ascontiguousarray(mean, dtype=np.float64)
+    mean_a = np.where(np.isnan(mean_a), 0.0, mean_a)
+    cdef const double[:, ::1] mean_ = mean_a
+    cdef const double[::1] phi_ = np.ascontiguousarray(phi, dtype=np.float64)
+    cdef const double[::1] sigma_ = np.ascontiguousarray(sigma, dtype=np.float64)
+    cdef const double[::1] drift_ = np.ascontiguousarray(drift, dtype=np.float64)
+    cdef const double[:, ::1] zt = np.ascontiguousarray(np.asarray(z, dtype=np.float64).T)
+    cdef Py_ssize_t B = phi_.shape[0], U = last_.shape[0], M = zt.shape[1], H = zt.shape[0]
+    cdef int code = {"<": 0, "<=": 1, ">": 2, ">=": 3}[op]
+    out = np.zeros((B, U))
+    if H < n or M == 0 or B == 0 or U == 0:
+        return out
+    cdef double[:, ::1] out_ = out
+    cdef Py_ssize_t b, u, nt = _nt(<double>B * U * M * H)
+    cdef double* xs
+    cdef const double* zp = &zt[0, 0]
+    with nogil, parallel(num_threads=nt):
+        xs = <double*>malloc(3 * M * sizeof(double))
+        for b in prange(B, schedule="static"):
+            for u in range(U):
+                _runs_one(last_[u], mean_[b, u], phi_[b], sigma_[b], drift_[b], zp, M, H, threshold, code,
+                          <double>n, xs, xs + M, xs + 2 * M, &out_[b, u])
+        free(xs)
+    return out
+
+
+def ar1_fill(double[:, :, ::1] x, mean, double phi, double drift, double sigma, e):
+    cdef const double[::1] mean_ = np.ascontiguousarray(mean, dtype=np.float64)
+    cdef const double[:, :, ::1] e_ = np.ascontiguousarray(e, dtype=np.float64)
+    cdef Py_ssize_t b, i, u, B = x.shape[0], T = x.shape[1], U = x.shape[2]
+    with nogil:
+        for b in range(B):
+            for i in range(1, T):
+                for u in range(U):
+                    x[b, i, u] = mean_[u] + phi * (x[b, i - 1, u] - mean_[u]) + drift + sigma * e_[b, i, u]
+    return np.asarray(x)

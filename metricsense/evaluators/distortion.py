@@ -240,7 +240,11 @@ def _variance(s, data, row: int, after, unit: str | None, min_periods: int) -> V
     return out
 
 
-def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: int = 6) -> KpiDistortion | None:
+def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: int = 6,
+                   steps: "_Steps | None" = None) -> KpiDistortion | None:
+    """One KPI's tests. An output's step tests against its outcomes are handed to ``steps``
+    (run for every output at once by ``steps.run()``, which fills in the divergence entries);
+    without one they run here."""
     import numpy as np
 
     s = data.series(kpi.name)
@@ -263,48 +267,118 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
     # -- divergence: an output whose outcomes do not follow
     sign = _better(kpi)
     if kpi.kind == "output" and sign is not None:
-        div: dict[str, DivergenceTest] = {}
-        for oc in outcomes_for(kpi, spec):
-            o = data.series(oc.name)
-            osign = _better(oc)
-            if o is None or osign is None:
-                continue
-            both = ~np.isnan(s.values) & ~np.isnan(o.values)
-            b_rows, a_rows = both & ~after, both & after
-            entry: DivergenceTest = {"n_before": int(b_rows.sum()), "n_after": int(a_rows.sum())}
-            if b_rows.sum() < max(min_periods, 4) or a_rows.sum() < 3:
-                div[oc.name] = {**entry, "status": "too few periods"}
-                continue
-            # times on the two series' own grid (a missing period is a step, not nothing)
-            _, grid_rows = own_values(data.periods, np.column_stack([s.values, o.values]))
-            when = np.full(len(data.periods), -1)
-            when[grid_rows[grid_rows >= 0]] = np.flatnonzero(grid_rows >= 0)
-            x1, y1 = s.values[b_rows], o.values[b_rows]
-            x2, y2 = s.values[a_rows], o.values[a_rows]
-            res = step_test(x1, y1, when[b_rows], x2, y2, when[a_rows]) if np.std(x1) != 0 else None
-            if res is None:
-                div[oc.name] = {**entry, "status": "the output did not vary before"}
-                continue
-            res["output_change"] = float(sign * (x2.mean() - x1.mean()))
-            res["outcome_change"] = float(osign * (y2.mean() - y1.mean()))
-            z = -osign * res["t"]  # positive when the outcome falls short of what the output predicts
-            res["p"] = t_sf(z, res["df"]) if math.isfinite(z) else None
-            res["p_iid"] = t_sf(-osign * res["t_iid"], res["n_before"] - 2) if math.isfinite(res["t_iid"]) else None
-            # the theory: improving the output predicted an improving outcome before the target
-            res["theory_holds"] = bool(res["slope"] * sign * osign > 0)
-            res["status"] = "evaluated"
-            div[oc.name] = res
-        if div:
-            divergence = div
+        mine = steps if steps is not None else _Steps(data)
+        divergence = mine.plan(kpi, sign, s, after, outcomes_for(kpi, spec), min_periods) or None
+        if steps is None:
+            mine.run()
     return KpiDistortion(set=set_at, set_from=why, bunching=bunching, variance=variance, divergence=divergence)
+
+
+class _Steps:
+    """MS402's step tests of every output against its outcomes, gathered and run together: pairs
+    on the same periods (the same rows before and after the split, the same times on their own
+    grid) share one batch (distortion_batch.step_tests, the statistics of step_test)."""
+
+    def __init__(self, data):
+        self.data = data
+        self.grids: dict[bytes, object] = {}
+        self.spans: dict[bytes, dict] = {}
+
+    def plan(self, kpi: KPI, sign: float, s, after, outcomes: list[KPI], min_periods: int) -> dict[str, DivergenceTest]:
+        """The output's divergence entries, in its outcomes' order: those with too few periods
+        now, the others placeholders filled in by ``run``."""
+        import numpy as np
+
+        data = self.data
+        named = [(oc, data.series(oc.name), _better(oc)) for oc in outcomes]
+        named = [(oc, o, osign) for oc, o, osign in named if o is not None and osign is not None]
+        div: dict[str, DivergenceTest] = {}
+        if not named:
+            return div
+        seen = ~np.isnan(s.values)
+        obs = ~np.isnan(np.array([o.values for _, o, _ in named]))
+        both = obs & seen
+        nb, na = (both & ~after).sum(axis=1), (both & after).sum(axis=1)
+        few = (nb < max(min_periods, 4)) | (na < 3)
+        keys = np.hstack([np.packbits(both, axis=1), np.packbits(obs | seen, axis=1)])
+        _, first, which = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        which = which.ravel()
+        for m, (oc, o, osign) in enumerate(named):
+            div[oc.name] = {"n_before": int(nb[m]), "n_after": int(na[m])}
+            if few[m]:
+                div[oc.name]["status"] = "too few periods"
+        for u, m0 in enumerate(first):
+            members = [m for m in np.flatnonzero(which == u) if not few[m]]
+            if not members:
+                continue
+            union = obs[m0] | seen
+            when = self.grids.get(union.tobytes())
+            if when is None:
+                # times on the two series' own grid (a missing period is a step, not nothing)
+                _, grid_rows = own_values(data.periods, np.where(union, 0.0, np.nan))
+                when = np.full(len(data.periods), -1)
+                when[grid_rows[grid_rows >= 0]] = np.flatnonzero(grid_rows >= 0)
+                self.grids[union.tobytes()] = when
+            b_rows, a_rows = np.flatnonzero(both[m0] & ~after), np.flatnonzero(both[m0] & after)
+            key = b"|".join(a.astype(np.int64).tobytes() for a in (b_rows, a_rows, when[b_rows], when[a_rows]))
+            span = self.spans.setdefault(key, {"rows": (b_rows, a_rows, when[b_rows], when[a_rows]), "outputs": {}})
+            span["outputs"].setdefault((kpi.name, id(div)), (s, sign, div, []))[3].extend(
+                (named[m][0].name, named[m][1], named[m][2]) for m in members)
+        return div
+
+    def run(self) -> None:
+        """Every planned step test, a batch per span and set of outcomes; the entries filled in."""
+        import numpy as np
+
+        from metricsense.evaluators.distortion_batch import FIELDS, step_tests, t_sf_many
+
+        for span in self.spans.values():
+            b_rows, a_rows, t1, t2 = span["rows"]
+            blocks: dict[tuple, list] = {}
+            for s, sign, div, outs in span["outputs"].values():
+                blocks.setdefault(tuple(name for name, _, _ in outs), []).append((s, sign, div, outs))
+            for names, outputs in blocks.items():
+                outs = outputs[0][3]
+                X = np.array([s.values for s, _, _, _ in outputs])
+                Y = np.array([o.values for _, o, _ in outs])
+                xb, xa, yb, ya = X[:, b_rows], X[:, a_rows], Y[:, b_rows], Y[:, a_rows]
+                found = step_tests(xb, xa, yb, ya, t1, t2)
+                sign = np.array([sg for _, sg, _, _ in outputs])[:, None]
+                osign = np.array([osg for _, _, osg in outs])[None, :]
+                out_change = sign * (xa.mean(axis=1) - xb.mean(axis=1))[:, None]
+                oc_change = np.broadcast_to(osign * (ya.mean(axis=1) - yb.mean(axis=1))[None, :], found["t"].shape)
+                z, z_iid = -osign * found["t"], -osign * found["t_iid"]
+                with np.errstate(all="ignore"):
+                    p = np.where(np.isfinite(z), t_sf_many(z, found["df"]), np.nan)
+                    p_iid = np.where(np.isfinite(z_iid), t_sf_many(z_iid, found["n_before"] - 2), np.nan)
+                holds = found["slope"] * sign * osign > 0
+                head = {"df": found["df"], "n_before": found["n_before"], "n_after": found["n_after"]}
+                cols = [found[f].tolist() for f in FIELDS]
+                extra = [np.broadcast_to(out_change, found["t"].shape).tolist(), oc_change.tolist(),
+                         np.where(np.isfinite(z), p, None).tolist(), np.where(np.isfinite(z_iid), p_iid, None).tolist(),
+                         holds.tolist(), found["valid"].tolist()]
+                for i, (_, _, div, _) in enumerate(outputs):
+                    for j, name in enumerate(names):
+                        if not extra[5][i][j]:
+                            div[name] = {**div[name], "status": "the output did not vary before"}
+                            continue
+                        v = [c[i][j] for c in cols]
+                        div[name] = {"intercept": v[0], "slope": v[1], "residual_sd": v[2], "mean_residual": v[3],
+                                     "se": v[4], "t": v[5], **head, "r1": v[6], "rho": v[7], "q": v[8], "t_iid": v[9],
+                                     "output_change": extra[0][i][j], "outcome_change": extra[1][i][j],
+                                     "p": extra[2][i][j], "p_iid": extra[3][i][j], "theory_holds": extra[4][i][j],
+                                     "status": "evaluated"}
+        self.spans.clear()
 
 
 def distortion_of(spec: Document, data, chosen: dict | None = None, min_periods: int = 6) -> DistortionAnalysis:
     out = {}
+    steps = _Steps(data)
     for k in spec.kpis:
-        got = kpi_distortion(k, spec, data, chosen or {}, min_periods)
+        got = kpi_distortion(k, spec, data, chosen or {}, min_periods, steps)
         if got is not None:
             out[k.name] = got
+    steps.run()
     return DistortionAnalysis(kpis=out)
 
 

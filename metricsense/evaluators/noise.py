@@ -241,16 +241,15 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     if b * len(keep) * horizon * 20 > serial.CELLS:  # many units: an even sample of them
         keep = keep[np.linspace(0, len(keep) - 1, max(1, serial.CELLS // (b * horizon * 20))).astype(int)]
     model = replace_model(model, keep)
-    mean_h = np.stack([serial.forecast(model, h)[0] for h in range(1, horizon + 1)])
-    sd_h = np.stack([serial.forecast(model, h)[1] for h in range(1, horizon + 1)])
+    mean_h, sd_h = serial.forecasts(model, horizon)
     zs = (threshold - mean_h) / sd_h
     p_past = serial.norm_cdf(zs) if op in ("<", "<=") else 1 - serial.norm_cdf(zs)
     rate = float(p_past.mean())
     paths = max(20, min(serial.PATHS, serial.CELLS // max(1, b * len(keep) * horizon)))
     z = np.random.default_rng(serial.SEED).standard_normal((serial.PATHS, horizon))
-    run = float(serial.run_rate(serial.simulate_paths(model, horizon, z), threshold, op, n_run).mean())
+    run = float(serial.run_rates(model, z, threshold, op, n_run).mean())
     boot = serial.bootstrap(model, ~np.isnan(v[:, keep]))
-    boot_runs = serial.run_rate(serial.simulate_paths(boot, horizon, z[:paths]), threshold, op, n_run).mean(axis=-1)
+    boot_runs = serial.run_rates(boot, z[:paths], threshold, op, n_run).mean(axis=-1)
     spread = float(np.median(sd_h[-1]))
     out["level"] = finite(float(np.median(centre[keep])))
     out["distance"] = finite(float(np.median(dist[keep])))

@@ -18,6 +18,7 @@ NumPy is imported inside the functions: ``msense rules`` stays light.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -165,6 +166,40 @@ def simulate_paths(model: AR1, horizon: int, z):
     return out
 
 
+def forecasts(model: AR1, horizon: int):
+    """``forecast`` at h = 1..horizon: mean and standard deviation, (horizon, ..., U) arrays (the
+    same operations, all h at once)."""
+    import numpy as np
+
+    phi = np.asarray(model.phi, dtype=float)[..., None]
+    sigma = np.asarray(model.sigma, dtype=float)[..., None]
+    drift = np.asarray(model.drift, dtype=float)[..., None]
+    walk = phi >= 1.0
+    base = np.where(walk, 1.0, phi)
+    h = np.arange(1, horizon + 1).reshape((horizon,) + (1,) * phi.ndim)
+    ph = np.stack([base ** k for k in range(1, horizon + 1)])
+    mean = np.where(walk, model.last + h * drift, model.mean + ph * (model.last - model.mean))
+    var = np.where(walk, h * sigma ** 2, sigma ** 2 * (1 - ph ** 2) / np.where(walk, 1.0, 1 - phi ** 2))
+    return mean, np.sqrt(var)
+
+
+def run_rates(model: AR1, z, threshold: float, op: str, n: int):
+    """``run_rate(simulate_paths(model, horizon, z), threshold, op, n)`` without keeping the paths
+    (metricsense.kernels.path_run_rates: the same paths, period by period): (..., U)."""
+    import numpy as np
+
+    from metricsense import kernels
+
+    phi = np.asarray(model.phi, dtype=float)
+    lead = phi.shape
+    last = np.asarray(model.last, dtype=float)
+    b, u = int(np.prod(lead, dtype=np.int64)), len(last)
+    mean = np.broadcast_to(np.asarray(model.mean, dtype=float), lead + (u,)).reshape(b, u)
+    flat = [np.broadcast_to(np.asarray(a, dtype=float), lead).reshape(b) for a in (phi, model.sigma, model.drift)]
+    rates = kernels.path_run_rates(last, mean, *flat, np.asarray(z, dtype=float), float(threshold), op, int(n))
+    return rates.reshape(lead + (u,))
+
+
 def run_rate(paths, threshold: float, op: str, n: int):
     """Share of periods at which `value OP threshold` held for the last n periods: (...,) by unit."""
     import numpy as np
@@ -177,6 +212,17 @@ def run_rate(paths, threshold: float, op: str, n: int):
     return held.mean(axis=(-2, -1)) if held.shape[-1] else np.zeros(held.shape[:-2])
 
 
+@functools.lru_cache(maxsize=8)
+def _normals(b: int, t: int, u: int, seed: int):
+    """The bootstrap's standard normals, (b, t, u) from ``seed``: the same for every series of one
+    shape, so drawn once (read-only)."""
+    import numpy as np
+
+    e = np.random.default_rng(seed).standard_normal((b, t, u))
+    e.flags.writeable = False
+    return e
+
+
 def bootstrap(model: AR1, mask, b: int = BOOTSTRAP, seed: int = SEED) -> AR1:
     """Parametric bootstrap: B series from the fitted model on the data's own gaps, refitted.
 
@@ -186,18 +232,18 @@ def bootstrap(model: AR1, mask, b: int = BOOTSTRAP, seed: int = SEED) -> AR1:
     """
     import numpy as np
 
+    from metricsense import kernels
+
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim == 1:
         mask = mask[:, None]
     t, u = mask.shape
-    rng = np.random.default_rng(seed)
-    e = rng.standard_normal((b, t, u))
+    e = _normals(b, t, u, seed)
     x = np.empty((b, t, u))
     walk = model.walk
     mean = np.where(np.isnan(model.mean), 0.0, model.mean) if not walk else np.zeros(u)
     x[:, 0] = mean + (model.sigma * e[:, 0] / math.sqrt(1 - model.phi ** 2) if not walk else 0.0)
-    for i in range(1, t):
-        x[:, i] = mean + model.phi * (x[:, i - 1] - mean) + model.drift + model.sigma * e[:, i]
+    kernels.ar1_fill(x, np.asarray(mean, dtype=float), float(model.phi), float(model.drift), float(model.sigma), e)
     x[:, ~mask] = np.nan
     phi, sigma, drift, means, _ = _fit_arrays(x)
     if walk:

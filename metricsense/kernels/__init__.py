@@ -7,6 +7,7 @@ others are small compositions shared by both backends and always come from the r
 Correlation: ``pairwise_corr``, ``rolling_corr``, ``rolling_corr_matrix``, ``participation_ratio``.
 Gain matrices (KPIs x levers): ``condition_number``, ``equilibrated_condition_number``,
 ``minimized_condition_number``, ``equilibrate``, ``rga``, ``rga_number``.
+Simulated AR(1) series: ``path_run_rates`` (MS301/MS302's run rates), ``ar1_fill`` (their bootstrap).
 Each reference docstring states the formula and the NaN policy.
 """
 
@@ -31,13 +32,15 @@ else:
         _impl = _reference
         BACKEND = "reference"
 
-COMPILED = ("pairwise_corr", "rolling_corr", "rolling_corr_matrix", "condition_number", "rga")
+COMPILED = ("pairwise_corr", "rolling_corr", "rolling_corr_matrix", "condition_number", "rga", "path_run_rates", "ar1_fill")
 
 pairwise_corr = _impl.pairwise_corr
 rolling_corr = _impl.rolling_corr
 rolling_corr_matrix = _impl.rolling_corr_matrix
 condition_number = _impl.condition_number
 rga = _impl.rga
+path_run_rates = _impl.path_run_rates
+ar1_fill = _impl.ar1_fill
 
 equilibrate = _reference.equilibrate
 equilibrated_condition_number = _reference.equilibrated_condition_number
@@ -47,12 +50,14 @@ participation_ratio = _reference.participation_ratio
 
 __all__ = [
     "BACKEND",
+    "ar1_fill",
     "COMPILED",
     "condition_number",
     "equilibrate",
     "equilibrated_condition_number",
     "minimized_condition_number",
     "pairwise_corr",
+    "path_run_rates",
     "participation_ratio",
     "rga",
     "rga_number",

@@ -383,3 +383,45 @@ def participation_ratio(r: np.ndarray) -> np.ndarray | float:
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(p > 0, p * p / fro2, np.nan)
     return float(out) if out.ndim == 0 else out
+
+
+# --------------------------------------------------------------------------- simulated runs
+
+
+def path_run_rates(last: np.ndarray, mean: np.ndarray, phi: np.ndarray, sigma: np.ndarray, drift: np.ndarray,
+                   z: np.ndarray, threshold: float, op: str, n: int) -> np.ndarray:
+    """The share of simulated periods at which `value OP threshold` held for the last ``n``
+    periods, per model b and unit u: (B, U).
+
+    AR(1) paths from each unit's last value ``last`` (U,): x_t = (mean + phi (x_{t-1} - mean) +
+    drift) + sigma z[m, t], in that order of operations (metricsense.evaluators.serial's
+    simulate_paths), for B models (``phi``, ``sigma``, ``drift`` (B,), ``mean`` (B, U), NaN
+    read as 0) and the M x H draws ``z``. A period t >= n - 1 holds when the comparison held at
+    t, t - 1, ..., t - n + 1; the share is over M paths x (H - n + 1) periods (0 when H < n).
+    """
+    phi_ = np.asarray(phi, dtype=float)[:, None, None]
+    sigma_ = np.asarray(sigma, dtype=float)[:, None, None]
+    drift_ = np.asarray(drift, dtype=float)[:, None, None]
+    mean_ = np.asarray(mean, dtype=float)[..., None]
+    mean_ = np.where(np.isnan(mean_), 0.0, mean_)
+    x = np.asarray(last, dtype=float)[:, None] + np.zeros_like(mean_) + np.zeros_like(phi_)
+    x = np.repeat(x, z.shape[0], axis=-1)
+    horizon = z.shape[1]
+    past = np.empty(x.shape + (horizon,), dtype=bool)
+    compare = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}[op]
+    for t in range(horizon):
+        x = mean_ + phi_ * (x - mean_) + drift_ + sigma_ * z[:, t]
+        past[..., t] = compare(x, threshold)
+    held = past[..., n - 1:]
+    for j in range(1, n):
+        held = held & past[..., n - 1 - j: past.shape[-1] - j]
+    return held.mean(axis=(-2, -1)) if held.shape[-1] else np.zeros(held.shape[:-2])
+
+
+def ar1_fill(x: np.ndarray, mean: np.ndarray, phi: float, drift: float, sigma: float, e: np.ndarray) -> np.ndarray:
+    """Fill x (B, T, U) from its first period on: x[:, i] = (mean + phi (x[:, i - 1] - mean) +
+    drift) + sigma e[:, i] for i >= 1, in that order of operations (serial.bootstrap's series);
+    ``mean`` (U,), ``e`` (B, T, U). Returns x (filled in place)."""
+    for i in range(1, x.shape[1]):
+        x[:, i] = mean + phi * (x[:, i - 1] - mean) + drift + sigma * e[:, i]
+    return x

@@ -1,0 +1,83 @@
+"""``path_run_rates`` (MS301/MS302's simulated run rates): each backend equals the paths simulated
+and kept (serial.simulate_paths then serial.run_rate), exactly: the same operations in the same
+order give the same values, the same comparisons and the same counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kernel_support import backend  # noqa: F401 (fixture)
+from metricsense.evaluators import serial
+
+
+def _kept_paths(last, mean, phi, sigma, drift, z, threshold, op, n):
+    model = serial.AR1(phi=phi, sigma=sigma, drift=drift, mean=mean, last=last, pairs=10, walk=False)
+    return serial.run_rate(serial.simulate_paths(model, z.shape[1], z), threshold, op, n)
+
+
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">="])
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_path_run_rates_are_the_kept_paths_exactly(backend, op, n):  # noqa: F811
+    rng = np.random.default_rng(len(op) * 10 + n)
+    b, u, m, h = 7, 3, 33, 26
+    phi = np.r_[1.0, rng.uniform(-0.5, 0.99, b - 1)]
+    sigma, drift = rng.uniform(0.1, 2.0, b), np.r_[0.3, np.zeros(b - 1)]
+    mean = rng.normal(0, 1, (b, u))
+    mean[2, 1] = np.nan  # read as 0
+    last = rng.normal(0, 1, u)
+    z = rng.standard_normal((m, h))
+    for threshold in (-1.0, 0.0, 0.5, float(np.round(last[0], 1))):
+        got = backend.path_run_rates(last, mean, phi, sigma, drift, z, threshold, op, n)
+        assert got.shape == (b, u)
+        assert np.array_equal(got, _kept_paths(last, mean, phi, sigma, drift, z, threshold, op, n))
+
+
+def test_path_run_rates_on_a_grid_of_values_ties_included(backend):  # noqa: F811
+    """Values that land exactly on the threshold (phi 1, sigma 1, whole-number draws): `<` and `<=`
+    differ there, and each backend counts as the reference does."""
+    z = np.random.default_rng(9).integers(-2, 3, (40, 30)).astype(float)
+    args = (np.zeros(1), np.zeros((2, 1)), np.array([1.0, 1.0]), np.array([1.0, 0.5]), np.zeros(2), z)
+    for op in ("<", "<="):
+        got = backend.path_run_rates(*args, 0.0, op, 2)
+        assert np.array_equal(got, _kept_paths(*args, 0.0, op, 2))
+    assert not np.array_equal(backend.path_run_rates(*args, 0.0, "<", 2), backend.path_run_rates(*args, 0.0, "<=", 2))
+
+
+def test_path_run_rates_shorter_than_the_run_are_zero(backend):  # noqa: F811
+    z = np.ones((5, 2))
+    got = backend.path_run_rates(np.zeros(2), np.zeros((1, 2)), np.ones(1), np.ones(1), np.zeros(1), z, -5.0, ">", 3)
+    assert got.shape == (1, 2) and not got.any()
+
+
+def test_serial_run_rates_and_forecasts_are_the_per_step_ones():
+    """serial.run_rates (the kernel) and serial.forecasts (every horizon at once) give exactly what
+    the per-path and per-horizon code gives, for a point model and its bootstrap."""
+    rng = np.random.default_rng(302)
+    for walk in (False, True):
+        x = np.cumsum(rng.normal(size=(60, 2)) + 0.5, axis=0) if walk else rng.normal(size=(60, 2))
+        x[rng.random(x.shape) < 0.1] = np.nan
+        model = serial.fit_ar1(x)
+        assert model is not None and model.walk == walk
+        z = np.random.default_rng(serial.SEED).standard_normal((serial.PATHS, 60))
+        thr = float(np.nanmedian(x)) + 1.0
+        for m in (model, serial.bootstrap(model, ~np.isnan(x), b=31)):
+            kept = serial.run_rate(serial.simulate_paths(m, 60, z[:40]), thr, ">", 2)
+            assert np.array_equal(serial.run_rates(m, z[:40], thr, ">", 2), kept)
+        mean, sd = serial.forecasts(model, 60)
+        assert np.array_equal(mean, np.stack([serial.forecast(model, h)[0] for h in range(1, 61)]))
+        assert np.array_equal(sd, np.stack([serial.forecast(model, h)[1] for h in range(1, 61)]))
+
+
+def test_ar1_fill_is_the_period_by_period_loop(backend):  # noqa: F811
+    """serial.bootstrap's series: each backend fills x exactly as the NumPy loop over periods."""
+    rng = np.random.default_rng(2)
+    e = rng.standard_normal((9, 30, 3))
+    mean = rng.normal(0, 1, 3)
+    for phi, drift, sigma in ((0.7, 0.0, 1.3), (1.0, 0.25, 0.5), (-0.4, 0.0, 2.0)):
+        x = np.empty((9, 30, 3))
+        x[:, 0] = mean + sigma * e[:, 0]
+        want = x.copy()
+        for i in range(1, 30):
+            want[:, i] = mean + phi * (want[:, i - 1] - mean) + drift + sigma * e[:, i]
+        assert np.array_equal(backend.ar1_fill(x, mean, phi, drift, sigma, e), want)
