@@ -102,14 +102,15 @@ def run_cell(line: str, cell: str, namespace: dict[str, Any]) -> Any:
     if args.name:
         namespace[args.name] = report
     if not args.no_raise:
-        _raise_on_failure(report, args.fail_on or "error")
+        _raise_on_failure(report, args.fail_on or "error", line)
     if args.explore:
         return explore(report, data=data)
     return report
 
 
-def _raise_on_failure(report: Any, fail_on: str) -> None:
-    """SpecFailed with the diagnostics that fail the cell (as `msense check` prints them)."""
+def _raise_on_failure(report: Any, fail_on: str, line: str = "") -> None:
+    """SpecFailed with the diagnostics that fail the cell (as `msense check` prints them). A
+    finding on the cell's line 1 (in-memory data, the spec as a whole) quotes the magic's line."""
     from metricsense.registry import exit_code_of
     from metricsense.reports.text import render_diagnostics, summary_line
 
@@ -119,8 +120,12 @@ def _raise_on_failure(report: Any, fail_on: str) -> None:
         return
     n = len(failing)
     what = "fails" if fail_on in ("error", "never") else f"fails at --fail-on {fail_on}"
-    head = f"%%msense: the spec {what}: {n} diagnostic{'s' if n != 1 else ''} below (--no-raise shows the report instead)"
-    body = render_diagnostics(failing, False, getattr(report, "sources", None)).rstrip("\n")
+    head = f"%%msense: the check {what}: {n} diagnostic{'s' if n != 1 else ''} below (--no-raise shows the report instead)"
+    sources = dict(getattr(report, "sources", None) or {})
+    for name, text in sources.items():
+        if text.startswith("\n"):  # the blank line run_cell puts where the magic's line is
+            sources[name] = f"%%msense {line}".rstrip() + text
+    body = render_diagnostics(failing, False, sources).rstrip("\n")
     raise SpecFailed(f"{head}\n\n{body}\n\n{summary_line(report)}", report)
 
 

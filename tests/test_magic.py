@@ -114,11 +114,23 @@ def _fails(ip, capsys, line: str, cell: str) -> str:
 
 def test_a_spec_with_errors_fails_the_cell_with_the_diagnostic(ip, capsys):
     shown = _fails(ip, capsys, "--as r", 'mission "M"\nkpi k "K" { kind outcomes }\n')
-    assert shown.startswith("%%msense: the spec fails: 1 diagnostic below (--no-raise shows the report instead)")
+    assert shown.startswith("%%msense: the check fails: 1 diagnostic below (--no-raise shows the report instead)")
     assert "error[MS001]: " in shown and ":3:" in shown  # the cell's line 3 (the magic is line 1)
     assert "kpi k \"K\" { kind outcomes }" in shown and "^^^^^^^^" in shown
     assert shown.rstrip().splitlines()[-1] == "Found 1 diagnostic (1 error)."
     assert "MS001" in {d.code for d in ip.user_ns["r"].diagnostics}  # --as is set before the cell fails
+
+
+def test_data_given_wrong_fails_the_cell_at_the_magic_line(ip, capsys):
+    ip.user_ns["five"] = 5
+    shown = _fails(ip, capsys, "--data five", CLEAN)
+    assert "error[MS030]: in-memory data `<data>` is a int" in shown
+    assert "1 | %%msense --data five" in shown  # quoted: the line the reader wrote it on
+
+
+def test_a_config_error_fails_the_cell(ip, capsys):
+    shown = _fails(ip, capsys, "--select NOPE", CLEAN)
+    assert "error[MS006]: `select` names 'NOPE', which matches no rule" in shown
 
 
 def test_missing_data_fails_the_cell(ip, capsys):
@@ -143,7 +155,7 @@ def test_warnings_pass_unless_fail_on_says_so(ip, capsys):
     report = ip.run_cell_magic("msense", "", SPEC.replace('data "kpis.csv"\n', ""))
     assert "MS013" in {d.code for d in report.diagnostics} and report.exit_code == 1  # a warning: shown, not raised
     shown = _fails(ip, capsys, "--fail-on warning", SPEC.replace('data "kpis.csv"\n', ""))
-    assert shown.startswith("%%msense: the spec fails at --fail-on warning: ")
+    assert shown.startswith("%%msense: the check fails at --fail-on warning: ")
     assert "warning[MS013]" in shown
 
 
@@ -171,7 +183,7 @@ def test_run_all_stops_at_a_failing_msense_cell(tmp_path):
         client.execute(env=kernel_env())
     (error,) = [o for o in nb.cells[1].outputs if o.output_type == "error"]
     assert error.ename == "SpecFailed"
-    assert error.traceback[0].startswith("%%msense: the spec fails: 1 diagnostic below")
+    assert error.traceback[0].startswith("%%msense: the check fails: 1 diagnostic below")
     assert any("error[MS001]" in line for line in error.traceback)
     assert not any("Traceback" in line or "magic.py" in line for line in error.traceback), error.traceback
     assert nb.cells[2].get("outputs", []) == [] and nb.cells[2].get("execution_count") is None
