@@ -5,7 +5,8 @@ A notebook that explores the customer-love example runs in JupyterLab and is sav
 (Ctrl+S: no widget state, JupyterLab's default). Its kernel is shut down and the notebook opened
 again: with a new kernel (which holds no widget model: ipywidgets says "model not found"), and
 with no kernel at all (the notebook names a kernel that does not exist, and "No Kernel" is
-chosen). Each time the output shows the snapshot (the JupyterLab extension's renderer for the
+chosen), and a copy nobody here signed (untrusted: JupyterLab shows the text/html, sanitized).
+Each time the output shows the snapshot (the JupyterLab extension's renderer for the
 explorer's own MIME type, jupyterlab/src/snapshot.ts), and the test asserts its numbers: the
 Decoupling tab (opened with a click) as the report says them, the redundancy and what-if lines.
 Screenshots: test-artifacts/reopen-*.png.
@@ -80,9 +81,11 @@ def _assert_numbers(shown: dict) -> None:
     assert "as written" in shown["whatif"] and "effective number of KPIs" in shown["whatif"]
 
 
-@pytest.fixture
-def saved(tmp_path, browser):
-    """The notebook run and saved in JupyterLab; yields (base, token, root, the saved JSON)."""
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, browser):
+    """The notebook run and saved in JupyterLab; yields (base, token, root, the saved JSON, the
+    settings folder). One server for the module: the tests open the saved notebook in turn."""
+    tmp_path = tmp_path_factory.mktemp("reopen")
     require("jupyterlab")
     require("ipywidgets")
     nbformat = require("nbformat")
@@ -121,11 +124,11 @@ def saved(tmp_path, browser):
         finally:
             page.close()
         _shutdown_kernels(base, token)
-        yield base, token, root, nb
+        yield base, token, root, nb, tmp_path / "settings"
 
 
 def test_a_saved_notebook_reopened_with_a_new_kernel_shows_the_snapshot(saved, browser):
-    base, token, root, nb = saved
+    base, token, root, nb, _ = saved
     (bundle,) = [o["data"] for c in nb["cells"] for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
     assert "msense-snapshot" in "".join(bundle["text/html"])
     assert "widgets" not in nb["metadata"]  # JupyterLab saved no widget state: the model is gone
@@ -142,14 +145,17 @@ def test_a_saved_notebook_reopened_with_a_new_kernel_shows_the_snapshot(saved, b
         assert page.locator(".jp-InputArea-prompt", has_text="[*]").count() == 0  # no cell ran
     finally:
         page.close()
+        _shutdown_kernels(base, token)
     _assert_numbers(shown)
 
 
-def test_a_saved_notebook_opened_with_no_kernel_shows_the_snapshot(saved, browser, tmp_path):
-    base, token, root, nb = saved
+def test_a_saved_notebook_opened_with_no_kernel_shows_the_snapshot(saved, browser):
+    base, token, root, nb, settings = saved
+    nb = json.loads(json.dumps(nb))
     # No default kernel either: JupyterLab asks, and the reader chooses "No Kernel".
-    (tmp_path / "settings" / "@jupyterlab/notebook-extension/tracker.jupyterlab-settings").write_text(
-        json.dumps({"autoStartDefaultKernel": False}), "utf-8")
+    tracker = settings / "@jupyterlab/notebook-extension/tracker.jupyterlab-settings"
+    kept = tracker.read_text("utf-8")
+    tracker.write_text(json.dumps({"autoStartDefaultKernel": False}), "utf-8")
     # The saved notebook again, naming a kernel that does not exist (nor its language), saved
     # through the server, which signs it as JupyterLab's save does: its outputs stay trusted.
     nb["metadata"]["kernelspec"] = {"name": "no-such-kernel", "display_name": "gone", "language": "no-such-language"}
@@ -172,7 +178,37 @@ def test_a_saved_notebook_opened_with_no_kernel_shows_the_snapshot(saved, browse
         dialog.locator("button", has_text="No Kernel").first.click()
         shown = _snapshot_numbers(page)
         page.screenshot(path=str(ARTIFACTS / "reopen-no-kernel.png"), full_page=False)
+        assert _kernels(base, token) == []
     finally:
         page.close()
-    assert _kernels(base, token) == []
+        tracker.write_text(kept, "utf-8")
     _assert_numbers(shown)
+
+
+def test_a_notebook_from_elsewhere_shows_the_snapshot_sanitized(saved, browser):
+    """Not signed here (a notebook someone else saved): JupyterLab does not trust its outputs and
+    takes the text/html, sanitized (no <style>), not the extension's renderer: the numbers read."""
+    base, token, root, nb, _ = saved
+    nbformat = require("nbformat")
+    node = nbformat.from_dict(json.loads(json.dumps(nb)))
+    # Signatures are digests of the content: another notebook's content was signed by nobody here.
+    node.cells[0].source = "# saved by someone else\n" + node.cells[0].source
+    nbformat.write(node, str(root / "elsewhere.ipynb"))
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(f"{base}/lab/tree/elsewhere.ipynb?reset&token={token}")
+        snap = page.locator(".jp-OutputArea-output .msense-snapshot").first
+        snap.wait_for(state="visible", timeout=60_000)
+        output = page.locator(".jp-OutputArea-output:has(.msense-snapshot)").first
+        assert output.get_attribute("data-mime-type") == "text/html"
+        assert "jp-mod-trusted" not in (output.get_attribute("class") or "")
+        assert page.locator(OUTPUT).count() == 0 and snap.locator("style").count() == 0
+        snap.locator("details.tab summary", has_text="Decoupling").click()
+        decoupling = snap.locator("details.tab[open]", has_text="Decoupling").first.inner_text()
+        whatif = snap.locator("table.whatif").first.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "reopen-untrusted.png"), full_page=False)
+    finally:
+        page.close()
+        _shutdown_kernels(base, token)
+    assert "condition number ∞ (rank-deficient)" in decoupling and "rank 8 of 9 KPIs" in decoupling
+    assert "as written" in whatif
