@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.metricsense-installed
 
-.PHONY: demo test install bench calibrate clean system-deps chromium node labextension wheel
+.PHONY: demo test install bench calibrate clean system-deps chromium node labextension wheel notebooks
 
 # The venv, the build tools and an editable install with the test extra. meson-python's
 # editable install rebuilds the Cython kernel on import after a .pyx edit. setuptools>=77 lets
@@ -52,6 +52,10 @@ $(LABEXT): jupyterlab/node_modules/.package-lock.json jupyterlab/tsconfig.json $
 labextension: $(LABEXT) $(STAMP)
 	mkdir -p $(dir $(LABEXT_LINK))
 	ln -sfn $(CURDIR)/jupyterlab/labextension $(LABEXT_LINK)
+
+# notebooks/*.ipynb from their MyST Markdown source (tests/test_notebooks.py checks they are equal).
+notebooks: $(STAMP)
+	$(BIN)/python ci/notebooks.py
 
 # The main job on the bundled examples (findings are expected: they are teaching examples).
 demo: $(STAMP)

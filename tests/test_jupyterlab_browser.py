@@ -139,3 +139,32 @@ def test_explorer_renders_and_unticking_a_kpi_changes_the_condition_number(lab, 
     assert before != after, (before, after)
     assert "of 3 KPIs" in rank, rank
     print(f"browser test: {time.perf_counter() - started:.1f} s; condition number {before} -> {after}")
+
+
+def test_a_double_click_opens_a_shipped_notebook_as_a_notebook(tmp_path, browser):
+    """notebooks/*.ipynb (made from the .md by ci/notebooks.py) open as notebooks on a double-click."""
+    import shutil
+
+    require("jupyterlab")
+    nbformat = require("nbformat")
+    root = tmp_path / "root"
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    cells = nbformat.read(str(root / "notebooks" / "tour.ipynb"), as_version=4).cells
+    with serve_lab(tmp_path, root) as (base, token):
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        try:
+            page.goto(f"{base}/lab/tree/notebooks?reset&token={token}")
+            page.locator(".jp-DirListing-item", has_text="tour.ipynb").first.dblclick()
+            panel = page.locator(".jp-NotebookPanel").first
+            panel.wait_for(state="visible", timeout=60_000)
+            panel.locator(".jp-MarkdownCell h1").first.wait_for(state="visible", timeout=30_000)
+            # the status bar counts the notebook's cells (the page draws only those in view)
+            count = "() => (document.querySelector('#jp-main-statusbar')?.textContent.match(/Cell \\d+\\/(\\d+)/) || [])[1]"
+            _wait("the notebook's cells", lambda: int(page.evaluate(count) or 0) == len(cells), timeout=30)
+            shown = int(page.evaluate(count))
+            title = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current").first.inner_text()
+            heading = panel.locator(".jp-MarkdownCell h1").first.inner_text()
+        finally:
+            page.close()
+    assert title.strip() == "tour.ipynb"
+    assert shown == len(cells) and heading.startswith("A tour of metricsense")

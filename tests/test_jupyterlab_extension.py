@@ -133,7 +133,7 @@ def lab(tmp_path_factory):
                 "nbformat": 4, "nbformat_minor": 5}
     (root / "cells.ipynb").write_text(json.dumps(notebook), "utf-8")
     load = {**cell, "source": "%load_ext metricsense"}
-    broken = {**cell, "source": "%%msense\n" + SPEC.replace("kind outcome", "kind outcome\n  guards nowhere")}
+    broken = {**cell, "source": "%%msense --no-raise\n" + SPEC.replace("kind outcome", "kind outcome\n  guards nowhere")}
     (root / "report.ipynb").write_text(json.dumps({**notebook, "cells": [load, broken]}), "utf-8")
     with serve_lab(tmp, root, "--LabApp.expose_app_in_browser=True") as (base, token):
         yield base, token, root

@@ -102,3 +102,46 @@ def test_the_jupyter_extra_opens_the_notebooks_as_notebooks():
         nb = jupytext.read(path)
         assert nb.metadata["kernelspec"]["name"] == "python3", path.name
         assert sum(c.cell_type == "code" for c in nb.cells) >= 3, path.name
+
+
+def _ci_notebooks():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ci_notebooks", ROOT / "ci" / "notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_ipynb_beside_each_notebook_is_made_from_it():
+    # A double-click in JupyterLab (or VS Code, Colab) opens an .ipynb as a notebook, and
+    # `jupyter nbconvert --execute` reads one: each .md has one, equal to what ci/notebooks.py makes.
+    nbformat = require("nbformat")
+    require("jupytext")
+    assert _ci_notebooks().differing() == [], "run: python ci/notebooks.py"
+    for path in NOTEBOOKS:
+        nb = nbformat.read(str(path.with_suffix(".ipynb")), as_version=4)
+        assert nb.metadata["kernelspec"]["name"] == "python3" and "jupytext" not in nb.metadata
+        assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")  # shipped without outputs
+        text = jupytext_cells(path)
+        assert [(c.cell_type, c.source) for c in nb.cells] == text, path.name
+
+
+def jupytext_cells(path: Path) -> list[tuple[str, str]]:
+    jupytext = require("jupytext")
+    return [(c.cell_type, c.source) for c in jupytext.read(path).cells]
+
+
+def test_an_edited_markdown_notebook_is_told_apart(tmp_path, monkeypatch):
+    require("jupytext")
+    ci = _ci_notebooks()
+    for path in NOTEBOOKS[:1]:
+        (tmp_path / path.name).write_text(path.read_text("utf-8"), "utf-8")
+        (tmp_path / path.with_suffix(".ipynb").name).write_text(ci.ipynb_text(path), "utf-8")
+    monkeypatch.setattr(ci, "NOTEBOOKS", tmp_path)
+    assert ci.differing() == []
+    md = tmp_path / NOTEBOOKS[0].name
+    md.write_text(md.read_text("utf-8").replace("```{code-cell} ipython3\n", "```{code-cell} ipython3\nx = 1\n", 1), "utf-8")
+    assert ci.differing() == [md.with_suffix(".ipynb")]
+    assert ci.main(["--check"]) == 1
+    assert ci.main([]) == 0 and ci.differing() == []

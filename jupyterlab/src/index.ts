@@ -14,11 +14,13 @@ import {
   ILSPDocumentConnectionManager
 } from '@jupyterlab/lsp';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { LanguageSupport } from '@codemirror/language';
 
 import iconSvg from '../style/icon.svg';
 import { msense } from './language';
+import { EXPLORER_MIME, EXPLORER_RANK, ExplorerRenderer } from './snapshot';
 import { STARTER } from './starter';
 
 export const MIME = 'text/x-msense';
@@ -218,4 +220,27 @@ const lsp: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [language, cells, lsp];
+/**
+ * The explorer's output: the live widget where a widget manager has its model, its snapshot where
+ * none has (a notebook reopened; src/snapshot.ts). Registered in the application's registry,
+ * which each notebook and console copies when it opens.
+ */
+const snapshots: JupyterFrontEndPlugin<void> = {
+  id: 'metricsense:explorer-snapshot',
+  description: "Shows the explorer's snapshot where its widget model is in no kernel.",
+  autoStart: true,
+  requires: [IRenderMimeRegistry],
+  activate: (app: JupyterFrontEnd, rendermime: IRenderMimeRegistry) => {
+    rendermime.addFactory(
+      {
+        safe: false, // as the widget view: an untrusted output shows text/html, sanitized
+        mimeTypes: [EXPLORER_MIME],
+        defaultRank: EXPLORER_RANK,
+        createRenderer: options => new ExplorerRenderer(options, rendermime)
+      },
+      EXPLORER_RANK
+    );
+  }
+};
+
+export default [language, cells, lsp, snapshots];

@@ -72,6 +72,10 @@ def test_the_mime_bundle_carries_the_snapshot_beside_the_widget(explorer):
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id
     assert bundle["text/html"] == explorer.snapshot()
     assert bundle["text/plain"] == repr(explorer)
+    # the JupyterLab extension's own MIME type (jupyterlab/src/snapshot.ts), with the same model
+    assert bundle["application/vnd.metricsense.explorer+json"] == {"model_id": explorer.model_id}
+    assert set(bundle) == {"text/plain", "text/html", "application/vnd.jupyter.widget-view+json",
+                           "application/vnd.metricsense.explorer+json"}
 
 
 @pytest.mark.parametrize("show", [False, True])
