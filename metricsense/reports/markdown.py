@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from metricsense.evaluators.records import CorrelationAnalysis, StructureAnalysis
-from metricsense.reports import gains, printable, withheld_line
+from metricsense.reports import gains, picture, printable, withheld_line
 
 # Every character Markdown (CommonMark and GitHub's tables) gives a meaning inline: code,
 # emphasis, links and images, raw HTML, table cells, headings, strikethrough, entities.
@@ -99,4 +99,6 @@ def render_markdown(report, options=None) -> str:
         out += ["| measure | value |", "|---|---|"]
         out += [f"| {name} | {md_text(value)} |" for name, value in rows if value is not None]  # our own names
         out.append("")
+        if picture.worth_drawing(doc):
+            out += picture.markdown_block(picture.of_report(report, root))
     return "\n".join(out).rstrip("\n") + "\n"

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from metricsense.encoding import printable
 from metricsense.model import LEVELS, Disturbance, Document, Lever
 
 #: The columns, left to right.
@@ -209,16 +210,19 @@ def _counts(found: list) -> dict[str, int]:
     return counts
 
 
-def _weight(node: Node) -> tuple:
-    """Which nodes stay when a column is capped: errors, warnings, a missed target, then spec order."""
+def _weight(node: Node, reach: float = 0.0) -> tuple:
+    """Which nodes stay when a column is capped: errors, warnings, a missed target or a failure no
+    KPI guards, then (levers and disturbances) the most gain on the KPIs kept, then spec order."""
     f = node.findings
-    return (-f.get("error", 0), -f.get("warning", 0), node.status != "missed")
+    return (-f.get("error", 0), -f.get("warning", 0), node.status not in ("missed", "unguarded"), -reach)
 
 
-def _cap(nodes: list[Node], limit: int, kind_words: str, key: str, column: int) -> tuple[list[Node], Node | None]:
+def _cap(nodes: list[Node], limit: int, kind_words: str, key: str, column: int,
+         reach: dict[str, float] | None = None) -> tuple[list[Node], Node | None]:
     if len(nodes) <= limit:
         return nodes, None
-    keep = sorted(range(len(nodes)), key=lambda i: (_weight(nodes[i]), i))[: max(limit - 1, 1)]
+    reach = reach or {}
+    keep = sorted(range(len(nodes)), key=lambda i: (_weight(nodes[i], reach.get(nodes[i].key, 0.0)), i))[: max(limit - 1, 1)]
     chosen = set(keep)
     kept = [nodes[i] for i in sorted(chosen)]
     rest = [n for i, n in enumerate(nodes) if i not in chosen]
@@ -296,7 +300,14 @@ def build(doc: Document, analysis: dict | None = None, diagnostics=(), limits: L
                                                     (k_nodes, limits.kpis, "KPIs", "more-kpi"),
                                                     (c_nodes, limits.causes, "levers and disturbances", "more-cause")),
                                                    start=1):
-        kept, more = _cap(ns, limit, words, key, col)
+        reach = None
+        if col == 3:  # a lever or disturbance: how much gain it has on the KPIs kept
+            shown = {n.key for n in columns[1][0]}
+            reach = {}
+            for e in edges:
+                if e.target in shown and e.gain is not None:
+                    reach[e.source] = reach.get(e.source, 0.0) + abs(e.gain)
+        kept, more = _cap(ns, limit, words, key, col, reach)
         if more is not None:
             omitted[COLUMNS[col] + "s" if col < 3 else "causes"] = len(more.members)
         columns.append((kept, more))
@@ -364,9 +375,10 @@ def mermaid_text(text: object, limit: int = 60) -> str:
     a ``"`` would end the label; ``"`` then a backtick opens a Markdown string; ``%%{...}%%``
     anywhere is read as a directive (``init`` can change the security level); ``#name;`` is an
     entity; ``style...:...#...;`` and ``classDef`` lines lose their last ``;``; ``<`` starts HTML;
+    a bidi override (U+202E) would reorder what is shown, so it is written as ``\\u202e`` first;
     backticks could close the Markdown fence around the diagram; brackets, pipes and braces end a
     node's shape or an edge's text."""
-    s = " ".join(str(text).split())
+    s = printable(" ".join(str(text).split()))  # control and bidi characters as visible escapes
     if len(s) > limit:
         s = s[: limit - 1].rstrip() + "…"
     return "".join(c if c in _PLAIN else f"#{ord(c)};" for c in s)
@@ -423,9 +435,21 @@ def mermaid(picture: Picture, direction: str = "LR") -> str:
     out += [node_line(n) for n in more]
     for e in picture.edges:
         s, t = e.source.replace("-", "_"), e.target.replace("-", "_")
-        arrow = "-.->" if e.kind == "disturbed" else "-->"
         text = e.text()
-        out.append(f'  {s} {arrow}|"{mermaid_text(text)}"| {t}' if text else f"  {s} {arrow} {t}")
+        label = f'|"{mermaid_text(text)}"| ' if text else " "
+        if e.kind in ("responds", "disturbed"):
+            # written KPI first with the arrowhead at its end (`<---`), so the levers and
+            # disturbances are laid out right of the KPIs they move: KPI ← lever
+            out.append(f"  {t} {'<-.-' if e.kind == 'disturbed' else '<---'}{label}{s}")
+        else:
+            out.append(f"  {s} -->{label}{t}")
+    # a lever or disturbance that moves no KPI drawn: tied to the KPI column by an invisible link,
+    # so it sits with the others, not beside the mission
+    anchor = next((n.key for n in picture.nodes if n.column == 2), None)
+    linked = {e.source for e in picture.edges} | {e.target for e in picture.edges}
+    if anchor is not None:
+        out += [f"  {anchor.replace('-', '_')} ~~~ {n.key.replace('-', '_')}" for n in picture.nodes
+                if n.column == 3 and n.key not in linked]
     for cls, style in _CLASSES.items():
         out.append(f"  classDef {cls} {style}")
     groups: dict[str, list[str]] = {}
@@ -447,3 +471,30 @@ def summary(picture: Picture) -> dict[str, Any]:
     for e in picture.edges:
         edges[e.kind] = edges.get(e.kind, 0) + 1
     return {"nodes": kinds, "edges": edges}
+
+
+# ---- where the reports put it --------------------------------------------------------------------
+
+
+def worth_drawing(doc: Document | None) -> bool:
+    """A picture says something once the spec has a key failure or a KPI."""
+    return doc is not None and bool(doc.failures or doc.kpis)
+
+
+def markdown_block(picture: Picture) -> list[str]:
+    """The picture as Markdown lines: a ```` ```mermaid ```` fence (GitHub and JupyterLab draw it)
+    and its caption. The fence is three backticks: no line of the diagram holds one."""
+    from metricsense.reports.markdown import md_text
+
+    return ["#### The KPI system", "", "```mermaid", *mermaid(picture).splitlines(), "```", "",
+            f"_{md_text(picture.caption())}_", ""]
+
+
+def html_figure(picture: Picture) -> str:
+    """The picture as an HTML ``<figure>`` with inline SVG and its caption (the HTML report)."""
+    from metricsense.reports.picture_svg import svg
+    from metricsense.reports.svg import esc
+
+    return (f'<figure class="kpi-system">{svg(picture)}<figcaption>Mission → key failures by level → the KPIs '
+            f"that guard them (target, latest level) ← the levers and disturbances that move them (gains on the "
+            f"edges). {esc(picture.caption())}</figcaption></figure>")
