@@ -22,6 +22,7 @@ from metricsense.evaluators.records import (
     TrustSignalAnalysis,
 )
 from metricsense.reports import gains, picture, withheld_line
+from metricsense.reports.picture_svg import html_figure
 from metricsense.reports.svg import esc, gap_bars, heatmap, line_chart
 from metricsense.reports.text import source_and_caret
 
@@ -227,7 +228,7 @@ def spec_section(root: str, analysis: dict, doc, diagnostics=()) -> list[str]:
     if picture.worth_drawing(doc):
         files = set(doc.files) | {root}
         own = [d for d in diagnostics if d.span.file in files]
-        out += ["<h3>The KPI system</h3>", picture.html_figure(picture.build(doc, analysis, own))]
+        out += ["<h3>The KPI system</h3>", html_figure(picture.build(doc, analysis, own))]
     s = StructureAnalysis.of(analysis)
     if s is not None:
         cells = [("KPIs", s.kpis), ("levers", s.levers), ("disturbances", s.disturbances),

@@ -67,6 +67,13 @@ def segments_table(rollup, limit: int = 12) -> list[str]:
     return out + [""]
 
 
+def picture_block(pic) -> list[str]:
+    """The KPI system (``reports.picture``) as a ```` ```mermaid ```` fence, which GitHub and
+    JupyterLab draw, and its caption. No line of the diagram holds a backtick (``mermaid_text``)."""
+    return ["#### The KPI system", "", "```mermaid", *picture.mermaid(pic).splitlines(), "```", "",
+            f"_{md_text(pic.caption())}_", ""]
+
+
 def render_markdown(report, options=None) -> str:
     from metricsense.reports.text import summary_line
 
@@ -100,5 +107,5 @@ def render_markdown(report, options=None) -> str:
         out += [f"| {name} | {md_text(value)} |" for name, value in rows if value is not None]  # our own names
         out.append("")
         if picture.worth_drawing(doc):
-            out += picture.markdown_block(picture.of_report(report, root))
+            out += picture_block(picture.of_report(report, root))
     return "\n".join(out).rstrip("\n") + "\n"

@@ -479,22 +479,3 @@ def summary(picture: Picture) -> dict[str, Any]:
 def worth_drawing(doc: Document | None) -> bool:
     """A picture says something once the spec has a key failure or a KPI."""
     return doc is not None and bool(doc.failures or doc.kpis)
-
-
-def markdown_block(picture: Picture) -> list[str]:
-    """The picture as Markdown lines: a ```` ```mermaid ```` fence (GitHub and JupyterLab draw it)
-    and its caption. The fence is three backticks: no line of the diagram holds one."""
-    from metricsense.reports.markdown import md_text
-
-    return ["#### The KPI system", "", "```mermaid", *mermaid(picture).splitlines(), "```", "",
-            f"_{md_text(picture.caption())}_", ""]
-
-
-def html_figure(picture: Picture) -> str:
-    """The picture as an HTML ``<figure>`` with inline SVG and its caption (the HTML report)."""
-    from metricsense.reports.picture_svg import svg
-    from metricsense.reports.svg import esc
-
-    return (f'<figure class="kpi-system">{svg(picture)}<figcaption>Mission → key failures by level → the KPIs '
-            f"that guard them (target, latest level) ← the levers and disturbances that move them (gains on the "
-            f"edges). {esc(picture.caption())}</figcaption></figure>")

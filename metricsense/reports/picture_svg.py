@@ -257,3 +257,10 @@ def svg(picture: Picture, selected: str | None = None, title: str = "The KPI sys
     out.append(_legend(height - 22))
     out.append("</svg>")
     return "".join(out)
+
+
+def html_figure(picture: Picture) -> str:
+    """The picture as an HTML ``<figure>`` with inline SVG and its caption (the HTML report)."""
+    return (f'<figure class="kpi-system">{svg(picture)}<figcaption>Mission → key failures by level → the KPIs '
+            f"that guard them (target, latest level) ← the levers and disturbances that move them (gains on the "
+            f"edges). {esc(picture.caption())}</figcaption></figure>")
