@@ -174,7 +174,11 @@ class ExplorerModel(HasTraits):
             return []
         found = findings_of(self.document, self._own_diagnostics())
         names = node.members if node.kind == "more" else (node.name,)
-        return list(dict.fromkeys(d for n in names for d in found.get(n, [])))
+        out: list = []
+        for d in (d for n in names for d in found.get(n, [])):
+            if not any(d is e for e in out):  # Diagnostics are not hashable
+                out.append(d)
+        return out
 
     def pair_view(self) -> dict | None:
         """The two KPIs of ``pair``: their series as the correlation compares them, and r and n."""
