@@ -189,15 +189,34 @@ def _effect(kpi, gain: float) -> str | None:
 def findings_of(doc: Document, diagnostics) -> dict[str, list]:
     """The findings of each named statement: the diagnostics whose place (or a related place)
     lies inside the statement's lines. Keyed by name; the mission's under ``""``."""
-    spans = [(s.name, s.span) for s in doc.named()]
+    import bisect
+
+    by_file: dict[str, list[tuple[int, int, str]]] = {}
+    for s in doc.named():
+        by_file.setdefault(s.span.file, []).append((s.span.line, s.span.end_line, s.name))
     if doc.mission is not None:
-        spans.append(("", doc.mission.span))
+        m = doc.mission.span
+        by_file.setdefault(m.file, []).append((m.line, m.end_line, ""))
+    starts = {}
+    for f, items in by_file.items():
+        items.sort()
+        starts[f] = [i[0] for i in items]
     out: dict[str, list] = {}
     for d in diagnostics or ():
-        places = [d.span, *(r.span for r in getattr(d, "related", ()) or ())]
-        for name, span in spans:
-            if any(p.file == span.file and span.line <= p.line <= span.end_line for p in places):
-                out.setdefault(name, []).append(d)
+        names: list[str] = []
+        for p in (d.span, *(r.span for r in getattr(d, "related", ()) or ())):
+            items = by_file.get(p.file)
+            if not items:
+                continue
+            # statements do not nest: only those starting on the last start line at or before it
+            k = bisect.bisect_right(starts[p.file], p.line) - 1
+            first = items[k][0] if k >= 0 else None
+            while k >= 0 and items[k][0] == first:
+                if items[k][1] >= p.line and items[k][2] not in names:
+                    names.append(items[k][2])
+                k -= 1
+        for name in names:
+            out.setdefault(name, []).append(d)
     return out
 
 

@@ -172,7 +172,9 @@ class ExplorerModel(HasTraits):
         node = self.picture.node(key) if self.picture is not None and key else None
         if node is None:
             return []
-        found = findings_of(self.document, self._own_diagnostics())
+        if getattr(self, "_findings", None) is None:  # the reader's findings do not change: once
+            self._findings = findings_of(self.document, self._own_diagnostics())
+        found = self._findings
         names = node.members if node.kind == "more" else (node.name,)
         out: list = []
         for d in (d for n in names for d in found.get(n, [])):

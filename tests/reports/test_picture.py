@@ -81,6 +81,23 @@ def test_customer_love_statuses_and_findings(examples_report):
                 and pic.node(e.target).name == "lead_time").effect == "helps"
 
 
+def test_findings_by_node_agree_with_a_plain_search(examples_report):
+    """Each diagnostic is on the statements whose lines hold its place (or a related place)."""
+    from metricsense.reports import picture
+
+    for doc in examples_report.documents.values():
+        spans = [(s.name, s.span) for s in doc.named()] + ([("", doc.mission.span)] if doc.mission else [])
+        plain: dict[str, list] = {}
+        for d in examples_report.diagnostics:
+            places = [d.span, *(r.span for r in d.related)]
+            for name, span in spans:
+                if any(p.file == span.file and span.line <= p.line <= span.end_line for p in places):
+                    plain.setdefault(name, []).append(d)
+        found = picture.findings_of(doc, examples_report.diagnostics)
+        assert {k: [id(d) for d in v] for k, v in found.items()} == {k: [id(d) for d in v] for k, v in plain.items()}
+        assert found  # the examples have findings on their statements
+
+
 def test_mermaid_follows_mermaids_grammar_and_counts(examples_report):
     from metricsense.reports import picture
 
