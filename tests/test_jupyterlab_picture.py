@@ -100,6 +100,11 @@ def test_click_a_node_and_a_heatmap_cell(lab_picture, browser):
         _measured(page, latency, lead.click,
                   **{"click node lead_time: findings": {"sel": ".msense-explorer .msense-node-findings", "has": "3 findings"}})
         assert "3 findings (3 warnings)" in " ".join(node_panel.inner_text().split())
+        # the keyboard: a node takes the focus, Enter chooses it
+        uptime = system.locator('g.node[data-name="uptime"]').first
+        uptime.focus()
+        _measured(page, latency, lambda: page.keyboard.press("Enter"),
+                  **{"Enter on node uptime: findings": {"sel": ".msense-explorer .msense-node-findings", "has": "KPI uptime"}})
         page.screenshot(path=str(ARTIFACTS / "picture-node.png"))
 
         # Redundancy: the cell's hover text is the correlation; a click draws both change series
@@ -139,7 +144,7 @@ def test_click_a_node_and_a_heatmap_cell(lab_picture, browser):
         out = last.locator(".jp-OutputArea-output")
         _wait("the state cell", lambda: "MSENSE-STATE" in out.inner_text(), timeout=30)
         state = json.loads(out.inner_text().split("MSENSE-STATE", 1)[1].strip())
-        assert state["node_name"] == "lead_time" and state["pair"] == ["lead_time", "cycle_time"]
+        assert state["node_name"] == "uptime" and state["pair"] == ["lead_time", "cycle_time"]
         assert state["r"] == pytest.approx(r, abs=1e-9)
         assert framed == len(state["pairing"]) == len(said) > 0
         assert sorted(s.split(":")[0] for s in said) == sorted(f"{k} × {v}" for k, v in state["pairing"].items())

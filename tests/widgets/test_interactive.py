@@ -139,3 +139,14 @@ def test_every_heatmap_has_a_legend_and_the_rga_frames_the_pairing(explorer):
     assert pairing and len(framed) == len(pairing)
     said = sorted(t.text.split(":")[0] for t in rga.iter(f"{SVG}title") if t.text.endswith("(suggested pair)"))
     assert said == sorted(f"{k} × {lv}" for k, lv in pairing.items())
+
+
+def test_a_spec_with_nothing_to_draw_has_no_picture():
+    require("ipywidgets")
+    from metricsense.widgets.explorer import explore
+
+    ex = explore(metricsense.check('lever x "X"\n', config={}))
+    assert ex.model.picture is None and ex.model.node_findings("k0") == []
+    assert ex.views["Overview"].children == (ex.views["Overview"].body,)
+    ex.model.pair = ["a", "b"]  # no correlation: nothing to draw, said
+    assert ex.model.pair_view() is None and "Click a cell" in ex.views["Redundancy"].pair.value
