@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metricsense.encoding import printable
-from metricsense.model import LEVELS, Disturbance, Document, Lever
+from metricsense.model import LEVELS, Document
 
 #: The columns, left to right.
 COLUMNS = ("mission", "failure", "kpi", "cause")
@@ -288,27 +288,30 @@ def build(doc: Document, analysis: dict | None = None, diagnostics=(), limits: L
                      findings=_counts(found.get(d.name, [])))
                 for i, d in enumerate(doc.disturbances)]
 
-    # every edge of the spec, by name
-    by_name = {n.name: n for n in (*f_nodes, *k_nodes, *c_nodes)}
-    kpi_of = {k.name: k for k in doc.kpis}
+    # every edge of the spec, by name within each kind (a name declared twice is MS003's business:
+    # the first declaration is the one drawn against)
+    failure_of: dict[str, Node] = {}
+    cause_of: dict[tuple[str, str], Node] = {}
+    for n in f_nodes:
+        failure_of.setdefault(n.name, n)
+    for n in c_nodes:
+        cause_of.setdefault((n.kind, n.name), n)
     edges: list[Edge] = []
     if doc.mission is not None:
         edges += [Edge("m", n.key, "threat") for n in f_nodes]
     gains = 0
-    for k in doc.kpis:
-        me = by_name[k.name]
+    for k, me in zip(doc.kpis, k_nodes):
         for ref in k.guards:
-            f = by_name.get(ref.name)
-            if f is not None and f.kind == "failure":
+            f = failure_of.get(ref.name)
+            if f is not None:
                 edges.append(Edge(f.key, me.key, "guards"))
         for kind, gs in (("responds", k.responds), ("disturbed", k.disturbed)):
             for g in gs:
-                src = by_name.get(g.name)
-                want = Lever if kind == "responds" else Disturbance
-                if src is None or not isinstance(doc.lookup(g.name), want):
+                src = cause_of.get(("lever" if kind == "responds" else "disturbance", g.name))
+                if src is None:
                     continue  # a gain on an undeclared name is MS002's business
                 gains += 1
-                edges.append(Edge(src.key, me.key, kind, gain=g.value, effect=_effect(kpi_of[k.name], g.value)))
+                edges.append(Edge(src.key, me.key, kind, gain=g.value, effect=_effect(k, g.value)))
     totals = {"failures": len(f_nodes), "kpis": len(k_nodes), "levers": len(doc.levers),
               "disturbances": len(doc.disturbances), "gains": gains}
 
