@@ -458,12 +458,14 @@ def mermaid(picture: Picture, direction: str = "LR") -> str:
     for e in picture.edges:
         s, t = e.source.replace("-", "_"), e.target.replace("-", "_")
         text = e.text()
-        label = f'|"{mermaid_text(text)}"| ' if text else " "
         if e.kind in ("responds", "disturbed"):
-            # written KPI first with the arrowhead at its end (`<---`), so the levers and
-            # disturbances are laid out right of the KPIs they move: KPI ← lever
+            # Written KPI first, so the levers and disturbances are laid out right of the KPIs
+            # they move. Mermaid has no arrowhead at a link's start (`<---` is an open link), so
+            # the label points: "← +0.4" reads KPI ← lever.
+            label = f'|"{mermaid_text("← " + text)}"| ' if text else " "
             out.append(f"  {t} {'<-.-' if e.kind == 'disturbed' else '<---'}{label}{s}")
         else:
+            label = f'|"{mermaid_text(text)}"| ' if text else " "
             out.append(f"  {s} -->{label}{t}")
     # a lever or disturbance that moves no KPI drawn: tied to the KPI column by an invisible link,
     # so it sits with the others, not beside the mission

@@ -112,7 +112,8 @@ def test_mermaid_follows_mermaids_grammar_and_counts(examples_report):
         assert sum(1 for e in drawn if e[1] == "<-.-") == exp["edges"].get("disturbed", 0)
         assert sum(1 for e in drawn if e[1] == "<---") == exp["edges"].get("responds", 0)
         # every gain is written on its edge, as the spec has it
-        gains = sorted(float(e[2]) for e in drawn if e[1] in ("<---", "<-.-"))
+        assert all(e[2].startswith("← ") for e in drawn if e[1] in ("<---", "<-.-"))  # the label points at the KPI
+        gains = sorted(float(e[2][2:]) for e in drawn if e[1] in ("<---", "<-.-"))
         assert gains == sorted(g.value for k in doc.kpis for g in (*k.responds, *k.disturbed))
         assert found["subgraphs"] == [lv for lv in ("input", "process", "output", "outcome")
                                       if any(f.level == lv for f in doc.failures)]
