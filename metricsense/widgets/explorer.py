@@ -102,8 +102,9 @@ class ExplorerModel(HasTraits):
         from metricsense.reports import picture
 
         # the KPI system as a picture, with the findings this reader may see on its nodes
-        self.picture = (picture.build(self.document, analysis, self._own_diagnostics())
-                        if picture.worth_drawing(self.document) else None)
+        own = self._own_diagnostics()
+        self.picture = picture.build(self.document, analysis, own) if picture.worth_drawing(self.document) else None
+        self._findings = picture.findings_of(self.document, own) if self.picture is not None else {}
         self.families = sorted({family(d.code) for d in self._own_diagnostics()})
         self._filter()
         corr = CorrelationAnalysis.of(analysis)
@@ -167,14 +168,10 @@ class ExplorerModel(HasTraits):
 
     def node_findings(self, key: str) -> list:
         """The findings on a node of the picture (those of every member of an "and N more" node)."""
-        from metricsense.reports.picture import findings_of
-
         node = self.picture.node(key) if self.picture is not None and key else None
         if node is None:
             return []
-        if getattr(self, "_findings", None) is None:  # the reader's findings do not change: once
-            self._findings = findings_of(self.document, self._own_diagnostics())
-        found = self._findings
+        found = self._findings  # the reader's findings by statement, found once
         names = node.members if node.kind == "more" else (node.name,)
         out: list = []
         for d in (d for n in names for d in found.get(n, [])):
