@@ -179,7 +179,7 @@ def _first_difference(a: str, b: str) -> str:
 #: (an image, a link, emphasis from the data) is markup that came from a spec or its data. h4: the
 #: agenda's unit headings.
 MARKDOWN_TAGS = {"h1", "h2", "h3", "h4", "p", "table", "thead", "tbody", "tr", "th", "td", "code", "br", "em", "ul", "ol",
-                 "li"}
+                 "li", "pre"}  # pre: only the KPI system's ```mermaid fence (checked below)
 SARIF_VALIDATOR = None  # set by the tests to a jsonschema validator of SARIF 2.1.0
 
 
@@ -220,6 +220,8 @@ def _readable(fmt: str, text: str, report=None) -> None:
         if html is not None:
             tags = set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", html)) - MARKDOWN_TAGS
             assert not tags, f"{fmt} renders markup that is not the report's: {sorted(tags)}"
+            blocks = html.count("<pre")
+            assert blocks == html.count('<pre><code class="language-mermaid">'), f"{fmt} has a code block of its own"
     text.encode("utf-8")
 
 

@@ -21,7 +21,8 @@ from metricsense.evaluators.records import (
     TrustAnalysis,
     TrustSignalAnalysis,
 )
-from metricsense.reports import gains, withheld_line
+from metricsense.reports import gains, picture, withheld_line
+from metricsense.reports.picture_svg import html_figure
 from metricsense.reports.svg import esc, gap_bars, heatmap, line_chart
 from metricsense.reports.text import source_and_caret
 
@@ -218,10 +219,16 @@ def _trust(trust: TrustAnalysis) -> list[str]:
     return out
 
 
-def spec_section(root: str, analysis: dict, doc) -> list[str]:
+def spec_section(root: str, analysis: dict, doc, diagnostics=()) -> list[str]:
+    """One spec's section; ``diagnostics`` (the report's, as this reader may see them) are counted
+    on the nodes of the KPI system's picture."""
     out = [f'<section class="spec"><h2>{esc(root)}</h2>']
     if doc is not None and doc.mission is not None:
         out.append(f'<p class="mission"><strong>Mission:</strong> {esc(doc.mission.text)}</p>')
+    if picture.worth_drawing(doc):
+        files = set(doc.files) | {root}
+        own = [d for d in diagnostics if d.span.file in files]
+        out += ["<h3>The KPI system</h3>", html_figure(picture.build(doc, analysis, own))]
     s = StructureAnalysis.of(analysis)
     if s is not None:
         cells = [("KPIs", s.kpis), ("levers", s.levers), ("disturbances", s.disturbances),
@@ -291,7 +298,7 @@ def render_html(report, options=None) -> str:
     if getattr(report, "segments", None) is not None:
         body += _segments(report.segments)
     for root, analysis in report.analysis.items():
-        body += spec_section(root, analysis or {}, report.documents.get(root))
+        body += spec_section(root, analysis or {}, report.documents.get(root), report.diagnostics)
     body.append(f'<p class="muted">metricsense {esc(__version__)}</p></main>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from metricsense.evaluators.records import CorrelationAnalysis, StructureAnalysis
-from metricsense.reports import gains, printable, withheld_line
+from metricsense.reports import gains, picture, printable, withheld_line
 
 # Every character Markdown (CommonMark and GitHub's tables) gives a meaning inline: code,
 # emphasis, links and images, raw HTML, table cells, headings, strikethrough, entities.
@@ -67,6 +67,13 @@ def segments_table(rollup, limit: int = 12) -> list[str]:
     return out + [""]
 
 
+def picture_block(pic) -> list[str]:
+    """The KPI system (``reports.picture``) as a ```` ```mermaid ```` fence, which GitHub and
+    JupyterLab draw, and its caption. No line of the diagram holds a backtick (``mermaid_text``)."""
+    return ["#### The KPI system", "", "```mermaid", *picture.mermaid(pic).splitlines(), "```", "",
+            f"_{md_text(pic.caption())}_", ""]
+
+
 def render_markdown(report, options=None) -> str:
     from metricsense.reports.text import summary_line
 
@@ -99,4 +106,6 @@ def render_markdown(report, options=None) -> str:
         out += ["| measure | value |", "|---|---|"]
         out += [f"| {name} | {md_text(value)} |" for name, value in rows if value is not None]  # our own names
         out.append("")
+        if picture.worth_drawing(doc):
+            out += picture_block(picture.of_report(report, root))
     return "\n".join(out).rstrip("\n") + "\n"

@@ -46,9 +46,11 @@ def _short(label: str, n: int = 22) -> str:
 def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols: Sequence[str], *,
             title: str, limit: float | None = None, digits: int = 2, row_titles: Sequence[str] | None = None,
             col_titles: Sequence[str] | None = None, blank_zero: bool = False,
-            marked: Collection[tuple[int, int]] = (), marked_as: str = "marked", legend: bool = True) -> str:
+            marked: Collection[tuple[int, int]] = (), marked_as: str = "marked", legend: bool = True,
+            keys: bool = False) -> str:
     """A labelled matrix of coloured cells (diverging around 0), the value written in each cell and
-    said on hover; ``marked`` cells (row, column) framed; a colour legend under it."""
+    said on hover; ``marked`` cells (row, column) framed; a colour legend under it. ``keys``: each
+    cell carries ``data-key="cell-ROW-COL"`` (the explorer tells which was clicked)."""
     cell = 44 if len(cols) <= 6 else 36 if len(cols) <= 12 else 28
     left = 8 + 7 * max((len(_short(r)) for r in rows), default=4)
     longest = max((len(_short(c)) for c in cols), default=4)
@@ -83,7 +85,8 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
             if shown.startswith("-") and not shown.strip("-0."):
                 shown = shown[1:]  # no "-0.00"
             note = f" ({marked_as})" if (i, j) in marked else ""
-            out.append(f'<rect x="{x}" y="{top + i * cell}" width="{cell - 2}" height="{cell - 2}" fill="{fill}">'
+            key = f' data-key="cell-{i}-{j}"' if keys else ""
+            out.append(f'<rect class="cell" x="{x}" y="{top + i * cell}" width="{cell - 2}" height="{cell - 2}" fill="{fill}"{key}>'
                        f'<title>{esc(r)} × {esc(cols[j])}: {esc(shown or "none")}{esc(note)}</title></rect>')
             if shown:
                 size = 11 if cell >= 40 else 8

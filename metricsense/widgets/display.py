@@ -85,7 +85,7 @@ def report_html(report: Any) -> str:
             *withheld_html(report)]
     for root, analysis in report.analysis.items():
         body.append(f"<details><summary>{esc(root)}: structure, gains and data pictures</summary>")
-        body += spec_section(root, analysis or {}, report.documents.get(root))
+        body += spec_section(root, analysis or {}, report.documents.get(root), report.diagnostics)
         body.append("</details>")
     return wrap(body, "report")
 

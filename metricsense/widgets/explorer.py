@@ -28,7 +28,8 @@ from metricsense.model import LEVELS, Lever
 from metricsense.widgets import whatif
 from metricsense.reports.svg import esc, gap_bars, line_chart
 from metricsense.widgets.display import STYLE, diagnostics_html
-from metricsense.widgets.panels import _fmt, decoupling_html, redundancy_html, whatif_html, wrap
+from metricsense.widgets.interactive import OverviewView, RedundancyView
+from metricsense.widgets.panels import _fmt, decoupling_html, whatif_html, wrap
 
 SEVERITIES = ("error", "warning", "info", "hint")
 FAMILIES = {"MS1": "correlation", "MS2": "decoupling", "MS3": "noise", "MS4": "distortion", "MS5": "trust",
@@ -83,6 +84,8 @@ class ExplorerModel(HasTraits):
     timeline = Dict(help="per KPI: periods, values, target and the periods where triggers fired")
 
     trust = Dict(help="per trust signal: the groups that may be shown, and how many are not")
+    node = Unicode(help="the key of the node of the KPI system picture clicked (Overview), or ''")
+    pair = List(Unicode(), help="the two KPIs of the correlation heatmap cell clicked (Redundancy), or []")
     compare = AnyTrait(None, allow_none=True, help="another Report to diff against (the Diff tab), or None")
 
     def __init__(self, report: Any, spec: str | None = None, data: Any = None, **kwargs: Any) -> None:
@@ -96,6 +99,12 @@ class ExplorerModel(HasTraits):
         self.data = self._load_data(data)
         analysis = report.analysis.get(spec) or {}
         self.overview = self._overview()
+        from metricsense.reports import picture
+
+        # the KPI system as a picture, with the findings this reader may see on its nodes
+        own = self._own_diagnostics()
+        self.picture = picture.build(self.document, analysis, own) if picture.worth_drawing(self.document) else None
+        self._findings = picture.findings_of(self.document, own) if self.picture is not None else {}
         self.families = sorted({family(d.code) for d in self._own_diagnostics()})
         self._filter()
         corr = CorrelationAnalysis.of(analysis)
@@ -156,6 +165,35 @@ class ExplorerModel(HasTraits):
                 "failures": failures, "counts": counts,
                 "size": {"kpis": len(doc.kpis), "levers": len(doc.levers), "triggers": len(doc.triggers),
                          "trust signals": len(doc.trusts)}}
+
+    def node_findings(self, key: str) -> list:
+        """The findings on a node of the picture (those of every member of an "and N more" node)."""
+        node = self.picture.node(key) if self.picture is not None and key else None
+        if node is None:
+            return []
+        found = self._findings  # the reader's findings by statement, found once
+        names = node.members if node.kind == "more" else (node.name,)
+        out: list = []
+        for d in (d for n in names for d in found.get(n, [])):
+            if not any(d is e for e in out):  # Diagnostics are not hashable
+                out.append(d)
+        return out
+
+    def pair_view(self) -> dict | None:
+        """The two KPIs of ``pair``: their series as the correlation compares them, and r and n."""
+        from metricsense.widgets.pair import pair_series
+
+        corr = self.redundancy.get("correlation") or self.correlation
+        if len(self.pair) != 2 or not corr:
+            return None
+        found = pair_series(self.data, self.pair[0], self.pair[1], corr.get("basis", "changes"))
+        if found is None:
+            return None
+        kpis = list(corr["kpis"])
+        if self.pair[0] in kpis and self.pair[1] in kpis:
+            i, j = kpis.index(self.pair[0]), kpis.index(self.pair[1])
+            found.update(r=corr["matrix"][i][j], n=corr["n"][i][j] if corr.get("n") else None)
+        return found
 
     # ---- diagnostics -------------------------------------------------------------------------
 
@@ -302,26 +340,6 @@ def _html(kind: str) -> w.HTML:
     return box
 
 
-class OverviewView(w.VBox):
-    def __init__(self, model: ExplorerModel) -> None:
-        self.model = model
-        self.body = _html("overview")
-        super().__init__([self.body])
-        o = model.overview
-        rows = []
-        for f in o["failures"]:
-            rows.append(f"<tr><td>{esc(f['level'])}</td><td><code>{esc(f['failure'])}</code> {esc(f['label'])}</td>"
-                        f"<td>{esc(', '.join(f['kpis']) or 'nobody')}</td><td>{esc(', '.join(f['levers']) or 'none')}</td></tr>")
-        counts = ", ".join(f"{n} {s}" for s, n in o["counts"].items() if n) or "no findings"
-        size = ", ".join(f"{n} {k}" for k, n in o["size"].items())
-        self.body.value = wrap([
-            f"<p><strong>Mission:</strong> {esc(o['mission'] or '(none)')}</p>",
-            f"<p class=\"muted\">{esc(o['why'])}</p>" if o.get("why") else "",
-            f"<p>{esc(size)}. Findings: {esc(counts)}.</p>",
-            "<table class=\"failures\"><thead><tr><th>level</th><th>key failure</th><th>guarded by</th>"
-            "<th>levers that move them</th></tr></thead><tbody>", *rows, "</tbody></table>"], "overview")
-
-
 class DiagnosticsView(w.VBox):
     def __init__(self, model: ExplorerModel) -> None:
         self.model = model
@@ -345,26 +363,6 @@ class DiagnosticsView(w.VBox):
         # As the HTML report: personal findings not given to this reader are counted, never shown.
         self.table.value = wrap([diagnostics_html(ds, SourceCache(getattr(self.model.report, "sources", None))),
                                  *withheld_html(self.model.reader())], "diagnostics")
-
-
-class RedundancyView(w.VBox):
-    def __init__(self, model: ExplorerModel) -> None:
-        self.model = model
-        self.slider = w.FloatSlider(value=model.threshold, min=0.3, max=1.0, step=0.01, description="|r| ≥",
-                                    continuous_update=False, readout_format=".2f")
-        self.slider.add_class("msense-threshold")
-        self.clusters = _html("clusters")
-        self.picture = _html("heatmap")
-        super().__init__([self.slider, self.clusters, self.picture])
-        w.link((self.slider, "value"), (model, "threshold"))
-        # NOTE: `redundancy` holds the threshold: it changes with every move of the slider, even
-        # when the groups stay the same (the text says the threshold it was computed at).
-        model.observe(self._draw, names="redundancy")
-        self._draw()
-
-    def _draw(self, change: Any = None) -> None:
-        with self.hold_sync():
-            self.clusters.value, self.picture.value = redundancy_html(self.model.redundancy)
 
 
 class DecouplingView(w.VBox):

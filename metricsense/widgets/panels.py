@@ -27,8 +27,16 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
-def redundancy_html(red: dict) -> tuple[str, str]:
-    """(groups text, heatmap) of a ``whatif.redundancy`` result."""
+def heatmap_order(red: dict) -> list[str]:
+    """The KPIs in the heatmap's order: the members of each group side by side, so the blocks show."""
+    corr = red.get("correlation") or {}
+    kpis = list(corr.get("kpis") or [])
+    order = [n for c in red.get("clusters") or [] for n in [c["keep"], *c["drop"]] if n in kpis]
+    return list(dict.fromkeys(order + kpis))
+
+
+def redundancy_html(red: dict, keys: bool = False) -> tuple[str, str]:
+    """(groups text, heatmap) of a ``whatif.redundancy`` result (``keys``: cells carry data-key)."""
     corr = red.get("correlation") or {}
     if not corr:
         return (wrap('<p class="muted">No correlation analysis: the spec has no data for two or more kept KPIs.</p>',
@@ -46,14 +54,12 @@ def redundancy_html(red: dict) -> tuple[str, str]:
     if eff is not None:
         text += (f'<p class="muted effective">Effective number of KPIs: {esc(_fmt(eff))} of '
                  f"{esc(red.get('effective_of'))}.</p>")
-    # Members of a group side by side, so the blocks show.
     kpis = list(corr["kpis"])
-    order = [n for c in cl for n in [c["keep"], *c["drop"]] if n in kpis]
-    order += [n for n in kpis if n not in order]
+    order = heatmap_order(red)
     idx = [kpis.index(n) for n in order]
     matrix = [[corr["matrix"][i][j] for j in idx] for i in idx]
     caption = f"{corr.get('method', 'pearson')} correlation of {corr.get('basis', 'the series')}"
-    picture = wrap(f'<figure>{heatmap(matrix, order, order, title="KPI correlation", limit=1.0)}'
+    picture = wrap(f'<figure>{heatmap(matrix, order, order, title="KPI correlation", limit=1.0, keys=keys)}'
                    f"<figcaption>{esc(caption)}</figcaption></figure>", "heatmap")
     return wrap(text, "clusters"), picture
 

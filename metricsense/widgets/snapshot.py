@@ -43,6 +43,9 @@ def _options(widget: Any) -> str:
 
 def widget_html(widget: Any) -> str:
     """A widget as static HTML, as it shows now."""
+    own = getattr(widget, "snapshot_html", None)
+    if callable(own):  # a widget that knows its static self (the explorer's ClickSVG pictures)
+        return own()
     if isinstance(widget, (w.HTML, w.HTMLMath)):
         return _strip_style(widget.value or "")
     if isinstance(widget, w.Label):

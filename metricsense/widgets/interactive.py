@@ -1,0 +1,165 @@
+"""The explorer's views that answer a click: the Overview's KPI system and the Redundancy heatmap.
+
+Overview: the mission, the size and findings, the key failures table, and the KPI system as a
+picture (``metricsense.reports.picture``, the HTML report's drawing); a click on a node shows
+what it is, its neighbours with their gains, and its findings (``ExplorerModel.node``).
+Redundancy: the threshold, the groups, and the correlation heatmap (each cell's value on hover,
+a colour legend); a click on a cell shows the two KPIs' change series (``ExplorerModel.pair``).
+
+The pictures are ``ClickSVG`` (anywidget) where anywidget is installed, else plain HTML (no
+click, the same picture).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+from metricsense.reports.svg import esc
+from metricsense.widgets.display import diagnostics_html
+from metricsense.widgets.panels import heatmap_order, redundancy_html, wrap
+
+
+def _html(kind: str) -> w.HTML:
+    box = w.HTML()
+    box.add_class(f"msense-{kind}")
+    return box
+
+
+def clickable(kind: str) -> w.DOMWidget:
+    """A picture whose parts answer a click (``selected``), or plain HTML without anywidget."""
+    try:
+        from metricsense.widgets.clicksvg import ClickSVG
+    except ImportError:  # the widgets extra brings anywidget; without it, the same picture, no click
+        return _html(kind)
+    box = ClickSVG()
+    box.add_class(f"msense-{kind}")
+    return box
+
+
+# ---- Overview --------------------------------------------------------------------------------
+
+
+def node_html(model: Any, key: str) -> str:
+    """One node of the KPI system: what it is, its neighbours (gains on the edges), its findings."""
+    from metricsense.reports.picture import findings_words
+    from metricsense.reports.text import SourceCache
+
+    pic = model.picture
+    node = pic.node(key) if pic is not None else None
+    if node is None:
+        return wrap('<p class="muted">Click a node of the picture to see its findings.</p>', "node")
+    names = {n.key: n.name or ("the mission" if n.kind == "mission" else n.label) for n in pic.nodes}
+    kind = {"mission": "Mission", "failure": f"Key failure ({node.level})", "kpi": "KPI", "lever": "Lever",
+            "disturbance": "Disturbance", "more": "Not drawn"}[node.kind]
+    parts = [f'<p class="node-head"><b>{esc(kind)}</b> <code>{esc(node.name)}</code> {esc(node.label)}</p>']
+    if node.detail:
+        parts.append(f'<p class="node-detail">{esc(node.detail)}</p>')
+    if node.members:
+        parts.append(f'<p class="node-members">{esc(", ".join(node.members))}</p>')
+    near = []
+    for e in pic.edges:
+        if key in (e.source, e.target):
+            other = e.target if e.source == key else e.source
+            text = e.text()
+            near.append(f"<li>{esc({'threat': 'threatens', 'guards': 'guarded by' if e.source == key else 'guards', 'responds': 'moves' if e.source == key else 'moved by', 'disturbed': 'disturbs' if e.source == key else 'disturbed by'}[e.kind])} "
+                        f"<code>{esc(names.get(other, other))}</code>{esc(' ' + text) if text else ''}"
+                        f"{esc(f' ({e.effect})') if e.effect else ''}</li>")
+    if near:
+        parts.append(f'<ul class="node-edges">{"".join(near)}</ul>')
+    found = model.node_findings(key)
+    if found:
+        counts = {}
+        for d in found:
+            counts[str(d.severity)] = counts.get(str(d.severity), 0) + 1
+        parts.append(f'<p class="node-findings"><b>{len(found)}</b> finding{"s" if len(found) != 1 else ""} '
+                     f"({esc(findings_words(counts))}):</p>")
+        parts.append(diagnostics_html(found, SourceCache(getattr(model.report, "sources", None))))
+    else:
+        parts.append('<p class="node-findings ok">No findings.</p>')
+    return wrap(parts, "node")
+
+
+class OverviewView(w.VBox):
+    def __init__(self, model: Any) -> None:
+        from metricsense.reports.picture_svg import svg
+
+        self.model = model
+        self.body = _html("overview")
+        self.picture = clickable("system")
+        self.node = _html("node-findings")
+        children = [self.body]
+        if model.picture is not None:
+            children += [self.picture, self.node]
+            self.picture.value = wrap(f"<figure>{svg(model.picture)}<figcaption>{esc(model.picture.caption())} "
+                                      "Click a node to see its findings.</figcaption></figure>", "picture")
+        super().__init__(children)
+        o = model.overview
+        rows = []
+        for f in o["failures"]:
+            rows.append(f"<tr><td>{esc(f['level'])}</td><td><code>{esc(f['failure'])}</code> {esc(f['label'])}</td>"
+                        f"<td>{esc(', '.join(f['kpis']) or 'nobody')}</td><td>{esc(', '.join(f['levers']) or 'none')}</td></tr>")
+        counts = ", ".join(f"{n} {s}" for s, n in o["counts"].items() if n) or "no findings"
+        size = ", ".join(f"{n} {k}" for k, n in o["size"].items())
+        self.body.value = wrap([
+            f"<p><strong>Mission:</strong> {esc(o['mission'] or '(none)')}</p>",
+            f"<p class=\"muted\">{esc(o['why'])}</p>" if o.get("why") else "",
+            f"<p>{esc(size)}. Findings: {esc(counts)}.</p>",
+            "<details><summary>Key failures, the KPIs that guard them and the levers that move those</summary>",
+            "<table class=\"failures\"><thead><tr><th>level</th><th>key failure</th><th>guarded by</th>"
+            "<th>levers that move them</th></tr></thead><tbody>", *rows, "</tbody></table></details>"], "overview")
+        if hasattr(self.picture, "selected"):
+            self.picture.observe(lambda c: setattr(model, "node", c["new"]), names="selected")
+        model.observe(self._draw, names="node")
+        self._draw()
+
+    def _draw(self, change: Any = None) -> None:
+        if hasattr(self.picture, "selected") and self.picture.selected != self.model.node:
+            self.picture.selected = self.model.node
+        self.node.value = node_html(self.model, self.model.node)
+
+
+# ---- Redundancy ------------------------------------------------------------------------------
+
+
+class RedundancyView(w.VBox):
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.slider = w.FloatSlider(value=model.threshold, min=0.3, max=1.0, step=0.01, description="|r| ≥",
+                                    continuous_update=False, readout_format=".2f")
+        self.slider.add_class("msense-threshold")
+        self.clusters = _html("clusters")
+        self.picture = clickable("heatmap")
+        self.pair = _html("pair")
+        super().__init__([self.slider, self.clusters, self.picture, self.pair])
+        w.link((self.slider, "value"), (model, "threshold"))
+        # NOTE: `redundancy` holds the threshold: it changes with every move of the slider, even
+        # when the groups stay the same (the text says the threshold it was computed at).
+        model.observe(self._draw, names="redundancy")
+        if hasattr(self.picture, "selected"):
+            self.picture.observe(self._clicked, names="selected")
+        model.observe(self._draw_pair, names="pair")
+        self._draw()
+        self._draw_pair()
+
+    def _draw(self, change: Any = None) -> None:
+        self._order = heatmap_order(self.model.redundancy)
+        with self.hold_sync():
+            self.clusters.value, self.picture.value = redundancy_html(self.model.redundancy, keys=True)
+
+    def _clicked(self, change: Any) -> None:
+        parts = (change["new"] or "").split("-")
+        if len(parts) == 3 and parts[0] == "cell" and parts[1].isdigit() and parts[2].isdigit():
+            i, j = int(parts[1]), int(parts[2])
+            if i < len(self._order) and j < len(self._order):
+                self.model.pair = [self._order[i], self._order[j]]
+
+    def _draw_pair(self, change: Any = None) -> None:
+        from metricsense.widgets.pair import pair_svg
+
+        found = self.model.pair_view()
+        if found is None:
+            self.pair.value = wrap('<p class="muted">Click a cell of the heatmap to see the two KPIs\' series.</p>', "pair")
+            return
+        self.pair.value = wrap(f"<figure>{pair_svg(found, found.get('r'))}</figure>", "pair")
