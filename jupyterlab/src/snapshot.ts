@@ -49,6 +49,9 @@ export class ExplorerRenderer extends Panel implements IRenderMime.IRenderer {
       snapshot.addClass('msense-explorer-snapshot');
       this.addWidget(snapshot);
       await snapshot.renderModel(model);
+      if (round !== this._round || this.isDisposed) {
+        return;
+      }
     }
     this._timer = window.setTimeout(() => {
       this._timerFired = true;
@@ -56,7 +59,8 @@ export class ExplorerRenderer extends Panel implements IRenderMime.IRenderer {
     }, SNAPSHOT_AFTER_MS);
     await delay(0); // the output area places its renderer after asking it to render
     if (round === this._round && !this.isDisposed) {
-      await this._live(model, round);
+      // Not awaited: with no kernel it waits for a widget manager that may never come.
+      void this._live(model, round);
     }
   }
 
@@ -103,6 +107,9 @@ export class ExplorerRenderer extends Panel implements IRenderMime.IRenderer {
       await live.renderModel(model);
     } catch (reason) {
       console.warn('metricsense: the live explorer could not be drawn; the snapshot stays', reason);
+    }
+    if (round !== this._round || this.isDisposed) {
+      return; // rendered again meanwhile: this round's renderer is gone
     }
     this._liveDone = true; // rendered: what it drew is final until ipywidgets draws again
     this._settle();
