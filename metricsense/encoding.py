@@ -120,6 +120,25 @@ def finite(value: Any) -> Any:
     return value
 
 
+def finite_lists(array: Any) -> Any:
+    """A NumPy array (any shape) as nested lists of floats, None where it is not finite: what
+    ``finite`` gives, made with one pass in NumPy (``finite`` walks every number in Python,
+    seconds for a 2,000 x 2,000 matrix)."""
+    import numpy as np
+
+    a = np.asarray(array, dtype=float)
+    ok = np.isfinite(a)
+    out = np.where(ok, a, 0.0).tolist()
+    if a.ndim == 0:
+        return out if bool(ok) else None
+    for index in zip(*np.nonzero(~ok)):
+        row = out
+        for i in index[:-1]:
+            row = row[i]
+        row[index[-1]] = None
+    return out
+
+
 def json_default(value: Any) -> Any:
     """How the JSON report writes values JSON has no type for (arrays, sets, dates, records)."""
     as_json = getattr(type(value), "__json__", None)

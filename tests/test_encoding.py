@@ -81,3 +81,19 @@ def test_a_record_name_is_a_class_variable_not_a_field():
         @dataclass(frozen=True)
         class Wrong(Record):
             name: str = "wrong"
+
+
+def test_finite_lists_is_finite_in_one_numpy_pass():
+    import numpy as np
+
+    from metricsense.encoding import finite, finite_lists
+
+    rng = np.random.default_rng(7)
+    for shape in [(), (5,), (4, 6), (3, 4, 5), (0,), (0, 3)]:
+        a = rng.normal(size=shape)
+        if a.size:
+            a.flat[::3] = np.nan
+        if a.size > 2:
+            a.flat[1] = -np.inf
+        assert finite_lists(a) == finite(a), shape
+    assert finite_lists(np.array([[1.0, np.nan]])) == [[1.0, None]]

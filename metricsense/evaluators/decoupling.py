@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
-from metricsense.encoding import finite
+from metricsense.encoding import finite, finite_lists
 from metricsense.evaluators.common import phi, usable_scale
 from metricsense.evaluators.gains import (  # noqa: F401 - the decoupling family's statistics, named here too
     assignment,
@@ -127,9 +127,7 @@ def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
 
 def _clean(a) -> list:
     """An array as (nested) lists of floats, None where it is not finite."""
-    import numpy as np
-
-    return finite(np.asarray(a, dtype=float))
+    return finite_lists(a)
 
 
 @hookimpl
