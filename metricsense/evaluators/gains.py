@@ -112,6 +112,66 @@ def standardised_gains(y, x, df: int | None = None):
     return g, np.sqrt(omega / n), df
 
 
+class _Changes:
+    """``data.changes(names)`` for many sets of names that share a calendar unit, each column
+    placed once: on a calendar unit a column's row is its period's step on that calendar (less
+    the first observed step of the set), so the set's matrix is a slice of the columns placed
+    on the whole calendar (metricsense.data.align.regular, the same sums and counts). Sets
+    without one shared unit, or too sparse for a row per period, ask ``data.changes``."""
+
+    def __init__(self, data):
+        self.data = data
+        self.placed: dict[str, object] = {}
+        self.grid: dict[str, tuple] = {}
+
+    def __call__(self, names: list[str]):
+        import numpy as np
+
+        from metricsense.data import periods as P
+
+        data = self.data
+        periods = getattr(data, "periods", None)
+        unit_of = getattr(data, "unit_of", None)
+        series = getattr(data, "series_map", None)
+        units = {unit_of(n) for n in names} if unit_of is not None else {None}
+        calendar = {u for u in units if u in P.UNITS}
+        if periods is None or series is None or len(calendar) != 1 or not len(periods):
+            return data.changes(names)
+        (unit,) = calendar
+        if unit not in self.grid:
+            steps = P.step_of(P.bucket(periods, unit), unit)
+            lo, hi = int(steps.min()), int(steps.max())
+            self.grid[unit] = (steps, lo, hi - lo + 1 <= max(100_000, 20 * len(periods)), hi - lo + 1)
+        steps, lo, dense, size = self.grid[unit]
+        if not dense:
+            return data.changes(names)
+        cols, observed = [], np.zeros(len(periods), dtype=bool)
+        for n in names:
+            key = f"{unit}\0{n}"
+            col = series[n].values
+            observed |= ~np.isnan(col)
+            if key not in self.placed:
+                ok = ~np.isnan(col)
+                pos = steps[ok] - lo
+                total, count = np.zeros(size), np.zeros(size)
+                np.add.at(total, pos, col[ok])
+                np.add.at(count, pos, 1.0)
+                with np.errstate(invalid="ignore", over="ignore"):
+                    self.placed[key] = np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
+            cols.append(self.placed[key])
+        if not observed.any():
+            return data.changes(names)
+        at = steps[observed]
+        a, b = int(at.min()) - lo, int(at.max()) - lo + 1
+        x = np.column_stack([c[a:b] for c in cols])
+        out = np.full(x.shape, np.nan)
+        if len(x) > 1:
+            with np.errstate(over="ignore", invalid="ignore"):
+                out[1:] = x[1:] - x[:-1]
+        out[~np.isfinite(out)] = np.nan
+        return out
+
+
 def estimate_gains(spec, data, kpis, levers, lag: int = 0, min_periods: int = 12):
     """Standardised least-squares gains of KPI changes on lever changes, with standard errors.
 
@@ -140,6 +200,7 @@ def estimate_gains(spec, data, kpis, levers, lag: int = 0, min_periods: int = 12
         return g, se, n_used, lags, controls
     lcols = [j for j, lv in enumerate(levers) if lv.name in data]
     freq = getattr(data, "frequency", None)
+    changes = _Changes(data)
     for i, k in enumerate(kpis):
         if k.name not in data:
             continue
@@ -148,7 +209,9 @@ def estimate_gains(spec, data, kpis, levers, lag: int = 0, min_periods: int = 12
                 if d.name in data and d.name not in names_l and d.name != k.name]
         # One regular calendar for the KPI and its regressors (the coarsest of their frequencies):
         # a change exists only between consecutive periods that both have a value.
-        d = data.changes([*names_l, *(n for n, _ in dist), k.name])
+        if len(getattr(data, "periods", ())) - 1 < max(min_periods, len(names_l) + len(dist) + 3):
+            continue  # fewer changes than the regression needs, whatever the data (n <= periods - 1)
+        d = changes([*names_l, *(n for n, _ in dist), k.name])
         y = d[:, -1]
         kl = [declared.get(n, lag) for n in names_l]
         cols = [_shift(d[:, j], kl[j]) for j in range(len(names_l))]
