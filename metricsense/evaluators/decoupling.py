@@ -127,7 +127,8 @@ def _clean(a) -> list:
     """An array as (nested) lists of floats, None where it is not finite."""
     import numpy as np
 
-    return finite(np.asarray(a, dtype=float))
+    a = np.asarray(a, dtype=float)
+    return np.where(np.isfinite(a), a, None).tolist()  # encoding.finite's lists, at once
 
 
 @hookimpl

@@ -21,6 +21,12 @@ def _check(data, names, rng, draws=300):
     for _ in range(draws):
         sub = [str(s) for s in rng.choice(names, size=int(rng.integers(1, min(6, len(names)) + 1)), replace=False)]
         _same(changes(sub), data.changes(sub))
+    # a shared head (the levers) with a different tail each time, as estimate_gains asks
+    head = [str(s) for s in rng.choice(names, size=min(3, len(names) - 1), replace=False)]
+    for _ in range(draws // 3):
+        tail = [str(s) for s in rng.choice([n for n in names if n not in head], size=int(rng.integers(1, 3)),
+                                           replace=False)]
+        _same(changes(head + tail, shared=len(head)), data.changes(head + tail))
 
 
 def test_changes_on_calendars_are_data_changes():
@@ -53,3 +59,16 @@ def test_changes_on_whole_number_periods_are_data_changes():
     data = DataSet(periods=periods, series_map={k: Series(k, v, "sim") for k, v in cols.items()}, surveys={},
                    frequency="period", units={k: "period" for k in cols})
     _check(data, list(cols), rng, 60)
+
+
+def test_gain_matrices_are_written_as_encoding_finite_writes_them():
+    """decoupling._clean (NaN and infinities to None, at once) gives encoding.finite's lists."""
+    from metricsense.encoding import finite
+    from metricsense.evaluators.decoupling import _clean
+
+    cases = [np.array([[1.0, np.nan], [np.inf, -0.0]]), np.array(3.5), np.array(np.nan), np.zeros((0, 3)),
+             np.array([1, 2]), [[1.0, float("-inf")]], np.random.default_rng(1).normal(size=(4, 3, 2))]
+    for a in cases:
+        want = finite(np.asarray(a, dtype=float))
+        got = _clean(a)
+        assert repr(got) == repr(want) and type(got) is type(want)
