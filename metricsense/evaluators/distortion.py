@@ -136,12 +136,18 @@ def _better(kpi: KPI) -> float | None:
     return None
 
 
-def outcomes_for(output: KPI, spec: Document) -> list[KPI]:
-    """The outcome KPIs guarding a failure the output guards; all outcome KPIs when none does."""
+def outcomes_for(output: KPI, spec: Document, known: dict | None = None) -> list[KPI]:
+    """The outcome KPIs guarding a failure the output guards; all outcome KPIs when none does.
+    ``known`` (a dict kept across calls on one spec) holds the outcomes and their failures."""
     mine = {g.name for g in output.guards}
-    outcomes = [k for k in spec.kpis if k.kind == "outcome" and k is not output]
-    shared = [k for k in outcomes if mine & {g.name for g in k.guards}]
-    return shared or outcomes
+    if known is None or "outcomes" not in known:
+        found = [(k, {g.name for g in k.guards}) for k in spec.kpis if k.kind == "outcome"]
+        if known is None:
+            known = {}
+        known["outcomes"] = found
+    outcomes = [(k, guards) for k, guards in known["outcomes"] if k is not output]
+    shared = [k for k, guards in outcomes if mine & guards]
+    return shared or [k for k, _ in outcomes]
 
 
 def _bunching(s, after, t) -> BunchingTest:
@@ -268,7 +274,7 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
     sign = _better(kpi)
     if kpi.kind == "output" and sign is not None:
         mine = steps if steps is not None else _Steps(data)
-        divergence = mine.plan(kpi, sign, s, after, outcomes_for(kpi, spec), min_periods) or None
+        divergence = mine.plan(kpi, sign, s, after, outcomes_for(kpi, spec, mine.known), min_periods) or None
         if steps is None:
             mine.run()
     return KpiDistortion(set=set_at, set_from=why, bunching=bunching, variance=variance, divergence=divergence)
@@ -283,6 +289,8 @@ class _Steps:
         self.data = data
         self.grids: dict[bytes, object] = {}
         self.spans: dict[bytes, dict] = {}
+        self.known: dict = {}  # the spec's outcomes (outcomes_for)
+        self.usable: dict[tuple, tuple] = {}  # outcome names -> those with data and a direction, observed
 
     def plan(self, kpi: KPI, sign: float, s, after, outcomes: list[KPI], min_periods: int) -> dict[str, DivergenceTest]:
         """The output's divergence entries, in its outcomes' order: those with too few periods
@@ -290,13 +298,16 @@ class _Steps:
         import numpy as np
 
         data = self.data
-        named = [(oc, data.series(oc.name), _better(oc)) for oc in outcomes]
-        named = [(oc, o, osign) for oc, o, osign in named if o is not None and osign is not None]
+        key = tuple(oc.name for oc in outcomes)
+        if key not in self.usable:
+            named = [(oc, data.series(oc.name), _better(oc)) for oc in outcomes]
+            named = [(oc, o, osign) for oc, o, osign in named if o is not None and osign is not None]
+            self.usable[key] = (named, ~np.isnan(np.array([o.values for _, o, _ in named])) if named else None)
+        named, obs = self.usable[key]
         div: dict[str, DivergenceTest] = {}
         if not named:
             return div
         seen = ~np.isnan(s.values)
-        obs = ~np.isnan(np.array([o.values for _, o, _ in named]))
         both = obs & seen
         nb, na = (both & ~after).sum(axis=1), (both & after).sum(axis=1)
         few = (nb < max(min_periods, 4)) | (na < 3)

@@ -112,6 +112,88 @@ def standardised_gains(y, x, df: int | None = None):
     return g, np.sqrt(omega / n), df
 
 
+class _Changes:
+    """``data.changes(names)`` for many sets of names that share a calendar unit, each column
+    placed once: on a calendar unit a column's row is its period's step on that calendar (less
+    the first observed step of the set), so the set's matrix is a slice of the columns placed
+    on the whole calendar (metricsense.data.align.regular, the same sums and counts). Sets
+    without one shared unit, or too sparse for a row per period, ask ``data.changes``."""
+
+    def __init__(self, data):
+        self.data = data
+        self.placed: dict[tuple, object] = {}
+        self.grid: dict[str, tuple] = {}
+        self.block_key: tuple | None = None
+        self.block: tuple = ()
+
+    def __call__(self, names: list[str], shared: int = 0):
+        """``data.changes(names)``; the first ``shared`` names are the same in many calls (the
+        levers): their units, values and placed columns are gathered once."""
+        import numpy as np
+
+        from metricsense.data import periods as P
+
+        data = self.data
+        periods = getattr(data, "periods", None)
+        unit_of = getattr(data, "unit_of", None)
+        series = getattr(data, "series_map", None)
+        if periods is None or series is None or unit_of is None or not len(periods):
+            return data.changes(names)
+        head = tuple(names[:shared])
+        if self.block_key != head:
+            self.block_key = head
+            self.block = ({unit_of(n) for n in head},
+                          np.zeros(len(periods), dtype=bool) if not head else
+                          ~np.isnan(np.column_stack([series[n].values for n in head])).all(axis=1), {})
+        head_units, head_seen, head_cols = self.block
+        rest = names[shared:]
+        units = head_units | {unit_of(n) for n in rest}
+        calendar = {u for u in units if u in P.UNITS}
+        if len(calendar) != 1:
+            return data.changes(names)
+        (unit,) = calendar
+        if unit not in self.grid:
+            steps = P.step_of(P.bucket(periods, unit), unit)
+            lo, hi = int(steps.min()), int(steps.max())
+            self.grid[unit] = (steps, lo, hi - lo + 1 <= max(100_000, 20 * len(periods)), hi - lo + 1)
+        steps, lo, dense, size = self.grid[unit]
+        if not dense:
+            return data.changes(names)
+        if unit not in head_cols:
+            head_cols[unit] = np.column_stack([self._placed(n, unit) for n in head]) if head else np.empty((size, 0))
+        observed = head_seen.copy()
+        for n in rest:
+            observed |= ~np.isnan(series[n].values)
+        if not observed.any():
+            return data.changes(names)
+        at = steps[observed]
+        a, b = int(at.min()) - lo, int(at.max()) - lo + 1
+        x = np.column_stack([head_cols[unit][a:b], *(self._placed(n, unit)[a:b] for n in rest)])
+        out = np.full(x.shape, np.nan)
+        if len(x) > 1:
+            with np.errstate(over="ignore", invalid="ignore"):
+                out[1:] = x[1:] - x[:-1]
+        out[~np.isfinite(out)] = np.nan
+        return out
+
+    def _placed(self, name: str, unit: str):
+        """One series on the whole calendar of ``unit`` (align.regular's mean per period)."""
+        import numpy as np
+
+        key = (unit, name)
+        if key not in self.placed:
+            steps, lo, _, size = self.grid[unit]
+            col = self.data.series_map[name].values
+            ok = ~np.isnan(col)
+            pos = steps[ok] - lo
+            total, count = np.zeros(size), np.zeros(size)
+            np.add.at(total, pos, col[ok])
+            np.add.at(count, pos, 1.0)
+            with np.errstate(invalid="ignore", over="ignore"):
+                self.placed[key] = np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
+        return self.placed[key]
+
+
 def estimate_gains(spec, data, kpis, levers, lag: int = 0, min_periods: int = 12):
     """Standardised least-squares gains of KPI changes on lever changes, with standard errors.
 
@@ -140,6 +222,7 @@ def estimate_gains(spec, data, kpis, levers, lag: int = 0, min_periods: int = 12
         return g, se, n_used, lags, controls
     lcols = [j for j, lv in enumerate(levers) if lv.name in data]
     freq = getattr(data, "frequency", None)
+    changes = _Changes(data)
     for i, k in enumerate(kpis):
         if k.name not in data:
             continue
@@ -148,7 +231,9 @@ def estimate_gains(spec, data, kpis, levers, lag: int = 0, min_periods: int = 12
                 if d.name in data and d.name not in names_l and d.name != k.name]
         # One regular calendar for the KPI and its regressors (the coarsest of their frequencies):
         # a change exists only between consecutive periods that both have a value.
-        d = data.changes([*names_l, *(n for n, _ in dist), k.name])
+        if len(getattr(data, "periods", ())) - 1 < max(min_periods, len(names_l) + len(dist) + 3):
+            continue  # fewer changes than the regression needs, whatever the data (n <= periods - 1)
+        d = changes([*names_l, *(n for n, _ in dist), k.name], shared=len(names_l))
         y = d[:, -1]
         kl = [declared.get(n, lag) for n in names_l]
         cols = [_shift(d[:, j], kl[j]) for j in range(len(names_l))]
