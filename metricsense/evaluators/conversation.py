@@ -28,8 +28,21 @@ def _num(value) -> float | None:
     return None if value is None else finite(float(value))
 
 
+_LABELS: list = [None, None]  # a weak reference to the last dataset labelled, and its labels
+
+
 def _label(data, i: int) -> str:
-    return data.label(i)
+    """``data.label(i)``, from ``data.labels()`` taken once per dataset (``label`` looks at every
+    series each time it is called: a trigger's history names hundreds of periods)."""
+    import weakref
+
+    ref = _LABELS[0]
+    if ref is None or ref() is not data:
+        try:
+            _LABELS[:] = [weakref.ref(data), data.labels()]
+        except TypeError:  # not weakly referable: label one at a time
+            return data.label(i)
+    return _LABELS[1][i]
 
 
 def names_withheld(trigger: Trigger, spec: Document) -> bool:

@@ -260,7 +260,8 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
     row, why = set_row(kpi, data, observed, chosen)
     if row is None:
         return KpiDistortion(status=why)
-    set_at = data.label(min(row, len(data.periods) - 1))
+    at = min(row, len(data.periods) - 1)
+    set_at = steps.label(at) if steps is not None else data.label(at)
     bunching: BunchingTest | None = None
     variance: VarianceTest | None = None
     divergence: dict[str, DivergenceTest] | None = None
@@ -290,7 +291,17 @@ class _Steps:
         self.grids: dict[bytes, object] = {}
         self.spans: dict[bytes, dict] = {}
         self.known: dict = {}  # the spec's outcomes (outcomes_for)
+        self.labels: list[str] | None = None
         self.usable: dict[tuple, tuple] = {}  # outcome names -> those with data and a direction, observed
+
+    def label(self, i: int) -> str:
+        """``data.label(i)``, the labels taken once (``label`` looks at every series each call)."""
+        if self.labels is None:
+            every = getattr(self.data, "labels", None)
+            if every is None:
+                return self.data.label(i)
+            self.labels = every()
+        return self.labels[i]
 
     def plan(self, kpi: KPI, sign: float, s, after, outcomes: list[KPI], min_periods: int) -> dict[str, DivergenceTest]:
         """The output's divergence entries, in its outcomes' order: those with too few periods
