@@ -160,3 +160,22 @@ def distortion(entry: Any) -> dict[str, Any]:
         out["divergence_total"] = len(div)
         out["divergence_shown"] = dict(sorted(div.items(), key=_p_order)[:DIVERGENCE_SHOWN])
     return out
+
+
+def noise(record: Any) -> dict[str, Any]:
+    """Each KPI's `triggers` as `triggers_read` (the names of the triggers that read it) and
+    `trigger_noise` (the noise of those first met at this KPI, in the record's order): a trigger
+    reading m KPIs was copied, with its m comparisons, under each of them (m x m)."""
+    out: dict[str, Any] = {}
+    seen: set[str] = set()
+    for name, entry in record.kpis.items():
+        e = entry.to_json()
+        found = e.pop("triggers", None)
+        if found is not None:
+            e["triggers_read"] = list(found)
+            own = {t: info for t, info in found.items() if t not in seen}
+            seen.update(own)
+            if own:
+                e["trigger_noise"] = own
+        out[name] = e
+    return out

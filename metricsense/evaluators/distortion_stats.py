@@ -389,10 +389,15 @@ def step_test(x1, y1, t1, x2, y2, t2, rhos=STEP_RHOS, qs=STEP_QS, slack: float |
     x1, y1, x2, y2 = (np.asarray(a, dtype=float) for a in (x1, y1, x2, y2))
     t1, t2 = np.asarray(t1, dtype=float), np.asarray(t2, dtype=float)
     n1, n2 = len(x1), len(x2)
-    x, y, t = np.concatenate([x1, x2]), np.concatenate([y1, y2]), np.concatenate([t1, t2])
     n = n1 + n2
     if n1 < 4 or n2 < 2 or not np.ptp(x1) > 64 * np.finfo(float).eps * float(np.abs(x1).max()):
         return None
+    # centred by the means before the split (moves only the intercept): a level of 1e9 or 1e-9
+    # otherwise leaves X'X singular in floating point (LinAlgError) or pinv drops its small
+    # singular value (a wrong t_iid)
+    mx, my = float(x1.mean()), float(y1.mean())
+    x1, x2, y1, y2 = x1 - mx, x2 - mx, y1 - my, y2 - my
+    x, y, t = np.concatenate([x1, x2]), np.concatenate([y1, y2]), np.concatenate([t1, t2])
     X = np.column_stack([np.ones(n), x, np.r_[np.zeros(n1), np.ones(n2)]])
     k = X.shape[1]
     if n - k - 2 < 2 or np.linalg.matrix_rank(X) < k:
@@ -412,7 +417,10 @@ def step_test(x1, y1, t1, x2, y2, t2, rhos=STEP_RHOS, qs=STEP_QS, slack: float |
                 continue
             Xs, ys = np.linalg.solve(L, X1), np.linalg.solve(L, y1)
             XtX = Xs.T @ Xs
-            e = ys - Xs @ np.linalg.solve(XtX, Xs.T @ ys)
+            try:
+                e = ys - Xs @ np.linalg.solve(XtX, Xs.T @ ys)
+            except np.linalg.LinAlgError:
+                continue
             s2 = float(e @ e) / (n1 - 2)
             if not s2 > 0:
                 continue
@@ -430,23 +438,30 @@ def step_test(x1, y1, t1, x2, y2, t2, rhos=STEP_RHOS, qs=STEP_QS, slack: float |
         L = np.linalg.cholesky(rho ** lag + q * walk)
         Xs, ys = np.linalg.solve(L, X), np.linalg.solve(L, y)
         XtX = Xs.T @ Xs
-        b = np.linalg.solve(XtX, Xs.T @ ys)
+        try:
+            b = np.linalg.solve(XtX, Xs.T @ ys)
+        except np.linalg.LinAlgError:
+            continue
         e = ys - Xs @ b
         s2 = float(e @ e) / (n - k)
         se = math.sqrt(s2 * float(np.linalg.inv(XtX)[2, 2]))
         tt = float(b[2]) / se if se > 0 else 0.0
         if best is None or abs(tt) < abs(best[0]):
             best = (tt, rho, q, b, s2, se)
+    if best is None:
+        return None
     tt, rho, q, b, s2, se = best
+    b = np.array([b[0] + my - b[1] * mx, b[1], b[2]])
     # the plain view, for the evidence: least squares before, the lag-1 autocorrelation of its
     # residuals, and the iid t of the mean prediction residual after
     beta1, *_ = np.linalg.lstsq(X1, y1, rcond=None)
     res1 = y1 - X1 @ beta1
     near = (np.abs(t1[:, None] - t1[None, :]) == 1).astype(float) / 2.0
     r1 = float(res1 @ near @ res1) / float(res1 @ res1) if float(res1 @ res1) > 0 else 0.0
-    G1 = np.linalg.pinv(X1.T @ X1)
-    m = np.array([1.0, x2.mean()])
-    var_iid = float(res1 @ res1) / (n1 - 2) * (1.0 / n2 + float(m @ G1 @ m))
+    # x1 is centred: (X1'X1)^-1 is diag(1/n1, 1/sxx) (pinv's relative cutoff dropped one of
+    # them when x's spread was far from 1)
+    sxx = float(x1 @ x1)
+    var_iid = float(res1 @ res1) / (n1 - 2) * (1.0 / n2 + 1.0 / n1 + float(x2.mean()) ** 2 / sxx)
     r_iid = float((y2 - beta1[0] - beta1[1] * x2).mean())
     df = float(n - k - 2)
     return {"intercept": float(b[0]), "slope": float(b[1]), "residual_sd": math.sqrt(s2), "mean_residual": float(b[2]),

@@ -241,6 +241,11 @@ class NoiseAnalysis(PerKpi):
 
     name: ClassVar[str] = "noise"
 
+    def compact(self) -> dict[str, Any]:
+        from metricsense.evaluators import compact
+
+        return compact.noise(self)
+
 
 #: ``analysis["noise_options"]``: rule code -> the noise analysis under that rule's options, when
 #: they differ from the defaults the ``noise`` record is computed with.

@@ -235,15 +235,19 @@ def _secondary_at(stats: list[dict], hidden: set[int], min_group: int) -> set[in
     for i in sorted(set(range(len(stats))) - hidden,
                     key=lambda i: (-stats[i]["n"], stats[i]["group"], stats[i]["manager"])):
         linked.setdefault(root(i), []).append(i)
+    # respondents of the groups not shown: a shown group minus another that leaves only them is
+    # an equation about hidden groups (the total beside a hidden group, inside a department), and
+    # with the answers' bounds it solved them (a pool of 5 summing to 5 on 1..5: all answered 1)
+    covered = frozenset(who for i in hidden for who in stats[i]["_who"])
     left_out: set[int] = set()
     for candidates in linked.values():
         if len(candidates) > 1:
             method = _gauss if len(candidates) <= GAUSS_LIMIT else _laminar
-            left_out |= method(candidates, stats, min_group)
+            left_out |= method(candidates, stats, min_group, covered)
     return left_out
 
 
-def _gauss(candidates: list[int], stats: list[dict], min_group: int) -> set[int]:
+def _gauss(candidates: list[int], stats: list[dict], min_group: int, covered: frozenset = frozenset()) -> set[int]:
     """GaussSuppression over respondent classes (see ``secondary_suppression``)."""
     import numpy as np
 
@@ -256,10 +260,12 @@ def _gauss(candidates: list[int], stats: list[dict], min_group: int) -> set[int]
             for who in stats[r]["_who"]:
                 holders.setdefault(who, []).append(r)
         classes: dict[tuple, int] = {}
-        for units in holders.values():
+        exposed: dict[tuple, bool] = {}  # a class holding someone in no hidden group
+        for who, units in holders.items():
             classes[tuple(units)] = classes.get(tuple(units), 0) + 1
+            exposed[tuple(units)] = exposed.get(tuple(units), False) or who not in covered
         keys = list(classes)
-        large = np.array([classes[key] >= min_group for key in keys])
+        large = np.array([classes[key] >= min_group and exposed[key] for key in keys])
         if not large.all():
             matrix = np.array([[1.0 if r in key else 0.0 for key in keys] for r in rows])
             # a vector of the rows' span over the small classes alone: the rank over every class
@@ -271,7 +277,7 @@ def _gauss(candidates: list[int], stats: list[dict], min_group: int) -> set[int]
     return left_out
 
 
-def _laminar(candidates: list[int], stats: list[dict], min_group: int) -> set[int]:
+def _laminar(candidates: list[int], stats: list[dict], min_group: int, covered: frozenset = frozenset()) -> set[int]:
     """Secondary suppression keeping the shown groups laminar: a candidate that crosses a shown
     group (shares some respondents, holds others) is left out. In a laminar family each shown
     group's residual (its respondents in no smaller shown group) is one class, and the span of
@@ -290,7 +296,7 @@ def _laminar(candidates: list[int], stats: list[dict], min_group: int) -> set[in
         if touching:
             holder = min(touching, key=lambda k: len(stats[k]["_who"]))
             rest = residual[holder] - team
-            if 0 < len(rest) < min_group:
+            if 0 < len(rest) < min_group or (rest and rest <= covered):
                 left_out.add(i)
                 continue
             residual[holder] = rest

@@ -148,7 +148,15 @@ def test_the_full_analysis_is_written_on_request():
             assert small == whole, path
 
     same(compact["analysis"], full["analysis"], [])
-    assert compact["analysis"]["s"]["noise"] == full["analysis"]["s"]["noise"]
+    # noise: each trigger written once (under the first KPI that reads it), the others name it
+    small, whole = compact["analysis"]["s"]["noise"], full["analysis"]["s"]["noise"]
+    once = {}
+    for kpi, entry in whole.items():
+        assert small[kpi].get("triggers_read", []) == list(entry.get("triggers") or {})
+        for trigger, info in (small[kpi].get("trigger_noise") or {}).items():
+            assert trigger not in once and info == entry["triggers"][trigger]
+            once[trigger] = info
+    assert set(once) == {t for e in whole.values() for t in (e.get("triggers") or {})}
     pair = compact["analysis"]["s"]["correlation"]["pairs"][0]
     a, b = (kpis.index(k) for k in pair["kpis"])
     assert full["analysis"]["s"]["correlation"]["matrix"][a][b] == pair["r"]

@@ -84,15 +84,18 @@ def test_sarif_is_deterministic():
 
 def test_an_infinite_gain_in_the_evidence_is_null(tmp_path):
     # F17 (docs/robustness.md): `disturbed weather -1e999` put an infinity in MS019's evidence;
-    # the JSON report maps it to null, SARIF raised ValueError (allow_nan=False).
+    # the JSON report maps it to null, SARIF raised ValueError (allow_nan=False). A spec number
+    # beyond a double is MS001 now; a plugin can still put an infinity in its evidence.
     import metricsense
     from metricsense.reports.sarif import render_sarif
 
     spec = tmp_path / "inf.msense"
     spec.write_text('lever p "P"\ndisturbance w "W"\nkpi f "F" {\n  responds p +0.2\n  disturbed w -1e999\n}\n')
+    assert [d.code for d in metricsense.check(spec, config={}).diagnostics] == ["MS001"]
+    spec.write_text('lever p "P"\ndisturbance w "W"\nkpi f "F" {\n  responds p +0.2\n  disturbed w -1e300\n}\n')
     report = metricsense.check(spec, config={})
     (d,) = [d for d in report.diagnostics if d.code == "MS019"]
-    assert d.evidence["disturbance_gain"] == float("inf")
+    d.evidence["disturbance_gain"] = float("inf")  # as a plugin's evidence could hold
     doc = json.loads(render_sarif(report))
     (result,) = [r for r in doc["runs"][0]["results"] if r["ruleId"] == "MS019"]
     assert result["properties"]["evidence"] == {"disturbance_gain": None, "lever_gain": 0.2, "ratio": 1.0}

@@ -124,12 +124,16 @@ def test_extreme_numbers_are_errors_naming_the_clause(tmp_path, clause, where):
     ('lever a\ndisturbance d { best a 1e400 }\nkpi k { responds a +1 disturbed d +1 }\n', ":2:22:"),
 ])
 def test_numbers_that_read_as_infinity_are_errors_at_the_clause(tmp_path, clause, where):
-    # 1e400 parses as infinity: a gain of it used to read as "rank 0", a cost or size as a traceback
+    # 1e400 parsed as infinity: a gain of it used to read as "rank 0", a cost or size as a traceback
     spec = tmp_path / "s.msense"
     spec.write_text(clause)
     result = CliRunner().invoke(cli, ["select", str(spec)])
     assert result.exit_code == 2, result.output
-    assert f"s.msense{where}" in result.output and "reads as infinity" in result.output
+    # MS001 at the number itself (the clause's own check, "reads as infinity", is behind it)
+    line = next(i for i, text in enumerate(clause.splitlines(), 1) if "1e400" in text)
+    at = f":{line}:{clause.splitlines()[line - 1].index('1e400') + 1}:"
+    assert where.split(":")[1] == str(line) and f"s.msense{at}" in result.output, result.output
+    assert "`1e400` is too large" in result.output
 
 
 def test_noise_from_data_in_huge_units_does_not_overflow():
