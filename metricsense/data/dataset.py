@@ -111,13 +111,7 @@ class DataSet:
     def changes(self, names: Iterable[str]) -> np.ndarray:
         """Period-to-period changes on ``aligned``: a change exists only between two consecutive
         periods that both have a value (as pandas' ``diff()``); the first row is NaN."""
-        x, _ = self.aligned(names)
-        out = np.full(x.shape, np.nan)
-        if len(x) > 1:
-            with np.errstate(over="ignore", invalid="ignore"):
-                out[1:] = x[1:] - x[:-1]
-        out[~np.isfinite(out)] = np.nan
-        return out
+        return changes_of(self.aligned(names)[0])
 
     def series(self, name: str) -> Series | None:
         return self.series_map.get(name)
@@ -389,6 +383,17 @@ class Builder:
                 return Table(cols, parts[0].origin, None, np.concatenate(lines))
             return Table(cols, parts[0].origin, None)
         return Table(cols, parts[0].origin, parts[0].first_line)
+
+
+def changes_of(x: np.ndarray) -> np.ndarray:
+    """Row-to-row changes of aligned columns: NaN in the first row, across a missing value and
+    where the difference overflows (DataSet.changes, and the gains' own placement of series)."""
+    out = np.full(x.shape, np.nan)
+    if len(x) > 1:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out[1:] = x[1:] - x[:-1]
+    out[~np.isfinite(out)] = np.nan
+    return out
 
 
 def _concat(columns: list) -> np.ndarray:

@@ -132,6 +132,7 @@ class _Changes:
         import numpy as np
 
         from metricsense.data import periods as P
+        from metricsense.data.dataset import changes_of
 
         data = self.data
         periods = getattr(data, "periods", None)
@@ -169,12 +170,7 @@ class _Changes:
         at = steps[observed]
         a, b = int(at.min()) - lo, int(at.max()) - lo + 1
         x = np.column_stack([head_cols[unit][a:b], *(self._placed(n, unit)[a:b] for n in rest)])
-        out = np.full(x.shape, np.nan)
-        if len(x) > 1:
-            with np.errstate(over="ignore", invalid="ignore"):
-                out[1:] = x[1:] - x[:-1]
-        out[~np.isfinite(out)] = np.nan
-        return out
+        return changes_of(x)
 
     def _placed(self, name: str, unit: str):
         """One series on the whole calendar of ``unit`` (align.regular's mean per period)."""
