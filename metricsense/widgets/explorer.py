@@ -569,11 +569,11 @@ class Explorer(w.VBox):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         # The live widget where a widget manager runs; the snapshot for the rest: nbconvert takes
-        # text/html when the notebook holds no widget state for this view, and so do front ends
-        # that show no widgets. EXPLORER_MIME is for the JupyterLab extension (jupyterlab/src/
+        # text/html (its preprocessor drops the widget view: widgets.nbconvert_snapshot), and so
+        # do front ends that show no widgets. EXPLORER_MIME is for the JupyterLab extension (jupyterlab/src/
         # snapshot.ts): ranked before the widget view, it draws the widget view when its model is
         # in the kernel and the snapshot when it is not (a notebook reopened).
-        from metricsense.widgets.snapshot import EXPLORER_MIME
+        from metricsense.widgets import EXPLORER_MIME
 
         data = super()._repr_mimebundle_(**kwargs) or {}
         data["text/plain"] = repr(self)
