@@ -108,10 +108,11 @@ class ExplorerModel(HasTraits):
         self.families = sorted({family(d.code) for d in self._own_diagnostics()})
         self._filter()
         corr = CorrelationAnalysis.of(analysis)
-        self.correlation = corr.to_json() if corr is not None else {}
+        self.correlation = whatif.correlation_json(corr) if corr is not None else {}
         self._source, self.kpis, self.levers, self._matrix = whatif.gain_source(
             self.document, GainAnalysis.of(analysis))
         self._ready = False
+        self._correlations: dict = {}  # whatif.redundancy's: the kept KPIs' correlation, for a new threshold
         self.kpis_on, self.levers_on = list(self.kpis), list(self.levers)
         self._cluster()
         self._decouple()
@@ -213,7 +214,8 @@ class ExplorerModel(HasTraits):
     def _cluster(self) -> None:
         registry = self.report.registry
         kept = [k.name for k in self.document.kpis if k.name in self.kpis_on or k.name not in self.kpis]
-        self.redundancy = whatif.redundancy(self.document, self.data, registry, kept, self.threshold)
+        self.redundancy = whatif.redundancy(self.document, self.data, registry, kept, self.threshold,
+                                            cache=self._correlations)
         self.clusters = self.redundancy["clusters"]
 
     # ---- decoupling: the shared reading of the kept gains, then the evaluator's pairing -----------
