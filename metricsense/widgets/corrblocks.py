@@ -84,16 +84,11 @@ def blocks_of(red: dict, max_blocks: int = MAX_BLOCKS) -> Blocks:
     grouped = {n for g in groups for n in g}
     rest = chain([n for n in kpis if n not in grouped], m, index)
     size = max(1, math.ceil(len(kpis) / max_blocks))
-    blocks: list[list[str]] = []
-    for unit in [*(g for g in groups if g), *([n] for n in rest)]:
-        if blocks and len(blocks[-1]) + len(unit) <= size:
-            blocks[-1].extend(unit)
-            continue
-        while len(unit) > size:  # a group larger than a block spans several
-            blocks.append(unit[:size])
-            unit = unit[size:]
-        if unit:
-            blocks.append(list(unit))
+    units = [*(g for g in groups if g), *([n] for n in rest)]
+    blocks = _pack(units, size)
+    while len(blocks) > max_blocks:  # the groups left gaps: a little larger blocks
+        size += 1
+        blocks = _pack(units, size)
     ids = [np.array([index[n] for n in b]) for b in blocks]
     strongest: list[list[float | None]] = []
     pairs: list[list[tuple[str, str] | None]] = []
@@ -116,6 +111,21 @@ def blocks_of(red: dict, max_blocks: int = MAX_BLOCKS) -> Blocks:
         pairs.append(row_p)
     order = [n for b in blocks for n in b]
     return Blocks(order, blocks, strongest, pairs, index)
+
+
+def _pack(units: list[list[str]], size: int) -> list[list[str]]:
+    """Units (a group, or one KPI) in blocks of at most ``size``, a group in one block when it fits."""
+    blocks: list[list[str]] = []
+    for unit in units:
+        if blocks and len(blocks[-1]) + len(unit) <= size:
+            blocks[-1].extend(unit)
+            continue
+        while len(unit) > size:  # a group larger than a block spans several
+            blocks.append(unit[:size])
+            unit = unit[size:]
+        if unit:
+            blocks.append(list(unit))
+    return blocks
 
 
 def block_label(block: list[str]) -> str:
