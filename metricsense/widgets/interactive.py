@@ -5,6 +5,9 @@ picture (``metricsense.reports.picture``, the HTML report's drawing); a click on
 what it is, its neighbours with their gains, and its findings (``ExplorerModel.node``).
 Redundancy: the threshold, the groups, and the correlation heatmap (each cell's value on hover,
 a colour legend); a click on a cell shows the two KPIs' change series (``ExplorerModel.pair``).
+Above ``corrblocks.FULL_MAX`` kept KPIs the heatmap is drawn by blocks (a click on a block cell:
+the two blocks' KPIs, whose cells answer as before) beside a searchable list of the strongest
+pairs (a click on a row: the pair's series); the whole matrix stays in the kernel.
 
 The pictures are ``ClickSVG`` (anywidget) where anywidget is installed, else plain HTML (no
 click, the same picture).
@@ -182,6 +185,8 @@ class RedundancyView(w.VBox):
             self._ranked, self._ranked_of = cb.strongest_pairs(red["correlation"]), red["correlation"]
         if old is None or old.blocks != bl.blocks:
             self._block = None  # the blocks moved: the pair clicked before is not the same pair
+            if hasattr(self.picture, "selected"):
+                self.picture.selected = ""  # so a click on the same cell draws the new blocks' KPIs
         n = len(red["correlation"]["kpis"])
         said = (f'<p class="blocks-said">{n} KPIs: the heatmap shows them in {len(bl.blocks)} blocks of at most '
                 f"{bl.size}, side by side (the redundant groups first); each cell holds the strongest "
