@@ -4,10 +4,11 @@ A heatmap of every pair is what a reader wants for a few dozen KPIs; at 500 it i
 (68 MB of SVG, seconds to draw in Python and in the page) that no one can read. Above
 ``FULL_MAX`` KPIs the explorer shows instead:
 
-- the KPIs in blocks of at most ``ceil(n / MAX_BLOCKS)`` side by side (the redundant groups at
-  the threshold first, each inside one block when it fits, then the other KPIs chained so that
-  each one follows the KPI it correlates with most), and one cell per pair of blocks holding the
-  strongest correlation between them (signed, with its two KPIs named on hover);
+- the KPIs in at most MAX_BLOCKS blocks of ``ceil(n / MAX_BLOCKS)`` or more (as many as the
+  largest redundant group at the threshold, up to FULL_MAX), side by side: the groups first, each
+  inside one block (one of at most FULL_MAX KPIs), then the other KPIs chained so that each one
+  follows the KPI it correlates with most; one cell per pair of blocks holds the strongest
+  correlation between them (signed, with its two KPIs named on hover);
 - a click on a block cell: the full matrix of the two blocks' KPIs (at most ``size`` x ``size``);
 - the strongest pairs of the kept KPIs, strongest first, filtered by a search on the KPIs' names.
 
@@ -83,7 +84,8 @@ def blocks_of(red: dict, max_blocks: int = MAX_BLOCKS) -> Blocks:
     groups = [[n for n in [c["keep"], *c["drop"]] if n in index] for c in red.get("clusters") or []]
     grouped = {n for g in groups for n in g}
     rest = chain([n for n in kpis if n not in grouped], m, index)
-    size = max(1, math.ceil(len(kpis) / max_blocks))
+    # blocks of n / max_blocks KPIs, or of the largest group when that is more (up to FULL_MAX)
+    size = max(1, math.ceil(len(kpis) / max_blocks), min(max((len(g) for g in groups), default=0), FULL_MAX))
     units = [*(g for g in groups if g), *([n] for n in rest)]
     blocks = _pack(units, size)
     while len(blocks) > max_blocks:  # the groups left gaps: a little larger blocks

@@ -67,3 +67,42 @@ def test_the_overview_draws_one_cell_per_pair_of_blocks_and_the_detail_every_pai
     detail, rows, cols = cb.detail_svg(bl, red["correlation"], 0, 1)
     assert detail.count('data-key="cell-') == len(rows) * len(cols) <= bl.size ** 2
     assert len(svg) + len(detail) < 400_000  # where every pair's heatmap was 68 MB
+
+
+def test_the_redundancy_view_of_a_large_system_answers_clicks_and_searches(tmp_path):
+    """60 KPIs (bench_explorer's families: k0-k9 near copies): blocks, a block's KPIs, a cell, the pair list."""
+    import sys
+
+    from support import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_explorer import families
+
+    import metricsense
+    from metricsense.widgets.explorer import explore
+
+    spec = families(60, tmp_path / "k60")
+    off = ["metricsense.evaluators." + n for n in ("decoupling", "selection", "trust", "conversation", "noise", "distortion")]
+    report = metricsense.check(spec, config={"select": ["MS0", "MS1"]}, disabled_plugins=off)
+    ex = explore(report)
+    view, model = ex.views["Redundancy"], ex.model
+    assert view._blocks is not None and view.detail in view.children and view.pairs in view.children
+    assert [sorted([c["keep"], *c["drop"]]) for c in model.clusters] == [sorted(f"k{i}" for i in range(10))]
+    bl = view._blocks
+    assert len(bl.blocks) <= cb.MAX_BLOCKS and set(bl.blocks[0]) >= {f"k{i}" for i in range(10)}
+    assert view.picture.value.count('data-key="cell-') == len(bl.blocks) ** 2
+    view.picture.selected = "cell-0-0"  # a block: its KPIs' matrix
+    assert view.detail.value.count('data-key="cell-') == len(bl.blocks[0]) ** 2
+    view.detail.selected = "cell-0-1"  # a cell of it: the pair's series
+    assert model.pair == [bl.blocks[0][0], bl.blocks[0][1]]
+    view.search.value = "k5"
+    assert "matching “k5”" in view.pairs.value
+    first = view._pair_rows[0]
+    assert "k5" in first[0] or "k5" in first[1]
+    view.pairs.selected = "pair-0"
+    assert model.pair == [first[0], first[1]]
+    # a new threshold redraws the groups; the snapshot holds the blocks, not every pair
+    model.threshold = 0.6
+    assert "at |r| ≥ 0.60" in view.clusters.value
+    snap = ex.snapshot()
+    assert snap.count('data-key="cell-') < 60 * 60
