@@ -47,10 +47,11 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
             title: str, limit: float | None = None, digits: int = 2, row_titles: Sequence[str] | None = None,
             col_titles: Sequence[str] | None = None, blank_zero: bool = False,
             marked: Collection[tuple[int, int]] = (), marked_as: str = "marked", legend: bool = True,
-            keys: bool = False) -> str:
+            keys: bool = False, notes: Sequence[Sequence[str]] | None = None) -> str:
     """A labelled matrix of coloured cells (diverging around 0), the value written in each cell and
     said on hover; ``marked`` cells (row, column) framed; a colour legend under it. ``keys``: each
-    cell carries ``data-key="cell-ROW-COL"`` (the explorer tells which was clicked)."""
+    cell carries ``data-key="cell-ROW-COL"`` (the explorer tells which was clicked); ``notes``: per
+    cell, words added to what its hover says."""
     cell = 44 if len(cols) <= 6 else 36 if len(cols) <= 12 else 28
     left = 8 + 7 * max((len(_short(r)) for r in rows), default=4)
     longest = max((len(_short(c)) for c in cols), default=4)
@@ -85,6 +86,8 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
             if shown.startswith("-") and not shown.strip("-0."):
                 shown = shown[1:]  # no "-0.00"
             note = f" ({marked_as})" if (i, j) in marked else ""
+            if notes is not None:
+                note += notes[i][j]
             key = f' data-key="cell-{i}-{j}"' if keys else ""
             out.append(f'<rect class="cell" x="{x}" y="{top + i * cell}" width="{cell - 2}" height="{cell - 2}" fill="{fill}"{key}>'
                        f'<title>{esc(r)} × {esc(cols[j])}: {esc(shown or "none")}{esc(note)}</title></rect>')

@@ -108,10 +108,11 @@ class ExplorerModel(HasTraits):
         self.families = sorted({family(d.code) for d in self._own_diagnostics()})
         self._filter()
         corr = CorrelationAnalysis.of(analysis)
-        self.correlation = corr.to_json() if corr is not None else {}
+        self.correlation = whatif.correlation_json(corr) if corr is not None else {}
         self._source, self.kpis, self.levers, self._matrix = whatif.gain_source(
             self.document, GainAnalysis.of(analysis))
         self._ready = False
+        self._correlations: dict = {}  # whatif.redundancy's: the kept KPIs' correlation, for a new threshold
         self.kpis_on, self.levers_on = list(self.kpis), list(self.levers)
         self._cluster()
         self._decouple()
@@ -213,7 +214,8 @@ class ExplorerModel(HasTraits):
     def _cluster(self) -> None:
         registry = self.report.registry
         kept = [k.name for k in self.document.kpis if k.name in self.kpis_on or k.name not in self.kpis]
-        self.redundancy = whatif.redundancy(self.document, self.data, registry, kept, self.threshold)
+        self.redundancy = whatif.redundancy(self.document, self.data, registry, kept, self.threshold,
+                                            cache=self._correlations)
         self.clusters = self.redundancy["clusters"]
 
     # ---- decoupling: the shared reading of the kept gains, then the evaluator's pairing -----------
@@ -569,11 +571,11 @@ class Explorer(w.VBox):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         # The live widget where a widget manager runs; the snapshot for the rest: nbconvert takes
-        # text/html when the notebook holds no widget state for this view, and so do front ends
-        # that show no widgets. EXPLORER_MIME is for the JupyterLab extension (jupyterlab/src/
+        # text/html (its preprocessor drops the widget view: widgets.nbconvert_snapshot), and so
+        # do front ends that show no widgets. EXPLORER_MIME is for the JupyterLab extension (jupyterlab/src/
         # snapshot.ts): ranked before the widget view, it draws the widget view when its model is
         # in the kernel and the snapshot when it is not (a notebook reopened).
-        from metricsense.widgets.snapshot import EXPLORER_MIME
+        from metricsense.widgets import EXPLORER_MIME
 
         data = super()._repr_mimebundle_(**kwargs) or {}
         data["text/plain"] = repr(self)

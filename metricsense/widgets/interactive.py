@@ -5,6 +5,9 @@ picture (``metricsense.reports.picture``, the HTML report's drawing); a click on
 what it is, its neighbours with their gains, and its findings (``ExplorerModel.node``).
 Redundancy: the threshold, the groups, and the correlation heatmap (each cell's value on hover,
 a colour legend); a click on a cell shows the two KPIs' change series (``ExplorerModel.pair``).
+Above ``corrblocks.FULL_MAX`` kept KPIs the heatmap is drawn by blocks (a click on a block cell:
+the two blocks' KPIs, whose cells answer as before) beside a searchable list of the strongest
+pairs (a click on a row: the pair's series); the whole matrix stays in the kernel.
 
 The pictures are ``ClickSVG`` (anywidget) where anywidget is installed, else plain HTML (no
 click, the same picture).
@@ -18,7 +21,7 @@ import ipywidgets as w
 
 from metricsense.reports.svg import esc
 from metricsense.widgets.display import diagnostics_html
-from metricsense.widgets.panels import heatmap_order, redundancy_html, wrap
+from metricsense.widgets.panels import correlation_caption, groups_html, heatmap_order, redundancy_html, wrap
 
 
 def _html(kind: str) -> w.HTML:
@@ -124,6 +127,9 @@ class OverviewView(w.VBox):
 
 
 class RedundancyView(w.VBox):
+    """The threshold, the groups and the heatmap; above ``corrblocks.FULL_MAX`` kept KPIs the
+    heatmap by blocks (a click on a block: its KPIs' matrix) and the strongest pairs, searchable."""
+
     def __init__(self, model: Any) -> None:
         self.model = model
         self.slider = w.FloatSlider(value=model.threshold, min=0.3, max=1.0, step=0.01, description="|r| ≥",
@@ -131,29 +137,119 @@ class RedundancyView(w.VBox):
         self.slider.add_class("msense-threshold")
         self.clusters = _html("clusters")
         self.picture = clickable("heatmap")
+        self.detail = clickable("heatmap-detail")  # large systems: the block pair clicked
+        self.search = w.Text(description="pairs with", placeholder="a KPI's name, or part of it",
+                             continuous_update=True)
+        self.search.add_class("msense-pair-search")
+        self.pairs = clickable("pairs")
         self.pair = _html("pair")
+        self._blocks = None
+        self._block: tuple[int, int] | None = None
         super().__init__([self.slider, self.clusters, self.picture, self.pair])
         w.link((self.slider, "value"), (model, "threshold"))
         # NOTE: `redundancy` holds the threshold: it changes with every move of the slider, even
         # when the groups stay the same (the text says the threshold it was computed at).
         model.observe(self._draw, names="redundancy")
-        if hasattr(self.picture, "selected"):
-            self.picture.observe(self._clicked, names="selected")
+        for box, handler in ((self.picture, self._clicked), (self.detail, self._clicked_detail),
+                             (self.pairs, self._clicked_pair)):
+            if hasattr(box, "selected"):
+                box.observe(handler, names="selected")
+        self.search.observe(self._draw_pairs, names="value")
         model.observe(self._draw_pair, names="pair")
         self._draw()
         self._draw_pair()
 
+    @property
+    def large(self) -> bool:
+        from metricsense.widgets.corrblocks import FULL_MAX
+
+        return len((self.model.redundancy.get("correlation") or {}).get("kpis") or []) > FULL_MAX
+
     def _draw(self, change: Any = None) -> None:
+        if self.large:
+            self._draw_blocks()
+            return
         self._order = heatmap_order(self.model.redundancy)
+        self._blocks = self._block = None
         with self.hold_sync():
             self.clusters.value, self.picture.value = redundancy_html(self.model.redundancy, keys=True)
+            self.children = [self.slider, self.clusters, self.picture, self.pair]
+
+    def _draw_blocks(self) -> None:
+        from metricsense.widgets import corrblocks as cb
+
+        red = self.model.redundancy
+        old = self._blocks
+        self._blocks = bl = cb.blocks_of(red)
+        if getattr(self, "_ranked_of", None) is not red["correlation"]:  # the same KPIs: the same pairs
+            self._ranked, self._ranked_of = cb.strongest_pairs(red["correlation"]), red["correlation"]
+        if old is None or old.blocks != bl.blocks:
+            self._block = None  # the blocks moved: the pair clicked before is not the same pair
+            if hasattr(self.picture, "selected"):
+                self.picture.selected = ""  # so a click on the same cell draws the new blocks' KPIs
+        n = len(red["correlation"]["kpis"])
+        said = (f'<p class="blocks-said">{n} KPIs: the heatmap shows them in {len(bl.blocks)} blocks of at most '
+                f"{bl.size}, side by side (the redundant groups first); each cell holds the strongest "
+                "correlation between two blocks, its KPIs on hover. Click a cell for the two blocks' KPIs.</p>")
+        with self.hold_sync():
+            self.clusters.value = wrap(groups_html(red), "clusters")
+            self.picture.value = wrap(f"<figure>{cb.overview_svg(bl)}<figcaption>{esc(correlation_caption(red['correlation']))}, by block"
+                                      "</figcaption></figure>" + said, "heatmap")
+            self._draw_detail()
+            self._draw_pairs()
+            self.children = [self.slider, self.clusters, self.picture, self.detail, self.search, self.pairs, self.pair]
+
+    def _draw_detail(self) -> None:
+        from metricsense.widgets import corrblocks as cb
+
+        if self._block is None or self._blocks is None:
+            self._detail = ([], [])
+            self.detail.value = wrap('<p class="muted">Click a cell of the block heatmap to see its KPIs.</p>',
+                                     "heatmap-detail")
+            return
+        a, b = self._block
+        picture, rows, cols = cb.detail_svg(self._blocks, self.model.redundancy["correlation"], a, b)
+        self._detail = (rows, cols)
+        self.detail.value = wrap(f"<figure>{picture}<figcaption>{len(rows)} × {len(cols)} KPIs; click a cell "
+                                 "for the two KPIs' series.</figcaption></figure>", "heatmap-detail")
+
+    def _draw_pairs(self, change: Any = None) -> None:
+        from metricsense.widgets import corrblocks as cb
+
+        if self._blocks is None:
+            return
+        corr = self.model.redundancy["correlation"]
+        n = len(corr["kpis"])
+        rows, matched = cb.pair_rows(corr, self._ranked, self.search.value)
+        self._pair_rows = rows
+        self.pairs.value = wrap(cb.pair_table(rows, matched, self.search.value, n * (n - 1) // 2), "pairs")
 
     def _clicked(self, change: Any) -> None:
         parts = (change["new"] or "").split("-")
+        if not (len(parts) == 3 and parts[0] == "cell" and parts[1].isdigit() and parts[2].isdigit()):
+            return
+        i, j = int(parts[1]), int(parts[2])
+        if self._blocks is not None:
+            if i < len(self._blocks.blocks) and j < len(self._blocks.blocks):
+                self._block = (i, j)
+                self._draw_detail()
+        elif i < len(self._order) and j < len(self._order):
+            self.model.pair = [self._order[i], self._order[j]]
+
+    def _clicked_detail(self, change: Any) -> None:
+        parts = (change["new"] or "").split("-")
+        rows, cols = getattr(self, "_detail", ([], []))
         if len(parts) == 3 and parts[0] == "cell" and parts[1].isdigit() and parts[2].isdigit():
             i, j = int(parts[1]), int(parts[2])
-            if i < len(self._order) and j < len(self._order):
-                self.model.pair = [self._order[i], self._order[j]]
+            if i < len(rows) and j < len(cols) and rows[i] != cols[j]:
+                self.model.pair = [rows[i], cols[j]]
+
+    def _clicked_pair(self, change: Any) -> None:
+        parts = (change["new"] or "").split("-")
+        rows = getattr(self, "_pair_rows", [])
+        if len(parts) == 2 and parts[0] == "pair" and parts[1].isdigit() and int(parts[1]) < len(rows):
+            a, b, _r, _n = rows[int(parts[1])]
+            self.model.pair = [a, b]
 
     def _draw_pair(self, change: Any = None) -> None:
         from metricsense.widgets.pair import pair_svg
@@ -163,3 +259,4 @@ class RedundancyView(w.VBox):
             self.pair.value = wrap('<p class="muted">Click a cell of the heatmap to see the two KPIs\' series.</p>', "pair")
             return
         self.pair.value = wrap(f"<figure>{pair_svg(found, found.get('r'))}</figure>", "pair")
+

@@ -35,12 +35,11 @@ def heatmap_order(red: dict) -> list[str]:
     return list(dict.fromkeys(order + kpis))
 
 
-def redundancy_html(red: dict, keys: bool = False) -> tuple[str, str]:
-    """(groups text, heatmap) of a ``whatif.redundancy`` result (``keys``: cells carry data-key)."""
-    corr = red.get("correlation") or {}
-    if not corr:
-        return (wrap('<p class="muted">No correlation analysis: the spec has no data for two or more kept KPIs.</p>',
-                     "clusters"), "")
+def groups_html(red: dict) -> str:
+    """The redundant groups at the threshold and the effective number, of a ``whatif.redundancy``
+    result (to wrap as ``clusters``)."""
+    if not red.get("correlation"):
+        return '<p class="muted">No correlation analysis: the spec has no data for two or more kept KPIs.</p>'
     cl, at = red.get("clusters") or [], float(red.get("threshold", 0.9))
     if cl:
         items = "".join(f"<li>keep <code>{esc(c['keep'])}</code>, drop "
@@ -54,13 +53,26 @@ def redundancy_html(red: dict, keys: bool = False) -> tuple[str, str]:
     if eff is not None:
         text += (f'<p class="muted effective">Effective number of KPIs: {esc(_fmt(eff))} of '
                  f"{esc(red.get('effective_of'))}.</p>")
+    return text
+
+
+def correlation_caption(corr: dict) -> str:
+    return f"{corr.get('method', 'pearson')} correlation of {corr.get('basis', 'the series')}"
+
+
+def redundancy_html(red: dict, keys: bool = False) -> tuple[str, str]:
+    """(groups text, heatmap of every pair) of a ``whatif.redundancy`` result (``keys``: cells carry
+    data-key). A large system's heatmap is drawn by blocks (``widgets.corrblocks``)."""
+    corr = red.get("correlation") or {}
+    text = groups_html(red)
+    if not corr:
+        return wrap(text, "clusters"), ""
     kpis = list(corr["kpis"])
     order = heatmap_order(red)
     idx = [kpis.index(n) for n in order]
     matrix = [[corr["matrix"][i][j] for j in idx] for i in idx]
-    caption = f"{corr.get('method', 'pearson')} correlation of {corr.get('basis', 'the series')}"
     picture = wrap(f'<figure>{heatmap(matrix, order, order, title="KPI correlation", limit=1.0, keys=keys)}'
-                   f"<figcaption>{esc(caption)}</figcaption></figure>", "heatmap")
+                   f"<figcaption>{esc(correlation_caption(corr))}</figcaption></figure>", "heatmap")
     return wrap(text, "clusters"), picture
 
 
