@@ -23,12 +23,13 @@ import ipywidgets as w
 from traitlets import Any as AnyTrait
 from traitlets import Dict, Float, HasTraits, List, Unicode, observe
 
-from metricsense.evaluators.records import CorrelationAnalysis, GainAnalysis, TriggersAnalysis, TrustAnalysis
+from metricsense.evaluators.records import (CorrelationAnalysis, GainAnalysis, NoiseAnalysis, TriggersAnalysis,
+                                            TrustAnalysis)
 from metricsense.model import LEVELS, Lever
 from metricsense.widgets import whatif
-from metricsense.reports.svg import esc, gap_bars, line_chart
+from metricsense.reports.svg import esc
 from metricsense.widgets.display import STYLE, diagnostics_html
-from metricsense.widgets.interactive import OverviewView, RedundancyView
+from metricsense.widgets.interactive import ConversationsView, OverviewView, RedundancyView, TrustView, clickable
 from metricsense.widgets.panels import _fmt, decoupling_html, whatif_html, wrap
 
 SEVERITIES = ("error", "warning", "info", "hint")
@@ -305,7 +306,10 @@ class ExplorerModel(HasTraits):
         triggers = TriggersAnalysis.of(self.report.analysis.get(self.spec))
         if triggers is None:
             return {}
+        from metricsense.widgets.series import band_of
+
         fired = fired_by_kpi(self.document, triggers)
+        noise = NoiseAnalysis.of(self.report.analysis.get(self.spec))
         out = {}
         for name, s in (triggers.series or {}).items():
             node = self.document.lookup(name)
@@ -313,7 +317,9 @@ class ExplorerModel(HasTraits):
             if target is None and getattr(node, "target", None) is not None:
                 target = node.target.value
             out[name] = {"periods": list(map(str, s.periods)), "values": list(s.values),
-                         "target": target, "fired": sorted(set(fired.get(name, ())))}
+                         "target": target, "fired": sorted(set(fired.get(name, ()))),
+                         "label": getattr(node, "label", None) or name,
+                         "band": band_of(noise.kpis.get(name) if noise is not None else None)}
         return out
 
     # ---- trust: what the trust evaluator shows, and how many groups it does not ------------------
@@ -325,9 +331,11 @@ class ExplorerModel(HasTraits):
         out = {}
         for name, info in (trust.signals if trust is not None else {}).items():
             shown = [{"group": g.group, "manager": g.manager, "managers": g.managers, "team": g.team, "gap": g.gap,
-                      "n": g.n, "over": g.over} for g in info.groups]
+                      "n": g.n, "over": g.over, "managers_favourable": g.managers_favourable,
+                      "team_favourable": g.team_favourable, "favourable_gap": g.favourable_gap} for g in info.groups]
             out[name] = {"gap": info.gap, "scale": list(info.scale), "period": info.period, "groups": shown,
-                         "not_shown": info.suppressed, "not_named": info.not_named}
+                         "not_shown": info.suppressed, "not_named": info.not_named, "min_group": info.min_group,
+                         "unreported_rounds": info.unreported_rounds, "open_round": info.open_round}
         return out
 
 
@@ -379,7 +387,10 @@ class DecouplingView(w.VBox):
         self.condition = _html("condition")
         self.rank = _html("rank")
         self.pairing = _html("pairing")
-        self.picture = _html("gains")
+        self.picture = clickable("gains")  # a click on a KPI's row or a lever's column label toggles it
+        if hasattr(self.picture, "on_click"):
+            self.picture.toggle = True
+            self.picture.on_click(self._clicked)
         self.suggest = w.Button(description="suggest", tooltip="tick the best KPIs for the ticked levers (msense select)")
         self.suggest.add_class("msense-suggest")
         self.suggest.on_click(lambda _: model.suggest())
@@ -415,63 +426,19 @@ class DecouplingView(w.VBox):
         chosen = [n for n in every if (n in current and n != name) or (n == name and on)]
         setattr(self.model, trait, chosen)
 
-    def _draw(self, change: Any = None) -> None:
-        with self.hold_sync():
-            self.condition.value, self.rank.value, self.pairing.value, self.picture.value = \
-                decoupling_html(self.model.decoupling, self.model.document)
-
-
-class ConversationsView(w.VBox):
-    def __init__(self, model: ExplorerModel) -> None:
-        from metricsense.agenda import Agenda, AgendaItem
-        from metricsense.widgets.display import agenda_html
-
-        self.model = model
-        agenda = Agenda([AgendaItem(**i) for i in model.agenda])
-        self.agenda = _html("agenda")
-        self.agenda.value = agenda_html(agenda)
-        self.firings = _html("firings")
-        names = list(model.timeline)
-        self.kpi = w.Dropdown(options=names, value=model.kpi or None, description="KPI")
-        self.chart = _html("timeline")
-        super().__init__([w.HTML("<h4>Agenda</h4>"), self.agenda, w.HTML("<h4>Firings per KPI</h4>"),
-                          self.firings, self.kpi, self.chart])
-        if names:
-            w.link((self.kpi, "value"), (model, "kpi"))
-        rows = "".join(f"<tr><td><code>{esc(k)}</code></td><td>{len(t['fired'])}</td>"
-                       f"<td>{esc(t['fired'][0] if t['fired'] else '')}</td><td>{esc(t['fired'][-1] if t['fired'] else '')}</td></tr>"
-                       for k, t in model.timeline.items())
-        self.firings.value = wrap("<table><thead><tr><th>KPI</th><th>periods fired</th><th>first</th><th>last</th>"
-                                  f"</tr></thead><tbody>{rows}</tbody></table>" if rows else
-                                  '<p class="muted">No trigger was evaluated (the spec has no data or no triggers).</p>',
-                                  "firings")
-        model.observe(self._draw, names="kpi")
-        self._draw()
+    def _clicked(self, key: str) -> None:
+        """A click on a label does what its box does (the box follows through ``_sync``)."""
+        kind, _, index = key.partition("-")
+        names, trait = (self.model.kpis, "kpis_on") if kind == "kpi" else (self.model.levers, "levers_on")
+        if kind in ("kpi", "lever") and index.isdigit() and int(index) < len(names):
+            name = names[int(index)]
+            self._toggle(trait, name, name not in getattr(self.model, trait))
 
     def _draw(self, change: Any = None) -> None:
-        t = self.model.timeline.get(self.model.kpi)
-        if not t:
-            self.chart.value = ""
-            return
-        self.chart.value = wrap(line_chart(t["periods"], t["values"], title=self.model.kpi, target=t["target"],
-                                           fired=t["fired"]), "timeline")
-
-
-class TrustView(w.VBox):
-    def __init__(self, model: ExplorerModel) -> None:
-        self.model = model
-        self.body = _html("trust")
-        super().__init__([self.body])
-        parts = []
-        for name, info in model.trust.items():
-            note = f" {info['not_shown']} group(s) are too small to stay anonymous and are not shown." if info["not_shown"] else ""
-            if info["groups"]:
-                parts.append(f"<figure>{gap_bars(info['groups'], title=f'Trust gap: {name}', threshold=info['gap'], scale=tuple(info['scale']) if info['scale'] else None)}"
-                             f"<figcaption><code>{esc(name)}</code> ({esc(info.get('period') or 'all answers')}): the managers' "
-                             f"and the team's answers per group; gaps over {esc(_fmt(info['gap']))} in red.{esc(note)}</figcaption></figure>")
-            else:
-                parts.append(f"<p class=\"muted\"><code>{esc(name)}</code>: no group can be shown.{esc(note)}</p>")
-        self.body.value = wrap(parts or ['<p class="muted">No trust signal with survey data.</p>'], "trust")
+        m = self.model
+        full = (m.kpis, m.levers, m._matrix, m.kpis_on, m.levers_on)
+        self.condition.value, self.rank.value, self.pairing.value, self.picture.value = \
+            decoupling_html(m.decoupling, m.document, full)
 
 
 class WhatIfView(w.VBox):
