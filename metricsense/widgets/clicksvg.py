@@ -113,7 +113,8 @@ function render({ model, el }) {
   };
   let brush = null;
   const index = (event) => {
-    const chart = series(), plot = chart.querySelector("svg.plot"), r = plot.getBoundingClientRect();
+    // NOTE: the frame, not svg.plot: an inner <svg>'s client rect is its content's, zoomed out of view too
+    const chart = series(), r = chart.querySelector("rect.frame").getBoundingClientRect();
     const [a, b] = chart.__window, t = Math.max(0, Math.min(1, (event.clientX - r.left) / r.width));
     return Math.max(a, Math.min(b, Math.round(a - 0.5 + t * (b - a + 1))));
   };
@@ -124,7 +125,7 @@ function render({ model, el }) {
   };
   const move = (event) => {
     if (!brush) return;
-    const chart = series(), plot = chart.querySelector("svg.plot"), r = plot.getBoundingClientRect(), outer = chart.getBoundingClientRect();
+    const chart = series(), r = chart.querySelector("rect.frame").getBoundingClientRect(), outer = chart.getBoundingClientRect();
     const scale = (+chart.getAttribute("width")) / outer.width, [a, b] = chart.__window, per = r.width / (b - a + 1);
     const i = index(event), lo = Math.min(i, brush.from), hi = Math.max(i, brush.from);
     brush.rect.setAttribute("x", (r.left - outer.left + (lo - a) * per) * scale);
@@ -149,6 +150,14 @@ function render({ model, el }) {
     if (button) return;  // a <button>: the browser clicks it
     event.preventDefault(); choose(event);
   };
+  // NOTE: a mousedown on a part that answers a click is the picture's own: JupyterLab's notebook
+  // otherwise makes the cell active on it (its handler and the restyle that follows took 40-60 ms
+  // of a first click); the part then takes no focus from the mouse (Tab still gives it).
+  const own = (event) => {
+    const t = event.target;
+    if (event.button === 0 && t.closest && (keyed(t) || t.closest("[data-zoom]") || t.closest("svg.plot")) && el.contains(t)) event.preventDefault();
+  };
+  el.addEventListener("mousedown", own);
   el.addEventListener("click", click);
   el.addEventListener("keydown", key);
   el.addEventListener("pointerover", say);

@@ -30,7 +30,7 @@ from metricsense.widgets import whatif
 from metricsense.reports.svg import esc
 from metricsense.widgets.display import STYLE, diagnostics_html
 from metricsense.widgets.interactive import ConversationsView, OverviewView, RedundancyView, TrustView, clickable
-from metricsense.widgets.panels import _fmt, decoupling_html, whatif_html, wrap
+from metricsense.widgets.panels import _fmt, decoupling_html, gain_picture, whatif_html, wrap
 
 SEVERITIES = ("error", "warning", "info", "hint")
 FAMILIES = {"MS1": "correlation", "MS2": "decoupling", "MS3": "noise", "MS4": "distortion", "MS5": "trust",
@@ -212,10 +212,15 @@ class ExplorerModel(HasTraits):
     # ---- redundancy: MS101 itself, at the chosen threshold, on the kept KPIs ------------------------
 
     def _cluster(self) -> None:
-        registry = self.report.registry
+        self._set_redundancy(self._redundancy())
+
+    def _redundancy(self) -> dict:
         kept = [k.name for k in self.document.kpis if k.name in self.kpis_on or k.name not in self.kpis]
-        self.redundancy = whatif.redundancy(self.document, self.data, registry, kept, self.threshold)
-        self.clusters = self.redundancy["clusters"]
+        return whatif.redundancy(self.document, self.data, self.report.registry, kept, self.threshold)
+
+    def _set_redundancy(self, red: dict) -> None:
+        self.redundancy = red
+        self.clusters = red["clusters"]
 
     # ---- decoupling: the shared reading of the kept gains, then the evaluator's pairing -----------
 
@@ -224,16 +229,17 @@ class ExplorerModel(HasTraits):
                                    set(self.levers) - set(self.levers_on))
 
     def _decouple(self, search: bool = True) -> None:
-        quick = whatif.gains(self._source, self.kpis, self.levers, self._matrix, self.kpis_on, self.levers_on)
-        if not quick:
-            self.decoupling = {}
-            return
-        # First, at once: condition number, rank, RGA and the KPIs left with no lever.
-        quick.update({"suggested_pairing": None, "rga_number": None, "pending": bool(quick["kpis"] and quick["levers"]),
-                      "without_lever": list(quick["orphaned"])})
-        self.decoupling = quick
+        self.decoupling = self._quick()
         if search:
             self._search_pairing()
+
+    def _quick(self) -> dict:
+        """At once: condition number, rank, RGA and the KPIs left with no lever (the pairing pending)."""
+        quick = whatif.gains(self._source, self.kpis, self.levers, self._matrix, self.kpis_on, self.levers_on)
+        if quick:
+            quick.update({"suggested_pairing": None, "rga_number": None,
+                          "pending": bool(quick["kpis"] and quick["levers"]), "without_lever": list(quick["orphaned"])})
+        return quick
 
     def _search_pairing(self) -> None:
         """The evaluator's analysis, which searches the pairing with the smallest RGA number."""
@@ -248,20 +254,27 @@ class ExplorerModel(HasTraits):
         if not getattr(self, "_ready", False):
             return
         before = dict(self.now)
+        decoupling, redundancy = self.decoupling, self.redundancy
         if change["name"] == "threshold":
-            self._cluster()
+            redundancy = self._redundancy()
             what = f"redundancy threshold {change['old']:.2f} → {change['new']:.2f}"
         else:
-            # The numbers first, then the groups, the before -> after, and last the pairing search.
-            self._decouple(search=False)
+            decoupling = self._quick()
             if change["name"] == "kpis_on":
-                self._cluster()
+                redundancy = self._redundancy()
             kind = "KPI" if change["name"] == "kpis_on" else "lever"
             off = [n for n in change["old"] if n not in change["new"]]
             on = [n for n in change["new"] if n not in change["old"]]
             what = "; ".join([*(f"unticked {kind} {n}" for n in off), *(f"ticked {kind} {n}" for n in on)]) or "no change"
-        self.now = whatif.summary(self.decoupling, self.redundancy)
+        # NOTE: every number is computed first; then the page is told in the order it can show
+        # them fastest: the before -> after (a small table), the gains' numbers and picture, the
+        # groups and heatmap, and last the pairing search (a search over pairings, the slow part).
+        self.now = whatif.summary(decoupling, redundancy)
         self.last_change = {"change": what, "before": before, "after": dict(self.now)}
+        if decoupling is not self.decoupling:
+            self.decoupling = decoupling
+        if redundancy is not self.redundancy:
+            self._set_redundancy(redundancy)
         if change["name"] != "threshold":
             self._search_pairing()
 
@@ -387,10 +400,14 @@ class DecouplingView(w.VBox):
         self.condition = _html("condition")
         self.rank = _html("rank")
         self.pairing = _html("pairing")
-        self.picture = clickable("gains")  # a click on a KPI's row or a lever's column label toggles it
-        if hasattr(self.picture, "on_click"):
-            self.picture.toggle = True
-            self.picture.on_click(self._clicked)
+        # a click on a KPI's row or a lever's column label (of either picture) toggles it
+        self.picture, self.rga = clickable("gain-matrix"), clickable("rga")
+        for picture in (self.picture, self.rga):
+            if hasattr(picture, "on_click"):
+                picture.toggle = True
+                picture.on_click(self._clicked)
+        self.figures = w.Box([self.picture, self.rga], layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self.figures.add_class("msense-gains")
         self.suggest = w.Button(description="suggest", tooltip="tick the best KPIs for the ticked levers (msense select)")
         self.suggest.add_class("msense-suggest")
         self.suggest.on_click(lambda _: model.suggest())
@@ -398,7 +415,7 @@ class DecouplingView(w.VBox):
         choose = w.HBox([w.VBox([w.HTML("<b>KPIs</b>"), *self.kpi_boxes.values()]),
                          w.VBox([w.HTML("<b>levers</b>"), *self.lever_boxes.values()])])
         summary = w.VBox([self.condition, self.rank, self.pairing, self.suggest, self.suggested])
-        super().__init__([w.HBox([choose, summary]), self.picture])
+        super().__init__([w.HBox([choose, summary]), self.figures])
         model.observe(self._draw, names="decoupling")
         model.observe(self._sync, names=["kpis_on", "levers_on"])
         model.observe(self._draw_suggestion, names="suggestion")
@@ -435,10 +452,11 @@ class DecouplingView(w.VBox):
             self._toggle(trait, name, name not in getattr(self.model, trait))
 
     def _draw(self, change: Any = None) -> None:
+        # The numbers first (small messages the page shows at once), then the pictures.
         m = self.model
+        self.condition.value, self.rank.value, self.pairing.value = decoupling_html(m.decoupling)
         full = (m.kpis, m.levers, m._matrix, m.kpis_on, m.levers_on)
-        self.condition.value, self.rank.value, self.pairing.value, self.picture.value = \
-            decoupling_html(m.decoupling, m.document, full)
+        self.picture.value, self.rga.value = gain_picture(m.decoupling, m.document, full) if m.decoupling else ("", "")
 
 
 class WhatIfView(w.VBox):

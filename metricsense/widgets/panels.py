@@ -64,11 +64,12 @@ def redundancy_html(red: dict, keys: bool = False) -> tuple[str, str]:
     return wrap(text, "clusters"), picture
 
 
-def gain_picture(d: dict, document: Any, full: tuple[list[str], list[str], list[list[float]], list[str], list[str]]) -> str:
-    """The explorer's gain matrix and RGA: every KPI and lever it ticks over (``full``: KPIs,
-    levers, matrix, KPIs kept, levers kept), the unticked ones greyed; each row and column label a
-    toggle (``kpi-I``, ``lever-J``: indices into ``full``); the RGA (of the kept ones) with the
-    suggested pairing framed."""
+def gain_picture(d: dict, document: Any, full: tuple[list[str], list[str], list[list[float]], list[str], list[str]]
+                 ) -> tuple[str, str]:
+    """(gain matrix, RGA) as the explorer draws them: every KPI and lever it ticks over (``full``:
+    KPIs, levers, matrix, KPIs kept, levers kept), the unticked ones greyed; each row and column
+    label a toggle (``kpi-I``, ``lever-J``: indices into ``full``); the RGA (of the kept ones) with
+    the suggested pairing framed. Two pictures: the pairing search redraws only the RGA."""
     from metricsense.reports import gains
     from metricsense.reports.html import rga_figure
 
@@ -93,17 +94,15 @@ def gain_picture(d: dict, document: Any, full: tuple[list[str], list[str], list[
     index_k, index_l = {k: i for i, k in enumerate(kpis)}, {v: j for j, v in enumerate(levers)}
     rga = rga_figure(d, ([f"kpi-{index_k[k]}" for k in d.get("kpis") or []],
                          [f"lever-{index_l[v]}" for v in d.get("levers") or []]))
-    return wrap(['<div class="grid">', *figs, rga, "</div>"], "gains")
+    return wrap(figs, "gains"), wrap(rga, "gains") if rga else ""
 
 
-def decoupling_html(d: dict, document: Any, full: tuple | None = None) -> tuple[str, str, str, str]:
-    """(condition number, rank and levers, pairing, figures) of a decoupling result (``full``: the
-    explorer's gain matrix, see ``gain_picture``)."""
+def decoupling_html(d: dict) -> tuple[str, str, str]:
+    """(condition number, rank and levers, pairing) of a decoupling result (its pictures: ``gain_picture``)."""
     from metricsense.reports import gains
-    from metricsense.reports.html import gain_figures
 
     if not d:
-        return "<i>No gain matrix: no KPI declares `responds`, and no data to estimate one.</i>", "", "", ""
+        return "<i>No gain matrix: no KPI declares `responds`, and no data to estimate one.</i>", "", ""
     cond = (f"condition number <b class=\"value\">{esc(gains.format_condition(d.get('condition_number')))}</b>"
             + (f" (scaled {esc(_fmt(d['scaled_condition_number']))})" if d.get("scaled_condition_number") is not None else ""))
     levers, idle = d.get("levers") or [], d.get("idle") or []
@@ -120,10 +119,7 @@ def decoupling_html(d: dict, document: Any, full: tuple | None = None) -> tuple[
         pairing = f"suggested pairing (RGA number {esc(_fmt(d.get('rga_number')))}):<ul class=\"pairing\">{pairs}</ul>"
     else:
         pairing = "suggested pairing: none"
-    if full is not None:
-        return cond, rank, pairing, gain_picture(d, document, full)
-    title = f"{(d.get('source') or '').capitalize()} gains"
-    return cond, rank, pairing, wrap(gain_figures(d, document, title), "gains")
+    return cond, rank, pairing
 
 
 def whatif_html(baseline: dict, now: dict, last: dict) -> str:

@@ -82,7 +82,7 @@ def series_svg(name: str, periods: Sequence[str], values: Sequence[float | None]
     out = [f'<svg class="series zoomable" data-n="{len(periods)}" xmlns="http://www.w3.org/2000/svg" role="img" '
            f'width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" style="max-width:100%;height:auto">'
            f"<title>{esc(title)}</title>",
-           f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{PLOT}" fill="#fafafa" stroke="#ccc"/>']
+           f'<rect class="frame" x="{LEFT}" y="{TOP}" width="{pw}" height="{PLOT}" fill="#fafafa" stroke="#ccc"/>']
     for v in (lo + pad, hi - pad):
         out.append(f'<text x="{LEFT - 4}" y="{_n(TOP + py(v) + 4)}" text-anchor="end" font-size="10">{esc(_g(v))}</text>')
     out.append(f'<svg class="plot" x="{LEFT}" y="{TOP}" width="{pw}" height="{PLOT}" viewBox="-0.5 0 {n} {PLOT}" '

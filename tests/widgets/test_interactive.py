@@ -130,7 +130,8 @@ def test_a_click_on_a_cell_shows_the_two_change_series(explorer):
 
 def test_every_heatmap_has_a_legend_and_the_rga_frames_the_pairing(explorer):
     m = explorer.model
-    html = explorer.views["Decoupling"].picture.value + explorer.views["Redundancy"].picture.value
+    gains = explorer.views["Decoupling"]
+    html = gains.picture.value + gains.rga.value + explorer.views["Redundancy"].picture.value
     maps = [s for s in _svgs(html) if s.get("class") == "heatmap"]
     assert len(maps) == 3  # gains, RGA, correlation
     for s in maps:

@@ -55,6 +55,7 @@ def test_a_click_on_a_gain_matrix_label_does_what_unticking_its_box_does(report,
     labels = _labels(view.picture.value)
     assert len(labels) == len(m.kpis) + len(m.levers) and labels[key] == "true"
     assert view.picture.toggle and 'tabindex="0" role="button"' in view.picture.value  # keyboard: Tab, Enter
+    assert f'data-key="{key}"' in view.rga.value  # the RGA's labels are the same toggles
     view.picture.click(key)  # what the front end sends for a click, Enter or Space on the label
     boxes = by_box.views["Decoupling"]
     (boxes.kpi_boxes if kind == "kpi" else boxes.lever_boxes)[name].value = False
@@ -76,7 +77,7 @@ def test_a_click_on_a_gain_matrix_label_does_what_unticking_its_box_does(report,
 def test_the_rga_frames_the_suggested_pairing_and_every_chart_has_a_legend(report):
     e = _explorer(report)
     m = e.model
-    gains = e.views["Decoupling"].picture.value
+    gains = e.views["Decoupling"].picture.value + e.views["Decoupling"].rga.value
     heat, rga = [ET.fromstring(s) for s in re.findall(r'<svg class="heatmap".*?</svg>', gains, flags=re.S)]
     marked = [r for r in rga.iter(f"{SVG}rect") if r.get("class") == "marked"]
     assert len(marked) == len(m.decoupling["suggested_pairing"]) > 0
@@ -156,3 +157,26 @@ def test_the_trust_view_shows_each_shown_group_and_holds_no_hidden_one(confident
     assert quiet.details == {} and "data-key" not in quiet.value
     assert f"{len(signal.groups)} groups are not named here" in quiet.value
     assert not any(gr.group in quiet.value for gr in signal.groups)
+
+
+def test_the_what_if_pairing_is_the_evaluators_on_the_kept_spec(report):
+    """The explorer asks the evaluator's pairing only (no minimised condition number): the same
+    pairing and RGA number as ``gain_analysis`` on the spec without the unticked KPIs and levers."""
+    import random
+
+    from metricsense.evaluators.decoupling import gain_analysis
+    from metricsense.widgets import whatif
+
+    m = _explorer(report).model
+    doc = m.document
+    rng = random.Random(23)
+    cases = [(set(), set()), ({"cycle_time"}, set()), ({"cycle_time"}, {"sec_reviews"})]
+    cases += [(set(rng.sample(m.kpis, rng.randint(0, 4))), set(rng.sample(m.levers, rng.randint(0, 5)))) for _ in range(12)]
+    for kpis_off, levers_off in cases:
+        quick = whatif.pairing(doc, m.data, "declared", kpis_off, levers_off)
+        full = gain_analysis(whatif.sub_document(doc, kpis_off, levers_off), None)
+        if full is None:
+            assert quick == {"suggested_pairing": None, "rga_number": None}
+            continue
+        assert quick["suggested_pairing"] == dict(full.suggested_pairing), (kpis_off, levers_off)
+        assert quick["rga_number"] == full.rga_number
