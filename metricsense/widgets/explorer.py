@@ -30,7 +30,7 @@ from metricsense.widgets import whatif
 from metricsense.reports.svg import esc
 from metricsense.widgets.display import STYLE, diagnostics_html
 from metricsense.widgets.interactive import ConversationsView, OverviewView, RedundancyView, TrustView, clickable
-from metricsense.widgets.panels import _fmt, decoupling_html, gain_picture, whatif_html, wrap
+from metricsense.widgets.panels import _fmt, decoupling_html, gain_matrix_html, rga_html, whatif_html, wrap
 
 SEVERITIES = ("error", "warning", "info", "hint")
 FAMILIES = {"MS1": "correlation", "MS2": "decoupling", "MS3": "noise", "MS4": "distortion", "MS5": "trust",
@@ -455,8 +455,13 @@ class DecouplingView(w.VBox):
         # The numbers first (small messages the page shows at once), then the pictures.
         m = self.model
         self.condition.value, self.rank.value, self.pairing.value = decoupling_html(m.decoupling)
-        full = (m.kpis, m.levers, m._matrix, m.kpis_on, m.levers_on)
-        self.picture.value, self.rga.value = gain_picture(m.decoupling, m.document, full) if m.decoupling else ("", "")
+        d, full = m.decoupling, (m.kpis, m.levers, m._matrix, m.kpis_on, m.levers_on)
+        # the pairing search changes the RGA's frames only: the gain matrix is drawn once per change
+        drawn = (tuple(m.kpis_on), tuple(m.levers_on), d.get("condition_number"), d.get("rank"))
+        if drawn != getattr(self, "_drawn", None):
+            self.picture.value = gain_matrix_html(d, m.document, full) if d else ""
+            self._drawn = drawn
+        self.rga.value = rga_html(d, full) if d else ""
 
 
 class WhatIfView(w.VBox):

@@ -64,14 +64,12 @@ def redundancy_html(red: dict, keys: bool = False) -> tuple[str, str]:
     return wrap(text, "clusters"), picture
 
 
-def gain_picture(d: dict, document: Any, full: tuple[list[str], list[str], list[list[float]], list[str], list[str]]
-                 ) -> tuple[str, str]:
-    """(gain matrix, RGA) as the explorer draws them: every KPI and lever it ticks over (``full``:
-    KPIs, levers, matrix, KPIs kept, levers kept), the unticked ones greyed; each row and column
-    label a toggle (``kpi-I``, ``lever-J``: indices into ``full``); the RGA (of the kept ones) with
-    the suggested pairing framed. Two pictures: the pairing search redraws only the RGA."""
+def gain_matrix_html(d: dict, document: Any, full: tuple[list[str], list[str], list[list[float]], list[str], list[str]]
+                     ) -> str:
+    """The explorer's gain matrix: every KPI and lever it ticks over (``full``: KPIs, levers,
+    matrix, KPIs kept, levers kept), the unticked ones greyed; each row and column label a toggle
+    (``kpi-I``, ``lever-J``: indices into ``full``); the caption says the kept ones' numbers."""
     from metricsense.reports import gains
-    from metricsense.reports.html import rga_figure
 
     kpis, levers, matrix, kpis_on, levers_on = full
     labels = {s.name: (getattr(s, "label", None) or s.name) for s in (document.named() if document else ())}
@@ -88,17 +86,25 @@ def gain_picture(d: dict, document: Any, full: tuple[list[str], list[str], list[
     caption = esc(gains.describe(d)) if d.get("kpis") else "nothing kept"
     if d.get("scaled_condition_number") is not None:
         caption += f", scaled condition number {esc(_fmt(d['scaled_condition_number']))}"
-    figs = [f'<figure class="gain">{heat}<figcaption>{esc(title)} of the kept KPIs and levers: {caption}. '
-            "Click a KPI or a lever (or Tab to it and press Enter) to untick or tick it, as its box does; "
-            "greyed and struck through: unticked.</figcaption></figure>"]
-    index_k, index_l = {k: i for i, k in enumerate(kpis)}, {v: j for j, v in enumerate(levers)}
+    return wrap(f'<figure class="gain">{heat}<figcaption>{esc(title)} of the kept KPIs and levers: {caption}. '
+                "Click a KPI or a lever (or Tab to it and press Enter) to untick or tick it, as its box does; "
+                "greyed and struck through: unticked.</figcaption></figure>", "gains")
+
+
+def rga_html(d: dict, full: tuple) -> str:
+    """The RGA of the kept KPIs and levers, the suggested pairing framed, its labels the same
+    toggles as the gain matrix's ('' without an RGA)."""
+    from metricsense.reports.html import rga_figure
+
+    index_k, index_l = {k: i for i, k in enumerate(full[0])}, {v: j for j, v in enumerate(full[1])}
     rga = rga_figure(d, ([f"kpi-{index_k[k]}" for k in d.get("kpis") or []],
                          [f"lever-{index_l[v]}" for v in d.get("levers") or []]))
-    return wrap(figs, "gains"), wrap(rga, "gains") if rga else ""
+    return wrap(rga, "gains") if rga else ""
 
 
 def decoupling_html(d: dict) -> tuple[str, str, str]:
-    """(condition number, rank and levers, pairing) of a decoupling result (its pictures: ``gain_picture``)."""
+    """(condition number, rank and levers, pairing) of a decoupling result (its pictures:
+    ``gain_matrix_html`` and ``rga_html``)."""
     from metricsense.reports import gains
 
     if not d:

@@ -180,3 +180,22 @@ def test_the_what_if_pairing_is_the_evaluators_on_the_kept_spec(report):
             continue
         assert quick["suggested_pairing"] == dict(full.suggested_pairing), (kpis_off, levers_off)
         assert quick["rga_number"] == full.rga_number
+
+
+def test_the_snapshot_shows_the_new_views_as_last_shown(report):
+    e = _explorer(report)
+    m = e.model
+    gains = e.views["Decoupling"]
+    gains.picture.click(f"lever-{m.levers.index('sec_reviews')}")
+    series = e.views["Conversations"]
+    series.kpi.value = "csat"
+    n = len(m.timeline["csat"]["periods"])
+    series.chart.window = [n - 12, n - 1]  # what the page's "last 12" sets
+    html = e.snapshot()
+    assert "<script" not in html and "data-zoom" not in html  # no script, no button that needs one
+    lever = f'data-key="lever-{m.levers.index("sec_reviews")}"'
+    assert re.search(lever + r'[^>]*aria-pressed="false"', html)  # the lever unticked, greyed
+    assert "Orphaned: no lever left for <code>vuln_age</code>" in html
+    periods = m.timeline["csat"]["periods"]
+    assert f"showing {periods[-12]} – {periods[-1]}: 12 of {n} periods" in html
+    assert f'viewBox="{n - 12.5} 0 12 ' in html
