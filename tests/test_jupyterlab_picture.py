@@ -198,7 +198,7 @@ def _gain_matrix(page, explorer, latency: dict) -> None:
     assert condition.inner_text() == "∞ (rank-deficient)" and "rank 8 of 9 KPIs" in rank.inner_text()
 
     def label(name: str):
-        key = page.evaluate(LABEL_KEY, [".msense-gains svg.heatmap", name])
+        key = page.evaluate(LABEL_KEY, [".msense-explorer .msense-gains svg.heatmap", name])
         assert key, name
         return explorer.locator(f'.msense-gains figure.gain svg.heatmap text[data-key="{key}"]').first
 
@@ -265,9 +265,10 @@ def _series(page, explorer, latency: dict) -> None:
     assert rng.inner_text() == f"showing {periods[a]} – {periods[b]}: 12 of 124 periods"
     assert svg.locator("svg.plot").get_attribute("viewBox").startswith(f"{a - 0.5} 0 12 ")
     assert svg.locator("text.x-first").text_content() == periods[a] and svg.locator("text.x-last").text_content() == periods[b]
-    # what is visible: the first and last period drawn in the plot's box are the window's
-    inside = page.evaluate("""() => { const plot = document.querySelector('.msense-timeline svg.plot'),
-          box = document.querySelector('.msense-timeline svg.series rect.frame').getBoundingClientRect();
+    # what is visible: the first and last period drawn in the plot's box are the window's (in the
+    # live explorer: the page may also hold the output's snapshot, hidden)
+    inside = page.evaluate("""() => { const plot = document.querySelector('.msense-explorer .msense-timeline svg.plot'),
+          box = document.querySelector('.msense-explorer .msense-timeline svg.series rect.frame').getBoundingClientRect();
         return [...plot.querySelectorAll('rect.hit')].filter(r => { const c = r.getBoundingClientRect();
           return c.left + c.width / 2 > box.left && c.left + c.width / 2 < box.right; }).map(r => r.dataset.p); }""")
     assert inside == periods[a:b + 1]
