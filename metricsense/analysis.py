@@ -68,10 +68,23 @@ def fields_json(value: Any) -> dict[str, Any]:
     return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
 
 
+_LEAVES = frozenset((str, int, float, bool, type(None)))
+
+
 def plain(value: Any) -> Any:
     """``value`` with every record (or dataclass) inside it turned into its JSON form.
 
     Anything with a ``to_json`` method (a record, or a dataclass a record holds) is written by it."""
+    # NOTE: plain values, dicts, lists and tuples first, by exact type (none has a to_json): a
+    # 2,000-KPI distortion record holds 250,000 tests of 19 numbers, and the checks below cost
+    # about 15 us a value (2 minutes of the JSON report's 2.5 under a profiler).
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is dict:
+        return {k: plain(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [plain(v) for v in value]
     to_json = getattr(value, "to_json", None)
     if callable(to_json) and not isinstance(value, type):
         return to_json()

@@ -104,7 +104,8 @@ def cli() -> None:
                    "SARIF, JUnit, GitHub and Markdown never show them.")
 @click.option("--analysis", "analysis_form", type=click.Choice(["compact", "full"]),
               help="How the JSON report writes the analysis: compact (each matrix as the entries that matter, "
-                   "linear in the KPIs) or full (every matrix whole) [default: compact, or `analysis` in the config].")
+                   "linear in the KPIs; the HTML report draws a matrix of more than 60 rows or columns in blocks) "
+                   "or full (every matrix whole, cell by cell) [default: compact, or `analysis` in the config].")
 @_plugin_option
 def check(paths, fmt, select, ignore, fail_on, config_path, allow_paths, exit_zero, color, output, by, jobs,
           scheduler, changed, baseline, write_baseline, show_personal, analysis_form, plugin_flags):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from json.encoder import encode_basestring as _encode_string  # the C encoder's, with ensure_ascii=False
 from typing import Any
 
 
@@ -20,6 +21,64 @@ def dumps(value: Any) -> str:
 def json_value(value: Any, level: int) -> str:
     text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False, default=json_default)
     return text.replace("\n", "\n" + "  " * level)
+
+
+def json_indented(value: Any, level: int) -> str:
+    """``json_value(finite(value), level)``, the same text, made in one pass.
+
+    The indenting encoder of the standard library is pure Python (a generator per container),
+    and ``finite`` walks the value once more before it: together about 50 us a finding, seconds
+    for a report of 100,000 findings. This writes the indented text directly, the C encoder's
+    string escaping for each string; anything but plain JSON values (a record, an array, a date,
+    a key that is not a string) goes the usual way for that part."""
+    out: list[str] = []
+    _indent_into(value, "\n" + "  " * level, out)
+    return "".join(out)
+
+
+def _indent_into(value: Any, pad: str, out: list[str]) -> None:
+    kind = type(value)
+    if kind is str:
+        out.append(_encode_string(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif kind is int:
+        out.append(int.__repr__(value))
+    elif kind is float:
+        out.append(float.__repr__(value) if value == value and value not in _INFINITIES else "null")
+    elif kind is dict and all(type(k) is str for k in value):
+        if not value:
+            out.append("{}")
+            return
+        inner = pad + "  "
+        sep = "{" + inner
+        for k, v in value.items():
+            out.append(sep)
+            out.append(_encode_string(k))
+            out.append(": ")
+            _indent_into(v, inner, out)
+            sep = "," + inner
+        out.append(pad + "}")
+    elif kind is list or kind is tuple:
+        if not value:
+            out.append("[]")
+            return
+        inner = pad + "  "
+        sep = "[" + inner
+        for v in value:
+            out.append(sep)
+            _indent_into(v, inner, out)
+            sep = "," + inner
+        out.append(pad + "]")
+    else:
+        out.append(json_value(finite(value), pad.count(" ") // 2))
+
+
+_INFINITIES = (float("inf"), float("-inf"))
 
 
 def json_pieces(value: Any, level: int) -> Iterator[str]:
@@ -95,7 +154,7 @@ def json_list(items: Iterable[Any], level: int, compact: bool = False) -> Iterat
         elif compact or (isinstance(item, dict) and "segment" in item):
             text = json.dumps(item, ensure_ascii=False, allow_nan=False, default=json_default)
         else:
-            text = json_value(finite(item), level + 1)
+            text = json_indented(item, level + 1)
         yield ("[\n" if empty else ",\n") + pad + text
         empty = False
     yield "[]" if empty else "\n" + "  " * level + "]"

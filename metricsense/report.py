@@ -11,7 +11,7 @@ from typing import Any
 
 from metricsense.analysis import Record
 from metricsense.diagnostics import Diagnostic, Severity
-from metricsense.encoding import finite, json_default, json_list, json_pieces, json_rows, json_value
+from metricsense.encoding import finite, json_default, json_indented, json_list, json_pieces, json_rows
 from metricsense.model import Document
 from metricsense.registry import Registry, exit_code_of
 
@@ -166,16 +166,21 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report: what a reader format may show (``for_reader``)."""
+        return self._document(finite)
+
+    def _document(self, each) -> dict[str, Any]:
+        """``to_dict()`` with each finding's dict passed through ``each`` (``finite``, or as it is
+        for a writer that makes it finite itself: ``json_chunks``)."""
         from metricsense.version import __version__
 
         shown = self.for_reader(True)
         if shown is not self:
-            return shown.to_dict()
+            return shown._document(each)
         return {
             "version": JSON_VERSION,
             "metricsense": __version__,
             "files": list(self.files),
-            "diagnostics": [finite(d.to_dict()) for d in self.diagnostics],
+            "diagnostics": [each(d.to_dict()) for d in self.diagnostics],
             "analysis": self.analysis_json(),
             "analysis_form": self.analysis_form,
             **({"segments": self.segments_dict()} if self.segments is not None else {}),
@@ -208,7 +213,7 @@ class Report:
         """The JSON report; ``analysis`` ("compact" or "full") overrides ``analysis_form``."""
         if analysis is not None and analysis != self.analysis_form:
             return replace(self, analysis_form=analysis).to_json(indent)
-        if (self.segments is not None or self.analysis_form == "compact") and indent == 2:
+        if indent == 2:
             return "".join(self.json_chunks())  # what the CLI streams, byte for byte
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, ensure_ascii=False, allow_nan=False,
                           default=json_default)
@@ -217,7 +222,7 @@ class Report:
                     ) -> Iterator[str]:
         """The JSON document (as `to_json()` writes it) in pieces, with findings and segment results
         that were kept outside the report (on disk) streamed in: memory does not grow with them."""
-        doc = self.to_dict()
+        doc = self._document(lambda d: d)  # json_list makes each finding finite as it writes it
         yield "{"
         first = True
         for key, value in doc.items():
@@ -242,5 +247,5 @@ class Report:
                 # spec -> record indented; below, a line per KPI, pair or trigger (encoding.json_rows)
                 yield from json_rows(value, 1, 2)
             else:
-                yield json_value(value, 1)
+                yield json_indented(value, 1)  # as json_value(value, 1): the value is finite already
         yield "\n}"

@@ -34,6 +34,31 @@ def test_json_pieces_make_the_same_text_as_the_whole_value():
     assert max(len(p) for p in json_pieces(rules, 2)) < 100  # no piece holds the list
 
 
+def test_the_one_pass_indenter_writes_what_the_standard_encoder_writes():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from metricsense.encoding import json_indented, json_value
+
+    # any float (NaN and infinities become null), odd strings, tuples, NumPy values and
+    # non-string keys (those parts go the standard way)
+    leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=4),
+                     st.floats().map(np.float64), st.integers(-5, 5).map(np.int64))
+    key = st.one_of(st.text(max_size=3), st.integers(-3, 3))
+    value = st.recursive(leaf, lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
+                                                       st.dictionaries(key, inner, max_size=4)),
+                         max_leaves=20)
+
+    @settings(max_examples=400, deadline=None)
+    @given(value, st.integers(0, 3))
+    def same(v, level):
+        assert json_indented(v, level) == json_value(finite(v), level)
+
+    same()
+    assert json_indented({"a": [float("nan"), "\u2028\n\"é"], "b": {}}, 1) == \
+        '{\n    "a": [\n      null,\n      "\u2028\\n\\"é"\n    ],\n    "b": {}\n  }'
+
+
 def test_finite_turns_every_non_finite_number_into_null_on_the_way_down():
     value = {"a": [1.0, math.nan, math.inf], "b": np.array([-np.inf, 2.5]), "c": np.float64(math.nan), "d": (3,)}
     assert finite(value) == {"a": [1.0, None, None], "b": [None, 2.5], "c": None, "d": [3]}

@@ -317,8 +317,7 @@ def low_effective_kpi_count(ctx) -> Iterator[Diagnostic]:
     names = [found.kpis[i].name for i in idx]
     groups = moving_groups(r, names)
     if groups:
-        shown = "; ".join(_and([f"`{m}`" for m in g[:5]]) + (f" (and {len(g) - 5} more)" if len(g) > 5 else "")
-                          for g in groups[:3])
+        shown = "; ".join(listed(g) for g in groups[:3])
         where = f"; these move together: {shown}"
     else:
         where = ""
@@ -372,10 +371,6 @@ def moving_groups(r, names, at: float = 0.5) -> list[list[str]]:
     for i in range(p):
         comps.setdefault(find(i), []).append(names[i])
     return sorted((c for c in comps.values() if len(c) > 1), key=lambda c: -len(c))
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 @rule(code="MS103", name="constant-series", severity=Severity.WARNING)

@@ -202,8 +202,7 @@ def ill_conditioned_gains(ctx) -> Iterator[Diagnostic]:
     threshold = ctx.option("threshold")
     evidence = {k: getattr(gain, k) for k in ("condition_number", "scaled_condition_number",
                                              "minimized_condition_number", "singular_values", "source")}
-    shown = [f"`{k}`" for k in gain.kpis[:6]]
-    names = (", ".join(shown[:-1]) + " and " + shown[-1]) if len(gain.kpis) <= 6 else ", ".join(shown) + " and others"
+    names = listed(gain.kpis)
     test = ""
     if gain.source == "estimated":
         cond = _conditioning(gain)

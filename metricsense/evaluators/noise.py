@@ -45,6 +45,7 @@ from metricsense.evaluators.records import (
 )
 from metricsense.hookspecs import hookimpl
 from metricsense.model import KPI, UNIT_DAYS, Binary, Call, Document, Duration, Trigger, walk_expr
+from metricsense.names import listed
 
 #: 1 / Phi^-1(3/4) rounded as the literature writes it: MAD -> standard deviation for normal data.
 MAD_SCALE = 1.4826
@@ -590,7 +591,7 @@ def _trigger_finding(ctx, trig, info, parts, history, most) -> Diagnostic:
     worst = max(parts, key=lambda p: p["rate_run"])
     n, rate, share = info["for_periods"], info["rate_per_run"], info["history_share"]
     past = history.fired.get(trig.name) if history is not None else None
-    kpis = ", ".join(f"`{k}`" for k in info["kpis"])
+    kpis = listed(info["kpis"])
     what = "its usual change" if worst["values"] == "changes" else "its usual level"
     when = "" if past is None or not past.evaluable else (
         f" it held in {past.fired} of {past.evaluable} {'unit-periods' if worst['units'] > 1 else 'periods'} of "
@@ -665,8 +666,8 @@ def review_faster_than_response(ctx) -> Iterator[Diagnostic]:
         if not slow:
             continue
         every = k.review
-        words = ", ".join(f"`{g.name}` after about {info.days / UNIT_DAYS['day']:.0f} days"
-                          f"{' (estimated)' if info.source == 'estimated' else ''}" for g, info in slow)
+        words = listed([f"`{g.name}` after about {info.days / UNIT_DAYS['day']:.0f} days"
+                        f"{' (estimated)' if info.source == 'estimated' else ''}" for g, info in slow], quote=False, last=", ")
         estimated = [info for _, info in slow if info.source == "estimated"]
         evidence = {"review_days": review.every_days, "lags": {g.name: info.to_json() for g, info in slow}}
         tests = ""

@@ -23,7 +23,8 @@ from metricsense.evaluators.records import (
 )
 from metricsense.reports import gains, picture, withheld_line
 from metricsense.reports.picture_svg import html_figure
-from metricsense.reports.svg import esc, gap_bars, heatmap, line_chart
+from metricsense.reports.blocks import matrix_figure
+from metricsense.reports.svg import esc, gap_bars, line_chart
 from metricsense.reports.text import source_and_caret
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -122,7 +123,9 @@ def kpi_table(doc) -> list[str]:
     return out
 
 
-def gain_figures(g: dict, doc, title: str) -> list[str]:
+def gain_figures(g: dict, doc, title: str, whole: bool = True) -> list[str]:
+    """The gain matrix and its RGA as heatmaps; a large one in blocks unless ``whole``
+    (``blocks.matrix_figure``)."""
     kpis, levers, matrix = g.get("kpis") or [], g.get("levers") or [], g.get("matrix") or []
     if not kpis or not levers:
         return [f"<p class=\"muted\">{esc(title)}: no KPIs or no levers.</p>"]
@@ -130,17 +133,19 @@ def gain_figures(g: dict, doc, title: str) -> list[str]:
     caption = esc(gains.describe(g))
     if g.get("scaled_condition_number") is not None:
         caption += f", scaled condition number {esc(_fmt(g['scaled_condition_number']))}"
-    figs = [f'<figure class="gain">{heatmap(matrix, kpis, levers, title=title, blank_zero=True, row_titles=[labels.get(k, k) for k in kpis], col_titles=[labels.get(lv, lv) for lv in levers])}'
-            f"<figcaption>{esc(title)}: {caption}.</figcaption></figure>"]
-    rga = rga_figure(g)
+    drawn, said = matrix_figure(matrix, kpis, levers, whole=whole, title=title, blank_zero=True,
+                                row_titles=[labels.get(k, k) for k in kpis], col_titles=[labels.get(lv, lv) for lv in levers])
+    figs = [f'<figure class="gain">{drawn}<figcaption>{esc(title)}: {caption}.{esc(said)}</figcaption></figure>']
+    rga = rga_figure(g, whole=whole)
     if rga:
         figs.append(rga)
     return ['<div class="grid">', *figs, "</div>"]
 
 
-def rga_figure(g: dict, label_keys: tuple[list[str], list[str]] | None = None) -> str:
+def rga_figure(g: dict, label_keys: tuple[list[str], list[str]] | None = None, whole: bool = True) -> str:
     """The RGA with the decoupling evaluator's suggested pairing (the smallest RGA number) framed;
-    '' without one. ``label_keys``: the labels are the explorer's toggles."""
+    '' without one. ``label_keys``: the labels are the explorer's toggles (every cell drawn); a
+    large RGA in blocks unless ``whole`` (``blocks.matrix_figure``)."""
     kpis, levers, rga = g.get("kpis") or [], g.get("levers") or [], g.get("rga")
     if rga is None or not kpis or not levers:
         return ""
@@ -148,12 +153,16 @@ def rga_figure(g: dict, label_keys: tuple[list[str], list[str]] | None = None) -
     marked = [(kpis.index(k), levers.index(lv)) for k, lv in pairing.items() if k in kpis and lv in levers]
     said = (" Framed: the suggested pairing (" + ", ".join(f"{k} ← {lv}" for k, lv in pairing.items()) + ")."
             if marked else "")
-    return (f'<figure class="rga">{heatmap(rga, kpis, levers, title="Relative gain array", limit=1.0, blank_zero=True, marked=marked, marked_as="suggested pair", label_keys=label_keys)}'
+    drawn, drawn_as = matrix_figure(rga, kpis, levers, whole=whole or label_keys is not None, title="Relative gain array",
+                                    limit=1.0, blank_zero=True, marked=marked, marked_as="suggested pair",
+                                    **({"label_keys": label_keys} if label_keys is not None else {}))
+    return (f'<figure class="rga">{drawn}'
             "<figcaption>Relative gain array (G ∘ pinv(G)ᵀ): pair each KPI with the lever whose "
-            f"value is near 1; negative or large values warn of interaction.{esc(said)}</figcaption></figure>")
+            f"value is near 1; negative or large values warn of interaction.{esc(said)}{esc(drawn_as)}"
+            "</figcaption></figure>")
 
 
-def _correlation(corr: CorrelationAnalysis) -> list[str]:
+def _correlation(corr: CorrelationAnalysis, whole: bool) -> list[str]:
     kpis, matrix = list(corr.kpis), corr.matrix or []
     if not kpis:
         return []
@@ -161,9 +170,10 @@ def _correlation(corr: CorrelationAnalysis) -> list[str]:
     caption = f"{esc(corr.method)} correlation of {esc(corr.basis)}"
     if eff is not None:
         caption += f"; effective number of KPIs {esc(_fmt(eff))} of {len(kpis)}"
+    drawn, said = matrix_figure(matrix, kpis, kpis, whole=whole, title="KPI correlation", limit=1.0, symmetric=True,
+                                axes=("KPI", "KPI"))
     return ["<h3>KPI correlation</h3>",
-            f'<figure class="correlation">{heatmap(matrix, kpis, kpis, title="KPI correlation", limit=1.0)}'
-            f"<figcaption>{caption}.</figcaption></figure>"]
+            f'<figure class="correlation">{drawn}<figcaption>{caption}.{esc(said)}</figcaption></figure>']
 
 
 def fired_by_kpi(doc, triggers: TriggersAnalysis) -> dict[str, list[str]]:
@@ -227,9 +237,10 @@ def _trust(trust: TrustAnalysis) -> list[str]:
     return out
 
 
-def spec_section(root: str, analysis: dict, doc, diagnostics=()) -> list[str]:
+def spec_section(root: str, analysis: dict, doc, diagnostics=(), whole: bool = True) -> list[str]:
     """One spec's section; ``diagnostics`` (the report's, as this reader may see them) are counted
-    on the nodes of the KPI system's picture."""
+    on the nodes of the KPI system's picture. ``whole``: every matrix cell by cell, however large
+    (else a large one in blocks: ``blocks.matrix_figure``)."""
     out = [f'<section class="spec"><h2>{esc(root)}</h2>']
     if doc is not None and doc.mission is not None:
         out.append(f'<p class="mission"><strong>Mission:</strong> {esc(doc.mission.text)}</p>')
@@ -252,7 +263,7 @@ def spec_section(root: str, analysis: dict, doc, diagnostics=()) -> list[str]:
         found = GainAnalysis.of(analysis)
         if found is not None and found.source == "declared":
             declared["suggested_pairing"] = dict(found.suggested_pairing or {})
-        out += gain_figures(declared, doc, "Declared gains (responds)")
+        out += gain_figures(declared, doc, "Declared gains (responds)", whole)
     gain = GainAnalysis.of(analysis)
     # The decoupling analysis holds the declared gains (drawn above) or, without declarations,
     # gains estimated from data; estimates beside declarations sit under `estimated` (which has
@@ -267,10 +278,10 @@ def spec_section(root: str, analysis: dict, doc, diagnostics=()) -> list[str]:
         est = {"kpis": list(e.kpis), "levers": list(e.levers), "matrix": e.matrix}
     if est is not None and est["matrix"] is not None:
         out.append("<h3>Gain matrix estimated from data</h3>")
-        out += gain_figures(est, doc, "Estimated gains")
+        out += gain_figures(est, doc, "Estimated gains", whole)
     corr = CorrelationAnalysis.of(analysis)
     if corr is not None:
-        out += _correlation(corr)
+        out += _correlation(corr, whole)
     triggers, trust = TriggersAnalysis.of(analysis), TrustAnalysis.of(analysis)
     if triggers is not None:
         out += _series(doc, triggers)
@@ -306,7 +317,8 @@ def render_html(report, options=None) -> str:
     if getattr(report, "segments", None) is not None:
         body += _segments(report.segments)
     for root, analysis in report.analysis.items():
-        body += spec_section(root, analysis or {}, report.documents.get(root), report.diagnostics)
+        body += spec_section(root, analysis or {}, report.documents.get(root), report.diagnostics,
+                             whole=getattr(report, "analysis_form", "compact") == "full")
     body.append(f'<p class="muted">metricsense {esc(__version__)}</p></main>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'

@@ -520,3 +520,13 @@ def test_estimated_rga_risk_holds_on_the_bootstrap(tmp_path):
     # the same shape drowned in noise: the bootstrap cannot hold the risk, so nothing is said
     noisy = _estimated_system(tmp_path, [[1.0, 0.95], [0.95, 1.05]], n=150, noise=0.6, seed=1)
     assert not [d for d in noisy.diagnostics if d.code == "MS203"]
+
+
+def test_ill_conditioned_gains_name_five_kpis_and_count_the_rest():
+    # MS201 said "and others" after six KPIs; it names five and says how many more
+    lines = ['mission "M"'] + [f'lever l{i} "L{i}"' for i in range(8)]
+    lines += ['kpi k0 "K0" { responds l0 +1, l1 +1 }', 'kpi k1 "K1" { responds l0 +1, l1 +1.001 }']
+    lines += [f'kpi k{i} "K{i}" {{ responds l{i} +1 }}' for i in range(2, 8)]
+    report = metricsense.check("\n".join(lines) + "\n", config={"select": ["MS201"]})
+    (d,) = [d for d in report.diagnostics if d.code == "MS201"]
+    assert "of `k0`, `k1`, `k2`, `k3`, `k4` and 3 more: by the declared gains of these 8 KPIs" in d.message

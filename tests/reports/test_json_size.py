@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 import metricsense
 from metricsense.evaluators.records import (
@@ -91,14 +92,21 @@ def _records(kpis: list[str], levers: list[str], rng) -> dict:
             "distortion": dist}
 
 
-def test_a_2000_kpi_report_stays_under_10_mb(tmp_path):
-    spec = tmp_path / "big.msense"
+@pytest.fixture(scope="module")
+def big_report(tmp_path_factory):
+    """The 2,000-KPI spec checked without data, its analysis filled with the worst-shaped records."""
+    spec = tmp_path_factory.mktemp("big") / "big.msense"
     spec.write_text(_spec(N), "utf-8")
     report = metricsense.check(spec, config={})
-    assert report.analysis_form == "compact"
     analysis = report.analysis[str(spec)] if str(spec) in report.analysis else next(iter(report.analysis.values()))
     kpis, levers = [f"k{i}" for i in range(N)], [f"l{j}" for j in range(N // 10)]
     analysis.update(_records(kpis, levers, np.random.default_rng(25)))
+    return report
+
+
+def test_a_2000_kpi_report_stays_under_10_mb(big_report):
+    report = big_report
+    assert report.analysis_form == "compact"
     text = report.to_json()
     size = len(text.encode("utf-8"))
     assert size < LIMIT, f"{size / 1e6:.1f} MB"
@@ -126,6 +134,68 @@ def test_a_2000_kpi_report_stays_under_10_mb(tmp_path):
     assert all(len(d["related"]) <= 5 for d in doc["diagnostics"])
     ms013 = next(d for d in doc["diagnostics"] if d["code"] == "MS013")
     assert "more" in ms013["message"] and len(ms013["evidence"]["kpis"]) > 5
+
+
+#: The HTML report of the same system: its matrices in blocks, the rest linear in the KPIs (a line
+#: chart per KPI series, 19 MB of it with a trigger firing every other period: 52 shaded bands a KPI).
+HTML_LIMIT = 25_000_000
+
+
+def test_the_other_formats_of_a_2000_kpi_report_stay_small(big_report):
+    from metricsense.reports.html import render_html
+    from metricsense.reports.markdown import render_markdown
+    from metricsense.reports.sarif import render_sarif
+
+    html = render_html(big_report)
+    # before: each matrix cell by cell, 1.1 GB (the correlation's 4 million cells 889 MB)
+    assert len(html.encode("utf-8")) < HTML_LIMIT, f"{len(html) / 1e6:.1f} MB"
+    # four matrices (declared gains, their RGA, the estimated gains, the correlation), each in at
+    # most 40 x 40 blocks
+    assert html.count("(in blocks)</title>") == 4 and html.count('<table class="strongest">') == 4
+    assert html.count('class="cell"') <= 4 * 40 * 40
+    assert html.count('<figure class="kpi-series">') == N
+    assert len(render_markdown(big_report).encode("utf-8")) < LIMIT
+    assert len(render_sarif(big_report).encode("utf-8")) < LIMIT
+
+
+def test_a_large_matrix_is_drawn_in_blocks_and_whole_on_request():
+    from metricsense.reports.blocks import BLOCKS, STRONGEST, matrix_figure
+
+    rng = np.random.default_rng(7)
+    names = [f"k{i}" for i in range(130)]
+    r = np.corrcoef(rng.standard_normal((40, 130)), rowvar=False)
+    r[3, 77] = r[77, 3] = -0.99  # the strongest pair, negative
+    r[5, 6] = r[6, 5] = None
+    matrix = r.tolist()
+    whole, said = matrix_figure(matrix, names, names, whole=True, title="c", limit=1.0, symmetric=True)
+    assert said == "" and whole.count('class="cell"') == 130 * 130
+    drawn, said = matrix_figure(matrix, names, names, whole=False, title="c", limit=1.0, symmetric=True,
+                                axes=("KPI", "KPI"))
+    blocks = -(-130 // -(-130 // BLOCKS))  # 4 KPIs a block: 33 blocks a side
+    assert drawn.count('class="cell"') == blocks * blocks and "blocks of 4 × 4" in said
+    # the block of k3 and k77 shows -0.99; the diagonal (1.0) is left out of every block
+    assert "k0…k3 × k76…k79: -0.99" in drawn and ": 1.00<" not in drawn
+    rows = drawn.split('<table class="strongest">')[1].split("<tr>")[2:]
+    assert len(rows) == STRONGEST and rows[0].startswith("<td><code>k3</code></td><td><code>k77</code></td><td>-0.99")
+    shown = [abs(float(row.split("<td>")[3].split("<")[0])) for row in rows]
+    assert shown == sorted(shown, reverse=True)
+    upper = np.abs(np.where(np.triu(np.ones_like(r, dtype=bool), 1), np.nan_to_num(r), 0))
+    assert shown[-1] == pytest.approx(np.sort(upper.ravel())[-STRONGEST], abs=0.005)
+    # a small matrix is drawn whole by default
+    small, said = matrix_figure([row[:20] for row in matrix[:20]], names[:20], names[:20], whole=False, title="c")
+    assert said == "" and small.count('class="cell"') == 400
+
+
+def test_the_html_draws_every_cell_under_analysis_full():
+    from metricsense.report import Report
+    from metricsense.reports.html import render_html
+
+    kpis, levers = [f"k{i}" for i in range(70)], [f"l{j}" for j in range(7)]
+    analysis = _records(kpis, levers, np.random.default_rng(1))
+    compact = render_html(Report([], {"s": {"correlation": analysis["correlation"]}}, ["s"]))
+    full = render_html(Report([], {"s": {"correlation": analysis["correlation"]}}, ["s"], analysis_form="full"))
+    assert full.count('class="cell"') == 70 * 70 and "in blocks" not in full
+    assert compact.count('class="cell"') == 35 * 35 and "(in blocks)" in compact
 
 
 def test_the_full_analysis_is_written_on_request():
