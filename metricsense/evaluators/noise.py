@@ -246,7 +246,7 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     p_past = serial.norm_cdf(zs) if op in ("<", "<=") else 1 - serial.norm_cdf(zs)
     rate = float(p_past.mean())
     paths = max(20, min(serial.PATHS, serial.CELLS // max(1, b * len(keep) * horizon)))
-    z = np.random.default_rng(serial.SEED).standard_normal((serial.PATHS, horizon))
+    z = serial.path_normals(horizon)
     run = float(serial.run_rates(model, z, threshold, op, n_run).mean())
     mask, zb = ~np.isnan(v[:, keep]), z[:paths]  # replicates lo..hi-1 of the bootstrap, on demand:
     boot_runs = lambda lo, hi: serial.run_rates(serial.bootstrap(model, mask, lo=lo, hi=hi),  # noqa: E731
@@ -568,10 +568,9 @@ def trigger_inside_noise(ctx) -> Iterator[Diagnostic]:
     history = TriggersAnalysis.of(ctx.analysis)
     seen = set()
     tested = 0
+    entries = {name: i for e in found.kpis.values() for name, i in (e.triggers or {}).items() if i}  # the last KPI's
     for trig in ctx.spec.triggers:
-        info = None
-        for e in found.kpis.values():
-            info = (e.triggers or {}).get(trig.name) or info
+        info = entries.get(trig.name)
         if not info or info.get("status") != "evaluated" or trig.name in seen:
             continue
         seen.add(trig.name)

@@ -90,30 +90,39 @@ class AR1:
 
 
 def _fit_arrays(x):
-    """Vectorised AR(1) fit over the leading axes of x (..., T, U) with NaN gaps."""
+    """Vectorised AR(1) fit over the leading axes of x (..., T, U) with NaN gaps. Without a gap
+    (a bootstrap of a complete series) the masks are skipped: the same operations, the same bits."""
     import numpy as np
 
     prev, cur = x[..., :-1, :], x[..., 1:, :]
-    ok = ~np.isnan(prev) & ~np.isnan(cur)
-    cnt = (~np.isnan(x)).sum(axis=-2)
-    mean = np.where(cnt > 0, np.nansum(x, axis=-2) / np.maximum(cnt, 1), np.nan)
-    a = np.where(ok, prev - mean[..., None, :], 0.0)
-    b = np.where(ok, cur - mean[..., None, :], 0.0)
-    n = ok.sum(axis=(-2, -1))
+    lead, (t, u) = x.shape[:-2], x.shape[-2:]
+    if np.isnan(x).any():
+        ok = ~np.isnan(prev) & ~np.isnan(cur)
+        cnt = (~np.isnan(x)).sum(axis=-2)
+        mean = np.where(cnt > 0, np.nansum(x, axis=-2) / np.maximum(cnt, 1), np.nan)
+        n = ok.sum(axis=(-2, -1))
+        units = np.maximum((ok.sum(axis=-2) > 0).sum(axis=-1), 1)
+        keep = lambda v: np.where(ok, v, 0.0)  # noqa: E731
+    else:
+        mean = x.sum(axis=-2) / np.maximum(np.full(lead + (u,), t), 1)
+        n = np.full(lead, (t - 1) * u)
+        units = np.full(lead, max(u if t > 1 else 0, 1))
+        keep = lambda v: v  # noqa: E731
+    a = keep(prev - mean[..., None, :])
+    b = keep(cur - mean[..., None, :])
     sxx = (a * a).sum(axis=(-2, -1))
     phi = np.where(sxx > 0, (a * b).sum(axis=(-2, -1)) / np.where(sxx > 0, sxx, 1), 0.0)
-    units = np.maximum((ok.sum(axis=-2) > 0).sum(axis=-1), 1)
     per_unit = np.maximum(n / units, 1)
     phi = np.clip(phi + (1 + 3 * phi) / per_unit, -0.95, 1.0)  # Kendall (1954): E phi_hat = phi - (1+3phi)/T
-    d = np.where(ok, cur - prev, 0.0)
-    dm = d.sum(axis=(-2, -1)) / np.maximum(n, 1)
-    dss = (np.where(ok, cur - prev - dm[..., None, None], 0.0) ** 2).sum(axis=(-2, -1))
+    d = cur - prev
+    dm = keep(d).sum(axis=(-2, -1)) / np.maximum(n, 1)
+    dss = (keep(d - dm[..., None, None]) ** 2).sum(axis=(-2, -1))
     dsd = np.sqrt(dss / np.maximum(n - 1, 1))
     walk = phi >= RANDOM_WALK_PHI
     drift = np.where(walk & (np.abs(dm) > 2 * dsd / np.sqrt(np.maximum(n, 1))), dm, 0.0)
-    res = np.where(ok, b - phi[..., None, None] * a, 0.0)
+    res = keep(b - phi[..., None, None] * a)
     rsd = np.sqrt((res ** 2).sum(axis=(-2, -1)) / np.maximum(n - 2, 1))
-    sigma = np.where(walk, np.sqrt((np.where(ok, cur - prev - drift[..., None, None], 0.0) ** 2).sum(axis=(-2, -1))
+    sigma = np.where(walk, np.sqrt((keep(d - drift[..., None, None]) ** 2).sum(axis=(-2, -1))
                                    / np.maximum(n - 1, 1)), rsd)
     phi = np.where(walk, 1.0, phi)
     return phi, sigma, drift, mean, n
@@ -228,6 +237,17 @@ def _normals(b: int, t: int, u: int, seed: int):
     e = np.random.default_rng(seed).standard_normal((b, t, u))
     e.flags.writeable = False
     return e
+
+
+@functools.lru_cache(maxsize=8)
+def path_normals(horizon: int):
+    """The run rates' standard normals, (PATHS, horizon) from ``SEED``: the same for every
+    trigger with that horizon, so drawn once (read-only)."""
+    import numpy as np
+
+    z = np.random.default_rng(SEED).standard_normal((PATHS, horizon))
+    z.flags.writeable = False
+    return z
 
 
 def bootstrap(model: AR1, mask, b: int = BOOTSTRAP, seed: int = SEED, lo: int = 0, hi: int | None = None) -> AR1:
