@@ -317,8 +317,9 @@ EXCEEDANCES = 10
 def sequential_rate_p(rates_of, bound: float, cells: int, b: int = BOOTSTRAP, h: int = EXCEEDANCES):
     """The bootstrap p-value of H0: rate <= ``bound``, drawing replicates only until it is clear.
 
-    ``rates_of(lo, hi)`` gives the rates of replicates lo..hi-1 (of B), computed in growing
-    blocks (h, h, 2h, 4h, ... replicates). Replicate by replicate, in order: once h of them have
+    ``rates_of(lo, hi)`` gives the rates of replicates lo..hi-1 (of B), computed in blocks of
+    h, 2h and the rest (a test that has not stopped by 3h rarely stops before B, and each
+    block costs a call). Replicate by replicate, in order: once h of them have
     a rate at or below the bound (an exceedance: a replicate as compatible with H0), stop and
     return p = h / n, n the replicates used (Besag & Clifford's sequential p-value, valid
     whatever the stopping point). If the B replicates hold fewer than h, the test needs them
@@ -338,7 +339,7 @@ def sequential_rate_p(rates_of, bound: float, cells: int, b: int = BOOTSTRAP, h:
             used = sum(np.isfinite(g).sum() for g in got) + int(fin[:at + 1].sum())
             return h / used, used
         got.append(r)
-        hits, lo, step = int(cum[-1]), hi, max(h, hi)
+        hits, lo, step = int(cum[-1]), hi, (2 * h if hi <= h else b)
     every = np.concatenate(got) if got else np.zeros(0)
     return rate_p_value(every, bound, cells), int(np.isfinite(every).sum())
 
