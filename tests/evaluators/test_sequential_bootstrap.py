@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 
 import numpy as np
 import pytest
 
-import metricsense
 from metricsense.evaluators import serial
 from metricsense.evaluators.records import NoiseAnalysis
+from support import weekly_trigger_check
 
 H, B = serial.EXCEEDANCES, serial.BOOTSTRAP
 
@@ -43,13 +42,7 @@ def test_sequential_p_stops_at_the_hth_exceedance_whatever_the_blocks():
 
 
 def _check(tmp, x, threshold: float, n: int):
-    start = dt.date(2025, 1, 6)
-    (tmp / "d.csv").write_text("period,x\n" + "".join(
-        f"{start + dt.timedelta(weeks=i)},{v:.5f}\n" for i, v in enumerate(x)))
-    (tmp / "s.msense").write_text(
-        'mission "m" { why "w" owner "o" }\ndata "d.csv"\nkpi x "X" {\n  better higher\n}\n'
-        f'trigger up when x < {threshold:.4f} for {n} period{"s" if n > 1 else ""} {{\n  ask "why?"\n}}\n')
-    return metricsense.check(str(tmp / "s.msense"), config={"select": ["MS302"]})
+    return weekly_trigger_check(tmp, x, f'x < {threshold:.4f} for {n} period{"s" if n > 1 else ""}')
 
 
 def test_sequential_bootstrap_agrees_with_the_full_bootstrap_on_fixed_seeds(tmp_path, monkeypatch):
