@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.metricsense-installed
 
-.PHONY: demo test install bench calibrate clean system-deps chromium node labextension wheel notebooks
+.PHONY: demo test install bench calibrate clean system-deps chromium node labextension nbconvert-conf wheel notebooks
 
 # The venv, the build tools and an editable install with the test extra. meson-python's
 # editable install rebuilds the Cython kernel on import after a .pyx edit. setuptools>=77 lets
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml meson.build ext/meson.build
 	. $(BIN)/activate && python -m pip install -q --no-build-isolation -e '.[test,jupyter]'
 	touch $@
 
-install: $(STAMP) labextension
+install: $(STAMP) labextension nbconvert-conf
 
 # The JupyterLab extension (jupyterlab/): built with Node from npm packages (@jupyter/builder), into
 # jupyterlab/labextension/, which the wheel and the sdist carry. An editable install places no
@@ -53,6 +53,14 @@ labextension: $(LABEXT) $(STAMP)
 	mkdir -p $(dir $(LABEXT_LINK))
 	ln -sfn $(CURDIR)/jupyterlab/labextension $(LABEXT_LINK)
 
+# nbconvert's base template conf naming metricsense's preprocessor (explorer outputs as their
+# snapshot: metricsense/widgets/nbconvert_snapshot.py). The wheel installs it (meson.build); an
+# editable install places no share/ data, so the venv gets a link.
+NBCONVERT_CONF := share/jupyter/nbconvert/templates/base/conf.json
+nbconvert-conf: $(STAMP)
+	mkdir -p $(dir $(VENV)/$(NBCONVERT_CONF))
+	ln -sfn $(CURDIR)/$(NBCONVERT_CONF) $(VENV)/$(NBCONVERT_CONF)
+
 # notebooks/*.ipynb from their MyST Markdown source (tests/test_notebooks.py checks they are equal).
 notebooks: $(STAMP)
 	$(BIN)/python ci/notebooks.py
@@ -75,7 +83,7 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # The whole test suite, as CI runs it.
-test: $(STAMP) labextension system-deps chromium
+test: $(STAMP) labextension nbconvert-conf system-deps chromium
 	. $(BIN)/activate && python -P -m pytest
 
 # A wheel for a package index: built with the prebuilt JupyterLab extension, then made manylinux

@@ -88,6 +88,19 @@ def summary(outcomes, families, effects, reps: int, run: dict) -> dict:
     return {"run": {**run, "reps": reps, "stated_size": STATED}, "rules": rules, "goal": goal}
 
 
+def with_power(old: dict, new: dict) -> dict:
+    """``old`` (a full run's measurements) with the power entries of ``new`` (a run of planted
+    effects alone) added to their rules, each carrying the run it came from; an effect measured
+    again replaces its entry."""
+    rules = old.setdefault("rules", {})
+    for code, rule in (new.get("rules") or {}).items():
+        for entry in rule.get("power") or []:
+            kept = [p for p in rules.setdefault(code, {"families": {}, "power": []}).setdefault("power", [])
+                    if p.get("effect") != entry["effect"]]
+            rules[code]["power"] = kept + [{**entry, "run": new.get("run", {})}]
+    return old
+
+
 def rounded(x):
     """Floats to 5 significant places, all the way down (the JSON is committed)."""
     if isinstance(x, float):
@@ -187,7 +200,13 @@ def main(argv=None) -> int:
     ap.add_argument("--readme", type=Path, help="write the tables into this Markdown file, between its markers")
     ap.add_argument("--json", type=Path, help="write the measurements as JSON (metricsense/calibration.json is "
                     "what `msense explain` states)")
+    ap.add_argument("--add-power", action="store_true",
+                    help="with --json and no families: add this run's planted effects to the power of their rules "
+                         "in the existing file (effects measured after the full run), keeping everything else")
     args = ap.parse_args(argv)
+    if args.add_power and (args.families or not args.json or args.goal):
+        ap.error("--add-power adds planted effects to an existing --json file: give --json, --effects and "
+                 "--families with no family")
     effects = [] if args.goal else args.effects
     tasks = []
     for fi, fam in enumerate(args.families):
@@ -210,6 +229,8 @@ def main(argv=None) -> int:
         run_info = {"date": dt.date.today().isoformat(), "command": command, "minutes": round(took / 60, 1),
                     "jobs": args.jobs, "python": platform.python_version()}
         data = rounded(summary(outcomes, args.families, effects, args.reps, run_info))
+        if args.add_power:
+            data = with_power(json.loads(args.json.read_text()), data)
         args.json.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     if args.readme:
         old = args.readme.read_text() if args.readme.exists() else f"{MARK_START}\n{MARK_END}\n"

@@ -15,7 +15,10 @@ Planted effects (``effect``) turn a healthy draw into one with a known problem:
 the target to just past it: drawn from the nearest 15/30/60% short of it), ``halve`` (the variance of a KPI's changes halved after the target
 date), ``redundant`` (a KPI whose changes correlate at r = 0.95 with another's), ``wrong_gain``
 (a declared gain of +0.5 on a lever that does not move the KPI), ``diverge`` (an output KPI
-that improves by 3 noise units (SDs of its weekly changes) after its target while the outcomes it predicts do not).
+that improves by 3 noise units (SDs of its weekly changes) after its target while the outcomes it predicts do not),
+``near_target`` (a KPI's target a quarter of the spread of its moves over one review period past
+today's level: meeting it is luck, MS301), ``noisy_trigger`` (the trigger at the 40th percentile
+of k1's history for 2 periods instead of the 10th: it fires on noise, MS302).
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ import numpy as np
 FAMILIES = ("iid", "ar05", "ar08", "ar095", "rw", "rw_drift", "trend", "seasonal_add", "seasonal_mult",
             "improvement", "panel_icc05", "panel_icc09", "panel_icc099", "coarse", "ragged")
 PANELS = {"panel_icc05": 0.5, "panel_icc09": 0.9, "panel_icc099": 0.99, "coarse": 0.5}
-EFFECTS = ("bunch05", "bunch10", "bunch20", "halve", "redundant", "wrong_gain", "diverge")
+EFFECTS = ("bunch05", "bunch10", "bunch20", "halve", "redundant", "wrong_gain", "diverge", "near_target",
+           "noisy_trigger")
 #: The family each planted effect is measured on (and the rule it is meant to trigger).
 EFFECT_FAMILY = {"bunch05": "panel_icc05", "bunch10": "panel_icc05", "bunch20": "panel_icc05",
-                 "halve": "iid", "redundant": "iid", "wrong_gain": "iid", "diverge": "iid"}
+                 "halve": "iid", "redundant": "iid", "wrong_gain": "iid", "diverge": "iid", "near_target": "iid",
+                 "noisy_trigger": "iid"}
 EFFECT_RULE = {"bunch05": "MS401", "bunch10": "MS401", "bunch20": "MS401", "halve": "MS403",
-               "redundant": "MS101", "wrong_gain": "MS205", "diverge": "MS402"}
+               "redundant": "MS101", "wrong_gain": "MS205", "diverge": "MS402", "near_target": "MS301",
+               "noisy_trigger": "MS302"}
 #: What each planted effect is, in words (`msense explain` states the power with it).
 EFFECT_ABOUT = {"bunch05": "5% of a panel KPI's values moved from just short of the target to just past it",
                 "bunch10": "10% of a panel KPI's values moved from just short of the target to just past it",
@@ -43,11 +49,14 @@ EFFECT_ABOUT = {"bunch05": "5% of a panel KPI's values moved from just short of 
                 "halve": "the variance of a KPI's changes halved from the date its target took effect",
                 "redundant": "two KPIs whose changes correlate at r = 0.95",
                 "wrong_gain": "a declared gain of 0.5 on a lever that does not move the KPI",
-                "diverge": "an output KPI improving by 3 noise units after its target while its outcomes do not"}
+                "diverge": "an output KPI improving by 3 noise units after its target while its outcomes do not",
+                "near_target": "a target a quarter of the KPI's usual move between reviews past today's level",
+                "noisy_trigger": "a trigger at the 40th percentile of its KPI's history for 2 periods (firing in "
+                                 "about a quarter of the periods)"}
 #: The KPIs (indices, named `k0`, `k1`, ...) each effect is planted on: power counts a finding of
 #: the effect's rule that names one of them, not one anywhere in the system.
 EFFECT_KPIS = {"bunch05": (0,), "bunch10": (0,), "bunch20": (0,), "halve": (0,), "redundant": (0, 1),
-               "wrong_gain": (0,), "diverge": (2,)}
+               "wrong_gain": (0,), "diverge": (2,), "near_target": (0,), "noisy_trigger": (1,)}
 START = dt.date(2025, 1, 6)  # a Monday
 LEVERS = ("staffing", "training", "tooling", "outreach")
 KINDS = ("input", "process", "output", "outcome")
@@ -207,6 +216,10 @@ def draw(family: str, seed: int, k: int = 10, t: int = 104, effect: str | None =
             d = np.diff(series)
             noise_unit = 1.4826 * float(np.median(np.abs(d - np.median(d))))
             target = level + better[i] * 2.5 * max(noise_unit, 1e-9)
+            if effect == "near_target" and i == 0:
+                # a quarter of the spread of its moves over one review period (a month: 4 weeks)
+                moves = series[4:] - series[:-4]
+                target = level + better[i] * 0.25 * float(np.std(moves - moves.mean(), ddof=1))
         targets.append(round(target, 3))
     if effect and effect.startswith("bunch"):
         share = int(effect[5:]) / 100
@@ -274,7 +287,7 @@ def spec_text(s: System, data_file: str | None) -> str:
     # one trigger, on k1 (higher is better): two periods in a row below the 10th percentile of
     # its history (per unit-period for a panel): a slip worth a conversation, neither never nor always
     level = s.values[1].ravel()
-    floor = float(np.percentile(level[np.isfinite(level)], 10))
+    floor = float(np.percentile(level[np.isfinite(level)], 40 if s.meta.get("effect") == "noisy_trigger" else 10))
     if s.integer:  # whole scores: between two scores, so `<` holds on about 10% (not on a tie)
         floor = float(np.floor(floor)) + 0.5
     out.append(f"trigger k1_slip when k1 < {floor:.3f} for 2 periods {{\n"

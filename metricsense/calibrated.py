@@ -54,9 +54,13 @@ def measured(code: str) -> str | None:
         lines.append(f"Above the stated size (more than two standard errors) on: {', '.join(sorted(over))}.")
     else:
         lines.append("Within the stated size on every family.")
-    # a rule's own slice controls the false-discovery rate over its own tests only
-    control = "over this rule's tests alone" if rule.get("run") else "over the whole system's tests"
     for p in rule.get("power") or []:
+        # a rule's own slice (`--select`) controls the false-discovery rate over its own tests only;
+        # an effect measured after the full run (`--add-power`) carries its own run
+        took = p.get("run") or rule.get("run") or run
+        alone = "--select" in str(took.get("command", "")) or (bool(rule.get("run")) and not p.get("run"))
+        control = "over this rule's tests alone" if alone else "over the whole system's tests"
+        when = f", {took.get('reps', '?')} draws on {took.get('date', '?')}" if p.get("run") else ""
         lines.append(f"Power: {_pct(p['raw'])} of draws with {p['about']} found it on that KPI "
-                     f"({_pct(p['bh'])} after the false-discovery-rate control {control}).")
+                     f"({_pct(p['bh'])} after the false-discovery-rate control {control}{when}).")
     return "\n".join(lines)

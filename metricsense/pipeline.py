@@ -177,28 +177,63 @@ class EvaluatorTimeout(Exception):
     """Raised inside an evaluator that ran past its time budget."""
 
 
+def _blocked_seconds() -> float | None:
+    """Seconds this thread has spent neither running nor waiting for a processor (sleeping,
+    blocked on a read): wall time minus run time minus run-queue time, from Linux's
+    /proc/thread-self/schedstat; None where that is not available."""
+    import time
+
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as fh:
+            run_ns, queue_ns = (int(v) for v in fh.read().split()[:2])
+    except (OSError, ValueError):
+        return None
+    return time.monotonic() - (run_ns + queue_ns) / 1e9
+
+
 class Budget:
-    """Interrupts the evaluator it guards after ``seconds`` (SIGALRM, main thread, POSIX).
+    """Interrupts the evaluator it guards after ``seconds`` of processor time, or after ``seconds``
+    of waiting (sleeping, blocked on a read): not after ``seconds`` on the clock, so a check on a
+    busy machine (CI runners, parallel jobs) is not cut short because its evaluator was queued for
+    a processor. Waiting is measured from Linux's scheduler statistics; where they are unavailable,
+    an evaluator is stopped after ten times its budget on the clock. Timer signals (SIGPROF,
+    SIGALRM), main thread, POSIX.
 
     NOTE: a signal can only interrupt Python code: an evaluator stuck inside one long C call is
     stopped when that call returns. Where signals are unavailable (another thread, Windows) the
     budget is not enforced.
     """
 
+    #: without scheduler statistics, the clock's backstop in budgets
+    WAITING = 10.0
+
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.armed = False
+
+    def _waited(self) -> float | None:
+        now = _blocked_seconds()
+        return None if now is None or self.blocked0 is None else now - self.blocked0
 
     def __enter__(self):
         import signal
         import threading
 
         if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
-            def expire(signum, frame):
-                raise EvaluatorTimeout(f"ran longer than its time budget of {self.seconds:g} s")
+            def computing(signum, frame):
+                raise EvaluatorTimeout(f"ran longer than its time budget of {self.seconds:g} s (processor time)")
 
-            self.previous = signal.signal(signal.SIGALRM, expire)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            def waiting(signum, frame):
+                waited = self._waited()
+                if waited is not None and waited < self.seconds:  # queued for a processor: not its fault
+                    signal.setitimer(signal.ITIMER_REAL, max(self.seconds - waited, 0.05))
+                    return
+                raise EvaluatorTimeout(f"ran longer than its time budget of {self.seconds:g} s (waiting)")
+
+            self.blocked0 = _blocked_seconds()
+            self.previous = (signal.signal(signal.SIGPROF, computing), signal.signal(signal.SIGALRM, waiting))
+            signal.setitimer(signal.ITIMER_PROF, self.seconds)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds * (1.0 if self.blocked0 is not None else self.WAITING))
             self.armed = True
         return self
 
@@ -206,8 +241,10 @@ class Budget:
         if self.armed:
             import signal
 
+            signal.setitimer(signal.ITIMER_PROF, 0)
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
+            signal.signal(signal.SIGPROF, self.previous[0])
+            signal.signal(signal.SIGALRM, self.previous[1])
         return False
 
 

@@ -13,6 +13,8 @@ to test-artifacts/explorer-latency.json: reported, not asserted. Screenshots: te
 from __future__ import annotations
 
 import json
+import os
+import re
 
 import pytest
 
@@ -126,10 +128,19 @@ def _box(explorer, cls: str, name: str):
 
 
 def _measured(page, latency: dict, action, **marks: dict) -> None:
-    """Do ``action`` and wait until each mark holds; record the ms from input to each mark."""
+    """Do ``action`` and wait until each mark holds; record the ms from input to each mark.
+
+    With METRICSENSE_TRACE=1 each interaction is also traced (Chrome's trace, read by
+    benchmarks/trace_summary.py: where the page spent the time) into test-artifacts/trace-*.json."""
     page.evaluate(ARM, [{"name": k, **v} for k, v in marks.items()])
+    tracing = bool(os.environ.get("METRICSENSE_TRACE"))
+    if tracing:
+        page.context.browser.start_tracing(page=page, categories=["devtools.timeline", "blink.user_timing", "v8.execute"])
     action()
     got = page.evaluate("window.__msense")
+    if tracing:
+        name = re.sub(r"[^a-z0-9]+", "-", next(iter(marks)).lower()).strip("-")
+        (ARTIFACTS / f"trace-{name}.json").write_bytes(page.context.browser.stop_tracing())
     assert got is not None, f"the page never showed {list(marks)}"
     latency.update(got)
 

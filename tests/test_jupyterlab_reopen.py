@@ -212,3 +212,53 @@ def test_a_notebook_from_elsewhere_shows_the_snapshot_sanitized(saved, browser):
         _shutdown_kernels(base, token)
     assert "condition number ∞ (rank-deficient)" in decoupling and "rank 8 of 9 KPIs" in decoupling
     assert "as written" in whatif
+
+
+def test_a_notebook_saved_with_its_widget_state_converts_to_the_snapshot(saved, browser, tmp_path):
+    """JupyterLab's "Save Widget State Automatically" on: the saved notebook holds the explorer's
+    model and its widget view. `jupyter nbconvert --to html` of it (no option) shows the snapshot
+    offline, with no widget code (metricsense/widgets/nbconvert_snapshot.py)."""
+    from test_nbconvert_snapshot import assert_snapshot_and_no_widget_code, nbconvert, read_offline
+
+    base, token, root, nb, settings = saved
+    plugin = settings / "@jupyter-widgets/jupyterlab-manager/plugin.jupyterlab-settings"
+    plugin.parent.mkdir(parents=True, exist_ok=True)
+    plugin.write_text(json.dumps({"saveState": True}), "utf-8")
+    nbformat = require("nbformat")
+    nbformat.write(_notebook(nbformat), str(root / "stateful.ipynb"))
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(f"{base}/lab/tree/stateful.ipynb?reset&token={token}")
+        _wait("the notebook's kernel", lambda: _kernel_ready(base, token), timeout=90)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        output = page.locator(OUTPUT).first
+        output.wait_for(state="attached", timeout=90_000)
+        _wait("the live explorer", lambda: output.get_attribute("data-msense-shown") == "live", timeout=90)
+        _wait("Run All to finish", lambda: page.locator(".jp-InputArea-prompt", has_text="[*]").count() == 0
+              and _kernel_ready(base, token), timeout=60)
+        page.locator(".jp-Notebook").first.click()
+        page.keyboard.press("Control+s")
+
+        def saved_with_state():
+            got = _get(f"{base}/api/contents/stateful.ipynb?token={token}")["content"]
+            views = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] for c in got["cells"]
+                     for o in c.get("outputs", []) if "application/vnd.metricsense.explorer+json" in o.get("data", {})]
+            state = got["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+            return got if views and views[0] in state.get("state", {}) else None
+
+        _wait("the notebook to be saved with its widget state", saved_with_state, timeout=30)
+    finally:
+        page.close()
+        plugin.unlink()
+        _shutdown_kernels(base, token)
+    nbconvert("--to", "html", str(root / "stateful.ipynb"), "--output-dir", str(tmp_path), "--output", "stateful")
+    html = (tmp_path / "stateful.html").read_text("utf-8")
+    assert_snapshot_and_no_widget_code(html)
+    shown = read_offline(browser, tmp_path / "stateful.html", "nbconvert-saved-with-state.png")
+    assert shown["visible"]
+    assert "condition number ∞ (rank-deficient)" in shown["decoupling"], shown["decoupling"]
+    assert "rank 8 of 9 KPIs" in shown["decoupling"]
+    assert "idle: arch_board, incident_drills" in shown["decoupling"]
+    assert "1 redundant group at |r| ≥ 0.90" in shown["redundancy"], shown["redundancy"]
+    assert "as written" in shown["whatif"] and "effective number of KPIs" in shown["whatif"]

@@ -33,6 +33,8 @@ def test_wheel_installs_into_a_fresh_venv_and_parses_the_examples(tmp_path):
     assert "-manylinux_" in wheel.name and "linux_x86_64" not in wheel.name.replace("manylinux_", ""), wheel.name
     assert any(n.startswith("metricsense.libs/libgomp") for n in zipfile.ZipFile(wheel).namelist())
     _assert_has_labextension(wheel)
+    # nbconvert's base template conf naming the explorer's snapshot preprocessor (every template merges it)
+    assert NBCONVERT_CONF_IN_WHEEL in zipfile.ZipFile(wheel).namelist()
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
@@ -68,6 +70,7 @@ def test_wheel_installs_into_a_fresh_venv_and_parses_the_examples(tmp_path):
 
 
 LABEXT_IN_WHEEL = "metricsense-0.1.0.data/data/share/jupyter/labextensions/metricsense/"
+NBCONVERT_CONF_IN_WHEEL = "metricsense-0.1.0.data/data/share/jupyter/nbconvert/templates/base/conf.json"
 
 
 def _labextension_built() -> bool:

@@ -98,6 +98,55 @@ def test_a_rule_over_its_time_budget_is_stopped_and_named():
     assert report.exit_code == 3
 
 
+def _one_rule(fn):
+    @hookimpl
+    def metricsense_register_rules(register):
+        register(fn)
+
+    return manager_with(plugin_module("p", metricsense_register_rules=metricsense_register_rules))
+
+
+def test_the_time_budget_is_processor_time_not_a_busy_machine(monkeypatch):
+    # a rule that computes past its budget is stopped; one that takes longer on the clock than its
+    # budget while queued for a processor (a loaded machine) is not
+    import time
+
+    import metricsense.pipeline as pipeline
+
+    @metricsense.rule(code="XYZ005", name="computes-forever", severity=Severity.WARNING)
+    def computes_forever(ctx):
+        """Never finishes, computing."""
+        x = 0
+        while True:
+            x += 1
+
+    @metricsense.rule(code="XYZ006", name="slow-on-the-clock", severity=Severity.WARNING)
+    def slow_on_the_clock(ctx):
+        """Takes 0.6 s on the clock (three budgets), then reports."""
+        time.sleep(0.6)
+        yield ctx.report(ctx.spec.kpis[0], "reported after waiting")
+
+    started = time.process_time()
+    report = metricsense.check(SPEC, config={"time-budget": 0.2}, plugin_manager=_one_rule(computes_forever))
+    (crash,) = [d for d in report.diagnostics if d.code == "MS005"]
+    assert "XYZ005" in crash.message and "time budget of 0.2 s (processor time)" in crash.message
+    assert time.process_time() - started < 5
+    # the scheduler says those 0.6 s were spent queued for a processor, not sleeping
+    monkeypatch.setattr(pipeline, "_blocked_seconds", lambda: 0.0)
+    report = metricsense.check(SPEC, config={"time-budget": 0.2}, plugin_manager=_one_rule(slow_on_the_clock))
+    assert not any(d.code == "MS005" for d in report.diagnostics)
+    assert [d.message for d in report.diagnostics if d.code == "XYZ006"] == ["reported after waiting"]
+    # and when it says they were spent sleeping, the rule is stopped (waiting counts as its own)
+    monkeypatch.undo()
+    report = metricsense.check(SPEC, config={"time-budget": 0.2}, plugin_manager=_one_rule(slow_on_the_clock))
+    (crash,) = [d for d in report.diagnostics if d.code == "MS005"]
+    assert "XYZ006" in crash.message and "(waiting)" in crash.message
+    # without the scheduler's statistics (not Linux), ten budgets on the clock
+    monkeypatch.setattr(pipeline, "_blocked_seconds", lambda: None)
+    report = metricsense.check(SPEC, config={"time-budget": 0.05}, plugin_manager=_one_rule(slow_on_the_clock))
+    assert any(d.code == "MS005" and "XYZ006" in d.message for d in report.diagnostics)
+
+
 def test_time_budget_must_be_positive():
     report = metricsense.check(SPEC, config={"time-budget": 0})
     assert any(d.code == "MS006" and "time-budget" in d.message for d in report.diagnostics)

@@ -95,14 +95,7 @@ def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
     sv = np.linalg.svd(g, compute_uv=False)
     tol = max(g.shape) * np.finfo(float).eps * (sv[0] if len(sv) else 0)
     rank = int((sv > tol).sum())
-    rga = kernels.rga(kernels.equilibrate(g)[0] if g.shape[0] != g.shape[1] else g)
-    if np.isfinite(rga).all():
-        pairing, rga_number = best_pairing(rga)
-        ni = niederlinski(g, pairing)
-        if ni is not None and ni <= 0:
-            pairing = [-1] * len(kpis)  # no pairing of these levers is safe to suggest
-    else:  # NOTE: not expected for a usable scale; a pairing over NaN would mean nothing
-        pairing, rga_number = [-1] * len(kpis), None
+    rga, pairing, rga_number = pairing_of(g)
     return GainAnalysis(
         kpis=tuple(k.name for k in kpis),
         levers=tuple(lv.name for lv in levers),
@@ -123,6 +116,26 @@ def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
         rga_number=rga_number,
         estimated=estimated,
     )
+
+
+def pairing_of(g):
+    """(RGA, pairing, RGA number) of a usable gain matrix: the RGA (of the equilibrated matrix when
+    it is not square), the pairing with the smallest RGA number (per KPI, its lever's column or
+    -1), none when Niederlinski's index says no pairing of these levers is safe. The explorer's
+    what-if asks only this of a changed spec (the rest of ``gain_analysis`` is not shown there)."""
+    import numpy as np
+
+    from metricsense import kernels
+
+    rga = kernels.rga(kernels.equilibrate(g)[0] if g.shape[0] != g.shape[1] else g)
+    if np.isfinite(rga).all():
+        pairing, rga_number = best_pairing(rga)
+        ni = niederlinski(g, pairing)
+        if ni is not None and ni <= 0:
+            pairing = [-1] * g.shape[0]  # no pairing of these levers is safe to suggest
+    else:  # NOTE: not expected for a usable scale; a pairing over NaN would mean nothing
+        pairing, rga_number = [-1] * g.shape[0], None
+    return rga, pairing, rga_number
 
 
 def _clean(a) -> list:

@@ -132,17 +132,25 @@ def gain_figures(g: dict, doc, title: str) -> list[str]:
         caption += f", scaled condition number {esc(_fmt(g['scaled_condition_number']))}"
     figs = [f'<figure class="gain">{heatmap(matrix, kpis, levers, title=title, blank_zero=True, row_titles=[labels.get(k, k) for k in kpis], col_titles=[labels.get(lv, lv) for lv in levers])}'
             f"<figcaption>{esc(title)}: {caption}.</figcaption></figure>"]
-    rga = g.get("rga")
-    if rga is not None:
-        # The decoupling evaluator's suggested pairing (the smallest RGA number), framed.
-        pairing = g.get("suggested_pairing") or {}
-        marked = [(kpis.index(k), levers.index(lv)) for k, lv in pairing.items() if k in kpis and lv in levers]
-        said = (" Framed: the suggested pairing (" + ", ".join(f"{k} ← {lv}" for k, lv in pairing.items()) + ")."
-                if marked else "")
-        figs.append(f'<figure class="rga">{heatmap(rga, kpis, levers, title="Relative gain array", limit=1.0, blank_zero=True, marked=marked, marked_as="suggested pair")}'
-                    "<figcaption>Relative gain array (G ∘ pinv(G)ᵀ): pair each KPI with the lever whose "
-                    f"value is near 1; negative or large values warn of interaction.{esc(said)}</figcaption></figure>")
+    rga = rga_figure(g)
+    if rga:
+        figs.append(rga)
     return ['<div class="grid">', *figs, "</div>"]
+
+
+def rga_figure(g: dict, label_keys: tuple[list[str], list[str]] | None = None) -> str:
+    """The RGA with the decoupling evaluator's suggested pairing (the smallest RGA number) framed;
+    '' without one. ``label_keys``: the labels are the explorer's toggles."""
+    kpis, levers, rga = g.get("kpis") or [], g.get("levers") or [], g.get("rga")
+    if rga is None or not kpis or not levers:
+        return ""
+    pairing = g.get("suggested_pairing") or {}
+    marked = [(kpis.index(k), levers.index(lv)) for k, lv in pairing.items() if k in kpis and lv in levers]
+    said = (" Framed: the suggested pairing (" + ", ".join(f"{k} ← {lv}" for k, lv in pairing.items()) + ")."
+            if marked else "")
+    return (f'<figure class="rga">{heatmap(rga, kpis, levers, title="Relative gain array", limit=1.0, blank_zero=True, marked=marked, marked_as="suggested pair", label_keys=label_keys)}'
+            "<figcaption>Relative gain array (G ∘ pinv(G)ᵀ): pair each KPI with the lever whose "
+            f"value is near 1; negative or large values warn of interaction.{esc(said)}</figcaption></figure>")
 
 
 def _correlation(corr: CorrelationAnalysis) -> list[str]:

@@ -47,10 +47,15 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
             title: str, limit: float | None = None, digits: int = 2, row_titles: Sequence[str] | None = None,
             col_titles: Sequence[str] | None = None, blank_zero: bool = False,
             marked: Collection[tuple[int, int]] = (), marked_as: str = "marked", legend: bool = True,
-            keys: bool = False) -> str:
+            keys: bool = False, notes: Sequence[Sequence[str]] | None = None,
+            label_keys: tuple[Sequence[str], Sequence[str]] | None = None,
+            off: tuple[Collection[int], Collection[int]] = ((), ())) -> str:
     """A labelled matrix of coloured cells (diverging around 0), the value written in each cell and
     said on hover; ``marked`` cells (row, column) framed; a colour legend under it. ``keys``: each
-    cell carries ``data-key="cell-ROW-COL"`` (the explorer tells which was clicked)."""
+    cell carries ``data-key="cell-ROW-COL"`` (the explorer tells which was clicked); ``notes``: per
+    cell, words added to what its hover says; ``label_keys`` (row keys, column keys): each row and
+    column label is a focusable toggle button with that key, and the rows and columns in ``off``
+    are greyed (the explorer's unticked KPIs and levers)."""
     cell = 44 if len(cols) <= 6 else 36 if len(cols) <= 12 else 28
     left = 8 + 7 * max((len(_short(r)) for r in rows), default=4)
     longest = max((len(_short(c)) for c in cols), default=4)
@@ -69,22 +74,24 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
     for j, c in enumerate(cols):
         x = left + j * cell + cell / 2
         tip = (col_titles[j] if col_titles else c)
-        out.append(f'<text class="col" x="{_num(x)}" y="{top - 6}" transform="rotate(-50 {_num(x)} {top - 6})">'
-                   f'<title>{esc(tip)}</title>{esc(_short(c))}</text>')
+        out.append(f'<text class="col{_toggle(label_keys, 1, j, off)}" x="{_num(x)}" y="{top - 6}" '
+                   f'transform="rotate(-50 {_num(x)} {top - 6})"><title>{esc(tip)}</title>{esc(_short(c))}</text>')
     for i, r in enumerate(rows):
         y = top + i * cell + cell / 2
         tip = (row_titles[i] if row_titles else r)
-        out.append(f'<text class="row" x="{left - 6}" y="{_num(y + 4)}" text-anchor="end">'
+        out.append(f'<text class="row{_toggle(label_keys, 0, i, off)}" x="{left - 6}" y="{_num(y + 4)}" text-anchor="end">'
                    f'<title>{esc(tip)}</title>{esc(_short(r))}</text>')
         for j, _c in enumerate(cols):
             v = matrix[i][j]
             x = left + j * cell
             empty = not _is_number(v) or (blank_zero and v == 0)
-            fill = "#f4f4f4" if empty and _is_number(v) else diverging(v, limit)
+            fill = "#f4f4f4" if (empty and _is_number(v)) or i in off[0] or j in off[1] else diverging(v, limit)
             shown = "" if empty else f"{v:.{digits}f}"
             if shown.startswith("-") and not shown.strip("-0."):
                 shown = shown[1:]  # no "-0.00"
             note = f" ({marked_as})" if (i, j) in marked else ""
+            if notes is not None:
+                note += notes[i][j]
             key = f' data-key="cell-{i}-{j}"' if keys else ""
             out.append(f'<rect class="cell" x="{x}" y="{top + i * cell}" width="{cell - 2}" height="{cell - 2}" fill="{fill}"{key}>'
                        f'<title>{esc(r)} × {esc(cols[j])}: {esc(shown or "none")}{esc(note)}</title></rect>')
@@ -99,6 +106,17 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
         out.append(_legend(left, top + cell * len(rows) + 8, limit, digits, marked_as if marked else None))
     out.append("</svg>")
     return "".join(out)
+
+
+def _toggle(label_keys, axis: int, k: int, off) -> str:
+    """What follows a label's class name inside its class attribute: for a toggle, the attribute
+    is closed and the button's attributes follow (the caller writes the last quote)."""
+    if label_keys is None:
+        return ""
+    on = k not in off[axis]
+    grey = "" if on else ' fill="#9e9e9e" text-decoration="line-through'
+    return (f'{"" if on else " off"}" data-key="{esc(label_keys[axis][k])}" tabindex="0" role="button" '
+            f'aria-pressed="{"true" if on else "false"}' + (f'"{grey}' if grey else ""))
 
 
 #: The colour legend under a heatmap: LEGEND_STEPS swatches from -limit to +limit.
@@ -191,8 +209,9 @@ def line_chart(periods: Sequence[str], values: Sequence[float | None], *, title:
 
 
 def gap_bars(groups: Sequence[dict], *, title: str, threshold: float | None = None, scale: tuple | None = None,
-             width: int = 560) -> str:
-    """Per group: the managers' and the team's mean answer, and the gap between them."""
+             width: int = 560, keys: Sequence[str] | None = None) -> str:
+    """Per group: the managers' and the team's mean answer, and the gap between them; a legend
+    above. ``keys``: each group's row is a focusable button with that ``data-key`` (the explorer)."""
     row = 30
     left, top = 150, 24
     height = top + row * len(groups) + 24
@@ -205,12 +224,23 @@ def gap_bars(groups: Sequence[dict], *, title: str, threshold: float | None = No
     out = [f'<svg class="trust" xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}"><title>{esc(title)}</title>',
            f'<circle cx="{left}" cy="10" r="5" fill="#1f4e79"/><text x="{left + 8}" y="14" font-size="11">managers</text>',
-           f'<circle cx="{left + 90}" cy="10" r="5" fill="#e69138"/><text x="{left + 98}" y="14" font-size="11">team</text>']
+           f'<circle cx="{left + 90}" cy="10" r="5" fill="#e69138"/><text x="{left + 98}" y="14" font-size="11">team</text>',
+           f'<line x1="{left + 150}" x2="{left + 170}" y1="10" y2="10" stroke="#999" stroke-width="2"/>'
+           f'<text x="{left + 175}" y="14" font-size="11">gap</text>']
+    if threshold is not None:
+        out.append(f'<line x1="{left + 210}" x2="{left + 230}" y1="10" y2="10" stroke="#c62828" stroke-width="4"/>'
+                   f'<text x="{left + 235}" y="14" font-size="11">gap over {esc(f"{threshold:g}")}</text>')
     for i, g in enumerate(groups):
         y = top + i * row + row / 2
         m, t = g.get("managers"), g.get("team")
         gap = g.get("gap", (m - t) if _is_number(m) and _is_number(t) else None)
         wide = threshold is not None and _is_number(gap) and abs(gap) > threshold
+        if keys is not None:
+            said = (f"{g.get('group', '')}: managers {m:.2f}, team {t:.2f}, gap {gap:+.2f}"
+                    if _is_number(m) and _is_number(t) and _is_number(gap) else str(g.get("group", "")))
+            out.append(f'<g class="group" data-key="{esc(keys[i])}" tabindex="0" role="button"><title>{esc(said)}</title>'
+                       f'<rect x="4" y="{_num(y - row / 2 + 1)}" width="{width - 8}" height="{row - 2}" rx="3" fill="#ffffff" '
+                       'fill-opacity="0" stroke="none"/>')
         out.append(f'<text x="{left - 8}" y="{_num(y + 4)}" text-anchor="end" font-size="11">{esc(_short(str(g.get("group", "")), 24))}</text>')
         if _is_number(m) and _is_number(t):
             out.append(f'<line x1="{_num(px(m))}" x2="{_num(px(t))}" y1="{_num(y)}" y2="{_num(y)}" '
@@ -219,6 +249,8 @@ def gap_bars(groups: Sequence[dict], *, title: str, threshold: float | None = No
         for v, colour in ((m, "#1f4e79"), (t, "#e69138")):
             if _is_number(v):
                 out.append(f'<circle cx="{_num(px(v))}" cy="{_num(y)}" r="6" fill="{colour}"><title>{esc(f"{v:.2f}")}</title></circle>')
+        if keys is not None:
+            out.append("</g>")
     for v in (lo, hi):
         out.append(f'<text x="{_num(px(v))}" y="{height - 6}" font-size="10" text-anchor="middle">{esc(v)}</text>')
     out.append("</svg>")

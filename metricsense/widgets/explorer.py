@@ -23,13 +23,14 @@ import ipywidgets as w
 from traitlets import Any as AnyTrait
 from traitlets import Dict, Float, HasTraits, List, Unicode, observe
 
-from metricsense.evaluators.records import CorrelationAnalysis, GainAnalysis, TriggersAnalysis, TrustAnalysis
+from metricsense.evaluators.records import (CorrelationAnalysis, GainAnalysis, NoiseAnalysis, TriggersAnalysis,
+                                            TrustAnalysis)
 from metricsense.model import LEVELS, Lever
 from metricsense.widgets import whatif
-from metricsense.reports.svg import esc, gap_bars, line_chart
+from metricsense.reports.svg import esc
 from metricsense.widgets.display import STYLE, diagnostics_html
-from metricsense.widgets.interactive import OverviewView, RedundancyView
-from metricsense.widgets.panels import _fmt, decoupling_html, whatif_html, wrap
+from metricsense.widgets.interactive import ConversationsView, OverviewView, RedundancyView, TrustView, clickable
+from metricsense.widgets.panels import _fmt, decoupling_html, gain_matrix_html, rga_html, whatif_html, wrap
 
 SEVERITIES = ("error", "warning", "info", "hint")
 FAMILIES = {"MS1": "correlation", "MS2": "decoupling", "MS3": "noise", "MS4": "distortion", "MS5": "trust",
@@ -108,10 +109,11 @@ class ExplorerModel(HasTraits):
         self.families = sorted({family(d.code) for d in self._own_diagnostics()})
         self._filter()
         corr = CorrelationAnalysis.of(analysis)
-        self.correlation = corr.to_json() if corr is not None else {}
+        self.correlation = whatif.correlation_json(corr) if corr is not None else {}
         self._source, self.kpis, self.levers, self._matrix = whatif.gain_source(
             self.document, GainAnalysis.of(analysis))
         self._ready = False
+        self._correlations: dict = {}  # whatif.redundancy's: the kept KPIs' correlation, for a new threshold
         self.kpis_on, self.levers_on = list(self.kpis), list(self.levers)
         self._cluster()
         self._decouple()
@@ -211,10 +213,16 @@ class ExplorerModel(HasTraits):
     # ---- redundancy: MS101 itself, at the chosen threshold, on the kept KPIs ------------------------
 
     def _cluster(self) -> None:
-        registry = self.report.registry
+        self._set_redundancy(self._redundancy())
+
+    def _redundancy(self) -> dict:
         kept = [k.name for k in self.document.kpis if k.name in self.kpis_on or k.name not in self.kpis]
-        self.redundancy = whatif.redundancy(self.document, self.data, registry, kept, self.threshold)
-        self.clusters = self.redundancy["clusters"]
+        return whatif.redundancy(self.document, self.data, self.report.registry, kept, self.threshold,
+                                 cache=self._correlations)
+
+    def _set_redundancy(self, red: dict) -> None:
+        self.redundancy = red
+        self.clusters = red["clusters"]
 
     # ---- decoupling: the shared reading of the kept gains, then the evaluator's pairing -----------
 
@@ -223,16 +231,17 @@ class ExplorerModel(HasTraits):
                                    set(self.levers) - set(self.levers_on))
 
     def _decouple(self, search: bool = True) -> None:
-        quick = whatif.gains(self._source, self.kpis, self.levers, self._matrix, self.kpis_on, self.levers_on)
-        if not quick:
-            self.decoupling = {}
-            return
-        # First, at once: condition number, rank, RGA and the KPIs left with no lever.
-        quick.update({"suggested_pairing": None, "rga_number": None, "pending": bool(quick["kpis"] and quick["levers"]),
-                      "without_lever": list(quick["orphaned"])})
-        self.decoupling = quick
+        self.decoupling = self._quick()
         if search:
             self._search_pairing()
+
+    def _quick(self) -> dict:
+        """At once: condition number, rank, RGA and the KPIs left with no lever (the pairing pending)."""
+        quick = whatif.gains(self._source, self.kpis, self.levers, self._matrix, self.kpis_on, self.levers_on)
+        if quick:
+            quick.update({"suggested_pairing": None, "rga_number": None,
+                          "pending": bool(quick["kpis"] and quick["levers"]), "without_lever": list(quick["orphaned"])})
+        return quick
 
     def _search_pairing(self) -> None:
         """The evaluator's analysis, which searches the pairing with the smallest RGA number."""
@@ -247,20 +256,27 @@ class ExplorerModel(HasTraits):
         if not getattr(self, "_ready", False):
             return
         before = dict(self.now)
+        decoupling, redundancy = self.decoupling, self.redundancy
         if change["name"] == "threshold":
-            self._cluster()
+            redundancy = self._redundancy()
             what = f"redundancy threshold {change['old']:.2f} → {change['new']:.2f}"
         else:
-            # The numbers first, then the groups, the before -> after, and last the pairing search.
-            self._decouple(search=False)
+            decoupling = self._quick()
             if change["name"] == "kpis_on":
-                self._cluster()
+                redundancy = self._redundancy()
             kind = "KPI" if change["name"] == "kpis_on" else "lever"
             off = [n for n in change["old"] if n not in change["new"]]
             on = [n for n in change["new"] if n not in change["old"]]
             what = "; ".join([*(f"unticked {kind} {n}" for n in off), *(f"ticked {kind} {n}" for n in on)]) or "no change"
-        self.now = whatif.summary(self.decoupling, self.redundancy)
+        # NOTE: every number is computed first; then the page is told in the order it can show
+        # them fastest: the before -> after (a small table), the gains' numbers and picture, the
+        # groups and heatmap, and last the pairing search (a search over pairings, the slow part).
+        self.now = whatif.summary(decoupling, redundancy)
         self.last_change = {"change": what, "before": before, "after": dict(self.now)}
+        if decoupling is not self.decoupling:
+            self.decoupling = decoupling
+        if redundancy is not self.redundancy:
+            self._set_redundancy(redundancy)
         if change["name"] != "threshold":
             self._search_pairing()
 
@@ -305,7 +321,10 @@ class ExplorerModel(HasTraits):
         triggers = TriggersAnalysis.of(self.report.analysis.get(self.spec))
         if triggers is None:
             return {}
+        from metricsense.widgets.series import band_of
+
         fired = fired_by_kpi(self.document, triggers)
+        noise = NoiseAnalysis.of(self.report.analysis.get(self.spec))
         out = {}
         for name, s in (triggers.series or {}).items():
             node = self.document.lookup(name)
@@ -313,7 +332,9 @@ class ExplorerModel(HasTraits):
             if target is None and getattr(node, "target", None) is not None:
                 target = node.target.value
             out[name] = {"periods": list(map(str, s.periods)), "values": list(s.values),
-                         "target": target, "fired": sorted(set(fired.get(name, ())))}
+                         "target": target, "fired": sorted(set(fired.get(name, ()))),
+                         "label": getattr(node, "label", None) or name,
+                         "band": band_of(noise.kpis.get(name) if noise is not None else None)}
         return out
 
     # ---- trust: what the trust evaluator shows, and how many groups it does not ------------------
@@ -325,9 +346,11 @@ class ExplorerModel(HasTraits):
         out = {}
         for name, info in (trust.signals if trust is not None else {}).items():
             shown = [{"group": g.group, "manager": g.manager, "managers": g.managers, "team": g.team, "gap": g.gap,
-                      "n": g.n, "over": g.over} for g in info.groups]
+                      "n": g.n, "over": g.over, "managers_favourable": g.managers_favourable,
+                      "team_favourable": g.team_favourable, "favourable_gap": g.favourable_gap} for g in info.groups]
             out[name] = {"gap": info.gap, "scale": list(info.scale), "period": info.period, "groups": shown,
-                         "not_shown": info.suppressed, "not_named": info.not_named}
+                         "not_shown": info.suppressed, "not_named": info.not_named, "min_group": info.min_group,
+                         "unreported_rounds": info.unreported_rounds, "open_round": info.open_round}
         return out
 
 
@@ -379,7 +402,14 @@ class DecouplingView(w.VBox):
         self.condition = _html("condition")
         self.rank = _html("rank")
         self.pairing = _html("pairing")
-        self.picture = _html("gains")
+        # a click on a KPI's row or a lever's column label (of either picture) toggles it
+        self.picture, self.rga = clickable("gain-matrix"), clickable("rga")
+        for picture in (self.picture, self.rga):
+            if hasattr(picture, "on_click"):
+                picture.toggle = True
+                picture.on_click(self._clicked)
+        self.figures = w.Box([self.picture, self.rga], layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self.figures.add_class("msense-gains")
         self.suggest = w.Button(description="suggest", tooltip="tick the best KPIs for the ticked levers (msense select)")
         self.suggest.add_class("msense-suggest")
         self.suggest.on_click(lambda _: model.suggest())
@@ -387,7 +417,7 @@ class DecouplingView(w.VBox):
         choose = w.HBox([w.VBox([w.HTML("<b>KPIs</b>"), *self.kpi_boxes.values()]),
                          w.VBox([w.HTML("<b>levers</b>"), *self.lever_boxes.values()])])
         summary = w.VBox([self.condition, self.rank, self.pairing, self.suggest, self.suggested])
-        super().__init__([w.HBox([choose, summary]), self.picture])
+        super().__init__([w.HBox([choose, summary]), self.figures])
         model.observe(self._draw, names="decoupling")
         model.observe(self._sync, names=["kpis_on", "levers_on"])
         model.observe(self._draw_suggestion, names="suggestion")
@@ -415,63 +445,25 @@ class DecouplingView(w.VBox):
         chosen = [n for n in every if (n in current and n != name) or (n == name and on)]
         setattr(self.model, trait, chosen)
 
-    def _draw(self, change: Any = None) -> None:
-        with self.hold_sync():
-            self.condition.value, self.rank.value, self.pairing.value, self.picture.value = \
-                decoupling_html(self.model.decoupling, self.model.document)
-
-
-class ConversationsView(w.VBox):
-    def __init__(self, model: ExplorerModel) -> None:
-        from metricsense.agenda import Agenda, AgendaItem
-        from metricsense.widgets.display import agenda_html
-
-        self.model = model
-        agenda = Agenda([AgendaItem(**i) for i in model.agenda])
-        self.agenda = _html("agenda")
-        self.agenda.value = agenda_html(agenda)
-        self.firings = _html("firings")
-        names = list(model.timeline)
-        self.kpi = w.Dropdown(options=names, value=model.kpi or None, description="KPI")
-        self.chart = _html("timeline")
-        super().__init__([w.HTML("<h4>Agenda</h4>"), self.agenda, w.HTML("<h4>Firings per KPI</h4>"),
-                          self.firings, self.kpi, self.chart])
-        if names:
-            w.link((self.kpi, "value"), (model, "kpi"))
-        rows = "".join(f"<tr><td><code>{esc(k)}</code></td><td>{len(t['fired'])}</td>"
-                       f"<td>{esc(t['fired'][0] if t['fired'] else '')}</td><td>{esc(t['fired'][-1] if t['fired'] else '')}</td></tr>"
-                       for k, t in model.timeline.items())
-        self.firings.value = wrap("<table><thead><tr><th>KPI</th><th>periods fired</th><th>first</th><th>last</th>"
-                                  f"</tr></thead><tbody>{rows}</tbody></table>" if rows else
-                                  '<p class="muted">No trigger was evaluated (the spec has no data or no triggers).</p>',
-                                  "firings")
-        model.observe(self._draw, names="kpi")
-        self._draw()
+    def _clicked(self, key: str) -> None:
+        """A click on a label does what its box does (the box follows through ``_sync``)."""
+        kind, _, index = key.partition("-")
+        names, trait = (self.model.kpis, "kpis_on") if kind == "kpi" else (self.model.levers, "levers_on")
+        if kind in ("kpi", "lever") and index.isdigit() and int(index) < len(names):
+            name = names[int(index)]
+            self._toggle(trait, name, name not in getattr(self.model, trait))
 
     def _draw(self, change: Any = None) -> None:
-        t = self.model.timeline.get(self.model.kpi)
-        if not t:
-            self.chart.value = ""
-            return
-        self.chart.value = wrap(line_chart(t["periods"], t["values"], title=self.model.kpi, target=t["target"],
-                                           fired=t["fired"]), "timeline")
-
-
-class TrustView(w.VBox):
-    def __init__(self, model: ExplorerModel) -> None:
-        self.model = model
-        self.body = _html("trust")
-        super().__init__([self.body])
-        parts = []
-        for name, info in model.trust.items():
-            note = f" {info['not_shown']} group(s) are too small to stay anonymous and are not shown." if info["not_shown"] else ""
-            if info["groups"]:
-                parts.append(f"<figure>{gap_bars(info['groups'], title=f'Trust gap: {name}', threshold=info['gap'], scale=tuple(info['scale']) if info['scale'] else None)}"
-                             f"<figcaption><code>{esc(name)}</code> ({esc(info.get('period') or 'all answers')}): the managers' "
-                             f"and the team's answers per group; gaps over {esc(_fmt(info['gap']))} in red.{esc(note)}</figcaption></figure>")
-            else:
-                parts.append(f"<p class=\"muted\"><code>{esc(name)}</code>: no group can be shown.{esc(note)}</p>")
-        self.body.value = wrap(parts or ['<p class="muted">No trust signal with survey data.</p>'], "trust")
+        # The numbers first (small messages the page shows at once), then the pictures.
+        m = self.model
+        self.condition.value, self.rank.value, self.pairing.value = decoupling_html(m.decoupling)
+        d, full = m.decoupling, (m.kpis, m.levers, m._matrix, m.kpis_on, m.levers_on)
+        # the pairing search changes the RGA's frames only: the gain matrix is drawn once per change
+        drawn = (tuple(m.kpis_on), tuple(m.levers_on), d.get("condition_number"), d.get("rank"))
+        if drawn != getattr(self, "_drawn", None):
+            self.picture.value = gain_matrix_html(d, m.document, full) if d else ""
+            self._drawn = drawn
+        self.rga.value = rga_html(d, full) if d else ""
 
 
 class WhatIfView(w.VBox):
@@ -569,11 +561,11 @@ class Explorer(w.VBox):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         # The live widget where a widget manager runs; the snapshot for the rest: nbconvert takes
-        # text/html when the notebook holds no widget state for this view, and so do front ends
-        # that show no widgets. EXPLORER_MIME is for the JupyterLab extension (jupyterlab/src/
+        # text/html (its preprocessor drops the widget view: widgets.nbconvert_snapshot), and so
+        # do front ends that show no widgets. EXPLORER_MIME is for the JupyterLab extension (jupyterlab/src/
         # snapshot.ts): ranked before the widget view, it draws the widget view when its model is
         # in the kernel and the snapshot when it is not (a notebook reopened).
-        from metricsense.widgets.snapshot import EXPLORER_MIME
+        from metricsense.widgets import EXPLORER_MIME
 
         data = super()._repr_mimebundle_(**kwargs) or {}
         data["text/plain"] = repr(self)

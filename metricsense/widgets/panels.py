@@ -35,12 +35,11 @@ def heatmap_order(red: dict) -> list[str]:
     return list(dict.fromkeys(order + kpis))
 
 
-def redundancy_html(red: dict, keys: bool = False) -> tuple[str, str]:
-    """(groups text, heatmap) of a ``whatif.redundancy`` result (``keys``: cells carry data-key)."""
-    corr = red.get("correlation") or {}
-    if not corr:
-        return (wrap('<p class="muted">No correlation analysis: the spec has no data for two or more kept KPIs.</p>',
-                     "clusters"), "")
+def groups_html(red: dict) -> str:
+    """The redundant groups at the threshold and the effective number, of a ``whatif.redundancy``
+    result (to wrap as ``clusters``)."""
+    if not red.get("correlation"):
+        return '<p class="muted">No correlation analysis: the spec has no data for two or more kept KPIs.</p>'
     cl, at = red.get("clusters") or [], float(red.get("threshold", 0.9))
     if cl:
         items = "".join(f"<li>keep <code>{esc(c['keep'])}</code>, drop "
@@ -54,23 +53,74 @@ def redundancy_html(red: dict, keys: bool = False) -> tuple[str, str]:
     if eff is not None:
         text += (f'<p class="muted effective">Effective number of KPIs: {esc(_fmt(eff))} of '
                  f"{esc(red.get('effective_of'))}.</p>")
+    return text
+
+
+def correlation_caption(corr: dict) -> str:
+    return f"{corr.get('method', 'pearson')} correlation of {corr.get('basis', 'the series')}"
+
+
+def redundancy_html(red: dict, keys: bool = False) -> tuple[str, str]:
+    """(groups text, heatmap of every pair) of a ``whatif.redundancy`` result (``keys``: cells carry
+    data-key). A large system's heatmap is drawn by blocks (``widgets.corrblocks``)."""
+    corr = red.get("correlation") or {}
+    text = groups_html(red)
+    if not corr:
+        return wrap(text, "clusters"), ""
     kpis = list(corr["kpis"])
     order = heatmap_order(red)
     idx = [kpis.index(n) for n in order]
     matrix = [[corr["matrix"][i][j] for j in idx] for i in idx]
-    caption = f"{corr.get('method', 'pearson')} correlation of {corr.get('basis', 'the series')}"
     picture = wrap(f'<figure>{heatmap(matrix, order, order, title="KPI correlation", limit=1.0, keys=keys)}'
-                   f"<figcaption>{esc(caption)}</figcaption></figure>", "heatmap")
+                   f"<figcaption>{esc(correlation_caption(corr))}</figcaption></figure>", "heatmap")
     return wrap(text, "clusters"), picture
 
 
-def decoupling_html(d: dict, document: Any) -> tuple[str, str, str, str]:
-    """(condition number, rank and levers, pairing, figures) of a decoupling result."""
+def gain_matrix_html(d: dict, document: Any, full: tuple[list[str], list[str], list[list[float]], list[str], list[str]]
+                     ) -> str:
+    """The explorer's gain matrix: every KPI and lever it ticks over (``full``: KPIs, levers,
+    matrix, KPIs kept, levers kept), the unticked ones greyed; each row and column label a toggle
+    (``kpi-I``, ``lever-J``: indices into ``full``); the caption says the kept ones' numbers."""
     from metricsense.reports import gains
-    from metricsense.reports.html import gain_figures
+
+    kpis, levers, matrix, kpis_on, levers_on = full
+    labels = {s.name: (getattr(s, "label", None) or s.name) for s in (document.named() if document else ())}
+
+    def tip(name: str, on: bool, kind: str) -> str:
+        return f"{name} — {labels.get(name, name)}: {kind} {'kept; click to untick' if on else 'unticked; click to tick'}"
+
+    off = ({i for i, k in enumerate(kpis) if k not in kpis_on}, {j for j, v in enumerate(levers) if v not in levers_on})
+    title = f"{(d.get('source') or '').capitalize()} gains"
+    heat = heatmap(matrix, kpis, levers, title=title, blank_zero=True,
+                   row_titles=[tip(k, i not in off[0], "KPI") for i, k in enumerate(kpis)],
+                   col_titles=[tip(v, j not in off[1], "lever") for j, v in enumerate(levers)],
+                   label_keys=([f"kpi-{i}" for i in range(len(kpis))], [f"lever-{j}" for j in range(len(levers))]), off=off)
+    caption = esc(gains.describe(d)) if d.get("kpis") else "nothing kept"
+    if d.get("scaled_condition_number") is not None:
+        caption += f", scaled condition number {esc(_fmt(d['scaled_condition_number']))}"
+    return wrap(f'<figure class="gain">{heat}<figcaption>{esc(title)} of the kept KPIs and levers: {caption}. '
+                "Click a KPI or a lever (or Tab to it and press Enter) to untick or tick it, as its box does; "
+                "greyed and struck through: unticked.</figcaption></figure>", "gains")
+
+
+def rga_html(d: dict, full: tuple) -> str:
+    """The RGA of the kept KPIs and levers, the suggested pairing framed, its labels the same
+    toggles as the gain matrix's ('' without an RGA)."""
+    from metricsense.reports.html import rga_figure
+
+    index_k, index_l = {k: i for i, k in enumerate(full[0])}, {v: j for j, v in enumerate(full[1])}
+    rga = rga_figure(d, ([f"kpi-{index_k[k]}" for k in d.get("kpis") or []],
+                         [f"lever-{index_l[v]}" for v in d.get("levers") or []]))
+    return wrap(rga, "gains") if rga else ""
+
+
+def decoupling_html(d: dict) -> tuple[str, str, str]:
+    """(condition number, rank and levers, pairing) of a decoupling result (its pictures:
+    ``gain_matrix_html`` and ``rga_html``)."""
+    from metricsense.reports import gains
 
     if not d:
-        return "<i>No gain matrix: no KPI declares `responds`, and no data to estimate one.</i>", "", "", ""
+        return "<i>No gain matrix: no KPI declares `responds`, and no data to estimate one.</i>", "", ""
     cond = (f"condition number <b class=\"value\">{esc(gains.format_condition(d.get('condition_number')))}</b>"
             + (f" (scaled {esc(_fmt(d['scaled_condition_number']))})" if d.get("scaled_condition_number") is not None else ""))
     levers, idle = d.get("levers") or [], d.get("idle") or []
@@ -87,8 +137,7 @@ def decoupling_html(d: dict, document: Any) -> tuple[str, str, str, str]:
         pairing = f"suggested pairing (RGA number {esc(_fmt(d.get('rga_number')))}):<ul class=\"pairing\">{pairs}</ul>"
     else:
         pairing = "suggested pairing: none"
-    title = f"{(d.get('source') or '').capitalize()} gains"
-    return cond, rank, pairing, wrap(gain_figures(d, document, title), "gains")
+    return cond, rank, pairing
 
 
 def whatif_html(baseline: dict, now: dict, last: dict) -> str:

@@ -20,9 +20,6 @@ from metricsense.encoding import printable
 from metricsense.reports.svg import esc
 from metricsense.widgets.display import SCOPE, STYLE
 
-#: The explorer's own MIME type in its output bundle, which the JupyterLab extension renders
-#: (jupyterlab/src/snapshot.ts): the widget view when its model is in the kernel, else the text/html.
-EXPLORER_MIME = "application/vnd.metricsense.explorer+json"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 EXTRA = """
 {s} details.tab{border:1px solid var(--jp-border-color2,#e3e8ef);border-radius:4px;margin:6px 0;padding:2px 10px}

@@ -81,21 +81,55 @@ def gains(source: str | None, kpis: list[str], levers: list[str], matrix: list[l
 
 
 def pairing(document, data, source: str | None, kpis_off: set[str], levers_off: set[str]) -> dict[str, Any]:
-    """The decoupling evaluator's pairing search (the smallest RGA number) on the kept spec."""
-    from metricsense.evaluators.decoupling import gain_analysis
+    """The decoupling evaluator's pairing search (the smallest RGA number) on the kept spec.
 
-    result = gain_analysis(sub_document(document, kpis_off, levers_off), data if source == "estimated" else None)
+    Declared gains: the evaluator's ``pairing_of`` on the kept spec's declared matrix, and no more
+    (``gain_analysis`` would also minimise the condition number over scalings, which the explorer
+    does not show: 30-180 ms on customer-love, in which the kernel answers no click). Estimated
+    gains: ``gain_analysis`` itself, which estimates them again for the kept levers."""
+    from metricsense.evaluators.common import usable_scale
+    from metricsense.evaluators.decoupling import declared_gains, gain_analysis, pairing_of
+
+    spec = sub_document(document, kpis_off, levers_off)
+    none = {"suggested_pairing": None, "rga_number": None}
+    if source != "estimated":
+        kpis, levers, g = declared_gains(spec)
+        if g.size == 0 or not usable_scale(g):
+            return none
+        _rga, chosen, rga_number = pairing_of(g)
+        return {"suggested_pairing": {kpis[i].name: levers[j].name for i, j in enumerate(chosen) if j >= 0},
+                "rga_number": rga_number}
+    result = gain_analysis(spec, data)
     if result is None:
-        return {"suggested_pairing": None, "rga_number": None}
-    return {"suggested_pairing": dict(result.suggested_pairing), "rga_number": result.rga_number,
-            "minimized_condition_number": result.minimized_condition_number}
+        return none
+    return {"suggested_pairing": dict(result.suggested_pairing), "rga_number": result.rga_number}
 
 
-def redundancy(document, data, registry, kpis_on: list[str], threshold: float) -> dict[str, Any]:
+def correlation_json(record) -> dict[str, Any]:
+    """``CorrelationAnalysis.to_json()`` without walking its KPI x KPI matrices number by number
+    (``analysis.plain`` looks at each for a record inside: 3 s at 500 KPIs); the same dict."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if f.name in ("matrix", "n"):
+            value = [list(row) for row in value]
+        elif isinstance(value, tuple) and all(isinstance(v, (str, int, float)) for v in value):
+            value = list(value)
+        else:
+            from metricsense.analysis import plain
+
+            value = plain(value)
+        out[f.name] = value
+    return out
+
+
+def redundancy(document, data, registry, kpis_on: list[str], threshold: float,
+               cache: dict | None = None) -> dict[str, Any]:
     """MS101 itself at ``threshold`` on the kept KPIs, and their correlation and effective number.
 
     The correlation is the evaluator's (`correlation_analysis`, with the options the check's
-    analysis uses); the groups are what the rule reports on the kept spec."""
+    analysis uses); the groups are what the rule reports on the kept spec. ``cache`` (a dict the
+    caller keeps) holds the correlation of the last set of kept KPIs: a new threshold reuses it."""
     out: dict[str, Any] = {"threshold": float(threshold), "clusters": [], "correlation": {},
                            "effective_number": None, "effective_of": 0}
     rule = registry.rules.get("MS101") if registry is not None else None
@@ -107,21 +141,33 @@ def redundancy(document, data, registry, kpis_on: list[str], threshold: float) -
     kpis_off = {k.name for k in document.kpis} - set(kpis_on)
     spec = sub_document(document, kpis_off, set())
     options = {name: opt.default for name, opt in OPTIONS.items()}
-    result = correlation_analysis(spec, data, options)
+    key = (tuple(sorted(kpis_off)), id(data))
+    hit = cache.get(key) if cache is not None else None
+    if hit is None:
+        result = correlation_analysis(spec, data, options)
+        # NOTE: the correlation evaluator caches its analysis on the data set by options, not by the
+        # KPIs of the spec: the rule gets a shallow copy with a cache of its own for this KPI set.
+        mine = copy.copy(data)
+        mine.__dict__["_correlation_cache"] = {}
+        hit = (result, mine, correlation_json(result.record) if result is not None else None)
+        if cache is not None:
+            cache.clear()  # one set of KPIs: the one ticked now
+            cache[key] = hit
+    result, mine, corr_json = hit
     if result is None:
         return out
     record = result.record
-    out.update(correlation=record.to_json(), effective_number=record.effective_number,
+    out.update(correlation=corr_json, effective_number=record.effective_number,
                effective_of=record.effective_of)
     if rule is None or rule.func is None:
         return out
-    # NOTE: the correlation evaluator caches its analysis on the data set by options, not by the
-    # KPIs of the spec: the rule gets a shallow copy with a cache of its own for this KPI set.
-    mine = copy.copy(data)
-    mine.__dict__["_correlation_cache"] = {}
     rule_options = {name: opt.default for name, opt in rule.options.items()}
     rule_options.update({k: options[k] for k in ("basis", "method", "min_periods") if k in rule_options})
     rule_options["threshold"] = float(threshold)
+    # NOTE: the rule looks its analysis up by all the evaluator's options, its threshold among them,
+    # though `correlation_analysis` reads only basis, method and min_periods: it gets this one.
+    mine.__dict__["_correlation_cache"][tuple(sorted({k: rule_options.get(k, o.default)
+                                                      for k, o in OPTIONS.items()}.items()))] = result
     ctx = EvalContext(spec, rule, rule_options, mine, {})
     for d in rule.func(ctx):
         ev = d.evidence

@@ -95,7 +95,8 @@ def test_the_healthy_spec_is_well_designed():
 
 
 @pytest.mark.parametrize("effect,rule,seeds", [("bunch20", "MS401", (1, 2, 3)), ("wrong_gain", "MS205", (1, 2, 3)),
-                                               ("redundant", "MS101", (1, 2, 3))])
+                                               ("redundant", "MS101", (1, 2, 3)), ("near_target", "MS301", (1, 2)),
+                                               ("noisy_trigger", "MS302", (1,))])
 def test_the_harness_finds_planted_effects(effect, rule, seeds):
     family = "panel_icc05" if effect.startswith("bunch") else "iid"
     for seed in seeds:
@@ -176,6 +177,34 @@ def test_one_check_gives_what_a_check_at_q_keeps(tmp_path):
         assert all("q_value" in d.evidence for d in every if p_value_of(d) is not None)
         dropped += len(every) - len(at_q)
     assert dropped > 0  # some findings were dropped at q = 0.05: the comparison is not vacuous
+
+
+def test_effects_measured_after_the_full_run_are_added_to_its_file(tmp_path, monkeypatch):
+    import json
+
+    import metricsense.calibrated as calibrated
+
+    out = tmp_path / "calibration.json"
+    assert main(["--reps", "2", "--families", "iid", "--effects", "halve", "--json", str(out)]) == 0
+    before = json.loads(out.read_text())
+    assert main(["--reps", "2", "--families", "--effects", "near_target", "--json", str(out), "--add-power"]) == 0
+    after = json.loads(out.read_text())
+    # everything the full run wrote is kept; the new effect joins its rule's power with its own run
+    assert after["run"] == before["run"] and after["goal"] == before["goal"]
+    assert after["rules"]["MS403"] == before["rules"]["MS403"]
+    assert after["rules"]["MS301"]["families"] == before["rules"]["MS301"]["families"]
+    [entry] = after["rules"]["MS301"]["power"]
+    assert entry["effect"] == "near_target" and entry["run"]["reps"] == 2 and "--add-power" in entry["run"]["command"]
+    # measured again, it replaces its entry
+    assert main(["--reps", "3", "--families", "--effects", "near_target", "--json", str(out), "--add-power"]) == 0
+    [entry] = json.loads(out.read_text())["rules"]["MS301"]["power"]
+    assert entry["run"]["reps"] == 3
+    monkeypatch.setattr(calibrated, "measurements", lambda: json.loads(out.read_text()))
+    text = calibrated.measured("MS301")
+    assert "control over the whole system's tests, 3 draws on" in text
+    # a mistake: adding power needs a file and no healthy families
+    with pytest.raises(SystemExit):
+        main(["--reps", "2", "--families", "iid", "--effects", "near_target", "--json", str(out), "--add-power"])
 
 
 def test_a_rule_measured_in_its_own_slice_states_that_run(monkeypatch):

@@ -48,7 +48,7 @@ def test_the_overview_draws_the_system_as_a_clickable_picture(explorer):
     (svg,) = _svgs(view.picture.value)
     keys = [g.get("data-key") for g in svg.iter(f"{SVG}g") if g.get("data-key")]
     assert len(keys) == len(m.picture.nodes) == 1 + 8 + 9 + 10 + 2
-    assert "Click a node" in view.node.value
+    assert "Click a node" in view.node.shown()
 
 
 def test_a_click_on_a_kpi_shows_its_gains_and_findings(explorer):
@@ -58,7 +58,7 @@ def test_a_click_on_a_kpi_shows_its_gains_and_findings(explorer):
     key = next(n.key for n in m.picture.nodes if n.name == "lead_time")
     view.picture.selected = key  # what the front end sets on a click
     assert m.node == key
-    shown = _text(view.node.value)
+    shown = _text(view.node.shown())
     assert "KPI lead_time Lead time for changes" in shown
     assert "target <= 24 by 2026-12-31; now 28.2 (median of the last 3): missed" in shown
     assert "guards slow_changes" in shown and "moved by deploys -0.5 (helps)" in shown
@@ -70,8 +70,8 @@ def test_a_click_on_a_kpi_shows_its_gains_and_findings(explorer):
     # the model can be driven too (a test, a notebook): the picture follows
     other = next(n.key for n in m.picture.nodes if n.name == "deploys")
     m.node = other
-    assert view.picture.selected == other and "Lever deploys" in _text(view.node.value)
-    assert "moves change_fail +0.2 (hurts)" in _text(view.node.value)
+    assert view.picture.selected == other and "Lever deploys" in _text(view.node.shown())
+    assert "moves change_fail +0.2 (hurts)" in _text(view.node.shown())
 
 
 def test_the_snapshot_keeps_the_picture_with_the_node_chosen(explorer):
@@ -79,6 +79,8 @@ def test_the_snapshot_keeps_the_picture_with_the_node_chosen(explorer):
     m.node = next(n.key for n in m.picture.nodes if n.name == "csat")
     html = explorer.snapshot()
     assert f'[data-key="{m.node}"]' in html and 'class="kpi-system"' in html
+    # the node's findings as the page showed them, under the picture
+    assert "KPI csat Customer satisfaction" in _text(html.split('class="msense-detail msense-node-findings"', 1)[1])
     assert "shown only with a kernel" not in html.split("msense-system", 1)[-1][:200]
 
 
@@ -128,7 +130,8 @@ def test_a_click_on_a_cell_shows_the_two_change_series(explorer):
 
 def test_every_heatmap_has_a_legend_and_the_rga_frames_the_pairing(explorer):
     m = explorer.model
-    html = explorer.views["Decoupling"].picture.value + explorer.views["Redundancy"].picture.value
+    gains = explorer.views["Decoupling"]
+    html = gains.picture.value + gains.rga.value + explorer.views["Redundancy"].picture.value
     maps = [s for s in _svgs(html) if s.get("class") == "heatmap"]
     assert len(maps) == 3  # gains, RGA, correlation
     for s in maps:
