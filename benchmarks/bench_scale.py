@@ -1,14 +1,15 @@
 """Large KPI systems: check time, JSON report size and peak memory as the number of KPIs grows.
 
-    python -P benchmarks/bench_scale.py [--kpis 250 500 1000 2000] [--against REV]
+    python -P benchmarks/bench_scale.py [--kpis 250 500 1000 2000] [--against OTHER_PYTHON]
 
 Each size is a generated, realistic spec (issue 25): every KPI with its own column of 104 weekly
 periods in one wide CSV, a target, two `responds` gains on levers (one lever per ten KPIs), a
 `guards` failure and a trigger. Each run is a fresh `msense check SPEC --format json -o FILE
 --exit-zero` process; its wall time, the JSON's size and the process's peak RSS (VmHWM) are
 reported (and its CPU seconds), with the issue's goals (2,000 KPIs in 3 s, 10,000 in 20 s, time(2,000)/time(500) at
-most 5, JSON at most 10 MB at 2,000 KPIs, peak memory under 2 GB at 10,000). `--against REV`
-also runs a worktree of another revision (built into its own venv by `make`) side by side.
+most 5, JSON at most 10 MB at 2,000 KPIs, peak memory under 2 GB at 10,000). `--against PYTHON`
+also runs another checkout's Python (a worktree of another revision, built into its own venv by
+`make`) side by side, and prints the ratios (against / this) of CPU time, wall time and JSON size.
 """
 
 from __future__ import annotations
@@ -72,9 +73,9 @@ def generate(n: int, folder: Path) -> Path:
     return spec
 
 
-def run(python: str, spec: Path, out: Path) -> tuple[float, int, int, float]:
-    """Wall seconds, JSON bytes, peak RSS (KiB) and CPU seconds (user + system, every thread) of
-    one `msense check`. On a shared machine the CPU seconds are the steadier figure: the wall time
+def run(python: str, spec: Path, out: Path) -> tuple[float, int, int, float, int]:
+    """Wall seconds, JSON bytes, peak RSS (KiB), CPU seconds (user + system, every thread) and
+    the evaluators the time budget stopped (MS005) of one `msense check`. On a shared machine the CPU seconds are the steadier figure: the wall time
     grows with whatever else runs."""
     started = time.perf_counter()
     before = os.times()
@@ -86,7 +87,16 @@ def run(python: str, spec: Path, out: Path) -> tuple[float, int, int, float]:
     peak = next((int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("PEAK_KB")), 0)
     if not out.exists():
         raise SystemExit(f"msense check failed on {spec}: {done.stderr[-2000:]}")
-    return took, out.stat().st_size, peak, cpu
+    return took, out.stat().st_size, peak, cpu, cut(out)
+
+
+def cut(out: Path) -> int:
+    """How many evaluators the time budget stopped (MS005): a check cut short is not comparable
+    (on a loaded machine an evaluator's 30 s of wall time can pass with a few seconds of CPU)."""
+    import json
+
+    with open(out) as fh:
+        return sum(d.get("code") == "MS005" for d in json.load(fh).get("diagnostics", []))
 
 
 def main(argv=None) -> int:
@@ -101,22 +111,38 @@ def main(argv=None) -> int:
         spec = generate(n, CACHE / f"k{n}")
         for name, py in pythons:
             rows[(name, n)] = run(py, spec, CACHE / f"k{n}" / f"{name}.json")
-            took, size, peak, cpu = rows[(name, n)]
+            took, size, peak, cpu, stopped = rows[(name, n)]
             print(f"{name:8} {n:>6} KPIs  {took:8.1f} s  {cpu:8.1f} s CPU  {size / 1e6:8.1f} MB JSON  "
-                  f"{peak / 1024:8.0f} MiB peak", flush=True)
+                  f"{peak / 1024:8.0f} MiB peak" + (f"  CUT: {stopped} MS005" if stopped else ""), flush=True)
     print()
     print("| KPIs | " + " | ".join(f"{name}: time | CPU | JSON | peak" for name, _ in pythons) + " |")
     print("|---:|" + "---:|---:|---:|---:|" * len(pythons))
     for n in args.kpis:
         cells = []
         for name, _ in pythons:
-            took, size, peak, cpu = rows[(name, n)]
-            cells.append(f"{took:.1f} s | {cpu:.1f} s | {size / 1e6:.1f} MB | {peak / 1024:.0f} MiB")
+            took, size, peak, cpu, stopped = rows[(name, n)]
+            cells.append(f"{took:.1f} s{f' (MS005 x{stopped})' if stopped else ''} | {cpu:.1f} s | "
+                         f"{size / 1e6:.1f} MB | {peak / 1024:.0f} MiB")
         print(f"| {n:,} | " + " | ".join(cells) + " |")
-    if 500 in args.kpis and 2000 in args.kpis:
-        for name, _ in pythons:
-            ratio = rows[(name, 2000)][0] / rows[(name, 500)][0]
-            print(f"\n{name}: time(2,000) / time(500) = {ratio:.1f} (goal: at most 5)")
+    if args.against:
+        print("\n| KPIs | CPU: against / this | wall: against / this | JSON: against / this |")
+        print("|---:|---:|---:|---:|")
+        for n in args.kpis:
+            (t0, s0, _, c0, _), (t1, s1, _, c1, _) = rows[("against", n)], rows[("this", n)]
+            print(f"| {n:,} | {c0 / c1:.2f}x | {t0 / t1:.2f}x | {s0 / max(s1, 1):.2f}x |")
+    print()
+    goals = {2000: 3.0, 10000: 20.0}
+    for name, _ in pythons:
+        for n, most in goals.items():
+            if n in args.kpis:
+                took, _, _, cpu, _ = rows[(name, n)]
+                print(f"{name}: {n:,} KPIs in {took:.1f} s wall, {cpu:.1f} s CPU (goal: at most {most:g} s): "
+                      f"{'PASS' if took <= most else 'MISS'}")
+        if 500 in args.kpis and 2000 in args.kpis:
+            for i, what in ((0, "wall"), (3, "CPU")):
+                ratio = rows[(name, 2000)][i] / rows[(name, 500)][i]
+                print(f"{name}: time(2,000) / time(500) = {ratio:.1f} by {what} time (goal: at most 5): "
+                      f"{'PASS' if ratio <= 5 else 'MISS'}")
     return 0
 
 

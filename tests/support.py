@@ -114,3 +114,19 @@ def contrast(text: str, background: str) -> float:
         return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
     hi, lo = sorted((lum(fg), lum(bg)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
+
+
+def weekly_trigger_check(folder, x, trigger: str, rules=("MS302",)):
+    """`metricsense.check` of one weekly KPI `x` (values ``x`` from 2025-01-06) with one trigger
+    `up when TRIGGER`, written into ``folder``; only ``rules`` run."""
+    import datetime as dt
+
+    import metricsense
+
+    start = dt.date(2025, 1, 6)
+    (folder / "d.csv").write_text("period,x\n" + "".join(
+        f"{start + dt.timedelta(weeks=i)},{v:.5f}\n" for i, v in enumerate(x)))
+    (folder / "s.msense").write_text(
+        'mission "m" { why "w" owner "o" }\ndata "d.csv"\nkpi x "X" {\n  better higher\n}\n'
+        f'trigger up when {trigger} {{\n  ask "why?"\n}}\n')
+    return metricsense.check(str(folder / "s.msense"), config={"select": list(rules)})

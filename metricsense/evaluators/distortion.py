@@ -27,6 +27,7 @@ from collections.abc import Iterator
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.evaluators.common import own_values, phi
+from metricsense.evaluators.distortion_batch import BASES, outcomes_for
 from metricsense.evaluators.distortion_stats import (
     betainc,
     bunching_units,
@@ -134,20 +135,6 @@ def _better(kpi: KPI) -> float | None:
     if t is not None and t.comparison in ("<", "<="):
         return -1.0
     return None
-
-
-def outcomes_for(output: KPI, spec: Document, known: dict | None = None) -> list[KPI]:
-    """The outcome KPIs guarding a failure the output guards; all outcome KPIs when none does.
-    ``known`` (a dict kept across calls on one spec) holds the outcomes and their failures."""
-    mine = {g.name for g in output.guards}
-    if known is None or "outcomes" not in known:
-        found = [(k, {g.name for g in k.guards}) for k in spec.kpis if k.kind == "outcome"]
-        if known is None:
-            known = {}
-        known["outcomes"] = found
-    outcomes = [(k, guards) for k, guards in known["outcomes"] if k is not output]
-    shared = [k for k, guards in outcomes if mine & guards]
-    return shared or [k for k, _ in outcomes]
 
 
 def _bunching(s, after, t) -> BunchingTest:
@@ -275,7 +262,8 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
     sign = _better(kpi)
     if kpi.kind == "output" and sign is not None:
         mine = steps if steps is not None else _Steps(data)
-        divergence = mine.plan(kpi, sign, s, after, outcomes_for(kpi, spec, mine.known), min_periods) or None
+        outcomes, basis = outcomes_for(kpi, spec, mine.known)
+        divergence = mine.plan(kpi, sign, s, after, outcomes, min_periods, basis) or None
         if steps is None:
             mine.run()
     return KpiDistortion(set=set_at, set_from=why, bunching=bunching, variance=variance, divergence=divergence)
@@ -303,9 +291,10 @@ class _Steps:
             self.labels = every()
         return self.labels[i]
 
-    def plan(self, kpi: KPI, sign: float, s, after, outcomes: list[KPI], min_periods: int) -> dict[str, DivergenceTest]:
+    def plan(self, kpi: KPI, sign: float, s, after, outcomes: list[KPI], min_periods: int,
+             basis: str | None = None) -> dict[str, DivergenceTest]:
         """The output's divergence entries, in its outcomes' order: those with too few periods
-        now, the others placeholders filled in by ``run``."""
+        now, the others placeholders filled in by ``run``; each says the ``basis`` of its pair."""
         import numpy as np
 
         data = self.data
@@ -326,7 +315,7 @@ class _Steps:
         _, first, which = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         which = which.ravel()
         for m, (oc, o, osign) in enumerate(named):
-            div[oc.name] = {"n_before": int(nb[m]), "n_after": int(na[m])}
+            div[oc.name] = {"basis": basis, "n_before": int(nb[m]), "n_after": int(na[m])}
             if few[m]:
                 div[oc.name]["status"] = "too few periods"
         for u, m0 in enumerate(first):
@@ -385,7 +374,8 @@ class _Steps:
                             div[name] = {**div[name], "status": "the output did not vary before"}
                             continue
                         v = [c[i][j] for c in cols]
-                        div[name] = {"intercept": v[0], "slope": v[1], "residual_sd": v[2], "mean_residual": v[3],
+                        div[name] = {"basis": div[name].get("basis"), "intercept": v[0], "slope": v[1],
+                                     "residual_sd": v[2], "mean_residual": v[3],
                                      "se": v[4], "t": v[5], **head, "r1": v[6], "rho": v[7], "q": v[8], "t_iid": v[9],
                                      "output_change": extra[0][i][j], "outcome_change": extra[1][i][j],
                                      "p": extra[2][i][j], "p_iid": extra[3][i][j], "theory_holds": extra[4][i][j],
@@ -534,9 +524,8 @@ def output_outcome_divergence(ctx) -> Iterator[Diagnostic]:
     ## Why is this bad?
     Seed 004 (Behn's fourth practice: clarify the theory linking the target and the mission):
     an output target is worth chasing only while the output still moves the outcome. If the
-    output keeps improving after its target is set but the outcome KPIs it shares a key
-    failure with (`guards`; all outcome KPIs when none shares one) stay where they were, the
-    output is being produced for the target (teaching to the interim test while the state test
+    output keeps improving after its target is set but the outcome KPIs it should move stay
+    where they were, the output is being produced for the target (teaching to the interim test while the state test
     stays flat): Campbell's law again. The test: Box and Tiao's intervention analysis, a
     regression of the outcome on the output over all periods with a step at the date the target
     took effect, one-sided toward the outcome falling short. Its errors are an AR(1) part plus a
@@ -547,7 +536,16 @@ def output_outcome_divergence(ctx) -> Iterator[Diagnostic]:
     target date. The t reference has n - 5 degrees of freedom. Reported only when the output
     improved after the split and the fit says a better output goes with a better outcome. Its
     size and power are measured by the calibration suite (`python -m calibration`). Split: option `target_set`,
-    else the midpoint. Evidence: slope, step (mean_residual), se, t, r1, rho, q, df, p, p_value, changes.
+    else the midpoint. Evidence: slope, step (mean_residual), se, t, r1, rho, q, df, p, p_value, changes,
+    basis.
+
+    Which outcomes an output is compared with (evidence `basis`): those guarding a failure it
+    guards (`guards`); when none does, those responding to one of its levers (`levers`: the
+    same theory, the lever should move both); when it shares neither with any outcome, every
+    outcome, but only in a spec with at most 20 outcome KPIs (`every outcome`); in a larger
+    spec such an output is not tested (say the link with `guards`). So an output is tested
+    against the outcomes the spec gives a reason to follow it, and a spec of thousands of KPIs
+    does not compare every output with every outcome.
 
     ## Example
     ```msense
@@ -581,11 +579,12 @@ def output_outcome_divergence(ctx) -> Iterator[Diagnostic]:
             f"{res['n_before'] + res['n_after']} periods, allowing for that shortfall); this can mean `{k.name}` is being produced for its target rather "
             f"than for `{oc_name}`, or that the link between them has changed",
             related=[(oc, "the outcome it should move, which did not follow")],
-            help="ask what the output's improvement is made of; weigh the outcome at least as much in reviews; the "
+            help="ask what the output's improvement is made of; weigh the outcome at least as much in reviews; "
+                 f"compared because of {BASES.get(res.get('basis'), 'the spec')}; the "
                  f"test: a step at the target date in the regression of the outcome on the output (Box-Tiao), errors "
                  f"AR(1) with rho = {res['rho']:.2f} plus a random walk whose steps have {res['q']:.3g} times its variance, "
                  f"t = {res['t']:.2f} on {res['df']:.3g} df, p = {res['p']:.2g}",
-            evidence={"outcome": oc_name, **{kk: res[kk] for kk in (
+            evidence={"outcome": oc_name, "basis": res.get("basis"), **{kk: res[kk] for kk in (
                 "slope", "intercept", "mean_residual", "se", "t", "r1", "rho", "q", "t_iid", "df", "p", "p_iid",
                 "n_before", "n_after", "output_change", "outcome_change", "residual_sd")},
                 "set": entry.set, "set_from": entry.set_from, "p_value": res["p"]},

@@ -1,4 +1,5 @@
-"""MS402's step test for many output x outcome pairs at once, with the statistics of
+"""MS402's pairs (``outcomes_for``: which outcomes an output is compared with, and on what basis)
+and its step test for many output x outcome pairs at once, with the statistics of
 ``distortion_stats.step_test`` (which stays the reference; tests/evaluators/test_distortion_batch.py
 holds the two together).
 
@@ -31,6 +32,7 @@ import functools
 import math
 
 from metricsense.evaluators.distortion_stats import STEP_QS, STEP_RHOS, STEP_SLACK, step_test
+from metricsense.model import KPI, Document
 
 #: A residual sum of squares at most this share of the outcome's own (whitened) sum of squares
 #: is recomputed by the reference: the difference y~'y~ - b x~'y~ has lost digits.
@@ -97,6 +99,48 @@ def _layout(t1_bytes: bytes, t2_bytes: bytes, rhos: tuple, qs: tuple):
     near = np.argwhere(np.triu(np.abs(t1[:, None] - t1[None, :]) == 1, 1))
     return {"models": models, "M1": np.array(M1s), "const": np.array(consts), "M": np.array(Ms),
             "C": np.array(Cs), "z11": np.array(z11s), "ok_full": np.array(ok_full), "near": near}
+
+
+#: An output that shares neither a guarded failure nor a lever with any outcome is compared with
+#: every outcome only in a spec with at most this many outcome KPIs (issue 25: a large spec would
+#: test each such output against hundreds of outcomes it has no stated reason to move).
+EVERY_OUTCOME_UP_TO = 20
+
+#: Why an output was paired with an outcome (``basis`` of a divergence entry and of MS402's evidence).
+BASES = {"guards": "a failure both guard", "levers": "a lever both respond to",
+         "every outcome": "no failure or lever shared with any outcome, so every outcome (a spec of at most "
+                          f"{EVERY_OUTCOME_UP_TO} outcomes)"}
+
+
+def outcomes_for(output: KPI, spec: Document, known: dict | None = None) -> tuple[list[KPI], str | None]:
+    """The outcome KPIs an output is compared with, and on what basis: those guarding a failure
+    the output guards (``"guards"``); else those responding to one of its levers (``"levers"``);
+    else, in a spec with at most ``EVERY_OUTCOME_UP_TO`` outcome KPIs, every one (``"every
+    outcome"``); else none (``[]``, None). ``known`` (a dict kept across calls on one spec)
+    holds the outcomes with their failures and levers, and the outcomes by failure and lever."""
+    if known is None:
+        known = {}
+    if "outcomes" not in known:
+        found = [k for k in spec.kpis if k.kind == "outcome"]
+        by_guard: dict[str, list[int]] = {}
+        by_lever: dict[str, list[int]] = {}
+        for i, k in enumerate(found):
+            for name in dict.fromkeys(g.name for g in k.guards):
+                by_guard.setdefault(name, []).append(i)
+            for name in dict.fromkeys(g.name for g in k.responds):
+                by_lever.setdefault(name, []).append(i)
+        known.update(outcomes=found, by_guard=by_guard, by_lever=by_lever)
+    found = known["outcomes"]
+    for basis, names, index in (("guards", [g.name for g in output.guards], known["by_guard"]),
+                                ("levers", [g.name for g in output.responds], known["by_lever"])):
+        hits = sorted({i for name in names for i in index.get(name, ())})
+        shared = [found[i] for i in hits if found[i] is not output]
+        if shared:
+            return shared, basis
+    rest = [k for k in found if k is not output]
+    if rest and len(found) <= EVERY_OUTCOME_UP_TO:
+        return rest, "every outcome"
+    return [], None
 
 
 #: The step test's numbers, as ``step_test`` names them (``step_tests`` gives each as an array).

@@ -190,8 +190,8 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     coefficient is 0.98 or more: metricsense.evaluators.serial). From each unit's last value over
     the next ``horizon`` periods (as many as observed, 13 to 104): ``rate``, the mean chance of
     being past the threshold (exact normal forecasts), ``rate_run``, the simulated rate of runs of
-    ``n_run`` periods, and ``bootstrap_rates`` (not in the JSON), the run rates of a parametric
-    bootstrap. Units whose centre is already past the threshold are left out (MS602's finding).
+    ``n_run`` periods, and ``bootstrap_rates`` (not in the JSON), a function of (lo, hi) giving
+    the run rates of replicates lo..hi-1 of a parametric bootstrap. Units whose centre is already past the threshold are left out (MS602's finding).
     """
     import numpy as np
 
@@ -241,16 +241,17 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     b = serial.BOOTSTRAP
     if b * len(keep) * horizon * 20 > serial.CELLS:  # many units: an even sample of them
         keep = keep[np.linspace(0, len(keep) - 1, max(1, serial.CELLS // (b * horizon * 20))).astype(int)]
-    model = replace_model(model, keep)
+    model = serial.restrict(model, keep)
     mean_h, sd_h = serial.forecasts(model, horizon)
     zs = (threshold - mean_h) / sd_h
     p_past = serial.norm_cdf(zs) if op in ("<", "<=") else 1 - serial.norm_cdf(zs)
     rate = float(p_past.mean())
     paths = max(20, min(serial.PATHS, serial.CELLS // max(1, b * len(keep) * horizon)))
-    z = np.random.default_rng(serial.SEED).standard_normal((serial.PATHS, horizon))
+    z = serial.path_normals(horizon)
     run = float(serial.run_rates(model, z, threshold, op, n_run).mean())
-    boot = serial.bootstrap(model, ~np.isnan(v[:, keep]))
-    boot_runs = serial.run_rates(boot, z[:paths], threshold, op, n_run).mean(axis=-1)
+    mask, zb = ~np.isnan(v[:, keep]), z[:paths]  # replicates lo..hi-1 of the bootstrap, on demand:
+    boot_runs = lambda lo, hi: serial.run_rates(serial.bootstrap(model, mask, lo=lo, hi=hi),  # noqa: E731
+                                                zb, threshold, op, n_run).mean(axis=-1)
     spread = float(np.median(sd_h[-1]))
     out["level"] = finite(float(np.median(centre[keep])))
     out["distance"] = finite(float(np.median(dist[keep])))
@@ -262,13 +263,6 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     out["bootstrap_rates"] = boot_runs
     out["bootstrap_cells"] = int(paths * max(horizon - n_run + 1, 1) * len(keep))
     return out
-
-
-def replace_model(model, keep):
-    """The model restricted to the units ``keep``."""
-    import numpy as np
-
-    return replace(model, mean=np.asarray(model.mean)[..., keep], last=np.asarray(model.last)[keep])
 
 
 def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, max_rate: float = 0.1) -> TriggerNoise:
@@ -306,12 +300,13 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
     # Frechet upper bounds, whatever the dependence between the parts: P(A and B) <= min,
     # P(A or B) <= sum; a run of `A or B` is bounded by its last period's rate.
     if join == "and":
-        rate, run, boot = min(rates), min(runs), np.min(boots, axis=0)
+        rate, run, merge = min(rates), min(runs), (lambda rs: np.min(rs, axis=0))
     else:
         rate = min(1.0, sum(rates))
         run = min(1.0, sum(runs)) if n == 1 else rate
-        boot = np.minimum(1.0, np.sum(boots, axis=0))
-    p_model = serial.rate_p_value(boot, max_rate, cells)
+        merge = (lambda rs: np.minimum(1.0, np.sum(rs, axis=0)))  # noqa: E731
+    # sequential: replicates only until the p-value is clearly above 5% (serial.sequential_rate_p)
+    p_model, used = serial.sequential_rate_p(lambda lo, hi: merge([f(lo, hi) for f in boots]), max_rate, cells)
     # the trigger's own history: how often it held over the data (per unit-period), with its
     # autocorrelation-robust standard error; the finding needs both (an intersection-union test)
     try:
@@ -325,7 +320,7 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
     p_value = max(p_model, p_history) if math.isfinite(p_history) else p_model
     base.update({"status": "evaluated", "rate": rate, "rate_per_run": run, "p_value": p_value,
                  "p_model": p_model, "history_share": finite(share), "history_se": finite(se),
-                 "p_history": finite(p_history), "max_rate": max_rate, "bootstrap": len(boot),
+                 "p_history": finite(p_history), "max_rate": max_rate, "bootstrap": used,
                  "kpis": sorted({k for p in comparisons for k in _reads(p.left) | _reads(p.right)})})
     return base
 
@@ -543,8 +538,12 @@ def trigger_inside_noise(ctx) -> Iterator[Diagnostic]:
       `change(x, 1)`; a random walk when they wander; a pooled coefficient over units) gives
       the chance of being past the threshold in each of the next periods (as many as the
       history, 13 to 104) from each unit's last value; runs of N periods are simulated from the
-      model, never the N-th power of the per-period rate. The p-value is the logit-normal tail
-      of a parametric bootstrap of the model (refitted on series simulated with the data's gaps).
+      model, never the N-th power of the per-period rate. The p-value comes from a parametric
+      bootstrap of the model (refitted on series simulated with the data's gaps), sequential
+      (Besag & Clifford 1991): replicates are drawn until 10 of them put the rate at or below
+      `max_rate`, and then p = 10 / replicates used (0.05 or more: no finding); if the 199
+      replicates hold fewer than 10, p is the logit-normal tail of all 199 (`bootstrap` in the
+      analysis: the replicates used).
 
     So a trigger is reported only when it did fire often and would keep firing from where the
     KPI is now. Conditions joined by `and` take the smallest rate of their parts, by `or` the
@@ -570,10 +569,9 @@ def trigger_inside_noise(ctx) -> Iterator[Diagnostic]:
     history = TriggersAnalysis.of(ctx.analysis)
     seen = set()
     tested = 0
+    entries = {name: i for e in found.kpis.values() for name, i in (e.triggers or {}).items() if i}  # the last KPI's
     for trig in ctx.spec.triggers:
-        info = None
-        for e in found.kpis.values():
-            info = (e.triggers or {}).get(trig.name) or info
+        info = entries.get(trig.name)
         if not info or info.get("status") != "evaluated" or trig.name in seen:
             continue
         seen.add(trig.name)

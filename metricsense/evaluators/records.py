@@ -306,6 +306,7 @@ class VarianceTest(TypedDict, total=False):
 class DivergenceTest(TypedDict, total=False):
     """An outcome's mean prediction residual from its output after the target was set."""
 
+    basis: str | None  # why this outcome: "guards", "levers" or "every outcome" (distortion.outcomes_for)
     n_before: int
     n_after: int
     status: str

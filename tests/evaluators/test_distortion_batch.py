@@ -105,14 +105,15 @@ def _reference_divergence(kpi, spec, data, min_periods=6):
     after = np.arange(len(data.periods)) >= int(rows[len(rows) // 2])
     sign = _better(kpi)
     div = {}
-    for oc in outcomes_for(kpi, spec):
+    outcomes, basis = outcomes_for(kpi, spec)
+    for oc in outcomes:
         o = data.series(oc.name)
         osign = _better(oc)
         if o is None or osign is None:
             continue
         both = ~np.isnan(s.values) & ~np.isnan(o.values)
         b_rows, a_rows = both & ~after, both & after
-        entry = {"n_before": int(b_rows.sum()), "n_after": int(a_rows.sum())}
+        entry = {"basis": basis, "n_before": int(b_rows.sum()), "n_after": int(a_rows.sum())}
         if b_rows.sum() < max(min_periods, 4) or a_rows.sum() < 3:
             div[oc.name] = {**entry, "status": "too few periods"}
             continue
@@ -122,6 +123,7 @@ def _reference_divergence(kpi, spec, data, min_periods=6):
         x1, y1 = s.values[b_rows], o.values[b_rows]
         x2, y2 = s.values[a_rows], o.values[a_rows]
         res = step_test(x1, y1, when[b_rows], x2, y2, when[a_rows]) if np.std(x1) != 0 else None
+        res = None if res is None else {"basis": basis, **res}
         if res is None:
             div[oc.name] = {**entry, "status": "the output did not vary before"}
             continue
@@ -183,3 +185,56 @@ def test_distortion_analysis_matches_the_per_pair_loop():
     statuses = {e.get("status") for k in ("o0", "o1", "o2") for e in (got.kpis[k].divergence or {}).values()}
     assert {"evaluated", "the output did not vary before", "too few periods"} <= statuses
     assert set(FIELDS) <= set(next(e for e in got.kpis["o0"].divergence.values() if e["status"] == "evaluated"))
+
+
+def _pairing_spec(outcomes: int) -> str:
+    lines = ['failure f_out "Outputs fail" at output', 'failure f_oc "Outcomes fail" at outcome',
+             'lever l0 "Lever 0" owner "a"', 'lever l1 "Lever 1" owner "b"', 'lever l2 "Lever 2" owner "c"',
+             'kpi g "Guards" { kind output better higher guards f_out responds l0 +0.2 }',
+             'kpi v "Lever" { kind output better higher guards f_own responds l1 +0.2, l2 +0.1 }',
+             'kpi n "Neither" { kind output better higher guards f_own responds l2 +0.1 }',
+             'failure f_own "Only outputs guard it" at output']
+    for j in range(outcomes):
+        guards = "f_out" if j == 0 else "f_oc"
+        lever = "l0" if j == 0 else ("l1" if j in (1, 2) else "l0")
+        lines.append(f'kpi c{j} "Outcome {j}" {{ kind outcome better higher guards {guards} responds {lever} +0.3 }}')
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("outcomes", [20, 21])
+def test_outcomes_for_pairs_by_failure_then_lever_then_every_outcome_in_small_specs(outcomes):
+    """Issue 25's pairing: a shared failure first; else a shared lever (the outcomes responding
+    to any of the output's levers, in spec order); else every outcome, only with at most 20."""
+    doc = metricsense.load(_pairing_spec(outcomes))
+    kpi = {k.name: k for k in doc.kpis}
+    known: dict = {}
+    got, basis = outcomes_for(kpi["g"], doc, known)
+    assert ([k.name for k in got], basis) == (["c0"], "guards")  # c0 also shares l0: the failure wins
+    got, basis = outcomes_for(kpi["v"], doc, known)
+    assert ([k.name for k in got], basis) == (["c1", "c2"], "levers")
+    got, basis = outcomes_for(kpi["n"], doc, known)  # l2: no outcome responds to it
+    if outcomes <= 20:
+        assert ([k.name for k in got], basis) == ([f"c{j}" for j in range(outcomes)], "every outcome")
+    else:
+        assert (got, basis) == ([], None)
+    assert outcomes_for(kpi["v"], doc) == outcomes_for(kpi["v"], doc, known)  # the cache changes nothing
+
+
+def test_divergence_entries_say_the_basis():
+    """A lever-paired output with a planted divergence: its analysis entries carry basis
+    "levers"."""
+    rng = np.random.default_rng(7)
+    n = 104
+    weeks = np.datetime64("2024-01-01", "D") + 7 * np.arange(n)
+    out = 50 + np.cumsum(rng.normal(0, 0.3, n))
+    out[n // 2:] += np.linspace(0, 8, n - n // 2)  # the output improves after the split
+    oc = 0.8 * out + rng.normal(0, 0.3, n)
+    oc[n // 2:] -= np.linspace(0, 8, n - n // 2) * 0.8  # the outcome does not follow
+    data = DataSet(periods=weeks, series_map={"o": Series("o", out, "sim"), "c": Series("c", oc, "sim")},
+                   surveys={}, frequency="week")
+    spec = ('failure f1 "One" at output\nfailure f2 "Two" at outcome\nlever l "L" owner "a"\n'
+            'kpi o "Output" { kind output better higher guards f1 responds l +0.3 }\n'
+            'kpi c "Outcome" { kind outcome better higher guards f2 responds l +0.2 }\n')
+    doc = metricsense.load(spec)
+    entry = distortion_of(doc, data).kpis["o"].divergence["c"]
+    assert entry["basis"] == "levers" and entry["status"] == "evaluated"

@@ -11,7 +11,7 @@ import pytest
 import metricsense
 from metricsense.evaluators.noise import MAD_SCALE, phi, robust_noise
 from metricsense.evaluators.records import KpiNoise, NoiseAnalysis
-from support import EXAMPLES, require
+from support import EXAMPLES, require, weekly_trigger_check
 
 CASES = Path(__file__).parent / "cases"
 
@@ -280,15 +280,7 @@ def test_planted_trigger_in_the_examples_is_found():
 
 
 def _weekly_check(tmp_path, x, trigger: str):
-    import datetime as dt
-
-    start = dt.date(2025, 1, 6)
-    (tmp_path / "d.csv").write_text("period,x\n" + "".join(
-        f"{start + dt.timedelta(weeks=i)},{v:.5f}\n" for i, v in enumerate(x)))
-    (tmp_path / "s.msense").write_text(
-        'mission "m" { why "w" owner "o" }\ndata "d.csv"\nkpi x "X" {\n  better higher\n}\n'
-        f'trigger up when {trigger} {{\n  ask "why?"\n}}\n')
-    report = metricsense.check(str(tmp_path / "s.msense"), config={"select": ["MS302"]})
+    report = weekly_trigger_check(tmp_path, x, trigger)
     return [d for d in report.diagnostics if d.code == "MS302"]
 
 

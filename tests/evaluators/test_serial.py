@@ -228,3 +228,48 @@ def test_share_test_holds_its_size_on_a_persistent_series():
         held = (row[1:] > c) & (row[:-1] > c)
         rejected += serial.share_test(held.astype(float), np.ones(n - 1), 0.10, 2)[2] <= 0.05
     assert rejected / reps <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / reps)
+
+
+def _masked_fit(x):
+    """serial._fit_arrays as it was before its no-gap path: every step masked."""
+    prev, cur = x[..., :-1, :], x[..., 1:, :]
+    ok = ~np.isnan(prev) & ~np.isnan(cur)
+    cnt = (~np.isnan(x)).sum(axis=-2)
+    mean = np.where(cnt > 0, np.nansum(x, axis=-2) / np.maximum(cnt, 1), np.nan)
+    a = np.where(ok, prev - mean[..., None, :], 0.0)
+    b = np.where(ok, cur - mean[..., None, :], 0.0)
+    n = ok.sum(axis=(-2, -1))
+    sxx = (a * a).sum(axis=(-2, -1))
+    phi = np.where(sxx > 0, (a * b).sum(axis=(-2, -1)) / np.where(sxx > 0, sxx, 1), 0.0)
+    units = np.maximum((ok.sum(axis=-2) > 0).sum(axis=-1), 1)
+    phi = np.clip(phi + (1 + 3 * phi) / np.maximum(n / units, 1), -0.95, 1.0)
+    d = np.where(ok, cur - prev, 0.0)
+    dm = d.sum(axis=(-2, -1)) / np.maximum(n, 1)
+    dss = (np.where(ok, cur - prev - dm[..., None, None], 0.0) ** 2).sum(axis=(-2, -1))
+    dsd = np.sqrt(dss / np.maximum(n - 1, 1))
+    walk = phi >= serial.RANDOM_WALK_PHI
+    drift = np.where(walk & (np.abs(dm) > 2 * dsd / np.sqrt(np.maximum(n, 1))), dm, 0.0)
+    res = np.where(ok, b - phi[..., None, None] * a, 0.0)
+    rsd = np.sqrt((res ** 2).sum(axis=(-2, -1)) / np.maximum(n - 2, 1))
+    sigma = np.where(walk, np.sqrt((np.where(ok, cur - prev - drift[..., None, None], 0.0) ** 2)
+                                   .sum(axis=(-2, -1)) / np.maximum(n - 1, 1)), rsd)
+    return np.where(walk, 1.0, phi), sigma, drift, mean, n
+
+
+def test_ar1_fit_without_gaps_is_the_masked_fit_to_the_bit():
+    """The fit skips its masks when nothing is missing (a bootstrap of a complete series): the
+    same numbers, bit for bit and dtype for dtype, as the masked computation, with and without
+    gaps, on bootstrap-shaped stacks, panels, constants and walks."""
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        lead = [(), (7,), (3, 2), (199,)][trial % 4]
+        t, u = int(rng.integers(2, 60)), int(rng.integers(1, 4))
+        x = np.cumsum(rng.standard_normal(lead + (t, u)), axis=-2) * rng.uniform(0.1, 100) + rng.uniform(-1e3, 1e3)
+        if trial % 3 == 0:
+            x[..., rng.random((t, u)) < 0.2] = np.nan
+        if trial % 11 == 0:
+            x = np.repeat(x[..., :1, :], t, axis=-2)
+        for got, want in zip(serial._fit_arrays(x), _masked_fit(x)):
+            got, want = np.asarray(got), np.asarray(want)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            assert np.array_equal(got, want, equal_nan=True), trial
