@@ -173,8 +173,9 @@ def dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
-class EvaluatorTimeout(Exception):
-    """Raised inside an evaluator that ran past its time budget."""
+class EvaluatorTimeout(BaseException):
+    """Raised inside an evaluator that ran past its time budget. A ``BaseException`` (as
+    ``KeyboardInterrupt``), so an evaluator's own ``except Exception`` does not swallow it and run on."""
 
 
 def _blocked_seconds() -> float | None:
@@ -199,6 +200,9 @@ class Budget:
     an evaluator is stopped after ten times its budget on the clock. Timer signals (SIGPROF,
     SIGALRM), main thread, POSIX.
 
+    Timers armed before (a user's alarm or profiler, an outer budget) are put back on exit with
+    what they had left; one due meanwhile fires on exit, late.
+
     NOTE: a signal can only interrupt Python code: an evaluator stuck inside one long C call is
     stopped when that call returns. Where signals are unavailable (another thread, Windows) the
     budget is not enforced.
@@ -218,6 +222,7 @@ class Budget:
     def __enter__(self):
         import signal
         import threading
+        import time
 
         if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
             def computing(signum, frame):
@@ -232,19 +237,29 @@ class Budget:
 
             self.blocked0 = _blocked_seconds()
             self.previous = (signal.signal(signal.SIGPROF, computing), signal.signal(signal.SIGALRM, waiting))
-            signal.setitimer(signal.ITIMER_PROF, self.seconds)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds * (1.0 if self.blocked0 is not None else self.WAITING))
+            self.started = (time.process_time(), time.monotonic())
+            # the timers armed before (a user's alarm or profiler, an outer budget) are put back on exit
+            self.timers = (signal.setitimer(signal.ITIMER_PROF, self.seconds),
+                           signal.setitimer(signal.ITIMER_REAL,
+                                            self.seconds * (1.0 if self.blocked0 is not None else self.WAITING)))
             self.armed = True
         return self
 
     def __exit__(self, *exc):
         if self.armed:
             import signal
+            import time
 
             signal.setitimer(signal.ITIMER_PROF, 0)
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGPROF, self.previous[0])
             signal.signal(signal.SIGALRM, self.previous[1])
+            # NOTE: a timer due while the evaluator ran fires now (late, never lost); one due later
+            # keeps what it had left
+            spent = (time.process_time() - self.started[0], time.monotonic() - self.started[1])
+            for which, (left, interval), used in zip((signal.ITIMER_PROF, signal.ITIMER_REAL), self.timers, spent):
+                if left > 0:
+                    signal.setitimer(which, max(left - used, 1e-6), interval)
         return False
 
 

@@ -188,7 +188,9 @@ CSS = """
 .msense-clicksvg .zoom button{margin-right:4px}
 """
 
-_KEY = re.compile(r"[A-Za-z0-9_,\-]+")
+#: a key metricsense writes: ASCII letters, digits, ``_``, ``,`` and ``-``, short (``str.isdigit``
+#: takes ``²`` and ``int`` refuses 5,000 digits, so the views' parsers must only see these)
+_KEY = re.compile(r"[A-Za-z0-9_,\-]{1,64}")
 
 
 class ClickSVG(anywidget.AnyWidget):
@@ -214,8 +216,16 @@ class ClickSVG(anywidget.AnyWidget):
         """``callback(key)`` for each click on (or Enter on) a part, the same part twice included."""
         self._clicked.append(callback)
 
+    @traitlets.validate("selected")
+    def _valid_selected(self, proposal: Any) -> str:
+        # the page sets `selected` to the data-key clicked; anything else (a crafted message) selects nothing
+        key = proposal["value"]
+        return key if not key or _KEY.fullmatch(key) else ""
+
     def click(self, key: str) -> None:
         """What a click on the part ``key`` does (the front end's message; tests call it)."""
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            return
         if not self.toggle:
             self.selected = key
         for callback in self._clicked:

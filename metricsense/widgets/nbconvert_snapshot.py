@@ -94,7 +94,14 @@ def snapshot_outputs(nb: Any) -> Any:
     shown = _reach(others, state)
     # A model no other view shows renders nowhere on the page: the explorers' own go, and so does
     # what nothing shown names; a model that names a shown one stays (a jslink between two sliders).
-    held["state"] = {m: s for m, s in state.items() if m in shown or _refs(s, set()) & shown}
+    kept = {m for m, s in state.items() if m in shown or _refs(s, set()) & shown}
+    # ... unless it names a model that goes (a link to the explorer's own slider): the page's widget
+    # manager would look for a model the state no longer holds
+    gone = set(state) - kept
+    while dangling := {m for m in kept if _refs(state[m], set()) & gone}:
+        kept -= dangling
+        gone |= dangling
+    held["state"] = {m: s for m, s in state.items() if m in kept}
     if not held["state"]:
         del widgets[WIDGET_STATE]
         if not widgets:

@@ -90,3 +90,23 @@ def test_nbconverts_templates_run_it_with_no_option(template):
     # with another widget on the page, that one keeps its view (and the page its widget manager)
     html, _ = exporter.from_notebook_node(_notebook(nbformat))
     assert "snapshot of the explorer" in html and html.count(f'<script type="{VIEW}">') == 1 and "html-manager" in html
+
+
+def test_a_link_to_one_of_the_explorers_models_does_not_stay_pointing_at_nothing():
+    # Found by an attack: a user's slider jslinked to the explorer's threshold slider. The explorer's
+    # slider goes with the explorer; the link naming it stayed (it names the shown slider too), so
+    # the page's widget state held a reference to a model it no longer has.
+    import re
+
+    nbformat = require("nbformat")
+    from metricsense.widgets.nbconvert_snapshot import snapshot_outputs
+
+    nb = _notebook(nbformat, link=False)
+    state = nb.metadata["widgets"][STATE]["state"]
+    state["thr"] = _model("FloatSliderModel", value=0.9)
+    state["tab"]["state"]["children"].append("IPY_MODEL_thr")
+    state["ln2"] = _model("LinkModel", source=["IPY_MODEL_thr", "value"], target=["IPY_MODEL_sl", "value"])
+    kept = snapshot_outputs(nb).metadata["widgets"][STATE]["state"]
+    named = set(re.findall(r"IPY_MODEL_(\w+)", str(dict(kept))))
+    assert named <= set(kept), f"the widget state names models it does not hold: {named - set(kept)}"
+    assert {"sl", "sll"} <= set(kept)
