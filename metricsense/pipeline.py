@@ -181,13 +181,17 @@ class EvaluatorTimeout(BaseException):
 def _blocked_seconds() -> float | None:
     """Seconds this thread has spent neither running nor waiting for a processor (sleeping,
     blocked on a read): wall time minus run time minus run-queue time, from Linux's
-    /proc/thread-self/schedstat; None where that is not available."""
+    /proc/thread-self/schedstat; None where that is not available, or reads no run time at all
+    (a kernel or sandbox without scheduler statistics: this thread is running now, so zero is
+    not a measurement)."""
     import time
 
     try:
         with open("/proc/thread-self/schedstat", "rb") as fh:
             run_ns, queue_ns = (int(v) for v in fh.read().split()[:2])
     except (OSError, ValueError):
+        return None
+    if run_ns <= 0:
         return None
     return time.monotonic() - (run_ns + queue_ns) / 1e9
 

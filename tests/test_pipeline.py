@@ -141,6 +141,15 @@ def test_the_time_budget_is_processor_time_not_a_busy_machine(monkeypatch):
     report = metricsense.check(SPEC, config={"time-budget": 0.2}, plugin_manager=_one_rule(slow_on_the_clock))
     (crash,) = [d for d in report.diagnostics if d.code == "MS005"]
     assert "XYZ006" in crash.message and "(waiting)" in crash.message
+    # a schedstat that reads no run time is no measurement (a running thread has run)
+    import builtins
+    import io
+
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda f, *a, **k: io.BytesIO(b"0 0 0\n")
+                        if f == "/proc/thread-self/schedstat" else real_open(f, *a, **k))
+    assert pipeline._blocked_seconds() is None
+    monkeypatch.undo()
     # without the scheduler's statistics (not Linux), ten budgets on the clock
     monkeypatch.setattr(pipeline, "_blocked_seconds", lambda: None)
     report = metricsense.check(SPEC, config={"time-budget": 0.05}, plugin_manager=_one_rule(slow_on_the_clock))
