@@ -55,10 +55,10 @@ def measured(code: str) -> str | None:
     else:
         lines.append("Within the stated size on every family.")
     for p in rule.get("power") or []:
-        # a rule's own slice (`--select`) controls the false-discovery rate over its own tests only;
-        # an effect measured after the full run (`--add-power`) carries its own run
+        # a run with `--select` controls the false-discovery rate over the selected rules' tests
+        # only; an effect measured after the full run (`--add-power`) carries its own run
         took = p.get("run") or rule.get("run") or run
-        alone = "--select" in str(took.get("command", "")) or (bool(rule.get("run")) and not p.get("run"))
+        alone = "--select" in str(took.get("command", ""))
         control = "over this rule's tests alone" if alone else "over the whole system's tests"
         when = f", {took.get('reps', '?')} draws on {took.get('date', '?')}" if p.get("run") else ""
         lines.append(f"Power: {_pct(p['raw'])} of draws with {p['about']} found it on that KPI "
