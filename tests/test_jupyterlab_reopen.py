@@ -52,6 +52,18 @@ def _shutdown_kernels(base, token):
     _wait("the kernels to end", lambda: _kernels(base, token) == [], timeout=30)
 
 
+def _run_all_live(page, url: str, base, token):
+    """Open the notebook at ``url``, Run All, and wait for the explorer's live view: its output."""
+    page.goto(url)
+    _wait("the notebook's kernel", lambda: _kernel_ready(base, token), timeout=90)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    output = page.locator(OUTPUT).first
+    output.wait_for(state="attached", timeout=90_000)
+    _wait("the live explorer", lambda: output.get_attribute("data-msense-shown") == "live", timeout=90)
+    return output
+
+
 def _snapshot_numbers(page) -> dict:
     """What the reopened output shows: the renderer's state and the snapshot's numbers."""
     output = page.locator(OUTPUT).first
@@ -97,14 +109,8 @@ def saved(tmp_path_factory, browser):
     with serve_lab(tmp_path, root) as (base, token):
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         try:
-            page.goto(f"{base}/lab/tree/explore.ipynb?token={token}")
-            _wait("the notebook's kernel", lambda: _kernel_ready(base, token), timeout=90)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            output = page.locator(OUTPUT).first
-            output.wait_for(state="attached", timeout=90_000)
             # live: the widget view is drawn and the snapshot hidden
-            _wait("the live explorer", lambda: output.get_attribute("data-msense-shown") == "live", timeout=90)
+            output = _run_all_live(page, f"{base}/lab/tree/explore.ipynb?token={token}", base, token)
             live = output.locator(".msense-explorer-live .msense-explorer").first
             assert live.is_visible() and not output.locator(".msense-explorer-snapshot").first.is_visible()
             assert live.locator(".lm-TabBar-tab").count() >= 6
@@ -228,13 +234,7 @@ def test_a_notebook_saved_with_its_widget_state_converts_to_the_snapshot(saved, 
     nbformat.write(_notebook(nbformat), str(root / "stateful.ipynb"))
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     try:
-        page.goto(f"{base}/lab/tree/stateful.ipynb?reset&token={token}")
-        _wait("the notebook's kernel", lambda: _kernel_ready(base, token), timeout=90)
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        output = page.locator(OUTPUT).first
-        output.wait_for(state="attached", timeout=90_000)
-        _wait("the live explorer", lambda: output.get_attribute("data-msense-shown") == "live", timeout=90)
+        output = _run_all_live(page, f"{base}/lab/tree/stateful.ipynb?reset&token={token}", base, token)
         _wait("Run All to finish", lambda: page.locator(".jp-InputArea-prompt", has_text="[*]").count() == 0
               and _kernel_ready(base, token), timeout=60)
         page.locator(".jp-Notebook").first.click()
