@@ -50,6 +50,23 @@ def _wait(what: str, check, timeout: float = 60.0, every: float = 0.25):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def run_all_explorer(page, base: str, token: str, kernel: float = 60, shown: float = 60, finish: float = 90):
+    """With the notebook open in ``page``: wait for its kernel, Run All, wait for the explorer to
+    show and Run All to finish (no cell left at ``[*]``, the kernel idle); the explorer's locator."""
+    def kernel_ready():
+        kernels = _get(f"{base}/api/kernels?token={token}")
+        return any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels)
+
+    _wait("the notebook's kernel", kernel_ready, timeout=kernel)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    explorer = page.locator(".jp-OutputArea .msense-explorer").first
+    explorer.wait_for(state="visible", timeout=shown * 1000)
+    _wait("Run All to finish", lambda: page.locator(".jp-InputArea-prompt", has_text="[*]").count() == 0
+          and kernel_ready(), timeout=finish)
+    return explorer
+
+
 @contextlib.contextmanager
 def serve_lab(tmp_path, root, *args: str):
     """JupyterLab on loopback serving ``root``, with private settings, runtime and workspaces:

@@ -19,7 +19,7 @@ import re
 import pytest
 
 from support import ROOT, contrast, require
-from test_jupyterlab_browser import ARTIFACTS, _get, _wait, serve_lab
+from test_jupyterlab_browser import ARTIFACTS, _wait, run_all_explorer, serve_lab
 from test_notebooks import install_kernelspec
 
 STATE_CELL = (
@@ -154,18 +154,7 @@ def test_walk_every_tab_move_the_threshold_untick_a_kpi_and_a_lever(lab_walk, br
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     try:
         page.goto(f"{base}/lab/tree/notebooks/walk.ipynb?token={token}")
-
-        def kernel_ready():
-            kernels = _get(f"{base}/api/kernels?token={token}")
-            return any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels)
-
-        _wait("the notebook's kernel", kernel_ready, timeout=60)
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        explorer = page.locator(".jp-OutputArea .msense-explorer").first
-        explorer.wait_for(state="visible", timeout=60_000)
-        _wait("Run All to finish", lambda: page.locator(".jp-InputArea-prompt", has_text="[*]").count() == 0
-              and kernel_ready(), timeout=90)
+        explorer = run_all_explorer(page, base, token)
 
         # the report above the explorer, in the light theme
         layout = page.evaluate(LAYOUT)

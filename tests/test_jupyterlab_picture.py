@@ -18,7 +18,7 @@ import json
 import pytest
 
 from support import EXAMPLES, require
-from test_jupyterlab_browser import ARTIFACTS, _get, _wait, serve_lab
+from test_jupyterlab_browser import ARTIFACTS, _wait, run_all_explorer, serve_lab
 from test_jupyterlab_explorer_walk import _box, _measured
 from test_notebooks import install_kernelspec
 
@@ -66,18 +66,7 @@ def test_click_a_node_and_a_heatmap_cell(lab_picture, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     try:
         page.goto(f"{base}/lab/tree/picture.ipynb?token={token}")
-
-        def kernel_ready():
-            kernels = _get(f"{base}/api/kernels?token={token}")
-            return any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels)
-
-        _wait("the notebook's kernel", kernel_ready, timeout=60)
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        explorer = page.locator(".jp-OutputArea .msense-explorer").first
-        explorer.wait_for(state="visible", timeout=60_000)
-        _wait("Run All to finish", lambda: page.locator(".jp-InputArea-prompt", has_text="[*]").count() == 0
-              and kernel_ready(), timeout=90)
+        explorer = run_all_explorer(page, base, token)
 
         # Overview: the KPI system, one node per statement (mission, 8 failures, 9 KPIs, 10 levers, 2 disturbances)
         system = explorer.locator(".msense-system svg.kpi-system").first

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from support import ROOT, require
-from test_jupyterlab_browser import ARTIFACTS, _get, _wait, serve_lab
+from test_jupyterlab_browser import ARTIFACTS, _wait, run_all_explorer, serve_lab
 from test_jupyterlab_explorer_walk import _measured
 from test_notebooks import install_kernelspec
 
@@ -84,18 +84,7 @@ def test_the_redundancy_tab_at_500_kpis(lab500, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     try:
         page.goto(f"{base}/lab/tree/scale.ipynb?token={token}")
-
-        def kernel_ready():
-            return any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle"
-                       for k in _get(f"{base}/api/kernels?token={token}"))
-
-        _wait("the notebook's kernel", kernel_ready, timeout=90)
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        explorer = page.locator(".jp-OutputArea .msense-explorer").first
-        explorer.wait_for(state="visible", timeout=300_000)
-        _wait("Run All to finish", lambda: page.locator(".jp-InputArea-prompt", has_text="[*]").count() == 0
-              and kernel_ready(), timeout=120)
+        explorer = run_all_explorer(page, base, token, kernel=90, shown=300, finish=120)
         tab = lambda title: explorer.locator(".lm-TabBar-tab", has_text=title).first  # noqa: E731
         _measured(page, latency, tab("Redundancy").click,
                   **{"tab Redundancy": {"sel": ".msense-explorer .msense-heatmap svg", "visible": True}})
