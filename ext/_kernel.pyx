@@ -199,45 +199,51 @@ cdef void _add_rows(double* arow, double* brow, const double* x0, Py_ssize_t n,
 cdef void _corrections(const double[:, ::1] x0, const unsigned char[:, ::1] pres,
                        const Py_ssize_t[::1] ptr, const Py_ssize_t[::1] rs, const Py_ssize_t[::1] re,
                        const Py_ssize_t[::1] mptr, const Py_ssize_t[::1] mcol,
+                       const Py_ssize_t[::1] gptr, const Py_ssize_t[::1] gcol,
                        const Py_ssize_t[::1] ev_t, const Py_ssize_t[::1] ev_j, const double[::1] ev_sign,
                        double[:, ::1] a, double[:, ::1] b, double[:, ::1] sp) noexcept nogil:
-    # For every series j, sums over the periods where j is missing:
-    #   a[j, i] = sum x0_ti, b[j, i] = sum x0_ti^2, k[j, i] = #periods with i present,
-    # so the pairwise-complete sums are S_i - a[j, i] etc. k[j, i] (i < j) goes in the strictly
+    # For every pattern g of missing periods (the series gcol[gptr[g]:gptr[g + 1]] miss exactly
+    # those periods; ptr/rs/re and the events are its runs), sums over the periods it misses:
+    #   a[g, i] = sum x0_ti, b[g, i] = sum x0_ti^2, k[j, i] = #periods with i present,
+    # so the pairwise-complete sums are S_i - a[g(j), i] etc. k[j, i] (i < j) goes in the strictly
     # lower triangle of sp, whose upper triangle holds the cross-products.
     # mptr/mcol list the missing series of each period (sparse), for the counts.
-    cdef Py_ssize_t T = x0.shape[0], n = x0.shape[1], j, i, q, t, e, cnt
+    # NOTE: a and b have a row per pattern, not per series: series that miss the same periods (a
+    # whole system's first change) share one, and at 10,000 KPIs a and b were 800 MB each.
+    cdef Py_ssize_t T = x0.shape[0], n = x0.shape[1], G = a.shape[0], j, g, i, q, t, e, cnt, m
     cdef double v, sg
     cdef double* kc
     cdef Py_ssize_t* ts
     cdef double* p1
     cdef double* p2
     cdef double* pc
-    # Short runs: add the rows of the missing periods, one series per thread.
-    with parallel(num_threads=_nt(<double> n * n * (T / 8 + 1))):
+    # Short runs: add the rows of the missing periods, one pattern per thread.
+    with parallel(num_threads=_nt(<double> G * n * (T / 8 + 1))):
         kc = <double*> malloc(n * sizeof(double))
         ts = <Py_ssize_t*> malloc((T + 1) * sizeof(Py_ssize_t))
-        for j in prange(n, schedule="dynamic"):
+        for g in prange(G, schedule="dynamic"):
             cnt = 0
-            for q in range(ptr[j], ptr[j + 1]):
+            for q in range(ptr[g], ptr[g + 1]):
                 for t in range(rs[q], re[q]):
                     ts[cnt] = t
                     cnt = cnt + 1
-            memset(&a[j, 0], 0, n * sizeof(double))
-            memset(&b[j, 0], 0, n * sizeof(double))
-            _add_rows(&a[j, 0], &b[j, 0], &x0[0, 0], n, ts, cnt)
+            memset(&a[g, 0], 0, n * sizeof(double))
+            memset(&b[g, 0], 0, n * sizeof(double))
+            _add_rows(&a[g, 0], &b[g, 0], &x0[0, 0], n, ts, cnt)
             # k[j, i] = cnt - (periods where both j and i are missing), from the sparse lists.
             memset(kc, 0, n * sizeof(double))
             for q in range(cnt):
                 t = ts[q]
                 for e in range(mptr[t], mptr[t + 1]):
                     kc[mcol[e]] += 1.0
-            for i in range(j):
-                sp[j, i] = cnt - kc[i]
+            for m in range(gptr[g], gptr[g + 1]):
+                j = gcol[m]
+                for i in range(j):
+                    sp[j, i] = cnt - kc[i]
         free(kc)
         free(ts)
     # Long runs: one sweep over time keeps prefix sums P(t) = sum_{u<t} row u; a run [s, e)
-    # of series j adds P(e) - P(s), recorded as events (s, j, -1) and (e, j, +1).
+    # of pattern g adds P(e) - P(s), recorded as events (s, g, -1) and (e, g, +1).
     if ev_t.shape[0] == 0:
         return
     p1 = <double*> malloc(n * sizeof(double))
@@ -250,13 +256,15 @@ cdef void _corrections(const double[:, ::1] x0, const unsigned char[:, ::1] pres
     e = 0
     for t in range(T + 1):
         while e < ev_t.shape[0] and ev_t[e] == t:
-            j = ev_j[e]
+            g = ev_j[e]
             sg = ev_sign[e]
             for i in range(n):
-                a[j, i] += sg * p1[i]
-                b[j, i] += sg * p2[i]
-            for i in range(j):
-                sp[j, i] += sg * pc[i]
+                a[g, i] += sg * p1[i]
+                b[g, i] += sg * p2[i]
+            for m in range(gptr[g], gptr[g + 1]):
+                j = gcol[m]
+                for i in range(j):
+                    sp[j, i] += sg * pc[i]
             e += 1
         if t < T:
             for i in range(n):
@@ -344,8 +352,8 @@ def _flagged_pairs(const double[:, ::1] sp):
 
 
 cdef void _masked_fuse(double[:, ::1] sp, const double[:, ::1] a, const double[:, ::1] b,
-                       const double[::1] s, const double[::1] ss, const Py_ssize_t[::1] p,
-                       const unsigned char[::1] const_col, Py_ssize_t minp) noexcept nogil:
+                       const Py_ssize_t[::1] pat, const double[::1] s, const double[::1] ss,
+                       const Py_ssize_t[::1] p, const unsigned char[::1] const_col, Py_ssize_t minp) noexcept nogil:
     # With P = periods where i and j are present, sums over P of the column-centred data:
     #   n = p_i - k_ji, S_i = s_i - a_ji, Q_i = ss_i - b_ji, X = sp_ij;
     #   V_i = Q_i - S_i^2 / n, C = X - S_i S_j / n (co-moments about the pair's own means),
@@ -369,10 +377,10 @@ cdef void _masked_fuse(double[:, ::1] sp, const double[:, ::1] a, const double[:
                         sp[i, j] = NAN
                         sp[j, i] = NAN
                         continue
-                    si = s[i] - a[j, i]
-                    sj = s[j] - a[i, j]
-                    qi = ss[i] - b[j, i]
-                    qj = ss[j] - b[i, j]
+                    si = s[i] - a[pat[j], i]
+                    sj = s[j] - a[pat[i], j]
+                    qi = ss[i] - b[pat[j], i]
+                    qj = ss[j] - b[pat[i], j]
                     vi = qi - si * si / nij
                     vj = qj - sj * sj / nij
                     if not (vi * _CANCEL > qi and vj * _CANCEL > qj):
@@ -397,26 +405,33 @@ def _pearson_masked(const double[:, ::1] x, Py_ssize_t minp):
     const_col = np.empty(n, dtype=np.uint8)
     _centre_masked(x, x0, pres, s, ss, p, const_col)
     sp = x0.T @ x0  # syrk: the pairwise cross-products, missing entries being 0
-    ptr, rs, re = _missing_runs(np.ascontiguousarray(pres.T))
+    # The series' patterns of missing periods: the corrections are computed once per pattern.
+    _, first, pat = np.unique(np.ascontiguousarray(pres.T), axis=0, return_index=True, return_inverse=True)
+    pat = np.ascontiguousarray(pat.reshape(-1), dtype=np.intp)
+    G = len(first)
+    gcol = np.ascontiguousarray(np.argsort(pat, kind="stable"), dtype=np.intp)
+    gptr = np.zeros(G + 1, dtype=np.intp)
+    np.cumsum(np.bincount(pat, minlength=G), out=gptr[1:])
+    ptr, rs, re = _missing_runs(np.ascontiguousarray(pres.T[first]))
     mptr, mcol = _missing_by_period(pres)
     # Short runs are added period by period; long ones (ragged starts) from prefix sums.
     long_run = (re - rs) >= _LONG_RUN
     short = ~long_run
-    rj = np.repeat(np.arange(n, dtype=np.intp), np.diff(ptr))
-    sptr = np.zeros(n + 1, dtype=np.intp)
-    np.cumsum(np.bincount(rj[short], minlength=n), out=sptr[1:])
+    rj = np.repeat(np.arange(G, dtype=np.intp), np.diff(ptr))
+    sptr = np.zeros(G + 1, dtype=np.intp)
+    np.cumsum(np.bincount(rj[short], minlength=G), out=sptr[1:])
     ev_t = np.concatenate([rs[long_run], re[long_run]])
     order = np.argsort(ev_t, kind="stable")
     ev_t = np.ascontiguousarray(ev_t[order], dtype=np.intp)
     ev_j = np.ascontiguousarray(np.concatenate([rj[long_run], rj[long_run]])[order], dtype=np.intp)
     nlong = int(long_run.sum())
     ev_sign = np.concatenate([-np.ones(nlong), np.ones(nlong)])[order]
-    a = np.empty((n, n))
-    b = np.empty((n, n))
+    a = np.empty((G, n))
+    b = np.empty((G, n))
     _corrections(x0, pres, sptr, np.ascontiguousarray(rs[short]), np.ascontiguousarray(re[short]),
-                 mptr, mcol, ev_t, ev_j, ev_sign, a, b, sp)
+                 mptr, mcol, gptr, gcol, ev_t, ev_j, ev_sign, a, b, sp)
     del x0, pres
-    _masked_fuse(sp, a, b, s, ss, p, const_col, minp)
+    _masked_fuse(sp, a, b, pat, s, ss, p, const_col, minp)
     del a, b
     ii, jj = _flagged_pairs(sp)
     if ii.size:

@@ -79,6 +79,24 @@ def test_larger_panel_with_ragged_starts_and_gaps(backend):
     same(backend.pairwise_corr(x)[:12, :12], exact_pearson(x[:, :12]))
 
 
+def test_series_sharing_their_missing_periods(backend):
+    # The compiled kernel computes its gap corrections once per pattern of missing periods: many
+    # series missing the same periods (a first change; a long and a short run) beside series
+    # with patterns of their own; each group's pairs, within and across, against the exact r.
+    rng = np.random.default_rng(11)
+    x = np.cumsum(rng.standard_normal((80, 30)), axis=0) + 1e3
+    x[0] = np.nan
+    x[10:30, 8:18] = np.nan  # one long run shared by 10 series
+    x[50:53, 14:22] = np.nan  # a short one, shared by 8 (4 of them with the long run too)
+    x[rng.random(x.shape) < 0.03] = np.nan  # and patterns of their own
+    x[:, 25:28] = x[:, 25:26]  # identical series, identical gaps
+    exact = exact_pearson(x)
+    same(backend.pairwise_corr(x), exact)
+    few = backend.pairwise_corr(x, min_periods=60)  # the pairs sharing fewer periods are NaN
+    counts = (~np.isnan(x)).astype(int)
+    same(few, np.where(counts.T @ counts >= 60, exact, np.nan))
+
+
 def test_trending_ragged_series_fall_back_exactly(backend):
     # A trend seen on a short overlap: S^2 / n nearly cancels SS, the masked formula's weak spot.
     t = np.arange(200.0)
