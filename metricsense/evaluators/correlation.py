@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.evaluators.common import phi, spec_anchor
-from metricsense.encoding import finite_lists
+from metricsense.evaluators.matrices import counts, floats, pairwise_sum, row_blocks
 from metricsense.evaluators.records import CorrelationAnalysis
 from metricsense.hookspecs import hookimpl
 from metricsense.names import first, listed
@@ -89,6 +89,43 @@ class Correlation(NamedTuple):
     kpis: list   # the KPI nodes, in the matrix's order
 
 
+def pair_counts(x):
+    """The periods each pair of columns of ``x`` shares (both values present): one count when
+    every column has the same periods (no memory), else the smallest unsigned type, made by row
+    blocks (never a K x K matrix of floats)."""
+    import numpy as np
+
+    present = ~np.isnan(x)
+    if present.shape[1] == 0 or (present == present[:, :1]).all():
+        return counts(np.broadcast_to(int(present[:, 0].sum()) if present.size else 0,
+                                      (present.shape[1], present.shape[1])))
+    k, ones = present.shape[1], present.astype(np.float32)  # exact for up to 2**24 periods
+    out = np.empty((k, k), dtype=np.uint8 if len(x) < 2**8 else np.uint16 if len(x) < 2**16 else np.uint32)
+    for lo, hi in row_blocks(k, k):
+        out[lo:hi] = ones[:, lo:hi].T @ ones
+    return counts(out)
+
+
+def _all_finite(r) -> bool:
+    import numpy as np
+
+    return all(np.isfinite(r[lo:hi]).all() for lo, hi in row_blocks(len(r), len(r)))
+
+
+def participation(r) -> float:
+    """``kernels.participation_ratio(r)`` of a matrix whose diagonal is finite, by blocks of rows
+    (the reference squares the whole matrix: 2 GB of scratch at 10,000 KPIs), the same number."""
+    import numpy as np
+
+    p, flat = len(r), r.reshape(-1)
+
+    def squares(lo: int, hi: int):
+        v = flat[lo:hi]
+        return np.where(~np.isnan(v), v * v, 0.0)
+
+    return float(np.float64(p) * np.float64(p) / pairwise_sum(p * p, squares))
+
+
 def correlation_analysis(spec, data, options) -> Correlation | None:
     """The KPI correlation matrix on the chosen basis, with overlaps and the effective number."""
     import numpy as np
@@ -107,34 +144,43 @@ def correlation_analysis(spec, data, options) -> Correlation | None:
     groups: dict = {}
     for i, name in enumerate(names):
         groups.setdefault(data.unit_of(name), []).append(i)
-    r = np.full((len(names), len(names)), np.nan)
-    n = np.zeros((len(names), len(names)))
     keys = list(groups)
+    r = n = None
     for a_i, a in enumerate(keys):
         for b in keys[a_i:]:
             idx = groups[a] if a == b else groups[a] + groups[b]
             chosen = [names[i] for i in idx]
             x = data.changes(chosen) if basis == "changes" else data.aligned(chosen)[0]
             sub = kernels.pairwise_corr(np.ascontiguousarray(x), method=method, min_periods=minp)
-            present = (~np.isnan(x)).astype(np.float64)
+            if len(keys) == 1:
+                # NOTE: one calendar: the kernel's output is the matrix, never copied (at 10,000 KPIs
+                # each copy of r is 800 MB)
+                r, n = sub, pair_counts(x)
+                break
+            if r is None:
+                r = np.full((len(names), len(names)), np.nan)
+                n = np.zeros((len(names), len(names)), dtype=np.int64)
             r[np.ix_(idx, idx)] = np.where(np.isnan(r[np.ix_(idx, idx)]), sub, r[np.ix_(idx, idx)])
-            counts = present.T @ present
-            n[np.ix_(idx, idx)] = np.maximum(n[np.ix_(idx, idx)], counts)
-    usable = [i for i in range(len(kpis)) if np.isfinite(r[i, i])]
+            n[np.ix_(idx, idx)] = np.maximum(n[np.ix_(idx, idx)], np.asarray(pair_counts(x)))
+    usable = np.flatnonzero(np.isfinite(np.diagonal(r))).tolist()
     # KPIs that share too few periods with the others (a monthly KPI among weekly ones) are left
     # out, the one missing most pairs first, until every remaining pair has a correlation.
-    while usable and not np.isfinite(r[np.ix_(usable, usable)]).all():
-        missing = (~np.isfinite(r[np.ix_(usable, usable)])).sum(axis=1)
-        usable.pop(int(np.argmax(missing)))
+    if len(usable) < len(names) or not _all_finite(r):
+        while usable and not np.isfinite(r[np.ix_(usable, usable)]).all():
+            missing = (~np.isfinite(r[np.ix_(usable, usable)])).sum(axis=1)
+            usable.pop(int(np.argmax(missing)))
     effective = None
-    if len(usable) >= 2:
+    if len(usable) == len(names):
+        effective = participation(r)
+    elif len(usable) >= 2:
         effective = float(kernels.participation_ratio(r[np.ix_(usable, usable)]))
+    r.flags.writeable = False
     record = CorrelationAnalysis(
         basis=basis,
         method=method,
         kpis=tuple(k.name for k in kpis),
-        matrix=finite_lists(r),
-        n=n.astype(int).tolist(),
+        matrix=floats(r),
+        n=counts(n),
         effective_number=effective,
         effective_of=len(usable),
         effective_kpis=tuple(kpis[i].name for i in usable),
@@ -222,11 +268,10 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
             i = parent[i]
         return i
 
-    upper = np.triu(np.isfinite(r), 1)
-    getattr(ctx, "tests", lambda m: None)(int(upper.sum()))  # every pair with a correlation is judged
+    judged, strong = upper_pairs(r, threshold)
+    getattr(ctx, "tests", lambda m: None)(judged)  # every pair with a correlation is judged
     pairs, stats = [], {}
-    for i, j in zip(*np.nonzero(upper & (np.abs(np.where(np.isfinite(r), r, 0)) >= threshold))):
-        i, j = int(i), int(j)
+    for i, j in strong:
         names = [kpis[i].name, kpis[j].name]
         x = ctx.data.changes(names) if basis == "changes" else ctx.data.aligned(names)[0]
         n_eff = effective_n(x[:, 0], x[:, 1], int(n[i, j]))
@@ -309,8 +354,10 @@ def low_effective_kpi_count(ctx) -> Iterator[Diagnostic]:
     for i, k in enumerate(found.kpis):
         at.setdefault(k.name, i)  # NOTE: a dict: a search per name was quadratic in the KPIs
     idx = [at[name] for name in result.effective_kpis]
-    r = found.r[np.ix_(idx, idx)]
-    n = np.asarray(result.n)[np.ix_(idx, idx)]
+    if idx == list(range(len(found.r))):
+        r, n = found.r, np.asarray(result.n)  # every KPI: the matrices themselves, not copies
+    else:
+        r, n = found.r[np.ix_(idx, idx)], np.asarray(result.n)[np.ix_(idx, idx)]
     eff = corrected_effective_number(r, n)
     if p < 3 or not eff < ratio * p:
         return
@@ -342,12 +389,38 @@ def corrected_effective_number(r, n) -> float:
     import numpy as np
 
     r = np.asarray(r, dtype=float)
-    n = np.asarray(n, dtype=float)
+    n = np.asarray(n)
     p = r.shape[0]
-    off = ~np.eye(p, dtype=bool) & np.isfinite(r)
-    r2 = np.where(off, r * r, 0.0)
-    adj = np.where(off & (n > 2), np.maximum(r2 - (1 - r2) / np.maximum(n - 2, 1), 0.0), r2)
-    return float(p * p / (p + adj.sum()))
+    flat = r.reshape(-1)
+    # NOTE: by blocks of the flat matrix, summed as NumPy sums the whole (pairwise_sum): the same
+    # number without five K x K temporaries (4 GB at 10,000 KPIs); n is one count or an array
+    same = n.size > 1 and 0 in n.strides
+    counts = n.flat[0] if same or n.size == 1 else n.reshape(-1)
+
+    def adjusted(lo: int, hi: int):
+        v = flat[lo:hi]
+        m = np.float64(counts) if same or n.size == 1 else counts[lo:hi].astype(float)
+        off = (np.arange(lo, hi) % (p + 1) != 0) & np.isfinite(v)
+        r2 = np.where(off, v * v, 0.0)
+        return np.where(off & (m > 2), np.maximum(r2 - (1 - r2) / np.maximum(m - 2, 1), 0.0), r2)
+
+    return float(p * p / (p + pairwise_sum(p * p, adjusted)))
+
+
+def upper_pairs(r, at: float) -> tuple[int, list[tuple[int, int]]]:
+    """The pairs i < j with a correlation (how many), and those with |r| >= ``at`` in row-major
+    order; by blocks of rows (no K x K temporaries)."""
+    import numpy as np
+
+    judged, found = 0, []
+    for lo, hi in row_blocks(len(r), len(r)):
+        block = r[lo:hi]
+        above = np.arange(block.shape[1])[None, :] > np.arange(lo, hi)[:, None]
+        ok = np.isfinite(block) & above
+        judged += int(ok.sum())
+        rows, cols = np.nonzero(ok & (np.abs(np.where(ok, block, 0)) >= at))
+        found += zip((rows + lo).tolist(), cols.tolist())
+    return judged, found
 
 
 def moving_groups(r, names, at: float = 0.5) -> list[list[str]]:
@@ -364,9 +437,8 @@ def moving_groups(r, names, at: float = 0.5) -> list[list[str]]:
             i = parent[i]
         return i
 
-    strong = np.isfinite(r) & (np.abs(np.where(np.isfinite(r), r, 0)) >= at) & ~np.eye(p, dtype=bool)
-    for i, j in zip(*np.nonzero(np.triu(strong, 1))):
-        parent[find(int(i))] = find(int(j))
+    for i, j in upper_pairs(r, at)[1]:
+        parent[find(i)] = find(j)
     comps: dict[int, list[str]] = {}
     for i in range(p):
         comps.setdefault(find(i), []).append(names[i])

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, TypedDict
 
 from metricsense.analysis import Record, fields_json, plain
 from metricsense.data.summary import DataSummary, SeriesSummary, SurveySummary  # noqa: F401 - named here too
+from metricsense.evaluators.matrices import Matrix, counts, floats
 
 # ---- structure ------------------------------------------------------------------------------
 # What the spec says, counted before any data is read (MS0xx).
@@ -48,11 +49,17 @@ class CorrelationAnalysis(Record):
     basis: str                          # "changes" or "levels"
     method: str                         # "pearson" or "spearman"
     kpis: tuple[str, ...]
-    matrix: list[list[float | None]]    # KPI x KPI, None where a pair has too few shared periods
-    n: list[list[int]]                  # shared periods per pair
+    matrix: Matrix                      # KPI x KPI, None where a pair has too few shared periods
+    n: Matrix                           # shared periods per pair
     effective_number: float | None      # participation ratio of the usable KPIs
     effective_of: int                   # how many KPIs it is computed on
     effective_kpis: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        # NOTE: held as arrays, read as rows of lists (matrices.py): at 10,000 KPIs nested lists
+        # of r and n took 4 GB. Lists given (a test, a reader of old code) are stored the same way.
+        object.__setattr__(self, "matrix", floats(self.matrix))
+        object.__setattr__(self, "n", counts(self.n))
 
     def compact(self) -> dict[str, Any]:
         from metricsense.evaluators import compact
