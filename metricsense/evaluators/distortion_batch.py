@@ -28,7 +28,7 @@ models' t within T_TIE of each other. Everything else agrees with the reference 
 
 from __future__ import annotations
 
-import functools
+import collections
 import math
 
 from metricsense.evaluators.distortion_stats import STEP_QS, STEP_RHOS, STEP_SLACK, step_test
@@ -45,8 +45,27 @@ T_TIE = 1e-9
 CHUNK = 16384
 
 
-@functools.lru_cache(maxsize=16)
+#: The layouts kept, the least recently used dropped first, at most this many bytes in all (the
+#: last one built is always kept: a 500-period span split at its middle holds 81 x (250² + 500²)
+#: doubles, 194 MiB; a 104-period span 9 MiB). A cache of 16 spans could hold 3 GB.
+LAYOUT_BYTES = 256 * 2**20
+_LAYOUTS: collections.OrderedDict = collections.OrderedDict()
+
+
 def _layout(t1_bytes: bytes, t2_bytes: bytes, rhos: tuple, qs: tuple):
+    """``_span_layout``, kept for the spans used last (LAYOUT_BYTES)."""
+    key = (t1_bytes, t2_bytes, rhos, qs)
+    if key in _LAYOUTS:
+        _LAYOUTS.move_to_end(key)
+        return _LAYOUTS[key][0]
+    lay = _span_layout(*key)
+    _LAYOUTS[key] = lay, sum(getattr(v, "nbytes", 0) for v in (lay or {}).values())
+    while len(_LAYOUTS) > 1 and sum(size for _, size in _LAYOUTS.values()) > LAYOUT_BYTES:
+        _LAYOUTS.popitem(last=False)
+    return lay
+
+
+def _span_layout(t1_bytes: bytes, t2_bytes: bytes, rhos: tuple, qs: tuple):
     """What the step test's error models give on one span, for every pair on it: per model that
     factors (the reference skips the others), the REML projection M1 (n1 x n1), its constant,
     and for all periods the projection M (n x n), the map C (2 x n) to the shared columns'
@@ -62,7 +81,10 @@ def _layout(t1_bytes: bytes, t2_bytes: bytes, rhos: tuple, qs: tuple):
     walk = np.minimum(tau[:, None], tau[None, :])
     lag = np.abs(t[:, None] - t[None, :])
     Z = np.column_stack([np.ones(n), np.r_[np.zeros(n1), np.ones(n2)]])
-    models, M1s, consts, Ms, Cs, z11s, ok_full = [], [], [], [], [], [], []
+    models, M1s, consts, Cs, z11s, ok_full = [], [], [], [], [], []
+    # NOTE: M, the largest (models x n x n), is filled in place: a list of arrays stacked at the
+    # end held it twice while the layout was built
+    Ms = np.empty((len(rhos) * len(qs), n, n))
     for rho in rhos:
         A1 = rho ** lag[:n1, :n1]
         A = rho ** lag
@@ -81,7 +103,7 @@ def _layout(t1_bytes: bytes, t2_bytes: bytes, rhos: tuple, qs: tuple):
                 L = np.linalg.cholesky(A + q * walk)
             except np.linalg.LinAlgError:
                 ok_full.append(False)
-                Ms.append(np.zeros((n, n)))
+                Ms[len(ok_full) - 1] = 0.0
                 Cs.append(np.zeros((2, n)))
                 z11s.append(1.0)
                 continue
@@ -90,14 +112,15 @@ def _layout(t1_bytes: bytes, t2_bytes: bytes, rhos: tuple, qs: tuple):
             Zw = Li @ Z
             ZZi = np.linalg.inv(Zw.T @ Zw)
             C = ZZi @ Zw.T @ Li
-            Ms.append(Li - Zw @ C)
+            np.subtract(Li, Zw @ C, out=Ms[len(ok_full) - 1])
             Cs.append(C)
             z11s.append(float(ZZi[1, 1]))
     if not models:
         return None
     # adjacent periods before the split (the plain view's lag-1 autocorrelation)
     near = np.argwhere(np.triu(np.abs(t1[:, None] - t1[None, :]) == 1, 1))
-    return {"models": models, "M1": np.array(M1s), "const": np.array(consts), "M": np.array(Ms),
+    Ms = Ms[:len(models)] if len(models) == len(Ms) else Ms[:len(models)].copy()
+    return {"models": models, "M1": np.array(M1s), "const": np.array(consts), "M": Ms,
             "C": np.array(Cs), "z11": np.array(z11s), "ok_full": np.array(ok_full), "near": near}
 
 

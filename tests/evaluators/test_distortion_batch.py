@@ -238,3 +238,30 @@ def test_divergence_entries_say_the_basis():
     doc = metricsense.load(spec)
     entry = distortion_of(doc, data).kpis["o"].divergence["c"]
     assert entry["basis"] == "levers" and entry["status"] == "evaluated"
+
+
+def test_the_layouts_kept_are_bounded_by_bytes(monkeypatch):
+    # MS402's per-span layouts (81 error models' projections) were kept for 16 spans whatever
+    # their size (194 MiB for a 500-period span): now at most LAYOUT_BYTES, the last one always
+    import collections
+
+    from metricsense.evaluators import distortion_batch as batch
+    from metricsense.evaluators.distortion_stats import STEP_QS, STEP_RHOS
+
+    monkeypatch.setattr(batch, "_LAYOUTS", collections.OrderedDict())
+    grid = (tuple(STEP_RHOS), tuple(STEP_QS))
+
+    def span(offset: float):
+        t = np.arange(30.0) + offset
+        return batch._layout(t[:15].tobytes(), t[15:].tobytes(), *grid)
+
+    first = span(0)
+    size = sum(v.nbytes for v in first.values() if hasattr(v, "nbytes"))
+    assert size >= first["M"].nbytes == len(first["models"]) * 30 * 30 * 8
+    assert span(0) is first  # kept: built once per span
+    monkeypatch.setattr(batch, "LAYOUT_BYTES", int(2.5 * size))
+    layouts = [span(k) for k in (1, 2, 3)]
+    assert len(batch._LAYOUTS) == 2 and span(3) is layouts[-1] and span(2) is layouts[-2]
+    monkeypatch.setattr(batch, "LAYOUT_BYTES", 1)
+    last = span(4)
+    assert list(batch._LAYOUTS.values()) == [(last, size)]
