@@ -99,7 +99,7 @@ def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
     return GainAnalysis(
         kpis=tuple(k.name for k in kpis),
         levers=tuple(lv.name for lv in levers),
-        matrix=_clean(g),
+        matrix=g,
         source=source,
         condition_number=finite(float(kernels.condition_number(g))),
         scaled_condition_number=finite(float(kernels.equilibrated_condition_number(g))),
@@ -111,7 +111,7 @@ def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
                                     and sv[-1] > 1e-12 * sv[0] else None),
         rank=rank,
         singular_values=_clean(sv),
-        rga=_clean(rga),
+        rga=rga,
         suggested_pairing={kpis[i].name: levers[j].name for i, j in enumerate(pairing) if j >= 0},
         rga_number=rga_number,
         estimated=estimated,
@@ -305,7 +305,7 @@ def gain_rank_deficient(ctx) -> Iterator[Diagnostic]:
                 f"{cond['condition_interval'][1]:.1f})")
     import numpy as np
 
-    g = np.array([[np.nan if v is None else v for v in row] for row in gain.matrix])
+    g = np.array(gain.matrix, dtype=float)  # None (not finite) is NaN
     names_k = gain.kpis
     combos = []
     for w in dependent_combinations(g, rank, limit=COMBINATIONS_SHOWN):

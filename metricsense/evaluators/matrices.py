@@ -17,8 +17,53 @@ from collections.abc import Iterator
 from typing import Any
 
 
+def _value(v: Any, floats: bool) -> Any:
+    if floats:
+        v = float(v)
+        return v if v - v == 0.0 else None  # NaN and the infinities are None
+    return int(v)
+
+
+class Row:
+    """One row of a Matrix, read as the list it stood for; ``row[j]`` converts one value."""
+
+    __slots__ = ("_a", "_floats")
+
+    def __init__(self, a: Any, floats: bool) -> None:
+        self._a, self._floats = a, floats
+
+    def __len__(self) -> int:
+        return len(self._a)
+
+    def __getitem__(self, j: Any) -> Any:
+        if isinstance(j, slice):
+            return list(self)[j]
+        return _value(self._a[j], self._floats)
+
+    def to_json(self) -> list:
+        if self._floats:
+            from metricsense.encoding import finite_lists
+
+            return finite_lists(self._a)
+        return self._a.tolist()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.to_json())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Row, list, tuple)):
+            return self.to_json() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self.to_json())
+
+
 class Matrix:
-    """A read-only 2-D array read as a list of rows (floats with None where not finite, or ints)."""
+    """A read-only 2-D array read as a list of rows (floats with None where not finite, or ints):
+    ``matrix[i]`` is a Row, ``matrix[i][j]`` one value, ``matrix[i, j]`` too."""
 
     __slots__ = ("array",)
 
@@ -58,13 +103,17 @@ class Matrix:
         return self.array.shape[0]
 
     def __getitem__(self, index: Any) -> Any:
+        floats = self.array.dtype.kind == "f"
         if isinstance(index, slice):
-            return [self._row(row) for row in self.array[index]]
-        return self._row(self.array[index])
+            return [Row(row, floats) for row in self.array[index]]
+        if isinstance(index, tuple):
+            return _value(self.array[index], floats)
+        return Row(self.array[index], floats)
 
-    def __iter__(self) -> Iterator[list]:
+    def __iter__(self) -> Iterator[Row]:
+        floats = self.array.dtype.kind == "f"
         for row in self.array:
-            yield self._row(row)
+            yield Row(row, floats)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
         import numpy as np
@@ -111,8 +160,14 @@ def floats(values: Any) -> Matrix:
     """A float64 matrix (None in nested lists read as NaN); an array of float64 is not copied."""
     import numpy as np
 
-    return values if isinstance(values, Matrix) and values.array.dtype == np.float64 else \
-        Matrix(np.asarray(values.array if isinstance(values, Matrix) else values, dtype=np.float64))
+    if isinstance(values, Matrix) and values.array.dtype == np.float64:
+        return values
+    a = np.asarray(values.array if isinstance(values, Matrix) else values, dtype=np.float64)
+    # NOTE: an infinity reads as None, as NaN does: NumPy readers get NaN for both, as they did
+    # from the lists (by blocks of rows: no K x K temporary when there is none)
+    if a.ndim == 2 and any(np.isinf(a[lo:hi]).any() for lo, hi in row_blocks(len(a), a.shape[1])):
+        a = np.where(np.isinf(a), np.nan, a)
+    return Matrix(a)
 
 
 def counts(values: Any) -> Matrix:

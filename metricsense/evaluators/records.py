@@ -101,17 +101,23 @@ class GainAnalysis(Record):
 
     kpis: tuple[str, ...]
     levers: tuple[str, ...]
-    matrix: list[list[float | None]]
+    matrix: Matrix                                # KPI x lever, None where not finite
     source: str                                   # "declared" or "estimated"
     condition_number: float | None
     scaled_condition_number: float | None         # after Ruiz equilibration
     minimized_condition_number: float | None      # square, full rank, up to MINIMIZED_MAX KPIs
     rank: int
     singular_values: list[float | None]
-    rga: list[list[float | None]]
+    rga: Matrix
     suggested_pairing: Mapping[str, str]          # KPI -> lever
     rga_number: float | None
     estimated: EstimatedGains | None = None       # estimates beside declared gains, with data
+
+    def __post_init__(self) -> None:
+        # NOTE: arrays read as rows of lists (matrices.py), as the correlation record's: at 10,000
+        # KPIs x 1,000 levers the two as nested lists held 640 MB
+        object.__setattr__(self, "matrix", floats(self.matrix))
+        object.__setattr__(self, "rga", floats(self.rga))
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()

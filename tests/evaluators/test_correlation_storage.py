@@ -118,3 +118,25 @@ def test_blocked_sums_are_numpys_to_the_bit():
     eye, r2 = np.eye(150, dtype=bool), r * r
     adj = np.where(~eye & (n > 2), np.maximum(r2 - (1 - r2) / np.maximum(n - 2, 1), 0.0), np.where(eye, 0.0, r2))
     assert corrected_effective_number(r, n) == float(150 * 150 / (150 + adj.sum()))
+
+
+def test_the_gain_record_holds_arrays_too():
+    from pathlib import Path
+
+    from metricsense.evaluators.records import GainAnalysis
+
+    example = Path(__file__).parents[2] / "examples" / "customer-love"
+    report = metricsense.check(example, config={"time-budget": 1e9})
+    gains = [GainAnalysis.of(a) for a in report.analysis.values() if GainAnalysis.of(a) is not None]
+    assert gains
+    for gain in gains:
+        shape = (len(gain.kpis), len(gain.levers))
+        for m in (gain.matrix, gain.rga):
+            assert isinstance(m, Matrix) and m.array.dtype == np.float64 and m.shape == shape
+            assert m.nbytes == shape[0] * shape[1] * 8
+            assert m.to_json() == finite_lists(m.array) == [list(row) for row in m]
+    # an infinity reads as None, and as NaN for NumPy readers, as the lists gave it
+    g = gains[0]
+    bad = dataclasses.replace(g, rga=np.full(g.rga.shape, np.inf))
+    assert bad.rga[0][0] is None and np.isnan(np.asarray(bad.rga)).all()
+    assert bad.to_json()["rga"] == [[None] * len(g.levers) for _ in g.kpis]
