@@ -338,48 +338,54 @@ class _Steps:
         return div
 
     def run(self) -> None:
-        """Every planned step test, a batch per span and set of outcomes; the entries filled in."""
+        """Every planned step test, one batch per span (a list of output x outcome pairs); the
+        entries filled in."""
         import numpy as np
 
-        from metricsense.evaluators.distortion_batch import FIELDS, step_tests, t_sf_many
+        from metricsense.evaluators.distortion_batch import FIELDS, pair_step_tests, t_sf_many
 
         for span in self.spans.values():
             b_rows, a_rows, t1, t2 = span["rows"]
-            blocks: dict[tuple, list] = {}
-            for s, sign, div, outs in span["outputs"].values():
-                blocks.setdefault(tuple(name for name, _, _ in outs), []).append((s, sign, div, outs))
-            for names, outputs in blocks.items():
-                outs = outputs[0][3]
-                X = np.array([s.values for s, _, _, _ in outputs])
-                Y = np.array([o.values for _, o, _ in outs])
-                xb, xa, yb, ya = X[:, b_rows], X[:, a_rows], Y[:, b_rows], Y[:, a_rows]
-                found = step_tests(xb, xa, yb, ya, t1, t2)
-                sign = np.array([sg for _, sg, _, _ in outputs])[:, None]
-                osign = np.array([osg for _, _, osg in outs])[None, :]
-                out_change = sign * (xa.mean(axis=1) - xb.mean(axis=1))[:, None]
-                oc_change = np.broadcast_to(osign * (ya.mean(axis=1) - yb.mean(axis=1))[None, :], found["t"].shape)
-                z, z_iid = -osign * found["t"], -osign * found["t_iid"]
-                with np.errstate(all="ignore"):
-                    p = np.where(np.isfinite(z), t_sf_many(z, found["df"]), np.nan)
-                    p_iid = np.where(np.isfinite(z_iid), t_sf_many(z_iid, found["n_before"] - 2), np.nan)
-                holds = found["slope"] * sign * osign > 0
-                head = {"df": found["df"], "n_before": found["n_before"], "n_after": found["n_after"]}
-                cols = [found[f].tolist() for f in FIELDS]
-                extra = [np.broadcast_to(out_change, found["t"].shape).tolist(), oc_change.tolist(),
-                         np.where(np.isfinite(z), p, None).tolist(), np.where(np.isfinite(z_iid), p_iid, None).tolist(),
-                         holds.tolist(), found["valid"].tolist()]
-                for i, (_, _, div, _) in enumerate(outputs):
-                    for j, name in enumerate(names):
-                        if not extra[5][i][j]:
-                            div[name] = {**div[name], "status": "the output did not vary before"}
-                            continue
-                        v = [c[i][j] for c in cols]
-                        div[name] = {"basis": div[name].get("basis"), "intercept": v[0], "slope": v[1],
-                                     "residual_sd": v[2], "mean_residual": v[3],
-                                     "se": v[4], "t": v[5], **head, "r1": v[6], "rho": v[7], "q": v[8], "t_iid": v[9],
-                                     "output_change": extra[0][i][j], "outcome_change": extra[1][i][j],
-                                     "p": extra[2][i][j], "p_iid": extra[3][i][j], "theory_holds": extra[4][i][j],
-                                     "status": "evaluated"}
+            outputs = list(span["outputs"].values())
+            at: dict[str, int] = {}
+            outcomes, pi, pj = [], [], []
+            for i, (_, _, _, outs) in enumerate(outputs):
+                for name, o, osign in outs:
+                    if name not in at:
+                        at[name] = len(outcomes)
+                        outcomes.append((name, o, osign))
+                    pi.append(i)
+                    pj.append(at[name])
+            pi, pj = np.array(pi, dtype=np.intp), np.array(pj, dtype=np.intp)
+            X = np.array([s.values for s, _, _, _ in outputs])
+            Y = np.array([o.values for _, o, _ in outcomes])
+            xb, xa, yb, ya = X[:, b_rows], X[:, a_rows], Y[:, b_rows], Y[:, a_rows]
+            found = pair_step_tests(xb, xa, yb, ya, t1, t2, pi, pj)
+            sign = np.array([sg for _, sg, _, _ in outputs])[pi]
+            osign = np.array([osg for _, _, osg in outcomes])[pj]
+            out_change = sign * (xa.mean(axis=1) - xb.mean(axis=1))[pi]
+            oc_change = osign * (ya.mean(axis=1) - yb.mean(axis=1))[pj]
+            z, z_iid = -osign * found["t"], -osign * found["t_iid"]
+            with np.errstate(all="ignore"):
+                p = np.where(np.isfinite(z), t_sf_many(z, found["df"]), np.nan)
+                p_iid = np.where(np.isfinite(z_iid), t_sf_many(z_iid, found["n_before"] - 2), np.nan)
+            holds = found["slope"] * sign * osign > 0
+            head = {"df": found["df"], "n_before": found["n_before"], "n_after": found["n_after"]}
+            cols = [found[f].tolist() for f in FIELDS]
+            extra = [out_change.tolist(), oc_change.tolist(), np.where(np.isfinite(z), p, None).tolist(),
+                     np.where(np.isfinite(z_iid), p_iid, None).tolist(), holds.tolist(), found["valid"].tolist()]
+            for q, (i, j) in enumerate(zip(pi.tolist(), pj.tolist())):
+                div, name = outputs[i][2], outcomes[j][0]
+                if not extra[5][q]:
+                    div[name] = {**div[name], "status": "the output did not vary before"}
+                    continue
+                v = [c[q] for c in cols]
+                div[name] = {"basis": div[name].get("basis"), "intercept": v[0], "slope": v[1],
+                             "residual_sd": v[2], "mean_residual": v[3],
+                             "se": v[4], "t": v[5], **head, "r1": v[6], "rho": v[7], "q": v[8], "t_iid": v[9],
+                             "output_change": extra[0][q], "outcome_change": extra[1][q],
+                             "p": extra[2][q], "p_iid": extra[3][q], "theory_holds": extra[4][q],
+                             "status": "evaluated"}
         self.spans.clear()
 
 
