@@ -34,11 +34,9 @@ from metricsense.evaluators.distortion_stats import (
     clustered_density_test,
     step_test,
     norm_sf,
-    paired_spread_test,
-    spread_break_test,
     t_sf,
-    whole_cycles,
 )
+from metricsense.evaluators.distortion_variance import _variance, _windows, variances
 from metricsense.evaluators.records import (
     BunchingTest,
     DistortionAnalysis,
@@ -161,83 +159,12 @@ def _bunching(s, after, t) -> BunchingTest:
     return res
 
 
-def _windows(data, row: int, after, observed, unit: str | None):
-    """The rows compared before and after the split: for weekly, monthly or quarterly data, the
-    same whole number of years on each side next to the split (so each side holds every season
-    equally often); None (and why) when a side has less than a whole year."""
-    import numpy as np
-
-    rows = np.flatnonzero(observed)
-    before, later = rows[rows < row], rows[rows >= row]
-    cycle, _ = whole_cycles(unit, len(before), len(later))
-    if cycle is None or data.periods.dtype.kind != "M" or not len(before) or not len(later):
-        return ~after & observed, after & observed, None
-    day = data.periods.astype("datetime64[D]").astype(np.int64).astype(float)
-    step = float(np.median(np.diff(day[rows]))) if len(rows) > 1 else 1.0
-    split = day[later[0]]
-    span = min(split - day[before[0]], day[later[-1]] + step - split)
-    years = int((span + step / 2) // 365.25)
-    if years < 1:
-        return None, None, 0
-    lo, hi = split - years * 365.25 - step / 2, split + years * 365.25 - step / 2
-    return observed & ~after & (day >= lo), observed & after & (day < hi), years
-
-
-def _variance(s, data, row: int, after, unit: str | None, min_periods: int) -> VarianceTest | None:
-    """MS403's comparison: the spread as it is and relative to the level (logs, when every value is
-    positive); a fall must show on both scales (the larger p-value and ratio are reported)."""
-    import numpy as np
-
-    block = s.by_segment if s.by_segment is not None else s.values[:, None]
-    observed = ~np.isnan(block).all(axis=1)
-    wb, wa, years = _windows(data, row, after, observed, unit)
-    cycle = whole_cycles(unit, 0, 0)[0] if years else None
-    if wb is None:
-        return {"status": "less than a whole year on each side of the target (seasons and the target "
-                          "cannot be told apart)", "years": 0}
-    positive = bool(np.nanmin(block) > 0)
-    scales = [("as is", block)] + ([("relative to the level", np.log(block))] if positive else [])
-    found = []
-    for name, vals in scales:
-        if s.by_segment is not None:
-            with np.errstate(all="ignore"):
-                med = np.nanmedian(np.where(observed[:, None], vals, 0.0), axis=1)
-            dev = vals - med[:, None]
-            db, da = dev[wb], dev[wa]
-            vb_all, va_all = db[~np.isnan(db)], da[~np.isnan(da)]
-            test = paired_spread_test(db, da) if min(len(vb_all), len(va_all)) >= min_periods else None
-            what = "spread across units around each period's median"
-        else:
-            grid, rows = own_values(data.periods, vals[:, 0])
-            d = np.diff(grid[:, 0])  # NaN across a missing period
-            side = np.full(len(rows), -1)
-            side[rows >= 0] = np.where(wb[rows[rows >= 0]], 0, np.where(wa[rows[rows >= 0]], 1, -1))
-            inb, ina = (side[:-1] == 0) & (side[1:] == 0), (side[:-1] == 1) & (side[1:] == 1)
-            vb_all, va_all = d[inb], d[ina]
-            vb_all, va_all = vb_all[~np.isnan(vb_all)], va_all[~np.isnan(va_all)]
-            use = (inb | ina) & ~np.isnan(d)
-            when = np.arange(1, len(d) + 1, dtype=float)  # a change's period on the series' own grid
-            test = spread_break_test(d[use], when[use], ina[use], cycle) \
-                if min(len(vb_all), len(va_all)) >= min_periods else None
-            what = "period-to-period changes"
-        if test is None or test.get("p") is None:
-            return None
-        vb, va = float(np.var(vb_all, ddof=1)), float(np.var(va_all, ddof=1))
-        found.append({"of": what, "scale": name, "before": vb, "after": va, "ratio": (va / vb) if vb > 0 else None,
-                      "n_before": len(vb_all), "n_after": len(va_all), **test})
-    if any(f["ratio"] is None for f in found):
-        return None
-    worst = max(found, key=lambda f: (f["p"], f["ratio"]))
-    out: VarianceTest = {**worst, "ratio": max(f["ratio"] for f in found), "years": years,
-                         "p_by_scale": {f["scale"]: f["p"] for f in found}}
-    return out
-
-
 def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: int = 6,
-                   steps: "_Steps | None" = None) -> KpiDistortion | None:
+                   steps: "_Steps | None" = None, spreads: dict | None = None) -> KpiDistortion | None:
     """One KPI's tests. An output's step tests against its outcomes are handed to ``steps``
     (run for every output at once by ``steps.run()``, which fills in the divergence entries);
-    without one they run here."""
+    without one they run here. ``spreads`` holds MS403's comparisons made for many KPIs at once
+    (``distortion_variance.variances``), by KPI name."""
     import numpy as np
 
     s = data.series(kpi.name)
@@ -257,7 +184,10 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
     # -- bunching: unit-level values after the target was set, clustered by unit
     if t is not None and t.value is not None and t.comparison in ("<", "<=", ">", ">="):
         bunching = _bunching(s, after, t)
-    variance = _variance(s, data, row, after, data.unit_of(kpi.name), min_periods)
+    if spreads is not None and kpi.name in spreads:
+        variance = spreads[kpi.name]
+    else:
+        variance = _variance(s, data, row, after, data.unit_of(kpi.name), min_periods)
     # -- divergence: an output whose outcomes do not follow
     sign = _better(kpi)
     if kpi.kind == "output" and sign is not None:
@@ -390,10 +320,20 @@ class _Steps:
 
 
 def distortion_of(spec: Document, data, chosen: dict | None = None, min_periods: int = 6) -> DistortionAnalysis:
+    import numpy as np
+
     out = {}
     steps = _Steps(data)
+    plain = []
     for k in spec.kpis:
-        got = kpi_distortion(k, spec, data, chosen or {}, min_periods, steps)
+        s = data.series(k.name)
+        if s is not None and s.by_segment is None:
+            row, _ = set_row(k, data, ~np.isnan(s.values), chosen or {})
+            if row is not None:
+                plain.append((k.name, s, row))
+    spreads = variances(data, plain, min_periods)
+    for k in spec.kpis:
+        got = kpi_distortion(k, spec, data, chosen or {}, min_periods, steps, spreads)
         if got is not None:
             out[k.name] = got
     steps.run()
