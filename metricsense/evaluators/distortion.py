@@ -61,7 +61,12 @@ def support_step(x) -> float:
     x = np.asarray(x, dtype=float)
     if len(x) < 2:
         return 0.0
+    first = float(x[0])
     for decimals in range(0, 5):
+        # the first value alone first: when it is off the grid, so is the whole (a scalar test)
+        one = first * 10.0**decimals
+        if not abs(one - round(one)) < 1e-6 * max(1.0, abs(one)):
+            continue
         scaled = x * 10.0**decimals
         ints = np.rint(scaled)
         if np.all(np.abs(scaled - ints) < 1e-6 * np.maximum(1.0, np.abs(scaled))):

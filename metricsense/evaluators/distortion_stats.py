@@ -142,6 +142,10 @@ def clustered_density_test(x, clusters, cutoff: float, meets: str = "above", inc
             edge = cutoff - g / 2 if lower else cutoff + g / 2
     k = np.floor((x - edge) / b + 1e-9).astype(np.int64)
     kmin, kmax = int(k.min()), int(k.max())
+    out.update({"bin": b, "support_step": g or None, "boundary": edge})
+    # fewer than six bins below the boundary, or from it up (the bins kmin..kmax: k < 0 below)
+    if min(kmax, -1) - kmin + 1 < 6 or kmax - max(kmin, 0) + 1 < 6:
+        return {**out, "status": "the target is at the edge of the data"}
     K = kmax - kmin + 1
     by_cluster = np.zeros((G, K))
     np.add.at(by_cluster, (cid, k - kmin), 1.0)
@@ -150,9 +154,6 @@ def clustered_density_test(x, clusters, cutoff: float, meets: str = "above", inc
     mid = (ks + 0.5) * b
     y = counts / (n * b)
     left, right = ks < 0, ks >= 0
-    out.update({"bin": b, "support_step": g or None, "boundary": edge})
-    if left.sum() < 6 or right.sum() < 6:
-        return {**out, "status": "the target is at the edge of the data"}
     h = bandwidth_of(mid, y, left, right) if bandwidth_of is not None else None
     if h is None:
         return {**out, "status": "no bandwidth"}
