@@ -524,7 +524,19 @@ def pairwise_corr(x, method="pearson", min_periods=1):
     T, n = x.shape
     if n == 0:
         return np.empty((0, 0))
-    missing = np.isnan(x).any()
+    gaps = np.isnan(x)
+    missing = gaps.any()
+    if missing:
+        # A period no series has (the first of period-to-period changes) is in no pair's
+        # overlap: without it, data missing nowhere else takes the complete path (one syrk).
+        empty = gaps.all(axis=1)
+        if empty.any():
+            x = np.ascontiguousarray(x[~empty])
+            T = x.shape[0]
+            missing = bool(gaps[~empty].any())
+            if T == 0:
+                return np.full((n, n), np.nan)  # no pair has a period
+    del gaps
     if method == "pearson":
         return _pearson_masked(x, minp) if missing else _pearson_complete(x, minp)
     xt = np.ascontiguousarray(x.T)

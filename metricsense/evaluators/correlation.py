@@ -87,6 +87,7 @@ class Correlation(NamedTuple):
     record: CorrelationAnalysis
     r: Any       # the K x K matrix (NumPy), NaN where a pair has too few shared periods
     kpis: list   # the KPI nodes, in the matrix's order
+    n: Any = None  # the shared periods per pair (NumPy), as the record's ``n``
 
 
 def correlation_analysis(spec, data, options) -> Correlation | None:
@@ -107,39 +108,58 @@ def correlation_analysis(spec, data, options) -> Correlation | None:
     groups: dict = {}
     for i, name in enumerate(names):
         groups.setdefault(data.unit_of(name), []).append(i)
-    r = np.full((len(names), len(names)), np.nan)
-    n = np.zeros((len(names), len(names)))
     keys = list(groups)
-    for a_i, a in enumerate(keys):
-        for b in keys[a_i:]:
-            idx = groups[a] if a == b else groups[a] + groups[b]
-            chosen = [names[i] for i in idx]
-            x = data.changes(chosen) if basis == "changes" else data.aligned(chosen)[0]
-            sub = kernels.pairwise_corr(np.ascontiguousarray(x), method=method, min_periods=minp)
-            present = (~np.isnan(x)).astype(np.float64)
-            r[np.ix_(idx, idx)] = np.where(np.isnan(r[np.ix_(idx, idx)]), sub, r[np.ix_(idx, idx)])
-            counts = present.T @ present
-            n[np.ix_(idx, idx)] = np.maximum(n[np.ix_(idx, idx)], counts)
+    if len(keys) == 1:  # one calendar: the kernel's matrix is the whole (no copies into place)
+        r, n = _pairs(data, names, basis, method, minp)
+    else:
+        r = np.full((len(names), len(names)), np.nan)
+        n = np.zeros((len(names), len(names)))
+        for a_i, a in enumerate(keys):
+            for b in keys[a_i:]:
+                idx = groups[a] if a == b else groups[a] + groups[b]
+                sub, counts = _pairs(data, [names[i] for i in idx], basis, method, minp)
+                r[np.ix_(idx, idx)] = np.where(np.isnan(r[np.ix_(idx, idx)]), sub, r[np.ix_(idx, idx)])
+                n[np.ix_(idx, idx)] = np.maximum(n[np.ix_(idx, idx)], counts)
     usable = [i for i in range(len(kpis)) if np.isfinite(r[i, i])]
+    every = len(usable) == len(kpis)
     # KPIs that share too few periods with the others (a monthly KPI among weekly ones) are left
     # out, the one missing most pairs first, until every remaining pair has a correlation.
-    while usable and not np.isfinite(r[np.ix_(usable, usable)]).all():
+    while usable and not np.isfinite(r if every else r[np.ix_(usable, usable)]).all():
         missing = (~np.isfinite(r[np.ix_(usable, usable)])).sum(axis=1)
         usable.pop(int(np.argmax(missing)))
+        every = False
     effective = None
     if len(usable) >= 2:
-        effective = float(kernels.participation_ratio(r[np.ix_(usable, usable)]))
+        effective = float(kernels.participation_ratio(r if every else r[np.ix_(usable, usable)]))
+    n = n.astype(int)
     record = CorrelationAnalysis(
         basis=basis,
         method=method,
         kpis=tuple(k.name for k in kpis),
         matrix=finite_lists(r),
-        n=n.astype(int).tolist(),
+        n=n.tolist(),
         effective_number=effective,
         effective_of=len(usable),
         effective_kpis=tuple(kpis[i].name for i in usable),
     )
-    return Correlation(record, r, kpis)
+    return Correlation(record, r, kpis, n)
+
+
+def _pairs(data, names: list[str], basis: str, method: str, minp: int):
+    """The correlation of the named KPIs (one calendar, or two on the coarser) and the periods
+    each pair shares."""
+    import numpy as np
+
+    from metricsense import kernels
+
+    x = np.ascontiguousarray(data.changes(names) if basis == "changes" else data.aligned(names)[0])
+    r = kernels.pairwise_corr(x, method=method, min_periods=minp)
+    gaps = np.isnan(x)
+    x = x[~gaps.all(axis=1)]  # a period no KPI has is shared by no pair
+    if not np.isnan(x).any():
+        return r, np.full((len(names), len(names)), float(len(x)))
+    present = (~gaps).astype(np.float64)
+    return r, present.T @ present
 
 
 @hookimpl
@@ -211,7 +231,8 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
         return
     import numpy as np
 
-    r, kpis, n = result.r, result.kpis, np.asarray(result.record.n)
+    r, kpis = result.r, result.kpis
+    n = result.n if result.n is not None else np.asarray(result.record.n)
     threshold, floor = ctx.option("threshold"), ctx.option("floor")
     basis, method = result.record.basis, result.record.method
     parent = list(range(len(kpis)))
@@ -309,8 +330,11 @@ def low_effective_kpi_count(ctx) -> Iterator[Diagnostic]:
     for i, k in enumerate(found.kpis):
         at.setdefault(k.name, i)  # NOTE: a dict: a search per name was quadratic in the KPIs
     idx = [at[name] for name in result.effective_kpis]
-    r = found.r[np.ix_(idx, idx)]
-    n = np.asarray(result.n)[np.ix_(idx, idx)]
+    n = found.n if found.n is not None else np.asarray(result.n)
+    if idx == list(range(len(found.kpis))):
+        r = found.r  # every KPI: no copies
+    else:
+        r, n = found.r[np.ix_(idx, idx)], n[np.ix_(idx, idx)]
     eff = corrected_effective_number(r, n)
     if p < 3 or not eff < ratio * p:
         return
@@ -344,6 +368,15 @@ def corrected_effective_number(r, n) -> float:
     r = np.asarray(r, dtype=float)
     n = np.asarray(n, dtype=float)
     p = r.shape[0]
+    if p and n.min() == n.max() > 2 and np.isfinite(r).all():
+        # every pair over the same periods (complete data): r^2 - (1 - r^2) / (n - 2) over the
+        # whole matrix in place, less the diagonal's (r = 1 there: 1 each, removed exactly)
+        t = r * r
+        u = 1.0 - t
+        u /= float(n.flat[0]) - 2.0
+        t -= u
+        np.maximum(t, 0.0, out=t)
+        return float(p * p / (p + (t.sum() - np.trace(t))))
     off = ~np.eye(p, dtype=bool) & np.isfinite(r)
     r2 = np.where(off, r * r, 0.0)
     adj = np.where(off & (n > 2), np.maximum(r2 - (1 - r2) / np.maximum(n - 2, 1), 0.0), r2)
