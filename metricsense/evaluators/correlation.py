@@ -243,10 +243,10 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
             i = parent[i]
         return i
 
-    upper = np.triu(np.isfinite(r), 1)
-    getattr(ctx, "tests", lambda m: None)(int(upper.sum()))  # every pair with a correlation is judged
+    judged, strong = upper_pairs(r, threshold)
+    getattr(ctx, "tests", lambda m: None)(judged)  # every pair with a correlation is judged
     pairs, stats = [], {}
-    for i, j in zip(*np.nonzero(upper & (np.abs(np.where(np.isfinite(r), r, 0)) >= threshold))):
+    for i, j in strong:
         i, j = int(i), int(j)
         names = [kpis[i].name, kpis[j].name]
         x = ctx.data.changes(names) if basis == "changes" else ctx.data.aligned(names)[0]
@@ -369,18 +369,49 @@ def corrected_effective_number(r, n) -> float:
     n = np.asarray(n, dtype=float)
     p = r.shape[0]
     if p and n.min() == n.max() > 2 and np.isfinite(r).all():
-        # every pair over the same periods (complete data): r^2 - (1 - r^2) / (n - 2) over the
-        # whole matrix in place, less the diagonal's (r = 1 there: 1 each, removed exactly)
-        t = r * r
-        u = 1.0 - t
-        u /= float(n.flat[0]) - 2.0
-        t -= u
-        np.maximum(t, 0.0, out=t)
-        return float(p * p / (p + (t.sum() - np.trace(t))))
+        # every pair over the same periods (complete data): max(0, r^2 - (1 - r^2) / (n - 2)) over
+        # the whole matrix, a block of rows at a time in two buffers, less the diagonal's
+        c = float(n.flat[0]) - 2.0
+        rows = max(1, BLOCK // p)
+        t, u = np.empty((rows, p)), np.empty((rows, p))
+        total = 0.0
+        for a in range(0, p, rows):
+            blk = r[a:a + rows]
+            tt, uu = t[:len(blk)], u[:len(blk)]
+            np.multiply(blk, blk, out=tt)
+            np.subtract(1.0, tt, out=uu)
+            uu /= c
+            tt -= uu
+            np.maximum(tt, 0.0, out=tt)
+            total += float(tt.sum())
+        d = np.diagonal(r) ** 2
+        total -= float(np.maximum(d - (1.0 - d) / c, 0.0).sum())
+        return float(p * p / (p + total))
     off = ~np.eye(p, dtype=bool) & np.isfinite(r)
     r2 = np.where(off, r * r, 0.0)
     adj = np.where(off & (n > 2), np.maximum(r2 - (1 - r2) / np.maximum(n - 2, 1), 0.0), r2)
     return float(p * p / (p + adj.sum()))
+
+
+#: Entries of a K x K matrix looked at together (a block of rows: its temporaries stay in cache).
+BLOCK = 1 << 16
+
+
+def upper_pairs(r, at: float) -> tuple[int, list[tuple[int, int]]]:
+    """Of the pairs i < j of the matrix ``r``: how many have a correlation (finite), and those
+    with |r| >= ``at``, in row order; a block of rows at a time."""
+    import numpy as np
+
+    p = r.shape[0]
+    rows = max(1, BLOCK // max(p, 1))
+    judged, strong = 0, []
+    for a in range(0, p, rows):
+        blk = r[a:a + rows]
+        fin = np.triu(np.isfinite(blk), a + 1)
+        judged += int(fin.sum())
+        ii, jj = np.nonzero(fin & (np.abs(np.where(fin, blk, 0.0)) >= at))
+        strong.extend(zip((ii + a).tolist(), jj.tolist()))
+    return judged, strong
 
 
 def moving_groups(r, names, at: float = 0.5) -> list[list[str]]:
@@ -397,9 +428,8 @@ def moving_groups(r, names, at: float = 0.5) -> list[list[str]]:
             i = parent[i]
         return i
 
-    strong = np.isfinite(r) & (np.abs(np.where(np.isfinite(r), r, 0)) >= at) & ~np.eye(p, dtype=bool)
-    for i, j in zip(*np.nonzero(np.triu(strong, 1))):
-        parent[find(int(i))] = find(int(j))
+    for i, j in upper_pairs(r, at)[1]:
+        parent[find(i)] = find(j)
     comps: dict[int, list[str]] = {}
     for i in range(p):
         comps.setdefault(find(i), []).append(names[i])
