@@ -27,7 +27,7 @@ from collections.abc import Iterator
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.evaluators.common import own_values, phi
-from metricsense.evaluators.distortion_batch import BASES, outcomes_for
+from metricsense.evaluators.distortion_batch import BASES, EVERY_OUTCOME_UP_TO, outcomes_for
 from metricsense.evaluators.distortion_stats import (
     betainc,
     bunching_units,
@@ -36,7 +36,7 @@ from metricsense.evaluators.distortion_stats import (
     norm_sf,
     t_sf,
 )
-from metricsense.evaluators.distortion_variance import _variance, _windows, variances
+from metricsense.evaluators.distortion_variance import _variance, variances
 from metricsense.evaluators.records import (
     BunchingTest,
     DistortionAnalysis,
@@ -47,6 +47,7 @@ from metricsense.evaluators.records import (
 )
 from metricsense.hookspecs import hookimpl
 from metricsense.model import KPI, Document
+from metricsense.names import first, listed
 
 DEFAULTS = {"target_set": {}}
 
@@ -613,6 +614,58 @@ def variance_collapse(ctx) -> Iterator[Diagnostic]:
                                                  "units", "years", "t", "df", "p", "p_by_scale")}
             | {"set": entry.set, "set_from": entry.set_from, "p_value": res["p"]},
         )
+
+
+@rule(code="MS404", name="output-not-compared", severity=Severity.INFO)
+def output_not_compared(ctx) -> Iterator[Diagnostic]:
+    """Output KPIs that MS402 compares with no outcome: they share no guarded failure and no lever with one.
+
+    ## Why is this bad?
+    Seed 004 (Behn's fourth practice: clarify the theory linking the target and the mission):
+    MS402 compares an output with the outcomes the spec says it serves, those guarding a failure
+    it guards or responding to one of its levers. In a spec of more than 20 outcome KPIs an output
+    linked to none of them is not compared with every outcome (docs/scale.md: thousands of pairs
+    nobody stated a reason for); it is not tested at all, and an output produced for its target
+    while its outcomes stay flat would go unseen. One finding per spec names those outputs (the
+    first five in the message, every one in the evidence `outputs`). Evidence: outputs,
+    outcomes (how many outcome KPIs the spec has), every_outcome_up_to.
+
+    ## Example
+    ```msense
+    kpi calls_handled "Calls handled" { kind output better higher target >= 400 by 2027-06-30 }
+    # and 30 outcome KPIs, none guarding a failure calls_handled guards or sharing its levers
+    ```
+
+    ## What to do instead
+    Say what the output is for: `guards` the failure its outcomes guard, or `responds` to the
+    lever that should move both; MS402 then compares them.
+    """
+    found = DistortionAnalysis.of(ctx.analysis)
+    if found is None:
+        return
+    known: dict = {}
+    untested = []
+    for k in ctx.spec.kpis:
+        entry = found.kpis.get(k.name)
+        if k.kind != "output" or _better(k) is None or entry is None or entry.set is None:
+            continue
+        if outcomes_for(k, ctx.spec, known)[1] is None and len(known["outcomes"]) > EVERY_OUTCOME_UP_TO:
+            untested.append(k)
+    if not untested:
+        return
+    names = [k.name for k in untested]
+    one = len(names) == 1
+    yield ctx.report(
+        untested[0],
+        f"{listed(names)} {'is' if one else 'are'} compared with no outcome KPI (MS402): "
+        f"{'it shares' if one else 'they share'} no guarded failure and no lever with any of the "
+        f"{len(known['outcomes']):,} outcomes, and a spec of more than {EVERY_OUTCOME_UP_TO} outcomes does not "
+        "compare an output with every one",
+        related=[(k, "not compared with any outcome either") for k in first(untested[1:])],
+        help="say what each serves: `guards` the failure its outcomes guard, or `responds` to a lever that "
+             "should move both, and MS402 compares them",
+        evidence={"outputs": names, "outcomes": len(known["outcomes"]), "every_outcome_up_to": EVERY_OUTCOME_UP_TO},
+    )
 
 
 @hookimpl
