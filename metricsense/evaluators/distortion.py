@@ -247,9 +247,13 @@ class _Steps:
         both = obs & seen
         nb, na = (both & ~after).sum(axis=1), (both & after).sum(axis=1)
         few = (nb < max(min_periods, 4)) | (na < 3)
-        keys = np.hstack([np.packbits(both, axis=1), np.packbits(obs | seen, axis=1)])
-        _, first, which = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        which = which.ravel()
+        union = obs | seen
+        if (both == both[0]).all() and (union == union[0]).all():  # the usual case: one span
+            first, which = np.zeros(1, dtype=np.intp), np.zeros(len(named), dtype=np.intp)
+        else:
+            keys = np.hstack([np.packbits(both, axis=1), np.packbits(union, axis=1)])
+            _, first, which = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+            which = which.ravel()
         for m, (oc, o, osign) in enumerate(named):
             div[oc.name] = {"basis": basis, "n_before": int(nb[m]), "n_after": int(na[m])}
             if few[m]:
