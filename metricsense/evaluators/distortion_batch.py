@@ -10,7 +10,10 @@ once per span (and kept, ``_layout``): per error model, the whitening L^-1 (L th
 factor of the covariance) with the columns every pair shares (the intercept; the step at the
 split) projected out. A KPI's values are then whitened once per model, not once per pair, and
 a pair's restricted likelihood and step t at every model come from inner products of the
-whitened output and outcome: a few matrix products per model for all pairs.
+whitened output and outcome. The pairs of a span are one list (``pair_step_tests``): every
+output and outcome on it whitened together (a matrix product per model), each pair's two inner
+products per model by the ``pair_dots`` kernel, so a spec's 5,000 pairs are one batch, not one
+small batch per output.
 
 By Frisch-Waugh-Lovell, with x~, y~ the whitened output and outcome after projecting out the
 shared columns Z (u = L^-1 1 for the fit before the split; [1, D] whitened over all periods):

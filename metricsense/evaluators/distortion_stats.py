@@ -517,15 +517,11 @@ def spread_break_test(changes, times, after, cycle: int | None = None, power: fl
         if m.sum() < 3:
             return None
         z[m] = np.abs(d[m] - np.median(d[m])) ** power
-    year = float(cycle) if cycle else max(1.0, float(np.ptp(t)))
-    X = np.column_stack([np.ones_like(d), (t - t[side].min()) / year, side.astype(float)])
+    design = break_design(t, side, cycle)
+    if design is None:
+        return None
+    X, XtX_inv = design
     n, k = X.shape
-    if n <= k + 2:
-        return None
-    try:
-        XtX_inv = np.linalg.inv(X.T @ X)
-    except np.linalg.LinAlgError:
-        return None
     b = XtX_inv @ (X.T @ z)
     e = z - X @ b
     lev = np.einsum("ij,jk,ik->i", X, XtX_inv, X)
@@ -535,6 +531,22 @@ def spread_break_test(changes, times, after, cycle: int | None = None, power: fl
         return None
     tt = -float(b[2]) / math.sqrt(var)
     return {"t": tt, "df": n - k, "step": float(b[2]), "p": t_sf(tt, n - k)}
+
+
+def break_design(times, side, cycle: int | None):
+    """The spread-break regression's columns (a constant, the time in years from the first change
+    after the split, the step) and (X'X)^-1; None with too few changes or a singular design."""
+    import numpy as np
+
+    year = float(cycle) if cycle else max(1.0, float(np.ptp(times)))
+    X = np.column_stack([np.ones(len(times)), (times - times[side].min()) / year, side.astype(float)])
+    n, k = X.shape
+    if n <= k + 2:
+        return None
+    try:
+        return X, np.linalg.inv(X.T @ X)
+    except np.linalg.LinAlgError:
+        return None
 
 
 #: Periods in a year, by calendar unit (the cycle a season repeats on).
@@ -551,4 +563,4 @@ def whole_cycles(unit: str | None, n_before: int, n_after: int) -> tuple[int | N
 
 
 __all__ = ["betainc", "norm_sf", "t_sf", "ar1_corr", "ar1_rho", "bunching_units", "clustered_density_test", "mass_point_test", "mean_residual_ar1", "step_test",
-           "paired_spread_test", "spread_break_test", "whole_cycles"]
+           "break_design", "paired_spread_test", "spread_break_test", "whole_cycles"]

@@ -10,7 +10,7 @@ NumPy only, imported inside functions.
 from __future__ import annotations
 
 from metricsense.evaluators.common import own_values
-from metricsense.evaluators.distortion_stats import paired_spread_test, spread_break_test, whole_cycles
+from metricsense.evaluators.distortion_stats import break_design, paired_spread_test, spread_break_test, whole_cycles
 from metricsense.evaluators.records import VarianceTest
 
 #: The status of a KPI whose windows hold less than a year on a side.
@@ -178,15 +178,11 @@ def _breaks(d, times, after, cycle: int | None, power: float = 2.0 / 3.0) -> dic
         if m.sum() < 3:
             return None
         z[:, m] = np.abs(d[:, m] - np.median(d[:, m], axis=1, keepdims=True)) ** power
-    year = float(cycle) if cycle else max(1.0, float(np.ptp(times)))
-    X = np.column_stack([np.ones(len(times)), (times - times[side].min()) / year, side.astype(float)])
+    design = break_design(times, side, cycle)
+    if design is None:
+        return None
+    X, XtX_inv = design
     n, k = X.shape
-    if n <= k + 2:
-        return None
-    try:
-        XtX_inv = np.linalg.inv(X.T @ X)
-    except np.linalg.LinAlgError:
-        return None
     b = (XtX_inv @ (X.T @ z.T)).T  # rows x 3
     e = z - b @ X.T
     lev = np.einsum("ij,jk,ik->i", X, XtX_inv, X)
