@@ -131,7 +131,7 @@ def correlation_analysis(spec, data, options) -> Correlation | None:
     effective = None
     if len(usable) >= 2:
         effective = float(kernels.participation_ratio(r if every else r[np.ix_(usable, usable)]))
-    n = n.astype(int)
+    n = n.astype(np.int64, copy=False)
     record = CorrelationAnalysis(
         basis=basis,
         method=method,
@@ -157,9 +157,9 @@ def _pairs(data, names: list[str], basis: str, method: str, minp: int):
     gaps = np.isnan(x)
     x = x[~gaps.all(axis=1)]  # a period no KPI has is shared by no pair
     if not np.isnan(x).any():
-        return r, np.full((len(names), len(names)), float(len(x)))
+        return r, np.full((len(names), len(names)), len(x), dtype=np.int64)
     present = (~gaps).astype(np.float64)
-    return r, present.T @ present
+    return r, (present.T @ present).astype(np.int64)
 
 
 @hookimpl
