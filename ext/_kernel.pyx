@@ -539,7 +539,19 @@ def pairwise_corr(x, method="pearson", min_periods=1):
     T, n = x.shape
     if n == 0:
         return np.empty((0, 0))
-    missing = np.isnan(x).any()
+    gaps = np.isnan(x)
+    missing = gaps.any()
+    if missing:
+        # A period no series has (the first of period-to-period changes) is in no pair's
+        # overlap: without it, data missing nowhere else takes the complete path (one syrk).
+        empty = gaps.all(axis=1)
+        if empty.any():
+            x = np.ascontiguousarray(x[~empty])
+            T = x.shape[0]
+            missing = bool(gaps[~empty].any())
+            if T == 0:
+                return np.full((n, n), np.nan)  # no pair has a period
+    del gaps
     if method == "pearson":
         return _pearson_masked(x, minp) if missing else _pearson_complete(x, minp)
     xt = np.ascontiguousarray(x.T)
@@ -1801,6 +1813,45 @@ def rga(g):
     if bad.any():  # rare: the reference's pseudo-inverse
         out[bad] = _ref().rga(flat[bad])
     return out.reshape(ga.shape)
+
+
+# --------------------------------------------------------------------------- pairs of rows
+
+
+cdef inline double _dot(const double* a, const double* b, Py_ssize_t T) noexcept nogil:
+    # four running sums: the loop is load-bound, and one sum's dependency chain would serialize it
+    cdef Py_ssize_t t = 0
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    while t + 4 <= T:
+        s0 += a[t] * b[t]
+        s1 += a[t + 1] * b[t + 1]
+        s2 += a[t + 2] * b[t + 2]
+        s3 += a[t + 3] * b[t + 3]
+        t += 4
+    while t < T:
+        s0 += a[t] * b[t]
+        t += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+def pair_dots(v, i, j):
+    """out[m, p] = sum_t v[m, i[p], t] * v[m, j[p], t] (see reference)."""
+    cdef const double[:, :, ::1] v_ = np.ascontiguousarray(v, dtype=np.float64)
+    cdef const Py_ssize_t[::1] i_ = np.ascontiguousarray(i, dtype=np.intp)
+    cdef const Py_ssize_t[::1] j_ = np.ascontiguousarray(j, dtype=np.intp)
+    if v_.ndim != 3 or i_.shape[0] != j_.shape[0] or np.ndim(i) != 1 or np.ndim(j) != 1:
+        raise ValueError("v must be (M, K, T) and i, j two index vectors of one length")
+    cdef Py_ssize_t M = v_.shape[0], K = v_.shape[1], T = v_.shape[2], P = i_.shape[0], m, p
+    if P and (min(np.min(i), np.min(j)) < 0 or max(np.max(i), np.max(j)) >= K):
+        raise ValueError("a pair's row index is outside v")
+    out = np.zeros((M, P))
+    if M == 0 or P == 0 or T == 0:
+        return out
+    cdef double[:, ::1] o = out
+    for m in prange(M, nogil=True, schedule="static", num_threads=_nt(<double> M * P * T)):
+        for p in range(P):
+            o[m, p] = _dot(&v_[m, i_[p], 0], &v_[m, j_[p], 0], T)
+    return out
 
 
 # --------------------------------------------------------------------------- simulated runs

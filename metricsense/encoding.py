@@ -187,6 +187,8 @@ def finite_lists(array: Any) -> Any:
 
     a = np.asarray(array, dtype=float)
     ok = np.isfinite(a)
+    if ok.all():
+        return a.tolist()
     out = np.where(ok, a, 0.0).tolist()
     if a.ndim == 0:
         return out if bool(ok) else None

@@ -27,18 +27,16 @@ from collections.abc import Iterator
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.evaluators.common import own_values, phi
-from metricsense.evaluators.distortion_batch import BASES, outcomes_for
+from metricsense.evaluators.distortion_batch import BASES, EVERY_OUTCOME_UP_TO, outcomes_for
 from metricsense.evaluators.distortion_stats import (
     betainc,
     bunching_units,
     clustered_density_test,
     step_test,
     norm_sf,
-    paired_spread_test,
-    spread_break_test,
     t_sf,
-    whole_cycles,
 )
+from metricsense.evaluators.distortion_variance import _variance, variances
 from metricsense.evaluators.records import (
     BunchingTest,
     DistortionAnalysis,
@@ -49,6 +47,7 @@ from metricsense.evaluators.records import (
 )
 from metricsense.hookspecs import hookimpl
 from metricsense.model import KPI, Document
+from metricsense.names import first, listed
 
 DEFAULTS = {"target_set": {}}
 
@@ -63,7 +62,12 @@ def support_step(x) -> float:
     x = np.asarray(x, dtype=float)
     if len(x) < 2:
         return 0.0
+    first = float(x[0])
     for decimals in range(0, 5):
+        # the first value alone first: when it is off the grid, so is the whole (a scalar test)
+        one = first * 10.0**decimals
+        if not abs(one - round(one)) < 1e-6 * max(1.0, abs(one)):
+            continue
         scaled = x * 10.0**decimals
         ints = np.rint(scaled)
         if np.all(np.abs(scaled - ints) < 1e-6 * np.maximum(1.0, np.abs(scaled))):
@@ -161,83 +165,12 @@ def _bunching(s, after, t) -> BunchingTest:
     return res
 
 
-def _windows(data, row: int, after, observed, unit: str | None):
-    """The rows compared before and after the split: for weekly, monthly or quarterly data, the
-    same whole number of years on each side next to the split (so each side holds every season
-    equally often); None (and why) when a side has less than a whole year."""
-    import numpy as np
-
-    rows = np.flatnonzero(observed)
-    before, later = rows[rows < row], rows[rows >= row]
-    cycle, _ = whole_cycles(unit, len(before), len(later))
-    if cycle is None or data.periods.dtype.kind != "M" or not len(before) or not len(later):
-        return ~after & observed, after & observed, None
-    day = data.periods.astype("datetime64[D]").astype(np.int64).astype(float)
-    step = float(np.median(np.diff(day[rows]))) if len(rows) > 1 else 1.0
-    split = day[later[0]]
-    span = min(split - day[before[0]], day[later[-1]] + step - split)
-    years = int((span + step / 2) // 365.25)
-    if years < 1:
-        return None, None, 0
-    lo, hi = split - years * 365.25 - step / 2, split + years * 365.25 - step / 2
-    return observed & ~after & (day >= lo), observed & after & (day < hi), years
-
-
-def _variance(s, data, row: int, after, unit: str | None, min_periods: int) -> VarianceTest | None:
-    """MS403's comparison: the spread as it is and relative to the level (logs, when every value is
-    positive); a fall must show on both scales (the larger p-value and ratio are reported)."""
-    import numpy as np
-
-    block = s.by_segment if s.by_segment is not None else s.values[:, None]
-    observed = ~np.isnan(block).all(axis=1)
-    wb, wa, years = _windows(data, row, after, observed, unit)
-    cycle = whole_cycles(unit, 0, 0)[0] if years else None
-    if wb is None:
-        return {"status": "less than a whole year on each side of the target (seasons and the target "
-                          "cannot be told apart)", "years": 0}
-    positive = bool(np.nanmin(block) > 0)
-    scales = [("as is", block)] + ([("relative to the level", np.log(block))] if positive else [])
-    found = []
-    for name, vals in scales:
-        if s.by_segment is not None:
-            with np.errstate(all="ignore"):
-                med = np.nanmedian(np.where(observed[:, None], vals, 0.0), axis=1)
-            dev = vals - med[:, None]
-            db, da = dev[wb], dev[wa]
-            vb_all, va_all = db[~np.isnan(db)], da[~np.isnan(da)]
-            test = paired_spread_test(db, da) if min(len(vb_all), len(va_all)) >= min_periods else None
-            what = "spread across units around each period's median"
-        else:
-            grid, rows = own_values(data.periods, vals[:, 0])
-            d = np.diff(grid[:, 0])  # NaN across a missing period
-            side = np.full(len(rows), -1)
-            side[rows >= 0] = np.where(wb[rows[rows >= 0]], 0, np.where(wa[rows[rows >= 0]], 1, -1))
-            inb, ina = (side[:-1] == 0) & (side[1:] == 0), (side[:-1] == 1) & (side[1:] == 1)
-            vb_all, va_all = d[inb], d[ina]
-            vb_all, va_all = vb_all[~np.isnan(vb_all)], va_all[~np.isnan(va_all)]
-            use = (inb | ina) & ~np.isnan(d)
-            when = np.arange(1, len(d) + 1, dtype=float)  # a change's period on the series' own grid
-            test = spread_break_test(d[use], when[use], ina[use], cycle) \
-                if min(len(vb_all), len(va_all)) >= min_periods else None
-            what = "period-to-period changes"
-        if test is None or test.get("p") is None:
-            return None
-        vb, va = float(np.var(vb_all, ddof=1)), float(np.var(va_all, ddof=1))
-        found.append({"of": what, "scale": name, "before": vb, "after": va, "ratio": (va / vb) if vb > 0 else None,
-                      "n_before": len(vb_all), "n_after": len(va_all), **test})
-    if any(f["ratio"] is None for f in found):
-        return None
-    worst = max(found, key=lambda f: (f["p"], f["ratio"]))
-    out: VarianceTest = {**worst, "ratio": max(f["ratio"] for f in found), "years": years,
-                         "p_by_scale": {f["scale"]: f["p"] for f in found}}
-    return out
-
-
 def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: int = 6,
-                   steps: "_Steps | None" = None) -> KpiDistortion | None:
+                   steps: "_Steps | None" = None, spreads: dict | None = None) -> KpiDistortion | None:
     """One KPI's tests. An output's step tests against its outcomes are handed to ``steps``
     (run for every output at once by ``steps.run()``, which fills in the divergence entries);
-    without one they run here."""
+    without one they run here. ``spreads`` holds MS403's comparisons made for many KPIs at once
+    (``distortion_variance.variances``), by KPI name."""
     import numpy as np
 
     s = data.series(kpi.name)
@@ -257,7 +190,10 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
     # -- bunching: unit-level values after the target was set, clustered by unit
     if t is not None and t.value is not None and t.comparison in ("<", "<=", ">", ">="):
         bunching = _bunching(s, after, t)
-    variance = _variance(s, data, row, after, data.unit_of(kpi.name), min_periods)
+    if spreads is not None and kpi.name in spreads:
+        variance = spreads[kpi.name]
+    else:
+        variance = _variance(s, data, row, after, data.unit_of(kpi.name), min_periods)
     # -- divergence: an output whose outcomes do not follow
     sign = _better(kpi)
     if kpi.kind == "output" and sign is not None:
@@ -311,9 +247,13 @@ class _Steps:
         both = obs & seen
         nb, na = (both & ~after).sum(axis=1), (both & after).sum(axis=1)
         few = (nb < max(min_periods, 4)) | (na < 3)
-        keys = np.hstack([np.packbits(both, axis=1), np.packbits(obs | seen, axis=1)])
-        _, first, which = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        which = which.ravel()
+        union = obs | seen
+        if (both == both[0]).all() and (union == union[0]).all():  # the usual case: one span
+            first, which = np.zeros(1, dtype=np.intp), np.zeros(len(named), dtype=np.intp)
+        else:
+            keys = np.hstack([np.packbits(both, axis=1), np.packbits(union, axis=1)])
+            _, first, which = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+            which = which.ravel()
         for m, (oc, o, osign) in enumerate(named):
             div[oc.name] = {"basis": basis, "n_before": int(nb[m]), "n_after": int(na[m])}
             if few[m]:
@@ -338,56 +278,72 @@ class _Steps:
         return div
 
     def run(self) -> None:
-        """Every planned step test, a batch per span and set of outcomes; the entries filled in."""
+        """Every planned step test, one batch per span (a list of output x outcome pairs); the
+        entries filled in."""
         import numpy as np
 
-        from metricsense.evaluators.distortion_batch import FIELDS, step_tests, t_sf_many
+        from metricsense.evaluators.distortion_batch import FIELDS, pair_step_tests, t_sf_many
 
         for span in self.spans.values():
             b_rows, a_rows, t1, t2 = span["rows"]
-            blocks: dict[tuple, list] = {}
-            for s, sign, div, outs in span["outputs"].values():
-                blocks.setdefault(tuple(name for name, _, _ in outs), []).append((s, sign, div, outs))
-            for names, outputs in blocks.items():
-                outs = outputs[0][3]
-                X = np.array([s.values for s, _, _, _ in outputs])
-                Y = np.array([o.values for _, o, _ in outs])
-                xb, xa, yb, ya = X[:, b_rows], X[:, a_rows], Y[:, b_rows], Y[:, a_rows]
-                found = step_tests(xb, xa, yb, ya, t1, t2)
-                sign = np.array([sg for _, sg, _, _ in outputs])[:, None]
-                osign = np.array([osg for _, _, osg in outs])[None, :]
-                out_change = sign * (xa.mean(axis=1) - xb.mean(axis=1))[:, None]
-                oc_change = np.broadcast_to(osign * (ya.mean(axis=1) - yb.mean(axis=1))[None, :], found["t"].shape)
-                z, z_iid = -osign * found["t"], -osign * found["t_iid"]
-                with np.errstate(all="ignore"):
-                    p = np.where(np.isfinite(z), t_sf_many(z, found["df"]), np.nan)
-                    p_iid = np.where(np.isfinite(z_iid), t_sf_many(z_iid, found["n_before"] - 2), np.nan)
-                holds = found["slope"] * sign * osign > 0
-                head = {"df": found["df"], "n_before": found["n_before"], "n_after": found["n_after"]}
-                cols = [found[f].tolist() for f in FIELDS]
-                extra = [np.broadcast_to(out_change, found["t"].shape).tolist(), oc_change.tolist(),
-                         np.where(np.isfinite(z), p, None).tolist(), np.where(np.isfinite(z_iid), p_iid, None).tolist(),
-                         holds.tolist(), found["valid"].tolist()]
-                for i, (_, _, div, _) in enumerate(outputs):
-                    for j, name in enumerate(names):
-                        if not extra[5][i][j]:
-                            div[name] = {**div[name], "status": "the output did not vary before"}
-                            continue
-                        v = [c[i][j] for c in cols]
-                        div[name] = {"basis": div[name].get("basis"), "intercept": v[0], "slope": v[1],
-                                     "residual_sd": v[2], "mean_residual": v[3],
-                                     "se": v[4], "t": v[5], **head, "r1": v[6], "rho": v[7], "q": v[8], "t_iid": v[9],
-                                     "output_change": extra[0][i][j], "outcome_change": extra[1][i][j],
-                                     "p": extra[2][i][j], "p_iid": extra[3][i][j], "theory_holds": extra[4][i][j],
-                                     "status": "evaluated"}
+            outputs = list(span["outputs"].values())
+            at: dict[str, int] = {}
+            outcomes, pi, pj = [], [], []
+            for i, (_, _, _, outs) in enumerate(outputs):
+                for name, o, osign in outs:
+                    if name not in at:
+                        at[name] = len(outcomes)
+                        outcomes.append((name, o, osign))
+                    pi.append(i)
+                    pj.append(at[name])
+            pi, pj = np.array(pi, dtype=np.intp), np.array(pj, dtype=np.intp)
+            X = np.array([s.values for s, _, _, _ in outputs])
+            Y = np.array([o.values for _, o, _ in outcomes])
+            xb, xa, yb, ya = X[:, b_rows], X[:, a_rows], Y[:, b_rows], Y[:, a_rows]
+            found = pair_step_tests(xb, xa, yb, ya, t1, t2, pi, pj)
+            sign = np.array([sg for _, sg, _, _ in outputs])[pi]
+            osign = np.array([osg for _, _, osg in outcomes])[pj]
+            out_change = sign * (xa.mean(axis=1) - xb.mean(axis=1))[pi]
+            oc_change = osign * (ya.mean(axis=1) - yb.mean(axis=1))[pj]
+            z, z_iid = -osign * found["t"], -osign * found["t_iid"]
+            with np.errstate(all="ignore"):
+                p = np.where(np.isfinite(z), t_sf_many(z, found["df"]), np.nan)
+                p_iid = np.where(np.isfinite(z_iid), t_sf_many(z_iid, found["n_before"] - 2), np.nan)
+            holds = found["slope"] * sign * osign > 0
+            head = {"df": found["df"], "n_before": found["n_before"], "n_after": found["n_after"]}
+            cols = [found[f].tolist() for f in FIELDS]
+            extra = [out_change.tolist(), oc_change.tolist(), np.where(np.isfinite(z), p, None).tolist(),
+                     np.where(np.isfinite(z_iid), p_iid, None).tolist(), holds.tolist(), found["valid"].tolist()]
+            for q, (i, j) in enumerate(zip(pi.tolist(), pj.tolist())):
+                div, name = outputs[i][2], outcomes[j][0]
+                if not extra[5][q]:
+                    div[name] = {**div[name], "status": "the output did not vary before"}
+                    continue
+                v = [c[q] for c in cols]
+                div[name] = {"basis": div[name].get("basis"), "intercept": v[0], "slope": v[1],
+                             "residual_sd": v[2], "mean_residual": v[3],
+                             "se": v[4], "t": v[5], **head, "r1": v[6], "rho": v[7], "q": v[8], "t_iid": v[9],
+                             "output_change": extra[0][q], "outcome_change": extra[1][q],
+                             "p": extra[2][q], "p_iid": extra[3][q], "theory_holds": extra[4][q],
+                             "status": "evaluated"}
         self.spans.clear()
 
 
 def distortion_of(spec: Document, data, chosen: dict | None = None, min_periods: int = 6) -> DistortionAnalysis:
+    import numpy as np
+
     out = {}
     steps = _Steps(data)
+    plain = []
     for k in spec.kpis:
-        got = kpi_distortion(k, spec, data, chosen or {}, min_periods, steps)
+        s = data.series(k.name)
+        if s is not None and s.by_segment is None:
+            row, _ = set_row(k, data, ~np.isnan(s.values), chosen or {})
+            if row is not None:
+                plain.append((k.name, s, row))
+    spreads = variances(data, plain, min_periods)
+    for k in spec.kpis:
+        got = kpi_distortion(k, spec, data, chosen or {}, min_periods, steps, spreads)
         if got is not None:
             out[k.name] = got
     steps.run()
@@ -662,6 +618,58 @@ def variance_collapse(ctx) -> Iterator[Diagnostic]:
                                                  "units", "years", "t", "df", "p", "p_by_scale")}
             | {"set": entry.set, "set_from": entry.set_from, "p_value": res["p"]},
         )
+
+
+@rule(code="MS404", name="output-not-compared", severity=Severity.INFO)
+def output_not_compared(ctx) -> Iterator[Diagnostic]:
+    """Output KPIs that MS402 compares with no outcome: they share no guarded failure and no lever with one.
+
+    ## Why is this bad?
+    Seed 004 (Behn's fourth practice: clarify the theory linking the target and the mission):
+    MS402 compares an output with the outcomes the spec says it serves, those guarding a failure
+    it guards or responding to one of its levers. In a spec of more than 20 outcome KPIs an output
+    linked to none of them is not compared with every outcome (docs/scale.md: thousands of pairs
+    nobody stated a reason for); it is not tested at all, and an output produced for its target
+    while its outcomes stay flat would go unseen. One finding per spec names those outputs (the
+    first five in the message, every one in the evidence `outputs`). Evidence: outputs,
+    outcomes (how many outcome KPIs the spec has), every_outcome_up_to.
+
+    ## Example
+    ```msense
+    kpi calls_handled "Calls handled" { kind output better higher target >= 400 by 2027-06-30 }
+    # and 30 outcome KPIs, none guarding a failure calls_handled guards or sharing its levers
+    ```
+
+    ## What to do instead
+    Say what the output is for: `guards` the failure its outcomes guard, or `responds` to the
+    lever that should move both; MS402 then compares them.
+    """
+    found = DistortionAnalysis.of(ctx.analysis)
+    if found is None:
+        return
+    known: dict = {}
+    untested = []
+    for k in ctx.spec.kpis:
+        entry = found.kpis.get(k.name)
+        if k.kind != "output" or _better(k) is None or entry is None or entry.set is None:
+            continue
+        if outcomes_for(k, ctx.spec, known)[1] is None and len(known["outcomes"]) > EVERY_OUTCOME_UP_TO:
+            untested.append(k)
+    if not untested:
+        return
+    names = [k.name for k in untested]
+    one = len(names) == 1
+    yield ctx.report(
+        untested[0],
+        f"{listed(names)} {'is' if one else 'are'} compared with no outcome KPI (MS402): "
+        f"{'it shares' if one else 'they share'} no guarded failure and no lever with any of the "
+        f"{len(known['outcomes']):,} outcomes, and a spec of more than {EVERY_OUTCOME_UP_TO} outcomes does not "
+        "compare an output with every one",
+        related=[(k, "not compared with any outcome either") for k in first(untested[1:])],
+        help="say what each serves: `guards` the failure its outcomes guard, or `responds` to a lever that "
+             "should move both, and MS402 compares them",
+        evidence={"outputs": names, "outcomes": len(known["outcomes"]), "every_outcome_up_to": EVERY_OUTCOME_UP_TO},
+    )
 
 
 @hookimpl

@@ -10,7 +10,10 @@ once per span (and kept, ``_layout``): per error model, the whitening L^-1 (L th
 factor of the covariance) with the columns every pair shares (the intercept; the step at the
 split) projected out. A KPI's values are then whitened once per model, not once per pair, and
 a pair's restricted likelihood and step t at every model come from inner products of the
-whitened output and outcome: a few matrix products per model for all pairs.
+whitened output and outcome. The pairs of a span are one list (``pair_step_tests``): every
+output and outcome on it whitened together (a matrix product per model), each pair's two inner
+products per model by the ``pair_dots`` kernel, so a spec's 5,000 pairs are one batch, not one
+small batch per output.
 
 By Frisch-Waugh-Lovell, with x~, y~ the whitened output and outcome after projecting out the
 shared columns Z (u = L^-1 1 for the fit before the split; [1, D] whitened over all periods):
@@ -41,7 +44,9 @@ CANCEL = 1e-6
 LL_TIE = 1e-7
 #: Two models' |t| this close (relative): the reference picks between them.
 T_TIE = 1e-9
-#: Pairs computed together (memory: about 81 x CHUNK x 8 bytes per array).
+#: Numbers held at once by a step of the batch (models x KPIs x periods; 8 bytes each).
+BUDGET = 1 << 21
+#: Pairs decided together (memory: about 81 x CHUNK x 8 bytes per array).
 CHUNK = 16384
 
 
@@ -175,127 +180,165 @@ def step_tests(xb, xa, yb, ya, t1, t2, rhos=STEP_RHOS, qs=STEP_QS, slack: float 
     the split, times ``t1``) and ``xa`` (after, times ``t2``), one row each; outcomes' ``yb``,
     ``ya`` likewise. Each of FIELDS an (outputs x outcomes) array, ``valid`` where
     ``step_test(xb[i], yb[j], t1, xa[i], ya[j], t2)`` gives a result (not None), and ``df``,
-    ``n_before``, ``n_after``; ``result(found, i, j)`` is that result as ``step_test`` gives it."""
+    ``n_before``, ``n_after``; ``result(found, i, j)`` is that result as ``step_test`` gives it.
+    (``pair_step_tests`` on every pair of the grid.)"""
     import numpy as np
+
+    nx, ny = len(np.atleast_2d(xb)), len(np.atleast_2d(yb))
+    ii, jj = np.divmod(np.arange(nx * ny), ny) if nx and ny else (np.zeros(0, int), np.zeros(0, int))
+    found = pair_step_tests(xb, xa, yb, ya, t1, t2, ii, jj, rhos, qs, slack)
+    for f in (*FIELDS, "valid"):
+        found[f] = found[f].reshape(nx, ny)
+    return found
+
+
+def pair_step_tests(xb, xa, yb, ya, t1, t2, pi, pj, rhos=STEP_RHOS, qs=STEP_QS, slack: float | None = None) -> dict:
+    """``step_test`` for a list of output x outcome pairs on one span: pair p is output ``pi[p]``
+    (row of ``xb``, ``xa``) against outcome ``pj[p]`` (row of ``yb``, ``ya``). Each of FIELDS an
+    array over the pairs, ``valid`` where ``step_test`` gives a result, and ``df``, ``n_before``,
+    ``n_after``. Every KPI is whitened once per error model, however many pairs it is in; a
+    pair's products are inner products of two whitened rows."""
+    import numpy as np
+
+    from metricsense import kernels
 
     slack = STEP_SLACK if slack is None else slack
     xb, xa, yb, ya = (np.atleast_2d(np.asarray(a, dtype=float)) for a in (xb, xa, yb, ya))
     t1, t2 = np.ascontiguousarray(t1, dtype=float), np.ascontiguousarray(t2, dtype=float)
+    pi, pj = np.asarray(pi, dtype=np.intp), np.asarray(pj, dtype=np.intp)
     n1, n2 = len(t1), len(t2)
     n, k = n1 + n2, 3
-    nx, ny = len(xb), len(yb)
-    out = {f: np.full((nx, ny), np.nan) for f in FIELDS}
-    out.update(valid=np.zeros((nx, ny), dtype=bool), df=float(n - k - 2), n_before=n1, n_after=n2)
-    if n1 < 4 or n2 < 2 or n - k - 2 < 2 or not nx or not ny:
+    npairs = len(pi)
+    out = {f: np.full(npairs, np.nan) for f in FIELDS}
+    out.update(valid=np.zeros(npairs, dtype=bool), df=float(n - k - 2), n_before=n1, n_after=n2)
+    if n1 < 4 or n2 < 2 or n - k - 2 < 2 or not npairs:
         return out
     # the reference's checks on the output alone: x varies before, [1, x, D] has full rank
     ones, D = np.ones(n), np.r_[np.zeros(n1), np.ones(n2)]
-    usable = []
-    for i in range(nx):
+    usable = np.zeros(len(xb), dtype=bool)
+    for i in np.unique(pi):
         x1 = xb[i]
-        if np.ptp(x1) > 64 * np.finfo(float).eps * float(np.abs(x1).max()) and \
-                np.linalg.matrix_rank(np.column_stack([ones, np.r_[x1, xa[i]], D])) == k:
-            usable.append(i)
+        usable[i] = np.ptp(x1) > 64 * np.finfo(float).eps * float(np.abs(x1).max()) and \
+            np.linalg.matrix_rank(np.column_stack([ones, np.r_[x1, xa[i]], D])) == k
     lay = _layout(t1.tobytes(), t2.tobytes(), tuple(rhos), tuple(qs))
-    if lay is None or not usable:
+    live = np.flatnonzero(usable[pi])
+    if lay is None or not len(live):
         return out
-    usable = np.array(usable)
-    xb_all, xa_all = xb, xa
-    xb, xa = xb[usable], xa[usable]
+    # the KPIs in a pair with a usable output: outputs first, then outcomes (rows of v)
+    xs, xat = np.unique(pi[live], return_inverse=True)
+    ys, yat = np.unique(pj[live], return_inverse=True)
+    vi, vj = xat.ravel(), len(xs) + yat.ravel()
+    vb = np.vstack([xb[xs], yb[ys]])
+    va = np.vstack([xa[xs], ya[ys]])
     models = lay["models"]
+    nm = len(models)
     # centred by the mean before the split (only the intercept moves)
-    mx, my = xb.mean(axis=1), yb.mean(axis=1)
-    xbc, ybc = xb - mx[:, None], yb - my[:, None]
-    xf, yf = np.hstack([xbc, xa - mx[:, None]]), np.hstack([ybc, ya - my[:, None]])
-    # per model, each KPI whitened and projected once (models x KPIs x periods)
-    M1t, Mt, Ct = lay["M1"].swapaxes(1, 2), lay["M"].swapaxes(1, 2), lay["C"].swapaxes(1, 2)
-    X1, Y1, XF, YF = xbc @ M1t, ybc @ M1t, xf @ Mt, yf @ Mt
-    cx, cy = xf @ Ct, yf @ Ct
-    xx1, yy1 = (X1 * X1).sum(axis=2), (Y1 * Y1).sum(axis=2)
-    xxf, yyf = (XF * XF).sum(axis=2), (YF * YF).sum(axis=2)
+    mv = vb.mean(axis=1)
+    vbc = vb - mv[:, None]
+    vf = np.hstack([vbc, va - mv[:, None]])
+    # per model, each KPI whitened and projected once; a pair's products from its two rows,
+    # a few models at a time (memory: models x KPIs x periods)
+    nk, npl = len(vb), len(live)
+    vv1, vvf = np.empty((nm, nk)), np.empty((nm, nk))
+    P1, PF = np.empty((nm, npl)), np.empty((nm, npl))
+    c = np.einsum("kt,mjt->mkj", vf, lay["C"])  # models x KPIs x 2: the shared columns' coefficients
+    per = max(1, min(nm, BUDGET // max(1, nk * n)))
+    for m0 in range(0, nm, per):
+        ms = slice(m0, m0 + per)
+        V1 = vbc @ lay["M1"][ms].swapaxes(1, 2)
+        VF = vf @ lay["M"][ms].swapaxes(1, 2)
+        vv1[ms], vvf[ms] = np.einsum("mkt,mkt->mk", V1, V1), np.einsum("mkt,mkt->mk", VF, VF)
+        P1[ms], PF[ms] = kernels.pair_dots(V1, vi, vj), kernels.pair_dots(VF, vi, vj)
+        del V1, VF
     h = 0.5 * (n1 - 2)
-    # the restricted log-likelihood is ll = K - h ln(e'e), K = const - ln(x~'x~)/2 - h ln(1/(n1 - 2)),
-    # compared through w = exp((K - K_0) / h) / e'e (monotone in ll; no logarithm per pair)
-    K = lay["const"][:, None] - 0.5 * np.log(xx1) + h * math.log(n1 - 2)
-    W = np.exp((K - K[:1]) / h)
-    ok_w = np.isfinite(W).all(axis=0) & (W > 0).all(axis=0)
-    edge_ratio = math.exp(-slack / h)
-    tie = LL_TIE / h
-    V = (lay["z11"][:, None] + cx[..., 1] ** 2 / xxf) / (n - k)  # Var(delta) = e'e V
+    with np.errstate(all="ignore"):
+        # the restricted log-likelihood is ll = K - h ln(e'e), K = const - ln(x~'x~)/2 - h ln(1/(n1 - 2)),
+        # compared through w = exp((K - K_0) / h) / e'e (monotone in ll; no logarithm per pair)
+        Kx = lay["const"][:, None] - 0.5 * np.log(vv1[:, :len(xs)]) + h * math.log(n1 - 2)
+        Wx = np.exp((Kx - Kx[:1]) / h)
+    ok_w = np.isfinite(Wx).all(axis=0) & (Wx > 0).all(axis=0)
+    near = lay["near"]
+    ss, lag = (vbc * vbc).sum(axis=1), (vbc[:, near[:, 0]] * vbc[:, near[:, 1]]).sum(axis=1)
+    cells = {f: np.empty(npl) for f in FIELDS}
+    bad = np.zeros(npl, dtype=bool)
+    g = np.zeros(npl, dtype=np.intp)
+    for p0 in range(0, npl, CHUNK):
+        at = slice(p0, p0 + CHUNK)
+        a, b = vi[at], vj[at]
+        bad[at], g[at], found = _decide(lay, n1, n2, slack, P1[:, at], PF[:, at], Wx[:, a], ok_w[a],
+                                        vv1[:, a], vv1[:, b], vvf[:, a], vvf[:, b], c[:, a], c[:, b], mv[a], mv[b])
+        plain = _plain(vbc[a], vbc[b], va[a], va[b], mv[a], mv[b], ss[a], ss[b], lag[a], lag[b], near, n1, n2)
+        bad[at] |= plain.pop("bad")
+        for f, v in (found | plain).items():
+            cells[f][at] = v
     rho_of = np.array([m[0] for m in models])
     q_of = np.array([m[1] for m in models])
-    ok_full = lay["ok_full"][:, None, None]
-    # the plain view (least squares before the split, no whitening)
-    sxx, x2m, y2m = (xbc * xbc).sum(axis=1), xa.mean(axis=1) - mx, ya.mean(axis=1) - my
-    sxy_all = xbc @ ybc.T
-    near = lay["near"]
-    yl0, yl1 = ybc[:, near[:, 0]], ybc[:, near[:, 1]]
-    xl0, xl1 = xbc[:, near[:, 0]], xbc[:, near[:, 1]]
-    yy_lag = (yl0 * yl1).sum(axis=1)
-    xy_lag = xl0 @ yl1.T + xl1 @ yl0.T
-    xx_lag = (xl0 * xl1).sum(axis=1)
-    syy = (ybc * ybc).sum(axis=1)
-    step = max(1, CHUNK // ny)
-    cols = np.arange(ny)
-    for lo in range(0, len(usable), step):
-        blk = slice(lo, lo + step)
-        bi = len(usable[blk])
-        with np.errstate(all="ignore"):
-            P1 = X1[:, blk] @ Y1.swapaxes(1, 2)  # models x outputs x outcomes
-            b1 = yy1[:, None, :]
-            ee1 = b1 - P1 * P1 / xx1[:, blk, None]
-            bad = (ee1 <= CANCEL * b1).any(axis=0) | ~ok_w[blk, None]
-            w = W[:, blk, None] / ee1
-            top = w.max(axis=0)
-            edge = top * edge_ratio
-            rel = w / edge
-            bad |= (np.abs(rel - 1.0) < tie).any(axis=0)
-            chosen = rel >= 1.0
-            del P1, ee1, w, rel
-            PF = XF[:, blk] @ YF.swapaxes(1, 2)
-            slope = PF / xxf[:, blk, None]
-            bf = yyf[:, None, :]
-            eef = bf - slope * PF
-            bad |= ((eef <= CANCEL * bf) & chosen).any(axis=0)
-            bad |= (chosen & ~ok_full).any(axis=0)
-            delta = cy[:, None, :, 1] - slope * cx[:, blk, None, 1]
-            var = eef * V[:, blk, None]
-            score = np.where(chosen, delta * delta / var, np.inf)
-            bad |= (chosen & ~(var > 0)).any(axis=0)
-            g = score.argmin(axis=0)  # outputs x outcomes
-            rows = np.arange(bi)[:, None]
-            best = score[g, rows, cols]
-            score[g, rows, cols] = np.inf
-            bad |= score.min(axis=0) - best <= 2 * T_TIE * np.maximum(best, 1.0)
-            sl, dl, vr, eg = slope[g, rows, cols], delta[g, rows, cols], var[g, rows, cols], eef[g, rows, cols]
-            del PF, slope, eef, delta, var, score
-            se = np.sqrt(vr)
-            xi = usable[blk]
-            icpt = cy[g, cols, 0] - sl * cx[g, np.arange(lo, lo + bi)[:, None], 0] + my[None, :] - sl * mx[blk, None]
-            # the plain view: least squares before, lag-1 autocorrelation, iid t after
-            beta = sxy_all[blk] / sxx[blk, None]
-            rss = syy[None, :] - beta * sxy_all[blk]
-            direct = rss > CANCEL * syy[None, :]
-            lag1 = yy_lag[None, :] - beta * xy_lag[blk] + beta * beta * xx_lag[blk, None]
-            r1 = np.where(rss > 0, lag1 / rss, 0.0)
-            var_iid = rss / (n1 - 2) * (1.0 / n2 + 1.0 / n1 + x2m[blk, None] ** 2 / sxx[blk, None])
-            t_iid = np.where(var_iid > 0, (y2m[None, :] - beta * x2m[blk, None]) / np.sqrt(var_iid), np.nan)
-            bad |= ~direct
-        with np.errstate(all="ignore"):  # a residual that cancelled (below zero) goes to the reference
-            rsd, tg = np.sqrt(eg / (n - k)), np.where(se > 0, dl / se, np.nan)
-        cells = {"intercept": icpt, "slope": sl, "residual_sd": rsd, "mean_residual": dl,
-                 "se": se, "t": tg, "r1": r1, "rho": rho_of[g], "q": q_of[g],
-                 "t_iid": t_iid}
-        for f, v in cells.items():
-            out[f][xi] = v
-        out["valid"][xi] = True
-        for li, j in zip(*np.nonzero(bad)):
-            i = int(xi[li])
-            got = step_test(xb_all[i], yb[j], t1, xa_all[i], ya[j], t2, rhos, qs, slack)
-            out["valid"][i, j] = got is not None
-            for f in FIELDS:
-                out[f][i, j] = got[f] if got is not None else np.nan
+    cells.update(rho=rho_of[g], q=q_of[g])
+    for f, v in cells.items():
+        out[f][live] = v
+    out["valid"][live] = True
+    for p in live[bad]:
+        i, j = int(pi[p]), int(pj[p])
+        got = step_test(xb[i], yb[j], t1, xa[i], ya[j], t2, rhos, qs, slack)
+        out["valid"][p] = got is not None
+        for f in FIELDS:
+            out[f][p] = got[f] if got is not None else np.nan
     return out
+
+
+def _decide(lay, n1: int, n2: int, slack: float, P1, PF, Wx, ok_w, xx1, yy1, xxf, yyf, cx, cy, mx, my):
+    """For pairs (columns) given their products under every error model (rows): the reference's
+    choice of model, the step and its standard error, and which pairs go to the reference."""
+    import numpy as np
+
+    n, k = n1 + n2, 3
+    h = 0.5 * (n1 - 2)
+    cols = np.arange(P1.shape[1])
+    with np.errstate(all="ignore"):
+        ee1 = yy1 - P1 * P1 / xx1
+        bad = (ee1 <= CANCEL * yy1).any(axis=0) | ~ok_w
+        w = Wx / ee1
+        rel = w / (w.max(axis=0) * math.exp(-slack / h))
+        bad |= (np.abs(rel - 1.0) < LL_TIE / h).any(axis=0)
+        chosen = rel >= 1.0
+        del ee1, w, rel
+        slope = PF / xxf
+        eef = yyf - slope * PF
+        bad |= ((eef <= CANCEL * yyf) & chosen).any(axis=0)
+        bad |= (chosen & ~lay["ok_full"][:, None]).any(axis=0)
+        delta = cy[..., 1] - slope * cx[..., 1]
+        var = eef * (lay["z11"][:, None] + cx[..., 1] ** 2 / xxf) / (n - k)  # Var(delta) = e'e V
+        score = np.where(chosen, delta * delta / var, np.inf)
+        bad |= (chosen & ~(var > 0)).any(axis=0)
+        g = score.argmin(axis=0)
+        best = score[g, cols]
+        score[g, cols] = np.inf
+        bad |= score.min(axis=0) - best <= 2 * T_TIE * np.maximum(best, 1.0)
+        sl, dl, vr, eg = slope[g, cols], delta[g, cols], var[g, cols], eef[g, cols]
+        se = np.sqrt(vr)
+        icpt = cy[g, cols, 0] - sl * cx[g, cols, 0] + my - sl * mx
+        # a residual that cancelled (below zero) goes to the reference
+        rsd, tg = np.sqrt(eg / (n - k)), np.where(se > 0, dl / se, np.nan)
+    return bad, g, {"intercept": icpt, "slope": sl, "residual_sd": rsd, "mean_residual": dl, "se": se, "t": tg}
+
+
+def _plain(xbc, ybc, xa, ya, mx, my, sxx, syy, xlag, ylag, near, n1: int, n2: int) -> dict:
+    """The plain view of pairs (rows): least squares before the split, the lag-1 autocorrelation
+    of its residuals, the iid t of the mean prediction residual after (``bad``: it cancelled)."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        sxy = np.einsum("pt,pt->p", xbc, ybc)
+        xy_lag = np.einsum("pt,pt->p", xbc[:, near[:, 0]], ybc[:, near[:, 1]]) + \
+            np.einsum("pt,pt->p", xbc[:, near[:, 1]], ybc[:, near[:, 0]])
+        x2m, y2m = xa.mean(axis=1) - mx, ya.mean(axis=1) - my
+        beta = sxy / sxx
+        rss = syy - beta * sxy
+        lag1 = ylag - beta * xy_lag + beta * beta * xlag
+        r1 = np.where(rss > 0, lag1 / rss, 0.0)
+        var_iid = rss / (n1 - 2) * (1.0 / n2 + 1.0 / n1 + x2m**2 / sxx)
+        t_iid = np.where(var_iid > 0, (y2m - beta * x2m) / np.sqrt(var_iid), np.nan)
+    return {"r1": r1, "t_iid": t_iid, "bad": ~(rss > CANCEL * syy)}
 
 
 def result(found: dict, i: int, j: int) -> dict | None:
@@ -368,4 +411,4 @@ def _betacf_many(a: float, b: float, x):
     return h
 
 
-__all__ = ["FIELDS", "result", "step_tests", "t_sf_many"]
+__all__ = ["FIELDS", "pair_step_tests", "result", "step_tests", "t_sf_many"]

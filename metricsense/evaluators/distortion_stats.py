@@ -142,6 +142,10 @@ def clustered_density_test(x, clusters, cutoff: float, meets: str = "above", inc
             edge = cutoff - g / 2 if lower else cutoff + g / 2
     k = np.floor((x - edge) / b + 1e-9).astype(np.int64)
     kmin, kmax = int(k.min()), int(k.max())
+    out.update({"bin": b, "support_step": g or None, "boundary": edge})
+    # fewer than six bins below the boundary, or from it up (the bins kmin..kmax: k < 0 below)
+    if min(kmax, -1) - kmin + 1 < 6 or kmax - max(kmin, 0) + 1 < 6:
+        return {**out, "status": "the target is at the edge of the data"}
     K = kmax - kmin + 1
     by_cluster = np.zeros((G, K))
     np.add.at(by_cluster, (cid, k - kmin), 1.0)
@@ -150,9 +154,6 @@ def clustered_density_test(x, clusters, cutoff: float, meets: str = "above", inc
     mid = (ks + 0.5) * b
     y = counts / (n * b)
     left, right = ks < 0, ks >= 0
-    out.update({"bin": b, "support_step": g or None, "boundary": edge})
-    if left.sum() < 6 or right.sum() < 6:
-        return {**out, "status": "the target is at the edge of the data"}
     h = bandwidth_of(mid, y, left, right) if bandwidth_of is not None else None
     if h is None:
         return {**out, "status": "no bandwidth"}
@@ -516,15 +517,11 @@ def spread_break_test(changes, times, after, cycle: int | None = None, power: fl
         if m.sum() < 3:
             return None
         z[m] = np.abs(d[m] - np.median(d[m])) ** power
-    year = float(cycle) if cycle else max(1.0, float(np.ptp(t)))
-    X = np.column_stack([np.ones_like(d), (t - t[side].min()) / year, side.astype(float)])
+    design = break_design(t, side, cycle)
+    if design is None:
+        return None
+    X, XtX_inv = design
     n, k = X.shape
-    if n <= k + 2:
-        return None
-    try:
-        XtX_inv = np.linalg.inv(X.T @ X)
-    except np.linalg.LinAlgError:
-        return None
     b = XtX_inv @ (X.T @ z)
     e = z - X @ b
     lev = np.einsum("ij,jk,ik->i", X, XtX_inv, X)
@@ -534,6 +531,22 @@ def spread_break_test(changes, times, after, cycle: int | None = None, power: fl
         return None
     tt = -float(b[2]) / math.sqrt(var)
     return {"t": tt, "df": n - k, "step": float(b[2]), "p": t_sf(tt, n - k)}
+
+
+def break_design(times, side, cycle: int | None):
+    """The spread-break regression's columns (a constant, the time in years from the first change
+    after the split, the step) and (X'X)^-1; None with too few changes or a singular design."""
+    import numpy as np
+
+    year = float(cycle) if cycle else max(1.0, float(np.ptp(times)))
+    X = np.column_stack([np.ones(len(times)), (times - times[side].min()) / year, side.astype(float)])
+    n, k = X.shape
+    if n <= k + 2:
+        return None
+    try:
+        return X, np.linalg.inv(X.T @ X)
+    except np.linalg.LinAlgError:
+        return None
 
 
 #: Periods in a year, by calendar unit (the cycle a season repeats on).
@@ -550,4 +563,4 @@ def whole_cycles(unit: str | None, n_before: int, n_after: int) -> tuple[int | N
 
 
 __all__ = ["betainc", "norm_sf", "t_sf", "ar1_corr", "ar1_rho", "bunching_units", "clustered_density_test", "mass_point_test", "mean_residual_ar1", "step_test",
-           "paired_spread_test", "spread_break_test", "whole_cycles"]
+           "break_design", "paired_spread_test", "spread_break_test", "whole_cycles"]

@@ -7,6 +7,7 @@ others are small compositions shared by both backends and always come from the r
 Correlation: ``pairwise_corr``, ``rolling_corr``, ``rolling_corr_matrix``, ``participation_ratio``.
 Gain matrices (KPIs x levers): ``condition_number``, ``equilibrated_condition_number``,
 ``minimized_condition_number``, ``equilibrate``, ``rga``, ``rga_number``.
+Pairs of rows: ``pair_dots`` (MS402's batched step tests).
 Simulated AR(1) series: ``path_run_rates`` (MS301/MS302's run rates), ``ar1_fill`` (their bootstrap).
 Each reference docstring states the formula and the NaN policy.
 """
@@ -32,7 +33,8 @@ else:
         _impl = _reference
         BACKEND = "reference"
 
-COMPILED = ("pairwise_corr", "rolling_corr", "rolling_corr_matrix", "condition_number", "rga", "path_run_rates", "ar1_fill")
+COMPILED = ("pairwise_corr", "rolling_corr", "rolling_corr_matrix", "condition_number", "rga", "path_run_rates", "ar1_fill",
+            "pair_dots")
 
 pairwise_corr = _impl.pairwise_corr
 rolling_corr = _impl.rolling_corr
@@ -41,6 +43,7 @@ condition_number = _impl.condition_number
 rga = _impl.rga
 path_run_rates = _impl.path_run_rates
 ar1_fill = _impl.ar1_fill
+pair_dots = _impl.pair_dots
 
 equilibrate = _reference.equilibrate
 equilibrated_condition_number = _reference.equilibrated_condition_number
@@ -56,6 +59,7 @@ __all__ = [
     "equilibrate",
     "equilibrated_condition_number",
     "minimized_condition_number",
+    "pair_dots",
     "pairwise_corr",
     "path_run_rates",
     "participation_ratio",

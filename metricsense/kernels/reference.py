@@ -385,6 +385,23 @@ def participation_ratio(r: np.ndarray) -> np.ndarray | float:
     return float(out) if out.ndim == 0 else out
 
 
+# --------------------------------------------------------------------------- pairs of rows
+
+
+def pair_dots(v: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Inner products of listed pairs of rows, in every slice: out[m, p] = sum_t v[m, i[p], t] *
+    v[m, j[p], t] for v of shape (M, K, T) and P pairs of row indices i, j (0 <= i, j < K);
+    (M, P). MS402's batched step tests: each KPI whitened under M error models (rows), a pair's
+    products of its two whitened rows. No NaN policy: NaN in, NaN out."""
+    v = np.asarray(v, dtype=np.float64)
+    i, j = np.asarray(i, dtype=np.intp), np.asarray(j, dtype=np.intp)
+    if v.ndim != 3 or i.shape != j.shape or i.ndim != 1:
+        raise ValueError("v must be (M, K, T) and i, j two index vectors of one length")
+    if len(i) and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= v.shape[1]):
+        raise ValueError("a pair's row index is outside v")
+    return np.einsum("mpt,mpt->mp", v[:, i], v[:, j]) if len(i) else np.zeros((v.shape[0], 0))
+
+
 # --------------------------------------------------------------------------- simulated runs
 
 

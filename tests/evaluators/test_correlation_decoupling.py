@@ -452,6 +452,30 @@ def test_corrected_effective_number_is_not_lowered_by_sampling_error():
     assert np.mean(raw) < 8.5 < 8.9 < np.mean(fixed) <= 10.0
 
 
+def test_corrected_effective_number_of_complete_data_is_the_pairwise_formula():
+    """Every pair over the same periods (complete data): the whole-matrix path agrees with the
+    pair-by-pair formula (forced here by a diagonal count, which the formula does not read), and
+    at rho^2 = 0 for every pair with the eigenvalues' participation ratio p (numpy.linalg.eigvalsh
+    of the matrix with the corrected r^2 in place: trace p, sum of squares p)."""
+    from metricsense.evaluators.correlation import corrected_effective_number
+
+    rng = np.random.default_rng(12)
+    for p, t, load in ((30, 52, 0.0), (30, 52, 0.8), (200, 104, 0.5)):
+        x = rng.standard_normal((t, p)) + load * rng.standard_normal((t, 1))
+        r = np.corrcoef(x.T)
+        n = np.full((p, p), float(t))
+        forced = n.copy()
+        np.fill_diagonal(forced, t + 1.0)
+        off = ~np.eye(p, dtype=bool)
+        r2 = np.where(off, r * r, 0.0)
+        adj = np.maximum(r2 - (1 - r2) / (t - 2), 0.0)
+        want = p * p / (p + adj[off].sum())
+        assert corrected_effective_number(r, n) == pytest.approx(want, rel=1e-12)
+        assert corrected_effective_number(r, forced) == pytest.approx(want, rel=1e-12)
+    assert corrected_effective_number(np.eye(5), np.full((5, 5), 40.0)) == pytest.approx(
+        np.linalg.eigvalsh(np.eye(5)).sum() ** 2 / (np.linalg.eigvalsh(np.eye(5)) ** 2).sum())
+
+
 def _estimated_system(tmp_path, g, n=80, seed=1, noise=0.5, better=("higher", "higher")):
     """Two KPIs on two levers, no `responds`: the gains are estimated from data made with ``g``."""
     import datetime as dt

@@ -265,3 +265,34 @@ def test_the_layouts_kept_are_bounded_by_bytes(monkeypatch):
     monkeypatch.setattr(batch, "LAYOUT_BYTES", 1)
     last = span(4)
     assert list(batch._LAYOUTS.values()) == [(last, size)]
+
+
+@pytest.mark.parametrize("outcomes", [20, 21])
+def test_outputs_left_untested_are_named_by_ms404(tmp_path, outcomes):
+    """Issue 25's bound leaves an output that shares no failure or lever with any of more than 20
+    outcomes untested: MS404 (info) says so once, naming five and how many more, every one in
+    its evidence; an output without data or a direction is not MS402's to test, and is left out.
+    With 20 outcomes such outputs are compared with every outcome: no finding."""
+    rng = np.random.default_rng(404)
+    lone = [f"u{i}" for i in range(7)]
+    cols = lone + [f"c{j}" for j in range(outcomes)] + ["nodir"]
+    rows = ["period," + ",".join(cols)]
+    values = 50 + np.cumsum(rng.normal(0, 1, (40, len(cols))), axis=0)
+    for w in range(40):
+        rows.append(str(np.datetime64("2024-01-01") + 7 * w) + "," + ",".join(f"{v:.3f}" for v in values[w]))
+    (tmp_path / "kpis.csv").write_text("\n".join(rows) + "\n")
+    spec = ['mission "M"', 'data "kpis.csv"', 'failure f "F" at outcome', 'failure g "G" at output']
+    spec += [f'kpi {u} "{u}" {{ kind output better higher guards g }}' for u in lone]
+    spec += ['kpi nodata "No data" { kind output better higher data "kpis.csv" column "absent" }',
+             'kpi nodir "No direction" { kind output guards g }']
+    spec += [f'kpi c{j} "Outcome {j}" {{ kind outcome better higher guards f }}' for j in range(outcomes)]
+    (tmp_path / "s.msense").write_text("\n".join(spec) + "\n")
+    report = metricsense.check(tmp_path / "s.msense", config={"select": ["MS404"]})
+    found = [d for d in report.diagnostics if d.code == "MS404"]
+    if outcomes <= 20:
+        assert not found
+        return
+    (d,) = found
+    assert d.evidence == {"outputs": lone, "outcomes": 21, "every_outcome_up_to": 20}
+    assert d.message.startswith("`u0`, `u1`, `u2`, `u3`, `u4` and 2 more are compared with no outcome KPI")
+    assert d.severity.name.lower() == "info"

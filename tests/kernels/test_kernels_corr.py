@@ -157,3 +157,22 @@ def test_public_dispatch():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         same(k.pairwise_corr(x, method="pearson", min_periods=2), np.corrcoef(x.T))
+
+
+@pytest.mark.parametrize("method", ["pearson", "spearman"])
+def test_periods_no_series_has_are_in_no_pair(backend, method):  # noqa: F811
+    """Period-to-period changes begin with a period no KPI has: the compiled kernel drops such
+    periods and takes the complete path (one product) when nothing else is missing; pandas on
+    the same data, the empty periods dropped or not, and a panel with no period at all."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(0, 1, (40, 6))
+    x[:, 5] = x[:, 4] * 0.9 + rng.normal(0, 0.1, 40)
+    x[[0, 17, 18]] = np.nan
+    got = backend.pairwise_corr(x, method=method, min_periods=8)
+    same(got, pd.DataFrame(x).corr(method=method, min_periods=8).to_numpy())
+    same(got, pd.DataFrame(x[~np.isnan(x).all(axis=1)]).corr(method=method, min_periods=8).to_numpy())
+    assert np.isnan(backend.pairwise_corr(x, method=method, min_periods=38)).all()  # 37 periods
+    x[5, 2] = np.nan  # one more gap: the pairwise path
+    same(backend.pairwise_corr(x, method=method, min_periods=8),
+         pd.DataFrame(x).corr(method=method, min_periods=8).to_numpy())
+    assert np.isnan(backend.pairwise_corr(np.full((4, 3), np.nan), method=method)).all()
