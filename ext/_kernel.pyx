@@ -1794,48 +1794,67 @@ def rga(g):
 # reference's operations in its order (no FMA: ext/meson.build), so every comparison, and so
 # every count, is the reference's.
 
-cdef void _runs_one(double last, double mean, double phi, double sigma, double drift, const double* zt,
-                    Py_ssize_t M, Py_ssize_t H, double threshold, int op, double n,
-                    double* x, double* run, double* cnt, double* out) noexcept nogil:
-    # run[m]: periods in a row past the threshold up to t (at t < n - 1 it is below n, so
-    # counting run >= n counts exactly the periods t >= n - 1 that held); doubles, so the loop
-    # over paths vectorises (every value is a small whole number, exact)
-    cdef Py_ssize_t m, t
-    cdef double v, total = 0.0
-    cdef const double* z
-    for m in range(M):
-        x[m] = last
-        run[m] = 0.0
-        cnt[m] = 0.0
-    for t in range(H):
-        z = zt + t * M
-        if op == 0:
-            for m in range(M):
-                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
-                x[m] = v
-                run[m] = (run[m] + 1.0) if v < threshold else 0.0
-                cnt[m] += 1.0 if run[m] >= n else 0.0
-        elif op == 1:
-            for m in range(M):
-                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
-                x[m] = v
-                run[m] = (run[m] + 1.0) if v <= threshold else 0.0
-                cnt[m] += 1.0 if run[m] >= n else 0.0
-        elif op == 2:
-            for m in range(M):
-                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
-                x[m] = v
-                run[m] = (run[m] + 1.0) if v > threshold else 0.0
-                cnt[m] += 1.0 if run[m] >= n else 0.0
-        else:
-            for m in range(M):
-                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
-                x[m] = v
-                run[m] = (run[m] + 1.0) if v >= threshold else 0.0
-                cnt[m] += 1.0 if run[m] >= n else 0.0
-    for m in range(M):
-        total += cnt[m]
-    out[0] = total / (<double>(M * (H - <Py_ssize_t>n + 1)))
+cdef extern from *:
+    """
+    /* One (model, unit): its M paths walked period by period. run[m] counts the periods in a row
+       past the threshold up to t (at t < n - 1 it is below n, so counting run >= n counts exactly
+       the periods t >= n - 1 that held), as doubles so the loop over paths vectorises (every
+       value a small whole number, exact): run = (run + 1) * held, 0 exactly when not held.
+       Built for AVX-512, AVX2 and any x86-64 where the compiler can (GCC on x86-64 glibc, whose
+       ifuncs pick one when the module loads): the same operations in the same order each way
+       (-ffp-contract=off: no multiply-add fused), so the same values and comparisons. */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+    #define MS_RUNS_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
+    #else
+    #define MS_RUNS_CLONES
+    #endif
+    /* Paths in blocks of L lanes, each block's state kept in registers over the H periods (a
+       period's update is a chain of five operations: many independent lanes hide its latency);
+       blocks of 32, then of 8, then the last paths one by one. */
+    #define MS_RUNS_BLOCK(L, CMP)                                                          \
+        for (; m0 + (L) <= M; m0 += (L)) {                                                 \
+            double xb[L], rb[L], cb[L];                                                    \
+            for (l = 0; l < (L); l++) {                                                    \
+                xb[l] = last;                                                              \
+                rb[l] = 0.0;                                                               \
+                cb[l] = 0.0;                                                               \
+            }                                                                              \
+            for (t = 0; t < H; t++) {                                                      \
+                const double *z = zt + t * M + m0;                                         \
+                for (l = 0; l < (L); l++) {                                                \
+                    double v = mean + phi * (xb[l] - mean) + drift + sigma * z[l];         \
+                    xb[l] = v;                                                             \
+                    rb[l] = (rb[l] + 1.0) * ((v CMP threshold) ? 1.0 : 0.0);               \
+                    cb[l] += (rb[l] >= n) ? 1.0 : 0.0;                                     \
+                }                                                                          \
+            }                                                                              \
+            for (l = 0; l < (L); l++)                                                      \
+                total += cb[l];                                                            \
+        }
+    #define MS_RUNS_STEP(CMP)  \
+        MS_RUNS_BLOCK(32, CMP) \
+        MS_RUNS_BLOCK(8, CMP)  \
+        MS_RUNS_BLOCK(1, CMP)
+    MS_RUNS_CLONES
+    static double ms_runs_one(double last, double mean, double phi, double sigma, double drift,
+                              const double *zt, Py_ssize_t M, Py_ssize_t H, double threshold, int op,
+                              double n) {
+        Py_ssize_t m0 = 0, t, l;
+        double total = 0.0;  /* a sum of whole numbers: exact in any order */
+        if (op == 0) {
+            MS_RUNS_STEP(<)
+        } else if (op == 1) {
+            MS_RUNS_STEP(<=)
+        } else if (op == 2) {
+            MS_RUNS_STEP(>)
+        } else {
+            MS_RUNS_STEP(>=)
+        }
+        return total / (double) (M * (H - (Py_ssize_t) n + 1));
+    }
+    """
+    double ms_runs_one(double last, double mean, double phi, double sigma, double drift, const double* zt,
+                       Py_ssize_t M, Py_ssize_t H, double threshold, int op, double n) noexcept nogil
 
 
 def path_run_rates(last, mean, phi, sigma, drift, z, double threshold, str op, Py_ssize_t n):
@@ -1854,15 +1873,12 @@ def path_run_rates(last, mean, phi, sigma, drift, z, double threshold, str op, P
         return out
     cdef double[:, ::1] out_ = out
     cdef Py_ssize_t b, u, nt = _nt(<double>B * U * M * H)
-    cdef double* xs
     cdef const double* zp = &zt[0, 0]
     with nogil, parallel(num_threads=nt):
-        xs = <double*>malloc(3 * M * sizeof(double))
         for b in prange(B, schedule="static"):
             for u in range(U):
-                _runs_one(last_[u], mean_[b, u], phi_[b], sigma_[b], drift_[b], zp, M, H, threshold, code,
-                          <double>n, xs, xs + M, xs + 2 * M, &out_[b, u])
-        free(xs)
+                out_[b, u] = ms_runs_one(last_[u], mean_[b, u], phi_[b], sigma_[b], drift_[b], zp, M, H, threshold,
+                                         code, <double>n)
     return out
 
 
