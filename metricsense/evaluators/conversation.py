@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from metricsense import expressions as ex
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
-from metricsense.encoding import finite
+from metricsense.encoding import finite, finite_lists
 from metricsense.evaluators.records import KpiSeries, TriggerEvaluation, TriggerEvent, TriggersAnalysis, Variance
 from metricsense.hookspecs import hookimpl
 from metricsense.names import listed
@@ -141,14 +141,14 @@ def triggers_of(spec: Document, data) -> TriggersAnalysis:
     import numpy as np
 
     series = {}
-    labels = data.labels()
+    labels = tuple(data.labels())  # one tuple for every KPI's series
     for k in spec.kpis:
         s = data.series(k.name)
         if s is None:
             continue
         series[k.name] = KpiSeries(
-            periods=tuple(labels),
-            values=tuple(finite(np.asarray(s.values, dtype=np.float64))),
+            periods=labels,
+            values=tuple(finite_lists(np.asarray(s.values, dtype=np.float64))),
             target=_num(k.target.value) if k.target is not None else None,
         )
     fired = {t.name: evaluate_trigger(t, spec, data) for t in spec.triggers}

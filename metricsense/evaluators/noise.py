@@ -252,17 +252,24 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     mask, zb = ~np.isnan(v[:, keep]), z[:paths]  # replicates lo..hi-1 of the bootstrap, on demand:
     boot_runs = lambda lo, hi: serial.run_rates(serial.bootstrap(model, mask, lo=lo, hi=hi),  # noqa: E731
                                                 zb, threshold, op, n_run).mean(axis=-1)
-    spread = float(np.median(sd_h[-1]))
-    out["level"] = finite(float(np.median(centre[keep])))
-    out["distance"] = finite(float(np.median(dist[keep])))
+    spread, distance = _median(sd_h[-1]), _median(dist[keep])
+    out["level"] = finite(_median(centre[keep]))
+    out["distance"] = finite(distance)
     out["spread"] = finite(spread)
-    out["distance_in_noise"] = finite(float(np.median(dist[keep])) / spread) if spread > 0 else None
+    out["distance_in_noise"] = finite(distance / spread) if spread > 0 else None
     out["horizon"] = horizon
     out["rate"] = rate
     out["rate_run"] = run
     out["bootstrap_rates"] = boot_runs
     out["bootstrap_cells"] = int(paths * max(horizon - n_run + 1, 1) * len(keep))
     return out
+
+
+def _median(a) -> float:
+    """``float(np.median(a))``; one unit's value as it is (what the median of one value is)."""
+    import numpy as np
+
+    return float(a[0]) if a.size == 1 else float(np.median(a))
 
 
 def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, max_rate: float = 0.1) -> TriggerNoise:
@@ -305,8 +312,6 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
         rate = min(1.0, sum(rates))
         run = min(1.0, sum(runs)) if n == 1 else rate
         merge = (lambda rs: np.minimum(1.0, np.sum(rs, axis=0)))  # noqa: E731
-    # sequential: replicates only until the p-value is clearly above 5% (serial.sequential_rate_p)
-    p_model, used = serial.sequential_rate_p(lambda lo, hi: merge([f(lo, hi) for f in boots]), max_rate, cells)
     # the trigger's own history: how often it held over the data (per unit-period), with its
     # autocorrelation-robust standard error; the finding needs both (an intersection-union test)
     try:
@@ -317,12 +322,24 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
     fired = ex.firing(cond, n) & real
     known = ~np.isnan(cond) & real
     share, se, p_history = serial.share_test(fired.sum(axis=1), known.sum(axis=1), max_rate, n)
-    p_value = max(p_model, p_history) if math.isfinite(p_history) else p_model
+    skipped = None
+    if p_history == 1.0:  # max(p_model, 1) = 1 whatever the model says: its bootstrap decides nothing
+        p_model, used, p_value = None, 0, 1.0
+        skipped = MODEL_NOT_RUN
+    else:  # sequential: replicates only until the p-value is clearly above 5% (serial.sequential_rate_p)
+        p_model, used = serial.sequential_rate_p(lambda lo, hi: merge([f(lo, hi) for f in boots]), max_rate, cells)
+        p_value = max(p_model, p_history) if math.isfinite(p_history) else p_model
     base.update({"status": "evaluated", "rate": rate, "rate_per_run": run, "p_value": p_value,
                  "p_model": p_model, "history_share": finite(share), "history_se": finite(se),
                  "p_history": finite(p_history), "max_rate": max_rate, "bootstrap": used,
                  "kpis": sorted({k for p in comparisons for k in _reads(p.left) | _reads(p.right)})})
+    if skipped:
+        base["model_test"] = skipped
     return base
+
+
+#: ``model_test`` of a trigger whose bootstrap was not run (its ``p_model`` is null, ``bootstrap`` 0).
+MODEL_NOT_RUN = "not run: the history's p-value is 1, so the test's (the larger of the two) is 1 whatever the model's"
 
 
 # ---- review cadence against response lags ----------------------------------------------------

@@ -69,7 +69,8 @@ def norm_cdf(x):
 
     from math import erf
 
-    return 0.5 * (1.0 + np.vectorize(erf, otypes=[float])(np.asarray(x, dtype=float) / math.sqrt(2.0)))
+    x = np.asarray(x, dtype=float) / math.sqrt(2.0)
+    return 0.5 * (1.0 + np.array([erf(v) for v in x.ravel().tolist()], dtype=float).reshape(x.shape))
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ def forecasts(model: AR1, horizon: int):
     walk = phi >= 1.0
     base = np.where(walk, 1.0, phi)
     h = np.arange(1, horizon + 1).reshape((horizon,) + (1,) * phi.ndim)
-    ph = np.stack([base ** k for k in range(1, horizon + 1)])
+    ph = base ** h  # each power as `base ** k` gives it (libm's pow, k = 1 and 2 exact either way)
     mean = np.where(walk, model.last + h * drift, model.mean + ph * (model.last - model.mean))
     var = np.where(walk, h * sigma ** 2, sigma ** 2 * (1 - ph ** 2) / np.where(walk, 1.0, 1 - phi ** 2))
     return mean, np.sqrt(var)
