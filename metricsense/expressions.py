@@ -520,3 +520,84 @@ def grid_frequency(periods: np.ndarray, rows: np.ndarray) -> str | None:
 
     real = rows[rows >= 0]
     return infer_unit(periods[real]) if len(real) >= 2 else None
+
+
+# ---- a trigger on its own periods, shared by the evaluators that read it -----------------------
+
+
+@dataclass(frozen=True)
+class OnGrid:
+    """A trigger on its own periods (``prepared``): what the conversation and noise analyses both
+    start from. Its arrays are read-only: every evaluator of the data set sees the same ones."""
+
+    problems: bool                   # type or target problems (MS603, MS604): not evaluated
+    inputs: Inputs | None            # None: a series it reads has no data (``missing``)
+    missing: tuple[str, ...] = ()
+    rows: np.ndarray | None = None   # own_grid's positions into the data's periods (-1: missing)
+    n: int = 1                       # `for N periods`, in its own periods
+    cond: np.ndarray | None = None   # the condition on those rows (None: ``error``)
+    error: str | None = None         # the EvalError's message
+    fired: np.ndarray | None = None  # firing(cond, n) on the real rows
+    known: np.ndarray | None = None  # cond known on the real rows
+
+
+_PREPARED: list = [None, {}]  # a weak reference to the last data set, and its triggers' OnGrid by id
+
+
+def prepared(trigger: Trigger, spec: Document, data) -> OnGrid:
+    """``trigger`` gathered (``gather``), put on its own periods (``own_grid``, ``on_grid``),
+    its condition evaluated and where it fired (``firing``), as the evaluators did each for
+    themselves; made once per trigger, spec and data set (the last data set's kept)."""
+    import weakref
+
+    import numpy as np
+
+    ref = _PREPARED[0]
+    if ref is None or ref() is not data:
+        try:
+            _PREPARED[:] = [weakref.ref(data), {}]
+        except TypeError:  # not weakly referable: nothing kept
+            _PREPARED[:] = [None, {}]
+    kept = _PREPARED[1]
+    hit = kept.get(id(trigger))
+    if hit is not None and hit[0] is trigger and hit[1] is spec:
+        return hit[2]
+    out = _prepare(trigger, spec, data, np)
+    if _PREPARED[0] is not None:
+        kept[id(trigger)] = (trigger, spec, out)
+    return out
+
+
+def _prepare(trigger: Trigger, spec: Document, data, np) -> OnGrid:
+    if type_problems(trigger, spec) or default_target(trigger, spec)[1]:
+        return OnGrid(problems=True, inputs=None)
+    inputs, missing = gather(trigger, spec, data.series)
+    if inputs is None:
+        return OnGrid(problems=False, inputs=None, missing=tuple(missing))
+    present = np.zeros(len(data.periods), dtype=bool)
+    for arr in inputs.arrays.values():
+        present |= ~np.isnan(arr).all(axis=1)
+    key = ("grid", bool(inputs.arrays), np.packbits(present).tobytes(), len(present))  # all the grid depends on
+    grid = _PREPARED[1].get(key)
+    if grid is None:
+        rows = own_grid(data.periods, inputs.arrays)
+        grid = rows, grid_frequency(data.periods, rows)
+        if _PREPARED[0] is not None:
+            _PREPARED[1][key] = grid
+    rows = grid[0]
+    inputs = on_grid(inputs, rows)
+    n = periods_for(trigger.duration, grid[1])
+    frozen = [rows, *inputs.arrays.values()]
+    try:
+        cond = evaluate(trigger.condition, inputs, len(rows))
+    except EvalError as exc:
+        out = OnGrid(problems=False, inputs=inputs, rows=rows, n=n, error=str(exc))
+    else:
+        real = (rows >= 0)[:, None]
+        out = OnGrid(problems=False, inputs=inputs, rows=rows, n=n, cond=cond,
+                     fired=firing(cond, n) & real, known=~np.isnan(cond) & real)
+        frozen += [cond, out.fired, out.known]
+    for arr in frozen:
+        if isinstance(arr, np.ndarray) and arr.base is None:
+            arr.flags.writeable = False
+    return out

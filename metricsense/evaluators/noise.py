@@ -281,17 +281,15 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
     found = _comparisons(trigger.condition)
     if found is None:
         return {**base, "status": "not a threshold condition"}
-    if ex.type_problems(trigger, spec) or ex.default_target(trigger, spec)[1]:
+    grid = ex.prepared(trigger, spec, data)  # as the conversation analysis has it
+    if grid.problems:
         return {**base, "status": "not evaluated: the condition has errors"}
-    inputs, missing = ex.gather(trigger, spec, data.series)
-    if inputs is None:
-        return {**base, "status": "not evaluated: no data for " + ", ".join(f"`{m}`" for m in missing)}
-    rows = ex.own_grid(data.periods, inputs.arrays)
+    if grid.inputs is None:
+        return {**base, "status": "not evaluated: no data for " + ", ".join(f"`{m}`" for m in grid.missing)}
+    inputs, rows, n = grid.inputs, grid.rows, grid.n
     if not len(rows):  # every series it reads is empty: no period at all to judge the threshold on
         names = sorted(ex.series_name(r) for r in ex.read_refs(trigger.condition))
         return {**base, "status": "not evaluated: no values for " + ", ".join(f"`{n}`" for n in dict.fromkeys(names))}
-    inputs = ex.on_grid(inputs, rows)
-    n = ex.periods_for(trigger.duration, ex.grid_frequency(data.periods, rows))
     comparisons, join = found
     parts = [comparison_noise(c, inputs, level_periods, max_rate, n) for c in comparisons]
     boots = [p.pop("bootstrap_rates") for p in parts if "bootstrap_rates" in p]
@@ -314,14 +312,9 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
         merge = (lambda rs: np.minimum(1.0, np.sum(rs, axis=0)))  # noqa: E731
     # the trigger's own history: how often it held over the data (per unit-period), with its
     # autocorrelation-robust standard error; the finding needs both (an intersection-union test)
-    try:
-        cond = ex.evaluate(trigger.condition, inputs, len(rows))
-    except ex.EvalError as exc:
-        return {**base, "status": f"not evaluated: {exc}"}
-    real = (rows >= 0)[:, None]
-    fired = ex.firing(cond, n) & real
-    known = ~np.isnan(cond) & real
-    share, se, p_history = serial.share_test(fired.sum(axis=1), known.sum(axis=1), max_rate, n)
+    if grid.error is not None:
+        return {**base, "status": f"not evaluated: {grid.error}"}
+    share, se, p_history = serial.share_test(grid.fired.sum(axis=1), grid.known.sum(axis=1), max_rate, n)
     skipped = None
     if p_history == 1.0:  # max(p_model, 1) = 1 whatever the model says: its bootstrap decides nothing
         p_model, used, p_value = None, 0, 1.0
