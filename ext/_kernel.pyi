@@ -19,3 +19,6 @@ def path_run_rates(
 def ar1_fill(
     x: NDArray[np.float64], mean: ArrayLike, phi: float, drift: float, sigma: float, e: ArrayLike
 ) -> NDArray[np.float64]: ...
+def ar1_fit_complete(
+    x: NDArray[np.float64], walk_phi: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]: ...

@@ -1892,3 +1892,103 @@ def ar1_fill(double[:, :, ::1] x, mean, double phi, double drift, double sigma, 
                 for u in range(U):
                     x[b, i, u] = mean_[u] + phi * (x[b, i - 1, u] - mean_[u]) + drift + sigma * e_[b, i, u]
     return np.asarray(x)
+
+
+cdef extern from *:
+    """
+    /* NumPy's pairwise sum of n contiguous doubles (add.reduce's order: eight partial sums in
+       blocks of at most 128, halves above that), so a sum here has the bits of NumPy's. */
+    static double ms_pairwise(const double *a, Py_ssize_t n) {
+        Py_ssize_t i, n2;
+        double r[8], res;
+        if (n < 8) {
+            res = 0.0;
+            for (i = 0; i < n; i++)
+                res += a[i];
+            return res;
+        }
+        if (n <= 128) {
+            for (i = 0; i < 8; i++)
+                r[i] = a[i];
+            for (i = 8; i < n - (n % 8); i += 8) {
+                r[0] += a[i + 0]; r[1] += a[i + 1]; r[2] += a[i + 2]; r[3] += a[i + 3];
+                r[4] += a[i + 4]; r[5] += a[i + 5]; r[6] += a[i + 6]; r[7] += a[i + 7];
+            }
+            res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+            for (; i < n; i++)
+                res += a[i];
+            return res;
+        }
+        n2 = n / 2;
+        n2 -= n2 % 8;
+        return ms_pairwise(a, n2) + ms_pairwise(a + n2, n - n2);
+    }
+    """
+    double ms_pairwise(const double* a, Py_ssize_t n) noexcept nogil
+
+
+cdef void _fit_one(const double* x, Py_ssize_t T, double walk_phi, double* w, double* out) noexcept nogil:
+    # serial._fit_arrays on one complete series (one unit), its NumPy operations in their order:
+    # out = phi, sigma, drift, mean; w: scratch of 3 (T - 1) doubles
+    cdef Py_ssize_t i, m = T - 1
+    cdef double* a = w
+    cdef double* b = w + m
+    cdef double* s = w + 2 * m
+    cdef double mean, sxx, phi, per_unit, dm, dsd, drift, sigma
+    cdef double n = <double>m
+    cdef double n1 = <double>(m if m > 1 else 1)
+    cdef double nm1 = <double>(m - 1 if m - 1 > 1 else 1)
+    cdef double nm2 = <double>(m - 2 if m - 2 > 1 else 1)
+    mean = ms_pairwise(x, T) / <double>(T if T > 1 else 1)
+    for i in range(m):
+        a[i] = x[i] - mean
+        b[i] = x[i + 1] - mean
+    for i in range(m):
+        s[i] = a[i] * a[i]
+    sxx = ms_pairwise(s, m)
+    for i in range(m):
+        s[i] = a[i] * b[i]
+    phi = ms_pairwise(s, m) / sxx if sxx > 0 else 0.0
+    per_unit = n if n > 1 else 1.0  # n / units, units = 1
+    phi = phi + (1 + 3 * phi) / per_unit
+    phi = -0.95 if phi < -0.95 else (1.0 if phi > 1.0 else phi)
+    for i in range(m):
+        s[i] = x[i + 1] - x[i]
+    dm = ms_pairwise(s, m) / n1
+    for i in range(m):
+        s[i] = (x[i + 1] - x[i] - dm) * (x[i + 1] - x[i] - dm)
+    dsd = sqrt(ms_pairwise(s, m) / nm1)
+    drift = dm if (phi >= walk_phi and fabs(dm) > 2 * dsd / sqrt(n1)) else 0.0
+    if phi >= walk_phi:
+        for i in range(m):
+            s[i] = (x[i + 1] - x[i] - drift) * (x[i + 1] - x[i] - drift)
+        sigma = sqrt(ms_pairwise(s, m) / nm1)
+    else:
+        for i in range(m):
+            s[i] = (b[i] - phi * a[i]) * (b[i] - phi * a[i])
+        sigma = sqrt(ms_pairwise(s, m) / nm2)
+    out[0] = 1.0 if phi >= walk_phi else phi
+    out[1] = sigma
+    out[2] = drift
+    out[3] = mean
+
+
+def ar1_fit_complete(const double[:, :, ::1] x, double walk_phi):
+    cdef Py_ssize_t B = x.shape[0], T = x.shape[1], U = x.shape[2], k
+    if U != 1 or T < 2:
+        return _ref().ar1_fit_complete(np.asarray(x), walk_phi)
+    res = np.empty((4, B))
+    cdef double[:, ::1] r = res
+    cdef double o[4]
+    cdef double* w = <double*>malloc(3 * (T - 1) * sizeof(double))
+    if w == NULL:
+        raise MemoryError()
+    with nogil:
+        for k in range(B):
+            _fit_one(&x[k, 0, 0], T, walk_phi, w, o)
+            r[0, k] = o[0]
+            r[1, k] = o[1]
+            r[2, k] = o[2]
+            r[3, k] = o[3]
+    free(w)
+    return res[0], res[1], res[2], res[3][:, None]

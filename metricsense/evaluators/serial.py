@@ -92,23 +92,21 @@ class AR1:
 
 def _fit_arrays(x):
     """Vectorised AR(1) fit over the leading axes of x (..., T, U) with NaN gaps. Without a gap
-    (a bootstrap of a complete series) the masks are skipped: the same operations, the same bits."""
+    the fit is ``kernels.reference.ar1_fit_complete``'s (the same operations without the masks)."""
     import numpy as np
 
-    prev, cur = x[..., :-1, :], x[..., 1:, :]
+    from metricsense.kernels import reference
+
     lead, (t, u) = x.shape[:-2], x.shape[-2:]
-    if np.isnan(x).any():
-        ok = ~np.isnan(prev) & ~np.isnan(cur)
-        cnt = (~np.isnan(x)).sum(axis=-2)
-        mean = np.where(cnt > 0, np.nansum(x, axis=-2) / np.maximum(cnt, 1), np.nan)
-        n = ok.sum(axis=(-2, -1))
-        units = np.maximum((ok.sum(axis=-2) > 0).sum(axis=-1), 1)
-        keep = lambda v: np.where(ok, v, 0.0)  # noqa: E731
-    else:
-        mean = x.sum(axis=-2) / np.maximum(np.full(lead + (u,), t), 1)
-        n = np.full(lead, (t - 1) * u)
-        units = np.full(lead, max(u if t > 1 else 0, 1))
-        keep = lambda v: v  # noqa: E731
+    if not np.isnan(x).any():
+        return (*reference.ar1_fit_complete(x, RANDOM_WALK_PHI), np.full(lead, (t - 1) * u))
+    prev, cur = x[..., :-1, :], x[..., 1:, :]
+    ok = ~np.isnan(prev) & ~np.isnan(cur)
+    cnt = (~np.isnan(x)).sum(axis=-2)
+    mean = np.where(cnt > 0, np.nansum(x, axis=-2) / np.maximum(cnt, 1), np.nan)
+    n = ok.sum(axis=(-2, -1))
+    units = np.maximum((ok.sum(axis=-2) > 0).sum(axis=-1), 1)
+    keep = lambda v: np.where(ok, v, 0.0)  # noqa: E731
     a = keep(prev - mean[..., None, :])
     b = keep(cur - mean[..., None, :])
     sxx = (a * a).sum(axis=(-2, -1))
@@ -275,8 +273,11 @@ def bootstrap(model: AR1, mask, b: int = BOOTSTRAP, seed: int = SEED, lo: int = 
     mean = np.where(np.isnan(model.mean), 0.0, model.mean) if not walk else np.zeros(u)
     x[:, 0] = mean + (model.sigma * e[:, 0] / math.sqrt(1 - model.phi ** 2) if not walk else 0.0)
     kernels.ar1_fill(x, np.asarray(mean, dtype=float), float(model.phi), float(model.drift), float(model.sigma), e)
-    x[:, ~mask] = np.nan
-    phi, sigma, drift, means, _ = _fit_arrays(x)
+    if mask.all():  # a complete series: the compiled fit (the same sums, to the bit)
+        phi, sigma, drift, means = kernels.ar1_fit_complete(x, RANDOM_WALK_PHI)
+    else:
+        x[:, ~mask] = np.nan
+        phi, sigma, drift, means, _ = _fit_arrays(x)
     if walk:
         means = np.zeros_like(means)
     else:

@@ -7,7 +7,8 @@ others are small compositions shared by both backends and always come from the r
 Correlation: ``pairwise_corr``, ``rolling_corr``, ``rolling_corr_matrix``, ``participation_ratio``.
 Gain matrices (KPIs x levers): ``condition_number``, ``equilibrated_condition_number``,
 ``minimized_condition_number``, ``equilibrate``, ``rga``, ``rga_number``.
-Simulated AR(1) series: ``path_run_rates`` (MS301/MS302's run rates), ``ar1_fill`` (their bootstrap).
+Simulated AR(1) series: ``path_run_rates`` (MS301/MS302's run rates), ``ar1_fill`` and
+``ar1_fit_complete`` (their bootstrap's series and refits).
 Each reference docstring states the formula and the NaN policy.
 """
 
@@ -32,7 +33,8 @@ else:
         _impl = _reference
         BACKEND = "reference"
 
-COMPILED = ("pairwise_corr", "rolling_corr", "rolling_corr_matrix", "condition_number", "rga", "path_run_rates", "ar1_fill")
+COMPILED = ("pairwise_corr", "rolling_corr", "rolling_corr_matrix", "condition_number", "rga", "path_run_rates", "ar1_fill",
+            "ar1_fit_complete")
 
 pairwise_corr = _impl.pairwise_corr
 rolling_corr = _impl.rolling_corr
@@ -41,6 +43,7 @@ condition_number = _impl.condition_number
 rga = _impl.rga
 path_run_rates = _impl.path_run_rates
 ar1_fill = _impl.ar1_fill
+ar1_fit_complete = _impl.ar1_fit_complete
 
 equilibrate = _reference.equilibrate
 equilibrated_condition_number = _reference.equilibrated_condition_number
@@ -51,6 +54,7 @@ participation_ratio = _reference.participation_ratio
 __all__ = [
     "BACKEND",
     "ar1_fill",
+    "ar1_fit_complete",
     "COMPILED",
     "condition_number",
     "equilibrate",
