@@ -10,6 +10,7 @@ can fire, so missing data never fires a trigger and is never filled.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -480,6 +481,43 @@ def own_grid(periods: np.ndarray, arrays: Mapping[str, np.ndarray]) -> np.ndarra
     present = np.zeros(len(periods), dtype=bool)
     for arr in arrays.values():
         present |= ~np.isnan(arr).all(axis=1)
+    key = np.packbits(present).tobytes()  # the grid depends on nothing else: made once per pattern
+    kept = _memo(_GRIDS, periods)
+    rows = kept.get(key)
+    if rows is None:
+        rows = _own_rows(periods, present, np)
+        _keep(_GRIDS, key, rows, len(rows))
+    return rows.copy()
+
+
+#: Memos of one object (the last period index, data set) by a weak reference: [ref, entries, cells
+#: kept]; nothing more is kept past MEMO_CELLS values (a long series' grids are made each time).
+_GRIDS: list = [None, {}, 0]
+MEMO_CELLS = 1 << 23
+
+
+def _memo(memo: list, owner) -> dict:
+    """The entries kept for ``owner`` (a new, empty memo when it is not the last one's)."""
+    ref = memo[0]
+    if ref is None or ref() is not owner:
+        def gone(dead, memo=memo):  # the owner was freed: so is what was kept for it
+            if memo[0] is dead:
+                memo[:] = [None, {}, 0]
+
+        try:
+            memo[:] = [weakref.ref(owner, gone), {}, 0]
+        except TypeError:  # not weakly referable: nothing kept
+            memo[:] = [None, {}, 0]
+    return memo[1]
+
+
+def _keep(memo: list, key, value, cells: int) -> None:
+    if memo[0] is not None and memo[2] + cells <= MEMO_CELLS:
+        memo[1][key] = value
+        memo[2] += cells
+
+
+def _own_rows(periods, present, np):
     rows = np.flatnonzero(present)
     if len(rows) < 3:
         return rows
@@ -541,30 +579,24 @@ class OnGrid:
     known: np.ndarray | None = None  # cond known on the real rows
 
 
-_PREPARED: list = [None, {}]  # a weak reference to the last data set, and its triggers' OnGrid by id
+_PREPARED: list = [None, {}, 0]  # the last data set's triggers (OnGrid by id), as _GRIDS
 
 
 def prepared(trigger: Trigger, spec: Document, data) -> OnGrid:
     """``trigger`` gathered (``gather``), put on its own periods (``own_grid``, ``on_grid``),
     its condition evaluated and where it fired (``firing``), as the evaluators did each for
-    themselves; made once per trigger, spec and data set (the last data set's kept)."""
-    import weakref
-
+    themselves; made once per trigger, spec and data set (the last data set's kept, up to
+    MEMO_CELLS values)."""
     import numpy as np
 
-    ref = _PREPARED[0]
-    if ref is None or ref() is not data:
-        try:
-            _PREPARED[:] = [weakref.ref(data), {}]
-        except TypeError:  # not weakly referable: nothing kept
-            _PREPARED[:] = [None, {}]
-    kept = _PREPARED[1]
+    kept = _memo(_PREPARED, data)
     hit = kept.get(id(trigger))
     if hit is not None and hit[0] is trigger and hit[1] is spec:
         return hit[2]
     out = _prepare(trigger, spec, data, np)
-    if _PREPARED[0] is not None:
-        kept[id(trigger)] = (trigger, spec, out)
+    cells = (sum(a.size for a in out.inputs.arrays.values()) if out.inputs is not None else 0) + \
+        (3 * out.cond.size if out.cond is not None else 0)
+    _keep(_PREPARED, id(trigger), (trigger, spec, out), cells)
     return out
 
 
@@ -574,19 +606,14 @@ def _prepare(trigger: Trigger, spec: Document, data, np) -> OnGrid:
     inputs, missing = gather(trigger, spec, data.series)
     if inputs is None:
         return OnGrid(problems=False, inputs=None, missing=tuple(missing))
-    present = np.zeros(len(data.periods), dtype=bool)
-    for arr in inputs.arrays.values():
-        present |= ~np.isnan(arr).all(axis=1)
-    key = ("grid", bool(inputs.arrays), np.packbits(present).tobytes(), len(present))  # all the grid depends on
-    grid = _PREPARED[1].get(key)
-    if grid is None:
-        rows = own_grid(data.periods, inputs.arrays)
-        grid = rows, grid_frequency(data.periods, rows)
-        if _PREPARED[0] is not None:
-            _PREPARED[1][key] = grid
-    rows = grid[0]
+    rows = own_grid(data.periods, inputs.arrays)
+    key = ("frequency", rows.tobytes())  # infer_unit looks at every period: once per grid
+    frequency = _PREPARED[1].get(key, ())
+    if frequency == ():
+        frequency = grid_frequency(data.periods, rows)
+        _keep(_PREPARED, key, frequency, len(rows))
     inputs = on_grid(inputs, rows)
-    n = periods_for(trigger.duration, grid[1])
+    n = periods_for(trigger.duration, frequency)
     frozen = [rows, *inputs.arrays.values()]
     try:
         cond = evaluate(trigger.condition, inputs, len(rows))
