@@ -92,14 +92,17 @@ class AR1:
 
 def _fit_arrays(x):
     """Vectorised AR(1) fit over the leading axes of x (..., T, U) with NaN gaps. Without a gap
-    the fit is ``kernels.reference.ar1_fit_complete``'s (the same operations without the masks)."""
+    the fit is ``kernels.ar1_fit_complete``'s (the same operations without the masks, to the bit)."""
     import numpy as np
 
-    from metricsense.kernels import reference
+    from metricsense import kernels
 
     lead, (t, u) = x.shape[:-2], x.shape[-2:]
     if not np.isnan(x).any():
-        return (*reference.ar1_fit_complete(x, RANDOM_WALK_PHI), np.full(lead, (t - 1) * u))
+        flat = np.ascontiguousarray(x, dtype=float).reshape((-1, t, u))
+        phi, sigma, drift, mean = kernels.ar1_fit_complete(flat, RANDOM_WALK_PHI)
+        return (phi.reshape(lead), sigma.reshape(lead), drift.reshape(lead), mean.reshape(lead + (u,)),
+                np.full(lead, (t - 1) * u))
     prev, cur = x[..., :-1, :], x[..., 1:, :]
     ok = ~np.isnan(prev) & ~np.isnan(cur)
     cnt = (~np.isnan(x)).sum(axis=-2)
@@ -273,11 +276,8 @@ def bootstrap(model: AR1, mask, b: int = BOOTSTRAP, seed: int = SEED, lo: int = 
     mean = np.where(np.isnan(model.mean), 0.0, model.mean) if not walk else np.zeros(u)
     x[:, 0] = mean + (model.sigma * e[:, 0] / math.sqrt(1 - model.phi ** 2) if not walk else 0.0)
     kernels.ar1_fill(x, np.asarray(mean, dtype=float), float(model.phi), float(model.drift), float(model.sigma), e)
-    if mask.all():  # a complete series: the compiled fit (the same sums, to the bit)
-        phi, sigma, drift, means = kernels.ar1_fit_complete(x, RANDOM_WALK_PHI)
-    else:
-        x[:, ~mask] = np.nan
-        phi, sigma, drift, means, _ = _fit_arrays(x)
+    x[:, ~mask] = np.nan
+    phi, sigma, drift, means, _ = _fit_arrays(x)
     if walk:
         means = np.zeros_like(means)
     else:
