@@ -34,17 +34,16 @@ from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite
 from metricsense.evaluators import serial
 from metricsense.evaluators.common import own_values, phi
+from metricsense.evaluators.lags import duration_days, review_of
 from metricsense.evaluators.records import (
     ComparisonNoise,
     KpiNoise,
-    LagNoise,
     NoiseAnalysis,
     NoiseOptions,
-    ReviewNoise,
     TriggerNoise,
 )
 from metricsense.hookspecs import hookimpl
-from metricsense.model import KPI, UNIT_DAYS, Binary, Call, Document, Duration, Trigger, walk_expr
+from metricsense.model import KPI, UNIT_DAYS, Binary, Call, Document, Trigger, walk_expr
 from metricsense.names import listed
 
 #: 1 / Phi^-1(3/4) rounded as the literature writes it: MAD -> standard deviation for normal data.
@@ -79,18 +78,6 @@ def level_of(column, last: int) -> float:
     x = np.asarray(column, dtype=float)
     x = x[~np.isnan(x)]
     return float(np.median(x[-last:])) if len(x) else float("nan")
-
-
-def duration_days(d: Duration | None, frequency: str | None) -> float | None:
-    """A Duration in days; `N periods` needs the data's frequency (None when it is unknown)."""
-    if d is None:
-        return None
-
-    if d.unit == "period":
-        if frequency in UNIT_DAYS:
-            return d.count * UNIT_DAYS[frequency]
-        return None
-    return d.count * UNIT_DAYS.get(d.unit, float("nan"))
 
 
 # ---- per KPI: noise, level, gap ---------------------------------------------------------------
@@ -333,41 +320,6 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
 
 #: ``model_test`` of a trigger whose bootstrap was not run (its ``p_model`` is null, ``bootstrap`` 0).
 MODEL_NOT_RUN = "not run: the history's p-value is 1, so the test's (the larger of the two) is 1 whatever the model's"
-
-
-# ---- review cadence against response lags ----------------------------------------------------
-
-
-def estimate_lag(kpi: KPI, lever: str, sign: float, data, max_lag: int, alpha: float = 0.05) -> dict | None:
-    """The lag (in periods) at which the lever's changes best predict the KPI's changes, if any.
-
-    On the changes of one regular calendar (never across a missing period, as pandas' diff());
-    the test, corrected for the search over lags 0..max_lag, is serial.best_lag. Kept when its
-    corrected p-value is at most ``alpha``.
-    """
-    if data.series(lever) is None or data.series(kpi.name) is None:
-        return None
-    d = data.changes([lever, kpi.name])
-    best = serial.best_lag(d[1:, 0], d[1:, 1], sign, max_lag)
-    return best if best is not None and best["p_value"] <= alpha else None
-
-
-def review_of(kpi: KPI, data, max_lag: int) -> ReviewNoise | None:
-    """The review cadence of a KPI and its levers' lags (declared, else estimated), in days."""
-    if kpi.review is None:
-        return None
-
-    freq = data.frequency if data is not None else None
-    every = duration_days(kpi.review, freq)
-    lags = {}
-    for g in kpi.responds:
-        if g.lag is not None:
-            lags[g.name] = LagNoise(days=duration_days(g.lag, freq), source="declared")
-        elif data is not None and freq in UNIT_DAYS and len(data.periods) >= 16:
-            est = estimate_lag(kpi, g.name, g.value, data, max_lag)
-            if est is not None and est["periods"] > 0:
-                lags[g.name] = LagNoise(days=est["periods"] * UNIT_DAYS[freq], source="estimated", **est)
-    return ReviewNoise(every_days=every, lags=lags)
 
 
 # ---- the analysis -----------------------------------------------------------------------------
