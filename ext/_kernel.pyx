@@ -1860,48 +1860,67 @@ def pair_dots(v, i, j):
 # reference's operations in its order (no FMA: ext/meson.build), so every comparison, and so
 # every count, is the reference's.
 
-cdef void _runs_one(double last, double mean, double phi, double sigma, double drift, const double* zt,
-                    Py_ssize_t M, Py_ssize_t H, double threshold, int op, double n,
-                    double* x, double* run, double* cnt, double* out) noexcept nogil:
-    # run[m]: periods in a row past the threshold up to t (at t < n - 1 it is below n, so
-    # counting run >= n counts exactly the periods t >= n - 1 that held); doubles, so the loop
-    # over paths vectorises (every value is a small whole number, exact)
-    cdef Py_ssize_t m, t
-    cdef double v, total = 0.0
-    cdef const double* z
-    for m in range(M):
-        x[m] = last
-        run[m] = 0.0
-        cnt[m] = 0.0
-    for t in range(H):
-        z = zt + t * M
-        if op == 0:
-            for m in range(M):
-                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
-                x[m] = v
-                run[m] = (run[m] + 1.0) if v < threshold else 0.0
-                cnt[m] += 1.0 if run[m] >= n else 0.0
-        elif op == 1:
-            for m in range(M):
-                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
-                x[m] = v
-                run[m] = (run[m] + 1.0) if v <= threshold else 0.0
-                cnt[m] += 1.0 if run[m] >= n else 0.0
-        elif op == 2:
-            for m in range(M):
-                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
-                x[m] = v
-                run[m] = (run[m] + 1.0) if v > threshold else 0.0
-                cnt[m] += 1.0 if run[m] >= n else 0.0
-        else:
-            for m in range(M):
-                v = mean + phi * (x[m] - mean) + drift + sigma * z[m]
-                x[m] = v
-                run[m] = (run[m] + 1.0) if v >= threshold else 0.0
-                cnt[m] += 1.0 if run[m] >= n else 0.0
-    for m in range(M):
-        total += cnt[m]
-    out[0] = total / (<double>(M * (H - <Py_ssize_t>n + 1)))
+cdef extern from *:
+    """
+    /* One (model, unit): its M paths walked period by period. run[m] counts the periods in a row
+       past the threshold up to t (at t < n - 1 it is below n, so counting run >= n counts exactly
+       the periods t >= n - 1 that held), as doubles so the loop over paths vectorises (every
+       value a small whole number, exact): run = (run + 1) * held, 0 exactly when not held.
+       Built for AVX-512, AVX2 and any x86-64 where the compiler can (GCC on x86-64 glibc, whose
+       ifuncs pick one when the module loads): the same operations in the same order each way
+       (-ffp-contract=off: no multiply-add fused), so the same values and comparisons. */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+    #define MS_RUNS_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
+    #else
+    #define MS_RUNS_CLONES
+    #endif
+    /* Paths in blocks of L lanes, each block's state kept in registers over the H periods (a
+       period's update is a chain of five operations: many independent lanes hide its latency);
+       blocks of 32, then of 8, then the last paths one by one. */
+    #define MS_RUNS_BLOCK(L, CMP)                                                          \
+        for (; m0 + (L) <= M; m0 += (L)) {                                                 \
+            double xb[L], rb[L], cb[L];                                                    \
+            for (l = 0; l < (L); l++) {                                                    \
+                xb[l] = last;                                                              \
+                rb[l] = 0.0;                                                               \
+                cb[l] = 0.0;                                                               \
+            }                                                                              \
+            for (t = 0; t < H; t++) {                                                      \
+                const double *z = zt + t * M + m0;                                         \
+                for (l = 0; l < (L); l++) {                                                \
+                    double v = mean + phi * (xb[l] - mean) + drift + sigma * z[l];         \
+                    xb[l] = v;                                                             \
+                    rb[l] = (rb[l] + 1.0) * ((v CMP threshold) ? 1.0 : 0.0);               \
+                    cb[l] += (rb[l] >= n) ? 1.0 : 0.0;                                     \
+                }                                                                          \
+            }                                                                              \
+            for (l = 0; l < (L); l++)                                                      \
+                total += cb[l];                                                            \
+        }
+    #define MS_RUNS_STEP(CMP)  \
+        MS_RUNS_BLOCK(32, CMP) \
+        MS_RUNS_BLOCK(8, CMP)  \
+        MS_RUNS_BLOCK(1, CMP)
+    MS_RUNS_CLONES
+    static double ms_runs_one(double last, double mean, double phi, double sigma, double drift,
+                              const double *zt, Py_ssize_t M, Py_ssize_t H, double threshold, int op,
+                              double n) {
+        Py_ssize_t m0 = 0, t, l;
+        double total = 0.0;  /* a sum of whole numbers: exact in any order */
+        if (op == 0) {
+            MS_RUNS_STEP(<)
+        } else if (op == 1) {
+            MS_RUNS_STEP(<=)
+        } else if (op == 2) {
+            MS_RUNS_STEP(>)
+        } else {
+            MS_RUNS_STEP(>=)
+        }
+        return total / (double) (M * (H - (Py_ssize_t) n + 1));
+    }
+    """
+    double ms_runs_one(double last, double mean, double phi, double sigma, double drift, const double* zt,
+                       Py_ssize_t M, Py_ssize_t H, double threshold, int op, double n) noexcept nogil
 
 
 def path_run_rates(last, mean, phi, sigma, drift, z, double threshold, str op, Py_ssize_t n):
@@ -1920,15 +1939,12 @@ def path_run_rates(last, mean, phi, sigma, drift, z, double threshold, str op, P
         return out
     cdef double[:, ::1] out_ = out
     cdef Py_ssize_t b, u, nt = _nt(<double>B * U * M * H)
-    cdef double* xs
     cdef const double* zp = &zt[0, 0]
     with nogil, parallel(num_threads=nt):
-        xs = <double*>malloc(3 * M * sizeof(double))
         for b in prange(B, schedule="static"):
             for u in range(U):
-                _runs_one(last_[u], mean_[b, u], phi_[b], sigma_[b], drift_[b], zp, M, H, threshold, code,
-                          <double>n, xs, xs + M, xs + 2 * M, &out_[b, u])
-        free(xs)
+                out_[b, u] = ms_runs_one(last_[u], mean_[b, u], phi_[b], sigma_[b], drift_[b], zp, M, H, threshold,
+                                         code, <double>n)
     return out
 
 
@@ -1942,3 +1958,103 @@ def ar1_fill(double[:, :, ::1] x, mean, double phi, double drift, double sigma, 
                 for u in range(U):
                     x[b, i, u] = mean_[u] + phi * (x[b, i - 1, u] - mean_[u]) + drift + sigma * e_[b, i, u]
     return np.asarray(x)
+
+
+cdef extern from *:
+    """
+    /* NumPy's pairwise sum of n contiguous doubles (add.reduce's order: eight partial sums in
+       blocks of at most 128, halves above that), so a sum here has the bits of NumPy's. */
+    static double ms_pairwise(const double *a, Py_ssize_t n) {
+        Py_ssize_t i, n2;
+        double r[8], res;
+        if (n < 8) {
+            res = 0.0;
+            for (i = 0; i < n; i++)
+                res += a[i];
+            return res;
+        }
+        if (n <= 128) {
+            for (i = 0; i < 8; i++)
+                r[i] = a[i];
+            for (i = 8; i < n - (n % 8); i += 8) {
+                r[0] += a[i + 0]; r[1] += a[i + 1]; r[2] += a[i + 2]; r[3] += a[i + 3];
+                r[4] += a[i + 4]; r[5] += a[i + 5]; r[6] += a[i + 6]; r[7] += a[i + 7];
+            }
+            res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+            for (; i < n; i++)
+                res += a[i];
+            return res;
+        }
+        n2 = n / 2;
+        n2 -= n2 % 8;
+        return ms_pairwise(a, n2) + ms_pairwise(a + n2, n - n2);
+    }
+    """
+    double ms_pairwise(const double* a, Py_ssize_t n) noexcept nogil
+
+
+cdef void _fit_one(const double* x, Py_ssize_t T, double walk_phi, double* w, double* out) noexcept nogil:
+    # serial._fit_arrays on one complete series (one unit), its NumPy operations in their order:
+    # out = phi, sigma, drift, mean; w: scratch of 3 (T - 1) doubles
+    cdef Py_ssize_t i, m = T - 1
+    cdef double* a = w
+    cdef double* b = w + m
+    cdef double* s = w + 2 * m
+    cdef double mean, sxx, phi, per_unit, dm, dsd, drift, sigma
+    cdef double n = <double>m
+    cdef double n1 = <double>(m if m > 1 else 1)
+    cdef double nm1 = <double>(m - 1 if m - 1 > 1 else 1)
+    cdef double nm2 = <double>(m - 2 if m - 2 > 1 else 1)
+    mean = ms_pairwise(x, T) / <double>(T if T > 1 else 1)
+    for i in range(m):
+        a[i] = x[i] - mean
+        b[i] = x[i + 1] - mean
+    for i in range(m):
+        s[i] = a[i] * a[i]
+    sxx = ms_pairwise(s, m)
+    for i in range(m):
+        s[i] = a[i] * b[i]
+    phi = ms_pairwise(s, m) / sxx if sxx > 0 else 0.0
+    per_unit = n if n > 1 else 1.0  # n / units, units = 1
+    phi = phi + (1 + 3 * phi) / per_unit
+    phi = -0.95 if phi < -0.95 else (1.0 if phi > 1.0 else phi)
+    for i in range(m):
+        s[i] = x[i + 1] - x[i]
+    dm = ms_pairwise(s, m) / n1
+    for i in range(m):
+        s[i] = (x[i + 1] - x[i] - dm) * (x[i + 1] - x[i] - dm)
+    dsd = sqrt(ms_pairwise(s, m) / nm1)
+    drift = dm if (phi >= walk_phi and fabs(dm) > 2 * dsd / sqrt(n1)) else 0.0
+    if phi >= walk_phi:
+        for i in range(m):
+            s[i] = (x[i + 1] - x[i] - drift) * (x[i + 1] - x[i] - drift)
+        sigma = sqrt(ms_pairwise(s, m) / nm1)
+    else:
+        for i in range(m):
+            s[i] = (b[i] - phi * a[i]) * (b[i] - phi * a[i])
+        sigma = sqrt(ms_pairwise(s, m) / nm2)
+    out[0] = 1.0 if phi >= walk_phi else phi
+    out[1] = sigma
+    out[2] = drift
+    out[3] = mean
+
+
+def ar1_fit_complete(const double[:, :, ::1] x, double walk_phi):
+    cdef Py_ssize_t B = x.shape[0], T = x.shape[1], U = x.shape[2], k
+    if U != 1 or T < 2:
+        return _ref().ar1_fit_complete(np.asarray(x), walk_phi)
+    res = np.empty((4, B))
+    cdef double[:, ::1] r = res
+    cdef double o[4]
+    cdef double* w = <double*>malloc(3 * (T - 1) * sizeof(double))
+    if w == NULL:
+        raise MemoryError()
+    with nogil:
+        for k in range(B):
+            _fit_one(&x[k, 0, 0], T, walk_phi, w, o)
+            r[0, k] = o[0]
+            r[1, k] = o[1]
+            r[2, k] = o[2]
+            r[3, k] = o[3]
+    free(w)
+    return res[0], res[1], res[2], res[3][:, None]

@@ -10,6 +10,7 @@ can fire, so missing data never fires a trigger and is never filled.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -480,6 +481,43 @@ def own_grid(periods: np.ndarray, arrays: Mapping[str, np.ndarray]) -> np.ndarra
     present = np.zeros(len(periods), dtype=bool)
     for arr in arrays.values():
         present |= ~np.isnan(arr).all(axis=1)
+    key = np.packbits(present).tobytes()  # the grid depends on nothing else: made once per pattern
+    kept = _memo(_GRIDS, periods)
+    rows = kept.get(key)
+    if rows is None:
+        rows = _own_rows(periods, present, np)
+        _keep(_GRIDS, key, rows, len(rows))
+    return rows.copy()
+
+
+#: Memos of one object (the last period index, data set) by a weak reference: [ref, entries, cells
+#: kept]; nothing more is kept past MEMO_CELLS values (a long series' grids are made each time).
+_GRIDS: list = [None, {}, 0]
+MEMO_CELLS = 1 << 23
+
+
+def _memo(memo: list, owner) -> dict:
+    """The entries kept for ``owner`` (a new, empty memo when it is not the last one's)."""
+    ref = memo[0]
+    if ref is None or ref() is not owner:
+        def gone(dead, memo=memo):  # the owner was freed: so is what was kept for it
+            if memo[0] is dead:
+                memo[:] = [None, {}, 0]
+
+        try:
+            memo[:] = [weakref.ref(owner, gone), {}, 0]
+        except TypeError:  # not weakly referable: nothing kept
+            memo[:] = [None, {}, 0]
+    return memo[1]
+
+
+def _keep(memo: list, key, value, cells: int) -> None:
+    if memo[0] is not None and memo[2] + cells <= MEMO_CELLS:
+        memo[1][key] = value
+        memo[2] += cells
+
+
+def _own_rows(periods, present, np):
     rows = np.flatnonzero(present)
     if len(rows) < 3:
         return rows
@@ -520,3 +558,73 @@ def grid_frequency(periods: np.ndarray, rows: np.ndarray) -> str | None:
 
     real = rows[rows >= 0]
     return infer_unit(periods[real]) if len(real) >= 2 else None
+
+
+# ---- a trigger on its own periods, shared by the evaluators that read it -----------------------
+
+
+@dataclass(frozen=True)
+class OnGrid:
+    """A trigger on its own periods (``prepared``): what the conversation and noise analyses both
+    start from. Its arrays are read-only: every evaluator of the data set sees the same ones."""
+
+    problems: bool                   # type or target problems (MS603, MS604): not evaluated
+    inputs: Inputs | None            # None: a series it reads has no data (``missing``)
+    missing: tuple[str, ...] = ()
+    rows: np.ndarray | None = None   # own_grid's positions into the data's periods (-1: missing)
+    n: int = 1                       # `for N periods`, in its own periods
+    cond: np.ndarray | None = None   # the condition on those rows (None: ``error``)
+    error: str | None = None         # the EvalError's message
+    fired: np.ndarray | None = None  # firing(cond, n) on the real rows
+    known: np.ndarray | None = None  # cond known on the real rows
+
+
+_PREPARED: list = [None, {}, 0]  # the last data set's triggers (OnGrid by id), as _GRIDS
+
+
+def prepared(trigger: Trigger, spec: Document, data) -> OnGrid:
+    """``trigger`` gathered (``gather``), put on its own periods (``own_grid``, ``on_grid``),
+    its condition evaluated and where it fired (``firing``), as the evaluators did each for
+    themselves; made once per trigger, spec and data set (the last data set's kept, up to
+    MEMO_CELLS values)."""
+    import numpy as np
+
+    kept = _memo(_PREPARED, data)
+    hit = kept.get(id(trigger))
+    if hit is not None and hit[0] is trigger and hit[1] is spec:
+        return hit[2]
+    out = _prepare(trigger, spec, data, np)
+    cells = (sum(a.size for a in out.inputs.arrays.values()) if out.inputs is not None else 0) + \
+        (3 * out.cond.size if out.cond is not None else 0)
+    _keep(_PREPARED, id(trigger), (trigger, spec, out), cells)
+    return out
+
+
+def _prepare(trigger: Trigger, spec: Document, data, np) -> OnGrid:
+    if type_problems(trigger, spec) or default_target(trigger, spec)[1]:
+        return OnGrid(problems=True, inputs=None)
+    inputs, missing = gather(trigger, spec, data.series)
+    if inputs is None:
+        return OnGrid(problems=False, inputs=None, missing=tuple(missing))
+    rows = own_grid(data.periods, inputs.arrays)
+    key = ("frequency", rows.tobytes())  # infer_unit looks at every period: once per grid
+    frequency = _PREPARED[1].get(key, ())
+    if frequency == ():
+        frequency = grid_frequency(data.periods, rows)
+        _keep(_PREPARED, key, frequency, len(rows))
+    inputs = on_grid(inputs, rows)
+    n = periods_for(trigger.duration, frequency)
+    frozen = [rows, *inputs.arrays.values()]
+    try:
+        cond = evaluate(trigger.condition, inputs, len(rows))
+    except EvalError as exc:
+        out = OnGrid(problems=False, inputs=inputs, rows=rows, n=n, error=str(exc))
+    else:
+        real = (rows >= 0)[:, None]
+        out = OnGrid(problems=False, inputs=inputs, rows=rows, n=n, cond=cond,
+                     fired=firing(cond, n) & real, known=~np.isnan(cond) & real)
+        frozen += [cond, out.fired, out.known]
+    for arr in frozen:
+        if isinstance(arr, np.ndarray) and arr.base is None:
+            arr.flags.writeable = False
+    return out

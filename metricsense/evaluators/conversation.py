@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from metricsense import expressions as ex
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
-from metricsense.encoding import finite
+from metricsense.encoding import finite, finite_lists
 from metricsense.evaluators.records import KpiSeries, TriggerEvaluation, TriggerEvent, TriggersAnalysis, Variance
 from metricsense.hookspecs import hookimpl
 from metricsense.names import listed
@@ -31,9 +31,10 @@ def _num(value) -> float | None:
 _LABELS: list = [None, None]  # a weak reference to the last dataset labelled, and its labels
 
 
-def _label(data, i: int) -> str:
-    """``data.label(i)``, from ``data.labels()`` taken once per dataset (``label`` looks at every
-    series each time it is called: a trigger's history names hundreds of periods)."""
+def _labeller(data):
+    """``data.label`` as a function of the period's position, from ``data.labels()`` taken once
+    per dataset (``label`` looks at every series each time it is called: a trigger's history
+    names hundreds of periods)."""
     import weakref
 
     ref = _LABELS[0]
@@ -41,8 +42,8 @@ def _label(data, i: int) -> str:
         try:
             _LABELS[:] = [weakref.ref(data), data.labels()]
         except TypeError:  # not weakly referable: label one at a time
-            return data.label(i)
-    return _LABELS[1][i]
+            return data.label
+    return _LABELS[1].__getitem__
 
 
 def names_withheld(trigger: Trigger, spec: Document) -> bool:
@@ -59,22 +60,15 @@ def evaluate_trigger(trigger: Trigger, spec: Document, data) -> TriggerEvaluatio
     refs = list(ex.read_refs(trigger.condition))
     kpi = read[0].name if read else (refs[0].name if refs else None)
     base = {"kpi": kpi, "audience": trigger.audience, "ask": trigger.ask, "periods": ()}
-    problems = ex.type_problems(trigger, spec) + ex.default_target(trigger, spec)[1]
-    if problems:
+    grid = ex.prepared(trigger, spec, data)  # the noise analysis starts from the same
+    if grid.problems:
         return TriggerEvaluation(**base, status="not evaluated: the condition has errors")
-    inputs, missing = ex.gather(trigger, spec, data.series)
-    if inputs is None:
-        return TriggerEvaluation(**base, status="not evaluated: no data for " + listed(missing, last=", "))
-    rows = ex.own_grid(data.periods, inputs.arrays)
-    inputs = ex.on_grid(inputs, rows)
-    t = len(rows)
-    n = ex.periods_for(trigger.duration, ex.grid_frequency(data.periods, rows))
-    try:
-        cond = ex.evaluate(trigger.condition, inputs, t)
-    except ex.EvalError as exc:
-        return TriggerEvaluation(**base, status=f"not evaluated: {exc}")
-    fired = ex.firing(cond, n) & (rows >= 0)[:, None]
-    known = ~np.isnan(cond) & (rows >= 0)[:, None]
+    if grid.inputs is None:
+        return TriggerEvaluation(**base, status="not evaluated: no data for " + listed(list(grid.missing), last=", "))
+    inputs, rows, n, t = grid.inputs, grid.rows, grid.n, len(grid.rows)
+    if grid.error is not None:
+        return TriggerEvaluation(**base, status=f"not evaluated: {grid.error}")
+    fired, known = grid.fired, grid.known
     segmented = inputs.units != ("",)
     cmp = ex.first_comparison(trigger.condition)
     left = right = None
@@ -85,25 +79,28 @@ def evaluate_trigger(trigger: Trigger, spec: Document, data) -> TriggerEvaluatio
     kpi_node = ex.default_target(trigger, spec)[0]
     withheld = segmented and names_withheld(trigger, spec)
     events = []
-    for unit, first, last in ex.runs(fired):
-        values = {}
-        for name, arr in inputs.arrays.items():
-            col = arr[:, unit if arr.shape[1] > 1 else 0]
-            values[name] = _num(col[last])
+    found = ex.runs(fired)
+    label = _labeller(data)
+    if found:  # plain lists: an event reads a handful of single values
+        cols = {name: (arr.tolist(), arr.shape[1] > 1) for name, arr in inputs.arrays.items()}
+        lefts, rights = (left.tolist(), right.tolist()) if cmp is not None else (None, None)
+        at = rows.tolist()
+    for unit, first, last in found:
+        values = {name: _num(col[last][unit if wide else 0]) for name, (col, wide) in cols.items()}
         variance = None
         if cmp is not None:
-            lv, rv = left[last, unit], right[last, unit]
+            lv, rv = lefts[last][unit], rights[last][unit]
             variance = Variance(_num(lv), cmp.op, _num(rv), _num(lv - rv))
         events.append(TriggerEvent(
-            start=_label(data, rows[first]),
-            end=_label(data, rows[last]),
+            start=label(at[first]),
+            end=label(at[last]),
             periods=last - first + 1,
             segment=None if (withheld or not segmented) else inputs.units[unit],
             values=values,
             target=_num(target),
             target_of=kpi_node.name if kpi_node is not None and target is not None else None,
             variance=variance,
-            held=tuple(_label(data, rows[i]) for i in range(max(first - n + 1, 0), last + 1)) if n > 1 else (),
+            held=tuple(label(at[i]) for i in range(max(first - n + 1, 0), last + 1)) if n > 1 else (),
         ))
     if withheld:
         events = _aggregate(events)
@@ -112,7 +109,7 @@ def evaluate_trigger(trigger: Trigger, spec: Document, data) -> TriggerEvaluatio
     evaluable = int(known.sum())
     n_fired = int(fired.sum())
     return TriggerEvaluation(
-        **{**base, "periods": tuple(_label(data, rows[i]) for i in fired_rows)},
+        **{**base, "periods": tuple(label(i) for i in rows[fired_rows].tolist())},
         status="evaluated",
         for_periods=n,
         units=len(inputs.units) if segmented else None,
@@ -141,14 +138,14 @@ def triggers_of(spec: Document, data) -> TriggersAnalysis:
     import numpy as np
 
     series = {}
-    labels = data.labels()
+    labels = tuple(data.labels())  # one tuple for every KPI's series
     for k in spec.kpis:
         s = data.series(k.name)
         if s is None:
             continue
         series[k.name] = KpiSeries(
-            periods=tuple(labels),
-            values=tuple(finite(np.asarray(s.values, dtype=np.float64))),
+            periods=labels,
+            values=tuple(finite_lists(np.asarray(s.values, dtype=np.float64))),
             target=_num(k.target.value) if k.target is not None else None,
         )
     fired = {t.name: evaluate_trigger(t, spec, data) for t in spec.triggers}
@@ -260,16 +257,10 @@ def _held(trigger: Trigger, spec: Document, data) -> int | None:
     """In how many known (unit-)periods the trigger's condition held, without its `for N periods`."""
     import numpy as np
 
-    inputs, _ = ex.gather(trigger, spec, data.series)
-    if inputs is None:
+    grid = ex.prepared(trigger, spec, data)
+    if grid.inputs is None or grid.cond is None:
         return None
-    rows = ex.own_grid(data.periods, inputs.arrays)
-    inputs = ex.on_grid(inputs, rows)
-    try:
-        cond = ex.evaluate(trigger.condition, inputs, len(rows))
-    except ex.EvalError:
-        return None
-    return int(((cond == 1.0) & (rows >= 0)[:, None]).sum())
+    return int(((grid.cond == 1.0) & (grid.rows >= 0)[:, None]).sum())
 
 
 @rule(code="MS602", name="trigger-always-fires", severity=Severity.WARNING,

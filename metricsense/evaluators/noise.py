@@ -34,17 +34,16 @@ from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite
 from metricsense.evaluators import serial
 from metricsense.evaluators.common import own_values, phi
+from metricsense.evaluators.lags import duration_days, review_of
 from metricsense.evaluators.records import (
     ComparisonNoise,
     KpiNoise,
-    LagNoise,
     NoiseAnalysis,
     NoiseOptions,
-    ReviewNoise,
     TriggerNoise,
 )
 from metricsense.hookspecs import hookimpl
-from metricsense.model import KPI, UNIT_DAYS, Binary, Call, Document, Duration, Trigger, walk_expr
+from metricsense.model import KPI, UNIT_DAYS, Binary, Call, Document, Trigger, walk_expr
 from metricsense.names import listed
 
 #: 1 / Phi^-1(3/4) rounded as the literature writes it: MAD -> standard deviation for normal data.
@@ -79,18 +78,6 @@ def level_of(column, last: int) -> float:
     x = np.asarray(column, dtype=float)
     x = x[~np.isnan(x)]
     return float(np.median(x[-last:])) if len(x) else float("nan")
-
-
-def duration_days(d: Duration | None, frequency: str | None) -> float | None:
-    """A Duration in days; `N periods` needs the data's frequency (None when it is unknown)."""
-    if d is None:
-        return None
-
-    if d.unit == "period":
-        if frequency in UNIT_DAYS:
-            return d.count * UNIT_DAYS[frequency]
-        return None
-    return d.count * UNIT_DAYS.get(d.unit, float("nan"))
 
 
 # ---- per KPI: noise, level, gap ---------------------------------------------------------------
@@ -252,17 +239,24 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     mask, zb = ~np.isnan(v[:, keep]), z[:paths]  # replicates lo..hi-1 of the bootstrap, on demand:
     boot_runs = lambda lo, hi: serial.run_rates(serial.bootstrap(model, mask, lo=lo, hi=hi),  # noqa: E731
                                                 zb, threshold, op, n_run).mean(axis=-1)
-    spread = float(np.median(sd_h[-1]))
-    out["level"] = finite(float(np.median(centre[keep])))
-    out["distance"] = finite(float(np.median(dist[keep])))
+    spread, distance = _median(sd_h[-1]), _median(dist[keep])
+    out["level"] = finite(_median(centre[keep]))
+    out["distance"] = finite(distance)
     out["spread"] = finite(spread)
-    out["distance_in_noise"] = finite(float(np.median(dist[keep])) / spread) if spread > 0 else None
+    out["distance_in_noise"] = finite(distance / spread) if spread > 0 else None
     out["horizon"] = horizon
     out["rate"] = rate
     out["rate_run"] = run
     out["bootstrap_rates"] = boot_runs
     out["bootstrap_cells"] = int(paths * max(horizon - n_run + 1, 1) * len(keep))
     return out
+
+
+def _median(a) -> float:
+    """``float(np.median(a))``; one unit's value as it is (what the median of one value is)."""
+    import numpy as np
+
+    return float(a[0]) if a.size == 1 else float(np.median(a))
 
 
 def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, max_rate: float = 0.1) -> TriggerNoise:
@@ -274,17 +268,15 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
     found = _comparisons(trigger.condition)
     if found is None:
         return {**base, "status": "not a threshold condition"}
-    if ex.type_problems(trigger, spec) or ex.default_target(trigger, spec)[1]:
+    grid = ex.prepared(trigger, spec, data)  # as the conversation analysis has it
+    if grid.problems:
         return {**base, "status": "not evaluated: the condition has errors"}
-    inputs, missing = ex.gather(trigger, spec, data.series)
-    if inputs is None:
-        return {**base, "status": "not evaluated: no data for " + ", ".join(f"`{m}`" for m in missing)}
-    rows = ex.own_grid(data.periods, inputs.arrays)
+    if grid.inputs is None:
+        return {**base, "status": "not evaluated: no data for " + ", ".join(f"`{m}`" for m in grid.missing)}
+    inputs, rows, n = grid.inputs, grid.rows, grid.n
     if not len(rows):  # every series it reads is empty: no period at all to judge the threshold on
         names = sorted(ex.series_name(r) for r in ex.read_refs(trigger.condition))
         return {**base, "status": "not evaluated: no values for " + ", ".join(f"`{n}`" for n in dict.fromkeys(names))}
-    inputs = ex.on_grid(inputs, rows)
-    n = ex.periods_for(trigger.duration, ex.grid_frequency(data.periods, rows))
     comparisons, join = found
     parts = [comparison_noise(c, inputs, level_periods, max_rate, n) for c in comparisons]
     boots = [p.pop("bootstrap_rates") for p in parts if "bootstrap_rates" in p]
@@ -305,59 +297,29 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
         rate = min(1.0, sum(rates))
         run = min(1.0, sum(runs)) if n == 1 else rate
         merge = (lambda rs: np.minimum(1.0, np.sum(rs, axis=0)))  # noqa: E731
-    # sequential: replicates only until the p-value is clearly above 5% (serial.sequential_rate_p)
-    p_model, used = serial.sequential_rate_p(lambda lo, hi: merge([f(lo, hi) for f in boots]), max_rate, cells)
     # the trigger's own history: how often it held over the data (per unit-period), with its
     # autocorrelation-robust standard error; the finding needs both (an intersection-union test)
-    try:
-        cond = ex.evaluate(trigger.condition, inputs, len(rows))
-    except ex.EvalError as exc:
-        return {**base, "status": f"not evaluated: {exc}"}
-    real = (rows >= 0)[:, None]
-    fired = ex.firing(cond, n) & real
-    known = ~np.isnan(cond) & real
-    share, se, p_history = serial.share_test(fired.sum(axis=1), known.sum(axis=1), max_rate, n)
-    p_value = max(p_model, p_history) if math.isfinite(p_history) else p_model
+    if grid.error is not None:
+        return {**base, "status": f"not evaluated: {grid.error}"}
+    share, se, p_history = serial.share_test(grid.fired.sum(axis=1), grid.known.sum(axis=1), max_rate, n)
+    skipped = None
+    if p_history == 1.0:  # max(p_model, 1) = 1 whatever the model says: its bootstrap decides nothing
+        p_model, used, p_value = None, 0, 1.0
+        skipped = MODEL_NOT_RUN
+    else:  # sequential: replicates only until the p-value is clearly above 5% (serial.sequential_rate_p)
+        p_model, used = serial.sequential_rate_p(lambda lo, hi: merge([f(lo, hi) for f in boots]), max_rate, cells)
+        p_value = max(p_model, p_history) if math.isfinite(p_history) else p_model
     base.update({"status": "evaluated", "rate": rate, "rate_per_run": run, "p_value": p_value,
                  "p_model": p_model, "history_share": finite(share), "history_se": finite(se),
                  "p_history": finite(p_history), "max_rate": max_rate, "bootstrap": used,
                  "kpis": sorted({k for p in comparisons for k in _reads(p.left) | _reads(p.right)})})
+    if skipped:
+        base["model_test"] = skipped
     return base
 
 
-# ---- review cadence against response lags ----------------------------------------------------
-
-
-def estimate_lag(kpi: KPI, lever: str, sign: float, data, max_lag: int, alpha: float = 0.05) -> dict | None:
-    """The lag (in periods) at which the lever's changes best predict the KPI's changes, if any.
-
-    On the changes of one regular calendar (never across a missing period, as pandas' diff());
-    the test, corrected for the search over lags 0..max_lag, is serial.best_lag. Kept when its
-    corrected p-value is at most ``alpha``.
-    """
-    if data.series(lever) is None or data.series(kpi.name) is None:
-        return None
-    d = data.changes([lever, kpi.name])
-    best = serial.best_lag(d[1:, 0], d[1:, 1], sign, max_lag)
-    return best if best is not None and best["p_value"] <= alpha else None
-
-
-def review_of(kpi: KPI, data, max_lag: int) -> ReviewNoise | None:
-    """The review cadence of a KPI and its levers' lags (declared, else estimated), in days."""
-    if kpi.review is None:
-        return None
-
-    freq = data.frequency if data is not None else None
-    every = duration_days(kpi.review, freq)
-    lags = {}
-    for g in kpi.responds:
-        if g.lag is not None:
-            lags[g.name] = LagNoise(days=duration_days(g.lag, freq), source="declared")
-        elif data is not None and freq in UNIT_DAYS and len(data.periods) >= 16:
-            est = estimate_lag(kpi, g.name, g.value, data, max_lag)
-            if est is not None and est["periods"] > 0:
-                lags[g.name] = LagNoise(days=est["periods"] * UNIT_DAYS[freq], source="estimated", **est)
-    return ReviewNoise(every_days=every, lags=lags)
+#: ``model_test`` of a trigger whose bootstrap was not run (its ``p_model`` is null, ``bootstrap`` 0).
+MODEL_NOT_RUN = "not run: the history's p-value is 1, so the test's (the larger of the two) is 1 whatever the model's"
 
 
 # ---- the analysis -----------------------------------------------------------------------------

@@ -69,7 +69,8 @@ def norm_cdf(x):
 
     from math import erf
 
-    return 0.5 * (1.0 + np.vectorize(erf, otypes=[float])(np.asarray(x, dtype=float) / math.sqrt(2.0)))
+    x = np.asarray(x, dtype=float) / math.sqrt(2.0)
+    return 0.5 * (1.0 + np.array([erf(v) for v in x.ravel().tolist()], dtype=float).reshape(x.shape))
 
 
 @dataclass(frozen=True)
@@ -91,23 +92,24 @@ class AR1:
 
 def _fit_arrays(x):
     """Vectorised AR(1) fit over the leading axes of x (..., T, U) with NaN gaps. Without a gap
-    (a bootstrap of a complete series) the masks are skipped: the same operations, the same bits."""
+    the fit is ``kernels.ar1_fit_complete``'s (the same operations without the masks, to the bit)."""
     import numpy as np
 
-    prev, cur = x[..., :-1, :], x[..., 1:, :]
+    from metricsense import kernels
+
     lead, (t, u) = x.shape[:-2], x.shape[-2:]
-    if np.isnan(x).any():
-        ok = ~np.isnan(prev) & ~np.isnan(cur)
-        cnt = (~np.isnan(x)).sum(axis=-2)
-        mean = np.where(cnt > 0, np.nansum(x, axis=-2) / np.maximum(cnt, 1), np.nan)
-        n = ok.sum(axis=(-2, -1))
-        units = np.maximum((ok.sum(axis=-2) > 0).sum(axis=-1), 1)
-        keep = lambda v: np.where(ok, v, 0.0)  # noqa: E731
-    else:
-        mean = x.sum(axis=-2) / np.maximum(np.full(lead + (u,), t), 1)
-        n = np.full(lead, (t - 1) * u)
-        units = np.full(lead, max(u if t > 1 else 0, 1))
-        keep = lambda v: v  # noqa: E731
+    if not np.isnan(x).any():
+        flat = np.ascontiguousarray(x, dtype=float).reshape((-1, t, u))
+        phi, sigma, drift, mean = kernels.ar1_fit_complete(flat, RANDOM_WALK_PHI)
+        return (phi.reshape(lead), sigma.reshape(lead), drift.reshape(lead), mean.reshape(lead + (u,)),
+                np.full(lead, (t - 1) * u))
+    prev, cur = x[..., :-1, :], x[..., 1:, :]
+    ok = ~np.isnan(prev) & ~np.isnan(cur)
+    cnt = (~np.isnan(x)).sum(axis=-2)
+    mean = np.where(cnt > 0, np.nansum(x, axis=-2) / np.maximum(cnt, 1), np.nan)
+    n = ok.sum(axis=(-2, -1))
+    units = np.maximum((ok.sum(axis=-2) > 0).sum(axis=-1), 1)
+    keep = lambda v: np.where(ok, v, 0.0)  # noqa: E731
     a = keep(prev - mean[..., None, :])
     b = keep(cur - mean[..., None, :])
     sxx = (a * a).sum(axis=(-2, -1))
@@ -193,7 +195,7 @@ def forecasts(model: AR1, horizon: int):
     walk = phi >= 1.0
     base = np.where(walk, 1.0, phi)
     h = np.arange(1, horizon + 1).reshape((horizon,) + (1,) * phi.ndim)
-    ph = np.stack([base ** k for k in range(1, horizon + 1)])
+    ph = base ** h  # each power as `base ** k` gives it (libm's pow, k = 1 and 2 exact either way)
     mean = np.where(walk, model.last + h * drift, model.mean + ph * (model.last - model.mean))
     var = np.where(walk, h * sigma ** 2, sigma ** 2 * (1 - ph ** 2) / np.where(walk, 1.0, 1 - phi ** 2))
     return mean, np.sqrt(var)

@@ -8,7 +8,8 @@ Correlation: ``pairwise_corr``, ``rolling_corr``, ``rolling_corr_matrix``, ``par
 Gain matrices (KPIs x levers): ``condition_number``, ``equilibrated_condition_number``,
 ``minimized_condition_number``, ``equilibrate``, ``rga``, ``rga_number``.
 Pairs of rows: ``pair_dots`` (MS402's batched step tests).
-Simulated AR(1) series: ``path_run_rates`` (MS301/MS302's run rates), ``ar1_fill`` (their bootstrap).
+Simulated AR(1) series: ``path_run_rates`` (MS301/MS302's run rates), ``ar1_fill`` and
+``ar1_fit_complete`` (their bootstrap's series and refits).
 Each reference docstring states the formula and the NaN policy.
 """
 
@@ -34,7 +35,7 @@ else:
         BACKEND = "reference"
 
 COMPILED = ("pairwise_corr", "rolling_corr", "rolling_corr_matrix", "condition_number", "rga", "path_run_rates", "ar1_fill",
-            "pair_dots")
+            "pair_dots", "ar1_fit_complete")
 
 pairwise_corr = _impl.pairwise_corr
 rolling_corr = _impl.rolling_corr
@@ -44,6 +45,7 @@ rga = _impl.rga
 path_run_rates = _impl.path_run_rates
 ar1_fill = _impl.ar1_fill
 pair_dots = _impl.pair_dots
+ar1_fit_complete = _impl.ar1_fit_complete
 
 equilibrate = _reference.equilibrate
 equilibrated_condition_number = _reference.equilibrated_condition_number
@@ -54,6 +56,7 @@ participation_ratio = _reference.participation_ratio
 __all__ = [
     "BACKEND",
     "ar1_fill",
+    "ar1_fit_complete",
     "COMPILED",
     "condition_number",
     "equilibrate",

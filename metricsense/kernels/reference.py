@@ -442,3 +442,29 @@ def ar1_fill(x: np.ndarray, mean: np.ndarray, phi: float, drift: float, sigma: f
     for i in range(1, x.shape[1]):
         x[:, i] = mean + phi * (x[:, i - 1] - mean) + drift + sigma * e[:, i]
     return x
+
+
+def ar1_fit_complete(x: np.ndarray, walk_phi: float):
+    """The AR(1) fit of serial._fit_arrays on complete series x (B, T, U) (no NaN): pooled over
+    units, mean per unit; Kendall's correction phi + (1 + 3 phi) / (pairs per unit), clipped to
+    [-0.95, 1]; at ``walk_phi`` or more a random walk (phi 1, a drift when the changes' mean is
+    over 2 standard errors from 0). Returns phi, sigma, drift (B,) and mean (B, U); NumPy's
+    sums (pairwise), which the compiled double repeats to the bit."""
+    prev, cur = x[..., :-1, :], x[..., 1:, :]
+    lead, (t, u) = x.shape[:-2], x.shape[-2:]
+    mean = x.sum(axis=-2) / np.maximum(np.full(lead + (u,), t), 1)
+    n = np.full(lead, (t - 1) * u)
+    a = prev - mean[..., None, :]
+    b = cur - mean[..., None, :]
+    sxx = (a * a).sum(axis=(-2, -1))
+    phi = np.where(sxx > 0, (a * b).sum(axis=(-2, -1)) / np.where(sxx > 0, sxx, 1), 0.0)
+    per_unit = np.maximum(n / np.full(lead, max(u if t > 1 else 0, 1)), 1)
+    phi = np.clip(phi + (1 + 3 * phi) / per_unit, -0.95, 1.0)
+    d = cur - prev
+    dm = d.sum(axis=(-2, -1)) / np.maximum(n, 1)
+    dsd = np.sqrt(((d - dm[..., None, None]) ** 2).sum(axis=(-2, -1)) / np.maximum(n - 1, 1))
+    walk = phi >= walk_phi
+    drift = np.where(walk & (np.abs(dm) > 2 * dsd / np.sqrt(np.maximum(n, 1))), dm, 0.0)
+    rsd = np.sqrt(((b - phi[..., None, None] * a) ** 2).sum(axis=(-2, -1)) / np.maximum(n - 2, 1))
+    sigma = np.where(walk, np.sqrt(((d - drift[..., None, None]) ** 2).sum(axis=(-2, -1)) / np.maximum(n - 1, 1)), rsd)
+    return np.where(walk, 1.0, phi), sigma, drift, mean

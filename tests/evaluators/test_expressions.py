@@ -161,3 +161,51 @@ def test_calendar_units_divide_exactly(count, unit, frequency, periods):
 
     assert ex.periods_for(Duration(count, unit, Span.point("<string>")), frequency) == periods
     assert 3 * UNIT_DAYS["month"] == UNIT_DAYS["quarter"] and 4 * UNIT_DAYS["quarter"] == UNIT_DAYS["year"]
+
+
+def test_own_grid_is_made_once_per_pattern_and_handed_out_as_a_copy(monkeypatch):
+    """own_grid keeps the grid of each pattern of present periods (of the last period index):
+    the same rows as made afresh, a copy each time, never past MEMO_CELLS values."""
+    periods = np.datetime64("2024-01-01", "D") + 7 * np.arange(40)
+    rng = np.random.default_rng(4)
+    made = []
+    real = ex._own_rows
+    monkeypatch.setattr(ex, "_own_rows", lambda *a: made.append(1) or real(*a))
+    for _ in range(3):
+        x = np.where(rng.random(40) < 0.2, np.nan, 1.0).reshape(-1, 1)
+        first = ex.own_grid(periods, {"x": x})
+        first[:] = -7  # a caller's copy: the kept grid is untouched
+        again = ex.own_grid(periods, {"x": x})
+        assert again.tolist() == real(periods, ~np.isnan(x[:, 0]), np).tolist()
+    assert len(made) == 3  # once per pattern
+    monkeypatch.setattr(ex, "MEMO_CELLS", 0)
+    ex.own_grid(periods.copy(), {"x": x})
+    ex.own_grid(periods, {"x": x})
+    assert len(made) == 5  # a new period index, and nothing kept past the limit
+
+
+def test_prepared_is_shared_by_conversation_and_noise_and_read_only(tmp_path):
+    """One preparation per trigger and data set: the conversation and noise analyses read the
+    same arrays (read-only), and the memo goes with the data set."""
+    import gc
+
+    from support import weekly_trigger_check
+
+    x = 50 + np.random.default_rng(5).standard_normal(60)
+    report = weekly_trigger_check(tmp_path, x, "x > 51", rules=("MS302", "MS601"))
+    assert report.analysis  # both analyses ran
+    spec, data = metricsense.load(str(tmp_path / "s.msense")), None
+    from metricsense.data.dataset import DataSet, Series
+
+    periods = np.datetime64("2025-01-06", "D") + 7 * np.arange(60)
+    data = DataSet(periods=periods, series_map={"x": Series("x", x, "d.csv")}, surveys={}, frequency="week",
+                   units={"x": "week"})
+    trig = spec.triggers[0]
+    one, two = ex.prepared(trig, spec, data), ex.prepared(trig, spec, data)
+    assert one is two and one.cond is not None and one.fired.sum() == (x > 51).sum()
+    for arr in (one.cond, one.fired, one.known, *one.inputs.arrays.values()):
+        with pytest.raises(ValueError):
+            arr[0] = 0
+    del data, one, two
+    gc.collect()
+    assert ex._PREPARED[1] == {}  # freed with the data set

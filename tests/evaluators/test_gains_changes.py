@@ -75,9 +75,9 @@ def test_gain_matrices_are_written_as_encoding_finite_writes_them():
 
 
 def test_trigger_labels_taken_once_are_data_label():
-    """conversation._label (labels taken once per dataset) names every period as DataSet.label
+    """conversation._labeller (labels taken once per dataset) names every period as DataSet.label
     does: weeks, months beside quarters (mixed units), whole numbers; and follows a new dataset."""
-    from metricsense.evaluators.conversation import _label
+    from metricsense.evaluators.conversation import _labeller
 
     rng = np.random.default_rng(601)
     months = np.arange("2020-01", "2025-01", dtype="datetime64[M]").astype("datetime64[D]")
@@ -88,4 +88,4 @@ def test_trigger_labels_taken_once_are_data_label():
         cols = {k: np.where(rng.random(len(periods)) < 0.3, np.nan, rng.normal(size=len(periods))) for k in units}
         data = DataSet(periods=periods, series_map={k: Series(k, v, "sim") for k, v in cols.items()}, surveys={},
                        frequency=freq, units=units)
-        assert [_label(data, i) for i in range(len(periods))] == [data.label(i) for i in range(len(periods))]
+        assert [_labeller(data)(i) for i in range(len(periods))] == [data.label(i) for i in range(len(periods))]

@@ -95,6 +95,20 @@ def test_the_analysis_says_how_many_replicates_were_used(tmp_path):
     often = _check(tmp_path, x, 49.5, 1)  # below in about 31% of weeks: no replicate near 10%
     info = NoiseAnalysis.of(*often.analysis.values()).kpis["x"].triggers["up"]
     assert info["bootstrap"] == B and info["p_model"] < 1e-3
-    rare = _check(tmp_path, x, 47.7, 1)  # 1% of weeks: stops at the 10th replicate
+    rare = _check(tmp_path, x, 48.3, 1)  # 3% of weeks: stops at the 10th replicate
     info = NoiseAnalysis.of(*rare.analysis.values()).kpis["x"].triggers["up"]
-    assert info["bootstrap"] == H and info["p_model"] == pytest.approx(1.0)
+    assert info["p_history"] < 1 and info["bootstrap"] == H and info["p_model"] == pytest.approx(1.0)
+    assert "model_test" not in info
+
+
+def test_no_bootstrap_where_the_history_says_p_1(tmp_path):
+    """A trigger whose history gives p = 1 (it never held here) has an intersection-union p-value
+    of 1 whatever its model's: the bootstrap is not run, and the analysis says so."""
+    x = 50 + np.random.default_rng(30).standard_normal(104)
+    never = _check(tmp_path, x, 47.7, 1)
+    info = NoiseAnalysis.of(*never.analysis.values()).kpis["x"].triggers["up"]
+    assert info["history_share"] == 0 and info["p_history"] == 1.0
+    assert info["p_value"] == 1.0 and info["p_model"] is None and info["bootstrap"] == 0
+    assert info["model_test"].startswith("not run: the history's p-value is 1")
+    assert info["rate"] >= 0 and info["rate_per_run"] >= 0  # the model's rates are still estimated
+    assert not [d for d in never.diagnostics if d.code == "MS302"]

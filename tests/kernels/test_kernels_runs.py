@@ -81,3 +81,47 @@ def test_ar1_fill_is_the_period_by_period_loop(backend):  # noqa: F811
         for i in range(1, 30):
             want[:, i] = mean + phi * (want[:, i - 1] - mean) + drift + sigma * e[:, i]
         assert np.array_equal(backend.ar1_fill(x, mean, phi, drift, sigma, e), want)
+
+
+def _masked_fit(x):
+    """serial._fit_arrays' general path (the masks) on complete series: the fit before
+    ar1_fit_complete, kept here as the oracle."""
+    ok = np.ones(x[..., 1:, :].shape, dtype=bool)
+    prev, cur = x[..., :-1, :], x[..., 1:, :]
+    mean = np.nansum(x, axis=-2) / np.maximum((~np.isnan(x)).sum(axis=-2), 1)
+    n = ok.sum(axis=(-2, -1))
+    per_unit = np.maximum(n / np.maximum((ok.sum(axis=-2) > 0).sum(axis=-1), 1), 1)
+    a, b = np.where(ok, prev - mean[..., None, :], 0.0), np.where(ok, cur - mean[..., None, :], 0.0)
+    sxx = (a * a).sum(axis=(-2, -1))
+    phi = np.where(sxx > 0, (a * b).sum(axis=(-2, -1)) / np.where(sxx > 0, sxx, 1), 0.0)
+    phi = np.clip(phi + (1 + 3 * phi) / per_unit, -0.95, 1.0)
+    d = cur - prev
+    dm = d.sum(axis=(-2, -1)) / np.maximum(n, 1)
+    dsd = np.sqrt(((d - dm[..., None, None]) ** 2).sum(axis=(-2, -1)) / np.maximum(n - 1, 1))
+    walk = phi >= serial.RANDOM_WALK_PHI
+    drift = np.where(walk & (np.abs(dm) > 2 * dsd / np.sqrt(np.maximum(n, 1))), dm, 0.0)
+    rsd = np.sqrt(((b - phi[..., None, None] * a) ** 2).sum(axis=(-2, -1)) / np.maximum(n - 2, 1))
+    sigma = np.where(walk, np.sqrt(((d - drift[..., None, None]) ** 2).sum(axis=(-2, -1)) / np.maximum(n - 1, 1)), rsd)
+    return np.where(walk, 1.0, phi), sigma, drift, mean
+
+
+@pytest.mark.parametrize("t", [2, 5, 13, 60, 103, 104, 200, 520])
+def test_ar1_fit_complete_is_numpys_fit_to_the_bit(backend, t):  # noqa: F811
+    """The bootstrap's refits: each backend gives serial._fit_arrays' numbers exactly (NumPy's
+    pairwise sums repeated in C) on stationary, walking and drifting series, one unit or three."""
+    rng = np.random.default_rng(t)
+    for u in (1, 3):
+        scale = 10.0 ** rng.uniform(-3, 3)
+        e = rng.standard_normal((199, t, u)) * scale
+        x = np.empty((199, t, u))
+        x[:, 0] = 50 + e[:, 0]
+        phis = np.r_[rng.uniform(-0.9, 0.95, 100), np.ones(99)][:, None]
+        drift = np.r_[np.zeros(150), np.full(49, 0.5 * scale)][:, None]
+        for i in range(1, t):
+            x[:, i] = 50 + phis * (x[:, i - 1] - 50) + drift + e[:, i]
+        got = backend.ar1_fit_complete(x, serial.RANDOM_WALK_PHI)
+        want = _masked_fit(x)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and np.array_equal(g, w)
+        if t >= 13:  # walks and drifts were met
+            assert (got[0] == 1.0).sum() > 20 and (got[2] != 0).sum() > 5
