@@ -269,16 +269,17 @@ class ExplorerModel(HasTraits):
             on = [n for n in change["new"] if n not in change["old"]]
             what = "; ".join([*(f"unticked {kind} {n}" for n in off), *(f"ticked {kind} {n}" for n in on)]) or "no change"
         # NOTE: every number is computed first; then the page is told in the order it can show
-        # them fastest: the before -> after (a small table), the gains' numbers and picture, the
-        # groups and heatmap, and last the pairing search (a search over pairings, the slow part).
+        # them fastest: the before -> after (a small table), the gains' numbers, the pairing
+        # search with the gains' pictures (drawn once, with the pairing), and last the groups and
+        # heatmap (another tab's: the reader is looking at the one the change was made in).
         self.now = whatif.summary(decoupling, redundancy)
         self.last_change = {"change": what, "before": before, "after": dict(self.now)}
         if decoupling is not self.decoupling:
             self.decoupling = decoupling
-        if redundancy is not self.redundancy:
-            self._set_redundancy(redundancy)
         if change["name"] != "threshold":
             self._search_pairing()
+        if redundancy is not self.redundancy:
+            self._set_redundancy(redundancy)
 
     def suggest(self) -> None:
         """Tick the best set of KPIs for the ticked levers (msense select), keeping the losses before and after."""
@@ -458,6 +459,8 @@ class DecouplingView(w.VBox):
         m = self.model
         self.condition.value, self.rank.value, self.pairing.value = decoupling_html(m.decoupling)
         d, full = m.decoupling, (m.kpis, m.levers, m._matrix, m.kpis_on, m.levers_on)
+        if d.get("pending"):
+            return  # the pictures come with the pairing, a moment later: each drawn (and sent) once
         # the pairing search changes the RGA's frames only: the gain matrix is drawn once per change
         drawn = (tuple(m.kpis_on), tuple(m.levers_on), d.get("condition_number"), d.get("rank"))
         if drawn != getattr(self, "_drawn", None):
