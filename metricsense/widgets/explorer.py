@@ -236,8 +236,10 @@ class ExplorerModel(HasTraits):
             self._search_pairing()
 
     def _quick(self) -> dict:
-        """At once: condition number, rank, RGA and the KPIs left with no lever (the pairing pending)."""
-        quick = whatif.gains(self._source, self.kpis, self.levers, self._matrix, self.kpis_on, self.levers_on)
+        """At once: condition number, rank, RGA and the KPIs left with no lever (the pairing and the
+        scaled condition number pending)."""
+        quick = whatif.gains(self._source, self.kpis, self.levers, self._matrix, self.kpis_on, self.levers_on,
+                             scaled=False)
         if quick:
             quick.update({"suggested_pairing": None, "rga_number": None,
                           "pending": bool(quick["kpis"] and quick["levers"]), "without_lever": list(quick["orphaned"])})
@@ -249,6 +251,8 @@ class ExplorerModel(HasTraits):
             return
         found = whatif.pairing(self.document, self.data, self._source, set(self.kpis) - set(self.kpis_on),
                                set(self.levers) - set(self.levers_on))
+        g, _, _ = whatif.kept_gains(self.kpis, self.levers, self._matrix, self.kpis_on, self.levers_on)
+        found["scaled_condition_number"] = whatif.scaled_condition(self.decoupling, g)
         self.decoupling = dict(self.decoupling, pending=False, **found)
 
     @observe("kpis_on", "levers_on", "threshold")
