@@ -404,9 +404,9 @@ class DecouplingView(w.VBox):
         for n, box in self.lever_boxes.items():
             box.add_class("msense-lever-toggle")
             box.observe(lambda c, n=n: self._toggle("levers_on", n, c["new"]), names="value")
-        self.condition = _html("condition")
-        self.rank = _html("rank")
-        self.pairing = _html("pairing")
+        # condition number, rank and pairing in one box: one message to the page per change (each
+        # widget's value is a message of its own through the server)
+        self.numbers = _html("gain-numbers")
         # a click on a KPI's row or a lever's column label (of either picture) toggles it
         self.picture, self.rga = clickable("gain-matrix"), clickable("rga")
         for picture in (self.picture, self.rga):
@@ -421,7 +421,7 @@ class DecouplingView(w.VBox):
         self.suggested = _html("suggestion")
         choose = w.HBox([w.VBox([w.HTML("<b>KPIs</b>"), *self.kpi_boxes.values()]),
                          w.VBox([w.HTML("<b>levers</b>"), *self.lever_boxes.values()])])
-        summary = w.VBox([self.condition, self.rank, self.pairing, self.suggest, self.suggested])
+        summary = w.VBox([self.numbers, self.suggest, self.suggested])
         super().__init__([w.HBox([choose, summary]), self.figures])
         model.observe(self._draw, names="decoupling")
         model.observe(self._sync, names=["kpis_on", "levers_on"])
@@ -461,7 +461,8 @@ class DecouplingView(w.VBox):
     def _draw(self, change: Any = None) -> None:
         # The numbers first (small messages the page shows at once), then the pictures.
         m = self.model
-        self.condition.value, self.rank.value, self.pairing.value = decoupling_html(m.decoupling)
+        self.numbers.value = "".join(f'<div class="msense-{kind}">{html}</div>' for kind, html
+                                     in zip(("condition", "rank", "pairing"), decoupling_html(m.decoupling)))
         d, full = m.decoupling, (m.kpis, m.levers, m._matrix, m.kpis_on, m.levers_on)
         if d.get("pending"):
             return  # the pictures come with the pairing, a moment later: each drawn (and sent) once
