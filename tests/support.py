@@ -130,3 +130,12 @@ def weekly_trigger_check(folder, x, trigger: str, rules=("MS302",)):
         'mission "m" { why "w" owner "o" }\ndata "d.csv"\nkpi x "X" {\n  better higher\n}\n'
         f'trigger up when {trigger} {{\n  ask "why?"\n}}\n')
     return metricsense.check(str(folder / "s.msense"), config={"select": list(rules)})
+
+
+def gain_number(view, kind: str) -> str:
+    """The ``condition``, ``rank`` or ``pairing`` part of a Decoupling view's numbers box (HTML)."""
+    import re
+
+    found = re.search(rf'<div class="msense-{kind}">(.*?)</div>(?=<div class="msense-|$)', view.numbers.value, re.S)
+    assert found, (kind, view.numbers.value)
+    return found.group(1)

@@ -39,6 +39,14 @@ export class ExplorerRenderer extends Panel implements IRenderMime.IRenderer {
     super();
     this.addClass('msense-explorer-output');
     this._show('none');
+    // NOTE: a control of the live explorer that had the focus and is then hidden (its tab left for
+    // another: the threshold's read-out after Enter) or removed leaves the focus on the page's
+    // body. JupyterLab's main area then takes the next mousedown anywhere in the notebook to
+    // focus the notebook again (its capture handler, before the explorer sees the event), and
+    // the restyle that follows cost 30-55 ms before a box's click was even dispatched. The focus
+    // stays in the explorer instead (its output; not in the Tab order).
+    this.node.tabIndex = -1;
+    this.node.addEventListener('focusout', this._keepFocus);
   }
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
@@ -65,6 +73,7 @@ export class ExplorerRenderer extends Panel implements IRenderMime.IRenderer {
   }
 
   dispose(): void {
+    this.node.removeEventListener('focusout', this._keepFocus);
     this._clear();
     super.dispose();
   }
@@ -114,6 +123,20 @@ export class ExplorerRenderer extends Panel implements IRenderMime.IRenderer {
     this._liveDone = true; // rendered: what it drew is final until ipywidgets draws again
     this._settle();
   }
+
+  private _keepFocus = (event: FocusEvent): void => {
+    const lost = event.target as Element;
+    if (event.relatedTarget !== null || !this._liveNode || !this._liveNode.contains(lost)) {
+      return; // the focus went somewhere, or left the snapshot
+    }
+    window.setTimeout(() => {
+      const now = document.activeElement;
+      const gone = !lost.isConnected || lost.getClientRects().length === 0;
+      if (gone && (now === null || now === document.body) && this.node.isConnected && !this.isDisposed) {
+        this.node.focus({ preventScroll: true });
+      }
+    }, 0);
+  };
 
   private _settle(): void {
     if (this._liveNode && this._liveNode.children.length > 0) {

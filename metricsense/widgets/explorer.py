@@ -236,8 +236,10 @@ class ExplorerModel(HasTraits):
             self._search_pairing()
 
     def _quick(self) -> dict:
-        """At once: condition number, rank, RGA and the KPIs left with no lever (the pairing pending)."""
-        quick = whatif.gains(self._source, self.kpis, self.levers, self._matrix, self.kpis_on, self.levers_on)
+        """At once: condition number, rank, RGA and the KPIs left with no lever (the pairing and the
+        scaled condition number pending)."""
+        quick = whatif.gains(self._source, self.kpis, self.levers, self._matrix, self.kpis_on, self.levers_on,
+                             scaled=False)
         if quick:
             quick.update({"suggested_pairing": None, "rga_number": None,
                           "pending": bool(quick["kpis"] and quick["levers"]), "without_lever": list(quick["orphaned"])})
@@ -249,6 +251,8 @@ class ExplorerModel(HasTraits):
             return
         found = whatif.pairing(self.document, self.data, self._source, set(self.kpis) - set(self.kpis_on),
                                set(self.levers) - set(self.levers_on))
+        g, _, _ = whatif.kept_gains(self.kpis, self.levers, self._matrix, self.kpis_on, self.levers_on)
+        found["scaled_condition_number"] = whatif.scaled_condition(self.decoupling, g)
         self.decoupling = dict(self.decoupling, pending=False, **found)
 
     @observe("kpis_on", "levers_on", "threshold")
@@ -269,16 +273,17 @@ class ExplorerModel(HasTraits):
             on = [n for n in change["new"] if n not in change["old"]]
             what = "; ".join([*(f"unticked {kind} {n}" for n in off), *(f"ticked {kind} {n}" for n in on)]) or "no change"
         # NOTE: every number is computed first; then the page is told in the order it can show
-        # them fastest: the before -> after (a small table), the gains' numbers and picture, the
-        # groups and heatmap, and last the pairing search (a search over pairings, the slow part).
+        # them fastest: the before -> after (a small table), the gains' numbers, the pairing
+        # search with the gains' pictures (drawn once, with the pairing), and last the groups and
+        # heatmap (another tab's: the reader is looking at the one the change was made in).
         self.now = whatif.summary(decoupling, redundancy)
         self.last_change = {"change": what, "before": before, "after": dict(self.now)}
         if decoupling is not self.decoupling:
             self.decoupling = decoupling
-        if redundancy is not self.redundancy:
-            self._set_redundancy(redundancy)
         if change["name"] != "threshold":
             self._search_pairing()
+        if redundancy is not self.redundancy:
+            self._set_redundancy(redundancy)
 
     def suggest(self) -> None:
         """Tick the best set of KPIs for the ticked levers (msense select), keeping the losses before and after."""
@@ -399,9 +404,9 @@ class DecouplingView(w.VBox):
         for n, box in self.lever_boxes.items():
             box.add_class("msense-lever-toggle")
             box.observe(lambda c, n=n: self._toggle("levers_on", n, c["new"]), names="value")
-        self.condition = _html("condition")
-        self.rank = _html("rank")
-        self.pairing = _html("pairing")
+        # condition number, rank and pairing in one box: one message to the page per change (each
+        # widget's value is a message of its own through the server)
+        self.numbers = _html("gain-numbers")
         # a click on a KPI's row or a lever's column label (of either picture) toggles it
         self.picture, self.rga = clickable("gain-matrix"), clickable("rga")
         for picture in (self.picture, self.rga):
@@ -416,7 +421,7 @@ class DecouplingView(w.VBox):
         self.suggested = _html("suggestion")
         choose = w.HBox([w.VBox([w.HTML("<b>KPIs</b>"), *self.kpi_boxes.values()]),
                          w.VBox([w.HTML("<b>levers</b>"), *self.lever_boxes.values()])])
-        summary = w.VBox([self.condition, self.rank, self.pairing, self.suggest, self.suggested])
+        summary = w.VBox([self.numbers, self.suggest, self.suggested])
         super().__init__([w.HBox([choose, summary]), self.figures])
         model.observe(self._draw, names="decoupling")
         model.observe(self._sync, names=["kpis_on", "levers_on"])
@@ -456,8 +461,11 @@ class DecouplingView(w.VBox):
     def _draw(self, change: Any = None) -> None:
         # The numbers first (small messages the page shows at once), then the pictures.
         m = self.model
-        self.condition.value, self.rank.value, self.pairing.value = decoupling_html(m.decoupling)
+        self.numbers.value = "".join(f'<div class="msense-{kind}">{html}</div>' for kind, html
+                                     in zip(("condition", "rank", "pairing"), decoupling_html(m.decoupling)))
         d, full = m.decoupling, (m.kpis, m.levers, m._matrix, m.kpis_on, m.levers_on)
+        if d.get("pending"):
+            return  # the pictures come with the pairing, a moment later: each drawn (and sent) once
         # the pairing search changes the RGA's frames only: the gain matrix is drawn once per change
         drawn = (tuple(m.kpis_on), tuple(m.levers_on), d.get("condition_number"), d.get("rank"))
         if drawn != getattr(self, "_drawn", None):
