@@ -36,6 +36,7 @@ from metricsense.evaluators.distortion_stats import (
     norm_sf,
     t_sf,
 )
+from metricsense.evaluators.distortion_edges import edges
 from metricsense.evaluators.distortion_variance import _variance, variances
 from metricsense.evaluators.records import (
     BunchingTest,
@@ -141,6 +142,11 @@ def _better(kpi: KPI) -> float | None:
     return None
 
 
+def _bunched(t) -> bool:
+    """Whether MS401 tests a KPI with this target (a number to meet from one side)."""
+    return t is not None and t.value is not None and t.comparison in ("<", "<=", ">", ">=")
+
+
 def _bunching(s, after, t) -> BunchingTest:
     """MS401's test on the values after the target was set: each unit's values one cluster (a
     plain series: 20 runs of consecutive periods)."""
@@ -166,11 +172,13 @@ def _bunching(s, after, t) -> BunchingTest:
 
 
 def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: int = 6,
-                   steps: "_Steps | None" = None, spreads: dict | None = None) -> KpiDistortion | None:
+                   steps: "_Steps | None" = None, spreads: dict | None = None,
+                   at_edge: dict | None = None) -> KpiDistortion | None:
     """One KPI's tests. An output's step tests against its outcomes are handed to ``steps``
     (run for every output at once by ``steps.run()``, which fills in the divergence entries);
     without one they run here. ``spreads`` holds MS403's comparisons made for many KPIs at once
-    (``distortion_variance.variances``), by KPI name."""
+    (``distortion_variance.variances``), by KPI name; ``at_edge`` MS401's entries found at the
+    edge of the data for many at once (``distortion_edges.edges``)."""
     import numpy as np
 
     s = data.series(kpi.name)
@@ -188,7 +196,9 @@ def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: in
     after = np.arange(len(data.periods)) >= row
     t = kpi.target
     # -- bunching: unit-level values after the target was set, clustered by unit
-    if t is not None and t.value is not None and t.comparison in ("<", "<=", ">", ">="):
+    if at_edge is not None and kpi.name in at_edge:
+        bunching = dict(at_edge[kpi.name])
+    elif _bunched(t):
         bunching = _bunching(s, after, t)
     if spreads is not None and kpi.name in spreads:
         variance = spreads[kpi.name]
@@ -342,8 +352,10 @@ def distortion_of(spec: Document, data, chosen: dict | None = None, min_periods:
             if row is not None:
                 plain.append((k.name, s, row))
     spreads = variances(data, plain, min_periods)
+    targets = {k.name: k.target for k in spec.kpis if _bunched(k.target)}
+    at_edge = edges(data, [(name, s, row, targets[name]) for name, s, row in plain if name in targets], support_step)
     for k in spec.kpis:
-        got = kpi_distortion(k, spec, data, chosen or {}, min_periods, steps, spreads)
+        got = kpi_distortion(k, spec, data, chosen or {}, min_periods, steps, spreads, at_edge)
         if got is not None:
             out[k.name] = got
     steps.run()

@@ -45,7 +45,7 @@ LL_TIE = 1e-7
 #: Two models' |t| this close (relative): the reference picks between them.
 T_TIE = 1e-9
 #: Numbers held at once by a step of the batch (models x KPIs x periods; 8 bytes each).
-BUDGET = 1 << 21
+BUDGET = 1 << 20
 #: Pairs decided together (memory: about 81 x CHUNK x 8 bytes per array).
 CHUNK = 16384
 

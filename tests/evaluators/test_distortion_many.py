@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from metricsense.data.dataset import Series
+from metricsense.evaluators.distortion_edges import edges
 from metricsense.evaluators.distortion_variance import _variance, variances
 
 
@@ -68,3 +69,41 @@ def test_variances_are_variance_kpi_by_kpi(seed):
     assert refs["flat"] is None and refs["s0"]["status"].startswith("less than a whole year")
     assert refs["collapse"]["ratio"] < 0.5 and list(refs["neg"]["p_by_scale"]) == ["as is"]
     assert list(refs["w1"]["p_by_scale"]) == ["as is", "relative to the level"]
+
+
+def test_edges_are_the_density_test_where_the_target_is_at_the_edge():
+    """MS401 for many series at once (distortion_edges.edges) gives, for every series whose target
+    is at the edge of its data, exactly the per-KPI test's entry (==, keys in order), and leaves
+    out every other: targets inside the data, a discrete support (whole numbers), a constant
+    series, a series on other periods (a group of one), a `<=` target."""
+    from metricsense.evaluators.distortion import _bunching, support_step
+
+    rng = np.random.default_rng(401)
+    n = 104
+    data = SimpleNamespace(periods=np.datetime64("2022-01-03", "D") + 7 * np.arange(n))
+    items, refs = [], {}
+    for i in range(60):
+        v = np.round(50 + np.cumsum(rng.normal(0, 1, n)) * rng.choice([0.1, 1.0, 10.0]), 3)
+        if i % 10 == 7:
+            v = np.rint(v)  # whole numbers: a discrete support, the full test
+        if i == 13:
+            v = np.full(n, 4.0)
+        if i == 21:
+            v = v.copy()
+            v[3] = np.nan  # other periods: a group of its own
+        where = rng.choice(["edge", "low", "inside"])
+        after = v[n // 2:]
+        cut = {"edge": np.nanmax(after) + 0.01, "low": np.nanmin(after) - 1.0, "inside": np.nanmedian(after)}[where]
+        t = SimpleNamespace(value=float(np.round(cut, 2)), comparison=">=" if i % 3 else "<=")
+        s = Series(f"k{i}", v, "sim")
+        items.append((s.name, s, n // 2, t))
+        refs[s.name] = _bunching(s, np.arange(n) >= n // 2, t)
+    got = edges(data, items, support_step)
+    edge = {name for name, r in refs.items() if r.get("status") == "the target is at the edge of the data"
+            and r.get("support_step") is None}
+    assert set(got) == edge - {"k21"} and len(got) >= 20
+    for name, entry in got.items():
+        assert list(entry) == list(refs[name]) and entry == refs[name], name
+    assert "k13" not in got and refs["k13"]["status"] == "too few values"
+    assert any(refs[f"k{i}"].get("support_step") for i in range(7, 60, 10))  # a discrete support: left out
+    assert {r["status"] for r in refs.values()} - {"the target is at the edge of the data"}  # others ran whole
