@@ -591,5 +591,23 @@ def lsp_command(tcp, stdio):
     serve(tcp)
 
 
+#: The BLAS libraries' thread pools (OpenBLAS, MKL): one thread for a command-line check.
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_blas_thread() -> None:
+    """A check's linear algebra is many small products and solves (a KPI's regression on its
+    levers, 104 x 51), for which BLAS's thread pool costs more than it gives, and on a busy machine
+    its spinning threads took the cores from the work (a 500-KPI check: 4.7 s of CPU with one BLAS
+    thread, 12.6 s with two, wall 9.9 s against 18.2 s, under load; benchmarks/README.md). So the CLI asks
+    for one, before NumPy is loaded, unless the environment already says how many. The compiled
+    kernel's own OpenMP threads (OMP_NUM_THREADS) are left alone: it sizes them by the work."""
+    import os
+
+    for name in BLAS_THREADS:
+        os.environ.setdefault(name, "1")
+
+
 def main() -> None:
+    one_blas_thread()
     cli(prog_name="msense")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
@@ -180,3 +182,32 @@ def test_a_fingerprint_ignores_the_numbers_in_a_message():
     assert make("`csat` is 4.21, 0.3 from its target", 3).fingerprint() == \
         make("`csat` is 4.35, 0.25 from its target", 9).fingerprint()
     assert make("`csat` is 4.21", 3).fingerprint() != make("`nps` is 4.21", 3).fingerprint()
+
+
+BLAS_PROBE = r"""
+import os, sys
+sys.argv = ["msense", "--version"]
+from metricsense.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+import numpy, threadpoolctl
+pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+print("BLAS", os.environ.get("OPENBLAS_NUM_THREADS"), [p["num_threads"] for p in pools])
+"""
+
+
+@pytest.mark.parametrize("given", [None, "2"])
+def test_the_cli_runs_blas_on_one_thread_unless_told(given):
+    """`msense` asks BLAS for one thread before NumPy loads (its many small solves paid for a
+    thread pool fighting the work for the cores); a count the environment gives is kept."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    if given:
+        env["OPENBLAS_NUM_THREADS"] = given
+    out = subprocess.run([sys.executable, "-P", "-c", BLAS_PROBE], capture_output=True, text=True, env=env,
+                         check=True).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("BLAS"))
+    want = given or "1"
+    assert line.split()[1] == want
+    assert f"[{want}]" in line or f"[{want}, " in line, line  # NumPy's OpenBLAS took it

@@ -72,13 +72,29 @@ def correlation(record: Any) -> dict[str, Any]:
 
 
 def _entries(matrix) -> list[tuple[int, int, float]]:
-    """(row, column, value) of the nonzero, finite entries, in row-major order."""
-    found = []
-    for a, row in enumerate(matrix):
-        for b, v in enumerate(row):
-            if _number(v) is not None and v != 0:
-                found.append((a, b, float(v)))
-    return found
+    """(row, column, value) of the nonzero, finite entries, in row-major order. A rectangular
+    matrix of numbers (None or NaN where there is none) is read as one array: a 2,000 x 200 gain
+    matrix was 400,000 Python comparisons."""
+    import numpy as np
+
+    try:
+        a = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError):  # ragged rows, or values that are not numbers: one by one
+        a = None
+    if a is None or a.ndim != 2 or any(isinstance(v, bool) for row in _bool_rows(matrix) for v in row):
+        found = []
+        for i, row in enumerate(matrix):
+            for j, v in enumerate(row):
+                if _number(v) is not None and v != 0:
+                    found.append((i, j, float(v)))
+        return found
+    rows, cols = np.nonzero(np.isfinite(a) & (a != 0))
+    return list(zip(rows.tolist(), cols.tolist(), a[rows, cols].tolist()))
+
+
+def _bool_rows(matrix) -> list:
+    """The rows of a nested list (booleans are not gains); none of an array-backed matrix."""
+    return matrix if isinstance(matrix, list) else []
 
 
 def _largest(found: list, cap: int, key) -> list:
