@@ -60,7 +60,7 @@ def robust_noise(changes) -> float:
     d = d[~np.isnan(d)]
     if not len(d):
         return float("nan")
-    return float(MAD_SCALE * np.median(np.abs(d - np.median(d))))
+    return float(MAD_SCALE * serial.median(np.abs(d - serial.median(d))))
 
 
 def changes_of(block):
@@ -77,7 +77,7 @@ def level_of(column, last: int) -> float:
 
     x = np.asarray(column, dtype=float)
     x = x[~np.isnan(x)]
-    return float(np.median(x[-last:])) if len(x) else float("nan")
+    return serial.median(x[-last:]) if len(x) else float("nan")
 
 
 # ---- per KPI: noise, level, gap ---------------------------------------------------------------
@@ -239,8 +239,8 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     mask, zb = ~np.isnan(v[:, keep]), z[:paths]  # replicates lo..hi-1 of the bootstrap, on demand:
     boot_runs = lambda lo, hi: serial.run_rates(serial.bootstrap(model, mask, lo=lo, hi=hi),  # noqa: E731
                                                 zb, threshold, op, n_run).mean(axis=-1)
-    spread, distance = _median(sd_h[-1]), _median(dist[keep])
-    out["level"] = finite(_median(centre[keep]))
+    spread, distance = serial.median(sd_h[-1]), serial.median(dist[keep])
+    out["level"] = finite(serial.median(centre[keep]))
     out["distance"] = finite(distance)
     out["spread"] = finite(spread)
     out["distance_in_noise"] = finite(distance / spread) if spread > 0 else None
@@ -250,13 +250,6 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     out["bootstrap_rates"] = boot_runs
     out["bootstrap_cells"] = int(paths * max(horizon - n_run + 1, 1) * len(keep))
     return out
-
-
-def _median(a) -> float:
-    """``float(np.median(a))``; one unit's value as it is (what the median of one value is)."""
-    import numpy as np
-
-    return float(a[0]) if a.size == 1 else float(np.median(a))
 
 
 def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, max_rate: float = 0.1) -> TriggerNoise:

@@ -63,6 +63,23 @@ def norm_ppf(p: float) -> float:
     return x - e * math.sqrt(2 * math.pi) * math.exp(x * x / 2)
 
 
+def median(x) -> float:
+    """``float(np.median(x))`` of a 1-D array, to the bit (its sign of zero included: NumPy's mean
+    of the middle values adds them to 0.0), without np.median's overhead; NaN with a NaN."""
+    import numpy as np
+
+    n = x.size
+    if n == 1:
+        return 0.0 + float(x.flat[0])
+    if n == 0:
+        return math.nan
+    if np.isnan(x).any():
+        return math.nan
+    k = n // 2
+    p = np.partition(x, (k - 1, k) if n % 2 == 0 else k)
+    return (0.0 + float(p[k - 1]) + float(p[k])) / 2 if n % 2 == 0 else 0.0 + float(p[k])
+
+
 def norm_cdf(x):
     """The standard normal CDF, elementwise on arrays."""
     import numpy as np
