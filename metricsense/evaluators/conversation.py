@@ -81,15 +81,12 @@ def evaluate_trigger(trigger: Trigger, spec: Document, data) -> TriggerEvaluatio
     events = []
     found = ex.runs(fired)
     label = _labeller(data)
-    if found:  # plain lists: an event reads a handful of single values
-        cols = {name: (arr.tolist(), arr.shape[1] > 1) for name, arr in inputs.arrays.items()}
-        lefts, rights = (left.tolist(), right.tolist()) if cmp is not None else (None, None)
-        at = rows.tolist()
-    for unit, first, last in found:
-        values = {name: _num(col[last][unit if wide else 0]) for name, (col, wide) in cols.items()}
+    at = rows.tolist() if found else []
+    for unit, first, last in found:  # an event reads a handful of single values (as plain floats)
+        values = {name: _num(arr.item(last, unit if arr.shape[1] > 1 else 0)) for name, arr in inputs.arrays.items()}
         variance = None
         if cmp is not None:
-            lv, rv = lefts[last][unit], rights[last][unit]
+            lv, rv = left.item(last, unit), right.item(last, unit)
             variance = Variance(_num(lv), cmp.op, _num(rv), _num(lv - rv))
         events.append(TriggerEvent(
             start=label(at[first]),
