@@ -498,7 +498,10 @@ def trigger_inside_noise(ctx) -> Iterator[Diagnostic]:
       (Besag & Clifford 1991): replicates are drawn until 10 of them put the rate at or below
       `max_rate`, and then p = 10 / replicates used (0.05 or more: no finding); if the 199
       replicates hold fewer than 10, p is the logit-normal tail of all 199 (`bootstrap` in the
-      analysis: the replicates used).
+      analysis: the replicates used). Where the history's p-value is 1 (the trigger held on
+      less than `max_rate` of its periods by a wide margin, often never) the test's p-value is
+      1 whatever the model says: the bootstrap is not run (`p_model` null, `bootstrap` 0, and
+      `model_test` in the analysis says why); the model's rates are still estimated.
 
     So a trigger is reported only when it did fire often and would keep firing from where the
     KPI is now. Conditions joined by `and` take the smallest rate of their parts, by `or` the
