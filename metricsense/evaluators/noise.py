@@ -312,7 +312,7 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
 
 
 #: ``model_test`` of a trigger whose bootstrap was not run (its ``p_model`` is null, ``bootstrap`` 0).
-MODEL_NOT_RUN = "not run: the history's p-value is 1, so the test's (the larger of the two) is 1 whatever the model's"
+MODEL_NOT_RUN = "not run: p_history is 1, so p_value is 1"
 
 
 # ---- the analysis -----------------------------------------------------------------------------
