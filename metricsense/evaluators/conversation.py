@@ -70,18 +70,17 @@ def evaluate_trigger(trigger: Trigger, spec: Document, data) -> TriggerEvaluatio
         return TriggerEvaluation(**base, status=f"not evaluated: {grid.error}")
     fired, known = grid.fired, grid.known
     segmented = inputs.units != ("",)
-    cmp = ex.first_comparison(trigger.condition)
-    left = right = None
-    if cmp is not None:
-        left = ex.evaluate(cmp.left, inputs, t)
-        right = ex.evaluate(cmp.right, inputs, t)
-    target = inputs.default_target
-    kpi_node = ex.default_target(trigger, spec)[0]
-    withheld = segmented and names_withheld(trigger, spec)
     events = []
     found = ex.runs(fired)
     label = _labeller(data)
     at = rows.tolist() if found else []
+    cmp = ex.first_comparison(trigger.condition) if found else None  # what the events say
+    if cmp is not None:
+        left = ex.evaluate(cmp.left, inputs, t)
+        right = ex.evaluate(cmp.right, inputs, t)
+    target = inputs.default_target
+    kpi_node = ex.default_target(trigger, spec)[0] if found else None
+    withheld = segmented and names_withheld(trigger, spec)
     for unit, first, last in found:  # an event reads a handful of single values (as plain floats)
         values = {name: _num(arr.item(last, unit if arr.shape[1] > 1 else 0)) for name, arr in inputs.arrays.items()}
         variance = None
