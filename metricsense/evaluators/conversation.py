@@ -28,22 +28,25 @@ def _num(value) -> float | None:
     return None if value is None else finite(float(value))
 
 
-_LABELS: list = [None, None]  # a weak reference to the last dataset labelled, and its labels
+_LABELS: list = [None]  # (a weak reference to the last dataset labelled, its labels)
 
 
 def _labeller(data):
     """``data.label`` as a function of the period's position, from ``data.labels()`` taken once
     per dataset (``label`` looks at every series each time it is called: a trigger's history
-    names hundreds of periods)."""
+    names hundreds of periods). The pair is replaced whole: a thread never reads another's."""
     import weakref
 
-    ref = _LABELS[0]
-    if ref is None or ref() is not data:
-        try:
-            _LABELS[:] = [weakref.ref(data), data.labels()]
-        except TypeError:  # not weakly referable: label one at a time
-            return data.label
-    return _LABELS[1].__getitem__
+    kept = _LABELS[0]
+    if kept is not None and kept[0]() is data:
+        return kept[1].__getitem__
+    try:
+        ref = weakref.ref(data)
+    except TypeError:  # not weakly referable: label one at a time
+        return data.label
+    labels = data.labels()
+    _LABELS[0] = (ref, labels)
+    return labels.__getitem__
 
 
 def names_withheld(trigger: Trigger, spec: Document) -> bool:
