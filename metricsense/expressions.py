@@ -486,35 +486,41 @@ def own_grid(periods: np.ndarray, arrays: Mapping[str, np.ndarray]) -> np.ndarra
     rows = kept.get(key)
     if rows is None:
         rows = _own_rows(periods, present, np)
-        _keep(_GRIDS, key, rows, len(rows))
+        _keep(kept, key, rows, len(rows))
     return rows.copy()
 
 
-#: Memos of one object (the last period index, data set) by a weak reference: [ref, entries, cells
-#: kept]; nothing more is kept past MEMO_CELLS values (a long series' grids are made each time).
-_GRIDS: list = [None, {}, 0]
+#: Memos of one object (the last period index, data set), each [(weak reference, entries)]; the
+#: pair is replaced whole, so a thread never reads or fills another object's entries (Dask runs
+#: segments in threads). Nothing more is kept past MEMO_CELLS values (a long series' grids are
+#: made each time).
+_GRIDS: list = [None]
 MEMO_CELLS = 1 << 23
+_CELLS = object()  # the entries' key for the values they hold
 
 
 def _memo(memo: list, owner) -> dict:
-    """The entries kept for ``owner`` (a new, empty memo when it is not the last one's)."""
-    ref = memo[0]
-    if ref is None or ref() is not owner:
-        def gone(dead, memo=memo):  # the owner was freed: so is what was kept for it
-            if memo[0] is dead:
-                memo[:] = [None, {}, 0]
+    """The entries kept for ``owner`` (new and empty when it is not the last one's)."""
+    entry = memo[0]
+    if entry is not None and entry[0]() is owner:
+        return entry[1]
+    kept: dict = {_CELLS: 0}
 
-        try:
-            memo[:] = [weakref.ref(owner, gone), {}, 0]
-        except TypeError:  # not weakly referable: nothing kept
-            memo[:] = [None, {}, 0]
-    return memo[1]
+    def gone(dead, memo=memo):  # the owner was freed: so is what was kept for it
+        if memo[0] is not None and memo[0][0] is dead:
+            memo[0] = None
+
+    try:
+        memo[0] = (weakref.ref(owner, gone), kept)
+    except TypeError:  # not weakly referable: these entries are the caller's alone
+        pass
+    return kept
 
 
-def _keep(memo: list, key, value, cells: int) -> None:
-    if memo[0] is not None and memo[2] + cells <= MEMO_CELLS:
-        memo[1][key] = value
-        memo[2] += cells
+def _keep(kept: dict, key, value, cells: int) -> None:
+    if kept[_CELLS] + cells <= MEMO_CELLS:
+        kept[key] = value
+        kept[_CELLS] += cells
 
 
 def _own_rows(periods, present, np):
@@ -579,7 +585,7 @@ class OnGrid:
     known: np.ndarray | None = None  # cond known on the real rows
 
 
-_PREPARED: list = [None, {}, 0]  # the last data set's triggers (OnGrid by id), as _GRIDS
+_PREPARED: list = [None]  # the last data set's triggers (OnGrid by id), as _GRIDS
 
 
 def prepared(trigger: Trigger, spec: Document, data) -> OnGrid:
@@ -593,14 +599,14 @@ def prepared(trigger: Trigger, spec: Document, data) -> OnGrid:
     hit = kept.get(id(trigger))
     if hit is not None and hit[0] is trigger and hit[1] is spec:
         return hit[2]
-    out = _prepare(trigger, spec, data, np)
+    out = _prepare(trigger, spec, data, kept, np)
     cells = (sum(a.size for a in out.inputs.arrays.values()) if out.inputs is not None else 0) + \
         (3 * out.cond.size if out.cond is not None else 0)
-    _keep(_PREPARED, id(trigger), (trigger, spec, out), cells)
+    _keep(kept, id(trigger), (trigger, spec, out), cells)
     return out
 
 
-def _prepare(trigger: Trigger, spec: Document, data, np) -> OnGrid:
+def _prepare(trigger: Trigger, spec: Document, data, kept: dict, np) -> OnGrid:
     if type_problems(trigger, spec) or default_target(trigger, spec)[1]:
         return OnGrid(problems=True, inputs=None)
     inputs, missing = gather(trigger, spec, data.series)
@@ -608,10 +614,10 @@ def _prepare(trigger: Trigger, spec: Document, data, np) -> OnGrid:
         return OnGrid(problems=False, inputs=None, missing=tuple(missing))
     rows = own_grid(data.periods, inputs.arrays)
     key = ("frequency", rows.tobytes())  # infer_unit looks at every period: once per grid
-    frequency = _PREPARED[1].get(key, ())
+    frequency = kept.get(key, ())
     if frequency == ():
         frequency = grid_frequency(data.periods, rows)
-        _keep(_PREPARED, key, frequency, len(rows))
+        _keep(kept, key, frequency, len(rows))
     inputs = on_grid(inputs, rows)
     n = periods_for(trigger.duration, frequency)
     frozen = [rows, *inputs.arrays.values()]

@@ -28,22 +28,25 @@ def _num(value) -> float | None:
     return None if value is None else finite(float(value))
 
 
-_LABELS: list = [None, None]  # a weak reference to the last dataset labelled, and its labels
+_LABELS: list = [None]  # (a weak reference to the last dataset labelled, its labels)
 
 
 def _labeller(data):
     """``data.label`` as a function of the period's position, from ``data.labels()`` taken once
     per dataset (``label`` looks at every series each time it is called: a trigger's history
-    names hundreds of periods)."""
+    names hundreds of periods). The pair is replaced whole: a thread never reads another's."""
     import weakref
 
-    ref = _LABELS[0]
-    if ref is None or ref() is not data:
-        try:
-            _LABELS[:] = [weakref.ref(data), data.labels()]
-        except TypeError:  # not weakly referable: label one at a time
-            return data.label
-    return _LABELS[1].__getitem__
+    kept = _LABELS[0]
+    if kept is not None and kept[0]() is data:
+        return kept[1].__getitem__
+    try:
+        ref = weakref.ref(data)
+    except TypeError:  # not weakly referable: label one at a time
+        return data.label
+    labels = data.labels()
+    _LABELS[0] = (ref, labels)
+    return labels.__getitem__
 
 
 def names_withheld(trigger: Trigger, spec: Document) -> bool:
@@ -70,26 +73,22 @@ def evaluate_trigger(trigger: Trigger, spec: Document, data) -> TriggerEvaluatio
         return TriggerEvaluation(**base, status=f"not evaluated: {grid.error}")
     fired, known = grid.fired, grid.known
     segmented = inputs.units != ("",)
-    cmp = ex.first_comparison(trigger.condition)
-    left = right = None
+    events = []
+    found = ex.runs(fired)
+    label = _labeller(data)
+    at = rows.tolist() if found else []
+    cmp = ex.first_comparison(trigger.condition) if found else None  # what the events say
     if cmp is not None:
         left = ex.evaluate(cmp.left, inputs, t)
         right = ex.evaluate(cmp.right, inputs, t)
     target = inputs.default_target
-    kpi_node = ex.default_target(trigger, spec)[0]
+    kpi_node = ex.default_target(trigger, spec)[0] if found else None
     withheld = segmented and names_withheld(trigger, spec)
-    events = []
-    found = ex.runs(fired)
-    label = _labeller(data)
-    if found:  # plain lists: an event reads a handful of single values
-        cols = {name: (arr.tolist(), arr.shape[1] > 1) for name, arr in inputs.arrays.items()}
-        lefts, rights = (left.tolist(), right.tolist()) if cmp is not None else (None, None)
-        at = rows.tolist()
-    for unit, first, last in found:
-        values = {name: _num(col[last][unit if wide else 0]) for name, (col, wide) in cols.items()}
+    for unit, first, last in found:  # an event reads a handful of single values (as plain floats)
+        values = {name: _num(arr.item(last, unit if arr.shape[1] > 1 else 0)) for name, arr in inputs.arrays.items()}
         variance = None
         if cmp is not None:
-            lv, rv = lefts[last][unit], rights[last][unit]
+            lv, rv = left.item(last, unit), right.item(last, unit)
             variance = Variance(_num(lv), cmp.op, _num(rv), _num(lv - rv))
         events.append(TriggerEvent(
             start=label(at[first]),

@@ -60,7 +60,7 @@ def robust_noise(changes) -> float:
     d = d[~np.isnan(d)]
     if not len(d):
         return float("nan")
-    return float(MAD_SCALE * np.median(np.abs(d - np.median(d))))
+    return float(MAD_SCALE * serial.median(np.abs(d - serial.median(d))))
 
 
 def changes_of(block):
@@ -77,7 +77,7 @@ def level_of(column, last: int) -> float:
 
     x = np.asarray(column, dtype=float)
     x = x[~np.isnan(x)]
-    return float(np.median(x[-last:])) if len(x) else float("nan")
+    return serial.median(x[-last:]) if len(x) else float("nan")
 
 
 # ---- per KPI: noise, level, gap ---------------------------------------------------------------
@@ -239,8 +239,8 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     mask, zb = ~np.isnan(v[:, keep]), z[:paths]  # replicates lo..hi-1 of the bootstrap, on demand:
     boot_runs = lambda lo, hi: serial.run_rates(serial.bootstrap(model, mask, lo=lo, hi=hi),  # noqa: E731
                                                 zb, threshold, op, n_run).mean(axis=-1)
-    spread, distance = _median(sd_h[-1]), _median(dist[keep])
-    out["level"] = finite(_median(centre[keep]))
+    spread, distance = serial.median(sd_h[-1]), serial.median(dist[keep])
+    out["level"] = finite(serial.median(centre[keep]))
     out["distance"] = finite(distance)
     out["spread"] = finite(spread)
     out["distance_in_noise"] = finite(distance / spread) if spread > 0 else None
@@ -250,13 +250,6 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     out["bootstrap_rates"] = boot_runs
     out["bootstrap_cells"] = int(paths * max(horizon - n_run + 1, 1) * len(keep))
     return out
-
-
-def _median(a) -> float:
-    """``float(np.median(a))``; one unit's value as it is (what the median of one value is)."""
-    import numpy as np
-
-    return float(a[0]) if a.size == 1 else float(np.median(a))
 
 
 def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, max_rate: float = 0.1) -> TriggerNoise:
@@ -319,7 +312,7 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
 
 
 #: ``model_test`` of a trigger whose bootstrap was not run (its ``p_model`` is null, ``bootstrap`` 0).
-MODEL_NOT_RUN = "not run: the history's p-value is 1, so the test's (the larger of the two) is 1 whatever the model's"
+MODEL_NOT_RUN = "not run: p_history is 1, so p_value is 1"
 
 
 # ---- the analysis -----------------------------------------------------------------------------
@@ -505,7 +498,10 @@ def trigger_inside_noise(ctx) -> Iterator[Diagnostic]:
       (Besag & Clifford 1991): replicates are drawn until 10 of them put the rate at or below
       `max_rate`, and then p = 10 / replicates used (0.05 or more: no finding); if the 199
       replicates hold fewer than 10, p is the logit-normal tail of all 199 (`bootstrap` in the
-      analysis: the replicates used).
+      analysis: the replicates used). Where the history's p-value is 1 (the trigger held on
+      less than `max_rate` of its periods by a wide margin, often never) the test's p-value is
+      1 whatever the model says: the bootstrap is not run (`p_model` null, `bootstrap` 0, and
+      `model_test` in the analysis says why); the model's rates are still estimated.
 
     So a trigger is reported only when it did fire often and would keep firing from where the
     KPI is now. Conditions joined by `and` take the smallest rate of their parts, by `or` the

@@ -206,6 +206,11 @@ def test_prepared_is_shared_by_conversation_and_noise_and_read_only(tmp_path):
     for arr in (one.cond, one.fired, one.known, *one.inputs.arrays.values()):
         with pytest.raises(ValueError):
             arr[0] = 0
-    del data, one, two
+    other = DataSet(periods=periods, series_map={"x": Series("x", x + 1, "d.csv")}, surveys={}, frequency="week",
+                    units={"x": "week"})
+    shifted = ex.prepared(trig, spec, other)  # another data set (a segment): its own preparation
+    assert shifted is not one and shifted.fired.sum() == (x + 1 > 51).sum()
+    assert ex.prepared(trig, spec, data).fired.sum() == (x > 51).sum()
+    del data, other, one, two, shifted
     gc.collect()
-    assert ex._PREPARED[1] == {}  # freed with the data set
+    assert ex._PREPARED[0] is None  # freed with the data set

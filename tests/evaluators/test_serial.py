@@ -4,6 +4,7 @@ SciPy and plain NumPy simulation."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -273,3 +274,20 @@ def test_ar1_fit_without_gaps_is_the_masked_fit_to_the_bit():
             got, want = np.asarray(got), np.asarray(want)
             assert got.dtype == want.dtype and got.shape == want.shape
             assert np.array_equal(got, want, equal_nan=True), trial
+
+
+def test_median_is_numpys_to_the_bit():
+    """serial.median (the noise rules' medians without np.median's overhead) is float(np.median(x)):
+    the same value, its sign of zero (NumPy adds the middle values to 0.0) and NaN with a NaN."""
+    rng = np.random.default_rng(301)
+    for n in [*range(0, 30), 103, 104, 520]:
+        for kind in range(4):
+            x = (rng.standard_normal(n), rng.integers(-2, 3, n).astype(float),
+                 np.where(rng.random(n) < 0.5, -0.0, 0.0), rng.standard_normal(n))[kind]
+            if kind == 3 and n:
+                x[rng.integers(n)] = np.nan
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                want = float(np.median(x))
+            got = serial.median(x)
+            assert (math.isnan(want) and math.isnan(got)) or (got == want and math.copysign(1, got) == math.copysign(1, want))

@@ -9,6 +9,7 @@ import pytest
 
 from kernel_support import backend  # noqa: F401 (fixture)
 from metricsense.evaluators import serial
+from metricsense.kernels import reference
 
 
 def _kept_paths(last, mean, phi, sigma, drift, z, threshold, op, n):
@@ -125,3 +126,19 @@ def test_ar1_fit_complete_is_numpys_fit_to_the_bit(backend, t):  # noqa: F811
             assert g.shape == w.shape and np.array_equal(g, w)
         if t >= 13:  # walks and drifts were met
             assert (got[0] == 1.0).sum() > 20 and (got[2] != 0).sum() > 5
+
+
+def test_point_fits_of_complete_series_are_numpys_fit_to_the_bit():
+    """serial._fit_arrays on one complete series or panel (T, U), the point model of a trigger's
+    values: the compiled fit for one unit, NumPy's on the array as given for several (its memory
+    order decides the order of NumPy's sums: a panel comes column-major from the evaluators),
+    so the bits of the NumPy fit on that array (reference.ar1_fit_complete, the fit's NumPy
+    operations without masks)."""
+    rng = np.random.default_rng(303)
+    for u in (1, 2, 3, 5, 12):
+        for t in (13, 60, 78, 104):
+            x = np.cumsum(rng.standard_normal((t, u)), axis=0) * 0.1 + rng.normal(0, 1, u) * 10
+            for arr in (x, np.asfortranarray(x), x[::-1][::-1]):
+                got = serial._fit_arrays(arr)
+                for g, w in zip(got, reference.ar1_fit_complete(arr, serial.RANDOM_WALK_PHI)):
+                    assert np.shape(g) == np.shape(w) and np.array_equal(g, w)
