@@ -37,6 +37,21 @@ FAMILIES = {"MS1": "correlation", "MS2": "decoupling", "MS3": "noise", "MS4": "d
             "MS6": "conversation"}
 
 
+_BLAS: list = []  # the ThreadpoolController, made at the first change (after the check loaded its libraries)
+
+
+def one_blas_thread() -> Any:
+    """A context in which BLAS (OpenBLAS, MKL) runs on one thread: the explorer's gain matrices are
+    small (at most 500 x 50), and on a machine whose cores are busy OpenBLAS's threads wait for each
+    other: a pseudo-inverse of 499 x 50 took 0.2-0.9 s on two threads, 1.5 ms on one. The
+    notebook's own setting is back after the change."""
+    from threadpoolctl import ThreadpoolController
+
+    if not _BLAS:
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
+
+
 def family(code: str) -> str:
     """The rule family of a code: MS hundreds (engine, data and structure share MS0xx), or a plugin's prefix."""
     if re.fullmatch(r"MS\d{3}", code):
@@ -115,8 +130,9 @@ class ExplorerModel(HasTraits):
         self._ready = False
         self._correlations: dict = {}  # whatif.redundancy's: the kept KPIs' correlation, for a new threshold
         self.kpis_on, self.levers_on = list(self.kpis), list(self.levers)
-        self._cluster()
-        self._decouple()
+        with one_blas_thread():
+            self._cluster()
+            self._decouple()
         self.baseline = self.now = whatif.summary(self.decoupling, self.redundancy)
         self._ready = True
         self.agenda = self._agenda()
@@ -259,6 +275,10 @@ class ExplorerModel(HasTraits):
     def _changed(self, change: Any) -> None:
         if not getattr(self, "_ready", False):
             return
+        with one_blas_thread():
+            self._change(change)
+
+    def _change(self, change: Any) -> None:
         before = dict(self.now)
         decoupling, redundancy = self.decoupling, self.redundancy
         if change["name"] == "threshold":
