@@ -195,6 +195,7 @@ except SystemExit:
 import numpy, threadpoolctl
 pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
 print("BLAS", os.environ.get("OPENBLAS_NUM_THREADS"), [p["num_threads"] for p in pools])
+print("WAIT", os.environ.get("OMP_WAIT_POLICY"))
 """
 
 
@@ -202,12 +203,16 @@ print("BLAS", os.environ.get("OPENBLAS_NUM_THREADS"), [p["num_threads"] for p in
 def test_the_cli_runs_blas_on_one_thread_unless_told(given):
     """`msense` asks BLAS for one thread before NumPy loads (its many small solves paid for a
     thread pool fighting the work for the cores); a count the environment gives is kept."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")}
     if given:
         env["OPENBLAS_NUM_THREADS"] = given
+        env["OMP_WAIT_POLICY"] = "ACTIVE"
     out = subprocess.run([sys.executable, "-P", "-c", BLAS_PROBE], capture_output=True, text=True, env=env,
                          check=True).stdout
     line = next(ln for ln in out.splitlines() if ln.startswith("BLAS"))
     want = given or "1"
     assert line.split()[1] == want
     assert f"[{want}]" in line or f"[{want}, " in line, line  # NumPy's OpenBLAS took it
+    # the kernel's OpenMP threads sleep between loops, unless told otherwise
+    assert f"WAIT {'ACTIVE' if given else 'PASSIVE'}" in out
