@@ -473,19 +473,24 @@ def conflicting_lever(ctx) -> Iterator[Diagnostic]:
     gain = _gain(ctx)
     if not gain:
         return
+    import numpy as np
+
     kpis = [ctx.spec.lookup(n) for n in gain.kpis]
     estimated = gain.source == "estimated" and gain.estimated is not None
     if estimated:
         getattr(ctx, "tests", lambda n: None)(len(gain.levers))  # one per lever
+    # NOTE: the matrix read once as an array (no gain: NaN), each KPI's direction once, and each
+    # lever's column by its nonzero entries: value by value, a 2,000 x 200 matrix was 0.4 s
+    g = np.asarray(gain.matrix, dtype=float).reshape(len(kpis), len(gain.levers))
+    dirs = np.array([direction(k) for k in kpis], dtype=float)
+    at = _positions(gain.estimated) if estimated else None
     for j, lever_name in enumerate(gain.levers):
         helped, hurt, ps = [], [], {}
-        for i, kpi in enumerate(kpis):
-            value = gain.matrix[i][j]
-            d = direction(kpi)
-            if value is None or value == 0 or d == 0:
-                continue
+        col = g[:, j]
+        for i in np.flatnonzero(np.isfinite(col) & (col != 0) & (dirs != 0)).tolist():
+            kpi, value, d = kpis[i], float(col[i]), int(dirs[i])
             if estimated:
-                p_gain = _p_zero(gain, kpi.name, lever_name)
+                p_gain = _p_zero(gain, kpi.name, lever_name, at)
                 if p_gain is None or p_gain > 0.05:
                     continue  # the data does not show this KPI moves with the lever at all
                 ps[kpi.name] = p_gain
@@ -518,12 +523,26 @@ def _names(names: list[str]) -> str:
     return listed(names)
 
 
-def _p_zero(gain: GainAnalysis, kpi: str, lever: str) -> float | None:
-    """The two-sided p-value of an estimated gain against 0 (MS205's t on ceil(0.4 n^(2/3)) df)."""
+def _positions(est: EstimatedGains) -> tuple[dict[str, int], dict[str, int]]:
+    """Each KPI's row and each lever's column in the estimated gains (the first, as list.index)."""
+    rows: dict[str, int] = {}
+    cols: dict[str, int] = {}
+    for i, name in enumerate(est.kpis):
+        rows.setdefault(name, i)
+    for j, name in enumerate(est.levers):
+        cols.setdefault(name, j)
+    return rows, cols
+
+
+def _p_zero(gain: GainAnalysis, kpi: str, lever: str,
+            at: tuple[dict[str, int], dict[str, int]] | None = None) -> float | None:
+    """The two-sided p-value of an estimated gain against 0 (MS205's t on ceil(0.4 n^(2/3)) df);
+    ``at`` is ``_positions(gain.estimated)``, made once for many calls."""
     est = gain.estimated
-    if kpi not in est.kpis or lever not in est.levers:
+    rows, cols = at if at is not None else _positions(est)
+    if kpi not in rows or lever not in cols:
         return None
-    i, j = est.kpis.index(kpi), est.levers.index(lever)
+    i, j = rows[kpi], cols[lever]
     value, se = est.matrix[i][j], est.se[i][j]
     if value is None or se is None or se <= 0:
         return None
