@@ -201,8 +201,9 @@ class _SegmentSpool:
         self.results = tempfile.TemporaryFile("w+", encoding="utf-8") if fmt == "json" else None
         # A segment with statistical findings waits for the rollup's multiple-testing control to
         # say which are kept (Report.streamed_fdr). As JSON its findings and result are spooled
-        # (lines `H<number> <finding> <JSON>`, `H<number> <JSON>`) and only their codes are held
-        # here; as text its findings are held. NOTE: holding each segment's whole result (its
+        # (lines `H<number> <finding> <JSON>`, `H<number> <JSON>`) and only their briefs (one
+        # tuple per kind of finding) and a byte of flags per finding are held here; as text its
+        # findings are held. NOTE: holding each segment's whole result (its
         # analysis) took the client from 61 to 237 MiB at 1,000 segments.
         self.seq = 0
         self.held: dict[int, tuple] = {}
@@ -221,8 +222,10 @@ class _SegmentSpool:
             stat = frozenset(i for i, _ in result.p_values)
             if self.fmt == "json":
                 found, whole = result.encoded or result.encode()
-                brief = [self._briefs.setdefault(tuple(b), tuple(b)) for b in result.brief()]
-                self.held[seq] = (stat, brief, [self._personal(b, line) for b, line in zip(brief, found)])
+                brief = tuple(self._briefs.setdefault(tuple(b), tuple(b)) for b in result.brief())
+                # per finding one byte: 1 statistical (waits for the decisions), 2 personal
+                self.held[seq] = (bytes((i in stat) | self._personal(b, line) << 1
+                                        for i, (b, line) in enumerate(zip(brief, found))), brief)
                 self.diagnostics.writelines(f"H{seq} {i} {line}\n" for i, line in enumerate(found))
                 self.results.write(f"H{seq} {whole}\n")
             else:
@@ -295,15 +298,15 @@ class _SegmentSpool:
         if self.fmt == "json":
             seq_, i_, line = text.split(" ", 2)
             seq, i = int(seq_), int(i_)
-            stat, _, personal = self.held[seq]
-            if i in stat:
+            flags = self.held[seq][0]
+            if flags[i] & 1:
                 kept = self._kept(seq, i)
                 if kept is None:
                     return
                 doc = json.loads(line)
                 doc["evidence"] = {**doc.get("evidence", {}), "q_value": kept[0], "family": kept[1]}
                 line = dumps(doc)
-            if show or not personal[i]:
+            if show or not flags[i] & 2:
                 yield line
             return
         seq = int(text)
@@ -348,11 +351,11 @@ class _SegmentSpool:
             if tag == "H":
                 seq_, whole = text.split(" ", 1)
                 seq = int(seq_)
-                stat, brief, personal = self.held[seq]
-                gone = [b for i, b in enumerate(brief) if i in stat and self._kept(seq, i) is None]
-                left = [(i, b) for i, b in enumerate(brief) if not (i in stat and self._kept(seq, i) is None)]
-                hidden = gone + [b for i, b in left if not show and personal[i]]
-                shown = [b for i, b in left if show or not personal[i]]
+                flags, brief = self.held[seq]
+                gone = [b for i, b in enumerate(brief) if flags[i] & 1 and self._kept(seq, i) is None]
+                left = [(i, b) for i, b in enumerate(brief) if not (flags[i] & 1 and self._kept(seq, i) is None)]
+                hidden = gone + [b for i, b in left if not show and flags[i] & 2]
+                shown = [b for i, b in left if show or not flags[i] & 2]
                 yield RawJSON(self._public(whole, hidden, shown, fail_on))
             elif tag == "-":
                 yield RawJSON(text)

@@ -141,8 +141,7 @@ class SegmentRun:
             m = max(self.tests.get(spec, 0), len(entries))
             for (_, seq, i, _, code, name, severity, segment), q in zip(entries, bh_adjust([e[3] for e in entries], m)):
                 if q > cfg.fdr_q:
-                    self.fdr[(seq, i)] = None
-                    continue
+                    continue  # dropped: not in ``fdr`` (81,000 decisions at 1,000 segments took 11 MB)
                 self.fdr[(seq, i)] = (q, m)
                 label = _SEVERITY_NAMES[severity]
                 self.counts[label] = self.counts.get(label, 0) + 1
