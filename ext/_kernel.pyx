@@ -539,6 +539,8 @@ def pairwise_corr(x, method="pearson", min_periods=1):
     T, n = x.shape
     if n == 0:
         return np.empty((0, 0))
+    if T == 0:
+        return np.full((n, n), np.nan)  # no pair has a period
     gaps = np.isnan(x)
     missing = gaps.any()
     if missing:
@@ -1923,15 +1925,27 @@ cdef extern from *:
                        Py_ssize_t M, Py_ssize_t H, double threshold, int op, double n) noexcept nogil
 
 
+_RUN_OPS = ("<", "<=", ">", ">=")
+
+
 def path_run_rates(last, mean, phi, sigma, drift, z, double threshold, str op, Py_ssize_t n):
-    cdef const double[::1] last_ = np.ascontiguousarray(last, dtype=np.float64)
-    mean_a = np.ascontiguousarray(mean, dtype=np.float64)
-    mean_a = np.where(np.isnan(mean_a), 0.0, mean_a)
-    cdef const double[:, ::1] mean_ = mean_a
-    cdef const double[::1] phi_ = np.ascontiguousarray(phi, dtype=np.float64)
-    cdef const double[::1] sigma_ = np.ascontiguousarray(sigma, dtype=np.float64)
-    cdef const double[::1] drift_ = np.ascontiguousarray(drift, dtype=np.float64)
-    cdef const double[:, ::1] zt = np.ascontiguousarray(np.asarray(z, dtype=np.float64).T)
+    # shapes checked and broadcast as the reference has them (a short array was read past its end);
+    # arrays already of their shapes skip the reference's checks (a bootstrap calls this often)
+    phi, sigma, drift, mean = (np.asarray(a) for a in (phi, sigma, drift, mean))
+    if not (n >= 1 and op in _RUN_OPS and phi.ndim == 1 and sigma.shape == phi.shape and drift.shape == phi.shape
+            and np.ndim(last) == 1 and mean.shape == (phi.shape[0], np.shape(last)[0]) and np.ndim(z) == 2):
+        last, mean, phi, sigma, drift, z = _ref().run_rate_arrays(last, mean, phi, sigma, drift, z, op, n)
+    last = np.ascontiguousarray(last, dtype=np.float64)
+    mean = np.ascontiguousarray(mean, dtype=np.float64)
+    mean = np.where(np.isnan(mean), 0.0, mean)
+    phi, sigma, drift = (np.ascontiguousarray(a, dtype=np.float64) for a in (phi, sigma, drift))
+    z = np.asarray(z, dtype=np.float64)
+    cdef const double[::1] last_ = last
+    cdef const double[:, ::1] mean_ = mean
+    cdef const double[::1] phi_ = phi
+    cdef const double[::1] sigma_ = sigma
+    cdef const double[::1] drift_ = drift
+    cdef const double[:, ::1] zt = np.ascontiguousarray(z.T)
     cdef Py_ssize_t B = phi_.shape[0], U = last_.shape[0], M = zt.shape[1], H = zt.shape[0]
     cdef int code = {"<": 0, "<=": 1, ">": 2, ">=": 3}[op]
     out = np.zeros((B, U))

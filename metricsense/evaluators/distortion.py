@@ -64,6 +64,8 @@ def support_step(x) -> float:
     if len(x) < 2:
         return 0.0
     first = float(x[0])
+    if not math.isfinite(first):  # on no grid (round() would raise): the whole array's test says so too
+        return 0.0
     for decimals in range(0, 5):
         # the first value alone first: when it is off the grid, so is the whole (a scalar test)
         one = first * 10.0**decimals

@@ -416,11 +416,9 @@ def path_run_rates(last: np.ndarray, mean: np.ndarray, phi: np.ndarray, sigma: n
     read as 0) and the M x H draws ``z``. A period t >= n - 1 holds when the comparison held at
     t, t - 1, ..., t - n + 1; the share is over M paths x (H - n + 1) periods (0 when H < n).
     """
-    phi_ = np.asarray(phi, dtype=float)[:, None, None]
-    sigma_ = np.asarray(sigma, dtype=float)[:, None, None]
-    drift_ = np.asarray(drift, dtype=float)[:, None, None]
-    mean_ = np.asarray(mean, dtype=float)[..., None]
-    mean_ = np.where(np.isnan(mean_), 0.0, mean_)
+    last, mean, phi, sigma, drift, z = run_rate_arrays(last, mean, phi, sigma, drift, z, op, n)
+    phi_, sigma_, drift_ = phi[:, None, None], sigma[:, None, None], drift[:, None, None]
+    mean_ = mean[..., None]
     x = np.asarray(last, dtype=float)[:, None] + np.zeros_like(mean_) + np.zeros_like(phi_)
     x = np.repeat(x, z.shape[0], axis=-1)
     horizon = z.shape[1]
@@ -433,6 +431,32 @@ def path_run_rates(last: np.ndarray, mean: np.ndarray, phi: np.ndarray, sigma: n
     for j in range(1, n):
         held = held & past[..., n - 1 - j: past.shape[-1] - j]
     return held.mean(axis=(-2, -1)) if held.shape[-1] else np.zeros(held.shape[:-2])
+
+
+def run_rate_arrays(last, mean, phi, sigma, drift, z, op: str, n: int):
+    """``path_run_rates``' arguments as both backends read them, or a ValueError: ``phi``,
+    ``sigma`` and ``drift`` broadcast to (B,), ``mean`` to (B, U) (NaN read as 0), ``last``
+    (U,) and ``z`` (M, H), all float64 and C-ordered; ``op`` one of < <= > >=, ``n`` at least 1."""
+    if op not in ("<", "<=", ">", ">="):
+        raise ValueError(f"op must be one of <, <=, >, >= (got {op!r})")
+    if n < 1:
+        raise ValueError(f"a run is at least 1 period (got n = {n})")
+    last = np.ascontiguousarray(last, dtype=np.float64)
+    z = np.ascontiguousarray(z, dtype=np.float64)
+    if last.ndim != 1 or z.ndim != 2:
+        raise ValueError("last must be (U,) and z (M, H)")
+    try:
+        phi, sigma, drift = (np.ascontiguousarray(a) for a in np.broadcast_arrays(
+            *(np.asarray(a, dtype=np.float64) for a in (phi, sigma, drift))))
+        if phi.ndim != 1:
+            raise ValueError("phi, sigma and drift must be (B,)")
+        mean = np.asarray(mean, dtype=np.float64)
+        if mean.ndim > 2:
+            raise ValueError("mean must be (B, U)")
+        mean = np.ascontiguousarray(np.broadcast_to(mean, (len(phi), len(last))))
+    except ValueError as exc:
+        raise ValueError(f"path_run_rates: inconsistent model arrays ({exc})") from None
+    return last, np.where(np.isnan(mean), 0.0, mean), phi, sigma, drift, z
 
 
 def ar1_fill(x: np.ndarray, mean: np.ndarray, phi: float, drift: float, sigma: float, e: np.ndarray) -> np.ndarray:

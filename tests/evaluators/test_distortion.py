@@ -462,3 +462,10 @@ def test_step_test_size_and_power_on_a_wandering_gap():
 
 def test_step_test_without_variation_is_none():
     assert step_test([0.3] * 20, [0.3] * 20, range(20), [0.3] * 5, [0.3] * 5, range(20, 25)) is None
+
+
+@pytest.mark.parametrize("values", [[np.inf, 1.0, 2.0, 2.0], [np.nan, 1.0, 2.0, 2.0], [-np.inf, 0.5, 0.5, 1.0]])
+def test_support_step_of_a_first_value_not_finite_is_continuous(values):
+    """A first value that is not a number on any grid (an infinity from the Python API; NaN) says
+    0.0 as the whole array's test does, instead of Python's round() raising on it."""
+    assert support_step(np.array(values)) == 0.0

@@ -176,3 +176,12 @@ def test_periods_no_series_has_are_in_no_pair(backend, method):  # noqa: F811
     same(backend.pairwise_corr(x, method=method, min_periods=8),
          pd.DataFrame(x).corr(method=method, min_periods=8).to_numpy())
     assert np.isnan(backend.pairwise_corr(np.full((4, 3), np.nan), method=method)).all()
+
+
+@pytest.mark.parametrize("method", ["pearson", "spearman"])
+def test_no_period_at_all_is_no_pair(backend, method):  # noqa: F811
+    """Series with no period (0 x n) have no pair: every r NaN, as with every period empty (the
+    compiled kernel raised NumPy's "zero-size array to reduction operation")."""
+    got = backend.pairwise_corr(np.empty((0, 3)), method=method)
+    assert got.shape == (3, 3) and np.isnan(got).all()
+    same(got, pd.DataFrame(np.empty((0, 3))).corr(method=method).to_numpy())

@@ -142,3 +142,32 @@ def test_point_fits_of_complete_series_are_numpys_fit_to_the_bit():
                 got = serial._fit_arrays(arr)
                 for g, w in zip(got, reference.ar1_fit_complete(arr, serial.RANDOM_WALK_PHI)):
                     assert np.shape(g) == np.shape(w) and np.array_equal(g, w)
+
+
+def test_path_run_rates_broadcast_their_models_as_the_reference_does(backend):  # noqa: F811
+    """One mean, sigma or drift for every model (as NumPy broadcasts them in the reference) gives
+    the rates of the arrays written out: the compiled kernel read past the end of a short one."""
+    rng = np.random.default_rng(25)
+    b, u = 300, 200
+    z = rng.standard_normal((16, 6))
+    last, phi = rng.normal(0, 1, u), rng.uniform(-0.5, 0.9, b)
+    whole = backend.path_run_rates(last, np.full((b, u), 0.25), phi, np.full(b, 0.7), np.full(b, 0.1), z, 0.0, "<", 2)
+    short = backend.path_run_rates(last, np.full((1, 1), 0.25), phi, np.full(1, 0.7), np.full(1, 0.1), z, 0.0, "<", 2)
+    assert np.array_equal(short, whole)
+    assert np.array_equal(whole, reference.path_run_rates(last, np.full((b, u), 0.25), phi, np.full(b, 0.7),
+                                                          np.full(b, 0.1), z, 0.0, "<", 2))
+
+
+@pytest.mark.parametrize("bad", [
+    dict(sigma=np.ones(2)),            # 3 models, 2 sigmas
+    dict(mean=np.zeros((3, 5))),       # 2 units, 5 means each
+    dict(z=np.ones(12)),               # draws not M x H
+    dict(n=0),                         # a run of no periods
+    dict(op="=="),
+])
+def test_path_run_rates_refuse_inconsistent_arrays(backend, bad):  # noqa: F811
+    args = dict(last=np.ones(2), mean=np.ones((3, 2)), phi=np.ones(3), sigma=np.ones(3), drift=np.ones(3),
+                z=np.ones((5, 12)), threshold=0.0, op="<", n=2)
+    args.update(bad)
+    with pytest.raises(ValueError):
+        backend.path_run_rates(**args)
