@@ -272,6 +272,10 @@ class EvalContext:
     #: How many hypothesis tests the rule ran in this check (``tests``): the size of its share of
     #: the spec's multiple-testing family (metricsense.fdr).
     tested: int = 0
+    #: The plugins whose analysis of this spec crashed or ran past its time budget (an MS005 says
+    #: so): a rule that would compute that analysis again itself (its options differ, or the
+    #: record is missing) should not, or it meets the same end a second time.
+    stopped: frozenset = frozenset()
 
     def option(self, name: str) -> Any:
         return self.options[name]

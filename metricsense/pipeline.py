@@ -282,6 +282,7 @@ def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=
         if progress is not None:
             progress(done, total, f"{_shown_path(doc.root)}: {what}")
 
+    stopped: set[str] = set()  # the plugins whose analysis crashed or ran out of time
     for impl in impls:
         tick(f"analysing ({impl.plugin_name.removeprefix('metricsense.evaluators.')})")
         args = {"spec": doc, "data": data, "analysis": analysis, "surveys": surveys}
@@ -290,11 +291,13 @@ def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=
                 warnings.simplefilter("ignore", RuntimeWarning)
                 impl.function(*[args[a] for a in impl.argnames])
         except EvaluatorTimeout as exc:
+            stopped.add(impl.plugin_name)
             found.append(registry.diagnostic("MS005", first, f"plugin {impl.plugin_name!r} {exc} while analysing",
                                      "the other evaluators still ran; raise `time-budget` if this is expected"))
         except Exception as exc:
             # NOTE: an evaluator given the surveys may crash on an answer and its message quote it
             # (a comment, a hidden group's name): then only the exception's type is shown
+            stopped.add(impl.plugin_name)
             said = type(exc).__name__ if "surveys" in impl.argnames and surveys else f"{type(exc).__name__}: {exc}"
             found.append(registry.diagnostic("MS005", first,
                                      f"plugin {impl.plugin_name!r} crashed while analysing: {said}",
@@ -305,7 +308,7 @@ def run_rules(doc, rules, cfg, data, analysis, registry: Registry, pm, progress=
         options = {name: opt.default for name, opt in rule.options.items()}
         overrides = cfg.rules.get(rule.code) or {}
         options.update({k: rule.options[k].check(v) for k, v in overrides.items()})
-        ctx = EvalContext(doc, rule, options, data, analysis)
+        ctx = EvalContext(doc, rule, options, data, analysis, stopped=frozenset(stopped))
         produced: list[Diagnostic] = []
         try:
             with Budget(cfg.time_budget), warnings.catch_warnings():

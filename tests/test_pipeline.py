@@ -209,3 +209,34 @@ def test_an_analysis_the_report_cannot_write_is_left_out_and_reported(tmp_path):
         assert report.exit_code == 3
         if by:
             assert doc["segments"]["count"] == 2  # every segment is still reported
+
+
+def test_an_analysis_stopped_by_its_budget_is_not_run_again_by_its_rules(monkeypatch):
+    """The distortion and noise analyses stopped (MS005) are not computed again by each of their
+    rules, which read the record and, finding none, ran the analysis themselves: the same 30 s
+    again and a report that depended on the machine's load (a cold attack found a 300-KPI
+    system at 60 s for one MS005). One MS005 per analysis, none for its rules, one call each."""
+    from pathlib import Path
+
+    from metricsense.evaluators import distortion, noise
+    from metricsense.pipeline import EvaluatorTimeout
+
+    calls = {"distortion": 0, "noise": 0}
+
+    def stopped(name):
+        def run(*args, **kwargs):
+            calls[name] += 1
+            raise EvaluatorTimeout("ran longer than its time budget of 30 s (processor time)")
+        return run
+
+    monkeypatch.setattr(distortion, "distortion_of", stopped("distortion"))
+    monkeypatch.setattr(noise, "noise_of", stopped("noise"))
+    spec = Path(__file__).resolve().parent.parent / "examples" / "customer-love" / "customer-love.msense"
+    report = metricsense.check(spec)
+    timeouts = [d.message for d in report.diagnostics if d.code == "MS005"]
+    assert calls == {"distortion": 1, "noise": 1}
+    assert len(timeouts) == 2, timeouts
+    assert all("while analysing" in m for m in timeouts)
+    assert {"metricsense.evaluators.distortion", "metricsense.evaluators.noise"} == {
+        m.split("'")[1] for m in timeouts}
+    assert not [d for d in report.diagnostics if d.code[:4] in ("MS30", "MS40")]

@@ -385,8 +385,8 @@ def _current(ctx) -> DistortionAnalysis:
     default = DistortionAnalysis.of(ctx.analysis)
     if not chosen and least == 6 and default is not None:
         return default
-    if ctx.data is None or not len(ctx.data.periods):
-        return DistortionAnalysis(kpis={})
+    if ctx.data is None or not len(ctx.data.periods) or __name__ in ctx.stopped:
+        return DistortionAnalysis(kpis={})  # NOTE: stopped (MS005): not run a second time per rule
     found = distortion_of(ctx.spec, ctx.data, chosen, least)
     options: DistortionOptions = ctx.analysis.setdefault("distortion_options", {})
     options[ctx.rule.code] = found

@@ -368,6 +368,8 @@ def _current(ctx) -> NoiseAnalysis:
     default = NoiseAnalysis.of(ctx.analysis)
     if values == [DEFAULTS[k] for k in _KEYS] and default is not None:
         return default
+    if __name__ in ctx.stopped:
+        return NoiseAnalysis(kpis={})  # NOTE: stopped (MS005): not run a second time per rule
     found = noise_of(ctx.spec, ctx.data, *values)
     options: NoiseOptions = ctx.analysis.setdefault("noise_options", {})
     options[ctx.rule.code] = found
