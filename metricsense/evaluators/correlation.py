@@ -35,7 +35,11 @@ OPTIONS = {**REDUNDANT_OPTIONS, **EFFECTIVE_OPTIONS}
 
 
 def fisher(r: float, n: int) -> dict[str, Any]:
-    """Two-sided p-value and 95% interval for a correlation, by Fisher's z (n > 3)."""
+    """Two-sided p-value and 95% interval for a correlation, by Fisher's z (n > 3). An |r| within
+    four ulps of 1 is a perfect correlation rounded (a KPI and its copy gave 1.0 or
+    0.9999999999999999 by the order of a sum): taken as 1, so both read alike."""
+    if math.isfinite(r) and abs(r) >= 1.0 - 4 * 2.0 ** -53:
+        r = math.copysign(1.0, r)
     if n <= 3 or not math.isfinite(r) or abs(r) >= 1:
         return {"p_value": 0.0 if abs(r) >= 1 and n > 3 else None, "ci": None}
     z, se = math.atanh(r), 1.0 / math.sqrt(n - 3)

@@ -554,3 +554,14 @@ def test_ill_conditioned_gains_name_five_kpis_and_count_the_rest():
     report = metricsense.check("\n".join(lines) + "\n", config={"select": ["MS201"]})
     (d,) = [d for d in report.diagnostics if d.code == "MS201"]
     assert "of `k0`, `k1`, `k2`, `k3`, `k4` and 3 more: by the declared gains of these 8 KPIs" in d.message
+
+
+def test_a_perfect_correlation_rounded_below_one_reads_as_one():
+    """A KPI and its copy correlate 1.0 or 0.9999999999999999 depending on the order of a sum:
+    Fisher's interval and p-value must not tell them apart (null interval, p = 0, as at 1)."""
+    from metricsense.evaluators.correlation import fisher
+
+    for r in (1.0, 0.9999999999999999, 1.0 - 2 * 2.0 ** -53, -0.9999999999999999):
+        assert fisher(r, 50) == {"p_value": 0.0, "ci": None}, r
+    near = fisher(1.0 - 1e-12, 50)
+    assert near["ci"] is not None and near["ci"][1] <= 1.0  # a real, if tiny, gap from 1 is kept
