@@ -602,14 +602,16 @@ def one_blas_thread() -> None:
     levers, 104 x 51), for which BLAS's thread pool costs more than it gives, and on a busy machine
     its spinning threads took the cores from the work (a 500-KPI check: 4.7 s of CPU with one BLAS
     thread, 12.6 s with two, wall 9.9 s against 18.2 s, under load; benchmarks/README.md). So the CLI asks
-    for one, before NumPy is loaded, unless the environment already says how many. The compiled
+    for one, before NumPy is loaded, unless the environment already says how many threads
+    (OPENBLAS_NUM_THREADS, MKL_NUM_THREADS or OMP_NUM_THREADS). The compiled
     kernel's own OpenMP threads (OMP_NUM_THREADS) are left to size themselves by the work, but
     wait passively: libgomp's threads spin after each parallel loop, and a 2,000-KPI check took
     11.5 s of CPU (12.8 s wall) spinning against 5.8 s (6.5 s) passive, on a busy machine."""
     import os
 
-    for name in BLAS_THREADS:
-        os.environ.setdefault(name, "1")
+    if not any(name in os.environ for name in (*BLAS_THREADS, "OMP_NUM_THREADS")):
+        for name in BLAS_THREADS:  # NOTE: a user's OMP_NUM_THREADS also governs MKL: left to it
+            os.environ[name] = "1"
     os.environ.setdefault(*OMP_WAIT)
 
 

@@ -240,3 +240,23 @@ def test_an_analysis_stopped_by_its_budget_is_not_run_again_by_its_rules(monkeyp
     assert {"metricsense.evaluators.distortion", "metricsense.evaluators.noise"} == {
         m.split("'")[1] for m in timeouts}
     assert not [d for d in report.diagnostics if d.code[:4] in ("MS30", "MS40")]
+
+
+def test_a_crashed_noise_analysis_is_not_run_again_by_ms303_without_data(monkeypatch, tmp_path):
+    """MS303 reads review cadences from a spec without data: there too a crashed noise analysis
+    is one MS005, not a second crash of the rule that computed it again."""
+    from metricsense.evaluators import noise
+
+    calls = []
+
+    def crash(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(noise, "noise_of", crash)
+    spec = tmp_path / "s.msense"
+    spec.write_text('lever deploys "Deploys"\n'
+                    'kpi csat "CSAT" { better higher  responds deploys +0.4 lag 3 months  review every 1 month }\n')
+    report = metricsense.check(spec)
+    crashed = [d.message for d in report.diagnostics if d.code == "MS005"]
+    assert len(calls) == 1 and len(crashed) == 1 and "while analysing" in crashed[0], crashed

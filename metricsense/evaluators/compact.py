@@ -73,8 +73,9 @@ def correlation(record: Any) -> dict[str, Any]:
 
 def _entries(matrix) -> list[tuple[int, int, float]]:
     """(row, column, value) of the nonzero, finite entries, in row-major order. A rectangular
-    matrix of numbers (None or NaN where there is none) is read as one array: a 2,000 x 200 gain
-    matrix was 400,000 Python comparisons."""
+    matrix of floats (None or NaN where there is none: the gain record's) is read as one array: a
+    2,000 x 200 gain matrix was 400,000 Python comparisons. (Unlike the walk, a NumPy integer or
+    a numeric string would count; records hold neither.)"""
     import numpy as np
 
     try:

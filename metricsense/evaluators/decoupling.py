@@ -481,7 +481,9 @@ def conflicting_lever(ctx) -> Iterator[Diagnostic]:
         getattr(ctx, "tests", lambda n: None)(len(gain.levers))  # one per lever
     # NOTE: the matrix read once as an array (no gain: NaN), each KPI's direction once, and each
     # lever's column by its nonzero entries: value by value, a 2,000 x 200 matrix was 0.4 s
-    g = np.asarray(gain.matrix, dtype=float).reshape(len(kpis), len(gain.levers))
+    g = np.asarray(gain.matrix, dtype=float)
+    if g.size == 0:  # no KPI or no lever: an empty (k, m) matrix (never a transposed one)
+        g = g.reshape(len(kpis), len(gain.levers))
     dirs = np.array([direction(k) for k in kpis], dtype=float)
     at = _positions(gain.estimated) if estimated else None
     for j, lever_name in enumerate(gain.levers):

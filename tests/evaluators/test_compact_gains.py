@@ -1,6 +1,7 @@
 """The compact JSON's gain entries (``compact._entries``) read a matrix as one array: the same
 entries, in the same row-major order, as the walk over its values it replaced (None, NaN and
-the infinities are no gain, nor is 0; a boolean is not a number), for nested lists and arrays."""
+the infinities are no gain, nor is 0; a boolean is not a number), for nested lists of floats
+and float arrays (what gain records hold)."""
 
 from __future__ import annotations
 
