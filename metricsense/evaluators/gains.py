@@ -7,6 +7,8 @@ NumPy and the kernels load inside the functions only.
 
 from __future__ import annotations
 
+import functools
+
 from metricsense.encoding import finite
 
 
@@ -63,9 +65,11 @@ def t_two_sided(t: float, df: int) -> float:
     return min(1.0, max(0.0, 1.0 - inside))
 
 
+@functools.lru_cache(maxsize=1024)
 def t_quantile(df: int, level: float = 0.95) -> float:
     """The t with P(|T| >= t) = 1 - level for Student's t with ``df`` degrees of freedom (bisection
-    on ``t_two_sided``, to 1e-10)."""
+    on ``t_two_sided``, to 1e-10). Kept per (df, level): MS205 asks for the same few quantiles for
+    every declared gain of every segment (50 bisection steps each: 40% of a segmented run's CPU)."""
     lo, hi = 0.0, 1e4
     while hi - lo > 1e-10:
         mid = (lo + hi) / 2
