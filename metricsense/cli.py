@@ -597,7 +597,7 @@ BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 OMP_WAIT = ("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def one_blas_thread() -> None:
+def thread_defaults() -> None:
     """A check's linear algebra is many small products and solves (a KPI's regression on its
     levers, 104 x 51), for which BLAS's thread pool costs more than it gives, and on a busy machine
     its spinning threads took the cores from the work (a 500-KPI check: 4.7 s of CPU with one BLAS
@@ -616,5 +616,5 @@ def one_blas_thread() -> None:
 
 
 def main() -> None:
-    one_blas_thread()
+    thread_defaults()
     cli(prog_name="msense")

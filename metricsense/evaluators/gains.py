@@ -77,6 +77,20 @@ def t_quantile(df: int, level: float = 0.95) -> float:
     return (lo + hi) / 2
 
 
+@functools.lru_cache(maxsize=16)
+def cosine_basis(n: int, df: int):
+    """The first ``df`` cosine transforms of a series of ``n``, as rows: sqrt(2/n) cos(pi j (t - 1/2) / n).
+    Kept per (n, df), read-only: every KPI of a segment (and every segment of one length) uses the
+    same one (40% of a standardised gain's CPU on 500 periods)."""
+    import math
+
+    import numpy as np
+
+    basis = math.sqrt(2.0 / n) * np.cos(np.pi * np.outer(np.arange(1, df + 1), (np.arange(n) + 0.5) / n))
+    basis.flags.writeable = False
+    return basis
+
+
 def standardised_gains(y, x, df: int | None = None):
     """OLS of y on [1, x] and the standardised slopes g_j = b_j sd(x_j) / sd(y), with standard
     errors whose t-ratios are Student's t with ``df`` degrees of freedom on dependent data.
@@ -92,8 +106,6 @@ def standardised_gains(y, x, df: int | None = None):
     reference did not (measured 5-9% at 5% on the calibration systems). The variance has the
     small-sample factor n / (n - k) for the k estimated coefficients. Returns (g, se_g, df).
     """
-    import math
-
     import numpy as np
 
     y = np.asarray(y, dtype=float)
@@ -110,8 +122,7 @@ def standardised_gains(y, x, df: int | None = None):
     g = coef[1:] * np.sqrt(vx / vy)
     s = (psi_b[:, 1:] * np.sqrt(vx / vy) + ((x - x.mean(axis=0)) ** 2 - vx) * (g / (2 * vx))
          - (((y - y.mean()) ** 2 - vy) * (1 / (2 * vy)))[:, None] * g)   # (n, m): s_t per slope
-    basis = math.sqrt(2.0 / n) * np.cos(np.pi * np.outer(np.arange(1, df + 1), (np.arange(n) + 0.5) / n))
-    lam = basis @ s                                     # (df, m)
+    lam = cosine_basis(n, df) @ s                       # (df, m)
     omega = (lam ** 2).mean(axis=0) * n / max(n - m - 1, 1)
     return g, np.sqrt(omega / n), df
 

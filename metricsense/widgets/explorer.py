@@ -40,7 +40,7 @@ FAMILIES = {"MS1": "correlation", "MS2": "decoupling", "MS3": "noise", "MS4": "d
 _BLAS: list = []  # the ThreadpoolController, made at the first change (after the check loaded its libraries)
 
 
-def one_blas_thread() -> Any:
+def blas_on_one_thread() -> Any:
     """A context in which BLAS (OpenBLAS, MKL) runs on one thread: the explorer's gain matrices are
     small (at most 500 x 50), and on a machine whose cores are busy OpenBLAS's threads wait for each
     other: a pseudo-inverse of 499 x 50 took 0.2-0.9 s on two threads, 1.5 ms on one. The
@@ -130,7 +130,7 @@ class ExplorerModel(HasTraits):
         self._ready = False
         self._correlations: dict = {}  # whatif.redundancy's: the kept KPIs' correlation, for a new threshold
         self.kpis_on, self.levers_on = list(self.kpis), list(self.levers)
-        with one_blas_thread():
+        with blas_on_one_thread():
             self._cluster()
             self._decouple()
         self.baseline = self.now = whatif.summary(self.decoupling, self.redundancy)
@@ -275,7 +275,7 @@ class ExplorerModel(HasTraits):
     def _changed(self, change: Any) -> None:
         if not getattr(self, "_ready", False):
             return
-        with one_blas_thread():
+        with blas_on_one_thread():
             self._change(change)
 
     def _change(self, change: Any) -> None:
