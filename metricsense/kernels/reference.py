@@ -459,6 +459,71 @@ def run_rate_arrays(last, mean, phi, sigma, drift, z, op: str, n: int):
     return last, np.where(np.isnan(mean), 0.0, mean), phi, sigma, drift, z
 
 
+def path_run_rates_rows(last: np.ndarray, mean: np.ndarray, phi: np.ndarray, sigma: np.ndarray,
+                        drift: np.ndarray, threshold: np.ndarray, op: np.ndarray, n: np.ndarray,
+                        z: np.ndarray) -> np.ndarray:
+    """``path_run_rates`` for R independent rows (many models of many series in one call): row r
+    is one model of one unit, its paths from ``last[r]`` with ``mean[r]`` (NaN read as 0),
+    ``phi[r]``, ``sigma[r]``, ``drift[r]``, compared with ``threshold[r]`` by ``RUN_OPS[op[r]]``
+    over runs of ``n[r]`` periods; every row shares the M x H draws ``z``. Row r's rate is
+    ``path_run_rates(last[r:r+1], mean[r:r+1, None], phi[r:r+1], ..., z, threshold[r], op, n)``
+    exactly (the same operations in the same order): (R,)."""
+    last, mean, phi, sigma, drift, threshold, op, n, z = run_rows_arrays(last, mean, phi, sigma, drift, threshold,
+                                                                         op, n, z)
+    out = np.zeros(len(last))
+    for code, name in enumerate(RUN_OPS):
+        for runs in np.unique(n[(op == code) & (n <= z.shape[1])]).tolist():  # longer runs: 0
+            rows = np.flatnonzero((op == code) & (n == runs))
+            mean_ = mean[rows, None]
+            x = np.repeat(last[rows, None], z.shape[0], axis=-1)
+            past = np.empty(x.shape + (z.shape[1],), dtype=bool)
+            compare = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}[name]
+            for t in range(z.shape[1]):
+                x = mean_ + phi[rows, None] * (x - mean_) + drift[rows, None] + sigma[rows, None] * z[:, t]
+                past[..., t] = compare(x, threshold[rows, None])
+            held = past[..., runs - 1:]
+            for j in range(1, runs):
+                held = held & past[..., runs - 1 - j: past.shape[-1] - j]
+            out[rows] = held.mean(axis=(-2, -1)) if held.shape[-1] else 0.0
+    return out
+
+
+#: The comparisons of ``path_run_rates_rows``, by their code in ``op``.
+RUN_OPS = ("<", "<=", ">", ">=")
+
+
+def run_rows_arrays(last, mean, phi, sigma, drift, threshold, op, n, z):
+    """``path_run_rates_rows``' arguments as both backends read them, or a ValueError: eight (R,)
+    arrays (float64; ``op`` int8 codes into RUN_OPS, ``n`` int64 at least 1; ``mean``'s NaN read
+    as 0) and ``z`` (M, H), C-ordered."""
+    try:
+        last, mean, phi, sigma, drift, threshold = (np.ascontiguousarray(a, dtype=np.float64) for a in np.broadcast_arrays(
+            last, mean, phi, sigma, drift, threshold))
+        op, n = (np.ascontiguousarray(np.broadcast_to(a, last.shape), dtype=t) for a, t in ((op, np.int8), (n, np.int64)))
+    except ValueError as exc:
+        raise ValueError(f"path_run_rates_rows: inconsistent row arrays ({exc})") from None
+    z = np.ascontiguousarray(z, dtype=np.float64)
+    if last.ndim != 1 or z.ndim != 2:
+        raise ValueError("the rows must be (R,) arrays and z (M, H)")
+    if len(op) and (op.min() < 0 or op.max() >= len(RUN_OPS)):
+        raise ValueError(f"op codes must be 0..{len(RUN_OPS) - 1} (< <= > >=)")
+    if len(n) and n.min() < 1:
+        raise ValueError("a run is at least 1 period")
+    return last, np.where(np.isnan(mean), 0.0, mean), phi, sigma, drift, threshold, op, n, z
+
+
+def ar1_fill_many(x: np.ndarray, mean: np.ndarray, phi: np.ndarray, drift: np.ndarray, sigma: np.ndarray,
+                  e: np.ndarray) -> np.ndarray:
+    """``ar1_fill`` of K models at once: x (K, B, T, U) with model k's ``mean[k]`` (U,), ``phi[k]``,
+    ``drift[k]``, ``sigma[k]``, all on the same draws ``e`` (B, T, U); x[k] is exactly
+    ``ar1_fill(x[k], mean[k], phi[k], drift[k], sigma[k], e)``. Returns x (filled in place)."""
+    m = np.asarray(mean, dtype=float)[:, None, :]
+    p, d, s = (np.asarray(a, dtype=float)[:, None, None] for a in (phi, drift, sigma))
+    for i in range(1, x.shape[2]):
+        x[:, :, i] = m + p * (x[:, :, i - 1] - m) + d + s * e[None, :, i]
+    return x
+
+
 def ar1_fill(x: np.ndarray, mean: np.ndarray, phi: float, drift: float, sigma: float, e: np.ndarray) -> np.ndarray:
     """Fill x (B, T, U) from its first period on: x[:, i] = (mean + phi (x[:, i - 1] - mean) +
     drift) + sigma e[:, i] for i >= 1, in that order of operations (serial.bootstrap's series);
