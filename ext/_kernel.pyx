@@ -2001,13 +2001,15 @@ def ar1_fill_many(double[:, :, :, ::1] x, mean, phi, drift, sigma, e):
             or sigma_.shape[0] != K or e_.shape[0] != B or e_.shape[1] != T or e_.shape[2] != U):
         raise ValueError("ar1_fill_many: x (K, B, T, U), mean (K, U), phi, drift, sigma (K,) and e (B, T, U)")
     cdef double p, d, s
+    # period by period, the replicates side by side: each is its own chain of dependent
+    # updates, and many chains at once keep the core busy (ar1_fill's order waits on each)
     with nogil:
         for k in range(K):
             p = phi_[k]
             d = drift_[k]
             s = sigma_[k]
-            for b in range(B):
-                for i in range(1, T):
+            for i in range(1, T):
+                for b in range(B):
                     for u in range(U):
                         x[k, b, i, u] = mean_[k, u] + p * (x[k, b, i - 1, u] - mean_[k, u]) + d + s * e_[b, i, u]
     return np.asarray(x)
