@@ -19,6 +19,13 @@ def path_run_rates(
 def ar1_fill(
     x: NDArray[np.float64], mean: ArrayLike, phi: float, drift: float, sigma: float, e: ArrayLike
 ) -> NDArray[np.float64]: ...
+def path_run_rates_rows(
+    last: ArrayLike, mean: ArrayLike, phi: ArrayLike, sigma: ArrayLike, drift: ArrayLike, threshold: ArrayLike,
+    op: ArrayLike, n: ArrayLike, z: ArrayLike,
+) -> NDArray[np.float64]: ...
+def ar1_fill_many(
+    x: NDArray[np.float64], mean: ArrayLike, phi: ArrayLike, drift: ArrayLike, sigma: ArrayLike, e: ArrayLike
+) -> NDArray[np.float64]: ...
 def pair_dots(v: ArrayLike, i: ArrayLike, j: ArrayLike) -> NDArray[np.float64]: ...
 def ar1_fit_complete(
     x: NDArray[np.float64], walk_phi: float

@@ -1962,6 +1962,59 @@ def path_run_rates(last, mean, phi, sigma, drift, z, double threshold, str op, P
     return out
 
 
+def path_run_rates_rows(last, mean, phi, sigma, drift, threshold, op, n, z):
+    # each row one (model, unit) of any series: ms_runs_one per row, as path_run_rates has it
+    last, mean, phi, sigma, drift, threshold, op, n, z = _ref().run_rows_arrays(last, mean, phi, sigma, drift,
+                                                                                threshold, op, n, z)
+    cdef const double[::1] last_ = last
+    cdef const double[::1] mean_ = mean
+    cdef const double[::1] phi_ = phi
+    cdef const double[::1] sigma_ = sigma
+    cdef const double[::1] drift_ = drift
+    cdef const double[::1] thr_ = threshold
+    cdef const signed char[::1] op_ = op
+    cdef const long long[::1] n_ = n
+    cdef const double[:, ::1] zt = np.ascontiguousarray(z.T)
+    cdef Py_ssize_t R = last_.shape[0], M = zt.shape[1], H = zt.shape[0], r
+    out = np.zeros(R)
+    if M == 0 or R == 0:
+        return out
+    cdef double[::1] out_ = out
+    cdef const double* zp = &zt[0, 0]
+    cdef Py_ssize_t nt = _nt(<double>R * M * H)
+    with nogil, parallel(num_threads=nt):
+        for r in prange(R, schedule="static"):
+            if H >= n_[r]:
+                out_[r] = ms_runs_one(last_[r], mean_[r], phi_[r], sigma_[r], drift_[r], zp, M, H, thr_[r],
+                                      op_[r], <double>n_[r])
+    return out
+
+
+def ar1_fill_many(double[:, :, :, ::1] x, mean, phi, drift, sigma, e):
+    cdef const double[:, ::1] mean_ = np.ascontiguousarray(mean, dtype=np.float64)
+    cdef const double[::1] phi_ = np.ascontiguousarray(phi, dtype=np.float64)
+    cdef const double[::1] drift_ = np.ascontiguousarray(drift, dtype=np.float64)
+    cdef const double[::1] sigma_ = np.ascontiguousarray(sigma, dtype=np.float64)
+    cdef const double[:, :, ::1] e_ = np.ascontiguousarray(e, dtype=np.float64)
+    cdef Py_ssize_t k, b, i, u, K = x.shape[0], B = x.shape[1], T = x.shape[2], U = x.shape[3]
+    if (mean_.shape[0] != K or mean_.shape[1] != U or phi_.shape[0] != K or drift_.shape[0] != K
+            or sigma_.shape[0] != K or e_.shape[0] != B or e_.shape[1] != T or e_.shape[2] != U):
+        raise ValueError("ar1_fill_many: x (K, B, T, U), mean (K, U), phi, drift, sigma (K,) and e (B, T, U)")
+    cdef double p, d, s
+    # period by period, the replicates side by side: each is its own chain of dependent
+    # updates, and many chains at once keep the core busy (ar1_fill's order waits on each)
+    with nogil:
+        for k in range(K):
+            p = phi_[k]
+            d = drift_[k]
+            s = sigma_[k]
+            for i in range(1, T):
+                for b in range(B):
+                    for u in range(U):
+                        x[k, b, i, u] = mean_[k, u] + p * (x[k, b, i - 1, u] - mean_[k, u]) + d + s * e_[b, i, u]
+    return np.asarray(x)
+
+
 def ar1_fill(double[:, :, ::1] x, mean, double phi, double drift, double sigma, e):
     cdef const double[::1] mean_ = np.ascontiguousarray(mean, dtype=np.float64)
     cdef const double[:, :, ::1] e_ = np.ascontiguousarray(e, dtype=np.float64)

@@ -48,7 +48,17 @@ def correlation(record: Any) -> dict[str, Any]:
     k = len(record.kpis)
     pairs: list[dict[str, Any]] = []
     total = 0
-    if k > 1:
+    blocks = getattr(record.matrix, "blocks", None)
+    if k > 1 and blocks is not None:
+        # the matrix read by blocks (correlation_blocks): the pairs its one pass kept, the same
+        # pairs in the same order as the walk below
+        i, j, r = blocks.scan(CORRELATION_FLOOR).above(CORRELATION_FLOOR)
+        n = np.asarray(record.n)
+        total = len(i)
+        chosen = np.lexsort((i * k + j, -np.abs(r)))[:PAIRS_PER_KPI * k]
+        pairs = [{"kpis": [record.kpis[a], record.kpis[b]], "r": v, "n": int(n[a, b])}
+                 for a, b, v in zip(i[chosen].tolist(), j[chosen].tolist(), r[chosen].tolist())]
+    elif k > 1:
         # NOTE: by blocks of rows, keeping the strongest so far: the upper triangle's indices and
         # strengths at 10,000 KPIs were 1.6 GB (the same pairs, in the same order)
         r, n = np.asarray(record.matrix, dtype=float), np.asarray(record.n)

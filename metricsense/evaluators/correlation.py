@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.evaluators.common import phi, spec_anchor
+from metricsense.evaluators.compact import CORRELATION_FLOOR
+from metricsense.evaluators.correlation_blocks import WHOLE_UP_TO, Blocks, LazyMatrix, corrected_squares
 from metricsense.evaluators.matrices import counts, floats, pairwise_sum, row_blocks
 from metricsense.evaluators.records import CorrelationAnalysis
 from metricsense.hookspecs import hookimpl
@@ -85,11 +87,15 @@ def above(r: float, n_eff: float, floor: float, method: str = "pearson") -> dict
     return {"p_value": 1.0 - phi((z - math.atanh(floor)) / se), "lower": math.tanh(max(z - 1.644854 * se, 0.0))}
 
 
+#: MS102 names the groups of KPIs linked by correlations of at least this size.
+MOVING = 0.5
+
+
 class Correlation(NamedTuple):
-    """The record, and what the rules need beside it: the raw matrix and the KPIs it is over."""
+    """The record, and what the rules need beside it: the matrix and the KPIs it is over."""
 
     record: CorrelationAnalysis
-    r: Any       # the K x K matrix (NumPy), NaN where a pair has too few shared periods
+    r: Blocks    # the K x K matrix by blocks of rows (``r.array()`` whole), NaN where a pair has too few periods
     kpis: list   # the KPI nodes, in the matrix's order
 
 
@@ -110,12 +116,6 @@ def pair_counts(x):
     return counts(out)
 
 
-def _all_finite(r) -> bool:
-    import numpy as np
-
-    return all(np.isfinite(r[lo:hi]).all() for lo, hi in row_blocks(len(r), len(r)))
-
-
 def participation(r) -> float:
     """``kernels.participation_ratio(r)`` of a matrix whose diagonal is finite, by blocks of rows
     (the reference squares the whole matrix: 2 GB of scratch at 10,000 KPIs), the same number."""
@@ -131,7 +131,12 @@ def participation(r) -> float:
 
 
 def correlation_analysis(spec, data, options) -> Correlation | None:
-    """The KPI correlation matrix on the chosen basis, with overlaps and the effective number."""
+    """The KPI correlation matrix on the chosen basis, with overlaps and the effective number.
+
+    For more than WHOLE_UP_TO KPIs with complete data and Pearson (one calendar, every period that
+    any KPI has, every KPI has) the matrix is computed by blocks (correlation_blocks.Blocks) and
+    held whole only when a reader asks for it; otherwise it is computed whole by the kernel, and
+    read by blocks of it."""
     import numpy as np
 
     from metricsense import kernels
@@ -149,6 +154,52 @@ def correlation_analysis(spec, data, options) -> Correlation | None:
     for i, name in enumerate(names):
         groups.setdefault(data.unit_of(name), []).append(i)
     keys = list(groups)
+    blocks = None
+    if len(keys) == 1:
+        x = data.changes(names) if basis == "changes" else data.aligned(names)[0]
+        blocks = Blocks.complete(x, minp) if method == "pearson" and len(names) > WHOLE_UP_TO else None
+        if blocks is not None:
+            n = pair_counts(x)
+    if blocks is None:
+        r, n = _whole(data, names, groups, keys, basis, method, minp)
+        r.flags.writeable = False
+        blocks = Blocks(r)
+    n = counts(n)
+    blocks.n = n
+    # the pairs MS101, MS102 and the compact report read, and the sums of every entry, in one pass
+    scan = blocks.scan(min(CORRELATION_FLOOR, MOVING, float(options.get("threshold", MOVING))))
+    usable = list(range(len(names)))
+    if scan.finite:
+        effective = float(np.float64(len(names)) * np.float64(len(names)) / scan.squares)
+    else:
+        r = blocks.array()
+        usable = np.flatnonzero(np.isfinite(np.diagonal(r))).tolist()
+        # KPIs that share too few periods with the others (a monthly KPI among weekly ones) are left
+        # out, the one missing most pairs first, until every remaining pair has a correlation.
+        while usable and not np.isfinite(r[np.ix_(usable, usable)]).all():
+            missing = (~np.isfinite(r[np.ix_(usable, usable)])).sum(axis=1)
+            usable.pop(int(np.argmax(missing)))
+        effective = float(kernels.participation_ratio(r[np.ix_(usable, usable)])) if len(usable) >= 2 else None
+    record = CorrelationAnalysis(
+        basis=basis,
+        method=method,
+        kpis=tuple(k.name for k in kpis),
+        matrix=LazyMatrix(blocks) if blocks.computed else floats(blocks.array()),
+        n=n,
+        effective_number=effective,
+        effective_of=len(usable),
+        effective_kpis=tuple(kpis[i].name for i in usable),
+    )
+    return Correlation(record, blocks, kpis)
+
+
+def _whole(data, names, groups, keys, basis, method, minp):
+    """The whole matrix and its pair counts by the kernel, one calendar or a pair of calendars at
+    a time."""
+    import numpy as np
+
+    from metricsense import kernels
+
     r = n = None
     for a_i, a in enumerate(keys):
         for b in keys[a_i:]:
@@ -166,30 +217,7 @@ def correlation_analysis(spec, data, options) -> Correlation | None:
                 n = np.zeros((len(names), len(names)), dtype=np.int64)
             r[np.ix_(idx, idx)] = np.where(np.isnan(r[np.ix_(idx, idx)]), sub, r[np.ix_(idx, idx)])
             n[np.ix_(idx, idx)] = np.maximum(n[np.ix_(idx, idx)], np.asarray(pair_counts(x)))
-    usable = np.flatnonzero(np.isfinite(np.diagonal(r))).tolist()
-    # KPIs that share too few periods with the others (a monthly KPI among weekly ones) are left
-    # out, the one missing most pairs first, until every remaining pair has a correlation.
-    if len(usable) < len(names) or not _all_finite(r):
-        while usable and not np.isfinite(r[np.ix_(usable, usable)]).all():
-            missing = (~np.isfinite(r[np.ix_(usable, usable)])).sum(axis=1)
-            usable.pop(int(np.argmax(missing)))
-    effective = None
-    if len(usable) == len(names):
-        effective = participation(r)
-    elif len(usable) >= 2:
-        effective = float(kernels.participation_ratio(r[np.ix_(usable, usable)]))
-    r.flags.writeable = False
-    record = CorrelationAnalysis(
-        basis=basis,
-        method=method,
-        kpis=tuple(k.name for k in kpis),
-        matrix=floats(r),
-        n=counts(n),
-        effective_number=effective,
-        effective_of=len(usable),
-        effective_kpis=tuple(kpis[i].name for i in usable),
-    )
-    return Correlation(record, r, kpis)
+    return r, n
 
 
 @hookimpl
@@ -261,7 +289,7 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
         return
     import numpy as np
 
-    r, kpis, n = result.r, result.kpis, np.asarray(result.record.n)
+    kpis, n = result.kpis, np.asarray(result.record.n)
     threshold, floor = ctx.option("threshold"), ctx.option("floor")
     basis, method = result.record.basis, result.record.method
     parent = list(range(len(kpis)))
@@ -272,18 +300,18 @@ def redundant_kpis(ctx) -> Iterator[Diagnostic]:
             i = parent[i]
         return i
 
-    judged, strong = upper_pairs(r, threshold)
-    getattr(ctx, "tests", lambda m: None)(judged)  # every pair with a correlation is judged
+    scan = result.r.scan(threshold)
+    getattr(ctx, "tests", lambda m: None)(scan.judged)  # every pair with a correlation is judged
     pairs, stats = [], {}
-    for i, j in strong:
+    for i, j, r_ij in zip(*(a.tolist() for a in scan.above(threshold))):
         names = [kpis[i].name, kpis[j].name]
         x = ctx.data.changes(names) if basis == "changes" else ctx.data.aligned(names)[0]
         n_eff = effective_n(x[:, 0], x[:, 1], int(n[i, j]))
-        test = above(float(r[i, j]), n_eff, floor, method)
+        test = above(r_ij, n_eff, floor, method)
         if test["p_value"] is None or test["p_value"] > 0.05:
             continue  # as strong as the threshold here, but not shown to be beyond `floor`: sampling error may do it
-        zero = fisher(float(r[i, j]), int(n[i, j]))
-        stats[(i, j)] = {"kpis": names, "r": float(r[i, j]), "n": int(n[i, j]), "effective_n": n_eff,
+        zero = fisher(r_ij, int(n[i, j]))
+        stats[(i, j)] = {"kpis": names, "r": r_ij, "n": int(n[i, j]), "effective_n": n_eff,
                          **test, "ci": zero["ci"], "p_r_zero": zero["p_value"]}
         pairs.append((i, j))
         parent[find(i)] = find(j)
@@ -358,15 +386,23 @@ def low_effective_kpi_count(ctx) -> Iterator[Diagnostic]:
     for i, k in enumerate(found.kpis):
         at.setdefault(k.name, i)  # NOTE: a dict: a search per name was quadratic in the KPIs
     idx = [at[name] for name in result.effective_kpis]
-    if idx == list(range(len(found.r))):
-        r, n = found.r, np.asarray(result.n)  # every KPI: the matrices themselves, not copies
+    names = [found.kpis[i].name for i in idx]
+    if idx == list(range(found.r.k)):
+        # every KPI: the sum and the pairs of the analysis's one pass over the blocks
+        scan = found.r.scan(MOVING)
+        eff = float(p * p / (p + scan.adjusted))
+        linked = scan.above(MOVING)[:2]
     else:
-        r, n = found.r[np.ix_(idx, idx)], np.asarray(result.n)[np.ix_(idx, idx)]
-    eff = corrected_effective_number(r, n)
+        r = found.r.array()[np.ix_(idx, idx)]
+        eff = corrected_effective_number(r, np.asarray(result.n)[np.ix_(idx, idx)])
+        linked = None
     if p < 3 or not eff < ratio * p:
         return
-    names = [found.kpis[i].name for i in idx]
-    groups = moving_groups(r, names)
+    if linked is None:
+        linked = upper_pairs(r, MOVING)[1]
+    else:
+        linked = zip(*(a.tolist() for a in linked))
+    groups = moving_groups(linked, names)
     if groups:
         shown = "; ".join(listed(g) for g in groups[:3])
         where = f"; these move together: {shown}"
@@ -398,15 +434,12 @@ def corrected_effective_number(r, n) -> float:
     flat = r.reshape(-1)
     # NOTE: by blocks of the flat matrix, summed as NumPy sums the whole (pairwise_sum): the same
     # number without five K x K temporaries (4 GB at 10,000 KPIs); n is one count or an array
-    same = n.size > 1 and 0 in n.strides
-    counts = n.flat[0] if same or n.size == 1 else n.reshape(-1)
+    same = n.size == 1 or 0 in n.strides
+    one, flat_n = (np.float64(n.flat[0]), None) if same else (None, n.reshape(-1))
 
     def adjusted(lo: int, hi: int):
         v = flat[lo:hi]
-        m = np.float64(counts) if same or n.size == 1 else counts[lo:hi].astype(float)
-        off = (np.arange(lo, hi) % (p + 1) != 0) & np.isfinite(v)
-        r2 = np.where(off, v * v, 0.0)
-        return np.where(off & (m > 2), np.maximum(r2 - (1 - r2) / np.maximum(m - 2, 1), 0.0), r2)
+        return corrected_squares(v, v * v, lo, hi, p, one, flat_n)
 
     return float(p * p / (p + pairwise_sum(p * p, adjusted)))
 
@@ -427,11 +460,10 @@ def upper_pairs(r, at: float) -> tuple[int, list[tuple[int, int]]]:
     return judged, found
 
 
-def moving_groups(r, names, at: float = 0.5) -> list[list[str]]:
-    """Groups of KPIs linked by correlations of at least ``at`` in size (connected components,
-    largest first, each in the order given); none for KPIs that move alone."""
-    import numpy as np
-
+def moving_groups(linked, names) -> list[list[str]]:
+    """Groups of KPIs linked by correlations of at least MOVING in size (``linked``: those pairs
+    (i, j) of rows of ``names``): connected components, largest first, each in the order given;
+    none for KPIs that move alone."""
     p = len(names)
     parent = list(range(p))
 
@@ -441,7 +473,7 @@ def moving_groups(r, names, at: float = 0.5) -> list[list[str]]:
             i = parent[i]
         return i
 
-    for i, j in upper_pairs(r, at)[1]:
+    for i, j in linked:
         parent[find(i)] = find(j)
     comps: dict[int, list[str]] = {}
     for i in range(p):

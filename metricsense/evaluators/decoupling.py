@@ -12,6 +12,7 @@ from dataclasses import replace
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite, finite_lists
 from metricsense.evaluators.common import phi, usable_scale
+from metricsense.evaluators.gain_algebra import SparseGains, condition_of
 from metricsense.evaluators.gains import (  # noqa: F401 - the decoupling family's statistics, named here too
     assignment,
     best_pairing,
@@ -92,17 +93,30 @@ def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
                             estimated = replace(estimated, conditioning=cond)
     if g.size == 0 or not usable_scale(g):
         return None  # a gain of 1e999 or 1e-320 says nothing a matrix can use (MS002-MS021 still run)
-    sv = np.linalg.svd(g, compute_uv=False)
+    # NOTE: a large, sparse G (10,000 KPIs x 1,000 levers, two gains a KPI) is read on its nonzero
+    # entries and Gram matrix where that gives the SVD's numbers to 1e-10 (gain_algebra.SparseGains):
+    # three dense SVDs, a pseudo-inverse and 100 dense Ruiz sweeps of it took 22 s
+    sparse = SparseGains.of(g)
+    sv = sparse.singular_values() if sparse is not None else None
+    if sv is None:
+        sv = np.linalg.svd(g, compute_uv=False)
     tol = max(g.shape) * np.finfo(float).eps * (sv[0] if len(sv) else 0)
     rank = int((sv > tol).sum())
-    rga, pairing, rga_number = pairing_of(g)
+    scaled_sv, scaled_rga = sparse.scaled() if sparse is not None else (None, None)
+    rga, pairing, rga_number = pairing_of(g, scaled_rga)
+    if sparse is None:
+        cond, scaled = kernels.condition_number(g), kernels.equilibrated_condition_number(g)
+    else:  # the singular values at hand, not one more SVD each
+        cond = condition_of(sv, g.shape)
+        scaled = (condition_of(scaled_sv, g.shape) if scaled_sv is not None
+                  else kernels.equilibrated_condition_number(g))
     return GainAnalysis(
         kpis=tuple(k.name for k in kpis),
         levers=tuple(lv.name for lv in levers),
         matrix=g,
         source=source,
-        condition_number=finite(float(kernels.condition_number(g))),
-        scaled_condition_number=finite(float(kernels.equilibrated_condition_number(g))),
+        condition_number=finite(float(cond)),
+        scaled_condition_number=finite(float(scaled)),
         # NOTE: the minimisation is skipped for matrices singular to working precision, where
         # the scalings it searches run off to infinity, and beyond MINIMIZED_MAX KPIs, where each
         # of its steps (a full SVD, k^3) costs too much: 600 x 600 took 17 s.
@@ -118,16 +132,18 @@ def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
     )
 
 
-def pairing_of(g):
+def pairing_of(g, rga=None):
     """(RGA, pairing, RGA number) of a usable gain matrix: the RGA (of the equilibrated matrix when
-    it is not square), the pairing with the smallest RGA number (per KPI, its lever's column or
-    -1), none when Niederlinski's index says no pairing of these levers is safe. The explorer's
-    what-if asks only this of a changed spec (the rest of ``gain_analysis`` is not shown there)."""
+    it is not square; ``rga`` when the caller has it), the pairing with the smallest RGA number
+    (per KPI, its lever's column or -1), none when Niederlinski's index says no pairing of these
+    levers is safe. The explorer's what-if asks only this of a changed spec (the rest of
+    ``gain_analysis`` is not shown there)."""
     import numpy as np
 
     from metricsense import kernels
 
-    rga = kernels.rga(kernels.equilibrate(g)[0] if g.shape[0] != g.shape[1] else g)
+    if rga is None:
+        rga = kernels.rga(kernels.equilibrate(g)[0] if g.shape[0] != g.shape[1] else g)
     if np.isfinite(rga).all():
         pairing, rga_number = best_pairing(rga)
         ni = niederlinski(g, pairing)

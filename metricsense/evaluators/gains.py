@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 
 from metricsense.encoding import finite
+from metricsense.evaluators.gain_algebra import dependent_combinations  # noqa: F401 - MS202's, named here too
 
 
 def lag_periods(duration, frequency) -> int:
@@ -450,54 +451,3 @@ def conditioning_bootstrap(data, kpis, levers, lag: int = 0, threshold: float = 
             # H0: the scaled condition number is at most WELL_CONDITIONED (MS202's bar on estimated gains)
             "p_not_well_conditioned": (1 + int((conds <= WELL_CONDITIONED).sum())) / (len(conds) + 1),
             "rank_test": {"rank": min(k, m) - 1, "statistic": stat, "df": df, "p_value": p_rank}}
-
-
-def dependent_combinations(g, rank: int, limit: int | None = None, tol: float = 1e-9) -> list:
-    """Weight vectors w with w @ G = 0 (the left null space of G), as sparse as this finds, fewest KPIs first.
-
-    The rows of G (KPIs) are picked greedily, each time the one farthest from the span of those
-    already picked (Gram-Schmidt with pivoting, as QR with column pivoting of G^T: Businger &
-    Golub 1965), until ``rank`` are picked. Every other row f is then a combination of the picked
-    rows B: g_f = c @ G_B, by least squares, and w = e_f - c (on B) is in the left null space;
-    these k - rank vectors are a basis of it, each using at most rank + 1 KPIs (an SVD basis mixes
-    them all, and listing it costs k^2). Each w is scaled to a largest weight of 1, its first
-    weight positive, weights below ``tol`` set to 0.
-    """
-    import numpy as np
-
-    g = np.asarray(g, dtype=float)
-    k = g.shape[0]
-    resid = g.copy()
-    picked: list[int] = []
-    for _ in range(min(rank, k)):
-        norms = np.einsum("ij,ij->i", resid, resid)
-        norms[picked] = -1.0
-        p = int(np.argmax(norms))
-        if not norms[p] > 0:
-            break
-        picked.append(p)
-        q = resid[p] / np.sqrt(norms[p])
-        resid -= np.outer(resid @ q, q)
-    free = np.setdiff1d(np.arange(k), picked)
-    if picked:
-        coef = np.linalg.lstsq(g[picked].T, g[free].T, rcond=None)[0]  # rank x free
-    else:
-        coef = np.zeros((0, len(free)))
-    # Sizes first, from the coefficients alone: building every vector would cost k^2 again. The
-    # scaling below makes the largest weight 1, so a coefficient counts when >= tol * max(1, |c|).
-    top = np.maximum(1.0, np.abs(coef).max(axis=0, initial=0.0))
-    used = np.abs(coef) >= tol * top
-    sizes = 1 + used.sum(axis=0)
-    first = np.minimum(free, np.where(used, np.array(picked, dtype=int)[:, None], k).min(axis=0, initial=k))
-    order = np.lexsort((first, sizes))
-    out = []
-    for col in order[:limit] if limit is not None else order:
-        w = np.zeros(k)
-        w[free[col]] = 1.0
-        w[picked] = -coef[:, col]
-        w /= np.max(np.abs(w))
-        w[np.abs(w) < tol] = 0.0
-        if w[np.flatnonzero(w)[0]] < 0:
-            w = -w
-        out.append(w)
-    return out

@@ -87,6 +87,10 @@ class Matrix:
         return self.array.shape
 
     @property
+    def dtype(self) -> Any:
+        return self.array.dtype
+
+    @property
     def nbytes(self) -> int:
         """The bytes it holds (0 for a single count broadcast over every pair)."""
         a = self.array
@@ -160,7 +164,7 @@ def floats(values: Any) -> Matrix:
     """A float64 matrix (None in nested lists read as NaN); an array of float64 is not copied."""
     import numpy as np
 
-    if isinstance(values, Matrix) and values.array.dtype == np.float64:
+    if isinstance(values, Matrix) and values.dtype == np.float64:
         return values
     a = np.asarray(values.array if isinstance(values, Matrix) else values, dtype=np.float64)
     # NOTE: an infinity reads as None, as NaN does: NumPy readers get NaN for both, as they did
@@ -193,14 +197,21 @@ def pairwise_sum(size: int, values: Any, limit: int = 1 << 20) -> float:
     ``sum`` of the whole flat array gives (its pairwise summation split the same way: halves
     rounded down to a multiple of 8), made ``limit`` values at a time: the square of a 10,000 x
     10,000 matrix is never held whole."""
+    return pairwise_sums(size, lambda lo, hi: [values(lo, hi)], limit)[0]
+
+
+def pairwise_sums(size: int, values: Any, limit: int = 1 << 20) -> list:
+    """``pairwise_sum`` of several flat arrays at once: ``values(lo, hi)`` gives a list of arrays
+    (each array's values [lo, hi)), called once per leaf in order; each array's sum bit for bit
+    what NumPy's ``sum`` of it whole gives."""
     import numpy as np
 
-    def total(lo: int, n: int) -> float:
+    def total(lo: int, n: int) -> list:
         if n <= limit:
-            return np.add.reduce(values(lo, lo + n))
+            return [np.add.reduce(v) for v in values(lo, lo + n)]
         half = n // 2
         half -= half % 8
-        return total(lo, half) + total(lo + half, n - half)
+        return [a + b for a, b in zip(total(lo, half), total(lo + half, n - half))]
 
     return total(0, size)
 

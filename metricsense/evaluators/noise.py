@@ -35,6 +35,7 @@ from metricsense.encoding import finite
 from metricsense.evaluators import serial
 from metricsense.evaluators.common import own_values, phi
 from metricsense.evaluators.lags import duration_days, review_of
+from metricsense.evaluators.noise_batch import Job, drive
 from metricsense.evaluators.records import (
     ComparisonNoise,
     KpiNoise,
@@ -169,7 +170,8 @@ def _reads(expr) -> set[str]:
     return {ex.series_name(r) for r in ex.read_refs(expr)}
 
 
-def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 0.1, n_run: int = 1) -> ComparisonNoise:
+def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 0.1,
+                     n_run: int = 1) -> tuple[ComparisonNoise, Job | None]:
     """One comparison `varying OP constant` judged against an AR(1) model of the varying side.
 
     The values (``x``, ``mean(x, 4)``, ``change(x, 1)``; per unit for a segmented series) get an
@@ -177,29 +179,30 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     coefficient is 0.98 or more: metricsense.evaluators.serial). From each unit's last value over
     the next ``horizon`` periods (as many as observed, 13 to 104): ``rate``, the mean chance of
     being past the threshold (exact normal forecasts), ``rate_run``, the simulated rate of runs of
-    ``n_run`` periods, and ``bootstrap_rates`` (not in the JSON), a function of (lo, hi) giving
-    the run rates of replicates lo..hi-1 of a parametric bootstrap. Units whose centre is already past the threshold are left out (MS602's finding).
+    ``n_run`` periods (filled in by the caller, from the ``Job`` returned beside the entry, which
+    also gives the run rates of a parametric bootstrap: metricsense.evaluators.noise_batch).
+    Units whose centre is already past the threshold are left out (MS602's finding).
     """
     import numpy as np
 
     left_reads, right_reads = _reads(cmp.left), _reads(cmp.right)
     if cmp.op not in _FLIP:
-        return {"status": f"`{cmp.op}` is not a one-sided threshold"}
+        return {"status": f"`{cmp.op}` is not a one-sided threshold"}, None
     if left_reads and not right_reads:
         varying, const, op = cmp.left, cmp.right, cmp.op
     elif right_reads and not left_reads:
         varying, const, op = cmp.right, cmp.left, _FLIP[cmp.op]
     else:
-        return {"status": "compares two series, not a series with a threshold"}
+        return {"status": "compares two series, not a series with a threshold"}, None
     t = len(next(iter(inputs.arrays.values())))
     try:
         v = ex.evaluate(varying, inputs, t)
         c = ex.evaluate(const, inputs, t)
     except ex.EvalError as exc:
-        return {"status": f"not evaluated: {exc}"}
+        return {"status": f"not evaluated: {exc}"}, None
     threshold = float(c[0, 0])
     if not math.isfinite(threshold):
-        return {"status": "the threshold is not a number"}
+        return {"status": "the threshold is not a number"}, None
     of_changes = any(isinstance(n, Call) and n.func == "change" for n in walk_expr(varying))
     v = np.asarray(v, dtype=float)
     noise = robust_noise(v) if of_changes else robust_noise(changes_of(v))
@@ -212,7 +215,7 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     model = serial.fit_ar1(v) if v.shape[1] else None
     if model is None:
         out["status"] = "no variation to judge"
-        return out
+        return out, None
     centre = model.last if model.walk else model.mean
     dist = (centre - threshold) if op in ("<", "<=") else (threshold - centre)
     quiet = dist >= 0
@@ -222,7 +225,7 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
         out["status"] = "already past the threshold at today's level"
         out["level"] = finite(float(np.median(centre)))
         out["distance"] = finite(float(np.median(dist)))
-        return out
+        return out, None
     keep = np.flatnonzero(quiet)
     horizon = int(min(max(len(v), 13), 104))
     b = serial.BOOTSTRAP
@@ -234,11 +237,6 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     p_past = serial.norm_cdf(zs) if op in ("<", "<=") else 1 - serial.norm_cdf(zs)
     rate = float(p_past.mean())
     paths = max(20, min(serial.PATHS, serial.CELLS // max(1, b * len(keep) * horizon)))
-    z = serial.path_normals(horizon)
-    run = float(serial.run_rates(model, z, threshold, op, n_run).mean())
-    mask, zb = ~np.isnan(v[:, keep]), z[:paths]  # replicates lo..hi-1 of the bootstrap, on demand:
-    boot_runs = lambda lo, hi: serial.run_rates(serial.bootstrap(model, mask, lo=lo, hi=hi),  # noqa: E731
-                                                zb, threshold, op, n_run).mean(axis=-1)
     spread, distance = serial.median(sd_h[-1]), serial.median(dist[keep])
     out["level"] = finite(serial.median(centre[keep]))
     out["distance"] = finite(distance)
@@ -246,15 +244,21 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     out["distance_in_noise"] = finite(distance / spread) if spread > 0 else None
     out["horizon"] = horizon
     out["rate"] = rate
-    out["rate_run"] = run
-    out["bootstrap_rates"] = boot_runs
+    out["rate_run"] = math.nan  # the model's simulated runs (noise_batch.point_rates)
     out["bootstrap_cells"] = int(paths * max(horizon - n_run + 1, 1) * len(keep))
-    return out
+    return out, Job(model, ~np.isnan(v[:, keep]), horizon, paths, threshold, op, n_run)
 
 
 def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, max_rate: float = 0.1) -> TriggerNoise:
     """Per trigger: its rate per period and per run of N periods (model and history), and the
-    p-value of H0: the rate of runs is at most ``max_rate`` (the larger of the two tests')."""
+    p-value of H0: the rate of runs is at most ``max_rate`` (the larger of the two tests').
+    ``trigger_steps`` run alone (``noise_of`` runs every trigger's together)."""
+    return drive([trigger_steps(trigger, spec, data, level_periods, max_rate)])[0]
+
+
+def trigger_steps(trigger: Trigger, spec: Document, data, level_periods: int, max_rate: float = 0.1):
+    """``trigger_noise`` as a generator: it yields the simulations it needs (lists of
+    noise_batch requests), is sent their answers, and returns the TriggerNoise."""
     import numpy as np
 
     base: TriggerNoise = {"trigger": trigger.name}
@@ -271,8 +275,11 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
         names = sorted(ex.series_name(r) for r in ex.read_refs(trigger.condition))
         return {**base, "status": "not evaluated: no values for " + ", ".join(f"`{n}`" for n in dict.fromkeys(names))}
     comparisons, join = found
-    parts = [comparison_noise(c, inputs, level_periods, max_rate, n) for c in comparisons]
-    boots = [p.pop("bootstrap_rates") for p in parts if "bootstrap_rates" in p]
+    parts, jobs = zip(*(comparison_noise(c, inputs, level_periods, max_rate, n) for c in comparisons))
+    parts, jobs = list(parts), [j for j in jobs if j is not None]
+    if jobs:  # the model's simulated runs, for the parts that have a model (in order)
+        for p, rates in zip([p for p in parts if "bootstrap_cells" in p], (yield [("run", j) for j in jobs])):
+            p["rate_run"] = float(rates.mean())
     cells = min((p.pop("bootstrap_cells") for p in parts if "bootstrap_cells" in p), default=1)
     base.update({"for_periods": n, "join": join, "comparisons": parts})
     rates = [p["rate"] for p in parts if p.get("status") == "evaluated"]
@@ -300,7 +307,7 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
         p_model, used, p_value = None, 0, 1.0
         skipped = MODEL_NOT_RUN
     else:  # sequential: replicates only until the p-value is clearly above 5% (serial.sequential_rate_p)
-        p_model, used = serial.sequential_rate_p(lambda lo, hi: merge([f(lo, hi) for f in boots]), max_rate, cells)
+        p_model, used = yield from _bootstrap_test(jobs, merge, max_rate, cells)
         p_value = max(p_model, p_history) if math.isfinite(p_history) else p_model
     base.update({"status": "evaluated", "rate": rate, "rate_per_run": run, "p_value": p_value,
                  "p_model": p_model, "history_share": finite(share), "history_se": finite(se),
@@ -309,6 +316,17 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
     if skipped:
         base["model_test"] = skipped
     return base
+
+
+def _bootstrap_test(jobs, merge, bound: float, cells: int):
+    """serial.sequential_blocks over the merged bootstrap run rates of the trigger's ``jobs``."""
+    steps = serial.sequential_blocks(bound, cells)
+    try:
+        block = next(steps)
+        while True:
+            block = steps.send(merge((yield [("boot", j, *block) for j in jobs])))
+    except StopIteration as stop:
+        return stop.value
 
 
 #: ``model_test`` of a trigger whose bootstrap was not run (its ``p_model`` is null, ``bootstrap`` 0).
@@ -328,9 +346,11 @@ def noise_of(spec: Document, data, level_periods: int = 3, max_lag: int = 6, max
             continue
         out[k.name] = replace(entry or KpiNoise(), review=review)
     triggers: dict[str, dict[str, TriggerNoise]] = {}  # KPI -> trigger -> its noise
-    if data is not None and len(data.periods):
+    if data is not None and len(data.periods):  # every trigger's simulations side by side (noise_batch)
+        steps = [trigger_steps(t, spec, data, level_periods, max_rate) for t in spec.triggers]
+        infos = dict(zip((t.name for t in spec.triggers), drive(steps)))
         for trig in spec.triggers:
-            info = trigger_noise(trig, spec, data, level_periods, max_rate)
+            info = infos[trig.name]
             for name in info.get("kpis", ()):
                 if name in out:
                     triggers.setdefault(name, {})[trig.name] = info

@@ -347,13 +347,25 @@ def sequential_rate_p(rates_of, bound: float, cells: int, b: int = BOOTSTRAP, h:
     whatever the stopping point). If the B replicates hold fewer than h, the test needs them
     all and p is ``rate_p_value`` of the B rates (the logit-normal tail, finer than 1 / (B + 1)
     where Benjamini-Hochberg needs it; an early stop only replaces a p-value of 0.05 or more).
-    Returns (p, n)."""
+    Returns (p, n); ``sequential_blocks`` is the same test as a generator."""
+    steps = sequential_blocks(bound, cells, b, h)
+    try:
+        block = next(steps)
+        while True:
+            block = steps.send(rates_of(*block))
+    except StopIteration as stop:
+        return stop.value
+
+
+def sequential_blocks(bound: float, cells: int, b: int = BOOTSTRAP, h: int = EXCEEDANCES):
+    """``sequential_rate_p`` as a generator: it yields each block (lo, hi) it needs, is sent
+    that block's rates, and returns (p, n) (many triggers' tests then run side by side)."""
     import numpy as np
 
     got, lo, hits, step = [], 0, 0, h
     while lo < b:
         hi = min(b, lo + step)
-        r = np.asarray(rates_of(lo, hi), dtype=float)
+        r = np.asarray((yield lo, hi), dtype=float)
         fin = np.isfinite(r)
         cum = hits + np.cumsum(fin & (r <= bound))
         if cum[-1] >= h:

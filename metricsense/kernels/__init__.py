@@ -8,7 +8,8 @@ Correlation: ``pairwise_corr``, ``rolling_corr``, ``rolling_corr_matrix``, ``par
 Gain matrices (KPIs x levers): ``condition_number``, ``equilibrated_condition_number``,
 ``minimized_condition_number``, ``equilibrate``, ``rga``, ``rga_number``.
 Pairs of rows: ``pair_dots`` (MS402's batched step tests).
-Simulated AR(1) series: ``path_run_rates`` (MS301/MS302's run rates), ``ar1_fill`` and
+Simulated AR(1) series: ``path_run_rates`` (MS301/MS302's run rates) and ``path_run_rates_rows``
+(the same for many models of many series in one call), ``ar1_fill``, ``ar1_fill_many`` and
 ``ar1_fit_complete`` (their bootstrap's series and refits).
 Each reference docstring states the formula and the NaN policy.
 """
@@ -35,7 +36,7 @@ else:
         BACKEND = "reference"
 
 COMPILED = ("pairwise_corr", "rolling_corr", "rolling_corr_matrix", "condition_number", "rga", "path_run_rates", "ar1_fill",
-            "pair_dots", "ar1_fit_complete")
+            "pair_dots", "ar1_fit_complete", "path_run_rates_rows", "ar1_fill_many")
 
 pairwise_corr = _impl.pairwise_corr
 rolling_corr = _impl.rolling_corr
@@ -46,6 +47,8 @@ path_run_rates = _impl.path_run_rates
 ar1_fill = _impl.ar1_fill
 pair_dots = _impl.pair_dots
 ar1_fit_complete = _impl.ar1_fit_complete
+path_run_rates_rows = _impl.path_run_rates_rows
+ar1_fill_many = _impl.ar1_fill_many
 
 equilibrate = _reference.equilibrate
 equilibrated_condition_number = _reference.equilibrated_condition_number
@@ -56,6 +59,7 @@ participation_ratio = _reference.participation_ratio
 __all__ = [
     "BACKEND",
     "ar1_fill",
+    "ar1_fill_many",
     "ar1_fit_complete",
     "COMPILED",
     "condition_number",
@@ -65,6 +69,7 @@ __all__ = [
     "pair_dots",
     "pairwise_corr",
     "path_run_rates",
+    "path_run_rates_rows",
     "participation_ratio",
     "rga",
     "rga_number",

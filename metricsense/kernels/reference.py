@@ -243,9 +243,19 @@ def equilibrate(g: np.ndarray, max_iter: int = 100, tol: float = 1e-10) -> tuple
     diag(1/sqrt(column norms)) until every row and column norm is within ``tol`` of the others
     (at most ``max_iter`` sweeps). For square G with total support the norms converge to 1; for
     non-square G rows and columns converge to equal norms per side. Zero rows and columns are
-    left unscaled. Works on stacks.
+    left unscaled. Works on stacks. A single large matrix that is mostly zeros (at least
+    SPARSE_SIZE entries, at most SPARSE_SHARE of them nonzero) is scaled on its nonzero entries
+    (``equilibrate_nonzeros``): the same products, and the same sums wherever each row has at
+    most two nonzeros or fewer than eight entries (otherwise they differ in rounding only).
     """
     g = _stack(g)
+    if g.ndim == 2 and g.size >= SPARSE_SIZE:
+        rows, cols = np.nonzero(g)
+        if len(rows) <= SPARSE_SHARE * g.size:
+            vals, d1, d2 = equilibrate_nonzeros(rows, cols, g[rows, cols], g.shape, max_iter, tol)
+            a = np.zeros(g.shape)
+            a[rows, cols] = vals
+            return a, d1, d2
     d1 = np.ones(g.shape[:-1])
     d2 = np.ones(g.shape[:-2] + g.shape[-1:])
     a = g.copy()
@@ -258,6 +268,38 @@ def equilibrate(g: np.ndarray, max_iter: int = 100, tol: float = 1e-10) -> tuple
         d2 /= c
         a = g * d1[..., :, None] * d2[..., None, :]
         if max(np.ptp(r, axis=-1).max(initial=0.0), np.ptp(c, axis=-1).max(initial=0.0)) < tol:
+            break
+    return a, d1, d2
+
+
+#: ``equilibrate`` works on the nonzero entries of a matrix of at least this many entries ...
+SPARSE_SIZE = 100_000
+#: ... when at most this share of them is nonzero (10,000 KPIs x 1,000 levers, two gains a KPI: 0.002).
+SPARSE_SHARE = 0.05
+
+
+def equilibrate_nonzeros(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int],
+                         max_iter: int = 100, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``equilibrate`` of the k x m matrix with ``vals`` at (``rows``, ``cols``), in row-major order.
+
+    Returns (the scaled entries, d1, d2). Each sweep costs O(nonzeros), not O(k m): the squared
+    norms are sums over each row's and each column's entries (in row order, as a dense column sum
+    adds them), so ``equilibrate`` of the dense matrix gives the same numbers up to the order of a
+    row's sum (the same when a row has at most two nonzeros).
+    """
+    k, m = shape
+    d1, d2 = np.ones(k), np.ones(m)
+    a = np.array(vals, dtype=np.float64)
+    for _ in range(max_iter):
+        sq = a * a
+        r = np.sqrt(np.sqrt(np.bincount(rows, weights=sq, minlength=k)))
+        c = np.sqrt(np.sqrt(np.bincount(cols, weights=sq, minlength=m)))
+        r = np.where(r > 0, r, 1.0)
+        c = np.where(c > 0, c, 1.0)
+        d1 /= r
+        d2 /= c
+        a = vals * d1[rows] * d2[cols]
+        if max(np.ptp(r) if k else 0.0, np.ptp(c) if m else 0.0) < tol:
             break
     return a, d1, d2
 
@@ -457,6 +499,71 @@ def run_rate_arrays(last, mean, phi, sigma, drift, z, op: str, n: int):
     except ValueError as exc:
         raise ValueError(f"path_run_rates: inconsistent model arrays ({exc})") from None
     return last, np.where(np.isnan(mean), 0.0, mean), phi, sigma, drift, z
+
+
+def path_run_rates_rows(last: np.ndarray, mean: np.ndarray, phi: np.ndarray, sigma: np.ndarray,
+                        drift: np.ndarray, threshold: np.ndarray, op: np.ndarray, n: np.ndarray,
+                        z: np.ndarray) -> np.ndarray:
+    """``path_run_rates`` for R independent rows (many models of many series in one call): row r
+    is one model of one unit, its paths from ``last[r]`` with ``mean[r]`` (NaN read as 0),
+    ``phi[r]``, ``sigma[r]``, ``drift[r]``, compared with ``threshold[r]`` by ``RUN_OPS[op[r]]``
+    over runs of ``n[r]`` periods; every row shares the M x H draws ``z``. Row r's rate is
+    ``path_run_rates(last[r:r+1], mean[r:r+1, None], phi[r:r+1], ..., z, threshold[r], op, n)``
+    exactly (the same operations in the same order): (R,)."""
+    last, mean, phi, sigma, drift, threshold, op, n, z = run_rows_arrays(last, mean, phi, sigma, drift, threshold,
+                                                                         op, n, z)
+    out = np.zeros(len(last))
+    for code, name in enumerate(RUN_OPS):
+        for runs in np.unique(n[(op == code) & (n <= z.shape[1])]).tolist():  # longer runs: 0
+            rows = np.flatnonzero((op == code) & (n == runs))
+            mean_ = mean[rows, None]
+            x = np.repeat(last[rows, None], z.shape[0], axis=-1)
+            past = np.empty(x.shape + (z.shape[1],), dtype=bool)
+            compare = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}[name]
+            for t in range(z.shape[1]):
+                x = mean_ + phi[rows, None] * (x - mean_) + drift[rows, None] + sigma[rows, None] * z[:, t]
+                past[..., t] = compare(x, threshold[rows, None])
+            held = past[..., runs - 1:]
+            for j in range(1, runs):
+                held = held & past[..., runs - 1 - j: past.shape[-1] - j]
+            out[rows] = held.mean(axis=(-2, -1)) if held.shape[-1] else 0.0
+    return out
+
+
+#: The comparisons of ``path_run_rates_rows``, by their code in ``op``.
+RUN_OPS = ("<", "<=", ">", ">=")
+
+
+def run_rows_arrays(last, mean, phi, sigma, drift, threshold, op, n, z):
+    """``path_run_rates_rows``' arguments as both backends read them, or a ValueError: eight (R,)
+    arrays (float64; ``op`` int8 codes into RUN_OPS, ``n`` int64 at least 1; ``mean``'s NaN read
+    as 0) and ``z`` (M, H), C-ordered."""
+    try:
+        last, mean, phi, sigma, drift, threshold = (np.ascontiguousarray(a, dtype=np.float64) for a in np.broadcast_arrays(
+            last, mean, phi, sigma, drift, threshold))
+        op, n = (np.ascontiguousarray(np.broadcast_to(a, last.shape), dtype=t) for a, t in ((op, np.int8), (n, np.int64)))
+    except ValueError as exc:
+        raise ValueError(f"path_run_rates_rows: inconsistent row arrays ({exc})") from None
+    z = np.ascontiguousarray(z, dtype=np.float64)
+    if last.ndim != 1 or z.ndim != 2:
+        raise ValueError("the rows must be (R,) arrays and z (M, H)")
+    if len(op) and (op.min() < 0 or op.max() >= len(RUN_OPS)):
+        raise ValueError(f"op codes must be 0..{len(RUN_OPS) - 1} (< <= > >=)")
+    if len(n) and n.min() < 1:
+        raise ValueError("a run is at least 1 period")
+    return last, np.where(np.isnan(mean), 0.0, mean), phi, sigma, drift, threshold, op, n, z
+
+
+def ar1_fill_many(x: np.ndarray, mean: np.ndarray, phi: np.ndarray, drift: np.ndarray, sigma: np.ndarray,
+                  e: np.ndarray) -> np.ndarray:
+    """``ar1_fill`` of K models at once: x (K, B, T, U) with model k's ``mean[k]`` (U,), ``phi[k]``,
+    ``drift[k]``, ``sigma[k]``, all on the same draws ``e`` (B, T, U); x[k] is exactly
+    ``ar1_fill(x[k], mean[k], phi[k], drift[k], sigma[k], e)``. Returns x (filled in place)."""
+    m = np.asarray(mean, dtype=float)[:, None, :]
+    p, d, s = (np.asarray(a, dtype=float)[:, None, None] for a in (phi, drift, sigma))
+    for i in range(1, x.shape[2]):
+        x[:, :, i] = m + p * (x[:, :, i - 1] - m) + d + s * e[None, :, i]
+    return x
 
 
 def ar1_fill(x: np.ndarray, mean: np.ndarray, phi: float, drift: float, sigma: float, e: np.ndarray) -> np.ndarray:

@@ -53,15 +53,15 @@ def test_sequential_bootstrap_agrees_with_the_full_bootstrap_on_fixed_seeds(tmp_
     at the replicates used) and the full bootstrap's own p-value says no finding either in the
     clear cases (p > 0.02); where it did not stop, it is the full bootstrap's p-value exactly."""
     seen = []
-    plain = serial.sequential_rate_p
+    plain = serial.sequential_blocks
 
-    def beside(rates_of, bound, cells, **kw):
-        every = np.asarray(rates_of(0, B), dtype=float)
-        p, used = plain(rates_of, bound, cells, **kw)
+    def beside(bound, cells, **kw):  # the same blocks, after the whole bootstrap's rates
+        every = np.asarray((yield 0, B), dtype=float)
+        p, used = yield from plain(bound, cells, **kw)
         seen.append((every, bound, cells, p, used))
         return p, used
 
-    monkeypatch.setattr(serial, "sequential_rate_p", beside)
+    monkeypatch.setattr(serial, "sequential_blocks", beside)
     rng = np.random.default_rng(2025)
     for case in range(24):
         phi = (0.0, 0.5, 0.8, 0.95, 1.0)[case % 5]
