@@ -56,7 +56,7 @@ def usable_scale(g) -> bool:
     g = np.asarray(g, dtype=float)
     if not np.isfinite(g).all():
         return False
-    top = float(np.abs(g).max(initial=0.0))
+    top = max(-float(g.min(initial=0.0)), float(g.max(initial=0.0)))  # max |g| without an |g| array
     return top == 0.0 or GAIN_SCALE[0] <= top <= GAIN_SCALE[1]
 
 

@@ -16,6 +16,7 @@ from metricsense.evaluators.gain_algebra import SparseGains, condition_of
 from metricsense.evaluators.gains import (  # noqa: F401 - the decoupling family's statistics, named here too
     assignment,
     best_pairing,
+    can_estimate,
     conditioning_bootstrap,
     dependent_combinations,
     estimate_gains,
@@ -76,7 +77,7 @@ def gain_analysis(spec, data, lag: int = 0) -> GainAnalysis | None:
     if data is not None:
         est_kpis = [k for k in spec.kpis if k.name in data] if not kpis else kpis
         est_levers = [lv for lv in spec.levers if lv.name in data] if not levers else levers
-        if est_kpis and est_levers:
+        if est_kpis and est_levers and can_estimate(data, est_levers):
             eg, ese, en, elags, econtrols = estimate_gains(spec, data, est_kpis, est_levers, lag=lag)
             if np.isfinite(eg).any():
                 estimated = EstimatedGains(kpis=tuple(k.name for k in est_kpis),
@@ -321,7 +322,7 @@ def gain_rank_deficient(ctx) -> Iterator[Diagnostic]:
                 f"{cond['condition_interval'][1]:.1f})")
     import numpy as np
 
-    g = np.array(gain.matrix, dtype=float)  # None (not finite) is NaN
+    g = np.asarray(gain.matrix, dtype=float)  # None (not finite) is NaN; the record's array, not a copy
     names_k = gain.kpis
     combos = []
     for w in dependent_combinations(g, rank, limit=COMBINATIONS_SHOWN):
