@@ -239,3 +239,19 @@ def test_level_path_is_numpys_rolling_median():
             if len(obs) >= k:
                 want[obs[k - 1:]] = np.median(np.lib.stride_tricks.sliding_window_view(x[obs], k), axis=1)
             assert np.array_equal(got, want, equal_nan=True) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_run_rates_without_drift_count_signed_zeros_as_the_reference(backends):
+    """The compiled kernel leaves out `+ drift` when the drift is 0: values that are zeros of
+    either sign (means, last values and draws of -0.0 and 0.0, thresholds at 0) are counted as
+    the reference counts them with the addition."""
+    rng = np.random.default_rng(33)
+    z = rng.choice([-0.0, 0.0, -1.0, 1.0, 0.5], size=(24, 15))
+    r = 400
+    last, mean = rng.choice([-0.0, 0.0, 1.0], r), rng.choice([-0.0, 0.0, -0.5], r)
+    phi, sigma = rng.choice([1.0, 0.5, -0.5, 0.0], r), rng.choice([1.0, 0.0, 2.0], r)
+    drift = rng.choice([0.0, -0.0, 0.25], r)
+    thr, op, n = rng.choice([-0.0, 0.0, 0.5], r), rng.integers(0, 4, r), rng.integers(1, 4, r)
+    want = reference.path_run_rates_rows(last, mean, phi, sigma, drift, thr, op, n, z)
+    assert np.array_equal(kernels.path_run_rates_rows(last, mean, phi, sigma, drift, thr, op, n, z), want)
+    assert 0 < want.mean() < 1
