@@ -1879,7 +1879,7 @@ cdef extern from *:
     /* Paths in blocks of L lanes, each block's state kept in registers over the H periods (a
        period's update is a chain of five operations: many independent lanes hide its latency);
        blocks of 32, then of 8, then the last paths one by one. */
-    #define MS_RUNS_BLOCK(L, CMP)                                                          \
+    #define MS_RUNS_BLOCK(L, CMP, DRIFT)                                                   \
         for (; m0 + (L) <= M; m0 += (L)) {                                                 \
             double xb[L], rb[L], cb[L];                                                    \
             for (l = 0; l < (L); l++) {                                                    \
@@ -1890,7 +1890,7 @@ cdef extern from *:
             for (t = 0; t < H; t++) {                                                      \
                 const double *z = zt + t * M + m0;                                         \
                 for (l = 0; l < (L); l++) {                                                \
-                    double v = mean + phi * (xb[l] - mean) + drift + sigma * z[l];         \
+                    double v = mean + phi * (xb[l] - mean) DRIFT + sigma * z[l];           \
                     xb[l] = v;                                                             \
                     rb[l] = (rb[l] + 1.0) * ((v CMP threshold) ? 1.0 : 0.0);               \
                     cb[l] += (rb[l] >= n) ? 1.0 : 0.0;                                     \
@@ -1899,24 +1899,33 @@ cdef extern from *:
             for (l = 0; l < (L); l++)                                                      \
                 total += cb[l];                                                            \
         }
-    #define MS_RUNS_STEP(CMP)  \
-        MS_RUNS_BLOCK(32, CMP) \
-        MS_RUNS_BLOCK(8, CMP)  \
-        MS_RUNS_BLOCK(1, CMP)
+    #define MS_RUNS_STEP(CMP, DRIFT)  \
+        MS_RUNS_BLOCK(32, CMP, DRIFT) \
+        MS_RUNS_BLOCK(8, CMP, DRIFT)  \
+        MS_RUNS_BLOCK(1, CMP, DRIFT)
+    /* Without a drift (most models) its addition is left out: x + 0.0 is x but for the sign of
+       a zero, which no comparison sees and which every later value carries at most as the sign
+       of a zero again, so every comparison, and every count, is the one with the addition. */
+    #define MS_RUNS_OPS(DRIFT)         \
+        if (op == 0) {                 \
+            MS_RUNS_STEP(<, DRIFT)     \
+        } else if (op == 1) {          \
+            MS_RUNS_STEP(<=, DRIFT)    \
+        } else if (op == 2) {          \
+            MS_RUNS_STEP(>, DRIFT)     \
+        } else {                       \
+            MS_RUNS_STEP(>=, DRIFT)    \
+        }
     MS_RUNS_CLONES
     static double ms_runs_one(double last, double mean, double phi, double sigma, double drift,
                               const double *zt, Py_ssize_t M, Py_ssize_t H, double threshold, int op,
                               double n) {
         Py_ssize_t m0 = 0, t, l;
         double total = 0.0;  /* a sum of whole numbers: exact in any order */
-        if (op == 0) {
-            MS_RUNS_STEP(<)
-        } else if (op == 1) {
-            MS_RUNS_STEP(<=)
-        } else if (op == 2) {
-            MS_RUNS_STEP(>)
+        if (drift == 0.0) {
+            MS_RUNS_OPS()
         } else {
-            MS_RUNS_STEP(>=)
+            MS_RUNS_OPS(+ drift)
         }
         return total / (double) (M * (H - (Py_ssize_t) n + 1));
     }

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import replace
 
 from metricsense import expressions as ex
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
@@ -85,7 +84,13 @@ def level_of(column, last: int) -> float:
 
 
 def kpi_noise(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> KpiNoise | None:
-    """The noise entry of one KPI with data (None without a series).
+    """The noise entry of one KPI with data (None without a series): ``KpiNoise(**kpi_fields(...))``."""
+    found = kpi_fields(kpi, data, level_periods, ratio)
+    return KpiNoise(**found) if found is not None else None
+
+
+def kpi_fields(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> dict | None:
+    """The fields of one KPI's noise entry with data (None without a series).
 
     ``noise`` is the robust scale of one period's change. The target is judged against the
     KPI's own moves over one review period (``horizon``: the review cadence in periods when
@@ -107,18 +112,18 @@ def kpi_noise(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> KpiNois
     noise = robust_noise(d)
     series = block[:, 0] if block.shape[1] == 1 else _row_mean(block)
     level = level_of(series, level_periods)
-    out = KpiNoise(noise=finite(noise), changes=int(len(d)), level=finite(level), level_periods=level_periods,
-                   segments=len(s.segments) or None)
+    out = dict(noise=finite(noise), changes=int(len(d)), level=finite(level), level_periods=level_periods,
+               segments=len(s.segments) or None)
     t = kpi.target
     if t is None or t.value is None or t.comparison not in ("<", "<=", ">", ">=", "=="):
         return out
     gap = float(t.value) - level
     met = {"<": level < t.value, "<=": level <= t.value, ">": level > t.value, ">=": level >= t.value,
            "==": level == t.value}[t.comparison] if math.isfinite(level) else None
-    out = replace(out, target=float(t.value), comparison=t.comparison, target_gap=finite(gap), met=met,
-                  gap_in_noise=finite(abs(gap) / noise) if noise and noise > 0 else None)
-    if out.segments or block.shape[1] > 1:
-        return replace(out, model={"method": "not judged: a segmented KPI meets its target unit by unit"})
+    out.update(target=float(t.value), comparison=t.comparison, target_gap=finite(gap), met=met,
+               gap_in_noise=finite(abs(gap) / noise) if noise and noise > 0 else None)
+    if out["segments"] or block.shape[1] > 1:
+        return {**out, "model": {"method": "not judged: a segmented KPI meets its target unit by unit"}}
     if not math.isfinite(gap):
         return out
     freq = data.frequency
@@ -133,10 +138,11 @@ def kpi_noise(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> KpiNois
     spread, df, p_value = serial.spread_test(e, gap, ratio, h + level_periods)
     if not spread > 0:
         return out
-    return replace(out, spread=finite(spread), horizon=h, gap_in_noise=finite(abs(gap) / spread),
-                   model={"method": "moves over the review period", "moves": int(len(e)),
-                          "mean_move": finite(float(np.mean(e))), "df": finite(df)},
-                   p_value=finite(p_value))
+    out.update(spread=finite(spread), horizon=h, gap_in_noise=finite(abs(gap) / spread),
+               model={"method": "moves over the review period", "moves": int(len(e)),
+                      "mean_move": finite(float(np.mean(e))), "df": finite(df)},
+               p_value=finite(p_value))
+    return out
 
 
 def _row_mean(block):
@@ -338,13 +344,13 @@ MODEL_NOT_RUN = "not run: p_history is 1, so p_value is 1"
 
 def noise_of(spec: Document, data, level_periods: int = 3, max_lag: int = 6, max_rate: float = 0.1,
              ratio: float = 1.0) -> NoiseAnalysis:
-    out: dict[str, KpiNoise] = {}
+    out: dict[str, dict] = {}  # each KPI's fields, made into a KpiNoise once
     for k in spec.kpis:
-        entry = kpi_noise(k, data, level_periods, ratio) if data is not None else None
+        entry = kpi_fields(k, data, level_periods, ratio) if data is not None else None
         review = review_of(k, data, max_lag)
         if entry is None and review is None:
             continue
-        out[k.name] = replace(entry or KpiNoise(), review=review)
+        out[k.name] = {**(entry or {}), "review": review}
     triggers: dict[str, dict[str, TriggerNoise]] = {}  # KPI -> trigger -> its noise
     if data is not None and len(data.periods):  # every trigger's simulations side by side (noise_batch)
         steps = [trigger_steps(t, spec, data, level_periods, max_rate) for t in spec.triggers]
@@ -359,8 +365,8 @@ def noise_of(spec: Document, data, level_periods: int = 3, max_lag: int = 6, max
                 if read and read[0].name in out:
                     triggers.setdefault(read[0].name, {})[trig.name] = info
     for name, found in triggers.items():
-        out[name] = replace(out[name], triggers=found)
-    return NoiseAnalysis(kpis=out)
+        out[name]["triggers"] = found
+    return NoiseAnalysis(kpis={name: KpiNoise(**fields) for name, fields in out.items()})
 
 
 @hookimpl

@@ -400,7 +400,11 @@ def share_test(hits, known, bound: float, least_lags: int = 1):
     lags = max(int(math.floor(4 * (t / 100.0) ** (2.0 / 9.0))), int(least_lags),
                andrews_lags(u[:, None]) if np.any(u != u[0]) else 0)
     lags = min(lags, t - 1)
-    se = math.sqrt(max(float(_long_run(u[:, None], lags)[0, 0]), 0.0)) / t
+    s = float(np.dot(u, u))  # _long_run(u[:, None], lags)[0, 0]: the same dot products, as floats
+    for j in range(1, lags + 1):
+        g = float(np.dot(u[j:], u[:-j]))
+        s += (1 - j / (lags + 1)) * (g + g)
+    se = math.sqrt(max(s, 0.0)) / t
     if not se > 0:
         return share, 0.0, (0.0 if share > bound else 1.0)
     return share, se, 0.5 * math.erfc((share - bound) / se / math.sqrt(2))
@@ -642,8 +646,8 @@ def level_path(x, k: int):
     obs = np.flatnonzero(~np.isnan(x))
     k = max(int(k), 1)
     if len(obs) >= k:
-        win = np.lib.stride_tricks.sliding_window_view(x[obs], k)
-        out[obs[k - 1:]] = np.median(win, axis=1)
+        win = np.lib.stride_tricks.sliding_window_view(x[obs], k)  # odd k: np.median's partition, its middle
+        out[obs[k - 1:]] = 0.0 + np.partition(win, [k // 2, -1], axis=1)[:, k // 2] if k % 2 else np.median(win, axis=1)
     return out
 
 

@@ -539,9 +539,10 @@ def run_rows_arrays(last, mean, phi, sigma, drift, threshold, op, n, z):
     arrays (float64; ``op`` int8 codes into RUN_OPS, ``n`` int64 at least 1; ``mean``'s NaN read
     as 0) and ``z`` (M, H), C-ordered."""
     try:
-        last, mean, phi, sigma, drift, threshold = (np.ascontiguousarray(a, dtype=np.float64) for a in np.broadcast_arrays(
-            last, mean, phi, sigma, drift, threshold))
-        op, n = (np.ascontiguousarray(np.broadcast_to(a, last.shape), dtype=t) for a, t in ((op, np.int8), (n, np.int64)))
+        rows = np.broadcast_arrays(last, mean, phi, sigma, drift, threshold)
+        last, mean, phi, sigma, drift, threshold = (np.ascontiguousarray(a, dtype=np.float64) for a in rows)
+        op, n = (np.ascontiguousarray(np.broadcast_to(a, last.shape), dtype=t)
+                 for a, t in ((op, np.int8), (n, np.int64)))
     except ValueError as exc:
         raise ValueError(f"path_run_rates_rows: inconsistent row arrays ({exc})") from None
     z = np.ascontiguousarray(z, dtype=np.float64)

@@ -6,6 +6,7 @@ without drift, simulations that overflow, and whole specs through ``noise_of``."
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import numpy as np
 import pytest
@@ -20,12 +21,18 @@ BLOCKS = ((0, 10), (10, 30), (30, serial.BOOTSTRAP), (0, serial.BOOTSTRAP))
 
 @pytest.fixture(params=["reference", "compiled"])
 def backends(request, monkeypatch):
-    """metricsense.kernels with the reference's functions in place of the compiled ones (or as is)."""
+    """metricsense.kernels with each backend's functions, whatever BACKEND says."""
     if request.param == "reference":
-        for name in kernels.COMPILED:
-            monkeypatch.setattr(kernels, name, getattr(reference, name))
-    elif kernels.BACKEND != "cython":
-        pytest.fail("the compiled kernel is not in use (tests/kernels/test_kernels_backend.py says why)")
+        module = reference
+    else:
+        try:
+            from metricsense import _kernel as module
+        except ImportError as exc:  # as tests/kernels/kernel_support.py: CI must fail
+            if os.environ.get("CI", "").lower() in ("1", "true"):
+                pytest.fail(f"CI: the compiled kernel did not import: {exc}")
+            pytest.skip("metricsense._kernel is not built")
+    for name in kernels.COMPILED:
+        monkeypatch.setattr(kernels, name, getattr(module, name))
     return request.param
 
 
@@ -186,3 +193,65 @@ def _noise_twice(path, monkeypatch):
     monkeypatch.setattr(noise_batch, "BATCHED", False)
     alone = noise.noise_of(doc, data)
     return batched, alone
+
+
+def _share_test_by_matrices(hits, known, bound, least_lags):
+    """share_test as it was written with _long_run's (n, 1) matrix products (the oracle)."""
+    import math
+
+    keep = known > 0
+    hits, known = hits[keep], known[keep]
+    t = len(known)
+    share = float(hits.sum() / known.sum())
+    u = (hits - share * known) / known.mean()
+    lags = max(int(math.floor(4 * (t / 100.0) ** (2.0 / 9.0))), int(least_lags),
+               serial.andrews_lags(u[:, None]) if np.any(u != u[0]) else 0)
+    lags = min(lags, t - 1)
+    se = math.sqrt(max(float(serial._long_run(u[:, None], lags)[0, 0]), 0.0)) / t
+    if not se > 0:
+        return share, 0.0, (0.0 if share > bound else 1.0)
+    return share, se, 0.5 * math.erfc((share - bound) / se / math.sqrt(2))
+
+
+def test_share_test_is_the_matrix_products_one():
+    """share_test's Newey-West sum as float dot products: the bits of _long_run's matrix products."""
+    rng = np.random.default_rng(31)
+    for _ in range(500):
+        n = int(rng.integers(2, 300))
+        hits = rng.integers(0, 4, n).astype(float) * (rng.random(n) < rng.random())
+        known = rng.integers(0, 5, n).astype(float)
+        if (known > 0).sum() < 2:
+            continue
+        args = (hits, known, float(rng.uniform(0.01, 0.5)), int(rng.integers(1, 30)))
+        assert serial.share_test(*args) == _share_test_by_matrices(*args)
+
+
+def test_level_path_is_numpys_rolling_median():
+    """level_path's odd windows by np.median's own partition: the same values, signs of zero too."""
+    rng = np.random.default_rng(32)
+    for trial in range(400):
+        x = np.round(rng.standard_normal(int(rng.integers(1, 80))) * 10 ** rng.uniform(-3, 3), int(rng.integers(0, 3)))
+        x[rng.random(len(x)) < 0.2] = (-0.0, 0.0, np.nan)[trial % 3]
+        for k in (1, 2, 3, 4, 5):
+            got = serial.level_path(x, k)
+            obs = np.flatnonzero(~np.isnan(x))
+            want = np.full(len(x), np.nan)
+            if len(obs) >= k:
+                want[obs[k - 1:]] = np.median(np.lib.stride_tricks.sliding_window_view(x[obs], k), axis=1)
+            assert np.array_equal(got, want, equal_nan=True) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_run_rates_without_drift_count_signed_zeros_as_the_reference(backends):
+    """The compiled kernel leaves out `+ drift` when the drift is 0: values that are zeros of
+    either sign (means, last values and draws of -0.0 and 0.0, thresholds at 0) are counted as
+    the reference counts them with the addition."""
+    rng = np.random.default_rng(33)
+    z = rng.choice([-0.0, 0.0, -1.0, 1.0, 0.5], size=(24, 15))
+    r = 400
+    last, mean = rng.choice([-0.0, 0.0, 1.0], r), rng.choice([-0.0, 0.0, -0.5], r)
+    phi, sigma = rng.choice([1.0, 0.5, -0.5, 0.0], r), rng.choice([1.0, 0.0, 2.0], r)
+    drift = rng.choice([0.0, -0.0, 0.25], r)
+    thr, op, n = rng.choice([-0.0, 0.0, 0.5], r), rng.integers(0, 4, r), rng.integers(1, 4, r)
+    want = reference.path_run_rates_rows(last, mean, phi, sigma, drift, thr, op, n, z)
+    assert np.array_equal(kernels.path_run_rates_rows(last, mean, phi, sigma, drift, thr, op, n, z), want)
+    assert 0 < want.mean() < 1
