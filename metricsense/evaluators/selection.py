@@ -61,6 +61,8 @@ def better_kpi_set(ctx) -> Iterator[Diagnostic]:
     targeted = [k for k in spec.kpis if k.target is not None and (k.responds or k.disturbed)]
     if not targeted or not any(k.responds for k in spec.kpis):
         return  # no gains: nothing to choose from (and no NumPy for a spec without gains)
+    if _with_gains(spec) > MAX_KPIS:
+        return  # NOTE: counted as build_inputs counts them, before it builds every matrix (1.4 s at 10,000 KPIs)
     from metricsense.selection import SelectError, build_inputs, evaluate, prepared
     from metricsense.selection.search import branch_and_bound, floor_of
 
@@ -132,6 +134,15 @@ def weight_not_positive(ctx) -> Iterator[Diagnostic]:
         if kpi.noise is not None and not kpi.noise.value > 0:
             yield ctx.report(kpi.noise.span, f"`noise {kpi.noise.value:g}` on KPI `{kpi.name}`: noise must be above 0",
                              help="give the noise as a share of a typical move, e.g. 0.05 for a very precise KPI")
+
+
+def _with_gains(spec) -> int:
+    """How many KPIs ``selection.build_inputs`` takes (its ``kpis``): those with a gain on a
+    declared lever or disturbance, each name once."""
+    levers = {lv.name for lv in spec.levers}
+    dists = {d.name for d in spec.disturbances}
+    return len({k.name for k in spec.kpis
+                if any(g.name in levers for g in k.responds) or any(g.name in dists for g in k.disturbed)})
 
 
 def _count(n: int) -> str:
