@@ -8,14 +8,45 @@ writer needs (``json_pieces``, ``json_list``) so that a large report never sits 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
+from json.encoder import c_make_encoder
 from json.encoder import encode_basestring as _encode_string  # the C encoder's, with ensure_ascii=False
 from typing import Any
 
 
 def dumps(value: Any) -> str:
-    """One line of JSON (a finding or a segment's result), non-finite numbers as null."""
-    return json.dumps(finite(value), ensure_ascii=False, allow_nan=False, default=json_default)
+    """One line of JSON (a finding or a segment's result), non-finite numbers as null: the text of
+    ``json.dumps(finite(value), ensure_ascii=False, default=json_default)``, in one pass of the C
+    encoder (see ``_line``)."""
+    return _line(value)
+
+
+def _c_line():
+    """The standard library's C encoder for one line (``", "`` and ``": "``), made once: json.dumps
+    with options makes an encoder for every call, about 5 us, and ``finite`` walked the value in
+    Python before it. NaN and infinities are written as the tokens ``NaN`` and ``Infinity`` here
+    and made null by ``_nulls``."""
+    if c_make_encoder is None:  # a Python without the C accelerator
+        encode = json.JSONEncoder(ensure_ascii=False, allow_nan=True, default=json_default).encode
+        return encode
+    encoder = c_make_encoder(None, json_default, _encode_string, None, ": ", ", ", False, False, True)
+    return lambda value: "".join(encoder(value, 0))
+
+
+# A JSON string (skipped: a name may be "NaN"), or one of the non-finite number tokens.
+_NON_FINITE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|(-?Infinity|NaN)')
+
+
+def _nulls(text: str) -> str:
+    """JSON text from ``_c_line`` with each non-finite number token written as null."""
+    if "NaN" not in text and "Infinity" not in text:
+        return text
+    return _NON_FINITE.sub(lambda m: "null" if m.group(1) else m.group(0), text)
+
+
+def _line(value: Any) -> str:
+    return _nulls(_raw_line(value))
 
 
 def json_value(value: Any, level: int) -> str:
@@ -50,6 +81,8 @@ def _indent_into(value: Any, pad: str, out: list[str]) -> None:
         out.append(int.__repr__(value))
     elif kind is float:
         out.append(float.__repr__(value) if value == value and value not in _INFINITIES else "null")
+    elif kind is not dict and kind is not list and kind is not tuple and _converts(value):
+        _indent_into(_shallow(value), pad, out)  # a record, a NumPy value, a dict or list of another kind
     elif kind is dict and all(type(k) is str for k in value):
         if not value:
             out.append("{}")
@@ -79,6 +112,34 @@ def _indent_into(value: Any, pad: str, out: list[str]) -> None:
 
 
 _INFINITIES = (float("inf"), float("-inf"))
+
+
+def _converts(value: Any) -> bool:
+    """Whether ``finite`` gives another value for ``value`` at its top (not only inside it): a
+    float of another type (np.float64), a record, a NumPy value, a dict or list subclass."""
+    return (isinstance(value, (float, dict, list, tuple)) or getattr(type(value), "__json__", None) is not None
+            or (hasattr(value, "tolist") and type(value).__module__.startswith("numpy")))
+
+
+def _shallow(value: Any) -> Any:
+    """``finite(value)`` at the top only: a record as its JSON form, a NumPy value as plain numbers
+    and lists, a tuple or a list subclass as a list, a dict subclass as a dict, a non-finite float
+    as None (the parts inside are converted as they are reached)."""
+    while True:
+        if isinstance(value, float):
+            return float(value) if value == value and value not in _INFINITIES else None
+        as_json = getattr(type(value), "__json__", None)
+        if as_json is not None:
+            value = as_json(value)
+            continue
+        if isinstance(value, dict):
+            return value if type(value) is dict else dict(value)
+        if isinstance(value, (list, tuple)):
+            return value if type(value) is list else list(value)
+        if hasattr(value, "tolist") and type(value).__module__.startswith("numpy"):
+            value = value.tolist()
+            continue
+        return value
 
 
 def json_pieces(value: Any, level: int) -> Iterator[str]:
@@ -111,36 +172,99 @@ def json_rows(value: Any, level: int, depth: int) -> Iterator[str]:
     """``value`` indented as ``json_value`` for ``depth`` levels of objects; below, each container
     on one line when it fits in ``LINE`` characters, else one line per item (and so on down):
     the compact analysis (a KPI's noise entry, a correlation pair, a trigger per line). Linear in
-    size and fast, where the indenting encoder is pure Python and wrote a number per line."""
-    if isinstance(value, dict) and value and all(isinstance(k, str) for k in value) and depth > 0:
+    size and fast, where the indenting encoder is pure Python and wrote a number per line.
+
+    The text is that of ``finite(value)``, made without that walk: each part is converted as it
+    is reached (``_shallow``) and non-finite numbers become null as each line is encoded."""
+    out: list[str] = []
+    _rows_into(value, level, depth, out)
+    return iter(out)
+
+
+def _rows_into(value: Any, level: int, depth: int, out: list[str]) -> None:
+    value = _shallow(value)
+    if depth > 0 and isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
         pad = "\n" + "  " * (level + 1)
-        sep = "{"
+        sep = "{" + pad
         for k, v in value.items():
-            yield sep + pad + json.dumps(k, ensure_ascii=False) + ": "
-            yield from json_rows(v, level + 1, depth - 1)
-            sep = ","
-        yield "\n" + "  " * level + "}"
+            out.append(sep + _encode_string(k) + ": ")
+            _rows_into(v, level + 1, depth - 1, out)
+            sep = "," + pad
+        out.append("\n" + "  " * level + "}")
     else:
-        yield from _lines(value, level)
+        _lines_into(value, level, out)
 
 
-def _lines(value: Any, level: int) -> Iterator[str]:
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, default=json_default)
-    if len(text) <= LINE or not isinstance(value, (dict, list)) or not value:
-        yield text
+def _lines_into(value: Any, level: int, out: list[str]) -> None:
+    kind = type(value)
+    if kind is not dict and kind is not list and kind not in _PLAIN:
+        value = _shallow(value)
+    if not isinstance(value, (dict, list)) or not value:
+        out.append(_line(value))
         return
+    if not _surely_long(value):
+        text = _line(value)
+        if len(text) <= LINE:
+            out.append(text)
+            return
     pad = "\n" + "  " * (level + 1)
-    is_dict = isinstance(value, dict)
-    yield "{" if is_dict else "["
-    sep = ""
-    for item in (value.items() if is_dict else value):
-        yield sep + pad
-        if is_dict:
-            yield json.dumps(item[0], ensure_ascii=False) + ": "
-            item = item[1]
-        yield from _lines(item, level + 1)
-        sep = ","
-    yield "\n" + "  " * level + ("}" if is_dict else "]")
+    if isinstance(value, dict):
+        sep = "{" + pad
+        for k, v in value.items():
+            out.append(sep + (_encode_string(k) if type(k) is str else json.dumps(k, ensure_ascii=False)) + ": ")
+            _lines_into(v, level + 1, out)
+            sep = "," + pad
+        out.append("\n" + "  " * level + "}")
+    else:
+        sep = "[" + pad
+        for v in value:
+            out.append(sep)
+            _lines_into(v, level + 1, out)
+            sep = "," + pad
+        out.append("\n" + "  " * level + "]")
+
+
+#: Values ``_shallow`` leaves as they are (a non-finite float is made null as its line is written).
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
+def _surely_long(value: dict | list) -> bool:
+    """Whether ``value`` on one line is certainly longer than ``LINE`` characters, by the least
+    each part takes (a value 1 character, a string its length and quotes, a container 3 a list
+    item or 7 a dict entry, with the separators): a container that must be split is then never
+    encoded whole first (the analysis of 10,000 KPIs was encoded two or three times over, once
+    for each level it is split at)."""
+    if isinstance(value, dict):
+        if 7 * len(value) > LINE:
+            return True
+        least = 0
+        for key, item in value.items():
+            least += (len(key) + 6 if type(key) is str else 7) + _least(item)  # "key": item, (minus the value)
+            if least > LINE:
+                return True
+        return False
+    if 3 * len(value) > LINE:
+        return True
+    least = 0
+    for item in value:
+        least += 2 + _least(item)
+        if least > LINE:
+            return True
+    return False
+
+
+def _least(value: Any) -> int:
+    """The fewest characters ``value`` takes on one line (see ``_surely_long``)."""
+    kind = type(value)
+    if kind is str:
+        return len(value) + 2
+    if kind is dict:
+        return 7 * len(value) or 2
+    if kind is list or kind is tuple:
+        return 3 * len(value) or 2
+    if kind is float or value is None or kind is bool:
+        return 3  # 1.0, null (NaN too), true
+    return 1
 
 
 def json_list(items: Iterable[Any], level: int, compact: bool = False) -> Iterator[str]:
@@ -222,3 +346,6 @@ def printable(text: str, keep: str = "") -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() or c in keep else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+_raw_line = _c_line()

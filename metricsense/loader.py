@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from metricsense.collector import paused
 from metricsense.diagnostics import Problem
 from metricsense.filenames import inside, unusable
 from metricsense.filenames import shown as shown_name
@@ -78,6 +79,7 @@ def read_text(path: Path, shown: str, problems: list[Problem], at: Span | None =
         return None
 
 
+@paused()
 def load_path(
     path: Path, *, allow_paths: list[Path] | None = None, max_depth: int = 16, text: str | None = None,
     overlay: Mapping[Path, str] | None = None,

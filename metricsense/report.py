@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from metricsense.analysis import Record
+from metricsense.collector import paused
 from metricsense.diagnostics import Diagnostic, Severity
 from metricsense.encoding import finite, json_default, json_indented, json_list, json_pieces, json_rows
 from metricsense.model import Document
@@ -168,33 +169,34 @@ class Report:
         """The JSON report: what a reader format may show (``for_reader``)."""
         return self._document(finite)
 
-    def _document(self, each) -> dict[str, Any]:
-        """``to_dict()`` with each finding's dict passed through ``each`` (``finite``, or as it is
-        for a writer that makes it finite itself: ``json_chunks``)."""
+    def _document(self, each, analysis=finite) -> dict[str, Any]:
+        """``to_dict()`` with each finding's dict passed through ``each`` and the analysis through
+        ``analysis`` (``finite``, or as it is for a writer that makes it finite itself:
+        ``json_chunks``)."""
         from metricsense.version import __version__
 
         shown = self.for_reader(True)
         if shown is not self:
-            return shown._document(each)
+            return shown._document(each, analysis)
         return {
             "version": JSON_VERSION,
             "metricsense": __version__,
             "files": list(self.files),
             "diagnostics": [each(d.to_dict()) for d in self.diagnostics],
-            "analysis": self.analysis_json(),
+            "analysis": self.analysis_json(each=analysis),
             "analysis_form": self.analysis_form,
             **({"segments": self.segments_dict()} if self.segments is not None else {}),
             **({"withheld": self.withheld_dict()} if self.withheld else {}),
             "summary": self.summary(),
         }
 
-    def analysis_json(self, form: str | None = None) -> dict[str, Any]:
+    def analysis_json(self, form: str | None = None, each=finite) -> dict[str, Any]:
         """The JSON `analysis` key: each spec's records in ``form`` ("compact" or "full";
-        by default the report's ``analysis_form``)."""
+        by default the report's ``analysis_form``), passed through ``each`` (``finite``)."""
         if (form or self.analysis_form) == "full":
-            return finite(self.analysis)
-        return finite({spec: {k: compact_value(v) for k, v in found.items()} if isinstance(found, dict) else found
-                       for spec, found in self.analysis.items()})
+            return each(self.analysis)
+        return each({spec: {k: compact_value(v) for k, v in found.items()} if isinstance(found, dict) else found
+                     for spec, found in self.analysis.items()})
 
     def withheld_dict(self) -> dict[str, Any]:
         """The JSON `withheld` key: how many personal findings are not in `diagnostics`, by code."""
@@ -209,6 +211,7 @@ class Report:
         return {"by": self.segments.by, "count": self.segments.count, "rules": self.segments.rules(),
                 "results": results}
 
+    @paused()
     def to_json(self, indent: int | None = 2, analysis: str | None = None) -> str:
         """The JSON report; ``analysis`` ("compact" or "full") overrides ``analysis_form``."""
         if analysis is not None and analysis != self.analysis_form:
@@ -222,7 +225,8 @@ class Report:
                     ) -> Iterator[str]:
         """The JSON document (as `to_json()` writes it) in pieces, with findings and segment results
         that were kept outside the report (on disk) streamed in: memory does not grow with them."""
-        doc = self._document(lambda d: d)  # json_list makes each finding finite as it writes it
+        # json_list makes each finding finite as it writes it, json_rows and json_indented the analysis
+        doc = self._document(_as_it_is, _as_it_is)
         yield "{"
         first = True
         for key, value in doc.items():
@@ -249,3 +253,7 @@ class Report:
             else:
                 yield json_indented(value, 1)  # as json_value(value, 1): the value is finite already
         yield "\n}"
+
+
+def _as_it_is(value: Any) -> Any:
+    return value

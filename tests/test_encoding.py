@@ -122,3 +122,102 @@ def test_finite_lists_is_finite_in_one_numpy_pass():
             a.flat[1] = -np.inf
         assert finite_lists(a) == finite(a), shape
     assert finite_lists(np.array([[1.0, np.nan]])) == [[1.0, None]]
+
+
+@dataclass(frozen=True)
+class _Part(Record):
+    name = "part"
+    x: float
+    m: object
+
+
+def _reference_rows(value, level, depth, line):
+    """What json_rows wrote before it encoded in one pass: ``finite`` first, then each container
+    encoded whole and, when longer than ``line``, encoded again item by item."""
+    if isinstance(value, dict) and value and all(isinstance(k, str) for k in value) and depth > 0:
+        pad = "\n" + "  " * (level + 1)
+        out, sep = [], "{"
+        for k, v in value.items():
+            out.append(sep + pad + json.dumps(k, ensure_ascii=False) + ": " + _reference_rows(v, level + 1, depth - 1, line))
+            sep = ","
+        return "".join(out) + "\n" + "  " * level + "}"
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    if len(text) <= line or not isinstance(value, (dict, list)) or not value:
+        return text
+    pad = "\n" + "  " * (level + 1)
+    items = [(json.dumps(k, ensure_ascii=False) + ": " if isinstance(value, dict) else "") +
+             _reference_rows(v, level + 1, 0, line)
+             for k, v in (value.items() if isinstance(value, dict) else enumerate(value))]
+    return ("{" if isinstance(value, dict) else "[") + ",".join(pad + i for i in items) + \
+        "\n" + "  " * level + ("}" if isinstance(value, dict) else "]")
+
+
+def test_rows_are_written_as_finite_then_split_would_write_them(monkeypatch):
+    # json_rows converts records, tuples and NumPy values and nulls non-finite numbers as it
+    # writes, and splits a container it knows to be too long without encoding it whole: the text
+    # is the one the two-pass writer made (finite, then encode and split at each level).
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from metricsense import encoding
+    from metricsense.encoding import json_rows
+
+    monkeypatch.setattr(encoding, "LINE", 40)  # small, so that every level is split somewhere
+    leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12),
+                     st.sampled_from(["NaN", "-Infinity", 'say "NaN"', "\\", "\u2028"]),
+                     st.floats().map(np.float64), st.integers(-5, 5).map(np.int64),
+                     st.lists(st.floats(), max_size=5).map(np.array),
+                     st.builds(_Part, st.floats(), st.lists(st.text(max_size=3), max_size=3).map(tuple)))
+    value = st.recursive(leaf, lambda inner: st.one_of(st.lists(inner, max_size=6), st.tuples(inner, inner),
+                                                       st.dictionaries(st.text(max_size=5), inner, max_size=6)),
+                         max_leaves=40)
+
+    @settings(max_examples=400, deadline=None)
+    @given(value, st.integers(0, 3), st.integers(0, 2))
+    def same(v, level, depth):
+        assert "".join(json_rows(v, level, depth)) == _reference_rows(finite(v), level, depth, 40)
+
+    same()
+
+
+def test_one_line_nulls_only_the_numbers_never_a_string():
+    value = {"NaN": ["NaN", float("nan"), "x\"NaN\"", -math.inf], "Infinity": math.inf, "t": '\\"Infinity'}
+    assert dumps(value) == json.dumps(finite(value), ensure_ascii=False, allow_nan=False)
+    assert json.loads(dumps(value)) == {"NaN": ["NaN", None, "x\"NaN\"", None], "Infinity": None, "t": '\\"Infinity'}
+
+
+def test_the_indenter_writes_records_and_numpy_values_as_finite_would():
+    from metricsense.encoding import json_indented, json_value
+
+    value = {"a": _Part(math.nan, np.array([[1.0, np.inf], [np.nan, 2.0]])), "b": (np.float64(0.1), np.bool_(True)),
+             "c": [_Part(1.5, None)], "d": np.int64(3)}
+    assert json_indented(value, 1) == json_value(finite(value), 1)
+
+
+def test_surely_long_is_exact_for_strings_and_never_above_the_length(monkeypatch):
+    # The least length of a container of strings (and empty containers) is its length: a
+    # container one character shorter than LINE is encoded, never split unseen.
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from metricsense import encoding
+
+    plain = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters='"\\'), max_size=6)
+    flat = st.one_of(plain, st.just({}), st.just([]))
+    exact = st.one_of(st.lists(flat, min_size=1, max_size=8), st.dictionaries(plain, flat, min_size=1, max_size=8))
+    anything = st.recursive(st.one_of(st.floats(), st.text(max_size=6), st.integers()),
+                            lambda inner: st.one_of(st.lists(inner, max_size=5),
+                                                    st.dictionaries(st.text(max_size=4), inner, max_size=5)),
+                            max_leaves=30).filter(lambda v: isinstance(v, (list, dict)))
+
+    @settings(max_examples=500, deadline=None)
+    @given(exact, anything)
+    def bounds(v, w):
+        size = len(dumps(v))
+        for line in (size - 1, size):
+            monkeypatch.setattr(encoding, "LINE", line)
+            assert encoding._surely_long(v) == (size > line)
+        monkeypatch.setattr(encoding, "LINE", len(dumps(w)))
+        assert not encoding._surely_long(w)
+
+    bounds()

@@ -108,13 +108,23 @@ _DAY_NAMES = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Satu
 def _weekdays(raw: dict, units: dict) -> dict[str, int]:
     """The weekday each weekly series is dated on, for the series dated on one weekday throughout."""
     found = {}
+    shared: dict[int, tuple[np.ndarray, int | None]] = {}  # the series of one file share their periods
     for name, (periods, values, *_rest) in raw.items():
         if units.get(name) != "week" or periods.dtype.kind != "M":
             continue
-        observed = periods[~np.isnan(values)].astype("datetime64[D]").astype(np.int64)
-        days = set(((observed + 3) % 7).tolist())  # 1970-01-01 was a Thursday: Monday is 0
-        if len(days) == 1:
-            found[name] = days.pop()
+        if id(periods) not in shared:
+            # 1970-01-01 was a Thursday: Monday is 0
+            days = (periods.astype("datetime64[D]").astype(np.int64) + 3) % 7
+            shared[id(periods)] = (days, int(days[0]) if len(days) and (days == days[0]).all() else None)
+        days, one = shared[id(periods)]
+        observed = ~np.isnan(values)
+        if one is not None:  # every period on one weekday: so is every series with a value
+            if observed.any():
+                found[name] = one
+            continue
+        seen = days[observed]
+        if len(seen) and (seen == seen[0]).all():
+            found[name] = int(seen[0])
     return found
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from metricsense.collector import paused
 from metricsense.data.paths import resolve_inside
 from metricsense.data.pivot import PeriodIndex, Pivot, Rows, as_labels, take
 from metricsense.data import periods as P
@@ -182,9 +183,18 @@ class Builder:
         self.crashes: list[tuple[str, str]] = []  # (plugin, message)
         self.reads_survey: list[tuple[_Need, str]] = []  # series refused: they read a trust signal's survey
         self._identities: dict[tuple, tuple | None] = {}
+        self._needs: tuple[list[_Need], list[_Need]] | None = None
 
     # ---- which source each series reads ----------------------------------------------------
     def needs(self) -> tuple[list[_Need], list[_Need]]:
+        """The series and the surveys the spec reads (found once: ``survey_refusals`` and
+        ``sources`` ask again)."""
+        if self._needs is None:
+            self._needs = self._find_needs()
+        series, surveys = self._needs
+        return list(series), list(surveys)
+
+    def _find_needs(self) -> tuple[list[_Need], list[_Need]]:
         doc = self.doc
         defaults = list(doc.data_defaults)
         if _single_table(self.data):
@@ -220,13 +230,16 @@ class Builder:
         held.pop(None, None)
         self.reads_survey = []
         kept = []
+        answers: dict[tuple, bool] = {}  # file identity -> its header is a survey's (one look per file)
         for n in series:
             identity = self.identity(n.source)
             why = held.get(identity) if identity is not None else None
             if why is None and identity is not None and identity[0] == "file":
-                from metricsense.data.survey import is_survey_file
+                if identity not in answers:
+                    from metricsense.data.survey import is_survey_file
 
-                why = "survey answers (its columns are a survey's)" if is_survey_file(identity[-1]) else None
+                    answers[identity] = is_survey_file(identity[-1])
+                why = "survey answers (its columns are a survey's)" if answers[identity] else None
             if why is None:
                 kept.append(n)
             else:
@@ -419,6 +432,7 @@ def _memory_source(name: str, doc: Document) -> DataSource:
                       Span.point(doc.files[0] if doc.files else doc.root))
 
 
+@paused()
 def build(doc: Document, data: Any, readers: Mapping[str, tuple[Reader, str]], allowed: list[Path],
           base: Path | None = None, *, where: RowFilter | None = None,
           prefetched: Mapping[tuple, list[Table]] | None = None, limits: tuple[int, float] | None = None,

@@ -62,8 +62,25 @@ class NumberReader:
             raise DataError("MS030", f"`currency {currency!r}` names the symbol to remove, such as \"$\" or \"EUR\"")
         self.column, self.decimal, self.currency = column, decimal, currency.strip() if currency else None
         self.percent_at: tuple[str, str] | None = None  # (where, text) of the first value with %
-        self.bare_at: tuple[str, str] | None = None     # ... and of the first non-zero one without
+        self._bare_at: tuple[str, str] | None = None    # ... and of the first non-zero one without
+        self._bare_later: tuple[np.ndarray, Table] | None = None  # a numeric batch not yet looked at
         self.money = False
+
+    @property
+    def bare_at(self) -> tuple[str, str] | None:
+        """(where, text) of the first non-zero value without %."""
+        self._settle()
+        return self._bare_at
+
+    def _settle(self) -> None:
+        """Look at the numeric batch left for later. A numeric batch (no % in it) is looked at
+        only when the next batch comes (or ``bare_at`` is asked): a wide file's thousands of
+        numeric columns, each read in one batch, never are (about 50 us a column). Nothing had
+        % before it (``percent_at`` is None), so this only finds ``bare_at``."""
+        if self._bare_later is not None:
+            out, table = self._bare_later
+            self._bare_later = None
+            self._note(np.zeros(len(out), dtype=bool), out, lambda i: out[i], table)
 
     @property
     def unit(self) -> str | None:
@@ -112,6 +129,7 @@ class NumberReader:
     # ---- a column ---------------------------------------------------------------------------
     def __call__(self, values, table: Table) -> np.ndarray:
         """A float64 column; the first value that is not a number is a DataError naming its row."""
+        self._settle()
         column = self.column
         if isinstance(values, Labels):  # each distinct label parsed once; code -1 is missing
             parsed = [self.parse(v) for v in values.labels] + [(np.nan, False)]
@@ -131,8 +149,10 @@ class NumberReader:
                 bad = int(np.argmax(infinite))
                 raise DataError("MS032", f"{_where(table, bad, column)}: column `{column}` holds {out[bad]}, "
                                          "not a finite number", row=bad + 1, line=table.line_of(bad), column=column)
-            if self.bare_at is None or self.percent_at is not None:
+            if self.percent_at is not None:
                 self._note(np.zeros(len(out), dtype=bool), out, lambda i: out[i], table)
+            elif self.bare_at is None:  # nothing here can have % (see bare_at)
+                self._bare_later = (out, table)
             return out
         out = np.empty(len(values), dtype=np.float64)
         pct = np.zeros(len(values), dtype=bool)
@@ -155,7 +175,7 @@ class NumberReader:
         bare = ~pct & (numbers != 0) & ~np.isnan(numbers)
         if self.bare_at is None and bare.any():
             i = int(np.argmax(bare))
-            self.bare_at = (_where(table, i, self.column), _shown(text(i)))
+            self._bare_at = (_where(table, i, self.column), _shown(text(i)))
             first_bare = i
         else:
             first_bare = None

@@ -14,11 +14,8 @@ from typing import Any
 import numpy as np
 
 from metricsense.data.arrow import _arrow_batch_to_table
+from metricsense.data.csvblocks import block_size, header_options
 from metricsense.data.table import DataError, Labels, ReadRequest, Table, refuse_repeated_names
-
-# CSV blocks of 1 MB: a long file streams through a few MB of Arrow buffers, whatever its size.
-BATCH_BYTES = 1 << 20
-
 
 def _is_file(path: Path, what: str) -> bool:
     """``path.is_file()``, with the errors it passes on (a path over PATH_MAX, a folder it may not
@@ -76,7 +73,7 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
     if path.stat().st_size == 0:
         raise DataError("MS034", f"data file `{origin}` is empty")
     parse = _parse_options(path)
-    read_opts = pacsv.ReadOptions(block_size=BATCH_BYTES)
+    read_opts = pacsv.ReadOptions(block_size=block_size(path))
     # Text columns arrive dictionary-encoded (see Labels): long files repeat their series names.
     # NOTE: Arrow reads `NA`, `nan`, `NULL` ... in a text column as missing: Namibia's rows (`NA`)
     # were in no segment (MS036) and a survey group `NA` merged with answers that had no group.
@@ -92,7 +89,7 @@ def read_csv(request: ReadRequest) -> Iterator[Table]:
     as_text = bool(getattr(request.source, "decimal", None) or getattr(request.source, "currency", None))
     if request.columns or segment or as_text:
         try:
-            header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16),
+            header = pacsv.open_csv(path, read_options=header_options(path),
                                     parse_options=parse).schema.names
         except UnicodeDecodeError:
             _raise_not_utf8(path, origin)
@@ -209,7 +206,7 @@ def _raise_first_bad_value(path: Path, origin: str, exc: Exception, parse) -> No
     from metricsense.data.numbers import to_numeric
 
     try:
-        schema = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16),
+        schema = pacsv.open_csv(path, read_options=header_options(path),
                                 parse_options=parse).schema
     except pa.ArrowInvalid:
         schema = pa.schema([])
@@ -244,7 +241,7 @@ def _read_csv_as_text(path: Path, origin: str, exc: Exception, parse) -> Iterato
     import pyarrow.csv as pacsv
 
     try:
-        header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16),
+        header = pacsv.open_csv(path, read_options=header_options(path),
                                 parse_options=parse).schema.names
         types = {name: pa.string() for name in header}
         table = pacsv.read_csv(path, parse_options=parse,

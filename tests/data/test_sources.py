@@ -327,3 +327,32 @@ def test_a_reader_in_a_module_of_its_own_is_registered_as_the_recipe_says(tmp_pa
     assert not [d for d in report.diagnostics if d.code in ("MS005", "MS030", "MS031")], report.diagnostics
     summary = DataSummary.of(report.analysis[str(tmp_path / "k.msense")])
     assert summary.series["k"].observed == 3
+
+
+def test_a_wide_file_is_read_in_blocks_of_rows_not_of_a_megabyte(tmp_path):
+    # 2,000 columns of 80 rows (2 MB): read in 1 MB blocks, a dozen rows each, Arrow's cost per
+    # column was paid per block. Blocks of BATCH_ROWS header lines read it in one batch, with the
+    # same values as pandas reads; a long narrow file keeps its 1 MB blocks.
+    from metricsense.data import csvblocks
+    from metricsense.data.readers import read_csv
+    from metricsense.data.table import ReadRequest
+    from metricsense.model import DataSource
+    from metricsense.span import Span
+
+    pd = require("pandas")
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(1000, 300, size=(80, 2000)).round(9),
+                         columns=[f"kpi_{i:04d}" for i in range(2000)])
+    frame.insert(0, "period", pd.date_range("2024-01-01", periods=80, freq="W-MON").strftime("%Y-%m-%d"))
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    assert (tmp_path / "wide.csv").stat().st_size > 2 << 20
+    source = DataSource("file", "wide.csv", None, None, None, None, None, None, None, Span.point("k.msense"))
+    request = ReadRequest(source, path=tmp_path / "wide.csv", base=tmp_path, allowed=(tmp_path,))
+    (table,) = list(read_csv(request))
+    assert table.rows == 80 and table.first_line == 2
+    for name in ("kpi_0000", "kpi_1234", "kpi_1999"):
+        np.testing.assert_array_equal(table.columns[name], pd.read_csv(tmp_path / "wide.csv")[name].to_numpy())
+    (tmp_path / "long.csv").write_text("period,x\n" + "".join(f"{i},{i * 0.5}\n" for i in range(200_000)))
+    assert csvblocks.block_size(tmp_path / "long.csv") == csvblocks.BATCH_BYTES
+    assert len(list(read_csv(ReadRequest(source, path=tmp_path / "long.csv", base=tmp_path,
+                                         allowed=(tmp_path,))))) > 1
