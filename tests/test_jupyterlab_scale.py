@@ -192,7 +192,9 @@ def test_the_redundancy_tab_at_500_kpis(lab500, browser):
         label = explorer.locator('.msense-gain-detail svg text[data-key="kpi-30"]').first
         _measured(page, latency, label.click,
                   **{"untick KPI k30 from a block's row label -> the what-if box":
-                     {"sel": ".msense-explorer .msense-whatif", "has": "unticked KPI k30"}})
+                     {"sel": ".msense-explorer .msense-whatif", "has": "unticked KPI k30"},
+                     "untick KPI k30 from a block's row label -> the block redrawn, k30 struck through":
+                     {"sel": '.msense-explorer .msense-gain-detail svg text.off[data-key="kpi-30"]'}})
         _wait("k30's box unticked", lambda: not explorer.locator(".msense-kpi-toggle", has_text="k30")
               .locator("input[type=checkbox]").first.is_checked(), timeout=30)
         page.screenshot(path=str(ARTIFACTS / "scale-500-gain-block.png"))
