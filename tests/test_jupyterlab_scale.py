@@ -10,9 +10,12 @@ metricsense's): the five planted groups; a block heatmap of at most 20 x 20 cell
 250,000 of every pair; a click on a block cell draws the two blocks' KPIs, each cell's r equal to
 NumPy's to the two decimals shown, and the block cell holding the strongest of them; the pair
 search for "k7" counts NumPy's pairs with such a KPI and lists the strongest first; a click on a
-pair draws the two series with their r. Each interaction is timed in the page (input event to the
-first frame showing the result: the threshold 0.90 -> 0.60, a block click, a cell click, a pair
-search, unticking a KPI) and written with the widgets' sizes to
+pair draws the two series with their r. The Decoupling tab's gain matrix and RGA are drawn in
+blocks of 25 KPIs x 1 lever (1,000 cells each, not 25,000); a click on a gain block draws its 25
+KPIs, and a click on one of their row labels unticks that KPI as its box does. Each interaction
+is timed in the page (input event to the first frame showing the result: the threshold 0.90 ->
+0.60, a block click, a cell click, a pair search, unticking a KPI, a gain block click, an untick
+from its row label) and written with the widgets' sizes to
 test-artifacts/explorer-500-latency.json: reported, not asserted. Screenshots:
 test-artifacts/scale-500-*.png.
 """
@@ -174,6 +177,31 @@ def test_the_redundancy_tab_at_500_kpis(lab500, browser):
         box.wait_for(state="visible", timeout=30_000)
         _measured(page, latency, box.uncheck,
                   **{"untick KPI k1 -> the what-if box": {"sel": ".msense-explorer .msense-whatif", "has": "unticked KPI k1"}})
+
+        # the gain matrix and the RGA in blocks of 25 KPIs x 1 lever: a click on a block draws its
+        # KPIs whole, whose row labels untick as their boxes do
+        blocks = explorer.locator(".msense-gain-matrix svg rect[data-key]")
+        assert blocks.count() == 20 * 50 and explorer.locator(".msense-rga svg rect[data-key]").count() == 20 * 50
+        assert "drawn in blocks of 25 KPIs × 1 lever" in explorer.locator(".msense-gain-matrix figcaption").first.inner_text()
+        block = explorer.locator('.msense-gain-matrix svg rect[data-key="cell-1-0"]').first
+        block.scroll_into_view_if_needed()
+        _measured(page, latency, block.click,
+                  **{"gain block click -> its KPIs' rows": {"sel": ".msense-explorer .msense-gain-detail svg", "visible": True}})
+        rows = explorer.locator(".msense-gain-detail svg text.row[data-key]")
+        assert rows.count() == 25 and rows.first.get_attribute("data-key") == "kpi-25"
+        label = explorer.locator('.msense-gain-detail svg text[data-key="kpi-30"]').first
+        _measured(page, latency, label.click,
+                  **{"untick KPI k30 from a block's row label -> the what-if box":
+                     {"sel": ".msense-explorer .msense-whatif", "has": "unticked KPI k30"},
+                     "untick KPI k30 from a block's row label -> the block redrawn, k30 struck through":
+                     {"sel": '.msense-explorer .msense-gain-detail svg text.off[data-key="kpi-30"]'}})
+        _wait("k30's box unticked", lambda: not explorer.locator(".msense-kpi-toggle", has_text="k30")
+              .locator("input[type=checkbox]").first.is_checked(), timeout=30)
+        page.screenshot(path=str(ARTIFACTS / "scale-500-gain-block.png"))
+        sizes.update(page.evaluate("""() => ({gains_svg_rects: document.querySelectorAll(
+              '.msense-explorer .msense-gains svg rect').length,
+            explorer_svg_rects_after: document.querySelectorAll('.msense-explorer svg rect').length,
+            explorer_html_after: document.querySelector('.msense-explorer').innerHTML.length})"""))
     finally:
         page.close()
     (ARTIFACTS / "explorer-500-latency.json").write_text(json.dumps({"latency_ms": latency, "page": sizes}, indent=1),

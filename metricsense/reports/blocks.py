@@ -45,22 +45,10 @@ def matrix_figure(matrix: Any, rows: Sequence[str], cols: Sequence[str], *, whol
     if symmetric:
         np.fill_diagonal(a, np.nan)
     n, m = a.shape
-    br, bc = math.ceil(n / BLOCKS), math.ceil(m / BLOCKS)
-    nr, nc = math.ceil(n / br), math.ceil(m / bc)
-    padded = np.full((nr * br, nc * bc), np.nan)
-    padded[:n, :m] = a
-    cells = padded.reshape(nr, br, nc, bc).transpose(0, 2, 1, 3).reshape(nr, nc, br * bc)
-    size = np.where(np.isnan(cells), -1.0, np.abs(cells))
-    pick = size.argmax(axis=2)
-    strongest = np.take_along_axis(cells, pick[..., None], axis=2)[..., 0]
+    br, bc = steps(n, m)
+    strongest, _, _ = block_extremes(a, br, bc)
     grid = [[None if math.isnan(v) else float(v) for v in row] for row in strongest.tolist()]
-
-    def span(names: Sequence[str], k: int, step: int) -> tuple[str, str]:
-        first, last = names[k * step], names[min((k + 1) * step, len(names)) - 1]
-        return (first if first == last else f"{first}…{last}"), (first if first == last else f"{first} … {last}")
-
-    row_spans = [span(rows, k, br) for k in range(nr)]
-    col_spans = [span(cols, k, bc) for k in range(nc)]
+    row_spans, col_spans = spans(rows, br), spans(cols, bc)
     boxes = {(i // br, j // bc) for i, j in marked}
     picture = heatmap(grid, [s[0] for s in row_spans], [s[0] for s in col_spans], title=f"{title} (in blocks)",
                       marked=boxes, marked_as=marked_as, blank_zero=blank_zero,
@@ -69,11 +57,46 @@ def matrix_figure(matrix: Any, rows: Sequence[str], cols: Sequence[str], *, whol
             + (" (the diagonal left out)" if symmetric else "")
             + f"; the {STRONGEST} largest of the {n:,} × {m:,} entries are listed; the whole grid:"
             " `msense check --analysis full`.")
-    return picture + _strongest(a, rows, cols, symmetric, blank_zero, set(marked), marked_as, axes,
-                                options.get("digits", 2)), said
+    return picture + strongest_table(a, rows, cols, symmetric, blank_zero, set(marked), marked_as, axes,
+                                     options.get("digits", 2)), said
 
 
-def _strongest(a: Any, rows: Sequence[str], cols: Sequence[str], symmetric: bool, blank_zero: bool,
+def steps(n: int, m: int, blocks: int = BLOCKS, whole_small: bool = False) -> tuple[int, int]:
+    """Rows and columns per block: at most ``blocks`` blocks a side (``whole_small``: an axis of at
+    most SMALL is not cut, one row or column a block)."""
+    def step(k: int) -> int:
+        return 1 if whole_small and k <= SMALL else max(1, math.ceil(k / blocks))
+    return step(n), step(m)
+
+
+def block_extremes(a: Any, br: int, bc: int) -> tuple[Any, Any, Any]:
+    """Per block of ``br`` x ``bc`` entries of the array ``a`` (NaN: no entry): its entry of largest
+    magnitude (NaN when it has none), and that entry's row and column in ``a``."""
+    import numpy as np
+
+    n, m = a.shape
+    nr, nc = math.ceil(n / br), math.ceil(m / bc)
+    padded = np.full((nr * br, nc * bc), np.nan)
+    padded[:n, :m] = a
+    cells = padded.reshape(nr, br, nc, bc).transpose(0, 2, 1, 3).reshape(nr, nc, br * bc)
+    size = np.where(np.isnan(cells), -1.0, np.abs(cells))
+    pick = size.argmax(axis=2)
+    strongest = np.take_along_axis(cells, pick[..., None], axis=2)[..., 0]
+    i = np.arange(nr)[:, None] * br + pick // bc
+    j = np.arange(nc)[None, :] * bc + pick % bc
+    return strongest, i, j
+
+
+def spans(names: Sequence[str], step: int) -> list[tuple[str, str]]:
+    """Per block of ``step`` names: (short label, hover text): the first and the last name."""
+    out = []
+    for k in range(math.ceil(len(names) / step)):
+        first, last = names[k * step], names[min((k + 1) * step, len(names)) - 1]
+        out.append((first, first) if first == last else (f"{first}…{last}", f"{first} … {last}"))
+    return out
+
+
+def strongest_table(a: Any, rows: Sequence[str], cols: Sequence[str], symmetric: bool, blank_zero: bool,
                marked: set[tuple[int, int]], marked_as: str, axes: tuple[str, str], digits: int) -> str:
     import numpy as np
 

@@ -142,6 +142,11 @@ def gain_figures(g: dict, doc, title: str, whole: bool = True) -> list[str]:
     return ['<div class="grid">', *figs, "</div>"]
 
 
+#: What the RGA's caption says first.
+RGA_SAYS = ("Relative gain array (G ∘ pinv(G)ᵀ): pair each KPI with the lever whose value is near 1; negative or "
+            "large values warn of interaction.")
+
+
 def rga_figure(g: dict, label_keys: tuple[list[str], list[str]] | None = None, whole: bool = True) -> str:
     """The RGA with the decoupling evaluator's suggested pairing (the smallest RGA number) framed;
     '' without one. ``label_keys``: the labels are the explorer's toggles (every cell drawn); a
@@ -157,8 +162,7 @@ def rga_figure(g: dict, label_keys: tuple[list[str], list[str]] | None = None, w
                                     limit=1.0, blank_zero=True, marked=marked, marked_as="suggested pair",
                                     **({"label_keys": label_keys} if label_keys is not None else {}))
     return (f'<figure class="rga">{drawn}'
-            "<figcaption>Relative gain array (G ∘ pinv(G)ᵀ): pair each KPI with the lever whose "
-            f"value is near 1; negative or large values warn of interaction.{esc(said)}{esc(drawn_as)}"
+            f"<figcaption>{esc(RGA_SAYS)}{esc(said)}{esc(drawn_as)}"
             "</figcaption></figure>")
 
 

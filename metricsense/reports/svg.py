@@ -54,8 +54,8 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
     said on hover; ``marked`` cells (row, column) framed; a colour legend under it. ``keys``: each
     cell carries ``data-key="cell-ROW-COL"`` (the explorer tells which was clicked); ``notes``: per
     cell, words added to what its hover says; ``label_keys`` (row keys, column keys): each row and
-    column label is a focusable toggle button with that key, and the rows and columns in ``off``
-    are greyed (the explorer's unticked KPIs and levers)."""
+    column label is a focusable toggle button with that key (``None`` for one axis: its labels are
+    plain), and the rows and columns in ``off`` are greyed (the explorer's unticked KPIs and levers)."""
     cell = 44 if len(cols) <= 6 else 36 if len(cols) <= 12 else 28
     left = 8 + 7 * max((len(_short(r)) for r in rows), default=4)
     longest = max((len(_short(c)) for c in cols), default=4)
@@ -111,7 +111,7 @@ def heatmap(matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols:
 def _toggle(label_keys, axis: int, k: int, off) -> str:
     """What follows a label's class name inside its class attribute: for a toggle, the attribute
     is closed and the button's attributes follow (the caller writes the last quote)."""
-    if label_keys is None:
+    if label_keys is None or label_keys[axis] is None:
         return ""
     on = k not in off[axis]
     grey = "" if on else ' fill="#9e9e9e" text-decoration="line-through'

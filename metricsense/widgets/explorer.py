@@ -26,11 +26,12 @@ from traitlets import Dict, Float, HasTraits, List, Unicode, observe
 from metricsense.evaluators.records import (CorrelationAnalysis, GainAnalysis, NoiseAnalysis, TriggersAnalysis,
                                             TrustAnalysis)
 from metricsense.model import LEVELS, Lever
-from metricsense.widgets import whatif
+from metricsense.widgets import gainblocks, whatif
 from metricsense.reports.svg import esc
 from metricsense.widgets.display import STYLE, diagnostics_html
 from metricsense.widgets.interactive import ConversationsView, OverviewView, RedundancyView, TrustView, clickable
-from metricsense.widgets.panels import _fmt, decoupling_html, gain_matrix_html, rga_html, whatif_html, wrap
+from metricsense.widgets.panels import (_fmt, decoupling_html, gain_detail_html, gain_matrix_html, rga_detail_html,
+                                       rga_html, whatif_html, wrap)
 
 SEVERITIES = ("error", "warning", "info", "hint")
 FAMILIES = {"MS1": "correlation", "MS2": "decoupling", "MS3": "noise", "MS4": "distortion", "MS5": "trust",
@@ -427,13 +428,21 @@ class DecouplingView(w.VBox):
         # condition number, rank and pairing in one box: one message to the page per change (each
         # widget's value is a message of its own through the server)
         self.numbers = _html("gain-numbers")
-        # a click on a KPI's row or a lever's column label (of either picture) toggles it
+        # a click on a KPI's row or a lever's column label (of either picture) toggles it; a large
+        # system's pictures are drawn in blocks (widgets.gainblocks): a click on a block draws its
+        # KPIs whole in the picture's detail, whose labels toggle as well
         self.picture, self.rga = clickable("gain-matrix"), clickable("rga")
-        for picture in (self.picture, self.rga):
+        self.large = gainblocks.is_large((model.kpis, model.levers))
+        self.block: dict[str, tuple[int, int] | None] = {"gain": None, "rga": None}
+        pictures = [self.picture, self.rga]
+        if self.large:
+            self.picture_detail, self.rga_detail = clickable("gain-detail"), clickable("rga-detail")
+            pictures = [self.picture, self.picture_detail, self.rga, self.rga_detail]
+        for picture in pictures:
             if hasattr(picture, "on_click"):
                 picture.toggle = True
-                picture.on_click(self._clicked)
-        self.figures = w.Box([self.picture, self.rga], layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+                picture.on_click(lambda key, p=picture: self._clicked(key, p))
+        self.figures = w.Box(pictures, layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
         self.figures.add_class("msense-gains")
         self.suggest = w.Button(description="suggest", tooltip="tick the best KPIs for the ticked levers (msense select)")
         self.suggest.add_class("msense-suggest")
@@ -470,9 +479,18 @@ class DecouplingView(w.VBox):
         chosen = [n for n in every if (n in current and n != name) or (n == name and on)]
         setattr(self.model, trait, chosen)
 
-    def _clicked(self, key: str) -> None:
-        """A click on a label does what its box does (the box follows through ``_sync``)."""
+    def _clicked(self, key: str, picture: Any = None) -> None:
+        """A click on a label does what its box does (the box follows through ``_sync``); on a
+        block of a large system's picture, its KPIs are drawn whole in the picture's detail."""
         kind, _, index = key.partition("-")
+        if kind == "cell" and self.large and picture in (self.picture, self.rga):
+            a, _, b = index.partition("-")
+            if a.isdigit() and b.isdigit() and gainblocks.band(self._full(), int(a), int(b)) is not None:
+                which = "gain" if picture is self.picture else "rga"
+                self.block[which] = (int(a), int(b))
+                picture.selected = key  # the block drawn, framed in the page
+                self._draw_detail(which)
+            return
         names, trait = (self.model.kpis, "kpis_on") if kind == "kpi" else (self.model.levers, "levers_on")
         if kind in ("kpi", "lever") and index.isdigit() and int(index) < len(names):
             name = names[int(index)]
@@ -483,7 +501,7 @@ class DecouplingView(w.VBox):
         m = self.model
         self.numbers.value = "".join(f'<div class="msense-{kind}">{html}</div>' for kind, html
                                      in zip(("condition", "rank", "pairing"), decoupling_html(m.decoupling)))
-        d, full = m.decoupling, (m.kpis, m.levers, m._matrix, m.kpis_on, m.levers_on)
+        d, full = m.decoupling, self._full()
         if d.get("pending"):
             return  # the pictures come with the pairing, a moment later: each drawn (and sent) once
         # the pairing search changes the RGA's frames only: the gain matrix is drawn once per change
@@ -491,7 +509,23 @@ class DecouplingView(w.VBox):
         if drawn != getattr(self, "_drawn", None):
             self.picture.value = gain_matrix_html(d, m.document, full) if d else ""
             self._drawn = drawn
+            if self.large:
+                self._draw_detail("gain")
         self.rga.value = rga_html(d, full) if d else ""
+        if self.large:
+            self._draw_detail("rga")
+
+    def _full(self) -> tuple:
+        m = self.model
+        return (m.kpis, m.levers, m._matrix, m.kpis_on, m.levers_on)
+
+    def _draw_detail(self, which: str) -> None:
+        """A large system's block clicked, its KPIs whole (a prompt before a click)."""
+        d, cell = self.model.decoupling, self.block[which]
+        if which == "gain":
+            self.picture_detail.value = gain_detail_html(d, self.model.document, self._full(), cell) if d else ""
+        else:
+            self.rga_detail.value = rga_detail_html(d, self.model.document, self._full(), cell) if d else ""
 
 
 class WhatIfView(w.VBox):

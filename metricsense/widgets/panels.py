@@ -6,10 +6,11 @@ The snapshot (``metricsense.widgets.snapshot``) and the views share them. No wid
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from metricsense.reports.svg import esc, heatmap
-from metricsense.widgets import whatif
+from metricsense.widgets import gainblocks, whatif
 from metricsense.widgets.display import wrap as _wrap
 
 
@@ -76,42 +77,99 @@ def redundancy_html(red: dict, keys: bool = False) -> tuple[str, str]:
     return wrap(text, "clusters"), picture
 
 
-def gain_matrix_html(d: dict, document: Any, full: tuple[list[str], list[str], list[list[float]], list[str], list[str]]
-                     ) -> str:
-    """The explorer's gain matrix: every KPI and lever it ticks over (``full``: KPIs, levers,
-    matrix, KPIs kept, levers kept), the unticked ones greyed; each row and column label a toggle
-    (``kpi-I``, ``lever-J``: indices into ``full``); the caption says the kept ones' numbers."""
-    from metricsense.reports import gains
-
-    kpis, levers, matrix, kpis_on, levers_on = full
+def _tipper(document: Any) -> Callable[[str, bool, str], str]:
+    """A label's hover text: its name, its label, and what a click does."""
     labels = {s.name: (getattr(s, "label", None) or s.name) for s in (document.named() if document else ())}
 
     def tip(name: str, on: bool, kind: str) -> str:
         return f"{name} — {labels.get(name, name)}: {kind} {'kept; click to untick' if on else 'unticked; click to tick'}"
+    return tip
 
-    off = ({i for i, k in enumerate(kpis) if k not in kpis_on}, {j for j, v in enumerate(levers) if v not in levers_on})
+
+def _gain_caption(d: dict) -> tuple[str, str]:
+    from metricsense.reports import gains
+
     title = f"{(d.get('source') or '').capitalize()} gains"
+    caption = esc(gains.describe(d)) if d.get("kpis") else "nothing kept"
+    if d.get("scaled_condition_number") is not None:
+        caption += f", scaled condition number {esc(_fmt(d['scaled_condition_number']))}"
+    return title, f"{esc(title)} of the kept KPIs and levers: {caption}. "
+
+
+def gain_matrix_html(d: dict, document: Any, full: tuple[list[str], list[str], list[list[float]], list[str], list[str]]
+                     ) -> str:
+    """The explorer's gain matrix: every KPI and lever it ticks over (``full``: KPIs, levers,
+    matrix, KPIs kept, levers kept), the unticked ones greyed; each row and column label a toggle
+    (``kpi-I``, ``lever-J``: indices into ``full``); the caption says the kept ones' numbers.
+    Above ``blocks.SMALL`` KPIs or levers: in blocks (``widgets.gainblocks``; ``gain_detail_html``
+    draws a block's KPIs)."""
+    kpis, levers, matrix, _on, _levers_on = full
+    title, caption = _gain_caption(d)
+    if gainblocks.is_large(full):
+        heat = gainblocks.overview(gainblocks.gain_array(full), full, title=title, blank_zero=True,
+                                   tip=_tipper(document))
+        return wrap(f'<figure class="gain">{heat}<figcaption>{caption}{esc(gainblocks.said(full, "gain"))}'
+                    "</figcaption></figure>", "gains")
+    tip, off = _tipper(document), gainblocks.off_of(full)
     heat = heatmap(matrix, kpis, levers, title=title, blank_zero=True,
                    row_titles=[tip(k, i not in off[0], "KPI") for i, k in enumerate(kpis)],
                    col_titles=[tip(v, j not in off[1], "lever") for j, v in enumerate(levers)],
                    label_keys=([f"kpi-{i}" for i in range(len(kpis))], [f"lever-{j}" for j in range(len(levers))]), off=off)
-    caption = esc(gains.describe(d)) if d.get("kpis") else "nothing kept"
-    if d.get("scaled_condition_number") is not None:
-        caption += f", scaled condition number {esc(_fmt(d['scaled_condition_number']))}"
-    return wrap(f'<figure class="gain">{heat}<figcaption>{esc(title)} of the kept KPIs and levers: {caption}. '
+    return wrap(f'<figure class="gain">{heat}<figcaption>{caption}'
                 "Click a KPI or a lever (or Tab to it and press Enter) to untick or tick it, as its box does; "
                 "greyed and struck through: unticked.</figcaption></figure>", "gains")
 
 
+def gain_detail_html(d: dict, document: Any, full: tuple, cell: tuple[int, int] | None) -> str:
+    """A large gain matrix's block clicked (``cell``: the overview's row and column of blocks):
+    its KPIs' rows whole, each label a toggle; a prompt before a click."""
+    shown = gainblocks.band(full, *cell) if cell is not None else None
+    if shown is None:
+        return wrap(gainblocks.prompt("gain matrix"), "gain-detail")
+    title, _ = _gain_caption(d)
+    heat = gainblocks.detail(gainblocks.gain_array(full), full, *shown, title=title, tip=_tipper(document),
+                             blank_zero=True)
+    return wrap(f'<figure class="gain-detail">{heat}<figcaption>{len(shown[0])} KPIs × {len(shown[1])} levers: every '
+                "gain; click a KPI or a lever to untick or tick it; greyed and struck through: unticked."
+                "</figcaption></figure>", "gain-detail")
+
+
 def rga_html(d: dict, full: tuple) -> str:
     """The RGA of the kept KPIs and levers, the suggested pairing framed, its labels the same
-    toggles as the gain matrix's ('' without an RGA)."""
-    from metricsense.reports.html import rga_figure
+    toggles as the gain matrix's ('' without an RGA). Above ``blocks.SMALL`` KPIs or levers: in
+    blocks over every KPI and lever, a block framed when it holds a pair (``rga_detail_html``
+    draws a block's KPIs)."""
+    from metricsense.reports.html import RGA_SAYS, rga_figure
 
+    if gainblocks.is_large(full):
+        if d.get("rga") is None or not d.get("kpis") or not d.get("levers"):
+            return ""
+        pairs = gainblocks.paired(d, full)
+        heat = gainblocks.overview(gainblocks.rga_array(d, full), full, title="Relative gain array", limit=1.0,
+                                   blank_zero=True, marked=pairs, marked_as="suggested pair")
+        framed = (f" Framed: a block that holds a pair of the suggested pairing ({len(pairs)} pairs, listed above; "
+                  "each pair framed in its block's KPIs)." if pairs else "")
+        return wrap(f'<figure class="rga">{heat}<figcaption>{esc(RGA_SAYS)}{esc(framed)} '
+                    f'{esc(gainblocks.said(full, "relative gain"))}</figcaption></figure>', "gains")
     index_k, index_l = {k: i for i, k in enumerate(full[0])}, {v: j for j, v in enumerate(full[1])}
     rga = rga_figure(d, ([f"kpi-{index_k[k]}" for k in d.get("kpis") or []],
                          [f"lever-{index_l[v]}" for v in d.get("levers") or []]))
     return wrap(rga, "gains") if rga else ""
+
+
+def rga_detail_html(d: dict, document: Any, full: tuple, cell: tuple[int, int] | None) -> str:
+    """A large RGA's block clicked: its KPIs' rows whole, the suggested pairs framed, each label a toggle."""
+    shown = gainblocks.band(full, *cell) if cell is not None else None
+    if d.get("rga") is None:
+        return ""
+    if shown is None:
+        return wrap(gainblocks.prompt("relative gain array"), "rga-detail")
+    heat = gainblocks.detail(gainblocks.rga_array(d, full), full, *shown, title="Relative gain array",
+                             tip=_tipper(document), limit=1.0, blank_zero=True, marked=gainblocks.paired(d, full),
+                             marked_as="suggested pair")
+    return wrap(f'<figure class="rga-detail">{heat}<figcaption>{len(shown[0])} KPIs × {len(shown[1])} levers: every '
+                "relative gain of the kept ones (framed: a suggested pair); click a KPI or a lever to untick or tick "
+                "it.</figcaption></figure>", "rga-detail")
 
 
 def decoupling_html(d: dict) -> tuple[str, str, str]:
