@@ -176,7 +176,9 @@ def test_a_score_off_the_scale_is_refused_without_quoting_it(tmp_path, score):
     rows = [HEADER] + _team("a", 6) + [f"a,m-a,team,How much value did you get?,{score}"]
     report, info = _check(tmp_path, rows)
     (d,) = [d for d in report.diagnostics if d.code == "MS037"]
-    assert "outside the scale 1..5" in d.message and score not in d.message
+    # NOTE: the message names the file, whose temporary path can hold the digits (pytest-992)
+    said = d.message.replace(str(tmp_path), "<dir>")
+    assert "outside the scale 1..5" in said and score not in said
     assert info is None
 
 
