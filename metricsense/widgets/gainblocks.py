@@ -138,7 +138,7 @@ def detail(a: np.ndarray, full: Full, rows: range, cols: range, *, title: str,
     off = off_of(full)
     sub = [[None if math.isnan(v) else float(v) for v in row] for row in a[np.ix_(rows, cols)].tolist()]
     return heatmap(sub, [kpis[i] for i in rows], [levers[j] for j in cols],
-                   title=f"{title}: {kpis[rows[0]]} … {kpis[rows[-1]]}",
+                   title=f"{title}: {kpis[rows[0]]}" + (f" … {kpis[rows[-1]]}" if len(rows) > 1 else ""),
                    row_titles=[tip(kpis[i], i not in off[0], "KPI") for i in rows] if tip else None,
                    col_titles=[tip(levers[j], j not in off[1], "lever") for j in cols] if tip else None,
                    label_keys=([f"kpi-{i}" for i in rows], [f"lever-{j}" for j in cols]),
