@@ -10,8 +10,8 @@ levers, one column per lever, so that a lever's label stays its toggle:
 - the overview: one cell per block of KPIs and lever (or block of levers), the entry of largest
   magnitude among the kept KPIs and levers, named on hover; in the RGA a block is framed when it
   holds a pair of the suggested pairing; the strongest entries listed under it;
-- a click on a cell draws the block's KPIs whole below it (every lever, or the cell's block of
-  levers above SMALL), each row and column label the same toggle as in a small system's picture
+- a click on a cell draws the block's KPIs whole below it (every lever up to DETAIL_MAX cells,
+  else the cell's block of levers), each row and column label the same toggle as in a small system's picture
   (``kpi-I`` / ``lever-J``, indices into every KPI and lever), unticked ones greyed.
 
 Both pictures are laid over every KPI and lever (the RGA's rows and columns of unticked ones
@@ -33,6 +33,8 @@ from metricsense.widgets.corrblocks import MAX_BLOCKS
 
 #: At most this many blocks of KPIs (as the correlation heatmap's blocks).
 BLOCKS = MAX_BLOCKS
+#: A block clicked is drawn with every lever up to this many cells (500 KPIs x 50 levers: 1,250).
+DETAIL_MAX = 2_500
 
 Full = tuple  # (KPIs, levers, gain matrix, KPIs kept, levers kept): the explorer's every KPI and lever
 
@@ -120,12 +122,18 @@ def overview(a: np.ndarray, full: Full, *, title: str, marked: set[tuple[int, in
 
 def band(full: Full, a: int, b: int) -> tuple[range, range] | None:
     """The KPIs (rows) and levers (columns) that a click on the overview's cell (a, b) draws:
-    the block's KPIs, with every lever when the levers are not cut, else the cell's block of them."""
+    the block's KPIs with every lever when that is at most DETAIL_MAX cells, else with the
+    cell's block of levers."""
     br, bc = steps(full)
     n, m = len(full[0]), len(full[1])
     if not (0 <= a * br < n and 0 <= b * bc < m):
         return None
-    return range(a * br, min((a + 1) * br, n)), range(m) if bc == 1 else range(b * bc, min((b + 1) * bc, m))
+    rows = range(a * br, min((a + 1) * br, n))
+    return rows, range(m) if _every_lever(full) else range(b * bc, min((b + 1) * bc, m))
+
+
+def _every_lever(full: Full) -> bool:
+    return steps(full)[0] * len(full[1]) <= DETAIL_MAX
 
 
 def detail(a: np.ndarray, full: Full, rows: range, cols: range, *, title: str,
@@ -138,7 +146,7 @@ def detail(a: np.ndarray, full: Full, rows: range, cols: range, *, title: str,
     off = off_of(full)
     sub = [[None if math.isnan(v) else float(v) for v in row] for row in a[np.ix_(rows, cols)].tolist()]
     return heatmap(sub, [kpis[i] for i in rows], [levers[j] for j in cols],
-                   title=f"{title}: {kpis[rows[0]]} … {kpis[rows[-1]]}",
+                   title=f"{title}: {kpis[rows[0]]}" + (f" … {kpis[rows[-1]]}" if len(rows) > 1 else ""),
                    row_titles=[tip(kpis[i], i not in off[0], "KPI") for i in rows] if tip else None,
                    col_titles=[tip(levers[j], j not in off[1], "lever") for j in cols] if tip else None,
                    label_keys=([f"kpi-{i}" for i in rows], [f"lever-{j}" for j in cols]),
@@ -157,7 +165,7 @@ def said(full: Full, what: str) -> str:
     return (f"{n:,} KPIs × {m:,} levers: drawn in {cut}, each cell the block's {what} of largest magnitude "
             f"among the kept KPIs and levers (its {'KPI' if bc == 1 else 'KPI and lever'} on hover); the strongest "
             "are listed under it. Click a cell to draw the block's KPIs whole below"
-            + (" with every lever" if bc == 1 else "")
+            + (" with every lever" if _every_lever(full) else " with the cell's levers")
             + f": a click on a KPI or a lever there (or Tab to it and Enter) unticks or ticks it{here}.")
 
 

@@ -83,6 +83,16 @@ def test_each_block_cell_is_the_kept_entry_of_largest_magnitude(n, m):
     assert listed == pytest.approx(top, abs=0.0051)
 
 
+@pytest.mark.parametrize("n, m, rows, cols", [(500, 50, range(25, 50), range(50)), (200, 80, range(10, 20), range(80)),
+                                               (30, 70, range(1, 2), range(70)),
+                                               (2000, 80, range(100, 200), range(4, 8))])
+def test_a_block_clicked_is_its_kpis_with_every_lever_up_to_the_cells_allowed(n, m, rows, cols):
+    full = ([f"k{i}" for i in range(n)], [f"l{j}" for j in range(m)], None, [], [])
+    assert gb.band(full, 1, 1) == (rows, cols)
+    assert len(rows) * len(cols) <= gb.DETAIL_MAX
+    assert gb.band(full, 10**6, 0) is None and gb.band(full, 0, 10**6) is None
+
+
 def _spec(n: int = N, nl: int = NL) -> str:
     """n KPIs, each moved by two of nl levers (declared gains, no data)."""
     rng = np.random.default_rng(25)
