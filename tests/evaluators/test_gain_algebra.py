@@ -68,6 +68,16 @@ def test_dependent_combinations_span_the_left_null_space_of_random_matrices(rout
         check_basis(g, dependent_combinations(g, rank), rank)
 
 
+def test_a_large_mostly_nonzero_matrix_gives_the_same_picks_through_blas():
+    rng = np.random.default_rng(5)
+    g = rng.standard_normal((900, 40)) @ rng.standard_normal((40, 120))  # rank 40, all nonzero
+    nz = Nonzeros(g)
+    assert nz.matrix is not None and g.size >= ga.DENSE_PRODUCT  # the BLAS product
+    picked, q, low = pivot_rows(nz, 40)
+    assert picked == reference_picks(g, 40)
+    check_basis(g, dependent_combinations(g, 40), 40)
+
+
 def test_the_two_coefficient_routes_agree(monkeypatch):
     for case, g in random_cases():
         rank = np.linalg.matrix_rank(g)
