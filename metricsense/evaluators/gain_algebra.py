@@ -16,6 +16,10 @@ TIE = 1e-9
 #: lost most of its digits to cancellation: it is computed again before it is trusted as the largest.
 LOST = 1e-2
 
+#: A matrix of at least this many entries, more than a quarter of them nonzero, is multiplied by
+#: BLAS in ``Nonzeros.times`` (the sums in another order: rounding only).
+DENSE_PRODUCT = 100_000
+
 #: Coefficients by one least-squares call (as before) while it costs at most this many multiply-adds;
 #: beyond, through the triangular factor the pivoting built (see ``dependent_combinations``).
 LSTSQ_WORK = 1e8
@@ -25,7 +29,7 @@ class Nonzeros:
     """The nonzero entries of a k x m matrix in row-major order (CSR-like): ``rows``, ``cols``,
     ``vals``, and ``indptr`` (row i's entries are ``indptr[i]:indptr[i + 1]``)."""
 
-    __slots__ = ("shape", "rows", "cols", "vals", "indptr")
+    __slots__ = ("shape", "rows", "cols", "vals", "indptr", "matrix")
 
     def __init__(self, g) -> None:
         import numpy as np
@@ -35,6 +39,8 @@ class Nonzeros:
         self.rows, self.cols = np.nonzero(g)
         self.vals = g[self.rows, self.cols]
         self.indptr = np.searchsorted(self.rows, np.arange(g.shape[0] + 1))
+        # a large matrix that is mostly nonzero (gains estimated from data) is multiplied as it is
+        self.matrix = g if g.size >= DENSE_PRODUCT and len(self.vals) > 0.25 * g.size else None
 
     @property
     def nnz(self) -> int:
@@ -49,9 +55,12 @@ class Nonzeros:
         return out
 
     def times(self, x):
-        """G @ x for a vector x of length m: per row, the sum of its entries times x, in row order."""
+        """G @ x for a vector x of length m: per row, the sum of its entries times x, in row order
+        (a large, mostly nonzero matrix: BLAS's product)."""
         import numpy as np
 
+        if self.matrix is not None:
+            return self.matrix @ x
         return sums(self.rows, self.vals * x[self.cols], self.shape[0])
 
 

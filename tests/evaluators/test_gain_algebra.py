@@ -68,6 +68,16 @@ def test_dependent_combinations_span_the_left_null_space_of_random_matrices(rout
         check_basis(g, dependent_combinations(g, rank), rank)
 
 
+def test_a_large_mostly_nonzero_matrix_gives_the_same_picks_through_blas():
+    rng = np.random.default_rng(5)
+    g = rng.standard_normal((900, 40)) @ rng.standard_normal((40, 120))  # rank 40, all nonzero
+    nz = Nonzeros(g)
+    assert nz.matrix is not None and g.size >= ga.DENSE_PRODUCT  # the BLAS product
+    picked, q, low = pivot_rows(nz, 40)
+    assert picked == reference_picks(g, 40)
+    check_basis(g, dependent_combinations(g, 40), 40)
+
+
 def test_the_two_coefficient_routes_agree(monkeypatch):
     for case, g in random_cases():
         rank = np.linalg.matrix_rank(g)
@@ -119,9 +129,9 @@ def test_the_tie_rule_picks_the_first_row_within_a_relative_1e_9():
         assert picked[0] == first
 
 
-def test_each_pick_is_the_largest_exact_distance_even_after_cancellation():
-    # rows of very different sizes and near-duplicates: the downdated squared distances lose
-    # digits; the guard (LOST) computes them again before trusting them as the largest
+def test_each_pick_is_the_largest_exact_distance():
+    # rows of very different sizes and near-duplicates: each pick is the farthest row by its
+    # distance computed again from scratch (two passes of projection), to a relative 1e-6
     rng = np.random.default_rng(7)
     for _ in range(20):
         k, m = 30, 12
@@ -134,6 +144,16 @@ def test_each_pick_is_the_largest_exact_distance_even_after_cancellation():
             dist = np.einsum("ij,ij->i", resid, resid)
             dist[picked[:t]] = -1
             assert dist[p] >= dist.max() * (1 - 1e-6)
+
+
+def test_a_distance_lost_to_cancellation_is_computed_again_before_it_is_picked(monkeypatch):
+    # row 1 is row 0 plus 1e-4 in another lever: its true squared distance after row 0 is 1e-8,
+    # but its squared norm 1e8 + 1e-8 rounds to 1e8 + 1.49e-8, and the downdate leaves 1.49e-8:
+    # more than row 2's 1.21e-8, which is truly the farther
+    g = np.array([[1e4, 0.0, 0.0], [1e4, 1e-4, 0.0], [0.0, 0.0, 1.1e-4]])
+    assert pivot_rows(Nonzeros(g), 3)[0] == [0, 2, 1]
+    monkeypatch.setattr(ga, "LOST", 0.0)  # without the guard the stale distance wins
+    assert pivot_rows(Nonzeros(g), 3)[0] == [0, 1, 2]
 
 
 def test_pivoting_stops_when_no_row_is_left_outside_the_span():
