@@ -34,7 +34,7 @@ from metricsense.encoding import finite
 from metricsense.evaluators import serial
 from metricsense.evaluators.common import own_values, phi
 from metricsense.evaluators.lags import duration_days, review_of
-from metricsense.evaluators.noise_batch import Job, drive
+from metricsense.evaluators.noise_batch import Job, collector_paused, drive
 from metricsense.evaluators.records import (
     ComparisonNoise,
     KpiNoise,
@@ -344,6 +344,11 @@ MODEL_NOT_RUN = "not run: p_history is 1, so p_value is 1"
 
 def noise_of(spec: Document, data, level_periods: int = 3, max_lag: int = 6, max_rate: float = 0.1,
              ratio: float = 1.0) -> NoiseAnalysis:
+    with collector_paused():
+        return _noise_of(spec, data, level_periods, max_lag, max_rate, ratio)
+
+
+def _noise_of(spec: Document, data, level_periods: int, max_lag: int, max_rate: float, ratio: float) -> NoiseAnalysis:
     out: dict[str, dict] = {}  # each KPI's fields, made into a KpiNoise once
     for k in spec.kpis:
         entry = kpi_fields(k, data, level_periods, ratio) if data is not None else None

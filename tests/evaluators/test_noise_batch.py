@@ -255,3 +255,22 @@ def test_run_rates_without_drift_count_signed_zeros_as_the_reference(backends):
     want = reference.path_run_rates_rows(last, mean, phi, sigma, drift, thr, op, n, z)
     assert np.array_equal(kernels.path_run_rates_rows(last, mean, phi, sigma, drift, thr, op, n, z), want)
     assert 0 < want.mean() < 1
+
+
+def test_the_collector_is_paused_during_the_analysis_and_left_as_found():
+    import gc
+
+    seen = []
+    with noise_batch.collector_paused():
+        seen.append(gc.isenabled())
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        with noise_batch.collector_paused():
+            pass
+        assert not gc.isenabled()  # the caller's choice kept
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError), noise_batch.collector_paused():
+        raise ValueError("an analysis that fails")
+    assert gc.isenabled()
