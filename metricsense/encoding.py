@@ -196,75 +196,98 @@ def _rows_into(value: Any, level: int, depth: int, out: list[str]) -> None:
 
 
 def _lines_into(value: Any, level: int, out: list[str]) -> None:
+    value = _plain_value(value)
+    _emit(value, _node(value), level, out)
+
+
+def _plain_value(value: Any) -> Any:
     kind = type(value)
-    if kind is not dict and kind is not list and kind not in _PLAIN:
-        value = _shallow(value)
+    return value if kind is dict or kind is list or kind in _PLAIN else _shallow(value)
+
+
+def _node(value: Any) -> Any:
+    """How ``value`` (converted by ``_shallow``) is written: its one-line text (a str) when that
+    fits in ``LINE`` (a value that is no container, or an empty one, always), else a list of its
+    items' (key text, value, node), or None when its items are to be looked at as they are written.
+
+    A container that probably fits is encoded whole; one that probably does not (``_guess``) is
+    made of its items' texts, each encoded once: a KPI's distortion entry of three thousand
+    characters was encoded whole, then its divergence tests whole, then each test."""
     if not isinstance(value, (dict, list)) or not value:
-        out.append(_line(value))
-        return
-    if not _surely_long(value):
+        return _line(value)
+    is_dict = isinstance(value, dict)
+    if (7 if is_dict else 3) * len(value) > LINE:  # each entry takes at least 7 characters, an item 3
+        return None
+    if _guess(value) <= LINE or (is_dict and not all(type(k) is str for k in value)):
         text = _line(value)
-        if len(text) <= LINE:
-            out.append(text)
-            return
+        return text if len(text) <= LINE else None
+    parts = []
+    size = 0
+    for k, v in (value.items() if is_dict else ((None, v) for v in value)):
+        v = _plain_value(v)
+        node = _node(v)
+        key = None if k is None else _encode_string(k)
+        parts.append((key, v, node))
+        if type(node) is str:  # on one line: 2 brackets, and each item with its ", " (one less)
+            size += len(node) + (2 if key is None else len(key) + 4)
+        else:
+            size = LINE + 1
+    if size > LINE:
+        return parts
+    if is_dict:
+        return "{" + ", ".join(key + ": " + node for key, _v, node in parts) + "}"
+    return "[" + ", ".join(node for _k, _v, node in parts) + "]"
+
+
+def _emit(value: Any, node: Any, level: int, out: list[str]) -> None:
+    if type(node) is str:
+        out.append(node)
+        return
     pad = "\n" + "  " * (level + 1)
-    if isinstance(value, dict):
-        sep = "{" + pad
-        for k, v in value.items():
-            out.append(sep + (_encode_string(k) if type(k) is str else json.dumps(k, ensure_ascii=False)) + ": ")
-            _lines_into(v, level + 1, out)
-            sep = "," + pad
-        out.append("\n" + "  " * level + "}")
+    if node is None:  # the items as they come
+        is_dict = isinstance(value, dict)
+        items = value.items() if is_dict else ((None, v) for v in value)
+        parts = ((None if k is None else _encode_string(k) if type(k) is str else json.dumps(k, ensure_ascii=False),
+                  v, _UNSEEN) for k, v in items)
     else:
-        sep = "[" + pad
-        for v in value:
-            out.append(sep)
+        is_dict = node[0][0] is not None
+        parts = node
+    sep = ("{" if is_dict else "[") + pad
+    for key, v, part in parts:
+        out.append(sep + key + ": " if is_dict else sep)
+        if part is _UNSEEN:
             _lines_into(v, level + 1, out)
-            sep = "," + pad
-        out.append("\n" + "  " * level + "]")
+        else:
+            _emit(v, part, level + 1, out)  # None: known not to fit, its items as they come
+        sep = "," + pad
+    out.append("\n" + "  " * level + ("}" if is_dict else "]"))
+
+
+_UNSEEN = object()  # an item whose node is not made yet
+
+
+def _guess(value: dict | list, stop: int = LINE) -> int:
+    """About how long ``value`` is on one line (a number 18 characters), looking no further once
+    past ``stop``: only to choose how to encode it, never what is written."""
+    size = 2
+    is_dict = isinstance(value, dict)
+    for item in (value.values() if is_dict else value):
+        kind = type(item)
+        if kind is str:
+            size += len(item) + 4
+        elif kind is dict or kind is list or kind is tuple:
+            size += _guess(item, stop - size) + 2
+        else:
+            size += 20
+        if is_dict:
+            size += 10
+        if size > stop:
+            break
+    return size
 
 
 #: Values ``_shallow`` leaves as they are (a non-finite float is made null as its line is written).
 _PLAIN = frozenset((str, int, float, bool, type(None)))
-
-
-def _surely_long(value: dict | list) -> bool:
-    """Whether ``value`` on one line is certainly longer than ``LINE`` characters, by the least
-    each part takes (a value 1 character, a string its length and quotes, a container 3 a list
-    item or 7 a dict entry, with the separators): a container that must be split is then never
-    encoded whole first (the analysis of 10,000 KPIs was encoded two or three times over, once
-    for each level it is split at)."""
-    if isinstance(value, dict):
-        if 7 * len(value) > LINE:
-            return True
-        least = 0
-        for key, item in value.items():
-            least += (len(key) + 6 if type(key) is str else 7) + _least(item)  # "key": item, (minus the value)
-            if least > LINE:
-                return True
-        return False
-    if 3 * len(value) > LINE:
-        return True
-    least = 0
-    for item in value:
-        least += 2 + _least(item)
-        if least > LINE:
-            return True
-    return False
-
-
-def _least(value: Any) -> int:
-    """The fewest characters ``value`` takes on one line (see ``_surely_long``)."""
-    kind = type(value)
-    if kind is str:
-        return len(value) + 2
-    if kind is dict:
-        return 7 * len(value) or 2
-    if kind is list or kind is tuple:
-        return 3 * len(value) or 2
-    if kind is float or value is None or kind is bool:
-        return 3  # 1.0, null (NaN too), true
-    return 1
 
 
 def json_list(items: Iterable[Any], level: int, compact: bool = False) -> Iterator[str]:

@@ -192,32 +192,3 @@ def test_the_indenter_writes_records_and_numpy_values_as_finite_would():
     value = {"a": _Part(math.nan, np.array([[1.0, np.inf], [np.nan, 2.0]])), "b": (np.float64(0.1), np.bool_(True)),
              "c": [_Part(1.5, None)], "d": np.int64(3)}
     assert json_indented(value, 1) == json_value(finite(value), 1)
-
-
-def test_surely_long_is_exact_for_strings_and_never_above_the_length(monkeypatch):
-    # The least length of a container of strings (and empty containers) is its length: a
-    # container one character shorter than LINE is encoded, never split unseen.
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-
-    from metricsense import encoding
-
-    plain = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters='"\\'), max_size=6)
-    flat = st.one_of(plain, st.just({}), st.just([]))
-    exact = st.one_of(st.lists(flat, min_size=1, max_size=8), st.dictionaries(plain, flat, min_size=1, max_size=8))
-    anything = st.recursive(st.one_of(st.floats(), st.text(max_size=6), st.integers()),
-                            lambda inner: st.one_of(st.lists(inner, max_size=5),
-                                                    st.dictionaries(st.text(max_size=4), inner, max_size=5)),
-                            max_leaves=30).filter(lambda v: isinstance(v, (list, dict)))
-
-    @settings(max_examples=500, deadline=None)
-    @given(exact, anything)
-    def bounds(v, w):
-        size = len(dumps(v))
-        for line in (size - 1, size):
-            monkeypatch.setattr(encoding, "LINE", line)
-            assert encoding._surely_long(v) == (size > line)
-        monkeypatch.setattr(encoding, "LINE", len(dumps(w)))
-        assert not encoding._surely_long(w)
-
-    bounds()

@@ -65,11 +65,13 @@ def correlation(record: Any) -> dict[str, Any]:
         cap = PAIRS_PER_KPI * k
         best = np.empty(0, dtype=np.int64), np.empty(0)
         for lo, hi in row_blocks(k, k):
-            block = np.abs(r[lo:hi])
-            block[np.arange(block.shape[1])[None, :] <= np.arange(lo, hi)[:, None]] = np.nan
+            # the upper triangle only: row i's columns from i + 1 (the block's from lo + 1, and
+            # the part below the diagonal in its first hi - lo - 1 columns left out as NaN)
+            block = np.abs(r[lo:hi, lo + 1:])
+            block[np.tril_indices(hi - lo, -1, min(hi - lo, block.shape[1]))] = np.nan
             rows, cols = np.nonzero(block >= CORRELATION_FLOOR)  # NaN (too few periods) is never kept
             total += len(rows)
-            at = np.concatenate([best[0], (rows + lo) * k + cols])
+            at = np.concatenate([best[0], (rows + lo) * k + cols + lo + 1])
             strength = np.concatenate([best[1], block[rows, cols]])
             chosen = np.lexsort((at, -strength))[:cap]
             best = at[chosen], strength[chosen]
