@@ -294,17 +294,9 @@ class _Steps:
         entries filled in."""
         import numpy as np
 
-        from metricsense.evaluators.distortion_batch import FIELDS, STACK, STEP_QS, STEP_RHOS, pair_step_tests, \
-            span_layouts, t_sf_many
+        from metricsense.evaluators.distortion_batch import FIELDS, pair_step_tests, t_sf_many, with_layouts
 
-        # NOTE: spans of one size next to each other, their layouts made STACK at a time (a system
-        # with gaps has a span per pair: 746 layouts at 300 KPIs with a fifth of the values blank)
-        spans = sorted(self.spans.values(), key=lambda sp: (len(sp["rows"][2]), len(sp["rows"][3])))
-        layouts: list = []
-        for index, span in enumerate(spans):
-            if index % STACK == 0:
-                layouts = span_layouts([(sp["rows"][2].astype(float).tobytes(), sp["rows"][3].astype(float).tobytes())
-                                        for sp in spans[index:index + STACK]], STEP_RHOS, STEP_QS)
+        for span, layout in with_layouts(list(self.spans.values()), lambda sp: sp["rows"][2:]):
             b_rows, a_rows, t1, t2 = span["rows"]
             outputs = list(span["outputs"].values())
             at: dict[str, int] = {}
@@ -320,7 +312,7 @@ class _Steps:
             X = np.array([s.values for s, _, _, _ in outputs])
             Y = np.array([o.values for _, o, _ in outcomes])
             xb, xa, yb, ya = X[:, b_rows], X[:, a_rows], Y[:, b_rows], Y[:, a_rows]
-            found = pair_step_tests(xb, xa, yb, ya, t1, t2, pi, pj, layout=layouts[index % STACK])
+            found = pair_step_tests(xb, xa, yb, ya, t1, t2, pi, pj, layout=layout)
             sign = np.array([sg for _, sg, _, _ in outputs])[pi]
             osign = np.array([osg for _, _, osg in outcomes])[pj]
             out_change = sign * (xa.mean(axis=1) - xb.mean(axis=1))[pi]
