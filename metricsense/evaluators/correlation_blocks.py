@@ -73,6 +73,7 @@ class Blocks:
         self.n: Any = None  # the pairs' shared periods (MS102's corrected sum), set by the analysis
         self._scan: Scan | None = None
         self._bands: dict[int, Any] = {}  # the last bands of TILE rows made (at most two)
+        self._den: Any = None  # scratch for a band's denominators
 
     @classmethod
     def complete(cls, x: Any, min_periods: int) -> Blocks | None:
@@ -124,25 +125,34 @@ class Blocks:
             return self._bands[lo]
         k, d, dead = self.k, self._scale, self._dead
         h = min(TILE, k - lo)
-        band = np.empty((h, k))
+        # NOTE: the memory of the band dropped (and of the denominators) is used again: a new
+        # 20 MB array per band at 10,000 KPIs cost more in page faults than its arithmetic
+        spare = self._bands.pop(next(iter(self._bands))) if len(self._bands) >= 2 else None
+        if spare is None or spare.base is None or spare.base.size < h * k:
+            spare = np.empty(TILE * k)
+        else:
+            spare = spare.base
+        band = spare[:h * k].reshape(h, k)
         for b in range(0, k, TILE):
             band[:, b:b + TILE] = self._tile(lo, b) if b >= lo else self._tile(b, lo).T
+        if self._den is None:
+            self._den = np.empty(TILE * k)
+        den = np.multiply(d[lo:lo + h, None], d[None, :], out=self._den[:h * k].reshape(h, k))
         with np.errstate(all="ignore"):
-            np.divide(band, np.multiply(d[lo:lo + h, None], d[None, :]), out=band)
+            np.divide(band, den, out=band)
         np.clip(band, -1.0, 1.0, out=band)
         at = np.arange(h)
         band[at, at + lo] = np.where(dead[lo:lo + h], np.nan, 1.0)
         if dead.any():
             band[:, dead] = np.nan
             band[dead[lo:lo + h]] = np.nan
-        while len(self._bands) >= 2:
-            self._bands.pop(next(iter(self._bands)))
         self._bands[lo] = band
         return band
 
     def flat(self, lo: int, hi: int, out: Any = None) -> Any:
         """The entries [lo, hi) of the flat (row-major) matrix: a view when they lie in one block
-        held, else copied into ``out`` (at least hi - lo values) or a new array."""
+        held (a band's is good until the next band is made), else copied into ``out`` (at least
+        hi - lo values) or a new array."""
         import numpy as np
 
         k = self.k
@@ -160,10 +170,12 @@ class Blocks:
         return out
 
     def rows(self, lo: int, hi: int) -> Any:
-        """Rows [lo, hi) of the matrix (a view of it when it is held)."""
+        """Rows [lo, hi) of the matrix (a view of it when it is held, else a new array)."""
+        import numpy as np
+
         if self._array is not None:
             return self._array[lo:hi]
-        return self.flat(lo * self.k, hi * self.k).reshape(hi - lo, self.k)
+        return np.array(self.flat(lo * self.k, hi * self.k)).reshape(hi - lo, self.k)
 
     def array(self) -> Any:
         """The whole matrix, read-only (computed by blocks the first time, then kept)."""
@@ -176,6 +188,7 @@ class Blocks:
             out.flags.writeable = False
             self._array = out
             self._bands.clear()
+            self._den = None
         return self._array
 
     @property
@@ -251,7 +264,7 @@ class Blocks:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_bands"] = {}
+        state["_bands"], state["_den"] = {}, None
         if state["_xc"] is not None:
             state["_array"] = None  # computed again when asked: the centred columns are small
         return state

@@ -294,9 +294,9 @@ class _Steps:
         entries filled in."""
         import numpy as np
 
-        from metricsense.evaluators.distortion_batch import FIELDS, pair_step_tests, t_sf_many
+        from metricsense.evaluators.distortion_batch import FIELDS, pair_step_tests, t_sf_many, with_layouts
 
-        for span in self.spans.values():
+        for span, layout in with_layouts(list(self.spans.values()), lambda sp: sp["rows"][2:]):
             b_rows, a_rows, t1, t2 = span["rows"]
             outputs = list(span["outputs"].values())
             at: dict[str, int] = {}
@@ -312,7 +312,7 @@ class _Steps:
             X = np.array([s.values for s, _, _, _ in outputs])
             Y = np.array([o.values for _, o, _ in outcomes])
             xb, xa, yb, ya = X[:, b_rows], X[:, a_rows], Y[:, b_rows], Y[:, a_rows]
-            found = pair_step_tests(xb, xa, yb, ya, t1, t2, pi, pj)
+            found = pair_step_tests(xb, xa, yb, ya, t1, t2, pi, pj, layout=layout)
             sign = np.array([sg for _, sg, _, _ in outputs])[pi]
             osign = np.array([osg for _, _, osg in outcomes])[pj]
             out_change = sign * (xa.mean(axis=1) - xb.mean(axis=1))[pi]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import collections
 import math
+from collections.abc import Iterator
 
 from metricsense.evaluators.distortion_stats import STEP_QS, STEP_RHOS, STEP_SLACK, step_test
 from metricsense.model import KPI, Document
@@ -47,7 +48,7 @@ T_TIE = 1e-9
 #: Numbers held at once by a step of the batch (models x KPIs x periods; 8 bytes each).
 BUDGET = 1 << 20
 #: Pairs decided together (memory: about 81 x CHUNK x 8 bytes per array).
-CHUNK = 16384
+CHUNK = 1024
 
 
 #: The layouts kept, the least recently used dropped first, at most this many bytes in all (the
@@ -129,6 +130,96 @@ def _span_layout(t1_bytes: bytes, t2_bytes: bytes, rhos: tuple, qs: tuple):
             "C": np.array(Cs), "z11": np.array(z11s), "ok_full": np.array(ok_full), "near": near}
 
 
+#: Layouts of one size made together at most (memory: the chunk's M is about 81 x n x n x 8 bytes
+#: each, 5.6 MB at 93 periods).
+STACK = 16
+
+
+def with_layouts(spans: list, times) -> Iterator[tuple]:
+    """Each span with its layout (``times(span)``: its t1, t2), spans of one size next to each
+    other and their layouts made STACK at a time (``span_layouts``: a system with gaps has a span
+    per pair, 746 of them at 300 KPIs with a fifth of the values blank)."""
+    import numpy as np
+
+    spans = sorted(spans, key=lambda sp: tuple(len(t) for t in times(sp)))
+    for at in range(0, len(spans), STACK):
+        chunk = spans[at:at + STACK]
+        keys = [tuple(np.asarray(t, dtype=float).tobytes() for t in times(sp)) for sp in chunk]
+        yield from zip(chunk, span_layouts(keys, STEP_RHOS, STEP_QS))
+
+
+def span_layouts(keys: list, rhos: tuple, qs: tuple) -> list:
+    """``_span_layout`` of many spans (``keys``: (t1 bytes, t2 bytes)), in their order: those with
+    the same numbers of periods before and after the split are made together, each error model
+    one stacked call for all of them (the same LAPACK routine on each matrix as one at a time: the
+    same bits, tests/evaluators/test_distortion_batch.py), so a system whose gaps give every pair
+    its own span makes its layouts in fewer, larger steps. A stack in which one matrix does not
+    factor is made one span at a time (the reference skips that model for that span only)."""
+    import numpy as np
+
+    found: dict = {}
+    sizes: dict = {}
+    for key in dict.fromkeys(keys):
+        sizes.setdefault((len(key[0]), len(key[1])), []).append(key)
+    for group in sizes.values():
+        for at in range(0, len(group), STACK):
+            chunk = group[at:at + STACK]
+            made = None
+            if len(chunk) > 1:
+                try:
+                    made = _stacked_layouts(chunk, rhos, qs)
+                except np.linalg.LinAlgError:
+                    made = None
+            found.update(zip(chunk, made) if made is not None else
+                         ((key, _layout(*key, rhos, qs)) for key in chunk))
+    return [found[key] for key in keys]
+
+
+def _stacked_layouts(keys: list, rhos: tuple, qs: tuple) -> list:
+    """``_span_layout`` for spans of one size, every model factoring (else LinAlgError): the
+    factorisations and inverses (the bulk of the work) one stacked call per model, the small
+    products after them span by span with ``_span_layout``'s own operations."""
+    import numpy as np
+
+    t1s = np.array([np.frombuffer(a) for a, _ in keys])
+    t2s = np.array([np.frombuffer(b) for _, b in keys])
+    count, n1 = t1s.shape
+    n = n1 + t2s.shape[1]
+    t = np.concatenate([t1s, t2s], axis=1)
+    tau = t - t.min(axis=1, keepdims=True) + 1.0
+    walk = np.minimum(tau[:, :, None], tau[:, None, :])
+    lag = np.abs(t[:, :, None] - t[:, None, :])
+    Z = np.column_stack([np.ones(n), np.r_[np.zeros(n1), np.ones(n - n1)]])
+    eye1, eye = np.broadcast_to(np.eye(n1), (count, n1, n1)), np.broadcast_to(np.eye(n), (count, n, n))
+    nm = len(rhos) * len(qs)
+    out = [{"models": [(float(rho), float(q)) for rho in rhos for q in qs], "M1": np.empty((nm, n1, n1)),
+            "const": np.empty(nm), "M": np.empty((nm, n, n)), "C": np.empty((nm, 2, n)), "z11": np.empty(nm),
+            "ok_full": np.ones(nm, dtype=bool),
+            "near": np.argwhere(np.triu(np.abs(t1[:, None] - t1[None, :]) == 1, 1))} for t1 in t1s]
+    m = 0
+    for rho in rhos:
+        A1 = rho ** lag[:, :n1, :n1]
+        A = rho ** lag
+        for q in qs:
+            L1s = np.linalg.cholesky(A1 + q * walk[:, :n1, :n1])
+            Li1s = np.linalg.solve(L1s, eye1)
+            Ls = np.linalg.cholesky(A + q * walk)
+            Lis = np.linalg.solve(Ls, eye)
+            for lay, L1, Li1, Li in zip(out, L1s, Li1s, Lis):
+                u = Li1.sum(axis=1)  # L1^-1 1
+                uu = float(u @ u)
+                lay["M1"][m] = Li1 - np.outer(u, u @ Li1) / uu
+                lay["const"][m] = -0.5 * (2.0 * float(np.log(np.diag(L1)).sum()) + math.log(uu))
+                Zw = Li @ Z
+                ZZi = np.linalg.inv(Zw.T @ Zw)
+                C = ZZi @ Zw.T @ Li
+                np.subtract(Li, Zw @ C, out=lay["M"][m])
+                lay["C"][m] = C
+                lay["z11"][m] = float(ZZi[1, 1])
+            m += 1
+    return out
+
+
 #: An output that shares neither a guarded failure nor a lever with any outcome is compared with
 #: every outcome only in a spec with at most this many outcome KPIs (issue 25: a large spec would
 #: test each such output against hundreds of outcomes it has no stated reason to move).
@@ -192,12 +283,14 @@ def step_tests(xb, xa, yb, ya, t1, t2, rhos=STEP_RHOS, qs=STEP_QS, slack: float 
     return found
 
 
-def pair_step_tests(xb, xa, yb, ya, t1, t2, pi, pj, rhos=STEP_RHOS, qs=STEP_QS, slack: float | None = None) -> dict:
+def pair_step_tests(xb, xa, yb, ya, t1, t2, pi, pj, rhos=STEP_RHOS, qs=STEP_QS, slack: float | None = None,
+                    layout: dict | None = None) -> dict:
     """``step_test`` for a list of output x outcome pairs on one span: pair p is output ``pi[p]``
     (row of ``xb``, ``xa``) against outcome ``pj[p]`` (row of ``yb``, ``ya``). Each of FIELDS an
     array over the pairs, ``valid`` where ``step_test`` gives a result, and ``df``, ``n_before``,
     ``n_after``. Every KPI is whitened once per error model, however many pairs it is in; a
-    pair's products are inner products of two whitened rows."""
+    pair's products are inner products of two whitened rows. ``layout``: the span's
+    ``_span_layout`` when made already (``span_layouts``)."""
     import numpy as np
 
     from metricsense import kernels
@@ -216,11 +309,18 @@ def pair_step_tests(xb, xa, yb, ya, t1, t2, pi, pj, rhos=STEP_RHOS, qs=STEP_QS, 
     # the reference's checks on the output alone: x varies before, [1, x, D] has full rank
     ones, D = np.ones(n), np.r_[np.zeros(n1), np.ones(n2)]
     usable = np.zeros(len(xb), dtype=bool)
-    for i in np.unique(pi):
-        x1 = xb[i]
-        usable[i] = np.ptp(x1) > 64 * np.finfo(float).eps * float(np.abs(x1).max()) and \
-            np.linalg.matrix_rank(np.column_stack([ones, np.r_[x1, xa[i]], D])) == k
-    lay = _layout(t1.tobytes(), t2.tobytes(), tuple(rhos), tuple(qs))
+    # NOTE: every output at once: the spread test row by row, and the rank of each [1, x, D] by
+    # one stacked SVD (each matrix's own LAPACK call, as matrix_rank makes it one at a time)
+    out_rows = np.unique(pi)
+    x1s = xb[out_rows]
+    varies = np.ptp(x1s, axis=1) > 64 * np.finfo(float).eps * np.abs(x1s).max(axis=1)
+    if varies.any():
+        rows = out_rows[varies]
+        designs = np.empty((len(rows), n, k))
+        designs[:, :, 0], designs[:, :, 2] = ones, D
+        designs[:, :n1, 1], designs[:, n1:, 1] = xb[rows], xa[rows]
+        usable[rows] = np.linalg.matrix_rank(designs) == k
+    lay = layout if layout is not None else _layout(t1.tobytes(), t2.tobytes(), tuple(rhos), tuple(qs))
     live = np.flatnonzero(usable[pi])
     if lay is None or not len(live):
         return out

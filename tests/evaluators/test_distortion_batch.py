@@ -296,3 +296,57 @@ def test_outputs_left_untested_are_named_by_ms404(tmp_path, outcomes):
     assert d.evidence == {"outputs": lone, "outcomes": 21, "every_outcome_up_to": 20}
     assert d.message.startswith("`u0`, `u1`, `u2`, `u3`, `u4` and 2 more are compared with no outcome KPI")
     assert d.severity.name.lower() == "info"
+
+
+def test_span_layouts_made_together_are_each_span_layout_to_the_bit(monkeypatch):
+    """Spans of one size (a system with gaps: a span per pair) have their layouts made with one
+    stacked factorisation per error model: the same arrays as one span at a time, bit for bit;
+    spans of other sizes, repeated spans and a stack split in chunks (STACK) too."""
+    from metricsense.evaluators import distortion_batch
+    from metricsense.evaluators.distortion_batch import _span_layout, span_layouts
+    from metricsense.evaluators.distortion_stats import STEP_QS, STEP_RHOS
+
+    monkeypatch.setattr(distortion_batch, "STACK", 3)
+    rng = np.random.default_rng(4)
+    keys = []
+    for n1, n2 in [(12, 7)] * 5 + [(9, 5)] * 2 + [(15, 3)]:
+        t = np.sort(rng.choice(40, n1 + n2, replace=False)).astype(float)  # times on the pair's own grid
+        keys.append((t[:n1].tobytes(), t[n1:].tobytes()))
+    keys.append(keys[1])  # a span met twice
+    got = span_layouts(keys, STEP_RHOS, STEP_QS)
+    for key, lay in zip(keys, got):
+        ref = _span_layout(*key, STEP_RHOS, STEP_QS)
+        assert list(lay) == list(ref) and lay["models"] == ref["models"]
+        for name in ("M1", "const", "M", "C", "z11", "ok_full", "near"):
+            assert lay[name].dtype == ref[name].dtype and np.array_equal(lay[name], ref[name]), name
+
+
+def test_a_system_with_gaps_gives_what_each_span_alone_gave(tmp_path, monkeypatch):
+    """The distortion analysis of outputs and outcomes with scattered gaps (a span per pair, its
+    layouts made together) against the same analysis with every layout made alone."""
+    from metricsense.evaluators import distortion_batch
+
+    rng = np.random.default_rng(9)
+    k, t = 16, 60
+    values = 50 + np.cumsum(rng.normal(size=(t, k)), axis=0)
+    values[rng.random(values.shape) < 0.15] = np.nan
+    lines = ["period," + ",".join(f"k{i}" for i in range(k))]
+    for w in range(t):
+        day = np.datetime64("2024-01-01") + np.timedelta64(7 * w, "D")
+        lines.append(f"{day}," + ",".join("" if np.isnan(v) else f"{v:.3f}" for v in values[w]))
+    (tmp_path / "data.csv").write_text("\n".join(lines) + "\n")
+    spec = ['data "data.csv"', 'failure f "F" at outcome']
+    spec += [f'kpi k{i} "K{i}" {{ kind {"output" if i % 2 else "outcome"}  better higher  guards f }}'
+             for i in range(k)]
+    (tmp_path / "spec.msense").write_text("\n".join(spec) + "\n")
+    config = {"time-budget": 1e9, "select": ["MS402"]}
+    stacked, made = [], distortion_batch._stacked_layouts
+    monkeypatch.setattr(distortion_batch, "_stacked_layouts", lambda keys, *a: stacked.append(len(keys)) or made(keys, *a))
+    together = metricsense.check(tmp_path / "spec.msense", config=config)
+    assert sum(stacked) >= 10  # spans of one size made together
+    monkeypatch.setattr(distortion_batch, "_stacked_layouts", lambda keys, rhos, qs: None)
+    alone = metricsense.check(tmp_path / "spec.msense", config=config)
+    (a,), (b,) = together.analysis.values(), alone.analysis.values()
+    tests = [v for e in a["distortion"].kpis.values() for v in (e.divergence or {}).values()]
+    assert sum(v.get("status") == "evaluated" for v in tests) >= 30
+    assert a["distortion"].to_json() == b["distortion"].to_json()
