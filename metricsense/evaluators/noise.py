@@ -29,12 +29,13 @@ import math
 from collections.abc import Iterator
 
 from metricsense import expressions as ex
+from metricsense.collector import paused
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite
 from metricsense.evaluators import serial
 from metricsense.evaluators.common import own_values, phi
 from metricsense.evaluators.lags import duration_days, review_of
-from metricsense.evaluators.noise_batch import Job, collector_paused, drive
+from metricsense.evaluators.noise_batch import Job, drive
 from metricsense.evaluators.records import (
     ComparisonNoise,
     KpiNoise,
@@ -344,7 +345,7 @@ MODEL_NOT_RUN = "not run: p_history is 1, so p_value is 1"
 
 def noise_of(spec: Document, data, level_periods: int = 3, max_lag: int = 6, max_rate: float = 0.1,
              ratio: float = 1.0) -> NoiseAnalysis:
-    with collector_paused():
+    with paused():  # its many small objects live on and form no cycles (a sixth of the analysis at 10,000 KPIs)
         return _noise_of(spec, data, level_periods, max_lag, max_rate, ratio)
 
 

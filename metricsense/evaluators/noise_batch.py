@@ -18,7 +18,6 @@ at a time.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,19 +169,3 @@ def drive(steps: list) -> list:
     return out
 
 
-@contextmanager
-def collector_paused():
-    """Python's cyclic garbage collector paused while the noise analysis runs: it makes many
-    objects that live on (every trigger's steps, entries and models) and no reference cycles, and
-    each of the collector's full passes walks the whole heap of a large spec and its data (measured
-    at 10,000 KPIs: a sixth of the analysis). Reference counting still frees what is dropped;
-    the collector is left as it was found (a caller that had disabled it keeps it disabled)."""
-    import gc
-
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()

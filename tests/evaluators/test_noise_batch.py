@@ -260,17 +260,19 @@ def test_run_rates_without_drift_count_signed_zeros_as_the_reference(backends):
 def test_the_collector_is_paused_during_the_analysis_and_left_as_found():
     import gc
 
+    from metricsense.collector import paused
+
     seen = []
-    with noise_batch.collector_paused():
+    with paused():
         seen.append(gc.isenabled())
     assert seen == [False] and gc.isenabled()
     gc.disable()
     try:
-        with noise_batch.collector_paused():
+        with paused():
             pass
         assert not gc.isenabled()  # the caller's choice kept
     finally:
         gc.enable()
-    with pytest.raises(ValueError), noise_batch.collector_paused():
+    with pytest.raises(ValueError), paused():
         raise ValueError("an analysis that fails")
     assert gc.isenabled()
