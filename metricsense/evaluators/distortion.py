@@ -74,7 +74,8 @@ def support_step(x) -> float:
         scaled = x * 10.0**decimals
         ints = np.rint(scaled)
         if np.all(np.abs(scaled - ints) < 1e-6 * np.maximum(1.0, np.abs(scaled))):
-            if len(np.unique(ints)) > len(x) / 2:  # too many distinct values for a heaped support
+            ordered = np.sort(ints)  # NOTE: np.unique's count, without its overhead (10,000 KPIs: 0.1 s)
+            if 1 + np.count_nonzero(ordered[1:] != ordered[:-1]) > len(x) / 2:  # too many for a heaped support
                 return 0.0
             g = int(np.gcd.reduce((ints - ints.min()).astype(np.int64)))
             return g / 10.0**decimals if g > 0 else 0.0
@@ -175,19 +176,19 @@ def _bunching(s, after, t) -> BunchingTest:
 
 def kpi_distortion(kpi: KPI, spec: Document, data, chosen: dict, min_periods: int = 6,
                    steps: "_Steps | None" = None, spreads: dict | None = None,
-                   at_edge: dict | None = None) -> KpiDistortion | None:
+                   at_edge: dict | None = None, split: dict | None = None) -> KpiDistortion | None:
     """One KPI's tests. An output's step tests against its outcomes are handed to ``steps``
     (run for every output at once by ``steps.run()``, which fills in the divergence entries);
     without one they run here. ``spreads`` holds MS403's comparisons made for many KPIs at once
     (``distortion_variance.variances``), by KPI name; ``at_edge`` MS401's entries found at the
-    edge of the data for many at once (``distortion_edges.edges``)."""
+    edge of the data for many at once (``distortion_edges.edges``); ``split`` the split rows
+    (``set_row``) found already, by KPI name."""
     import numpy as np
 
     s = data.series(kpi.name)
     if s is None:
         return None
-    observed = ~np.isnan(s.values)
-    row, why = set_row(kpi, data, observed, chosen)
+    row, why = split[kpi.name] if split and kpi.name in split else set_row(kpi, data, ~np.isnan(s.values), chosen)
     if row is None:
         return KpiDistortion(status=why)
     at = min(row, len(data.periods) - 1)
@@ -346,18 +347,18 @@ def distortion_of(spec: Document, data, chosen: dict | None = None, min_periods:
 
     out = {}
     steps = _Steps(data)
-    plain = []
+    plain, split = [], {}
     for k in spec.kpis:
         s = data.series(k.name)
         if s is not None and s.by_segment is None:
-            row, _ = set_row(k, data, ~np.isnan(s.values), chosen or {})
+            row, _ = split[k.name] = set_row(k, data, ~np.isnan(s.values), chosen or {})
             if row is not None:
                 plain.append((k.name, s, row))
     spreads = variances(data, plain, min_periods)
     targets = {k.name: k.target for k in spec.kpis if _bunched(k.target)}
     at_edge = edges(data, [(name, s, row, targets[name]) for name, s, row in plain if name in targets], support_step)
     for k in spec.kpis:
-        got = kpi_distortion(k, spec, data, chosen or {}, min_periods, steps, spreads, at_edge)
+        got = kpi_distortion(k, spec, data, chosen or {}, min_periods, steps, spreads, at_edge, split)
         if got is not None:
             out[k.name] = got
     steps.run()
