@@ -617,4 +617,12 @@ def thread_defaults() -> None:
 
 def main() -> None:
     thread_defaults()
-    cli(prog_name="msense")
+    try:
+        cli(prog_name="msense")
+    finally:
+        # NOTE: the process ends here. Its last cycle collection walks every object the check
+        # left (a 2,000-KPI report: 0.2 s of CPU after the report was written) to find no
+        # garbage that matters: frozen, they are skipped (and still freed as the process ends).
+        import gc
+
+        gc.freeze()

@@ -196,6 +196,8 @@ import numpy, threadpoolctl
 pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
 print("BLAS", os.environ.get("OPENBLAS_NUM_THREADS"), [p["num_threads"] for p in pools])
 print("WAIT", os.environ.get("OMP_WAIT_POLICY"))
+import gc
+print("FROZEN", gc.get_freeze_count())
 """
 
 
@@ -228,3 +230,19 @@ def test_the_cli_runs_blas_on_one_thread_unless_told(given):
     assert f"[{pool}]" in line or f"[{pool}, " in line, line
     # the kernel's OpenMP threads sleep between loops, unless told otherwise
     assert f"WAIT {'ACTIVE' if given else 'PASSIVE'}" in out
+
+
+def test_the_cli_leaves_the_collector_nothing_to_walk_as_it_exits():
+    """`msense` freezes what it made as it ends (the last cycle collection walked a large report
+    for nothing); only the process's main does: the API and the CliRunner leave the collector alone."""
+    out = subprocess.run([sys.executable, "-P", "-c", BLAS_PROBE], capture_output=True, text=True, check=True).stdout
+    assert int(next(ln for ln in out.splitlines() if ln.startswith("FROZEN")).split()[1]) > 1000
+    import gc
+
+    from click.testing import CliRunner
+
+    from metricsense.cli import cli
+
+    before = gc.get_freeze_count()
+    assert CliRunner().invoke(cli, ["--version"]).exit_code == 0
+    assert gc.get_freeze_count() == before
