@@ -77,6 +77,7 @@ def run(python: str, spec: Path, out: Path) -> tuple[float, int, int, float, int
     """Wall seconds, JSON bytes, peak RSS (KiB), CPU seconds (user + system, every thread) and
     the evaluators the time budget stopped (MS005) of one `msense check`. On a shared machine the CPU seconds are the steadier figure: the wall time
     grows with whatever else runs."""
+    out.unlink(missing_ok=True)  # NOTE: a run that fails must not be read from an earlier run's report
     started = time.perf_counter()
     before = os.times()
     done = subprocess.run([python, "-P", "-c", CLIENT, "check", str(spec), "--format", "json", "-o", str(out),
@@ -85,8 +86,8 @@ def run(python: str, spec: Path, out: Path) -> tuple[float, int, int, float, int
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     peak = next((int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("PEAK_KB")), 0)
-    if not out.exists():
-        raise SystemExit(f"msense check failed on {spec}: {done.stderr[-2000:]}")
+    if done.returncode not in (0, 2, 3) or not out.exists():  # with --exit-zero, 1 is a crash (a traceback)
+        raise SystemExit(f"msense check failed on {spec} (exit {done.returncode}): {done.stderr[-2000:]}")
     return took, out.stat().st_size, peak, cpu, cut(out)
 
 
