@@ -94,7 +94,12 @@ def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules
 def _frozen() -> Iterator[None]:
     """The objects made so far (a spec's nodes: millions at 10,000 KPIs) left out of the cyclic
     collector's full passes while the data are read and the evaluators run, handed back after:
-    each full pass walked them all (about a second of a 10,000-KPI check)."""
+    each full pass walked them all (about a second of a 10,000-KPI check). Left alone when some
+    objects are frozen already (by the caller, or by a check in another thread): ``gc.unfreeze``
+    hands back every frozen object, the caller's too."""
+    if gc.get_freeze_count():
+        yield
+        return
     gc.freeze()
     try:
         yield

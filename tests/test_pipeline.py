@@ -260,3 +260,32 @@ def test_a_crashed_noise_analysis_is_not_run_again_by_ms303_without_data(monkeyp
     report = metricsense.check(spec)
     crashed = [d.message for d in report.diagnostics if d.code == "MS005"]
     assert len(calls) == 1 and len(crashed) == 1 and "while analysing" in crashed[0], crashed
+
+
+def test_a_check_leaves_the_callers_frozen_objects_frozen_and_the_collector_as_found():
+    # A host that froze its start-up objects (gc.freeze before forking workers) keeps them frozen
+    # after a check, and a check that crashes leaves nothing frozen and the collector running.
+    import gc
+
+    @metricsense.rule(code="XYZ009", name="crashes-in-check", severity=Severity.WARNING)
+    def crashes(ctx):
+        """Crashes."""
+        raise ZeroDivisionError("no levers")
+        yield
+
+    @hookimpl
+    def metricsense_register_rules(register):
+        register(crashes)
+
+    pm = manager_with(plugin_module("p", metricsense_register_rules=metricsense_register_rules))
+    host = [object() for _ in range(5000)]
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        metricsense.check(SPEC, config={}, plugin_manager=pm)
+        assert gc.get_freeze_count() >= before // 2 > 0
+    finally:
+        gc.unfreeze()
+    report = metricsense.check(SPEC, config={}, plugin_manager=pm)
+    assert any(d.code == "MS005" for d in report.diagnostics)
+    assert gc.get_freeze_count() == 0 and gc.isenabled() and host

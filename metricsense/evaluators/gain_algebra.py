@@ -82,7 +82,9 @@ def pivot_rows(nz: Nonzeros, rank: int):
     (classical Gram-Schmidt, again when the first pass removed more than half of the row: "twice is
     enough", Giraud, Langou & Rozloznik 2005). A downdated distance that has lost most of its size
     (below LOST of the value last computed exactly) has lost digits to cancellation: as LAPACK's
-    dgeqp3 does (Drmac & Bujanovic 2008), it is computed again before it is trusted as the largest.
+    dgeqp3 does (Drmac & Bujanovic 2008), it is computed again before it is trusted as the largest,
+    and with it every other stale distance that may be the largest (one left at 0 by its downdate
+    may truly be the farthest row).
 
     Ties: the distances within a relative TIE (1e-9) of the largest are tied, and the first row of
     the tie (the first KPI in spec order) is picked. Rows with equal gains, as a generated spec's,
@@ -101,26 +103,38 @@ def pivot_rows(nz: Nonzeros, rank: int):
     q = np.zeros((n, m))
     low = np.zeros((n, n))
     picked: list[int] = []
+
+    def residual(p: int, t: int):
+        """Row p's residual against the first t rows of Q, its coefficients there, and its squared norm."""
+        cp, vp = cols[ptr[p]:ptr[p + 1]], vals[ptr[p]:ptr[p + 1]]
+        h = q[:t, cp] @ vp
+        r = np.zeros(m)
+        r[cp] = vp
+        r -= h @ q[:t]
+        e = float(r @ r)
+        if e < 0.5 * size[p]:  # the first pass removed more than half of the row: once more
+            h2 = q[:t] @ r
+            r -= h2 @ q[:t]
+            h += h2
+            e = float(r @ r)
+        return r, h, e
+
     for t in range(n):
         while True:
             top = norms.max(initial=-np.inf)
-            if not top > 0:
-                return picked, q[:t], low[:t, :t]
-            p = int(np.argmax(norms >= top * (1.0 - TIE)))
-            cp, vp = cols[ptr[p]:ptr[p + 1]], vals[ptr[p]:ptr[p + 1]]
-            h = q[:t, cp] @ vp
-            r = np.zeros(m)
-            r[cp] = vp
-            r -= h @ q[:t]
-            e = float(r @ r)
-            if e < 0.5 * size[p]:  # the first pass removed more than half of the row: once more
-                h2 = q[:t] @ r
-                r -= h2 @ q[:t]
-                h += h2
-                e = float(r @ r)
-            if norms[p] < LOST * exact[p] and not e >= top * (1.0 - TIE):
-                norms[p] = exact[p] = e  # a stale distance: corrected, and the largest sought again
-                continue
+            p = int(np.argmax(norms >= top * (1.0 - TIE))) if top > 0 else -1
+            if p < 0 or norms[p] < LOST * exact[p]:
+                # the top is stale (or none is left): every stale distance that may be the largest
+                # (its last exact value, an upper bound, reaches the top) is computed again, the
+                # ones below the top too (a downdate may leave a distance of 1e-6 at 0)
+                stale = np.flatnonzero((norms < LOST * exact) & (exact > 0) & (exact >= max(top, 0.0) * (1.0 - TIE)))
+                if len(stale):
+                    for j in stale.tolist():
+                        norms[j] = exact[j] = residual(j, t)[2]
+                    continue
+                if p < 0:
+                    return picked, q[:t], low[:t, :t]
+            r, h, e = residual(p, t)
             break
         if not e > 0:
             return picked, q[:t], low[:t, :t]

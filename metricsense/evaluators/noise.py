@@ -360,9 +360,8 @@ def _noise_of(spec: Document, data, level_periods: int, max_lag: int, max_rate: 
     triggers: dict[str, dict[str, TriggerNoise]] = {}  # KPI -> trigger -> its noise
     if data is not None and len(data.periods):  # every trigger's simulations side by side (noise_batch)
         steps = [trigger_steps(t, spec, data, level_periods, max_rate) for t in spec.triggers]
-        infos = dict(zip((t.name for t in spec.triggers), drive(steps)))
-        for trig in spec.triggers:
-            info = infos[trig.name]
+        # NOTE: by position, not by name: two triggers may share a name (MS003), each keeps its own
+        for trig, info in zip(spec.triggers, drive(steps)):
             for name in info.get("kpis", ()):
                 if name in out:
                     triggers.setdefault(name, {})[trig.name] = info

@@ -252,3 +252,16 @@ def test_gain_analysis_reads_a_large_sparse_matrix_as_the_dense_one(monkeypatch)
     assert sparse.rga_number == pytest.approx(dense.rga_number, rel=1e-10)
     (d,) = [d for d in report.diagnostics if d.code == "MS202"]
     assert d.evidence["rank"] == 150 and d.evidence["independent_combinations"] == 1350
+
+
+def test_a_distance_lost_to_cancellation_below_the_top_is_computed_again_too():
+    # KPIs 0 and 2 are the same row, KPI 1 differs from them by 1e-3 in one lever: rank 2 and one
+    # combination (0 - 2). After row 0 the downdates leave row 1 (truly 1e-6 away) at 0.0 and row 2
+    # (truly 0) at 1.9e-6: the stale top alone computed again left row 1 behind, and row 2 was
+    # picked (a second, false combination "KPI 0 - KPI 1", which lever 2 moves, was named).
+    a, b = np.array([1e5, 1.3, 0.0]), np.array([1e5, 1.3 + 1e-3, 0.0])
+    g = np.vstack([a, b, a])
+    assert pivot_rows(Nonzeros(g), 2)[0] == [0, 1]
+    basis = dependent_combinations(g, 2)
+    assert len(basis) == 1
+    np.testing.assert_allclose(basis[0], [1.0, 0.0, -1.0], atol=1e-9)

@@ -276,3 +276,26 @@ def test_the_collector_is_paused_during_the_analysis_and_left_as_found():
     with pytest.raises(ValueError), paused():
         raise ValueError("an analysis that fails")
     assert gc.isenabled()
+
+
+def test_triggers_of_one_name_keep_their_own_noise(tmp_path):
+    """Two triggers named alike (MS003 reports the name) on different KPIs: each KPI lists the
+    noise of its own trigger, as the per-trigger analysis did (the batched one gave both KPIs
+    the last trigger's)."""
+    from metricsense.pipeline import load_data
+    from metricsense.plugins import get_plugin_manager
+    from metricsense.registry import build_registry
+
+    rng = np.random.default_rng(3)
+    periods = [(dt.date(2024, 1, 1) + dt.timedelta(weeks=i)).isoformat() for i in range(60)]
+    a, b = 50 + np.cumsum(rng.standard_normal(60)), np.full(60, 3.0)
+    (tmp_path / "d.csv").write_text("period,a,b\n" + "".join(f"{p},{x:.3f},{y}\n" for p, x, y in zip(periods, a, b)))
+    (tmp_path / "m.msense").write_text(
+        'mission "m" { why "w" owner "o" }\ndata "d.csv"\nkpi a "a" { better higher }\nkpi b "b" { better higher }\n'
+        f'trigger same when a < {a.min() - 1:.3f} for 1 period {{ ask "why?" }}\n'
+        'trigger same when b < 1 for 1 period { ask "why?" }\n')
+    doc = metricsense.load(tmp_path / "m.msense")
+    data, _ = load_data(doc, None, build_registry(get_plugin_manager()[0]), [])
+    kpis = noise.noise_of(doc, data).kpis
+    assert kpis["a"].triggers["same"]["comparisons"][0]["threshold"] == round(a.min() - 1, 3)
+    assert kpis["b"].triggers["same"]["comparisons"][0]["threshold"] == 1.0
