@@ -7,16 +7,15 @@ isolation: a crash or a run past its time budget is a finding (MS005), never the
 
 from __future__ import annotations
 
-import gc
 import json
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from metricsense.analysis import Record
+from metricsense.collector import frozen
 from metricsense.config import Config
 from metricsense.diagnostics import Diagnostic, EvalContext, Rule, Severity
 from metricsense.encoding import finite, json_default
@@ -63,7 +62,7 @@ def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules
     found = list(found)
     analysis: dict[str, Any] = {}
     dataset = None
-    with _frozen():
+    with frozen():
         if load:
             dataset, data_diags = load_data(doc, data, registry, list(allowed), base=base, where=where,
                                             prefetched=prefetched, limits=(cfg.max_rows, cfg.query_timeout))
@@ -88,23 +87,6 @@ def check_spec(doc: Document, *, registry: Registry, pm: Any, cfg: Config, rules
     if spec_keys:
         kept = [d for d in kept if d.key not in spec_keys]  # MS007 for the spec's comments
     return Checked(kept, analysis, suppressed, keys, tests)
-
-
-@contextmanager
-def _frozen() -> Iterator[None]:
-    """The objects made so far (a spec's nodes: millions at 10,000 KPIs) left out of the cyclic
-    collector's full passes while the data are read and the evaluators run, handed back after:
-    each full pass walked them all (about a second of a 10,000-KPI check). Left alone when some
-    objects are frozen already (by the caller, or by a check in another thread): ``gc.unfreeze``
-    hands back every frozen object, the caller's too."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def finish(diagnostics: Iterable[Diagnostic], registry: Registry, cfg: Config) -> list[Diagnostic]:
