@@ -84,12 +84,6 @@ def level_of(column, last: int) -> float:
 # ---- per KPI: noise, level, gap ---------------------------------------------------------------
 
 
-def kpi_noise(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> KpiNoise | None:
-    """The noise entry of one KPI with data (None without a series): ``KpiNoise(**kpi_fields(...))``."""
-    found = kpi_fields(kpi, data, level_periods, ratio)
-    return KpiNoise(**found) if found is not None else None
-
-
 def kpi_fields(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> dict | None:
     """The fields of one KPI's noise entry with data (None without a series).
 
