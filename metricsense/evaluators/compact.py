@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from metricsense.evaluators.matrices import row_blocks
 
 #: Correlation pairs written: |r| at or above this floor, strongest first.
 CORRELATION_FLOOR = 0.5
@@ -48,35 +47,20 @@ def correlation(record: Any) -> dict[str, Any]:
     k = len(record.kpis)
     pairs: list[dict[str, Any]] = []
     total = 0
-    blocks = getattr(record.matrix, "blocks", None)
-    if k > 1 and blocks is not None:
-        # the matrix read by blocks (correlation_blocks): the pairs its one pass kept, the same
-        # pairs in the same order as the walk below
+    if k > 1:
+        # the matrix read by blocks (correlation_blocks): the record's own, kept from the analysis
+        # (its one pass found these pairs already), or the rows of a record that has none
+        from metricsense.evaluators.correlation_blocks import Blocks
+
+        blocks = getattr(record.matrix, "blocks", None)
+        if blocks is None:
+            blocks = Blocks(np.ascontiguousarray(record.matrix, dtype=float))
         i, j, r = blocks.scan(CORRELATION_FLOOR).above(CORRELATION_FLOOR)
         n = np.asarray(record.n)
         total = len(i)
         chosen = np.lexsort((i * k + j, -np.abs(r)))[:PAIRS_PER_KPI * k]
         pairs = [{"kpis": [record.kpis[a], record.kpis[b]], "r": v, "n": int(n[a, b])}
                  for a, b, v in zip(i[chosen].tolist(), j[chosen].tolist(), r[chosen].tolist())]
-    elif k > 1:
-        # NOTE: by blocks of rows, keeping the strongest so far: the upper triangle's indices and
-        # strengths at 10,000 KPIs were 1.6 GB (the same pairs, in the same order)
-        r, n = np.asarray(record.matrix, dtype=float), np.asarray(record.n)
-        cap = PAIRS_PER_KPI * k
-        best = np.empty(0, dtype=np.int64), np.empty(0)
-        for lo, hi in row_blocks(k, k):
-            # the upper triangle only: row i's columns from i + 1 (the block's from lo + 1, and
-            # the part below the diagonal in its first hi - lo - 1 columns left out as NaN)
-            block = np.abs(r[lo:hi, lo + 1:])
-            block[np.tril_indices(hi - lo, -1, min(hi - lo, block.shape[1]))] = np.nan
-            rows, cols = np.nonzero(block >= CORRELATION_FLOOR)  # NaN (too few periods) is never kept
-            total += len(rows)
-            at = np.concatenate([best[0], (rows + lo) * k + cols + lo + 1])
-            strength = np.concatenate([best[1], block[rows, cols]])
-            chosen = np.lexsort((at, -strength))[:cap]
-            best = at[chosen], strength[chosen]
-        pairs = [{"kpis": [record.kpis[a], record.kpis[b]], "r": float(r[a, b]), "n": int(n[a, b])}
-                 for a, b in zip((best[0] // k).tolist(), (best[0] % k).tolist())]
     out.update(pairs_floor=CORRELATION_FLOOR, pairs_above_floor=total, pairs=pairs,
                effective_number=record.effective_number, effective_of=record.effective_of,
                effective_kpis=list(record.effective_kpis))
