@@ -207,3 +207,34 @@ def test_the_lazy_matrix_reads_as_the_matrix_without_making_it(tmp_path, monkeyp
     out = compact_correlation(record)
     assert not m.blocks.held and all(abs(p["r"]) >= CORRELATION_FLOOR for p in out["pairs"])
     assert m[2][2] == 1.0 and m.blocks.held and np.asarray(m) is m.blocks.array()
+
+
+def test_a_record_without_blocks_gets_the_strongest_pairs_by_brute_force():
+    # a record built by hand (a plugin's, or rows of lists): compact.correlation scans its rows;
+    # the pairs i < j at |r| >= the floor, strongest first (ties in row-major order), at most
+    # PAIRS_PER_KPI per KPI, against a plain loop
+    from types import SimpleNamespace
+
+    from metricsense.evaluators.compact import PAIRS_PER_KPI
+
+    rng = np.random.default_rng(11)
+    for trial in range(60):
+        k = int(rng.integers(2, 30))
+        a = np.round(rng.uniform(-1, 1, (k, k)), 1 if trial % 2 else 3)
+        a = (a + a.T) / 2
+        hole = rng.random((k, k)) < 0.15
+        a[hole | hole.T] = np.nan
+        np.fill_diagonal(a, 1.0)
+        n = rng.integers(3, 60, (k, k))
+        record = SimpleNamespace(basis="changes", method="pearson", kpis=[f"k{i}" for i in range(k)],
+                                 matrix=[[None if np.isnan(v) else float(v) for v in row] for row in a],
+                                 n=np.minimum(n, n.T).tolist(), effective_number=None, effective_of=None,
+                                 effective_kpis=[])
+        want = [(abs(a[i, j]), i * k + j) for i in range(k) for j in range(i + 1, k)
+                if not np.isnan(a[i, j]) and abs(a[i, j]) >= CORRELATION_FLOOR]
+        picked = sorted(want, key=lambda t: (-t[0], t[1]))[:PAIRS_PER_KPI * k]
+        out = compact_correlation(record)
+        assert out["pairs_above_floor"] == len(want)
+        assert [(p["kpis"], p["r"], p["n"]) for p in out["pairs"]] == [
+            ([f"k{at // k}", f"k{at % k}"], a[at // k, at % k], min(n[at // k, at % k], n[at % k, at // k]))
+            for _, at in picked]
