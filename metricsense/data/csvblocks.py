@@ -1,5 +1,5 @@
 """How much of a CSV file Arrow reads at a time: blocks of 1 MB, or of a few hundred rows of a
-wide file (metricsense.data.readers)."""
+wide file (metricsense.data.readers); how its fields are separated; its column names as read."""
 
 from __future__ import annotations
 
@@ -45,3 +45,38 @@ def header_options(path: Path):
     import pyarrow.csv as pacsv
 
     return pacsv.ReadOptions(block_size=block_size(path, 2, 1 << 16))
+
+
+def parse_options(path: Path):
+    """Fields are separated by commas; by semicolons when the header line has semicolons and no
+    comma (the CSV that spreadsheets write where the decimal mark is a comma: read as commas, it
+    would be one column, so this reads nothing differently that could have been read at all)."""
+    import pyarrow.csv as pacsv
+
+    try:
+        with open(path, "rb") as f:
+            header = f.read(1 << 16).split(b"\n", 1)[0]
+    except OSError:
+        header = b""
+    delimiter = ";" if b";" in header and b"," not in header else ","
+    return pacsv.ParseOptions(delimiter=delimiter)
+
+
+def header_names(path: Path) -> list[str]:
+    """The column names the CSV reader reads (its header options and delimiter), or those of the
+    file's whole first line when Arrow cannot read them. A check on a file's columns (a survey's,
+    metricsense.data.survey) must see what the reader will read: a first 64 kB parsed on its own
+    missed the names past it (a header of 7,000 columns), or past a quoted newline."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        reader = pacsv.open_csv(path, read_options=header_options(path), parse_options=parse_options(path))
+        return list(reader.schema.names)
+    except (pa.ArrowException, OSError, UnicodeDecodeError):
+        pass
+    with open(path, "rb") as f:
+        first = f.read(header_bytes(path)).split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r")
+    return next(csv.reader([first], delimiter=parse_options(path).delimiter), [])

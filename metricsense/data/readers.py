@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from metricsense.data.arrow import _arrow_batch_to_table
-from metricsense.data.csvblocks import block_size, header_options
+from metricsense.data.csvblocks import block_size, header_options, parse_options as _parse_options
 from metricsense.data.table import DataError, Labels, ReadRequest, Table, refuse_repeated_names
 
 def _is_file(path: Path, what: str) -> bool:
@@ -24,21 +24,6 @@ def _is_file(path: Path, what: str) -> bool:
         return path.is_file()
     except OSError as exc:
         raise DataError("MS030", f"cannot read {what}: {exc.strerror}") from None
-
-
-def _parse_options(path: Path):
-    """Fields are separated by commas; by semicolons when the header line has semicolons and no
-    comma (the CSV that spreadsheets write where the decimal mark is a comma: read as commas, it
-    would be one column, so this reads nothing differently that could have been read at all)."""
-    import pyarrow.csv as pacsv
-
-    try:
-        with open(path, "rb") as f:
-            header = f.read(1 << 16).split(b"\n", 1)[0]
-    except OSError:
-        header = b""
-    delimiter = ";" if b";" in header and b"," not in header else ","
-    return pacsv.ParseOptions(delimiter=delimiter)
 
 
 def _csv_batches(path: Path, read_opts, parse, convert, period: str | None = None):

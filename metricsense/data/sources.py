@@ -54,12 +54,9 @@ def header_names(path: str) -> list[str] | None:
     suffix = path.lower().rsplit(".", 1)[-1]
     try:
         if suffix == "csv":
-            import csv
+            from metricsense.data.csvblocks import header_names as csv_header  # as the reader reads it
 
-            with open(path, "rb") as fh:
-                first = fh.read(65536).split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r")
-            delimiter = ";" if ";" in first and "," not in first else ","
-            return [n.strip() for n in next(csv.reader([first], delimiter=delimiter), [])]
+            return [n.strip() for n in csv_header(Path(path))]
         if suffix in ("parquet", "pq"):
             import pyarrow.parquet as pq
 

@@ -221,6 +221,26 @@ def test_a_kpi_reading_a_survey_file_is_refused_without_its_trust_signal(tmp_pat
         assert "tiny" not in report.to_json() and "2.375" not in report.to_json()
 
 
+@pytest.mark.parametrize("header", ["wide", "newline"])
+def test_a_survey_file_is_known_by_the_header_the_reader_reads(tmp_path, header):
+    # A header wider than 64 kB (read whole since CSVs are read in blocks of rows), or a quoted name
+    # holding a newline: the survey columns lay past what the survey check looked at, and a KPI
+    # read the file, `--by respondent` giving each person's answers.
+    lead = ",".join(f"extra_{i:05d}" for i in range(7000)) if header == "wide" else '"free\ntext"'
+    blank = "," * (7000 - 1) if header == "wide" else ""
+    rows = [f"{lead},period,respondent," + HEADER] + [
+        f"{blank},2025-01-01,{group}-r{i},{row}"
+        for group, n in (("big", 6), ("tiny", 2)) for i, row in enumerate(_team(group, n, score=lambda i: 1))]
+    (tmp_path / "survey.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    (tmp_path / "kpi.msense").write_text('mission "M"\nkpi mood "Mood" { data "survey.csv" column "score" '
+                                         'segment "respondent" layout long }\n', "utf-8")
+    for by in (None, "respondent"):
+        report = metricsense.check(tmp_path / "kpi.msense", config={}, by=by)
+        assert [d for d in report.diagnostics if d.code == "MS037" and "survey answers" in d.message]
+        text = report.to_json() + "".join(d.message for d in report.diagnostics)
+        assert "tiny" not in text  # neither the hidden pair's respondents (segments) nor its group
+
+
 def test_a_hard_link_or_another_key_for_the_same_table_is_the_same_survey(tmp_path):
     import os
 
