@@ -201,14 +201,15 @@ class _SegmentSpool:
         self.results = tempfile.TemporaryFile("w+", encoding="utf-8") if fmt == "json" else None
         # A segment with statistical findings waits for the rollup's multiple-testing control to
         # say which are kept (Report.streamed_fdr). As JSON its findings and result are spooled
-        # (lines `H<number> <finding> <JSON>`, `H<number> <JSON>`) and only their briefs (one
-        # tuple per kind of finding) and a byte of flags per finding are held here; as text its
-        # findings are held. NOTE: holding each segment's whole result (its
-        # analysis) took the client from 61 to 237 MiB at 1,000 segments.
+        # (lines `H<number> <finding> <JSON>`, `H<number> <JSON>`) and only a byte of flags and
+        # the kind of each finding (an index into ``kinds``) are held here; as text its findings
+        # are held. NOTE: holding each segment's whole result (its analysis) took the client from
+        # 61 to 237 MiB at 1,000 segments; a tuple of briefs per segment, 10 MB at 10,000.
         self.seq = 0
         self.held: dict[int, tuple] = {}
-        self.decisions: dict = {}
-        self._briefs: dict = {}  # one copy of each (code, name, severity)
+        self.decisions: Any = {}
+        self.kinds: list[tuple[str, str, int]] = []  # each (code, name, severity) once
+        self._kind: dict[tuple, int] = {}
 
     def _count(self, code: str, severity: str) -> None:
         by = self.withheld.setdefault(code, {})
@@ -221,11 +222,14 @@ class _SegmentSpool:
         if result.p_values:
             stat = frozenset(i for i, _ in result.p_values)
             if self.fmt == "json":
+                from array import array
+
                 found, whole = result.encoded or result.encode()
-                brief = tuple(self._briefs.setdefault(tuple(b), tuple(b)) for b in result.brief())
+                brief = [tuple(b) for b in result.brief()]
                 # per finding one byte: 1 statistical (waits for the decisions), 2 personal
                 self.held[seq] = (bytes((i in stat) | self._personal(b, line) << 1
-                                        for i, (b, line) in enumerate(zip(brief, found))), brief)
+                                        for i, (b, line) in enumerate(zip(brief, found))),
+                                  array("I", (self._kind_of(b) for b in brief)))
                 self.diagnostics.writelines(f"H{seq} {i} {line}\n" for i, line in enumerate(found))
                 self.results.write(f"H{seq} {whole}\n")
             else:
@@ -264,6 +268,13 @@ class _SegmentSpool:
             self.diagnostics.write("-" + json.dumps(render_diagnostics(public, self.color)) + "\n")
             if personal:
                 self.diagnostics.write("P" + json.dumps(render_diagnostics(personal, self.color)) + "\n")
+
+    def _kind_of(self, brief: tuple[str, str, int]) -> int:
+        k = self._kind.get(brief)
+        if k is None:
+            k = self._kind[brief] = len(self.kinds)
+            self.kinds.append(brief)
+        return k
 
     def _public(self, whole: str, hidden: list, shown: list, fail_on: str) -> str:
         """A segment's JSON result without its personal findings: codes, count and exit code."""
@@ -351,7 +362,8 @@ class _SegmentSpool:
             if tag == "H":
                 seq_, whole = text.split(" ", 1)
                 seq = int(seq_)
-                flags, brief = self.held[seq]
+                flags, kinds = self.held[seq]
+                brief = [self.kinds[k] for k in kinds]
                 gone = [b for i, b in enumerate(brief) if flags[i] & 1 and self._kept(seq, i) is None]
                 left = [(i, b) for i, b in enumerate(brief) if not (flags[i] & 1 and self._kept(seq, i) is None)]
                 hidden = gone + [b for i, b in left if not show and flags[i] & 2]

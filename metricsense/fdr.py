@@ -38,19 +38,24 @@ def bh_adjust(p_values: Sequence[float], m: int | None = None) -> list[float]:
     ``m`` defaults to the number of p-values and is never taken below it (tests not seen as
     findings had p > 0.05 and would not change the ranks of these). q_(i) = min over j >= i of
     p_(j) * m / j, capped at 1; the order of the input is kept."""
+    return [float(v) for v in bh_adjust_array(p_values, m)]
+
+
+def bh_adjust_array(p_values: Any, m: int | None = None) -> Any:
+    """``bh_adjust`` as a NumPy array (for the hundreds of thousands of a segmented run)."""
     import numpy as np
 
     p = np.asarray(p_values, dtype=float)
     n = p.size
     if n == 0:
-        return []
+        return np.empty(0)
     m = max(int(m or n), n)
     order = np.argsort(p, kind="mergesort")
     ranked = p[order] * m / np.arange(1, n + 1)
     ranked = np.minimum.accumulate(ranked[::-1])[::-1]
     q = np.empty(n)
     q[order] = np.minimum(ranked, 1.0)
-    return [float(v) for v in q]
+    return q
 
 
 def decide(diagnostics: Iterable[Any], tests: int, q: float = DEFAULT_Q) -> list[Any]:

@@ -72,8 +72,9 @@ class Report:
     streamed_counts: dict[str, int] = field(default_factory=dict, repr=False)
     streamed_exit: int = 0
     #: A streamed segmented run's multiple-testing decisions: (result number, finding number) ->
-    #: (q-value, family) for a statistical finding kept; one dropped is not in it (SegmentRun).
-    streamed_fdr: dict = field(default_factory=dict, repr=False)
+    #: (q-value, family) for a statistical finding kept; one dropped is not in it (SegmentRun;
+    #: a segments.waiting.Decisions, which answers ``get`` and ``items`` as a dict would).
+    streamed_fdr: Any = field(default_factory=dict, repr=False)
     #: Text, HTML and JSON may show findings about one named person (`--show-personal`).
     show_personal: bool = False
     #: Personal findings left out of this report, counted by code and severity

@@ -213,8 +213,11 @@ def test_a_by_run_adjusts_over_every_segment(tmp_path):
             assert report.summary() == kept_run.summary() and report.exit_code == kept_run.exit_code
             assert report.segments.rules() == kept_run.segments.rules()
             if fmt == "json":  # a held segment's findings and result wait on disk, not in memory
-                assert spool.held and all(isinstance(flags, bytes) and len(flags) == len(brief)
-                                          and all(len(b) == 3 for b in brief) for flags, brief in spool.held.values())
+                # a byte of flags and the kind of each finding (an index into the spool's kinds)
+                assert spool.held and all(isinstance(flags, bytes) and len(flags) == len(kinds)
+                                          and all(len(spool.kinds[k]) == 3 for k in kinds)
+                                          for flags, kinds in spool.held.values())
+                assert len(spool.kinds) == len({k for _, kinds in spool.held.values() for k in kinds})
             text = "".join(spool.chunks(report))
             if fmt == "json":
                 doc, whole = json.loads(text), json.loads(render_json(kept_run))

@@ -105,11 +105,13 @@ class Rollup:
         for code, name, _ in brief:
             self.names.setdefault(code, name)
 
-    def fire(self, spec: str, segment: str, code: str, name: str) -> None:
-        """Rule ``code`` fired in ``segment`` too (kept in segment order, once)."""
+    def fire(self, spec: str, segments: list[str], code: str, name: str) -> None:
+        """Rule ``code`` fired in ``segments`` too (each kept once, in segment order: one sort)."""
         segs = self.fired.setdefault((spec, code), [])
-        if segment not in segs:
-            segs.append(segment)
+        had = set(segs)
+        new = [s for s in dict.fromkeys(segments) if s not in had]
+        if new:
+            segs.extend(new)
             segs.sort(key=lambda s: self.order.get((spec, s), 0))
         self.names.setdefault(code, name)
 

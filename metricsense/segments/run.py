@@ -21,6 +21,7 @@ from metricsense.segments import batches as sb
 from metricsense.segments.discover import SegmentError, check_column, discover, shown
 from metricsense.segments.pools import DaskPool, WorkerError, WorkerPool, release_memory
 from metricsense.segments.results import Rollup
+from metricsense.segments.waiting import Decisions, Waiting
 from metricsense.span import Span
 
 __all__ = ["SegmentError", "SegmentRun"]
@@ -49,13 +50,12 @@ class SegmentRun:
     error: str | None = None
     failed: bool = False  # a worker failed (MS005), as opposed to a run that could not start
     pool: Any = None  # worker processes started early, or a Dask cluster (metricsense.segments)
-    #: A streamed run's statistical findings, until the rollup's multiple-testing control:
-    #: (spec, result number, finding number, p-value, code, name, severity, segment).
-    pending: list = field(default_factory=list)
+    #: A streamed run's statistical findings, until the rollup's multiple-testing control.
+    pending: Waiting = field(default_factory=Waiting)
     tests: dict = field(default_factory=dict)  # spec -> tests its segments' rules ran
     taken: int = 0  # results taken (a streamed result's number, as on_segment saw them)
     #: A streamed run's decisions: (result number, finding number) -> (q-value, family) kept, None dropped.
-    fdr: dict = field(default_factory=dict)
+    fdr: Decisions = field(default_factory=Decisions)
 
     @classmethod
     def start(cls, by: str, jobs: int, scheduler: str | None, on_segment, keep: bool, disabled: Iterable[str],
@@ -131,24 +131,29 @@ class SegmentRun:
         results (the CLI) to leave out the others; the counts, exit code and rollup add the kept."""
         from types import SimpleNamespace
 
-        from metricsense.fdr import bh_adjust
+        import numpy as np
+
+        from metricsense.fdr import bh_adjust_array
         from metricsense.registry import exit_code_of
 
-        by_spec: dict[str, list] = {}
-        for entry in self.pending:
-            by_spec.setdefault(entry[0], []).append(entry)
-        for spec, entries in by_spec.items():
-            m = max(self.tests.get(spec, 0), len(entries))
-            for (_, seq, i, _, code, name, severity, segment), q in zip(entries, bh_adjust([e[3] for e in entries], m)):
-                if q > cfg.fdr_q:
-                    continue  # dropped: not in ``fdr`` (81,000 decisions at 1,000 segments took 11 MB)
-                self.fdr[(seq, i)] = (q, m)
+        kinds = self.pending.kinds
+        for spec, (seq, index, p, kind) in self.pending.by_spec():
+            m = max(self.tests.get(spec, 0), len(p))
+            q = bh_adjust_array(p, m)
+            kept = q <= cfg.fdr_q
+            q = q[kept]
+            seq, index, kind = seq[kept], index[kept], kind[kept]
+            self.fdr.keep(seq, index, q, m)
+            # NOTE: a whole kind at a time: at 10,000 segments some 850,000 findings may be kept
+            for k in np.flatnonzero(np.bincount(kind, minlength=len(kinds))).tolist():
+                code, name, severity = kinds[k]
                 label = _SEVERITY_NAMES[severity]
-                self.counts[label] = self.counts.get(label, 0) + 1
+                mine = seq[kind == k]
+                self.counts[label] = self.counts.get(label, 0) + len(mine)
                 self.exit = max(self.exit, exit_code_of([SimpleNamespace(code=code, severity=Severity(severity))],
                                                         self.registry, cfg.fail_on))
-                self.rollup.fire(spec, segment, code, name)
-        self.pending = []
+                self.rollup.fire(spec, [self.pending.segments[s] for s in np.unique(mine).tolist()], code, name)
+        self.pending = Waiting()
 
     def close(self) -> None:
         """Workers and a cluster connection end with the run, however it ends."""
@@ -255,7 +260,7 @@ class SegmentRun:
                 self.counts[name] = self.counts.get(name, 0) + 1
             self.exit = max(self.exit, exit_code_of([SimpleNamespace(code=c, severity=Severity(s)) for c, _, s in rest],
                                                     self.registry, cfg.fail_on))
-            self.pending.extend((result.spec, seq, i, p, *brief[i], result.segment) for i, p in stat.items())
+            self.pending.add(result.spec, seq, result.segment, stat, brief)
         if not self.keep:
             self.tests[result.spec] = self.tests.get(result.spec, 0) + result.tests
         if self.on_segment is not None:

@@ -1,0 +1,75 @@
+"""A streamed run's statistical findings held in flat arrays (segments.waiting) against plain
+Python containers: the same decisions, in the same order, whatever the findings' layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from metricsense.fdr import bh_adjust, bh_adjust_array
+from metricsense.segments.results import Rollup
+from metricsense.segments.waiting import Decisions, Waiting
+
+KINDS = [("MS205", "spurious-correlation", 1), ("MS301", "x", 1), ("MS401", "y", 2)]
+
+
+def _draw(rng, specs=("a.msense", "b.msense")):
+    """Results in the order a run takes them: (spec, result number, segment, {finding: p}, brief)."""
+    out = []
+    for seq in range(int(rng.integers(1, 60))):
+        n = int(rng.integers(0, 12))
+        brief = [KINDS[int(k)] for k in rng.integers(0, len(KINDS), n)]
+        stat = {i: float(rng.choice([rng.uniform(), rng.uniform(0, 1e-4), 0.0, 1.0])) for i in range(n)
+                if rng.uniform() < 0.7}
+        out.append((specs[int(rng.integers(0, len(specs)))], seq, f"s{seq:03d}", stat, brief))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_waiting_and_decisions_answer_as_tuples_and_a_dict_would(seed):
+    rng = np.random.default_rng(seed)
+    taken = _draw(rng)
+    waiting, tuples = Waiting(), []
+    for spec, seq, segment, stat, brief in taken:
+        if stat:
+            waiting.add(spec, seq, segment, stat, brief)
+            tuples.extend((spec, seq, i, p, *brief[i], segment) for i, p in stat.items())
+    assert len(waiting) == len(tuples)
+    decisions, oracle = Decisions(), {}
+    for spec, (seq, index, p, kind) in waiting.by_spec():
+        mine = [t for t in tuples if t[0] == spec]  # the order added, per spec
+        assert seq.tolist() == [t[1] for t in mine] and index.tolist() == [t[2] for t in mine]
+        assert p.tolist() == [t[3] for t in mine]
+        assert [waiting.kinds[k] for k in kind.tolist()] == [t[4:7] for t in mine]
+        assert [waiting.segments[s] for s in seq.tolist()] == [t[7] for t in mine]
+        m = len(mine) + int(rng.integers(0, 50))
+        q = bh_adjust_array(p, m)
+        assert q.tolist() == bh_adjust([t[3] for t in mine], m)  # the list form is the same numbers
+        kept = q <= 0.05
+        decisions.keep(seq[kept], index[kept], q[kept], m)
+        oracle.update({(t[1], t[2]): (qv, m) for t, qv in zip(mine, q.tolist()) if qv <= 0.05})
+    assert len(decisions) == len(oracle)
+    assert list(decisions.items()) == sorted(oracle.items())
+    # asked in result order (as the writer reads the spool), in a second pass, and out of order
+    keys = [(seq, i) for _, seq, _, _, brief in taken for i in range(len(brief) + 1)]
+    for ask in (keys, keys, list(reversed(keys))):
+        assert [decisions.get(k) for k in ask] == [oracle.get(k) for k in ask]
+    assert all((k in decisions) == (k in oracle) for k in keys)
+
+
+def test_decisions_empty_and_keys_past_32_bits_of_findings():
+    d = Decisions()
+    assert len(d) == 0 and d.get((0, 0)) is None and list(d.items()) == []
+    d.keep(np.array([3, 3, 70000]), np.array([0, 2**31 - 1, 5]), np.array([0.01, 0.02, 0.03]), 10**10)
+    assert d.get((3, 2**31 - 1)) == (0.02, 10**10) and d.get((4, 0)) is None and d.get((70000, 5))[0] == 0.03
+    with pytest.raises(KeyError):
+        d[(3, 1)]
+
+
+def test_rollup_fire_keeps_each_segment_once_in_the_order_added():
+    roll = Rollup("unit")
+    for seg in ("c", "a", "b", "d"):
+        roll.order[("s", seg)] = len(roll.order) + 1
+    roll.fire("s", ["b", "d", "b"], "MS205", "spurious")
+    roll.fire("s", ["a", "d", "c"], "MS205", "spurious")
+    assert roll.fired[("s", "MS205")] == ["c", "a", "b", "d"] and roll.names["MS205"] == "spurious"
