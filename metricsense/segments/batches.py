@@ -147,6 +147,8 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
                                p_values=[(i, p) for i, d in enumerate(tagged) if (p := p_value_of(d)) is not None])
         result.exit_code = exit_code_of(tagged, registry, job.config.fail_on)
         result.encoded = result.encode()
+        if job.fdr_later:
+            result.find_evidence_ends()
         if not job.keep_analysis:
             result.analysis = {}
         out.append(result)

@@ -28,6 +28,9 @@ class SegmentResult:
     tests: int = 0
     #: (finding number, p-value) of its statistical findings, unadjusted (set where it was checked)
     p_values: list = field(default_factory=list)
+    #: finding number -> where its evidence object closes in its JSON text (``encoded``), for
+    #: each statistical finding whose q-value and family can be written there (``evidence_end``)
+    evidence_ends: dict = field(default_factory=dict)
 
     # NOTE: a worker sends its findings packed (one pickle within the pickle) with a brief of
     # each (code, name, severity): the client, one process for every worker, counts and writes
@@ -70,6 +73,12 @@ class SegmentResult:
     def encode(self) -> tuple[list[str], str]:
         return [dumps(d.to_dict()) for d in self.diagnostics], dumps(self.to_dict())
 
+    def find_evidence_ends(self) -> None:
+        """``evidence_ends`` of the statistical findings, from ``encoded``."""
+        found = self.encoded[0] if self.encoded else []
+        self.evidence_ends = {i: at for i, _ in self.p_values
+                              if (at := evidence_end(self.diagnostics[i], found[i])) is not None}
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (``analysis`` is already JSON-safe: made so where it was computed)."""
         counts: dict[str, int] = {}
@@ -78,6 +87,31 @@ class SegmentResult:
         return {"spec": self.spec, "segment": self.segment, "diagnostics": len(self.diagnostics),
                 "codes": dict(sorted(counts.items())), "suppressed": self.suppressed,
                 "exit_code": self.exit_code, "analysis": self.analysis}
+
+
+def evidence_end(d: Diagnostic, line: str) -> int | None:
+    """Where the evidence object of finding ``d`` closes in ``line`` (its JSON text, as
+    ``dumps(d.to_dict())`` wrote it): there `, "q_value": q, "family": m` makes the text that
+    adding them to its evidence and writing it again would; None when that is not so (no
+    evidence, or evidence that has either key already: it is read and written again)."""
+    evidence = d.evidence
+    if not evidence or "q_value" in evidence or "family" in evidence:
+        return None
+    whole = d.to_dict()
+    keys = list(whole)
+    if "evidence" not in keys:
+        return None
+    after = {k: whole[k] for k in keys[keys.index("evidence") + 1:]}
+    tail = "}" if not after else ", " + dumps(after)[1:]
+    at = len(line) - len(tail) - 1
+    if at < 0 or not line.endswith(tail) or line[at] != "}":
+        return None
+    return at
+
+
+def with_q_value(line: str, at: int, q: float, family: int) -> str:
+    """A statistical finding's JSON text with its q-value and family at the end of its evidence."""
+    return f'{line[:at]}, "q_value": {dumps(q)}, "family": {dumps(family)}{line[at:]}'
 
 
 @dataclass

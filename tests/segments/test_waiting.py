@@ -73,3 +73,43 @@ def test_rollup_fire_keeps_each_segment_once_in_the_order_added():
     roll.fire("s", ["b", "d", "b"], "MS205", "spurious")
     roll.fire("s", ["a", "d", "c"], "MS205", "spurious")
     assert roll.fired[("s", "MS205")] == ["c", "a", "b", "d"] and roll.names["MS205"] == "spurious"
+
+
+def _finding(evidence, segment="s}1\"", personal=False, message='a "quoted" } message {'):
+    from metricsense.diagnostics import Diagnostic, Severity
+    from metricsense.span import Span
+
+    return Diagnostic("MS205", "spurious-correlation", Severity.WARNING, message, Span.point("<x>"),
+                      help="h}", evidence=evidence, segment=segment, personal=personal)
+
+
+@pytest.mark.parametrize("evidence, segment, personal", [
+    ({"p_value": 0.001}, "s1", False),
+    ({"p_value": 0.001, "pairs": [["a}", "b{"]], "r": float("nan"), "deep": {"x": {"y": [1, None]}}}, 's}"\\', True),
+    ({"p_value": 1e-300, "name": "\u2028é\U0001F600", "inf": float("inf")}, None, False),
+    ({"p_value": 0.5, "segment": "not the key"}, "ü", True),
+])
+def test_q_value_written_in_place_is_the_text_of_reading_and_writing_again(evidence, segment, personal):
+    import json
+
+    from metricsense.encoding import dumps
+    from metricsense.segments.results import evidence_end, with_q_value
+
+    d = _finding(evidence, segment, personal)
+    line = dumps(d.to_dict())
+    at = evidence_end(d, line)
+    assert at is not None
+    for q, family in ((0.0123456789, 12), (1.0, 10**12), (5e-324, 1)):
+        doc = json.loads(line)
+        doc["evidence"] = {**doc.get("evidence", {}), "q_value": q, "family": family}
+        assert with_q_value(line, at, q, family) == dumps(doc)
+
+
+@pytest.mark.parametrize("evidence", [{}, {"p_value": 0.01, "q_value": 0.2}, {"p_value": 0.01, "family": 3}])
+def test_evidence_that_has_no_place_for_a_q_value_is_read_and_written_again(evidence):
+    from metricsense.encoding import dumps
+    from metricsense.segments.results import evidence_end
+
+    d = _finding(evidence)
+    assert evidence_end(d, dumps(d.to_dict())) is None
+    assert evidence_end(_finding({"p_value": 0.01}), dumps(d.to_dict()) + " ") is None  # not its text
