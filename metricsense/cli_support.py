@@ -286,8 +286,11 @@ class _SegmentSpool:
         from metricsense.diagnostics import Severity
         from metricsense.encoding import dumps
         from metricsense.registry import exit_code_of
+        from metricsense.segments.results import result_head
 
-        doc = json.loads(whole)
+        # NOTE: only the head is read and written again, not the analysis (0.6 s per 1,000 segments)
+        split = result_head(whole)
+        doc, rest = split if split is not None else (json.loads(whole), None)
         codes = dict(doc.get("codes", {}))
         for code, _, _ in hidden:
             codes[code] -= 1
@@ -295,7 +298,7 @@ class _SegmentSpool:
                 del codes[code]
         doc.update(codes=codes, diagnostics=len(shown), exit_code=exit_code_of(
             [SimpleNamespace(code=c, severity=Severity(s)) for c, _, s in shown], self.registry, fail_on))
-        return dumps(doc)
+        return dumps(doc) if rest is None else dumps(doc)[:-1] + rest
 
     def _kept(self, seq: int, i: int):
         """(q-value, family) when the statistical finding ``i`` of result ``seq`` is kept, else None."""

@@ -111,7 +111,34 @@ def evidence_end(d: Diagnostic, line: str) -> int | None:
 
 def with_q_value(line: str, at: int, q: float, family: int) -> str:
     """A statistical finding's JSON text with its q-value and family at the end of its evidence."""
-    return f'{line[:at]}, "q_value": {dumps(q)}, "family": {dumps(family)}{line[at:]}'
+    import math
+
+    # NOTE: JSON writes a finite float as its repr and an int as its str (as ``dumps`` would,
+    # without its 5 us a call)
+    shown_q = repr(float(q)) if math.isfinite(q) else dumps(q)
+    return f'{line[:at]}, "q_value": {shown_q}, "family": {int(family)}{line[at:]}'
+
+
+_RESULT_HEAD = ["spec", "segment", "diagnostics", "codes", "suppressed", "exit_code"]
+
+
+def result_head(whole: str) -> tuple[dict[str, Any], str] | None:
+    """A segment result's JSON text (``SegmentResult.to_dict``) as its head, read (every key but
+    the analysis), and the text of the rest (from `, "analysis": `), so that writing the head
+    back (``dumps(head)[:-1] + rest``) makes the text of the whole; None when it cannot be split
+    so (then it is read whole)."""
+    import json
+
+    at = whole.find(', "analysis": ')  # NOTE: quotes inside a JSON string are escaped
+    if at < 0:
+        return None
+    try:
+        head = json.loads(whole[:at] + "}")
+    except ValueError:
+        return None
+    if not isinstance(head, dict) or list(head) != _RESULT_HEAD:
+        return None
+    return head, whole[at:]
 
 
 @dataclass

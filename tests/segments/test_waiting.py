@@ -113,3 +113,27 @@ def test_evidence_that_has_no_place_for_a_q_value_is_read_and_written_again(evid
     d = _finding(evidence)
     assert evidence_end(d, dumps(d.to_dict())) is None
     assert evidence_end(_finding({"p_value": 0.01}), dumps(d.to_dict()) + " ") is None  # not its text
+
+
+@pytest.mark.parametrize("segment, codes", [
+    ("s1", {"MS205": 3}), ('s, "analysis": {}', {"MS205": 1, "XYZ9": 2}), ("ü}\"", {}),
+])
+def test_a_result_head_written_back_makes_the_whole_text(segment, codes):
+    import json
+
+    from metricsense.encoding import dumps
+    from metricsense.segments.results import SegmentResult, result_head
+
+    r = SegmentResult("a.msense", segment, [], {"a.msense": {"noise": {"x": [1.5, None, "}"]}}})
+    whole = dumps(r.to_dict() | {"codes": codes})
+    head, rest = result_head(whole)
+    assert list(head) == ["spec", "segment", "diagnostics", "codes", "suppressed", "exit_code"]
+    assert head["segment"] == segment and head["codes"] == codes
+    assert dumps(head)[:-1] + rest == whole
+    head.update(codes={}, diagnostics=0, exit_code=1)
+    doc = json.loads(whole)
+    doc.update(codes={}, diagnostics=0, exit_code=1)
+    assert dumps(head)[:-1] + rest == dumps(doc)
+    # a rule code named like the key, or text that is no result, is read whole
+    assert result_head(dumps({"spec": "a", "codes": {"A": 1, "analysis": 2}, "analysis": {}})) is None
+    assert result_head("[1]") is None and result_head('{"x": 1, "analysis": 2}') is None
