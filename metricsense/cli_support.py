@@ -210,6 +210,7 @@ class _SegmentSpool:
         self.decisions: Any = {}
         self.kinds: list[tuple[str, str, int]] = []  # each (code, name, severity) once
         self._kind: dict[tuple, int] = {}
+        self._whole: set[int] = set()  # held results read whole (``_public``: not ``text_keys``)
 
     def _count(self, code: str, severity: str) -> None:
         by = self.withheld.setdefault(code, {})
@@ -234,6 +235,8 @@ class _SegmentSpool:
                 ends = result.evidence_ends
                 self.diagnostics.writelines(f"H{seq} {i} {ends.get(i, -1)} {line}\n" for i, line in enumerate(found))
                 self.results.write(f"H{seq} {whole}\n")
+                if not result.text_keys:
+                    self._whole.add(seq)
             else:
                 self.held[seq] = (stat, list(result.diagnostics))
                 self.diagnostics.write(f"H{seq}\n")
@@ -254,7 +257,8 @@ class _SegmentSpool:
                 import json
 
                 self.results.write("P" + json.dumps([whole, [b for b, m in zip(brief, marked) if m],
-                                                     [b for b, m in zip(brief, marked) if not m]]) + "\n")
+                                                     [b for b, m in zip(brief, marked) if not m],
+                                                     result.text_keys]) + "\n")
             else:
                 self.results.write("-" + whole + "\n")
         else:
@@ -278,8 +282,9 @@ class _SegmentSpool:
             self.kinds.append(brief)
         return k
 
-    def _public(self, whole: str, hidden: list, shown: list, fail_on: str) -> str:
-        """A segment's JSON result without its personal findings: codes, count and exit code."""
+    def _public(self, whole: str, hidden: list, shown: list, fail_on: str, head: bool = False) -> str:
+        """A segment's JSON result without its personal findings: codes, count and exit code
+        (``head``: only its head read and written again, when its text allows: ``text_keys``)."""
         import json
         from types import SimpleNamespace
 
@@ -289,7 +294,7 @@ class _SegmentSpool:
         from metricsense.segments.results import result_head
 
         # NOTE: only the head is read and written again, not the analysis (0.6 s per 1,000 segments)
-        split = result_head(whole)
+        split = result_head(whole) if head else None
         doc, rest = split if split is not None else (json.loads(whole), None)
         codes = dict(doc.get("codes", {}))
         for code, _, _ in hidden:
@@ -378,12 +383,12 @@ class _SegmentSpool:
                 left = [(i, b) for i, b in enumerate(brief) if not (flags[i] & 1 and self._kept(seq, i) is None)]
                 hidden = gone + [b for i, b in left if not show and flags[i] & 2]
                 shown = [b for i, b in left if show or not flags[i] & 2]
-                yield RawJSON(self._public(whole, hidden, shown, fail_on))
+                yield RawJSON(self._public(whole, hidden, shown, fail_on, seq not in self._whole))
             elif tag == "-":
                 yield RawJSON(text)
             else:
-                whole, hidden, shown = json.loads(text)
-                yield RawJSON(whole if show else self._public(whole, hidden, shown, fail_on))
+                whole, hidden, shown, head = json.loads(text)
+                yield RawJSON(whole if show else self._public(whole, hidden, shown, fail_on, head))
 
     def _personal(self, brief, line: str) -> bool:
         return brief[0] in self.personal or '"personal": true' in line

@@ -225,3 +225,55 @@ def test_a_by_run_adjusts_over_every_segment(tmp_path):
                 assert doc["segments"] == whole["segments"]
             else:
                 assert text.count("XYZ101") == len(kept) + 1  # each kept finding, and the rollup's line
+
+
+def _keys_written_alike():
+    """XYZ103: in each segment, a statistical finding whose evidence has keys JSON writes alike
+    (1 and "1"), beside an analysis entry that has such keys too."""
+
+    @metricsense.rule(code="XYZ103", name="keys-written-alike", severity=Severity.WARNING)
+    def alike(ctx):
+        """Runs one test."""
+        ctx.tests(1)
+        if ctx.data is not None:
+            yield ctx.report(ctx.spec.kpis[0], "a test at p = 0.001",
+                             evidence={"p_value": 0.001, 1: "int", "1": "str", "deep": [{True: 1, "true": 2}]})
+
+    @hookimpl
+    def metricsense_register_rules(register):
+        register(alike)
+
+    @hookimpl
+    def metricsense_analyze(spec, data, analysis, surveys):
+        if data is not None:
+            analysis["xyz"] = {"counts": {1: "int", "1": "str"}}
+
+    class Plugin:
+        pass
+
+    Plugin.metricsense_register_rules = staticmethod(metricsense_register_rules)
+    Plugin.metricsense_analyze = staticmethod(metricsense_analyze)
+    return manager_with(Plugin)
+
+
+def test_a_streamed_run_writes_keys_written_alike_as_reading_and_writing_again(tmp_path):
+    # A held segment's kept findings and its result are written as the text of reading them and
+    # writing them again (as they always were): of two keys of one object that JSON writes alike,
+    # the last is left. Written in place (the q-value spliced in, the result's head only read),
+    # the text would keep both.
+    from metricsense.cli import _SegmentSpool
+    from metricsense.encoding import dumps
+
+    (tmp_path / "k.csv").write_text("period,unit,k\n" + "".join(f"{t},u{u},{t + u}\n" for u in range(3) for t in range(4)))
+    (tmp_path / "k.msense").write_text('mission "M"\ndata "k.csv"\nkpi k "K" { }\n')
+    pm = _keys_written_alike()
+    spool = _SegmentSpool("json", False, metricsense.check(SPEC, plugin_manager=pm).registry)
+    report = metricsense.check(tmp_path / "k.msense", config={"fdr-q": 0.5}, plugin_manager=pm, by="unit",
+                               on_segment=spool.add, keep_segments=False)
+    lines = [ln.strip().rstrip(",") for ln in "".join(spool.chunks(report)).splitlines()]
+    found = [ln for ln in lines if ln.startswith('{"code": "XYZ103"')]
+    results = [ln for ln in lines if ln.startswith('{"spec": ') and '"analysis": ' in ln]
+    assert len(found) == 3 and len(results) == 3
+    assert all('"q_value": ' in ln for ln in found)
+    for line in found + results:
+        assert dumps(json.loads(line)) == line

@@ -11,7 +11,7 @@ from metricsense.analysis import Record
 from metricsense.diagnostics import Diagnostic
 from metricsense.model import Document
 from metricsense.segments.discover import Found, discover, paths_shown_from, shown
-from metricsense.segments.results import SegmentResult
+from metricsense.segments.results import SegmentResult, text_keys
 
 
 @dataclass
@@ -149,6 +149,8 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
         result.encoded = result.encode()
         if job.fdr_later:
             result.find_evidence_ends()
+            # only a result with findings is ever read back (held, or with a personal one)
+            result.text_keys = bool(tagged) and text_keys(result.analysis)
         if not job.keep_analysis:
             result.analysis = {}
         out.append(result)

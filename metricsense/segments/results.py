@@ -31,6 +31,9 @@ class SegmentResult:
     #: finding number -> where its evidence object closes in its JSON text (``encoded``), for
     #: each statistical finding whose q-value and family can be written there (``evidence_end``)
     evidence_ends: dict = field(default_factory=dict)
+    #: Every key in its analysis is text (``text_keys``, found where it was checked): its JSON
+    #: text reads back and writes again the same, so its head may be read alone (``result_head``)
+    text_keys: bool = False
 
     # NOTE: a worker sends its findings packed (one pickle within the pickle) with a brief of
     # each (code, name, severity): the client, one process for every worker, counts and writes
@@ -95,7 +98,7 @@ def evidence_end(d: Diagnostic, line: str) -> int | None:
     adding them to its evidence and writing it again would; None when that is not so (no
     evidence, or evidence that has either key already: it is read and written again)."""
     evidence = d.evidence
-    if not evidence or "q_value" in evidence or "family" in evidence:
+    if not evidence or "q_value" in evidence or "family" in evidence or not text_keys(evidence):
         return None
     whole = d.to_dict()
     keys = list(whole)
@@ -107,6 +110,37 @@ def evidence_end(d: Diagnostic, line: str) -> int | None:
     if at < 0 or not line.endswith(tail) or line[at] != "}":
         return None
     return at
+
+
+def text_keys(value: Any) -> bool:
+    """Whether every object in ``value`` (a finding's evidence, a result's analysis) has only
+    text keys, and nothing in it is written as an object through ``json_default``: then its JSON
+    text reads back and writes again the same. NOTE: two keys JSON writes alike (``1`` and
+    ``"1"``, ``True`` and ``"true"``) are both written, and reading them keeps the last: such a
+    text is read and written again, as it always was."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        kind = type(v)
+        if kind is dict:
+            if not set(map(type, v)) <= _TEXT:
+                return False
+            items: Any = v.values()
+        elif kind is list or kind is tuple:
+            items = v
+        elif kind in _SCALARS or isinstance(v, float):
+            continue
+        elif kind.__module__.startswith("numpy") and getattr(getattr(v, "dtype", None), "kind", "O") != "O":
+            continue  # a NumPy number or array of them: written as numbers
+        else:
+            return False
+        if not set(map(type, items)) <= _SCALARS:  # NOTE: a list of numbers is looked at in C, not one by one
+            stack.extend(x for x in items if type(x) not in _SCALARS)
+    return True
+
+
+_TEXT = frozenset({str})
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def with_q_value(line: str, at: int, q: float, family: int) -> str:
