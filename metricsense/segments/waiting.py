@@ -10,6 +10,7 @@ among each result's short-lived ones also kept the heap from being reused.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -52,9 +53,10 @@ class Waiting:
         return sum(len(a[0]) for a in self.specs.values())
 
 
-class Decisions:
+class Decisions(Mapping):
     """The statistical findings the control kept: ``get((result number, finding number))`` is
-    (q-value, family) for one kept, else None; as a dict would answer, from sorted arrays.
+    (q-value, family) for one kept, else None; as a dict would answer, from sorted arrays (a
+    read-only Mapping: ``Report.streamed_fdr`` was a dict, and iterates, compares and copies as one).
 
     The writer asks in result order (it reads the spooled results back in order): each new
     result number looks its findings up once, and a result's few are kept in a small dict."""
@@ -110,6 +112,9 @@ class Decisions:
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, tuple) and len(key) == 2 and self.get(key) is not None
+
+    def __iter__(self):
+        return (key for key, _ in self.items())
 
     def items(self):
         """((result number, finding number), (q-value, family)) of each kept, in key order."""

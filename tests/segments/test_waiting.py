@@ -66,6 +66,16 @@ def test_decisions_empty_and_keys_past_32_bits_of_findings():
         d[(3, 1)]
 
 
+def test_decisions_read_as_the_dict_they_replace():
+    # Report.streamed_fdr was a dict: a caller iterating it, or making a dict of it, still can
+    d = Decisions()
+    d.keep(np.array([5, 2]), np.array([1, 0]), np.array([0.04, 0.01]), 7)
+    oracle = {(2, 0): (0.01, 7), (5, 1): (0.04, 7)}
+    assert list(d) == list(oracle) and dict(d) == oracle and d == oracle
+    assert list(d.keys()) == list(oracle) and list(d.values()) == list(oracle.values())
+    assert dict(Decisions()) == {} and Decisions() == {}
+
+
 def test_rollup_fire_keeps_each_segment_once_in_the_order_added():
     roll = Rollup("unit")
     for seg in ("c", "a", "b", "d"):
