@@ -277,3 +277,44 @@ def test_a_streamed_run_writes_keys_written_alike_as_reading_and_writing_again(t
     assert all('"q_value": ' in ln for ln in found)
     for line in found + results:
         assert dumps(json.loads(line)) == line
+
+
+def _one_code_two_names():
+    """XYZ104: per segment u0, u1, u2 (the first value of `k`) one statistical finding, named
+    "second-name" in u0 (p = 0.9, dropped), "first-name" in u1 and "second-name" in u2 (both kept)."""
+
+    @metricsense.rule(code="XYZ104", name="first-name", severity=Severity.WARNING)
+    def named(ctx):
+        """Runs one test."""
+        from dataclasses import replace
+
+        ctx.tests(1)
+        if ctx.data is None:
+            return
+        u = int(ctx.data.series("k").values[0])
+        d = ctx.report(ctx.spec.kpis[0], f"a test in u{u}", evidence={"p_value": 0.9 if u == 0 else 0.0001})
+        yield d if u == 1 else replace(d, name="second-name")
+
+    @hookimpl
+    def metricsense_register_rules(register):
+        register(named)
+
+    class Plugin:
+        pass
+
+    Plugin.metricsense_register_rules = staticmethod(metricsense_register_rules)
+    return manager_with(Plugin)
+
+
+def test_a_streamed_rollup_names_a_rule_as_the_kept_run_does(tmp_path):
+    # the rollup names a rule by its first kept finding, in segment order, whatever the order
+    # its kinds of finding were first seen in
+    (tmp_path / "k.csv").write_text("period,unit,k\n" + "".join(f"{t},u{u},{t + u}\n" for u in range(3) for t in range(4)))
+    (tmp_path / "k.msense").write_text('mission "M"\ndata "k.csv"\nkpi k "K" { }\n')
+    kept_run = metricsense.check(tmp_path / "k.msense", config={"fdr-q": 0.05}, plugin_manager=_one_code_two_names(),
+                                 by="unit")
+    streamed = metricsense.check(tmp_path / "k.msense", config={"fdr-q": 0.05}, plugin_manager=_one_code_two_names(),
+                                 by="unit", on_segment=lambda r: None, keep_segments=False)
+    rules = [r for r in kept_run.segments.rules() if r["code"] == "XYZ104"]
+    assert [(r["name"], r["segments"]) for r in rules] == [("first-name", ["u1", "u2"])]
+    assert streamed.segments.rules() == kept_run.segments.rules()

@@ -144,8 +144,10 @@ class SegmentRun:
             q = q[kept]
             seq, index, kind = seq[kept], index[kept], kind[kept]
             self.fdr.keep(seq, index, q, m)
-            # NOTE: a whole kind at a time: at 10,000 segments some 850,000 findings may be kept
-            for k in np.flatnonzero(np.bincount(kind, minlength=len(kinds))).tolist():
+            # NOTE: a whole kind at a time: at 10,000 segments some 850,000 findings may be kept.
+            # In the order each kind is first kept (the rollup names a rule by its first kept finding).
+            present, first = np.unique(kind, return_index=True)
+            for k in present[np.argsort(first, kind="stable")].tolist():
                 code, name, severity = kinds[k]
                 label = _SEVERITY_NAMES[severity]
                 mine = seq[kind == k]
