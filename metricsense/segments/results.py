@@ -202,6 +202,8 @@ class Rollup:
 
     def fire(self, spec: str, segments: list[str], code: str, name: str) -> None:
         """Rule ``code`` fired in ``segments`` too (each kept once, in segment order: one sort)."""
+        if isinstance(segments, str):  # one segment's label, not its characters
+            segments = [segments]
         segs = self.fired.setdefault((spec, code), [])
         had = set(segs)
         new = [s for s in dict.fromkeys(segments) if s not in had]

@@ -83,6 +83,8 @@ def test_rollup_fire_keeps_each_segment_once_in_the_order_added():
     roll.fire("s", ["b", "d", "b"], "MS205", "spurious")
     roll.fire("s", ["a", "d", "c"], "MS205", "spurious")
     assert roll.fired[("s", "MS205")] == ["c", "a", "b", "d"] and roll.names["MS205"] == "spurious"
+    roll.fire("s", "ab", "MS301", "x")  # a label, not a list of its characters
+    assert roll.fired[("s", "MS301")] == ["ab"]
 
 
 def _finding(evidence, segment="s}1\"", personal=False, message='a "quoted" } message {'):
