@@ -64,10 +64,8 @@ class Decisions(Mapping):
     _SHIFT = 32  # key = result number << 32 | finding number
 
     def __init__(self) -> None:
-        self._parts: list[tuple[Any, Any, Any]] = []
-        self._keys: Any = None
-        self._q: Any = None
-        self._family: Any = None
+        #: per family: (its keys, sorted; their q-values; the family's size): 16 bytes a finding
+        self._parts: list[tuple[Any, Any, int]] = []
         self._seq: int | None = None
         self._current: dict[int, tuple[float, int]] = {}
 
@@ -77,30 +75,22 @@ class Decisions(Mapping):
 
         if len(q):
             keys = (np.asarray(seq, dtype=np.int64) << self._SHIFT) | np.asarray(index, dtype=np.int64)
-            self._parts.append((keys, np.asarray(q, dtype=np.float64), np.full(len(q), family, dtype=np.int64)))
-            self._keys = None
-
-    def _sorted(self) -> None:
-        import numpy as np
-
-        if self._parts:
-            keys, q, family = (np.concatenate(c) for c in zip(*self._parts))
-            order = np.argsort(keys, kind="stable")
-            self._keys, self._q, self._family = keys[order], q[order], family[order]
-        else:
-            self._keys, self._q, self._family = np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64)
-        self._parts = [(self._keys, self._q, self._family)] if self._parts else []
-        self._seq = None
+            q = np.asarray(q, dtype=np.float64)
+            if len(keys) > 1 and not bool((keys[1:] > keys[:-1]).all()):  # taken in order: seldom
+                order = np.argsort(keys, kind="stable")
+                keys, q = keys[order], q[order]
+            self._parts.append((keys, q, int(family)))
+            self._seq = None
 
     def get(self, key: tuple[int, int], default: Any = None) -> Any:
         seq, i = key
-        if self._keys is None:
-            self._sorted()
         if seq != self._seq:
-            lo, hi = (int(v) for v in self._keys.searchsorted([seq << self._SHIFT, (seq + 1) << self._SHIFT]))
             mask = (1 << self._SHIFT) - 1
-            self._current = {k & mask: (q, f) for k, q, f in zip(self._keys[lo:hi].tolist(), self._q[lo:hi].tolist(),
-                                                                 self._family[lo:hi].tolist())}
+            self._current = {}
+            for keys, q, family in self._parts:
+                lo, hi = (int(v) for v in keys.searchsorted([seq << self._SHIFT, (seq + 1) << self._SHIFT]))
+                for k, v in zip(keys[lo:hi].tolist(), q[lo:hi].tolist()):
+                    self._current.setdefault(k & mask, (v, family))
             self._seq = seq
         return self._current.get(i, default)
 
@@ -118,11 +108,15 @@ class Decisions(Mapping):
 
     def items(self):
         """((result number, finding number), (q-value, family)) of each kept, in key order."""
-        if self._keys is None:
-            self._sorted()
+        import heapq
+
         mask = (1 << self._SHIFT) - 1
-        for k, q, f in zip(self._keys.tolist(), self._q.tolist(), self._family.tolist()):
-            yield (k >> self._SHIFT, k & mask), (q, f)
+        runs = [zip(keys.tolist(), q.tolist(), [family] * len(q)) for keys, q, family in self._parts]
+        seen = None
+        for k, v, family in heapq.merge(*runs, key=lambda t: t[0]):
+            if k != seen:  # as ``get``: a key kept twice answers with the first
+                seen = k
+                yield (k >> self._SHIFT, k & mask), (v, family)
 
     def __len__(self) -> int:
         return sum(len(part[0]) for part in self._parts)

@@ -149,3 +149,13 @@ def test_a_result_head_written_back_makes_the_whole_text(segment, codes):
     # a rule code named like the key, or text that is no result, is read whole
     assert result_head(dumps({"spec": "a", "codes": {"A": 1, "analysis": 2}, "analysis": {}})) is None
     assert result_head("[1]") is None and result_head('{"x": 1, "analysis": 2}') is None
+
+
+def test_decisions_of_several_families_out_of_order_answer_each_with_its_own_family():
+    d = Decisions()
+    d.keep(np.array([5, 0, 2]), np.array([1, 9, 3]), np.array([0.5, 0.0, 0.2]), 104)  # not in key order
+    d.keep(np.array([1, 3, 4]), np.array([5, 1, 0]), np.array([0.3, 0.4, 0.1]), 130)
+    want = {(0, 9): (0.0, 104), (1, 5): (0.3, 130), (2, 3): (0.2, 104), (3, 1): (0.4, 130), (4, 0): (0.1, 130),
+            (5, 1): (0.5, 104)}
+    assert list(d.items()) == sorted(want.items()) and dict(d) == want and len(d) == 6
+    assert [d.get(k) for k in sorted(want)] == [want[k] for k in sorted(want)] and d.get((2, 9)) is None
