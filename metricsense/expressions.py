@@ -68,6 +68,10 @@ def read_refs(expr: Expr) -> Iterator[Ref]:
 
 def kpis_read(trigger: Trigger, spec: Document) -> list[KPI]:
     """The KPIs a trigger's condition reads (a paired `estimate.self` reads `estimate`)."""
+    return list(_facts(trigger, spec)[0])
+
+
+def _kpis_read(trigger: Trigger, spec: Document) -> list[KPI]:
     out: list[KPI] = []
     for ref in read_refs(trigger.condition):
         found = spec.lookup(ref.name)
@@ -83,8 +87,12 @@ def _needs_default_target(expr: Expr) -> list[Expr]:
 
 def default_target(trigger: Trigger, spec: Document) -> tuple[KPI | None, list[Problem]]:
     """The KPI whose target a bare `target` (or a bare `25%`) means, and MS603 problems if unclear."""
+    kpi, problems = _facts(trigger, spec)[1]
+    return kpi, list(problems)
+
+
+def _default_target(trigger: Trigger, spec: Document, read: list[KPI]) -> tuple[KPI | None, list[Problem]]:
     uses = _needs_default_target(trigger.condition)
-    read = kpis_read(trigger, spec)
     with_target = [k for k in read if k.target is not None and k.target.value is not None]
     if not uses:
         return (with_target[0] if len(with_target) == 1 else None), []
@@ -120,6 +128,29 @@ def _fmt(value: float) -> str:
 
 def type_problems(trigger: Trigger, spec: Document) -> list[Problem]:
     """MS604 problems: a comparison used as a number, a number used as a condition, bad arguments."""
+    return list(_facts(trigger, spec)[2])
+
+
+#: What ``kpis_read``, ``default_target`` and ``type_problems`` say of the last spec's triggers
+#: (by id), as _GRIDS keeps its grids: each depends on the trigger and the (frozen) spec alone, and
+#: the evaluators and rules asked for each several times per trigger.
+_FACTS: list = [None]
+
+
+def _facts(trigger: Trigger, spec: Document) -> tuple[tuple, tuple, tuple]:
+    """(KPIs read, (default target's KPI, MS603 problems), MS604 problems) of ``trigger`` in ``spec``."""
+    kept = _memo(_FACTS, spec)
+    hit = kept.get(id(trigger))
+    if hit is not None and hit[0] is trigger:
+        return hit[1]
+    read = _kpis_read(trigger, spec)
+    kpi, problems = _default_target(trigger, spec, read)
+    out = (tuple(read), (kpi, tuple(problems)), tuple(_type_problems(trigger, spec)))
+    _keep(kept, id(trigger), (trigger, out), 1)
+    return out
+
+
+def _type_problems(trigger: Trigger, spec: Document) -> list[Problem]:
     problems: list[Problem] = []
 
     def infer(node: Expr) -> str | None:
