@@ -34,8 +34,9 @@ from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite
 from metricsense.evaluators import serial
 from metricsense.evaluators.common import own_values, phi
-from metricsense.evaluators.lags import duration_days, review_of
+from metricsense.evaluators.lags import review_of
 from metricsense.evaluators.noise_batch import Job, drive
+from metricsense.evaluators.noise_fields import MAD_SCALE, Plain, horizon, plain_of
 from metricsense.evaluators.records import (
     ComparisonNoise,
     KpiNoise,
@@ -46,9 +47,6 @@ from metricsense.evaluators.records import (
 from metricsense.hookspecs import hookimpl
 from metricsense.model import KPI, UNIT_DAYS, Binary, Call, Document, Trigger, walk_expr
 from metricsense.names import listed
-
-#: 1 / Phi^-1(3/4) rounded as the literature writes it: MAD -> standard deviation for normal data.
-MAD_SCALE = 1.4826
 
 DEFAULTS = {"level_periods": 3, "min_periods": 8, "max_lag": 6, "max_rate": 0.1, "ratio": 1.0}
 
@@ -84,7 +82,7 @@ def level_of(column, last: int) -> float:
 # ---- per KPI: noise, level, gap ---------------------------------------------------------------
 
 
-def kpi_fields(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> dict | None:
+def kpi_fields(kpi: KPI, data, level_periods: int, ratio: float = 1.0, plain: Plain | None = None) -> dict | None:
     """The fields of one KPI's noise entry with data (None without a series).
 
     ``noise`` is the robust scale of one period's change. The target is judged against the
@@ -95,19 +93,23 @@ def kpi_fields(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> dict |
     ``p_value`` the chi-square p-value of H0: |gap| >= ratio x the true spread
     (serial.spread_test). A segmented KPI (one series per unit) is not judged: its target is
     met or missed unit by unit, and where the target sits among the units is a choice, not
-    noise (``model`` says so).
+    noise (``model`` says so). ``plain``: the KPI's statistics made with many others'
+    (noise_fields.plain_many, the same values), else they are made here.
     """
     import numpy as np
 
     s = data.series(kpi.name) if data is not None else None
     if s is None or not len(data.periods):
         return None
-    block, _ = own_values(data.periods, s.values)
-    d = changes_of(block)
-    noise = robust_noise(d)
-    series = block[:, 0] if block.shape[1] == 1 else _row_mean(block)
-    level = level_of(series, level_periods)
-    out = dict(noise=finite(noise), changes=int(len(d)), level=finite(level), level_periods=level_periods,
+    if plain is not None:
+        noise, changes, series, level, units = plain.noise, plain.changes, plain.series, plain.level, 1
+    else:
+        block, _ = own_values(data.periods, s.values)
+        d = changes_of(block)
+        noise, changes, units = robust_noise(d), len(d), block.shape[1]
+        series = block[:, 0] if block.shape[1] == 1 else _row_mean(block)
+        level = level_of(series, level_periods)
+    out = dict(noise=finite(noise), changes=int(changes), level=finite(level), level_periods=level_periods,
                segments=len(s.segments) or None)
     t = kpi.target
     if t is None or t.value is None or t.comparison not in ("<", "<=", ">", ">=", "=="):
@@ -117,17 +119,15 @@ def kpi_fields(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> dict |
            "==": level == t.value}[t.comparison] if math.isfinite(level) else None
     out.update(target=float(t.value), comparison=t.comparison, target_gap=finite(gap), met=met,
                gap_in_noise=finite(abs(gap) / noise) if noise and noise > 0 else None)
-    if out["segments"] or block.shape[1] > 1:
+    if out["segments"] or units > 1:
         return {**out, "model": {"method": "not judged: a segmented KPI meets its target unit by unit"}}
     if not math.isfinite(gap):
         return out
-    freq = data.frequency
-    h = 1
-    if kpi.review is not None and freq in UNIT_DAYS:
-        days = duration_days(kpi.review, freq)
-        h = max(1, round(days / UNIT_DAYS[freq])) if days else 1
-    series = series[-serial.TAIL:]
-    e = serial.moves(series, h, level_periods)
+    h = horizon(kpi, data)
+    if plain is not None and plain.moves is not None:
+        e = plain.moves
+    else:
+        e = serial.moves(series[-serial.TAIL:], h, level_periods)
     if len(e) < 3:
         return out
     spread, df, p_value = serial.spread_test(e, gap, ratio, h + level_periods)
@@ -345,8 +345,9 @@ def noise_of(spec: Document, data, level_periods: int = 3, max_lag: int = 6, max
 
 def _noise_of(spec: Document, data, level_periods: int, max_lag: int, max_rate: float, ratio: float) -> NoiseAnalysis:
     out: dict[str, dict] = {}  # each KPI's fields, made into a KpiNoise once
+    plain = plain_of(spec, data, level_periods) if data is not None and len(data.periods) else {}
     for k in spec.kpis:
-        entry = kpi_fields(k, data, level_periods, ratio) if data is not None else None
+        entry = kpi_fields(k, data, level_periods, ratio, plain.get(k.name)) if data is not None else None
         review = review_of(k, data, max_lag)
         if entry is None and review is None:
             continue
