@@ -304,7 +304,8 @@ def evaluate(expr: Expr, inputs: Inputs, periods: int) -> np.ndarray:
         if isinstance(node, Number):
             return full(node.value)
         if isinstance(node, Ref):
-            return np.broadcast_to(inputs.arrays[series_name(node)], shape)
+            arr = inputs.arrays[series_name(node)]
+            return arr if arr.shape == shape else np.broadcast_to(arr, shape)  # read, never written
         if isinstance(node, TargetRef):
             name = node.of.name if node.of is not None else None
             value = inputs.targets.get(name) if name is not None else inputs.default_target
@@ -388,9 +389,12 @@ def firing(condition: np.ndarray, n: int) -> np.ndarray:
     held = condition == 1.0  # NaN (unknown) never holds
     if n <= 1:
         return held
-    c = np.cumsum(held, axis=0, dtype=np.int64)
-    prev = np.vstack([np.zeros((n, held.shape[1]), dtype=np.int64), c[:-n]])[: held.shape[0]]
-    return (c - prev) >= n
+    # held at t and at each of the n - 1 periods before it (never before the first period)
+    out = held.copy()
+    out[: n - 1] = False
+    for j in range(1, min(n, len(held))):
+        out[j:] &= held[:-j]
+    return out
 
 
 def runs(fired: np.ndarray) -> list[tuple[int, int, int]]:
@@ -581,9 +585,13 @@ def on_grid(inputs: Inputs, rows: np.ndarray) -> Inputs:
     import numpy as np
 
     arrays = {}
+    real = rows >= 0
+    every = len(rows) and bool(real[0]) and rows[-1] == len(rows) - 1 and bool(real.all())  # rows 0..T-1
     for name, arr in inputs.arrays.items():
+        if every and len(arr) == len(rows):
+            arrays[name] = np.array(arr, dtype=float)  # a copy, as the rows taken in order
+            continue
         out = np.full((len(rows), arr.shape[1]), np.nan)
-        real = rows >= 0
         out[real] = arr[rows[real]]
         arrays[name] = out
     return Inputs(arrays, inputs.units, inputs.targets, inputs.default_target)
