@@ -56,7 +56,9 @@ def robust_noise(changes) -> float:
     import numpy as np
 
     d = np.asarray(changes, dtype=float).ravel()
-    d = d[~np.isnan(d)]
+    nan = np.isnan(d)
+    if nan.any():
+        d = d[~nan]
     if not len(d):
         return float("nan")
     return float(MAD_SCALE * serial.median(np.abs(d - serial.median(d))))
@@ -236,7 +238,7 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     mean_h, sd_h = serial.forecasts(model, horizon)
     zs = (threshold - mean_h) / sd_h
     p_past = serial.norm_cdf(zs) if op in ("<", "<=") else 1 - serial.norm_cdf(zs)
-    rate = float(p_past.mean())
+    rate = float(p_past.sum() / p_past.size)  # p_past.mean(): its sum over its count
     paths = max(20, min(serial.PATHS, serial.CELLS // max(1, b * len(keep) * horizon)))
     spread, distance = serial.median(sd_h[-1]), serial.median(dist[keep])
     out["level"] = finite(serial.median(centre[keep]))

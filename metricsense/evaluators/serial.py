@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 #: A bias-corrected AR(1) coefficient at or above this is treated as a random walk: over the
@@ -160,7 +160,8 @@ def fit_ar1(block) -> AR1 | None:
     phi, sigma, drift, mean, n = _fit_arrays(x)
     if int(n) < 4 or not sigma > 0:
         return None
-    last = np.array([col[~np.isnan(col)][-1] if (~np.isnan(col)).any() else np.nan for col in x.T])
+    last = x[-1].copy() if not np.isnan(x[-1]).any() else np.array(  # each unit's last observed value
+        [col[~np.isnan(col)][-1] if (~np.isnan(col)).any() else np.nan for col in x.T])
     return AR1(phi=float(phi), sigma=float(sigma), drift=float(drift), mean=mean, last=last, pairs=int(n),
                walk=bool(phi >= 1.0))
 
@@ -169,7 +170,8 @@ def restrict(model: AR1, keep) -> AR1:
     """The model restricted to the units ``keep``."""
     import numpy as np
 
-    return replace(model, mean=np.asarray(model.mean)[..., keep], last=np.asarray(model.last)[keep])
+    return AR1(model.phi, model.sigma, model.drift, np.asarray(model.mean)[..., keep], np.asarray(model.last)[keep],
+               model.pairs, model.walk)  # dataclasses.replace's AR1, made directly
 
 
 def forecast(model: AR1, h: int):
@@ -459,10 +461,8 @@ def autocorrs(x, lags: int):
     j = min(len(out), n - 1)
     if j < 1:
         return out
-    # x padded with j zeros, as (n, j + 1) windows: w[t, i] = x[t + i] (0 past the end): the
-    # sliding window view's array (its shape and strides), made directly
-    pad = np.zeros(n + j)
-    pad[:n] = x
+    # x padded with j zeros as (n, j + 1) windows w[t, i] = x[t + i]: sliding_window_view's array, made directly
+    pad = np.concatenate([x, np.zeros(j)])
     w = np.ndarray((n, j + 1), dtype=float, buffer=pad, strides=(pad.itemsize, pad.itemsize))
     out[:j] = (x @ w)[1:] / den
     return out
