@@ -402,6 +402,8 @@ def runs(fired: np.ndarray) -> list[tuple[int, int, int]]:
     import numpy as np
 
     out = []
+    if not fired.any():  # no run at all (most triggers, most of the time)
+        return out
     padded = np.vstack([np.zeros((1, fired.shape[1]), bool), fired, np.zeros((1, fired.shape[1]), bool)])
     edges = np.diff(padded.astype(np.int8), axis=0)
     for u in range(fired.shape[1]):
