@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from metricsense.evaluators.distortion_stats import MIN_CLUSTERS
+from metricsense.evaluators.distortion_stats import MIN_CLUSTERS, cluster_codes
 from metricsense.evaluators.records import BunchingTest
 
 EDGE = "the target is at the edge of the data"
@@ -46,7 +46,7 @@ def _group(data, row: int, members: list, step_of) -> dict[str, BunchingTest]:
     n = X.shape[1]
     if n < 20:
         return {}
-    _, cid = np.unique(cl, return_inverse=True)
+    cid = cluster_codes(cl)
     G = int(cid.max()) + 1
     if G < MIN_CLUSTERS:
         return {}

@@ -469,3 +469,15 @@ def test_support_step_of_a_first_value_not_finite_is_continuous(values):
     """A first value that is not a number on any grid (an infinity from the Python API; NaN) says
     0.0 as the whole array's test does, instead of Python's round() raising on it."""
     assert support_step(np.array(values)) == 0.0
+
+
+def test_cluster_codes_are_numpys_unique_inverse():
+    from metricsense.evaluators.distortion_stats import cluster_codes
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n = int(rng.integers(1, 200))
+        for cl in (np.sort(rng.integers(0, 20, n)), rng.integers(-5, 5, n), np.arange(n) * 20 // n,
+                   np.sort(rng.integers(0, 3, n)).astype(np.uint8), np.array(["b", "a", "b"][: n % 3 + 1])):
+            got, want = cluster_codes(cl), np.unique(cl, return_inverse=True)[1]
+            assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want)
