@@ -235,7 +235,7 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     if b * len(keep) * horizon * 20 > serial.CELLS:  # many units: an even sample of them
         keep = keep[np.linspace(0, len(keep) - 1, max(1, serial.CELLS // (b * horizon * 20))).astype(int)]
     model = serial.restrict(model, keep)
-    mean_h, sd_h = serial.forecasts(model, horizon)
+    mean_h, sd_h = _forecasts(model, horizon)
     zs = (threshold - mean_h) / sd_h
     p_past = serial.norm_cdf(zs) if op in ("<", "<=") else 1 - serial.norm_cdf(zs)
     rate = float(p_past.sum() / p_past.size)  # p_past.mean(): its sum over its count
@@ -250,6 +250,21 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     out["rate_run"] = math.nan  # the model's simulated runs (noise_batch.point_rates)
     out["bootstrap_cells"] = int(paths * max(horizon - n_run + 1, 1) * len(keep))
     return out, Job(model, ~np.isnan(v[:, keep]), horizon, paths, threshold, op, n_run)
+
+
+def _forecasts(model, horizon: int):
+    """serial.forecasts of a comparison's model (scalar coefficients, ``mean`` and ``last`` (U,)) with only the
+    side of each np.where it keeps made: the same operations on the same arrays, values and shapes."""
+    import numpy as np
+
+    if not (isinstance(model.phi, float) and np.ndim(model.mean) == 1 and np.shape(model.last) == np.shape(model.mean)):
+        return serial.forecasts(model, horizon)
+    phi, sigma, drift = (np.asarray(v, dtype=float)[..., None] for v in (model.phi, model.sigma, model.drift))
+    h = np.arange(1, horizon + 1).reshape((horizon, 1))
+    if phi[0] >= 1.0:  # a random walk
+        return model.last + h * drift, np.sqrt(h * sigma ** 2)
+    ph = phi ** h
+    return model.mean + ph * (model.last - model.mean), np.sqrt(sigma ** 2 * (1 - ph ** 2) / (1 - phi ** 2))
 
 
 def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, max_rate: float = 0.1) -> TriggerNoise:

@@ -112,3 +112,20 @@ def test_share_test_on_firings_is_unchanged():
             want = (share, 0.0, (0.0 if share > 0.1 else 1.0)) if not se > 0 else \
                 (share, se, 0.5 * math.erfc((share - 0.1) / se / math.sqrt(2)))
             assert repr(got) == repr(want)
+
+
+def test_a_comparisons_forecasts_are_serial_forecasts():
+    """noise._forecasts (one side of each np.where made) against serial.forecasts: same values and shapes."""
+    from metricsense.evaluators import noise
+
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        u = int(rng.integers(1, 4))
+        phi = float(rng.choice([rng.uniform(-0.95, 0.99), 1.0, 0.0, -0.5, 0.98]))
+        model = serial.AR1(phi=phi, sigma=float(rng.uniform(0.01, 5)), drift=float(rng.choice([0.0, rng.normal()])),
+                           mean=rng.normal(0, 10, u) * rng.choice([1, 1e6]), last=rng.normal(0, 10, u), pairs=50,
+                           walk=phi >= 1)
+        horizon = int(rng.integers(13, 105))
+        for got, want in zip(noise._forecasts(model, horizon), serial.forecasts(model, horizon)):
+            assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
+            assert np.array_equal(np.signbit(got), np.signbit(want))
