@@ -226,8 +226,8 @@ def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 
     out["model"] = model.to_json()
     if not quiet.any():
         out["status"] = "already past the threshold at today's level"
-        out["level"] = finite(float(np.median(centre)))
-        out["distance"] = finite(float(np.median(dist)))
+        out["level"] = finite(serial.median(centre))  # float(np.median(...)), to the bit
+        out["distance"] = finite(serial.median(dist))
         return out, None
     keep = np.flatnonzero(quiet)
     horizon = int(min(max(len(v), 13), 104))

@@ -20,6 +20,7 @@ from typing import Any
 
 from metricsense import expressions as ex
 from metricsense.evaluators import serial
+from metricsense.evaluators.common import row_medians
 from metricsense.evaluators.lags import duration_days
 from metricsense.model import KPI, UNIT_DAYS, Document
 
@@ -38,18 +39,6 @@ class Plain:
     level: float
     series: Any
     moves: Any = None
-
-
-def _medians(a, np):
-    """serial.median of each row of a 2-D array without NaN: (rows,) floats."""
-    n = a.shape[1]
-    if n == 1:
-        return 0.0 + a[:, 0]
-    k = n // 2
-    if n % 2 == 0:
-        p = np.partition(a, (k - 1, k), axis=1)
-        return (0.0 + p[:, k - 1] + p[:, k]) / 2
-    return 0.0 + np.partition(a, k, axis=1)[:, k]
 
 
 def _moves(x, h: int, k: int, np):
@@ -88,8 +77,8 @@ def plain_many(periods, columns: dict[str, Any], level_periods: int, horizons: d
         x, d = x[ok], d[ok]
     if not names:
         return {}
-    noise = MAD_SCALE * _medians(np.abs(d - _medians(d, np)[:, None]), np)
-    level = _medians(x[:, -level_periods:], np)
+    noise = MAD_SCALE * row_medians(np.abs(d - row_medians(d)[:, None]))
+    level = row_medians(x[:, -level_periods:])
     moves: dict[int, Any] = {}
     want = {h for n in names if (h := horizons.get(n)) is not None}
     tail = x[:, -serial.TAIL:]

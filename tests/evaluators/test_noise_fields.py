@@ -96,3 +96,36 @@ def test_a_calendar_with_a_missing_period_is_left_to_the_per_kpi_code(tmp_path):
     data = _Data(periods, cols)
     assert noise_fields.plain_of(doc, data, 3) == {}
     assert len(noise_fields.plain_of(doc, _Data(np.datetime64("2024-01-01") + 7 * np.arange(60), cols), 3)) > 20
+
+
+def test_row_medians_are_numpys_medians():
+    from metricsense.evaluators.common import row_medians
+
+    rng = np.random.default_rng(2)
+    for n in (1, 2, 3, 4, 7, 10, 51):
+        a = np.round(rng.normal(0, 1, (40, n)), 1) * rng.choice([-0.0, 0.0, 1.0], (40, n))
+        a[3, 0] = np.nan
+        a[5, -1] = np.inf
+        got, want = row_medians(a), np.median(a, axis=1)
+        assert np.array_equal(got, want, equal_nan=True)  # == (a zero's sign aside)
+        for i in range(len(a)):  # each row as serial.median takes it alone: its sign of zero too
+            one = noise_fields.serial.median(a[i])
+            assert repr(float(got[i])) == repr(one)
+
+
+def test_spread_breaks_with_row_medians_are_those_with_numpys(monkeypatch):
+    from metricsense.evaluators import distortion_variance as dv
+
+    rng = np.random.default_rng(4)
+    t = 60
+    d = np.round(rng.normal(0, 1, (30, t)), 1)
+    d[2, 5] = np.nan
+    d[4] = 0.0
+    times = np.arange(t) / 52.0
+    after = np.arange(t) >= 35
+    got = dv._breaks(d, times, after, None)
+    monkeypatch.setattr(dv, "row_medians", lambda a: np.median(a, axis=1))
+    want = dv._breaks(d, times, after, None)
+    assert got.keys() == want.keys()
+    for k in got:
+        assert np.array_equal(got[k], want[k], equal_nan=True)
