@@ -129,3 +129,13 @@ def test_a_comparisons_forecasts_are_serial_forecasts():
         for got, want in zip(noise._forecasts(model, horizon), serial.forecasts(model, horizon)):
             assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
             assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_median_is_numpys_to_the_bit():
+    rng = np.random.default_rng(9)
+    for n in (1, 2, 3, 4, 5, 8, 9, 104):
+        for _ in range(50):
+            x = np.round(rng.normal(0, 1, n), 1) * rng.choice([-0.0, 0.0, 1.0], n)
+            if rng.random() < 0.1:
+                x[0] = np.nan
+            assert repr(serial.median(x)) == repr(float(np.median(x)))
