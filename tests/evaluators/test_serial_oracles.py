@@ -115,8 +115,8 @@ def test_share_test_on_firings_is_unchanged():
 
 
 def test_a_comparisons_forecasts_are_serial_forecasts():
-    """noise._forecasts (one side of each np.where made) against serial.forecasts: same values and shapes."""
-    from metricsense.evaluators import noise
+    """noise_models._forecasts (one side of each np.where made) against serial.forecasts: same values and shapes."""
+    from metricsense.evaluators import noise_models
 
     rng = np.random.default_rng(0)
     for _ in range(2000):
@@ -126,7 +126,7 @@ def test_a_comparisons_forecasts_are_serial_forecasts():
                            mean=rng.normal(0, 10, u) * rng.choice([1, 1e6]), last=rng.normal(0, 10, u), pairs=50,
                            walk=phi >= 1)
         horizon = int(rng.integers(13, 105))
-        for got, want in zip(noise._forecasts(model, horizon), serial.forecasts(model, horizon)):
+        for got, want in zip(noise_models._forecasts(model, horizon), serial.forecasts(model, horizon)):
             assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
             assert np.array_equal(np.signbit(got), np.signbit(want))
 
