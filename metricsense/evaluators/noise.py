@@ -77,8 +77,6 @@ def kpi_fields(kpi: KPI, data, level_periods: int, ratio: float = 1.0, plain: Pl
     noise (``model`` says so). ``plain``: the KPI's statistics made with many others'
     (noise_fields.plain_many, the same values), else they are made here.
     """
-    import numpy as np
-
     s = data.series(kpi.name) if data is not None else None
     if s is None or not len(data.periods):
         return None
@@ -116,7 +114,7 @@ def kpi_fields(kpi: KPI, data, level_periods: int, ratio: float = 1.0, plain: Pl
         return out
     out.update(spread=finite(spread), horizon=h, gap_in_noise=finite(abs(gap) / spread),
                model={"method": "moves over the review period", "moves": int(len(e)),
-                      "mean_move": finite(float(np.mean(e))), "df": finite(df)},
+                      "mean_move": finite(float(e.sum() / len(e))), "df": finite(df)},
                p_value=finite(p_value))
     return out
 
@@ -176,7 +174,7 @@ def trigger_steps(trigger: Trigger, spec: Document, data, level_periods: int, ma
     parts, jobs = list(parts), [j for j in jobs if j is not None]
     if jobs:  # the model's simulated runs, for the parts that have a model (in order)
         for p, rates in zip([p for p in parts if "bootstrap_cells" in p], (yield [("run", j) for j in jobs])):
-            p["rate_run"] = float(rates.mean())
+            p["rate_run"] = float(rates.sum() / rates.size)  # rates.mean(): the sum over the count
     cells = min((p.pop("bootstrap_cells") for p in parts if "bootstrap_cells" in p), default=1)
     base.update({"for_periods": n, "join": join, "comparisons": parts})
     rates = [p["rate"] for p in parts if p.get("status") == "evaluated"]
@@ -189,7 +187,7 @@ def trigger_steps(trigger: Trigger, spec: Document, data, level_periods: int, ma
     # Frechet upper bounds, whatever the dependence between the parts: P(A and B) <= min,
     # P(A or B) <= sum; a run of `A or B` is bounded by its last period's rate.
     if join == "and":
-        rate, run, merge = min(rates), min(runs), (lambda rs: np.min(rs, axis=0))
+        rate, run, merge = min(rates), min(runs), (lambda rs: rs[0] if len(rs) == 1 else np.min(rs, axis=0))
     else:
         rate = min(1.0, sum(rates))
         run = min(1.0, sum(runs)) if n == 1 else rate
