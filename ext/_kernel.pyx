@@ -1991,8 +1991,10 @@ def path_run_rates_rows(last, mean, phi, sigma, drift, threshold, op, n, z):
     cdef double[::1] out_ = out
     cdef const double* zp = &zt[0, 0]
     cdef Py_ssize_t nt = _nt(<double>R * M * H)
+    # dynamic: when the other core is busy, the free thread takes the rows the stalled one would
+    # have waited for (a row's rate is its own, whichever thread makes it)
     with nogil, parallel(num_threads=nt):
-        for r in prange(R, schedule="static"):
+        for r in prange(R, schedule="dynamic", chunksize=64):
             if H >= n_[r]:
                 out_[r] = ms_runs_one(last_[r], mean_[r], phi_[r], sigma_[r], drift_[r], zp, M, H, thr_[r],
                                       op_[r], <double>n_[r])
@@ -2014,7 +2016,7 @@ def ar1_fill_many(double[:, :, :, ::1] x, mean, phi, drift, sigma, e):
     # updates, and many chains at once keep the core busy (ar1_fill's order waits on each);
     # the models on the OpenMP team's threads (each writes its own x[k] only)
     with nogil, parallel(num_threads=_nt(<double>K * B * T * U)):
-        for k in prange(K, schedule="static"):
+        for k in prange(K, schedule="dynamic"):
             p = phi_[k]
             d = drift_[k]
             s = sigma_[k]
@@ -2131,7 +2133,7 @@ def ar1_fit_complete(const double[:, :, ::1] x, double walk_phi):
         raise MemoryError()
     with nogil, parallel(num_threads=nt):
         o = w + threadid() * size
-        for k in prange(B, schedule="static"):
+        for k in prange(B, schedule="dynamic", chunksize=256):
             _fit_one(&x[k, 0, 0], T, walk_phi, o, o + size - 4)
             r[0, k] = o[size - 4]
             r[1, k] = o[size - 3]
