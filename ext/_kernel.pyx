@@ -2,7 +2,7 @@
 # NumPy (BLAS) does the O(n^2 T) products; the cdef ... noexcept nogil cores fuse the O(n^2) rest.
 # Directives (boundscheck, wraparound, cdivision) live in ext/meson.build.
 import numpy as np
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport prange, parallel, threadid
 from libc.math cimport sqrt, isnan, isfinite, fabs, NAN, INFINITY
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset, memcpy
@@ -1991,8 +1991,10 @@ def path_run_rates_rows(last, mean, phi, sigma, drift, threshold, op, n, z):
     cdef double[::1] out_ = out
     cdef const double* zp = &zt[0, 0]
     cdef Py_ssize_t nt = _nt(<double>R * M * H)
+    # dynamic: when the other core is busy, the free thread takes the rows the stalled one would
+    # have waited for (a row's rate is its own, whichever thread makes it)
     with nogil, parallel(num_threads=nt):
-        for r in prange(R, schedule="static"):
+        for r in prange(R, schedule="dynamic", chunksize=64):
             if H >= n_[r]:
                 out_[r] = ms_runs_one(last_[r], mean_[r], phi_[r], sigma_[r], drift_[r], zp, M, H, thr_[r],
                                       op_[r], <double>n_[r])
@@ -2011,9 +2013,10 @@ def ar1_fill_many(double[:, :, :, ::1] x, mean, phi, drift, sigma, e):
         raise ValueError("ar1_fill_many: x (K, B, T, U), mean (K, U), phi, drift, sigma (K,) and e (B, T, U)")
     cdef double p, d, s
     # period by period, the replicates side by side: each is its own chain of dependent
-    # updates, and many chains at once keep the core busy (ar1_fill's order waits on each)
-    with nogil:
-        for k in range(K):
+    # updates, and many chains at once keep the core busy (ar1_fill's order waits on each);
+    # the models on the OpenMP team's threads (each writes its own x[k] only)
+    with nogil, parallel(num_threads=_nt(<double>K * B * T * U)):
+        for k in prange(K, schedule="dynamic"):
             p = phi_[k]
             d = drift_[k]
             s = sigma_[k]
@@ -2121,16 +2124,20 @@ def ar1_fit_complete(const double[:, :, ::1] x, double walk_phi):
         return _ref().ar1_fit_complete(np.asarray(x), walk_phi)
     res = np.empty((4, B))
     cdef double[:, ::1] r = res
-    cdef double o[4]
-    cdef double* w = <double*>malloc(3 * (T - 1) * sizeof(double))
+    # each series on its own (the OpenMP team's threads take series apart), each thread its own
+    # scratch: 3 (T - 1) doubles and the 4 results
+    cdef Py_ssize_t nt = _nt(<double>B * T), size = 3 * (T - 1) + 4
+    cdef double* w = <double*>malloc(nt * size * sizeof(double))
+    cdef double* o
     if w == NULL:
         raise MemoryError()
-    with nogil:
-        for k in range(B):
-            _fit_one(&x[k, 0, 0], T, walk_phi, w, o)
-            r[0, k] = o[0]
-            r[1, k] = o[1]
-            r[2, k] = o[2]
-            r[3, k] = o[3]
+    with nogil, parallel(num_threads=nt):
+        o = w + threadid() * size
+        for k in prange(B, schedule="dynamic", chunksize=256):
+            _fit_one(&x[k, 0, 0], T, walk_phi, o, o + size - 4)
+            r[0, k] = o[size - 4]
+            r[1, k] = o[size - 3]
+            r[2, k] = o[size - 2]
+            r[3, k] = o[size - 1]
     free(w)
     return res[0], res[1], res[2], res[3][:, None]

@@ -68,6 +68,10 @@ def read_refs(expr: Expr) -> Iterator[Ref]:
 
 def kpis_read(trigger: Trigger, spec: Document) -> list[KPI]:
     """The KPIs a trigger's condition reads (a paired `estimate.self` reads `estimate`)."""
+    return list(_facts(trigger, spec)[0])
+
+
+def _kpis_read(trigger: Trigger, spec: Document) -> list[KPI]:
     out: list[KPI] = []
     for ref in read_refs(trigger.condition):
         found = spec.lookup(ref.name)
@@ -83,8 +87,12 @@ def _needs_default_target(expr: Expr) -> list[Expr]:
 
 def default_target(trigger: Trigger, spec: Document) -> tuple[KPI | None, list[Problem]]:
     """The KPI whose target a bare `target` (or a bare `25%`) means, and MS603 problems if unclear."""
+    kpi, problems = _facts(trigger, spec)[1]
+    return kpi, list(problems)
+
+
+def _default_target(trigger: Trigger, spec: Document, read: list[KPI]) -> tuple[KPI | None, list[Problem]]:
     uses = _needs_default_target(trigger.condition)
-    read = kpis_read(trigger, spec)
     with_target = [k for k in read if k.target is not None and k.target.value is not None]
     if not uses:
         return (with_target[0] if len(with_target) == 1 else None), []
@@ -120,6 +128,29 @@ def _fmt(value: float) -> str:
 
 def type_problems(trigger: Trigger, spec: Document) -> list[Problem]:
     """MS604 problems: a comparison used as a number, a number used as a condition, bad arguments."""
+    return list(_facts(trigger, spec)[2])
+
+
+#: What ``kpis_read``, ``default_target`` and ``type_problems`` say of the last spec's triggers
+#: (by id), as _GRIDS keeps its grids: each depends on the trigger and the (frozen) spec alone, and
+#: the evaluators and rules asked for each several times per trigger.
+_FACTS: list = [None]
+
+
+def _facts(trigger: Trigger, spec: Document) -> tuple[tuple, tuple, tuple]:
+    """(KPIs read, (default target's KPI, MS603 problems), MS604 problems) of ``trigger`` in ``spec``."""
+    kept = _memo(_FACTS, spec)
+    hit = kept.get(id(trigger))
+    if hit is not None and hit[0] is trigger:
+        return hit[1]
+    read = _kpis_read(trigger, spec)
+    kpi, problems = _default_target(trigger, spec, read)
+    out = (tuple(read), (kpi, tuple(problems)), tuple(_type_problems(trigger, spec)))
+    _keep(kept, id(trigger), (trigger, out), 1)
+    return out
+
+
+def _type_problems(trigger: Trigger, spec: Document) -> list[Problem]:
     problems: list[Problem] = []
 
     def infer(node: Expr) -> str | None:
@@ -273,7 +304,8 @@ def evaluate(expr: Expr, inputs: Inputs, periods: int) -> np.ndarray:
         if isinstance(node, Number):
             return full(node.value)
         if isinstance(node, Ref):
-            return np.broadcast_to(inputs.arrays[series_name(node)], shape)
+            arr = inputs.arrays[series_name(node)]
+            return arr if arr.shape == shape else np.broadcast_to(arr, shape)  # read, never written
         if isinstance(node, TargetRef):
             name = node.of.name if node.of is not None else None
             value = inputs.targets.get(name) if name is not None else inputs.default_target
@@ -357,9 +389,12 @@ def firing(condition: np.ndarray, n: int) -> np.ndarray:
     held = condition == 1.0  # NaN (unknown) never holds
     if n <= 1:
         return held
-    c = np.cumsum(held, axis=0, dtype=np.int64)
-    prev = np.vstack([np.zeros((n, held.shape[1]), dtype=np.int64), c[:-n]])[: held.shape[0]]
-    return (c - prev) >= n
+    # held at t and at each of the n - 1 periods before it (never before the first period)
+    out = held.copy()
+    out[: n - 1] = False
+    for j in range(1, min(n, len(held))):
+        out[j:] &= held[:-j]
+    return out
 
 
 def runs(fired: np.ndarray) -> list[tuple[int, int, int]]:
@@ -367,6 +402,8 @@ def runs(fired: np.ndarray) -> list[tuple[int, int, int]]:
     import numpy as np
 
     out = []
+    if not fired.any():  # no run at all (most triggers, most of the time)
+        return out
     padded = np.vstack([np.zeros((1, fired.shape[1]), bool), fired, np.zeros((1, fired.shape[1]), bool)])
     edges = np.diff(padded.astype(np.int8), axis=0)
     for u in range(fired.shape[1]):
@@ -550,9 +587,13 @@ def on_grid(inputs: Inputs, rows: np.ndarray) -> Inputs:
     import numpy as np
 
     arrays = {}
+    real = rows >= 0
+    every = len(rows) and bool(real[0]) and rows[-1] == len(rows) - 1 and bool(real.all())  # rows 0..T-1
     for name, arr in inputs.arrays.items():
+        if every and len(arr) == len(rows):
+            arrays[name] = np.array(arr, dtype=float)  # a copy, as the rows taken in order
+            continue
         out = np.full((len(rows), arr.shape[1]), np.nan)
-        real = rows >= 0
         out[real] = arr[rows[real]]
         arrays[name] = out
     return Inputs(arrays, inputs.units, inputs.targets, inputs.default_target)

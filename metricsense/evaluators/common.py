@@ -43,6 +43,29 @@ def own_values(periods, values):
     return out, rows
 
 
+def row_medians(a):
+    """The median of each row of a 2-D float array, as serial.median takes it of each row alone
+    (NumPy's partition, its middle values added to 0.0), NaN for a row with a NaN: np.median(a,
+    axis=1)'s values (a zero's sign aside, where NumPy's mean of two zeros may keep it)."""
+    import numpy as np
+
+    n = a.shape[1]
+    if n == 0:
+        return np.full(len(a), np.nan)
+    k = n // 2
+    if n == 1:
+        out = 0.0 + a[:, 0]
+    elif n % 2 == 0:
+        p = np.partition(a, (k - 1, k), axis=1)
+        out = (0.0 + p[:, k - 1] + p[:, k]) / 2
+    else:
+        out = 0.0 + np.partition(a, k, axis=1)[:, k]
+    nan = np.isnan(a).any(axis=1)
+    if nan.any():
+        out[nan] = np.nan
+    return out
+
+
 #: The largest gain magnitude a matrix analysis can use: beyond about 1e154 the squares that the
 #: SVD, the scaling and the inverse form overflow, below about 1e-154 they underflow (and below
 #: 2.2e-308 the gains themselves are subnormal, with a few significant bits left).

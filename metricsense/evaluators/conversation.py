@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from metricsense import expressions as ex
+from metricsense.collector import paused
 from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite, finite_lists
 from metricsense.evaluators.records import KpiSeries, TriggerEvaluation, TriggerEvent, TriggersAnalysis, Variance
@@ -132,6 +133,7 @@ def _aggregate(events: list[TriggerEvent]) -> list[TriggerEvent]:
     return out
 
 
+@paused()  # its many small objects (events, labels, entries) live on and form no cycles
 def triggers_of(spec: Document, data) -> TriggersAnalysis:
     """The `triggers` analysis: each KPI's series and target, and each trigger's firing."""
     import numpy as np

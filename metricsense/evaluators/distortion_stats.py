@@ -93,6 +93,19 @@ def _boundary_weights(mid, h: float, degree: int):
     return row
 
 
+def cluster_codes(cl):
+    """``np.unique(cl, return_inverse=True)[1]``: each value's rank among the distinct values; for
+    sorted whole numbers (a plain series' runs of periods) counted off their changes."""
+    import numpy as np
+
+    cl = np.asarray(cl)
+    if cl.ndim == 1 and len(cl) and cl.dtype.kind in "iu" and bool((cl[1:] >= cl[:-1]).all()):
+        cid = np.zeros(len(cl), dtype=np.intp)
+        np.cumsum(cl[1:] != cl[:-1], out=cid[1:])
+        return cid
+    return np.unique(cl, return_inverse=True)[1]
+
+
 def clustered_density_test(x, clusters, cutoff: float, meets: str = "above", inclusive: bool = True,
                            step: float = 0.0, bandwidth_of=None) -> dict:
     """A bias-corrected density discontinuity test at ``cutoff`` with a variance clustered by unit.
@@ -118,7 +131,7 @@ def clustered_density_test(x, clusters, cutoff: float, meets: str = "above", inc
     x, cl = x[ok], cl[ok]
     n = len(x)
     out = {"n": n, "cutoff": float(cutoff), "meets": meets}
-    _, cid = np.unique(cl, return_inverse=True)
+    cid = cluster_codes(cl)
     G = int(cid.max()) + 1 if n else 0
     out["clusters"] = G
     if n < 20 or x.std() == 0:

@@ -9,9 +9,10 @@ NumPy only, imported inside functions.
 
 from __future__ import annotations
 
-from metricsense.evaluators.common import own_values
+from metricsense.evaluators.common import own_values, row_medians
 from metricsense.evaluators.distortion_stats import break_design, paired_spread_test, spread_break_test, whole_cycles
 from metricsense.evaluators.records import VarianceTest
+from metricsense.evaluators.serial import median
 
 #: The status of a KPI whose windows hold less than a year on a side.
 SHORT = ("less than a whole year on each side of the target (seasons and the target "
@@ -30,7 +31,7 @@ def _windows(data, row: int, after, observed, unit: str | None):
     if cycle is None or data.periods.dtype.kind != "M" or not len(before) or not len(later):
         return ~after & observed, after & observed, None
     day = data.periods.astype("datetime64[D]").astype(np.int64).astype(float)
-    step = float(np.median(np.diff(day[rows]))) if len(rows) > 1 else 1.0
+    step = median(np.diff(day[rows])) if len(rows) > 1 else 1.0  # float(np.median(...)), to the bit
     split = day[later[0]]
     span = min(split - day[before[0]], day[later[-1]] + step - split)
     years = int((span + step / 2) // 365.25)
@@ -177,7 +178,8 @@ def _breaks(d, times, after, cycle: int | None, power: float = 2.0 / 3.0) -> dic
         m = side == s
         if m.sum() < 3:
             return None
-        z[:, m] = np.abs(d[:, m] - np.median(d[:, m], axis=1, keepdims=True)) ** power
+        # np.median(d[:, m], axis=1) as row_medians has it: the same but for a zero's sign, which abs drops
+        z[:, m] = np.abs(d[:, m] - row_medians(d[:, m])[:, None]) ** power
     design = break_design(times, side, cycle)
     if design is None:
         return None

@@ -34,42 +34,21 @@ from metricsense.diagnostics import Diagnostic, Option, Severity, rule, rules_of
 from metricsense.encoding import finite
 from metricsense.evaluators import serial
 from metricsense.evaluators.common import own_values, phi
-from metricsense.evaluators.lags import duration_days, review_of
-from metricsense.evaluators.noise_batch import Job, drive
+from metricsense.evaluators.lags import review_of
+from metricsense.evaluators.noise_batch import drive
+from metricsense.evaluators.noise_fields import MAD_SCALE, Plain, horizon, plain_of
+from metricsense.evaluators.noise_models import _reads, changes_of, comparison_noise, comparison_noise_many, robust_noise
 from metricsense.evaluators.records import (
-    ComparisonNoise,
     KpiNoise,
     NoiseAnalysis,
     NoiseOptions,
     TriggerNoise,
 )
 from metricsense.hookspecs import hookimpl
-from metricsense.model import KPI, UNIT_DAYS, Binary, Call, Document, Trigger, walk_expr
+from metricsense.model import KPI, UNIT_DAYS, Binary, Document, Trigger
 from metricsense.names import listed
 
-#: 1 / Phi^-1(3/4) rounded as the literature writes it: MAD -> standard deviation for normal data.
-MAD_SCALE = 1.4826
-
 DEFAULTS = {"level_periods": 3, "min_periods": 8, "max_lag": 6, "max_rate": 0.1, "ratio": 1.0}
-
-
-def robust_noise(changes) -> float:
-    """1.4826 x median(|d - median(d)|) of the changes d (NaN ignored); NaN with none."""
-    import numpy as np
-
-    d = np.asarray(changes, dtype=float).ravel()
-    d = d[~np.isnan(d)]
-    if not len(d):
-        return float("nan")
-    return float(MAD_SCALE * serial.median(np.abs(d - serial.median(d))))
-
-
-def changes_of(block):
-    """Period-to-period changes of a (T, U) block, pooled over units, NaN-free."""
-    import numpy as np
-
-    d = np.diff(block, axis=0).ravel()
-    return d[~np.isnan(d)]
 
 
 def level_of(column, last: int) -> float:
@@ -84,7 +63,7 @@ def level_of(column, last: int) -> float:
 # ---- per KPI: noise, level, gap ---------------------------------------------------------------
 
 
-def kpi_fields(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> dict | None:
+def kpi_fields(kpi: KPI, data, level_periods: int, ratio: float = 1.0, plain: Plain | None = None) -> dict | None:
     """The fields of one KPI's noise entry with data (None without a series).
 
     ``noise`` is the robust scale of one period's change. The target is judged against the
@@ -95,19 +74,21 @@ def kpi_fields(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> dict |
     ``p_value`` the chi-square p-value of H0: |gap| >= ratio x the true spread
     (serial.spread_test). A segmented KPI (one series per unit) is not judged: its target is
     met or missed unit by unit, and where the target sits among the units is a choice, not
-    noise (``model`` says so).
+    noise (``model`` says so). ``plain``: the KPI's statistics made with many others'
+    (noise_fields.plain_many, the same values), else they are made here.
     """
-    import numpy as np
-
     s = data.series(kpi.name) if data is not None else None
     if s is None or not len(data.periods):
         return None
-    block, _ = own_values(data.periods, s.values)
-    d = changes_of(block)
-    noise = robust_noise(d)
-    series = block[:, 0] if block.shape[1] == 1 else _row_mean(block)
-    level = level_of(series, level_periods)
-    out = dict(noise=finite(noise), changes=int(len(d)), level=finite(level), level_periods=level_periods,
+    if plain is not None:
+        noise, changes, series, level, units = plain.noise, plain.changes, plain.series, plain.level, 1
+    else:
+        block, _ = own_values(data.periods, s.values)
+        d = changes_of(block)
+        noise, changes, units = robust_noise(d), len(d), block.shape[1]
+        series = block[:, 0] if block.shape[1] == 1 else _row_mean(block)
+        level = level_of(series, level_periods)
+    out = dict(noise=finite(noise), changes=int(changes), level=finite(level), level_periods=level_periods,
                segments=len(s.segments) or None)
     t = kpi.target
     if t is None or t.value is None or t.comparison not in ("<", "<=", ">", ">=", "=="):
@@ -117,17 +98,15 @@ def kpi_fields(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> dict |
            "==": level == t.value}[t.comparison] if math.isfinite(level) else None
     out.update(target=float(t.value), comparison=t.comparison, target_gap=finite(gap), met=met,
                gap_in_noise=finite(abs(gap) / noise) if noise and noise > 0 else None)
-    if out["segments"] or block.shape[1] > 1:
+    if out["segments"] or units > 1:
         return {**out, "model": {"method": "not judged: a segmented KPI meets its target unit by unit"}}
     if not math.isfinite(gap):
         return out
-    freq = data.frequency
-    h = 1
-    if kpi.review is not None and freq in UNIT_DAYS:
-        days = duration_days(kpi.review, freq)
-        h = max(1, round(days / UNIT_DAYS[freq])) if days else 1
-    series = series[-serial.TAIL:]
-    e = serial.moves(series, h, level_periods)
+    h = horizon(kpi, data)
+    if plain is not None and plain.moves is not None:
+        e = plain.moves
+    else:
+        e = serial.moves(series[-serial.TAIL:], h, level_periods)
     if len(e) < 3:
         return out
     spread, df, p_value = serial.spread_test(e, gap, ratio, h + level_periods)
@@ -135,7 +114,7 @@ def kpi_fields(kpi: KPI, data, level_periods: int, ratio: float = 1.0) -> dict |
         return out
     out.update(spread=finite(spread), horizon=h, gap_in_noise=finite(abs(gap) / spread),
                model={"method": "moves over the review period", "moves": int(len(e)),
-                      "mean_move": finite(float(np.mean(e))), "df": finite(df)},
+                      "mean_move": finite(float(e.sum() / len(e))), "df": finite(df)},
                p_value=finite(p_value))
     return out
 
@@ -148,9 +127,6 @@ def _row_mean(block):
 
 
 # ---- per trigger: the threshold against the noise ---------------------------------------------
-
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
 
 def _comparisons(expr) -> tuple[list[Binary], str] | None:
     """The comparisons of a condition made only of comparisons joined by one of and/or."""
@@ -167,89 +143,6 @@ def _comparisons(expr) -> tuple[list[Binary], str] | None:
     return None
 
 
-def _reads(expr) -> set[str]:
-    return {ex.series_name(r) for r in ex.read_refs(expr)}
-
-
-def comparison_noise(cmp: Binary, inputs, level_periods: int, max_rate: float = 0.1,
-                     n_run: int = 1) -> tuple[ComparisonNoise, Job | None]:
-    """One comparison `varying OP constant` judged against an AR(1) model of the varying side.
-
-    The values (``x``, ``mean(x, 4)``, ``change(x, 1)``; per unit for a segmented series) get an
-    AR(1) fit (pooled coefficient and scale, a level per unit; a random walk when the corrected
-    coefficient is 0.98 or more: metricsense.evaluators.serial). From each unit's last value over
-    the next ``horizon`` periods (as many as observed, 13 to 104): ``rate``, the mean chance of
-    being past the threshold (exact normal forecasts), ``rate_run``, the simulated rate of runs of
-    ``n_run`` periods (filled in by the caller, from the ``Job`` returned beside the entry, which
-    also gives the run rates of a parametric bootstrap: metricsense.evaluators.noise_batch).
-    Units whose centre is already past the threshold are left out (MS602's finding).
-    """
-    import numpy as np
-
-    left_reads, right_reads = _reads(cmp.left), _reads(cmp.right)
-    if cmp.op not in _FLIP:
-        return {"status": f"`{cmp.op}` is not a one-sided threshold"}, None
-    if left_reads and not right_reads:
-        varying, const, op = cmp.left, cmp.right, cmp.op
-    elif right_reads and not left_reads:
-        varying, const, op = cmp.right, cmp.left, _FLIP[cmp.op]
-    else:
-        return {"status": "compares two series, not a series with a threshold"}, None
-    t = len(next(iter(inputs.arrays.values())))
-    try:
-        v = ex.evaluate(varying, inputs, t)
-        c = ex.evaluate(const, inputs, t)
-    except ex.EvalError as exc:
-        return {"status": f"not evaluated: {exc}"}, None
-    threshold = float(c[0, 0])
-    if not math.isfinite(threshold):
-        return {"status": "the threshold is not a number"}, None
-    of_changes = any(isinstance(n, Call) and n.func == "change" for n in walk_expr(varying))
-    v = np.asarray(v, dtype=float)
-    noise = robust_noise(v) if of_changes else robust_noise(changes_of(v))
-    n_obs = int((~np.isnan(v)).sum())
-    has = (~np.isnan(v)).any(axis=0)
-    out: ComparisonNoise = {"status": "evaluated", "threshold": threshold, "op": op,
-                            "values": "changes" if of_changes else "levels",
-                            "noise": finite(noise), "observed": n_obs, "units": int(has.sum())}
-    v = v[-serial.TAIL:, has]
-    model = serial.fit_ar1(v) if v.shape[1] else None
-    if model is None:
-        out["status"] = "no variation to judge"
-        return out, None
-    centre = model.last if model.walk else model.mean
-    dist = (centre - threshold) if op in ("<", "<=") else (threshold - centre)
-    quiet = dist >= 0
-    out["units_past"] = int((~quiet).sum())
-    out["model"] = model.to_json()
-    if not quiet.any():
-        out["status"] = "already past the threshold at today's level"
-        out["level"] = finite(float(np.median(centre)))
-        out["distance"] = finite(float(np.median(dist)))
-        return out, None
-    keep = np.flatnonzero(quiet)
-    horizon = int(min(max(len(v), 13), 104))
-    b = serial.BOOTSTRAP
-    if b * len(keep) * horizon * 20 > serial.CELLS:  # many units: an even sample of them
-        keep = keep[np.linspace(0, len(keep) - 1, max(1, serial.CELLS // (b * horizon * 20))).astype(int)]
-    model = serial.restrict(model, keep)
-    mean_h, sd_h = serial.forecasts(model, horizon)
-    zs = (threshold - mean_h) / sd_h
-    p_past = serial.norm_cdf(zs) if op in ("<", "<=") else 1 - serial.norm_cdf(zs)
-    rate = float(p_past.mean())
-    paths = max(20, min(serial.PATHS, serial.CELLS // max(1, b * len(keep) * horizon)))
-    spread, distance = serial.median(sd_h[-1]), serial.median(dist[keep])
-    out["level"] = finite(serial.median(centre[keep]))
-    out["distance"] = finite(distance)
-    out["spread"] = finite(spread)
-    out["distance_in_noise"] = finite(distance / spread) if spread > 0 else None
-    out["horizon"] = horizon
-    out["rate"] = rate
-    out["rate_run"] = math.nan  # the model's simulated runs (noise_batch.point_rates)
-    out["bootstrap_cells"] = int(paths * max(horizon - n_run + 1, 1) * len(keep))
-    return out, Job(model, ~np.isnan(v[:, keep]), horizon, paths, threshold, op, n_run)
-
-
 def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, max_rate: float = 0.1) -> TriggerNoise:
     """Per trigger: its rate per period and per run of N periods (model and history), and the
     p-value of H0: the rate of runs is at most ``max_rate`` (the larger of the two tests').
@@ -257,9 +150,10 @@ def trigger_noise(trigger: Trigger, spec: Document, data, level_periods: int, ma
     return drive([trigger_steps(trigger, spec, data, level_periods, max_rate)])[0]
 
 
-def trigger_steps(trigger: Trigger, spec: Document, data, level_periods: int, max_rate: float = 0.1):
+def trigger_steps(trigger: Trigger, spec: Document, data, level_periods: int, max_rate: float = 0.1, made=None):
     """``trigger_noise`` as a generator: it yields the simulations it needs (lists of
-    noise_batch requests), is sent their answers, and returns the TriggerNoise."""
+    noise_batch requests), is sent their answers, and returns the TriggerNoise. ``made``: its
+    comparisons' comparison_noise made already (``_models``), else they are made here."""
     import numpy as np
 
     base: TriggerNoise = {"trigger": trigger.name}
@@ -276,11 +170,11 @@ def trigger_steps(trigger: Trigger, spec: Document, data, level_periods: int, ma
         names = sorted(ex.series_name(r) for r in ex.read_refs(trigger.condition))
         return {**base, "status": "not evaluated: no values for " + ", ".join(f"`{n}`" for n in dict.fromkeys(names))}
     comparisons, join = found
-    parts, jobs = zip(*(comparison_noise(c, inputs, level_periods, max_rate, n) for c in comparisons))
+    parts, jobs = zip(*(made or (comparison_noise(c, inputs, level_periods, max_rate, n) for c in comparisons)))
     parts, jobs = list(parts), [j for j in jobs if j is not None]
     if jobs:  # the model's simulated runs, for the parts that have a model (in order)
         for p, rates in zip([p for p in parts if "bootstrap_cells" in p], (yield [("run", j) for j in jobs])):
-            p["rate_run"] = float(rates.mean())
+            p["rate_run"] = float(rates.sum() / rates.size)  # rates.mean(): the sum over the count
     cells = min((p.pop("bootstrap_cells") for p in parts if "bootstrap_cells" in p), default=1)
     base.update({"for_periods": n, "join": join, "comparisons": parts})
     rates = [p["rate"] for p in parts if p.get("status") == "evaluated"]
@@ -293,7 +187,7 @@ def trigger_steps(trigger: Trigger, spec: Document, data, level_periods: int, ma
     # Frechet upper bounds, whatever the dependence between the parts: P(A and B) <= min,
     # P(A or B) <= sum; a run of `A or B` is bounded by its last period's rate.
     if join == "and":
-        rate, run, merge = min(rates), min(runs), (lambda rs: np.min(rs, axis=0))
+        rate, run, merge = min(rates), min(runs), (lambda rs: rs[0] if len(rs) == 1 else np.min(rs, axis=0))
     else:
         rate = min(1.0, sum(rates))
         run = min(1.0, sum(runs)) if n == 1 else rate
@@ -317,6 +211,21 @@ def trigger_steps(trigger: Trigger, spec: Document, data, level_periods: int, ma
     if skipped:
         base["model_test"] = skipped
     return base
+
+
+def _models(spec: Document, data, level_periods: int, max_rate: float) -> dict[int, list]:
+    """comparison_noise of every comparison trigger_steps judges, made together (comparison_noise_many),
+    by the trigger's position: its comparisons' (entry, job) in order."""
+    asked, at = [], {}
+    for i, trigger in enumerate(spec.triggers):
+        found = _comparisons(trigger.condition)
+        grid = ex.prepared(trigger, spec, data) if found is not None else None
+        if grid is None or grid.problems or grid.inputs is None or not len(grid.rows):
+            continue
+        at[i] = len(asked), len(found[0])
+        asked += [(c, grid.inputs, level_periods, max_rate, grid.n) for c in found[0]]
+    done = comparison_noise_many(asked)
+    return {i: done[a:a + n] for i, (a, n) in at.items()}
 
 
 def _bootstrap_test(jobs, merge, bound: float, cells: int):
@@ -345,15 +254,17 @@ def noise_of(spec: Document, data, level_periods: int = 3, max_lag: int = 6, max
 
 def _noise_of(spec: Document, data, level_periods: int, max_lag: int, max_rate: float, ratio: float) -> NoiseAnalysis:
     out: dict[str, dict] = {}  # each KPI's fields, made into a KpiNoise once
+    plain = plain_of(spec, data, level_periods) if data is not None and len(data.periods) else {}
     for k in spec.kpis:
-        entry = kpi_fields(k, data, level_periods, ratio) if data is not None else None
+        entry = kpi_fields(k, data, level_periods, ratio, plain.get(k.name)) if data is not None else None
         review = review_of(k, data, max_lag)
         if entry is None and review is None:
             continue
         out[k.name] = {**(entry or {}), "review": review}
     triggers: dict[str, dict[str, TriggerNoise]] = {}  # KPI -> trigger -> its noise
     if data is not None and len(data.periods):  # every trigger's simulations side by side (noise_batch)
-        steps = [trigger_steps(t, spec, data, level_periods, max_rate) for t in spec.triggers]
+        made = _models(spec, data, level_periods, max_rate)
+        steps = [trigger_steps(t, spec, data, level_periods, max_rate, made.get(i)) for i, t in enumerate(spec.triggers)]
         # NOTE: by position, not by name: two triggers may share a name (MS003), each keeps its own
         for trig, info in zip(spec.triggers, drive(steps)):
             for name in info.get("kpis", ()):
@@ -678,4 +589,5 @@ def metricsense_register_rules(register):
         register(r)
 
 
-__all__ = ["MAD_SCALE", "noise_of", "own_values", "phi", "robust_noise", "trigger_noise"]
+__all__ = ["MAD_SCALE", "changes_of", "comparison_noise", "noise_of", "own_values", "phi", "robust_noise",
+           "trigger_noise"]

@@ -98,12 +98,13 @@ def _point_many(jobs: list[Job], horizon: int, into) -> None:
     from metricsense import kernels
 
     sizes = [len(j.model.last) for j in jobs]
-    rows = [(np.asarray(j.model.last, dtype=float),
-             np.broadcast_to(np.asarray(j.model.mean, dtype=float), (u,)),
-             np.full(u, float(j.model.phi)), np.full(u, float(j.model.sigma)), np.full(u, float(j.model.drift)),
-             np.full(u, float(j.threshold)), np.full(u, _OPS[j.op]), np.full(u, int(j.n))) for j, u in zip(jobs, sizes)]
-    cols = [np.concatenate(c) for c in zip(*rows)]
-    rates = kernels.path_run_rates_rows(*cols, serial.path_normals(horizon))
+    # each job's units side by side: its values, and its scalars repeated once per unit
+    last = np.concatenate([np.asarray(j.model.last, dtype=float) for j in jobs])
+    mean = np.concatenate([np.broadcast_to(np.asarray(j.model.mean, dtype=float), (u,)) for j, u in zip(jobs, sizes)])
+    scalars = [np.repeat(np.array(v), sizes) for v in zip(*(
+        (float(j.model.phi), float(j.model.sigma), float(j.model.drift), float(j.threshold), _OPS[j.op], int(j.n))
+        for j in jobs))]
+    rates = kernels.path_run_rates_rows(last, mean, *scalars, serial.path_normals(horizon))
     out, idx = into
     for i, part in zip(idx, np.split(rates, np.cumsum(sizes)[:-1])):
         out[i] = part

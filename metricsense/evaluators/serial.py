@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 #: A bias-corrected AR(1) coefficient at or above this is treated as a random walk: over the
@@ -160,7 +160,8 @@ def fit_ar1(block) -> AR1 | None:
     phi, sigma, drift, mean, n = _fit_arrays(x)
     if int(n) < 4 or not sigma > 0:
         return None
-    last = np.array([col[~np.isnan(col)][-1] if (~np.isnan(col)).any() else np.nan for col in x.T])
+    last = x[-1].copy() if not np.isnan(x[-1]).any() else np.array(  # each unit's last observed value
+        [col[~np.isnan(col)][-1] if (~np.isnan(col)).any() else np.nan for col in x.T])
     return AR1(phi=float(phi), sigma=float(sigma), drift=float(drift), mean=mean, last=last, pairs=int(n),
                walk=bool(phi >= 1.0))
 
@@ -169,7 +170,8 @@ def restrict(model: AR1, keep) -> AR1:
     """The model restricted to the units ``keep``."""
     import numpy as np
 
-    return replace(model, mean=np.asarray(model.mean)[..., keep], last=np.asarray(model.last)[keep])
+    return AR1(model.phi, model.sigma, model.drift, np.asarray(model.mean)[..., keep], np.asarray(model.last)[keep],
+               model.pairs, model.walk)  # dataclasses.replace's AR1, made directly
 
 
 def forecast(model: AR1, h: int):
@@ -395,8 +397,9 @@ def share_test(hits, known, bound: float, least_lags: int = 1):
     t = len(known)
     if t < 2:
         return math.nan, math.nan, math.nan
-    share = float(hits.sum() / known.sum())
-    u = (hits - share * known) / known.mean()
+    total = known.sum()
+    share = float(hits.sum() / total)
+    u = (hits - share * known) / (total / t)  # / known.mean(), the same division
     lags = max(int(math.floor(4 * (t / 100.0) ** (2.0 / 9.0))), int(least_lags),
                andrews_lags(u[:, None]) if np.any(u != u[0]) else 0)
     lags = min(lags, t - 1)
@@ -449,16 +452,18 @@ def autocorrs(x, lags: int):
     import numpy as np
 
     x = np.asarray(x, dtype=float)
-    x = x - x.mean() if len(x) else x
+    n = len(x)
+    x = x - x.sum() / n if n else x  # x.mean(): its sum over its count
     out = np.zeros(max(int(lags), 0))
     den = float(x @ x)
     if den <= 0 or not len(out):
         return out
-    j = min(len(out), len(x) - 1)
+    j = min(len(out), n - 1)
     if j < 1:
         return out
-    # x padded with j zeros, as (n, j + 1) windows: w[t, i] = x[t + i] (0 past the end)
-    w = np.lib.stride_tricks.sliding_window_view(np.concatenate([x, np.zeros(j)]), j + 1)[: len(x)]
+    # x padded with j zeros as (n, j + 1) windows w[t, i] = x[t + i]: sliding_window_view's array, made directly
+    pad = np.concatenate([x, np.zeros(j)])
+    w = np.ndarray((n, j + 1), dtype=float, buffer=pad, strides=(pad.itemsize, pad.itemsize))
     out[:j] = (x @ w)[1:] / den
     return out
 
@@ -519,8 +524,10 @@ def andrews_lags(psi) -> int:
     num = den = 0.0
     for col in psi.T:
         a, b = col[:-1], col[1:]
-        rho = float(np.clip(a @ b / (a @ a), -0.97, 0.97)) if a @ a > 0 else 0.0
-        s2 = float(np.mean((b - rho * a) ** 2))
+        aa = a @ a
+        rho = float(min(max(a @ b / aa, -0.97), 0.97)) if aa > 0 else 0.0  # np.clip's value (NaN kept)
+        r = b - rho * a
+        s2 = float((r * r).sum() / len(r))  # np.mean((b - rho a) ** 2): the sum of squares over the count
         num += 4 * rho ** 2 * s2 ** 2 / ((1 - rho) ** 6 * (1 + rho) ** 2)
         den += s2 ** 2 / (1 - rho) ** 4
     alpha = num / den if den > 0 else 0.0
@@ -680,12 +687,12 @@ def spread_test(e, gap: float, ratio: float, lags: int):
     n = len(e)
     if n < 3:
         return math.nan, math.nan, math.nan
-    d = e - e.mean()
+    d = e - e.sum() / n  # e.mean(), as each mean below: the sum over the count
     var = float(d @ d) / (n - 1)
     if not var > 0:
         return 0.0, math.nan, math.nan
     r = autocorrs(d, min(max(int(lags), n // 4), n - 2))
-    kurt = float(np.mean(d ** 4)) / float(np.mean(d ** 2)) ** 2
+    kurt = float((d ** 4).sum() / n) / float((d ** 2).sum() / n) ** 2
     nu = (n - 1) / ((1 + 2 * float(r @ r)) * max(1.0, (kurt - 1) / 2))
     s = math.sqrt(var)
     if gap == 0:

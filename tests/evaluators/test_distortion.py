@@ -469,3 +469,39 @@ def test_support_step_of_a_first_value_not_finite_is_continuous(values):
     """A first value that is not a number on any grid (an infinity from the Python API; NaN) says
     0.0 as the whole array's test does, instead of Python's round() raising on it."""
     assert support_step(np.array(values)) == 0.0
+
+
+def test_cluster_codes_are_numpys_unique_inverse():
+    from metricsense.evaluators.distortion_stats import cluster_codes
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n = int(rng.integers(1, 200))
+        for cl in (np.sort(rng.integers(0, 20, n)), rng.integers(-5, 5, n), np.arange(n) * 20 // n,
+                   np.sort(rng.integers(0, 3, n)).astype(np.uint8), np.array(["b", "a", "b"][: n % 3 + 1])):
+            got, want = cluster_codes(cl), np.unique(cl, return_inverse=True)[1]
+            assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_support_steps_are_support_step_row_by_row():
+    from metricsense.evaluators.distortion_edges import support_steps
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n, m = int(rng.integers(2, 60)), int(rng.integers(1, 30))
+        kind = trial % 6
+        if kind == 0:
+            x = rng.normal(50, 5, (m, n))
+        elif kind == 1:
+            x = np.round(rng.normal(50, 5, (m, n)), int(rng.integers(0, 5)))
+        elif kind == 2:
+            x = rng.integers(1, 8, (m, n)).astype(float)
+        elif kind == 3:  # a heaped support (minutes rounded to 5)
+            x = rng.integers(0, 4, (m, n)) * 5.0 + 0.25 * rng.integers(0, 2, (m, 1))
+        elif kind == 4:
+            x = np.round(rng.normal(0, 1, (m, n)), 2)
+            x[:, 0] = rng.choice([np.nan, -np.inf, 0.5, -0.0], m)
+        else:
+            x = np.round(rng.normal(0, 3, (m, n)) * rng.choice([1e-3, 1, 1e3]), 3)
+        got = support_steps(x, support_step)
+        assert [repr(v) for v in got.tolist()] == [repr(support_step(r)) for r in x]

@@ -214,3 +214,29 @@ def test_prepared_is_shared_by_conversation_and_noise_and_read_only(tmp_path):
     del data, other, one, two, shifted
     gc.collect()
     assert ex._PREPARED[0] is None  # freed with the data set
+
+
+def test_firing_is_the_running_count_of_held_periods():
+    """firing (shifted ands of the held periods) against the running count it was first written as."""
+    rng = np.random.default_rng(7)
+    for t, u in ((1, 1), (2, 3), (5, 1), (40, 4), (104, 1)):
+        cond = rng.choice([0.0, 1.0, np.nan], size=(t, u), p=[0.3, 0.6, 0.1])
+        for n in (1, 2, 3, t - 1, t, t + 2):
+            if n < 1:
+                continue
+            held = cond == 1.0
+            c = np.cumsum(held, axis=0, dtype=np.int64)
+            prev = np.vstack([np.zeros((n, u), dtype=np.int64), c[:-n]])[:t]
+            want = held if n <= 1 else (c - prev) >= n
+            assert np.array_equal(ex.firing(cond, n), want)
+
+
+def test_on_grid_of_every_row_copies_the_inputs():
+    inputs = ex.Inputs({"a": np.arange(6.0).reshape(3, 2), "b": np.array([[1.0], [np.nan], [-0.0]])}, ("x", "y"), {}, None)
+    for rows in (np.arange(3), np.array([0, -1, 1, 2]), np.array([0, 2])):
+        got = ex.on_grid(inputs, rows)
+        for name, arr in inputs.arrays.items():
+            want = np.full((len(rows), arr.shape[1]), np.nan)
+            want[rows >= 0] = arr[rows[rows >= 0]]
+            assert np.array_equal(got.arrays[name], want, equal_nan=True) and got.arrays[name] is not arr
+            assert np.array_equal(np.signbit(got.arrays[name]), np.signbit(want))
