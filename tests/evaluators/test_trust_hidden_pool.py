@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.evaluators.test_trust_linked import _check, _respondent_rows
+from test_trust_linked import _check, _respondent_rows
 
 T1 = [f"a{i}" for i in range(5)]
 
