@@ -192,6 +192,7 @@ class _SegmentSpool:
         import tempfile
 
         from metricsense.report import personal_codes
+        from metricsense.segments.waiting import Kinds
 
         self.fmt, self.color = fmt, color
         self.personal = personal_codes(registry)
@@ -208,8 +209,7 @@ class _SegmentSpool:
         self.seq = 0
         self.held: dict[int, tuple] = {}
         self.decisions: Any = {}
-        self.kinds: list[tuple[str, str, int]] = []  # each (code, name, severity) once
-        self._kind: dict[tuple, int] = {}
+        self.kinds = Kinds()  # each (code, name, severity) once
         self._whole: set[int] = set()  # held results read whole (``_public``: not ``text_keys``)
 
     def _count(self, code: str, severity: str) -> None:
@@ -230,7 +230,7 @@ class _SegmentSpool:
                 # per finding one byte: 1 statistical (waits for the decisions), 2 personal
                 self.held[seq] = (bytes((i in stat) | self._personal(b, line) << 1
                                         for i, (b, line) in enumerate(zip(brief, found))),
-                                  array("I", (self._kind_of(b) for b in brief)))
+                                  array("I", (self.kinds.of(b) for b in brief)))
                 # `H<number> <finding> <where its evidence closes, or -1> <JSON>`
                 ends = result.evidence_ends
                 self.diagnostics.writelines(f"H{seq} {i} {ends.get(i, -1)} {line}\n" for i, line in enumerate(found))
@@ -274,13 +274,6 @@ class _SegmentSpool:
             self.diagnostics.write("-" + json.dumps(render_diagnostics(public, self.color)) + "\n")
             if personal:
                 self.diagnostics.write("P" + json.dumps(render_diagnostics(personal, self.color)) + "\n")
-
-    def _kind_of(self, brief: tuple[str, str, int]) -> int:
-        k = self._kind.get(brief)
-        if k is None:
-            k = self._kind[brief] = len(self.kinds)
-            self.kinds.append(brief)
-        return k
 
     def _public(self, whole: str, hidden: list, shown: list, fail_on: str, head: bool = False) -> str:
         """A segment's JSON result without its personal findings: codes, count and exit code

@@ -14,6 +14,29 @@ from collections.abc import Mapping
 from typing import Any
 
 
+class Kinds:
+    """Each kind of finding, (code, name, severity), once: ``of(brief)`` is its number, and
+    ``kinds[number]`` gives it back."""
+
+    def __init__(self) -> None:
+        self._all: list[tuple[str, str, int]] = []
+        self._number: dict[tuple[str, str, int], int] = {}
+
+    def of(self, brief: Any) -> int:
+        b = tuple(brief)
+        k = self._number.get(b)
+        if k is None:
+            k = self._number[b] = len(self._all)
+            self._all.append(b)
+        return k
+
+    def __getitem__(self, k: int) -> tuple[str, str, int]:
+        return self._all[k]
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+
 class Waiting:
     """Per spec: result number, finding number, p-value and kind (an index into ``kinds``,
     each (code, name, severity) once) of each statistical finding, in the order added;
@@ -21,8 +44,7 @@ class Waiting:
 
     def __init__(self) -> None:
         self.specs: dict[str, tuple[array, array, array, array]] = {}
-        self.kinds: list[tuple[str, str, int]] = []
-        self._kind: dict[tuple[str, str, int], int] = {}
+        self.kinds = Kinds()
         self.segments: dict[int, str] = {}
 
     def add(self, spec: str, seq: int, segment: str, stat: dict[int, float], brief: list) -> None:
@@ -31,15 +53,10 @@ class Waiting:
         seqs, index, p, kind = self.specs.setdefault(spec, (array("i"), array("i"), array("d"), array("i")))
         self.segments[seq] = segment
         for i, value in stat.items():
-            b = tuple(brief[i])
-            k = self._kind.get(b)
-            if k is None:
-                k = self._kind[b] = len(self.kinds)
-                self.kinds.append(b)
             seqs.append(seq)
             index.append(i)
             p.append(value)
-            kind.append(k)
+            kind.append(self.kinds.of(brief[i]))
 
     def by_spec(self):
         """(spec, (result numbers, finding numbers, p-values, kinds)) as NumPy arrays (views)."""
