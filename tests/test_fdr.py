@@ -13,7 +13,7 @@ from metricsense import hookimpl
 from metricsense.diagnostics import Diagnostic, EvalContext, Severity
 from metricsense.fdr import bh_adjust, control, decide, p_value_of
 from metricsense.span import Span
-from support import manager_with
+from support import manager_with, plugin_module
 
 multipletests = pytest.importorskip("statsmodels.stats.multitest").multipletests
 
@@ -80,6 +80,17 @@ def test_tests_adds_up_and_refuses_what_is_no_count():
 P_VALUES = (0.0001, 0.004, 0.02, 0.045)
 
 
+def _with_rules(*rules, **hooks):
+    """A plugin manager with the built-in plugins and one that registers ``rules`` (and has ``hooks``)."""
+
+    @hookimpl
+    def metricsense_register_rules(register):
+        for rule in rules:
+            register(rule)
+
+    return manager_with(plugin_module("xyz_rules", metricsense_register_rules=metricsense_register_rules, **hooks))
+
+
 def _plugin(tests: int):
     @metricsense.rule(code="XYZ101", name="many-tests", severity=Severity.WARNING)
     def many_tests(ctx):
@@ -93,15 +104,7 @@ def _plugin(tests: int):
         for p in P_VALUES:
             yield ctx.report(ctx.spec.kpis[0], f"a test at p = {p}", evidence={"p_value": p})
 
-    @hookimpl
-    def metricsense_register_rules(register):
-        register(many_tests)
-
-    class Plugin:
-        pass
-
-    Plugin.metricsense_register_rules = staticmethod(metricsense_register_rules)
-    return manager_with(Plugin)
+    return _with_rules(many_tests)
 
 
 SPEC = 'mission "M"\nkpi k "K" { }\n'
@@ -141,16 +144,7 @@ def _two_rules():
         ctx.tests(200)
         yield ctx.report(ctx.spec.kpis[0], "a test at p = 0.0002", evidence={"p_value": 0.0002})
 
-    @hookimpl
-    def metricsense_register_rules(register):
-        register(few)
-        register(many)
-
-    class Plugin:
-        pass
-
-    Plugin.metricsense_register_rules = staticmethod(metricsense_register_rules)
-    return manager_with(Plugin)
+    return _with_rules(few, many)
 
 
 @pytest.mark.parametrize("how", [{"ignore": ["XYZ102"]}, {"select": ["XYZ101"]}])
@@ -240,20 +234,11 @@ def _keys_written_alike():
                              evidence={"p_value": 0.001, 1: "int", "1": "str", "deep": [{True: 1, "true": 2}]})
 
     @hookimpl
-    def metricsense_register_rules(register):
-        register(alike)
-
-    @hookimpl
     def metricsense_analyze(spec, data, analysis, surveys):
         if data is not None:
             analysis["xyz"] = {"counts": {1: "int", "1": "str"}}
 
-    class Plugin:
-        pass
-
-    Plugin.metricsense_register_rules = staticmethod(metricsense_register_rules)
-    Plugin.metricsense_analyze = staticmethod(metricsense_analyze)
-    return manager_with(Plugin)
+    return _with_rules(alike, metricsense_analyze=metricsense_analyze)
 
 
 def test_a_streamed_run_writes_keys_written_alike_as_reading_and_writing_again(tmp_path):
@@ -295,15 +280,7 @@ def _one_code_two_names():
         d = ctx.report(ctx.spec.kpis[0], f"a test in u{u}", evidence={"p_value": 0.9 if u == 0 else 0.0001})
         yield d if u == 1 else replace(d, name="second-name")
 
-    @hookimpl
-    def metricsense_register_rules(register):
-        register(named)
-
-    class Plugin:
-        pass
-
-    Plugin.metricsense_register_rules = staticmethod(metricsense_register_rules)
-    return manager_with(Plugin)
+    return _with_rules(named)
 
 
 def test_a_streamed_rollup_names_a_rule_as_the_kept_run_does(tmp_path):

@@ -212,13 +212,20 @@ def test_a_score_off_the_default_scale_is_refused(tmp_path):
 
 def test_a_kpi_reading_a_survey_file_is_refused_without_its_trust_signal(tmp_path):
     rows = ["period," + HEADER] + _team("big", 6, period="2025-01-01") + _team("tiny", 2, period="2025-01-01")
+    for report in _kpi_reading_the_survey(tmp_path, rows, "group"):
+        assert "tiny" not in report.to_json() and "2.375" not in report.to_json()
+
+
+def _kpi_reading_the_survey(tmp_path, rows, segment):
+    """A KPI whose data is the survey file of ``rows``, by ``segment``: its reports as a whole and
+    by that column, each refusing the file (MS037)."""
     (tmp_path / "survey.csv").write_text("\n".join(rows) + "\n", "utf-8")
     (tmp_path / "kpi.msense").write_text('mission "M"\nkpi mood "Mood" { data "survey.csv" column "score" '
-                                         'segment "group" layout long }\n', "utf-8")
-    for by in (None, "group"):
+                                         f'segment "{segment}" layout long }}\n', "utf-8")
+    for by in (None, segment):
         report = metricsense.check(tmp_path / "kpi.msense", config={}, by=by)
         assert [d for d in report.diagnostics if d.code == "MS037" and "survey answers" in d.message]
-        assert "tiny" not in report.to_json() and "2.375" not in report.to_json()
+        yield report
 
 
 @pytest.mark.parametrize("header", ["wide", "newline"])
@@ -231,12 +238,7 @@ def test_a_survey_file_is_known_by_the_header_the_reader_reads(tmp_path, header)
     rows = [f"{lead},period,respondent," + HEADER] + [
         f"{blank},2025-01-01,{group}-r{i},{row}"
         for group, n in (("big", 6), ("tiny", 2)) for i, row in enumerate(_team(group, n, score=lambda i: 1))]
-    (tmp_path / "survey.csv").write_text("\n".join(rows) + "\n", "utf-8")
-    (tmp_path / "kpi.msense").write_text('mission "M"\nkpi mood "Mood" { data "survey.csv" column "score" '
-                                         'segment "respondent" layout long }\n', "utf-8")
-    for by in (None, "respondent"):
-        report = metricsense.check(tmp_path / "kpi.msense", config={}, by=by)
-        assert [d for d in report.diagnostics if d.code == "MS037" and "survey answers" in d.message]
+    for report in _kpi_reading_the_survey(tmp_path, rows, "respondent"):
         text = report.to_json() + "".join(d.message for d in report.diagnostics)
         assert "tiny" not in text  # neither the hidden pair's respondents (segments) nor its group
 
