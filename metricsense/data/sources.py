@@ -58,6 +58,12 @@ def header_names(path: str) -> list[str] | None:
 
             return [n.strip() for n in csv_header(Path(path))]
         if suffix in ("parquet", "pq"):
+            import os
+
+            if os.path.isdir(path):  # a folder of Parquet parts, read as one table
+                import pyarrow.dataset as ds
+
+                return list(ds.dataset(path, format="parquet", partitioning="hive").schema.names)
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(path).names)

@@ -322,6 +322,13 @@ def read_surveys(b, needs: list) -> dict:
     for need in needs:
         origin = None
         try:
+            if need.source.cells:
+                # NOTE: a range picks rows: ranges one row apart give totals whose difference is one
+                # person's answer, and one that leaves the round column out pools the rounds
+                raise DataError("MS037", f"trust signal `{need.name}` reads `range \"{need.source.cells}\"` of its "
+                                         "survey: a survey is read whole (ranges one row apart can be subtracted "
+                                         "to reveal a person's answer, and rounds left out are pooled); give the "
+                                         "answers their own sheet or Excel table and name that")
             table = b.read_all(need.source)
             origin = table.origin
             missing = [c for c in SURVEY_COLUMNS if c not in table.columns]

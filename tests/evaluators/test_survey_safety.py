@@ -10,7 +10,7 @@ import pytest
 
 import metricsense
 from metricsense.evaluators.records import TrustAnalysis
-from support import run_msense
+from support import require, run_msense
 
 SIGNAL = ('trust vq {{\n  managers "How much value do you bring?"\n  team "How much value did you get?"\n'
           '  scale 1..5\n  data "survey.csv"{option}\n  min_group 5\n{extra}}}\n')
@@ -400,3 +400,23 @@ def test_open_written_as_a_date_holds_back_rounds_written_as_whole_numbers(tmp_p
     rows = ["period," + HEADER] + _team("a", 6, period="1") + _team("a", 6, period="2")
     report, info = _check(tmp_path, rows, extra='  open "2025-06"\n')
     assert info.groups == () and info.period is None
+
+
+def test_a_folder_of_parquet_parts_holding_survey_answers_is_a_survey_file(tmp_path):
+    # a folder named `*.parquet` (Parquet parts) was not looked at: a KPI read it `--by group`,
+    # the hidden pair's segment giving its answers as periods
+    pa = require("pyarrow")
+    import pyarrow.parquet as pq
+    rows = [r.split(",") for r in _team("big", 6) + _team("tiny", 2)]
+    folder = tmp_path / "survey.parquet"
+    folder.mkdir()
+    for part, chunk in enumerate((rows[:5], rows[5:])):
+        table = pa.table({name: [r[i] for r in chunk] for i, name in enumerate(HEADER.split(","))})
+        pq.write_table(table.set_column(4, "score", pa.array([float(r[4]) for r in chunk])),
+                       folder / f"part-{part}.parquet")
+    (tmp_path / "kpi.msense").write_text('mission "M"\nkpi mood "Mood" { data "survey.parquet" column "score" '
+                                         'period "score" segment "group" layout long }\n', "utf-8")
+    for by in (None, "group"):
+        report = metricsense.check(tmp_path / "kpi.msense", config={}, by=by)
+        assert [d for d in report.diagnostics if d.code == "MS037" and "survey answers" in d.message]
+        assert "tiny" not in report.to_json() + "".join(d.message for d in report.diagnostics)

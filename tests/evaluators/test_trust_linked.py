@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+
 import pytest
 
 import metricsense
 from metricsense.evaluators.records import TrustAnalysis
+from support import require
 
 HEADER = "period,group,manager_id,role,question,score"
 
@@ -212,6 +214,29 @@ def test_an_excel_header_guess_is_not_quoted():
                              "and no row below it has a value under a header; name the block with `range \"B3:F40\"`")
     shown = private(exc, "s.xlsx").message
     assert "alice" not in shown and "strongly" not in shown and "row 1 is read as the header" in shown
+
+
+def test_a_survey_is_read_whole_not_by_a_range_of_cells(tmp_path):
+    # ranges one row apart gave totals n=5 mean 3.8, n=6 3.833, n=7 3.857: the sixth and seventh
+    # people answered 4; a range leaving the round column out pooled two rounds of a hidden group
+    openpyxl = require("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws.append(["round", "group", "manager_id", "role", "question", "score"])
+    for r in ("2025-01", "2025-02"):
+        for i in range(6):
+            ws.append([r, "big", "m-big", "team", "team", 1 + i % 5])
+        for i in range(3):
+            ws.append([r, "tiny", "m-tiny", "team", "team", 4])
+    wb.save(tmp_path / "survey.xlsx")
+    for cells in ("A1:F8", "B1:F19"):
+        (tmp_path / "s.msense").write_text(f'mission "M"\ntrust vq {{\n  scale 1..5\n  data "survey.xlsx" sheet "S" '
+                                           f'range "{cells}"\n  min_group 5\n}}\n', "utf-8")
+        report = metricsense.check(tmp_path / "s.msense", config={}, show_personal=True)
+        (d,) = [d for d in report.diagnostics if d.code == "MS037"]
+        assert f'reads `range "{cells}"`' in d.message and "read whole" in d.message
+        assert "tiny" not in _published(report) and "3.8" not in _published(report)
 
 
 # ---- L5: a column that is no round, read as rounds -----------------------------------------------
