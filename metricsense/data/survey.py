@@ -287,7 +287,8 @@ def overlaps(first: np.ndarray, second: np.ndarray) -> bool:
 
 
 def is_survey_file(path: str) -> bool:
-    """A CSV or Parquet file whose header holds every survey column: survey answers, whoever reads it."""
+    """A CSV, Parquet or Excel file whose header holds every survey column (a workbook: any row of
+    any sheet): survey answers, whoever reads it."""
     import os
 
     try:
@@ -301,7 +302,7 @@ def is_survey_file(path: str) -> bool:
 def _header_is_survey(path: str, _mtime: int, _size: int) -> bool:
     from metricsense.data.sources import header_names
 
-    names = header_names(path) or []
+    names = header_names(path, tuple(SURVEY_COLUMNS)) or []
     return set(SURVEY_COLUMNS) <= {n.strip().lower() for n in names}
 
 

@@ -420,3 +420,25 @@ def test_a_folder_of_parquet_parts_holding_survey_answers_is_a_survey_file(tmp_p
         report = metricsense.check(tmp_path / "kpi.msense", config={}, by=by)
         assert [d for d in report.diagnostics if d.code == "MS037" and "survey answers" in d.message]
         assert "tiny" not in report.to_json() + "".join(d.message for d in report.diagnostics)
+
+
+@pytest.mark.parametrize("clause", ['range "E11:F12" period "4" column "4"', 'segment "group" layout long'])
+def test_a_workbook_holding_survey_answers_is_a_survey_file_whatever_range_a_kpi_reads(tmp_path, clause):
+    # a KPI (no trust signal in its spec) read a survey workbook: a range of two cells gave a
+    # hidden person's answer as its data, `--by group` made the hidden pair a segment
+    openpyxl = require("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["note"])
+    ws.append(HEADER.split(","))
+    for row in _team("big", 6) + _team("tiny", 2):
+        *text, score = row.split(",")
+        ws.append([*text, float(score)])
+    wb.save(tmp_path / "survey.xlsx")
+    column = "" if "column" in clause else ' column "score"'
+    (tmp_path / "kpi.msense").write_text(f'mission "M"\nkpi mood "Mood" {{ data "survey.xlsx"{column} {clause} }}\n',
+                                         "utf-8")
+    for by in (None, "group") if "group" in clause else (None,):
+        report = metricsense.check(tmp_path / "kpi.msense", config={}, by=by)
+        assert [d for d in report.diagnostics if d.code == "MS037" and "survey answers" in d.message]
+        assert "tiny" not in report.to_json() + "".join(d.message for d in report.diagnostics)
