@@ -220,6 +220,7 @@ class _SegmentSpool:
         from metricsense.diagnostics import Severity
 
         seq, self.seq = self.seq, self.seq + 1
+        marks = self._marks(result)
         if result.p_values:
             stat = frozenset(i for i, _ in result.p_values)
             if self.fmt == "json":
@@ -228,8 +229,7 @@ class _SegmentSpool:
                 found, whole = result.encoded or result.encode()
                 brief = [tuple(b) for b in result.brief()]
                 # per finding one byte: 1 statistical (waits for the decisions), 2 personal
-                self.held[seq] = (bytes((i in stat) | self._personal(b, line) << 1
-                                        for i, (b, line) in enumerate(zip(brief, found))),
+                self.held[seq] = (bytes((i in stat) | (i in marks) << 1 for i in range(len(brief))),
                                   array("I", (self.kinds.of(b) for b in brief)))
                 # `H<number> <finding> <where its evidence closes, or -1> <JSON>`
                 ends = result.evidence_ends
@@ -241,14 +241,13 @@ class _SegmentSpool:
                 self.held[seq] = (stat, list(result.diagnostics))
                 self.diagnostics.write(f"H{seq}\n")
             for i, (code, _, severity) in enumerate(result.brief()):
-                if i not in stat and code in self.personal:
+                if i not in stat and i in marks:  # a kept statistical one is counted when written
                     self._count(code, str(Severity(severity)))
             return
         if self.fmt == "json":
             found, whole = result.encoded or result.encode()
             brief = result.brief()
-            # NOTE: a finding's JSON has `"personal": true` only when it is marked personal.
-            marked = [code in self.personal or '"personal": true' in line for (code, _, _), line in zip(brief, found)]
+            marked = [i in marks for i in range(len(brief))]
             for line, mark, (code, _, severity) in zip(found, marked, brief):
                 self.diagnostics.write(("P" if mark else "-") + line + "\n")
                 if mark:
@@ -383,14 +382,36 @@ class _SegmentSpool:
                 whole, hidden, shown, head = json.loads(text)
                 yield RawJSON(whole if show else self._public(whole, hidden, shown, fail_on, head))
 
-    def _personal(self, brief, line: str) -> bool:
-        return brief[0] in self.personal or '"personal": true' in line
+    def _marks(self, result) -> frozenset[int]:
+        """The numbers of ``result``'s findings about one named person: marked so, or of a
+        personal rule. NOTE: never read from a finding's JSON text (`"personal": true` may be in
+        a public finding's evidence)."""
+        return result.marks() | {i for i, (code, _, _) in enumerate(result.brief()) if code in self.personal}
+
+    def _count_kept(self) -> None:
+        """Count the personal statistical findings the multiple-testing control kept (held until
+        it decided): they are not shown either, and the reader is told how many."""
+        from metricsense.diagnostics import Severity
+        from metricsense.report import is_personal
+
+        for seq, (first, second) in self.held.items():
+            if self.fmt == "json":
+                for i, k in enumerate(second):
+                    if first[i] == 3 and self._kept(seq, i) is not None:
+                        code, _, severity = self.kinds[k]
+                        self._count(code, str(Severity(severity)))
+            else:
+                for i, d in enumerate(second):
+                    if i in first and is_personal(d, self.registry) and self._kept(seq, i) is not None:
+                        self._count(d.code, str(d.severity))
 
     def chunks(self, report):
         from dataclasses import replace
 
         self.decisions = getattr(report, "streamed_fdr", {}) or {}
         show = report.show_personal
+        if not show:
+            self._count_kept()
         view = report.for_reader(True)  # what a reader format may show of the report itself
         if not show and self.withheld:
             merged = {code: dict(by) for code, by in view.withheld.items()}

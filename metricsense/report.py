@@ -110,7 +110,8 @@ class Report:
         by a format that opts in (``shows_personal``: text, HTML and JSON; see
         ``Registry.formats``) and only when the reader asked (``show_personal``). Otherwise it is
         left out, counted in ``withheld`` by code, and so is any segment it would name (the
-        rollup's list of segments for a personal rule, a segment's count of its codes). The
+        rollup's list of segments for a personal rule, or where a rule fired only in findings
+        marked personal: ``Rollup.public``; a segment's count of its codes). The
         summary and the exit code still count it, so CI fails without naming anyone. Each analysis
         record is given as its ``public()`` copy (the trust record without its named groups).
         """
@@ -124,7 +125,8 @@ class Report:
             public = self._public_segment(r, codes)
             changed = changed or public is not r
             results.append(public)
-        fired = self.segments is not None and any(code in codes for _, code in self.segments.fired)
+        segments = self.segments.public(codes) if self.segments is not None else None
+        fired = segments is not self.segments
         if not hidden and not changed and not fired:
             return self if analysis is self.analysis else replace(self, analysis=analysis)
         withheld = {code: dict(by) for code, by in self.withheld.items()}
@@ -133,9 +135,6 @@ class Report:
             by = withheld.setdefault(d.code, {})
             by[str(d.severity)] = by.get(str(d.severity), 0) + 1
             counts[str(d.severity)] = counts.get(str(d.severity), 0) + 1
-        segments = self.segments
-        if fired:
-            segments = replace(segments, fired={k: v for k, v in segments.fired.items() if k[1] not in codes})
         return replace(self, analysis=analysis,
                        diagnostics=[d for d in self.diagnostics if not is_personal(d, self.registry)],
                        streamed_counts=counts, streamed_exit=self.exit_code, withheld=dict(sorted(withheld.items())),
@@ -156,13 +155,13 @@ class Report:
 
     def _public_segment(self, result: Any, codes: frozenset[str]) -> Any:
         """A segment's result without its personal findings (the same object when it has none)."""
-        if not any(code in codes for code, _, _ in result.brief()) and not any(
-                d.personal for d in result.diagnostics):
+        if not any(code in codes for code, _, _ in result.brief()) and not result.marks():
             return result
         twin = copy.copy(result)
         shown = [d for d in result.diagnostics if not is_personal(d, self.registry)]
         twin.__dict__.update(diagnostics=shown, encoded=None)
         twin.__dict__.pop("_brief", None)
+        twin.__dict__.pop("_marks", None)
         twin.exit_code = exit_code_of(shown, self.registry, self.fail_on)
         return twin
 

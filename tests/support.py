@@ -53,6 +53,18 @@ def manager_with(*plugins):
     return pm
 
 
+def fake_distribution(folder: Path, dist: str, entry: str, source: str) -> Path:
+    """A module and a dist-info declaring it under the `metricsense` entry point group."""
+    folder.mkdir(parents=True, exist_ok=True)
+    module = dist.replace("-", "_")
+    (folder / f"{module}.py").write_text(source)
+    info = folder / f"{module}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[metricsense]\n{entry} = {module}\n")
+    return folder
+
+
 def plugin_module(name, **hooks):
     """A module named ``name`` holding the given hook implementations."""
     import types

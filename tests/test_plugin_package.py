@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from support import IN_CI, ROOT, run_msense
+from support import IN_CI, ROOT, fake_distribution, run_msense
 
 PLUGIN = ROOT / "plugins" / "metricsense-plugin-serve"
 CASES = PLUGIN / "tests" / "cases"
@@ -176,18 +176,6 @@ def test_the_plugins_own_test_suite_passes(site):
 
 
 # ---- the plugin API version, and clashes, through throwaway entry points -----------------------
-
-
-def fake_distribution(folder: Path, dist: str, entry: str, source: str) -> Path:
-    """A module and a dist-info declaring it under the `metricsense` entry point group."""
-    folder.mkdir(parents=True, exist_ok=True)
-    module = dist.replace("-", "_")
-    (folder / f"{module}.py").write_text(source)
-    info = folder / f"{module}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[metricsense]\n{entry} = {module}\n")
-    return folder
 
 
 FUTURE = '''

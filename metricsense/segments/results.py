@@ -44,6 +44,7 @@ class SegmentResult:
         state = dict(self.__dict__)
         if "diagnostics" in state:
             state["_brief"] = self.brief()
+            state["_marks"] = self.marks()
             state["_packed"] = pickle.dumps(state.pop("diagnostics"), protocol=pickle.HIGHEST_PROTOCOL)
         return state
 
@@ -72,6 +73,15 @@ class SegmentResult:
         if "diagnostics" not in self.__dict__ and "_brief" in self.__dict__:
             return self.__dict__["_brief"]
         return [(d.code, d.name, int(d.severity)) for d in self.diagnostics]
+
+    def marks(self) -> frozenset[int]:
+        """The numbers of its findings about one named person (``Diagnostic.personal``), without
+        unpacking them: what a reader who did not ask (`--show-personal`) is not told, not even in
+        which segment a rule fired (``Rollup.public``). NOTE: never read from a finding's JSON
+        text: a public finding's evidence may hold `"personal": true` too."""
+        if "diagnostics" not in self.__dict__ and "_marks" in self.__dict__:
+            return self.__dict__["_marks"]
+        return frozenset(i for i, d in enumerate(self.diagnostics) if d.personal)
 
     def encode(self) -> tuple[list[str], str]:
         return [dumps(d.to_dict()) for d in self.diagnostics], dumps(self.to_dict())
@@ -184,6 +194,9 @@ class Rollup:
     fired: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     specs: dict[str, int] = field(default_factory=dict)
+    #: (spec, code) -> the segments listed in ``fired`` only for findings about one named person
+    #: (``SegmentResult.marks``): a reader who did not ask is not told them (``public``).
+    personal: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
     #: (spec, segment) -> the order it was added in (``fire`` keeps segment order).
     order: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
@@ -194,23 +207,51 @@ class Rollup:
         self.count += 1
         self.specs[result.spec] = self.specs.get(result.spec, 0) + 1
         self.order[(result.spec, result.segment)] = self.count
+        marks = result.marks()
         brief = [b for i, b in enumerate(result.brief()) if i not in skip]
+        public = {b[0] for i, b in enumerate(result.brief()) if i not in skip and i not in marks}
         for code in sorted({code for code, _, _ in brief}):
             self.fired.setdefault((result.spec, code), []).append(result.segment)
+            if code not in public:
+                self.personal.setdefault((result.spec, code), set()).add(result.segment)
         for code, name, _ in brief:
             self.names.setdefault(code, name)
 
-    def fire(self, spec: str, segments: list[str], code: str, name: str) -> None:
-        """Rule ``code`` fired in ``segments`` too (each kept once, in segment order: one sort)."""
+    def fire(self, spec: str, segments: list[str], code: str, name: str, personal: bool = False) -> None:
+        """Rule ``code`` fired in ``segments`` too (each kept once, in segment order: one sort);
+        ``personal``: in findings about one named person."""
         if isinstance(segments, str):  # one segment's label, not its characters
             segments = [segments]
         segs = self.fired.setdefault((spec, code), [])
         had = set(segs)
         new = [s for s in dict.fromkeys(segments) if s not in had]
+        if personal:
+            self.personal.setdefault((spec, code), set()).update(new)
+        elif (spec, code) in self.personal:
+            self.personal[(spec, code)].difference_update(segments)
         if new:
             segs.extend(new)
             segs.sort(key=lambda s: self.order.get((spec, s), 0))
         self.names.setdefault(code, name)
+
+    def public(self, codes: frozenset = frozenset()) -> Rollup:
+        """The rollup a reader who did not ask for findings about named persons may see: no rule
+        of ``codes`` (the personal rules), and no segment listed only for a personal finding
+        (which segments a personal finding fired in names them: `--by manager_id`). The same
+        object when nothing is left out."""
+        from dataclasses import replace
+
+        hide = {key: segs for key, segs in self.personal.items() if segs}
+        if not hide and not any(code in codes for _, code in self.fired):
+            return self
+        fired = {}
+        for key, segs in self.fired.items():
+            if key[1] in codes:
+                continue
+            left = [s for s in segs if s not in hide[key]] if key in hide else segs
+            if left:
+                fired[key] = left
+        return replace(self, fired=fired, personal={})
 
     def rules(self) -> list[dict[str, Any]]:
         return [{"spec": spec, "code": code, "name": self.names.get(code, ""), "fired": len(segs),

@@ -148,13 +148,14 @@ class SegmentRun:
             # In the order each kind is first kept (the rollup names a rule by its first kept finding).
             present, first = np.unique(kind, return_index=True)
             for k in present[np.argsort(first, kind="stable")].tolist():
-                code, name, severity = kinds[k]
+                code, name, severity, *personal = kinds[k]
                 label = _SEVERITY_NAMES[severity]
                 mine = seq[kind == k]
                 self.counts[label] = self.counts.get(label, 0) + len(mine)
                 self.exit = max(self.exit, exit_code_of([SimpleNamespace(code=code, severity=Severity(severity))],
                                                         self.registry, cfg.fail_on))
-                self.rollup.fire(spec, [self.pending.segments[s] for s in np.unique(mine).tolist()], code, name)
+                self.rollup.fire(spec, [self.pending.segments[s] for s in np.unique(mine).tolist()], code, name,
+                                 personal=bool(personal))
         self.pending = Waiting()
 
     def close(self) -> None:
@@ -262,7 +263,7 @@ class SegmentRun:
                 self.counts[name] = self.counts.get(name, 0) + 1
             self.exit = max(self.exit, exit_code_of([SimpleNamespace(code=c, severity=Severity(s)) for c, _, s in rest],
                                                     self.registry, cfg.fail_on))
-            self.pending.add(result.spec, seq, result.segment, stat, brief)
+            self.pending.add(result.spec, seq, result.segment, stat, brief, result.marks())
         if not self.keep:
             self.tests[result.spec] = self.tests.get(result.spec, 0) + result.tests
         if self.on_segment is not None:

@@ -47,16 +47,18 @@ class Waiting:
         self.kinds = Kinds()
         self.segments: dict[int, str] = {}
 
-    def add(self, spec: str, seq: int, segment: str, stat: dict[int, float], brief: list) -> None:
+    def add(self, spec: str, seq: int, segment: str, stat: dict[int, float], brief: list,
+            marks: frozenset = frozenset()) -> None:
         """Result ``seq``'s statistical findings (finding number -> p-value); ``brief`` gives each
-        finding's (code, name, severity)."""
+        finding's (code, name, severity), and ``marks`` the numbers of those about one named
+        person (``SegmentResult.marks``), whose kind is (code, name, severity, True)."""
         seqs, index, p, kind = self.specs.setdefault(spec, (array("i"), array("i"), array("d"), array("i")))
         self.segments[seq] = segment
         for i, value in stat.items():
             seqs.append(seq)
             index.append(i)
             p.append(value)
-            kind.append(self.kinds.of(brief[i]))
+            kind.append(self.kinds.of((*brief[i], True) if i in marks else brief[i]))
 
     def by_spec(self):
         """(spec, (result numbers, finding numbers, p-values, kinds)) as NumPy arrays (views)."""
