@@ -84,6 +84,21 @@ class Report:
     #: ``compact()``) or "full" (``to_json()``, every matrix whole): `--analysis`.
     analysis_form: str = "compact"
 
+    def __repr__(self) -> str:
+        """What a notebook or a REPL shows as text: the files and the counts, never a finding nor
+        a record. NOTE: the dataclass's repr held every finding and analysis record: a notebook
+        saved the manager a personal finding names (MS501) and the trust table's named groups in
+        each output's `text/plain`, beside HTML that left them out (``for_reader``)."""
+        shown = self.for_reader(True)
+        counts = ", ".join(f"{n} {name}{'s' if n != 1 and name != 'info' else ''}"
+                           for name, n in self.summary()["by_severity"].items() if n)
+        withheld = shown.withheld_dict() if shown.withheld else None
+        return (f"<metricsense Report: {len(self.files)} file{'s' if len(self.files) != 1 else ''}, "
+                f"{self.summary()['total']} findings{f' ({counts})' if counts else ''}, exit code {self.exit_code}"
+                + (f", {withheld['personal']} personal not shown ({', '.join(withheld['codes'])})" if withheld else "")
+                + (f", {self.segments.count} segments by `{self.segments.by}`" if self.segments is not None else "")
+                + ">")
+
     @property
     def exit_code(self) -> int:
         """3 a plugin crashed, 2 a spec, data or config error, 1 findings at or above fail-on, 0 clean."""

@@ -51,6 +51,11 @@ class SegmentResult:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
 
+    def __repr__(self) -> str:
+        # NOTE: not the dataclass's, which held every finding (a plugin's personal ones too) and
+        # the analysis: a notebook listing `segment_results` saved them in its `text/plain`
+        return f"<SegmentResult {self.segment!r} of {self.spec!r}: {len(self.brief())} findings>"
+
     def __copy__(self) -> SegmentResult:
         twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)

@@ -222,3 +222,15 @@ def test_rules_and_explain_say_which_rules_are_personal():
     assert listed["MS501"]["personal"] is True and "personal" not in listed["MS502"]
     assert "Personal: each finding names one person" in run_msense("explain", "MS501").stdout
     assert "Personal:" not in run_msense("explain", "MS502").stdout
+
+
+def test_the_report_as_a_notebook_saves_it_as_text_names_no_one(confidential_spec):
+    # IPython keeps `text/plain` (the repr) beside the HTML in every saved output: the dataclass's
+    # repr held every finding and the trust table's named groups
+    report = metricsense.check(confidential_spec, config={}, by="group")
+    text = repr(report)
+    assert not _named(text) and "MS501" in text and "1 personal not shown" in text
+    assert "segments by `group`" in text
+    assert not _named(repr(report.segment_results))
+    for shown in (metricsense.check(confidential_spec, config={}), report):
+        assert not _named(str(shown))
