@@ -103,7 +103,18 @@ def _where(book, path, origin: str, src, range_boundaries) -> tuple[str, tuple[i
 
 
 def _find_table(book, path, name: str, origin: str) -> tuple[str, str]:
-    """(sheet, ref) of the Excel table called ``name`` (its name or display name, any case).
+    """(sheet, ref) of the Excel table called ``name`` (its name or display name, any case)."""
+    found: list[str] = []
+    for sheet, names, ref in _tables(book, path):
+        found.extend(names)
+        if name.casefold() in {n.casefold() for n in names} and ref:
+            return sheet, ref
+    have = ", ".join(f"`{n}`" for n in sorted(set(found))[:12]) or "none"
+    raise DataError("MS031", f"`{origin}` has no table `{name}` (its tables: {have})")
+
+
+def _tables(book, path) -> Iterator[tuple[str, set[str], str | None]]:
+    """(sheet, names, ref) of each Excel table of the workbook: its name and display name.
 
     NOTE: openpyxl reads tables only when it loads every cell of the workbook; in read-only mode
     they are found here, from the package: each sheet's relationships name its table parts.
@@ -111,7 +122,6 @@ def _find_table(book, path, name: str, origin: str) -> tuple[str, str]:
     import xml.etree.ElementTree as ET
 
     rel = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
-    found: list[str] = []
     with zipfile.ZipFile(path) as archive:
         present = set(archive.namelist())
         for ws in book.worksheets:
@@ -128,12 +138,50 @@ def _find_table(book, path, name: str, origin: str) -> tuple[str, str]:
                 if target not in present:
                     continue
                 table = ET.fromstring(archive.read(target))
-                names = {table.get("name", ""), table.get("displayName", "")}
-                found.extend(n for n in names if n)
-                if name.casefold() in {n.casefold() for n in names} and table.get("ref"):
-                    return ws.title, table.get("ref")
-    have = ", ".join(f"`{n}`" for n in sorted(set(found))[:12]) or "none"
-    raise DataError("MS031", f"`{origin}` has no table `{name}` (its tables: {have})")
+                yield ws.title, {n for n in (table.get("name", ""), table.get("displayName", "")) if n}, table.get("ref")
+
+
+def answer_places(path, wanted: tuple[str, ...]) -> list[str]:
+    """Where a workbook holds rows under a header with every name of ``wanted`` (any case): each
+    sheet with such a header row (`sheet `S``), and each Excel table whose first row is one and
+    that holds fewer of the sheet's rows (`table `T``): a table over its sheet's whole block is
+    the sheet. A survey's answers are to be in one place: in two, one may hold some of the
+    other's, and the two tables of them subtract to a person's answer."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    wanted_set = {w.lower() for w in wanted}
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    try:
+        blocks: dict[str, tuple[int, int]] = {}  # sheet -> (header row, last row holding anything)
+        for ws in book.worksheets:
+            ws.reset_dimensions()
+            header = last = None
+            for cells in ws.iter_rows():
+                values = [c.value for c in cells]
+                if all(v is None for v in values):
+                    continue
+                row = next((c.row for c in cells if getattr(c, "row", None)), None)
+                if header is None and wanted_set <= {_name(v).lower() for v in values}:
+                    header = row
+                last = row
+            if header is not None:
+                blocks[ws.title] = (header, last or header)
+        places = [f"sheet `{title}`" for title in blocks]
+        for sheet, names, ref in _tables(book, path):
+            if not ref:
+                continue
+            min_col, min_row, max_col, max_row = range_boundaries(ref.replace("$", ""))
+            first = next(book[sheet].iter_rows(min_row=min_row, max_row=min_row, min_col=min_col,
+                                               max_col=max_col, values_only=True), ())
+            if not wanted_set <= {_name(v).lower() for v in first}:
+                continue
+            if blocks.get(sheet) is not None and blocks[sheet][0] == min_row and max_row >= blocks[sheet][1]:
+                continue  # the sheet's whole block
+            places.append(f"table `{min(names)}`" if names else f"a table of sheet `{sheet}`")
+        return places
+    finally:
+        book.close()
 
 
 def _rows(worksheet, bounds, request: ReadRequest, origin: str, sheet: str, deadline: float):

@@ -306,6 +306,27 @@ def _header_is_survey(path: str, _mtime: int, _size: int) -> bool:
     return set(SURVEY_COLUMNS) <= {n.strip().lower() for n in names}
 
 
+def check_one_place(b, need, origin: str) -> None:
+    """MS037 for a workbook holding survey answers in more than one place (sheets, or an Excel
+    table narrower than its sheet): whichever a `sheet` or `table` names, it can be one part of
+    another's answers, and the two tables subtract to a person's answer, as ranges one row apart
+    did. A survey is read whole, so a workbook holds one survey in one place."""
+    made = b.request(need.source)
+    path = made[1].path if made is not None else None
+    if path is None or str(path).lower().rsplit(".", 1)[-1] not in ("xlsx", "xlsm"):
+        return
+    from metricsense.data.excel import answer_places
+
+    places = answer_places(path, SURVEY_COLUMNS)
+    if len(places) > 1:
+        listed = ", ".join(places[:6]) + (f" and {len(places) - 6} more" if len(places) > 6 else "")
+        raise DataError("MS037", f"`{origin}` holds survey answers in {len(places)} places ({listed}): a survey "
+                                 "is read whole, from one place (one can hold some of another's answers, and two "
+                                 "tables of the same answers can be subtracted to reveal a person's); keep a "
+                                 "survey's answers on one sheet, its rounds in a round column, or give each "
+                                 "its own workbook")
+
+
 def read_surveys(b, needs: list) -> dict:
     """Each trust signal's survey, checked (``data.survey.check``); what cannot be read safely is
     MS037 and no survey, and no message about a survey quotes an answer (``survey.private``)."""
@@ -332,6 +353,7 @@ def read_surveys(b, needs: list) -> dict:
                                          "answers their own sheet or Excel table and name that")
             table = b.read_all(need.source)
             origin = table.origin
+            sv.check_one_place(b, need, table.origin)
             missing = [c for c in SURVEY_COLUMNS if c not in table.columns]
             if missing:
                 raise DataError("MS031", f"`{table.origin}` has no column {', '.join(f'`{m}`' for m in missing)}; "

@@ -239,6 +239,60 @@ def test_a_survey_is_read_whole_not_by_a_range_of_cells(tmp_path):
         assert "tiny" not in _published(report) and "3.8" not in _published(report)
 
 
+def _workbook(path, *, subset_sheet: bool, narrow_table: bool, notes: bool = False):
+    """`alpha` (6 team answers, the sixth a 1) and `beta` (5) on sheet `all`; perhaps a sheet
+    `subset` (alpha without its sixth person), a table `Recent` over alpha's first five, or a
+    sheet of notes beside a table over the whole block."""
+    openpyxl = require("openpyxl")
+    from openpyxl.worksheet.table import Table as XlTable
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "all"
+    header = ["round", "respondent_id", "group", "manager_id", "role", "question", "score"]
+    alpha = [["2025-Q1", f"a{i}", "alpha", "m-a", "team", "team", s] for i, s in enumerate([4, 4, 3, 5, 4, 1])]
+    beta = [["2025-Q1", f"b{i}", "beta", "m-b", "team", "team", s] for i, s in enumerate([3, 3, 4, 4, 2])]
+    for row in [header, *alpha, *beta]:
+        ws.append(row)
+    if subset_sheet:
+        other = wb.create_sheet("subset")
+        for row in [header, *alpha[:5], *beta]:
+            other.append(row)
+    if narrow_table:
+        ws.add_table(XlTable(displayName="Recent", ref="A1:G6"))
+    if notes:
+        ws.add_table(XlTable(displayName="Answers", ref="A1:G12"))
+        wb.create_sheet("notes").append(["exported from the survey tool"])
+    wb.save(path)
+
+
+@pytest.mark.parametrize("places", [{"subset_sheet": True, "narrow_table": False},
+                                    {"subset_sheet": False, "narrow_table": True}])
+def test_a_workbook_holds_its_survey_in_one_place(tmp_path, places):
+    # a sheet holding part of another's answers, or an Excel table narrower than its sheet:
+    # `alpha` n=6 (mean 3.50) from one, n=5 (4.00) from the other, the sixth person answered 1
+    _workbook(tmp_path / "survey.xlsx", **places)
+    for where in ('sheet "all"', 'sheet "subset"' if places["subset_sheet"] else 'table "Recent"', ""):
+        (tmp_path / "s.msense").write_text(f'mission "M"\ntrust vq {{\n  scale 1..5\n  data "survey.xlsx" {where} '
+                                           'period "round"\n  gap > 0.5\n  min_group 5\n}\n', "utf-8")
+        report = metricsense.check(tmp_path / "s.msense", config={}, show_personal=True)
+        (d,) = [d for d in report.diagnostics if d.code == "MS037"]
+        assert "holds survey answers in 2 places" in d.message and "read whole" in d.message, where
+        assert "alpha" not in _published(report) and "n=5" not in _published(report), where
+
+
+def test_a_workbook_with_one_survey_in_one_place_is_read(tmp_path):
+    # a table over the sheet's whole block is the sheet; a sheet of notes holds no answers
+    _workbook(tmp_path / "survey.xlsx", subset_sheet=False, narrow_table=False, notes=True)
+    for where in ('sheet "all"', 'table "Answers"', ""):
+        (tmp_path / "s.msense").write_text(f'mission "M"\ntrust vq {{\n  scale 1..5\n  data "survey.xlsx" {where} '
+                                           'period "round"\n  gap > 0.5\n  min_group 5\n}\n', "utf-8")
+        report = metricsense.check(tmp_path / "s.msense", config={}, show_personal=True)
+        assert "MS037" not in [d.code for d in report.diagnostics], where
+        info = TrustAnalysis.of(next(iter(report.analysis.values()))).signals["vq"]
+        assert [(g.group, g.n) for g in info.groups] == [("alpha", 6), ("beta", 5)], where
+
+
 # ---- L5: a column that is no round, read as rounds -----------------------------------------------
 
 def _tenure_survey() -> list[str]:
