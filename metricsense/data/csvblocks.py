@@ -66,17 +66,21 @@ def header_names(path: Path) -> list[str]:
     """The column names the CSV reader reads (its header options and delimiter), or those of the
     file's whole first line when Arrow cannot read them. A check on a file's columns (a survey's,
     metricsense.data.survey) must see what the reader will read: a first 64 kB parsed on its own
-    missed the names past it (a header of 7,000 columns), or past a quoted newline."""
+    missed the names past it (a header of 7,000 columns), or past a quoted newline; and a header
+    that fits the reader's blocks (``block_size``) but not the 64 kB of ``header_options`` (a
+    quoted name holding a newline and 100 kB) is read with the reader's blocks, as the reader
+    reads it: its first line alone named no survey column, and a KPI read the survey by respondent."""
     import csv
 
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    try:
-        reader = pacsv.open_csv(path, read_options=header_options(path), parse_options=parse_options(path))
-        return list(reader.schema.names)
-    except (pa.ArrowException, OSError, UnicodeDecodeError):
-        pass
+    for options in (header_options(path), pacsv.ReadOptions(block_size=block_size(path))):
+        try:
+            reader = pacsv.open_csv(path, read_options=options, parse_options=parse_options(path))
+            return list(reader.schema.names)
+        except (pa.ArrowException, OSError, UnicodeDecodeError):
+            pass
     with open(path, "rb") as f:
         first = f.read(header_bytes(path)).split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r")
     return next(csv.reader([first], delimiter=parse_options(path).delimiter), [])

@@ -228,12 +228,15 @@ def _kpi_reading_the_survey(tmp_path, rows, segment):
         yield report
 
 
-@pytest.mark.parametrize("header", ["wide", "newline"])
+@pytest.mark.parametrize("header", ["wide", "newline", "long quoted"])
 def test_a_survey_file_is_known_by_the_header_the_reader_reads(tmp_path, header):
     # A header wider than 64 kB (read whole since CSVs are read in blocks of rows), or a quoted name
     # holding a newline: the survey columns lay past what the survey check looked at, and a KPI
-    # read the file, `--by respondent` giving each person's answers.
-    lead = ",".join(f"extra_{i:05d}" for i in range(7000)) if header == "wide" else '"free\ntext"'
+    # read the file, `--by respondent` giving each person's answers. A quoted name holding a
+    # newline and 100 kB (S5): too long for the check's 64 kB, read whole by the reader's 1 MB
+    # blocks; the check fell back on the first line, `"x`, and the pair's segments gave each answer.
+    lead = {"wide": ",".join(f"extra_{i:05d}" for i in range(7000)), "newline": '"free\ntext"',
+            "long quoted": '"x\n' + "a" * 100_000 + '"'}[header]
     blank = "," * (7000 - 1) if header == "wide" else ""
     rows = [f"{lead},period,respondent," + HEADER] + [
         f"{blank},2025-01-01,{group}-r{i},{row}"
