@@ -308,12 +308,22 @@ def _header_is_survey(path: str, _mtime: int, _size: int) -> bool:
 
 def check_one_place(b, need, origin: str) -> None:
     """MS037 for a workbook holding survey answers in more than one place (sheets, or an Excel
-    table narrower than its sheet): whichever a `sheet` or `table` names, it can be one part of
-    another's answers, and the two tables subtract to a person's answer, as ranges one row apart
-    did. A survey is read whole, so a workbook holds one survey in one place."""
+    table narrower than its sheet), and for one part of a folder of Parquet parts: each can be
+    part of another's answers (the folder's, another sheet's), and the two tables subtract to a
+    person's answer, as ranges one row apart did. A survey is read whole, from one place."""
+    from pathlib import Path
+
     made = b.request(need.source)
     path = made[1].path if made is not None else None
-    if path is None or str(path).lower().rsplit(".", 1)[-1] not in ("xlsx", "xlsm"):
+    if path is None:
+        return
+    folder = next((p for p in Path(path).resolve().parents if p.suffix.lower() in (".parquet", ".pq")
+                   and p.is_dir()), None)
+    if folder is not None:
+        raise DataError("MS037", f"`{origin}` is one part of the folder of Parquet parts `{folder.name}`: a survey "
+                                 "is read whole (a part and the folder are two tables of the same answers, "
+                                 "which can be subtracted to reveal a person's); name the folder")
+    if str(path).lower().rsplit(".", 1)[-1] not in ("xlsx", "xlsm"):
         return
     from metricsense.data.excel import answer_places
 

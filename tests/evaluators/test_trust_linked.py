@@ -293,6 +293,32 @@ def test_a_workbook_with_one_survey_in_one_place_is_read(tmp_path):
         assert [(g.group, g.n) for g in info.groups] == [("alpha", 6), ("beta", 5)], where
 
 
+def test_a_part_of_a_folder_of_parquet_parts_is_not_a_survey_of_its_own(tmp_path):
+    # the folder gave alpha n=6 (3.50), its first part n=5 (4.00): the sixth person answered 1
+    pa = require("pyarrow")
+    import pyarrow.parquet as pq
+
+    header = ["round", "respondent_id", "group", "manager_id", "role", "question", "score"]
+    alpha = [["2025-Q1", f"a{i}", "alpha", "m-a", "team", "team", float(s)] for i, s in enumerate([4, 4, 3, 5, 4, 1])]
+    beta = [["2025-Q1", f"b{i}", "beta", "m-b", "team", "team", float(s)] for i, s in enumerate([3, 3, 4, 4, 2])]
+    (tmp_path / "survey.parquet").mkdir()
+    for k, chunk in enumerate((alpha[:5] + beta, alpha[5:])):
+        pq.write_table(pa.table({h: [r[i] for r in chunk] for i, h in enumerate(header)}),
+                       tmp_path / "survey.parquet" / f"part-{k}.parquet")
+    found = {}
+    for src in ("survey.parquet", "survey.parquet/part-0.parquet"):
+        (tmp_path / "s.msense").write_text(f'mission "M"\ntrust vq {{\n  scale 1..5\n  data "{src}" period "round"\n'
+                                           '  gap > 0.5\n  min_group 5\n}\n', "utf-8")
+        report = metricsense.check(tmp_path / "s.msense", config={}, show_personal=True)
+        found[src] = report
+    whole = TrustAnalysis.of(next(iter(found["survey.parquet"].analysis.values()))).signals["vq"]
+    assert [(g.group, g.n) for g in whole.groups] == [("alpha", 6), ("beta", 5)]
+    part = found["survey.parquet/part-0.parquet"]
+    (d,) = [d for d in part.diagnostics if d.code == "MS037"]
+    assert "one part of the folder of Parquet parts `survey.parquet`" in d.message
+    assert "alpha" not in _published(part)
+
+
 # ---- L5: a column that is no round, read as rounds -----------------------------------------------
 
 def _tenure_survey() -> list[str]:
