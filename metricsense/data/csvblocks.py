@@ -81,6 +81,19 @@ def header_names(path: Path) -> list[str]:
             return list(reader.schema.names)
         except (pa.ArrowException, OSError, UnicodeDecodeError):
             pass
+    # NOTE: the first record, not the first line: Arrow fails on a malformed row too, and the
+    # first line of a header whose first name is quoted and holds a newline (`"free`) named no
+    # survey column, so a KPI read the file and the reader's error quoted a person's row.
+    delimiter = parse_options(path).delimiter
+    limit = csv.field_size_limit()
+    try:
+        csv.field_size_limit(MAX_BLOCK)
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            return [n.lstrip("\ufeff") if i == 0 else n for i, n in enumerate(next(csv.reader(f, delimiter=delimiter), []))]
+    except (csv.Error, OSError):
+        pass
+    finally:
+        csv.field_size_limit(limit)
     with open(path, "rb") as f:
         first = f.read(header_bytes(path)).split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r")
-    return next(csv.reader([first], delimiter=parse_options(path).delimiter), [])
+    return next(csv.reader([first], delimiter=delimiter), [])

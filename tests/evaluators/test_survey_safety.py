@@ -246,6 +246,20 @@ def test_a_survey_file_is_known_by_the_header_the_reader_reads(tmp_path, header)
         assert "tiny" not in text  # neither the hidden pair's respondents (segments) nor its group
 
 
+def test_a_malformed_survey_file_is_known_by_its_first_record_not_its_first_line(tmp_path):
+    # S7: a first name quoted and holding a newline, and a row with a field too many: Arrow read
+    # no header, the check fell back on the first line (`"free`: no survey column), and a KPI's
+    # read of the file failed with Arrow's message quoting the row (the hidden pair's answer, an
+    # e-mail)
+    rows = ['"free\ntext",period,respondent,' + HEADER] + [
+        f"z,2025-01-01,{group}-r{i},{row}"
+        for group, n in (("big", 6), ("tiny", 2)) for i, row in enumerate(_team(group, n, score=lambda i: 1))]
+    rows[-1] += ",alice@example.com"
+    for report in _kpi_reading_the_survey(tmp_path, rows, "respondent"):
+        text = report.to_json() + "".join(d.message for d in report.diagnostics)
+        assert "tiny" not in text and "alice" not in text
+
+
 def test_a_hard_link_or_another_key_for_the_same_table_is_the_same_survey(tmp_path):
     import os
 
