@@ -211,6 +211,7 @@ class _SegmentSpool:
         self.decisions: Any = {}
         self.kinds = Kinds()  # each (code, name, severity) once
         self._whole: set[int] = set()  # held results read whole (``_public``: not ``text_keys``)
+        self._person: set[int] = set()  # held results of one person's numbers (their analysis withheld)
 
     def _count(self, code: str, severity: str) -> None:
         by = self.withheld.setdefault(code, {})
@@ -237,6 +238,8 @@ class _SegmentSpool:
                 self.results.write(f"H{seq} {whole}\n")
                 if not result.text_keys:
                     self._whole.add(seq)
+                if getattr(result, "person", False):
+                    self._person.add(seq)
             else:
                 self.held[seq] = (stat, list(result.diagnostics))
                 self.diagnostics.write(f"H{seq}\n")
@@ -252,12 +255,13 @@ class _SegmentSpool:
                 self.diagnostics.write(("P" if mark else "-") + line + "\n")
                 if mark:
                     self._count(code, str(Severity(severity)))
-            if any(marked):
+            person = bool(getattr(result, "person", False))
+            if any(marked) or person:
                 import json
 
                 self.results.write("P" + json.dumps([whole, [b for b, m in zip(brief, marked) if m],
                                                      [b for b, m in zip(brief, marked) if not m],
-                                                     result.text_keys]) + "\n")
+                                                     result.text_keys, person]) + "\n")
             else:
                 self.results.write("-" + whole + "\n")
         else:
@@ -274,9 +278,11 @@ class _SegmentSpool:
             if personal:
                 self.diagnostics.write("P" + json.dumps(render_diagnostics(personal, self.color)) + "\n")
 
-    def _public(self, whole: str, hidden: list, shown: list, fail_on: str, head: bool = False) -> str:
+    def _public(self, whole: str, hidden: list, shown: list, fail_on: str, head: bool = False,
+                person: bool = False) -> str:
         """A segment's JSON result without its personal findings: codes, count and exit code
-        (``head``: only its head read and written again, when its text allows: ``text_keys``)."""
+        (``head``: only its head read and written again, when its text allows: ``text_keys``);
+        ``person``: without its analysis either (one person's numbers)."""
         import json
         from types import SimpleNamespace
 
@@ -295,6 +301,9 @@ class _SegmentSpool:
                 del codes[code]
         doc.update(codes=codes, diagnostics=len(shown), exit_code=exit_code_of(
             [SimpleNamespace(code=c, severity=Severity(s)) for c, _, s in shown], self.registry, fail_on))
+        if person:
+            doc["analysis"] = {}
+            return dumps(doc) if rest is None else dumps(doc)[:-1] + ', "analysis": {}}'
         return dumps(doc) if rest is None else dumps(doc)[:-1] + rest
 
     def _kept(self, seq: int, i: int):
@@ -375,12 +384,13 @@ class _SegmentSpool:
                 left = [(i, b) for i, b in enumerate(brief) if not (flags[i] & 1 and self._kept(seq, i) is None)]
                 hidden = gone + [b for i, b in left if not show and flags[i] & 2]
                 shown = [b for i, b in left if show or not flags[i] & 2]
-                yield RawJSON(self._public(whole, hidden, shown, fail_on, seq not in self._whole))
+                yield RawJSON(self._public(whole, hidden, shown, fail_on, seq not in self._whole,
+                                           not show and seq in self._person))
             elif tag == "-":
                 yield RawJSON(text)
             else:
-                whole, hidden, shown, head = json.loads(text)
-                yield RawJSON(whole if show else self._public(whole, hidden, shown, fail_on, head))
+                whole, hidden, shown, head, person = json.loads(text)
+                yield RawJSON(whole if show else self._public(whole, hidden, shown, fail_on, head, person))
 
     def _marks(self, result) -> frozenset[int]:
         """The numbers of ``result``'s findings about one named person: marked so, or of a

@@ -169,12 +169,15 @@ class Report:
         return out if changed else self.analysis
 
     def _public_segment(self, result: Any, codes: frozenset[str]) -> Any:
-        """A segment's result without its personal findings (the same object when it has none)."""
-        if not any(code in codes for code, _, _ in result.brief()) and not result.marks():
+        """A segment's result without its personal findings, and without its analysis when it is
+        one person's numbers (``SegmentResult.person``); the same object when it has neither."""
+        person = getattr(result, "person", False)
+        if not any(code in codes for code, _, _ in result.brief()) and not result.marks() and not person:
             return result
         twin = copy.copy(result)
         shown = [d for d in result.diagnostics if not is_personal(d, self.registry)]
-        twin.__dict__.update(diagnostics=shown, encoded=None)
+        # what is left is public: the twin is no one's numbers any more (for_reader of it is itself)
+        twin.__dict__.update(diagnostics=shown, encoded=None, **({"analysis": {}, "person": False} if person else {}))
         twin.__dict__.pop("_brief", None)
         twin.__dict__.pop("_marks", None)
         twin.exit_code = exit_code_of(shown, self.registry, self.fail_on)

@@ -128,6 +128,7 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
             prefetched[key] = tables
     rules = pipeline.selected_rules(registry, job.config)
     cfg = job.config
+    person = one_person(job.doc, job.by)
     out = []
     for value, label in zip(job.values, job.labels):
         mine = {**prefetched, **{key: per[label] for key, per in split.items()}}
@@ -139,12 +140,13 @@ def _run_batch(job: BatchJob, plugins) -> list[SegmentResult]:
         analysis, suppressed = {job.doc.root: checked.analysis}, checked.suppressed
         # A segment reads no survey (data.dataset), so it has no trust record and no MS5xx
         # finding about groups: the trust table is made once, for the spec (engine.check).
-        tagged = [_tag(d, job.by, label) for d in diags]
+        tagged = [_tag(d, job.by, label, person) for d in diags]
         # JSON-safe here, in the worker: plain lists and numbers travel back cheaply, and the
         # client (one process for every worker) does no per-number work.
         result = SegmentResult(job.doc.root, label, tagged, finite(_lean(analysis, cfg.analysis)), suppressed, 0,
                                tests=checked.tests,
-                               p_values=[(i, p) for i, d in enumerate(tagged) if (p := p_value_of(d)) is not None])
+                               p_values=[(i, p) for i, d in enumerate(tagged) if (p := p_value_of(d)) is not None],
+                               person=person)
         result.exit_code = exit_code_of(tagged, registry, job.config.fail_on)
         result.encoded = result.encode()
         if job.fdr_later:
@@ -172,8 +174,23 @@ def _lean(analysis: dict[str, Any], form: str = "full") -> dict[str, Any]:
             if isinstance(found, dict) else found for spec, found in analysis.items()}
 
 
-def _tag(d: Diagnostic, by: str, label: str) -> Diagnostic:
-    return replace(d, message=f"[{by}={shown(label)}] {d.message}", segment=label)
+def _tag(d: Diagnostic, by: str, label: str, personal: bool = False) -> Diagnostic:
+    return replace(d, message=f"[{by}={shown(label)}] {d.message}", segment=label, personal=bool(d.personal or personal))
+
+
+def one_person(doc: Any, by: str) -> bool:
+    """A segment by ``by`` is one person's numbers when a `scope individual` KPI reads a source
+    segmented by that column (its units are people, seed 000): every finding of such a segment
+    names a person with their numbers (`[person=bob] trigger ... fires in 72% of the periods`),
+    and is marked personal (shown only to a reader who asked, the rollup naming none)."""
+    folded = by.casefold()
+    for k in doc.kpis:
+        if k.scope != "individual":
+            continue
+        sources = (k.data,) if k.data is not None else tuple(doc.data_defaults)
+        if any(getattr(s, "segment", None) and s.segment.casefold() == folded for s in sources):
+            return True
+    return False
 
 
 def batch_sizes(n: int, workers: int) -> Iterator[int]:

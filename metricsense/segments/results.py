@@ -34,6 +34,9 @@ class SegmentResult:
     #: Every key in its analysis is text (``text_keys``, found where it was checked): its JSON
     #: text reads back and writes again the same, so its head may be read alone (``result_head``)
     text_keys: bool = False
+    #: One person's numbers (``segments.batches.one_person``): its analysis, like its findings
+    #: (each marked personal), is shown only to a reader who asked (`--show-personal`).
+    person: bool = False
 
     # NOTE: a worker sends its findings packed (one pickle within the pickle) with a brief of
     # each (code, name, severity): the client, one process for every worker, counts and writes

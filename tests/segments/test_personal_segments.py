@@ -92,3 +92,60 @@ def test_every_format_and_the_reader_who_asked(site, folder):
     rules = {r["code"]: r["fired"] for r in asked["segments"]["rules"]}
     assert rules["PRS001"] == rules["PRS003"] == rules["PRS002"] == 5
     assert len([d for d in asked["diagnostics"] if d["code"] in ("PRS001", "PRS003")]) == 10
+
+
+INDIVIDUAL = '''mission "M"
+data "kpis.csv" layout wide segment "person"
+lever deploys "Deploys"
+kpi est_error "Estimate error per engineer" {
+  scope individual
+  better lower
+  target <= 12 by 2026-12-31
+  responds deploys +0.5
+}
+trigger big_error when est_error > 25 for 2 periods {
+  ask "What made the estimates hard?"
+  with one-to-one
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def individual(tmp_path_factory):
+    """Three engineers' weekly estimate errors (bob's around 30, over the trigger's 25)."""
+    import datetime
+
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    root = tmp_path_factory.mktemp("individual")
+    rows = ["period,person,est_error,deploys"]
+    for person, level in (("alice", 10), ("bob", 30), ("carol", 10)):
+        for w in range(40):
+            day = (datetime.date(2025, 1, 6) + datetime.timedelta(weeks=w)).isoformat()
+            rows.append(f"{day},{person},{rng.normal(level, 5):.2f},{int(rng.integers(1, 9))}")
+    (root / "kpis.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    (root / "s.msense").write_text(INDIVIDUAL, "utf-8")
+    return root
+
+
+@pytest.mark.parametrize("jobs", [[], ["--jobs", "2"]])
+def test_a_segment_that_is_one_persons_numbers_is_personal(individual, jobs):
+    # `--by person` on a `scope individual` KPI: SARIF said "[person=bob] trigger `big_error` fires
+    # in 72% of the periods", and the JSON gave each engineer's levels as their segment's analysis
+    def check(*args):
+        proc = run_msense("check", "s.msense", "--by", "person", *args, *jobs, cwd=individual)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc.stdout
+
+    for fmt in ("sarif", "markdown", "github", "junit", "html", "text"):
+        out = check("--format", fmt, *(["--no-color"] if fmt == "text" else []))
+        assert "person=" not in out, fmt
+        assert not [name for name in ("alice", "bob", "carol") if name in out], fmt
+    doc = json.loads(check("--format", "json"))
+    assert doc["withheld"]["personal"] >= 1 and not doc["segments"]["rules"]
+    assert [(r["segment"], r["codes"], r["analysis"]) for r in doc["segments"]["results"]] == [
+        (name, {}, {}) for name in ("alice", "bob", "carol")]
+    asked = json.loads(check("--format", "json", "--show-personal"))
+    assert any("[person=bob]" in d["message"] for d in asked["diagnostics"])
+    assert all(r["analysis"] for r in asked["segments"]["results"])
