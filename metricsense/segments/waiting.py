@@ -243,3 +243,8 @@ class Decisions(Mapping):
 
     def __len__(self) -> int:
         return self._kept
+
+    def __reduce__(self):
+        # NOTE: its records are in temporary files of this process: a copy (pickled, or deep-copied
+        # with the report) is the dict it answers as
+        return dict, (dict(self.items()),)

@@ -121,6 +121,10 @@ def test_decisions_read_as_the_dict_they_replace():
     assert list(d) == list(oracle) and dict(d) == oracle and d == oracle
     assert list(d.keys()) == list(oracle) and list(d.values()) == list(oracle.values())
     assert dict(Decisions()) == {} and Decisions() == {}
+    import copy
+    import pickle
+
+    assert pickle.loads(pickle.dumps(d)) == oracle and copy.deepcopy(d) == oracle  # its files stay here
 
 
 def test_rollup_fire_keeps_each_segment_once_in_the_order_added():
