@@ -201,21 +201,22 @@ class _SegmentSpool:
         self.diagnostics = tempfile.TemporaryFile("w+", encoding="utf-8")
         self.results = tempfile.TemporaryFile("w+", encoding="utf-8") if fmt == "json" else None
         # A segment with statistical findings waits for the rollup's multiple-testing control to
-        # say which are kept (Report.streamed_fdr). As JSON its findings and result are spooled
-        # (lines `H<number> <finding> <end> <JSON>`, `H<number> <JSON>`) and only a byte of flags and
-        # the kind of each finding (an index into ``kinds``) are held here; as text its findings
-        # are held. NOTE: holding each segment's whole result (its analysis) took the client from
-        # 61 to 237 MiB at 1,000 segments; a tuple of briefs per segment, 10 MB at 10,000.
+        # say which are kept (Report.streamed_fdr). Its findings and result are spooled with what
+        # the writer needs to know of them (each finding's flags: 1 statistical, 2 personal; and
+        # its kind, an index into ``kinds``), nothing of them is held here: as JSON, lines
+        # `H<number> <finding> <where its evidence closes, or -1> <flags> <JSON>` and
+        # `H<number> <flags> <kinds> <JSON>`; as text, `H<number> <statistical> <the findings, pickled>`.
+        # NOTE: holding each segment's whole result (its analysis) took the client from 61 to 237
+        # MiB at 1,000 segments; a byte of flags and the kind of each finding, 7 MB at 10,000.
         self.seq = 0
-        self.held: dict[int, tuple] = {}
         self.decisions: Any = {}
         self.kinds = Kinds()  # each (code, name, severity) once
         self._whole: set[int] = set()  # held results read whole (``_public``: not ``text_keys``)
         self._person: set[int] = set()  # held results of one person's numbers (their analysis withheld)
 
-    def _count(self, code: str, severity: str) -> None:
+    def _count(self, code: str, severity: str, n: int = 1) -> None:
         by = self.withheld.setdefault(code, {})
-        by[severity] = by.get(severity, 0) + 1
+        by[severity] = by.get(severity, 0) + n
 
     def add(self, result) -> None:
         from metricsense.diagnostics import Severity
@@ -225,26 +226,26 @@ class _SegmentSpool:
         if result.p_values:
             stat = frozenset(i for i, _ in result.p_values)
             if self.fmt == "json":
-                from array import array
-
                 found, whole = result.encoded or result.encode()
                 brief = [tuple(b) for b in result.brief()]
-                # per finding one byte: 1 statistical (waits for the decisions), 2 personal
-                self.held[seq] = (bytes((i in stat) | (i in marks) << 1 for i in range(len(brief))),
-                                  array("I", (self.kinds.of(b) for b in brief)))
-                # `H<number> <finding> <where its evidence closes, or -1> <JSON>`
+                flags = "".join(str((i in stat) | (i in marks) << 1) for i in range(len(brief)))
                 ends = result.evidence_ends
-                self.diagnostics.writelines(f"H{seq} {i} {ends.get(i, -1)} {line}\n" for i, line in enumerate(found))
-                self.results.write(f"H{seq} {whole}\n")
+                self.diagnostics.writelines(f"H{seq} {i} {ends.get(i, -1)} {flags[i]} {line}\n"
+                                            for i, line in enumerate(found))
+                kinds = ",".join(str(self.kinds.of(b)) for b in brief)
+                self.results.write(f"H{seq} {flags or '-'} {kinds or '-'} {whole}\n")
                 if not result.text_keys:
                     self._whole.add(seq)
                 if getattr(result, "person", False):
                     self._person.add(seq)
             else:
-                self.held[seq] = (stat, list(result.diagnostics))
-                self.diagnostics.write(f"H{seq}\n")
+                import base64
+                import pickle
+
+                packed = base64.b64encode(pickle.dumps(list(result.diagnostics), protocol=pickle.HIGHEST_PROTOCOL))
+                self.diagnostics.write(f"H{seq} {','.join(map(str, sorted(stat)))} {packed.decode('ascii')}\n")
             for i, (code, _, severity) in enumerate(result.brief()):
-                if i not in stat and i in marks:  # a kept statistical one is counted when written
+                if i not in stat and i in marks:  # a kept statistical one is counted when decided
                     self._count(code, str(Severity(severity)))
             return
         if self.fmt == "json":
@@ -320,10 +321,9 @@ class _SegmentSpool:
         if self.fmt == "json":
             from metricsense.segments.results import with_q_value
 
-            seq_, i_, at_, line = text.split(" ", 3)
-            seq, i, at = int(seq_), int(i_), int(at_)
-            flags = self.held[seq][0]
-            if flags[i] & 1:
+            seq_, i_, at_, flags_, line = text.split(" ", 4)
+            seq, i, at, flags = int(seq_), int(i_), int(at_), int(flags_)
+            if flags & 1:
                 kept = self._kept(seq, i)
                 if kept is None:
                     return
@@ -333,18 +333,21 @@ class _SegmentSpool:
                     doc = json.loads(line)
                     doc["evidence"] = {**doc.get("evidence", {}), "q_value": kept[0], "family": kept[1]}
                     line = dumps(doc)
-            if show or not flags[i] & 2:
+            if show or not flags & 2:
                 yield line
             return
-        seq = int(text)
+        import base64
+        import pickle
         from dataclasses import replace
 
         from metricsense.report import is_personal
         from metricsense.reports.text import render_diagnostics
 
-        stat, diagnostics = self.held.pop(seq)
+        seq_, stat_, packed = text.split(" ", 2)
+        seq = int(seq_)
+        stat = {int(i) for i in stat_.split(",") if i}
         kept = []
-        for i, d in enumerate(diagnostics):
+        for i, d in enumerate(pickle.loads(base64.b64decode(packed))):
             if i in stat:
                 got = self._kept(seq, i)
                 if got is None:
@@ -376,10 +379,10 @@ class _SegmentSpool:
         for line in self.results:
             tag, text = line[0], line[1:].rstrip("\n")
             if tag == "H":
-                seq_, whole = text.split(" ", 1)
+                seq_, flags_, kinds_, whole = text.split(" ", 3)
                 seq = int(seq_)
-                flags, kinds = self.held[seq]
-                brief = [self.kinds[k] for k in kinds]
+                flags = [int(f) for f in flags_.strip("-")]
+                brief = [self.kinds[int(k)] for k in kinds_.split(",") if k != "-"]
                 gone = [b for i, b in enumerate(brief) if flags[i] & 1 and self._kept(seq, i) is None]
                 left = [(i, b) for i, b in enumerate(brief) if not (flags[i] & 1 and self._kept(seq, i) is None)]
                 hidden = gone + [b for i, b in left if not show and flags[i] & 2]
@@ -402,18 +405,11 @@ class _SegmentSpool:
         """Count the personal statistical findings the multiple-testing control kept (held until
         it decided): they are not shown either, and the reader is told how many."""
         from metricsense.diagnostics import Severity
-        from metricsense.report import is_personal
 
-        for seq, (first, second) in self.held.items():
-            if self.fmt == "json":
-                for i, k in enumerate(second):
-                    if first[i] == 3 and self._kept(seq, i) is not None:
-                        code, _, severity = self.kinds[k]
-                        self._count(code, str(Severity(severity)))
-            else:
-                for i, d in enumerate(second):
-                    if i in first and is_personal(d, self.registry) and self._kept(seq, i) is not None:
-                        self._count(d.code, str(d.severity))
+        kinds_kept = getattr(self.decisions, "kinds_kept", None)
+        for (code, _, severity, *marked), n in (kinds_kept() if kinds_kept is not None else {}).items():
+            if marked or code in self.personal:
+                self._count(code, str(Severity(severity)), n)
 
     def chunks(self, report):
         from dataclasses import replace

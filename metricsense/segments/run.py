@@ -128,35 +128,40 @@ class SegmentRun:
         """Benjamini-Hochberg over a streamed run's statistical findings, per spec, as ``control``:
         the segments went out with their findings unadjusted (``on_segment`` saw them so), and
         ``fdr`` says which are kept (with their q-value and family) for the writer of the spooled
-        results (the CLI) to leave out the others; the counts, exit code and rollup add the kept."""
+        results (the CLI) to leave out the others; the counts, exit code and rollup add the kept.
+
+        The findings wait on disk (segments.waiting) and are read back a block at a time."""
         from types import SimpleNamespace
 
         import numpy as np
 
-        from metricsense.fdr import bh_adjust_array
         from metricsense.registry import exit_code_of
 
+        self.fdr = decisions = self.pending.decide(self.tests, cfg.fdr_q)
         kinds = self.pending.kinds
-        for spec, (seq, index, p, kind) in self.pending.by_spec():
-            m = max(self.tests.get(spec, 0), len(p))
-            q = bh_adjust_array(p, m)
-            kept = q <= cfg.fdr_q
-            q = q[kept]
-            seq, index, kind = seq[kept], index[kept], kind[kept]
-            self.fdr.keep(seq, index, q, m)
-            # NOTE: a whole kind at a time: at 10,000 segments some 850,000 findings may be kept.
-            # In the order each kind is first kept (the rollup names a rule by its first kept finding).
-            present, first = np.unique(kind, return_index=True)
-            for k in present[np.argsort(first, kind="stable")].tolist():
-                code, name, severity, *personal = kinds[k]
-                label = _SEVERITY_NAMES[severity]
-                mine = seq[kind == k]
-                self.counts[label] = self.counts.get(label, 0) + len(mine)
-                self.exit = max(self.exit, exit_code_of([SimpleNamespace(code=code, severity=Severity(severity))],
-                                                        self.registry, cfg.fail_on))
-                self.rollup.fire(spec, [self.pending.segments[s] for s in np.unique(mine).tolist()], code, name,
-                                 personal=bool(personal))
-        self.pending = Waiting()
+        # per spec and kind: how many kept, where the first was, and the results they are in
+        seen: dict[tuple[int, int], list] = {}
+        at = 0
+        for specs, seqs, kind in decisions.kept():
+            pairs = specs.astype(np.int64) * max(len(kinds), 1) + kind
+            present, first, count = np.unique(pairs, return_index=True, return_counts=True)
+            for pair, f, n in zip(present.tolist(), first.tolist(), count.tolist()):
+                key = divmod(pair, max(len(kinds), 1))
+                entry = seen.setdefault(key, [at + f, 0, []])
+                entry[1] += n
+                entry[2].append(np.unique(seqs[pairs == pair]))
+            at += len(seqs)
+        # NOTE: a whole kind at a time, each spec in the order its findings came; its kinds in the
+        # order each was first kept (the rollup names a rule by its first kept finding)
+        for (s, k), (_, n, results) in sorted(seen.items(), key=lambda item: (item[0][0], item[1][0])):
+            code, name, severity, *personal = kinds[k]
+            label = _SEVERITY_NAMES[severity]
+            self.counts[label] = self.counts.get(label, 0) + n
+            self.exit = max(self.exit, exit_code_of([SimpleNamespace(code=code, severity=Severity(severity))],
+                                                    self.registry, cfg.fail_on))
+            segments = self.pending.segments
+            self.rollup.fire(self.pending.names[s], [segments[r] for r in np.unique(np.concatenate(results)).tolist()],
+                             code, name, personal=bool(personal))
 
     def close(self) -> None:
         """Workers and a cluster connection end with the run, however it ends."""
@@ -263,7 +268,7 @@ class SegmentRun:
                 self.counts[name] = self.counts.get(name, 0) + 1
             self.exit = max(self.exit, exit_code_of([SimpleNamespace(code=c, severity=Severity(s)) for c, _, s in rest],
                                                     self.registry, cfg.fail_on))
-            self.pending.add(result.spec, seq, result.segment, stat, brief, result.marks())
+            self.pending.add(result.spec, seq, result.segment, stat, brief, cfg.fdr_q, result.marks())
         if not self.keep:
             self.tests[result.spec] = self.tests.get(result.spec, 0) + result.tests
         if self.on_segment is not None:

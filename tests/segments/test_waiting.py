@@ -14,40 +14,52 @@ KINDS = [("MS205", "spurious-correlation", 1), ("MS301", "x", 1), ("MS401", "y",
 
 
 def _draw(rng, specs=("a.msense", "b.msense")):
-    """Results in the order a run takes them: (spec, result number, segment, {finding: p}, brief)."""
+    """Results in the order a run takes them: (spec, result number, segment, {finding: p}, brief).
+    p-values tie often (0, 1, a few repeated values) and often fall between 0.05 and 1."""
     out = []
+    repeated = rng.uniform(0, 0.01, 3).tolist()
     for seq in range(int(rng.integers(1, 60))):
         n = int(rng.integers(0, 12))
         brief = [KINDS[int(k)] for k in rng.integers(0, len(KINDS), n)]
-        stat = {i: float(rng.choice([rng.uniform(), rng.uniform(0, 1e-4), 0.0, 1.0])) for i in range(n)
+        stat = {i: float(rng.choice([rng.uniform(), rng.uniform(0, 1e-4), 0.0, 1.0, *repeated])) for i in range(n)
                 if rng.uniform() < 0.7}
         out.append((specs[int(rng.integers(0, len(specs)))], seq, f"s{seq:03d}", stat, brief))
     return out
 
 
+def _oracle(taken, tests, q):
+    """(result number, finding number) -> (q-value, family) of each finding kept, from every
+    p-value of a spec at once (fdr.bh_adjust_array, and its list form)."""
+    oracle = {}
+    for spec in dict.fromkeys(t[0] for t in taken):
+        mine = [(seq, i, p) for s, seq, _, stat, _ in taken if s == spec for i, p in stat.items()]
+        if not mine:
+            continue
+        m = max(tests.get(spec, 0), len(mine))
+        q_values = bh_adjust_array([p for _, _, p in mine], m)
+        assert q_values.tolist() == bh_adjust([p for _, _, p in mine], m)
+        oracle.update({(seq, i): (v, m) for (seq, i, _), v in zip(mine, q_values.tolist()) if v <= q})
+    return oracle
+
+
 @pytest.mark.parametrize("seed", range(40))
-def test_waiting_and_decisions_answer_as_tuples_and_a_dict_would(seed):
+def test_decisions_from_disk_are_those_of_every_p_value_at_once_to_the_bit(seed, monkeypatch):
+    from metricsense.segments import external
+
     rng = np.random.default_rng(seed)
     taken = _draw(rng)
-    waiting, tuples = Waiting(), []
+    q = float(rng.choice([0.05, 0.5, 1.0, 1e-5]))
+    block = int(rng.choice([1, 2, 3, 7, 64, 1 << 16]))
+    monkeypatch.setattr(external, "_MIN_STEP", int(rng.choice([1, 2, 5, 4096])))  # runs read a few at a time
+    waiting = Waiting(block=block)
     for spec, seq, segment, stat, brief in taken:
         if stat:
-            waiting.add(spec, seq, segment, stat, brief)
-            tuples.extend((spec, seq, i, p, *brief[i], segment) for i, p in stat.items())
-    assert len(waiting) == len(tuples)
-    decisions, oracle = Decisions(), {}
-    for spec, (seq, index, p, kind) in waiting.by_spec():
-        mine = [t for t in tuples if t[0] == spec]  # the order added, per spec
-        assert seq.tolist() == [t[1] for t in mine] and index.tolist() == [t[2] for t in mine]
-        assert p.tolist() == [t[3] for t in mine]
-        assert [waiting.kinds[k] for k in kind.tolist()] == [t[4:7] for t in mine]
-        assert [waiting.segments[s] for s in seq.tolist()] == [t[7] for t in mine]
-        m = len(mine) + int(rng.integers(0, 50))
-        q = bh_adjust_array(p, m)
-        assert q.tolist() == bh_adjust([t[3] for t in mine], m)  # the list form is the same numbers
-        kept = q <= 0.05
-        decisions.keep(seq[kept], index[kept], q[kept], m)
-        oracle.update({(t[1], t[2]): (qv, m) for t, qv in zip(mine, q.tolist()) if qv <= 0.05})
+            waiting.add(spec, seq, segment, stat, brief, below=q)
+    assert len(waiting) == sum(len(t[3]) for t in taken)
+    assert waiting.count == sum(p <= q for t in taken for p in t[3].values())  # only those that can be kept
+    assert len(waiting._buffer[0]) < max(block, 1)  # the rest is on disk
+    tests = {"a.msense": int(rng.integers(0, 400)), "b.msense": int(rng.integers(0, 5))}
+    decisions, oracle = waiting.decide(tests, q), _oracle(taken, tests, q)
     assert len(decisions) == len(oracle)
     assert list(decisions.items()) == sorted(oracle.items())
     # asked in result order (as the writer reads the spool), in a second pass, and out of order
@@ -55,25 +67,64 @@ def test_waiting_and_decisions_answer_as_tuples_and_a_dict_would(seed):
     for ask in (keys, keys, list(reversed(keys))):
         assert [decisions.get(k) for k in ask] == [oracle.get(k) for k in ask]
     assert all((k in decisions) == (k in oracle) for k in keys)
+    # what the rollup counts: each kept finding's spec, result and kind, in result order
+    kinds = {(seq, i): (spec, KINDS.index(brief[i])) for spec, seq, _, stat, brief in taken for i in stat}
+    got = [(waiting.names[s], seq, waiting.kinds[k]) for specs, seqs, kind in decisions.kept()
+           for s, seq, k in zip(specs.tolist(), seqs.tolist(), kind.tolist())]
+    assert got == [(kinds[key][0], key[0], KINDS[kinds[key][1]]) for key in sorted(oracle)]
 
 
-def test_decisions_empty_and_keys_past_32_bits_of_findings():
+def test_decisions_of_many_findings_with_many_ties_match_the_whole_adjustment():
+    rng = np.random.default_rng(7)
+    p = np.concatenate([np.zeros(3000), np.full(5000, 0.01), rng.uniform(0, 0.02, 40000), rng.uniform(0, 1, 20000)])
+    rng.shuffle(p)
+    waiting = Waiting(block=4096)
+    for seq in range(0, len(p), 85):
+        part = p[seq:seq + 85].tolist()
+        waiting.add("a", seq, f"s{seq}", dict(enumerate(part)), [KINDS[0]] * len(part), below=0.05)
+    decisions = waiting.decide({"a": 68000}, 0.05)
+    q = bh_adjust_array(p, 68000)
+    want = {(seq - seq % 85, seq % 85): (v, 68000) for seq, v in enumerate(q.tolist()) if v <= 0.05}
+    assert len(decisions) == len(want) > 40000 and dict(decisions.items()) == want
+
+
+def test_decide_refuses_a_level_above_the_one_findings_were_written_under():
+    waiting = Waiting()
+    waiting.add("a", 0, "s", {0: 0.01, 1: 0.2}, [KINDS[0]] * 2, below=0.05)
+    with pytest.raises(ValueError):
+        waiting.decide({}, 0.5)
+    assert dict(waiting.decide({}, 0.05)) == {(0, 0): (0.02, 2)}
+
+
+def test_decisions_empty_and_finding_numbers_up_to_31_bits():
     d = Decisions()
-    assert len(d) == 0 and d.get((0, 0)) is None and list(d.items()) == []
-    d.keep(np.array([3, 3, 70000]), np.array([0, 2**31 - 1, 5]), np.array([0.01, 0.02, 0.03]), 10**10)
-    assert d.get((3, 2**31 - 1)) == (0.02, 10**10) and d.get((4, 0)) is None and d.get((70000, 5))[0] == 0.03
+    assert len(d) == 0 and d.get((0, 0)) is None and list(d.items()) == [] and list(d.kept()) == []
+    assert dict(Waiting().decide({}, 0.05)) == {}
+    waiting = Waiting()
+    waiting.add("a", 3, "s3", {0: 0.001, 2**31 - 1: 0.002}, {0: KINDS[0], 2**31 - 1: KINDS[1]}, below=0.05)
+    waiting.add("a", 70000, "s", {5: 0.003}, {5: KINDS[2]}, below=0.05)
+    d = waiting.decide({"a": 10**10}, 0.05)
+    assert d.get((3, 1)) is None and d.get((4, 0)) is None and len(d) == 0  # 1e10 tests: none kept
+    d = waiting.decide({"a": 10}, 0.05)
+    assert d.get((3, 2**31 - 1)) == (0.002 * 10 / 2, 10) and d.get((70000, 5))[0] == 0.003 * 10 / 3
     with pytest.raises(KeyError):
         d[(3, 1)]
 
 
 def test_decisions_read_as_the_dict_they_replace():
     # Report.streamed_fdr was a dict: a caller iterating it, or making a dict of it, still can
-    d = Decisions()
-    d.keep(np.array([5, 2]), np.array([1, 0]), np.array([0.04, 0.01]), 7)
-    oracle = {(2, 0): (0.01, 7), (5, 1): (0.04, 7)}
+    waiting = Waiting()
+    waiting.add("a", 2, "x", {0: 0.01}, [KINDS[0]], below=0.05)
+    waiting.add("a", 5, "y", {1: 0.02}, [KINDS[0], KINDS[1]], below=0.05)
+    d = waiting.decide({"a": 4}, 0.05)
+    oracle = {(2, 0): (0.01 * 4 / 1, 4), (5, 1): (0.02 * 4 / 2, 4)}
     assert list(d) == list(oracle) and dict(d) == oracle and d == oracle
     assert list(d.keys()) == list(oracle) and list(d.values()) == list(oracle.values())
     assert dict(Decisions()) == {} and Decisions() == {}
+    import copy
+    import pickle
+
+    assert pickle.loads(pickle.dumps(d)) == oracle and copy.deepcopy(d) == oracle  # its files stay here
 
 
 def test_rollup_fire_keeps_each_segment_once_in_the_order_added():
@@ -151,11 +202,12 @@ def test_a_result_head_written_back_makes_the_whole_text(segment, codes):
     assert result_head("[1]") is None and result_head('{"x": 1, "analysis": 2}') is None
 
 
-def test_decisions_of_several_families_out_of_order_answer_each_with_its_own_family():
-    d = Decisions()
-    d.keep(np.array([5, 0, 2]), np.array([1, 9, 3]), np.array([0.5, 0.0, 0.2]), 104)  # not in key order
-    d.keep(np.array([1, 3, 4]), np.array([5, 1, 0]), np.array([0.3, 0.4, 0.1]), 130)
-    want = {(0, 9): (0.0, 104), (1, 5): (0.3, 130), (2, 3): (0.2, 104), (3, 1): (0.4, 130), (4, 0): (0.1, 130),
-            (5, 1): (0.5, 104)}
+def test_decisions_of_several_families_answer_each_with_its_own_family():
+    waiting = Waiting(block=2)
+    for seq, (spec, p) in enumerate([("a", 0.5), ("b", 0.3), ("a", 0.2), ("b", 0.4), ("b", 0.1), ("a", 0.0)]):
+        waiting.add(spec, seq, f"s{seq}", {1: p}, [KINDS[0], KINDS[1]])
+    d = waiting.decide({"a": 104, "b": 130}, 1.0)
+    want = {(0, 1): (1.0, 104), (1, 1): (1.0, 130), (2, 1): (min(1.0, 0.2 * 104 / 2), 104),
+            (3, 1): (1.0, 130), (4, 1): (min(1.0, 0.1 * 130 / 1), 130), (5, 1): (0.0, 104)}
     assert list(d.items()) == sorted(want.items()) and dict(d) == want and len(d) == 6
     assert [d.get(k) for k in sorted(want)] == [want[k] for k in sorted(want)] and d.get((2, 9)) is None

@@ -1,0 +1,121 @@
+"""Benjamini-Hochberg over more p-values than a streamed segmented run holds in memory at once:
+an external sort in blocks (sorted runs on disk, merged from the largest p-value down).
+
+From the largest p-value down, the finding of ascending rank j (of n in a family of m) has
+q = min(1, min over ranks >= j of p * m / rank): a running minimum, made a block at a time, the
+same arithmetic as ``metricsense.fdr.bh_adjust_array`` on every p-value at once, to the bit. Tied
+p-values get one q-value whatever order the merge gives them (the smallest p * m / rank of a tie
+is at its highest rank, reached first). Once one finding is kept, every later one is.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+RUN = [("p", "<f8"), ("pos", "<i8")]  # a p-value and where its record is
+OUT = [("pos", "<i8"), ("q", "<f8")]  # a kept finding's record and its q-value
+_MIN_STEP = 4096  # records read from a run at a time, at least
+
+
+def adjust(blocks: Iterable[tuple[int, Any]], families: list[int], q: float, size: int):
+    """BH at level ``q`` over records (``waiting.RECORD``, read in ``blocks`` of ``size``, each
+    (position of its first, records)), per spec (its family's size in ``families``).
+
+    Returns (the first result number of each block; per block, (offset, count) of the pieces of
+    ``out`` that hold its kept findings; ``out``, a file of (position, q-value); how many kept)."""
+    import numpy as np
+
+    runs_file = tempfile.TemporaryFile()
+    runs: dict[int, list[tuple[int, int]]] = {}
+    firsts: list[int] = []
+    written = 0
+    for start, records in blocks:
+        firsts.append(int(records["seq"][0]))
+        pos = np.arange(start, start + len(records), dtype=np.int64)
+        specs = records["spec"]
+        present = np.unique(specs).tolist()
+        for s in present:
+            sel = specs == s if len(present) > 1 else slice(None)
+            p = records["p"][sel]
+            order = np.argsort(p, kind="stable")[::-1]
+            run = np.empty(len(p), dtype=RUN)
+            run["p"] = p[order]
+            run["pos"] = pos[sel][order]
+            run.tofile(runs_file)
+            runs.setdefault(s, []).append((written, len(run)))
+            written += len(run)
+    out = tempfile.TemporaryFile()
+    pieces: list[list[tuple[int, int]]] = [[] for _ in firsts]
+    at = kept = 0
+    for s, its in runs.items():
+        m = families[s]
+        total, done, carry = sum(n for _, n in its), 0, np.inf
+        for block in merge_descending(runs_file, its, size):
+            ranks = np.arange(total - done, total - done - len(block), -1, dtype=np.int64)
+            qv = np.minimum(np.minimum.accumulate(block["p"] * m / ranks), carry)
+            carry, done = float(qv[-1]), done + len(block)
+            keep = np.minimum(qv, 1.0) <= q
+            if not keep.any():
+                continue
+            where, qk = block["pos"][keep], np.minimum(qv[keep], 1.0)
+            home = where // size
+            order = np.argsort(home, kind="stable")
+            where, qk, home = where[order], qk[order], home[order]
+            cuts = [0, *(np.flatnonzero(home[1:] != home[:-1]) + 1).tolist(), len(home)]
+            for a, b in zip(cuts[:-1], cuts[1:]):
+                piece = np.empty(b - a, dtype=OUT)
+                piece["pos"], piece["q"] = where[a:b], qk[a:b]
+                out.seek(at * 16)
+                piece.tofile(out)
+                pieces[int(home[a])].append((at, b - a))
+                at += b - a
+            kept += len(where)
+    runs_file.close()
+    return np.asarray(firsts, dtype=np.int64), pieces, out, kept
+
+
+def _read(f: Any, offset: int, count: int) -> Any:
+    import numpy as np
+
+    f.seek(offset * 16)
+    return np.fromfile(f, dtype=RUN, count=count)
+
+
+def merge_descending(f: Any, runs: list[tuple[int, int]], size: int) -> Iterator[Any]:
+    """The records of ``runs`` ((offset, count) in ``f``, each sorted from the largest p-value
+    down) merged, from the largest down, in blocks of about ``size``: each run is read a step at a
+    time, and what no unread record can precede is given out."""
+    import numpy as np
+
+    if len(runs) == 1:
+        offset, n = runs[0]
+        for at in range(0, n, size):
+            yield _read(f, offset + at, min(size, n - at))
+        return
+    step = max(size // len(runs), _MIN_STEP)
+    nxt = [offset for offset, _ in runs]
+    end = [offset + n for offset, n in runs]
+    bufs = []
+    for r in range(len(runs)):
+        bufs.append(_read(f, nxt[r], min(step, end[r] - nxt[r])))
+        nxt[r] += len(bufs[r])
+    while True:
+        live = [r for r in range(len(runs)) if len(bufs[r])]
+        if not live:
+            return
+        # every unread record of run r is at most the last read (its smallest so far)
+        boundary = max((float(bufs[r]["p"][-1]) for r in live if nxt[r] < end[r]), default=-np.inf)
+        parts = []
+        for r in live:
+            b = bufs[r]
+            k = len(b) - int(np.searchsorted(b["p"][::-1], boundary, side="left"))  # those >= boundary
+            parts.append(b[:k])
+            b = b[k:]
+            if not len(b) and nxt[r] < end[r]:
+                b = _read(f, nxt[r], min(step, end[r] - nxt[r]))
+                nxt[r] += len(b)
+            bufs[r] = b
+        merged = np.concatenate(parts)
+        yield merged[np.argsort(-merged["p"], kind="stable")]
