@@ -16,15 +16,15 @@ from typing import Any
 
 RUN = [("p", "<f8"), ("pos", "<i8")]  # a p-value and where its record is
 OUT = [("pos", "<i8"), ("q", "<f8")]  # a kept finding's record and its q-value
-_MIN_STEP = 4096  # records read from a run at a time, at least
+_MIN_STEP = 256  # records read from a run at a time, at least (a round gives out at most about a block)
 
 
 def adjust(blocks: Iterable[tuple[int, Any]], families: list[int], q: float, size: int):
     """BH at level ``q`` over records (``waiting.RECORD``, read in ``blocks`` of ``size``, each
     (position of its first, records)), per spec (its family's size in ``families``).
 
-    Returns (the first result number of each block; per block, (offset, count) of the pieces of
-    ``out`` that hold its kept findings; ``out``, a file of (position, q-value); how many kept)."""
+    Returns (the first result number of each block; where the kept findings of each block are in
+    ``out`` (``_Filed.index``); ``out``, a file of (position, q-value); how many kept)."""
     import numpy as np
 
     runs_file = tempfile.TemporaryFile()
@@ -46,9 +46,7 @@ def adjust(blocks: Iterable[tuple[int, Any]], families: list[int], q: float, siz
             run.tofile(runs_file)
             runs.setdefault(s, []).append((written, len(run)))
             written += len(run)
-    out = tempfile.TemporaryFile()
-    pieces: list[list[tuple[int, int]]] = [[] for _ in firsts]
-    at = kept = 0
+    out = _Filed(size)
     for s, its in runs.items():
         m = families[s]
         total, done, carry = sum(n for _, n in its), 0, np.inf
@@ -57,23 +55,66 @@ def adjust(blocks: Iterable[tuple[int, Any]], families: list[int], q: float, siz
             qv = np.minimum(np.minimum.accumulate(block["p"] * m / ranks), carry)
             carry, done = float(qv[-1]), done + len(block)
             keep = np.minimum(qv, 1.0) <= q
-            if not keep.any():
-                continue
-            where, qk = block["pos"][keep], np.minimum(qv[keep], 1.0)
-            home = where // size
-            order = np.argsort(home, kind="stable")
-            where, qk, home = where[order], qk[order], home[order]
-            cuts = [0, *(np.flatnonzero(home[1:] != home[:-1]) + 1).tolist(), len(home)]
-            for a, b in zip(cuts[:-1], cuts[1:]):
-                piece = np.empty(b - a, dtype=OUT)
-                piece["pos"], piece["q"] = where[a:b], qk[a:b]
-                out.seek(at * 16)
-                piece.tofile(out)
-                pieces[int(home[a])].append((at, b - a))
-                at += b - a
-            kept += len(where)
+            if keep.any():
+                out.add(block["pos"][keep], np.minimum(qv[keep], 1.0))
     runs_file.close()
-    return np.asarray(firsts, dtype=np.int64), pieces, out, kept
+    return np.asarray(firsts, dtype=np.int64), out.index(len(firsts)), out.file, out.kept
+
+
+class _Filed:
+    """Kept findings (position, q-value), gathered a block at a time and written sorted by the
+    block of records they belong to: each write adds one piece per block it touches, so a
+    block's kept findings are in at most (kept / block size) pieces, and the index of the
+    pieces is a few arrays (NOTE: a piece per merge round and block was 106,000 tuples, 10 MB,
+    at 850,000 findings)."""
+
+    def __init__(self, size: int) -> None:
+        from array import array
+
+        self.size = size
+        self.file = tempfile.TemporaryFile()
+        self.kept = 0
+        self._pos: list = []
+        self._q: list = []
+        self._held = 0
+        self._home, self._offset, self._count = array("q"), array("q"), array("q")
+
+    def add(self, pos: Any, q: Any) -> None:
+        self._pos.append(pos)
+        self._q.append(q)
+        self._held += len(pos)
+        if self._held >= self.size:
+            self._flush()
+
+    def _flush(self) -> None:
+        import numpy as np
+
+        if not self._held:
+            return
+        pos, q = np.concatenate(self._pos), np.concatenate(self._q)
+        self._pos, self._q, self._held = [], [], 0
+        home = pos // self.size
+        order = np.argsort(home, kind="stable")
+        piece = np.empty(len(pos), dtype=OUT)
+        piece["pos"], piece["q"], home = pos[order], q[order], home[order]
+        self.file.seek(self.kept * 16)
+        piece.tofile(self.file)
+        cuts = np.flatnonzero(np.r_[True, home[1:] != home[:-1]])
+        self._home.extend(home[cuts].tolist())
+        self._offset.extend((cuts + self.kept).tolist())
+        self._count.extend(np.diff(np.r_[cuts, len(home)]).tolist())
+        self.kept += len(pos)
+
+    def index(self, blocks: int) -> tuple[Any, Any, Any]:
+        """(offsets, counts, where each block's pieces start in them: ``starts[b]:starts[b + 1]``)."""
+        import numpy as np
+
+        self._flush()
+        home = np.frombuffer(self._home, dtype=np.int64)
+        order = np.argsort(home, kind="stable")
+        offsets = np.frombuffer(self._offset, dtype=np.int64)[order]
+        counts = np.frombuffer(self._count, dtype=np.int64)[order]
+        return offsets, counts, np.searchsorted(home[order], np.arange(blocks + 1))
 
 
 def _read(f: Any, offset: int, count: int) -> Any:

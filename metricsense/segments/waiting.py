@@ -54,7 +54,7 @@ class Waiting:
     changes neither the ranks nor the q-values of those that can be (every one of them has a
     smaller p-value). ``seen`` counts every p-value of a spec: its share of the family's size."""
 
-    def __init__(self, block: int = 1 << 16) -> None:
+    def __init__(self, block: int = 1 << 14) -> None:
         self.kinds = Kinds()
         self.segments: dict[int, str] = {}
         self.names: list[str] = []  # spec index -> spec
@@ -166,7 +166,9 @@ class Decisions(Mapping):
                  out: Any = None, families: list[int] | None = None, kept: int = 0) -> None:
         self._waiting, self._size = waiting, size
         self._firsts = firsts if firsts is not None else []  # first result number of each block
-        self._pieces = pieces or []  # per block: (offset, count) of its kept (position, q-value) in ``out``
+        #: where each block's kept (position, q-value) are in ``out``: (offsets, counts, starts), the
+        #: pieces of block b are ``starts[b]:starts[b + 1]`` (external._Filed.index)
+        self._pieces = pieces
         self._out, self._families, self._kept = out, families or [], kept
         self._block: tuple[int, Any, Any] | None = None  # (number, its records, q-values: NaN when dropped)
         self._seq: int | None = None
@@ -181,12 +183,18 @@ class Decisions(Mapping):
             w._file.seek(start * _ITEM)
             records = np.fromfile(w._file, dtype=RECORD, count=min(self._size, w.count - start))
             q = np.full(len(records), np.nan)
-            for offset, count in self._pieces[b]:
+            offsets, counts, starts = self._pieces
+            for offset, count in zip(offsets[starts[b]:starts[b + 1]].tolist(), counts[starts[b]:starts[b + 1]].tolist()):
                 self._out.seek(offset * 16)
                 got = np.fromfile(self._out, dtype=[("pos", "<i8"), ("q", "<f8")], count=count)
                 q[got["pos"] - start] = got["q"]
             self._block = (b, records, q)
         return self._block
+
+    def _has(self, b: int) -> bool:
+        """Whether block ``b`` has a kept finding."""
+        starts = self._pieces[2]
+        return bool(starts[b + 1] > starts[b])
 
     def _find(self, seq: int) -> dict[int, tuple[float, int]]:
         import numpy as np
@@ -196,7 +204,7 @@ class Decisions(Mapping):
             return found
         b = max(int(np.searchsorted(self._firsts, seq, side="left")) - 1, 0)
         while b < len(self._firsts) and self._firsts[b] <= seq:
-            if self._pieces[b]:
+            if self._has(b):
                 _, records, q = self._load(b)
                 lo, hi = (int(v) for v in np.searchsorted(records["seq"], [seq, seq + 1]))
                 for i, v, s in zip(records["index"][lo:hi].tolist(), q[lo:hi].tolist(),
@@ -216,7 +224,7 @@ class Decisions(Mapping):
     def kept(self) -> Iterator[tuple[Any, Any, Any]]:
         """(spec indexes, result numbers, kinds) of the kept findings, a block at a time, in result order."""
         for b in range(len(self._firsts)):
-            if self._pieces[b]:
+            if self._has(b):
                 _, records, q = self._load(b)
                 mask = q == q
                 yield records["spec"][mask], records["seq"][mask], records["kind"][mask]
@@ -249,7 +257,7 @@ class Decisions(Mapping):
     def items(self):
         """((result number, finding number), (q-value, family)) of each kept, in key order."""
         for b in range(len(self._firsts)):
-            if self._pieces[b]:
+            if self._has(b):
                 _, records, q = self._load(b)
                 for seq, i, v, s in zip(records["seq"].tolist(), records["index"].tolist(), q.tolist(),
                                         records["spec"].tolist()):

@@ -211,3 +211,25 @@ def test_decisions_of_several_families_answer_each_with_its_own_family():
             (3, 1): (1.0, 130), (4, 1): (min(1.0, 0.1 * 130 / 1), 130), (5, 1): (0.0, 104)}
     assert list(d.items()) == sorted(want.items()) and dict(d) == want and len(d) == 6
     assert [d.get(k) for k in sorted(want)] == [want[k] for k in sorted(want)] and d.get((2, 9)) is None
+
+
+def test_each_block_keeps_its_decisions_in_a_few_pieces_however_many_merge_rounds(monkeypatch):
+    # NOTE: a piece per merge round and block was 106,000 index entries (10 MB) at 850,000 findings
+    from metricsense.segments import external
+
+    monkeypatch.setattr(external, "_MIN_STEP", 1)  # many small rounds: each gives out about one run's step
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0, 0.01, 30000)
+    waiting = Waiting(block=1000)
+    for seq in range(0, len(p), 85):
+        part = p[seq:seq + 85].tolist()
+        waiting.add("a", seq, f"s{seq}", dict(enumerate(part)), [KINDS[0]] * len(part), below=0.05)
+    rounds = []
+    merge = external.merge_descending
+    monkeypatch.setattr(external, "merge_descending", lambda *a: (rounds.append(1) or b for b in merge(*a)))
+    d = waiting.decide({"a": len(p)}, 0.05)
+    offsets, counts, starts = d._pieces
+    assert len(d) == len(p) and len(rounds) > 300  # every one kept, in many rounds
+    assert int(np.diff(starts).max()) <= len(p) // 1000 + 1 and int(counts.sum()) == len(p)
+    q = bh_adjust_array(p, len(p))
+    assert dict(d.items()) == {(seq - seq % 85, seq % 85): (v, len(p)) for seq, v in enumerate(q.tolist())}
