@@ -14,7 +14,6 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-RUN = [("p", "<f8"), ("pos", "<i8")]  # a p-value and where its record is
 OUT = [("pos", "<i8"), ("q", "<f8")]  # a kept finding's record and its q-value
 _MIN_STEP = 256  # records read from a run at a time, at least (a round gives out at most about a block)
 
@@ -27,7 +26,7 @@ def adjust(blocks: Iterable[tuple[int, Any]], families: list[int], q: float, siz
     ``out`` (``_Filed.index``); ``out``, a file of (position, q-value); how many kept)."""
     import numpy as np
 
-    runs_file = tempfile.TemporaryFile()
+    runs_file = (tempfile.TemporaryFile(), tempfile.TemporaryFile())  # -p, ascending; positions
     runs: dict[int, list[tuple[int, int]]] = {}
     firsts: list[int] = []
     written = 0
@@ -40,24 +39,23 @@ def adjust(blocks: Iterable[tuple[int, Any]], families: list[int], q: float, siz
             sel = specs == s if len(present) > 1 else slice(None)
             p = records["p"][sel]
             order = np.argsort(p, kind="stable")[::-1]
-            run = np.empty(len(p), dtype=RUN)
-            run["p"] = p[order]
-            run["pos"] = pos[sel][order]
-            run.tofile(runs_file)
-            runs.setdefault(s, []).append((written, len(run)))
-            written += len(run)
+            (-p[order]).tofile(runs_file[0])
+            pos[sel][order].tofile(runs_file[1])
+            runs.setdefault(s, []).append((written, len(p)))
+            written += len(p)
     out = _Filed(size)
     for s, its in runs.items():
         m = families[s]
         total, done, carry = sum(n for _, n in its), 0, np.inf
-        for block in merge_descending(runs_file, its, size):
-            ranks = np.arange(total - done, total - done - len(block), -1, dtype=np.int64)
-            qv = np.minimum(np.minimum.accumulate(block["p"] * m / ranks), carry)
-            carry, done = float(qv[-1]), done + len(block)
+        for p, where in merge_descending(runs_file, its, size):
+            ranks = np.arange(total - done, total - done - len(p), -1, dtype=np.int64)
+            qv = np.minimum(np.minimum.accumulate(p * m / ranks), carry)
+            carry, done = float(qv[-1]), done + len(p)
             keep = np.minimum(qv, 1.0) <= q
             if keep.any():
-                out.add(block["pos"][keep], np.minimum(qv[keep], 1.0))
-    runs_file.close()
+                out.add(where[keep], np.minimum(qv[keep], 1.0))
+    for f in runs_file:
+        f.close()
     return np.asarray(firsts, dtype=np.int64), out.index(len(firsts)), out.file, out.kept
 
 
@@ -117,46 +115,55 @@ class _Filed:
         return offsets, counts, np.searchsorted(home[order], np.arange(blocks + 1))
 
 
-def _read(f: Any, offset: int, count: int) -> Any:
+def _read(f: tuple[Any, Any], offset: int, count: int) -> tuple[Any, Any]:
+    """``count`` records of a run from ``offset``: (-p, positions)."""
     import numpy as np
 
-    f.seek(offset * 16)
-    return np.fromfile(f, dtype=RUN, count=count)
+    f[0].seek(offset * 8)
+    f[1].seek(offset * 8)
+    return np.fromfile(f[0], dtype=np.float64, count=count), np.fromfile(f[1], dtype=np.int64, count=count)
 
 
-def merge_descending(f: Any, runs: list[tuple[int, int]], size: int) -> Iterator[Any]:
-    """The records of ``runs`` ((offset, count) in ``f``, each sorted from the largest p-value
-    down) merged, from the largest down, in blocks of about ``size``: each run is read a step at a
-    time, and what no unread record can precede is given out."""
+def merge_descending(f: tuple[Any, Any], runs: list[tuple[int, int]], size: int) -> Iterator[tuple[Any, Any]]:
+    """The records of ``runs`` ((offset, count) in ``f``, the files of -p and positions, each run
+    sorted from the largest p-value down) merged, from the largest down, in blocks of about
+    ``size`` (p-values, positions): each run is read a step at a time, and what no unread record
+    can precede is given out."""
     import numpy as np
 
     if len(runs) == 1:
         offset, n = runs[0]
         for at in range(0, n, size):
-            yield _read(f, offset + at, min(size, n - at))
+            negp, pos = _read(f, offset + at, min(size, n - at))
+            yield -negp, pos
         return
+    # NOTE: a round gives out what is above every run's last read; with data spread evenly
+    # that is about one step: steps of a block / runs (bounded memory), and plain arrays, not records
     step = max(size // len(runs), _MIN_STEP)
     nxt = [offset for offset, _ in runs]
     end = [offset + n for offset, n in runs]
     bufs = []
     for r in range(len(runs)):
         bufs.append(_read(f, nxt[r], min(step, end[r] - nxt[r])))
-        nxt[r] += len(bufs[r])
-    while True:
-        live = [r for r in range(len(runs)) if len(bufs[r])]
-        if not live:
-            return
-        # every unread record of run r is at most the last read (its smallest so far)
-        boundary = max((float(bufs[r]["p"][-1]) for r in live if nxt[r] < end[r]), default=-np.inf)
-        parts = []
+        nxt[r] += len(bufs[r][0])
+    live = [r for r in range(len(runs)) if len(bufs[r][0])]
+    while live:
+        # every unread record of run r is at most the last read (its smallest so far): -p at least
+        bound = min((float(bufs[r][0][-1]) for r in live if nxt[r] < end[r]), default=np.inf)
+        parts_p, parts_pos = [], []
         for r in live:
-            b = bufs[r]
-            k = len(b) - int(np.searchsorted(b["p"][::-1], boundary, side="left"))  # those >= boundary
-            parts.append(b[:k])
-            b = b[k:]
-            if not len(b) and nxt[r] < end[r]:
-                b = _read(f, nxt[r], min(step, end[r] - nxt[r]))
-                nxt[r] += len(b)
-            bufs[r] = b
-        merged = np.concatenate(parts)
-        yield merged[np.argsort(-merged["p"], kind="stable")]
+            negp, pos = bufs[r]
+            if negp[0] > bound:
+                continue
+            k = int(np.searchsorted(negp, bound, side="right"))  # those with p >= the boundary
+            parts_p.append(negp[:k])
+            parts_pos.append(pos[:k])
+            negp, pos = negp[k:], pos[k:]
+            if not len(negp) and nxt[r] < end[r]:
+                negp, pos = _read(f, nxt[r], min(step, end[r] - nxt[r]))
+                nxt[r] += len(negp)
+            bufs[r] = (negp, pos)
+        live = [r for r in live if len(bufs[r][0])]
+        negp, pos = np.concatenate(parts_p), np.concatenate(parts_pos)
+        order = np.argsort(negp, kind="stable")
+        yield -negp[order], pos[order]

@@ -229,7 +229,7 @@ def test_each_block_keeps_its_decisions_in_a_few_pieces_however_many_merge_round
     monkeypatch.setattr(external, "merge_descending", lambda *a: (rounds.append(1) or b for b in merge(*a)))
     d = waiting.decide({"a": len(p)}, 0.05)
     offsets, counts, starts = d._pieces
-    assert len(d) == len(p) and len(rounds) > 300  # every one kept, in many rounds
+    assert len(d) == len(p) and len(rounds) > 200  # every one kept, in many rounds
     assert int(np.diff(starts).max()) <= len(p) // 1000 + 1 and int(counts.sum()) == len(p)
     q = bh_adjust_array(p, len(p))
     assert dict(d.items()) == {(seq - seq % 85, seq % 85): (v, len(p)) for seq, v in enumerate(q.tolist())}
