@@ -233,3 +233,18 @@ def test_each_block_keeps_its_decisions_in_a_few_pieces_however_many_merge_round
     assert int(np.diff(starts).max()) <= len(p) // 1000 + 1 and int(counts.sum()) == len(p)
     q = bh_adjust_array(p, len(p))
     assert dict(d.items()) == {(seq - seq % 85, seq % 85): (v, len(p)) for seq, v in enumerate(q.tolist())}
+
+
+@pytest.mark.parametrize("q, m", [(0.05, 23), (0.05, 29), (0.01, 7), (0.2, 46)])
+def test_a_p_value_one_step_above_the_level_is_kept_when_its_q_value_rounds_to_the_level(q, m):
+    # the largest of m p-values has q = p * m / m: one step above q, it rounds to q for these m
+    # (kept by the adjustment over every p-value at once), and so do the q-values of those tied with it
+    p = float(np.nextafter(q, 1))
+    assert p * m / m <= q
+    values = [q / 10] * 3 + [p] * (m - 3)
+    waiting = Waiting(block=4)
+    for seq in range(m):
+        waiting.add("a", seq, f"s{seq}", {0: values[seq]}, [KINDS[0]], below=q)
+    whole = bh_adjust_array(values, m)
+    want = {(seq, 0): (v, m) for seq, v in enumerate(whole.tolist()) if v <= q}
+    assert len(want) == m and dict(waiting.decide({"a": m}, q).items()) == want
