@@ -6,6 +6,11 @@ q = min(1, min over ranks >= j of p * m / rank): a running minimum, made a block
 same arithmetic as ``metricsense.fdr.bh_adjust_array`` on every p-value at once, to the bit. Tied
 p-values get one q-value whatever order the merge gives them (the smallest p * m / rank of a tie
 is at its highest rank, reached first). Once one finding is kept, every later one is.
+
+NOTE: to the bit means its sign too: 0.0 and -0.0 tie, and ``np.minimum`` of a tie gives its
+second argument, so the running minimum goes through the p-values in the very order
+``bh_adjust_array`` does (ties from the last added down: the merge orders by p-value, then
+position) and takes each as ``minimum(carry, next)`` (a block's first with the carry before it).
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ def adjust(blocks: Iterable[tuple[int, Any]], families: list[int], q: float, siz
         total, done, carry = sum(n for _, n in its), 0, np.inf
         for block in merge_descending(runs_file, its, size):
             ranks = np.arange(total - done, total - done - len(block), -1, dtype=np.int64)
-            qv = np.minimum(np.minimum.accumulate(block["p"] * m / ranks), carry)
+            qv = np.minimum.accumulate(np.concatenate(([carry], block["p"] * m / ranks)))[1:]
             carry, done = float(qv[-1]), done + len(block)
             keep = np.minimum(qv, 1.0) <= q
             if keep.any():
@@ -126,8 +131,8 @@ def _read(f: Any, offset: int, count: int) -> Any:
 
 def merge_descending(f: Any, runs: list[tuple[int, int]], size: int) -> Iterator[Any]:
     """The records of ``runs`` ((offset, count) in ``f``, each sorted from the largest p-value
-    down) merged, from the largest down, in blocks of about ``size``: each run is read a step at a
-    time, and what no unread record can precede is given out."""
+    down, then the largest position) merged, in that order, in blocks of about ``size``: each run
+    is read a step at a time, and what no unread record can precede is given out."""
     import numpy as np
 
     if len(runs) == 1:
@@ -146,12 +151,14 @@ def merge_descending(f: Any, runs: list[tuple[int, int]], size: int) -> Iterator
         live = [r for r in range(len(runs)) if len(bufs[r])]
         if not live:
             return
-        # every unread record of run r is at most the last read (its smallest so far)
-        boundary = max((float(bufs[r]["p"][-1]) for r in live if nxt[r] < end[r]), default=-np.inf)
+        # every unread record of run r comes after the last read (its smallest so far, by p-value
+        # then position): what comes before the last read of every run not read to its end is given out
+        last = [(float(bufs[r]["p"][-1]), int(bufs[r]["pos"][-1])) for r in live if nxt[r] < end[r]]
+        bp, bpos = max(last) if last else (-np.inf, -1)
         parts = []
         for r in live:
             b = bufs[r]
-            k = len(b) - int(np.searchsorted(b["p"][::-1], boundary, side="left"))  # those >= boundary
+            k = int(np.count_nonzero((b["p"] > bp) | ((b["p"] == bp) & (b["pos"] >= bpos))))  # a prefix
             parts.append(b[:k])
             b = b[k:]
             if not len(b) and nxt[r] < end[r]:
@@ -159,4 +166,4 @@ def merge_descending(f: Any, runs: list[tuple[int, int]], size: int) -> Iterator
                 nxt[r] += len(b)
             bufs[r] = b
         merged = np.concatenate(parts)
-        yield merged[np.argsort(-merged["p"], kind="stable")]
+        yield merged[np.lexsort((-merged["pos"], -merged["p"]))]
