@@ -241,8 +241,12 @@ class _SegmentSpool:
             else:
                 import base64
                 import pickle
+                from dataclasses import replace
 
-                packed = base64.b64encode(pickle.dumps(list(result.diagnostics), protocol=pickle.HIGHEST_PROTOCOL))
+                # NOTE: without their evidence, which the text shows none of: a rule's evidence may
+                # hold anything (a function: pickling it failed where the findings were held)
+                bare = [replace(d, evidence={}) for d in result.diagnostics]
+                packed = base64.b64encode(pickle.dumps(bare, protocol=pickle.HIGHEST_PROTOCOL))
                 self.diagnostics.write(f"H{seq} {','.join(map(str, sorted(stat)))} {packed.decode('ascii')}\n")
             for i, (code, _, severity) in enumerate(result.brief()):
                 if i not in stat and i in marks:  # a kept statistical one is counted when decided
@@ -338,7 +342,6 @@ class _SegmentSpool:
             return
         import base64
         import pickle
-        from dataclasses import replace
 
         from metricsense.report import is_personal
         from metricsense.reports.text import render_diagnostics
@@ -346,14 +349,9 @@ class _SegmentSpool:
         seq_, stat_, packed = text.split(" ", 2)
         seq = int(seq_)
         stat = {int(i) for i in stat_.split(",") if i}
-        kept = []
-        for i, d in enumerate(pickle.loads(base64.b64decode(packed))):
-            if i in stat:
-                got = self._kept(seq, i)
-                if got is None:
-                    continue
-                d = replace(d, evidence={**dict(d.evidence), "q_value": got[0], "family": got[1]})
-            kept.append(d)
+        # spooled without their evidence (``add``): the text shows none of it, nor the q-values
+        kept = [d for i, d in enumerate(pickle.loads(base64.b64decode(packed)))
+                if i not in stat or self._kept(seq, i) is not None]
         yield json.dumps(render_diagnostics([d for d in kept if not is_personal(d, self.registry)], self.color))
         personal = [d for d in kept if is_personal(d, self.registry)]
         if personal and show:

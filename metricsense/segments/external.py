@@ -6,6 +6,11 @@ q = min(1, min over ranks >= j of p * m / rank): a running minimum, made a block
 same arithmetic as ``metricsense.fdr.bh_adjust_array`` on every p-value at once, to the bit. Tied
 p-values get one q-value whatever order the merge gives them (the smallest p * m / rank of a tie
 is at its highest rank, reached first). Once one finding is kept, every later one is.
+
+NOTE: to the bit means its sign too: 0.0 and -0.0 tie, and ``np.minimum`` of a tie gives its
+second argument, so the running minimum goes through the p-values in the very order
+``bh_adjust_array`` does (ties from the last added down: the merge orders by p-value, then
+position) and takes each as ``minimum(carry, next)`` (a block's first with the carry before it).
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ def adjust(blocks: Iterable[tuple[int, Any]], families: list[int], q: float, siz
         total, done, carry = sum(n for _, n in its), 0, np.inf
         for p, where in merge_descending(runs_file, its, size):
             ranks = np.arange(total - done, total - done - len(p), -1, dtype=np.int64)
-            qv = np.minimum(np.minimum.accumulate(p * m / ranks), carry)
+            qv = np.minimum.accumulate(np.concatenate(([carry], p * m / ranks)))[1:]
             carry, done = float(qv[-1]), done + len(p)
             keep = np.minimum(qv, 1.0) <= q
             if keep.any():
@@ -126,9 +131,9 @@ def _read(f: tuple[Any, Any], offset: int, count: int) -> tuple[Any, Any]:
 
 def merge_descending(f: tuple[Any, Any], runs: list[tuple[int, int]], size: int) -> Iterator[tuple[Any, Any]]:
     """The records of ``runs`` ((offset, count) in ``f``, the files of -p and positions, each run
-    sorted from the largest p-value down) merged, from the largest down, in blocks of about
-    ``size`` (p-values, positions): each run is read a step at a time, and what no unread record
-    can precede is given out."""
+    sorted from the largest p-value down, then the largest position) merged, in that order, in
+    blocks of about ``size`` (p-values, positions): each run is read a step at a time, and what no
+    unread record can precede is given out."""
     import numpy as np
 
     if len(runs) == 1:
@@ -148,14 +153,16 @@ def merge_descending(f: tuple[Any, Any], runs: list[tuple[int, int]], size: int)
         nxt[r] += len(bufs[r][0])
     live = [r for r in range(len(runs)) if len(bufs[r][0])]
     while live:
-        # every unread record of run r is at most the last read (its smallest so far): -p at least
-        bound = min((float(bufs[r][0][-1]) for r in live if nxt[r] < end[r]), default=np.inf)
+        # every unread record of run r comes after the last read (by -p, then -position): what
+        # comes before the last read of every run not read to its end is given out
+        last = [(float(bufs[r][0][-1]), -int(bufs[r][1][-1])) for r in live if nxt[r] < end[r]]
+        bound, after = min(last) if last else (np.inf, 0)
         parts_p, parts_pos = [], []
         for r in live:
             negp, pos = bufs[r]
             if negp[0] > bound:
                 continue
-            k = int(np.searchsorted(negp, bound, side="right"))  # those with p >= the boundary
+            k = int(np.count_nonzero((negp < bound) | ((negp == bound) & (pos >= -after))))  # a prefix
             parts_p.append(negp[:k])
             parts_pos.append(pos[:k])
             negp, pos = negp[k:], pos[k:]
@@ -165,5 +172,5 @@ def merge_descending(f: tuple[Any, Any], runs: list[tuple[int, int]], size: int)
             bufs[r] = (negp, pos)
         live = [r for r in live if len(bufs[r][0])]
         negp, pos = np.concatenate(parts_p), np.concatenate(parts_pos)
-        order = np.argsort(negp, kind="stable")
+        order = np.lexsort((-pos, negp))
         yield -negp[order], pos[order]

@@ -49,10 +49,13 @@ class Waiting:
     """Each statistical finding of a streamed run that the control could keep, as a record on
     disk, in the order added (result order); ``segments`` names each result number that has one.
 
-    Only a finding with p <= ``below`` (the run's ``fdr-q``) is written: one with a larger p-value
-    has a q-value above it and is never kept (its q-value is at least its p-value), and it
-    changes neither the ranks nor the q-values of those that can be (every one of them has a
-    smaller p-value). ``seen`` counts every p-value of a spec: its share of the family's size."""
+    Only a finding with p <= ``below`` (the run's ``fdr-q``), give or take a rounding, is written:
+    one with a larger p-value has a q-value above it and is never kept (its q-value is at least
+    its p-value), and it changes neither the ranks nor the q-values of those that can be (every
+    one of them has a smaller p-value). NOTE: "at least" in exact arithmetic only: the largest of
+    m p-values has q = p * m / m, which rounds to one below p for some m (p one step above 0.05
+    and m = 23 gives 0.05, kept), so a p-value a few roundings above ``below`` is written too
+    (``_limit``). ``seen`` counts every p-value of a spec: its share of the family's size."""
 
     def __init__(self, block: int = 1 << 14) -> None:
         self.kinds = Kinds()
@@ -81,8 +84,9 @@ class Waiting:
         self.segments[seq] = segment
         self.seen[s] += len(stat)
         seqs, index, p, kind, specs = self._buffer
+        limit = _limit(below)
         for i, value in stat.items():
-            if value <= below:
+            if value <= limit:
                 seqs.append(seq)
                 index.append(i)
                 p.append(value)
@@ -145,6 +149,12 @@ class Waiting:
     def __len__(self) -> int:
         """The statistical findings added (written or not)."""
         return sum(self.seen)
+
+
+def _limit(below: float) -> float:
+    """The largest p-value written under ``below``: any larger has p * m / rank (each rounded once,
+    m >= rank, so at least p * (1 - 2**-52)) above ``below``, and a q-value no rounding keeps."""
+    return below * (1 + 2**-48)
 
 
 def _buffers() -> tuple[array, ...]:

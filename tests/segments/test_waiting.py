@@ -233,3 +233,41 @@ def test_each_block_keeps_its_decisions_in_a_few_pieces_however_many_merge_round
     assert int(np.diff(starts).max()) <= len(p) // 1000 + 1 and int(counts.sum()) == len(p)
     q = bh_adjust_array(p, len(p))
     assert dict(d.items()) == {(seq - seq % 85, seq % 85): (v, len(p)) for seq, v in enumerate(q.tolist())}
+
+
+@pytest.mark.parametrize("q, m", [(0.05, 23), (0.05, 29), (0.01, 7), (0.2, 46)])
+def test_a_p_value_one_step_above_the_level_is_kept_when_its_q_value_rounds_to_the_level(q, m):
+    # the largest of m p-values has q = p * m / m: one step above q, it rounds to q for these m
+    # (kept by the adjustment over every p-value at once), and so do the q-values of those tied with it
+    p = float(np.nextafter(q, 1))
+    assert p * m / m <= q
+    values = [q / 10] * 3 + [p] * (m - 3)
+    waiting = Waiting(block=4)
+    for seq in range(m):
+        waiting.add("a", seq, f"s{seq}", {0: values[seq]}, [KINDS[0]], below=q)
+    whole = bh_adjust_array(values, m)
+    want = {(seq, 0): (v, m) for seq, v in enumerate(whole.tolist()) if v <= q}
+    assert len(want) == m and dict(waiting.decide({"a": m}, q).items()) == want
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_q_values_of_tied_zeros_keep_the_sign_the_whole_adjustment_gives(seed, monkeypatch):
+    # fdr.p_value_of passes -0.0 (a plugin's p-value): it ties with 0.0, and np.minimum of a tie
+    # gives its second argument, so the sign of a q-value of 0 depends on the order of the ties
+    import struct
+
+    from metricsense.segments import external
+
+    rng = np.random.default_rng(seed)
+    monkeypatch.setattr(external, "_MIN_STEP", int(rng.choice([1, 2, 3])))
+    taken = [(seq, {i: float(rng.choice([0.0, -0.0, 0.0, 0.5, 1e-3])) for i in range(int(rng.integers(1, 6)))})
+             for seq in range(int(rng.integers(5, 60)))]
+    waiting = Waiting(block=int(rng.choice([1, 2, 3, 5])))
+    for seq, stat in taken:
+        waiting.add("a", seq, f"s{seq}", stat, [KINDS[0]] * len(stat), below=0.05)
+    values = [p for _, stat in taken for p in stat.values()]
+    whole = bh_adjust_array(values, len(values)).tolist()
+    keys = [(seq, i) for seq, stat in taken for i in stat]
+    want = {k: (struct.pack("<d", v), len(values)) for k, v in zip(keys, whole) if v <= 0.05}
+    got = {k: (struct.pack("<d", v), f) for k, (v, f) in waiting.decide({}, 0.05).items()}
+    assert got == want
