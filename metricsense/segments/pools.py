@@ -29,7 +29,15 @@ def _ordered(submit: Callable[[BatchJob], Any], result: Callable[[Any], list], j
         nxt = next(it, None)
         if nxt is not None:
             pending.append(submit(nxt))
-        yield from done
+        yield from one_at_a_time(done)
+
+
+def one_at_a_time(results: list) -> Iterator[SegmentResult]:
+    """A batch's results in order, each let go of once taken: a batch's 32 results (their
+    analysis as JSON text, some 100 KB each) are not all held until its last is written."""
+    results.reverse()
+    while results:
+        yield results.pop()
 
 
 _DIED = ("a worker process died before its segments were checked; from a Python script, call "

@@ -19,7 +19,7 @@ from metricsense.pipeline import has_data, spec_anchor
 from metricsense.registry import Registry
 from metricsense.segments import batches as sb
 from metricsense.segments.discover import SegmentError, check_column, discover, shown
-from metricsense.segments.pools import DaskPool, WorkerError, WorkerPool, release_memory
+from metricsense.segments.pools import DaskPool, WorkerError, WorkerPool, one_at_a_time, release_memory
 from metricsense.segments.results import Rollup
 from metricsense.segments.waiting import Decisions, Waiting
 from metricsense.span import Span
@@ -233,7 +233,7 @@ class SegmentRun:
                 results = self.runner().run(jobs_iter)
             else:
                 manager = (self.pm, self.registry, None)
-                results = (r for job in jobs_iter for r in sb.run_batch(job, manager))
+                results = (r for job in jobs_iter for r in one_at_a_time(sb.run_batch(job, manager)))
             for result in results:
                 self._take(result, cfg)
                 if progress is not None:

@@ -195,3 +195,27 @@ def test_two_specs_on_a_dask_cluster_give_the_serial_result(folder):
     assert on_dask.stdout == serial.stdout
     assert json.loads(serial.stdout)["segments"]["count"] == 2 * len(TEAMS)
     assert sum(held.values()) == 0
+
+
+def test_a_batch_lets_go_of_each_result_once_taken():
+    # a batch's results hold their analysis as JSON text (some 100 KB each): the client lets go of
+    # each once written, not of all 32 when the last is
+    import gc
+    import weakref
+
+    from metricsense.segments.pools import one_at_a_time
+
+    class Result:
+        pass
+
+    batch = [Result() for _ in range(5)]
+    refs = [weakref.ref(r) for r in batch]
+    it = one_at_a_time(batch)
+    del batch
+    for k in range(5):
+        r = next(it)
+        assert r is refs[k]()
+        del r
+        gc.collect()
+        assert refs[k]() is None and all(ref() is not None for ref in refs[k + 1:])
+    assert next(it, None) is None
