@@ -133,35 +133,21 @@ class SegmentRun:
         The findings wait on disk (segments.waiting) and are read back a block at a time."""
         from types import SimpleNamespace
 
-        import numpy as np
-
         from metricsense.registry import exit_code_of
 
         self.fdr = decisions = self.pending.decide(self.tests, cfg.fdr_q)
         kinds = self.pending.kinds
-        # per spec and kind: how many kept, where the first was, and the results they are in
-        seen: dict[tuple[int, int], list] = {}
-        at = 0
-        for specs, seqs, kind in decisions.kept():
-            pairs = specs.astype(np.int64) * max(len(kinds), 1) + kind
-            present, first, count = np.unique(pairs, return_index=True, return_counts=True)
-            for pair, f, n in zip(present.tolist(), first.tolist(), count.tolist()):
-                key = divmod(pair, max(len(kinds), 1))
-                entry = seen.setdefault(key, [at + f, 0, []])
-                entry[1] += n
-                entry[2].append(np.unique(seqs[pairs == pair]))
-            at += len(seqs)
         # NOTE: a whole kind at a time, each spec in the order its findings came; its kinds in the
         # order each was first kept (the rollup names a rule by its first kept finding)
-        for (s, k), (_, n, results) in sorted(seen.items(), key=lambda item: (item[0][0], item[1][0])):
+        for (s, k), (_, n, results) in decisions.tally().items():
             code, name, severity, *personal = kinds[k]
             label = _SEVERITY_NAMES[severity]
             self.counts[label] = self.counts.get(label, 0) + n
             self.exit = max(self.exit, exit_code_of([SimpleNamespace(code=code, severity=Severity(severity))],
                                                     self.registry, cfg.fail_on))
             segments = self.pending.segments
-            self.rollup.fire(self.pending.names[s], [segments[r] for r in np.unique(np.concatenate(results)).tolist()],
-                             code, name, personal=bool(personal))
+            self.rollup.fire(self.pending.names[s], [segments[r] for r in results.tolist()], code, name,
+                             personal=bool(personal))
 
     def close(self) -> None:
         """Workers and a cluster connection end with the run, however it ends."""

@@ -183,6 +183,7 @@ class Decisions(Mapping):
         self._block: tuple[int, Any, Any] | None = None  # (number, its records, q-values: NaN when dropped)
         self._seq: int | None = None
         self._current: dict[int, tuple[float, int]] = {}
+        self._tally: dict | None = None
 
     def _load(self, b: int) -> tuple[int, Any, Any]:
         import numpy as np
@@ -239,17 +240,35 @@ class Decisions(Mapping):
                 mask = q == q
                 yield records["spec"][mask], records["seq"][mask], records["kind"][mask]
 
+    def tally(self) -> dict[tuple[int, int], tuple[int, int, Any]]:
+        """Per (spec index, kind) of the kept findings: (where the first is, in result order; how
+        many; the result numbers they are in, sorted), each spec in order and its kinds in the
+        order each was first kept. Read once (the rollup and the withheld counts both ask)."""
+        if self._tally is None:
+            import numpy as np
+
+            width = max(len(self._waiting.kinds), 1) if self._waiting is not None else 1
+            seen: dict[tuple[int, int], list] = {}
+            at = 0
+            for specs, seqs, kind in self.kept():
+                pairs = specs.astype(np.int64) * width + kind
+                present, first, count = np.unique(pairs, return_index=True, return_counts=True)
+                for pair, f, n in zip(present.tolist(), first.tolist(), count.tolist()):
+                    entry = seen.setdefault(divmod(pair, width), [at + f, 0, []])
+                    entry[1] += n
+                    entry[2].append(np.unique(seqs[pairs == pair]))
+                at += len(seqs)
+            self._tally = {key: (first, n, np.unique(np.concatenate(results)))
+                           for key, (first, n, results) in sorted(seen.items(), key=lambda i: (i[0][0], i[1][0]))}
+        return self._tally
+
     def kinds_kept(self) -> dict[tuple, int]:
         """How many findings of each kind (``Waiting.kinds``: (code, name, severity), and True
         after them when about one named person) were kept."""
-        import numpy as np
-
         counts: dict[tuple, int] = {}
-        for _, _, kind in self.kept():
-            present, n = np.unique(kind, return_counts=True)
-            for k, c in zip(present.tolist(), n.tolist()):
-                key = self._waiting.kinds[k]
-                counts[key] = counts.get(key, 0) + c
+        for (_, k), (_, n, _) in self.tally().items():
+            key = self._waiting.kinds[k]
+            counts[key] = counts.get(key, 0) + n
         return counts
 
     def __getitem__(self, key: tuple[int, int]) -> tuple[float, int]:

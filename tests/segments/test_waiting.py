@@ -72,6 +72,14 @@ def test_decisions_from_disk_are_those_of_every_p_value_at_once_to_the_bit(seed,
     got = [(waiting.names[s], seq, waiting.kinds[k]) for specs, seqs, kind in decisions.kept()
            for s, seq, k in zip(specs.tolist(), seqs.tolist(), kind.tolist())]
     assert got == [(kinds[key][0], key[0], KINDS[kinds[key][1]]) for key in sorted(oracle)]
+    # the same, tallied per spec and kind (the rollup and the withheld counts read it)
+    tally = {(waiting.names[s], waiting.kinds[k]): (n, results.tolist()) for (s, k), (_, n, results) in
+             decisions.tally().items()}
+    want: dict = {}
+    for spec, seq, kind in got:
+        n, results = want.setdefault((spec, kind), (0, []))
+        want[(spec, kind)] = (n + 1, results if results[-1:] == [seq] else results + [seq])
+    assert tally == want and decisions.tally() is decisions.tally()
 
 
 def test_decisions_of_many_findings_with_many_ties_match_the_whole_adjustment():
