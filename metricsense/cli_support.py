@@ -381,8 +381,9 @@ class _SegmentSpool:
                 seq = int(seq_)
                 flags = [int(f) for f in flags_.strip("-")]
                 brief = [self.kinds[int(k)] for k in kinds_.split(",") if k != "-"]
-                gone = [b for i, b in enumerate(brief) if flags[i] & 1 and self._kept(seq, i) is None]
-                left = [(i, b) for i, b in enumerate(brief) if not (flags[i] & 1 and self._kept(seq, i) is None)]
+                dropped = [bool(flags[i] & 1) and self._kept(seq, i) is None for i in range(len(brief))]
+                gone = [b for b, d in zip(brief, dropped) if d]
+                left = [(i, b) for i, b in enumerate(brief) if not dropped[i]]
                 hidden = gone + [b for i, b in left if not show and flags[i] & 2]
                 shown = [b for i, b in left if show or not flags[i] & 2]
                 yield RawJSON(self._public(whole, hidden, shown, fail_on, seq not in self._whole,
