@@ -482,3 +482,29 @@ def labels(periods: np.ndarray, unit: str | None = None) -> list[str]:
             return [label(p, unit) for p in periods]
         return np.datetime_as_string(periods.astype("datetime64[D]"), unit="D").tolist()
     return [str(v) for v in periods.tolist()]
+
+
+def same_round(a: str, b: str) -> bool:
+    """Two round labels name the same round: the same period in time (`Q2 2025`, `2025-Q2`), or
+    the same text for labels that are not periods. A month and the quarter that starts on its
+    first day are different rounds."""
+    ka, kb = round_key(a), round_key(b)
+    if ka[0] == -1 or kb[0] == -1:  # not periods: the same text
+        return a.strip() == b.strip()
+    return ka[:-1] == kb[:-1]
+
+
+def overlaps(a: str, b: str) -> bool:
+    """The two round labels share some time (`2025-02` lies in `Q1 2025`; a year holds its
+    quarters), or may (a whole number and a period in time), or are the same text when either is
+    no period. `open` excludes every round its
+    label overlaps: a round still collecting answers is never reported, however it is written."""
+    sa, sb = round_span(a), round_span(b)
+    if sa is None or sb is None:
+        return same_round(a, b)
+    if type(sa[0]) is not type(sb[0]):
+        # NOTE: a whole number (wave `3`, or `202506`) and a period in time (`2025-06`): nothing
+        # says whether they share time, so they may (`open "2025-06"` on rounds written 202506 held
+        # nothing back and the open round was shown)
+        return True
+    return sa[0] < sb[1] and sb[0] < sa[1]

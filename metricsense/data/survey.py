@@ -172,6 +172,21 @@ def could_be_shown(table: Table, rows: np.ndarray, round_column: str, min_group:
     return rows & np.array([(rounds[i], group[i], manager[i]) in large for i in range(len(role))], dtype=bool)
 
 
+def held_back(signal, table: Table, round_column: str) -> np.ndarray:
+    """The rows of the round ``open`` holds back (every round it overlaps, as the trust evaluator
+    reads it; every row when there is no round column): nothing read from them is published, not
+    even whether an answer lies off the scale (a late respondent's answer flipped MS037 on and off
+    between two runs)."""
+    still_open = getattr(signal, "open_round", None)
+    if still_open is None:
+        return np.zeros(table.rows, dtype=bool)
+    if round_column not in table.columns:
+        return np.ones(table.rows, dtype=bool)
+    labels = text(table.columns[round_column])
+    held = {label for label in set(labels.tolist()) if label and P.overlaps(label, still_open.strip())}
+    return np.array([label in held for label in labels.tolist()], dtype=bool)
+
+
 def check(signal, table: Table, scale: tuple[int, int] | None, round_column: str) -> None:
     """MS037 for a survey that cannot be read safely for ``signal`` (see the module docstring)."""
     rows = asked(signal, table)
@@ -182,8 +197,8 @@ def check(signal, table: Table, scale: tuple[int, int] | None, round_column: str
         # it, the one bit (is any answer off this scale?) over a few scales gave a hidden person's
         # answer (the shown group's mean of 3.00 on 3..5 said it held only 3s; 1..3 refused, 1..4
         # did not: the one hidden answer was 4)
-        off = could_be_shown(table, scored, round_column, min_group_of(signal)) & (
-            (score < scale[0]) | (score > scale[1]))
+        off = could_be_shown(table, scored & ~held_back(signal, table, round_column), round_column,
+                             min_group_of(signal)) & ((score < scale[0]) | (score > scale[1]))
         if off.any():
             # NOTE: neither how many nor where: the spec sets the scale, and counts or lines of the
             # scores outside it, over several scales, were every answer's histogram (hidden groups'

@@ -319,6 +319,39 @@ def test_open_matches_the_round_as_a_period_and_no_round_of_small_groups_is_repo
     assert "2025-Q2" not in report.to_json()
 
 
+# Attack regression (eighth session): the scale check read the round `open` holds back: a spec
+# with `scale 1..4` checked once after each late answer, and MS037 came and went with that answer.
+def _late_answer(tmp_path, late: str):
+    """(codes, exit code, JSON) with the round held back by `open`, and with it read."""
+    rows = (["period," + HEADER] + _team("a", 6, period="2025-Q1", score=lambda i: 1 + i % 4)
+            + _team("a", 6, period="2025-Q2", score=lambda i: 3) + [f"2025-Q2,a,m-a,team,How much value did you get?,{late}"])
+    outputs = []
+    for spec_open in ('  open "2025-Q2"\n', ""):
+        _check(tmp_path, rows, extra=spec_open)
+        spec = tmp_path / "s.msense"
+        spec.write_text(spec.read_text().replace("scale 1..5", "scale 1..4"))
+        report = metricsense.check(spec, config={})
+        outputs.append((_codes(report), report.exit_code, report.to_json()))
+    return outputs
+
+
+@pytest.mark.parametrize("late", ["3", "5"])
+def test_the_open_round_is_never_read_against_the_scale(tmp_path, late):
+    held, read = _late_answer(tmp_path, late)
+    assert "MS037" not in held[0] and held[1] != 2  # the open round's answers are not looked at
+    # read (no `open`): the same answers are checked, and a 5 is off the scale 1..4
+    assert ("MS037" in read[0]) == (late == "5")
+
+
+def test_a_late_answer_in_the_open_round_changes_nothing_shown(tmp_path):
+    shown = []
+    for late in ("3", "5"):
+        folder = tmp_path / late
+        folder.mkdir()
+        shown.append(_late_answer(folder, late)[0][2])
+    assert shown[0] == shown[1].replace(str(tmp_path / "5"), str(tmp_path / "3"))
+
+
 def test_a_group_whose_team_did_not_answer_is_not_counted(tmp_path):
     rows = [HEADER, "solo,m-solo,manager,How much value do you bring?,5"] + _team("a", 6)
     report, info = _check(tmp_path, rows)
