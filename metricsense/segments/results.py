@@ -43,12 +43,16 @@ class SegmentResult:
     # JSON from those and the encoded text, and unpickles the findings only if it reads them.
     def __getstate__(self) -> dict[str, Any]:
         import pickle
+        import zlib
 
         state = dict(self.__dict__)
         if "diagnostics" in state:
             state["_brief"] = self.brief()
             state["_marks"] = self.marks()
-            state["_packed"] = pickle.dumps(state.pop("diagnostics"), protocol=pickle.HIGHEST_PROTOCOL)
+            # NOTE: compressed too: a batch's findings pickled were 1.9 MB (their evidence), and the
+            # client of a JSON run never unpacks them (it writes their text)
+            found = pickle.dumps(state.pop("diagnostics"), protocol=pickle.HIGHEST_PROTOCOL)
+            state["_packed"] = zlib.compress(found, 1)
         encoded = state.get("encoded")
         if encoded is not None:
             state.pop("_squeezed", None)
@@ -80,8 +84,9 @@ class SegmentResult:
         if name != "diagnostics" or packed is None:
             raise AttributeError(name)
         import pickle
+        import zlib
 
-        found = pickle.loads(packed)
+        found = pickle.loads(zlib.decompress(packed))
         here["diagnostics"] = found
         del here["_packed"]
         return found
