@@ -338,9 +338,10 @@ class Builder:
         return self.readers[scheme][0], request
 
     def batches(self, src: DataSource, columns: tuple[str, ...] | None = None,
-                distinct: str | None = None) -> Iterable[Table]:
-        """The source's rows in batches; ``columns`` is a hint that only those are needed, and
-        ``distinct`` one that only the distinct values of that column are (see ReadRequest).
+                distinct: str | None = None, layout: tuple[str, ...] | None = None) -> Iterable[Table]:
+        """The source's rows in batches; ``columns`` is a hint that only those are needed,
+        ``distinct`` one that only the distinct values of that column are, and ``layout`` one
+        that a workbook's header with these names will be looked for (see ReadRequest).
 
         With a segment filter (``where``) only that segment's rows are kept, whatever the reader
         did with the hint; a table without the segment column is shared by every segment.
@@ -354,12 +355,12 @@ class Builder:
         made = self.request(src)
         assert made is not None
         reader, req = made
-        if columns is not None or self.where is not None or distinct is not None:
+        if columns is not None or self.where is not None or distinct is not None or layout is not None:
             from dataclasses import replace
 
             if columns is not None and self.where is not None:
                 columns = (*columns, self.where.column)
-            req = replace(req, columns=columns, where=self.where, distinct=distinct)
+            req = replace(req, columns=columns, where=self.where, distinct=distinct, layout=layout)
         result = reader(req)
         batches = [result] if isinstance(result, Table) else result
         if self.where is None:
@@ -379,9 +380,9 @@ class Builder:
                     return table_from_object(self.data[key], f"<data[{key!r}]>")
         return None
 
-    def read_all(self, src: DataSource) -> Table:
-        """The whole source as one Table (batches concatenated)."""
-        parts = list(self.batches(src))
+    def read_all(self, src: DataSource, layout: tuple[str, ...] | None = None) -> Table:
+        """The whole source as one Table (batches concatenated); ``layout`` as for ``batches``."""
+        parts = list(self.batches(src, layout=layout))
         if not parts:
             raise DataError("MS034", f"`{_shown(src)}` has no rows")
         if len(parts) == 1:

@@ -12,10 +12,14 @@ at all are skipped; columns without a header are not read (no series can name th
 
 from __future__ import annotations
 
+import os
 import posixpath
+import threading
 import time
 import zipfile
+from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -39,6 +43,11 @@ def read_excel(request: ReadRequest) -> Iterator[Table]:
     if src.table and src.cells:
         raise DataError("MS030", f"`{origin}`: name a `table` or a `range`, not both")
     deadline = time.monotonic() + request.timeout
+    # the file as it is before it is opened: a change while it is read is looked at again
+    try:
+        key = _layout_key(path, request.layout) if request.layout is not None else None
+    except OSError:
+        key = None  # removed since: the load below says so
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # noqa: BLE001 - a zip, XML or format error from a file people hand in
@@ -69,6 +78,8 @@ def read_excel(request: ReadRequest) -> Iterator[Table]:
                 columns[name].append(value)
                 if value is None:
                     empty.append((row_number, i))
+        if key is not None and _kept(key) is None:
+            _note_layout(book, key)
     finally:
         book.close()
     if empty:
@@ -141,47 +152,161 @@ def _tables(book, path) -> Iterator[tuple[str, set[str], str | None]]:
                 yield ws.title, {n for n in (table.get("name", ""), table.get("displayName", "")) if n}, table.get("ref")
 
 
+@dataclass(frozen=True)
+class SheetLayout:
+    """A sheet as the survey checks see it: its first row holding anything (``first``: the names
+    as written, stripped), its first row holding every wanted name (``header``, its number, and
+    ``names``) and its last row holding anything (``last``)."""
+
+    title: str
+    first: tuple[str, ...] | None
+    header: int | None
+    names: tuple[str, ...]
+    last: int | None
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """An Excel table: its sheet, names, block (min col, min row, max col, max row) and whether its
+    first row holds every wanted name."""
+
+    sheet: str
+    names: frozenset[str]
+    bounds: tuple[int, int, int, int]
+    holds: bool
+
+
+@dataclass(frozen=True)
+class WorkbookLayout:
+    sheets: tuple[SheetLayout, ...]
+    tables: tuple[TableLayout, ...]
+
+
+def layout(path, wanted: tuple[str, ...]) -> WorkbookLayout:
+    """Where a workbook's rows are (see ``SheetLayout``), looking for a header holding every name
+    of ``wanted`` (any case): one load and one pass over each sheet, kept while the file is
+    unchanged (its path, size, times and inode), so the checks that ask (``answer_places``,
+    ``sources.header_names``) read a workbook once between them, and not at all after a read
+    that asked for it (``ReadRequest.layout``).
+
+    NOTE: every row of every sheet is looked at, without a bound: a `range` makes any row a
+    header, and a survey anywhere in the workbook is one (data.survey)."""
+    key = _layout_key(path, wanted)
+    found = _kept(key)
+    if found is not None:
+        return found
+    import openpyxl
+
+    book = openpyxl.load_workbook(key[0], read_only=True, data_only=True, keep_links=False)
+    try:
+        return _keep(key, _scan(book, key[0], key[-1]))
+    finally:
+        book.close()
+
+
+#: The layouts looked at, newest last (at most 256): a small LRU cache keyed by ``_layout_key``.
+_LAYOUTS: OrderedDict[tuple, WorkbookLayout] = OrderedDict()
+_LAYOUTS_LOCK = threading.Lock()
+
+
+def _layout_key(path, wanted: tuple[str, ...]) -> tuple:
+    """(path, mtime, ctime, size, inode, wanted in lower case): a file rewritten is looked at again."""
+    path = os.fspath(path)
+    st = os.stat(path)
+    return path, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, tuple(w.lower() for w in wanted)
+
+
+def _kept(key: tuple) -> WorkbookLayout | None:
+    with _LAYOUTS_LOCK:
+        found = _LAYOUTS.get(key)
+        if found is not None:
+            _LAYOUTS.move_to_end(key)
+        return found
+
+
+def _keep(key: tuple, found: WorkbookLayout) -> WorkbookLayout:
+    with _LAYOUTS_LOCK:
+        _LAYOUTS[key] = found
+        while len(_LAYOUTS) > 256:
+            _LAYOUTS.popitem(last=False)
+    return found
+
+
+def _note_layout(book, key: tuple) -> None:
+    """The layout of the workbook a reader has open, kept for ``layout`` (ReadRequest.layout)."""
+    try:
+        _keep(key, _scan(book, key[0], key[-1]))
+    except Exception:  # noqa: BLE001 - the data is read; ``layout`` looks again and reports it
+        pass
+
+
+def _scan(book, path, wanted: tuple[str, ...]) -> WorkbookLayout:
+    """The layout of an open workbook (read-only): each sheet's rows once, each table's first row
+    taken as its sheet's rows pass."""
+    from openpyxl.utils.cell import range_boundaries
+
+    wanted_set = set(wanted)
+    # each table's block; its first row is taken in the sheet's one pass below
+    tables = [(sheet, frozenset(names), range_boundaries(ref.replace("$", "")))
+              for sheet, names, ref in _tables(book, path) if ref]
+    firsts: dict[int, tuple] = {}  # table index -> its first row's values
+    sheets = []
+    for ws in book.worksheets:
+        ws.reset_dimensions()  # NOTE: a writer's stale <dimension> would cut the sheet short
+        starts: dict[int, list[int]] = {}  # row -> the tables of this sheet that start on it
+        for i, (sheet, _, bounds) in enumerate(tables):
+            if sheet == ws.title:
+                starts.setdefault(bounds[1], []).append(i)
+        first = header = last = None
+        names: tuple[str, ...] = ()
+        # NOTE: without a dimension every row from the first is yielded (a missing one as
+        # empty) and its values start at column A, so the count is the row number.
+        for row, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            for i in starts.get(row, ()):
+                min_col, _, max_col, _ = tables[i][2]
+                firsts[i] = values[min_col - 1:max_col]
+            if all(v is None for v in values):
+                continue
+            if first is None:
+                first = tuple(str(v).strip() for v in values if v is not None)
+            if header is None and wanted_set <= {_name(v).lower() for v in values}:
+                header, names = row, tuple(str(v).strip() for v in values if v is not None)
+            last = row
+        sheets.append(SheetLayout(ws.title, first, header, names, last))
+    found = tuple(TableLayout(sheet, names, bounds, wanted_set <= {_name(v).lower() for v in firsts.get(i, ())})
+                  for i, (sheet, names, bounds) in enumerate(tables))
+    return WorkbookLayout(tuple(sheets), found)
+
+
+def header_names(path, wanted: tuple[str, ...] = ()) -> list[str] | None:
+    """A workbook's row (of any sheet) holding every name of ``wanted`` (any case), else the first
+    row that holds anything (of the first sheet that has one); None for an empty workbook."""
+    sheets = layout(path, wanted).sheets
+    if wanted:
+        found = next((s.names for s in sheets if s.header is not None), None)
+        if found is not None:
+            return list(found)
+    return next((list(s.first) for s in sheets if s.first is not None), None)
+
+
 def answer_places(path, wanted: tuple[str, ...]) -> list[str]:
     """Where a workbook holds rows under a header with every name of ``wanted`` (any case): each
     sheet with such a header row (`sheet `S``), and each Excel table whose first row is one and
     that holds fewer of the sheet's rows (`table `T``): a table over its sheet's whole block is
     the sheet. A survey's answers are to be in one place: in two, one may hold some of the
     other's, and the two tables of them subtract to a person's answer."""
-    import openpyxl
-    from openpyxl.utils.cell import range_boundaries
-
-    wanted_set = {w.lower() for w in wanted}
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    try:
-        blocks: dict[str, tuple[int, int]] = {}  # sheet -> (header row, last row holding anything)
-        for ws in book.worksheets:
-            ws.reset_dimensions()
-            header = last = None
-            for cells in ws.iter_rows():
-                values = [c.value for c in cells]
-                if all(v is None for v in values):
-                    continue
-                row = next((c.row for c in cells if getattr(c, "row", None)), None)
-                if header is None and wanted_set <= {_name(v).lower() for v in values}:
-                    header = row
-                last = row
-            if header is not None:
-                blocks[ws.title] = (header, last or header)
-        places = [f"sheet `{title}`" for title in blocks]
-        for sheet, names, ref in _tables(book, path):
-            if not ref:
-                continue
-            min_col, min_row, max_col, max_row = range_boundaries(ref.replace("$", ""))
-            first = next(book[sheet].iter_rows(min_row=min_row, max_row=min_row, min_col=min_col,
-                                               max_col=max_col, values_only=True), ())
-            if not wanted_set <= {_name(v).lower() for v in first}:
-                continue
-            if blocks.get(sheet) is not None and blocks[sheet][0] == min_row and max_row >= blocks[sheet][1]:
-                continue  # the sheet's whole block
-            places.append(f"table `{min(names)}`" if names else f"a table of sheet `{sheet}`")
-        return places
-    finally:
-        book.close()
+    found = layout(path, wanted)
+    blocks = {s.title: (s.header, s.last or s.header) for s in found.sheets if s.header is not None}
+    places = [f"sheet `{title}`" for title in blocks]
+    for table in found.tables:
+        if not table.holds:
+            continue
+        _, min_row, _, max_row = table.bounds
+        block = blocks.get(table.sheet)
+        if block is not None and block[0] == min_row and max_row >= block[1]:
+            continue  # the sheet's whole block
+        places.append(f"table `{min(table.names)}`" if table.names else f"a table of sheet `{table.sheet}`")
+    return places
 
 
 def _rows(worksheet, bounds, request: ReadRequest, origin: str, sheet: str, deadline: float):

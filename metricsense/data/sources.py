@@ -49,27 +49,6 @@ def shown(src: DataSource) -> str:
     return src.path or "query"
 
 
-def _workbook_header(path: str, wanted: tuple[str, ...]) -> list[str] | None:
-    """A workbook's row (of any sheet) holding every name of ``wanted`` (any case), else its first
-    sheet's first row that holds anything. NOTE: every row is looked at: a `range` makes any row
-    the header."""
-    import openpyxl
-
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    try:
-        first = None
-        for sheet in book.worksheets:
-            for row in sheet.iter_rows(values_only=True):
-                names = [str(v).strip() for v in row if v is not None]
-                if first is None and names:
-                    first = names
-                if wanted and set(wanted) <= {n.lower() for n in names}:
-                    return names
-        return first
-    finally:
-        book.close()
-
-
 def header_names(path: str, wanted: tuple[str, ...] = ()) -> list[str] | None:
     """The column names of a CSV (comma or semicolon), Parquet or Excel file (a workbook: the row
     holding every name of ``wanted``, when one does), None when not to be had."""
@@ -90,7 +69,9 @@ def header_names(path: str, wanted: tuple[str, ...] = ()) -> list[str] | None:
 
             return list(pq.read_schema(path).names)
         if suffix in ("xlsx", "xlsm"):
-            return _workbook_header(path, wanted)
+            from metricsense.data.excel import header_names as workbook_header  # one scan, kept (data.excel.layout)
+
+            return workbook_header(path, wanted)
     except Exception:  # noqa: BLE001 - unreadable here: the reader reports it
         return None
     return None

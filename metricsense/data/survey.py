@@ -376,7 +376,7 @@ def read_surveys(b, needs: list) -> dict:
                                          "survey: a survey is read whole (ranges one row apart can be subtracted "
                                          "to reveal a person's answer, and rounds left out are pooled); give the "
                                          "answers their own sheet or Excel table and name that")
-            table = b.read_all(need.source)
+            table = b.read_all(need.source, layout=SURVEY_COLUMNS)  # a workbook is opened once (check_one_place)
             origin = table.origin
             sv.check_one_place(b, need, table.origin)
             missing = [c for c in SURVEY_COLUMNS if c not in table.columns]

@@ -238,6 +238,9 @@ class ReadRequest:
     #: When set, only the distinct values of this column are needed (finding the segments of
     #: `msense check --by`); a hint, like ``columns``.
     distinct: str | None = None
+    #: When set, a workbook reader may note, while the file is open, where it holds a header with
+    #: these names (``data.excel.layout``), so a survey's checks need not open it again; a hint.
+    layout: tuple[str, ...] | None = None
     #: A query may return at most this many rows and run this many seconds (`[data] max-rows`,
     #: `query-timeout`); past either it is stopped (MS030), never read without bound.
     max_rows: int = 10_000_000

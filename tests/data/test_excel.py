@@ -143,3 +143,64 @@ def test_only_a_bare_percent_sign_scales_a_cell(number_format, scaled):
     from metricsense.data.excel import _scales_by_100
 
     assert _scales_by_100(number_format) is scaled
+
+
+def _survey_book(path, *, subset_sheet: bool):
+    """A survey on sheet `all` under a title row, an Excel table over its whole block and one over
+    its first two answers, a sheet of notes; perhaps a sheet `subset` repeating some answers."""
+    openpyxl = require("openpyxl")
+    from openpyxl.worksheet.table import Table
+
+    header = ["round", "group", "manager_id", "role", "question", "score"]
+    answers = [["2025-Q1", "alpha", "m-a", "team", "team", s] for s in (4, 4, 3, 5, 1)]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "all"
+    for row in [["exported from the survey tool"], header, *answers]:
+        ws.append(row)
+    ws.add_table(Table(displayName="Answers", ref="A2:F7"))
+    ws.add_table(Table(displayName="First", ref="A2:F4"))
+    wb.create_sheet("notes").append(["nothing here"])
+    if subset_sheet:
+        other = wb.create_sheet("subset")
+        for row in [header, *answers[:3]]:
+            other.append(row)
+    wb.save(path)
+
+
+def test_the_survey_checks_read_a_workbook_once_in_one_pass_per_sheet(tmp_path, monkeypatch):
+    # whether a file is survey answers (a KPI reading it) and where a workbook holds them (a trust
+    # signal's): one load of the workbook between them and one pass over each sheet's rows, not a
+    # load each and one more pass per Excel table; a check of the unchanged file loads it no more
+    openpyxl = require("openpyxl")
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    from metricsense.data.excel import answer_places
+    from metricsense.data.sources import header_names
+    from metricsense.data.survey import SURVEY_COLUMNS, is_survey_file
+
+    _survey_book(tmp_path / "survey.xlsx", subset_sheet=False)
+    loads, passes = [], []
+    load, rows = openpyxl.load_workbook, ReadOnlyWorksheet._cells_by_row
+    monkeypatch.setattr(openpyxl, "load_workbook", lambda *a, **k: loads.append(a) or load(*a, **k))
+    monkeypatch.setattr(ReadOnlyWorksheet, "_cells_by_row",
+                        lambda self, *a, **k: passes.append(self.title) or rows(self, *a, **k))
+    path = str(tmp_path / "survey.xlsx")
+    assert is_survey_file(path)
+    assert answer_places(path, SURVEY_COLUMNS) == ["sheet `all`", "table `First`"]
+    assert header_names(path, SURVEY_COLUMNS) == ["round", "group", "manager_id", "role", "question", "score"]
+    assert answer_places(path, SURVEY_COLUMNS) == ["sheet `all`", "table `First`"]
+    assert len(loads) == 1 and sorted(passes) == ["all", "notes"], (loads, passes)
+
+
+def test_a_workbook_changed_on_disk_is_looked_at_again(tmp_path):
+    # the places are kept for the file as it was: a sheet added since is a second place
+    from metricsense.data.excel import answer_places
+    from metricsense.data.survey import SURVEY_COLUMNS
+
+    require("openpyxl")
+    path = tmp_path / "survey.xlsx"
+    _survey_book(path, subset_sheet=False)
+    assert answer_places(path, SURVEY_COLUMNS) == ["sheet `all`", "table `First`"]
+    _survey_book(path, subset_sheet=True)
+    assert answer_places(path, SURVEY_COLUMNS) == ["sheet `all`", "sheet `subset`", "table `First`"]

@@ -293,6 +293,27 @@ def test_a_workbook_with_one_survey_in_one_place_is_read(tmp_path):
         assert [(g.group, g.n) for g in info.groups] == [("alpha", 6), ("beta", 5)], where
 
 
+def test_a_trust_signal_opens_its_workbook_once(tmp_path, monkeypatch):
+    # the survey is read and the workbook checked for a second place with one load of the file
+    # (read, then the one-place check loading it again, before); a second run of the unchanged
+    # file loads it once more, to read it, and a rewritten file is checked again
+    openpyxl = require("openpyxl")
+    loads = []
+    load = openpyxl.load_workbook
+    monkeypatch.setattr(openpyxl, "load_workbook", lambda *a, **k: loads.append(a) or load(*a, **k))
+    _workbook(tmp_path / "survey.xlsx", subset_sheet=False, narrow_table=False, notes=True)
+    (tmp_path / "s.msense").write_text('mission "M"\ntrust vq {\n  scale 1..5\n  data "survey.xlsx" sheet "all" '
+                                       'period "round"\n  gap > 0.5\n  min_group 5\n}\n', "utf-8")
+    for _ in range(2):
+        loads.clear()
+        report = metricsense.check(tmp_path / "s.msense", config={}, show_personal=True)
+        assert "MS037" not in [d.code for d in report.diagnostics] and len(loads) == 1, loads
+    _workbook(tmp_path / "survey.xlsx", subset_sheet=True, narrow_table=False)
+    report = metricsense.check(tmp_path / "s.msense", config={}, show_personal=True)
+    (d,) = [d for d in report.diagnostics if d.code == "MS037"]
+    assert "holds survey answers in 2 places" in d.message
+
+
 def test_a_part_of_a_folder_of_parquet_parts_is_not_a_survey_of_its_own(tmp_path):
     # the folder gave alpha n=6 (3.50), its first part n=5 (4.00): the sixth person answered 1
     pa = require("pyarrow")
