@@ -250,15 +250,17 @@ class Rollup:
     #: (``SegmentResult.marks``): a reader who did not ask is not told them (``public``).
     personal: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
-    #: (spec, segment) -> the order it was added in (``fire`` keeps segment order).
-    order: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    #: spec -> segment -> the order it was added in (``fire`` keeps segment order).
+    #: NOTE: per spec, not keyed by (spec, segment): the rollup is what the client keeps per
+    #: segment, and a tuple and the spec's name (each result's own copy) cost 120 bytes of it.
+    order: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
 
     def add(self, result: SegmentResult, skip: frozenset = frozenset()) -> None:
         """Count ``result``, leaving out its findings numbered in ``skip`` (statistical findings
         of a streamed run, added with ``fire`` once the rollup's multiple-testing control kept them)."""
         self.count += 1
         self.specs[result.spec] = self.specs.get(result.spec, 0) + 1
-        self.order[(result.spec, result.segment)] = self.count
+        self.order.setdefault(result.spec, {})[result.segment] = self.count
         marks = result.marks()
         brief = [b for i, b in enumerate(result.brief()) if i not in skip]
         public = {b[0] for i, b in enumerate(result.brief()) if i not in skip and i not in marks}
@@ -283,7 +285,8 @@ class Rollup:
             self.personal[(spec, code)].difference_update(segments)
         if new:
             segs.extend(new)
-            segs.sort(key=lambda s: self.order.get((spec, s), 0))
+            order = self.order.get(spec, {})
+            segs.sort(key=lambda s: order.get(s, 0))
         self.names.setdefault(code, name)
 
     def public(self, codes: frozenset = frozenset()) -> Rollup:

@@ -138,7 +138,7 @@ def test_decisions_read_as_the_dict_they_replace():
 def test_rollup_fire_keeps_each_segment_once_in_the_order_added():
     roll = Rollup("unit")
     for seg in ("c", "a", "b", "d"):
-        roll.order[("s", seg)] = len(roll.order) + 1
+        roll.order.setdefault("s", {})[seg] = len(roll.order.get("s", ())) + 1
     roll.fire("s", ["b", "d", "b"], "MS205", "spurious")
     roll.fire("s", ["a", "d", "c"], "MS205", "spurious")
     assert roll.fired[("s", "MS205")] == ["c", "a", "b", "d"] and roll.names["MS205"] == "spurious"
