@@ -276,5 +276,6 @@ def test_a_tab_the_reader_chose_holds_through_a_redraw(system, tmp_path, monkeyp
     assert "at |r| ≥ 0.60" in redundancy.clusters.value  # the groups were redrawn
     assert tabs.selected_index == 3
     to_tabs = [msg for widget, msg in sent if widget is tabs]
-    assert to_tabs and all(m["method"] == "echo_update" and set(m["state"]) == {"selected_index"} for m in to_tabs)
-    assert [m["state"]["selected_index"] for m in to_tabs] == [2, 3]
+    assert [m for m in to_tabs if m.get("method") != "echo_update"] == []
+    # the echoes (JUPYTER_WIDGETS_ECHO, on by default) say back the page's own selection, in order
+    assert [m["state"] for m in to_tabs] in ([{"selected_index": 2}, {"selected_index": 3}], [])
