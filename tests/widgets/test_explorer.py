@@ -233,3 +233,49 @@ def test_suggest_says_why_it_cannot(ipywidgets):
     m = _model(metricsense.check('lever a "A"\nkpi k "K" { target >= 1 by 2027-01-01 }\n', config={}))
     m.suggest()
     assert "needs the gains" in m.suggestion["error"]
+
+
+@pytest.mark.parametrize("system", ["customer-love", "60 KPIs by blocks"])
+def test_a_tab_the_reader_chose_holds_through_a_redraw(system, tmp_path, monkeypatch):
+    """The tab a reader clicked is the page's to say: the kernel echoes it and never sends the Tab a
+    selection or children of its own, while a new threshold (groups, heatmap, the Redundancy
+    view's children) and an unticked KPI (gains, pictures, groups) are redrawn."""
+    w = require("ipywidgets")
+    require("anywidget")
+    if system == "customer-love":
+        report = metricsense.check(CUSTOMER_LOVE, config={})
+    else:
+        import sys
+
+        from support import ROOT
+
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from bench_explorer import families
+
+        off = ["metricsense.evaluators." + n for n in ("selection", "trust", "conversation", "noise", "distortion")]
+        report = metricsense.check(families(60, tmp_path / "k60"), config={"select": ["MS0", "MS1"]},
+                                   disabled_plugins=off)
+    explorer = metricsense.explore(report)
+    tabs, redundancy, decoupling = explorer.tabs, explorer.views["Redundancy"], explorer.views["Decoupling"]
+    sent: list = []
+    send = w.Widget._send
+
+    def spy(self, msg, buffers=None):
+        sent.append((self, msg))
+        return send(self, msg, buffers)
+
+    monkeypatch.setattr(w.Widget, "_send", spy)
+    # as the front end sends them: the Redundancy tab clicked, a new threshold, then the
+    # Decoupling tab clicked while the threshold's redraw is in flight and a KPI unticked there
+    tabs.set_state({"selected_index": 2})
+    redundancy.slider.set_state({"value": 0.6})
+    tabs.set_state({"selected_index": 3})
+    name = next(iter(decoupling.kpi_boxes))
+    decoupling.kpi_boxes[name].set_state({"value": False})
+    assert explorer.model.threshold == 0.6 and name not in explorer.model.kpis_on
+    assert "at |r| ≥ 0.60" in redundancy.clusters.value  # the groups were redrawn
+    assert tabs.selected_index == 3
+    to_tabs = [msg for widget, msg in sent if widget is tabs]
+    assert [m for m in to_tabs if m.get("method") != "echo_update"] == []
+    # the echoes (JUPYTER_WIDGETS_ECHO, on by default) say back the page's own selection, in order
+    assert [m["state"] for m in to_tabs] in ([{"selected_index": 2}, {"selected_index": 3}], [])
