@@ -1,0 +1,142 @@
+"""Review of d1eecb8/d8db054 (one cached scan of a workbook answers both survey checks): failing
+tests that show regressions against 30247a9. Not a fix."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import zipfile
+
+import pytest
+
+import metricsense
+from support import require
+
+HEADER = ["round", "group", "manager_id", "role", "question", "score"]
+ANSWERS = [("big", s) for s in (4, 4, 3, 5, 2, 4)] + [("tiny", 1), ("tiny", 5)]
+
+
+def _survey(path, *, table_ref=None, notes=False):
+    openpyxl = require("openpyxl")
+    from openpyxl.worksheet.table import Table
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "all"
+    ws.append(HEADER)
+    for g, s in ANSWERS:
+        ws.append(["2025-Q1", g, "m-" + g, "team", "team", float(s)])
+    if table_ref:
+        ws.add_table(Table(displayName="T", ref=table_ref))
+    if notes:
+        wb.create_sheet("notes").append([1.5])
+    wb.save(path)
+
+
+def _edit(path, member, fn):
+    with zipfile.ZipFile(path) as z:
+        items = [(i, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in items:
+            z.writestr(info, fn(data) if re.search(member, info.filename) else data)
+
+
+def _kpi_reads_survey(tmp_path):
+    (tmp_path / "kpi.msense").write_text('mission "M"\nkpi mood "Mood" { data "survey.xlsx" column "score" '
+                                         'segment "group" layout long }\n', "utf-8")
+    report = metricsense.check(tmp_path / "kpi.msense", config={}, by="group")
+    return report
+
+
+@pytest.mark.parametrize("damage", ["later sheet cell", "table ref with a space", "table part cut short"])
+def test_w3_a_survey_workbook_with_one_unreadable_part_is_still_survey_answers(tmp_path, damage):
+    # 30247a9: refused (MS037); the one scan reads every sheet and table part and any error in
+    # it makes header_names None: not survey answers, and `--by group` publishes the pair `tiny`
+    path = tmp_path / "survey.xlsx"
+    if damage == "later sheet cell":
+        _survey(path, notes=True)
+        _edit(path, r"worksheets/sheet2\.xml$", lambda b: b.replace(b"<v>1.5</v>", b"<v>n/a</v>"))
+    else:
+        _survey(path, table_ref="A1:F9")
+        _edit(path, r"tables/", (lambda b: b.replace(b'ref="A1:F9"', b'ref="A1:F9 "')) if "space" in damage
+              else (lambda b: b[:-20]))
+    from metricsense.data.survey import is_survey_file
+
+    assert is_survey_file(str(path))
+    report = _kpi_reads_survey(tmp_path)
+    assert [d for d in report.diagnostics if d.code == "MS037" and "survey answers" in d.message]
+    assert "tiny" not in report.to_json()
+
+
+def test_a_whole_rows_table_is_a_second_place_not_a_crash(tmp_path):
+    # 30247a9: MS037 (sheet `all`, table `T`); now _scan slices with min_col None: TypeError,
+    # reported as MS005 (a reader plugin crashed)
+    path = tmp_path / "survey.xlsx"
+    _survey(path, table_ref="A1:F6")
+    _edit(path, r"tables/", lambda b: b.replace(b'ref="A1:F6"', b'ref="1:6"'))
+    from metricsense.data.excel import answer_places
+    from metricsense.data.survey import SURVEY_COLUMNS
+
+    assert answer_places(str(path), SURVEY_COLUMNS) == ["sheet `all`", "table `T`"]
+
+
+def test_the_layout_cache_is_not_fooled_by_a_coarse_clock(tmp_path, monkeypatch):
+    # a filesystem whose times are whole seconds (vfat, sshfs): a workbook rewritten in place,
+    # same size, within the second keeps its key, and the second place is not seen (no MS037)
+    openpyxl = require("openpyxl")
+    real = os.stat
+
+    class Coarse:
+        def __init__(self, st):
+            self._st = st
+
+        def __getattr__(self, name):
+            return getattr(self._st, name)
+
+        st_mtime_ns = property(lambda self: self._st.st_mtime_ns // 10**9 * 10**9)
+        st_ctime_ns = st_mtime_ns
+
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: Coarse(real(p, *a, **k)) if str(p).endswith(".xlsx")
+                        else real(p, *a, **k))
+
+    def workbook(second: bool, size: int | None = None) -> bytes:
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "all"
+        for r in [HEADER, *[["2025-Q1", "alpha", "m-a", "team", "team", float(s)] for s in (4, 4, 3, 5, 1, 2)]]:
+            ws.append(r)
+        if second:
+            other = wb.create_sheet("subset")
+            for r in list(ws.values)[:6]:
+                other.append(r)
+        buf = io.BytesIO()
+        wb.save(buf)
+        data = buf.getvalue()
+        if size is None:
+            return data
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                dst.writestr(info, src.read(info.filename))
+            dst.comment = b"x" * (size - len(data))
+        return out.getvalue()
+
+    size = max(len(workbook(False)), len(workbook(True))) + 200
+    one, two = workbook(False, size), workbook(True, size)
+    if len(one) != len(two):
+        pytest.skip("padding did not make the sizes equal")
+    spec = tmp_path / "t.msense"
+    spec.write_text('mission "M"\ntrust vq {\n  scale 1..5\n  data "survey.xlsx" sheet "all" period "round"\n'
+                    '  gap > 0.5\n  min_group 5\n}\n', "utf-8")
+    import time
+
+    while time.time() % 1 > 0.3:
+        time.sleep(0.02)
+    (tmp_path / "survey.xlsx").write_bytes(one)
+    first = metricsense.check(spec, config={}, show_personal=True)
+    with open(tmp_path / "survey.xlsx", "r+b") as f:
+        f.write(two)
+    second = metricsense.check(spec, config={}, show_personal=True)
+    assert "MS037" not in [d.code for d in first.diagnostics]
+    assert "MS037" in [d.code for d in second.diagnostics]
