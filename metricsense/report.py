@@ -178,8 +178,8 @@ class Report:
         shown = [d for d in result.diagnostics if not is_personal(d, self.registry)]
         # what is left is public: the twin is no one's numbers any more (for_reader of it is itself)
         twin.__dict__.update(diagnostics=shown, encoded=None, **({"analysis": {}, "person": False} if person else {}))
-        twin.__dict__.pop("_brief", None)
-        twin.__dict__.pop("_marks", None)
+        for packed in ("_brief", "_marks", "_packed", "_squeezed"):  # what it was sent as: all of it
+            twin.__dict__.pop(packed, None)
         twin.exit_code = exit_code_of(shown, self.registry, self.fail_on)
         return twin
 

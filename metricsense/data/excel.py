@@ -180,12 +180,22 @@ class TableLayout:
 class WorkbookLayout:
     sheets: tuple[SheetLayout, ...]
     tables: tuple[TableLayout, ...]
+    #: What could not be looked at (a sheet's cell, a table's part or block), or None: the sheets
+    #: are as found up to it; a check that needs the whole workbook refuses it (``answer_places``).
+    #: NOTE: never a cell's value: it may be a person's answer.
+    problem: str | None = None
+    #: Every sheet was read to its end (a table's problem leaves them whole).
+    whole: bool = True
+
+
+class LayoutProblem(ValueError):
+    """A workbook that cannot be looked through whole for where it holds survey answers."""
 
 
 def layout(path, wanted: tuple[str, ...]) -> WorkbookLayout:
     """Where a workbook's rows are (see ``SheetLayout``), looking for a header holding every name
     of ``wanted`` (any case): one load and one pass over each sheet, kept while the file is
-    unchanged (its path, size, times and inode), so the checks that ask (``answer_places``,
+    unchanged (its path and the digest of its bytes), so the checks that ask (``answer_places``,
     ``sources.header_names``) read a workbook once between them, and not at all after a read
     that asked for it (``ReadRequest.layout``).
 
@@ -199,9 +209,10 @@ def layout(path, wanted: tuple[str, ...]) -> WorkbookLayout:
 
     book = openpyxl.load_workbook(key[0], read_only=True, data_only=True, keep_links=False)
     try:
-        return _keep(key, _scan(book, key[0], key[-1]))
+        found = _scan(book, key[0], key[-1])
     finally:
         book.close()
+    return _keep_if_unchanged(key, found)
 
 
 #: The layouts looked at, newest last (at most 256): a small LRU cache keyed by ``_layout_key``.
@@ -210,10 +221,19 @@ _LAYOUTS_LOCK = threading.Lock()
 
 
 def _layout_key(path, wanted: tuple[str, ...]) -> tuple:
-    """(path, mtime, ctime, size, inode, wanted in lower case): a file rewritten is looked at again."""
+    """(path, digest of its bytes, wanted in lower case): a file rewritten is looked at again.
+
+    NOTE: its bytes, not its times and size: a filesystem with times in whole seconds (vfat,
+    sshfs) keeps them for a workbook rewritten in place within the second, and a second sheet of
+    answers would go unseen. Hashing is some 1 GB/s, far below what reading the workbook costs."""
+    import hashlib
+
     path = os.fspath(path)
-    st = os.stat(path)
-    return path, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, tuple(w.lower() for w in wanted)
+    digest = hashlib.blake2b(digest_size=20)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return path, digest.digest(), tuple(w.lower() for w in wanted)
 
 
 def _kept(key: tuple) -> WorkbookLayout | None:
@@ -232,10 +252,20 @@ def _keep(key: tuple, found: WorkbookLayout) -> WorkbookLayout:
     return found
 
 
+def _keep_if_unchanged(key: tuple, found: WorkbookLayout) -> WorkbookLayout:
+    """``found``, kept under ``key`` (the file as it was before it was opened) only if the file
+    is still so: one changed while it was read is looked at again next time."""
+    try:
+        same = _layout_key(key[0], key[-1]) == key
+    except OSError:
+        same = False
+    return _keep(key, found) if same else found
+
+
 def _note_layout(book, key: tuple) -> None:
     """The layout of the workbook a reader has open, kept for ``layout`` (ReadRequest.layout)."""
     try:
-        _keep(key, _scan(book, key[0], key[-1]))
+        _keep_if_unchanged(key, _scan(book, key[0], key[-1]))
     except Exception:  # noqa: BLE001 - the data is read; ``layout`` looks again and reports it
         pass
 
@@ -246,9 +276,18 @@ def _scan(book, path, wanted: tuple[str, ...]) -> WorkbookLayout:
     from openpyxl.utils.cell import range_boundaries
 
     wanted_set = set(wanted)
+    problem = None
     # each table's block; its first row is taken in the sheet's one pass below
-    tables = [(sheet, frozenset(names), range_boundaries(ref.replace("$", "")))
-              for sheet, names, ref in _tables(book, path) if ref]
+    tables = []
+    try:
+        for sheet, names, ref in _tables(book, path):
+            if ref:
+                min_col, min_row, max_col, max_row = range_boundaries(ref.replace("$", ""))
+                # whole rows (`1:6`) or columns (`A:F`): to the sheet's edge
+                tables.append((sheet, frozenset(names), (min_col or 1, min_row or 1, max_col or _MAX_COLUMN,
+                                                         max_row or _MAX_ROW)))
+    except Exception:  # noqa: BLE001 - a part or block that does not read: said, never skipped
+        problem = "its Excel tables cannot all be read"
     firsts: dict[int, tuple] = {}  # table index -> its first row's values
     sheets = []
     for ws in book.worksheets:
@@ -259,33 +298,50 @@ def _scan(book, path, wanted: tuple[str, ...]) -> WorkbookLayout:
                 starts.setdefault(bounds[1], []).append(i)
         first = header = last = None
         names: tuple[str, ...] = ()
-        # NOTE: without a dimension every row from the first is yielded (a missing one as
-        # empty) and its values start at column A, so the count is the row number.
-        for row, values in enumerate(ws.iter_rows(values_only=True), start=1):
-            for i in starts.get(row, ()):
-                min_col, _, max_col, _ = tables[i][2]
-                firsts[i] = values[min_col - 1:max_col]
-            if all(v is None for v in values):
-                continue
-            if first is None:
-                first = tuple(str(v).strip() for v in values if v is not None)
-            if header is None and wanted_set <= {_name(v).lower() for v in values}:
-                header, names = row, tuple(str(v).strip() for v in values if v is not None)
-            last = row
+        row = 0
+        try:
+            # NOTE: without a dimension every row from the first is yielded (a missing one as
+            # empty) and its values start at column A, so the count is the row number.
+            for row, values in enumerate(ws.iter_rows(values_only=True), start=1):
+                for i in starts.get(row, ()):
+                    min_col, _, max_col, _ = tables[i][2]
+                    firsts[i] = values[min_col - 1:max_col]
+                if all(v is None for v in values):
+                    continue
+                if first is None:
+                    first = tuple(str(v).strip() for v in values if v is not None)
+                if header is None and wanted_set <= {_name(v).lower() for v in values}:
+                    header, names = row, tuple(str(v).strip() for v in values if v is not None)
+                last = row
+        except Exception:  # noqa: BLE001 - a cell that does not read: what came before it stands
+            # NOTE: the row, never the cell's value or the reader's words for it (an answer)
+            problem = problem or f"sheet `{ws.title}` cannot be read" + (f" past row {row}" if row else "")
+            sheets.append(SheetLayout(ws.title, first, header, names, last))
+            whole = False
+            break
         sheets.append(SheetLayout(ws.title, first, header, names, last))
+    else:
+        whole = True
     found = tuple(TableLayout(sheet, names, bounds, wanted_set <= {_name(v).lower() for v in firsts.get(i, ())})
                   for i, (sheet, names, bounds) in enumerate(tables))
-    return WorkbookLayout(tuple(sheets), found)
+    return WorkbookLayout(tuple(sheets), found, problem, whole)
+
+
+#: Excel's edges: a table over whole rows or columns reaches them
+_MAX_ROW, _MAX_COLUMN = 1_048_576, 16_384
 
 
 def header_names(path, wanted: tuple[str, ...] = ()) -> list[str] | None:
     """A workbook's row (of any sheet) holding every name of ``wanted`` (any case), else the first
     row that holds anything (of the first sheet that has one); None for an empty workbook."""
-    sheets = layout(path, wanted).sheets
+    found = layout(path, wanted)
+    sheets = found.sheets
     if wanted:
-        found = next((s.names for s in sheets if s.header is not None), None)
-        if found is not None:
-            return list(found)
+        names = next((s.names for s in sheets if s.header is not None), None)
+        if names is not None:
+            return list(names)  # NOTE: whatever cannot be read after it: survey answers are here
+    if not found.whole:
+        raise LayoutProblem(found.problem)  # the header may be past what could be read
     return next((list(s.first) for s in sheets if s.first is not None), None)
 
 
@@ -294,8 +350,11 @@ def answer_places(path, wanted: tuple[str, ...]) -> list[str]:
     sheet with such a header row (`sheet `S``), and each Excel table whose first row is one and
     that holds fewer of the sheet's rows (`table `T``): a table over its sheet's whole block is
     the sheet. A survey's answers are to be in one place: in two, one may hold some of the
-    other's, and the two tables of them subtract to a person's answer."""
+    other's, and the two tables of them subtract to a person's answer. LayoutProblem when a part
+    of the workbook cannot be read: answers may be there."""
     found = layout(path, wanted)
+    if found.problem is not None:
+        raise LayoutProblem(found.problem)
     blocks = {s.title: (s.header, s.last or s.header) for s in found.sheets if s.header is not None}
     places = [f"sheet `{title}`" for title in blocks]
     for table in found.tables:

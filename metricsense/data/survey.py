@@ -310,11 +310,13 @@ def is_survey_file(path: str) -> bool:
         st = os.stat(path)
     except OSError:
         return False
-    return _header_is_survey(path, st.st_mtime_ns, st.st_size)
+    if path.lower().endswith((".xlsx", ".xlsm")):
+        return _header_is_survey.__wrapped__(path)  # kept by the digest of its bytes (data.excel.layout)
+    return _header_is_survey(path, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
 @functools.lru_cache(maxsize=256)
-def _header_is_survey(path: str, _mtime: int, _size: int) -> bool:
+def _header_is_survey(path: str, *_file: int) -> bool:
     from metricsense.data.sources import header_names
 
     names = header_names(path, tuple(SURVEY_COLUMNS)) or []
@@ -340,9 +342,15 @@ def check_one_place(b, need, origin: str) -> None:
                                  "which can be subtracted to reveal a person's); name the folder")
     if str(path).lower().rsplit(".", 1)[-1] not in ("xlsx", "xlsm"):
         return
-    from metricsense.data.excel import answer_places
+    from metricsense.data.excel import LayoutProblem, answer_places
 
-    places = answer_places(path, SURVEY_COLUMNS)
+    try:
+        places = answer_places(path, SURVEY_COLUMNS)
+    except LayoutProblem as exc:
+        raise DataError("MS037", f"`{origin}`: {exc}, so it cannot be told whether the workbook holds survey "
+                                 "answers in another place too (one can hold some of another's answers, and two "
+                                 "tables of the same answers can be subtracted to reveal a person's); mend the "
+                                 "workbook, or give the survey its own") from None
     if len(places) > 1:
         listed = ", ".join(places[:6]) + (f" and {len(places) - 6} more" if len(places) > 6 else "")
         raise DataError("MS037", f"`{origin}` holds survey answers in {len(places)} places ({listed}): a survey "

@@ -53,10 +53,10 @@ class SegmentResult:
             # client of a JSON run never unpacks them (it writes their text)
             found = pickle.dumps(state.pop("diagnostics"), protocol=pickle.HIGHEST_PROTOCOL)
             state["_packed"] = zlib.compress(found, 1)
-        encoded = state.get("encoded")
-        if encoded is not None:
+        if "encoded" in state:  # set (or made None: ``Report._public_segment``) since it arrived
             state.pop("_squeezed", None)
-            if len(encoded[1]) + sum(map(len, encoded[0])) >= _SQUEEZE_FROM:
+            encoded = state["encoded"]
+            if encoded is not None and len(encoded[1]) + sum(map(len, encoded[0])) >= _SQUEEZE_FROM:
                 state["_squeezed"] = squeeze(state.pop("encoded"))
         return state
 
@@ -76,19 +76,30 @@ class SegmentResult:
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails: the findings, or their and the result's JSON
         # text, of a result that has not unpacked them.
+        # NOTE: set before the packed form is dropped, and dropped if still there: two threads
+        # reading it at once each find one or the other (zlib lets go of the GIL meanwhile).
         here = self.__dict__
-        if name == "encoded" and "_squeezed" in here:
-            here["encoded"] = value = unsqueeze(here.pop("_squeezed"))
+        if name == "encoded":
+            squeezed = here.get("_squeezed")
+            if squeezed is None:
+                if "encoded" in here:
+                    return here["encoded"]
+                raise AttributeError(name)
+            here["encoded"] = value = unsqueeze(squeezed)
+            here.pop("_squeezed", None)
             return value
+        if name != "diagnostics":
+            raise AttributeError(name)
         packed = here.get("_packed")
-        if name != "diagnostics" or packed is None:
+        if packed is None:
+            if "diagnostics" in here:
+                return here["diagnostics"]
             raise AttributeError(name)
         import pickle
         import zlib
 
-        found = pickle.loads(zlib.decompress(packed))
-        here["diagnostics"] = found
-        del here["_packed"]
+        here["diagnostics"] = found = pickle.loads(zlib.decompress(packed))
+        here.pop("_packed", None)
         return found
 
     def brief(self) -> list[tuple[str, str, int]]:

@@ -1,5 +1,6 @@
-"""Review of d1eecb8/d8db054 (one cached scan of a workbook answers both survey checks): failing
-tests that show regressions against 30247a9. Not a fix."""
+"""The one cached scan of a workbook that answers both survey checks (is it survey answers; is
+a survey in one place): a part that cannot be read never makes a survey look like other data,
+a table over whole rows is a place, and the cache sees a workbook rewritten within a second."""
 
 from __future__ import annotations
 
@@ -51,8 +52,9 @@ def _kpi_reads_survey(tmp_path):
 
 @pytest.mark.parametrize("damage", ["later sheet cell", "table ref with a space", "table part cut short"])
 def test_w3_a_survey_workbook_with_one_unreadable_part_is_still_survey_answers(tmp_path, damage):
-    # 30247a9: refused (MS037); the one scan reads every sheet and table part and any error in
-    # it makes header_names None: not survey answers, and `--by group` publishes the pair `tiny`
+    # the scan reads every sheet and table part: an error past the survey's header (or in a
+    # table) must not make header_names None (not survey answers: `--by group` would publish
+    # the pair `tiny`)
     path = tmp_path / "survey.xlsx"
     if damage == "later sheet cell":
         _survey(path, notes=True)
@@ -70,8 +72,8 @@ def test_w3_a_survey_workbook_with_one_unreadable_part_is_still_survey_answers(t
 
 
 def test_a_whole_rows_table_is_a_second_place_not_a_crash(tmp_path):
-    # 30247a9: MS037 (sheet `all`, table `T`); now _scan slices with min_col None: TypeError,
-    # reported as MS005 (a reader plugin crashed)
+    # a table over whole rows (`1:6`) has no columns in its ref: a second place, not a crash
+    # (MS005, a reader plugin crashed)
     path = tmp_path / "survey.xlsx"
     _survey(path, table_ref="A1:F6")
     _edit(path, r"tables/", lambda b: b.replace(b'ref="A1:F6"', b'ref="1:6"'))
@@ -140,3 +142,18 @@ def test_the_layout_cache_is_not_fooled_by_a_coarse_clock(tmp_path, monkeypatch)
     second = metricsense.check(spec, config={}, show_personal=True)
     assert "MS037" not in [d.code for d in first.diagnostics]
     assert "MS037" in [d.code for d in second.diagnostics]
+
+
+def test_a_trust_signal_on_a_workbook_with_an_unreadable_part_is_refused_without_quoting_it(tmp_path):
+    # answers may be in the part that cannot be read: MS037, naming the sheet and row, never the cell
+    path = tmp_path / "survey.xlsx"
+    _survey(path, notes=True)
+    _edit(path, r"worksheets/sheet2\.xml$", lambda b: b.replace(b"<v>1.5</v>", b"<v>n/a-secret</v>"))
+    spec = tmp_path / "t.msense"
+    spec.write_text('mission "M"\ntrust vq {\n  scale 1..5\n  data "survey.xlsx" sheet "all" period "round"\n'
+                    '  gap > 0.5\n  min_group 3\n}\n', "utf-8")
+    report = metricsense.check(spec, config={}, show_personal=True)
+    refused = [d for d in report.diagnostics if d.code == "MS037"]
+    assert refused and "sheet `notes` cannot be read," in refused[0].message, refused
+    text = report.to_json()
+    assert "n/a-secret" not in text and "tiny" not in text
