@@ -177,7 +177,13 @@ class Report:
         twin = copy.copy(result)
         shown = [d for d in result.diagnostics if not is_personal(d, self.registry)]
         # what is left is public: the twin is no one's numbers any more (for_reader of it is itself)
-        twin.__dict__.update(diagnostics=shown, encoded=None, **({"analysis": {}, "person": False} if person else {}))
+        # the findings kept, numbered again: a withheld one's p-value (from its evidence) is not kept
+        kept = [i for i, d in enumerate(result.diagnostics) if not is_personal(d, self.registry)]
+        at = {i: n for n, i in enumerate(kept)}
+        twin.__dict__.update(diagnostics=shown, encoded=None,
+                             p_values=[(at[i], p) for i, p in getattr(result, "p_values", ()) if i in at],
+                             evidence_ends={at[i]: e for i, e in getattr(result, "evidence_ends", {}).items() if i in at},
+                             **({"analysis": {}, "person": False} if person else {}))
         for packed in ("_brief", "_marks", "_packed", "_squeezed"):  # what it was sent as: all of it
             twin.__dict__.pop(packed, None)
         twin.exit_code = exit_code_of(shown, self.registry, self.fail_on)

@@ -238,7 +238,10 @@ class Builder:
                 if identity not in answers:
                     from metricsense.data.survey import is_survey_file
 
-                    answers[identity] = is_survey_file(identity[-1])
+                    # NOTE: by the path its reader opens (a link `survey.xlsx` to `answers.v2` is
+                    # read as a workbook), not the resolved one
+                    made = self.request(n.source)
+                    answers[identity] = is_survey_file(str(made[1].path) if made else identity[-1])
                 why = "survey answers (its columns are a survey's)" if answers[identity] else None
             if why is None:
                 kept.append(n)

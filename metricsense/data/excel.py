@@ -277,6 +277,7 @@ def _scan(book, path, wanted: tuple[str, ...]) -> WorkbookLayout:
 
     wanted_set = set(wanted)
     problem = None
+    whole = True
     # each table's block; its first row is taken in the sheet's one pass below
     tables = []
     try:
@@ -316,12 +317,8 @@ def _scan(book, path, wanted: tuple[str, ...]) -> WorkbookLayout:
         except Exception:  # noqa: BLE001 - a cell that does not read: what came before it stands
             # NOTE: the row, never the cell's value or the reader's words for it (an answer)
             problem = problem or f"sheet `{ws.title}` cannot be read" + (f" past row {row}" if row else "")
-            sheets.append(SheetLayout(ws.title, first, header, names, last))
-            whole = False
-            break
+            whole = False  # NOTE: the other sheets are still looked at: the survey may be on one
         sheets.append(SheetLayout(ws.title, first, header, names, last))
-    else:
-        whole = True
     found = tuple(TableLayout(sheet, names, bounds, wanted_set <= {_name(v).lower() for v in firsts.get(i, ())})
                   for i, (sheet, names, bounds) in enumerate(tables))
     return WorkbookLayout(tuple(sheets), found, problem, whole)

@@ -51,8 +51,9 @@ def shown(src: DataSource) -> str:
 
 def header_names(path: str, wanted: tuple[str, ...] = ()) -> list[str] | None:
     """The column names of a CSV (comma or semicolon), Parquet or Excel file (a workbook: the row
-    holding every name of ``wanted``, when one does), None when not to be had."""
-    suffix = path.lower().rsplit(".", 1)[-1]
+    holding every name of ``wanted``, when one does), None when not to be had. Its format is told
+    by its name, as a reader is picked: give the path its reader opens, not a link's target."""
+    suffix = str(path).lower().rsplit(".", 1)[-1]
     try:
         if suffix == "csv":
             from metricsense.data.csvblocks import header_names as csv_header  # as the reader reads it

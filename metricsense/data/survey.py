@@ -11,7 +11,6 @@ reader's error quoting a whole row (a person's e-mail, a comment).
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
@@ -303,20 +302,11 @@ def overlaps(first: np.ndarray, second: np.ndarray) -> bool:
 
 def is_survey_file(path: str) -> bool:
     """A CSV, Parquet or Excel file whose header holds every survey column (a workbook: any row of
-    any sheet): survey answers, whoever reads it."""
-    import os
+    any sheet): survey answers, whoever reads it. ``path``: as its reader opens it.
 
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    if path.lower().endswith((".xlsx", ".xlsm")):
-        return _header_is_survey.__wrapped__(path)  # kept by the digest of its bytes (data.excel.layout)
-    return _header_is_survey(path, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
-
-
-@functools.lru_cache(maxsize=256)
-def _header_is_survey(path: str, *_file: int) -> bool:
+    NOTE: looked at every time (a CSV's header, a Parquet footer; a workbook's scan is kept by the
+    digest of its bytes, data.excel.layout): an answer kept by the file's times and size missed a
+    rewrite within a coarse clock's second, and a folder of Parquet parts whose part was rewritten."""
     from metricsense.data.sources import header_names
 
     names = header_names(path, tuple(SURVEY_COLUMNS)) or []

@@ -1,5 +1,5 @@
-"""Review (rv2) of d1baf2a: paths where a file of survey answers is still taken for other data
-(data.survey.is_survey_file), so a KPI reading it publishes groups below `min_group`."""
+"""Paths where a file of survey answers could be taken for other data (data.survey.is_survey_file),
+so a KPI reading it would publish groups below `min_group`: each is refused (MS037)."""
 
 from __future__ import annotations
 
@@ -50,11 +50,9 @@ def _notes_then_survey(path, *, stale_dimension: bool):
 
 @pytest.mark.parametrize("stale_dimension", [False, True], ids=["damaged-sheet-first", "stale-dimension"])
 def test_a_survey_sheet_after_a_damaged_sheet_is_still_survey_answers(tmp_path, stale_dimension):
-    # _scan `break`s at the first sheet it cannot read: the survey on a later sheet is never
-    # looked at, header_names raises LayoutProblem, sources.header_names says None and
-    # is_survey_file False, and a KPI reading sheet `all` (which reads fine) publishes `tiny`.
-    # With a stale <dimension> 30247a9's _workbook_header never reached the damaged cell and
-    # found the header on `all` (refused): a regression; without one both failed open.
+    # a sheet that cannot be read must not end the scan: the survey on a later sheet is still
+    # found (else is_survey_file is False and a KPI reading sheet `all`, which reads fine,
+    # publishes `tiny`); with a stale <dimension> the damaged cell is reached too
     path = tmp_path / "survey.xlsx"
     _notes_then_survey(path, stale_dimension=stale_dimension)
     from metricsense.data.survey import is_survey_file
@@ -69,8 +67,8 @@ def test_a_survey_sheet_after_a_damaged_sheet_is_still_survey_answers(tmp_path, 
 
 def test_a_link_named_xlsx_to_a_workbook_named_otherwise_is_still_survey_answers(tmp_path):
     # the reader is chosen by the name in the spec (`survey.xlsx`, openpyxl checks that name too)
-    # but is_survey_file is given the identity's resolved path (`answers.xlsx.v2`): no reader for
-    # that suffix in sources.header_names, None, not survey answers. (Pre-existing: 30247a9 too.)
+    # and is_survey_file looks at the path its reader opens, not the link's target
+    # (`answers.xlsx.v2`: no reader for that suffix, which said None, not survey answers)
     openpyxl = require("openpyxl")
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -91,9 +89,8 @@ def test_a_link_named_xlsx_to_a_workbook_named_otherwise_is_still_survey_answers
 
 
 def test_a_csv_rewritten_within_a_coarse_clocks_second_is_looked_at_again(tmp_path, monkeypatch):
-    # d1baf2a keys the workbook layout by the file's bytes (a same-size rewrite within a whole
-    # second kept its times), but a CSV's answer in is_survey_file is still kept by its stat:
-    # path, times, size, inode. On vfat/sshfs (times in whole seconds), in one long process (the
+    # a CSV's answer in is_survey_file must not be kept by its stat (path, times, size, inode):
+    # on vfat/sshfs (times in whole seconds), in one long process (the
     # LSP server, a notebook kernel), a CSV rewritten in place with survey answers of the same
     # size is still "not survey answers", and a KPI reading it publishes every group.
     real = os.stat

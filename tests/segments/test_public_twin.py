@@ -1,4 +1,4 @@
-"""Review (rv2) of d1baf2a: a reader's public view of a segment's result (Report._public_segment)
+"""A reader's public view of a segment's result (Report._public_segment)
 and its pickle carry nothing of the findings withheld from it."""
 
 from __future__ import annotations
