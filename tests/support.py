@@ -151,3 +151,44 @@ def gain_number(view, kind: str) -> str:
     found = re.search(rf'<div class="msense-{kind}">(.*?)</div>(?=<div class="msense-|$)', view.numbers.value, re.S)
     assert found, (kind, view.numbers.value)
     return found.group(1)
+
+
+def coarse_clock(monkeypatch, suffix: str) -> None:
+    """``os.stat`` of files ending in ``suffix`` with times in whole seconds (vfat, sshfs: ctime
+    as mtime), then wait for the start of a second: two writes next in a test share their times."""
+    import time
+
+    real = os.stat
+
+    class Coarse:
+        def __init__(self, st):
+            self._st = st
+
+        def __getattr__(self, name):
+            return getattr(self._st, name)
+
+        st_mtime_ns = property(lambda self: self._st.st_mtime_ns // 10**9 * 10**9)
+        st_ctime_ns = st_mtime_ns
+
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: Coarse(real(p, *a, **k)) if str(p).endswith(suffix)
+                        else real(p, *a, **k))
+    while time.time() % 1 > 0.3:
+        time.sleep(0.02)
+
+
+#: A survey's header, and answers of a large group `big` and a group `tiny` below any min_group
+SURVEY_HEADER = ["round", "group", "manager_id", "role", "question", "score"]
+SURVEY_ANSWERS = [("big", s) for s in (4, 4, 3, 5, 2, 4)] + [("tiny", 1), ("tiny", 5)]
+
+
+def edit_zip(path, member: str, fn) -> None:
+    """Rewrite the members of a zip (a workbook) whose names match the pattern ``member`` through
+    ``fn`` (bytes -> bytes): a part damaged the way a writer or a transfer damages it."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        items = [(i, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in items:
+            z.writestr(info, fn(data) if re.search(member, info.filename) else data)

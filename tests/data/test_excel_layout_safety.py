@@ -5,17 +5,14 @@ a table over whole rows is a place, and the cache sees a workbook rewritten with
 from __future__ import annotations
 
 import io
-import os
-import re
 import zipfile
 
 import pytest
 
 import metricsense
-from support import require
+from support import SURVEY_ANSWERS, SURVEY_HEADER, coarse_clock, edit_zip, require
 
-HEADER = ["round", "group", "manager_id", "role", "question", "score"]
-ANSWERS = [("big", s) for s in (4, 4, 3, 5, 2, 4)] + [("tiny", 1), ("tiny", 5)]
+HEADER, ANSWERS = SURVEY_HEADER, SURVEY_ANSWERS
 
 
 def _survey(path, *, table_ref=None, notes=False):
@@ -35,14 +32,6 @@ def _survey(path, *, table_ref=None, notes=False):
     wb.save(path)
 
 
-def _edit(path, member, fn):
-    with zipfile.ZipFile(path) as z:
-        items = [(i, z.read(i.filename)) for i in z.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for info, data in items:
-            z.writestr(info, fn(data) if re.search(member, info.filename) else data)
-
-
 def _kpi_reads_survey(tmp_path):
     (tmp_path / "kpi.msense").write_text('mission "M"\nkpi mood "Mood" { data "survey.xlsx" column "score" '
                                          'segment "group" layout long }\n', "utf-8")
@@ -58,10 +47,10 @@ def test_w3_a_survey_workbook_with_one_unreadable_part_is_still_survey_answers(t
     path = tmp_path / "survey.xlsx"
     if damage == "later sheet cell":
         _survey(path, notes=True)
-        _edit(path, r"worksheets/sheet2\.xml$", lambda b: b.replace(b"<v>1.5</v>", b"<v>n/a</v>"))
+        edit_zip(path, r"worksheets/sheet2\.xml$", lambda b: b.replace(b"<v>1.5</v>", b"<v>n/a</v>"))
     else:
         _survey(path, table_ref="A1:F9")
-        _edit(path, r"tables/", (lambda b: b.replace(b'ref="A1:F9"', b'ref="A1:F9 "')) if "space" in damage
+        edit_zip(path, r"tables/", (lambda b: b.replace(b'ref="A1:F9"', b'ref="A1:F9 "')) if "space" in damage
               else (lambda b: b[:-20]))
     from metricsense.data.survey import is_survey_file
 
@@ -76,7 +65,7 @@ def test_a_whole_rows_table_is_a_second_place_not_a_crash(tmp_path):
     # (MS005, a reader plugin crashed)
     path = tmp_path / "survey.xlsx"
     _survey(path, table_ref="A1:F6")
-    _edit(path, r"tables/", lambda b: b.replace(b'ref="A1:F6"', b'ref="1:6"'))
+    edit_zip(path, r"tables/", lambda b: b.replace(b'ref="A1:F6"', b'ref="1:6"'))
     from metricsense.data.excel import answer_places
     from metricsense.data.survey import SURVEY_COLUMNS
 
@@ -87,20 +76,6 @@ def test_the_layout_cache_is_not_fooled_by_a_coarse_clock(tmp_path, monkeypatch)
     # a filesystem whose times are whole seconds (vfat, sshfs): a workbook rewritten in place,
     # same size, within the second keeps its key, and the second place is not seen (no MS037)
     openpyxl = require("openpyxl")
-    real = os.stat
-
-    class Coarse:
-        def __init__(self, st):
-            self._st = st
-
-        def __getattr__(self, name):
-            return getattr(self._st, name)
-
-        st_mtime_ns = property(lambda self: self._st.st_mtime_ns // 10**9 * 10**9)
-        st_ctime_ns = st_mtime_ns
-
-    monkeypatch.setattr(os, "stat", lambda p, *a, **k: Coarse(real(p, *a, **k)) if str(p).endswith(".xlsx")
-                        else real(p, *a, **k))
 
     def workbook(second: bool, size: int | None = None) -> bytes:
         wb = openpyxl.Workbook()
@@ -131,10 +106,7 @@ def test_the_layout_cache_is_not_fooled_by_a_coarse_clock(tmp_path, monkeypatch)
     spec = tmp_path / "t.msense"
     spec.write_text('mission "M"\ntrust vq {\n  scale 1..5\n  data "survey.xlsx" sheet "all" period "round"\n'
                     '  gap > 0.5\n  min_group 5\n}\n', "utf-8")
-    import time
-
-    while time.time() % 1 > 0.3:
-        time.sleep(0.02)
+    coarse_clock(monkeypatch, ".xlsx")
     (tmp_path / "survey.xlsx").write_bytes(one)
     first = metricsense.check(spec, config={}, show_personal=True)
     with open(tmp_path / "survey.xlsx", "r+b") as f:
@@ -148,7 +120,7 @@ def test_a_trust_signal_on_a_workbook_with_an_unreadable_part_is_refused_without
     # answers may be in the part that cannot be read: MS037, naming the sheet and row, never the cell
     path = tmp_path / "survey.xlsx"
     _survey(path, notes=True)
-    _edit(path, r"worksheets/sheet2\.xml$", lambda b: b.replace(b"<v>1.5</v>", b"<v>n/a-secret</v>"))
+    edit_zip(path, r"worksheets/sheet2\.xml$", lambda b: b.replace(b"<v>1.5</v>", b"<v>n/a-secret</v>"))
     spec = tmp_path / "t.msense"
     spec.write_text('mission "M"\ntrust vq {\n  scale 1..5\n  data "survey.xlsx" sheet "all" period "round"\n'
                     '  gap > 0.5\n  min_group 3\n}\n', "utf-8")

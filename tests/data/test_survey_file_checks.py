@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import os
 import re
-import zipfile
 
 import pytest
 
 import metricsense
-from support import require
+from support import SURVEY_ANSWERS, SURVEY_HEADER, coarse_clock, edit_zip, require
 
-HEADER = ["round", "group", "manager_id", "role", "question", "score"]
-ANSWERS = [("big", s) for s in (4, 4, 3, 5, 2, 4)] + [("tiny", 1), ("tiny", 5)]
-
-
-def _edit(path, member, fn):
-    with zipfile.ZipFile(path) as z:
-        items = [(i, z.read(i.filename)) for i in z.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for info, data in items:
-            z.writestr(info, fn(data) if re.search(member, info.filename) else data)
+HEADER, ANSWERS = SURVEY_HEADER, SURVEY_ANSWERS
 
 
 def _notes_then_survey(path, *, stale_dimension: bool):
@@ -45,7 +35,7 @@ def _notes_then_survey(path, *, stale_dimension: bool):
             data = re.sub(rb'<dimension ref="[^"]*"\s*/>', b'<dimension ref="A1"/>', data)
         return data
 
-    _edit(path, r"worksheets/sheet1\.xml$", damage)
+    edit_zip(path, r"worksheets/sheet1\.xml$", damage)
 
 
 @pytest.mark.parametrize("stale_dimension", [False, True], ids=["damaged-sheet-first", "stale-dimension"])
@@ -93,30 +83,13 @@ def test_a_csv_rewritten_within_a_coarse_clocks_second_is_looked_at_again(tmp_pa
     # on vfat/sshfs (times in whole seconds), in one long process (the
     # LSP server, a notebook kernel), a CSV rewritten in place with survey answers of the same
     # size is still "not survey answers", and a KPI reading it publishes every group.
-    real = os.stat
-
-    class Coarse:
-        def __init__(self, st):
-            self._st = st
-
-        def __getattr__(self, name):
-            return getattr(self._st, name)
-
-        st_mtime_ns = property(lambda self: self._st.st_mtime_ns // 10**9 * 10**9)
-        st_ctime_ns = st_mtime_ns
-
-    monkeypatch.setattr(os, "stat", lambda p, *a, **k: Coarse(real(p, *a, **k)) if str(p).endswith(".csv")
-                        else real(p, *a, **k))
     from metricsense.data.survey import is_survey_file
 
     before = "rolx,manager_ix,groux,questiox,scorx\nteam,m-a,tiny,team,1\n"
     after = "role,manager_id,group,question,score\nteam,m-a,tiny,team,1\n"
     assert len(before) == len(after)
     path = tmp_path / "kpis.csv"
-    import time
-
-    while time.time() % 1 > 0.3:
-        time.sleep(0.02)
+    coarse_clock(monkeypatch, ".csv")
     path.write_text(before, "utf-8")
     assert not is_survey_file(str(path))
     with open(path, "r+", encoding="utf-8") as f:  # in place: the same inode
