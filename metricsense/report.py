@@ -175,10 +175,10 @@ class Report:
         if not any(code in codes for code, _, _ in result.brief()) and not result.marks() and not person:
             return result
         twin = copy.copy(result)
-        shown = [d for d in result.diagnostics if not is_personal(d, self.registry)]
-        # what is left is public: the twin is no one's numbers any more (for_reader of it is itself)
-        # the findings kept, numbered again: a withheld one's p-value (from its evidence) is not kept
         kept = [i for i, d in enumerate(result.diagnostics) if not is_personal(d, self.registry)]
+        shown = [result.diagnostics[i] for i in kept]
+        # what is left is public: the twin is no one's numbers any more (for_reader of it is itself);
+        # the findings kept are numbered again: a withheld one's p-value (from its evidence) is not kept
         at = {i: n for n, i in enumerate(kept)}
         twin.__dict__.update(diagnostics=shown, encoded=None,
                              p_values=[(at[i], p) for i, p in getattr(result, "p_values", ()) if i in at],

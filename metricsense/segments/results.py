@@ -42,17 +42,13 @@ class SegmentResult:
     # each (code, name, severity): the client, one process for every worker, counts and writes
     # JSON from those and the encoded text, and unpickles the findings only if it reads them.
     def __getstate__(self) -> dict[str, Any]:
-        import pickle
-        import zlib
-
         state = dict(self.__dict__)
         if "diagnostics" in state:
             state["_brief"] = self.brief()
             state["_marks"] = self.marks()
             # NOTE: compressed too: a batch's findings pickled were 1.9 MB (their evidence), and the
             # client of a JSON run never unpacks them (it writes their text)
-            found = pickle.dumps(state.pop("diagnostics"), protocol=pickle.HIGHEST_PROTOCOL)
-            state["_packed"] = zlib.compress(found, 1)
+            state["_packed"] = squeeze(state.pop("diagnostics"))
         if "encoded" in state:  # set (or made None: ``Report._public_segment``) since it arrived
             state.pop("_squeezed", None)
             encoded = state["encoded"]
@@ -79,28 +75,15 @@ class SegmentResult:
         # NOTE: set before the packed form is dropped, and dropped if still there: two threads
         # reading it at once each find one or the other (zlib lets go of the GIL meanwhile).
         here = self.__dict__
-        if name == "encoded":
-            squeezed = here.get("_squeezed")
-            if squeezed is None:
-                if "encoded" in here:
-                    return here["encoded"]
-                raise AttributeError(name)
-            here["encoded"] = value = unsqueeze(squeezed)
-            here.pop("_squeezed", None)
-            return value
-        if name != "diagnostics":
-            raise AttributeError(name)
-        packed = here.get("_packed")
+        packed_as = _PACKED_AS.get(name)
+        packed = here.get(packed_as) if packed_as else None
         if packed is None:
-            if "diagnostics" in here:
-                return here["diagnostics"]
+            if packed_as and name in here:
+                return here[name]
             raise AttributeError(name)
-        import pickle
-        import zlib
-
-        here["diagnostics"] = found = pickle.loads(zlib.decompress(packed))
-        here.pop("_packed", None)
-        return found
+        here[name] = value = unsqueeze(packed)
+        here.pop(packed_as, None)
+        return value
 
     def brief(self) -> list[tuple[str, str, int]]:
         """(code, name, severity) of each finding, without unpacking them."""
@@ -144,9 +127,13 @@ del SegmentResult.encoded
 #: JSON text (a result's findings and analysis) below this many characters travels as it is.
 _SQUEEZE_FROM = 8192
 
+#: What a result read from a worker holds packed until asked: attribute -> its packed form.
+_PACKED_AS = {"diagnostics": "_packed", "encoded": "_squeezed"}
 
-def squeeze(encoded: tuple[list[str], str]) -> bytes:
-    """A result's JSON text for the trip from a worker, compressed (zlib, level 1).
+
+def squeeze(value: Any) -> bytes:
+    """A result's findings or JSON text for the trip from a worker, pickled and compressed (zlib,
+    level 1).
 
     NOTE: a batch's 32 results are some 4.6 MB of text; the client, one process for every
     worker, held each batch whole (read from the pipe, then unpickled: about twice its size)
@@ -155,10 +142,10 @@ def squeeze(encoded: tuple[list[str], str]) -> bytes:
     import pickle
     import zlib
 
-    return zlib.compress(pickle.dumps(encoded, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    return zlib.compress(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
 
-def unsqueeze(squeezed: bytes) -> tuple[list[str], str]:
+def unsqueeze(squeezed: bytes) -> Any:
     import pickle
     import zlib
 
